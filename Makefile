@@ -1,0 +1,111 @@
+# natter's build. `make` builds build/natter; `make test` builds and runs every test;
+# `make run` starts natter on its default model. The first step of every build checks the
+# Debian packages natter needs (mk/deps.sh) and records the pkg-config flags in build/config.mk.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+
+PKGS    := ncursesw readline openblas yaml-0.1 libutf8proc
+
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wpedantic -Wformat=2 -Wno-unused-parameter
+ifneq ($(CI),)
+WARN    += -Werror
+endif
+CFLAGS  ?= -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -MMD -MP -pthread \
+             -Iengine $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
+             -DNATTER_DATADIR='"$(PREFIX)/share/natter"'
+LDLIBS_ALL = $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
+
+# Everything but clean/deps needs the dependency check and the pkg-config flags first.
+NODEPS_GOALS := clean deps distclean
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include $(BUILD)/config.mk
+endif
+
+$(BUILD)/config.mk: mk/deps.sh Makefile
+	@mkdir -p $(BUILD)
+	@sh mk/deps.sh
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
+
+ENGINE_SRC := $(wildcard engine/*.c)
+APP_SRC    := $(filter-out app/main.c,$(wildcard app/*.c))
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
+TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIBENGINE := $(BUILD)/libnatter.a
+LIBAPP    := $(BUILD)/libnatterapp.a
+NATTER    := $(BUILD)/natter
+
+.SECONDARY:
+.PHONY: all test run bench asan clean distclean deps install uninstall model
+
+all: $(NATTER)
+
+deps:
+	@sh mk/deps.sh
+
+$(BUILD)/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBENGINE): $(ENGINE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBAPP): $(APP_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(NATTER): $(BUILD)/app/main.o $(LIBAPP) $(LIBENGINE)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBAPP) $(LIBENGINE)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The runner runs every test binary and every tests/*.sh script and prints the closing line.
+test: $(NATTER) $(TEST_BIN)
+	@sh tests/run.sh $(BUILD)
+
+DEFAULT_MODEL := models/natter-guide.gguf
+run: $(NATTER)
+	./$(NATTER)
+
+bench: $(NATTER)
+	./$(NATTER) bench
+
+# Same tests under AddressSanitizer and UndefinedBehaviorSanitizer, in their own build folder.
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+
+install: $(NATTER)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(NATTER) $(DESTDIR)$(PREFIX)/bin/natter
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	for f in man/*.5; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
+	for d in prompts themes models; do \
+	  install -d $(DESTDIR)$(PREFIX)/share/natter/$$d; \
+	  for f in $$d/*; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/natter/$$d/ || true; done; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/natter $(DESTDIR)$(PREFIX)/share/man/man1/natter.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/natter
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+
+-include $(ENGINE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/app/main.d

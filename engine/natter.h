@@ -1,0 +1,416 @@
+/* natter.h — the one public header of natter's engine (libnatter.a).
+ *
+ * The engine runs Llama-family GGUF models on the CPU: it reads and writes GGUF files, builds
+ * tokenizers from their metadata, formats chat templates, runs the forward pass with a KV cache
+ * and samples tokens. It never prints, never exits and never touches the terminal: every
+ * fallible function returns 0 (NT_OK) or a negative nt_status and fills a caller-supplied
+ * nt_err with one message that names the file, the place and the reason.
+ *
+ * app/ includes only this header. Engine modules keep their internals in their own headers
+ * (engine/gguf.h, engine/quant.h, ...), which include this one.
+ *
+ * Ownership rules, everywhere below: a pointer returned by a `*_init`/`*_open`/`*_load`
+ * function is owned by the caller and released with the matching `*_free`/`*_close` (which
+ * accept NULL). A `const` pointer returned by an accessor is borrowed from its object and
+ * lives as long as that object. Strings passed in are copied unless stated otherwise.
+ *
+ * Sections (each module owns its own): errors · tensor types · token vectors · gguf ·
+ * tokenizer · chat templates · sampler · model.
+ */
+#ifndef NATTER_H
+#define NATTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define NT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define NT_PRINTF(a, b)
+#endif
+
+/* ======================================================================= errors ===== */
+
+enum nt_status {
+    NT_OK = 0,
+    NT_ERR_IO = -1,          /* open/read/write/mmap failed (errno text in the message) */
+    NT_ERR_FORMAT = -2,      /* the file is malformed */
+    NT_ERR_NOMEM = -3,       /* allocation failed */
+    NT_ERR_UNSUPPORTED = -4, /* well-formed, but natter cannot run it (type, architecture) */
+    NT_ERR_INVALID = -5,     /* a caller passed a bad argument */
+    NT_ERR_CANCELLED = -6,   /* stopped by the cancel flag; state left consistent */
+    NT_ERR_CONTEXT_FULL = -7 /* the KV cache has no room for the tokens asked for */
+};
+
+/* A message buffer filled by the engine on failure. code repeats the returned status. */
+typedef struct nt_err {
+    int code;
+    char msg[512];
+} nt_err;
+
+/* Fills *e (if e is not NULL) and returns code, so `return nt_err_set(e, ...)` reads well. */
+int nt_err_set(nt_err *e, int code, const char *fmt, ...) NT_PRINTF(3, 4);
+/* "ok", "i/o error", "bad format", ... for a status code. Static string. */
+const char *nt_status_str(int code);
+
+/* ================================================================= tensor types ===== */
+
+/* ggml's tensor type ids, as stored in GGUF tensor infos. */
+enum nt_type {
+    NT_TYPE_F32 = 0, NT_TYPE_F16 = 1, NT_TYPE_Q4_0 = 2, NT_TYPE_Q4_1 = 3,
+    NT_TYPE_Q5_0 = 6, NT_TYPE_Q5_1 = 7, NT_TYPE_Q8_0 = 8, NT_TYPE_Q8_1 = 9,
+    NT_TYPE_Q2_K = 10, NT_TYPE_Q3_K = 11, NT_TYPE_Q4_K = 12, NT_TYPE_Q5_K = 13,
+    NT_TYPE_Q6_K = 14, NT_TYPE_Q8_K = 15, NT_TYPE_IQ2_XXS = 16, NT_TYPE_IQ2_XS = 17,
+    NT_TYPE_IQ3_XXS = 18, NT_TYPE_IQ1_S = 19, NT_TYPE_IQ4_NL = 20, NT_TYPE_IQ3_S = 21,
+    NT_TYPE_IQ2_S = 22, NT_TYPE_IQ4_XS = 23, NT_TYPE_I8 = 24, NT_TYPE_I16 = 25,
+    NT_TYPE_I32 = 26, NT_TYPE_I64 = 27, NT_TYPE_F64 = 28, NT_TYPE_IQ1_M = 29,
+    NT_TYPE_BF16 = 30, NT_TYPE_TQ1_0 = 34, NT_TYPE_TQ2_0 = 35,
+    NT_TYPE_COUNT_ = 40 /* ids at or above this are unknown */
+};
+
+/* "F32", "Q4_K", ... or NULL for an id that is not a known ggml type. */
+const char *nt_type_name(int type);
+/* Values per block (1 for plain types, 32 or 256 for quant blocks); 0 if unknown. */
+int64_t nt_type_block_len(int type);
+/* Bytes per block; 0 if unknown. */
+size_t nt_type_block_bytes(int type);
+/* Bytes of a row of n values; 0 if the type is unknown or n is not a multiple of its block. */
+size_t nt_type_row_bytes(int type, int64_t n);
+/* True for the types the forward pass can compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). */
+bool nt_type_supported(int type);
+
+/* ================================================================ token vectors ===== */
+
+/* A growable array of token ids. Zero-initialise ({0}) before first use; free with
+ * nt_tokens_free. Functions that produce tokens append to it. */
+typedef struct nt_tokens {
+    int32_t *v;
+    size_t n, cap;
+} nt_tokens;
+
+int nt_tokens_push(nt_tokens *t, int32_t id); /* NT_OK or NT_ERR_NOMEM */
+int nt_tokens_append(nt_tokens *t, const int32_t *ids, size_t n);
+void nt_tokens_free(nt_tokens *t); /* frees v and zeroes the struct */
+
+/* ========================================================================= gguf ===== */
+
+/* A GGUF file opened read-only with mmap and fully validated at open: every later accessor is
+ * safe on it. Opaque. */
+typedef struct gguf gguf;
+
+enum gguf_vtype {
+    GGUF_VT_U8 = 0, GGUF_VT_I8 = 1, GGUF_VT_U16 = 2, GGUF_VT_I16 = 3, GGUF_VT_U32 = 4,
+    GGUF_VT_I32 = 5, GGUF_VT_F32 = 6, GGUF_VT_BOOL = 7, GGUF_VT_STR = 8, GGUF_VT_ARR = 9,
+    GGUF_VT_U64 = 10, GGUF_VT_I64 = 11, GGUF_VT_F64 = 12,
+    GGUF_VT_COUNT_
+};
+
+/* A string inside the mapping: not NUL-terminated; lives as long as the gguf. */
+typedef struct gguf_str {
+    const char *p;
+    size_t n;
+} gguf_str;
+
+/* One tensor's view. dims[0] is the contiguous one (a [out][in] matrix has ne = {in, out}). */
+typedef struct gguf_tensor {
+    const char *name;   /* NUL-terminated copy, owned by the gguf */
+    int type;           /* enum nt_type */
+    uint32_t n_dims;    /* 1..4 */
+    int64_t ne[4];      /* dims, unused ones are 1 */
+    uint64_t offset;    /* relative to the data section */
+    size_t nbytes;      /* bytes of data */
+    const void *data;   /* inside the read-only mapping, aligned to gguf_alignment() */
+} gguf_tensor;
+
+/* Opens and validates path. On failure *out is NULL and err says why, e.g.
+ * "model.gguf: tensor 'blk.0.attn_q.weight': data [4096, 8192) lies outside the file (size 5000)". */
+int gguf_open(gguf **out, const char *path, nt_err *err);
+void gguf_close(gguf *g);
+
+const char *gguf_path(const gguf *g);
+uint32_t gguf_version(const gguf *g);
+uint64_t gguf_file_size(const gguf *g);
+size_t gguf_alignment(const gguf *g);
+
+int64_t gguf_n_kv(const gguf *g);
+const char *gguf_kv_key(const gguf *g, int64_t i);  /* NUL-terminated, owned by g */
+enum gguf_vtype gguf_kv_type(const gguf *g, int64_t i);
+/* For arrays: element type and count (0 and GGUF_VT_COUNT_ for non-arrays). */
+enum gguf_vtype gguf_kv_arr_type(const gguf *g, int64_t i);
+uint64_t gguf_kv_arr_n(const gguf *g, int64_t i);
+int64_t gguf_find_key(const gguf *g, const char *key); /* index, or -1 when absent */
+
+/* Typed look-ups. Each returns NT_OK when found and converted, 1 when the key is absent
+ * (*out untouched), or NT_ERR_FORMAT (err names file, key, stored type and wanted type) when
+ * the value has the wrong type or does not fit. Integer getters accept any integer type whose
+ * value fits; gguf_get_f32 accepts F32 and F64. */
+int gguf_get_u32(const gguf *g, const char *key, uint32_t *out, nt_err *err);
+int gguf_get_i64(const gguf *g, const char *key, int64_t *out, nt_err *err);
+int gguf_get_f32(const gguf *g, const char *key, float *out, nt_err *err);
+int gguf_get_bool(const gguf *g, const char *key, bool *out, nt_err *err);
+int gguf_get_str(const gguf *g, const char *key, gguf_str *out, nt_err *err);
+/* Arrays: *type gets the element type, *n the count. For numeric element types *data points
+ * at the packed little-endian elements inside the mapping (possibly unaligned: read with
+ * memcpy). For string arrays *data is NULL: use gguf_arr_str. */
+int gguf_get_arr(const gguf *g, const char *key, enum gguf_vtype *type, uint64_t *n,
+                 const void **data, nt_err *err);
+/* Element i of the string array at key index kv (O(1)); {NULL,0} when out of range. */
+gguf_str gguf_arr_str(const gguf *g, int64_t kv, uint64_t i);
+
+int64_t gguf_n_tensors(const gguf *g);
+const gguf_tensor *gguf_tensor_at(const gguf *g, int64_t i);
+const gguf_tensor *gguf_find_tensor(const gguf *g, const char *name); /* NULL if absent */
+
+/* Writer: builds a GGUF v3 file in memory order and writes it atomically (temporary file in
+ * the same folder, fsync, rename). Keys keep insertion order; setting a key twice is
+ * NT_ERR_INVALID. Tensor data pointers are borrowed until gguf_writer_write returns. */
+typedef struct gguf_writer gguf_writer;
+
+gguf_writer *gguf_writer_init(void); /* NULL on allocation failure */
+void gguf_writer_free(gguf_writer *w);
+int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v);
+int gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v);
+int gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v);
+int gguf_writer_set_f32(gguf_writer *w, const char *key, float v);
+int gguf_writer_set_bool(gguf_writer *w, const char *key, bool v);
+int gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
+/* Numeric array: n elements of type (not STR/ARR), packed, copied. */
+int gguf_writer_set_arr(gguf_writer *w, const char *key, enum gguf_vtype type,
+                        const void *data, uint64_t n);
+int gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+int gguf_writer_set_alignment(gguf_writer *w, uint32_t alignment); /* power of two */
+/* ne has n_dims entries (dims[0] contiguous); data holds nt_type_row_bytes(type, ne[0]) *
+ * (product of the other dims) bytes. */
+int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
+                           const int64_t *ne, const void *data);
+int gguf_writer_write(gguf_writer *w, const char *path, nt_err *err);
+
+/* ==================================================================== tokenizer ===== */
+
+/* Built from a model's tokenizer.ggml.* metadata: `llama` (SentencePiece-style BPE with
+ * scores and byte fallback) or `gpt2` (byte-level BPE with merges and a pre-tokenizer split
+ * chosen by tokenizer.ggml.pre). Immutable once loaded: safe to share between threads. */
+typedef struct tokenizer tokenizer;
+
+enum tokenizer_flags {
+    TOKENIZER_ADD_BOS = 1 << 0,       /* prepend BOS (only if the model has one) */
+    TOKENIZER_ADD_EOS = 1 << 1,
+    TOKENIZER_PARSE_SPECIAL = 1 << 2  /* recognise control tokens written in the text;
+                                         never set this for text a user typed */
+};
+
+/* On success, tokenizer_warning() may hold a non-fatal remark (unknown pre-tokenizer). */
+int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err);
+void tokenizer_free(tokenizer *t);
+
+const char *tokenizer_kind(const tokenizer *t); /* "llama" or "gpt2" */
+const char *tokenizer_pre(const tokenizer *t);  /* pre-tokenizer in use, e.g. "llama-bpe" */
+const char *tokenizer_warning(const tokenizer *t); /* NULL when there is nothing to say */
+int32_t tokenizer_n_vocab(const tokenizer *t);
+int32_t tokenizer_bos(const tokenizer *t); /* -1 when the model has none */
+int32_t tokenizer_eos(const tokenizer *t);
+int32_t tokenizer_eot(const tokenizer *t); /* end-of-turn (<|eot_id|>, <|im_end|>, ...) or -1 */
+bool tokenizer_add_bos(const tokenizer *t); /* the file's add_bos_token (or its default) */
+bool tokenizer_add_eos(const tokenizer *t);
+/* True for ids that end generation: EOS, EOT and other end-of-generation controls. */
+bool tokenizer_is_eog(const tokenizer *t, int32_t id);
+/* True for control/special tokens (never produced from plain user text). */
+bool tokenizer_is_control(const tokenizer *t, int32_t id);
+/* The vocabulary entry as stored (e.g. "▁the", "Ġthe", "<0x0A>"); {NULL,0} out of range. */
+gguf_str tokenizer_piece(const tokenizer *t, int32_t id);
+/* Exact id of a stored piece, or -1. */
+int32_t tokenizer_find(const tokenizer *t, const char *piece, size_t len);
+
+/* Appends the ids of text[0..len) to out. Any bytes are accepted (invalid UTF-8 included). */
+int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags,
+                     nt_tokens *out, nt_err *err);
+
+/* The bytes a token stands for when decoded (▁ → space, <0x0A> → "\n", byte-level mapping
+ * undone; control tokens give their piece text). Writes up to cap bytes and returns the full
+ * length (like snprintf, no NUL), or -1 for an out-of-range id. */
+int tokenizer_token_bytes(const tokenizer *t, int32_t id, char *buf, size_t cap);
+
+/* Streaming decode: feeds ids one at a time and emits only whole UTF-8 characters, holding
+ * back a character split across tokens. Handles the SentencePiece leading space the way
+ * llama.cpp does (removed after BOS at the start). Zero-initialise, or reset with
+ * tokenizer_stream_reset. */
+typedef struct tokenizer_stream {
+    unsigned char pend[8];
+    int npend;
+    int ntok; /* tokens fed since reset */
+    int32_t prev;
+} tokenizer_stream;
+
+void tokenizer_stream_reset(tokenizer_stream *s);
+/* Appends the printable text of id to buf (up to cap bytes, NUL-terminated when cap > 0)
+ * and returns the number of bytes written. cap of 64 is always enough for one token. */
+size_t tokenizer_stream_feed(const tokenizer *t, tokenizer_stream *s, int32_t id, char *buf,
+                             size_t cap);
+/* Emits whatever is held back (an incomplete character becomes U+FFFD). */
+size_t tokenizer_stream_flush(const tokenizer *t, tokenizer_stream *s, char *buf, size_t cap);
+
+/* =============================================================== chat templates ===== */
+
+enum chat_family {
+    CHAT_PLAIN = 0, /* fallback for a model without a recognised template (documented) */
+    CHAT_CHATML,    /* <|im_start|>role\n...<|im_end|>\n (Qwen, SmolLM) */
+    CHAT_LLAMA2,    /* [INST] ... [/INST] (Llama 2, Mistral) */
+    CHAT_LLAMA3,    /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+    CHAT_ZEPHYR,    /* <|user|>\n...</s>\n (Zephyr, TinyLlama chat) */
+    CHAT_PHI3,      /* <|user|>\n...<|end|>\n */
+    CHAT_GEMMA,     /* <start_of_turn>user\n...<end_of_turn>\n */
+    CHAT_FAMILY_COUNT_
+};
+
+enum chat_role { CHAT_ROLE_SYSTEM, CHAT_ROLE_USER, CHAT_ROLE_ASSISTANT };
+
+typedef struct chat_msg {
+    enum chat_role role;
+    const char *content; /* UTF-8, NUL-terminated, borrowed */
+} chat_msg;
+
+/* Family from a Jinja template string (NULL or unrecognised → CHAT_PLAIN). */
+enum chat_family chat_detect(const char *jinja);
+/* Family of a loaded model: tokenizer.chat_template, else CHAT_PLAIN. */
+enum chat_family chat_detect_gguf(const gguf *g);
+const char *chat_family_name(enum chat_family f); /* "chatml", "llama2", ... */
+int chat_family_from_name(const char *name);      /* enum value, or -1 if unknown */
+
+/* One run of formatted prompt text. special runs hold template markup whose control tokens
+ * must be parsed as specials; other runs hold message text, tokenized as plain text. */
+typedef struct chat_piece {
+    char *text; /* NUL-terminated, owned by the chat_prompt */
+    bool special;
+} chat_piece;
+
+typedef struct chat_prompt {
+    chat_piece *v;
+    size_t n, cap;
+} chat_prompt;
+
+/* Formats msgs (in order; a system message, if any, first) and, when add_generation is true,
+ * the opening of the assistant's next answer. Appends to *out (zero-initialised first). */
+int chat_format(enum chat_family f, const chat_msg *msgs, size_t n, bool add_generation,
+                chat_prompt *out, nt_err *err);
+void chat_prompt_free(chat_prompt *p);
+/* The whole prompt as one malloc'd string (caller frees); NULL on allocation failure. */
+char *chat_prompt_text(const chat_prompt *p);
+/* Tokenizes a formatted prompt: special runs with TOKENIZER_PARSE_SPECIAL, text runs without;
+ * BOS first when add_bos is true and the template text does not already start with it. */
+int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tokens *out,
+                  nt_err *err);
+
+/* ====================================================================== sampler ===== */
+
+/* Sampling parameters. Every field may change between two tokens (sampler_set_params).
+ * Chain order, applied to the logits of each step:
+ *   repetition penalty (last repeat_last_n tokens) → presence and frequency penalties →
+ *   top-k → top-p → min-p → temperature → draw (temperature 0: argmax, no draw). */
+typedef struct sampler_params {
+    float temperature;       /* 0 = greedy */
+    int32_t top_k;           /* 0 = off */
+    float top_p;             /* 1 = off */
+    float min_p;             /* 0 = off */
+    float repeat_penalty;    /* 1 = off */
+    int32_t repeat_last_n;   /* window for all three penalties; 0 = off, -1 = whole history */
+    float presence_penalty;  /* 0 = off */
+    float frequency_penalty; /* 0 = off */
+    uint64_t seed;
+} sampler_params;
+
+sampler_params sampler_default_params(void); /* llama.cpp's defaults, seed 0 */
+
+typedef struct sampler sampler;
+
+/* NULL on allocation failure. The RNG is seeded from params->seed. */
+sampler *sampler_init(const sampler_params *params, int32_t n_vocab);
+void sampler_free(sampler *s);
+/* New parameters from the next sample on. A changed seed reseeds the RNG; other changes keep
+ * the RNG state, so a replay that applies the same changes at the same steps is exact. */
+void sampler_set_params(sampler *s, const sampler_params *params);
+const sampler_params *sampler_get_params(const sampler *s);
+/* Forgets the token history and reseeds the RNG from the current seed. */
+void sampler_reset(sampler *s);
+/* Records a token in the history the penalties look at (generated tokens; callers may also
+ * feed the prompt). */
+void sampler_accept(sampler *s, int32_t id);
+/* Picks the next token from logits[n_vocab] (not modified). Does not call sampler_accept. */
+int32_t sampler_sample(sampler *s, const float *logits);
+
+/* For the step just sampled: the top candidates by raw probability (softmax of the logits
+ * before any stage, temperature 1) with their probability after the whole chain (0 when a
+ * stage removed them). Sorted by p_before, descending. Returns how many were written. */
+typedef struct sampler_cand {
+    int32_t id;
+    float p_before;
+    float p_after;
+} sampler_cand;
+
+int sampler_candidates(const sampler *s, sampler_cand *out, int max);
+
+/* ======================================================================== model ===== */
+
+/* A loaded model: the mapped GGUF, its tokenizer, weights views and one KV cache. Not
+ * thread-safe: one thread uses it at a time (the worker). Internally it may use a pool of
+ * compute threads; results never depend on their number. */
+typedef struct model model;
+
+typedef struct model_params {
+    int32_t n_ctx;     /* KV cache length; 0 = the model's context length, capped at 4096 */
+    int32_t n_threads; /* compute threads; 0 = number of online CPUs */
+} model_params;
+
+model_params model_default_params(void);
+
+/* Facts about the loaded model (for `natter info`, the status bar, sessions). */
+typedef struct model_info {
+    const char *arch;     /* "llama", "qwen2" */
+    const char *name;     /* general.name or the file's base name */
+    int64_t n_params;
+    int32_t n_ctx_train, n_ctx; /* trained context; the cache's length */
+    int32_t n_layer, n_head, n_head_kv, n_embd, n_ff, n_vocab, head_dim, n_rot;
+    float rope_base, rope_scale, norm_eps;
+} model_info;
+
+int model_load(model **out, const char *path, const model_params *params, nt_err *err);
+void model_free(model *m);
+
+const model_info *model_get_info(const model *m);
+const gguf *model_gguf(const model *m);
+const tokenizer *model_tokenizer(const model *m);
+
+/* Number of tokens in the KV cache (the position the next token takes). */
+int32_t model_n_past(const model *m);
+/* Forgets cached tokens from position n_past on (0 <= n_past <= model_n_past). */
+void model_rewind(model *m, int32_t n_past);
+
+/* Progress and cancellation for long work. `cancel` is polled at least once per layer: when it
+ * returns true the call stops, the cache keeps only whole tokens already processed, and the
+ * function returns NT_ERR_CANCELLED. `progress` (may be NULL) reports tokens done of total. */
+typedef struct model_hooks {
+    bool (*cancel)(void *user);
+    void (*progress)(int32_t done, int32_t total, void *user);
+    void *user;
+} model_hooks;
+
+void model_set_hooks(model *m, const model_hooks *hooks);
+int model_set_threads(model *m, int32_t n_threads);
+
+/* Runs tokens[0..n) at positions n_past.. and appends them to the cache (prompts in batches).
+ * When logits is not NULL it receives the logits after the last token (n_vocab floats).
+ * NT_ERR_CONTEXT_FULL when n_past + n exceeds the cache (nothing is processed). */
+int model_eval(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err);
+/* Same, but logits receives n × n_vocab floats: the logits after every token (perplexity). */
+int model_eval_all(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
