@@ -1,0 +1,246 @@
+/* text.c — UTF-8 decoding, display widths (utf8proc), sanitising and wrapping. See text.h. */
+#include "text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+int text_decode(const char *s, size_t n, int32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned char c = u[0];
+    int len;
+    int32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, v = c & 0x1F, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, v = c & 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    if ((size_t)len > n) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (int i = 1; i < len; i++) {
+        if ((u[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFD;
+            return 1;
+        }
+        v = (v << 6) | (u[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    *cp = v;
+    return len;
+}
+
+int text_encode(int32_t cp, char *out)
+{
+    unsigned char *o = (unsigned char *)out;
+    if (cp < 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (cp >> 18));
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+bool text_is_control(int32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+int32_t text_control_picture(int32_t cp)
+{
+    if (cp < 0x20) return 0x2400 + cp; /* ␀ ... ␟, ESC is ␛ (U+241B) */
+    if (cp == 0x7F) return 0x2421;     /* ␡ */
+    /* C1 controls (0x80..0x9F) include CSI (0x9B): some terminals obey them. */
+    return 0xFFFD;
+}
+
+int text_cp_width(int32_t cp)
+{
+    if (text_is_control(cp)) return 1;
+    int w = utf8proc_charwidth(cp);
+    utf8proc_category_t cat = utf8proc_category(cp);
+    if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME ||
+        cat == UTF8PROC_CATEGORY_CF)
+        return 0;
+    return w < 0 ? 1 : w > 2 ? 2 : w;
+}
+
+int text_width(const char *s, size_t n)
+{
+    int w = 0;
+    size_t i = 0;
+    while (i < n) {
+        int32_t cp;
+        i += (size_t)text_decode(s + i, n - i, &cp);
+        if (cp != '\n') w += text_cp_width(cp);
+    }
+    return w;
+}
+
+void text_buf_free(text_buf *b)
+{
+    if (!b) return;
+    free(b->s);
+    free(b->tag);
+    memset(b, 0, sizeof *b);
+}
+
+void text_buf_clear(text_buf *b)
+{
+    b->n = 0;
+    if (b->s) b->s[0] = '\0';
+}
+
+static int text_buf_reserve(text_buf *b, size_t more)
+{
+    if (b->n + more + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->n + more + 1) cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) return -1;
+    b->s = s;
+    uint8_t *t = realloc(b->tag, cap);
+    if (!t) return -1;
+    b->tag = t;
+    b->cap = cap;
+    return 0;
+}
+
+int text_buf_put_raw(text_buf *b, const char *s, size_t n, uint8_t tag)
+{
+    if (text_buf_reserve(b, n) < 0) return -1;
+    memcpy(b->s + b->n, s, n);
+    memset(b->tag + b->n, tag, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+    return 0;
+}
+
+int text_buf_put(text_buf *b, const char *s, size_t n, uint8_t tag, bool keep_nl)
+{
+    /* Each input byte becomes at most 4 output bytes (a lone byte → U+FFFD is 3, a tab 4). */
+    if (n > ((size_t)-1) / 4 - 1 || text_buf_reserve(b, 4 * n) < 0) return -1;
+    size_t i = 0;
+    while (i < n) {
+        int32_t cp;
+        int len = text_decode(s + i, n - i, &cp);
+        if (cp == '\t') {
+            memset(b->s + b->n, ' ', TEXT_TAB_WIDTH);
+            memset(b->tag + b->n, tag, TEXT_TAB_WIDTH);
+            b->n += TEXT_TAB_WIDTH;
+        } else if (cp == '\n' && keep_nl) {
+            b->s[b->n] = '\n';
+            b->tag[b->n++] = tag;
+        } else {
+            if (text_is_control(cp)) cp = text_control_picture(cp);
+            int m = text_encode(cp, b->s + b->n);
+            memset(b->tag + b->n, tag, (size_t)m);
+            b->n += (size_t)m;
+        }
+        i += (size_t)len;
+    }
+    b->s[b->n] = '\0';
+    return 0;
+}
+
+static int text_push_line(text_line **lines, size_t *n_lines, size_t *cap, size_t start,
+                          size_t end, int width)
+{
+    if (*n_lines == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        text_line *l = realloc(*lines, c * sizeof *l);
+        if (!l) return -1;
+        *lines = l;
+        *cap = c;
+    }
+    (*lines)[(*n_lines)++] = (text_line){start, end, width};
+    return 0;
+}
+
+int text_wrap(const char *s, size_t n, int width, enum text_wrap_mode mode, text_line **lines,
+              size_t *n_lines, size_t *cap)
+{
+    bool words = mode == TEXT_WRAP_WORDS;
+    size_t before = *n_lines;
+    size_t pos = 0;
+    if (width < 1) width = 1;
+    for (;;) {
+        size_t start = pos, i = pos, brk = 0; /* brk: the latest space on this line */
+        int col = 0;
+        bool overflow = false;
+        int32_t cp = 0;
+        while (i < n && s[i] != '\n') {
+            int len = text_decode(s + i, n - i, &cp);
+            int w = text_cp_width(cp);
+            if (col + w > width && i > start) {
+                overflow = true;
+                break;
+            }
+            if (cp == ' ' && i > start) brk = i;
+            col += w;
+            i += (size_t)len;
+        }
+        if (!overflow) {
+            if (text_push_line(lines, n_lines, cap, start, i, col) < 0) return -1;
+            if (i >= n) break;
+            pos = i + 1; /* past the '\n' */
+            continue;
+        }
+        size_t end = i;
+        if (words) {
+            if (cp != ' ' && brk > start) end = brk;
+            while (end > start && s[end - 1] == ' ') end--;
+        }
+        if (text_push_line(lines, n_lines, cap, start, end, text_width(s + start, end - start)) <
+            0)
+            return -1;
+        pos = words && end > start ? end : i;
+        if (words)
+            while (pos < n && s[pos] == ' ') pos++;
+        if (pos >= n) break; /* the spaces that overflowed were the last thing: no empty line */
+    }
+    return (int)(*n_lines - before);
+}
+
+void text_cursor(const char *s, const text_line *lines, size_t n_lines, size_t pos, int *row,
+                 int *col)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < n_lines; i++)
+        if (lines[i].start <= pos) r = i;
+    *row = (int)r;
+    if (n_lines == 0) {
+        *col = 0;
+        return;
+    }
+    size_t end = pos < lines[r].end ? pos : lines[r].end;
+    *col = text_width(s + lines[r].start, end - lines[r].start);
+}

@@ -1,0 +1,79 @@
+/* text.h — UTF-8 display width, sanitising and word wrapping for the terminal UI.
+ *
+ * Everything natter draws goes through here first. Text from the model or the user is
+ * "sanitised" into a styled buffer: invalid UTF-8 becomes U+FFFD, control characters become
+ * visible Unicode control pictures (ESC → ␛ U+241B, DEL → ␡, other C0 → U+2400+c, C1 → U+FFFD)
+ * so that an escape sequence in model output is shown, never obeyed; a tab becomes spaces.
+ * After that every code point has a display width of 0 (combining marks, zero-width joiners,
+ * variation selectors), 1 or 2 (wide CJK, emoji), taken from utf8proc. The wrapper then cuts
+ * the buffer into lines of at most a given width. No terminal code lives here: it is unit-tested
+ * by tests/test_text.c.
+ */
+#ifndef NATTER_TEXT_H
+#define NATTER_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TEXT_TAB_WIDTH 4 /* a tab becomes this many spaces */
+
+/* Decodes one UTF-8 sequence at s[0..n) (n >= 1). Returns the bytes consumed (1..4). Invalid,
+ * overlong, surrogate or truncated sequences consume one byte and give U+FFFD. */
+int text_decode(const char *s, size_t n, int32_t *cp);
+/* Encodes cp as UTF-8 into out (4 bytes room); returns the length (1..4). */
+int text_encode(int32_t cp, char *out);
+
+/* True for code points that must never reach the terminal as they are (C0, DEL, C1). */
+bool text_is_control(int32_t cp);
+/* The visible stand-in for a control code point (␛ for ESC, ␡ for DEL, U+FFFD for C1...). */
+int32_t text_control_picture(int32_t cp);
+
+/* Display width of a printable (sanitised) code point: 0, 1 or 2. Control characters give 1
+ * (the width of their picture). */
+int text_cp_width(int32_t cp);
+/* Display width of a sanitised UTF-8 string s[0..n) ('\n' counts 0). */
+int text_width(const char *s, size_t n);
+
+/* A growable UTF-8 buffer with one style tag per byte. Zero-initialise; free with
+ * text_buf_free. s is always NUL-terminated when n > 0 or after any append. */
+typedef struct text_buf {
+    char *s;
+    uint8_t *tag; /* tag[i] styles byte s[i] */
+    size_t n, cap;
+} text_buf;
+
+void text_buf_free(text_buf *b);
+void text_buf_clear(text_buf *b); /* n = 0, keeps the memory */
+/* Appends raw bytes as they are (the caller knows they are safe). 0 or -1 (no memory). */
+int text_buf_put_raw(text_buf *b, const char *s, size_t n, uint8_t tag);
+/* Appends s[0..n) sanitised (see the top of this file); newlines are kept when keep_nl, else
+ * shown as ␊. 0 or -1 (no memory). */
+int text_buf_put(text_buf *b, const char *s, size_t n, uint8_t tag, bool keep_nl);
+
+/* One wrapped line: bytes [start, end) of the wrapped text, and its display width. */
+typedef struct text_line {
+    size_t start, end;
+    int width;
+} text_line;
+
+enum text_wrap_mode {
+    TEXT_WRAP_WORDS, /* break after spaces when possible; spaces at a break are dropped */
+    TEXT_WRAP_CHARS  /* break anywhere (between characters); every byte belongs to a line */
+};
+
+/* Wraps sanitised text s[0..n) to lines of at most width columns (width >= 1) and appends them
+ * to *lines (a realloc'd array of *n_lines entries, *cap allocated; start all at 0/NULL; the
+ * caller frees *lines). '\n' ends a line (it belongs to no line). Words longer than the width
+ * are cut between characters; a wide character never straddles the edge; combining marks stay
+ * with their base. Empty text gives one empty line. Returns the number of lines added, or -1
+ * when out of memory. */
+int text_wrap(const char *s, size_t n, int width, enum text_wrap_mode mode, text_line **lines,
+              size_t *n_lines, size_t *cap);
+
+/* Row and column of byte offset pos inside wrapped text (TEXT_WRAP_CHARS lines). A position at
+ * the end of a full line that continues on the next one is placed at the next line's start. */
+void text_cursor(const char *s, const text_line *lines, size_t n_lines, size_t pos, int *row,
+                 int *col);
+
+#endif

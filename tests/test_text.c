@@ -1,0 +1,178 @@
+/* Tests for app/text.c: display widths (utf8proc), sanitising of control characters and
+ * word wrapping with wide, combining and emoji characters. Expected widths are those of the
+ * Unicode East Asian Width property (W/F = 2) and general category (Mn/Me/Cf = 0). */
+#include "../app/text.h"
+#include "t.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Wraps s and returns the lines joined with '|' (as they would be drawn) in a static buffer. */
+static const char *wrap_str(const char *s, int width, enum text_wrap_mode mode, int *n_out)
+{
+    static char out[1024];
+    text_buf b = {0};
+    text_buf_put(&b, s, strlen(s), 0, true);
+    text_line *lines = NULL;
+    size_t n = 0, cap = 0;
+    int r = text_wrap(b.s ? b.s : "", b.n, width, mode, &lines, &n, &cap);
+    if (n_out) *n_out = r;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(out, "|");
+        strncat(out, b.s + lines[i].start, lines[i].end - lines[i].start);
+        if (lines[i].width > width && lines[i].end - lines[i].start > 4) strcat(out, "<OVER>");
+    }
+    free(lines);
+    text_buf_free(&b);
+    return out;
+}
+
+static void test_decode(void)
+{
+    int32_t cp;
+    T_EQ_INT(text_decode("A", 1, &cp), 1);
+    T_EQ_INT(cp, 'A');
+    T_EQ_INT(text_decode("\xc3\xa9", 2, &cp), 2); /* é */
+    T_EQ_INT(cp, 0xE9);
+    T_EQ_INT(text_decode("\xe4\xb8\xad", 3, &cp), 3); /* 中 */
+    T_EQ_INT(cp, 0x4E2D);
+    T_EQ_INT(text_decode("\xf0\x9f\x98\x80", 4, &cp), 4); /* 😀 */
+    T_EQ_INT(cp, 0x1F600);
+    /* Invalid: truncated, overlong, surrogate, stray continuation. */
+    T_EQ_INT(text_decode("\xe4\xb8", 2, &cp), 1);
+    T_EQ_INT(cp, 0xFFFD);
+    T_EQ_INT(text_decode("\xc0\xaf", 2, &cp), 1);
+    T_EQ_INT(cp, 0xFFFD);
+    T_EQ_INT(text_decode("\xed\xa0\x80", 3, &cp), 1);
+    T_EQ_INT(cp, 0xFFFD);
+    T_EQ_INT(text_decode("\x80", 1, &cp), 1);
+    T_EQ_INT(cp, 0xFFFD);
+    char buf[4];
+    T_EQ_INT(text_encode(0x1F600, buf), 4);
+    T_CHECK(memcmp(buf, "\xf0\x9f\x98\x80", 4) == 0);
+}
+
+static void test_widths(void)
+{
+    T_EQ_INT(text_cp_width('a'), 1);
+    T_EQ_INT(text_cp_width(0x4E2D), 2);  /* 中 CJK ideograph */
+    T_EQ_INT(text_cp_width(0xFF21), 2);  /* Ａ fullwidth A */
+    T_EQ_INT(text_cp_width(0xAC00), 2);  /* 가 Hangul syllable */
+    T_EQ_INT(text_cp_width(0x0301), 0);  /* combining acute accent */
+    T_EQ_INT(text_cp_width(0x200D), 0);  /* zero width joiner */
+    T_EQ_INT(text_cp_width(0xFE0F), 0);  /* variation selector 16 */
+    T_EQ_INT(text_cp_width(0x1F600), 2); /* 😀 */
+    T_EQ_INT(text_cp_width(0x1B), 1);    /* drawn as ␛ */
+    T_EQ_INT(text_width("e\xcc\x81t\xc3\xa9", 6), 3); /* e + combining acute, t, é */
+    T_EQ_INT(text_width("\xe4\xb8\xad\xe6\x96\x87" "ab", 8), 6); /* 中文ab */
+    T_EQ_INT(text_width("\xf0\x9f\x98\x80!", 5), 3);
+}
+
+static void test_sanitize(void)
+{
+    text_buf b = {0};
+    /* An escape sequence from the model is shown, not obeyed: ESC → ␛ (U+241B). */
+    T_EQ_INT(text_buf_put(&b, "\x1b[2Jhi", 6, 3, true), 0);
+    T_EQ_STR(b.s, "\xe2\x90\x9b[2Jhi");
+    T_EQ_INT(b.tag[0], 3);
+    text_buf_clear(&b);
+    /* BEL, CR, DEL, C1 CSI (U+009B), invalid byte, tab, newline kept or shown. */
+    text_buf_put(&b, "a\x07\r\x7f\xc2\x9b\xff\tz\n", 10, 0, true);
+    T_EQ_STR(b.s, "a\xe2\x90\x87\xe2\x90\x8d\xe2\x90\xa1\xef\xbf\xbd\xef\xbf\xbd    z\n");
+    text_buf_clear(&b);
+    text_buf_put(&b, "x\ny", 3, 0, false);
+    T_EQ_STR(b.s, "x\xe2\x90\x8ay");
+    /* No byte of the result is a C0/C1 control except the kept newline. */
+    text_buf_clear(&b);
+    char all[256];
+    for (int i = 0; i < 256; i++) all[i] = (char)(i == 0 ? 1 : i);
+    text_buf_put(&b, all, sizeof all, 0, false);
+    size_t i = 0;
+    int bad = 0;
+    while (i < b.n) {
+        int32_t cp;
+        i += (size_t)text_decode(b.s + i, b.n - i, &cp);
+        if (text_is_control(cp)) bad++;
+    }
+    T_EQ_INT(bad, 0);
+    text_buf_free(&b);
+}
+
+static void test_wrap_words(void)
+{
+    int n;
+    T_EQ_STR(wrap_str("the quick brown fox", 10, TEXT_WRAP_WORDS, &n), "the quick|brown fox");
+    T_EQ_INT(n, 2);
+    T_EQ_STR(wrap_str("hello world", 11, TEXT_WRAP_WORDS, &n), "hello world");
+    T_EQ_STR(wrap_str("hello world", 5, TEXT_WRAP_WORDS, &n), "hello|world");
+    /* Several spaces at the break are dropped; a hard newline keeps an empty line. */
+    T_EQ_STR(wrap_str("aa   bb", 3, TEXT_WRAP_WORDS, &n), "aa|bb");
+    T_EQ_STR(wrap_str("a\n\nb", 5, TEXT_WRAP_WORDS, &n), "a||b");
+    T_EQ_INT(n, 3);
+    T_EQ_STR(wrap_str("", 5, TEXT_WRAP_WORDS, &n), "");
+    T_EQ_INT(n, 1);
+    T_EQ_STR(wrap_str("ab\n", 5, TEXT_WRAP_WORDS, &n), "ab|");
+    /* A word longer than the width is cut between characters. */
+    T_EQ_STR(wrap_str("abcdefghij xy", 4, TEXT_WRAP_WORDS, &n), "abcd|efgh|ij|xy");
+    /* Indentation at the start of a paragraph is kept. */
+    T_EQ_STR(wrap_str("  ab cd", 5, TEXT_WRAP_WORDS, &n), "  ab|cd");
+}
+
+static void test_wrap_wide(void)
+{
+    int n;
+    /* 中文字符 is 8 columns: at width 5 a wide char never straddles the edge. */
+    T_EQ_STR(wrap_str("\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\xe7\xac\xa6", 5, TEXT_WRAP_WORDS, &n),
+             "\xe4\xb8\xad\xe6\x96\x87|\xe5\xad\x97\xe7\xac\xa6");
+    /* a + 中: at width 2 the wide char goes to the next line. */
+    T_EQ_STR(wrap_str("a\xe4\xb8\xad", 2, TEXT_WRAP_CHARS, &n), "a|\xe4\xb8\xad");
+    /* Combining marks stay with their base: "e\u0301" x4 at width 2. */
+    T_EQ_STR(wrap_str("e\xcc\x81" "e\xcc\x81" "e\xcc\x81" "e\xcc\x81", 2, TEXT_WRAP_CHARS, &n),
+             "e\xcc\x81" "e\xcc\x81|e\xcc\x81" "e\xcc\x81");
+    /* Emoji are two columns. */
+    T_EQ_STR(wrap_str("\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 4, TEXT_WRAP_CHARS, &n),
+             "\xf0\x9f\x98\x80\xf0\x9f\x98\x80|\xf0\x9f\x98\x80");
+    /* Width 1 with a wide char: placed anyway (no endless loop), one per line. */
+    T_EQ_STR(wrap_str("\xe4\xb8\xad\xe4\xb8\xad", 1, TEXT_WRAP_CHARS, &n),
+             "\xe4\xb8\xad|\xe4\xb8\xad");
+    /* Control characters count as their one-column picture. */
+    T_EQ_STR(wrap_str("\x1b\x1b\x1b", 2, TEXT_WRAP_CHARS, &n),
+             "\xe2\x90\x9b\xe2\x90\x9b|\xe2\x90\x9b");
+}
+
+static void test_cursor(void)
+{
+    const char *s = "abcdef\n\xe4\xb8\xadx";
+    text_line *lines = NULL;
+    size_t n = 0, cap = 0;
+    T_EQ_INT(text_wrap(s, strlen(s), 4, TEXT_WRAP_CHARS, &lines, &n, &cap), 3);
+    int row, col;
+    text_cursor(s, lines, n, 0, &row, &col);
+    T_EQ_INT(row, 0);
+    T_EQ_INT(col, 0);
+    text_cursor(s, lines, n, 4, &row, &col); /* end of full line "abcd" → start of "ef" */
+    T_EQ_INT(row, 1);
+    T_EQ_INT(col, 0);
+    text_cursor(s, lines, n, 6, &row, &col); /* on the '\n' after "ef" */
+    T_EQ_INT(row, 1);
+    T_EQ_INT(col, 2);
+    text_cursor(s, lines, n, 10, &row, &col); /* after 中 */
+    T_EQ_INT(row, 2);
+    T_EQ_INT(col, 2);
+    text_cursor(s, lines, n, strlen(s), &row, &col);
+    T_EQ_INT(row, 2);
+    T_EQ_INT(col, 3);
+    free(lines);
+}
+
+int main(void)
+{
+    T_RUN(test_decode);
+    T_RUN(test_widths);
+    T_RUN(test_sanitize);
+    T_RUN(test_wrap_words);
+    T_RUN(test_wrap_wide);
+    T_RUN(test_cursor);
+    return t_done();
+}
