@@ -1,0 +1,464 @@
+/* chat.c — the conversation: turns, prompt building with prefix reuse, the context-full
+ * policy, and sampling parameters by name (see chat.h). */
+#include "chat.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct chat {
+    const tokenizer *tok;     /* borrowed */
+    enum chat_family family;
+    bool raw;
+    int32_t n_ctx;
+    char *system;             /* "" when none */
+    chat_turn *turns;
+    size_t n_turns, cap_turns;
+    size_t first;             /* first turn in the context */
+    nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
+    nt_tokens cache;          /* ids in the worker's KV cache */
+};
+
+chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
+{
+    chat *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->system = strdup("");
+    if (!c->system) {
+        free(c);
+        return NULL;
+    }
+    c->tok = tok;
+    c->family = family;
+    c->n_ctx = n_ctx;
+    return c;
+}
+
+static void chat_turn_release(chat_turn *t)
+{
+    free(t->text);
+    nt_tokens_free(&t->tokens);
+    free(t->changes);
+    free(t->error);
+    memset(t, 0, sizeof *t);
+}
+
+/* Removes turns [from, n_turns). */
+static void chat_truncate(chat *c, size_t from)
+{
+    while (c->n_turns > from) chat_turn_release(&c->turns[--c->n_turns]);
+    if (c->first > c->n_turns) c->first = c->n_turns;
+}
+
+void chat_free(chat *c)
+{
+    if (!c) return;
+    chat_truncate(c, 0);
+    free(c->turns);
+    free(c->system);
+    nt_tokens_free(&c->prompt);
+    nt_tokens_free(&c->cache);
+    free(c);
+}
+
+void chat_set_raw(chat *c, bool raw) { c->raw = raw; }
+void chat_set_family(chat *c, enum chat_family family) { c->family = family; }
+enum chat_family chat_get_family(const chat *c) { return c->family; }
+const char *chat_system(const chat *c) { return c->system; }
+size_t chat_n_turns(const chat *c) { return c->n_turns; }
+size_t chat_first_turn(const chat *c) { return c->first; }
+const nt_tokens *chat_cache(const chat *c) { return &c->cache; }
+int32_t chat_n_ctx(const chat *c) { return c->n_ctx; }
+
+const chat_turn *chat_turn_at(const chat *c, size_t i)
+{
+    return i < c->n_turns ? &c->turns[i] : NULL;
+}
+
+int chat_set_system(chat *c, const char *text)
+{
+    char *s = strdup(text ? text : "");
+    if (!s) return NT_ERR_NOMEM;
+    free(c->system);
+    c->system = s;
+    return NT_OK;
+}
+
+bool chat_busy(const chat *c)
+{
+    return c->n_turns > 0 && c->turns[c->n_turns - 1].role == CHAT_ROLE_ASSISTANT &&
+           !c->turns[c->n_turns - 1].complete;
+}
+
+static int chat_text_append(chat_turn *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t ncap = t->cap ? t->cap : 64;
+        while (ncap < t->len + n + 1) ncap *= 2;
+        char *nt = realloc(t->text, ncap);
+        if (!nt) return NT_ERR_NOMEM;
+        t->text = nt;
+        t->cap = ncap;
+    }
+    memcpy(t->text + t->len, s, n);
+    t->len += n;
+    t->text[t->len] = '\0';
+    return NT_OK;
+}
+
+static chat_turn *chat_push_turn(chat *c, enum chat_role role)
+{
+    if (c->n_turns == c->cap_turns) {
+        size_t ncap = c->cap_turns ? c->cap_turns * 2 : 16;
+        chat_turn *nt = realloc(c->turns, ncap * sizeof *nt);
+        if (!nt) return NULL;
+        c->turns = nt;
+        c->cap_turns = ncap;
+    }
+    chat_turn *t = &c->turns[c->n_turns];
+    memset(t, 0, sizeof *t);
+    t->role = role;
+    if (chat_text_append(t, "", 0) != NT_OK) return NULL;
+    c->n_turns++;
+    return t;
+}
+
+int chat_add_user(chat *c, const char *text)
+{
+    if (chat_busy(c)) return NT_ERR_INVALID;
+    if (c->n_turns > 0 && c->turns[c->n_turns - 1].role == CHAT_ROLE_USER)
+        return NT_ERR_INVALID;
+    chat_turn *t = chat_push_turn(c, CHAT_ROLE_USER);
+    if (!t) return NT_ERR_NOMEM;
+    if (chat_text_append(t, text, strlen(text)) != NT_OK) {
+        chat_truncate(c, c->n_turns - 1);
+        return NT_ERR_NOMEM;
+    }
+    return NT_OK;
+}
+
+/* Raw mode: BOS (if the model wants it) and then every turn's text as plain text. Answers
+ * contribute their generated ids, which decode to their text. */
+static int chat_build_raw(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    int32_t bos = tokenizer_bos(c->tok);
+    if (tokenizer_add_bos(c->tok) && bos >= 0 && nt_tokens_push(out, bos) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    if (c->system[0]) {
+        int rc = tokenizer_encode(c->tok, c->system, strlen(c->system), 0, out, err);
+        if (rc != NT_OK) return rc;
+    }
+    for (size_t i = first; i < c->n_turns; i++) {
+        const chat_turn *t = &c->turns[i];
+        int rc;
+        if (t->role == CHAT_ROLE_ASSISTANT && t->tokens.n > 0)
+            rc = nt_tokens_append(out, t->tokens.v, t->tokens.n) == NT_OK
+                     ? NT_OK
+                     : nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        else
+            rc = tokenizer_encode(c->tok, t->text, t->len, 0, out, err);
+        if (rc != NT_OK) return rc;
+    }
+    return NT_OK;
+}
+
+/* Tokenizes pieces [a, b) of p as a prompt of its own. */
+static int chat_tokenize_range(const tokenizer *tok, const chat_prompt *p, size_t a, size_t b,
+                               bool add_bos, nt_tokens *out, nt_err *err)
+{
+    if (a >= b) {
+        if (add_bos && tokenizer_bos(tok) >= 0 && nt_tokens_push(out, tokenizer_bos(tok)) != NT_OK)
+            return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        return NT_OK;
+    }
+    chat_prompt view = {.v = p->v + a, .n = b - a, .cap = b - a};
+    return chat_tokenize(tok, &view, add_bos, out, err);
+}
+
+/* Template mode: formats the system prompt and turns [first, n_turns) (the last one a
+ * question) and tokenizes the result. Where an answer's text appears unchanged as a text
+ * piece of the formatted prompt, its generated ids are used instead of re-tokenizing its text:
+ * tokenization is not unique, and the ids the model produced are the ones in the cache. */
+static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    size_t n_msgs = c->n_turns - first + 1;
+    chat_msg *msgs = calloc(n_msgs, sizeof *msgs);
+    chat_prompt p = {0};
+    int rc;
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    size_t n = 0;
+    if (c->system[0]) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, c->system};
+    for (size_t i = first; i < c->n_turns; i++)
+        msgs[n++] = (chat_msg){c->turns[i].role, c->turns[i].text};
+    rc = chat_format(c->family, msgs, n, true, &p, err);
+    if (rc != NT_OK) goto done;
+
+    bool add_bos = tokenizer_add_bos(c->tok);
+    size_t seg = 0; /* first piece not yet tokenized */
+    size_t pos = 0; /* where the search for the next answer's text starts */
+    for (size_t i = first; i < c->n_turns; i++) {
+        const chat_turn *t = &c->turns[i];
+        if (t->role != CHAT_ROLE_ASSISTANT || t->tokens.n == 0) continue;
+        size_t k = pos;
+        while (k < p.n && (p.v[k].special || strcmp(p.v[k].text, t->text) != 0)) k++;
+        if (k == p.n) continue; /* the template changed the text: tokenize it normally */
+        rc = chat_tokenize_range(c->tok, &p, seg, k, add_bos && seg == 0, out, err);
+        if (rc != NT_OK) goto done;
+        if (nt_tokens_append(out, t->tokens.v, t->tokens.n) != NT_OK) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+            goto done;
+        }
+        seg = pos = k + 1;
+    }
+    if (seg < p.n || seg == 0)
+        rc = chat_tokenize_range(c->tok, &p, seg, p.n, add_bos && seg == 0, out, err);
+done:
+    chat_prompt_free(&p);
+    free(msgs);
+    return rc;
+}
+
+static int chat_build(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    out->n = 0;
+    return c->raw ? chat_build_raw(c, first, out, err) : chat_build_template(c, first, out, err);
+}
+
+int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, worker_job *job,
+                 int *n_dropped, nt_err *err)
+{
+    if (n_dropped) *n_dropped = 0;
+    if (c->n_turns == 0 || c->turns[c->n_turns - 1].role != CHAT_ROLE_USER)
+        return nt_err_set(err, NT_ERR_INVALID, "chat: there is no question to answer");
+    if (max_tokens < 0) max_tokens = 0;
+
+    /* Room kept for the answer when deciding whether old turns must go. */
+    int32_t reserve = c->n_ctx / 4;
+    if (max_tokens > 0 && max_tokens < reserve) reserve = max_tokens;
+    size_t last = c->n_turns - 1;
+    size_t first = c->first;
+    int rc;
+    for (;;) {
+        rc = chat_build(c, first, &c->prompt, err);
+        if (rc != NT_OK) return rc;
+        if ((int64_t)c->prompt.n + reserve <= c->n_ctx || first == last) break;
+        /* Drop the oldest exchange: a question and its answer. */
+        first++;
+        if (first < last && c->turns[first].role == CHAT_ROLE_ASSISTANT) first++;
+    }
+    if ((int64_t)c->prompt.n >= c->n_ctx)
+        return nt_err_set(err, NT_ERR_CONTEXT_FULL,
+                          "chat: the prompt needs %zu tokens but the context holds %d",
+                          c->prompt.n, c->n_ctx);
+    if (n_dropped) *n_dropped = (int)(first - c->first);
+    c->first = first;
+
+    chat_turn *t = chat_push_turn(c, CHAT_ROLE_ASSISTANT);
+    if (!t) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    t->params = *params;
+
+    size_t common = 0;
+    while (common < c->cache.n && common < c->prompt.n && c->cache.v[common] == c->prompt.v[common])
+        common++;
+    /* At least the last prompt token is evaluated again: the answer needs its logits. */
+    if (common >= c->prompt.n) common = c->prompt.n - 1;
+    memset(job, 0, sizeof *job);
+    job->keep = (int32_t)common;
+    job->tokens = c->prompt.v + common;
+    job->n_tokens = (int32_t)(c->prompt.n - common);
+    job->max_tokens = max_tokens;
+    job->params = *params;
+    /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
+     * real contents. */
+    c->cache.n = common;
+    return NT_OK;
+}
+
+void chat_apply(chat *c, const worker_event *ev)
+{
+    if (c->n_turns == 0) return;
+    chat_turn *t = &c->turns[c->n_turns - 1];
+    if (t->role != CHAT_ROLE_ASSISTANT || t->complete) return;
+    switch (ev->kind) {
+    case WEV_PROGRESS:
+        break;
+    case WEV_TOKEN:
+        nt_tokens_push(&t->tokens, ev->id);
+        if (ev->text) chat_text_append(t, ev->text, strlen(ev->text));
+        break;
+    case WEV_PARAMS:
+        if (t->n_changes == t->cap_changes) {
+            size_t ncap = t->cap_changes ? t->cap_changes * 2 : 8;
+            chat_change *nc = realloc(t->changes, ncap * sizeof *nc);
+            if (!nc) break;
+            t->changes = nc;
+            t->cap_changes = ncap;
+        }
+        t->changes[t->n_changes++] = (chat_change){ev->index, ev->params};
+        break;
+    case WEV_ERROR:
+        free(t->error);
+        t->error = ev->text ? strdup(ev->text) : NULL;
+        break;
+    case WEV_DONE: {
+        if (ev->text) chat_text_append(t, ev->text, strlen(ev->text));
+        t->complete = true;
+        t->end = ev->end;
+        t->n_prompt = ev->n_prompt;
+        t->n_gen = ev->n_gen;
+        t->prompt_sec = ev->prompt_sec;
+        t->gen_sec = ev->gen_sec;
+        /* The cache now holds the first n_past ids of prompt ++ answer. */
+        size_t past = ev->n_past > 0 ? (size_t)ev->n_past : 0;
+        c->cache.n = 0;
+        size_t from_prompt = past < c->prompt.n ? past : c->prompt.n;
+        nt_tokens_append(&c->cache, c->prompt.v, from_prompt);
+        size_t from_answer = past - from_prompt;
+        if (from_answer > t->tokens.n) from_answer = t->tokens.n;
+        nt_tokens_append(&c->cache, t->tokens.v, from_answer);
+        break;
+    }
+    }
+}
+
+int chat_regen(chat *c)
+{
+    if (c->n_turns == 0 || chat_busy(c) || c->turns[c->n_turns - 1].role != CHAT_ROLE_ASSISTANT)
+        return NT_ERR_INVALID;
+    chat_truncate(c, c->n_turns - 1);
+    return NT_OK;
+}
+
+/* Index of the last user turn, or -1. */
+static long chat_last_user(const chat *c)
+{
+    for (size_t i = c->n_turns; i-- > 0;)
+        if (c->turns[i].role == CHAT_ROLE_USER) return (long)i;
+    return -1;
+}
+
+char *chat_edit(chat *c)
+{
+    long u = chat_last_user(c);
+    if (u < 0 || chat_busy(c)) return NULL;
+    char *text = strdup(c->turns[u].text);
+    if (!text) return NULL;
+    chat_truncate(c, (size_t)u);
+    return text;
+}
+
+int chat_undo(chat *c)
+{
+    long u = chat_last_user(c);
+    if (u < 0 || chat_busy(c)) return NT_ERR_INVALID;
+    chat_truncate(c, (size_t)u);
+    return NT_OK;
+}
+
+void chat_clear(chat *c)
+{
+    if (chat_busy(c)) return;
+    chat_truncate(c, 0);
+    c->first = 0;
+}
+
+/* ------------------------------------------------------------- parameters by name ----- */
+
+enum chat_param_kind { CP_FLOAT, CP_INT, CP_SEED };
+
+typedef struct chat_param_def {
+    const char *name;
+    enum chat_param_kind kind;
+    size_t offset;
+    double lo, hi;
+} chat_param_def;
+
+#define CP_OFF(f) offsetof(sampler_params, f)
+static const chat_param_def chat_params[] = {
+    {"temp", CP_FLOAT, CP_OFF(temperature), 0, 10},
+    {"top-k", CP_INT, CP_OFF(top_k), 0, 1000000},
+    {"top-p", CP_FLOAT, CP_OFF(top_p), 0, 1},
+    {"min-p", CP_FLOAT, CP_OFF(min_p), 0, 1},
+    {"repeat-penalty", CP_FLOAT, CP_OFF(repeat_penalty), 0.01, 10},
+    {"repeat-last-n", CP_INT, CP_OFF(repeat_last_n), -1, 1000000},
+    {"presence-penalty", CP_FLOAT, CP_OFF(presence_penalty), -2, 2},
+    {"frequency-penalty", CP_FLOAT, CP_OFF(frequency_penalty), -2, 2},
+    {"seed", CP_SEED, CP_OFF(seed), 0, 0},
+};
+#define CHAT_N_PARAMS (sizeof chat_params / sizeof chat_params[0])
+
+const char *const chat_param_names[] = {
+    "temp", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n",
+    "presence-penalty", "frequency-penalty", "seed", NULL,
+};
+
+/* Matches "temp", "temperature", "top_k", "--top-k" and the like. */
+static const chat_param_def *chat_param_find(const char *name)
+{
+    char norm[32];
+    size_t j = 0;
+    while (*name == '-') name++;
+    for (; *name && j + 1 < sizeof norm; name++) norm[j++] = *name == '_' ? '-' : *name;
+    norm[j] = '\0';
+    if (strcasecmp(norm, "temperature") == 0) strcpy(norm, "temp");
+    for (size_t i = 0; i < CHAT_N_PARAMS; i++)
+        if (strcasecmp(norm, chat_params[i].name) == 0) return &chat_params[i];
+    return NULL;
+}
+
+int chat_set_param(sampler_params *p, const char *name, const char *value, nt_err *err)
+{
+    const chat_param_def *d = chat_param_find(name);
+    if (!d) return nt_err_set(err, NT_ERR_INVALID, "unknown parameter '%s'", name);
+    char *end = NULL;
+    errno = 0;
+    if (d->kind == CP_SEED) {
+        if (!value[0] || value[0] == '-' || value[0] == '+' || value[0] == ' ')
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", value,
+                              (unsigned long long)UINT64_MAX);
+        unsigned long long v = strtoull(value, &end, 0);
+        if (*end || errno == ERANGE)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", value,
+                              (unsigned long long)UINT64_MAX);
+        p->seed = (uint64_t)v;
+        return NT_OK;
+    }
+    if (d->kind == CP_INT) {
+        long v = strtol(value, &end, 10);
+        if (!value[0] || *end || end == value)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a whole number", value);
+        if (errno == ERANGE || v < (long)d->lo || v > (long)d->hi)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%ld to %ld)", value,
+                              (long)d->lo, (long)d->hi);
+        int32_t iv = (int32_t)v;
+        memcpy((char *)p + d->offset, &iv, sizeof iv);
+        return NT_OK;
+    }
+    double v = strtod(value, &end);
+    if (!value[0] || *end || end == value || isnan(v))
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", value);
+    if (errno == ERANGE || v < d->lo || v > d->hi)
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", value, d->lo,
+                          d->hi);
+    float fv = (float)v;
+    memcpy((char *)p + d->offset, &fv, sizeof fv);
+    return NT_OK;
+}
+
+int chat_get_param(const sampler_params *p, const char *name, char *buf, size_t cap)
+{
+    const chat_param_def *d = chat_param_find(name);
+    if (!d) return -1;
+    if (d->kind == CP_SEED) return snprintf(buf, cap, "%llu", (unsigned long long)p->seed);
+    if (d->kind == CP_INT) {
+        int32_t v;
+        memcpy(&v, (const char *)p + d->offset, sizeof v);
+        return snprintf(buf, cap, "%d", v);
+    }
+    float v;
+    memcpy(&v, (const char *)p + d->offset, sizeof v);
+    return snprintf(buf, cap, "%g", (double)v);
+}

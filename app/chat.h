@@ -1,0 +1,115 @@
+/* chat.h — the conversation, on the UI thread's side (no terminal code).
+ *
+ * A chat holds the model's tokenizer and chat family, the system prompt, the turns and the
+ * list of token ids currently in the worker's KV cache. It builds the worker's next job:
+ * formats the conversation (chat_format), tokenizes it (chat_tokenize, reusing an answer's
+ * generated ids where the template copies its text unchanged), finds the common prefix with
+ * what the cache holds (so a new turn evaluates only its new tokens and a regenerated answer
+ * reuses the cached prompt) and applies the context-full policy: keep the system prompt and
+ * the newest question, drop the oldest exchanges, re-read. It applies the worker's events to
+ * the turns. Both the TUI and the one-shot command line use it.
+ *
+ * Typical use:
+ *     chat_add_user(c, "question");
+ *     chat_prepare(c, &params, max_tokens, &job, &dropped, &err);
+ *     worker_submit(w, &job);
+ *     ... for each worker event: chat_apply(c, &ev); ... until WEV_DONE
+ * Commands: chat_regen (then chat_prepare), chat_edit, chat_undo, chat_clear,
+ * chat_set_system, chat_set_param. None of them may run while an answer is being generated
+ * (chat_busy): stop the worker and wait for its WEV_DONE first. */
+#ifndef NATTER_APP_CHAT_H
+#define NATTER_APP_CHAT_H
+
+#include "natter.h"
+#include "worker.h"
+
+/* A live parameter change inside an answer: `params` were in force from token `index` on. */
+typedef struct chat_change {
+    int32_t index;
+    sampler_params params;
+} chat_change;
+
+typedef struct chat_turn {
+    enum chat_role role;      /* CHAT_ROLE_USER or CHAT_ROLE_ASSISTANT */
+    char *text;               /* UTF-8, NUL-terminated, owned by the chat */
+    size_t len, cap;
+    /* Answers only: */
+    nt_tokens tokens;         /* the generated ids (end-of-generation token excluded) */
+    sampler_params params;    /* at the start of the answer (seed included) */
+    chat_change *changes;     /* live changes, in token order */
+    size_t n_changes, cap_changes;
+    bool complete;            /* WEV_DONE received */
+    enum worker_end end;      /* valid when complete */
+    char *error;              /* the WEV_ERROR message, or NULL */
+    int32_t n_prompt, n_gen;  /* timings from WEV_DONE */
+    double prompt_sec, gen_sec;
+} chat_turn;
+
+typedef struct chat chat;
+
+/* tok is borrowed and must outlive the chat; n_ctx is the KV cache length. NULL when memory
+ * runs out. */
+chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx);
+void chat_free(chat *c);
+
+/* Raw mode: no template; the turns' texts are concatenated as plain text (no specials
+ * parsed), with BOS first when the model asks for it. For `natter --raw`. */
+void chat_set_raw(chat *c, bool raw);
+void chat_set_family(chat *c, enum chat_family family);
+enum chat_family chat_get_family(const chat *c);
+/* text NULL or "" removes the system prompt. The next chat_prepare re-reads from the first
+ * token that changed. NT_OK or NT_ERR_NOMEM. */
+int chat_set_system(chat *c, const char *text);
+const char *chat_system(const chat *c); /* "" when none; borrowed */
+
+size_t chat_n_turns(const chat *c);
+const chat_turn *chat_turn_at(const chat *c, size_t i); /* borrowed; NULL out of range */
+/* Index of the first turn still in the model's context (older ones were dropped by the
+ * context-full policy but stay in the history). */
+size_t chat_first_turn(const chat *c);
+/* True while the last turn is an answer that has not received its WEV_DONE. */
+bool chat_busy(const chat *c);
+/* The ids the worker's KV cache holds, as far as the chat knows. Borrowed. */
+const nt_tokens *chat_cache(const chat *c);
+int32_t chat_n_ctx(const chat *c);
+
+/* Appends a user turn. NT_ERR_INVALID while busy or after an unanswered question. */
+int chat_add_user(chat *c, const char *text);
+/* Builds the job answering the last user turn and appends an empty answer turn that
+ * chat_apply fills. job->tokens points into the chat and stays valid until the next
+ * chat_prepare. *n_dropped (may be NULL) gets the number of turns the context-full policy
+ * dropped this time (the caller tells the user). NT_ERR_CONTEXT_FULL when even the system
+ * prompt and the last question do not fit; NT_ERR_INVALID when there is no question to
+ * answer. */
+int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, worker_job *job,
+                 int *n_dropped, nt_err *err);
+/* Applies a worker event to the answer being generated (TOKEN: text and id, PARAMS: a live
+ * change, ERROR: the message, DONE: the end reason, timings and the cache contents).
+ * PROGRESS is ignored. Does not take ownership of ev->text. */
+void chat_apply(chat *c, const worker_event *ev);
+
+/* Removes the last answer so the next chat_prepare asks again. NT_ERR_INVALID if the last turn
+ * is not a complete answer. */
+int chat_regen(chat *c);
+/* Removes the last question and its answer and returns the question's text (malloc'd, the
+ * caller frees) to put back in the input line; NULL when there is none (or busy). */
+char *chat_edit(chat *c);
+/* Removes the last exchange (question and answer). NT_ERR_INVALID when there is none. */
+int chat_undo(chat *c);
+/* Removes every turn (the system prompt stays). */
+void chat_clear(chat *c);
+
+/* ---- sampling parameters by name (shared by the command line and the /set command) ---- */
+
+/* Sets the parameter called name ("temp", "top-k", "top-p", "min-p", "repeat-penalty",
+ * "repeat-last-n", "presence-penalty", "frequency-penalty", "seed"; "temperature" and
+ * underscores are accepted too) from its text, range-checked. On failure err->msg says what
+ * is wrong without naming the option, e.g. "'7x' is not a number" or "'2' is out of range
+ * (0 to 1)", and *p is unchanged. */
+int chat_set_param(sampler_params *p, const char *name, const char *value, nt_err *err);
+/* The canonical parameter names, NULL-terminated. */
+extern const char *const chat_param_names[];
+/* Writes the value of the named parameter as text ("0.8", "40"); -1 for an unknown name. */
+int chat_get_param(const sampler_params *p, const char *name, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,421 @@
+/* worker.c — the inference thread (see worker.h).
+ *
+ * One thread waits on a condition variable for a job, runs it against the model it owns and
+ * pushes events into a queue (queue.h) whose eventfd wakes the UI. The UI talks to it through
+ * three things only: the job slot (under the mutex), the live-parameter snapshot (under the
+ * mutex, with a generation counter the worker compares once per token) and the stop flag (an
+ * atomic, polled per token here and per layer by the model's cancel hook). */
+#include "worker.h"
+#include "queue.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct worker {
+    model *m;                  /* owned */
+    const tokenizer *tok;      /* borrowed from m */
+    int32_t n_vocab, n_ctx;
+    queue *events;             /* of worker_event; the UI pops */
+
+    pthread_t thread;
+    pthread_mutex_t mu;        /* guards everything down to live_gen */
+    pthread_cond_t cv;         /* a job arrived or quit was asked */
+    bool quit, has_job, busy;
+    worker_job job;            /* job.tokens points at job_tokens */
+    int32_t *job_tokens;       /* owned copy of the submitted tokens */
+    sampler_params live;       /* the latest live parameters */
+    uint64_t live_gen;         /* bumped by every worker_set_params */
+
+    atomic_bool stop;
+
+    /* Worker-thread only. */
+    nt_tokens ctx;             /* the ids in the KV cache, in order (ctx.n == model_n_past) */
+    float *logits;             /* (n_vocab) logits after the last evaluated token */
+    sampler *smp;
+};
+
+const char *worker_end_name(enum worker_end e)
+{
+    switch (e) {
+    case WEND_EOG: return "end of text";
+    case WEND_LENGTH: return "length";
+    case WEND_STOPPED: return "stopped";
+    case WEND_CONTEXT_FULL: return "context full";
+    case WEND_ERROR: return "error";
+    }
+    return "?";
+}
+
+static void worker_event_drop(void *item)
+{
+    worker_event *ev = item;
+    free(ev->text);
+}
+
+static double worker_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Queues ev; on allocation failure the event is lost and its text freed. A lost TOKEN event
+ * is survivable; the UI can only hang on a lost DONE, which is why DONE carries no text
+ * unless the decoder held some back. */
+static void worker_emit(worker *w, worker_event *ev)
+{
+    if (queue_push(w->events, ev) != 0) free(ev->text);
+}
+
+static bool worker_cancel_hook(void *user)
+{
+    worker *w = user;
+    return atomic_load_explicit(&w->stop, memory_order_relaxed);
+}
+
+static void worker_progress_hook(int32_t done, int32_t total, void *user)
+{
+    worker *w = user;
+    worker_event ev = {.kind = WEV_PROGRESS, .done = done, .total = total};
+    worker_emit(w, &ev);
+}
+
+static void worker_error(worker *w, const char *msg)
+{
+    worker_event ev = {.kind = WEV_ERROR, .text = strdup(msg)};
+    worker_emit(w, &ev);
+}
+
+/* Brings w->ctx back in line with the model after an eval of tokens[0..n) that may have
+ * stopped part-way (the model keeps whole tokens only). */
+static void worker_sync_ctx(worker *w, const int32_t *tokens, int32_t n)
+{
+    int32_t past = model_n_past(w->m);
+    int32_t added = past - (int32_t)w->ctx.n;
+    if (added < 0) added = 0;
+    if (added > n) added = n;
+    nt_tokens_append(&w->ctx, tokens, (size_t)added);
+}
+
+/* Runs one job; always ends by filling *done (a DONE event, not yet queued). */
+static void worker_run(worker *w, const worker_job *job, worker_event *done)
+{
+    nt_err err = {0};
+    const int32_t *toks = job->tokens;
+    int32_t n = job->n_tokens;
+    int32_t keep = job->keep;
+    double t0 = worker_now();
+
+    done->kind = WEV_DONE;
+    done->end = WEND_ERROR;
+
+    if (keep < 0 || keep > (int32_t)w->ctx.n) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "worker: job keeps %d tokens but the cache holds %zu", keep,
+                 w->ctx.n);
+        worker_error(w, msg);
+        goto out;
+    }
+    /* Generating needs the logits after the last token: with nothing new to evaluate (a
+     * regenerated answer over a fully cached prompt), evaluate the last cached token again. */
+    int32_t reeval = 0;
+    if (n == 0 && job->max_tokens > 0) {
+        if (keep == 0) {
+            worker_error(w, "worker: nothing to generate from (empty prompt)");
+            goto out;
+        }
+        reeval = 1;
+    }
+    model_rewind(w->m, keep - reeval);
+    w->ctx.n = (size_t)(keep - reeval);
+    if (reeval) {
+        toks = &w->ctx.v[keep - 1]; /* still in the array: only n shrank */
+        n = 1;
+    }
+    if ((int64_t)w->ctx.n + n > w->n_ctx) {
+        done->end = WEND_CONTEXT_FULL;
+        goto out;
+    }
+    if (n > 0) {
+        /* toks may alias w->ctx.v: copy the id before the append can move it. */
+        int32_t one = toks[0];
+        if (reeval) toks = &one;
+        int rc = model_eval(w->m, toks, n, w->logits, &err);
+        worker_sync_ctx(w, toks, n);
+        done->n_prompt = (int32_t)w->ctx.n - (keep - reeval);
+        if (rc == NT_ERR_CANCELLED) {
+            done->end = WEND_STOPPED;
+            done->prompt_sec = worker_now() - t0;
+            goto out;
+        }
+        if (rc != NT_OK) {
+            worker_error(w, err.msg);
+            goto out;
+        }
+    }
+    double t1 = worker_now();
+    done->prompt_sec = t1 - t0;
+
+    /* The answer. The sampler starts fresh from the job's parameters (seed included) and sees
+     * the whole cached context as its penalty history, as llama.cpp's does; a replay of the
+     * same conversation therefore samples the same tokens however much was cached. */
+    sampler_free(w->smp);
+    w->smp = sampler_init(&job->params, w->n_vocab);
+    if (!w->smp) {
+        worker_error(w, "worker: out of memory for the sampler");
+        goto out;
+    }
+    for (size_t i = 0; i < w->ctx.n; i++) sampler_accept(w->smp, w->ctx.v[i]);
+    uint64_t seen_gen;
+    pthread_mutex_lock(&w->mu);
+    seen_gen = w->live_gen;
+    pthread_mutex_unlock(&w->mu);
+
+    tokenizer_stream ts;
+    tokenizer_stream_reset(&ts);
+    if (w->ctx.n > 0) ts.prev = w->ctx.v[w->ctx.n - 1];
+
+    for (int32_t i = 0;; i++) {
+        if (atomic_load(&w->stop)) {
+            done->end = WEND_STOPPED;
+            break;
+        }
+        if (i >= job->max_tokens) {
+            done->end = WEND_LENGTH;
+            break;
+        }
+        pthread_mutex_lock(&w->mu);
+        bool changed = w->live_gen != seen_gen;
+        sampler_params live = w->live;
+        seen_gen = w->live_gen;
+        pthread_mutex_unlock(&w->mu);
+        if (changed) {
+            sampler_set_params(w->smp, &live);
+            worker_event pe = {.kind = WEV_PARAMS, .index = i, .params = live};
+            worker_emit(w, &pe);
+        }
+
+        int32_t id = sampler_sample(w->smp, w->logits);
+        sampler_accept(w->smp, id);
+        if (!job->ignore_eog && tokenizer_is_eog(w->tok, id)) {
+            done->end = WEND_EOG;
+            break;
+        }
+        worker_event te = {.kind = WEV_TOKEN, .id = id, .index = i};
+        char buf[128];
+        tokenizer_stream_feed(w->tok, &ts, id, buf, sizeof buf);
+        te.text = strdup(buf);
+        if (!job->no_candidates) te.n_cand = sampler_candidates(w->smp, te.cand, 10);
+        worker_emit(w, &te);
+        done->n_gen++;
+
+        if (i + 1 >= job->max_tokens) {
+            done->end = WEND_LENGTH; /* the last token is not evaluated: nobody needs it */
+            break;
+        }
+        if ((int64_t)w->ctx.n + 1 > w->n_ctx) {
+            done->end = WEND_CONTEXT_FULL;
+            break;
+        }
+        int rc = model_eval(w->m, &id, 1, w->logits, &err);
+        worker_sync_ctx(w, &id, 1);
+        if (rc == NT_ERR_CANCELLED) {
+            done->end = WEND_STOPPED;
+            break;
+        }
+        if (rc != NT_OK) {
+            worker_error(w, err.msg);
+            done->end = WEND_ERROR;
+            break;
+        }
+    }
+    char tail[64];
+    if (tokenizer_stream_flush(w->tok, &ts, tail, sizeof tail) > 0) done->text = strdup(tail);
+    done->gen_sec = worker_now() - t1;
+out:
+    done->n_past = (int32_t)w->ctx.n;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->quit && !w->has_job) pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit) break;
+        worker_job job = w->job;
+        w->has_job = false;
+        pthread_mutex_unlock(&w->mu);
+
+        worker_event done = {0};
+        worker_run(w, &job, &done);
+
+        pthread_mutex_lock(&w->mu);
+        /* Not busy before DONE is visible: a UI that submits on seeing DONE must succeed. The
+         * worker only picks the next job after pushing this DONE, so events stay ordered. */
+        w->busy = false;
+        pthread_mutex_unlock(&w->mu);
+        worker_emit(w, &done);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+worker *worker_init(model *m, nt_err *err)
+{
+    worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
+        goto fail_alloc;
+    }
+    w->m = m;
+    w->tok = model_tokenizer(m);
+    const model_info *info = model_get_info(m);
+    w->n_vocab = info->n_vocab;
+    w->n_ctx = info->n_ctx;
+    w->live = sampler_default_params();
+    atomic_init(&w->stop, false);
+    w->logits = malloc((size_t)w->n_vocab * sizeof *w->logits);
+    w->events = queue_init(sizeof(worker_event), worker_event_drop);
+    if (!w->logits || !w->events) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
+        goto fail_mem;
+    }
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: cannot create a mutex");
+        goto fail_mem;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: cannot create a condition variable");
+        goto fail_cv;
+    }
+    model_hooks hooks = {.cancel = worker_cancel_hook, .progress = worker_progress_hook,
+                         .user = w};
+    model_set_hooks(m, &hooks);
+    w->ctx.n = 0;
+    if (model_n_past(m) > 0) model_rewind(m, 0);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: cannot start the thread");
+        goto fail_thread;
+    }
+    return w;
+fail_thread:
+    model_set_hooks(m, &(model_hooks){0});
+    pthread_cond_destroy(&w->cv);
+fail_cv:
+    pthread_mutex_destroy(&w->mu);
+fail_mem:
+    queue_free(w->events);
+    free(w->logits);
+    free(w);
+fail_alloc:
+    model_free(m);
+    return NULL;
+}
+
+void worker_free(worker *w)
+{
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    atomic_store(&w->stop, true);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    queue_free(w->events);
+    sampler_free(w->smp);
+    nt_tokens_free(&w->ctx);
+    free(w->logits);
+    free(w->job_tokens);
+    model_free(w->m);
+    free(w);
+}
+
+int worker_wake_fd(const worker *w)
+{
+    return queue_fd(w->events);
+}
+
+const model_info *worker_model_info(const worker *w)
+{
+    return model_get_info(w->m);
+}
+
+const tokenizer *worker_tokenizer(const worker *w)
+{
+    return w->tok;
+}
+
+const gguf *worker_gguf(const worker *w)
+{
+    return model_gguf(w->m);
+}
+
+int worker_submit(worker *w, const worker_job *job)
+{
+    if (job->n_tokens < 0 || job->keep < 0 || job->max_tokens < 0 ||
+        (job->n_tokens > 0 && !job->tokens))
+        return NT_ERR_INVALID;
+    int32_t *copy = NULL;
+    if (job->n_tokens > 0) {
+        copy = malloc((size_t)job->n_tokens * sizeof *copy);
+        if (!copy) return NT_ERR_NOMEM;
+        memcpy(copy, job->tokens, (size_t)job->n_tokens * sizeof *copy);
+    }
+    pthread_mutex_lock(&w->mu);
+    if (w->busy) {
+        pthread_mutex_unlock(&w->mu);
+        free(copy);
+        return NT_ERR_INVALID;
+    }
+    free(w->job_tokens); /* the previous job is over: nobody reads it any more */
+    w->job_tokens = copy;
+    w->job = *job;
+    w->job.tokens = copy;
+    w->live = job->params;
+    w->live_gen++;
+    w->busy = true;
+    w->has_job = true;
+    atomic_store(&w->stop, false);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NT_OK;
+}
+
+void worker_stop(worker *w)
+{
+    atomic_store(&w->stop, true);
+}
+
+void worker_set_params(worker *w, const sampler_params *p)
+{
+    pthread_mutex_lock(&w->mu);
+    w->live = *p;
+    w->live_gen++;
+    pthread_mutex_unlock(&w->mu);
+}
+
+bool worker_busy(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool b = w->busy;
+    pthread_mutex_unlock(&w->mu);
+    return b;
+}
+
+bool worker_poll(worker *w, worker_event *ev)
+{
+    return queue_pop(w->events, ev);
+}
+
+bool worker_wait(worker *w, worker_event *ev, int timeout_ms)
+{
+    return queue_pop_wait(w->events, ev, timeout_ms);
+}

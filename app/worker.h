@@ -1,0 +1,84 @@
+/* worker.h — the inference thread.
+ *
+ * The worker owns the model (weights, KV cache) and a sampler, and runs one job at a time:
+ * rewind the cache to `keep` tokens, evaluate the job's tokens, then generate up to
+ * max_tokens tokens. It reports through a queue of events whose wake-up descriptor the UI
+ * poll()s (worker_wake_fd). Every job ends with exactly one WEV_DONE event (after a
+ * WEV_ERROR when it failed), so the UI can always wait for DONE.
+ *
+ * Thread rules: every function here is called from the UI thread (one thread). The model
+ * belongs to the worker after worker_init: the UI must not call model_* functions on it, except
+ * the immutable accessors behind worker_model_info and worker_tokenizer. */
+#ifndef NATTER_APP_WORKER_H
+#define NATTER_APP_WORKER_H
+
+#include "natter.h"
+
+typedef struct worker worker;
+
+/* Takes ownership of m (also on failure: m is freed then). Starts the thread. NULL on
+ * failure with err filled. */
+worker *worker_init(model *m, nt_err *err);
+/* Stops any job, joins the thread, drops pending events, frees the model. Accepts NULL. */
+void worker_free(worker *w);
+/* Readable while events are waiting; poll() it. Owned by the worker. */
+int worker_wake_fd(const worker *w);
+
+/* Borrowed, immutable views of the owned model; they live as long as the worker. */
+const model_info *worker_model_info(const worker *w);
+const tokenizer *worker_tokenizer(const worker *w);
+const gguf *worker_gguf(const worker *w);
+
+typedef struct worker_job {
+    int32_t keep;           /* rewind the KV cache to this many tokens first (<= cached) */
+    const int32_t *tokens;  /* then evaluate these (copied by worker_submit) */
+    int32_t n_tokens;
+    int32_t max_tokens;     /* generate at most this many; 0 = only evaluate the prompt */
+    sampler_params params;  /* at the start of the answer (seed included) */
+    bool ignore_eog;        /* keep generating past end-of-generation tokens (tests, bench) */
+    bool no_candidates;     /* skip the candidate lists of TOKEN events (cheaper) */
+} worker_job;
+
+/* Queues a job. NT_OK; NT_ERR_INVALID if a job is running (wait for its WEV_DONE) or the job
+ * is malformed; NT_ERR_NOMEM. The job's params become the live parameters. */
+int worker_submit(worker *w, const worker_job *job);
+/* Stops the running prompt or answer at once (atomic flag, checked per token and per layer).
+ * The job ends with WEND_STOPPED; the cache keeps the whole tokens already processed. No
+ * effect when idle. */
+void worker_stop(worker *w);
+/* Live parameters: applied from the next token on. The worker reports the answer token index
+ * it first used them at (WEV_PARAMS event), so the UI can mark the change in the history and
+ * the session can record (token index, parameter, value). */
+void worker_set_params(worker *w, const sampler_params *p);
+/* True from worker_submit until the job's WEV_DONE is queued. */
+bool worker_busy(worker *w);
+
+enum worker_ev_kind { WEV_PROGRESS, WEV_TOKEN, WEV_PARAMS, WEV_DONE, WEV_ERROR };
+enum worker_end { WEND_EOG, WEND_LENGTH, WEND_STOPPED, WEND_CONTEXT_FULL, WEND_ERROR };
+
+typedef struct worker_event {
+    enum worker_ev_kind kind;
+    int32_t done, total;          /* PROGRESS: prompt tokens processed of total */
+    int32_t id;                   /* TOKEN: token id */
+    int32_t index;                /* TOKEN, PARAMS: index in the answer (0-based) */
+    char *text;                   /* TOKEN: its printable UTF-8 text (streaming decoder; may be
+                                     "" while a character is split across tokens),
+                                     DONE: text the decoder held back to the end (or NULL),
+                                     ERROR: the message. Owned by the receiver: free() it */
+    sampler_cand cand[10];        /* TOKEN: top candidates before/after the chain */
+    int n_cand;
+    sampler_params params;        /* PARAMS: the parameters now in force, from token `index` */
+    enum worker_end end;          /* DONE */
+    int32_t n_past;               /* DONE: tokens now in the KV cache (prompt + answer) */
+    int32_t n_prompt, n_gen;      /* DONE: prompt tokens evaluated, tokens generated */
+    double prompt_sec, gen_sec;   /* DONE: wall time of the prompt and of the answer */
+} worker_event;
+
+/* Non-blocking; false when empty. The receiver owns ev->text. */
+bool worker_poll(worker *w, worker_event *ev);
+/* Waits up to timeout_ms (negative: forever) for an event. */
+bool worker_wait(worker *w, worker_event *ev, int timeout_ms);
+/* "end of text", "length", "stopped", "context full", "error". Static. */
+const char *worker_end_name(enum worker_end e);
+
+#endif
