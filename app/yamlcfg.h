@@ -1,0 +1,184 @@
+/* yamlcfg.h — natter's small layer over libyaml's document API, for config files people edit
+ * by hand (personas, themes).
+ *
+ * The netplan way: load the whole document (yaml_parser_load), then walk each mapping with a
+ * table of key handlers. Everything is validated: unknown keys (with a did-you-mean
+ * suggestion), duplicate keys, wrong types, numbers out of range, missing required keys and
+ * YAML syntax errors all become diagnostics that read
+ *
+ *     prompts/tutor.yaml:7:3: unknown key 'tempreature' (did you mean 'temperature'?)
+ *       tempreature: 0.7
+ *       ^
+ *
+ * i.e. `file:line:col: message`, the source line, and a caret under the column (lines and
+ * columns count from 1; columns count characters). A walk reports every error it finds, not
+ * only the first, so one run of `natter --check` shows them all.
+ *
+ * The same module knows where config files live (the search path) so personas and themes
+ * share it. No terminal code here: diagnostics are collected as strings for the caller. */
+#ifndef NATTER_YAMLCFG_H
+#define NATTER_YAMLCFG_H
+
+#include "natter.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+/* ================================================================== diagnostics ===== */
+
+/* A list of formatted diagnostics (each one message, possibly several lines, no trailing
+ * newline). Zero-initialise before use; free with ycfg_diag_free. */
+typedef struct ycfg_diag {
+    char **v;
+    size_t n, cap;
+} ycfg_diag;
+
+void ycfg_diag_free(ycfg_diag *d); /* frees the strings and zeroes the struct */
+void ycfg_diag_clear(ycfg_diag *d);
+/* Appends a copy of a formatted message (allocation failure drops it silently: diagnostics
+ * must never make things worse). */
+void ycfg_diag_add(ycfg_diag *d, const char *fmt, ...) NT_PRINTF(2, 3);
+/* All messages joined with newlines, malloc'd (caller frees); "" when empty; NULL on OOM. */
+char *ycfg_diag_join(const ycfg_diag *d);
+
+/* ===================================================================== document ===== */
+
+/* One loaded YAML file: its text (kept for quoting source lines) and its document. */
+typedef struct ycfg {
+    char *name;           /* file name as shown in messages (owned) */
+    char *src;            /* the file's bytes, NUL-terminated (owned) */
+    size_t len;
+    yaml_document_t doc;
+    bool have_doc;
+    ycfg_diag *diag;      /* where errors go (borrowed; may be NULL) */
+    int n_errors;         /* errors reported through this ycfg */
+} ycfg;
+
+#define YCFG_MAX_FILE (4u << 20) /* config files larger than 4 MiB are refused */
+
+/* Reads and parses path. name is what messages show (NULL: the path). Returns NT_OK, or
+ * NT_ERR_IO / NT_ERR_FORMAT after adding a diagnostic to diag. Call ycfg_free in both cases. */
+int ycfg_load(ycfg *c, const char *path, const char *name, ycfg_diag *diag);
+/* The same from memory (text is copied). */
+int ycfg_load_mem(ycfg *c, const char *name, const char *text, size_t len, ycfg_diag *diag);
+void ycfg_free(ycfg *c); /* accepts a zeroed or failed ycfg */
+
+/* The root node, or NULL for an empty document. */
+yaml_node_t *ycfg_root(ycfg *c);
+yaml_node_t *ycfg_node(ycfg *c, int id); /* NULL for a bad id */
+
+/* Reports an error at node n (its start mark), or at line/col (1-based). Always returns
+ * NT_ERR_FORMAT so handlers can `return ycfg_error(...)`. */
+int ycfg_error(ycfg *c, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(3, 4);
+int ycfg_error_at(ycfg *c, size_t line, size_t col, const char *fmt, ...) NT_PRINTF(4, 5);
+
+/* "a string", "a list", "a mapping", "nothing" (an empty value) — for messages. */
+const char *ycfg_kind(const yaml_node_t *n);
+/* True for an empty plain scalar, `~` or `null`. */
+bool ycfg_is_null(const yaml_node_t *n);
+
+/* ================================================================ typed readers ===== */
+/* Each reads one value node. On a wrong type or bad value they report an error naming key
+ * (as the user wrote it) and return NT_ERR_FORMAT, leaving *out untouched. */
+
+/* A single-line string (no newline inside). *out is malloc'd; the caller frees the old value. */
+int ycfg_read_str(ycfg *c, const yaml_node_t *n, const char *key, char **out);
+/* Any string, multi-line allowed (block scalars `|` and `>`). */
+int ycfg_read_text(ycfg *c, const yaml_node_t *n, const char *key, char **out);
+/* A number within [min, max]. Quoted values are strings, not numbers. */
+int ycfg_read_double(ycfg *c, const yaml_node_t *n, const char *key, double min, double max,
+                     double *out);
+/* An integer within [min, max]. */
+int ycfg_read_long(ycfg *c, const yaml_node_t *n, const char *key, long min, long max,
+                   long *out);
+/* true/false (also yes/no, on/off). */
+int ycfg_read_bool(ycfg *c, const yaml_node_t *n, const char *key, bool *out);
+/* A list of strings (a single string is NOT accepted: lists must be lists). *out is a
+ * malloc'd NULL-terminated array of malloc'd strings, *n its length; free with
+ * ycfg_strv_free. Empty strings are rejected when allow_empty is false. */
+int ycfg_read_strv(ycfg *c, const yaml_node_t *n, const char *key, bool allow_empty,
+                   char ***out, size_t *count);
+void ycfg_strv_free(char **v);
+
+/* ============================================================ mapping handlers ===== */
+
+struct ycfg_key;
+/* Handles the value of one key. obj is the struct being filled. Returns NT_OK or
+ * NT_ERR_FORMAT (after reporting). */
+typedef int (*ycfg_handler)(ycfg *c, yaml_node_t *value, void *obj, const struct ycfg_key *k);
+
+/* One row of a key table; a table ends with a row whose name is NULL. */
+typedef struct ycfg_key {
+    const char *name;
+    ycfg_handler fn;
+    size_t offset;   /* of the field in obj, for the generic handlers below */
+    double min, max; /* for ycfg_h_double / ycfg_h_long */
+    bool required;
+    unsigned flag;   /* ORed into the unsigned at obj + set_offset when the key is seen */
+} ycfg_key;
+
+/* Walks mapping node map: each key must be a plain string listed in keys (else "unknown key"
+ * with a suggestion), appear once (else "duplicate key"), and its handler must accept the
+ * value. Required keys that are absent are reported at the mapping. set_offset, if not
+ * (size_t)-1, locates an unsigned in obj that collects the flags of the keys seen. what names
+ * the mapping in messages ("the persona", "'sampling'"). Every problem is reported; returns
+ * NT_ERR_FORMAT if there was any. */
+int ycfg_map(ycfg *c, yaml_node_t *map, const ycfg_key *keys, void *obj, size_t set_offset,
+             const char *what);
+#define YCFG_NO_SET ((size_t)-1)
+/* A max at or above this means "no upper bound" (messages then say "at least MIN"). */
+#define YCFG_UNBOUNDED 1e15
+
+/* Generic handlers: the field at obj + k->offset is a char * (str, text), a double, a long,
+ * a bool, or a ycfg_strvec (strv). */
+int ycfg_h_str(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k);
+int ycfg_h_text(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k);
+int ycfg_h_double(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k);
+int ycfg_h_long(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k);
+int ycfg_h_bool(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k);
+int ycfg_h_strv(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k);
+
+/* A string list field for ycfg_h_strv. */
+typedef struct ycfg_strvec {
+    char **v; /* NULL-terminated, or NULL when empty */
+    size_t n;
+} ycfg_strvec;
+
+/* ================================================================== suggestions ===== */
+
+/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), so
+ * 'tempreature' is 1 away from 'temperature'. */
+size_t ycfg_edit_distance(const char *a, const char *b);
+/* The candidate closest to word if it is close enough to be a likely typo, else NULL. */
+const char *ycfg_suggest(const char *word, const char *const *cands, size_t n);
+
+/* ================================================================= search path ===== */
+
+/* Where natter looks for config files of a kind ("prompts" or "themes"), in order:
+ *   ./KIND, $XDG_CONFIG_HOME/natter/KIND (default ~/.config/natter/KIND), NATTER_DATADIR/KIND.
+ * Fills dirs[0..] with malloc'd paths (caller frees each) and returns how many (at most 3). */
+int ycfg_search_dirs(const char *kind, char *dirs[3]);
+/* Finds a config file by name: a name containing '/' or ending in ".yaml" is a path used as
+ * is; otherwise NAME.yaml is looked up in the search dirs. Returns a malloc'd path, or NULL
+ * when not found. */
+char *ycfg_find(const char *kind, const char *name);
+
+/* One file found by ycfg_list: base name (without .yaml) and path, both malloc'd. */
+typedef struct ycfg_file {
+    char *base;
+    char *path;
+} ycfg_file;
+
+/* Every KIND/NAME.yaml in the search dirs; a name found in an earlier dir hides later ones.
+ * Sorted by base name. *out is malloc'd (free with ycfg_files_free). Returns the count, or
+ * -1 on allocation failure. */
+int ycfg_list(const char *kind, ycfg_file **out);
+void ycfg_files_free(ycfg_file *v, int n);
+
+/* Writes data to path atomically: a temporary file in the same folder, fsync, then rename
+ * (overwrite true) or link (refuses an existing file: NT_ERR_INVALID, "exists"). */
+int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overwrite,
+                      nt_err *err);
+
+#endif
