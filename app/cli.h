@@ -1,0 +1,64 @@
+/* cli.h — natter's command line: the options of the chat modes (one-shot and TUI) and the
+ * one-shot mode itself.
+ *
+ * `natter [options]` parses into a struct cli_opts; main.c then runs the one-shot mode
+ * (cli_oneshot) when a prompt was given or stdin/stdout is not a terminal, else the TUI
+ * (tui_main in app/tui.c, which receives the same struct). Subcommands (info, tokenize, ...)
+ * parse their own arguments (app/cmds.h). */
+#ifndef NATTER_APP_CLI_H
+#define NATTER_APP_CLI_H
+
+#include "natter.h"
+
+#include <stdio.h>
+
+/* Everything the chat modes take from the command line. Strings are borrowed from argv (or
+ * static), except `model` after cli_resolve_model, which may point at a static buffer. */
+struct cli_opts {
+    const char *model;        /* -m/--model path; NULL = the default model */
+    const char *prompt;       /* -p/--prompt text, "-" = read stdin; NULL = none given */
+    const char *system;       /* --system TEXT; NULL = none */
+    const char *template_name;/* --template NAME (a chat family name); NULL = the model's */
+    bool raw;                 /* --raw: the prompt is plain text, no template */
+    bool verbose;             /* --verbose: seed and timings on stderr */
+    int32_t max_tokens;       /* -n/--max-tokens; -1 = until end of text or a full context */
+    int32_t n_ctx;            /* --ctx; 0 = the model's (capped at 4096) */
+    int32_t n_threads;        /* --threads; 0 = all online CPUs */
+    sampler_params params;    /* --temp, --top-k, ... (llama.cpp defaults); seed see below */
+    bool seed_given;          /* --seed was given; else params.seed is a fresh random seed */
+    /* Options of later issues slot in here (persona, theme, resume, save, ...). */
+    const char *persona;      /* --persona NAME (parsed, used by the TUI when it knows it) */
+    const char *theme;        /* --theme NAME */
+    const char *resume;       /* --resume [SESSION] ("" = the latest) */
+    const char *save;         /* --save FILE */
+};
+
+/* The defaults: llama.cpp's sampling defaults and a random seed. */
+void cli_opts_default(struct cli_opts *o);
+
+/* Parses argv[1..argc) into *o (which cli_opts_default filled). Returns 0 on success, 1 when
+ * the command is done (--help or --version printed to out), or 2 after printing one error line
+ * "natter: ..." to err. */
+int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err);
+
+/* The usage text (the whole of `natter --help`). */
+void cli_usage(FILE *out);
+
+/* Fills o->model with the default model when none was given: models/natter-guide.gguf under
+ * the current folder, else NATTER_DATADIR/models/natter-guide.gguf. Returns 0, or -1 (o->model
+ * stays NULL) when there is none. */
+int cli_resolve_model(struct cli_opts *o);
+
+/* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
+ * to stderr and returns NULL. */
+model *cli_load_model(const struct cli_opts *o);
+
+/* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
+ * stdout. Returns the process exit status. */
+int cli_oneshot(const struct cli_opts *o);
+
+/* Writes model text to f, making control characters visible (ESC → ␛) when f is a terminal
+ * (tty true); raw bytes otherwise. */
+void cli_write_text(FILE *f, const char *s, size_t n, bool tty);
+
+#endif
