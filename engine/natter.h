@@ -257,14 +257,45 @@ size_t tokenizer_stream_flush(const tokenizer *t, tokenizer_stream *s, char *buf
 
 /* =============================================================== chat templates ===== */
 
+/* Chat templates, formatted in code (no Jinja), the way llama.cpp's src/llama-chat.cpp does.
+ * The exact text of each family for the conversation [system S, user U1, assistant A1,
+ * user U2] with add_generation (G: the part add_generation adds):
+ *
+ *   CHAT_CHATML  <|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n
+ *                <|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n
+ *                G: <|im_start|>assistant\n
+ *   CHAT_LLAMA2  [INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST]A1</s>[INST] U2 [/INST]
+ *                (G: nothing; the prompt already ends with [/INST])
+ *   CHAT_MISTRAL [INST] S\nU1 [/INST]A1</s>[INST] U2 [/INST]
+ *                (no system role: S folded into the first user message; G: nothing)
+ *   CHAT_LLAMA3  <|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>... per turn,
+ *                content trimmed; G: <|start_header_id|>assistant<|end_header_id|>\n\n
+ *   CHAT_ZEPHYR  <|system|>\nS</s>\n<|user|>\nU1</s>\n<|assistant|>\nA1</s>\n...
+ *                G: <|assistant|>\n   (ends with "</s>", the eos_token of Zephyr-7B and
+ *                TinyLlama; llama.cpp writes StableLM-Zephyr's "<|endoftext|>" instead)
+ *   CHAT_PHI3    <|system|>\nS<|end|>\n<|user|>\nU1<|end|>\n<|assistant|>\nA1<|end|>\n...
+ *                G: <|assistant|>\n
+ *   CHAT_GEMMA   <start_of_turn>user\nS\n\nU1<end_of_turn>\n<start_of_turn>model\nA1
+ *                <end_of_turn>\n... (no system role: S, trimmed, opens the first user turn;
+ *                contents trimmed) G: <start_of_turn>model\n
+ *   CHAT_PLAIN   System: S\n\nUser: U1\nAssistant: A1\nUser: U2\nAssistant:
+ *                For models without a template (base models continue it). G is "Assistant:"
+ *                with no trailing space (the answer's first token carries its own space);
+ *                callers should stop generation at "\nUser:".
+ *
+ * BOS rule: chat_format never writes a BOS text ("<s>", "<|begin_of_text|>", "<bos>"), even
+ * where the Jinja template starts with bos_token. The BOS is added once, as a token, by
+ * chat_tokenize when add_bos is true (pass tokenizer_add_bos(t)); if the formatted text itself
+ * starts with the BOS control token the duplicate is dropped. */
 enum chat_family {
     CHAT_PLAIN = 0, /* fallback for a model without a recognised template (documented) */
     CHAT_CHATML,    /* <|im_start|>role\n...<|im_end|>\n (Qwen, SmolLM) */
-    CHAT_LLAMA2,    /* [INST] ... [/INST] (Llama 2, Mistral) */
+    CHAT_LLAMA2,    /* [INST] <<SYS>>...<</SYS>> ... [/INST] (Llama 2) */
     CHAT_LLAMA3,    /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
     CHAT_ZEPHYR,    /* <|user|>\n...</s>\n (Zephyr, TinyLlama chat) */
     CHAT_PHI3,      /* <|user|>\n...<|end|>\n */
     CHAT_GEMMA,     /* <start_of_turn>user\n...<end_of_turn>\n */
+    CHAT_MISTRAL,   /* [INST] ... [/INST] without <<SYS>> (Mistral; system folded into user) */
     CHAT_FAMILY_COUNT_
 };
 
@@ -275,11 +306,15 @@ typedef struct chat_msg {
     const char *content; /* UTF-8, NUL-terminated, borrowed */
 } chat_msg;
 
-/* Family from a Jinja template string (NULL or unrecognised → CHAT_PLAIN). */
+/* Family from a Jinja template string (NULL or unrecognised → CHAT_PLAIN). A string that is
+ * exactly a family name ("chatml") gives that family. Distinctive substrings, checked in this
+ * order: "<|im_start|>" → chatml; starts with "mistral" or has "[INST]" → llama2 if it has
+ * "<<SYS>>", else mistral; "<|assistant|>" and "<|end|>" → phi3; "<|user|>" → zephyr;
+ * "<start_of_turn>" → gemma; "<|start_header_id|>" and "<|end_header_id|>" → llama3. */
 enum chat_family chat_detect(const char *jinja);
 /* Family of a loaded model: tokenizer.chat_template, else CHAT_PLAIN. */
 enum chat_family chat_detect_gguf(const gguf *g);
-const char *chat_family_name(enum chat_family f); /* "chatml", "llama2", ... */
+const char *chat_family_name(enum chat_family f); /* "chatml", "llama2", ...; NULL if unknown */
 int chat_family_from_name(const char *name);      /* enum value, or -1 if unknown */
 
 /* One run of formatted prompt text. special runs hold template markup whose control tokens
@@ -295,14 +330,18 @@ typedef struct chat_prompt {
 } chat_prompt;
 
 /* Formats msgs (in order; a system message, if any, first) and, when add_generation is true,
- * the opening of the assistant's next answer. Appends to *out (zero-initialised first). */
+ * the opening of the assistant's next answer. Appends to *out (zero-initialised first).
+ * Adjacent runs of the same kind are merged; empty runs are not stored. */
 int chat_format(enum chat_family f, const chat_msg *msgs, size_t n, bool add_generation,
                 chat_prompt *out, nt_err *err);
 void chat_prompt_free(chat_prompt *p);
 /* The whole prompt as one malloc'd string (caller frees); NULL on allocation failure. */
 char *chat_prompt_text(const chat_prompt *p);
-/* Tokenizes a formatted prompt: special runs with TOKENIZER_PARSE_SPECIAL, text runs without;
- * BOS first when add_bos is true and the template text does not already start with it. */
+/* Tokenizes a formatted prompt and appends the ids to out. Control tokens (tokenizer_is_control)
+ * are recognised only inside special runs; the plain text between two control tokens is
+ * encoded as one piece even when it spans special and text runs, so the result equals
+ * llama.cpp's tokenization of the whole prompt with special parsing, except that message text
+ * never yields control tokens. BOS first when add_bos is true (see the BOS rule above). */
 int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tokens *out,
                   nt_err *err);
 
@@ -311,7 +350,22 @@ int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tok
 /* Sampling parameters. Every field may change between two tokens (sampler_set_params).
  * Chain order, applied to the logits of each step:
  *   repetition penalty (last repeat_last_n tokens) → presence and frequency penalties →
- *   top-k → top-p → min-p → temperature → draw (temperature 0: argmax, no draw). */
+ *   top-k → top-p → min-p → temperature → draw (temperature 0: argmax, no draw).
+ * This is llama.cpp's default chain ("penalties; top_k; top_p; min_p; temperature" then dist):
+ * temperature comes last, so top-p and min-p judge the probabilities at temperature 1 and
+ * temperature only reshapes the survivors.
+ *   repetition: over the distinct tokens of the window, a positive logit is divided by
+ *     repeat_penalty and a negative one multiplied (llama.cpp's rule);
+ *   presence/frequency: logit -= count * frequency_penalty + (count > 0) * presence_penalty;
+ *   top-k: the k highest logits (ties: lower id first);
+ *   top-p: the smallest prefix, by probability, whose cumulative probability >= top_p (>= 1);
+ *   min-p: drops tokens whose probability < min_p * the highest probability;
+ *   temperature: logits / temperature, then a draw from their softmax with the sampler's own
+ *     RNG (xoshiro256**, seeded with splitmix64 from seed); at temperature <= 0 the argmax of
+ *     the penalised logits (ties: lowest id).
+ * Every sampler_sample call consumes exactly one RNG output, greedy or not, so the RNG state
+ * depends only on the number of steps taken. Out-of-range values act as "off" (top_k <= 0,
+ * top_p >= 1, min_p <= 0, repeat_penalty <= 0 or 1); repeat_last_n < 0 means whole history. */
 typedef struct sampler_params {
     float temperature;       /* 0 = greedy */
     int32_t top_k;           /* 0 = off */

@@ -1,0 +1,400 @@
+/* sampler.c — picks the next token from a step's logits: penalties over the recent history,
+ * then top-k, top-p, min-p and temperature, then a draw with the sampler's own RNG.
+ *
+ * The chain and its rules are documented in natter.h's "sampler" section. Two properties
+ * shape this file:
+ *   - Replay: the RNG (xoshiro256**) lives in the sampler and every sampler_sample consumes
+ *     exactly one output of it, whatever the parameters; so a session that records the seed
+ *     and each parameter change by step reproduces its tokens exactly.
+ *   - Cost: vocabularies reach 150k entries and the TUI samples every token. All buffers are
+ *     allocated once at init (no malloc per step, except when the history grows); top-k uses
+ *     partial selection instead of a full sort, and top-p sorts a growing prefix only.
+ * Candidates are ordered everywhere by (logit descending, id ascending): a total order, so
+ * ties are resolved the same way on every run.
+ */
+#include "natter.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <float.h>
+
+typedef struct cand {
+    float l; /* logit (after penalties); the stage "temperature" turns it into a weight */
+    int32_t id;
+} cand;
+
+struct sampler {
+    sampler_params p;
+    int32_t n_vocab;
+    uint64_t rng[4];          /* xoshiro256** state */
+    int32_t *hist;            /* (hist_cap) accepted tokens, oldest first */
+    size_t hist_n, hist_cap;
+    float *raw;               /* (n_vocab) last step's logits as given (NaN → -inf) */
+    float *after;             /* (n_vocab) last step's probability after the whole chain */
+    int32_t *count;           /* (n_vocab) occurrences in the penalty window; zero between steps */
+    cand *c;                  /* (n_vocab) candidate scratch */
+    bool stepped;             /* a step has been sampled since init */
+};
+
+/* ------------------------------------------------------------------------------ RNG */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(uint64_t st[4], uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) st[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(uint64_t s[4])
+{
+    uint64_t r = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+/* ------------------------------------------------------------------- life cycle, params */
+
+sampler_params sampler_default_params(void)
+{
+    return (sampler_params){
+        .temperature = 0.8f,
+        .top_k = 40,
+        .top_p = 0.95f,
+        .min_p = 0.05f,
+        .repeat_penalty = 1.0f,
+        .repeat_last_n = 64,
+        .presence_penalty = 0.0f,
+        .frequency_penalty = 0.0f,
+        .seed = 0,
+    };
+}
+
+sampler *sampler_init(const sampler_params *params, int32_t n_vocab)
+{
+    if (!params || n_vocab <= 0) return NULL;
+    sampler *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    size_t n = (size_t)n_vocab;
+    s->n_vocab = n_vocab;
+    s->p = *params;
+    s->raw = malloc(n * sizeof *s->raw);
+    s->after = calloc(n, sizeof *s->after);
+    s->count = calloc(n, sizeof *s->count);
+    s->c = malloc(n * sizeof *s->c);
+    if (!s->raw || !s->after || !s->count || !s->c) goto fail;
+    rng_seed(s->rng, s->p.seed);
+    return s;
+fail:
+    sampler_free(s);
+    return NULL;
+}
+
+void sampler_free(sampler *s)
+{
+    if (!s) return;
+    free(s->c);
+    free(s->count);
+    free(s->after);
+    free(s->raw);
+    free(s->hist);
+    free(s);
+}
+
+void sampler_set_params(sampler *s, const sampler_params *params)
+{
+    if (!s || !params) return;
+    bool reseed = params->seed != s->p.seed;
+    s->p = *params;
+    if (reseed) rng_seed(s->rng, s->p.seed);
+}
+
+const sampler_params *sampler_get_params(const sampler *s) { return s ? &s->p : NULL; }
+
+void sampler_reset(sampler *s)
+{
+    if (!s) return;
+    s->hist_n = 0;
+    rng_seed(s->rng, s->p.seed);
+}
+
+void sampler_accept(sampler *s, int32_t id)
+{
+    if (!s || id < 0 || id >= s->n_vocab) return;
+    if (s->hist_n == s->hist_cap) {
+        size_t cap = s->hist_cap ? s->hist_cap * 2 : 256;
+        int32_t *h = realloc(s->hist, cap * sizeof *h);
+        if (h) {
+            s->hist = h;
+            s->hist_cap = cap;
+        } else if (s->hist_n > 0) {
+            /* Out of memory: forget the older half rather than the newest token. */
+            size_t keep = s->hist_n / 2;
+            memmove(s->hist, s->hist + s->hist_n - keep, keep * sizeof *s->hist);
+            s->hist_n = keep;
+        } else {
+            return;
+        }
+    }
+    s->hist[s->hist_n++] = id;
+}
+
+/* ------------------------------------------------------------------------ the stages */
+
+/* The total order of candidates: higher logit first, then lower id. */
+static inline bool better(const cand *a, const cand *b)
+{
+    return a->l > b->l || (a->l == b->l && a->id < b->id);
+}
+
+static int cand_cmp(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+static inline void cswap(cand *a, cand *b)
+{
+    cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Partial selection (quickselect, median-of-three pivot): afterwards c[0..k) hold the k best
+ * of c[0..m), in no particular order. O(m) on average; 0 < k < m. */
+static void select_best(cand *c, size_t m, size_t k)
+{
+    size_t lo = 0, hi = m;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        if (better(&c[mid], &c[lo])) cswap(&c[mid], &c[lo]);
+        if (better(&c[last], &c[lo])) cswap(&c[last], &c[lo]);
+        if (better(&c[mid], &c[last])) cswap(&c[mid], &c[last]);
+        /* now c[last] holds the median of the three: the pivot */
+        size_t store = lo;
+        for (size_t i = lo; i < last; i++)
+            if (better(&c[i], &c[last])) cswap(&c[i], &c[store++]);
+        cswap(&c[store], &c[last]);
+        if (store == k || store + 1 == k) return;
+        if (store > k) hi = store;
+        else lo = store + 1;
+    }
+}
+
+/* Repetition, presence and frequency penalties over the window of the history. The
+ * candidate array is still indexed by id here. count[] returns to all-zero. */
+static void stage_penalties(sampler *s)
+{
+    const sampler_params *p = &s->p;
+    size_t win = s->hist_n;
+    if (p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < win) win = (size_t)p->repeat_last_n;
+    bool rep = p->repeat_penalty > 0.0f && p->repeat_penalty != 1.0f;
+    if (win == 0 || (!rep && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f))
+        return;
+    const int32_t *h = s->hist + (s->hist_n - win);
+    for (size_t i = 0; i < win; i++) s->count[h[i]]++;
+    for (size_t i = 0; i < win; i++) {
+        int32_t id = h[i];
+        int32_t n = s->count[id];
+        if (n == 0) continue; /* already penalised: each distinct token once */
+        float *l = &s->c[id].l;
+        if (rep) *l = *l <= 0.0f ? *l * p->repeat_penalty : *l / p->repeat_penalty;
+        *l -= (float)n * p->frequency_penalty + p->presence_penalty;
+        s->count[id] = 0;
+    }
+}
+
+/* top-p over c[0..m): the smallest prefix by probability whose cumulative probability reaches
+ * p. Only a prefix is sorted: the best 512 first, then 8 times more while the mass is not
+ * reached (the usual case needs one round). Returns the new count; c[0..result) sorted. */
+static size_t stage_top_p(cand *c, size_t m, bool *sorted, double p)
+{
+    double lmax = c[0].l;
+    for (size_t i = 1; i < m; i++)
+        if (c[i].l > lmax) lmax = c[i].l;
+    double sum = 0.0;
+    for (size_t i = 0; i < m; i++) sum += exp((double)c[i].l - lmax);
+    double target = p * sum;
+    size_t k = *sorted || m <= 512 ? m : 512;
+    for (;;) {
+        if (!*sorted) {
+            if (k < m) select_best(c, m, k);
+            qsort(c, k, sizeof *c, cand_cmp);
+            if (k == m) *sorted = true;
+        }
+        double cum = 0.0;
+        for (size_t i = 0; i < k; i++) {
+            cum += exp((double)c[i].l - lmax);
+            if (cum >= target) {
+                *sorted = true;
+                return i + 1;
+            }
+        }
+        if (k == m) return m; /* rounding kept the sum just short of target: keep all */
+        k = m / 8 < k ? m : k * 8;
+    }
+}
+
+/* min-p: keeps c with p(c) >= min_p * p(best), i.e. exp(l - lmax) >= min_p. Stable, so a
+ * sorted array stays sorted. */
+static size_t stage_min_p(cand *c, size_t m, bool sorted, double min_p)
+{
+    double lmax = c[0].l;
+    if (!sorted)
+        for (size_t i = 1; i < m; i++)
+            if (c[i].l > lmax) lmax = c[i].l;
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (exp((double)c[i].l - lmax) >= min_p) c[k++] = c[i];
+    return k ? k : 1; /* cannot happen (the best always passes), but never return none */
+}
+
+int32_t sampler_sample(sampler *s, const float *logits)
+{
+    if (!s || !logits) return -1;
+    const sampler_params *p = &s->p;
+    size_t nv = (size_t)s->n_vocab;
+    /* One RNG output per step, always: the RNG position is the step count (replay). */
+    uint64_t r = rng_next(s->rng);
+
+    for (size_t i = 0; i < nv; i++) {
+        float l = logits[i];
+        if (isnan(l)) l = -INFINITY;
+        else if (l == INFINITY) l = FLT_MAX;
+        s->raw[i] = l;
+        s->c[i] = (cand){l, (int32_t)i};
+    }
+    memset(s->after, 0, nv * sizeof *s->after);
+    s->stepped = true;
+
+    stage_penalties(s);
+
+    if (!(p->temperature > 0.0f)) {
+        size_t best = 0;
+        for (size_t i = 1; i < nv; i++)
+            if (s->c[i].l > s->c[best].l) best = i; /* strict: ties keep the lowest id */
+        s->after[best] = 1.0f;
+        return (int32_t)best;
+    }
+
+    cand *c = s->c;
+    size_t m = nv;
+    bool sorted = false;
+    if (p->top_k > 0 && (size_t)p->top_k < m) {
+        select_best(c, m, (size_t)p->top_k);
+        m = (size_t)p->top_k;
+        qsort(c, m, sizeof *c, cand_cmp);
+        sorted = true;
+    }
+    if (p->top_p < 1.0f) m = stage_top_p(c, m, &sorted, p->top_p);
+    if (p->min_p > 0.0f) m = stage_min_p(c, m, sorted, p->min_p);
+
+    /* Temperature and the draw: weights exp((l - lmax) / T), summed in double. */
+    double lmax = c[0].l;
+    for (size_t i = 1; i < m; i++)
+        if (c[i].l > lmax) lmax = c[i].l;
+    if (lmax == -INFINITY) { /* every logit is -inf: no distribution; take the lowest id */
+        size_t best = 0;
+        for (size_t i = 1; i < m; i++)
+            if (better(&c[i], &c[best])) best = i;
+        s->after[c[best].id] = 1.0f;
+        return c[best].id;
+    }
+    double inv_t = 1.0 / p->temperature, sum = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        double w = exp(((double)c[i].l - lmax) * inv_t);
+        c[i].l = (float)w;
+        sum += w;
+    }
+    double target = (double)(r >> 11) * 0x1.0p-53 * sum, cum = 0.0;
+    size_t pick = m;
+    for (size_t i = 0; i < m; i++) {
+        cum += c[i].l;
+        if (pick == m && cum > target) pick = i;
+        s->after[c[i].id] = (float)(c[i].l / sum);
+    }
+    if (pick == m) /* rounding: target at the very top of the mass; take the last weighted one */
+        for (pick = m - 1; pick > 0 && c[pick].l == 0.0f; pick--) {}
+    return c[pick].id;
+}
+
+/* ----------------------------------------------------------------------- candidates */
+
+/* A min-heap on (p_before, then reversed id) keeps the best `max` of the vocabulary without a
+ * scratch buffer (the sampler is const here). */
+static inline bool cand_worse(const sampler_cand *a, const sampler_cand *b)
+{
+    return a->p_before < b->p_before || (a->p_before == b->p_before && a->id > b->id);
+}
+
+static void heap_down(sampler_cand *h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && cand_worse(&h[l], &h[w])) w = l;
+        if (r < n && cand_worse(&h[r], &h[w])) w = r;
+        if (w == i) return;
+        sampler_cand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+int sampler_candidates(const sampler *s, sampler_cand *out, int max)
+{
+    if (!s || !out || max <= 0 || !s->stepped) return 0;
+    size_t nv = (size_t)s->n_vocab;
+    double lmax = s->raw[0];
+    for (size_t i = 1; i < nv; i++)
+        if (s->raw[i] > lmax) lmax = s->raw[i];
+    if (lmax == -INFINITY) lmax = 0.0;
+    double sum = 0.0;
+    for (size_t i = 0; i < nv; i++) sum += exp((double)s->raw[i] - lmax);
+
+    /* Select on the raw logit (monotonic in p_before, and exact), store p_before at the end. */
+    int n = 0;
+    for (size_t i = 0; i < nv; i++) {
+        sampler_cand x = {(int32_t)i, s->raw[i], 0.0f};
+        if (n < max) {
+            int j = n++;
+            out[j] = x;
+            while (j > 0 && cand_worse(&out[j], &out[(j - 1) / 2])) {
+                sampler_cand t = out[j];
+                out[j] = out[(j - 1) / 2];
+                out[(j - 1) / 2] = t;
+                j = (j - 1) / 2;
+            }
+        } else if (cand_worse(&out[0], &x)) {
+            out[0] = x;
+            heap_down(out, n, 0);
+        }
+    }
+    /* Heap sort: repeatedly move the worst to the end, giving best-first order. */
+    for (int k = n - 1; k > 0; k--) {
+        sampler_cand t = out[0];
+        out[0] = out[k];
+        out[k] = t;
+        heap_down(out, k, 0);
+    }
+    for (int i = 0; i < n; i++) {
+        int32_t id = out[i].id;
+        out[i].p_before = sum > 0.0 ? (float)(exp((double)s->raw[id] - lmax) / sum) : 0.0f;
+        out[i].p_after = s->after[id];
+    }
+    return n;
+}
