@@ -154,7 +154,7 @@ static int chat_build_raw(chat *c, size_t first, nt_tokens *out, nt_err *err)
     for (size_t i = first; i < c->n_turns; i++) {
         const chat_turn *t = &c->turns[i];
         int rc;
-        if (t->role == CHAT_ROLE_ASSISTANT && t->tokens.n > 0)
+        if (t->role == CHAT_ROLE_ASSISTANT && t->tokens.n > 0 && !t->stop_text)
             rc = nt_tokens_append(out, t->tokens.v, t->tokens.n) == NT_OK
                      ? NT_OK
                      : nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
@@ -201,7 +201,7 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
     size_t pos = 0; /* where the search for the next answer's text starts */
     for (size_t i = first; i < c->n_turns; i++) {
         const chat_turn *t = &c->turns[i];
-        if (t->role != CHAT_ROLE_ASSISTANT || t->tokens.n == 0) continue;
+        if (t->role != CHAT_ROLE_ASSISTANT || t->tokens.n == 0 || t->stop_text) continue;
         size_t k = pos;
         while (k < p.n && (p.v[k].special || strcmp(p.v[k].text, t->text) != 0)) k++;
         if (k == p.n) continue; /* the template changed the text: tokenize it normally */
@@ -271,6 +271,8 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
     job->n_tokens = (int32_t)(c->prompt.n - common);
     job->max_tokens = max_tokens;
     job->params = *params;
+    /* The plain format has no end-of-turn token: a base model writes the next "User:" line. */
+    if (!c->raw && c->family == CHAT_PLAIN) strcpy(job->stop[0], "\nUser:");
     /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
      * real contents. */
     c->cache.n = common;
@@ -307,6 +309,7 @@ void chat_apply(chat *c, const worker_event *ev)
         if (ev->text) chat_text_append(t, ev->text, strlen(ev->text));
         t->complete = true;
         t->end = ev->end;
+        t->stop_text = ev->stop_text;
         t->n_prompt = ev->n_prompt;
         t->n_gen = ev->n_gen;
         t->prompt_sec = ev->prompt_sec;

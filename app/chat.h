@@ -40,6 +40,8 @@ typedef struct chat_turn {
     size_t n_changes, cap_changes;
     bool complete;            /* WEV_DONE received */
     enum worker_end end;      /* valid when complete */
+    bool stop_text;           /* ended at a stop string: tokens go past text, so the next
+                                 prompt re-tokenizes the text instead of reusing them */
     char *error;              /* the WEV_ERROR message, or NULL */
     int32_t n_prompt, n_gen;  /* timings from WEV_DONE */
     double prompt_sec, gen_sec;

@@ -101,6 +101,53 @@ static void worker_sync_ctx(worker *w, const int32_t *tokens, int32_t n)
     nt_tokens_append(&w->ctx, tokens, (size_t)added);
 }
 
+/* Stop-string filter: text goes into hold; what can no longer be part of a stop string
+ * comes out. */
+typedef struct worker_hold {
+    char buf[WORKER_STOP_LEN + 160];
+    size_t n;
+} worker_hold;
+
+/* Appends s to h and moves the text that is safe to show into out (NUL-terminated, cap >=
+ * sizeof h->buf). Returns true when a stop string was found (out then holds the text before
+ * it, and the rest is discarded). */
+static bool worker_hold_feed(worker_hold *h, const worker_job *job, const char *s, char *out)
+{
+    size_t sl = strlen(s);
+    if (sl > sizeof h->buf - 1 - h->n) sl = sizeof h->buf - 1 - h->n; /* cannot happen */
+    memcpy(h->buf + h->n, s, sl);
+    h->n += sl;
+    h->buf[h->n] = '\0';
+    size_t cut = h->n; /* earliest stop-string match */
+    for (int k = 0; k < WORKER_MAX_STOP; k++) {
+        if (!job->stop[k][0]) continue;
+        const char *f = strstr(h->buf, job->stop[k]);
+        if (f && (size_t)(f - h->buf) < cut) cut = (size_t)(f - h->buf);
+    }
+    if (cut < h->n) {
+        memcpy(out, h->buf, cut);
+        out[cut] = '\0';
+        h->n = 0;
+        return true;
+    }
+    /* Keep the longest suffix that is a proper prefix of some stop string. */
+    size_t keep = 0;
+    for (int k = 0; k < WORKER_MAX_STOP; k++) {
+        size_t L = strnlen(job->stop[k], WORKER_STOP_LEN - 1);
+        for (size_t m = L > 0 ? L - 1 : 0; m > keep; m--)
+            if (m <= h->n && memcmp(h->buf + h->n - m, job->stop[k], m) == 0) {
+                keep = m;
+                break;
+            }
+    }
+    size_t emit = h->n - keep;
+    memcpy(out, h->buf, emit);
+    out[emit] = '\0';
+    memmove(h->buf, h->buf + emit, keep);
+    h->n = keep;
+    return false;
+}
+
 /* Runs one job; always ends by filling *done (a DONE event, not yet queued). */
 static void worker_run(worker *w, const worker_job *job, worker_event *done)
 {
@@ -175,6 +222,7 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
     seen_gen = w->live_gen;
     pthread_mutex_unlock(&w->mu);
 
+    worker_hold hold = {0};
     tokenizer_stream ts;
     tokenizer_stream_reset(&ts);
     if (w->ctx.n > 0) ts.prev = w->ctx.v[w->ctx.n - 1];
@@ -206,12 +254,18 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
             break;
         }
         worker_event te = {.kind = WEV_TOKEN, .id = id, .index = i};
-        char buf[128];
+        char buf[128], shown[sizeof hold.buf];
         tokenizer_stream_feed(w->tok, &ts, id, buf, sizeof buf);
-        te.text = strdup(buf);
+        bool hit = worker_hold_feed(&hold, job, buf, shown);
+        te.text = strdup(shown);
         if (!job->no_candidates) te.n_cand = sampler_candidates(w->smp, te.cand, 10);
         worker_emit(w, &te);
         done->n_gen++;
+        if (hit) {
+            done->end = WEND_EOG;
+            done->stop_text = true;
+            break;
+        }
 
         if (i + 1 >= job->max_tokens) {
             done->end = WEND_LENGTH; /* the last token is not evaluated: nobody needs it */
@@ -233,8 +287,13 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
             break;
         }
     }
-    char tail[64];
-    if (tokenizer_stream_flush(w->tok, &ts, tail, sizeof tail) > 0) done->text = strdup(tail);
+    if (!done->stop_text) {
+        char tail[64];
+        tokenizer_stream_flush(w->tok, &ts, tail, sizeof tail);
+        memcpy(hold.buf + hold.n, tail, strlen(tail) + 1);
+        hold.n += strlen(tail);
+        if (hold.n > 0) done->text = strdup(hold.buf);
+    }
     done->gen_sec = worker_now() - t1;
 out:
     done->n_past = (int32_t)w->ctx.n;

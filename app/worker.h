@@ -29,6 +29,9 @@ const model_info *worker_model_info(const worker *w);
 const tokenizer *worker_tokenizer(const worker *w);
 const gguf *worker_gguf(const worker *w);
 
+#define WORKER_MAX_STOP 4  /* stop strings per job */
+#define WORKER_STOP_LEN 32 /* bytes per stop string, NUL included */
+
 typedef struct worker_job {
     int32_t keep;           /* rewind the KV cache to this many tokens first (<= cached) */
     const int32_t *tokens;  /* then evaluate these (copied by worker_submit) */
@@ -37,6 +40,10 @@ typedef struct worker_job {
     sampler_params params;  /* at the start of the answer (seed included) */
     bool ignore_eog;        /* keep generating past end-of-generation tokens (tests, bench) */
     bool no_candidates;     /* skip the candidate lists of TOKEN events (cheaper) */
+    /* Stop strings ("" = unused): generation ends (WEND_EOG, DONE's stop_text set) when the
+     * answer's text contains one; the string itself is not emitted. Text that might be the
+     * start of a stop string is held back until it is known not to be. */
+    char stop[WORKER_MAX_STOP][WORKER_STOP_LEN];
 } worker_job;
 
 /* Queues a job. NT_OK; NT_ERR_INVALID if a job is running (wait for its WEV_DONE) or the job
@@ -72,6 +79,7 @@ typedef struct worker_event {
     int32_t n_past;               /* DONE: tokens now in the KV cache (prompt + answer) */
     int32_t n_prompt, n_gen;      /* DONE: prompt tokens evaluated, tokens generated */
     double prompt_sec, gen_sec;   /* DONE: wall time of the prompt and of the answer */
+    bool stop_text;               /* DONE: the WEND_EOG came from a stop string */
 } worker_event;
 
 /* Non-blocking; false when empty. The receiver owns ev->text. */
