@@ -463,6 +463,31 @@ int model_eval(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err
 /* Same, but logits receives n × n_vocab floats: the logits after every token (perplexity). */
 int model_eval_all(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err);
 
+/* Numerics of model_eval*: one token at a time (generation) runs matrix × vector with the
+ * activations quantized per weight type (quant.h); several tokens run in batches of up to 64
+ * through f32 matrix products. The two paths round differently; each gives bit-identical
+ * logits for the same input whatever the thread count. The KV cache holds F32. */
+
+/* Perplexity exactly as llama.cpp's llama-perplexity defines it. tokens is the whole text,
+ * tokenized the way llama-perplexity does it (tokenizer_encode with TOKENIZER_ADD_BOS when
+ * tokenizer_add_bos()). It is cut into n / n_ctx independent chunks of n_ctx tokens (the rest
+ * is dropped; at least 2 × n_ctx tokens are required); each chunk runs from an empty cache
+ * with its first token replaced by BOS when the model adds BOS; in each chunk the logits at
+ * positions n_ctx/2 .. n_ctx-2 score the token that follows them. ppl = exp(mean NLL over all
+ * scored tokens). n_ctx 0 means the model's context; it must be 4..model_info.n_ctx.
+ * The hooks apply: progress counts tokens evaluated of n_chunks × n_ctx, cancel stops with
+ * NT_ERR_CANCELLED. The KV cache is left empty (model_n_past() == 0) in every case. */
+typedef struct model_ppl {
+    double ppl;       /* the estimate */
+    double ppl_err;   /* llama-perplexity's "+/-": ppl × standard error of the mean NLL */
+    double nll;       /* mean negative log-likelihood (natural log) */
+    int32_t n_chunks;
+    int64_t n_scored; /* tokens scored: n_chunks × (n_ctx - 1 - n_ctx/2) */
+} model_ppl;
+
+int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, model_ppl *out,
+                     nt_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,379 @@
+/* The forward pass of the Llama-family transformer (llama, qwen2) on the CPU.
+ *
+ * One function, forward_batch, runs 1..MODEL_BATCH new tokens through every block:
+ *   x = embedding(token)
+ *   per block: x += Wo · attention(rope(Wq·rmsnorm(x)), rope(Wk·...), Wv·...)
+ *              x += Wdown · (silu(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x)))
+ *   logits = Wout · rmsnorm(x)
+ *
+ * By far most of the time goes into the matrix products, and they run in exactly one place:
+ * lin_run. It has two paths:
+ *   - one token (generation): matrix × vector through quant_matvec, with the activation
+ *     quantized once per matrix (quant_act_prepare);
+ *   - several tokens (prompt processing): weight tiles of MODEL_TILE rows dequantized to f32
+ *     and multiplied with the whole batch by OpenBLAS's sgemm (single-threaded; we call it per
+ *     tile from our own threads).
+ * Work is split by output rows into tasks of fixed size, and each task computes its rows the
+ * same way whichever thread runs it, so the logits are bit-identical for any thread count.
+ * The two paths round differently from each other; each is deterministic. Attention is split
+ * the same way, one task per (token, head). */
+#include "model.h"
+#include "quant.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ small kernels ----- */
+
+/* y = x / rms(x) * w, as ggml's rms_norm followed by the weight multiplication: the sum of
+ * squares accumulates in double, the scaling is float. */
+static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / (double)n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+/* cos and sin of every rotated pair at position pos, computed like ggml: theta_i =
+ * pos · base^(-2i/n_rot), the power built up by repeated float multiplication, divided by
+ * the Llama 3.1 frequency factor, times the linear-scaling factor. cs holds (cos, sin) pairs. */
+static void rope_table(const model *m, int32_t pos, float *cs)
+{
+    const int32_t half = m->info.n_rot / 2;
+    const float theta_scale = powf(m->info.rope_base, -2.0f / (float)m->info.n_rot);
+    float theta = (float)pos;
+    for (int32_t i = 0; i < half; i++) {
+        float th = theta;
+        if (m->rope_freqs) th /= m->rope_freqs[i];
+        th *= m->rope_freq_scale;
+        cs[2 * i] = cosf(th);
+        cs[2 * i + 1] = sinf(th);
+        theta *= theta_scale;
+    }
+}
+
+/* Rotates the first n_rot values of each of n_heads heads of x (heads head_dim apart).
+ * llama pairs adjacent values (2i, 2i+1); qwen2 (NEOX style) pairs i with i + n_rot/2. */
+static void rope_apply(const model *m, float *x, int32_t n_heads, const float *cs)
+{
+    const int32_t hd = m->info.head_dim, half = m->info.n_rot / 2;
+    for (int32_t h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * (size_t)hd;
+        for (int32_t i = 0; i < half; i++) {
+            const float c = cs[2 * i], s = cs[2 * i + 1];
+            float *a = m->rope_neox ? v + i : v + 2 * i;
+            float *b = m->rope_neox ? v + i + half : v + 2 * i + 1;
+            const float x0 = *a, x1 = *b;
+            *a = x0 * c - x1 * s;
+            *b = x0 * s + x1 * c;
+        }
+    }
+}
+
+static float silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+/* ------------------------------------------------------------ the matrix products ----- */
+
+/* One matrix of a lin_run call: y = W · x (+ bias); then, if res is not NULL, res += y. */
+typedef struct lin_out {
+    const model_mat *w;
+    float *y;    /* (n_tok, ldy): row r of token t at y[t·ldy + r] */
+    size_t ldy;
+    float *res;  /* (n_tok, ldy) or NULL */
+} lin_out;
+
+typedef struct lin_job {
+    model *m;
+    const float *x;     /* (n_tok, n_in) */
+    int32_t n_tok;
+    int n;              /* matrices */
+    lin_out out[3];
+    int64_t task_end[3]; /* cumulative task counts */
+    const void *act[3]; /* decode: x prepared for each matrix's type */
+} lin_job;
+
+/* Bias and residual for rows [r0, r1) of every token. */
+static void lin_finish(const lin_job *j, const lin_out *o, int64_t r0, int64_t r1)
+{
+    const float *b = o->w->bias;
+    if (!b && !o->res) return;
+    for (int32_t t = 0; t < j->n_tok; t++) {
+        float *y = o->y + (size_t)t * o->ldy;
+        float *res = o->res ? o->res + (size_t)t * o->ldy : NULL;
+        for (int64_t r = r0; r < r1; r++) {
+            if (b) y[r] += b[r];
+            if (res) res[r] += y[r];
+        }
+    }
+}
+
+static const lin_out *lin_task_rows(const lin_job *j, int64_t task, int64_t rows, int *which,
+                                    int64_t *r0, int64_t *r1)
+{
+    int i = 0;
+    while (task >= j->task_end[i]) i++;
+    const int64_t first = i ? j->task_end[i - 1] : 0;
+    const lin_out *o = &j->out[i];
+    *which = i;
+    *r0 = (task - first) * rows;
+    *r1 = *r0 + rows < o->w->n_out ? *r0 + rows : o->w->n_out;
+    return o;
+}
+
+static void lin_gemv_task(void *ctx, int64_t task, int thread)
+{
+    (void)thread;
+    const lin_job *j = ctx;
+    int i;
+    int64_t r0, r1;
+    const lin_out *o = lin_task_rows(j, task, MODEL_ROWS, &i, &r0, &r1);
+    const model_mat *w = o->w;
+    quant_matvec(w->type, w->data, w->row_bytes, r0, r1, j->act[i], w->n_in, o->y);
+    lin_finish(j, o, r0, r1);
+}
+
+static void lin_gemm_task(void *ctx, int64_t task, int thread)
+{
+    const lin_job *j = ctx;
+    model_scratch *s = &j->m->s;
+    int i;
+    int64_t r0, r1;
+    const lin_out *o = lin_task_rows(j, task, MODEL_TILE, &i, &r0, &r1);
+    const model_mat *w = o->w;
+    const float *b;
+    if (w->direct_f32) {
+        b = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
+    } else {
+        float *tile = s->tile + (size_t)thread * s->tile_len;
+        quant_dequant_rows(w->type, w->data, w->row_bytes, r0, r1, 0, w->n_in, tile, w->n_in);
+        b = tile;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok, (int)(r1 - r0), (int)w->n_in,
+                1.0f, j->x, (int)w->n_in, b, (int)w->n_in, 0.0f, o->y + r0, (int)o->ldy);
+    lin_finish(j, o, r0, r1);
+}
+
+/* Runs n (1..3) matrices that share the input x (n_tok rows of their common n_in). */
+static void lin_run(model *m, const float *x, int32_t n_tok, const lin_out *outs, int n)
+{
+    lin_job j = {.m = m, .x = x, .n_tok = n_tok, .n = n};
+    const int64_t rows = n_tok == 1 ? MODEL_ROWS : MODEL_TILE;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        j.out[i] = outs[i];
+        total += (outs[i].w->n_out + rows - 1) / rows;
+        j.task_end[i] = total;
+        if (n_tok == 1) {
+            int k = 0;
+            while (k < i && outs[k].w->type != outs[i].w->type) k++;
+            if (k < i) {
+                j.act[i] = j.act[k];
+            } else {
+                quant_act_prepare(outs[i].w->type, x, m->s.act[i], outs[i].w->n_in);
+                j.act[i] = m->s.act[i];
+            }
+        }
+    }
+    pool_run(m->pool, total, n_tok == 1 ? lin_gemv_task : lin_gemm_task, &j);
+}
+
+/* ---------------------------------------------------------------------- attention ----- */
+
+typedef struct att_job {
+    model *m;
+    int32_t il;     /* layer */
+    int32_t pos0;   /* position of the batch's first token */
+} att_job;
+
+/* Causal attention of one (token, head): softmax(q·K^T / sqrt(head_dim)) · V over positions
+ * [0, pos], with the KV head this query head shares (grouped-query attention). */
+static void att_task(void *ctx, int64_t task, int thread)
+{
+    const att_job *j = ctx;
+    model *m = j->m;
+    const model_info *in = &m->info;
+    const int32_t hd = in->head_dim;
+    const int32_t t = (int32_t)(task / in->n_head), h = (int32_t)(task % in->n_head);
+    const int32_t g = h / (in->n_head / in->n_head_kv);
+    const int32_t pos = j->pos0 + t;
+    const float *q = m->s.q + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
+    float *out = m->s.att + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
+    float *sc = m->s.scores + (size_t)thread * (size_t)m->kv.n_ctx;
+    const float scale = 1.0f / sqrtf((float)hd);
+
+    float max = -INFINITY;
+    for (int32_t p = 0; p <= pos; p++) {
+        const float *k = kv_k(&m->kv, j->il, p) + (size_t)g * (size_t)hd;
+        sc[p] = quant_dot_f32(q, k, hd) * scale;
+        if (sc[p] > max) max = sc[p];
+    }
+    double sum = 0.0;
+    for (int32_t p = 0; p <= pos; p++) {
+        sc[p] = expf(sc[p] - max);
+        sum += sc[p];
+    }
+    const float inv = (float)(1.0 / sum);
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int32_t p = 0; p <= pos; p++) {
+        const float *v = kv_v(&m->kv, j->il, p) + (size_t)g * (size_t)hd;
+        const float a = sc[p] * inv;
+        for (int32_t d = 0; d < hd; d++) out[d] += a * v[d];
+    }
+}
+
+/* ------------------------------------------------------------------ the whole pass ----- */
+
+static bool forward_cancelled(const model *m)
+{
+    return m->hooks.cancel && m->hooks.cancel(m->hooks.user);
+}
+
+int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, bool all)
+{
+    const model_info *in = &m->info;
+    model_scratch *s = &m->s;
+    const int64_t ne = in->n_embd, nff = in->n_ff;
+    const int32_t pos0 = m->kv.n_past;
+
+    for (int32_t t = 0; t < n; t++) {
+        const model_mat *e = &m->tok_embd;
+        quant_dequant_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes, s->x + t * ne, ne);
+        rope_table(m, pos0 + t, s->rope + (size_t)t * (size_t)in->n_rot);
+    }
+
+    for (int32_t il = 0; il < in->n_layer; il++) {
+        const model_layer *L = &m->layers[il];
+        if (forward_cancelled(m)) return NT_ERR_CANCELLED;
+
+        /* attention */
+        for (int32_t t = 0; t < n; t++) rmsnorm(s->xn + t * ne, s->x + t * ne, L->attn_norm, ne, in->norm_eps);
+        float *kc = kv_k(&m->kv, il, pos0), *vc = kv_v(&m->kv, il, pos0);
+        const lin_out qkv[3] = {
+            {&L->wq, s->q, (size_t)m->q_dim, NULL},
+            {&L->wk, kc, (size_t)m->kv_dim, NULL},
+            {&L->wv, vc, (size_t)m->kv_dim, NULL},
+        };
+        lin_run(m, s->xn, n, qkv, 3);
+        for (int32_t t = 0; t < n; t++) {
+            const float *cs = s->rope + (size_t)t * (size_t)in->n_rot;
+            rope_apply(m, s->q + (size_t)t * (size_t)m->q_dim, in->n_head, cs);
+            rope_apply(m, kc + (size_t)t * (size_t)m->kv_dim, in->n_head_kv, cs);
+        }
+        att_job aj = {m, il, pos0};
+        pool_run(m->pool, (int64_t)n * in->n_head, att_task, &aj);
+        const lin_out o = {&L->wo, s->xn, (size_t)ne, s->x};
+        lin_run(m, s->att, n, &o, 1);
+
+        if (forward_cancelled(m)) return NT_ERR_CANCELLED;
+
+        /* feed-forward */
+        for (int32_t t = 0; t < n; t++) rmsnorm(s->xn + t * ne, s->x + t * ne, L->ffn_norm, ne, in->norm_eps);
+        const lin_out gu[2] = {
+            {&L->w_gate, s->h1, (size_t)nff, NULL},
+            {&L->w_up, s->h2, (size_t)nff, NULL},
+        };
+        lin_run(m, s->xn, n, gu, 2);
+        for (int64_t i = 0; i < (int64_t)n * nff; i++) s->h1[i] = silu(s->h1[i]) * s->h2[i];
+        const lin_out d = {&L->w_down, s->xn, (size_t)ne, s->x};
+        lin_run(m, s->h1, n, &d, 1);
+    }
+
+    if (logits) {
+        const int32_t first = all ? 0 : n - 1, cnt = n - first;
+        for (int32_t t = 0; t < cnt; t++)
+            rmsnorm(s->xn + t * ne, s->x + (first + t) * ne, m->out_norm, ne, in->norm_eps);
+        const lin_out o = {&m->output, logits, (size_t)in->n_vocab, NULL};
+        lin_run(m, s->xn, cnt, &o, 1);
+    }
+    m->kv.n_past = pos0 + n;
+    return NT_OK;
+}
+
+/* ------------------------------------------------------------------------ scratch ----- */
+
+static float *scratch_floats(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(float));
+}
+
+int forward_scratch_threads(model *m, nt_err *err)
+{
+    model_scratch *s = &m->s;
+    const int nt = pool_n_threads(m->pool);
+    int64_t max_in = m->info.n_embd;
+    if (m->q_dim > max_in) max_in = m->q_dim;
+    if (m->info.n_ff > max_in) max_in = m->info.n_ff;
+    free(s->scores);
+    free(s->tile);
+    s->tile_len = (size_t)MODEL_TILE * (size_t)max_in;
+    s->scores = scratch_floats((size_t)nt * (size_t)m->kv.n_ctx);
+    s->tile = scratch_floats((size_t)nt * s->tile_len);
+    s->n_threads = nt;
+    if (!s->scores || !s->tile)
+        return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate scratch for %d threads",
+                          gguf_path(m->g), nt);
+    return NT_OK;
+}
+
+int forward_scratch_init(model *m, nt_err *err)
+{
+    model_scratch *s = &m->s;
+    const model_info *in = &m->info;
+    const size_t B = MODEL_BATCH;
+    s->x = scratch_floats(B * (size_t)in->n_embd);
+    s->xn = scratch_floats(B * (size_t)in->n_embd);
+    s->q = scratch_floats(B * (size_t)m->q_dim);
+    s->att = scratch_floats(B * (size_t)m->q_dim);
+    s->h1 = scratch_floats(B * (size_t)in->n_ff);
+    s->h2 = scratch_floats(B * (size_t)in->n_ff);
+    s->rope = scratch_floats(B * (size_t)in->n_rot);
+    s->logits = scratch_floats(B * (size_t)in->n_vocab);
+
+    /* One activation buffer per matrix of a lin_run call, big enough for any matrix. */
+    size_t ab = 0;
+    const model_mat *mats[2] = {&m->tok_embd, &m->output};
+    for (int i = 0; i < 2; i++) {
+        size_t b = quant_act_bytes(mats[i]->type, mats[i]->n_in);
+        if (b > ab) ab = b;
+    }
+    for (int32_t il = 0; il < in->n_layer; il++) {
+        const model_layer *L = &m->layers[il];
+        const model_mat *lm[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++) {
+            size_t b = quant_act_bytes(lm[i]->type, lm[i]->n_in);
+            if (b > ab) ab = b;
+        }
+    }
+    s->act_bytes = ab;
+    for (int i = 0; i < 3; i++) s->act[i] = malloc(ab ? ab : 1);
+
+    if (!s->x || !s->xn || !s->q || !s->att || !s->h1 || !s->h2 || !s->rope || !s->logits ||
+        !s->act[0] || !s->act[1] || !s->act[2])
+        return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate the forward pass's scratch",
+                          gguf_path(m->g));
+    return forward_scratch_threads(m, err);
+}
+
+void forward_scratch_free(model *m)
+{
+    model_scratch *s = &m->s;
+    free(s->x);
+    free(s->xn);
+    free(s->q);
+    free(s->att);
+    free(s->h1);
+    free(s->h2);
+    free(s->rope);
+    free(s->logits);
+    for (int i = 0; i < 3; i++) free(s->act[i]);
+    free(s->scores);
+    free(s->tile);
+    memset(s, 0, sizeof *s);
+}

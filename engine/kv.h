@@ -1,0 +1,39 @@
+/* kv.h — the key/value cache of the forward pass (engine-internal).
+ *
+ * One cache per model: for every layer, the rotated keys and the values of every position
+ * processed so far, as F32 (exact; a 4096-token cache of a 1B-parameter Llama 3.2 takes
+ * 2 × 16 layers × 4096 × 512 × 4 B = 268 MB, memory this machine class has). Positions are
+ * contiguous per layer so a batch of new tokens writes one block and attention reads rows in
+ * order. n_past is the number of valid positions; rewinding just lowers it (rows beyond it are
+ * stale and overwritten by the next tokens). */
+#ifndef NATTER_KV_H
+#define NATTER_KV_H
+
+#include "natter.h"
+
+typedef struct kv_cache {
+    int32_t n_layer, n_ctx, kv_dim; /* kv_dim = n_head_kv × head_dim */
+    int32_t n_past;                 /* valid positions: [0, n_past) */
+    float *k;                       /* (n_layer, n_ctx, kv_dim) rotated keys */
+    float *v;                       /* (n_layer, n_ctx, kv_dim) values */
+} kv_cache;
+
+/* Allocates the cache (zeroed, so untouched pages cost no memory). NT_ERR_NOMEM (with the size
+ * in the message) or NT_ERR_INVALID for sizes that do not fit. */
+int kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, nt_err *err);
+void kv_free(kv_cache *kv); /* accepts NULL; zeroes the struct */
+
+/* Row of layer il at position pos (0 <= pos < n_ctx). */
+static inline float *kv_k(const kv_cache *kv, int32_t il, int32_t pos)
+{
+    return kv->k + ((size_t)il * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->kv_dim;
+}
+static inline float *kv_v(const kv_cache *kv, int32_t il, int32_t pos)
+{
+    return kv->v + ((size_t)il * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->kv_dim;
+}
+
+/* Keeps positions [0, n_past); n_past is clamped to [0, current n_past]. */
+void kv_rewind(kv_cache *kv, int32_t n_past);
+
+#endif

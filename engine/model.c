@@ -1,0 +1,586 @@
+/* Loading a Llama-family model (model_load) and the model section of natter.h: reading and
+ * checking the hyperparameters, viewing every weight inside the mapped GGUF after checking its
+ * presence, type and shape, the per-architecture details (llama, qwen2), the KV cache and the
+ * compute pool; then evaluation (model_eval*) and perplexity on top of forward.c.
+ *
+ * Metadata keys and tensor names are llama.cpp's (src/llama-arch.cpp). Everything in the file
+ * is untrusted: sizes are bounded before any product is formed, and every tensor is checked
+ * against the hyperparameters before the forward pass may touch it. */
+#include "model.h"
+#include "quant.h"
+
+#include <cblas.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bounds on untrusted hyperparameters: far above any model natter targets, low enough that
+ * every product of them used for an allocation fits in 63 bits. */
+#define MODEL_MAX_EMBD (1 << 16)
+#define MODEL_MAX_LAYER 1024
+#define MODEL_MAX_HEAD 1024
+#define MODEL_MAX_HEAD_DIM 1024
+#define MODEL_MAX_FF (1 << 20)
+#define MODEL_MAX_VOCAB (1 << 22)
+#define MODEL_MAX_CTX (1 << 24)
+#define MODEL_MAX_THREADS 256
+
+model_params model_default_params(void)
+{
+    return (model_params){.n_ctx = 0, .n_threads = 0};
+}
+
+/* --------------------------------------------------------------- hyperparameters ----- */
+
+/* Reads the u32 at "<arch>.<suffix>" into *out, within [lo, hi]; def when absent and not
+ * required. */
+static int hp_u32(const model *m, const char *suffix, bool required, uint32_t def, uint32_t lo,
+                  uint32_t hi, uint32_t *out, nt_err *err)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", m->info.arch, suffix);
+    int rc = gguf_get_u32(m->g, key, out, err);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+        if (required)
+            return nt_err_set(err, NT_ERR_FORMAT, "%s: missing key '%s'", gguf_path(m->g), key);
+        *out = def;
+        return NT_OK;
+    }
+    if (*out < lo || *out > hi)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s = %" PRIu32 " is out of range (%" PRIu32
+                          "..%" PRIu32 ")", gguf_path(m->g), key, *out, lo, hi);
+    return NT_OK;
+}
+
+static int hp_f32(const model *m, const char *suffix, bool required, float def, float *out,
+                  nt_err *err)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", m->info.arch, suffix);
+    int rc = gguf_get_f32(m->g, key, out, err);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+        if (required)
+            return nt_err_set(err, NT_ERR_FORMAT, "%s: missing key '%s'", gguf_path(m->g), key);
+        *out = def;
+    }
+    return NT_OK;
+}
+
+static int model_read_hparams(model *m, nt_err *err)
+{
+    const char *path = gguf_path(m->g);
+    model_info *in = &m->info;
+    const char *a = in->arch;
+    uint32_t ctx, embd, layer, ff, head, head_kv, key_len, val_len, rot;
+    int rc;
+    if ((rc = hp_u32(m, "context_length", true, 0, 1, MODEL_MAX_CTX, &ctx, err)) ||
+        (rc = hp_u32(m, "embedding_length", true, 0, 1, MODEL_MAX_EMBD, &embd, err)) ||
+        (rc = hp_u32(m, "block_count", true, 0, 1, MODEL_MAX_LAYER, &layer, err)) ||
+        (rc = hp_u32(m, "feed_forward_length", true, 0, 1, MODEL_MAX_FF, &ff, err)) ||
+        (rc = hp_u32(m, "attention.head_count", true, 0, 1, MODEL_MAX_HEAD, &head, err)) ||
+        (rc = hp_u32(m, "attention.head_count_kv", false, head, 1, MODEL_MAX_HEAD, &head_kv, err)))
+        return rc;
+    if (head % head_kv != 0)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.attention.head_count = %" PRIu32
+                          " is not a multiple of %s.attention.head_count_kv = %" PRIu32,
+                          path, a, head, a, head_kv);
+    /* Without an explicit head size the heads split the embedding evenly. */
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.key_length", a);
+    if (gguf_find_key(m->g, key) < 0 && embd % head != 0)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.embedding_length = %" PRIu32
+                          " is not a multiple of %s.attention.head_count = %" PRIu32,
+                          path, a, embd, a, head);
+    if ((rc = hp_u32(m, "attention.key_length", false, embd / head, 1, MODEL_MAX_HEAD_DIM, &key_len, err)) ||
+        (rc = hp_u32(m, "attention.value_length", false, key_len, 1, MODEL_MAX_HEAD_DIM, &val_len, err)))
+        return rc;
+    if (val_len != key_len)
+        return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s.attention.value_length = %" PRIu32
+                          " differs from %s.attention.key_length = %" PRIu32, path, a, val_len, a, key_len);
+    if ((rc = hp_u32(m, "rope.dimension_count", false, key_len, 2, key_len, &rot, err))) return rc;
+    if (rot % 2 != 0)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.rope.dimension_count = %" PRIu32 " is odd",
+                          path, a, rot);
+
+    float eps, base, factor = 0.0f;
+    if ((rc = hp_f32(m, "attention.layer_norm_rms_epsilon", true, 0, &eps, err)) ||
+        (rc = hp_f32(m, "rope.freq_base", false, 10000.0f, &base, err)))
+        return rc;
+    if (!(eps > 0.0f && eps < 1.0f))
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.attention.layer_norm_rms_epsilon = %g is out of range",
+                          path, a, (double)eps);
+    if (!(base > 1.0f && base < 1e12f))
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.rope.freq_base = %g is out of range", path, a,
+                          (double)base);
+
+    /* Rope scaling: only linear (positions divided by the factor); "none" ignores the factor.
+     * The older key rope.scale_linear carries the same factor. */
+    gguf_str type = {"linear", 6};
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    if ((rc = gguf_get_str(m->g, key, &type, err)) < 0) return rc;
+    const bool none = type.n == 4 && memcmp(type.p, "none", 4) == 0;
+    if (!none && !(type.n == 6 && memcmp(type.p, "linear", 6) == 0))
+        return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s = '%.*s' is not supported (natter runs "
+                          "none and linear)", path, key, (int)(type.n > 40 ? 40 : type.n), type.p);
+    if ((rc = hp_f32(m, "rope.scaling.factor", false, 0.0f, &factor, err))) return rc;
+    if (factor == 0.0f && (rc = hp_f32(m, "rope.scale_linear", false, 0.0f, &factor, err))) return rc;
+    if (none || factor == 0.0f) factor = 1.0f;
+    if (!(factor >= 1e-3f && factor <= 1e3f))
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: rope scaling factor %g is out of range", path,
+                          (double)factor);
+
+    in->n_ctx_train = (int32_t)ctx;
+    in->n_embd = (int32_t)embd;
+    in->n_layer = (int32_t)layer;
+    in->n_ff = (int32_t)ff;
+    in->n_head = (int32_t)head;
+    in->n_head_kv = (int32_t)head_kv;
+    in->head_dim = (int32_t)key_len;
+    in->n_rot = (int32_t)rot;
+    in->norm_eps = eps;
+    in->rope_base = base;
+    in->rope_scale = factor;
+    m->rope_freq_scale = 1.0f / factor;
+    m->rope_neox = strcmp(a, "qwen2") == 0;
+    m->q_dim = in->n_head * in->head_dim;
+    m->kv_dim = in->n_head_kv * in->head_dim;
+    return NT_OK;
+}
+
+/* ------------------------------------------------------------------------ tensors ----- */
+
+static int shape_str(char *buf, size_t cap, const int64_t *ne, uint32_t n_dims)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, cap - o, "[");
+    for (uint32_t i = 0; i < n_dims && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", ne[i]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+    return 0;
+}
+
+/* Looks up name and checks it against the expected shape [n_in] (n_out == 0: a vector) or
+ * [n_in, n_out]. *out is NULL for an absent tensor that is not required. n_out < 0: any
+ * number of rows (the embedding, whose row count gives n_vocab). */
+static int model_tensor(const model *m, const char *name, int64_t n_in, int64_t n_out,
+                        bool required, const gguf_tensor **out, nt_err *err)
+{
+    const char *path = gguf_path(m->g);
+    const gguf_tensor *t = gguf_find_tensor(m->g, name);
+    *out = NULL;
+    if (!t) {
+        if (required) return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
+        return NT_OK;
+    }
+    if (!nt_type_supported(t->type)) {
+        const char *tn = nt_type_name(t->type);
+        if (tn)
+            return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which natter "
+                              "cannot run", path, name, tn);
+        return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: tensor '%s' has unknown type %d", path,
+                          name, t->type);
+    }
+    const int64_t rows = n_out < 0 ? t->ne[1] : n_out == 0 ? 1 : n_out;
+    const int64_t want[4] = {n_in, rows, 1, 1};
+    if (memcmp(t->ne, want, sizeof want) != 0) {
+        char got[96], exp[64];
+        shape_str(got, sizeof got, t->ne, t->n_dims);
+        shape_str(exp, sizeof exp, want, n_out == 0 ? 1 : 2);
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", path,
+                          name, got, exp);
+    }
+    const size_t rb = nt_type_row_bytes(t->type, n_in);
+    if (rb == 0)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s': %" PRId64 " columns are not a "
+                          "multiple of the %s block (%" PRId64 ")", path, name, n_in,
+                          nt_type_name(t->type), nt_type_block_len(t->type));
+    if (t->nbytes / rb < (uint64_t)want[1])
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes, too few for its shape",
+                          path, name, t->nbytes);
+    *out = t;
+    return NT_OK;
+}
+
+static void model_mat_view(model_mat *w, const gguf_tensor *t)
+{
+    w->name = t->name;
+    w->type = t->type;
+    w->n_in = t->ne[0];
+    w->n_out = t->ne[1];
+    w->row_bytes = nt_type_row_bytes(t->type, t->ne[0]);
+    w->data = t->data;
+    w->direct_f32 = t->type == NT_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0;
+    w->bias = NULL;
+}
+
+static int model_mat_get(model *m, model_mat *w, const char *name, int64_t n_in, int64_t n_out,
+                         nt_err *err)
+{
+    const gguf_tensor *t;
+    int rc = model_tensor(m, name, n_in, n_out, true, &t, err);
+    if (rc) return rc;
+    model_mat_view(w, t);
+    return NT_OK;
+}
+
+/* A vector as f32: in place when it is aligned F32, else converted into a copy the model
+ * owns. *out stays NULL for an absent optional vector. */
+static int model_vec_get(model *m, const float **out, const char *name, int64_t n, bool required,
+                         nt_err *err)
+{
+    const gguf_tensor *t;
+    *out = NULL;
+    int rc = model_tensor(m, name, n, 0, required, &t, err);
+    if (rc || !t) return rc;
+    if (t->type == NT_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return NT_OK;
+    }
+    float **owned = realloc(m->owned, ((size_t)m->n_owned + 1) * sizeof *owned);
+    if (!owned) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(m->g));
+    m->owned = owned;
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(m->g));
+    quant_dequant_row(t->type, t->data, v, n);
+    m->owned[m->n_owned++] = v;
+    *out = v;
+    return NT_OK;
+}
+
+static int model_load_tensors(model *m, nt_err *err)
+{
+    model_info *in = &m->info;
+    const bool qwen2 = m->rope_neox;
+    const int64_t E = in->n_embd, F = in->n_ff, Q = m->q_dim, KV = m->kv_dim;
+    char name[96];
+    int rc;
+
+    if ((rc = model_mat_get(m, &m->tok_embd, "token_embd.weight", E, -1, err))) return rc;
+    if (m->tok_embd.n_out > MODEL_MAX_VOCAB)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor 'token_embd.weight' has %" PRId64
+                          " rows, more than natter accepts (%d)", gguf_path(m->g),
+                          m->tok_embd.n_out, MODEL_MAX_VOCAB);
+    in->n_vocab = (int32_t)m->tok_embd.n_out;
+    const int64_t V = in->n_vocab;
+
+    m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
+    if (!m->layers) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(m->g));
+    for (int32_t il = 0; il < in->n_layer; il++) {
+        model_layer *L = &m->layers[il];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, (int)il), name)
+        if ((rc = model_vec_get(m, &L->attn_norm, NAME("attn_norm.weight"), E, true, err)) ||
+            (rc = model_mat_get(m, &L->wq, NAME("attn_q.weight"), E, Q, err)) ||
+            (rc = model_mat_get(m, &L->wk, NAME("attn_k.weight"), E, KV, err)) ||
+            (rc = model_mat_get(m, &L->wv, NAME("attn_v.weight"), E, KV, err)) ||
+            (rc = model_mat_get(m, &L->wo, NAME("attn_output.weight"), Q, E, err)) ||
+            (rc = model_vec_get(m, &L->ffn_norm, NAME("ffn_norm.weight"), E, true, err)) ||
+            (rc = model_mat_get(m, &L->w_gate, NAME("ffn_gate.weight"), E, F, err)) ||
+            (rc = model_mat_get(m, &L->w_up, NAME("ffn_up.weight"), E, F, err)) ||
+            (rc = model_mat_get(m, &L->w_down, NAME("ffn_down.weight"), F, E, err)))
+            return rc;
+        /* qwen2 always has Q/K/V biases; llama checkpoints may carry them (and others). */
+        if ((rc = model_vec_get(m, &L->wq.bias, NAME("attn_q.bias"), Q, qwen2, err)) ||
+            (rc = model_vec_get(m, &L->wk.bias, NAME("attn_k.bias"), KV, qwen2, err)) ||
+            (rc = model_vec_get(m, &L->wv.bias, NAME("attn_v.bias"), KV, qwen2, err)) ||
+            (rc = model_vec_get(m, &L->wo.bias, NAME("attn_output.bias"), E, false, err)) ||
+            (rc = model_vec_get(m, &L->w_gate.bias, NAME("ffn_gate.bias"), F, false, err)) ||
+            (rc = model_vec_get(m, &L->w_up.bias, NAME("ffn_up.bias"), F, false, err)) ||
+            (rc = model_vec_get(m, &L->w_down.bias, NAME("ffn_down.bias"), E, false, err)))
+            return rc;
+#undef NAME
+    }
+    if ((rc = model_vec_get(m, &m->out_norm, "output_norm.weight", E, true, err))) return rc;
+    const gguf_tensor *t;
+    if ((rc = model_tensor(m, "output.weight", E, V, false, &t, err))) return rc;
+    if (t) model_mat_view(&m->output, t);
+    else m->output = m->tok_embd; /* tied embeddings */
+    /* Llama 3.1+: per-dimension divisors of the rotary frequencies. */
+    if ((rc = model_vec_get(m, &m->rope_freqs, "rope_freqs.weight", in->n_rot / 2, false, err)))
+        return rc;
+
+    in->n_params = 0;
+    for (int64_t i = 0; i < gguf_n_tensors(m->g); i++) {
+        const gguf_tensor *ti = gguf_tensor_at(m->g, i);
+        in->n_params += ti->ne[0] * ti->ne[1] * ti->ne[2] * ti->ne[3];
+    }
+    return NT_OK;
+}
+
+/* ------------------------------------------------------------------- load / free ----- */
+
+static int threads_wanted(int32_t n)
+{
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int32_t)c : 1;
+    }
+    return n > MODEL_MAX_THREADS ? MODEL_MAX_THREADS : n;
+}
+
+int model_load(model **out, const char *path, const model_params *params, nt_err *err)
+{
+    model_params p = params ? *params : model_default_params();
+    model *m = NULL;
+    int rc;
+    *out = NULL;
+    if (p.n_ctx < 0)
+        return nt_err_set(err, NT_ERR_INVALID, "model_load: n_ctx %d is negative", (int)p.n_ctx);
+
+    m = calloc(1, sizeof *m);
+    if (!m) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path ? path : "model");
+    if ((rc = gguf_open(&m->g, path, err))) goto fail;
+
+    gguf_str arch;
+    rc = gguf_get_str(m->g, "general.architecture", &arch, err);
+    if (rc < 0) goto fail;
+    if (rc == 1) {
+        rc = nt_err_set(err, NT_ERR_FORMAT, "%s: missing key 'general.architecture'", path);
+        goto fail;
+    }
+    if (arch.n == 5 && memcmp(arch.p, "llama", 5) == 0) {
+        m->info.arch = "llama";
+    } else if (arch.n == 5 && memcmp(arch.p, "qwen2", 5) == 0) {
+        m->info.arch = "qwen2";
+    } else {
+        rc = nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: architecture '%.*s' is not supported "
+                        "(natter runs llama and qwen2)", path, (int)(arch.n > 40 ? 40 : arch.n), arch.p);
+        goto fail;
+    }
+
+    if ((rc = model_read_hparams(m, err))) goto fail;
+    if ((rc = model_load_tensors(m, err))) goto fail;
+
+    if ((rc = tokenizer_load(&m->tok, m->g, err))) goto fail;
+    if (tokenizer_n_vocab(m->tok) != m->info.n_vocab) {
+        rc = nt_err_set(err, NT_ERR_FORMAT, "%s: the vocabulary has %d tokens but "
+                        "'token_embd.weight' has %d rows", path, (int)tokenizer_n_vocab(m->tok),
+                        (int)m->info.n_vocab);
+        goto fail;
+    }
+
+    gguf_str name;
+    rc = gguf_get_str(m->g, "general.name", &name, NULL);
+    if (rc == NT_OK && name.n > 0) {
+        m->name = strndup(name.p, name.n);
+    } else {
+        const char *base = strrchr(path, '/');
+        m->name = strdup(base ? base + 1 : path);
+    }
+    if (!m->name) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    m->info.name = m->name;
+
+    int32_t n_ctx = p.n_ctx;
+    if (n_ctx == 0)
+        n_ctx = m->info.n_ctx_train < MODEL_CTX_DEFAULT_MAX ? m->info.n_ctx_train : MODEL_CTX_DEFAULT_MAX;
+    if (n_ctx > MODEL_MAX_CTX) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "model_load: n_ctx %d is larger than %d", (int)n_ctx,
+                        MODEL_MAX_CTX);
+        goto fail;
+    }
+    m->info.n_ctx = n_ctx;
+    if ((rc = kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, err))) goto fail;
+
+    /* Our threads call sgemm on their own tiles: OpenBLAS itself must stay single-threaded,
+     * or results would depend on its thread count. */
+    openblas_set_num_threads(1);
+    m->pool = pool_init(threads_wanted(p.n_threads));
+    if (!m->pool) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "%s: cannot start compute threads", path);
+        goto fail;
+    }
+    if ((rc = forward_scratch_init(m, err))) goto fail;
+    *out = m;
+    return NT_OK;
+
+fail:
+    model_free(m);
+    return rc;
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    forward_scratch_free(m);
+    pool_free(m->pool);
+    kv_free(&m->kv);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    tokenizer_free(m->tok);
+    free(m->name);
+    gguf_close(m->g);
+    free(m);
+}
+
+const model_info *model_get_info(const model *m) { return &m->info; }
+const gguf *model_gguf(const model *m) { return m->g; }
+const tokenizer *model_tokenizer(const model *m) { return m->tok; }
+int32_t model_n_past(const model *m) { return m->kv.n_past; }
+
+void model_rewind(model *m, int32_t n_past)
+{
+    kv_rewind(&m->kv, n_past);
+}
+
+void model_set_hooks(model *m, const model_hooks *hooks)
+{
+    if (hooks) m->hooks = *hooks;
+    else memset(&m->hooks, 0, sizeof m->hooks);
+}
+
+int model_set_threads(model *m, int32_t n_threads)
+{
+    const int n = threads_wanted(n_threads);
+    if (n == pool_n_threads(m->pool)) return NT_OK;
+    pool *p = pool_init(n);
+    if (!p) return NT_ERR_NOMEM;
+    pool *old = m->pool;
+    m->pool = p;
+    if (forward_scratch_threads(m, NULL) != NT_OK) {
+        m->pool = old;
+        pool_free(p);
+        forward_scratch_threads(m, NULL);
+        return NT_ERR_NOMEM;
+    }
+    pool_free(old);
+    return NT_OK;
+}
+
+/* ----------------------------------------------------------------------- evaluation ----- */
+
+static int model_check_tokens(const model *m, const char *fn, const int32_t *tokens, size_t n,
+                              nt_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->info.n_vocab)
+            return nt_err_set(err, NT_ERR_INVALID, "%s: token %zu has id %d, outside the "
+                              "vocabulary (0..%d)", fn, i, (int)tokens[i], (int)m->info.n_vocab - 1);
+    return NT_OK;
+}
+
+static int model_eval_common(model *m, const char *fn, const int32_t *tokens, int32_t n,
+                             float *logits, bool all, nt_err *err)
+{
+    if (!m || n <= 0 || !tokens)
+        return nt_err_set(err, NT_ERR_INVALID, "%s: no tokens to evaluate", fn);
+    if (n > m->kv.n_ctx - m->kv.n_past)
+        return nt_err_set(err, NT_ERR_CONTEXT_FULL, "%s: %d tokens do not fit in the context "
+                          "(%d of %d positions used)", fn, (int)n, (int)m->kv.n_past, (int)m->kv.n_ctx);
+    int rc = model_check_tokens(m, fn, tokens, (size_t)n, err);
+    if (rc) return rc;
+    for (int32_t done = 0; done < n;) {
+        const int32_t b = n - done < MODEL_BATCH ? n - done : MODEL_BATCH;
+        const bool last = done + b == n;
+        float *out = all ? logits + (size_t)done * (size_t)m->info.n_vocab : (last ? logits : NULL);
+        rc = forward_batch(m, tokens + done, b, out, all);
+        if (rc == NT_ERR_CANCELLED)
+            return nt_err_set(err, rc, "%s: cancelled after %d of %d tokens", fn, (int)done, (int)n);
+        done += b;
+        if (m->hooks.progress) m->hooks.progress(done, n, m->hooks.user);
+    }
+    return NT_OK;
+}
+
+int model_eval(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err)
+{
+    return model_eval_common(m, "model_eval", tokens, n, logits, false, err);
+}
+
+int model_eval_all(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err)
+{
+    if (!logits) return nt_err_set(err, NT_ERR_INVALID, "model_eval_all: no logits buffer");
+    return model_eval_common(m, "model_eval_all", tokens, n, logits, true, err);
+}
+
+/* ----------------------------------------------------------------------- perplexity ----- */
+
+/* -log p(tok) from logits, as llama-perplexity computes it: max in float, the sum of
+ * exponentials in double. */
+static double nll_of(const float *logits, int32_t n_vocab, int32_t tok)
+{
+    float max = logits[0];
+    for (int32_t i = 1; i < n_vocab; i++)
+        if (logits[i] > max) max = logits[i];
+    double sum = 0.0;
+    for (int32_t i = 0; i < n_vocab; i++) sum += expf(logits[i] - max);
+    return -((double)(logits[tok] - max) - log(sum));
+}
+
+int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, model_ppl *out,
+                     nt_err *err)
+{
+    const char *fn = "model_perplexity";
+    memset(out, 0, sizeof *out);
+    if (n_ctx == 0) n_ctx = m->kv.n_ctx;
+    if (n_ctx < 4 || n_ctx > m->kv.n_ctx)
+        return nt_err_set(err, NT_ERR_INVALID, "%s: context %d is outside 4..%d (the model's "
+                          "context)", fn, (int)n_ctx, (int)m->kv.n_ctx);
+    if (!tokens || n < 2 * (size_t)n_ctx)
+        return nt_err_set(err, NT_ERR_INVALID, "%s: %zu tokens are too few for a context of %d "
+                          "(at least %d needed)", fn, n, (int)n_ctx, 2 * (int)n_ctx);
+    const size_t n_chunk = n / (size_t)n_ctx;
+    int rc = model_check_tokens(m, fn, tokens, n_chunk * (size_t)n_ctx, err);
+    if (rc) return rc;
+    const int32_t bos = tokenizer_bos(m->tok);
+    const bool add_bos = tokenizer_add_bos(m->tok) && bos >= 0;
+    const int32_t first = n_ctx / 2, V = m->info.n_vocab;
+    int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
+    if (!chunk) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", fn);
+
+    double nll = 0.0, nll2 = 0.0;
+    int64_t count = 0;
+    const int32_t total = (int32_t)(n_chunk * (size_t)n_ctx > INT32_MAX ? INT32_MAX : n_chunk * (size_t)n_ctx);
+    for (size_t c = 0; c < n_chunk; c++) {
+        const int32_t *src = tokens + c * (size_t)n_ctx;
+        memcpy(chunk, src, (size_t)n_ctx * sizeof *chunk);
+        if (add_bos) chunk[0] = bos;
+        kv_rewind(&m->kv, 0);
+        for (int32_t off = 0; off < n_ctx;) {
+            const int32_t b = n_ctx - off < MODEL_BATCH ? n_ctx - off : MODEL_BATCH;
+            /* Positions j in [first, n_ctx - 1) predict token j + 1: only batches holding
+             * one of them need logits. */
+            const bool scored = off + b > first && off < n_ctx - 1;
+            rc = forward_batch(m, chunk + off, b, scored ? m->s.logits : NULL, true);
+            if (rc) {
+                kv_rewind(&m->kv, 0);
+                free(chunk);
+                return nt_err_set(err, rc, "%s: cancelled in chunk %zu of %zu", fn, c + 1, n_chunk);
+            }
+            if (scored) {
+                const int32_t j0 = off > first ? off : first;
+                const int32_t j1 = off + b < n_ctx - 1 ? off + b : n_ctx - 1;
+                for (int32_t j = j0; j < j1; j++) {
+                    const double v = nll_of(m->s.logits + (size_t)(j - off) * (size_t)V, V, src[j + 1]);
+                    nll += v;
+                    nll2 += v * v;
+                    count++;
+                }
+            }
+            off += b;
+            if (m->hooks.progress) {
+                size_t done = c * (size_t)n_ctx + (size_t)off;
+                m->hooks.progress((int32_t)(done > INT32_MAX ? INT32_MAX : done), total, m->hooks.user);
+            }
+        }
+    }
+    kv_rewind(&m->kv, 0);
+    free(chunk);
+
+    /* llama-perplexity's final estimate and its uncertainty. */
+    const double mean = nll / (double)count;
+    double var = nll2 / (double)count - mean * mean;
+    out->ppl = exp(mean);
+    out->ppl_err = var > 0.0 && count > 1 ? sqrt(var / (double)(count - 1)) * out->ppl : 0.0;
+    out->nll = mean;
+    out->n_chunks = (int32_t)n_chunk;
+    out->n_scored = count;
+    return NT_OK;
+}

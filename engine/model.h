@@ -1,0 +1,99 @@
+/* model.h — the insides of a loaded model (engine-internal): hyperparameters, views of the
+ * weights inside the mapped GGUF, the KV cache, the compute pool and the scratch memory of
+ * the forward pass. model.c builds all of it (model_load) and forward.c runs it.
+ *
+ * Shapes are written [rows][columns] with the columns contiguous, i.e. the reverse of GGUF's
+ * ne order: a matrix with ne = {in, out} is (out, in) here and computes y[out] = W · x[in]. */
+#ifndef NATTER_MODEL_H
+#define NATTER_MODEL_H
+
+#include "natter.h"
+#include "kv.h"
+#include "pool.h"
+
+#define MODEL_BATCH 64    /* tokens per prefill batch (one matrix × matrix step) */
+#define MODEL_TILE 32     /* weight rows per prefill tile: dequantized to f32, then sgemm */
+#define MODEL_ROWS 16     /* weight rows per decode task (matrix × vector) */
+#define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
+
+/* A weight matrix viewed in the mapping: (n_out, n_in), rows of row_bytes bytes. */
+typedef struct model_mat {
+    const char *name;     /* the tensor's name, owned by the gguf */
+    int type;             /* enum nt_type */
+    int64_t n_in, n_out;  /* columns, rows */
+    size_t row_bytes;
+    const uint8_t *data;  /* n_out × row_bytes bytes inside the mapping */
+    bool direct_f32;      /* F32 and 4-byte aligned: sgemm reads it in place */
+    const float *bias;    /* (n_out) added to the product, or NULL */
+} model_mat;
+
+/* One transformer block. q_dim = n_head × head_dim, kv_dim = n_head_kv × head_dim. */
+typedef struct model_layer {
+    const float *attn_norm; /* (n_embd) RMSNorm weight before attention */
+    model_mat wq;           /* (q_dim, n_embd), bias (q_dim) for qwen2 */
+    model_mat wk;           /* (kv_dim, n_embd) */
+    model_mat wv;           /* (kv_dim, n_embd) */
+    model_mat wo;           /* (n_embd, q_dim) */
+    const float *ffn_norm;  /* (n_embd) RMSNorm weight before the FFN */
+    model_mat w_gate;       /* (n_ff, n_embd) */
+    model_mat w_up;         /* (n_ff, n_embd) */
+    model_mat w_down;       /* (n_embd, n_ff) */
+} model_layer;
+
+/* Scratch of the forward pass, sized for MODEL_BATCH tokens; per-thread parts for the
+ * current pool size. */
+typedef struct model_scratch {
+    float *x;        /* (MODEL_BATCH, n_embd) residual stream */
+    float *xn;       /* (MODEL_BATCH, n_embd) normalised input of a sub-block */
+    float *q;        /* (MODEL_BATCH, q_dim) rotated queries */
+    float *att;      /* (MODEL_BATCH, q_dim) attention output, heads side by side */
+    float *h1, *h2;  /* (MODEL_BATCH, n_ff) FFN gate and up */
+    float *rope;     /* (MODEL_BATCH, n_rot) cos, sin of each rotated pair, per token */
+    float *logits;   /* (MODEL_BATCH, n_vocab) logits of a batch (perplexity, model_eval) */
+    void *act[3];    /* quantized copies of one activation vector (decode), 3 matrices */
+    size_t act_bytes; /* bytes of each act buffer */
+    int n_threads;   /* per-thread parts below are sized for this many */
+    float *scores;   /* (n_threads, n_ctx) attention scores */
+    float *tile;     /* (n_threads, MODEL_TILE × max_in) dequantized weight tiles */
+    size_t tile_len; /* floats of one thread's tile */
+} model_scratch;
+
+struct model {
+    gguf *g;
+    tokenizer *tok;
+    char *name;           /* general.name or the file's base name (malloc'd) */
+    model_info info;
+
+    int32_t q_dim, kv_dim;
+    bool rope_neox;       /* qwen2: rotate pairs (i, i + n_rot/2); llama: (2i, 2i + 1) */
+    float rope_freq_scale; /* 1 / linear scaling factor */
+    const float *rope_freqs; /* (n_rot / 2) Llama 3.1 frequency divisors, or NULL */
+
+    model_mat tok_embd;   /* (n_vocab, n_embd) */
+    const float *out_norm; /* (n_embd) */
+    model_mat output;     /* (n_vocab, n_embd): output.weight, or token_embd when tied */
+    model_layer *layers;  /* (n_layer) */
+    float **owned;        /* f32 copies of vectors that were not plain aligned F32 */
+    int n_owned;
+
+    kv_cache kv;
+    pool *pool;
+    model_hooks hooks;
+    model_scratch s;
+};
+
+/* forward.c */
+
+/* Allocates the scratch (and its per-thread parts for the pool's size). */
+int forward_scratch_init(model *m, nt_err *err);
+/* Re-sizes the per-thread parts after the pool changed. */
+int forward_scratch_threads(model *m, nt_err *err);
+void forward_scratch_free(model *m);
+
+/* Runs n (1..MODEL_BATCH) tokens at positions kv.n_past.. through the model and, on success,
+ * advances kv.n_past by n. Logits: when all is true, logits receives n × n_vocab floats (one
+ * row per token); otherwise, when logits is not NULL, the last token's n_vocab floats.
+ * Returns NT_OK or NT_ERR_CANCELLED (cache unchanged). Callers check ids and room. */
+int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, bool all);
+
+#endif
