@@ -1,0 +1,659 @@
+/* quant.c — quantized block formats: exact dequantization, the scalar reference kernels and
+ * the run-time dispatch to SIMD kernels (quant_avx512.c). See quant.h for the API, the
+ * activation formats and their accuracy.
+ *
+ * The scalar kernels are the reference every SIMD kernel is tested against, so they are
+ * written for clarity: decode a block, multiply in integers, scale once per block. The
+ * dequantizers follow ggml's arithmetic operation by operation (same float operations in the
+ * same order), because the tests demand bit-identical values. This file must be compiled
+ * without FP contraction, so that `d * q - m` stays two rounded operations as in ggml's
+ * reference build: -std=c11 implies -ffp-contract=off in GCC, and the baseline x86-64 target
+ * this file is built for has no FMA anyway. */
+#include "quant.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- scalar conversions ----- */
+
+float quant_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, u;
+    if (exp == 0x1f) {
+        /* inf, or NaN made quiet the way the F16C instruction does, payload kept */
+        u = sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0);
+    } else if (exp != 0) {
+        u = sign | ((exp + 112u) << 23) | (mant << 13); /* rebias 15 → 127 */
+    } else {
+        /* zero or subnormal: mant·2^-24, exact in f32 (mant < 2^10, power-of-two scale) */
+        float f = (float)mant * 0x1p-24f;
+        memcpy(&u, &f, 4);
+        u |= sign;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t quant_f32_to_f16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* NaN */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* ≥ 65520 rounds to inf */
+    if (a >= 0x38800000u) {
+        /* normal half: round the 13 dropped bits to nearest even, carry may bump exponent */
+        uint32_t r = a + 0xfffu + ((a >> 13) & 1u);
+        return (uint16_t)(sign | ((r - (112u << 23)) >> 13));
+    }
+    if (a < 0x33000000u) return sign; /* ≤ 2^-25: rounds to zero (ties to even) */
+    /* subnormal half: value in units of 2^-24 is m >> shift, rounded to nearest even */
+    uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126u - e; /* 14 .. 24 */
+    uint32_t q = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (q & 1u))) q++;
+    return (uint16_t)(sign | q); /* q == 0x400 is the smallest normal: still correct bits */
+}
+
+float quant_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t quant_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+void quant_quantize_row_q8_0(const float *x, void *dst, int64_t n)
+{
+    quant_block_q8_0 *y = dst;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = quant_f32_to_f16(d);
+        for (int i = 0; i < 32; i++) y[b].qs[i] = (int8_t)roundf(x[i] * id);
+    }
+}
+
+/* ---------------------------------------------------------------- dequantization ----- */
+
+static void deq_f32(const void *src, float *dst, int64_t n)
+{
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+static void deq_f16(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *p = src;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = quant_f16_to_f32(h);
+    }
+}
+
+static void deq_bf16(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *p = src;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        dst[i] = quant_bf16_to_f32(h);
+    }
+}
+
+static void deq_q8_0(const void *src, float *y, int64_t n)
+{
+    const quant_block_q8_0 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        float d = quant_f16_to_f32(x[b].d);
+        for (int j = 0; j < 32; j++) y[j] = (float)x[b].qs[j] * d;
+    }
+}
+
+static void deq_q4_0(const void *src, float *y, int64_t n)
+{
+    const quant_block_q4_0 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        float d = quant_f16_to_f32(x[b].d);
+        for (int j = 0; j < 16; j++) {
+            y[j] = (float)((x[b].qs[j] & 0x0f) - 8) * d;
+            y[j + 16] = (float)((x[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void deq_q4_1(const void *src, float *y, int64_t n)
+{
+    const quant_block_q4_1 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        float d = quant_f16_to_f32(x[b].d), m = quant_f16_to_f32(x[b].m);
+        for (int j = 0; j < 16; j++) {
+            y[j] = (float)(x[b].qs[j] & 0x0f) * d + m;
+            y[j + 16] = (float)(x[b].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* The 32 five-bit values of a Q5_x block, 0..31. */
+static void q5_values(const uint8_t qh4[4], const uint8_t qs[16], int v[32])
+{
+    uint32_t qh;
+    memcpy(&qh, qh4, 4); /* little-endian hosts only, as everywhere in natter */
+    for (int j = 0; j < 16; j++) {
+        v[j] = (qs[j] & 0x0f) | (int)(((qh >> j) & 1u) << 4);
+        v[j + 16] = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+    }
+}
+
+static void deq_q5_0(const void *src, float *y, int64_t n)
+{
+    const quant_block_q5_0 *x = src;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        float d = quant_f16_to_f32(x[b].d);
+        q5_values(x[b].qh, x[b].qs, v);
+        for (int j = 0; j < 32; j++) y[j] = (float)(v[j] - 16) * d;
+    }
+}
+
+static void deq_q5_1(const void *src, float *y, int64_t n)
+{
+    const quant_block_q5_1 *x = src;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        float d = quant_f16_to_f32(x[b].d), m = quant_f16_to_f32(x[b].m);
+        q5_values(x[b].qh, x[b].qs, v);
+        for (int j = 0; j < 32; j++) y[j] = (float)v[j] * d + m;
+    }
+}
+
+/* The 8 six-bit scales and mins of a Q4_K/Q5_K super-block. scales[0..3] hold sc[0..3] in
+ * their low 6 bits, scales[4..7] m[0..3]; scales[8..11] hold the low 4 bits of sc[4..7]
+ * (low nibble) and m[4..7] (high nibble), whose top 2 bits are the top bits of bytes 0..7. */
+static void k4_scales(const uint8_t s[12], uint8_t sc[8], uint8_t m[8])
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
+        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+static void deq_q4_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q4_K *x = src;
+    uint8_t sc[8], m[8];
+    for (int64_t b = 0; b < n / 256; b++) {
+        float d = quant_f16_to_f32(x[b].d), dmin = quant_f16_to_f32(x[b].dmin);
+        k4_scales(x[b].scales, sc, m);
+        const uint8_t *q = x[b].qs;
+        for (int j = 0; j < 8; j += 2, q += 32) {
+            /* sub-block j: low nibbles of these 32 bytes; sub-block j + 1: high nibbles */
+            float d1 = d * (float)sc[j], m1 = dmin * (float)m[j];
+            float d2 = d * (float)sc[j + 1], m2 = dmin * (float)m[j + 1];
+            for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0x0f) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;
+        }
+    }
+}
+
+static void deq_q5_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q5_K *x = src;
+    uint8_t sc[8], m[8];
+    for (int64_t b = 0; b < n / 256; b++) {
+        float d = quant_f16_to_f32(x[b].d), dmin = quant_f16_to_f32(x[b].dmin);
+        k4_scales(x[b].scales, sc, m);
+        const uint8_t *q = x[b].qs, *qh = x[b].qh;
+        for (int j = 0; j < 8; j += 2, q += 32) {
+            float d1 = d * (float)sc[j], m1 = dmin * (float)m[j];
+            float d2 = d * (float)sc[j + 1], m2 = dmin * (float)m[j + 1];
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (float)((q[l] & 0x0f) + (((qh[l] >> j) & 1) << 4)) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (float)((q[l] >> 4) + (((qh[l] >> (j + 1)) & 1) << 4)) - m2;
+        }
+    }
+}
+
+/* Value e (0..255) of a Q6_K super-block as 0..63. Within each half of 128 values, value l of
+ * quarter k takes ql bits from byte (l + 32·(k & 1)) (nibble k >> 1) and qh bits 2k..2k+1 of
+ * byte l. */
+static void q6_values(const quant_block_q6_K *x, int v[256])
+{
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = x->ql + 64 * h, *qh = x->qh + 32 * h;
+        int *o = v + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            o[l] = (ql[l] & 0x0f) | ((qh[l] & 3) << 4);
+            o[l + 32] = (ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4);
+            o[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+            o[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+        }
+    }
+}
+
+static void deq_q6_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q6_K *x = src;
+    int v[256];
+    for (int64_t b = 0; b < n / 256; b++, y += 256) {
+        float d = quant_f16_to_f32(x[b].d);
+        q6_values(&x[b], v);
+        /* ggml: d * sc * q, evaluated left to right */
+        for (int e = 0; e < 256; e++) y[e] = d * (float)x[b].scales[e / 16] * (float)(v[e] - 32);
+    }
+}
+
+/* ------------------------------------------------------------ activation prepare ----- */
+
+static void act_f32(const float *x, void *act, int64_t n)
+{
+    memcpy(act, x, (size_t)n * sizeof(float));
+}
+
+/* Block scale for int8 activations: q = round(x · 127/amax). SIMD preparers use the same
+ * scalar scale and the same rounding, so their buffers are bit-identical to these. */
+static void act32_prep(const float *x, void *act, int64_t n)
+{
+    quant_act32 *y = act;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int32_t s = 0;
+        y[b].d = amax / 127.0f;
+        for (int i = 0; i < 32; i++) {
+            int q = (int)nearbyintf(x[i] * id);
+            y[b].qs[i] = (int8_t)q;
+            s += q;
+        }
+        y[b].isum = s;
+    }
+}
+
+static void act256_prep(const float *x, void *act, int64_t n)
+{
+    quant_act256 *y = act;
+    for (int64_t b = 0; b < n / 256; b++, x += 256) {
+        float amax = 0.0f;
+        for (int i = 0; i < 256; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        y[b].d = amax / 127.0f;
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int i = 16 * g; i < 16 * g + 16; i++) {
+                int q = (int)nearbyintf(x[i] * id);
+                y[b].qs[i] = (int8_t)q;
+                s += q;
+            }
+            y[b].bsums[g] = (int16_t)s;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- scalar dot products ----- */
+
+/* Eight interleaved partial sums, combined pairwise: a fixed order that is also far more
+ * accurate than one running sum. */
+static float dot_f32_scalar(const float *a, const float *b, int64_t n)
+{
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    for (int k = 0; i < n; i++, k++) s[k] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_f32_act(const void *row, const void *act, int64_t n)
+{
+    return dot_f32_scalar(row, act, n);
+}
+
+/* F16/BF16 rows: convert in chunks and reuse the f32 kernel (same order for every chunk). */
+static float dot_half_act(void (*deq)(const void *, float *, int64_t), size_t esz,
+                          const void *row, const float *x, int64_t n)
+{
+    float buf[256];
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t k = n - i < 256 ? n - i : 256;
+        deq((const uint8_t *)row + (size_t)i * esz, buf, k);
+        sum += dot_f32_scalar(buf, x + i, k);
+    }
+    return (float)sum;
+}
+
+static float dot_f16_act(const void *row, const void *act, int64_t n)
+{
+    return dot_half_act(deq_f16, 2, row, act, n);
+}
+
+static float dot_bf16_act(const void *row, const void *act, int64_t n)
+{
+    return dot_half_act(deq_bf16, 2, row, act, n);
+}
+
+static float dot_q8_0_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q8_0 *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += x[b].qs[j] * a[b].qs[j];
+        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q4_0_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q4_0 *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++)
+            s += (x[b].qs[j] & 0x0f) * a[b].qs[j] + (x[b].qs[j] >> 4) * a[b].qs[j + 16];
+        s -= 8 * a[b].isum;
+        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q4_1_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q4_1 *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++)
+            s += (x[b].qs[j] & 0x0f) * a[b].qs[j] + (x[b].qs[j] >> 4) * a[b].qs[j + 16];
+        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s +
+               quant_f16_to_f32(x[b].m) * a[b].d * (float)a[b].isum;
+    }
+    return sum;
+}
+
+static float dot_q5_0_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q5_0 *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        q5_values(x[b].qh, x[b].qs, v);
+        for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[j];
+        s -= 16 * a[b].isum;
+        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+    }
+    return sum;
+}
+
+static float dot_q5_1_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q5_1 *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        q5_values(x[b].qh, x[b].qs, v);
+        for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[j];
+        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s +
+               quant_f16_to_f32(x[b].m) * a[b].d * (float)a[b].isum;
+    }
+    return sum;
+}
+
+/* Q4_K / Q5_K: sum_j sc_j·(q·a)_j in integers, minus sum_j m_j·(bsum pair j). */
+static float dot_q45_K(const uint8_t *scales, uint16_t dh, uint16_t dminh, const int v[256],
+                       const quant_act256 *a)
+{
+    uint8_t sc[8], m[8];
+    k4_scales(scales, sc, m);
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 8; j++) {
+        int32_t s = 0;
+        for (int l = 0; l < 32; l++) s += v[32 * j + l] * a->qs[32 * j + l];
+        isum += sc[j] * s;
+        msum += m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+    }
+    return quant_f16_to_f32(dh) * a->d * (float)isum -
+           quant_f16_to_f32(dminh) * a->d * (float)msum;
+}
+
+static float dot_q4_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q4_K *x = row;
+    const quant_act256 *a = act;
+    float sum = 0.0f;
+    int v[256];
+    for (int64_t b = 0; b < n / 256; b++) {
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) {
+                v[64 * j + l] = x[b].qs[32 * j + l] & 0x0f;
+                v[64 * j + 32 + l] = x[b].qs[32 * j + l] >> 4;
+            }
+        sum += dot_q45_K(x[b].scales, x[b].d, x[b].dmin, v, &a[b]);
+    }
+    return sum;
+}
+
+static float dot_q5_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q5_K *x = row;
+    const quant_act256 *a = act;
+    float sum = 0.0f;
+    int v[256];
+    for (int64_t b = 0; b < n / 256; b++) {
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) {
+                v[64 * j + l] = (x[b].qs[32 * j + l] & 0x0f) | (((x[b].qh[l] >> (2 * j)) & 1) << 4);
+                v[64 * j + 32 + l] =
+                    (x[b].qs[32 * j + l] >> 4) | (((x[b].qh[l] >> (2 * j + 1)) & 1) << 4);
+            }
+        sum += dot_q45_K(x[b].scales, x[b].d, x[b].dmin, v, &a[b]);
+    }
+    return sum;
+}
+
+static float dot_q6_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q6_K *x = row;
+    const quant_act256 *a = act;
+    float sum = 0.0f;
+    int v[256];
+    for (int64_t b = 0; b < n / 256; b++) {
+        q6_values(&x[b], v);
+        int32_t isum = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            for (int l = 16 * g; l < 16 * g + 16; l++) s += v[l] * a[b].qs[l];
+            isum += x[b].scales[g] * (s - 32 * a[b].bsums[g]);
+        }
+        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
+/* ------------------------------------------------------------------ dispatch ----- */
+
+static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
+    [NT_TYPE_F32] = {deq_f32, act_f32, dot_f32_act},
+    [NT_TYPE_F16] = {deq_f16, act_f32, dot_f16_act},
+    [NT_TYPE_BF16] = {deq_bf16, act_f32, dot_bf16_act},
+    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0_act},
+    [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0_act},
+    [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1_act},
+    [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0_act},
+    [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1_act},
+    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K_act},
+    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K_act},
+    [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act},
+};
+
+bool quant_type_supported(int type)
+{
+    return type >= 0 && type < NT_TYPE_COUNT_ && scalar_kernels[type].dequant != NULL;
+}
+
+bool quant_isa_available(int isa)
+{
+    switch (isa) {
+    case QUANT_ISA_SCALAR: return true;
+    case QUANT_ISA_AVX512: return quant_avx512_usable();
+    default: return false;
+    }
+}
+
+const char *quant_isa_name(int isa)
+{
+    switch (isa) {
+    case QUANT_ISA_SCALAR: return "scalar";
+    case QUANT_ISA_AVX512: return "avx512";
+    default: return "?";
+    }
+}
+
+int quant_isa_active(void)
+{
+    /* Decided once; -1 means not yet. A race only makes two threads decide the same thing. */
+    static _Atomic int active = -1;
+    int a = atomic_load_explicit(&active, memory_order_relaxed);
+    if (a < 0) {
+        a = quant_isa_available(QUANT_ISA_AVX512) ? QUANT_ISA_AVX512 : QUANT_ISA_SCALAR;
+        atomic_store_explicit(&active, a, memory_order_relaxed);
+    }
+    return a;
+}
+
+/* The kernel set for (isa, type) with scalar fallbacks filled in. */
+static quant_kernels kernels_for(int isa, int type)
+{
+    quant_kernels k = scalar_kernels[type];
+    if (isa == QUANT_ISA_AVX512) {
+        const quant_kernels *v = quant_avx512_kernels(type);
+        if (v->dequant) k.dequant = v->dequant;
+        if (v->act_prepare) k.act_prepare = v->act_prepare;
+        if (v->dot_act) k.dot_act = v->dot_act;
+    }
+    return k;
+}
+
+static float dot_f32_isa(int isa, const float *a, const float *b, int64_t n)
+{
+    return isa == QUANT_ISA_AVX512 ? quant_avx512_dot_f32(a, b, n) : dot_f32_scalar(a, b, n);
+}
+
+float quant_dot_f32(const float *a, const float *b, int64_t n)
+{
+    return dot_f32_isa(quant_isa_active(), a, b, n);
+}
+
+void quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n)
+{
+    kernels_for(isa, type).dequant(src, dst, n);
+}
+
+void quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n)
+{
+    kernels_for(isa, type).act_prepare(x, act, n);
+}
+
+float quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n)
+{
+    return kernels_for(isa, type).dot_act(row, act, n);
+}
+
+float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n)
+{
+    if (type == NT_TYPE_F32) return dot_f32_isa(isa, row, x, n);
+    /* Dequantize 256 values at a time (a multiple of every block length) into the stack and
+     * dot them in f32; chunk results add up in double. */
+    quant_kernels k = kernels_for(isa, type);
+    size_t chunk_bytes = nt_type_row_bytes(type, 256);
+    float buf[256];
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t len = n - i < 256 ? n - i : 256;
+        k.dequant((const uint8_t *)row + (size_t)(i / 256) * chunk_bytes, buf, len);
+        sum += dot_f32_isa(isa, buf, x + i, len);
+    }
+    return (float)sum;
+}
+
+void quant_dequant_row(int type, const void *src, float *dst, int64_t n)
+{
+    quant_dequant_row_isa(quant_isa_active(), type, src, dst, n);
+}
+
+void quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+                        int64_t col0, int64_t col1, float *dst, int64_t ld)
+{
+    quant_kernels k = kernels_for(quant_isa_active(), type);
+    int64_t bl = nt_type_block_len(type);
+    size_t off = (size_t)(col0 / bl) * nt_type_block_bytes(type);
+    for (int64_t r = row0; r < row1; r++)
+        k.dequant((const uint8_t *)W + (size_t)r * row_bytes + off, dst + (r - row0) * ld,
+                  col1 - col0);
+}
+
+float quant_dot(int type, const void *row, const float *x, int64_t n)
+{
+    return quant_dot_isa(quant_isa_active(), type, row, x, n);
+}
+
+size_t quant_act_bytes(int type, int64_t n)
+{
+    switch (type) {
+    case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16:
+        return (size_t)n * sizeof(float);
+    case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
+    case NT_TYPE_Q5_1:
+        return (size_t)(n / 32) * sizeof(quant_act32);
+    case NT_TYPE_Q4_K: case NT_TYPE_Q5_K: case NT_TYPE_Q6_K:
+        return (size_t)(n / 256) * sizeof(quant_act256);
+    default:
+        return 0;
+    }
+}
+
+void quant_act_prepare(int type, const float *x, void *act, int64_t n)
+{
+    quant_act_prepare_isa(quant_isa_active(), type, x, act, n);
+}
+
+float quant_dot_act(int type, const void *row, const void *act, int64_t n)
+{
+    return quant_dot_act_isa(quant_isa_active(), type, row, act, n);
+}
+
+void quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+                  const void *act, int64_t n, float *y)
+{
+    /* By far the hottest loop of decoding: one weight row after another, streamed from
+     * memory once. The kernel is resolved once, then each row is exactly quant_dot_act. */
+    float (*dot)(const void *, const void *, int64_t) =
+        kernels_for(quant_isa_active(), type).dot_act;
+    for (int64_t r = row0; r < row1; r++)
+        y[r] = dot((const uint8_t *)W + (size_t)r * row_bytes, act, n);
+}

@@ -1,0 +1,171 @@
+/* quant.h — natter's quantized weight formats and the kernels the forward pass runs on them.
+ *
+ * Block layouts are ggml's (ggml/src/ggml-common.h), so GGUF tensor data is used in place:
+ * a row of n values of type T is n / nt_type_block_len(T) blocks laid end to end.
+ *
+ * Two ways to take a dot product of a weight row with an f32 vector x:
+ *
+ *   quant_dot(type, row, x, n)       "f32 path": the row is dequantized (in chunks, on the
+ *                                    stack) and multiplied with x in f32. Accuracy: that of an
+ *                                    f32 dot product of the exact dequantized values (relative
+ *                                    error ~1e-6 × sqrt(n) of sum |w·x|). Slower; meant for
+ *                                    reference checks and odd small tensors.
+ *
+ *   quant_act_prepare + quant_dot_act "activation path", the one the forward pass uses: x is
+ *                                    converted ONCE per matrix into an activation buffer
+ *                                    (quant_act_bytes), then every row is dotted with it
+ *                                    (quant_dot_act, or quant_matvec for a range of rows).
+ *
+ * What the activation buffer holds, per weight type:
+ *   F32, F16, BF16        x itself as f32 (a copy): exact inputs, f32 accumulation.
+ *   Q8_0, Q4_0, Q4_1,     quant_act32 blocks: 32 values as int8 with an f32 scale
+ *   Q5_0, Q5_1            (scale = max|x| / 127 over the block, round to nearest even) and
+ *                         the block's integer sum. Products are summed exactly in integers;
+ *                         only the per-block scaling is float.
+ *   Q4_K, Q5_K, Q6_K      quant_act256 blocks: 256 values as int8 with an f32 scale and int16
+ *                         sums of each 16 (ggml's block_q8_K idea, with our own layout).
+ *   Accuracy of the int8 activations: each x is off by at most scale/2 = max|x|/254 of its
+ *   block, so the dot product's error is at most sum_blocks (max|x_b|/254) · sum |w| over the
+ *   block — in practice a relative error of a few 1e-3 on random data, ~1e-4 on real
+ *   activations relative to sum |w·x|. This is the same trade ggml makes for these types.
+ *
+ * Determinism: every kernel has a fixed reduction order, so equal inputs give bit-identical
+ * outputs on every call, and quant_matvec computes each row exactly as quant_dot_act does
+ * whatever the row range. The SIMD kernels and the scalar ones round differently (both agree
+ * within the tolerances above); a process uses one of them for its whole life (chosen by
+ * CPU feature detection at run time: see quant_isa_*).
+ *
+ * Nothing here allocates; nothing keeps pointers past a call. All functions are thread-safe.
+ * Callers validate that n is a multiple of the block length (nt_type_row_bytes() != 0) and
+ * that buffers are as long as stated; these functions assume it.
+ */
+#ifndef NATTER_QUANT_H
+#define NATTER_QUANT_H
+
+#include "natter.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ block layouts ----- */
+
+#define QUANT_QK32 32   /* values per block of the 32-value formats */
+#define QUANT_QK_K 256  /* values per super-block of the K formats */
+
+/* Halves (ggml_half) are stored as raw IEEE binary16 bits. */
+typedef struct { uint16_t d; int8_t qs[32]; } quant_block_q8_0;          /* x = d·q */
+typedef struct { uint16_t d; uint8_t qs[16]; } quant_block_q4_0;         /* x = d·(q - 8) */
+typedef struct { uint16_t d, m; uint8_t qs[16]; } quant_block_q4_1;      /* x = d·q + m */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } quant_block_q5_0; /* d·(q - 16) */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } quant_block_q5_1; /* d·q + m */
+/* In the 32-value nibble formats, byte j holds value j (low nibble) and value j + 16 (high
+ * nibble); in Q5_x bit j of the little-endian u32 qh is value j's fifth bit. */
+
+/* 8 sub-blocks of 32: x = d·sc[j]·q - dmin·m[j]; sc, m are 6-bit, packed in scales[12]. */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } quant_block_q4_K;
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[32]; /* bit j of qh[l]: fifth bit of value l of sub-block j */
+    uint8_t qs[128];
+} quant_block_q5_K;
+/* 16 sub-blocks of 16: x = d·scales[i]·(q - 32), q 6-bit from ql (low 4) and qh (high 2). */
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } quant_block_q6_K;
+
+/* Activation blocks (natter's own, never stored in files). */
+typedef struct {
+    float d;       /* scale: x ≈ d·qs */
+    int32_t isum;  /* sum of qs */
+    int8_t qs[32];
+} quant_act32;
+typedef struct {
+    float d;
+    int16_t bsums[16]; /* bsums[i] = sum of qs[16i .. 16i+15] */
+    int8_t qs[256];
+} quant_act256;
+
+/* ------------------------------------------------------------- scalar conversions ----- */
+
+/* Exact binary16 → binary32 (subnormals, ±inf; NaN stays NaN with its payload, made quiet). */
+float quant_f16_to_f32(uint16_t h);
+/* binary32 → binary16, round to nearest even; overflow gives ±inf, NaN a quiet NaN. */
+uint16_t quant_f32_to_f16(float f);
+float quant_bf16_to_f32(uint16_t h); /* exact */
+/* binary32 → bfloat16, round to nearest even (as ggml); NaN stays a quiet NaN. */
+uint16_t quant_f32_to_bf16(float f);
+
+/* Quantizes x[n] (n a multiple of 32) to Q8_0 blocks as ggml's reference quantizer does
+ * (d = max|x|/127 rounded to f16, q = round(x/d)). For tests and writers of small files. */
+void quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
+
+/* --------------------------------------------------------------- the kernel API ----- */
+
+/* Is type one this module computes with? (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+ * Q4_K, Q5_K, Q6_K; the same list as nt_type_supported.) */
+bool quant_type_supported(int type);
+
+/* Dequantizes n values (a multiple of the block length) from src into dst. Bit-identical to
+ * ggml's dequantize_row_* for every supported type. */
+void quant_dequant_row(int type, const void *src, float *dst, int64_t n);
+
+/* For the batched prefill path: dequantizes the tile rows [row0, row1) × columns
+ * [col0, col1) of the matrix W (rows of row_bytes bytes) into dst, row r going to
+ * dst + (r - row0)·ld. col0 and col1 must be multiples of the block length. */
+void quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+                        int64_t col0, int64_t col1, float *dst, int64_t ld);
+
+/* f32 path (see the top of this file): dot of one row of n values with x[n]. */
+float quant_dot(int type, const void *row, const float *x, int64_t n);
+
+/* Activation path. Bytes of the activation buffer for a row length n (a multiple of the
+ * block length); the buffer must be aligned to at least 4 bytes (malloc is fine). */
+size_t quant_act_bytes(int type, int64_t n);
+/* Converts x[n] into the activation buffer for weights of this type. */
+void quant_act_prepare(int type, const float *x, void *act, int64_t n);
+/* Dot of one weight row with a prepared activation buffer. */
+float quant_dot_act(int type, const void *row, const void *act, int64_t n);
+/* y[r] = row r of W · x for r in [row0, row1) (y is indexed by r, not r - row0). Each y[r]
+ * is bit-identical to quant_dot_act(type, W + r·row_bytes, act, n), so splitting rows among
+ * threads never changes results. */
+void quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+                  const void *act, int64_t n, float *y);
+
+/* f32 dot product of a[n] and b[n] with the active kernel (fixed order). */
+float quant_dot_f32(const float *a, const float *b, int64_t n);
+
+/* -------------------------------------------------- kernel sets, for tests and tools ----- */
+
+enum quant_isa {
+    QUANT_ISA_SCALAR = 0, /* portable C, the reference */
+    QUANT_ISA_AVX512 = 1, /* AVX-512 F/BW/VL/DQ + VNNI + F16C + FMA (Ice Lake, Zen 4 and up) */
+    QUANT_ISA_COUNT_
+};
+
+bool quant_isa_available(int isa);   /* does this CPU (and build) have it? */
+int quant_isa_active(void);          /* the one the functions above use: the best available */
+const char *quant_isa_name(int isa); /* "scalar", "avx512" */
+
+/* The same operations with an explicit kernel set (isa must be available). Types without a
+ * kernel in that set fall back to the scalar one. */
+void quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n);
+void quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n);
+float quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n);
+float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n);
+
+/* ------------------------------------------------------ internal: kernel tables ----- */
+
+/* One kernel set for one type. NULL members mean "use the scalar kernel". */
+typedef struct quant_kernels {
+    void (*dequant)(const void *src, float *dst, int64_t n);
+    void (*act_prepare)(const float *x, void *act, int64_t n);
+    float (*dot_act)(const void *row, const void *act, int64_t n);
+} quant_kernels;
+
+/* Defined in quant_avx512.c: true when the CPU has every feature the set needs. */
+bool quant_avx512_usable(void);
+/* The AVX-512 kernels for type (never NULL; members may be NULL). */
+const quant_kernels *quant_avx512_kernels(int type);
+float quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
+
+#endif

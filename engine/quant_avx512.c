@@ -1,0 +1,605 @@
+/* quant_avx512.c — AVX-512 kernels for the quantized formats of quant.h.
+ *
+ * Every function here is compiled for AVX-512 F/BW/VL/DQ + VNNI + F16C + FMA through a target
+ * attribute, while the rest of the program is built for the baseline x86-64: quant.c calls
+ * these only after quant_avx512_usable() said the CPU has all of those features, so the same
+ * binary still runs (on the scalar kernels) on a CPU without AVX-512.
+ *
+ * Decoding is bound by memory bandwidth: each weight byte is read once per token. The dot
+ * kernels therefore keep the weights in their packed form, expand them in registers to bytes
+ * and multiply them with int8 activations (quant_act32 / quant_act256) in integers
+ * (VPDPBUSD, VPMADDUBSW + VPDPWSSD); only one float multiply-add per block remains.
+ *
+ * Dequantization must be bit-identical to ggml's: it uses the same float operations in the
+ * same order, with the explicitly rounded intrinsics (_mm512_mul_round_ps, ...) so that the
+ * compiler can never fuse `d·q - m` into one FMA. */
+#include "quant.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
+#define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+bool quant_avx512_usable(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") &&
+           __builtin_cpu_supports("fma");
+}
+
+AVX512 static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* y = (float)q · d, then optionally - m / + m, each rounded separately as in ggml */
+AVX512 static inline __m512 mul_rn(__m512 a, __m512 b)
+{
+    return _mm512_mul_round_ps(a, b, RN);
+}
+
+AVX512 static inline __m512 i8_to_ps(__m128i v) /* 16 signed bytes → 16 floats */
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v));
+}
+
+AVX512 static inline __m512 u8_to_ps(__m128i v)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v));
+}
+
+/* --------------------------------------------------------------------- f32 dot ----- */
+
+/* Four accumulators of 16 lanes over 64 values per step; the tail is masked into acc 0.
+ * The final reduction order is fixed by the code. */
+AVX512 float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+static float dot_f32_act(const void *row, const void *act, int64_t n)
+{
+    return quant_avx512_dot_f32(row, act, n);
+}
+
+/* F16 and BF16 rows against f32 activations: widen 16 values, FMA, same shape as above. */
+AVX512 static inline __m512 ld_f16(const uint16_t *p, __mmask16 k)
+{
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, p));
+}
+
+AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
+{
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+#define DEF_DOT_HALF(NAME, LD)                                                              \
+    AVX512 static float NAME(const void *row, const void *act, int64_t n)                   \
+    {                                                                                       \
+        const uint16_t *w = row;                                                            \
+        const float *x = act;                                                               \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                         \
+        const __mmask16 all = 0xffff;                                                       \
+        int64_t i = 0;                                                                      \
+        for (; i + 64 <= n; i += 64) {                                                      \
+            s0 = _mm512_fmadd_ps(LD(w + i, all), _mm512_loadu_ps(x + i), s0);               \
+            s1 = _mm512_fmadd_ps(LD(w + i + 16, all), _mm512_loadu_ps(x + i + 16), s1);     \
+            s2 = _mm512_fmadd_ps(LD(w + i + 32, all), _mm512_loadu_ps(x + i + 32), s2);     \
+            s3 = _mm512_fmadd_ps(LD(w + i + 48, all), _mm512_loadu_ps(x + i + 48), s3);     \
+        }                                                                                   \
+        for (; i < n; i += 16) {                                                            \
+            __mmask16 k = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1u);            \
+            s0 = _mm512_fmadd_ps(LD(w + i, k), _mm512_maskz_loadu_ps(k, x + i), s0);        \
+        }                                                                                   \
+        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),                    \
+                                                  _mm512_add_ps(s2, s3)));                  \
+    }
+
+DEF_DOT_HALF(dot_f16_act, ld_f16)
+DEF_DOT_HALF(dot_bf16_act, ld_bf16)
+
+#define DEF_DEQ_HALF(NAME, LD)                                                              \
+    AVX512 static void NAME(const void *src, float *dst, int64_t n)                         \
+    {                                                                                       \
+        const uint16_t *w = src;                                                            \
+        for (int64_t i = 0; i < n; i += 16) {                                               \
+            __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u); \
+            _mm512_mask_storeu_ps(dst + i, k, LD(w + i, k));                                \
+        }                                                                                   \
+    }
+
+DEF_DEQ_HALF(deq_f16, ld_f16)
+DEF_DEQ_HALF(deq_bf16, ld_bf16)
+
+/* -------------------------------------------------------------- dequantization ----- */
+
+AVX512 static void deq_q8_0(const void *src, float *y, int64_t n)
+{
+    const quant_block_q8_0 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        __m512 d = _mm512_set1_ps(h2f(x[b].d));
+        __m256i q = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        _mm512_storeu_ps(y, mul_rn(i8_to_ps(_mm256_castsi256_si128(q)), d));
+        _mm512_storeu_ps(y + 16, mul_rn(i8_to_ps(_mm256_extracti128_si256(q, 1)), d));
+    }
+}
+
+/* 16 nibble bytes → 32 bytes: values 0..15 (low nibbles), then 16..31 (high nibbles). */
+AVX512 static inline __m256i nib32(const uint8_t *qs)
+{
+    __m128i q = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+    __m128i lo = _mm_and_si128(q, m), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/* Q5_x: add the fifth bits (bit j of the u32 qh for value j). */
+AVX512 static inline __m256i five32(const uint8_t *qh, const uint8_t *qs)
+{
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    __m256i v = nib32(qs);
+    return _mm256_mask_add_epi8(v, (__mmask32)h, v, _mm256_set1_epi8(16));
+}
+
+/* Stores 32 values v (bytes, minus bias) as (float)v·d (+ m when add_m). */
+AVX512 static inline void store32(float *y, __m256i v, int signed_bytes, __m512 d, __m512 m,
+                                  int add_m)
+{
+    __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+    __m512 a = signed_bytes ? i8_to_ps(lo) : u8_to_ps(lo);
+    __m512 b = signed_bytes ? i8_to_ps(hi) : u8_to_ps(hi);
+    a = mul_rn(a, d);
+    b = mul_rn(b, d);
+    if (add_m) {
+        a = _mm512_add_round_ps(a, m, RN);
+        b = _mm512_add_round_ps(b, m, RN);
+    }
+    _mm512_storeu_ps(y, a);
+    _mm512_storeu_ps(y + 16, b);
+}
+
+AVX512 static void deq_q4_0(const void *src, float *y, int64_t n)
+{
+    const quant_block_q4_0 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        __m256i v = _mm256_sub_epi8(nib32(x[b].qs), _mm256_set1_epi8(8));
+        store32(y, v, 1, _mm512_set1_ps(h2f(x[b].d)), _mm512_setzero_ps(), 0);
+    }
+}
+
+AVX512 static void deq_q4_1(const void *src, float *y, int64_t n)
+{
+    const quant_block_q4_1 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32)
+        store32(y, nib32(x[b].qs), 0, _mm512_set1_ps(h2f(x[b].d)), _mm512_set1_ps(h2f(x[b].m)), 1);
+}
+
+AVX512 static void deq_q5_0(const void *src, float *y, int64_t n)
+{
+    const quant_block_q5_0 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        __m256i v = _mm256_sub_epi8(five32(x[b].qh, x[b].qs), _mm256_set1_epi8(16));
+        store32(y, v, 1, _mm512_set1_ps(h2f(x[b].d)), _mm512_setzero_ps(), 0);
+    }
+}
+
+AVX512 static void deq_q5_1(const void *src, float *y, int64_t n)
+{
+    const quant_block_q5_1 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, y += 32)
+        store32(y, five32(x[b].qh, x[b].qs), 0, _mm512_set1_ps(h2f(x[b].d)),
+                _mm512_set1_ps(h2f(x[b].m)), 1);
+}
+
+/* The 8 scales and 8 mins of a Q4_K/Q5_K super-block as bytes, 4 at a time in u32 words
+ * (the same unpacking as k4_scales in quant.c, done on whole words). */
+static inline void k4_unpack(const uint8_t s[12], uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t w[3], o[4];
+    memcpy(w, s, 12);
+    o[0] = w[0] & 0x3f3f3f3fu;                                                /* sc 0..3 */
+    o[1] = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);        /* sc 4..7 */
+    o[2] = w[1] & 0x3f3f3f3fu;                                                /* m 0..3 */
+    o[3] = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4); /* m 4..7 */
+    memcpy(sc, o, 8);
+    memcpy(m, o + 2, 8);
+}
+
+/* Values of the K formats' sub-block pair k (64 values, 0..31) from 32 bytes of qs and, for
+ * Q5_K, the 32 qh bytes (bits 2k and 2k+1). */
+AVX512 static inline __m512i k_pair(const uint8_t *qs32, const uint8_t *qh, int k)
+{
+    __m256i q = _mm256_loadu_si256((const __m256i *)qs32);
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+    v = _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+    if (qh) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(h, 2 * k)),
+                                        _mm256_srli_epi16(h, 2 * k + 1), 1);
+        v = _mm512_or_si512(v, _mm512_and_si512(_mm512_slli_epi16(hz, 4), _mm512_set1_epi8(0x10)));
+    }
+    return v;
+}
+
+AVX512 static void deq_k45(const uint8_t *scales, uint16_t dh, uint16_t dminh, const uint8_t *qs,
+                           const uint8_t *qh, float *y)
+{
+    uint8_t sc[8], m[8];
+    k4_unpack(scales, sc, m);
+    float d = h2f(dh), dmin = h2f(dminh);
+    for (int k = 0; k < 4; k++, y += 64) {
+        __m512i v = k_pair(qs + 32 * k, qh, k);
+        for (int h = 0; h < 2; h++) {
+            /* ggml: d1 = d·sc, m1 = dmin·m (rounded floats), then d1·q - m1 */
+            __m512 d1 = _mm512_set1_ps(d * (float)sc[2 * k + h]);
+            __m512 m1 = _mm512_set1_ps(dmin * (float)m[2 * k + h]);
+            for (int c = 0; c < 2; c++) {
+                __m128i b = _mm512_extracti32x4_epi32(v, 0);
+                switch (2 * h + c) { /* extract needs a constant lane */
+                case 1: b = _mm512_extracti32x4_epi32(v, 1); break;
+                case 2: b = _mm512_extracti32x4_epi32(v, 2); break;
+                case 3: b = _mm512_extracti32x4_epi32(v, 3); break;
+                default: break;
+                }
+                __m512 f = _mm512_sub_round_ps(mul_rn(u8_to_ps(b), d1), m1, RN);
+                _mm512_storeu_ps(y + 32 * h + 16 * c, f);
+            }
+        }
+    }
+}
+
+AVX512 static void deq_q4_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q4_K *x = src;
+    for (int64_t b = 0; b < n / 256; b++, y += 256)
+        deq_k45(x[b].scales, x[b].d, x[b].dmin, x[b].qs, NULL, y);
+}
+
+AVX512 static void deq_q5_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q5_K *x = src;
+    for (int64_t b = 0; b < n / 256; b++, y += 256)
+        deq_k45(x[b].scales, x[b].d, x[b].dmin, x[b].qs, x[b].qh, y);
+}
+
+/* Q6_K half h (128 values, 0..63): q0 holds values 0..63, q1 values 64..127 of the half. */
+AVX512 static inline void q6_half(const quant_block_q6_K *x, int h, __m512i *q0, __m512i *q1)
+{
+    __m512i l = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
+    __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+    /* hz: bytes 0..31 = qh, 32..63 = qh >> 2; bits 0-1 / 4-5 of each are the high bits of
+     * the values in q0 / q1 */
+    __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(hb), _mm256_srli_epi16(hb, 2), 1);
+    __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    *q0 = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30));
+    *q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), _mm512_and_si512(hz, m30));
+}
+
+AVX512 static void deq_q6_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q6_K *x = src;
+    for (int64_t b = 0; b < n / 256; b++) {
+        float d = h2f(x[b].d);
+        for (int h = 0; h < 2; h++) {
+            __m512i q[2];
+            q6_half(&x[b], h, &q[0], &q[1]);
+            for (int p = 0; p < 2; p++) {
+                __m512i v = _mm512_sub_epi8(q[p], _mm512_set1_epi8(32));
+                __m128i c[4] = {_mm512_extracti32x4_epi32(v, 0), _mm512_extracti32x4_epi32(v, 1),
+                                _mm512_extracti32x4_epi32(v, 2), _mm512_extracti32x4_epi32(v, 3)};
+                for (int g = 0; g < 4; g++, y += 16) {
+                    /* ggml: d · sc · q, left to right */
+                    __m512 ds = _mm512_set1_ps(d * (float)x[b].scales[8 * h + 4 * p + g]);
+                    _mm512_storeu_ps(y, mul_rn(ds, i8_to_ps(c[g])));
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------- activation prepare ----- */
+
+/* 16 floats → 16 int8 as round(x·id) (current rounding mode: nearest even, like the scalar
+ * nearbyintf), with their int32 sum. */
+AVX512 static inline __m128i q16(const float *x, __m512 id, int32_t *sum)
+{
+    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), id));
+    *sum += _mm512_reduce_add_epi32(q);
+    return _mm512_cvtepi32_epi8(q);
+}
+
+AVX512 static inline float amax_of(const float *x, int n)
+{
+    __m512 m = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    return _mm512_reduce_max_ps(m);
+}
+
+AVX512 static void act32_prep(const float *x, void *act, int64_t n)
+{
+    quant_act32 *y = act;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = amax_of(x, 32);
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m512 idv = _mm512_set1_ps(id);
+        int32_t s = 0;
+        y[b].d = amax / 127.0f;
+        _mm_storeu_si128((__m128i *)y[b].qs, q16(x, idv, &s));
+        _mm_storeu_si128((__m128i *)(y[b].qs + 16), q16(x + 16, idv, &s));
+        y[b].isum = s;
+    }
+}
+
+AVX512 static void act256_prep(const float *x, void *act, int64_t n)
+{
+    quant_act256 *y = act;
+    for (int64_t b = 0; b < n / 256; b++, x += 256) {
+        float amax = amax_of(x, 256);
+        float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        __m512 idv = _mm512_set1_ps(id);
+        y[b].d = amax / 127.0f;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), q16(x + 16 * g, idv, &s));
+            y[b].bsums[g] = (int16_t)s;
+        }
+    }
+}
+
+/* ----------------------------------------------------------------- dot products ----- */
+
+/* Two 32-byte pieces into one register. */
+AVX512 static inline __m512i ld2x32(const void *a, const void *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* Lane scales: lanes 0..7 get d0, 8..15 get d1 (the two blocks of a register). */
+AVX512 static inline __m512 two_scales(float d0, float d1)
+{
+    return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+}
+
+/* Signed × signed bytes with VPDPBUSD (unsigned × signed): |w| · (a with w's sign). The
+ * activations are within ±127, so negating them never overflows; |−128| = 128 unsigned. */
+AVX512 static inline __m512i dot_ss(__m512i w, __m512i a)
+{
+    __mmask64 neg = _mm512_movepi8_mask(w);
+    __m512i sa = _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sa);
+}
+
+/* Q8_0: two blocks per register, two independent accumulators. An odd last block is done
+ * with the upper half zeroed. */
+AVX512 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q8_0 *x = row;
+    const quant_act32 *a = act;
+    int64_t nb = n / 32, b = 0;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    for (; b + 4 <= nb; b += 4) {
+        __m512i p0 = dot_ss(ld2x32(x[b].qs, x[b + 1].qs), ld2x32(a[b].qs, a[b + 1].qs));
+        __m512i p1 = dot_ss(ld2x32(x[b + 2].qs, x[b + 3].qs), ld2x32(a[b + 2].qs, a[b + 3].qs));
+        __m512 d0 = two_scales(h2f(x[b].d) * a[b].d, h2f(x[b + 1].d) * a[b + 1].d);
+        __m512 d1 = two_scales(h2f(x[b + 2].d) * a[b + 2].d, h2f(x[b + 3].d) * a[b + 3].d);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), d0, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), d1, acc1);
+    }
+    for (; b < nb; b++) {
+        __m512i w = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)x[b].qs));
+        __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs));
+        __m512 d = two_scales(h2f(x[b].d) * a[b].d, 0.0f);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_ss(w, v)), d, acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* Q4_0/Q4_1/Q5_0/Q5_1: unsigned values (0..15 or 0..31) × int8 activations with VPDPBUSD,
+ * two blocks per register. The offset (−8 or −16 per value) is folded in exactly through the
+ * activation block sums; the min term of Q4_1/Q5_1 (m · d_a · isum) is accumulated in a
+ * second vector in the same fixed order. */
+#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                         \
+    AVX512 static float NAME(const void *row, const void *act, int64_t n)                    \
+    {                                                                                        \
+        const BT *x = row;                                                                   \
+        const quant_act32 *a = act;                                                          \
+        int64_t nb = n / 32;                                                                 \
+        __m512 acc = _mm512_setzero_ps(), accm = acc;                                        \
+        for (int64_t b = 0; b < nb; b += 2) {                                                \
+            int two = b + 1 < nb;                                                            \
+            __m256i w0 = VALS(&x[b]);                                                        \
+            __m256i w1 = two ? VALS(&x[b + 1]) : _mm256_setzero_si256();                     \
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)a[b].qs);                       \
+            __m256i v1 = two ? _mm256_loadu_si256((const __m256i *)a[b + 1].qs)              \
+                             : _mm256_setzero_si256();                                       \
+            __m512i p = _mm512_dpbusd_epi32(                                                 \
+                _mm512_setzero_si512(),                                                      \
+                _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1),                       \
+                _mm512_inserti64x4(_mm512_castsi256_si512(v0), v1, 1));                      \
+            int32_t s1 = two ? a[b + 1].isum : 0;                                            \
+            p = _mm512_mask_add_epi32(p, 0x0001, p, _mm512_set1_epi32(-(OFF) * a[b].isum));  \
+            p = _mm512_mask_add_epi32(p, 0x0100, p, _mm512_set1_epi32(-(OFF) * s1));         \
+            float d1 = two ? h2f(x[b + 1].d) * a[b + 1].d : 0.0f;                            \
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, d1), \
+                                  acc);                                                      \
+            if (HAS_M) {                                                                     \
+                float m0 = MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                        \
+                float m1 = two ? MIN_OF(&x[b + 1]) * a[b + 1].d * (float)s1 : 0.0f;          \
+                accm = _mm512_add_ps(accm, _mm512_maskz_mov_ps(0x0101, two_scales(m0, m1))); \
+            }                                                                                \
+        }                                                                                    \
+        return _mm512_reduce_add_ps(acc) + _mm512_reduce_add_ps(accm);                       \
+    }
+
+#define VALS_Q4_0(p) nib32((p)->qs)
+#define VALS_Q5_0(p) five32((p)->qh, (p)->qs)
+#define MIN_NONE(p) 0.0f
+#define MIN_M(p) h2f((p)->m)
+
+DEF_DOT_LEGACY(dot_q4_0_act, quant_block_q4_0, VALS_Q4_0, 8, 0, MIN_NONE)
+DEF_DOT_LEGACY(dot_q4_1_act, quant_block_q4_1, VALS_Q4_0, 0, 1, MIN_M)
+DEF_DOT_LEGACY(dot_q5_0_act, quant_block_q5_0, VALS_Q5_0, 16, 0, MIN_NONE)
+DEF_DOT_LEGACY(dot_q5_1_act, quant_block_q5_1, VALS_Q5_0, 0, 1, MIN_M)
+
+/* Lane → scale index tables for VPERMW: after VPMADDUBSW a register of 64 values becomes 32
+ * int16 lanes, lane i covering values 2i and 2i+1. */
+static const int16_t k4_idx[4][32] = {
+#define R16(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
+    {R16(0), R16(1)}, {R16(2), R16(3)}, {R16(4), R16(5)}, {R16(6), R16(7)},
+};
+static const int16_t q6_idx[4][32] = {
+#define R8(a) a, a, a, a, a, a, a, a
+    {R8(0), R8(1), R8(2), R8(3)}, {R8(4), R8(5), R8(6), R8(7)},
+    {R8(8), R8(9), R8(10), R8(11)}, {R8(12), R8(13), R8(14), R8(15)},
+};
+static const int16_t pair_idx[16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+
+/* Q4_K and Q5_K: per super-block, sum_j sc_j · (q·a)_j in int32 lanes (VPMADDUBSW gives
+ * pair sums ≤ 2·31·127, VPDPWSSD multiplies them by the sub-block scale and accumulates),
+ * and sum_j m_j · (a sums of sub-block j) from the activation's 16-value sums. */
+AVX512 static inline float dot_k45(const void *row, const void *act, int64_t n, int has_qh)
+{
+    const quant_act256 *a = act;
+    size_t bsz = has_qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
+    __m512 accf = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    __m512i idx[4];
+    for (int k = 0; k < 4; k++) idx[k] = _mm512_loadu_si512((const void *)k4_idx[k]);
+    __m256i pidx = _mm256_loadu_si256((const __m256i *)pair_idx);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = (const uint8_t *)row + (size_t)b * bsz;
+        const quant_block_q4_K *x4 = (const quant_block_q4_K *)(const void *)blk;
+        const quant_block_q5_K *x5 = (const quant_block_q5_K *)(const void *)blk;
+        const uint8_t *scales = has_qh ? x5->scales : x4->scales;
+        const uint8_t *qs = has_qh ? x5->qs : x4->qs;
+        const uint8_t *qh = has_qh ? x5->qh : NULL;
+        uint8_t sc[8], m[8];
+        uint64_t sc8, m8;
+        k4_unpack(scales, sc, m);
+        memcpy(&sc8, sc, 8);
+        memcpy(&m8, m, 8);
+        __m512i scz = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+        __m512i acc = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) {
+            __m512i w = k_pair(qs + 32 * k, qh, k);
+            __m512i p = _mm512_maddubs_epi16(w, _mm512_loadu_si512((const void *)(a[b].qs + 64 * k)));
+            acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[k], scz));
+        }
+        __m256i md = _mm256_permutexvar_epi16(
+            pidx, _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8))));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), md);
+        float d = h2f(x4->d) * a[b].d, dmin = h2f(x4->dmin) * a[b].d; /* same offsets in q5_K */
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(dmin), accm);
+    }
+    __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
+    m4 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
+    return _mm512_reduce_add_ps(accf) - _mm_cvtss_f32(m4);
+}
+
+AVX512 static float dot_q4_K_act(const void *row, const void *act, int64_t n)
+{
+    return dot_k45(row, act, n, 0);
+}
+
+AVX512 static float dot_q5_K_act(const void *row, const void *act, int64_t n)
+{
+    return dot_k45(row, act, n, 1);
+}
+
+/* Q6_K: unsigned 6-bit values × int8 activations (VPMADDUBSW, pair sums ≤ 2·63·127), times
+ * the signed 8-bit group scales (VPDPWSSD); the −32 offset is subtracted exactly as
+ * sum_g sc_g · 32 · bsum_g, one more VPDPWSSD on the activation's group sums. */
+AVX512 static float dot_q6_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q6_K *x = row;
+    const quant_act256 *a = act;
+    __m512 accf = _mm512_setzero_ps();
+    __m512i idx[4];
+    for (int k = 0; k < 4; k++) idx[k] = _mm512_loadu_si512((const void *)q6_idx[k]);
+    for (int64_t b = 0; b < n / 256; b++) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
+        __m512i scz = _mm512_castsi256_si512(sc16);
+        /* −32·sc: |sc| ≤ 128 so this fits in int16 */
+        __m256i scm = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5));
+        __m512i acc = _mm512_dpwssd_epi32(
+            _mm512_setzero_si512(),
+            _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].bsums)),
+            _mm512_zextsi256_si512(scm));
+        for (int h = 0; h < 2; h++) {
+            __m512i q0, q1;
+            q6_half(&x[b], h, &q0, &q1);
+            __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h)));
+            __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h + 64)));
+            acc = _mm512_dpwssd_epi32(acc, p0, _mm512_permutexvar_epi16(idx[2 * h], scz));
+            acc = _mm512_dpwssd_epi32(acc, p1, _mm512_permutexvar_epi16(idx[2 * h + 1], scz));
+        }
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(h2f(x[b].d) * a[b].d), accf);
+    }
+    return _mm512_reduce_add_ps(accf);
+}
+
+/* ---------------------------------------------------------------------- table ----- */
+
+static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
+    [NT_TYPE_F32] = {NULL, NULL, dot_f32_act},
+    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16_act},
+    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16_act},
+    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0_act},
+    [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0_act},
+    [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1_act},
+    [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0_act},
+    [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1_act},
+    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K_act},
+    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K_act},
+    [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act},
+};
+
+const quant_kernels *quant_avx512_kernels(int type)
+{
+    static const quant_kernels none = {NULL, NULL, NULL};
+    return type >= 0 && type < NT_TYPE_COUNT_ ? &avx512_kernels[type] : &none;
+}
+
+#else /* not x86-64 GCC/Clang: no SIMD kernels, quant.c uses the scalar ones */
+
+bool quant_avx512_usable(void)
+{
+    return false;
+}
+
+const quant_kernels *quant_avx512_kernels(int type)
+{
+    static const quant_kernels none = {NULL, NULL, NULL};
+    (void)type;
+    return &none;
+}
+
+float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
+{
+    (void)a, (void)b, (void)n;
+    return 0.0f;
+}
+
+#endif

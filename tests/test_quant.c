@@ -1,0 +1,488 @@
+/* Tests for engine/quant.c and engine/quant_avx512.c: half/bfloat conversions, exact
+ * dequantization against ggml's own output (fixtures), and every dot-product kernel (scalar
+ * and AVX-512, f32 path and int8-activation path) against a double-precision reference with
+ * error bounds derived below. */
+#include "natter.h"
+#include "quant.h"
+#include "t.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------- helpers ----- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_unit(void) /* uniform in [-1, 1) */
+{
+    return (float)((double)(rng_next() >> 11) * 0x1p-52 - 1.0);
+}
+
+static uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Where the f16 scale (d) and min/dmin fields sit in each block type (-1: none). */
+typedef struct qtype {
+    int type;
+    const char *file; /* fixture name part */
+    int off_d, off_m;
+} qtype;
+
+static const qtype qtypes[] = {
+    {NT_TYPE_F32, NULL, -1, -1},     {NT_TYPE_F16, "f16", -1, -1},
+    {NT_TYPE_BF16, "bf16", -1, -1},  {NT_TYPE_Q8_0, "q8_0", 0, -1},
+    {NT_TYPE_Q4_0, "q4_0", 0, -1},   {NT_TYPE_Q4_1, "q4_1", 0, 2},
+    {NT_TYPE_Q5_0, "q5_0", 0, -1},   {NT_TYPE_Q5_1, "q5_1", 0, 2},
+    {NT_TYPE_Q4_K, "q4_k", 0, 2},    {NT_TYPE_Q5_K, "q5_k", 0, 2},
+    {NT_TYPE_Q6_K, "q6_k", 208, -1},
+};
+#define N_QTYPES (sizeof qtypes / sizeof qtypes[0])
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* A random row of n values: random quant bytes (every bit pattern of the packed values
+ * occurs, including -128 in Q8_0), with scales set to finite random halves. */
+static void fill_row(const qtype *t, uint8_t *row, int64_t n)
+{
+    size_t bytes = nt_type_row_bytes(t->type, n);
+    for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)rng_next();
+    if (t->type == NT_TYPE_F32) {
+        for (int64_t i = 0; i < n; i++) {
+            float f = rng_unit();
+            memcpy(row + 4 * i, &f, 4);
+        }
+    } else if (t->type == NT_TYPE_F16 || t->type == NT_TYPE_BF16) {
+        for (int64_t i = 0; i < n; i++)
+            put16(row + 2 * i, t->type == NT_TYPE_F16 ? quant_f32_to_f16(rng_unit())
+                                                      : quant_f32_to_bf16(rng_unit()));
+    } else {
+        size_t bb = nt_type_block_bytes(t->type);
+        for (size_t b = 0; b < bytes / bb; b++) {
+            put16(row + b * bb + (size_t)t->off_d, quant_f32_to_f16(0.01f * rng_unit()));
+            if (t->off_m >= 0)
+                put16(row + b * bb + (size_t)t->off_m, quant_f32_to_f16(0.01f * rng_unit()));
+        }
+    }
+}
+
+/* Largest possible |offset| term per value of block b (the min of Q4_1/Q5_1, dmin·63 of the
+ * K formats): these parts cancel against d·q in the dot kernels, so rounding errors scale
+ * with them too. */
+static double off_mag(const qtype *t, const uint8_t *row, int64_t b)
+{
+    if (t->off_m < 0) return 0.0;
+    double m = fabs((double)quant_f16_to_f32(get16(row + (size_t)b * nt_type_block_bytes(t->type) + (size_t)t->off_m)));
+    return t->type == NT_TYPE_Q4_1 || t->type == NT_TYPE_Q5_1 ? m : 63.0 * m;
+}
+
+/* The activations the int8 path really multiplies with (decoded from the buffer), and the
+ * block scales d_b, for the error bounds. For F32/F16/BF16 that is x itself. */
+static void act_decode(int type, const void *act, const float *x, int64_t n, float *xh,
+                       float *dblk)
+{
+    int64_t bl = quant_act_bytes(type, 256) == 256 * sizeof(float) ? 1
+                 : (type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K || type == NT_TYPE_Q6_K) ? 256
+                                                                                           : 32;
+    for (int64_t i = 0; i < n; i++) {
+        if (bl == 1) {
+            xh[i] = x[i];
+            dblk[i] = 0.0f;
+        } else if (bl == 32) {
+            const quant_act32 *a = (const quant_act32 *)act + i / 32;
+            xh[i] = a->d * (float)a->qs[i % 32];
+            dblk[i] = a->d;
+        } else {
+            const quant_act256 *a = (const quant_act256 *)act + i / 256;
+            xh[i] = a->d * (float)a->qs[i % 256];
+            dblk[i] = a->d;
+        }
+    }
+}
+
+static const char *tname(int type)
+{
+    return nt_type_name(type) ? nt_type_name(type) : "?";
+}
+
+/* ------------------------------------------------------------ conversion tests ----- */
+
+static void test_f16_all_values(void)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536 && bad < 5; h++) {
+        float f = quant_f16_to_f32((uint16_t)h);
+        uint32_t exp = (h >> 10) & 31, mant = h & 1023;
+        double sign = (h & 0x8000) ? -1.0 : 1.0;
+        if (exp == 31 && mant) {
+            /* NaN: stays NaN, keeps sign and payload, comes out quiet */
+            if (!isnan(f) || (f2u(f) >> 31) != (h >> 15) || !(f2u(f) & 0x400000) ||
+                ((f2u(f) >> 13) & 511) != (mant & 511)) {
+                t_fail(__FILE__, __LINE__, "f16 %04x -> %08x", h, f2u(f));
+                bad++;
+            }
+            continue;
+        }
+        double want = exp == 31 ? sign * INFINITY
+                      : exp == 0 ? sign * ldexp((double)mant, -24)
+                                 : sign * ldexp(1.0 + mant / 1024.0, (int)exp - 15);
+        if ((double)f != want || (signbit(f) != 0) != ((h >> 15) != 0)) {
+            t_fail(__FILE__, __LINE__, "f16 %04x -> %.9g, want %.9g", h, f, want);
+            bad++;
+        }
+        if (quant_f32_to_f16(f) != h) {
+            t_fail(__FILE__, __LINE__, "f16 %04x round trip gives %04x", h, quant_f32_to_f16(f));
+            bad++;
+        }
+    }
+    /* a few named values */
+    T_CHECK(quant_f16_to_f32(0x0001) == 0x1p-24f);  /* smallest subnormal */
+    T_CHECK(quant_f16_to_f32(0x03ff) == 1023 * 0x1p-24f);
+    T_CHECK(quant_f16_to_f32(0x0400) == 0x1p-14f);  /* smallest normal */
+    T_CHECK(quant_f16_to_f32(0x7bff) == 65504.0f);
+    T_CHECK(isinf(quant_f16_to_f32(0xfc00)) && quant_f16_to_f32(0xfc00) < 0);
+    T_CHECK(f2u(quant_f16_to_f32(0x8000)) == 0x80000000u); /* -0 */
+
+    /* The SIMD dequantizer (F16C) must agree bit for bit on all 65536 patterns. */
+    uint16_t *h = malloc(65536 * 2);
+    float *a = malloc(65536 * 4), *b = malloc(65536 * 4);
+    T_ASSERT(h && a && b);
+    for (uint32_t i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    quant_dequant_row_isa(QUANT_ISA_SCALAR, NT_TYPE_F16, h, a, 65536);
+    for (int isa = 1; isa < QUANT_ISA_COUNT_; isa++) {
+        if (!quant_isa_available(isa)) continue;
+        quant_dequant_row_isa(isa, NT_TYPE_F16, h, b, 65536);
+        T_CHECK(memcmp(a, b, 65536 * 4) == 0);
+    }
+    free(h);
+    free(a);
+    free(b);
+}
+
+static void test_f16_rounding(void)
+{
+    /* Every midpoint between neighbouring positive finite halves: ties go to the even one,
+     * one f32 ulp either side goes to the nearer. (Midpoints have 12 significant bits, so
+     * they are exact in f32.) */
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x7bff && bad < 5; h++) {
+        float lo = quant_f16_to_f32((uint16_t)h), hi = quant_f16_to_f32((uint16_t)(h + 1));
+        float mid = (lo + hi) / 2;
+        uint16_t even = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
+        if (quant_f32_to_f16(mid) != even || quant_f32_to_f16(nextafterf(mid, 0)) != h ||
+            quant_f32_to_f16(nextafterf(mid, INFINITY)) != h + 1 ||
+            quant_f32_to_f16(-mid) != (even | 0x8000)) {
+            t_fail(__FILE__, __LINE__, "f16 rounding around %04x/%04x", h, h + 1);
+            bad++;
+        }
+    }
+    T_EQ_INT(quant_f32_to_f16(65519.99f), 0x7bff);
+    T_EQ_INT(quant_f32_to_f16(65520.0f), 0x7c00); /* tie with 65536 = inf: goes to even (inf) */
+    T_EQ_INT(quant_f32_to_f16(1e10f), 0x7c00);
+    T_EQ_INT(quant_f32_to_f16(-INFINITY), 0xfc00);
+    T_EQ_INT(quant_f32_to_f16(0x1p-25f), 0x0000);       /* half the smallest subnormal: even */
+    T_EQ_INT(quant_f32_to_f16(0x1.000002p-25f), 0x0001);
+    T_EQ_INT(quant_f32_to_f16(1e-45f), 0x0000);         /* f32 subnormal */
+    T_EQ_INT(quant_f32_to_f16(-0.0f), 0x8000);
+    uint16_t n = quant_f32_to_f16(NAN);
+    T_CHECK((n & 0x7c00) == 0x7c00 && (n & 0x03ff) != 0);
+    T_CHECK((quant_f32_to_f16(u2f(0x7f800001u)) & 0x3ff) != 0); /* signalling NaN stays NaN */
+}
+
+static void test_bf16(void)
+{
+    for (uint32_t h = 0; h < 65536; h++)
+        if (f2u(quant_bf16_to_f32((uint16_t)h)) != h << 16) {
+            t_fail(__FILE__, __LINE__, "bf16 %04x", h);
+            break;
+        }
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f808000u)), 0x3f80); /* tie → even (down) */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f818000u)), 0x3f82); /* tie → even (up) */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f808001u)), 0x3f81); /* above the tie */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f807fffu)), 0x3f80); /* below the tie */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0xbf818000u)), 0xbf82); /* negative tie */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x7f7fffffu)), 0x7f80); /* FLT_MAX rounds to inf */
+    T_EQ_INT(quant_f32_to_bf16(INFINITY), 0x7f80);
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x00000001u)), 0x0000); /* tiny subnormal → 0 */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x00018000u)), 0x0002); /* subnormal tie → even */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0x7f800001u)), 0x7fc0); /* sNaN → quiet NaN */
+    T_EQ_INT(quant_f32_to_bf16(u2f(0xffc00000u)), 0xffc0);
+}
+
+/* -------------------------------------------------- dequantization vs ggml ----- */
+
+static void test_dequant_fixtures(void)
+{
+    if (!t_fixture("quant")) T_SKIP("fixtures absent (../shared/fixtures/quant)");
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        const qtype *t = &qtypes[q];
+        if (!t->file) continue;
+        char rel[128], relref[160];
+        snprintf(rel, sizeof rel, "quant/tiny-llama.%s.gguf", t->file);
+        snprintf(relref, sizeof relref, "%s.blk0_ffn_down.f32", rel);
+        size_t reflen = 0;
+        float *ref = (float *)t_read_file(t_fixture(relref), &reflen);
+        gguf *g = NULL;
+        nt_err err = {0};
+        if (!ref || gguf_open(&g, t_fixture(rel), &err) != NT_OK) {
+            t_fail(__FILE__, __LINE__, "%s: cannot read fixture (%s)", t->file, err.msg);
+            free(ref);
+            continue;
+        }
+        const gguf_tensor *ten = gguf_find_tensor(g, "blk.0.ffn_down.weight");
+        const int64_t cols = 768, rows = 256;
+        if (!ten || ten->type != t->type || ten->ne[0] != cols || ten->ne[1] != rows ||
+            reflen != (size_t)(cols * rows) * 4) {
+            t_fail(__FILE__, __LINE__, "%s: unexpected tensor or reference size", t->file);
+        } else {
+            float *out = malloc((size_t)(cols * rows) * 4);
+            size_t rb = nt_type_row_bytes(t->type, cols);
+            for (int isa = 0; out && isa < QUANT_ISA_COUNT_; isa++) {
+                if (!quant_isa_available(isa)) continue;
+                memset(out, 0xff, (size_t)(cols * rows) * 4);
+                for (int64_t r = 0; r < rows; r++)
+                    quant_dequant_row_isa(isa, t->type, (const uint8_t *)ten->data + r * rb,
+                                          out + r * cols, cols);
+                int64_t i = 0;
+                while (i < cols * rows && f2u(out[i]) == f2u(ref[i])) i++;
+                if (i < cols * rows)
+                    t_fail(__FILE__, __LINE__, "%s/%s: value %lld is %.9g (%08x), ggml %.9g (%08x)",
+                           t->file, quant_isa_name(isa), (long long)i, out[i], f2u(out[i]), ref[i],
+                           f2u(ref[i]));
+            }
+            /* a tile through the prefill entry point: rows 10..29, columns 256..511 */
+            if (out) {
+                quant_dequant_rows(t->type, ten->data, rb, 10, 30, 256, 512, out, 300);
+                for (int64_t r = 10; r < 30; r++)
+                    if (memcmp(out + (r - 10) * 300, ref + r * cols + 256, 256 * 4) != 0) {
+                        t_fail(__FILE__, __LINE__, "%s: tile row %lld differs", t->file, (long long)r);
+                        break;
+                    }
+            }
+            free(out);
+        }
+        gguf_close(g);
+        free(ref);
+    }
+}
+
+/* ---------------------------------------------------------------- dot products ----- */
+
+/* For one type and row length: every kernel set against the double reference.
+ *
+ * Error bounds (u = 2^-24, the f32 unit roundoff; S = sum |w_i·x_i|):
+ *  - f32 path: the dequantized values are exact, so the only error is f32 summation. Each
+ *    kernel adds at most n/8 terms in sequence per lane, then ≤ 6 levels of lane reduction,
+ *    plus one rounding per product: |err| ≤ (n/8 + 8)·u·S (recursive summation bound).
+ *  - int8-activation path, against the activations it really uses (x̂ decoded from the
+ *    buffer): integer block sums are exact; each block term is rounded in ≤ 4 float
+ *    operations and the nb block terms are summed in sequence per lane:
+ *    |err| ≤ 4·(nb + 16)·u·S', where S' = sum |x̂_i|·(|w_i| + |offset_i|) because the
+ *    min/offset parts are added and cancelled inside the block terms.
+ *  - and against the true x: the int8 rounding moves each x_i by at most d_b/2 (d_b its
+ *    block's scale), so add sum_i |w_i|·d_b/2. */
+static void check_dots(const qtype *t, int64_t n)
+{
+    size_t rb = nt_type_row_bytes(t->type, n);
+    int64_t bl = nt_type_block_len(t->type);
+    uint8_t *row = malloc(rb);
+    float *x = malloc((size_t)n * 4), *w = malloc((size_t)n * 4), *w2 = malloc((size_t)n * 4);
+    float *xh = malloc((size_t)n * 4), *db = malloc((size_t)n * 4);
+    size_t ab = quant_act_bytes(t->type, n);
+    void *act0 = malloc(ab), *act = malloc(ab);
+    T_ASSERT(row && x && w && w2 && xh && db && act0 && act && ab > 0);
+    fill_row(t, row, n);
+    for (int64_t i = 0; i < n; i++) x[i] = rng_unit() * (i % 7 == 0 ? 4.0f : 1.0f);
+    quant_dequant_row_isa(QUANT_ISA_SCALAR, t->type, row, w, n);
+    quant_act_prepare_isa(QUANT_ISA_SCALAR, t->type, x, act0, n);
+    act_decode(t->type, act0, x, n, xh, db);
+
+    double ref = 0, S = 0, refq = 0, Sq = 0, qerr = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double off = off_mag(t, row, i / bl);
+        ref += (double)w[i] * x[i];
+        S += fabs((double)w[i] * x[i]);
+        refq += (double)w[i] * xh[i];
+        Sq += fabs((double)xh[i]) * (fabs((double)w[i]) + off);
+        qerr += fabs((double)w[i]) * db[i] / 2;
+    }
+    const double u = 0x1p-24;
+    int64_t nb = n / (quant_act_bytes(t->type, 256) == 1024 ? 1 : bl);
+    double tol_f32 = ((double)n / 8 + 8) * u * S + u * fabs(ref);
+    double tol_q = 4.0 * ((double)nb + 16) * u * Sq + u * fabs(refq);
+
+    float dots[QUANT_ISA_COUNT_];
+    for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+        if (!quant_isa_available(isa)) continue;
+        const char *in = quant_isa_name(isa);
+        /* dequantization and activation buffers: identical across kernel sets */
+        quant_dequant_row_isa(isa, t->type, row, w2, n);
+        if (memcmp(w, w2, (size_t)n * 4) != 0)
+            t_fail(__FILE__, __LINE__, "%s/%s n=%lld: dequantization differs from scalar",
+                   tname(t->type), in, (long long)n);
+        quant_act_prepare_isa(isa, t->type, x, act, n);
+        if (memcmp(act0, act, ab) != 0)
+            t_fail(__FILE__, __LINE__, "%s/%s n=%lld: activation buffer differs from scalar",
+                   tname(t->type), in, (long long)n);
+
+        float f = quant_dot_isa(isa, t->type, row, x, n);
+        if (!(fabs(f - ref) <= tol_f32))
+            t_fail(__FILE__, __LINE__, "%s/%s n=%lld f32 path: %.9g vs %.9g (tol %.3g)",
+                   tname(t->type), in, (long long)n, f, ref, tol_f32);
+
+        float d = quant_dot_act_isa(isa, t->type, row, act0, n);
+        dots[isa] = d;
+        if (!(fabs(d - refq) <= tol_q))
+            t_fail(__FILE__, __LINE__, "%s/%s n=%lld act path vs x̂: %.9g vs %.9g (tol %.3g)",
+                   tname(t->type), in, (long long)n, d, refq, tol_q);
+        if (!(fabs(d - ref) <= tol_q + qerr))
+            t_fail(__FILE__, __LINE__, "%s/%s n=%lld act path vs x: %.9g vs %.9g (tol %.3g)",
+                   tname(t->type), in, (long long)n, d, ref, tol_q + qerr);
+        /* determinism: the same call again gives the same bits */
+        float d2 = quant_dot_act_isa(isa, t->type, row, act0, n);
+        if (f2u(d2) != f2u(d))
+            t_fail(__FILE__, __LINE__, "%s/%s: repeated call differs", tname(t->type), in);
+        if (isa > 0 && !(fabs(d - dots[0]) <= 2 * tol_q))
+            t_fail(__FILE__, __LINE__, "%s/%s n=%lld: %.9g vs scalar %.9g (tol %.3g)",
+                   tname(t->type), in, (long long)n, d, dots[0], 2 * tol_q);
+    }
+    free(row); free(x); free(w); free(w2); free(xh); free(db); free(act0); free(act);
+}
+
+static void test_dot_kernels(void)
+{
+    rng_state = 12345;
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        const qtype *t = &qtypes[q];
+        int64_t bl = nt_type_block_len(t->type);
+        /* one block, an odd block count, a long row; plain types also get a ragged tail */
+        int64_t lens[4] = {bl == 1 ? 256 : bl, bl == 1 ? 77 : 3 * bl, 4096, bl == 1 ? 1000 : 11 * bl};
+        for (int k = 0; k < 4; k++) check_dots(t, lens[k]);
+    }
+}
+
+/* quant_matvec gives each row exactly what quant_dot_act gives, whatever the row split. */
+static void test_matvec_split(void)
+{
+    rng_state = 777;
+    const int64_t n = 512, rows = 7;
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        const qtype *t = &qtypes[q];
+        size_t rb = nt_type_row_bytes(t->type, n);
+        uint8_t *W = malloc(rb * rows);
+        float *x = malloc(n * 4), y1[7], y2[7];
+        void *act = malloc(quant_act_bytes(t->type, n));
+        T_ASSERT(W && x && act);
+        for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
+        for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
+        quant_act_prepare(t->type, x, act, n);
+        quant_matvec(t->type, W, rb, 0, rows, act, n, y1);
+        quant_matvec(t->type, W, rb, 0, 3, act, n, y2);
+        quant_matvec(t->type, W, rb, 3, 4, act, n, y2);
+        quant_matvec(t->type, W, rb, 4, rows, act, n, y2);
+        for (int64_t r = 0; r < rows; r++) {
+            float d = quant_dot_act(t->type, W + r * rb, act, n);
+            if (f2u(y1[r]) != f2u(y2[r]) || f2u(y1[r]) != f2u(d))
+                t_fail(__FILE__, __LINE__, "%s row %lld: %.9g / %.9g / %.9g", tname(t->type),
+                       (long long)r, y1[r], y2[r], d);
+        }
+        free(W); free(x); free(act);
+    }
+}
+
+/* A zero activation vector: scale 0, every dot exactly 0 (no NaN from 0/0). */
+static void test_zero_activations(void)
+{
+    const int64_t n = 256;
+    float x[256] = {0};
+    uint8_t row[1024];
+    float abuf[256]; /* the largest activation buffer for n = 256 (f32 copy) */
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        const qtype *t = &qtypes[q];
+        void *a = abuf;
+        T_ASSERT(quant_act_bytes(t->type, n) <= sizeof abuf);
+        fill_row(t, row, n);
+        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+            if (!quant_isa_available(isa)) continue;
+            quant_act_prepare_isa(isa, t->type, x, a, n);
+            float d = quant_dot_act_isa(isa, t->type, row, a, n);
+            if (d != 0.0f)
+                t_fail(__FILE__, __LINE__, "%s/%s: %.9g", tname(t->type), quant_isa_name(isa), d);
+        }
+    }
+}
+
+/* The block structs match the type table, and both agree on what is supported. */
+static void test_layouts(void)
+{
+    T_EQ_INT(sizeof(quant_block_q8_0), nt_type_block_bytes(NT_TYPE_Q8_0));
+    T_EQ_INT(sizeof(quant_block_q4_0), nt_type_block_bytes(NT_TYPE_Q4_0));
+    T_EQ_INT(sizeof(quant_block_q4_1), nt_type_block_bytes(NT_TYPE_Q4_1));
+    T_EQ_INT(sizeof(quant_block_q5_0), nt_type_block_bytes(NT_TYPE_Q5_0));
+    T_EQ_INT(sizeof(quant_block_q5_1), nt_type_block_bytes(NT_TYPE_Q5_1));
+    T_EQ_INT(sizeof(quant_block_q4_K), nt_type_block_bytes(NT_TYPE_Q4_K));
+    T_EQ_INT(sizeof(quant_block_q5_K), nt_type_block_bytes(NT_TYPE_Q5_K));
+    T_EQ_INT(sizeof(quant_block_q6_K), nt_type_block_bytes(NT_TYPE_Q6_K));
+    for (int ty = -1; ty <= NT_TYPE_COUNT_; ty++) T_EQ_INT(quant_type_supported(ty), nt_type_supported(ty));
+    T_CHECK(quant_isa_available(quant_isa_active()));
+    T_EQ_STR(quant_isa_name(QUANT_ISA_SCALAR), "scalar");
+}
+
+/* Q8_0 quantizer: round trip error within half a step, zeros stay zeros. */
+static void test_quantize_q8_0(void)
+{
+    float x[64], y[64];
+    quant_block_q8_0 b[2];
+    rng_state = 99;
+    for (int i = 0; i < 64; i++) x[i] = i < 32 ? rng_unit() * 3 : 0.0f;
+    quant_quantize_row_q8_0(x, b, 64);
+    quant_dequant_row(NT_TYPE_Q8_0, b, y, 64);
+    float d = quant_f16_to_f32(b[0].d);
+    for (int i = 0; i < 32; i++) T_NEAR(y[i], x[i], d * 0.5 + 1e-3 * fabs(x[i]));
+    for (int i = 32; i < 64; i++) T_CHECK(y[i] == 0.0f);
+}
+
+int main(void)
+{
+    T_RUN(test_layouts);
+    T_RUN(test_f16_all_values);
+    T_RUN(test_f16_rounding);
+    T_RUN(test_bf16);
+    T_RUN(test_dequant_fixtures);
+    T_RUN(test_dot_kernels);
+    T_RUN(test_matvec_split);
+    T_RUN(test_zero_activations);
+    T_RUN(test_quantize_q8_0);
+    return t_done();
+}
