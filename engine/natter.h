@@ -180,6 +180,9 @@ int gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v);
 int gguf_writer_set_f32(gguf_writer *w, const char *key, float v);
 int gguf_writer_set_bool(gguf_writer *w, const char *key, bool v);
 int gguf_writer_set_str(gguf_writer *w, const char *key, const char *v);
+/* Any fixed-size scalar type (u8 .. i64, f32, f64, bool): *v holds one value of that C type
+ * (uint8_t, int16_t, double, ...; bool as one byte 0/1), copied. */
+int gguf_writer_set_scalar(gguf_writer *w, const char *key, enum gguf_vtype type, const void *v);
 /* Numeric array: n elements of type (not STR/ARR), packed, copied. */
 int gguf_writer_set_arr(gguf_writer *w, const char *key, enum gguf_vtype type,
                         const void *data, uint64_t n);
