@@ -1,0 +1,462 @@
+/* chat.c — chat templates: detect a model's family from its Jinja template, format a
+ * conversation as prompt runs (markup vs message text), and tokenize those runs so that only
+ * template markup can produce control tokens.
+ *
+ * natter does not run Jinja. Like llama.cpp (src/llama-chat.cpp) it recognises the common
+ * templates by distinctive substrings and writes each family's text in code; the exact
+ * strings per family are listed in natter.h's "chat templates" section. The plain fallback
+ * (CHAT_PLAIN), for models without a template, is
+ *
+ *     System: S\n\nUser: U1\nAssistant: A1\nUser: U2\nAssistant:
+ *
+ * chosen so that a small base model continues it as a dialogue; callers stop at "\nUser:".
+ *
+ * BOS rule: formatted text never contains a BOS text; chat_tokenize adds BOS once, as a token.
+ */
+#include "natter.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ names, detection */
+
+static const char *const chat_names[CHAT_FAMILY_COUNT_] = {
+    [CHAT_PLAIN] = "plain",   [CHAT_CHATML] = "chatml", [CHAT_LLAMA2] = "llama2",
+    [CHAT_LLAMA3] = "llama3", [CHAT_ZEPHYR] = "zephyr", [CHAT_PHI3] = "phi3",
+    [CHAT_GEMMA] = "gemma",   [CHAT_MISTRAL] = "mistral",
+};
+
+const char *chat_family_name(enum chat_family f)
+{
+    if ((int)f < 0 || f >= CHAT_FAMILY_COUNT_) return NULL;
+    return chat_names[f];
+}
+
+int chat_family_from_name(const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < CHAT_FAMILY_COUNT_; i++)
+        if (strcmp(name, chat_names[i]) == 0) return i;
+    return -1;
+}
+
+/* Substring search in a length-bounded haystack (GGUF strings are not NUL-terminated). */
+static bool has(const char *s, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    if (m == 0) return true;
+    if (m > n) return false;
+    for (size_t i = 0; i + m <= n; i++)
+        if (s[i] == needle[0] && memcmp(s + i, needle, m) == 0) return true;
+    return false;
+}
+
+static enum chat_family detect_n(const char *s, size_t n)
+{
+    if (!s || n == 0) return CHAT_PLAIN;
+    for (int i = 0; i < CHAT_FAMILY_COUNT_; i++) {
+        size_t m = strlen(chat_names[i]);
+        if (n == m && memcmp(s, chat_names[i], m) == 0) return (enum chat_family)i;
+    }
+    /* The order matters: Phi-4 and SmolVLM also contain <|im_start|> (closest: ChatML);
+     * Phi-3 contains <|user|> too, so it must be tested before Zephyr. llama.cpp sends
+     * templates with both <|user|> and <|assistant|> but no literal "</s>" (TinyLlama's, which
+     * writes eos_token) to GLM-Edge; natter has no GLM family and formats them as Zephyr. */
+    if (has(s, n, "<|im_start|>")) return CHAT_CHATML;
+    if ((n >= 7 && memcmp(s, "mistral", 7) == 0) || has(s, n, "[INST]"))
+        return has(s, n, "<<SYS>>") ? CHAT_LLAMA2 : CHAT_MISTRAL;
+    if (has(s, n, "<|assistant|>") && has(s, n, "<|end|>")) return CHAT_PHI3;
+    if (has(s, n, "<|user|>")) return CHAT_ZEPHYR;
+    if (has(s, n, "<start_of_turn>")) return CHAT_GEMMA;
+    if (has(s, n, "<|start_header_id|>") && has(s, n, "<|end_header_id|>")) return CHAT_LLAMA3;
+    return CHAT_PLAIN;
+}
+
+enum chat_family chat_detect(const char *jinja)
+{
+    return jinja ? detect_n(jinja, strlen(jinja)) : CHAT_PLAIN;
+}
+
+enum chat_family chat_detect_gguf(const gguf *g)
+{
+    gguf_str s = {0};
+    if (!g || gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != NT_OK) return CHAT_PLAIN;
+    return detect_n(s.p, s.n);
+}
+
+/* ------------------------------------------------------------------------ formatting */
+
+void chat_prompt_free(chat_prompt *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->n; i++) free(p->v[i].text);
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+}
+
+/* Appends text[0..len) as a run of the given kind, merged into the last run when that run
+ * has the same kind. Empty text stores nothing. */
+static int put_n(chat_prompt *p, bool special, const char *text, size_t len)
+{
+    if (len == 0) return NT_OK;
+    if (p->n > 0 && p->v[p->n - 1].special == special) {
+        chat_piece *last = &p->v[p->n - 1];
+        size_t old = strlen(last->text);
+        char *t = realloc(last->text, old + len + 1);
+        if (!t) return NT_ERR_NOMEM;
+        memcpy(t + old, text, len);
+        t[old + len] = '\0';
+        last->text = t;
+        return NT_OK;
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        chat_piece *v = realloc(p->v, cap * sizeof *v);
+        if (!v) return NT_ERR_NOMEM;
+        p->v = v;
+        p->cap = cap;
+    }
+    char *t = malloc(len + 1);
+    if (!t) return NT_ERR_NOMEM;
+    memcpy(t, text, len);
+    t[len] = '\0';
+    p->v[p->n].text = t;
+    p->v[p->n].special = special;
+    p->n++;
+    return NT_OK;
+}
+
+/* Markup and message text. Each returns NT_OK or NT_ERR_NOMEM. */
+static int mk(chat_prompt *p, const char *s) { return put_n(p, true, s, strlen(s)); }
+static int tx(chat_prompt *p, const char *s) { return put_n(p, false, s, strlen(s)); }
+
+/* Message text with leading and trailing ASCII whitespace removed (llama.cpp's trim, used by
+ * the Llama 3 and Gemma families). */
+static int tx_trim(chat_prompt *p, const char *s)
+{
+    size_t a = 0, b = strlen(s);
+    while (a < b && isspace((unsigned char)s[a])) a++;
+    while (b > a && isspace((unsigned char)s[b - 1])) b--;
+    return put_n(p, false, s + a, b - a);
+}
+
+static const char *role_name(enum chat_role r)
+{
+    switch (r) {
+    case CHAT_ROLE_SYSTEM: return "system";
+    case CHAT_ROLE_USER: return "user";
+    default: return "assistant";
+    }
+}
+
+/* <|im_start|>role\ncontent<|im_end|>\n */
+static int fmt_chatml(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
+{
+    int rc = NT_OK;
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if ((rc = mk(p, "<|im_start|>")) || (rc = mk(p, role_name(m[i].role))) ||
+            (rc = mk(p, "\n")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "<|im_end|>\n")))
+            break;
+    }
+    if (rc == NT_OK && gen) rc = mk(p, "<|im_start|>assistant\n");
+    return rc;
+}
+
+/* Llama 2 (<<SYS>> inside the first [INST]) and Mistral (system text folded into the first
+ * user message). The prompt opens with "[INST] " before the first message and reopens after
+ * each assistant answer; [/INST] is already the opening of the answer, so add_generation
+ * adds nothing. */
+static int fmt_inst(const chat_msg *m, size_t n, bool sys_block, chat_prompt *p)
+{
+    int rc = mk(p, "[INST] ");
+    bool inside = true;
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if (!inside) {
+            if ((rc = mk(p, "[INST] "))) break;
+            inside = true;
+        }
+        switch (m[i].role) {
+        case CHAT_ROLE_SYSTEM:
+            if (sys_block) {
+                if ((rc = mk(p, "<<SYS>>\n")) || (rc = tx(p, m[i].content)) ||
+                    (rc = mk(p, "\n<</SYS>>\n\n")))
+                    break;
+            } else {
+                if ((rc = tx(p, m[i].content)) || (rc = mk(p, "\n"))) break;
+            }
+            break;
+        case CHAT_ROLE_USER:
+            if ((rc = tx(p, m[i].content)) || (rc = mk(p, " [/INST]"))) break;
+            break;
+        default:
+            if ((rc = tx(p, m[i].content)) || (rc = mk(p, "</s>"))) break;
+            inside = false;
+            break;
+        }
+    }
+    return rc;
+}
+
+/* <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>, content trimmed. */
+static int fmt_llama3(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
+{
+    int rc = NT_OK;
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if ((rc = mk(p, "<|start_header_id|>")) || (rc = mk(p, role_name(m[i].role))) ||
+            (rc = mk(p, "<|end_header_id|>\n\n")) || (rc = tx_trim(p, m[i].content)) ||
+            (rc = mk(p, "<|eot_id|>")))
+            break;
+    }
+    if (rc == NT_OK && gen) rc = mk(p, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    return rc;
+}
+
+/* <|role|>\ncontent END\n with END "</s>" (Zephyr) or "<|end|>" (Phi-3). */
+static int fmt_pipe(const chat_msg *m, size_t n, bool gen, const char *end, chat_prompt *p)
+{
+    int rc = NT_OK;
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if ((rc = mk(p, "<|")) || (rc = mk(p, role_name(m[i].role))) || (rc = mk(p, "|>\n")) ||
+            (rc = tx(p, m[i].content)) || (rc = mk(p, end)) || (rc = mk(p, "\n")))
+            break;
+    }
+    if (rc == NT_OK && gen) rc = mk(p, "<|assistant|>\n");
+    return rc;
+}
+
+/* Gemma has no system role: system texts (trimmed, concatenated) open the next user turn,
+ * followed by a blank line. The assistant's role is "model". Contents are trimmed. */
+static int fmt_gemma(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
+{
+    int rc = NT_OK;
+    size_t sys_from = 0, sys_n = 0; /* pending system messages m[sys_from..sys_from+sys_n) */
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if (m[i].role == CHAT_ROLE_SYSTEM) {
+            if (sys_n == 0) sys_from = i;
+            sys_n = i - sys_from + 1;
+            continue;
+        }
+        bool model = m[i].role == CHAT_ROLE_ASSISTANT;
+        if ((rc = mk(p, model ? "<start_of_turn>model\n" : "<start_of_turn>user\n"))) break;
+        if (!model && sys_n > 0) {
+            bool any = false;
+            for (size_t j = sys_from; j < sys_from + sys_n && rc == NT_OK; j++) {
+                if (m[j].role != CHAT_ROLE_SYSTEM) continue;
+                any = true;
+                rc = tx_trim(p, m[j].content);
+            }
+            if (rc == NT_OK && any) rc = mk(p, "\n\n");
+            sys_n = 0;
+        }
+        if (rc || (rc = tx_trim(p, m[i].content)) || (rc = mk(p, "<end_of_turn>\n"))) break;
+    }
+    if (rc == NT_OK && gen) rc = mk(p, "<start_of_turn>model\n");
+    return rc;
+}
+
+/* The documented fallback: "System: S\n\n", "User: U\n", "Assistant: A\n", "Assistant:". */
+static int fmt_plain(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
+{
+    int rc = NT_OK;
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        switch (m[i].role) {
+        case CHAT_ROLE_SYSTEM:
+            if ((rc = mk(p, "System: ")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "\n\n")))
+                break;
+            break;
+        case CHAT_ROLE_USER:
+            if ((rc = mk(p, "User: ")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "\n")))
+                break;
+            break;
+        default:
+            if ((rc = mk(p, "Assistant: ")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "\n")))
+                break;
+            break;
+        }
+    }
+    if (rc == NT_OK && gen) rc = mk(p, "Assistant:");
+    return rc;
+}
+
+int chat_format(enum chat_family f, const chat_msg *msgs, size_t n, bool add_generation,
+                chat_prompt *out, nt_err *err)
+{
+    if (!out || (n > 0 && !msgs))
+        return nt_err_set(err, NT_ERR_INVALID, "chat_format: no %s", out ? "messages" : "output");
+    if ((int)f < 0 || f >= CHAT_FAMILY_COUNT_)
+        return nt_err_set(err, NT_ERR_INVALID, "chat_format: unknown family %d", (int)f);
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i].content)
+            return nt_err_set(err, NT_ERR_INVALID, "chat_format: message %zu has no content", i);
+        if ((int)msgs[i].role < 0 || msgs[i].role > CHAT_ROLE_ASSISTANT)
+            return nt_err_set(err, NT_ERR_INVALID, "chat_format: message %zu has role %d", i,
+                              (int)msgs[i].role);
+    }
+    int rc;
+    switch (f) {
+    case CHAT_CHATML: rc = fmt_chatml(msgs, n, add_generation, out); break;
+    case CHAT_LLAMA2: rc = fmt_inst(msgs, n, true, out); break;
+    case CHAT_MISTRAL: rc = fmt_inst(msgs, n, false, out); break;
+    case CHAT_LLAMA3: rc = fmt_llama3(msgs, n, add_generation, out); break;
+    case CHAT_ZEPHYR: rc = fmt_pipe(msgs, n, add_generation, "</s>", out); break;
+    case CHAT_PHI3: rc = fmt_pipe(msgs, n, add_generation, "<|end|>", out); break;
+    case CHAT_GEMMA: rc = fmt_gemma(msgs, n, add_generation, out); break;
+    default: rc = fmt_plain(msgs, n, add_generation, out); break;
+    }
+    if (rc != NT_OK)
+        return nt_err_set(err, rc, "chat_format: out of memory formatting %zu messages (%s)", n,
+                          chat_names[f]);
+    return NT_OK;
+}
+
+char *chat_prompt_text(const chat_prompt *p)
+{
+    size_t len = 0;
+    for (size_t i = 0; p && i < p->n; i++) len += strlen(p->v[i].text);
+    char *s = malloc(len + 1);
+    if (!s) return NULL;
+    size_t at = 0;
+    for (size_t i = 0; p && i < p->n; i++) {
+        size_t m = strlen(p->v[i].text);
+        memcpy(s + at, p->v[i].text, m);
+        at += m;
+    }
+    s[at] = '\0';
+    return s;
+}
+
+/* ---------------------------------------------------------------------- tokenization */
+
+/* A control token's stored text, for matching inside markup. */
+typedef struct ctl_tok {
+    const char *p;
+    size_t n;
+    int32_t id;
+} ctl_tok;
+
+/* Longest first, so "<|im_start|>" wins over a shorter control that is its prefix (llama.cpp
+ * partitions with its special tokens ordered by length the same way); ties by id. */
+static int ctl_cmp(const void *a, const void *b)
+{
+    const ctl_tok *x = a, *y = b;
+    if (x->n != y->n) return x->n > y->n ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Raw text waiting to be encoded: everything since the last control token. */
+typedef struct rawbuf {
+    char *p;
+    size_t n, cap;
+} rawbuf;
+
+static int raw_add(rawbuf *r, const char *s, size_t n)
+{
+    if (r->n + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 256;
+        while (cap < r->n + n + 1) cap *= 2;
+        char *p = realloc(r->p, cap);
+        if (!p) return NT_ERR_NOMEM;
+        r->p = p;
+        r->cap = cap;
+    }
+    memcpy(r->p + r->n, s, n);
+    r->n += n;
+    return NT_OK;
+}
+
+/* Encodes the pending raw text without special parsing (a SentencePiece tokenizer adds its
+ * leading space to each such piece, exactly as llama.cpp does for every raw fragment that
+ * follows a special token). */
+static int raw_flush(const tokenizer *t, rawbuf *r, nt_tokens *out, nt_err *err)
+{
+    if (r->n == 0) return NT_OK;
+    int rc = tokenizer_encode(t, r->p, r->n, 0, out, err);
+    r->n = 0;
+    return rc;
+}
+
+int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tokens *out,
+                  nt_err *err)
+{
+    if (!t || !p || !out) return nt_err_set(err, NT_ERR_INVALID, "chat_tokenize: NULL argument");
+    int rc = NT_OK;
+    ctl_tok *ctl = NULL;
+    size_t nctl = 0;
+    rawbuf raw = {0};
+    size_t start = out->n;
+    int32_t bos = tokenizer_bos(t);
+    int32_t nv = tokenizer_n_vocab(t);
+
+    /* The control tokens, gathered per call: a prompt is tokenized once per turn, and a scan
+     * of the vocabulary costs far less than the forward pass that follows. */
+    for (int32_t id = 0; id < nv; id++) {
+        if (!tokenizer_is_control(t, id)) continue;
+        gguf_str s = tokenizer_piece(t, id);
+        if (s.n == 0) continue;
+        if (nctl % 64 == 0) {
+            ctl_tok *c = realloc(ctl, (nctl + 64) * sizeof *c);
+            if (!c) {
+                rc = nt_err_set(err, NT_ERR_NOMEM, "chat_tokenize: out of memory");
+                goto fail;
+            }
+            ctl = c;
+        }
+        ctl[nctl++] = (ctl_tok){s.p, s.n, id};
+    }
+    if (nctl > 1) qsort(ctl, nctl, sizeof *ctl, ctl_cmp);
+
+    if (add_bos && bos >= 0 && (rc = nt_tokens_push(out, bos)) != NT_OK) {
+        nt_err_set(err, rc, "chat_tokenize: out of memory");
+        goto fail;
+    }
+
+    for (size_t i = 0; i < p->n; i++) {
+        const char *s = p->v[i].text;
+        size_t n = strlen(s);
+        if (!p->v[i].special) {
+            if ((rc = raw_add(&raw, s, n)) != NT_OK) goto nomem;
+            continue;
+        }
+        size_t at = 0, from = 0;
+        while (at < n) {
+            const ctl_tok *hit = NULL;
+            for (size_t k = 0; k < nctl; k++) {
+                if (ctl[k].n <= n - at && ctl[k].p[0] == s[at] &&
+                    memcmp(ctl[k].p, s + at, ctl[k].n) == 0) {
+                    hit = &ctl[k];
+                    break;
+                }
+            }
+            if (!hit) {
+                at++;
+                continue;
+            }
+            if ((rc = raw_add(&raw, s + from, at - from)) != NT_OK) goto nomem;
+            if ((rc = raw_flush(t, &raw, out, err)) != NT_OK) goto fail;
+            if ((rc = nt_tokens_push(out, hit->id)) != NT_OK) goto nomem;
+            at += hit->n;
+            from = at;
+        }
+        if ((rc = raw_add(&raw, s + from, n - from)) != NT_OK) goto nomem;
+    }
+    if ((rc = raw_flush(t, &raw, out, err)) != NT_OK) goto fail;
+
+    /* BOS once: markup that itself starts with the BOS control token keeps only one. */
+    if (add_bos && bos >= 0 && out->n >= start + 2 && out->v[start + 1] == bos) {
+        memmove(out->v + start + 1, out->v + start + 2, (out->n - start - 2) * sizeof *out->v);
+        out->n--;
+    }
+    free(raw.p);
+    free(ctl);
+    return NT_OK;
+
+nomem:
+    rc = nt_err_set(err, NT_ERR_NOMEM, "chat_tokenize: out of memory");
+fail:
+    out->n = start; /* nothing half-appended */
+    free(raw.p);
+    free(ctl);
+    return rc;
+}
