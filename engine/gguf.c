@@ -353,7 +353,7 @@ static int gguf_read_tensor_info(gguf *g, gguf_rd *r, int64_t i)
         nel *= (int64_t)v;
     }
     if ((rc = gguf_rd_u32(r, &type))) return rc;
-    if (!nt_type_name((int)type) || type >= NT_TYPE_COUNT_)
+    if (type >= NT_TYPE_COUNT_ || !nt_type_name((int)type))
         return gguf_rd_fail(r, NT_ERR_UNSUPPORTED, "unknown type %" PRIu32, type);
     t->type = (int)type;
     int64_t blk = nt_type_block_len(t->type);
@@ -484,6 +484,7 @@ int gguf_open(gguf **out, const char *path, nt_err *err)
 {
     gguf *g = NULL;
     int fd = -1, rc;
+    if (!out) return nt_err_set(err, NT_ERR_INVALID, "gguf_open: no output pointer");
     *out = NULL;
     if (!path) return nt_err_set(err, NT_ERR_INVALID, "gguf_open: no path");
 

@@ -1133,6 +1133,81 @@ static void test_bad_tensors(void)
     CHECK_BAD("al64ok.gguf", &s, s.n, NT_OK, "");
 }
 
+/* Opens path and, when it opens, touches everything the accessors can reach (so a sanitizer
+ * build catches any read outside the mapping). Returns the status; a failure must carry a
+ * message starting with the path. */
+static int open_and_walk(const char *path)
+{
+    gguf *g = NULL;
+    nt_err e = {0};
+    int rc = gguf_open(&g, path, &e);
+    if (rc != NT_OK) {
+        if (strncmp(e.msg, path, strlen(path)) != 0 || g != NULL) return 999;
+        return rc;
+    }
+    unsigned sum = 0;
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        const char *key = gguf_kv_key(g, i);
+        sum += (unsigned)strlen(key);
+        if (gguf_find_key(g, key) != i) sum = 1u << 31;
+        for (uint64_t j = 0; j < gguf_kv_arr_n(g, i) && gguf_kv_arr_type(g, i) == GGUF_VT_STR; j++) {
+            gguf_str s = gguf_arr_str(g, i, j);
+            if (s.n) sum += (unsigned char)s.p[0] + (unsigned char)s.p[s.n - 1];
+        }
+        enum gguf_vtype at;
+        uint64_t an;
+        const void *data;
+        if (gguf_get_arr(g, key, &at, &an, &data, &e) == NT_OK && data && an)
+            sum += ((const unsigned char *)data)[an * gguf_vtype_size(at) - 1];
+        gguf_str s;
+        if (gguf_get_str(g, key, &s, &e) == NT_OK && s.n) sum += (unsigned char)s.p[s.n - 1];
+    }
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        sum += ((const unsigned char *)t->data)[0] + ((const unsigned char *)t->data)[t->nbytes - 1];
+        if (gguf_find_tensor(g, t->name) != t) sum = 1u << 31;
+    }
+    gguf_close(g);
+    return sum == 1u << 31 ? 998 : NT_OK;
+}
+
+/* Every truncation of the reference file, and every byte of it set to a few hostile values:
+ * each open either succeeds (and every accessor stays inside the file) or fails cleanly. */
+static void test_mutations(void)
+{
+    bb b, m;
+    good_offs o;
+    make_good(&b, &o);
+    const char *path = tmp_path("mut.gguf");
+    int ok = 0, bad = 0;
+    for (size_t n = 0; n <= b.n; n++) {
+        FILE *f = fopen(path, "wb");
+        T_ASSERT(f != NULL);
+        fwrite(b.p, 1, n, f);
+        fclose(f);
+        int rc = open_and_walk(path);
+        if (rc == 999 || rc == 998) t_fail(__FILE__, __LINE__, "cut at %zu: rc %d", n, rc);
+        rc == NT_OK ? ok++ : bad++;
+    }
+    T_EQ_INT(ok, 1); /* only the whole file opens */
+    static const uint8_t vals[] = {0x00, 0xff, 0x7f, 0x80, 0x01, 0x20};
+    for (size_t at = 0; at < o.infos_end; at++)
+        for (size_t k = 0; k < sizeof vals; k++) {
+            m = b;
+            if (m.p[at] == vals[k]) continue;
+            m.p[at] = vals[k];
+            FILE *f = fopen(path, "wb");
+            T_ASSERT(f != NULL);
+            fwrite(m.p, 1, m.n, f);
+            fclose(f);
+            int rc = open_and_walk(path);
+            if (rc == 999 || rc == 998)
+                t_fail(__FILE__, __LINE__, "byte %zu = 0x%02x: rc %d", at, vals[k], rc);
+            rc == NT_OK ? ok++ : bad++;
+        }
+    T_CHECK(ok > 1 && bad > 1000);
+}
+
 /* A 150k-entry vocabulary: every element reachable, the last one exact. */
 static void test_big_vocab(void)
 {
@@ -1177,6 +1252,7 @@ int main(void)
     T_RUN(test_bad_header);
     T_RUN(test_bad_metadata);
     T_RUN(test_bad_tensors);
+    T_RUN(test_mutations);
     T_RUN(test_big_vocab);
     return t_done();
 }
