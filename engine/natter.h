@@ -229,6 +229,8 @@ bool tokenizer_is_control(const tokenizer *t, int32_t id);
 gguf_str tokenizer_piece(const tokenizer *t, int32_t id);
 /* Exact id of a stored piece, or -1. */
 int32_t tokenizer_find(const tokenizer *t, const char *piece, size_t len);
+/* Bytes of the longest stored piece (no token decodes to more). */
+size_t tokenizer_max_piece_len(const tokenizer *t);
 
 /* Appends the ids of text[0..len) to out. Any bytes are accepted (invalid UTF-8 included). */
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags,
@@ -252,7 +254,11 @@ typedef struct tokenizer_stream {
 
 void tokenizer_stream_reset(tokenizer_stream *s);
 /* Appends the printable text of id to buf (up to cap bytes, NUL-terminated when cap > 0)
- * and returns the number of bytes written. cap of 64 is always enough for one token. */
+ * and returns the number of bytes written. Control tokens print nothing; invalid UTF-8 prints
+ * U+FFFD per bad byte. Text that does not fit is cut at a character boundary and lost: a cap of
+ * 3 * tokenizer_max_piece_len(t) + 16 never cuts (64 is enough for most tokens). The leading
+ * space is removed from the first piece when it is the first token fed or follows a BOS fed
+ * first; to decode a continuation of earlier text, set ntok = 1 and prev = -1 after reset. */
 size_t tokenizer_stream_feed(const tokenizer *t, tokenizer_stream *s, int32_t id, char *buf,
                              size_t cap);
 /* Emits whatever is held back (an incomplete character becomes U+FFFD). */
