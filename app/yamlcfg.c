@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,12 +395,18 @@ static int range_error(ycfg *c, const yaml_node_t *n, const char *key, double mi
     return ycfg_error(c, n, "'%s' must be between %g and %g, not %s", key, min, max, sval(n));
 }
 
+/* YAML numbers always use '.', whatever LC_NUMERIC the program runs under. */
+static locale_t c_loc;
+static pthread_once_t c_loc_once = PTHREAD_ONCE_INIT;
+static void c_loc_init(void) { c_loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+
 int ycfg_read_double(ycfg *c, const yaml_node_t *n, const char *key, double min, double max,
                      double *out)
 {
     if (!is_plain(n) || !number_syntax(sval(n))) return wrong(c, n, key, "a number");
     errno = 0;
-    double v = strtod(sval(n), NULL);
+    pthread_once(&c_loc_once, c_loc_init);
+    double v = c_loc ? strtod_l(sval(n), NULL, c_loc) : strtod(sval(n), NULL);
     if (errno == ERANGE || !isfinite(v) || v < min || v > max)
         return range_error(c, n, key, min, max);
     *out = v;
