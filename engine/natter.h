@@ -125,7 +125,8 @@ typedef struct gguf_tensor {
     int64_t ne[4];      /* dims, unused ones are 1 */
     uint64_t offset;    /* relative to the data section */
     size_t nbytes;      /* bytes of data */
-    const void *data;   /* inside the read-only mapping, aligned to gguf_alignment() */
+    const void *data;   /* inside the read-only mapping, aligned to gguf_alignment() (at most
+                           the page size: the mapping itself is page-aligned) */
 } gguf_tensor;
 
 /* Opens and validates path. On failure *out is NULL and err says why, e.g.
