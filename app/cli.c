@@ -1,0 +1,425 @@
+/* cli.c — option parsing for the chat modes and the one-shot mode (see cli.h).
+ *
+ * The one-shot mode is the TUI's pipeline without the screen: a chat (chat.h) builds the
+ * prompt, a worker (worker.h) runs it, and the main thread prints TOKEN texts as they come. */
+#include "cli.h"
+#include "chat.h"
+#include "text.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NATTER_VERSION
+#define NATTER_VERSION "0.1.0"
+#endif
+#ifndef NATTER_DATADIR
+#define NATTER_DATADIR "/usr/local/share/natter"
+#endif
+
+#define CLI_DEFAULT_MODEL "models/natter-guide.gguf"
+
+static uint64_t cli_random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^
+            ((uint64_t)getpid() << 32);
+    }
+    return s;
+}
+
+void cli_opts_default(struct cli_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_tokens = -1;
+    o->params = sampler_default_params();
+    o->params.seed = cli_random_seed();
+}
+
+void cli_usage(FILE *out)
+{
+    fputs("usage: natter [options]                 chat in the terminal (TUI)\n"
+          "       natter -m MODEL -p QUESTION       answer once, streaming to stdout\n"
+          "       echo QUESTION | natter -m MODEL   the same, the question from stdin\n"
+          "       natter info MODEL                 what is inside a GGUF file\n"
+          "       natter tokenize MODEL [--ids]     tokenize stdin\n"
+          "       natter perplexity -m MODEL -f TEXT [--ctx N] [--threads N]\n"
+          "       natter bench [-m MODEL] [--threads N] [--json] [--quick]\n"
+          "\n"
+          "options:\n"
+          "  -m, --model FILE        the GGUF model (default: " CLI_DEFAULT_MODEL ")\n"
+          "  -p, --prompt TEXT       answer TEXT once and exit; '-' reads it from stdin\n"
+          "      --system TEXT       the system prompt\n"
+          "      --raw               feed the prompt as plain text, without the chat template\n"
+          "      --template NAME     chat template family: plain chatml llama2 llama3 zephyr\n"
+          "                          phi3 gemma mistral (default: detected from the model)\n"
+          "  -n, --max-tokens N      answer at most N tokens (default: until the model stops)\n"
+          "      --ctx N             context length in tokens (default: the model's, <= 4096)\n"
+          "      --threads N         compute threads (default: all CPUs)\n"
+          "      --temp X            temperature, 0 = greedy (default 0.8)\n"
+          "      --top-k N           keep the N likeliest tokens, 0 = off (default 40)\n"
+          "      --top-p X           nucleus sampling, 1 = off (default 0.95)\n"
+          "      --min-p X           drop tokens below X times the top one (default 0.05)\n"
+          "      --repeat-penalty X  penalise recent tokens, 1 = off (default 1)\n"
+          "      --repeat-last-n N   window of the penalties, -1 = all (default 64)\n"
+          "      --presence-penalty X, --frequency-penalty X   (default 0 = off)\n"
+          "      --seed N            random seed (default: random; --verbose prints it)\n"
+          "  -v, --verbose           print the seed and the speed on stderr\n"
+          "  -h, --help              this help\n"
+          "      --version           natter's version\n"
+          "\n"
+          "See natter(1) for details.\n",
+          out);
+}
+
+/* Parses a whole number in [lo, hi]. */
+static int cli_int(const char *opt, const char *v, long lo, long hi, int32_t *out, FILE *err)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!v[0] || *end || end == v) {
+        fprintf(err, "natter: %s: '%s' is not a whole number\n", opt, v);
+        return -1;
+    }
+    if (errno == ERANGE || x < lo || x > hi) {
+        fprintf(err, "natter: %s: '%s' is out of range (%ld to %ld)\n", opt, v, lo, hi);
+        return -1;
+    }
+    *out = (int32_t)x;
+    return 0;
+}
+
+typedef enum cli_opt_id {
+    OPT_MODEL, OPT_PROMPT, OPT_SYSTEM, OPT_RAW, OPT_TEMPLATE, OPT_MAX, OPT_CTX, OPT_THREADS,
+    OPT_PARAM, OPT_SEED, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_PERSONA, OPT_THEME,
+    OPT_RESUME, OPT_SAVE
+} cli_opt_id;
+
+typedef struct cli_opt {
+    const char *lng;  /* long name without the dashes */
+    char shrt;        /* short letter or 0 */
+    cli_opt_id id;
+    bool arg;         /* takes a value */
+} cli_opt;
+
+static const cli_opt cli_opts_table[] = {
+    {"model", 'm', OPT_MODEL, true},
+    {"prompt", 'p', OPT_PROMPT, true},
+    {"system", 0, OPT_SYSTEM, true},
+    {"raw", 0, OPT_RAW, false},
+    {"template", 0, OPT_TEMPLATE, true},
+    {"max-tokens", 'n', OPT_MAX, true},
+    {"ctx", 'c', OPT_CTX, true},
+    {"threads", 't', OPT_THREADS, true},
+    {"temp", 0, OPT_PARAM, true},
+    {"temperature", 0, OPT_PARAM, true},
+    {"top-k", 0, OPT_PARAM, true},
+    {"top-p", 0, OPT_PARAM, true},
+    {"min-p", 0, OPT_PARAM, true},
+    {"repeat-penalty", 0, OPT_PARAM, true},
+    {"repeat-last-n", 0, OPT_PARAM, true},
+    {"presence-penalty", 0, OPT_PARAM, true},
+    {"frequency-penalty", 0, OPT_PARAM, true},
+    {"seed", 's', OPT_SEED, true},
+    {"verbose", 'v', OPT_VERBOSE, false},
+    {"help", 'h', OPT_HELP, false},
+    {"version", 0, OPT_VERSION, false},
+    {"persona", 0, OPT_PERSONA, true},
+    {"theme", 0, OPT_THEME, true},
+    {"resume", 0, OPT_RESUME, true},
+    {"save", 0, OPT_SAVE, true},
+};
+#define CLI_N_OPTS (sizeof cli_opts_table / sizeof cli_opts_table[0])
+
+static void cli_family_list(FILE *f)
+{
+    for (int i = 0; i < CHAT_FAMILY_COUNT_; i++) {
+        const char *n = chat_family_name((enum chat_family)i);
+        if (n) fprintf(f, "%s%s", i ? ", " : "", n);
+    }
+}
+
+int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const cli_opt *opt = NULL;
+        const char *val = NULL;
+        char name[64];
+        if (a[0] == '-' && a[1] == '-' && a[2]) {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (size_t k = 0; k < CLI_N_OPTS; k++)
+                if (strlen(cli_opts_table[k].lng) == len &&
+                    strncmp(cli_opts_table[k].lng, a + 2, len) == 0)
+                    opt = &cli_opts_table[k];
+            snprintf(name, sizeof name, "--%.*s", (int)(len < 40 ? len : 40), a + 2);
+            if (!opt) {
+                fprintf(err, "natter: unknown option '%s' (see natter --help)\n", name);
+                return 2;
+            }
+            if (eq) {
+                if (!opt->arg) {
+                    fprintf(err, "natter: %s takes no value\n", name);
+                    return 2;
+                }
+                val = eq + 1;
+            }
+        } else if (a[0] == '-' && a[1] && a[1] != '-') {
+            for (size_t k = 0; k < CLI_N_OPTS; k++)
+                if (cli_opts_table[k].shrt == a[1]) opt = &cli_opts_table[k];
+            if (!opt) {
+                fprintf(err, "natter: unknown option '%s' (see natter --help)\n", a);
+                return 2;
+            }
+            snprintf(name, sizeof name, "-%c", a[1]);
+            if (a[2]) {
+                if (!opt->arg) {
+                    fprintf(err, "natter: unknown option '%s' (see natter --help)\n", a);
+                    return 2;
+                }
+                val = a + 2; /* -n64 */
+            }
+        } else {
+            fprintf(err, "natter: unexpected argument '%s' (see natter --help)\n", a);
+            return 2;
+        }
+        if (opt->arg && !val) {
+            if (i + 1 >= argc) {
+                fprintf(err, "natter: %s needs a value\n", name);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        nt_err e = {0};
+        switch (opt->id) {
+        case OPT_MODEL: o->model = val; break;
+        case OPT_PROMPT: o->prompt = val; break;
+        case OPT_SYSTEM: o->system = val; break;
+        case OPT_RAW: o->raw = true; break;
+        case OPT_TEMPLATE:
+            if (chat_family_from_name(val) < 0) {
+                fprintf(err, "natter: %s: unknown template '%s' (one of: ", name, val);
+                cli_family_list(err);
+                fprintf(err, ")\n");
+                return 2;
+            }
+            o->template_name = val;
+            break;
+        case OPT_MAX:
+            if (cli_int(name, val, -1, 1 << 24, &o->max_tokens, err)) return 2;
+            break;
+        case OPT_CTX:
+            if (cli_int(name, val, 0, 1 << 20, &o->n_ctx, err)) return 2;
+            if (o->n_ctx > 0 && o->n_ctx < 16) {
+                fprintf(err, "natter: %s: '%s' is out of range (16 to %d, or 0)\n", name, val,
+                        1 << 20);
+                return 2;
+            }
+            break;
+        case OPT_THREADS:
+            if (cli_int(name, val, 0, 512, &o->n_threads, err)) return 2;
+            break;
+        case OPT_PARAM:
+        case OPT_SEED:
+            if (chat_set_param(&o->params, name, val, &e) != NT_OK) {
+                fprintf(err, "natter: %s: %s\n", name, e.msg);
+                return 2;
+            }
+            if (opt->id == OPT_SEED) o->seed_given = true;
+            break;
+        case OPT_VERBOSE: o->verbose = true; break;
+        case OPT_HELP: cli_usage(out); return 1;
+        case OPT_VERSION: fprintf(out, "natter " NATTER_VERSION "\n"); return 1;
+        case OPT_PERSONA: o->persona = val; break;
+        case OPT_THEME: o->theme = val; break;
+        case OPT_RESUME: o->resume = val; break;
+        case OPT_SAVE: o->save = val; break;
+        }
+    }
+    return 0;
+}
+
+int cli_resolve_model(struct cli_opts *o)
+{
+    static char path[4096];
+    if (o->model) return 0;
+    if (access(CLI_DEFAULT_MODEL, R_OK) == 0) {
+        o->model = CLI_DEFAULT_MODEL;
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/%s", NATTER_DATADIR, CLI_DEFAULT_MODEL);
+    if (access(path, R_OK) == 0) {
+        o->model = path;
+        return 0;
+    }
+    return -1;
+}
+
+model *cli_load_model(const struct cli_opts *o)
+{
+    model_params mp = model_default_params();
+    mp.n_ctx = o->n_ctx;
+    mp.n_threads = o->n_threads;
+    model *m = NULL;
+    nt_err e = {0};
+    if (model_load(&m, o->model, &mp, &e) != NT_OK) {
+        fprintf(stderr, "natter: %s\n", e.msg);
+        return NULL;
+    }
+    return m;
+}
+
+void cli_write_text(FILE *f, const char *s, size_t n, bool tty)
+{
+    if (!tty) {
+        fwrite(s, 1, n, f);
+        return;
+    }
+    text_buf b = {0};
+    if (text_buf_put(&b, s, n, 0, true) == 0) fwrite(b.s, 1, b.n, f);
+    text_buf_free(&b);
+}
+
+/* Reads all of stdin (malloc'd, NUL-terminated); NULL with a message on failure. */
+static char *cli_read_stdin(void)
+{
+    size_t n = 0, cap = 4096;
+    char *s = malloc(cap);
+    if (!s) goto nomem;
+    for (;;) {
+        if (cap - n < 4096) {
+            char *ns = realloc(s, cap * 2);
+            if (!ns) goto nomem;
+            s = ns;
+            cap *= 2;
+        }
+        size_t got = fread(s + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(stdin)) {
+        fprintf(stderr, "natter: cannot read stdin: %s\n", strerror(errno));
+        free(s);
+        return NULL;
+    }
+    s[n] = '\0';
+    return s;
+nomem:
+    free(s);
+    fprintf(stderr, "natter: out of memory reading stdin\n");
+    return NULL;
+}
+
+int cli_oneshot(const struct cli_opts *o)
+{
+    int status = 1;
+    char *input = NULL;
+    model *m = NULL;
+    worker *w = NULL;
+    chat *c = NULL;
+    nt_err e = {0};
+
+    const char *question = o->prompt;
+    if (!question || strcmp(question, "-") == 0) {
+        input = cli_read_stdin();
+        if (!input) goto out;
+        /* `echo q | natter` ends the question with a newline nobody meant to ask about. */
+        size_t n = strlen(input);
+        while (n > 0 && (input[n - 1] == '\n' || input[n - 1] == '\r')) input[--n] = '\0';
+        question = input;
+    }
+    if (!question[0]) {
+        fprintf(stderr, "natter: the prompt is empty\n");
+        status = 2;
+        goto out;
+    }
+    m = cli_load_model(o);
+    if (!m) goto out;
+    enum chat_family fam = o->template_name
+                               ? (enum chat_family)chat_family_from_name(o->template_name)
+                               : chat_detect_gguf(model_gguf(m));
+    const tokenizer *tok = model_tokenizer(m);
+    int32_t n_ctx = model_get_info(m)->n_ctx;
+    w = worker_init(m, &e);
+    m = NULL; /* the worker owns it now (and freed it on failure) */
+    if (!w) {
+        fprintf(stderr, "natter: %s\n", e.msg);
+        goto out;
+    }
+    c = chat_init(tok, fam, n_ctx);
+    if (!c || chat_set_system(c, o->system) != NT_OK ||
+        chat_add_user(c, question) != NT_OK) {
+        fprintf(stderr, "natter: out of memory\n");
+        goto out;
+    }
+    chat_set_raw(c, o->raw);
+    if (o->verbose)
+        fprintf(stderr, "natter: seed %llu, template %s\n", (unsigned long long)o->params.seed,
+                o->raw ? "none (raw)" : chat_family_name(fam));
+
+    worker_job job;
+    int32_t max = o->max_tokens < 0 ? n_ctx : o->max_tokens;
+    if (chat_prepare(c, &o->params, max, &job, NULL, &e) != NT_OK) {
+        fprintf(stderr, "natter: %s\n", e.msg);
+        goto out;
+    }
+    if (worker_submit(w, &job) != NT_OK) {
+        fprintf(stderr, "natter: cannot start the answer\n");
+        goto out;
+    }
+    bool tty = isatty(fileno(stdout));
+    char last = '\n';
+    bool failed = false;
+    for (;;) {
+        worker_event ev;
+        if (!worker_wait(w, &ev, -1)) continue;
+        chat_apply(c, &ev);
+        const char *txt = (ev.kind == WEV_TOKEN || ev.kind == WEV_DONE) ? ev.text : NULL;
+        if (txt && txt[0]) {
+            cli_write_text(stdout, txt, strlen(txt), tty);
+            last = txt[strlen(txt) - 1];
+            fflush(stdout);
+        }
+        if (ev.kind == WEV_ERROR) {
+            fprintf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
+            failed = true;
+        }
+        if (ev.kind == WEV_DONE) {
+            if (last != '\n') fputc('\n', stdout);
+            fflush(stdout);
+            if (ev.end == WEND_CONTEXT_FULL)
+                fprintf(stderr, "natter: the context is full (%d tokens): answer cut short\n",
+                        n_ctx);
+            if (o->verbose)
+                fprintf(stderr,
+                        "natter: prompt %d tokens, %.2f tokens/s; generated %d tokens, "
+                        "%.2f tokens/s; end: %s\n",
+                        ev.n_prompt, ev.prompt_sec > 0 ? ev.n_prompt / ev.prompt_sec : 0.0,
+                        ev.n_gen, ev.gen_sec > 0 ? ev.n_gen / ev.gen_sec : 0.0,
+                        worker_end_name(ev.end));
+            free(ev.text);
+            status = failed || ev.end == WEND_ERROR ? 1 : 0;
+            break;
+        }
+        free(ev.text);
+    }
+    if (ferror(stdout)) {
+        fprintf(stderr, "natter: cannot write the answer: %s\n", strerror(errno));
+        status = 1;
+    }
+out:
+    chat_free(c);
+    worker_free(w);
+    model_free(m);
+    free(input);
+    return status;
+}
