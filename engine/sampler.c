@@ -218,17 +218,62 @@ static void stage_penalties(sampler *s)
     }
 }
 
-/* top-p over c[0..m): the smallest prefix by probability whose cumulative probability reaches
- * p. Only a prefix is sorted: the best 512 first, then 8 times more while the mass is not
- * reached (the usual case needs one round). Returns the new count; c[0..result) sorted. */
-static size_t stage_top_p(cand *c, size_t m, bool *sorted, double p)
+/* Sift-down in a heap whose root is the worst candidate (c[0] is beaten by its children). */
+static void worst_heap_down(cand *c, size_t n, size_t i)
 {
-    double lmax = c[0].l;
-    for (size_t i = 1; i < m; i++)
-        if (c[i].l > lmax) lmax = c[i].l;
-    double sum = 0.0;
-    for (size_t i = 0; i < m; i++) sum += exp((double)c[i].l - lmax);
-    double target = p * sum;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && better(&c[w], &c[l])) w = l;
+        if (r < n && better(&c[w], &c[r])) w = r;
+        if (w == i) return;
+        cswap(&c[i], &c[w]);
+        i = w;
+    }
+}
+
+/* top-k: afterwards c[0..k) hold the k best of c[0..m), sorted. For small k a heap of the k
+ * best so far rejects almost every other candidate with one comparison; large k falls back
+ * to quickselect. 0 < k < m. */
+static void stage_top_k(cand *c, size_t m, size_t k)
+{
+    if (k <= 1024) {
+        for (size_t i = k / 2; i-- > 0;) worst_heap_down(c, k, i);
+        for (size_t i = k; i < m; i++) {
+            if (!better(&c[i], &c[0])) continue;
+            c[0] = c[i];
+            worst_heap_down(c, k, 0);
+        }
+    } else {
+        select_best(c, m, k);
+    }
+    qsort(c, k, sizeof *c, cand_cmp);
+}
+
+static double max_logit(const cand *c, size_t m)
+{
+    float lmax = c[0].l; /* a float local: keeps the loop in registers */
+    for (size_t i = 1; i < m; i++) lmax = c[i].l > lmax ? c[i].l : lmax;
+    return lmax;
+}
+
+/* min-p: keeps c with p(c) >= min_p * p(best), i.e. l >= lmax + log(min_p). Stable, so a
+ * sorted array stays sorted; the best always passes. */
+static size_t stage_min_p(cand *c, size_t m, double lmax, double min_p)
+{
+    /* in the log domain, like llama.cpp: no exp per candidate */
+    double min_l = lmax + log(min_p);
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if ((double)c[i].l >= min_l) c[k++] = c[i];
+    return k ? k : 1;
+}
+
+/* top-p: the smallest prefix, by probability, of c[0..m) whose unnormalised mass
+ * exp(l - lmax) reaches target (p times the mass of the whole set before this stage). Only a
+ * prefix is sorted: the best 512 first, then 8 times more while the mass is not reached.
+ * Returns the new count; c[0..result) is sorted. */
+static size_t stage_top_p(cand *c, size_t m, bool *sorted, double lmax, double target)
+{
     size_t k = *sorted || m <= 512 ? m : 512;
     for (;;) {
         if (!*sorted) {
@@ -238,29 +283,15 @@ static size_t stage_top_p(cand *c, size_t m, bool *sorted, double p)
         }
         double cum = 0.0;
         for (size_t i = 0; i < k; i++) {
-            cum += exp((double)c[i].l - lmax);
+            cum += expf((float)((double)c[i].l - lmax));
             if (cum >= target) {
                 *sorted = true;
                 return i + 1;
             }
         }
-        if (k == m) return m; /* rounding kept the sum just short of target: keep all */
+        if (k == m) return m; /* the set holds less than target (or rounding): keep all */
         k = m / 8 < k ? m : k * 8;
     }
-}
-
-/* min-p: keeps c with p(c) >= min_p * p(best), i.e. exp(l - lmax) >= min_p. Stable, so a
- * sorted array stays sorted. */
-static size_t stage_min_p(cand *c, size_t m, bool sorted, double min_p)
-{
-    double lmax = c[0].l;
-    if (!sorted)
-        for (size_t i = 1; i < m; i++)
-            if (c[i].l > lmax) lmax = c[i].l;
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++)
-        if (exp((double)c[i].l - lmax) >= min_p) c[k++] = c[i];
-    return k ? k : 1; /* cannot happen (the best always passes), but never return none */
 }
 
 int32_t sampler_sample(sampler *s, const float *logits)
@@ -295,18 +326,27 @@ int32_t sampler_sample(sampler *s, const float *logits)
     size_t m = nv;
     bool sorted = false;
     if (p->top_k > 0 && (size_t)p->top_k < m) {
-        select_best(c, m, (size_t)p->top_k);
         m = (size_t)p->top_k;
-        qsort(c, m, sizeof *c, cand_cmp);
+        stage_top_k(c, nv, m);
         sorted = true;
     }
-    if (p->top_p < 1.0f) m = stage_top_p(c, m, &sorted, p->top_p);
-    if (p->min_p > 0.0f) m = stage_min_p(c, m, sorted, p->min_p);
+    if (p->top_p < 1.0f || p->min_p > 0.0f) {
+        /* top-p then min-p. Both keep a best-first prefix, and min-p's threshold depends only
+         * on the best logit, which top-p always keeps: so the result is the shorter of the two
+         * prefixes, and filtering by min-p first (no sorting needed) leaves top-p far fewer
+         * candidates to sort. top-p's target is still p times the mass of the whole set. */
+        double lmax = sorted ? c[0].l : max_logit(c, m), target = 0.0;
+        if (p->top_p < 1.0f) {
+            double sum = 0.0;
+            for (size_t i = 0; i < m; i++) sum += expf((float)((double)c[i].l - lmax));
+            target = p->top_p * sum;
+        }
+        if (p->min_p > 0.0f) m = stage_min_p(c, m, lmax, p->min_p);
+        if (p->top_p < 1.0f) m = stage_top_p(c, m, &sorted, lmax, target);
+    }
 
     /* Temperature and the draw: weights exp((l - lmax) / T), summed in double. */
-    double lmax = c[0].l;
-    for (size_t i = 1; i < m; i++)
-        if (c[i].l > lmax) lmax = c[i].l;
+    double lmax = sorted ? c[0].l : max_logit(c, m);
     if (lmax == -INFINITY) { /* every logit is -inf: no distribution; take the lowest id */
         size_t best = 0;
         for (size_t i = 1; i < m; i++)
@@ -316,7 +356,7 @@ int32_t sampler_sample(sampler *s, const float *logits)
     }
     double inv_t = 1.0 / p->temperature, sum = 0.0;
     for (size_t i = 0; i < m; i++) {
-        double w = exp(((double)c[i].l - lmax) * inv_t);
+        double w = expf((float)(((double)c[i].l - lmax) * inv_t));
         c[i].l = (float)w;
         sum += w;
     }
@@ -359,12 +399,11 @@ int sampler_candidates(const sampler *s, sampler_cand *out, int max)
 {
     if (!s || !out || max <= 0 || !s->stepped) return 0;
     size_t nv = (size_t)s->n_vocab;
-    double lmax = s->raw[0];
-    for (size_t i = 1; i < nv; i++)
-        if (s->raw[i] > lmax) lmax = s->raw[i];
-    if (lmax == -INFINITY) lmax = 0.0;
+    float mx = s->raw[0];
+    for (size_t i = 1; i < nv; i++) mx = s->raw[i] > mx ? s->raw[i] : mx;
+    double lmax = mx == -INFINITY ? 0.0 : mx;
     double sum = 0.0;
-    for (size_t i = 0; i < nv; i++) sum += exp((double)s->raw[i] - lmax);
+    for (size_t i = 0; i < nv; i++) sum += expf((float)((double)s->raw[i] - lmax));
 
     /* Select on the raw logit (monotonic in p_before, and exact), store p_before at the end. */
     int n = 0;

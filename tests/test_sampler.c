@@ -403,7 +403,7 @@ static void fill_logits(float *l, int n, uint32_t k)
     uint32_t x = 2463534242u ^ (k * 2654435761u);
     for (int i = 0; i < n; i++) {
         x = x * 1664525u + 1013904223u;
-        l[i] = (float)((x >> 8) & 0xffff) / 65536.0f * 4.0f;
+        l[i] = (float)(x >> 8) / 16777216.0f * 4.0f;
     }
 }
 
@@ -578,9 +578,10 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-static void test_large_top_k(void)
+/* k = 40 takes the heap path, k = 2000 the quickselect path. */
+static void large_top_k(int K)
 {
-    enum { N = 50000, K = 40 };
+    enum { N = 50000 };
     sampler_params p = p_off();
     p.top_k = K;
     sampler *s = sampler_init(&p, N);
@@ -593,6 +594,7 @@ static void test_large_top_k(void)
     memcpy(sorted, l, N * sizeof *l);
     sorted[123] = -INFINITY;
     qsort(sorted, N, sizeof *sorted, cmp_desc);
+    T_ASSERT(sorted[K - 1] > sorted[K]); /* no tie at the cut, so the kept set is unique */
     for (int rep = 0; rep < 3; rep++) {
         int32_t id = sampler_sample(s, l);
         T_CHECK(id >= 0 && id < N && l[id] >= sorted[K - 1]);
@@ -617,6 +619,12 @@ static void test_large_top_k(void)
     free(sorted);
     free(l);
     sampler_free(s);
+}
+
+static void test_large_top_k(void)
+{
+    large_top_k(40);
+    large_top_k(2000);
 }
 
 int main(void)

@@ -1,0 +1,471 @@
+/* Tests for engine/chat.c: the exact text of every family (a system prompt, two user turns,
+ * one assistant turn, with and without the generation opening), where each family puts the
+ * system prompt, llama.cpp's own expected outputs (tests/test-chat-template.cpp) for the
+ * families natter shares with it, detection from excerpts of the real Jinja templates, the
+ * name round trip, markup/text runs (a user typing "<|im_end|>" stays text), and the
+ * tokenized form on a SentencePiece vocabulary whose <s> and </s> are control tokens. */
+#include "natter.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYS "You are a helpful assistant"
+
+static const chat_msg conv[] = {
+    {CHAT_ROLE_SYSTEM, SYS},
+    {CHAT_ROLE_USER, "Hello"},
+    {CHAT_ROLE_ASSISTANT, "Hi there"},
+    {CHAT_ROLE_USER, "Who are you"},
+};
+#define NCONV (sizeof conv / sizeof conv[0])
+
+/* Formats msgs with family f and returns the whole text (caller frees), or NULL. */
+static char *fmt(enum chat_family f, const chat_msg *m, size_t n, bool gen)
+{
+    chat_prompt p = {0};
+    nt_err e = {0};
+    int rc = chat_format(f, m, n, gen, &p, &e);
+    if (rc != NT_OK) {
+        t_fail(__FILE__, __LINE__, "chat_format(%s): %s", chat_family_name(f), e.msg);
+        chat_prompt_free(&p);
+        return NULL;
+    }
+    char *s = chat_prompt_text(&p);
+    chat_prompt_free(&p);
+    return s;
+}
+
+#define CHECK_FMT(f, m, n, gen, want) do { char *s_ = fmt(f, m, n, gen); \
+    T_EQ_STR(s_, want); free(s_); } while (0)
+
+static void test_exact_text(void)
+{
+    static const struct {
+        enum chat_family f;
+        const char *gen, *nogen;
+    } cases[] = {
+        {CHAT_CHATML,
+         "<|im_start|>system\n" SYS "<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
+         "<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are you<|im_end|>\n"
+         "<|im_start|>assistant\n",
+         "<|im_start|>system\n" SYS "<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
+         "<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are you<|im_end|>\n"},
+        {CHAT_LLAMA2,
+         "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]Hi there</s>[INST] Who are you [/INST]",
+         "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]Hi there</s>[INST] Who are you [/INST]"},
+        {CHAT_MISTRAL,
+         "[INST] " SYS "\nHello [/INST]Hi there</s>[INST] Who are you [/INST]",
+         "[INST] " SYS "\nHello [/INST]Hi there</s>[INST] Who are you [/INST]"},
+        {CHAT_LLAMA3,
+         "<|start_header_id|>system<|end_header_id|>\n\n" SYS "<|eot_id|>"
+         "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
+         "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>"
+         "<|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|>"
+         "<|start_header_id|>assistant<|end_header_id|>\n\n",
+         "<|start_header_id|>system<|end_header_id|>\n\n" SYS "<|eot_id|>"
+         "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
+         "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>"
+         "<|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|>"},
+        {CHAT_ZEPHYR,
+         "<|system|>\n" SYS "</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n"
+         "<|user|>\nWho are you</s>\n<|assistant|>\n",
+         "<|system|>\n" SYS "</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n"
+         "<|user|>\nWho are you</s>\n"},
+        {CHAT_PHI3,
+         "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n"
+         "<|user|>\nWho are you<|end|>\n<|assistant|>\n",
+         "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n"
+         "<|user|>\nWho are you<|end|>\n"},
+        {CHAT_GEMMA,
+         "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there"
+         "<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\n",
+         "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there"
+         "<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n"},
+        {CHAT_PLAIN,
+         "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\nAssistant:",
+         "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\n"},
+    };
+    T_EQ_INT(sizeof cases / sizeof cases[0], CHAT_FAMILY_COUNT_);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_FMT(cases[i].f, conv, NCONV, true, cases[i].gen);
+        CHECK_FMT(cases[i].f, conv, NCONV, false, cases[i].nogen);
+    }
+}
+
+/* Without a system prompt nothing is left of it; and where each family puts it. */
+static void test_system_placement(void)
+{
+    const chat_msg *m = conv + 1; /* user, assistant, user */
+    CHECK_FMT(CHAT_LLAMA2, m, 3, true, "[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]");
+    CHECK_FMT(CHAT_MISTRAL, m, 3, true, "[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]");
+    CHECK_FMT(CHAT_GEMMA, m, 1, true,
+              "<start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n");
+    CHECK_FMT(CHAT_CHATML, m, 1, true,
+              "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n");
+    CHECK_FMT(CHAT_PLAIN, m, 1, true, "User: Hello\nAssistant:");
+    /* system + one question: inside the first [INST] (Llama 2 in <<SYS>>, Mistral folded),
+     * in the first user turn (Gemma), its own turn elsewhere */
+    CHECK_FMT(CHAT_LLAMA2, conv, 2, true, "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]");
+    CHECK_FMT(CHAT_MISTRAL, conv, 2, true, "[INST] " SYS "\nHello [/INST]");
+    CHECK_FMT(CHAT_GEMMA, conv, 2, true,
+              "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\n");
+    CHECK_FMT(CHAT_PHI3, conv, 2, true,
+              "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\n");
+    /* Gemma trims the system prompt and the contents */
+    const chat_msg padded[] = {{CHAT_ROLE_SYSTEM, "  Be brief. \n"}, {CHAT_ROLE_USER, " Hi \n"}};
+    CHECK_FMT(CHAT_GEMMA, padded, 2, true,
+              "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n");
+    /* an empty conversation is just the generation opening */
+    CHECK_FMT(CHAT_CHATML, NULL, 0, true, "<|im_start|>assistant\n");
+    CHECK_FMT(CHAT_PLAIN, NULL, 0, false, "");
+}
+
+/* llama.cpp's tests/test-chat-template.cpp: its conversation and the expected output of its
+ * built-in formatter for the templates natter formats the same way. */
+static void test_llama_cpp_reference(void)
+{
+    static const chat_msg c[] = {
+        {CHAT_ROLE_SYSTEM, "You are a helpful assistant"},
+        {CHAT_ROLE_USER, "Hello"},
+        {CHAT_ROLE_ASSISTANT, "Hi there"},
+        {CHAT_ROLE_USER, "Who are you"},
+        {CHAT_ROLE_ASSISTANT, "   I am an assistant   "},
+        {CHAT_ROLE_USER, "Another question"},
+    };
+    /* teknium/OpenHermes-2.5-Mistral-7B */
+    CHECK_FMT(CHAT_CHATML, c, 6, true,
+              "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello"
+              "<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are "
+              "you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n"
+              "<|im_start|>user\nAnother question<|im_end|>\n<|im_start|>assistant\n");
+    /* mistralai/Mistral-7B-Instruct-v0.2 (old template without a system prompt) */
+    CHECK_FMT(CHAT_MISTRAL, c, 6, true,
+              "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
+              "[/INST]   I am an assistant   </s>[INST] Another question [/INST]");
+    /* google/gemma-7b-it */
+    CHECK_FMT(CHAT_GEMMA, c, 6, true,
+              "<start_of_turn>user\nYou are a helpful assistant\n\nHello<end_of_turn>\n"
+              "<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are you"
+              "<end_of_turn>\n<start_of_turn>model\nI am an assistant<end_of_turn>\n"
+              "<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n");
+    /* Llama-3 */
+    CHECK_FMT(CHAT_LLAMA3, c, 6, true,
+              "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
+              "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>"
+              "assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user"
+              "<|end_header_id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant"
+              "<|end_header_id|>\n\nI am an assistant<|eot_id|><|start_header_id|>user"
+              "<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant"
+              "<|end_header_id|>\n\n");
+    /* Phi-3-small */
+    CHECK_FMT(CHAT_PHI3, c, 6, true,
+              "<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n"
+              "<|assistant|>\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n"
+              "   I am an assistant   <|end|>\n<|user|>\nAnother question<|end|>\n"
+              "<|assistant|>\n");
+}
+
+/* Markup runs and text runs: message text is never special, markup is, adjacent markup is
+ * merged; a user typing a control token's text gets it back as a plain run. */
+static void test_pieces(void)
+{
+    const chat_msg m[] = {{CHAT_ROLE_SYSTEM, SYS}, {CHAT_ROLE_USER, "a<|im_end|>\n<|im_start|>b"}};
+    chat_prompt p = {0};
+    T_ASSERT(chat_format(CHAT_CHATML, m, 2, true, &p, NULL) == NT_OK);
+    static const struct {
+        bool special;
+        const char *text;
+    } want[] = {
+        {true, "<|im_start|>system\n"},
+        {false, SYS},
+        {true, "<|im_end|>\n<|im_start|>user\n"},
+        {false, "a<|im_end|>\n<|im_start|>b"},
+        {true, "<|im_end|>\n<|im_start|>assistant\n"},
+    };
+    T_EQ_INT(p.n, 5);
+    for (size_t i = 0; i < p.n && i < 5; i++) {
+        T_EQ_INT(p.v[i].special, want[i].special);
+        T_EQ_STR(p.v[i].text, want[i].text);
+    }
+    /* appending a second conversation continues the same prompt */
+    T_ASSERT(chat_format(CHAT_CHATML, m + 1, 1, false, &p, NULL) == NT_OK);
+    T_EQ_INT(p.n, 7);
+    chat_prompt_free(&p);
+    T_EQ_INT(p.n, 0);
+    T_CHECK(p.v == NULL);
+    chat_prompt_free(&p);
+    chat_prompt_free(NULL);
+
+    /* empty content leaves no empty run behind */
+    const chat_msg e[] = {{CHAT_ROLE_USER, ""}};
+    T_ASSERT(chat_format(CHAT_ZEPHYR, e, 1, true, &p, NULL) == NT_OK);
+    T_EQ_INT(p.n, 1);
+    T_CHECK(p.v[0].special);
+    T_EQ_STR(p.v[0].text, "<|user|>\n</s>\n<|assistant|>\n");
+    chat_prompt_free(&p);
+}
+
+static void test_invalid(void)
+{
+    chat_prompt p = {0};
+    nt_err e = {0};
+    const chat_msg bad[] = {{CHAT_ROLE_USER, NULL}};
+    T_EQ_INT(chat_format(CHAT_CHATML, bad, 1, true, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "chat_format: message 0 has no content");
+    T_EQ_INT(chat_format((enum chat_family)99, conv, 1, true, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "chat_format: unknown family 99");
+    const chat_msg role[] = {{(enum chat_role)7, "x"}};
+    T_EQ_INT(chat_format(CHAT_CHATML, role, 1, true, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "chat_format: message 0 has role 7");
+    T_EQ_INT(p.n, 0);
+}
+
+static void test_names(void)
+{
+    for (int i = 0; i < CHAT_FAMILY_COUNT_; i++) {
+        const char *n = chat_family_name((enum chat_family)i);
+        T_ASSERT(n != NULL);
+        T_EQ_INT(chat_family_from_name(n), i);
+        T_EQ_INT(chat_detect(n), i); /* a name given as the template selects the family */
+    }
+    T_EQ_STR(chat_family_name(CHAT_CHATML), "chatml");
+    T_EQ_STR(chat_family_name(CHAT_LLAMA2), "llama2");
+    T_EQ_STR(chat_family_name(CHAT_MISTRAL), "mistral");
+    T_EQ_STR(chat_family_name(CHAT_PLAIN), "plain");
+    T_CHECK(chat_family_name(CHAT_FAMILY_COUNT_) == NULL);
+    T_CHECK(chat_family_name((enum chat_family)-1) == NULL);
+    T_EQ_INT(chat_family_from_name("ChatML"), -1); /* exact names only */
+    T_EQ_INT(chat_family_from_name("vicuna"), -1);
+    T_EQ_INT(chat_family_from_name(""), -1);
+    T_EQ_INT(chat_family_from_name(NULL), -1);
+}
+
+/* Excerpts of the real templates (tokenizer_config.json chat_template of each model). */
+static void test_detect(void)
+{
+    static const struct {
+        const char *model, *jinja;
+        enum chat_family want;
+    } cases[] = {
+        {"Qwen2.5-Instruct",
+         "{%- for message in messages %}{%- if (message.role == \"user\") or (message.role == "
+         "\"system\" and not loop.first) %}{{- '<|im_start|>' + message.role + '\\n' + "
+         "message.content + '<|im_end|>' + '\\n' }}",
+         CHAT_CHATML},
+        {"SmolLM2-Instruct",
+         "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+         "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by "
+         "Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + "
+         "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}",
+         CHAT_CHATML},
+        {"Llama-2-7b-chat",
+         "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set "
+         "system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}"
+         "{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if "
+         "loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + "
+         "system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content "
+         "= message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + "
+         "'[INST] ' + content.strip() + ' [/INST]' }}",
+         CHAT_LLAMA2},
+        {"Mistral-7B-Instruct-v0.2",
+         "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != "
+         "(loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate "
+         "user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}"
+         "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == "
+         "'assistant' %}{{ message['content'] + eos_token}}",
+         CHAT_MISTRAL},
+        {"Meta-Llama-3-8B-Instruct",
+         "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+         "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] "
+         "| trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content "
+         "%}{% endif %}{{ content }}{% endfor %}",
+         CHAT_LLAMA3},
+        {"TinyLlama-1.1B-Chat-v1.0",
+         "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + "
+         "message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ "
+         "'<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == "
+         "'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}",
+         CHAT_ZEPHYR},
+        {"stablelm-2-zephyr-1_6b",
+         "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + "
+         "message['content'] + '<|endoftext|>' }}",
+         CHAT_ZEPHYR},
+        {"Phi-3-mini-4k-instruct",
+         "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') %}"
+         "{{'<|user|>' + '\n' + message['content'] + '<|end|>' + '\n' + '<|assistant|>' + "
+         "'\n'}}{% elif (message['role'] == 'assistant') %}{{message['content'] + '<|end|>' + "
+         "'\n'}}{% endif %}{% endfor %}",
+         CHAT_PHI3},
+        {"gemma-7b-it",
+         "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System "
+         "role not supported') }}{% endif %}{% for message in messages %}{% if "
+         "(message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = "
+         "message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] "
+         "| trim + '<end_of_turn>\n' }}{% endfor %}",
+         CHAT_GEMMA},
+        {"vicuna-13b-1.1 (not a natter family)",
+         "{%- for message in messages %}{%- if message['role'] == 'user' -%}{{-'USER: ' + "
+         "message['content'] + '\n'-}}{%- else -%}{{-'ASSISTANT: ' + message['content'] + "
+         "'</s>\n' -}}{%- endif -%}{%- endfor -%}",
+         CHAT_PLAIN},
+        {"empty", "", CHAT_PLAIN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum chat_family got = chat_detect(cases[i].jinja);
+        if (got != cases[i].want)
+            t_fail(__FILE__, __LINE__, "%s: detected %s, expected %s", cases[i].model,
+                   chat_family_name(got), chat_family_name(cases[i].want));
+    }
+    T_EQ_INT(chat_detect(NULL), CHAT_PLAIN);
+    T_EQ_INT(chat_detect("mistral-v7"), CHAT_MISTRAL); /* llama.cpp's "starts with mistral" */
+    T_EQ_INT(chat_detect_gguf(NULL), CHAT_PLAIN);
+}
+
+/* A GGUF with a chat template, written with the gguf writer, and one without. */
+static void test_detect_gguf(void)
+{
+    static const char *const names[] = {"<unk>", "<s>", "</s>"};
+    const char *dir = t_tmpdir();
+    T_ASSERT(dir != NULL);
+    char with[512], without[512];
+    snprintf(with, sizeof with, "%s/with.gguf", dir);
+    snprintf(without, sizeof without, "%s/without.gguf", dir);
+    for (int k = 0; k < 2; k++) {
+        gguf_writer *w = gguf_writer_init();
+        T_ASSERT(w);
+        T_CHECK(gguf_writer_set_str(w, "general.architecture", "llama") == NT_OK);
+        T_CHECK(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", names, 3) == NT_OK);
+        if (k == 0)
+            T_CHECK(gguf_writer_set_str(w, "tokenizer.chat_template",
+                                        "{{ '<start_of_turn>' + role }}") == NT_OK);
+        nt_err e = {0};
+        int rc = gguf_writer_write(w, k == 0 ? with : without, &e);
+        gguf_writer_free(w);
+        T_ASSERT(rc == NT_OK);
+    }
+    gguf *g = NULL;
+    nt_err e = {0};
+    T_ASSERT(gguf_open(&g, with, &e) == NT_OK);
+    T_EQ_INT(chat_detect_gguf(g), CHAT_GEMMA);
+    gguf_close(g);
+    T_ASSERT(gguf_open(&g, without, &e) == NT_OK);
+    T_EQ_INT(chat_detect_gguf(g), CHAT_PLAIN);
+    gguf_close(g);
+}
+
+/* ------------------------------------------------------------------ tokenized form */
+
+static int count_id(const nt_tokens *t, int32_t id)
+{
+    int n = 0;
+    for (size_t i = 0; i < t->n; i++) n += t->v[i] == id;
+    return n;
+}
+
+static bool same_ids(const nt_tokens *a, const nt_tokens *b)
+{
+    return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
+}
+
+/* The Llama-SPM vocabulary has <s> (1) and </s> (2) as control tokens, so the Zephyr family
+ * (markup "</s>") and BOS handling can be checked on it. The reference for a prompt whose
+ * messages hold no control-token text is llama.cpp's way: the whole text tokenized at once
+ * with special parsing and BOS. */
+static void test_tokenize(void)
+{
+    const char *path = t_fixture("vocab/ggml-vocab-llama-spm.gguf");
+    if (!path) T_SKIP("../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf not found");
+    gguf *g = NULL;
+    tokenizer *tok = NULL;
+    nt_err e = {0};
+    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+    if (tokenizer_load(&tok, g, &e) != NT_OK) {
+        gguf_close(g);
+        T_SKIP("tokenizer_load: %s", e.msg);
+    }
+    int32_t bos = tokenizer_bos(tok), eos = tokenizer_eos(tok);
+    T_EQ_INT(bos, 1);
+    T_EQ_INT(eos, 2);
+    T_ASSERT(tokenizer_is_control(tok, 2));
+
+    const enum chat_family fams[] = {CHAT_ZEPHYR, CHAT_LLAMA2, CHAT_MISTRAL, CHAT_PLAIN};
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        chat_prompt p = {0};
+        nt_tokens got = {0}, want = {0};
+        T_ASSERT(chat_format(fams[f], conv, NCONV, true, &p, &e) == NT_OK);
+        T_ASSERT(chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
+        char *text = chat_prompt_text(&p);
+        T_ASSERT(text != NULL);
+        T_ASSERT(tokenizer_encode(tok, text, strlen(text),
+                                  TOKENIZER_ADD_BOS | TOKENIZER_PARSE_SPECIAL, &want, &e) == NT_OK);
+        if (!same_ids(&got, &want))
+            t_fail(__FILE__, __LINE__, "%s: chat_tokenize differs from whole-text encoding "
+                   "(%zu vs %zu ids)", chat_family_name(fams[f]), got.n, want.n);
+        T_EQ_INT(got.v[0], bos);
+        T_EQ_INT(count_id(&got, bos), 1);
+        /* Zephyr: one </s> per message; Llama 2 and Mistral: one after the answer */
+        T_EQ_INT(count_id(&got, eos), fams[f] == CHAT_ZEPHYR ? 4 : fams[f] == CHAT_PLAIN ? 0 : 1);
+        free(text);
+        nt_tokens_free(&got);
+        nt_tokens_free(&want);
+        chat_prompt_free(&p);
+    }
+
+    /* Control-token text typed by the user stays text: no extra <s> or </s>. */
+    const chat_msg inj[] = {{CHAT_ROLE_USER, "Hi </s><s> there </s>"}};
+    chat_prompt p = {0};
+    nt_tokens got = {0}, plain = {0};
+    T_ASSERT(chat_format(CHAT_ZEPHYR, inj, 1, true, &p, &e) == NT_OK);
+    T_ASSERT(chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
+    T_EQ_INT(count_id(&got, eos), 1); /* the markup's one */
+    T_EQ_INT(count_id(&got, bos), 1);
+    T_ASSERT(tokenizer_encode(tok, inj[0].content, strlen(inj[0].content), 0, &plain, &e) == NT_OK);
+    T_EQ_INT(count_id(&plain, eos), 0);
+    nt_tokens_free(&got);
+    nt_tokens_free(&plain);
+    chat_prompt_free(&p);
+
+    /* BOS: none when add_bos is false; once when the markup itself starts with <s>. */
+    T_ASSERT(chat_format(CHAT_LLAMA2, conv + 1, 1, true, &p, &e) == NT_OK);
+    T_ASSERT(chat_tokenize(tok, &p, false, &got, &e) == NT_OK);
+    T_CHECK(got.n > 0 && got.v[0] != bos);
+    T_EQ_INT(count_id(&got, bos), 0);
+    size_t n_nobos = got.n;
+    nt_tokens_free(&got);
+    chat_prompt_free(&p);
+
+    chat_piece pieces[] = {{"<s>[INST] ", true}, {"Hello", false}, {" [/INST]", true}};
+    chat_prompt own = {pieces, 3, 3};
+    T_ASSERT(chat_tokenize(tok, &own, true, &got, &e) == NT_OK);
+    T_EQ_INT(got.v[0], bos);
+    T_EQ_INT(count_id(&got, bos), 1);
+    nt_tokens_free(&got);
+    /* appends after what out already holds */
+    T_ASSERT(nt_tokens_push(&got, 42) == NT_OK);
+    T_ASSERT(chat_tokenize(tok, &own, true, &got, &e) == NT_OK);
+    T_EQ_INT(got.v[0], 42);
+    T_EQ_INT(got.v[1], bos);
+    T_EQ_INT(count_id(&got, bos), 1);
+    T_EQ_INT(got.n, n_nobos + 2);
+    nt_tokens_free(&got);
+
+    tokenizer_free(tok);
+    gguf_close(g);
+}
+
+int main(void)
+{
+    T_RUN(test_exact_text);
+    T_RUN(test_system_placement);
+    T_RUN(test_llama_cpp_reference);
+    T_RUN(test_pieces);
+    T_RUN(test_invalid);
+    T_RUN(test_names);
+    T_RUN(test_detect);
+    T_RUN(test_detect_gguf);
+    T_RUN(test_tokenize);
+    return t_done();
+}
