@@ -191,20 +191,35 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     size_t n = 0;
     if (c->system[0]) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, c->system};
-    for (size_t i = first; i < c->n_turns; i++)
-        msgs[n++] = (chat_msg){c->turns[i].role, c->turns[i].text};
+    for (size_t i = first; i < c->n_turns; i++) {
+        const char *text = c->turns[i].text;
+        /* The plain format asks with "Assistant:" but writes answers as "Assistant: A": the
+         * answer's own leading space is that space. */
+        if (c->family == CHAT_PLAIN && c->turns[i].role == CHAT_ROLE_ASSISTANT && text[0] == ' ')
+            text++;
+        msgs[n++] = (chat_msg){c->turns[i].role, text};
+    }
     rc = chat_format(c->family, msgs, n, true, &p, err);
     if (rc != NT_OK) goto done;
+
+    /* Reusing an answer's ids is only sound where control tokens delimit the answer on both
+     * sides: then the text around it is tokenized the same whole or cut at the answer. In the
+     * other families text runs on into the answer, and tokenizing the whole prompt is what the
+     * model would have seen anyway. */
+    bool delimited = c->family == CHAT_CHATML || c->family == CHAT_LLAMA3 ||
+                     c->family == CHAT_PHI3 || c->family == CHAT_GEMMA;
 
     bool add_bos = tokenizer_add_bos(c->tok);
     size_t seg = 0; /* first piece not yet tokenized */
     size_t pos = 0; /* where the search for the next answer's text starts */
     for (size_t i = first; i < c->n_turns; i++) {
         const chat_turn *t = &c->turns[i];
-        if (t->role != CHAT_ROLE_ASSISTANT || t->tokens.n == 0 || t->stop_text) continue;
+        if (!delimited || t->role != CHAT_ROLE_ASSISTANT || t->tokens.n == 0 || t->stop_text)
+            continue;
         size_t k = pos;
         while (k < p.n && (p.v[k].special || strcmp(p.v[k].text, t->text) != 0)) k++;
         if (k == p.n) continue; /* the template changed the text: tokenize it normally */
+        if (k == 0 || !p.v[k - 1].special || k + 1 >= p.n || !p.v[k + 1].special) continue;
         rc = chat_tokenize_range(c->tok, &p, seg, k, add_bos && seg == 0, out, err);
         if (rc != NT_OK) goto done;
         if (nt_tokens_append(out, t->tokens.v, t->tokens.n) != NT_OK) {

@@ -29,6 +29,7 @@ struct worker {
     int32_t *job_tokens;       /* owned copy of the submitted tokens */
     sampler_params live;       /* the latest live parameters */
     uint64_t live_gen;         /* bumped by every worker_set_params */
+    uint64_t job_gen;          /* live_gen when the job was submitted (its own params) */
 
     atomic_bool stop;
 
@@ -217,15 +218,21 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
         goto out;
     }
     for (size_t i = 0; i < w->ctx.n; i++) sampler_accept(w->smp, w->ctx.v[i]);
+    /* Changes made since the submit (even during the prompt) are reported at token 0. */
     uint64_t seen_gen;
     pthread_mutex_lock(&w->mu);
-    seen_gen = w->live_gen;
+    seen_gen = w->job_gen;
     pthread_mutex_unlock(&w->mu);
 
     worker_hold hold = {0};
     tokenizer_stream ts;
     tokenizer_stream_reset(&ts);
-    if (w->ctx.n > 0) ts.prev = w->ctx.v[w->ctx.n - 1];
+    /* An answer continues the cached text: its first token keeps its leading space (the
+     * decoder drops it only at the very start of a text, or right after BOS). */
+    if (w->ctx.n > 0) {
+        ts.prev = w->ctx.v[w->ctx.n - 1];
+        ts.ntok = 1;
+    }
 
     for (int32_t i = 0;; i++) {
         if (atomic_load(&w->stop)) {
@@ -440,6 +447,7 @@ int worker_submit(worker *w, const worker_job *job)
     w->job.tokens = copy;
     w->live = job->params;
     w->live_gen++;
+    w->job_gen = w->live_gen;
     w->busy = true;
     w->has_job = true;
     atomic_store(&w->stop, false);
