@@ -174,16 +174,28 @@ static int tk_set_warning(tokenizer *t, const char *fmt, ...)
     return t->warning ? NT_OK : NT_ERR_NOMEM;
 }
 
-/* Reads an optional token id key; absent keeps *id. */
-static int tk_get_id(tokenizer *t, const gguf *g, const char *key, int32_t *id, nt_err *err)
+/* Reads an optional token id key; absent keeps *id. -1 (also written as the u32 4294967295,
+ * as llama.cpp's converters do) means "none". Any other id outside the vocabulary is an error,
+ * except for padding and separator ids, which natter never uses: those are dropped (llama.cpp
+ * warns and keeps its default). */
+static int tk_get_id(tokenizer *t, const gguf *g, const char *key, int32_t *id, bool strict, nt_err *err)
 {
     int64_t v;
     int rc = gguf_get_i64(g, key, &v, err);
     if (rc == 1) return NT_OK;
     if (rc) return rc;
-    if (v < 0 || v >= t->n_vocab)
+    if (v == -1 || v == (int64_t)UINT32_MAX) {
+        *id = -1;
+        return NT_OK;
+    }
+    if (v < 0 || v >= t->n_vocab) {
+        if (!strict) {
+            *id = -1;
+            return NT_OK;
+        }
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s = %lld is outside the vocabulary (%d tokens)",
                           gguf_path(g), key, (long long)v, (int)t->n_vocab);
+    }
     *id = (int32_t)v;
     return NT_OK;
 }
@@ -521,13 +533,13 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
     if (t->eos >= t->n_vocab) t->eos = -1;
     if (t->unk >= t->n_vocab) t->unk = -1;
 
-    if ((rc = tk_get_id(t, g, "tokenizer.ggml.bos_token_id", &t->bos, err)) ||
-        (rc = tk_get_id(t, g, "tokenizer.ggml.eos_token_id", &t->eos, err)) ||
-        (rc = tk_get_id(t, g, "tokenizer.ggml.eot_token_id", &t->eot, err)) ||
-        (rc = tk_get_id(t, g, "tokenizer.ggml.eom_token_id", &t->eom, err)) ||
-        (rc = tk_get_id(t, g, "tokenizer.ggml.unknown_token_id", &t->unk, err)) ||
-        (rc = tk_get_id(t, g, "tokenizer.ggml.seperator_token_id", &t->sep, err)) ||
-        (rc = tk_get_id(t, g, "tokenizer.ggml.padding_token_id", &t->pad, err)))
+    if ((rc = tk_get_id(t, g, "tokenizer.ggml.bos_token_id", &t->bos, true, err)) ||
+        (rc = tk_get_id(t, g, "tokenizer.ggml.eos_token_id", &t->eos, true, err)) ||
+        (rc = tk_get_id(t, g, "tokenizer.ggml.eot_token_id", &t->eot, true, err)) ||
+        (rc = tk_get_id(t, g, "tokenizer.ggml.eom_token_id", &t->eom, true, err)) ||
+        (rc = tk_get_id(t, g, "tokenizer.ggml.unknown_token_id", &t->unk, true, err)) ||
+        (rc = tk_get_id(t, g, "tokenizer.ggml.seperator_token_id", &t->sep, false, err)) ||
+        (rc = tk_get_id(t, g, "tokenizer.ggml.padding_token_id", &t->pad, false, err)))
         goto fail;
 
     bool file_add_bos = false;

@@ -174,8 +174,437 @@ static void test_conformance(void)
     }
 }
 
+/* ----------------------------------------------------------- stories260K ---- */
+
+static int32_t *read_ids(const char *rel, size_t *n)
+{
+    size_t len;
+    const char *path = t_fixture(rel);
+    char *s = path ? t_read_file(path, &len) : NULL;
+    if (!s) return NULL;
+    int32_t *ids = malloc((len / 2 + 1) * sizeof *ids);
+    if (ids) *n = parse_ids(s, ids, len / 2 + 1);
+    free(s);
+    return ids;
+}
+
+static void check_prompt(const tokenizer *t, const char *name)
+{
+    char rel[128];
+    size_t len, nw = 0;
+    snprintf(rel, sizeof rel, "models/stories260K.%s.prompt.txt", name);
+    char *text = t_read_file(t_fixture(rel), &len);
+    snprintf(rel, sizeof rel, "models/stories260K.%s.prompt.ids", name);
+    int32_t *want = read_ids(rel, &nw);
+    T_ASSERT(text && want && nw > 1);
+    nt_tokens got = {0};
+    encode(t, text, len, TOKENIZER_ADD_BOS, &got);
+    T_EQ_INT(got.n, nw);
+    for (size_t i = 0; i < got.n && i < nw; i++) T_EQ_INT(got.v[i], want[i]);
+    nt_tokens_free(&got);
+    free(text);
+    free(want);
+}
+
+static void test_stories_prompts(void)
+{
+    loaded l;
+    if (!t_fixture("models/stories260K.gguf")) T_SKIP("stories260K fixture absent");
+    T_ASSERT(load(&l, "models/stories260K.gguf"));
+    T_EQ_STR(tokenizer_kind(l.t), "llama");
+    T_EQ_INT(tokenizer_n_vocab(l.t), 512);
+    T_EQ_INT(tokenizer_bos(l.t), 1);
+    T_EQ_INT(tokenizer_eos(l.t), 2);
+    T_CHECK(tokenizer_add_bos(l.t));
+    T_CHECK(!tokenizer_add_eos(l.t));
+    check_prompt(l.t, "once");
+    check_prompt(l.t, "lily");
+    unload(&l);
+}
+
+/* The licence text of the quant fixtures: README says 3768 tokens with this tokenizer (as
+ * llama-perplexity counts them, BOS included). */
+static void test_gpl3_count(void)
+{
+    loaded l;
+    size_t len;
+    const char *path = t_fixture("quant/gpl3-head.txt");
+    if (!path || !t_fixture("models/stories260K.gguf")) T_SKIP("fixtures absent");
+    char *text = t_read_file(path, &len);
+    T_ASSERT(text);
+    T_ASSERT(load(&l, "models/stories260K.gguf"));
+    nt_tokens got = {0};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    encode(l.t, text, len, TOKENIZER_ADD_BOS, &got);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("  stories260K: %zu bytes -> %zu tokens in %.2f ms\n", len, got.n,
+           (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6);
+    T_EQ_INT(got.n, 3768);
+    /* Decoding gives the text back, after the SentencePiece leading space. */
+    size_t n;
+    char *back = decode_bytes(l.t, got.v + 1, got.n - 1, &n);
+    T_ASSERT(back);
+    T_EQ_INT(n, len + 1);
+    T_CHECK(back[0] == ' ' && memcmp(back + 1, text, len) == 0);
+    free(back);
+    nt_tokens_free(&got);
+    unload(&l);
+    free(text);
+}
+
+/* Streaming the prompt and the greedy continuation reproduces the reference text. */
+static void test_stream_greedy_text(void)
+{
+    loaded l;
+    if (!t_fixture("models/stories260K.gguf")) T_SKIP("stories260K fixture absent");
+    T_ASSERT(load(&l, "models/stories260K.gguf"));
+    const char *names[] = {"once", "lily"};
+    for (size_t k = 0; k < 2; k++) {
+        char rel[128];
+        size_t np = 0, ng = 0, len;
+        snprintf(rel, sizeof rel, "models/stories260K.%s.prompt.ids", names[k]);
+        int32_t *p = read_ids(rel, &np);
+        snprintf(rel, sizeof rel, "models/stories260K.%s.greedy.ids", names[k]);
+        int32_t *g = read_ids(rel, &ng);
+        snprintf(rel, sizeof rel, "models/stories260K.%s.greedy.txt", names[k]);
+        char *want = t_read_file(t_fixture(rel), &len);
+        T_ASSERT(p && g && want);
+        char *got = malloc(8192);
+        size_t n = 0;
+        tokenizer_stream s;
+        tokenizer_stream_reset(&s);
+        for (size_t i = 0; i < np + ng; i++) {
+            char buf[64];
+            size_t m = tokenizer_stream_feed(l.t, &s, i < np ? p[i] : g[i - np], buf, sizeof buf);
+            T_EQ_INT(strlen(buf), m);
+            if (n + m < 8192) memcpy(got + n, buf, m), n += m;
+        }
+        n += tokenizer_stream_flush(l.t, &s, got + n, 8192 - n);
+        T_CHECK(n > 200 && n <= len);
+        T_CHECK(memcmp(got, want, n < len ? n : len) == 0);
+        if (memcmp(got, want, n < len ? n : len) != 0)
+            printf("  got:  %.80s\n  want: %.80s\n", got, want);
+        free(got);
+        free(want);
+        free(p);
+        free(g);
+    }
+    unload(&l);
+}
+
+/* ------------------------------------------------------------------ streaming ---- */
+
+static void test_stream_split_char(void)
+{
+    loaded l;
+    char buf[64];
+    if (!t_fixture("models/stories260K.gguf")) T_SKIP("stories260K fixture absent");
+    T_ASSERT(load(&l, "models/stories260K.gguf"));
+    int32_t b1 = tokenizer_find(l.t, "<0xE6>", 6), b2 = tokenizer_find(l.t, "<0x97>", 6),
+            b3 = tokenizer_find(l.t, "<0xA5>", 6), ff = tokenizer_find(l.t, "<0xFF>", 6);
+    T_ASSERT(b1 >= 0 && b2 >= 0 && b3 >= 0 && ff >= 0);
+
+    /* 日 (E6 97 A5) is not in this vocabulary: it encodes to three byte tokens. */
+    nt_tokens ids = {0};
+    encode(l.t, "\xe6\x97\xa5", 3, 0, &ids);
+    T_ASSERT(ids.n == 4); /* the leading space, then the three bytes */
+    T_EQ_INT(ids.v[1], b1);
+    T_EQ_INT(ids.v[2], b2);
+    T_EQ_INT(ids.v[3], b3);
+    nt_tokens_free(&ids);
+
+    tokenizer_stream s;
+    tokenizer_stream_reset(&s);
+    s.ntok = 1; /* a continuation: no start-of-text rule */
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 2);
+    T_EQ_STR(buf, " a");
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_STR(buf, "");
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b2, buf, sizeof buf), 0);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b3, buf, sizeof buf), 3);
+    T_EQ_STR(buf, "\xe6\x97\xa5");
+    T_EQ_INT(tokenizer_stream_flush(l.t, &s, buf, sizeof buf), 0);
+
+    /* An incomplete character at the end becomes U+FFFD on flush; a byte that cannot start
+     * a character becomes U+FFFD at once; a held-back prefix broken by a new byte too. */
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(tokenizer_stream_flush(l.t, &s, buf, sizeof buf), 3);
+    T_EQ_STR(buf, "\xef\xbf\xbd");
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, ff, buf, sizeof buf), 3);
+    T_EQ_STR(buf, "\xef\xbf\xbd");
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "a", 1), buf, sizeof buf), 4);
+    T_EQ_STR(buf, "\xef\xbf\xbd" "a");
+
+    /* Control tokens print nothing; the leading space goes after a BOS at the start only. */
+    tokenizer_stream_reset(&s);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, 1, buf, sizeof buf), 0);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 1);
+    T_EQ_STR(buf, "a");
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 2);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, 2, buf, sizeof buf), 0);
+    /* A small buffer cuts at a character boundary and stays NUL-terminated. */
+    tokenizer_stream_reset(&s);
+    s.ntok = 1;
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b2, buf, sizeof buf), 0);
+    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b3, buf, 3), 0);
+    T_EQ_STR(buf, "");
+    unload(&l);
+
+    /* Byte-level BPE: an emoji is split over tokens that end inside the character. */
+    if (!load(&l, "vocab/ggml-vocab-gpt-2.gguf")) return;
+    const char *text = "x \xf0\x9f\x99\x82 \xe6\x97\xa5\xe6\x9c\xac";
+    encode(l.t, text, strlen(text), 0, &ids);
+    T_CHECK(ids.n >= 4);
+    char all[128];
+    size_t n = 0;
+    int empty_feeds = 0;
+    tokenizer_stream_reset(&s);
+    for (size_t i = 0; i < ids.n; i++) {
+        size_t m = tokenizer_stream_feed(l.t, &s, ids.v[i], buf, sizeof buf);
+        if (m == 0) empty_feeds++;
+        memcpy(all + n, buf, m);
+        n += m;
+    }
+    n += tokenizer_stream_flush(l.t, &s, all + n, sizeof all - n);
+    all[n] = '\0';
+    T_EQ_STR(all, text);
+    T_CHECK(empty_feeds > 0);
+    nt_tokens_free(&ids);
+    unload(&l);
+}
+
+/* ---------------------------------------------------------------- specials ---- */
+
+static bool contains(const nt_tokens *t, int32_t id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i] == id) return true;
+    return false;
+}
+
+static void test_specials(void)
+{
+    loaded l;
+    nt_tokens ids = {0};
+    if (!t_fixture("vocab")) T_SKIP("vocab fixtures absent");
+    T_ASSERT(load(&l, "vocab/ggml-vocab-gpt-2.gguf"));
+    int32_t eot = tokenizer_find(l.t, "<|endoftext|>", 13);
+    T_ASSERT(eot >= 0);
+    T_CHECK(tokenizer_is_control(l.t, eot));
+    T_CHECK(tokenizer_is_eog(l.t, eot));
+    T_CHECK(!tokenizer_is_eog(l.t, 0));
+    T_EQ_INT(tokenizer_eot(l.t), eot);
+    const char *s = "Hi<|endoftext|>there";
+    encode(l.t, s, strlen(s), 0, &ids);
+    T_CHECK(!contains(&ids, eot));
+    size_t n;
+    char *back = decode_bytes(l.t, ids.v, ids.n, &n);
+    T_EQ_STR(back, s);
+    free(back);
+    encode(l.t, s, strlen(s), TOKENIZER_PARSE_SPECIAL, &ids);
+    T_EQ_INT(ids.n, 3);
+    T_CHECK(ids.n == 3 && ids.v[1] == eot);
+    T_EQ_STR(tokenizer_pre(l.t), "gpt-2");
+    T_CHECK(tokenizer_warning(l.t) == NULL);
+    unload(&l);
+
+    /* SentencePiece: </s> in text stays text; parsed, it is the EOS token, and the text after
+     * it gets the leading space again (as llama.cpp does after every special token). */
+    T_ASSERT(load(&l, "models/stories260K.gguf"));
+    s = "a</s>b";
+    encode(l.t, s, strlen(s), 0, &ids);
+    T_CHECK(!contains(&ids, 2));
+    nt_tokens sp = {0}, a = {0}, b = {0};
+    encode(l.t, s, strlen(s), TOKENIZER_PARSE_SPECIAL | TOKENIZER_ADD_BOS | TOKENIZER_ADD_EOS, &sp);
+    encode(l.t, "a", 1, 0, &a);
+    encode(l.t, "b", 1, 0, &b);
+    T_ASSERT(a.n >= 1 && b.n >= 1);
+    T_EQ_INT(sp.n, 1 + a.n + 1 + b.n + 1);
+    T_CHECK(sp.v[0] == 1 && sp.v[1 + a.n] == 2 && sp.v[sp.n - 1] == 2);
+    T_CHECK(memcmp(sp.v + 1, a.v, a.n * sizeof *a.v) == 0);
+    T_CHECK(memcmp(sp.v + 2 + a.n, b.v, b.n * sizeof *b.v) == 0);
+    T_CHECK(tokenizer_is_eog(l.t, 2));
+    T_CHECK(!tokenizer_is_eog(l.t, 1));
+    char buf[16];
+    T_EQ_INT(tokenizer_token_bytes(l.t, 2, buf, sizeof buf), 4);
+    T_CHECK(memcmp(buf, "</s>", 4) == 0);
+    T_EQ_INT(tokenizer_token_bytes(l.t, 512, buf, sizeof buf), -1);
+    T_EQ_INT(tokenizer_token_bytes(l.t, -1, buf, sizeof buf), -1);
+    nt_tokens_free(&sp);
+    nt_tokens_free(&a);
+    nt_tokens_free(&b);
+    nt_tokens_free(&ids);
+    unload(&l);
+}
+
+/* -------------------------------------------------------------- invalid UTF-8 ---- */
+
+static void test_invalid_utf8(void)
+{
+    static const char *const nasty[] = {
+        "\xff", "\xc3", "a\xc3", "\xe6\x97", "\xe6\x97 x", "\xed\xa0\x80", "\xc0\xaf",
+        "\xf4\x90\x80\x80", "\x80\x80\x80", "\xf0\x9f\x99", "ok \xfe\xff ok", "\x00\x01\x1f",
+    };
+    if (!t_fixture("vocab")) T_SKIP("vocab fixtures absent");
+    uint32_t seed = 12345;
+    for (size_t f = 0; f < sizeof vocab_files / sizeof *vocab_files; f++) {
+        char rel[128];
+        loaded l;
+        snprintf(rel, sizeof rel, "vocab/%s", vocab_files[f]);
+        if (!load(&l, rel)) continue;
+        bool spm = strcmp(tokenizer_kind(l.t), "llama") == 0;
+        /* Only a vocabulary with a token for every byte can give every byte back (GPT-2's
+         * has all 256; vocabularies trained on valid UTF-8 lack 0xC0, 0xFF, ...; their bytes
+         * are dropped, as llama.cpp drops them). The others must still not crash. */
+        bool all_bytes = true;
+        for (int b = 0; b < 256; b++) {
+            char bb[8];
+            unsigned cp = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE ? (unsigned)b
+                          : b <= 0x20 ? 256u + (unsigned)b : b <= 0xA0 ? 289u + (unsigned)(b - 0x7F) : 323u;
+            if (spm) snprintf(bb, sizeof bb, "<0x%02X>", b);
+            else if (cp < 0x80) bb[0] = (char)cp, bb[1] = 0;
+            else bb[0] = (char)(0xC0 | (cp >> 6)), bb[1] = (char)(0x80 | (cp & 0x3F)), bb[2] = 0;
+            if (tokenizer_find(l.t, bb, strlen(bb)) < 0) all_bytes = false;
+        }
+        if (strcmp(vocab_files[f], "ggml-vocab-gpt-2.gguf") == 0) T_CHECK(all_bytes);
+        nt_tokens ids = {0};
+        for (int k = 0; k < 60; k++) {
+            char text[80];
+            size_t len;
+            if (k < (int)(sizeof nasty / sizeof *nasty)) {
+                len = strlen(nasty[k]) + (k == 11 ? 1 : 0); /* the last one starts with NUL */
+                if (k == 11) len = 3;
+                memcpy(text, nasty[k], len);
+            } else {
+                len = (size_t)(k % 40);
+                for (size_t i = 0; i < len; i++) {
+                    seed = seed * 1664525u + 1013904223u;
+                    text[i] = (char)(seed >> 24);
+                }
+            }
+            if (encode(l.t, text, len, 0, &ids) != NT_OK) continue;
+            for (size_t i = 0; i < ids.n; i++) T_CHECK(ids.v[i] >= 0 && ids.v[i] < tokenizer_n_vocab(l.t));
+            size_t n;
+            char *back = decode_bytes(l.t, ids.v, ids.n, &n);
+            T_ASSERT(back);
+            /* SentencePiece adds its leading space; both give the bytes back exactly. */
+            size_t skip = spm && len ? 1 : 0;
+            bool same = n == len + skip && memcmp(back + skip, text, len) == 0 && (!skip || back[0] == ' ');
+            if (!same && all_bytes) t_fail(__FILE__, __LINE__, "%s: case %d (%zu bytes) does not round-trip", vocab_files[f], k, len);
+            free(back);
+        }
+        nt_tokens_free(&ids);
+        unload(&l);
+    }
+}
+
+/* ------------------------------------------------------------ metadata checks ---- */
+
+/* Writes a small gpt2-style vocabulary: bytes a, b, c, "ab", "<|end|>", with one merge. */
+static const char *write_vocab(const char *name, const char *pre, int32_t bad_type, int64_t eos,
+                               size_t n_scores)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", t_tmpdir(), name);
+    const char *tokens[] = {"a", "b", "c", "ab", "<|end|>", "\xc4\xa0"};
+    int32_t types[] = {1, 1, 1, 1, 3, 1};
+    float scores[] = {0, 0, 0, 0, 0, 0};
+    const char *merges[] = {"a b"};
+    if (bad_type) types[2] = bad_type;
+    gguf_writer *w = gguf_writer_init();
+    gguf_writer_set_str(w, "general.architecture", "llama");
+    gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+    if (pre) gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 6);
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, 6);
+    gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, scores, n_scores);
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+    if (eos >= 0) gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+    nt_err e = {0};
+    int rc = gguf_writer_write(w, path, &e);
+    gguf_writer_free(w);
+    if (rc) {
+        t_fail(__FILE__, __LINE__, "gguf_writer_write: %s", e.msg);
+        return NULL;
+    }
+    return path;
+}
+
+static int try_load(const char *path, nt_err *e, tokenizer **out)
+{
+    gguf *g = NULL;
+    *out = NULL;
+    int rc = gguf_open(&g, path, e);
+    if (rc) return rc;
+    rc = tokenizer_load(out, g, e);
+    gguf_close(g);
+    return rc;
+}
+
+static void test_metadata(void)
+{
+    nt_err e = {0};
+    tokenizer *t;
+    const char *p = write_vocab("ok.gguf", "some-new-pre", 0, 4, 6);
+    T_ASSERT(p);
+    T_EQ_INT(try_load(p, &e, &t), NT_OK);
+    T_ASSERT(t);
+    /* The tokenizer copies what it needs: the file is closed already. */
+    T_EQ_STR(tokenizer_pre(t), "gpt-2");
+    T_ASSERT(tokenizer_warning(t));
+    T_CHECK(strstr(tokenizer_warning(t), "'some-new-pre'") != NULL);
+    T_CHECK(strstr(tokenizer_warning(t), "GPT-2") != NULL);
+    T_EQ_INT(tokenizer_eos(t), 4);
+    T_EQ_INT(tokenizer_bos(t), -1);
+    T_CHECK(!tokenizer_add_bos(t));
+    T_CHECK(tokenizer_is_eog(t, 4));
+    T_EQ_INT(tokenizer_eot(t), 4);
+    T_EQ_INT((int)tokenizer_max_piece_len(t), 7);
+    nt_tokens ids = {0};
+    encode(t, "ab c<|end|>", 11, TOKENIZER_PARSE_SPECIAL, &ids);
+    T_EQ_INT(ids.n, 4); /* "ab" (merged), " " has no token of its own but Ġ does, "c", <|end|> */
+    if (ids.n == 4) {
+        T_EQ_INT(ids.v[0], 3);
+        T_EQ_INT(ids.v[1], 5);
+        T_EQ_INT(ids.v[2], 2);
+        T_EQ_INT(ids.v[3], 4);
+    }
+    nt_tokens_free(&ids);
+    tokenizer_free(t);
+    tokenizer_free(NULL);
+
+    p = write_vocab("type.gguf", "gpt-2", 9, -1, 6);
+    T_EQ_INT(try_load(p, &e, &t), NT_ERR_FORMAT);
+    T_CHECK(t == NULL);
+    T_CHECK(strstr(e.msg, "type.gguf") && strstr(e.msg, "tokenizer.ggml.token_type[2] = 9"));
+
+    p = write_vocab("eos.gguf", "gpt-2", 0, 6, 6);
+    T_EQ_INT(try_load(p, &e, &t), NT_ERR_FORMAT);
+    T_CHECK(strstr(e.msg, "eos.gguf") && strstr(e.msg, "tokenizer.ggml.eos_token_id = 6"));
+
+    p = write_vocab("scores.gguf", "gpt-2", 0, -1, 5);
+    T_EQ_INT(try_load(p, &e, &t), NT_ERR_FORMAT);
+    T_CHECK(strstr(e.msg, "scores.gguf") && strstr(e.msg, "tokenizer.ggml.scores has 5 entries"));
+
+    p = write_vocab("nopre.gguf", NULL, 0, -1, 6);
+    T_EQ_INT(try_load(p, &e, &t), NT_OK);
+    T_EQ_STR(tokenizer_pre(t), "default");
+    T_CHECK(tokenizer_warning(t) && strstr(tokenizer_warning(t), "tokenizer.ggml.pre is missing"));
+    tokenizer_free(t);
+}
+
 int main(void)
 {
     T_RUN(test_conformance);
+    T_RUN(test_stories_prompts);
+    T_RUN(test_gpl3_count);
+    T_RUN(test_stream_greedy_text);
+    T_RUN(test_stream_split_char);
+    T_RUN(test_specials);
+    T_RUN(test_invalid_utf8);
+    T_RUN(test_metadata);
     return t_done();
 }
