@@ -456,6 +456,59 @@ static void test_tokenize(void)
     gguf_close(g);
 }
 
+/* Byte-level BPE (GPT-2's vocabulary with Qwen2's and Llama 3's pre-tokenizers): its only
+ * control token is <|endoftext|> (50256), which is also its BOS. ChatML's markup is plain text
+ * in this vocabulary, so the whole-text encoding is again the reference; a custom prompt whose
+ * markup holds <|endoftext|> checks that only the markup's copy becomes the control token. */
+static void test_tokenize_bpe(void)
+{
+    const char *files[] = {"vocab/gpt2vocab-pre-qwen2.gguf", "vocab/gpt2vocab-pre-llama-bpe.gguf"};
+    for (size_t f = 0; f < 2; f++) {
+        const char *path = t_fixture(files[f]);
+        if (!path) T_SKIP("../shared/fixtures/%s not found", files[f]);
+        gguf *g = NULL;
+        tokenizer *tok = NULL;
+        nt_err e = {0};
+        T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+        if (tokenizer_load(&tok, g, &e) != NT_OK) {
+            gguf_close(g);
+            T_SKIP("tokenizer_load: %s", e.msg);
+        }
+        const int32_t eot = 50256;
+        T_ASSERT(tokenizer_is_control(tok, eot));
+        bool add_bos = tokenizer_add_bos(tok); /* false for qwen2, true for llama-bpe */
+        T_EQ_INT(add_bos, f == 1);
+
+        chat_prompt p = {0};
+        nt_tokens got = {0}, want = {0};
+        T_ASSERT(chat_format(CHAT_CHATML, conv, NCONV, true, &p, &e) == NT_OK);
+        T_ASSERT(chat_tokenize(tok, &p, add_bos, &got, &e) == NT_OK);
+        char *text = chat_prompt_text(&p);
+        T_ASSERT(text != NULL);
+        int flags = TOKENIZER_PARSE_SPECIAL | (add_bos ? TOKENIZER_ADD_BOS : 0);
+        T_ASSERT(tokenizer_encode(tok, text, strlen(text), flags, &want, &e) == NT_OK);
+        if (!same_ids(&got, &want))
+            t_fail(__FILE__, __LINE__, "%s: chat_tokenize differs from whole-text encoding "
+                   "(%zu vs %zu ids)", files[f], got.n, want.n);
+        T_EQ_INT(count_id(&got, eot), add_bos ? 1 : 0);
+        free(text);
+        nt_tokens_free(&got);
+        nt_tokens_free(&want);
+        chat_prompt_free(&p);
+
+        chat_piece pieces[] = {{"<|endoftext|>User: ", true},
+                               {"say <|endoftext|> twice <|endoftext|>", false},
+                               {"<|endoftext|>\nBot:", true}};
+        chat_prompt own = {pieces, 3, 3};
+        T_ASSERT(chat_tokenize(tok, &own, add_bos, &got, &e) == NT_OK);
+        T_EQ_INT(got.v[0], eot); /* markup's own, and BOS (same id) not doubled */
+        T_EQ_INT(count_id(&got, eot), 2);
+        nt_tokens_free(&got);
+        tokenizer_free(tok);
+        gguf_close(g);
+    }
+}
+
 int main(void)
 {
     T_RUN(test_exact_text);
@@ -467,5 +520,6 @@ int main(void)
     T_RUN(test_detect);
     T_RUN(test_detect_gguf);
     T_RUN(test_tokenize);
+    T_RUN(test_tokenize_bpe);
     return t_done();
 }
