@@ -414,52 +414,72 @@ AVX512 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-/* Q4_0/Q4_1/Q5_0/Q5_1: unsigned values (0..15 or 0..31) × int8 activations with VPDPBUSD,
- * two blocks per register. The offset (−8 or −16 per value) is folded in exactly through the
- * activation block sums; the min term of Q4_1/Q5_1 (m · d_a · isum) is accumulated in a
- * second vector in the same fixed order. */
-#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                         \
+/* The unsigned values (0..15) of two nibble blocks in value order, one register:
+ * [block 0: 0..15, 16..31 | block 1: 0..15, 16..31]. */
+AVX512 static inline __m512i nib64(const uint8_t *qs0, const uint8_t *qs1)
+{
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                        _mm_loadu_si128((const __m128i *)qs1), 1);
+    __m256i m = _mm256_set1_epi8(0x0f);
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m)),
+                                   _mm256_and_si256(_mm256_srli_epi16(v, 4), m), 1);
+    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)); /* lo0 lo1 hi0 hi1 → lo0 hi0 lo1 hi1 */
+}
+
+/* Q5_x: the same plus the fifth bits (bit j of each block's u32 qh is value j's). */
+AVX512 static inline __m512i five64(const uint8_t *qh0, const uint8_t *qs0, const uint8_t *qh1,
+                                    const uint8_t *qs1)
+{
+    uint32_t h0, h1;
+    memcpy(&h0, qh0, 4);
+    memcpy(&h1, qh1, 4);
+    __m512i v = nib64(qs0, qs1);
+    return _mm512_mask_add_epi8(v, (__mmask64)h0 | (__mmask64)h1 << 32, v, _mm512_set1_epi8(16));
+}
+
+/* Q4_0/Q4_1/Q5_0/Q5_1: unsigned values × int8 activations with VPDPBUSD, two blocks per
+ * register. The offset (−8 or −16 per value) is subtracted exactly in the same int32 lanes as
+ * VPDPBUSD(offset bytes, activations). The min term of Q4_1/Q5_1 (m · d_a · isum) is summed
+ * in float, in block order. An odd last block pairs with itself against zero activations. */
+#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                    \
     AVX512 static float NAME(const void *row, const void *act, int64_t n)                    \
     {                                                                                        \
         const BT *x = row;                                                                   \
         const quant_act32 *a = act;                                                          \
         int64_t nb = n / 32;                                                                 \
-        __m512 acc = _mm512_setzero_ps(), accm = acc;                                        \
+        __m512 acc = _mm512_setzero_ps();                                                    \
+        __m512i off = _mm512_set1_epi8(OFF);                                                 \
+        float msum = 0.0f;                                                                   \
         for (int64_t b = 0; b < nb; b += 2) {                                                \
             int two = b + 1 < nb;                                                            \
-            __m256i w0 = VALS(&x[b]);                                                        \
-            __m256i w1 = two ? VALS(&x[b + 1]) : _mm256_setzero_si256();                     \
-            __m256i v0 = _mm256_loadu_si256((const __m256i *)a[b].qs);                       \
+            const BT *x1 = two ? &x[b + 1] : &x[b];                                          \
+            __m512i w = VALS(&x[b], x1);                                                     \
             __m256i v1 = two ? _mm256_loadu_si256((const __m256i *)a[b + 1].qs)              \
                              : _mm256_setzero_si256();                                       \
-            __m512i p = _mm512_dpbusd_epi32(                                                 \
-                _mm512_setzero_si512(),                                                      \
-                _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1),                       \
-                _mm512_inserti64x4(_mm512_castsi256_si512(v0), v1, 1));                      \
-            int32_t s1 = two ? a[b + 1].isum : 0;                                            \
-            p = _mm512_mask_add_epi32(p, 0x0001, p, _mm512_set1_epi32(-(OFF) * a[b].isum));  \
-            p = _mm512_mask_add_epi32(p, 0x0100, p, _mm512_set1_epi32(-(OFF) * s1));         \
-            float d1 = two ? h2f(x[b + 1].d) * a[b + 1].d : 0.0f;                            \
+            __m512i v = _mm512_inserti64x4(                                                  \
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs)), v1, 1); \
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v);                   \
+            if (OFF) p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v)); \
+            float d1 = two ? h2f(x1->d) * a[b + 1].d : 0.0f;                                 \
             acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, d1), \
                                   acc);                                                      \
             if (HAS_M) {                                                                     \
-                float m0 = MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                        \
-                float m1 = two ? MIN_OF(&x[b + 1]) * a[b + 1].d * (float)s1 : 0.0f;          \
-                accm = _mm512_add_ps(accm, _mm512_maskz_mov_ps(0x0101, two_scales(m0, m1))); \
+                msum += MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                           \
+                if (two) msum += MIN_OF(x1) * a[b + 1].d * (float)a[b + 1].isum;             \
             }                                                                                \
         }                                                                                    \
-        return _mm512_reduce_add_ps(acc) + _mm512_reduce_add_ps(accm);                       \
+        return _mm512_reduce_add_ps(acc) + msum;                                             \
     }
 
-#define VALS_Q4_0(p) nib32((p)->qs)
-#define VALS_Q5_0(p) five32((p)->qh, (p)->qs)
-#define MIN_NONE(p) 0.0f
+#define VALS_Q4(p0, p1) nib64((p0)->qs, (p1)->qs)
+#define VALS_Q5(p0, p1) five64((p0)->qh, (p0)->qs, (p1)->qh, (p1)->qs)
 #define MIN_M(p) h2f((p)->m)
+#define MIN_NONE(p) 0.0f /* never evaluated: HAS_M is 0 */
 
-DEF_DOT_LEGACY(dot_q4_0_act, quant_block_q4_0, VALS_Q4_0, 8, 0, MIN_NONE)
-DEF_DOT_LEGACY(dot_q4_1_act, quant_block_q4_1, VALS_Q4_0, 0, 1, MIN_M)
-DEF_DOT_LEGACY(dot_q5_0_act, quant_block_q5_0, VALS_Q5_0, 16, 0, MIN_NONE)
-DEF_DOT_LEGACY(dot_q5_1_act, quant_block_q5_1, VALS_Q5_0, 0, 1, MIN_M)
+DEF_DOT_LEGACY(dot_q4_0_act, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
+DEF_DOT_LEGACY(dot_q4_1_act, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
+DEF_DOT_LEGACY(dot_q5_0_act, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
+DEF_DOT_LEGACY(dot_q5_1_act, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
 
 /* Lane → scale index tables for VPERMW: after VPMADDUBSW a register of 64 values becomes 32
  * int16 lanes, lane i covering values 2i and 2i+1. */
@@ -472,12 +492,29 @@ static const int16_t q6_idx[4][32] = {
     {R8(0), R8(1), R8(2), R8(3)}, {R8(4), R8(5), R8(6), R8(7)},
     {R8(8), R8(9), R8(10), R8(11)}, {R8(12), R8(13), R8(14), R8(15)},
 };
-static const int16_t pair_idx[16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+/* the mins m_j sit in lanes 8..15 of k4_unpack_v's result; each covers two 16-value sums */
+static const int16_t pair_idx[16] = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
+
+/* k4_unpack on vectors: the 12 scale bytes (read as 16: the 4 after them are the block's own
+ * qs or qh bytes, ignored) → 16 int16 lanes [sc0..sc7, m0..m7]. As u32 words w0..w2:
+ * sc0-3 = w0 & 3f, sc4-7 = (w2 & 0f) | (w0 >> 6 & 3) << 4, m0-3 = w1 & 3f,
+ * m4-7 = (w2 >> 4 & 0f) | (w1 >> 6 & 3) << 4, bytewise. */
+AVX512 static inline __m256i k4_unpack_v(const uint8_t *scales)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)scales);
+    __m128i a = _mm_shuffle_epi32(v, 0x98); /* w0 w2 w1 w2 */
+    __m128i b = _mm_shuffle_epi32(v, 0x50); /* w0 w0 w1 w1 */
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    /* (b >> 2) & 0x30 per byte = the top two bits of each byte of b, moved to bits 4-5 */
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm256_cvtepu8_epi16(_mm_or_si128(lo, hi));
+}
 
 /* Q4_K and Q5_K: per super-block, sum_j sc_j · (q·a)_j in int32 lanes (VPMADDUBSW gives
  * pair sums ≤ 2·31·127, VPDPWSSD multiplies them by the sub-block scale and accumulates),
  * and sum_j m_j · (a sums of sub-block j) from the activation's 16-value sums. */
-AVX512 static inline float dot_k45(const void *row, const void *act, int64_t n, int has_qh)
+AVX512 __attribute__((always_inline)) static inline float dot_k45(const void *row, const void *act, int64_t n, int has_qh)
 {
     const quant_act256 *a = act;
     size_t bsz = has_qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
@@ -493,20 +530,15 @@ AVX512 static inline float dot_k45(const void *row, const void *act, int64_t n, 
         const uint8_t *scales = has_qh ? x5->scales : x4->scales;
         const uint8_t *qs = has_qh ? x5->qs : x4->qs;
         const uint8_t *qh = has_qh ? x5->qh : NULL;
-        uint8_t sc[8], m[8];
-        uint64_t sc8, m8;
-        k4_unpack(scales, sc, m);
-        memcpy(&sc8, sc, 8);
-        memcpy(&m8, m, 8);
-        __m512i scz = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8)));
+        __m256i s16 = k4_unpack_v(scales);
+        __m512i scz = _mm512_castsi256_si512(s16);
         __m512i acc = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
             __m512i w = k_pair(qs + 32 * k, qh, k);
             __m512i p = _mm512_maddubs_epi16(w, _mm512_loadu_si512((const void *)(a[b].qs + 64 * k)));
             acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[k], scz));
         }
-        __m256i md = _mm256_permutexvar_epi16(
-            pidx, _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8))));
+        __m256i md = _mm256_permutexvar_epi16(pidx, s16);
         __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), md);
         float d = h2f(x4->d) * a[b].d, dmin = h2f(x4->dmin) * a[b].d; /* same offsets in q5_K */
         accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d), accf);
