@@ -1,20 +1,34 @@
 /* The compute thread pool declared in pool.h.
  *
- * One job at a time: the owner publishes (fn, ctx, n_tasks), bumps the generation counter and
- * wakes the workers; every thread, the owner included, then claims task numbers from one
- * atomic counter until they run out. The owner returns when every worker has reported the job
- * done, so no worker can still be touching the job's memory afterwards. */
+ * One job at a time. The owner publishes the job in a slot, then sets `state` to
+ * (generation << 32 | 0); every thread, the owner included, claims task numbers by advancing
+ * the low half of `state` with a compare-and-swap that also checks the generation, so a
+ * worker that wakes up late can never claim a task of a job it did not read. The owner
+ * returns once `done` counts every task: it never waits for a worker that is asleep or
+ * descheduled and claimed nothing (on a 2-core machine shared with other programs, waiting
+ * for every worker to check in costs a scheduler time slice per job).
+ *
+ * Jobs alternate between two slots. A slot is rewritten two generations later, and a worker
+ * only uses a slot after a successful claim in that slot's generation, which proves the slot
+ * had not been rewritten yet. */
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* Rounds of busy-waiting before a thread sleeps. A decode step runs a few hundred short jobs
- * back to back; spinning across the small serial gaps between them avoids a futex wake-up per
- * job, while a pool left idle goes to sleep after well under a millisecond. */
+/* Rounds of busy-waiting before a worker sleeps. A decode step runs a few hundred short jobs
+ * back to back; spinning across the small serial gaps between them avoids a wake-up per job,
+ * while a pool left idle goes to sleep after well under a millisecond. */
 #define POOL_SPIN 4000
+
+typedef struct pool_job {
+    pool_fn fn;
+    void *ctx;
+    int64_t n_tasks;
+} pool_job;
 
 typedef struct pool_worker {
     pool *p;
@@ -27,20 +41,14 @@ struct pool {
     pool_worker *workers;  /* (n - 1) started threads */
     int n_started;
 
+    pool_job jobs[2];      /* the job of generation g is in jobs[g & 1] */
+    _Atomic uint64_t state; /* generation << 32 | next unclaimed task */
+    atomic_llong done;     /* tasks of the current job completed */
+    atomic_int sleepers;   /* workers asleep (or about to be) on cv */
+    atomic_bool quit;
+
     pthread_mutex_t mu;
-    pthread_cond_t cv_work; /* workers sleep here waiting for a new generation */
-    pthread_cond_t cv_done; /* the owner sleeps here waiting for pending == 0 */
-
-    atomic_uint gen;        /* bumped once per job (and once to quit) */
-    atomic_int pending;     /* workers that have not finished the current job */
-    atomic_llong next;      /* next unclaimed task number */
-    bool quit;
-
-    /* The current job; written by the owner before gen is bumped (release), read by workers
-     * after they see the new gen (acquire). */
-    pool_fn fn;
-    void *ctx;
-    int64_t n_tasks;
+    pthread_cond_t cv;
 };
 
 static inline void pool_pause(void)
@@ -50,12 +58,19 @@ static inline void pool_pause(void)
 #endif
 }
 
-static void pool_do_tasks(pool *p, int thread)
+/* Claims and runs tasks of generation gen until none are left (or the job moved on). */
+static void pool_work(pool *p, uint32_t gen, int thread)
 {
+    const pool_job *j = &p->jobs[gen & 1];
+    uint64_t s = atomic_load(&p->state);
     for (;;) {
-        int64_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t, thread);
+        if ((uint32_t)(s >> 32) != gen) return;
+        const uint32_t task = (uint32_t)s;
+        if ((int64_t)task >= j->n_tasks) return;
+        if (!atomic_compare_exchange_weak(&p->state, &s, s + 1)) continue; /* s reloaded */
+        j->fn(j->ctx, task, thread);
+        atomic_fetch_add(&p->done, 1);
+        s = atomic_load(&p->state);
     }
 }
 
@@ -63,27 +78,27 @@ static void *pool_worker_main(void *arg)
 {
     pool_worker *w = arg;
     pool *p = w->p;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        uint32_t g = (uint32_t)(atomic_load(&p->state) >> 32);
         for (int i = 0; g == seen && i < POOL_SPIN; i++) {
             pool_pause();
-            g = atomic_load_explicit(&p->gen, memory_order_acquire);
+            g = (uint32_t)(atomic_load(&p->state) >> 32);
         }
         if (g == seen) {
+            /* sleepers is raised before the last look at state; the owner stores state
+             * before it looks at sleepers (both sequentially consistent), so either we see
+             * the new generation or the owner sees us and signals under the mutex. */
             pthread_mutex_lock(&p->mu);
-            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen)
-                pthread_cond_wait(&p->cv_work, &p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((g = (uint32_t)(atomic_load(&p->state) >> 32)) == seen && !atomic_load(&p->quit))
+                pthread_cond_wait(&p->cv, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
+        if (atomic_load(&p->quit)) break;
         seen = g;
-        if (p->quit) break;
-        pool_do_tasks(p, w->id);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->cv_done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        pool_work(p, g, w->id);
     }
     return NULL;
 }
@@ -95,11 +110,11 @@ pool *pool_init(int n_threads)
     if (!p) return NULL;
     p->n = n_threads;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv_work, NULL);
-    pthread_cond_init(&p->cv_done, NULL);
-    atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
-    atomic_init(&p->next, 0);
+    pthread_cond_init(&p->cv, NULL);
+    atomic_init(&p->state, 0);
+    atomic_init(&p->done, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->quit, false);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) goto fail;
@@ -121,14 +136,12 @@ void pool_free(pool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = true;
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv_work);
+    atomic_store(&p->quit, true);
+    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_started; i++) pthread_join(p->workers[i].th, NULL);
     free(p->workers);
-    pthread_cond_destroy(&p->cv_done);
-    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -141,28 +154,25 @@ int pool_n_threads(const pool *p)
 void pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
 {
     if (n_tasks <= 0) return;
-    if (!p || p->n == 1 || n_tasks == 1) {
+    if (!p || p->n == 1 || n_tasks == 1 || n_tasks > UINT32_MAX) {
         for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&p->cv_work);
-    pthread_mutex_unlock(&p->mu);
-
-    pool_do_tasks(p, 0);
-
-    for (int i = 0; i < POOL_SPIN; i++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
-        pool_pause();
+    const uint32_t gen = (uint32_t)(atomic_load(&p->state) >> 32) + 1;
+    p->jobs[gen & 1] = (pool_job){fn, ctx, n_tasks};
+    atomic_store(&p->done, 0);
+    atomic_store(&p->state, (uint64_t)gen << 32);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
     }
-    pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
-        pthread_cond_wait(&p->cv_done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+
+    pool_work(p, gen, 0);
+
+    /* Every task is claimed; wait for the ones still running on workers. */
+    for (unsigned i = 0; atomic_load(&p->done) < n_tasks; i++) {
+        if (i < POOL_SPIN) pool_pause();
+        else sched_yield();
+    }
 }

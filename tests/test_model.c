@@ -1,0 +1,541 @@
+/* Tests for the forward pass (engine/model.c, forward.c, kv.c, pool.c): greedy generations and
+ * perplexities against references produced by llama.cpp and llama2.c (../shared/fixtures),
+ * bit-identical logits across thread counts, the KV cache (rewind), cancellation, context
+ * limits, and the exact load errors for broken models built with the GGUF writer.
+ *
+ * Tolerances: greedy ids must match exactly; perplexity within 0.1% of llama.cpp's for
+ * F32/F16/BF16 weights and within 1% for quantized weights (llama.cpp quantizes activations
+ * differently and keeps its KV cache in F16); thread-count and rewind checks are bit-exact. */
+#include "natter.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ helpers ----- */
+
+/* Parses whitespace-separated ids from s into out. */
+static void parse_ids(const char *s, nt_tokens *out)
+{
+    char *end;
+    for (;;) {
+        long v = strtol(s, &end, 10);
+        if (end == s) break;
+        nt_tokens_push(out, (int32_t)v);
+        s = end;
+    }
+}
+
+static int read_ids(const char *path, nt_tokens *out)
+{
+    size_t len;
+    char *s = t_read_file(path, &len);
+    if (!s) return -1;
+    parse_ids(s, out);
+    free(s);
+    return 0;
+}
+
+static int32_t argmax(const float *v, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+static model *load(const char *path, int32_t n_ctx, int32_t n_threads)
+{
+    model_params p = model_default_params();
+    p.n_ctx = n_ctx;
+    p.n_threads = n_threads;
+    model *m = NULL;
+    nt_err e = {0};
+    if (model_load(&m, path, &p, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "model_load(%s): %s", path, e.msg);
+        return NULL;
+    }
+    return m;
+}
+
+/* Evaluates prompt, then greedily generates n ids (no stopping) into out. */
+static int greedy(model *m, const nt_tokens *prompt, int n, nt_tokens *out)
+{
+    const int32_t V = model_get_info(m)->n_vocab;
+    float *logits = malloc((size_t)V * sizeof *logits);
+    nt_err e = {0};
+    int rc = model_eval(m, prompt->v, (int32_t)prompt->n, logits, &e);
+    for (int i = 0; rc == NT_OK && i < n; i++) {
+        int32_t id = argmax(logits, V);
+        nt_tokens_push(out, id);
+        if (i + 1 < n) rc = model_eval(m, &id, 1, logits, &e);
+    }
+    if (rc) t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
+    free(logits);
+    return rc;
+}
+
+static int first_mismatch(const nt_tokens *a, const nt_tokens *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    for (size_t i = 0; i < n; i++)
+        if (a->v[i] != b->v[i]) return (int)i;
+    return a->n == b->n ? -1 : (int)n;
+}
+
+/* --------------------------------------------------------------- stories260K ----- */
+
+static void stories_case(const char *which)
+{
+    char rel[128];
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 512, 2);
+    T_ASSERT(m);
+    nt_tokens prompt = {0}, want = {0}, got = {0};
+    snprintf(rel, sizeof rel, "models/stories260K.%s.prompt.ids", which);
+    T_ASSERT(read_ids(t_fixture(rel), &prompt) == 0);
+    snprintf(rel, sizeof rel, "models/stories260K.%s.greedy.ids", which);
+    T_ASSERT(read_ids(t_fixture(rel), &want) == 0);
+    T_EQ_INT(want.n, 200);
+    T_EQ_INT(greedy(m, &prompt, 200, &got), NT_OK);
+    int bad = first_mismatch(&got, &want);
+    if (bad >= 0)
+        t_fail(__FILE__, __LINE__, "%s: greedy id %d differs: got %d, want %d", which, bad,
+               bad < (int)got.n ? got.v[bad] : -1, bad < (int)want.n ? want.v[bad] : -1);
+    T_EQ_INT(model_n_past(m), (int)prompt.n + 199);
+    nt_tokens_free(&prompt);
+    nt_tokens_free(&want);
+    nt_tokens_free(&got);
+    model_free(m);
+}
+
+static void test_stories_greedy_once(void) { stories_case("once"); }
+static void test_stories_greedy_lily(void) { stories_case("lily"); }
+
+static void test_stories_info(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 0, 1);
+    T_ASSERT(m);
+    const model_info *in = model_get_info(m);
+    T_EQ_STR(in->arch, "llama");
+    T_EQ_INT(in->n_embd, 64);
+    T_EQ_INT(in->n_layer, 5);
+    T_EQ_INT(in->n_head, 8);
+    T_EQ_INT(in->n_head_kv, 4);
+    T_EQ_INT(in->n_ff, 172);
+    T_EQ_INT(in->n_vocab, 512);
+    T_EQ_INT(in->head_dim, 8);
+    T_EQ_INT(in->n_rot, 8);
+    T_EQ_INT(in->n_ctx_train, 128);
+    T_EQ_INT(in->n_ctx, 128); /* default: the trained context (below the 4096 cap) */
+    T_CHECK(in->n_params > 250000 && in->n_params < 300000);
+    model_free(m);
+}
+
+/* ---------------------------------------------------------------- quant fixtures ----- */
+
+typedef struct ref_row {
+    char file[64];
+    double ppl;
+    nt_tokens prompt, greedy;
+} ref_row;
+
+/* Reads refs.tsv (header line, then file, types, ppl, prompt ids, greedy ids). */
+static int read_refs(ref_row **rows, int *n)
+{
+    size_t len;
+    char *s = t_read_file(t_fixture("quant/refs.tsv"), &len);
+    if (!s) return -1;
+    *rows = NULL;
+    *n = 0;
+    char *save = NULL;
+    int line = 0;
+    for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
+        if (line == 0) continue;
+        char *f[5];
+        int nf = 0;
+        for (char *p = l; nf < 5; nf++) {
+            f[nf] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab) { nf++; break; }
+            *tab = 0;
+            p = tab + 1;
+        }
+        if (nf < 5) continue;
+        *rows = realloc(*rows, (size_t)(*n + 1) * sizeof **rows);
+        ref_row *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->file, sizeof r->file, "%s", f[0]);
+        r->ppl = strtod(f[2], NULL);
+        parse_ids(f[3], &r->prompt);
+        parse_ids(f[4], &r->greedy);
+    }
+    free(s);
+    return 0;
+}
+
+static void free_refs(ref_row *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        nt_tokens_free(&rows[i].prompt);
+        nt_tokens_free(&rows[i].greedy);
+    }
+    free(rows);
+}
+
+static void test_quant_greedy(void)
+{
+    if (!t_fixture("quant")) T_SKIP("../shared/fixtures is absent");
+    ref_row *rows;
+    int n;
+    T_ASSERT(read_refs(&rows, &n) == 0);
+    T_CHECK(n >= 12);
+    for (int i = 0; i < n; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "quant/%s", rows[i].file);
+        model *m = load(t_fixture(rel), 0, 2);
+        if (!m) continue;
+        nt_tokens got = {0};
+        greedy(m, &rows[i].prompt, (int)rows[i].greedy.n, &got);
+        int bad = first_mismatch(&got, &rows[i].greedy);
+        if (bad >= 0)
+            t_fail(__FILE__, __LINE__, "%s: greedy id %d differs: got %d, want %d", rows[i].file,
+                   bad, bad < (int)got.n ? got.v[bad] : -1, rows[i].greedy.v[bad]);
+        nt_tokens_free(&got);
+        model_free(m);
+    }
+    free_refs(rows, n);
+}
+
+static void test_quant_perplexity(void)
+{
+    if (!t_fixture("quant")) T_SKIP("../shared/fixtures is absent");
+    ref_row *rows;
+    int n;
+    T_ASSERT(read_refs(&rows, &n) == 0);
+    size_t tlen;
+    char *text = t_read_file(t_fixture("quant/gpl3-head.txt"), &tlen);
+    T_ASSERT(text);
+    for (int i = 0; i < n; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "quant/%s", rows[i].file);
+        model *m = load(t_fixture(rel), 0, 2);
+        if (!m) continue;
+        const tokenizer *tok = model_tokenizer(m);
+        nt_tokens toks = {0};
+        nt_err e = {0};
+        int flags = tokenizer_add_bos(tok) ? TOKENIZER_ADD_BOS : 0;
+        T_EQ_INT(tokenizer_encode(tok, text, tlen, flags, &toks, &e), NT_OK);
+        T_EQ_INT(toks.n, 3768);
+        model_ppl r;
+        T_EQ_INT(model_perplexity(m, toks.v, toks.n, 128, &r, &e), NT_OK);
+        T_EQ_INT(r.n_chunks, 29);
+        T_EQ_INT(r.n_scored, 29 * 63);
+        T_EQ_INT(model_n_past(m), 0);
+        const bool plain = strstr(rows[i].file, ".f32.") || strstr(rows[i].file, ".f16.") ||
+                           strstr(rows[i].file, ".bf16.");
+        const double tol = (plain ? 0.001 : 0.01) * rows[i].ppl;
+        if (!(fabs(r.ppl - rows[i].ppl) <= tol))
+            t_fail(__FILE__, __LINE__, "%s: perplexity %.4f, llama.cpp %.4f (tolerance %.2f%%)",
+                   rows[i].file, r.ppl, rows[i].ppl, plain ? 0.1 : 1.0);
+        if (getenv("T_VERBOSE"))
+            printf("  %-24s ppl %.4f (llama.cpp %.4f, %+.4f%%)\n", rows[i].file, r.ppl,
+                   rows[i].ppl, 100.0 * (r.ppl - rows[i].ppl) / rows[i].ppl);
+        nt_tokens_free(&toks);
+        model_free(m);
+    }
+    free(text);
+    free_refs(rows, n);
+}
+
+/* --------------------------------------------------------------- determinism ----- */
+
+/* Same input, 1 and 2 threads: bit-identical logits on the prefill path (a batch of prompt
+ * tokens, all logits) and on the decode path (one token at a time). */
+static void threads_case(const char *rel)
+{
+    const char *path = t_fixture(rel);
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 0, 1);
+    T_ASSERT(m);
+    const int32_t V = model_get_info(m)->n_vocab;
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++) toks[i] = (int32_t)((i * 37 + 11) % V);
+    toks[0] = 1;
+    float *a = malloc(sizeof(float) * (size_t)V * 41), *b = malloc(sizeof(float) * (size_t)V * 41);
+    nt_err e = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        float *out = pass ? b : a;
+        T_EQ_INT(model_set_threads(m, pass ? 2 : 1), NT_OK);
+        model_rewind(m, 0);
+        T_EQ_INT(model_eval_all(m, toks, 32, out, &e), NT_OK);
+        for (int i = 32; i < 40; i++)
+            T_EQ_INT(model_eval(m, &toks[i], 1, out + (size_t)V * (size_t)(i + 1), &e), NT_OK);
+    }
+    T_CHECK(memcmp(a, b, sizeof(float) * 32 * (size_t)V) == 0);
+    T_CHECK(memcmp(a + (size_t)V * 33, b + (size_t)V * 33, sizeof(float) * 8 * (size_t)V) == 0);
+    free(a);
+    free(b);
+    model_free(m);
+}
+
+static void test_threads_f32(void) { threads_case("quant/tiny-llama.f32.gguf"); }
+static void test_threads_q4_k(void) { threads_case("quant/tiny-llama.q4_k.gguf"); }
+static void test_threads_q5_0(void) { threads_case("quant/tiny-llama.q5_0.gguf"); }
+static void test_threads_qwen2(void) { threads_case("quant/tiny-qwen2.f32.gguf"); }
+
+/* ---------------------------------------------------------------- kv cache ----- */
+
+static void test_rewind(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 512, 2);
+    T_ASSERT(m);
+    nt_tokens prompt = {0}, a = {0};
+    T_ASSERT(read_ids(t_fixture("models/stories260K.once.prompt.ids"), &prompt) == 0);
+    const int32_t P = (int32_t)prompt.n, V = 512;
+    float *la = malloc(sizeof(float) * V * 40), *lb = malloc(sizeof(float) * V);
+    nt_err e = {0};
+
+    /* Fresh run: prompt, then 40 greedy tokens, keeping every step's logits. */
+    T_EQ_INT(model_eval(m, prompt.v, P, la, &e), NT_OK);
+    for (int i = 0; i < 40; i++) {
+        int32_t id = argmax(la + (size_t)V * i, V);
+        nt_tokens_push(&a, id);
+        if (i + 1 < 40) T_EQ_INT(model_eval(m, &id, 1, la + (size_t)V * (i + 1), &e), NT_OK);
+    }
+    T_EQ_INT(model_n_past(m), P + 39);
+
+    /* Something else on top, then back to prompt + 5 generated tokens: evaluating token 5
+     * again must give exactly the logits of the fresh run, and the same continuation. */
+    int32_t junk[20];
+    for (int i = 0; i < 20; i++) junk[i] = 100 + i;
+    T_EQ_INT(model_eval(m, junk, 20, NULL, &e), NT_OK);
+    model_rewind(m, P + 5);
+    T_EQ_INT(model_n_past(m), P + 5);
+    T_EQ_INT(model_eval(m, &a.v[5], 1, lb, &e), NT_OK);
+    T_CHECK(memcmp(lb, la + (size_t)V * 6, sizeof(float) * V) == 0);
+    for (int i = 6; i < 40; i++) {
+        int32_t id = argmax(lb, V);
+        if (id != a.v[i]) {
+            t_fail(__FILE__, __LINE__, "after rewind, token %d: got %d, want %d", i, id, a.v[i]);
+            break;
+        }
+        if (i + 1 < 40) T_EQ_INT(model_eval(m, &id, 1, lb, &e), NT_OK);
+    }
+
+    /* Rewind into the prompt and process its rest as a new turn: same greedy tokens. */
+    model_rewind(m, 2);
+    nt_tokens rest = {0}, b = {0};
+    nt_tokens_append(&rest, prompt.v + 2, prompt.n - 2);
+    T_EQ_INT(greedy(m, &rest, 40, &b), NT_OK);
+    T_EQ_INT(first_mismatch(&a, &b), -1);
+
+    model_rewind(m, 1000); /* beyond n_past: no change */
+    T_EQ_INT(model_n_past(m), P + 39);
+    free(la);
+    free(lb);
+    nt_tokens_free(&prompt);
+    nt_tokens_free(&a);
+    nt_tokens_free(&rest);
+    nt_tokens_free(&b);
+    model_free(m);
+}
+
+static void test_context_full(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 16, 1);
+    T_ASSERT(m);
+    T_EQ_INT(model_get_info(m)->n_ctx, 16);
+    int32_t toks[17] = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311};
+    nt_err e = {0};
+    T_EQ_INT(model_eval(m, toks, 10, NULL, &e), NT_OK);
+    T_EQ_INT(model_eval(m, toks + 10, 7, NULL, &e), NT_ERR_CONTEXT_FULL);
+    T_EQ_STR(e.msg, "model_eval: 7 tokens do not fit in the context (10 of 16 positions used)");
+    T_EQ_INT(model_n_past(m), 10);
+    T_EQ_INT(model_eval(m, toks + 10, 6, NULL, &e), NT_OK);
+    T_EQ_INT(model_n_past(m), 16);
+    int32_t bad = 512;
+    model_rewind(m, 3);
+    T_EQ_INT(model_eval(m, &bad, 1, NULL, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "model_eval: token 0 has id 512, outside the vocabulary (0..511)");
+    T_EQ_INT(model_n_past(m), 3);
+    model_free(m);
+}
+
+/* ---------------------------------------------------------------- cancellation ----- */
+
+typedef struct cancel_state {
+    int polls, fire_at;
+    int progress_calls, last_done, last_total;
+} cancel_state;
+
+static bool cancel_cb(void *user)
+{
+    cancel_state *c = user;
+    return ++c->polls >= c->fire_at;
+}
+
+static void progress_cb(int32_t done, int32_t total, void *user)
+{
+    cancel_state *c = user;
+    c->progress_calls++;
+    c->last_done = done;
+    c->last_total = total;
+}
+
+static void test_cancel(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 512, 2);
+    T_ASSERT(m);
+    const int32_t V = 512, N = 100;
+    int32_t toks[100];
+    for (int i = 0; i < N; i++) toks[i] = (int32_t)(3 + (i * 53) % 500);
+    toks[0] = 1;
+    float *a = malloc(sizeof(float) * V), *b = malloc(sizeof(float) * V);
+    nt_err e = {0};
+
+    /* The reference: the whole prompt, uninterrupted. */
+    cancel_state cs = {.fire_at = 1 << 30};
+    model_hooks h = {cancel_cb, progress_cb, &cs};
+    model_set_hooks(m, &h);
+    T_EQ_INT(model_eval(m, toks, N, a, &e), NT_OK);
+    T_CHECK(cs.polls >= 5); /* at least once per layer */
+    T_CHECK(cs.progress_calls >= 2);
+    T_EQ_INT(cs.last_done, N);
+    T_EQ_INT(cs.last_total, N);
+    const int polls_per_batch = cs.polls / 2;
+
+    /* Cancelled in the second batch: the first batch's tokens stay, nothing of the second. */
+    model_rewind(m, 0);
+    cs = (cancel_state){.fire_at = polls_per_batch + 3};
+    T_EQ_INT(model_eval(m, toks, N, b, &e), NT_ERR_CANCELLED);
+    const int32_t kept = model_n_past(m);
+    T_CHECK(kept > 0 && kept < N);
+    /* Finishing the prompt afterwards gives the uninterrupted run's logits. */
+    cs.fire_at = 1 << 30;
+    T_EQ_INT(model_eval(m, toks + kept, N - kept, b, &e), NT_OK);
+    T_CHECK(memcmp(a, b, sizeof(float) * V) == 0);
+
+    /* Cancelled at the first poll: nothing kept; a fresh evaluation is unaffected. */
+    model_rewind(m, 0);
+    cs = (cancel_state){.fire_at = 1};
+    T_EQ_INT(model_eval(m, toks, N, b, &e), NT_ERR_CANCELLED);
+    T_EQ_INT(model_n_past(m), 0);
+    cs.fire_at = 1 << 30;
+    T_EQ_INT(model_eval(m, toks, N, b, &e), NT_OK);
+    T_CHECK(memcmp(a, b, sizeof(float) * V) == 0);
+    free(a);
+    free(b);
+    model_free(m);
+}
+
+/* ---------------------------------------------------------------- bad models ----- */
+
+/* A tiny llama (dim 32, 1 layer, 4 heads, 2 KV heads, FFN 64, vocab 8) with one defect:
+ * `omit` is left out, `reshape` gets 48 rows instead of its own, `retype` is stored as I32,
+ * and the given head_count_kv is written. Returns the file's path. */
+static const char *write_tiny(const char *file, const char *arch, const char *omit,
+                              const char *reshape, const char *retype, uint32_t head_kv)
+{
+    static char path[512];
+    static float zeros[64 * 64];
+    snprintf(path, sizeof path, "%s/%s", t_tmpdir(), file);
+    gguf_writer *w = gguf_writer_init();
+    char key[64];
+    gguf_writer_set_str(w, "general.architecture", arch);
+#define SETU(k, v) (snprintf(key, sizeof key, "%s." k, arch), gguf_writer_set_u32(w, key, v))
+    SETU("context_length", 16);
+    SETU("embedding_length", 32);
+    SETU("block_count", 1);
+    SETU("feed_forward_length", 64);
+    SETU("attention.head_count", 4);
+    SETU("attention.head_count_kv", head_kv);
+#undef SETU
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    gguf_writer_set_f32(w, key, 1e-5f);
+    static const struct { const char *name; int64_t in, out; } ts[] = {
+        {"token_embd.weight", 32, 8}, {"output_norm.weight", 32, 0},
+        {"blk.0.attn_norm.weight", 32, 0}, {"blk.0.attn_q.weight", 32, 32},
+        {"blk.0.attn_k.weight", 32, 16}, {"blk.0.attn_v.weight", 32, 16},
+        {"blk.0.attn_output.weight", 32, 32}, {"blk.0.ffn_norm.weight", 32, 0},
+        {"blk.0.ffn_gate.weight", 32, 64}, {"blk.0.ffn_up.weight", 32, 64},
+        {"blk.0.ffn_down.weight", 64, 32},
+    };
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        if (omit && strcmp(ts[i].name, omit) == 0) continue;
+        int64_t ne[2] = {ts[i].in, ts[i].out};
+        if (reshape && strcmp(ts[i].name, reshape) == 0) ne[1] = 48;
+        int type = retype && strcmp(ts[i].name, retype) == 0 ? NT_TYPE_I32 : NT_TYPE_F32;
+        gguf_writer_add_tensor(w, ts[i].name, type, ne[1] ? 2 : 1, ne, zeros);
+    }
+    nt_err e = {0};
+    if (gguf_writer_write(w, path, &e) != NT_OK) t_fail(__FILE__, __LINE__, "write: %s", e.msg);
+    gguf_writer_free(w);
+    return path;
+}
+
+static void expect_load_error(const char *path, int code, const char *msg_after_path)
+{
+    model *m = NULL;
+    nt_err e = {0};
+    char want[768];
+    snprintf(want, sizeof want, "%s: %s", path, msg_after_path);
+    T_EQ_INT(model_load(&m, path, NULL, &e), code);
+    T_CHECK(m == NULL);
+    T_EQ_STR(e.msg, want);
+}
+
+static void test_bad_models(void)
+{
+    const char *p;
+    p = write_tiny("missing.gguf", "llama", "blk.0.attn_k.weight", NULL, NULL, 2);
+    expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_k.weight' is missing");
+    p = write_tiny("shape.gguf", "llama", NULL, "blk.0.ffn_up.weight", NULL, 2);
+    expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.ffn_up.weight' has shape [32, 48], expected [32, 64]");
+    p = write_tiny("type.gguf", "llama", NULL, NULL, "blk.0.attn_q.weight", 2);
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q.weight' has type I32, which natter cannot run");
+    p = write_tiny("heads.gguf", "llama", NULL, NULL, NULL, 3);
+    expect_load_error(p, NT_ERR_FORMAT, "llama.attention.head_count = 4 is not a multiple of llama.attention.head_count_kv = 3");
+    p = write_tiny("heads0.gguf", "llama", NULL, NULL, NULL, 0);
+    expect_load_error(p, NT_ERR_FORMAT, "llama.attention.head_count_kv = 0 is out of range (1..1024)");
+    p = write_tiny("arch.gguf", "gpt2", NULL, NULL, NULL, 2);
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama and qwen2)");
+    /* qwen2 requires the Q/K/V biases. */
+    p = write_tiny("qwen2.gguf", "qwen2", NULL, NULL, NULL, 2);
+    expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_q.bias' is missing");
+    /* Everything right but no vocabulary: the tokenizer's error, still no model. */
+    p = write_tiny("novocab.gguf", "llama", NULL, NULL, NULL, 2);
+    model *m = NULL;
+    nt_err e = {0};
+    T_CHECK(model_load(&m, p, NULL, &e) < 0);
+    T_CHECK(m == NULL);
+}
+
+int main(void)
+{
+    T_RUN(test_stories_info);
+    T_RUN(test_stories_greedy_once);
+    T_RUN(test_stories_greedy_lily);
+    T_RUN(test_quant_greedy);
+    T_RUN(test_quant_perplexity);
+    T_RUN(test_threads_f32);
+    T_RUN(test_threads_q4_k);
+    T_RUN(test_threads_q5_0);
+    T_RUN(test_threads_qwen2);
+    T_RUN(test_rewind);
+    T_RUN(test_context_full);
+    T_RUN(test_cancel);
+    T_RUN(test_bad_models);
+    return t_done();
+}
