@@ -1,0 +1,63 @@
+/* term.h — the one module that owns the terminal: ncurses setup and teardown, colours and
+ * styles (8-colour, monochrome, NO_COLOR), mouse and bracketed-paste modes, resize and
+ * signals.
+ *
+ * Signal handlers only write the signal's number to a self-pipe that the event loop poll()s
+ * (term_signal_fd); fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) restore the
+ * terminal with async-signal-safe writes and re-raise. term_end runs on every normal exit path
+ * (it is also registered with atexit) and may be called more than once.
+ */
+#ifndef NATTER_TERM_H
+#define NATTER_TERM_H
+
+#include <stdbool.h>
+
+/* The styles views draw with. Each maps to colours when the terminal has them and to plain
+ * attributes (bold, reverse, underline) when it has not or NO_COLOR is set. Values fit in 7
+ * bits so they can serve as text_buf tags; TERM_HIGHLIGHT_BIT marks a picked token. */
+enum term_style {
+    TS_TEXT = 0,      /* answer text */
+    TS_USER,          /* the user's text */
+    TS_SYSTEM,        /* system prompt text */
+    TS_LABEL_USER,
+    TS_LABEL_ASSISTANT,
+    TS_LABEL_SYSTEM,
+    TS_CODE,          /* fenced code block */
+    TS_INLINE_CODE,
+    TS_BOLD,
+    TS_ITALIC,
+    TS_HEADING,
+    TS_MARKER,        /* a live parameter change inside an answer */
+    TS_END,           /* "[stopped]" and other end notes */
+    TS_ERROR,
+    TS_NOTE,          /* the message line */
+    TS_STATUS,        /* status bar */
+    TS_STATUS_BUSY,   /* the state while working */
+    TS_TITLE,         /* panel titles */
+    TS_TRACK,         /* slider track, empty part */
+    TS_FILL,          /* slider track, filled part */
+    TS_KNOB,
+    TS_FOCUS,         /* the selected slider's label */
+    TS_DIM,
+    TS_MORE,          /* "more below" indicator */
+    TS_PROMPT,
+    TS_COUNT_
+};
+#define TERM_HIGHLIGHT_BIT 0x80
+
+/* Sets the locale-dependent terminal up (call setlocale first). Returns 0, or -1 with a
+ * message on stderr when the terminal cannot be used. */
+int term_init(void);
+/* Restores the terminal (modes, cursor, screen). Safe to call twice and before term_init. */
+void term_end(void);
+/* The read end of the self-pipe: readable when a signal arrived. */
+int term_signal_fd(void);
+/* Drains the self-pipe and returns the pending signals as a bit mask (1u << signo). */
+unsigned term_take_signals(void);
+/* Reads the new size from the tty and resizes ncurses' screen. */
+void term_resize(void);
+/* The curses attributes (colour pair included) of a style, highlight bit honoured. */
+int term_attr(int style);
+bool term_has_colour(void);
+
+#endif

@@ -1,0 +1,608 @@
+/* tui.c — the chat screen's event loop and its handlers.
+ *
+ * One thread (this one) owns ncurses, readline and the conversation; the worker thread owns
+ * the model. The loop poll()s stdin, the worker's wake-up fd and the signal self-pipe; it
+ * never blocks on the model. Handlers change state and return the UI_R_* flags of what must be
+ * redrawn; the loop draws once per wake-up (ui_draw: wnoutrefresh per window, one doupdate).
+ * The actions behind /commands and keys come from the one table in app/commands.h. */
+#include "tui.h"
+
+#include "chat.h"
+#include "commands.h"
+#include "input.h"
+#include "term.h"
+#include "ui.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TUI_ESC_WAIT_MS 30     /* how long a lone ESC waits for the rest of a sequence */
+#define TUI_EVENTS_PER_DRAW 512 /* worker events handled before the screen is drawn again */
+
+typedef struct tui {
+    ui u;
+    chat *chat;
+    worker *w;
+    const struct cli_opts *opts;
+    bool quit;
+    int quit_signal;
+    bool ctrlc_armed; /* Ctrl-C pressed once at an idle prompt */
+    bool eof_armed;   /* Ctrl-D pressed once on an empty line */
+} tui;
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool tui_busy(const tui *t)
+{
+    return chat_busy(t->chat);
+}
+
+static int tui_message(tui *t, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int tui_message(tui *t, int style, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->u.message, sizeof t->u.message, fmt, ap);
+    va_end(ap);
+    t->u.message_style = style;
+    return UI_R_MESSAGE;
+}
+
+static int tui_apply_params(tui *t)
+{
+    if (tui_busy(t)) worker_set_params(t->w, &t->u.params);
+    return UI_R_PANEL;
+}
+
+/* Builds the job for the last question and hands it to the worker. */
+static int tui_start_answer(tui *t)
+{
+    ui *u = &t->u;
+    int32_t n_ctx = chat_n_ctx(t->chat);
+    int32_t max = u->max_tokens <= 0 || u->max_tokens >= n_ctx ? n_ctx : u->max_tokens;
+    worker_job job;
+    int dropped = 0;
+    nt_err err = {0};
+    int rc = chat_prepare(t->chat, &u->params, max, &job, &dropped, &err);
+    if (rc != NT_OK) return tui_message(t, TS_ERROR, "%s", err.msg) | UI_R_HISTORY;
+    rc = worker_submit(t->w, &job);
+    if (rc != NT_OK) {
+        /* The answer turn is there but will never be filled: close it as failed. */
+        worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = job.keep};
+        chat_apply(t->chat, &done);
+        return tui_message(t, TS_ERROR, "the model is busy (%s)", nt_status_str(rc));
+    }
+    u->state = UI_READING;
+    u->progress_done = 0;
+    u->progress_total = job.n_tokens;
+    u->n_past = job.keep;
+    u->n_gen_now = 0;
+    u->scroll = 0;
+    u->pick = -1;
+    ui_truncate(u, chat_n_turns(t->chat) - 1);
+    int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+    if (dropped > 0)
+        f |= tui_message(t, TS_NOTE, "the context is full: %d older turn%s dropped from the model's view",
+                         dropped, dropped == 1 ? "" : "s");
+    else
+        u->message[0] = '\0', f |= UI_R_MESSAGE;
+    return f;
+}
+
+static int tui_set(tui *t, const char *args)
+{
+    char name[64], value[64];
+    if (sscanf(args, "%63s %63s", name, value) != 2) {
+        char buf[64];
+        if (sscanf(args, "%63s", name) == 1 && chat_get_param(&t->u.params, name, buf, sizeof buf) == 0)
+            return tui_message(t, TS_NOTE, "%s = %s", name, buf);
+        return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-p, top-k, min-p, "
+                                        "repeat-penalty, max-tokens, seed, ...)");
+    }
+    for (char *p = name; *p; p++)
+        if (*p == '_') *p = '-';
+    if (strcmp(name, "max-tokens") == 0 || strcmp(name, "n") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > (1L << 24))
+            return tui_message(t, TS_ERROR, "/set max-tokens: '%s' is not a count (0 = all)", value);
+        t->u.max_tokens = (int32_t)v;
+        return tui_message(t, TS_NOTE, "max-tokens = %ld (from the next answer on)", v) | UI_R_PANEL;
+    }
+    nt_err err = {0};
+    if (chat_set_param(&t->u.params, name, value, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "/set %s: %s", name, err.msg);
+    char buf[64] = "";
+    chat_get_param(&t->u.params, name, buf, sizeof buf);
+    return tui_apply_params(t) | tui_message(t, TS_NOTE, "%s = %s", name, buf);
+}
+
+static int tui_need_idle(tui *t, const char *what)
+{
+    return tui_message(t, TS_NOTE, "%s: an answer is being written; stop it first (Esc)", what);
+}
+
+/* Runs one action of the command table. args is the text after a /command ("" from a key). */
+static int tui_run(tui *t, enum cmd_id id, const char *args)
+{
+    ui *u = &t->u;
+    const cmd_info *ci = commands_info(id);
+    if (ci->flags & CMD_F_PLANNED)
+        return tui_message(t, TS_NOTE, "/%s comes in a later version of natter", ci->name);
+    if ((ci->flags & CMD_F_IDLE) && tui_busy(t))
+        return tui_need_idle(t, ci->name ? ci->name : "this");
+    switch (id) {
+    case CMD_HELP:
+        u->help_shown = !u->help_shown;
+        u->help_scroll = 0;
+        return UI_R_ALL;
+    case CMD_REGEN:
+        if (chat_regen(t->chat) != NT_OK)
+            return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
+        ui_truncate(u, chat_n_turns(t->chat));
+        return tui_start_answer(t);
+    case CMD_EDIT: {
+        char *q = chat_edit(t->chat);
+        if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
+        ui_truncate(u, chat_n_turns(t->chat));
+        input_set_line(q);
+        free(q);
+        return UI_R_HISTORY | UI_R_INPUT | tui_message(t, TS_NOTE, "the last question is back in the input line");
+    }
+    case CMD_UNDO:
+        if (chat_undo(t->chat) != NT_OK)
+            return tui_message(t, TS_NOTE, "/undo: there is nothing to undo");
+        ui_truncate(u, chat_n_turns(t->chat));
+        return UI_R_HISTORY | UI_R_PROBS | tui_message(t, TS_NOTE, "removed the last exchange");
+    case CMD_CLEAR:
+        chat_clear(t->chat);
+        ui_truncate(u, 0);
+        u->scroll = 0;
+        u->tok_per_sec = 0;
+        return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
+    case CMD_SYSTEM:
+        if (!args[0]) {
+            const char *s = chat_system(t->chat);
+            return tui_message(t, TS_NOTE, "system prompt: %s", s[0] ? s : "(none)");
+        }
+        if (chat_set_system(t->chat, args) != NT_OK)
+            return tui_message(t, TS_ERROR, "/system: out of memory");
+        return UI_R_HISTORY | tui_message(t, TS_NOTE, "system prompt set (read again with the next question)");
+    case CMD_SET:
+        return tui_set(t, args);
+    case CMD_QUIT:
+        t->quit = true;
+        return 0;
+    case CMD_STOP:
+        if (tui_busy(t)) {
+            worker_stop(t->w);
+            return tui_message(t, TS_NOTE, "stopped");
+        }
+        return 0;
+    case CMD_NEWLINE:
+        input_insert("\n", 1);
+        return UI_R_INPUT;
+    case CMD_SCROLL_UP:
+        u->scroll += ui_history_page(u);
+        return UI_R_HISTORY;
+    case CMD_SCROLL_DOWN:
+        u->scroll -= ui_history_page(u);
+        if (u->scroll < 0) u->scroll = 0;
+        return UI_R_HISTORY;
+    case CMD_SCROLL_TOP:
+        u->scroll = ui_history_max_scroll(u);
+        return UI_R_HISTORY;
+    case CMD_SCROLL_END:
+        u->scroll = 0;
+        return UI_R_HISTORY;
+    case CMD_PANEL_FOCUS:
+        u->panel_focus = !u->panel_focus;
+        return UI_R_LAYOUT;
+    case CMD_PANEL_TOGGLE:
+        u->panel_shown = !u->panel_shown;
+        if (!u->panel_shown) u->panel_focus = false;
+        return UI_R_LAYOUT;
+    case CMD_PROBS:
+        u->probs_shown = !u->probs_shown;
+        u->pick = -1;
+        return UI_R_LAYOUT;
+    case CMD_TOKEN_PREV:
+    case CMD_TOKEN_NEXT: {
+        size_t n = chat_n_turns(t->chat);
+        if (!u->probs_shown || n == 0 || n - 1 >= u->n_answers || tui_busy(t)) return 0;
+        int count = (int)u->answers[n - 1].n;
+        if (count == 0) return 0;
+        int p = u->pick < 0 ? count - 1 : u->pick;
+        p += id == CMD_TOKEN_PREV ? -1 : 1;
+        u->pick = p < 0 ? 0 : p >= count ? count - 1 : p;
+        return UI_R_HISTORY | UI_R_PROBS;
+    }
+    case CMD_RESET: {
+        uint64_t seed = u->params.seed;
+        u->params = u->base_params;
+        u->params.seed = seed;
+        u->max_tokens = u->base_max_tokens;
+        return tui_apply_params(t) | tui_message(t, TS_NOTE, "sliders reset to the %s persona", u->persona);
+    }
+    case CMD_REDRAW:
+        return UI_R_LAYOUT;
+    case CMD_SLIDER_PREV:
+        u->slider = (u->slider + US_COUNT_ - 1) % US_COUNT_;
+        return UI_R_PANEL;
+    case CMD_SLIDER_NEXT:
+        u->slider = (u->slider + 1) % US_COUNT_;
+        return UI_R_PANEL;
+    case CMD_SLIDER_DEC:
+    case CMD_SLIDER_INC:
+    case CMD_SLIDER_DEC_BIG:
+    case CMD_SLIDER_INC_BIG:
+        ui_slider_step(u, u->slider, id == CMD_SLIDER_DEC || id == CMD_SLIDER_DEC_BIG ? -1 : 1,
+                       id == CMD_SLIDER_DEC_BIG || id == CMD_SLIDER_INC_BIG);
+        return tui_apply_params(t);
+    case CMD_SLIDER_RESET:
+        return tui_run(t, CMD_RESET, "");
+    case CMD_PANEL_LEAVE:
+        u->panel_focus = false;
+        return UI_R_LAYOUT;
+    case CMD_PERSONA: case CMD_THEME: case CMD_SAVE: case CMD_LOAD: case CMD_SESSIONS:
+    case CMD_EXPORT: case CMD_REPLAY: case CMD_COUNT_:
+        break;
+    }
+    return 0;
+}
+
+/* An accepted input line: a /command or a question. */
+static int tui_line(tui *t, char *line)
+{
+    int f = UI_R_INPUT;
+    if (line[0] == '/' && line[1] != '/') {
+        const char *args;
+        int id = commands_parse(line, &args);
+        if (id == -1) return f | tui_message(t, TS_ERROR, "unknown command %.40s (F1 lists them)", line);
+        if (id == -2) return f | tui_message(t, TS_ERROR, "%.40s is ambiguous (F1 lists the commands)", line);
+        if (id == -3) return f | tui_message(t, TS_ERROR, "%.40s takes no argument", line);
+        return f | tui_run(t, (enum cmd_id)id, args);
+    }
+    const char *q = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
+    if (q[strspn(q, " \t\n")] == '\0') return f;
+    if (tui_busy(t)) {
+        input_set_line(line); /* keep it for later */
+        return f | tui_need_idle(t, "send");
+    }
+    if (chat_add_user(t->chat, q) != NT_OK)
+        return f | tui_message(t, TS_ERROR, "cannot add the question (out of memory?)");
+    return f | tui_start_answer(t);
+}
+
+static int tui_key(tui *t, const input_event *ev)
+{
+    ui *u = &t->u;
+    int key = ev->key;
+    if (key != CK_CTRL_C && t->ctrlc_armed) {
+        t->ctrlc_armed = false;
+        u->message[0] = '\0';
+    }
+    if (key != CK_CTRL_D) t->eof_armed = false;
+    if (u->help_shown) {
+        if (key == CK_PGUP || key == CK_UP || key == 'k') {
+            u->help_scroll -= key == CK_PGUP ? 10 : 1;
+            return UI_R_HISTORY;
+        }
+        if (key == CK_PGDN || key == CK_DOWN || key == 'j' || key == ' ') {
+            u->help_scroll += key == CK_UP || key == CK_DOWN || key == 'j' ? 1 : 10;
+            return UI_R_HISTORY;
+        }
+        u->help_shown = false;
+        return UI_R_ALL;
+    }
+    if (key == CK_CTRL_C) {
+        if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
+        if (t->ctrlc_armed) {
+            t->quit = true;
+            return 0;
+        }
+        t->ctrlc_armed = true;
+        input_set_line("");
+        return UI_R_INPUT | tui_message(t, TS_NOTE, "press Ctrl-C again to quit (or type /quit)");
+    }
+    if (key == CK_ESC) {
+        if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
+        if (u->panel_focus) return tui_run(t, CMD_PANEL_LEAVE, "");
+        input_to_readline(ev->raw, (size_t)ev->n_raw); /* vi mode needs it */
+        return UI_R_INPUT;
+    }
+    bool line_empty = input_line()[0] == '\0';
+    if ((key == CK_HOME || key == CK_END) && !line_empty && !u->panel_focus) {
+        input_to_readline(ev->raw, (size_t)ev->n_raw);
+        return UI_R_INPUT;
+    }
+    int id = commands_find_key(u->panel_focus ? CMD_CTX_PANEL : CMD_CTX_ANY, key);
+    if (id >= 0) return tui_run(t, (enum cmd_id)id, "");
+    if (u->panel_focus) return 0; /* other keys do nothing while the sliders have the focus */
+    if (ev->n_raw > 0) input_to_readline(ev->raw, (size_t)ev->n_raw);
+    return UI_R_INPUT;
+}
+
+static int tui_mouse(tui *t, const input_event *ev)
+{
+    ui *u = &t->u;
+    if (ev->mouse == IM_WHEEL_UP || ev->mouse == IM_WHEEL_DOWN) {
+        int d = ev->mouse == IM_WHEEL_UP ? 3 : -3;
+        if (u->help_shown) {
+            u->help_scroll -= d;
+            return UI_R_HISTORY;
+        }
+        u->scroll += d;
+        if (u->scroll < 0) u->scroll = 0;
+        return UI_R_HISTORY;
+    }
+    if (ev->mouse == IM_RELEASE) {
+        u->drag_slider = -1;
+        return 0;
+    }
+    if (ev->button != 0 || u->help_shown) return 0;
+    int s = u->drag_slider;
+    if (ev->mouse == IM_PRESS) {
+        s = -1;
+        if (u->w_panel && ev->x >= u->panel_x && ev->x < u->panel_x + u->panel_w)
+            s = ui_slider_at_row(u, ev->y);
+        if (s < 0 || ev->x < u->track_x - 1 || ev->x > u->track_x + u->track_w) return 0;
+        u->drag_slider = s;
+        u->slider = s;
+    }
+    if (s < 0) return 0;
+    ui_slider_set(u, s, ui_slider_value_at(u, s, ev->x));
+    return tui_apply_params(t);
+}
+
+static int tui_paste(tui *t, const input_event *ev)
+{
+    /* Pasted line ends become newlines inside the question; nothing is sent by a paste. */
+    char *s = malloc(ev->len + 1);
+    if (!s) return 0;
+    size_t j = 0;
+    for (size_t i = 0; i < ev->len; i++) {
+        char c = ev->text[i];
+        if (c == '\r') {
+            if (i + 1 < ev->len && ev->text[i + 1] == '\n') continue;
+            c = '\n';
+        }
+        s[j++] = c;
+    }
+    t->u.panel_focus = false;
+    t->u.help_shown = false;
+    input_insert(s, j);
+    free(s);
+    return UI_R_INPUT | UI_R_PANEL;
+}
+
+static int tui_input_events(tui *t, bool timed_out)
+{
+    int f = 0;
+    input_event ev;
+    /* While an answer is being written, a lone ESC at the end of what arrived is the Esc key:
+     * stopping must not wait for the escape-sequence timeout. */
+    while (!t->quit && input_next(&ev, timed_out || (tui_busy(t) && input_lone_esc()))) {
+        switch (ev.kind) {
+        case IEV_KEY: f |= tui_key(t, &ev); break;
+        case IEV_MOUSE: f |= tui_mouse(t, &ev); break;
+        case IEV_PASTE: f |= tui_paste(t, &ev); break;
+        }
+        bool eof;
+        char *line;
+        while ((line = input_take_line(&eof)) != NULL) {
+            f |= tui_line(t, line);
+            free(line);
+        }
+        if (eof) {
+            if (t->eof_armed) t->quit = true;
+            t->eof_armed = true;
+            f |= tui_message(t, TS_NOTE, "press Ctrl-D again to quit (or type /quit)");
+        }
+    }
+    return f;
+}
+
+static int tui_worker_event(tui *t, worker_event *ev)
+{
+    ui *u = &t->u;
+    int f = 0;
+    size_t n = chat_n_turns(t->chat);
+    const chat_turn *turn = n > 0 ? chat_turn_at(t->chat, n - 1) : NULL;
+    switch (ev->kind) {
+    case WEV_PROGRESS:
+        u->progress_done = ev->done;
+        u->progress_total = ev->total;
+        f = UI_R_STATUS;
+        break;
+    case WEV_TOKEN: {
+        ui_answer *a = turn ? ui_answer_at(u, n - 1) : NULL;
+        if (a && a->n == a->cap) {
+            size_t cap = a->cap ? a->cap * 2 : 256;
+            size_t *off = realloc(a->off, cap * sizeof *off);
+            if (off) a->off = off;
+            sampler_cand(*cand)[10] = realloc(a->cand, cap * sizeof *cand);
+            if (cand) a->cand = cand;
+            uint8_t *nc = realloc(a->n_cand, cap);
+            if (nc) a->n_cand = nc;
+            if (off && cand && nc) a->cap = cap;
+        }
+        if (a && a->n < a->cap) {
+            a->off[a->n] = turn->len;
+            int k = ev->n_cand < 10 ? ev->n_cand : 10;
+            memcpy(a->cand[a->n], ev->cand, (size_t)k * sizeof ev->cand[0]);
+            a->n_cand[a->n] = (uint8_t)k;
+            a->n++;
+        }
+        chat_apply(t->chat, ev);
+        double now = now_sec();
+        if (u->state != UI_GENERATING) {
+            u->state = UI_GENERATING;
+            u->gen_started = now;
+            u->tok_per_sec = 0;
+        }
+        u->n_gen_now = ev->index + 1;
+        if (now - u->gen_started > 0.25 && u->n_gen_now > 1)
+            u->tok_per_sec = (u->n_gen_now - 1) / (now - u->gen_started);
+        f = UI_R_HISTORY | UI_R_STATUS | (u->probs_shown ? UI_R_PROBS : 0);
+        break;
+    }
+    case WEV_PARAMS:
+        chat_apply(t->chat, ev);
+        f = UI_R_HISTORY;
+        break;
+    case WEV_ERROR:
+        chat_apply(t->chat, ev);
+        f = UI_R_HISTORY | tui_message(t, TS_ERROR, "%s", ev->text ? ev->text : "error");
+        break;
+    case WEV_DONE:
+        chat_apply(t->chat, ev);
+        u->state = ev->end == WEND_STOPPED ? UI_STOPPED : UI_IDLE;
+        if (ev->n_gen > 0 && ev->gen_sec > 0) u->tok_per_sec = ev->n_gen / ev->gen_sec;
+        u->n_past = ev->n_past;
+        u->n_gen_now = 0;
+        /* The next answer (or a /regen) draws differently, and reproducibly from the seed. */
+        u->params.seed++;
+        f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+        if (ev->end == WEND_CONTEXT_FULL)
+            f |= tui_message(t, TS_NOTE, "the context is full; the next question drops the oldest turns");
+        break;
+    }
+    free(ev->text);
+    ev->text = NULL;
+    return f;
+}
+
+static int tui_signals(tui *t)
+{
+    unsigned sig = term_take_signals();
+    int f = 0;
+    if (sig & (1u << SIGWINCH)) {
+        term_resize();
+        input_resize(LINES, COLS);
+        f |= UI_R_LAYOUT;
+    }
+    int quit_sigs[] = {SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof quit_sigs / sizeof *quit_sigs; i++)
+        if (sig & (1u << quit_sigs[i])) {
+            t->quit = true;
+            t->quit_signal = quit_sigs[i];
+        }
+    if (sig & (1u << SIGINT)) {
+        input_event ev = {.kind = IEV_KEY, .key = CK_CTRL_C};
+        f |= tui_key(t, &ev);
+    }
+    return f;
+}
+
+static int tui_loop(tui *t)
+{
+    int flags = UI_R_LAYOUT;
+    char buf[4096];
+    while (!t->quit) {
+        if (input_take_dirty()) flags |= UI_R_INPUT;
+        if (flags) {
+            ui_draw(&t->u, flags);
+            flags = 0;
+        }
+        struct pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
+                                {worker_wake_fd(t->w), POLLIN, 0},
+                                {term_signal_fd(), POLLIN, 0}};
+        int r = poll(fds, 3, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) {
+            flags |= tui_input_events(t, true);
+            continue;
+        }
+        if (fds[2].revents & POLLIN) flags |= tui_signals(t);
+        if (fds[0].revents & POLLIN) {
+            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                t->quit = true; /* the terminal went away */
+                break;
+            }
+            if (n > 0) {
+                input_feed(buf, (size_t)n);
+                flags |= tui_input_events(t, false);
+            }
+        } else if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            t->quit = true;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            worker_event ev;
+            for (int i = 0; i < TUI_EVENTS_PER_DRAW && worker_poll(t->w, &ev); i++)
+                flags |= tui_worker_event(t, &ev);
+        }
+    }
+    return 0;
+}
+
+int tui_main(const struct cli_opts *opts)
+{
+    tui t;
+    memset(&t, 0, sizeof t);
+    t.opts = opts;
+    fprintf(stderr, "natter: loading %s...\n", opts->model);
+    model *m = cli_load_model(opts);
+    if (!m) return 1;
+    nt_err err = {0};
+    t.w = worker_init(m, &err);
+    if (!t.w) {
+        fprintf(stderr, "natter: %s\n", err.msg);
+        return 1;
+    }
+    const model_info *mi = worker_model_info(t.w);
+    enum chat_family fam = chat_detect_gguf(worker_gguf(t.w));
+    if (opts->template_name) {
+        int f = chat_family_from_name(opts->template_name);
+        if (f >= 0) fam = (enum chat_family)f;
+    }
+    t.chat = chat_init(worker_tokenizer(t.w), fam, mi->n_ctx);
+    if (!t.chat) {
+        fprintf(stderr, "natter: out of memory\n");
+        worker_free(t.w);
+        return 1;
+    }
+    chat_set_raw(t.chat, opts->raw);
+    if (opts->system) chat_set_system(t.chat, opts->system);
+
+    ui_init(&t.u);
+    t.u.chat = t.chat;
+    t.u.worker = t.w;
+    t.u.tok = worker_tokenizer(t.w);
+    t.u.model_name = mi->name;
+    t.u.params = t.u.base_params = opts->params;
+    t.u.max_tokens = t.u.base_max_tokens = opts->max_tokens;
+
+    int rc = 1;
+    if (term_init() != 0) goto done;
+    input_init(input_history_path());
+    input_resize(LINES, COLS);
+    rc = tui_loop(&t) == 0 ? 0 : 1;
+    input_free();
+    term_end();
+    if (t.quit_signal) rc = 128 + t.quit_signal;
+done:
+    ui_free(&t.u);
+    chat_free(t.chat);
+    worker_free(t.w); /* stops a running answer and joins the thread */
+    return rc;
+}

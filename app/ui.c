@@ -1,0 +1,418 @@
+/* ui.c — the layout, the small views (message line, input area, status bar, help screen) and
+ * the drawing primitive every view uses. The history is in view_history.c; the sampling panel
+ * and the probabilities view in view_panel.c. */
+#include "ui.h"
+
+#include "commands.h"
+#include "input.h"
+#include "term.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+void ui_init(ui *u)
+{
+    memset(u, 0, sizeof *u);
+    u->persona = "default";
+    u->pick = -1;
+    u->drag_slider = -1;
+    u->panel_shown = true;
+}
+
+static void ui_del_windows(ui *u)
+{
+    WINDOW **ws[] = {&u->w_hist, &u->w_panel, &u->w_probs, &u->w_msg,
+                     &u->w_input, &u->w_status, &u->w_help};
+    for (size_t i = 0; i < sizeof ws / sizeof *ws; i++)
+        if (*ws[i]) {
+            delwin(*ws[i]);
+            *ws[i] = NULL;
+        }
+}
+
+void ui_truncate(ui *u, size_t n)
+{
+    for (size_t i = n; i < u->n_answers; i++) {
+        free(u->answers[i].off);
+        free(u->answers[i].cand);
+        free(u->answers[i].n_cand);
+        memset(&u->answers[i], 0, sizeof u->answers[i]);
+    }
+    if (n < u->n_answers) u->n_answers = n;
+    for (size_t i = n; i < u->n_cache; i++) {
+        text_buf_free(&u->cache[i].buf);
+        free(u->cache[i].lines);
+        memset(&u->cache[i], 0, sizeof u->cache[i]);
+    }
+    if (n < u->n_cache) u->n_cache = n;
+}
+
+void ui_free(ui *u)
+{
+    if (!u) return;
+    ui_truncate(u, 0);
+    free(u->answers);
+    free(u->cache);
+    free(u->help_text);
+    ui_del_windows(u);
+    u->answers = NULL;
+    u->cache = NULL;
+    u->help_text = NULL;
+}
+
+ui_answer *ui_answer_at(ui *u, size_t i)
+{
+    if (i >= u->n_answers) {
+        ui_answer *a = realloc(u->answers, (i + 1) * sizeof *a);
+        if (!a) return NULL;
+        memset(a + u->n_answers, 0, (i + 1 - u->n_answers) * sizeof *a);
+        u->answers = a;
+        u->n_answers = i + 1;
+    }
+    return &u->answers[i];
+}
+
+/* ------------------------------------------------------------------ drawing ----- */
+
+int ui_put(WINDOW *win, int y, int x, const char *s, const uint8_t *tags, size_t n, int style,
+           int maxw)
+{
+    int col = 0;
+    size_t i = 0;
+    while (i < n && col < maxw) {
+        int32_t cp;
+        int len = text_decode(s + i, n - i, &cp);
+        int st = tags ? tags[i] : style;
+        i += (size_t)len;
+        if (cp == '\n') continue;
+        if (text_is_control(cp)) cp = text_control_picture(cp);
+        int w = text_cp_width(cp);
+        wchar_t wc[CCHARW_MAX + 1];
+        int k = 0;
+        if (w == 0) { /* a mark with no base: put it on a space */
+            wc[k++] = L' ';
+            w = 1;
+        }
+        wc[k++] = (wchar_t)cp;
+        /* Combining marks that follow join this cell. */
+        while (i < n) {
+            int32_t c2;
+            int l2 = text_decode(s + i, n - i, &c2);
+            if (c2 == '\n' || text_is_control(c2) || text_cp_width(c2) != 0) break;
+            if (k < CCHARW_MAX - 1) wc[k++] = (wchar_t)c2;
+            i += (size_t)l2;
+        }
+        wc[k] = L'\0';
+        if (col + w > maxw) break;
+        int a = term_attr(st);
+        cchar_t cc;
+        setcchar(&cc, wc, (attr_t)(a & ~A_COLOR), (short)PAIR_NUMBER(a), NULL);
+        mvwadd_wch(win, y, x + col, &cc);
+        col += w;
+    }
+    return col;
+}
+
+int ui_put_text(WINDOW *win, int y, int x, const char *s, int style, int maxw)
+{
+    text_buf b = {0};
+    if (text_buf_put(&b, s, strlen(s), (uint8_t)style, false) < 0) return 0;
+    int w = ui_put(win, y, x, b.s, NULL, b.n, style, maxw);
+    text_buf_free(&b);
+    return w;
+}
+
+/* Fills the rest of a row with blanks in a style. */
+static void ui_fill(WINDOW *win, int y, int x, int to, int style)
+{
+    wattrset(win, term_attr(style));
+    for (int i = x; i < to; i++) mvwaddch(win, y, i, ' ');
+    wattrset(win, A_NORMAL);
+}
+
+/* ------------------------------------------------------------------ input area ----- */
+
+typedef struct ui_input_render {
+    text_buf buf;
+    size_t cursor;
+    text_line *lines;
+    size_t n_lines, cap;
+} ui_input_render;
+
+static void ui_input_render_make(ui_input_render *r, int width)
+{
+    memset(r, 0, sizeof *r);
+    const char *line = input_line();
+    size_t point = input_point(), len = strlen(line);
+    if (point > len) point = len;
+    text_buf_put(&r->buf, input_prompt(), strlen(input_prompt()), TS_PROMPT, false);
+    text_buf_put(&r->buf, line, point, TS_TEXT, true);
+    r->cursor = r->buf.n;
+    text_buf_put(&r->buf, line + point, len - point, TS_TEXT, true);
+    /* One column stays free so the cursor fits after a full line. */
+    text_wrap(r->buf.s ? r->buf.s : "", r->buf.n, width > 2 ? width - 1 : 1, TEXT_WRAP_CHARS,
+              &r->lines, &r->n_lines, &r->cap);
+}
+
+static void ui_input_render_free(ui_input_render *r)
+{
+    text_buf_free(&r->buf);
+    free(r->lines);
+}
+
+static int ui_input_rows_wanted(const ui *u)
+{
+    ui_input_render r;
+    ui_input_render_make(&r, u->cols);
+    int n = (int)r.n_lines;
+    ui_input_render_free(&r);
+    int max = u->rows / 4 < UI_INPUT_MAX_ROWS ? u->rows / 4 : UI_INPUT_MAX_ROWS;
+    if (max < 1) max = 1;
+    return n < 1 ? 1 : n > max ? max : n;
+}
+
+static void ui_draw_input(ui *u)
+{
+    WINDOW *w = u->w_input;
+    werase(w);
+    ui_input_render r;
+    ui_input_render_make(&r, u->cols);
+    int row, col;
+    text_cursor(r.buf.s ? r.buf.s : "", r.lines, r.n_lines, r.cursor, &row, &col);
+    int first = row - u->input_h + 1;
+    if (first < 0) first = 0;
+    for (int i = 0; i < u->input_h && first + i < (int)r.n_lines; i++) {
+        const text_line *l = &r.lines[first + i];
+        ui_put(w, i, 0, r.buf.s + l->start, r.buf.tag + l->start, l->end - l->start, TS_TEXT,
+               u->cols - 1);
+    }
+    /* Signs that the input continues above or below the area. */
+    if (first > 0) ui_put_text(w, 0, u->cols - 1, "\xe2\x86\x91", TS_DIM, 1);
+    if (first + u->input_h < (int)r.n_lines)
+        ui_put_text(w, u->input_h - 1, u->cols - 1, "\xe2\x86\x93", TS_DIM, 1);
+    wmove(w, row - first, col < u->cols ? col : u->cols - 1);
+    ui_input_render_free(&r);
+}
+
+/* ------------------------------------------------------------------ message, status ----- */
+
+static void ui_draw_message(ui *u)
+{
+    WINDOW *w = u->w_msg;
+    werase(w);
+    if (u->message[0]) {
+        ui_put_text(w, 0, 0, u->message, u->message_style, u->cols);
+    } else {
+        wattrset(w, term_attr(TS_DIM));
+        mvwhline(w, 0, 0, ACS_HLINE, u->cols);
+        wattrset(w, A_NORMAL);
+        if (u->panel_focus)
+            ui_put_text(w, 0, 1, " sliders: \xe2\x86\x91\xe2\x86\x93 pick, \xe2\x86\x90\xe2\x86\x92 adjust, "
+                                 "Shift coarse, r reset, Tab back ", TS_DIM, u->cols - 2);
+        else if (u->cols >= 60)
+            ui_put_text(w, 0, 1, " F1 help \xc2\xb7 F2 sliders \xc2\xb7 Esc stop \xc2\xb7 "
+                                 "Alt-Enter newline ", TS_DIM, u->cols - 2);
+    }
+}
+
+static const char *ui_state_text(const ui *u, char *buf, size_t cap)
+{
+    switch (u->state) {
+    case UI_READING:
+        if (u->progress_total > 0)
+            snprintf(buf, cap, "reading prompt %d/%d", u->progress_done, u->progress_total);
+        else
+            snprintf(buf, cap, "reading prompt");
+        return buf;
+    case UI_GENERATING: return "generating";
+    case UI_STOPPED: return "stopped";
+    case UI_IDLE: break;
+    }
+    return "idle";
+}
+
+static void ui_draw_status(ui *u)
+{
+    WINDOW *w = u->w_status;
+    werase(w);
+    ui_fill(w, 0, 0, u->cols, TS_STATUS);
+    char sbuf[64], left[512], tps[32] = "";
+    const char *state = ui_state_text(u, sbuf, sizeof sbuf);
+    int32_t n_ctx = u->chat ? chat_n_ctx(u->chat) : 0;
+    int32_t used = u->n_past + (u->state == UI_GENERATING ? u->n_gen_now : 0);
+    if (u->tok_per_sec > 0) snprintf(tps, sizeof tps, " \xe2\x94\x82 %.1f tok/s", u->tok_per_sec);
+    snprintf(left, sizeof left, " %s \xe2\x94\x82 %s \xe2\x94\x82 ctx %d/%d%s", u->model_name ? u->model_name : "?",
+             u->persona ? u->persona : "default", used, n_ctx, tps);
+    int sw = (int)strlen(state) + 2;
+    int x = ui_put_text(w, 0, 0, left, TS_STATUS, u->cols - sw - 1);
+    /* A context meter when there is room for it. */
+    int room = u->cols - sw - 1 - x;
+    if (room >= 12 && n_ctx > 0) {
+        int mw = room - 2 > 10 ? 10 : room - 2;
+        int full = (int)((long long)used * mw / n_ctx);
+        if (full > mw) full = mw;
+        wattrset(w, term_attr(TS_STATUS));
+        mvwaddch(w, 0, x + 1, '[');
+        for (int i = 0; i < mw; i++)
+            ui_put_text(w, 0, x + 2 + i, i < full ? "\xe2\x96\x88" : "\xc2\xb7", TS_STATUS, 1);
+        mvwaddch(w, 0, x + 2 + mw, ']');
+    }
+    int busy = u->state == UI_READING || u->state == UI_GENERATING;
+    ui_fill(w, 0, u->cols - sw, u->cols, busy ? TS_STATUS_BUSY : TS_STATUS);
+    ui_put_text(w, 0, u->cols - sw + 1, state, busy ? TS_STATUS_BUSY : TS_STATUS, sw - 1);
+}
+
+/* ------------------------------------------------------------------ help ----- */
+
+static void ui_draw_help(ui *u)
+{
+    WINDOW *w = u->w_help;
+    if (!w) return;
+    werase(w);
+    if (!u->help_text) u->help_text = commands_help_text();
+    if (!u->help_text) return;
+    int h, wd;
+    getmaxyx(w, h, wd);
+    text_buf b = {0};
+    text_buf_put(&b, u->help_text, strlen(u->help_text), TS_TEXT, true);
+    text_line *lines = NULL;
+    size_t n = 0, cap = 0;
+    text_wrap(b.s, b.n, wd - 2, TEXT_WRAP_WORDS, &lines, &n, &cap);
+    int max_scroll = (int)n - h > 0 ? (int)n - h : 0;
+    if (u->help_scroll > max_scroll) u->help_scroll = max_scroll;
+    if (u->help_scroll < 0) u->help_scroll = 0;
+    for (int i = 0; i < h && u->help_scroll + i < (int)n; i++) {
+        const text_line *l = &lines[u->help_scroll + i];
+        int st = i == 0 && u->help_scroll == 0 ? TS_TITLE : TS_TEXT;
+        ui_put(w, i, 1, b.s + l->start, NULL, l->end - l->start, st, wd - 2);
+    }
+    free(lines);
+    text_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ layout ----- */
+
+void ui_layout(ui *u)
+{
+    ui_del_windows(u);
+    u->rows = LINES;
+    u->cols = COLS;
+    u->too_small = u->cols < UI_MIN_COLS || u->rows < UI_MIN_ROWS;
+    if (u->too_small) return;
+    u->input_h = ui_input_rows_wanted(u);
+    u->input_y = u->rows - 1 - u->input_h;
+    int msg_y = u->input_y - 1;
+    int top_h = msg_y;
+    bool want_panel = u->panel_shown || u->panel_focus;
+    bool want_probs = u->probs_shown;
+    u->side = u->cols >= UI_SIDE_MIN_COLS;
+    u->panel_h = u->probs_h = 0;
+    if (u->side && (want_panel || want_probs)) {
+        u->panel_w = u->probs_w = UI_SIDE_WIDTH;
+        u->panel_x = u->probs_x = u->cols - UI_SIDE_WIDTH;
+        u->hist_x = 0;
+        u->hist_w = u->cols - UI_SIDE_WIDTH;
+        u->hist_y = 0;
+        u->hist_h = top_h;
+        int ph = US_COUNT_ + 2;
+        if (want_panel && want_probs && top_h - ph < 5) /* no room for both: the focus decides */
+            want_panel = u->panel_focus, want_probs = !u->panel_focus;
+        if (want_panel) u->panel_h = ph < top_h ? ph : top_h;
+        u->panel_y = 0;
+        if (want_probs) {
+            u->probs_y = u->panel_h;
+            u->probs_h = top_h - u->panel_h < 13 ? top_h - u->panel_h : 13;
+        }
+    } else {
+        u->side = false;
+        u->hist_x = 0;
+        u->hist_w = u->cols;
+        u->panel_w = u->probs_w = u->cols;
+        u->panel_x = u->probs_x = 0;
+        int ph = US_COUNT_ + 1, qh = 11;
+        if (want_panel && want_probs && top_h - ph - qh < 3)
+            want_panel = u->panel_focus, want_probs = !u->panel_focus;
+        if (want_probs && top_h - qh < 3) qh = top_h - 3;
+        u->panel_y = 0;
+        if (want_panel) u->panel_h = ph;
+        u->probs_y = u->panel_h;
+        if (want_probs) u->probs_h = qh;
+        u->hist_y = u->panel_h + u->probs_h;
+        u->hist_h = top_h - u->hist_y;
+    }
+    u->w_hist = newwin(u->hist_h, u->hist_w, u->hist_y, u->hist_x);
+    if (u->panel_h > 0) u->w_panel = newwin(u->panel_h, u->panel_w, u->panel_y, u->panel_x);
+    if (u->probs_h > 0) u->w_probs = newwin(u->probs_h, u->probs_w, u->probs_y, u->probs_x);
+    u->w_msg = newwin(1, u->cols, msg_y, 0);
+    u->w_input = newwin(u->input_h, u->cols, u->input_y, 0);
+    u->w_status = newwin(1, u->cols, u->rows - 1, 0);
+    u->w_help = newwin(top_h, u->cols, 0, 0);
+    WINDOW *all[] = {u->w_hist, u->w_panel, u->w_probs, u->w_msg, u->w_status, u->w_help};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (all[i]) leaveok(all[i], TRUE);
+}
+
+static void ui_draw_too_small(ui *u)
+{
+    erase();
+    char msg[128];
+    snprintf(msg, sizeof msg, "natter needs at least %dx%d (now %dx%d)", UI_MIN_COLS,
+             UI_MIN_ROWS, COLS, LINES);
+    int y = LINES / 2, x = (COLS - (int)strlen(msg)) / 2;
+    if (x < 0) x = 0;
+    for (int i = 0; msg[i] && x + i < COLS; i++) mvaddch(y > 0 ? y : 0, x + i, (chtype)msg[i]);
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+void ui_draw(ui *u, int flags)
+{
+    if ((flags & UI_R_LAYOUT) || LINES != u->rows || COLS != u->cols) {
+        ui_layout(u);
+        flags = UI_R_ALL;
+        /* Everything below is drawn again: wipe what the old layout left. */
+        clearok(curscr, TRUE);
+    }
+    if (u->too_small) {
+        ui_draw_too_small(u);
+        return;
+    }
+    if ((flags & UI_R_INPUT) && ui_input_rows_wanted(u) != u->input_h) {
+        ui_layout(u);
+        flags = UI_R_ALL;
+    }
+    if (u->help_shown) {
+        if (flags & (UI_R_HISTORY | UI_R_PANEL | UI_R_PROBS)) {
+            ui_draw_help(u);
+            wnoutrefresh(u->w_help);
+        }
+    } else {
+        if ((flags & UI_R_HISTORY) && u->w_hist) {
+            view_history_draw(u);
+            wnoutrefresh(u->w_hist);
+        }
+        if ((flags & UI_R_PANEL) && u->w_panel) {
+            view_panel_draw(u);
+            wnoutrefresh(u->w_panel);
+        }
+        if ((flags & UI_R_PROBS) && u->w_probs) {
+            view_probs_draw(u);
+            wnoutrefresh(u->w_probs);
+        }
+    }
+    if (flags & (UI_R_MESSAGE | UI_R_PANEL)) {
+        ui_draw_message(u);
+        wnoutrefresh(u->w_msg);
+    }
+    if (flags & UI_R_STATUS) {
+        ui_draw_status(u);
+        wnoutrefresh(u->w_status);
+    }
+    /* The input goes last so the terminal's cursor ends up in it. */
+    ui_draw_input(u);
+    wnoutrefresh(u->w_input);
+    curs_set(u->panel_focus || u->help_shown ? 0 : 1);
+    doupdate();
+}

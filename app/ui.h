@@ -1,0 +1,155 @@
+/* ui.h — the screen: layout, the views and the state they draw.
+ *
+ * The screen, from the top: the chat history (with the sampling panel and the probabilities
+ * view in a column on its right when the terminal is at least 80 columns wide, else above it),
+ * a message line, the input area (1 to 5 rows, growing with the question) and the status bar.
+ *
+ * Views draw, handlers decide: app/tui.c changes the state below and ORs the UI_R_* flags of
+ * what must be redrawn; ui_draw draws those parts into their windows (wnoutrefresh each) and
+ * calls doupdate once. Drawing never changes the conversation; it only fills caches (wrapped
+ * history lines) and records the geometry mouse clicks are checked against.
+ */
+#ifndef NATTER_UI_H
+#define NATTER_UI_H
+
+#include "chat.h"
+#include "text.h"
+#include "worker.h"
+
+#include <curses.h>
+#include <stdbool.h>
+
+#define UI_MIN_COLS 40
+#define UI_MIN_ROWS 12
+#define UI_SIDE_MIN_COLS 80 /* from here on the panel sits beside the history */
+#define UI_SIDE_WIDTH 30
+#define UI_INPUT_MAX_ROWS 5
+
+enum ui_redraw {
+    UI_R_HISTORY = 1 << 0,
+    UI_R_PANEL = 1 << 1,
+    UI_R_PROBS = 1 << 2,
+    UI_R_INPUT = 1 << 3,
+    UI_R_STATUS = 1 << 4,
+    UI_R_MESSAGE = 1 << 5,
+    UI_R_LAYOUT = 1 << 6, /* sizes changed: make the windows again, then draw everything */
+    UI_R_ALL = 0x7F
+};
+
+enum ui_state { UI_IDLE, UI_READING, UI_GENERATING, UI_STOPPED };
+
+/* The sliders of the sampling panel, in screen order. */
+enum ui_slider { US_TEMP, US_TOP_P, US_TOP_K, US_MIN_P, US_REPEAT, US_MAX_TOKENS, US_COUNT_ };
+
+/* What the UI remembers about each answer beyond the chat's turn (indexed like the turns):
+ * where each token starts in the text and its candidates. */
+typedef struct ui_answer {
+    size_t *off;           /* off[i]: byte offset of token i in the turn's text */
+    sampler_cand (*cand)[10];
+    uint8_t *n_cand;
+    size_t n, cap;
+} ui_answer;
+
+/* The wrapped lines of one turn, kept until the turn or the width changes. */
+typedef struct ui_turn_cache {
+    bool valid;
+    size_t len, n_changes;
+    int width;
+    int hl;                /* highlighted token index, -1 none */
+    bool complete, busy;
+    text_buf buf;
+    text_line *lines;
+    size_t n_lines, cap;
+} ui_turn_cache;
+
+typedef struct ui {
+    /* ---- what is shown (the state handlers change) ---- */
+    chat *chat;                 /* borrowed */
+    worker *worker;             /* borrowed */
+    const tokenizer *tok;       /* borrowed */
+    const char *model_name;
+    const char *persona;        /* "default" until personas exist */
+    sampler_params params;      /* the sliders' values (live during an answer) */
+    int32_t max_tokens;         /* <= 0 = until the context is full */
+    sampler_params base_params; /* what the reset key goes back to (the persona's values) */
+    int32_t base_max_tokens;
+    enum ui_state state;
+    int32_t progress_done, progress_total;
+    double tok_per_sec;         /* of the current or last answer, 0 = unknown */
+    int32_t n_gen_now;          /* tokens of the answer being generated */
+    double gen_started;         /* monotonic seconds at its first token */
+    int32_t n_past;             /* tokens in the KV cache */
+    ui_answer *answers;         /* one per turn (only answers use theirs) */
+    size_t n_answers;
+    bool panel_shown, panel_focus, probs_shown, help_shown;
+    int slider;                 /* the selected slider */
+    int pick;                   /* token picked in the last answer for the probs view; -1 = latest */
+    int scroll;                 /* history lines scrolled up from the bottom; 0 = following */
+    int help_scroll;
+    char message[512];          /* the message line */
+    int message_style;          /* enum term_style */
+    int drag_slider;            /* slider being dragged with the mouse, -1 none */
+
+    /* ---- geometry and caches (filled by ui_layout / ui_draw) ---- */
+    int rows, cols;
+    bool too_small;
+    bool side;                  /* panel/probs column beside the history */
+    WINDOW *w_hist, *w_panel, *w_probs, *w_msg, *w_input, *w_status, *w_help;
+    int hist_y, hist_x, hist_h, hist_w;
+    int panel_y, panel_x, panel_h, panel_w;
+    int probs_y, probs_x, probs_h, probs_w;
+    int input_y, input_h;
+    int track_x, track_w;       /* slider track columns inside the panel (screen x) */
+    ui_turn_cache *cache;
+    size_t n_cache;
+    int hist_total;             /* wrapped history lines at the last draw */
+    bool more_below;
+    char *help_text;
+} ui;
+
+/* Zero-initialises u (the caller fills chat, worker, names and parameters). */
+void ui_init(ui *u);
+/* Frees windows, caches and the per-answer records (not the chat or the worker). */
+void ui_free(ui *u);
+/* Computes the layout for the current screen size and makes the windows. */
+void ui_layout(ui *u);
+/* Draws what flags say (UI_R_LAYOUT lays out first and draws everything), one doupdate. */
+void ui_draw(ui *u, int flags);
+
+/* History geometry helpers for the handlers. */
+int ui_history_page(const ui *u);            /* lines a page scroll moves */
+int ui_history_max_scroll(const ui *u);      /* from the last draw */
+/* The per-answer record of turn i, grown on demand; NULL on allocation failure. */
+ui_answer *ui_answer_at(ui *u, size_t i);
+/* Forgets records and caches of turns from index n on (after undo, edit, regen, clear). */
+void ui_truncate(ui *u, size_t n);
+
+/* Slider access (view_panel.c). */
+const char *ui_slider_name(int s);
+double ui_slider_get(const ui *u, int s);
+/* Sets slider s to v (clamped and rounded to its fine step). */
+void ui_slider_set(ui *u, int s, double v);
+/* Moves slider s by steps fine steps (coarse when coarse is true). */
+void ui_slider_step(ui *u, int s, int steps, bool coarse);
+/* The slider value for a click at screen column x on its track. */
+double ui_slider_value_at(const ui *u, int s, int x);
+/* Which slider's row is at screen row y, or -1. */
+int ui_slider_at_row(const ui *u, int y);
+
+/* Drawing entry points of the view files. */
+void view_history_draw(ui *u);
+void view_panel_draw(ui *u);
+void view_probs_draw(ui *u);
+/* A short description of what changed between two parameter sets ("temp 1.20"), into buf. */
+void view_describe_change(const sampler_params *a, const sampler_params *b, char *buf,
+                          size_t cap);
+
+/* Draws s (sanitised UTF-8 with per-byte style tags, or tags NULL with one style) into win
+ * at (y, x), at most maxw columns, placing every character at the column text.c computed
+ * (so ncurses' idea of widths cannot shift the line). Returns the columns used. */
+int ui_put(WINDOW *win, int y, int x, const char *s, const uint8_t *tags, size_t n, int style,
+           int maxw);
+/* Same for raw text (sanitised on the way). */
+int ui_put_text(WINDOW *win, int y, int x, const char *s, int style, int maxw);
+
+#endif

@@ -1,0 +1,388 @@
+/* view_history.c — the chat history view: turns with role labels, simple Markdown (fenced code
+ * blocks, `code`, **bold**, *italic*, # headings), marks where a sampling parameter changed
+ * during an answer, the picked token of the probabilities view, end notes ("[stopped]"),
+ * word-wrapped to the window and drawn from the bottom up with a scroll offset.
+ *
+ * Each turn's wrapped lines are cached (ui_turn_cache) and rebuilt only when its text, its
+ * changes, its state or the width changed, so streaming an answer re-wraps only that answer. */
+#include "ui.h"
+
+#include "term.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBSP "\xc2\xa0" /* inside marks: the wrapper never breaks there */
+
+void view_describe_change(const sampler_params *a, const sampler_params *b, char *buf,
+                          size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+#define ADD_(...)                                                                   \
+    do {                                                                            \
+        if (n < cap) {                                                              \
+            int m_ = snprintf(buf + n, cap - n, "%s", n ? NBSP : "");               \
+            if (m_ > 0) n += (size_t)m_;                                            \
+        }                                                                           \
+        if (n < cap) {                                                              \
+            int m_ = snprintf(buf + n, cap - n, __VA_ARGS__);                       \
+            if (m_ > 0) n += (size_t)m_;                                            \
+        }                                                                           \
+    } while (0)
+    if (a->temperature != b->temperature) ADD_("temp=%.2f", (double)b->temperature);
+    if (a->top_p != b->top_p) ADD_("top-p=%.2f", (double)b->top_p);
+    if (a->top_k != b->top_k) ADD_("top-k=%d", (int)b->top_k);
+    if (a->min_p != b->min_p) ADD_("min-p=%.2f", (double)b->min_p);
+    if (a->repeat_penalty != b->repeat_penalty) ADD_("rep=%.2f", (double)b->repeat_penalty);
+    if (a->repeat_last_n != b->repeat_last_n) ADD_("rep-n=%d", (int)b->repeat_last_n);
+    if (a->presence_penalty != b->presence_penalty)
+        ADD_("pres=%.2f", (double)b->presence_penalty);
+    if (a->frequency_penalty != b->frequency_penalty)
+        ADD_("freq=%.2f", (double)b->frequency_penalty);
+    if (a->seed != b->seed) ADD_("seed=%llu", (unsigned long long)b->seed);
+    if (n == 0) ADD_("params");
+#undef ADD_
+    if (n >= cap && cap > 0) buf[cap - 1] = '\0';
+}
+
+/* A mark to insert at a byte offset of the turn's text. */
+typedef struct hist_mark {
+    size_t off;
+    char text[160];
+} hist_mark;
+
+/* Finds c in s[from, to); returns its index or (size_t)-1. */
+static size_t find_ch(const char *s, size_t from, size_t to, char c)
+{
+    for (size_t i = from; i < to; i++)
+        if (s[i] == c) return i;
+    return (size_t)-1;
+}
+
+/* Styles one line outside a code fence: per-byte styles, and the Markdown markers hidden. */
+static void style_line(const char *s, size_t ls, size_t le, int base, uint8_t *style,
+                       uint8_t *hidden)
+{
+    size_t n = le - ls;
+    memset(style, base, n);
+    memset(hidden, 0, n);
+    size_t j = ls, h = 0;
+    while (h < n && h < 6 && s[ls + h] == '#') h++;
+    if (h > 0 && ls + h < le && s[ls + h] == ' ') {
+        memset(style, TS_HEADING, n);
+        memset(hidden, 1, h + 1);
+        j = ls + h + 1;
+    }
+    while (j < le) {
+        char ch = s[j];
+        if (ch == '`') {
+            size_t k = find_ch(s, j + 1, le, '`');
+            if (k != (size_t)-1 && k > j + 1) {
+                hidden[j - ls] = hidden[k - ls] = 1;
+                memset(style + (j + 1 - ls), TS_INLINE_CODE, k - j - 1);
+                j = k + 1;
+                continue;
+            }
+        } else if (ch == '*' && j + 1 < le && s[j + 1] == '*') {
+            size_t k = j + 2;
+            while (k + 1 < le && !(s[k] == '*' && s[k + 1] == '*')) k++;
+            if (k + 1 < le && k > j + 2) {
+                hidden[j - ls] = hidden[j + 1 - ls] = hidden[k - ls] = hidden[k + 1 - ls] = 1;
+                for (size_t q = j + 2; q < k; q++)
+                    if (style[q - ls] == base) style[q - ls] = TS_BOLD;
+                j = k + 2;
+                continue;
+            }
+        } else if ((ch == '*' || ch == '_') && j + 1 < le && s[j + 1] != ' ' &&
+                   (ch == '*' || j == ls || !isalnum((unsigned char)s[j - 1]))) {
+            size_t k = j + 1;
+            while (k < le && !(s[k] == ch && s[k - 1] != ' ' &&
+                               (ch == '*' || k + 1 == le || !isalnum((unsigned char)s[k + 1]))))
+                k++;
+            if (k < le && k > j + 1) {
+                hidden[j - ls] = hidden[k - ls] = 1;
+                for (size_t q = j + 1; q < k; q++)
+                    if (style[q - ls] == base) style[q - ls] = TS_ITALIC;
+                j = k + 1;
+                continue;
+            }
+        }
+        j++;
+    }
+}
+
+static bool is_fence(const char *s, size_t ls, size_t le)
+{
+    size_t i = ls;
+    while (i < le && i - ls < 3 && s[i] == ' ') i++;
+    return le - i >= 3 && memcmp(s + i, "```", 3) == 0;
+}
+
+/* Appends the body of a turn (Markdown rendered, marks inserted, the picked token highlighted). */
+static void render_body(text_buf *b, const char *s, size_t len, int base, const hist_mark *marks,
+                        size_t n_marks, size_t hl_start, size_t hl_end)
+{
+    uint8_t *style = malloc(len + 1), *hidden = malloc(len + 1);
+    if (!style || !hidden) {
+        text_buf_put(b, s, len, (uint8_t)base, true);
+        free(style);
+        free(hidden);
+        return;
+    }
+    size_t m = 0, ls = 0;
+    bool fence = false;
+    while (ls <= len) {
+        size_t le = ls;
+        while (le < len && s[le] != '\n') le++;
+        bool fl = is_fence(s, ls, le);
+        if (fence || fl) {
+            memset(style + ls, TS_CODE, le - ls);
+            memset(hidden + ls, 0, le - ls);
+        } else {
+            style_line(s, ls, le, base, style + ls, hidden + ls);
+        }
+        if (fl) fence = !fence;
+        size_t i = ls;
+        while (i < le) {
+            while (m < n_marks && marks[m].off <= i) {
+                text_buf_put_raw(b, marks[m].text, strlen(marks[m].text), TS_MARKER);
+                m++;
+            }
+            int32_t cp;
+            int l = text_decode(s + i, le - i, &cp);
+            if (!hidden[i]) {
+                uint8_t tag = style[i];
+                if (i >= hl_start && i < hl_end) tag |= TERM_HIGHLIGHT_BIT;
+                text_buf_put(b, s + i, (size_t)l, tag, false);
+            }
+            i += (size_t)l;
+        }
+        while (m < n_marks && marks[m].off <= le && le < len) {
+            text_buf_put_raw(b, marks[m].text, strlen(marks[m].text), TS_MARKER);
+            m++;
+        }
+        if (le >= len) break;
+        text_buf_put_raw(b, "\n", 1, (uint8_t)base);
+        ls = le + 1;
+    }
+    for (; m < n_marks; m++) text_buf_put_raw(b, marks[m].text, strlen(marks[m].text), TS_MARKER);
+    free(style);
+    free(hidden);
+}
+
+static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, int width,
+                        int hl, bool busy)
+{
+    text_buf *b = &c->buf;
+    text_buf_clear(b);
+    c->n_lines = 0;
+    bool answer = t->role == CHAT_ROLE_ASSISTANT;
+    const char *label = answer ? "Assistant" : "You";
+    text_buf_put(b, label, strlen(label), answer ? TS_LABEL_ASSISTANT : TS_LABEL_USER, false);
+    if (answer && t->complete && t->n_gen > 0 && t->gen_sec > 0) {
+        char st[96];
+        snprintf(st, sizeof st, "  %d tokens, %.1f tok/s", (int)t->n_gen,
+                 t->n_gen / t->gen_sec);
+        text_buf_put(b, st, strlen(st), TS_DIM, false);
+    }
+    text_buf_put_raw(b, "\n", 1, TS_TEXT);
+    size_t label_n = b->n;
+
+    hist_mark *marks = NULL;
+    size_t n_marks = 0, hl_start = 0, hl_end = 0;
+    const ui_answer *a = ti < u->n_answers ? &u->answers[ti] : NULL;
+    if (answer && t->n_changes > 0) {
+        marks = calloc(t->n_changes, sizeof *marks);
+        const sampler_params *prev = &t->params;
+        for (size_t i = 0; marks && i < t->n_changes; i++) {
+            size_t idx = (size_t)t->changes[i].index;
+            marks[n_marks].off = a && idx < a->n ? a->off[idx] : t->len;
+            char d[140];
+            view_describe_change(prev, &t->changes[i].params, d, sizeof d);
+            snprintf(marks[n_marks].text, sizeof marks[n_marks].text, "[%s]", d);
+            n_marks++;
+            prev = &t->changes[i].params;
+        }
+    }
+    if (answer && hl >= 0 && a && (size_t)hl < a->n) {
+        hl_start = a->off[hl];
+        hl_end = (size_t)hl + 1 < a->n ? a->off[hl + 1] : t->len;
+    }
+    render_body(b, t->text ? t->text : "", t->len, answer ? TS_TEXT : TS_USER, marks, n_marks,
+                hl_start, hl_end);
+    free(marks);
+    if (answer && busy) text_buf_put(b, "\xe2\x96\x8d", 3, TS_DIM, false); /* ▍ */
+    if (answer && t->complete) {
+        const char *note = NULL;
+        switch (t->end) {
+        case WEND_STOPPED: note = " [stopped]"; break;
+        case WEND_LENGTH: note = " [max tokens]"; break;
+        case WEND_CONTEXT_FULL: note = " [context full]"; break;
+        default: break;
+        }
+        if (note) text_buf_put(b, note, strlen(note), TS_END, false);
+    }
+    if (t->error) {
+        text_buf_put_raw(b, "\n", 1, TS_TEXT);
+        text_buf_put(b, "error: ", 7, TS_ERROR, false);
+        text_buf_put(b, t->error, strlen(t->error), TS_ERROR, false);
+    }
+    text_wrap(b->s, label_n - 1, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
+    int wb = width - 2 > 4 ? width - 2 : width;
+    size_t first_body = c->n_lines;
+    text_wrap(b->s + label_n, b->n - label_n, wb, TEXT_WRAP_WORDS, &c->lines, &c->n_lines,
+              &c->cap);
+    for (size_t i = first_body; i < c->n_lines; i++) {
+        c->lines[i].start += label_n;
+        c->lines[i].end += label_n;
+    }
+}
+
+static void render_system(ui_turn_cache *c, const char *sys, int width)
+{
+    text_buf *b = &c->buf;
+    text_buf_clear(b);
+    c->n_lines = 0;
+    text_buf_put(b, "System", 6, TS_LABEL_SYSTEM, false);
+    size_t label_n = b->n;
+    text_buf_put_raw(b, "\n", 1, TS_TEXT);
+    text_buf_put(b, sys, strlen(sys), TS_SYSTEM, true);
+    text_wrap(b->s, label_n, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
+    size_t first_body = c->n_lines;
+    int wb = width - 2 > 4 ? width - 2 : width;
+    text_wrap(b->s + label_n + 1, b->n - label_n - 1, wb, TEXT_WRAP_WORDS, &c->lines,
+              &c->n_lines, &c->cap);
+    for (size_t i = first_body; i < c->n_lines; i++) {
+        c->lines[i].start += label_n + 1;
+        c->lines[i].end += label_n + 1;
+    }
+}
+
+/* Makes sure cache slot k exists (slot 0 is the system prompt, slot i+1 turn i). */
+static ui_turn_cache *cache_at(ui *u, size_t k)
+{
+    if (k >= u->n_cache) {
+        ui_turn_cache *c = realloc(u->cache, (k + 1) * sizeof *c);
+        if (!c) return NULL;
+        memset(c + u->n_cache, 0, (k + 1 - u->n_cache) * sizeof *c);
+        u->cache = c;
+        u->n_cache = k + 1;
+    }
+    return &u->cache[k];
+}
+
+/* Brings every slot up to date; returns the total number of lines (separators included). */
+static int history_update(ui *u, int width)
+{
+    int total = 0;
+    const char *sys = chat_system(u->chat);
+    size_t n = chat_n_turns(u->chat);
+    ui_turn_cache *c = cache_at(u, 0);
+    if (!c) return 0;
+    if (sys[0]) {
+        if (!c->valid || c->width != width || c->len != strlen(sys)) {
+            render_system(c, sys, width);
+            c->valid = true;
+            c->width = width;
+            c->len = strlen(sys);
+        }
+        total += (int)c->n_lines + 1;
+    } else {
+        c->valid = false;
+    }
+    size_t last_answer = n > 0 ? n - 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        const chat_turn *t = chat_turn_at(u->chat, i);
+        c = cache_at(u, i + 1);
+        if (!c || !t) return total;
+        bool busy = t->role == CHAT_ROLE_ASSISTANT && !t->complete;
+        int hl = (u->probs_shown && i == last_answer && u->pick >= 0) ? u->pick : -1;
+        if (!c->valid || c->width != width || c->len != t->len ||
+            c->n_changes != t->n_changes || c->complete != t->complete || c->busy != busy ||
+            c->hl != hl) {
+            render_turn(u, i, t, c, width, hl, busy);
+            c->valid = true;
+            c->width = width;
+            c->len = t->len;
+            c->n_changes = t->n_changes;
+            c->complete = t->complete;
+            c->busy = busy;
+            c->hl = hl;
+        }
+        if (i == chat_first_turn(u->chat) && i > 0) total += 1;
+        total += (int)c->n_lines + 1;
+    }
+    return total;
+}
+
+void view_history_draw(ui *u)
+{
+    WINDOW *w = u->w_hist;
+    werase(w);
+    int width = u->hist_w - 1; /* one column of margin on the right */
+    if (width < 4) width = 4;
+    int total = history_update(u, width);
+    /* While scrolled up, output arriving below must not move the view. */
+    if (u->scroll > 0 && total > u->hist_total) u->scroll += total - u->hist_total;
+    int max_scroll = total - u->hist_h > 0 ? total - u->hist_h : 0;
+    if (u->scroll > max_scroll) u->scroll = max_scroll;
+    if (u->scroll < 0) u->scroll = 0;
+    u->hist_total = total;
+    u->more_below = u->scroll > 0;
+
+    if (chat_n_turns(u->chat) == 0 && !chat_system(u->chat)[0]) {
+        char hint[160];
+        snprintf(hint, sizeof hint, "Ask %s anything. F1 shows the keys.",
+                 u->model_name ? u->model_name : "the model");
+        ui_put_text(w, u->hist_h / 2, 2, hint, TS_DIM, u->hist_w - 3);
+        return;
+    }
+    int top = total - u->hist_h - u->scroll; /* virtual line shown on row 0 (may be < 0) */
+    int v = 0;
+    size_t n = chat_n_turns(u->chat);
+    for (size_t k = 0; k <= n; k++) {
+        if (k >= u->n_cache || !u->cache[k].valid) continue;
+        ui_turn_cache *c = &u->cache[k];
+        if (k >= 1 && k - 1 == chat_first_turn(u->chat) && k > 1) {
+            int row = v - top;
+            if (row >= 0 && row < u->hist_h)
+                ui_put_text(w, row, 0, "\xe2\x94\x80\xe2\x94\x80 older turns are out of the "
+                                       "model's context \xe2\x94\x80\xe2\x94\x80", TS_DIM, width);
+            v++;
+        }
+        if (v + (int)c->n_lines + 1 <= top) {
+            v += (int)c->n_lines + 1;
+            continue;
+        }
+        for (size_t i = 0; i < c->n_lines; i++, v++) {
+            int row = v - top;
+            if (row < 0) continue;
+            if (row >= u->hist_h) break;
+            const text_line *l = &c->lines[i];
+            ui_put(w, row, i == 0 ? 0 : 2, c->buf.s + l->start, c->buf.tag + l->start,
+                   l->end - l->start, TS_TEXT, width - (i == 0 ? 0 : 2));
+        }
+        v++; /* the blank line between turns */
+        if (v - top >= u->hist_h) break;
+    }
+    if (u->more_below) {
+        char more[64];
+        snprintf(more, sizeof more, " \xe2\x86\x93 %d more lines (End) ", u->scroll);
+        int mw = text_width(more, strlen(more));
+        ui_put_text(w, u->hist_h - 1, u->hist_w - mw - 1 > 0 ? u->hist_w - mw - 1 : 0, more,
+                    TS_MORE, mw);
+    }
+}
+
+int ui_history_page(const ui *u)
+{
+    return u->hist_h > 2 ? u->hist_h - 2 : 1;
+}
+
+int ui_history_max_scroll(const ui *u)
+{
+    return u->hist_total - u->hist_h > 0 ? u->hist_total - u->hist_h : 0;
+}
