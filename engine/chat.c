@@ -334,6 +334,7 @@ typedef struct ctl_tok {
     const char *p;
     size_t n;
     int32_t id;
+    int rstrip; /* -1 not probed yet, else whether the tokenizer drops whitespace after it */
 } ctl_tok;
 
 /* Longest first, so "<|im_start|>" wins over a shorter control that is its prefix (llama.cpp
@@ -349,10 +350,17 @@ static int ctl_cmp(const void *a, const void *b)
 typedef struct rawbuf {
     char *p;
     size_t n, cap;
+    bool skip_ws; /* the last control token strips the whitespace that follows it */
 } rawbuf;
+
+static bool is_ws(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 static int raw_add(rawbuf *r, const char *s, size_t n)
 {
+    if (r->skip_ws) {
+        while (n > 0 && is_ws(*s)) s++, n--;
+        if (n > 0) r->skip_ws = false;
+    }
     if (r->n + n + 1 > r->cap) {
         size_t cap = r->cap ? r->cap : 256;
         while (cap < r->n + n + 1) cap *= 2;
@@ -374,6 +382,24 @@ static int raw_flush(const tokenizer *t, rawbuf *r, nt_tokens *out, nt_err *err)
     if (r->n == 0) return NT_OK;
     int rc = tokenizer_encode(t, r->p, r->n, 0, out, err);
     r->n = 0;
+    return rc;
+}
+
+/* Whether the tokenizer strips the whitespace after control token c (Phi-3's tokens are
+ * marked so, as in Hugging Face's rstrip): probed once per call and token by encoding the
+ * token followed by a space with special parsing: a lone id means the space was dropped. */
+static int ctl_rstrip(const tokenizer *t, ctl_tok *c, nt_err *err)
+{
+    if (c->rstrip >= 0) return NT_OK;
+    char buf[256];
+    c->rstrip = 0;
+    if (c->n + 1 >= sizeof buf) return NT_OK;
+    memcpy(buf, c->p, c->n);
+    buf[c->n] = ' ';
+    nt_tokens probe = {0};
+    int rc = tokenizer_encode(t, buf, c->n + 1, TOKENIZER_PARSE_SPECIAL, &probe, err);
+    if (rc == NT_OK) c->rstrip = probe.n == 1 && probe.v[0] == c->id;
+    nt_tokens_free(&probe);
     return rc;
 }
 
@@ -403,7 +429,7 @@ int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tok
             }
             ctl = c;
         }
-        ctl[nctl++] = (ctl_tok){s.p, s.n, id};
+        ctl[nctl++] = (ctl_tok){s.p, s.n, id, -1};
     }
     if (nctl > 1) qsort(ctl, nctl, sizeof *ctl, ctl_cmp);
 
@@ -421,7 +447,7 @@ int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tok
         }
         size_t at = 0, from = 0;
         while (at < n) {
-            const ctl_tok *hit = NULL;
+            ctl_tok *hit = NULL;
             for (size_t k = 0; k < nctl; k++) {
                 if (ctl[k].n <= n - at && ctl[k].p[0] == s[at] &&
                     memcmp(ctl[k].p, s + at, ctl[k].n) == 0) {
@@ -436,6 +462,8 @@ int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tok
             if ((rc = raw_add(&raw, s + from, at - from)) != NT_OK) goto nomem;
             if ((rc = raw_flush(t, &raw, out, err)) != NT_OK) goto fail;
             if ((rc = nt_tokens_push(out, hit->id)) != NT_OK) goto nomem;
+            if ((rc = ctl_rstrip(t, hit, err)) != NT_OK) goto fail;
+            raw.skip_ws = hit->rstrip == 1; /* across runs, like whole-text tokenization */
             at += hit->n;
             from = at;
         }

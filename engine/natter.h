@@ -350,8 +350,9 @@ char *chat_prompt_text(const chat_prompt *p);
 /* Tokenizes a formatted prompt and appends the ids to out. Control tokens (tokenizer_is_control)
  * are recognised only inside special runs; the plain text between two control tokens is
  * encoded as one piece even when it spans special and text runs, so the result equals
- * llama.cpp's tokenization of the whole prompt with special parsing, except that message text
- * never yields control tokens. BOS first when add_bos is true (see the BOS rule above). */
+ * llama.cpp's tokenization of the whole prompt with special parsing (including the whitespace
+ * that tokens like Phi-3's strip after themselves), except that message text never yields
+ * control tokens. BOS first when add_bos is true (see the BOS rule above). */
 int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tokens *out,
                   nt_err *err);
 

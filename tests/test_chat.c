@@ -509,6 +509,86 @@ static void test_tokenize_bpe(void)
     }
 }
 
+/* Phi-3's tokenizer drops the whitespace after its special tokens (the tokenizer marks them
+ * by the model's name, as llama.cpp does), so "<|end|>\n" tokenizes as <|end|> alone. A small
+ * SentencePiece vocabulary named like Phi-3 (controls, byte fallback) is written here; the
+ * reference is again the whole text tokenized with special parsing. */
+static void test_tokenize_rstrip(void)
+{
+    enum { NCTL = 7, NV = NCTL + 256 + 1 };
+    static const char *const ctl[NCTL] = {"<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>",
+                                          "<|end|>", "<|system|>"};
+    char bytes[256][8];
+    const char *tokens[NV];
+    float scores[NV];
+    int32_t types[NV];
+    for (int i = 0; i < NV; i++) {
+        scores[i] = 0.0f;
+        if (i < NCTL) {
+            tokens[i] = ctl[i];
+            types[i] = i == 0 ? 2 : 3; /* unknown, control */
+        } else if (i < NCTL + 256) {
+            snprintf(bytes[i - NCTL], sizeof bytes[0], "<0x%02X>", i - NCTL);
+            tokens[i] = bytes[i - NCTL];
+            types[i] = 6; /* byte */
+        } else {
+            tokens[i] = "\xe2\x96\x81"; /* the SentencePiece space */
+            types[i] = 1;
+            scores[i] = -1.0f;
+        }
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/phi3vocab.gguf", t_tmpdir());
+    gguf_writer *w = gguf_writer_init();
+    T_ASSERT(w);
+    int rc = gguf_writer_set_str(w, "general.architecture", "phi3");
+    if (!rc) rc = gguf_writer_set_str(w, "general.name", "Phi-3 test vocabulary");
+    if (!rc) rc = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    if (!rc) rc = gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, NV);
+    if (!rc) rc = gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, scores, NV);
+    if (!rc) rc = gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, NV);
+    nt_err e = {0};
+    if (!rc) rc = gguf_writer_write(w, path, &e);
+    gguf_writer_free(w);
+    T_ASSERT(rc == NT_OK);
+
+    gguf *g = NULL;
+    tokenizer *tok = NULL;
+    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+    if (tokenizer_load(&tok, g, &e) != NT_OK) {
+        gguf_close(g);
+        T_SKIP("tokenizer_load: %s", e.msg);
+    }
+    const chat_msg m[] = {{CHAT_ROLE_SYSTEM, SYS},
+                          {CHAT_ROLE_USER, "  Hi\n"},
+                          {CHAT_ROLE_ASSISTANT, "Hey"},
+                          {CHAT_ROLE_USER, "\n"}}; /* all whitespace: stripped away */
+    chat_prompt p = {0};
+    nt_tokens got = {0}, want = {0};
+    T_ASSERT(chat_format(CHAT_PHI3, m, 4, true, &p, &e) == NT_OK);
+    T_ASSERT(chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
+    char *text = chat_prompt_text(&p);
+    T_ASSERT(text != NULL);
+    T_ASSERT(tokenizer_encode(tok, text, strlen(text), TOKENIZER_ADD_BOS | TOKENIZER_PARSE_SPECIAL,
+                              &want, &e) == NT_OK);
+    if (!same_ids(&got, &want))
+        t_fail(__FILE__, __LINE__, "phi3: chat_tokenize differs from whole-text encoding "
+               "(%zu vs %zu ids)", got.n, want.n);
+    /* no newline byte right after a control token */
+    int32_t nl = tokenizer_find(tok, "<0x0A>", 6);
+    T_ASSERT(nl >= 0);
+    for (size_t i = 1; i < got.n; i++)
+        if (got.v[i] == nl && tokenizer_is_control(tok, got.v[i - 1]))
+            t_fail(__FILE__, __LINE__, "newline kept after control token %d at %zu", got.v[i - 1], i);
+    T_EQ_INT(count_id(&got, 5), 4); /* <|end|> per message */
+    free(text);
+    nt_tokens_free(&got);
+    nt_tokens_free(&want);
+    chat_prompt_free(&p);
+    tokenizer_free(tok);
+    gguf_close(g);
+}
+
 int main(void)
 {
     T_RUN(test_exact_text);
@@ -521,5 +601,6 @@ int main(void)
     T_RUN(test_detect_gguf);
     T_RUN(test_tokenize);
     T_RUN(test_tokenize_bpe);
+    T_RUN(test_tokenize_rstrip);
     return t_done();
 }
