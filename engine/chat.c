@@ -142,56 +142,53 @@ static int tx_trim(chat_prompt *p, const char *s)
     return put_n(p, false, s + a, b - a);
 }
 
-static const char *role_name(enum chat_role r)
+/* One message: markup, the text (trimmed or not), markup. */
+static int turn(chat_prompt *p, const char *pre, const char *text, bool trim, const char *post)
 {
-    switch (r) {
-    case CHAT_ROLE_SYSTEM: return "system";
-    case CHAT_ROLE_USER: return "user";
-    default: return "assistant";
-    }
+    int rc = mk(p, pre);
+    if (rc == NT_OK) rc = trim ? tx_trim(p, text) : tx(p, text);
+    if (rc == NT_OK) rc = mk(p, post);
+    return rc;
 }
 
 /* <|im_start|>role\ncontent<|im_end|>\n */
 static int fmt_chatml(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
 {
+    static const char *const open[] = {
+        [CHAT_ROLE_SYSTEM] = "<|im_start|>system\n",
+        [CHAT_ROLE_USER] = "<|im_start|>user\n",
+        [CHAT_ROLE_ASSISTANT] = "<|im_start|>assistant\n",
+    };
     int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++) {
-        if ((rc = mk(p, "<|im_start|>")) || (rc = mk(p, role_name(m[i].role))) ||
-            (rc = mk(p, "\n")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "<|im_end|>\n")))
-            break;
-    }
+    for (size_t i = 0; i < n && rc == NT_OK; i++)
+        rc = turn(p, open[m[i].role], m[i].content, false, "<|im_end|>\n");
     if (rc == NT_OK && gen) rc = mk(p, "<|im_start|>assistant\n");
     return rc;
 }
 
-/* Llama 2 (<<SYS>> inside the first [INST]) and Mistral (system text folded into the first
- * user message). The prompt opens with "[INST] " before the first message and reopens after
- * each assistant answer; [/INST] is already the opening of the answer, so add_generation
- * adds nothing. */
-static int fmt_inst(const chat_msg *m, size_t n, bool sys_block, chat_prompt *p)
+/* Llama 2 and Mistral. The prompt opens with "[INST] " before the first message and reopens
+ * after each answer; "[/INST]" already opens the answer, so add_generation adds nothing.
+ * Llama 2 (llama.cpp's "llama2-sys-strip", what it picks for Meta's template, which strips
+ * every content) wraps the system prompt in <<SYS>>; Mistral (llama.cpp's "llama2", what it
+ * picks for Mistral's templates without <<SYS>>) has no system role, so the system text and a
+ * newline open the first user message. */
+static int fmt_inst(const chat_msg *m, size_t n, bool llama2, chat_prompt *p)
 {
     int rc = mk(p, "[INST] ");
     bool inside = true;
     for (size_t i = 0; i < n && rc == NT_OK; i++) {
-        if (!inside) {
-            if ((rc = mk(p, "[INST] "))) break;
-            inside = true;
-        }
+        if (!inside && (rc = mk(p, "[INST] ")) != NT_OK) break;
+        inside = true;
+        const char *c = m[i].content;
         switch (m[i].role) {
         case CHAT_ROLE_SYSTEM:
-            if (sys_block) {
-                if ((rc = mk(p, "<<SYS>>\n")) || (rc = tx(p, m[i].content)) ||
-                    (rc = mk(p, "\n<</SYS>>\n\n")))
-                    break;
-            } else {
-                if ((rc = tx(p, m[i].content)) || (rc = mk(p, "\n"))) break;
-            }
+            rc = llama2 ? turn(p, "<<SYS>>\n", c, true, "\n<</SYS>>\n\n") : turn(p, "", c, false, "\n");
             break;
         case CHAT_ROLE_USER:
-            if ((rc = tx(p, m[i].content)) || (rc = mk(p, " [/INST]"))) break;
+            rc = turn(p, "", c, llama2, " [/INST]");
             break;
         default:
-            if ((rc = tx(p, m[i].content)) || (rc = mk(p, "</s>"))) break;
+            rc = turn(p, "", c, llama2, "</s>");
             inside = false;
             break;
         }
@@ -202,27 +199,30 @@ static int fmt_inst(const chat_msg *m, size_t n, bool sys_block, chat_prompt *p)
 /* <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>, content trimmed. */
 static int fmt_llama3(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
 {
+    static const char *const open[] = {
+        [CHAT_ROLE_SYSTEM] = "<|start_header_id|>system<|end_header_id|>\n\n",
+        [CHAT_ROLE_USER] = "<|start_header_id|>user<|end_header_id|>\n\n",
+        [CHAT_ROLE_ASSISTANT] = "<|start_header_id|>assistant<|end_header_id|>\n\n",
+    };
     int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++) {
-        if ((rc = mk(p, "<|start_header_id|>")) || (rc = mk(p, role_name(m[i].role))) ||
-            (rc = mk(p, "<|end_header_id|>\n\n")) || (rc = tx_trim(p, m[i].content)) ||
-            (rc = mk(p, "<|eot_id|>")))
-            break;
-    }
-    if (rc == NT_OK && gen) rc = mk(p, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    for (size_t i = 0; i < n && rc == NT_OK; i++)
+        rc = turn(p, open[m[i].role], m[i].content, true, "<|eot_id|>");
+    if (rc == NT_OK && gen) rc = mk(p, open[CHAT_ROLE_ASSISTANT]);
     return rc;
 }
 
-/* <|role|>\ncontent END\n with END "</s>" (Zephyr) or "<|end|>" (Phi-3). */
+/* <|role|>\ncontent END\n with END "</s>" (Zephyr) or "<|end|>\n" (Phi-3). */
 static int fmt_pipe(const chat_msg *m, size_t n, bool gen, const char *end, chat_prompt *p)
 {
+    static const char *const open[] = {
+        [CHAT_ROLE_SYSTEM] = "<|system|>\n",
+        [CHAT_ROLE_USER] = "<|user|>\n",
+        [CHAT_ROLE_ASSISTANT] = "<|assistant|>\n",
+    };
     int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++) {
-        if ((rc = mk(p, "<|")) || (rc = mk(p, role_name(m[i].role))) || (rc = mk(p, "|>\n")) ||
-            (rc = tx(p, m[i].content)) || (rc = mk(p, end)) || (rc = mk(p, "\n")))
-            break;
-    }
-    if (rc == NT_OK && gen) rc = mk(p, "<|assistant|>\n");
+    for (size_t i = 0; i < n && rc == NT_OK; i++)
+        rc = turn(p, open[m[i].role], m[i].content, false, end);
+    if (rc == NT_OK && gen) rc = mk(p, open[CHAT_ROLE_ASSISTANT]);
     return rc;
 }
 
@@ -231,26 +231,26 @@ static int fmt_pipe(const chat_msg *m, size_t n, bool gen, const char *end, chat
 static int fmt_gemma(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
 {
     int rc = NT_OK;
-    size_t sys_from = 0, sys_n = 0; /* pending system messages m[sys_from..sys_from+sys_n) */
+    size_t sys_from = 0;  /* system messages waiting for a user turn lie in [sys_from, i) */
+    bool sys_wait = false;
     for (size_t i = 0; i < n && rc == NT_OK; i++) {
         if (m[i].role == CHAT_ROLE_SYSTEM) {
-            if (sys_n == 0) sys_from = i;
-            sys_n = i - sys_from + 1;
+            if (!sys_wait) sys_from = i;
+            sys_wait = true;
             continue;
         }
-        bool model = m[i].role == CHAT_ROLE_ASSISTANT;
-        if ((rc = mk(p, model ? "<start_of_turn>model\n" : "<start_of_turn>user\n"))) break;
-        if (!model && sys_n > 0) {
-            bool any = false;
-            for (size_t j = sys_from; j < sys_from + sys_n && rc == NT_OK; j++) {
-                if (m[j].role != CHAT_ROLE_SYSTEM) continue;
-                any = true;
-                rc = tx_trim(p, m[j].content);
-            }
-            if (rc == NT_OK && any) rc = mk(p, "\n\n");
-            sys_n = 0;
+        if (m[i].role == CHAT_ROLE_ASSISTANT) {
+            rc = turn(p, "<start_of_turn>model\n", m[i].content, true, "<end_of_turn>\n");
+            continue;
         }
-        if (rc || (rc = tx_trim(p, m[i].content)) || (rc = mk(p, "<end_of_turn>\n"))) break;
+        rc = mk(p, "<start_of_turn>user\n");
+        if (sys_wait) {
+            for (size_t j = sys_from; j < i && rc == NT_OK; j++)
+                if (m[j].role == CHAT_ROLE_SYSTEM) rc = tx_trim(p, m[j].content);
+            if (rc == NT_OK) rc = mk(p, "\n\n");
+            sys_wait = false;
+        }
+        if (rc == NT_OK) rc = turn(p, "", m[i].content, true, "<end_of_turn>\n");
     }
     if (rc == NT_OK && gen) rc = mk(p, "<start_of_turn>model\n");
     return rc;
@@ -259,23 +259,15 @@ static int fmt_gemma(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
 /* The documented fallback: "System: S\n\n", "User: U\n", "Assistant: A\n", "Assistant:". */
 static int fmt_plain(const chat_msg *m, size_t n, bool gen, chat_prompt *p)
 {
+    static const char *const open[] = {
+        [CHAT_ROLE_SYSTEM] = "System: ",
+        [CHAT_ROLE_USER] = "User: ",
+        [CHAT_ROLE_ASSISTANT] = "Assistant: ",
+    };
     int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++) {
-        switch (m[i].role) {
-        case CHAT_ROLE_SYSTEM:
-            if ((rc = mk(p, "System: ")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "\n\n")))
-                break;
-            break;
-        case CHAT_ROLE_USER:
-            if ((rc = mk(p, "User: ")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "\n")))
-                break;
-            break;
-        default:
-            if ((rc = mk(p, "Assistant: ")) || (rc = tx(p, m[i].content)) || (rc = mk(p, "\n")))
-                break;
-            break;
-        }
-    }
+    for (size_t i = 0; i < n && rc == NT_OK; i++)
+        rc = turn(p, open[m[i].role], m[i].content, false,
+                  m[i].role == CHAT_ROLE_SYSTEM ? "\n\n" : "\n");
     if (rc == NT_OK && gen) rc = mk(p, "Assistant:");
     return rc;
 }
@@ -300,8 +292,8 @@ int chat_format(enum chat_family f, const chat_msg *msgs, size_t n, bool add_gen
     case CHAT_LLAMA2: rc = fmt_inst(msgs, n, true, out); break;
     case CHAT_MISTRAL: rc = fmt_inst(msgs, n, false, out); break;
     case CHAT_LLAMA3: rc = fmt_llama3(msgs, n, add_generation, out); break;
-    case CHAT_ZEPHYR: rc = fmt_pipe(msgs, n, add_generation, "</s>", out); break;
-    case CHAT_PHI3: rc = fmt_pipe(msgs, n, add_generation, "<|end|>", out); break;
+    case CHAT_ZEPHYR: rc = fmt_pipe(msgs, n, add_generation, "</s>\n", out); break;
+    case CHAT_PHI3: rc = fmt_pipe(msgs, n, add_generation, "<|end|>\n", out); break;
     case CHAT_GEMMA: rc = fmt_gemma(msgs, n, add_generation, out); break;
     default: rc = fmt_plain(msgs, n, add_generation, out); break;
     }

@@ -275,7 +275,8 @@ size_t tokenizer_stream_flush(const tokenizer *t, tokenizer_stream *s, char *buf
  *                <|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n
  *                G: <|im_start|>assistant\n
  *   CHAT_LLAMA2  [INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST]A1</s>[INST] U2 [/INST]
- *                (G: nothing; the prompt already ends with [/INST])
+ *                (contents trimmed, as Meta's template strips them; G: nothing, the prompt
+ *                already ends with [/INST])
  *   CHAT_MISTRAL [INST] S\nU1 [/INST]A1</s>[INST] U2 [/INST]
  *                (no system role: S folded into the first user message; G: nothing)
  *   CHAT_LLAMA3  <|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>... per turn,

@@ -114,6 +114,11 @@ static void test_system_placement(void)
               "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\n");
     CHECK_FMT(CHAT_PHI3, conv, 2, true,
               "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\n");
+    /* Llama 2 trims every content (Meta's content.strip()); Mistral keeps them as they are */
+    const chat_msg ws[] = {{CHAT_ROLE_SYSTEM, " S "}, {CHAT_ROLE_USER, " U "},
+                           {CHAT_ROLE_ASSISTANT, " A "}, {CHAT_ROLE_USER, "\tV\n"}};
+    CHECK_FMT(CHAT_LLAMA2, ws, 4, true, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]A</s>[INST] V [/INST]");
+    CHECK_FMT(CHAT_MISTRAL, ws, 4, true, "[INST]  S \n U  [/INST] A </s>[INST] \tV\n [/INST]");
     /* Gemma trims the system prompt and the contents */
     const chat_msg padded[] = {{CHAT_ROLE_SYSTEM, "  Be brief. \n"}, {CHAT_ROLE_USER, " Hi \n"}};
     CHECK_FMT(CHAT_GEMMA, padded, 2, true,
@@ -145,6 +150,11 @@ static void test_llama_cpp_reference(void)
     CHECK_FMT(CHAT_MISTRAL, c, 6, true,
               "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
               "[/INST]   I am an assistant   </s>[INST] Another question [/INST]");
+    /* bofenghuang/vigogne-2-70b-chat: llama.cpp's "llama2-sys-strip", the variant it picks
+     * for Meta's Llama 2 template too (both strip the contents) */
+    CHECK_FMT(CHAT_LLAMA2, c, 6, true,
+              "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
+              "[INST] Who are you [/INST]I am an assistant</s>[INST] Another question [/INST]");
     /* google/gemma-7b-it */
     CHECK_FMT(CHAT_GEMMA, c, 6, true,
               "<start_of_turn>user\nYou are a helpful assistant\n\nHello<end_of_turn>\n"
