@@ -1,0 +1,426 @@
+/* Tests for app/chat.c and app/worker.c together: prefix reuse across turns (a second turn
+ * evaluates only its new tokens, and gives the same answer as evaluating the whole prompt from
+ * scratch), regeneration over the cached prompt, undo/edit, the context-full policy, stop,
+ * live parameters, stop strings and a full KV cache. Uses the stories260K fixture (a real
+ * trained model); skips when the fixtures are absent. */
+#include "../app/chat.h"
+#include "../app/worker.h"
+#include "natter.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORIES "models/stories260K.gguf"
+
+static worker *open_worker(int32_t n_ctx)
+{
+    const char *path = t_fixture(STORIES);
+    if (!path) return NULL;
+    model *m = NULL;
+    nt_err e = {0};
+    model_params mp = model_default_params();
+    mp.n_ctx = n_ctx;
+    mp.n_threads = 1;
+    if (model_load(&m, path, &mp, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "model_load: %s", e.msg);
+        return NULL;
+    }
+    worker *w = worker_init(m, &e);
+    if (!w) t_fail(__FILE__, __LINE__, "worker_init: %s", e.msg);
+    return w;
+}
+
+static sampler_params greedy(void)
+{
+    sampler_params p = sampler_default_params();
+    p.temperature = 0;
+    return p;
+}
+
+/* Feeds every event of the running job to c (if not NULL) until DONE, which is returned. */
+static worker_event run_to_done(worker *w, chat *c)
+{
+    for (;;) {
+        worker_event ev;
+        if (!worker_wait(w, &ev, 30000)) {
+            t_fail(__FILE__, __LINE__, "no event from the worker within 30 s");
+            return (worker_event){.kind = WEV_DONE, .end = WEND_ERROR};
+        }
+        if (c) chat_apply(c, &ev);
+        free(ev.text);
+        ev.text = NULL;
+        if (ev.kind == WEV_DONE) return ev;
+    }
+}
+
+/* Prepares, submits and runs the answer to the last question; returns DONE. */
+static worker_event answer(worker *w, chat *c, const sampler_params *p, int32_t max,
+                           worker_job *job_out)
+{
+    worker_job job;
+    nt_err e = {0};
+    if (chat_prepare(c, p, max, &job, NULL, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "chat_prepare: %s", e.msg);
+        return (worker_event){.kind = WEV_DONE, .end = WEND_ERROR};
+    }
+    if (job_out) *job_out = job;
+    if (worker_submit(w, &job) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "worker_submit failed");
+        return (worker_event){.kind = WEV_DONE, .end = WEND_ERROR};
+    }
+    return run_to_done(w, c);
+}
+
+static const chat_turn *last_turn(const chat *c)
+{
+    return chat_turn_at(c, chat_n_turns(c) - 1);
+}
+
+static void test_prefix_reuse(void)
+{
+    worker *w = open_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    sampler_params p = greedy();
+    worker_job job;
+
+    T_EQ_INT(chat_add_user(c, "Once upon a time"), NT_OK);
+    worker_event d = answer(w, c, &p, 20, &job);
+    T_EQ_INT(job.keep, 0);
+    T_CHECK(job.n_tokens > 5);
+    T_EQ_INT(d.end, WEND_LENGTH);
+    T_EQ_INT(d.n_gen, 20);
+    T_EQ_INT(d.n_past, job.n_tokens + 19); /* the last answer token is not evaluated */
+    T_EQ_INT(chat_cache(c)->n, d.n_past);
+    T_EQ_INT(last_turn(c)->tokens.n, 20);
+    T_CHECK(last_turn(c)->complete);
+    T_CHECK(strlen(last_turn(c)->text) > 10);
+
+    /* Turn two: everything cached is reused, only the new question's tokens are evaluated. */
+    size_t cached = chat_cache(c)->n;
+    T_EQ_INT(chat_add_user(c, "Lily"), NT_OK);
+    nt_err e = {0};
+    T_ASSERT(chat_prepare(c, &p, 20, &job, NULL, &e) == NT_OK);
+    T_EQ_INT(job.keep, cached);
+    /* "\nUser: Lily\nAssistant:" is 15 tokens here, plus the answer's last token, which
+     * generation never evaluates. */
+    T_CHECK(job.n_tokens > 0 && job.n_tokens <= 16);
+    /* The whole prompt, for the reference run below. */
+    nt_tokens full = {0};
+    nt_tokens_append(&full, chat_cache(c)->v, (size_t)job.keep);
+    nt_tokens_append(&full, job.tokens, (size_t)job.n_tokens);
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    d = run_to_done(w, c);
+    T_EQ_INT(d.n_prompt, job.n_tokens);
+    const chat_turn *a2 = last_turn(c);
+
+    /* Reference: a fresh worker evaluates the whole prompt at once; greedy, same answer. */
+    worker *w2 = open_worker(512);
+    T_ASSERT(w2);
+    worker_job ref = {.keep = 0, .tokens = full.v, .n_tokens = (int32_t)full.n,
+                      .max_tokens = 20, .params = p};
+    T_ASSERT(worker_submit(w2, &ref) == NT_OK);
+    nt_tokens ref_ids = {0};
+    for (;;) {
+        worker_event ev;
+        T_ASSERT(worker_wait(w2, &ev, 30000));
+        if (ev.kind == WEV_TOKEN) nt_tokens_push(&ref_ids, ev.id);
+        free(ev.text);
+        if (ev.kind == WEV_DONE) break;
+    }
+    T_EQ_INT(ref_ids.n, a2->tokens.n);
+    size_t same = 0;
+    while (same < ref_ids.n && same < a2->tokens.n && ref_ids.v[same] == a2->tokens.v[same])
+        same++;
+    T_EQ_INT(same, ref_ids.n);
+    nt_tokens_free(&ref_ids);
+    nt_tokens_free(&full);
+    worker_free(w2);
+    chat_free(c);
+    worker_free(w);
+}
+
+static void test_regen(void)
+{
+    worker *w = open_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    sampler_params p = greedy();
+    worker_job job;
+    T_EQ_INT(chat_regen(c), NT_ERR_INVALID); /* nothing to regenerate yet */
+    chat_add_user(c, "Once upon a time");
+    answer(w, c, &p, 16, &job);
+    int32_t prompt_n = job.n_tokens;
+    nt_tokens first = {0};
+    nt_tokens_append(&first, last_turn(c)->tokens.v, last_turn(c)->tokens.n);
+    char *first_text = strdup(last_turn(c)->text);
+
+    /* Regenerating reuses the cached prompt: only its last token is evaluated again. */
+    T_EQ_INT(chat_regen(c), NT_OK);
+    T_EQ_INT(chat_n_turns(c), 1);
+    worker_event d = answer(w, c, &p, 16, &job);
+    T_EQ_INT(job.keep, prompt_n - 1);
+    T_EQ_INT(job.n_tokens, 1);
+    T_EQ_INT(d.n_prompt, 1);
+    T_EQ_STR(last_turn(c)->text, first_text);
+    T_EQ_INT(last_turn(c)->tokens.n, first.n);
+
+    /* Sampling with a seed is reproducible across regenerations. */
+    sampler_params s = sampler_default_params();
+    s.seed = 1234;
+    T_EQ_INT(chat_regen(c), NT_OK);
+    answer(w, c, &s, 24, NULL);
+    char *sampled = strdup(last_turn(c)->text);
+    T_EQ_INT(chat_regen(c), NT_OK);
+    answer(w, c, &s, 24, NULL);
+    T_EQ_STR(last_turn(c)->text, sampled);
+    T_EQ_INT(last_turn(c)->params.seed, 1234);
+    free(sampled);
+    free(first_text);
+    nt_tokens_free(&first);
+    chat_free(c);
+    worker_free(w);
+}
+
+static void test_undo_edit(void)
+{
+    worker *w = open_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    sampler_params p = greedy();
+    nt_err e = {0};
+    worker_job job;
+    T_EQ_INT(chat_prepare(c, &p, 8, &job, NULL, &e), NT_ERR_INVALID); /* no question */
+    T_EQ_INT(chat_undo(c), NT_ERR_INVALID);
+    T_CHECK(chat_edit(c) == NULL);
+    chat_add_user(c, "Once upon a time");
+    T_EQ_INT(chat_add_user(c, "again"), NT_ERR_INVALID); /* unanswered question */
+    answer(w, c, &p, 8, NULL);
+    size_t cached_after_one = chat_cache(c)->n;
+    chat_add_user(c, "Lily");
+    answer(w, c, &p, 8, NULL);
+    size_t cached_after_two = chat_cache(c)->n;
+    T_EQ_INT(chat_n_turns(c), 4);
+
+    T_EQ_INT(chat_undo(c), NT_OK);
+    T_EQ_INT(chat_n_turns(c), 2);
+    /* After undo, a new question still reuses the first exchange from the cache (and the
+     * "\nUser:" the undone question had put after it), but nothing of the undone question. */
+    chat_add_user(c, "Tim");
+    T_ASSERT(chat_prepare(c, &p, 8, &job, NULL, &e) == NT_OK);
+    T_CHECK((size_t)job.keep >= cached_after_one);
+    T_CHECK((size_t)job.keep < cached_after_two - 8);
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    run_to_done(w, c);
+
+    char *q = chat_edit(c);
+    T_EQ_STR(q, "Tim");
+    free(q);
+    T_EQ_INT(chat_n_turns(c), 2);
+    chat_clear(c);
+    T_EQ_INT(chat_n_turns(c), 0);
+    chat_free(c);
+    worker_free(w);
+}
+
+/* Decodes ids to text (for looking at what a prompt says). */
+static char *decode(const tokenizer *t, const int32_t *ids, size_t n)
+{
+    size_t cap = n * 64 + 1, len = 0;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int k = tokenizer_token_bytes(t, ids[i], s + len, cap - len - 1);
+        if (k > 0) len += (size_t)k;
+    }
+    s[len] = '\0';
+    return s;
+}
+
+/* The context-full policy, driven by synthetic worker events (only the tokenizer is needed):
+ * the oldest exchanges go, the system prompt and the newest question stay. */
+static void test_context_full(void)
+{
+    const char *path = t_fixture(STORIES);
+    if (!path) T_SKIP("fixture %s absent", STORIES);
+    gguf *g = NULL;
+    tokenizer *tok = NULL;
+    nt_err e = {0};
+    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(tokenizer_load(&tok, g, &e) == NT_OK);
+    const int32_t n_ctx = 96;
+    chat *c = chat_init(tok, CHAT_PLAIN, n_ctx);
+    T_ASSERT(c);
+    T_EQ_INT(chat_set_system(c, "Be kind."), NT_OK);
+    nt_tokens words = {0};
+    T_ASSERT(tokenizer_encode(tok, " and they played in the park", 28, 0, &words, &e) == NT_OK);
+    sampler_params p = greedy();
+    int dropped_total = 0;
+    for (int i = 0; i < 8; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "Question %d: tell me about a cat and a dog", i);
+        T_ASSERT(chat_add_user(c, q) == NT_OK);
+        worker_job job;
+        int dropped = -1;
+        T_ASSERT(chat_prepare(c, &p, 8, &job, &dropped, &e) == NT_OK);
+        dropped_total += dropped;
+        int32_t prompt_n = job.keep + job.n_tokens;
+        T_CHECK(prompt_n + 8 <= n_ctx);
+        /* What the prompt says: the system prompt first, this question, no dropped one. */
+        nt_tokens full = {0};
+        nt_tokens_append(&full, chat_cache(c)->v, (size_t)job.keep);
+        nt_tokens_append(&full, job.tokens, (size_t)job.n_tokens);
+        T_ASSERT(full.n > 1);
+        T_EQ_INT(full.v[0], tokenizer_bos(tok));
+        char *text = decode(tok, full.v + 1, full.n - 1);
+        T_ASSERT(text);
+        T_CHECK(strncmp(text, " System: Be kind.\n\n", 19) == 0);
+        T_CHECK(strstr(text, q) != NULL);
+        for (size_t k = 0; k < chat_first_turn(c); k++) {
+            const chat_turn *t = chat_turn_at(c, k);
+            if (t->role == CHAT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
+        }
+        free(text);
+        nt_tokens_free(&full);
+        /* The answer: the words as TOKEN events, then DONE (last token not evaluated). */
+        for (size_t k = 0; k < words.n; k++) {
+            char piece[64];
+            int n = tokenizer_token_bytes(tok, words.v[k], piece, sizeof piece - 1);
+            piece[n > 0 ? n : 0] = '\0';
+            worker_event ev = {.kind = WEV_TOKEN, .id = words.v[k], .index = (int32_t)k,
+                               .text = piece};
+            chat_apply(c, &ev);
+        }
+        worker_event done = {.kind = WEV_DONE, .end = WEND_LENGTH,
+                             .n_past = prompt_n + (int32_t)words.n - 1};
+        chat_apply(c, &done);
+        T_EQ_INT(chat_cache(c)->n, done.n_past);
+        T_EQ_INT(chat_cache(c)->v[prompt_n], words.v[0]);
+    }
+    T_CHECK(dropped_total > 0);
+    T_CHECK(chat_first_turn(c) > 0);
+    T_EQ_INT(chat_first_turn(c) % 2, 0); /* whole exchanges are dropped */
+    T_EQ_INT(chat_n_turns(c), 16);       /* the history keeps everything */
+
+    /* A question longer than the whole context cannot be asked. */
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (size_t i = 0; i < sizeof big - 1; i += 5) big[i] = ' ';
+    T_ASSERT(chat_add_user(c, big) == NT_OK);
+    worker_job job;
+    T_EQ_INT(chat_prepare(c, &p, 8, &job, NULL, &e), NT_ERR_CONTEXT_FULL);
+    T_CHECK(strstr(e.msg, "context") != NULL);
+    nt_tokens_free(&words);
+    chat_free(c);
+    tokenizer_free(tok);
+    gguf_close(g);
+}
+
+/* Stop at once, live parameters, busy refusal. */
+static void test_worker_stop_params(void)
+{
+    worker *w = open_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    int32_t prompt[] = {1, 403, 407, 261, 378}; /* "Once upon a time", BOS first */
+    worker_job job = {.tokens = prompt, .n_tokens = 5, .max_tokens = 400, .params = greedy(),
+                      .ignore_eog = true};
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    T_EQ_INT(worker_submit(w, &job), NT_ERR_INVALID); /* one job at a time */
+    sampler_params live = greedy();
+    live.top_k = 3;
+    worker_set_params(w, &live);
+    bool saw_params = false, stopped = false;
+    int tokens = 0;
+    worker_event d;
+    for (;;) {
+        T_ASSERT(worker_wait(w, &d, 30000));
+        if (d.kind == WEV_PARAMS) {
+            saw_params = true;
+            T_EQ_INT(d.params.top_k, 3);
+            T_EQ_INT(d.index, 0); /* set before the first token: applies from token 0 */
+        }
+        if (d.kind == WEV_TOKEN && ++tokens == 3 && !stopped) {
+            worker_stop(w);
+            stopped = true;
+        }
+        free(d.text);
+        if (d.kind == WEV_DONE) break;
+    }
+    T_CHECK(saw_params);
+    T_EQ_INT(d.end, WEND_STOPPED);
+    T_CHECK(d.n_gen >= 3 && d.n_gen < 400);
+    T_CHECK(!worker_busy(w));
+    /* The next job is not affected by the earlier stop. */
+    job.keep = 0;
+    job.max_tokens = 4;
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    d = run_to_done(w, NULL);
+    T_EQ_INT(d.end, WEND_LENGTH);
+    T_EQ_INT(d.n_gen, 4);
+    worker_free(w);
+}
+
+/* A stop string ends the answer before it; text that might start one is held back. */
+static void test_stop_string(void)
+{
+    worker *w = open_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    chat_set_raw(c, true);
+    chat_add_user(c, "Once upon a time");
+    sampler_params p = greedy();
+    worker_job job;
+    nt_err e = {0};
+    T_ASSERT(chat_prepare(c, &p, 100, &job, NULL, &e) == NT_OK);
+    strcpy(job.stop[0], "Lily");
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    worker_event d = run_to_done(w, c);
+    T_EQ_INT(d.end, WEND_EOG);
+    T_CHECK(d.stop_text);
+    T_EQ_STR(last_turn(c)->text, ", there was a little girl named ");
+    chat_free(c);
+    worker_free(w);
+}
+
+/* Generation that runs into the end of the KV cache ends with WEND_CONTEXT_FULL. */
+static void test_worker_context_full(void)
+{
+    worker *w = open_worker(32);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    int32_t prompt[] = {1, 403, 407, 261, 378};
+    worker_job job = {.tokens = prompt, .n_tokens = 5, .max_tokens = 1000, .params = greedy(),
+                      .ignore_eog = true, .no_candidates = true};
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    worker_event d = run_to_done(w, NULL);
+    T_EQ_INT(d.end, WEND_CONTEXT_FULL);
+    T_EQ_INT(d.n_past, 32);
+    T_EQ_INT(d.n_gen, 28); /* 27 evaluated + the one that found no room */
+    /* A job that does not fit at all ends at once, the cache untouched. */
+    job.keep = 32;
+    job.max_tokens = 1;
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    d = run_to_done(w, NULL);
+    T_EQ_INT(d.end, WEND_CONTEXT_FULL);
+    T_EQ_INT(d.n_past, 32);
+    worker_free(w);
+}
+
+int main(void)
+{
+    T_RUN(test_prefix_reuse);
+    T_RUN(test_regen);
+    T_RUN(test_undo_edit);
+    T_RUN(test_context_full);
+    T_RUN(test_worker_stop_params);
+    T_RUN(test_stop_string);
+    T_RUN(test_worker_context_full);
+    return t_done();
+}
