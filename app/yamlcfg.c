@@ -98,7 +98,7 @@ char *ycfg_diag_join(const ycfg_diag *d)
 /* ===================================================================== document ===== */
 
 /* The 1-based line `line` of the source (without its newline), as pointer and length. */
-static const char *src_line(const ycfg *c, size_t line, size_t *len)
+const char *ycfg_src_line(const ycfg *c, size_t line, size_t *len)
 {
     const char *p = c->src, *end = c->src ? c->src + c->len : NULL;
     *len = 0;
@@ -120,7 +120,7 @@ static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list 
     c->n_errors++;
     char *msg = vfmt(fmt, ap);
     size_t llen;
-    const char *l = src_line(c, line, &llen);
+    const char *l = ycfg_src_line(c, line, &llen);
     /* The caret goes under character col: copy tabs so it lines up, one space per UTF-8
      * character otherwise. */
     char *pad = malloc(col + 1);

@@ -73,6 +73,10 @@ yaml_node_t *ycfg_node(ycfg *c, int id); /* NULL for a bad id */
 int ycfg_error(ycfg *c, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(3, 4);
 int ycfg_error_at(ycfg *c, size_t line, size_t col, const char *fmt, ...) NT_PRINTF(4, 5);
 
+/* The 1-based line of the source (without its newline): pointer into c->src and length;
+ * "" past the end. */
+const char *ycfg_src_line(const ycfg *c, size_t line, size_t *len);
+
 /* "a string", "a list", "a mapping", "nothing" (an empty value) — for messages. */
 const char *ycfg_kind(const yaml_node_t *n);
 /* True for an empty plain scalar, `~` or `null`. */
