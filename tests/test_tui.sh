@@ -1,0 +1,270 @@
+#!/bin/sh
+# tests/test_tui.sh — drives the real natter binary in tmux (send-keys, capture-pane) with the
+# stories260K fixture: a streamed answer, a slider moved during an answer (value shown and the
+# change marked), Esc stopping an answer, resizing mid-answer, scrolling, multi-line input,
+# wide characters at the right columns, quitting (/quit, Ctrl-C twice, SIGTERM) with the
+# terminal given back, and the readline history kept across runs.
+#
+# Uses a private tmux server (-L natter-test-PID) with a fixed size, HOME and XDG folders under
+# a temporary folder (the real history is never touched), and polls capture-pane with a
+# timeout instead of sleeping fixed times. Skips cleanly without tmux, the binary or the model.
+# Ends with `test_tui: N passed, N failed, N skipped`.
+
+NATTER_BIN=${NATTER_BIN:-build/natter}
+FIXTURES=${NATTER_FIXTURES:-../shared/fixtures}
+MODEL="$FIXTURES/models/stories260K.gguf"
+SOCK="natter-test-$$"
+pass=0; fail=0; skip=0
+
+TMP=$(mktemp -d)
+T() { tmux -u -L "$SOCK" "$@"; }
+cleanup() { T kill-server 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/     | /'; }
+finish() {
+    echo "test_tui: $pass passed, $fail failed, $skip skipped"
+    [ "$fail" -eq 0 ]
+    exit $?
+}
+
+missing=""
+command -v tmux >/dev/null 2>&1 || missing="tmux is not installed"
+[ -x "$NATTER_BIN" ] || missing="${missing:+$missing; }$NATTER_BIN is not built"
+[ -f "$MODEL" ] || missing="${missing:+$missing; }$MODEL is absent"
+if [ -n "$missing" ]; then
+    echo "skip test_tui: $missing"
+    skip=1
+    finish
+fi
+
+cap() { T capture-pane -p -t nt 2>/dev/null; }
+
+# wait_for TEXT [TENTHS]: polls the screen until it shows TEXT (fixed string).
+wait_for() {
+    i=0; lim=${2:-100}
+    while [ "$i" -lt "$lim" ]; do
+        cap | grep -qF -- "$1" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+
+# wait_gone TEXT [TENTHS]
+wait_gone() {
+    i=0; lim=${2:-100}
+    while [ "$i" -lt "$lim" ]; do
+        cap | grep -qF -- "$1" || return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+
+# start [COLS ROWS]: a fresh natter in a fresh session. The shell around it prints the exit
+# status afterwards so tests can see how natter ended and what the terminal looks like then.
+start() {
+    T kill-session -t nt 2>/dev/null
+    mkdir -p "$TMP/home" "$TMP/state" "$TMP/config"
+    T new-session -d -s nt -x "${1:-100}" -y "${2:-30}" \
+        "env HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' XDG_CONFIG_HOME='$TMP/config' \
+         INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+         '$NATTER_BIN' -m '$MODEL' --seed 7 2>'$TMP/stderr'; echo \"EXIT=\$?\"; sleep 600"
+    T set-option -t nt status off >/dev/null
+    wait_for "F1 shows the keys" 100
+}
+
+idle() { wait_for " idle" "${1:-150}" || wait_for " stopped" 5; }
+
+# ---- 1. a question gets a streamed answer
+start 100 30
+T send-keys -t nt "Once upon a time" Enter
+if wait_for "Assistant" && idle && cap | grep -q "tokens, .* tok/s"; then
+    # The answer has text under its label, and the status bar shows the speed.
+    body=$(cap | sed -n '/^Assistant/,$p' | sed -n '2p')
+    if [ -n "$(echo "$body" | tr -d ' ')" ] && cap | tail -n 1 | grep -q "tok/s"; then
+        ok "a question gets a streamed answer"
+    else
+        bad "a question gets a streamed answer" "$(cap)"
+    fi
+else
+    bad "a question gets a streamed answer" "$(cap)"
+fi
+
+# ---- 2. a slider moved during the answer: its value changes and the change is marked.
+# The keys go in one batch right after Enter, so they arrive while the answer is being made.
+T send-keys -t nt "Tom went" Enter F2 Right Right Right Right Tab
+if wait_for "[temp=1.00]" && cap | grep -q "^.*│ temp .* 1\.00"; then
+    ok "a slider moved during an answer shows its value and the change is marked"
+else
+    bad "a slider moved during an answer shows its value and the change is marked" "$(cap)"
+fi
+idle
+
+# ---- 3. Esc stops an answer (what was written stays, marked [stopped])
+T send-keys -t nt "/clear" Enter
+wait_for "conversation cleared"
+T send-keys -t nt "Lily saw a cat" Enter Escape
+if wait_for "[stopped]" && wait_for " stopped" && cap | grep -q "^  Lily saw a cat"; then
+    ok "Esc stops the answer"
+else
+    bad "Esc stops the answer" "$(cap)"
+fi
+
+# ---- 4. resizing mid-answer keeps the screen whole
+T send-keys -t nt "The dog" Enter
+T resize-window -t nt -x 60 -y 20
+idle
+sleep 0.2
+s=$(cap)
+lines=$(echo "$s" | wc -l)
+last=$(echo "$s" | tail -n 1)
+prompt_row=$(echo "$s" | grep -n '^>' | tail -n 1 | cut -d: -f1)
+if [ "$lines" -eq 20 ] && echo "$last" | grep -q "ctx .*idle" && [ "$prompt_row" = 19 ] &&
+   echo "$s" | grep -q "^  The dog" && ! echo "$s" | grep -q "Sampling"; then
+    ok "resizing mid-answer re-lays out the screen (60x20, narrow layout)"
+else
+    bad "resizing mid-answer re-lays out the screen (60x20, narrow layout)" "$s"
+fi
+T resize-window -t nt -x 100 -y 30
+if wait_for "Sampling" && cap | tail -n 1 | grep -q "idle" && [ "$(cap | wc -l)" -eq 30 ]; then
+    ok "growing back brings the side panel back"
+else
+    bad "growing back brings the side panel back" "$(cap)"
+fi
+T resize-window -t nt -x 30 -y 10
+if wait_for "natter needs 40x12"; then ok "a too small terminal gets a clear message"; else bad "a too small terminal gets a clear message" "$(cap)"; fi
+T resize-window -t nt -x 100 -y 30
+wait_for "Sampling"
+
+# ---- 5. scrolling: PgUp shows older lines and the "more below" sign, End goes back
+T resize-window -t nt -x 60 -y 14
+wait_for " idle"
+T send-keys -t nt PgUp
+if wait_for "more lines (End)"; then
+    T send-keys -t nt End
+    if wait_gone "more lines (End)"; then
+        ok "PgUp scrolls up with a more-below sign, End follows again"
+    else
+        bad "End after PgUp" "$(cap)"
+    fi
+else
+    bad "PgUp scrolls the history" "$(cap)"
+fi
+# While scrolled up, a new answer does not move the view: PgUp right after sending (before
+# the first token) scrolls one page; the lines arriving below then add to the distance from the
+# bottom instead of pulling the view down, so afterwards it is more than one page.
+more() { cap | sed -n 's/.*↓ \([0-9]*\) more lines.*/\1/p' | head -n 1; }
+T send-keys -t nt "Ben" Enter PgUp
+idle
+sleep 0.2
+n=$(more)
+T send-keys -t nt End
+wait_gone "more lines (End)"
+T send-keys -t nt PgUp  # one page, now that the history is long
+wait_for "more lines (End)"
+page=$(more)
+if [ -n "$page" ] && [ -n "$n" ] && [ "$n" -gt "$page" ]; then
+    ok "while scrolled up, new output does not yank the view ($n > $page lines below)"
+else
+    bad "while scrolled up, new output does not yank the view" "page=$page now=$n
+$(cap)"
+fi
+T send-keys -t nt End
+wait_gone "more lines (End)"
+T resize-window -t nt -x 100 -y 30
+
+# ---- 6. multi-line input (Alt-Enter and Ctrl-J) is sent as one message
+T send-keys -t nt "/clear" Enter
+wait_for "conversation cleared"
+T send-keys -t nt "first line" M-Enter "second line" C-j "third line"
+if wait_for "third line"; then
+    T send-keys -t nt Enter
+    idle
+    s=$(cap)
+    if [ "$(echo "$s" | grep -c '^You')" -eq 1 ] && echo "$s" | grep -q "^  first line$" &&
+       echo "$s" | grep -q "^  second line$" && echo "$s" | grep -q "^  third line$"; then
+        ok "multi-line input is sent as one message"
+    else
+        bad "multi-line input is sent as one message" "$s"
+    fi
+else
+    bad "multi-line input shows its lines" "$(cap)"
+fi
+
+# ---- 7. wide characters at the right columns: 25 CJK characters (50 columns) in a 40-column
+# terminal wrap after 18 of them (36 of the 37 columns the body has); the text after a wide
+# character starts right after its two columns.
+T send-keys -t nt "/clear" Enter
+wait_for "conversation cleared"
+T resize-window -t nt -x 40 -y 16
+sleep 0.2
+wide="一二三四五六七八九十一二三四五六七八九十一二三四五"
+T send-keys -t nt -l "$wide x"
+T send-keys -t nt Enter
+idle
+s=$(cap)
+l1=$(echo "$s" | grep -A2 '^You' | sed -n 2p)
+l2=$(echo "$s" | grep -A2 '^You' | sed -n 3p)
+w1=$(printf '%s' "$l1" | sed 's/ *$//' | wc -L)
+if [ "$l1" = "  一二三四五六七八九十一二三四五六七八" ] && [ "$w1" -eq 38 ] &&
+   [ "$(echo "$l2" | sed 's/ *$//')" = "  九十一二三四五 x" ]; then
+    ok "wide characters wrap and align at the right columns"
+else
+    bad "wide characters wrap and align at the right columns" "l1='$l1' (width $w1) l2='$l2'"
+fi
+# The input line's cursor after wide characters: type two and check tmux's cursor column.
+T send-keys -t nt -l "中文"
+sleep 0.3
+cx=$(T display-message -p -t nt '#{cursor_x}')
+if [ "$cx" = 6 ]; then ok "the input cursor sits after the wide characters (column 6)"; else bad "input cursor column after 2 wide chars" "cursor_x=$cx"; fi
+T send-keys -t nt C-u
+T resize-window -t nt -x 100 -y 30
+
+# ---- 8. help screen from the command table
+T send-keys -t nt F1
+if wait_for "/regen" && wait_for "Alt-Enter, Ctrl-J"; then ok "F1 shows the help built from the command table"; else bad "F1 help" "$(cap)"; fi
+T send-keys -t nt q
+wait_gone "Alt-Enter, Ctrl-J"
+
+# ---- 9. /quit restores the terminal; the history survives for the next run
+T send-keys -t nt "/quit" Enter
+if wait_for "EXIT=0" && ! cap | grep -q "Sampling"; then
+    ok "/quit exits with status 0 and gives the screen back"
+else
+    bad "/quit exits with status 0 and gives the screen back" "$(cap)"
+fi
+if grep -q "Once upon a time" "$TMP/state/natter/history" 2>/dev/null; then
+    ok "the input history is saved under XDG_STATE_HOME"
+else
+    bad "the input history is saved under XDG_STATE_HOME" "$(ls -R "$TMP/state" 2>&1)"
+fi
+start 100 30
+T send-keys -t nt Up
+if wait_for "> third line" 30 || wait_for "> /quit" 30; then ok "the history is there in the next run (Up)"; else bad "history across runs" "$(cap)"; fi
+T send-keys -t nt C-u
+
+# ---- 10. Ctrl-C at an idle prompt asks first; the second press quits
+T send-keys -t nt C-c
+if wait_for "press Ctrl-C again"; then
+    T send-keys -t nt C-c
+    if wait_for "EXIT=0"; then ok "Ctrl-C twice at an idle prompt quits"; else bad "second Ctrl-C quits" "$(cap)"; fi
+else
+    bad "first Ctrl-C asks" "$(cap)"
+fi
+
+# ---- 11. SIGTERM: the terminal is restored and natter ends with 128+15
+start 100 30
+pid=$(pgrep -n -f -- "$NATTER_BIN -m $MODEL" 2>/dev/null)
+if [ -n "$pid" ]; then
+    kill -TERM "$pid"
+    if wait_for "EXIT=143" && ! cap | grep -q "Sampling"; then
+        ok "SIGTERM restores the terminal (exit 143)"
+    else
+        bad "SIGTERM restores the terminal (exit 143)" "$(cap)"
+    fi
+else
+    skip=$((skip + 1)); echo "skip SIGTERM test: natter's pid not found"
+fi
+
+finish
