@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------- scalar conversions ----- */
@@ -520,6 +521,7 @@ bool quant_isa_available(int isa)
 {
     switch (isa) {
     case QUANT_ISA_SCALAR: return true;
+    case QUANT_ISA_AVX2: return quant_avx2_usable();
     case QUANT_ISA_AVX512: return quant_avx512_usable();
     default: return false;
     }
@@ -529,6 +531,7 @@ const char *quant_isa_name(int isa)
 {
     switch (isa) {
     case QUANT_ISA_SCALAR: return "scalar";
+    case QUANT_ISA_AVX2: return "avx2";
     case QUANT_ISA_AVX512: return "avx512";
     default: return "?";
     }
@@ -540,7 +543,13 @@ int quant_isa_active(void)
     static _Atomic int active = -1;
     int a = atomic_load_explicit(&active, memory_order_relaxed);
     if (a < 0) {
-        a = quant_isa_available(QUANT_ISA_AVX512) ? QUANT_ISA_AVX512 : QUANT_ISA_SCALAR;
+        /* NATTER_ISA=scalar|avx2|avx512 caps the choice (to compare kernels in the whole
+         * program); an unknown name is ignored. */
+        const char *cap = getenv("NATTER_ISA");
+        a = QUANT_ISA_COUNT_ - 1;
+        for (int i = 0; cap && i < QUANT_ISA_COUNT_; i++)
+            if (strcmp(cap, quant_isa_name(i)) == 0) a = i;
+        while (a > QUANT_ISA_SCALAR && !quant_isa_available(a)) a--;
         atomic_store_explicit(&active, a, memory_order_relaxed);
     }
     return a;
@@ -550,8 +559,9 @@ int quant_isa_active(void)
 static quant_kernels kernels_for(int isa, int type)
 {
     quant_kernels k = scalar_kernels[type];
-    if (isa == QUANT_ISA_AVX512) {
-        const quant_kernels *v = quant_avx512_kernels(type);
+    if (isa == QUANT_ISA_AVX2 || isa == QUANT_ISA_AVX512) {
+        const quant_kernels *v =
+            isa == QUANT_ISA_AVX2 ? quant_avx2_kernels(type) : quant_avx512_kernels(type);
         if (v->dequant) k.dequant = v->dequant;
         if (v->act_prepare) k.act_prepare = v->act_prepare;
         if (v->dot_act) k.dot_act = v->dot_act;
@@ -561,7 +571,11 @@ static quant_kernels kernels_for(int isa, int type)
 
 static float dot_f32_isa(int isa, const float *a, const float *b, int64_t n)
 {
-    return isa == QUANT_ISA_AVX512 ? quant_avx512_dot_f32(a, b, n) : dot_f32_scalar(a, b, n);
+    switch (isa) {
+    case QUANT_ISA_AVX2: return quant_avx2_dot_f32(a, b, n);
+    case QUANT_ISA_AVX512: return quant_avx512_dot_f32(a, b, n);
+    default: return dot_f32_scalar(a, b, n);
+    }
 }
 
 float quant_dot_f32(const float *a, const float *b, int64_t n)

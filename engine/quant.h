@@ -138,13 +138,16 @@ float quant_dot_f32(const float *a, const float *b, int64_t n);
 
 enum quant_isa {
     QUANT_ISA_SCALAR = 0, /* portable C, the reference */
-    QUANT_ISA_AVX512 = 1, /* AVX-512 F/BW/VL/DQ + VNNI + F16C + FMA (Ice Lake, Zen 4 and up) */
+    QUANT_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C (Haswell, Zen 1 and up) */
+    QUANT_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI + F16C + FMA (Ice Lake, Zen 4 and up) */
     QUANT_ISA_COUNT_
 };
 
 bool quant_isa_available(int isa);   /* does this CPU (and build) have it? */
-int quant_isa_active(void);          /* the one the functions above use: the best available */
-const char *quant_isa_name(int isa); /* "scalar", "avx512" */
+/* The set the functions above use: the best available, or at most the one named by the
+ * environment variable NATTER_ISA ("scalar", "avx2", "avx512"), read once. */
+int quant_isa_active(void);
+const char *quant_isa_name(int isa); /* "scalar", "avx2", "avx512" */
 
 /* The same operations with an explicit kernel set (isa must be available). Types without a
  * kernel in that set fall back to the scalar one. */
@@ -162,7 +165,11 @@ typedef struct quant_kernels {
     float (*dot_act)(const void *row, const void *act, int64_t n);
 } quant_kernels;
 
-/* Defined in quant_avx512.c: true when the CPU has every feature the set needs. */
+/* Defined in quant_avx2.c and quant_avx512.c: true when the CPU has every feature the set
+ * needs; the kernels of a set (never NULL; members may be NULL); its f32 dot product. */
+bool quant_avx2_usable(void);
+const quant_kernels *quant_avx2_kernels(int type);
+float quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
 bool quant_avx512_usable(void);
 /* The AVX-512 kernels for type (never NULL; members may be NULL). */
 const quant_kernels *quant_avx512_kernels(int type);

@@ -1,0 +1,368 @@
+/* quant_avx2.c — AVX2 kernels for the quantized formats of quant.h, for the many x86-64 CPUs
+ * without AVX-512 (Haswell and later, Zen 1 to 3).
+ *
+ * Same arrangement as quant_avx512.c: compiled through a target attribute, used only after
+ * quant_avx2_usable() confirmed AVX2, FMA and F16C at run time. The dot kernels multiply
+ * packed weights with int8 activations in integers (VPMADDUBSW, then VPMADDWD by the block
+ * or sub-block scale) and apply one float multiply-add per block. Activation buffers and the
+ * dequantization of the quantized types come from the scalar code (activations are prepared
+ * once per matrix, dequantization only feeds the prefill's sgemm); F16 and BF16, whose scalar
+ * conversion is slow, get vector dequantizers. */
+#include "quant.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+bool quant_avx2_usable(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+AVX2 static inline float h2f(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Horizontal sum of 8 floats in a fixed order. */
+AVX2 static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* --------------------------------------------------------- f32, f16, bf16 ----- */
+
+/* Loads 8 values of a row, the last partial group zero-padded through a local copy. */
+AVX2 static inline __m256 ld_f32(const float *p, int64_t left)
+{
+    if (left >= 8) return _mm256_loadu_ps(p);
+    float t[8] = {0};
+    memcpy(t, p, (size_t)left * 4);
+    return _mm256_loadu_ps(t);
+}
+
+AVX2 static inline __m256 ld_f16(const uint16_t *p, int64_t left)
+{
+    if (left >= 8) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    uint16_t t[8] = {0};
+    memcpy(t, p, (size_t)left * 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
+}
+
+AVX2 static inline __m256 ld_bf16(const uint16_t *p, int64_t left)
+{
+    uint16_t t[8] = {0};
+    if (left < 8) {
+        memcpy(t, p, (size_t)left * 2);
+        p = t;
+    }
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+/* Four accumulators of 8 lanes over 32 values per step; the tail goes into the first. */
+#define DEF_DOT8(NAME, WT, LD)                                                               \
+    AVX2 static float NAME(const WT *w, const float *x, int64_t n)                           \
+    {                                                                                        \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                          \
+        int64_t i = 0;                                                                       \
+        for (; i + 32 <= n; i += 32) {                                                       \
+            s0 = _mm256_fmadd_ps(LD(w + i, 8), _mm256_loadu_ps(x + i), s0);                  \
+            s1 = _mm256_fmadd_ps(LD(w + i + 8, 8), _mm256_loadu_ps(x + i + 8), s1);          \
+            s2 = _mm256_fmadd_ps(LD(w + i + 16, 8), _mm256_loadu_ps(x + i + 16), s2);        \
+            s3 = _mm256_fmadd_ps(LD(w + i + 24, 8), _mm256_loadu_ps(x + i + 24), s3);        \
+        }                                                                                    \
+        for (; i < n; i += 8) s0 = _mm256_fmadd_ps(LD(w + i, n - i), ld_f32(x + i, n - i), s0); \
+        return hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));           \
+    }
+
+DEF_DOT8(dot_f32, float, ld_f32)
+DEF_DOT8(dot_f16, uint16_t, ld_f16)
+DEF_DOT8(dot_bf16, uint16_t, ld_bf16)
+
+float quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
+{
+    return dot_f32(a, b, n);
+}
+
+static float dot_f32_act(const void *row, const void *act, int64_t n)
+{
+    return dot_f32(row, act, n);
+}
+
+static float dot_f16_act(const void *row, const void *act, int64_t n)
+{
+    return dot_f16(row, act, n);
+}
+
+static float dot_bf16_act(const void *row, const void *act, int64_t n)
+{
+    return dot_bf16(row, act, n);
+}
+
+AVX2 static void deq_f16(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *w = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, ld_f16(w + i, 8));
+    if (i < n) {
+        float t[8];
+        _mm256_storeu_ps(t, ld_f16(w + i, n - i));
+        memcpy(dst + i, t, (size_t)(n - i) * 4);
+    }
+}
+
+AVX2 static void deq_bf16(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *w = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, ld_bf16(w + i, 8));
+    if (i < n) {
+        float t[8];
+        _mm256_storeu_ps(t, ld_bf16(w + i, n - i));
+        memcpy(dst + i, t, (size_t)(n - i) * 4);
+    }
+}
+
+/* ------------------------------------------------------- 32-value formats ----- */
+
+/* Pair sums of signed w × signed a as 8 int32: VPMADDUBSW wants unsigned × signed, so |w| ×
+ * (a with w's sign); |a| ≤ 127 and |w| ≤ 128 keep each pair within int16. */
+AVX2 static inline __m256i dot_ss(__m256i w, __m256i a)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned values (≤ 31) × signed a. */
+AVX2 static inline __m256i dot_us(__m256i w, __m256i a)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+}
+
+/* 16 nibble bytes → 32 values: 0..15 from the low nibbles, 16..31 from the high ones. */
+AVX2 static inline __m256i nib32(const uint8_t *qs)
+{
+    __m128i q = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+    __m128i lo = _mm_and_si128(q, m), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/* The fifth bits of Q5_x (bit j of the u32 qh → 16 added to value j): spread the 32 bits to
+ * 32 bytes (byte j gets qh byte j/8), keep bit j%8 of each, compare. */
+AVX2 static inline __m256i five32(const uint8_t *qh, const uint8_t *qs)
+{
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h),
+                                    _mm256_setr_epi64x(0, 0x0101010101010101ll,
+                                                       0x0202020202020202ll, 0x0303030303030303ll));
+    __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(b, bit), bit);
+    return _mm256_or_si256(nib32(qs), _mm256_and_si256(set, _mm256_set1_epi8(16)));
+}
+
+AVX2 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q8_0 *x = row;
+    const quant_act32 *a = act;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256i p = dot_ss(_mm256_loadu_si256((const __m256i *)x[b].qs),
+                           _mm256_loadu_si256((const __m256i *)a[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(h2f(x[b].d) * a[b].d), acc);
+    }
+    return hsum8(acc);
+}
+
+/* Q4_0/Q5_0: the values minus their offset are signed bytes, then as Q8_0. Q4_1/Q5_1: the
+ * unsigned values directly, plus the min term m · d_a · isum in float, in block order. */
+#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                   \
+    AVX2 static float NAME(const void *row, const void *act, int64_t n)                      \
+    {                                                                                        \
+        const BT *x = row;                                                                   \
+        const quant_act32 *a = act;                                                          \
+        __m256 acc = _mm256_setzero_ps();                                                    \
+        float msum = 0.0f;                                                                   \
+        for (int64_t b = 0; b < n / 32; b++) {                                               \
+            __m256i v = _mm256_loadu_si256((const __m256i *)a[b].qs), p;                     \
+            if (OFF) p = dot_ss(_mm256_sub_epi8(VALS(&x[b]), _mm256_set1_epi8(OFF)), v);     \
+            else p = dot_us(VALS(&x[b]), v);                                                 \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(h2f(x[b].d) * a[b].d), acc); \
+            if (HAS_M) msum += MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                    \
+        }                                                                                    \
+        return hsum8(acc) + msum;                                                            \
+    }
+
+#define VALS_Q4(p) nib32((p)->qs)
+#define VALS_Q5(p) five32((p)->qh, (p)->qs)
+#define MIN_M(p) h2f((p)->m)
+#define MIN_NONE(p) 0.0f /* never evaluated: HAS_M is 0 */
+
+DEF_DOT_LEGACY(dot_q4_0_act, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
+DEF_DOT_LEGACY(dot_q4_1_act, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
+DEF_DOT_LEGACY(dot_q5_0_act, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
+DEF_DOT_LEGACY(dot_q5_1_act, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
+
+/* ----------------------------------------------------------------- K formats ----- */
+
+/* The Q4_K/Q5_K scale bytes as [sc0..sc7, m0..m7] (see k4_unpack_v in quant_avx512.c; the 4
+ * bytes read past the 12 scale bytes belong to the same block). */
+AVX2 static inline __m128i k4_unpack_b(const uint8_t *scales)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)scales);
+    __m128i a = _mm_shuffle_epi32(v, 0x98); /* w0 w2 w1 w2 */
+    __m128i b = _mm_shuffle_epi32(v, 0x50); /* w0 w0 w1 w1 */
+    __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                               _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(lo, hi);
+}
+
+/* Q4_K and Q5_K: sub-block j's pair sums (VPMADDUBSW) times sc_j (VPMADDWD) summed in int32;
+ * the mins as m_j times the activation's 16-value sums. */
+AVX2 __attribute__((always_inline)) static inline float dot_k45(const void *row, const void *act,
+                                                                int64_t n, int has_qh)
+{
+    const quant_act256 *a = act;
+    size_t bsz = has_qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
+    __m256 accf = _mm256_setzero_ps(), accm = accf;
+    const __m128i mdup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = (const uint8_t *)row + (size_t)b * bsz;
+        const quant_block_q4_K *x4 = (const quant_block_q4_K *)(const void *)blk;
+        const quant_block_q5_K *x5 = (const quant_block_q5_K *)(const void *)blk;
+        const uint8_t *qs = has_qh ? x5->qs : x4->qs;
+        __m128i o = k4_unpack_b(has_qh ? x5->scales : x4->scales);
+        uint8_t sc[16];
+        _mm_storeu_si128((__m128i *)sc, o);
+        __m256i hb = has_qh ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (has_qh) {
+                __m256i h = _mm256_srli_epi16(hb, 2 * k);
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(h, 4), b4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(h, 3), b4));
+            }
+            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * k)));
+            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * k + 32)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * k])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * k + 1])));
+        }
+        __m256i md = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(o, mdup));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), md);
+        float d = h2f(x4->d) * a[b].d, dmin = h2f(x4->dmin) * a[b].d; /* same offsets in q5_K */
+        accf = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(d), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(dmin), accm);
+    }
+    return hsum8(accf) - hsum8(accm);
+}
+
+AVX2 static float dot_q4_K_act(const void *row, const void *act, int64_t n)
+{
+    return dot_k45(row, act, n, 0);
+}
+
+AVX2 static float dot_q5_K_act(const void *row, const void *act, int64_t n)
+{
+    return dot_k45(row, act, n, 1);
+}
+
+/* Byte shuffles giving [sc_2c ×8, sc_2c+1 ×8] for 32-value chunk c of a Q6_K super-block. */
+static const uint8_t q6_pairs[8][16] = {
+#define P8(a) a, a, a, a, a, a, a, a
+    {P8(0), P8(1)},   {P8(2), P8(3)},   {P8(4), P8(5)},   {P8(6), P8(7)},
+    {P8(8), P8(9)},   {P8(10), P8(11)}, {P8(12), P8(13)}, {P8(14), P8(15)},
+};
+
+/* Q6_K: unsigned 6-bit values × int8 activations, times the signed group scales; the −32
+ * offset as 32 · sum_g sc_g · bsum_g, exactly, in the same int32 lanes. */
+AVX2 static float dot_q6_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q6_K *x = row;
+    const quant_act256 *a = act;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256 accf = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        __m128i scb = _mm_loadu_si128((const __m128i *)x[b].scales);
+        __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums),
+                                         _mm256_cvtepi8_epi16(scb));
+        __m256i acc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * h + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
+            __m256i e[4];
+            e[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+            e[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+            e[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+            e[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+            for (int j = 0; j < 4; j++) {
+                __m256i p = _mm256_maddubs_epi16(
+                    e[j], _mm256_loadu_si256((const __m256i *)(a[b].qs + 128 * h + 32 * j)));
+                __m256i s = _mm256_cvtepi8_epi16(
+                    _mm_shuffle_epi8(scb, _mm_loadu_si128((const __m128i *)q6_pairs[4 * h + j])));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+            }
+        }
+        accf = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(h2f(x[b].d) * a[b].d), accf);
+    }
+    return hsum8(accf);
+}
+
+/* ---------------------------------------------------------------------- table ----- */
+
+static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
+    [NT_TYPE_F32] = {NULL, NULL, dot_f32_act},
+    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16_act},
+    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16_act},
+    [NT_TYPE_Q8_0] = {NULL, NULL, dot_q8_0_act},
+    [NT_TYPE_Q4_0] = {NULL, NULL, dot_q4_0_act},
+    [NT_TYPE_Q4_1] = {NULL, NULL, dot_q4_1_act},
+    [NT_TYPE_Q5_0] = {NULL, NULL, dot_q5_0_act},
+    [NT_TYPE_Q5_1] = {NULL, NULL, dot_q5_1_act},
+    [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K_act},
+    [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K_act},
+    [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K_act},
+};
+
+const quant_kernels *quant_avx2_kernels(int type)
+{
+    static const quant_kernels none = {NULL, NULL, NULL};
+    return type >= 0 && type < NT_TYPE_COUNT_ ? &avx2_kernels[type] : &none;
+}
+
+#else /* not x86-64 GCC/Clang */
+
+bool quant_avx2_usable(void)
+{
+    return false;
+}
+
+const quant_kernels *quant_avx2_kernels(int type)
+{
+    static const quant_kernels none = {NULL, NULL, NULL};
+    (void)type;
+    return &none;
+}
+
+float quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
+{
+    (void)a, (void)b, (void)n;
+    return 0.0f;
+}
+
+#endif
