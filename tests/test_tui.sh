@@ -36,7 +36,21 @@ command -v tmux >/dev/null 2>&1 || missing="tmux is not installed"
 if [ -n "$missing" ]; then
     echo "skip test_tui: $missing"
     skip=1
-    finish
+    # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
+start 100 30
+pid=$(natter_pid)
+if [ -n "$pid" ]; then
+    kill -SEGV "$pid"
+    if wait_for "EXIT=139" && ! cap | grep -q "Sampling"; then
+        ok "a fatal signal restores the terminal and re-raises (exit 139)"
+    else
+        bad "a fatal signal restores the terminal and re-raises (exit 139)" "$(cap)"
+    fi
+else
+    skip=$((skip + 1)); echo "skip SIGSEGV test: natter's pid not found"
+fi
+
+finish
 fi
 
 cap() { T capture-pane -p -t nt 2>/dev/null; }
@@ -73,6 +87,9 @@ start() {
     T set-option -t nt status off >/dev/null
     wait_for "F1 shows the keys" 100
 }
+
+# natter's pid: the child of the pane's shell (never another program's natter).
+natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/null | head -n 1; }
 
 idle() { wait_for " idle" "${1:-150}" || wait_for " stopped" 5; }
 
@@ -227,6 +244,23 @@ if wait_for "/regen" && wait_for "Alt-Enter, Ctrl-J"; then ok "F1 shows the help
 T send-keys -t nt q
 wait_gone "Alt-Enter, Ctrl-J"
 
+# ---- 8b. the mouse: a click at the right end of the temperature track (SGR report, 1-based
+# column 93 = the track's last cell in a 100-column screen) sets 2.00; a drag to its start 0.00.
+esc=$(printf '\033')
+T send-keys -t nt -l "${esc}[<0;93;2M${esc}[<0;93;2m"
+if wait_for "2.00" 30 && cap | grep -q "│ temp .* 2\.00"; then
+    T send-keys -t nt -l "${esc}[<0;90;2M${esc}[<32;85;2M${esc}[<32;70;2M${esc}[<0;70;2m"
+    if wait_for "0.00" 30 && cap | grep -q "│ temp .* 0\.00"; then
+        ok "clicking and dragging on a slider's track set its value"
+    else
+        bad "dragging a slider" "$(cap | head -n 4)"
+    fi
+else
+    bad "clicking a slider's track" "$(cap | head -n 4)"
+fi
+T send-keys -t nt F6
+wait_for "sliders reset"
+
 # ---- 9. /quit restores the terminal; the history survives for the next run
 T send-keys -t nt "/quit" Enter
 if wait_for "EXIT=0" && ! cap | grep -q "Sampling"; then
@@ -255,7 +289,7 @@ fi
 
 # ---- 11. SIGTERM: the terminal is restored and natter ends with 128+15
 start 100 30
-pid=$(pgrep -n -f -- "$NATTER_BIN -m $MODEL" 2>/dev/null)
+pid=$(natter_pid)
 if [ -n "$pid" ]; then
     kill -TERM "$pid"
     if wait_for "EXIT=143" && ! cap | grep -q "Sampling"; then
@@ -265,6 +299,20 @@ if [ -n "$pid" ]; then
     fi
 else
     skip=$((skip + 1)); echo "skip SIGTERM test: natter's pid not found"
+fi
+
+# ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
+start 100 30
+pid=$(natter_pid)
+if [ -n "$pid" ]; then
+    kill -SEGV "$pid"
+    if wait_for "EXIT=139" && ! cap | grep -q "Sampling"; then
+        ok "a fatal signal restores the terminal and re-raises (exit 139)"
+    else
+        bad "a fatal signal restores the terminal and re-raises (exit 139)" "$(cap)"
+    fi
+else
+    skip=$((skip + 1)); echo "skip SIGSEGV test: natter's pid not found"
 fi
 
 finish
