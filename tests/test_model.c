@@ -440,6 +440,157 @@ static void test_cancel(void)
     model_free(m);
 }
 
+
+/* ------------------------------------------------------- edited copies of a model ----- */
+
+/* What copy_model changes in a copy of a GGUF model. */
+typedef struct model_edit {
+    bool drop_output;        /* leave output.weight out (tied embeddings) */
+    bool output_is_embd;     /* write token_embd's data as output.weight */
+    float rope_freqs;        /* > 0: add rope_freqs.weight with this value everywhere */
+    float linear_factor;     /* > 0: rope.scaling.type linear with this factor */
+} model_edit;
+
+/* Copies every key and tensor of src into t_tmpdir()/name, with the edits. */
+static const char *copy_model(const char *src, const char *name, const model_edit *ed)
+{
+    static char path[512];
+    static float freqs[512];
+    snprintf(path, sizeof path, "%s/%s", t_tmpdir(), name);
+    gguf *g = NULL;
+    nt_err e = {0};
+    if (gguf_open(&g, src, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "%s", e.msg);
+        return NULL;
+    }
+    gguf_writer *w = gguf_writer_init();
+    int rc = NT_OK;
+    for (int64_t i = 0; i < gguf_n_kv(g) && rc == NT_OK; i++) {
+        const char *k = gguf_kv_key(g, i);
+        uint32_t u;
+        float f;
+        bool b;
+        gguf_str str;
+        switch (gguf_kv_type(g, i)) {
+        case GGUF_VT_U32: gguf_get_u32(g, k, &u, NULL); rc = gguf_writer_set_u32(w, k, u); break;
+        case GGUF_VT_I32: gguf_get_u32(g, k, &u, NULL); rc = gguf_writer_set_i32(w, k, (int32_t)u); break;
+        case GGUF_VT_F32: gguf_get_f32(g, k, &f, NULL); rc = gguf_writer_set_f32(w, k, f); break;
+        case GGUF_VT_BOOL: gguf_get_bool(g, k, &b, NULL); rc = gguf_writer_set_bool(w, k, b); break;
+        case GGUF_VT_STR: {
+            gguf_get_str(g, k, &str, NULL);
+            char *v = strndup(str.p, str.n);
+            rc = gguf_writer_set_str(w, k, v);
+            free(v);
+            break;
+        }
+        case GGUF_VT_ARR: {
+            enum gguf_vtype at;
+            uint64_t n;
+            const void *data;
+            gguf_get_arr(g, k, &at, &n, &data, NULL);
+            if (at != GGUF_VT_STR) {
+                rc = gguf_writer_set_arr(w, k, at, data, n);
+                break;
+            }
+            char **v = calloc(n, sizeof *v);
+            for (uint64_t j = 0; j < n; j++) {
+                gguf_str sj = gguf_arr_str(g, i, j);
+                v[j] = strndup(sj.p, sj.n);
+            }
+            rc = gguf_writer_set_arr_str(w, k, (const char *const *)v, n);
+            for (uint64_t j = 0; j < n; j++) free(v[j]);
+            free(v);
+            break;
+        }
+        default:
+            t_fail(__FILE__, __LINE__, "copy_model: key %s has a type this helper does not copy", k);
+            rc = NT_ERR_INVALID;
+        }
+    }
+    if (ed->linear_factor > 0) {
+        gguf_writer_set_str(w, "llama.rope.scaling.type", "linear");
+        gguf_writer_set_f32(w, "llama.rope.scaling.factor", ed->linear_factor);
+    }
+    const gguf_tensor *embd = gguf_find_tensor(g, "token_embd.weight");
+    for (int64_t i = 0; i < gguf_n_tensors(g) && rc == NT_OK; i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        const bool out = strcmp(t->name, "output.weight") == 0;
+        if (out && ed->drop_output) continue;
+        const void *data = out && ed->output_is_embd ? embd->data : t->data;
+        rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, data);
+    }
+    if (ed->rope_freqs > 0) {
+        uint32_t rot = 0;
+        gguf_get_u32(g, "llama.rope.dimension_count", &rot, NULL);
+        int64_t n = rot ? rot / 2 : 4; /* stories260K: head_dim 8 */
+        for (int64_t j = 0; j < n; j++) freqs[j] = ed->rope_freqs;
+        gguf_writer_add_tensor(w, "rope_freqs.weight", NT_TYPE_F32, 1, &n, freqs);
+    }
+    if (rc == NT_OK) rc = gguf_writer_write(w, path, &e);
+    if (rc != NT_OK) t_fail(__FILE__, __LINE__, "copy_model(%s): %d %s", name, rc, e.msg);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return rc == NT_OK ? path : NULL;
+}
+
+/* Logits after a fixed prompt, by the batch path (all positions) and one decoded token. */
+static float *run_logits(const char *path, int32_t *n_vocab)
+{
+    model *m = load(path, 64, 1);
+    if (!m) return NULL;
+    const int32_t V = model_get_info(m)->n_vocab;
+    const int32_t toks[12] = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306};
+    float *l = malloc(sizeof(float) * (size_t)V * 12);
+    nt_err e = {0};
+    if (model_eval_all(m, toks, 11, l, &e) != NT_OK || model_eval(m, toks + 11, 1, l + (size_t)V * 11, &e) != NT_OK)
+        t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
+    *n_vocab = V;
+    model_free(m);
+    return l;
+}
+
+/* Llama 3.1's rope_freqs divides each rotary frequency: all 2.0 must equal linear scaling by 2
+ * exactly (dividing by 2 and multiplying by 0.5 are both exact), all 1.0 must change nothing,
+ * and the rotation must matter at all. */
+static void test_rope_freqs_and_scaling(void)
+{
+    const char *src = t_fixture("models/stories260K.gguf");
+    if (!src) T_SKIP("../shared/fixtures is absent");
+    int32_t V = 0;
+    float *base = run_logits(src, &V);
+    float *f2 = run_logits(copy_model(src, "freqs2.gguf", &(model_edit){.rope_freqs = 2.0f}), &V);
+    float *lin2 = run_logits(copy_model(src, "linear2.gguf", &(model_edit){.linear_factor = 2.0f}), &V);
+    float *f1 = run_logits(copy_model(src, "freqs1.gguf", &(model_edit){.rope_freqs = 1.0f}), &V);
+    T_ASSERT(base && f2 && lin2 && f1);
+    const size_t bytes = sizeof(float) * (size_t)V * 12;
+    T_CHECK(memcmp(f2, lin2, bytes) == 0);
+    T_CHECK(memcmp(f1, base, bytes) == 0);
+    T_CHECK(memcmp(f2, base, bytes) != 0);
+    free(base);
+    free(f2);
+    free(lin2);
+    free(f1);
+}
+
+/* Without output.weight the embedding matrix is the output layer (tied embeddings). */
+static void test_tied_output(void)
+{
+    /* (stories260K's output.weight is a copy of its embeddings; tiny-llama's is not.) */
+    const char *src = t_fixture("quant/tiny-llama.f32.gguf");
+    if (!src) T_SKIP("../shared/fixtures is absent");
+    int32_t V = 0;
+    float *tied = run_logits(copy_model(src, "tied.gguf", &(model_edit){.drop_output = true}), &V);
+    float *same = run_logits(copy_model(src, "same.gguf", &(model_edit){.output_is_embd = true}), &V);
+    float *base = run_logits(src, &V);
+    T_ASSERT(tied && same && base);
+    const size_t bytes = sizeof(float) * (size_t)V * 12;
+    T_CHECK(memcmp(tied, same, bytes) == 0);
+    T_CHECK(memcmp(tied, base, bytes) != 0);
+    free(tied);
+    free(same);
+    free(base);
+}
+
 /* ---------------------------------------------------------------- bad models ----- */
 
 /* A tiny llama (dim 32, 1 layer, 4 heads, 2 KV heads, FFN 64, vocab 8) with one defect:
@@ -536,6 +687,8 @@ int main(void)
     T_RUN(test_rewind);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
+    T_RUN(test_rope_freqs_and_scaling);
+    T_RUN(test_tied_output);
     T_RUN(test_bad_models);
     return t_done();
 }
