@@ -4,6 +4,7 @@
  * invalid UTF-8 and metadata validation. */
 #include "natter.h"
 #include "t.h"
+#include "tokenizer.h" /* pretok_split, for the pre-tokenizers without conformance files */
 
 #include <math.h>
 #include <stdio.h>
@@ -596,8 +597,55 @@ static void test_metadata(void)
     tokenizer_free(t);
 }
 
+/* ------------------------------------------------------------ pre-tokenizers ---- */
+
+/* The words of a split joined with '|'. */
+static const char *split(enum pretok_kind k, const char *text)
+{
+    static char buf[1024];
+    pretok_words w = {0};
+    buf[0] = '\0';
+    if (pretok_split(k, text, strlen(text), &w) != NT_OK) return "(nomem)";
+    size_t n = 0;
+    for (size_t i = 0; i < w.n && n + w.v[i].len + 2 < sizeof buf; i++) {
+        if (i) buf[n++] = '|';
+        memcpy(buf + n, text + w.v[i].off, w.v[i].len);
+        n += w.v[i].len;
+    }
+    buf[n] = '\0';
+    pretok_words_free(&w);
+    return buf;
+}
+
+/* Expected splits worked out by hand from llama.cpp's regex chains (ECMAScript semantics:
+ * leftmost match, first matching alternative; text between matches is a word too). The
+ * conformance files cover gpt-2, mpt, starcoder, falcon, llama-bpe, qwen2 and smollm through
+ * llama.cpp itself; these cover the others and the corners. */
+static void test_pretok_splits(void)
+{
+    T_EQ_STR(split(PRETOK_GPT2, "I've  got 3 cats\n\n"), "I|'ve| | got| 3| cats|\n\n");
+    T_EQ_STR(split(PRETOK_GPT2, "a\xff" "b \xc3"), "a|\xff|b| \xc3");
+    T_EQ_STR(split(PRETOK_GPT2, "x  "), "x|  ");
+    T_EQ_STR(split(PRETOK_DEFAULT, "Hello, world! 12345 $x"), "Hello|,| world|!| |123|45| |$|x");
+    T_EQ_STR(split(PRETOK_LLAMA3, "Hello 12345 ok\r\n\n  x"), "Hello| |123|45| ok|\r\n\n| | x");
+    T_EQ_STR(split(PRETOK_LLAMA3, "I'M don'T"), "I|'M| don|'T");
+    T_EQ_STR(split(PRETOK_LLAMA3, "(foo)... \"bar\"\n"), "(foo|)...| \"|bar|\"\n");
+    T_EQ_STR(split(PRETOK_QWEN2, "Hello 12345 ok"), "Hello| |1|2|3|4|5| ok");
+    T_EQ_STR(split(PRETOK_STARCODER, "a1b22 c"), "a|1|b|2|2| c");
+    T_EQ_STR(split(PRETOK_FALCON, "x=1234`"), "x|=|123|4|`");
+    T_EQ_STR(split(PRETOK_DEEPSEEK_CODER, "foo(bar) 42\n\xe6\x97\xa5\xe6\x9c\xac"),
+             "foo|(|bar|)| |4|2|\n|\xe6\x97\xa5\xe6\x9c\xac");
+    T_EQ_STR(split(PRETOK_DEEPSEEK_LLM, "Hello, World 2024!\n  "), "Hello|,| World| |2024|!|\n|  ");
+    /* U+3000 (ideographic space) is whitespace, which std::wregex never sees as a literal: the
+     * last pass's CJK range (U+0800..U+9FA5) takes 、 (U+3001) but not the space before it. */
+    T_EQ_STR(split(PRETOK_DEEPSEEK_LLM, "a\xe3\x80\x80\xe3\x80\x81"), "a|\xe3\x80\x80|\xe3\x80\x81");
+    T_EQ_STR(split(PRETOK_DEEPSEEK_LLM, "\xe6\x97\xa5\xe6\x9c\xac 12"), "\xe6\x97\xa5\xe6\x9c\xac| |12");
+    T_EQ_STR(split(PRETOK_GPT2, ""), "");
+}
+
 int main(void)
 {
+    T_RUN(test_pretok_splits);
     T_RUN(test_conformance);
     T_RUN(test_stories_prompts);
     T_RUN(test_gpl3_count);
