@@ -4,6 +4,7 @@
  * live parameters, stop strings and a full KV cache. Uses the stories260K fixture (a real
  * trained model); skips when the fixtures are absent. */
 #include "../app/chat.h"
+#include "../app/cli.h"
 #include "../app/worker.h"
 #include "natter.h"
 #include "t.h"
@@ -413,8 +414,30 @@ static void test_worker_context_full(void)
     worker_free(w);
 }
 
+/* Model text bound for a terminal shows control characters instead of obeying them. */
+static void test_cli_write_text(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    T_ASSERT(f);
+    const char s[] = "a\033[2Jb\nc";
+    cli_write_text(f, s, sizeof s - 1, true);
+    fclose(f);
+    T_EQ_STR(buf, "a\xe2\x90\x9b[2Jb\nc"); /* ESC -> U+241B, newline kept */
+    free(buf);
+    f = open_memstream(&buf, &len);
+    T_ASSERT(f);
+    cli_write_text(f, s, sizeof s - 1, false); /* a pipe gets the bytes as they are */
+    fclose(f);
+    T_EQ_INT(len, sizeof s - 1);
+    T_CHECK(memcmp(buf, s, len) == 0);
+    free(buf);
+}
+
 int main(void)
 {
+    T_RUN(test_cli_write_text);
     T_RUN(test_prefix_reuse);
     T_RUN(test_regen);
     T_RUN(test_undo_edit);

@@ -1,0 +1,159 @@
+#!/bin/sh
+# Tests for natter's command line (app/main.c, app/cli.c, app/cmd_*.c): one-shot answers
+# against the stories260K greedy reference, stdin prompts, option errors, `info`, `tokenize
+# --ids` against llama.cpp's vocabulary tests, corrupt files, `perplexity` against
+# llama-perplexity's number, pipe mode and a tiny `bench --quick`. Fixtures live in
+# ../shared/fixtures (or $NATTER_FIXTURES); tests that need them skip when they are absent.
+NATTER=${NATTER_BIN:-build/natter}
+case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
+FIX=${NATTER_FIXTURES:-../shared/fixtures}
+STORIES="$FIX/models/stories260K.gguf"
+pass=0; fail=0; skip=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+skip() { skip=$((skip + 1)); echo "SKIP: $1"; }
+# check NAME COMMAND...: passes when the command succeeds.
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+
+have_stories() { [ -f "$STORIES" ]; }
+
+# --- one-shot, raw, greedy: the prompt and the answer are the start of the reference ----------
+if have_stories; then
+    prompt=$(cat "$FIX/models/stories260K.once.prompt.txt")
+    "$NATTER" -m "$STORIES" --raw --temp 0 --ctx 512 -n 200 -p "$prompt" >"$tmp/once.out" 2>"$tmp/once.err"
+    rc=$?
+    check "one-shot exit status ($rc): $(cat "$tmp/once.err")" [ "$rc" -eq 0 ]
+    # The answer ends with one newline that natter adds; the reference continues instead.
+    printf '%s' "$prompt" >"$tmp/once.full"
+    head -c -1 "$tmp/once.out" >>"$tmp/once.full"
+    n=$(wc -c <"$tmp/once.full")
+    head -c "$n" "$FIX/models/stories260K.once.greedy.txt" >"$tmp/once.ref"
+    check "one-shot --raw --temp 0 reproduces stories260K.once.greedy.txt" cmp -s "$tmp/once.full" "$tmp/once.ref"
+    check "one-shot answer is long enough ($n bytes)" [ "$n" -gt 400 ]
+
+    # -p - reads the prompt from stdin (a trailing newline is not part of the question).
+    printf '%s\n' "$prompt" | "$NATTER" -m "$STORIES" --raw --temp 0 --ctx 512 -n 200 -p - >"$tmp/stdin.out" 2>/dev/null
+    check "-p - reads stdin" cmp -s "$tmp/stdin.out" "$tmp/once.out"
+
+    # --verbose: the seed and a timing line on stderr; stdout unchanged.
+    "$NATTER" -m "$STORIES" --raw --temp 0 --ctx 512 -n 200 --seed 7 --verbose -p "$prompt" >"$tmp/v.out" 2>"$tmp/v.err"
+    check "--verbose keeps stdout" cmp -s "$tmp/v.out" "$tmp/once.out"
+    check "--verbose prints the seed" grep -q "seed 7" "$tmp/v.err"
+    check "--verbose prints the speed" grep -Eq "prompt 5 tokens, [0-9.]+ tokens/s; generated 200 tokens, [0-9.]+ tokens/s" "$tmp/v.err"
+
+    # Pipe mode: no -p, stdin is not a terminal: answer the piped question and exit.
+    echo "Once upon a time" | "$NATTER" -m "$STORIES" --temp 0 --ctx 512 -n 20 >"$tmp/pipe.out" 2>"$tmp/pipe.err"
+    rc=$?
+    check "pipe mode exits 0 ($rc): $(cat "$tmp/pipe.err")" [ "$rc" -eq 0 ]
+    check "pipe mode answers" [ "$(wc -c <"$tmp/pipe.out")" -gt 5 ]
+
+    # Same seed, same sampled answer.
+    "$NATTER" -m "$STORIES" --raw --seed 42 --ctx 512 -n 40 -p "$prompt" >"$tmp/s1" 2>/dev/null
+    "$NATTER" -m "$STORIES" --raw --seed 42 --ctx 512 -n 40 -p "$prompt" >"$tmp/s2" 2>/dev/null
+    check "a seed reproduces the answer" cmp -s "$tmp/s1" "$tmp/s2"
+else
+    skip "one-shot tests: $STORIES absent"
+fi
+
+# --- option errors: one clear line on stderr, exit status 2 ---------------------------------
+expect_error() { # expect_error MESSAGE ARGS...
+    msg=$1; shift
+    "$NATTER" "$@" >"$tmp/err.out" 2>"$tmp/err.err" </dev/null
+    rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(cat "$tmp/err.err")" = "$msg" ]; then ok; else
+        bad "natter $*: exit $rc, stderr: $(cat "$tmp/err.err") (expected: $msg)"; fi
+}
+expect_error "natter: --temp: '7x' is not a number" -m x.gguf --temp 7x -p hi
+expect_error "natter: --top-p: '1.5' is out of range (0 to 1)" -m x.gguf --top-p 1.5 -p hi
+expect_error "natter: --top-k: 'ten' is not a whole number" -m x.gguf --top-k ten -p hi
+expect_error "natter: -n: '-5' is out of range (-1 to 16777216)" -m x.gguf -n -5 -p hi
+expect_error "natter: --seed: '-1' is not a seed (0 to 18446744073709551615)" --seed=-1
+expect_error "natter: unknown option '--tempreature' (see natter --help)" --tempreature 1
+expect_error "natter: --ctx needs a value" --ctx
+expect_error "natter: --raw takes no value" --raw=1
+
+# No model given and no default model: say how to give one, exit 2.
+(cd "$tmp" && "$NATTER" -p hi >/dev/null 2>"$tmp/nomodel.err"); rc=$?
+check "no model: exit 2 ($rc)" [ "$rc" -eq 2 ]
+check "no model: mentions -m" grep -q -- "-m MODEL.gguf" "$tmp/nomodel.err"
+
+"$NATTER" --help >"$tmp/help.out" 2>&1; rc=$?
+check "--help exits 0" [ "$rc" -eq 0 ]
+check "--help lists the options" grep -q -- "--repeat-penalty" "$tmp/help.out"
+check "--version" sh -c "'$NATTER' --version | grep -Eq '^natter [0-9]+\\.[0-9]+'"
+
+# A missing model file: one message naming it, exit non-zero.
+"$NATTER" -m "$tmp/none.gguf" -p hi >/dev/null 2>"$tmp/miss.err"; rc=$?
+check "missing model exits non-zero" [ "$rc" -ne 0 ]
+check "missing model message" grep -q "none.gguf" "$tmp/miss.err"
+
+# --- info ---------------------------------------------------------------------------------
+if have_stories; then
+    "$NATTER" info "$STORIES" >"$tmp/info.out" 2>&1; rc=$?
+    check "info exits 0" [ "$rc" -eq 0 ]
+    for line in "architecture: llama" "layers: 5" "heads: 8" "KV heads: 4" "embedding size: 64" \
+                "FFN size: 172" "context length: 128" "gguf version: 3" "tensors: 48" \
+                "F32 48 tensors, 1.12 MiB" "tokenizer: llama (pre: none), vocabulary 512" \
+                'BOS: 1 "<s>"' 'EOS: 2 "</s>"' "EOT: none" "file size: 1185376 (1.13 MiB)" \
+                "chat template: plain (no template in the file)"; do
+        check "info line '$line'" sh -c "sed -E 's/ +/ /g; s/^ //' '$tmp/info.out' | grep -qxF '$line'"
+    done
+    # A truncated copy: the reader's message, non-zero exit.
+    head -c 5000 "$STORIES" >"$tmp/corrupt.gguf"
+    "$NATTER" info "$tmp/corrupt.gguf" >/dev/null 2>"$tmp/corrupt.err"; rc=$?
+    check "info on a corrupt file exits non-zero" [ "$rc" -ne 0 ]
+    check "info on a corrupt file: message ($(cat "$tmp/corrupt.err"))" grep -q "^natter info: .*corrupt.gguf: " "$tmp/corrupt.err"
+else
+    skip "info tests: $STORIES absent"
+fi
+printf 'not a gguf file at all' >"$tmp/text.gguf"
+"$NATTER" info "$tmp/text.gguf" >/dev/null 2>"$tmp/text.err"; rc=$?
+check "info on a text file exits non-zero" [ "$rc" -ne 0 ]
+check "info on a text file says why" grep -q "not a GGUF file" "$tmp/text.err"
+
+# --- tokenize --ids against llama.cpp's vocabulary tests (vocab-only files) -------------------
+# vocab_case FILE N: the Nth test string of FILE.inp and its expected ids from FILE.out.
+vocab_case() {
+    v="$FIX/vocab/$1"
+    if [ ! -f "$v" ]; then skip "tokenize: $v absent"; return; fi
+    awk -v n="$2" 'BEGIN { RS = "\n__ggml_vocab_test__\n" } NR == n { printf "%s", $0 }' "$v.inp" >"$tmp/case.txt"
+    want=$(sed -n "${2}p" "$v.out" | sed 's/^ //')
+    got=$("$NATTER" tokenize "$v" --ids <"$tmp/case.txt")
+    if [ "$got" = "$want" ]; then ok; else bad "tokenize --ids $1 case $2: got '$got', want '$want'"; fi
+}
+vocab_case ggml-vocab-llama-spm.gguf 1
+vocab_case ggml-vocab-llama-spm.gguf 2
+vocab_case ggml-vocab-gpt-2.gguf 1
+vocab_case ggml-vocab-gpt-2.gguf 2
+if have_stories; then
+    printf 'Hi\n' | "$NATTER" tokenize "$STORIES" >"$tmp/tok.out"
+    printf '320\t\342\226\201H\n417\ti\n13\t<0x0A>\n' >"$tmp/tok.want"
+    check "tokenize lists id and piece per token" cmp -s "$tmp/tok.out" "$tmp/tok.want"
+fi
+
+# --- perplexity: llama-perplexity's 10055.0506 within 0.1% ----------------------------------
+TL="$FIX/quant/tiny-llama.f32.gguf"
+if [ -f "$TL" ]; then
+    "$NATTER" perplexity -m "$TL" -f "$FIX/quant/gpl3-head.txt" --ctx 128 >"$tmp/ppl.out" 2>"$tmp/ppl.err"; rc=$?
+    check "perplexity exits 0 ($rc): $(tail -n 1 "$tmp/ppl.err")" [ "$rc" -eq 0 ]
+    ppl=$(sed -n 's/^Final estimate: PPL = \([0-9.]*\) +\/- .*/\1/p' "$tmp/ppl.out")
+    check "perplexity $ppl is 10055.0506 within 0.1%" awk -v p="$ppl" 'BEGIN { d = p - 10055.0506; if (d < 0) d = -d; exit !(p != "" && d <= 10.0551) }'
+    check "perplexity counts 29 chunks" grep -q "^chunks: 29," "$tmp/ppl.out"
+else
+    skip "perplexity: $TL absent"
+fi
+"$NATTER" perplexity -m x.gguf >/dev/null 2>&1; rc=$?
+check "perplexity without -f is a usage error" [ "$rc" -eq 2 ]
+
+# --- bench --quick: a tiny generated model, JSON lines (no timing is asserted) -------------
+XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 >"$tmp/bench.out" 2>"$tmp/bench.err"; rc=$?
+check "bench --quick exits 0 ($rc): $(tail -n 2 "$tmp/bench.err")" [ "$rc" -eq 0 ]
+check "bench reports the bandwidth" grep -q '"test":"memory_read_bandwidth"' "$tmp/bench.out"
+check "bench reports tg64 with a fraction" grep -q '"test":"tg64".*"fraction_of_limit":' "$tmp/bench.out"
+check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
+
+echo "test_cli: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
