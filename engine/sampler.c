@@ -214,6 +214,9 @@ static void stage_penalties(sampler *s)
         float *l = &s->c[id].l;
         if (rep) *l = *l <= 0.0f ? *l * p->repeat_penalty : *l / p->repeat_penalty;
         *l -= (float)n * p->frequency_penalty + p->presence_penalty;
+        /* extreme or NaN penalties must not break the total order of the candidates */
+        if (isnan(*l)) *l = -INFINITY;
+        else if (*l == INFINITY) *l = FLT_MAX;
         s->count[id] = 0;
     }
 }
@@ -314,7 +317,9 @@ int32_t sampler_sample(sampler *s, const float *logits)
 
     stage_penalties(s);
 
-    if (!(p->temperature > 0.0f)) {
+    /* Greedy at temperature <= 0 (or NaN), and where 1/T overflows: the limit is the argmax.
+     * The filters cannot remove the argmax, so they are skipped. */
+    if (!(p->temperature > 0.0f) || isinf(1.0 / p->temperature)) {
         size_t best = 0;
         for (size_t i = 1; i < nv; i++)
             if (s->c[i].l > s->c[best].l) best = i; /* strict: ties keep the lowest id */
@@ -356,7 +361,7 @@ int32_t sampler_sample(sampler *s, const float *logits)
     }
     double inv_t = 1.0 / p->temperature, sum = 0.0;
     for (size_t i = 0; i < m; i++) {
-        double w = expf((float)(((double)c[i].l - lmax) * inv_t));
+        double w = c[i].l == -INFINITY ? 0.0 : expf((float)(((double)c[i].l - lmax) * inv_t));
         c[i].l = (float)w;
         sum += w;
     }

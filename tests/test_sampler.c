@@ -627,6 +627,58 @@ static void test_large_top_k(void)
     large_top_k(2000);
 }
 
+/* Degenerate values never produce an out-of-range id or NaN probabilities: NaN and infinite
+ * logits, -inf everywhere, extreme penalties and temperatures. */
+static void test_degenerate(void)
+{
+    sampler_params p = p_off();
+    sampler *s = sampler_init(&p, 4);
+    T_ASSERT(s);
+    const float nan_l[4] = {NAN, 1.0f, NAN, 0.5f};
+    double a[4];
+    step_after(s, nan_l, 4, a);
+    T_NEAR(a[0], 0, 0);
+    T_NEAR(a[2], 0, 0);
+    T_NEAR(a[1] + a[3], 1.0, PTOL);
+    const float inf_l[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    T_EQ_INT(sampler_sample(s, inf_l), 0);
+    const float pinf[4] = {0.0f, INFINITY, 1.0f, INFINITY};
+    int32_t id = sampler_sample(s, pinf);
+    T_CHECK(id == 1 || id == 3);
+    step_after(s, pinf, 4, a);
+    T_NEAR(a[1], 0.5, PTOL);
+    T_NEAR(a[3], 0.5, PTOL);
+
+    const float l[4] = {0.0f, 1.0f, 2.0f, 3.0f};
+    const float temps[] = {1e-30f, 1e-45f, 1e30f, INFINITY, NAN};
+    for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++) {
+        p.temperature = temps[i];
+        sampler_set_params(s, &p);
+        step_after(s, l, 4, a);
+        double sum = 0.0;
+        for (int k = 0; k < 4; k++) {
+            T_CHECK(a[k] >= 0.0 && a[k] <= 1.0);
+            sum += a[k];
+        }
+        T_NEAR(sum, 1.0, 1e-5);
+        if (i < 2 || i == 4) T_NEAR(a[3], 1.0, PTOL); /* tiny or NaN temperature: greedy */
+        if (i == 3) T_NEAR(a[0], 0.25, PTOL);         /* infinite temperature: uniform */
+    }
+    p = p_off();
+    p.repeat_last_n = -1;
+    p.presence_penalty = -INFINITY; /* would push the logit to +inf */
+    p.frequency_penalty = NAN;
+    sampler_set_params(s, &p);
+    sampler_accept(s, 0);
+    id = sampler_sample(s, l);
+    T_CHECK(id >= 0 && id < 4);
+    step_after(s, l, 4, a);
+    double sum = 0.0;
+    for (int k = 0; k < 4; k++) sum += a[k];
+    T_NEAR(sum, 1.0, 1e-5);
+    sampler_free(s);
+}
+
 int main(void)
 {
     T_RUN(test_defaults);
@@ -646,5 +698,6 @@ int main(void)
     T_RUN(test_frequencies);
     T_RUN(test_candidates);
     T_RUN(test_large_top_k);
+    T_RUN(test_degenerate);
     return t_done();
 }
