@@ -355,7 +355,7 @@ char *chat_prompt_text(const chat_prompt *p);
  * that tokens like Phi-3's strip after themselves), except that message text never yields
  * control tokens. BOS first when add_bos is true (see the BOS rule above). */
 int chat_tokenize(const tokenizer *t, const chat_prompt *p, bool add_bos, nt_tokens *out,
-                  nt_err *err);
+                  nt_err *err); /* on failure out keeps only what it held before */
 
 /* ====================================================================== sampler ===== */
 
@@ -392,6 +392,8 @@ typedef struct sampler_params {
 
 sampler_params sampler_default_params(void); /* llama.cpp's defaults, seed 0 */
 
+/* Not thread-safe: one thread (the worker) calls every function on a sampler; live changes
+ * from the UI reach it as a parameter snapshot applied between two tokens. */
 typedef struct sampler sampler;
 
 /* NULL on allocation failure. The RNG is seeded from params->seed. */
@@ -411,7 +413,8 @@ int32_t sampler_sample(sampler *s, const float *logits);
 
 /* For the step just sampled: the top candidates by raw probability (softmax of the logits
  * before any stage, temperature 1) with their probability after the whole chain (0 when a
- * stage removed them). Sorted by p_before, descending. Returns how many were written. */
+ * stage removed them; at temperature 0 the argmax has 1). Sorted by p_before, descending
+ * (ties: lower id first). Returns how many were written (0 before the first sample). */
 typedef struct sampler_cand {
     int32_t id;
     float p_before;
