@@ -207,7 +207,8 @@ static int tm_bpe_word(const tokenizer *t, tm_work *w, const char *word, size_t 
     if (n > INT32_MAX / 2) return NT_ERR_INVALID;
     if (tm_grow((void **)&w->buf, &w->capbuf, 2 * n, 1)) return NT_ERR_NOMEM;
     size_t len = 0;
-    for (size_t i = 0; i < n; i++) len += pretok_utf8_encode(tok_byte_to_cp((unsigned char)word[i]), w->buf + len);
+    for (size_t i = 0; i < n; i++)
+        len += pretok_utf8_encode(tok_byte_to_cp((unsigned char)word[i]), w->buf + len);
 
     if (t->ignore_merges) {
         int32_t id = tok_lookup(t, w->buf, len);

@@ -217,8 +217,9 @@ static int tk_get_num_arr(const gguf *g, const char *key, int64_t n, enum gguf_v
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s holds %s elements, expected %s", gguf_path(g), key,
                           gguf_vtype_name(*type), gguf_vtype_name(t1));
     if (cnt != (uint64_t)n)
-        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s has %llu entries but the vocabulary has %lld tokens",
-                          gguf_path(g), key, (unsigned long long)cnt, (long long)n);
+        return nt_err_set(err, NT_ERR_FORMAT,
+                          "%s: %s has %llu entries but the vocabulary has %lld tokens", gguf_path(g), key,
+                          (unsigned long long)cnt, (long long)n);
     return NT_OK;
 }
 
@@ -239,7 +240,8 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
     for (uint64_t i = 0; i < n; i++) {
         gguf_str s = gguf_arr_str(g, kv, i);
         if (s.n > UINT32_MAX - total)
-            return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: the pieces are too large", path, TK_KEY_TOKENS);
+            return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: the pieces are too large", path,
+                              TK_KEY_TOKENS);
         total += s.n;
     }
     t->pieces = calloc((size_t)n, sizeof *t->pieces);
@@ -247,7 +249,8 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
     t->piece_mask = tk_table_size((size_t)n) - 1;
     t->piece_tab = malloc((t->piece_mask + 1) * sizeof *t->piece_tab);
     if (!t->pieces || !t->arena || !t->piece_tab)
-        return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory for %llu tokens", path, (unsigned long long)n);
+        return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory for %llu tokens", path,
+                          (unsigned long long)n);
     memset(t->piece_tab, 0xff, (t->piece_mask + 1) * sizeof *t->piece_tab);
 
     size_t off = 0;
@@ -268,7 +271,8 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
             const tok_piece *o = &t->pieces[id];
             if (o->len == s.n && memcmp(t->arena + o->off, s.p, s.n) == 0)
                 return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: token %llu '%.*s' repeats token %d", path,
-                                  TK_KEY_TOKENS, (unsigned long long)i, (int)(s.n > 64 ? 64 : s.n), s.p, (int)id);
+                                  TK_KEY_TOKENS, (unsigned long long)i, (int)(s.n > 64 ? 64 : s.n), s.p,
+                                  (int)id);
         }
         t->piece_tab[h] = (int32_t)i;
     }
@@ -306,8 +310,9 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
             int32_t v;
             memcpy(&v, p, 4);
             if (v < 0 || v > 6)
-                return nt_err_set(err, NT_ERR_FORMAT, "%s: %s[%llu] = %d is not a known token type (0..6)",
-                                  path, TK_KEY_TYPES, (unsigned long long)i, (int)v);
+                return nt_err_set(err, NT_ERR_FORMAT,
+                                  "%s: %s[%llu] = %d is not a known token type (0..6)", path,
+                                  TK_KEY_TYPES, (unsigned long long)i, (int)v);
             t->pieces[i].attr = attr_of_type[v];
         }
     }
@@ -318,17 +323,21 @@ static int tk_load_merges(tokenizer *t, const gguf *g, nt_err *err)
 {
     const char *path = gguf_path(g);
     int64_t kv = gguf_find_key(g, TK_KEY_MERGES);
-    if (kv < 0) return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is missing (a gpt2 tokenizer needs it)", path, TK_KEY_MERGES);
+    if (kv < 0)
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is missing (a gpt2 tokenizer needs it)", path,
+                          TK_KEY_MERGES);
     if (gguf_kv_type(g, kv) != GGUF_VT_ARR || gguf_kv_arr_type(g, kv) != GGUF_VT_STR)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is not an array of strings", path, TK_KEY_MERGES);
     uint64_t n = gguf_kv_arr_n(g, kv);
     if (n > INT32_MAX / 2)
-        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s has %llu entries", path, TK_KEY_MERGES, (unsigned long long)n);
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s has %llu entries", path, TK_KEY_MERGES,
+                          (unsigned long long)n);
     size_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         gguf_str s = gguf_arr_str(g, kv, i);
         if (s.n > UINT32_MAX - total)
-            return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: the merges are too large", path, TK_KEY_MERGES);
+            return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: the merges are too large", path,
+                              TK_KEY_MERGES);
         total += s.n;
     }
     t->merges = malloc((n ? n : 1) * sizeof *t->merges);
@@ -336,7 +345,8 @@ static int tk_load_merges(tokenizer *t, const gguf *g, nt_err *err)
     t->merge_mask = tk_table_size((size_t)n) - 1;
     t->merge_tab = malloc((t->merge_mask + 1) * sizeof *t->merge_tab);
     if (!t->merges || !t->merge_arena || !t->merge_tab)
-        return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory for %llu merges", path, (unsigned long long)n);
+        return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory for %llu merges", path,
+                          (unsigned long long)n);
     memset(t->merge_tab, 0xff, (t->merge_mask + 1) * sizeof *t->merge_tab);
 
     size_t off = 0;
@@ -345,9 +355,11 @@ static int tk_load_merges(tokenizer *t, const gguf *g, nt_err *err)
         /* "left right", split at the first space after the first byte (as llama.cpp does). */
         const char *sp = s.n > 1 ? memchr(s.p + 1, ' ', s.n - 1) : NULL;
         if (!sp)
-            return nt_err_set(err, NT_ERR_FORMAT, "%s: %s[%llu] '%.*s' is not two pieces separated by a space",
-                              path, TK_KEY_MERGES, (unsigned long long)i, (int)(s.n > 64 ? 64 : s.n), s.p);
-        tok_merge m = {(uint32_t)off, (uint32_t)(sp - s.p), (uint32_t)(s.n - (size_t)(sp - s.p) - 1), (int32_t)i};
+            return nt_err_set(err, NT_ERR_FORMAT,
+                              "%s: %s[%llu] '%.*s' is not two pieces separated by a space", path,
+                              TK_KEY_MERGES, (unsigned long long)i, (int)(s.n > 64 ? 64 : s.n), s.p);
+        tok_merge m = {(uint32_t)off, (uint32_t)(sp - s.p), (uint32_t)(s.n - (size_t)(sp - s.p) - 1),
+                       (int32_t)i};
         memcpy(t->merge_arena + off, s.p, s.n);
         off += s.n;
         const char *ms = t->merge_arena + m.off;
@@ -432,21 +444,26 @@ static int tk_finish(tokenizer *t, const gguf *g, nt_err *err)
             t->eot = tok_lookup(t, tk_eot_texts[i], strlen(tk_eot_texts[i]));
     }
     if (t->eom < 0) t->eom = tok_lookup(t, "<|eom_id|>", 10);
+    /* A token whose text is a known end marker becomes a control token even if the file
+     * typed it otherwise (llama.cpp does the same), so user text can never produce it. */
     for (size_t i = 0; i < TK_COUNT(tk_eog_texts); i++)
         tk_mark_text(t, tk_eog_texts[i], TOK_ATTR_EOG | TOK_ATTR_CONTROL);
-    if (t->eot >= 0) t->pieces[t->eot].attr |= TOK_ATTR_EOG | TOK_ATTR_CONTROL;
-    if (t->eom >= 0) t->pieces[t->eom].attr |= TOK_ATTR_EOG | TOK_ATTR_CONTROL;
+    /* Ids named by the file end generation whatever their type (their type stays). */
+    if (t->eot >= 0) t->pieces[t->eot].attr |= TOK_ATTR_EOG;
+    if (t->eom >= 0) t->pieces[t->eom].attr |= TOK_ATTR_EOG;
     if (t->eos >= 0) t->pieces[t->eos].attr |= TOK_ATTR_EOG;
 
     /* Tokens split out of the text before tokenizing, longest first. */
     size_t ns = 0;
     for (int32_t id = 0; id < t->n_vocab; id++)
-        if ((t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN)) && t->pieces[id].len)
+        if ((t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN)) &&
+            t->pieces[id].len)
             ns++;
     t->specials = malloc((ns ? ns : 1) * sizeof *t->specials);
     if (!t->specials) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(g));
     for (int32_t id = 0; id < t->n_vocab; id++)
-        if ((t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN)) && t->pieces[id].len)
+        if ((t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN)) &&
+            t->pieces[id].len)
             t->specials[t->n_specials++] = id;
     tk_sort_t = t;
     qsort(t->specials, t->n_specials, sizeof *t->specials, tk_cmp_special);
@@ -485,8 +502,9 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
     } else if (tk_streq(model, "gpt2")) {
         t->kind = TOK_KIND_BPE;
     } else {
-        rc = nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s '%.*s' is not supported (natter reads 'llama' and 'gpt2')",
-                        path, TK_KEY_MODEL, (int)(model.n > 64 ? 64 : model.n), model.p);
+        rc = nt_err_set(err, NT_ERR_UNSUPPORTED,
+                        "%s: %s '%.*s' is not supported (natter reads 'llama' and 'gpt2')", path,
+                        TK_KEY_MODEL, (int)(model.n > 64 ? 64 : model.n), model.p);
         goto fail;
     }
     rc = gguf_get_str(g, TK_KEY_PRE, &pre, err);
@@ -514,14 +532,19 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
         } else if (!pre.p) {
             t->pre = PRETOK_DEFAULT;
             snprintf(t->pre_name, sizeof t->pre_name, "default");
-            rc = tk_set_warning(t, "%s: %s is missing; using llama.cpp's default split (tokens may differ from "
-                                "the model's own tokenizer)", path, TK_KEY_PRE);
+            rc = tk_set_warning(
+                t,
+                "%s: %s is missing; using llama.cpp's default split (tokens may differ from "
+                "the model's own tokenizer)",
+                path, TK_KEY_PRE);
         } else {
             t->pre = PRETOK_GPT2;
             snprintf(t->pre_name, sizeof t->pre_name, "gpt-2");
-            rc = tk_set_warning(t, "%s: unknown pre-tokenizer '%.*s' (%s); falling back to GPT-2's split, so tokens "
-                                "may differ from the model's own tokenizer", path,
-                                (int)(pre.n > 64 ? 64 : pre.n), pre.p, TK_KEY_PRE);
+            rc = tk_set_warning(
+                t,
+                "%s: unknown pre-tokenizer '%.*s' (%s); falling back to GPT-2's split, so tokens "
+                "may differ from the model's own tokenizer",
+                path, (int)(pre.n > 64 ? 64 : pre.n), pre.p, TK_KEY_PRE);
         }
         if (rc) {
             rc = nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
@@ -550,15 +573,19 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
     if ((rc = tk_get_bool(g, "tokenizer.ggml.add_eos_token", &t->add_eos, err))) goto fail;
     if (t->add_bos && t->bos < 0) {
         if (file_add_bos) {
-            rc = nt_err_set(err, NT_ERR_FORMAT, "%s: tokenizer.ggml.add_bos_token is true but the vocabulary has "
-                            "no BOS token (tokenizer.ggml.bos_token_id)", path);
+            rc = nt_err_set(err, NT_ERR_FORMAT,
+                            "%s: tokenizer.ggml.add_bos_token is true but the vocabulary has "
+                            "no BOS token (tokenizer.ggml.bos_token_id)",
+                            path);
             goto fail;
         }
         t->add_bos = false;
     }
     if (t->add_eos && t->eos < 0) {
-        rc = nt_err_set(err, NT_ERR_FORMAT, "%s: tokenizer.ggml.add_eos_token is true but the vocabulary has "
-                        "no EOS token (tokenizer.ggml.eos_token_id)", path);
+        rc = nt_err_set(err, NT_ERR_FORMAT,
+                        "%s: tokenizer.ggml.add_eos_token is true but the vocabulary has "
+                        "no EOS token (tokenizer.ggml.eos_token_id)",
+                        path);
         goto fail;
     }
 
@@ -655,7 +682,8 @@ static inline bool tk_isspace(char c)
 /* llama.cpp's tokenizer_st_partition: for each special token, longest first, every occurrence
  * in every raw run becomes a token fragment. Control and unknown tokens only count with
  * parse_special; user-defined tokens always do (as in Hugging Face tokenizers). */
-static int tk_partition(const tokenizer *t, const char *text, size_t len, bool parse_special, tk_frags *frags)
+static int tk_partition(const tokenizer *t, const char *text, size_t len, bool parse_special,
+                        tk_frags *frags)
 {
     tk_frags a = {0}, b = {0};
     int rc = NT_ERR_NOMEM;
@@ -667,7 +695,9 @@ static int tk_partition(const tokenizer *t, const char *text, size_t len, bool p
         const char *s = t->arena + sp->off;
         bool found = false;
         for (size_t i = 0; i < a.n && !found; i++)
-            if (a.v[i].id < 0 && a.v[i].len >= sp->len && memmem(text + a.v[i].off, a.v[i].len, s, sp->len)) found = true;
+            if (a.v[i].id < 0 && a.v[i].len >= sp->len &&
+                memmem(text + a.v[i].off, a.v[i].len, s, sp->len))
+                found = true;
         if (!found) continue;
         b.n = 0;
         for (size_t i = 0; i < a.n; i++) {
@@ -750,7 +780,8 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags
     int rc = NT_OK;
     tk_frags frags = {0};
     if ((flags & TOKENIZER_ADD_BOS) && t->bos >= 0 && (rc = nt_tokens_push(out, t->bos))) goto fail;
-    if (len && (rc = tk_partition(t, text, len, (flags & TOKENIZER_PARSE_SPECIAL) != 0, &frags))) goto fail;
+    if (len && (rc = tk_partition(t, text, len, (flags & TOKENIZER_PARSE_SPECIAL) != 0, &frags)))
+        goto fail;
     bool prev_special = true; /* SentencePiece adds its space at the start and after specials */
     for (size_t i = 0; i < frags.n; i++) {
         const tk_frag *f = &frags.v[i];
@@ -773,7 +804,8 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags
 fail:
     free(frags.v);
     out->n = start;
-    if (rc == NT_ERR_NOMEM) return nt_err_set(err, rc, "tokenizer_encode: out of memory (%zu bytes of text)", len);
+    if (rc == NT_ERR_NOMEM)
+        return nt_err_set(err, rc, "tokenizer_encode: out of memory (%zu bytes of text)", len);
     return nt_err_set(err, rc, "tokenizer_encode: text of %zu bytes is too long", len);
 }
 
@@ -905,7 +937,8 @@ static bool tk_utf8_prefix_ok(const unsigned char *s, size_t n)
         if ((s[i] & 0xC0) != 0x80) return false;
     if (n >= 2) {
         unsigned char d = s[1];
-        if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d > 0x8F))
+        if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) ||
+            (c == 0xF4 && d > 0x8F))
             return false;
     }
     return true;
@@ -927,7 +960,8 @@ size_t tokenizer_stream_feed(const tokenizer *t, tokenizer_stream *s, int32_t id
     s->ntok++;
     s->prev = id;
     if (cap) buf[0] = '\0';
-    if (id < 0 || id >= t->n_vocab || (t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN))) return 0;
+    if (id < 0 || id >= t->n_vocab || (t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN)))
+        return 0;
 
     /* pend + the piece's bytes; decoded pieces are never longer than the stored piece. */
     size_t need = (size_t)s->npend + t->pieces[id].len;
