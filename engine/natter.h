@@ -15,7 +15,7 @@
  * lives as long as that object. Strings passed in are copied unless stated otherwise.
  *
  * Sections (each module owns its own): errors · tensor types · token vectors · gguf ·
- * tokenizer · chat templates · sampler · model.
+ * tokenizer · chat templates · sampler · model · trainer.
  */
 #ifndef NATTER_H
 #define NATTER_H
@@ -502,6 +502,124 @@ typedef struct model_ppl {
 
 int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, model_ppl *out,
                      nt_err *err);
+
+/* ====================================================================== trainer ===== */
+
+/* `natter train`: trains a `llama`-architecture model (exactly what the model section runs)
+ * from scratch or from an F32/F16/BF16 GGUF, on question/answer pairs formatted with a chat
+ * template; the loss scores only the answer and its end-of-turn token. AdamW with linear
+ * warm-up and cosine decay, clipping by global norm, data-parallel over threads (each thread
+ * a fixed share of the batch; results depend on seed and thread count only). Checkpoints are
+ * GGUF files the engine loads directly, with the optimizer state beside them in PATH.state. */
+
+typedef struct train_params {
+    /* The architecture of a model trained from scratch (ignored with an initial model,
+     * except n_ctx, which caps the training sequences there too). */
+    int32_t n_vocab;        /* BPE vocabulary, the three ChatML control tokens included */
+    int32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    float norm_eps, rope_base;
+    /* Optimisation. */
+    int32_t steps;          /* total optimizer steps (a resumed run continues up to this) */
+    int32_t batch;          /* sequences per step */
+    int32_t warmup;         /* steps of linear warm-up from 0 to lr */
+    float lr, lr_min;       /* peak rate; the cosine decay ends at lr_min */
+    float weight_decay;     /* AdamW's decoupled decay (matrices only) */
+    float beta1, beta2, adam_eps;
+    float clip;             /* global gradient norm limit; 0 = no clipping */
+    float init_std;         /* std of the random initial matrices */
+    uint64_t seed;          /* initialisation and data order */
+    int32_t n_threads;      /* 0 = online CPUs */
+    int32_t save_every;     /* checkpoint every N steps; 0 = only at the end */
+    bool f16;               /* write the GGUF's matrices as F16 (vectors stay F32) */
+} train_params;
+
+/* dim 256, 4 layers, 4 heads, FFN 768, vocab 3072, context 256, batch 16, lr 1e-3 → 1e-4,
+ * warm-up 100, weight decay 0.1, betas 0.9/0.95, clip 1, seed 1. */
+train_params train_default_params(void);
+
+/* A byte-level BPE vocabulary (GPT-2 style: bytes mapped to printable code points, words split
+ * by the "gpt-2" pre-tokenizer, merges learnt by pair frequency), with the control tokens
+ * <|endoftext|> (0, BOS and padding), <|im_start|> (1) and <|im_end|> (2, EOS). */
+typedef struct train_vocab train_vocab;
+
+/* Learns merges from texts[0..n) (lens[i] bytes each) until the vocabulary holds n_vocab
+ * tokens or no pair occurs twice. *out is owned by the caller (train_vocab_free). */
+int train_bpe(train_vocab **out, const char *const *texts, const size_t *lens, size_t n,
+              int32_t n_vocab, nt_err *err);
+void train_vocab_free(train_vocab *v);
+int32_t train_vocab_size(const train_vocab *v);
+/* The trainer's own encoding of plain text (no special tokens), appended to out: the same
+ * split and merges the engine's tokenizer applies to the GGUF written from v. */
+int train_vocab_encode(const train_vocab *v, const char *text, size_t len, nt_tokens *out,
+                       nt_err *err);
+
+/* Training sequences: token ids with a mask of the positions the loss scores. */
+typedef struct train_data train_data;
+
+train_data *train_data_init(void); /* NULL on allocation failure */
+void train_data_free(train_data *d);
+/* Appends one question/answer pair: [system (if not NULL or empty), user] formatted with
+ * family f and the assistant's opening (chat_format with add_generation), then the answer and
+ * the end of its turn. Scored: the answer's tokens and the first end-of-generation token after
+ * it. A sequence longer than max_len tokens is cut to max_len (train_data_truncated counts). */
+int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
+                        const char *system, const char *user, const char *assistant,
+                        int32_t max_len, nt_err *err);
+/* Appends a sequence as it is (mask[i] != 0: token i is scored). Copied. */
+int train_data_add(train_data *d, const int32_t *tok, const uint8_t *mask, int32_t n,
+                   nt_err *err);
+size_t train_data_count(const train_data *d);
+int64_t train_data_tokens(const train_data *d);  /* all tokens */
+int64_t train_data_scored(const train_data *d);  /* scored tokens */
+size_t train_data_truncated(const train_data *d);
+
+/* A model being trained: parameters, Adam's moments, the tokenizer, thread workers. */
+typedef struct train_model train_model;
+
+/* A new model with the architecture of p, randomly initialised from p->seed, and the
+ * tokenizer v (copied; a temporary vocabulary-only GGUF is written in $TMPDIR or /tmp and
+ * removed at once). */
+int train_model_new(train_model **out, const train_params *p, const train_vocab *v,
+                    nt_err *err);
+/* The weights, hyperparameters and tokenizer of a llama GGUF with F32, F16 or BF16 tensors
+ * (no biases, no rope scaling). p gives threads, seed and the training context (capped at the
+ * model's). */
+int train_model_load(train_model **out, const char *path, const train_params *p, nt_err *err);
+void train_model_free(train_model *m);
+
+const tokenizer *train_model_tokenizer(const train_model *m); /* borrowed */
+enum chat_family train_model_chat(const train_model *m);      /* from its chat template */
+int64_t train_model_n_params(const train_model *m);
+int32_t train_model_n_ctx(const train_model *m);
+int32_t train_model_step(const train_model *m);               /* optimizer steps taken */
+
+/* Writes the GGUF at path (atomically) and the optimizer state at path.state (F32 weights,
+ * moments, step: what train_model_resume needs, whatever the GGUF's weight type). */
+int train_model_save(train_model *m, const char *path, bool f16, nt_err *err);
+/* Reads path.state back into a model of the same shape (normally loaded from path). */
+int train_model_resume(train_model *m, const char *path, nt_err *err);
+
+/* What train_run reports after each step. */
+typedef struct train_progress {
+    int32_t step, steps;  /* steps done (after this one), total */
+    float loss;           /* mean NLL of this step's batch */
+    float loss_avg;       /* exponential moving average of loss (0.9) */
+    float lr, grad_norm;  /* rate used, norm before clipping */
+    double tok_per_s;     /* tokens processed per second since the run started */
+    double elapsed_s, eta_s;
+    bool saved;           /* a checkpoint was written after this step */
+} train_progress;
+
+/* Return false to stop after this step (a checkpoint is written first). */
+typedef bool (*train_progress_fn)(const train_progress *p, void *user);
+
+/* Runs steps from train_model_step(m) to p->steps on d, writing checkpoints to out_path
+ * (every p->save_every steps and at the end; NULL: never). NT_ERR_CANCELLED when fn asked to
+ * stop (the checkpoint is written). Learning-rate schedule, batch order and clipping come
+ * from p; the data order depends only on p->seed and the step, so a resumed run continues the
+ * same sequence of batches. */
+int train_run(train_model *m, const train_data *d, const train_params *p, const char *out_path,
+              train_progress_fn fn, void *user, nt_err *err);
 
 #ifdef __cplusplus
 }

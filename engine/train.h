@@ -1,0 +1,141 @@
+/* train.h — internals of natter's trainer (engine/train.c, engine/train_bpe.c,
+ * engine/train_data.c). The public API is the "trainer" section of natter.h.
+ *
+ * The trained model is exactly the `llama` architecture that forward.c runs: token embedding,
+ * per block RMSNorm → rotary attention (adjacent-pair rope, causal, grouped-query allowed) →
+ * residual, RMSNorm → SwiGLU → residual, final RMSNorm and an output matrix (the embedding
+ * itself when tied). Every parameter lives in one float array (w), with gradients, Adam's
+ * moments and the tensor table laid out the same way, so the optimizer, clipping, saving and
+ * resuming are single loops over n_params floats.
+ *
+ * Shapes are written [rows][columns], columns contiguous, as in model.h: a matrix (out, in)
+ * has GGUF ne = {in, out} and computes y = W · x. */
+#ifndef NATTER_TRAIN_H
+#define NATTER_TRAIN_H
+
+#include "natter.h"
+#include "pool.h"
+
+#define TRAIN_LAYER_TENSORS 9 /* attn_norm, q, k, v, o, ffn_norm, gate, up, down */
+
+/* The hyperparameters of the architecture. */
+typedef struct train_cfg {
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx;
+    int32_t q_dim, kv_dim; /* n_head × head_dim, n_head_kv × head_dim */
+    float norm_eps, rope_base;
+    bool tied;             /* no output.weight: the embedding is the output matrix */
+} train_cfg;
+
+/* One tensor's place in the parameter array. */
+typedef struct train_tensor {
+    char name[48];     /* GGUF name, e.g. "blk.0.attn_q.weight" */
+    size_t off, n;     /* floats [off, off + n) of the parameter array */
+    int64_t ne[2];     /* GGUF dims (ne[0] contiguous); ne[1] = 1 for vectors */
+    uint32_t n_dims;
+    bool decay;        /* weight decay applies (matrices, not norm weights) */
+} train_tensor;
+
+/* Index of a layer tensor in the table: 1 + layer × TRAIN_LAYER_TENSORS + kind. */
+enum train_kind {
+    TRAIN_ATTN_NORM, TRAIN_WQ, TRAIN_WK, TRAIN_WV, TRAIN_WO,
+    TRAIN_FFN_NORM, TRAIN_GATE, TRAIN_UP, TRAIN_DOWN
+};
+
+/* The activations of one sequence that the backward pass needs, per layer. T = n_ctx rows. */
+typedef struct train_acts {
+    float *xin;   /* (T, n_embd) residual stream entering the block */
+    float *xn1;   /* (T, n_embd) attention RMSNorm output */
+    float *r1;    /* (T) its 1/rms */
+    float *q;     /* (T, q_dim) queries after rope */
+    float *k;     /* (T, kv_dim) keys after rope */
+    float *v;     /* (T, kv_dim) values */
+    float *p;     /* (n_head, T, T) attention probabilities (0 above the diagonal) */
+    float *att;   /* (T, q_dim) attention output, heads side by side */
+    float *x1;    /* (T, n_embd) residual after attention */
+    float *xn2;   /* (T, n_embd) FFN RMSNorm output */
+    float *r2;    /* (T) its 1/rms */
+    float *g, *u; /* (T, n_ff) gate and up projections */
+    float *h;     /* (T, n_ff) silu(g) * u */
+} train_acts;
+
+/* Everything one worker needs for its share of a batch: its own gradient accumulator and
+ * activation memory, so workers never write to shared memory. Slot k always takes the batch's
+ * sequences k, k + n_slots, ... and the slots' gradients are summed in slot order: the result
+ * depends on the number of slots (= threads), never on scheduling. */
+typedef struct train_slot {
+    float *grad;        /* (n_params) */
+    train_acts *acts;   /* (n_layer) */
+    float *xf;          /* (T, n_embd) final residual */
+    float *xnf;         /* (T, n_embd) final RMSNorm output */
+    float *rf;          /* (T) */
+    float *xsel;        /* (T, n_embd) rows of xnf whose next token is scored */
+    float *logits;      /* (T, n_vocab) logits of those rows; their gradient in place */
+    float *dx, *dxn, *dx2; /* (T, n_embd) backward scratch */
+    float *dq, *datt;   /* (T, q_dim) */
+    float *dk, *dv;     /* (T, kv_dim) */
+    float *dg, *du;     /* (T, n_ff) */
+    float *dp;          /* (T, T) */
+    int32_t *rows;      /* (T) positions whose next token is scored */
+    double loss;        /* summed NLL of the slot's sequences in the current batch */
+    int64_t n_scored;
+    int32_t n_tokens;
+} train_slot;
+
+struct train_model {
+    train_cfg c;
+    size_t n_params;
+    float *w;             /* (n_params) the parameters */
+    float *m, *v;         /* (n_params) Adam's first and second moments */
+    float *grad;          /* (n_params) the batch's gradient (slot sums) */
+    train_tensor *tensors; /* token_embd, 9 per layer, output_norm, [output] */
+    int n_tensors;
+    int32_t step;         /* optimizer steps taken */
+    uint64_t seed;        /* of the initialisation and the data order */
+
+    gguf *src;            /* where the tokenizer metadata comes from (read-only mapping) */
+    tokenizer *tok;
+    char *name;           /* general.name to write (malloc'd) */
+    float *rope;          /* (n_ctx, head_dim) cos, sin per rotated pair and position */
+
+    pool *pool;
+    train_slot *slots;
+    int n_slots;
+};
+
+/* train.c: for tests — the parameter array's tensor i, its gradient after train_batch_grad. */
+float *train_tensor_data(train_model *m, int i);
+/* Loss (mean NLL over the scored tokens) of sequences idx[0..n) of d, and, when grads is true,
+ * its gradient in m->grad. */
+int train_batch_grad(train_model *m, const train_data *d, const size_t *idx, size_t n,
+                     bool grads, double *loss, nt_err *err);
+/* Logits of every position of one sequence (n × n_vocab), by the trainer's own forward. */
+int train_logits(train_model *m, const int32_t *tok, int32_t n, float *logits, nt_err *err);
+
+/* train_data.c: the sequences. */
+typedef struct train_seq {
+    int32_t *tok;   /* (n) token ids */
+    uint8_t *mask;  /* (n) 1 where the token is a target the loss scores */
+    int32_t n;
+} train_seq;
+
+struct train_data {
+    train_seq *v;
+    size_t n, cap;
+    int64_t n_tokens, n_scored;
+    size_t n_truncated;
+};
+
+/* train_bpe.c: the vocabulary being written into a GGUF. */
+struct train_vocab {
+    char **tokens;      /* (n) pieces in GPT-2's byte-level alphabet (malloc'd) */
+    int32_t *types;     /* (n) llama.cpp token types: 1 normal, 3 control */
+    char **merges;      /* (n_merges) "left right" (malloc'd) */
+    int32_t *m_left, *m_right, *m_result; /* (n_merges) ids of each merge's parts and result */
+    int32_t n, n_merges;
+    int32_t bos, eos, pad;
+};
+
+/* Adds the tokenizer.* keys of v (with the ChatML template) to w. */
+int train_vocab_to_gguf(const train_vocab *v, gguf_writer *w);
+
+#endif

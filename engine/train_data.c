@@ -1,0 +1,119 @@
+/* train_data.c — the trainer's data: question/answer pairs turned into token sequences with a
+ * mask of the positions the loss scores.
+ *
+ * A pair is formatted twice with the model's chat template: the prompt alone (system, user and
+ * the assistant's opening, exactly what the chat sends before an answer) and the whole
+ * exchange. The prompt's tokens are a prefix of the exchange's (the template's control tokens
+ * separate them), so everything after that prefix is the answer: scored up to and including
+ * the first end-of-generation token (<|im_end|> for ChatML), and whatever the template writes
+ * after it is dropped. The model thus learns to answer the exact prompt it will see, and to
+ * stop. */
+#include "train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+train_data *train_data_init(void)
+{
+    return calloc(1, sizeof(train_data));
+}
+
+void train_data_free(train_data *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->v[i].tok);
+        free(d->v[i].mask);
+    }
+    free(d->v);
+    free(d);
+}
+
+size_t train_data_count(const train_data *d) { return d->n; }
+int64_t train_data_tokens(const train_data *d) { return d->n_tokens; }
+int64_t train_data_scored(const train_data *d) { return d->n_scored; }
+size_t train_data_truncated(const train_data *d) { return d->n_truncated; }
+
+int train_data_add(train_data *d, const int32_t *tok, const uint8_t *mask, int32_t n, nt_err *err)
+{
+    if (!d || !tok || !mask || n < 1)
+        return nt_err_set(err, NT_ERR_INVALID, "train_data_add: empty sequence");
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 64;
+        train_seq *v = realloc(d->v, cap * sizeof *v);
+        if (!v) return nt_err_set(err, NT_ERR_NOMEM, "train_data_add: out of memory");
+        d->v = v;
+        d->cap = cap;
+    }
+    train_seq q = {malloc((size_t)n * sizeof *q.tok), malloc((size_t)n), n};
+    if (!q.tok || !q.mask) {
+        free(q.tok);
+        free(q.mask);
+        return nt_err_set(err, NT_ERR_NOMEM, "train_data_add: out of memory");
+    }
+    memcpy(q.tok, tok, (size_t)n * sizeof *tok);
+    for (int32_t i = 0; i < n; i++) {
+        q.mask[i] = mask[i] != 0;
+        if (i > 0 && q.mask[i]) d->n_scored++;
+    }
+    d->v[d->n++] = q;
+    d->n_tokens += n;
+    return NT_OK;
+}
+
+/* The tokens of msgs[0..n) formatted with f, appended to out. */
+static int td_tokens(const tokenizer *t, enum chat_family f, const chat_msg *msgs, size_t n,
+                     bool add_generation, nt_tokens *out, nt_err *err)
+{
+    chat_prompt p = {0};
+    int rc = chat_format(f, msgs, n, add_generation, &p, err);
+    if (!rc) rc = chat_tokenize(t, &p, tokenizer_add_bos(t), out, err);
+    chat_prompt_free(&p);
+    return rc;
+}
+
+int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
+                        const char *system, const char *user, const char *assistant,
+                        int32_t max_len, nt_err *err)
+{
+    if (!d || !t || !user || !assistant || max_len < 2)
+        return nt_err_set(err, NT_ERR_INVALID, "train_data_add_pair: bad arguments");
+    chat_msg msgs[3];
+    size_t n = 0;
+    if (system && *system) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, system};
+    msgs[n++] = (chat_msg){CHAT_ROLE_USER, user};
+    nt_tokens prompt = {0}, all = {0};
+    uint8_t *mask = NULL;
+    int rc = td_tokens(t, f, msgs, n, true, &prompt, err);
+    if (rc) goto out;
+    msgs[n++] = (chat_msg){CHAT_ROLE_ASSISTANT, assistant};
+    if ((rc = td_tokens(t, f, msgs, n, false, &all, err))) goto out;
+
+    /* The answer starts where the two tokenizations part (normally at the prompt's end). */
+    size_t start = 0;
+    while (start < prompt.n && start < all.n && prompt.v[start] == all.v[start]) start++;
+    size_t end = start;
+    while (end < all.n && !tokenizer_is_eog(t, all.v[end])) end++;
+    if (end < all.n) end++; /* the end-of-turn token is scored too */
+    if (start == 0 || end <= start) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "train_data_add_pair: the answer '%.40s' yields no "
+                        "tokens to train on", assistant);
+        goto out;
+    }
+    if (end > (size_t)max_len) {
+        end = (size_t)max_len;
+        d->n_truncated++;
+    }
+    mask = calloc(end, 1);
+    if (!mask) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "train_data_add_pair: out of memory");
+        goto out;
+    }
+    for (size_t i = start; i < end; i++) mask[i] = 1;
+    rc = train_data_add(d, all.v, mask, (int32_t)end, err);
+out:
+    free(mask);
+    nt_tokens_free(&prompt);
+    nt_tokens_free(&all);
+    return rc;
+}
