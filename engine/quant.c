@@ -499,17 +499,17 @@ static float dot_q6_K_act(const void *row, const void *act, int64_t n)
 /* ------------------------------------------------------------------ dispatch ----- */
 
 static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
-    [NT_TYPE_F32] = {deq_f32, act_f32, dot_f32_act},
-    [NT_TYPE_F16] = {deq_f16, act_f32, dot_f16_act},
-    [NT_TYPE_BF16] = {deq_bf16, act_f32, dot_bf16_act},
-    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0_act},
-    [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0_act},
-    [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1_act},
-    [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0_act},
-    [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1_act},
-    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K_act},
-    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K_act},
-    [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act},
+    [NT_TYPE_F32] = {deq_f32, act_f32, dot_f32_act, NULL},
+    [NT_TYPE_F16] = {deq_f16, act_f32, dot_f16_act, NULL},
+    [NT_TYPE_BF16] = {deq_bf16, act_f32, dot_bf16_act, NULL},
+    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0_act, NULL},
+    [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0_act, NULL},
+    [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1_act, NULL},
+    [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0_act, NULL},
+    [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1_act, NULL},
+    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K_act, NULL},
+    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K_act, NULL},
+    [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act, NULL},
 };
 
 bool quant_type_supported(int type)
@@ -565,6 +565,7 @@ static quant_kernels kernels_for(int isa, int type)
         if (v->dequant) k.dequant = v->dequant;
         if (v->act_prepare) k.act_prepare = v->act_prepare;
         if (v->dot_act) k.dot_act = v->dot_act;
+        if (v->dot_act) k.matvec = v->matvec; /* a matvec only ever pairs with its own dot */
     }
     return k;
 }
@@ -661,13 +662,22 @@ float quant_dot_act(int type, const void *row, const void *act, int64_t n)
     return quant_dot_act_isa(quant_isa_active(), type, row, act, n);
 }
 
+void quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+                      int64_t row1, const void *act, int64_t n, float *y)
+{
+    /* By far the hottest loop of decoding: one weight row after another, streamed from
+     * memory once. Each row's result is exactly quant_dot_act's. */
+    quant_kernels k = kernels_for(isa, type);
+    if (k.matvec) {
+        k.matvec(W, row_bytes, row0, row1, act, n, y);
+        return;
+    }
+    for (int64_t r = row0; r < row1; r++)
+        y[r] = k.dot_act((const uint8_t *)W + (size_t)r * row_bytes, act, n);
+}
+
 void quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *act, int64_t n, float *y)
 {
-    /* By far the hottest loop of decoding: one weight row after another, streamed from
-     * memory once. The kernel is resolved once, then each row is exactly quant_dot_act. */
-    float (*dot)(const void *, const void *, int64_t) =
-        kernels_for(quant_isa_active(), type).dot_act;
-    for (int64_t r = row0; r < row1; r++)
-        y[r] = dot((const uint8_t *)W + (size_t)r * row_bytes, act, n);
+    quant_matvec_isa(quant_isa_active(), type, W, row_bytes, row0, row1, act, n, y);
 }

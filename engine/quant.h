@@ -155,6 +155,8 @@ void quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64
 void quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n);
 float quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n);
 float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n);
+void quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+                      int64_t row1, const void *act, int64_t n, float *y);
 
 /* ------------------------------------------------------ internal: kernel tables ----- */
 
@@ -163,6 +165,9 @@ typedef struct quant_kernels {
     void (*dequant)(const void *src, float *dst, int64_t n);
     void (*act_prepare)(const float *x, void *act, int64_t n);
     float (*dot_act)(const void *row, const void *act, int64_t n);
+    /* quant_matvec's loop with the dot inlined; must give exactly dot_act's results */
+    void (*matvec)(const void *W, size_t row_bytes, int64_t row0, int64_t row1, const void *act,
+                   int64_t n, float *y);
 } quant_kernels;
 
 /* Defined in quant_avx2.c and quant_avx512.c: true when the CPU has every feature the set

@@ -17,6 +17,9 @@
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+/* Kernel bodies are always-inline (k_*), instantiated as a one-row function and inside the
+ * matvec row loop with identical arithmetic (see quant_avx512.c). */
+#define INLINE __attribute__((always_inline)) inline
 
 bool quant_avx2_usable(void)
 {
@@ -71,8 +74,10 @@ AVX2 static inline __m256 ld_bf16(const uint16_t *p, int64_t left)
 
 /* Four accumulators of 8 lanes over 32 values per step; the tail goes into the first. */
 #define DEF_DOT8(NAME, WT, LD)                                                               \
-    AVX2 static float NAME(const WT *w, const float *x, int64_t n)                           \
+    AVX2 INLINE static float NAME(const void *row, const void *act, int64_t n)               \
     {                                                                                        \
+        const WT *w = row;                                                                   \
+        const float *x = act;                                                                \
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                          \
         int64_t i = 0;                                                                       \
         for (; i + 32 <= n; i += 32) {                                                       \
@@ -85,28 +90,13 @@ AVX2 static inline __m256 ld_bf16(const uint16_t *p, int64_t left)
         return hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));           \
     }
 
-DEF_DOT8(dot_f32, float, ld_f32)
-DEF_DOT8(dot_f16, uint16_t, ld_f16)
-DEF_DOT8(dot_bf16, uint16_t, ld_bf16)
+DEF_DOT8(k_f32, float, ld_f32)
+DEF_DOT8(k_f16, uint16_t, ld_f16)
+DEF_DOT8(k_bf16, uint16_t, ld_bf16)
 
-float quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
+AVX2 float quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
 {
-    return dot_f32(a, b, n);
-}
-
-static float dot_f32_act(const void *row, const void *act, int64_t n)
-{
-    return dot_f32(row, act, n);
-}
-
-static float dot_f16_act(const void *row, const void *act, int64_t n)
-{
-    return dot_f16(row, act, n);
-}
-
-static float dot_bf16_act(const void *row, const void *act, int64_t n)
-{
-    return dot_bf16(row, act, n);
+    return k_f32(a, b, n);
 }
 
 AVX2 static void deq_f16(const void *src, float *dst, int64_t n)
@@ -171,7 +161,7 @@ AVX2 static inline __m256i five32(const uint8_t *qh, const uint8_t *qs)
     return _mm256_or_si256(nib32(qs), _mm256_and_si256(set, _mm256_set1_epi8(16)));
 }
 
-AVX2 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
+AVX2 INLINE static float k_q8_0(const void *row, const void *act, int64_t n)
 {
     const quant_block_q8_0 *x = row;
     const quant_act32 *a = act;
@@ -187,7 +177,7 @@ AVX2 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
 /* Q4_0/Q5_0: the values minus their offset are signed bytes, then as Q8_0. Q4_1/Q5_1: the
  * unsigned values directly, plus the min term m · d_a · isum in float, in block order. */
 #define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                   \
-    AVX2 static float NAME(const void *row, const void *act, int64_t n)                      \
+    AVX2 INLINE static float NAME(const void *row, const void *act, int64_t n)               \
     {                                                                                        \
         const BT *x = row;                                                                   \
         const quant_act32 *a = act;                                                          \
@@ -208,10 +198,10 @@ AVX2 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
 #define MIN_M(p) h2f((p)->m)
 #define MIN_NONE(p) 0.0f /* never evaluated: HAS_M is 0 */
 
-DEF_DOT_LEGACY(dot_q4_0_act, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
-DEF_DOT_LEGACY(dot_q4_1_act, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
-DEF_DOT_LEGACY(dot_q5_0_act, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
-DEF_DOT_LEGACY(dot_q5_1_act, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
+DEF_DOT_LEGACY(k_q4_0, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
+DEF_DOT_LEGACY(k_q4_1, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
+DEF_DOT_LEGACY(k_q5_0, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
+DEF_DOT_LEGACY(k_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
 
 /* ----------------------------------------------------------------- K formats ----- */
 
@@ -230,7 +220,7 @@ AVX2 static inline __m128i k4_unpack_b(const uint8_t *scales)
 
 /* Q4_K and Q5_K: sub-block j's pair sums (VPMADDUBSW) times sc_j (VPMADDWD) summed in int32;
  * the mins as m_j times the activation's 16-value sums. */
-AVX2 __attribute__((always_inline)) static inline float dot_k45(const void *row, const void *act,
+AVX2 INLINE static float dot_k45(const void *row, const void *act,
                                                                 int64_t n, int has_qh)
 {
     const quant_act256 *a = act;
@@ -270,12 +260,12 @@ AVX2 __attribute__((always_inline)) static inline float dot_k45(const void *row,
     return hsum8(accf) - hsum8(accm);
 }
 
-AVX2 static float dot_q4_K_act(const void *row, const void *act, int64_t n)
+AVX2 INLINE static float k_q4_K(const void *row, const void *act, int64_t n)
 {
     return dot_k45(row, act, n, 0);
 }
 
-AVX2 static float dot_q5_K_act(const void *row, const void *act, int64_t n)
+AVX2 INLINE static float k_q5_K(const void *row, const void *act, int64_t n)
 {
     return dot_k45(row, act, n, 1);
 }
@@ -289,7 +279,7 @@ static const uint8_t q6_pairs[8][16] = {
 
 /* Q6_K: unsigned 6-bit values × int8 activations, times the signed group scales; the −32
  * offset as 32 · sum_g sc_g · bsum_g, exactly, in the same int32 lanes. */
-AVX2 static float dot_q6_K_act(const void *row, const void *act, int64_t n)
+AVX2 INLINE static float k_q6_K(const void *row, const void *act, int64_t n)
 {
     const quant_block_q6_K *x = row;
     const quant_act256 *a = act;
@@ -325,23 +315,47 @@ AVX2 static float dot_q6_K_act(const void *row, const void *act, int64_t n)
 
 /* ---------------------------------------------------------------------- table ----- */
 
+#define DEF_ROW_FNS(T)                                                                       \
+    AVX2 static float dot_##T(const void *row, const void *act, int64_t n)                   \
+    {                                                                                        \
+        return k_##T(row, act, n);                                                           \
+    }                                                                                        \
+    AVX2 static void mv_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
+                            const void *act, int64_t n, float *y)                            \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r++)                                                    \
+            y[r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes, act, n);                \
+    }
+
+DEF_ROW_FNS(f32)
+DEF_ROW_FNS(f16)
+DEF_ROW_FNS(bf16)
+DEF_ROW_FNS(q8_0)
+DEF_ROW_FNS(q4_0)
+DEF_ROW_FNS(q4_1)
+DEF_ROW_FNS(q5_0)
+DEF_ROW_FNS(q5_1)
+DEF_ROW_FNS(q4_K)
+DEF_ROW_FNS(q5_K)
+DEF_ROW_FNS(q6_K)
+
 static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
-    [NT_TYPE_F32] = {NULL, NULL, dot_f32_act},
-    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16_act},
-    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16_act},
-    [NT_TYPE_Q8_0] = {NULL, NULL, dot_q8_0_act},
-    [NT_TYPE_Q4_0] = {NULL, NULL, dot_q4_0_act},
-    [NT_TYPE_Q4_1] = {NULL, NULL, dot_q4_1_act},
-    [NT_TYPE_Q5_0] = {NULL, NULL, dot_q5_0_act},
-    [NT_TYPE_Q5_1] = {NULL, NULL, dot_q5_1_act},
-    [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K_act},
-    [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K_act},
-    [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K_act},
+    [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32},
+    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16},
+    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16},
+    [NT_TYPE_Q8_0] = {NULL, NULL, dot_q8_0, mv_q8_0},
+    [NT_TYPE_Q4_0] = {NULL, NULL, dot_q4_0, mv_q4_0},
+    [NT_TYPE_Q4_1] = {NULL, NULL, dot_q4_1, mv_q4_1},
+    [NT_TYPE_Q5_0] = {NULL, NULL, dot_q5_0, mv_q5_0},
+    [NT_TYPE_Q5_1] = {NULL, NULL, dot_q5_1, mv_q5_1},
+    [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K, mv_q4_K},
+    [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K, mv_q5_K},
+    [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K, mv_q6_K},
 };
 
 const quant_kernels *quant_avx2_kernels(int type)
 {
-    static const quant_kernels none = {NULL, NULL, NULL};
+    static const quant_kernels none = {NULL, NULL, NULL, NULL};
     return type >= 0 && type < NT_TYPE_COUNT_ ? &avx2_kernels[type] : &none;
 }
 
@@ -354,7 +368,7 @@ bool quant_avx2_usable(void)
 
 const quant_kernels *quant_avx2_kernels(int type)
 {
-    static const quant_kernels none = {NULL, NULL, NULL};
+    static const quant_kernels none = {NULL, NULL, NULL, NULL};
     (void)type;
     return &none;
 }

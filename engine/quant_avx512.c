@@ -23,6 +23,10 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
 #define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+/* The dot kernels are written once as always-inline bodies (k_*), then instantiated both as a
+ * single-row function and inside a row loop (matvec): the same operations in the same order,
+ * so a row's result does not depend on which entry point computed it. */
+#define INLINE __attribute__((always_inline)) inline
 
 bool quant_avx512_usable(void)
 {
@@ -58,8 +62,9 @@ AVX512 static inline __m512 u8_to_ps(__m128i v)
 
 /* Four accumulators of 16 lanes over 64 values per step; the tail is masked into acc 0.
  * The final reduction order is fixed by the code. */
-AVX512 float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
+AVX512 INLINE static float k_f32(const void *row, const void *act, int64_t n)
 {
+    const float *a = row, *b = act;
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
@@ -75,9 +80,9 @@ AVX512 float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-static float dot_f32_act(const void *row, const void *act, int64_t n)
+AVX512 float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
 {
-    return quant_avx512_dot_f32(row, act, n);
+    return k_f32(a, b, n);
 }
 
 /* F16 and BF16 rows against f32 activations: widen 16 values, FMA, same shape as above. */
@@ -93,7 +98,7 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
 }
 
 #define DEF_DOT_HALF(NAME, LD)                                                              \
-    AVX512 static float NAME(const void *row, const void *act, int64_t n)                   \
+    AVX512 INLINE static float NAME(const void *row, const void *act, int64_t n)            \
     {                                                                                       \
         const uint16_t *w = row;                                                            \
         const float *x = act;                                                               \
@@ -114,8 +119,8 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
                                                   _mm512_add_ps(s2, s3)));                  \
     }
 
-DEF_DOT_HALF(dot_f16_act, ld_f16)
-DEF_DOT_HALF(dot_bf16_act, ld_bf16)
+DEF_DOT_HALF(k_f16, ld_f16)
+DEF_DOT_HALF(k_bf16, ld_bf16)
 
 #define DEF_DEQ_HALF(NAME, LD)                                                              \
     AVX512 static void NAME(const void *src, float *dst, int64_t n)                         \
@@ -391,7 +396,7 @@ AVX512 static inline __m512i dot_ss(__m512i w, __m512i a)
 
 /* Q8_0: two blocks per register, two independent accumulators. An odd last block is done
  * with the upper half zeroed. */
-AVX512 static float dot_q8_0_act(const void *row, const void *act, int64_t n)
+AVX512 INLINE static float k_q8_0(const void *row, const void *act, int64_t n)
 {
     const quant_block_q8_0 *x = row;
     const quant_act32 *a = act;
@@ -442,7 +447,7 @@ AVX512 static inline __m512i five64(const uint8_t *qh0, const uint8_t *qs0, cons
  * VPDPBUSD(offset bytes, activations). The min term of Q4_1/Q5_1 (m · d_a · isum) is summed
  * in float, in block order. An odd last block pairs with itself against zero activations. */
 #define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                    \
-    AVX512 static float NAME(const void *row, const void *act, int64_t n)                    \
+    AVX512 INLINE static float NAME(const void *row, const void *act, int64_t n)             \
     {                                                                                        \
         const BT *x = row;                                                                   \
         const quant_act32 *a = act;                                                          \
@@ -476,10 +481,10 @@ AVX512 static inline __m512i five64(const uint8_t *qh0, const uint8_t *qs0, cons
 #define MIN_M(p) h2f((p)->m)
 #define MIN_NONE(p) 0.0f /* never evaluated: HAS_M is 0 */
 
-DEF_DOT_LEGACY(dot_q4_0_act, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
-DEF_DOT_LEGACY(dot_q4_1_act, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
-DEF_DOT_LEGACY(dot_q5_0_act, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
-DEF_DOT_LEGACY(dot_q5_1_act, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
+DEF_DOT_LEGACY(k_q4_0, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
+DEF_DOT_LEGACY(k_q4_1, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
+DEF_DOT_LEGACY(k_q5_0, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
+DEF_DOT_LEGACY(k_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
 
 /* Lane → scale index tables for VPERMW: after VPMADDUBSW a register of 64 values becomes 32
  * int16 lanes, lane i covering values 2i and 2i+1. */
@@ -514,7 +519,7 @@ AVX512 static inline __m256i k4_unpack_v(const uint8_t *scales)
 /* Q4_K and Q5_K: per super-block, sum_j sc_j · (q·a)_j in int32 lanes (VPMADDUBSW gives
  * pair sums ≤ 2·31·127, VPDPWSSD multiplies them by the sub-block scale and accumulates),
  * and sum_j m_j · (a sums of sub-block j) from the activation's 16-value sums. */
-AVX512 __attribute__((always_inline)) static inline float dot_k45(const void *row, const void *act, int64_t n, int has_qh)
+AVX512 INLINE static float dot_k45(const void *row, const void *act, int64_t n, int has_qh)
 {
     const quant_act256 *a = act;
     size_t bsz = has_qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
@@ -550,12 +555,12 @@ AVX512 __attribute__((always_inline)) static inline float dot_k45(const void *ro
     return _mm512_reduce_add_ps(accf) - _mm_cvtss_f32(m4);
 }
 
-AVX512 static float dot_q4_K_act(const void *row, const void *act, int64_t n)
+AVX512 INLINE static float k_q4_K(const void *row, const void *act, int64_t n)
 {
     return dot_k45(row, act, n, 0);
 }
 
-AVX512 static float dot_q5_K_act(const void *row, const void *act, int64_t n)
+AVX512 INLINE static float k_q5_K(const void *row, const void *act, int64_t n)
 {
     return dot_k45(row, act, n, 1);
 }
@@ -563,7 +568,7 @@ AVX512 static float dot_q5_K_act(const void *row, const void *act, int64_t n)
 /* Q6_K: unsigned 6-bit values × int8 activations (VPMADDUBSW, pair sums ≤ 2·63·127), times
  * the signed 8-bit group scales (VPDPWSSD); the −32 offset is subtracted exactly as
  * sum_g sc_g · 32 · bsum_g, one more VPDPWSSD on the activation's group sums. */
-AVX512 static float dot_q6_K_act(const void *row, const void *act, int64_t n)
+AVX512 INLINE static float k_q6_K(const void *row, const void *act, int64_t n)
 {
     const quant_block_q6_K *x = row;
     const quant_act256 *a = act;
@@ -594,23 +599,47 @@ AVX512 static float dot_q6_K_act(const void *row, const void *act, int64_t n)
 
 /* ---------------------------------------------------------------------- table ----- */
 
+#define DEF_ROW_FNS(T)                                                                       \
+    AVX512 static float dot_##T(const void *row, const void *act, int64_t n)                 \
+    {                                                                                        \
+        return k_##T(row, act, n);                                                           \
+    }                                                                                        \
+    AVX512 static void mv_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,       \
+                              const void *act, int64_t n, float *y)                          \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r++)                                                    \
+            y[r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes, act, n);                \
+    }
+
+DEF_ROW_FNS(f32)
+DEF_ROW_FNS(f16)
+DEF_ROW_FNS(bf16)
+DEF_ROW_FNS(q8_0)
+DEF_ROW_FNS(q4_0)
+DEF_ROW_FNS(q4_1)
+DEF_ROW_FNS(q5_0)
+DEF_ROW_FNS(q5_1)
+DEF_ROW_FNS(q4_K)
+DEF_ROW_FNS(q5_K)
+DEF_ROW_FNS(q6_K)
+
 static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
-    [NT_TYPE_F32] = {NULL, NULL, dot_f32_act},
-    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16_act},
-    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16_act},
-    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0_act},
-    [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0_act},
-    [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1_act},
-    [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0_act},
-    [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1_act},
-    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K_act},
-    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K_act},
-    [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act},
+    [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32},
+    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16},
+    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16},
+    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0, mv_q8_0},
+    [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0, mv_q4_0},
+    [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1, mv_q4_1},
+    [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0, mv_q5_0},
+    [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1, mv_q5_1},
+    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K, mv_q4_K},
+    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K, mv_q5_K},
+    [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K, mv_q6_K},
 };
 
 const quant_kernels *quant_avx512_kernels(int type)
 {
-    static const quant_kernels none = {NULL, NULL, NULL};
+    static const quant_kernels none = {NULL, NULL, NULL, NULL};
     return type >= 0 && type < NT_TYPE_COUNT_ ? &avx512_kernels[type] : &none;
 }
 
@@ -623,7 +652,7 @@ bool quant_avx512_usable(void)
 
 const quant_kernels *quant_avx512_kernels(int type)
 {
-    static const quant_kernels none = {NULL, NULL, NULL};
+    static const quant_kernels none = {NULL, NULL, NULL, NULL};
     (void)type;
     return &none;
 }

@@ -392,7 +392,8 @@ static void test_dot_kernels(void)
     }
 }
 
-/* quant_matvec gives each row exactly what quant_dot_act gives, whatever the row split. */
+/* quant_matvec gives each row exactly what quant_dot_act gives, whatever the row split, for
+ * every kernel set (and the default entry points use the active set). */
 static void test_matvec_split(void)
 {
     rng_state = 777;
@@ -406,16 +407,24 @@ static void test_matvec_split(void)
         T_ASSERT(W && x && act);
         for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
         for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
-        quant_act_prepare(t->type, x, act, n);
-        quant_matvec(t->type, W, rb, 0, rows, act, n, y1);
-        quant_matvec(t->type, W, rb, 0, 3, act, n, y2);
-        quant_matvec(t->type, W, rb, 3, 4, act, n, y2);
-        quant_matvec(t->type, W, rb, 4, rows, act, n, y2);
-        for (int64_t r = 0; r < rows; r++) {
-            float d = quant_dot_act(t->type, W + r * rb, act, n);
-            if (f2u(y1[r]) != f2u(y2[r]) || f2u(y1[r]) != f2u(d))
-                t_fail(__FILE__, __LINE__, "%s row %lld: %.9g / %.9g / %.9g", tname(t->type),
-                       (long long)r, y1[r], y2[r], d);
+        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+            if (!quant_isa_available(isa)) continue;
+            quant_act_prepare_isa(isa, t->type, x, act, n);
+            quant_matvec_isa(isa, t->type, W, rb, 0, rows, act, n, y1);
+            quant_matvec_isa(isa, t->type, W, rb, 0, 3, act, n, y2);
+            quant_matvec_isa(isa, t->type, W, rb, 3, 4, act, n, y2);
+            quant_matvec_isa(isa, t->type, W, rb, 4, rows, act, n, y2);
+            for (int64_t r = 0; r < rows; r++) {
+                float d = quant_dot_act_isa(isa, t->type, W + r * rb, act, n);
+                if (f2u(y1[r]) != f2u(y2[r]) || f2u(y1[r]) != f2u(d))
+                    t_fail(__FILE__, __LINE__, "%s/%s row %lld: %.9g / %.9g / %.9g", tname(t->type),
+                           quant_isa_name(isa), (long long)r, y1[r], y2[r], d);
+            }
+            if (isa == quant_isa_active()) {
+                quant_matvec(t->type, W, rb, 0, rows, act, n, y2);
+                T_CHECK(memcmp(y1, y2, sizeof y1) == 0);
+                T_CHECK(f2u(quant_dot_act(t->type, W, act, n)) == f2u(y1[0]));
+            }
         }
         free(W); free(x); free(act);
     }
