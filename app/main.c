@@ -43,6 +43,13 @@ int main(int argc, char **argv)
     int rc = cli_parse(&o, argc, argv, stdout, stderr);
     if (rc == 1) return 0;
     if (rc != 0) return rc;
+    /* Parsed into cli_opts for the issues that implement them; until something reads them,
+     * refuse them rather than ignore them silently. */
+    if (o.persona || o.theme || o.resume || o.save) {
+        fprintf(stderr, "natter: %s is not supported yet\n",
+                o.persona ? "--persona" : o.theme ? "--theme" : o.resume ? "--resume" : "--save");
+        return 2;
+    }
     if (cli_resolve_model(&o) != 0) {
         fprintf(stderr,
                 "natter: no model given and no default model found (models/natter-guide.gguf)\n"
