@@ -42,18 +42,26 @@ int commands_parse(const char *line, const char **args)
     if (n == 0) return -1;
     const char *rest = p + n;
     while (*rest == ' ' || *rest == '\t' || *rest == '\n') rest++;
-    int found = -1, matches = 0;
+    /* An exact name wins; else a prefix must be unique among the commands that exist now
+     * (so "/re" means /regen, not the planned /replay), or among all of them. */
+    int found = -1, matches = 0, avail = -1, n_avail = 0;
     for (int i = 0; i < CMD_COUNT_; i++) {
         const char *name = commands_table[i].name;
         if (!name || strncmp(name, p, n) != 0) continue;
-        if (name[n] == '\0') { /* an exact name wins over longer ones sharing the prefix */
+        if (name[n] == '\0') {
             found = i;
             matches = 1;
+            n_avail = 0;
             break;
         }
         found = i;
         matches++;
+        if (!(commands_table[i].flags & CMD_F_PLANNED)) {
+            avail = i;
+            n_avail++;
+        }
     }
+    if (n_avail == 1) found = avail, matches = 1;
     if (matches == 0) return -1;
     if (matches > 1) return -2;
     if (*rest && !(commands_table[found].flags & CMD_F_ARGS)) return -3;

@@ -23,6 +23,10 @@ static void test_parse(void)
     T_EQ_INT(commands_parse("/system You are terse.\nReally.", &args), CMD_SYSTEM);
     T_EQ_STR(args, "You are terse.\nReally.");
     T_EQ_INT(commands_parse("/replay x", &args), CMD_REPLAY);
+    /* A prefix shared with a planned command goes to the one that exists. */
+    T_EQ_INT(commands_parse("/re", &args), CMD_REGEN);
+    T_EQ_INT(commands_parse("/rep", &args), CMD_REPLAY);
+    T_EQ_INT(commands_parse("/se", &args), CMD_SET); /* /sessions is only planned */
     T_CHECK(commands_info(CMD_REPLAY)->flags & CMD_F_PLANNED);
 }
 
