@@ -184,11 +184,46 @@ static void test_locale(void)
     setlocale(LC_NUMERIC, "C");
 }
 
+/* Every prefix of a document, and the document with each byte replaced by hostile values,
+ * either parses or fails with a place inside the text: never a crash (run under `make asan`),
+ * never a failure without a message. */
+static void test_mutations(void)
+{
+    static const char doc[] = "{\"spec\": \"chara_card_v2\", \"data\": {\"name\": \"M\\u00e9ra\",\n"
+                              " \"tags\": [1, -2.5e3, true, null, {\"a\": []}], \"x\": \"\\ud83d\\ude00\"}}";
+    size_t n = sizeof doc - 1;
+    char buf[sizeof doc];
+    static const unsigned char vals[] = {0, '"', '\\', '{', ']', ',', 0x80, 0xff, '\n'};
+    int bad = 0;
+    for (size_t len = 0; len <= n; len++) {
+        json *j;
+        json_error e;
+        int rc = json_parse(doc, len, &j, &e);
+        if (len == n ? rc != NT_OK : rc != NT_ERR_FORMAT) bad++;
+        if (rc != NT_OK && (e.line < 1 || e.line > 2 || e.col < 1 || !e.msg[0])) bad++;
+        json_free(j);
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof vals; k++) {
+            memcpy(buf, doc, n);
+            buf[i] = (char)vals[k];
+            json *j;
+            json_error e;
+            int rc = json_parse(buf, n, &j, &e);
+            if (rc != NT_OK && rc != NT_ERR_FORMAT) bad++;
+            if (rc != NT_OK && (e.line < 1 || e.col < 1 || !e.msg[0])) bad++;
+            json_free(j);
+        }
+    }
+    T_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     T_RUN(test_accept);
     T_RUN(test_reject);
     T_RUN(test_writer_round_trip);
     T_RUN(test_locale);
+    T_RUN(test_mutations);
     return t_done();
 }

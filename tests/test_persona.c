@@ -597,6 +597,36 @@ static void test_import_command(void)
     T_EQ_INT(quietly(cmd_check, 0, none), 2);
 }
 
+/* Truncated files (every 11th length of two shipped personas): each either loads or fails
+ * with at least one diagnostic, and never crashes (run under `make asan`). */
+static void test_truncations(void)
+{
+    const char *files[] = {"prompts/tutor.yaml", "prompts/docqa.yaml"};
+    int bad = 0, failed = 0;
+    for (int f = 0; f < 2; f++) {
+        size_t len;
+        char *text = t_read_file(files[f], &len);
+        T_ASSERT(text != NULL);
+        const char *path = tmp_path("trunc.yaml");
+        for (size_t n = 0; n < len; n += 11) {
+            FILE *fp = fopen(path, "wb");
+            T_ASSERT(fp != NULL);
+            fwrite(text, 1, n, fp);
+            fclose(fp);
+            ycfg_diag d = {0};
+            persona *p = persona_load(path, NULL, &d);
+            if (!p && d.n == 0) bad++;
+            if (p && d.n != 0) bad++;
+            failed += !p;
+            persona_free(p);
+            ycfg_diag_free(&d);
+        }
+        free(text);
+    }
+    T_EQ_INT(bad, 0);
+    T_CHECK(failed > 10); /* most cuts lose 'system' or break the syntax */
+}
+
 int main(void)
 {
     T_RUN(test_shipped);
@@ -611,5 +641,6 @@ int main(void)
     T_RUN(test_card);
     T_RUN(test_card_rejects);
     T_RUN(test_import_command);
+    T_RUN(test_truncations);
     return t_done();
 }
