@@ -32,6 +32,7 @@ struct worker {
     uint64_t job_gen;          /* live_gen when the job was submitted (its own params) */
 
     atomic_bool stop;
+    bool in_prompt;            /* worker thread only: progress is reported for prompts only */
 
     /* Worker-thread only. */
     nt_tokens ctx;             /* the ids in the KV cache, in order (ctx.n == model_n_past) */
@@ -81,6 +82,7 @@ static bool worker_cancel_hook(void *user)
 static void worker_progress_hook(int32_t done, int32_t total, void *user)
 {
     worker *w = user;
+    if (!w->in_prompt) return; /* one event per generated token would only be noise */
     worker_event ev = {.kind = WEV_PROGRESS, .done = done, .total = total};
     worker_emit(w, &ev);
 }
@@ -192,7 +194,9 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
         /* toks may alias w->ctx.v: copy the id before the append can move it. */
         int32_t one = toks[0];
         if (reeval) toks = &one;
+        w->in_prompt = true;
         int rc = model_eval(w->m, toks, n, w->logits, &err);
+        w->in_prompt = false;
         worker_sync_ctx(w, toks, n);
         done->n_prompt = (int32_t)w->ctx.n - (keep - reeval);
         if (rc == NT_ERR_CANCELLED) {

@@ -358,13 +358,30 @@ static void test_worker_stop_params(void)
     T_EQ_INT(d.end, WEND_STOPPED);
     T_CHECK(d.n_gen >= 3 && d.n_gen < 400);
     T_CHECK(!worker_busy(w));
-    /* The next job is not affected by the earlier stop. */
+    /* The next job is not affected by the earlier stop. It reports the prompt's progress
+     * (ending at 5 of 5) and nothing of the kind once tokens come. */
     job.keep = 0;
     job.max_tokens = 4;
     T_ASSERT(worker_submit(w, &job) == NT_OK);
-    d = run_to_done(w, NULL);
+    int progress = 0, progress_after_token = 0, last_done = 0, n_tok = 0;
+    for (;;) {
+        T_ASSERT(worker_wait(w, &d, 30000));
+        if (d.kind == WEV_PROGRESS) {
+            progress++;
+            progress_after_token += n_tok > 0;
+            T_EQ_INT(d.total, 5);
+            last_done = d.done;
+        }
+        n_tok += d.kind == WEV_TOKEN;
+        free(d.text);
+        if (d.kind == WEV_DONE) break;
+    }
+    T_CHECK(progress >= 1);
+    T_EQ_INT(last_done, 5);
+    T_EQ_INT(progress_after_token, 0);
     T_EQ_INT(d.end, WEND_LENGTH);
     T_EQ_INT(d.n_gen, 4);
+    T_EQ_INT(n_tok, 4);
     worker_free(w);
 }
 
