@@ -8,5 +8,6 @@ int cmd_info(int argc, char **argv);       /* natter info MODEL.gguf */
 int cmd_tokenize(int argc, char **argv);   /* natter tokenize MODEL.gguf [--ids] < text */
 int cmd_perplexity(int argc, char **argv); /* natter perplexity -m MODEL -f TEXT [--ctx N] */
 int cmd_bench(int argc, char **argv);      /* natter bench [-m MODEL] [--threads N] [--json] */
+int cmd_train(int argc, char **argv);      /* natter train --data PATH -o OUT.gguf | --eval M */
 
 #endif

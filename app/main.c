@@ -26,6 +26,7 @@ static const subcmd subcmds[] = {
     {"tokenize", cmd_tokenize},
     {"perplexity", cmd_perplexity},
     {"bench", cmd_bench},
+    {"train", cmd_train},
 };
 
 int main(int argc, char **argv)

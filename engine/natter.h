@@ -516,7 +516,7 @@ typedef struct train_params {
     /* The architecture of a model trained from scratch (ignored with an initial model,
      * except n_ctx, which caps the training sequences there too). */
     int32_t n_vocab;        /* BPE vocabulary, the three ChatML control tokens included */
-    int32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    int32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx; /* n_head_kv 0: n_head */
     float norm_eps, rope_base;
     /* Optimisation. */
     int32_t steps;          /* total optimizer steps (a resumed run continues up to this) */
@@ -533,7 +533,7 @@ typedef struct train_params {
     bool f16;               /* write the GGUF's matrices as F16 (vectors stay F32) */
 } train_params;
 
-/* dim 256, 4 layers, 4 heads, FFN 768, vocab 3072, context 256, batch 16, lr 1e-3 → 1e-4,
+/* dim 256, 4 layers, 4 heads (KV heads = heads), FFN 768, vocab 3072, context 256, batch 16, lr 1e-3 → 1e-4,
  * warm-up 100, weight decay 0.1, betas 0.9/0.95, clip 1, seed 1. */
 train_params train_default_params(void);
 

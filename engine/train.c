@@ -37,7 +37,7 @@
 train_params train_default_params(void)
 {
     return (train_params){
-        .n_vocab = 3072, .n_embd = 256, .n_layer = 4, .n_head = 4, .n_head_kv = 4, .n_ff = 768,
+        .n_vocab = 3072, .n_embd = 256, .n_layer = 4, .n_head = 4, .n_head_kv = 0, .n_ff = 768,
         .n_ctx = 256, .norm_eps = 1e-5f, .rope_base = 10000.0f,
         .steps = 3000, .batch = 16, .warmup = 100, .lr = 1e-3f, .lr_min = 1e-4f,
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .adam_eps = 1e-8f, .clip = 1.0f,
