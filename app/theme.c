@@ -41,38 +41,65 @@ int theme_elem_from_name(const char *name)
  * would otherwise vanish without colour (knob, status bar, selection) get reverse video. */
 static const unsigned mono_extra[THEME_COUNT] = {
     [THEME_USER] = THEME_ATTR_BOLD,
+    [THEME_SYSTEM] = THEME_ATTR_DIM,
+    [THEME_LABEL_USER] = THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE,
+    [THEME_LABEL_ASSISTANT] = THEME_ATTR_BOLD,
+    [THEME_LABEL_SYSTEM] = THEME_ATTR_BOLD,
     [THEME_TITLE] = THEME_ATTR_BOLD,
+    [THEME_SLIDER_FILL] = THEME_ATTR_BOLD,
     [THEME_SLIDER_KNOB] = THEME_ATTR_REVERSE,
     [THEME_STATUS] = THEME_ATTR_REVERSE,
+    [THEME_STATUS_BUSY] = THEME_ATTR_REVERSE | THEME_ATTR_BOLD,
+    [THEME_CODE] = THEME_ATTR_BOLD,
+    [THEME_INLINE_CODE] = THEME_ATTR_BOLD,
     [THEME_SELECTION] = THEME_ATTR_REVERSE,
-    [THEME_ERROR] = THEME_ATTR_BOLD,
+    [THEME_ERROR] = THEME_ATTR_BOLD | THEME_ATTR_REVERSE,
     [THEME_WARNING] = THEME_ATTR_BOLD,
+    [THEME_NOTE] = THEME_ATTR_BOLD,
+    [THEME_END] = THEME_ATTR_BOLD,
     [THEME_MARK] = THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE,
     [THEME_DIM] = THEME_ATTR_DIM,
+    [THEME_MORE] = THEME_ATTR_REVERSE,
+    [THEME_PROMPT] = THEME_ATTR_BOLD,
 };
 
 #define S(f, b, a, f8, b8) {(f), (b), (a), (f8), (b8), 0}
 #define D THEME_DEFAULT
 #define U THEME_UNSET
+#define BOLD THEME_ATTR_BOLD
 static const theme_style dark[THEME_COUNT] = {
     [THEME_TEXT] = S(D, D, 0, U, U),
-    [THEME_USER] = S(117, D, THEME_ATTR_BOLD, 6, U),
+    [THEME_USER] = S(117, D, 0, 6, U),
     [THEME_ASSISTANT] = S(D, D, 0, U, U),
     [THEME_SYSTEM] = S(180, D, 0, 3, U),
+    [THEME_LABEL_USER] = S(117, D, BOLD, 6, U),
+    [THEME_LABEL_ASSISTANT] = S(114, D, BOLD, 2, U),
+    [THEME_LABEL_SYSTEM] = S(180, D, BOLD, 3, U),
     [THEME_BORDER] = S(240, D, 0, 4, U),
-    [THEME_TITLE] = S(252, D, THEME_ATTR_BOLD, 7, U),
+    [THEME_TITLE] = S(252, D, BOLD, 7, U),
     [THEME_SLIDER_TRACK] = S(239, D, 0, 4, U),
-    [THEME_SLIDER_KNOB] = S(214, D, THEME_ATTR_BOLD, 3, U),
-    [THEME_STATUS] = S(252, 236, 0, 0, 6),
+    [THEME_SLIDER_FILL] = S(114, D, 0, 2, U),
+    [THEME_SLIDER_KNOB] = S(214, D, BOLD, 3, U),
+    [THEME_STATUS] = S(252, 236, 0, 0, 7),
+    [THEME_STATUS_BUSY] = S(235, 114, 0, 0, 2),
     [THEME_CODE] = S(150, 235, 0, 2, U),
+    [THEME_INLINE_CODE] = S(150, D, 0, 2, U),
+    [THEME_STRONG] = S(D, D, BOLD, U, U),
+    [THEME_EMPHASIS] = S(D, D, THEME_ATTR_ITALIC, U, U),
+    [THEME_HEADING] = S(D, D, BOLD | THEME_ATTR_UNDERLINE, U, U),
     [THEME_SELECTION] = S(D, 24, 0, U, 4),
-    [THEME_ERROR] = S(203, D, THEME_ATTR_BOLD, 1, U),
+    [THEME_ERROR] = S(203, D, BOLD, 1, U),
     [THEME_WARNING] = S(221, D, 0, 3, U),
-    [THEME_MARK] = S(213, D, THEME_ATTR_BOLD, 5, U),
+    [THEME_NOTE] = S(221, D, 0, 3, U),
+    [THEME_END] = S(203, D, 0, 1, U),
+    [THEME_MARK] = S(213, D, BOLD, 5, U),
     [THEME_DIM] = S(244, D, 0, U, U),
+    [THEME_MORE] = S(235, 221, 0, 0, 3),
+    [THEME_PROMPT] = S(114, D, BOLD, 2, U),
     [THEME_INPUT] = S(D, D, 0, U, U),
     [THEME_PROBS] = S(67, D, 0, 4, U),
 };
+#undef BOLD
 #undef S
 #undef D
 #undef U

@@ -19,23 +19,36 @@
 
 /* Every element a theme styles: X(enum suffix, YAML key, what it is for). The TUI gives each
  * a colour pair numbered THEME_x + 1. */
-#define THEME_ELEMS(X)                                                        \
-    X(TEXT, "text", "ordinary text and the window background")                \
-    X(USER, "user", "the user's messages")                                    \
-    X(ASSISTANT, "assistant", "the model's answers")                          \
-    X(SYSTEM, "system", "the system prompt and notices")                      \
-    X(BORDER, "border", "window borders and separators")                      \
-    X(TITLE, "title", "window and panel titles")                              \
-    X(SLIDER_TRACK, "slider_track", "the track of a sampling slider")         \
-    X(SLIDER_KNOB, "slider_knob", "the knob of a sampling slider")            \
-    X(STATUS, "status", "the status bar")                                     \
-    X(CODE, "code", "code blocks in answers")                                 \
-    X(SELECTION, "selection", "the selected item or text")                    \
-    X(ERROR, "error", "error messages")                                       \
-    X(WARNING, "warning", "warnings")                                         \
-    X(MARK, "mark", "marks where a parameter changed during an answer")       \
-    X(DIM, "dim", "secondary text: timings, hints, token counts")             \
-    X(INPUT, "input", "the input line")                                       \
+#define THEME_ELEMS(X)                                                           \
+    X(TEXT, "text", "ordinary text and the window background")                   \
+    X(USER, "user", "the user's messages")                                       \
+    X(ASSISTANT, "assistant", "the model's answers")                             \
+    X(SYSTEM, "system", "the system prompt and notices")                         \
+    X(LABEL_USER, "label_user", "the label above the user's messages")           \
+    X(LABEL_ASSISTANT, "label_assistant", "the label above the model's answers") \
+    X(LABEL_SYSTEM, "label_system", "the label above the system prompt")         \
+    X(BORDER, "border", "window borders and separators")                         \
+    X(TITLE, "title", "window and panel titles")                                 \
+    X(SLIDER_TRACK, "slider_track", "the empty part of a sampling slider")       \
+    X(SLIDER_FILL, "slider_fill", "the filled part of a sampling slider")        \
+    X(SLIDER_KNOB, "slider_knob", "the knob of a sampling slider")               \
+    X(STATUS, "status", "the status bar")                                        \
+    X(STATUS_BUSY, "status_busy", "the status bar's state while working")        \
+    X(CODE, "code", "code blocks in answers")                                    \
+    X(INLINE_CODE, "inline_code", "`code` inside a line")                        \
+    X(STRONG, "strong", "**bold** text in answers")                              \
+    X(EMPHASIS, "emphasis", "*italic* text in answers")                          \
+    X(HEADING, "heading", "headings in answers")                                 \
+    X(SELECTION, "selection", "the selected item (the focused slider)")          \
+    X(ERROR, "error", "error messages")                                          \
+    X(WARNING, "warning", "warnings")                                            \
+    X(NOTE, "note", "the message line")                                          \
+    X(END, "end", "end notes such as [stopped]")                                 \
+    X(MARK, "mark", "marks where a parameter changed during an answer")          \
+    X(DIM, "dim", "secondary text: timings, hints, token counts")                \
+    X(MORE, "more", "the \"more below\" indicator")                              \
+    X(PROMPT, "prompt", "the input prompt sign")                                 \
+    X(INPUT, "input", "the input line")                                          \
     X(PROBS, "probs", "the bars of the token-probability view")
 
 enum theme_elem {

@@ -40,6 +40,15 @@ static void test_shipped(void)
         T_EQ_INT(d.n, 0);
         if (t) T_EQ_STR(t->name, names[i]);
         if (t) T_CHECK(t->description[0] != 0);
+        /* Each shipped theme styles every element itself (none falls back to dark's). */
+        size_t len;
+        char *text = t_read_file(path, &len);
+        for (int e = 0; text && e < THEME_COUNT; e++) {
+            char key[40];
+            snprintf(key, sizeof key, "\n  %s:", theme_elem_name(e));
+            if (!strstr(text, key)) t_fail(__FILE__, __LINE__, "%s has no style for '%s'", path, theme_elem_name(e));
+        }
+        free(text);
         theme_free(t);
         ycfg_diag_free(&d);
     }
@@ -202,8 +211,8 @@ static void test_resolve(void)
     T_ASSERT(t != NULL);
     short fg, bg;
     unsigned a;
-    /* user: 117 bold, fg8 cyan. */
-    const theme_style *u = theme_get(t, THEME_USER);
+    /* label_user: 117 bold, fg8 cyan. */
+    const theme_style *u = theme_get(t, THEME_LABEL_USER);
     theme_resolve(u, 256, &fg, &bg, &a);
     T_EQ_INT(fg, 117);
     T_EQ_INT(bg, -1);
@@ -216,7 +225,7 @@ static void test_resolve(void)
     theme_resolve(u, 0, &fg, &bg, &a);
     T_EQ_INT(fg, -1);
     T_EQ_INT(bg, -1);
-    T_EQ_INT(a, THEME_ATTR_BOLD);
+    T_EQ_INT(a, THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE);
     /* dim: grey 244 → bright black on 16 colours → white + dim on 8 colours. */
     const theme_style *dm = theme_get(t, THEME_DIM);
     theme_resolve(dm, 16, &fg, &bg, &a);
@@ -237,7 +246,12 @@ static void test_resolve(void)
     T_EQ_INT(a, THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE);
     theme_resolve(theme_get(t, THEME_STATUS), 8, &fg, &bg, &a);
     T_EQ_INT(fg, 0);
-    T_EQ_INT(bg, 6);
+    T_EQ_INT(bg, 7);
+    theme_resolve(theme_get(t, THEME_ERROR), 0, &fg, &bg, &a);
+    T_EQ_INT(a, THEME_ATTR_BOLD | THEME_ATTR_REVERSE);
+    theme_resolve(theme_get(t, THEME_EMPHASIS), 256, &fg, &bg, &a);
+    T_EQ_INT(fg, -1);
+    T_EQ_INT(a, THEME_ATTR_ITALIC);
     theme_free(t);
 
     /* RGB and bright colours without fallbacks. */
