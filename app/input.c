@@ -337,6 +337,63 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* The history file holds one entry per line, with '\\' and newlines escaped as "\\\\" and "\\n",
+ * so that a question of several lines comes back as one entry. */
+static void hist_write_entry(FILE *f, const char *line)
+{
+    for (const char *p = line; *p; p++) {
+        if (*p == '\\')
+            fputs("\\\\", f);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\n', f);
+}
+
+static void hist_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n') line[--n] = '\0';
+        size_t j = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (line[i] == '\\' && i + 1 < n) {
+                i++;
+                line[j++] = line[i] == 'n' ? '\n' : line[i];
+            } else {
+                line[j++] = line[i];
+            }
+        }
+        line[j] = '\0';
+        if (j > 0) add_history(line);
+    }
+    free(line);
+    fclose(f);
+}
+
+/* Rewrites the file from the (stifled) in-memory history: temporary file, then rename. */
+static void hist_save(const char *path)
+{
+    char tmp[1100];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return;
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    for (int i = 0; i < history_length; i++) {
+        HIST_ENTRY *e = history_get(history_base + i);
+        if (e && e->line) hist_write_entry(f, e->line);
+    }
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        remove(tmp);
+}
+
 const char *input_history_path(void)
 {
     static char path[1024];
@@ -372,9 +429,7 @@ int input_init(const char *history_path)
     stifle_history(INPUT_HISTORY_MAX);
     if (history_path) {
         rl.hist_path = strdup(history_path);
-        if (rl.hist_path && mkdir_p(rl.hist_path) == 0) {
-            if (read_history(rl.hist_path) != 0) write_history(rl.hist_path);
-        }
+        if (rl.hist_path && mkdir_p(rl.hist_path) == 0) hist_load(rl.hist_path);
     }
     rl_callback_handler_install("> ", input_rl_line);
     rl_variable_bind("enable-bracketed-paste", "off"); /* natter handles pastes itself */
@@ -391,7 +446,7 @@ void input_free(void)
         rl.active = false;
     }
     if (rl.hist_path) {
-        history_truncate_file(rl.hist_path, INPUT_HISTORY_MAX);
+        hist_save(rl.hist_path);
         free(rl.hist_path);
         rl.hist_path = NULL;
     }
@@ -476,10 +531,19 @@ char *input_take_line(bool *eof)
         char *l = rl.lines[0];
         memmove(rl.lines, rl.lines + 1, (size_t)(rl.n_lines - 1) * sizeof *rl.lines);
         rl.n_lines--;
-        if (l[0] && (history_length == 0 ||
-                     strcmp(history_get(history_base + history_length - 1)->line, l) != 0)) {
+        HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+        /* Readline's history position must follow the end, or recalling and accepting a
+         * line later edits an old entry in place. */
+        using_history();
+        if (l[0] && !(last && last->line && strcmp(last->line, l) == 0)) {
             add_history(l);
-            if (rl.hist_path) append_history(1, rl.hist_path);
+            /* Appended at once, so a crash loses nothing; input_free trims the file. */
+            FILE *f = rl.hist_path ? fopen(rl.hist_path, "a") : NULL;
+            if (f) {
+                hist_write_entry(f, l);
+                fclose(f);
+            }
+            using_history();
         }
         return l;
     }

@@ -273,10 +273,22 @@ if grep -q "Once upon a time" "$TMP/state/natter/history" 2>/dev/null; then
 else
     bad "the input history is saved under XDG_STATE_HOME" "$(ls -R "$TMP/state" 2>&1)"
 fi
+if grep -qF 'first line\nsecond line\nthird line' "$TMP/state/natter/history" 2>/dev/null; then
+    ok "a multi-line question is one history entry"
+else
+    bad "a multi-line question is one history entry" "$(cat "$TMP/state/natter/history" 2>&1)"
+fi
 start 100 30
 T send-keys -t nt Up
-if wait_for "> third line" 30 || wait_for "> /quit" 30; then ok "the history is there in the next run (Up)"; else bad "history across runs" "$(cap)"; fi
-T send-keys -t nt C-u
+if wait_for "> /quit" 30; then ok "the history is there in the next run (Up)"; else bad "history across runs" "$(cap)"; fi
+T send-keys -t nt C-u C-r "second"
+if wait_for "reverse-i-search" 30 && wait_for "second line" 30 && wait_for "third line" 30; then
+    ok "Ctrl-R finds the multi-line question of the last run"
+else
+    bad "Ctrl-R finds the multi-line question of the last run" "$(cap)"
+fi
+T send-keys -t nt C-g C-u
+wait_gone "reverse-i-search"
 
 # ---- 10. Ctrl-C at an idle prompt asks first; the second press quits
 T send-keys -t nt C-c
