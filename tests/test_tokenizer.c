@@ -647,6 +647,46 @@ static void test_pretok_splits(void)
     T_EQ_STR(split(PRETOK_GPT2, ""), "");
 }
 
+/* Llama 3's rule (llama.cpp's ignore_merges): a word that is a whole vocabulary entry is one
+ * token even when the merges would not build it. The conformance files cannot show this (on
+ * GPT-2's vocabulary the merges always reach such words), so a vocabulary made for it does:
+ * with only the merge "b c", "abc" merges to a + bc under gpt-2, but is "abc" under llama-bpe. */
+static void test_ignore_merges(void)
+{
+    const char *tokens[] = {"a", "b", "c", "bc", "abc"};
+    const char *merges[] = {"b c"};
+    const char *pres[] = {"gpt-2", "llama-bpe"};
+    for (int k = 0; k < 2; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/im%d.gguf", t_tmpdir(), k);
+        gguf_writer *w = gguf_writer_init();
+        T_ASSERT(w);
+        gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+        gguf_writer_set_str(w, "tokenizer.ggml.pre", pres[k]);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 5);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+        gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
+        nt_err e = {0};
+        T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
+        gguf_writer_free(w);
+        tokenizer *t;
+        T_EQ_INT(try_load(path, &e, &t), NT_OK);
+        T_ASSERT(t);
+        T_EQ_STR(tokenizer_pre(t), pres[k]);
+        nt_tokens ids = {0};
+        encode(t, "abc", 3, 0, &ids);
+        if (k == 0) {
+            T_EQ_INT(ids.n, 2);
+            T_CHECK(ids.n == 2 && ids.v[0] == 0 && ids.v[1] == 3);
+        } else {
+            T_EQ_INT(ids.n, 1);
+            T_CHECK(ids.n == 1 && ids.v[0] == 4);
+        }
+        nt_tokens_free(&ids);
+        tokenizer_free(t);
+    }
+}
+
 int main(void)
 {
     T_RUN(test_pretok_splits);
@@ -658,5 +698,6 @@ int main(void)
     T_RUN(test_specials);
     T_RUN(test_invalid_utf8);
     T_RUN(test_metadata);
+    T_RUN(test_ignore_merges);
     return t_done();
 }
