@@ -238,6 +238,23 @@ if [ "$cx" = 6 ]; then ok "the input cursor sits after the wide characters (colu
 T send-keys -t nt C-u
 T resize-window -t nt -x 100 -y 30
 
+# ---- 7b. Markdown: emphasis and inline code lose their markers; a fenced block stands out
+# (drawn in the code colour: capture-pane -e shows its escape sequence, yellow = 33).
+T send-keys -t nt "/clear" Enter
+wait_for "conversation cleared"
+T send-keys -t nt -l 'say **bold** and `code` here'
+T send-keys -t nt M-Enter '```' M-Enter 'x = 1' M-Enter '```' Enter
+idle
+s=$(cap)
+codeline=$(T capture-pane -p -e -t nt | grep 'x = 1' | head -n 1)
+if echo "$s" | grep -q "^  say bold and code here$" && echo "$s" | grep -q '^  ```$' &&
+   echo "$codeline" | grep -q '33m'; then
+    ok "Markdown emphasis is rendered and fenced code stands out"
+else
+    bad "Markdown emphasis is rendered and fenced code stands out" "$s
+code line: $codeline"
+fi
+
 # ---- 8. help screen from the command table
 T send-keys -t nt F1
 if wait_for "/regen" && wait_for "Alt-Enter, Ctrl-J"; then ok "F1 shows the help built from the command table"; else bad "F1 help" "$(cap)"; fi
