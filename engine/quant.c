@@ -268,7 +268,13 @@ static void act_f32(const float *x, void *act, int64_t n)
 }
 
 /* Block scale for int8 activations: q = round(x · 127/amax). SIMD preparers use the same
- * scalar scale and the same rounding, so their buffers are bit-identical to these. */
+ * scalar scale and the same rounding, so their buffers are bit-identical to these. The clamp
+ * only matters for NaN/inf inputs (fmaxf/fminf map NaN to the bound): it keeps the float to
+ * int conversion defined and the kernels' int8 range assumptions true whatever comes in. */
+static inline int act_q(float v)
+{
+    return (int)nearbyintf(fminf(fmaxf(v, -127.0f), 127.0f));
+}
 static void act32_prep(const float *x, void *act, int64_t n)
 {
     quant_act32 *y = act;
@@ -279,7 +285,7 @@ static void act32_prep(const float *x, void *act, int64_t n)
         int32_t s = 0;
         y[b].d = amax / 127.0f;
         for (int i = 0; i < 32; i++) {
-            int q = (int)nearbyintf(x[i] * id);
+            int q = act_q(x[i] * id);
             y[b].qs[i] = (int8_t)q;
             s += q;
         }
@@ -298,7 +304,7 @@ static void act256_prep(const float *x, void *act, int64_t n)
         for (int g = 0; g < 16; g++) {
             int s = 0;
             for (int i = 16 * g; i < 16 * g + 16; i++) {
-                int q = (int)nearbyintf(x[i] * id);
+                int q = act_q(x[i] * id);
                 y[b].qs[i] = (int8_t)q;
                 s += q;
             }

@@ -327,7 +327,10 @@ AVX512 static void deq_q6_K(const void *src, float *y, int64_t n)
  * nearbyintf), with their int32 sum. */
 AVX512 static inline __m128i q16(const float *x, __m512 id, int32_t *sum)
 {
-    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), id));
+    /* clamp as act_q in quant.c: MAXPS/MINPS return the second operand for a NaN first */
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x), id);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    __m512i q = _mm512_cvtps_epi32(v);
     *sum += _mm512_reduce_add_epi32(q);
     return _mm512_cvtepi32_epi8(q);
 }
@@ -335,7 +338,8 @@ AVX512 static inline __m128i q16(const float *x, __m512 id, int32_t *sum)
 AVX512 static inline float amax_of(const float *x, int n)
 {
     __m512 m = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    /* NaNs are skipped, as by fmaxf in the scalar code (MAXPS returns its second operand) */
+    for (int i = 0; i < n; i += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), m);
     return _mm512_reduce_max_ps(m);
 }
 

@@ -452,6 +452,36 @@ static void test_zero_activations(void)
     }
 }
 
+/* NaN and inf activations: results are garbage, but defined (no UB in the float → int
+ * conversion, int8 values within ±127) and the same buffer from every kernel set. */
+static void test_nonfinite_activations(void)
+{
+    const int64_t n = 512;
+    float x[512];
+    static quant_act256 a0[2], a1[2];
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(i % 13) - 6.0f;
+    /* whole last 16-value loads of NaN (a block max that lets NaN through would keep it) */
+    for (int i = 48; i < 64; i++) x[i] = NAN;
+    for (int i = 496; i < 512; i++) x[i] = -NAN;
+    x[100] = INFINITY;
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        int type = qtypes[q].type;
+        if (quant_act_bytes(type, n) > sizeof a0) continue; /* f32 copies need no check */
+        quant_act_prepare_isa(QUANT_ISA_SCALAR, type, x, a0, n);
+        for (int isa = 1; isa < QUANT_ISA_COUNT_; isa++) {
+            if (!quant_isa_available(isa)) continue;
+            quant_act_prepare_isa(isa, type, x, a1, n);
+            if (memcmp(a0, a1, quant_act_bytes(type, n)) != 0)
+                t_fail(__FILE__, __LINE__, "%s/%s: buffers differ", tname(type), quant_isa_name(isa));
+        }
+        /* first block of the 32-value buffers: −128 never appears */
+        if (quant_act_bytes(type, n) == (size_t)(n / 32) * sizeof(quant_act32)) {
+            const quant_act32 *b = (const quant_act32 *)(const void *)a0;
+            for (int i = 0; i < 32; i++) T_CHECK(b->qs[i] >= -127);
+        }
+    }
+}
+
 /* The block structs match the type table, and both agree on what is supported. */
 static void test_layouts(void)
 {
@@ -492,6 +522,7 @@ int main(void)
     T_RUN(test_dot_kernels);
     T_RUN(test_matvec_split);
     T_RUN(test_zero_activations);
+    T_RUN(test_nonfinite_activations);
     T_RUN(test_quantize_q8_0);
     return t_done();
 }
