@@ -78,7 +78,17 @@ static int tui_start_answer(tui *t)
     int dropped = 0;
     nt_err err = {0};
     int rc = chat_prepare(t->chat, &u->params, max, &job, &dropped, &err);
-    if (rc != NT_OK) return tui_message(t, TS_ERROR, "%s", err.msg) | UI_R_HISTORY;
+    if (rc != NT_OK) {
+        /* The question cannot be answered (it does not fit): give it back for editing rather
+         * than leave an unanswerable turn behind. */
+        char *q = chat_edit(t->chat);
+        if (q) {
+            input_set_line(q);
+            free(q);
+        }
+        ui_truncate(u, chat_n_turns(t->chat));
+        return tui_message(t, TS_ERROR, "%s", err.msg) | UI_R_HISTORY | UI_R_INPUT;
+    }
     rc = worker_submit(t->w, &job);
     if (rc != NT_OK) {
         /* The answer turn is there but will never be filled: close it as failed. */
@@ -284,7 +294,8 @@ static int tui_line(tui *t, char *line)
         return f | tui_need_idle(t, "send");
     }
     if (chat_add_user(t->chat, q) != NT_OK)
-        return f | tui_message(t, TS_ERROR, "cannot add the question (out of memory?)");
+        return f | tui_message(t, TS_ERROR, "the last question has no answer yet: /regen answers "
+                                            "it, /edit takes it back");
     return f | tui_start_answer(t);
 }
 
@@ -297,6 +308,10 @@ static int tui_key(tui *t, const input_event *ev)
         u->message[0] = '\0';
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
+    if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
+        u->help_shown = false;
+        return tui_run(t, CMD_STOP, "") | UI_R_ALL;
+    }
     if (u->help_shown) {
         if (key == CK_PGUP || key == CK_UP || key == 'k') {
             u->help_scroll -= key == CK_PGUP ? 10 : 1;
