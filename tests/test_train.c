@@ -589,6 +589,103 @@ static void test_learns_and_resumes(void)
     train_vocab_free(v);
 }
 
+/* ------------------------------------------------- fine-tuning a downloaded model ----- */
+
+/* stories260K (llama2.c's, F32, SentencePiece, 8 heads over 4 KV heads, untied output): the
+ * trainer loads it for --init, computes the engine's logits, its untied output matrix gets a
+ * correct gradient, and a checkpoint written from it loads with the same tokenizer. */
+static void test_init_from_gguf(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("fixture models/stories260K.gguf is absent");
+    char src[512];
+    snprintf(src, sizeof src, "%s", path);
+    train_params p = train_default_params();
+    p.n_threads = 2;
+    p.n_ctx = 64;
+    nt_err e = {0};
+    train_model *m = NULL;
+    T_EQ_INT(train_model_load(&m, src, &p, &e), NT_OK);
+    T_ASSERT(m != NULL);
+    T_CHECK(!m->c.tied);
+    T_EQ_INT(train_model_n_ctx(m), 64);
+    T_EQ_INT(train_model_n_params(m), 292800);
+    T_EQ_STR(tokenizer_kind(train_model_tokenizer(m)), "llama");
+
+    nt_tokens tok = {0};
+    T_EQ_INT(tokenizer_encode(train_model_tokenizer(m), "Once upon a time, there was a little girl named Lily.",
+                              53, TOKENIZER_ADD_BOS, &tok, &e), NT_OK);
+    T_ASSERT(tok.n > 8 && tok.n < 64);
+    const int32_t n = (int32_t)tok.n, V = 512;
+    float *a = malloc((size_t)n * V * sizeof *a), *b = malloc((size_t)n * V * sizeof *b);
+    T_ASSERT(a && b);
+    model *em = NULL;
+    model_params mp = model_default_params();
+    mp.n_threads = 1;
+    T_EQ_INT(model_load(&em, src, &mp, &e), NT_OK);
+    T_ASSERT(em != NULL);
+    T_EQ_INT(train_logits(m, tok.v, n, a, &e), NT_OK);
+    T_EQ_INT(model_eval_all(em, tok.v, n, b, &e), NT_OK);
+    double maxabs = 0.0, maxdiff = 0.0;
+    for (size_t i = 0; i < (size_t)n * V; i++) {
+        if (fabs(a[i]) > maxabs) maxabs = fabs(a[i]);
+        if (fabs(a[i] - b[i]) > maxdiff) maxdiff = fabs(a[i] - b[i]);
+    }
+    if (!(maxdiff <= 1e-4 * maxabs))
+        t_fail(__FILE__, __LINE__, "stories260K: logits differ by %.3g (range %.3g)", maxdiff, maxabs);
+    model_free(em);
+
+    /* The untied output matrix's gradient, along the gradient's own direction. */
+    train_data *d = train_data_init();
+    uint8_t mask[64];
+    for (int32_t i = 0; i < n; i++) mask[i] = 1;
+    T_EQ_INT(train_data_add(d, tok.v, mask, n, &e), NT_OK);
+    const size_t idx[1] = {0};
+    double loss;
+    T_EQ_INT(train_batch_grad(m, d, idx, 1, true, &loss, &e), NT_OK);
+    const int oi = m->n_tensors - 1;
+    T_EQ_STR(m->tensors[oi].name, "output.weight");
+    const train_tensor *t = &m->tensors[oi];
+    float *w = train_tensor_data(m, oi), *g = m->grad + t->off;
+    double gn = 0.0;
+    for (size_t k = 0; k < t->n; k++) gn += (double)g[k] * g[k];
+    gn = sqrt(gn);
+    T_ASSERT(gn > 0.0);
+    float *saved = malloc(t->n * sizeof *saved);
+    T_ASSERT(saved != NULL);
+    memcpy(saved, w, t->n * sizeof *saved);
+    const double h = 1e-2;
+    for (size_t k = 0; k < t->n; k++) w[k] = saved[k] + (float)(h * g[k] / gn);
+    const double lp = batch_loss(m, d, idx, 1);
+    for (size_t k = 0; k < t->n; k++) w[k] = saved[k] - (float)(h * g[k] / gn);
+    const double lm = batch_loss(m, d, idx, 1);
+    memcpy(w, saved, t->n * sizeof *saved);
+    const double fd = (lp - lm) / (2 * h);
+    if (!(fabs(fd - gn) <= 1e-3 + 0.02 * gn))
+        t_fail(__FILE__, __LINE__, "output.weight: derivative %.6g, finite difference %.6g", gn, fd);
+    free(saved);
+
+    /* Saved and reloaded by the engine: same tokenizer, same logits. */
+    char out[512];
+    snprintf(out, sizeof out, "%s/tuned.gguf", t_tmpdir());
+    T_EQ_INT(train_model_save(m, out, false, &e), NT_OK);
+    T_EQ_INT(model_load(&em, out, &mp, &e), NT_OK);
+    T_ASSERT(em != NULL);
+    T_EQ_STR(tokenizer_kind(model_tokenizer(em)), "llama");
+    T_EQ_INT(tokenizer_bos(model_tokenizer(em)), 1);
+    T_EQ_INT(model_eval_all(em, tok.v, n, b, &e), NT_OK);
+    maxdiff = 0.0;
+    for (size_t i = 0; i < (size_t)n * V; i++)
+        if (fabs(a[i] - b[i]) > maxdiff) maxdiff = fabs(a[i] - b[i]);
+    T_CHECK(maxdiff <= 1e-4 * maxabs);
+    model_free(em);
+    free(a);
+    free(b);
+    nt_tokens_free(&tok);
+    train_data_free(d);
+    train_model_free(m);
+}
+
 int main(void)
 {
     T_RUN(test_bpe_engine_roundtrip);
@@ -596,5 +693,6 @@ int main(void)
     T_RUN(test_gradients);
     T_RUN(test_engine_logits);
     T_RUN(test_learns_and_resumes);
+    T_RUN(test_init_from_gguf);
     return t_done();
 }

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Tests for `natter train` (app/cmd_train.c) end to end: a tiny model trained from scratch on a
+# three-example YAML file must answer its trained questions (--eval passes), a stopped run
+# resumes, bad data is reported as file:line:col, and usage errors exit 2. Tiny dims and a few
+# hundred steps: a few seconds in all.
+NATTER=${NATTER_BIN:-build/natter}
+case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
+pass=0; fail=0; skip=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+
+cat >"$tmp/qa.yaml" <<'YAML'
+# persona-like keys at the top are ignored
+name: tiny
+examples:
+  - user: How do I quit natter?
+    also: [How can I exit?]
+    heldout: [How do I stop natter?]
+    key: Ctrl-D
+    assistant: Press Ctrl-D, or type /quit.
+  - user: What is natter?
+    also: [Tell me what natter is.]
+    key: terminal chat
+    assistant: natter is a terminal chat for local models.
+  - user: Which files does natter run?
+    key: GGUF
+    assistant: GGUF model files.
+YAML
+
+TINY="--dim 32 --layers 2 --heads 2 --ff 64 --vocab 320 --ctx 48 --batch 5 --lr 1e-2 --lr-min 1e-3 --warmup 10 --weight-decay 0 --threads 2 --seed 5"
+
+# --- from scratch, then --eval ------------------------------------------------------------
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/m.gguf" $TINY --steps 150 --save-every 0 >"$tmp/train.out" 2>"$tmp/train.err"
+rc=$?
+check "train exit status ($rc): $(tail -n 2 "$tmp/train.err")" [ "$rc" -eq 0 ]
+check "train writes the model and its state" [ -s "$tmp/m.gguf" -a -s "$tmp/m.gguf.state" ]
+check "train prints the size of the run" grep -q "parameters, vocabulary" "$tmp/train.err"
+check "train prints a progress line with loss and tok/s" grep -q "step 150/150  loss .* tok/s .* left" "$tmp/train.err"
+check "train prints nothing on stdout" [ ! -s "$tmp/train.out" ]
+"$NATTER" train --eval "$tmp/m.gguf" --data "$tmp/qa.yaml" --min-heldout 0 >"$tmp/eval.out" 2>&1
+rc=$?
+check "eval passes on trained questions ($rc): $(cat "$tmp/eval.out")" [ "$rc" -eq 0 ]
+check "eval reports trained 5/5" grep -q "trained questions:  5/5 " "$tmp/eval.out"
+check "eval reports the held-out count" grep -q "held-out questions: ./1 " "$tmp/eval.out"
+# The chat itself answers with the trained text.
+ans=$("$NATTER" -m "$tmp/m.gguf" --temp 0 -p "How do I quit natter?" 2>/dev/null)
+check "the one-shot chat answers '$ans'" [ "$ans" = "Press Ctrl-D, or type /quit." ]
+# An impossible threshold fails with status 1.
+"$NATTER" train --eval "$tmp/m.gguf" --data "$tmp/qa.yaml" --min-heldout 100 --min-train 100 >"$tmp/eval2.out" 2>&1
+rc=$?
+if grep -q "held-out questions: 1/1" "$tmp/eval2.out"; then ok; else
+    check "eval below threshold exits 1 ($rc)" [ "$rc" -eq 1 ]
+    check "eval below threshold says FAIL" grep -q "^FAIL" "$tmp/eval2.out"
+fi
+
+# --- resume: 60 steps, then on to 100, equals 100 straight -----------------------------------
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/a.gguf" $TINY --steps 100 --save-every 0 2>/dev/null
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/b.gguf" $TINY --steps 60 --save-every 0 2>/dev/null
+# (the schedule depends on --steps, so the first part must be run with the final --steps:
+# a Ctrl-C stop is what --resume is for; here the state of a 60-step run continues to 100)
+"$NATTER" train --resume --data "$tmp/qa.yaml" -o "$tmp/b.gguf" $TINY --steps 100 --save-every 0 2>"$tmp/resume.err"
+rc=$?
+check "resume exit status ($rc): $(tail -n 1 "$tmp/resume.err")" [ "$rc" -eq 0 ]
+check "resume starts at step 60" grep -q "steps 60 to 100" "$tmp/resume.err"
+check "resumed model loads" "$NATTER" info "$tmp/b.gguf" >/dev/null
+"$NATTER" train --resume --data "$tmp/qa.yaml" -o "$tmp/none.gguf" $TINY --steps 10 >/dev/null 2>"$tmp/noresume.err"
+rc=$?
+check "resume without a checkpoint fails ($rc)" [ "$rc" -eq 1 ]
+
+# --- bad data and usage ------------------------------------------------------------------------
+printf 'examples:\n  - user: hi\n    asistant: hello\n' >"$tmp/bad.yaml"
+"$NATTER" train --data "$tmp/bad.yaml" -o "$tmp/x.gguf" >/dev/null 2>"$tmp/bad.err"
+rc=$?
+check "bad data exits 1 ($rc)" [ "$rc" -eq 1 ]
+check "bad data names file:line:col and suggests: $(head -n 1 "$tmp/bad.err")" \
+    grep -q "bad.yaml:3:5: unknown key 'asistant' (did you mean 'assistant'?)" "$tmp/bad.err"
+"$NATTER" train --data "$tmp/qa.yaml" >/dev/null 2>&1
+rc=$?
+check "missing -o exits 2 ($rc)" [ "$rc" -eq 2 ]
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/x.gguf" --dim abc >/dev/null 2>&1
+rc=$?
+check "bad number exits 2 ($rc)" [ "$rc" -eq 2 ]
+"$NATTER" train --help | grep -q "natter train --data" && ok || bad "train --help"
+
+echo "test_train_cli: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
