@@ -313,6 +313,21 @@ static void act256_prep(const float *x, void *act, int64_t n)
     }
 }
 
+/* Q4_K/Q5_K activations: the same, with each 128 values' 32-value chunks in the order
+ * 0, 2, 1, 3 (QUANT_K4_CHUNK). bsums stay in value order. */
+static void act256_k4_prep(const float *x, void *act, int64_t n)
+{
+    act256_prep(x, act, n);
+    quant_act256 *y = act;
+    for (int64_t b = 0; b < n / 256; b++)
+        for (int h = 0; h < 256; h += 128) {
+            int8_t t[32];
+            memcpy(t, y[b].qs + h + 32, 32);
+            memcpy(y[b].qs + h + 32, y[b].qs + h + 64, 32);
+            memcpy(y[b].qs + h + 64, t, 32);
+        }
+}
+
 /* ------------------------------------------------------------- scalar dot products ----- */
 
 /* Eight interleaved partial sums, combined pairwise: a fixed order that is also far more
@@ -440,7 +455,8 @@ static float dot_q45_K(const uint8_t *scales, uint16_t dh, uint16_t dminh, const
     int32_t isum = 0, msum = 0;
     for (int j = 0; j < 8; j++) {
         int32_t s = 0;
-        for (int l = 0; l < 32; l++) s += v[32 * j + l] * a->qs[32 * j + l];
+        const int8_t *aj = a->qs + 32 * QUANT_K4_CHUNK(j);
+        for (int l = 0; l < 32; l++) s += v[32 * j + l] * aj[l];
         isum += sc[j] * s;
         msum += m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
     }
@@ -513,8 +529,8 @@ static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1_act, NULL},
     [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0_act, NULL},
     [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1_act, NULL},
-    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K_act, NULL},
-    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K_act, NULL},
+    [NT_TYPE_Q4_K] = {deq_q4_K, act256_k4_prep, dot_q4_K_act, NULL},
+    [NT_TYPE_Q5_K] = {deq_q5_K, act256_k4_prep, dot_q5_K_act, NULL},
     [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act, NULL},
 };
 

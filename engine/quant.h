@@ -23,7 +23,8 @@
  *                         the block's integer sum. Products are summed exactly in integers;
  *                         only the per-block scaling is float.
  *   Q4_K, Q5_K, Q6_K      quant_act256 blocks: 256 values as int8 with an f32 scale and int16
- *                         sums of each 16 (ggml's block_q8_K idea, with our own layout).
+ *                         sums of each 16 (ggml's block_q8_K idea, with our own layout;
+ *                         Q4_K/Q5_K store the values in a permuted order: QUANT_K4_CHUNK).
  *   Accuracy of the int8 activations: each x is off by at most scale/2 = max|x|/254 of its
  *   block, so the dot product's error is at most sum over blocks of (max|x_b|/254)·sum|w| —
  *   the bound tests/test_quant.c holds every kernel to. Measured on a real quantized matrix
@@ -89,9 +90,16 @@ typedef struct {
 } quant_act32;
 typedef struct {
     float d;
-    int16_t bsums[16]; /* bsums[i] = sum of qs[16i .. 16i+15] */
-    int8_t qs[256];
+    int16_t bsums[16]; /* bsums[i] = sum of the int8 values 16i .. 16i+15 */
+    int8_t qs[256];    /* the values; for Q4_K/Q5_K in QUANT_K4_CHUNK order (below) */
 } quant_act256;
+
+/* Q4_K/Q5_K keep sub-blocks 2k and 2k+1 in the low and high nibbles of the same 32 bytes, so
+ * one 64-byte load of their quants yields sub-blocks (0, 2) in its low nibbles and (1, 3) in
+ * its high ones. Their activations are stored to match: within each 128 values the 32-value
+ * chunks are kept in the order 0, 2, 1, 3. QUANT_K4_CHUNK(j) is the chunk (of 8) where
+ * sub-block j's 32 activations are stored. */
+#define QUANT_K4_CHUNK(j) (((j) & 4) | (((j) & 1) << 1) | (((j) & 2) >> 1))
 
 /* ------------------------------------------------------------- scalar conversions ----- */
 

@@ -3,7 +3,7 @@
  * Every function here is compiled for AVX-512 F/BW/VL/DQ + VNNI + F16C + FMA through a target
  * attribute, while the rest of the program is built for the baseline x86-64: quant.c calls
  * these only after quant_avx512_usable() said the CPU has all of those features, so the same
- * binary still runs (on the scalar kernels) on a CPU without AVX-512.
+ * binary still runs (on the AVX2 or scalar kernels) on a CPU without AVX-512.
  *
  * Decoding is bound by memory bandwidth: each weight byte is read once per token. The dot
  * kernels therefore keep the weights in their packed form, expand them in registers to bytes
@@ -358,6 +358,22 @@ AVX512 static void act32_prep(const float *x, void *act, int64_t n)
     }
 }
 
+AVX512 static void act256_prep(const float *x, void *act, int64_t n);
+
+/* Q4_K/Q5_K: chunks 1 and 2 of each 128 values swapped (QUANT_K4_CHUNK), as in quant.c. */
+AVX512 static void act256_k4_prep(const float *x, void *act, int64_t n)
+{
+    act256_prep(x, act, n);
+    quant_act256 *y = act;
+    for (int64_t b = 0; b < n / 256; b++)
+        for (int h = 0; h < 256; h += 128) {
+            __m256i c1 = _mm256_loadu_si256((const __m256i *)(y[b].qs + h + 32));
+            __m256i c2 = _mm256_loadu_si256((const __m256i *)(y[b].qs + h + 64));
+            _mm256_storeu_si256((__m256i *)(y[b].qs + h + 32), c2);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + h + 64), c1);
+        }
+}
+
 AVX512 static void act256_prep(const float *x, void *act, int64_t n)
 {
     quant_act256 *y = act;
@@ -492,9 +508,11 @@ DEF_DOT_LEGACY(k_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
 
 /* Lane → scale index tables for VPERMW: after VPMADDUBSW a register of 64 values becomes 32
  * int16 lanes, lane i covering values 2i and 2i+1. */
+/* Q4_K/Q5_K, half h of a super-block: the low nibbles hold sub-blocks 4h and 4h+2, the high
+ * nibbles 4h+1 and 4h+3 (32 values each, 16 lanes each). */
 static const int16_t k4_idx[4][32] = {
 #define R16(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
-    {R16(0), R16(1)}, {R16(2), R16(3)}, {R16(4), R16(5)}, {R16(6), R16(7)},
+    {R16(0), R16(2)}, {R16(1), R16(3)}, {R16(4), R16(6)}, {R16(5), R16(7)},
 };
 static const int16_t q6_idx[4][32] = {
 #define R8(a) a, a, a, a, a, a, a, a
@@ -541,11 +559,26 @@ AVX512 INLINE static float dot_k45(const void *row, const void *act, int64_t n, 
         const uint8_t *qh = has_qh ? x5->qh : NULL;
         __m256i s16 = k4_unpack_v(scales);
         __m512i scz = _mm512_castsi256_si512(s16);
-        __m512i acc = _mm512_setzero_si512();
-        for (int k = 0; k < 4; k++) {
-            __m512i w = k_pair(qs + 32 * k, qh, k);
-            __m512i p = _mm512_maddubs_epi16(w, _mm512_loadu_si512((const void *)(a[b].qs + 64 * k)));
-            acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[k], scz));
+        __m512i acc = _mm512_setzero_si512(), m4 = _mm512_set1_epi8(0x0f);
+        __m256i hb = has_qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            /* one load of 64 quant bytes: sub-blocks (4h, 4h+2) low, (4h+1, 4h+3) high; the
+             * activations are stored in this order (QUANT_K4_CHUNK) */
+            __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * h));
+            __m512i lo = _mm512_and_si512(v, m4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            if (has_qh) {
+                /* fifth bits: bit j of qh[l] for value l of sub-block j */
+                __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hb, 4 * h)),
+                                                _mm256_srli_epi16(hb, 4 * h + 2), 1);
+                __m512i b4 = _mm512_set1_epi8(0x10);
+                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(hz, 4), b4));
+                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16(hz, 3), b4));
+            }
+            __m512i plo = _mm512_maddubs_epi16(lo, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h)));
+            __m512i phi = _mm512_maddubs_epi16(hi, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h + 64)));
+            acc = _mm512_dpwssd_epi32(acc, plo, _mm512_permutexvar_epi16(idx[2 * h], scz));
+            acc = _mm512_dpwssd_epi32(acc, phi, _mm512_permutexvar_epi16(idx[2 * h + 1], scz));
         }
         __m256i md = _mm256_permutexvar_epi16(pidx, s16);
         __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), md);
@@ -636,8 +669,8 @@ static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q4_1] = {deq_q4_1, act32_prep, dot_q4_1, mv_q4_1},
     [NT_TYPE_Q5_0] = {deq_q5_0, act32_prep, dot_q5_0, mv_q5_0},
     [NT_TYPE_Q5_1] = {deq_q5_1, act32_prep, dot_q5_1, mv_q5_1},
-    [NT_TYPE_Q4_K] = {deq_q4_K, act256_prep, dot_q4_K, mv_q4_K},
-    [NT_TYPE_Q5_K] = {deq_q5_K, act256_prep, dot_q5_K, mv_q5_K},
+    [NT_TYPE_Q4_K] = {deq_q4_K, act256_k4_prep, dot_q4_K, mv_q4_K},
+    [NT_TYPE_Q5_K] = {deq_q5_K, act256_k4_prep, dot_q5_K, mv_q5_K},
     [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K, mv_q6_K},
 };
 

@@ -125,7 +125,10 @@ static void act_decode(int type, const void *act, const float *x, int64_t n, flo
             dblk[i] = a->d;
         } else {
             const quant_act256 *a = (const quant_act256 *)act + i / 256;
-            xh[i] = a->d * (float)a->qs[i % 256];
+            int64_t v = i % 256, pos = v;
+            if (type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K)
+                pos = 32 * QUANT_K4_CHUNK(v / 32) + v % 32;
+            xh[i] = a->d * (float)a->qs[pos];
             dblk[i] = a->d;
         }
     }
