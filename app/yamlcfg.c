@@ -118,30 +118,60 @@ const char *ycfg_src_line(const ycfg *c, size_t line, size_t *len)
 static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list ap)
 {
     c->n_errors++;
+    /* A file that is not what we expect at all (a long list of unknown keys) would bury the
+     * first, useful messages: keep a screenful and say how it ends. */
+    if (c->n_errors == YCFG_MAX_ERRORS + 1)
+        ycfg_diag_add(c->diag, "%s: too many errors, stopping here", c->name ? c->name : "?");
+    if (c->n_errors > YCFG_MAX_ERRORS) return NT_ERR_FORMAT;
     char *msg = vfmt(fmt, ap);
     size_t llen;
     const char *l = ycfg_src_line(c, line, &llen);
+    /* A very long line (minified or generated YAML) is quoted as a window of about
+     * YCFG_QUOTE_CHARS characters around the column, with "..." where it was cut. */
+    enum { YCFG_QUOTE_CHARS = 160 };
+    size_t ws = 0, we = llen, chars = 0, skip_chars = 0;
+    if (llen > 2 * YCFG_QUOTE_CHARS) {
+        size_t want = col > YCFG_QUOTE_CHARS / 2 ? col - YCFG_QUOTE_CHARS / 2 : 0;
+        size_t i = 0;
+        for (; i < llen; i++) {
+            if (((unsigned char)l[i] & 0xC0) == 0x80) continue;
+            if (chars == want) break;
+            chars++;
+        }
+        ws = i;
+        skip_chars = chars;
+        size_t n = 0;
+        for (i = ws; i < llen; i++) {
+            if (((unsigned char)l[i] & 0xC0) == 0x80) continue;
+            if (n == YCFG_QUOTE_CHARS) break;
+            n++;
+        }
+        we = i;
+    }
+    const char *pre = ws > 0 ? "..." : "", *post = we < llen ? "..." : "";
     /* The caret goes under character col: copy tabs so it lines up, one space per UTF-8
      * character otherwise. */
-    char *pad = malloc(col + 1);
+    char *pad = malloc(col + 4);
     size_t np = 0;
     if (pad) {
-        size_t chars = 0;
-        for (size_t i = 0; i < llen && chars + 1 < col; i++) {
+        np = strlen(pre);
+        memcpy(pad, "   ", np);
+        chars = skip_chars;
+        for (size_t i = ws; i < we && chars + 1 < col; i++) {
             unsigned char ch = (unsigned char)l[i];
             if ((ch & 0xC0) == 0x80) continue;
             pad[np++] = ch == '\t' ? '\t' : ' ';
             chars++;
         }
-        while (chars + 1 < col) {
+        while (chars + 1 < col && np < col + 2) {
             pad[np++] = ' ';
             chars++;
         }
         pad[np] = 0;
     }
     if (msg && pad)
-        ycfg_diag_add(c->diag, "%s:%zu:%zu: %s\n%.*s\n%s^", c->name ? c->name : "?", line, col,
-                      msg, (int)llen, l, pad);
+        ycfg_diag_add(c->diag, "%s:%zu:%zu: %s\n%s%.*s%s\n%s^", c->name ? c->name : "?", line,
+                      col, msg, pre, (int)(we - ws), l + ws, post, pad);
     free(msg);
     free(pad);
     return NT_ERR_FORMAT;
@@ -350,6 +380,9 @@ static int read_string(ycfg *c, const yaml_node_t *n, const char *key, bool mult
     if (!multi && strchr(s, '\n'))
         return ycfg_error(c, n, "'%s' must be a single line", key);
     if (!multi && !*s) return ycfg_error(c, n, "'%s' must not be empty", key);
+    if (n->data.scalar.length > YCFG_MAX_VALUES - c->n_bytes)
+        return ycfg_error(c, n, "the values in this file add up to more than 16 MiB");
+    c->n_bytes += n->data.scalar.length;
     char *d = strdup(s);
     if (!d) return ycfg_error(c, n, "out of memory");
     free(*out);
@@ -477,6 +510,11 @@ int ycfg_read_strv(ycfg *c, const yaml_node_t *n, const char *key, bool allow_em
             rc = ycfg_error(c, it, "items of '%s' must not be empty", key);
             continue;
         }
+        if (it->data.scalar.length > YCFG_MAX_VALUES - c->n_bytes) {
+            rc = ycfg_error(c, it, "the values in this file add up to more than 16 MiB");
+            break;
+        }
+        c->n_bytes += it->data.scalar.length;
         v[i] = strdup(sval(it));
         if (!v[i]) {
             rc = ycfg_error(c, it, "out of memory");
@@ -541,6 +579,7 @@ int ycfg_map(ycfg *c, yaml_node_t *map, const ycfg_key *keys, void *obj, size_t 
     int rc = NT_OK;
     unsigned seen_flags = 0;
     bool seen[64] = {0};
+    size_t first_line[64] = {0};
     yaml_node_pair_t *b = map->data.mapping.pairs.start, *e = map->data.mapping.pairs.top;
     for (yaml_node_pair_t *p = b; p < e; p++) {
         yaml_node_t *k = ycfg_node(c, p->key), *v = ycfg_node(c, p->value);
@@ -550,17 +589,6 @@ int ycfg_map(ycfg *c, yaml_node_t *map, const ycfg_key *keys, void *obj, size_t 
             continue;
         }
         const char *name = sval(k);
-        bool dup = false;
-        for (yaml_node_pair_t *q = b; q < p; q++) {
-            yaml_node_t *qk = ycfg_node(c, q->key);
-            if (qk && qk->type == YAML_SCALAR_NODE && !strcmp(sval(qk), name)) {
-                rc = ycfg_error(c, k, "duplicate key '%s' (first given on line %zu)", name,
-                                qk->start_mark.line + 1);
-                dup = true;
-                break;
-            }
-        }
-        if (dup) continue;
         size_t i = 0;
         while (i < nkeys && strcmp(keys[i].name, name)) i++;
         if (i == nkeys) {
@@ -574,6 +602,13 @@ int ycfg_map(ycfg *c, yaml_node_t *map, const ycfg_key *keys, void *obj, size_t 
                 rc = ycfg_error(c, k, "unknown key '%s'", name);
             continue;
         }
+        /* Only keys from the table can be duplicates worth naming (others are already
+         * unknown), so this stays linear in the size of the mapping. */
+        if (i < 64 && seen[i]) {
+            rc = ycfg_error(c, k, "duplicate key '%s' (first given on line %zu)", name, first_line[i]);
+            continue;
+        }
+        if (i < 64) first_line[i] = k->start_mark.line + 1;
         if (i < 64) seen[i] = true;
         seen_flags |= keys[i].flag;
         if (keys[i].fn && keys[i].fn(c, v, obj, &keys[i]) != NT_OK) rc = NT_ERR_FORMAT;

@@ -53,9 +53,14 @@ typedef struct ycfg {
     bool have_doc;
     ycfg_diag *diag;      /* where errors go (borrowed; may be NULL) */
     int n_errors;         /* errors reported through this ycfg */
+    size_t n_bytes;       /* bytes of string values read so far (see YCFG_MAX_VALUES) */
 } ycfg;
 
-#define YCFG_MAX_FILE (4u << 20) /* config files larger than 4 MiB are refused */
+#define YCFG_MAX_FILE (4u << 20)    /* config files larger than 4 MiB are refused */
+#define YCFG_MAX_ERRORS 50          /* diagnostics kept per file; then one "too many" line */
+/* String values read from one file may add up to at most this: YAML aliases let a small file
+ * repeat one long value many times, and each read copies it. */
+#define YCFG_MAX_VALUES (16u << 20)
 
 /* Reads and parses path. name is what messages show (NULL: the path). Returns NT_OK, or
  * NT_ERR_IO / NT_ERR_FORMAT after adding a diagnostic to diag. Call ycfg_free in both cases. */

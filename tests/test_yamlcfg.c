@@ -178,6 +178,73 @@ static void test_syntax_errors(void)
                "           ^");
 }
 
+static void test_limits(void)
+{
+    /* Sixty unknown keys: fifty messages, then one line saying it stopped. */
+    char text[2048] = "name: x\n";
+    for (int i = 0; i < 60; i++) snprintf(text + strlen(text), sizeof text - strlen(text), "k%d: 1\n", i);
+    ycfg_diag diag = {0};
+    ycfg c;
+    demo d = {0};
+    T_EQ_INT(ycfg_load_mem(&c, "t.yaml", text, strlen(text), &diag), NT_OK);
+    T_EQ_INT(ycfg_map(&c, ycfg_root(&c), demo_keys, &d, YCFG_NO_SET, "the file"), NT_ERR_FORMAT);
+    ycfg_free(&c);
+    T_EQ_INT(diag.n, YCFG_MAX_ERRORS + 1);
+    T_EQ_STR(diag.v[YCFG_MAX_ERRORS], "t.yaml: too many errors, stopping here");
+    ycfg_diag_free(&diag);
+    demo_free(&d);
+
+    /* An alias repeating a 1 MiB value twenty times is refused, not copied 20 times. */
+    size_t big = 1u << 20;
+    char *doc = malloc(big + 200);
+    T_ASSERT(doc != NULL);
+    char *p = doc + sprintf(doc, "name: x\ntext: &a \"");
+    memset(p, 'x', big);
+    p += big;
+    p += sprintf(p, "\"\nstop: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n");
+    memset(&d, 0, sizeof d);
+    T_EQ_INT(ycfg_load_mem(&c, "t.yaml", doc, (size_t)(p - doc), &diag), NT_OK);
+    T_EQ_INT(ycfg_map(&c, ycfg_root(&c), demo_keys, &d, YCFG_NO_SET, "the file"), NT_ERR_FORMAT);
+    T_EQ_INT(diag.n, 1);
+    /* Aliases share their anchor's node, so the place is the anchored value; the 1 MiB line
+     * is quoted as a window. */
+    char want[400];
+    snprintf(want, sizeof want, "t.yaml:2:7: the values in this file add up to more than 16 MiB\n"
+             "text: &a \"%.150s...\n      ^", doc + 18);
+    T_EQ_STR(diag.n ? diag.v[0] : NULL, want);
+    ycfg_free(&c);
+    ycfg_diag_free(&diag);
+    demo_free(&d);
+    free(doc);
+}
+
+static void test_long_line(void)
+{
+    /* An error at column 1000 of a 2000-character line: "..." on both sides, caret under it. */
+    char *text = malloc(2100);
+    T_ASSERT(text != NULL);
+    char *p = text + sprintf(text, "name: x\ntext: [");
+    for (int i = 0; i < 330; i++) p += sprintf(p, "ab,");
+    p += sprintf(p, "]]");
+    for (int i = 0; i < 990; i++) *p++ = 'z';
+    *p = 0;
+    demo d;
+    int rc;
+    char *s = run(text, &d, &rc);
+    T_EQ_INT(rc, NT_ERR_FORMAT);
+    /* '[' at column 7, 330 items of 3 characters (columns 8..997), ']' closes at 998, the
+     * second ']' at 999 is the error; the window starts 80 characters before it. */
+    char want[400], window[161];
+    memset(window, 0, sizeof window);
+    memcpy(window, text + 8 + 919, 160);
+    snprintf(want, sizeof want, "t.yaml:2:999: YAML syntax error: did not find expected key "
+             "(while parsing a block mapping that starts on line 1)\n...%s...\n%*s^", window, 82, "");
+    T_EQ_STR(s, want);
+    free(s);
+    free(text);
+    demo_free(&d);
+}
+
 static void test_suggest(void)
 {
     T_EQ_INT(ycfg_edit_distance("tempreature", "temperature"), 1);
@@ -263,6 +330,8 @@ int main(void)
     T_RUN(test_good);
     T_RUN(test_errors);
     T_RUN(test_syntax_errors);
+    T_RUN(test_limits);
+    T_RUN(test_long_line);
     T_RUN(test_suggest);
     T_RUN(test_io_errors);
     T_RUN(test_search);
