@@ -12,7 +12,7 @@
 #include "pool.h"
 
 #define MODEL_BATCH 64    /* tokens per prefill batch (one matrix × matrix step) */
-#define MODEL_TILE 32     /* weight rows per prefill tile: dequantized to f32, then sgemm */
+#define MODEL_TILE 64     /* weight rows per prefill tile: dequantized to f32, then sgemm */
 #define MODEL_ROWS 16     /* weight rows per decode task (matrix × vector) */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
 

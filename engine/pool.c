@@ -25,9 +25,9 @@
 #define POOL_SPIN 4000
 
 typedef struct pool_job {
-    pool_fn fn;
+    pool_fn fn;       /* read only after a successful claim (then stable: see the top) */
     void *ctx;
-    int64_t n_tasks;
+    atomic_llong n_tasks; /* read before claiming, possibly while the slot is rewritten */
 } pool_job;
 
 typedef struct pool_worker {
@@ -61,12 +61,12 @@ static inline void pool_pause(void)
 /* Claims and runs tasks of generation gen until none are left (or the job moved on). */
 static void pool_work(pool *p, uint32_t gen, int thread)
 {
-    const pool_job *j = &p->jobs[gen & 1];
+    pool_job *j = &p->jobs[gen & 1];
     uint64_t s = atomic_load(&p->state);
     for (;;) {
         if ((uint32_t)(s >> 32) != gen) return;
         const uint32_t task = (uint32_t)s;
-        if ((int64_t)task >= j->n_tasks) return;
+        if ((int64_t)task >= atomic_load_explicit(&j->n_tasks, memory_order_relaxed)) return;
         if (!atomic_compare_exchange_weak(&p->state, &s, s + 1)) continue; /* s reloaded */
         j->fn(j->ctx, task, thread);
         atomic_fetch_add(&p->done, 1);
@@ -115,6 +115,8 @@ pool *pool_init(int n_threads)
     atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->quit, false);
+    atomic_init(&p->jobs[0].n_tasks, 0);
+    atomic_init(&p->jobs[1].n_tasks, 0);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) goto fail;
@@ -159,7 +161,10 @@ void pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
         return;
     }
     const uint32_t gen = (uint32_t)(atomic_load(&p->state) >> 32) + 1;
-    p->jobs[gen & 1] = (pool_job){fn, ctx, n_tasks};
+    pool_job *j = &p->jobs[gen & 1];
+    j->fn = fn;
+    j->ctx = ctx;
+    atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
     atomic_store(&p->done, 0);
     atomic_store(&p->state, (uint64_t)gen << 32);
     if (atomic_load(&p->sleepers) > 0) {

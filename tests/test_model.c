@@ -7,6 +7,7 @@
  * F32/F16/BF16 weights and within 1% for quantized weights (llama.cpp quantizes activations
  * differently and keeps its KV cache in F16); thread-count and rewind checks are bit-exact. */
 #include "natter.h"
+#include "pool.h"
 #include "t.h"
 
 #include <math.h>
@@ -83,6 +84,48 @@ static int first_mismatch(const nt_tokens *a, const nt_tokens *b)
     for (size_t i = 0; i < n; i++)
         if (a->v[i] != b->v[i]) return (int)i;
     return a->n == b->n ? -1 : (int)n;
+}
+
+
+/* ---------------------------------------------------------------------- pool ----- */
+
+typedef struct pool_check {
+    int *hits;      /* (n_tasks) times each task ran */
+    int bad_thread; /* set when a task saw a thread number outside the pool */
+    int n_threads;
+} pool_check;
+
+static void pool_check_task(void *ctx, int64_t task, int thread)
+{
+    pool_check *c = ctx;
+    __atomic_add_fetch(&c->hits[task], 1, __ATOMIC_RELAXED);
+    if (thread < 0 || thread >= c->n_threads) c->bad_thread = 1;
+}
+
+/* Every task of every job runs exactly once, for many back-to-back jobs of varied sizes. */
+static void test_pool(void)
+{
+    for (int nt = 1; nt <= 3; nt++) {
+        pool *p = pool_init(nt);
+        T_ASSERT(p);
+        T_EQ_INT(pool_n_threads(p), nt);
+        int hits[300];
+        pool_check c = {hits, 0, nt};
+        for (int job = 0; job < 2000; job++) {
+            const int n = 1 + (job * 37) % 300;
+            memset(hits, 0, sizeof hits);
+            pool_run(p, n, pool_check_task, &c);
+            for (int i = 0; i < n; i++)
+                if (hits[i] != 1) {
+                    t_fail(__FILE__, __LINE__, "threads %d, job %d: task %d ran %d times", nt, job, i, hits[i]);
+                    job = 2000;
+                    break;
+                }
+        }
+        T_EQ_INT(c.bad_thread, 0);
+        pool_free(p);
+    }
+    pool_free(NULL);
 }
 
 /* --------------------------------------------------------------- stories260K ----- */
@@ -675,6 +718,7 @@ static void test_bad_models(void)
 
 int main(void)
 {
+    T_RUN(test_pool);
     T_RUN(test_stories_info);
     T_RUN(test_stories_greedy_once);
     T_RUN(test_stories_greedy_lily);
