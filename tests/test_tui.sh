@@ -36,7 +36,17 @@ command -v tmux >/dev/null 2>&1 || missing="tmux is not installed"
 if [ -n "$missing" ]; then
     echo "skip test_tui: $missing"
     skip=1
-    # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
+    # ---- 11b. readline follows the user's inputrc: vi mode (Esc to command mode, 0, x, w, D)
+echo "set editing-mode vi" > "$TMP/vi.inputrc"
+INPUTRC_FILE="$TMP/vi.inputrc" start 100 30
+T send-keys -t nt "abc def"
+wait_for "> abc def" 30
+T send-keys -t nt Escape
+sleep 0.2 # the Esc key is told from a sequence by a short pause
+T send-keys -t nt 0 x w D
+if wait_for "> bc" 30 && ! cap | grep -q "> bc d"; then ok "vi editing mode from the inputrc"; else bad "vi editing mode from the inputrc" "$(cap | tail -n 3)"; fi
+
+# ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
 start 100 30
 pid=$(natter_pid)
 if [ -n "$pid" ]; then
@@ -82,7 +92,7 @@ start() {
     mkdir -p "$TMP/home" "$TMP/state" "$TMP/config"
     T new-session -d -s nt -x "${1:-100}" -y "${2:-30}" \
         "env HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' XDG_CONFIG_HOME='$TMP/config' \
-         INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+         INPUTRC='${INPUTRC_FILE:-/dev/null}' LANG=C.UTF-8 LC_ALL=C.UTF-8 \
          '$NATTER_BIN' -m '$MODEL' --seed 7 2>'$TMP/stderr'; echo \"EXIT=\$?\"; sleep 600"
     T set-option -t nt status off >/dev/null
     wait_for "F1 shows the keys" 100
@@ -329,6 +339,16 @@ if [ -n "$pid" ]; then
 else
     skip=$((skip + 1)); echo "skip SIGTERM test: natter's pid not found"
 fi
+
+# ---- 11b. readline follows the user's inputrc: vi mode (Esc to command mode, 0, x, w, D)
+echo "set editing-mode vi" > "$TMP/vi.inputrc"
+INPUTRC_FILE="$TMP/vi.inputrc" start 100 30
+T send-keys -t nt "abc def"
+wait_for "> abc def" 30
+T send-keys -t nt Escape
+sleep 0.2 # the Esc key is told from a sequence by a short pause
+T send-keys -t nt 0 x w D
+if wait_for "> bc" 30 && ! cap | grep -q "> bc d"; then ok "vi editing mode from the inputrc"; else bad "vi editing mode from the inputrc" "$(cap | tail -n 3)"; fi
 
 # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
 start 100 30
