@@ -58,6 +58,7 @@ static void diag_push(ycfg_diag *d, char *s)
     d->v[d->n++] = s;
 }
 
+static char *vfmt(const char *fmt, va_list ap) NT_PRINTF(1, 0);
 static char *vfmt(const char *fmt, va_list ap)
 {
     va_list ap2;
@@ -115,6 +116,7 @@ const char *ycfg_src_line(const ycfg *c, size_t line, size_t *len)
     return p;
 }
 
+static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list ap) NT_PRINTF(4, 0);
 static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list ap)
 {
     c->n_errors++;
