@@ -81,6 +81,16 @@ static float silu(float x)
 
 /* ------------------------------------------------------------ the matrix products ----- */
 
+/* The pool for a job touching about `bytes` of data, or NULL (run on the calling thread) when
+ * the job is too small for waking other threads to pay. Either way every task computes the
+ * same thing, so this choice never changes results. */
+#define FORWARD_MIN_PARALLEL_BYTES (64 * 1024)
+
+static pool *forward_pool(const model *m, size_t bytes)
+{
+    return bytes < FORWARD_MIN_PARALLEL_BYTES ? NULL : m->pool;
+}
+
 /* One matrix of a lin_run call: y = W · x (+ bias); then, if res is not NULL, res += y. */
 typedef struct lin_out {
     const model_mat *w;
@@ -166,8 +176,10 @@ static void lin_run(model *m, const float *x, int32_t n_tok, const lin_out *outs
     lin_job j = {.m = m, .x = x, .n_tok = n_tok, .n = n};
     const int64_t rows = n_tok == 1 ? MODEL_ROWS : MODEL_TILE;
     int64_t total = 0;
+    size_t bytes = 0;
     for (int i = 0; i < n; i++) {
         j.out[i] = outs[i];
+        bytes += (size_t)outs[i].w->n_out * outs[i].w->row_bytes;
         total += (outs[i].w->n_out + rows - 1) / rows;
         j.task_end[i] = total;
         if (n_tok == 1) {
@@ -181,7 +193,7 @@ static void lin_run(model *m, const float *x, int32_t n_tok, const lin_out *outs
             }
         }
     }
-    pool_run(m->pool, total, n_tok == 1 ? lin_gemv_task : lin_gemm_task, &j);
+    pool_run(forward_pool(m, bytes * (size_t)n_tok), total, n_tok == 1 ? lin_gemv_task : lin_gemm_task, &j);
 }
 
 /* ---------------------------------------------------------------------- attention ----- */
@@ -267,7 +279,8 @@ int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, boo
             rope_apply(m, kc + (size_t)t * (size_t)m->kv_dim, in->n_head_kv, cs);
         }
         att_job aj = {m, il, pos0};
-        pool_run(m->pool, (int64_t)n * in->n_head, att_task, &aj);
+        const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * (size_t)m->kv_dim * 2 * sizeof(float);
+        pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head, att_task, &aj);
         const lin_out o = {&L->wo, s->xn, (size_t)ne, s->x};
         lin_run(m, s->att, n, &o, 1);
 
