@@ -124,8 +124,9 @@ typedef struct persona_msgs {
 } persona_msgs;
 
 /* The messages for chat_format: the system message (if not empty), each example as a user
- * and an assistant turn, then conv[0..n_conv) (borrowed: it must outlive out). Replaces
- * out's previous contents. */
+ * and an assistant turn, then conv[0..n_conv) (borrowed: it must outlive out). conv holds
+ * user and assistant turns only (the greeting, if shown, as its first assistant turn): the
+ * persona supplies the one system message. Replaces out's previous contents. */
 int persona_render(const persona *p, const persona_vars *v, const chat_msg *conv,
                    size_t n_conv, persona_msgs *out, nt_err *err);
 void persona_msgs_free(persona_msgs *m);

@@ -857,16 +857,35 @@ int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overw
             goto fail;
         }
     } else {
-        /* link() fails with EEXIST atomically: no window where another writer is clobbered. */
+        /* link() fails with EEXIST atomically: no window where another writer is clobbered.
+         * File systems without hard links get a check-then-rename instead. */
         if (link(tmp, path) != 0) {
-            if (errno == EEXIST)
+            int e = errno;
+            struct stat st;
+            if (e == EEXIST || ((e == EPERM || e == ENOTSUP || e == ENOSYS) && lstat(path, &st) == 0)) {
                 rc = nt_err_set(err, NT_ERR_INVALID, "%s: file exists (use --force to replace it)",
                                 path);
-            else
-                rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-            goto fail;
+                goto fail;
+            }
+            if (e != EPERM && e != ENOTSUP && e != ENOSYS) {
+                rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+                goto fail;
+            }
+            if (rename(tmp, path) != 0) {
+                rc = nt_err_set(err, NT_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+                goto fail;
+            }
+        } else {
+            unlink(tmp);
         }
-        unlink(tmp);
+    }
+    /* Make the new directory entry durable too. */
+    char *slash = strrchr(tmp, '/');
+    if (slash) *slash = 0;
+    int dfd = open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
     }
     free(tmp);
     return NT_OK;
