@@ -232,12 +232,8 @@ static void att_task(void *ctx, int64_t task, int thread)
         sum += sc[p];
     }
     const float inv = (float)(1.0 / sum);
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int32_t p = 0; p <= pos; p++) {
-        const float *v = kv_v(&m->kv, j->il, p) + (size_t)g * (size_t)hd;
-        const float a = sc[p] * inv;
-        for (int32_t d = 0; d < hd; d++) out[d] += a * v[d];
-    }
+    for (int32_t d = 0; d < hd; d++)
+        out[d] = quant_dot_f32(sc, kv_vt(&m->kv, j->il, g * hd + d), pos + 1) * inv;
 }
 
 /* ------------------------------------------------------------------ the whole pass ----- */
@@ -266,13 +262,14 @@ int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, boo
 
         /* attention */
         for (int32_t t = 0; t < n; t++) rmsnorm(s->xn + t * ne, s->x + t * ne, L->attn_norm, ne, in->norm_eps);
-        float *kc = kv_k(&m->kv, il, pos0), *vc = kv_v(&m->kv, il, pos0);
+        float *kc = kv_k(&m->kv, il, pos0);
         const lin_out qkv[3] = {
             {&L->wq, s->q, (size_t)m->q_dim, NULL},
             {&L->wk, kc, (size_t)m->kv_dim, NULL},
-            {&L->wv, vc, (size_t)m->kv_dim, NULL},
+            {&L->wv, s->v, (size_t)m->kv_dim, NULL},
         };
         lin_run(m, s->xn, n, qkv, 3);
+        kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
         for (int32_t t = 0; t < n; t++) {
             const float *cs = s->rope + (size_t)t * (size_t)in->n_rot;
             rope_apply(m, s->q + (size_t)t * (size_t)m->q_dim, in->n_head, cs);
@@ -344,6 +341,7 @@ int forward_scratch_init(model *m, nt_err *err)
     s->xn = scratch_floats(B * (size_t)in->n_embd);
     s->q = scratch_floats(B * (size_t)m->q_dim);
     s->att = scratch_floats(B * (size_t)m->q_dim);
+    s->v = scratch_floats(B * (size_t)m->kv_dim);
     s->h1 = scratch_floats(B * (size_t)in->n_ff);
     s->h2 = scratch_floats(B * (size_t)in->n_ff);
     s->rope = scratch_floats(B * (size_t)in->n_rot);
@@ -367,7 +365,7 @@ int forward_scratch_init(model *m, nt_err *err)
     s->act_bytes = ab;
     for (int i = 0; i < 3; i++) s->act[i] = malloc(ab ? ab : 1);
 
-    if (!s->x || !s->xn || !s->q || !s->att || !s->h1 || !s->h2 || !s->rope || !s->logits ||
+    if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->h1 || !s->h2 || !s->rope || !s->logits ||
         !s->act[0] || !s->act[1] || !s->act[2])
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate the forward pass's scratch",
                           gguf_path(m->g));
@@ -381,6 +379,7 @@ void forward_scratch_free(model *m)
     free(s->xn);
     free(s->q);
     free(s->att);
+    free(s->v);
     free(s->h1);
     free(s->h2);
     free(s->rope);

@@ -1,4 +1,5 @@
-/* The key/value cache declared in kv.h: allocation with overflow checks, and rewinding. */
+/* The key/value cache declared in kv.h: allocation with overflow checks, storing values
+ * transposed, and rewinding. */
 #include "kv.h"
 
 #include <stdint.h>
@@ -38,6 +39,14 @@ void kv_free(kv_cache *kv)
     free(kv->k);
     free(kv->v);
     memset(kv, 0, sizeof *kv);
+}
+
+void kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld)
+{
+    for (int32_t d = 0; d < kv->kv_dim; d++) {
+        float *dst = kv_vt(kv, il, d) + pos;
+        for (int32_t t = 0; t < n; t++) dst[t] = v[(size_t)t * ld + (size_t)d];
+    }
 }
 
 void kv_rewind(kv_cache *kv, int32_t n_past)

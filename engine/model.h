@@ -47,6 +47,7 @@ typedef struct model_scratch {
     float *xn;       /* (MODEL_BATCH, n_embd) normalised input of a sub-block */
     float *q;        /* (MODEL_BATCH, q_dim) rotated queries */
     float *att;      /* (MODEL_BATCH, q_dim) attention output, heads side by side */
+    float *v;        /* (MODEL_BATCH, kv_dim) new values, before the cache stores them */
     float *h1, *h2;  /* (MODEL_BATCH, n_ff) FFN gate and up */
     float *rope;     /* (MODEL_BATCH, n_rot) cos, sin of each rotated pair, per token */
     float *logits;   /* (MODEL_BATCH, n_vocab) logits of a batch (perplexity, model_eval) */
