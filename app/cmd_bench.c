@@ -590,7 +590,7 @@ int cmd_bench(int argc, char **argv)
         printf("{\"test\":\"f32_fma_peak\",\"threads\":%d,\"gflop_per_s\":%.3f}\n", bc.n_threads,
                bc.flops / 1e9);
     } else {
-        printf("natter bench: %d threads\n", bc.n_threads);
+        printf("natter bench: %d thread%s\n", bc.n_threads, bc.n_threads == 1 ? "" : "s");
         printf("memory read bandwidth: %.1f GB/s (%d MiB buffer)\n", bc.bw / 1e9,
                quick ? 64 : 512);
         if (bc.flops > 0) printf("f32 FMA peak: %.1f GFLOP/s (AVX-512)\n", bc.flops / 1e9);
