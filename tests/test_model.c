@@ -634,6 +634,39 @@ static void test_tied_output(void)
     free(base);
 }
 
+
+/* model_perplexity's argument checks, its chunking on a text it can score, and cancellation. */
+static void test_perplexity_args(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 64, 2);
+    T_ASSERT(m);
+    int32_t toks[300];
+    for (int i = 0; i < 300; i++) toks[i] = (int32_t)(3 + (i * 29) % 500);
+    model_ppl r;
+    nt_err e = {0};
+    T_EQ_INT(model_perplexity(m, toks, 127, 64, &r, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "model_perplexity: 127 tokens are too few for a context of 64 (at least 128 needed)");
+    T_EQ_INT(model_perplexity(m, toks, 300, 128, &r, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "model_perplexity: context 128 is outside 4..64 (the model's context)");
+    T_EQ_INT(model_perplexity(m, toks, 300, 0, &r, &e), NT_OK); /* 0: the model's 64 */
+    T_EQ_INT(r.n_chunks, 4);
+    T_EQ_INT(r.n_scored, 4 * 31);
+    T_CHECK(r.ppl > 1.0 && isfinite(r.ppl) && r.ppl_err > 0.0);
+    T_NEAR(log(r.ppl), r.nll, 1e-9);
+
+    cancel_state cs = {.fire_at = 25};
+    model_hooks h = {cancel_cb, progress_cb, &cs};
+    model_set_hooks(m, &h);
+    T_EQ_INT(model_eval(m, toks, 10, NULL, &e), NT_OK);
+    T_EQ_INT(model_perplexity(m, toks, 300, 64, &r, &e), NT_ERR_CANCELLED);
+    T_EQ_INT(model_n_past(m), 0);
+    T_CHECK(cs.last_total == 256 && cs.last_done > 0 && cs.last_done < 256);
+    T_EQ_INT(model_eval(m, toks, 0, NULL, &e), NT_ERR_INVALID);
+    model_free(m);
+}
+
 /* ---------------------------------------------------------------- bad models ----- */
 
 /* A tiny llama (dim 32, 1 layer, 4 heads, 2 KV heads, FFN 64, vocab 8) with one defect:
@@ -731,6 +764,7 @@ int main(void)
     T_RUN(test_rewind);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
+    T_RUN(test_perplexity_args);
     T_RUN(test_rope_freqs_and_scaling);
     T_RUN(test_tied_output);
     T_RUN(test_bad_models);
