@@ -147,6 +147,16 @@ float quant_dot_act(int type, const void *row, const void *act, int64_t n);
 void quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *act, int64_t n, float *y);
 
+/* Batched form for prefill: Y[t·ldy + r] = row r of W · x_t for rows [row0, row1) and nt
+ * inputs, whose activation buffers (quant_act_bytes(type, n) bytes each) lie one after
+ * another in acts. Every value is bit-identical to quant_dot_act(type, row r, act t, n), so
+ * a batch gives exactly what token-by-token decoding gives. Each weight row is read once per
+ * group of up to 16 inputs (the group's activations stay in cache) and, for the quantized
+ * types, multiplied in int8: measured single-threaded at 1.5-4× the rate of dequantizing
+ * to f32 and calling OpenBLAS sgemm (Q4_K, Q6_K: ~4×). */
+void quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+                  const void *acts, int64_t nt, int64_t n, float *Y, int64_t ldy);
+
 /* f32 dot product of a[n] and b[n] with the active kernel (fixed order). */
 float quant_dot_f32(const float *a, const float *b, int64_t n);
 
@@ -173,6 +183,9 @@ float quant_dot_act_isa(int isa, int type, const void *row, const void *act, int
 float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n);
 void quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
                       int64_t row1, const void *act, int64_t n, float *y);
+void quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+                      int64_t row1, const void *acts, int64_t nt, int64_t n, float *Y,
+                      int64_t ldy);
 
 /* ------------------------------------------------------ internal: kernel tables ----- */
 
@@ -184,6 +197,9 @@ typedef struct quant_kernels {
     /* quant_matvec's loop with the dot inlined; must give exactly dot_act's results */
     void (*matvec)(const void *W, size_t row_bytes, int64_t row0, int64_t row1, const void *act,
                    int64_t n, float *y);
+    /* quant_matmat for one group of inputs (acts nt × act_bytes), same rule */
+    void (*matmat)(const void *W, size_t row_bytes, int64_t row0, int64_t row1, const void *acts,
+                   size_t act_bytes, int64_t nt, int64_t n, float *Y, int64_t ldy);
 } quant_kernels;
 
 /* Defined in quant_avx2.c and quant_avx512.c: true when the CPU has every feature the set

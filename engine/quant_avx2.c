@@ -327,6 +327,15 @@ AVX2 INLINE static float k_q6_K(const void *row, const void *act, int64_t n)
     {                                                                                        \
         for (int64_t r = r0; r < r1; r++)                                                    \
             y[r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes, act, n);                \
+    }                                                                                        \
+    AVX2 static void mm_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,        \
+                            const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,    \
+                            int64_t ldy)                                                     \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r++)                                                    \
+            for (int64_t t = 0; t < nt; t++)                                                 \
+                Y[t * ldy + r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes,           \
+                                       (const uint8_t *)acts + (size_t)t * ab, n);           \
     }
 
 DEF_ROW_FNS(f32)
@@ -342,22 +351,22 @@ DEF_ROW_FNS(q5_K)
 DEF_ROW_FNS(q6_K)
 
 static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
-    [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32},
-    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16},
-    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16},
-    [NT_TYPE_Q8_0] = {NULL, NULL, dot_q8_0, mv_q8_0},
-    [NT_TYPE_Q4_0] = {NULL, NULL, dot_q4_0, mv_q4_0},
-    [NT_TYPE_Q4_1] = {NULL, NULL, dot_q4_1, mv_q4_1},
-    [NT_TYPE_Q5_0] = {NULL, NULL, dot_q5_0, mv_q5_0},
-    [NT_TYPE_Q5_1] = {NULL, NULL, dot_q5_1, mv_q5_1},
-    [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K, mv_q4_K},
-    [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K, mv_q5_K},
-    [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K, mv_q6_K},
+    [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
+    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16},
+    [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16, mm_bf16},
+    [NT_TYPE_Q8_0] = {NULL, NULL, dot_q8_0, mv_q8_0, mm_q8_0},
+    [NT_TYPE_Q4_0] = {NULL, NULL, dot_q4_0, mv_q4_0, mm_q4_0},
+    [NT_TYPE_Q4_1] = {NULL, NULL, dot_q4_1, mv_q4_1, mm_q4_1},
+    [NT_TYPE_Q5_0] = {NULL, NULL, dot_q5_0, mv_q5_0, mm_q5_0},
+    [NT_TYPE_Q5_1] = {NULL, NULL, dot_q5_1, mv_q5_1, mm_q5_1},
+    [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K, mv_q4_K, mm_q4_K},
+    [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K, mv_q5_K, mm_q5_K},
+    [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K, mv_q6_K, mm_q6_K},
 };
 
 const quant_kernels *quant_avx2_kernels(int type)
 {
-    static const quant_kernels none = {NULL, NULL, NULL, NULL};
+    static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
     return type >= 0 && type < NT_TYPE_COUNT_ ? &avx2_kernels[type] : &none;
 }
 
@@ -370,7 +379,7 @@ bool quant_avx2_usable(void)
 
 const quant_kernels *quant_avx2_kernels(int type)
 {
-    static const quant_kernels none = {NULL, NULL, NULL, NULL};
+    static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
     (void)type;
     return &none;
 }

@@ -433,6 +433,44 @@ static void test_matvec_split(void)
     }
 }
 
+/* quant_matmat: every (row, input) value bit-identical to quant_dot_act, across the groups
+ * of 64 inputs and for every kernel set. */
+static void test_matmat(void)
+{
+    rng_state = 4242;
+    const int64_t n = 256, rows = 5, nt = 70, ldy = 9;
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        const qtype *t = &qtypes[q];
+        size_t rb = nt_type_row_bytes(t->type, n), ab = quant_act_bytes(t->type, n);
+        uint8_t *W = malloc(rb * rows), *acts = malloc(ab * nt);
+        float *x = malloc(n * 4), *Y = malloc(sizeof(float) * nt * ldy);
+        T_ASSERT(W && acts && x && Y);
+        for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
+        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+            if (!quant_isa_available(isa)) continue;
+            for (int64_t k = 0; k < nt; k++) {
+                for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
+                quant_act_prepare_isa(isa, t->type, x, acts + k * ab, n);
+            }
+            memset(Y, 0xff, sizeof(float) * nt * ldy);
+            quant_matmat_isa(isa, t->type, W, rb, 1, rows, acts, nt, n, Y, ldy);
+            int bad = 0;
+            for (int64_t k = 0; k < nt && !bad; k++) {
+                bad |= f2u(Y[k * ldy]) != 0xffffffffu; /* row 0 outside the range: untouched */
+                for (int64_t r = 1; r < rows; r++)
+                    if (f2u(Y[k * ldy + r]) != f2u(quant_dot_act_isa(isa, t->type, W + r * rb, acts + k * ab, n))) {
+                        t_fail(__FILE__, __LINE__, "%s/%s input %lld row %lld differs", tname(t->type),
+                               quant_isa_name(isa), (long long)k, (long long)r);
+                        bad = 1;
+                        break;
+                    }
+            }
+            T_CHECK(!bad);
+        }
+        free(W); free(acts); free(x); free(Y);
+    }
+}
+
 /* A zero activation vector: scale 0, every dot exactly 0 (no NaN from 0/0). */
 static void test_zero_activations(void)
 {
@@ -524,6 +562,7 @@ int main(void)
     T_RUN(test_dequant_fixtures);
     T_RUN(test_dot_kernels);
     T_RUN(test_matvec_split);
+    T_RUN(test_matmat);
     T_RUN(test_zero_activations);
     T_RUN(test_nonfinite_activations);
     T_RUN(test_quantize_q8_0);
