@@ -24,6 +24,7 @@ enum cmd_key {
     CK_TAB = 9,
     CK_CTRL_J = 10,
     CK_CTRL_L = 12,
+    CK_CTRL_Z = 26,
     CK_ENTER = 13,
     CK_ESC = 27,
     CK_SPECIAL_ = 0x200, /* special keys from here on */
@@ -76,6 +77,7 @@ enum cmd_flags {
     X(TOKEN_NEXT,    NULL,       "",           CMD_CTX_ANY,   CK_A_RIGHT, 0,          "Alt-Right",        0,                       "probabilities view: pick the next token of the last answer") \
     X(RESET,         NULL,       "",           CMD_CTX_ANY,   CK_F6,      0,          "F6",               0,                       "reset every slider to the persona's values") \
     X(REDRAW,        NULL,       "",           CMD_CTX_ANY,   CK_CTRL_L,  0,          "Ctrl-L",           0,                       "redraw the screen") \
+    X(SUSPEND,       NULL,       "",           CMD_CTX_ANY,   CK_CTRL_Z,  0,          "Ctrl-Z",           0,                       "suspend natter (the shell's fg brings it back)") \
     X(SLIDER_PREV,   NULL,       "",           CMD_CTX_PANEL, CK_UP,      'k',        "Up, k",            0,                       "panel: previous slider") \
     X(SLIDER_NEXT,   NULL,       "",           CMD_CTX_PANEL, CK_DOWN,    'j',        "Down, j",          0,                       "panel: next slider") \
     X(SLIDER_DEC,    NULL,       "",           CMD_CTX_PANEL, CK_LEFT,    'h',        "Left, h",          0,                       "panel: decrease by a fine step") \

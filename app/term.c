@@ -160,6 +160,7 @@ int term_init(void)
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGTSTP, &sa, NULL);
     sa.sa_handler = term_on_fatal;
     sa.sa_flags = SA_RESETHAND;
     int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
@@ -205,6 +206,28 @@ void term_end(void)
         term.screen = NULL;
     }
     if (term.have_saved) tcsetattr(STDIN_FILENO, TCSAFLUSH, &term.saved);
+}
+
+void term_suspend(void)
+{
+    if (!term.active) return;
+    fputs(TERM_MODES_OFF, stdout);
+    fflush(stdout);
+    endwin();
+    if (term.have_saved) tcsetattr(STDIN_FILENO, TCSAFLUSH, &term.saved);
+    /* Stop with the default action; our handler comes back when we run again. */
+    struct sigaction dfl, old;
+    memset(&dfl, 0, sizeof dfl);
+    sigemptyset(&dfl.sa_mask);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTSTP, &dfl, &old);
+    raise(SIGTSTP);
+    sigaction(SIGTSTP, &old, NULL);
+    /* Resumed (SIGCONT): curses modes come back with the next refresh; ours now. */
+    reset_prog_mode();
+    term_resize();
+    fputs(TERM_MODES_ON, stdout);
+    fflush(stdout);
 }
 
 int term_signal_fd(void)

@@ -50,6 +50,9 @@ enum term_style {
 int term_init(void);
 /* Restores the terminal (modes, cursor, screen). Safe to call twice and before term_init. */
 void term_end(void);
+/* Gives the terminal back and stops the process (SIGTSTP's default action); returns after
+ * SIGCONT with natter's modes on again. The caller redraws everything. */
+void term_suspend(void);
 /* The read end of the self-pipe: readable when a signal arrived. */
 int term_signal_fd(void);
 /* Drains the self-pipe and returns the pending signals as a bit mask (1u << signo). */

@@ -250,6 +250,10 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
     }
     case CMD_REDRAW:
         return UI_R_LAYOUT;
+    case CMD_SUSPEND:
+        term_suspend();
+        input_resize(LINES, COLS);
+        return UI_R_LAYOUT;
     case CMD_SLIDER_PREV:
         u->slider = (u->slider + US_COUNT_ - 1) % US_COUNT_;
         return UI_R_PANEL;
@@ -517,6 +521,11 @@ static int tui_signals(tui *t)
             t->quit = true;
             t->quit_signal = quit_sigs[i];
         }
+    if (sig & (1u << SIGTSTP)) {
+        term_suspend();
+        input_resize(LINES, COLS);
+        f |= UI_R_LAYOUT;
+    }
     if (sig & (1u << SIGINT)) {
         input_event ev = {.kind = IEV_KEY, .key = CK_CTRL_C};
         f |= tui_key(t, &ev);
