@@ -109,6 +109,18 @@ if have_stories; then
 else
     skip "info tests: $STORIES absent"
 fi
+# A vocabulary-only file: what is there (no tensors, the tokenizer and its specials).
+VG="$FIX/vocab/ggml-vocab-gpt-2.gguf"
+if [ -f "$VG" ]; then
+    "$NATTER" info "$VG" >"$tmp/vinfo.out" 2>&1; rc=$?
+    check "info on a vocabulary-only file exits 0 ($rc)" [ "$rc" -eq 0 ]
+    for line in "tensors: 0" "tokenizer: gpt2 (pre: gpt-2), vocabulary 50257" \
+                'EOS: 50256 "<|endoftext|>"' "architecture: gpt2"; do
+        check "vocab info line '$line'" sh -c "sed -E 's/ +/ /g; s/^ //' '$tmp/vinfo.out' | grep -qxF '$line'"
+    done
+else
+    skip "info on a vocabulary-only file: $VG absent"
+fi
 printf 'not a gguf file at all' >"$tmp/text.gguf"
 "$NATTER" info "$tmp/text.gguf" >/dev/null 2>"$tmp/text.err"; rc=$?
 check "info on a text file exits non-zero" [ "$rc" -ne 0 ]
