@@ -554,6 +554,11 @@ char *input_take_line(bool *eof)
     return NULL;
 }
 
+bool input_vi_mode(void)
+{
+    return rl_editing_mode == 0;
+}
+
 void input_resize(int rows, int cols)
 {
     rl_set_screen_size(rows, cols);

@@ -62,6 +62,8 @@ bool input_take_dirty(void);
 /* An accepted line (malloc'd, the caller frees; added to the history) or NULL. *eof is set
  * when readline reported end of input (Ctrl-D on an empty line). */
 char *input_take_line(bool *eof);
+/* True when readline is in vi editing mode (Esc means something to it). */
+bool input_vi_mode(void);
 /* Tells readline the screen width (after a resize). */
 void input_resize(int rows, int cols);
 /* Default history file: $XDG_STATE_HOME/natter/history or ~/.local/state/natter/history, in a

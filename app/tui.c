@@ -341,7 +341,12 @@ static int tui_key(tui *t, const input_event *ev)
     if (key == CK_ESC) {
         if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
         if (u->panel_focus) return tui_run(t, CMD_PANEL_LEAVE, "");
-        input_to_readline(ev->raw, (size_t)ev->n_raw); /* vi mode needs it */
+        /* vi mode needs Esc; in emacs mode it would only turn the next key into a Meta key. */
+        if (input_vi_mode()) input_to_readline(ev->raw, (size_t)ev->n_raw);
+        if (u->message[0]) {
+            u->message[0] = '\0';
+            return UI_R_INPUT | UI_R_MESSAGE;
+        }
         return UI_R_INPUT;
     }
     bool line_empty = input_line()[0] == '\0';

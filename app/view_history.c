@@ -198,6 +198,9 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         marks = calloc(t->n_changes, sizeof *marks);
         const sampler_params *prev = &t->params;
         for (size_t i = 0; marks && i < t->n_changes; i++) {
+            /* Several moves before the same token make one mark: what was in force before it
+             * against what the token was drawn with. */
+            if (i + 1 < t->n_changes && t->changes[i + 1].index == t->changes[i].index) continue;
             size_t idx = (size_t)t->changes[i].index;
             marks[n_marks].off = a && idx < a->n ? a->off[idx] : t->len;
             char d[140];
