@@ -321,16 +321,12 @@ static int h_color(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         return ycfg_error(c, v, "'%s' is not a #rrggbb colour", s);
     if (strspn(s, "0123456789") == strlen(s))
         return ycfg_error(c, v, "colour number %s is out of range (0 to 255)", s);
-    const char *cands[17];
-    size_t nc = 0;
-    static char bright[8][16];
-    for (int i = 0; i < 8; i++) {
-        snprintf(bright[i], sizeof bright[i], "bright-%s", basic_names[i]);
-        cands[nc++] = basic_names[i];
-        cands[nc++] = bright[i];
-    }
-    cands[nc++] = "default";
-    const char *sug = ycfg_suggest(s, cands, nc);
+    static const char *const cands[] = {
+        "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white",
+        "bright-black", "bright-red", "bright-green", "bright-yellow", "bright-blue",
+        "bright-magenta", "bright-cyan", "bright-white", "default",
+    };
+    const char *sug = ycfg_suggest(s, cands, sizeof cands / sizeof *cands);
     if (sug) return ycfg_error(c, v, "unknown colour '%s' (did you mean '%s'?)", s, sug);
     return ycfg_error(c, v, "unknown colour '%s' (use a name like bright-blue, 0-255 or #rrggbb)", s);
 }
