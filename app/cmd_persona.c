@@ -51,7 +51,7 @@ static void print_diag(const ycfg_diag *d)
 int cmd_check(int argc, char **argv)
 {
     const char *model_path = NULL;
-    int first = 0;
+    int first = 1; /* argv[0] is "--check" */
     while (first < argc && argv[first][0] == '-') {
         if (!strcmp(argv[first], "--")) {
             first++;
@@ -188,7 +188,7 @@ int cmd_import_card(int argc, char **argv)
 {
     const char *card_path = NULL, *out_path = NULL;
     bool force = false;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 1; i < argc; i++) { /* argv[0] is "import-card" */
         if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "natter import-card: -o needs a file name\n");

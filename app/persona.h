@@ -164,13 +164,14 @@ int persona_list(persona_entry **out); /* count, or -1; free with persona_entrie
 void persona_entries_free(persona_entry *v, int n);
 
 /* ============================================= command-line entry points (cmd_persona.c) */
-/* Each takes the arguments AFTER its option or command word (argv[0] is the first of them),
- * prints to stdout/stderr and returns the process exit status. */
+/* Like the subcommands in cmds.h: argv[0] is the option or command word itself ("--check",
+ * "import-card"), the arguments follow; main calls them as run(argc - i, argv + i). Each
+ * prints to stdout/stderr and returns the exit status (0 ok, 1 failure, 2 usage error). */
 
 /* `natter --check [--model MODEL.gguf] FILE...`: validates persona and theme files (a file
  * is a theme when it sits in a folder named themes or has a `styles` key, else a persona).
  * Prints each file's errors, or "FILE: ok (...)"; with a model, also the tokens the
- * persona's fixed part takes. Returns 0 when every file is valid, 1 otherwise. */
+ * persona's fixed part takes. Returns 0 when every file is valid, 1 otherwise (2: usage). */
 int cmd_check(int argc, char **argv);
 /* `natter --list-personas` / `--list-themes`: name, description and file of each one found
  * on the search path (earlier folders hide later ones). */

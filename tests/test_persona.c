@@ -97,8 +97,8 @@ static void test_shipped(void)
     persona_free(g);
     ycfg_diag_free(&d);
     /* `natter --check` agrees, and lists the personas. */
-    char *argv[] = {"prompts/default.yaml", "prompts/tutor.yaml", "themes/dark.yaml", "prompts/guide.yaml"};
-    T_EQ_INT(quietly(cmd_check, 4, argv), 0);
+    char *argv[] = {"--check", "prompts/default.yaml", "prompts/tutor.yaml", "themes/dark.yaml", "prompts/guide.yaml"};
+    T_EQ_INT(quietly(cmd_check, 5, argv), 0);
 }
 
 static void test_builtin_is_default(void)
@@ -569,32 +569,36 @@ static void test_import_command(void)
 {
     const char *card = tmp_path("card.json"), *out = tmp_path("mira.yaml");
     write_file(card, card_json);
-    char *argv[] = {(char *)card, "-o", (char *)out};
-    T_EQ_INT(quietly(cmd_import_card, 3, argv), 0);
+    char *argv[] = {"import-card", (char *)card, "-o", (char *)out};
+    T_EQ_INT(quietly(cmd_import_card, 4, argv), 0);
     size_t len;
     char *first = t_read_file(out, &len);
     T_ASSERT(first != NULL);
     /* No overwrite without --force; the file stays as it was. */
     write_file(out, "name: keep\nsystem: me\n");
-    T_EQ_INT(quietly(cmd_import_card, 3, argv), 1);
+    T_EQ_INT(quietly(cmd_import_card, 4, argv), 1);
     char *kept = t_read_file(out, &len);
     T_EQ_STR(kept, "name: keep\nsystem: me\n");
     free(kept);
-    char *argv2[] = {(char *)card, "-o", (char *)out, "--force"};
-    T_EQ_INT(quietly(cmd_import_card, 4, argv2), 0);
+    char *argv2[] = {"import-card", (char *)card, "-o", (char *)out, "--force"};
+    T_EQ_INT(quietly(cmd_import_card, 5, argv2), 0);
     char *again = t_read_file(out, &len);
     T_EQ_STR(again, first);
     free(again);
     free(first);
-    char *check[] = {(char *)out};
-    T_EQ_INT(quietly(cmd_check, 1, check), 0);
+    char *check[] = {"--check", (char *)out};
+    T_EQ_INT(quietly(cmd_check, 2, check), 0);
     /* A broken card and a broken persona make the commands fail. */
     write_file(card, "{\"spec\": \"chara_card_v2\", \"data\": {\"name\": \"x\",}}");
-    T_EQ_INT(quietly(cmd_import_card, 3, argv2 + 0), 1);
+    T_EQ_INT(quietly(cmd_import_card, 5, argv2), 1);
     write_file(out, "name: x\nsystem: s\nsampling: {temperature: 7}\n");
-    T_EQ_INT(quietly(cmd_check, 1, check), 1);
-    char *none[] = {"--model"};
-    T_EQ_INT(quietly(cmd_check, 0, none), 2);
+    T_EQ_INT(quietly(cmd_check, 2, check), 1);
+    char *none[] = {"--check"};
+    T_EQ_INT(quietly(cmd_check, 1, none), 2);
+    char *bad_opt[] = {"--check", "--frobnicate", "x.yaml"};
+    T_EQ_INT(quietly(cmd_check, 3, bad_opt), 2);
+    char *no_card[] = {"import-card"};
+    T_EQ_INT(quietly(cmd_import_card, 1, no_card), 2);
 }
 
 /* Truncated files (every 11th length of two shipped personas): each either loads or fails
