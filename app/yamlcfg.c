@@ -423,8 +423,12 @@ static bool number_syntax(const char *s)
     return *p == 0;
 }
 
-static int range_error(ycfg *c, const yaml_node_t *n, const char *key, double min, double max)
+/* below: the value is under min (else over max, or too large to represent). */
+static int range_error(ycfg *c, const yaml_node_t *n, const char *key, double min, double max,
+                       bool below)
 {
+    if (max >= YCFG_UNBOUNDED && !below)
+        return ycfg_error(c, n, "'%s' is too large: %s", key, sval(n));
     if (max >= YCFG_UNBOUNDED)
         return ycfg_error(c, n, "'%s' must be at least %g, not %s", key, min, sval(n));
     return ycfg_error(c, n, "'%s' must be between %g and %g, not %s", key, min, max, sval(n));
@@ -443,7 +447,7 @@ int ycfg_read_double(ycfg *c, const yaml_node_t *n, const char *key, double min,
     pthread_once(&c_loc_once, c_loc_init);
     double v = c_loc ? strtod_l(sval(n), NULL, c_loc) : strtod(sval(n), NULL);
     if (errno == ERANGE || !isfinite(v) || v < min || v > max)
-        return range_error(c, n, key, min, max);
+        return range_error(c, n, key, min, max, isfinite(v) && errno != ERANGE && v < min);
     *out = v;
     return NT_OK;
 }
@@ -461,7 +465,8 @@ int ycfg_read_long(ycfg *c, const yaml_node_t *n, const char *key, long min, lon
     errno = 0;
     long v = strtol(s, NULL, 10);
     if (errno == ERANGE || v < min || v > max)
-        return range_error(c, n, key, (double)min, (double)max);
+        return range_error(c, n, key, (double)min, (double)max,
+                           errno == ERANGE ? v == LONG_MIN : v < min);
     *out = v;
     return NT_OK;
 }

@@ -107,6 +107,26 @@ static void test_errors(void)
                "t.yaml:2:8: 'top_k' must be at least 0, not -1\n"
                "top_k: -1\n"
                "       ^");
+    EXPECT_ERR("name: x\ntop_k: 2000000000000000\n",
+               "t.yaml:2:8: 'top_k' is too large: 2000000000000000\n"
+               "top_k: 2000000000000000\n"
+               "       ^");
+    EXPECT_ERR("name: x\ntop_k: 99999999999999999999999\n",
+               "t.yaml:2:8: 'top_k' is too large: 99999999999999999999999\n"
+               "top_k: 99999999999999999999999\n"
+               "       ^");
+    EXPECT_ERR("name: x\ntop_k: -99999999999999999999999\n",
+               "t.yaml:2:8: 'top_k' must be at least 0, not -99999999999999999999999\n"
+               "top_k: -99999999999999999999999\n"
+               "       ^");
+    EXPECT_ERR("name: x\ntemperature: 1e999\n",
+               "t.yaml:2:14: 'temperature' must be between 0 and 2, not 1e999\n"
+               "temperature: 1e999\n"
+               "             ^");
+    EXPECT_ERR("name: x\ntemperature: .inf\n",
+               "t.yaml:2:14: 'temperature' must be a number, not '.inf'\n"
+               "temperature: .inf\n"
+               "             ^");
     EXPECT_ERR("name: x\ntop_k: 4.5\n",
                "t.yaml:2:8: 'top_k' must be a whole number, not 4.5\n"
                "top_k: 4.5\n"
