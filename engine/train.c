@@ -143,6 +143,10 @@ static void tr_slot_free(train_slot *s, int32_t n_layer)
     }
     free(s->acts);
     free(s->rows);
+    free(s->tok);
+    free(s->mask);
+    free(s->pos);
+    free(s->seg);
     float *v[] = {s->grad, s->xf, s->xnf, s->rf, s->xsel, s->logits, s->dx, s->dxn, s->dx2,
                   s->dq, s->datt, s->dk, s->dv, s->dg, s->du, s->dp};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) free(v[i]);
@@ -152,8 +156,9 @@ static void tr_slot_free(train_slot *s, int32_t n_layer)
 static int tr_slot_init(train_slot *s, const train_model *m)
 {
     const train_cfg *c = &m->c;
-    const size_t T = (size_t)c->n_ctx, E = (size_t)c->n_embd, F = (size_t)c->n_ff;
-    const size_t Q = (size_t)c->q_dim, KV = (size_t)c->kv_dim, V = (size_t)c->n_vocab;
+    const size_t T = (size_t)m->pack_len, C = (size_t)c->n_ctx, E = (size_t)c->n_embd;
+    const size_t F = (size_t)c->n_ff, Q = (size_t)c->q_dim, KV = (size_t)c->kv_dim;
+    const size_t V = (size_t)c->n_vocab;
     memset(s, 0, sizeof *s);
     s->acts = calloc((size_t)c->n_layer, sizeof *s->acts);
     if (!s->acts) return NT_ERR_NOMEM;
@@ -162,7 +167,7 @@ static int tr_slot_init(train_slot *s, const train_model *m)
         train_acts *a = &s->acts[l];
         ok = ok && (a->xin = tr_alloc(T * E)) && (a->xn1 = tr_alloc(T * E)) &&
              (a->r1 = tr_alloc(T)) && (a->q = tr_alloc(T * Q)) && (a->k = tr_alloc(T * KV)) &&
-             (a->v = tr_alloc(T * KV)) && (a->p = tr_alloc((size_t)c->n_head * T * T)) &&
+             (a->v = tr_alloc(T * KV)) && (a->p = tr_alloc((size_t)c->n_head * T * C)) &&
              (a->att = tr_alloc(T * Q)) && (a->x1 = tr_alloc(T * E)) &&
              (a->xn2 = tr_alloc(T * E)) && (a->r2 = tr_alloc(T)) && (a->g = tr_alloc(T * F)) &&
              (a->u = tr_alloc(T * F)) && (a->h = tr_alloc(T * F));
@@ -172,8 +177,10 @@ static int tr_slot_init(train_slot *s, const train_model *m)
          (s->logits = tr_alloc(T * V)) && (s->dx = tr_alloc(T * E)) && (s->dxn = tr_alloc(T * E)) &&
          (s->dx2 = tr_alloc(T * E)) && (s->dq = tr_alloc(T * Q)) && (s->datt = tr_alloc(T * Q)) &&
          (s->dk = tr_alloc(T * KV)) && (s->dv = tr_alloc(T * KV)) && (s->dg = tr_alloc(T * F)) &&
-         (s->du = tr_alloc(T * F)) && (s->dp = tr_alloc(T * T)) &&
-         (s->rows = malloc(T * sizeof *s->rows));
+         (s->du = tr_alloc(T * F)) && (s->dp = tr_alloc(C * C)) &&
+         (s->rows = malloc(T * sizeof *s->rows)) && (s->tok = malloc(T * sizeof *s->tok)) &&
+         (s->mask = malloc(T)) && (s->pos = malloc(T * sizeof *s->pos)) &&
+         (s->seg = malloc((T + 1) * sizeof *s->seg));
     return ok ? NT_OK : NT_ERR_NOMEM;
 }
 
@@ -214,6 +221,7 @@ static int tr_build(train_model *m, int32_t n_threads, nt_err *err)
     }
 
     openblas_set_num_threads(1);
+    m->pack_len = c->n_ctx > TRAIN_PACK_MIN ? c->n_ctx : TRAIN_PACK_MIN;
     m->n_slots = tr_threads(n_threads);
     m->pool = pool_init(m->n_slots);
     m->slots = calloc((size_t)m->n_slots, sizeof *m->slots);
@@ -326,18 +334,30 @@ static inline float tr_sigmoid(float x)
 
 /* ------------------------------------------------------------------ forward pass ----- */
 
-/* Runs tok[0..T) through the blocks, saving activations in s; the final normalised rows in
- * s->xnf. */
-static void tr_forward(train_model *m, train_slot *s, const int32_t *tok, int32_t T)
+/* The attention probabilities of head h for the pack's sequence i (its len × len block). */
+static float *tr_p_block(const train_slot *s, float *p, int32_t h, int32_t i)
+{
+    size_t per_head = 0, off = 0;
+    for (int32_t j = 0; j < s->n_seg; j++) {
+        const size_t n = (size_t)(s->seg[j + 1] - s->seg[j]);
+        if (j < i) off += n * n;
+        per_head += n * n;
+    }
+    return p + (size_t)h * per_head + off;
+}
+
+/* Runs the pack s->tok[0..n_tok) through the blocks, saving activations in s; the final
+ * normalised rows in s->xnf. */
+static void tr_forward(train_model *m, train_slot *s)
 {
     const train_cfg *c = &m->c;
     const int64_t E = c->n_embd, F = c->n_ff, Q = c->q_dim, KV = c->kv_dim;
-    const int32_t hd = c->head_dim, group = c->n_head / c->n_head_kv;
+    const int32_t hd = c->head_dim, group = c->n_head / c->n_head_kv, T = s->n_tok;
     const float scale = 1.0f / sqrtf((float)hd);
     const float *emb = m->w + m->tensors[0].off;
     float *x = s->acts[0].xin;
     for (int32_t t = 0; t < T; t++)
-        memcpy(x + t * E, emb + (size_t)tok[t] * (size_t)E, (size_t)E * sizeof *x);
+        memcpy(x + t * E, emb + (size_t)s->tok[t] * (size_t)E, (size_t)E * sizeof *x);
 
     for (int32_t l = 0; l < c->n_layer; l++) {
         train_acts *a = &s->acts[l];
@@ -349,30 +369,33 @@ static void tr_forward(train_model *m, train_slot *s, const int32_t *tok, int32_
         tr_mm(a->k, a->xn1, W[TRAIN_WK], T, E, KV);
         tr_mm(a->v, a->xn1, W[TRAIN_WV], T, E, KV);
         for (int32_t t = 0; t < T; t++) {
-            const float *cs = m->rope + (size_t)t * (size_t)hd;
+            const float *cs = m->rope + (size_t)s->pos[t] * (size_t)hd;
             tr_rope(a->q + t * Q, c->n_head, hd, cs, false);
             tr_rope(a->k + t * KV, c->n_head_kv, hd, cs, false);
         }
-        for (int32_t h = 0; h < c->n_head; h++) {
-            const int32_t g = h / group;
-            float *P = a->p + (size_t)h * (size_t)T * (size_t)T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, a->q + h * hd,
-                        (int)Q, a->k + g * hd, (int)KV, 0.0f, P, T);
-            for (int32_t t = 0; t < T; t++) {
-                float *row = P + (size_t)t * (size_t)T, max = -INFINITY;
-                for (int32_t p = 0; p <= t; p++)
-                    if (row[p] > max) max = row[p];
-                double sum = 0.0;
-                for (int32_t p = 0; p <= t; p++) {
-                    row[p] = expf(row[p] - max);
-                    sum += row[p];
+        for (int32_t i = 0; i < s->n_seg; i++) {
+            const int32_t t0 = s->seg[i], n = s->seg[i + 1] - t0;
+            for (int32_t h = 0; h < c->n_head; h++) {
+                const int32_t g = h / group;
+                float *P = tr_p_block(s, a->p, h, i);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale,
+                            a->q + t0 * Q + h * hd, (int)Q, a->k + t0 * KV + g * hd, (int)KV, 0.0f, P, n);
+                for (int32_t t = 0; t < n; t++) {
+                    float *row = P + (size_t)t * (size_t)n, max = -INFINITY;
+                    for (int32_t p = 0; p <= t; p++)
+                        if (row[p] > max) max = row[p];
+                    double sum = 0.0;
+                    for (int32_t p = 0; p <= t; p++) {
+                        row[p] = expf(row[p] - max);
+                        sum += row[p];
+                    }
+                    const float inv = (float)(1.0 / sum);
+                    for (int32_t p = 0; p <= t; p++) row[p] *= inv;
+                    for (int32_t p = t + 1; p < n; p++) row[p] = 0.0f;
                 }
-                const float inv = (float)(1.0 / sum);
-                for (int32_t p = 0; p <= t; p++) row[p] *= inv;
-                for (int32_t p = t + 1; p < T; p++) row[p] = 0.0f;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, P, n,
+                            a->v + t0 * KV + g * hd, (int)KV, 0.0f, a->att + t0 * Q + h * hd, (int)Q);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T,
-                        a->v + g * hd, (int)KV, 0.0f, a->att + h * hd, (int)Q);
         }
         tr_mm(a->x1, a->att, W[TRAIN_WO], T, Q, E);
         for (int64_t i = 0; i < (int64_t)T * E; i++) a->x1[i] += a->xin[i];
@@ -402,11 +425,12 @@ static const float *tr_out_matrix(const train_model *m, int *index)
 
 /* Given the gradient of the final normalised rows in s->dxn (T, E): the gradient of every
  * parameter, accumulated into s->grad. */
-static void tr_backward(train_model *m, train_slot *s, const int32_t *tok, int32_t T)
+static void tr_backward(train_model *m, train_slot *s)
 {
     const train_cfg *c = &m->c;
     const int64_t E = c->n_embd, F = c->n_ff, Q = c->q_dim, KV = c->kv_dim;
-    const int32_t hd = c->head_dim, group = c->n_head / c->n_head_kv;
+    const int32_t hd = c->head_dim, group = c->n_head / c->n_head_kv, T = s->n_tok;
+    const int32_t *tok = s->tok;
     const float scale = 1.0f / sqrtf((float)hd);
     const int on = 1 + TRAIN_LAYER_TENSORS * c->n_layer;
     float *G = s->grad;
@@ -441,33 +465,37 @@ static void tr_backward(train_model *m, train_slot *s, const int32_t *tok, int32
         tr_mm_back(s->datt, 0.0f, dW[TRAIN_WO], dx, a->att, W[TRAIN_WO], T, Q, E);
         memset(s->dk, 0, (size_t)T * (size_t)KV * sizeof *s->dk);
         memset(s->dv, 0, (size_t)T * (size_t)KV * sizeof *s->dv);
-        for (int32_t h = 0; h < c->n_head; h++) {
-            const int32_t g = h / group;
-            const float *P = a->p + (size_t)h * (size_t)T * (size_t)T;
-            float *dP = s->dp;
-            /* dP = dout V^T; dV += P^T dout */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, s->datt + h * hd,
-                        (int)Q, a->v + g * hd, (int)KV, 0.0f, dP, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T,
-                        s->datt + h * hd, (int)Q, 1.0f, s->dv + g * hd, (int)KV);
-            /* softmax backward: dS = P (dP − Σ P dP), zero above the diagonal */
-            for (int32_t t = 0; t < T; t++) {
-                const float *pr = P + (size_t)t * (size_t)T;
-                float *dr = dP + (size_t)t * (size_t)T;
-                double dot = 0.0;
-                for (int32_t p = 0; p <= t; p++) dot += (double)(pr[p] * dr[p]);
-                const float d = (float)dot;
-                for (int32_t p = 0; p <= t; p++) dr[p] = pr[p] * (dr[p] - d);
-                for (int32_t p = t + 1; p < T; p++) dr[p] = 0.0f;
+        for (int32_t i = 0; i < s->n_seg; i++) {
+            const int32_t t0 = s->seg[i], n = s->seg[i + 1] - t0;
+            for (int32_t h = 0; h < c->n_head; h++) {
+                const int32_t g = h / group;
+                const float *P = tr_p_block(s, a->p, h, i);
+                float *dP = s->dp;
+                float *dout = s->datt + t0 * Q + h * hd;
+                /* dP = dout V^T; dV += P^T dout */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f, dout, (int)Q,
+                            a->v + t0 * KV + g * hd, (int)KV, 0.0f, dP, n);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1.0f, P, n, dout,
+                            (int)Q, 1.0f, s->dv + t0 * KV + g * hd, (int)KV);
+                /* softmax backward: dS = P (dP − Σ P dP), zero above the diagonal */
+                for (int32_t t = 0; t < n; t++) {
+                    const float *pr = P + (size_t)t * (size_t)n;
+                    float *dr = dP + (size_t)t * (size_t)n;
+                    double dot = 0.0;
+                    for (int32_t p = 0; p <= t; p++) dot += (double)(pr[p] * dr[p]);
+                    const float d = (float)dot;
+                    for (int32_t p = 0; p <= t; p++) dr[p] = pr[p] * (dr[p] - d);
+                    for (int32_t p = t + 1; p < n; p++) dr[p] = 0.0f;
+                }
+                /* S = scale q k^T: dq = scale dS k; dk += scale dS^T q */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, scale, dP, n,
+                            a->k + t0 * KV + g * hd, (int)KV, 0.0f, s->dq + t0 * Q + h * hd, (int)Q);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, scale, dP, n,
+                            a->q + t0 * Q + h * hd, (int)Q, 1.0f, s->dk + t0 * KV + g * hd, (int)KV);
             }
-            /* S = scale q k^T: dq = scale dS k; dk += scale dS^T q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dP, T,
-                        a->k + g * hd, (int)KV, 0.0f, s->dq + h * hd, (int)Q);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dP, T,
-                        a->q + h * hd, (int)Q, 1.0f, s->dk + g * hd, (int)KV);
         }
         for (int32_t t = 0; t < T; t++) {
-            const float *cs = m->rope + (size_t)t * (size_t)hd;
+            const float *cs = m->rope + (size_t)s->pos[t] * (size_t)hd;
             tr_rope(s->dq + t * Q, c->n_head, hd, cs, true);
             tr_rope(s->dk + t * KV, c->n_head_kv, hd, cs, true);
         }
@@ -485,19 +513,21 @@ static void tr_backward(train_model *m, train_slot *s, const int32_t *tok, int32
     }
 }
 
-/* Forward, loss over the scored targets and (when scale > 0) backward for one sequence: the
- * target of position t is tok[t + 1] when mask[t + 1] is set. Each scored target's NLL
- * gradient is multiplied by scale (1 / scored tokens of the batch). Returns the summed NLL. */
-static double tr_sequence(train_model *m, train_slot *s, const train_seq *q, float scale)
+/* Forward, loss over the scored targets and (when scale > 0) backward for the pack in s: the
+ * target of position t is token t + 1 of the same sequence when its mask is set. Each scored
+ * target's NLL gradient is multiplied by scale (1 / scored tokens of the batch). Returns the
+ * summed NLL. */
+static double tr_pack_run(train_model *m, train_slot *s, float scale)
 {
     const train_cfg *c = &m->c;
     const int64_t E = c->n_embd, V = c->n_vocab;
-    const int32_t T = q->n;
-    tr_forward(m, s, q->tok, T);
+    const int32_t T = s->n_tok;
+    tr_forward(m, s);
 
     int32_t *rows = s->rows, M = 0;
-    for (int32_t t = 0; t + 1 < T; t++)
-        if (q->mask[t + 1]) rows[M++] = t;
+    for (int32_t i = 0; i < s->n_seg; i++)
+        for (int32_t t = s->seg[i]; t + 1 < s->seg[i + 1]; t++)
+            if (s->mask[t + 1]) rows[M++] = t;
     if (M == 0) return 0.0;
     for (int32_t j = 0; j < M; j++)
         memcpy(s->xsel + j * E, s->xnf + (int64_t)rows[j] * E, (size_t)E * sizeof(float));
@@ -508,7 +538,7 @@ static double tr_sequence(train_model *m, train_slot *s, const train_seq *q, flo
     double nll = 0.0;
     for (int32_t j = 0; j < M; j++) {
         float *lg = s->logits + j * V;
-        const int32_t y = q->tok[rows[j] + 1];
+        const int32_t y = s->tok[rows[j] + 1];
         float max = lg[0];
         for (int64_t i = 1; i < V; i++)
             if (lg[i] > max) max = lg[i];
@@ -531,8 +561,20 @@ static double tr_sequence(train_model *m, train_slot *s, const train_seq *q, flo
     memset(s->dxn, 0, (size_t)T * (size_t)E * sizeof(float));
     for (int32_t j = 0; j < M; j++)
         memcpy(s->dxn + (int64_t)rows[j] * E, dsel + j * E, (size_t)E * sizeof(float));
-    tr_backward(m, s, q->tok, T);
+    tr_backward(m, s);
     return nll;
+}
+
+/* Appends sequence q to the pack in s (the caller checked that it fits). */
+static void tr_pack_add(train_slot *s, const train_seq *q)
+{
+    if (s->n_seg == 0) s->seg[0] = 0;
+    const int32_t t0 = s->n_tok;
+    memcpy(s->tok + t0, q->tok, (size_t)q->n * sizeof *q->tok);
+    memcpy(s->mask + t0, q->mask, (size_t)q->n);
+    for (int32_t t = 0; t < q->n; t++) s->pos[t0 + t] = t;
+    s->n_tok += q->n;
+    s->seg[++s->n_seg] = s->n_tok;
 }
 
 /* --------------------------------------------------------------- batch gradient ----- */
@@ -554,11 +596,17 @@ static void tr_slot_task(void *ctx, int64_t task, int thread)
     s->n_scored = 0;
     s->n_tokens = 0;
     if (j->scale > 0.0f) memset(s->grad, 0, j->m->n_params * sizeof *s->grad);
+    s->n_seg = s->n_tok = 0;
     for (size_t i = (size_t)task; i < j->n; i += (size_t)j->m->n_slots) {
         const train_seq *q = &j->d->v[j->idx[i]];
-        s->loss += tr_sequence(j->m, s, q, j->scale);
+        if (s->n_tok + q->n > j->m->pack_len) {
+            s->loss += tr_pack_run(j->m, s, j->scale);
+            s->n_seg = s->n_tok = 0;
+        }
+        tr_pack_add(s, q);
         s->n_tokens += q->n;
     }
+    if (s->n_tok > 0) s->loss += tr_pack_run(j->m, s, j->scale);
 }
 
 typedef struct tr_sum_job {
@@ -632,7 +680,13 @@ int train_logits(train_model *m, const int32_t *tok, int32_t n, float *logits, n
         if (tok[t] < 0 || tok[t] >= m->c.n_vocab)
             return nt_err_set(err, NT_ERR_INVALID, "train_logits: token %d out of range", (int)tok[t]);
     train_slot *s = &m->slots[0];
-    tr_forward(m, s, tok, n);
+    s->n_seg = s->n_tok = 0;
+    uint8_t *mask = calloc((size_t)n, 1);
+    if (!mask) return nt_err_set(err, NT_ERR_NOMEM, "train_logits: out of memory");
+    const train_seq q = {(int32_t *)tok, mask, n};
+    tr_pack_add(s, &q);
+    free(mask);
+    tr_forward(m, s);
     tr_mm(logits, s->xnf, tr_out_matrix(m, NULL), n, m->c.n_embd, m->c.n_vocab);
     return NT_OK;
 }

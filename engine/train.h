@@ -41,21 +41,27 @@ enum train_kind {
     TRAIN_FFN_NORM, TRAIN_GATE, TRAIN_UP, TRAIN_DOWN
 };
 
-/* The activations of one sequence that the backward pass needs, per layer. T = n_ctx rows. */
+/* Sequences are packed: a slot runs several whole sequences at once, back to back (up to
+ * pack_len tokens), so each matrix product sees many rows; attention and rope positions stay
+ * within each sequence. P = pack_len rows below. */
+#define TRAIN_PACK_MIN 1024 /* tokens per pack, unless the context is longer */
+
+/* The activations the backward pass needs, per layer, for one pack. */
 typedef struct train_acts {
-    float *xin;   /* (T, n_embd) residual stream entering the block */
-    float *xn1;   /* (T, n_embd) attention RMSNorm output */
-    float *r1;    /* (T) its 1/rms */
-    float *q;     /* (T, q_dim) queries after rope */
-    float *k;     /* (T, kv_dim) keys after rope */
-    float *v;     /* (T, kv_dim) values */
-    float *p;     /* (n_head, T, T) attention probabilities (0 above the diagonal) */
-    float *att;   /* (T, q_dim) attention output, heads side by side */
-    float *x1;    /* (T, n_embd) residual after attention */
-    float *xn2;   /* (T, n_embd) FFN RMSNorm output */
-    float *r2;    /* (T) its 1/rms */
-    float *g, *u; /* (T, n_ff) gate and up projections */
-    float *h;     /* (T, n_ff) silu(g) * u */
+    float *xin;   /* (P, n_embd) residual stream entering the block */
+    float *xn1;   /* (P, n_embd) attention RMSNorm output */
+    float *r1;    /* (P) its 1/rms */
+    float *q;     /* (P, q_dim) queries after rope */
+    float *k;     /* (P, kv_dim) keys after rope */
+    float *v;     /* (P, kv_dim) values */
+    float *p;     /* per head, per sequence i: (len_i, len_i) attention probabilities, 0 above
+                     the diagonal; head h's blocks start at h × Σ len_i² (≤ P × n_ctx each) */
+    float *att;   /* (P, q_dim) attention output, heads side by side */
+    float *x1;    /* (P, n_embd) residual after attention */
+    float *xn2;   /* (P, n_embd) FFN RMSNorm output */
+    float *r2;    /* (P) its 1/rms */
+    float *g, *u; /* (P, n_ff) gate and up projections */
+    float *h;     /* (P, n_ff) silu(g) * u */
 } train_acts;
 
 /* Everything one worker needs for its share of a batch: its own gradient accumulator and
@@ -65,17 +71,22 @@ typedef struct train_acts {
 typedef struct train_slot {
     float *grad;        /* (n_params) */
     train_acts *acts;   /* (n_layer) */
-    float *xf;          /* (T, n_embd) final residual */
-    float *xnf;         /* (T, n_embd) final RMSNorm output */
-    float *rf;          /* (T) */
-    float *xsel;        /* (T, n_embd) rows of xnf whose next token is scored */
-    float *logits;      /* (T, n_vocab) logits of those rows; their gradient in place */
-    float *dx, *dxn, *dx2; /* (T, n_embd) backward scratch */
-    float *dq, *datt;   /* (T, q_dim) */
-    float *dk, *dv;     /* (T, kv_dim) */
-    float *dg, *du;     /* (T, n_ff) */
-    float *dp;          /* (T, T) */
-    int32_t *rows;      /* (T) positions whose next token is scored */
+    int32_t *tok;       /* (P) the pack's tokens */
+    uint8_t *mask;      /* (P) scored flags */
+    int32_t *pos;       /* (P) position of each token within its sequence */
+    int32_t *seg;       /* (P + 1) start of each sequence in the pack, then the end */
+    int32_t n_seg, n_tok;
+    float *xf;          /* (P, n_embd) final residual */
+    float *xnf;         /* (P, n_embd) final RMSNorm output */
+    float *rf;          /* (P) */
+    float *xsel;        /* (P, n_embd) rows of xnf whose next token is scored */
+    float *logits;      /* (P, n_vocab) logits of those rows; their gradient in place */
+    float *dx, *dxn, *dx2; /* (P, n_embd) backward scratch */
+    float *dq, *datt;   /* (P, q_dim) */
+    float *dk, *dv;     /* (P, kv_dim) */
+    float *dg, *du;     /* (P, n_ff) */
+    float *dp;          /* (n_ctx, n_ctx) */
+    int32_t *rows;      /* (P) positions whose next token is scored */
     double loss;        /* summed NLL of the slot's sequences in the current batch */
     int64_t n_scored;
     int32_t n_tokens;
@@ -100,6 +111,7 @@ struct train_model {
     pool *pool;
     train_slot *slots;
     int n_slots;
+    int32_t pack_len;     /* tokens per pack (P) */
 };
 
 /* train.c: for tests — the parameter array's tensor i, its gradient after train_batch_grad. */
