@@ -72,7 +72,7 @@ enum cmd_flags {
     X(SCROLL_END,    NULL,       "",           CMD_CTX_ANY,   CK_END,     0,          "End",              0,                       "go to the end of the history and follow new output (input line empty)") \
     X(PANEL_FOCUS,   NULL,       "",           CMD_CTX_ANY,   CK_F2,      0,          "F2",               0,                       "move the focus to the sampling panel and back") \
     X(PANEL_TOGGLE,  NULL,       "",           CMD_CTX_ANY,   CK_F3,      0,          "F3",               0,                       "show or hide the sampling panel") \
-    X(PROBS,         NULL,       "",           CMD_CTX_ANY,   CK_F4,      0,          "F4",               0,                       "show or hide the probabilities of the candidate tokens") \
+    X(PROBS,         NULL,       "",           CMD_CTX_ANY,   CK_F4,      0,          "F4",               0,                       "show or hide the probabilities of the candidate tokens (a click on an answer's word picks its token)") \
     X(TOKEN_PREV,    NULL,       "",           CMD_CTX_ANY,   CK_A_LEFT,  0,          "Alt-Left",         0,                       "probabilities view: pick the previous token of the last answer") \
     X(TOKEN_NEXT,    NULL,       "",           CMD_CTX_ANY,   CK_A_RIGHT, 0,          "Alt-Right",        0,                       "probabilities view: pick the next token of the last answer") \
     X(RESET,         NULL,       "",           CMD_CTX_ANY,   CK_F6,      0,          "F6",               0,                       "reset every slider to the persona's values") \

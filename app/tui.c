@@ -233,8 +233,10 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
     case CMD_TOKEN_PREV:
     case CMD_TOKEN_NEXT: {
         size_t n = chat_n_turns(t->chat);
-        if (!u->probs_shown || n == 0 || n - 1 >= u->n_answers || tui_busy(t)) return 0;
-        int count = (int)u->answers[n - 1].n;
+        if (!u->probs_shown || n == 0 || tui_busy(t)) return 0;
+        if (u->pick < 0) u->pick_turn = n - 1;
+        if (u->pick_turn >= u->n_answers) return 0;
+        int count = (int)u->answers[u->pick_turn].n;
         if (count == 0) return 0;
         int p = u->pick < 0 ? count - 1 : u->pick;
         p += id == CMD_TOKEN_PREV ? -1 : 1;
@@ -380,6 +382,16 @@ static int tui_mouse(tui *t, const input_event *ev)
     }
     if (ev->button != 0 || u->help_shown) return 0;
     int s = u->drag_slider;
+    size_t turn;
+    int token;
+    if (ev->mouse == IM_PRESS && ui_history_token_at(u, ev->y, ev->x, &turn, &token)) {
+        /* A click on an answer's word shows that token's candidates. */
+        bool shown = u->probs_shown;
+        u->probs_shown = true;
+        u->pick_turn = turn;
+        u->pick = token;
+        return shown ? UI_R_HISTORY | UI_R_PROBS : UI_R_LAYOUT;
+    }
     if (ev->mouse == IM_PRESS) {
         s = -1;
         if (u->w_panel && ev->x >= u->panel_x && ev->x < u->panel_x + u->panel_w)

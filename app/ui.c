@@ -34,6 +34,7 @@ static void ui_del_windows(ui *u)
 
 void ui_truncate(ui *u, size_t n)
 {
+    if (u->pick >= 0 && u->pick_turn >= n) u->pick = -1;
     for (size_t i = n; i < u->n_answers; i++) {
         free(u->answers[i].off);
         free(u->answers[i].cand);
@@ -44,6 +45,7 @@ void ui_truncate(ui *u, size_t n)
     for (size_t i = n; i < u->n_cache; i++) {
         text_buf_free(&u->cache[i].buf);
         free(u->cache[i].lines);
+        free(u->cache[i].src);
         memset(&u->cache[i], 0, sizeof u->cache[i]);
     }
     if (n < u->n_cache) u->n_cache = n;
@@ -56,6 +58,8 @@ void ui_free(ui *u)
     free(u->answers);
     free(u->cache);
     free(u->help_text);
+    free(u->rows_shown);
+    u->rows_shown = NULL;
     ui_del_windows(u);
     u->answers = NULL;
     u->cache = NULL;
@@ -305,9 +309,11 @@ void ui_layout(ui *u)
     u->input_y = u->rows - 1 - u->input_h;
     int msg_y = u->input_y - 1;
     int top_h = msg_y;
-    bool want_panel = u->panel_shown || u->panel_focus;
-    bool want_probs = u->probs_shown;
     u->side = u->cols >= UI_SIDE_MIN_COLS;
+    /* Above a narrow history the panel would leave too little room: there it shows only
+     * while it has the focus. */
+    bool want_panel = u->panel_focus || (u->panel_shown && u->side);
+    bool want_probs = u->probs_shown;
     u->panel_h = u->probs_h = 0;
     if (u->side && (want_panel || want_probs)) {
         u->panel_w = u->probs_w = UI_SIDE_WIDTH;
@@ -357,12 +363,15 @@ void ui_layout(ui *u)
 static void ui_draw_too_small(ui *u)
 {
     erase();
-    char msg[128];
-    snprintf(msg, sizeof msg, "natter needs at least %dx%d (now %dx%d)", UI_MIN_COLS,
-             UI_MIN_ROWS, COLS, LINES);
-    int y = LINES / 2, x = (COLS - (int)strlen(msg)) / 2;
-    if (x < 0) x = 0;
-    for (int i = 0; msg[i] && x + i < COLS; i++) mvaddch(y > 0 ? y : 0, x + i, (chtype)msg[i]);
+    char msg[2][64];
+    snprintf(msg[0], sizeof msg[0], "natter needs %dx%d,", UI_MIN_COLS, UI_MIN_ROWS);
+    snprintf(msg[1], sizeof msg[1], "this is %dx%d", COLS, LINES);
+    for (int k = 0; k < 2; k++) {
+        int y = LINES / 2 - 1 + k, x = (COLS - (int)strlen(msg[k])) / 2;
+        if (x < 0) x = 0;
+        if (y < 0 || y >= LINES) continue;
+        for (int i = 0; msg[k][i] && x + i < COLS; i++) mvaddch(y, x + i, (chtype)msg[k][i]);
+    }
     wnoutrefresh(stdscr);
     doupdate();
 }

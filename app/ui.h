@@ -58,9 +58,20 @@ typedef struct ui_turn_cache {
     int hl;                /* highlighted token index, -1 none */
     bool complete, busy;
     text_buf buf;
+    size_t *src;           /* src[i]: offset in the turn's text that buf byte i shows, or
+                              UI_NO_SRC (labels, marks, notes) */
+    size_t src_cap;
     text_line *lines;
     size_t n_lines, cap;
 } ui_turn_cache;
+
+#define UI_NO_SRC ((size_t)-1)
+
+/* What the history shows on one screen row (filled by the history view for mouse clicks). */
+typedef struct ui_row {
+    int slot;  /* cache slot (0 = system prompt, i + 1 = turn i), -1 = none */
+    int line;  /* wrapped line of that slot */
+} ui_row;
 
 typedef struct ui {
     /* ---- what is shown (the state handlers change) ---- */
@@ -83,7 +94,8 @@ typedef struct ui {
     size_t n_answers;
     bool panel_shown, panel_focus, probs_shown, help_shown;
     int slider;                 /* the selected slider */
-    int pick;                   /* token picked in the last answer for the probs view; -1 = latest */
+    int pick;                   /* token picked for the probs view; -1 = the latest one */
+    size_t pick_turn;           /* the answer it belongs to (valid when pick >= 0) */
     int scroll;                 /* history lines scrolled up from the bottom; 0 = following */
     int help_scroll;
     char message[512];          /* the message line */
@@ -102,6 +114,8 @@ typedef struct ui {
     int track_x, track_w;       /* slider track columns inside the panel (screen x) */
     ui_turn_cache *cache;
     size_t n_cache;
+    ui_row *rows_shown;         /* hist_h entries */
+    int n_rows_shown;
     int hist_total;             /* wrapped history lines at the last draw */
     bool more_below;
     char *help_text;
@@ -116,6 +130,9 @@ void ui_layout(ui *u);
 /* Draws what flags say (UI_R_LAYOUT lays out first and draws everything), one doupdate. */
 void ui_draw(ui *u, int flags);
 
+/* The answer turn and token shown at screen cell (y, x) of the history, for a click: returns
+ * true and fills *turn and *token when the cell shows a token of an answer. */
+bool ui_history_token_at(const ui *u, int y, int x, size_t *turn, int *token);
 /* History geometry helpers for the handlers. */
 int ui_history_page(const ui *u);            /* lines a page scroll moves */
 int ui_history_max_scroll(const ui *u);      /* from the last draw */

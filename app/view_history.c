@@ -54,6 +54,20 @@ typedef struct hist_mark {
     char text[160];
 } hist_mark;
 
+/* Records that buf bytes from `from` to the end show source offset val. */
+static void src_fill(ui_turn_cache *c, size_t from, size_t val)
+{
+    if (c->buf.n > c->src_cap) {
+        size_t cap = c->src_cap ? c->src_cap : 256;
+        while (cap < c->buf.n) cap *= 2;
+        size_t *n = realloc(c->src, cap * sizeof *n);
+        if (!n) return;
+        c->src = n;
+        c->src_cap = cap;
+    }
+    for (size_t j = from; j < c->buf.n; j++) c->src[j] = val;
+}
+
 /* Finds c in s[from, to); returns its index or (size_t)-1. */
 static size_t find_ch(const char *s, size_t from, size_t to, char c)
 {
@@ -122,12 +136,15 @@ static bool is_fence(const char *s, size_t ls, size_t le)
 }
 
 /* Appends the body of a turn (Markdown rendered, marks inserted, the picked token highlighted). */
-static void render_body(text_buf *b, const char *s, size_t len, int base, const hist_mark *marks,
-                        size_t n_marks, size_t hl_start, size_t hl_end)
+static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
+                        const hist_mark *marks, size_t n_marks, size_t hl_start, size_t hl_end)
 {
+    text_buf *b = &c->buf;
+    size_t before = b->n;
     uint8_t *style = malloc(len + 1), *hidden = malloc(len + 1);
     if (!style || !hidden) {
         text_buf_put(b, s, len, (uint8_t)base, true);
+        src_fill(c, before, UI_NO_SRC);
         free(style);
         free(hidden);
         return;
@@ -148,7 +165,9 @@ static void render_body(text_buf *b, const char *s, size_t len, int base, const 
         size_t i = ls;
         while (i < le) {
             while (m < n_marks && marks[m].off <= i) {
+                before = b->n;
                 text_buf_put_raw(b, marks[m].text, strlen(marks[m].text), TS_MARKER);
+                src_fill(c, before, UI_NO_SRC);
                 m++;
             }
             int32_t cp;
@@ -156,19 +175,27 @@ static void render_body(text_buf *b, const char *s, size_t len, int base, const 
             if (!hidden[i]) {
                 uint8_t tag = style[i];
                 if (i >= hl_start && i < hl_end) tag |= TERM_HIGHLIGHT_BIT;
+                before = b->n;
                 text_buf_put(b, s + i, (size_t)l, tag, false);
+                src_fill(c, before, i);
             }
             i += (size_t)l;
         }
+        before = b->n;
         while (m < n_marks && marks[m].off <= le && le < len) {
             text_buf_put_raw(b, marks[m].text, strlen(marks[m].text), TS_MARKER);
             m++;
         }
+        src_fill(c, before, UI_NO_SRC);
         if (le >= len) break;
+        before = b->n;
         text_buf_put_raw(b, "\n", 1, (uint8_t)base);
+        src_fill(c, before, le);
         ls = le + 1;
     }
+    before = b->n;
     for (; m < n_marks; m++) text_buf_put_raw(b, marks[m].text, strlen(marks[m].text), TS_MARKER);
+    src_fill(c, before, UI_NO_SRC);
     free(style);
     free(hidden);
 }
@@ -190,6 +217,7 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
     }
     text_buf_put_raw(b, "\n", 1, TS_TEXT);
     size_t label_n = b->n;
+    src_fill(c, 0, UI_NO_SRC);
 
     hist_mark *marks = NULL;
     size_t n_marks = 0, hl_start = 0, hl_end = 0;
@@ -214,9 +242,10 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         hl_start = a->off[hl];
         hl_end = (size_t)hl + 1 < a->n ? a->off[hl + 1] : t->len;
     }
-    render_body(b, t->text ? t->text : "", t->len, answer ? TS_TEXT : TS_USER, marks, n_marks,
+    render_body(c, t->text ? t->text : "", t->len, answer ? TS_TEXT : TS_USER, marks, n_marks,
                 hl_start, hl_end);
     free(marks);
+    size_t notes = b->n;
     if (answer && busy) text_buf_put(b, "\xe2\x96\x8d", 3, TS_DIM, false); /* ▍ */
     if (answer && t->complete) {
         const char *note = NULL;
@@ -233,6 +262,7 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         text_buf_put(b, "error: ", 7, TS_ERROR, false);
         text_buf_put(b, t->error, strlen(t->error), TS_ERROR, false);
     }
+    src_fill(c, notes, UI_NO_SRC);
     text_wrap(b->s, label_n - 1, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
     int wb = width - 2 > 4 ? width - 2 : width;
     size_t first_body = c->n_lines;
@@ -296,13 +326,12 @@ static int history_update(ui *u, int width)
     } else {
         c->valid = false;
     }
-    size_t last_answer = n > 0 ? n - 1 : 0;
     for (size_t i = 0; i < n; i++) {
         const chat_turn *t = chat_turn_at(u->chat, i);
         c = cache_at(u, i + 1);
         if (!c || !t) return total;
         bool busy = t->role == CHAT_ROLE_ASSISTANT && !t->complete;
-        int hl = (u->probs_shown && i == last_answer && u->pick >= 0) ? u->pick : -1;
+        int hl = (u->probs_shown && i == u->pick_turn && u->pick >= 0) ? u->pick : -1;
         if (!c->valid || c->width != width || c->len != t->len ||
             c->n_changes != t->n_changes || c->complete != t->complete || c->busy != busy ||
             c->hl != hl) {
@@ -343,6 +372,14 @@ void view_history_draw(ui *u)
         ui_put_text(w, u->hist_h / 2, 2, hint, TS_DIM, u->hist_w - 3);
         return;
     }
+    if (u->n_rows_shown != u->hist_h) {
+        ui_row *r = realloc(u->rows_shown, (size_t)(u->hist_h > 0 ? u->hist_h : 1) * sizeof *r);
+        if (r) {
+            u->rows_shown = r;
+            u->n_rows_shown = u->hist_h;
+        }
+    }
+    for (int i = 0; i < u->n_rows_shown; i++) u->rows_shown[i] = (ui_row){-1, 0};
     int top = total - u->hist_h - u->scroll; /* virtual line shown on row 0 (may be < 0) */
     int v = 0;
     size_t n = chat_n_turns(u->chat);
@@ -365,6 +402,7 @@ void view_history_draw(ui *u)
             if (row < 0) continue;
             if (row >= u->hist_h) break;
             const text_line *l = &c->lines[i];
+            if (row < u->n_rows_shown) u->rows_shown[row] = (ui_row){(int)k, (int)i};
             ui_put(w, row, i == 0 ? 0 : 2, c->buf.s + l->start, c->buf.tag + l->start,
                    l->end - l->start, TS_TEXT, width - (i == 0 ? 0 : 2));
         }
@@ -378,6 +416,37 @@ void view_history_draw(ui *u)
         ui_put_text(w, u->hist_h - 1, u->hist_w - mw - 1 > 0 ? u->hist_w - mw - 1 : 0, more,
                     TS_MORE, mw);
     }
+}
+
+bool ui_history_token_at(const ui *u, int y, int x, size_t *turn, int *token)
+{
+    int row = y - u->hist_y, col = x - u->hist_x;
+    if (row < 0 || row >= u->n_rows_shown || u->rows_shown[row].slot < 1) return false;
+    size_t k = (size_t)u->rows_shown[row].slot, ti = k - 1;
+    const ui_turn_cache *c = &u->cache[k];
+    const chat_turn *t = chat_turn_at(u->chat, ti);
+    if (!t || t->role != CHAT_ROLE_ASSISTANT || ti >= u->n_answers || u->answers[ti].n == 0 ||
+        !c->src)
+        return false;
+    const text_line *l = &c->lines[u->rows_shown[row].line];
+    int x0 = u->rows_shown[row].line == 0 ? 0 : 2, cx = x0;
+    size_t i = l->start;
+    while (i < l->end) {
+        int32_t cp;
+        int len = text_decode(c->buf.s + i, l->end - i, &cp);
+        int w = text_cp_width(cp);
+        if (col >= cx && col < cx + (w > 0 ? w : 1)) break;
+        cx += w;
+        i += (size_t)len;
+    }
+    if (i >= l->end || i >= c->src_cap || c->src[i] == UI_NO_SRC) return false;
+    size_t off = c->src[i];
+    const ui_answer *a = &u->answers[ti];
+    int tok = 0;
+    for (size_t j = 0; j < a->n && a->off[j] <= off; j++) tok = (int)j;
+    *turn = ti;
+    *token = tok;
+    return true;
 }
 
 int ui_history_page(const ui *u)

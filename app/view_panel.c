@@ -194,9 +194,10 @@ void view_probs_draw(ui *u)
     }
     int width = u->probs_w - x0 - 1;
     size_t n = chat_n_turns(u->chat);
-    const chat_turn *t = n > 0 ? chat_turn_at(u->chat, n - 1) : NULL;
-    const ui_answer *a = t && t->role == CHAT_ROLE_ASSISTANT && n - 1 < u->n_answers
-                             ? &u->answers[n - 1] : NULL;
+    size_t ti = u->pick >= 0 ? u->pick_turn : n - 1; /* a picked token, else the latest */
+    const chat_turn *t = n > 0 ? chat_turn_at(u->chat, ti) : NULL;
+    const ui_answer *a = t && t->role == CHAT_ROLE_ASSISTANT && ti < u->n_answers
+                             ? &u->answers[ti] : NULL;
     if (!a || a->n == 0) {
         ui_put_text(w, 0, x0, "Candidates  F4", TS_TITLE, width);
         ui_put_text(w, 1, x0, "no token yet", TS_DIM, width);

@@ -263,6 +263,20 @@ else
 fi
 T send-keys -t nt F6
 wait_for "sliders reset"
+# A click on a word of an answer opens the probabilities view on that token.
+T send-keys -t nt "Sue" Enter
+idle
+row=$(cap | grep -n "^Assistant" | tail -n 1 | cut -d: -f1)
+word=$(cap | sed -n "$((row + 1))p" | cut -c1-20)
+T send-keys -t nt -l "${esc}[<0;5;$((row + 1))M${esc}[<0;5;$((row + 1))m"
+if wait_for "before → after" 30 && cap | grep -q "│ Token [0-9]*/[0-9]* «"; then
+    ok "clicking a word of an answer shows that token's candidates"
+else
+    bad "clicking a word of an answer shows that token's candidates" "row $((row + 1)): $word
+$(cap)"
+fi
+T send-keys -t nt F4
+wait_gone "before → after"
 
 # ---- 9. /quit restores the terminal; the history survives for the next run
 T send-keys -t nt "/quit" Enter
