@@ -900,7 +900,7 @@ static int card_examples(persona *p, const char *mes)
     buf user = {0}, asst = {0};
     int who = 0; /* 0 none, 1 user, 2 char: the message being collected */
     int rc = NT_OK;
-    char *save = NULL;
+    char *save;
 #define FLUSH_PAIR()                                                                         \
     do {                                                                                     \
         if (user.n && asst.n && !user.oom && !asst.oom) {                                    \
@@ -923,7 +923,10 @@ static int card_examples(persona *p, const char *mes)
         memset(&user, 0, sizeof user);                                                       \
         memset(&asst, 0, sizeof asst);                                                       \
     } while (0)
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* Split by hand rather than with strtok: blank lines inside a message must survive. */
+    for (char *line = copy; line; line = save) {
+        save = strchr(line, '\n');
+        if (save) *save++ = 0;
         char *l = line;
         size_t ll = strlen(l);
         if (ll && l[ll - 1] == '\r') l[--ll] = 0;

@@ -447,7 +447,7 @@ static const char card_json[] =
     "    \"personality\": \"calm, dry humour\",\n"
     "    \"scenario\": \"The bridge of the Kestrel.\",\n"
     "    \"first_mes\": \"Welcome aboard, {{user}}.\",\n"
-    "    \"mes_example\": \"<START>\\n{{user}}: Where are we?\\n{{char}}: Two jumps from home.\\nStay close.\\n"
+    "    \"mes_example\": \"<START>\\n{{user}}: Where are we?\\n{{char}}: Two jumps from home.\\n\\nStay close.\\n"
     "<START>\\n{{char}}: (checks the console)\\n{{user}}: Status?\\n{{char}}: Shields at {{random:50,60}} percent.\",\n"
     "    \"creator_notes\": \"A friendly captain.\\nMore notes.\",\n"
     "    \"system_prompt\": \"{{original}}\",\n"
@@ -476,7 +476,7 @@ static void test_card(void)
     T_EQ_STR(p->greeting, "Welcome aboard, {{user}}.");
     T_EQ_INT(p->n_examples, 2);
     T_EQ_STR(p->examples[0].user, "Where are we?");
-    T_EQ_STR(p->examples[0].assistant, "Two jumps from home.\nStay close.");
+    T_EQ_STR(p->examples[0].assistant, "Two jumps from home.\n\nStay close.");
     T_EQ_STR(p->examples[1].user, "Status?");
     T_EQ_STR(p->examples[1].assistant, "Shields at random:50,60 percent.");
     T_EQ_INT(dropped, 1);
