@@ -224,6 +224,23 @@ if [ "$cx" = 6 ]; then ok "the input cursor sits after the wide characters (colu
 T send-keys -t nt C-u
 T resize-window -t nt -x 100 -y 30
 
+# ---- 7a. combining marks, emoji and control characters: a bracketed paste holding an escape
+# sequence and a bell shows them as symbols (␛, ␇) instead of obeying them; é (e + U+0301)
+# takes one column and 😀 two, so the x after them sits where the columns say.
+T send-keys -t nt "/clear" Enter
+wait_for "conversation cleared"
+esc=$(printf '\033')
+T send-keys -t nt -l "${esc}[200~red ${esc}[31mX${esc}[0m bell $(printf '\007') e$(printf '\314\201')😀x${esc}[201~"
+T send-keys -t nt Enter
+idle
+l=$(cap | grep -A1 '^You' | sed -n 2p | sed 's/ *$//')
+want="  red ␛[31mX␛[0m bell ␇ e$(printf '\314\201')😀x"
+if [ "$l" = "$want" ]; then
+    ok "control characters are shown, not obeyed; combining marks and emoji take their widths"
+else
+    bad "control characters are shown, not obeyed; combining marks and emoji take their widths" "line: '$l'"
+fi
+
 # ---- 7b. Markdown: emphasis and inline code lose their markers; a fenced block stands out
 # (drawn in the code colour: capture-pane -e shows its escape sequence, yellow = 33).
 T send-keys -t nt "/clear" Enter
