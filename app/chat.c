@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct chat {
     const tokenizer *tok;     /* borrowed */
@@ -20,6 +21,13 @@ struct chat {
     size_t first;             /* first turn in the context */
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
+    /* Sessions: the model_eval calls that filled the cache (their n add up to cache.n), and
+     * the prepared job's place in it. */
+    chat_seg *segs;
+    size_t n_segs, cap_segs;
+    bool segs_lost;           /* memory ran out while recording: answers get no schedule */
+    size_t job_keep;          /* cache tokens kept by the job in flight */
+    bool rereading;           /* a chat_prepare_reread job is in flight */
 };
 
 chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
@@ -37,8 +45,15 @@ chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
     return c;
 }
 
+static void chat_segs_free(chat_seg *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].tail);
+    free(v);
+}
+
 static void chat_turn_release(chat_turn *t)
 {
+    chat_segs_free(t->segs, t->n_segs);
     free(t->text);
     nt_tokens_free(&t->tokens);
     free(t->changes);
@@ -61,6 +76,7 @@ void chat_free(chat *c)
     free(c->system);
     nt_tokens_free(&c->prompt);
     nt_tokens_free(&c->cache);
+    chat_segs_free(c->segs, c->n_segs);
     free(c);
 }
 
@@ -89,6 +105,7 @@ int chat_set_system(chat *c, const char *text)
 
 bool chat_busy(const chat *c)
 {
+    if (c->rereading) return true;
     return c->n_turns > 0 && c->turns[c->n_turns - 1].role == CHAT_ROLE_ASSISTANT &&
            !c->turns[c->n_turns - 1].complete;
 }
@@ -137,7 +154,83 @@ int chat_add_user(chat *c, const char *text)
         chat_truncate(c, c->n_turns - 1);
         return NT_ERR_NOMEM;
     }
+    t->time = (int64_t)time(NULL);
     return NT_OK;
+}
+
+/* ------------------------------------------------- the cache's eval calls (sessions) ----- */
+
+static bool chat_segs_push(chat_seg **v, size_t *n, size_t *cap, chat_seg s)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        chat_seg *nv = realloc(*v, ncap * sizeof *nv);
+        if (!nv) return false;
+        *v = nv;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = s;
+    return true;
+}
+
+/* Records a call of n kept tokens (n > 0). */
+static void chat_segs_add(chat *c, int32_t n)
+{
+    if (n <= 0 || c->segs_lost) return;
+    if (!chat_segs_push(&c->segs, &c->n_segs, &c->cap_segs, (chat_seg){n, 0, NULL}))
+        c->segs_lost = true;
+}
+
+/* Cuts the recorded calls to the first keep cache tokens. A call cut in the middle keeps the
+ * ids it lost as its tail: they were evaluated with it and shaped its kept rows. Must run
+ * while cache.v still holds the old contents. */
+static void chat_segs_cut(chat *c, size_t keep)
+{
+    size_t pos = 0, i = 0;
+    while (i < c->n_segs && pos + (size_t)c->segs[i].n <= keep) pos += (size_t)c->segs[i++].n;
+    if (i < c->n_segs && pos < keep) {
+        chat_seg *s = &c->segs[i];
+        size_t cut = pos + (size_t)s->n - keep;
+        int32_t *tail = malloc((cut + (size_t)s->n_tail) * sizeof *tail);
+        if (tail && pos + (size_t)s->n <= c->cache.n) {
+            memcpy(tail, c->cache.v + keep, cut * sizeof *tail);
+            if (s->n_tail) memcpy(tail + cut, s->tail, (size_t)s->n_tail * sizeof *tail);
+            free(s->tail);
+            s->tail = tail;
+            s->n = (int32_t)(keep - pos);
+            s->n_tail += (int32_t)cut;
+        } else {
+            free(tail);
+            c->segs_lost = true;
+        }
+        i++;
+    }
+    for (size_t j = i; j < c->n_segs; j++) free(c->segs[j].tail);
+    c->n_segs = i;
+    if (keep == 0) c->segs_lost = false; /* an empty cache is fully known again */
+}
+
+/* A deep copy of v[0..n) plus, if extra > 0, one more call of extra tokens. */
+static chat_seg *chat_segs_copy(const chat_seg *v, size_t n, int32_t extra, size_t *out_n)
+{
+    size_t m = n + (extra > 0);
+    chat_seg *d = calloc(m ? m : 1, sizeof *d);
+    if (!d) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = v[i];
+        d[i].tail = NULL;
+        if (v[i].n_tail > 0) {
+            d[i].tail = malloc((size_t)v[i].n_tail * sizeof *d[i].tail);
+            if (!d[i].tail) {
+                chat_segs_free(d, i);
+                return NULL;
+            }
+            memcpy(d[i].tail, v[i].tail, (size_t)v[i].n_tail * sizeof *d[i].tail);
+        }
+    }
+    if (extra > 0) d[n] = (chat_seg){extra, 0, NULL};
+    *out_n = m;
+    return d;
 }
 
 /* Raw mode: BOS (if the model wants it) and then every turn's text as plain text. Answers
@@ -242,17 +335,16 @@ static int chat_build(chat *c, size_t first, nt_tokens *out, nt_err *err)
     return c->raw ? chat_build_raw(c, first, out, err) : chat_build_template(c, first, out, err);
 }
 
-int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, worker_job *job,
-                 int *n_dropped, nt_err *err)
+int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
-    if (n_dropped) *n_dropped = 0;
-    if (c->n_turns == 0 || c->turns[c->n_turns - 1].role != CHAT_ROLE_USER)
-        return nt_err_set(err, NT_ERR_INVALID, "chat: there is no question to answer");
-    if (max_tokens < 0) max_tokens = 0;
+    if (first > c->n_turns) first = c->n_turns;
+    return chat_build(c, first, out, err);
+}
 
-    /* Room kept for the answer when deciding whether old turns must go. */
-    int32_t reserve = c->n_ctx / 4;
-    if (max_tokens > 0 && max_tokens < reserve) reserve = max_tokens;
+/* The context-full policy: builds c->prompt from the first turn that leaves reserve tokens
+ * free, dropping the oldest exchanges. *first_out gets that turn. */
+static int chat_fit(chat *c, int32_t reserve, size_t *first_out, nt_err *err)
+{
     size_t last = c->n_turns - 1;
     size_t first = c->first;
     int rc;
@@ -268,6 +360,25 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
         return nt_err_set(err, NT_ERR_CONTEXT_FULL,
                           "chat: the prompt needs %zu tokens but the context holds %d",
                           c->prompt.n, c->n_ctx);
+    *first_out = first;
+    return NT_OK;
+}
+
+int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, worker_job *job,
+                 int *n_dropped, nt_err *err)
+{
+    if (n_dropped) *n_dropped = 0;
+    if (c->rereading) return nt_err_set(err, NT_ERR_INVALID, "chat: busy reading the history");
+    if (c->n_turns == 0 || c->turns[c->n_turns - 1].role != CHAT_ROLE_USER)
+        return nt_err_set(err, NT_ERR_INVALID, "chat: there is no question to answer");
+    if (max_tokens < 0) max_tokens = 0;
+
+    /* Room kept for the answer when deciding whether old turns must go. */
+    int32_t reserve = c->n_ctx / 4;
+    if (max_tokens > 0 && max_tokens < reserve) reserve = max_tokens;
+    size_t first;
+    int rc = chat_fit(c, reserve, &first, err);
+    if (rc != NT_OK) return rc;
     if (n_dropped) *n_dropped = (int)(first - c->first);
     c->first = first;
 
@@ -280,6 +391,12 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
         common++;
     /* At least the last prompt token is evaluated again: the answer needs its logits. */
     if (common >= c->prompt.n) common = c->prompt.n - 1;
+    chat_segs_cut(c, common);
+    c->job_keep = common;
+    t->max_tokens = max_tokens;
+    t->first = first;
+    if (!c->segs_lost)
+        t->segs = chat_segs_copy(c->segs, c->n_segs, (int32_t)(c->prompt.n - common), &t->n_segs);
     memset(job, 0, sizeof *job);
     job->keep = (int32_t)common;
     job->tokens = c->prompt.v + common;
@@ -294,8 +411,59 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
     return NT_OK;
 }
 
+int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
+{
+    if (chat_busy(c)) return nt_err_set(err, NT_ERR_INVALID, "chat: busy");
+    if (c->n_turns == 0) return nt_err_set(err, NT_ERR_INVALID, "chat: no history to read");
+    size_t first;
+    int rc = chat_fit(c, c->n_ctx / 4, &first, err);
+    if (rc != NT_OK) return rc;
+    c->first = first;
+    size_t common = 0;
+    while (common < c->cache.n && common < c->prompt.n && c->cache.v[common] == c->prompt.v[common])
+        common++;
+    if (common >= c->prompt.n) common = c->prompt.n - 1;
+    chat_segs_cut(c, common);
+    c->job_keep = common;
+    memset(job, 0, sizeof *job);
+    job->keep = (int32_t)common;
+    job->tokens = c->prompt.v + common;
+    job->n_tokens = (int32_t)(c->prompt.n - common);
+    job->max_tokens = 0;
+    job->params = sampler_default_params();
+    job->no_candidates = true;
+    c->cache.n = common;
+    c->rereading = true;
+    return NT_OK;
+}
+
+/* After a job's DONE: the cache holds the first n_past ids of prompt ++ answer (answer may be
+ * NULL); records them and the calls that put them there. */
+static void chat_set_cache(chat *c, size_t past, const nt_tokens *answer)
+{
+    if (past < c->job_keep) chat_segs_cut(c, past);
+    c->cache.n = 0;
+    size_t from_prompt = past < c->prompt.n ? past : c->prompt.n;
+    nt_tokens_append(&c->cache, c->prompt.v, from_prompt);
+    if (from_prompt > c->job_keep) chat_segs_add(c, (int32_t)(from_prompt - c->job_keep));
+    size_t from_answer = past - from_prompt;
+    if (!answer) from_answer = 0;
+    if (answer && from_answer > answer->n) from_answer = answer->n;
+    if (from_answer) nt_tokens_append(&c->cache, answer->v, from_answer);
+    /* Generated tokens are evaluated one call each. */
+    for (size_t i = 0; i < from_answer; i++) chat_segs_add(c, 1);
+    if (c->cache.n != from_prompt + from_answer) c->segs_lost = true; /* out of memory */
+}
+
 void chat_apply(chat *c, const worker_event *ev)
 {
+    if (c->rereading) {
+        if (ev->kind == WEV_DONE) {
+            chat_set_cache(c, ev->n_past > 0 ? (size_t)ev->n_past : 0, NULL);
+            c->rereading = false;
+        }
+        return;
+    }
     if (c->n_turns == 0) return;
     chat_turn *t = &c->turns[c->n_turns - 1];
     if (t->role != CHAT_ROLE_ASSISTANT || t->complete) return;
@@ -329,14 +497,8 @@ void chat_apply(chat *c, const worker_event *ev)
         t->n_gen = ev->n_gen;
         t->prompt_sec = ev->prompt_sec;
         t->gen_sec = ev->gen_sec;
-        /* The cache now holds the first n_past ids of prompt ++ answer. */
-        size_t past = ev->n_past > 0 ? (size_t)ev->n_past : 0;
-        c->cache.n = 0;
-        size_t from_prompt = past < c->prompt.n ? past : c->prompt.n;
-        nt_tokens_append(&c->cache, c->prompt.v, from_prompt);
-        size_t from_answer = past - from_prompt;
-        if (from_answer > t->tokens.n) from_answer = t->tokens.n;
-        nt_tokens_append(&c->cache, t->tokens.v, from_answer);
+        t->time = (int64_t)time(NULL);
+        chat_set_cache(c, ev->n_past > 0 ? (size_t)ev->n_past : 0, &t->tokens);
         break;
     }
     }
@@ -381,6 +543,50 @@ void chat_clear(chat *c)
     if (chat_busy(c)) return;
     chat_truncate(c, 0);
     c->first = 0;
+}
+
+void chat_set_first_turn(chat *c, size_t first)
+{
+    c->first = first < c->n_turns ? first : c->n_turns;
+}
+
+int chat_restore_turn(chat *c, const chat_turn *src)
+{
+    if (chat_busy(c)) return NT_ERR_INVALID;
+    enum chat_role want = c->n_turns % 2 == 0 ? CHAT_ROLE_USER : CHAT_ROLE_ASSISTANT;
+    if (src->role != want) return NT_ERR_INVALID;
+    chat_turn *t = chat_push_turn(c, src->role);
+    if (!t) return NT_ERR_NOMEM;
+    const char *text = src->text ? src->text : "";
+    if (chat_text_append(t, text, strlen(text)) != NT_OK) goto nomem;
+    t->time = src->time;
+    if (src->role == CHAT_ROLE_USER) return NT_OK;
+    if (src->tokens.n && nt_tokens_append(&t->tokens, src->tokens.v, src->tokens.n) != NT_OK)
+        goto nomem;
+    t->params = src->params;
+    if (src->n_changes) {
+        t->changes = malloc(src->n_changes * sizeof *t->changes);
+        if (!t->changes) goto nomem;
+        memcpy(t->changes, src->changes, src->n_changes * sizeof *t->changes);
+        t->n_changes = t->cap_changes = src->n_changes;
+    }
+    t->complete = true;
+    t->end = src->end;
+    t->stop_text = src->stop_text;
+    t->n_prompt = src->n_prompt;
+    t->n_gen = src->n_gen;
+    t->prompt_sec = src->prompt_sec;
+    t->gen_sec = src->gen_sec;
+    t->max_tokens = src->max_tokens;
+    t->first = src->first;
+    if (src->segs) {
+        t->segs = chat_segs_copy(src->segs, src->n_segs, 0, &t->n_segs);
+        if (!t->segs) goto nomem;
+    }
+    return NT_OK;
+nomem:
+    chat_truncate(c, c->n_turns - 1);
+    return NT_ERR_NOMEM;
 }
 
 /* ------------------------------------------------------------- parameters by name ----- */

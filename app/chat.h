@@ -23,6 +23,17 @@
 #include "natter.h"
 #include "worker.h"
 
+/* One model_eval call that filled part of the KV cache (recorded for sessions): n tokens kept,
+ * evaluated together with n_tail further ids that were dropped from the cache since (a later
+ * prompt diverged inside the call's range). The engine's single-token and batch paths round
+ * differently and a batch's rows may depend on its size, so replaying an answer exactly means
+ * filling the cache with the same calls (app/replay.h). */
+typedef struct chat_seg {
+    int32_t n;
+    int32_t n_tail;
+    int32_t *tail;            /* n_tail ids, owned by the turn or chat holding the seg */
+} chat_seg;
+
 /* A live parameter change inside an answer: `params` were in force from token `index` on. */
 typedef struct chat_change {
     int32_t index;
@@ -45,6 +56,14 @@ typedef struct chat_turn {
     char *error;              /* the WEV_ERROR message, or NULL */
     int32_t n_prompt, n_gen;  /* timings from WEV_DONE */
     double prompt_sec, gen_sec;
+    /* Recorded for sessions (app/session.h), which save turns and replay answers exactly: */
+    int64_t time;             /* Unix time: question added / answer completed (0: unknown) */
+    int32_t max_tokens;       /* answers: the job's limit on generated tokens */
+    size_t first;             /* answers: chat_first_turn() when the answer was prepared */
+    chat_seg *segs;           /* answers: the calls that filled the KV cache with the prompt,
+                                 from position 0 (the last one is the answer's own job); NULL
+                                 when unknown (memory ran out) */
+    size_t n_segs;
 } chat_turn;
 
 typedef struct chat chat;
@@ -69,7 +88,8 @@ const chat_turn *chat_turn_at(const chat *c, size_t i); /* borrowed; NULL out of
 /* Index of the first turn still in the model's context (older ones were dropped by the
  * context-full policy but stay in the history). */
 size_t chat_first_turn(const chat *c);
-/* True while the last turn is an answer that has not received its WEV_DONE. */
+/* True while the last turn is an answer that has not received its WEV_DONE, or while a
+ * chat_prepare_reread job runs. */
 bool chat_busy(const chat *c);
 /* The ids the worker's KV cache holds, as far as the chat knows. Borrowed. */
 const nt_tokens *chat_cache(const chat *c);
@@ -100,6 +120,27 @@ char *chat_edit(chat *c);
 int chat_undo(chat *c);
 /* Removes every turn (the system prompt stays). */
 void chat_clear(chat *c);
+
+/* ---- sessions (app/session.h, app/replay.h) ---- */
+
+/* Appends a deep copy of t (its role, text, and for answers every recorded field; `complete`
+ * is forced true and `error` dropped) to restore a saved conversation. Questions and answers
+ * must alternate, starting with a question. NT_ERR_INVALID when they would not or while busy;
+ * NT_ERR_NOMEM. */
+int chat_restore_turn(chat *c, const chat_turn *t);
+/* Sets chat_first_turn() (clamped to the turns there are), as a restored session had it. */
+void chat_set_first_turn(chat *c, size_t first);
+/* The prompt chat_prepare builds for the turns [first, n_turns) (the last one a question):
+ * formatted and tokenized, appended to out (which is emptied first). */
+int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err);
+/* A job that reads the conversation (turns from chat_first_turn, formatted as chat_prepare
+ * would, with the assistant's opening at the end) into an empty or stale KV cache without
+ * generating: max_tokens 0, so the worker reports only PROGRESS and DONE. For resuming a saved
+ * session with visible progress. chat_busy() is true until its WEV_DONE reaches chat_apply,
+ * which then records the cache. NT_ERR_INVALID while busy or when there are no turns;
+ * NT_ERR_CONTEXT_FULL when the conversation does not fit (older turns are dropped first, as
+ * chat_prepare does). job->tokens points into the chat until the next prepare. */
+int chat_prepare_reread(chat *c, worker_job *job, nt_err *err);
 
 /* ---- sampling parameters by name (shared by the command line and the /set command) ---- */
 

@@ -4,6 +4,8 @@
  * prompt, a worker (worker.h) runs it, and the main thread prints TOKEN texts as they come. */
 #include "cli.h"
 #include "chat.h"
+#include "cmds.h"
+#include "session.h"
 #include "text.h"
 #include "worker.h"
 
@@ -52,6 +54,8 @@ void cli_usage(FILE *out)
           "       natter tokenize MODEL [--ids]     tokenize stdin\n"
           "       natter perplexity -m MODEL -f TEXT [--ctx N] [--threads N]\n"
           "       natter bench [-m MODEL] [--threads N] [--json] [--quick]\n"
+          "       natter replay FILE [--check] [-m MODEL] [--temp X ...]  regenerate a session\n"
+          "       natter export FILE [--format md|json] [-o OUT]          export a session\n"
           "\n"
           "options:\n"
           "  -m, --model FILE        the GGUF model (default: " CLI_DEFAULT_MODEL ")\n"
@@ -72,6 +76,8 @@ void cli_usage(FILE *out)
           "      --presence-penalty X, --frequency-penalty X   (default 0 = off)\n"
           "      --seed N            random seed (default: random; --verbose prints it)\n"
           "  -v, --verbose           print the seed and the speed on stderr\n"
+          "      --resume [NAME]     continue a saved session (default: the latest)\n"
+          "      --save FILE         save the conversation as a session file\n"
           "  -h, --help              this help\n"
           "      --version           natter's version\n"
           "\n"
@@ -192,6 +198,9 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             fprintf(err, "natter: unexpected argument '%s' (see natter --help)\n", a);
             return 2;
         }
+        /* Sessions: `--resume` alone (or before another option) means the latest session. */
+        if (opt->id == OPT_RESUME && !val && (i + 1 >= argc || argv[i + 1][0] == '-'))
+            val = "";
         if (opt->arg && !val) {
             if (i + 1 >= argc) {
                 fprintf(err, "natter: %s needs a value\n", name);
@@ -326,6 +335,7 @@ int cli_oneshot(const struct cli_opts *o)
     model *m = NULL;
     worker *w = NULL;
     chat *c = NULL;
+    session *sess = NULL; /* --resume/--save (app/session.h) */
     nt_err e = {0};
 
     const char *question = o->prompt;
@@ -356,12 +366,23 @@ int cli_oneshot(const struct cli_opts *o)
         goto out;
     }
     c = chat_init(tok, fam, n_ctx);
-    if (!c || chat_set_system(c, o->system) != NT_OK ||
-        chat_add_user(c, question) != NT_OK) {
+    if (!c || chat_set_system(c, o->system) != NT_OK) {
         fprintf(stderr, "natter: out of memory\n");
         goto out;
     }
     chat_set_raw(c, o->raw);
+    /* Sessions (app/cmd_session.c): --resume puts the saved conversation in first. */
+    if (o->resume) {
+        int st = cmd_session_resume(o, c, w, &sess);
+        if (st != 0) {
+            status = st;
+            goto out;
+        }
+    }
+    if (chat_add_user(c, question) != NT_OK) {
+        fprintf(stderr, "natter: out of memory\n");
+        goto out;
+    }
     if (o->verbose)
         fprintf(stderr, "natter: seed %llu, template %s\n", (unsigned long long)o->params.seed,
                 o->raw ? "none (raw)" : chat_family_name(fam));
@@ -416,7 +437,10 @@ int cli_oneshot(const struct cli_opts *o)
         fprintf(stderr, "natter: cannot write the answer: %s\n", strerror(errno));
         status = 1;
     }
+    /* Sessions: the answered conversation goes to --save FILE or back to the resumed file. */
+    if ((o->save || sess) && cmd_session_save_oneshot(o, sess, c, w) != 0) status = 1;
 out:
+    session_free(sess);
     chat_free(c);
     worker_free(w);
     model_free(m);

@@ -27,6 +27,9 @@ static const subcmd subcmds[] = {
     {"perplexity", cmd_perplexity},
     {"bench", cmd_bench},
     {"train", cmd_train},
+    /* Sessions (app/cmd_session.c). */
+    {"replay", cmd_replay},
+    {"export", cmd_export},
 };
 
 int main(int argc, char **argv)
@@ -46,11 +49,12 @@ int main(int argc, char **argv)
     if (rc != 0) return rc;
     /* Parsed into cli_opts for the issues that implement them; until something reads them,
      * refuse them rather than ignore them silently. */
-    if (o.persona || o.theme || o.resume || o.save) {
-        fprintf(stderr, "natter: %s is not supported yet\n",
-                o.persona ? "--persona" : o.theme ? "--theme" : o.resume ? "--resume" : "--save");
+    if (o.persona || o.theme) {
+        fprintf(stderr, "natter: %s is not supported yet\n", o.persona ? "--persona" : "--theme");
         return 2;
     }
+    /* Sessions (app/cmd_session.c): --resume picks its file now, and its model when no -m. */
+    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0) return rc;
     if (cli_resolve_model(&o) != 0) {
         fprintf(stderr,
                 "natter: no model given and no default model found (models/natter-guide.gguf)\n"
@@ -59,6 +63,12 @@ int main(int argc, char **argv)
     }
     bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (o.prompt || !interactive) return cli_oneshot(&o);
+    /* The chat screen autosaves on its own; resuming in it is wired by the TUI. */
+    if (o.resume || o.save) {
+        fprintf(stderr, "natter: %s works with -p for now (the chat screen autosaves)\n",
+                o.resume ? "--resume" : "--save");
+        return 2;
+    }
 #ifdef NATTER_HAVE_TUI
     return tui_main(&o);
 #else

@@ -1,0 +1,454 @@
+/* replay.c — regenerates a session's answers exactly (see replay.h).
+ *
+ * Exactness rests on three things the recording keeps: the prompt is rebuilt by the same chat
+ * code from the same turns (the recorded answers' ids included, as the chat reuses them); the
+ * KV cache is filled by the same model_eval calls as when the answer was written (the single
+ * and batch paths round differently, so a prompt evaluated in one batch does not give the
+ * logits of the same prompt read partly from generated tokens); and the sampler steps as the
+ * worker's did: seeded at the answer's start, the cached context as penalty history, one RNG
+ * step per token, each live change set exactly before its token. */
+#include "replay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct replay {
+    const session *s;           /* borrowed */
+    model *m;
+    const tokenizer *tok;       /* borrowed from m */
+    char *path;                 /* the model file used */
+    bool same_model, exact;
+    enum chat_family family;
+    int32_t n_vocab, n_ctx;
+    float *logits;              /* (n_vocab) after the last evaluated token */
+    char *piece;                /* decoder output buffer, piece_cap bytes */
+    size_t piece_cap;
+    replay_opts o;
+
+    /* The chat holding the recorded conversation up to the question being answered. */
+    chat *c;
+    /* What the model's cache holds and the calls that put it there (valid only while
+     * segs_ok: a prompt evaluated without a recorded schedule leaves it unknown). */
+    nt_tokens cache;
+    chat_seg *segs;
+    size_t n_segs, cap_segs;
+    bool segs_ok;
+};
+
+static bool file_exists(const char *p) { return p && access(p, R_OK) == 0; }
+
+/* The recorded model: its path, else its file name here or under models/. */
+static char *replay_find_model(const session *s)
+{
+    if (file_exists(s->model.path)) return strdup(s->model.path);
+    if (!s->model.file) return NULL;
+    if (file_exists(s->model.file)) return strdup(s->model.file);
+    char buf[4096];
+    snprintf(buf, sizeof buf, "models/%s", s->model.file);
+    if (file_exists(buf)) return strdup(buf);
+    return NULL;
+}
+
+/* Applies the overrides to p. */
+static void replay_override(const replay *r, sampler_params *p)
+{
+    for (int i = 0; i < r->o.n_overrides; i++) chat_set_param(p, r->o.names[i], r->o.values[i], NULL);
+}
+
+int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err *err)
+{
+    *out = NULL;
+    replay_opts o = {0};
+    if (opts) o = *opts;
+    if (o.n_overrides < 0 || o.n_overrides > REPLAY_MAX_OVERRIDES)
+        return nt_err_set(err, NT_ERR_INVALID, "replay: too many overrides");
+    for (int i = 0; i < o.n_overrides; i++) {
+        sampler_params p = sampler_default_params();
+        nt_err e = {0};
+        if (chat_set_param(&p, o.names[i], o.values[i], &e) != NT_OK)
+            return nt_err_set(err, NT_ERR_INVALID, "--%s: %s", o.names[i], e.msg);
+    }
+    replay *r = calloc(1, sizeof *r);
+    if (!r) return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    r->s = s;
+    r->o = o;
+    int rc;
+    r->path = o.model_path ? strdup(o.model_path) : replay_find_model(s);
+    if (!r->path) {
+        rc = nt_err_set(err, NT_ERR_IO,
+                        "the recorded model %s was not found (%s); give it with -m MODEL.gguf",
+                        s->model.file ? s->model.file : "?",
+                        s->model.path ? s->model.path : "no path recorded");
+        goto fail;
+    }
+    model_params mp = model_default_params();
+    mp.n_ctx = s->n_ctx;
+    mp.n_threads = o.n_threads;
+    rc = model_load(&r->m, r->path, &mp, err);
+    if (rc != NT_OK) goto fail;
+    r->tok = model_tokenizer(r->m);
+    const model_info *info = model_get_info(r->m);
+    r->n_vocab = info->n_vocab;
+    r->n_ctx = info->n_ctx;
+    r->same_model = session_model_hash(model_gguf(r->m)) == s->model.hash &&
+                    gguf_file_size(model_gguf(r->m)) == s->model.size;
+    r->exact = r->same_model && o.n_overrides == 0;
+    /* The recorded template for the recorded model; another model speaks its own. */
+    r->family = r->same_model ? s->family : chat_detect_gguf(model_gguf(r->m));
+    r->logits = malloc((size_t)r->n_vocab * sizeof *r->logits);
+    r->piece_cap = 3 * tokenizer_max_piece_len(r->tok) + 16;
+    r->piece = malloc(r->piece_cap);
+    r->c = chat_init(r->tok, r->family, r->n_ctx);
+    if (!r->logits || !r->piece || !r->c) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto fail;
+    }
+    chat_set_raw(r->c, s->raw);
+    if (chat_set_system(r->c, s->system) != NT_OK) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto fail;
+    }
+    r->segs_ok = true; /* an empty cache is fully known */
+    *out = r;
+    return NT_OK;
+fail:
+    replay_free(r);
+    return rc;
+}
+
+static void replay_segs_clear(replay *r, size_t from)
+{
+    for (size_t i = from; i < r->n_segs; i++) free(r->segs[i].tail);
+    if (from < r->n_segs) r->n_segs = from;
+}
+
+void replay_free(replay *r)
+{
+    if (!r) return;
+    chat_free(r->c);
+    model_free(r->m);
+    free(r->logits);
+    free(r->piece);
+    free(r->path);
+    nt_tokens_free(&r->cache);
+    replay_segs_clear(r, 0);
+    free(r->segs);
+    free(r);
+}
+
+bool replay_exact(const replay *r) { return r->exact; }
+const char *replay_model_path(const replay *r) { return r->path; }
+const tokenizer *replay_tokenizer(const replay *r) { return r->tok; }
+
+void replay_result_free(replay_result *res)
+{
+    if (!res) return;
+    nt_tokens_free(&res->tokens);
+    free(res->text);
+    memset(res, 0, sizeof *res);
+}
+
+/* Brings the chat to hold turns [0, n) of the session (a question last). */
+static int replay_sync_chat(replay *r, size_t n, nt_err *err)
+{
+    if (chat_n_turns(r->c) > n) chat_clear(r->c);
+    for (size_t i = chat_n_turns(r->c); i < n; i++) {
+        chat_turn t = r->s->turns[i];
+        if (!r->same_model) {
+            /* Another vocabulary: the recorded ids mean nothing to it; use the text. */
+            t.tokens = (nt_tokens){0};
+            t.segs = NULL;
+            t.n_segs = 0;
+        }
+        int rc = chat_restore_turn(r->c, &t);
+        if (rc != NT_OK) return nt_err_set(err, rc, "replay: message %zu: cannot restore it", i + 1);
+    }
+    return NT_OK;
+}
+
+static bool replay_segs_push(replay *r, const chat_seg *s)
+{
+    if (r->n_segs == r->cap_segs) {
+        size_t nc = r->cap_segs ? r->cap_segs * 2 : 64;
+        chat_seg *nv = realloc(r->segs, nc * sizeof *nv);
+        if (!nv) return false;
+        r->segs = nv;
+        r->cap_segs = nc;
+    }
+    chat_seg d = {s->n, 0, NULL};
+    if (s->n_tail > 0) {
+        d.tail = malloc((size_t)s->n_tail * sizeof *d.tail);
+        if (!d.tail) return false;
+        memcpy(d.tail, s->tail, (size_t)s->n_tail * sizeof *d.tail);
+        d.n_tail = s->n_tail;
+    }
+    r->segs[r->n_segs++] = d;
+    return true;
+}
+
+static bool seg_same(const chat_seg *a, const chat_seg *b)
+{
+    return a->n == b->n && a->n_tail == b->n_tail &&
+           (a->n_tail == 0 || memcmp(a->tail, b->tail, (size_t)a->n_tail * sizeof *a->tail) == 0);
+}
+
+/* Fills the cache with prompt P through the recorded calls S[0..ns) (their n add up to P's
+ * length), reusing the calls already there that match; the last call always runs, so logits
+ * hold its last token's. Returns the tokens evaluated in *n_eval. */
+static int replay_fill_exact(replay *r, const nt_tokens *P, const chat_seg *S, size_t ns,
+                             int32_t *n_eval, nt_err *err)
+{
+    size_t pos = 0, i = 0;
+    if (r->segs_ok)
+        while (i + 1 < ns && i < r->n_segs && seg_same(&r->segs[i], &S[i]) &&
+               pos + (size_t)S[i].n <= r->cache.n &&
+               memcmp(r->cache.v + pos, P->v + pos, (size_t)S[i].n * sizeof *P->v) == 0) {
+            pos += (size_t)S[i].n;
+            i++;
+        }
+    model_rewind(r->m, (int32_t)pos);
+    r->cache.n = pos;
+    replay_segs_clear(r, i);
+    r->segs_ok = true;
+    *n_eval = 0;
+    nt_tokens buf = {0};
+    int rc = NT_OK;
+    for (; i < ns; i++) {
+        const chat_seg *sg = &S[i];
+        buf.n = 0;
+        if (nt_tokens_append(&buf, P->v + pos, (size_t)sg->n) != NT_OK ||
+            (sg->n_tail && nt_tokens_append(&buf, sg->tail, (size_t)sg->n_tail) != NT_OK)) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+        rc = model_eval(r->m, buf.v, (int32_t)buf.n, r->logits, err);
+        if (rc != NT_OK) break;
+        if (sg->n_tail) model_rewind(r->m, (int32_t)(pos + (size_t)sg->n));
+        if (nt_tokens_append(&r->cache, P->v + pos, (size_t)sg->n) != NT_OK ||
+            !replay_segs_push(r, sg)) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+        pos += (size_t)sg->n;
+        *n_eval += sg->n;
+    }
+    nt_tokens_free(&buf);
+    if (rc != NT_OK) {
+        /* The cache is in an unknown state: start from nothing next time. */
+        model_rewind(r->m, 0);
+        r->cache.n = 0;
+        replay_segs_clear(r, 0);
+    }
+    return rc;
+}
+
+/* Fills the cache with P the ordinary way: keep the common prefix, evaluate the rest at once. */
+static int replay_fill_plain(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *err)
+{
+    size_t common = 0;
+    while (common < r->cache.n && common < P->n && r->cache.v[common] == P->v[common]) common++;
+    if (common >= P->n) common = P->n - 1;
+    model_rewind(r->m, (int32_t)common);
+    r->cache.n = common;
+    replay_segs_clear(r, 0);
+    r->segs_ok = false;
+    int rc = model_eval(r->m, P->v + common, (int32_t)(P->n - common), r->logits, err);
+    if (rc != NT_OK) {
+        model_rewind(r->m, 0);
+        r->cache.n = 0;
+        return rc;
+    }
+    *n_eval = (int32_t)(P->n - common);
+    if (nt_tokens_append(&r->cache, P->v + common, P->n - common) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    return NT_OK;
+}
+
+/* Appends s to res->text. */
+static int text_add(replay_result *res, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < *len + n + 1) nc *= 2;
+        char *t = realloc(res->text, nc);
+        if (!t) return NT_ERR_NOMEM;
+        res->text = t;
+        *cap = nc;
+    }
+    memcpy(res->text + *len, s, n);
+    *len += n;
+    res->text[*len] = '\0';
+    return NT_OK;
+}
+
+/* Length of the longest suffix of s[0..n) that is a proper prefix of stop. */
+static size_t stop_hold(const char *s, size_t n, const char *stop)
+{
+    size_t L = strlen(stop);
+    for (size_t m = L > 0 ? L - 1 : 0; m > 0; m--)
+        if (m <= n && memcmp(s + n - m, stop, m) == 0) return m;
+    return 0;
+}
+
+int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay_result *res,
+                  nt_err *err)
+{
+    memset(res, 0, sizeof *res);
+    const session *s = r->s;
+    if (turn >= s->n_turns || s->turns[turn].role != CHAT_ROLE_ASSISTANT)
+        return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu is not an answer", turn + 1);
+    const chat_turn *t = &s->turns[turn];
+    int rc = replay_sync_chat(r, turn, err);
+    if (rc != NT_OK) return rc;
+
+    nt_tokens P = {0};
+    size_t first = t->first < turn ? t->first : 0;
+    rc = chat_build_prompt(r->c, first, &P, err);
+    if (rc != NT_OK) goto out;
+    if (P.n == 0) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: empty prompt", turn + 1);
+        goto out;
+    }
+    res->n_prompt = (int32_t)P.n;
+    if ((int64_t)P.n >= r->n_ctx) {
+        rc = nt_err_set(err, NT_ERR_CONTEXT_FULL,
+                        "replay: message %zu: the prompt needs %zu tokens but the context holds %d",
+                        turn + 1, P.n, r->n_ctx);
+        goto out;
+    }
+    /* The recorded calls apply when they describe this very prompt. */
+    size_t sum = 0;
+    bool tails_ok = true;
+    for (size_t i = 0; i < t->n_segs; i++) {
+        sum += (size_t)t->segs[i].n;
+        if (t->segs[i].n_tail && i + 1 == t->n_segs) tails_ok = false;
+    }
+    res->prompt_matches = t->segs && sum == P.n;
+    if (r->same_model && t->segs && t->n_segs > 0 && sum == P.n && tails_ok)
+        rc = replay_fill_exact(r, &P, t->segs, t->n_segs, &res->n_eval, err);
+    else
+        rc = replay_fill_plain(r, &P, &res->n_eval, err);
+    if (rc != NT_OK) goto out;
+
+    sampler_params p0 = t->params;
+    replay_override(r, &p0);
+    sampler *smp = sampler_init(&p0, r->n_vocab);
+    if (!smp) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < r->cache.n; i++) sampler_accept(smp, r->cache.v[i]);
+    tokenizer_stream ts;
+    tokenizer_stream_reset(&ts);
+    if (r->cache.n > 0) {
+        ts.prev = r->cache.v[r->cache.n - 1];
+        ts.ntok = 1;
+    }
+    const char *stop = !s->raw && r->family == CHAT_PLAIN ? "\nUser:" : NULL;
+    int32_t max = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
+    /* A recorded stop by the user happened before this token: stop there too. */
+    int64_t stop_at = t->end == WEND_STOPPED ? (int64_t)t->tokens.n : -1;
+    size_t len = 0, cap = 0, shown = 0, ci = 0;
+    if (text_add(res, &len, &cap, "", 0) != NT_OK) {
+        sampler_free(smp);
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto out;
+    }
+    for (int32_t i = 0;; i++) {
+        if (stop_at >= 0 && i >= stop_at) {
+            res->end = WEND_STOPPED;
+            break;
+        }
+        if (i >= max) {
+            res->end = WEND_LENGTH;
+            break;
+        }
+        bool changed = false;
+        sampler_params live;
+        while (ci < t->n_changes && t->changes[ci].index <= i) {
+            live = t->changes[ci++].params;
+            changed = true;
+        }
+        if (changed) {
+            replay_override(r, &live);
+            sampler_set_params(smp, &live);
+        }
+        int32_t id = sampler_sample(smp, r->logits);
+        sampler_accept(smp, id);
+        if (tokenizer_is_eog(r->tok, id)) {
+            res->end = WEND_EOG;
+            break;
+        }
+        if (nt_tokens_push(&res->tokens, id) != NT_OK) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+        size_t before = len;
+        size_t k = tokenizer_stream_feed(r->tok, &ts, id, r->piece, r->piece_cap);
+        if (text_add(res, &len, &cap, r->piece, k) != NT_OK) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+        bool hit = false;
+        if (stop) {
+            size_t from = before >= strlen(stop) ? before - strlen(stop) + 1 : 0;
+            char *f = strstr(res->text + from, stop);
+            if (f) {
+                len = (size_t)(f - res->text);
+                res->text[len] = '\0';
+                hit = true;
+            }
+        }
+        /* Show what can no longer turn out to be the start of the stop string. */
+        size_t safe = hit || !stop ? len : len - stop_hold(res->text, len, stop);
+        if (fn && safe > shown) {
+            char keep = res->text[safe];
+            res->text[safe] = '\0';
+            fn(id, res->text + shown, user);
+            res->text[safe] = keep;
+            shown = safe;
+        } else if (fn) {
+            fn(id, "", user);
+        }
+        if (hit) {
+            res->end = WEND_EOG;
+            res->stop_text = true;
+            break;
+        }
+        if (i + 1 >= max) {
+            res->end = WEND_LENGTH;
+            break;
+        }
+        if ((int64_t)r->cache.n + 1 > r->n_ctx) {
+            res->end = WEND_CONTEXT_FULL;
+            break;
+        }
+        rc = model_eval(r->m, &id, 1, r->logits, err);
+        if (rc != NT_OK) break;
+        chat_seg one = {1, 0, NULL};
+        if (nt_tokens_push(&r->cache, id) != NT_OK || (r->segs_ok && !replay_segs_push(r, &one))) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+    }
+    sampler_free(smp);
+    if (rc != NT_OK) {
+        model_rewind(r->m, 0);
+        r->cache.n = 0;
+        replay_segs_clear(r, 0);
+        r->segs_ok = true;
+        goto out;
+    }
+    if (!res->stop_text) {
+        size_t k = tokenizer_stream_flush(r->tok, &ts, r->piece, r->piece_cap);
+        text_add(res, &len, &cap, r->piece, k);
+    }
+    if (fn && len > shown) fn(-1, res->text + shown, user);
+out:
+    nt_tokens_free(&P);
+    if (rc != NT_OK) replay_result_free(res);
+    return rc;
+}
