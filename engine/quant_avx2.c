@@ -14,6 +14,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -21,11 +22,19 @@
  * matvec row loop with identical arithmetic (see quant_avx512.c). */
 #define INLINE __attribute__((always_inline)) inline
 
+/* F16C through CPUID (leaf 1, ECX bit 29): clang does not know "f16c" as a feature name of
+ * __builtin_cpu_supports. */
+static bool has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 bool quant_avx2_usable(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+           has_f16c();
 }
 
 AVX2 static inline float h2f(uint16_t h)

@@ -19,6 +19,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
@@ -28,12 +29,20 @@
  * so a row's result does not depend on which entry point computed it. */
 #define INLINE __attribute__((always_inline)) inline
 
+/* F16C through CPUID (leaf 1, ECX bit 29): clang does not know "f16c" as a feature name of
+ * __builtin_cpu_supports. */
+static bool has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 bool quant_avx512_usable(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") &&
+           __builtin_cpu_supports("avx512vnni") && has_f16c() &&
            __builtin_cpu_supports("fma");
 }
 
