@@ -112,9 +112,10 @@ static double off_mag(const qtype *t, const uint8_t *row, int64_t b)
 static void act_decode(int type, const void *act, const float *x, int64_t n, float *xh,
                        float *dblk)
 {
-    int64_t bl = quant_act_bytes(type, 256) == 256 * sizeof(float) ? 1
-                 : (type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K || type == NT_TYPE_Q6_K) ? 256
-                                                                                           : 32;
+    /* values per activation block: 1 for the f32 copy, else as quant.h documents */
+    int64_t bl = type == NT_TYPE_F32 || type == NT_TYPE_F16 || type == NT_TYPE_BF16 ? 1
+                 : type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K || type == NT_TYPE_Q6_K ? 256
+                                                                                         : 32;
     for (int64_t i = 0; i < n; i++) {
         if (bl == 1) {
             xh[i] = x[i];
@@ -310,7 +311,8 @@ static void test_dequant_fixtures(void)
  *    plus one rounding per product: |err| ≤ (n/8 + 8)·u·S (recursive summation bound).
  *  - int8-activation path, against the activations it really uses (x̂ decoded from the
  *    buffer): integer block sums are exact; each block term is rounded in ≤ 4 float
- *    operations and the nb block terms are summed in sequence per lane:
+ *    operations and the nb block terms are summed in sequence per lane (for F32/F16/BF16,
+ *    whose activation path is an f32 dot, every value counts as a block):
  *    |err| ≤ 4·(nb + 16)·u·S', where S' = sum |x̂_i|·(|w_i| + |offset_i|) because the
  *    min/offset parts are added and cancelled inside the block terms.
  *  - and against the true x: the int8 rounding moves each x_i by at most d_b/2 (d_b its
@@ -341,7 +343,7 @@ static void check_dots(const qtype *t, int64_t n)
         qerr += fabs((double)w[i]) * db[i] / 2;
     }
     const double u = 0x1p-24;
-    int64_t nb = n / (quant_act_bytes(t->type, 256) == 1024 ? 1 : bl);
+    int64_t nb = n / bl; /* bl is 1 for F32/F16/BF16 */
     double tol_f32 = ((double)n / 8 + 8) * u * S + u * fabs(ref);
     double tol_q = 4.0 * ((double)nb + 16) * u * Sq + u * fabs(refq);
 
