@@ -14,6 +14,7 @@
 #define MODEL_BATCH 64    /* tokens per prefill batch (one matrix × matrix step) */
 #define MODEL_TILE 64     /* weight rows per prefill tile: dequantized to f32, then sgemm */
 #define MODEL_ROWS 16     /* weight rows per decode task (matrix × vector) */
+#define MODEL_FLOAT_MATVEC_MAX 16 /* F32/F16/BF16 weights: sgemm only for larger batches */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
 
 /* A weight matrix viewed in the mapping: (n_out, n_in), rows of row_bytes bytes. */
@@ -51,8 +52,9 @@ typedef struct model_scratch {
     float *h1, *h2;  /* (MODEL_BATCH, n_ff) FFN gate and up */
     float *rope;     /* (MODEL_BATCH, n_rot) cos, sin of each rotated pair, per token */
     float *logits;   /* (MODEL_BATCH, n_vocab) logits of a batch (perplexity, model_eval) */
-    void *act[3];    /* quantized copies of one activation vector (decode), 3 matrices */
-    size_t act_bytes; /* bytes of each act buffer */
+    uint8_t *act[3]; /* (MODEL_BATCH, act_bytes) activations prepared for the matvec
+                        path, one buffer per matrix of a lin_run call */
+    size_t act_bytes; /* bytes of one token's prepared activation (64-byte multiple) */
     int n_threads;   /* per-thread parts below are sized for this many */
     float *scores;   /* (n_threads, n_ctx) attention scores */
     float *tile;     /* (n_threads, MODEL_TILE × max_in) dequantized weight tiles */

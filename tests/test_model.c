@@ -328,6 +328,7 @@ static void threads_case(const char *rel)
 }
 
 static void test_threads_f32(void) { threads_case("quant/tiny-llama.f32.gguf"); }
+static void test_threads_f16(void) { threads_case("quant/tiny-llama.f16.gguf"); }
 static void test_threads_q4_k(void) { threads_case("quant/tiny-llama.q4_k.gguf"); }
 static void test_threads_q5_0(void) { threads_case("quant/tiny-llama.q5_0.gguf"); }
 static void test_threads_qwen2(void) { threads_case("quant/tiny-qwen2.f32.gguf"); }
@@ -758,6 +759,7 @@ int main(void)
     T_RUN(test_quant_greedy);
     T_RUN(test_quant_perplexity);
     T_RUN(test_threads_f32);
+    T_RUN(test_threads_f16);
     T_RUN(test_threads_q4_k);
     T_RUN(test_threads_q5_0);
     T_RUN(test_threads_qwen2);
