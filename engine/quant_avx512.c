@@ -431,11 +431,18 @@ AVX512 INLINE static float k_q8_0(const void *row, const void *act, int64_t n)
     const quant_act32 *a = act;
     int64_t nb = n / 32, b = 0;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    const __m512i lanes01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i lanes23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     for (; b + 4 <= nb; b += 4) {
         __m512i p0 = dot_ss(ld2x32(x[b].qs, x[b + 1].qs), ld2x32(a[b].qs, a[b + 1].qs));
         __m512i p1 = dot_ss(ld2x32(x[b + 2].qs, x[b + 3].qs), ld2x32(a[b + 2].qs, a[b + 3].qs));
-        __m512 d0 = two_scales(h2f(x[b].d) * a[b].d, h2f(x[b + 1].d) * a[b + 1].d);
-        __m512 d1 = two_scales(h2f(x[b + 2].d) * a[b + 2].d, h2f(x[b + 3].d) * a[b + 3].d);
+        /* the four block scales at once: d_w (halves) · d_a, each product rounded once as in
+         * the scalar form, then spread to 8 lanes per block */
+        __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)x[b].d, (short)x[b + 1].d, (short)x[b + 2].d,
+                                                (short)x[b + 3].d, 0, 0, 0, 0));
+        __m128 dd = _mm_mul_ps(dw, _mm_setr_ps(a[b].d, a[b + 1].d, a[b + 2].d, a[b + 3].d));
+        __m512 d0 = _mm512_permutexvar_ps(lanes01, _mm512_castps128_ps512(dd));
+        __m512 d1 = _mm512_permutexvar_ps(lanes23, _mm512_castps128_ps512(dd));
         acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), d0, acc0);
         acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), d1, acc1);
     }
