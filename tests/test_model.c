@@ -335,6 +335,31 @@ static void test_threads_qwen2(void) { threads_case("quant/tiny-qwen2.f32.gguf")
 
 /* ---------------------------------------------------------------- kv cache ----- */
 
+/* With every matrix quantized, each token is computed the same way whatever batch it is in:
+ * one call or several give bit-identical logits (float weights would switch to sgemm). */
+static void test_split_invariance_quant(void)
+{
+    const char *path = t_fixture("quant/tiny-llama.q4_k.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    model *m = load(path, 0, 2);
+    T_ASSERT(m);
+    const int32_t V = model_get_info(m)->n_vocab;
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++) toks[i] = (int32_t)((i * 41 + 7) % V);
+    float *a = malloc(sizeof(float) * (size_t)V * 40), *b = malloc(sizeof(float) * (size_t)V * 40);
+    nt_err e = {0};
+    T_EQ_INT(model_eval_all(m, toks, 40, a, &e), NT_OK);
+    model_rewind(m, 0);
+    T_EQ_INT(model_eval_all(m, toks, 1, b, &e), NT_OK);
+    T_EQ_INT(model_eval_all(m, toks + 1, 7, b + V, &e), NT_OK);
+    T_EQ_INT(model_eval_all(m, toks + 8, 32, b + (size_t)V * 8, &e), NT_OK);
+    T_CHECK(memcmp(a, b, sizeof(float) * (size_t)V * 40) == 0);
+    free(a);
+    free(b);
+    model_free(m);
+}
+
+
 static void test_rewind(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
@@ -763,6 +788,7 @@ int main(void)
     T_RUN(test_threads_q4_k);
     T_RUN(test_threads_q5_0);
     T_RUN(test_threads_qwen2);
+    T_RUN(test_split_invariance_quant);
     T_RUN(test_rewind);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
