@@ -101,7 +101,7 @@ static int tui_start_answer(tui *t)
     u->progress_total = job.n_tokens;
     u->n_past = job.keep;
     u->n_gen_now = 0;
-    u->scroll = 0;
+    u->follow = true;
     u->pick = -1;
     ui_truncate(u, chat_n_turns(t->chat) - 1);
     int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
@@ -181,7 +181,7 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
     case CMD_CLEAR:
         chat_clear(t->chat);
         ui_truncate(u, 0);
-        u->scroll = 0;
+        u->follow = true;
         u->tok_per_sec = 0;
         return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
     case CMD_SYSTEM:
@@ -207,17 +207,16 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
         input_insert("\n", 1);
         return UI_R_INPUT;
     case CMD_SCROLL_UP:
-        u->scroll += ui_history_page(u);
+        ui_history_scroll(u, ui_history_page(u));
         return UI_R_HISTORY;
     case CMD_SCROLL_DOWN:
-        u->scroll -= ui_history_page(u);
-        if (u->scroll < 0) u->scroll = 0;
+        ui_history_scroll(u, -ui_history_page(u));
         return UI_R_HISTORY;
     case CMD_SCROLL_TOP:
-        u->scroll = ui_history_max_scroll(u);
+        ui_history_top(u);
         return UI_R_HISTORY;
     case CMD_SCROLL_END:
-        u->scroll = 0;
+        u->follow = true;
         return UI_R_HISTORY;
     case CMD_PANEL_FOCUS:
         u->panel_focus = !u->panel_focus;
@@ -305,6 +304,13 @@ static int tui_line(tui *t, char *line)
     return f | tui_start_answer(t);
 }
 
+static void tui_help_scroll(ui *u, int lines)
+{
+    u->help_scroll += lines;
+    if (u->help_scroll > u->help_max) u->help_scroll = u->help_max;
+    if (u->help_scroll < 0) u->help_scroll = 0;
+}
+
 static int tui_key(tui *t, const input_event *ev)
 {
     ui *u = &t->u;
@@ -320,11 +326,11 @@ static int tui_key(tui *t, const input_event *ev)
     }
     if (u->help_shown) {
         if (key == CK_PGUP || key == CK_UP || key == 'k') {
-            u->help_scroll -= key == CK_PGUP ? 10 : 1;
+            tui_help_scroll(u, key == CK_PGUP ? -10 : -1);
             return UI_R_HISTORY;
         }
         if (key == CK_PGDN || key == CK_DOWN || key == 'j' || key == ' ') {
-            u->help_scroll += key == CK_UP || key == CK_DOWN || key == 'j' ? 1 : 10;
+            tui_help_scroll(u, key == CK_DOWN || key == 'j' ? 1 : 10);
             return UI_R_HISTORY;
         }
         u->help_shown = false;
@@ -369,11 +375,10 @@ static int tui_mouse(tui *t, const input_event *ev)
     if (ev->mouse == IM_WHEEL_UP || ev->mouse == IM_WHEEL_DOWN) {
         int d = ev->mouse == IM_WHEEL_UP ? 3 : -3;
         if (u->help_shown) {
-            u->help_scroll -= d;
+            tui_help_scroll(u, -d);
             return UI_R_HISTORY;
         }
-        u->scroll += d;
-        if (u->scroll < 0) u->scroll = 0;
+        ui_history_scroll(u, d);
         return UI_R_HISTORY;
     }
     if (ev->mouse == IM_RELEASE) {

@@ -19,6 +19,7 @@ void ui_init(ui *u)
     u->pick = -1;
     u->drag_slider = -1;
     u->panel_shown = true;
+    u->follow = true;
 }
 
 static void ui_del_windows(ui *u)
@@ -270,6 +271,16 @@ static void ui_draw_status(ui *u)
 
 /* ------------------------------------------------------------------ help ----- */
 
+/* One row of the help screen: bytes of the sanitised help text and the column they start at. */
+typedef struct help_row {
+    size_t start, end;
+    int x;
+    bool head; /* also draw the key column (bytes [line start, start)) at column 1 */
+    size_t head_start;
+} help_row;
+
+#define HELP_DESC_COL 25 /* "  %-22s " in commands_help_text: descriptions start here */
+
 static void ui_draw_help(ui *u)
 {
     WINDOW *w = u->w_help;
@@ -281,17 +292,47 @@ static void ui_draw_help(ui *u)
     getmaxyx(w, h, wd);
     text_buf b = {0};
     text_buf_put(&b, u->help_text, strlen(u->help_text), TS_TEXT, true);
+    help_row *rows = NULL;
+    size_t n_rows = 0, cap_rows = 0;
     text_line *lines = NULL;
-    size_t n = 0, cap = 0;
-    text_wrap(b.s, b.n, wd - 2, TEXT_WRAP_WORDS, &lines, &n, &cap);
-    int max_scroll = (int)n - h > 0 ? (int)n - h : 0;
-    if (u->help_scroll > max_scroll) u->help_scroll = max_scroll;
-    if (u->help_scroll < 0) u->help_scroll = 0;
-    for (int i = 0; i < h && u->help_scroll + i < (int)n; i++) {
-        const text_line *l = &lines[u->help_scroll + i];
-        int st = i == 0 && u->help_scroll == 0 ? TS_TITLE : TS_TEXT;
-        ui_put(w, i, 1, b.s + l->start, NULL, l->end - l->start, st, wd - 2);
+    size_t nl = 0, capl = 0;
+    size_t ls = 0;
+    while (ls < b.n) {
+        size_t le = ls;
+        while (le < b.n && b.s[le] != '\n') le++;
+        /* A key or command row wraps with a hanging indent under its description. */
+        bool hang = le - ls > HELP_DESC_COL + 1 && b.s[ls] == ' ' && b.s[ls + 1] == ' ' &&
+                    b.s[ls + HELP_DESC_COL - 1] == ' ' && b.s[ls + HELP_DESC_COL] != ' ' &&
+                    wd > HELP_DESC_COL + 12;
+        size_t from = hang ? ls + HELP_DESC_COL : ls;
+        for (size_t i = ls; hang && i < from; i++)
+            if ((unsigned char)b.s[i] >= 0x80) hang = false, from = ls;
+        int x = hang ? HELP_DESC_COL + 1 : 1;
+        nl = 0;
+        text_wrap(b.s + from, le - from, wd - x - 1, TEXT_WRAP_WORDS, &lines, &nl, &capl);
+        for (size_t i = 0; i < nl; i++) {
+            if (n_rows == cap_rows) {
+                cap_rows = cap_rows ? cap_rows * 2 : 64;
+                help_row *r = realloc(rows, cap_rows * sizeof *r);
+                if (!r) goto out;
+                rows = r;
+            }
+            rows[n_rows++] = (help_row){from + lines[i].start, from + lines[i].end, x,
+                                        hang && i == 0, ls};
+        }
+        ls = le + 1;
     }
+    u->help_max = (int)n_rows - h > 0 ? (int)n_rows - h : 0; /* geometry, for the handler */
+    int first = u->help_scroll < u->help_max ? u->help_scroll : u->help_max;
+    for (int i = 0; i < h && first + i < (int)n_rows; i++) {
+        const help_row *r = &rows[first + i];
+        int st = i == 0 && first == 0 ? TS_TITLE : TS_TEXT;
+        if (r->head)
+            ui_put(w, i, 1, b.s + r->head_start, NULL, HELP_DESC_COL, TS_BOLD, HELP_DESC_COL);
+        ui_put(w, i, r->x, b.s + r->start, NULL, r->end - r->start, st, wd - r->x - 1);
+    }
+out:
+    free(rows);
     free(lines);
     text_buf_free(&b);
 }

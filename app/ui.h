@@ -96,8 +96,11 @@ typedef struct ui {
     int slider;                 /* the selected slider */
     int pick;                   /* token picked for the probs view; -1 = the latest one */
     size_t pick_turn;           /* the answer it belongs to (valid when pick >= 0) */
-    int scroll;                 /* history lines scrolled up from the bottom; 0 = following */
-    int help_scroll;
+    bool follow;                /* the history shows its end, following new output */
+    int top;                    /* else: the wrapped history line shown on the first row (so
+                                   output arriving below never moves the view) */
+    int help_scroll;            /* first line of the help screen shown */
+    int help_max;               /* its largest useful value, from the last draw */
     char message[512];          /* the message line */
     int message_style;          /* enum term_style */
     int drag_slider;            /* slider being dragged with the mouse, -1 none */
@@ -117,7 +120,6 @@ typedef struct ui {
     ui_row *rows_shown;         /* hist_h entries */
     int n_rows_shown;
     int hist_total;             /* wrapped history lines at the last draw */
-    bool more_below;
     char *help_text;
 } ui;
 
@@ -135,7 +137,10 @@ void ui_draw(ui *u, int flags);
 bool ui_history_token_at(const ui *u, int y, int x, size_t *turn, int *token);
 /* History geometry helpers for the handlers. */
 int ui_history_page(const ui *u);            /* lines a page scroll moves */
-int ui_history_max_scroll(const ui *u);      /* from the last draw */
+/* Scrolls the history up by lines (down when negative), from the geometry of the last draw;
+ * reaching the end follows new output again. */
+void ui_history_scroll(ui *u, int lines);
+void ui_history_top(ui *u);
 /* The per-answer record of turn i, grown on demand; NULL on allocation failure. */
 ui_answer *ui_answer_at(ui *u, size_t i);
 /* Forgets records and caches of turns from index n on (after undo, edit, regen, clear). */

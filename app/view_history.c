@@ -1,7 +1,7 @@
 /* view_history.c — the chat history view: turns with role labels, simple Markdown (fenced code
  * blocks, `code`, **bold**, *italic*, # headings), marks where a sampling parameter changed
  * during an answer, the picked token of the probabilities view, end notes ("[stopped]"),
- * word-wrapped to the window and drawn from the bottom up with a scroll offset.
+ * word-wrapped to the window and drawn following the end or from a remembered first line.
  *
  * Each turn's wrapped lines are cached (ui_turn_cache) and rebuilt only when its text, its
  * changes, its state or the width changed, so streaming an answer re-wraps only that answer. */
@@ -357,13 +357,12 @@ void view_history_draw(ui *u)
     int width = u->hist_w - 1; /* one column of margin on the right */
     if (width < 4) width = 4;
     int total = history_update(u, width);
-    /* While scrolled up, output arriving below must not move the view. */
-    if (u->scroll > 0 && total > u->hist_total) u->scroll += total - u->hist_total;
-    int max_scroll = total - u->hist_h > 0 ? total - u->hist_h : 0;
-    if (u->scroll > max_scroll) u->scroll = max_scroll;
-    if (u->scroll < 0) u->scroll = 0;
     u->hist_total = total;
-    u->more_below = u->scroll > 0;
+    int max_top = total - u->hist_h > 0 ? total - u->hist_h : 0;
+    /* Following: the last line at the bottom (short histories sit at the bottom too).
+     * Scrolled: the remembered first line, so output arriving below does not move the view. */
+    int top = u->follow ? total - u->hist_h : u->top < max_top ? u->top : max_top;
+    int below = u->follow ? 0 : max_top - top;
 
     if (chat_n_turns(u->chat) == 0 && !chat_system(u->chat)[0]) {
         char hint[160];
@@ -380,7 +379,7 @@ void view_history_draw(ui *u)
         }
     }
     for (int i = 0; i < u->n_rows_shown; i++) u->rows_shown[i] = (ui_row){-1, 0};
-    int top = total - u->hist_h - u->scroll; /* virtual line shown on row 0 (may be < 0) */
+    /* top: the virtual line shown on row 0 (negative while the history is short) */
     int v = 0;
     size_t n = chat_n_turns(u->chat);
     for (size_t k = 0; k <= n; k++) {
@@ -409,9 +408,9 @@ void view_history_draw(ui *u)
         v++; /* the blank line between turns */
         if (v - top >= u->hist_h) break;
     }
-    if (u->more_below) {
+    if (below > 0) {
         char more[64];
-        snprintf(more, sizeof more, " \xe2\x86\x93 %d more lines (End) ", u->scroll);
+        snprintf(more, sizeof more, " \xe2\x86\x93 %d more lines (End) ", below);
         int mw = text_width(more, strlen(more));
         ui_put_text(w, u->hist_h - 1, u->hist_w - mw - 1 > 0 ? u->hist_w - mw - 1 : 0, more,
                     TS_MORE, mw);
@@ -454,7 +453,18 @@ int ui_history_page(const ui *u)
     return u->hist_h > 2 ? u->hist_h - 2 : 1;
 }
 
-int ui_history_max_scroll(const ui *u)
+void ui_history_scroll(ui *u, int lines)
 {
-    return u->hist_total - u->hist_h > 0 ? u->hist_total - u->hist_h : 0;
+    int max_top = u->hist_total - u->hist_h > 0 ? u->hist_total - u->hist_h : 0;
+    int cur = u->follow ? max_top : u->top < max_top ? u->top : max_top;
+    cur -= lines;
+    if (cur < 0) cur = 0;
+    u->follow = cur >= max_top;
+    u->top = cur > max_top ? max_top : cur;
+}
+
+void ui_history_top(ui *u)
+{
+    u->top = 0;
+    u->follow = u->hist_total <= u->hist_h;
 }
