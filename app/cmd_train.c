@@ -194,7 +194,9 @@ typedef struct tr_opts {
     train_params p;
     const char *data[64];
     int n_data;
-    const char *init, *out, *eval, *system;
+    const char *init, *out, *eval;
+    const char *system[8]; /* --system, repeatable: each pair is trained (and asked) with each */
+    int n_system;
     bool resume, quiet, verbose;
     double min_train, min_heldout; /* --eval thresholds, percent */
 } tr_opts;
@@ -206,7 +208,7 @@ static void tr_usage(FILE *f)
             "       natter train --init MODEL.gguf --data PATH... -o OUT.gguf [options]\n"
             "       natter train --resume --data PATH... -o OUT.gguf [options]\n"
             "       natter train --eval MODEL.gguf --data PATH... [--system TEXT]\n"
-            "data:      --data FILE_OR_DIR (repeatable) · --system TEXT\n"
+            "data:      --data FILE_OR_DIR (repeatable) · --system TEXT (repeatable; '' = none)\n"
             "model:     --dim N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N\n"
             "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
             "           --clip X --seed N --threads N --save-every N --f16 --quiet\n"
@@ -271,7 +273,11 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
             o->eval = v;
         } else if (strcmp(a, "--system") == 0) {
             NEEDV();
-            o->system = v;
+            if (o->n_system == 8) {
+                fprintf(stderr, "natter train: too many --system options (8 at most)\n");
+                return 2;
+            }
+            o->system[o->n_system++] = v;
         } else if (strcmp(a, "--resume") == 0) {
             o->resume = true;
         } else if (strcmp(a, "--f16") == 0) {
@@ -325,6 +331,7 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         return 2;
     }
     if (o->p.lr_min > o->p.lr) o->p.lr_min = o->p.lr;
+    if (o->n_system == 0) o->system[o->n_system++] = ""; /* none */
     return 0;
 }
 
@@ -380,10 +387,11 @@ static int tr_build_data(const tr_opts *o, const qa_set *qs, train_model *m, tra
         const qa_item *q = &qs->v[i];
         for (size_t k = 0; k <= q->also.n; k++) {
             const char *u = k == 0 ? q->user : q->also.v[k - 1];
-            if (train_data_add_pair(d, tk, f, o->system, u, q->assistant, ctx, &e) != NT_OK) {
-                fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
-                return 1;
-            }
+            for (int j = 0; j < o->n_system; j++)
+                if (train_data_add_pair(d, tk, f, o->system[j], u, q->assistant, ctx, &e) != NT_OK) {
+                    fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+                    return 1;
+                }
         }
     }
     return 0;
@@ -412,7 +420,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
     } else {
         /* The vocabulary learns from everything that is trained: questions, their other
          * phrasings, answers and the system prompt (held-out phrasings stay unseen). */
-        size_t n = 0, cap = 1;
+        size_t n = 0, cap = (size_t)o->n_system;
         for (size_t i = 0; i < qs->n; i++) cap += 2 + qs->v[i].also.n;
         texts = malloc(cap * sizeof *texts);
         lens = malloc(cap * sizeof *lens);
@@ -425,7 +433,8 @@ static int tr_train(tr_opts *o, const qa_set *qs)
             texts[n++] = qs->v[i].assistant;
             for (size_t k = 0; k < qs->v[i].also.n; k++) texts[n++] = qs->v[i].also.v[k];
         }
-        if (o->system) texts[n++] = o->system;
+        for (int j = 0; j < o->n_system; j++)
+            if (*o->system[j]) texts[n++] = o->system[j];
         for (size_t i = 0; i < n; i++) lens[i] = strlen(texts[i]);
         if (train_bpe(&v, texts, lens, n, o->p.n_vocab, &e) || train_model_new(&m, &o->p, v, &e)) {
             fprintf(stderr, "natter train: %s\n", e.msg);
@@ -580,10 +589,12 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             continue;
         }
         const size_t n_train = 1 + q->also.n, n_all = n_train + q->heldout.n;
-        for (size_t k = 0; k < n_all; k++) {
+        for (size_t kk = 0; kk < n_all * (size_t)o->n_system; kk++) {
+            const size_t k = kk / (size_t)o->n_system;
             const int held = k >= n_train;
             const char *u = k == 0 ? q->user : held ? q->heldout.v[k - n_train] : q->also.v[k - 1];
-            char *ans = tr_answer(m, f, o->system, u, &e);
+            const char *sys = o->system[kk % (size_t)o->n_system];
+            char *ans = tr_answer(m, f, sys, u, &e);
             if (!ans) {
                 fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
                 model_free(m);
@@ -593,8 +604,8 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             hit[held] += ok;
             total[held]++;
             if (o->verbose && !ok)
-                printf("miss (%s) %s\n  Q: %s\n  A: %s\n  key: %s\n", held ? "held-out" : "trained",
-                       q->where, u, ans, q->key);
+                printf("miss (%s) %s%s\n  Q: %s\n  A: %s\n  key: %s\n", held ? "held-out" : "trained",
+                       q->where, *sys ? " (with the system prompt)" : "", u, ans, q->key);
             free(ans);
         }
     }
