@@ -271,6 +271,18 @@ static int chat_tokenize_range(const tokenizer *tok, const chat_prompt *p, size_
     return chat_tokenize(tok, &view, add_bos, out, err);
 }
 
+/* True when a markup piece starts with a control token of this vocabulary (a model without
+ * "<|im_end|>" in its vocabulary reads ChatML markup as plain text). */
+static bool chat_opens_with_control(const tokenizer *tok, const char *text)
+{
+    nt_tokens ids = {0};
+    bool yes = tokenizer_encode(tok, text, strlen(text), TOKENIZER_PARSE_SPECIAL, &ids, NULL) ==
+                   NT_OK &&
+               ids.n > 0 && tokenizer_is_control(tok, ids.v[0]);
+    nt_tokens_free(&ids);
+    return yes;
+}
+
 /* Template mode: formats the system prompt and turns [first, n_turns) (the last one a
  * question) and tokenizes the result. Where an answer's text appears unchanged as a text
  * piece of the formatted prompt, its generated ids are used instead of re-tokenizing its text:
@@ -312,7 +324,9 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
         size_t k = pos;
         while (k < p.n && (p.v[k].special || strcmp(p.v[k].text, t->text) != 0)) k++;
         if (k == p.n) continue; /* the template changed the text: tokenize it normally */
-        if (k == 0 || !p.v[k - 1].special || k + 1 >= p.n || !p.v[k + 1].special) continue;
+        if (k == 0 || !p.v[k - 1].special || k + 1 >= p.n || !p.v[k + 1].special ||
+            !chat_opens_with_control(c->tok, p.v[k + 1].text))
+            continue;
         rc = chat_tokenize_range(c->tok, &p, seg, k, add_bos && seg == 0, out, err);
         if (rc != NT_OK) goto done;
         if (nt_tokens_append(out, t->tokens.v, t->tokens.n) != NT_OK) {
