@@ -15,6 +15,7 @@
  * compiler can never fuse `d·q - m` into one FMA. */
 #include "quant.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -478,49 +479,91 @@ AVX512 static inline __m512i five64(const uint8_t *qh0, const uint8_t *qs0, cons
     return _mm512_mask_add_epi8(v, (__mmask64)h0 | (__mmask64)h1 << 32, v, _mm512_set1_epi8(16));
 }
 
+/* Word i of the iota vector is i (lane numbers for VPERMW index arithmetic). */
+static const int16_t iota16[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                   16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
 /* Q4_0/Q4_1/Q5_0/Q5_1: unsigned values × int8 activations with VPDPBUSD, two blocks per
- * register. The offset (−8 or −16 per value) is subtracted exactly in the same int32 lanes as
+ * register. Both blocks are read with one masked load (no byte past them is touched); VPERMW
+ * puts their quant bytes in place (twice: low then high nibbles) and picks out their scales.
+ * The offset (−8 or −16 per value) is subtracted exactly in the same int32 lanes as
  * VPDPBUSD(offset bytes, activations). The min term of Q4_1/Q5_1 (m · d_a · isum) is summed
  * in float, in block order. An odd last block pairs with itself against zero activations. */
-#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF)                                    \
+#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF, FIFTH)                             \
     AVX512 INLINE static float NAME(const void *row, const void *act, int64_t n)             \
     {                                                                                        \
         const BT *x = row;                                                                   \
         const quant_act32 *a = act;                                                          \
-        int64_t nb = n / 32;                                                                 \
+        int64_t nb = n / 32, b = 0;                                                          \
         __m512 acc = _mm512_setzero_ps();                                                    \
-        __m512i off = _mm512_set1_epi8(OFF);                                                 \
+        const __m512i off = _mm512_set1_epi8(OFF), m4 = _mm512_set1_epi8(0x0f);              \
+        const int bw = (int)(sizeof(BT) / 2), qo = (int)(offsetof(BT, qs) / 2);              \
+        /* word i of a pair's values: block i / 16, quant word qo + (i & 7) of it */         \
+        const __m512i iota = _mm512_loadu_si512((const void *)iota16);                       \
+        const __m512i qidx = _mm512_add_epi16(                                               \
+            _mm512_mullo_epi16(_mm512_srli_epi16(iota, 4), _mm512_set1_epi16((short)bw)),    \
+            _mm512_add_epi16(_mm512_and_si512(iota, _mm512_set1_epi16(7)),                   \
+                             _mm512_set1_epi16((short)qo)));                                 \
+        /* words d0, d1, m0, m1 (the mins only exist in Q4_1/Q5_1) */                     \
+        const __m512i didx = _mm512_castsi128_si512(                                         \
+            _mm_setr_epi16(0, (short)bw, 1, (short)(bw + 1), 0, 0, 0, 0));                   \
+        __m128 mvec = _mm_setzero_ps();                                                      \
+        const __m512i lanes01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); \
         float msum = 0.0f;                                                                   \
-        for (int64_t b = 0; b < nb; b += 2) {                                                \
-            int two = b + 1 < nb;                                                            \
-            const BT *x1 = two ? &x[b + 1] : &x[b];                                          \
-            __m512i w = VALS(&x[b], x1);                                                     \
-            __m256i v1 = two ? _mm256_loadu_si256((const __m256i *)a[b + 1].qs)              \
-                             : _mm256_setzero_si256();                                       \
-            __m512i v = _mm512_inserti64x4(                                                  \
-                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs)), v1, 1); \
+        for (; b + 2 <= nb; b += 2) {                                                        \
+            __m512i raw = _mm512_maskz_loadu_epi16((__mmask32)((1u << (2 * bw)) - 1u), &x[b]); \
+            __m512i q = _mm512_permutexvar_epi16(qidx, raw);                                 \
+            __m512i w = _mm512_and_si512(                                                    \
+                _mm512_mask_blend_epi16(0xff00ff00u, q, _mm512_srli_epi16(q, 4)), m4);       \
+            w = FIFTH(w, &x[b], &x[b + 1]);                                                  \
+            __m512i v = ld2x32(a[b].qs, a[b + 1].qs);                                        \
             __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v);                   \
             if (OFF) p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v)); \
-            float d1 = two ? h2f(x1->d) * a[b + 1].d : 0.0f;                                 \
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, d1), \
-                                  acc);                                                      \
-            if (HAS_M) {                                                                     \
-                msum += MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                           \
-                if (two) msum += MIN_OF(x1) * a[b + 1].d * (float)a[b + 1].isum;             \
-            }                                                                                \
+            /* d_w of both blocks from the same load, times d_a: one rounding each */        \
+            __m128 dd = _mm_mul_ps(                                                          \
+                _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(didx, raw))),   \
+                _mm_setr_ps(a[b].d, a[b + 1].d, a[b].d, a[b + 1].d));                        \
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),                                     \
+                                  _mm512_permutexvar_ps(lanes01, _mm512_castps128_ps512(dd)), acc); \
+            if (HAS_M) /* lanes 2, 3: m · d_a · isum of the two blocks, summed per lane */   \
+                mvec = _mm_add_ps(mvec, _mm_mul_ps(dd, _mm_cvtepi32_ps(_mm_setr_epi32(       \
+                                                           0, 0, a[b].isum, a[b + 1].isum)))); \
         }                                                                                    \
+        if (b < nb) {                                                                        \
+            __m512i w = VALS(&x[b], &x[b]);                                                  \
+            __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs)); \
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v);                   \
+            if (OFF) p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v)); \
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, 0.0f), \
+                                  acc);                                                      \
+            if (HAS_M) msum += MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                    \
+        }                                                                                    \
+        if (HAS_M) msum += _mm_cvtss_f32(_mm_add_ss(_mm_movehl_ps(mvec, mvec),               \
+                                                    _mm_shuffle_ps(mvec, mvec, 3)));         \
         return _mm512_reduce_add_ps(acc) + msum;                                             \
     }
+
+/* Q5_x: 16 added to value j of each block where bit j of its u32 qh is set. */
+#define add_fifth_bits(w, p0, p1) add_fifth_bits_((w), (p0)->qh, (p1)->qh)
+AVX512 static inline __m512i add_fifth_bits_(__m512i w, const uint8_t *qh0, const uint8_t *qh1)
+{
+    uint32_t h0, h1;
+    memcpy(&h0, qh0, 4);
+    memcpy(&h1, qh1, 4);
+    return _mm512_mask_add_epi8(w, (__mmask64)h0 | (__mmask64)h1 << 32, w, _mm512_set1_epi8(16));
+}
 
 #define VALS_Q4(p0, p1) nib64((p0)->qs, (p1)->qs)
 #define VALS_Q5(p0, p1) five64((p0)->qh, (p0)->qs, (p1)->qh, (p1)->qs)
 #define MIN_M(p) h2f((p)->m)
 #define MIN_NONE(p) 0.0f /* never evaluated: HAS_M is 0 */
 
-DEF_DOT_LEGACY(k_q4_0, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE)
-DEF_DOT_LEGACY(k_q4_1, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M)
-DEF_DOT_LEGACY(k_q5_0, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE)
-DEF_DOT_LEGACY(k_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M)
+#define NO_QH(w, p0, p1) (w)
+
+DEF_DOT_LEGACY(k_q4_0, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE, NO_QH)
+DEF_DOT_LEGACY(k_q4_1, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M, NO_QH)
+DEF_DOT_LEGACY(k_q5_0, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE, add_fifth_bits)
+DEF_DOT_LEGACY(k_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M, add_fifth_bits)
 
 /* Lane → scale index tables for VPERMW: after VPMADDUBSW a register of 64 values becomes 32
  * int16 lanes, lane i covering values 2i and 2i+1. */
