@@ -515,7 +515,8 @@ static void put_text(sbuf *b, const char *s, int indent)
      * would be read as content either way, but a space would be taken for indentation). */
     size_t f = 0;
     while (f < n && s[f] == '\n') f++;
-    if (s[f] == ' ' || s[f] == '\t') sb_printf(b, " |%d%s\n", indent, chomp);
+    /* The indicator counts from the parent's indentation, which is two less here. */
+    if (s[f] == ' ' || s[f] == '\t') sb_printf(b, " |2%s\n", chomp);
     else sb_printf(b, " |%s\n", chomp);
     size_t end = n - (trail > 0 ? 1 : 0); /* the last newline ends the last line */
     for (size_t i = 0; i <= end;) {
@@ -741,6 +742,8 @@ char *session_to_yaml(const session *s, size_t *len)
     sb_printf(&b, "context_first: %zu\n", s->first);
     sb_str(&b, "system:");
     put_text(&b, s->system ? s->system : "", 2);
+    /* Said up front so a file cut short between two messages is caught. */
+    sb_printf(&b, "message_count: %zu\n", s->n_turns);
     sb_str(&b, s->n_turns ? "messages:\n" : "messages: []\n");
     for (size_t i = 0; i < s->n_turns; i++) {
         const chat_turn *t = &s->turns[i];
@@ -796,6 +799,9 @@ char *session_to_yaml(const session *s, size_t *len)
         sb_str(&b, "    tokens:");
         put_int_flow(&b, t->tokens.v, t->tokens.n, 4);
     }
+    /* Last, so that a file cut short anywhere is caught (message_count alone misses a cut
+     * inside the last message's text). */
+    sb_str(&b, "complete: true\n");
     return sb_finish(&b, len);
 }
 
@@ -821,6 +827,9 @@ typedef struct rd {
     int32_t n_turn_keys;    /* assistant-only keys seen on this message */
     const yaml_node_t *assistant_key; /* the first of them, for the message */
     long version;
+    long message_count;
+    bool complete;
+    yaml_node_t *count_node, *messages_node;
 } rd;
 
 static const char *sval(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
@@ -1001,8 +1010,8 @@ static int h_raw(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 static int h_context(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     long x;
-    if (ycfg_read_long(c, v, k->name, 1, 1 << 24, &x) != NT_OK) return NT_ERR_FORMAT;
-    ((rd *)obj)->s->n_ctx = (int32_t)x;
+    if (ycfg_read_long(c, v, k->name, 0, 1 << 24, &x) != NT_OK) return NT_ERR_FORMAT;
+    ((rd *)obj)->s->n_ctx = (int32_t)x; /* 0: not known */
     return NT_OK;
 }
 
@@ -1055,8 +1064,8 @@ static int h_seed(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return read_u64(c, v, k->name, &r->t->params.seed);
 }
 
-/* A parameter value: checked by chat_set_param (ranges, messages), floats read with strtof so
- * the value is bit-exact. */
+/* A parameter value, bit-exact (floats read with strtof). Any finite value is accepted: the
+ * sampler treats out-of-range values as "off", and a file natter wrote must read back. */
 static int read_param(ycfg *c, const yaml_node_t *v, const char *name, sampler_params *p)
 {
     const sp_def *d = NULL;
@@ -1068,15 +1077,23 @@ static int read_param(ycfg *c, const yaml_node_t *v, const char *name, sampler_p
         return ycfg_error(c, v, "'%s' must be a number, not %s", name,
                           v->type == YAML_SCALAR_NODE && !ycfg_is_null(v) ? "a quoted string"
                                                                           : ycfg_kind(v));
-    nt_err e = {0};
-    sampler_params tmp = *p;
-    if (chat_set_param(&tmp, name, sval(v), &e) != NT_OK)
-        return ycfg_error(c, v, "'%s': %s", name, e.msg);
+    const char *txt = sval(v);
+    char *end = NULL;
+    errno = 0;
     if (d->kind == SP_FLOAT) {
-        float f = strtof(sval(v), NULL);
-        memcpy((char *)&tmp + d->off, &f, sizeof f);
+        float f = strtof(txt, &end);
+        if (!txt[0] || *end || errno == ERANGE || !isfinite(f))
+            return ycfg_error(c, v, "'%s': '%s' is not a number", name, txt);
+        memcpy((char *)p + d->off, &f, sizeof f);
+    } else if (d->kind == SP_INT) {
+        long x = strtol(txt, &end, 10);
+        if (!txt[0] || *end || errno == ERANGE || x < INT32_MIN || x > INT32_MAX)
+            return ycfg_error(c, v, "'%s': '%s' is not a whole number", name, txt);
+        int32_t i32 = (int32_t)x;
+        memcpy((char *)p + d->off, &i32, sizeof i32);
+    } else {
+        return read_u64(c, v, name, &p->seed);
     }
-    *p = tmp;
     return NT_OK;
 }
 
@@ -1406,10 +1423,18 @@ static const ycfg_key message_keys[] = {
     {0},
 };
 
+static int h_count(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    r->count_node = v;
+    return ycfg_read_long(c, v, k->name, 0, LONG_MAX, &r->message_count);
+}
+
 static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
     session *s = r->s;
+    r->messages_node = v;
     if (v->type != YAML_SEQUENCE_NODE)
         return ycfg_error(c, v, "'messages' must be a list, not %s", ycfg_kind(v));
     size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -1471,6 +1496,14 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return rc;
 }
 
+static int h_complete(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    if (ycfg_read_bool(c, v, k->name, &r->complete) != NT_OK) return NT_ERR_FORMAT;
+    if (!r->complete) return ycfg_error(c, v, "'complete' must be true");
+    return NT_OK;
+}
+
 static const ycfg_key top_keys[] = {
     {.name = "natter-session", .fn = h_version, .required = true},
     {.name = "created", .fn = h_time, .required = true},
@@ -1482,7 +1515,9 @@ static const ycfg_key top_keys[] = {
     {.name = "context", .fn = h_context, .required = true},
     {.name = "context_first", .fn = h_first},
     {.name = "system", .fn = h_system},
+    {.name = "message_count", .fn = h_count, .required = true},
     {.name = "messages", .fn = h_messages, .required = true},
+    {.name = "complete", .fn = h_complete},
     {0},
 };
 
@@ -1520,6 +1555,20 @@ static int session_read_doc(ycfg *c, session **out)
     int rc = ycfg_map(c, root, top_keys, &r, YCFG_NO_SET, "the session");
     if (rc == NT_OK && !s->system) s->system = strdup("");
     if (rc == NT_OK && (!s->system)) rc = ycfg_error(c, root, "out of memory");
+    if (rc == NT_OK && !r.complete) {
+        /* Point at the end of the file: that is where the line is missing. */
+        size_t line = 1;
+        for (size_t i = 0; i < c->len; i++) line += c->src[i] == '\n' && i + 1 < c->len;
+        size_t ll;
+        ycfg_src_line(c, line, &ll);
+        rc = ycfg_error_at(c, line, 1, "the file ends early: its last line must be "
+                                       "'complete: true' (was it cut short?)");
+        (void)ll;
+    }
+    if (rc == NT_OK && (size_t)r.message_count != s->n_turns)
+        rc = ycfg_error(c, r.count_node,
+                        "'message_count' is %ld but 'messages' holds %zu (is the file cut short?)",
+                        r.message_count, s->n_turns);
     if (rc == NT_OK && s->first > s->n_turns)
         rc = ycfg_error(c, root, "'context_first' (%zu) is past the %zu messages", s->first,
                         s->n_turns);

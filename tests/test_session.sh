@@ -1,0 +1,119 @@
+#!/bin/sh
+# Tests for sessions on the command line (app/session.c, app/replay.c, app/cmd_session.c):
+# `kill -9` during saves never leaves a broken or mixed file; `-p --save`, `--resume` and
+# `replay --check` (1 and 2 threads) agree; replay overrides print side by side; `export`
+# writes Markdown and OpenAI-style JSON; corrupt files give file:line:col errors and stay as
+# they were. The kill test uses the helper modes of the test_session program next to natter
+# (build/tests/test_session); model tests skip without ../shared/fixtures.
+NATTER=${NATTER_BIN:-build/natter}
+case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
+HELPER="$(dirname "$NATTER")/tests/test_session"
+FIX=${NATTER_FIXTURES:-../shared/fixtures}
+STORIES="$FIX/models/stories260K.gguf"
+pass=0; fail=0; skip=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_STATE_HOME="$tmp/state"
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+skip() { skip=$((skip + 1)); echo "SKIP: $1"; }
+check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+
+# --- kill -9 at random moments while a session is saved over and over ----------------------
+if [ -x "$HELPER" ]; then
+    f="$tmp/kill.yaml"
+    last=0; broken=0; rounds=0
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        "$HELPER" --save-loop "$f" &
+        pid=$!
+        # 10..300 ms: many saves per run, the kill lands anywhere in one.
+        ms=$(( ($(od -An -N2 -tu2 /dev/urandom) % 290) + 10 ))
+        sleep "$(printf '0.%03d' "$ms")"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        [ -f "$f" ] || continue
+        rounds=$((rounds + 1))
+        v=$("$HELPER" --check-version "$f" 2>"$tmp/kill.err")
+        if [ $? -ne 0 ]; then
+            broken=$((broken + 1)); cat "$tmp/kill.err"; cp "$f" "$tmp/broken.yaml"
+        elif [ "$v" -lt "$last" ]; then
+            broken=$((broken + 1)); echo "version went back from $last to $v"
+        else
+            last=$v
+        fi
+    done
+    check "kill -9 during saves: $broken of $rounds files broken or older" [ "$broken" -eq 0 ]
+    check "kill -9 test saved at least a few versions (last $last)" [ "$last" -ge 3 ]
+    check "session files are private (mode $(stat -c %a "$f"))" [ "$(stat -c %a "$f")" = 600 ]
+    check "natter export reads the survivor" sh -c "'$NATTER' export '$f' --format json >/dev/null"
+    rm -f "$tmp"/kill.yaml.tmp*
+else
+    skip "kill -9 test: $HELPER not built"
+fi
+
+# --- corrupt files: exact messages, left untouched ------------------------------------------
+printf 'natter-session: 9\nmessages: []\n' >"$tmp/ver.yaml"
+cp "$tmp/ver.yaml" "$tmp/ver.orig"
+"$NATTER" export "$tmp/ver.yaml" >"$tmp/ver.out" 2>"$tmp/ver.err"
+rc=$?
+check "bad version: exit 1 ($rc)" [ "$rc" -eq 1 ]
+printf 'natter export: %s:1:17: unsupported session version 9 (this natter reads version 1)\nnatter-session: 9\n                ^\n' "$tmp/ver.yaml" >"$tmp/ver.want"
+check "bad version: exact message" cmp -s "$tmp/ver.err" "$tmp/ver.want"
+check "bad version: file untouched" cmp -s "$tmp/ver.yaml" "$tmp/ver.orig"
+printf 'name: tutor\nsystem: You teach.\n' >"$tmp/foreign.yaml"
+"$NATTER" replay "$tmp/foreign.yaml" --check >/dev/null 2>"$tmp/foreign.err"
+check "foreign YAML: exit 1" [ $? -eq 1 ]
+check "foreign YAML: message" grep -qF "foreign.yaml:1:1: not a natter session (no 'natter-session' key)" "$tmp/foreign.err"
+
+# --- a conversation on stories260K: save, resume, replay --check, overrides, export ----------
+if [ -f "$STORIES" ]; then
+    s="$tmp/chat.yaml"
+    "$NATTER" -m "$STORIES" --ctx 256 --temp 0.9 --seed 5 -n 40 -p "Once upon a time" --save "$s" >"$tmp/a1" 2>"$tmp/e1"
+    check "-p --save: exit 0 ($(cat "$tmp/e1"))" [ $? -eq 0 ]
+    check "-p --save: mode 600" [ "$(stat -c %a "$s")" = 600 ]
+    "$NATTER" --resume "$s" --temp 1.1 --seed 6 -n 30 -p "Lily" >"$tmp/a2" 2>"$tmp/e2"
+    check "--resume FILE: exit 0 ($(cat "$tmp/e2"))" [ $? -eq 0 ]
+    check "--resume FILE: the session grew to 4 messages" grep -q '^message_count: 4$' "$s"
+    check "--resume FILE: the recorded answer is the one printed" \
+        sh -c "'$NATTER' export '$s' --format md | grep -qF \"\$(head -c 20 '$tmp/a2')\""
+    for t in 1 2; do
+        "$NATTER" replay "$s" --check --threads $t >"$tmp/c$t" 2>&1
+        check "replay --check --threads $t: exit 0 ($(tail -3 "$tmp/c$t"))" [ $? -eq 0 ]
+    done
+    check "replay --check: summary line" grep -q '^replay check: 2 answers, 70 tokens, all identical$' "$tmp/c1"
+    # A changed token in the recording is found, with the turn and position.
+    sed 's/^    tokens: \[\([0-9]*\), \([0-9]*\), \([0-9]*\),/    tokens: [\1, \2, 7,/' "$s" >"$tmp/edited.yaml"
+    "$NATTER" replay "$tmp/edited.yaml" --check >"$tmp/cx" 2>&1
+    check "replay --check of an edited recording: exit 1" [ $? -eq 1 ]
+    check "replay --check names the turn and the token" grep -q '^message 2 differs at token 2 (of 40 recorded):$' "$tmp/cx"
+    check "replay --check shows both texts" sh -c "grep -q '^recorded text:' '$tmp/cx' && grep -q '^replayed text:' '$tmp/cx'"
+    "$NATTER" replay "$s" --temp 1.5 >"$tmp/ov" 2>&1
+    check "replay --temp: exit 0" [ $? -eq 0 ]
+    check "replay --temp: side by side" grep -q '^\[2\] recorded (seed 5) *| \[2\] replayed, --temp 1.5$' "$tmp/ov"
+    "$NATTER" replay "$s" --check --temp 2 >/dev/null 2>"$tmp/ce"
+    check "replay --check refuses overrides (exit 2)" [ $? -eq 2 ]
+    "$NATTER" export "$s" --format json -o "$tmp/chat.json"
+    check "export json: OpenAI message shape" sh -c "head -3 '$tmp/chat.json' | tr -d ' \n' | grep -q '^\[{\"role\":\"user\",'"
+    check "export json: four messages" [ "$(grep -c '"role"' "$tmp/chat.json")" -eq 4 ]
+    # Resume the latest from the sessions folder, model taken from the recording.
+    mkdir -p "$XDG_STATE_HOME/natter/sessions"
+    cp "$s" "$XDG_STATE_HOME/natter/sessions/latest.yaml"
+    "$NATTER" --resume -n 10 --seed 2 -p "The end" >/dev/null 2>"$tmp/e3"
+    check "--resume (latest, recorded model): exit 0 ($(cat "$tmp/e3"))" [ $? -eq 0 ]
+    check "--resume (latest) updated it" grep -q '^message_count: 6$' "$XDG_STATE_HOME/natter/sessions/latest.yaml"
+    "$NATTER" replay latest --check >/dev/null 2>&1
+    check "replay NAME from the sessions folder: --check passes" [ $? -eq 0 ]
+    # A corrupt session given to --resume is reported and not overwritten.
+    head -c 300 "$s" >"$tmp/cut.yaml"
+    cp "$tmp/cut.yaml" "$tmp/cut.orig"
+    "$NATTER" --resume "$tmp/cut.yaml" -m "$STORIES" -n 5 -p "x" >/dev/null 2>"$tmp/cut.err"
+    check "--resume of a truncated file: exit 1" [ $? -eq 1 ]
+    check "--resume of a truncated file: file:line:col" grep -q "cut.yaml:[0-9]*:[0-9]*: " "$tmp/cut.err"
+    check "--resume of a truncated file: untouched" cmp -s "$tmp/cut.yaml" "$tmp/cut.orig"
+else
+    skip "model tests: $STORIES absent"
+fi
+
+echo "test_session.sh: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
