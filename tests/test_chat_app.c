@@ -431,6 +431,163 @@ static void test_worker_context_full(void)
     worker_free(w);
 }
 
+/* Writes a copy of stories260K whose byte tokens 3 and 4 (<0x00>, <0x01>, never used in
+ * text) are replaced by ChatML's control tokens, with a ChatML template: a small real model
+ * whose chat markup is made of control tokens, like SmolLM's or Qwen's. NULL on failure. */
+static const char *make_chatml_stories(void)
+{
+    static char path[4096];
+    const char *src = t_fixture(STORIES);
+    if (!src) return NULL;
+    gguf *g = NULL;
+    nt_err e = {0};
+    gguf_writer *w = gguf_writer_init();
+    char **pieces = NULL;
+    uint64_t n_tok = 0;
+    bool ok = false;
+    if (!w || gguf_open(&g, src, &e) != NT_OK) goto out;
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        const char *key = gguf_kv_key(g, i);
+        enum gguf_vtype ty = gguf_kv_type(g, i);
+        int rc = NT_OK;
+        if (strcmp(key, "tokenizer.ggml.tokens") == 0) {
+            n_tok = gguf_kv_arr_n(g, i);
+            pieces = calloc(n_tok, sizeof *pieces);
+            if (!pieces) goto out;
+            for (uint64_t k = 0; k < n_tok; k++) {
+                gguf_str ps = gguf_arr_str(g, i, k);
+                const char *sub = k == 3 ? "<|im_start|>" : k == 4 ? "<|im_end|>" : NULL;
+                pieces[k] = sub ? strdup(sub) : strndup(ps.p, ps.n);
+                if (!pieces[k]) goto out;
+            }
+            rc = gguf_writer_set_arr_str(w, key, (const char *const *)pieces, n_tok);
+        } else if (ty == GGUF_VT_ARR) {
+            enum gguf_vtype at;
+            uint64_t n;
+            const void *data;
+            if (gguf_get_arr(g, key, &at, &n, &data, &e) != NT_OK) goto out;
+            if (at != GGUF_VT_I32 && at != GGUF_VT_F32 && at != GGUF_VT_U32) goto out;
+            void *copy = malloc(n * 4 + 1);
+            if (!copy) goto out;
+            memcpy(copy, data, n * 4);
+            if (strcmp(key, "tokenizer.ggml.token_type") == 0 && at == GGUF_VT_I32 && n > 4)
+                ((int32_t *)copy)[3] = ((int32_t *)copy)[4] = 3; /* control */
+            rc = gguf_writer_set_arr(w, key, at, copy, n);
+            free(copy);
+        } else if (ty == GGUF_VT_STR) {
+            gguf_str v;
+            if (gguf_get_str(g, key, &v, &e) != NT_OK) goto out;
+            char *z = strndup(v.p, v.n);
+            rc = z ? gguf_writer_set_str(w, key, z) : NT_ERR_NOMEM;
+            free(z);
+        } else if (ty == GGUF_VT_F32) {
+            float f;
+            if (gguf_get_f32(g, key, &f, &e) != NT_OK) goto out;
+            rc = gguf_writer_set_f32(w, key, f);
+        } else if (ty == GGUF_VT_BOOL) {
+            bool b;
+            if (gguf_get_bool(g, key, &b, &e) != NT_OK) goto out;
+            rc = gguf_writer_set_bool(w, key, b);
+        } else if (ty == GGUF_VT_U32 || ty == GGUF_VT_I32) {
+            int64_t v;
+            if (gguf_get_i64(g, key, &v, &e) != NT_OK) goto out;
+            rc = ty == GGUF_VT_U32 ? gguf_writer_set_u32(w, key, (uint32_t)v)
+                                   : gguf_writer_set_i32(w, key, (int32_t)v);
+        } else {
+            rc = NT_ERR_UNSUPPORTED; /* stories260K has no other types */
+        }
+        if (rc != NT_OK) goto out;
+    }
+    if (gguf_writer_set_str(w, "tokenizer.chat_template",
+                            "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+                            "<|im_end|>\n{% endfor %}") != NT_OK)
+        goto out;
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        if (gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data) != NT_OK)
+            goto out;
+    }
+    snprintf(path, sizeof path, "%s/stories-chatml.gguf", t_tmpdir());
+    ok = gguf_writer_write(w, path, &e) == NT_OK;
+out:
+    if (!ok && e.msg[0]) fprintf(stderr, "make_chatml_stories: %s\n", e.msg);
+    for (uint64_t k = 0; pieces && k < n_tok; k++) free(pieces[k]);
+    free(pieces);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return ok ? path : NULL;
+}
+
+/* With ChatML made of control tokens, a second turn reuses the first answer's generated ids:
+ * only "<|im_end|>\n<|im_start|>user\n...<|im_start|>assistant\n" is evaluated, and the
+ * answer equals a from-scratch run over the same ids. */
+static void test_chatml_reuse(void)
+{
+    if (!t_fixture(STORIES)) T_SKIP("fixture %s absent", STORIES);
+    const char *path = make_chatml_stories();
+    T_ASSERT(path);
+    model *m = NULL;
+    nt_err e = {0};
+    model_params mp = model_default_params();
+    mp.n_ctx = 512;
+    mp.n_threads = 1;
+    T_ASSERT(model_load(&m, path, &mp, &e) == NT_OK);
+    T_EQ_INT(chat_detect_gguf(model_gguf(m)), CHAT_CHATML);
+    worker *w = worker_init(m, &e);
+    T_ASSERT(w);
+    const tokenizer *tok = worker_tokenizer(w);
+    T_CHECK(tokenizer_is_control(tok, 3) && tokenizer_is_control(tok, 4));
+    chat *c = chat_init(tok, CHAT_CHATML, 512);
+    T_ASSERT(c);
+    chat_set_system(c, "Tell a story.");
+    sampler_params p = greedy();
+    worker_job job;
+    chat_add_user(c, "Once upon a time");
+    answer(w, c, &p, 12, &job);
+    T_EQ_INT(job.keep, 0);
+    T_EQ_INT(job.tokens[0], 1);  /* BOS */
+    T_EQ_INT(job.tokens[1], 3);  /* <|im_start|> as one control token */
+    const chat_turn *a1 = last_turn(c);
+    T_EQ_INT(a1->tokens.n, 12);
+
+    size_t cached = chat_cache(c)->n;
+    chat_add_user(c, "Lily");
+    T_ASSERT(chat_prepare(c, &p, 12, &job, NULL, &e) == NT_OK);
+    T_EQ_INT(job.keep, cached); /* everything cached is reused... */
+    /* ...and the new ids are the answer's last one, then <|im_end|> \n <|im_start|> ... */
+    T_EQ_INT(job.tokens[0], a1->tokens.v[11]);
+    T_EQ_INT(job.tokens[1], 4);
+    nt_tokens full = {0};
+    nt_tokens_append(&full, chat_cache(c)->v, (size_t)job.keep);
+    nt_tokens_append(&full, job.tokens, (size_t)job.n_tokens);
+    T_ASSERT(worker_submit(w, &job) == NT_OK);
+    run_to_done(w, c);
+    const chat_turn *a2 = last_turn(c);
+
+    model *m2 = NULL;
+    T_ASSERT(model_load(&m2, path, &mp, &e) == NT_OK);
+    worker *w2 = worker_init(m2, &e);
+    T_ASSERT(w2);
+    worker_job ref = {.tokens = full.v, .n_tokens = (int32_t)full.n, .max_tokens = 12,
+                      .params = p};
+    T_ASSERT(worker_submit(w2, &ref) == NT_OK);
+    nt_tokens ids = {0};
+    for (;;) {
+        worker_event ev;
+        T_ASSERT(worker_wait(w2, &ev, 30000));
+        if (ev.kind == WEV_TOKEN) nt_tokens_push(&ids, ev.id);
+        free(ev.text);
+        if (ev.kind == WEV_DONE) break;
+    }
+    T_EQ_INT(ids.n, a2->tokens.n);
+    T_CHECK(ids.n == a2->tokens.n && memcmp(ids.v, a2->tokens.v, ids.n * sizeof *ids.v) == 0);
+    nt_tokens_free(&ids);
+    nt_tokens_free(&full);
+    worker_free(w2);
+    chat_free(c);
+    worker_free(w);
+}
+
 /* Model text bound for a terminal shows control characters instead of obeying them. */
 static void test_cli_write_text(void)
 {
@@ -456,6 +613,7 @@ int main(void)
 {
     T_RUN(test_cli_write_text);
     T_RUN(test_prefix_reuse);
+    T_RUN(test_chatml_reuse);
     T_RUN(test_regen);
     T_RUN(test_undo_edit);
     T_RUN(test_context_full);
