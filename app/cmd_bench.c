@@ -605,14 +605,26 @@ int cmd_bench(int argc, char **argv)
     }
     bc.bw = bench_bandwidth(&bc.buf, bc.n_threads, 5);
     bc.flops = bench_flops(bc.n_threads);
+    /* A busy machine lowers every number: say how busy it was. */
+    double load = -1;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load) != 1) load = -1;
+        fclose(lf);
+    }
     if (bc.json) {
+        if (load >= 0) printf("{\"test\":\"load_average\",\"load_1min\":%.2f}\n", load);
         printf("{\"test\":\"memory_read_bandwidth\",\"threads\":%d,\"buffer_mib\":%d,"
                "\"gb_per_s\":%.3f}\n",
                bc.n_threads, quick ? 64 : 512, bc.bw / 1e9);
         printf("{\"test\":\"f32_fma_peak\",\"threads\":%d,\"gflop_per_s\":%.3f}\n", bc.n_threads,
                bc.flops / 1e9);
     } else {
-        printf("natter bench: %d thread%s\n", bc.n_threads, bc.n_threads == 1 ? "" : "s");
+        printf("natter bench: %d thread%s", bc.n_threads, bc.n_threads == 1 ? "" : "s");
+        if (load >= 0)
+            printf("; load average %.2f%s", load,
+                   load > 0.5 ? " (other processes compete: the numbers are pessimistic)" : "");
+        printf("\n");
         printf("memory read bandwidth: %.1f GB/s (%d MiB buffer)\n", bc.bw / 1e9,
                quick ? 64 : 512);
         if (bc.flops > 0) printf("f32 FMA peak: %.1f GFLOP/s (AVX-512)\n", bc.flops / 1e9);
