@@ -250,11 +250,11 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
         return tui_apply_params(t) | tui_message(t, TS_NOTE, "sliders reset to the %s persona", u->persona);
     }
     case CMD_REDRAW:
-        return UI_R_LAYOUT;
+        return UI_R_REPAINT;
     case CMD_SUSPEND:
         term_suspend();
         input_resize(LINES, COLS);
-        return UI_R_LAYOUT;
+        return UI_R_REPAINT;
     case CMD_SLIDER_PREV:
         u->slider = (u->slider + US_COUNT_ - 1) % US_COUNT_;
         return UI_R_PANEL;
@@ -535,7 +535,7 @@ static int tui_signals(tui *t)
     if (sig & (1u << SIGWINCH)) {
         term_resize();
         input_resize(LINES, COLS);
-        f |= UI_R_LAYOUT;
+        f |= UI_R_REPAINT;
     }
     int quit_sigs[] = {SIGTERM, SIGHUP, SIGQUIT};
     for (size_t i = 0; i < sizeof quit_sigs / sizeof *quit_sigs; i++)
@@ -546,7 +546,7 @@ static int tui_signals(tui *t)
     if (sig & (1u << SIGTSTP)) {
         term_suspend();
         input_resize(LINES, COLS);
-        f |= UI_R_LAYOUT;
+        f |= UI_R_REPAINT;
     }
     if (sig & (1u << SIGINT)) {
         input_event ev = {.kind = IEV_KEY, .key = CK_CTRL_C};

@@ -419,11 +419,17 @@ static void ui_draw_too_small(ui *u)
 
 void ui_draw(ui *u, int flags)
 {
+    if (flags & UI_R_REPAINT) {
+        clearok(curscr, TRUE); /* the next doupdate repaints every cell */
+        flags |= UI_R_LAYOUT;
+    }
     if ((flags & UI_R_LAYOUT) || LINES != u->rows || COLS != u->cols) {
         ui_layout(u);
         flags = UI_R_ALL;
-        /* Everything below is drawn again: wipe what the old layout left. */
-        clearok(curscr, TRUE);
+        /* Everything is drawn again: wipe what the old layout's windows left where no new
+         * window comes (a hidden panel's column). */
+        werase(stdscr);
+        wnoutrefresh(stdscr);
     }
     if (u->too_small) {
         ui_draw_too_small(u);
@@ -432,6 +438,8 @@ void ui_draw(ui *u, int flags)
     if ((flags & UI_R_INPUT) && ui_input_rows_wanted(u) != u->input_h) {
         ui_layout(u);
         flags = UI_R_ALL;
+        werase(stdscr);
+        wnoutrefresh(stdscr);
     }
     if (u->help_shown) {
         if (flags & (UI_R_HISTORY | UI_R_PANEL | UI_R_PROBS)) {

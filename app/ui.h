@@ -33,7 +33,8 @@ enum ui_redraw {
     UI_R_STATUS = 1 << 4,
     UI_R_MESSAGE = 1 << 5,
     UI_R_LAYOUT = 1 << 6, /* sizes changed: make the windows again, then draw everything */
-    UI_R_ALL = 0x7F
+    UI_R_ALL = 0x7F,
+    UI_R_REPAINT = 1 << 7 /* the terminal's screen may hold anything (resize, Ctrl-L, fg) */
 };
 
 enum ui_state { UI_IDLE, UI_READING, UI_GENERATING, UI_STOPPED };

@@ -77,7 +77,15 @@ start() {
 # natter's pid: the child of the pane's shell (never another program's natter).
 natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/null | head -n 1; }
 
-idle() { wait_for " idle" "${1:-150}" || wait_for " stopped" 5; }
+# idle [TENTHS]: waits until the status bar says the model is idle or stopped.
+idle() {
+    i=0; lim=${1:-150}
+    while [ "$i" -lt "$lim" ]; do
+        cap | tail -n 1 | grep -qE " (idle|stopped) *$" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
 
 # ---- 1. a question gets a streamed answer
 start 100 30
@@ -96,20 +104,35 @@ fi
 
 # ---- 2. a slider moved during the answer: its value changes and the change is marked.
 # The keys go in one batch right after Enter, so they arrive while the answer is being made.
-T send-keys -t nt "Tom went" Enter F2 Right Right Right Right Tab
-if wait_for "[temp=1.00]" && cap | grep -q "^.*│ temp .* 1\.00"; then
-    ok "a slider moved during an answer shows its value and the change is marked"
+# The tiny model answers in a fraction of a second: on a loaded machine the keys may come too
+# late, so up to three tries (each from a cleared conversation, the slider reset).
+try=0; got=""
+while [ "$try" -lt 3 ] && [ -z "$got" ]; do
+    try=$((try + 1))
+    T send-keys -t nt "/clear" Enter F6
+    wait_for "sliders reset"
+    T send-keys -t nt "Tom went" Enter F2 Right Right Right Right Tab
+    idle
+    wait_for "[temp=1.00]" 10 && cap | grep -q "^.*│ temp .* 1\.00" && got=1
+done
+if [ -n "$got" ]; then
+    ok "a slider moved during an answer shows its value and the change is marked (try $try)"
 else
     bad "a slider moved during an answer shows its value and the change is marked" "$(cap)"
 fi
-idle
 
-# ---- 3. Esc stops an answer (what was written stays, marked [stopped])
-T send-keys -t nt "/clear" Enter
-wait_for "conversation cleared"
-T send-keys -t nt "Lily saw a cat" Enter Escape
-if wait_for "[stopped]" && wait_for " stopped" && cap | grep -q "^  Lily saw a cat"; then
-    ok "Esc stops the answer"
+# ---- 3. Esc stops an answer (what was written stays, marked [stopped]); tries as above
+try=0; got=""
+while [ "$try" -lt 3 ] && [ -z "$got" ]; do
+    try=$((try + 1))
+    T send-keys -t nt "/clear" Enter
+    wait_for "conversation cleared"
+    T send-keys -t nt "Lily saw a cat" Enter Escape
+    idle
+    wait_for "[stopped]" 10 && wait_for " stopped" 10 && cap | grep -q "^  Lily saw a cat" && got=1
+done
+if [ -n "$got" ]; then
+    ok "Esc stops the answer (try $try)"
 else
     bad "Esc stops the answer" "$(cap)"
 fi
@@ -293,7 +316,11 @@ else
 $(cap)"
 fi
 T send-keys -t nt F4
-wait_gone "before → after"
+if wait_gone "before → after" 30; then ok "F4 hides the probabilities view without leftovers"; else bad "F4 hides the probabilities view without leftovers" "$(cap)"; fi
+T send-keys -t nt F3
+if wait_gone "Sampling" 30 && ! cap | grep -q "│ temp"; then ok "F3 hides the sampling panel without leftovers"; else bad "F3 hides the sampling panel without leftovers" "$(cap)"; fi
+T send-keys -t nt F3
+wait_for "Sampling" 30
 
 # ---- 9. /quit restores the terminal; the history survives for the next run
 T send-keys -t nt "/quit" Enter
