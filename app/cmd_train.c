@@ -504,8 +504,11 @@ static bool tr_contains_ci(const char *hay, const char *needle)
     return false;
 }
 
-/* The model's greedy answer to one question (malloc'd), or NULL with e filled. */
-static char *tr_answer(model *m, enum chat_family f, const char *system, const char *q, nt_err *e)
+/* The model's greedy answer to one question (malloc'd), or NULL with e filled. Generation
+ * stops early once the answer contains key (when key is not NULL): the rest cannot change the
+ * verdict. */
+static char *tr_answer(model *m, enum chat_family f, const char *system, const char *q,
+                       const char *key, nt_err *e)
 {
     const tokenizer *tk = model_tokenizer(m);
     chat_msg msgs[2];
@@ -556,6 +559,7 @@ static char *tr_answer(model *m, enum chat_family f, const char *system, const c
         }
         memcpy(out + len, piece, pl);
         out[len += pl] = 0;
+        if (key && tr_contains_ci(out, key)) break;
         if (k + 1 < room && model_eval(m, &best, 1, logits, e)) goto fail;
     }
     free(logits);
@@ -594,7 +598,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             const int held = k >= n_train;
             const char *u = k == 0 ? q->user : held ? q->heldout.v[k - n_train] : q->also.v[k - 1];
             const char *sys = o->system[kk % (size_t)o->n_system];
-            char *ans = tr_answer(m, f, sys, u, &e);
+            char *ans = tr_answer(m, f, sys, u, q->key, &e);
             if (!ans) {
                 fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
                 model_free(m);
