@@ -246,7 +246,11 @@ static void ui_draw_status(ui *u)
     char sbuf[64], left[512], tps[32] = "";
     const char *state = ui_state_text(u, sbuf, sizeof sbuf);
     int32_t n_ctx = u->chat ? chat_n_ctx(u->chat) : 0;
-    int32_t used = u->n_past + (u->state == UI_GENERATING ? u->n_gen_now : 0);
+    /* n_past is what the cache kept when the answer started; the prompt and the answer add
+     * to it until the worker's DONE says the exact count. */
+    int32_t used = u->n_past;
+    if (u->state == UI_READING) used += u->progress_done;
+    if (u->state == UI_GENERATING) used += u->progress_total + u->n_gen_now;
     if (u->tok_per_sec > 0) snprintf(tps, sizeof tps, " \xe2\x94\x82 %.1f tok/s", u->tok_per_sec);
     snprintf(left, sizeof left, " %s \xe2\x94\x82 %s \xe2\x94\x82 ctx %d/%d%s", u->model_name ? u->model_name : "?",
              u->persona ? u->persona : "default", used, n_ctx, tps);

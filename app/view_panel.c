@@ -24,7 +24,7 @@ static const slider_def slider_defs[US_COUNT_] = {
     [US_TOP_P] = {"top-p", 0, 1, 0.01, 0.1, 2},
     [US_TOP_K] = {"top-k", 0, 200, 1, 10, 0},
     [US_MIN_P] = {"min-p", 0, 1, 0.01, 0.1, 2},
-    [US_REPEAT] = {"repeat", 1, 2, 0.01, 0.1, 2},
+    [US_REPEAT] = {"repeat", 0.5, 2, 0.01, 0.1, 2}, /* below 1 favours repeats */
     [US_MAX_TOKENS] = {"max-tok", 16, -1, 16, 256, 0},
 };
 
@@ -134,6 +134,7 @@ void view_panel_draw(ui *u)
         if (u->track_w >= 3) {
             double min = slider_defs[s].min, max = slider_max(u, s);
             double f = max > min ? (ui_slider_get(u, s) - min) / (max - min) : 0;
+            f = f < 0 ? 0 : f > 1 ? 1 : f; /* a value set outside the track (--temp 5) */
             int knob = (int)lround(f * (u->track_w - 1));
             for (int i = 0; i < u->track_w; i++) {
                 const char *ch = i < knob ? "\xe2\x94\x81" : i == knob ? "\xe2\x97\x8f" : "\xe2\x94\x80";
