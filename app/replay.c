@@ -378,6 +378,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         }
         int32_t id = sampler_sample(smp, r->logits);
         sampler_accept(smp, id);
+        if (i == 0) res->n_cand0 = sampler_candidates(smp, res->cand0, 10);
         if (tokenizer_is_eog(r->tok, id)) {
             res->end = WEND_EOG;
             break;

@@ -61,6 +61,11 @@ typedef struct replay_result {
     int32_t n_prompt;       /* prompt tokens */
     int32_t n_eval;         /* prompt tokens evaluated (the rest came from the cache) */
     bool prompt_matches;    /* the prompt has the recorded length (exact replays) */
+    /* The first token's top candidates (as the worker's TOKEN events carry them): their
+     * probabilities come from the logits bit for bit, so tests compare them with the live
+     * run's to see that the cache was filled exactly alike. */
+    sampler_cand cand0[10];
+    int n_cand0;
 } replay_result;
 
 void replay_result_free(replay_result *res);

@@ -552,9 +552,14 @@ typedef struct live_step {
     sampler_params p;
 } live_step;
 
+/* The first token's candidates of the answers written live, by message index. */
+static sampler_cand live_cand0[16][10];
+static int live_n_cand0[16];
+
 static worker_event answer_live(worker *w, chat *c, const sampler_params *p, int32_t max,
                                 const live_step *steps, int n_steps, int32_t stop_after)
 {
+    size_t msg = chat_n_turns(c); /* the answer's index once prepared */
     worker_job job;
     nt_err e = {0};
     worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR};
@@ -570,6 +575,10 @@ static worker_event answer_live(worker *w, chat *c, const sampler_params *p, int
             return done;
         }
         chat_apply(c, &ev);
+        if (ev.kind == WEV_TOKEN && ev.index == 0 && msg < 16) {
+            memcpy(live_cand0[msg], ev.cand, sizeof ev.cand);
+            live_n_cand0[msg] = ev.n_cand;
+        }
         if (ev.kind == WEV_TOKEN) {
             while (next < n_steps && ev.index >= steps[next].after)
                 worker_set_params(w, &steps[next++].p);
@@ -604,6 +613,16 @@ static int replay_all(const session *s, int32_t threads, const char *override_te
             break;
         }
         const chat_turn *t = &s->turns[i];
+        /* The recorded cache calls describe exactly the rebuilt prompt, and the logits at the
+         * answer's start are the live run's bit for bit (the candidates' probabilities are
+         * computed from all of them). */
+        if (!override_temp) {
+            T_CHECK(res.prompt_matches);
+            if (i < 16 && live_n_cand0[i] > 0) {
+                T_EQ_INT(res.n_cand0, live_n_cand0[i]);
+                T_CHECK(memcmp(res.cand0, live_cand0[i], sizeof res.cand0) == 0);
+            }
+        }
         bool eq = res.tokens.n == t->tokens.n && res.end == t->end &&
                   memcmp(res.tokens.v, t->tokens.v, t->tokens.n * sizeof(int32_t)) == 0 &&
                   strcmp(res.text, t->text) == 0;
@@ -692,6 +711,23 @@ static void test_replay_exact(void)
     T_EQ_INT(replay_all(r, 1, NULL), 3);
     T_EQ_INT(replay_all(r, 2, NULL), 3);
 
+    /* The recorded cache calls matter: reading answer 2's prompt in one batch instead gives
+     * other logits (the engine's batch and single-token paths round differently). */
+    {
+        chat_turn *t3 = &r->turns[3];
+        size_t ns = t3->n_segs;
+        t3->n_segs = 0;
+        replay *rq = NULL;
+        replay_opts oq = {.n_threads = 1};
+        T_EQ_INT(replay_init(&rq, r, &oq, &e), NT_OK);
+        replay_result rr;
+        T_EQ_INT(replay_answer(rq, 3, NULL, NULL, &rr, &e), NT_OK);
+        T_CHECK(rr.n_cand0 > 0 && memcmp(rr.cand0, live_cand0[3], sizeof rr.cand0) != 0);
+        replay_result_free(&rr);
+        replay_free(rq);
+        t3->n_segs = ns;
+    }
+
     /* The changes matter: without them the first answer comes out differently. */
     chat_turn *t1 = &r->turns[1];
     size_t keep = t1->n_changes;
@@ -744,6 +780,142 @@ static void test_replay_exact(void)
     session_free(ss);
     chat_free(c2);
 
+    session_free(r);
+    session_free(s);
+    chat_free(c);
+    worker_free(w);
+}
+
+/* A copy of stories260K whose unused byte tokens 3 and 4 are ChatML's control tokens, with a
+ * ChatML template: a real model whose markup is control tokens, so the chat reuses answers'
+ * ids in later prompts (the "delimited" path). NULL on failure. */
+static const char *make_chatml_model(void)
+{
+    static char path[4096];
+    const char *src = t_fixture(STORIES);
+    if (!src) return NULL;
+    gguf *g = NULL;
+    nt_err e = {0};
+    gguf_writer *w = gguf_writer_init();
+    char **pieces = NULL;
+    uint64_t n_tok = 0;
+    bool ok = false;
+    if (!w || gguf_open(&g, src, &e) != NT_OK) goto out;
+    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
+        const char *key = gguf_kv_key(g, i);
+        enum gguf_vtype ty = gguf_kv_type(g, i);
+        int rc = NT_ERR_UNSUPPORTED;
+        if (!strcmp(key, "tokenizer.ggml.tokens")) {
+            n_tok = gguf_kv_arr_n(g, i);
+            pieces = calloc(n_tok, sizeof *pieces);
+            for (uint64_t k = 0; pieces && k < n_tok; k++) {
+                gguf_str ps = gguf_arr_str(g, i, k);
+                pieces[k] = k == 3 ? strdup("<|im_start|>") : k == 4 ? strdup("<|im_end|>")
+                                                                     : strndup(ps.p, ps.n);
+            }
+            if (pieces) rc = gguf_writer_set_arr_str(w, key, (const char *const *)pieces, n_tok);
+        } else if (ty == GGUF_VT_ARR) {
+            enum gguf_vtype at;
+            uint64_t n;
+            const void *data;
+            if (gguf_get_arr(g, key, &at, &n, &data, &e) != NT_OK) goto out;
+            int32_t *copy = malloc(n * 4 + 4);
+            if (!copy) goto out;
+            memcpy(copy, data, n * 4);
+            if (!strcmp(key, "tokenizer.ggml.token_type") && n > 4) copy[3] = copy[4] = 3;
+            rc = gguf_writer_set_arr(w, key, at, copy, n);
+            free(copy);
+        } else if (ty == GGUF_VT_STR) {
+            gguf_str v;
+            gguf_get_str(g, key, &v, &e);
+            char *z = strndup(v.p, v.n);
+            rc = z ? gguf_writer_set_str(w, key, z) : NT_ERR_NOMEM;
+            free(z);
+        } else if (ty == GGUF_VT_F32) {
+            float f;
+            gguf_get_f32(g, key, &f, &e);
+            rc = gguf_writer_set_f32(w, key, f);
+        } else if (ty == GGUF_VT_U32 || ty == GGUF_VT_I32) {
+            int64_t v;
+            gguf_get_i64(g, key, &v, &e);
+            rc = ty == GGUF_VT_U32 ? gguf_writer_set_u32(w, key, (uint32_t)v)
+                                   : gguf_writer_set_i32(w, key, (int32_t)v);
+        } else if (ty == GGUF_VT_BOOL) {
+            bool b;
+            gguf_get_bool(g, key, &b, &e);
+            rc = gguf_writer_set_bool(w, key, b);
+        }
+        if (rc != NT_OK) goto out;
+    }
+    if (gguf_writer_set_str(w, "tokenizer.chat_template",
+                            "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+                            "<|im_end|>\n{% endfor %}") != NT_OK)
+        goto out;
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        if (gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data) != NT_OK)
+            goto out;
+    }
+    snprintf(path, sizeof path, "%s/stories-chatml.gguf", t_tmpdir());
+    ok = gguf_writer_write(w, path, &e) == NT_OK;
+out:
+    if (!ok && e.msg[0]) fprintf(stderr, "make_chatml_model: %s\n", e.msg);
+    for (uint64_t k = 0; pieces && k < n_tok; k++) free(pieces[k]);
+    free(pieces);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return ok ? path : NULL;
+}
+
+/* ChatML (answers' ids reused in later prompts) in a small context: the oldest exchanges are
+ * dropped from the model's view as the conversation grows, and every answer still replays
+ * exactly. */
+static void test_replay_chatml_context_full(void)
+{
+    if (!t_fixture(STORIES)) T_SKIP("fixture %s absent", STORIES);
+    const char *path = make_chatml_model();
+    T_ASSERT(path);
+    model *m = NULL;
+    nt_err e = {0};
+    model_params mp = model_default_params();
+    mp.n_ctx = 160;
+    mp.n_threads = 1;
+    T_ASSERT(model_load(&m, path, &mp, &e) == NT_OK);
+    worker *w = worker_init(m, &e);
+    T_ASSERT(w);
+    T_EQ_INT(chat_detect_gguf(worker_gguf(w)), CHAT_CHATML);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_CHATML, 160);
+    T_ASSERT(c);
+    chat_set_system(c, "Tell a story.");
+    sampler_params p = sampler_default_params();
+    p.temperature = 0.8f;
+    static const char *const qs[] = {"Once upon a time", "Lily", "The dog ran", "Then", "The end"};
+    for (int i = 0; i < 5; i++) {
+        chat_add_user(c, qs[i]);
+        p.seed = 100 + (uint64_t)i;
+        live_step st[1] = {{6, p}};
+        st[0].p.temperature = 1.3f;
+        answer_live(w, c, &p, 40, st, i == 2 ? 1 : 0, -1);
+    }
+    T_CHECK(chat_first_turn(c) > 0); /* the context filled up */
+    T_CHECK(chat_turn_at(c, 5)->n_changes == 1);
+    session *s = session_init();
+    T_ASSERT(s);
+    T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
+    T_EQ_INT(session_capture(s, c, false), NT_OK);
+    size_t len;
+    char *y = session_to_yaml(s, &len);
+    session *r = NULL;
+    ycfg_diag d = {0};
+    T_EQ_INT(session_parse(&r, "chatml.yaml", y, len, &d), NT_OK);
+    print_diag(&d);
+    ycfg_diag_free(&d);
+    free(y);
+    T_ASSERT(r);
+    T_EQ_INT(r->family, CHAT_CHATML);
+    T_CHECK(r->turns[9].first > 0);
+    T_EQ_INT(replay_all(r, 1, NULL), 5);
+    T_EQ_INT(replay_all(r, 2, NULL), 5);
     session_free(r);
     session_free(s);
     chat_free(c);
@@ -831,5 +1003,6 @@ int main(int argc, char **argv)
     T_RUN(test_corrupt_untouched);
     T_RUN(test_export);
     T_RUN(test_replay_exact);
+    T_RUN(test_replay_chatml_context_full);
     return t_done();
 }
