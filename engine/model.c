@@ -85,6 +85,12 @@ static int model_read_hparams(model *m, nt_err *err)
         (rc = hp_u32(m, "attention.head_count", true, 0, 1, MODEL_MAX_HEAD, &head, err)) ||
         (rc = hp_u32(m, "attention.head_count_kv", false, head, 1, MODEL_MAX_HEAD, &head_kv, err)))
         return rc;
+    /* Mixtral and friends are "llama" with experts: say so rather than miss a tensor. */
+    uint32_t experts;
+    if ((rc = hp_u32(m, "expert_count", false, 0, 0, UINT32_MAX, &experts, err))) return rc;
+    if (experts > 0)
+        return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s.expert_count = %" PRIu32 ": mixture-of-"
+                          "experts models are not supported", path, a, experts);
     if (head % head_kv != 0)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.attention.head_count = %" PRIu32
                           " is not a multiple of %s.attention.head_count_kv = %" PRIu32,
@@ -154,14 +160,13 @@ static int model_read_hparams(model *m, nt_err *err)
 
 /* ------------------------------------------------------------------------ tensors ----- */
 
-static int shape_str(char *buf, size_t cap, const int64_t *ne, uint32_t n_dims)
+static void shape_str(char *buf, size_t cap, const int64_t *ne, uint32_t n_dims)
 {
     size_t o = 0;
     o += (size_t)snprintf(buf + o, cap - o, "[");
     for (uint32_t i = 0; i < n_dims && o < cap; i++)
         o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", ne[i]);
     if (o < cap) snprintf(buf + o, cap - o, "]");
-    return 0;
 }
 
 /* Looks up name and checks it against the expected shape [n_in] (n_out == 0: a vector) or

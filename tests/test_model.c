@@ -695,17 +695,28 @@ static void test_perplexity_args(void)
 
 /* ---------------------------------------------------------------- bad models ----- */
 
-/* A tiny llama (dim 32, 1 layer, 4 heads, 2 KV heads, FFN 64, vocab 8) with one defect:
- * `omit` is left out, `reshape` gets 48 rows instead of its own, `retype` is stored as I32,
- * and the given head_count_kv is written. Returns the file's path. */
-static const char *write_tiny(const char *file, const char *arch, const char *omit,
-                              const char *reshape, const char *retype, uint32_t head_kv)
+/* The defects write_tiny builds into a tiny llama (dim 32, 1 layer, 4 heads, FFN 64,
+ * vocab 8): `omit` is left out, `reshape` gets 48 rows instead of its own, `retype` is stored
+ * as I32; head_kv and experts are written as given (0 experts: no key). */
+typedef struct tiny_defects {
+    const char *arch; /* NULL: llama */
+    const char *omit, *reshape, *retype;
+    uint32_t head_kv; /* 0 means 2 unless bad_head_kv */
+    bool bad_head_kv; /* write head_kv even when it is 0 */
+    uint32_t experts;
+} tiny_defects;
+
+/* Writes the tiny model into t_tmpdir()/file and returns its path. */
+static const char *write_tiny(const char *file, tiny_defects d)
 {
     static char path[512];
     static float zeros[64 * 64];
     snprintf(path, sizeof path, "%s/%s", t_tmpdir(), file);
     gguf_writer *w = gguf_writer_init();
     char key[64];
+    const char *arch = d.arch ? d.arch : "llama";
+    const char *omit = d.omit, *reshape = d.reshape, *retype = d.retype;
+    uint32_t head_kv = d.head_kv || d.bad_head_kv ? d.head_kv : 2;
     gguf_writer_set_str(w, "general.architecture", arch);
 #define SETU(k, v) (snprintf(key, sizeof key, "%s." k, arch), gguf_writer_set_u32(w, key, v))
     SETU("context_length", 16);
@@ -714,6 +725,7 @@ static const char *write_tiny(const char *file, const char *arch, const char *om
     SETU("feed_forward_length", 64);
     SETU("attention.head_count", 4);
     SETU("attention.head_count_kv", head_kv);
+    if (d.experts) SETU("expert_count", d.experts);
 #undef SETU
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
     gguf_writer_set_f32(w, key, 1e-5f);
@@ -752,23 +764,25 @@ static void expect_load_error(const char *path, int code, const char *msg_after_
 static void test_bad_models(void)
 {
     const char *p;
-    p = write_tiny("missing.gguf", "llama", "blk.0.attn_k.weight", NULL, NULL, 2);
+    p = write_tiny("missing.gguf", (tiny_defects){.omit = "blk.0.attn_k.weight"});
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_k.weight' is missing");
-    p = write_tiny("shape.gguf", "llama", NULL, "blk.0.ffn_up.weight", NULL, 2);
+    p = write_tiny("shape.gguf", (tiny_defects){.reshape = "blk.0.ffn_up.weight"});
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.ffn_up.weight' has shape [32, 48], expected [32, 64]");
-    p = write_tiny("type.gguf", "llama", NULL, NULL, "blk.0.attn_q.weight", 2);
+    p = write_tiny("type.gguf", (tiny_defects){.retype = "blk.0.attn_q.weight"});
     expect_load_error(p, NT_ERR_UNSUPPORTED, "tensor 'blk.0.attn_q.weight' has type I32, which natter cannot run");
-    p = write_tiny("heads.gguf", "llama", NULL, NULL, NULL, 3);
+    p = write_tiny("heads.gguf", (tiny_defects){.head_kv = 3});
     expect_load_error(p, NT_ERR_FORMAT, "llama.attention.head_count = 4 is not a multiple of llama.attention.head_count_kv = 3");
-    p = write_tiny("heads0.gguf", "llama", NULL, NULL, NULL, 0);
+    p = write_tiny("heads0.gguf", (tiny_defects){.bad_head_kv = true});
     expect_load_error(p, NT_ERR_FORMAT, "llama.attention.head_count_kv = 0 is out of range (1..1024)");
-    p = write_tiny("arch.gguf", "gpt2", NULL, NULL, NULL, 2);
+    p = write_tiny("moe.gguf", (tiny_defects){.experts = 8});
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "llama.expert_count = 8: mixture-of-experts models are not supported");
+    p = write_tiny("arch.gguf", (tiny_defects){.arch = "gpt2"});
     expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama and qwen2)");
     /* qwen2 requires the Q/K/V biases. */
-    p = write_tiny("qwen2.gguf", "qwen2", NULL, NULL, NULL, 2);
+    p = write_tiny("qwen2.gguf", (tiny_defects){.arch = "qwen2"});
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_q.bias' is missing");
     /* Everything right but no vocabulary: the tokenizer's error, still no model. */
-    p = write_tiny("novocab.gguf", "llama", NULL, NULL, NULL, 2);
+    p = write_tiny("novocab.gguf", (tiny_defects){0});
     model *m = NULL;
     nt_err e = {0};
     T_CHECK(model_load(&m, p, NULL, &e) < 0);
