@@ -303,6 +303,7 @@ int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, boo
         lin_run(m, s->h1, n, &d, 1);
     }
 
+    if (forward_cancelled(m)) return NT_ERR_CANCELLED;
     if (logits) {
         const int32_t first = all ? 0 : n - 1, cnt = n - first;
         for (int32_t t = 0; t < cnt; t++)
