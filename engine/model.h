@@ -11,9 +11,9 @@
 #include "kv.h"
 #include "pool.h"
 
-#define MODEL_BATCH 64    /* tokens per prefill batch (one matrix × matrix step) */
-#define MODEL_TILE 64     /* weight rows per prefill tile: dequantized to f32, then sgemm */
-#define MODEL_ROWS 16     /* weight rows per decode task (matrix × vector) */
+#define MODEL_BATCH 64    /* tokens per forward_batch call (prompts are cut into these) */
+#define MODEL_TILE 64     /* weight rows per sgemm task: converted to f32, then sgemm */
+#define MODEL_ROWS 16     /* weight rows per matrix × vector task (all tokens of the batch) */
 #define MODEL_FLOAT_MATVEC_MAX 16 /* F32/F16/BF16 weights: sgemm only for larger batches */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
 
