@@ -529,6 +529,8 @@ typedef struct train_params {
     float beta1, beta2, adam_eps;
     float clip;             /* global gradient norm limit; 0 = no clipping */
     float init_std;         /* std of the random initial matrices */
+    float dropout;          /* probability of zeroing each output of the attention and FFN
+                               projections before the residual add (training only); 0 = off */
     uint64_t seed;          /* initialisation and data order */
     int32_t n_threads;      /* 0 = online CPUs */
     int32_t save_every;     /* checkpoint every N steps; 0 = only at the end */

@@ -41,7 +41,7 @@ train_params train_default_params(void)
         .n_ctx = 256, .norm_eps = 1e-5f, .rope_base = 10000.0f,
         .steps = 3000, .batch = 16, .warmup = 100, .lr = 1e-3f, .lr_min = 1e-4f,
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .adam_eps = 1e-8f, .clip = 1.0f,
-        .init_std = 0.02f, .seed = 1, .n_threads = 0, .save_every = 500, .f16 = false,
+        .init_std = 0.02f, .dropout = 0.0f, .seed = 1, .n_threads = 0, .save_every = 500, .f16 = false,
     };
 }
 
@@ -147,6 +147,7 @@ static void tr_slot_free(train_slot *s, int32_t n_layer)
     free(s->mask);
     free(s->pos);
     free(s->seg);
+    free(s->salt);
     float *v[] = {s->grad, s->xf, s->xnf, s->rf, s->xsel, s->logits, s->dx, s->dxn, s->dx2,
                   s->dq, s->datt, s->dk, s->dv, s->dg, s->du, s->dp};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) free(v[i]);
@@ -180,7 +181,7 @@ static int tr_slot_init(train_slot *s, const train_model *m)
          (s->du = tr_alloc(T * F)) && (s->dp = tr_alloc(C * C)) &&
          (s->rows = malloc(T * sizeof *s->rows)) && (s->tok = malloc(T * sizeof *s->tok)) &&
          (s->mask = malloc(T)) && (s->pos = malloc(T * sizeof *s->pos)) &&
-         (s->seg = malloc((T + 1) * sizeof *s->seg));
+         (s->seg = malloc((T + 1) * sizeof *s->seg)) && (s->salt = malloc(T * sizeof *s->salt));
     return ok ? NT_OK : NT_ERR_NOMEM;
 }
 
@@ -334,6 +335,31 @@ static inline float tr_sigmoid(float x)
 
 /* ------------------------------------------------------------------ forward pass ----- */
 
+/* Dropout on y (T, E), the output of a projection about to be added to the residual stream:
+ * each value is kept with probability 1 − p and then scaled by 1 / (1 − p). Whether a value
+ * is kept is a hash of (seed, step, layer, site, token key, column), not a random stream, so
+ * the backward pass recomputes the same mask and the result does not depend on which thread
+ * ran the sequence or what else was packed with it. */
+static void tr_dropout(const train_model *m, const train_slot *s, float *y, int32_t layer,
+                       int site)
+{
+    if (!s->drop || m->dropout <= 0.0f) return;
+    const int64_t E = m->c.n_embd;
+    const uint64_t limit = (uint64_t)((double)m->dropout * 4294967296.0);
+    const float keep = 1.0f / (1.0f - m->dropout);
+    const uint64_t base = (m->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)m->step << 32) ^
+                          ((uint64_t)(uint32_t)layer << 8) ^ (uint64_t)site;
+    for (int32_t t = 0; t < s->n_tok; t++) {
+        uint64_t st = base ^ ((uint64_t)s->salt[t] * 0xd1b54a32d192ed03ull);
+        float *row = y + t * E;
+        for (int64_t i = 0; i < E; i += 2) {
+            const uint64_t r = tr_mix(&st); /* two 32-bit draws per call */
+            row[i] = (r & 0xffffffffu) < limit ? 0.0f : row[i] * keep;
+            if (i + 1 < E) row[i + 1] = (r >> 32) < limit ? 0.0f : row[i + 1] * keep;
+        }
+    }
+}
+
 /* The attention probabilities of head h for the pack's sequence i (its len × len block). */
 static float *tr_p_block(const train_slot *s, float *p, int32_t h, int32_t i)
 {
@@ -398,6 +424,7 @@ static void tr_forward(train_model *m, train_slot *s)
             }
         }
         tr_mm(a->x1, a->att, W[TRAIN_WO], T, Q, E);
+        tr_dropout(m, s, a->x1, l, 0);
         for (int64_t i = 0; i < (int64_t)T * E; i++) a->x1[i] += a->xin[i];
 
         for (int32_t t = 0; t < T; t++)
@@ -407,6 +434,7 @@ static void tr_forward(train_model *m, train_slot *s)
         for (int64_t i = 0; i < (int64_t)T * F; i++) a->h[i] = a->g[i] * tr_sigmoid(a->g[i]) * a->u[i];
         float *xo = l + 1 < c->n_layer ? s->acts[l + 1].xin : s->xf;
         tr_mm(xo, a->h, W[TRAIN_DOWN], T, F, E);
+        tr_dropout(m, s, xo, l, 1);
         for (int64_t i = 0; i < (int64_t)T * E; i++) xo[i] += a->x1[i];
     }
     const float *onorm = m->w + m->tensors[1 + TRAIN_LAYER_TENSORS * c->n_layer].off;
@@ -450,7 +478,13 @@ static void tr_backward(train_model *m, train_slot *s)
             dW[k] = G + m->tensors[tr_lt(l, k)].off;
         }
         /* feed-forward: x = x1 + h Wd^T */
-        tr_mm_back(s->dg, 0.0f, dW[TRAIN_DOWN], dx, a->h, W[TRAIN_DOWN], T, F, E); /* dg = dh */
+        const float *dy = dx;
+        if (s->drop && m->dropout > 0.0f) { /* the same mask on the way back */
+            memcpy(s->dx2, dx, (size_t)T * (size_t)E * sizeof *dx);
+            tr_dropout(m, s, s->dx2, l, 1);
+            dy = s->dx2;
+        }
+        tr_mm_back(s->dg, 0.0f, dW[TRAIN_DOWN], dy, a->h, W[TRAIN_DOWN], T, F, E); /* dg = dh */
         for (int64_t i = 0; i < (int64_t)T * F; i++) {
             const float g = a->g[i], sg = tr_sigmoid(g), dh = s->dg[i];
             s->du[i] = dh * g * sg;
@@ -462,7 +496,11 @@ static void tr_backward(train_model *m, train_slot *s)
             tr_rmsnorm_back(dx + t * E, true, dW[TRAIN_FFN_NORM], s->dxn + t * E, a->x1 + t * E,
                             W[TRAIN_FFN_NORM], a->r2[t], E);
         /* dx now holds d(x1). attention: x1 = xin + att Wo^T */
-        tr_mm_back(s->datt, 0.0f, dW[TRAIN_WO], dx, a->att, W[TRAIN_WO], T, Q, E);
+        if (s->drop && m->dropout > 0.0f) {
+            memcpy(s->dx2, dx, (size_t)T * (size_t)E * sizeof *dx);
+            tr_dropout(m, s, s->dx2, l, 0);
+        }
+        tr_mm_back(s->datt, 0.0f, dW[TRAIN_WO], dy, a->att, W[TRAIN_WO], T, Q, E);
         memset(s->dk, 0, (size_t)T * (size_t)KV * sizeof *s->dk);
         memset(s->dv, 0, (size_t)T * (size_t)KV * sizeof *s->dv);
         for (int32_t i = 0; i < s->n_seg; i++) {
@@ -566,13 +604,16 @@ static double tr_pack_run(train_model *m, train_slot *s, float scale)
 }
 
 /* Appends sequence q to the pack in s (the caller checked that it fits). */
-static void tr_pack_add(train_slot *s, const train_seq *q)
+static void tr_pack_add(train_slot *s, const train_seq *q, size_t data_index)
 {
     if (s->n_seg == 0) s->seg[0] = 0;
     const int32_t t0 = s->n_tok;
     memcpy(s->tok + t0, q->tok, (size_t)q->n * sizeof *q->tok);
     memcpy(s->mask + t0, q->mask, (size_t)q->n);
-    for (int32_t t = 0; t < q->n; t++) s->pos[t0 + t] = t;
+    for (int32_t t = 0; t < q->n; t++) {
+        s->pos[t0 + t] = t;
+        s->salt[t0 + t] = ((uint64_t)data_index << 16) | (uint64_t)t; /* t < n_ctx <= 8192 */
+    }
     s->n_tok += q->n;
     s->seg[++s->n_seg] = s->n_tok;
 }
@@ -597,13 +638,14 @@ static void tr_slot_task(void *ctx, int64_t task, int thread)
     s->n_tokens = 0;
     if (j->scale > 0.0f) memset(s->grad, 0, j->m->n_params * sizeof *s->grad);
     s->n_seg = s->n_tok = 0;
+    s->drop = j->m->dropout > 0.0f;
     for (size_t i = (size_t)task; i < j->n; i += (size_t)j->m->n_slots) {
         const train_seq *q = &j->d->v[j->idx[i]];
         if (s->n_tok + q->n > j->m->pack_len) {
             s->loss += tr_pack_run(j->m, s, j->scale);
             s->n_seg = s->n_tok = 0;
         }
-        tr_pack_add(s, q);
+        tr_pack_add(s, q, j->idx[i]);
         s->n_tokens += q->n;
     }
     if (s->n_tok > 0) s->loss += tr_pack_run(j->m, s, j->scale);
@@ -684,7 +726,8 @@ int train_logits(train_model *m, const int32_t *tok, int32_t n, float *logits, n
     uint8_t *mask = calloc((size_t)n, 1);
     if (!mask) return nt_err_set(err, NT_ERR_NOMEM, "train_logits: out of memory");
     const train_seq q = {(int32_t *)tok, mask, n};
-    tr_pack_add(s, &q);
+    tr_pack_add(s, &q, 0);
+    s->drop = false;
     free(mask);
     tr_forward(m, s);
     tr_mm(logits, s->xnf, tr_out_matrix(m, NULL), n, m->c.n_embd, m->c.n_vocab);
@@ -1184,6 +1227,11 @@ int train_run(train_model *m, const train_data *d, const train_params *p, const 
     }
     int64_t perm_epoch = -1, tokens = 0;
     const int32_t first = m->step;
+    if (!(p->dropout >= 0.0f && p->dropout < 1.0f)) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "train: dropout %g is outside [0, 1)", (double)p->dropout);
+        goto out;
+    }
+    m->dropout = p->dropout;
     const double t0 = tr_now();
     float avg = 0.0f;
     while (m->step < p->steps) {

@@ -75,6 +75,8 @@ typedef struct train_slot {
     uint8_t *mask;      /* (P) scored flags */
     int32_t *pos;       /* (P) position of each token within its sequence */
     int32_t *seg;       /* (P + 1) start of each sequence in the pack, then the end */
+    uint64_t *salt;     /* (P) dropout key of each token: its sequence's data index and position */
+    bool drop;          /* dropout applies to this pack */
     int32_t n_seg, n_tok;
     float *xf;          /* (P, n_embd) final residual */
     float *xnf;         /* (P, n_embd) final RMSNorm output */
@@ -112,6 +114,7 @@ struct train_model {
     train_slot *slots;
     int n_slots;
     int32_t pack_len;     /* tokens per pack (P) */
+    float dropout;        /* of the run in progress (train_params.dropout) */
 };
 
 /* train.c: for tests — the parameter array's tensor i, its gradient after train_batch_grad. */

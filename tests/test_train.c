@@ -209,7 +209,7 @@ static double rnd(void) /* uniform in [-1, 1) */
  * around 1e-7), so with a step of 1e-2 along a unit direction the difference quotient is good
  * to a few 1e-4 absolute. Tolerance: 1e-3 + 2% of the analytic directional derivative, and the
  * derivatives tested are at least 1e-2 so the check is not vacuous. */
-static void test_gradients(void)
+static void check_gradients(float dropout)
 {
     train_vocab *v = make_vocab(300);
     T_ASSERT(v != NULL);
@@ -237,9 +237,15 @@ static void test_gradients(void)
     T_EQ_INT(train_data_add(d, tok[1], mask[1], 9, &e), NT_OK);
     T_EQ_INT(train_data_add(d, tok[2], mask[2], 12, &e), NT_OK);
     const size_t idx[3] = {0, 1, 2};
-    double loss;
+    double loss, loss_nodrop = batch_loss(m, d, idx, 3);
+    /* With dropout the masks are a function of the step and the tokens, so every loss
+     * evaluation below sees the same ones. */
+    m->dropout = dropout;
+    m->step = 5;
     T_EQ_INT(train_batch_grad(m, d, idx, 3, true, &loss, &e), NT_OK);
     T_CHECK(loss > 1.0 && loss < 20.0);
+    if (dropout > 0.0f) T_CHECK(fabs(loss - loss_nodrop) > 1e-3);
+    else T_EQ_INT(loss == loss_nodrop, 1);
     float *grad = malloc(m->n_params * sizeof *grad);
     T_ASSERT(grad != NULL);
     memcpy(grad, m->grad, m->n_params * sizeof *grad);
@@ -319,11 +325,23 @@ static void test_gradients(void)
         checked++;
     }
     T_EQ_INT(checked, 2 + 2 * TRAIN_LAYER_TENSORS);
-    if (getenv("NATTER_TEST_VERBOSE")) fprintf(stderr, "worst relative gradient error %.3g\n", worst);
+    if (getenv("NATTER_TEST_VERBOSE"))
+        fprintf(stderr, "dropout %.2f: worst relative gradient error %.3g\n", (double)dropout, worst);
     free(grad);
     train_data_free(d);
     train_model_free(m);
     train_vocab_free(v);
+}
+
+static void test_gradients(void)
+{
+    check_gradients(0.0f);
+}
+
+/* Dropout (on the attention and FFN projections) keeps the same masks in the backward pass. */
+static void test_gradients_dropout(void)
+{
+    check_gradients(0.3f);
 }
 
 /* ------------------------------------------------------- engine reads checkpoints ----- */
@@ -691,6 +709,7 @@ int main(void)
     T_RUN(test_bpe_engine_roundtrip);
     T_RUN(test_data_mask);
     T_RUN(test_gradients);
+    T_RUN(test_gradients_dropout);
     T_RUN(test_engine_logits);
     T_RUN(test_learns_and_resumes);
     T_RUN(test_init_from_gguf);
