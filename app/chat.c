@@ -28,6 +28,7 @@ struct chat {
     bool segs_lost;           /* memory ran out while recording: answers get no schedule */
     size_t job_keep;          /* cache tokens kept by the job in flight */
     bool rereading;           /* a chat_prepare_reread job is in flight */
+    char stops[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* chat_set_stops */
 };
 
 chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
@@ -418,7 +419,11 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
     job->max_tokens = max_tokens;
     job->params = *params;
     /* The plain format has no end-of-turn token: a base model writes the next "User:" line. */
-    if (!c->raw && c->family == CHAT_PLAIN) strcpy(job->stop[0], "\nUser:");
+    int ns = 0;
+    if (!c->raw && c->family == CHAT_PLAIN) strcpy(job->stop[ns++], "\nUser:");
+    for (int k = 0; k < WORKER_MAX_STOP && ns < WORKER_MAX_STOP; k++)
+        if (c->stops[k][0]) memcpy(job->stop[ns++], c->stops[k], WORKER_STOP_LEN);
+    memcpy(t->stop, job->stop, sizeof t->stop);
     /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
      * real contents. */
     c->cache.n = common;
@@ -559,6 +564,13 @@ void chat_clear(chat *c)
     c->first = 0;
 }
 
+void chat_set_stops(chat *c, const char *const *stops, size_t n)
+{
+    memset(c->stops, 0, sizeof c->stops);
+    for (size_t k = 0; k < n && k + 1 < WORKER_MAX_STOP; k++)
+        if (stops[k]) snprintf(c->stops[k], WORKER_STOP_LEN, "%s", stops[k]);
+}
+
 void chat_set_first_turn(chat *c, size_t first)
 {
     c->first = first < c->n_turns ? first : c->n_turns;
@@ -593,6 +605,7 @@ int chat_restore_turn(chat *c, const chat_turn *src)
     t->gen_sec = src->gen_sec;
     t->max_tokens = src->max_tokens;
     t->first = src->first;
+    memcpy(t->stop, src->stop, sizeof t->stop);
     if (src->segs) {
         t->segs = chat_segs_copy(src->segs, src->n_segs, 0, &t->n_segs);
         if (!t->segs) goto nomem;

@@ -64,6 +64,7 @@ typedef struct chat_turn {
                                  from position 0 (the last one is the answer's own job); NULL
                                  when unknown (memory ran out) */
     size_t n_segs;
+    char stop[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* answers: the job's stop strings */
 } chat_turn;
 
 typedef struct chat chat;
@@ -122,6 +123,11 @@ int chat_undo(chat *c);
 void chat_clear(chat *c);
 
 /* ---- sessions (app/session.h, app/replay.h) ---- */
+
+/* Extra stop strings (a persona's) that chat_prepare puts into every job after the template's
+ * own, so each answer records the stop strings it was written with (chat_turn.stop) and a
+ * replay stops alike. n at most WORKER_MAX_STOP - 1; longer strings are cut. NULL/0 clears. */
+void chat_set_stops(chat *c, const char *const *stops, size_t n);
 
 /* Appends a deep copy of t (its role, text, and for answers every recorded field; `complete`
  * is forced true and `error` dropped) to restore a saved conversation. Questions and answers

@@ -347,7 +347,22 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         ts.prev = r->cache.v[r->cache.n - 1];
         ts.ntok = 1;
     }
-    const char *stop = !s->raw && r->family == CHAT_PLAIN ? "\nUser:" : NULL;
+    /* The stop strings the answer was written with; another model's template has its own. */
+    char stops[WORKER_MAX_STOP][WORKER_STOP_LEN];
+    memcpy(stops, t->stop, sizeof stops);
+    if (!r->same_model && !s->raw) {
+        bool plain_stop = false;
+        for (int k = 0; k < WORKER_MAX_STOP; k++) plain_stop |= !strcmp(stops[k], "\nUser:");
+        if (r->family == CHAT_PLAIN && !plain_stop) {
+            for (int k = WORKER_MAX_STOP - 1; k > 0; k--) memcpy(stops[k], stops[k - 1], WORKER_STOP_LEN);
+            strcpy(stops[0], "\nUser:");
+        } else if (r->family != CHAT_PLAIN && plain_stop) {
+            for (int k = 0; k < WORKER_MAX_STOP; k++)
+                if (!strcmp(stops[k], "\nUser:")) stops[k][0] = '\0';
+        }
+    }
+    bool any_stop = false;
+    for (int k = 0; k < WORKER_MAX_STOP; k++) any_stop |= stops[k][0] != 0;
     int32_t max = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
     /* A recorded stop by the user happened before this token: stop there too. */
     int64_t stop_at = t->end == WEND_STOPPED ? (int64_t)t->tokens.n : -1;
@@ -393,18 +408,30 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
             rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
             break;
         }
+        /* The earliest stop string in the text, as the worker cuts it. */
         bool hit = false;
-        if (stop) {
-            size_t from = before >= strlen(stop) ? before - strlen(stop) + 1 : 0;
-            char *f = strstr(res->text + from, stop);
-            if (f) {
-                len = (size_t)(f - res->text);
-                res->text[len] = '\0';
+        size_t cut = len;
+        for (int q = 0; q < WORKER_MAX_STOP; q++) {
+            size_t sl = strlen(stops[q]);
+            if (!sl) continue;
+            size_t from = before >= sl ? before - sl + 1 : 0;
+            char *f = strstr(res->text + from, stops[q]);
+            if (f && (size_t)(f - res->text) < cut) {
+                cut = (size_t)(f - res->text);
                 hit = true;
             }
         }
-        /* Show what can no longer turn out to be the start of the stop string. */
-        size_t safe = hit || !stop ? len : len - stop_hold(res->text, len, stop);
+        if (hit) {
+            len = cut;
+            res->text[len] = '\0';
+        }
+        /* Show what can no longer turn out to be the start of a stop string. */
+        size_t held = 0;
+        for (int q = 0; !hit && any_stop && q < WORKER_MAX_STOP; q++) {
+            size_t h = stops[q][0] ? stop_hold(res->text, len, stops[q]) : 0;
+            if (h > held) held = h;
+        }
+        size_t safe = len - held;
         if (fn && safe > shown) {
             char keep = res->text[safe];
             res->text[safe] = '\0';

@@ -174,6 +174,7 @@ static int session_turn_copy(chat_turn *d, const chat_turn *t)
     d->gen_sec = t->gen_sec;
     d->max_tokens = t->max_tokens;
     d->first = t->first;
+    memcpy(d->stop, t->stop, sizeof d->stop);
     if (t->segs) {
         d->segs = calloc(t->n_segs ? t->n_segs : 1, sizeof *d->segs);
         if (!d->segs) goto nomem;
@@ -784,6 +785,21 @@ char *session_to_yaml(const session *s, size_t *len)
             sb_str(&b, "    error:");
             put_text(&b, t->error, 6);
         }
+        int n_stop = 0;
+        for (int k = 0; k < WORKER_MAX_STOP; k++) n_stop += t->stop[k][0] != 0;
+        sb_str(&b, n_stop ? "    stop: [" : "    stop: []\n");
+        for (int k = 0, j = 0; k < WORKER_MAX_STOP; k++) {
+            if (!t->stop[k][0]) continue;
+            size_t sl = strnlen(t->stop[k], WORKER_STOP_LEN - 1);
+            if (j++) sb_str(&b, ", ");
+            if (utf8_valid(t->stop[k], sl)) put_quoted(&b, t->stop[k], sl);
+            else {
+                sb_str(&b, "!!binary \"");
+                put_base64(&b, (const unsigned char *)t->stop[k], sl);
+                sb_str(&b, "\"");
+            }
+        }
+        if (n_stop) sb_str(&b, "]\n");
         sb_printf(&b, "    max_tokens: %d\n", t->max_tokens);
         sb_printf(&b, "    token_count: %zu\n", t->tokens.n);
         sb_printf(&b, "    tokens_per_sec: %.2f\n",
@@ -824,6 +840,7 @@ typedef struct rd {
     long token_count;
     bool have_count;
     bool have_tokens;
+    bool have_stop;
     int32_t n_turn_keys;    /* assistant-only keys seen on this message */
     const yaml_node_t *assistant_key; /* the first of them, for the message */
     long version;
@@ -1239,6 +1256,32 @@ static int session_fix_changes(rd *r, chat_turn *t)
     return NT_OK;
 }
 
+static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    assistant_key(r, v);
+    r->have_stop = true;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return ycfg_error(c, v, "'stop' must be a list of strings, not %s", ycfg_kind(v));
+    size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (m > WORKER_MAX_STOP)
+        return ycfg_error(c, v, "'stop' holds at most %d strings", WORKER_MAX_STOP);
+    for (size_t i = 0; i < m; i++) {
+        yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
+        char *str = NULL;
+        if (!it || read_text(c, it, "stop", &str) != NT_OK) return NT_ERR_FORMAT;
+        size_t sl = strlen(str);
+        if (sl == 0 || sl >= WORKER_STOP_LEN) {
+            free(str);
+            return ycfg_error(c, it, "each item of 'stop' must have 1 to %d bytes",
+                              WORKER_STOP_LEN - 1);
+        }
+        memcpy(r->t->stop[i], str, sl + 1);
+        free(str);
+    }
+    return NT_OK;
+}
+
 static int h_end(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
@@ -1411,6 +1454,7 @@ static const ycfg_key message_keys[] = {
     {.name = "changes", .fn = h_changes},
     {.name = "end", .fn = h_end},
     {.name = "error", .fn = h_error},
+    {.name = "stop", .fn = h_stop},
     {.name = "max_tokens", .fn = h_tlong},
     {.name = "token_count", .fn = h_tlong},
     {.name = "tokens_per_sec", .fn = h_tdouble},
@@ -1477,6 +1521,9 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         }
         t->complete = true;
         t->n_gen = (int32_t)t->tokens.n;
+        /* Written by natter before stop strings were recorded: the template's own. The
+         * marker is resolved once the template is known (session_read_doc). */
+        if (!mr.have_stop) t->stop[0][0] = '\x01';
         if (!mr.have_seed) rc = ycfg_error(c, it, "missing required key 'seed' in an answer");
         if (!mr.have_tokens) rc = ycfg_error(c, it, "missing required key 'tokens' in an answer");
         if (mr.have_count && (size_t)mr.token_count != t->tokens.n)
@@ -1554,6 +1601,11 @@ static int session_read_doc(ycfg *c, session **out)
     rd r = {.s = s};
     int rc = ycfg_map(c, root, top_keys, &r, YCFG_NO_SET, "the session");
     if (rc == NT_OK && !s->system) s->system = strdup("");
+    for (size_t i = 0; i < s->n_turns; i++)
+        if (s->turns[i].stop[0][0] == '\x01') {
+            memset(s->turns[i].stop, 0, sizeof s->turns[i].stop);
+            if (!s->raw && s->family == CHAT_PLAIN) strcpy(s->turns[i].stop[0], "\nUser:");
+        }
     if (rc == NT_OK && (!s->system)) rc = ycfg_error(c, root, "out of memory");
     if (rc == NT_OK && !r.complete) {
         /* Point at the end of the file: that is where the line is missing. */
