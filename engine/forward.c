@@ -18,7 +18,7 @@
  * same way whichever thread runs it, so the logits are bit-identical for any thread count.
  * A token's logits can depend on the batch it was evaluated in (one token vs several, for
  * float weights); for the same calls they are always the same. Attention is split
- * the same way, one task per (token, head). */
+ * the same way, one task per (token, KV head). */
 #include "model.h"
 #include "quant.h"
 
@@ -212,36 +212,46 @@ typedef struct att_job {
     int32_t pos0;   /* position of the batch's first token */
 } att_job;
 
-/* Causal attention of one (token, head): softmax(q·K^T / sqrt(head_dim)) · V over positions
- * [0, pos], with the KV head this query head shares (grouped-query attention). */
+/* Causal attention of one token for the query heads sharing one KV head (grouped-query
+ * attention): for each head h of the group, softmax(q_h·K^T / sqrt(head_dim)) · V over
+ * positions [0, pos]. Working a group at once reads each key row and each value column once
+ * for all its heads; every head's numbers are computed exactly as they would be alone. */
 static void att_task(void *ctx, int64_t task, int thread)
 {
     const att_job *j = ctx;
     model *m = j->m;
     const model_info *in = &m->info;
-    const int32_t hd = in->head_dim;
-    const int32_t t = (int32_t)(task / in->n_head), h = (int32_t)(task % in->n_head);
-    const int32_t g = h / (in->n_head / in->n_head_kv);
-    const int32_t pos = j->pos0 + t;
-    const float *q = m->s.q + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
-    float *out = m->s.att + (size_t)t * (size_t)m->q_dim + (size_t)h * (size_t)hd;
-    float *sc = m->s.scores + (size_t)thread * (size_t)m->kv.n_ctx;
+    const int32_t hd = in->head_dim, group = in->n_head / in->n_head_kv;
+    const int32_t t = (int32_t)(task / in->n_head_kv), g = (int32_t)(task % in->n_head_kv);
+    const int32_t pos = j->pos0 + t, n_pos = pos + 1;
+    const size_t n_ctx = (size_t)m->kv.n_ctx;
+    const float *q = m->s.q + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
+    float *out = m->s.att + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
+    float *sc = m->s.scores + (size_t)thread * (size_t)group * n_ctx; /* (group, n_ctx) */
     const float scale = 1.0f / sqrtf((float)hd);
 
-    float max = -INFINITY;
-    for (int32_t p = 0; p <= pos; p++) {
+    for (int32_t p = 0; p < n_pos; p++) {
         const float *k = kv_k(&m->kv, j->il, p) + (size_t)g * (size_t)hd;
-        sc[p] = quant_dot_f32(q, k, hd) * scale;
-        if (sc[p] > max) max = sc[p];
+        for (int32_t h = 0; h < group; h++)
+            sc[(size_t)h * n_ctx + (size_t)p] = quant_dot_f32(q + (size_t)h * (size_t)hd, k, hd) * scale;
     }
-    double sum = 0.0;
-    for (int32_t p = 0; p <= pos; p++) {
-        sc[p] = expf(sc[p] - max);
-        sum += sc[p];
+    float inv[MODEL_MAX_HEAD];
+    for (int32_t h = 0; h < group; h++) {
+        float *sh = sc + (size_t)h * n_ctx, max = -INFINITY;
+        for (int32_t p = 0; p < n_pos; p++)
+            if (sh[p] > max) max = sh[p];
+        double sum = 0.0;
+        for (int32_t p = 0; p < n_pos; p++) {
+            sh[p] = expf(sh[p] - max);
+            sum += sh[p];
+        }
+        inv[h] = (float)(1.0 / sum);
     }
-    const float inv = (float)(1.0 / sum);
-    for (int32_t d = 0; d < hd; d++)
-        out[d] = quant_dot_f32(sc, kv_vt(&m->kv, j->il, g * hd + d), pos + 1) * inv;
+    for (int32_t d = 0; d < hd; d++) {
+        const float *v = kv_vt(&m->kv, j->il, g * hd + d);
+        for (int32_t h = 0; h < group; h++)
+            out[(size_t)h * (size_t)hd + (size_t)d] = quant_dot_f32(sc + (size_t)h * n_ctx, v, n_pos) * inv[h];
+    }
 }
 
 /* ------------------------------------------------------------------ the whole pass ----- */
@@ -285,7 +295,7 @@ int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, boo
         }
         att_job aj = {m, il, pos0};
         const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * (size_t)m->kv_dim * 2 * sizeof(float);
-        pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head, att_task, &aj);
+        pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head_kv, att_task, &aj);
         const lin_out o = {&L->wo, s->xn, (size_t)ne, s->x};
         lin_run(m, s->att, n, &o, 1);
 
@@ -332,7 +342,8 @@ int forward_scratch_threads(model *m, nt_err *err)
     free(s->scores);
     free(s->tile);
     s->tile_len = (size_t)MODEL_TILE * (size_t)max_in;
-    s->scores = scratch_floats((size_t)nt * (size_t)m->kv.n_ctx);
+    s->scores = scratch_floats((size_t)nt * (size_t)(m->info.n_head / m->info.n_head_kv) *
+                               (size_t)m->kv.n_ctx);
     s->tile = scratch_floats((size_t)nt * s->tile_len);
     s->n_threads = nt;
     if (!s->scores || !s->tile)

@@ -21,7 +21,6 @@
  * every product of them used for an allocation fits in 63 bits. */
 #define MODEL_MAX_EMBD (1 << 16)
 #define MODEL_MAX_LAYER 1024
-#define MODEL_MAX_HEAD 1024
 #define MODEL_MAX_HEAD_DIM 1024
 #define MODEL_MAX_FF (1 << 20)
 #define MODEL_MAX_VOCAB (1 << 22)

@@ -16,6 +16,7 @@
 #define MODEL_ROWS 16     /* weight rows per matrix × vector task (all tokens of the batch) */
 #define MODEL_FLOAT_MATVEC_MAX 16 /* F32/F16/BF16 weights: sgemm only for larger batches */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
+#define MODEL_MAX_HEAD 1024 /* attention heads a file may declare (model_load checks it) */
 
 /* A weight matrix viewed in the mapping: (n_out, n_in), rows of row_bytes bytes. */
 typedef struct model_mat {
@@ -56,7 +57,7 @@ typedef struct model_scratch {
                         path, one buffer per matrix of a lin_run call */
     size_t act_bytes; /* bytes of one token's prepared activation (64-byte multiple) */
     int n_threads;   /* per-thread parts below are sized for this many */
-    float *scores;   /* (n_threads, n_ctx) attention scores */
+    float *scores;   /* (n_threads, n_head / n_head_kv, n_ctx) attention scores */
     float *tile;     /* (n_threads, MODEL_TILE × max_in) dequantized weight tiles */
     size_t tile_len; /* floats of one thread's tile */
 } model_scratch;
