@@ -2088,9 +2088,12 @@ int session_cmd_load(session **sp, chat *c, const char *name, char **msg)
     /* The recording's model identity is kept for the message; the live model is the current
      * one, and autosaves record that. */
     bool same = old && old->model.hash == ns->model.hash;
+    enum chat_family fam = chat_get_family(c);
     chat_clear(c);
     nt_err err = {0};
     rc = session_restore(ns, c, &err);
+    /* Another model speaks its own template. */
+    if (rc == NT_OK && old && !same) chat_set_family(c, fam);
     if (rc != NT_OK) {
         *msg = strdup(err.msg);
         session_free(ns);

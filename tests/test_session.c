@@ -510,6 +510,82 @@ static void test_corrupt_untouched(void)
     session_free(s);
 }
 
+/* The entry points behind /save NAME, /load NAME and /sessions. */
+static void test_command_entry_points(void)
+{
+    char xdg[512];
+    snprintf(xdg, sizeof xdg, "%s/cmds", t_tmpdir());
+    setenv("XDG_STATE_HOME", xdg, 1);
+    chat *c = chat_init(NULL, CHAT_CHATML, 512);
+    T_ASSERT(c);
+    chat_set_system(c, "Be brief.");
+    chat_turn q = {.role = CHAT_ROLE_USER, .text = "What is 2+2?", .time = 1767225600};
+    chat_turn a = {.role = CHAT_ROLE_ASSISTANT, .text = "4", .complete = true, .max_tokens = 9};
+    a.params = sampler_default_params();
+    a.params.seed = 77;
+    T_EQ_INT(chat_restore_turn(c, &q), NT_OK);
+    T_EQ_INT(chat_restore_turn(c, &a), NT_OK);
+    session *s = session_init();
+    T_ASSERT(s);
+    s->model.file = strdup("m.gguf");
+    s->model.hash = 5;
+    char msg[600];
+    T_EQ_INT(session_cmd_save(s, c, false, "math", msg, sizeof msg), NT_OK);
+    char want[1200];
+    snprintf(want, sizeof want, "saved to %s/natter/sessions/math.yaml", xdg);
+    T_EQ_STR(msg, want);
+    T_EQ_STR(s->path, want + 9);
+    /* Without a name: saves again where it is. */
+    T_EQ_INT(session_cmd_save(s, c, false, NULL, msg, sizeof msg), NT_OK);
+    T_EQ_STR(msg, want);
+
+    /* /load into another conversation. */
+    chat *c2 = chat_init(NULL, CHAT_PLAIN, 512);
+    chat_turn q2 = {.role = CHAT_ROLE_USER, .text = "old question"};
+    chat_restore_turn(c2, &q2);
+    session *s2 = session_init();
+    s2->model.file = strdup("m.gguf");
+    s2->model.hash = 5;
+    char *m = NULL;
+    T_EQ_INT(session_cmd_load(&s2, c2, "math", &m), NT_OK);
+    T_CHECK(m && strstr(m, "loaded ") && strstr(m, "(2 messages)") && !strstr(m, "differ"));
+    free(m);
+    T_EQ_INT(chat_n_turns(c2), 2);
+    T_EQ_STR(chat_turn_at(c2, 0)->text, "What is 2+2?");
+    T_EQ_INT(chat_turn_at(c2, 1)->params.seed, 77);
+    T_EQ_STR(chat_system(c2), "Be brief.");
+    T_EQ_INT(chat_get_family(c2), CHAT_CHATML);
+    T_EQ_STR(s2->path, want + 9);
+
+    /* A corrupt file: the diagnostics come back, nothing changes. */
+    char bad[700];
+    snprintf(bad, sizeof bad, "%s/natter/sessions/bad.yaml", xdg);
+    FILE *f = fopen(bad, "w");
+    T_ASSERT(f);
+    fputs("natter-session: 1\ncreated: yesterday\n", f);
+    fclose(f);
+    T_CHECK(session_cmd_load(&s2, c2, "bad", &m) != NT_OK);
+    snprintf(want, sizeof want, "%s:2:10: 'created' must be a time like 2026-01-31T12:00:00Z\n"
+                                "created: yesterday\n"
+                                "         ^", bad);
+    T_CHECK(m && strncmp(m, want, strlen(want)) == 0);
+    if (m && strncmp(m, want, strlen(want))) fprintf(stderr, "%s\n", m);
+    free(m);
+    T_EQ_INT(chat_n_turns(c2), 2);
+    T_CHECK(strstr(s2->path, "math.yaml") != NULL);
+
+    /* /sessions: both, the broken one says why. */
+    char *list = session_cmd_list();
+    T_CHECK(list && strstr(list, "math ") && strstr(list, "m.gguf") && strstr(list, "\"What is 2+2?\""));
+    T_CHECK(list && strstr(list, "bad ") && strstr(list, "(unreadable: bad.yaml:2:10: 'created' must be"));
+    free(list);
+    unsetenv("XDG_STATE_HOME");
+    session_free(s2);
+    session_free(s);
+    chat_free(c2);
+    chat_free(c);
+}
+
 static void test_export(void)
 {
     session *s = session_init();
@@ -1044,6 +1120,7 @@ int main(int argc, char **argv)
     T_RUN(test_save_private_atomic);
     T_RUN(test_corrupt);
     T_RUN(test_corrupt_untouched);
+    T_RUN(test_command_entry_points);
     T_RUN(test_export);
     T_RUN(test_replay_exact);
     T_RUN(test_replay_chatml_context_full);
