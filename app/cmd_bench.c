@@ -303,10 +303,44 @@ typedef struct bench_bufs {
     int n;
 } bench_bufs;
 
+/* One thread's share of a tensor: chunks of BENCH_CHUNK rows, every n_threads-th one. Each
+ * chunk has its own RNG stream, so the values do not depend on the number of threads. */
+#define BENCH_CHUNK 256
+typedef struct bench_fill {
+    unsigned char *data;
+    int type;
+    int64_t cols, rows;
+    bool norm;
+    uint64_t seed;
+    int first, step;
+    float *scratch; /* BENCH_CHUNK × cols */
+} bench_fill;
+
+static void *bench_fill_main(void *arg)
+{
+    bench_fill *f = arg;
+    float scale = 1.0f / sqrtf((float)f->cols);
+    size_t row_bytes = nt_type_row_bytes(f->type, f->cols);
+    for (int64_t c = f->first; c * BENCH_CHUNK < f->rows; c += f->step) {
+        int64_t r = c * BENCH_CHUNK;
+        int64_t nr = f->rows - r < BENCH_CHUNK ? f->rows - r : BENCH_CHUNK;
+        uint64_t rng = f->seed ^ ((uint64_t)c * 0xD1B54A32D192ED03ull);
+        for (int64_t i = 0; i < nr * f->cols; i++)
+            f->scratch[i] = f->norm ? 1.0f
+                                    : scale * ((float)(bench_rand(&rng) >> 40) *
+                                                   (2.0f / 16777216.0f) - 1.0f);
+        quantize_rows(f->type, f->scratch, f->data + row_bytes * (size_t)r, nr, f->cols);
+    }
+    return NULL;
+}
+
+#define BENCH_GEN_THREADS 4
+
 /* Adds a tensor of rows × cols random values (uniform, scale chosen so activations stay
- * moderate), converted to type; norms (rows == 1, F32) are all ones. */
-static int bench_add_tensor(gguf_writer *w, bench_bufs *bufs, float *scratch, uint64_t *rng,
-                            const char *name, int type, int64_t cols, int64_t rows)
+ * moderate), converted to type; norms (rows == 1, F32) are all ones. scratch holds
+ * BENCH_GEN_THREADS × BENCH_CHUNK × cols floats; n_threads <= BENCH_GEN_THREADS. */
+static int bench_add_tensor(gguf_writer *w, bench_bufs *bufs, float *scratch, int n_threads,
+                            uint64_t seed, const char *name, int type, int64_t cols, int64_t rows)
 {
     size_t bytes = nt_type_row_bytes(type, cols) * (size_t)rows;
     void *data = malloc(bytes);
@@ -315,19 +349,22 @@ static int bench_add_tensor(gguf_writer *w, bench_bufs *bufs, float *scratch, ui
         return NT_ERR_NOMEM;
     }
     bufs->v[bufs->n++] = data;
-    bool norm = rows == 1;
-    float scale = 1.0f / sqrtf((float)cols);
-    const int64_t chunk_rows = 256; /* scratch holds 256 rows */
-    for (int64_t r = 0; r < rows; r += chunk_rows) {
-        int64_t nr = rows - r < chunk_rows ? rows - r : chunk_rows;
-        for (int64_t i = 0; i < nr * cols; i++)
-            scratch[i] = norm ? 1.0f
-                              : scale * ((float)(bench_rand(rng) >> 40) * (2.0f / 16777216.0f) - 1.0f);
-        quantize_rows(type, scratch, (char *)data + nt_type_row_bytes(type, cols) * (size_t)r, nr,
-                      cols);
+    bench_fill f[BENCH_GEN_THREADS];
+    pthread_t th[BENCH_GEN_THREADS];
+    bool started[BENCH_GEN_THREADS] = {false};
+    for (int t = 0; t < n_threads; t++)
+        f[t] = (bench_fill){.data = data, .type = type, .cols = cols, .rows = rows,
+                            .norm = rows == 1, .seed = seed, .first = t, .step = n_threads,
+                            .scratch = scratch + (size_t)t * BENCH_CHUNK * (size_t)cols};
+    for (int t = 1; t < n_threads; t++)
+        started[t] = pthread_create(&th[t], NULL, bench_fill_main, &f[t]) == 0;
+    bench_fill_main(&f[0]);
+    for (int t = 1; t < n_threads; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else bench_fill_main(&f[t]); /* no thread: do its share here */
     }
     int64_t ne[2] = {cols, rows};
-    return gguf_writer_add_tensor(w, name, type, norm ? 1 : 2, ne, data);
+    return gguf_writer_add_tensor(w, name, type, rows == 1 ? 1 : 2, ne, data);
 }
 
 static int bench_generate(const bench_shape *s, int type, const char *path, nt_err *err)
@@ -335,8 +372,10 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
     gguf_writer *w = gguf_writer_init();
     bench_bufs bufs = {.n = 0};
     int64_t maxcols = s->dim > s->n_ff ? s->dim : s->n_ff;
-    float *scratch = malloc((size_t)maxcols * 256 * sizeof *scratch);
-    uint64_t rng = 0x5eed ^ (uint64_t)s->dim;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = ncpu < 1 ? 1 : ncpu > BENCH_GEN_THREADS ? BENCH_GEN_THREADS : (int)ncpu;
+    float *scratch = malloc((size_t)maxcols * BENCH_CHUNK * BENCH_GEN_THREADS * sizeof *scratch);
+    uint64_t seed = 0x5eed ^ (uint64_t)s->dim;
     int64_t hd = s->dim / s->n_head;
     int rc = NT_ERR_NOMEM;
     if (!w || !scratch) goto fail;
@@ -359,7 +398,9 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
     if ((rc = bench_write_tokenizer(w, s->n_vocab)) != NT_OK) goto fail;
 #define ADD(name, ty, cols, rows)                                                              \
     do {                                                                                       \
-        if ((rc = bench_add_tensor(w, &bufs, scratch, &rng, name, ty, cols, rows)) != NT_OK)   \
+        if ((rc = bench_add_tensor(w, &bufs, scratch, n_threads,                               \
+                                   seed + 0x9E3779B97F4A7C15ull * (uint64_t)bufs.n, name, ty,  \
+                                   cols, rows)) != NT_OK)                                      \
             goto fail;                                                                         \
     } while (0)
     ADD("token_embd.weight", type, s->dim, s->n_vocab);
