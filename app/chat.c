@@ -29,6 +29,11 @@ struct chat {
     size_t job_keep;          /* cache tokens kept by the job in flight */
     bool rereading;           /* a chat_prepare_reread job is in flight */
     char stops[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* chat_set_stops */
+    /* The fixed part after the system prompt (chat_set_prefix, chat_set_greeting). */
+    enum chat_role *prefix_role;
+    char **prefix_text;       /* n_prefix owned strings */
+    size_t n_prefix;
+    char *greeting;           /* NULL when none */
 };
 
 chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
@@ -44,6 +49,16 @@ chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
     c->family = family;
     c->n_ctx = n_ctx;
     return c;
+}
+
+static void chat_prefix_free(chat *c)
+{
+    for (size_t i = 0; i < c->n_prefix; i++) free(c->prefix_text[i]);
+    free(c->prefix_text);
+    free(c->prefix_role);
+    c->prefix_text = NULL;
+    c->prefix_role = NULL;
+    c->n_prefix = 0;
 }
 
 static void chat_segs_free(chat_seg *v, size_t n)
@@ -75,6 +90,8 @@ void chat_free(chat *c)
     chat_truncate(c, 0);
     free(c->turns);
     free(c->system);
+    chat_prefix_free(c);
+    free(c->greeting);
     nt_tokens_free(&c->prompt);
     nt_tokens_free(&c->cache);
     chat_segs_free(c->segs, c->n_segs);
@@ -284,19 +301,40 @@ static bool chat_opens_with_control(const tokenizer *tok, const char *text)
     return yes;
 }
 
+/* The fixed part as messages (borrowed from c): the system prompt, the examples, the
+ * greeting. msgs has room for n_prefix + 2. Returns the count. */
+static size_t chat_fixed_msgs(const chat *c, chat_msg *msgs)
+{
+    size_t n = 0;
+    if (c->system[0]) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, c->system};
+    for (size_t i = 0; i < c->n_prefix; i++)
+        msgs[n++] = (chat_msg){c->prefix_role[i], c->prefix_text[i]};
+    if (c->greeting) msgs[n++] = (chat_msg){CHAT_ROLE_ASSISTANT, c->greeting};
+    return n;
+}
+
 /* Template mode: formats the system prompt and turns [first, n_turns) (the last one a
  * question) and tokenizes the result. Where an answer's text appears unchanged as a text
  * piece of the formatted prompt, its generated ids are used instead of re-tokenizing its text:
  * tokenization is not unique, and the ids the model produced are the ones in the cache. */
 static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
-    size_t n_msgs = c->n_turns - first + 1;
+    size_t n_msgs = c->n_turns - first + c->n_prefix + 2;
     chat_msg *msgs = calloc(n_msgs, sizeof *msgs);
     chat_prompt p = {0};
     int rc;
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
-    size_t n = 0;
-    if (c->system[0]) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, c->system};
+    size_t n = chat_fixed_msgs(c, msgs);
+    /* Answers are looked for after the fixed part: an example's text may equal an answer's.
+     * The fixed part formatted alone has at most as many pieces as it has in the whole. */
+    size_t pos = 0; /* where the search for the next answer's text starts */
+    if (n > 0) {
+        rc = chat_format(c->family, msgs, n, false, &p, err);
+        if (rc != NT_OK) goto done;
+        pos = p.n;
+        chat_prompt_free(&p);
+        memset(&p, 0, sizeof p);
+    }
     for (size_t i = first; i < c->n_turns; i++) {
         const char *text = c->turns[i].text;
         /* The plain format asks with "Assistant:" but writes answers as "Assistant: A": the
@@ -317,7 +355,6 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
 
     bool add_bos = tokenizer_add_bos(c->tok);
     size_t seg = 0; /* first piece not yet tokenized */
-    size_t pos = 0; /* where the search for the next answer's text starts */
     for (size_t i = first; i < c->n_turns; i++) {
         const chat_turn *t = &c->turns[i];
         if (!delimited || t->role != CHAT_ROLE_ASSISTANT || t->tokens.n == 0 || t->stop_text)
@@ -562,6 +599,70 @@ void chat_clear(chat *c)
     if (chat_busy(c)) return;
     chat_truncate(c, 0);
     c->first = 0;
+}
+
+int chat_set_prefix(chat *c, const chat_msg *msgs, size_t n)
+{
+    if (chat_busy(c)) return NT_ERR_INVALID;
+    size_t from = 0;
+    if (n > 0 && msgs[0].role == CHAT_ROLE_SYSTEM) from = 1;
+    for (size_t i = from; i < n; i++)
+        if (msgs[i].role != CHAT_ROLE_USER && msgs[i].role != CHAT_ROLE_ASSISTANT)
+            return NT_ERR_INVALID;
+    enum chat_role *roles = calloc(n - from + 1, sizeof *roles);
+    char **texts = calloc(n - from + 1, sizeof *texts);
+    if (!roles || !texts) goto nomem;
+    for (size_t i = from; i < n; i++) {
+        roles[i - from] = msgs[i].role;
+        texts[i - from] = strdup(msgs[i].content ? msgs[i].content : "");
+        if (!texts[i - from]) goto nomem;
+    }
+    if (from && chat_set_system(c, msgs[0].content) != NT_OK) goto nomem;
+    chat_prefix_free(c);
+    c->prefix_role = roles;
+    c->prefix_text = texts;
+    c->n_prefix = n - from;
+    return NT_OK;
+nomem:
+    if (texts)
+        for (size_t i = 0; i < n - from; i++) free(texts[i]);
+    free(texts);
+    free(roles);
+    return NT_ERR_NOMEM;
+}
+
+size_t chat_n_prefix(const chat *c) { return c->n_prefix; }
+
+int chat_set_greeting(chat *c, const char *text)
+{
+    char *g = NULL;
+    if (text && text[0] && !(g = strdup(text))) return NT_ERR_NOMEM;
+    free(c->greeting);
+    c->greeting = g;
+    return NT_OK;
+}
+
+const char *chat_greeting(const chat *c) { return c->greeting; }
+
+int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
+{
+    chat_msg *msgs = calloc(c->n_prefix + 2, sizeof *msgs);
+    chat_prompt p = {0};
+    nt_tokens ids = {0};
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    size_t n = chat_fixed_msgs(c, msgs);
+    int rc = NT_OK;
+    if (c->raw) {
+        rc = chat_build_raw(c, c->n_turns, &ids, err);
+    } else {
+        rc = chat_format(c->family, msgs, n, false, &p, err);
+        if (rc == NT_OK) rc = chat_tokenize_range(c->tok, &p, 0, p.n, tokenizer_add_bos(c->tok), &ids, err);
+    }
+    if (rc == NT_OK) *n_tokens = (int32_t)ids.n;
+    nt_tokens_free(&ids);
+    chat_prompt_free(&p);
+    free(msgs);
+    return rc;
 }
 
 void chat_set_stops(chat *c, const char *const *stops, size_t n)

@@ -119,8 +119,28 @@ int chat_regen(chat *c);
 char *chat_edit(chat *c);
 /* Removes the last exchange (question and answer). NT_ERR_INVALID when there is none. */
 int chat_undo(chat *c);
-/* Removes every turn (the system prompt stays). */
+/* Removes every turn (the system prompt, the examples and the greeting stay). */
 void chat_clear(chat *c);
+
+/* ---- the fixed part: a persona's examples and greeting (app/persona.h) ---- */
+
+/* Sets the few-shot prefix from msgs[0..n) (copied), e.g. what persona_render gives for an
+ * empty conversation: a leading CHAT_ROLE_SYSTEM message becomes the system prompt (as
+ * chat_set_system), the user/assistant messages after it are example turns placed between the
+ * system prompt and the conversation. The system prompt and the examples are the fixed part:
+ * the context-full policy never drops them. Raw mode ignores the examples. n 0 clears the
+ * examples (the system prompt stays). NT_OK, NT_ERR_NOMEM, NT_ERR_INVALID (a system message
+ * after the first, or while busy). */
+int chat_set_prefix(chat *c, const chat_msg *msgs, size_t n);
+size_t chat_n_prefix(const chat *c);
+/* The greeting: the assistant's first message, placed after the examples and before the
+ * conversation (part of the fixed part, so sessions keep their question-first turns). The
+ * TUI shows it above the first question. NULL or "" removes it. NT_OK or NT_ERR_NOMEM. */
+int chat_set_greeting(chat *c, const char *text);
+const char *chat_greeting(const chat *c); /* NULL when none; borrowed */
+/* Tokens the fixed part (system prompt, examples, greeting) takes in the prompt, BOS
+ * included: the formatted prefix with no conversation, tokenized. */
+int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
 
 /* ---- sessions (app/session.h, app/replay.h) ---- */
 

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "chat.h"
 #include "cmds.h"
+#include "persona.h"
 #include "session.h"
 #include "text.h"
 #include "worker.h"
@@ -56,11 +57,18 @@ void cli_usage(FILE *out)
           "       natter bench [-m MODEL] [--threads N] [--json] [--quick]\n"
           "       natter replay FILE [--check] [-m MODEL] [--temp X ...]  regenerate a session\n"
           "       natter export FILE [--format md|json] [-o OUT]          export a session\n"
+          "       natter --check [--model MODEL] FILE...   validate persona and theme files\n"
+          "       natter import-card CARD.json [-o FILE] [--force]  a Character Card V2 as a persona\n"
           "\n"
           "options:\n"
           "  -m, --model FILE        the GGUF model (default: " CLI_DEFAULT_MODEL ")\n"
           "  -p, --prompt TEXT       answer TEXT once and exit; '-' reads it from stdin\n"
-          "      --system TEXT       the system prompt\n"
+          "      --persona NAME      system prompt, examples and sampling from prompts/NAME.yaml\n"
+          "                          (or a file; default: the built-in persona)\n"
+          "      --context FILE      add FILE as a context document (repeatable)\n"
+          "      --theme NAME        colour theme from themes/NAME.yaml (or a file)\n"
+          "      --list-personas, --list-themes   list the personas or themes found\n"
+          "      --system TEXT       the system prompt (replaces the persona's)\n"
           "      --raw               feed the prompt as plain text, without the chat template\n"
           "      --template NAME     chat template family: plain chatml llama2 llama3 zephyr\n"
           "                          phi3 gemma mistral (default: detected from the model)\n"
@@ -106,7 +114,7 @@ static int cli_int(const char *opt, const char *v, long lo, long hi, int32_t *ou
 typedef enum cli_opt_id {
     OPT_MODEL, OPT_PROMPT, OPT_SYSTEM, OPT_RAW, OPT_TEMPLATE, OPT_MAX, OPT_CTX, OPT_THREADS,
     OPT_PARAM, OPT_SEED, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_PERSONA, OPT_THEME,
-    OPT_RESUME, OPT_SAVE
+    OPT_RESUME, OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES
 } cli_opt_id;
 
 typedef struct cli_opt {
@@ -142,6 +150,9 @@ static const cli_opt cli_opts_table[] = {
     {"theme", 0, OPT_THEME, true},
     {"resume", 0, OPT_RESUME, true},
     {"save", 0, OPT_SAVE, true},
+    {"context", 0, OPT_CONTEXT, true},
+    {"list-personas", 0, OPT_LIST_PERSONAS, false},
+    {"list-themes", 0, OPT_LIST_THEMES, false},
 };
 #define CLI_N_OPTS (sizeof cli_opts_table / sizeof cli_opts_table[0])
 
@@ -151,6 +162,17 @@ static void cli_family_list(FILE *f)
         const char *n = chat_family_name((enum chat_family)i);
         if (n) fprintf(f, "%s%s", i ? ", " : "", n);
     }
+}
+
+/* The chat_param_names bit of a sampling option ("--temp", "-s", ...). */
+static unsigned cli_param_bit(const char *opt)
+{
+    while (*opt == '-') opt++;
+    if (!strcmp(opt, "temperature")) opt = "temp";
+    if (!strcmp(opt, "s")) opt = "seed";
+    for (unsigned i = 0; chat_param_names[i]; i++)
+        if (!strcmp(opt, chat_param_names[i])) return 1u << i;
+    return 0;
 }
 
 int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
@@ -225,6 +247,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             break;
         case OPT_MAX:
             if (cli_int(name, val, -1, 1 << 24, &o->max_tokens, err)) return 2;
+            o->max_tokens_given = true;
             break;
         case OPT_CTX:
             if (cli_int(name, val, 0, 1 << 20, &o->n_ctx, err)) return 2;
@@ -244,6 +267,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
                 return 2;
             }
             if (opt->id == OPT_SEED) o->seed_given = true;
+            o->params_given |= cli_param_bit(name);
             break;
         case OPT_VERBOSE: o->verbose = true; break;
         case OPT_HELP: cli_usage(out); return 1;
@@ -252,6 +276,15 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case OPT_THEME: o->theme = val; break;
         case OPT_RESUME: o->resume = val; break;
         case OPT_SAVE: o->save = val; break;
+        case OPT_CONTEXT:
+            if (o->n_context >= CLI_MAX_CONTEXT) {
+                fprintf(err, "natter: %s: at most %d files\n", name, CLI_MAX_CONTEXT);
+                return 2;
+            }
+            o->context[o->n_context++] = val;
+            break;
+        case OPT_LIST_PERSONAS: o->list_personas = true; break;
+        case OPT_LIST_THEMES: o->list_themes = true; break;
         }
     }
     return 0;
@@ -271,6 +304,118 @@ int cli_resolve_model(struct cli_opts *o)
         return 0;
     }
     return -1;
+}
+
+int cli_open_persona(struct cli_opts *o, bool strict)
+{
+    ycfg_diag d = {0};
+    persona *p = strict && o->persona ? persona_open(o->persona, &d)
+                                      : persona_open_or_default(o->persona, &d);
+    if (!p) {
+        for (size_t i = 0; i < d.n; i++) fprintf(stderr, "%s\n", d.v[i]);
+        if (d.n == 0) fprintf(stderr, "natter: out of memory\n");
+        else fprintf(stderr, "natter: --persona %s: the persona cannot be used\n", o->persona);
+        ycfg_diag_free(&d);
+        return 1;
+    }
+    if (d.n > 0) {
+        free(o->persona_errors);
+        o->persona_errors = ycfg_diag_join(&d);
+    }
+    ycfg_diag_free(&d);
+    for (int i = 0; i < o->n_context; i++) {
+        nt_err e = {0};
+        if (persona_add_context_file(p, o->context[i], &e) != NT_OK) {
+            fprintf(stderr, "natter: --context: %s\n", e.msg);
+            persona_free(p);
+            return 2;
+        }
+    }
+    o->loaded = p;
+    return 0;
+}
+
+void cli_persona_model(struct cli_opts *o)
+{
+    static char path[4096];
+    const persona *p = o->loaded;
+    if (o->model || !p || !p->model || !p->model[0]) return;
+    if (strchr(p->model, '/')) {
+        if (access(p->model, R_OK) == 0) o->model = p->model;
+    } else {
+        snprintf(path, sizeof path, "models/%s", p->model);
+        if (access(path, R_OK) != 0)
+            snprintf(path, sizeof path, "%s/models/%s", NATTER_DATADIR, p->model);
+        if (access(path, R_OK) == 0) o->model = path;
+    }
+    if (!o->model)
+        fprintf(stderr, "natter: the persona's model %s was not found; using the default\n",
+                p->model);
+}
+
+void cli_persona_params(const struct cli_opts *o, const persona *p, sampler_params *sp,
+                        int32_t *max_tokens)
+{
+    *sp = o->params;
+    *max_tokens = o->max_tokens;
+    if (!p) return;
+    persona_apply_sampling(p, sp, o->max_tokens_given ? NULL : max_tokens);
+    /* What the command line said wins over the persona. */
+    for (unsigned i = 0; chat_param_names[i]; i++) {
+        char buf[64];
+        if (!(o->params_given & (1u << i))) continue;
+        if (chat_get_param(&o->params, chat_param_names[i], buf, sizeof buf) >= 0)
+            chat_set_param(sp, chat_param_names[i], buf, NULL);
+    }
+    /* %g of a float may not read back as the same float: copy the exact values. */
+    if (o->params_given & cli_param_bit("temp")) sp->temperature = o->params.temperature;
+    if (o->params_given & cli_param_bit("top-p")) sp->top_p = o->params.top_p;
+    if (o->params_given & cli_param_bit("min-p")) sp->min_p = o->params.min_p;
+    if (o->params_given & cli_param_bit("repeat-penalty")) sp->repeat_penalty = o->params.repeat_penalty;
+    if (o->params_given & cli_param_bit("presence-penalty")) sp->presence_penalty = o->params.presence_penalty;
+    if (o->params_given & cli_param_bit("frequency-penalty")) sp->frequency_penalty = o->params.frequency_penalty;
+}
+
+int cli_chat_persona(chat *c, const persona *p, const char *model_name, const char *system,
+                     int model_family, nt_err *err)
+{
+    persona_vars v = {NULL, model_name, NULL};
+    persona with_system;
+    if (system) {
+        /* --system replaces the persona's prompt; its documents and examples stay. */
+        with_system = *p;
+        with_system.system = (char *)system;
+        p = &with_system;
+    }
+    persona_msgs m = {0};
+    char *greeting = NULL;
+    int rc = persona_render(p, &v, NULL, 0, &m, err);
+    if (rc != NT_OK) return rc;
+    if (p->greeting && !(greeting = persona_greeting_text(p, &v))) goto nomem;
+    if (chat_set_system(c, "") != NT_OK) goto nomem;
+    rc = chat_set_prefix(c, m.v, m.n);
+    if (rc == NT_ERR_INVALID) {
+        rc = nt_err_set(err, rc, "persona '%s': the conversation is busy", p->name);
+        goto done;
+    }
+    if (rc != NT_OK || chat_set_greeting(c, greeting) != NT_OK) goto nomem;
+    chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n);
+    if (model_family >= 0) chat_set_family(c, persona_family(p, (enum chat_family)model_family));
+    rc = NT_OK;
+    goto done;
+nomem:
+    rc = nt_err_set(err, NT_ERR_NOMEM, "persona '%s': out of memory", p->name);
+done:
+    free(greeting);
+    persona_msgs_free(&m);
+    return rc;
+}
+
+/* The model's file name without its folder, for {{model}}. */
+static const char *cli_model_base(const char *path)
+{
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s ? s + 1 : path;
 }
 
 model *cli_load_model(const struct cli_opts *o)
@@ -370,6 +515,19 @@ int cli_oneshot(const struct cli_opts *o)
         fprintf(stderr, "natter: out of memory\n");
         goto out;
     }
+    /* The persona: its fixed part (system prompt, documents, examples, greeting), stop
+     * strings, template and sampling defaults (options given on the command line win). */
+    sampler_params params = o->params;
+    int32_t max_tokens = o->max_tokens;
+    if (o->loaded && !o->raw) { /* --raw: plain text, no persona text either */
+        if (cli_chat_persona(c, o->loaded, cli_model_base(o->model), o->system,
+                             o->template_name ? -1 : (int)fam, &e) != NT_OK) {
+            fprintf(stderr, "natter: %s\n", e.msg);
+            goto out;
+        }
+        fam = chat_get_family(c);
+    }
+    if (o->loaded) cli_persona_params(o, o->loaded, &params, &max_tokens);
     chat_set_raw(c, o->raw);
     /* Sessions (app/cmd_session.c): --resume puts the saved conversation in first. */
     if (o->resume) {
@@ -384,12 +542,12 @@ int cli_oneshot(const struct cli_opts *o)
         goto out;
     }
     if (o->verbose)
-        fprintf(stderr, "natter: seed %llu, template %s\n", (unsigned long long)o->params.seed,
+        fprintf(stderr, "natter: seed %llu, template %s\n", (unsigned long long)params.seed,
                 o->raw ? "none (raw)" : chat_family_name(fam));
 
     worker_job job;
-    int32_t max = o->max_tokens < 0 ? n_ctx : o->max_tokens;
-    if (chat_prepare(c, &o->params, max, &job, NULL, &e) != NT_OK) {
+    int32_t max = max_tokens < 0 ? n_ctx : max_tokens;
+    if (chat_prepare(c, &params, max, &job, NULL, &e) != NT_OK) {
         fprintf(stderr, "natter: %s\n", e.msg);
         goto out;
     }

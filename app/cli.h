@@ -12,6 +12,11 @@
 
 #include <stdio.h>
 
+#define CLI_MAX_CONTEXT 16 /* --context files per run */
+
+struct persona;
+struct chat;
+
 /* Everything the chat modes take from the command line. Strings are borrowed from argv (or
  * static), except `model` after cli_resolve_model, which may point at a static buffer. */
 struct cli_opts {
@@ -27,8 +32,20 @@ struct cli_opts {
     sampler_params params;    /* --temp, --top-k, ... (llama.cpp defaults); seed see below */
     bool seed_given;          /* --seed was given; else params.seed is a fresh random seed */
     /* Options of later issues slot in here (persona, theme, resume, save, ...). */
-    const char *persona;      /* --persona NAME (parsed, used by the TUI when it knows it) */
-    const char *theme;        /* --theme NAME */
+    const char *persona;      /* --persona NAME or FILE; NULL = the default persona */
+    const char *theme;        /* --theme NAME or FILE; NULL = the built-in theme */
+    const char *context[CLI_MAX_CONTEXT]; /* --context FILE (repeatable): documents added to
+                                             the persona's */
+    int n_context;
+    bool list_personas;       /* --list-personas */
+    bool list_themes;         /* --list-themes */
+    unsigned params_given;    /* bit i: the option of chat_param_names[i] was given, so it
+                                 overrides the persona's value */
+    bool max_tokens_given;    /* -n was given */
+    /* Filled by main (cli_open_persona) before a chat mode starts: */
+    struct persona *loaded;   /* the persona in use (owned by main); NULL in tests */
+    char *persona_errors;     /* the errors of a bad --persona file the TUI fell back from
+                                 (malloc'd, owned by main); NULL when none */
     const char *resume;       /* --resume [SESSION] ("" = the latest) */
     const char *save;         /* --save FILE */
 };
@@ -52,6 +69,27 @@ int cli_resolve_model(struct cli_opts *o);
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */
 model *cli_load_model(const struct cli_opts *o);
+
+/* Loads the persona of o (--persona, else the default; --context files added) into
+ * o->loaded. strict (the one-shot mode): a missing or bad file is an error printed with its
+ * `file:line:col` diagnostics. Else (the TUI) natter falls back to the built-in persona and
+ * keeps the errors in o->persona_errors for the screen. A --context file that cannot be read
+ * is an error either way. Returns 0 or an exit status (messages printed). */
+int cli_open_persona(struct cli_opts *o, bool strict);
+/* When no -m was given and the persona names a model that exists (as a path, or under
+ * models/ here or in NATTER_DATADIR), sets o->model to it (static storage). */
+void cli_persona_model(struct cli_opts *o);
+/* The sampling parameters and answer limit for persona p: p's values over o's defaults, then
+ * every option given on the command line over those. */
+void cli_persona_params(const struct cli_opts *o, const struct persona *p, sampler_params *sp,
+                        int32_t *max_tokens);
+/* Puts persona p into chat c: the system prompt with the context documents, the examples,
+ * the greeting, the stop strings and the chat family: the persona's template override over
+ * model_family, or the chat's family kept when model_family is -1 (--template given).
+ * Variables are expanded with model_name. system, when not NULL, replaces the persona's
+ * system prompt (--system). c must not be busy. NT_OK or an error in err. */
+int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_name,
+                     const char *system, int model_family, nt_err *err);
 
 /* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
  * stdout. Returns the process exit status. */

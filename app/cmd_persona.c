@@ -51,19 +51,41 @@ static void print_diag(const ycfg_diag *d)
 int cmd_check(int argc, char **argv)
 {
     const char *model_path = NULL;
-    int first = 1; /* argv[0] is "--check" */
-    while (first < argc && argv[first][0] == '-') {
-        if (!strcmp(argv[first], "--")) {
-            first++;
-            break;
+    /* Options may come before or after the files (`natter --check FILE --model M`): the files
+     * are moved to the end of argv, in order. argv[0] is "--check". */
+    int first = argc;
+    bool dashdash = false;
+    {
+        char **files = malloc((size_t)argc * sizeof *files);
+        int nf = 0;
+        if (!files) {
+            fprintf(stderr, "natter --check: out of memory\n");
+            return 1;
         }
-        if ((!strcmp(argv[first], "-m") || !strcmp(argv[first], "--model")) && first + 1 < argc) {
-            model_path = argv[first + 1];
-            first += 2;
-            continue;
+        for (int i = 1; i < argc; i++) {
+            const char *a = argv[i];
+            if (!dashdash && !strcmp(a, "--")) {
+                dashdash = true;
+            } else if (!dashdash && (!strcmp(a, "-m") || !strcmp(a, "--model"))) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "natter --check: %s needs a model file\n", a);
+                    free(files);
+                    return 2;
+                }
+                model_path = argv[++i];
+            } else if (!dashdash && !strncmp(a, "--model=", 8)) {
+                model_path = a + 8;
+            } else if (!dashdash && a[0] == '-' && a[1]) {
+                fprintf(stderr, "natter --check: unknown option '%s'\n", a);
+                free(files);
+                return 2;
+            } else {
+                files[nf++] = argv[i];
+            }
         }
-        fprintf(stderr, "natter --check: unknown option '%s'\n", argv[first]);
-        return 2;
+        first = argc - nf;
+        for (int i = 0; i < nf; i++) argv[first + i] = files[i];
+        free(files);
     }
     if (first >= argc) {
         fprintf(stderr, "usage: natter --check [--model MODEL.gguf] FILE...\n");

@@ -3,9 +3,11 @@
 #include "natter.h"
 #include "cli.h"
 #include "cmds.h"
+#include "persona.h"
 
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,7 +32,35 @@ static const subcmd subcmds[] = {
     /* Sessions (app/cmd_session.c). */
     {"replay", cmd_replay},
     {"export", cmd_export},
+    /* Personas (app/cmd_persona.c). */
+    {"import-card", cmd_import_card},
 };
+
+/* `natter [--model M] --check FILE... [--model M]`: every argument but --check goes to
+ * cmd_check, which takes --model anywhere. */
+static int main_check(int argc, char **argv)
+{
+    char **v = malloc((size_t)argc * sizeof *v);
+    if (!v) {
+        fprintf(stderr, "natter: out of memory\n");
+        return 1;
+    }
+    int n = 0;
+    v[n++] = "--check";
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--check") != 0) v[n++] = argv[i];
+    int rc = cmd_check(n, v);
+    free(v);
+    return rc;
+}
+
+/* Frees what main loaded for the chat modes. */
+static int main_done(struct cli_opts *o, int rc)
+{
+    persona_free(o->loaded);
+    free(o->persona_errors);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -42,37 +72,46 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof subcmds / sizeof subcmds[0]; i++)
             if (strcmp(argv[1], subcmds[i].name) == 0) return subcmds[i].run(argc - 1, argv + 1);
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--check") == 0) return main_check(argc, argv);
+
     struct cli_opts o;
     cli_opts_default(&o);
     int rc = cli_parse(&o, argc, argv, stdout, stderr);
     if (rc == 1) return 0;
     if (rc != 0) return rc;
-    /* Parsed into cli_opts for the issues that implement them; until something reads them,
-     * refuse them rather than ignore them silently. */
-    if (o.persona || o.theme) {
-        fprintf(stderr, "natter: %s is not supported yet\n", o.persona ? "--persona" : "--theme");
-        return 2;
+    if (o.list_personas || o.list_themes) {
+        rc = o.list_personas ? cmd_list_personas() : 0;
+        if (o.list_personas && o.list_themes) printf("\n");
+        return rc ? rc : o.list_themes ? cmd_list_themes() : 0;
     }
+    bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    bool oneshot = o.prompt || !interactive;
+    /* The persona: the one-shot mode refuses a bad file; the chat screen falls back to the
+     * default persona and shows the errors. Its preferred model applies when no -m. A
+     * one-shot answer sends no system prompt unless told (--persona, --context). */
+    if ((!oneshot || o.persona || o.n_context > 0) && (rc = cli_open_persona(&o, oneshot)) != 0)
+        return main_done(&o, rc);
     /* Sessions (app/cmd_session.c): --resume picks its file now, and its model when no -m. */
-    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0) return rc;
+    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0) return main_done(&o, rc);
+    cli_persona_model(&o);
     if (cli_resolve_model(&o) != 0) {
         fprintf(stderr,
                 "natter: no model given and no default model found (models/natter-guide.gguf)\n"
                 "natter: give one with -m MODEL.gguf (see natter --help)\n");
-        return 2;
+        return main_done(&o, 2);
     }
-    bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-    if (o.prompt || !interactive) return cli_oneshot(&o);
+    if (oneshot) return main_done(&o, cli_oneshot(&o));
     /* The chat screen autosaves on its own; resuming in it is wired by the TUI. */
     if (o.resume || o.save) {
         fprintf(stderr, "natter: %s works with -p for now (the chat screen autosaves)\n",
                 o.resume ? "--resume" : "--save");
-        return 2;
+        return main_done(&o, 2);
     }
 #ifdef NATTER_HAVE_TUI
-    return tui_main(&o);
+    return main_done(&o, tui_main(&o));
 #else
     fprintf(stderr, "natter: the terminal chat is not built yet; ask once with -p QUESTION\n");
-    return 1;
+    return main_done(&o, 1);
 #endif
 }

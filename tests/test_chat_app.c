@@ -324,6 +324,116 @@ static void test_context_full(void)
     gguf_close(g);
 }
 
+/* A persona's fixed part: the system prompt, the example turns and the greeting come before
+ * the conversation in that order, and the context-full policy drops the oldest real turns but
+ * never the fixed part. */
+static void test_persona_prefix(void)
+{
+    const char *path = t_fixture(STORIES);
+    if (!path) T_SKIP("fixture %s absent", STORIES);
+    gguf *g = NULL;
+    tokenizer *tok = NULL;
+    nt_err e = {0};
+    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(tokenizer_load(&tok, g, &e) == NT_OK);
+    const int32_t n_ctx = 160;
+    chat *c = chat_init(tok, CHAT_PLAIN, n_ctx);
+    T_ASSERT(c);
+    const chat_msg prefix[] = {
+        {CHAT_ROLE_SYSTEM, "Be kind."},
+        {CHAT_ROLE_USER, "Who is Tim?"},
+        {CHAT_ROLE_ASSISTANT, "Tim is a boy."},
+        {CHAT_ROLE_USER, "Who is Sue?"},
+        {CHAT_ROLE_ASSISTANT, "Sue is a girl."},
+    };
+    T_EQ_INT(chat_set_prefix(c, prefix, 5), NT_OK);
+    T_EQ_STR(chat_system(c), "Be kind.");
+    T_EQ_INT(chat_n_prefix(c), 4);
+    T_EQ_INT(chat_set_greeting(c, "Hello!"), NT_OK);
+    T_EQ_STR(chat_greeting(c), "Hello!");
+    /* A second system message is not an example. */
+    T_EQ_INT(chat_set_prefix(c, prefix, 0), NT_OK);
+    T_EQ_INT(chat_n_prefix(c), 0);
+    const chat_msg bad[] = {{CHAT_ROLE_USER, "a"}, {CHAT_ROLE_SYSTEM, "b"}};
+    T_EQ_INT(chat_set_prefix(c, bad, 2), NT_ERR_INVALID);
+    T_EQ_INT(chat_set_prefix(c, prefix, 5), NT_OK);
+
+    const char *fixed_text = " System: Be kind.\n\nUser: Who is Tim?\nAssistant: Tim is a boy.\n"
+                             "User: Who is Sue?\nAssistant: Sue is a girl.\nAssistant: Hello!\n";
+    int32_t n_fixed = 0;
+    T_EQ_INT(chat_count_fixed(c, &n_fixed, &e), NT_OK);
+    nt_tokens ref = {0};
+    T_ASSERT(tokenizer_encode(tok, fixed_text + 1, strlen(fixed_text) - 1, 0, &ref, &e) == NT_OK);
+    T_EQ_INT(n_fixed, (int)ref.n + 1); /* BOS and the fixed text */
+    nt_tokens_free(&ref);
+
+    nt_tokens words = {0};
+    T_ASSERT(tokenizer_encode(tok, " and they played in the park", 28, 0, &words, &e) == NT_OK);
+    sampler_params p = greedy();
+    int dropped_total = 0;
+    for (int i = 0; i < 8; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "Question %d: tell me about a cat and a dog", i);
+        T_ASSERT(chat_add_user(c, q) == NT_OK);
+        worker_job job;
+        int dropped = -1;
+        T_ASSERT(chat_prepare(c, &p, 8, &job, &dropped, &e) == NT_OK);
+        dropped_total += dropped;
+        int32_t prompt_n = job.keep + job.n_tokens;
+        T_CHECK(prompt_n + 8 <= n_ctx);
+        nt_tokens full = {0};
+        nt_tokens_append(&full, chat_cache(c)->v, (size_t)job.keep);
+        nt_tokens_append(&full, job.tokens, (size_t)job.n_tokens);
+        T_ASSERT(full.n > 1);
+        char *text = decode(tok, full.v + 1, full.n - 1);
+        T_ASSERT(text);
+        /* The fixed part first, then the turns still in view, this question last. */
+        T_CHECK(strncmp(text, fixed_text, strlen(fixed_text)) == 0);
+        if (chat_first_turn(c) < chat_n_turns(c)) {
+            const chat_turn *t0 = chat_turn_at(c, chat_first_turn(c));
+            const char *after = text + strlen(fixed_text);
+            T_CHECK(strncmp(after, "User: ", 6) == 0 && strncmp(after + 6, t0->text, strlen(t0->text)) == 0);
+        }
+        T_CHECK(strstr(text, q) != NULL);
+        for (size_t k = 0; k < chat_first_turn(c); k++) {
+            const chat_turn *t = chat_turn_at(c, k);
+            if (t->role == CHAT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
+        }
+        free(text);
+        nt_tokens_free(&full);
+        for (size_t k = 0; k < words.n; k++) {
+            char piece[64];
+            int n = tokenizer_token_bytes(tok, words.v[k], piece, sizeof piece - 1);
+            piece[n > 0 ? n : 0] = '\0';
+            worker_event ev = {.kind = WEV_TOKEN, .id = words.v[k], .index = (int32_t)k,
+                               .text = piece};
+            chat_apply(c, &ev);
+        }
+        worker_event done = {.kind = WEV_DONE, .end = WEND_LENGTH,
+                             .n_past = prompt_n + (int32_t)words.n - 1};
+        chat_apply(c, &done);
+    }
+    T_CHECK(dropped_total > 0);
+    T_CHECK(chat_first_turn(c) > 0);
+    T_EQ_INT(chat_first_turn(c) % 2, 0);
+    /* /clear keeps the fixed part. */
+    chat_clear(c);
+    T_EQ_INT(chat_n_turns(c), 0);
+    T_EQ_INT(chat_n_prefix(c), 4);
+    T_EQ_STR(chat_greeting(c), "Hello!");
+    /* Removing the greeting and the examples leaves the system prompt. */
+    T_EQ_INT(chat_set_greeting(c, NULL), NT_OK);
+    T_ASSERT(chat_greeting(c) == NULL);
+    int32_t n_sys = 0;
+    T_EQ_INT(chat_set_prefix(c, NULL, 0), NT_OK);
+    T_EQ_INT(chat_count_fixed(c, &n_sys, &e), NT_OK);
+    T_CHECK(n_sys > 1 && n_sys < n_fixed);
+    nt_tokens_free(&words);
+    chat_free(c);
+    tokenizer_free(tok);
+    gguf_close(g);
+}
+
 /* Stop at once, live parameters, busy refusal. */
 static void test_worker_stop_params(void)
 {
@@ -617,6 +727,7 @@ int main(void)
     T_RUN(test_regen);
     T_RUN(test_undo_edit);
     T_RUN(test_context_full);
+    T_RUN(test_persona_prefix);
     T_RUN(test_worker_stop_params);
     T_RUN(test_stop_string);
     T_RUN(test_worker_context_full);
