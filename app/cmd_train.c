@@ -211,7 +211,8 @@ static void tr_usage(FILE *f)
             "data:      --data FILE_OR_DIR (repeatable) · --system TEXT (repeatable; '' = none)\n"
             "model:     --dim N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N\n"
             "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
-            "           --clip X --dropout X --seed N --threads N --save-every N --f16 --quiet\n"
+            "           --clip X --dropout X --question-drop X --seed N --threads N\n"
+            "           --save-every N --f16 --quiet\n"
             "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose\n"
             "See natter(1), TRAINING.\n");
 }
@@ -304,6 +305,7 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         NUM("--weight-decay", 0, 10, o->p.weight_decay)
         NUM("--clip", 0, 1e6, o->p.clip)
         NUM("--dropout", 0, 0.9, o->p.dropout)
+        NUM("--question-drop", 0, 0.9, o->p.question_drop)
         NUM("--min-train", 0, 100, o->min_train)
         NUM("--min-heldout", 0, 100, o->min_heldout)
         else if (strcmp(a, "--seed") == 0) {

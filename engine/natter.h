@@ -533,6 +533,8 @@ typedef struct train_params {
     float init_std;         /* std of the random initial matrices */
     float dropout;          /* probability of zeroing each output of the attention and FFN
                                projections before the residual add (training only); 0 = off */
+    float question_drop;    /* probability of leaving out each token of a question's text in a
+                               training step (pairs from train_data_add_pair); 0 = off */
     uint64_t seed;          /* initialisation and data order */
     int32_t n_threads;      /* 0 = online CPUs */
     int32_t save_every;     /* checkpoint every N steps; 0 = only at the end */

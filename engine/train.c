@@ -41,7 +41,7 @@ train_params train_default_params(void)
         .n_ctx = 256, .norm_eps = 1e-5f, .rope_base = 10000.0f,
         .steps = 3000, .batch = 16, .warmup = 100, .lr = 1e-3f, .lr_min = 1e-4f,
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .adam_eps = 1e-8f, .clip = 1.0f,
-        .init_std = 0.02f, .dropout = 0.0f, .seed = 1, .n_threads = 0, .save_every = 500, .f16 = false,
+        .init_std = 0.02f, .dropout = 0.0f, .question_drop = 0.0f, .seed = 1, .n_threads = 0, .save_every = 500, .f16 = false,
     };
 }
 
@@ -565,7 +565,7 @@ static double tr_pack_run(train_model *m, train_slot *s, float scale)
     int32_t *rows = s->rows, M = 0;
     for (int32_t i = 0; i < s->n_seg; i++)
         for (int32_t t = s->seg[i]; t + 1 < s->seg[i + 1]; t++)
-            if (s->mask[t + 1]) rows[M++] = t;
+            if (s->mask[t + 1] == 1) rows[M++] = t;
     if (M == 0) return 0.0;
     for (int32_t j = 0; j < M; j++)
         memcpy(s->xsel + j * E, s->xnf + (int64_t)rows[j] * E, (size_t)E * sizeof(float));
@@ -603,18 +603,30 @@ static double tr_pack_run(train_model *m, train_slot *s, float scale)
     return nll;
 }
 
-/* Appends sequence q to the pack in s (the caller checked that it fits). */
-static void tr_pack_add(train_slot *s, const train_seq *q, size_t data_index)
+/* Appends sequence q to the pack in s (the caller checked that it fits). With question_drop,
+ * each token of the question's text (mask 2) is left out with that probability, decided by a
+ * hash of (seed, step, sequence, position) like the dropout masks: the model learns to answer
+ * from whatever words of the question remain, which helps with phrasings it never saw. */
+static void tr_pack_add(const train_model *m, train_slot *s, const train_seq *q,
+                        size_t data_index, float question_drop)
 {
     if (s->n_seg == 0) s->seg[0] = 0;
-    const int32_t t0 = s->n_tok;
-    memcpy(s->tok + t0, q->tok, (size_t)q->n * sizeof *q->tok);
-    memcpy(s->mask + t0, q->mask, (size_t)q->n);
+    const uint64_t limit = (uint64_t)((double)question_drop * 4294967296.0);
+    const uint64_t base = (m->seed * 0xbf58476d1ce4e5b9ull) ^ ((uint64_t)m->step << 40) ^
+                          ((uint64_t)data_index << 13);
+    int32_t o = s->n_tok, p = 0;
     for (int32_t t = 0; t < q->n; t++) {
-        s->pos[t0 + t] = t;
-        s->salt[t0 + t] = ((uint64_t)data_index << 16) | (uint64_t)t; /* t < n_ctx <= 8192 */
+        if (q->mask[t] == 2 && limit) {
+            uint64_t h = base ^ (uint64_t)t;
+            if ((tr_mix(&h) & 0xffffffffu) < limit) continue;
+        }
+        s->tok[o] = q->tok[t];
+        s->mask[o] = q->mask[t];
+        s->pos[o] = p++;
+        s->salt[o] = ((uint64_t)data_index << 16) | (uint64_t)t; /* t < n_ctx <= 8192 */
+        o++;
     }
-    s->n_tok += q->n;
+    s->n_tok = o;
     s->seg[++s->n_seg] = s->n_tok;
 }
 
@@ -645,7 +657,7 @@ static void tr_slot_task(void *ctx, int64_t task, int thread)
             s->loss += tr_pack_run(j->m, s, j->scale);
             s->n_seg = s->n_tok = 0;
         }
-        tr_pack_add(s, q, j->idx[i]);
+        tr_pack_add(j->m, s, q, j->idx[i], j->m->question_drop);
         s->n_tokens += q->n;
     }
     if (s->n_tok > 0) s->loss += tr_pack_run(j->m, s, j->scale);
@@ -686,7 +698,7 @@ static int tr_check_seqs(const train_model *m, const train_data *d, const size_t
                 return nt_err_set(err, NT_ERR_INVALID, "train: sequence %zu: token %d has id %d, "
                                   "outside the vocabulary (%d)", idx[i], (int)t, (int)q->tok[t],
                                   (int)m->c.n_vocab);
-            if (t > 0 && q->mask[t]) (*scored)++;
+            if (t > 0 && q->mask[t] == 1) (*scored)++;
         }
     }
     return NT_OK;
@@ -726,7 +738,7 @@ int train_logits(train_model *m, const int32_t *tok, int32_t n, float *logits, n
     uint8_t *mask = calloc((size_t)n, 1);
     if (!mask) return nt_err_set(err, NT_ERR_NOMEM, "train_logits: out of memory");
     const train_seq q = {(int32_t *)tok, mask, n};
-    tr_pack_add(s, &q, 0);
+    tr_pack_add(m, s, &q, 0, 0.0f);
     s->drop = false;
     free(mask);
     tr_forward(m, s);
@@ -1232,6 +1244,12 @@ int train_run(train_model *m, const train_data *d, const train_params *p, const 
         goto out;
     }
     m->dropout = p->dropout;
+    if (!(p->question_drop >= 0.0f && p->question_drop < 1.0f)) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "train: question drop %g is outside [0, 1)",
+                        (double)p->question_drop);
+        goto out;
+    }
+    m->question_drop = p->question_drop;
     const double t0 = tr_now();
     float avg = 0.0f;
     while (m->step < p->steps) {

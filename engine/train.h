@@ -115,6 +115,7 @@ struct train_model {
     int n_slots;
     int32_t pack_len;     /* tokens per pack (P) */
     float dropout;        /* of the run in progress (train_params.dropout) */
+    float question_drop;  /* of the run in progress (train_params.question_drop) */
 };
 
 /* train.c: for tests — the parameter array's tensor i, its gradient after train_batch_grad. */
@@ -129,7 +130,8 @@ int train_logits(train_model *m, const int32_t *tok, int32_t n, float *logits, n
 /* train_data.c: the sequences. */
 typedef struct train_seq {
     int32_t *tok;   /* (n) token ids */
-    uint8_t *mask;  /* (n) 1 where the token is a target the loss scores */
+    uint8_t *mask;  /* (n) 1: a target the loss scores; 0: context; 2: context that is the
+                       question's own text (training may leave it out: question_drop) */
     int32_t n;
 } train_seq;
 

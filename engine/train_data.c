@@ -34,7 +34,8 @@ int64_t train_data_tokens(const train_data *d) { return d->n_tokens; }
 int64_t train_data_scored(const train_data *d) { return d->n_scored; }
 size_t train_data_truncated(const train_data *d) { return d->n_truncated; }
 
-int train_data_add(train_data *d, const int32_t *tok, const uint8_t *mask, int32_t n, nt_err *err)
+/* Appends a copy of a sequence whose mask uses the internal values 0, 1 and 2. */
+static int td_push(train_data *d, const int32_t *tok, const uint8_t *mask, int32_t n, nt_err *err)
 {
     if (!d || !tok || !mask || n < 1)
         return nt_err_set(err, NT_ERR_INVALID, "train_data_add: empty sequence");
@@ -52,13 +53,23 @@ int train_data_add(train_data *d, const int32_t *tok, const uint8_t *mask, int32
         return nt_err_set(err, NT_ERR_NOMEM, "train_data_add: out of memory");
     }
     memcpy(q.tok, tok, (size_t)n * sizeof *tok);
-    for (int32_t i = 0; i < n; i++) {
-        q.mask[i] = mask[i] != 0;
-        if (i > 0 && q.mask[i]) d->n_scored++;
-    }
+    memcpy(q.mask, mask, (size_t)n);
+    for (int32_t i = 1; i < n; i++) d->n_scored += q.mask[i] == 1;
     d->v[d->n++] = q;
     d->n_tokens += n;
     return NT_OK;
+}
+
+int train_data_add(train_data *d, const int32_t *tok, const uint8_t *mask, int32_t n, nt_err *err)
+{
+    if (!d || !tok || !mask || n < 1)
+        return nt_err_set(err, NT_ERR_INVALID, "train_data_add: empty sequence");
+    uint8_t *m01 = malloc((size_t)n);
+    if (!m01) return nt_err_set(err, NT_ERR_NOMEM, "train_data_add: out of memory");
+    for (int32_t i = 0; i < n; i++) m01[i] = mask[i] != 0;
+    int rc = td_push(d, tok, m01, n, err);
+    free(m01);
+    return rc;
 }
 
 /* The tokens of msgs[0..n) formatted with f, appended to out. */
@@ -82,10 +93,18 @@ int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
     size_t n = 0;
     if (system && *system) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, system};
     msgs[n++] = (chat_msg){CHAT_ROLE_USER, user};
-    nt_tokens prompt = {0}, all = {0};
+    nt_tokens prompt = {0}, all = {0}, bare = {0};
     uint8_t *mask = NULL;
     int rc = td_tokens(t, f, msgs, n, true, &prompt, err);
     if (rc) goto out;
+    /* The question's own tokens: what the prompt has beyond the same prompt with an empty
+     * question (their common prefix and suffix are template markup). */
+    msgs[n - 1].content = "";
+    if ((rc = td_tokens(t, f, msgs, n, true, &bare, err))) goto out;
+    msgs[n - 1].content = user;
+    size_t q0 = 0, q1 = prompt.n;
+    while (q0 < bare.n && q0 < prompt.n && bare.v[q0] == prompt.v[q0]) q0++;
+    for (size_t k = bare.n; k > q0 && q1 > q0 && bare.v[k - 1] == prompt.v[q1 - 1]; k--) q1--;
     msgs[n++] = (chat_msg){CHAT_ROLE_ASSISTANT, assistant};
     if ((rc = td_tokens(t, f, msgs, n, false, &all, err))) goto out;
 
@@ -109,10 +128,12 @@ int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
         rc = nt_err_set(err, NT_ERR_NOMEM, "train_data_add_pair: out of memory");
         goto out;
     }
+    for (size_t i = q0; i < q1 && i < start && i < end; i++) mask[i] = 2;
     for (size_t i = start; i < end; i++) mask[i] = 1;
-    rc = train_data_add(d, all.v, mask, (int32_t)end, err);
+    rc = td_push(d, all.v, mask, (int32_t)end, err);
 out:
     free(mask);
+    nt_tokens_free(&bare);
     nt_tokens_free(&prompt);
     nt_tokens_free(&all);
     return rc;

@@ -171,11 +171,26 @@ static void test_data_mask(void)
     chat_prompt_free(&cp);
     T_EQ_INT(tokenizer_encode(tk, "Press Ctrl-D.", 13, 0, &ans, &e), NT_OK);
     T_EQ_INT(q->n, (int32_t)(pr.n + ans.n + 1));
+    /* In the prompt, the question's own tokens are marked 2 (question_drop may leave them
+     * out), the template's 0. */
+    char qtext[64];
+    size_t qlen = 0;
     for (int32_t i = 0; i < q->n; i++) {
-        T_EQ_INT(q->mask[i], i >= (int32_t)pr.n);
-        if (i < (int32_t)pr.n) T_EQ_INT(q->tok[i], pr.v[i]);
-        else if (i < q->n - 1) T_EQ_INT(q->tok[i], ans.v[i - (int32_t)pr.n]);
+        if (i < (int32_t)pr.n) {
+            T_CHECK(q->mask[i] == 0 || q->mask[i] == 2);
+            T_EQ_INT(q->tok[i], pr.v[i]);
+            if (q->mask[i] == 2) {
+                int r = tokenizer_token_bytes(tk, q->tok[i], qtext + qlen, sizeof qtext - qlen - 1);
+                T_ASSERT(r > 0 && qlen + (size_t)r < sizeof qtext);
+                qlen += (size_t)r;
+            }
+        } else {
+            T_EQ_INT(q->mask[i], 1);
+            if (i < q->n - 1) T_EQ_INT(q->tok[i], ans.v[i - (int32_t)pr.n]);
+        }
     }
+    qtext[qlen] = 0;
+    T_EQ_STR(qtext, "How do I quit?");
     T_EQ_INT(q->tok[q->n - 1], 2);
     T_EQ_INT(d->v[1].n > q->n, 1);
     T_EQ_INT(d->v[2].n, 8);
