@@ -7,22 +7,20 @@
  *   logits = Wout · rmsnorm(x)
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
- * lin_run. It has two paths, chosen per matrix by lin_matvec from its type and the batch:
- *   - matrix × vector kernels (quant_matvec) on activations prepared once per matrix
- *     (quant_act_prepare: int8 blocks for quantized weights): generation, and prompt batches
- *     on quantized weights, each task looping over the batch's tokens on rows kept in cache;
- *   - f32 matrix products: prompt batches on F32/F16/BF16 weights, tiles of MODEL_TILE rows
- *     (converted to f32 unless already F32) multiplied with the whole batch by OpenBLAS's
- *     sgemm (single-threaded; we call it per tile from our own threads).
+ * lin_run: matrix × vector kernels (quant_matvec) on activations prepared once per matrix
+ * (quant_act_prepare: int8 blocks for quantized weights, f32 for float weights), each task
+ * looping over the batch's tokens on rows kept in cache, so a batch reads the weights once.
  * Work is split by output rows into tasks of fixed size, and each task computes its rows the
  * same way whichever thread runs it, so the logits are bit-identical for any thread count.
- * A token's logits can depend on the batch it was evaluated in (one token vs several, for
- * float weights); for the same calls they are always the same. Attention is split
- * the same way, one task per (token, KV head). */
+ * Every token goes through the same per-row kernel whatever batch it is in, so a token's
+ * logits do not depend on how a prompt was split into calls either: a session replayed or
+ * resumed in different chunks gives the same tokens. (An sgemm path for float weights was
+ * 15-35% faster on prompts but broke that; quant_matmat has the same per-value arithmetic as
+ * quant_matvec and is the way to a faster batched product.) Attention is split the same way,
+ * one task per (token, KV head). */
 #include "model.h"
 #include "quant.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,25 +105,11 @@ typedef struct lin_job {
     int32_t n_tok;
     int n;              /* matrices */
     lin_out out[3];
-    bool matvec[3];     /* path per matrix (see lin_matvec) */
-    int64_t rows[3];    /* rows per task: MODEL_ROWS or MODEL_TILE */
     int64_t task_end[3]; /* cumulative task counts */
     const uint8_t *act[3]; /* matvec path: x prepared for the matrix's type, one block of
                               act_bytes per token */
     size_t act_bytes;
 } lin_job;
-
-/* Which path a matrix of this type takes for n_tok tokens. Quantized weights always take the
- * matrix × vector kernels, looping over the batch inside each task so the task's rows are
- * read from memory once: with int8 activations that beats dequantizing to f32 for sgemm at
- * every batch size up to MODEL_BATCH (measured: 1.7× on Q4_K, 1.15× on Q8_0 at 64 tokens,
- * 2-8× at 2-16 tokens). Float weights have nothing to dequantize and sgemm wins past
- * MODEL_FLOAT_MATVEC_MAX tokens. */
-static bool lin_matvec(int type, int32_t n_tok)
-{
-    const bool is_float = type == NT_TYPE_F32 || type == NT_TYPE_F16 || type == NT_TYPE_BF16;
-    return n_tok == 1 || !is_float || n_tok <= MODEL_FLOAT_MATVEC_MAX;
-}
 
 /* Bias and residual for rows [r0, r1) of every token. */
 static void lin_finish(const lin_job *j, const lin_out *o, int64_t r0, int64_t r1)
@@ -150,28 +134,13 @@ static void lin_task(void *ctx, int64_t task, int thread)
     while (task >= j->task_end[i]) i++;
     const lin_out *o = &j->out[i];
     const model_mat *w = o->w;
-    const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * j->rows[i];
-    const int64_t r1 = r0 + j->rows[i] < w->n_out ? r0 + j->rows[i] : w->n_out;
+    const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * MODEL_ROWS;
+    const int64_t r1 = r0 + MODEL_ROWS < w->n_out ? r0 + MODEL_ROWS : w->n_out;
 
-    if (j->matvec[i]) {
-        /* The task's rows stay in cache across the tokens: weights are read once. */
-        for (int32_t t = 0; t < j->n_tok; t++)
-            quant_matvec(w->type, w->data, w->row_bytes, r0, r1,
-                         j->act[i] + (size_t)t * j->act_bytes, w->n_in, o->y + (size_t)t * o->ldy);
-    } else {
-        const float *b;
-        if (w->direct_f32) {
-            b = (const float *)(const void *)(w->data + (size_t)r0 * w->row_bytes);
-        } else {
-            const model_scratch *s = &j->m->s;
-            float *tile = s->tile + (size_t)thread * s->tile_len;
-            quant_dequant_rows(w->type, w->data, w->row_bytes, r0, r1, 0, w->n_in, tile, w->n_in);
-            b = tile;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok, (int)(r1 - r0),
-                    (int)w->n_in, 1.0f, j->x, (int)w->n_in, b, (int)w->n_in, 0.0f, o->y + r0,
-                    (int)o->ldy);
-    }
+    /* The task's rows stay in cache across the tokens: weights are read once. */
+    for (int32_t t = 0; t < j->n_tok; t++)
+        quant_matvec(w->type, w->data, w->row_bytes, r0, r1,
+                     j->act[i] + (size_t)t * j->act_bytes, w->n_in, o->y + (size_t)t * o->ldy);
     lin_finish(j, o, r0, r1);
 }
 
@@ -184,12 +153,9 @@ static void lin_run(model *m, const float *x, int32_t n_tok, const lin_out *outs
     for (int i = 0; i < n; i++) {
         const model_mat *w = outs[i].w;
         j.out[i] = outs[i];
-        j.matvec[i] = lin_matvec(w->type, n_tok);
-        j.rows[i] = j.matvec[i] ? MODEL_ROWS : MODEL_TILE;
         bytes += (size_t)w->n_out * w->row_bytes;
-        total += (w->n_out + j.rows[i] - 1) / j.rows[i];
+        total += (w->n_out + MODEL_ROWS - 1) / MODEL_ROWS;
         j.task_end[i] = total;
-        if (!j.matvec[i]) continue;
         /* Matrices of one type share the prepared activations. */
         int k = 0;
         while (k < i && outs[k].w->type != w->type) k++;
@@ -336,17 +302,11 @@ int forward_scratch_threads(model *m, nt_err *err)
 {
     model_scratch *s = &m->s;
     const int nt = pool_n_threads(m->pool);
-    int64_t max_in = m->info.n_embd;
-    if (m->q_dim > max_in) max_in = m->q_dim;
-    if (m->info.n_ff > max_in) max_in = m->info.n_ff;
     free(s->scores);
-    free(s->tile);
-    s->tile_len = (size_t)MODEL_TILE * (size_t)max_in;
     s->scores = scratch_floats((size_t)nt * (size_t)(m->info.n_head / m->info.n_head_kv) *
                                (size_t)m->kv.n_ctx);
-    s->tile = scratch_floats((size_t)nt * s->tile_len);
     s->n_threads = nt;
-    if (!s->scores || !s->tile)
+    if (!s->scores)
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate scratch for %d threads",
                           gguf_path(m->g), nt);
     return NT_OK;
@@ -406,6 +366,5 @@ void forward_scratch_free(model *m)
     free(s->logits);
     for (int i = 0; i < 3; i++) free(s->act[i]);
     free(s->scores);
-    free(s->tile);
     memset(s, 0, sizeof *s);
 }

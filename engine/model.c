@@ -9,7 +9,6 @@
 #include "model.h"
 #include "quant.h"
 
-#include <cblas.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -218,7 +217,6 @@ static void model_mat_view(model_mat *w, const gguf_tensor *t)
     w->n_out = t->ne[1];
     w->row_bytes = nt_type_row_bytes(t->type, t->ne[0]);
     w->data = t->data;
-    w->direct_f32 = t->type == NT_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0;
     w->bias = NULL;
 }
 
@@ -392,9 +390,6 @@ int model_load(model **out, const char *path, const model_params *params, nt_err
     m->info.n_ctx = n_ctx;
     if ((rc = kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, err))) goto fail;
 
-    /* Our threads call sgemm on their own tiles: OpenBLAS itself must stay single-threaded,
-     * or results would depend on its thread count. */
-    openblas_set_num_threads(1);
     m->pool = pool_init(threads_wanted(p.n_threads));
     if (!m->pool) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "%s: cannot start compute threads", path);

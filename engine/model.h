@@ -12,9 +12,7 @@
 #include "pool.h"
 
 #define MODEL_BATCH 64    /* tokens per forward_batch call (prompts are cut into these) */
-#define MODEL_TILE 64     /* weight rows per sgemm task: converted to f32, then sgemm */
 #define MODEL_ROWS 16     /* weight rows per matrix × vector task (all tokens of the batch) */
-#define MODEL_FLOAT_MATVEC_MAX 16 /* F32/F16/BF16 weights: sgemm only for larger batches */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
 #define MODEL_MAX_HEAD 1024 /* attention heads a file may declare (model_load checks it) */
 
@@ -25,7 +23,6 @@ typedef struct model_mat {
     int64_t n_in, n_out;  /* columns, rows */
     size_t row_bytes;
     const uint8_t *data;  /* n_out × row_bytes bytes inside the mapping */
-    bool direct_f32;      /* F32 and 4-byte aligned: sgemm reads it in place */
     const float *bias;    /* (n_out) added to the product, or NULL */
 } model_mat;
 
@@ -58,8 +55,6 @@ typedef struct model_scratch {
     size_t act_bytes; /* bytes of one token's prepared activation (64-byte multiple) */
     int n_threads;   /* per-thread parts below are sized for this many */
     float *scores;   /* (n_threads, n_head / n_head_kv, n_ctx) attention scores */
-    float *tile;     /* (n_threads, MODEL_TILE × max_in) dequantized weight tiles */
-    size_t tile_len; /* floats of one thread's tile */
 } model_scratch;
 
 struct model {

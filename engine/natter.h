@@ -480,12 +480,11 @@ int model_eval(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err
 /* Same, but logits receives n × n_vocab floats: the logits after every token (perplexity). */
 int model_eval_all(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err);
 
-/* Numerics of model_eval*: tokens run in batches of up to 64. Quantized weights multiply
- * activations quantized per weight type (quant.h), one token at a time or a whole batch;
- * F32/F16/BF16 weights take f32 matrix products (sgemm) for batches of more than 16 tokens.
- * So a token's logits may depend on how the tokens were split into calls (round-off only),
- * but the same calls give bit-identical logits whatever the thread count. The KV cache
- * holds F32. */
+/* Numerics of model_eval*: tokens run in batches of up to 64. Weights multiply activations
+ * prepared per weight type (quant.h: int8 blocks for quantized weights, f32 for float ones)
+ * with one per-row kernel, whatever the batch: a token's logits depend neither on the thread
+ * count nor on how the tokens were split into calls, so a conversation evaluated turn by turn,
+ * resumed or replayed gives bit-identical logits. The KV cache holds F32. */
 
 /* Perplexity exactly as llama.cpp's llama-perplexity defines it. tokens is the whole text,
  * tokenized the way llama-perplexity does it (tokenizer_encode with TOKENIZER_ADD_BOS when

@@ -335,11 +335,11 @@ static void test_threads_qwen2(void) { threads_case("quant/tiny-qwen2.f32.gguf")
 
 /* ---------------------------------------------------------------- kv cache ----- */
 
-/* With every matrix quantized, each token is computed the same way whatever batch it is in:
- * one call or several give bit-identical logits (float weights would switch to sgemm). */
-static void test_split_invariance_quant(void)
+/* Each token is computed the same way whatever batch it is in: one call or several give
+ * bit-identical logits, for quantized and float weights alike (replay and resume rely on it). */
+static void split_invariance_case(const char *rel)
 {
-    const char *path = t_fixture("quant/tiny-llama.q4_k.gguf");
+    const char *path = t_fixture(rel);
     if (!path) T_SKIP("../shared/fixtures is absent");
     model *m = load(path, 0, 2);
     T_ASSERT(m);
@@ -359,6 +359,9 @@ static void test_split_invariance_quant(void)
     model_free(m);
 }
 
+static void test_split_invariance_q4_k(void) { split_invariance_case("quant/tiny-llama.q4_k.gguf"); }
+static void test_split_invariance_f32(void) { split_invariance_case("quant/tiny-llama.f32.gguf"); }
+static void test_split_invariance_f16(void) { split_invariance_case("quant/tiny-llama.f16.gguf"); }
 
 static void test_rewind(void)
 {
@@ -802,7 +805,9 @@ int main(void)
     T_RUN(test_threads_q4_k);
     T_RUN(test_threads_q5_0);
     T_RUN(test_threads_qwen2);
-    T_RUN(test_split_invariance_quant);
+    T_RUN(test_split_invariance_q4_k);
+    T_RUN(test_split_invariance_f32);
+    T_RUN(test_split_invariance_f16);
     T_RUN(test_rewind);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
