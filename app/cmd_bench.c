@@ -14,7 +14,6 @@
  * size. --quick uses one tiny shape instead (for tests). */
 #include "natter.h"
 #include "cmds.h"
-#include "quantize.h"
 
 #include <errno.h>
 #include <math.h>
@@ -329,7 +328,7 @@ static void *bench_fill_main(void *arg)
             f->scratch[i] = f->norm ? 1.0f
                                     : scale * ((float)(bench_rand(&rng) >> 40) *
                                                    (2.0f / 16777216.0f) - 1.0f);
-        quantize_rows(f->type, f->scratch, f->data + row_bytes * (size_t)r, nr, f->cols);
+        nt_quantize_rows(f->type, f->scratch, f->data + row_bytes * (size_t)r, nr, f->cols);
     }
     return NULL;
 }

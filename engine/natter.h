@@ -85,6 +85,18 @@ size_t nt_type_row_bytes(int type, int64_t n);
  * Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). */
 bool nt_type_supported(int type);
 
+/* Row quantizers, for writers of GGUF files (the trainer's checkpoints, the bench's generated
+ * models). Block layouts are ggml's and the rounding that of ggml's reference quantizers, so
+ * a file written here matches one made by llama.cpp's `llama-quantize --pure` from the same
+ * F32 data bit for bit. True for the target types nt_quantize_rows writes: F32, F16, BF16,
+ * Q8_0. */
+bool nt_quantize_supported(int type);
+/* Converts n_rows rows of n_per_row floats (row-major, contiguous) into dst, which holds
+ * n_rows * nt_type_row_bytes(type, n_per_row) bytes. Returns the bytes written, or 0 when
+ * the type is not supported or n_per_row is not a multiple of its block length. Thread-safe;
+ * keeps no pointers. */
+size_t nt_quantize_rows(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
+
 /* ================================================================ token vectors ===== */
 
 /* A growable array of token ids. Zero-initialise ({0}) before first use; free with

@@ -1,15 +1,14 @@
-/* quantize.c — F32 → F16, BF16 and Q8_0 row quantizers (see quantize.h).
+/* quantize.c — F32 → F16, BF16 and Q8_0 row quantizers (declared in natter.h).
  *
  * Q8_0 follows ggml's reference quantizer: per block of 32, d = max|x| / 127, q = round(x / d)
  * computed as round(x · (1/d)) with round-half-away-from-zero, and d stored as binary16. The
  * scalar conversions are the quant module's (round to nearest even, as ggml). */
-#include "quantize.h"
 #include "quant.h"
 
 #include <math.h>
 #include <string.h>
 
-bool quantize_type_supported(int type)
+bool nt_quantize_supported(int type)
 {
     return type == NT_TYPE_F32 || type == NT_TYPE_F16 || type == NT_TYPE_BF16 ||
            type == NT_TYPE_Q8_0;
@@ -31,9 +30,9 @@ static void quantize_row_q8_0(const float *x, quant_block_q8_0 *y, int64_t n)
     }
 }
 
-size_t quantize_rows(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row)
+size_t nt_quantize_rows(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row)
 {
-    if (!quantize_type_supported(type) || n_rows < 0 || n_per_row <= 0) return 0;
+    if (!nt_quantize_supported(type) || n_rows < 0 || n_per_row <= 0) return 0;
     size_t row_bytes = nt_type_row_bytes(type, n_per_row);
     if (row_bytes == 0) return 0;
     unsigned char *out = dst;

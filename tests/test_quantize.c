@@ -2,7 +2,6 @@
  * blk.0.ffn_down.weight, quantized here, must equal byte for byte the same tensor in the
  * F16, BF16 and Q8_0 files that `llama-quantize --pure` made from it. */
 #include "natter.h"
-#include "quantize.h"
 #include "t.h"
 
 #include <math.h>
@@ -28,7 +27,7 @@ static void check_type(const char *file, int type)
         void *out = malloc(b->nbytes);
         T_CHECK(out != NULL);
         if (out) {
-            T_EQ_INT(quantize_rows(type, a->data, out, rows, cols), b->nbytes);
+            T_EQ_INT(nt_quantize_rows(type, a->data, out, rows, cols), b->nbytes);
             size_t diff = 0;
             for (size_t i = 0; i < b->nbytes; i++)
                 diff += ((unsigned char *)out)[i] != ((const unsigned char *)b->data)[i];
@@ -48,9 +47,9 @@ static void test_bad_args(void)
 {
     float x[64] = {0};
     unsigned char out[256];
-    T_EQ_INT(quantize_rows(NT_TYPE_Q4_K, x, out, 1, 64), 0); /* not a target type */
-    T_EQ_INT(quantize_rows(NT_TYPE_Q8_0, x, out, 1, 40), 0); /* not a whole block */
-    T_EQ_INT(quantize_rows(NT_TYPE_Q8_0, x, out, 2, 32), 2 * 34);
+    T_EQ_INT(nt_quantize_rows(NT_TYPE_Q4_K, x, out, 1, 64), 0); /* not a target type */
+    T_EQ_INT(nt_quantize_rows(NT_TYPE_Q8_0, x, out, 1, 40), 0); /* not a whole block */
+    T_EQ_INT(nt_quantize_rows(NT_TYPE_Q8_0, x, out, 2, 32), 2 * 34);
     /* An all-zero block: scale 0, all quants 0 (no division by zero). */
     T_EQ_INT(out[0] | out[1] | out[2] | out[33], 0);
 }
