@@ -21,12 +21,6 @@ struct chat {
     size_t first;             /* first turn in the context */
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
-    /* Sessions: the model_eval calls that filled the cache (their n add up to cache.n), and
-     * the prepared job's place in it. */
-    chat_seg *segs;
-    size_t n_segs, cap_segs;
-    bool segs_lost;           /* memory ran out while recording: answers get no schedule */
-    size_t job_keep;          /* cache tokens kept by the job in flight */
     bool rereading;           /* a chat_prepare_reread job is in flight */
     char stops[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* chat_set_stops */
     /* The fixed part after the system prompt (chat_set_prefix, chat_set_greeting). */
@@ -61,15 +55,8 @@ static void chat_prefix_free(chat *c)
     c->n_prefix = 0;
 }
 
-static void chat_segs_free(chat_seg *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i].tail);
-    free(v);
-}
-
 static void chat_turn_release(chat_turn *t)
 {
-    chat_segs_free(t->segs, t->n_segs);
     free(t->text);
     nt_tokens_free(&t->tokens);
     free(t->changes);
@@ -94,7 +81,6 @@ void chat_free(chat *c)
     free(c->greeting);
     nt_tokens_free(&c->prompt);
     nt_tokens_free(&c->cache);
-    chat_segs_free(c->segs, c->n_segs);
     free(c);
 }
 
@@ -176,80 +162,7 @@ int chat_add_user(chat *c, const char *text)
     return NT_OK;
 }
 
-/* ------------------------------------------------- the cache's eval calls (sessions) ----- */
 
-static bool chat_segs_push(chat_seg **v, size_t *n, size_t *cap, chat_seg s)
-{
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        chat_seg *nv = realloc(*v, ncap * sizeof *nv);
-        if (!nv) return false;
-        *v = nv;
-        *cap = ncap;
-    }
-    (*v)[(*n)++] = s;
-    return true;
-}
-
-/* Records a call of n kept tokens (n > 0). */
-static void chat_segs_add(chat *c, int32_t n)
-{
-    if (n <= 0 || c->segs_lost) return;
-    if (!chat_segs_push(&c->segs, &c->n_segs, &c->cap_segs, (chat_seg){n, 0, NULL}))
-        c->segs_lost = true;
-}
-
-/* Cuts the recorded calls to the first keep cache tokens. A call cut in the middle keeps the
- * ids it lost as its tail: they were evaluated with it and shaped its kept rows. Must run
- * while cache.v still holds the old contents. */
-static void chat_segs_cut(chat *c, size_t keep)
-{
-    size_t pos = 0, i = 0;
-    while (i < c->n_segs && pos + (size_t)c->segs[i].n <= keep) pos += (size_t)c->segs[i++].n;
-    if (i < c->n_segs && pos < keep) {
-        chat_seg *s = &c->segs[i];
-        size_t cut = pos + (size_t)s->n - keep;
-        int32_t *tail = malloc((cut + (size_t)s->n_tail) * sizeof *tail);
-        if (tail && pos + (size_t)s->n <= c->cache.n) {
-            memcpy(tail, c->cache.v + keep, cut * sizeof *tail);
-            if (s->n_tail) memcpy(tail + cut, s->tail, (size_t)s->n_tail * sizeof *tail);
-            free(s->tail);
-            s->tail = tail;
-            s->n = (int32_t)(keep - pos);
-            s->n_tail += (int32_t)cut;
-        } else {
-            free(tail);
-            c->segs_lost = true;
-        }
-        i++;
-    }
-    for (size_t j = i; j < c->n_segs; j++) free(c->segs[j].tail);
-    c->n_segs = i;
-    if (keep == 0) c->segs_lost = false; /* an empty cache is fully known again */
-}
-
-/* A deep copy of v[0..n) plus, if extra > 0, one more call of extra tokens. */
-static chat_seg *chat_segs_copy(const chat_seg *v, size_t n, int32_t extra, size_t *out_n)
-{
-    size_t m = n + (extra > 0);
-    chat_seg *d = calloc(m ? m : 1, sizeof *d);
-    if (!d) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        d[i] = v[i];
-        d[i].tail = NULL;
-        if (v[i].n_tail > 0) {
-            d[i].tail = malloc((size_t)v[i].n_tail * sizeof *d[i].tail);
-            if (!d[i].tail) {
-                chat_segs_free(d, i);
-                return NULL;
-            }
-            memcpy(d[i].tail, v[i].tail, (size_t)v[i].n_tail * sizeof *d[i].tail);
-        }
-    }
-    if (extra > 0) d[n] = (chat_seg){extra, 0, NULL};
-    *out_n = m;
-    return d;
-}
 
 /* Raw mode: BOS (if the model wants it) and then every turn's text as plain text. Answers
  * contribute their generated ids, which decode to their text. */
@@ -443,12 +356,9 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
         common++;
     /* At least the last prompt token is evaluated again: the answer needs its logits. */
     if (common >= c->prompt.n) common = c->prompt.n - 1;
-    chat_segs_cut(c, common);
-    c->job_keep = common;
     t->max_tokens = max_tokens;
     t->first = first;
-    if (!c->segs_lost)
-        t->segs = chat_segs_copy(c->segs, c->n_segs, (int32_t)(c->prompt.n - common), &t->n_segs);
+    t->prompt_len = (int32_t)c->prompt.n;
     memset(job, 0, sizeof *job);
     job->keep = (int32_t)common;
     job->tokens = c->prompt.v + common;
@@ -479,8 +389,6 @@ int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
     while (common < c->cache.n && common < c->prompt.n && c->cache.v[common] == c->prompt.v[common])
         common++;
     if (common >= c->prompt.n) common = c->prompt.n - 1;
-    chat_segs_cut(c, common);
-    c->job_keep = common;
     memset(job, 0, sizeof *job);
     job->keep = (int32_t)common;
     job->tokens = c->prompt.v + common;
@@ -494,21 +402,16 @@ int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
 }
 
 /* After a job's DONE: the cache holds the first n_past ids of prompt ++ answer (answer may be
- * NULL); records them and the calls that put them there. */
+ * NULL). */
 static void chat_set_cache(chat *c, size_t past, const nt_tokens *answer)
 {
-    if (past < c->job_keep) chat_segs_cut(c, past);
     c->cache.n = 0;
     size_t from_prompt = past < c->prompt.n ? past : c->prompt.n;
     nt_tokens_append(&c->cache, c->prompt.v, from_prompt);
-    if (from_prompt > c->job_keep) chat_segs_add(c, (int32_t)(from_prompt - c->job_keep));
     size_t from_answer = past - from_prompt;
     if (!answer) from_answer = 0;
     if (answer && from_answer > answer->n) from_answer = answer->n;
     if (from_answer) nt_tokens_append(&c->cache, answer->v, from_answer);
-    /* Generated tokens are evaluated one call each. */
-    for (size_t i = 0; i < from_answer; i++) chat_segs_add(c, 1);
-    if (c->cache.n != from_prompt + from_answer) c->segs_lost = true; /* out of memory */
 }
 
 void chat_apply(chat *c, const worker_event *ev)
@@ -633,6 +536,13 @@ nomem:
 
 size_t chat_n_prefix(const chat *c) { return c->n_prefix; }
 
+const char *chat_prefix_at(const chat *c, size_t i, enum chat_role *role)
+{
+    if (i >= c->n_prefix) return NULL;
+    if (role) *role = c->prefix_role[i];
+    return c->prefix_text[i];
+}
+
 int chat_set_greeting(chat *c, const char *text)
 {
     char *g = NULL;
@@ -707,10 +617,7 @@ int chat_restore_turn(chat *c, const chat_turn *src)
     t->max_tokens = src->max_tokens;
     t->first = src->first;
     memcpy(t->stop, src->stop, sizeof t->stop);
-    if (src->segs) {
-        t->segs = chat_segs_copy(src->segs, src->n_segs, 0, &t->n_segs);
-        if (!t->segs) goto nomem;
-    }
+    t->prompt_len = src->prompt_len;
     return NT_OK;
 nomem:
     chat_truncate(c, c->n_turns - 1);

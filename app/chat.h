@@ -23,17 +23,6 @@
 #include "natter.h"
 #include "worker.h"
 
-/* One model_eval call that filled part of the KV cache (recorded for sessions): n tokens kept,
- * evaluated together with n_tail further ids that were dropped from the cache since (a later
- * prompt diverged inside the call's range). The engine's single-token and batch paths round
- * differently and a batch's rows may depend on its size, so replaying an answer exactly means
- * filling the cache with the same calls (app/replay.h). */
-typedef struct chat_seg {
-    int32_t n;
-    int32_t n_tail;
-    int32_t *tail;            /* n_tail ids, owned by the turn or chat holding the seg */
-} chat_seg;
-
 /* A live parameter change inside an answer: `params` were in force from token `index` on. */
 typedef struct chat_change {
     int32_t index;
@@ -60,10 +49,7 @@ typedef struct chat_turn {
     int64_t time;             /* Unix time: question added / answer completed (0: unknown) */
     int32_t max_tokens;       /* answers: the job's limit on generated tokens */
     size_t first;             /* answers: chat_first_turn() when the answer was prepared */
-    chat_seg *segs;           /* answers: the calls that filled the KV cache with the prompt,
-                                 from position 0 (the last one is the answer's own job); NULL
-                                 when unknown (memory ran out) */
-    size_t n_segs;
+    int32_t prompt_len;       /* answers: tokens in the prompt (replay checks its rebuild) */
     char stop[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* answers: the job's stop strings */
 } chat_turn;
 
@@ -133,6 +119,8 @@ void chat_clear(chat *c);
  * after the first, or while busy). */
 int chat_set_prefix(chat *c, const chat_msg *msgs, size_t n);
 size_t chat_n_prefix(const chat *c);
+/* Example i of the prefix: its text (borrowed) and role; NULL when out of range. */
+const char *chat_prefix_at(const chat *c, size_t i, enum chat_role *role);
 /* The greeting: the assistant's first message, placed after the examples and before the
  * conversation (part of the fixed part, so sessions keep their question-first turns). The
  * TUI shows it above the first question. NULL or "" removes it. NT_OK or NT_ERR_NOMEM. */

@@ -1,10 +1,10 @@
 /* replay.c — regenerates a session's answers exactly (see replay.h).
  *
- * Exactness rests on three things the recording keeps: the prompt is rebuilt by the same chat
- * code from the same turns (the recorded answers' ids included, as the chat reuses them); the
- * KV cache is filled by the same model_eval calls as when the answer was written (the single
- * and batch paths round differently, so a prompt evaluated in one batch does not give the
- * logits of the same prompt read partly from generated tokens); and the sampler steps as the
+ * Exactness rests on three things: the prompt is rebuilt by the same chat code from the same
+ * turns (the recorded answers' ids included, as the chat reuses them); the engine's logits
+ * depend neither on the thread count nor on how a prompt was split into model_eval calls
+ * (natter.h), so reading the prompt in one go gives the logits of the recording however its
+ * KV cache was filled (turn by turn, regenerated, resumed); and the sampler steps as the
  * worker's did: seeded at the answer's start, the cached context as penalty history, one RNG
  * step per token, each live change set exactly before its token. */
 #include "replay.h"
@@ -30,12 +30,7 @@ struct replay {
 
     /* The chat holding the recorded conversation up to the question being answered. */
     chat *c;
-    /* What the model's cache holds and the calls that put it there (valid only while
-     * segs_ok: a prompt evaluated without a recorded schedule leaves it unknown). */
-    nt_tokens cache;
-    chat_seg *segs;
-    size_t n_segs, cap_segs;
-    bool segs_ok;
+    nt_tokens cache;            /* what the model's cache holds */
 };
 
 static bool file_exists(const char *p) { return p && access(p, R_OK) == 0; }
@@ -107,22 +102,25 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
         goto fail;
     }
     chat_set_raw(r->c, s->raw);
-    if (chat_set_system(r->c, s->system) != NT_OK) {
+    /* The fixed part as recorded: system prompt, examples, greeting. */
+    chat_msg *msgs = calloc(s->n_examples + 1, sizeof *msgs);
+    size_t nm = 0;
+    if (msgs) {
+        msgs[nm++] = (chat_msg){CHAT_ROLE_SYSTEM, s->system ? s->system : ""};
+        for (size_t i = 0; i < s->n_examples; i++)
+            msgs[nm++] = (chat_msg){s->examples[i].role, s->examples[i].text};
+    }
+    int prc = msgs ? chat_set_prefix(r->c, msgs, nm) : NT_ERR_NOMEM;
+    free(msgs);
+    if (prc != NT_OK || chat_set_greeting(r->c, s->greeting) != NT_OK) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
         goto fail;
     }
-    r->segs_ok = true; /* an empty cache is fully known */
     *out = r;
     return NT_OK;
 fail:
     replay_free(r);
     return rc;
-}
-
-static void replay_segs_clear(replay *r, size_t from)
-{
-    for (size_t i = from; i < r->n_segs; i++) free(r->segs[i].tail);
-    if (from < r->n_segs) r->n_segs = from;
 }
 
 void replay_free(replay *r)
@@ -134,8 +132,6 @@ void replay_free(replay *r)
     free(r->piece);
     free(r->path);
     nt_tokens_free(&r->cache);
-    replay_segs_clear(r, 0);
-    free(r->segs);
     free(r);
 }
 
@@ -160,8 +156,6 @@ static int replay_sync_chat(replay *r, size_t n, nt_err *err)
         if (!r->same_model) {
             /* Another vocabulary: the recorded ids mean nothing to it; use the text. */
             t.tokens = (nt_tokens){0};
-            t.segs = NULL;
-            t.n_segs = 0;
         }
         int rc = chat_restore_turn(r->c, &t);
         if (rc != NT_OK) return nt_err_set(err, rc, "replay: message %zu: cannot restore it", i + 1);
@@ -169,92 +163,16 @@ static int replay_sync_chat(replay *r, size_t n, nt_err *err)
     return NT_OK;
 }
 
-static bool replay_segs_push(replay *r, const chat_seg *s)
-{
-    if (r->n_segs == r->cap_segs) {
-        size_t nc = r->cap_segs ? r->cap_segs * 2 : 64;
-        chat_seg *nv = realloc(r->segs, nc * sizeof *nv);
-        if (!nv) return false;
-        r->segs = nv;
-        r->cap_segs = nc;
-    }
-    chat_seg d = {s->n, 0, NULL};
-    if (s->n_tail > 0) {
-        d.tail = malloc((size_t)s->n_tail * sizeof *d.tail);
-        if (!d.tail) return false;
-        memcpy(d.tail, s->tail, (size_t)s->n_tail * sizeof *d.tail);
-        d.n_tail = s->n_tail;
-    }
-    r->segs[r->n_segs++] = d;
-    return true;
-}
-
-static bool seg_same(const chat_seg *a, const chat_seg *b)
-{
-    return a->n == b->n && a->n_tail == b->n_tail &&
-           (a->n_tail == 0 || memcmp(a->tail, b->tail, (size_t)a->n_tail * sizeof *a->tail) == 0);
-}
-
-/* Fills the cache with prompt P through the recorded calls S[0..ns) (their n add up to P's
- * length), reusing the calls already there that match; the last call always runs, so logits
- * hold its last token's. Returns the tokens evaluated in *n_eval. */
-static int replay_fill_exact(replay *r, const nt_tokens *P, const chat_seg *S, size_t ns,
-                             int32_t *n_eval, nt_err *err)
-{
-    size_t pos = 0, i = 0;
-    if (r->segs_ok)
-        while (i + 1 < ns && i < r->n_segs && seg_same(&r->segs[i], &S[i]) &&
-               pos + (size_t)S[i].n <= r->cache.n &&
-               memcmp(r->cache.v + pos, P->v + pos, (size_t)S[i].n * sizeof *P->v) == 0) {
-            pos += (size_t)S[i].n;
-            i++;
-        }
-    model_rewind(r->m, (int32_t)pos);
-    r->cache.n = pos;
-    replay_segs_clear(r, i);
-    r->segs_ok = true;
-    *n_eval = 0;
-    nt_tokens buf = {0};
-    int rc = NT_OK;
-    for (; i < ns; i++) {
-        const chat_seg *sg = &S[i];
-        buf.n = 0;
-        if (nt_tokens_append(&buf, P->v + pos, (size_t)sg->n) != NT_OK ||
-            (sg->n_tail && nt_tokens_append(&buf, sg->tail, (size_t)sg->n_tail) != NT_OK)) {
-            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
-            break;
-        }
-        rc = model_eval(r->m, buf.v, (int32_t)buf.n, r->logits, err);
-        if (rc != NT_OK) break;
-        if (sg->n_tail) model_rewind(r->m, (int32_t)(pos + (size_t)sg->n));
-        if (nt_tokens_append(&r->cache, P->v + pos, (size_t)sg->n) != NT_OK ||
-            !replay_segs_push(r, sg)) {
-            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
-            break;
-        }
-        pos += (size_t)sg->n;
-        *n_eval += sg->n;
-    }
-    nt_tokens_free(&buf);
-    if (rc != NT_OK) {
-        /* The cache is in an unknown state: start from nothing next time. */
-        model_rewind(r->m, 0);
-        r->cache.n = 0;
-        replay_segs_clear(r, 0);
-    }
-    return rc;
-}
-
-/* Fills the cache with P the ordinary way: keep the common prefix, evaluate the rest at once. */
-static int replay_fill_plain(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *err)
+/* Fills the cache with P: keeps the common prefix with what it holds and evaluates the rest
+ * at once (the engine's logits do not depend on how a prompt is split into calls, so this
+ * gives the logits of the recording however its cache was filled). */
+static int replay_fill(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *err)
 {
     size_t common = 0;
     while (common < r->cache.n && common < P->n && r->cache.v[common] == P->v[common]) common++;
     if (common >= P->n) common = P->n - 1;
     model_rewind(r->m, (int32_t)common);
     r->cache.n = common;
-    replay_segs_clear(r, 0);
-    r->segs_ok = false;
     int rc = model_eval(r->m, P->v + common, (int32_t)(P->n - common), r->logits, err);
     if (rc != NT_OK) {
         model_rewind(r->m, 0);
@@ -319,18 +237,8 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
                         turn + 1, P.n, r->n_ctx);
         goto out;
     }
-    /* The recorded calls apply when they describe this very prompt. */
-    size_t sum = 0;
-    bool tails_ok = true;
-    for (size_t i = 0; i < t->n_segs; i++) {
-        sum += (size_t)t->segs[i].n;
-        if (t->segs[i].n_tail && i + 1 == t->n_segs) tails_ok = false;
-    }
-    res->prompt_matches = t->segs && sum == P.n;
-    if (r->same_model && t->segs && t->n_segs > 0 && sum == P.n && tails_ok)
-        rc = replay_fill_exact(r, &P, t->segs, t->n_segs, &res->n_eval, err);
-    else
-        rc = replay_fill_plain(r, &P, &res->n_eval, err);
+    res->prompt_matches = t->prompt_len == 0 || (size_t)t->prompt_len == P.n;
+    rc = replay_fill(r, &P, &res->n_eval, err);
     if (rc != NT_OK) goto out;
 
     sampler_params p0 = t->params;
@@ -456,8 +364,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         }
         rc = model_eval(r->m, &id, 1, r->logits, err);
         if (rc != NT_OK) break;
-        chat_seg one = {1, 0, NULL};
-        if (nt_tokens_push(&r->cache, id) != NT_OK || (r->segs_ok && !replay_segs_push(r, &one))) {
+        if (nt_tokens_push(&r->cache, id) != NT_OK) {
             rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
             break;
         }
@@ -466,8 +373,6 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     if (rc != NT_OK) {
         model_rewind(r->m, 0);
         r->cache.n = 0;
-        replay_segs_clear(r, 0);
-        r->segs_ok = true;
         goto out;
     }
     if (!res->stop_text) {

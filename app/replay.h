@@ -1,8 +1,8 @@
 /* replay.h — regenerates a session's answers: the recorded seeds, every live change applied
- * exactly before its recorded token index, the same prompt tokens (the recorded conversation
- * re-formatted by the chat module) and the same KV-cache history (the recorded model_eval
- * calls, chat_turn.segs), so that with the same model file the answers come out token for
- * token as they were written. Overrides (another model, temperature, top-p, ...) replay the
+ * exactly before its recorded token index and the same prompt tokens (the recorded
+ * conversation re-formatted by the chat module, its length checked against the recording), so
+ * that with the same model file the answers come out token for token as they were written (the
+ * engine's logits do not depend on how the prompt reaches the KV cache). Overrides (another model, temperature, top-p, ...) replay the
  * same questions with changes, for comparing one conversation across settings or models.
  *
  * Each answer is regenerated in the context of the recorded conversation before it (the
@@ -12,7 +12,7 @@
  * The replay drives the model and a sampler itself, on the calling thread, mirroring the
  * worker's generation loop (app/worker.c): sampler seeded from the answer's parameters, the
  * whole cached context as penalty history, one RNG step per token, end-of-generation tokens
- * and the plain template's stop string. No terminal code here. */
+ * and the recorded stop strings. No terminal code here. */
 #ifndef NATTER_APP_REPLAY_H
 #define NATTER_APP_REPLAY_H
 
@@ -60,7 +60,7 @@ typedef struct replay_result {
     bool stop_text;         /* ended at the stop string */
     int32_t n_prompt;       /* prompt tokens */
     int32_t n_eval;         /* prompt tokens evaluated (the rest came from the cache) */
-    bool prompt_matches;    /* the prompt has the recorded length (exact replays) */
+    bool prompt_matches;    /* the rebuilt prompt has the recorded length */
     /* The first token's top candidates (as the worker's TOKEN events carry them): their
      * probabilities come from the logits bit for bit, so tests compare them with the live
      * run's to see that the cache was filled exactly alike. */

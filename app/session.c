@@ -112,8 +112,6 @@ static void session_turn_release(chat_turn *t)
     nt_tokens_free(&t->tokens);
     free(t->changes);
     free(t->error);
-    for (size_t i = 0; i < t->n_segs; i++) free(t->segs[i].tail);
-    free(t->segs);
     memset(t, 0, sizeof *t);
 }
 
@@ -134,10 +132,20 @@ static void session_model_release(session_model *m)
     memset(m, 0, sizeof *m);
 }
 
+static void session_clear_examples(session *s)
+{
+    for (size_t i = 0; i < s->n_examples; i++) free(s->examples[i].text);
+    free(s->examples);
+    s->examples = NULL;
+    s->n_examples = 0;
+}
+
 void session_free(session *s)
 {
     if (!s) return;
     session_clear_turns(s);
+    session_clear_examples(s);
+    free(s->greeting);
     session_model_release(&s->model);
     free(s->persona);
     free(s->system);
@@ -175,21 +183,7 @@ static int session_turn_copy(chat_turn *d, const chat_turn *t)
     d->max_tokens = t->max_tokens;
     d->first = t->first;
     memcpy(d->stop, t->stop, sizeof d->stop);
-    if (t->segs) {
-        d->segs = calloc(t->n_segs ? t->n_segs : 1, sizeof *d->segs);
-        if (!d->segs) goto nomem;
-        d->n_segs = t->n_segs;
-        for (size_t i = 0; i < t->n_segs; i++) {
-            d->segs[i] = (chat_seg){t->segs[i].n, 0, NULL};
-            if (t->segs[i].n_tail > 0) {
-                size_t bytes = (size_t)t->segs[i].n_tail * sizeof(int32_t);
-                d->segs[i].tail = malloc(bytes);
-                if (!d->segs[i].tail) goto nomem;
-                memcpy(d->segs[i].tail, t->segs[i].tail, bytes);
-                d->segs[i].n_tail = t->segs[i].n_tail;
-            }
-        }
-    }
+    d->prompt_len = t->prompt_len;
     return NT_OK;
 nomem:
     session_turn_release(d);
@@ -325,6 +319,26 @@ int session_capture(session *s, const chat *c, bool raw)
             for (size_t j = 0; j < i; j++) session_turn_release(&turns[j]);
             goto nomem;
         }
+    size_t ne = chat_n_prefix(c);
+    session_example *ex = calloc(ne ? ne : 1, sizeof *ex);
+    char *greet = chat_greeting(c) ? strdup(chat_greeting(c)) : NULL;
+    bool oom = !ex || (chat_greeting(c) && !greet);
+    for (size_t i = 0; !oom && i < ne; i++) {
+        const char *t = chat_prefix_at(c, i, &ex[i].role);
+        if (!(ex[i].text = strdup(t ? t : ""))) oom = true;
+    }
+    if (oom) {
+        for (size_t i = 0; ex && i < ne; i++) free(ex[i].text);
+        free(ex);
+        free(greet);
+        for (size_t j = 0; j < n; j++) session_turn_release(&turns[j]);
+        goto nomem;
+    }
+    session_clear_examples(s);
+    s->examples = ex;
+    s->n_examples = ne;
+    free(s->greeting);
+    s->greeting = greet;
     session_clear_turns(s);
     s->turns = turns;
     s->n_turns = n;
@@ -350,6 +364,14 @@ int session_restore(const session *s, chat *c, nt_err *err)
         return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
     chat_set_family(c, s->family);
     chat_set_raw(c, s->raw);
+    chat_msg *msgs = calloc(s->n_examples ? s->n_examples : 1, sizeof *msgs);
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
+    for (size_t i = 0; i < s->n_examples; i++)
+        msgs[i] = (chat_msg){s->examples[i].role, s->examples[i].text};
+    int prc = chat_set_prefix(c, msgs, s->n_examples);
+    free(msgs);
+    if (prc != NT_OK || chat_set_greeting(c, s->greeting) != NT_OK)
+        return nt_err_set(err, prc == NT_OK ? NT_ERR_NOMEM : prc, "session: cannot set the examples");
     for (size_t i = 0; i < s->n_turns; i++) {
         int rc = chat_restore_turn(c, &s->turns[i]);
         if (rc != NT_OK) {
@@ -662,49 +684,6 @@ static void put_int_flow(sbuf *b, const int32_t *v, size_t n, int indent)
     sb_str(b, "]\n");
 }
 
-/* The cache calls: n = one call of n tokens, -k = k single-token calls (generation),
- * {n: N, tail: [ids]} = a call whose last ids were dropped from the cache since. */
-static void put_segs(sbuf *b, const chat_seg *v, size_t n, int indent)
-{
-    sb_str(b, " [");
-    size_t col = (size_t)indent + 9;
-    for (size_t i = 0; i < n;) {
-        sbuf item = {0};
-        if (v[i].n_tail > 0) {
-            sb_printf(&item, "{n: %d, tail: [", v[i].n);
-            for (int32_t k = 0; k < v[i].n_tail; k++)
-                sb_printf(&item, "%s%d", k ? ", " : "", v[i].tail[k]);
-            sb_str(&item, "]}");
-            i++;
-        } else if (v[i].n == 1) {
-            size_t run = 0;
-            while (i + run < n && v[i + run].n == 1 && v[i + run].n_tail == 0) run++;
-            if (run == 1) sb_str(&item, "1");
-            else sb_printf(&item, "-%zu", run);
-            i += run;
-        } else {
-            sb_printf(&item, "%d", v[i].n);
-            i++;
-        }
-        if (item.oom) b->oom = true;
-        if (item.s) {
-            if (col > (size_t)indent + 9) {
-                if (col + item.n + 2 > 96) {
-                    sb_printf(b, ",\n%*s", indent + 2, "");
-                    col = (size_t)indent + 2;
-                } else {
-                    sb_str(b, ", ");
-                    col += 2;
-                }
-            }
-            sb_put(b, item.s, item.n);
-            col += item.n;
-        }
-        free(item.s);
-    }
-    sb_str(b, "]\n");
-}
-
 char *session_to_yaml(const session *s, size_t *len)
 {
     sbuf b = {0};
@@ -743,6 +722,18 @@ char *session_to_yaml(const session *s, size_t *len)
     sb_printf(&b, "context_first: %zu\n", s->first);
     sb_str(&b, "system:");
     put_text(&b, s->system ? s->system : "", 2);
+    if (s->n_examples) {
+        sb_str(&b, "examples:\n");
+        for (size_t i = 0; i < s->n_examples; i++) {
+            sb_printf(&b, "  - role: %s\n    text:",
+                      s->examples[i].role == CHAT_ROLE_ASSISTANT ? "assistant" : "user");
+            put_text(&b, s->examples[i].text ? s->examples[i].text : "", 6);
+        }
+    }
+    if (s->greeting) {
+        sb_str(&b, "greeting:");
+        put_text(&b, s->greeting, 2);
+    }
     /* Said up front so a file cut short between two messages is caught. */
     sb_printf(&b, "message_count: %zu\n", s->n_turns);
     sb_str(&b, s->n_turns ? "messages:\n" : "messages: []\n");
@@ -808,10 +799,7 @@ char *session_to_yaml(const session *s, size_t *len)
         sb_printf(&b, "    prompt_sec: %.3f\n", t->prompt_sec);
         sb_printf(&b, "    gen_sec: %.3f\n", t->gen_sec);
         sb_printf(&b, "    context_first: %zu\n", t->first);
-        if (t->segs) {
-            sb_str(&b, "    cache:");
-            put_segs(&b, t->segs, t->n_segs, 4);
-        }
+        if (t->prompt_len > 0) sb_printf(&b, "    prompt_length: %d\n", t->prompt_len);
         sb_str(&b, "    tokens:");
         put_int_flow(&b, t->tokens.v, t->tokens.n, 4);
     }
@@ -995,6 +983,49 @@ static int h_persona(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 static int h_system(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     return read_text(c, v, k->name, &((rd *)obj)->s->system);
+}
+
+/* One example: {role: user|assistant, text: ...}. */
+static int h_ex_role(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    session_example *e = obj;
+    const char *s = v->type == YAML_SCALAR_NODE ? sval(v) : NULL;
+    if (s && !strcmp(s, "user")) e->role = CHAT_ROLE_USER;
+    else if (s && !strcmp(s, "assistant")) e->role = CHAT_ROLE_ASSISTANT;
+    else return ycfg_error(c, v, "'role' must be user or assistant, not %s", s ? s : ycfg_kind(v));
+    return NT_OK;
+}
+static int h_ex_text(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return read_text(c, v, k->name, &((session_example *)obj)->text);
+}
+static const ycfg_key example_keys[] = {
+    {.name = "role", .fn = h_ex_role, .required = true},
+    {.name = "text", .fn = h_ex_text, .required = true},
+    {0},
+};
+
+static int h_examples(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    session *s = ((rd *)obj)->s;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return ycfg_error(c, v, "'examples' must be a list, not %s", ycfg_kind(v));
+    size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    s->examples = calloc(m ? m : 1, sizeof *s->examples);
+    if (!s->examples) return ycfg_error(c, v, "out of memory");
+    int rc = NT_OK;
+    for (size_t i = 0; i < m; i++) {
+        yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
+        session_example *e = &s->examples[s->n_examples++];
+        if (!it || ycfg_map(c, it, example_keys, e, YCFG_NO_SET, "an example") != NT_OK)
+            rc = NT_ERR_FORMAT;
+    }
+    return rc;
+}
+
+static int h_greeting(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return read_text(c, v, k->name, &((rd *)obj)->s->greeting);
 }
 
 static int h_template(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
@@ -1318,6 +1349,7 @@ static int h_tlong(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     if (!strcmp(k->name, "max_tokens")) r->t->max_tokens = (int32_t)x;
     else if (!strcmp(k->name, "prompt_tokens")) r->t->n_prompt = (int32_t)x;
     else if (!strcmp(k->name, "context_first")) r->t->first = (size_t)x;
+    else if (!strcmp(k->name, "prompt_length")) r->t->prompt_len = (int32_t)x;
     else {
         r->token_count = x;
         r->have_count = true;
@@ -1359,87 +1391,9 @@ static int h_tokens(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     if (v->type != YAML_SEQUENCE_NODE)
         return ycfg_error(c, v, "'tokens' must be a list of token ids, not %s", ycfg_kind(v));
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
-        int32_t id;
+        int32_t id = 0;
         if (read_id(c, ycfg_node(c, *i), "tokens", &id) != NT_OK) return NT_ERR_FORMAT;
         if (nt_tokens_push(&r->t->tokens, id) != NT_OK) return ycfg_error(c, v, "out of memory");
-    }
-    return NT_OK;
-}
-
-static bool segs_push(chat_turn *t, size_t *cap, chat_seg s)
-{
-    if (t->n_segs == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        chat_seg *nv = realloc(t->segs, nc * sizeof *nv);
-        if (!nv) return false;
-        t->segs = nv;
-        *cap = nc;
-    }
-    t->segs[t->n_segs++] = s;
-    return true;
-}
-
-typedef struct rd_seg {
-    long n;
-    yaml_node_t *tail;
-} rd_seg;
-static int h_seg_n(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
-{
-    return ycfg_read_long(c, v, k->name, 1, 1L << 24, &((rd_seg *)obj)->n);
-}
-static int h_seg_tail(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
-{
-    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
-        return ycfg_error(c, v, "'tail' must be a list of token ids");
-    ((rd_seg *)obj)->tail = v;
-    return NT_OK;
-}
-static const ycfg_key seg_keys[] = {
-    {.name = "n", .fn = h_seg_n, .required = true},
-    {.name = "tail", .fn = h_seg_tail, .required = true},
-    {0},
-};
-
-static int h_cache(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
-{
-    rd *r = obj;
-    chat_turn *t = r->t;
-    assistant_key(r, v);
-    if (v->type != YAML_SEQUENCE_NODE)
-        return ycfg_error(c, v, "'cache' must be a list, not %s", ycfg_kind(v));
-    size_t cap = 0;
-    t->segs = calloc(1, sizeof *t->segs);
-    if (!t->segs) return ycfg_error(c, v, "out of memory");
-    cap = 1;
-    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
-        yaml_node_t *it = ycfg_node(c, *i);
-        if (it && it->type == YAML_MAPPING_NODE) {
-            rd_seg sg = {0};
-            if (ycfg_map(c, it, seg_keys, &sg, YCFG_NO_SET, "a cache call") != NT_OK)
-                return NT_ERR_FORMAT;
-            size_t nt = (size_t)(sg.tail->data.sequence.items.top - sg.tail->data.sequence.items.start);
-            int32_t *tail = malloc(nt * sizeof *tail);
-            if (!tail) return ycfg_error(c, it, "out of memory");
-            for (size_t j = 0; j < nt; j++)
-                if (read_id(c, ycfg_node(c, sg.tail->data.sequence.items.start[j]), "tail",
-                            &tail[j]) != NT_OK) {
-                    free(tail);
-                    return NT_ERR_FORMAT;
-                }
-            if (!segs_push(t, &cap, (chat_seg){(int32_t)sg.n, (int32_t)nt, tail})) {
-                free(tail);
-                return ycfg_error(c, it, "out of memory");
-            }
-            continue;
-        }
-        long x = 0;
-        if (!it || ycfg_read_long(c, it, "cache", -(1L << 24), 1L << 24, &x) != NT_OK)
-            return NT_ERR_FORMAT;
-        if (x == 0) return ycfg_error(c, it, "a 'cache' entry cannot be 0");
-        long reps = x < 0 ? -x : 1;
-        int32_t n = x < 0 ? 1 : (int32_t)x;
-        for (long j = 0; j < reps; j++)
-            if (!segs_push(t, &cap, (chat_seg){n, 0, NULL})) return ycfg_error(c, it, "out of memory");
     }
     return NT_OK;
 }
@@ -1462,7 +1416,7 @@ static const ycfg_key message_keys[] = {
     {.name = "prompt_sec", .fn = h_tdouble},
     {.name = "gen_sec", .fn = h_tdouble},
     {.name = "context_first", .fn = h_tlong},
-    {.name = "cache", .fn = h_cache},
+    {.name = "prompt_length", .fn = h_tlong},
     {.name = "tokens", .fn = h_tokens},
     {0},
 };
@@ -1562,6 +1516,8 @@ static const ycfg_key top_keys[] = {
     {.name = "context", .fn = h_context, .required = true},
     {.name = "context_first", .fn = h_first},
     {.name = "system", .fn = h_system},
+    {.name = "examples", .fn = h_examples},
+    {.name = "greeting", .fn = h_greeting},
     {.name = "message_count", .fn = h_count, .required = true},
     {.name = "messages", .fn = h_messages, .required = true},
     {.name = "complete", .fn = h_complete},
@@ -2186,6 +2142,17 @@ char *session_export_md(const session *s)
         sb_str(&b, s->system);
         sb_str(&b, "\n");
     }
+    for (size_t i = 0; i < s->n_examples; i++) {
+        sb_str(&b, s->examples[i].role == CHAT_ROLE_ASSISTANT ? "\n## Example answer\n\n"
+                                                              : "\n## Example question\n\n");
+        sb_str(&b, s->examples[i].text ? s->examples[i].text : "");
+        sb_str(&b, "\n");
+    }
+    if (s->greeting) {
+        sb_str(&b, "\n## Assistant (greeting)\n\n");
+        sb_str(&b, s->greeting);
+        sb_str(&b, "\n");
+    }
     for (size_t i = 0; i < s->n_turns; i++) {
         const chat_turn *t = &s->turns[i];
         bool ans = t->role == CHAT_ROLE_ASSISTANT;
@@ -2214,6 +2181,23 @@ char *session_export_json(const session *s)
         json_w_string(&w, "system");
         json_w_key(&w, "content");
         json_w_string(&w, s->system);
+        json_w_end_object(&w);
+    }
+    /* The fixed part as the model read it: the examples, then the greeting. */
+    for (size_t i = 0; i < s->n_examples; i++) {
+        json_w_begin_object(&w);
+        json_w_key(&w, "role");
+        json_w_string(&w, s->examples[i].role == CHAT_ROLE_ASSISTANT ? "assistant" : "user");
+        json_w_key(&w, "content");
+        json_w_string(&w, s->examples[i].text ? s->examples[i].text : "");
+        json_w_end_object(&w);
+    }
+    if (s->greeting) {
+        json_w_begin_object(&w);
+        json_w_key(&w, "role");
+        json_w_string(&w, "assistant");
+        json_w_key(&w, "content");
+        json_w_string(&w, s->greeting);
         json_w_end_object(&w);
     }
     for (size_t i = 0; i < s->n_turns; i++) {

@@ -7,8 +7,8 @@
  * model's identity (file, size, a hash of its metadata and tensor table), the template family,
  * the system prompt as used, the context size, and per answer the sampling parameters at its
  * start (seed included), every live change (token index, parameter, value), the generated
- * token ids, how the answer ended, and the model_eval calls that filled the KV cache with its
- * prompt (chat_turn.segs). No terminal code here.
+ * token ids, the stop strings, how the answer ended and the prompt's length. No terminal code
+ * here.
  *
  * Typical TUI use:
  *     session *s = session_init();
@@ -43,15 +43,24 @@ typedef struct session_model {
     uint64_t hash;  /* session_model_hash: metadata and tensor table */
 } session_model;
 
+/* A few-shot example turn of the fixed part (a persona's examples, chat_set_prefix). */
+typedef struct session_example {
+    enum chat_role role; /* CHAT_ROLE_USER or CHAT_ROLE_ASSISTANT */
+    char *text;
+} session_example;
+
 /* One conversation. Every pointer is owned by the session (session_free). The turns use the
  * chat module's record (chat.h): text, and for answers tokens, params, changes, end, timings,
- * time, max_tokens, first and segs. */
+ * time, max_tokens, first, prompt_len and stop. */
 typedef struct session {
     int version;
     int64_t created, updated;  /* Unix seconds (written as UTC, ISO 8601) */
     session_model model;
     char *persona;             /* NULL when none */
     char *system;              /* the resolved system prompt as used; "" when none */
+    session_example *examples; /* the fixed part after the system prompt, as used */
+    size_t n_examples;
+    char *greeting;            /* the persona's greeting as used; NULL when none */
     int32_t n_ctx;             /* the KV cache length */
     enum chat_family family;
     bool raw;                  /* --raw: no template */
@@ -75,12 +84,13 @@ uint64_t session_model_hash(const gguf *g);
 /* Fills s->model from a loaded model (computes the hash: a few milliseconds for a large
  * vocabulary, so do it once). NT_OK or NT_ERR_NOMEM. */
 int session_set_model(session *s, const gguf *g, const model_info *info);
-/* Copies the conversation of c (system prompt, family, context, turns, first turn) into s,
+/* Copies the conversation of c (system prompt, examples, greeting, family, context, turns,
+ * first turn) into s,
  * replacing what it held, and sets updated to now. A turn being generated (chat_busy) is left
  * out. NT_OK or NT_ERR_NOMEM. */
 int session_capture(session *s, const chat *c, bool raw);
-/* Restores s into c, which must have no turns: system prompt, family, raw mode, turns, first
- * turn. The chat's KV cache knowledge stays empty: read the history in with
+/* Restores s into c, which must have no turns: system prompt, examples, greeting (replacing
+ * the chat's), family, raw mode, turns, first turn. The chat's KV cache knowledge stays empty: read the history in with
  * chat_prepare_reread. NT_ERR_INVALID (c not empty, or turns that do not alternate), NOMEM. */
 int session_restore(const session *s, chat *c, nt_err *err);
 
