@@ -71,6 +71,14 @@ check "resumed model loads" "$NATTER" info "$tmp/b.gguf" >/dev/null
 rc=$?
 check "resume without a checkpoint fails ($rc)" [ "$rc" -eq 1 ]
 
+# --- regularisers run, and refuse values out of range ---------------------------------------
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/r.gguf" $TINY --steps 20 --save-every 0 --dropout 0.1 --question-drop 0.3 >/dev/null 2>"$tmp/reg.err"
+rc=$?
+check "--dropout and --question-drop train ($rc): $(tail -n 1 "$tmp/reg.err")" [ "$rc" -eq 0 ]
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/r.gguf" --question-drop 1.5 >/dev/null 2>&1
+rc=$?
+check "--question-drop 1.5 exits 2 ($rc)" [ "$rc" -eq 2 ]
+
 # --- bad data and usage ------------------------------------------------------------------------
 printf 'examples:\n  - user: hi\n    asistant: hello\n' >"$tmp/bad.yaml"
 "$NATTER" train --data "$tmp/bad.yaml" -o "$tmp/x.gguf" >/dev/null 2>"$tmp/bad.err"
