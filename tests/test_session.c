@@ -87,6 +87,12 @@ static session *make_session(void)
     s->family = CHAT_CHATML;
     s->raw = true;
     s->first = 2;
+    s->n_examples = 3;
+    s->examples = calloc(3, sizeof *s->examples);
+    s->examples[0] = (session_example){CHAT_ROLE_USER, strdup("Example\nquestion?")};
+    s->examples[1] = (session_example){CHAT_ROLE_ASSISTANT, strdup(" example answer ")};
+    s->examples[2] = (session_example){CHAT_ROLE_USER, strdup("")};
+    s->greeting = strdup("Hello!\n\nAsk me.");
     size_t n = 2 * (N_ODD + 1);
     s->turns = calloc(n, sizeof *s->turns);
     s->n_turns = n;
@@ -161,6 +167,12 @@ static void check_same(const session *a, const session *b)
     T_CHECK(a->model.hash == b->model.hash);
     T_EQ_STR(a->persona ? a->persona : "(none)", b->persona ? b->persona : "(none)");
     T_EQ_STR(a->system, b->system);
+    T_EQ_INT(a->n_examples, b->n_examples);
+    for (size_t i = 0; i < a->n_examples && i < b->n_examples; i++) {
+        T_EQ_INT(a->examples[i].role, b->examples[i].role);
+        T_EQ_STR(a->examples[i].text, b->examples[i].text);
+    }
+    T_EQ_STR(a->greeting ? a->greeting : "(none)", b->greeting ? b->greeting : "(none)");
     T_EQ_INT(a->n_ctx, b->n_ctx);
     T_EQ_INT(a->family, b->family);
     T_EQ_INT(a->raw, b->raw);
@@ -972,6 +984,10 @@ static void test_replay_chatml_context_full(void)
     chat *c = chat_init(worker_tokenizer(w), CHAT_CHATML, 160);
     T_ASSERT(c);
     chat_set_system(c, "Tell a story.");
+    /* A persona's fixed part: examples and a greeting, which the replay must restore. */
+    chat_msg ex[2] = {{CHAT_ROLE_USER, "A cat"}, {CHAT_ROLE_ASSISTANT, "The cat sat."}};
+    T_EQ_INT(chat_set_prefix(c, ex, 2), NT_OK);
+    T_EQ_INT(chat_set_greeting(c, "Hello!"), NT_OK);
     sampler_params p = sampler_default_params();
     p.temperature = 0.8f;
     static const char *const qs[] = {"Once upon a time", "Lily", "The dog ran", "Then", "The end"};
@@ -998,6 +1014,8 @@ static void test_replay_chatml_context_full(void)
     free(y);
     T_ASSERT(r);
     T_EQ_INT(r->family, CHAT_CHATML);
+    T_EQ_INT(r->n_examples, 2);
+    T_EQ_STR(r->greeting, "Hello!");
     T_CHECK(r->turns[9].first > 0);
     T_EQ_INT(replay_all(r, 1, NULL), 5);
     T_EQ_INT(replay_all(r, 2, NULL), 5);
