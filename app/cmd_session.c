@@ -482,6 +482,14 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
         session_free(s);
         return 1;
     }
+    /* A session saved while its last question was being answered ends with that question:
+     * the new question takes its place. */
+    size_t nt = chat_n_turns(c);
+    if (nt > 0 && chat_turn_at(c, nt - 1)->role == CHAT_ROLE_USER) {
+        fprintf(stderr, "natter: %s: its last question was never answered; asking yours instead\n",
+                o->resume);
+        chat_undo(c);
+    }
     /* Read the history into the cache with visible progress. */
     worker_job job;
     if (chat_prepare_reread(c, &job, &e) == NT_OK && worker_submit(w, &job) == NT_OK) {
