@@ -633,7 +633,7 @@ typedef struct train_progress {
 typedef bool (*train_progress_fn)(const train_progress *p, void *user);
 
 /* Runs steps from train_model_step(m) to p->steps on d, writing checkpoints to out_path
- * (every p->save_every steps and at the end; NULL: never). NT_ERR_CANCELLED when fn asked to
+ * (every p->save_every steps and at the end, also when no step was left to run; NULL: never). NT_ERR_CANCELLED when fn asked to
  * stop (the checkpoint is written). Learning-rate schedule, batch order and clipping come
  * from p; the data order depends only on p->seed and the step, so a resumed run continues the
  * same sequence of batches. */

@@ -1250,6 +1250,10 @@ int train_run(train_model *m, const train_data *d, const train_params *p, const 
         goto out;
     }
     m->question_drop = p->question_drop;
+    if (m->step >= p->steps && out_path) { /* nothing to run: still leave the checkpoint */
+        rc = train_model_save(m, out_path, p->f16, err);
+        goto out;
+    }
     const double t0 = tr_now();
     float avg = 0.0f;
     while (m->step < p->steps) {
