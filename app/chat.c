@@ -85,6 +85,7 @@ void chat_free(chat *c)
 }
 
 void chat_set_raw(chat *c, bool raw) { c->raw = raw; }
+bool chat_get_raw(const chat *c) { return c->raw; }
 void chat_set_family(chat *c, enum chat_family family) { c->family = family; }
 enum chat_family chat_get_family(const chat *c) { return c->family; }
 const char *chat_system(const chat *c) { return c->system; }

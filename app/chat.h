@@ -63,6 +63,7 @@ void chat_free(chat *c);
 /* Raw mode: no template; the turns' texts are concatenated as plain text (no specials
  * parsed), with BOS first when the model asks for it. For `natter --raw`. */
 void chat_set_raw(chat *c, bool raw);
+bool chat_get_raw(const chat *c);
 void chat_set_family(chat *c, enum chat_family family);
 enum chat_family chat_get_family(const chat *c);
 /* text NULL or "" removes the system prompt. The next chat_prepare re-reads from the first

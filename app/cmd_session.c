@@ -532,7 +532,7 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
         if (o->persona) s->persona = strdup(o->persona);
     }
     nt_err e = {0};
-    int rc = session_capture(s, c, o->raw);
+    int rc = session_capture(s, c);
     if (rc == NT_OK) {
         const char *target = o->save ? o->save : s->path;
         if (o->save && s->path && strcmp(o->save, s->path)) {
@@ -540,7 +540,7 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
             free(s->path);
             s->path = NULL;
         }
-        rc = target ? session_save(s, target, &e) : session_autosave(s, c, o->raw, &e);
+        rc = target ? session_save(s, target, &e) : session_autosave(s, c, &e);
         if (rc == NT_OK && o->verbose) fprintf(stderr, "natter: session saved to %s\n", s->path);
     } else {
         snprintf(e.msg, sizeof e.msg, "out of memory");

@@ -305,7 +305,7 @@ int session_set_model(session *s, const gguf *g, const model_info *info)
     return NT_OK;
 }
 
-int session_capture(session *s, const chat *c, bool raw)
+int session_capture(session *s, const chat *c)
 {
     size_t n = chat_n_turns(c);
     if (chat_busy(c) && n > 0 && chat_turn_at(c, n - 1)->role == CHAT_ROLE_ASSISTANT &&
@@ -345,7 +345,7 @@ int session_capture(session *s, const chat *c, bool raw)
     free(s->system);
     s->system = sys;
     s->family = chat_get_family(c);
-    s->raw = raw;
+    s->raw = chat_get_raw(c);
     s->n_ctx = chat_n_ctx(c);
     s->first = chat_first_turn(c) < n ? chat_first_turn(c) : n;
     s->updated = (int64_t)time(NULL);
@@ -1954,10 +1954,10 @@ static bool chat_has_complete_turn(const chat *c)
     return false;
 }
 
-int session_autosave(session *s, const chat *c, bool raw, nt_err *err)
+int session_autosave(session *s, const chat *c, nt_err *err)
 {
     if (!chat_has_complete_turn(c)) return NT_OK;
-    int rc = session_capture(s, c, raw);
+    int rc = session_capture(s, c);
     if (rc != NT_OK) return nt_err_set(err, rc, "session: out of memory");
     if (!s->path) {
         if ((rc = session_dir_make(err)) != NT_OK) return rc;
@@ -1981,11 +1981,10 @@ int session_autosave(session *s, const chat *c, bool raw, nt_err *err)
     return rc;
 }
 
-int session_cmd_save(session *s, const chat *c, bool raw, const char *name, char *msg,
-                     size_t cap)
+int session_cmd_save(session *s, const chat *c, const char *name, char *msg, size_t cap)
 {
     nt_err err = {0};
-    int rc = session_capture(s, c, raw);
+    int rc = session_capture(s, c);
     if (rc != NT_OK) {
         snprintf(msg, cap, "cannot save: out of memory");
         return rc;

@@ -84,11 +84,11 @@ uint64_t session_model_hash(const gguf *g);
 /* Fills s->model from a loaded model (computes the hash: a few milliseconds for a large
  * vocabulary, so do it once). NT_OK or NT_ERR_NOMEM. */
 int session_set_model(session *s, const gguf *g, const model_info *info);
-/* Copies the conversation of c (system prompt, examples, greeting, family, context, turns,
- * first turn) into s,
+/* Copies the conversation of c (system prompt, examples, greeting, family, raw mode, context,
+ * turns, first turn) into s,
  * replacing what it held, and sets updated to now. A turn being generated (chat_busy) is left
  * out. NT_OK or NT_ERR_NOMEM. */
-int session_capture(session *s, const chat *c, bool raw);
+int session_capture(session *s, const chat *c);
 /* Restores s into c, which must have no turns: system prompt, examples, greeting (replacing
  * the chat's), family, raw mode, turns, first turn. The chat's KV cache knowledge stays empty: read the history in with
  * chat_prepare_reread. NT_ERR_INVALID (c not empty, or turns that do not alternate), NOMEM. */
@@ -153,12 +153,11 @@ void session_entries_free(session_entry *v, int n);
  * is never written over: that only happens when s->path was set by the caller to such a file,
  * and session_save refuses it; then a new name is chosen and s->path changes. Does nothing
  * (NT_OK) while c has no complete turn. */
-int session_autosave(session *s, const chat *c, bool raw, nt_err *err);
+int session_autosave(session *s, const chat *c, nt_err *err);
 /* /save [NAME]: without a name saves now (to s->path, or a new name); with one saves to
  * session_path(NAME) and autosaves go there from then on. msg gets "saved to PATH" or the
  * error. Returns NT_OK or an error code. */
-int session_cmd_save(session *s, const chat *c, bool raw, const char *name, char *msg,
-                     size_t cap);
+int session_cmd_save(session *s, const chat *c, const char *name, char *msg, size_t cap);
 /* /load NAME: reads the session (nothing changes when that fails: *msg gets the diagnostics),
  * then clears c, restores the session into it and replaces *s with it (the model identity
  * stays the current model's; *msg then notes when the recording was made with a different

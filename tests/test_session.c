@@ -486,7 +486,7 @@ static void test_corrupt_untouched(void)
     e.msg[0] = 0;
     free(s->path);
     s->path = NULL;
-    T_EQ_INT(session_autosave(s, c, false, &e), NT_OK);
+    T_EQ_INT(session_autosave(s, c, &e), NT_OK);
     T_CHECK(s->path && strncmp(s->path, xdg, strlen(xdg)) == 0);
     now = t_read_file(path, &len);
     T_CHECK(now && len == strlen(junk) && memcmp(now, junk, len) == 0);
@@ -530,13 +530,13 @@ static void test_command_entry_points(void)
     s->model.file = strdup("m.gguf");
     s->model.hash = 5;
     char msg[600];
-    T_EQ_INT(session_cmd_save(s, c, false, "math", msg, sizeof msg), NT_OK);
+    T_EQ_INT(session_cmd_save(s, c, "math", msg, sizeof msg), NT_OK);
     char want[1200];
     snprintf(want, sizeof want, "saved to %s/natter/sessions/math.yaml", xdg);
     T_EQ_STR(msg, want);
     T_EQ_STR(s->path, want + 9);
     /* Without a name: saves again where it is. */
-    T_EQ_INT(session_cmd_save(s, c, false, NULL, msg, sizeof msg), NT_OK);
+    T_EQ_INT(session_cmd_save(s, c, NULL, msg, sizeof msg), NT_OK);
     T_EQ_STR(msg, want);
 
     /* /load into another conversation. */
@@ -808,7 +808,7 @@ static void test_replay_exact(void)
     session *s = session_init();
     T_ASSERT(s);
     T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
-    T_EQ_INT(session_capture(s, c, false), NT_OK);
+    T_EQ_INT(session_capture(s, c), NT_OK);
     char path[512];
     snprintf(path, sizeof path, "%s/live.yaml", t_tmpdir());
     nt_err e = {0};
@@ -872,7 +872,7 @@ static void test_replay_exact(void)
     answer_live(w, c2, &p, 20, NULL, 0, -1);
     session *ss = session_init();
     T_EQ_INT(session_set_model(ss, worker_gguf(w), worker_model_info(w)), NT_OK);
-    T_EQ_INT(session_capture(ss, c2, false), NT_OK);
+    T_EQ_INT(session_capture(ss, c2), NT_OK);
     T_EQ_INT(replay_all(ss, 1, NULL), 4);
     session_free(ss);
     chat_free(c2);
@@ -1003,7 +1003,7 @@ static void test_replay_chatml_context_full(void)
     session *s = session_init();
     T_ASSERT(s);
     T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
-    T_EQ_INT(session_capture(s, c, false), NT_OK);
+    T_EQ_INT(session_capture(s, c), NT_OK);
     size_t len;
     char *y = session_to_yaml(s, &len);
     session *r = NULL;

@@ -104,6 +104,13 @@ if [ -f "$STORIES" ]; then
     check "--resume (latest) updated it" grep -q '^message_count: 6$' "$XDG_STATE_HOME/natter/sessions/latest.yaml"
     "$NATTER" replay latest --check >/dev/null 2>&1
     check "replay NAME from the sessions folder: --check passes" [ $? -eq 0 ]
+    # Raw mode (no template) is part of the session: resuming without --raw keeps it.
+    r="$tmp/raw.yaml"
+    "$NATTER" -m "$STORIES" --raw --ctx 256 --seed 3 -n 30 -p "Once upon a time" --save "$r" >/dev/null 2>&1
+    "$NATTER" --resume "$r" --ctx 256 --seed 4 -n 30 -p " Then" >/dev/null 2>&1
+    check "--resume of a raw session: still raw" grep -q '^raw: true$' "$r"
+    "$NATTER" replay "$r" --check >"$tmp/rawc" 2>&1
+    check "replay --check of a raw session ($(tail -1 "$tmp/rawc"))" [ $? -eq 0 ]
     # A corrupt session given to --resume is reported and not overwritten.
     head -c 300 "$s" >"$tmp/cut.yaml"
     cp "$tmp/cut.yaml" "$tmp/cut.orig"
