@@ -57,8 +57,8 @@ enum cmd_flags {
     X(SYSTEM,        "system",   "TEXT",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "set the system prompt; without TEXT, show it") \
     X(SET,           "set",      "NAME VALUE", CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS,              "set temperature, top_p, top_k, min_p, repeat_penalty, max_tokens or seed") \
     X(QUIT,          "quit",     "",           CMD_CTX_ANY,   0,          0,          "Ctrl-C twice",     0,                       "leave natter (Ctrl-C twice at an idle prompt, or Ctrl-D on an empty line twice)") \
-    X(PERSONA,       "persona",  "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "switch persona") \
-    X(THEME,         "theme",    "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "switch colour theme") \
+    X(PERSONA,       "persona",  "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "switch persona (prompts/NAME.yaml or a file): starts a new conversation, asking first if it is unsaved; without NAME, show the current one") \
+    X(THEME,         "theme",    "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS,              "switch colour theme (themes/NAME.yaml or a file); without NAME, show the current one") \
     X(SAVE,          "save",     "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "save the session") \
     X(LOAD,          "load",     "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "load a session") \
     X(SESSIONS,      "sessions", "",           CMD_CTX_ANY,   0,          0,          "",                 CMD_F_PLANNED,           "list saved sessions") \

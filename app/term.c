@@ -4,6 +4,7 @@
  * sees the real key sequences (its inputrc bindings, vi mode) and natter can catch mouse
  * reports and bracketed paste. ncurses is used for output only. */
 #include "term.h"
+#include "theme.h"
 
 #include <curses.h>
 #include <term.h>
@@ -32,45 +33,54 @@ static struct {
     char leave[256];       /* bytes that undo our modes, written by the fatal handler */
     size_t leave_n;
     int attrs[TS_COUNT_];
+    const theme *theme;    /* term_set_theme's (borrowed), NULL = builtin */
+    theme *builtin;        /* theme_builtin(), made on first use */
 } term = {.pipe_rd = -1, .pipe_wr = -1};
-
-/* fg, bg (-1 = the terminal's default), attributes with colour, attributes without. */
-typedef struct term_style_def {
-    short fg, bg;
-    int attr, mono;
-} term_style_def;
 
 #ifndef A_ITALIC
 #define A_ITALIC A_UNDERLINE
 #endif
 
-static const term_style_def term_styles[TS_COUNT_] = {
-    [TS_TEXT] = {-1, -1, 0, 0},
-    [TS_USER] = {COLOR_CYAN, -1, 0, 0},
-    [TS_SYSTEM] = {COLOR_MAGENTA, -1, 0, A_DIM},
-    [TS_LABEL_USER] = {COLOR_CYAN, -1, A_BOLD, A_BOLD | A_UNDERLINE},
-    [TS_LABEL_ASSISTANT] = {COLOR_GREEN, -1, A_BOLD, A_BOLD},
-    [TS_LABEL_SYSTEM] = {COLOR_MAGENTA, -1, A_BOLD, A_BOLD},
-    [TS_CODE] = {COLOR_YELLOW, -1, 0, A_BOLD},
-    [TS_INLINE_CODE] = {COLOR_YELLOW, -1, 0, A_BOLD},
-    [TS_BOLD] = {-1, -1, A_BOLD, A_BOLD},
-    [TS_ITALIC] = {-1, -1, A_ITALIC, A_ITALIC},
-    [TS_HEADING] = {-1, -1, A_BOLD | A_UNDERLINE, A_BOLD | A_UNDERLINE},
-    [TS_MARKER] = {COLOR_BLACK, COLOR_MAGENTA, 0, A_REVERSE},
-    [TS_END] = {COLOR_RED, -1, 0, A_BOLD},
-    [TS_ERROR] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_REVERSE},
-    [TS_NOTE] = {COLOR_YELLOW, -1, 0, A_BOLD},
-    [TS_STATUS] = {COLOR_BLACK, COLOR_WHITE, 0, A_REVERSE},
-    [TS_STATUS_BUSY] = {COLOR_BLACK, COLOR_GREEN, 0, A_REVERSE | A_BOLD},
-    [TS_TITLE] = {-1, -1, A_BOLD, A_BOLD | A_UNDERLINE},
-    [TS_TRACK] = {COLOR_BLUE, -1, 0, 0},
-    [TS_FILL] = {COLOR_GREEN, -1, A_BOLD, A_BOLD},
-    [TS_KNOB] = {COLOR_WHITE, -1, A_BOLD | A_REVERSE, A_REVERSE},
-    [TS_FOCUS] = {COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE},
-    [TS_DIM] = {-1, -1, A_DIM, A_DIM},
-    [TS_MORE] = {COLOR_BLACK, COLOR_YELLOW, 0, A_REVERSE},
-    [TS_PROMPT] = {COLOR_GREEN, -1, A_BOLD, A_BOLD},
+/* The theme element each style takes its colours from (theme.h lists the elements; the
+ * built-in theme, identical to themes/dark.yaml, is the only colour table). */
+static const enum theme_elem term_elem[TS_COUNT_] = {
+    [TS_TEXT] = THEME_ASSISTANT,
+    [TS_USER] = THEME_USER,
+    [TS_SYSTEM] = THEME_SYSTEM,
+    [TS_LABEL_USER] = THEME_LABEL_USER,
+    [TS_LABEL_ASSISTANT] = THEME_LABEL_ASSISTANT,
+    [TS_LABEL_SYSTEM] = THEME_LABEL_SYSTEM,
+    [TS_CODE] = THEME_CODE,
+    [TS_INLINE_CODE] = THEME_INLINE_CODE,
+    [TS_BOLD] = THEME_STRONG,
+    [TS_ITALIC] = THEME_EMPHASIS,
+    [TS_HEADING] = THEME_HEADING,
+    [TS_MARKER] = THEME_MARK,
+    [TS_END] = THEME_END,
+    [TS_ERROR] = THEME_ERROR,
+    [TS_NOTE] = THEME_NOTE,
+    [TS_STATUS] = THEME_STATUS,
+    [TS_STATUS_BUSY] = THEME_STATUS_BUSY,
+    [TS_TITLE] = THEME_TITLE,
+    [TS_TRACK] = THEME_SLIDER_TRACK,
+    [TS_FILL] = THEME_SLIDER_FILL,
+    [TS_KNOB] = THEME_SLIDER_KNOB,
+    [TS_FOCUS] = THEME_SELECTION,
+    [TS_DIM] = THEME_DIM,
+    [TS_MORE] = THEME_MORE,
+    [TS_PROMPT] = THEME_PROMPT,
 };
+
+static int term_curses_attrs(unsigned a)
+{
+    int r = 0;
+    if (a & THEME_ATTR_BOLD) r |= A_BOLD;
+    if (a & THEME_ATTR_UNDERLINE) r |= A_UNDERLINE;
+    if (a & THEME_ATTR_REVERSE) r |= A_REVERSE;
+    if (a & THEME_ATTR_DIM) r |= A_DIM;
+    if (a & THEME_ATTR_ITALIC) r |= A_ITALIC;
+    return r;
+}
 
 static void term_on_signal(int sig)
 {
@@ -105,33 +115,38 @@ static void term_setup_styles(void)
 {
     const char *nc = getenv("NO_COLOR");
     term.colour = has_colors() && !(nc && nc[0]);
+    const theme *t = term.theme;
+    if (!t && !term.builtin) term.builtin = theme_builtin();
+    if (!t) t = term.builtin;
     bool dflt = false;
     if (term.colour) {
         start_color();
         dflt = use_default_colors() == OK;
     }
     for (int i = 0; i < TS_COUNT_; i++) {
-        const term_style_def *d = &term_styles[i];
-        if (!term.colour) {
-            term.attrs[i] = d->mono;
+        short fg = -1, bg = -1;
+        unsigned attrs = 0;
+        if (!t) { /* no memory for even the built-in theme: plain text */
+            term.attrs[i] = 0;
             continue;
         }
-        short fg = d->fg, bg = d->bg;
-        if (fg < 0 && bg < 0) {
-            term.attrs[i] = d->attr;
-            continue;
-        }
+        /* Without colours (monochrome, NO_COLOR) the theme's mono attributes apply. */
+        theme_resolve(theme_get(t, term_elem[i]), term.colour ? COLORS : 0, &fg, &bg, &attrs);
+        term.attrs[i] = term_curses_attrs(attrs);
+        if (!term.colour || (fg < 0 && bg < 0)) continue;
         if (!dflt) {
             if (fg < 0) fg = COLOR_WHITE;
             if (bg < 0) bg = COLOR_BLACK;
         }
-        if (i < COLOR_PAIRS - 1) {
-            init_pair((short)(i + 1), fg, bg);
-            term.attrs[i] = d->attr | (int)COLOR_PAIR(i + 1);
-        } else {
-            term.attrs[i] = d->mono;
-        }
+        if (i < COLOR_PAIRS - 1 && init_pair((short)(i + 1), fg, bg) == OK)
+            term.attrs[i] |= (int)COLOR_PAIR(i + 1);
     }
+}
+
+void term_set_theme(const theme *t)
+{
+    term.theme = t;
+    if (term.active) term_setup_styles();
 }
 
 int term_init(void)
@@ -206,6 +221,9 @@ void term_end(void)
         term.screen = NULL;
     }
     if (term.have_saved) tcsetattr(STDIN_FILENO, TCSAFLUSH, &term.saved);
+    term.theme = NULL;
+    theme_free(term.builtin);
+    term.builtin = NULL;
 }
 
 void term_suspend(void)

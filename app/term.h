@@ -59,6 +59,13 @@ int term_signal_fd(void);
 unsigned term_take_signals(void);
 /* Reads the new size from the tty and resizes ncurses' screen. */
 void term_resize(void);
+/* Colours and attributes from theme t (borrowed: it must stay alive until the next call or
+ * term_end; NULL = the built-in theme). Each style takes its theme element's style, resolved
+ * for the terminal's colours (theme_resolve; monochrome and NO_COLOR use the mono
+ * attributes). May be called before term_init or while active (colour pairs are set again;
+ * the caller redraws everything). */
+struct theme;
+void term_set_theme(const struct theme *t);
 /* The curses attributes (colour pair included) of a style, highlight bit honoured. */
 int term_attr(int style);
 bool term_has_colour(void);

@@ -8,9 +8,12 @@
 #include "tui.h"
 
 #include "chat.h"
+#include "cli.h"
 #include "commands.h"
 #include "input.h"
+#include "persona.h"
 #include "term.h"
+#include "theme.h"
 #include "ui.h"
 #include "worker.h"
 
@@ -36,6 +39,13 @@ typedef struct tui {
     int quit_signal;
     bool ctrlc_armed; /* Ctrl-C pressed once at an idle prompt */
     bool eof_armed;   /* Ctrl-D pressed once on an empty line */
+    /* Personas and themes: */
+    persona *persona;      /* in use; owned unless it is opts->loaded */
+    theme *theme;          /* in use (owned); term.c borrows it */
+    persona *pending;      /* /persona waiting for the y/n answer (owned) */
+    enum chat_family model_family; /* the model's own (or --template's) chat family */
+    size_t saved_turns;    /* turns when the conversation was last saved (the session hooks
+                              set it); more turns than this = unsaved */
 } tui;
 
 static double now_sec(void)
@@ -144,6 +154,147 @@ static int tui_set(tui *t, const char *args)
 static int tui_need_idle(tui *t, const char *what)
 {
     return tui_message(t, TS_NOTE, "%s: an answer is being written; stop it first (Esc)", what);
+}
+
+/* The fixed part's size for the status bar (0 when it cannot be counted). */
+static void tui_count_fixed(tui *t)
+{
+    int32_t n = 0;
+    nt_err err = {0};
+    t->u.persona_tokens = chat_count_fixed(t->chat, &n, &err) == NT_OK ? n : 0;
+}
+
+/* Makes p the persona (taking it, unless it is opts->loaded): a new conversation with its
+ * fixed part, its sampling values on the sliders (command-line options still win) and its
+ * name in the status bar. system, when not NULL, replaces its prompt (--system at start). */
+static int tui_use_persona(tui *t, persona *p, const char *system)
+{
+    ui *u = &t->u;
+    nt_err err = {0};
+    chat_clear(t->chat);
+    ui_truncate(u, 0);
+    if (!t->opts->raw &&
+        cli_chat_persona(t->chat, p, u->model_name, system,
+                         t->opts->template_name ? -1 : (int)t->model_family, &err) != NT_OK) {
+        if (p != t->opts->loaded) persona_free(p);
+        return UI_R_ALL | tui_message(t, TS_ERROR, "%s", err.msg);
+    }
+    if (t->persona && t->persona != t->opts->loaded) persona_free(t->persona);
+    t->persona = p;
+    uint64_t seed = u->params.seed;
+    cli_persona_params(t->opts, p, &u->params, &u->max_tokens);
+    if (!(p->sampling.set & PERSONA_SET_SEED) && !t->opts->seed_given) u->params.seed = seed;
+    u->base_params = u->params;
+    u->base_max_tokens = u->max_tokens;
+    u->persona = p->name;
+    u->follow = true;
+    u->fixed_gen++;
+    t->saved_turns = 0;
+    tui_count_fixed(t);
+    return UI_R_ALL;
+}
+
+/* Adds the --context documents to a persona chosen with /persona. */
+static int tui_add_context(tui *t, persona *p, char *msg, size_t cap)
+{
+    for (int i = 0; i < t->opts->n_context; i++) {
+        nt_err err = {0};
+        if (persona_add_context_file(p, t->opts->context[i], &err) != NT_OK) {
+            snprintf(msg, cap, "%s", err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Shows what went wrong with a persona or theme file in the history: the errors with their
+ * file:line:col, and what stays. */
+static int tui_file_errors(tui *t, const char *what, const char *name, const char *errors,
+                           const char *kept)
+{
+    char head[256];
+    snprintf(head, sizeof head, "%s %s cannot be used; keeping %s:\n", what, name, kept);
+    size_t n = strlen(head) + strlen(errors) + 1;
+    char *note = malloc(n);
+    if (note) {
+        snprintf(note, n, "%s%s", head, errors);
+        ui_set_note(&t->u, note);
+        free(note);
+    }
+    t->u.follow = true;
+    return UI_R_HISTORY | tui_message(t, TS_ERROR, "%s %.200s has errors (shown above); keeping %s",
+                                      what, name, kept);
+}
+
+static int tui_persona(tui *t, const char *args)
+{
+    if (!args[0]) {
+        const persona *p = t->persona;
+        return tui_message(t, TS_NOTE, "persona %s (%s), fixed part %d tokens; /persona NAME switches",
+                           p ? p->name : "default", p ? p->path : "(built-in)",
+                           (int)t->u.persona_tokens);
+    }
+    ycfg_diag d = {0};
+    persona *p = persona_open(args, &d);
+    char msg[512];
+    if (!p) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "persona", args, errs ? errs : "out of memory",
+                                t->u.persona ? t->u.persona : "the current one");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    if (tui_add_context(t, p, msg, sizeof msg) != 0) {
+        persona_free(p);
+        return tui_file_errors(t, "persona", args, msg, t->u.persona ? t->u.persona : "the current one");
+    }
+    if (chat_n_turns(t->chat) > t->saved_turns) {
+        persona_free(t->pending);
+        t->pending = p;
+        return tui_message(t, TS_NOTE, "The conversation is not saved. Start a new one with persona %.100s? (y/n)",
+                           p->name);
+    }
+    ui_set_note(&t->u, NULL);
+    return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
+}
+
+/* The answer to the y/n question of /persona. */
+static int tui_confirm(tui *t, int key)
+{
+    persona *p = t->pending;
+    t->pending = NULL;
+    if (key == 'y' || key == 'Y') {
+        ui_set_note(&t->u, NULL);
+        char name[128];
+        snprintf(name, sizeof name, "%s", p->name);
+        return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
+    }
+    persona_free(p);
+    return tui_message(t, TS_NOTE, "kept persona %s and the conversation", t->u.persona);
+}
+
+static int tui_theme(tui *t, const char *args)
+{
+    if (!args[0])
+        return tui_message(t, TS_NOTE, "theme %s (%s); /theme NAME switches",
+                           t->theme ? t->theme->name : "dark", t->theme ? t->theme->path : "(built-in)");
+    ycfg_diag d = {0};
+    theme *th = theme_open(args, &d);
+    if (!th) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "theme", args, errs ? errs : "out of memory",
+                                t->theme ? t->theme->name : "the current one");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    term_set_theme(th);
+    theme_free(t->theme);
+    t->theme = th;
+    return UI_R_ALL | UI_R_REPAINT | tui_message(t, TS_NOTE, "theme %.100s", th->name);
 }
 
 /* Runs one action of the command table. args is the text after a /command ("" from a key). */
@@ -273,7 +424,11 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
     case CMD_PANEL_LEAVE:
         u->panel_focus = false;
         return UI_R_LAYOUT;
-    case CMD_PERSONA: case CMD_THEME: case CMD_SAVE: case CMD_LOAD: case CMD_SESSIONS:
+    case CMD_PERSONA:
+        return tui_persona(t, args);
+    case CMD_THEME:
+        return tui_theme(t, args);
+    case CMD_SAVE: case CMD_LOAD: case CMD_SESSIONS:
     case CMD_EXPORT: case CMD_REPLAY: case CMD_COUNT_:
         break;
     }
@@ -298,6 +453,7 @@ static int tui_line(tui *t, char *line)
         input_set_line(line); /* keep it for later */
         return f | tui_need_idle(t, "send");
     }
+    if (t->u.note) ui_set_note(&t->u, NULL); /* the question moves past the old note */
     if (chat_add_user(t->chat, q) != NT_OK)
         return f | tui_message(t, TS_ERROR, "the last question has no answer yet: /regen answers "
                                             "it, /edit takes it back");
@@ -320,6 +476,7 @@ static int tui_key(tui *t, const input_event *ev)
         u->message[0] = '\0';
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
+    if (t->pending) return tui_confirm(t, key) | UI_R_INPUT;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
         u->help_shown = false;
         return tui_run(t, CMD_STOP, "") | UI_R_ALL;
@@ -629,6 +786,7 @@ int tui_main(const struct cli_opts *opts)
     }
     chat_set_raw(t.chat, opts->raw);
     if (opts->system) chat_set_system(t.chat, opts->system);
+    t.model_family = fam;
 
     ui_init(&t.u);
     t.u.chat = t.chat;
@@ -638,7 +796,37 @@ int tui_main(const struct cli_opts *opts)
     t.u.params = t.u.base_params = opts->params;
     t.u.max_tokens = t.u.base_max_tokens = opts->max_tokens;
 
+    /* The persona main loaded (the built-in one when the file was bad: its errors go to the
+     * history) and the theme (likewise). */
     int rc = 1;
+    persona *p = opts->loaded ? opts->loaded : persona_builtin();
+    if (!p) {
+        fprintf(stderr, "natter: out of memory\n");
+        goto done;
+    }
+    tui_use_persona(&t, p, opts->system);
+    ycfg_diag td = {0};
+    t.theme = theme_open_or_default(opts->theme, &td);
+    char *theme_errs = td.n ? ycfg_diag_join(&td) : NULL;
+    ycfg_diag_free(&td);
+    if (opts->persona_errors)
+        tui_file_errors(&t, "persona", opts->persona ? opts->persona : "", opts->persona_errors, "the built-in default");
+    if (theme_errs) {
+        /* Both can be bad: the history shows both. */
+        const char *prev = t.u.note ? t.u.note : "";
+        size_t n = strlen(prev) + strlen(theme_errs) + 200;
+        char *both = malloc(n);
+        if (both) {
+            snprintf(both, n, "%s%stheme %s cannot be used; keeping the built-in dark:\n%s", prev,
+                     prev[0] ? "\n" : "", opts->theme ? opts->theme : "", theme_errs);
+            ui_set_note(&t.u, both);
+            free(both);
+        }
+        tui_message(&t, TS_ERROR, "the %s has errors (shown above); using the defaults",
+                    opts->persona_errors ? "persona and the theme" : "theme");
+        free(theme_errs);
+    }
+    term_set_theme(t.theme);
     if (term_init() != 0) goto done;
     input_init(input_history_path());
     input_resize(LINES, COLS);
@@ -650,5 +838,9 @@ done:
     ui_free(&t.u);
     chat_free(t.chat);
     worker_free(t.w); /* stops a running answer and joins the thread */
+    if (t.persona != opts->loaded) persona_free(t.persona);
+    persona_free(t.pending);
+    term_set_theme(NULL);
+    theme_free(t.theme);
     return rc;
 }

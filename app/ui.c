@@ -52,10 +52,24 @@ void ui_truncate(ui *u, size_t n)
     if (n < u->n_cache) u->n_cache = n;
 }
 
+void ui_set_note(ui *u, const char *text)
+{
+    free(u->note);
+    u->note = text && text[0] ? strdup(text) : NULL;
+    u->note_cache.valid = false;
+    u->fixed_gen++;
+}
+
 void ui_free(ui *u)
 {
     if (!u) return;
     ui_truncate(u, 0);
+    free(u->note);
+    u->note = NULL;
+    text_buf_free(&u->note_cache.buf);
+    free(u->note_cache.lines);
+    free(u->note_cache.src);
+    memset(&u->note_cache, 0, sizeof u->note_cache);
     free(u->answers);
     free(u->cache);
     free(u->help_text);
@@ -243,7 +257,7 @@ static void ui_draw_status(ui *u)
     WINDOW *w = u->w_status;
     werase(w);
     ui_fill(w, 0, 0, u->cols, TS_STATUS);
-    char sbuf[64], left[512], tps[32] = "";
+    char sbuf[64], left[512], tps[32] = "", ptok[32] = "";
     const char *state = ui_state_text(u, sbuf, sizeof sbuf);
     int32_t n_ctx = u->chat ? chat_n_ctx(u->chat) : 0;
     /* n_past is what the cache kept when the answer started; the prompt and the answer add
@@ -252,8 +266,9 @@ static void ui_draw_status(ui *u)
     if (u->state == UI_READING) used += u->progress_done;
     if (u->state == UI_GENERATING) used += u->progress_total + u->n_gen_now;
     if (u->tok_per_sec > 0) snprintf(tps, sizeof tps, " \xe2\x94\x82 %.1f tok/s", u->tok_per_sec);
-    snprintf(left, sizeof left, " %s \xe2\x94\x82 %s \xe2\x94\x82 ctx %d/%d%s", u->model_name ? u->model_name : "?",
-             u->persona ? u->persona : "default", used, n_ctx, tps);
+    if (u->persona_tokens > 0) snprintf(ptok, sizeof ptok, " %d tok", u->persona_tokens);
+    snprintf(left, sizeof left, " %s \xe2\x94\x82 %s%s \xe2\x94\x82 ctx %d/%d%s", u->model_name ? u->model_name : "?",
+             u->persona ? u->persona : "default", ptok, used, n_ctx, tps);
     int sw = (int)strlen(state) + 2;
     int x = ui_put_text(w, 0, 0, left, TS_STATUS, u->cols - sw - 1);
     /* A context meter when there is room for it. */

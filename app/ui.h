@@ -64,6 +64,8 @@ typedef struct ui_turn_cache {
     size_t src_cap;
     text_line *lines;
     size_t n_lines, cap;
+    size_t flush_line;     /* a line after the first that starts a new block (drawn at column
+                              0: the greeting's label in slot 0); 0 = none */
 } ui_turn_cache;
 
 #define UI_NO_SRC ((size_t)-1)
@@ -80,7 +82,13 @@ typedef struct ui {
     worker *worker;             /* borrowed */
     const tokenizer *tok;       /* borrowed */
     const char *model_name;
-    const char *persona;        /* "default" until personas exist */
+    const char *persona;        /* the persona's name (borrowed) */
+    int32_t persona_tokens;     /* tokens its fixed part takes (status bar), 0 = unknown */
+    char *note;                 /* a system note shown at the end of the history (a persona's
+                                   or theme's errors); owned, NULL = none (ui_set_note) */
+    unsigned fixed_gen;         /* bumped when the system prompt, greeting or note change
+                                   without their length changing: the history renders them
+                                   again */
     sampler_params params;      /* the sliders' values (live during an answer) */
     int32_t max_tokens;         /* <= 0 = until the context is full */
     sampler_params base_params; /* what the reset key goes back to (the persona's values) */
@@ -118,6 +126,7 @@ typedef struct ui {
     int track_x, track_w;       /* slider track columns inside the panel (screen x) */
     ui_turn_cache *cache;
     size_t n_cache;
+    ui_turn_cache note_cache;   /* the wrapped note */
     ui_row *rows_shown;         /* hist_h entries */
     int n_rows_shown;
     int hist_total;             /* wrapped history lines at the last draw */
@@ -144,6 +153,8 @@ void ui_history_scroll(ui *u, int lines);
 void ui_history_top(ui *u);
 /* The per-answer record of turn i, grown on demand; NULL on allocation failure. */
 ui_answer *ui_answer_at(ui *u, size_t i);
+/* Replaces the history's system note (text copied; NULL or "" removes it). */
+void ui_set_note(ui *u, const char *text);
 /* Forgets records and caches of turns from index n on (after undo, edit, regen, clear). */
 void ui_truncate(ui *u, size_t n);
 

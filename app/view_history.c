@@ -274,23 +274,47 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
     }
 }
 
-static void render_system(ui_turn_cache *c, const char *sys, int width)
+/* One labelled block (label line, then the body indented by two columns) appended to c's
+ * lines; the system prompt, the greeting and the note are drawn so. */
+static void render_block(ui_turn_cache *c, const char *label, int label_style, const char *body,
+                         int body_style, int width)
 {
     text_buf *b = &c->buf;
-    text_buf_clear(b);
-    c->n_lines = 0;
-    text_buf_put(b, "System", 6, TS_LABEL_SYSTEM, false);
-    size_t label_n = b->n;
+    size_t at = b->n;
+    text_buf_put(b, label, strlen(label), label_style, false);
+    size_t label_end = b->n;
     text_buf_put_raw(b, "\n", 1, TS_TEXT);
-    text_buf_put(b, sys, strlen(sys), TS_SYSTEM, true);
-    text_wrap(b->s, label_n, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
+    text_buf_put(b, body, strlen(body), body_style, true);
+    size_t first_label = c->n_lines;
+    text_wrap(b->s + at, label_end - at, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
+    for (size_t i = first_label; i < c->n_lines; i++) {
+        c->lines[i].start += at;
+        c->lines[i].end += at;
+    }
     size_t first_body = c->n_lines;
     int wb = width - 2 > 4 ? width - 2 : width;
-    text_wrap(b->s + label_n + 1, b->n - label_n - 1, wb, TEXT_WRAP_WORDS, &c->lines,
+    text_wrap(b->s + label_end + 1, b->n - label_end - 1, wb, TEXT_WRAP_WORDS, &c->lines,
               &c->n_lines, &c->cap);
     for (size_t i = first_body; i < c->n_lines; i++) {
-        c->lines[i].start += label_n + 1;
-        c->lines[i].end += label_n + 1;
+        c->lines[i].start += label_end + 1;
+        c->lines[i].end += label_end + 1;
+    }
+}
+
+/* Slot 0: the system prompt and the persona's greeting (the first answer, before any
+ * question). Lines after the first of each block are indented (draw_lines). */
+static void render_system(ui_turn_cache *c, const char *sys, const char *greeting, int width)
+{
+    text_buf_clear(&c->buf);
+    c->n_lines = 0;
+    c->flush_line = 0;
+    if (sys[0]) render_block(c, "System", TS_LABEL_SYSTEM, sys, TS_SYSTEM, width);
+    if (greeting) {
+        if (c->n_lines > 0) {
+            text_buf_put_raw(&c->buf, "\n", 1, TS_TEXT);
+            c->flush_line = c->n_lines;
+        }
+        render_block(c, "Assistant", TS_LABEL_ASSISTANT, greeting, TS_TEXT, width);
     }
 }
 
@@ -312,15 +336,18 @@ static int history_update(ui *u, int width)
 {
     int total = 0;
     const char *sys = chat_system(u->chat);
+    const char *greeting = chat_greeting(u->chat);
     size_t n = chat_n_turns(u->chat);
     ui_turn_cache *c = cache_at(u, 0);
     if (!c) return 0;
-    if (sys[0]) {
-        if (!c->valid || c->width != width || c->len != strlen(sys)) {
-            render_system(c, sys, width);
+    if (sys[0] || greeting) {
+        size_t len = strlen(sys) + (greeting ? strlen(greeting) + 1 : 0);
+        if (!c->valid || c->width != width || c->len != len || c->n_changes != u->fixed_gen) {
+            render_system(c, sys, greeting, width);
             c->valid = true;
             c->width = width;
-            c->len = strlen(sys);
+            c->len = len;
+            c->n_changes = u->fixed_gen;
         }
         total += (int)c->n_lines + 1;
     } else {
@@ -347,6 +374,18 @@ static int history_update(ui *u, int width)
         if (i == chat_first_turn(u->chat) && i > 0) total += 1;
         total += (int)c->n_lines + 1;
     }
+    c = &u->note_cache;
+    if (u->note) {
+        if (!c->valid || c->width != width) {
+            text_buf_clear(&c->buf);
+            c->n_lines = 0;
+            c->flush_line = 0;
+            render_block(c, "natter", TS_LABEL_SYSTEM, u->note, TS_ERROR, width);
+            c->valid = true;
+            c->width = width;
+        }
+        total += (int)c->n_lines + 1;
+    }
     return total;
 }
 
@@ -364,7 +403,8 @@ void view_history_draw(ui *u)
     int top = u->follow ? total - u->hist_h : u->top < max_top ? u->top : max_top;
     int below = u->follow ? 0 : max_top - top;
 
-    if (chat_n_turns(u->chat) == 0 && !chat_system(u->chat)[0]) {
+    if (chat_n_turns(u->chat) == 0 && !chat_system(u->chat)[0] && !chat_greeting(u->chat) &&
+        !u->note) {
         char hint[160];
         snprintf(hint, sizeof hint, "Ask %s anything. F1 shows the keys.",
                  u->model_name ? u->model_name : "the model");
@@ -402,11 +442,31 @@ void view_history_draw(ui *u)
             if (row >= u->hist_h) break;
             const text_line *l = &c->lines[i];
             if (row < u->n_rows_shown) u->rows_shown[row] = (ui_row){(int)k, (int)i};
-            ui_put(w, row, i == 0 ? 0 : 2, c->buf.s + l->start, c->buf.tag + l->start,
-                   l->end - l->start, TS_TEXT, width - (i == 0 ? 0 : 2));
+            int x0 = i == 0 || (c->flush_line && i == c->flush_line) ? 0 : 2;
+            ui_put(w, row, x0, c->buf.s + l->start, c->buf.tag + l->start, l->end - l->start,
+                   TS_TEXT, width - x0);
         }
         v++; /* the blank line between turns */
         if (v - top >= u->hist_h) break;
+    }
+    /* Before the first question, the hint under the system prompt and greeting (the last
+     * row is the blank line after them while the view follows the end). */
+    if (n == 0 && u->follow && !u->note && u->hist_h > 1) {
+        char hint[160];
+        snprintf(hint, sizeof hint, "Ask %s anything. F1 shows the keys.",
+                 u->model_name ? u->model_name : "the model");
+        ui_put_text(w, u->hist_h - 1, 2, hint, TS_DIM, u->hist_w - 3);
+    }
+    /* The system note (a persona's or theme's errors) after the conversation. */
+    const ui_turn_cache *nc = &u->note_cache;
+    for (size_t i = 0; u->note && nc->valid && i < nc->n_lines; i++, v++) {
+        int row = v - top;
+        if (row < 0) continue;
+        if (row >= u->hist_h) break;
+        const text_line *l = &nc->lines[i];
+        int x0 = i == 0 ? 0 : 2;
+        ui_put(w, row, x0, nc->buf.s + l->start, nc->buf.tag + l->start, l->end - l->start,
+               TS_TEXT, width - x0);
     }
     if (below > 0) {
         char more[64];

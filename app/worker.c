@@ -32,6 +32,7 @@ struct worker {
     uint64_t job_gen;          /* live_gen when the job was submitted (its own params) */
 
     atomic_bool stop;
+    int token_delay_ms;        /* NATTER_TEST_TOKEN_DELAY_MS: a testing aid, 0 = none */
     bool in_prompt;            /* worker thread only: progress is reported for prompts only */
 
     /* Worker-thread only. */
@@ -50,6 +51,16 @@ const char *worker_end_name(enum worker_end e)
     case WEND_ERROR: return "error";
     }
     return "?";
+}
+
+/* The testing aid: a pause between generated tokens, so a test driving the screen can act
+ * while an answer is being written. Sleeps in short slices and ends early on a stop. */
+static void worker_test_delay(worker *w)
+{
+    for (int left = w->token_delay_ms; left > 0 && !atomic_load(&w->stop); left -= 5) {
+        struct timespec ts = {0, (left < 5 ? left : 5) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void worker_event_drop(void *item)
@@ -286,6 +297,7 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
             done->end = WEND_CONTEXT_FULL;
             break;
         }
+        if (w->token_delay_ms > 0) worker_test_delay(w);
         int rc = model_eval(w->m, &id, 1, w->logits, &err);
         worker_sync_ctx(w, &id, 1);
         if (rc == NT_ERR_CANCELLED) {
@@ -350,6 +362,12 @@ worker *worker_init(model *m, nt_err *err)
     w->n_ctx = info->n_ctx;
     w->live = sampler_default_params();
     atomic_init(&w->stop, false);
+    /* Read once: tests set it to act mid-answer (natter(1), ENVIRONMENT). */
+    const char *delay = getenv("NATTER_TEST_TOKEN_DELAY_MS");
+    if (delay) {
+        long ms = strtol(delay, NULL, 10);
+        w->token_delay_ms = ms < 0 ? 0 : ms > 10000 ? 10000 : (int)ms;
+    }
     w->logits = malloc((size_t)w->n_vocab * sizeof *w->logits);
     w->events = queue_init(sizeof(worker_event), worker_event_drop);
     if (!w->logits || !w->events) {

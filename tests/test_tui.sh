@@ -3,7 +3,9 @@
 # stories260K fixture: a streamed answer, a slider moved during an answer (value shown and the
 # change marked), Esc stopping an answer, resizing mid-answer, scrolling, multi-line input,
 # wide characters at the right columns, quitting (/quit, Ctrl-C twice, SIGTERM) with the
-# terminal given back, and the readline history kept across runs.
+# terminal given back, the readline history kept across runs, and personas and themes
+# (/persona, /theme, bad files reported). Mid-answer tests use NATTER_TEST_TOKEN_DELAY_MS so
+# their keys really arrive while the answer is being written.
 #
 # Uses a private tmux server (-L natter-test-PID) with a fixed size, HOME and XDG folders under
 # a temporary folder (the real history is never touched), and polls capture-pane with a
@@ -63,15 +65,18 @@ wait_gone() {
 
 # start [COLS ROWS]: a fresh natter in a fresh session. The shell around it prints the exit
 # status afterwards so tests can see how natter ended and what the terminal looks like then.
+# ARGS (default: --system '', no system prompt: the default persona's would fill most of the
+# tiny model's 128-token context) and ENVS (extra VAR=value words) change the command.
+ARGS_DEFAULT="--system ''"
 start() {
     T kill-session -t nt 2>/dev/null
     mkdir -p "$TMP/home" "$TMP/state" "$TMP/config"
     T new-session -d -s nt -x "${1:-100}" -y "${2:-30}" \
         "env HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' XDG_CONFIG_HOME='$TMP/config' \
-         INPUTRC='${INPUTRC_FILE:-/dev/null}' LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-         '$NATTER_BIN' -m '$MODEL' --seed 7 2>'$TMP/stderr'; echo \"EXIT=\$?\"; sleep 600"
+         INPUTRC='${INPUTRC_FILE:-/dev/null}' LANG=C.UTF-8 LC_ALL=C.UTF-8 ${ENVS:-} \
+         '$NATTER_BIN' -m '$MODEL' --seed 7 ${ARGS-$ARGS_DEFAULT} 2>'$TMP/stderr'; echo \"EXIT=\$?\"; sleep 600"
     T set-option -t nt status off >/dev/null
-    wait_for "F1 shows the keys" 100
+    wait_for "${START_TEXT:-F1 shows the keys}" 100
 }
 
 # natter's pid: the child of the pane's shell (never another program's natter).
@@ -102,40 +107,8 @@ else
     bad "a question gets a streamed answer" "$(cap)"
 fi
 
-# ---- 2. a slider moved during the answer: its value changes and the change is marked.
-# The keys go in one batch right after Enter, so they arrive while the answer is being made.
-# The tiny model answers in a fraction of a second: on a loaded machine the keys may come too
-# late, so up to three tries (each from a cleared conversation, the slider reset).
-try=0; got=""
-while [ "$try" -lt 3 ] && [ -z "$got" ]; do
-    try=$((try + 1))
-    T send-keys -t nt "/clear" Enter F6
-    wait_for "sliders reset"
-    T send-keys -t nt "Tom went" Enter F2 Right Right Right Right Tab
-    idle
-    wait_for "[temp=1.00]" 10 && cap | grep -q "^.*│ temp .* 1\.00" && got=1
-done
-if [ -n "$got" ]; then
-    ok "a slider moved during an answer shows its value and the change is marked (try $try)"
-else
-    bad "a slider moved during an answer shows its value and the change is marked" "$(cap)"
-fi
-
-# ---- 3. Esc stops an answer (what was written stays, marked [stopped]); tries as above
-try=0; got=""
-while [ "$try" -lt 3 ] && [ -z "$got" ]; do
-    try=$((try + 1))
-    T send-keys -t nt "/clear" Enter
-    wait_for "conversation cleared"
-    T send-keys -t nt "Lily saw a cat" Enter Escape
-    idle
-    wait_for "[stopped]" 10 && wait_for " stopped" 10 && cap | grep -q "^  Lily saw a cat" && got=1
-done
-if [ -n "$got" ]; then
-    ok "Esc stops the answer (try $try)"
-else
-    bad "Esc stops the answer" "$(cap)"
-fi
+# (2 and 3, acting in the middle of an answer, are 13 and 14 below: they need the token
+# delay of a natter started for them.)
 
 # ---- 4. resizing mid-answer keeps the screen whole
 T send-keys -t nt "The dog" Enter
@@ -265,7 +238,8 @@ else
 fi
 
 # ---- 7b. Markdown: emphasis and inline code lose their markers; a fenced block stands out
-# (drawn in the code colour: capture-pane -e shows its escape sequence, yellow = 33).
+# (drawn in the theme's code colour: capture-pane -e shows its escape sequence; the built-in
+# dark theme says 150, or green = 32 with 8 colours).
 T send-keys -t nt "/clear" Enter
 wait_for "conversation cleared"
 T send-keys -t nt -l 'say **bold** and `code` here'
@@ -274,7 +248,7 @@ idle
 s=$(cap)
 codeline=$(T capture-pane -p -e -t nt | grep 'x = 1' | head -n 1)
 if echo "$s" | grep -q "^  say bold and code here$" && echo "$s" | grep -q '^  ```$' &&
-   echo "$codeline" | grep -q '33m'; then
+   echo "$codeline" | grep -q '38;5;150m\|\[32m'; then
     ok "Markdown emphasis is rendered and fenced code stands out"
 else
     bad "Markdown emphasis is rendered and fenced code stands out" "$s
@@ -381,7 +355,7 @@ if command -v bash >/dev/null 2>&1; then
     T new-session -d -s nt -x 100 -y 30 "env PS1='$ ' bash --norc --noprofile -i"
     T set-option -t nt status off >/dev/null
     wait_for "$" 30
-    T send-keys -t nt "HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 '$NATTER_BIN' -m '$MODEL' 2>/dev/null" Enter
+    T send-keys -t nt "HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 '$NATTER_BIN' -m '$MODEL' --system '' 2>/dev/null" Enter
     wait_for "F1 shows the keys" 100
     T send-keys -t nt "kept text"
     wait_for "> kept text" 30
@@ -410,6 +384,148 @@ T send-keys -t nt Escape
 sleep 0.2 # the Esc key is told from a sequence by a short pause
 T send-keys -t nt 0 x w D
 if wait_for "> bc" 30 && ! cap | grep -q "> bc d"; then ok "vi editing mode from the inputrc"; else bad "vi editing mode from the inputrc" "$(cap | tail -n 3)"; fi
+
+# ---- 13. acting mid-answer for sure: NATTER_TEST_TOKEN_DELAY_MS makes the worker pause
+# between tokens, so keys sent once the answer has begun arrive while it is being written.
+# answer_text: the last answer's text (the lines under its label up to the blank line after
+# it, the side panel cut off, the cursor sign dropped), all whitespace removed so that
+# re-wrapping while it grows does not matter.
+answer_text() {
+    cap | awk '{ sub(/ *│.*$/, "") }
+               /^Assistant/ { buf = ""; on = 1; next }
+               on && /^ *$/ { on = 0 }
+               on { buf = buf $0 }
+               END { print buf }' | sed 's/▍//g' | tr -d ' \t'
+}
+ENVS="NATTER_TEST_TOKEN_DELAY_MS=80" ARGS="--system '' -n 60" start 100 30
+T send-keys -t nt "Tom went" Enter
+if wait_for " generating" 100; then
+    sleep 0.4 # a few tokens in
+    T send-keys -t nt F2 Right Right Right Right Tab
+    idle 300
+    a=$(answer_text)
+    before=${a%%"[temp=1.00]"*}
+    if [ "$before" != "$a" ] && echo "$before" | grep -q '[A-Za-z]' &&
+       cap | grep -q "│ temp .* 1\.00"; then
+        ok "a slider moved during an answer is marked after the text already written (token > 0)"
+    else
+        bad "a slider moved during an answer is marked after the text already written (token > 0)" "answer: $a
+$(cap)"
+    fi
+else
+    bad "the delayed answer starts" "$(cap)"
+fi
+
+# ---- 14. Esc in the middle of an answer stops it and keeps what was written
+T send-keys -t nt F6 "/clear" Enter
+wait_for "conversation cleared"
+T send-keys -t nt "Lily saw a cat" Enter
+if wait_for " generating" 100; then
+    sleep 0.5
+    shown=$(answer_text)
+    T send-keys -t nt Escape
+    idle 100
+    kept=$(answer_text)
+    case "$kept" in
+    "$shown"*"[stopped]")
+        if [ -n "$shown" ] && cap | tail -n 1 | grep -q " stopped *$"; then
+            ok "Esc mid-answer stops it and keeps the text written so far"
+        else
+            bad "Esc mid-answer stops it and keeps the text written so far" "shown: $shown
+$(cap)"
+        fi ;;
+    *) bad "Esc mid-answer stops it and keeps the text written so far" "shown: $shown
+kept:  $kept" ;;
+    esac
+else
+    bad "the delayed answer starts" "$(cap)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+
+# ---- 15. personas and themes: /persona switches (asking first when the conversation is
+# unsaved), shows the greeting, puts the persona's sampling values on the sliders (F6 goes
+# back to them); a bad file is reported in the history with file:line:col and the current
+# persona stays; /theme switches live and reports bad files the same way.
+mkdir -p "$TMP/config/natter/prompts"
+cat >"$TMP/config/natter/prompts/tiny.yaml" <<'YAML'
+name: tiny
+description: a persona small enough for the test model
+system: Tell short stories.
+greeting: Hello there, {{user}}!
+sampling:
+  temperature: 0.5
+YAML
+printf 'name: broken\nsystem: x\ntempreature: 1\n' >"$TMP/broken.yaml"
+printf 'name: badtheme\nstyles:\n  usr: {fg: red}\n' >"$TMP/badtheme.yaml"
+start 100 30
+T send-keys -t nt "Once" Enter
+idle
+T send-keys -t nt "/persona tiny" Enter
+if wait_for "not saved" 30 && wait_for "(y/n)" 30; then
+    T send-keys -t nt n
+    if wait_for "kept persona" 30 && cap | grep -q "^  Once"; then
+        ok "/persona asks before leaving an unsaved conversation; n keeps it"
+    else
+        bad "/persona: n keeps the conversation" "$(cap)"
+    fi
+else
+    bad "/persona asks before leaving an unsaved conversation" "$(cap)"
+fi
+T send-keys -t nt "/persona tiny" Enter
+wait_for "(y/n)" 30
+T send-keys -t nt y
+if wait_for "Hello there, User!" 30 && cap | tail -n 1 | grep -q "│ tiny [0-9]* tok │" &&
+   cap | grep -q "│ temp .* 0\.50" && ! cap | grep -q "^  Once"; then
+    ok "/persona y: a new conversation with the greeting, the name and token count in the status bar, its temperature"
+else
+    bad "/persona y: a new conversation with the greeting, the name and token count in the status bar, its temperature" "$(cap)"
+fi
+T send-keys -t nt F2 Right Right Tab F6
+if wait_for "sliders reset to the tiny persona" 30 && cap | grep -q "│ temp .* 0\.50"; then
+    ok "F6 resets the sliders to the persona's values"
+else
+    bad "F6 resets the sliders to the persona's values" "$(cap)"
+fi
+T send-keys -t nt "/persona $TMP/broken.yaml" Enter
+if wait_for "broken.yaml:3:1: unknown key 'tempreature'" 30 && wait_for "keeping tiny" 30 &&
+   cap | tail -n 1 | grep -q "│ tiny "; then
+    ok "a bad persona file is reported in the history (file:line:col) and the current persona stays"
+else
+    bad "a bad persona file is reported in the history (file:line:col) and the current persona stays" "$(cap)"
+fi
+# The status bar's text stays the same; its colours change (dark: 252 on 236, or black on
+# white with 8 colours; light: 235 on 253, or white on blue).
+status_before=$(T capture-pane -p -e -t nt | tail -n 1)
+T send-keys -t nt "/theme light" Enter
+if wait_for "theme light" 30; then
+    sleep 0.2
+    status_after=$(T capture-pane -p -e -t nt | tail -n 1)
+    if [ "$status_before" != "$status_after" ] &&
+       [ "$(echo "$status_before" | sed 's/\x1b\[[0-9;]*m//g')" = "$(echo "$status_after" | sed 's/\x1b\[[0-9;]*m//g')" ]; then
+        ok "/theme switches the colours live"
+    else
+        bad "/theme switches the colours live" "before: $status_before
+after:  $status_after"
+    fi
+else
+    bad "/theme light" "$(cap)"
+fi
+T send-keys -t nt "/theme $TMP/badtheme.yaml" Enter
+if wait_for "badtheme.yaml:3:3: unknown" 30 && wait_for "keeping light" 30; then
+    ok "a bad theme file is reported in the history and the current theme stays"
+else
+    bad "a bad theme file is reported in the history and the current theme stays" "$(cap)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+# At start, a bad --persona falls back to the default persona and shows the errors.
+ARGS="--persona $TMP/broken.yaml" START_TEXT="unknown key" start 100 30
+if cap | grep -q "broken.yaml:3:1: unknown key 'tempreature'" && cap | tail -n 1 | grep -q "│ default "; then
+    ok "a bad --persona at start: the default persona, the errors shown"
+else
+    bad "a bad --persona at start: the default persona, the errors shown" "$(cap)"
+fi
 
 # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
 start 100 30
