@@ -2,6 +2,8 @@
  * `natter --check FILE...`, `--list-personas`, `--list-themes` and `natter import-card`.
  * main() dispatches here (declarations and contracts in persona.h). These print: they are
  * commands, not library code. */
+#include "chat.h"
+#include "cli.h"
 #include "persona.h"
 #include "theme.h"
 
@@ -119,15 +121,22 @@ int cmd_check(int argc, char **argv)
                        p->n_examples, p->n_examples == 1 ? "" : "s", p->n_docs,
                        p->n_docs == 1 ? "" : "s");
                 if (tok) {
+                    /* Counted as the chat counts it (the status bar's number): the system
+                     * prompt with the documents, the examples and the greeting. */
                     const char *mb = strrchr(model_path, '/');
-                    persona_vars v = {NULL, mb ? mb + 1 : model_path, NULL};
-                    enum chat_family f = persona_family(p, chat_detect_gguf(g));
+                    enum chat_family mf = chat_detect_gguf(g);
                     int32_t n = 0;
                     nt_err e = {0};
-                    if (persona_count_tokens(p, &v, tok, f, &n, &e) == NT_OK)
-                        printf("; fixed part %d tokens in %s format", (int)n, chat_family_name(f));
+                    chat *c = chat_init(tok, mf, INT32_MAX);
+                    if (!c)
+                        printf("; tokens not counted: out of memory");
+                    else if (cli_chat_persona(c, p, mb ? mb + 1 : model_path, NULL, (int)mf, &e) == NT_OK &&
+                             chat_count_fixed(c, &n, &e) == NT_OK)
+                        printf("; fixed part %d tokens in %s format", (int)n,
+                               chat_family_name(chat_get_family(c)));
                     else
                         printf("; tokens not counted: %s", e.msg);
+                    chat_free(c);
                 }
                 printf(")\n");
             } else {
