@@ -1398,7 +1398,6 @@ static int h_tokens(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return NT_OK;
 }
 
-enum { MK_ROLE = 1, MK_TEXT = 2 };
 static const ycfg_key message_keys[] = {
     {.name = "role", .fn = h_role, .required = true},
     {.name = "time", .fn = h_mtime},
