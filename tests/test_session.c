@@ -676,12 +676,13 @@ static worker_event answer_live(worker *w, chat *c, const sampler_params *p, int
     }
 }
 
-/* True when the last answer has a live change strictly inside it. */
+/* True when the last answer has a live change inside it, with tokens before it and at least
+ * five drawn after it (so leaving the change out shows). */
 static bool has_mid_change(const chat *c)
 {
     const chat_turn *t = chat_turn_at(c, chat_n_turns(c) - 1);
     for (size_t i = 0; t && i < t->n_changes; i++)
-        if (t->changes[i].index > 0 && (size_t)t->changes[i].index < t->tokens.n) return true;
+        if (t->changes[i].index > 0 && (size_t)t->changes[i].index + 5 <= t->tokens.n) return true;
     return false;
 }
 
@@ -994,12 +995,14 @@ static void test_replay_chatml_context_full(void)
     for (int i = 0; i < 5; i++) {
         chat_add_user(c, qs[i]);
         p.seed = 100 + (uint64_t)i;
-        live_step st[1] = {{6, p}};
+        live_step st[1] = {{3, p}};
+        st[0].p.seed = 0; /* the answer's own */
         st[0].p.temperature = 1.3f;
-        answer_live(w, c, &p, 40, st, i == 2 ? 1 : 0, -1);
+        if (i == 2) T_CHECK(answer_until(w, c, &p, 40, st, 1, -1));
+        else answer_live(w, c, &p, 40, NULL, 0, -1);
     }
     T_CHECK(chat_first_turn(c) > 0); /* the context filled up */
-    T_CHECK(chat_turn_at(c, 5)->n_changes == 1);
+    T_CHECK(chat_turn_at(c, 5)->n_changes >= 1);
     session *s = session_init();
     T_ASSERT(s);
     T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
