@@ -36,9 +36,9 @@ static const subcmd subcmds[] = {
     {"import-card", cmd_import_card},
 };
 
-/* `natter [--model M] --check FILE... [--model M]`: every argument but --check goes to
+/* `natter [--model M] --check FILE... [--model M]`: every argument but the --check goes to
  * cmd_check, which takes --model anywhere. */
-static int main_check(int argc, char **argv)
+static int main_check(int argc, char **argv, int at)
 {
     char **v = malloc((size_t)argc * sizeof *v);
     if (!v) {
@@ -48,7 +48,7 @@ static int main_check(int argc, char **argv)
     int n = 0;
     v[n++] = "--check";
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--check") != 0) v[n++] = argv[i];
+        if (i != at) v[n++] = argv[i];
     int rc = cmd_check(n, v);
     free(v);
     return rc;
@@ -72,8 +72,12 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof subcmds / sizeof subcmds[0]; i++)
             if (strcmp(argv[1], subcmds[i].name) == 0) return subcmds[i].run(argc - 1, argv + 1);
 
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--check") == 0) return main_check(argc, argv);
+    /* `natter --check ...` or `natter -m MODEL --check ...` (a --check further on could be
+     * the value of another option, such as -p's question). */
+    if (argc > 1 && strcmp(argv[1], "--check") == 0) return main_check(argc, argv, 1);
+    if (argc > 3 && strcmp(argv[3], "--check") == 0 &&
+        (strcmp(argv[1], "-m") == 0 || strcmp(argv[1], "--model") == 0))
+        return main_check(argc, argv, 3);
 
     struct cli_opts o;
     cli_opts_default(&o);
