@@ -349,6 +349,10 @@ static void test_persona_prefix(void)
     T_EQ_INT(chat_set_prefix(c, prefix, 5), NT_OK);
     T_EQ_STR(chat_system(c), "Be kind.");
     T_EQ_INT(chat_n_prefix(c), 4);
+    enum chat_role role = CHAT_ROLE_SYSTEM;
+    T_EQ_STR(chat_prefix_at(c, 2, &role), "Who is Sue?");
+    T_EQ_INT(role, CHAT_ROLE_USER);
+    T_ASSERT(chat_prefix_at(c, 4, NULL) == NULL);
     T_EQ_INT(chat_set_greeting(c, "Hello!"), NT_OK);
     T_EQ_STR(chat_greeting(c), "Hello!");
     /* A second system message is not an example. */
