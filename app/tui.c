@@ -161,7 +161,9 @@ static void tui_count_fixed(tui *t)
 {
     int32_t n = 0;
     nt_err err = {0};
-    t->u.persona_tokens = chat_count_fixed(t->chat, &n, &err) == NT_OK ? n : 0;
+    /* Nothing fixed (--system ''): no number, rather than the BOS alone. */
+    bool any = chat_system(t->chat)[0] || chat_n_prefix(t->chat) > 0 || chat_greeting(t->chat);
+    t->u.persona_tokens = any && chat_count_fixed(t->chat, &n, &err) == NT_OK ? n : 0;
 }
 
 /* Makes p the persona (taking it, unless it is opts->loaded): a new conversation with its

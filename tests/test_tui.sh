@@ -527,6 +527,25 @@ else
     bad "a bad --persona at start: the default persona, the errors shown" "$(cap)"
 fi
 
+# ---- 16. NO_COLOR and a monochrome terminal: the theme's colours give way to attributes (no
+# colour escapes on the screen; the status bar in reverse video).
+colours() { T capture-pane -p -e -t nt | grep -c "$(printf '\033')\[[0-9;]*\(3[0-7]\|38;5;[0-9]*\|4[0-7]\|48;5;[0-9]*\)m"; }
+ENVS="NO_COLOR=1" start 100 30
+if [ "$(colours)" -eq 0 ] && T capture-pane -p -e -t nt | tail -n 1 | grep -q "$(printf '\033')\[0;7m"; then
+    ok "NO_COLOR: no colours, the status bar in reverse video"
+else
+    bad "NO_COLOR: no colours, the status bar in reverse video" "$(T capture-pane -p -e -t nt | tail -n 3 | cat -v)"
+fi
+ENVS="TERM=vt100" start 100 30
+if [ "$(colours)" -eq 0 ] && T capture-pane -p -e -t nt | tail -n 1 | grep -q "$(printf '\033')\[0;7m"; then
+    ok "a monochrome terminal (vt100): attributes only"
+else
+    bad "a monochrome terminal (vt100): attributes only" "$(T capture-pane -p -e -t nt | tail -n 3 | cat -v)"
+fi
+# ... and with colours the same screen has them (the check above can fail).
+start 100 30
+if [ "$(colours)" -gt 0 ]; then ok "with colours the screen has colour escapes"; else bad "with colours the screen has colour escapes" "$(T capture-pane -p -e -t nt | tail -n 3 | cat -v)"; fi
+
 # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
 start 100 30
 pid=$(natter_pid)
