@@ -552,8 +552,9 @@ typedef struct train_params {
     bool f16;               /* write the GGUF's matrices as F16 (vectors stay F32) */
 } train_params;
 
-/* dim 256, 4 layers, 4 heads (KV heads = heads), FFN 768, vocab 3072, context 256, batch 16, lr 1e-3 → 1e-4,
- * warm-up 100, weight decay 0.1, betas 0.9/0.95, clip 1, seed 1. */
+/* dim 256, 4 layers, 4 heads (KV heads = heads), FFN 768, vocab 3072, context 256; 3000
+ * steps of 16, lr 1e-3 → 1e-4, warm-up 100, weight decay 0.1, betas 0.9/0.95, clip 1, no
+ * dropout, seed 1, all CPUs, a checkpoint every 500 steps, F32. */
 train_params train_default_params(void);
 
 /* A byte-level BPE vocabulary (GPT-2 style: bytes mapped to printable code points, words split

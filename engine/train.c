@@ -4,7 +4,7 @@
  * The forward pass computes what forward.c computes (same RMSNorm with a double sum of
  * squares, same rope table built by repeated float multiplication, same softmax), so the
  * engine loads a checkpoint and gives the trainer's logits up to the rounding of the matrix
- * products. Per sequence of T tokens:
+ * products. Per sequence:
  *   x = E[tok]
  *   per block: xn1 = rmsnorm(x)·a; q,k = rope(xn1 Wq^T, xn1 Wk^T); v = xn1 Wv^T
  *              att = softmax_causal(q k^T / sqrt(hd)) v     (per head; head h uses KV group
@@ -16,7 +16,10 @@
  * Threads: the batch's sequences are dealt to slots (slot k takes k, k + S, ...), each slot
  * with its own gradient and activations, run on the engine's pool; OpenBLAS is single-threaded
  * (as model.c sets it). Gradients are summed in slot order, so a run is reproducible for a
- * given seed and thread count. */
+ * given seed and thread count. A slot packs its sequences back to back (up to pack_len
+ * tokens) so the products have many rows; attention and rope positions stay per sequence.
+ * Dropout and question_drop decide per value by hashing (seed, step, token), so the backward
+ * pass sees the forward's masks and nothing depends on packing or threads. */
 #include "train.h"
 #include "gguf.h"
 #include "quant.h"
