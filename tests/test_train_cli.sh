@@ -57,6 +57,18 @@ if grep -q "held-out questions: 1/1" "$tmp/eval2.out"; then ok; else
     check "eval below threshold says FAIL" grep -q "^FAIL" "$tmp/eval2.out"
 fi
 
+# --- fine-tuning: --init starts from a model and keeps its tokenizer ---------------------------
+printf 'examples:\n  - user: Sky colour?\n    key: blue\n    assistant: Blue.\n' >"$tmp/more.yaml"
+"$NATTER" train --init "$tmp/m.gguf" --data "$tmp/more.yaml" --data "$tmp/qa.yaml" -o "$tmp/tuned.gguf" \
+    --steps 120 --batch 6 --lr 5e-3 --lr-min 5e-4 --warmup 10 --threads 2 --save-every 0 >/dev/null 2>"$tmp/tune.err"
+rc=$?
+check "--init exit status ($rc): $(tail -n 1 "$tmp/tune.err")" [ "$rc" -eq 0 ]
+"$NATTER" info "$tmp/m.gguf" | grep "^tokenizer" >"$tmp/tok.a"
+"$NATTER" info "$tmp/tuned.gguf" | grep "^tokenizer" >"$tmp/tok.b"
+check "--init keeps the tokenizer" cmp -s "$tmp/tok.a" "$tmp/tok.b"
+"$NATTER" train --eval "$tmp/tuned.gguf" --data "$tmp/more.yaml" >"$tmp/tune.eval" 2>&1
+check "the fine-tuned model learnt the new answer: $(head -n 1 "$tmp/tune.eval")" grep -q "trained questions:  1/1 " "$tmp/tune.eval"
+
 # --- resume: 60 steps, then on to 100, equals 100 straight -----------------------------------
 "$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/a.gguf" $TINY --steps 100 --save-every 0 2>/dev/null
 "$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/b.gguf" $TINY --steps 60 --save-every 0 2>/dev/null
