@@ -411,6 +411,14 @@ done:
     return rc;
 }
 
+bool cli_persona_stops_fit(const persona *p)
+{
+    if (p->stop.n > WORKER_MAX_STOP - 1) return false;
+    for (size_t i = 0; i < p->stop.n; i++)
+        if (strlen(p->stop.v[i]) >= WORKER_STOP_LEN) return false;
+    return true;
+}
+
 /* The model's file name without its folder, for {{model}}. */
 static const char *cli_model_base(const char *path)
 {
@@ -526,6 +534,10 @@ int cli_oneshot(const struct cli_opts *o)
             goto out;
         }
         fam = chat_get_family(c);
+        if (!cli_persona_stops_fit(o->loaded))
+            fprintf(stderr, "natter: persona '%s': only %d stop strings of at most %d bytes are "
+                            "used; the others are cut\n",
+                    o->loaded->name, WORKER_MAX_STOP - 1, WORKER_STOP_LEN - 1);
     }
     if (o->loaded) cli_persona_params(o, o->loaded, &params, &max_tokens);
     chat_set_raw(c, o->raw);

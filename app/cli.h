@@ -91,6 +91,11 @@ void cli_persona_params(const struct cli_opts *o, const struct persona *p, sampl
 int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_name,
                      const char *system, int model_family, nt_err *err);
 
+/* False when the persona has more stop strings than a job holds (WORKER_MAX_STOP - 1 next to
+ * the template's) or one longer than WORKER_STOP_LEN - 1 bytes: the chat then uses the first
+ * ones, cut, and the caller warns. */
+bool cli_persona_stops_fit(const struct persona *p);
+
 /* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
  * stdout. Returns the process exit status. */
 int cli_oneshot(const struct cli_opts *o);
