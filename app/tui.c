@@ -258,8 +258,10 @@ static int tui_persona(tui *t, const char *args)
     if (chat_n_turns(t->chat) > t->saved_turns) {
         persona_free(t->pending);
         t->pending = p;
-        return tui_message(t, TS_NOTE, "The conversation is not saved. Start a new one with persona %.100s? (y/n)",
-                           p->name);
+        snprintf(t->u.ask, sizeof t->u.ask,
+                 "The conversation is not saved. Start a new one with persona %.100s? (y/n)", p->name);
+        t->u.message[0] = '\0';
+        return UI_R_STATUS | UI_R_MESSAGE;
     }
     ui_set_note(&t->u, NULL);
     return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
@@ -270,6 +272,7 @@ static int tui_confirm(tui *t, int key)
 {
     persona *p = t->pending;
     t->pending = NULL;
+    t->u.ask[0] = '\0';
     if (key == 'y' || key == 'Y') {
         ui_set_note(&t->u, NULL);
         char name[128];
@@ -481,7 +484,7 @@ static int tui_key(tui *t, const input_event *ev)
         u->message[0] = '\0';
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
-    if (t->pending) return tui_confirm(t, key) | UI_R_INPUT;
+    if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
         u->help_shown = false;
         return tui_run(t, CMD_STOP, "") | UI_R_ALL;

@@ -256,6 +256,12 @@ static void ui_draw_status(ui *u)
 {
     WINDOW *w = u->w_status;
     werase(w);
+    if (u->ask[0]) {
+        /* A question waiting for y/n takes the whole bar, so it cannot be missed. */
+        ui_fill(w, 0, 0, u->cols, TS_STATUS_BUSY);
+        ui_put_text(w, 0, 1, u->ask, TS_STATUS_BUSY, u->cols - 2);
+        return;
+    }
     ui_fill(w, 0, 0, u->cols, TS_STATUS);
     char sbuf[64], left[512], tps[32] = "", ptok[32] = "";
     const char *state = ui_state_text(u, sbuf, sizeof sbuf);

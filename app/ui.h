@@ -111,6 +111,8 @@ typedef struct ui {
     int help_scroll;            /* first line of the help screen shown */
     int help_max;               /* its largest useful value, from the last draw */
     char message[512];          /* the message line */
+    char ask[256];              /* a y/n question shown in the status bar instead of the
+                                   status ("" = none) */
     int message_style;          /* enum term_style */
     int drag_slider;            /* slider being dragged with the mouse, -1 none */
 

@@ -462,10 +462,10 @@ start 100 30
 T send-keys -t nt "Once" Enter
 idle
 T send-keys -t nt "/persona tiny" Enter
-if wait_for "not saved" 30 && wait_for "(y/n)" 30; then
+if wait_for "not saved" 30 && cap | tail -n 1 | grep -q "Start a new one with persona tiny? (y/n)"; then
     T send-keys -t nt n
-    if wait_for "kept persona" 30 && cap | grep -q "^  Once"; then
-        ok "/persona asks before leaving an unsaved conversation; n keeps it"
+    if wait_for "kept persona" 30 && cap | grep -q "^  Once" && cap | tail -n 1 | grep -q " idle *$"; then
+        ok "/persona asks in the status bar before leaving an unsaved conversation; n keeps it"
     else
         bad "/persona: n keeps the conversation" "$(cap)"
     fi
