@@ -175,8 +175,11 @@ static int tui_use_persona(tui *t, persona *p, const char *system)
     nt_err err = {0};
     chat_clear(t->chat);
     ui_truncate(u, 0);
+    /* {{model}} is the model's file name, as in the one-shot mode and --check. */
+    const char *slash = t->opts->model ? strrchr(t->opts->model, '/') : NULL;
+    const char *model_file = slash ? slash + 1 : t->opts->model;
     if (!t->opts->raw &&
-        cli_chat_persona(t->chat, p, u->model_name, system,
+        cli_chat_persona(t->chat, p, model_file, system,
                          t->opts->template_name ? -1 : (int)t->model_family, &err) != NT_OK) {
         if (p != t->opts->loaded) persona_free(p);
         return UI_R_ALL | tui_message(t, TS_ERROR, "%s", err.msg);
