@@ -301,6 +301,37 @@ static void render_block(ui_turn_cache *c, const char *label, int label_style, c
     }
 }
 
+/* The system prompt as the history shows it: context documents (persona_system_text writes
+ * each between "=== Document N: TITLE ===" and "=== End of document N ===") are summed up as
+ * one line each, so a long document does not fill the history. malloc'd; NULL on OOM. */
+static char *system_shown(const char *sys)
+{
+    static const char head[] = "\n\n=== Document ";
+    const char *d = strstr(sys, head);
+    if (!d) return strdup(sys);
+    size_t cap = (size_t)(d - sys) + 64;
+    for (const char *q = d; q; q = strstr(q + 1, head)) cap += 160;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    size_t n = (size_t)(d - sys);
+    memcpy(out, sys, n);
+    while (d) {
+        const char *title = d + 2 + 4; /* "Document N: TITLE ===" */
+        const char *eol = strchr(title, '\n');
+        if (!eol) break;
+        const char *next = strstr(eol, head);
+        const char *end = strstr(eol, "\n=== End of document ");
+        if (!end || (next && end > next)) end = next ? next : sys + strlen(sys);
+        size_t bytes = end > eol ? (size_t)(end - eol - 1) : 0;
+        size_t tlen = (size_t)(eol - title);
+        if (tlen >= 4 && !strncmp(eol - 4, " ===", 4)) tlen -= 4;
+        n += (size_t)snprintf(out + n, cap - n, "\n[%.*s: %zu bytes]", (int)(tlen < 100 ? tlen : 100),
+                              title, bytes);
+        d = next;
+    }
+    return out;
+}
+
 /* Slot 0: the system prompt and the persona's greeting (the first answer, before any
  * question). Lines after the first of each block are indented (draw_lines). */
 static void render_system(ui_turn_cache *c, const char *sys, const char *greeting, int width)
@@ -308,7 +339,11 @@ static void render_system(ui_turn_cache *c, const char *sys, const char *greetin
     text_buf_clear(&c->buf);
     c->n_lines = 0;
     c->flush_line = 0;
-    if (sys[0]) render_block(c, "System", TS_LABEL_SYSTEM, sys, TS_SYSTEM, width);
+    if (sys[0]) {
+        char *shown = system_shown(sys);
+        render_block(c, "System", TS_LABEL_SYSTEM, shown ? shown : sys, TS_SYSTEM, width);
+        free(shown);
+    }
     if (greeting) {
         if (c->n_lines > 0) {
             text_buf_put_raw(&c->buf, "\n", 1, TS_TEXT);

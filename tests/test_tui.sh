@@ -527,6 +527,16 @@ else
     bad "a bad --persona at start: the default persona, the errors shown" "$(cap)"
 fi
 
+# Context documents are summed up in the history (the model reads them whole).
+printf 'Lily has a red ball.' >"$TMP/doc.txt"
+ARGS="--persona tiny --context $TMP/doc.txt" START_TEXT="Hello there" start 100 30
+if wait_for "[Document 1: doc.txt: 20 bytes]" 30 && ! cap | grep -q "red ball" &&
+   cap | tail -n 1 | grep -q "│ tiny [0-9]* tok │"; then
+    ok "--context documents are summed up under the system prompt"
+else
+    bad "--context documents are summed up under the system prompt" "$(cap)"
+fi
+
 # ---- 16. NO_COLOR and a monochrome terminal: the theme's colours give way to attributes (no
 # colour escapes on the screen; the status bar in reverse video).
 colours() { T capture-pane -p -e -t nt | grep -c "$(printf '\033')\[[0-9;]*\(3[0-7]\|38;5;[0-9]*\|4[0-7]\|48;5;[0-9]*\)m"; }
