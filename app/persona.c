@@ -2,6 +2,7 @@
  * variables, rendering them into chat messages, counting their tokens, writing them back as
  * YAML and importing Character Card JSON. See persona.h for the contract. */
 #include "persona.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -453,43 +454,6 @@ persona *persona_open_or_default(const char *name, ycfg_diag *diag)
 
 /* =================================================================== rendering ===== */
 
-typedef struct buf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} buf;
-
-static void bput(buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->oom = true;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void bputs(buf *b, const char *s) { bput(b, s, strlen(s)); }
-
-static char *bdone(buf *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    if (!b->s) return calloc(1, 1);
-    return b->s;
-}
-
 char *persona_expand(const persona *p, const persona_vars *v, const char *text)
 {
     char date[32];
@@ -506,7 +470,7 @@ char *persona_expand(const persona *p, const persona_vars *v, const char *text)
         strftime(date, sizeof date, "%Y-%m-%d", &tm);
         val[2] = date;
     }
-    buf b = {0};
+    strbuf b = {0};
     const char *s = text ? text : "";
     for (;;) {
         const char *o = strstr(s, "{{");
@@ -517,50 +481,47 @@ char *persona_expand(const persona *p, const persona_vars *v, const char *text)
             if (!strncmp(o + 2, var_names[i], l) && !strncmp(o + 2 + l, "}}", 2)) break;
         }
         if (i == N_VARS) {
-            bput(&b, s, (size_t)(o - s) + 2);
+            strbuf_put(&b, s, (size_t)(o - s) + 2);
             s = o + 2;
             continue;
         }
-        bput(&b, s, (size_t)(o - s));
-        bputs(&b, val[i]);
+        strbuf_put(&b, s, (size_t)(o - s));
+        strbuf_puts(&b, val[i]);
         s = o + 4 + strlen(var_names[i]);
     }
-    bputs(&b, s);
-    return bdone(&b);
+    strbuf_puts(&b, s);
+    return strbuf_take(&b, NULL);
 }
 
 char *persona_system_text(const persona *p, const persona_vars *v)
 {
     char *sys = persona_expand(p, v, p->system);
     if (!sys) return NULL;
-    buf b = {0};
-    bputs(&b, sys);
+    strbuf b = {0};
+    strbuf_puts(&b, sys);
     free(sys);
     if (p->n_docs) {
-        if (b.n) bputs(&b, "\n\n");
+        if (b.n) strbuf_puts(&b, "\n\n");
         if (p->context_instruction) {
             char *ins = persona_expand(p, v, p->context_instruction);
             if (!ins) b.oom = true;
-            else bputs(&b, ins);
+            else strbuf_puts(&b, ins);
             free(ins);
         } else {
-            bputs(&b, PERSONA_DEFAULT_INSTRUCTION);
+            strbuf_puts(&b, PERSONA_DEFAULT_INSTRUCTION);
         }
         for (size_t i = 0; i < p->n_docs; i++) {
-            char head[64];
-            snprintf(head, sizeof head, "\n\n=== Document %zu", i + 1);
-            bputs(&b, head);
+            strbuf_printf(&b, "\n\n=== Document %zu", i + 1);
             if (p->docs[i].title) {
-                bputs(&b, ": ");
-                bputs(&b, p->docs[i].title);
+                strbuf_puts(&b, ": ");
+                strbuf_puts(&b, p->docs[i].title);
             }
-            bputs(&b, " ===\n");
-            bputs(&b, p->docs[i].text);
-            snprintf(head, sizeof head, "\n=== End of document %zu ===", i + 1);
-            bputs(&b, head);
+            strbuf_puts(&b, " ===\n");
+            strbuf_puts(&b, p->docs[i].text);
+            strbuf_printf(&b, "\n=== End of document %zu ===", i + 1);
         }
     }
-    return bdone(&b);
+    return strbuf_take(&b, NULL);
 }
 
 char *persona_greeting_text(const persona *p, const persona_vars *v)
@@ -656,8 +617,8 @@ void persona_apply_sampling(const persona *p, sampler_params *sp, int32_t *max_t
 
 static int emit_write(void *data, unsigned char *s, size_t n)
 {
-    buf *b = data;
-    bput(b, (const char *)s, n);
+    strbuf *b = data;
+    strbuf_put(b, s, n);
     return !b->oom;
 }
 
@@ -793,21 +754,21 @@ static int emit_persona(yaml_emitter_t *e, const persona *p)
 
 char *persona_to_yaml(const persona *p, const char *header)
 {
-    buf b = {0};
+    strbuf b = {0};
     if (header) {
         const char *s = header;
         while (*s) {
             const char *nl = strchr(s, '\n');
             size_t n = nl ? (size_t)(nl - s) : strlen(s);
-            bputs(&b, n ? "# " : "#");
-            bput(&b, s, n);
-            bputs(&b, "\n");
+            strbuf_puts(&b, n ? "# " : "#");
+            strbuf_put(&b, s, n);
+            strbuf_puts(&b, "\n");
             s += n + (nl ? 1 : 0);
         }
     }
     yaml_emitter_t e;
     if (!yaml_emitter_initialize(&e)) {
-        free(b.s);
+        strbuf_free(&b);
         return NULL;
     }
     yaml_emitter_set_output(&e, emit_write, &b);
@@ -817,30 +778,30 @@ char *persona_to_yaml(const persona *p, const char *header)
     int ok = emit_persona(&e, p) && yaml_emitter_flush(&e);
     yaml_emitter_delete(&e);
     if (!ok) {
-        free(b.s);
+        strbuf_free(&b);
         return NULL;
     }
-    return bdone(&b);
+    return strbuf_take(&b, NULL);
 }
 
 /* ============================================================ Character Cards ===== */
 
 char *persona_slug(const char *name)
 {
-    buf b = {0};
+    strbuf b = {0};
     bool dash = false;
     for (const unsigned char *s = (const unsigned char *)name; *s && b.n < 48; s++) {
         if (isalnum(*s) && *s < 0x80) {
-            if (dash && b.n) bputs(&b, "-");
+            if (dash && b.n) strbuf_puts(&b, "-");
             dash = false;
             char ch = (char)tolower(*s);
-            bput(&b, &ch, 1);
+            strbuf_putc(&b, ch);
         } else {
             dash = true;
         }
     }
-    if (!b.n) bputs(&b, "character");
-    return bdone(&b);
+    if (!b.n) strbuf_puts(&b, "character");
+    return strbuf_take(&b, NULL);
 }
 
 /* Rewrites a card's macros to persona variables: {{User}} → {{user}}, {{Char}} and <BOT>
@@ -848,11 +809,11 @@ char *persona_slug(const char *name)
  * some chat front-end) becomes its plain text and is counted in *dropped. */
 static char *card_macros(const char *s, int *dropped)
 {
-    buf b = {0};
+    strbuf b = {0};
     while (*s) {
         if (!strncmp(s, "<USER>", 6) || !strncmp(s, "<BOT>", 5)) {
             bool u = s[1] == 'U';
-            bputs(&b, u ? "{{user}}" : "{{char}}");
+            strbuf_puts(&b, u ? "{{user}}" : "{{char}}");
             s += u ? 6 : 5;
             continue;
         }
@@ -864,21 +825,21 @@ static char *card_macros(const char *s, int *dropped)
                 memcpy(name, s + 2, n);
                 name[n] = 0;
                 if (!strcasecmp(name, "user") || !strcasecmp(name, "char")) {
-                    bputs(&b, tolower((unsigned char)name[0]) == 'u' ? "{{user}}" : "{{char}}");
+                    strbuf_puts(&b, tolower((unsigned char)name[0]) == 'u' ? "{{user}}" : "{{char}}");
                 } else if (!strcasecmp(name, "original")) {
                     /* The front-end's default prompt: natter has none to insert. */
                 } else {
-                    bputs(&b, name);
+                    strbuf_puts(&b, name);
                     (*dropped)++;
                 }
                 s = e + 2;
                 continue;
             }
         }
-        bput(&b, s, 1);
+        strbuf_put(&b, s, 1);
         s++;
     }
-    return bdone(&b);
+    return strbuf_take(&b, NULL);
 }
 
 static char *trimmed(const char *s)
@@ -897,7 +858,7 @@ static int card_examples(persona *p, const char *mes)
 {
     char *copy = strdup(mes);
     if (!copy) return NT_ERR_NOMEM;
-    buf user = {0}, asst = {0};
+    strbuf user = {0}, asst = {0};
     int who = 0; /* 0 none, 1 user, 2 char: the message being collected */
     int rc = NT_OK;
     char *save;
@@ -918,10 +879,8 @@ static int card_examples(persona *p, const char *mes)
                 p->n_examples++;                                                             \
             }                                                                                \
         }                                                                                    \
-        free(user.s);                                                                        \
-        free(asst.s);                                                                        \
-        memset(&user, 0, sizeof user);                                                       \
-        memset(&asst, 0, sizeof asst);                                                       \
+        strbuf_free(&user);                                                                  \
+        strbuf_free(&asst);                                                                  \
     } while (0)
     /* Split by hand rather than with strtok: blank lines inside a message must survive. */
     for (char *line = copy; line; line = save) {
@@ -939,16 +898,16 @@ static int card_examples(persona *p, const char *mes)
         }
         if (!strncmp(t, "{{user}}:", 9)) {
             if (asst.n) FLUSH_PAIR();
-            if (user.n) bputs(&user, "\n");
-            bputs(&user, t + 9);
+            if (user.n) strbuf_puts(&user, "\n");
+            strbuf_puts(&user, t + 9);
             who = 1;
         } else if (!strncmp(t, "{{char}}:", 9)) {
             if (asst.n) {
                 if (user.n) {
                     FLUSH_PAIR();
                 } else {
-                    bputs(&asst, "\n");
-                    bputs(&asst, t + 9);
+                    strbuf_puts(&asst, "\n");
+                    strbuf_puts(&asst, t + 9);
                     who = 2;
                     continue;
                 }
@@ -957,14 +916,14 @@ static int card_examples(persona *p, const char *mes)
                 who = 0; /* no question before it: not usable as an example */
                 continue;
             }
-            bputs(&asst, t + 9);
+            strbuf_puts(&asst, t + 9);
             who = 2;
         } else if (who == 1) {
-            bputs(&user, "\n");
-            bputs(&user, l);
+            strbuf_puts(&user, "\n");
+            strbuf_puts(&user, l);
         } else if (who == 2) {
-            bputs(&asst, "\n");
-            bputs(&asst, l);
+            strbuf_puts(&asst, "\n");
+            strbuf_puts(&asst, l);
         }
     }
     FLUSH_PAIR();
@@ -1035,40 +994,40 @@ int persona_from_card(const json *card, persona **out, int *n_dropped, nt_err *e
     if (!p) goto oom;
     p->name = strdup(f[K_NAME]);
     p->path = strdup("(card)");
-    buf sys = {0};
+    strbuf sys = {0};
     if (*f[K_SYS])
-        bputs(&sys, f[K_SYS]);
+        strbuf_puts(&sys, f[K_SYS]);
     else
-        bputs(&sys, "You are {{char}}. Reply to {{user}} as {{char}} would, staying in character.");
+        strbuf_puts(&sys, "You are {{char}}. Reply to {{user}} as {{char}} would, staying in character.");
     if (*f[K_DESC]) {
-        bputs(&sys, "\n\n");
-        bputs(&sys, f[K_DESC]);
+        strbuf_puts(&sys, "\n\n");
+        strbuf_puts(&sys, f[K_DESC]);
     }
     if (*f[K_PERS]) {
-        bputs(&sys, "\n\n{{char}}'s personality: ");
-        bputs(&sys, f[K_PERS]);
+        strbuf_puts(&sys, "\n\n{{char}}'s personality: ");
+        strbuf_puts(&sys, f[K_PERS]);
     }
     if (*f[K_SCEN]) {
-        bputs(&sys, "\n\nScenario: ");
-        bputs(&sys, f[K_SCEN]);
+        strbuf_puts(&sys, "\n\nScenario: ");
+        strbuf_puts(&sys, f[K_SCEN]);
     }
     if (*f[K_POST]) {
-        bputs(&sys, "\n\n");
-        bputs(&sys, f[K_POST]);
+        strbuf_puts(&sys, "\n\n");
+        strbuf_puts(&sys, f[K_POST]);
     }
-    p->system = bdone(&sys);
+    p->system = strbuf_take(&sys, NULL);
     /* The one-line description for listings: the creator's note, else a plain label. */
-    buf d = {0};
+    strbuf d = {0};
     if (*f[K_NOTES]) {
         size_t n = strcspn(f[K_NOTES], "\n");
         if (n > 100) n = 100;
-        bput(&d, f[K_NOTES], n);
-        if (n < strcspn(f[K_NOTES], "\n")) bputs(&d, "...");
+        strbuf_put(&d, f[K_NOTES], n);
+        if (n < strcspn(f[K_NOTES], "\n")) strbuf_puts(&d, "...");
     } else {
-        bputs(&d, "Character card: ");
-        bputs(&d, p->name ? p->name : "");
+        strbuf_puts(&d, "Character card: ");
+        strbuf_puts(&d, p->name ? p->name : "");
     }
-    p->description = bdone(&d);
+    p->description = strbuf_take(&d, NULL);
     if (*f[K_FIRST]) p->greeting = strdup(f[K_FIRST]);
     if (!p->name || !p->path || !p->system || !p->description || (*f[K_FIRST] && !p->greeting))
         goto oom;
