@@ -120,27 +120,6 @@ static json *node(parser *ps, enum json_type t, int line, int col)
 
 /* ---------------------------------------------------------------------- strings ----- */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static bool sb_put(sbuf *b, const void *d, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) return false;
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, d, n);
-    b->n += n;
-    b->s[b->n] = 0;
-    return true;
-}
-
 static size_t utf8_put(char out[4], uint32_t cp)
 {
     if (cp < 0x80) {
@@ -205,10 +184,10 @@ static int hex4(parser *ps, uint32_t *out)
 }
 
 /* Parses a string at the opening quote into b. */
-static int parse_string(parser *ps, sbuf *b)
+static int parse_string(parser *ps, strbuf *b)
 {
     adv(ps); /* the quote */
-    if (!sb_put(b, "", 0)) return oom(ps);
+    if (!strbuf_put(b, "", 0)) return oom(ps);
     for (;;) {
         if (ps->p >= ps->end) return FAIL(ps, "unterminated string");
         unsigned char c = *ps->p;
@@ -249,19 +228,19 @@ static int parse_string(parser *ps, sbuf *b)
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
                 char u[4];
-                if (!sb_put(b, u, utf8_put(u, cp))) return oom(ps);
+                if (!strbuf_put(b, u, utf8_put(u, cp))) return oom(ps);
                 continue;
             }
             default:
                 return FAIL(ps, "unknown escape '\\%c'", e >= 0x20 && e < 0x7f ? e : '?');
             }
             adv(ps);
-            if (!sb_put(b, &o, 1)) return oom(ps);
+            if (!strbuf_put(b, &o, 1)) return oom(ps);
             continue;
         }
         size_t n = utf8_valid(ps->p, ps->end);
         if (!n) return FAIL(ps, "invalid UTF-8 (byte 0x%02X)", c);
-        if (!sb_put(b, ps->p, n)) return oom(ps);
+        if (!strbuf_put(b, ps->p, n)) return oom(ps);
         for (size_t i = 0; i < n; i++) adv(ps);
     }
 }
@@ -409,14 +388,13 @@ static json *parse_object(parser *ps)
         memset(m, 0, sizeof *m);
         m->line = ps->line;
         m->col = ps->col;
-        sbuf kb = {0};
+        strbuf kb = {0};
         o->u.obj.n++;
         if (parse_string(ps, &kb)) {
-            free(kb.s);
+            strbuf_free(&kb);
             goto fail;
         }
-        m->key = kb.s;
-        m->key_len = kb.n;
+        m->key = strbuf_take(&kb, &m->key_len);
         skip_ws(ps);
         if (ps->p >= ps->end || *ps->p != ':') {
             FAIL(ps, "expected ':' after the key, found %s", here(ps, hb));
@@ -525,18 +503,17 @@ static json *parse_value(parser *ps)
     case '[': j = parse_array(ps); break;
     case '"': {
         int line = ps->line, col = ps->col;
-        sbuf b = {0};
+        strbuf b = {0};
         if (parse_string(ps, &b)) {
-            free(b.s);
+            strbuf_free(&b);
             break;
         }
         j = node(ps, JSON_STRING, line, col);
         if (!j) {
-            free(b.s);
+            strbuf_free(&b);
             break;
         }
-        j->u.str.s = b.s;
-        j->u.str.len = b.n;
+        j->u.str.s = strbuf_take(&b, &j->u.str.len);
         break;
     }
     case 't': j = parse_word(ps, "true", JSON_BOOL, true); break;
@@ -633,32 +610,11 @@ const char *json_type_name(enum json_type t)
 
 /* ----------------------------------------------------------------------- writer ----- */
 
-static void w_put(json_writer *w, const char *s, size_t n)
-{
-    if (w->oom) return;
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->len + n + 1) cap *= 2;
-        char *b = realloc(w->buf, cap);
-        if (!b) {
-            w->oom = true;
-            return;
-        }
-        w->buf = b;
-        w->cap = cap;
-    }
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = 0;
-}
-
-static void w_puts(json_writer *w, const char *s) { w_put(w, s, strlen(s)); }
-
 static void w_newline(json_writer *w)
 {
     if (!w->pretty) return;
-    w_put(w, "\n", 1);
-    for (int i = 0; i < w->depth; i++) w_put(w, "  ", 2);
+    strbuf_put(&w->out, "\n", 1);
+    for (int i = 0; i < w->depth; i++) strbuf_put(&w->out, "  ", 2);
 }
 
 /* Comma and indentation before a value (or a key) at the current depth. */
@@ -669,7 +625,7 @@ static void w_sep(json_writer *w)
         return;
     }
     if (w->depth > 0) {
-        if (!w->first[w->depth]) w_put(w, ",", 1);
+        if (!w->first[w->depth]) strbuf_put(&w->out, ",", 1);
         w->first[w->depth] = false;
         w_newline(w);
     }
@@ -678,7 +634,7 @@ static void w_sep(json_writer *w)
 static void w_open(json_writer *w, const char *c)
 {
     w_sep(w);
-    w_puts(w, c);
+    strbuf_puts(&w->out, c);
     if (w->depth < JSON_MAX_DEPTH) w->depth++;
     w->first[w->depth] = true;
 }
@@ -688,7 +644,7 @@ static void w_close(json_writer *w, const char *c)
     bool empty = w->first[w->depth];
     if (w->depth > 0) w->depth--;
     if (!empty) w_newline(w);
-    w_puts(w, c);
+    strbuf_puts(&w->out, c);
 }
 
 void json_w_begin_object(json_writer *w) { w_open(w, "{"); }
@@ -698,7 +654,7 @@ void json_w_end_array(json_writer *w) { w_close(w, "]"); }
 
 static void w_str(json_writer *w, const char *s, size_t n)
 {
-    w_put(w, "\"", 1);
+    strbuf_put(&w->out, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -716,19 +672,19 @@ static void w_str(json_writer *w, const char *s, size_t n)
             e = u;
         }
         if (!e) continue;
-        w_put(w, s + run, i - run);
-        w_puts(w, e);
+        strbuf_put(&w->out, s + run, i - run);
+        strbuf_puts(&w->out, e);
         run = i + 1;
     }
-    w_put(w, s + run, n - run);
-    w_put(w, "\"", 1);
+    strbuf_put(&w->out, s + run, n - run);
+    strbuf_put(&w->out, "\"", 1);
 }
 
 void json_w_key(json_writer *w, const char *key)
 {
     w_sep(w);
     w_str(w, key, strlen(key));
-    w_puts(w, w->pretty ? ": " : ":");
+    strbuf_puts(&w->out, w->pretty ? ": " : ":");
     w->after_key = true;
 }
 
@@ -763,35 +719,30 @@ void json_w_double(json_writer *w, double v)
     }
     if (c_loc) uselocale(old);
     w_sep(w);
-    w_puts(w, b);
+    strbuf_puts(&w->out, b);
 }
 
 void json_w_int(json_writer *w, int64_t v)
 {
-    char b[32];
-    snprintf(b, sizeof b, "%lld", (long long)v);
     w_sep(w);
-    w_puts(w, b);
+    strbuf_printf(&w->out, "%lld", (long long)v);
 }
 
 void json_w_bool(json_writer *w, bool v)
 {
     w_sep(w);
-    w_puts(w, v ? "true" : "false");
+    strbuf_puts(&w->out, v ? "true" : "false");
 }
 
 void json_w_null(json_writer *w)
 {
     w_sep(w);
-    w_puts(w, "null");
+    strbuf_puts(&w->out, "null");
 }
 
 char *json_writer_finish(json_writer *w, size_t *len)
 {
-    char *s = w->oom ? NULL : w->buf;
-    if (!s && !w->oom) s = calloc(1, 1);
-    if (w->oom) free(w->buf);
-    if (len) *len = s ? w->len : 0;
+    char *s = strbuf_take(&w->out, len);
     bool pretty = w->pretty;
     memset(w, 0, sizeof *w);
     w->pretty = pretty;
@@ -801,7 +752,7 @@ char *json_writer_finish(json_writer *w, size_t *len)
 void json_writer_free(json_writer *w)
 {
     if (!w) return;
-    free(w->buf);
+    strbuf_free(&w->out);
     bool pretty = w->pretty;
     memset(w, 0, sizeof *w);
     w->pretty = pretty;

@@ -12,6 +12,8 @@
 #ifndef NATTER_JSON_H
 #define NATTER_JSON_H
 
+#include "strbuf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,10 +83,8 @@ const char *json_type_name(enum json_type t);    /* "null", "a string", ... */
  * two-space indentation. Calls after an allocation failure do nothing; json_writer_finish
  * then returns NULL. The caller keeps calls balanced (objects hold key/value pairs). */
 typedef struct json_writer {
-    char *buf;
-    size_t len, cap;
+    strbuf out;   /* the text so far; out.oom after an allocation failure */
     bool pretty;
-    bool oom;
     int depth;
     bool first[JSON_MAX_DEPTH + 1]; /* no member written yet at this depth */
     bool after_key;
