@@ -1045,45 +1045,18 @@ fail:
 
 /* ===================================================================== listing ===== */
 
-void persona_entries_free(persona_entry *v, int n)
+/* ycfg_describe_fn for personas. */
+static bool persona_describe(const char *path, ycfg_diag *diag, char **name, char **description)
 {
-    if (!v) return;
-    for (int i = 0; i < n; i++) {
-        free(v[i].base);
-        free(v[i].name);
-        free(v[i].description);
-        free(v[i].path);
-    }
-    free(v);
+    persona *p = persona_load(path, NULL, diag);
+    if (!p) return false;
+    *name = p->name;
+    *description = p->description;
+    p->name = p->description = NULL;
+    persona_free(p);
+    return true;
 }
 
-int persona_list(persona_entry **out)
-{
-    ycfg_file *f;
-    int n = ycfg_list("prompts", &f);
-    *out = NULL;
-    if (n < 0) return -1;
-    persona_entry *v = calloc((size_t)n + 1, sizeof *v);
-    if (!v) {
-        ycfg_files_free(f, n);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        ycfg_diag d = {0};
-        persona *p = persona_load(f[i].path, NULL, &d);
-        ycfg_diag_free(&d);
-        v[i].base = f[i].base;
-        v[i].path = f[i].path;
-        f[i].base = f[i].path = NULL;
-        v[i].ok = p != NULL;
-        if (p) {
-            v[i].name = p->name;
-            v[i].description = p->description;
-            p->name = p->description = NULL;
-        }
-        persona_free(p);
-    }
-    ycfg_files_free(f, n);
-    *out = v;
-    return n;
-}
+int persona_list(persona_entry **out) { return ycfg_list_entries("prompts", persona_describe, out); }
+
+void persona_entries_free(persona_entry *v, int n) { ycfg_entries_free(v, n); }

@@ -155,11 +155,9 @@ int persona_from_card(const json *card, persona **out, int *n_dropped, nt_err *e
 /* "Dr. Ada Lovelace!" → "dr-ada-lovelace" (file name for the imported persona). malloc'd. */
 char *persona_slug(const char *name);
 
-/* Listing for --list-personas. */
-typedef struct persona_entry {
-    char *base, *name, *description, *path;
-    bool ok; /* false when the file has errors */
-} persona_entry;
+/* Listing for --list-personas: base name, `name`, description and path of each persona
+ * found (see ycfg_entry; ok is false when the file has errors). */
+typedef ycfg_entry persona_entry;
 int persona_list(persona_entry **out); /* count, or -1; free with persona_entries_free */
 void persona_entries_free(persona_entry *v, int n);
 

@@ -470,45 +470,18 @@ theme *theme_open_or_default(const char *name, ycfg_diag *diag)
     return t ? t : theme_builtin();
 }
 
-void theme_entries_free(theme_entry *v, int n)
+/* ycfg_describe_fn for themes. */
+static bool theme_describe(const char *path, ycfg_diag *diag, char **name, char **description)
 {
-    if (!v) return;
-    for (int i = 0; i < n; i++) {
-        free(v[i].base);
-        free(v[i].name);
-        free(v[i].description);
-        free(v[i].path);
-    }
-    free(v);
+    theme *t = theme_load(path, NULL, diag);
+    if (!t) return false;
+    *name = t->name;
+    *description = t->description;
+    t->name = t->description = NULL;
+    theme_free(t);
+    return true;
 }
 
-int theme_list(theme_entry **out)
-{
-    ycfg_file *f;
-    int n = ycfg_list("themes", &f);
-    *out = NULL;
-    if (n < 0) return -1;
-    theme_entry *v = calloc((size_t)n + 1, sizeof *v);
-    if (!v) {
-        ycfg_files_free(f, n);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        ycfg_diag d = {0};
-        theme *t = theme_load(f[i].path, NULL, &d);
-        ycfg_diag_free(&d);
-        v[i].base = f[i].base;
-        v[i].path = f[i].path;
-        f[i].base = f[i].path = NULL;
-        v[i].ok = t != NULL;
-        if (t) {
-            v[i].name = t->name;
-            v[i].description = t->description;
-            t->name = t->description = NULL;
-        }
-        theme_free(t);
-    }
-    ycfg_files_free(f, n);
-    *out = v;
-    return n;
-}
+int theme_list(theme_entry **out) { return ycfg_list_entries("themes", theme_describe, out); }
+
+void theme_entries_free(theme_entry *v, int n) { ycfg_entries_free(v, n); }

@@ -129,11 +129,9 @@ int theme_nearest16(uint8_t r, uint8_t g, uint8_t b);  /* 0..15 */
  * Returns 0 or -1. */
 int theme_parse_color(const char *s, theme_color *out);
 
-/* Listing for --list-themes: base name, `name`, description and path of each theme found. */
-typedef struct theme_entry {
-    char *base, *name, *description, *path;
-    bool ok; /* false when the file has errors (name/description may be NULL then) */
-} theme_entry;
+/* Listing for --list-themes: base name, `name`, description and path of each theme found
+ * (see ycfg_entry; ok is false when the file has errors). */
+typedef ycfg_entry theme_entry;
 int theme_list(theme_entry **out); /* count, or -1; free with theme_entries_free */
 void theme_entries_free(theme_entry *v, int n);
 

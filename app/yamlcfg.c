@@ -820,6 +820,42 @@ int ycfg_list(const char *kind, ycfg_file **out)
     return n;
 }
 
+void ycfg_entries_free(ycfg_entry *v, int n)
+{
+    if (!v) return;
+    for (int i = 0; i < n; i++) {
+        free(v[i].base);
+        free(v[i].name);
+        free(v[i].description);
+        free(v[i].path);
+    }
+    free(v);
+}
+
+int ycfg_list_entries(const char *kind, ycfg_describe_fn describe, ycfg_entry **out)
+{
+    ycfg_file *f;
+    int n = ycfg_list(kind, &f);
+    *out = NULL;
+    if (n < 0) return -1;
+    ycfg_entry *v = calloc((size_t)n + 1, sizeof *v); /* + 1: never calloc(0) */
+    if (!v) {
+        ycfg_files_free(f, n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        ycfg_diag d = {0};
+        v[i].ok = describe(f[i].path, &d, &v[i].name, &v[i].description);
+        ycfg_diag_free(&d);
+        v[i].base = f[i].base;
+        v[i].path = f[i].path;
+        f[i].base = f[i].path = NULL;
+    }
+    ycfg_files_free(f, n);
+    *out = v;
+    return n;
+}
+
 /* ================================================================ atomic write ===== */
 
 int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overwrite,

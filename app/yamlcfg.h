@@ -185,6 +185,24 @@ typedef struct ycfg_file {
 int ycfg_list(const char *kind, ycfg_file **out);
 void ycfg_files_free(ycfg_file *v, int n);
 
+/* One config file listed with what its loader read from it (for --list-personas and
+ * --list-themes). The strings are malloc'd and owned by the array. */
+typedef struct ycfg_entry {
+    char *base, *name, *description, *path;
+    bool ok; /* false when the file has errors (name and description are NULL then) */
+} ycfg_entry;
+
+/* Loads the config file at path and hands over its name and description (malloc'd, the
+ * caller frees; either may be NULL). Returns false when the file has errors; its
+ * diagnostics go to diag, which the listing drops (--check is where they are shown). */
+typedef bool (*ycfg_describe_fn)(const char *path, ycfg_diag *diag, char **name,
+                                 char **description);
+
+/* ycfg_list(kind), then describe on each file found. *out is malloc'd (free with
+ * ycfg_entries_free). Returns the count, or -1 on allocation failure (*out NULL then). */
+int ycfg_list_entries(const char *kind, ycfg_describe_fn describe, ycfg_entry **out);
+void ycfg_entries_free(ycfg_entry *v, int n); /* accepts NULL */
+
 /* Writes data to path atomically: a temporary file in the same folder, fsync, then rename
  * (overwrite true) or link (refuses an existing file: NT_ERR_INVALID, "exists"). */
 int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overwrite,

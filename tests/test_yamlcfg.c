@@ -325,6 +325,58 @@ static void test_search(void)
     unsetenv("XDG_CONFIG_HOME");
 }
 
+/* A describer that reads the first line as the name and fails for files without one. */
+static bool describe_first_line(const char *path, ycfg_diag *diag, char **name, char **desc)
+{
+    char line[64] = "";
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        fclose(f);
+    }
+    line[strcspn(line, "\n")] = 0;
+    if (!line[0]) {
+        ycfg_diag_add(diag, "%s: empty", path);
+        return false;
+    }
+    *name = strdup(line);
+    *desc = strdup("described");
+    return true;
+}
+
+static void test_list_entries(void)
+{
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/xdg-entries", t_tmpdir());
+    setenv("XDG_CONFIG_HOME", dir, 1);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/natter", dir);
+    mkdir(path, 0755);
+    /* A kind of its own, so ./KIND and the data folder hold nothing. */
+    snprintf(path, sizeof path, "%s/natter/listkind", dir);
+    mkdir(path, 0755);
+    nt_err e = {0};
+    snprintf(path, sizeof path, "%s/natter/listkind/b-bad.yaml", dir);
+    T_EQ_INT(ycfg_write_atomic(path, "", 0, true, &e), NT_OK);
+    snprintf(path, sizeof path, "%s/natter/listkind/a-good.yaml", dir);
+    T_EQ_INT(ycfg_write_atomic(path, "Good One\n", 9, true, &e), NT_OK);
+    ycfg_entry *v;
+    int n = ycfg_list_entries("listkind", describe_first_line, &v);
+    T_EQ_INT(n, 2);
+    T_ASSERT(n == 2 && v != NULL);
+    T_EQ_STR(v[0].base, "a-good");
+    T_EQ_STR(v[0].path, path);
+    T_CHECK(v[0].ok);
+    T_EQ_STR(v[0].name, "Good One");
+    T_EQ_STR(v[0].description, "described");
+    T_EQ_STR(v[1].base, "b-bad");
+    T_CHECK(!v[1].ok);
+    T_CHECK(v[1].name == NULL && v[1].description == NULL);
+    ycfg_entries_free(v, n);
+    ycfg_entries_free(NULL, 0);
+    unsetenv("XDG_CONFIG_HOME");
+}
+
 static void test_atomic(void)
 {
     char path[600];
@@ -355,6 +407,7 @@ int main(void)
     T_RUN(test_suggest);
     T_RUN(test_io_errors);
     T_RUN(test_search);
+    T_RUN(test_list_entries);
     T_RUN(test_atomic);
     return t_done();
 }
