@@ -153,41 +153,35 @@ int cmd_check(int argc, char **argv)
     return bad ? 1 : 0;
 }
 
-static void print_row(const char *name, const char *desc, const char *path, bool ok)
+/* Prints a listing (persona_list or theme_list: both are ycfg_entry arrays) and frees it. */
+static int print_entries(ycfg_entry *v, int n, const char *none)
 {
-    printf("%-16s %-60s %s\n", name, ok ? desc : "(has errors: run natter --check on it)", path);
+    if (n < 0) {
+        fprintf(stderr, "natter: out of memory\n");
+        return 1;
+    }
+    if (n == 0) printf("%s\n", none);
+    for (int i = 0; i < n; i++) {
+        const char *desc = !v[i].ok ? "(has errors: run natter --check on it)"
+                           : v[i].description ? v[i].description : "";
+        printf("%-16s %-60s %s\n", v[i].ok ? v[i].name : v[i].base, desc, v[i].path);
+    }
+    ycfg_entries_free(v, n);
+    return 0;
 }
 
 int cmd_list_personas(void)
 {
     persona_entry *v;
     int n = persona_list(&v);
-    if (n < 0) {
-        fprintf(stderr, "natter: out of memory\n");
-        return 1;
-    }
-    if (n == 0) printf("no personas found (the built-in 'default' is used)\n");
-    for (int i = 0; i < n; i++)
-        print_row(v[i].ok ? v[i].name : v[i].base, v[i].description ? v[i].description : "",
-                  v[i].path, v[i].ok);
-    persona_entries_free(v, n);
-    return 0;
+    return print_entries(v, n, "no personas found (the built-in 'default' is used)");
 }
 
 int cmd_list_themes(void)
 {
     theme_entry *v;
     int n = theme_list(&v);
-    if (n < 0) {
-        fprintf(stderr, "natter: out of memory\n");
-        return 1;
-    }
-    if (n == 0) printf("no themes found (the built-in 'dark' is used)\n");
-    for (int i = 0; i < n; i++)
-        print_row(v[i].ok ? v[i].name : v[i].base, v[i].description ? v[i].description : "",
-                  v[i].path, v[i].ok);
-    theme_entries_free(v, n);
-    return 0;
+    return print_entries(v, n, "no themes found (the built-in 'dark' is used)");
 }
 
 #define CARD_MAX (16u << 20) /* cards with embedded assets can be large, but not this large */
