@@ -244,6 +244,42 @@ static char *decode(const tokenizer *t, const int32_t *ids, size_t n)
     return s;
 }
 
+/* What job makes the model read: the cached tokens it keeps, then its new ones. They must
+ * start with BOS; returns the rest decoded (malloc'd), or NULL after a failed check. */
+static char *prompt_text(const chat *c, const tokenizer *tok, const worker_job *job)
+{
+    nt_tokens full = {0};
+    nt_tokens_append(&full, chat_cache(c)->v, (size_t)job->keep);
+    nt_tokens_append(&full, job->tokens, (size_t)job->n_tokens);
+    char *text = NULL;
+    T_CHECK(full.n > 1);
+    if (full.n > 1) {
+        T_EQ_INT(full.v[0], tokenizer_bos(tok));
+        text = decode(tok, full.v + 1, full.n - 1);
+    }
+    nt_tokens_free(&full);
+    return text;
+}
+
+/* Applies to c what the worker sends when the model answers words to a prompt of prompt_n
+ * tokens: a TOKEN event a word, then DONE (the last token is sampled, never evaluated).
+ * Returns DONE's n_past. */
+static int32_t fake_answer(chat *c, const tokenizer *tok, const nt_tokens *words, int32_t prompt_n)
+{
+    for (size_t k = 0; k < words->n; k++) {
+        char piece[64];
+        int n = tokenizer_token_bytes(tok, words->v[k], piece, sizeof piece - 1);
+        piece[n > 0 ? n : 0] = '\0';
+        worker_event ev = {.kind = WEV_TOKEN, .id = words->v[k], .index = (int32_t)k,
+                           .text = piece};
+        chat_apply(c, &ev);
+    }
+    worker_event done = {.kind = WEV_DONE, .end = WEND_LENGTH,
+                         .n_past = prompt_n + (int32_t)words->n - 1};
+    chat_apply(c, &done);
+    return done.n_past;
+}
+
 /* The context-full policy, driven by synthetic worker events (only the tokenizer is needed):
  * the oldest exchanges go, the system prompt and the newest question stay. */
 static void test_context_full(void)
@@ -274,12 +310,7 @@ static void test_context_full(void)
         int32_t prompt_n = job.keep + job.n_tokens;
         T_CHECK(prompt_n + 8 <= n_ctx);
         /* What the prompt says: the system prompt first, this question, no dropped one. */
-        nt_tokens full = {0};
-        nt_tokens_append(&full, chat_cache(c)->v, (size_t)job.keep);
-        nt_tokens_append(&full, job.tokens, (size_t)job.n_tokens);
-        T_ASSERT(full.n > 1);
-        T_EQ_INT(full.v[0], tokenizer_bos(tok));
-        char *text = decode(tok, full.v + 1, full.n - 1);
+        char *text = prompt_text(c, tok, &job);
         T_ASSERT(text);
         T_CHECK(strncmp(text, " System: Be kind.\n\n", 19) == 0);
         T_CHECK(strstr(text, q) != NULL);
@@ -288,20 +319,8 @@ static void test_context_full(void)
             if (t->role == CHAT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
         }
         free(text);
-        nt_tokens_free(&full);
-        /* The answer: the words as TOKEN events, then DONE (last token not evaluated). */
-        for (size_t k = 0; k < words.n; k++) {
-            char piece[64];
-            int n = tokenizer_token_bytes(tok, words.v[k], piece, sizeof piece - 1);
-            piece[n > 0 ? n : 0] = '\0';
-            worker_event ev = {.kind = WEV_TOKEN, .id = words.v[k], .index = (int32_t)k,
-                               .text = piece};
-            chat_apply(c, &ev);
-        }
-        worker_event done = {.kind = WEV_DONE, .end = WEND_LENGTH,
-                             .n_past = prompt_n + (int32_t)words.n - 1};
-        chat_apply(c, &done);
-        T_EQ_INT(chat_cache(c)->n, done.n_past);
+        int32_t n_past = fake_answer(c, tok, &words, prompt_n);
+        T_EQ_INT(chat_cache(c)->n, n_past);
         T_EQ_INT(chat_cache(c)->v[prompt_n], words.v[0]);
     }
     T_CHECK(dropped_total > 0);
@@ -385,11 +404,7 @@ static void test_persona_prefix(void)
         dropped_total += dropped;
         int32_t prompt_n = job.keep + job.n_tokens;
         T_CHECK(prompt_n + 8 <= n_ctx);
-        nt_tokens full = {0};
-        nt_tokens_append(&full, chat_cache(c)->v, (size_t)job.keep);
-        nt_tokens_append(&full, job.tokens, (size_t)job.n_tokens);
-        T_ASSERT(full.n > 1);
-        char *text = decode(tok, full.v + 1, full.n - 1);
+        char *text = prompt_text(c, tok, &job);
         T_ASSERT(text);
         /* The fixed part first, then the turns still in view, this question last. */
         T_CHECK(strncmp(text, fixed_text, strlen(fixed_text)) == 0);
@@ -404,18 +419,7 @@ static void test_persona_prefix(void)
             if (t->role == CHAT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
         }
         free(text);
-        nt_tokens_free(&full);
-        for (size_t k = 0; k < words.n; k++) {
-            char piece[64];
-            int n = tokenizer_token_bytes(tok, words.v[k], piece, sizeof piece - 1);
-            piece[n > 0 ? n : 0] = '\0';
-            worker_event ev = {.kind = WEV_TOKEN, .id = words.v[k], .index = (int32_t)k,
-                               .text = piece};
-            chat_apply(c, &ev);
-        }
-        worker_event done = {.kind = WEV_DONE, .end = WEND_LENGTH,
-                             .n_past = prompt_n + (int32_t)words.n - 1};
-        chat_apply(c, &done);
+        fake_answer(c, tok, &words, prompt_n);
     }
     T_CHECK(dropped_total > 0);
     T_CHECK(chat_first_turn(c) > 0);
