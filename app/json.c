@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* A "C" locale for strtod_l and the writer's snprintf: numbers in JSON always use '.'. */
 static locale_t c_loc;
@@ -120,51 +121,13 @@ static json *node(parser *ps, enum json_type t, int line, int col)
 
 /* ---------------------------------------------------------------------- strings ----- */
 
-static size_t utf8_put(char out[4], uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
  * U+10FFFF), or 0 when it is invalid. */
 static size_t utf8_valid(const unsigned char *p, const unsigned char *end)
 {
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c == 0xE0) n = 3, lo = 0xA0;
-    else if (c == 0xED) n = 3, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) n = 3;
-    else if (c == 0xF0) n = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) n = 4;
-    else if (c == 0xF4) n = 4, hi = 0x8F;
-    else return 0;
-    if ((size_t)(end - p) < n) return 0;
-    if (p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    return n;
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p, end - p < 4 ? end - p : 4, &cp);
+    return n < 1 ? 0 : (size_t)n;
 }
 
 static int hex4(parser *ps, uint32_t *out)
@@ -227,8 +190,9 @@ static int parse_string(parser *ps, strbuf *b)
                         return fail_at(ps, el, ec, "high surrogate \\u%04X is not followed by a low surrogate", cp);
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                char u[4];
-                if (!strbuf_put(b, u, utf8_put(u, cp))) return oom(ps);
+                utf8proc_uint8_t u[4]; /* cp is a valid scalar value here */
+                if (!strbuf_put(b, u, (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, u)))
+                    return oom(ps);
                 continue;
             }
             default:

@@ -7,40 +7,17 @@
 
 int text_decode(const char *s, size_t n, int32_t *cp)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned char c = u[0];
-    int len;
-    int32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    if ((size_t)len > n) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (int i = 1; i < len; i++) {
-        if ((u[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        v = (v << 6) | (u[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+    /* utf8proc_iterate rejects exactly what RFC 3629 forbids (overlongs, surrogates, values
+     * past U+10FFFF, truncated and broken sequences) and reads at most 4 bytes. */
+    utf8proc_int32_t v;
+    utf8proc_ssize_t len =
+        utf8proc_iterate((const utf8proc_uint8_t *)s, n < 4 ? (utf8proc_ssize_t)n : 4, &v);
+    if (len < 1) {
         *cp = 0xFFFD;
         return 1;
     }
     *cp = v;
-    return len;
+    return (int)len;
 }
 
 int text_encode(int32_t cp, char *out)

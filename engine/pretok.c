@@ -35,31 +35,13 @@ enum {
 
 size_t pretok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    if (n == 0) return 0;
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return len;
+    /* utf8proc_iterate rejects exactly what RFC 3629 forbids (overlongs, surrogates, values
+     * past U+10FFFF, truncated and broken sequences) and reads at most 4 bytes. */
+    utf8proc_int32_t v;
+    utf8proc_ssize_t len = utf8proc_iterate(s, n < 4 ? (utf8proc_ssize_t)n : 4, &v);
+    if (len < 1) return 0;
+    *cp = (uint32_t)v;
+    return (size_t)len;
 }
 
 size_t pretok_utf8_encode(uint32_t cp, char *buf)
