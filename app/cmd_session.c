@@ -287,8 +287,7 @@ int cmd_replay(int argc, char **argv)
         n_tokens += res.tokens.n;
         /* First differing token (or where one answer ends before the other). */
         size_t k = 0;
-        while (k < res.tokens.n && k < t->tokens.n && res.tokens.v[k] == t->tokens.v[k]) k++;
-        bool identical = k == res.tokens.n && k == t->tokens.n && res.end == t->end;
+        bool identical = replay_matches(t, &res, &k);
         if (identical) n_same++;
         if (check) {
             if (identical) {
@@ -351,6 +350,7 @@ out:
 
 /* ======================================================================= export ===== */
 
+
 int cmd_export(int argc, char **argv)
 {
     const char *file = NULL, *format = "md", *outp = NULL;
@@ -395,6 +395,13 @@ int cmd_export(int argc, char **argv)
     }
     session *s = load_named("export", file);
     if (!s) return 1;
+    if (outp && strcmp(outp, "-")) {
+        nt_err e = {0};
+        int rc = session_export_file(s, format, outp, &e);
+        session_free(s);
+        if (rc != NT_OK) fprintf(stderr, "natter export: %s\n", e.msg);
+        return rc == NT_OK ? 0 : 1;
+    }
     char *text = !strcmp(format, "json") ? session_export_json(s) : session_export_md(s);
     session_free(s);
     if (!text) {
@@ -402,18 +409,10 @@ int cmd_export(int argc, char **argv)
         return 1;
     }
     int status = 0;
-    if (outp && strcmp(outp, "-")) {
-        nt_err e = {0};
-        if (ycfg_write_atomic(outp, text, strlen(text), true, &e) != NT_OK) {
-            fprintf(stderr, "natter export: %s\n", e.msg);
-            status = 1;
-        }
-    } else {
-        fwrite(text, 1, strlen(text), stdout);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "natter export: cannot write: %s\n", strerror(errno));
-            status = 1;
-        }
+    fwrite(text, 1, strlen(text), stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "natter export: cannot write: %s\n", strerror(errno));
+        status = 1;
     }
     free(text);
     return status;

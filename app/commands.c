@@ -134,15 +134,14 @@ char *commands_help_text(void)
         const char *h = strncmp(c->help, "panel: ", 7) == 0 ? c->help + 7 : c->help;
         help_printf(&o, "  %-22s %s\n", c->label, h);
     }
-    help_printf(&o, "\nLater versions: ");
     int first = 1;
     for (int i = 0; i < CMD_COUNT_; i++) {
         const cmd_info *c = &commands_table[i];
         if (!(c->flags & CMD_F_PLANNED)) continue;
-        help_printf(&o, "%s/%s", first ? "" : ", ", c->name);
+        help_printf(&o, "%s/%s", first ? "\nLater versions: " : ", ", c->name);
         first = 0;
     }
-    help_printf(&o, "\n");
+    if (!first) help_printf(&o, "\n");
     if (o.failed) {
         free(o.s);
         return NULL;

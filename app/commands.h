@@ -59,11 +59,11 @@ enum cmd_flags {
     X(QUIT,          "quit",     "",           CMD_CTX_ANY,   0,          0,          "Ctrl-C twice",     0,                       "leave natter (Ctrl-C twice at an idle prompt, or Ctrl-D on an empty line twice)") \
     X(PERSONA,       "persona",  "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "switch persona (prompts/NAME.yaml or a file): starts a new conversation, asking first if it is unsaved; without NAME, show the current one") \
     X(THEME,         "theme",    "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS,              "switch colour theme (themes/NAME.yaml or a file); without NAME, show the current one") \
-    X(SAVE,          "save",     "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "save the session") \
-    X(LOAD,          "load",     "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "load a session") \
-    X(SESSIONS,      "sessions", "",           CMD_CTX_ANY,   0,          0,          "",                 CMD_F_PLANNED,           "list saved sessions") \
-    X(EXPORT,        "export",   "FILE",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "export the conversation as Markdown") \
-    X(REPLAY,        "replay",   "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_PLANNED, "replay a session token by token") \
+    X(SAVE,          "save",     "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS,              "save the conversation now (to the sessions folder, or as NAME); autosaves go there from then on") \
+    X(LOAD,          "load",     "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "load a saved session in place of the conversation and read it back into the model") \
+    X(SESSIONS,      "sessions", "",           CMD_CTX_ANY,   0,          0,          "",                 0,                       "list the saved sessions (date, model, turns, first question)") \
+    X(EXPORT,        "export",   "[FILE] [json]", CMD_CTX_ANY, 0,         0,          "",                 CMD_F_ARGS,              "write the conversation as Markdown (md, the default) or as JSON chat messages (json, or a FILE ending in .json)") \
+    X(REPLAY,        "replay",   "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "play a saved session back, regenerating each answer and saying whether it matched") \
     X(STOP,          NULL,       "",           CMD_CTX_ANY,   CK_ESC,     CK_CTRL_C,  "Esc, Ctrl-C",      0,                       "stop the answer being generated; what was written stays") \
     X(NEWLINE,       NULL,       "",           CMD_CTX_ANY,   CK_ALT_ENTER, CK_CTRL_J, "Alt-Enter, Ctrl-J", 0,                      "insert a newline (multi-line question; pasted text keeps its lines)") \
     X(SCROLL_UP,     NULL,       "",           CMD_CTX_ANY,   CK_PGUP,    0,          "PgUp, wheel",      0,                       "scroll the history up") \

@@ -96,8 +96,11 @@ int main(int argc, char **argv)
      * one-shot answer sends no system prompt unless told (--persona, --context). */
     if ((!oneshot || o.persona || o.n_context > 0) && (rc = cli_open_persona(&o, oneshot)) != 0)
         return main_done(&o, rc);
-    /* Sessions (app/cmd_session.c): --resume picks its file now, and its model when no -m. */
-    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0) return main_done(&o, rc);
+    /* Sessions (app/cmd_session.c): --resume picks its file now, and its model when no -m.
+     * A file that does not load is an error for -p; the chat screen shows its errors and
+     * starts a new conversation. */
+    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0 && (oneshot || rc == 2))
+        return main_done(&o, rc);
     cli_persona_model(&o);
     if (cli_resolve_model(&o) != 0) {
         fprintf(stderr,
@@ -106,12 +109,6 @@ int main(int argc, char **argv)
         return main_done(&o, 2);
     }
     if (oneshot) return main_done(&o, cli_oneshot(&o));
-    /* The chat screen autosaves on its own; resuming in it is wired by the TUI. */
-    if (o.resume || o.save) {
-        fprintf(stderr, "natter: %s works with -p for now (the chat screen autosaves)\n",
-                o.resume ? "--resume" : "--save");
-        return main_done(&o, 2);
-    }
 #ifdef NATTER_HAVE_TUI
     return main_done(&o, tui_main(&o));
 #else

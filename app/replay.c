@@ -10,6 +10,7 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct replay {
     /* The chat holding the recorded conversation up to the question being answered. */
     chat *c;
     nt_tokens cache;            /* what the model's cache holds */
+    atomic_bool cancel;         /* replay_cancel: end at the next token */
 };
 
 static bool file_exists(const char *p) { return p && access(p, R_OK) == 0; }
@@ -68,6 +70,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     }
     replay *r = calloc(1, sizeof *r);
     if (!r) return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    atomic_init(&r->cancel, false);
     r->s = s;
     r->o = o;
     int rc;
@@ -138,6 +141,19 @@ void replay_free(replay *r)
 bool replay_exact(const replay *r) { return r->exact; }
 const char *replay_model_path(const replay *r) { return r->path; }
 const tokenizer *replay_tokenizer(const replay *r) { return r->tok; }
+
+void replay_cancel(replay *r)
+{
+    if (r) atomic_store(&r->cancel, true);
+}
+
+bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first)
+{
+    size_t k = 0;
+    while (k < res->tokens.n && k < t->tokens.n && res->tokens.v[k] == t->tokens.v[k]) k++;
+    if (first) *first = k;
+    return k == res->tokens.n && k == t->tokens.n && res->end == t->end;
+}
 
 void replay_result_free(replay_result *res)
 {
@@ -281,7 +297,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         goto out;
     }
     for (int32_t i = 0;; i++) {
-        if (stop_at >= 0 && i >= stop_at) {
+        if ((stop_at >= 0 && i >= stop_at) || atomic_load(&r->cancel)) {
             res->end = WEND_STOPPED;
             break;
         }

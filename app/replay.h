@@ -70,8 +70,19 @@ typedef struct replay_result {
 
 void replay_result_free(replay_result *res);
 
-/* Regenerates the answer at s->turns[turn] (an assistant turn). fn may be NULL. */
+/* Regenerates the answer at s->turns[turn] (an assistant turn). fn may be NULL. It runs on
+ * the calling thread; the chat screen runs it on a thread of its own and streams the text
+ * through fn (app/tui.c), the command line prints it (app/cmd_session.c). */
 int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay_result *res,
                   nt_err *err);
+/* Asks replay_answer, running on another thread, to end at its next token (res->end becomes
+ * WEND_STOPPED); every later replay_answer ends at once too. Safe from any thread. */
+void replay_cancel(replay *r);
+
+/* Whether a regenerated answer is the recorded one: the same tokens and the same ending.
+ * *first (may be NULL) gets the index of the first differing token (where one answer ends
+ * before the other counts as differing there). The one comparison both the command line and
+ * the chat screen report. */
+bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first);
 
 #endif

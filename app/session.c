@@ -2219,3 +2219,15 @@ char *session_export_json(const session *s)
     o2[len + 1] = '\0';
     return o2;
 }
+
+int session_export_file(const session *s, const char *format, const char *path, nt_err *err)
+{
+    bool json = !strcmp(format, "json");
+    if (!json && strcmp(format, "md") && strcmp(format, "markdown"))
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is not md or json", format);
+    char *text = json ? session_export_json(s) : session_export_md(s);
+    if (!text) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    int rc = ycfg_write_atomic(path, text, strlen(text), true, err);
+    free(text);
+    return rc;
+}

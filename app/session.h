@@ -176,6 +176,10 @@ char *session_cmd_list(void);
  * ([{"role":"system","content":...}, {"role":"user",...}, ...]). malloc'd; NULL on OOM. */
 char *session_export_md(const session *s);
 char *session_export_json(const session *s);
+/* The export of both `natter export -o` and the chat screen's /export: s as Markdown ("md",
+ * "markdown") or as the JSON above ("json"), written atomically to path (replacing it).
+ * NT_OK, or an error code with err->msg saying why. */
+int session_export_file(const session *s, const char *format, const char *path, nt_err *err);
 
 /* Helpers shared with replay: time as "2026-11-28T08:16:57Z" (buf of 32 bytes). */
 void session_format_time(int64_t t, char buf[32]);

@@ -12,6 +12,9 @@
 #include "commands.h"
 #include "input.h"
 #include "persona.h"
+#include "queue.h"
+#include "replay.h"
+#include "session.h"
 #include "term.h"
 #include "theme.h"
 #include "ui.h"
@@ -19,7 +22,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,40 @@
 
 #define TUI_ESC_WAIT_MS 30     /* how long a lone ESC waits for the rest of a sequence */
 #define TUI_EVENTS_PER_DRAW 512 /* worker events handled before the screen is drawn again */
+
+/* /replay: app/replay.c regenerates a saved session's answers on a thread of its own (it maps
+ * its own copy of the model, so the worker's KV cache and the conversation stay as they are)
+ * and streams what it writes to the UI thread through a queue; the UI shows it as a read-only
+ * note at the end of the history. */
+enum tui_rev_kind { REV_START, REV_QUESTION, REV_ANSWER, REV_TEXT, REV_END, REV_SKIP, REV_ERROR, REV_DONE };
+typedef struct tui_rev {
+    enum tui_rev_kind kind;
+    size_t turn;
+    char *text;          /* START (model path), QUESTION, TEXT, ERROR; owned by the queue, then
+                            by whoever pops it */
+    bool flag;           /* START: exact replay; END: matched the recording */
+    uint64_t seed;       /* ANSWER */
+    size_t n_changes;    /* ANSWER */
+    size_t n_tokens, first_diff; /* END */
+    enum worker_end end; /* END */
+} tui_rev;
+
+typedef struct tui_replay {
+    session *s;             /* owned; the thread reads it */
+    char *name;             /* what the user asked for */
+    char *model_path;       /* NULL: the recorded model */
+    int32_t n_threads;
+    queue *q;
+    pthread_t thread;
+    pthread_mutex_t lock;   /* guards r and cancel */
+    replay *r;              /* the thread's, while it exists */
+    bool cancel;
+    /* UI thread only: */
+    char *text;             /* the note shown */
+    size_t len, cap;
+    size_t n_answers, n_matched;
+    bool stopped, failed;
+} tui_replay;
 
 typedef struct tui {
     ui u;
@@ -46,6 +85,11 @@ typedef struct tui {
     enum chat_family model_family; /* the model's own (or --template's) chat family */
     size_t saved_turns;    /* turns when the conversation was last saved (the session hooks
                               set it); more turns than this = unsaved */
+    /* Sessions (app/session.h): */
+    session *sess;         /* the conversation's session: autosaved after every answer */
+    char *save_to;         /* --save FILE: where the next autosave goes (then NULL) */
+    tui_replay *rp;        /* a /replay running, or NULL */
+    bool replay_dirty;     /* its note changed since it was last shown */
 } tui;
 
 static double now_sec(void)
@@ -55,12 +99,15 @@ static double now_sec(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* An answer or a re-read is running, or a replay: the conversation must not change. */
 static bool tui_busy(const tui *t)
 {
-    return chat_busy(t->chat);
+    return chat_busy(t->chat) || t->rp != NULL;
 }
 
 static int tui_message(tui *t, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tui_new_session(tui *t);
+static void tui_session_persona(tui *t);
 
 static int tui_message(tui *t, int style, const char *fmt, ...)
 {
@@ -153,7 +200,8 @@ static int tui_set(tui *t, const char *args)
 
 static int tui_need_idle(tui *t, const char *what)
 {
-    return tui_message(t, TS_NOTE, "%s: an answer is being written; stop it first (Esc)", what);
+    return tui_message(t, TS_NOTE, "%s: %s; stop it first (Esc)", what,
+                       t->rp ? "a replay is running" : "an answer is being written");
 }
 
 /* The fixed part's size for the status bar (0 when it cannot be counted). */
@@ -194,7 +242,8 @@ static int tui_use_persona(tui *t, persona *p, const char *system)
     u->persona = p->name;
     u->follow = true;
     u->fixed_gen++;
-    t->saved_turns = 0;
+    tui_new_session(t);
+    tui_session_persona(t);
     tui_count_fixed(t);
     if (!cli_persona_stops_fit(p))
         return UI_R_ALL | tui_message(t, TS_NOTE, "persona %.100s: only %d stop strings of at most %d "
@@ -308,6 +357,459 @@ static int tui_theme(tui *t, const char *args)
     return UI_R_ALL | UI_R_REPAINT | tui_message(t, TS_NOTE, "theme %.100s", th->name);
 }
 
+/* ------------------------------------------------------------------ sessions ----- */
+
+/* A new conversation gets a file of its own: the next autosave picks a new name, so the
+ * previous conversation's file stays as it was. */
+static void tui_new_session(tui *t)
+{
+    t->saved_turns = 0;
+    if (!t->sess) return;
+    free(t->sess->path);
+    t->sess->path = NULL;
+    t->sess->created = t->sess->updated = (int64_t)time(NULL);
+}
+
+/* The persona's name goes into the session file. */
+static void tui_session_persona(tui *t)
+{
+    char *name = t->sess && t->persona ? strdup(t->persona->name) : NULL;
+    if (!name) return;
+    free(t->sess->persona);
+    t->sess->persona = name;
+}
+
+/* Turns the session file holds after a save now (an answer being written is left out). */
+static size_t tui_saveable_turns(const tui *t)
+{
+    size_t n = chat_n_turns(t->chat);
+    const chat_turn *last = n ? chat_turn_at(t->chat, n - 1) : NULL;
+    return last && last->role == CHAT_ROLE_ASSISTANT && !last->complete ? n - 1 : n;
+}
+
+/* Saves after every answer: to --save FILE the first time it is given, else autosave (the
+ * sessions folder, or the file the session came from). A failure is a note, never fatal:
+ * the conversation goes on. */
+static int tui_autosave(tui *t)
+{
+    if (!t->sess) return 0;
+    nt_err err = {0};
+    int f = 0;
+    if (t->save_to) {
+        int rc = session_capture(t->sess, t->chat);
+        if (rc == NT_OK) rc = session_save(t->sess, t->save_to, &err);
+        else snprintf(err.msg, sizeof err.msg, "out of memory");
+        char *target = t->save_to;
+        t->save_to = NULL;
+        if (rc == NT_OK) {
+            free(target);
+            t->saved_turns = tui_saveable_turns(t);
+            return 0;
+        }
+        char note[1024];
+        snprintf(note, sizeof note, "cannot save the session to %.300s: %s\nautosaving in the "
+                 "sessions folder instead", target, err.msg);
+        free(target);
+        ui_set_note(&t->u, note);
+        f = UI_R_HISTORY;
+    }
+    if (session_autosave(t->sess, t->chat, &err) != NT_OK) {
+        char note[1024];
+        snprintf(note, sizeof note, "cannot autosave the session: %s", err.msg);
+        ui_set_note(&t->u, note);
+        t->u.follow = true;
+        return UI_R_HISTORY;
+    }
+    t->saved_turns = tui_saveable_turns(t);
+    return f;
+}
+
+static int tui_save(tui *t, const char *args)
+{
+    if (!t->sess) return tui_message(t, TS_ERROR, "/save: out of memory");
+    char msg[1024];
+    int rc = session_cmd_save(t->sess, t->chat, args, msg, sizeof msg);
+    if (rc != NT_OK) return tui_message(t, TS_ERROR, "/save: %s", msg);
+    t->saved_turns = tui_saveable_turns(t);
+    if (args[0]) {
+        /* The name given takes over from --save FILE. */
+        free(t->save_to);
+        t->save_to = NULL;
+    }
+    return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
+}
+
+/* Shows a conversation just restored into the chat (/load, --resume) and reads it back into
+ * the model's cache, the progress in the status bar. msg is the load's report. */
+static int tui_show_loaded(tui *t, const char *msg)
+{
+    ui *u = &t->u;
+    ui_truncate(u, 0);
+    ui_set_note(u, NULL);
+    u->follow = true;
+    u->tok_per_sec = 0;
+    u->pick = -1;
+    u->n_past = 0;
+    tui_count_fixed(t);
+    int f = UI_R_ALL;
+    /* A question saved before its answer came goes back into the input line. */
+    size_t n = chat_n_turns(t->chat);
+    if (n > 0 && chat_turn_at(t->chat, n - 1)->role == CHAT_ROLE_USER) {
+        char *q = chat_edit(t->chat);
+        if (q) {
+            input_set_line(q);
+            free(q);
+        }
+    }
+    t->saved_turns = chat_n_turns(t->chat);
+    /* The seeds go on from the loaded answers' (each answer bumps it), unless --seed says. */
+    for (size_t i = chat_n_turns(t->chat); i-- > 0 && !t->opts->seed_given;) {
+        const chat_turn *a = chat_turn_at(t->chat, i);
+        if (a->role == CHAT_ROLE_ASSISTANT) {
+            u->params.seed = a->params.seed + 1;
+            break;
+        }
+    }
+    if (chat_n_turns(t->chat) == 0) return f | tui_message(t, TS_NOTE, "%s", msg);
+    worker_job job;
+    nt_err err = {0};
+    if (chat_prepare_reread(t->chat, &job, &err) != NT_OK)
+        return f | tui_message(t, TS_NOTE, "%s; %s", msg, err.msg);
+    if (worker_submit(t->w, &job) != NT_OK) {
+        /* The chat waits for the re-read's end: give it one (the next question reads all). */
+        worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = 0};
+        chat_apply(t->chat, &done);
+        return f | tui_message(t, TS_ERROR, "%s; the model is busy", msg);
+    }
+    u->state = UI_READING;
+    u->progress_done = 0;
+    u->progress_total = job.n_tokens;
+    u->n_past = job.keep;
+    u->n_gen_now = 0;
+    return f | tui_message(t, TS_NOTE, "%s", msg);
+}
+
+/* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
+ * with their file:line:col); start says what stays then. */
+static int tui_load(tui *t, const char *name, const char *kept)
+{
+    if (!t->sess) return tui_message(t, TS_ERROR, "/load: out of memory");
+    char *msg = NULL;
+    int rc = session_cmd_load(&t->sess, t->chat, name, &msg);
+    if (rc != NT_OK) {
+        int f = tui_file_errors(t, "session", name[0] ? name : "(the latest)",
+                                msg ? msg : "out of memory", kept);
+        free(msg);
+        return f;
+    }
+    int f = tui_show_loaded(t, msg ? msg : "loaded");
+    free(msg);
+    return f;
+}
+
+static int tui_sessions(tui *t)
+{
+    char *list = session_cmd_list();
+    if (!list) return tui_message(t, TS_ERROR, "/sessions: out of memory");
+    size_t n = strlen(list);
+    while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
+    ui_set_note(&t->u, list);
+    free(list);
+    t->u.follow = true;
+    return UI_R_HISTORY | tui_message(t, TS_NOTE, "saved sessions, newest first (shown above); "
+                                                  "/load NAME resumes one");
+}
+
+/* /export [FILE] [md|json]: the conversation as `natter export` writes a session file. FILE
+ * defaults to the session's name in the current folder; the format to FILE's extension. */
+static int tui_export(tui *t, const char *args)
+{
+    char file[1024], fmt[16] = "";
+    snprintf(file, sizeof file, "%s", args);
+    size_t n = strlen(file);
+    while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
+    char *last = strrchr(file, ' ');
+    const char *word = last ? last + 1 : file;
+    if (!strcmp(word, "md") || !strcmp(word, "markdown") || !strcmp(word, "json")) {
+        snprintf(fmt, sizeof fmt, "%s", word);
+        if (last) {
+            *last = '\0';
+            while (last > file && last[-1] == ' ') *--last = '\0';
+        } else {
+            file[0] = '\0';
+        }
+    }
+    n = strlen(file);
+    if (!fmt[0]) snprintf(fmt, sizeof fmt, "%s", n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md");
+    if (!file[0]) {
+        /* The session's name, else a fresh one like the sessions folder's. */
+        char base[512] = "natter-chat";
+        const char *p = t->sess ? t->sess->path : NULL;
+        if (p) {
+            const char *slash = strrchr(p, '/');
+            snprintf(base, sizeof base, "%s", slash ? slash + 1 : p);
+            size_t bn = strlen(base);
+            if (bn > 5 && !strcmp(base + bn - 5, ".yaml")) base[bn - 5] = '\0';
+        }
+        snprintf(file, sizeof file, "%s.%s", base, strcmp(fmt, "json") ? "md" : "json");
+    }
+    if (!t->sess || session_capture(t->sess, t->chat) != NT_OK)
+        return tui_message(t, TS_ERROR, "/export: out of memory");
+    nt_err err = {0};
+    if (session_export_file(t->sess, fmt, file, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "/export: %s", err.msg);
+    char *abs = realpath(file, NULL);
+    int f = tui_message(t, TS_NOTE, "exported %zu messages as %s to %s", t->sess->n_turns,
+                        strcmp(fmt, "json") ? "Markdown" : "JSON", abs ? abs : file);
+    free(abs);
+    return f;
+}
+
+/* ------------------------------------------------------------------- /replay ----- */
+
+static void tui_rev_drop(void *item)
+{
+    free(((tui_rev *)item)->text);
+}
+
+static void tui_rev_push(tui_replay *rp, tui_rev ev)
+{
+    if (queue_push(rp->q, &ev) != 0) free(ev.text);
+}
+
+static void tui_replay_token(int32_t id, const char *text, void *user)
+{
+    (void)id;
+    char *s = text[0] ? strdup(text) : NULL;
+    if (s) tui_rev_push(user, (tui_rev){.kind = REV_TEXT, .text = s});
+}
+
+static bool tui_replay_cancelled(tui_replay *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    bool c = rp->cancel;
+    pthread_mutex_unlock(&rp->lock);
+    return c;
+}
+
+/* The replay thread: app/replay.c turn by turn, streamed into the queue. */
+static void *tui_replay_main(void *arg)
+{
+    tui_replay *rp = arg;
+    const session *s = rp->s;
+    nt_err err = {0};
+    replay_opts o = {.model_path = rp->model_path, .n_threads = rp->n_threads};
+    replay *r = NULL;
+    int rc = replay_init(&r, s, &o, &err);
+    pthread_mutex_lock(&rp->lock);
+    rp->r = r;
+    pthread_mutex_unlock(&rp->lock);
+    if (rc != NT_OK) {
+        tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
+        goto done;
+    }
+    tui_rev_push(rp, (tui_rev){.kind = REV_START, .text = strdup(replay_model_path(r)),
+                               .flag = replay_exact(r)});
+    for (size_t i = 0; i < s->n_turns && !tui_replay_cancelled(rp); i++) {
+        const chat_turn *turn = &s->turns[i];
+        if (turn->role == CHAT_ROLE_USER) {
+            tui_rev_push(rp, (tui_rev){.kind = REV_QUESTION, .turn = i, .text = strdup(turn->text)});
+            continue;
+        }
+        if (turn->end == WEND_ERROR) {
+            tui_rev_push(rp, (tui_rev){.kind = REV_SKIP, .turn = i});
+            continue;
+        }
+        tui_rev_push(rp, (tui_rev){.kind = REV_ANSWER, .turn = i, .seed = turn->params.seed,
+                                   .n_changes = turn->n_changes});
+        replay_result res;
+        if (replay_answer(r, i, tui_replay_token, rp, &res, &err) != NT_OK) {
+            tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
+            break;
+        }
+        size_t first = 0;
+        bool same = replay_matches(turn, &res, &first);
+        tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = same, .end = res.end,
+                                   .n_tokens = res.tokens.n, .first_diff = first});
+        replay_result_free(&res);
+    }
+done:
+    pthread_mutex_lock(&rp->lock);
+    rp->r = NULL;
+    pthread_mutex_unlock(&rp->lock);
+    replay_free(r);
+    tui_rev_push(rp, (tui_rev){.kind = REV_DONE});
+    return NULL;
+}
+
+/* Appends to the replay's note. */
+static void tui_replay_add(tui_replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void tui_replay_add(tui_replay *rp, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0) return;
+    if (rp->len + (size_t)n + 1 > rp->cap) {
+        size_t cap = rp->cap ? rp->cap : 1024;
+        while (cap < rp->len + (size_t)n + 1) cap *= 2;
+        char *s = realloc(rp->text, cap);
+        if (!s) return;
+        rp->text = s;
+        rp->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(rp->text + rp->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    rp->len += (size_t)n;
+}
+
+/* Shows the replay's note (without its last line end). */
+static void tui_replay_show(tui *t)
+{
+    tui_replay *rp = t->rp;
+    if (!rp->text) return;
+    bool nl = rp->len > 0 && rp->text[rp->len - 1] == '\n';
+    if (nl) rp->text[rp->len - 1] = '\0';
+    ui_set_note(&t->u, rp->text);
+    if (nl) rp->text[rp->len - 1] = '\n';
+    t->replay_dirty = false;
+}
+
+/* Asks a running replay to stop at its next token. */
+static void tui_replay_cancel(tui_replay *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    rp->cancel = true;
+    if (rp->r) replay_cancel(rp->r);
+    pthread_mutex_unlock(&rp->lock);
+}
+
+/* Stops the replay thread (if still running), joins it and frees the replay. */
+static void tui_replay_end(tui *t)
+{
+    tui_replay *rp = t->rp;
+    if (!rp) return;
+    tui_replay_cancel(rp);
+    pthread_join(rp->thread, NULL);
+    queue_free(rp->q);
+    pthread_mutex_destroy(&rp->lock);
+    session_free(rp->s);
+    free(rp->name);
+    free(rp->model_path);
+    free(rp->text);
+    free(rp);
+    t->rp = NULL;
+}
+
+static int tui_replay_start(tui *t, const char *name)
+{
+    if (!name[0]) return tui_message(t, TS_NOTE, "usage: /replay NAME (a saved session; /sessions lists them)");
+    char *path = session_path(name);
+    if (!path) return tui_message(t, TS_ERROR, "/replay: out of memory");
+    ycfg_diag d = {0};
+    session *s = NULL;
+    int rc = session_load(&s, path, NULL, &d);
+    free(path);
+    if (rc != NT_OK) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "session", name, errs ? errs : "out of memory", "the conversation");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    tui_replay *rp = calloc(1, sizeof *rp);
+    if (!rp || !(rp->q = queue_init(sizeof(tui_rev), tui_rev_drop)) || !(rp->name = strdup(name))) {
+        if (rp) {
+            queue_free(rp->q);
+            free(rp->name);
+        }
+        free(rp);
+        session_free(s);
+        return tui_message(t, TS_ERROR, "/replay: out of memory");
+    }
+    rp->s = s;
+    /* The model loaded here when the session was recorded with it (same hash), else the
+     * recorded file. */
+    if (t->sess && s->model.hash == t->sess->model.hash && t->opts->model)
+        rp->model_path = strdup(t->opts->model);
+    rp->n_threads = t->opts->n_threads;
+    pthread_mutex_init(&rp->lock, NULL);
+    if (pthread_create(&rp->thread, NULL, tui_replay_main, rp) != 0) {
+        queue_free(rp->q);
+        pthread_mutex_destroy(&rp->lock);
+        session_free(s);
+        free(rp->name);
+        free(rp->model_path);
+        free(rp);
+        return tui_message(t, TS_ERROR, "/replay: cannot start a thread");
+    }
+    t->rp = rp;
+    tui_replay_add(rp, "replay of %s (read-only; the conversation stays as it is)\n", name);
+    tui_replay_show(t);
+    t->u.follow = true;
+    return UI_R_HISTORY | UI_R_STATUS | tui_message(t, TS_NOTE, "replaying %.200s (Esc stops)", name);
+}
+
+/* One event of the replay thread: the note grows. */
+static int tui_replay_event(tui *t, tui_rev *ev)
+{
+    tui_replay *rp = t->rp;
+    int f = 0;
+    static const char *const ends[] = {"end of text", "max tokens", "stopped", "context full", "error"};
+    switch (ev->kind) {
+    case REV_START:
+        tui_replay_add(rp, "model %s: %s\n", ev->text ? ev->text : "?",
+                       ev->flag ? "the recorded one, so every answer should match"
+                                : "not the recorded one, so answers may differ");
+        break;
+    case REV_QUESTION:
+        tui_replay_add(rp, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
+        break;
+    case REV_ANSWER:
+        tui_replay_add(rp, "\n[%zu] assistant (seed %llu, %zu live change%s):\n", ev->turn + 1,
+                       (unsigned long long)ev->seed, ev->n_changes, ev->n_changes == 1 ? "" : "s");
+        break;
+    case REV_TEXT:
+        tui_replay_add(rp, "%s", ev->text ? ev->text : "");
+        break;
+    case REV_END:
+        if (ev->end == WEND_STOPPED && rp->stopped) {
+            tui_replay_add(rp, "\n-> replay stopped\n");
+            break;
+        }
+        rp->n_answers++;
+        if (ev->flag) {
+            rp->n_matched++;
+            tui_replay_add(rp, "\n-> matched the recording (%zu tokens, %s)\n", ev->n_tokens,
+                           ends[ev->end <= WEND_ERROR ? ev->end : WEND_ERROR]);
+        } else {
+            tui_replay_add(rp, "\n-> differs from the recording from token %zu on\n", ev->first_diff);
+        }
+        break;
+    case REV_SKIP:
+        tui_replay_add(rp, "\n[%zu] assistant: the recorded answer failed; skipped\n", ev->turn + 1);
+        break;
+    case REV_ERROR:
+        tui_replay_add(rp, "\nreplay: %s\n", ev->text ? ev->text : "error");
+        rp->failed = true;
+        f |= tui_message(t, TS_ERROR, "/replay: %s", ev->text ? ev->text : "error");
+        break;
+    case REV_DONE:
+        tui_replay_show(t);
+        if (!rp->failed)
+            f |= tui_message(t, TS_NOTE, "replay %s: %zu of %zu answers matched the recording",
+                             rp->stopped ? "stopped" : "done", rp->n_matched, rp->n_answers);
+        tui_replay_end(t);
+        return f | UI_R_HISTORY | UI_R_STATUS;
+    }
+    t->replay_dirty = true;
+    return f;
+}
+
 /* Runs one action of the command table. args is the text after a /command ("" from a key). */
 static int tui_run(tui *t, enum cmd_id id, const char *args)
 {
@@ -342,6 +844,7 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
         return UI_R_HISTORY | UI_R_PROBS | tui_message(t, TS_NOTE, "removed the last exchange");
     case CMD_CLEAR:
         chat_clear(t->chat);
+        tui_new_session(t);
         ui_truncate(u, 0);
         u->follow = true;
         u->tok_per_sec = 0;
@@ -360,6 +863,11 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
         t->quit = true;
         return 0;
     case CMD_STOP:
+        if (t->rp) {
+            t->rp->stopped = true;
+            tui_replay_cancel(t->rp);
+            return tui_message(t, TS_NOTE, "stopping the replay");
+        }
         if (tui_busy(t)) {
             worker_stop(t->w);
             return tui_message(t, TS_NOTE, "stopped");
@@ -439,8 +947,18 @@ static int tui_run(tui *t, enum cmd_id id, const char *args)
         return tui_persona(t, args);
     case CMD_THEME:
         return tui_theme(t, args);
-    case CMD_SAVE: case CMD_LOAD: case CMD_SESSIONS:
-    case CMD_EXPORT: case CMD_REPLAY: case CMD_COUNT_:
+    case CMD_SAVE:
+        return tui_save(t, args);
+    case CMD_LOAD:
+        if (!args[0]) return tui_message(t, TS_NOTE, "usage: /load NAME (/sessions lists them)");
+        return tui_load(t, args, "the current conversation");
+    case CMD_SESSIONS:
+        return tui_sessions(t);
+    case CMD_EXPORT:
+        return tui_export(t, args);
+    case CMD_REPLAY:
+        return tui_replay_start(t, args);
+    case CMD_COUNT_:
         break;
     }
     return 0;
@@ -678,18 +1196,31 @@ static int tui_worker_event(tui *t, worker_event *ev)
         chat_apply(t->chat, ev);
         f = UI_R_HISTORY | tui_message(t, TS_ERROR, "%s", ev->text ? ev->text : "error");
         break;
-    case WEV_DONE:
+    case WEV_DONE: {
+        /* The end of an answer, or of a re-read of a loaded session (no answer pending). */
+        bool answer = turn && turn->role == CHAT_ROLE_ASSISTANT && !turn->complete;
         chat_apply(t->chat, ev);
         u->state = ev->end == WEND_STOPPED ? UI_STOPPED : UI_IDLE;
         if (ev->n_gen > 0 && ev->gen_sec > 0) u->tok_per_sec = ev->n_gen / ev->gen_sec;
         u->n_past = ev->n_past;
         u->n_gen_now = 0;
+        f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+        if (!answer) {
+            if (ev->end == WEND_ERROR || ev->end == WEND_STOPPED)
+                f |= tui_message(t, TS_NOTE, "the conversation was not read back (%s); the next "
+                                 "question reads it", worker_end_name(ev->end));
+            else
+                f |= tui_message(t, TS_NOTE, "read %zu messages back into the model (%d tokens)",
+                                 chat_n_turns(t->chat), (int)ev->n_past);
+            break;
+        }
         /* The next answer (or a /regen) draws differently, and reproducibly from the seed. */
         u->params.seed++;
-        f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+        f |= tui_autosave(t);
         if (ev->end == WEND_CONTEXT_FULL)
             f |= tui_message(t, TS_NOTE, "the context is full; the next question drops the oldest turns");
         break;
+    }
     }
     free(ev->text);
     ev->text = NULL;
@@ -733,10 +1264,11 @@ static int tui_loop(tui *t)
             ui_draw(&t->u, flags);
             flags = 0;
         }
-        struct pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
+        struct pollfd fds[4] = {{STDIN_FILENO, POLLIN, 0},
                                 {worker_wake_fd(t->w), POLLIN, 0},
-                                {term_signal_fd(), POLLIN, 0}};
-        int r = poll(fds, 3, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
+                                {term_signal_fd(), POLLIN, 0},
+                                {t->rp ? queue_fd(t->rp->q) : -1, POLLIN, 0}};
+        int r = poll(fds, 4, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
         if (r < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -764,6 +1296,17 @@ static int tui_loop(tui *t)
             worker_event ev;
             for (int i = 0; i < TUI_EVENTS_PER_DRAW && worker_poll(t->w, &ev); i++)
                 flags |= tui_worker_event(t, &ev);
+        }
+        if (t->rp && (fds[3].revents & POLLIN)) {
+            tui_rev ev;
+            for (int i = 0; i < TUI_EVENTS_PER_DRAW && t->rp && queue_pop(t->rp->q, &ev); i++) {
+                flags |= tui_replay_event(t, &ev);
+                free(ev.text);
+            }
+            if (t->rp && t->replay_dirty) {
+                tui_replay_show(t);
+                flags |= UI_R_HISTORY;
+            }
         }
     }
     return 0;
@@ -810,6 +1353,13 @@ int tui_main(const struct cli_opts *opts)
     /* The persona main loaded (the built-in one when the file was bad: its errors go to the
      * history) and the theme (likewise). */
     int rc = 1;
+    /* The session every answer is autosaved into (app/session.h). */
+    t.sess = session_init();
+    if (!t.sess || session_set_model(t.sess, worker_gguf(t.w), mi) != NT_OK ||
+        (opts->save && !(t.save_to = strdup(opts->save)))) {
+        fprintf(stderr, "natter: out of memory\n");
+        goto done;
+    }
     persona *p = opts->loaded ? opts->loaded : persona_builtin();
     if (!p) {
         fprintf(stderr, "natter: out of memory\n");
@@ -841,11 +1391,17 @@ int tui_main(const struct cli_opts *opts)
     if (term_init() != 0) goto done;
     input_init(input_history_path());
     input_resize(LINES, COLS);
+    /* --resume: as /load; a file that does not load leaves a new conversation, saved under a
+     * new name (the bad file is never written over). */
+    if (opts->resume) tui_load(&t, opts->resume, "a new conversation (saved under a new name)");
     rc = tui_loop(&t) == 0 ? 0 : 1;
     input_free();
     term_end();
     if (t.quit_signal) rc = 128 + t.quit_signal;
 done:
+    tui_replay_end(&t);
+    session_free(t.sess);
+    free(t.save_to);
     ui_free(&t.u);
     chat_free(t.chat);
     worker_free(t.w); /* stops a running answer and joins the thread */

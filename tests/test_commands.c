@@ -23,11 +23,20 @@ static void test_parse(void)
     T_EQ_INT(commands_parse("/system You are terse.\nReally.", &args), CMD_SYSTEM);
     T_EQ_STR(args, "You are terse.\nReally.");
     T_EQ_INT(commands_parse("/replay x", &args), CMD_REPLAY);
-    /* A prefix shared with a planned command goes to the one that exists. */
-    T_EQ_INT(commands_parse("/re", &args), CMD_REGEN);
+    /* Prefixes shared by two commands are ambiguous; one more letter decides. */
+    T_EQ_INT(commands_parse("/re", &args), -2); /* regen, replay */
+    T_EQ_INT(commands_parse("/reg", &args), CMD_REGEN);
     T_EQ_INT(commands_parse("/rep", &args), CMD_REPLAY);
-    T_EQ_INT(commands_parse("/se", &args), CMD_SET); /* /sessions is only planned */
-    T_CHECK(commands_info(CMD_REPLAY)->flags & CMD_F_PLANNED);
+    T_EQ_INT(commands_parse("/se", &args), -2); /* set, sessions */
+    T_EQ_INT(commands_parse("/set", &args), CMD_SET);
+    T_EQ_INT(commands_parse("/ses", &args), CMD_SESSIONS);
+    T_EQ_INT(commands_parse("/sessions now", &args), -3);
+    T_EQ_INT(commands_parse("/lo x", &args), CMD_LOAD);
+    T_EQ_STR(args, "x");
+    /* The session commands are available, /load and /replay only while idle. */
+    for (int i = 0; i < CMD_COUNT_; i++) T_CHECK(!(commands_info((enum cmd_id)i)->flags & CMD_F_PLANNED));
+    T_CHECK(commands_info(CMD_LOAD)->flags & CMD_F_IDLE);
+    T_CHECK(commands_info(CMD_REPLAY)->flags & CMD_F_IDLE);
 }
 
 static void test_keys(void)

@@ -4,7 +4,8 @@
 # change marked), Esc stopping an answer, resizing mid-answer, scrolling, multi-line input,
 # wide characters at the right columns, quitting (/quit, Ctrl-C twice, SIGTERM) with the
 # terminal given back, the readline history kept across runs, and personas and themes
-# (/persona, /theme, bad files reported). Mid-answer tests use NATTER_TEST_TOKEN_DELAY_MS so
+# (/persona, /theme, bad files reported), sessions (autosave, /save, /sessions, /export, --resume,
+# /load, /replay). Mid-answer tests use NATTER_TEST_TOKEN_DELAY_MS so
 # their keys really arrive while the answer is being written.
 #
 # Uses a private tmux server (-L natter-test-PID) with a fixed size, HOME and XDG folders under
@@ -257,7 +258,12 @@ fi
 
 # ---- 8. help screen from the command table
 T send-keys -t nt F1
-if wait_for "/regen" && wait_for "Alt-Enter, Ctrl-J"; then ok "F1 shows the help built from the command table"; else bad "F1 help" "$(cap)"; fi
+if wait_for "/regen" && wait_for "/replay NAME"; then
+    T send-keys -t nt PgDn # the keys come after the commands
+    if wait_for "Alt-Enter, Ctrl-J"; then ok "F1 shows the help built from the command table (PgDn scrolls it)"; else bad "F1 help: PgDn" "$(cap)"; fi
+else
+    bad "F1 help" "$(cap)"
+fi
 T send-keys -t nt q
 wait_gone "Alt-Enter, Ctrl-J"
 
@@ -444,7 +450,8 @@ T send-keys -t nt "/quit" Enter
 wait_for "EXIT=0"
 
 # ---- 15. personas and themes: /persona switches (asking first when the conversation is
-# unsaved), shows the greeting, puts the persona's sampling values on the sliders (F6 goes
+# unsaved: every answer is autosaved, so here the sessions folder cannot be made), shows the
+# greeting, puts the persona's sampling values on the sliders (F6 goes
 # back to them); a bad file is reported in the history with file:line:col and the current
 # persona stays; /theme switches live and reports bad files the same way.
 mkdir -p "$TMP/config/natter/prompts"
@@ -458,9 +465,15 @@ sampling:
 YAML
 printf 'name: broken\nsystem: x\ntempreature: 1\n' >"$TMP/broken.yaml"
 printf 'name: badtheme\nstyles:\n  usr: {fg: red}\n' >"$TMP/badtheme.yaml"
-start 100 30
+: >"$TMP/statefile"
+ENVS="XDG_STATE_HOME=$TMP/statefile" start 100 30
 T send-keys -t nt "Once" Enter
 idle
+if wait_for "cannot autosave the session" 30; then
+    ok "an autosave that fails is a note in the history, not fatal"
+else
+    bad "an autosave that fails is a note in the history, not fatal" "$(cap)"
+fi
 T send-keys -t nt "/persona tiny" Enter
 if wait_for "not saved" 30 && cap | tail -n 1 | grep -q "Start a new one with persona tiny? (y/n)"; then
     T send-keys -t nt n
@@ -555,6 +568,101 @@ fi
 # ... and with colours the same screen has them (the check above can fail).
 start 100 30
 if [ "$(colours)" -gt 0 ]; then ok "with colours the screen has colour escapes"; else bad "with colours the screen has colour escapes" "$(T capture-pane -p -e -t nt | tail -n 3 | cat -v)"; fi
+
+# ---- 17. sessions: every answer is autosaved under $XDG_STATE_HOME/natter/sessions; /save
+# NAME, /sessions, /export (Markdown and JSON); quitting and `natter --resume NAME` shows the
+# old turns, reads them back into the model (the status bar's context count) and a new
+# question continues the file; /load of a corrupt file reports file:line:col and changes
+# nothing; /replay regenerates the answers and says they matched; a bad --resume starts a new
+# conversation and never writes over the file.
+SESS="$TMP/state/natter/sessions"
+rm -rf "$TMP/state"
+ARGS="--system '' -n 12" start 100 30
+T send-keys -t nt "Once upon a time" Enter
+idle
+if [ "$(ls "$SESS" 2>/dev/null | grep -c '\.yaml$')" -eq 1 ] && grep -q "Once upon a time" "$SESS"/*.yaml; then
+    ok "an answer is autosaved into \$XDG_STATE_HOME/natter/sessions"
+else
+    bad "an answer is autosaved into \$XDG_STATE_HOME/natter/sessions" "$(ls -la "$SESS" 2>&1)"
+fi
+T send-keys -t nt "/save story" Enter
+if wait_for "story.yaml (autosaves go there)" 30 && [ -f "$SESS/story.yaml" ]; then
+    ok "/save NAME writes NAME.yaml in the sessions folder"
+else
+    bad "/save NAME writes NAME.yaml in the sessions folder" "$(cap | tail -n 3)"
+fi
+T send-keys -t nt "/persona tiny" Enter
+if wait_for "persona tiny: a new conversation" 30 && ! cap | grep -q "(y/n)"; then
+    ok "/persona does not ask when the conversation is saved"
+else
+    bad "/persona does not ask when the conversation is saved" "$(cap)"
+fi
+T send-keys -t nt "/sessions" Enter
+if wait_for "saved sessions, newest first" 30 && cap | grep -q "^  story  .*stories260K\.gguf" &&
+   cap | grep -q '1 turn .*"Once upon a time"'; then
+    ok "/sessions lists the saved sessions (name, date, model, turns, first question)"
+else
+    bad "/sessions lists the saved sessions (name, date, model, turns, first question)" "$(cap)"
+fi
+T send-keys -t nt "/load story" Enter
+wait_for "read 2 messages back" 50
+T send-keys -t nt "/export $TMP/chat.md" Enter
+wait_for "exported 2 messages as Markdown to $TMP/chat.md" 30
+T send-keys -t nt "/export $TMP/chat json" Enter
+wait_for "exported 2 messages as JSON to $TMP/chat" 30
+if grep -q "Once upon a time" "$TMP/chat.md" 2>/dev/null && grep -q '^#' "$TMP/chat.md" &&
+   [ "$(grep -c '"role": "user"' "$TMP/chat" 2>/dev/null)" = 1 ] &&
+   [ "$(grep -c '"role": "assistant"' "$TMP/chat")" = 1 ] && grep -q '"content": "Once upon a time"' "$TMP/chat"; then
+    ok "/export writes the conversation as Markdown and as JSON messages"
+else
+    bad "/export writes the conversation as Markdown and as JSON messages" "$(cap | tail -n 3; cat "$TMP/chat.md" "$TMP/chat" 2>&1)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+ARGS="--resume story -n 12" START_TEXT="read 2 messages back" start 100 30
+if cap | grep -q "read 2 messages back into the model ([1-9][0-9]* tokens)" &&
+   cap | grep -q "^  Once upon a time" && cap | tail -n 1 | grep -q "ctx [1-9][0-9]*/128"; then
+    ok "natter --resume NAME shows the old turns and reads them back into the model"
+else
+    bad "natter --resume NAME shows the old turns and reads them back into the model" "$(cap)"
+fi
+T send-keys -t nt "The dog" Enter
+idle
+if cap | grep -q "^  The dog" && [ "$(grep -c 'role: user' "$SESS/story.yaml")" = 2 ]; then
+    ok "a new question continues the resumed session (autosaved into its file)"
+else
+    bad "a new question continues the resumed session (autosaved into its file)" "$(cap; cat "$SESS/story.yaml")"
+fi
+printf 'natter-session: 1\nmodel: [\n' >"$SESS/broken.yaml"
+cp "$SESS/broken.yaml" "$TMP/broken.orig"
+T send-keys -t nt "/load broken" Enter
+if wait_for "broken.yaml:3:1:" 30 && wait_for "keeping the current conversation" 30 &&
+   cap | grep -q "^  The dog" && cmp -s "$SESS/broken.yaml" "$TMP/broken.orig"; then
+    ok "/load of a corrupt file shows file:line:col, keeps the conversation and the file"
+else
+    bad "/load of a corrupt file shows file:line:col, keeps the conversation and the file" "$(cap)"
+fi
+T send-keys -t nt "/replay story" Enter
+if wait_for "replay done: 2 of 2 answers matched the recording" 150 &&
+   cap | grep -q -- "-> matched the recording (12 tokens, max tokens)" && cap | grep -q "\[4\] assistant (seed"; then
+    ok "/replay regenerates each answer turn by turn and says it matched"
+else
+    bad "/replay regenerates each answer turn by turn and says it matched" "$(cap)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+n_before=$(ls "$SESS" | wc -l)
+ARGS="--system '' --resume broken -n 12" START_TEXT="has errors" start 100 30
+shown=$(cap)
+T send-keys -t nt "Once" Enter
+idle
+if echo "$shown" | grep -q "broken.yaml:3:1:" && cmp -s "$SESS/broken.yaml" "$TMP/broken.orig" &&
+   [ "$(ls "$SESS" | wc -l)" -eq $((n_before + 1)) ]; then
+    ok "--resume of a corrupt file: the errors shown, a new session under a new name"
+else
+    bad "--resume of a corrupt file: the errors shown, a new session under a new name" "$shown
+$(ls "$SESS")"
+fi
 
 # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
 start 100 30
