@@ -431,16 +431,8 @@ fail:
 
 persona *persona_open(const char *name, ycfg_diag *diag)
 {
-    char *path = ycfg_find("prompts", name);
-    if (!path) {
-        char *dirs[3];
-        int n = ycfg_search_dirs("prompts", dirs);
-        ycfg_diag_add(diag, "persona '%s' not found (looked in %s%s%s%s%s)", name,
-                      n > 0 ? dirs[0] : "", n > 1 ? ", " : "", n > 1 ? dirs[1] : "",
-                      n > 2 ? ", " : "", n > 2 ? dirs[2] : "");
-        for (int i = 0; i < n; i++) free(dirs[i]);
-        return NULL;
-    }
+    char *path = ycfg_find_or_report("prompts", "persona", name, diag);
+    if (!path) return NULL;
     persona *p = persona_load(path, NULL, diag);
     free(path);
     return p;

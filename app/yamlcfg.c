@@ -746,6 +746,20 @@ char *ycfg_find(const char *kind, const char *name)
     return found;
 }
 
+char *ycfg_find_or_report(const char *kind, const char *what, const char *name,
+                          ycfg_diag *diag)
+{
+    char *path = ycfg_find(kind, name);
+    if (path) return path;
+    char *dirs[3];
+    int n = ycfg_search_dirs(kind, dirs);
+    ycfg_diag_add(diag, "%s '%s' not found (looked in %s%s%s%s%s)", what, name,
+                  n > 0 ? dirs[0] : "", n > 1 ? ", " : "", n > 1 ? dirs[1] : "",
+                  n > 2 ? ", " : "", n > 2 ? dirs[2] : "");
+    for (int i = 0; i < n; i++) free(dirs[i]);
+    return NULL;
+}
+
 void ycfg_files_free(ycfg_file *v, int n)
 {
     if (!v) return;

@@ -172,6 +172,11 @@ int ycfg_search_dirs(const char *kind, char *dirs[3]);
  * is; otherwise NAME.yaml is looked up in the search dirs. Returns a malloc'd path, or NULL
  * when not found. */
 char *ycfg_find(const char *kind, const char *name);
+/* ycfg_find, and when nothing is found a diagnostic naming what was looked for and where:
+ * "persona 'tutor' not found (looked in prompts, ~/.config/natter/prompts, ...)". what is the
+ * kind's singular for messages ("persona", "theme"). */
+char *ycfg_find_or_report(const char *kind, const char *what, const char *name,
+                          ycfg_diag *diag);
 
 /* One file found by ycfg_list: base name (without .yaml) and path, both malloc'd. */
 typedef struct ycfg_file {
