@@ -837,9 +837,28 @@ static void test_replay_exact(void)
     T_EQ_INT(replay_answer(rp, 1, NULL, NULL, &res, &e), NT_OK);
     T_CHECK(res.tokens.n != t1->tokens.n ||
             memcmp(res.tokens.v, t1->tokens.v, res.tokens.n * sizeof(int32_t)) != 0);
+    T_CHECK(!replay_matches(t1, &res, NULL));
     replay_result_free(&res);
     replay_free(rp);
     t1->n_changes = keep;
+
+    /* replay_matches (what the command line and the chat screen report): the answer with its
+     * changes matches the recording; replay_cancel (the chat screen's Esc) ends an answer at
+     * its next token, here the first, and every later one. */
+    T_EQ_INT(replay_init(&rp, r, &o, &e), NT_OK);
+    T_EQ_INT(replay_answer(rp, 1, NULL, NULL, &res, &e), NT_OK);
+    size_t first = 12345;
+    T_CHECK(replay_matches(t1, &res, &first));
+    T_EQ_INT((int)first, (int)t1->tokens.n);
+    replay_result_free(&res);
+    replay_cancel(rp);
+    T_EQ_INT(replay_answer(rp, 3, NULL, NULL, &res, &e), NT_OK);
+    T_EQ_INT(res.end, WEND_STOPPED);
+    T_EQ_INT((int)res.tokens.n, 0);
+    T_CHECK(!replay_matches(&r->turns[3], &res, &first));
+    T_EQ_INT((int)first, 0);
+    replay_result_free(&res);
+    replay_free(rp);
 
     /* An override replays with the change (a very different temperature changes answers). */
     T_CHECK(replay_all(r, 1, "3") < 3);
