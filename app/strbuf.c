@@ -70,6 +70,18 @@ bool strbuf_printf(strbuf *b, const char *fmt, ...)
     return true;
 }
 
+bool strbuf_read(strbuf *b, FILE *f)
+{
+    for (;;) {
+        /* Read in large pieces; doubling the capacity keeps the whole read linear. */
+        if (!grow(b, 65536)) return false;
+        size_t got = fread(b->s + b->n, 1, b->cap - b->n - 1, f);
+        b->n += got;
+        b->s[b->n] = '\0';
+        if (got == 0) return !ferror(f);
+    }
+}
+
 char *strbuf_take(strbuf *b, size_t *len)
 {
     char *s = b->s;

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct strbuf {
     char *s;    /* the text, owned by the buffer; NULL while empty */
@@ -32,6 +33,11 @@ bool strbuf_puts(strbuf *b, const char *s); /* a NUL-terminated string */
 bool strbuf_putc(strbuf *b, char c);
 /* Appends formatted text (locale as the caller's). Returns like strbuf_put. */
 bool strbuf_printf(strbuf *b, const char *fmt, ...) NT_PRINTF(2, 3);
+
+/* Appends everything f yields until end of file (binary-safe: NULs are kept, see n).
+ * Returns true at end of file; false after a read error (ferror(f) is set and errno says
+ * why) or an allocation failure (b->oom). f stays open. */
+bool strbuf_read(strbuf *b, FILE *f);
 
 /* Hands the text over: a malloc'd NUL-terminated string the caller frees ("" when nothing
  * was appended), with its length in *len when len is not NULL. After an allocation failure

@@ -4,6 +4,7 @@
 #include "t.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,48 @@ static void test_oom_sticky(void)
     T_CHECK(strbuf_take(&c, NULL) == NULL);
 }
 
+/* Reading a stream: everything up to end of file, NULs included, appended after what is
+ * there; a stream that cannot be read reports the error. */
+static void test_read(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/strbuf_read.bin", t_tmpdir());
+    FILE *f = fopen(path, "wb");
+    T_ASSERT(f != NULL);
+    /* 200 000 bytes: more than one 64 KiB piece. */
+    for (int i = 0; i < 200000; i++) fputc(i % 251, f);
+    T_ASSERT(fclose(f) == 0);
+    strbuf b = {0};
+    strbuf_puts(&b, "head:");
+    f = fopen(path, "rb");
+    T_ASSERT(f != NULL);
+    T_CHECK(strbuf_read(&b, f));
+    fclose(f);
+    T_EQ_INT(b.n, 5 + 200000);
+    T_CHECK(memcmp(b.s, "head:", 5) == 0);
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) bad += (unsigned char)b.s[5 + i] != i % 251;
+    T_EQ_INT(bad, 0);
+    T_EQ_INT(b.s[b.n], '\0');
+    strbuf_free(&b);
+    /* An empty stream gives an empty string, not NULL. */
+    f = fopen("/dev/null", "rb");
+    T_ASSERT(f != NULL);
+    T_CHECK(strbuf_read(&b, f));
+    fclose(f);
+    char *s = strbuf_take(&b, NULL);
+    T_EQ_STR(s, "");
+    free(s);
+    /* A stream opened for writing cannot be read. */
+    f = fopen(path, "ab");
+    T_ASSERT(f != NULL);
+    T_CHECK(!strbuf_read(&b, f));
+    T_CHECK(ferror(f));
+    T_CHECK(!b.oom);
+    fclose(f);
+    strbuf_free(&b);
+}
+
 int main(void)
 {
     T_RUN(test_put_and_take);
@@ -140,5 +183,6 @@ int main(void)
     T_RUN(test_growth);
     T_RUN(test_printf);
     T_RUN(test_oom_sticky);
+    T_RUN(test_read);
     return t_done();
 }
