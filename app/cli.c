@@ -7,6 +7,7 @@
 #include "cmds.h"
 #include "persona.h"
 #include "session.h"
+#include "strbuf.h"
 #include "text.h"
 #include "worker.h"
 
@@ -454,30 +455,13 @@ void cli_write_text(FILE *f, const char *s, size_t n, bool tty)
 /* Reads all of stdin (malloc'd, NUL-terminated); NULL with a message on failure. */
 static char *cli_read_stdin(void)
 {
-    size_t n = 0, cap = 4096;
-    char *s = malloc(cap);
-    if (!s) goto nomem;
-    for (;;) {
-        if (cap - n < 4096) {
-            char *ns = realloc(s, cap * 2);
-            if (!ns) goto nomem;
-            s = ns;
-            cap *= 2;
-        }
-        size_t got = fread(s + n, 1, cap - n - 1, stdin);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(stdin)) {
+    strbuf b = {0};
+    if (strbuf_read(&b, stdin)) return strbuf_take(&b, NULL);
+    if (b.oom)
+        fprintf(stderr, "natter: out of memory reading stdin\n");
+    else
         fprintf(stderr, "natter: cannot read stdin: %s\n", strerror(errno));
-        free(s);
-        return NULL;
-    }
-    s[n] = '\0';
-    return s;
-nomem:
-    free(s);
-    fprintf(stderr, "natter: out of memory reading stdin\n");
+    strbuf_free(&b);
     return NULL;
 }
 

@@ -4,6 +4,7 @@
  * "Final estimate: PPL = 10055.0506 +/- 46.1234" on stdout. */
 #include "natter.h"
 #include "cmds.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -99,27 +100,19 @@ int cmd_perplexity(int argc, char **argv)
         fprintf(stderr, "natter perplexity: %s: %s\n", text_path, strerror(errno));
         goto out;
     }
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 65536) {
-            char *nt = realloc(text, cap = cap ? cap * 2 : 1 << 20);
-            if (!nt) {
-                fclose(f);
-                fprintf(stderr, "natter perplexity: out of memory\n");
-                goto out;
-            }
-            text = nt;
-        }
-        size_t got = fread(text + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    bool read_err = ferror(f);
+    strbuf in = {0};
+    bool read_ok = strbuf_read(&in, f);
     fclose(f);
-    if (read_err) {
-        fprintf(stderr, "natter perplexity: %s: read error\n", text_path);
+    if (!read_ok) {
+        if (in.oom)
+            fprintf(stderr, "natter perplexity: out of memory\n");
+        else
+            fprintf(stderr, "natter perplexity: %s: read error\n", text_path);
+        strbuf_free(&in);
         goto out;
     }
+    size_t n;
+    text = strbuf_take(&in, &n);
 
     model_params mp = model_default_params();
     mp.n_ctx = n_ctx;

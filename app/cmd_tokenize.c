@@ -4,6 +4,7 @@
  * ids on one line (the fixtures' convention: no BOS/EOS, specials not parsed). */
 #include "natter.h"
 #include "cmds.h"
+#include "strbuf.h"
 #include "text.h"
 
 #include <errno.h>
@@ -73,31 +74,22 @@ int cmd_tokenize(int argc, char **argv)
     tokenizer *t = NULL;
     nt_tokens out = {0};
     char *text = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     nt_err e = {0};
     if (gguf_open(&g, path, &e) != NT_OK || tokenizer_load(&t, g, &e) != NT_OK) {
         fprintf(stderr, "natter tokenize: %s\n", e.msg);
         goto out;
     }
-    for (;;) {
-        if (cap - n < 4096) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *nt = realloc(text, ncap);
-            if (!nt) {
-                fprintf(stderr, "natter tokenize: out of memory\n");
-                goto out;
-            }
-            text = nt;
-            cap = ncap;
-        }
-        size_t got = fread(text + n, 1, cap - n, stdin);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(stdin)) {
-        fprintf(stderr, "natter tokenize: cannot read stdin: %s\n", strerror(errno));
+    strbuf in = {0};
+    if (!strbuf_read(&in, stdin)) {
+        if (in.oom)
+            fprintf(stderr, "natter tokenize: out of memory\n");
+        else
+            fprintf(stderr, "natter tokenize: cannot read stdin: %s\n", strerror(errno));
+        strbuf_free(&in);
         goto out;
     }
+    text = strbuf_take(&in, &n);
     if (tokenizer_encode(t, text ? text : "", n, flags, &out, &e) != NT_OK) {
         fprintf(stderr, "natter tokenize: %s\n", e.msg);
         goto out;
