@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 /* The built-in persona; prompts/default.yaml says the same (a test checks). */
@@ -105,43 +104,6 @@ static int add_doc(persona *p, const char *title, const char *text, const char *
     return NT_OK;
 }
 
-/* Reads a whole text file (at most YCFG_MAX_FILE bytes) into malloc'd memory. */
-static char *read_text_file(const char *path, int *err_no)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    char *s = NULL;
-    *err_no = 0;
-    if (!f) {
-        *err_no = errno;
-        return NULL;
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        *err_no = EINVAL;
-        goto done;
-    }
-    if (st.st_size > (off_t)YCFG_MAX_FILE) {
-        *err_no = EFBIG;
-        goto done;
-    }
-    s = malloc((size_t)st.st_size + 1);
-    if (!s) {
-        *err_no = ENOMEM;
-        goto done;
-    }
-    size_t n = fread(s, 1, (size_t)st.st_size, f);
-    if (ferror(f)) {
-        *err_no = EIO;
-        free(s);
-        s = NULL;
-        goto done;
-    }
-    s[n] = 0;
-done:
-    fclose(f);
-    return s;
-}
-
 static const char *base_of(const char *path)
 {
     const char *b = strrchr(path, '/');
@@ -150,9 +112,9 @@ static const char *base_of(const char *path)
 
 int persona_add_context_file(persona *p, const char *path, nt_err *err)
 {
-    int e;
-    char *text = read_text_file(path, &e);
-    if (!text)
+    char *text;
+    int e = ycfg_read_file(path, YCFG_MAX_FILE, &text, NULL);
+    if (e)
         return nt_err_set(err, NT_ERR_IO, "%s: cannot read context file: %s", path,
                           e == EINVAL ? "not a regular file" : strerror(e));
     int rc = add_doc(p, base_of(path), text, path);
@@ -342,8 +304,8 @@ static int h_context(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
             } else {
                 full = strdup(d.file);
             }
-            int e = ENOMEM;
-            char *text = full ? read_text_file(full, &e) : NULL;
+            char *text = NULL;
+            int e = full ? ycfg_read_file(full, YCFG_MAX_FILE, &text, NULL) : ENOMEM;
             /* Find the node of the file value to put the caret on the path itself. */
             yaml_node_t *fnode = n;
             for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < n->data.mapping.pairs.top; q++) {

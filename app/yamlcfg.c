@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,47 @@ int ycfg_load_mem(ycfg *c, const char *name, const char *text, size_t len, ycfg_
     return parse_doc(c);
 }
 
+int ycfg_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno;
+    struct stat st;
+    int e = 0;
+    char *s = NULL;
+    if (fstat(fileno(f), &st) != 0) {
+        e = errno;
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        e = EINVAL;
+        goto done;
+    }
+    if ((uintmax_t)st.st_size > max) {
+        e = EFBIG;
+        goto done;
+    }
+    s = malloc((size_t)st.st_size + 1);
+    if (!s) {
+        e = ENOMEM;
+        goto done;
+    }
+    /* The file may have shrunk since fstat: keep what was read. */
+    size_t got = fread(s, 1, (size_t)st.st_size, f);
+    if (ferror(f)) {
+        free(s);
+        e = EIO;
+        goto done;
+    }
+    s[got] = 0;
+    *out = s;
+    if (len) *len = got;
+done:
+    fclose(f);
+    return e;
+}
+
 int ycfg_load(ycfg *c, const char *path, const char *name, ycfg_diag *diag)
 {
     memset(c, 0, sizeof *c);
@@ -279,38 +321,19 @@ int ycfg_load(ycfg *c, const char *path, const char *name, ycfg_diag *diag)
     if (!name) name = path;
     c->name = strdup(name);
     if (!c->name) return NT_ERR_NOMEM;
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0) {
-        ycfg_diag_add(diag, "%s: cannot open: %s", name, strerror(errno));
-        c->n_errors++;
-        if (f) fclose(f);
-        return NT_ERR_IO;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)YCFG_MAX_FILE) {
-        ycfg_diag_add(diag, "%s: %s", name,
-                      S_ISREG(st.st_mode) ? "file too large for a config file (over 4 MiB)"
-                                          : "not a regular file");
-        c->n_errors++;
-        fclose(f);
-        return NT_ERR_IO;
-    }
-    size_t n = (size_t)st.st_size;
-    c->src = malloc(n + 1);
-    if (!c->src) {
-        fclose(f);
-        return NT_ERR_NOMEM;
-    }
-    size_t got = fread(c->src, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        ycfg_diag_add(diag, "%s: read error", name);
+    int e = ycfg_read_file(path, YCFG_MAX_FILE, &c->src, &c->len);
+    if (e == ENOMEM) return NT_ERR_NOMEM;
+    if (e) {
+        const char *why = e == EINVAL ? "not a regular file"
+                          : e == EFBIG ? "file too large for a config file (over 4 MiB)"
+                          : e == EIO ? "read error" : NULL;
+        if (why)
+            ycfg_diag_add(diag, "%s: %s", name, why);
+        else
+            ycfg_diag_add(diag, "%s: cannot open: %s", name, strerror(e));
         c->n_errors++;
         return NT_ERR_IO;
     }
-    c->src[got] = 0;
-    c->len = got;
     return parse_doc(c);
 }
 

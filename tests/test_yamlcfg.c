@@ -3,6 +3,7 @@
 #include "../app/yamlcfg.h"
 #include "t.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +326,38 @@ static void test_search(void)
     unsetenv("XDG_CONFIG_HOME");
 }
 
+/* ycfg_read_file: the whole file with its length (NULs kept), and an errno for each refusal. */
+static void test_read_file(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/read_file.txt", t_tmpdir());
+    nt_err e = {0};
+    T_ASSERT(ycfg_write_atomic(path, "ab\0cd", 5, true, &e) == NT_OK);
+    char *s = path; /* overwritten: NULL on failure, the text on success */
+    size_t len = 99;
+    T_EQ_INT(ycfg_read_file(path, 5, &s, &len), 0);
+    T_ASSERT(s != NULL);
+    T_EQ_INT(len, 5);
+    T_CHECK(memcmp(s, "ab\0cd", 6) == 0); /* plus the terminator */
+    free(s);
+    T_EQ_INT(ycfg_read_file(path, 4, &s, &len), EFBIG); /* one byte over the limit */
+    T_CHECK(s == NULL);
+    T_EQ_INT(len, 0);
+    T_EQ_INT(ycfg_read_file(t_tmpdir(), 1000, &s, NULL), EINVAL); /* a folder */
+    T_CHECK(s == NULL);
+    snprintf(path, sizeof path, "%s/no-such-file.txt", t_tmpdir());
+    T_EQ_INT(ycfg_read_file(path, 1000, &s, NULL), ENOENT);
+    T_CHECK(s == NULL);
+    /* What ycfg_load says about each. */
+    ycfg c;
+    ycfg_diag d = {0};
+    T_EQ_INT(ycfg_load(&c, t_tmpdir(), "dir.yaml", &d), NT_ERR_IO);
+    ycfg_free(&c);
+    T_ASSERT(d.n == 1);
+    T_EQ_STR(d.v[0], "dir.yaml: not a regular file");
+    ycfg_diag_free(&d);
+}
+
 /* A describer that reads the first line as the name and fails for files without one. */
 static bool describe_first_line(const char *path, ycfg_diag *diag, char **name, char **desc)
 {
@@ -408,6 +441,7 @@ int main(void)
     T_RUN(test_io_errors);
     T_RUN(test_search);
     T_RUN(test_list_entries);
+    T_RUN(test_read_file);
     T_RUN(test_atomic);
     return t_done();
 }
