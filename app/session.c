@@ -3,6 +3,7 @@
  * session.h; the format is man/natter-session.5). */
 #include "session.h"
 #include "json.h"
+#include "strbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,83 +11,12 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ================================================================ small buffers ===== */
-
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) NT_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof tmp) {
-        sb_put(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_put(b, big, (size_t)n);
-    free(big);
-}
-
-/* Hands the text over (NULL after an allocation failure). */
-static char *sb_finish(sbuf *b, size_t *len)
-{
-    if (b->oom || !b->s) {
-        if (!b->oom) {
-            char *e = strdup("");
-            if (len) *len = 0;
-            return e;
-        }
-        free(b->s);
-        return NULL;
-    }
-    if (len) *len = b->n;
-    return b->s;
-}
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -455,9 +385,9 @@ static bool yaml_plain_char(uint32_t cp)
     return true;
 }
 
-static void put_quoted(sbuf *b, const char *s, size_t n)
+static void put_quoted(strbuf *b, const char *s, size_t n)
 {
-    sb_str(b, "\"");
+    strbuf_puts(b, "\"");
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -466,22 +396,23 @@ static void put_quoted(sbuf *b, const char *s, size_t n)
             cp = 0xFFFD;
             l = 1;
         }
-        if (cp == '"') sb_str(b, "\\\"");
-        else if (cp == '\\') sb_str(b, "\\\\");
-        else if (cp == '\n') sb_str(b, "\\n");
-        else if (cp == '\t') sb_str(b, "\\t");
-        else if (cp == '\r') sb_str(b, "\\r");
-        else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) sb_printf(b, "\\x%02X", cp);
-        else if (!yaml_plain_char(cp)) sb_printf(b, "\\u%04X", cp);
-        else sb_put(b, s + i, (size_t)l);
+        if (cp == '"') strbuf_puts(b, "\\\"");
+        else if (cp == '\\') strbuf_puts(b, "\\\\");
+        else if (cp == '\n') strbuf_puts(b, "\\n");
+        else if (cp == '\t') strbuf_puts(b, "\\t");
+        else if (cp == '\r') strbuf_puts(b, "\\r");
+        else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
+            strbuf_printf(b, "\\x%02X", cp);
+        else if (!yaml_plain_char(cp)) strbuf_printf(b, "\\u%04X", cp);
+        else strbuf_put(b, s + i, (size_t)l);
         i += (size_t)l;
     }
-    sb_str(b, "\"");
+    strbuf_puts(b, "\"");
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static void put_base64(sbuf *b, const unsigned char *p, size_t n)
+static void put_base64(strbuf *b, const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
@@ -489,7 +420,7 @@ static void put_base64(sbuf *b, const unsigned char *p, size_t n)
         if (i + 2 < n) v |= p[i + 2];
         char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
                      i + 2 < n ? b64[v & 63] : '='};
-        sb_put(b, q, 4);
+        strbuf_put(b, q, 4);
     }
 }
 
@@ -497,13 +428,13 @@ static void put_base64(sbuf *b, const unsigned char *p, size_t n)
  * indent spaces. Multi-line text that YAML can carry literally becomes a `|` block (readable
  * and diff-friendly); other text a double-quoted string with escapes; bytes that are not UTF-8
  * a !!binary value (base64), so every text reads back byte for byte. */
-static void put_text(sbuf *b, const char *s, int indent)
+static void put_text(strbuf *b, const char *s, int indent)
 {
     size_t n = strlen(s);
     if (!utf8_valid(s, n)) {
-        sb_str(b, " !!binary \"");
+        strbuf_puts(b, " !!binary \"");
         put_base64(b, (const unsigned char *)s, n);
-        sb_str(b, "\"\n");
+        strbuf_puts(b, "\"\n");
         return;
     }
     bool block = memchr(s, '\n', n) != NULL;
@@ -526,9 +457,9 @@ static void put_text(sbuf *b, const char *s, int indent)
         i = e + 1;
     }
     if (!block || !has_content) {
-        sb_str(b, " ");
+        strbuf_puts(b, " ");
         put_quoted(b, s, n);
-        sb_str(b, "\n");
+        strbuf_puts(b, "\n");
         return;
     }
     size_t trail = 0;
@@ -539,24 +470,24 @@ static void put_text(sbuf *b, const char *s, int indent)
     size_t f = 0;
     while (f < n && s[f] == '\n') f++;
     /* The indicator counts from the parent's indentation, which is two less here. */
-    if (s[f] == ' ' || s[f] == '\t') sb_printf(b, " |2%s\n", chomp);
-    else sb_printf(b, " |%s\n", chomp);
+    if (s[f] == ' ' || s[f] == '\t') strbuf_printf(b, " |2%s\n", chomp);
+    else strbuf_printf(b, " |%s\n", chomp);
     size_t end = n - (trail > 0 ? 1 : 0); /* the last newline ends the last line */
     for (size_t i = 0; i <= end;) {
         size_t e = i;
         while (e < end && s[e] != '\n') e++;
         if (e > i) {
-            sb_printf(b, "%*s", indent, "");
-            sb_put(b, s + i, e - i);
+            strbuf_printf(b, "%*s", indent, "");
+            strbuf_put(b, s + i, e - i);
         }
-        sb_str(b, "\n");
+        strbuf_puts(b, "\n");
         if (e >= end) break;
         i = e + 1;
     }
 }
 
 /* A single-line string value (names, paths): quoted only when needed. */
-static void put_str(sbuf *b, const char *s)
+static void put_str(strbuf *b, const char *s)
 {
     bool plain = s[0] != '\0' && utf8_valid(s, strlen(s));
     if (plain && strchr("-?:,[]{}#&*!|>'\"%@` ~", s[0])) plain = false;
@@ -576,14 +507,14 @@ static void put_str(sbuf *b, const char *s)
         strtod(s, &end);
         if (*end == '\0') plain = false;
     }
-    sb_str(b, " ");
-    if (plain) sb_str(b, s);
+    strbuf_puts(b, " ");
+    if (plain) strbuf_puts(b, s);
     else if (!utf8_valid(s, strlen(s))) {
-        sb_str(b, "!!binary \"");
+        strbuf_puts(b, "!!binary \"");
         put_base64(b, (const unsigned char *)s, strlen(s));
-        sb_str(b, "\"");
+        strbuf_puts(b, "\"");
     } else put_quoted(b, s, strlen(s));
-    sb_str(b, "\n");
+    strbuf_puts(b, "\n");
 }
 
 /* Parameter table: canonical names (chat_param_names), fields, kinds. */
@@ -662,108 +593,108 @@ int session_changes(const chat_turn *t, session_change **out)
 }
 
 /* A list of ints as one flow sequence, wrapped before about 96 columns. */
-static void put_int_flow(sbuf *b, const int32_t *v, size_t n, int indent)
+static void put_int_flow(strbuf *b, const int32_t *v, size_t n, int indent)
 {
-    sb_str(b, " [");
+    strbuf_puts(b, " [");
     size_t col = (size_t)indent + 10;
     for (size_t i = 0; i < n; i++) {
         char num[16];
         int l = snprintf(num, sizeof num, "%d", v[i]);
         if (i > 0) {
             if (col + (size_t)l + 2 > 96) {
-                sb_printf(b, ",\n%*s", indent + 2, "");
+                strbuf_printf(b, ",\n%*s", indent + 2, "");
                 col = (size_t)indent + 2;
             } else {
-                sb_str(b, ", ");
+                strbuf_puts(b, ", ");
                 col += 2;
             }
         }
-        sb_put(b, num, (size_t)l);
+        strbuf_put(b, num, (size_t)l);
         col += (size_t)l;
     }
-    sb_str(b, "]\n");
+    strbuf_puts(b, "]\n");
 }
 
 char *session_to_yaml(const session *s, size_t *len)
 {
-    sbuf b = {0};
+    strbuf b = {0};
     char tbuf[32];
-    sb_str(&b, "# A natter session: regenerate its answers with `natter replay FILE`.\n"
+    strbuf_puts(&b, "# A natter session: regenerate its answers with `natter replay FILE`.\n"
                "# Format: natter-session(5).\n");
-    sb_printf(&b, "natter-session: %d\n", SESSION_VERSION);
+    strbuf_printf(&b, "natter-session: %d\n", SESSION_VERSION);
     session_format_time(s->created, tbuf);
-    sb_printf(&b, "created: %s\n", tbuf);
+    strbuf_printf(&b, "created: %s\n", tbuf);
     session_format_time(s->updated, tbuf);
-    sb_printf(&b, "updated: %s\n", tbuf);
-    sb_str(&b, "model:\n  file:");
+    strbuf_printf(&b, "updated: %s\n", tbuf);
+    strbuf_puts(&b, "model:\n  file:");
     put_str(&b, s->model.file ? s->model.file : "?");
     if (s->model.path && s->model.path[0]) {
-        sb_str(&b, "  path:");
+        strbuf_puts(&b, "  path:");
         put_str(&b, s->model.path);
     }
-    sb_printf(&b, "  size: %llu\n", (unsigned long long)s->model.size);
-    sb_printf(&b, "  hash: fnv1a64:%016llx\n", (unsigned long long)s->model.hash);
+    strbuf_printf(&b, "  size: %llu\n", (unsigned long long)s->model.size);
+    strbuf_printf(&b, "  hash: fnv1a64:%016llx\n", (unsigned long long)s->model.hash);
     if (s->model.arch && s->model.arch[0]) {
-        sb_str(&b, "  arch:");
+        strbuf_puts(&b, "  arch:");
         put_str(&b, s->model.arch);
     }
     if (s->model.name && s->model.name[0]) {
-        sb_str(&b, "  name:");
+        strbuf_puts(&b, "  name:");
         put_str(&b, s->model.name);
     }
     if (s->persona && s->persona[0]) {
-        sb_str(&b, "persona:");
+        strbuf_puts(&b, "persona:");
         put_str(&b, s->persona);
     }
-    sb_str(&b, "template:");
+    strbuf_puts(&b, "template:");
     put_str(&b, chat_family_name(s->family) ? chat_family_name(s->family) : "plain");
-    if (s->raw) sb_str(&b, "raw: true\n");
-    sb_printf(&b, "context: %d\n", s->n_ctx);
-    sb_printf(&b, "context_first: %zu\n", s->first);
-    sb_str(&b, "system:");
+    if (s->raw) strbuf_puts(&b, "raw: true\n");
+    strbuf_printf(&b, "context: %d\n", s->n_ctx);
+    strbuf_printf(&b, "context_first: %zu\n", s->first);
+    strbuf_puts(&b, "system:");
     put_text(&b, s->system ? s->system : "", 2);
     if (s->n_examples) {
-        sb_str(&b, "examples:\n");
+        strbuf_puts(&b, "examples:\n");
         for (size_t i = 0; i < s->n_examples; i++) {
-            sb_printf(&b, "  - role: %s\n    text:",
+            strbuf_printf(&b, "  - role: %s\n    text:",
                       s->examples[i].role == CHAT_ROLE_ASSISTANT ? "assistant" : "user");
             put_text(&b, s->examples[i].text ? s->examples[i].text : "", 6);
         }
     }
     if (s->greeting) {
-        sb_str(&b, "greeting:");
+        strbuf_puts(&b, "greeting:");
         put_text(&b, s->greeting, 2);
     }
     /* Said up front so a file cut short between two messages is caught. */
-    sb_printf(&b, "message_count: %zu\n", s->n_turns);
-    sb_str(&b, s->n_turns ? "messages:\n" : "messages: []\n");
+    strbuf_printf(&b, "message_count: %zu\n", s->n_turns);
+    strbuf_puts(&b, s->n_turns ? "messages:\n" : "messages: []\n");
     for (size_t i = 0; i < s->n_turns; i++) {
         const chat_turn *t = &s->turns[i];
         bool ans = t->role == CHAT_ROLE_ASSISTANT;
-        sb_printf(&b, "  - role: %s\n", ans ? "assistant" : "user");
+        strbuf_printf(&b, "  - role: %s\n", ans ? "assistant" : "user");
         if (t->time) {
             session_format_time(t->time, tbuf);
-            sb_printf(&b, "    time: %s\n", tbuf);
+            strbuf_printf(&b, "    time: %s\n", tbuf);
         }
-        sb_str(&b, "    text:");
+        strbuf_puts(&b, "    text:");
         put_text(&b, t->text ? t->text : "", 6);
         if (!ans) continue;
-        sb_printf(&b, "    seed: %llu\n", (unsigned long long)t->params.seed);
-        sb_str(&b, "    params: {");
+        strbuf_printf(&b, "    seed: %llu\n", (unsigned long long)t->params.seed);
+        strbuf_puts(&b, "    params: {");
         for (size_t k = 0; k < N_SP; k++) {
             if (sp_defs[k].kind == SP_SEED) continue;
             char v[32];
             sp_format(&sp_defs[k], &t->params, v, sizeof v);
-            sb_printf(&b, "%s%s: %s", k ? ", " : "", sp_defs[k].name, v);
+            strbuf_printf(&b, "%s%s: %s", k ? ", " : "", sp_defs[k].name, v);
         }
-        sb_str(&b, "}\n");
+        strbuf_puts(&b, "}\n");
         session_change *ch = NULL;
         int nch = session_changes(t, &ch);
         if (nch < 0) b.oom = true;
         if (nch > 0) {
-            sb_str(&b, "    changes:\n");
+            strbuf_puts(&b, "    changes:\n");
             for (int k = 0; k < nch; k++)
-                sb_printf(&b, "      - {at: %d, param: %s, value: %s}\n", ch[k].index,
+                strbuf_printf(&b, "      - {at: %d, param: %s, value: %s}\n", ch[k].index,
                           ch[k].param, ch[k].value);
         }
         free(ch);
@@ -771,42 +702,42 @@ char *session_to_yaml(const session *s, size_t *len)
                           : (unsigned)t->end < sizeof end_names / sizeof *end_names
                               ? end_names[t->end]
                               : "error";
-        sb_printf(&b, "    end: %s\n", end);
+        strbuf_printf(&b, "    end: %s\n", end);
         if (t->error) {
-            sb_str(&b, "    error:");
+            strbuf_puts(&b, "    error:");
             put_text(&b, t->error, 6);
         }
         int n_stop = 0;
         for (int k = 0; k < WORKER_MAX_STOP; k++) n_stop += t->stop[k][0] != 0;
-        sb_str(&b, n_stop ? "    stop: [" : "    stop: []\n");
+        strbuf_puts(&b, n_stop ? "    stop: [" : "    stop: []\n");
         for (int k = 0, j = 0; k < WORKER_MAX_STOP; k++) {
             if (!t->stop[k][0]) continue;
             size_t sl = strnlen(t->stop[k], WORKER_STOP_LEN - 1);
-            if (j++) sb_str(&b, ", ");
+            if (j++) strbuf_puts(&b, ", ");
             if (utf8_valid(t->stop[k], sl)) put_quoted(&b, t->stop[k], sl);
             else {
-                sb_str(&b, "!!binary \"");
+                strbuf_puts(&b, "!!binary \"");
                 put_base64(&b, (const unsigned char *)t->stop[k], sl);
-                sb_str(&b, "\"");
+                strbuf_puts(&b, "\"");
             }
         }
-        if (n_stop) sb_str(&b, "]\n");
-        sb_printf(&b, "    max_tokens: %d\n", t->max_tokens);
-        sb_printf(&b, "    token_count: %zu\n", t->tokens.n);
-        sb_printf(&b, "    tokens_per_sec: %.2f\n",
+        if (n_stop) strbuf_puts(&b, "]\n");
+        strbuf_printf(&b, "    max_tokens: %d\n", t->max_tokens);
+        strbuf_printf(&b, "    token_count: %zu\n", t->tokens.n);
+        strbuf_printf(&b, "    tokens_per_sec: %.2f\n",
                   t->gen_sec > 0 ? (double)t->n_gen / t->gen_sec : 0.0);
-        sb_printf(&b, "    prompt_tokens: %d\n", t->n_prompt);
-        sb_printf(&b, "    prompt_sec: %.3f\n", t->prompt_sec);
-        sb_printf(&b, "    gen_sec: %.3f\n", t->gen_sec);
-        sb_printf(&b, "    context_first: %zu\n", t->first);
-        if (t->prompt_len > 0) sb_printf(&b, "    prompt_length: %d\n", t->prompt_len);
-        sb_str(&b, "    tokens:");
+        strbuf_printf(&b, "    prompt_tokens: %d\n", t->n_prompt);
+        strbuf_printf(&b, "    prompt_sec: %.3f\n", t->prompt_sec);
+        strbuf_printf(&b, "    gen_sec: %.3f\n", t->gen_sec);
+        strbuf_printf(&b, "    context_first: %zu\n", t->first);
+        if (t->prompt_len > 0) strbuf_printf(&b, "    prompt_length: %d\n", t->prompt_len);
+        strbuf_puts(&b, "    tokens:");
         put_int_flow(&b, t->tokens.v, t->tokens.n, 4);
     }
     /* Last, so that a file cut short anywhere is caught (message_count alone misses a cut
      * inside the last message's text). */
-    sb_str(&b, "complete: true\n");
-    return sb_finish(&b, len);
+    strbuf_puts(&b, "complete: true\n");
+    return strbuf_take(&b, len);
 }
 
 /* ======================================================================= reader ===== */
@@ -2076,7 +2007,7 @@ int session_cmd_load(session **sp, chat *c, const char *name, char **msg)
 }
 
 /* The first line of s, at most max characters (UTF-8 aware), "..." when cut. */
-static void first_line(sbuf *b, const char *s, size_t max)
+static void first_line(strbuf *b, const char *s, size_t max)
 {
     size_t chars = 0, i = 0;
     while (s[i] && s[i] != '\n' && chars < max) {
@@ -2086,9 +2017,9 @@ static void first_line(sbuf *b, const char *s, size_t max)
     }
     for (size_t k = 0; k < i; k++) {
         unsigned char ch = (unsigned char)s[k];
-        sb_put(b, ch < 0x20 ? " " : s + k, 1);
+        strbuf_put(b, ch < 0x20 ? " " : s + k, 1);
     }
-    if (s[i]) sb_str(b, "...");
+    if (s[i]) strbuf_puts(b, "...");
 }
 
 char *session_cmd_list(void)
@@ -2096,10 +2027,10 @@ char *session_cmd_list(void)
     session_entry *v = NULL;
     int n = session_list(&v);
     if (n < 0) return NULL;
-    sbuf b = {0};
+    strbuf b = {0};
     if (n == 0) {
         char *dir = session_dir();
-        sb_printf(&b, "no saved sessions in %s\n", dir ? dir : "(no folder)");
+        strbuf_printf(&b, "no saved sessions in %s\n", dir ? dir : "(no folder)");
         free(dir);
     }
     for (int i = 0; i < n; i++) {
@@ -2108,64 +2039,66 @@ char *session_cmd_list(void)
         struct tm tm;
         if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
         if (v[i].ok) {
-            sb_printf(&b, "%-24s %s  %-24s %3zu turn%s  \"", v[i].name, when,
+            strbuf_printf(&b, "%-24s %s  %-24s %3zu turn%s  \"", v[i].name, when,
                       v[i].model ? v[i].model : "?", v[i].turns, v[i].turns == 1 ? " " : "s");
             first_line(&b, v[i].first, 48);
-            sb_str(&b, "\"\n");
+            strbuf_puts(&b, "\"\n");
         } else {
-            sb_printf(&b, "%-24s %s  (unreadable: ", v[i].name, when);
+            strbuf_printf(&b, "%-24s %s  (unreadable: ", v[i].name, when);
             first_line(&b, v[i].first, 80);
-            sb_str(&b, ")\n");
+            strbuf_puts(&b, ")\n");
         }
     }
     session_entries_free(v, n);
-    return sb_finish(&b, NULL);
+    return strbuf_take(&b, NULL);
 }
 
 /* ======================================================================= export ===== */
 
 char *session_export_md(const session *s)
 {
-    sbuf b = {0};
+    strbuf b = {0};
     char tbuf[32];
     session_format_time(s->created, tbuf);
-    sb_printf(&b, "# natter session, %s\n\n", tbuf);
-    sb_printf(&b, "- model: %s", s->model.file ? s->model.file : "?");
-    if (s->model.arch && s->model.arch[0]) sb_printf(&b, " (%s)", s->model.arch);
-    sb_str(&b, "\n");
-    if (s->persona) sb_printf(&b, "- persona: %s\n", s->persona);
-    sb_printf(&b, "- template: %s\n", s->raw ? "none (raw)" : chat_family_name(s->family));
+    strbuf_printf(&b, "# natter session, %s\n\n", tbuf);
+    strbuf_printf(&b, "- model: %s", s->model.file ? s->model.file : "?");
+    if (s->model.arch && s->model.arch[0]) strbuf_printf(&b, " (%s)", s->model.arch);
+    strbuf_puts(&b, "\n");
+    if (s->persona) strbuf_printf(&b, "- persona: %s\n", s->persona);
+    strbuf_printf(&b, "- template: %s\n", s->raw ? "none (raw)" : chat_family_name(s->family));
     if (s->system && s->system[0]) {
-        sb_str(&b, "\n## System\n\n");
-        sb_str(&b, s->system);
-        sb_str(&b, "\n");
+        strbuf_puts(&b, "\n## System\n\n");
+        strbuf_puts(&b, s->system);
+        strbuf_puts(&b, "\n");
     }
     for (size_t i = 0; i < s->n_examples; i++) {
-        sb_str(&b, s->examples[i].role == CHAT_ROLE_ASSISTANT ? "\n## Example answer\n\n"
+        strbuf_puts(&b, s->examples[i].role == CHAT_ROLE_ASSISTANT ? "\n## Example answer\n\n"
                                                               : "\n## Example question\n\n");
-        sb_str(&b, s->examples[i].text ? s->examples[i].text : "");
-        sb_str(&b, "\n");
+        strbuf_puts(&b, s->examples[i].text ? s->examples[i].text : "");
+        strbuf_puts(&b, "\n");
     }
     if (s->greeting) {
-        sb_str(&b, "\n## Assistant (greeting)\n\n");
-        sb_str(&b, s->greeting);
-        sb_str(&b, "\n");
+        strbuf_puts(&b, "\n## Assistant (greeting)\n\n");
+        strbuf_puts(&b, s->greeting);
+        strbuf_puts(&b, "\n");
     }
     for (size_t i = 0; i < s->n_turns; i++) {
         const chat_turn *t = &s->turns[i];
         bool ans = t->role == CHAT_ROLE_ASSISTANT;
-        sb_str(&b, ans ? "\n## Assistant\n\n" : "\n## User\n\n");
-        sb_str(&b, t->text ? t->text : "");
-        sb_str(&b, "\n");
+        strbuf_puts(&b, ans ? "\n## Assistant\n\n" : "\n## User\n\n");
+        strbuf_puts(&b, t->text ? t->text : "");
+        strbuf_puts(&b, "\n");
         if (ans) {
-            sb_printf(&b, "\n*seed %llu, %zu tokens", (unsigned long long)t->params.seed,
+            strbuf_printf(&b, "\n*seed %llu, %zu tokens", (unsigned long long)t->params.seed,
                       t->tokens.n);
-            if (t->gen_sec > 0) sb_printf(&b, ", %.1f tokens/s", (double)t->n_gen / t->gen_sec);
-            if (t->n_changes) sb_printf(&b, ", %zu live change%s", t->n_changes, t->n_changes == 1 ? "" : "s");
-            sb_str(&b, "*\n");
+            if (t->gen_sec > 0) strbuf_printf(&b, ", %.1f tokens/s", (double)t->n_gen / t->gen_sec);
+            if (t->n_changes)
+                strbuf_printf(&b, ", %zu live change%s", t->n_changes,
+                              t->n_changes == 1 ? "" : "s");
+            strbuf_puts(&b, "*\n");
         }
     }
-    return sb_finish(&b, NULL);
+    return strbuf_take(&b, NULL);
 }
 
 char *session_export_json(const session *s)
