@@ -275,7 +275,7 @@ static int tui_file_errors(tui *t, const char *what, const char *name, const cha
     char *note = malloc(n);
     if (note) {
         snprintf(note, n, "%s%s", head, errors);
-        ui_set_note(&t->u, note);
+        ui_set_note(&t->u, UI_NOTE_ERROR, note);
         free(note);
     }
     t->u.follow = true;
@@ -315,7 +315,7 @@ static int tui_persona(tui *t, const char *args)
         t->u.message[0] = '\0';
         return UI_R_STATUS | UI_R_MESSAGE;
     }
-    ui_set_note(&t->u, NULL);
+    ui_clear_note(&t->u);
     return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
 }
 
@@ -326,7 +326,7 @@ static int tui_confirm(tui *t, int key)
     t->pending = NULL;
     t->u.ask[0] = '\0';
     if (key == 'y' || key == 'Y') {
-        ui_set_note(&t->u, NULL);
+        ui_clear_note(&t->u);
         char name[128];
         snprintf(name, sizeof name, "%s", p->name);
         return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
@@ -410,13 +410,13 @@ static int tui_autosave(tui *t)
         snprintf(note, sizeof note, "cannot save the session to %.300s: %s\nautosaving in the "
                  "sessions folder instead", target, err.msg);
         free(target);
-        ui_set_note(&t->u, note);
+        ui_set_note(&t->u, UI_NOTE_ERROR, note);
         f = UI_R_HISTORY;
     }
     if (session_autosave(t->sess, t->chat, &err) != NT_OK) {
         char note[1024];
         snprintf(note, sizeof note, "cannot autosave the session: %s", err.msg);
-        ui_set_note(&t->u, note);
+        ui_set_note(&t->u, UI_NOTE_ERROR, note);
         t->u.follow = true;
         return UI_R_HISTORY;
     }
@@ -445,7 +445,7 @@ static int tui_show_loaded(tui *t, const char *msg)
 {
     ui *u = &t->u;
     ui_truncate(u, 0);
-    ui_set_note(u, NULL);
+    ui_clear_note(u);
     u->follow = true;
     u->tok_per_sec = 0;
     u->pick = -1;
@@ -513,7 +513,7 @@ static int tui_sessions(tui *t)
     if (!list) return tui_message(t, TS_ERROR, "/sessions: out of memory");
     size_t n = strlen(list);
     while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
-    ui_set_note(&t->u, list);
+    ui_set_note(&t->u, UI_NOTE_INFO, list);
     free(list);
     t->u.follow = true;
     return UI_R_HISTORY | tui_message(t, TS_NOTE, "saved sessions, newest first (shown above); "
@@ -673,7 +673,7 @@ static void tui_replay_show(tui *t)
     if (!rp->text) return;
     bool nl = rp->len > 0 && rp->text[rp->len - 1] == '\n';
     if (nl) rp->text[rp->len - 1] = '\0';
-    ui_set_note(&t->u, rp->text);
+    ui_set_note(&t->u, UI_NOTE_INFO, rp->text);
     if (nl) rp->text[rp->len - 1] = '\n';
     t->replay_dirty = false;
 }
@@ -982,7 +982,7 @@ static int tui_line(tui *t, char *line)
         input_set_line(line); /* keep it for later */
         return f | tui_need_idle(t, "send");
     }
-    if (t->u.note) ui_set_note(&t->u, NULL); /* the question moves past the old note */
+    if (t->u.note) ui_clear_note(&t->u); /* the question moves past the old note */
     if (chat_add_user(t->chat, q) != NT_OK)
         return f | tui_message(t, TS_ERROR, "the last question has no answer yet: /regen answers "
                                             "it, /edit takes it back");
@@ -1380,7 +1380,7 @@ int tui_main(const struct cli_opts *opts)
         if (both) {
             snprintf(both, n, "%s%stheme %s cannot be used; keeping the built-in dark:\n%s", prev,
                      prev[0] ? "\n" : "", opts->theme ? opts->theme : "", theme_errs);
-            ui_set_note(&t.u, both);
+            ui_set_note(&t.u, UI_NOTE_ERROR, both);
             free(both);
         }
         tui_message(&t, TS_ERROR, "the %s has errors (shown above); using the defaults",

@@ -52,13 +52,16 @@ void ui_truncate(ui *u, size_t n)
     if (n < u->n_cache) u->n_cache = n;
 }
 
-void ui_set_note(ui *u, const char *text)
+void ui_set_note(ui *u, enum ui_note_kind kind, const char *text)
 {
     free(u->note);
     u->note = text && text[0] ? strdup(text) : NULL;
+    u->note_kind = kind;
     u->note_cache.valid = false;
     u->fixed_gen++;
 }
+
+void ui_clear_note(ui *u) { ui_set_note(u, UI_NOTE_INFO, NULL); }
 
 void ui_free(ui *u)
 {

@@ -40,6 +40,9 @@ enum ui_redraw {
 enum ui_state { UI_IDLE, UI_READING, UI_GENERATING, UI_STOPPED };
 
 /* The sliders of the sampling panel, in screen order. */
+/* What the history's note says: something to read, or something that went wrong. */
+enum ui_note_kind { UI_NOTE_INFO, UI_NOTE_ERROR };
+
 enum ui_slider { US_TEMP, US_TOP_P, US_TOP_K, US_MIN_P, US_REPEAT, US_MAX_TOKENS, US_COUNT_ };
 
 /* What the UI remembers about each answer beyond the chat's turn (indexed like the turns):
@@ -85,7 +88,9 @@ typedef struct ui {
     const char *persona;        /* the persona's name (borrowed) */
     int32_t persona_tokens;     /* tokens its fixed part takes (status bar), 0 = unknown */
     char *note;                 /* a system note shown at the end of the history (a persona's
-                                   or theme's errors); owned, NULL = none (ui_set_note) */
+                                   or theme's errors, the /sessions list, the /replay view);
+                                   owned, NULL = none (ui_set_note) */
+    enum ui_note_kind note_kind; /* how the note is drawn */
     unsigned fixed_gen;         /* bumped when the system prompt, greeting or note change
                                    without their length changing: the history renders them
                                    again */
@@ -155,8 +160,13 @@ void ui_history_scroll(ui *u, int lines);
 void ui_history_top(ui *u);
 /* The per-answer record of turn i, grown on demand; NULL on allocation failure. */
 ui_answer *ui_answer_at(ui *u, size_t i);
-/* Replaces the history's system note (text copied; NULL or "" removes it). */
-void ui_set_note(ui *u, const char *text);
+/* Replaces the history's system note (text copied; NULL or "" removes it). kind chooses its
+ * style: UI_NOTE_INFO (the theme's note style) for lists and views such as /sessions and
+ * /replay, UI_NOTE_ERROR (the error style) only for problems: a file that cannot be used, a
+ * save that failed. */
+void ui_set_note(ui *u, enum ui_note_kind kind, const char *text);
+/* Removes the note (ui_set_note with no text). */
+void ui_clear_note(ui *u);
 /* Forgets records and caches of turns from index n on (after undo, edit, regen, clear). */
 void ui_truncate(ui *u, size_t n);
 

@@ -415,7 +415,8 @@ static int history_update(ui *u, int width)
             text_buf_clear(&c->buf);
             c->n_lines = 0;
             c->flush_line = 0;
-            render_block(c, "natter", TS_LABEL_SYSTEM, u->note, TS_ERROR, width);
+            render_block(c, "natter", TS_LABEL_SYSTEM, u->note,
+                         u->note_kind == UI_NOTE_ERROR ? TS_ERROR : TS_NOTE, width);
             c->valid = true;
             c->width = width;
         }
@@ -492,7 +493,8 @@ void view_history_draw(ui *u)
                  u->model_name ? u->model_name : "the model");
         ui_put_text(w, u->hist_h - 1, 2, hint, TS_DIM, u->hist_w - 3);
     }
-    /* The system note (a persona's or theme's errors) after the conversation. */
+    /* The system note (a bad file's errors, the /sessions list, the /replay view) after the
+     * conversation. */
     const ui_turn_cache *nc = &u->note_cache;
     for (size_t i = 0; u->note && nc->valid && i < nc->n_lines; i++, v++) {
         int row = v - top;

@@ -604,6 +604,13 @@ if wait_for "saved sessions, newest first" 30 && cap | grep -q "^  story  .*stor
 else
     bad "/sessions lists the saved sessions (name, date, model, turns, first question)" "$(cap)"
 fi
+# The style a note's line is drawn in: the last escape sequence (capture-pane -e) before the
+# first line that matches $1, up to where $2 starts on it.
+note_style() {
+    T capture-pane -p -e -t nt | grep -m 1 -- "$1" | sed "s/$2.*//" |
+        grep -o "$(printf '\033')\[[0-9;]*m" | tail -n 1 | cat -v
+}
+info_style=$(note_style "^.*story  .*stories260K" "story")
 T send-keys -t nt "/load story" Enter
 wait_for "read 2 messages back" 50
 T send-keys -t nt "/export $TMP/chat.md" Enter
@@ -641,6 +648,15 @@ if wait_for "broken.yaml:3:1:" 30 && wait_for "keeping the current conversation"
     ok "/load of a corrupt file shows file:line:col, keeps the conversation and the file"
 else
     bad "/load of a corrupt file shows file:line:col, keeps the conversation and the file" "$(cap)"
+fi
+# A list is information, a bad file an error: the two notes are drawn in different styles
+# (the theme's note and error elements).
+error_style=$(note_style "broken\.yaml:3:1:" "broken")
+if [ -n "$info_style" ] && [ -n "$error_style" ] && [ "$info_style" != "$error_style" ]; then
+    ok "the /sessions note is drawn in the note style, a bad file's errors in the error style"
+else
+    bad "the /sessions note is drawn in the note style, a bad file's errors in the error style" \
+        "info: $info_style error: $error_style"
 fi
 T send-keys -t nt "/replay story" Enter
 if wait_for "replay done: 2 of 2 answers matched the recording" 150 &&
