@@ -65,6 +65,8 @@ void cli_usage(FILE *out);
  * the current folder, else NATTER_DATADIR/models/natter-guide.gguf. Returns 0, or -1 (o->model
  * stays NULL) when there is none. */
 int cli_resolve_model(struct cli_opts *o);
+/* The persona that goes with the default model when neither -m nor --persona is given. */
+#define CLI_DEFAULT_PERSONA "guide"
 
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */

@@ -11,12 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include("tui.h")
 #include "tui.h"
-#define NATTER_HAVE_TUI 1
-#endif
-#endif
+
 
 typedef struct subcmd {
     const char *name;
@@ -90,6 +86,10 @@ int main(int argc, char **argv)
         return rc ? rc : o.list_themes ? cmd_list_themes() : 0;
     }
     bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    /* natter's own default model was trained to be the guide persona (prompts/guide.yaml):
+     * with neither -m nor --persona (nor a session to resume), the two come together. */
+    if (!o.model && !o.persona && !o.resume && cli_resolve_model(&o) == 0)
+        o.persona = CLI_DEFAULT_PERSONA;
     bool oneshot = o.prompt || !interactive;
     /* The persona: the one-shot mode refuses a bad file; the chat screen falls back to the
      * default persona and shows the errors. Its preferred model applies when no -m. A
@@ -109,10 +109,5 @@ int main(int argc, char **argv)
         return main_done(&o, 2);
     }
     if (oneshot) return main_done(&o, cli_oneshot(&o));
-#ifdef NATTER_HAVE_TUI
     return main_done(&o, tui_main(&o));
-#else
-    fprintf(stderr, "natter: the terminal chat is not built yet; ask once with -p QUESTION\n");
-    return main_done(&o, 1);
-#endif
 }

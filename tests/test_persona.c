@@ -77,13 +77,15 @@ static void test_shipped(void)
         if (p) {
             T_EQ_STR(p->name, names[i]);
             T_CHECK(p->description[0] != 0);
-            T_CHECK(strlen(p->system) > 40);
+            /* The guide sends nothing: its model learnt the role without a system prompt. */
+            if (strcmp(names[i], "guide") == 0) T_EQ_STR(p->system, "");
+            else T_CHECK(strlen(p->system) > 40);
         }
         persona_free(p);
         ycfg_diag_free(&d);
     }
-    /* The tutor has a substantive prompt and several examples; the guide stays short for
-     * the tiny default model. */
+    /* The tutor has a substantive prompt and several examples; the guide has neither, since
+     * the tiny default model was trained on lone questions. */
     ycfg_diag d = {0};
     persona *t = persona_open("tutor", &d);
     persona *g = persona_open("guide", &d);
@@ -91,7 +93,7 @@ static void test_shipped(void)
     T_CHECK(t->n_examples >= 4);
     T_CHECK(strstr(t->system, "min_p") != NULL);
     T_CHECK(t->greeting != NULL);
-    T_CHECK(strlen(g->system) < 700);
+    T_EQ_INT(g->n_examples, 0);
     T_EQ_INT(d.n, 0);
     persona_free(t);
     persona_free(g);
