@@ -588,6 +588,30 @@ void chat_set_first_turn(chat *c, size_t first)
     c->first = first < c->n_turns ? first : c->n_turns;
 }
 
+int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
+{
+    if (src->tokens.n && nt_tokens_append(&d->tokens, src->tokens.v, src->tokens.n) != NT_OK)
+        return NT_ERR_NOMEM;
+    d->params = src->params;
+    if (src->n_changes) {
+        d->changes = malloc(src->n_changes * sizeof *d->changes);
+        if (!d->changes) return NT_ERR_NOMEM;
+        memcpy(d->changes, src->changes, src->n_changes * sizeof *d->changes);
+        d->n_changes = d->cap_changes = src->n_changes;
+    }
+    d->end = src->end;
+    d->stop_text = src->stop_text;
+    d->n_prompt = src->n_prompt;
+    d->n_gen = src->n_gen;
+    d->prompt_sec = src->prompt_sec;
+    d->gen_sec = src->gen_sec;
+    d->max_tokens = src->max_tokens;
+    d->first = src->first;
+    memcpy(d->stop, src->stop, sizeof d->stop);
+    d->prompt_len = src->prompt_len;
+    return NT_OK;
+}
+
 int chat_restore_turn(chat *c, const chat_turn *src)
 {
     if (chat_busy(c)) return NT_ERR_INVALID;
@@ -599,26 +623,8 @@ int chat_restore_turn(chat *c, const chat_turn *src)
     if (chat_text_append(t, text, strlen(text)) != NT_OK) goto nomem;
     t->time = src->time;
     if (src->role == CHAT_ROLE_USER) return NT_OK;
-    if (src->tokens.n && nt_tokens_append(&t->tokens, src->tokens.v, src->tokens.n) != NT_OK)
-        goto nomem;
-    t->params = src->params;
-    if (src->n_changes) {
-        t->changes = malloc(src->n_changes * sizeof *t->changes);
-        if (!t->changes) goto nomem;
-        memcpy(t->changes, src->changes, src->n_changes * sizeof *t->changes);
-        t->n_changes = t->cap_changes = src->n_changes;
-    }
+    if (chat_turn_copy_record(t, src) != NT_OK) goto nomem;
     t->complete = true;
-    t->end = src->end;
-    t->stop_text = src->stop_text;
-    t->n_prompt = src->n_prompt;
-    t->n_gen = src->n_gen;
-    t->prompt_sec = src->prompt_sec;
-    t->gen_sec = src->gen_sec;
-    t->max_tokens = src->max_tokens;
-    t->first = src->first;
-    memcpy(t->stop, src->stop, sizeof t->stop);
-    t->prompt_len = src->prompt_len;
     return NT_OK;
 nomem:
     chat_truncate(c, c->n_turns - 1);

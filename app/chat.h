@@ -138,6 +138,12 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
  * replay stops alike. n at most WORKER_MAX_STOP - 1; longer strings are cut. NULL/0 clears. */
 void chat_set_stops(chat *c, const char *const *stops, size_t n);
 
+/* Copies what an answer records besides its text into d: tokens, start parameters, live
+ * changes, how it ended (end, stop_text), timings, max_tokens, first, stop strings and prompt
+ * length. d's tokens and changes must be empty; its role, text, time, complete and error are
+ * left to the caller. The one copy behind chat_restore_turn and session_capture. NT_OK or
+ * NT_ERR_NOMEM (what was copied stays in d, for its owner to free). */
+int chat_turn_copy_record(chat_turn *d, const chat_turn *src);
 /* Appends a deep copy of t (its role, text, and for answers every recorded field; `complete`
  * is forced true and `error` dropped) to restore a saved conversation. Questions and answers
  * must alternate, starting with a question. NT_ERR_INVALID when they would not or while busy;

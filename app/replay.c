@@ -8,6 +8,7 @@
  * worker's did: seeded at the answer's start, the cached context as penalty history, one RNG
  * step per token, each live change set exactly before its token. */
 #include "replay.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -201,23 +202,6 @@ static int replay_fill(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *e
     return NT_OK;
 }
 
-/* Appends s to res->text. */
-static int text_add(replay_result *res, size_t *len, size_t *cap, const char *s, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t nc = *cap ? *cap : 256;
-        while (nc < *len + n + 1) nc *= 2;
-        char *t = realloc(res->text, nc);
-        if (!t) return NT_ERR_NOMEM;
-        res->text = t;
-        *cap = nc;
-    }
-    memcpy(res->text + *len, s, n);
-    *len += n;
-    res->text[*len] = '\0';
-    return NT_OK;
-}
-
 /* Length of the longest suffix of s[0..n) that is a proper prefix of stop. */
 static size_t stop_hold(const char *s, size_t n, const char *stop)
 {
@@ -239,6 +223,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     if (rc != NT_OK) return rc;
 
     nt_tokens P = {0};
+    strbuf txt = {0}; /* the answer's text as it grows; res->text at the end */
     size_t first = t->first < turn ? t->first : 0;
     rc = chat_build_prompt(r->c, first, &P, err);
     if (rc != NT_OK) goto out;
@@ -290,8 +275,8 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     int32_t max = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
     /* A recorded stop by the user happened before this token: stop there too. */
     int64_t stop_at = t->end == WEND_STOPPED ? (int64_t)t->tokens.n : -1;
-    size_t len = 0, cap = 0, shown = 0, ci = 0;
-    if (text_add(res, &len, &cap, "", 0) != NT_OK) {
+    size_t shown = 0, ci = 0;
+    if (!strbuf_put(&txt, "", 0)) {
         sampler_free(smp);
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
         goto out;
@@ -326,41 +311,41 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
             rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
             break;
         }
-        size_t before = len;
+        size_t before = txt.n;
         size_t k = tokenizer_stream_feed(r->tok, &ts, id, r->piece, r->piece_cap);
-        if (text_add(res, &len, &cap, r->piece, k) != NT_OK) {
+        if (!strbuf_put(&txt, r->piece, k)) {
             rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
             break;
         }
         /* The earliest stop string in the text, as the worker cuts it. */
         bool hit = false;
-        size_t cut = len;
+        size_t cut = txt.n;
         for (int q = 0; q < WORKER_MAX_STOP; q++) {
             size_t sl = strlen(stops[q]);
             if (!sl) continue;
             size_t from = before >= sl ? before - sl + 1 : 0;
-            char *f = strstr(res->text + from, stops[q]);
-            if (f && (size_t)(f - res->text) < cut) {
-                cut = (size_t)(f - res->text);
+            char *f = strstr(txt.s + from, stops[q]);
+            if (f && (size_t)(f - txt.s) < cut) {
+                cut = (size_t)(f - txt.s);
                 hit = true;
             }
         }
         if (hit) {
-            len = cut;
-            res->text[len] = '\0';
+            txt.n = cut;
+            txt.s[cut] = '\0';
         }
         /* Show what can no longer turn out to be the start of a stop string. */
         size_t held = 0;
         for (int q = 0; !hit && any_stop && q < WORKER_MAX_STOP; q++) {
-            size_t h = stops[q][0] ? stop_hold(res->text, len, stops[q]) : 0;
+            size_t h = stops[q][0] ? stop_hold(txt.s, txt.n, stops[q]) : 0;
             if (h > held) held = h;
         }
-        size_t safe = len - held;
+        size_t safe = txt.n - held;
         if (fn && safe > shown) {
-            char keep = res->text[safe];
-            res->text[safe] = '\0';
-            fn(id, res->text + shown, user);
-            res->text[safe] = keep;
+            char keep = txt.s[safe];
+            txt.s[safe] = '\0';
+            fn(id, txt.s + shown, user);
+            txt.s[safe] = keep;
             shown = safe;
         } else if (fn) {
             fn(id, "", user);
@@ -393,10 +378,13 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     }
     if (!res->stop_text) {
         size_t k = tokenizer_stream_flush(r->tok, &ts, r->piece, r->piece_cap);
-        text_add(res, &len, &cap, r->piece, k);
+        strbuf_put(&txt, r->piece, k);
     }
-    if (fn && len > shown) fn(-1, res->text + shown, user);
+    if (fn && txt.n > shown) fn(-1, txt.s + shown, user);
+    if (!(res->text = strbuf_take(&txt, NULL)))
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
 out:
+    strbuf_free(&txt);
     nt_tokens_free(&P);
     if (rc != NT_OK) replay_result_free(res);
     return rc;

@@ -91,26 +91,8 @@ static int session_turn_copy(chat_turn *d, const chat_turn *t)
     d->cap = d->len + 1;
     d->time = t->time;
     if (t->role != CHAT_ROLE_ASSISTANT) return NT_OK;
-    if (t->tokens.n && nt_tokens_append(&d->tokens, t->tokens.v, t->tokens.n) != NT_OK)
-        goto nomem;
-    d->params = t->params;
-    if (t->n_changes) {
-        d->changes = malloc(t->n_changes * sizeof *d->changes);
-        if (!d->changes) goto nomem;
-        memcpy(d->changes, t->changes, t->n_changes * sizeof *d->changes);
-        d->n_changes = d->cap_changes = t->n_changes;
-    }
+    if (chat_turn_copy_record(d, t) != NT_OK) goto nomem;
     d->complete = t->complete;
-    d->end = t->end;
-    d->stop_text = t->stop_text;
-    d->n_prompt = t->n_prompt;
-    d->n_gen = t->n_gen;
-    d->prompt_sec = t->prompt_sec;
-    d->gen_sec = t->gen_sec;
-    d->max_tokens = t->max_tokens;
-    d->first = t->first;
-    memcpy(d->stop, t->stop, sizeof d->stop);
-    d->prompt_len = t->prompt_len;
     return NT_OK;
 nomem:
     session_turn_release(d);
@@ -778,7 +760,7 @@ char *session_cmd_list(void)
         if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
         if (v[i].ok) {
             strbuf_printf(&b, "%-24s %s  %-24s %3zu turn%s  \"", v[i].name, when,
-                      v[i].model ? v[i].model : "?", v[i].turns, v[i].turns == 1 ? " " : "s");
+                          v[i].model ? v[i].model : "?", v[i].turns, v[i].turns == 1 ? " " : "s");
             first_line(&b, v[i].first, 48);
             strbuf_puts(&b, "\"\n");
         } else {

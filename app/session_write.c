@@ -6,6 +6,7 @@
 #include "session_int.h"
 #include "json.h"
 #include "strbuf.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,34 +19,27 @@
 
 /* ======================================================================= writer ===== */
 
-/* Decodes one UTF-8 character at s[0..n): its code point and length, or -1 when invalid
- * (overlong, surrogate, out of range, truncated). */
-static int utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+static const char *role_name(enum chat_role r)
 {
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (!len || c > 0xF4 || (size_t)len > n) return -1;
-    uint32_t v = c & (0x7F >> len);
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return -1;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return -1;
-    *cp = v;
-    return len;
+    return r == CHAT_ROLE_ASSISTANT ? "assistant" : "user";
+}
+
+/* One UTF-8 character at s[0..n): its code point (U+FFFD when invalid) and length, or -1
+ * when the bytes are not UTF-8 (text_decode: overlong, surrogate, out of range, truncated; it
+ * gives U+FFFD for one byte then, where a real U+FFFD takes three). */
+static int utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+    int32_t v;
+    int l = text_decode(s, n, &v);
+    *cp = (uint32_t)v;
+    return l == 1 && v == 0xFFFD ? -1 : l;
 }
 
 static bool utf8_valid(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int l = utf8_next(p + i, n - i, &cp);
+        int l = utf8_next(s + i, n - i, &cp);
         if (l < 0) return false;
         i += (size_t)l;
     }
@@ -66,10 +60,9 @@ static bool yaml_plain_char(uint32_t cp)
 static void put_quoted(strbuf *b, const char *s, size_t n)
 {
     strbuf_puts(b, "\"");
-    const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int l = utf8_next(p + i, n - i, &cp);
+        int l = utf8_next(s + i, n - i, &cp);
         if (l < 0) { /* callers pass valid UTF-8 only */
             cp = 0xFFFD;
             l = 1;
@@ -117,10 +110,9 @@ static void put_text(strbuf *b, const char *s, int indent)
     }
     bool block = memchr(s, '\n', n) != NULL;
     bool has_content = false;
-    const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; block && i < n;) {
         uint32_t cp;
-        int l = utf8_next(p + i, n - i, &cp);
+        int l = utf8_next(s + i, n - i, &cp);
         if (!yaml_plain_char(cp)) block = false;
         if (cp != '\n') has_content = true;
         i += (size_t)l;
@@ -224,7 +216,7 @@ char *session_to_yaml(const session *s, size_t *len)
     strbuf b = {0};
     char tbuf[32];
     strbuf_puts(&b, "# A natter session: regenerate its answers with `natter replay FILE`.\n"
-               "# Format: natter-session(5).\n");
+                "# Format: natter-session(5).\n");
     strbuf_printf(&b, "natter-session: %d\n", SESSION_VERSION);
     session_format_time(s->created, tbuf);
     strbuf_printf(&b, "created: %s\n", tbuf);
@@ -260,8 +252,7 @@ char *session_to_yaml(const session *s, size_t *len)
     if (s->n_examples) {
         strbuf_puts(&b, "examples:\n");
         for (size_t i = 0; i < s->n_examples; i++) {
-            strbuf_printf(&b, "  - role: %s\n    text:",
-                      s->examples[i].role == CHAT_ROLE_ASSISTANT ? "assistant" : "user");
+            strbuf_printf(&b, "  - role: %s\n    text:", role_name(s->examples[i].role));
             put_text(&b, s->examples[i].text ? s->examples[i].text : "", 6);
         }
     }
@@ -299,7 +290,7 @@ char *session_to_yaml(const session *s, size_t *len)
             strbuf_puts(&b, "    changes:\n");
             for (int k = 0; k < nch; k++)
                 strbuf_printf(&b, "      - {at: %d, param: %s, value: %s}\n", ch[k].index,
-                          ch[k].param, ch[k].value);
+                              ch[k].param, ch[k].value);
         }
         free(ch);
         const char *end = t->end == WEND_EOG && t->stop_text ? SESSION_END_STOP_STRING
@@ -329,7 +320,7 @@ char *session_to_yaml(const session *s, size_t *len)
         strbuf_printf(&b, "    max_tokens: %d\n", t->max_tokens);
         strbuf_printf(&b, "    token_count: %zu\n", t->tokens.n);
         strbuf_printf(&b, "    tokens_per_sec: %.2f\n",
-                  t->gen_sec > 0 ? (double)t->n_gen / t->gen_sec : 0.0);
+                      t->gen_sec > 0 ? (double)t->n_gen / t->gen_sec : 0.0);
         strbuf_printf(&b, "    prompt_tokens: %d\n", t->n_prompt);
         strbuf_printf(&b, "    prompt_sec: %.3f\n", t->prompt_sec);
         strbuf_printf(&b, "    gen_sec: %.3f\n", t->gen_sec);
@@ -453,7 +444,7 @@ char *session_export_md(const session *s)
     }
     for (size_t i = 0; i < s->n_examples; i++) {
         strbuf_puts(&b, s->examples[i].role == CHAT_ROLE_ASSISTANT ? "\n## Example answer\n\n"
-                                                              : "\n## Example question\n\n");
+                                                                   : "\n## Example question\n\n");
         strbuf_puts(&b, s->examples[i].text ? s->examples[i].text : "");
         strbuf_puts(&b, "\n");
     }
@@ -470,7 +461,7 @@ char *session_export_md(const session *s)
         strbuf_puts(&b, "\n");
         if (ans) {
             strbuf_printf(&b, "\n*seed %llu, %zu tokens", (unsigned long long)t->params.seed,
-                      t->tokens.n);
+                          t->tokens.n);
             if (t->gen_sec > 0) strbuf_printf(&b, ", %.1f tokens/s", (double)t->n_gen / t->gen_sec);
             if (t->n_changes)
                 strbuf_printf(&b, ", %zu live change%s", t->n_changes,
@@ -481,44 +472,29 @@ char *session_export_md(const session *s)
     return strbuf_take(&b, NULL);
 }
 
+/* One {"role": ..., "content": ...} object. */
+static void put_message(json_writer *w, const char *role, const char *content)
+{
+    json_w_begin_object(w);
+    json_w_key(w, "role");
+    json_w_string(w, role);
+    json_w_key(w, "content");
+    json_w_string(w, content ? content : "");
+    json_w_end_object(w);
+}
+
 char *session_export_json(const session *s)
 {
     json_writer w = {0};
     w.pretty = true;
     json_w_begin_array(&w);
-    if (s->system && s->system[0]) {
-        json_w_begin_object(&w);
-        json_w_key(&w, "role");
-        json_w_string(&w, "system");
-        json_w_key(&w, "content");
-        json_w_string(&w, s->system);
-        json_w_end_object(&w);
-    }
+    if (s->system && s->system[0]) put_message(&w, "system", s->system);
     /* The fixed part as the model read it: the examples, then the greeting. */
-    for (size_t i = 0; i < s->n_examples; i++) {
-        json_w_begin_object(&w);
-        json_w_key(&w, "role");
-        json_w_string(&w, s->examples[i].role == CHAT_ROLE_ASSISTANT ? "assistant" : "user");
-        json_w_key(&w, "content");
-        json_w_string(&w, s->examples[i].text ? s->examples[i].text : "");
-        json_w_end_object(&w);
-    }
-    if (s->greeting) {
-        json_w_begin_object(&w);
-        json_w_key(&w, "role");
-        json_w_string(&w, "assistant");
-        json_w_key(&w, "content");
-        json_w_string(&w, s->greeting);
-        json_w_end_object(&w);
-    }
-    for (size_t i = 0; i < s->n_turns; i++) {
-        json_w_begin_object(&w);
-        json_w_key(&w, "role");
-        json_w_string(&w, s->turns[i].role == CHAT_ROLE_ASSISTANT ? "assistant" : "user");
-        json_w_key(&w, "content");
-        json_w_string(&w, s->turns[i].text ? s->turns[i].text : "");
-        json_w_end_object(&w);
-    }
+    for (size_t i = 0; i < s->n_examples; i++)
+        put_message(&w, role_name(s->examples[i].role), s->examples[i].text);
+    if (s->greeting) put_message(&w, "assistant", s->greeting);
+    for (size_t i = 0; i < s->n_turns; i++)
+        put_message(&w, role_name(s->turns[i].role), s->turns[i].text);
     json_w_end_array(&w);
     size_t len;
     char *out = json_writer_finish(&w, &len);
