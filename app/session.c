@@ -93,6 +93,8 @@ static int session_turn_copy(chat_turn *d, const chat_turn *t)
     if (t->role != CHAT_ROLE_ASSISTANT) return NT_OK;
     if (chat_turn_copy_record(d, t) != NT_OK) goto nomem;
     d->complete = t->complete;
+    /* A failed answer keeps its message in the file (the reader restores it as `error`). */
+    if (t->error && !(d->error = strdup(t->error))) goto nomem;
     return NT_OK;
 nomem:
     session_turn_release(d);
