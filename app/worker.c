@@ -39,6 +39,9 @@ struct worker {
     nt_tokens ctx;             /* the ids in the KV cache, in order (ctx.n == model_n_past) */
     float *logits;             /* (n_vocab) logits after the last evaluated token */
     sampler *smp;
+    char *piece;               /* (piece_cap) one token's decoded text */
+    size_t piece_cap;          /* 3 × the longest vocabulary piece + 16: never cuts a token */
+    char *shown;               /* (piece_cap + 2 × WORKER_HOLD_CAP) what the stop filter lets out */
 };
 
 const char *worker_end_name(enum worker_end e)
@@ -117,8 +120,10 @@ static void worker_sync_ctx(worker *w, const int32_t *tokens, int32_t n)
 
 /* Stop-string filter: text goes into hold; what can no longer be part of a stop string
  * comes out. */
+#define WORKER_HOLD_SLICE 160 /* bytes of token text fed to the filter at a time */
+#define WORKER_HOLD_CAP (WORKER_STOP_LEN + WORKER_HOLD_SLICE)
 typedef struct worker_hold {
-    char buf[WORKER_STOP_LEN + 160];
+    char buf[WORKER_HOLD_CAP];
     size_t n;
 } worker_hold;
 
@@ -276,10 +281,21 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
             break;
         }
         worker_event te = {.kind = WEV_TOKEN, .id = id, .index = i};
-        char buf[128], shown[sizeof hold.buf];
-        tokenizer_stream_feed(w->tok, &ts, id, buf, sizeof buf);
-        bool hit = worker_hold_feed(&hold, job, buf, shown);
-        te.text = strdup(shown);
+        /* A token's text can be longer than the filter holds (byte-level vocabularies have
+         * pieces of 256 bytes): feed it in slices; what comes out is concatenated. */
+        const size_t tl = tokenizer_stream_feed(w->tok, &ts, id, w->piece, w->piece_cap);
+        bool hit = false;
+        size_t sn = 0;
+        w->shown[0] = '\0';
+        for (size_t off = 0; off < tl && !hit; off += WORKER_HOLD_SLICE) {
+            char slice[WORKER_HOLD_SLICE + 1];
+            const size_t k = tl - off < WORKER_HOLD_SLICE ? tl - off : WORKER_HOLD_SLICE;
+            memcpy(slice, w->piece + off, k);
+            slice[k] = '\0';
+            hit = worker_hold_feed(&hold, job, slice, w->shown + sn);
+            sn += strlen(w->shown + sn);
+        }
+        te.text = strdup(w->shown);
         if (!job->no_candidates) te.n_cand = sampler_candidates(w->smp, te.cand, 10);
         worker_emit(w, &te);
         done->n_gen++;
@@ -369,8 +385,11 @@ worker *worker_init(model *m, nt_err *err)
         w->token_delay_ms = ms < 0 ? 0 : ms > 10000 ? 10000 : (int)ms;
     }
     w->logits = malloc((size_t)w->n_vocab * sizeof *w->logits);
+    w->piece_cap = 3 * tokenizer_max_piece_len(w->tok) + 16;
+    w->piece = malloc(w->piece_cap);
+    w->shown = malloc(w->piece_cap + 2 * WORKER_HOLD_CAP);
     w->events = queue_init(sizeof(worker_event), worker_event_drop);
-    if (!w->logits || !w->events) {
+    if (!w->logits || !w->events || !w->piece || !w->shown) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
         goto fail_mem;
     }
@@ -421,6 +440,8 @@ void worker_free(worker *w)
     sampler_free(w->smp);
     nt_tokens_free(&w->ctx);
     free(w->logits);
+    free(w->piece);
+    free(w->shown);
     free(w->job_tokens);
     model_free(w->m);
     free(w);
