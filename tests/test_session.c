@@ -14,6 +14,7 @@
 #include "../app/worker.h"
 #include "natter.h"
 #include "t.h"
+#include "t_models.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -903,94 +904,13 @@ static void test_replay_exact(void)
     worker_free(w);
 }
 
-/* A copy of stories260K whose unused byte tokens 3 and 4 are ChatML's control tokens, with a
- * ChatML template: a real model whose markup is control tokens, so the chat reuses answers'
- * ids in later prompts (the "delimited" path). NULL on failure. */
-static const char *make_chatml_model(void)
-{
-    static char path[4096];
-    const char *src = t_fixture(STORIES);
-    if (!src) return NULL;
-    gguf *g = NULL;
-    nt_err e = {0};
-    gguf_writer *w = gguf_writer_init();
-    char **pieces = NULL;
-    uint64_t n_tok = 0;
-    bool ok = false;
-    if (!w || gguf_open(&g, src, &e) != NT_OK) goto out;
-    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
-        const char *key = gguf_kv_key(g, i);
-        enum gguf_vtype ty = gguf_kv_type(g, i);
-        int rc = NT_ERR_UNSUPPORTED;
-        if (!strcmp(key, "tokenizer.ggml.tokens")) {
-            n_tok = gguf_kv_arr_n(g, i);
-            pieces = calloc(n_tok, sizeof *pieces);
-            for (uint64_t k = 0; pieces && k < n_tok; k++) {
-                gguf_str ps = gguf_arr_str(g, i, k);
-                pieces[k] = k == 3 ? strdup("<|im_start|>") : k == 4 ? strdup("<|im_end|>")
-                                                                     : strndup(ps.p, ps.n);
-            }
-            if (pieces) rc = gguf_writer_set_arr_str(w, key, (const char *const *)pieces, n_tok);
-        } else if (ty == GGUF_VT_ARR) {
-            enum gguf_vtype at;
-            uint64_t n;
-            const void *data;
-            if (gguf_get_arr(g, key, &at, &n, &data, &e) != NT_OK) goto out;
-            int32_t *copy = malloc(n * 4 + 4);
-            if (!copy) goto out;
-            memcpy(copy, data, n * 4);
-            if (!strcmp(key, "tokenizer.ggml.token_type") && n > 4) copy[3] = copy[4] = 3;
-            rc = gguf_writer_set_arr(w, key, at, copy, n);
-            free(copy);
-        } else if (ty == GGUF_VT_STR) {
-            gguf_str v;
-            gguf_get_str(g, key, &v, &e);
-            char *z = strndup(v.p, v.n);
-            rc = z ? gguf_writer_set_str(w, key, z) : NT_ERR_NOMEM;
-            free(z);
-        } else if (ty == GGUF_VT_F32) {
-            float f;
-            gguf_get_f32(g, key, &f, &e);
-            rc = gguf_writer_set_f32(w, key, f);
-        } else if (ty == GGUF_VT_U32 || ty == GGUF_VT_I32) {
-            int64_t v;
-            gguf_get_i64(g, key, &v, &e);
-            rc = ty == GGUF_VT_U32 ? gguf_writer_set_u32(w, key, (uint32_t)v)
-                                   : gguf_writer_set_i32(w, key, (int32_t)v);
-        } else if (ty == GGUF_VT_BOOL) {
-            bool b;
-            gguf_get_bool(g, key, &b, &e);
-            rc = gguf_writer_set_bool(w, key, b);
-        }
-        if (rc != NT_OK) goto out;
-    }
-    if (gguf_writer_set_str(w, "tokenizer.chat_template",
-                            "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
-                            "<|im_end|>\n{% endfor %}") != NT_OK)
-        goto out;
-    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
-        const gguf_tensor *t = gguf_tensor_at(g, i);
-        if (gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data) != NT_OK)
-            goto out;
-    }
-    snprintf(path, sizeof path, "%s/stories-chatml.gguf", t_tmpdir());
-    ok = gguf_writer_write(w, path, &e) == NT_OK;
-out:
-    if (!ok && e.msg[0]) fprintf(stderr, "make_chatml_model: %s\n", e.msg);
-    for (uint64_t k = 0; pieces && k < n_tok; k++) free(pieces[k]);
-    free(pieces);
-    gguf_writer_free(w);
-    gguf_close(g);
-    return ok ? path : NULL;
-}
-
 /* ChatML (answers' ids reused in later prompts) in a small context: the oldest exchanges are
  * dropped from the model's view as the conversation grows, and every answer still replays
  * exactly. */
 static void test_replay_chatml_context_full(void)
 {
     if (!t_fixture(STORIES)) T_SKIP("fixture %s absent", STORIES);
-    const char *path = make_chatml_model();
+    const char *path = t_chatml_stories();
     T_ASSERT(path);
     model *m = NULL;
     nt_err e = {0};
