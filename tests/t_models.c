@@ -93,3 +93,21 @@ out:
     gguf_close(g);
     return ok ? path : NULL;
 }
+
+worker *t_stories_worker(int32_t n_ctx)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) return NULL;
+    model *m = NULL;
+    nt_err e = {0};
+    model_params mp = model_default_params();
+    mp.n_ctx = n_ctx;
+    mp.n_threads = 1;
+    if (model_load(&m, path, &mp, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "model_load: %s", e.msg);
+        return NULL;
+    }
+    worker *w = worker_init(m, &e);
+    if (!w) t_fail(__FILE__, __LINE__, "worker_init: %s", e.msg);
+    return w;
+}

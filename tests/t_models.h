@@ -1,12 +1,22 @@
 /* t_models.h — model files made from the fixtures, shared by the test programs that need a
  * variant of a real model. Each returns a path inside t_tmpdir() (static storage, valid for
- * the program's life), or NULL when the fixture is absent or the copy failed. */
+ * the program's life), or NULL when the fixture is absent or the copy failed. Also a worker
+ * on the stories260K fixture, for the tests that talk to a real model. */
 #ifndef NATTER_TEST_T_MODELS_H
 #define NATTER_TEST_T_MODELS_H
+
+#include "../app/worker.h"
+
+#include <stdint.h>
 
 /* A copy of stories260K whose byte tokens 3 and 4 (<0x00>, <0x01>, never used in
  * text) are replaced by ChatML's control tokens, with a ChatML template: a small real model
  * whose chat markup is made of control tokens, like SmolLM's or Qwen's. NULL on failure. */
 const char *t_chatml_stories(void);
+
+/* A worker (owned by the caller: worker_free) on stories260K with an n_ctx-token context and
+ * one thread. NULL when the fixture is absent (nothing recorded: the caller skips) or when
+ * loading failed (recorded as a test failure with the loader's message). */
+worker *t_stories_worker(int32_t n_ctx);
 
 #endif

@@ -17,24 +17,6 @@
 
 #define STORIES "models/stories260K.gguf"
 
-static worker *open_worker(int32_t n_ctx)
-{
-    const char *path = t_fixture(STORIES);
-    if (!path) return NULL;
-    model *m = NULL;
-    nt_err e = {0};
-    model_params mp = model_default_params();
-    mp.n_ctx = n_ctx;
-    mp.n_threads = 1;
-    if (model_load(&m, path, &mp, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "model_load: %s", e.msg);
-        return NULL;
-    }
-    worker *w = worker_init(m, &e);
-    if (!w) t_fail(__FILE__, __LINE__, "worker_init: %s", e.msg);
-    return w;
-}
-
 static sampler_params greedy(void)
 {
     sampler_params p = sampler_default_params();
@@ -83,7 +65,7 @@ static const chat_turn *last_turn(const chat *c)
 
 static void test_prefix_reuse(void)
 {
-    worker *w = open_worker(512);
+    worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
     T_ASSERT(c);
@@ -121,7 +103,7 @@ static void test_prefix_reuse(void)
     const chat_turn *a2 = last_turn(c);
 
     /* Reference: a fresh worker evaluates the whole prompt at once; greedy, same answer. */
-    worker *w2 = open_worker(512);
+    worker *w2 = t_stories_worker(512);
     T_ASSERT(w2);
     worker_job ref = {.keep = 0, .tokens = full.v, .n_tokens = (int32_t)full.n,
                       .max_tokens = 20, .params = p};
@@ -148,7 +130,7 @@ static void test_prefix_reuse(void)
 
 static void test_regen(void)
 {
-    worker *w = open_worker(512);
+    worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
     T_ASSERT(c);
@@ -191,7 +173,7 @@ static void test_regen(void)
 
 static void test_undo_edit(void)
 {
-    worker *w = open_worker(512);
+    worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
     T_ASSERT(c);
@@ -446,7 +428,7 @@ static void test_persona_prefix(void)
 /* Stop at once, live parameters, busy refusal. */
 static void test_worker_stop_params(void)
 {
-    worker *w = open_worker(512);
+    worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     int32_t prompt[] = {1, 403, 407, 261, 378}; /* "Once upon a time", BOS first */
     worker_job job = {.tokens = prompt, .n_tokens = 5, .max_tokens = 400, .params = greedy(),
@@ -507,7 +489,7 @@ static void test_worker_stop_params(void)
 /* A stop string ends the answer before it; text that might start one is held back. */
 static void test_stop_string(void)
 {
-    worker *w = open_worker(512);
+    worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
     T_ASSERT(c);
@@ -530,7 +512,7 @@ static void test_stop_string(void)
 /* Generation that runs into the end of the KV cache ends with WEND_CONTEXT_FULL. */
 static void test_worker_context_full(void)
 {
-    worker *w = open_worker(32);
+    worker *w = t_stories_worker(32);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     int32_t prompt[] = {1, 403, 407, 261, 378};
     worker_job job = {.tokens = prompt, .n_tokens = 5, .max_tokens = 1000, .params = greedy(),

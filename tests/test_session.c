@@ -615,24 +615,6 @@ static void test_export(void)
 
 /* ---------------------------------------------------------- replay on a model ----- */
 
-static worker *open_worker(int32_t n_ctx)
-{
-    const char *path = t_fixture(STORIES);
-    if (!path) return NULL;
-    model *m = NULL;
-    nt_err e = {0};
-    model_params mp = model_default_params();
-    mp.n_ctx = n_ctx;
-    mp.n_threads = 1;
-    if (model_load(&m, path, &mp, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "model_load: %s", e.msg);
-        return NULL;
-    }
-    worker *w = worker_init(m, &e);
-    if (!w) t_fail(__FILE__, __LINE__, "worker_init: %s", e.msg);
-    return w;
-}
-
 /* Answers the last question; at each (after_index, params) pair, once the TOKEN with that
  * index has arrived, sets new live parameters; stops at stop_after (if >= 0). */
 typedef struct live_step {
@@ -762,7 +744,7 @@ static int replay_all(const session *s, int32_t threads, const char *override_te
 
 static void test_replay_exact(void)
 {
-    worker *w = open_worker(256);
+    worker *w = t_stories_worker(256);
     if (!w) T_SKIP("fixture %s absent", STORIES);
     chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 256);
     T_ASSERT(c);
