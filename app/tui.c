@@ -15,6 +15,7 @@
 #include "queue.h"
 #include "replay.h"
 #include "session.h"
+#include "strbuf.h"
 #include "term.h"
 #include "theme.h"
 #include "ui.h"
@@ -63,8 +64,7 @@ typedef struct tui_replay {
     replay *r;              /* the thread's, while it exists */
     bool cancel;
     /* UI thread only: */
-    char *text;             /* the note shown */
-    size_t len, cap;
+    strbuf text;            /* the note shown */
     size_t n_answers, n_matched;
     bool stopped, failed;
 } tui_replay;
@@ -642,39 +642,16 @@ done:
     return NULL;
 }
 
-/* Appends to the replay's note. */
-static void tui_replay_add(tui_replay *rp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void tui_replay_add(tui_replay *rp, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0) return;
-    if (rp->len + (size_t)n + 1 > rp->cap) {
-        size_t cap = rp->cap ? rp->cap : 1024;
-        while (cap < rp->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(rp->text, cap);
-        if (!s) return;
-        rp->text = s;
-        rp->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(rp->text + rp->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    rp->len += (size_t)n;
-}
-
 /* Shows the replay's note (without its last line end). */
 static void tui_replay_show(tui *t)
 {
     tui_replay *rp = t->rp;
-    if (!rp->text) return;
-    bool nl = rp->len > 0 && rp->text[rp->len - 1] == '\n';
-    if (nl) rp->text[rp->len - 1] = '\0';
-    ui_set_note(&t->u, UI_NOTE_INFO, rp->text);
-    if (nl) rp->text[rp->len - 1] = '\n';
+    strbuf *b = &rp->text;
+    if (!b->s) return;
+    bool nl = b->n > 0 && b->s[b->n - 1] == '\n';
+    if (nl) b->s[b->n - 1] = '\0';
+    ui_set_note(&t->u, UI_NOTE_INFO, b->s);
+    if (nl) b->s[b->n - 1] = '\n';
     t->replay_dirty = false;
 }
 
@@ -699,7 +676,7 @@ static void tui_replay_end(tui *t)
     session_free(rp->s);
     free(rp->name);
     free(rp->model_path);
-    free(rp->text);
+    strbuf_free(&rp->text);
     free(rp);
     t->rp = NULL;
 }
@@ -748,7 +725,7 @@ static int tui_replay_start(tui *t, const char *name)
         return tui_message(t, TS_ERROR, "/replay: cannot start a thread");
     }
     t->rp = rp;
-    tui_replay_add(rp, "replay of %s (read-only; the conversation stays as it is)\n", name);
+    strbuf_printf(&rp->text, "replay of %s (read-only; the conversation stays as it is)\n", name);
     tui_replay_show(t);
     t->u.follow = true;
     return UI_R_HISTORY | UI_R_STATUS | tui_message(t, TS_NOTE, "replaying %.200s (Esc stops)", name);
@@ -762,39 +739,42 @@ static int tui_replay_event(tui *t, tui_rev *ev)
     static const char *const ends[] = {"end of text", "max tokens", "stopped", "context full", "error"};
     switch (ev->kind) {
     case REV_START:
-        tui_replay_add(rp, "model %s: %s\n", ev->text ? ev->text : "?",
-                       ev->flag ? "the recorded one, so every answer should match"
-                                : "not the recorded one, so answers may differ");
+        strbuf_printf(&rp->text, "model %s: %s\n", ev->text ? ev->text : "?",
+                      ev->flag ? "the recorded one, so every answer should match"
+                               : "not the recorded one, so answers may differ");
         break;
     case REV_QUESTION:
-        tui_replay_add(rp, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
+        strbuf_printf(&rp->text, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
         break;
     case REV_ANSWER:
-        tui_replay_add(rp, "\n[%zu] assistant (seed %llu, %zu live change%s):\n", ev->turn + 1,
-                       (unsigned long long)ev->seed, ev->n_changes, ev->n_changes == 1 ? "" : "s");
+        strbuf_printf(&rp->text, "\n[%zu] assistant (seed %llu, %zu live change%s):\n",
+                      ev->turn + 1, (unsigned long long)ev->seed, ev->n_changes,
+                      ev->n_changes == 1 ? "" : "s");
         break;
     case REV_TEXT:
-        tui_replay_add(rp, "%s", ev->text ? ev->text : "");
+        strbuf_puts(&rp->text, ev->text ? ev->text : "");
         break;
     case REV_END:
         if (ev->end == WEND_STOPPED && rp->stopped) {
-            tui_replay_add(rp, "\n-> replay stopped\n");
+            strbuf_puts(&rp->text, "\n-> replay stopped\n");
             break;
         }
         rp->n_answers++;
         if (ev->flag) {
             rp->n_matched++;
-            tui_replay_add(rp, "\n-> matched the recording (%zu tokens, %s)\n", ev->n_tokens,
-                           ends[ev->end <= WEND_ERROR ? ev->end : WEND_ERROR]);
+            strbuf_printf(&rp->text, "\n-> matched the recording (%zu tokens, %s)\n",
+                          ev->n_tokens, ends[ev->end <= WEND_ERROR ? ev->end : WEND_ERROR]);
         } else {
-            tui_replay_add(rp, "\n-> differs from the recording from token %zu on\n", ev->first_diff);
+            strbuf_printf(&rp->text, "\n-> differs from the recording from token %zu on\n",
+                          ev->first_diff);
         }
         break;
     case REV_SKIP:
-        tui_replay_add(rp, "\n[%zu] assistant: the recorded answer failed; skipped\n", ev->turn + 1);
+        strbuf_printf(&rp->text, "\n[%zu] assistant: the recorded answer failed; skipped\n",
+                      ev->turn + 1);
         break;
     case REV_ERROR:
-        tui_replay_add(rp, "\nreplay: %s\n", ev->text ? ev->text : "error");
+        strbuf_printf(&rp->text, "\nreplay: %s\n", ev->text ? ev->text : "error");
         rp->failed = true;
         f |= tui_message(t, TS_ERROR, "/replay: %s", ev->text ? ev->text : "error");
         break;
