@@ -8,14 +8,10 @@
 #include "strbuf.h"
 #include "text.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* ======================================================================= writer ===== */
 
@@ -337,19 +333,6 @@ char *session_to_yaml(const session *s, size_t *len)
 
 /* ======================================================================== saving ===== */
 
-/* fsync of the folder holding path, so the rename itself is durable. */
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int session_save(session *s, const char *path, nt_err *err)
 {
     struct stat st;
@@ -368,59 +351,16 @@ int session_save(session *s, const char *path, nt_err *err)
     size_t len;
     char *text = session_to_yaml(s, &len);
     if (!text) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
-    char *tmp = session_str_join(path, ".tmpXXXXXX");
-    int rc = NT_OK, fd = -1;
-    if (!tmp) {
-        rc = nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    fd = mkstemp(tmp); /* mode 0600 */
-    if (fd < 0) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                        strerror(errno));
-        goto out;
-    }
-    fchmod(fd, 0600);
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            rc = nt_err_set(err, NT_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-        goto out;
-    }
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) != 0) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    fsync_dir_of(path); /* best effort: some file systems refuse fsync on folders */
-    if (!own) {
+    /* Always replaced (rename): the check above already refused anything not a session. */
+    int rc = ycfg_write_atomic_mode(path, text, len, true, 0600, err);
+    free(text);
+    if (rc == NT_OK && !own) {
         char *p = strdup(path);
         if (p) {
             free(s->path);
             s->path = p;
         }
     }
-out:
-    if (fd >= 0) close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
-    free(text);
     return rc;
 }
 

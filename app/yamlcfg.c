@@ -898,6 +898,12 @@ int ycfg_list_entries(const char *kind, ycfg_describe_fn describe, ycfg_entry **
 int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overwrite,
                       nt_err *err)
 {
+    return ycfg_write_atomic_mode(path, data, len, overwrite, 0644, err);
+}
+
+int ycfg_write_atomic_mode(const char *path, const char *data, size_t len, bool overwrite,
+                           mode_t mode, nt_err *err)
+{
     char *tmp = join3(path, ".tmpXXXXXX", "");
     if (!tmp) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
     int rc = NT_OK;
@@ -908,7 +914,7 @@ int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overw
         free(tmp);
         return rc;
     }
-    fchmod(fd, 0644);
+    fchmod(fd, mode); /* mkstemp made it 0600 */
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
@@ -960,7 +966,7 @@ int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overw
     /* Make the new directory entry durable too. */
     char *slash = strrchr(tmp, '/');
     if (slash) *slash = 0;
-    int dfd = open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY);
+    int dfd = open(slash ? (slash == tmp ? "/" : tmp) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);

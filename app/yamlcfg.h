@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <yaml.h>
 
 /* ================================================================== diagnostics ===== */
@@ -215,8 +216,13 @@ int ycfg_list_entries(const char *kind, ycfg_describe_fn describe, ycfg_entry **
 void ycfg_entries_free(ycfg_entry *v, int n); /* accepts NULL */
 
 /* Writes data to path atomically: a temporary file in the same folder, fsync, then rename
- * (overwrite true) or link (refuses an existing file: NT_ERR_INVALID, "exists"). */
+ * (overwrite true) or link (refuses an existing file: NT_ERR_INVALID, "exists"). The file
+ * gets mode 0644, whatever the umask. */
 int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overwrite,
                       nt_err *err);
+/* The same with the file's permission bits given: 0600 for private files such as saved
+ * sessions (the temporary file is created 0600, so it is never readable by others). */
+int ycfg_write_atomic_mode(const char *path, const char *data, size_t len, bool overwrite,
+                           mode_t mode, nt_err *err);
 
 #endif
