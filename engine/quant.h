@@ -212,4 +212,29 @@ bool quant_avx512_usable(void);
 const quant_kernels *quant_avx512_kernels(int type);
 float quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
 
+/* The row-level entry points of a SIMD kernel set, from its per-row kernel k_T (compiled with
+ * the set's target attribute ATTR): one dot, rows [r0, r1) against one activation, and the same
+ * rows against nt activations. Every value is k_T of one row and one activation, so the
+ * results never depend on how rows or tokens are grouped. */
+#define QUANT_DEF_ROW_FNS(ATTR, T)                                                           \
+    ATTR static float dot_##T(const void *row, const void *act, int64_t n)                   \
+    {                                                                                        \
+        return k_##T(row, act, n);                                                           \
+    }                                                                                        \
+    ATTR static void mv_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
+                            const void *act, int64_t n, float *y)                            \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r++)                                                    \
+            y[r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes, act, n);                \
+    }                                                                                        \
+    ATTR static void mm_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
+                            const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,    \
+                            int64_t ldy)                                                     \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r++)                                                    \
+            for (int64_t t = 0; t < nt; t++)                                                 \
+                Y[t * ldy + r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes,           \
+                                       (const uint8_t *)acts + (size_t)t * ab, n);           \
+    }
+
 #endif

@@ -326,26 +326,7 @@ AVX2 INLINE static float k_q6_K(const void *row, const void *act, int64_t n)
 
 /* ---------------------------------------------------------------------- table ----- */
 
-#define DEF_ROW_FNS(T)                                                                       \
-    AVX2 static float dot_##T(const void *row, const void *act, int64_t n)                   \
-    {                                                                                        \
-        return k_##T(row, act, n);                                                           \
-    }                                                                                        \
-    AVX2 static void mv_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
-                            const void *act, int64_t n, float *y)                            \
-    {                                                                                        \
-        for (int64_t r = r0; r < r1; r++)                                                    \
-            y[r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes, act, n);                \
-    }                                                                                        \
-    AVX2 static void mm_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,        \
-                            const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,    \
-                            int64_t ldy)                                                     \
-    {                                                                                        \
-        for (int64_t r = r0; r < r1; r++)                                                    \
-            for (int64_t t = 0; t < nt; t++)                                                 \
-                Y[t * ldy + r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes,           \
-                                       (const uint8_t *)acts + (size_t)t * ab, n);           \
-    }
+#define DEF_ROW_FNS(T) QUANT_DEF_ROW_FNS(AVX2, T)
 
 DEF_ROW_FNS(f32)
 DEF_ROW_FNS(f16)
