@@ -7,6 +7,9 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 
+# The config.mk rule below comes first in the file; without this, a bare `make` would build only it.
+.DEFAULT_GOAL := all
+
 PKGS    := ncursesw readline openblas yaml-0.1 libutf8proc
 
 OPT     ?= -O2
