@@ -69,6 +69,10 @@ static const enum theme_elem term_elem[TS_COUNT_] = {
     [TS_DIM] = THEME_DIM,
     [TS_MORE] = THEME_MORE,
     [TS_PROMPT] = THEME_PROMPT,
+    [TS_BORDER] = THEME_BORDER,
+    [TS_WARNING] = THEME_WARNING,
+    [TS_INPUT] = THEME_INPUT,
+    [TS_PROBS] = THEME_PROBS,
 };
 
 static int term_curses_attrs(unsigned a)
@@ -269,6 +273,11 @@ void term_resize(void)
     struct winsize ws;
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
         resizeterm(ws.ws_row, ws.ws_col);
+}
+
+int term_style_elem(int style)
+{
+    return term_elem[(style & 0x7F) < TS_COUNT_ ? (style & 0x7F) : 0];
 }
 
 int term_attr(int style)

@@ -29,8 +29,8 @@ enum term_style {
     TS_HEADING,
     TS_MARKER,        /* a live parameter change inside an answer */
     TS_END,           /* "[stopped]" and other end notes */
-    TS_ERROR,
-    TS_NOTE,          /* the message line */
+    TS_ERROR,         /* something failed */
+    TS_NOTE,          /* the message line: what happened, for information */
     TS_STATUS,        /* status bar */
     TS_STATUS_BUSY,   /* the state while working */
     TS_TITLE,         /* panel titles */
@@ -41,6 +41,10 @@ enum term_style {
     TS_DIM,
     TS_MORE,          /* "more below" indicator */
     TS_PROMPT,
+    TS_BORDER,        /* separator lines between the parts of the screen */
+    TS_WARNING,       /* the message line when something needs attention but did not fail */
+    TS_INPUT,         /* the text typed in the input line */
+    TS_PROBS,         /* the bars of the probabilities view */
     TS_COUNT_
 };
 #define TERM_HIGHLIGHT_BIT 0x80
@@ -66,6 +70,8 @@ void term_resize(void);
  * the caller redraws everything). */
 struct theme;
 void term_set_theme(const struct theme *t);
+/* The theme element (enum theme_elem) a style takes its colours from; needs no terminal. */
+int term_style_elem(int style);
 /* The curses attributes (colour pair included) of a style, highlight bit honoured. */
 int term_attr(int style);
 bool term_has_colour(void);

@@ -17,8 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Every element a theme styles: X(enum suffix, YAML key, what it is for). The TUI gives each
- * a colour pair numbered THEME_x + 1. */
+/* Every element a theme styles: X(enum suffix, YAML key, what it is for). The TUI's styles
+ * (enum term_style in term.h) each take one element's colours; every element but text is
+ * drawn by at least one of them (tests/test_theme.c checks). */
 #define THEME_ELEMS(X)                                                           \
     X(TEXT, "text", "ordinary text and the window background")                   \
     X(USER, "user", "the user's messages")                                       \
@@ -27,7 +28,7 @@
     X(LABEL_USER, "label_user", "the label above the user's messages")           \
     X(LABEL_ASSISTANT, "label_assistant", "the label above the model's answers") \
     X(LABEL_SYSTEM, "label_system", "the label above the system prompt")         \
-    X(BORDER, "border", "window borders and separators")                         \
+    X(BORDER, "border", "separator lines between the parts of the screen")       \
     X(TITLE, "title", "window and panel titles")                                 \
     X(SLIDER_TRACK, "slider_track", "the empty part of a sampling slider")       \
     X(SLIDER_FILL, "slider_fill", "the filled part of a sampling slider")        \
@@ -41,14 +42,14 @@
     X(HEADING, "heading", "headings in answers")                                 \
     X(SELECTION, "selection", "the selected item (the focused slider)")          \
     X(ERROR, "error", "error messages")                                          \
-    X(WARNING, "warning", "warnings")                                            \
-    X(NOTE, "note", "the message line")                                          \
+    X(WARNING, "warning", "warnings in the message line")                        \
+    X(NOTE, "note", "notes in the message line and the history")                 \
     X(END, "end", "end notes such as [stopped]")                                 \
     X(MARK, "mark", "marks where a parameter changed during an answer")          \
     X(DIM, "dim", "secondary text: timings, hints, token counts")                \
     X(MORE, "more", "the \"more below\" indicator")                              \
     X(PROMPT, "prompt", "the input prompt sign")                                 \
-    X(INPUT, "input", "the input line")                                          \
+    X(INPUT, "input", "the text typed in the input line")                        \
     X(PROBS, "probs", "the bars of the token-probability view")
 
 enum theme_elem {
