@@ -170,9 +170,9 @@ static void ui_input_render_make(ui_input_render *r, int width)
     size_t point = input_point(), len = strlen(line);
     if (point > len) point = len;
     text_buf_put(&r->buf, input_prompt(), strlen(input_prompt()), TS_PROMPT, false);
-    text_buf_put(&r->buf, line, point, TS_TEXT, true);
+    text_buf_put(&r->buf, line, point, TS_INPUT, true);
     r->cursor = r->buf.n;
-    text_buf_put(&r->buf, line + point, len - point, TS_TEXT, true);
+    text_buf_put(&r->buf, line + point, len - point, TS_INPUT, true);
     /* One column stays free so the cursor fits after a full line. */
     text_wrap(r->buf.s ? r->buf.s : "", r->buf.n, width > 2 ? width - 1 : 1, TEXT_WRAP_CHARS,
               &r->lines, &r->n_lines, &r->cap);
@@ -205,9 +205,12 @@ static void ui_draw_input(ui *u)
     text_cursor(r.buf.s ? r.buf.s : "", r.lines, r.n_lines, r.cursor, &row, &col);
     int first = row - u->input_h + 1;
     if (first < 0) first = 0;
+    /* The whole area takes the input style, so a theme's background for it is a band across
+     * the screen rather than a patch under the typed characters. */
+    for (int i = 0; i < u->input_h; i++) ui_fill(w, i, 0, u->cols, TS_INPUT);
     for (int i = 0; i < u->input_h && first + i < (int)r.n_lines; i++) {
         const text_line *l = &r.lines[first + i];
-        ui_put(w, i, 0, r.buf.s + l->start, r.buf.tag + l->start, l->end - l->start, TS_TEXT,
+        ui_put(w, i, 0, r.buf.s + l->start, r.buf.tag + l->start, l->end - l->start, TS_INPUT,
                u->cols - 1);
     }
     /* Signs that the input continues above or below the area. */
@@ -227,7 +230,8 @@ static void ui_draw_message(ui *u)
     if (u->message[0]) {
         ui_put_text(w, 0, 0, u->message, u->message_style, u->cols);
     } else {
-        wattrset(w, term_attr(TS_DIM));
+        /* No message: a separator between the history and the input, with key hints in it. */
+        wattrset(w, term_attr(TS_BORDER));
         mvwhline(w, 0, 0, ACS_HLINE, u->cols);
         wattrset(w, A_NORMAL);
         if (u->panel_focus)

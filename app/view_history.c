@@ -463,9 +463,14 @@ void view_history_draw(ui *u)
         ui_turn_cache *c = &u->cache[k];
         if (k >= 1 && k - 1 == chat_first_turn(u->chat) && k > 1) {
             int row = v - top;
-            if (row >= 0 && row < u->hist_h)
-                ui_put_text(w, row, 0, "\xe2\x94\x80\xe2\x94\x80 older turns are out of the "
-                                       "model's context \xe2\x94\x80\xe2\x94\x80", TS_DIM, width);
+            if (row >= 0 && row < u->hist_h) {
+                /* A rule across the history (the border style) with the words in it dim. */
+                static const char rule[] = "\xe2\x94\x80\xe2\x94\x80";
+                int x = ui_put_text(w, row, 0, rule, TS_BORDER, width);
+                x += ui_put_text(w, row, x, " older turns are out of the model's context ",
+                                 TS_DIM, width - x);
+                ui_put_text(w, row, x, rule, TS_BORDER, width - x);
+            }
             v++;
         }
         if (v + (int)c->n_lines + 1 <= top) {

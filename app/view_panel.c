@@ -114,7 +114,7 @@ void view_panel_draw(ui *u)
     werase(w);
     int x0 = 0;
     if (u->side) { /* a separator between the history and the column */
-        wattrset(w, term_attr(TS_DIM));
+        wattrset(w, term_attr(TS_BORDER));
         mvwvline(w, 0, 0, ACS_VLINE, u->panel_h);
         wattrset(w, A_NORMAL);
         x0 = 2;
@@ -184,12 +184,12 @@ void view_probs_draw(ui *u)
     werase(w);
     int x0 = 0;
     if (u->side) {
-        wattrset(w, term_attr(TS_DIM));
+        wattrset(w, term_attr(TS_BORDER));
         mvwvline(w, 0, 0, ACS_VLINE, u->probs_h);
         wattrset(w, A_NORMAL);
         x0 = 2;
-    } else {
-        wattrset(w, term_attr(TS_DIM));
+    } else { /* above the history: a line under the view */
+        wattrset(w, term_attr(TS_BORDER));
         mvwhline(w, u->probs_h - 1, 0, ACS_HLINE, u->probs_w);
         wattrset(w, A_NORMAL);
     }
@@ -232,7 +232,7 @@ void view_probs_draw(ui *u)
         if (bw > 0) {
             int fill = (int)lround(c->p_after * bw);
             for (int b = 0; b < fill; b++)
-                ui_put_text(w, y, rx + rw + 1 + b, "\xe2\x96\x87", TS_FILL, 1);
+                ui_put_text(w, y, rx + rw + 1 + b, "\xe2\x96\x87", TS_PROBS, 1);
         }
     }
 }
