@@ -109,6 +109,10 @@ static int tui_message(tui *t, int style, const char *fmt, ...) __attribute__((f
 static void tui_new_session(tui *t);
 static void tui_session_persona(tui *t);
 
+/* Sets the message line. style says what kind of message it is: TS_NOTE for what happened
+ * (a command's answer), TS_WARNING for what needs attention although nothing failed (turns
+ * dropped from the context, a command refused while the model is busy, something cut), and
+ * TS_ERROR for what failed. */
 static int tui_message(tui *t, int style, const char *fmt, ...)
 {
     va_list ap;
@@ -163,7 +167,7 @@ static int tui_start_answer(tui *t)
     ui_truncate(u, chat_n_turns(t->chat) - 1);
     int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
     if (dropped > 0)
-        f |= tui_message(t, TS_NOTE, "the context is full: %d older turn%s dropped from the model's view",
+        f |= tui_message(t, TS_WARNING, "the context is full: %d older turn%s dropped from the model's view",
                          dropped, dropped == 1 ? "" : "s");
     else
         u->message[0] = '\0', f |= UI_R_MESSAGE;
@@ -200,7 +204,7 @@ static int tui_set(tui *t, const char *args)
 
 static int tui_need_idle(tui *t, const char *what)
 {
-    return tui_message(t, TS_NOTE, "%s: %s; stop it first (Esc)", what,
+    return tui_message(t, TS_WARNING, "%s: %s; stop it first (Esc)", what,
                        t->rp ? "a replay is running" : "an answer is being written");
 }
 
@@ -246,7 +250,7 @@ static int tui_use_persona(tui *t, persona *p, const char *system)
     tui_session_persona(t);
     tui_count_fixed(t);
     if (!cli_persona_stops_fit(p))
-        return UI_R_ALL | tui_message(t, TS_NOTE, "persona %.100s: only %d stop strings of at most %d "
+        return UI_R_ALL | tui_message(t, TS_WARNING, "persona %.100s: only %d stop strings of at most %d "
                                       "bytes are used", p->name, WORKER_MAX_STOP - 1, WORKER_STOP_LEN - 1);
     return UI_R_ALL;
 }
@@ -474,7 +478,7 @@ static int tui_show_loaded(tui *t, const char *msg)
     worker_job job;
     nt_err err = {0};
     if (chat_prepare_reread(t->chat, &job, &err) != NT_OK)
-        return f | tui_message(t, TS_NOTE, "%s; %s", msg, err.msg);
+        return f | tui_message(t, TS_WARNING, "%s; %s", msg, err.msg);
     if (worker_submit(t->w, &job) != NT_OK) {
         /* The chat waits for the re-read's end: give it one (the next question reads all). */
         worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = 0};
@@ -780,8 +784,10 @@ static int tui_replay_event(tui *t, tui_rev *ev)
         break;
     case REV_DONE:
         tui_replay_show(t);
+        /* Answers that came out differently are worth a look (the point of a replay). */
         if (!rp->failed)
-            f |= tui_message(t, TS_NOTE, "replay %s: %zu of %zu answers matched the recording",
+            f |= tui_message(t, !rp->stopped && rp->n_matched < rp->n_answers ? TS_WARNING : TS_NOTE,
+                             "replay %s: %zu of %zu answers matched the recording",
                              rp->stopped ? "stopped" : "done", rp->n_matched, rp->n_answers);
         tui_replay_end(t);
         return f | UI_R_HISTORY | UI_R_STATUS;
@@ -1187,7 +1193,7 @@ static int tui_worker_event(tui *t, worker_event *ev)
         f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
         if (!answer) {
             if (ev->end == WEND_ERROR || ev->end == WEND_STOPPED)
-                f |= tui_message(t, TS_NOTE, "the conversation was not read back (%s); the next "
+                f |= tui_message(t, TS_WARNING, "the conversation was not read back (%s); the next "
                                  "question reads it", worker_end_name(ev->end));
             else
                 f |= tui_message(t, TS_NOTE, "read %zu messages back into the model (%d tokens)",
@@ -1198,7 +1204,7 @@ static int tui_worker_event(tui *t, worker_event *ev)
         u->params.seed++;
         f |= tui_autosave(t);
         if (ev->end == WEND_CONTEXT_FULL)
-            f |= tui_message(t, TS_NOTE, "the context is full; the next question drops the oldest turns");
+            f |= tui_message(t, TS_WARNING, "the context is full; the next question drops the oldest turns");
         break;
     }
     }
