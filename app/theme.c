@@ -38,13 +38,16 @@ int theme_elem_from_name(const char *name)
 }
 
 /* Attributes added on a monochrome terminal when a theme says nothing: the elements that
- * would otherwise vanish without colour (knob, status bar, selection) get reverse video. */
+ * would otherwise vanish without colour (knob, status bar, selection) get reverse video; the
+ * three kinds of message stay apart (note bold, warning bold and underlined, error bold and
+ * reversed); borders recede (dim) and the probability bars stand out (bold). */
 static const unsigned mono_extra[THEME_COUNT] = {
     [THEME_USER] = THEME_ATTR_BOLD,
     [THEME_SYSTEM] = THEME_ATTR_DIM,
     [THEME_LABEL_USER] = THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE,
     [THEME_LABEL_ASSISTANT] = THEME_ATTR_BOLD,
     [THEME_LABEL_SYSTEM] = THEME_ATTR_BOLD,
+    [THEME_BORDER] = THEME_ATTR_DIM,
     [THEME_TITLE] = THEME_ATTR_BOLD,
     [THEME_SLIDER_FILL] = THEME_ATTR_BOLD,
     [THEME_SLIDER_KNOB] = THEME_ATTR_REVERSE,
@@ -54,13 +57,14 @@ static const unsigned mono_extra[THEME_COUNT] = {
     [THEME_INLINE_CODE] = THEME_ATTR_BOLD,
     [THEME_SELECTION] = THEME_ATTR_REVERSE,
     [THEME_ERROR] = THEME_ATTR_BOLD | THEME_ATTR_REVERSE,
-    [THEME_WARNING] = THEME_ATTR_BOLD,
+    [THEME_WARNING] = THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE,
     [THEME_NOTE] = THEME_ATTR_BOLD,
     [THEME_END] = THEME_ATTR_BOLD,
     [THEME_MARK] = THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE,
     [THEME_DIM] = THEME_ATTR_DIM,
     [THEME_MORE] = THEME_ATTR_REVERSE,
     [THEME_PROMPT] = THEME_ATTR_BOLD,
+    [THEME_PROBS] = THEME_ATTR_BOLD,
 };
 
 #define S(f, b, a, f8, b8) {(f), (b), (a), (f8), (b8), 0}
@@ -89,7 +93,7 @@ static const theme_style dark[THEME_COUNT] = {
     [THEME_HEADING] = S(D, D, BOLD | THEME_ATTR_UNDERLINE, U, U),
     [THEME_SELECTION] = S(D, 24, 0, U, 4),
     [THEME_ERROR] = S(203, D, BOLD, 1, U),
-    [THEME_WARNING] = S(221, D, 0, 3, U),
+    [THEME_WARNING] = S(214, D, BOLD, 3, U),
     [THEME_NOTE] = S(221, D, 0, 3, U),
     [THEME_END] = S(203, D, 0, 1, U),
     [THEME_MARK] = S(213, D, BOLD, 5, U),
@@ -97,7 +101,7 @@ static const theme_style dark[THEME_COUNT] = {
     [THEME_MORE] = S(235, 221, 0, 0, 3),
     [THEME_PROMPT] = S(114, D, BOLD, 2, U),
     [THEME_INPUT] = S(D, D, 0, U, U),
-    [THEME_PROBS] = S(67, D, 0, 4, U),
+    [THEME_PROBS] = S(68, D, 0, 4, U),
 };
 #undef BOLD
 #undef S
