@@ -1,6 +1,8 @@
 /* Tests for app/theme.c: every shipped theme validates, the built-in default equals
- * themes/dark.yaml, exact error messages, and colour mapping to 256 / 16 / 8 colours and
- * monochrome (no ncurses needed: theme_resolve returns plain numbers). */
+ * themes/dark.yaml, exact error messages, colour mapping to 256 / 16 / 8 colours and
+ * monochrome (no ncurses needed: theme_resolve returns plain numbers), and that the screen
+ * draws with every element (term_style_elem, the styles' table in app/term.c). */
+#include "../app/term.h"
 #include "../app/theme.h"
 #include "t.h"
 
@@ -293,6 +295,158 @@ static void test_high_contrast_mono(void)
     ycfg_diag_free(&d);
 }
 
+/* Every element a theme can set is drawn with: some screen style takes its colours. Only
+ * text has no style yet (answers take assistant's; nothing paints a window background). A
+ * style missing from term.c's table would map to element 0 (text), so that is checked too. */
+static void test_every_element_drawn(void)
+{
+    int used[THEME_COUNT] = {0};
+    for (int s = 0; s < TS_COUNT_; s++) {
+        int e = term_style_elem(s);
+        T_ASSERT(e >= 0 && e < THEME_COUNT);
+        if (e == THEME_TEXT) t_fail(__FILE__, __LINE__, "screen style %d has no theme element", s);
+        used[e]++;
+    }
+    for (int e = 0; e < THEME_COUNT; e++)
+        if (e != THEME_TEXT && !used[e])
+            t_fail(__FILE__, __LINE__, "theme element '%s' is never drawn", theme_elem_name(e));
+    T_EQ_INT(term_style_elem(TS_BORDER), THEME_BORDER);
+    T_EQ_INT(term_style_elem(TS_WARNING), THEME_WARNING);
+    T_EQ_INT(term_style_elem(TS_INPUT), THEME_INPUT);
+    T_EQ_INT(term_style_elem(TS_PROBS), THEME_PROBS);
+    /* The three kinds of message are three styles. */
+    T_CHECK(term_style_elem(TS_NOTE) == THEME_NOTE && term_style_elem(TS_ERROR) == THEME_ERROR);
+    /* The highlight bit does not change the element. */
+    T_EQ_INT(term_style_elem(TS_INPUT | TERM_HIGHLIGHT_BIT), THEME_INPUT);
+}
+
+/* border, warning, input and probs in the built-in theme (= dark.yaml) at each colour depth. */
+static void test_resolve_new_elements(void)
+{
+    theme *t = theme_builtin();
+    T_ASSERT(t != NULL);
+    short fg, bg;
+    unsigned a;
+    /* border: grey 240 → bright black on 16 → the explicit blue on 8; dim in monochrome. */
+    const theme_style *s = theme_get(t, THEME_BORDER);
+    theme_resolve(s, 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 240);
+    T_EQ_INT(bg, -1);
+    T_EQ_INT(a, 0);
+    theme_resolve(s, 16, &fg, &bg, &a);
+    T_EQ_INT(fg, 8);
+    theme_resolve(s, 8, &fg, &bg, &a);
+    T_EQ_INT(fg, 4);
+    T_EQ_INT(a, 0);
+    theme_resolve(s, 0, &fg, &bg, &a);
+    T_EQ_INT(fg, -1);
+    T_EQ_INT(a, THEME_ATTR_DIM);
+    /* warning: orange 214 bold → xterm's yellow (255,175,0 is 3400 from 205,205,0) bold. */
+    s = theme_get(t, THEME_WARNING);
+    theme_resolve(s, 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 214);
+    T_EQ_INT(a, THEME_ATTR_BOLD);
+    theme_resolve(s, 16, &fg, &bg, &a);
+    T_EQ_INT(fg, 3);
+    T_EQ_INT(a, THEME_ATTR_BOLD);
+    theme_resolve(s, 8, &fg, &bg, &a);
+    T_EQ_INT(fg, 3);
+    T_EQ_INT(a, THEME_ATTR_BOLD);
+    theme_resolve(s, 0, &fg, &bg, &a);
+    T_EQ_INT(a, THEME_ATTR_BOLD | THEME_ATTR_UNDERLINE);
+    /* input: the terminal's own colours, no attributes, at every depth. */
+    s = theme_get(t, THEME_INPUT);
+    int depths[] = {256, 16, 8, 0};
+    for (int i = 0; i < 4; i++) {
+        theme_resolve(s, depths[i], &fg, &bg, &a);
+        T_EQ_INT(fg, -1);
+        T_EQ_INT(bg, -1);
+        T_EQ_INT(a, 0);
+    }
+    /* probs: 68 (95,135,215) → bright blue (92,92,255) on 16, the explicit blue on 8; bold
+     * bars in monochrome. */
+    s = theme_get(t, THEME_PROBS);
+    theme_resolve(s, 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 68);
+    T_EQ_INT(a, 0);
+    theme_resolve(s, 16, &fg, &bg, &a);
+    T_EQ_INT(fg, 12);
+    theme_resolve(s, 8, &fg, &bg, &a);
+    T_EQ_INT(fg, 4);
+    theme_resolve(s, 0, &fg, &bg, &a);
+    T_EQ_INT(a, THEME_ATTR_BOLD);
+    theme_free(t);
+}
+
+/* In every shipped theme and at every colour depth, a note, a warning and an error in the
+ * message line look different from each other (colours or attributes). */
+static void test_messages_distinct(void)
+{
+    const char *names[] = {"dark", "light", "solarized-dark", "high-contrast"};
+    const int depths[] = {256, 16, 8, 0};
+    const int kinds[] = {THEME_NOTE, THEME_WARNING, THEME_ERROR};
+    for (int i = 0; i < 4; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "themes/%s.yaml", names[i]);
+        ycfg_diag d = {0};
+        theme *t = theme_load(path, NULL, &d);
+        ycfg_diag_free(&d);
+        T_CHECK(t != NULL);
+        if (!t) continue;
+        for (int k = 0; k < 4; k++) {
+            short fg[3], bg[3];
+            unsigned a[3];
+            for (int m = 0; m < 3; m++)
+                theme_resolve(theme_get(t, kinds[m]), depths[k], &fg[m], &bg[m], &a[m]);
+            for (int m = 0; m < 3; m++)
+                for (int n = m + 1; n < 3; n++)
+                    if (fg[m] == fg[n] && bg[m] == bg[n] && a[m] == a[n])
+                        t_fail(__FILE__, __LINE__, "%s with %d colours: '%s' looks like '%s'",
+                               path, depths[k], theme_elem_name(kinds[m]), theme_elem_name(kinds[n]));
+        }
+        theme_free(t);
+    }
+}
+
+/* A user's theme file sets the four elements like any other: what it says is what resolves,
+ * and without a mono list the element's monochrome default is added. */
+static void test_user_sets_new_elements(void)
+{
+    char *e;
+    theme *t = load_text("styles:\n"
+                         "  border: {fg: 196}\n"
+                         "  warning: {fg: 46, attrs: [underline], fg8: green}\n"
+                         "  input: {fg: 201, bg: \"#000000\", mono: [reverse]}\n"
+                         "  probs: {fg: bright-yellow}\n", &e);
+    T_ASSERT(t != NULL);
+    free(e);
+    short fg, bg;
+    unsigned a;
+    theme_resolve(theme_get(t, THEME_BORDER), 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 196);
+    theme_resolve(theme_get(t, THEME_BORDER), 0, &fg, &bg, &a);
+    T_EQ_INT(a, THEME_ATTR_DIM);
+    theme_resolve(theme_get(t, THEME_WARNING), 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 46);
+    T_EQ_INT(a, THEME_ATTR_UNDERLINE);
+    theme_resolve(theme_get(t, THEME_WARNING), 8, &fg, &bg, &a);
+    T_EQ_INT(fg, 2);
+    theme_resolve(theme_get(t, THEME_WARNING), 0, &fg, &bg, &a);
+    T_EQ_INT(a, THEME_ATTR_UNDERLINE | THEME_ATTR_BOLD);
+    theme_resolve(theme_get(t, THEME_INPUT), 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 201);
+    T_EQ_INT(bg, 16); /* black in the cube, never the user-configurable 0 */
+    theme_resolve(theme_get(t, THEME_INPUT), 0, &fg, &bg, &a);
+    T_EQ_INT(a, THEME_ATTR_REVERSE); /* an explicit mono list replaces the default */
+    theme_resolve(theme_get(t, THEME_PROBS), 8, &fg, &bg, &a);
+    T_EQ_INT(fg, 3); /* bright yellow folds to yellow + bold */
+    T_EQ_INT(a, THEME_ATTR_BOLD);
+    /* Elements the file leaves out keep the built-in style. */
+    theme_resolve(theme_get(t, THEME_NOTE), 256, &fg, &bg, &a);
+    T_EQ_INT(fg, 221);
+    theme_free(t);
+}
+
 int main(void)
 {
     T_RUN(test_shipped);
@@ -303,5 +457,9 @@ int main(void)
     T_RUN(test_nearest);
     T_RUN(test_resolve);
     T_RUN(test_high_contrast_mono);
+    T_RUN(test_every_element_drawn);
+    T_RUN(test_resolve_new_elements);
+    T_RUN(test_messages_distinct);
+    T_RUN(test_user_sets_new_elements);
     return t_done();
 }

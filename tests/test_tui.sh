@@ -4,7 +4,8 @@
 # change marked), Esc stopping an answer, resizing mid-answer, scrolling, multi-line input,
 # wide characters at the right columns, quitting (/quit, Ctrl-C twice, SIGTERM) with the
 # terminal given back, the readline history kept across runs, and personas and themes
-# (/persona, /theme, bad files reported), sessions (autosave, /save, /sessions, /export, --resume,
+# (/persona, /theme, bad files reported; the theme's border, warning, input and probs elements
+# drawn), sessions (autosave, /save, /sessions, /export, --resume,
 # /load, /replay). Mid-answer tests use NATTER_TEST_TOKEN_DELAY_MS so
 # their keys really arrive while the answer is being written.
 #
@@ -549,6 +550,58 @@ if wait_for "[Document 1: doc.txt: 20 bytes]" 30 && ! cap | grep -q "red ball" &
 else
     bad "--context documents are summed up under the system prompt" "$(cap)"
 fi
+
+# ---- 15a. the theme's border, warning, input and probs elements are drawn: a theme gives each
+# a colour no other element has (capture-pane -e shows it as 38;5;N before the characters):
+# the separator lines 196, a warning in the message line 46 (a command refused while an answer
+# is being written), the typed text 201, the probability bars 226 (70 columns: the view spans
+# the screen, with room for bars).
+cat >"$TMP/vivid.yaml" <<'YAML'
+name: vivid
+styles:
+  border:  {fg: 196}
+  warning: {fg: 46}
+  input:   {fg: 201}
+  probs:   {fg: 226}
+YAML
+ecap() { T capture-pane -p -e -t nt; }
+E=$(printf '\033')
+ENVS="NATTER_TEST_TOKEN_DELAY_MS=80" ARGS="--system '' -n 24 --theme $TMP/vivid.yaml" start 70 30
+T send-keys -t nt -l "hello there"
+wait_for "> hello there" 30
+if ecap | grep -q "38;5;201m\($E\[[0-9;]*m\)*hello there"; then
+    ok "the theme's input style colours the typed text"
+else
+    bad "the theme's input style colours the typed text" "$(ecap | grep "hello there" | cat -v)"
+fi
+if ecap | grep -q "38;5;196m─────" && ! ecap | grep -q "38;5;244m─────"; then
+    ok "the theme's border style draws the separator line above the input"
+else
+    bad "the theme's border style draws the separator line above the input" "$(ecap | tail -n 3 | cat -v)"
+fi
+T send-keys -t nt C-u "Tom went" Enter
+if wait_for " generating" 100; then
+    T send-keys -t nt "/clear" Enter
+    if wait_for "stop it first" 30 &&
+       ecap | grep -q "38;5;46m\($E\[[0-9;]*m\)*clear: an answer is being written; stop it first"; then
+        ok "a warning in the message line takes the theme's warning style"
+    else
+        bad "a warning in the message line takes the theme's warning style" "$(ecap | grep "stop it" | cat -v)"
+    fi
+else
+    bad "the delayed answer starts" "$(cap)"
+fi
+idle 300
+T send-keys -t nt F4
+# (rows 1 to 11 of the screen; its line is the 11th)
+if wait_for "before → after" 30 && ecap | grep -q "38;5;226m\($E\[[0-9;]*m\)*▇" &&
+   ecap | sed -n 11p | grep -q "38;5;196m─────"; then
+    ok "the probabilities view draws its bars in the probs style and its line in the border style"
+else
+    bad "the probabilities view draws its bars in the probs style and its line in the border style" "$(ecap | head -n 12 | cat -v)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
 
 # ---- 16. NO_COLOR and a monochrome terminal: the theme's colours give way to attributes (no
 # colour escapes on the screen; the status bar in reverse video).
