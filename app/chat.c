@@ -22,7 +22,10 @@ struct chat {
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
     bool rereading;           /* a chat_prepare_reread job is in flight */
-    char stops[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* chat_set_stops */
+    char **stops;             /* chat_set_stops: n_stops strings in one block (chat_stops_dup) */
+    size_t n_stops;
+    const char *job_stop[WORKER_MAX_STOP]; /* the last prepared job's stop strings (borrowed
+                                              from stops and literals) */
     /* The fixed part after the system prompt (chat_set_prefix, chat_set_greeting). */
     enum chat_role *prefix_role;
     char **prefix_text;       /* n_prefix owned strings */
@@ -61,6 +64,7 @@ static void chat_turn_release(chat_turn *t)
     nt_tokens_free(&t->tokens);
     free(t->changes);
     free(t->error);
+    free(t->stop);
     memset(t, 0, sizeof *t);
 }
 
@@ -77,6 +81,7 @@ void chat_free(chat *c)
     chat_truncate(c, 0);
     free(c->turns);
     free(c->system);
+    free(c->stops);
     chat_prefix_free(c);
     free(c->greeting);
     nt_tokens_free(&c->prompt);
@@ -367,11 +372,19 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
     job->max_tokens = max_tokens;
     job->params = *params;
     /* The plain format has no end-of-turn token: a base model writes the next "User:" line. */
-    int ns = 0;
-    if (!c->raw && c->family == CHAT_PLAIN) strcpy(job->stop[ns++], "\nUser:");
-    for (int k = 0; k < WORKER_MAX_STOP && ns < WORKER_MAX_STOP; k++)
-        if (c->stops[k][0]) memcpy(job->stop[ns++], c->stops[k], WORKER_STOP_LEN);
-    memcpy(t->stop, job->stop, sizeof t->stop);
+    size_t ns = 0;
+    if (!c->raw && c->family == CHAT_PLAIN) c->job_stop[ns++] = "\nUser:";
+    for (size_t k = 0; k < c->n_stops; k++) {
+        bool dup = false;
+        for (size_t j = 0; j < ns && !dup; j++) dup = !strcmp(c->job_stop[j], c->stops[k]);
+        if (!dup) c->job_stop[ns++] = c->stops[k]; /* n_stops <= CHAT_MAX_STOPS: it fits */
+    }
+    if (chat_turn_set_stops(t, c->job_stop, ns) != NT_OK) {
+        chat_truncate(c, c->n_turns - 1);
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    }
+    job->stop = c->job_stop;
+    job->n_stop = ns;
     /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
      * real contents. */
     c->cache.n = common;
@@ -576,11 +589,52 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
     return rc;
 }
 
-void chat_set_stops(chat *c, const char *const *stops, size_t n)
+/* Copies stop[0..n) into one malloc'd block: the pointer array, then the strings. *out is
+ * NULL when n is 0. NT_ERR_INVALID for a string that is NULL, empty or too long. */
+static int chat_stops_dup(const char *const *stop, size_t n, char ***out)
 {
-    memset(c->stops, 0, sizeof c->stops);
-    for (size_t k = 0; k < n && k + 1 < WORKER_MAX_STOP; k++)
-        if (stops[k]) snprintf(c->stops[k], WORKER_STOP_LEN, "%s", stops[k]);
+    *out = NULL;
+    if (n == 0) return NT_OK;
+    if (!stop || n > WORKER_MAX_STOP) return NT_ERR_INVALID;
+    size_t bytes = n * sizeof(char *);
+    for (size_t k = 0; k < n; k++) {
+        size_t L = stop[k] ? strlen(stop[k]) : 0;
+        if (L == 0 || L > WORKER_STOP_LEN - 1) return NT_ERR_INVALID;
+        bytes += L + 1;
+    }
+    char **v = malloc(bytes);
+    if (!v) return NT_ERR_NOMEM;
+    char *p = (char *)(v + n);
+    for (size_t k = 0; k < n; k++) {
+        size_t L = strlen(stop[k]) + 1;
+        v[k] = memcpy(p, stop[k], L);
+        p += L;
+    }
+    *out = v;
+    return NT_OK;
+}
+
+int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n)
+{
+    char **v;
+    int rc = chat_stops_dup(stop, n, &v);
+    if (rc != NT_OK) return rc;
+    free(t->stop);
+    t->stop = v;
+    t->n_stop = n;
+    return NT_OK;
+}
+
+int chat_set_stops(chat *c, const char *const *stops, size_t n)
+{
+    if (n > CHAT_MAX_STOPS) return NT_ERR_INVALID;
+    char **v;
+    int rc = chat_stops_dup(stops, n, &v);
+    if (rc != NT_OK) return rc;
+    free(c->stops);
+    c->stops = v;
+    c->n_stops = n;
+    return NT_OK;
 }
 
 void chat_set_first_turn(chat *c, size_t first)
@@ -607,9 +661,8 @@ int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
     d->gen_sec = src->gen_sec;
     d->max_tokens = src->max_tokens;
     d->first = src->first;
-    memcpy(d->stop, src->stop, sizeof d->stop);
     d->prompt_len = src->prompt_len;
-    return NT_OK;
+    return chat_turn_set_stops(d, (const char *const *)src->stop, src->n_stop);
 }
 
 int chat_restore_turn(chat *c, const chat_turn *src)

@@ -50,8 +50,23 @@ typedef struct chat_turn {
     int32_t max_tokens;       /* answers: the job's limit on generated tokens */
     size_t first;             /* answers: chat_first_turn() when the answer was prepared */
     int32_t prompt_len;       /* answers: tokens in the prompt (replay checks its rebuild) */
-    char stop[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* answers: the job's stop strings */
+    /* Answers: the job's stop strings (the template's, then a persona's), n_stop <=
+     * WORKER_MAX_STOP strings of 1 to WORKER_STOP_LEN - 1 bytes, owned by the turn as one
+     * malloc'd block (the pointer array, then the bytes): free(stop) releases them all; set
+     * them with chat_turn_set_stops. Dynamic rather than a fixed [17][256] array: that would
+     * cost 4 KiB per turn, questions included and again in every session copy, while most
+     * answers carry none or one short string. NULL when n_stop is 0. */
+    char **stop;
+    size_t n_stop;
 } chat_turn;
+
+/* A persona's stop strings, at most (the template's own takes the job's last slot). */
+#define CHAT_MAX_STOPS (WORKER_MAX_STOP - 1)
+
+/* Replaces t's stop strings with copies of stop[0..n) (see chat_turn.stop). NT_OK;
+ * NT_ERR_INVALID when n > WORKER_MAX_STOP or a string is NULL, empty or longer than
+ * WORKER_STOP_LEN - 1 bytes (t unchanged); NT_ERR_NOMEM (t unchanged). */
+int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n);
 
 typedef struct chat chat;
 
@@ -86,9 +101,9 @@ int32_t chat_n_ctx(const chat *c);
 /* Appends a user turn. NT_ERR_INVALID while busy or after an unanswered question. */
 int chat_add_user(chat *c, const char *text);
 /* Builds the job answering the last user turn and appends an empty answer turn that
- * chat_apply fills. job->tokens points into the chat and stays valid until the next
- * chat_prepare. *n_dropped (may be NULL) gets the number of turns the context-full policy
- * dropped this time (the caller tells the user). NT_ERR_CONTEXT_FULL when even the system
+ * chat_apply fills. job->tokens and job->stop point into the chat and stay valid until the
+ * next chat_prepare (job->stop also until chat_set_stops). *n_dropped (may be NULL) gets the
+ * number of turns the context-full policy dropped this time (the caller tells the user). NT_ERR_CONTEXT_FULL when even the system
  * prompt and the last question do not fit; NT_ERR_INVALID when there is no question to
  * answer. */
 int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, worker_job *job,
@@ -133,10 +148,13 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
 
 /* ---- sessions (app/session.h, app/replay.h) ---- */
 
-/* Extra stop strings (a persona's) that chat_prepare puts into every job after the template's
- * own, so each answer records the stop strings it was written with (chat_turn.stop) and a
- * replay stops alike. n at most WORKER_MAX_STOP - 1; longer strings are cut. NULL/0 clears. */
-void chat_set_stops(chat *c, const char *const *stops, size_t n);
+/* Extra stop strings (a persona's, copied) that chat_prepare puts into every job after the
+ * template's own (a string already there is not repeated), so each answer records the stop
+ * strings it was written with (chat_turn.stop) and a replay stops alike. NULL/0 clears. NT_OK;
+ * NT_ERR_INVALID when n > CHAT_MAX_STOPS or a string is NULL, empty or longer than
+ * WORKER_STOP_LEN - 1 bytes: nothing is cut, the chat keeps its previous strings;
+ * NT_ERR_NOMEM. */
+int chat_set_stops(chat *c, const char *const *stops, size_t n);
 
 /* Copies what an answer records besides its text into d: tokens, start parameters, live
  * changes, how it ended (end, stop_text), timings, max_tokens, first, stop strings and prompt

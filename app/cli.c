@@ -382,6 +382,12 @@ int cli_chat_persona(chat *c, const persona *p, const char *model_name, const ch
 {
     persona_vars v = {NULL, model_name, NULL};
     persona with_system;
+    /* persona_load refuses such files; a persona built otherwise is refused here, before the
+     * chat changes, rather than cut. */
+    if (!cli_persona_stops_fit(p))
+        return nt_err_set(err, NT_ERR_INVALID, "persona '%s': more than %d stop strings, or one "
+                          "empty or longer than %d bytes", p->name, CHAT_MAX_STOPS,
+                          WORKER_STOP_LEN - 1);
     if (system) {
         /* --system replaces the persona's prompt; its documents and examples stay. */
         with_system = *p;
@@ -400,7 +406,7 @@ int cli_chat_persona(chat *c, const persona *p, const char *model_name, const ch
         goto done;
     }
     if (rc != NT_OK || chat_set_greeting(c, greeting) != NT_OK) goto nomem;
-    chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n);
+    if (chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n) != NT_OK) goto nomem;
     if (model_family >= 0) chat_set_family(c, persona_family(p, (enum chat_family)model_family));
     rc = NT_OK;
     goto done;
@@ -414,9 +420,9 @@ done:
 
 bool cli_persona_stops_fit(const persona *p)
 {
-    if (p->stop.n > WORKER_MAX_STOP - 1) return false;
+    if (p->stop.n > CHAT_MAX_STOPS) return false;
     for (size_t i = 0; i < p->stop.n; i++)
-        if (strlen(p->stop.v[i]) >= WORKER_STOP_LEN) return false;
+        if (!p->stop.v[i][0] || strlen(p->stop.v[i]) > WORKER_STOP_LEN - 1) return false;
     return true;
 }
 
@@ -518,10 +524,6 @@ int cli_oneshot(const struct cli_opts *o)
             goto out;
         }
         fam = chat_get_family(c);
-        if (!cli_persona_stops_fit(o->loaded))
-            fprintf(stderr, "natter: persona '%s': only %d stop strings of at most %d bytes are "
-                            "used; the others are cut\n",
-                    o->loaded->name, WORKER_MAX_STOP - 1, WORKER_STOP_LEN - 1);
     }
     if (o->loaded) cli_persona_params(o, o->loaded, &params, &max_tokens);
     chat_set_raw(c, o->raw);

@@ -202,15 +202,6 @@ static int replay_fill(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *e
     return NT_OK;
 }
 
-/* Length of the longest suffix of s[0..n) that is a proper prefix of stop. */
-static size_t stop_hold(const char *s, size_t n, const char *stop)
-{
-    size_t L = strlen(stop);
-    for (size_t m = L > 0 ? L - 1 : 0; m > 0; m--)
-        if (m <= n && memcmp(s + n - m, stop, m) == 0) return m;
-    return 0;
-}
-
 int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay_result *res,
                   nt_err *err)
 {
@@ -222,8 +213,30 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     int rc = replay_sync_chat(r, turn, err);
     if (rc != NT_OK) return rc;
 
+    /* The stop strings the answer was written with; another model's template has its own.
+     * The filter is the worker's (4.5 KiB of tables, on the stack as in the worker). */
+    const char *stops[WORKER_MAX_STOP + 1];
+    size_t ns = 0;
+    bool plain_stop = false;
+    for (size_t k = 0; k < t->n_stop; k++) {
+        bool plain = !strcmp(t->stop[k], "\nUser:");
+        plain_stop |= plain;
+        if (!plain || r->same_model || s->raw || r->family == CHAT_PLAIN) stops[ns++] = t->stop[k];
+    }
+    if (!r->same_model && !s->raw && r->family == CHAT_PLAIN && !plain_stop) {
+        memmove(stops + 1, stops, ns * sizeof *stops);
+        stops[0] = "\nUser:";
+        ns++;
+    }
+    worker_filter filt;
+    if (worker_filter_init(&filt, stops, ns) != NT_OK)
+        return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: %zu stop strings and the "
+                          "plain template's own are more than %d", turn + 1, t->n_stop,
+                          WORKER_MAX_STOP);
+
     nt_tokens P = {0};
     strbuf txt = {0}; /* the answer's text as it grows; res->text at the end */
+    char *let = NULL; /* what the stop filter lets out of one token's text */
     size_t first = t->first < turn ? t->first : 0;
     rc = chat_build_prompt(r->c, first, &P, err);
     if (rc != NT_OK) goto out;
@@ -256,27 +269,12 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         ts.prev = r->cache.v[r->cache.n - 1];
         ts.ntok = 1;
     }
-    /* The stop strings the answer was written with; another model's template has its own. */
-    char stops[WORKER_MAX_STOP][WORKER_STOP_LEN];
-    memcpy(stops, t->stop, sizeof stops);
-    if (!r->same_model && !s->raw) {
-        bool plain_stop = false;
-        for (int k = 0; k < WORKER_MAX_STOP; k++) plain_stop |= !strcmp(stops[k], "\nUser:");
-        if (r->family == CHAT_PLAIN && !plain_stop) {
-            for (int k = WORKER_MAX_STOP - 1; k > 0; k--) memcpy(stops[k], stops[k - 1], WORKER_STOP_LEN);
-            strcpy(stops[0], "\nUser:");
-        } else if (r->family != CHAT_PLAIN && plain_stop) {
-            for (int k = 0; k < WORKER_MAX_STOP; k++)
-                if (!strcmp(stops[k], "\nUser:")) stops[k][0] = '\0';
-        }
-    }
-    bool any_stop = false;
-    for (int k = 0; k < WORKER_MAX_STOP; k++) any_stop |= stops[k][0] != 0;
     int32_t max = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
     /* A recorded stop by the user happened before this token: stop there too. */
     int64_t stop_at = t->end == WEND_STOPPED ? (int64_t)t->tokens.n : -1;
-    size_t shown = 0, ci = 0;
-    if (!strbuf_put(&txt, "", 0)) {
+    size_t ci = 0;
+    let = malloc(WORKER_FILTER_OUT(r->piece_cap));
+    if (!let || !strbuf_put(&txt, "", 0)) {
         sampler_free(smp);
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
         goto out;
@@ -311,45 +309,15 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
             rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
             break;
         }
-        size_t before = txt.n;
-        size_t k = tokenizer_stream_feed(r->tok, &ts, id, r->piece, r->piece_cap);
-        if (!strbuf_put(&txt, r->piece, k)) {
+        size_t k = tokenizer_stream_feed(r->tok, &ts, id, r->piece, r->piece_cap), n_out;
+        /* Held-back text is shown once it cannot be the start of a stop string; the text
+         * ends before the first one, as the worker cuts it. */
+        bool hit = worker_filter_feed(&filt, r->piece, k, let, &n_out);
+        if (!strbuf_put(&txt, let, n_out)) {
             rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
             break;
         }
-        /* The earliest stop string in the text, as the worker cuts it. */
-        bool hit = false;
-        size_t cut = txt.n;
-        for (int q = 0; q < WORKER_MAX_STOP; q++) {
-            size_t sl = strlen(stops[q]);
-            if (!sl) continue;
-            size_t from = before >= sl ? before - sl + 1 : 0;
-            char *f = strstr(txt.s + from, stops[q]);
-            if (f && (size_t)(f - txt.s) < cut) {
-                cut = (size_t)(f - txt.s);
-                hit = true;
-            }
-        }
-        if (hit) {
-            txt.n = cut;
-            txt.s[cut] = '\0';
-        }
-        /* Show what can no longer turn out to be the start of a stop string. */
-        size_t held = 0;
-        for (int q = 0; !hit && any_stop && q < WORKER_MAX_STOP; q++) {
-            size_t h = stops[q][0] ? stop_hold(txt.s, txt.n, stops[q]) : 0;
-            if (h > held) held = h;
-        }
-        size_t safe = txt.n - held;
-        if (fn && safe > shown) {
-            char keep = txt.s[safe];
-            txt.s[safe] = '\0';
-            fn(id, txt.s + shown, user);
-            txt.s[safe] = keep;
-            shown = safe;
-        } else if (fn) {
-            fn(id, "", user);
-        }
+        if (fn) fn(id, let, user);
         if (hit) {
             res->end = WEND_EOG;
             res->stop_text = true;
@@ -376,14 +344,18 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         r->cache.n = 0;
         goto out;
     }
+    size_t shown = txt.n;
     if (!res->stop_text) {
-        size_t k = tokenizer_stream_flush(r->tok, &ts, r->piece, r->piece_cap);
+        size_t nh, k = tokenizer_stream_flush(r->tok, &ts, r->piece, r->piece_cap);
+        const char *held = worker_filter_held(&filt, &nh);
+        strbuf_put(&txt, held, nh);
         strbuf_put(&txt, r->piece, k);
     }
     if (fn && txt.n > shown) fn(-1, txt.s + shown, user);
     if (!(res->text = strbuf_take(&txt, NULL)))
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
 out:
+    free(let);
     strbuf_free(&txt);
     nt_tokens_free(&P);
     if (rc != NT_OK) replay_result_free(res);

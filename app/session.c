@@ -39,6 +39,7 @@ static void session_turn_release(chat_turn *t)
     nt_tokens_free(&t->tokens);
     free(t->changes);
     free(t->error);
+    free(t->stop);
     memset(t, 0, sizeof *t);
 }
 

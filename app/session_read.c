@@ -37,6 +37,8 @@ typedef struct rd {
     bool have_count;
     bool have_tokens;
     bool have_stop;
+    bool *no_stop;          /* (n_turns) answers without a 'stop' key: resolved once the
+                               template is known (session_read_doc) */
     int32_t n_turn_keys;    /* assistant-only keys seen on this message */
     const yaml_node_t *assistant_key; /* the first of them, for the message */
     long version;
@@ -496,6 +498,9 @@ static int session_fix_changes(rd *r, chat_turn *t)
     return NT_OK;
 }
 
+/* The answer's stop strings: at most WORKER_MAX_STOP (the template's and a persona's), each
+ * 1 to WORKER_STOP_LEN - 1 bytes. A file beyond that was not written by natter: it is refused,
+ * never cut, since a replay with a cut string would stop elsewhere. */
 static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
@@ -505,21 +510,31 @@ static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         return ycfg_error(c, v, "'stop' must be a list of strings, not %s", ycfg_kind(v));
     size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     if (m > WORKER_MAX_STOP)
-        return ycfg_error(c, v, "'stop' holds at most %d strings", WORKER_MAX_STOP);
+        return ycfg_error(c, ycfg_node(c, v->data.sequence.items.start[WORKER_MAX_STOP]),
+                          "'stop' must have at most %d strings, not %zu", WORKER_MAX_STOP, m);
+    char *str[WORKER_MAX_STOP] = {0};
+    int rc = NT_OK;
     for (size_t i = 0; i < m; i++) {
         yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
-        char *str = NULL;
-        if (!it || read_text(c, it, "stop", &str) != NT_OK) return NT_ERR_FORMAT;
-        size_t sl = strlen(str);
-        if (sl == 0 || sl >= WORKER_STOP_LEN) {
-            free(str);
-            return ycfg_error(c, it, "each item of 'stop' must have 1 to %d bytes",
-                              WORKER_STOP_LEN - 1);
+        if (!it) {
+            rc = ycfg_error(c, v, "'stop' has a bad item");
+            continue;
         }
-        memcpy(r->t->stop[i], str, sl + 1);
-        free(str);
+        if (read_text(c, it, "stop", &str[i]) != NT_OK) {
+            rc = NT_ERR_FORMAT;
+            continue;
+        }
+        size_t sl = strlen(str[i]);
+        if (sl == 0)
+            rc = ycfg_error(c, it, "items of 'stop' must not be empty");
+        else if (sl > WORKER_STOP_LEN - 1)
+            rc = ycfg_error(c, it, "items of 'stop' must have at most %d bytes, not %zu",
+                            WORKER_STOP_LEN - 1, sl);
     }
-    return NT_OK;
+    if (rc == NT_OK && chat_turn_set_stops(r->t, (const char *const *)str, m) != NT_OK)
+        rc = ycfg_error(c, v, "out of memory");
+    for (size_t i = 0; i < m; i++) free(str[i]);
+    return rc;
 }
 
 static int h_end(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
@@ -645,7 +660,9 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         return ycfg_error(c, v, "'messages' must be a list, not %s", ycfg_kind(v));
     size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     s->turns = calloc(m ? m : 1, sizeof *s->turns);
-    if (!s->turns) return ycfg_error(c, v, "out of memory");
+    free(r->no_stop);
+    r->no_stop = calloc(m ? m : 1, sizeof *r->no_stop);
+    if (!s->turns || !r->no_stop) return ycfg_error(c, v, "out of memory");
     int rc = NT_OK;
     for (size_t i = 0; i < m; i++) {
         yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
@@ -683,9 +700,9 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         }
         t->complete = true;
         t->n_gen = (int32_t)t->tokens.n;
-        /* Written by natter before stop strings were recorded: the template's own. The
-         * marker is resolved once the template is known (session_read_doc). */
-        if (!mr.have_stop) t->stop[0][0] = '\x01';
+        /* Written by natter before stop strings were recorded: the template's own, set
+         * once the template is known (session_read_doc). */
+        if (!mr.have_stop) r->no_stop[i] = true;
         if (!mr.have_seed) rc = ycfg_error(c, it, "missing required key 'seed' in an answer");
         if (!mr.have_tokens) rc = ycfg_error(c, it, "missing required key 'tokens' in an answer");
         if (mr.have_count && (size_t)mr.token_count != t->tokens.n)
@@ -765,11 +782,12 @@ static int session_read_doc(ycfg *c, session **out)
     rd r = {.s = s};
     int rc = ycfg_map(c, root, top_keys, &r, YCFG_NO_SET, "the session");
     if (rc == NT_OK && !s->system) s->system = strdup("");
-    for (size_t i = 0; i < s->n_turns; i++)
-        if (s->turns[i].stop[0][0] == '\x01') {
-            memset(s->turns[i].stop, 0, sizeof s->turns[i].stop);
-            if (!s->raw && s->family == CHAT_PLAIN) strcpy(s->turns[i].stop[0], "\nUser:");
-        }
+    static const char *const plain_stop[] = {"\nUser:"};
+    for (size_t i = 0; r.no_stop && i < s->n_turns; i++)
+        if (r.no_stop[i] && !s->raw && s->family == CHAT_PLAIN &&
+            chat_turn_set_stops(&s->turns[i], plain_stop, 1) != NT_OK && rc == NT_OK)
+            rc = ycfg_error(c, root, "out of memory");
+    free(r.no_stop);
     if (rc == NT_OK && (!s->system)) rc = ycfg_error(c, root, "out of memory");
     if (rc == NT_OK && !r.complete) {
         /* Point at the end of the file: that is where the line is missing. */

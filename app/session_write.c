@@ -91,6 +91,20 @@ static void put_base64(strbuf *b, const unsigned char *p, size_t n)
     }
 }
 
+/* One stop string: double-quoted (its escapes show "\\n" and spaces plainly), or !!binary
+ * for bytes that are not UTF-8. */
+static void put_stop(strbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (utf8_valid(s, n)) {
+        put_quoted(b, s, n);
+        return;
+    }
+    strbuf_puts(b, "!!binary \"");
+    put_base64(b, (const unsigned char *)s, n);
+    strbuf_puts(b, "\"");
+}
+
 /* Writes a text value after "key:" (the caller wrote "key:"), with block lines indented by
  * indent spaces. Multi-line text that YAML can carry literally becomes a `|` block (readable
  * and diff-friendly); other text a double-quoted string with escapes; bytes that are not UTF-8
@@ -298,21 +312,27 @@ char *session_to_yaml(const session *s, size_t *len)
             strbuf_puts(&b, "    error:");
             put_text(&b, t->error, 6);
         }
-        int n_stop = 0;
-        for (int k = 0; k < WORKER_MAX_STOP; k++) n_stop += t->stop[k][0] != 0;
-        strbuf_puts(&b, n_stop ? "    stop: [" : "    stop: []\n");
-        for (int k = 0, j = 0; k < WORKER_MAX_STOP; k++) {
-            if (!t->stop[k][0]) continue;
-            size_t sl = strnlen(t->stop[k], WORKER_STOP_LEN - 1);
-            if (j++) strbuf_puts(&b, ", ");
-            if (utf8_valid(t->stop[k], sl)) put_quoted(&b, t->stop[k], sl);
-            else {
-                strbuf_puts(&b, "!!binary \"");
-                put_base64(&b, (const unsigned char *)t->stop[k], sl);
-                strbuf_puts(&b, "\"");
+        /* chat_turn_set_stops keeps every string 1 to WORKER_STOP_LEN - 1 bytes: each is
+         * written whole, as the reader takes it back. A short list stays on one line (as
+         * earlier natter wrote it); many or long strings take a line each. */
+        size_t width = 0;
+        for (size_t k = 0; k < t->n_stop; k++) width += strlen(t->stop[k]) + 4;
+        if (t->n_stop == 0) strbuf_puts(&b, "    stop: []\n");
+        else if (width <= 72) {
+            strbuf_puts(&b, "    stop: [");
+            for (size_t k = 0; k < t->n_stop; k++) {
+                if (k) strbuf_puts(&b, ", ");
+                put_stop(&b, t->stop[k]);
+            }
+            strbuf_puts(&b, "]\n");
+        } else {
+            strbuf_puts(&b, "    stop:\n");
+            for (size_t k = 0; k < t->n_stop; k++) {
+                strbuf_puts(&b, "      - ");
+                put_stop(&b, t->stop[k]);
+                strbuf_puts(&b, "\n");
             }
         }
-        if (n_stop) strbuf_puts(&b, "]\n");
         strbuf_printf(&b, "    max_tokens: %d\n", t->max_tokens);
         strbuf_printf(&b, "    token_count: %zu\n", t->tokens.n);
         strbuf_printf(&b, "    tokens_per_sec: %.2f\n",

@@ -9,6 +9,7 @@
 #include "queue.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,11 @@ struct worker {
     sampler *smp;
     char *piece;               /* (piece_cap) one token's decoded text */
     size_t piece_cap;          /* 3 × the longest vocabulary piece + 16: never cuts a token */
-    char *shown;               /* (piece_cap + 2 × WORKER_HOLD_CAP) what the stop filter lets out */
+    char *shown;               /* (WORKER_FILTER_OUT(piece_cap)) what the stop filter lets out */
+    /* The running job's stop strings, copied by worker_submit (job.stop points at stop_ptr).
+     * A fixed 4 KiB: there is one worker, and the copy then cannot fail. */
+    char stop_buf[WORKER_MAX_STOP][WORKER_STOP_LEN];
+    const char *stop_ptr[WORKER_MAX_STOP];
 };
 
 const char *worker_end_name(enum worker_end e)
@@ -118,53 +123,125 @@ static void worker_sync_ctx(worker *w, const int32_t *tokens, int32_t n)
     nt_tokens_append(&w->ctx, tokens, (size_t)added);
 }
 
-/* Stop-string filter: text goes into hold; what can no longer be part of a stop string
- * comes out. */
-#define WORKER_HOLD_SLICE 160 /* bytes of token text fed to the filter at a time */
-#define WORKER_HOLD_CAP (WORKER_STOP_LEN + WORKER_HOLD_SLICE)
-typedef struct worker_hold {
-    char buf[WORKER_HOLD_CAP];
-    size_t n;
-} worker_hold;
+/* ================================================================ stop filter ===== */
 
-/* Appends s to h and moves the text that is safe to show into out (NUL-terminated, cap >=
- * sizeof h->buf). Returns true when a stop string was found (out then holds the text before
- * it, and the rest is discarded). */
-static bool worker_hold_feed(worker_hold *h, const worker_job *job, const char *s, char *out)
+int worker_filter_init(worker_filter *f, const char *const *stop, size_t n)
 {
-    size_t sl = strlen(s);
-    if (sl > sizeof h->buf - 1 - h->n) sl = sizeof h->buf - 1 - h->n; /* cannot happen */
-    memcpy(h->buf + h->n, s, sl);
-    h->n += sl;
-    h->buf[h->n] = '\0';
-    size_t cut = h->n; /* earliest stop-string match */
-    for (int k = 0; k < WORKER_MAX_STOP; k++) {
-        if (!job->stop[k][0]) continue;
-        const char *f = strstr(h->buf, job->stop[k]);
-        if (f && (size_t)(f - h->buf) < cut) cut = (size_t)(f - h->buf);
+    memset(f, 0, offsetof(worker_filter, fail));
+    f->n_held = 0;
+    f->held[0] = '\0';
+    f->hit = false;
+    if (n > WORKER_MAX_STOP || (n > 0 && !stop)) return NT_ERR_INVALID;
+    for (size_t k = 0; k < n; k++) {
+        size_t L = stop[k] ? strlen(stop[k]) : 0;
+        if (L == 0 || L > WORKER_STOP_LEN - 1) {
+            f->n_stop = 0;
+            return NT_ERR_INVALID;
+        }
+        const unsigned char *P = (const unsigned char *)stop[k];
+        uint8_t *fail = f->fail[k];
+        fail[0] = 0;
+        for (size_t i = 1; i < L; i++) {
+            size_t j = fail[i - 1];
+            while (j > 0 && P[i] != P[j]) j = fail[j - 1];
+            if (P[i] == P[j]) j++;
+            fail[i] = (uint8_t)j; /* j < L <= 255 */
+        }
+        f->stop[k] = stop[k];
+        f->len[k] = (uint16_t)L;
+        f->state[k] = 0;
     }
-    if (cut < h->n) {
-        memcpy(out, h->buf, cut);
-        out[cut] = '\0';
-        h->n = 0;
+    f->n_stop = n;
+    return NT_OK;
+}
+
+/* Bytes the UTF-8 sequence led by c takes (1 for ASCII and for bytes that lead nothing). */
+static size_t worker_utf8_need(unsigned char c)
+{
+    return c >= 0xF0 && c <= 0xF7 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC0 && c <= 0xDF ? 2 : 1;
+}
+
+/* The byte at i of the text the filter sees: held[0..nh) followed by s. */
+static unsigned char worker_filter_at(const worker_filter *f, size_t nh, const char *s, size_t i)
+{
+    return (unsigned char)(i < nh ? f->held[i] : s[i - nh]);
+}
+
+/* Copies bytes [from, to) of held[0..nh) + s to dst. */
+static void worker_filter_copy(const worker_filter *f, size_t nh, const char *s, size_t from,
+                               size_t to, char *dst)
+{
+    size_t a = from < nh ? nh - from : 0; /* bytes from held */
+    if (a > to - from) a = to - from;
+    memcpy(dst, f->held + from, a);
+    size_t sfrom = from + a - nh;
+    memcpy(dst + a, s + sfrom, to - from - a);
+}
+
+bool worker_filter_feed(worker_filter *f, const char *s, size_t n, char *out, size_t *out_len)
+{
+    if (f->hit) { /* nothing more comes out after a stop string */
+        out[0] = '\0';
+        if (out_len) *out_len = 0;
         return true;
     }
-    /* Keep the longest suffix that is a proper prefix of some stop string. */
-    size_t keep = 0;
-    for (int k = 0; k < WORKER_MAX_STOP; k++) {
-        size_t L = strnlen(job->stop[k], WORKER_STOP_LEN - 1);
-        for (size_t m = L > 0 ? L - 1 : 0; m > keep; m--)
-            if (m <= h->n && memcmp(h->buf + h->n - m, job->stop[k], m) == 0) {
-                keep = m;
-                break;
-            }
+    size_t nh = f->n_held, total = nh + n;
+    size_t emit = 0;
+    /* Advance every automaton one byte at a time: the first byte at which any of them
+     * completes is where the text first contains a stop string. */
+    size_t end = 0, best = 0; /* the hit: it ends before byte `end` of s, its length */
+    for (size_t i = 0; i < n && !best; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        for (size_t k = 0; k < f->n_stop; k++) {
+            const unsigned char *P = (const unsigned char *)f->stop[k];
+            size_t q = f->state[k];
+            while (q > 0 && P[q] != c) q = f->fail[k][q - 1];
+            if (P[q] == c) q++;
+            if (q == f->len[k] && q > best) best = q; /* the longer one starts earlier */
+            f->state[k] = (uint16_t)q;
+        }
+        end = i + 1;
     }
-    size_t emit = h->n - keep;
-    memcpy(out, h->buf, emit);
+    if (best) {
+        /* Every state was at most n_held when the piece came (held keeps the longest), so
+         * the match starts inside held + s. */
+        emit = nh + end - best;
+        worker_filter_copy(f, nh, s, 0, emit, out);
+        out[emit] = '\0';
+        f->hit = true;
+        f->n_held = 0;
+        f->held[0] = '\0';
+        if (out_len) *out_len = emit;
+        return true;
+    }
+    /* Hold back the longest end of the text that begins a stop string... */
+    size_t keep = 0;
+    for (size_t k = 0; k < f->n_stop; k++)
+        if (f->state[k] > keep) keep = f->state[k];
+    emit = total - keep;
+    /* ...and a UTF-8 character cut short at the cut (pieces may split one). */
+    for (size_t back = 1; back <= 4 && back <= emit; back++) {
+        unsigned char c = worker_filter_at(f, nh, s, emit - back);
+        if ((c & 0xC0) == 0x80) continue; /* a continuation byte: look further back */
+        if (worker_utf8_need(c) > back) emit -= back;
+        break;
+    }
+    worker_filter_copy(f, nh, s, 0, emit, out);
     out[emit] = '\0';
-    memmove(h->buf, h->buf + emit, keep);
-    h->n = keep;
+    /* The new held text is bytes [emit, total): at most WORKER_STOP_LEN - 2 + 3 bytes. */
+    char tmp[sizeof f->held];
+    worker_filter_copy(f, nh, s, emit, total, tmp);
+    memcpy(f->held, tmp, total - emit);
+    f->n_held = total - emit;
+    f->held[f->n_held] = '\0';
+    if (out_len) *out_len = emit;
     return false;
+}
+
+const char *worker_filter_held(const worker_filter *f, size_t *len)
+{
+    if (len) *len = f->n_held;
+    return f->held;
 }
 
 /* Runs one job; always ends by filling *done (a DONE event, not yet queued). */
@@ -244,7 +321,12 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
     seen_gen = w->job_gen;
     pthread_mutex_unlock(&w->mu);
 
-    worker_hold hold = {0};
+    /* On this thread's stack: the filter's KMP tables take about 4.5 KiB. */
+    worker_filter filt;
+    if (worker_filter_init(&filt, job->stop, job->n_stop) != NT_OK) { /* checked by submit */
+        worker_error(w, "worker: bad stop strings");
+        goto out;
+    }
     tokenizer_stream ts;
     tokenizer_stream_reset(&ts);
     /* An answer continues the cached text: its first token keeps its leading space (the
@@ -281,20 +363,10 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
             break;
         }
         worker_event te = {.kind = WEV_TOKEN, .id = id, .index = i};
-        /* A token's text can be longer than the filter holds (byte-level vocabularies have
-         * pieces of 256 bytes): feed it in slices; what comes out is concatenated. */
+        /* A token's text can be long (byte-level vocabularies have pieces of 256 bytes); the
+         * filter takes it whole and w->shown has room for it and the held-back text. */
         const size_t tl = tokenizer_stream_feed(w->tok, &ts, id, w->piece, w->piece_cap);
-        bool hit = false;
-        size_t sn = 0;
-        w->shown[0] = '\0';
-        for (size_t off = 0; off < tl && !hit; off += WORKER_HOLD_SLICE) {
-            char slice[WORKER_HOLD_SLICE + 1];
-            const size_t k = tl - off < WORKER_HOLD_SLICE ? tl - off : WORKER_HOLD_SLICE;
-            memcpy(slice, w->piece + off, k);
-            slice[k] = '\0';
-            hit = worker_hold_feed(&hold, job, slice, w->shown + sn);
-            sn += strlen(w->shown + sn);
-        }
+        const bool hit = worker_filter_feed(&filt, w->piece, tl, w->shown, NULL);
         te.text = strdup(w->shown);
         if (!job->no_candidates) te.n_cand = sampler_candidates(w->smp, te.cand, 10);
         worker_emit(w, &te);
@@ -327,11 +399,15 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
         }
     }
     if (!done->stop_text) {
+        /* What the filter and the decoder still hold belongs to the answer. */
         char tail[64];
-        tokenizer_stream_flush(w->tok, &ts, tail, sizeof tail);
-        memcpy(hold.buf + hold.n, tail, strlen(tail) + 1);
-        hold.n += strlen(tail);
-        if (hold.n > 0) done->text = strdup(hold.buf);
+        size_t nh, tl = tokenizer_stream_flush(w->tok, &ts, tail, sizeof tail);
+        const char *held = worker_filter_held(&filt, &nh);
+        if (nh + tl > 0 && (done->text = malloc(nh + tl + 1))) {
+            memcpy(done->text, held, nh);
+            memcpy(done->text + nh, tail, tl);
+            done->text[nh + tl] = '\0';
+        }
     }
     done->gen_sec = worker_now() - t1;
 out:
@@ -387,7 +463,7 @@ worker *worker_init(model *m, nt_err *err)
     w->logits = malloc((size_t)w->n_vocab * sizeof *w->logits);
     w->piece_cap = 3 * tokenizer_max_piece_len(w->tok) + 16;
     w->piece = malloc(w->piece_cap);
-    w->shown = malloc(w->piece_cap + 2 * WORKER_HOLD_CAP);
+    w->shown = malloc(WORKER_FILTER_OUT(w->piece_cap));
     w->events = queue_init(sizeof(worker_event), worker_event_drop);
     if (!w->logits || !w->events || !w->piece || !w->shown) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
@@ -470,8 +546,13 @@ const gguf *worker_gguf(const worker *w)
 int worker_submit(worker *w, const worker_job *job)
 {
     if (job->n_tokens < 0 || job->keep < 0 || job->max_tokens < 0 ||
-        (job->n_tokens > 0 && !job->tokens))
+        (job->n_tokens > 0 && !job->tokens) || job->n_stop > WORKER_MAX_STOP ||
+        (job->n_stop > 0 && !job->stop))
         return NT_ERR_INVALID;
+    for (size_t k = 0; k < job->n_stop; k++) {
+        size_t L = job->stop[k] ? strlen(job->stop[k]) : 0;
+        if (L == 0 || L > WORKER_STOP_LEN - 1) return NT_ERR_INVALID;
+    }
     int32_t *copy = NULL;
     if (job->n_tokens > 0) {
         copy = malloc((size_t)job->n_tokens * sizeof *copy);
@@ -488,6 +569,11 @@ int worker_submit(worker *w, const worker_job *job)
     w->job_tokens = copy;
     w->job = *job;
     w->job.tokens = copy;
+    for (size_t k = 0; k < job->n_stop; k++) {
+        strcpy(w->stop_buf[k], job->stop[k]); /* length checked above */
+        w->stop_ptr[k] = w->stop_buf[k];
+    }
+    w->job.stop = w->stop_ptr;
     w->live = job->params;
     w->live_gen++;
     w->job_gen = w->live_gen;

@@ -29,8 +29,11 @@ const model_info *worker_model_info(const worker *w);
 const tokenizer *worker_tokenizer(const worker *w);
 const gguf *worker_gguf(const worker *w);
 
-#define WORKER_MAX_STOP 4  /* stop strings per job */
-#define WORKER_STOP_LEN 32 /* bytes per stop string, NUL included */
+/* Stop-string limits. A job carries the chat template's own stop string (the plain family's
+ * "\nUser:") and up to 16 of a persona's; each is 1 to 255 bytes. The persona loader and the
+ * session reader reject anything beyond (with file:line:col); nothing is ever cut. */
+#define WORKER_MAX_STOP 17  /* stop strings per job: the template's one and a persona's 16 */
+#define WORKER_STOP_LEN 256 /* bytes per stop string, NUL included (so at most 255 of text) */
 
 typedef struct worker_job {
     int32_t keep;           /* rewind the KV cache to this many tokens first (<= cached) */
@@ -40,10 +43,13 @@ typedef struct worker_job {
     sampler_params params;  /* at the start of the answer (seed included) */
     bool ignore_eog;        /* keep generating past end-of-generation tokens (tests, bench) */
     bool no_candidates;     /* skip the candidate lists of TOKEN events (cheaper) */
-    /* Stop strings ("" = unused): generation ends (WEND_EOG, DONE's stop_text set) when the
-     * answer's text contains one; the string itself is not emitted. Text that might be the
-     * start of a stop string is held back until it is known not to be. */
-    char stop[WORKER_MAX_STOP][WORKER_STOP_LEN];
+    /* Stop strings: generation ends (WEND_EOG, DONE's stop_text set) as soon as the answer's
+     * text contains one; the string itself is not emitted. Text that might be the start of a
+     * stop string is held back until it is known not to be (worker_filter below). stop[0..
+     * n_stop) are borrowed: worker_submit copies them. At most WORKER_MAX_STOP strings of 1 to
+     * WORKER_STOP_LEN - 1 bytes, else worker_submit refuses the job (NT_ERR_INVALID). */
+    const char *const *stop;
+    size_t n_stop;
 } worker_job;
 
 /* Queues a job. NT_OK; NT_ERR_INVALID if a job is running (wait for its WEV_DONE) or the job
@@ -88,5 +94,44 @@ bool worker_poll(worker *w, worker_event *ev);
 bool worker_wait(worker *w, worker_event *ev, int timeout_ms);
 /* "end of text", "length", "stopped", "context full", "error". Static. */
 const char *worker_end_name(enum worker_end e);
+
+/* ---- the stop-string filter: the worker runs it on every answer, replay (replay.h) too ----
+ *
+ * Text goes in as the answer is generated, in pieces of any size (a token's text); what comes
+ * out is the text that can no longer turn out to be part of a stop string. It finds the first
+ * place where the text contains a stop string, however the text was split: one
+ * Knuth-Morris-Pratt automaton per stop string advances byte by byte and carries across
+ * pieces, so a stop string spanning many tokens costs the same as one in a single token, and
+ * the work per byte (amortised) does not grow with the strings' length. The held-back text is
+ * the longest end of the text that begins some stop string (at most WORKER_STOP_LEN - 2
+ * bytes), plus the start of a UTF-8 character cut short by the piece's end, so what comes out
+ * is whole characters when the stop strings are. When two stop strings end at the same byte,
+ * the longer one (which starts earlier) is the one cut. Matching is on bytes: no case folding,
+ * no normalisation. The functions touch only the filter: any thread may run one. */
+typedef struct worker_filter {
+    const char *stop[WORKER_MAX_STOP];  /* borrowed; they must outlive the filter */
+    uint16_t len[WORKER_MAX_STOP];      /* strlen(stop[k]), 1..WORKER_STOP_LEN - 1 */
+    uint16_t state[WORKER_MAX_STOP];    /* bytes of stop[k] the text's end matches (< len[k]) */
+    uint8_t fail[WORKER_MAX_STOP][WORKER_STOP_LEN]; /* (n_stop, len[k]) KMP prefix function:
+                                           the longest proper border of stop[k][0..i] */
+    size_t n_stop;
+    char held[WORKER_STOP_LEN + 4];     /* text not let out yet, NUL-terminated */
+    size_t n_held;
+    bool hit;                           /* a stop string was found: feed no more */
+} worker_filter;
+
+/* Most bytes worker_filter_feed writes for a piece of n bytes (its NUL included). */
+#define WORKER_FILTER_OUT(n) ((n) + WORKER_STOP_LEN + 5)
+
+/* Sets f up for stop[0..n) (borrowed). NT_ERR_INVALID when n > WORKER_MAX_STOP or a string is
+ * NULL, empty or longer than WORKER_STOP_LEN - 1 bytes (f is then a filter with no strings). */
+int worker_filter_init(worker_filter *f, const char *const *stop, size_t n);
+/* Feeds s[0..n) and writes to out (room for WORKER_FILTER_OUT(n) bytes) the text that can be
+ * shown now, NUL-terminated; *out_len (may be NULL) gets its length. Returns true when the text
+ * now contains a stop string: out then ends right before it, and the rest is dropped. */
+bool worker_filter_feed(worker_filter *f, const char *s, size_t n, char *out, size_t *out_len);
+/* The text still held back (borrowed from f, NUL-terminated; "" after a hit): at the end of an
+ * answer that did not hit a stop string, it belongs to the answer. */
+const char *worker_filter_held(const worker_filter *f, size_t *len);
 
 #endif

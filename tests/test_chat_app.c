@@ -499,7 +499,9 @@ static void test_stop_string(void)
     worker_job job;
     nt_err e = {0};
     T_ASSERT(chat_prepare(c, &p, 100, &job, NULL, &e) == NT_OK);
-    strcpy(job.stop[0], "Lily");
+    const char *lily[] = {"Lily"};
+    job.stop = lily;
+    job.n_stop = 1;
     T_ASSERT(worker_submit(w, &job) == NT_OK);
     worker_event d = run_to_done(w, c);
     T_EQ_INT(d.end, WEND_EOG);
