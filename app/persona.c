@@ -3,6 +3,7 @@
  * YAML and importing Character Card JSON. See persona.h for the contract. */
 #include "persona.h"
 #include "strbuf.h"
+#include "worker.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,10 @@
     "You are a helpful, honest assistant. Answer clearly and accurately, and say so when "   \
     "you are not sure. Keep answers as short as the question allows; use lists and code "   \
     "blocks where they help."
+
+/* A persona's stop strings go into worker jobs after the template's own: they must fit. */
+_Static_assert(PERSONA_MAX_STOP <= WORKER_MAX_STOP - 1, "a job holds a persona's stop strings");
+_Static_assert(PERSONA_STOP_MAX_BYTES <= WORKER_STOP_LEN - 1, "a job holds each stop string");
 
 static const char *const var_names[] = {"user", "char", "date", "model"};
 #define N_VARS (sizeof var_names / sizeof *var_names)
@@ -194,6 +199,32 @@ static int h_prompt_text(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return check_vars(c, v, k->name, *out);
 }
 
+/* `stop`: a list of 1 to PERSONA_MAX_STOP non-empty strings of at most PERSONA_STOP_MAX_BYTES
+ * bytes. Beyond the limits is an error at the offending item, never a silent cut: a cut stop
+ * string would end answers somewhere else than the user wrote. */
+static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    persona *p = obj;
+    int rc = ycfg_read_strv(c, v, k->name, false, &p->stop.v, &p->stop.n);
+    if (rc != NT_OK) return rc;
+    yaml_node_item_t *items = v->data.sequence.items.start;
+    for (size_t i = 0; i < p->stop.n; i++) {
+        yaml_node_t *it = ycfg_node(c, items[i]);
+        size_t len = strlen(p->stop.v[i]);
+        /* libyaml takes "\0" escapes: the string would end there. */
+        if (it && len != it->data.scalar.length)
+            rc = ycfg_error(c, it, "items of '%s' must not contain a NUL character", k->name);
+        else if (it && len > PERSONA_STOP_MAX_BYTES)
+            rc = ycfg_error(c, it, "items of '%s' must have at most %d bytes, not %zu", k->name,
+                            PERSONA_STOP_MAX_BYTES, len);
+    }
+    if (p->stop.n > PERSONA_MAX_STOP)
+        rc = ycfg_error(c, ycfg_node(c, items[PERSONA_MAX_STOP]),
+                        "'%s' must have at most %d strings, not %zu", k->name, PERSONA_MAX_STOP,
+                        p->stop.n);
+    return rc;
+}
+
 static int h_template(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     persona *p = obj;
@@ -360,7 +391,7 @@ static const ycfg_key persona_keys[] = {
     {"context", h_context, 0, 0, 0, false, 0},
     {"context_instruction", h_prompt_text, offsetof(persona, context_instruction), 0, 0, false, 0},
     {"sampling", h_sampling, 0, 0, 0, false, 0},
-    {"stop", ycfg_h_strv, offsetof(persona, stop), 0, 0, false, 0},
+    {"stop", h_stop, 0, 0, 0, false, 0},
     {NULL, NULL, 0, 0, 0, false, 0},
 };
 

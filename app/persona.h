@@ -26,6 +26,10 @@
 #define PERSONA_REPEAT_PENALTY_MIN 0.5
 #define PERSONA_REPEAT_PENALTY_MAX 2.0
 #define PERSONA_PENALTY_MAX 2.0 /* presence/frequency: -2..2, as in OpenAI's API */
+/* Stop strings a persona may give, and bytes in each (UTF-8, at least 1): what a worker job
+ * holds next to the template's own (worker.h). More, longer or empty ones are errors. */
+#define PERSONA_MAX_STOP 16
+#define PERSONA_STOP_MAX_BYTES 255
 
 typedef struct persona_example {
     char *user, *assistant;
@@ -71,7 +75,8 @@ typedef struct persona {
     size_t n_docs;
     char *context_instruction; /* NULL: PERSONA_DEFAULT_INSTRUCTION */
     persona_sampling sampling;
-    ycfg_strvec stop;    /* extra stop strings */
+    ycfg_strvec stop;    /* extra stop strings: at most PERSONA_MAX_STOP, each 1 to
+                            PERSONA_STOP_MAX_BYTES bytes (persona_load checks) */
     int template_family; /* enum chat_family forced by the file, or -1 to use the model's */
     char *model;         /* preferred model (path or file name), NULL when none */
 } persona;

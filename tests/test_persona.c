@@ -260,6 +260,89 @@ static void test_errors(void)
                "      ^");
 }
 
+/* Stop strings: up to 16 of up to 255 bytes load whole (a multi-byte string too); beyond is
+ * an error at the offending item, with its place, never a cut. */
+static void test_stop_limits(void)
+{
+    /* 16 strings of exactly 255 bytes: 15 of ASCII with characters YAML escapes, one of 85
+     * three-byte characters. */
+    static char text[8192];
+    char *e;
+    strcpy(text, "name: t\nsystem: s\nstop:\n");
+    for (int k = 0; k < PERSONA_MAX_STOP - 1; k++) {
+        char item[300];
+        int n = snprintf(item, sizeof item, "  - \"%c\\n\\\"", 'a' + k); /* 3 bytes */
+        for (int i = 3; i < PERSONA_STOP_MAX_BYTES; i++) item[n++] = 'x';
+        memcpy(item + n, "\"\n", 3);
+        strcat(text, item);
+    }
+    strcat(text, "  - ");
+    for (int i = 0; i < 85; i++) strcat(text, "語");
+    strcat(text, "\n");
+    persona *p = load_text(text, "prompts/tutor.yaml", &e);
+    T_EQ_STR(e, "");
+    free(e);
+    T_ASSERT(p != NULL);
+    T_EQ_INT(p->stop.n, PERSONA_MAX_STOP);
+    for (size_t k = 0; k < p->stop.n; k++) T_EQ_INT(strlen(p->stop.v[k]), 255);
+    T_CHECK(!strncmp(p->stop.v[0], "a\n\"xxx", 6));
+    T_CHECK(!strncmp(p->stop.v[15], "語語", 6));
+    persona_free(p);
+
+    /* A 17th string, itself too long: both errors at its place; the length is counted in
+     * bytes (86 characters are 258 bytes). */
+    strcat(text, "  - ");
+    for (int i = 0; i < 86; i++) strcat(text, "語");
+    strcat(text, "\n");
+    char msg[2048], line[400] = "  - ";
+    for (int i = 0; i < 86; i++) strcat(line, "語");
+    snprintf(msg, sizeof msg,
+             "prompts/tutor.yaml:20:5: items of 'stop' must have at most 255 bytes, not 258\n"
+             "%s\n    ^\n"
+             "prompts/tutor.yaml:20:5: 'stop' must have at most 16 strings, not 17\n"
+             "%s\n    ^", line, line);
+    EXPECT_ERR(text, msg);
+
+    /* Too many short ones: reported at the 17th. */
+    strcpy(text, "name: t\nsystem: s\nstop: [");
+    strcpy(line, "stop: [");
+    for (int k = 0; k < 17; k++) {
+        char item[8];
+        snprintf(item, sizeof item, "%s%c", k ? ", " : "", 'a' + k);
+        strcat(text, item);
+        strcat(line, item);
+    }
+    strcat(text, "]\n");
+    strcat(line, "]");
+    snprintf(msg, sizeof msg, "prompts/tutor.yaml:3:56: 'stop' must have at most 16 strings, "
+                              "not 17\n%s\n%55s^", line, "");
+    EXPECT_ERR(text, msg);
+
+    /* 256 ASCII bytes, in a flow list after a good one. */
+    strcpy(line, "stop: [\"ok\", ");
+    for (int i = 0; i < 256; i++) strcat(line, "y");
+    strcat(line, "]");
+    snprintf(text, sizeof text, "name: t\nsystem: s\n%s\n", line);
+    snprintf(msg, sizeof msg, "prompts/tutor.yaml:3:14: items of 'stop' must have at most 255 "
+                              "bytes, not 256\n%s\n%13s^", line, "");
+    EXPECT_ERR(text, msg);
+
+    /* Empty, and a NUL escape that would end the string early. */
+    EXPECT_ERR("name: t\nsystem: s\nstop: [\"###\", '']\n",
+               "prompts/tutor.yaml:3:15: items of 'stop' must not be empty\n"
+               "stop: [\"###\", '']\n"
+               "              ^");
+    EXPECT_ERR("name: t\nsystem: s\nstop: [\"a\\0b\"]\n",
+               "prompts/tutor.yaml:3:8: items of 'stop' must not contain a NUL character\n"
+               "stop: [\"a\\0b\"]\n"
+               "       ^");
+    /* A list it must be. */
+    EXPECT_ERR("name: t\nsystem: s\nstop: \"###\"\n",
+               "prompts/tutor.yaml:3:7: 'stop' must be a list of strings, not a string\n"
+               "stop: \"###\"\n"
+               "      ^");
+}
+
 static void test_open(void)
 {
     ycfg_diag d = {0};
@@ -639,6 +722,7 @@ int main(void)
     T_RUN(test_builtin_is_default);
     T_RUN(test_fields);
     T_RUN(test_errors);
+    T_RUN(test_stop_limits);
     T_RUN(test_open);
     T_RUN(test_expand);
     T_RUN(test_render_msgs);
