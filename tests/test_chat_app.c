@@ -5,6 +5,7 @@
  * trained model); skips when the fixtures are absent. */
 #include "../app/chat.h"
 #include "../app/cli.h"
+#include "../app/persona.h"
 #include "../app/worker.h"
 #include "natter.h"
 #include "t.h"
@@ -511,6 +512,399 @@ static void test_stop_string(void)
     worker_free(w);
 }
 
+/* A persona's full set of stop strings on a real answer: one of 200 bytes cut from the
+ * answer itself (so it spans dozens of tokens) and 15 long decoys that follow the text for up
+ * to 254 bytes and then miss, so text is held back for many tokens and let out again. The
+ * answer must end exactly before the first occurrence, every held byte given back. */
+static void test_stop_strings_long(void)
+{
+    worker *w = t_stories_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    chat_set_raw(c, true); /* no template stop: the persona's 16 only */
+    chat_add_user(c, "Once upon a time");
+    sampler_params p = greedy();
+    worker_event d = answer(w, c, &p, 300, NULL);
+    T_EQ_INT(d.end, WEND_LENGTH);
+    char *ref = strdup(last_turn(c)->text);
+    size_t rn = strlen(ref);
+    T_ASSERT(rn > 600);
+    T_CHECK(!strchr(ref, '#'));
+
+    static char stops[CHAT_MAX_STOPS][WORKER_STOP_LEN];
+    const char *sp[CHAT_MAX_STOPS];
+    for (int k = 0; k < CHAT_MAX_STOPS - 1; k++) {
+        size_t at = 10 + 20 * (size_t)k, L = 60 + 13 * (size_t)k; /* up to 242 bytes */
+        memcpy(stops[k], ref + at, L);
+        stops[k][L - 1] = '#';
+        stops[k][L] = '\0';
+        sp[k] = stops[k];
+    }
+    memcpy(stops[CHAT_MAX_STOPS - 1], ref + 330, 200);
+    stops[CHAT_MAX_STOPS - 1][200] = '\0';
+    sp[CHAT_MAX_STOPS - 1] = stops[CHAT_MAX_STOPS - 1];
+    size_t cut = (size_t)(strstr(ref, sp[CHAT_MAX_STOPS - 1]) - ref);
+    T_CHECK(cut <= 330);
+
+    T_EQ_INT(chat_regen(c), NT_OK);
+    T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS), NT_OK);
+    worker_job job;
+    d = answer(w, c, &p, 300, &job);
+    T_EQ_INT(job.n_stop, CHAT_MAX_STOPS);
+    T_EQ_INT(d.end, WEND_EOG);
+    T_CHECK(d.stop_text);
+    ref[cut] = '\0';
+    T_EQ_STR(last_turn(c)->text, ref);
+    /* The answer records its stop strings whole. */
+    T_EQ_INT(last_turn(c)->n_stop, CHAT_MAX_STOPS);
+    for (int k = 0; k < CHAT_MAX_STOPS && k < (int)last_turn(c)->n_stop; k++)
+        T_EQ_STR(last_turn(c)->stop[k], sp[k]);
+
+    /* Without the real one the decoys hold text back and give it all back at the end. */
+    T_EQ_INT(chat_regen(c), NT_OK);
+    T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS - 1), NT_OK);
+    d = answer(w, c, &p, 300, NULL);
+    T_EQ_INT(d.end, WEND_LENGTH);
+    T_CHECK(!d.stop_text);
+    T_EQ_INT(strlen(last_turn(c)->text), rn);
+
+    /* The plain template adds its own first: 17 in the job; a persona string equal to it is
+     * not repeated. */
+    T_EQ_INT(chat_regen(c), NT_OK);
+    chat_set_raw(c, false);
+    T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS), NT_OK);
+    nt_err e = {0};
+    T_EQ_INT(chat_prepare(c, &p, 10, &job, NULL, &e), NT_OK);
+    T_EQ_INT(job.n_stop, WORKER_MAX_STOP);
+    if (job.n_stop == WORKER_MAX_STOP) {
+        T_EQ_STR(job.stop[0], "\nUser:");
+        T_EQ_STR(job.stop[16], sp[15]);
+    }
+    T_EQ_INT(worker_submit(w, &job), NT_OK);
+    run_to_done(w, c);
+    T_EQ_INT(last_turn(c)->n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(chat_regen(c), NT_OK);
+    sp[3] = "\nUser:";
+    T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS), NT_OK);
+    T_EQ_INT(chat_prepare(c, &p, 10, &job, NULL, &e), NT_OK);
+    T_EQ_INT(job.n_stop, WORKER_MAX_STOP - 1);
+    /* worker_submit refuses what the limits do not allow. */
+    worker_job bad = job;
+    const char *many[WORKER_MAX_STOP + 1];
+    for (int k = 0; k <= WORKER_MAX_STOP; k++) many[k] = "x";
+    bad.stop = many;
+    bad.n_stop = WORKER_MAX_STOP + 1;
+    T_EQ_INT(worker_submit(w, &bad), NT_ERR_INVALID);
+    char s256[257];
+    memset(s256, 'y', 256);
+    s256[256] = '\0';
+    many[1] = s256;
+    bad.n_stop = 2;
+    T_EQ_INT(worker_submit(w, &bad), NT_ERR_INVALID);
+    many[1] = "";
+    T_EQ_INT(worker_submit(w, &bad), NT_ERR_INVALID);
+    T_EQ_INT(worker_submit(w, &job), NT_OK);
+    run_to_done(w, c);
+    free(ref);
+    chat_free(c);
+    worker_free(w);
+}
+
+/* ---- the stop-string filter on its own (worker_filter, no model) ---- */
+
+/* Where text[0..n) first contains one of stop[0..ns): the start of the stop string that ends
+ * first (the longer one when two end together), or -1. The definition, by brute force. */
+static long naive_cut(const char *text, size_t n, const char *const *stop, size_t ns)
+{
+    for (size_t e = 1; e <= n; e++) {
+        size_t best = 0;
+        for (size_t k = 0; k < ns; k++) {
+            size_t L = strlen(stop[k]);
+            if (L <= e && L > best && memcmp(text + e - L, stop[k], L) == 0) best = L;
+        }
+        if (best) return (long)(e - best);
+    }
+    return -1;
+}
+
+/* The longest end of text[0..n) that is a proper prefix of a stop string: what must be held. */
+static size_t naive_keep(const char *text, size_t n, const char *const *stop, size_t ns)
+{
+    size_t keep = 0;
+    for (size_t k = 0; k < ns; k++) {
+        size_t L = strlen(stop[k]);
+        for (size_t m = L - 1 < n ? L - 1 : n; m > keep; m--)
+            if (memcmp(text + n - m, stop[k], m) == 0) {
+                keep = m;
+                break;
+            }
+    }
+    return keep;
+}
+
+static bool utf8_whole(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+        if (need == 0 || i + need > n) return false;
+        for (size_t j = 1; j < need; j++)
+            if (((unsigned char)s[i + j] & 0xC0) != 0x80) return false;
+        i += need;
+    }
+    return true;
+}
+
+/* Feeds text to a filter over stop[0..ns) in pieces of the given sizes (cycled), and checks it
+ * against the definition after every piece: nothing lost or repeated, no more held back than a
+ * stop string's possible start (plus an unfinished UTF-8 character), the cut where naive_cut
+ * puts it. With whole_chars, every piece let out must be whole UTF-8 characters. Returns the
+ * number of failed checks (0: all fine), so a fuzz loop can stop at the first bad case. */
+static int filter_run(const char *text, size_t n, const char *const *stop, size_t ns,
+                      const size_t *sizes, size_t n_sizes, bool whole_chars)
+{
+    int bad = 0;
+    worker_filter *f = malloc(sizeof *f);
+    char *shown = malloc(n + 1), *out = malloc(WORKER_FILTER_OUT(n));
+    if (!f || !shown || !out || worker_filter_init(f, stop, ns) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "filter_run: setup failed");
+        free(f), free(shown), free(out);
+        return 1;
+    }
+    long cut = naive_cut(text, n, stop, ns);
+    size_t fed = 0, ns_out = 0, si = 0;
+    bool hit = false;
+    while (fed < n && !hit) {
+        size_t k = sizes[si++ % n_sizes];
+        if (k > n - fed) k = n - fed;
+        size_t got = 12345;
+        hit = worker_filter_feed(f, text + fed, k, out, &got);
+        fed += k;
+        bad += got != strlen(out);
+        if (whole_chars && !utf8_whole(out, got)) {
+            t_fail(__FILE__, __LINE__, "a piece let out is not whole characters at byte %zu", fed);
+            bad++;
+        }
+        memcpy(shown + ns_out, out, got);
+        ns_out += got;
+        if (hit) break;
+        /* Everything fed is shown or held, in order. */
+        size_t nh;
+        const char *held = worker_filter_held(f, &nh);
+        if (ns_out + nh != fed || memcmp(shown, text, ns_out) != 0 ||
+            memcmp(held, text + ns_out, nh) != 0) {
+            t_fail(__FILE__, __LINE__, "after %zu bytes: %zu shown + %zu held do not make the text",
+                   fed, ns_out, nh);
+            bad++;
+            break;
+        }
+        /* Held back: exactly what may begin a stop string, and at most 3 bytes of an
+         * unfinished character more. */
+        size_t want = naive_keep(text, fed, stop, ns);
+        if (nh < want || nh > want + 3 || (!whole_chars && nh != want && utf8_whole(text, fed))) {
+            t_fail(__FILE__, __LINE__, "after %zu bytes: %zu held, %zu may start a stop string",
+                   fed, nh, want);
+            bad++;
+            break;
+        }
+    }
+    if (cut >= 0) {
+        if (!hit || ns_out != (size_t)cut || memcmp(shown, text, ns_out) != 0) {
+            t_fail(__FILE__, __LINE__, "stop string at byte %ld: hit %d, %zu bytes shown", cut,
+                   hit, ns_out);
+            bad++;
+        }
+        /* After a hit nothing more comes out. */
+        size_t got = 1;
+        bad += !worker_filter_feed(f, "more", 4, out, &got) || got != 0;
+    } else if (hit) {
+        t_fail(__FILE__, __LINE__, "a stop string was found where there is none (%zu bytes shown)",
+               ns_out);
+        bad++;
+    }
+    free(f);
+    free(shown);
+    free(out);
+    return bad;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Random texts over two or three letters (so stop strings overlap themselves and each other a
+ * lot: the automata's fallbacks get exercised), up to 17 stop strings of up to 255 bytes, some
+ * cut from the text itself so they do occur, fed in pieces of 1 byte to 400 bytes; every case
+ * compared with the brute-force definition. Deterministic (fixed seed). */
+static void test_filter_fuzz(void)
+{
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    char text[1600];
+    char stops[WORKER_MAX_STOP][WORKER_STOP_LEN];
+    const char *sp[WORKER_MAX_STOP];
+    int hits = 0, bad = 0;
+    for (int it = 0; it < 240 && !bad; it++) {
+        int mode = it % 3;
+        size_t alpha = 2 + (size_t)(it % 2);
+        size_t n = (size_t)(rng_next(&seed) % (mode == 1 ? 400 : 1500));
+        for (size_t i = 0; i < n; i++) text[i] = (char)('a' + rng_next(&seed) % alpha);
+        text[n] = '\0';
+        size_t maxlen = mode == 0 ? WORKER_STOP_LEN - 1 : mode == 1 ? 12 : 60;
+        size_t ns = 1 + (size_t)(rng_next(&seed) % WORKER_MAX_STOP);
+        for (size_t k = 0; k < ns; k++) {
+            size_t L = 1 + (size_t)(rng_next(&seed) % maxlen);
+            if (n > L && rng_next(&seed) % 3 == 0) { /* a piece of the text */
+                memcpy(stops[k], text + rng_next(&seed) % (n - L), L);
+            } else {
+                for (size_t i = 0; i < L; i++) stops[k][i] = (char)('a' + rng_next(&seed) % alpha);
+            }
+            stops[k][L] = '\0';
+            sp[k] = stops[k];
+        }
+        size_t sizes[7];
+        for (int j = 0; j < 7; j++)
+            sizes[j] = mode == 1 ? 1 : 1 + (size_t)(rng_next(&seed) % (mode == 0 ? 400 : 20));
+        hits += naive_cut(text, n, sp, ns) >= 0;
+        bad += filter_run(text, n, sp, ns, sizes, 7, false);
+    }
+    T_EQ_INT(bad, 0);
+    /* Both kinds of case were seen. */
+    T_CHECK(hits > 40 && hits < 230);
+}
+
+/* The worst case for naive matching: a long run of one letter against 17 stop strings of 255
+ * bytes that all but match it; never a hit, and the longest possible text is held back. */
+static void test_filter_long_runs(void)
+{
+    static char text[3000], stops[WORKER_MAX_STOP][WORKER_STOP_LEN];
+    const char *sp[WORKER_MAX_STOP];
+    memset(text, 'a', sizeof text - 1);
+    for (size_t k = 0; k < WORKER_MAX_STOP; k++) {
+        size_t L = WORKER_STOP_LEN - 1 - k;
+        memset(stops[k], 'a', L);
+        stops[k][L - 1] = 'b';
+        stops[k][L] = '\0';
+        sp[k] = stops[k];
+    }
+    size_t one = 1, big = 777;
+    T_EQ_INT(filter_run(text, sizeof text - 1, sp, WORKER_MAX_STOP, &one, 1, false), 0);
+    T_EQ_INT(filter_run(text, sizeof text - 1, sp, WORKER_MAX_STOP, &big, 1, false), 0);
+    /* The text ends with the longest one: found whole across 254 one-byte pieces. */
+    text[sizeof text - 2] = 'b';
+    T_EQ_INT(filter_run(text, sizeof text - 1, sp, WORKER_MAX_STOP, &one, 1, false), 0);
+    T_EQ_INT((int)naive_cut(text, sizeof text - 1, sp, WORKER_MAX_STOP),
+             (int)(sizeof text - 1 - (WORKER_STOP_LEN - 1)));
+}
+
+/* Multi-byte UTF-8 text and stop strings, split at every byte: the cut is right and every
+ * piece let out is whole characters, even when a piece ends inside one. */
+static void test_filter_utf8(void)
+{
+    const char *text = "Der Bär sagte: «日本語のテキスト» — 🙂 ok.\n用户：次の質問 "
+                       "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"; /* 日本語 */
+    const char *stops[] = {"\n用户：", "テキストX", "日本語の本", "🙂🙂", "Bär sagte!"};
+    size_t n = strlen(text);
+    for (size_t k = 1; k <= 9; k++) {
+        size_t sizes[] = {k, k + 1, 1};
+        T_EQ_INT(filter_run(text, n, stops, 5, sizes, 3, true), 0);
+        T_EQ_INT(filter_run(text, n, stops + 1, 4, sizes, 3, true), 0); /* no hit */
+    }
+    T_CHECK(naive_cut(text, n, stops, 5) == (long)(strstr(text, "\n用户") - text));
+    /* A 255-byte stop string of 3-byte characters that the text holds whole, fed a byte at a
+     * time: 85 characters, then a miss on the last byte for the decoy. */
+    char big[2048] = "Vorher. ", stop[WORKER_STOP_LEN], decoy[WORKER_STOP_LEN];
+    for (int i = 0; i < 85; i++) strcat(big, "語");
+    strcat(big, " Nachher.");
+    memcpy(stop, strstr(big, "語"), 255);
+    stop[255] = '\0';
+    memcpy(decoy, stop, 255);
+    decoy[254] = '\x9f';
+    decoy[255] = '\0';
+    const char *two[] = {decoy, stop};
+    size_t one = 1;
+    T_EQ_INT(filter_run(big, strlen(big), two, 2, &one, 1, true), 0);
+    T_EQ_INT(filter_run(big, strlen(big), two, 1, &one, 1, true), 0);
+    T_EQ_INT((int)naive_cut(big, strlen(big), two, 2), 8);
+}
+
+/* Which stop string wins, and the limits. */
+static void test_filter_rules(void)
+{
+    worker_filter *f = malloc(sizeof *f);
+    T_ASSERT(f);
+    char out[WORKER_FILTER_OUT(64)];
+    size_t n;
+    /* Two ending at the same byte: the longer (earlier) one is cut. */
+    const char *user[] = {"User:", "\nUser:"};
+    T_EQ_INT(worker_filter_init(f, user, 2), NT_OK);
+    T_CHECK(worker_filter_feed(f, "Hi\nUser: x", 10, out, &n));
+    T_EQ_STR(out, "Hi");
+    /* The first to end wins, even inside one piece: "cd" ends before "abcdef" does. */
+    const char *nest[] = {"abcdef", "cd"};
+    T_EQ_INT(worker_filter_init(f, nest, 2), NT_OK);
+    T_CHECK(worker_filter_feed(f, "xxabcdefyy", 10, out, &n));
+    T_EQ_STR(out, "xxab");
+    /* No stop strings: everything passes at once (whole characters). */
+    T_EQ_INT(worker_filter_init(f, NULL, 0), NT_OK);
+    T_CHECK(!worker_filter_feed(f, "plain \xc3", 7, out, &n));
+    T_EQ_STR(out, "plain ");
+    T_CHECK(!worker_filter_feed(f, "\xa9!", 2, out, &n));
+    T_EQ_STR(out, "\xc3\xa9!");
+    /* The limits: 17 strings of 1 to 255 bytes. */
+    char s255[256], s256[257];
+    memset(s255, 'x', 255);
+    s255[255] = '\0';
+    memset(s256, 'x', 256);
+    s256[256] = '\0';
+    const char *many[WORKER_MAX_STOP + 1];
+    for (int k = 0; k <= WORKER_MAX_STOP; k++) many[k] = s255;
+    T_EQ_INT(WORKER_MAX_STOP, 17);
+    T_EQ_INT(WORKER_STOP_LEN - 1, 255);
+    T_EQ_INT(worker_filter_init(f, many, WORKER_MAX_STOP), NT_OK);
+    T_EQ_INT(worker_filter_init(f, many, WORKER_MAX_STOP + 1), NT_ERR_INVALID);
+    const char *too_long[] = {"ok", s256};
+    T_EQ_INT(worker_filter_init(f, too_long, 2), NT_ERR_INVALID);
+    const char *empty[] = {"ok", ""};
+    T_EQ_INT(worker_filter_init(f, empty, 2), NT_ERR_INVALID);
+    free(f);
+
+    /* chat_set_stops: a persona's 16, never cut; beyond, refused and the old ones kept. */
+    chat *c = chat_init(NULL, CHAT_CHATML, 64);
+    T_ASSERT(c);
+    T_EQ_INT(chat_set_stops(c, many, CHAT_MAX_STOPS), NT_OK);
+    T_EQ_INT(chat_set_stops(c, many, CHAT_MAX_STOPS + 1), NT_ERR_INVALID);
+    T_EQ_INT(chat_set_stops(c, too_long, 2), NT_ERR_INVALID);
+    T_EQ_INT(chat_set_stops(c, empty, 2), NT_ERR_INVALID);
+    chat_free(c);
+    /* A persona made in code (persona_load refuses such a file) with 17 is refused whole. */
+    persona *pp = persona_builtin();
+    T_ASSERT(pp);
+    pp->stop.v = calloc(CHAT_MAX_STOPS + 2, sizeof *pp->stop.v);
+    T_ASSERT(pp->stop.v);
+    for (int k = 0; k <= CHAT_MAX_STOPS; k++) pp->stop.v[k] = strdup("s");
+    pp->stop.n = CHAT_MAX_STOPS + 1;
+    c = chat_init(NULL, CHAT_CHATML, 64);
+    T_ASSERT(c);
+    nt_err e = {0};
+    T_EQ_INT(cli_chat_persona(c, pp, "m.gguf", NULL, -1, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "persona 'default': more than 16 stop strings, or one empty or longer than "
+                    "255 bytes");
+    chat_free(c);
+    persona_free(pp);
+    chat_turn t = {0};
+    T_EQ_INT(chat_turn_set_stops(&t, many, WORKER_MAX_STOP), NT_OK);
+    T_EQ_INT(t.n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(chat_turn_set_stops(&t, many, WORKER_MAX_STOP + 1), NT_ERR_INVALID);
+    T_EQ_INT(t.n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(strlen(t.stop[16]), 255);
+    free(t.stop);
+}
+
 /* Generation that runs into the end of the KV cache ends with WEND_CONTEXT_FULL. */
 static void test_worker_context_full(void)
 {
@@ -636,6 +1030,11 @@ int main(void)
     T_RUN(test_persona_prefix);
     T_RUN(test_worker_stop_params);
     T_RUN(test_stop_string);
+    T_RUN(test_stop_strings_long);
+    T_RUN(test_filter_rules);
+    T_RUN(test_filter_fuzz);
+    T_RUN(test_filter_long_runs);
+    T_RUN(test_filter_utf8);
     T_RUN(test_worker_context_full);
     return t_done();
 }
