@@ -67,8 +67,26 @@ static void turn_set_text(chat_turn *t, const char *s)
     t->cap = t->len + 1;
 }
 
+/* Stop string k of a full set at the limits: WORKER_STOP_LEN - 1 bytes each, distinct, in
+ * turns ASCII with characters YAML must escape, 3-byte UTF-8 characters, and bytes that are
+ * not UTF-8 (written as !!binary). */
+static void long_stop(char *buf, size_t k)
+{
+    static const char *const units[] = {"q\"\\\n \t:", "\xe6\x97\xa5\xe6\x9c\xac", "\xff\xfe\x80"};
+    const char *u = units[k % 3];
+    size_t n = 0, ul = strlen(u);
+    buf[n++] = (char)('a' + k);
+    while (n + ul <= WORKER_STOP_LEN - 1) {
+        memcpy(buf + n, u, ul);
+        n += ul;
+    }
+    while (n < WORKER_STOP_LEN - 1) buf[n++] = 'z';
+    buf[n] = '\0';
+}
+
 /* A session with every kind of field: odd texts, changes (several parameters at one index, a
- * seed change), stop strings, every end reason, a very long line. */
+ * seed change), stop strings (as many and as long as allowed too), every end reason, a very
+ * long line. */
 static session *make_session(void)
 {
     session *s = session_init();
@@ -126,6 +144,14 @@ static session *make_session(void)
         if (i % 4 == 1) {
             const char *st[] = {"\nUser:", "\"quoted\" \xe2\x9c\x93", "bad \xff byte"};
             T_EQ_INT(chat_turn_set_stops(t, st, 3), NT_OK);
+        } else if (i % 8 == 3) {
+            static char buf[WORKER_MAX_STOP][WORKER_STOP_LEN];
+            const char *st[WORKER_MAX_STOP];
+            for (size_t k = 0; k < WORKER_MAX_STOP; k++) {
+                long_stop(buf[k], k + i);
+                st[k] = buf[k];
+            }
+            T_EQ_INT(chat_turn_set_stops(t, st, WORKER_MAX_STOP), NT_OK);
         }
         t->n_prompt = 17;
         t->prompt_sec = 0.25;
@@ -245,6 +271,9 @@ static void test_roundtrip(void)
     T_CHECK(strstr(y, "    prompt_length: 101\n") != NULL);
     T_CHECK(strstr(y, "    stop: [\"\\nUser:\", \"\\\"quoted\\\" \xe2\x9c\x93\", !!binary ") != NULL);
     T_CHECK(strstr(y, "    stop: []\n") != NULL);
+    /* A full set of long strings takes a line each. */
+    T_CHECK(strstr(y, "    stop:\n      - \"dq\\\"\\\\\\n \\t:q") != NULL);
+    T_CHECK(strstr(y, "      - !!binary ") != NULL);
     ycfg_diag_free(&d);
     session_free(r);
     session_free(s);
@@ -345,8 +374,76 @@ static void test_corrupt(void)
     if (s->turns[1].n_stop == 1) T_EQ_STR(s->turns[1].stop[0], "\nUser:");
     session_free(s);
     ycfg_diag_free(&d);
+    /* A file from before the limits were raised (at most 3 strings of at most 31 bytes)
+     * reads as it did. */
+    char *old = edit("    end: eog\n", "    end: eog\n    stop: [\"\\nUser:\", \"###\", "
+                                      "\"0123456789012345678901234567890\"]\n");
+    s = NULL;
+    T_EQ_INT(session_parse(&s, "old.yaml", old, strlen(old), &d), NT_OK);
+    print_diag(&d);
+    ycfg_diag_free(&d);
+    T_ASSERT(s);
+    T_EQ_INT(s->turns[1].n_stop, 3);
+    if (s->turns[1].n_stop == 3) {
+        T_EQ_STR(s->turns[1].stop[0], "\nUser:");
+        T_EQ_STR(s->turns[1].stop[1], "###");
+        T_EQ_STR(s->turns[1].stop[2], "0123456789012345678901234567890");
+    }
+    session_free(s);
+    free(old);
+    /* An empty list stays empty (an answer written with no stop string). */
+    old = edit("    end: eog\n", "    end: eog\n    stop: []\n");
+    s = NULL;
+    T_EQ_INT(session_parse(&s, "old.yaml", old, strlen(old), &d), NT_OK);
+    ycfg_diag_free(&d);
+    T_ASSERT(s);
+    T_EQ_INT(s->turns[1].n_stop, 0);
+    session_free(s);
+    free(old);
 
     char *t;
+    /* Beyond the limits: refused with the place, never cut. */
+    {
+        char long_s[WORKER_STOP_LEN + 1], line[512], with[600], want[1200];
+        memset(long_s, 'x', WORKER_STOP_LEN);
+        long_s[WORKER_STOP_LEN] = '\0';
+        snprintf(line, sizeof line, "    stop: [\"\\nUser:\", \"%s\"]", long_s);
+        snprintf(with, sizeof with, "    end: eog\n%s\n", line);
+        snprintf(want, sizeof want, "bad.yaml:19:23: items of 'stop' must have at most 255 "
+                                    "bytes, not 256\n%s\n%22s^", line, "");
+        expect_error(t = edit("    end: eog\n", with), want);
+        free(t);
+        /* The same as !!binary: 256 bytes 0xFF are 85 times "////" and "/w==". */
+        char b64[400] = "";
+        for (int k = 0; k < 85; k++) strcat(b64, "////");
+        strcat(b64, "/w==");
+        snprintf(line, sizeof line, "    stop: [!!binary \"%s\"]", b64);
+        snprintf(with, sizeof with, "    end: eog\n%s\n", line);
+        /* (A line this long is quoted as 160 characters around the column.) */
+        snprintf(want, sizeof want, "bad.yaml:19:12: items of 'stop' must have at most 255 "
+                                    "bytes, not 256\n%.160s...\n%11s^", line, "");
+        expect_error(t = edit("    end: eog\n", with), want);
+        free(t);
+    }
+    expect_error(t = edit("    end: eog\n", "    end: eog\n    stop: [\"\\nUser:\", \"\"]\n"),
+                 "bad.yaml:19:23: items of 'stop' must not be empty\n"
+                 "    stop: [\"\\nUser:\", \"\"]\n"
+                 "                      ^");
+    free(t);
+    {
+        char line[256] = "    stop: [", with[300], want[700];
+        for (int k = 0; k < WORKER_MAX_STOP + 1; k++)
+            snprintf(line + strlen(line), sizeof line - strlen(line), "%ss%02d", k ? ", " : "", k);
+        strcat(line, "]");
+        snprintf(with, sizeof with, "    end: eog\n%s\n", line);
+        /* Reported at the first string too many: "    stop: [" and 17 of "sNN, ". */
+        snprintf(want, sizeof want, "bad.yaml:19:%d: 'stop' must have at most 17 strings, not 18\n"
+                                    "%s\n%*s^", 12 + 5 * WORKER_MAX_STOP, line,
+                 11 + 5 * WORKER_MAX_STOP, "");
+        expect_error(t = edit("    end: eog\n", with), want);
+        free(t);
+    }
+
     expect_error(t = edit("natter-session: 1", "natter-session: 7"),
                  "bad.yaml:1:17: unsupported session version 7 (this natter reads version 1)\n"
                  "natter-session: 7\n"
@@ -888,6 +985,74 @@ static void test_replay_exact(void)
     worker_free(w);
 }
 
+/* Answers written with a persona's full set of long stop strings (16 of up to 255 bytes, one
+ * of them 180 bytes of the answer's own text, so it spans many tokens) are saved whole, read
+ * back, and replayed to the same cut: the replay stops alike. Also with a temperature above
+ * zero, where the cut text is not known in advance. */
+static void test_replay_long_stops(void)
+{
+    worker *w = t_stories_worker(512);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    sampler_params p = sampler_default_params();
+    p.temperature = 0;
+    chat_add_user(c, "Once upon a time");
+    answer_live(w, c, &p, 300, NULL, 0, -1);
+    const char *ref = chat_turn_at(c, 1)->text;
+    T_ASSERT(strlen(ref) > 300);
+    static char stops[CHAT_MAX_STOPS][WORKER_STOP_LEN];
+    const char *sp[CHAT_MAX_STOPS];
+    for (int k = 0; k < CHAT_MAX_STOPS; k++) {
+        /* 15 that never occur (an unusual last byte), 240 to 255 bytes of "é" and text. */
+        size_t L = WORKER_STOP_LEN - 1 - (size_t)k;
+        memset(stops[k], 0, sizeof stops[k]);
+        for (size_t i = 0; i + 2 <= L - 1; i += 2) memcpy(stops[k] + i, "\xc3\xa9", 2);
+        memcpy(stops[k], ref + 5 * k, 40);
+        size_t n = strlen(stops[k]);
+        while (n < L) stops[k][n++] = '~';
+        sp[k] = stops[k];
+    }
+    memset(stops[7], 0, sizeof stops[7]);
+    memcpy(stops[7], ref + 100, 180); /* this one is in the answer */
+    size_t cut = (size_t)(strstr(ref, stops[7]) - ref);
+    char *want = strndup(ref, cut);
+    T_EQ_INT(chat_regen(c), NT_OK);
+    T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS), NT_OK);
+    worker_event d = answer_live(w, c, &p, 300, NULL, 0, -1);
+    T_CHECK(d.stop_text);
+    T_EQ_STR(chat_turn_at(c, 1)->text, want);
+    T_EQ_INT(chat_turn_at(c, 1)->n_stop, WORKER_MAX_STOP); /* and the template's */
+    /* A second answer at temperature 1 with the same strings. */
+    chat_add_user(c, "Lily");
+    p.temperature = 1.0f;
+    p.seed = 77;
+    answer_live(w, c, &p, 120, NULL, 0, -1);
+
+    session *s = session_init();
+    T_ASSERT(s);
+    T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
+    T_EQ_INT(session_capture(s, c), NT_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/long-stops.yaml", t_tmpdir());
+    nt_err e = {0};
+    T_EQ_INT(session_save(s, path, &e), NT_OK);
+    session *r = NULL;
+    ycfg_diag dg = {0};
+    T_EQ_INT(session_load(&r, path, NULL, &dg), NT_OK);
+    print_diag(&dg);
+    ycfg_diag_free(&dg);
+    T_ASSERT(r);
+    check_same(s, r);
+    T_EQ_INT(r->turns[1].n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(replay_all(r, 1, NULL), 2);
+    session_free(r);
+    session_free(s);
+    free(want);
+    chat_free(c);
+    worker_free(w);
+}
+
 /* ChatML (answers' ids reused in later prompts) in a small context: the oldest exchanges are
  * dropped from the model's view as the conversation grows, and every answer still replays
  * exactly. */
@@ -1050,5 +1215,6 @@ int main(int argc, char **argv)
     T_RUN(test_export);
     T_RUN(test_replay_exact);
     T_RUN(test_replay_chatml_context_full);
+    T_RUN(test_replay_long_stops);
     return t_done();
 }

@@ -3,8 +3,10 @@
 # `kill -9` during saves never leaves a broken or mixed file; `-p --save`, `--resume` and
 # `replay --check` (1 and 2 threads) agree; replay overrides print side by side; `export`
 # writes Markdown and OpenAI-style JSON; corrupt files give file:line:col errors and stay as
-# they were. The kill test uses the helper modes of the test_session program next to natter
-# (build/tests/test_session); model tests skip without ../shared/fixtures.
+# they were; stop strings at the limits (16 of 255 bytes from a persona) are saved whole and
+# replayed alike, and beyond them refused with file:line:col. The kill test uses the helper
+# modes of the test_session program next to natter (build/tests/test_session); model tests
+# skip without ../shared/fixtures.
 NATTER=${NATTER_BIN:-build/natter}
 case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
 HELPER="$(dirname "$NATTER")/tests/test_session"
@@ -66,6 +68,18 @@ printf 'name: tutor\nsystem: You teach.\n' >"$tmp/foreign.yaml"
 check "foreign YAML: exit 1" [ $? -eq 1 ]
 check "foreign YAML: message" grep -qF "foreign.yaml:1:1: not a natter session (no 'natter-session' key)" "$tmp/foreign.err"
 
+# --- stop strings beyond the limits in a persona: file:line:col, nothing loaded --------------
+{ printf 'name: many-stops\nsystem: s\nstop:\n'
+  for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do printf '  - "stop %s"\n' "$k"; done
+} >"$tmp/p17.yaml"
+"$NATTER" --check "$tmp/p17.yaml" >"$tmp/p17.out" 2>&1
+check "persona with 17 stop strings: --check exit 1" [ $? -eq 1 ]
+check "persona with 17 stop strings: file:line:col" \
+    grep -qF "$tmp/p17.yaml:20:5: 'stop' must have at most 16 strings, not 17" "$tmp/p17.out"
+"$NATTER" -m /nonexistent.gguf --persona "$tmp/p17.yaml" -p x >/dev/null 2>"$tmp/p17.err"
+check "persona with 17 stop strings: natter refuses it ($(head -1 "$tmp/p17.err"))" \
+    grep -qF "p17.yaml:20:5: 'stop' must have at most 16 strings, not 17" "$tmp/p17.err"
+
 # --- a conversation on stories260K: save, resume, replay --check, overrides, export ----------
 if [ -f "$STORIES" ]; then
     s="$tmp/chat.yaml"
@@ -118,6 +132,41 @@ if [ -f "$STORIES" ]; then
     check "--resume of a truncated file: exit 1" [ $? -eq 1 ]
     check "--resume of a truncated file: file:line:col" grep -q "cut.yaml:[0-9]*:[0-9]*: " "$tmp/cut.err"
     check "--resume of a truncated file: untouched" cmp -s "$tmp/cut.yaml" "$tmp/cut.orig"
+    # Stop strings at the limits: a persona's 16 of up to 255 bytes, one of them 180 bytes of
+    # the answer's own text (so it spans a hundred tokens), saved whole and replayed alike.
+    yq() { awk '{ if (NR > 1) printf "\\n"; gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "%s", $0 }'; }
+    pad=$(printf '%0240d' 0 | tr 0 '~')
+    { printf 'name: long-stop\nsystem: Stories.\nstop:\n'
+      for k in 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24; do printf '  - "decoy %s %s"\n' "$k" "$pad"; done
+    } >"$tmp/ls0.yaml"
+    "$NATTER" -m "$STORIES" --persona "$tmp/ls0.yaml" --ctx 512 --temp 0 -n 200 -p "Once upon a time" >"$tmp/ls0.out" 2>"$tmp/ls0.err"
+    check "persona with 15 long stop strings: exit 0 ($(cat "$tmp/ls0.err"))" [ $? -eq 0 ]
+    tail -c +61 "$tmp/ls0.out" | head -c 180 >"$tmp/piece"
+    cp "$tmp/ls0.yaml" "$tmp/ls1.yaml"
+    printf '  - "%s"\n' "$(yq <"$tmp/piece")" >>"$tmp/ls1.yaml"
+    "$NATTER" -m "$STORIES" --persona "$tmp/ls1.yaml" --ctx 512 --temp 0 -n 200 -p "Once upon a time" --save "$tmp/ls.yaml" >"$tmp/ls1.out" 2>"$tmp/ls1.err"
+    check "persona with 16 long stop strings: exit 0 ($(cat "$tmp/ls1.err"))" [ $? -eq 0 ]
+    # The answer is the first 60 bytes (and the newline -p prints after it).
+    head -c 60 "$tmp/ls0.out" >"$tmp/ls.want"; echo >>"$tmp/ls.want"
+    check "a 180-byte stop string cuts the answer before it" cmp -s "$tmp/ls1.out" "$tmp/ls.want"
+    check "the session records the end at a stop string" grep -q '^    end: stop-string$' "$tmp/ls.yaml"
+    check "the session keeps all 17 stop strings whole (the template's too)" \
+        [ "$(grep -c '^      - "' "$tmp/ls.yaml")" -eq 17 ]
+    check "the 180-byte one is written whole" grep -qF "      - \"$(yq <"$tmp/piece")\"" "$tmp/ls.yaml"
+    "$NATTER" replay "$tmp/ls.yaml" --check >"$tmp/lsc" 2>&1
+    check "replay --check with 17 long stop strings ($(tail -1 "$tmp/lsc"))" [ $? -eq 0 ]
+    # One byte over the limit in a session: refused with the file and line, never cut.
+    awk -v long="$(printf '%0256d' 0 | tr 0 y)" '/^      - "decoy 12 / { print "      - \"" long "\""; next } { print }' \
+        "$tmp/ls.yaml" >"$tmp/ls-bad.yaml"
+    line=$(grep -n '^      - "yyy' "$tmp/ls-bad.yaml" | cut -d: -f1)
+    cp "$tmp/ls-bad.yaml" "$tmp/ls-bad.orig"
+    "$NATTER" export "$tmp/ls-bad.yaml" >/dev/null 2>"$tmp/ls-bad.err"
+    check "a session with a 256-byte stop string: exit 1" [ $? -eq 1 ]
+    check "a session with a 256-byte stop string: file:line:col ($(head -1 "$tmp/ls-bad.err"))" \
+        grep -qF "natter export: $tmp/ls-bad.yaml:$line:9: items of 'stop' must have at most 255 bytes, not 256" "$tmp/ls-bad.err"
+    "$NATTER" replay "$tmp/ls-bad.yaml" --check >/dev/null 2>&1
+    check "replay refuses it too" [ $? -eq 1 ]
+    check "and leaves it as it was" cmp -s "$tmp/ls-bad.yaml" "$tmp/ls-bad.orig"
 else
     skip "model tests: $STORIES absent"
 fi
