@@ -377,6 +377,8 @@ void cli_persona_params(const struct cli_opts *o, const persona *p, sampler_para
     if (o->params_given & cli_param_bit("frequency-penalty")) sp->frequency_penalty = o->params.frequency_penalty;
 }
 
+static bool cli_persona_stops_fit(const persona *p);
+
 int cli_chat_persona(chat *c, const persona *p, const char *model_name, const char *system,
                      int model_family, nt_err *err)
 {
@@ -418,7 +420,10 @@ done:
     return rc;
 }
 
-bool cli_persona_stops_fit(const persona *p)
+/* False when the persona has more stop strings than a job holds (CHAT_MAX_STOPS next to the
+ * template's) or one empty or longer than WORKER_STOP_LEN - 1 bytes. persona_load never returns
+ * such a persona; one built otherwise is refused whole rather than cut. */
+static bool cli_persona_stops_fit(const persona *p)
 {
     if (p->stop.n > CHAT_MAX_STOPS) return false;
     for (size_t i = 0; i < p->stop.n; i++)

@@ -93,10 +93,6 @@ void cli_persona_params(const struct cli_opts *o, const struct persona *p, sampl
 int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_name,
                      const char *system, int model_family, nt_err *err);
 
-/* False when the persona has more stop strings than a job holds (CHAT_MAX_STOPS next to the
- * template's) or one empty or longer than WORKER_STOP_LEN - 1 bytes: cli_chat_persona then
- * refuses it (nothing is cut). persona_load never returns such a persona. */
-bool cli_persona_stops_fit(const struct persona *p);
 
 /* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
  * stdout. Returns the process exit status. */

@@ -249,9 +249,6 @@ static int tui_use_persona(tui *t, persona *p, const char *system)
     tui_new_session(t);
     tui_session_persona(t);
     tui_count_fixed(t);
-    if (!cli_persona_stops_fit(p))
-        return UI_R_ALL | tui_message(t, TS_WARNING, "persona %.100s: only %d stop strings of at most %d "
-                                      "bytes are used", p->name, WORKER_MAX_STOP - 1, WORKER_STOP_LEN - 1);
     return UI_R_ALL;
 }
 
