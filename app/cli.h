@@ -93,7 +93,6 @@ void cli_persona_params(const struct cli_opts *o, const struct persona *p, sampl
 int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_name,
                      const char *system, int model_family, nt_err *err);
 
-
 /* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
  * stdout. Returns the process exit status. */
 int cli_oneshot(const struct cli_opts *o);
