@@ -73,6 +73,7 @@ static const enum theme_elem term_elem[TS_COUNT_] = {
     [TS_WARNING] = THEME_WARNING,
     [TS_INPUT] = THEME_INPUT,
     [TS_PROBS] = THEME_PROBS,
+    [TS_BACKGROUND] = THEME_TEXT,
 };
 
 static int term_curses_attrs(unsigned a)
@@ -127,6 +128,12 @@ static void term_setup_styles(void)
         start_color();
         dflt = use_default_colors() == OK;
     }
+    /* The text element is the screen's own colour: a style that leaves its foreground or
+     * background at the terminal's default takes text's instead, so a theme with a coloured
+     * background (solarized-dark) is one surface rather than patches under each style. */
+    short text_fg = -1, text_bg = -1;
+    unsigned text_attrs = 0;
+    if (t && term.colour) theme_resolve(theme_get(t, THEME_TEXT), COLORS, &text_fg, &text_bg, &text_attrs);
     for (int i = 0; i < TS_COUNT_; i++) {
         short fg = -1, bg = -1;
         unsigned attrs = 0;
@@ -137,6 +144,8 @@ static void term_setup_styles(void)
         /* Without colours (monochrome, NO_COLOR) the theme's mono attributes apply. */
         theme_resolve(theme_get(t, term_elem[i]), term.colour ? COLORS : 0, &fg, &bg, &attrs);
         term.attrs[i] = term_curses_attrs(attrs);
+        if (fg < 0) fg = text_fg;
+        if (bg < 0) bg = text_bg;
         if (!term.colour || (fg < 0 && bg < 0)) continue;
         if (!dflt) {
             if (fg < 0) fg = COLOR_WHITE;

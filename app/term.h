@@ -45,6 +45,7 @@ enum term_style {
     TS_WARNING,       /* the message line when something needs attention but did not fail */
     TS_INPUT,         /* the text typed in the input line */
     TS_PROBS,         /* the bars of the probabilities view */
+    TS_BACKGROUND,    /* blank cells of every window (the theme's text element) */
     TS_COUNT_
 };
 #define TERM_HIGHLIGHT_BIT 0x80

@@ -463,6 +463,13 @@ void ui_draw(ui *u, int flags)
         werase(stdscr);
         wnoutrefresh(stdscr);
     }
+    /* Blank cells take the text element's colours (only the colour: attributes in a
+     * background would be added to every character). Set on every draw, so a /theme change
+     * reaches windows that are not laid out again. */
+    const chtype bkgd = ' ' | ((chtype)term_attr(TS_BACKGROUND) & A_COLOR);
+    WINDOW *wins[] = {stdscr, u->w_hist, u->w_panel, u->w_probs, u->w_msg, u->w_input, u->w_status, u->w_help};
+    for (size_t i = 0; i < sizeof wins / sizeof *wins; i++)
+        if (wins[i]) wbkgdset(wins[i], bkgd);
     if (u->too_small) {
         ui_draw_too_small(u);
         return;

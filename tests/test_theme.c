@@ -295,25 +295,27 @@ static void test_high_contrast_mono(void)
     ycfg_diag_free(&d);
 }
 
-/* Every element a theme can set is drawn with: some screen style takes its colours. Only
- * text has no style yet (answers take assistant's; nothing paints a window background). A
- * style missing from term.c's table would map to element 0 (text), so that is checked too. */
+/* Every element a theme can set is drawn with: some screen style takes its colours (text's is
+ * TS_BACKGROUND, the blank cells of every window). A style missing from term.c's table would
+ * map to element 0 (text), so any other style mapping to text is a failure. */
 static void test_every_element_drawn(void)
 {
     int used[THEME_COUNT] = {0};
     for (int s = 0; s < TS_COUNT_; s++) {
         int e = term_style_elem(s);
         T_ASSERT(e >= 0 && e < THEME_COUNT);
-        if (e == THEME_TEXT) t_fail(__FILE__, __LINE__, "screen style %d has no theme element", s);
+        if (e == THEME_TEXT && s != TS_BACKGROUND)
+            t_fail(__FILE__, __LINE__, "screen style %d has no theme element", s);
         used[e]++;
     }
     for (int e = 0; e < THEME_COUNT; e++)
-        if (e != THEME_TEXT && !used[e])
+        if (!used[e])
             t_fail(__FILE__, __LINE__, "theme element '%s' is never drawn", theme_elem_name(e));
     T_EQ_INT(term_style_elem(TS_BORDER), THEME_BORDER);
     T_EQ_INT(term_style_elem(TS_WARNING), THEME_WARNING);
     T_EQ_INT(term_style_elem(TS_INPUT), THEME_INPUT);
     T_EQ_INT(term_style_elem(TS_PROBS), THEME_PROBS);
+    T_EQ_INT(term_style_elem(TS_BACKGROUND), THEME_TEXT);
     /* The three kinds of message are three styles. */
     T_CHECK(term_style_elem(TS_NOTE) == THEME_NOTE && term_style_elem(TS_ERROR) == THEME_ERROR);
     /* The highlight bit does not change the element. */

@@ -603,6 +603,25 @@ fi
 T send-keys -t nt "/quit" Enter
 wait_for "EXIT=0"
 
+# ---- 15b. the theme's text element is the screen's background: blank cells of the history
+# and of the panel carry its colour (48;5;N), and a style without a background of its own (the
+# status bar's text) is drawn on it too.
+cat >"$TMP/deep.yaml" <<'YAML'
+name: deep
+styles:
+  text: {fg: 252, bg: 17}
+YAML
+start_deep() { ARGS="--theme $TMP/deep.yaml" start 100 30; }
+start_deep
+blank_rows=$(ecap | sed -n '3,12p' | grep -c "48;5;17m")
+if [ "$blank_rows" -ge 5 ]; then
+    ok "the theme's text background fills the blank cells of the screen"
+else
+    bad "the theme's text background fills the blank cells of the screen" "$(ecap | sed -n '1,12p' | cat -v)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+
 # ---- 16. NO_COLOR and a monochrome terminal: the theme's colours give way to attributes (no
 # colour escapes on the screen; the status bar in reverse video).
 colours() { T capture-pane -p -e -t nt | grep -c "$(printf '\033')\[[0-9;]*\(3[0-7]\|38;5;[0-9]*\|4[0-7]\|48;5;[0-9]*\)m"; }
