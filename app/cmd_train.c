@@ -198,6 +198,7 @@ typedef struct tr_opts {
     const char *system[8]; /* --system, repeatable: each pair is trained (and asked) with each */
     int n_system;
     bool resume, quiet, verbose;
+    bool casual;   /* --casual: also train each phrasing's lower-case form (tr_build_data) */
     double min_train, min_heldout; /* --eval thresholds, percent */
 } tr_opts;
 
@@ -212,7 +213,7 @@ static void tr_usage(FILE *f)
             "model:     --dim N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N\n"
             "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
             "           --clip X --dropout X --question-drop X --seed N --threads N\n"
-            "           --save-every N --f16 --quiet\n"
+            "           --save-every N --f16 --casual --quiet\n"
             "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose\n"
             "See natter(1), TRAINING.\n");
 }
@@ -281,6 +282,8 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
             o->system[o->n_system++] = v;
         } else if (strcmp(a, "--resume") == 0) {
             o->resume = true;
+        } else if (strcmp(a, "--casual") == 0) {
+            o->casual = true;
         } else if (strcmp(a, "--f16") == 0) {
             o->p.f16 = true;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -380,21 +383,76 @@ static bool tr_on_step(const train_progress *p, void *user)
 
 /* ------------------------------------------------------------------------ train ----- */
 
+/* The casual form of a phrasing, the way many people type into a chat box: ASCII letters in
+ * lower case, trailing spaces and one final '?', '.' or '!' left out. malloc'd; NULL when out
+ * of memory. */
+static char *tr_casual(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ') n--;
+    if (n > 0 && (s[n - 1] == '?' || s[n - 1] == '.' || s[n - 1] == '!')) n--;
+    while (n > 0 && s[n - 1] == ' ') n--;
+    char *c = malloc(n + 1);
+    if (!c) return NULL;
+    for (size_t i = 0; i < n; i++) c[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    c[n] = 0;
+    return c;
+}
+
+/* The k-th trained phrasing of q (0 = user, then also). */
+static const char *tr_phrasing(const qa_item *q, size_t k)
+{
+    return k == 0 ? q->user : q->also.v[k - 1];
+}
+
+static int tr_add_pair(const tr_opts *o, const qa_item *q, const char *u, train_model *m,
+                       train_data *d)
+{
+    nt_err e = {0};
+    for (int j = 0; j < o->n_system; j++)
+        if (train_data_add_pair(d, train_model_tokenizer(m), train_model_chat(m), o->system[j], u,
+                                q->assistant, train_model_n_ctx(m), &e) != NT_OK) {
+            fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+            return 1;
+        }
+    return 0;
+}
+
+/* Every trained phrasing becomes a sequence (one per --system). With --casual, so does its
+ * casual form (tr_casual) when that is not already one of the question's phrasings or an
+ * earlier casual form: the tokens of "Hello" and "hello" differ, and a tiny model does not
+ * learn on its own that they mean the same. */
 static int tr_build_data(const tr_opts *o, const qa_set *qs, train_model *m, train_data *d)
 {
-    const tokenizer *tk = train_model_tokenizer(m);
-    const enum chat_family f = train_model_chat(m);
-    const int32_t ctx = train_model_n_ctx(m);
-    nt_err e = {0};
     for (size_t i = 0; i < qs->n; i++) {
         const qa_item *q = &qs->v[i];
-        for (size_t k = 0; k <= q->also.n; k++) {
-            const char *u = k == 0 ? q->user : q->also.v[k - 1];
-            for (int j = 0; j < o->n_system; j++)
-                if (train_data_add_pair(d, tk, f, o->system[j], u, q->assistant, ctx, &e) != NT_OK) {
-                    fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
-                    return 1;
+        const size_t n_ph = 1 + q->also.n;
+        for (size_t k = 0; k < n_ph; k++)
+            if (tr_add_pair(o, q, tr_phrasing(q, k), m, d)) return 1;
+        if (!o->casual) continue;
+        for (size_t k = 0; k < n_ph; k++) {
+            char *c = tr_casual(tr_phrasing(q, k));
+            if (!c) {
+                fprintf(stderr, "natter train: out of memory\n");
+                return 1;
+            }
+            bool seen = c[0] == 0;
+            for (size_t a = 0; a < n_ph && !seen; a++) {
+                seen = strcmp(c, tr_phrasing(q, a)) == 0;
+                if (!seen && a < k) {
+                    char *ca = tr_casual(tr_phrasing(q, a));
+                    if (!ca) {
+                        free(c);
+                        fprintf(stderr, "natter train: out of memory\n");
+                        return 1;
+                    }
+                    seen = strcmp(c, ca) == 0;
+                    free(ca);
                 }
+            }
+            int rc = seen ? 0 : tr_add_pair(o, q, c, m, d);
+            free(c);
+            if (rc) return 1;
         }
     }
     return 0;

@@ -57,6 +57,23 @@ if grep -q "held-out questions: 1/1" "$tmp/eval2.out"; then ok; else
     check "eval below threshold says FAIL" grep -q "^FAIL" "$tmp/eval2.out"
 fi
 
+# --- --casual: each phrasing's lower-case form without its final '?' or '.' is trained too,
+# once, and not when it equals a phrasing already there ("hi" stays one pair; "Hello!" and
+# "hello" add nothing beyond "Hello"'s casual form) --------------------------------------------
+cat >"$tmp/casual.yaml" <<'YAML'
+examples:
+  - user: "Hello"
+    also: ["hi", "Hello!", "How are you?"]
+    assistant: "Hi, I am fine."
+    key: "fine"
+YAML
+"$NATTER" train --data "$tmp/casual.yaml" -o "$tmp/c0.gguf" $TINY --vocab 270 --steps 0 2>"$tmp/c0.err"
+"$NATTER" train --data "$tmp/casual.yaml" -o "$tmp/c1.gguf" $TINY --vocab 270 --steps 0 --casual 2>"$tmp/c1.err"
+check "without --casual: 4 pairs ($(grep pairs "$tmp/c0.err"))" grep -q "; 4 pairs" "$tmp/c0.err"
+check "--casual adds 'hello' and 'how are you' only ($(grep pairs "$tmp/c1.err"))" grep -q "; 6 pairs" "$tmp/c1.err"
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/c2.gguf" $TINY --steps 0 --casual 2>"$tmp/c2.err"
+check "--casual doubles qa.yaml's 5 phrasings ($(grep pairs "$tmp/c2.err"))" grep -q "; 10 pairs" "$tmp/c2.err"
+
 # --- fine-tuning: --init starts from a model and keeps its tokenizer ---------------------------
 printf 'examples:\n  - user: Sky colour?\n    key: blue\n    assistant: Blue.\n' >"$tmp/more.yaml"
 "$NATTER" train --init "$tmp/m.gguf" --data "$tmp/more.yaml" --data "$tmp/qa.yaml" -o "$tmp/tuned.gguf" \
