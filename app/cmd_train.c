@@ -199,6 +199,9 @@ typedef struct tr_opts {
     int n_system;
     bool resume, quiet, verbose;
     bool casual;   /* --casual: also train each phrasing's lower-case form (tr_build_data) */
+    double history; /* --history X: share of sequences trained after an earlier exchange */
+    bool after_turn; /* --eval --after-turn: each question asked after another exchange */
+    int every;       /* --eval --every N: only every Nth question of the data (1: all) */
     double min_train, min_heldout; /* --eval thresholds, percent */
 } tr_opts;
 
@@ -213,8 +216,9 @@ static void tr_usage(FILE *f)
             "model:     --dim N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N\n"
             "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
             "           --clip X --dropout X --question-drop X --seed N --threads N\n"
-            "           --save-every N --f16 --casual --quiet\n"
-            "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose\n"
+            "           --save-every N --f16 --casual --history X --quiet\n"
+            "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose --after-turn\n"
+            "           --every N\n"
             "See natter(1), TRAINING.\n");
 }
 
@@ -282,6 +286,8 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
             o->system[o->n_system++] = v;
         } else if (strcmp(a, "--resume") == 0) {
             o->resume = true;
+        } else if (strcmp(a, "--after-turn") == 0) {
+            o->after_turn = true;
         } else if (strcmp(a, "--casual") == 0) {
             o->casual = true;
         } else if (strcmp(a, "--f16") == 0) {
@@ -303,12 +309,14 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         INT("--warmup", 0, 100000000, o->p.warmup)
         INT("--threads", 0, 64, o->p.n_threads)
         INT("--save-every", 0, 100000000, o->p.save_every)
+        INT("--every", 1, 1000000, o->every)
         NUM("--lr", 1e-9, 10, o->p.lr)
         NUM("--lr-min", 0, 10, o->p.lr_min)
         NUM("--weight-decay", 0, 10, o->p.weight_decay)
         NUM("--clip", 0, 1e6, o->p.clip)
         NUM("--dropout", 0, 0.9, o->p.dropout)
         NUM("--question-drop", 0, 0.9, o->p.question_drop)
+        NUM("--history", 0, 1, o->history)
         NUM("--min-train", 0, 100, o->min_train)
         NUM("--min-heldout", 0, 100, o->min_heldout)
         else if (strcmp(a, "--seed") == 0) {
@@ -405,16 +413,45 @@ static const char *tr_phrasing(const qa_item *q, size_t k)
     return k == 0 ? q->user : q->also.v[k - 1];
 }
 
-static int tr_add_pair(const tr_opts *o, const qa_item *q, const char *u, train_model *m,
-                       train_data *d)
+static uint64_t tr_mix64(uint64_t x)
 {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Adds phrasing u of question qi (one sequence per --system). With --history X, a share X of
+ * the sequences, picked by a hash of (seed, question, sequence number), puts one earlier
+ * exchange before the question: another question of the data, also picked by the hash, with
+ * its answer. In a chat the model sees its earlier turns, and a model trained only on lone
+ * questions answers those instead of the newest one. */
+static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char *u, size_t seq,
+                       train_model *m, train_data *d)
+{
+    const qa_item *q = &qs->v[qi];
     nt_err e = {0};
-    for (int j = 0; j < o->n_system; j++)
-        if (train_data_add_pair(d, train_model_tokenizer(m), train_model_chat(m), o->system[j], u,
-                                q->assistant, train_model_n_ctx(m), &e) != NT_OK) {
+    for (int j = 0; j < o->n_system; j++) {
+        chat_msg before[2];
+        size_t n_before = 0;
+        const uint64_t h = tr_mix64(o->p.seed ^ tr_mix64(((uint64_t)qi << 24) ^ ((uint64_t)seq << 4) ^ (uint64_t)j));
+        if (qs->n > 1 && (double)(h >> 11) * 0x1.0p-53 < o->history) {
+            size_t pi = (size_t)(tr_mix64(h) % (qs->n - 1));
+            if (pi >= qi) pi++; /* never the question itself */
+            before[0] = (chat_msg){CHAT_ROLE_USER, qs->v[pi].user};
+            before[1] = (chat_msg){CHAT_ROLE_ASSISTANT, qs->v[pi].assistant};
+            n_before = 2;
+        }
+        int rc = train_data_add_turn(d, train_model_tokenizer(m), train_model_chat(m), o->system[j],
+                                     before, n_before, u, q->assistant, train_model_n_ctx(m), &e);
+        if (rc == NT_ERR_CONTEXT_FULL && n_before) /* too long with the exchange: alone, then */
+            rc = train_data_add_turn(d, train_model_tokenizer(m), train_model_chat(m), o->system[j],
+                                     NULL, 0, u, q->assistant, train_model_n_ctx(m), &e);
+        if (rc != NT_OK) {
             fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
             return 1;
         }
+    }
     return 0;
 }
 
@@ -428,7 +465,7 @@ static int tr_build_data(const tr_opts *o, const qa_set *qs, train_model *m, tra
         const qa_item *q = &qs->v[i];
         const size_t n_ph = 1 + q->also.n;
         for (size_t k = 0; k < n_ph; k++)
-            if (tr_add_pair(o, q, tr_phrasing(q, k), m, d)) return 1;
+            if (tr_add_pair(o, qs, i, tr_phrasing(q, k), k, m, d)) return 1;
         if (!o->casual) continue;
         for (size_t k = 0; k < n_ph; k++) {
             char *c = tr_casual(tr_phrasing(q, k));
@@ -450,7 +487,7 @@ static int tr_build_data(const tr_opts *o, const qa_set *qs, train_model *m, tra
                     free(ca);
                 }
             }
-            int rc = seen ? 0 : tr_add_pair(o, q, c, m, d);
+            int rc = seen ? 0 : tr_add_pair(o, qs, i, c, n_ph + k, m, d);
             free(c);
             if (rc) return 1;
         }
@@ -568,13 +605,17 @@ static bool tr_contains_ci(const char *hay, const char *needle)
 /* The model's greedy answer to one question (malloc'd), or NULL with e filled. Generation
  * stops early once the answer contains key (when key is not NULL): the rest cannot change the
  * verdict. */
-static char *tr_answer(model *m, enum chat_family f, const char *system, const char *q,
-                       const char *key, nt_err *e)
+static char *tr_answer(model *m, enum chat_family f, const char *system, const qa_item *prev,
+                       const char *q, const char *key, nt_err *e)
 {
     const tokenizer *tk = model_tokenizer(m);
-    chat_msg msgs[2];
+    chat_msg msgs[4];
     size_t n = 0;
     if (system && *system) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, system};
+    if (prev) {
+        msgs[n++] = (chat_msg){CHAT_ROLE_USER, prev->user};
+        msgs[n++] = (chat_msg){CHAT_ROLE_ASSISTANT, prev->assistant};
+    }
     msgs[n++] = (chat_msg){CHAT_ROLE_USER, q};
     chat_prompt cp = {0};
     nt_tokens pr = {0};
@@ -649,6 +690,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
     long hit[2] = {0, 0}, total[2] = {0, 0}, no_key = 0;
     for (size_t i = 0; i < qs->n; i++) {
         const qa_item *q = &qs->v[i];
+        if (i % (size_t)o->every) continue;
         if (!q->key || !*q->key) {
             no_key++;
             continue;
@@ -659,7 +701,9 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             const int held = k >= n_train;
             const char *u = k == 0 ? q->user : held ? q->heldout.v[k - n_train] : q->also.v[k - 1];
             const char *sys = o->system[kk % (size_t)o->n_system];
-            char *ans = tr_answer(m, f, sys, u, q->key, &e);
+            /* --after-turn: the next question of the data, with its answer, comes first. */
+            const qa_item *prev = o->after_turn && qs->n > 1 ? &qs->v[(i + 1) % qs->n] : NULL;
+            char *ans = tr_answer(m, f, sys, prev, u, q->key, &e);
             if (!ans) {
                 fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
                 model_free(m);
@@ -691,7 +735,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
 
 int cmd_train(int argc, char **argv)
 {
-    tr_opts o = {.p = train_default_params(), .min_train = 90.0, .min_heldout = 60.0};
+    tr_opts o = {.p = train_default_params(), .min_train = 90.0, .min_heldout = 60.0, .every = 1};
     o.p.n_threads = 0;
     int rc = tr_parse(&o, argc, argv);
     if (rc == 1) return 0;

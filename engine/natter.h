@@ -585,6 +585,15 @@ void train_data_free(train_data *d);
 int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
                         const char *system, const char *user, const char *assistant,
                         int32_t max_len, nt_err *err);
+/* The same with earlier turns before the question: [system, before[0..n_before), user], the
+ * assistant's opening, then the answer. Only the last answer (and its end of turn) is scored,
+ * and question_drop applies to the last question only: the model learns to answer the newest
+ * question of a conversation, whatever came before. before's roles alternate user/assistant.
+ * With earlier turns, a sequence longer than max_len is not cut but refused
+ * (NT_ERR_CONTEXT_FULL, nothing added): the caller may add the question alone instead. */
+int train_data_add_turn(train_data *d, const tokenizer *t, enum chat_family f,
+                        const char *system, const chat_msg *before, size_t n_before,
+                        const char *user, const char *assistant, int32_t max_len, nt_err *err);
 /* Appends a sequence as it is (mask[i] != 0: token i is scored). Copied. */
 int train_data_add(train_data *d, const int32_t *tok, const uint8_t *mask, int32_t n,
                    nt_err *err);

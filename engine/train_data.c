@@ -87,11 +87,27 @@ int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
                         const char *system, const char *user, const char *assistant,
                         int32_t max_len, nt_err *err)
 {
-    if (!d || !t || !user || !assistant || max_len < 2)
+    return train_data_add_turn(d, t, f, system, NULL, 0, user, assistant, max_len, err);
+}
+
+#define TD_MAX_BEFORE 16 /* earlier turns train_data_add_turn takes */
+
+int train_data_add_turn(train_data *d, const tokenizer *t, enum chat_family f,
+                        const char *system, const chat_msg *before, size_t n_before,
+                        const char *user, const char *assistant, int32_t max_len, nt_err *err)
+{
+    if (!d || !t || !user || !assistant || max_len < 2 || (n_before && !before) ||
+        n_before > TD_MAX_BEFORE)
         return nt_err_set(err, NT_ERR_INVALID, "train_data_add_pair: bad arguments");
-    chat_msg msgs[3];
+    chat_msg msgs[TD_MAX_BEFORE + 3];
     size_t n = 0;
     if (system && *system) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, system};
+    for (size_t i = 0; i < n_before; i++) {
+        if (!before[i].content || before[i].role != (i % 2 ? CHAT_ROLE_ASSISTANT : CHAT_ROLE_USER))
+            return nt_err_set(err, NT_ERR_INVALID, "train_data_add_turn: earlier turn %zu is not "
+                              "a %s message", i, i % 2 ? "assistant" : "user");
+        msgs[n++] = before[i];
+    }
     msgs[n++] = (chat_msg){CHAT_ROLE_USER, user};
     nt_tokens prompt = {0}, all = {0}, bare = {0};
     uint8_t *mask = NULL;
@@ -120,6 +136,11 @@ int train_data_add_pair(train_data *d, const tokenizer *t, enum chat_family f,
         goto out;
     }
     if (end > (size_t)max_len) {
+        if (n_before) { /* the caller can drop the earlier turns instead of the answer's end */
+            rc = nt_err_set(err, NT_ERR_CONTEXT_FULL, "train_data_add_turn: %zu tokens with the "
+                            "earlier turns, more than %d", end, (int)max_len);
+            goto out;
+        }
         end = (size_t)max_len;
         d->n_truncated++;
     }

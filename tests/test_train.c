@@ -202,6 +202,64 @@ static void test_data_mask(void)
     train_vocab_free(v);
 }
 
+/* A turn after earlier ones: the whole conversation is the prompt, only the last answer is
+ * scored and only the last question is marked for question_drop. */
+static void test_data_turn(void)
+{
+    train_vocab *v = make_vocab(300);
+    T_ASSERT(v != NULL);
+    train_params p = tiny_params();
+    p.n_ctx = 128;
+    train_model *m = NULL;
+    nt_err e = {0};
+    T_EQ_INT(train_model_new(&m, &p, v, &e), NT_OK);
+    T_ASSERT(m != NULL);
+    const tokenizer *tk = train_model_tokenizer(m);
+    train_data *d = train_data_init();
+    T_ASSERT(d != NULL);
+    const chat_msg before[2] = {{CHAT_ROLE_USER, "What is natter?"},
+                                {CHAT_ROLE_ASSISTANT, "A terminal chat."}};
+    T_EQ_INT(train_data_add_turn(d, tk, CHAT_CHATML, NULL, before, 2, "How do I quit?",
+                                 "Press Ctrl-D.", 128, &e), NT_OK);
+    T_EQ_INT(train_data_count(d), 1);
+    /* The tokens are the four-message conversation's, exactly. */
+    chat_msg all[4] = {before[0], before[1], {CHAT_ROLE_USER, "How do I quit?"},
+                       {CHAT_ROLE_ASSISTANT, "Press Ctrl-D."}};
+    chat_prompt cp = {0};
+    nt_tokens conv = {0}, ans = {0};
+    T_EQ_INT(chat_format(CHAT_CHATML, all, 4, false, &cp, &e), NT_OK);
+    T_EQ_INT(chat_tokenize(tk, &cp, false, &conv, &e), NT_OK);
+    chat_prompt_free(&cp);
+    T_EQ_INT(tokenizer_encode(tk, "Press Ctrl-D.", 13, 0, &ans, &e), NT_OK);
+    const train_seq *q = &d->v[0];
+    T_ASSERT(q->n <= (int32_t)conv.n);
+    for (int32_t i = 0; i < q->n; i++) T_EQ_INT(q->tok[i], conv.v[i]);
+    /* Scored: the last answer and its <|im_end|>, nothing of the earlier answer. */
+    T_EQ_INT(train_data_scored(d), (int64_t)(ans.n + 1));
+    for (int32_t i = 0; i < q->n; i++) T_EQ_INT(q->mask[i] == 1, i >= q->n - (int32_t)ans.n - 1);
+    /* Marked 2: the last question's text only. */
+    char qtext[64];
+    size_t qlen = 0;
+    for (int32_t i = 0; i < q->n; i++)
+        if (q->mask[i] == 2) {
+            int r = tokenizer_token_bytes(tk, q->tok[i], qtext + qlen, sizeof qtext - qlen - 1);
+            T_ASSERT(r > 0 && qlen + (size_t)r < sizeof qtext);
+            qlen += (size_t)r;
+        }
+    qtext[qlen] = 0;
+    T_EQ_STR(qtext, "How do I quit?");
+    /* Earlier turns must alternate user, assistant. */
+    const chat_msg wrong[1] = {{CHAT_ROLE_ASSISTANT, "Hi."}};
+    T_EQ_INT(train_data_add_turn(d, tk, CHAT_CHATML, NULL, wrong, 1, "Q?", "A.", 128, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "train_data_add_turn: earlier turn 0 is not a user message");
+    T_EQ_INT(train_data_count(d), 1);
+    nt_tokens_free(&conv);
+    nt_tokens_free(&ans);
+    train_data_free(d);
+    train_model_free(m);
+    train_vocab_free(v);
+}
+
 /* ------------------------------------------------------------------- gradients ----- */
 
 /* Loss of the batch with the current parameters. */
@@ -723,6 +781,7 @@ int main(void)
 {
     T_RUN(test_bpe_engine_roundtrip);
     T_RUN(test_data_mask);
+    T_RUN(test_data_turn);
     T_RUN(test_gradients);
     T_RUN(test_gradients_dropout);
     T_RUN(test_engine_logits);

@@ -49,6 +49,14 @@ check "eval reports the held-out count" grep -q "held-out questions: ./1 " "$tmp
 # The chat itself answers with the trained text.
 ans=$("$NATTER" -m "$tmp/m.gguf" --temp 0 -p "How do I quit natter?" 2>/dev/null)
 check "the one-shot chat answers '$ans'" [ "$ans" = "Press Ctrl-D, or type /quit." ]
+# --every 2 scores every other question (questions 1 and 3 of qa.yaml: 3 trained phrasings).
+"$NATTER" train --eval "$tmp/m.gguf" --data "$tmp/qa.yaml" --min-heldout 0 --min-train 0 --every 2 >"$tmp/eval3.out" 2>&1
+check "eval --every 2 scores 3 trained phrasings: $(cat "$tmp/eval3.out")" grep -q "trained questions:  ./3 " "$tmp/eval3.out"
+# --after-turn asks each question after another exchange, which must fit the context.
+"$NATTER" train --eval "$tmp/m.gguf" --data "$tmp/qa.yaml" --after-turn >"$tmp/eval4.out" 2>&1
+rc=$?
+check "eval --after-turn on a 48-token model: exit 1 ($rc)" [ "$rc" -eq 1 ]
+check "eval --after-turn on a 48-token model says so" grep -q "qa.yaml:.*: the question does not fit in the context" "$tmp/eval4.out"
 # An impossible threshold fails with status 1.
 "$NATTER" train --eval "$tmp/m.gguf" --data "$tmp/qa.yaml" --min-heldout 100 --min-train 100 >"$tmp/eval2.out" 2>&1
 rc=$?
@@ -73,6 +81,45 @@ check "without --casual: 4 pairs ($(grep pairs "$tmp/c0.err"))" grep -q "; 4 pai
 check "--casual adds 'hello' and 'how are you' only ($(grep pairs "$tmp/c1.err"))" grep -q "; 6 pairs" "$tmp/c1.err"
 "$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/c2.gguf" $TINY --steps 0 --casual 2>"$tmp/c2.err"
 check "--casual doubles qa.yaml's 5 phrasings ($(grep pairs "$tmp/c2.err"))" grep -q "; 10 pairs" "$tmp/c2.err"
+
+# --- --history: sequences put another question and its answer first (same pairs, more
+# tokens, the same scored tokens); --history 0 changes nothing ----------------------------------
+toks() { sed -nE 's/.* pairs, ([0-9]+) tokens \(([0-9]+) scored\).*/\1 \2/p' "$1"; }
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/h0.gguf" $TINY --ctx 96 --steps 0 --history 0 2>"$tmp/h0.err"
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/h1.gguf" $TINY --ctx 96 --steps 0 --history 1 2>"$tmp/h1.err"
+set -- $(toks "$tmp/h0.err"); t0=${1:-0}; s0=${2:-0}
+set -- $(toks "$tmp/h1.err"); t1=${1:-0}; s1=${2:-0}
+check "--history 1 keeps 5 pairs ($(grep pairs "$tmp/h1.err"))" grep -q "; 5 pairs" "$tmp/h1.err"
+check "--history 1 adds an earlier exchange to every sequence ($t0 -> $t1 tokens)" [ "$t1" -gt $((t0 + 5 * 8)) ]
+check "--history scores only the last answers ($s0, $s1)" [ "$s0" -gt 0 -a "$s0" -eq "$s1" ]
+# In a 48-token context most exchanges do not fit: those questions are trained alone, never cut
+# short (the same sequences as --history 0, so the same scored tokens).
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/h2.gguf" $TINY --steps 0 2>"$tmp/h2.err"
+"$NATTER" train --data "$tmp/qa.yaml" -o "$tmp/h3.gguf" $TINY --steps 0 --history 1 2>"$tmp/h3.err"
+check "--history in a small context falls back to lone questions: $(grep pairs "$tmp/h3.err")" \
+    [ "$(toks "$tmp/h2.err")" = "$(toks "$tmp/h3.err")" ]
+# What --history is for: a model trained on lone questions answers nothing right after an
+# earlier exchange (its positions past the lone sequences' length were never trained), while
+# one trained with --history 1 answers all four (two questions, so the earlier exchange asked
+# by --after-turn is the one it was trained after).
+cat >"$tmp/qa2.yaml" <<'YAML'
+examples:
+  - user: How do I quit natter?
+    also: [How can I exit?]
+    key: Ctrl-D
+    assistant: Press Ctrl-D, or type /quit.
+  - user: What is natter?
+    also: [Tell me what natter is.]
+    key: terminal chat
+    assistant: natter is a terminal chat for local models.
+YAML
+H2="--dim 64 --layers 2 --heads 2 --ff 128 --vocab 300 --ctx 200 --batch 4 --lr 1e-2 --lr-min 1e-3 --warmup 10 --weight-decay 0 --threads 2 --seed 5 --steps 300 --save-every 0"
+for h in 0 1; do
+    "$NATTER" train --data "$tmp/qa2.yaml" -o "$tmp/hist$h.gguf" $H2 --history $h 2>/dev/null
+    "$NATTER" train --eval "$tmp/hist$h.gguf" --data "$tmp/qa2.yaml" --after-turn --min-heldout 0 >"$tmp/hist$h.out" 2>&1
+done
+check "trained alone: --after-turn 0/4 ($(head -n 1 "$tmp/hist0.out"))" grep -q "trained questions:  0/4 " "$tmp/hist0.out"
+check "trained with --history 1: --after-turn 4/4 ($(head -n 1 "$tmp/hist1.out"))" grep -q "trained questions:  4/4 " "$tmp/hist1.out"
 
 # --- fine-tuning: --init starts from a model and keeps its tokenizer ---------------------------
 printf 'examples:\n  - user: Sky colour?\n    key: blue\n    assistant: Blue.\n' >"$tmp/more.yaml"
