@@ -19,6 +19,7 @@ struct chat {
     chat_turn *turns;
     size_t n_turns, cap_turns;
     size_t first;             /* first turn in the context */
+    long memory;              /* chat_set_memory: earlier exchanges kept, < 0 = all */
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
     bool rereading;           /* a chat_prepare_reread job is in flight */
@@ -37,6 +38,7 @@ chat *chat_init(const tokenizer *tok, enum chat_family family, int32_t n_ctx)
 {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    c->memory = -1;
     c->system = strdup("");
     if (!c->system) {
         free(c);
@@ -312,17 +314,40 @@ int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err)
     return chat_build(c, first, out, err);
 }
 
+void chat_set_memory(chat *c, long n) { c->memory = n < 0 ? -1 : n; }
+
+/* The first turn once chat_set_memory's limit applies: the oldest exchanges go until at most
+ * c->memory complete ones remain before the question being answered (a trailing user turn),
+ * or in all when there is none (a re-read before the next question). Never before c->first. */
+static size_t chat_memory_first(const chat *c)
+{
+    size_t first = c->first;
+    if (c->memory < 0 || first >= c->n_turns) return first;
+    size_t end = c->n_turns;
+    if (c->turns[end - 1].role == CHAT_ROLE_USER) end--; /* the question itself stays */
+    long exchanges = 0;
+    for (size_t i = first; i < end; i++) exchanges += c->turns[i].role == CHAT_ROLE_USER;
+    while (exchanges > c->memory && first < end) {
+        first++; /* the question... */
+        while (first < end && c->turns[first].role != CHAT_ROLE_USER) first++; /* ...its answer */
+        exchanges--;
+    }
+    return first;
+}
+
 /* The context-full policy: builds c->prompt from the first turn that leaves reserve tokens
- * free, dropping the oldest exchanges. *first_out gets that turn. */
-static int chat_fit(chat *c, int32_t reserve, size_t *first_out, nt_err *err)
+ * free, dropping the oldest exchanges, after chat_set_memory's limit. *first_out gets that
+ * turn, *mem_first (may be NULL) the first turn the memory limit alone leaves. */
+static int chat_fit(chat *c, int32_t reserve, size_t *first_out, size_t *mem_first, nt_err *err)
 {
     size_t last = c->n_turns - 1;
-    size_t first = c->first;
+    size_t first = chat_memory_first(c);
+    if (mem_first) *mem_first = first;
     int rc;
     for (;;) {
         rc = chat_build(c, first, &c->prompt, err);
         if (rc != NT_OK) return rc;
-        if ((int64_t)c->prompt.n + reserve <= c->n_ctx || first == last) break;
+        if ((int64_t)c->prompt.n + reserve <= c->n_ctx || first >= last) break;
         /* Drop the oldest exchange: a question and its answer. */
         first++;
         if (first < last && c->turns[first].role == CHAT_ROLE_ASSISTANT) first++;
@@ -347,10 +372,11 @@ int chat_prepare(chat *c, const sampler_params *params, int32_t max_tokens, work
     /* Room kept for the answer when deciding whether old turns must go. */
     int32_t reserve = c->n_ctx / 4;
     if (max_tokens > 0 && max_tokens < reserve) reserve = max_tokens;
-    size_t first;
-    int rc = chat_fit(c, reserve, &first, err);
+    size_t first, mem_first;
+    int rc = chat_fit(c, reserve, &first, &mem_first, err);
     if (rc != NT_OK) return rc;
-    if (n_dropped) *n_dropped = (int)(first - c->first);
+    /* Turns the memory limit leaves behind are not news: only the context's drops are told. */
+    if (n_dropped) *n_dropped = (int)(first - mem_first);
     c->first = first;
 
     chat_turn *t = chat_push_turn(c, CHAT_ROLE_ASSISTANT);
@@ -396,7 +422,7 @@ int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
     if (chat_busy(c)) return nt_err_set(err, NT_ERR_INVALID, "chat: busy");
     if (c->n_turns == 0) return nt_err_set(err, NT_ERR_INVALID, "chat: no history to read");
     size_t first;
-    int rc = chat_fit(c, c->n_ctx / 4, &first, err);
+    int rc = chat_fit(c, c->n_ctx / 4, &first, NULL, err);
     if (rc != NT_OK) return rc;
     c->first = first;
     size_t common = 0;

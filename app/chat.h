@@ -80,6 +80,12 @@ void chat_free(chat *c);
 void chat_set_raw(chat *c, bool raw);
 bool chat_get_raw(const chat *c);
 void chat_set_family(chat *c, enum chat_family family);
+/* At most n earlier exchanges (question and answer) go into the prompt with each new question;
+ * older turns leave the context as they do when it is full (chat_first_turn moves on), but
+ * chat_prepare does not count them as dropped. A small model trained on lone questions, or on
+ * questions after one exchange, answers best when it sees no more than that. n < 0: no limit
+ * (the default). */
+void chat_set_memory(chat *c, long n);
 enum chat_family chat_get_family(const chat *c);
 /* text NULL or "" removes the system prompt. The next chat_prepare re-reads from the first
  * token that changed. NT_OK or NT_ERR_NOMEM. */

@@ -410,6 +410,7 @@ int cli_chat_persona(chat *c, const persona *p, const char *model_name, const ch
     if (rc != NT_OK || chat_set_greeting(c, greeting) != NT_OK) goto nomem;
     if (chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n) != NT_OK) goto nomem;
     if (model_family >= 0) chat_set_family(c, persona_family(p, (enum chat_family)model_family));
+    chat_set_memory(c, p->memory);
     rc = NT_OK;
     goto done;
 nomem:

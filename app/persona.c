@@ -62,6 +62,7 @@ static persona *persona_new(void)
     persona *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->template_family = -1;
+    p->memory = -1;
     return p;
 }
 
@@ -392,6 +393,7 @@ static const ycfg_key persona_keys[] = {
     {"context_instruction", h_prompt_text, offsetof(persona, context_instruction), 0, 0, false, 0},
     {"sampling", h_sampling, 0, 0, 0, false, 0},
     {"stop", h_stop, 0, 0, 0, false, 0},
+    {"memory", ycfg_h_long, offsetof(persona, memory), 0, YCFG_UNBOUNDED, false, 0},
     {NULL, NULL, 0, 0, 0, false, 0},
 };
 
@@ -708,6 +710,7 @@ static int emit_persona(yaml_emitter_t *e, const persona *p)
     }
     if (p->context_instruction)
         ok = ok && ev_scalar(e, "context_instruction") && ev_str(e, p->context_instruction);
+    if (p->memory >= 0) ok = ok && ev_scalar(e, "memory") && ev_num(e, (double)p->memory, true);
     const persona_sampling *s = &p->sampling;
     if (s->set) {
         ok = ok && ev_scalar(e, "sampling") && ev_map(e, true);

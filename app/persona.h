@@ -78,6 +78,8 @@ typedef struct persona {
     ycfg_strvec stop;    /* extra stop strings: at most PERSONA_MAX_STOP, each 1 to
                             PERSONA_STOP_MAX_BYTES bytes (persona_load checks) */
     int template_family; /* enum chat_family forced by the file, or -1 to use the model's */
+    long memory;         /* earlier exchanges the model sees with each question (chat_set_memory);
+                            -1 (no `memory:` key) = all that fit the context */
     char *model;         /* preferred model (path or file name), NULL when none */
 } persona;
 

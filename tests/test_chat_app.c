@@ -327,6 +327,71 @@ static void test_context_full(void)
     gguf_close(g);
 }
 
+/* chat_set_memory: with a limit of n, each prompt holds the system prompt, at most the n
+ * latest exchanges and the question, however much room the context has; those turns leave
+ * without being counted as dropped; a re-read keeps the n latest exchanges; -1 lifts it. */
+static void test_memory(void)
+{
+    const char *path = t_fixture(STORIES);
+    if (!path) T_SKIP("fixture %s absent", STORIES);
+    gguf *g = NULL;
+    tokenizer *tok = NULL;
+    nt_err e = {0};
+    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(tokenizer_load(&tok, g, &e) == NT_OK);
+    chat *c = chat_init(tok, CHAT_PLAIN, 512);
+    T_ASSERT(c);
+    T_EQ_INT(chat_set_system(c, "Be kind."), NT_OK);
+    nt_tokens words = {0};
+    T_ASSERT(tokenizer_encode(tok, " a cat", 6, 0, &words, &e) == NT_OK);
+    sampler_params p = greedy();
+    for (long mem = 0; mem <= 2; mem++) {
+        chat_clear(c);
+        chat_set_memory(c, mem);
+        for (int i = 0; i < 5; i++) {
+            char q[64];
+            snprintf(q, sizeof q, "Question %d", i);
+            T_ASSERT(chat_add_user(c, q) == NT_OK);
+            worker_job job;
+            int dropped = -1;
+            T_ASSERT(chat_prepare(c, &p, 8, &job, &dropped, &e) == NT_OK);
+            T_EQ_INT(dropped, 0);
+            const long kept = i < mem ? i : mem;
+            T_EQ_INT(chat_first_turn(c), (size_t)(2 * (i - kept)));
+            char *text = prompt_text(c, tok, &job);
+            T_ASSERT(text);
+            T_CHECK(strncmp(text, " System: Be kind.\n\n", 19) == 0);
+            for (int k = 0; k <= i; k++) {
+                snprintf(q, sizeof q, "Question %d", k);
+                if ((strstr(text, q) != NULL) != (k >= i - kept))
+                    t_fail(__FILE__, __LINE__, "memory %ld, turn %d: question %d %s the prompt",
+                           mem, i, k, k >= i - kept ? "missing from" : "left in");
+            }
+            free(text);
+            fake_answer(c, tok, &words, job.keep + job.n_tokens);
+        }
+        /* A re-read (after /load or --resume) keeps the latest mem exchanges. */
+        worker_job job;
+        T_ASSERT(chat_prepare_reread(c, &job, &e) == NT_OK);
+        T_EQ_INT(chat_first_turn(c), (size_t)(10 - 2 * mem));
+        worker_event done = {.kind = WEV_DONE, .end = WEND_EOG, .n_past = 0};
+        chat_apply(c, &done); /* the re-read is over (nothing cached) */
+    }
+    chat_clear(c);
+    chat_set_memory(c, -1);
+    for (int i = 0; i < 4; i++) {
+        T_ASSERT(chat_add_user(c, "Again") == NT_OK);
+        worker_job job;
+        T_ASSERT(chat_prepare(c, &p, 8, &job, NULL, &e) == NT_OK);
+        T_EQ_INT(chat_first_turn(c), 0);
+        fake_answer(c, tok, &words, job.keep + job.n_tokens);
+    }
+    nt_tokens_free(&words);
+    chat_free(c);
+    tokenizer_free(tok);
+    gguf_close(g);
+}
+
 /* A persona's fixed part: the system prompt, the example turns and the greeting come before
  * the conversation in that order, and the context-full policy drops the oldest real turns but
  * never the fixed part. */
@@ -1027,6 +1092,7 @@ int main(void)
     T_RUN(test_regen);
     T_RUN(test_undo_edit);
     T_RUN(test_context_full);
+    T_RUN(test_memory);
     T_RUN(test_persona_prefix);
     T_RUN(test_worker_stop_params);
     T_RUN(test_stop_string);

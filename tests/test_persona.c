@@ -133,7 +133,8 @@ static void test_fields(void)
                            "sampling:\n  temperature: 0.5\n  top_k: 20\n  top_p: 0.8\n  min_p: 0.1\n"
                            "  repeat_penalty: 1.1\n  repeat_last_n: -1\n  presence_penalty: -0.5\n"
                            "  frequency_penalty: 0.25\n  max_tokens: 99\n  seed: 7\n"
-                           "stop: [\"###\"]\n",
+                           "stop: [\"###\"]\n"
+                           "memory: 1\n",
                            "t.yaml", &e);
     T_EQ_STR(e, "");
     free(e);
@@ -147,6 +148,7 @@ static void test_fields(void)
     T_EQ_STR(p->docs[0].text, "Natter was written in C.");
     T_EQ_STR(p->docs[1].title, "Note");
     T_EQ_STR(p->stop.v[0], "###");
+    T_EQ_INT(p->memory, 1);
     sampler_params sp = sampler_default_params();
     int32_t mt = 0;
     persona_apply_sampling(p, &sp, &mt);
@@ -166,6 +168,7 @@ static void test_fields(void)
     p = load_text("name: t\nsystem: s\nsampling:\n  top_k: 5\n", "t.yaml", &e);
     free(e);
     T_ASSERT(p != NULL);
+    T_EQ_INT(p->memory, -1); /* no limit */
     sp = sampler_default_params();
     sampler_params want = sp;
     want.top_k = 5;
@@ -202,6 +205,10 @@ static void test_errors(void)
                "prompts/tutor.yaml:5:15: 'max_tokens' must be at least 1, not 0\n"
                "  max_tokens: 0\n"
                "              ^");
+    EXPECT_ERR("name: t\nsystem: s\nmemory: -1\n",
+               "prompts/tutor.yaml:3:9: 'memory' must be at least 0, not -1\n"
+               "memory: -1\n"
+               "        ^");
     EXPECT_ERR("name: t\ndescription: no system\n",
                "prompts/tutor.yaml:1:1: missing required key 'system' in the persona\n"
                "name: t\n"
