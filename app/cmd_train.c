@@ -467,30 +467,22 @@ static int tr_build_data(const tr_opts *o, const qa_set *qs, train_model *m, tra
         for (size_t k = 0; k < n_ph; k++)
             if (tr_add_pair(o, qs, i, tr_phrasing(q, k), k, m, d)) return 1;
         if (!o->casual) continue;
-        for (size_t k = 0; k < n_ph; k++) {
-            char *c = tr_casual(tr_phrasing(q, k));
-            if (!c) {
-                fprintf(stderr, "natter train: out of memory\n");
-                return 1;
+        char **cas = calloc(n_ph, sizeof *cas);
+        int rc = cas ? 0 : 1;
+        for (size_t k = 0; k < n_ph && !rc; k++) {
+            if (!(cas[k] = tr_casual(tr_phrasing(q, k)))) {
+                rc = 1;
+                break;
             }
-            bool seen = c[0] == 0;
-            for (size_t a = 0; a < n_ph && !seen; a++) {
-                seen = strcmp(c, tr_phrasing(q, a)) == 0;
-                if (!seen && a < k) {
-                    char *ca = tr_casual(tr_phrasing(q, a));
-                    if (!ca) {
-                        free(c);
-                        fprintf(stderr, "natter train: out of memory\n");
-                        return 1;
-                    }
-                    seen = strcmp(c, ca) == 0;
-                    free(ca);
-                }
-            }
-            int rc = seen ? 0 : tr_add_pair(o, qs, i, c, n_ph + k, m, d);
-            free(c);
-            if (rc) return 1;
+            bool seen = cas[k][0] == 0;
+            for (size_t a = 0; a < n_ph && !seen; a++)
+                seen = !strcmp(cas[k], tr_phrasing(q, a)) || (a < k && !strcmp(cas[k], cas[a]));
+            if (!seen && tr_add_pair(o, qs, i, cas[k], n_ph + k, m, d)) rc = 2;
         }
+        for (size_t k = 0; cas && k < n_ph; k++) free(cas[k]);
+        free(cas);
+        if (rc == 1) fprintf(stderr, "natter train: out of memory\n");
+        if (rc) return 1;
     }
     return 0;
 }

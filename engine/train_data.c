@@ -98,7 +98,7 @@ int train_data_add_turn(train_data *d, const tokenizer *t, enum chat_family f,
 {
     if (!d || !t || !user || !assistant || max_len < 2 || (n_before && !before) ||
         n_before > TD_MAX_BEFORE)
-        return nt_err_set(err, NT_ERR_INVALID, "train_data_add_pair: bad arguments");
+        return nt_err_set(err, NT_ERR_INVALID, "train_data_add_turn: bad arguments");
     chat_msg msgs[TD_MAX_BEFORE + 3];
     size_t n = 0;
     if (system && *system) msgs[n++] = (chat_msg){CHAT_ROLE_SYSTEM, system};
