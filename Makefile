@@ -18,8 +18,10 @@ ifneq ($(CI),)
 WARN    += -Werror
 endif
 CFLAGS  ?= -g
+# Each layer sees only what it may use: app/ the two public headers' folders, the trainer the
+# engine's internals too, the tests everything (they check internals directly).
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -MMD -MP -pthread \
-             -Iengine $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
+             $(INC) $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
              -DNATTER_DATADIR='"$(PREFIX)/share/natter"'
 LDLIBS_ALL = $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
 
@@ -36,16 +38,19 @@ $(BUILD)/config.mk: mk/deps.sh Makefile
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
 
 ENGINE_SRC := $(wildcard engine/*.c)
-APP_SRC    := $(filter-out app/main.c,$(wildcard app/*.c))
+TRAIN_SRC  := $(wildcard trainer/*.c)
+APP_SRC    := $(wildcard app/*/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+TRAIN_OBJ  := $(TRAIN_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 LIBENGINE := $(BUILD)/libnatter.a
+LIBTRAIN  := $(BUILD)/libnattertrain.a
 LIBAPP    := $(BUILD)/libnatterapp.a
 NATTER    := $(BUILD)/natter
 
@@ -57,6 +62,11 @@ all: $(NATTER)
 deps:
 	@sh mk/deps.sh
 
+$(ENGINE_OBJ): INC := -Iengine -Iengine/include
+$(TRAIN_OBJ): INC := -Itrainer -Itrainer/include -Iengine -Iengine/include
+$(APP_OBJ) $(BUILD)/app/main.o: INC := -Iapp -Iengine/include -Itrainer/include
+$(BUILD)/tests/%.o: INC := -Itests -Iapp -Itrainer -Itrainer/include -Iengine -Iengine/include
+
 $(BUILD)/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -65,14 +75,18 @@ $(LIBENGINE): $(ENGINE_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(LIBTRAIN): $(TRAIN_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(LIBAPP): $(APP_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(NATTER): $(BUILD)/app/main.o $(LIBAPP) $(LIBENGINE)
+$(NATTER): $(BUILD)/app/main.o $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBAPP) $(LIBENGINE)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # The runner runs every test binary and every tests/*.sh script and prints the closing line.
@@ -124,4 +138,4 @@ clean:
 
 distclean: clean
 
--include $(ENGINE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/app/main.d
+-include $(ENGINE_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/app/main.d

@@ -1,9 +1,9 @@
 /* natter's entry point: dispatches to the subcommands (a table, so later ones slot in), the
  * one-shot command line and the TUI. */
 #include "natter.h"
-#include "cli.h"
-#include "cmds.h"
-#include "persona.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
+#include "conv/persona.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tui.h"
+#include "tui/tui.h"
 
 
 typedef struct subcmd {
@@ -25,10 +25,10 @@ static const subcmd subcmds[] = {
     {"perplexity", cmd_perplexity},
     {"bench", cmd_bench},
     {"train", cmd_train},
-    /* Sessions (app/cmd_session.c). */
+    /* Sessions (app/cmd/cmd_session.c). */
     {"replay", cmd_replay},
     {"export", cmd_export},
-    /* Personas (app/cmd_persona.c). */
+    /* Personas (app/cmd/cmd_persona.c). */
     {"import-card", cmd_import_card},
 };
 
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
      * one-shot answer sends no system prompt unless told (--persona, --context). */
     if ((!oneshot || o.persona || o.n_context > 0) && (rc = cli_open_persona(&o, oneshot)) != 0)
         return main_done(&o, rc);
-    /* Sessions (app/cmd_session.c): --resume picks its file now, and its model when no -m.
+    /* Sessions (app/cmd/cmd_session.c): --resume picks its file now, and its model when no -m.
      * A file that does not load is an error for -p; the chat screen shows its errors and
      * starts a new conversation. */
     if (o.resume && (rc = cmd_session_pick_model(&o)) != 0 && (oneshot || rc == 2))

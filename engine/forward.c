@@ -1,22 +1,22 @@
 /* The forward pass of the Llama-family transformer (llama, qwen2) on the CPU.
  *
- * One function, forward_batch, runs 1..MODEL_BATCH new tokens through every block:
+ * One function, nt_forward_batch, runs 1..MODEL_BATCH new tokens through every block:
  *   x = embedding(token)
  *   per block: x += Wo · attention(rope(Wq·rmsnorm(x)), rope(Wk·...), Wv·...)
  *              x += Wdown · (silu(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x)))
  *   logits = Wout · rmsnorm(x)
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
- * lin_run: matrix × vector kernels (quant_matvec) on activations prepared once per matrix
- * (quant_act_prepare: int8 blocks for quantized weights, f32 for float weights), each task
+ * lin_run: matrix × vector kernels (nt_quant_matvec) on activations prepared once per matrix
+ * (nt_quant_act_prepare: int8 blocks for quantized weights, f32 for float weights), each task
  * looping over the batch's tokens on rows kept in cache, so a batch reads the weights once.
  * Work is split by output rows into tasks of fixed size, and each task computes its rows the
  * same way whichever thread runs it, so the logits are bit-identical for any thread count.
  * Every token goes through the same per-row kernel whatever batch it is in, so a token's
  * logits do not depend on how a prompt was split into calls either: a session replayed or
  * resumed in different chunks gives the same tokens. (An sgemm path for float weights was
- * 15-35% faster on prompts but broke that; quant_matmat has the same per-value arithmetic as
- * quant_matvec and is the way to a faster batched product.) Attention is split the same way,
+ * 15-35% faster on prompts but broke that; nt_quant_matmat has the same per-value arithmetic as
+ * nt_quant_matvec and is the way to a faster batched product.) Attention is split the same way,
  * one task per (token, KV head). */
 #include "model.h"
 #include "quant.h"
@@ -41,7 +41,7 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float e
 /* cos and sin of every rotated pair at position pos, computed like ggml: theta_i =
  * pos · base^(-2i/n_rot), the power built up by repeated float multiplication, divided by
  * the Llama 3.1 frequency factor, times the linear-scaling factor. cs holds (cos, sin) pairs. */
-static void rope_table(const model *m, int32_t pos, float *cs)
+static void rope_table(const nt_model *m, int32_t pos, float *cs)
 {
     const int32_t half = m->info.n_rot / 2;
     const float theta_scale = powf(m->info.rope_base, -2.0f / (float)m->info.n_rot);
@@ -58,7 +58,7 @@ static void rope_table(const model *m, int32_t pos, float *cs)
 
 /* Rotates the first n_rot values of each of n_heads heads of x (heads head_dim apart).
  * llama pairs adjacent values (2i, 2i+1); qwen2 (NEOX style) pairs i with i + n_rot/2. */
-static void rope_apply(const model *m, float *x, int32_t n_heads, const float *cs)
+static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float *cs)
 {
     const int32_t hd = m->info.head_dim, half = m->info.n_rot / 2;
     for (int32_t h = 0; h < n_heads; h++) {
@@ -86,7 +86,7 @@ static float silu(float x)
  * same thing, so this choice never changes results. */
 #define FORWARD_MIN_PARALLEL_BYTES (64 * 1024)
 
-static pool *forward_pool(const model *m, size_t bytes)
+static pool *forward_pool(const nt_model *m, size_t bytes)
 {
     return bytes < FORWARD_MIN_PARALLEL_BYTES ? NULL : m->pool;
 }
@@ -100,7 +100,7 @@ typedef struct lin_out {
 } lin_out;
 
 typedef struct lin_job {
-    model *m;
+    nt_model *m;
     const float *x;     /* (n_tok, n_in) */
     int32_t n_tok;
     int n;              /* matrices */
@@ -139,13 +139,13 @@ static void lin_task(void *ctx, int64_t task, int thread)
 
     /* The task's rows stay in cache across the tokens: weights are read once. */
     for (int32_t t = 0; t < j->n_tok; t++)
-        quant_matvec(w->type, w->data, w->row_bytes, r0, r1,
+        nt_quant_matvec(w->type, w->data, w->row_bytes, r0, r1,
                      j->act[i] + (size_t)t * j->act_bytes, w->n_in, o->y + (size_t)t * o->ldy);
     lin_finish(j, o, r0, r1);
 }
 
 /* Runs n (1..3) matrices that share the input x (n_tok rows of their common n_in). */
-static void lin_run(model *m, const float *x, int32_t n_tok, const lin_out *outs, int n)
+static void lin_run(nt_model *m, const float *x, int32_t n_tok, const lin_out *outs, int n)
 {
     lin_job j = {.m = m, .x = x, .n_tok = n_tok, .n = n, .act_bytes = m->s.act_bytes};
     int64_t total = 0;
@@ -164,16 +164,16 @@ static void lin_run(model *m, const float *x, int32_t n_tok, const lin_out *outs
             continue;
         }
         for (int32_t t = 0; t < n_tok; t++)
-            quant_act_prepare(w->type, x + t * w->n_in, m->s.act[i] + t * j.act_bytes, w->n_in);
+            nt_quant_act_prepare(w->type, x + t * w->n_in, m->s.act[i] + t * j.act_bytes, w->n_in);
         j.act[i] = m->s.act[i];
     }
-    pool_run(forward_pool(m, bytes * (size_t)n_tok), total, lin_task, &j);
+    nt_pool_run(forward_pool(m, bytes * (size_t)n_tok), total, lin_task, &j);
 }
 
 /* ---------------------------------------------------------------------- attention ----- */
 
 typedef struct att_job {
-    model *m;
+    nt_model *m;
     int32_t il;     /* layer */
     int32_t pos0;   /* position of the batch's first token */
 } att_job;
@@ -185,8 +185,8 @@ typedef struct att_job {
 static void att_task(void *ctx, int64_t task, int thread)
 {
     const att_job *j = ctx;
-    model *m = j->m;
-    const model_info *in = &m->info;
+    nt_model *m = j->m;
+    const nt_model_info *in = &m->info;
     const int32_t hd = in->head_dim, group = in->n_head / in->n_head_kv;
     const int32_t t = (int32_t)(task / in->n_head_kv), g = (int32_t)(task % in->n_head_kv);
     const int32_t pos = j->pos0 + t, n_pos = pos + 1;
@@ -199,7 +199,7 @@ static void att_task(void *ctx, int64_t task, int thread)
     for (int32_t p = 0; p < n_pos; p++) {
         const float *k = kv_k(&m->kv, j->il, p) + (size_t)g * (size_t)hd;
         for (int32_t h = 0; h < group; h++)
-            sc[(size_t)h * n_ctx + (size_t)p] = quant_dot_f32(q + (size_t)h * (size_t)hd, k, hd) * scale;
+            sc[(size_t)h * n_ctx + (size_t)p] = nt_quant_dot_f32(q + (size_t)h * (size_t)hd, k, hd) * scale;
     }
     float inv[MODEL_MAX_HEAD];
     for (int32_t h = 0; h < group; h++) {
@@ -216,27 +216,27 @@ static void att_task(void *ctx, int64_t task, int thread)
     for (int32_t d = 0; d < hd; d++) {
         const float *v = kv_vt(&m->kv, j->il, g * hd + d);
         for (int32_t h = 0; h < group; h++)
-            out[(size_t)h * (size_t)hd + (size_t)d] = quant_dot_f32(sc + (size_t)h * n_ctx, v, n_pos) * inv[h];
+            out[(size_t)h * (size_t)hd + (size_t)d] = nt_quant_dot_f32(sc + (size_t)h * n_ctx, v, n_pos) * inv[h];
     }
 }
 
 /* ------------------------------------------------------------------ the whole pass ----- */
 
-static bool forward_cancelled(const model *m)
+static bool forward_cancelled(const nt_model *m)
 {
     return m->hooks.cancel && m->hooks.cancel(m->hooks.user);
 }
 
-int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, bool all)
+int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logits, bool all)
 {
-    const model_info *in = &m->info;
+    const nt_model_info *in = &m->info;
     model_scratch *s = &m->s;
     const int64_t ne = in->n_embd, nff = in->n_ff;
     const int32_t pos0 = m->kv.n_past;
 
     for (int32_t t = 0; t < n; t++) {
         const model_mat *e = &m->tok_embd;
-        quant_dequant_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes, s->x + t * ne, ne);
+        nt_quant_dequant_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes, s->x + t * ne, ne);
         rope_table(m, pos0 + t, s->rope + (size_t)t * (size_t)in->n_rot);
     }
 
@@ -253,7 +253,7 @@ int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, boo
             {&L->wv, s->v, (size_t)m->kv_dim, NULL},
         };
         lin_run(m, s->xn, n, qkv, 3);
-        kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
+        nt_kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
         for (int32_t t = 0; t < n; t++) {
             const float *cs = s->rope + (size_t)t * (size_t)in->n_rot;
             rope_apply(m, s->q + (size_t)t * (size_t)m->q_dim, in->n_head, cs);
@@ -261,7 +261,7 @@ int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, boo
         }
         att_job aj = {m, il, pos0};
         const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * (size_t)m->kv_dim * 2 * sizeof(float);
-        pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head_kv, att_task, &aj);
+        nt_pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head_kv, att_task, &aj);
         const lin_out o = {&L->wo, s->xn, (size_t)ne, s->x};
         lin_run(m, s->att, n, &o, 1);
 
@@ -298,24 +298,24 @@ static float *scratch_floats(size_t n)
     return calloc(n ? n : 1, sizeof(float));
 }
 
-int forward_scratch_threads(model *m, nt_err *err)
+int nt_forward_scratch_threads(nt_model *m, nt_err *err)
 {
     model_scratch *s = &m->s;
-    const int nt = pool_n_threads(m->pool);
+    const int nt = nt_pool_n_threads(m->pool);
     free(s->scores);
     s->scores = scratch_floats((size_t)nt * (size_t)(m->info.n_head / m->info.n_head_kv) *
                                (size_t)m->kv.n_ctx);
     s->n_threads = nt;
     if (!s->scores)
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate scratch for %d threads",
-                          gguf_path(m->g), nt);
+                          nt_gguf_path(m->g), nt);
     return NT_OK;
 }
 
-int forward_scratch_init(model *m, nt_err *err)
+int nt_forward_scratch_init(nt_model *m, nt_err *err)
 {
     model_scratch *s = &m->s;
-    const model_info *in = &m->info;
+    const nt_model_info *in = &m->info;
     const size_t B = MODEL_BATCH;
     s->x = scratch_floats(B * (size_t)in->n_embd);
     s->xn = scratch_floats(B * (size_t)in->n_embd);
@@ -331,14 +331,14 @@ int forward_scratch_init(model *m, nt_err *err)
     size_t ab = 0;
     const model_mat *mats[2] = {&m->tok_embd, &m->output};
     for (int i = 0; i < 2; i++) {
-        size_t b = quant_act_bytes(mats[i]->type, mats[i]->n_in);
+        size_t b = nt_quant_act_bytes(mats[i]->type, mats[i]->n_in);
         if (b > ab) ab = b;
     }
     for (int32_t il = 0; il < in->n_layer; il++) {
         const model_layer *L = &m->layers[il];
         const model_mat *lm[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (int i = 0; i < 7; i++) {
-            size_t b = quant_act_bytes(lm[i]->type, lm[i]->n_in);
+            size_t b = nt_quant_act_bytes(lm[i]->type, lm[i]->n_in);
             if (b > ab) ab = b;
         }
     }
@@ -348,11 +348,11 @@ int forward_scratch_init(model *m, nt_err *err)
     if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->h1 || !s->h2 || !s->rope || !s->logits ||
         !s->act[0] || !s->act[1] || !s->act[2])
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate the forward pass's scratch",
-                          gguf_path(m->g));
-    return forward_scratch_threads(m, err);
+                          nt_gguf_path(m->g));
+    return nt_forward_scratch_threads(m, err);
 }
 
-void forward_scratch_free(model *m)
+void nt_forward_scratch_free(nt_model *m)
 {
     model_scratch *s = &m->s;
     free(s->x);

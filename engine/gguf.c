@@ -33,15 +33,15 @@
 
 typedef struct gguf_kv {
     char *key;                /* NUL-terminated copy */
-    enum gguf_vtype type;
-    enum gguf_vtype arr_type; /* GGUF_VT_COUNT_ unless type is ARR */
+    enum nt_gguf_vtype type;
+    enum nt_gguf_vtype arr_type; /* NT_GGUF_COUNT_ unless type is ARR */
     uint64_t arr_n;           /* element count for arrays */
     const uint8_t *val;       /* scalars: the value bytes; STR: the bytes; ARR: first element */
     uint64_t str_n;           /* STR: length */
     uint64_t *str_off;        /* ARR of STR: file offset of each element's length prefix */
 } gguf_kv;
 
-struct gguf {
+struct nt_gguf {
     char *path;
     const uint8_t *base; /* the read-only mapping (NULL for an empty file) */
     uint64_t size;
@@ -54,23 +54,23 @@ struct gguf {
     gguf_kv **kv_by_key;  /* [n_kv], sorted by key for binary search */
 
     int64_t n_tensors;
-    gguf_tensor *t;           /* [n_tensors], file order */
-    gguf_tensor **t_by_name;  /* [n_tensors], sorted by name */
+    nt_gguf_tensor *t;           /* [n_tensors], file order */
+    nt_gguf_tensor **t_by_name;  /* [n_tensors], sorted by name */
 };
 
 /* ------------------------------------------------------------------ value types ----- */
 
-const char *gguf_vtype_name(enum gguf_vtype t)
+const char *nt_gguf_vtype_name(enum nt_gguf_vtype t)
 {
-    static const char *const names[GGUF_VT_COUNT_] = {
+    static const char *const names[NT_GGUF_COUNT_] = {
         "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64", "i64", "f64"};
-    return (unsigned)t < GGUF_VT_COUNT_ ? names[t] : "?";
+    return (unsigned)t < NT_GGUF_COUNT_ ? names[t] : "?";
 }
 
-size_t gguf_vtype_size(enum gguf_vtype t)
+size_t nt_gguf_vtype_size(enum nt_gguf_vtype t)
 {
-    static const size_t sizes[GGUF_VT_COUNT_] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    return (unsigned)t < GGUF_VT_COUNT_ ? sizes[t] : 0;
+    static const size_t sizes[NT_GGUF_COUNT_] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return (unsigned)t < NT_GGUF_COUNT_ ? sizes[t] : 0;
 }
 
 static uint32_t gguf_le32(const uint8_t *p)
@@ -154,7 +154,7 @@ static int gguf_rd_u64(gguf_rd *r, uint64_t *v)
     return NT_OK;
 }
 
-static int gguf_rd_str(gguf_rd *r, gguf_str *s)
+static int gguf_rd_str(gguf_rd *r, nt_gguf_str *s)
 {
     uint64_t n;
     int rc = gguf_rd_u64(r, &n);
@@ -169,7 +169,7 @@ static int gguf_rd_str(gguf_rd *r, gguf_str *s)
 /* A key or tensor name: non-empty, no NUL inside, copied NUL-terminated into *out. */
 static int gguf_rd_name(gguf_rd *r, const char *what, char **out)
 {
-    gguf_str s;
+    nt_gguf_str s;
     int rc = gguf_rd_str(r, &s);
     if (rc) return rc;
     if (s.n == 0) return gguf_rd_fail(r, NT_ERR_FORMAT, "empty %s", what);
@@ -202,22 +202,22 @@ static int gguf_rd_array(gguf_rd *r, gguf_kv *kv)
     uint64_t n;
     int rc;
     if ((rc = gguf_rd_u32(r, &et))) return rc;
-    if (et == GGUF_VT_ARR)
+    if (et == NT_GGUF_ARR)
         return gguf_rd_fail(r, NT_ERR_UNSUPPORTED, "arrays of arrays are not supported");
-    if (et >= GGUF_VT_COUNT_) return gguf_rd_fail(r, NT_ERR_FORMAT, "bad array element type %" PRIu32, et);
+    if (et >= NT_GGUF_COUNT_) return gguf_rd_fail(r, NT_ERR_FORMAT, "bad array element type %" PRIu32, et);
     if ((rc = gguf_rd_u64(r, &n))) return rc;
-    kv->arr_type = (enum gguf_vtype)et;
+    kv->arr_type = (enum nt_gguf_vtype)et;
     kv->arr_n = n;
     kv->val = r->p + r->pos;
-    if (et != GGUF_VT_STR) {
-        size_t esz = gguf_vtype_size(kv->arr_type);
+    if (et != NT_GGUF_STR) {
+        size_t esz = nt_gguf_vtype_size(kv->arr_type);
         char what[48];
-        snprintf(what, sizeof what, "array of %s: count", gguf_vtype_name(kv->arr_type));
+        snprintf(what, sizeof what, "array of %s: count", nt_gguf_vtype_name(kv->arr_type));
         if ((rc = gguf_rd_count(r, what, n, esz))) return rc;
         r->pos += n * esz;
         return NT_OK;
     }
-    /* String arrays: index every element once so gguf_arr_str is O(1). Each element takes at
+    /* String arrays: index every element once so nt_gguf_arr_str is O(1). Each element takes at
      * least its 8-byte length, which bounds the table before it is allocated. */
     if ((rc = gguf_rd_count(r, "array of str: count", n, 8))) return rc;
     kv->str_off = malloc(n ? (size_t)n * sizeof *kv->str_off : 1);
@@ -246,15 +246,15 @@ static int gguf_rd_array(gguf_rd *r, gguf_kv *kv)
 static int gguf_rd_value(gguf_rd *r, gguf_kv *kv)
 {
     int rc;
-    if (kv->type == GGUF_VT_STR) {
-        gguf_str s;
+    if (kv->type == NT_GGUF_STR) {
+        nt_gguf_str s;
         if ((rc = gguf_rd_str(r, &s))) return rc;
         kv->val = (const uint8_t *)s.p;
         kv->str_n = s.n;
         return NT_OK;
     }
-    if (kv->type == GGUF_VT_ARR) return gguf_rd_array(r, kv);
-    size_t sz = gguf_vtype_size(kv->type);
+    if (kv->type == NT_GGUF_ARR) return gguf_rd_array(r, kv);
+    size_t sz = nt_gguf_vtype_size(kv->type);
     if ((rc = gguf_rd_need(r, sz))) return rc;
     kv->val = r->p + r->pos;
     r->pos += sz;
@@ -268,17 +268,17 @@ static int gguf_cmp_kv(const void *a, const void *b)
 
 static int gguf_cmp_tensor_name(const void *a, const void *b)
 {
-    return strcmp((*(gguf_tensor *const *)a)->name, (*(gguf_tensor *const *)b)->name);
+    return strcmp((*(nt_gguf_tensor *const *)a)->name, (*(nt_gguf_tensor *const *)b)->name);
 }
 
 static int gguf_cmp_tensor_offset(const void *a, const void *b)
 {
-    const gguf_tensor *x = *(gguf_tensor *const *)a, *y = *(gguf_tensor *const *)b;
+    const nt_gguf_tensor *x = *(nt_gguf_tensor *const *)a, *y = *(nt_gguf_tensor *const *)b;
     if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
     return x < y ? -1 : x > y;
 }
 
-static int gguf_read_kvs(gguf *g, gguf_rd *r)
+static int gguf_read_kvs(nt_gguf *g, gguf_rd *r)
 {
     int rc;
     for (int64_t i = 0; i < g->n_kv; i++) {
@@ -288,9 +288,9 @@ static int gguf_read_kvs(gguf *g, gguf_rd *r)
         if ((rc = gguf_rd_name(r, "key", &kv->key))) return rc;
         gguf_rd_field_named(r, "key", kv->key);
         if ((rc = gguf_rd_u32(r, &type))) return rc;
-        if (type >= GGUF_VT_COUNT_)
+        if (type >= NT_GGUF_COUNT_)
             return gguf_rd_fail(r, NT_ERR_FORMAT, "bad value type %" PRIu32, type);
-        kv->type = (enum gguf_vtype)type;
+        kv->type = (enum nt_gguf_vtype)type;
         if ((rc = gguf_rd_value(r, kv))) return rc;
     }
 
@@ -309,13 +309,13 @@ static int gguf_read_kvs(gguf *g, gguf_rd *r)
     }
 
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
-    int64_t ai = gguf_find_key(g, GGUF_KEY_ALIGNMENT);
+    int64_t ai = nt_gguf_find_key(g, GGUF_KEY_ALIGNMENT);
     if (ai >= 0) {
         const gguf_kv *kv = &g->kv[ai];
         gguf_rd_field_named(r, "key", kv->key);
-        if (kv->type != GGUF_VT_U32)
+        if (kv->type != NT_GGUF_U32)
             return gguf_rd_fail(r, NT_ERR_FORMAT, "must be a u32, found %s",
-                                gguf_vtype_name(kv->type));
+                                nt_gguf_vtype_name(kv->type));
         uint32_t a = gguf_le32(kv->val);
         if (a == 0 || (a & (a - 1)) != 0)
             return gguf_rd_fail(r, NT_ERR_FORMAT, "must be a power of two, found %" PRIu32, a);
@@ -326,9 +326,9 @@ static int gguf_read_kvs(gguf *g, gguf_rd *r)
 
 /* ---------------------------------------------------------------- tensor infos ----- */
 
-static int gguf_read_tensor_info(gguf *g, gguf_rd *r, int64_t i)
+static int gguf_read_tensor_info(nt_gguf *g, gguf_rd *r, int64_t i)
 {
-    gguf_tensor *t = &g->t[i];
+    nt_gguf_tensor *t = &g->t[i];
     uint32_t n_dims, type;
     int rc;
     char *name = NULL;
@@ -372,7 +372,7 @@ static int gguf_read_tensor_info(gguf *g, gguf_rd *r, int64_t i)
     return NT_OK;
 }
 
-static int gguf_read_tensors(gguf *g, gguf_rd *r)
+static int gguf_read_tensors(nt_gguf *g, gguf_rd *r)
 {
     int rc;
     for (int64_t i = 0; i < g->n_tensors; i++)
@@ -382,7 +382,7 @@ static int gguf_read_tensors(gguf *g, gguf_rd *r)
     if (g->n_tensors > 1)
         qsort(g->t_by_name, (size_t)g->n_tensors, sizeof *g->t_by_name, gguf_cmp_tensor_name);
     for (int64_t i = 1; i < g->n_tensors; i++) {
-        gguf_tensor *a = g->t_by_name[i - 1], *b = g->t_by_name[i];
+        nt_gguf_tensor *a = g->t_by_name[i - 1], *b = g->t_by_name[i];
         if (strcmp(a->name, b->name) == 0) {
             int64_t ia = a - g->t, ib = b - g->t;
             gguf_rd_field_named(r, "tensor", a->name);
@@ -397,7 +397,7 @@ static int gguf_read_tensors(gguf *g, gguf_rd *r)
     uint64_t al = g->alignment;
     g->data_start = (r->pos + al - 1) / al * al;
     for (int64_t i = 0; i < g->n_tensors; i++) {
-        gguf_tensor *t = &g->t[i];
+        nt_gguf_tensor *t = &g->t[i];
         gguf_rd_field_named(r, "tensor", t->name);
         if (t->offset % al != 0)
             return gguf_rd_fail(r, NT_ERR_FORMAT,
@@ -416,14 +416,14 @@ static int gguf_read_tensors(gguf *g, gguf_rd *r)
     }
 
     /* Sorted by offset, each tensor must end before the next begins. */
-    gguf_tensor **by_off = NULL;
+    nt_gguf_tensor **by_off = NULL;
     if (g->n_tensors > 1) {
         by_off = malloc((size_t)g->n_tensors * sizeof *by_off);
         if (!by_off) return nt_err_set(r->err, NT_ERR_NOMEM, "%s: out of memory", r->path);
         for (int64_t i = 0; i < g->n_tensors; i++) by_off[i] = &g->t[i];
         qsort(by_off, (size_t)g->n_tensors, sizeof *by_off, gguf_cmp_tensor_offset);
         for (int64_t i = 1; i < g->n_tensors; i++) {
-            const gguf_tensor *a = by_off[i - 1], *b = by_off[i];
+            const nt_gguf_tensor *a = by_off[i - 1], *b = by_off[i];
             if (b->offset < a->offset + a->nbytes) {
                 uint64_t ds = g->data_start;
                 gguf_rd_field_named(r, "tensor", b->name);
@@ -443,7 +443,7 @@ static int gguf_read_tensors(gguf *g, gguf_rd *r)
 
 /* ----------------------------------------------------------------------- open ------ */
 
-static int gguf_read_header(gguf *g, gguf_rd *r)
+static int gguf_read_header(nt_gguf *g, gguf_rd *r)
 {
     uint64_t n_tensors, n_kv;
     uint32_t version;
@@ -480,13 +480,13 @@ static int gguf_read_header(gguf *g, gguf_rd *r)
     return NT_OK;
 }
 
-int gguf_open(gguf **out, const char *path, nt_err *err)
+int nt_gguf_open(nt_gguf **out, const char *path, nt_err *err)
 {
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     int fd = -1, rc;
-    if (!out) return nt_err_set(err, NT_ERR_INVALID, "gguf_open: no output pointer");
+    if (!out) return nt_err_set(err, NT_ERR_INVALID, "nt_gguf_open: no output pointer");
     *out = NULL;
-    if (!path) return nt_err_set(err, NT_ERR_INVALID, "gguf_open: no path");
+    if (!path) return nt_err_set(err, NT_ERR_INVALID, "nt_gguf_open: no path");
 
     g = calloc(1, sizeof *g);
     if (!g || !(g->path = strdup(path))) {
@@ -532,11 +532,11 @@ int gguf_open(gguf **out, const char *path, nt_err *err)
 
 fail:
     if (fd >= 0) close(fd);
-    gguf_close(g);
+    nt_gguf_close(g);
     return rc;
 }
 
-void gguf_close(gguf *g)
+void nt_gguf_close(nt_gguf *g)
 {
     if (!g) return;
     if (g->kv)
@@ -557,42 +557,42 @@ void gguf_close(gguf *g)
 
 /* ------------------------------------------------------------------- accessors ----- */
 
-const char *gguf_path(const gguf *g) { return g->path; }
-uint32_t gguf_version(const gguf *g) { return g->version; }
-uint64_t gguf_file_size(const gguf *g) { return g->size; }
-size_t gguf_alignment(const gguf *g) { return g->alignment; }
-int64_t gguf_n_kv(const gguf *g) { return g->n_kv; }
+const char *nt_gguf_path(const nt_gguf *g) { return g->path; }
+uint32_t nt_gguf_version(const nt_gguf *g) { return g->version; }
+uint64_t nt_gguf_file_size(const nt_gguf *g) { return g->size; }
+size_t nt_gguf_alignment(const nt_gguf *g) { return g->alignment; }
+int64_t nt_gguf_n_kv(const nt_gguf *g) { return g->n_kv; }
 
-static const gguf_kv *gguf_kv_at(const gguf *g, int64_t i)
+static const gguf_kv *gguf_kv_at(const nt_gguf *g, int64_t i)
 {
     return i >= 0 && i < g->n_kv ? &g->kv[i] : NULL;
 }
 
-const char *gguf_kv_key(const gguf *g, int64_t i)
+const char *nt_gguf_kv_key(const nt_gguf *g, int64_t i)
 {
     const gguf_kv *kv = gguf_kv_at(g, i);
     return kv ? kv->key : NULL;
 }
 
-enum gguf_vtype gguf_kv_type(const gguf *g, int64_t i)
+enum nt_gguf_vtype nt_gguf_kv_type(const nt_gguf *g, int64_t i)
 {
     const gguf_kv *kv = gguf_kv_at(g, i);
-    return kv ? kv->type : GGUF_VT_COUNT_;
+    return kv ? kv->type : NT_GGUF_COUNT_;
 }
 
-enum gguf_vtype gguf_kv_arr_type(const gguf *g, int64_t i)
+enum nt_gguf_vtype nt_gguf_kv_arr_type(const nt_gguf *g, int64_t i)
 {
     const gguf_kv *kv = gguf_kv_at(g, i);
-    return kv && kv->type == GGUF_VT_ARR ? kv->arr_type : GGUF_VT_COUNT_;
+    return kv && kv->type == NT_GGUF_ARR ? kv->arr_type : NT_GGUF_COUNT_;
 }
 
-uint64_t gguf_kv_arr_n(const gguf *g, int64_t i)
+uint64_t nt_gguf_kv_arr_n(const nt_gguf *g, int64_t i)
 {
     const gguf_kv *kv = gguf_kv_at(g, i);
-    return kv && kv->type == GGUF_VT_ARR ? kv->arr_n : 0;
+    return kv && kv->type == NT_GGUF_ARR ? kv->arr_n : 0;
 }
 
-int64_t gguf_find_key(const gguf *g, const char *key)
+int64_t nt_gguf_find_key(const nt_gguf *g, const char *key)
 {
     if (!key) return -1;
     int64_t lo = 0, hi = g->n_kv;
@@ -609,12 +609,12 @@ int64_t gguf_find_key(const gguf *g, const char *key)
 /* "u32", or "arr[str]" for arrays: how a stored value is named in wrong-type messages. */
 static const char *gguf_kv_type_desc(const gguf_kv *kv, char *buf, size_t cap)
 {
-    if (kv->type != GGUF_VT_ARR) return gguf_vtype_name(kv->type);
-    snprintf(buf, cap, "arr[%s]", gguf_vtype_name(kv->arr_type));
+    if (kv->type != NT_GGUF_ARR) return nt_gguf_vtype_name(kv->type);
+    snprintf(buf, cap, "arr[%s]", nt_gguf_vtype_name(kv->arr_type));
     return buf;
 }
 
-static int gguf_wrong_type(const gguf *g, const gguf_kv *kv, const char *want, nt_err *err)
+static int gguf_wrong_type(const nt_gguf *g, const gguf_kv *kv, const char *want, nt_err *err)
 {
     char buf[32];
     return nt_err_set(err, NT_ERR_FORMAT, "%s: key '%s': has type %s, wanted %s", g->path,
@@ -628,14 +628,14 @@ static bool gguf_kv_int(const gguf_kv *kv, bool *neg, uint64_t *u, int64_t *s)
     const uint8_t *p = kv->val;
     int64_t sv;
     switch (kv->type) {
-    case GGUF_VT_U8: *neg = false; *u = p[0]; return true;
-    case GGUF_VT_U16: *neg = false; *u = (uint64_t)p[0] | (uint64_t)p[1] << 8; return true;
-    case GGUF_VT_U32: *neg = false; *u = gguf_le32(p); return true;
-    case GGUF_VT_U64: *neg = false; *u = gguf_le64(p); return true;
-    case GGUF_VT_I8: sv = (int8_t)p[0]; break;
-    case GGUF_VT_I16: sv = (int16_t)(uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8); break;
-    case GGUF_VT_I32: sv = (int32_t)gguf_le32(p); break;
-    case GGUF_VT_I64: sv = (int64_t)gguf_le64(p); break;
+    case NT_GGUF_U8: *neg = false; *u = p[0]; return true;
+    case NT_GGUF_U16: *neg = false; *u = (uint64_t)p[0] | (uint64_t)p[1] << 8; return true;
+    case NT_GGUF_U32: *neg = false; *u = gguf_le32(p); return true;
+    case NT_GGUF_U64: *neg = false; *u = gguf_le64(p); return true;
+    case NT_GGUF_I8: sv = (int8_t)p[0]; break;
+    case NT_GGUF_I16: sv = (int16_t)(uint16_t)((unsigned)p[0] | (unsigned)p[1] << 8); break;
+    case NT_GGUF_I32: sv = (int32_t)gguf_le32(p); break;
+    case NT_GGUF_I64: sv = (int64_t)gguf_le64(p); break;
     default: return false;
     }
     *neg = sv < 0;
@@ -644,23 +644,23 @@ static bool gguf_kv_int(const gguf_kv *kv, bool *neg, uint64_t *u, int64_t *s)
     return true;
 }
 
-static const gguf_kv *gguf_lookup(const gguf *g, const char *key)
+static const gguf_kv *gguf_lookup(const nt_gguf *g, const char *key)
 {
-    int64_t i = gguf_find_key(g, key);
+    int64_t i = nt_gguf_find_key(g, key);
     return i >= 0 ? &g->kv[i] : NULL;
 }
 
-static int gguf_no_fit(const gguf *g, const gguf_kv *kv, bool neg, uint64_t u, int64_t s,
+static int gguf_no_fit(const nt_gguf *g, const gguf_kv *kv, bool neg, uint64_t u, int64_t s,
                        const char *want, nt_err *err)
 {
     if (neg)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: key '%s': value %" PRId64 " (%s) does not fit %s",
-                          g->path, kv->key, s, gguf_vtype_name(kv->type), want);
+                          g->path, kv->key, s, nt_gguf_vtype_name(kv->type), want);
     return nt_err_set(err, NT_ERR_FORMAT, "%s: key '%s': value %" PRIu64 " (%s) does not fit %s",
-                      g->path, kv->key, u, gguf_vtype_name(kv->type), want);
+                      g->path, kv->key, u, nt_gguf_vtype_name(kv->type), want);
 }
 
-int gguf_get_u32(const gguf *g, const char *key, uint32_t *out, nt_err *err)
+int nt_gguf_get_u32(const nt_gguf *g, const char *key, uint32_t *out, nt_err *err)
 {
     const gguf_kv *kv = gguf_lookup(g, key);
     bool neg;
@@ -673,7 +673,7 @@ int gguf_get_u32(const gguf *g, const char *key, uint32_t *out, nt_err *err)
     return NT_OK;
 }
 
-int gguf_get_i64(const gguf *g, const char *key, int64_t *out, nt_err *err)
+int nt_gguf_get_i64(const nt_gguf *g, const char *key, int64_t *out, nt_err *err)
 {
     const gguf_kv *kv = gguf_lookup(g, key);
     bool neg;
@@ -690,18 +690,18 @@ int gguf_get_i64(const gguf *g, const char *key, int64_t *out, nt_err *err)
     return NT_OK;
 }
 
-int gguf_get_f32(const gguf *g, const char *key, float *out, nt_err *err)
+int nt_gguf_get_f32(const nt_gguf *g, const char *key, float *out, nt_err *err)
 {
     const gguf_kv *kv = gguf_lookup(g, key);
     if (!kv) return 1;
-    if (kv->type == GGUF_VT_F32) {
+    if (kv->type == NT_GGUF_F32) {
         uint32_t b = gguf_le32(kv->val);
         float f;
         memcpy(&f, &b, sizeof f);
         *out = f;
         return NT_OK;
     }
-    if (kv->type == GGUF_VT_F64) {
+    if (kv->type == NT_GGUF_F64) {
         uint64_t b = gguf_le64(kv->val);
         double d;
         memcpy(&d, &b, sizeof d);
@@ -714,56 +714,56 @@ int gguf_get_f32(const gguf *g, const char *key, float *out, nt_err *err)
     return gguf_wrong_type(g, kv, "f32", err);
 }
 
-int gguf_get_bool(const gguf *g, const char *key, bool *out, nt_err *err)
+int nt_gguf_get_bool(const nt_gguf *g, const char *key, bool *out, nt_err *err)
 {
     const gguf_kv *kv = gguf_lookup(g, key);
     if (!kv) return 1;
-    if (kv->type != GGUF_VT_BOOL) return gguf_wrong_type(g, kv, "bool", err);
+    if (kv->type != NT_GGUF_BOOL) return gguf_wrong_type(g, kv, "bool", err);
     *out = kv->val[0] != 0;
     return NT_OK;
 }
 
-int gguf_get_str(const gguf *g, const char *key, gguf_str *out, nt_err *err)
+int nt_gguf_get_str(const nt_gguf *g, const char *key, nt_gguf_str *out, nt_err *err)
 {
     const gguf_kv *kv = gguf_lookup(g, key);
     if (!kv) return 1;
-    if (kv->type != GGUF_VT_STR) return gguf_wrong_type(g, kv, "str", err);
+    if (kv->type != NT_GGUF_STR) return gguf_wrong_type(g, kv, "str", err);
     out->p = (const char *)kv->val;
     out->n = (size_t)kv->str_n;
     return NT_OK;
 }
 
-int gguf_get_arr(const gguf *g, const char *key, enum gguf_vtype *type, uint64_t *n,
+int nt_gguf_get_arr(const nt_gguf *g, const char *key, enum nt_gguf_vtype *type, uint64_t *n,
                  const void **data, nt_err *err)
 {
     const gguf_kv *kv = gguf_lookup(g, key);
     if (!kv) return 1;
-    if (kv->type != GGUF_VT_ARR) return gguf_wrong_type(g, kv, "arr", err);
+    if (kv->type != NT_GGUF_ARR) return gguf_wrong_type(g, kv, "arr", err);
     if (type) *type = kv->arr_type;
     if (n) *n = kv->arr_n;
-    if (data) *data = kv->arr_type == GGUF_VT_STR ? NULL : (const void *)kv->val;
+    if (data) *data = kv->arr_type == NT_GGUF_STR ? NULL : (const void *)kv->val;
     return NT_OK;
 }
 
-gguf_str gguf_arr_str(const gguf *g, int64_t kvi, uint64_t i)
+nt_gguf_str nt_gguf_arr_str(const nt_gguf *g, int64_t kvi, uint64_t i)
 {
-    gguf_str s = {NULL, 0};
+    nt_gguf_str s = {NULL, 0};
     const gguf_kv *kv = gguf_kv_at(g, kvi);
-    if (!kv || kv->type != GGUF_VT_ARR || kv->arr_type != GGUF_VT_STR || i >= kv->arr_n) return s;
+    if (!kv || kv->type != NT_GGUF_ARR || kv->arr_type != NT_GGUF_STR || i >= kv->arr_n) return s;
     const uint8_t *p = g->base + kv->str_off[i];
     s.n = (size_t)gguf_le64(p);
     s.p = (const char *)(p + 8);
     return s;
 }
 
-int64_t gguf_n_tensors(const gguf *g) { return g->n_tensors; }
+int64_t nt_gguf_n_tensors(const nt_gguf *g) { return g->n_tensors; }
 
-const gguf_tensor *gguf_tensor_at(const gguf *g, int64_t i)
+const nt_gguf_tensor *nt_gguf_tensor_at(const nt_gguf *g, int64_t i)
 {
     return i >= 0 && i < g->n_tensors ? &g->t[i] : NULL;
 }
 
-const gguf_tensor *gguf_find_tensor(const gguf *g, const char *name)
+const nt_gguf_tensor *nt_gguf_find_tensor(const nt_gguf *g, const char *name)
 {
     if (!name) return NULL;
     int64_t lo = 0, hi = g->n_tensors;

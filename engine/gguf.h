@@ -10,8 +10,8 @@
 #define GGUF_KEY_ALIGNMENT "general.alignment"
 
 /* "u8", "i32", "str", "arr", ... for a value type; "?" for an id outside the enum. Static. */
-const char *gguf_vtype_name(enum gguf_vtype t);
+const char *nt_gguf_vtype_name(enum nt_gguf_vtype t);
 /* Bytes of one value of a fixed-size type (u8 .. f64, bool); 0 for STR, ARR and bad ids. */
-size_t gguf_vtype_size(enum gguf_vtype t);
+size_t nt_gguf_vtype_size(enum nt_gguf_vtype t);
 
 #endif

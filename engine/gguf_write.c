@@ -3,7 +3,7 @@
  * half-written model and a failed write leaves any existing file at the path untouched.
  *
  * Values are serialised when they are set (each entry keeps the bytes that follow its type
- * field), so writing is a straight copy. Tensor data is borrowed until gguf_writer_write. */
+ * field), so writing is a straight copy. Tensor data is borrowed until nt_gguf_writer_write. */
 #include "gguf.h"
 
 #include <errno.h>
@@ -16,7 +16,7 @@
 
 typedef struct gguf_wkv {
     char *key;
-    enum gguf_vtype type;
+    enum nt_gguf_vtype type;
     uint8_t *val; /* serialised value: everything after the u32 type field */
     size_t val_n;
 } gguf_wkv;
@@ -28,10 +28,10 @@ typedef struct gguf_wtensor {
     int64_t ne[4];
     const void *data; /* borrowed */
     size_t nbytes;
-    uint64_t offset;  /* in the data section, set by gguf_writer_write */
+    uint64_t offset;  /* in the data section, set by nt_gguf_writer_write */
 } gguf_wtensor;
 
-struct gguf_writer {
+struct nt_gguf_writer {
     gguf_wkv *kv;
     size_t n_kv, cap_kv;
     gguf_wtensor *t;
@@ -96,14 +96,14 @@ static char *gguf_strdup(const char *s)
 
 /* ------------------------------------------------------------------ metadata ----- */
 
-gguf_writer *gguf_writer_init(void)
+nt_gguf_writer *nt_gguf_writer_init(void)
 {
-    gguf_writer *w = calloc(1, sizeof *w);
+    nt_gguf_writer *w = calloc(1, sizeof *w);
     if (w) w->alignment = GGUF_DEFAULT_ALIGNMENT;
     return w;
 }
 
-void gguf_writer_free(gguf_writer *w)
+void nt_gguf_writer_free(nt_gguf_writer *w)
 {
     if (!w) return;
     for (size_t i = 0; i < w->n_kv; i++) {
@@ -116,7 +116,7 @@ void gguf_writer_free(gguf_writer *w)
     free(w);
 }
 
-static gguf_wkv *gguf_writer_find(gguf_writer *w, const char *key)
+static gguf_wkv *gguf_writer_find(nt_gguf_writer *w, const char *key)
 {
     for (size_t i = 0; i < w->n_kv; i++)
         if (strcmp(w->kv[i].key, key) == 0) return &w->kv[i];
@@ -126,7 +126,7 @@ static gguf_wkv *gguf_writer_find(gguf_writer *w, const char *key)
 static bool gguf_pow2(uint64_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
 /* Adds key with an already serialised value, taking ownership of b->p in every case. */
-static int gguf_writer_add(gguf_writer *w, const char *key, enum gguf_vtype type, gguf_buf *b)
+static int gguf_writer_add(nt_gguf_writer *w, const char *key, enum nt_gguf_vtype type, gguf_buf *b)
 {
     int rc = NT_ERR_INVALID;
     char *k = NULL;
@@ -137,7 +137,7 @@ static int gguf_writer_add(gguf_writer *w, const char *key, enum gguf_vtype type
     }
     /* The reader insists on a u32 power of two here, so the writer never produces another. */
     if (strcmp(key, GGUF_KEY_ALIGNMENT) == 0) {
-        if (type != GGUF_VT_U32 || b->n != 4) goto fail;
+        if (type != NT_GGUF_U32 || b->n != 4) goto fail;
         uint32_t a = (uint32_t)b->p[0] | (uint32_t)b->p[1] << 8 | (uint32_t)b->p[2] << 16 |
                      (uint32_t)b->p[3] << 24;
         if (!gguf_pow2(a)) goto fail;
@@ -160,26 +160,26 @@ fail:
     return rc;
 }
 
-int gguf_writer_set_scalar(gguf_writer *w, const char *key, enum gguf_vtype type, const void *v)
+int nt_gguf_writer_set_scalar(nt_gguf_writer *w, const char *key, enum nt_gguf_vtype type, const void *v)
 {
-    size_t sz = gguf_vtype_size(type);
+    size_t sz = nt_gguf_vtype_size(type);
     if (sz == 0 || !v) return NT_ERR_INVALID;
     gguf_buf b = {0};
     /* Host values are converted to little-endian byte by byte, whatever the machine. */
     uint8_t x[8];
     uint64_t u = 0;
     switch (type) {
-    case GGUF_VT_U8: u = *(const uint8_t *)v; break;
-    case GGUF_VT_I8: u = (uint8_t) * (const int8_t *)v; break;
-    case GGUF_VT_BOOL: u = *(const bool *)v ? 1 : 0; break;
-    case GGUF_VT_U16: u = *(const uint16_t *)v; break;
-    case GGUF_VT_I16: u = (uint16_t) * (const int16_t *)v; break;
-    case GGUF_VT_U32: u = *(const uint32_t *)v; break;
-    case GGUF_VT_I32: u = (uint32_t) * (const int32_t *)v; break;
-    case GGUF_VT_F32: { uint32_t f; memcpy(&f, v, 4); u = f; break; }
-    case GGUF_VT_U64: u = *(const uint64_t *)v; break;
-    case GGUF_VT_I64: u = (uint64_t) * (const int64_t *)v; break;
-    case GGUF_VT_F64: memcpy(&u, v, 8); break;
+    case NT_GGUF_U8: u = *(const uint8_t *)v; break;
+    case NT_GGUF_I8: u = (uint8_t) * (const int8_t *)v; break;
+    case NT_GGUF_BOOL: u = *(const bool *)v ? 1 : 0; break;
+    case NT_GGUF_U16: u = *(const uint16_t *)v; break;
+    case NT_GGUF_I16: u = (uint16_t) * (const int16_t *)v; break;
+    case NT_GGUF_U32: u = *(const uint32_t *)v; break;
+    case NT_GGUF_I32: u = (uint32_t) * (const int32_t *)v; break;
+    case NT_GGUF_F32: { uint32_t f; memcpy(&f, v, 4); u = f; break; }
+    case NT_GGUF_U64: u = *(const uint64_t *)v; break;
+    case NT_GGUF_I64: u = (uint64_t) * (const int64_t *)v; break;
+    case NT_GGUF_F64: memcpy(&u, v, 8); break;
     default: return NT_ERR_INVALID;
     }
     for (size_t i = 0; i < sz; i++) x[i] = (uint8_t)(u >> (8 * i));
@@ -187,70 +187,70 @@ int gguf_writer_set_scalar(gguf_writer *w, const char *key, enum gguf_vtype type
     return gguf_writer_add(w, key, type, &b);
 }
 
-int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v)
+int nt_gguf_writer_set_u32(nt_gguf_writer *w, const char *key, uint32_t v)
 {
-    return gguf_writer_set_scalar(w, key, GGUF_VT_U32, &v);
+    return nt_gguf_writer_set_scalar(w, key, NT_GGUF_U32, &v);
 }
 
-int gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v)
+int nt_gguf_writer_set_i32(nt_gguf_writer *w, const char *key, int32_t v)
 {
-    return gguf_writer_set_scalar(w, key, GGUF_VT_I32, &v);
+    return nt_gguf_writer_set_scalar(w, key, NT_GGUF_I32, &v);
 }
 
-int gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v)
+int nt_gguf_writer_set_u64(nt_gguf_writer *w, const char *key, uint64_t v)
 {
-    return gguf_writer_set_scalar(w, key, GGUF_VT_U64, &v);
+    return nt_gguf_writer_set_scalar(w, key, NT_GGUF_U64, &v);
 }
 
-int gguf_writer_set_f32(gguf_writer *w, const char *key, float v)
+int nt_gguf_writer_set_f32(nt_gguf_writer *w, const char *key, float v)
 {
-    return gguf_writer_set_scalar(w, key, GGUF_VT_F32, &v);
+    return nt_gguf_writer_set_scalar(w, key, NT_GGUF_F32, &v);
 }
 
-int gguf_writer_set_bool(gguf_writer *w, const char *key, bool v)
+int nt_gguf_writer_set_bool(nt_gguf_writer *w, const char *key, bool v)
 {
-    return gguf_writer_set_scalar(w, key, GGUF_VT_BOOL, &v);
+    return nt_gguf_writer_set_scalar(w, key, NT_GGUF_BOOL, &v);
 }
 
-int gguf_writer_set_str(gguf_writer *w, const char *key, const char *v)
+int nt_gguf_writer_set_str(nt_gguf_writer *w, const char *key, const char *v)
 {
     if (!v) return NT_ERR_INVALID;
     gguf_buf b = {0};
     gguf_buf_str(&b, v, strlen(v));
-    return gguf_writer_add(w, key, GGUF_VT_STR, &b);
+    return gguf_writer_add(w, key, NT_GGUF_STR, &b);
 }
 
-int gguf_writer_set_arr(gguf_writer *w, const char *key, enum gguf_vtype type,
+int nt_gguf_writer_set_arr(nt_gguf_writer *w, const char *key, enum nt_gguf_vtype type,
                         const void *data, uint64_t n)
 {
-    size_t sz = gguf_vtype_size(type);
+    size_t sz = nt_gguf_vtype_size(type);
     if (sz == 0 || (n > 0 && !data) || n > SIZE_MAX / sz) return NT_ERR_INVALID;
     gguf_buf b = {0};
     gguf_buf_u32(&b, (uint32_t)type);
     gguf_buf_u64(&b, n);
     /* Elements are taken as packed little-endian values (the host order on every machine
-     * natter targets), like the arrays gguf_get_arr hands out. */
+     * natter targets), like the arrays nt_gguf_get_arr hands out. */
     gguf_buf_put(&b, data, (size_t)n * sz);
-    return gguf_writer_add(w, key, GGUF_VT_ARR, &b);
+    return gguf_writer_add(w, key, NT_GGUF_ARR, &b);
 }
 
-int gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n)
+int nt_gguf_writer_set_arr_str(nt_gguf_writer *w, const char *key, const char *const *v, uint64_t n)
 {
     if (n > 0 && !v) return NT_ERR_INVALID;
     for (uint64_t i = 0; i < n; i++)
         if (!v[i]) return NT_ERR_INVALID;
     gguf_buf b = {0};
-    gguf_buf_u32(&b, GGUF_VT_STR);
+    gguf_buf_u32(&b, NT_GGUF_STR);
     gguf_buf_u64(&b, n);
     for (uint64_t i = 0; i < n; i++) gguf_buf_str(&b, v[i], strlen(v[i]));
-    return gguf_writer_add(w, key, GGUF_VT_ARR, &b);
+    return gguf_writer_add(w, key, NT_GGUF_ARR, &b);
 }
 
-int gguf_writer_set_alignment(gguf_writer *w, uint32_t alignment)
+int nt_gguf_writer_set_alignment(nt_gguf_writer *w, uint32_t alignment)
 {
     if (!w || !gguf_pow2(alignment)) return NT_ERR_INVALID;
     gguf_wkv *kv = gguf_writer_find(w, GGUF_KEY_ALIGNMENT);
-    if (!kv) return gguf_writer_set_u32(w, GGUF_KEY_ALIGNMENT, alignment);
+    if (!kv) return nt_gguf_writer_set_u32(w, GGUF_KEY_ALIGNMENT, alignment);
     /* The writer's own key: updating it is allowed, unlike setting a key twice. */
     for (int i = 0; i < 4; i++) kv->val[i] = (uint8_t)(alignment >> (8 * i));
     w->alignment = alignment;
@@ -259,7 +259,7 @@ int gguf_writer_set_alignment(gguf_writer *w, uint32_t alignment)
 
 /* ------------------------------------------------------------------- tensors ----- */
 
-int gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
+int nt_gguf_writer_add_tensor(nt_gguf_writer *w, const char *name, int type, uint32_t n_dims,
                            const int64_t *ne, const void *data)
 {
     if (!w || !name || !name[0] || !ne || !data || n_dims < 1 || n_dims > 4) return NT_ERR_INVALID;
@@ -333,13 +333,13 @@ static void gguf_sync_dir(const char *path)
     free(dir);
 }
 
-int gguf_writer_write(gguf_writer *w, const char *path, nt_err *err)
+int nt_gguf_writer_write(nt_gguf_writer *w, const char *path, nt_err *err)
 {
     gguf_buf h = {0};
     char *tmp = NULL;
     int fd = -1, rc;
     const char *what = "write";
-    if (!w || !path || !path[0]) return nt_err_set(err, NT_ERR_INVALID, "gguf_writer_write: no path");
+    if (!w || !path || !path[0]) return nt_err_set(err, NT_ERR_INVALID, "nt_gguf_writer_write: no path");
 
     /* Header, metadata and tensor infos go to memory first; data offsets are laid out here. */
     uint64_t al = w->alignment, off = 0;

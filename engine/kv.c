@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, nt_err *err)
+int nt_kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, nt_err *err)
 {
     memset(kv, 0, sizeof *kv);
     if (n_layer <= 0 || n_ctx <= 0 || kv_dim <= 0)
@@ -20,7 +20,7 @@ int kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, nt_err
     kv->k = calloc(n, sizeof(float));
     kv->v = calloc(n, sizeof(float));
     if (!kv->k || !kv->v) {
-        kv_free(kv);
+        nt_kv_free(kv);
         return nt_err_set(err, NT_ERR_NOMEM, "kv cache: cannot allocate 2 x %zu MiB for %d positions",
                           n * sizeof(float) >> 20, (int)n_ctx);
     }
@@ -33,7 +33,7 @@ too_big:
                       (int)n_layer, (int)n_ctx, (int)kv_dim);
 }
 
-void kv_free(kv_cache *kv)
+void nt_kv_free(kv_cache *kv)
 {
     if (!kv) return;
     free(kv->k);
@@ -41,7 +41,7 @@ void kv_free(kv_cache *kv)
     memset(kv, 0, sizeof *kv);
 }
 
-void kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld)
+void nt_kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld)
 {
     for (int32_t d = 0; d < kv->kv_dim; d++) {
         float *dst = kv_vt(kv, il, d) + pos;
@@ -49,7 +49,7 @@ void kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n
     }
 }
 
-void kv_rewind(kv_cache *kv, int32_t n_past)
+void nt_kv_rewind(kv_cache *kv, int32_t n_past)
 {
     if (n_past < 0) n_past = 0;
     if (n_past < kv->n_past) kv->n_past = n_past;

@@ -22,8 +22,8 @@ typedef struct kv_cache {
 
 /* Allocates the cache (zeroed, so untouched pages cost no memory). NT_ERR_NOMEM (with the size
  * in the message) or NT_ERR_INVALID for sizes that do not fit. */
-int kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, nt_err *err);
-void kv_free(kv_cache *kv); /* accepts NULL; zeroes the struct */
+int nt_kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, nt_err *err);
+void nt_kv_free(kv_cache *kv); /* accepts NULL; zeroes the struct */
 
 /* Key row of layer il at position pos (0 <= pos < n_ctx). */
 static inline float *kv_k(const kv_cache *kv, int32_t il, int32_t pos)
@@ -37,9 +37,9 @@ static inline float *kv_vt(const kv_cache *kv, int32_t il, int32_t d)
 }
 
 /* Stores n tokens' values (rows of kv_dim floats, ld apart) at positions pos.. of layer il. */
-void kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld);
+void nt_kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld);
 
 /* Keeps positions [0, n_past); n_past is clamped to [0, current n_past]. */
-void kv_rewind(kv_cache *kv, int32_t n_past);
+void nt_kv_rewind(kv_cache *kv, int32_t n_past);
 
 #endif

@@ -1,7 +1,7 @@
-/* Loading a Llama-family model (model_load) and the model section of natter.h: reading and
+/* Loading a Llama-family model (nt_model_load) and the model section of natter.h: reading and
  * checking the hyperparameters, viewing every weight inside the mapped GGUF after checking its
  * presence, type and shape, the per-architecture details (llama, qwen2), the KV cache and the
- * compute pool; then evaluation (model_eval*) and perplexity on top of forward.c.
+ * compute pool; then evaluation (nt_model_eval*) and perplexity on top of forward.c.
  *
  * Metadata keys and tensor names are llama.cpp's (src/llama-arch.cpp). Everything in the file
  * is untrusted: sizes are bounded before any product is formed, and every tensor is checked
@@ -26,53 +26,53 @@
 #define MODEL_MAX_CTX (1 << 24)
 #define MODEL_MAX_THREADS 256
 
-model_params model_default_params(void)
+nt_model_params nt_model_default_params(void)
 {
-    return (model_params){.n_ctx = 0, .n_threads = 0};
+    return (nt_model_params){.n_ctx = 0, .n_threads = 0};
 }
 
 /* --------------------------------------------------------------- hyperparameters ----- */
 
 /* Reads the u32 at "<arch>.<suffix>" into *out, within [lo, hi]; def when absent and not
  * required. */
-static int hp_u32(const model *m, const char *suffix, bool required, uint32_t def, uint32_t lo,
+static int hp_u32(const nt_model *m, const char *suffix, bool required, uint32_t def, uint32_t lo,
                   uint32_t hi, uint32_t *out, nt_err *err)
 {
     char key[160];
     snprintf(key, sizeof key, "%s.%s", m->info.arch, suffix);
-    int rc = gguf_get_u32(m->g, key, out, err);
+    int rc = nt_gguf_get_u32(m->g, key, out, err);
     if (rc < 0) return rc;
     if (rc == 1) {
         if (required)
-            return nt_err_set(err, NT_ERR_FORMAT, "%s: missing key '%s'", gguf_path(m->g), key);
+            return nt_err_set(err, NT_ERR_FORMAT, "%s: missing key '%s'", nt_gguf_path(m->g), key);
         *out = def;
         return NT_OK;
     }
     if (*out < lo || *out > hi)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s = %" PRIu32 " is out of range (%" PRIu32
-                          "..%" PRIu32 ")", gguf_path(m->g), key, *out, lo, hi);
+                          "..%" PRIu32 ")", nt_gguf_path(m->g), key, *out, lo, hi);
     return NT_OK;
 }
 
-static int hp_f32(const model *m, const char *suffix, bool required, float def, float *out,
+static int hp_f32(const nt_model *m, const char *suffix, bool required, float def, float *out,
                   nt_err *err)
 {
     char key[160];
     snprintf(key, sizeof key, "%s.%s", m->info.arch, suffix);
-    int rc = gguf_get_f32(m->g, key, out, err);
+    int rc = nt_gguf_get_f32(m->g, key, out, err);
     if (rc < 0) return rc;
     if (rc == 1) {
         if (required)
-            return nt_err_set(err, NT_ERR_FORMAT, "%s: missing key '%s'", gguf_path(m->g), key);
+            return nt_err_set(err, NT_ERR_FORMAT, "%s: missing key '%s'", nt_gguf_path(m->g), key);
         *out = def;
     }
     return NT_OK;
 }
 
-static int model_read_hparams(model *m, nt_err *err)
+static int model_read_hparams(nt_model *m, nt_err *err)
 {
-    const char *path = gguf_path(m->g);
-    model_info *in = &m->info;
+    const char *path = nt_gguf_path(m->g);
+    nt_model_info *in = &m->info;
     const char *a = in->arch;
     uint32_t ctx, embd, layer, ff, head, head_kv, key_len, val_len, rot;
     int rc;
@@ -96,7 +96,7 @@ static int model_read_hparams(model *m, nt_err *err)
     /* Without an explicit head size the heads split the embedding evenly. */
     char key[160];
     snprintf(key, sizeof key, "%s.attention.key_length", a);
-    if (gguf_find_key(m->g, key) < 0 && embd % head != 0)
+    if (nt_gguf_find_key(m->g, key) < 0 && embd % head != 0)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.embedding_length = %" PRIu32
                           " is not a multiple of %s.attention.head_count = %" PRIu32,
                           path, a, embd, a, head);
@@ -124,9 +124,9 @@ static int model_read_hparams(model *m, nt_err *err)
 
     /* Rope scaling: only linear (positions divided by the factor); "none" ignores the factor.
      * The older key rope.scale_linear carries the same factor. */
-    gguf_str type = {"linear", 6};
+    nt_gguf_str type = {"linear", 6};
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
-    if ((rc = gguf_get_str(m->g, key, &type, err)) < 0) return rc;
+    if ((rc = nt_gguf_get_str(m->g, key, &type, err)) < 0) return rc;
     const bool none = type.n == 4 && memcmp(type.p, "none", 4) == 0;
     if (!none && !(type.n == 6 && memcmp(type.p, "linear", 6) == 0))
         return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s = '%.*s' is not supported (natter runs "
@@ -170,11 +170,11 @@ static void shape_str(char *buf, size_t cap, const int64_t *ne, uint32_t n_dims)
 /* Looks up name and checks it against the expected shape [n_in] (n_out == 0: a vector) or
  * [n_in, n_out]. *out is NULL for an absent tensor that is not required. n_out < 0: any
  * number of rows (the embedding, whose row count gives n_vocab). */
-static int model_tensor(const model *m, const char *name, int64_t n_in, int64_t n_out,
-                        bool required, const gguf_tensor **out, nt_err *err)
+static int model_tensor(const nt_model *m, const char *name, int64_t n_in, int64_t n_out,
+                        bool required, const nt_gguf_tensor **out, nt_err *err)
 {
-    const char *path = gguf_path(m->g);
-    const gguf_tensor *t = gguf_find_tensor(m->g, name);
+    const char *path = nt_gguf_path(m->g);
+    const nt_gguf_tensor *t = nt_gguf_find_tensor(m->g, name);
     *out = NULL;
     if (!t) {
         if (required) return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
@@ -209,7 +209,7 @@ static int model_tensor(const model *m, const char *name, int64_t n_in, int64_t 
     return NT_OK;
 }
 
-static void model_mat_view(model_mat *w, const gguf_tensor *t)
+static void model_mat_view(model_mat *w, const nt_gguf_tensor *t)
 {
     w->name = t->name;
     w->type = t->type;
@@ -220,10 +220,10 @@ static void model_mat_view(model_mat *w, const gguf_tensor *t)
     w->bias = NULL;
 }
 
-static int model_mat_get(model *m, model_mat *w, const char *name, int64_t n_in, int64_t n_out,
+static int model_mat_get(nt_model *m, model_mat *w, const char *name, int64_t n_in, int64_t n_out,
                          nt_err *err)
 {
-    const gguf_tensor *t;
+    const nt_gguf_tensor *t;
     int rc = model_tensor(m, name, n_in, n_out, true, &t, err);
     if (rc) return rc;
     model_mat_view(w, t);
@@ -232,10 +232,10 @@ static int model_mat_get(model *m, model_mat *w, const char *name, int64_t n_in,
 
 /* A vector as f32: in place when it is aligned F32, else converted into a copy the model
  * owns. *out stays NULL for an absent optional vector. */
-static int model_vec_get(model *m, const float **out, const char *name, int64_t n, bool required,
+static int model_vec_get(nt_model *m, const float **out, const char *name, int64_t n, bool required,
                          nt_err *err)
 {
-    const gguf_tensor *t;
+    const nt_gguf_tensor *t;
     *out = NULL;
     int rc = model_tensor(m, name, n, 0, required, &t, err);
     if (rc || !t) return rc;
@@ -244,19 +244,19 @@ static int model_vec_get(model *m, const float **out, const char *name, int64_t 
         return NT_OK;
     }
     float **owned = realloc(m->owned, ((size_t)m->n_owned + 1) * sizeof *owned);
-    if (!owned) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(m->g));
+    if (!owned) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", nt_gguf_path(m->g));
     m->owned = owned;
     float *v = malloc((size_t)n * sizeof *v);
-    if (!v) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(m->g));
-    quant_dequant_row(t->type, t->data, v, n);
+    if (!v) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", nt_gguf_path(m->g));
+    nt_quant_dequant_row(t->type, t->data, v, n);
     m->owned[m->n_owned++] = v;
     *out = v;
     return NT_OK;
 }
 
-static int model_load_tensors(model *m, nt_err *err)
+static int model_load_tensors(nt_model *m, nt_err *err)
 {
-    model_info *in = &m->info;
+    nt_model_info *in = &m->info;
     const bool qwen2 = m->rope_neox;
     const int64_t E = in->n_embd, F = in->n_ff, Q = m->q_dim, KV = m->kv_dim;
     char name[96];
@@ -265,13 +265,13 @@ static int model_load_tensors(model *m, nt_err *err)
     if ((rc = model_mat_get(m, &m->tok_embd, "token_embd.weight", E, -1, err))) return rc;
     if (m->tok_embd.n_out > MODEL_MAX_VOCAB)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor 'token_embd.weight' has %" PRId64
-                          " rows, more than natter accepts (%d)", gguf_path(m->g),
+                          " rows, more than natter accepts (%d)", nt_gguf_path(m->g),
                           m->tok_embd.n_out, MODEL_MAX_VOCAB);
     in->n_vocab = (int32_t)m->tok_embd.n_out;
     const int64_t V = in->n_vocab;
 
     m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
-    if (!m->layers) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(m->g));
+    if (!m->layers) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", nt_gguf_path(m->g));
     for (int32_t il = 0; il < in->n_layer; il++) {
         model_layer *L = &m->layers[il];
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, (int)il), name)
@@ -297,7 +297,7 @@ static int model_load_tensors(model *m, nt_err *err)
 #undef NAME
     }
     if ((rc = model_vec_get(m, &m->out_norm, "output_norm.weight", E, true, err))) return rc;
-    const gguf_tensor *t;
+    const nt_gguf_tensor *t;
     if ((rc = model_tensor(m, "output.weight", E, V, false, &t, err))) return rc;
     if (t) model_mat_view(&m->output, t);
     else m->output = m->tok_embd; /* tied embeddings */
@@ -306,8 +306,8 @@ static int model_load_tensors(model *m, nt_err *err)
         return rc;
 
     in->n_params = 0;
-    for (int64_t i = 0; i < gguf_n_tensors(m->g); i++) {
-        const gguf_tensor *ti = gguf_tensor_at(m->g, i);
+    for (int64_t i = 0; i < nt_gguf_n_tensors(m->g); i++) {
+        const nt_gguf_tensor *ti = nt_gguf_tensor_at(m->g, i);
         in->n_params += ti->ne[0] * ti->ne[1] * ti->ne[2] * ti->ne[3];
     }
     return NT_OK;
@@ -324,21 +324,21 @@ static int threads_wanted(int32_t n)
     return n > MODEL_MAX_THREADS ? MODEL_MAX_THREADS : n;
 }
 
-int model_load(model **out, const char *path, const model_params *params, nt_err *err)
+int nt_model_load(nt_model **out, const char *path, const nt_model_params *params, nt_err *err)
 {
-    model_params p = params ? *params : model_default_params();
-    model *m = NULL;
+    nt_model_params p = params ? *params : nt_model_default_params();
+    nt_model *m = NULL;
     int rc;
     *out = NULL;
     if (p.n_ctx < 0)
-        return nt_err_set(err, NT_ERR_INVALID, "model_load: n_ctx %d is negative", (int)p.n_ctx);
+        return nt_err_set(err, NT_ERR_INVALID, "nt_model_load: n_ctx %d is negative", (int)p.n_ctx);
 
     m = calloc(1, sizeof *m);
     if (!m) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path ? path : "model");
-    if ((rc = gguf_open(&m->g, path, err))) goto fail;
+    if ((rc = nt_gguf_open(&m->g, path, err))) goto fail;
 
-    gguf_str arch;
-    rc = gguf_get_str(m->g, "general.architecture", &arch, err);
+    nt_gguf_str arch;
+    rc = nt_gguf_get_str(m->g, "general.architecture", &arch, err);
     if (rc < 0) goto fail;
     if (rc == 1) {
         rc = nt_err_set(err, NT_ERR_FORMAT, "%s: missing key 'general.architecture'", path);
@@ -357,16 +357,16 @@ int model_load(model **out, const char *path, const model_params *params, nt_err
     if ((rc = model_read_hparams(m, err))) goto fail;
     if ((rc = model_load_tensors(m, err))) goto fail;
 
-    if ((rc = tokenizer_load(&m->tok, m->g, err))) goto fail;
-    if (tokenizer_n_vocab(m->tok) != m->info.n_vocab) {
+    if ((rc = nt_tokenizer_load(&m->tok, m->g, err))) goto fail;
+    if (nt_tokenizer_n_vocab(m->tok) != m->info.n_vocab) {
         rc = nt_err_set(err, NT_ERR_FORMAT, "%s: the vocabulary has %d tokens but "
-                        "'token_embd.weight' has %d rows", path, (int)tokenizer_n_vocab(m->tok),
+                        "'token_embd.weight' has %d rows", path, (int)nt_tokenizer_n_vocab(m->tok),
                         (int)m->info.n_vocab);
         goto fail;
     }
 
-    gguf_str name;
-    rc = gguf_get_str(m->g, "general.name", &name, NULL);
+    nt_gguf_str name;
+    rc = nt_gguf_get_str(m->g, "general.name", &name, NULL);
     if (rc == NT_OK && name.n > 0) {
         m->name = strndup(name.p, name.n);
     } else {
@@ -383,79 +383,79 @@ int model_load(model **out, const char *path, const model_params *params, nt_err
     if (n_ctx == 0)
         n_ctx = m->info.n_ctx_train < MODEL_CTX_DEFAULT_MAX ? m->info.n_ctx_train : MODEL_CTX_DEFAULT_MAX;
     if (n_ctx > MODEL_MAX_CTX) {
-        rc = nt_err_set(err, NT_ERR_INVALID, "model_load: n_ctx %d is larger than %d", (int)n_ctx,
+        rc = nt_err_set(err, NT_ERR_INVALID, "nt_model_load: n_ctx %d is larger than %d", (int)n_ctx,
                         MODEL_MAX_CTX);
         goto fail;
     }
     m->info.n_ctx = n_ctx;
-    if ((rc = kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, err))) goto fail;
+    if ((rc = nt_kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, err))) goto fail;
 
-    m->pool = pool_init(threads_wanted(p.n_threads));
+    m->pool = nt_pool_init(threads_wanted(p.n_threads));
     if (!m->pool) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "%s: cannot start compute threads", path);
         goto fail;
     }
-    if ((rc = forward_scratch_init(m, err))) goto fail;
+    if ((rc = nt_forward_scratch_init(m, err))) goto fail;
     *out = m;
     return NT_OK;
 
 fail:
-    model_free(m);
+    nt_model_free(m);
     return rc;
 }
 
-void model_free(model *m)
+void nt_model_free(nt_model *m)
 {
     if (!m) return;
-    forward_scratch_free(m);
-    pool_free(m->pool);
-    kv_free(&m->kv);
+    nt_forward_scratch_free(m);
+    nt_pool_free(m->pool);
+    nt_kv_free(&m->kv);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
-    tokenizer_free(m->tok);
+    nt_tokenizer_free(m->tok);
     free(m->name);
-    gguf_close(m->g);
+    nt_gguf_close(m->g);
     free(m);
 }
 
-const model_info *model_get_info(const model *m) { return &m->info; }
-const gguf *model_gguf(const model *m) { return m->g; }
-const tokenizer *model_tokenizer(const model *m) { return m->tok; }
-int32_t model_n_past(const model *m) { return m->kv.n_past; }
+const nt_model_info *nt_model_get_info(const nt_model *m) { return &m->info; }
+const nt_gguf *nt_model_gguf(const nt_model *m) { return m->g; }
+const nt_tokenizer *nt_model_tokenizer(const nt_model *m) { return m->tok; }
+int32_t nt_model_n_past(const nt_model *m) { return m->kv.n_past; }
 
-void model_rewind(model *m, int32_t n_past)
+void nt_model_rewind(nt_model *m, int32_t n_past)
 {
-    kv_rewind(&m->kv, n_past);
+    nt_kv_rewind(&m->kv, n_past);
 }
 
-void model_set_hooks(model *m, const model_hooks *hooks)
+void nt_model_set_hooks(nt_model *m, const nt_model_hooks *hooks)
 {
     if (hooks) m->hooks = *hooks;
     else memset(&m->hooks, 0, sizeof m->hooks);
 }
 
-int model_set_threads(model *m, int32_t n_threads)
+int nt_model_set_threads(nt_model *m, int32_t n_threads)
 {
     const int n = threads_wanted(n_threads);
-    if (n == pool_n_threads(m->pool)) return NT_OK;
-    pool *p = pool_init(n);
+    if (n == nt_pool_n_threads(m->pool)) return NT_OK;
+    pool *p = nt_pool_init(n);
     if (!p) return NT_ERR_NOMEM;
     pool *old = m->pool;
     m->pool = p;
-    if (forward_scratch_threads(m, NULL) != NT_OK) {
+    if (nt_forward_scratch_threads(m, NULL) != NT_OK) {
         m->pool = old;
-        pool_free(p);
-        forward_scratch_threads(m, NULL);
+        nt_pool_free(p);
+        nt_forward_scratch_threads(m, NULL);
         return NT_ERR_NOMEM;
     }
-    pool_free(old);
+    nt_pool_free(old);
     return NT_OK;
 }
 
 /* ----------------------------------------------------------------------- evaluation ----- */
 
-static int model_check_tokens(const model *m, const char *fn, const int32_t *tokens, size_t n,
+static int model_check_tokens(const nt_model *m, const char *fn, const int32_t *tokens, size_t n,
                               nt_err *err)
 {
     for (size_t i = 0; i < n; i++)
@@ -465,7 +465,7 @@ static int model_check_tokens(const model *m, const char *fn, const int32_t *tok
     return NT_OK;
 }
 
-static int model_eval_common(model *m, const char *fn, const int32_t *tokens, int32_t n,
+static int model_eval_common(nt_model *m, const char *fn, const int32_t *tokens, int32_t n,
                              float *logits, bool all, nt_err *err)
 {
     if (!m || n <= 0 || !tokens)
@@ -479,7 +479,7 @@ static int model_eval_common(model *m, const char *fn, const int32_t *tokens, in
         const int32_t b = n - done < MODEL_BATCH ? n - done : MODEL_BATCH;
         const bool last = done + b == n;
         float *out = all ? logits + (size_t)done * (size_t)m->info.n_vocab : (last ? logits : NULL);
-        rc = forward_batch(m, tokens + done, b, out, all);
+        rc = nt_forward_batch(m, tokens + done, b, out, all);
         if (rc == NT_ERR_CANCELLED)
             return nt_err_set(err, rc, "%s: cancelled after %d of %d tokens", fn, (int)done, (int)n);
         done += b;
@@ -488,15 +488,15 @@ static int model_eval_common(model *m, const char *fn, const int32_t *tokens, in
     return NT_OK;
 }
 
-int model_eval(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err)
+int nt_model_eval(nt_model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err)
 {
-    return model_eval_common(m, "model_eval", tokens, n, logits, false, err);
+    return model_eval_common(m, "nt_model_eval", tokens, n, logits, false, err);
 }
 
-int model_eval_all(model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err)
+int nt_model_eval_all(nt_model *m, const int32_t *tokens, int32_t n, float *logits, nt_err *err)
 {
-    if (!logits) return nt_err_set(err, NT_ERR_INVALID, "model_eval_all: no logits buffer");
-    return model_eval_common(m, "model_eval_all", tokens, n, logits, true, err);
+    if (!logits) return nt_err_set(err, NT_ERR_INVALID, "nt_model_eval_all: no logits buffer");
+    return model_eval_common(m, "nt_model_eval_all", tokens, n, logits, true, err);
 }
 
 /* ----------------------------------------------------------------------- perplexity ----- */
@@ -513,10 +513,10 @@ static double nll_of(const float *logits, int32_t n_vocab, int32_t tok)
     return -((double)(logits[tok] - max) - log(sum));
 }
 
-int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, model_ppl *out,
+int nt_model_perplexity(nt_model *m, const int32_t *tokens, size_t n, int32_t n_ctx, nt_model_ppl *out,
                      nt_err *err)
 {
-    const char *fn = "model_perplexity";
+    const char *fn = "nt_model_perplexity";
     memset(out, 0, sizeof *out);
     if (n_ctx == 0) n_ctx = m->kv.n_ctx;
     if (n_ctx < 4 || n_ctx > m->kv.n_ctx)
@@ -528,8 +528,8 @@ int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, m
     const size_t n_chunk = n / (size_t)n_ctx;
     int rc = model_check_tokens(m, fn, tokens, n_chunk * (size_t)n_ctx, err);
     if (rc) return rc;
-    const int32_t bos = tokenizer_bos(m->tok);
-    const bool add_bos = tokenizer_add_bos(m->tok) && bos >= 0;
+    const int32_t bos = nt_tokenizer_bos(m->tok);
+    const bool add_bos = nt_tokenizer_add_bos(m->tok) && bos >= 0;
     const int32_t first = n_ctx / 2, V = m->info.n_vocab;
     int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
     if (!chunk) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", fn);
@@ -541,15 +541,15 @@ int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, m
         const int32_t *src = tokens + c * (size_t)n_ctx;
         memcpy(chunk, src, (size_t)n_ctx * sizeof *chunk);
         if (add_bos) chunk[0] = bos;
-        kv_rewind(&m->kv, 0);
+        nt_kv_rewind(&m->kv, 0);
         for (int32_t off = 0; off < n_ctx;) {
             const int32_t b = n_ctx - off < MODEL_BATCH ? n_ctx - off : MODEL_BATCH;
             /* Positions j in [first, n_ctx - 1) predict token j + 1: only batches holding
              * one of them need logits. */
             const bool scored = off + b > first && off < n_ctx - 1;
-            rc = forward_batch(m, chunk + off, b, scored ? m->s.logits : NULL, true);
+            rc = nt_forward_batch(m, chunk + off, b, scored ? m->s.logits : NULL, true);
             if (rc) {
-                kv_rewind(&m->kv, 0);
+                nt_kv_rewind(&m->kv, 0);
                 free(chunk);
                 return nt_err_set(err, rc, "%s: cancelled in chunk %zu of %zu", fn, c + 1, n_chunk);
             }
@@ -570,7 +570,7 @@ int model_perplexity(model *m, const int32_t *tokens, size_t n, int32_t n_ctx, m
             }
         }
     }
-    kv_rewind(&m->kv, 0);
+    nt_kv_rewind(&m->kv, 0);
     free(chunk);
 
     /* llama-perplexity's final estimate and its uncertainty. */

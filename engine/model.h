@@ -1,6 +1,6 @@
 /* model.h — the insides of a loaded model (engine-internal): hyperparameters, views of the
  * weights inside the mapped GGUF, the KV cache, the compute pool and the scratch memory of
- * the forward pass. model.c builds all of it (model_load) and forward.c runs it.
+ * the forward pass. model.c builds all of it (nt_model_load) and forward.c runs it.
  *
  * Shapes are written [rows][columns] with the columns contiguous, i.e. the reverse of GGUF's
  * ne order: a matrix with ne = {in, out} is (out, in) here and computes y[out] = W · x[in]. */
@@ -11,14 +11,14 @@
 #include "kv.h"
 #include "pool.h"
 
-#define MODEL_BATCH 64    /* tokens per forward_batch call (prompts are cut into these) */
+#define MODEL_BATCH 64    /* tokens per nt_forward_batch call (prompts are cut into these) */
 #define MODEL_ROWS 16     /* weight rows per matrix × vector task (all tokens of the batch) */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
-#define MODEL_MAX_HEAD 1024 /* attention heads a file may declare (model_load checks it) */
+#define MODEL_MAX_HEAD 1024 /* attention heads a file may declare (nt_model_load checks it) */
 
 /* A weight matrix viewed in the mapping: (n_out, n_in), rows of row_bytes bytes. */
 typedef struct model_mat {
-    const char *name;     /* the tensor's name, owned by the gguf */
+    const char *name;     /* the tensor's name, owned by the nt_gguf */
     int type;             /* enum nt_type */
     int64_t n_in, n_out;  /* columns, rows */
     size_t row_bytes;
@@ -49,7 +49,7 @@ typedef struct model_scratch {
     float *v;        /* (MODEL_BATCH, kv_dim) new values, before the cache stores them */
     float *h1, *h2;  /* (MODEL_BATCH, n_ff) FFN gate and up */
     float *rope;     /* (MODEL_BATCH, n_rot) cos, sin of each rotated pair, per token */
-    float *logits;   /* (MODEL_BATCH, n_vocab) logits of a batch (perplexity, model_eval) */
+    float *logits;   /* (MODEL_BATCH, n_vocab) logits of a batch (perplexity, nt_model_eval) */
     uint8_t *act[3]; /* (MODEL_BATCH, act_bytes) activations prepared for the matvec
                         path, one buffer per matrix of a lin_run call */
     size_t act_bytes; /* bytes of one token's prepared activation (64-byte multiple) */
@@ -57,11 +57,11 @@ typedef struct model_scratch {
     float *scores;   /* (n_threads, n_head / n_head_kv, n_ctx) attention scores */
 } model_scratch;
 
-struct model {
-    gguf *g;
-    tokenizer *tok;
+struct nt_model {
+    nt_gguf *g;
+    nt_tokenizer *tok;
     char *name;           /* general.name or the file's base name (malloc'd) */
-    model_info info;
+    nt_model_info info;
 
     int32_t q_dim, kv_dim;
     bool rope_neox;       /* qwen2: rotate pairs (i, i + n_rot/2); llama: (2i, 2i + 1) */
@@ -77,22 +77,22 @@ struct model {
 
     kv_cache kv;
     pool *pool;
-    model_hooks hooks;
+    nt_model_hooks hooks;
     model_scratch s;
 };
 
 /* forward.c */
 
 /* Allocates the scratch (and its per-thread parts for the pool's size). */
-int forward_scratch_init(model *m, nt_err *err);
+int nt_forward_scratch_init(nt_model *m, nt_err *err);
 /* Re-sizes the per-thread parts after the pool changed. */
-int forward_scratch_threads(model *m, nt_err *err);
-void forward_scratch_free(model *m);
+int nt_forward_scratch_threads(nt_model *m, nt_err *err);
+void nt_forward_scratch_free(nt_model *m);
 
 /* Runs n (1..MODEL_BATCH) tokens at positions kv.n_past.. through the model and, on success,
  * advances kv.n_past by n. Logits: when all is true, logits receives n × n_vocab floats (one
  * row per token); otherwise, when logits is not NULL, the last token's n_vocab floats.
  * Returns NT_OK or NT_ERR_CANCELLED (cache unchanged). Callers check ids and room. */
-int forward_batch(model *m, const int32_t *tokens, int32_t n, float *logits, bool all);
+int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logits, bool all);
 
 #endif

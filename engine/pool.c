@@ -103,7 +103,7 @@ static void *pool_worker_main(void *arg)
     return NULL;
 }
 
-pool *pool_init(int n_threads)
+pool *nt_pool_init(int n_threads)
 {
     if (n_threads < 1) n_threads = 1;
     pool *p = calloc(1, sizeof *p);
@@ -130,11 +130,11 @@ pool *pool_init(int n_threads)
     }
     return p;
 fail:
-    pool_free(p);
+    nt_pool_free(p);
     return NULL;
 }
 
-void pool_free(pool *p)
+void nt_pool_free(pool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
@@ -148,12 +148,12 @@ void pool_free(pool *p)
     free(p);
 }
 
-int pool_n_threads(const pool *p)
+int nt_pool_n_threads(const pool *p)
 {
     return p ? p->n : 1;
 }
 
-void pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
+void nt_pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
 {
     if (n_tasks <= 0) return;
     if (!p || p->n == 1 || n_tasks == 1 || n_tasks > UINT32_MAX) {

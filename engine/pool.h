@@ -1,6 +1,6 @@
 /* pool.h — a small pool of compute threads for the forward pass (engine-internal).
  *
- * pool_run splits one job into n_tasks numbered tasks and runs them on every thread of the
+ * nt_pool_run splits one job into n_tasks numbered tasks and runs them on every thread of the
  * pool, the calling thread included. Which thread runs which task is decided at run time, so
  * a task must compute the same thing whoever runs it: that is how the forward pass gets
  * bit-identical results with any thread count (each task owns a fixed range of output rows).
@@ -19,13 +19,13 @@ typedef struct pool pool;
 typedef void (*pool_fn)(void *ctx, int64_t task, int thread);
 
 /* A pool of n_threads threads in total (the caller counts as one, so n_threads - 1 are
- * started). NULL when a thread or allocation fails. Free with pool_free. */
-pool *pool_init(int n_threads);
-void pool_free(pool *p);
-int pool_n_threads(const pool *p);
+ * started). NULL when a thread or allocation fails. Free with nt_pool_free. */
+pool *nt_pool_init(int n_threads);
+void nt_pool_free(pool *p);
+int nt_pool_n_threads(const pool *p);
 
 /* Runs fn for every task and returns when all are done. Not reentrant: one job at a time, from
  * the thread that owns the pool. */
-void pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx);
+void nt_pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx);
 
 #endif

@@ -33,7 +33,7 @@ enum {
 
 #define PT_BAD_CP 0xFFFDu /* what an invalid byte is classified as */
 
-size_t pretok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t nt_pretok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     /* utf8proc_iterate rejects exactly what RFC 3629 forbids (overlongs, surrogates, values
      * past U+10FFFF, truncated and broken sequences) and reads at most 4 bytes. */
@@ -44,7 +44,7 @@ size_t pretok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return (size_t)len;
 }
 
-size_t pretok_utf8_encode(uint32_t cp, char *buf)
+size_t nt_pretok_utf8_encode(uint32_t cp, char *buf)
 {
     /* Surrogates and values past U+10FFFF never come from pretok's decoder. */
     return (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)buf);
@@ -410,7 +410,7 @@ static int pt_pass_trailing_ws(const pt_text *x, const pt_frags *in, pt_frags *o
 
 #define PT_TRAILING_WS ((pt_match_fn)0) /* marker in a chain for pt_pass_trailing_ws */
 
-int pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_words *out)
+int nt_pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_words *out)
 {
     static const pt_match_fn chain_default[] = {pt_match_punct_default, pt_match_gpt2, pt_match_num_run,
                                                 pt_match_3digits};
@@ -454,7 +454,7 @@ int pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_words
     const unsigned char *s = (const unsigned char *)text;
     for (size_t off = 0; off < n;) {
         uint32_t cp;
-        size_t len = pretok_utf8_decode(s + off, n - off, &cp);
+        size_t len = nt_pretok_utf8_decode(s + off, n - off, &cp);
         x.boff[x.n] = off;
         if (len) {
             x.cp[x.n] = cp;
@@ -500,7 +500,7 @@ fail:
     return rc;
 }
 
-void pretok_words_free(pretok_words *w)
+void nt_pretok_words_free(pretok_words *w)
 {
     if (!w) return;
     free(w->v);

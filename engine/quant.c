@@ -18,7 +18,7 @@
 
 /* ------------------------------------------------------------- scalar conversions ----- */
 
-float quant_f16_to_f32(uint16_t h)
+float nt_quant_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, u;
@@ -38,7 +38,7 @@ float quant_f16_to_f32(uint16_t h)
     return f;
 }
 
-uint16_t quant_f32_to_f16(float f)
+uint16_t nt_quant_f32_to_f16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -60,7 +60,7 @@ uint16_t quant_f32_to_f16(float f)
     return (uint16_t)(sign | q); /* q == 0x400 is the smallest normal: still correct bits */
 }
 
-float quant_bf16_to_f32(uint16_t h)
+float nt_quant_bf16_to_f32(uint16_t h)
 {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -68,7 +68,7 @@ float quant_bf16_to_f32(uint16_t h)
     return f;
 }
 
-uint16_t quant_f32_to_bf16(float f)
+uint16_t nt_quant_f32_to_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -76,14 +76,14 @@ uint16_t quant_f32_to_bf16(float f)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-void quant_quantize_row_q8_0(const float *x, void *dst, int64_t n)
+void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n)
 {
     quant_block_q8_0 *y = dst;
     for (int64_t b = 0; b < n / 32; b++, x += 32) {
         float amax = 0.0f;
         for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[b].d = quant_f32_to_f16(d);
+        y[b].d = nt_quant_f32_to_f16(d);
         for (int i = 0; i < 32; i++) y[b].qs[i] = (int8_t)roundf(x[i] * id);
     }
 }
@@ -101,7 +101,7 @@ static void deq_f16(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, p + 2 * i, 2);
-        dst[i] = quant_f16_to_f32(h);
+        dst[i] = nt_quant_f16_to_f32(h);
     }
 }
 
@@ -111,7 +111,7 @@ static void deq_bf16(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, p + 2 * i, 2);
-        dst[i] = quant_bf16_to_f32(h);
+        dst[i] = nt_quant_bf16_to_f32(h);
     }
 }
 
@@ -119,7 +119,7 @@ static void deq_q8_0(const void *src, float *y, int64_t n)
 {
     const quant_block_q8_0 *x = src;
     for (int64_t b = 0; b < n / 32; b++, y += 32) {
-        float d = quant_f16_to_f32(x[b].d);
+        float d = nt_quant_f16_to_f32(x[b].d);
         for (int j = 0; j < 32; j++) y[j] = (float)x[b].qs[j] * d;
     }
 }
@@ -128,7 +128,7 @@ static void deq_q4_0(const void *src, float *y, int64_t n)
 {
     const quant_block_q4_0 *x = src;
     for (int64_t b = 0; b < n / 32; b++, y += 32) {
-        float d = quant_f16_to_f32(x[b].d);
+        float d = nt_quant_f16_to_f32(x[b].d);
         for (int j = 0; j < 16; j++) {
             y[j] = (float)((x[b].qs[j] & 0x0f) - 8) * d;
             y[j + 16] = (float)((x[b].qs[j] >> 4) - 8) * d;
@@ -140,7 +140,7 @@ static void deq_q4_1(const void *src, float *y, int64_t n)
 {
     const quant_block_q4_1 *x = src;
     for (int64_t b = 0; b < n / 32; b++, y += 32) {
-        float d = quant_f16_to_f32(x[b].d), m = quant_f16_to_f32(x[b].m);
+        float d = nt_quant_f16_to_f32(x[b].d), m = nt_quant_f16_to_f32(x[b].m);
         for (int j = 0; j < 16; j++) {
             y[j] = (float)(x[b].qs[j] & 0x0f) * d + m;
             y[j + 16] = (float)(x[b].qs[j] >> 4) * d + m;
@@ -164,7 +164,7 @@ static void deq_q5_0(const void *src, float *y, int64_t n)
     const quant_block_q5_0 *x = src;
     int v[32];
     for (int64_t b = 0; b < n / 32; b++, y += 32) {
-        float d = quant_f16_to_f32(x[b].d);
+        float d = nt_quant_f16_to_f32(x[b].d);
         q5_values(x[b].qh, x[b].qs, v);
         for (int j = 0; j < 32; j++) y[j] = (float)(v[j] - 16) * d;
     }
@@ -175,7 +175,7 @@ static void deq_q5_1(const void *src, float *y, int64_t n)
     const quant_block_q5_1 *x = src;
     int v[32];
     for (int64_t b = 0; b < n / 32; b++, y += 32) {
-        float d = quant_f16_to_f32(x[b].d), m = quant_f16_to_f32(x[b].m);
+        float d = nt_quant_f16_to_f32(x[b].d), m = nt_quant_f16_to_f32(x[b].m);
         q5_values(x[b].qh, x[b].qs, v);
         for (int j = 0; j < 32; j++) y[j] = (float)v[j] * d + m;
     }
@@ -199,7 +199,7 @@ static void deq_q4_K(const void *src, float *y, int64_t n)
     const quant_block_q4_K *x = src;
     uint8_t sc[8], m[8];
     for (int64_t b = 0; b < n / 256; b++) {
-        float d = quant_f16_to_f32(x[b].d), dmin = quant_f16_to_f32(x[b].dmin);
+        float d = nt_quant_f16_to_f32(x[b].d), dmin = nt_quant_f16_to_f32(x[b].dmin);
         k4_scales(x[b].scales, sc, m);
         const uint8_t *q = x[b].qs;
         for (int j = 0; j < 8; j += 2, q += 32) {
@@ -217,7 +217,7 @@ static void deq_q5_K(const void *src, float *y, int64_t n)
     const quant_block_q5_K *x = src;
     uint8_t sc[8], m[8];
     for (int64_t b = 0; b < n / 256; b++) {
-        float d = quant_f16_to_f32(x[b].d), dmin = quant_f16_to_f32(x[b].dmin);
+        float d = nt_quant_f16_to_f32(x[b].d), dmin = nt_quant_f16_to_f32(x[b].dmin);
         k4_scales(x[b].scales, sc, m);
         const uint8_t *q = x[b].qs, *qh = x[b].qh;
         for (int j = 0; j < 8; j += 2, q += 32) {
@@ -253,7 +253,7 @@ static void deq_q6_K(const void *src, float *y, int64_t n)
     const quant_block_q6_K *x = src;
     int v[256];
     for (int64_t b = 0; b < n / 256; b++, y += 256) {
-        float d = quant_f16_to_f32(x[b].d);
+        float d = nt_quant_f16_to_f32(x[b].d);
         q6_values(&x[b], v);
         /* ggml: d * sc * q, evaluated left to right */
         for (int e = 0; e < 256; e++) y[e] = d * (float)x[b].scales[e / 16] * (float)(v[e] - 32);
@@ -380,7 +380,7 @@ static float dot_q8_0_act(const void *row, const void *act, int64_t n)
     for (int64_t b = 0; b < n / 32; b++) {
         int32_t s = 0;
         for (int j = 0; j < 32; j++) s += x[b].qs[j] * a[b].qs[j];
-        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
     }
     return sum;
 }
@@ -395,7 +395,7 @@ static float dot_q4_0_act(const void *row, const void *act, int64_t n)
         for (int j = 0; j < 16; j++)
             s += (x[b].qs[j] & 0x0f) * a[b].qs[j] + (x[b].qs[j] >> 4) * a[b].qs[j + 16];
         s -= 8 * a[b].isum;
-        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
     }
     return sum;
 }
@@ -409,8 +409,8 @@ static float dot_q4_1_act(const void *row, const void *act, int64_t n)
         int32_t s = 0;
         for (int j = 0; j < 16; j++)
             s += (x[b].qs[j] & 0x0f) * a[b].qs[j] + (x[b].qs[j] >> 4) * a[b].qs[j + 16];
-        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s +
-               quant_f16_to_f32(x[b].m) * a[b].d * (float)a[b].isum;
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)s +
+               nt_quant_f16_to_f32(x[b].m) * a[b].d * (float)a[b].isum;
     }
     return sum;
 }
@@ -426,7 +426,7 @@ static float dot_q5_0_act(const void *row, const void *act, int64_t n)
         q5_values(x[b].qh, x[b].qs, v);
         for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[j];
         s -= 16 * a[b].isum;
-        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
     }
     return sum;
 }
@@ -441,8 +441,8 @@ static float dot_q5_1_act(const void *row, const void *act, int64_t n)
         int32_t s = 0;
         q5_values(x[b].qh, x[b].qs, v);
         for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[j];
-        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)s +
-               quant_f16_to_f32(x[b].m) * a[b].d * (float)a[b].isum;
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)s +
+               nt_quant_f16_to_f32(x[b].m) * a[b].d * (float)a[b].isum;
     }
     return sum;
 }
@@ -461,8 +461,8 @@ static float dot_q45_K(const uint8_t *scales, uint16_t dh, uint16_t dminh, const
         isum += sc[j] * s;
         msum += m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
     }
-    return quant_f16_to_f32(dh) * a->d * (float)isum -
-           quant_f16_to_f32(dminh) * a->d * (float)msum;
+    return nt_quant_f16_to_f32(dh) * a->d * (float)isum -
+           nt_quant_f16_to_f32(dminh) * a->d * (float)msum;
 }
 
 static float dot_q4_K_act(const void *row, const void *act, int64_t n)
@@ -514,7 +514,7 @@ static float dot_q6_K_act(const void *row, const void *act, int64_t n)
             for (int l = 16 * g; l < 16 * g + 16; l++) s += v[l] * a[b].qs[l];
             isum += x[b].scales[g] * (s - 32 * a[b].bsums[g]);
         }
-        sum += quant_f16_to_f32(x[b].d) * a[b].d * (float)isum;
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)isum;
     }
     return sum;
 }
@@ -535,22 +535,22 @@ static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act, NULL, NULL},
 };
 
-bool quant_type_supported(int type)
+bool nt_quant_type_supported(int type)
 {
     return type >= 0 && type < NT_TYPE_COUNT_ && scalar_kernels[type].dequant != NULL;
 }
 
-bool quant_isa_available(int isa)
+bool nt_quant_isa_available(int isa)
 {
     switch (isa) {
     case QUANT_ISA_SCALAR: return true;
-    case QUANT_ISA_AVX2: return quant_avx2_usable();
-    case QUANT_ISA_AVX512: return quant_avx512_usable();
+    case QUANT_ISA_AVX2: return nt_quant_avx2_usable();
+    case QUANT_ISA_AVX512: return nt_quant_avx512_usable();
     default: return false;
     }
 }
 
-const char *quant_isa_name(int isa)
+const char *nt_quant_isa_name(int isa)
 {
     switch (isa) {
     case QUANT_ISA_SCALAR: return "scalar";
@@ -560,7 +560,7 @@ const char *quant_isa_name(int isa)
     }
 }
 
-int quant_isa_active(void)
+int nt_quant_isa_active(void)
 {
     /* Decided once; -1 means not yet. A race only makes two threads decide the same thing. */
     static _Atomic int active = -1;
@@ -571,8 +571,8 @@ int quant_isa_active(void)
         const char *cap = getenv("NATTER_ISA");
         a = QUANT_ISA_COUNT_ - 1;
         for (int i = 0; cap && i < QUANT_ISA_COUNT_; i++)
-            if (strcmp(cap, quant_isa_name(i)) == 0) a = i;
-        while (a > QUANT_ISA_SCALAR && !quant_isa_available(a)) a--;
+            if (strcmp(cap, nt_quant_isa_name(i)) == 0) a = i;
+        while (a > QUANT_ISA_SCALAR && !nt_quant_isa_available(a)) a--;
         atomic_store_explicit(&active, a, memory_order_relaxed);
     }
     return a;
@@ -584,7 +584,7 @@ static quant_kernels kernels_for(int isa, int type)
     quant_kernels k = scalar_kernels[type];
     if (isa == QUANT_ISA_AVX2 || isa == QUANT_ISA_AVX512) {
         const quant_kernels *v =
-            isa == QUANT_ISA_AVX2 ? quant_avx2_kernels(type) : quant_avx512_kernels(type);
+            isa == QUANT_ISA_AVX2 ? nt_quant_avx2_kernels(type) : nt_quant_avx512_kernels(type);
         if (v->dequant) k.dequant = v->dequant;
         if (v->act_prepare) k.act_prepare = v->act_prepare;
         if (v->dot_act) k.dot_act = v->dot_act;
@@ -599,33 +599,33 @@ static quant_kernels kernels_for(int isa, int type)
 static float dot_f32_isa(int isa, const float *a, const float *b, int64_t n)
 {
     switch (isa) {
-    case QUANT_ISA_AVX2: return quant_avx2_dot_f32(a, b, n);
-    case QUANT_ISA_AVX512: return quant_avx512_dot_f32(a, b, n);
+    case QUANT_ISA_AVX2: return nt_quant_avx2_dot_f32(a, b, n);
+    case QUANT_ISA_AVX512: return nt_quant_avx512_dot_f32(a, b, n);
     default: return dot_f32_scalar(a, b, n);
     }
 }
 
-float quant_dot_f32(const float *a, const float *b, int64_t n)
+float nt_quant_dot_f32(const float *a, const float *b, int64_t n)
 {
-    return dot_f32_isa(quant_isa_active(), a, b, n);
+    return dot_f32_isa(nt_quant_isa_active(), a, b, n);
 }
 
-void quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n)
+void nt_quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n)
 {
     kernels_for(isa, type).dequant(src, dst, n);
 }
 
-void quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n)
+void nt_quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n)
 {
     kernels_for(isa, type).act_prepare(x, act, n);
 }
 
-float quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n)
+float nt_quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n)
 {
     return kernels_for(isa, type).dot_act(row, act, n);
 }
 
-float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n)
+float nt_quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n)
 {
     if (type == NT_TYPE_F32) return dot_f32_isa(isa, row, x, n);
     /* Dequantize 256 values at a time (a multiple of every block length) into the stack and
@@ -642,15 +642,15 @@ float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t 
     return (float)sum;
 }
 
-void quant_dequant_row(int type, const void *src, float *dst, int64_t n)
+void nt_quant_dequant_row(int type, const void *src, float *dst, int64_t n)
 {
-    quant_dequant_row_isa(quant_isa_active(), type, src, dst, n);
+    nt_quant_dequant_row_isa(nt_quant_isa_active(), type, src, dst, n);
 }
 
-void quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+void nt_quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                         int64_t col0, int64_t col1, float *dst, int64_t ld)
 {
-    quant_kernels k = kernels_for(quant_isa_active(), type);
+    quant_kernels k = kernels_for(nt_quant_isa_active(), type);
     int64_t bl = nt_type_block_len(type);
     size_t off = (size_t)(col0 / bl) * nt_type_block_bytes(type);
     for (int64_t r = row0; r < row1; r++)
@@ -658,12 +658,12 @@ void quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0,
                   col1 - col0);
 }
 
-float quant_dot(int type, const void *row, const float *x, int64_t n)
+float nt_quant_dot(int type, const void *row, const float *x, int64_t n)
 {
-    return quant_dot_isa(quant_isa_active(), type, row, x, n);
+    return nt_quant_dot_isa(nt_quant_isa_active(), type, row, x, n);
 }
 
-size_t quant_act_bytes(int type, int64_t n)
+size_t nt_quant_act_bytes(int type, int64_t n)
 {
     switch (type) {
     case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16:
@@ -678,21 +678,21 @@ size_t quant_act_bytes(int type, int64_t n)
     }
 }
 
-void quant_act_prepare(int type, const float *x, void *act, int64_t n)
+void nt_quant_act_prepare(int type, const float *x, void *act, int64_t n)
 {
-    quant_act_prepare_isa(quant_isa_active(), type, x, act, n);
+    nt_quant_act_prepare_isa(nt_quant_isa_active(), type, x, act, n);
 }
 
-float quant_dot_act(int type, const void *row, const void *act, int64_t n)
+float nt_quant_dot_act(int type, const void *row, const void *act, int64_t n)
 {
-    return quant_dot_act_isa(quant_isa_active(), type, row, act, n);
+    return nt_quant_dot_act_isa(nt_quant_isa_active(), type, row, act, n);
 }
 
-void quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+void nt_quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
                       int64_t row1, const void *act, int64_t n, float *y)
 {
     /* By far the hottest loop of decoding: one weight row after another, streamed from
-     * memory once. Each row's result is exactly quant_dot_act's. */
+     * memory once. Each row's result is exactly nt_quant_dot_act's. */
     quant_kernels k = kernels_for(isa, type);
     if (k.matvec) {
         k.matvec(W, row_bytes, row0, row1, act, n, y);
@@ -702,12 +702,12 @@ void quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_
         y[r] = k.dot_act((const uint8_t *)W + (size_t)r * row_bytes, act, n);
 }
 
-void quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+void nt_quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
                       int64_t row1, const void *acts, int64_t nt, int64_t n, float *Y,
                       int64_t ldy)
 {
     quant_kernels k = kernels_for(isa, type);
-    size_t ab = quant_act_bytes(type, n);
+    size_t ab = nt_quant_act_bytes(type, n);
     /* Groups of 16 inputs: their activations (16 × ~1.1 bytes × n, 80 KB at n = 4096) stay
      * in L2 while every row of the range streams past them once; the weights are read
      * nt / 16 times, still far less time than the arithmetic. */
@@ -726,14 +726,14 @@ void quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_
     }
 }
 
-void quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+void nt_quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *acts, int64_t nt, int64_t n, float *Y, int64_t ldy)
 {
-    quant_matmat_isa(quant_isa_active(), type, W, row_bytes, row0, row1, acts, nt, n, Y, ldy);
+    nt_quant_matmat_isa(nt_quant_isa_active(), type, W, row_bytes, row0, row1, acts, nt, n, Y, ldy);
 }
 
-void quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+void nt_quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *act, int64_t n, float *y)
 {
-    quant_matvec_isa(quant_isa_active(), type, W, row_bytes, row0, row1, act, n, y);
+    nt_quant_matvec_isa(nt_quant_isa_active(), type, W, row_bytes, row0, row1, act, n, y);
 }

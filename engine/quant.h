@@ -5,16 +5,16 @@
  *
  * Two ways to take a dot product of a weight row with an f32 vector x:
  *
- *   quant_dot(type, row, x, n)       "f32 path": the row is dequantized (in chunks, on the
+ *   nt_quant_dot(type, row, x, n)       "f32 path": the row is dequantized (in chunks, on the
  *                                    stack) and multiplied with x in f32. Accuracy: that of an
  *                                    f32 dot product of the exact dequantized values (bound:
  *                                    (n/8 + 8)·2^-24·sum|w·x|; measured ~5e-9·sum|w·x| at
  *                                    n = 768). Slower; for reference checks and odd tensors.
  *
- *   quant_act_prepare + quant_dot_act "activation path", the one the forward pass uses: x is
+ *   nt_quant_act_prepare + nt_quant_dot_act "activation path", the one the forward pass uses: x is
  *                                    converted ONCE per matrix into an activation buffer
- *                                    (quant_act_bytes), then every row is dotted with it
- *                                    (quant_dot_act, or quant_matvec for a range of rows).
+ *                                    (nt_quant_act_bytes), then every row is dotted with it
+ *                                    (nt_quant_dot_act, or nt_quant_matvec for a range of rows).
  *
  * What the activation buffer holds, per weight type:
  *   F32, F16, BF16        x itself as f32 (a copy): exact inputs, f32 accumulation.
@@ -39,7 +39,7 @@
  * binary runs everywhere. The activation buffers are bit-identical across sets.
  *
  * Determinism: every kernel has a fixed reduction order, so equal inputs give bit-identical
- * outputs on every call, and quant_matvec computes each row exactly as quant_dot_act does
+ * outputs on every call, and nt_quant_matvec computes each row exactly as nt_quant_dot_act does
  * whatever the row range. The SIMD kernels and the scalar ones round differently (both agree
  * within the tolerances above); a process uses one of them for its whole life (chosen by
  * CPU feature detection at run time: see quant_isa_*).
@@ -104,61 +104,61 @@ typedef struct {
 /* ------------------------------------------------------------- scalar conversions ----- */
 
 /* Exact binary16 → binary32 (subnormals, ±inf; NaN stays NaN with its payload, made quiet). */
-float quant_f16_to_f32(uint16_t h);
+float nt_quant_f16_to_f32(uint16_t h);
 /* binary32 → binary16, round to nearest even; overflow gives ±inf, NaN a quiet NaN. */
-uint16_t quant_f32_to_f16(float f);
-float quant_bf16_to_f32(uint16_t h); /* exact */
+uint16_t nt_quant_f32_to_f16(float f);
+float nt_quant_bf16_to_f32(uint16_t h); /* exact */
 /* binary32 → bfloat16, round to nearest even (as ggml); NaN stays a quiet NaN. */
-uint16_t quant_f32_to_bf16(float f);
+uint16_t nt_quant_f32_to_bf16(float f);
 
 /* Quantizes x[n] (n a multiple of 32) to Q8_0 blocks as ggml's reference quantizer does
  * (d = max|x|/127 rounded to f16, q = round(x/d)). For tests and writers of small files. */
-void quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
+void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 
 /* --------------------------------------------------------------- the kernel API ----- */
 
 /* Is type one this module computes with? (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
  * Q4_K, Q5_K, Q6_K; the same list as nt_type_supported.) */
-bool quant_type_supported(int type);
+bool nt_quant_type_supported(int type);
 
 /* Dequantizes n values (a multiple of the block length) from src into dst. Bit-identical to
  * ggml's dequantize_row_* for every supported type. */
-void quant_dequant_row(int type, const void *src, float *dst, int64_t n);
+void nt_quant_dequant_row(int type, const void *src, float *dst, int64_t n);
 
 /* For the batched prefill path: dequantizes the tile rows [row0, row1) × columns
  * [col0, col1) of the matrix W (rows of row_bytes bytes) into dst, row r going to
  * dst + (r - row0)·ld. col0 and col1 must be multiples of the block length. */
-void quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+void nt_quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                         int64_t col0, int64_t col1, float *dst, int64_t ld);
 
 /* f32 path (see the top of this file): dot of one row of n values with x[n]. */
-float quant_dot(int type, const void *row, const float *x, int64_t n);
+float nt_quant_dot(int type, const void *row, const float *x, int64_t n);
 
 /* Activation path. Bytes of the activation buffer for a row length n (a multiple of the
  * block length); the buffer must be aligned to at least 4 bytes (malloc is fine). */
-size_t quant_act_bytes(int type, int64_t n);
+size_t nt_quant_act_bytes(int type, int64_t n);
 /* Converts x[n] into the activation buffer for weights of this type. */
-void quant_act_prepare(int type, const float *x, void *act, int64_t n);
+void nt_quant_act_prepare(int type, const float *x, void *act, int64_t n);
 /* Dot of one weight row with a prepared activation buffer. */
-float quant_dot_act(int type, const void *row, const void *act, int64_t n);
+float nt_quant_dot_act(int type, const void *row, const void *act, int64_t n);
 /* y[r] = row r of W · x for r in [row0, row1) (y is indexed by r, not r - row0). Each y[r]
- * is bit-identical to quant_dot_act(type, W + r·row_bytes, act, n), so splitting rows among
+ * is bit-identical to nt_quant_dot_act(type, W + r·row_bytes, act, n), so splitting rows among
  * threads never changes results. */
-void quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+void nt_quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *act, int64_t n, float *y);
 
 /* Batched form for prefill: Y[t·ldy + r] = row r of W · x_t for rows [row0, row1) and nt
- * inputs, whose activation buffers (quant_act_bytes(type, n) bytes each) lie one after
- * another in acts. Every value is bit-identical to quant_dot_act(type, row r, act t, n), so
+ * inputs, whose activation buffers (nt_quant_act_bytes(type, n) bytes each) lie one after
+ * another in acts. Every value is bit-identical to nt_quant_dot_act(type, row r, act t, n), so
  * a batch gives exactly what token-by-token decoding gives. Each weight row is read once per
  * group of up to 16 inputs (the group's activations stay in cache) and, for the quantized
  * types, multiplied in int8: measured single-threaded at 1.5-4× the rate of dequantizing
  * to f32 and calling OpenBLAS sgemm (Q4_K, Q6_K: ~4×). */
-void quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
+void nt_quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *acts, int64_t nt, int64_t n, float *Y, int64_t ldy);
 
 /* f32 dot product of a[n] and b[n] with the active kernel (fixed order). */
-float quant_dot_f32(const float *a, const float *b, int64_t n);
+float nt_quant_dot_f32(const float *a, const float *b, int64_t n);
 
 /* -------------------------------------------------- kernel sets, for tests and tools ----- */
 
@@ -169,21 +169,21 @@ enum quant_isa {
     QUANT_ISA_COUNT_
 };
 
-bool quant_isa_available(int isa);   /* does this CPU (and build) have it? */
+bool nt_quant_isa_available(int isa);   /* does this CPU (and build) have it? */
 /* The set the functions above use: the best available, or at most the one named by the
  * environment variable NATTER_ISA ("scalar", "avx2", "avx512"), read once. */
-int quant_isa_active(void);
-const char *quant_isa_name(int isa); /* "scalar", "avx2", "avx512" */
+int nt_quant_isa_active(void);
+const char *nt_quant_isa_name(int isa); /* "scalar", "avx2", "avx512" */
 
 /* The same operations with an explicit kernel set (isa must be available). Types without a
  * kernel in that set fall back to the scalar one. */
-void quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n);
-void quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n);
-float quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n);
-float quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n);
-void quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+void nt_quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n);
+void nt_quant_act_prepare_isa(int isa, int type, const float *x, void *act, int64_t n);
+float nt_quant_dot_act_isa(int isa, int type, const void *row, const void *act, int64_t n);
+float nt_quant_dot_isa(int isa, int type, const void *row, const float *x, int64_t n);
+void nt_quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
                       int64_t row1, const void *act, int64_t n, float *y);
-void quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
+void nt_quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
                       int64_t row1, const void *acts, int64_t nt, int64_t n, float *Y,
                       int64_t ldy);
 
@@ -194,23 +194,23 @@ typedef struct quant_kernels {
     void (*dequant)(const void *src, float *dst, int64_t n);
     void (*act_prepare)(const float *x, void *act, int64_t n);
     float (*dot_act)(const void *row, const void *act, int64_t n);
-    /* quant_matvec's loop with the dot inlined; must give exactly dot_act's results */
+    /* nt_quant_matvec's loop with the dot inlined; must give exactly dot_act's results */
     void (*matvec)(const void *W, size_t row_bytes, int64_t row0, int64_t row1, const void *act,
                    int64_t n, float *y);
-    /* quant_matmat for one group of inputs (acts nt × act_bytes), same rule */
+    /* nt_quant_matmat for one group of inputs (acts nt × act_bytes), same rule */
     void (*matmat)(const void *W, size_t row_bytes, int64_t row0, int64_t row1, const void *acts,
                    size_t act_bytes, int64_t nt, int64_t n, float *Y, int64_t ldy);
 } quant_kernels;
 
 /* Defined in quant_avx2.c and quant_avx512.c: true when the CPU has every feature the set
  * needs; the kernels of a set (never NULL; members may be NULL); its f32 dot product. */
-bool quant_avx2_usable(void);
-const quant_kernels *quant_avx2_kernels(int type);
-float quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
-bool quant_avx512_usable(void);
+bool nt_quant_avx2_usable(void);
+const quant_kernels *nt_quant_avx2_kernels(int type);
+float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
+bool nt_quant_avx512_usable(void);
 /* The AVX-512 kernels for type (never NULL; members may be NULL). */
-const quant_kernels *quant_avx512_kernels(int type);
-float quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
+const quant_kernels *nt_quant_avx512_kernels(int type);
+float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
 
 /* The row-level entry points of a SIMD kernel set, from its per-row kernel k_T (compiled with
  * the set's target attribute ATTR): one dot, rows [r0, r1) against one activation, and the same

@@ -2,7 +2,7 @@
  * without AVX-512 (Haswell and later, Zen 1 to 3).
  *
  * Same arrangement as quant_avx512.c: compiled through a target attribute, used only after
- * quant_avx2_usable() confirmed AVX2, FMA and F16C at run time. The dot kernels multiply
+ * nt_quant_avx2_usable() confirmed AVX2, FMA and F16C at run time. The dot kernels multiply
  * packed weights with int8 activations in integers (VPMADDUBSW, then VPMADDWD by the block
  * or sub-block scale) and apply one float multiply-add per block. Activation buffers and the
  * dequantization of the quantized types come from the scalar code (activations are prepared
@@ -30,7 +30,7 @@ static bool has_f16c(void)
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 
-bool quant_avx2_usable(void)
+bool nt_quant_avx2_usable(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -103,7 +103,7 @@ DEF_DOT8(k_f32, float, ld_f32)
 DEF_DOT8(k_f16, uint16_t, ld_f16)
 DEF_DOT8(k_bf16, uint16_t, ld_bf16)
 
-AVX2 float quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
+AVX2 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
 {
     return k_f32(a, b, n);
 }
@@ -354,7 +354,7 @@ static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K, mv_q6_K, mm_q6_K},
 };
 
-const quant_kernels *quant_avx2_kernels(int type)
+const quant_kernels *nt_quant_avx2_kernels(int type)
 {
     static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
     return type >= 0 && type < NT_TYPE_COUNT_ ? &avx2_kernels[type] : &none;
@@ -362,19 +362,19 @@ const quant_kernels *quant_avx2_kernels(int type)
 
 #else /* not x86-64 GCC/Clang */
 
-bool quant_avx2_usable(void)
+bool nt_quant_avx2_usable(void)
 {
     return false;
 }
 
-const quant_kernels *quant_avx2_kernels(int type)
+const quant_kernels *nt_quant_avx2_kernels(int type)
 {
     static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
     (void)type;
     return &none;
 }
 
-float quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
+float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
 {
     (void)a, (void)b, (void)n;
     return 0.0f;

@@ -2,7 +2,7 @@
  *
  * Every function here is compiled for AVX-512 F/BW/VL/DQ + VNNI + F16C + FMA through a target
  * attribute, while the rest of the program is built for the baseline x86-64: quant.c calls
- * these only after quant_avx512_usable() said the CPU has all of those features, so the same
+ * these only after nt_quant_avx512_usable() said the CPU has all of those features, so the same
  * binary still runs (on the AVX2 or scalar kernels) on a CPU without AVX-512.
  *
  * Decoding is bound by memory bandwidth: each weight byte is read once per token. The dot
@@ -38,7 +38,7 @@ static bool has_f16c(void)
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 
-bool quant_avx512_usable(void)
+bool nt_quant_avx512_usable(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -90,7 +90,7 @@ AVX512 INLINE static float k_f32(const void *row, const void *act, int64_t n)
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-AVX512 float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
+AVX512 float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
 {
     return k_f32(a, b, n);
 }
@@ -723,7 +723,7 @@ static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K, mv_q6_K, mm_q6_K},
 };
 
-const quant_kernels *quant_avx512_kernels(int type)
+const quant_kernels *nt_quant_avx512_kernels(int type)
 {
     static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
     return type >= 0 && type < NT_TYPE_COUNT_ ? &avx512_kernels[type] : &none;
@@ -731,19 +731,19 @@ const quant_kernels *quant_avx512_kernels(int type)
 
 #else /* not x86-64 GCC/Clang: no SIMD kernels, quant.c uses the scalar ones */
 
-bool quant_avx512_usable(void)
+bool nt_quant_avx512_usable(void)
 {
     return false;
 }
 
-const quant_kernels *quant_avx512_kernels(int type)
+const quant_kernels *nt_quant_avx512_kernels(int type)
 {
     static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
     (void)type;
     return &none;
 }
 
-float quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
+float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
 {
     (void)a, (void)b, (void)n;
     return 0.0f;

@@ -25,7 +25,7 @@ static void quantize_row_q8_0(const float *x, quant_block_q8_0 *y, int64_t n)
         }
         float d = amax / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[b].d = quant_f32_to_f16(d);
+        y[b].d = nt_quant_f32_to_f16(d);
         for (int j = 0; j < QUANT_QK32; j++) y[b].qs[j] = (int8_t)roundf(x[j] * id);
     }
 }
@@ -43,13 +43,13 @@ size_t nt_quantize_rows(int type, const float *src, void *dst, int64_t n_rows, i
             break;
         case NT_TYPE_F16:
             for (int64_t i = 0; i < n_per_row; i++) {
-                uint16_t h = quant_f32_to_f16(src[i]);
+                uint16_t h = nt_quant_f32_to_f16(src[i]);
                 memcpy(out + 2 * i, &h, 2);
             }
             break;
         case NT_TYPE_BF16:
             for (int64_t i = 0; i < n_per_row; i++) {
-                uint16_t h = quant_f32_to_bf16(src[i]);
+                uint16_t h = nt_quant_f32_to_bf16(src[i]);
                 memcpy(out + 2 * i, &h, 2);
             }
             break;

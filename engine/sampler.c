@@ -3,7 +3,7 @@
  *
  * The chain and its rules are documented in natter.h's "sampler" section. Two properties
  * shape this file:
- *   - Replay: the RNG (xoshiro256**) lives in the sampler and every sampler_sample consumes
+ *   - Replay: the RNG (xoshiro256**) lives in the sampler and every nt_sampler_sample consumes
  *     exactly one output of it, whatever the parameters; so a session that records the seed
  *     and each parameter change by step reproduces its tokens exactly.
  *   - Cost: vocabularies reach 150k entries and the TUI samples every token. All buffers are
@@ -24,8 +24,8 @@ typedef struct cand {
     int32_t id;
 } cand;
 
-struct sampler {
-    sampler_params p;
+struct nt_sampler {
+    nt_sampler_params p;
     int32_t n_vocab;
     uint64_t rng[4];          /* xoshiro256** state */
     int32_t *hist;            /* (hist_cap) accepted tokens, oldest first */
@@ -69,9 +69,9 @@ static uint64_t rng_next(uint64_t s[4])
 
 /* ------------------------------------------------------------------- life cycle, params */
 
-sampler_params sampler_default_params(void)
+nt_sampler_params nt_sampler_default_params(void)
 {
-    return (sampler_params){
+    return (nt_sampler_params){
         .temperature = 0.8f,
         .top_k = 40,
         .top_p = 0.95f,
@@ -84,10 +84,10 @@ sampler_params sampler_default_params(void)
     };
 }
 
-sampler *sampler_init(const sampler_params *params, int32_t n_vocab)
+nt_sampler *nt_sampler_init(const nt_sampler_params *params, int32_t n_vocab)
 {
     if (!params || n_vocab <= 0) return NULL;
-    sampler *s = calloc(1, sizeof *s);
+    nt_sampler *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     size_t n = (size_t)n_vocab;
     s->n_vocab = n_vocab;
@@ -100,11 +100,11 @@ sampler *sampler_init(const sampler_params *params, int32_t n_vocab)
     rng_seed(s->rng, s->p.seed);
     return s;
 fail:
-    sampler_free(s);
+    nt_sampler_free(s);
     return NULL;
 }
 
-void sampler_free(sampler *s)
+void nt_sampler_free(nt_sampler *s)
 {
     if (!s) return;
     free(s->c);
@@ -115,7 +115,7 @@ void sampler_free(sampler *s)
     free(s);
 }
 
-void sampler_set_params(sampler *s, const sampler_params *params)
+void nt_sampler_set_params(nt_sampler *s, const nt_sampler_params *params)
 {
     if (!s || !params) return;
     bool reseed = params->seed != s->p.seed;
@@ -123,16 +123,16 @@ void sampler_set_params(sampler *s, const sampler_params *params)
     if (reseed) rng_seed(s->rng, s->p.seed);
 }
 
-const sampler_params *sampler_get_params(const sampler *s) { return s ? &s->p : NULL; }
+const nt_sampler_params *nt_sampler_get_params(const nt_sampler *s) { return s ? &s->p : NULL; }
 
-void sampler_reset(sampler *s)
+void nt_sampler_reset(nt_sampler *s)
 {
     if (!s) return;
     s->hist_n = 0;
     rng_seed(s->rng, s->p.seed);
 }
 
-void sampler_accept(sampler *s, int32_t id)
+void nt_sampler_accept(nt_sampler *s, int32_t id)
 {
     if (!s || id < 0 || id >= s->n_vocab) return;
     if (s->hist_n == s->hist_cap) {
@@ -197,9 +197,9 @@ static void select_best(cand *c, size_t m, size_t k)
 
 /* Repetition, presence and frequency penalties over the window of the history. The
  * candidate array is still indexed by id here. count[] returns to all-zero. */
-static void stage_penalties(sampler *s)
+static void stage_penalties(nt_sampler *s)
 {
-    const sampler_params *p = &s->p;
+    const nt_sampler_params *p = &s->p;
     size_t win = s->hist_n;
     if (p->repeat_last_n >= 0 && (size_t)p->repeat_last_n < win) win = (size_t)p->repeat_last_n;
     bool rep = p->repeat_penalty > 0.0f && p->repeat_penalty != 1.0f;
@@ -297,10 +297,10 @@ static size_t stage_top_p(cand *c, size_t m, bool *sorted, double lmax, double t
     }
 }
 
-int32_t sampler_sample(sampler *s, const float *logits)
+int32_t nt_sampler_sample(nt_sampler *s, const float *logits)
 {
     if (!s || !logits) return -1;
-    const sampler_params *p = &s->p;
+    const nt_sampler_params *p = &s->p;
     size_t nv = (size_t)s->n_vocab;
     /* One RNG output per step, always: the RNG position is the step count (replay). */
     uint64_t r = rng_next(s->rng);
@@ -381,26 +381,26 @@ int32_t sampler_sample(sampler *s, const float *logits)
 
 /* A min-heap on (p_before, then reversed id) keeps the best `max` of the vocabulary without a
  * scratch buffer (the sampler is const here). */
-static inline bool cand_worse(const sampler_cand *a, const sampler_cand *b)
+static inline bool cand_worse(const nt_sampler_cand *a, const nt_sampler_cand *b)
 {
     return a->p_before < b->p_before || (a->p_before == b->p_before && a->id > b->id);
 }
 
-static void heap_down(sampler_cand *h, int n, int i)
+static void heap_down(nt_sampler_cand *h, int n, int i)
 {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, w = i;
         if (l < n && cand_worse(&h[l], &h[w])) w = l;
         if (r < n && cand_worse(&h[r], &h[w])) w = r;
         if (w == i) return;
-        sampler_cand t = h[i];
+        nt_sampler_cand t = h[i];
         h[i] = h[w];
         h[w] = t;
         i = w;
     }
 }
 
-int sampler_candidates(const sampler *s, sampler_cand *out, int max)
+int nt_sampler_candidates(const nt_sampler *s, nt_sampler_cand *out, int max)
 {
     if (!s || !out || max <= 0 || !s->stepped) return 0;
     size_t nv = (size_t)s->n_vocab;
@@ -413,12 +413,12 @@ int sampler_candidates(const sampler *s, sampler_cand *out, int max)
     /* Select on the raw logit (monotonic in p_before, and exact), store p_before at the end. */
     int n = 0;
     for (size_t i = 0; i < nv; i++) {
-        sampler_cand x = {(int32_t)i, s->raw[i], 0.0f};
+        nt_sampler_cand x = {(int32_t)i, s->raw[i], 0.0f};
         if (n < max) {
             int j = n++;
             out[j] = x;
             while (j > 0 && cand_worse(&out[j], &out[(j - 1) / 2])) {
-                sampler_cand t = out[j];
+                nt_sampler_cand t = out[j];
                 out[j] = out[(j - 1) / 2];
                 out[(j - 1) / 2] = t;
                 j = (j - 1) / 2;
@@ -430,7 +430,7 @@ int sampler_candidates(const sampler *s, sampler_cand *out, int max)
     }
     /* Heap sort: repeatedly move the worst to the end, giving best-first order. */
     for (int k = n - 1; k > 0; k--) {
-        sampler_cand t = out[0];
+        nt_sampler_cand t = out[0];
         out[0] = out[k];
         out[k] = t;
         heap_down(out, k, 0);

@@ -95,7 +95,7 @@ static int tm_split_chars(tm_work *w, const char *buf, size_t n)
     if (tm_grow((void **)&w->sym, &w->capsym, n, sizeof *w->sym)) return NT_ERR_NOMEM;
     for (size_t off = 0; off < n;) {
         uint32_t cp;
-        size_t len = pretok_utf8_decode((const unsigned char *)buf + off, n - off, &cp);
+        size_t len = nt_pretok_utf8_decode((const unsigned char *)buf + off, n - off, &cp);
         if (!len) len = 1;
         tm_sym s = {(int32_t)w->nsym - 1, -1, (uint32_t)off, (uint32_t)len};
         if (w->nsym) w->sym[w->nsym - 1].next = (int32_t)w->nsym;
@@ -119,18 +119,18 @@ static bool tm_merge(tm_work *w, const tm_pair *p)
 
 /* ------------------------------------------------------------------------ SPM ---- */
 
-static int tm_spm_try(const tokenizer *t, tm_work *w, const char *text, int32_t left, int32_t right)
+static int tm_spm_try(const nt_tokenizer *t, tm_work *w, const char *text, int32_t left, int32_t right)
 {
     if (left < 0 || right < 0) return NT_OK;
     const tm_sym *l = &w->sym[left], *r = &w->sym[right];
-    int32_t id = tok_lookup(t, text + l->off, l->n + r->n);
+    int32_t id = nt_tok_lookup(t, text + l->off, l->n + r->n);
     if (id < 0) return NT_OK;
     tm_pair p = {t->pieces[id].score, left, right, l->n + r->n};
     return tm_push(w, p);
 }
 
 /* Emits a symbol that is not a vocabulary entry as byte tokens (<0xXX>), or <unk>. */
-static int tm_spm_bytes(const tokenizer *t, const char *s, size_t n, nt_tokens *out)
+static int tm_spm_bytes(const nt_tokenizer *t, const char *s, size_t n, nt_tokens *out)
 {
     for (size_t i = 0; i < n; i++) {
         int32_t id = t->byte_tok[(unsigned char)s[i]];
@@ -140,7 +140,7 @@ static int tm_spm_bytes(const tokenizer *t, const char *s, size_t n, nt_tokens *
     return NT_OK;
 }
 
-int tok_spm_encode(const tokenizer *t, const char *text, size_t n, nt_tokens *out)
+int nt_tok_spm_encode(const nt_tokenizer *t, const char *text, size_t n, nt_tokens *out)
 {
     tm_work w = {0};
     int rc = NT_ERR_NOMEM;
@@ -158,7 +158,7 @@ int tok_spm_encode(const tokenizer *t, const char *text, size_t n, nt_tokens *ou
     }
     for (int32_t i = 0; i != -1; i = w.sym[i].next) {
         const tm_sym *s = &w.sym[i];
-        int32_t id = tok_lookup(t, text + s->off, s->n);
+        int32_t id = nt_tok_lookup(t, text + s->off, s->n);
         if (id >= 0) {
             if (nt_tokens_push(out, id)) goto fail;
         } else if (tm_spm_bytes(t, text + s->off, s->n, out)) {
@@ -173,7 +173,7 @@ fail:
 
 /* ------------------------------------------------------------------------ BPE ---- */
 
-uint32_t tok_byte_to_cp(unsigned char b)
+uint32_t nt_tok_byte_to_cp(unsigned char b)
 {
     if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE) return b;
     if (b <= 0x20) return 256u + b;                /* 0x00..0x20 → U+0100..U+0120 */
@@ -181,7 +181,7 @@ uint32_t tok_byte_to_cp(unsigned char b)
     return 256u + 33u + 34u;                        /* 0xAD → U+0143 */
 }
 
-int tok_cp_to_byte(uint32_t cp)
+int nt_tok_cp_to_byte(uint32_t cp)
 {
     if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
         return (int)cp;
@@ -191,27 +191,27 @@ int tok_cp_to_byte(uint32_t cp)
     return -1;
 }
 
-static int tm_bpe_try(const tokenizer *t, tm_work *w, int32_t left, int32_t right)
+static int tm_bpe_try(const nt_tokenizer *t, tm_work *w, int32_t left, int32_t right)
 {
     if (left < 0 || right < 0) return NT_OK;
     const tm_sym *l = &w->sym[left], *r = &w->sym[right];
-    int32_t rank = tok_merge_rank(t, w->buf + l->off, l->n, w->buf + r->off, r->n);
+    int32_t rank = nt_tok_merge_rank(t, w->buf + l->off, l->n, w->buf + r->off, r->n);
     if (rank < 0) return NT_OK;
     tm_pair p = {-(double)rank, left, right, l->n + r->n};
     return tm_push(w, p);
 }
 
-static int tm_bpe_word(const tokenizer *t, tm_work *w, const char *word, size_t n, nt_tokens *out)
+static int tm_bpe_word(const nt_tokenizer *t, tm_work *w, const char *word, size_t n, nt_tokens *out)
 {
     /* Each byte becomes one code point of at most 2 UTF-8 bytes. */
     if (n > INT32_MAX / 2) return NT_ERR_INVALID;
     if (tm_grow((void **)&w->buf, &w->capbuf, 2 * n, 1)) return NT_ERR_NOMEM;
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += pretok_utf8_encode(tok_byte_to_cp((unsigned char)word[i]), w->buf + len);
+        len += nt_pretok_utf8_encode(nt_tok_byte_to_cp((unsigned char)word[i]), w->buf + len);
 
     if (t->ignore_merges) {
-        int32_t id = tok_lookup(t, w->buf, len);
+        int32_t id = nt_tok_lookup(t, w->buf, len);
         if (id >= 0) return nt_tokens_push(out, id);
     }
     w->nheap = 0;
@@ -227,7 +227,7 @@ static int tm_bpe_word(const tokenizer *t, tm_work *w, const char *word, size_t 
     }
     for (int32_t i = 0; i != -1; i = w->sym[i].next) {
         const tm_sym *s = &w->sym[i];
-        int32_t id = tok_lookup(t, w->buf + s->off, s->n);
+        int32_t id = nt_tok_lookup(t, w->buf + s->off, s->n);
         if (id >= 0) {
             if (nt_tokens_push(out, id)) return NT_ERR_NOMEM;
             continue;
@@ -235,14 +235,14 @@ static int tm_bpe_word(const tokenizer *t, tm_work *w, const char *word, size_t 
         /* Not in the vocabulary: llama.cpp looks each byte of the encoded text up alone and
          * drops what it cannot find. */
         for (uint32_t j = 0; j < s->n; j++) {
-            id = tok_lookup(t, w->buf + s->off + j, 1);
+            id = nt_tok_lookup(t, w->buf + s->off + j, 1);
             if (id >= 0 && nt_tokens_push(out, id)) return NT_ERR_NOMEM;
         }
     }
     return NT_OK;
 }
 
-int tok_bpe_encode_words(const tokenizer *t, const char *text, const pretok_words *words, nt_tokens *out)
+int nt_tok_bpe_encode_words(const nt_tokenizer *t, const char *text, const pretok_words *words, nt_tokens *out)
 {
     tm_work w = {0};
     int rc = NT_OK;

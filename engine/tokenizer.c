@@ -3,7 +3,7 @@
  *
  * It follows llama.cpp's src/llama-vocab.cpp closely so that ids match it exactly: special and
  * user-defined tokens are split out of the text first (user-defined ones always, control ones
- * only with TOKENIZER_PARSE_SPECIAL), then each remaining run is tokenized on its own —
+ * only with NT_TOK_PARSE_SPECIAL), then each remaining run is tokenized on its own —
  * SentencePiece BPE (tok_merge.c) with a leading space after the start and after every special
  * token, or the pre-tokenizer split (pretok.c) followed by byte-level BPE.
  *
@@ -47,7 +47,7 @@ static size_t tk_table_size(size_t n)
     return sz;
 }
 
-int32_t tok_lookup(const tokenizer *t, const char *p, size_t n)
+int32_t nt_tok_lookup(const nt_tokenizer *t, const char *p, size_t n)
 {
     if (n == 0) return -1;
     size_t i = (size_t)tk_fnv(TK_FNV_INIT, p, n) & t->piece_mask;
@@ -64,7 +64,7 @@ static uint64_t tk_merge_hash(const char *l, size_t nl, const char *r, size_t nr
     return tk_fnv(tk_fnv(tk_fnv(TK_FNV_INIT, l, nl), " ", 1), r, nr);
 }
 
-int32_t tok_merge_rank(const tokenizer *t, const char *l, size_t nl, const char *r, size_t nr)
+int32_t nt_tok_merge_rank(const nt_tokenizer *t, const char *l, size_t nl, const char *r, size_t nr)
 {
     if (!t->merge_tab) return -1;
     size_t i = (size_t)tk_merge_hash(l, nl, r, nr) & t->merge_mask;
@@ -80,7 +80,7 @@ int32_t tok_merge_rank(const tokenizer *t, const char *l, size_t nl, const char 
 
 /* ---------------------------------------------------------------------- loading ---- */
 
-static bool tk_streq(gguf_str s, const char *z)
+static bool tk_streq(nt_gguf_str s, const char *z)
 {
     size_t n = strlen(z);
     return s.n == n && memcmp(s.p, z, n) == 0;
@@ -161,8 +161,8 @@ static const char *const tk_eog_texts[] = {
 
 #define TK_COUNT(a) (sizeof(a) / sizeof(a)[0])
 
-static int tk_set_warning(tokenizer *t, const char *fmt, ...) NT_PRINTF(2, 3);
-static int tk_set_warning(tokenizer *t, const char *fmt, ...)
+static int tk_set_warning(nt_tokenizer *t, const char *fmt, ...) NT_PRINTF(2, 3);
+static int tk_set_warning(nt_tokenizer *t, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -178,10 +178,10 @@ static int tk_set_warning(tokenizer *t, const char *fmt, ...)
  * as llama.cpp's converters do) means "none". Any other id outside the vocabulary is an error,
  * except for padding and separator ids, which natter never uses: those are dropped (llama.cpp
  * warns and keeps its default). */
-static int tk_get_id(tokenizer *t, const gguf *g, const char *key, int32_t *id, bool strict, nt_err *err)
+static int tk_get_id(nt_tokenizer *t, const nt_gguf *g, const char *key, int32_t *id, bool strict, nt_err *err)
 {
     int64_t v;
-    int rc = gguf_get_i64(g, key, &v, err);
+    int rc = nt_gguf_get_i64(g, key, &v, err);
     if (rc == 1) return NT_OK;
     if (rc) return rc;
     if (v == -1 || v == (int64_t)UINT32_MAX) {
@@ -194,43 +194,43 @@ static int tk_get_id(tokenizer *t, const gguf *g, const char *key, int32_t *id, 
             return NT_OK;
         }
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s = %lld is outside the vocabulary (%d tokens)",
-                          gguf_path(g), key, (long long)v, (int)t->n_vocab);
+                          nt_gguf_path(g), key, (long long)v, (int)t->n_vocab);
     }
     *id = (int32_t)v;
     return NT_OK;
 }
 
-static int tk_get_bool(const gguf *g, const char *key, bool *v, nt_err *err)
+static int tk_get_bool(const nt_gguf *g, const char *key, bool *v, nt_err *err)
 {
-    int rc = gguf_get_bool(g, key, v, err);
+    int rc = nt_gguf_get_bool(g, key, v, err);
     return rc == 1 ? NT_OK : rc;
 }
 
 /* A numeric array of exactly n elements of one of the wanted types. */
-static int tk_get_num_arr(const gguf *g, const char *key, int64_t n, enum gguf_vtype t1,
-                          enum gguf_vtype t2, enum gguf_vtype *type, const void **data, nt_err *err)
+static int tk_get_num_arr(const nt_gguf *g, const char *key, int64_t n, enum nt_gguf_vtype t1,
+                          enum nt_gguf_vtype t2, enum nt_gguf_vtype *type, const void **data, nt_err *err)
 {
     uint64_t cnt;
-    int rc = gguf_get_arr(g, key, type, &cnt, data, err);
+    int rc = nt_gguf_get_arr(g, key, type, &cnt, data, err);
     if (rc) return rc;
     if (*type != t1 && *type != t2)
-        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s holds %s elements, expected %s", gguf_path(g), key,
-                          gguf_vtype_name(*type), gguf_vtype_name(t1));
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s holds %s elements, expected %s", nt_gguf_path(g), key,
+                          nt_gguf_vtype_name(*type), nt_gguf_vtype_name(t1));
     if (cnt != (uint64_t)n)
         return nt_err_set(err, NT_ERR_FORMAT,
-                          "%s: %s has %llu entries but the vocabulary has %lld tokens", gguf_path(g), key,
+                          "%s: %s has %llu entries but the vocabulary has %lld tokens", nt_gguf_path(g), key,
                           (unsigned long long)cnt, (long long)n);
     return NT_OK;
 }
 
-static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
+static int tk_load_pieces(nt_tokenizer *t, const nt_gguf *g, nt_err *err)
 {
-    const char *path = gguf_path(g);
-    int64_t kv = gguf_find_key(g, TK_KEY_TOKENS);
+    const char *path = nt_gguf_path(g);
+    int64_t kv = nt_gguf_find_key(g, TK_KEY_TOKENS);
     if (kv < 0) return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is missing", path, TK_KEY_TOKENS);
-    if (gguf_kv_type(g, kv) != GGUF_VT_ARR || gguf_kv_arr_type(g, kv) != GGUF_VT_STR)
+    if (nt_gguf_kv_type(g, kv) != NT_GGUF_ARR || nt_gguf_kv_arr_type(g, kv) != NT_GGUF_STR)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is not an array of strings", path, TK_KEY_TOKENS);
-    uint64_t n = gguf_kv_arr_n(g, kv);
+    uint64_t n = nt_gguf_kv_arr_n(g, kv);
     if (n == 0 || n > INT32_MAX / 2)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s has %llu entries", path, TK_KEY_TOKENS,
                           (unsigned long long)n);
@@ -238,7 +238,7 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
 
     size_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
-        gguf_str s = gguf_arr_str(g, kv, i);
+        nt_gguf_str s = nt_gguf_arr_str(g, kv, i);
         if (s.n > UINT32_MAX - total)
             return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: the pieces are too large", path,
                               TK_KEY_TOKENS);
@@ -255,7 +255,7 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
 
     size_t off = 0;
     for (uint64_t i = 0; i < n; i++) {
-        gguf_str s = gguf_arr_str(g, kv, i);
+        nt_gguf_str s = nt_gguf_arr_str(g, kv, i);
         tok_piece *e = &t->pieces[i];
         if (s.n) memcpy(t->arena + off, s.p, s.n);
         e->off = (uint32_t)off;
@@ -278,14 +278,14 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
     }
 
     /* Scores (F32, or I32 as llama.cpp also accepts). */
-    enum gguf_vtype type;
+    enum nt_gguf_vtype type;
     const void *data;
-    int rc = tk_get_num_arr(g, TK_KEY_SCORES, n, GGUF_VT_F32, GGUF_VT_I32, &type, &data, err);
+    int rc = tk_get_num_arr(g, TK_KEY_SCORES, n, NT_GGUF_F32, NT_GGUF_I32, &type, &data, err);
     if (rc < 0) return rc;
     if (rc == NT_OK) {
         const unsigned char *p = data;
         for (uint64_t i = 0; i < n; i++, p += 4) {
-            if (type == GGUF_VT_F32) {
+            if (type == NT_GGUF_F32) {
                 float f;
                 memcpy(&f, p, 4); /* little-endian hosts only, as the rest of the engine */
                 t->pieces[i].score = f;
@@ -298,7 +298,7 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
     }
 
     /* Token types: llama.cpp's LLAMA_TOKEN_TYPE_* values 0..6. */
-    rc = tk_get_num_arr(g, TK_KEY_TYPES, n, GGUF_VT_I32, GGUF_VT_I32, &type, &data, err);
+    rc = tk_get_num_arr(g, TK_KEY_TYPES, n, NT_GGUF_I32, NT_GGUF_I32, &type, &data, err);
     if (rc < 0) return rc;
     if (rc == NT_OK) {
         static const uint16_t attr_of_type[7] = {
@@ -319,22 +319,22 @@ static int tk_load_pieces(tokenizer *t, const gguf *g, nt_err *err)
     return NT_OK;
 }
 
-static int tk_load_merges(tokenizer *t, const gguf *g, nt_err *err)
+static int tk_load_merges(nt_tokenizer *t, const nt_gguf *g, nt_err *err)
 {
-    const char *path = gguf_path(g);
-    int64_t kv = gguf_find_key(g, TK_KEY_MERGES);
+    const char *path = nt_gguf_path(g);
+    int64_t kv = nt_gguf_find_key(g, TK_KEY_MERGES);
     if (kv < 0)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is missing (a gpt2 tokenizer needs it)", path,
                           TK_KEY_MERGES);
-    if (gguf_kv_type(g, kv) != GGUF_VT_ARR || gguf_kv_arr_type(g, kv) != GGUF_VT_STR)
+    if (nt_gguf_kv_type(g, kv) != NT_GGUF_ARR || nt_gguf_kv_arr_type(g, kv) != NT_GGUF_STR)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s is not an array of strings", path, TK_KEY_MERGES);
-    uint64_t n = gguf_kv_arr_n(g, kv);
+    uint64_t n = nt_gguf_kv_arr_n(g, kv);
     if (n > INT32_MAX / 2)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s has %llu entries", path, TK_KEY_MERGES,
                           (unsigned long long)n);
     size_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
-        gguf_str s = gguf_arr_str(g, kv, i);
+        nt_gguf_str s = nt_gguf_arr_str(g, kv, i);
         if (s.n > UINT32_MAX - total)
             return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: the merges are too large", path,
                               TK_KEY_MERGES);
@@ -351,7 +351,7 @@ static int tk_load_merges(tokenizer *t, const gguf *g, nt_err *err)
 
     size_t off = 0;
     for (uint64_t i = 0; i < n; i++) {
-        gguf_str s = gguf_arr_str(g, kv, i);
+        nt_gguf_str s = nt_gguf_arr_str(g, kv, i);
         /* "left right", split at the first space after the first byte (as llama.cpp does). */
         const char *sp = s.n > 1 ? memchr(s.p + 1, ' ', s.n - 1) : NULL;
         if (!sp)
@@ -382,7 +382,7 @@ static int tk_load_merges(tokenizer *t, const gguf *g, nt_err *err)
 }
 
 /* Sorting context for qsort (C11 has no qsort_r): pieces of the tokenizer being loaded. */
-static _Thread_local const tokenizer *tk_sort_t;
+static _Thread_local const nt_tokenizer *tk_sort_t;
 
 static int tk_cmp_special(const void *a, const void *b)
 {
@@ -392,17 +392,17 @@ static int tk_cmp_special(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void tk_mark_text(tokenizer *t, const char *text, uint16_t add)
+static void tk_mark_text(nt_tokenizer *t, const char *text, uint16_t add)
 {
-    int32_t id = tok_lookup(t, text, strlen(text));
+    int32_t id = nt_tok_lookup(t, text, strlen(text));
     if (id >= 0) t->pieces[id].attr |= add;
 }
 
 /* True when general.name (lower-cased) contains needle. */
-static bool tk_name_has(const gguf *g, const char *needle)
+static bool tk_name_has(const nt_gguf *g, const char *needle)
 {
-    gguf_str name;
-    if (gguf_get_str(g, "general.name", &name, NULL) != NT_OK) return false;
+    nt_gguf_str name;
+    if (nt_gguf_get_str(g, "general.name", &name, NULL) != NT_OK) return false;
     size_t m = strlen(needle);
     for (size_t i = 0; i + m <= name.n; i++) {
         size_t j = 0;
@@ -417,7 +417,7 @@ static bool tk_name_has(const gguf *g, const char *needle)
     return false;
 }
 
-static int tk_finish(tokenizer *t, const gguf *g, nt_err *err)
+static int tk_finish(nt_tokenizer *t, const nt_gguf *g, nt_err *err)
 {
     /* Byte tokens: <0xXX> (or the byte itself) for SentencePiece's byte fallback; GPT-2's
      * printable code point for byte-level vocabularies. */
@@ -426,14 +426,14 @@ static int tk_finish(tokenizer *t, const gguf *g, nt_err *err)
         int32_t id;
         if (t->kind == TOK_KIND_SPM) {
             snprintf(buf, sizeof buf, "<0x%02X>", b);
-            id = tok_lookup(t, buf, 6);
+            id = nt_tok_lookup(t, buf, 6);
             if (id < 0) {
                 buf[0] = (char)b;
-                id = tok_lookup(t, buf, 1);
+                id = nt_tok_lookup(t, buf, 1);
             }
         } else {
-            size_t n = pretok_utf8_encode(tok_byte_to_cp((unsigned char)b), buf);
-            id = tok_lookup(t, buf, n);
+            size_t n = nt_pretok_utf8_encode(nt_tok_byte_to_cp((unsigned char)b), buf);
+            id = nt_tok_lookup(t, buf, n);
         }
         t->byte_tok[b] = id;
     }
@@ -441,9 +441,9 @@ static int tk_finish(tokenizer *t, const gguf *g, nt_err *err)
     /* End of turn and end of generation, found by text when the file does not say. */
     if (t->eot < 0) {
         for (size_t i = 0; i < TK_COUNT(tk_eot_texts) && t->eot < 0; i++)
-            t->eot = tok_lookup(t, tk_eot_texts[i], strlen(tk_eot_texts[i]));
+            t->eot = nt_tok_lookup(t, tk_eot_texts[i], strlen(tk_eot_texts[i]));
     }
-    if (t->eom < 0) t->eom = tok_lookup(t, "<|eom_id|>", 10);
+    if (t->eom < 0) t->eom = nt_tok_lookup(t, "<|eom_id|>", 10);
     /* A token whose text is a known end marker becomes a control token even if the file
      * typed it otherwise (llama.cpp does the same), so user text can never produce it. */
     for (size_t i = 0; i < TK_COUNT(tk_eog_texts); i++)
@@ -460,7 +460,7 @@ static int tk_finish(tokenizer *t, const gguf *g, nt_err *err)
             t->pieces[id].len)
             ns++;
     t->specials = malloc((ns ? ns : 1) * sizeof *t->specials);
-    if (!t->specials) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", gguf_path(g));
+    if (!t->specials) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", nt_gguf_path(g));
     for (int32_t id = 0; id < t->n_vocab; id++)
         if ((t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_USER_DEFINED | TOK_ATTR_UNKNOWN)) &&
             t->pieces[id].len)
@@ -475,26 +475,26 @@ static int tk_finish(tokenizer *t, const gguf *g, nt_err *err)
         tk_mark_text(t, "</s>", TOK_ATTR_RSTRIP);
         static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
         for (size_t i = 0; i < TK_COUNT(keep); i++) {
-            int32_t id = tok_lookup(t, keep[i], strlen(keep[i]));
+            int32_t id = nt_tok_lookup(t, keep[i], strlen(keep[i]));
             if (id >= 0) t->pieces[id].attr &= (uint16_t)~TOK_ATTR_RSTRIP;
         }
     }
     return NT_OK;
 }
 
-int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
+int nt_tokenizer_load(nt_tokenizer **out, const nt_gguf *g, nt_err *err)
 {
-    if (!out) return nt_err_set(err, NT_ERR_INVALID, "tokenizer_load: out is NULL");
+    if (!out) return nt_err_set(err, NT_ERR_INVALID, "nt_tokenizer_load: out is NULL");
     *out = NULL;
-    if (!g) return nt_err_set(err, NT_ERR_INVALID, "tokenizer_load: no file");
-    const char *path = gguf_path(g);
+    if (!g) return nt_err_set(err, NT_ERR_INVALID, "nt_tokenizer_load: no file");
+    const char *path = nt_gguf_path(g);
     int rc;
-    tokenizer *t = calloc(1, sizeof *t);
+    nt_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
     t->bos = t->eos = t->eot = t->eom = t->unk = t->pad = t->sep = -1;
 
-    gguf_str model, pre = {NULL, 0};
-    rc = gguf_get_str(g, TK_KEY_MODEL, &model, err);
+    nt_gguf_str model, pre = {NULL, 0};
+    rc = nt_gguf_get_str(g, TK_KEY_MODEL, &model, err);
     if (rc == 1) rc = nt_err_set(err, NT_ERR_FORMAT, "%s: %s is missing", path, TK_KEY_MODEL);
     if (rc) goto fail;
     if (tk_streq(model, "llama")) {
@@ -507,7 +507,7 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
                         TK_KEY_MODEL, (int)(model.n > 64 ? 64 : model.n), model.p);
         goto fail;
     }
-    rc = gguf_get_str(g, TK_KEY_PRE, &pre, err);
+    rc = nt_gguf_get_str(g, TK_KEY_PRE, &pre, err);
     if (rc < 0) goto fail;
     if (rc == 1) pre.p = NULL, pre.n = 0;
 
@@ -567,7 +567,7 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
 
     bool file_add_bos = false;
     if ((rc = tk_get_bool(g, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix, err))) goto fail;
-    rc = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos, err);
+    rc = nt_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &t->add_bos, err);
     if (rc < 0) goto fail;
     file_add_bos = rc == NT_OK && t->add_bos;
     if ((rc = tk_get_bool(g, "tokenizer.ggml.add_eos_token", &t->add_eos, err))) goto fail;
@@ -593,11 +593,11 @@ int tokenizer_load(tokenizer **out, const gguf *g, nt_err *err)
     *out = t;
     return NT_OK;
 fail:
-    tokenizer_free(t);
+    nt_tokenizer_free(t);
     return rc;
 }
 
-void tokenizer_free(tokenizer *t)
+void nt_tokenizer_free(nt_tokenizer *t)
 {
     if (!t) return;
     free(t->warning);
@@ -613,39 +613,39 @@ void tokenizer_free(tokenizer *t)
 
 /* -------------------------------------------------------------------- accessors ---- */
 
-const char *tokenizer_kind(const tokenizer *t) { return t->kind == TOK_KIND_SPM ? "llama" : "gpt2"; }
-const char *tokenizer_pre(const tokenizer *t) { return t->pre_name; }
-const char *tokenizer_warning(const tokenizer *t) { return t->warning; }
-int32_t tokenizer_n_vocab(const tokenizer *t) { return t->n_vocab; }
-int32_t tokenizer_bos(const tokenizer *t) { return t->bos; }
-int32_t tokenizer_eos(const tokenizer *t) { return t->eos; }
-int32_t tokenizer_eot(const tokenizer *t) { return t->eot; }
-bool tokenizer_add_bos(const tokenizer *t) { return t->add_bos; }
-bool tokenizer_add_eos(const tokenizer *t) { return t->add_eos; }
-size_t tokenizer_max_piece_len(const tokenizer *t) { return t->max_piece_len; }
+const char *nt_tokenizer_kind(const nt_tokenizer *t) { return t->kind == TOK_KIND_SPM ? "llama" : "gpt2"; }
+const char *nt_tokenizer_pre(const nt_tokenizer *t) { return t->pre_name; }
+const char *nt_tokenizer_warning(const nt_tokenizer *t) { return t->warning; }
+int32_t nt_tokenizer_n_vocab(const nt_tokenizer *t) { return t->n_vocab; }
+int32_t nt_tokenizer_bos(const nt_tokenizer *t) { return t->bos; }
+int32_t nt_tokenizer_eos(const nt_tokenizer *t) { return t->eos; }
+int32_t nt_tokenizer_eot(const nt_tokenizer *t) { return t->eot; }
+bool nt_tokenizer_add_bos(const nt_tokenizer *t) { return t->add_bos; }
+bool nt_tokenizer_add_eos(const nt_tokenizer *t) { return t->add_eos; }
+size_t nt_tokenizer_max_piece_len(const nt_tokenizer *t) { return t->max_piece_len; }
 
-bool tokenizer_is_eog(const tokenizer *t, int32_t id)
+bool nt_tokenizer_is_eog(const nt_tokenizer *t, int32_t id)
 {
     return id >= 0 && id < t->n_vocab && (t->pieces[id].attr & TOK_ATTR_EOG);
 }
 
-bool tokenizer_is_control(const tokenizer *t, int32_t id)
+bool nt_tokenizer_is_control(const nt_tokenizer *t, int32_t id)
 {
     return id >= 0 && id < t->n_vocab && (t->pieces[id].attr & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN));
 }
 
-gguf_str tokenizer_piece(const tokenizer *t, int32_t id)
+nt_gguf_str nt_tokenizer_piece(const nt_tokenizer *t, int32_t id)
 {
-    gguf_str s = {NULL, 0};
+    nt_gguf_str s = {NULL, 0};
     if (id < 0 || id >= t->n_vocab) return s;
     s.p = t->arena + t->pieces[id].off;
     s.n = t->pieces[id].len;
     return s;
 }
 
-int32_t tokenizer_find(const tokenizer *t, const char *piece, size_t len)
+int32_t nt_tokenizer_find(const nt_tokenizer *t, const char *piece, size_t len)
 {
-    return piece ? tok_lookup(t, piece, len) : -1;
+    return piece ? nt_tok_lookup(t, piece, len) : -1;
 }
 
 /* ---------------------------------------------------------------------- encoding ---- */
@@ -682,7 +682,7 @@ static inline bool tk_isspace(char c)
 /* llama.cpp's tokenizer_st_partition: for each special token, longest first, every occurrence
  * in every raw run becomes a token fragment. Control and unknown tokens only count with
  * parse_special; user-defined tokens always do (as in Hugging Face tokenizers). */
-static int tk_partition(const tokenizer *t, const char *text, size_t len, bool parse_special,
+static int tk_partition(const nt_tokenizer *t, const char *text, size_t len, bool parse_special,
                         tk_frags *frags)
 {
     tk_frags a = {0}, b = {0};
@@ -739,7 +739,7 @@ fail:
 
 /* SentencePiece: " " becomes U+2581, with a leading one when the run starts the text or follows
  * a special token. */
-static int tk_encode_spm(const tokenizer *t, const char *text, size_t n, bool prefix, nt_tokens *out)
+static int tk_encode_spm(const nt_tokenizer *t, const char *text, size_t n, bool prefix, nt_tokens *out)
 {
     if (n > (SIZE_MAX - 3) / 3) return NT_ERR_NOMEM;
     char *buf = malloc(3 * n + 3);
@@ -757,30 +757,30 @@ static int tk_encode_spm(const tokenizer *t, const char *text, size_t n, bool pr
             buf[k++] = text[i];
         }
     }
-    int rc = tok_spm_encode(t, buf, k, out);
+    int rc = nt_tok_spm_encode(t, buf, k, out);
     free(buf);
     return rc;
 }
 
-static int tk_encode_bpe(const tokenizer *t, const char *text, size_t n, nt_tokens *out)
+static int tk_encode_bpe(const nt_tokenizer *t, const char *text, size_t n, nt_tokens *out)
 {
     pretok_words w = {0};
-    int rc = pretok_split(t->pre, text, n, &w);
-    if (rc == NT_OK) rc = tok_bpe_encode_words(t, text, &w, out);
-    pretok_words_free(&w);
+    int rc = nt_pretok_split(t->pre, text, n, &w);
+    if (rc == NT_OK) rc = nt_tok_bpe_encode_words(t, text, &w, out);
+    nt_pretok_words_free(&w);
     return rc;
 }
 
-int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags, nt_tokens *out,
+int nt_tokenizer_encode(const nt_tokenizer *t, const char *text, size_t len, int flags, nt_tokens *out,
                      nt_err *err)
 {
     if (!t || !out || (!text && len))
-        return nt_err_set(err, NT_ERR_INVALID, "tokenizer_encode: NULL argument");
+        return nt_err_set(err, NT_ERR_INVALID, "nt_tokenizer_encode: NULL argument");
     size_t start = out->n;
     int rc = NT_OK;
     tk_frags frags = {0};
-    if ((flags & TOKENIZER_ADD_BOS) && t->bos >= 0 && (rc = nt_tokens_push(out, t->bos))) goto fail;
-    if (len && (rc = tk_partition(t, text, len, (flags & TOKENIZER_PARSE_SPECIAL) != 0, &frags)))
+    if ((flags & NT_TOK_ADD_BOS) && t->bos >= 0 && (rc = nt_tokens_push(out, t->bos))) goto fail;
+    if (len && (rc = tk_partition(t, text, len, (flags & NT_TOK_PARSE_SPECIAL) != 0, &frags)))
         goto fail;
     bool prev_special = true; /* SentencePiece adds its space at the start and after specials */
     for (size_t i = 0; i < frags.n; i++) {
@@ -798,15 +798,15 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int flags
         if (rc) goto fail;
         prev_special = false;
     }
-    if ((flags & TOKENIZER_ADD_EOS) && t->eos >= 0 && (rc = nt_tokens_push(out, t->eos))) goto fail;
+    if ((flags & NT_TOK_ADD_EOS) && t->eos >= 0 && (rc = nt_tokens_push(out, t->eos))) goto fail;
     free(frags.v);
     return NT_OK;
 fail:
     free(frags.v);
     out->n = start;
     if (rc == NT_ERR_NOMEM)
-        return nt_err_set(err, rc, "tokenizer_encode: out of memory (%zu bytes of text)", len);
-    return nt_err_set(err, rc, "tokenizer_encode: text of %zu bytes is too long", len);
+        return nt_err_set(err, rc, "nt_tokenizer_encode: out of memory (%zu bytes of text)", len);
+    return nt_err_set(err, rc, "nt_tokenizer_encode: text of %zu bytes is too long", len);
 }
 
 /* ---------------------------------------------------------------------- decoding ---- */
@@ -842,7 +842,7 @@ static int tk_byte_piece(const char *p, size_t n)
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-static void tk_piece_bytes(const tokenizer *t, int32_t id, tk_sink *s)
+static void tk_piece_bytes(const nt_tokenizer *t, int32_t id, tk_sink *s)
 {
     const tok_piece *e = &t->pieces[id];
     const char *p = t->arena + e->off;
@@ -880,8 +880,8 @@ static void tk_piece_bytes(const tokenizer *t, int32_t id, tk_sink *s)
      * GPT-2's mapping) is passed through as it is. */
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t l = pretok_utf8_decode((const unsigned char *)p + i, n - i, &cp);
-        int b = l ? tok_cp_to_byte(cp) : -1;
+        size_t l = nt_pretok_utf8_decode((const unsigned char *)p + i, n - i, &cp);
+        int b = l ? nt_tok_cp_to_byte(cp) : -1;
         if (b >= 0) {
             char c = (char)b;
             tk_put(s, &c, 1);
@@ -893,7 +893,7 @@ static void tk_piece_bytes(const tokenizer *t, int32_t id, tk_sink *s)
     }
 }
 
-int tokenizer_token_bytes(const tokenizer *t, int32_t id, char *buf, size_t cap)
+int nt_tokenizer_token_bytes(const nt_tokenizer *t, int32_t id, char *buf, size_t cap)
 {
     if (!t || id < 0 || id >= t->n_vocab) return -1;
     tk_sink s = {buf, buf ? cap : 0, 0};
@@ -903,7 +903,7 @@ int tokenizer_token_bytes(const tokenizer *t, int32_t id, char *buf, size_t cap)
 
 /* ----------------------------------------------------------------- streaming ---- */
 
-void tokenizer_stream_reset(tokenizer_stream *s)
+void nt_tokenizer_stream_reset(nt_tokenizer_stream *s)
 {
     memset(s, 0, sizeof *s);
     s->prev = -1;
@@ -953,7 +953,7 @@ static size_t tk_utf8_seq_len(unsigned char c)
     return 0;
 }
 
-size_t tokenizer_stream_feed(const tokenizer *t, tokenizer_stream *s, int32_t id, char *buf, size_t cap)
+size_t nt_tokenizer_stream_feed(const nt_tokenizer *t, nt_tokenizer_stream *s, int32_t id, char *buf, size_t cap)
 {
     tk_out o = {buf, cap ? cap - 1 : 0, 0, cap == 0};
     bool at_start = s->ntok == 0 || (s->ntok == 1 && s->prev == t->bos && t->bos >= 0);
@@ -996,7 +996,7 @@ size_t tokenizer_stream_feed(const tokenizer *t, tokenizer_stream *s, int32_t id
             continue;
         }
         uint32_t cp;
-        size_t got = pretok_utf8_decode(u + i, l, &cp);
+        size_t got = nt_pretok_utf8_decode(u + i, l, &cp);
         if (got) {
             tk_out_put(&o, work + i, got);
             i += got;
@@ -1010,7 +1010,7 @@ size_t tokenizer_stream_feed(const tokenizer *t, tokenizer_stream *s, int32_t id
     return o.len;
 }
 
-size_t tokenizer_stream_flush(const tokenizer *t, tokenizer_stream *s, char *buf, size_t cap)
+size_t nt_tokenizer_stream_flush(const nt_tokenizer *t, nt_tokenizer_stream *s, char *buf, size_t cap)
 {
     (void)t;
     tk_out o = {buf, cap ? cap - 1 : 0, 0, cap == 0};

@@ -52,10 +52,10 @@ typedef struct tok_merge {
     int32_t rank;
 } tok_merge;
 
-struct tokenizer {
+struct nt_tokenizer {
     enum tok_kind kind;
     enum pretok_kind pre;
-    char pre_name[64];     /* what tokenizer_pre() reports */
+    char pre_name[64];     /* what nt_tokenizer_pre() reports */
     char *warning;         /* malloc'd, or NULL */
     bool ignore_merges;    /* a word that is a whole vocabulary entry skips the merges */
     bool add_bos, add_eos, add_space_prefix;
@@ -81,29 +81,29 @@ struct tokenizer {
 };
 
 /* ---- tokenizer.c ---- */
-int32_t tok_lookup(const tokenizer *t, const char *p, size_t n);
+int32_t nt_tok_lookup(const nt_tokenizer *t, const char *p, size_t n);
 /* Rank of the merge (left, right), or -1. */
-int32_t tok_merge_rank(const tokenizer *t, const char *l, size_t nl, const char *r, size_t nr);
+int32_t nt_tok_merge_rank(const nt_tokenizer *t, const char *l, size_t nl, const char *r, size_t nr);
 
 /* ---- tok_merge.c ---- */
 /* SentencePiece BPE over text[0..n) (spaces already escaped to U+2581): appends ids. */
-int tok_spm_encode(const tokenizer *t, const char *text, size_t n, nt_tokens *out);
+int nt_tok_spm_encode(const nt_tokenizer *t, const char *text, size_t n, nt_tokens *out);
 /* Byte-level BPE over pre-tokenized words of text (raw bytes): each word's bytes are mapped to
  * GPT-2's printable code points, merged by rank, and the ids appended. */
 struct pretok_words;
-int tok_bpe_encode_words(const tokenizer *t, const char *text, const struct pretok_words *words,
+int nt_tok_bpe_encode_words(const nt_tokenizer *t, const char *text, const struct pretok_words *words,
                          nt_tokens *out);
 /* GPT-2's byte → code point table (printable bytes map to themselves). */
-uint32_t tok_byte_to_cp(unsigned char b);
+uint32_t nt_tok_byte_to_cp(unsigned char b);
 /* Inverse: the byte for a code point of the table, or -1. */
-int tok_cp_to_byte(uint32_t cp);
+int nt_tok_cp_to_byte(uint32_t cp);
 
 /* ---- pretok.c ---- */
 /* Length of the UTF-8 sequence at s[0..n) when it is one valid code point (stored in *cp),
  * else 0. Rejects overlong forms, surrogates and values above U+10FFFF. */
-size_t pretok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+size_t nt_pretok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Appends the UTF-8 encoding of cp (<= U+10FFFF) to buf; returns its length (1..4). */
-size_t pretok_utf8_encode(uint32_t cp, char *buf);
+size_t nt_pretok_utf8_encode(uint32_t cp, char *buf);
 
 /* One pre-tokenized word: bytes text[off .. off+len). */
 typedef struct pretok_word {
@@ -118,7 +118,7 @@ typedef struct pretok_words {
 /* Splits text[0..n) into words with the given pre-tokenizer (appends to *out). Invalid UTF-8
  * bytes are one code point each, classified like U+FFFD (a symbol), and keep their bytes.
  * NT_OK or NT_ERR_NOMEM. */
-int pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_words *out);
-void pretok_words_free(pretok_words *w);
+int nt_pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_words *out);
+void nt_pretok_words_free(pretok_words *w);
 
 #endif

@@ -15,82 +15,82 @@ const char *t_chatml_stories(void)
     static char path[4096];
     const char *src = t_fixture("models/stories260K.gguf");
     if (!src) return NULL;
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     char **pieces = NULL;
     uint64_t n_tok = 0;
     bool ok = false;
-    if (!w || gguf_open(&g, src, &e) != NT_OK) goto out;
-    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
-        const char *key = gguf_kv_key(g, i);
-        enum gguf_vtype ty = gguf_kv_type(g, i);
+    if (!w || nt_gguf_open(&g, src, &e) != NT_OK) goto out;
+    for (int64_t i = 0; i < nt_gguf_n_kv(g); i++) {
+        const char *key = nt_gguf_kv_key(g, i);
+        enum nt_gguf_vtype ty = nt_gguf_kv_type(g, i);
         int rc = NT_OK;
         if (strcmp(key, "tokenizer.ggml.tokens") == 0) {
-            n_tok = gguf_kv_arr_n(g, i);
+            n_tok = nt_gguf_kv_arr_n(g, i);
             pieces = calloc(n_tok, sizeof *pieces);
             if (!pieces) goto out;
             for (uint64_t k = 0; k < n_tok; k++) {
-                gguf_str ps = gguf_arr_str(g, i, k);
+                nt_gguf_str ps = nt_gguf_arr_str(g, i, k);
                 const char *sub = k == 3 ? "<|im_start|>" : k == 4 ? "<|im_end|>" : NULL;
                 pieces[k] = sub ? strdup(sub) : strndup(ps.p, ps.n);
                 if (!pieces[k]) goto out;
             }
-            rc = gguf_writer_set_arr_str(w, key, (const char *const *)pieces, n_tok);
-        } else if (ty == GGUF_VT_ARR) {
-            enum gguf_vtype at;
+            rc = nt_gguf_writer_set_arr_str(w, key, (const char *const *)pieces, n_tok);
+        } else if (ty == NT_GGUF_ARR) {
+            enum nt_gguf_vtype at;
             uint64_t n;
             const void *data;
-            if (gguf_get_arr(g, key, &at, &n, &data, &e) != NT_OK) goto out;
-            if (at != GGUF_VT_I32 && at != GGUF_VT_F32 && at != GGUF_VT_U32) goto out;
+            if (nt_gguf_get_arr(g, key, &at, &n, &data, &e) != NT_OK) goto out;
+            if (at != NT_GGUF_I32 && at != NT_GGUF_F32 && at != NT_GGUF_U32) goto out;
             void *copy = malloc(n * 4 + 1);
             if (!copy) goto out;
             memcpy(copy, data, n * 4);
-            if (strcmp(key, "tokenizer.ggml.token_type") == 0 && at == GGUF_VT_I32 && n > 4)
+            if (strcmp(key, "tokenizer.ggml.token_type") == 0 && at == NT_GGUF_I32 && n > 4)
                 ((int32_t *)copy)[3] = ((int32_t *)copy)[4] = 3; /* control */
-            rc = gguf_writer_set_arr(w, key, at, copy, n);
+            rc = nt_gguf_writer_set_arr(w, key, at, copy, n);
             free(copy);
-        } else if (ty == GGUF_VT_STR) {
-            gguf_str v;
-            if (gguf_get_str(g, key, &v, &e) != NT_OK) goto out;
+        } else if (ty == NT_GGUF_STR) {
+            nt_gguf_str v;
+            if (nt_gguf_get_str(g, key, &v, &e) != NT_OK) goto out;
             char *z = strndup(v.p, v.n);
-            rc = z ? gguf_writer_set_str(w, key, z) : NT_ERR_NOMEM;
+            rc = z ? nt_gguf_writer_set_str(w, key, z) : NT_ERR_NOMEM;
             free(z);
-        } else if (ty == GGUF_VT_F32) {
+        } else if (ty == NT_GGUF_F32) {
             float f;
-            if (gguf_get_f32(g, key, &f, &e) != NT_OK) goto out;
-            rc = gguf_writer_set_f32(w, key, f);
-        } else if (ty == GGUF_VT_BOOL) {
+            if (nt_gguf_get_f32(g, key, &f, &e) != NT_OK) goto out;
+            rc = nt_gguf_writer_set_f32(w, key, f);
+        } else if (ty == NT_GGUF_BOOL) {
             bool b;
-            if (gguf_get_bool(g, key, &b, &e) != NT_OK) goto out;
-            rc = gguf_writer_set_bool(w, key, b);
-        } else if (ty == GGUF_VT_U32 || ty == GGUF_VT_I32) {
+            if (nt_gguf_get_bool(g, key, &b, &e) != NT_OK) goto out;
+            rc = nt_gguf_writer_set_bool(w, key, b);
+        } else if (ty == NT_GGUF_U32 || ty == NT_GGUF_I32) {
             int64_t v;
-            if (gguf_get_i64(g, key, &v, &e) != NT_OK) goto out;
-            rc = ty == GGUF_VT_U32 ? gguf_writer_set_u32(w, key, (uint32_t)v)
-                                   : gguf_writer_set_i32(w, key, (int32_t)v);
+            if (nt_gguf_get_i64(g, key, &v, &e) != NT_OK) goto out;
+            rc = ty == NT_GGUF_U32 ? nt_gguf_writer_set_u32(w, key, (uint32_t)v)
+                                   : nt_gguf_writer_set_i32(w, key, (int32_t)v);
         } else {
             rc = NT_ERR_UNSUPPORTED; /* stories260K has no other types */
         }
         if (rc != NT_OK) goto out;
     }
-    if (gguf_writer_set_str(w, "tokenizer.chat_template",
+    if (nt_gguf_writer_set_str(w, "tokenizer.chat_template",
                             "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
                             "<|im_end|>\n{% endfor %}") != NT_OK)
         goto out;
-    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
-        const gguf_tensor *t = gguf_tensor_at(g, i);
-        if (gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data) != NT_OK)
+    for (int64_t i = 0; i < nt_gguf_n_tensors(g); i++) {
+        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
+        if (nt_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data) != NT_OK)
             goto out;
     }
     snprintf(path, sizeof path, "%s/stories-chatml.gguf", t_tmpdir());
-    ok = gguf_writer_write(w, path, &e) == NT_OK;
+    ok = nt_gguf_writer_write(w, path, &e) == NT_OK;
 out:
     if (!ok && e.msg[0]) fprintf(stderr, "t_chatml_stories: %s\n", e.msg);
     for (uint64_t k = 0; pieces && k < n_tok; k++) free(pieces[k]);
     free(pieces);
-    gguf_writer_free(w);
-    gguf_close(g);
+    nt_gguf_writer_free(w);
+    nt_gguf_close(g);
     return ok ? path : NULL;
 }
 
@@ -98,13 +98,13 @@ worker *t_stories_worker(int32_t n_ctx)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) return NULL;
-    model *m = NULL;
+    nt_model *m = NULL;
     nt_err e = {0};
-    model_params mp = model_default_params();
+    nt_model_params mp = nt_model_default_params();
     mp.n_ctx = n_ctx;
     mp.n_threads = 1;
-    if (model_load(&m, path, &mp, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "model_load: %s", e.msg);
+    if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "nt_model_load: %s", e.msg);
         return NULL;
     }
     worker *w = worker_init(m, &e);

@@ -5,7 +5,7 @@
 #ifndef NATTER_TEST_T_MODELS_H
 #define NATTER_TEST_T_MODELS_H
 
-#include "../app/worker.h"
+#include "conv/worker.h"
 
 #include <stdint.h>
 

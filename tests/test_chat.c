@@ -14,27 +14,27 @@
 
 #define SYS "You are a helpful assistant"
 
-static const chat_msg conv[] = {
-    {CHAT_ROLE_SYSTEM, SYS},
-    {CHAT_ROLE_USER, "Hello"},
-    {CHAT_ROLE_ASSISTANT, "Hi there"},
-    {CHAT_ROLE_USER, "Who are you"},
+static const nt_chat_msg conv[] = {
+    {NT_ROLE_SYSTEM, SYS},
+    {NT_ROLE_USER, "Hello"},
+    {NT_ROLE_ASSISTANT, "Hi there"},
+    {NT_ROLE_USER, "Who are you"},
 };
 #define NCONV (sizeof conv / sizeof conv[0])
 
 /* Formats msgs with family f and returns the whole text (caller frees), or NULL. */
-static char *fmt(enum chat_family f, const chat_msg *m, size_t n, bool gen)
+static char *fmt(enum nt_chat_family f, const nt_chat_msg *m, size_t n, bool gen)
 {
-    chat_prompt p = {0};
+    nt_chat_prompt p = {0};
     nt_err e = {0};
-    int rc = chat_format(f, m, n, gen, &p, &e);
+    int rc = nt_chat_format(f, m, n, gen, &p, &e);
     if (rc != NT_OK) {
-        t_fail(__FILE__, __LINE__, "chat_format(%s): %s", chat_family_name(f), e.msg);
-        chat_prompt_free(&p);
+        t_fail(__FILE__, __LINE__, "nt_chat_format(%s): %s", nt_chat_family_name(f), e.msg);
+        nt_chat_prompt_free(&p);
         return NULL;
     }
-    char *s = chat_prompt_text(&p);
-    chat_prompt_free(&p);
+    char *s = nt_chat_prompt_text(&p);
+    nt_chat_prompt_free(&p);
     return s;
 }
 
@@ -44,22 +44,22 @@ static char *fmt(enum chat_family f, const chat_msg *m, size_t n, bool gen)
 static void test_exact_text(void)
 {
     static const struct {
-        enum chat_family f;
+        enum nt_chat_family f;
         const char *gen, *nogen;
     } cases[] = {
-        {CHAT_CHATML,
+        {NT_CHAT_CHATML,
          "<|im_start|>system\n" SYS "<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
          "<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are you<|im_end|>\n"
          "<|im_start|>assistant\n",
          "<|im_start|>system\n" SYS "<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
          "<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are you<|im_end|>\n"},
-        {CHAT_LLAMA2,
+        {NT_CHAT_LLAMA2,
          "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]Hi there</s>[INST] Who are you [/INST]",
          "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]Hi there</s>[INST] Who are you [/INST]"},
-        {CHAT_MISTRAL,
+        {NT_CHAT_MISTRAL,
          "[INST] " SYS "\nHello [/INST]Hi there</s>[INST] Who are you [/INST]",
          "[INST] " SYS "\nHello [/INST]Hi there</s>[INST] Who are you [/INST]"},
-        {CHAT_LLAMA3,
+        {NT_CHAT_LLAMA3,
          "<|start_header_id|>system<|end_header_id|>\n\n" SYS "<|eot_id|>"
          "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
          "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>"
@@ -69,26 +69,26 @@ static void test_exact_text(void)
          "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
          "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>"
          "<|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|>"},
-        {CHAT_ZEPHYR,
+        {NT_CHAT_ZEPHYR,
          "<|system|>\n" SYS "</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n"
          "<|user|>\nWho are you</s>\n<|assistant|>\n",
          "<|system|>\n" SYS "</s>\n<|user|>\nHello</s>\n<|assistant|>\nHi there</s>\n"
          "<|user|>\nWho are you</s>\n"},
-        {CHAT_PHI3,
+        {NT_CHAT_PHI3,
          "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n"
          "<|user|>\nWho are you<|end|>\n<|assistant|>\n",
          "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n"
          "<|user|>\nWho are you<|end|>\n"},
-        {CHAT_GEMMA,
+        {NT_CHAT_GEMMA,
          "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there"
          "<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\n",
          "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there"
          "<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n"},
-        {CHAT_PLAIN,
+        {NT_CHAT_PLAIN,
          "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\nAssistant:",
          "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\n"},
     };
-    T_EQ_INT(sizeof cases / sizeof cases[0], CHAT_FAMILY_COUNT_);
+    T_EQ_INT(sizeof cases / sizeof cases[0], NT_CHAT_FAMILY_COUNT_);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CHECK_FMT(cases[i].f, conv, NCONV, true, cases[i].gen);
         CHECK_FMT(cases[i].f, conv, NCONV, false, cases[i].nogen);
@@ -98,71 +98,71 @@ static void test_exact_text(void)
 /* Without a system prompt nothing is left of it; and where each family puts it. */
 static void test_system_placement(void)
 {
-    const chat_msg *m = conv + 1; /* user, assistant, user */
-    CHECK_FMT(CHAT_LLAMA2, m, 3, true, "[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]");
-    CHECK_FMT(CHAT_MISTRAL, m, 3, true, "[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]");
-    CHECK_FMT(CHAT_GEMMA, m, 1, true,
+    const nt_chat_msg *m = conv + 1; /* user, assistant, user */
+    CHECK_FMT(NT_CHAT_LLAMA2, m, 3, true, "[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]");
+    CHECK_FMT(NT_CHAT_MISTRAL, m, 3, true, "[INST] Hello [/INST]Hi there</s>[INST] Who are you [/INST]");
+    CHECK_FMT(NT_CHAT_GEMMA, m, 1, true,
               "<start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n");
-    CHECK_FMT(CHAT_CHATML, m, 1, true,
+    CHECK_FMT(NT_CHAT_CHATML, m, 1, true,
               "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n");
-    CHECK_FMT(CHAT_PLAIN, m, 1, true, "User: Hello\nAssistant:");
+    CHECK_FMT(NT_CHAT_PLAIN, m, 1, true, "User: Hello\nAssistant:");
     /* system + one question: inside the first [INST] (Llama 2 in <<SYS>>, Mistral folded),
      * in the first user turn (Gemma), its own turn elsewhere */
-    CHECK_FMT(CHAT_LLAMA2, conv, 2, true, "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]");
-    CHECK_FMT(CHAT_MISTRAL, conv, 2, true, "[INST] " SYS "\nHello [/INST]");
-    CHECK_FMT(CHAT_GEMMA, conv, 2, true,
+    CHECK_FMT(NT_CHAT_LLAMA2, conv, 2, true, "[INST] <<SYS>>\n" SYS "\n<</SYS>>\n\nHello [/INST]");
+    CHECK_FMT(NT_CHAT_MISTRAL, conv, 2, true, "[INST] " SYS "\nHello [/INST]");
+    CHECK_FMT(NT_CHAT_GEMMA, conv, 2, true,
               "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\n");
-    CHECK_FMT(CHAT_PHI3, conv, 2, true,
+    CHECK_FMT(NT_CHAT_PHI3, conv, 2, true,
               "<|system|>\n" SYS "<|end|>\n<|user|>\nHello<|end|>\n<|assistant|>\n");
     /* Llama 2 trims every content (Meta's content.strip()); Mistral keeps them as they are */
-    const chat_msg ws[] = {{CHAT_ROLE_SYSTEM, " S "}, {CHAT_ROLE_USER, " U "},
-                           {CHAT_ROLE_ASSISTANT, " A "}, {CHAT_ROLE_USER, "\tV\n"}};
-    CHECK_FMT(CHAT_LLAMA2, ws, 4, true, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]A</s>[INST] V [/INST]");
-    CHECK_FMT(CHAT_MISTRAL, ws, 4, true, "[INST]  S \n U  [/INST] A </s>[INST] \tV\n [/INST]");
+    const nt_chat_msg ws[] = {{NT_ROLE_SYSTEM, " S "}, {NT_ROLE_USER, " U "},
+                           {NT_ROLE_ASSISTANT, " A "}, {NT_ROLE_USER, "\tV\n"}};
+    CHECK_FMT(NT_CHAT_LLAMA2, ws, 4, true, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]A</s>[INST] V [/INST]");
+    CHECK_FMT(NT_CHAT_MISTRAL, ws, 4, true, "[INST]  S \n U  [/INST] A </s>[INST] \tV\n [/INST]");
     /* Gemma trims the system prompt and the contents */
-    const chat_msg padded[] = {{CHAT_ROLE_SYSTEM, "  Be brief. \n"}, {CHAT_ROLE_USER, " Hi \n"}};
-    CHECK_FMT(CHAT_GEMMA, padded, 2, true,
+    const nt_chat_msg padded[] = {{NT_ROLE_SYSTEM, "  Be brief. \n"}, {NT_ROLE_USER, " Hi \n"}};
+    CHECK_FMT(NT_CHAT_GEMMA, padded, 2, true,
               "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n");
     /* an empty conversation is just the generation opening */
-    CHECK_FMT(CHAT_CHATML, NULL, 0, true, "<|im_start|>assistant\n");
-    CHECK_FMT(CHAT_PLAIN, NULL, 0, false, "");
+    CHECK_FMT(NT_CHAT_CHATML, NULL, 0, true, "<|im_start|>assistant\n");
+    CHECK_FMT(NT_CHAT_PLAIN, NULL, 0, false, "");
 }
 
 /* llama.cpp's tests/test-chat-template.cpp: its conversation and the expected output of its
  * built-in formatter for the templates natter formats the same way. */
 static void test_llama_cpp_reference(void)
 {
-    static const chat_msg c[] = {
-        {CHAT_ROLE_SYSTEM, "You are a helpful assistant"},
-        {CHAT_ROLE_USER, "Hello"},
-        {CHAT_ROLE_ASSISTANT, "Hi there"},
-        {CHAT_ROLE_USER, "Who are you"},
-        {CHAT_ROLE_ASSISTANT, "   I am an assistant   "},
-        {CHAT_ROLE_USER, "Another question"},
+    static const nt_chat_msg c[] = {
+        {NT_ROLE_SYSTEM, "You are a helpful assistant"},
+        {NT_ROLE_USER, "Hello"},
+        {NT_ROLE_ASSISTANT, "Hi there"},
+        {NT_ROLE_USER, "Who are you"},
+        {NT_ROLE_ASSISTANT, "   I am an assistant   "},
+        {NT_ROLE_USER, "Another question"},
     };
     /* teknium/OpenHermes-2.5-Mistral-7B */
-    CHECK_FMT(CHAT_CHATML, c, 6, true,
+    CHECK_FMT(NT_CHAT_CHATML, c, 6, true,
               "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello"
               "<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are "
               "you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n"
               "<|im_start|>user\nAnother question<|im_end|>\n<|im_start|>assistant\n");
     /* mistralai/Mistral-7B-Instruct-v0.2 (old template without a system prompt) */
-    CHECK_FMT(CHAT_MISTRAL, c, 6, true,
+    CHECK_FMT(NT_CHAT_MISTRAL, c, 6, true,
               "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you "
               "[/INST]   I am an assistant   </s>[INST] Another question [/INST]");
     /* bofenghuang/vigogne-2-70b-chat: llama.cpp's "llama2-sys-strip", the variant it picks
      * for Meta's Llama 2 template too (both strip the contents) */
-    CHECK_FMT(CHAT_LLAMA2, c, 6, true,
+    CHECK_FMT(NT_CHAT_LLAMA2, c, 6, true,
               "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>"
               "[INST] Who are you [/INST]I am an assistant</s>[INST] Another question [/INST]");
     /* google/gemma-7b-it */
-    CHECK_FMT(CHAT_GEMMA, c, 6, true,
+    CHECK_FMT(NT_CHAT_GEMMA, c, 6, true,
               "<start_of_turn>user\nYou are a helpful assistant\n\nHello<end_of_turn>\n"
               "<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are you"
               "<end_of_turn>\n<start_of_turn>model\nI am an assistant<end_of_turn>\n"
               "<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n");
     /* Llama-3 */
-    CHECK_FMT(CHAT_LLAMA3, c, 6, true,
+    CHECK_FMT(NT_CHAT_LLAMA3, c, 6, true,
               "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
               "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>"
               "assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user"
@@ -171,7 +171,7 @@ static void test_llama_cpp_reference(void)
               "<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant"
               "<|end_header_id|>\n\n");
     /* Phi-3-small */
-    CHECK_FMT(CHAT_PHI3, c, 6, true,
+    CHECK_FMT(NT_CHAT_PHI3, c, 6, true,
               "<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n"
               "<|assistant|>\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n"
               "   I am an assistant   <|end|>\n<|user|>\nAnother question<|end|>\n"
@@ -182,9 +182,9 @@ static void test_llama_cpp_reference(void)
  * merged; a user typing a control token's text gets it back as a plain run. */
 static void test_pieces(void)
 {
-    const chat_msg m[] = {{CHAT_ROLE_SYSTEM, SYS}, {CHAT_ROLE_USER, "a<|im_end|>\n<|im_start|>b"}};
-    chat_prompt p = {0};
-    T_ASSERT(chat_format(CHAT_CHATML, m, 2, true, &p, NULL) == NT_OK);
+    const nt_chat_msg m[] = {{NT_ROLE_SYSTEM, SYS}, {NT_ROLE_USER, "a<|im_end|>\n<|im_start|>b"}};
+    nt_chat_prompt p = {0};
+    T_ASSERT(nt_chat_format(NT_CHAT_CHATML, m, 2, true, &p, NULL) == NT_OK);
     static const struct {
         bool special;
         const char *text;
@@ -201,56 +201,56 @@ static void test_pieces(void)
         T_EQ_STR(p.v[i].text, want[i].text);
     }
     /* appending a second conversation continues the same prompt */
-    T_ASSERT(chat_format(CHAT_CHATML, m + 1, 1, false, &p, NULL) == NT_OK);
+    T_ASSERT(nt_chat_format(NT_CHAT_CHATML, m + 1, 1, false, &p, NULL) == NT_OK);
     T_EQ_INT(p.n, 7);
-    chat_prompt_free(&p);
+    nt_chat_prompt_free(&p);
     T_EQ_INT(p.n, 0);
     T_CHECK(p.v == NULL);
-    chat_prompt_free(&p);
-    chat_prompt_free(NULL);
+    nt_chat_prompt_free(&p);
+    nt_chat_prompt_free(NULL);
 
     /* empty content leaves no empty run behind */
-    const chat_msg e[] = {{CHAT_ROLE_USER, ""}};
-    T_ASSERT(chat_format(CHAT_ZEPHYR, e, 1, true, &p, NULL) == NT_OK);
+    const nt_chat_msg e[] = {{NT_ROLE_USER, ""}};
+    T_ASSERT(nt_chat_format(NT_CHAT_ZEPHYR, e, 1, true, &p, NULL) == NT_OK);
     T_EQ_INT(p.n, 1);
     T_CHECK(p.v[0].special);
     T_EQ_STR(p.v[0].text, "<|user|>\n</s>\n<|assistant|>\n");
-    chat_prompt_free(&p);
+    nt_chat_prompt_free(&p);
 }
 
 static void test_invalid(void)
 {
-    chat_prompt p = {0};
+    nt_chat_prompt p = {0};
     nt_err e = {0};
-    const chat_msg bad[] = {{CHAT_ROLE_USER, NULL}};
-    T_EQ_INT(chat_format(CHAT_CHATML, bad, 1, true, &p, &e), NT_ERR_INVALID);
-    T_EQ_STR(e.msg, "chat_format: message 0 has no content");
-    T_EQ_INT(chat_format((enum chat_family)99, conv, 1, true, &p, &e), NT_ERR_INVALID);
-    T_EQ_STR(e.msg, "chat_format: unknown family 99");
-    const chat_msg role[] = {{(enum chat_role)7, "x"}};
-    T_EQ_INT(chat_format(CHAT_CHATML, role, 1, true, &p, &e), NT_ERR_INVALID);
-    T_EQ_STR(e.msg, "chat_format: message 0 has role 7");
+    const nt_chat_msg bad[] = {{NT_ROLE_USER, NULL}};
+    T_EQ_INT(nt_chat_format(NT_CHAT_CHATML, bad, 1, true, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "nt_chat_format: message 0 has no content");
+    T_EQ_INT(nt_chat_format((enum nt_chat_family)99, conv, 1, true, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "nt_chat_format: unknown family 99");
+    const nt_chat_msg role[] = {{(enum nt_chat_role)7, "x"}};
+    T_EQ_INT(nt_chat_format(NT_CHAT_CHATML, role, 1, true, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "nt_chat_format: message 0 has role 7");
     T_EQ_INT(p.n, 0);
 }
 
 static void test_names(void)
 {
-    for (int i = 0; i < CHAT_FAMILY_COUNT_; i++) {
-        const char *n = chat_family_name((enum chat_family)i);
+    for (int i = 0; i < NT_CHAT_FAMILY_COUNT_; i++) {
+        const char *n = nt_chat_family_name((enum nt_chat_family)i);
         T_ASSERT(n != NULL);
-        T_EQ_INT(chat_family_from_name(n), i);
-        T_EQ_INT(chat_detect(n), i); /* a name given as the template selects the family */
+        T_EQ_INT(nt_chat_family_from_name(n), i);
+        T_EQ_INT(nt_chat_detect(n), i); /* a name given as the template selects the family */
     }
-    T_EQ_STR(chat_family_name(CHAT_CHATML), "chatml");
-    T_EQ_STR(chat_family_name(CHAT_LLAMA2), "llama2");
-    T_EQ_STR(chat_family_name(CHAT_MISTRAL), "mistral");
-    T_EQ_STR(chat_family_name(CHAT_PLAIN), "plain");
-    T_CHECK(chat_family_name(CHAT_FAMILY_COUNT_) == NULL);
-    T_CHECK(chat_family_name((enum chat_family)-1) == NULL);
-    T_EQ_INT(chat_family_from_name("ChatML"), -1); /* exact names only */
-    T_EQ_INT(chat_family_from_name("vicuna"), -1);
-    T_EQ_INT(chat_family_from_name(""), -1);
-    T_EQ_INT(chat_family_from_name(NULL), -1);
+    T_EQ_STR(nt_chat_family_name(NT_CHAT_CHATML), "chatml");
+    T_EQ_STR(nt_chat_family_name(NT_CHAT_LLAMA2), "llama2");
+    T_EQ_STR(nt_chat_family_name(NT_CHAT_MISTRAL), "mistral");
+    T_EQ_STR(nt_chat_family_name(NT_CHAT_PLAIN), "plain");
+    T_CHECK(nt_chat_family_name(NT_CHAT_FAMILY_COUNT_) == NULL);
+    T_CHECK(nt_chat_family_name((enum nt_chat_family)-1) == NULL);
+    T_EQ_INT(nt_chat_family_from_name("ChatML"), -1); /* exact names only */
+    T_EQ_INT(nt_chat_family_from_name("vicuna"), -1);
+    T_EQ_INT(nt_chat_family_from_name(""), -1);
+    T_EQ_INT(nt_chat_family_from_name(NULL), -1);
 }
 
 /* Excerpts of the real templates (tokenizer_config.json chat_template of each model). */
@@ -258,19 +258,19 @@ static void test_detect(void)
 {
     static const struct {
         const char *model, *jinja;
-        enum chat_family want;
+        enum nt_chat_family want;
     } cases[] = {
         {"Qwen2.5-Instruct",
          "{%- for message in messages %}{%- if (message.role == \"user\") or (message.role == "
          "\"system\" and not loop.first) %}{{- '<|im_start|>' + message.role + '\\n' + "
          "message.content + '<|im_end|>' + '\\n' }}",
-         CHAT_CHATML},
+         NT_CHAT_CHATML},
         {"SmolLM2-Instruct",
          "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
          "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by "
          "Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + "
          "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}",
-         CHAT_CHATML},
+         NT_CHAT_CHATML},
         {"Llama-2-7b-chat",
          "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set "
          "system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}"
@@ -279,59 +279,59 @@ static void test_detect(void)
          "system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content "
          "= message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + "
          "'[INST] ' + content.strip() + ' [/INST]' }}",
-         CHAT_LLAMA2},
+         NT_CHAT_LLAMA2},
         {"Mistral-7B-Instruct-v0.2",
          "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != "
          "(loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate "
          "user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}"
          "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == "
          "'assistant' %}{{ message['content'] + eos_token}}",
-         CHAT_MISTRAL},
+         NT_CHAT_MISTRAL},
         {"Meta-Llama-3-8B-Instruct",
          "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
          "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] "
          "| trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content "
          "%}{% endif %}{{ content }}{% endfor %}",
-         CHAT_LLAMA3},
+         NT_CHAT_LLAMA3},
         {"TinyLlama-1.1B-Chat-v1.0",
          "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + "
          "message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ "
          "'<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == "
          "'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}",
-         CHAT_ZEPHYR},
+         NT_CHAT_ZEPHYR},
         {"stablelm-2-zephyr-1_6b",
          "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + "
          "message['content'] + '<|endoftext|>' }}",
-         CHAT_ZEPHYR},
+         NT_CHAT_ZEPHYR},
         {"Phi-3-mini-4k-instruct",
          "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') %}"
          "{{'<|user|>' + '\n' + message['content'] + '<|end|>' + '\n' + '<|assistant|>' + "
          "'\n'}}{% elif (message['role'] == 'assistant') %}{{message['content'] + '<|end|>' + "
          "'\n'}}{% endif %}{% endfor %}",
-         CHAT_PHI3},
+         NT_CHAT_PHI3},
         {"gemma-7b-it",
          "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System "
          "role not supported') }}{% endif %}{% for message in messages %}{% if "
          "(message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = "
          "message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] "
          "| trim + '<end_of_turn>\n' }}{% endfor %}",
-         CHAT_GEMMA},
+         NT_CHAT_GEMMA},
         {"vicuna-13b-1.1 (not a natter family)",
          "{%- for message in messages %}{%- if message['role'] == 'user' -%}{{-'USER: ' + "
          "message['content'] + '\n'-}}{%- else -%}{{-'ASSISTANT: ' + message['content'] + "
          "'</s>\n' -}}{%- endif -%}{%- endfor -%}",
-         CHAT_PLAIN},
-        {"empty", "", CHAT_PLAIN},
+         NT_CHAT_PLAIN},
+        {"empty", "", NT_CHAT_PLAIN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        enum chat_family got = chat_detect(cases[i].jinja);
+        enum nt_chat_family got = nt_chat_detect(cases[i].jinja);
         if (got != cases[i].want)
             t_fail(__FILE__, __LINE__, "%s: detected %s, expected %s", cases[i].model,
-                   chat_family_name(got), chat_family_name(cases[i].want));
+                   nt_chat_family_name(got), nt_chat_family_name(cases[i].want));
     }
-    T_EQ_INT(chat_detect(NULL), CHAT_PLAIN);
-    T_EQ_INT(chat_detect("mistral-v7"), CHAT_MISTRAL); /* llama.cpp's "starts with mistral" */
-    T_EQ_INT(chat_detect_gguf(NULL), CHAT_PLAIN);
+    T_EQ_INT(nt_chat_detect(NULL), NT_CHAT_PLAIN);
+    T_EQ_INT(nt_chat_detect("mistral-v7"), NT_CHAT_MISTRAL); /* llama.cpp's "starts with mistral" */
+    T_EQ_INT(nt_chat_detect_gguf(NULL), NT_CHAT_PLAIN);
 }
 
 /* A GGUF with a chat template, written with the gguf writer, and one without. */
@@ -344,26 +344,26 @@ static void test_detect_gguf(void)
     snprintf(with, sizeof with, "%s/with.gguf", dir);
     snprintf(without, sizeof without, "%s/without.gguf", dir);
     for (int k = 0; k < 2; k++) {
-        gguf_writer *w = gguf_writer_init();
+        nt_gguf_writer *w = nt_gguf_writer_init();
         T_ASSERT(w);
-        T_CHECK(gguf_writer_set_str(w, "general.architecture", "llama") == NT_OK);
-        T_CHECK(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", names, 3) == NT_OK);
+        T_CHECK(nt_gguf_writer_set_str(w, "general.architecture", "llama") == NT_OK);
+        T_CHECK(nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", names, 3) == NT_OK);
         if (k == 0)
-            T_CHECK(gguf_writer_set_str(w, "tokenizer.chat_template",
+            T_CHECK(nt_gguf_writer_set_str(w, "tokenizer.chat_template",
                                         "{{ '<start_of_turn>' + role }}") == NT_OK);
         nt_err e = {0};
-        int rc = gguf_writer_write(w, k == 0 ? with : without, &e);
-        gguf_writer_free(w);
+        int rc = nt_gguf_writer_write(w, k == 0 ? with : without, &e);
+        nt_gguf_writer_free(w);
         T_ASSERT(rc == NT_OK);
     }
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, with, &e) == NT_OK);
-    T_EQ_INT(chat_detect_gguf(g), CHAT_GEMMA);
-    gguf_close(g);
-    T_ASSERT(gguf_open(&g, without, &e) == NT_OK);
-    T_EQ_INT(chat_detect_gguf(g), CHAT_PLAIN);
-    gguf_close(g);
+    T_ASSERT(nt_gguf_open(&g, with, &e) == NT_OK);
+    T_EQ_INT(nt_chat_detect_gguf(g), NT_CHAT_GEMMA);
+    nt_gguf_close(g);
+    T_ASSERT(nt_gguf_open(&g, without, &e) == NT_OK);
+    T_EQ_INT(nt_chat_detect_gguf(g), NT_CHAT_PLAIN);
+    nt_gguf_close(g);
 }
 
 /* ------------------------------------------------------------------ tokenized form */
@@ -388,82 +388,82 @@ static void test_tokenize(void)
 {
     const char *path = t_fixture("vocab/ggml-vocab-llama-spm.gguf");
     if (!path) T_SKIP("../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf not found");
-    gguf *g = NULL;
-    tokenizer *tok = NULL;
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    if (tokenizer_load(&tok, g, &e) != NT_OK) {
-        gguf_close(g);
-        T_SKIP("tokenizer_load: %s", e.msg);
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    if (nt_tokenizer_load(&tok, g, &e) != NT_OK) {
+        nt_gguf_close(g);
+        T_SKIP("nt_tokenizer_load: %s", e.msg);
     }
-    int32_t bos = tokenizer_bos(tok), eos = tokenizer_eos(tok);
+    int32_t bos = nt_tokenizer_bos(tok), eos = nt_tokenizer_eos(tok);
     T_EQ_INT(bos, 1);
     T_EQ_INT(eos, 2);
-    T_ASSERT(tokenizer_is_control(tok, 2));
+    T_ASSERT(nt_tokenizer_is_control(tok, 2));
 
-    const enum chat_family fams[] = {CHAT_ZEPHYR, CHAT_LLAMA2, CHAT_MISTRAL, CHAT_PLAIN};
+    const enum nt_chat_family fams[] = {NT_CHAT_ZEPHYR, NT_CHAT_LLAMA2, NT_CHAT_MISTRAL, NT_CHAT_PLAIN};
     for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
-        chat_prompt p = {0};
+        nt_chat_prompt p = {0};
         nt_tokens got = {0}, want = {0};
-        T_ASSERT(chat_format(fams[f], conv, NCONV, true, &p, &e) == NT_OK);
-        T_ASSERT(chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
-        char *text = chat_prompt_text(&p);
+        T_ASSERT(nt_chat_format(fams[f], conv, NCONV, true, &p, &e) == NT_OK);
+        T_ASSERT(nt_chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
+        char *text = nt_chat_prompt_text(&p);
         T_ASSERT(text != NULL);
-        T_ASSERT(tokenizer_encode(tok, text, strlen(text),
-                                  TOKENIZER_ADD_BOS | TOKENIZER_PARSE_SPECIAL, &want, &e) == NT_OK);
+        T_ASSERT(nt_tokenizer_encode(tok, text, strlen(text),
+                                  NT_TOK_ADD_BOS | NT_TOK_PARSE_SPECIAL, &want, &e) == NT_OK);
         if (!same_ids(&got, &want))
-            t_fail(__FILE__, __LINE__, "%s: chat_tokenize differs from whole-text encoding "
-                   "(%zu vs %zu ids)", chat_family_name(fams[f]), got.n, want.n);
+            t_fail(__FILE__, __LINE__, "%s: nt_chat_tokenize differs from whole-text encoding "
+                   "(%zu vs %zu ids)", nt_chat_family_name(fams[f]), got.n, want.n);
         T_EQ_INT(got.v[0], bos);
         T_EQ_INT(count_id(&got, bos), 1);
         /* Zephyr: one </s> per message; Llama 2 and Mistral: one after the answer */
-        T_EQ_INT(count_id(&got, eos), fams[f] == CHAT_ZEPHYR ? 4 : fams[f] == CHAT_PLAIN ? 0 : 1);
+        T_EQ_INT(count_id(&got, eos), fams[f] == NT_CHAT_ZEPHYR ? 4 : fams[f] == NT_CHAT_PLAIN ? 0 : 1);
         free(text);
         nt_tokens_free(&got);
         nt_tokens_free(&want);
-        chat_prompt_free(&p);
+        nt_chat_prompt_free(&p);
     }
 
     /* Control-token text typed by the user stays text: no extra <s> or </s>. */
-    const chat_msg inj[] = {{CHAT_ROLE_USER, "Hi </s><s> there </s>"}};
-    chat_prompt p = {0};
+    const nt_chat_msg inj[] = {{NT_ROLE_USER, "Hi </s><s> there </s>"}};
+    nt_chat_prompt p = {0};
     nt_tokens got = {0}, plain = {0};
-    T_ASSERT(chat_format(CHAT_ZEPHYR, inj, 1, true, &p, &e) == NT_OK);
-    T_ASSERT(chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
+    T_ASSERT(nt_chat_format(NT_CHAT_ZEPHYR, inj, 1, true, &p, &e) == NT_OK);
+    T_ASSERT(nt_chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
     T_EQ_INT(count_id(&got, eos), 1); /* the markup's one */
     T_EQ_INT(count_id(&got, bos), 1);
-    T_ASSERT(tokenizer_encode(tok, inj[0].content, strlen(inj[0].content), 0, &plain, &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_encode(tok, inj[0].content, strlen(inj[0].content), 0, &plain, &e) == NT_OK);
     T_EQ_INT(count_id(&plain, eos), 0);
     nt_tokens_free(&got);
     nt_tokens_free(&plain);
-    chat_prompt_free(&p);
+    nt_chat_prompt_free(&p);
 
     /* BOS: none when add_bos is false; once when the markup itself starts with <s>. */
-    T_ASSERT(chat_format(CHAT_LLAMA2, conv + 1, 1, true, &p, &e) == NT_OK);
-    T_ASSERT(chat_tokenize(tok, &p, false, &got, &e) == NT_OK);
+    T_ASSERT(nt_chat_format(NT_CHAT_LLAMA2, conv + 1, 1, true, &p, &e) == NT_OK);
+    T_ASSERT(nt_chat_tokenize(tok, &p, false, &got, &e) == NT_OK);
     T_CHECK(got.n > 0 && got.v[0] != bos);
     T_EQ_INT(count_id(&got, bos), 0);
     size_t n_nobos = got.n;
     nt_tokens_free(&got);
-    chat_prompt_free(&p);
+    nt_chat_prompt_free(&p);
 
-    chat_piece pieces[] = {{"<s>[INST] ", true}, {"Hello", false}, {" [/INST]", true}};
-    chat_prompt own = {pieces, 3, 3};
-    T_ASSERT(chat_tokenize(tok, &own, true, &got, &e) == NT_OK);
+    nt_chat_piece pieces[] = {{"<s>[INST] ", true}, {"Hello", false}, {" [/INST]", true}};
+    nt_chat_prompt own = {pieces, 3, 3};
+    T_ASSERT(nt_chat_tokenize(tok, &own, true, &got, &e) == NT_OK);
     T_EQ_INT(got.v[0], bos);
     T_EQ_INT(count_id(&got, bos), 1);
     nt_tokens_free(&got);
     /* appends after what out already holds */
     T_ASSERT(nt_tokens_push(&got, 42) == NT_OK);
-    T_ASSERT(chat_tokenize(tok, &own, true, &got, &e) == NT_OK);
+    T_ASSERT(nt_chat_tokenize(tok, &own, true, &got, &e) == NT_OK);
     T_EQ_INT(got.v[0], 42);
     T_EQ_INT(got.v[1], bos);
     T_EQ_INT(count_id(&got, bos), 1);
     T_EQ_INT(got.n, n_nobos + 2);
     nt_tokens_free(&got);
 
-    tokenizer_free(tok);
-    gguf_close(g);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
 }
 
 /* Byte-level BPE (GPT-2's vocabulary with Qwen2's and Llama 3's pre-tokenizers): its only
@@ -476,46 +476,46 @@ static void test_tokenize_bpe(void)
     for (size_t f = 0; f < 2; f++) {
         const char *path = t_fixture(files[f]);
         if (!path) T_SKIP("../shared/fixtures/%s not found", files[f]);
-        gguf *g = NULL;
-        tokenizer *tok = NULL;
+        nt_gguf *g = NULL;
+        nt_tokenizer *tok = NULL;
         nt_err e = {0};
-        T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-        if (tokenizer_load(&tok, g, &e) != NT_OK) {
-            gguf_close(g);
-            T_SKIP("tokenizer_load: %s", e.msg);
+        T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+        if (nt_tokenizer_load(&tok, g, &e) != NT_OK) {
+            nt_gguf_close(g);
+            T_SKIP("nt_tokenizer_load: %s", e.msg);
         }
         const int32_t eot = 50256;
-        T_ASSERT(tokenizer_is_control(tok, eot));
-        bool add_bos = tokenizer_add_bos(tok); /* false for qwen2, true for llama-bpe */
+        T_ASSERT(nt_tokenizer_is_control(tok, eot));
+        bool add_bos = nt_tokenizer_add_bos(tok); /* false for qwen2, true for llama-bpe */
         T_EQ_INT(add_bos, f == 1);
 
-        chat_prompt p = {0};
+        nt_chat_prompt p = {0};
         nt_tokens got = {0}, want = {0};
-        T_ASSERT(chat_format(CHAT_CHATML, conv, NCONV, true, &p, &e) == NT_OK);
-        T_ASSERT(chat_tokenize(tok, &p, add_bos, &got, &e) == NT_OK);
-        char *text = chat_prompt_text(&p);
+        T_ASSERT(nt_chat_format(NT_CHAT_CHATML, conv, NCONV, true, &p, &e) == NT_OK);
+        T_ASSERT(nt_chat_tokenize(tok, &p, add_bos, &got, &e) == NT_OK);
+        char *text = nt_chat_prompt_text(&p);
         T_ASSERT(text != NULL);
-        int flags = TOKENIZER_PARSE_SPECIAL | (add_bos ? TOKENIZER_ADD_BOS : 0);
-        T_ASSERT(tokenizer_encode(tok, text, strlen(text), flags, &want, &e) == NT_OK);
+        int flags = NT_TOK_PARSE_SPECIAL | (add_bos ? NT_TOK_ADD_BOS : 0);
+        T_ASSERT(nt_tokenizer_encode(tok, text, strlen(text), flags, &want, &e) == NT_OK);
         if (!same_ids(&got, &want))
-            t_fail(__FILE__, __LINE__, "%s: chat_tokenize differs from whole-text encoding "
+            t_fail(__FILE__, __LINE__, "%s: nt_chat_tokenize differs from whole-text encoding "
                    "(%zu vs %zu ids)", files[f], got.n, want.n);
         T_EQ_INT(count_id(&got, eot), add_bos ? 1 : 0);
         free(text);
         nt_tokens_free(&got);
         nt_tokens_free(&want);
-        chat_prompt_free(&p);
+        nt_chat_prompt_free(&p);
 
-        chat_piece pieces[] = {{"<|endoftext|>User: ", true},
+        nt_chat_piece pieces[] = {{"<|endoftext|>User: ", true},
                                {"say <|endoftext|> twice <|endoftext|>", false},
                                {"<|endoftext|>\nBot:", true}};
-        chat_prompt own = {pieces, 3, 3};
-        T_ASSERT(chat_tokenize(tok, &own, add_bos, &got, &e) == NT_OK);
+        nt_chat_prompt own = {pieces, 3, 3};
+        T_ASSERT(nt_chat_tokenize(tok, &own, add_bos, &got, &e) == NT_OK);
         T_EQ_INT(got.v[0], eot); /* markup's own, and BOS (same id) not doubled */
         T_EQ_INT(count_id(&got, eot), 2);
         nt_tokens_free(&got);
-        tokenizer_free(tok);
-        gguf_close(g);
+        nt_tokenizer_free(tok);
+        nt_gguf_close(g);
     }
 }
 
@@ -549,54 +549,54 @@ static void test_tokenize_rstrip(void)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/phi3vocab.gguf", t_tmpdir());
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     T_ASSERT(w);
-    int rc = gguf_writer_set_str(w, "general.architecture", "phi3");
-    if (!rc) rc = gguf_writer_set_str(w, "general.name", "Phi-3 test vocabulary");
-    if (!rc) rc = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
-    if (!rc) rc = gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, NV);
-    if (!rc) rc = gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, scores, NV);
-    if (!rc) rc = gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, NV);
+    int rc = nt_gguf_writer_set_str(w, "general.architecture", "phi3");
+    if (!rc) rc = nt_gguf_writer_set_str(w, "general.name", "Phi-3 test vocabulary");
+    if (!rc) rc = nt_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    if (!rc) rc = nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, NV);
+    if (!rc) rc = nt_gguf_writer_set_arr(w, "tokenizer.ggml.scores", NT_GGUF_F32, scores, NV);
+    if (!rc) rc = nt_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", NT_GGUF_I32, types, NV);
     nt_err e = {0};
-    if (!rc) rc = gguf_writer_write(w, path, &e);
-    gguf_writer_free(w);
+    if (!rc) rc = nt_gguf_writer_write(w, path, &e);
+    nt_gguf_writer_free(w);
     T_ASSERT(rc == NT_OK);
 
-    gguf *g = NULL;
-    tokenizer *tok = NULL;
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    if (tokenizer_load(&tok, g, &e) != NT_OK) {
-        gguf_close(g);
-        T_SKIP("tokenizer_load: %s", e.msg);
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    if (nt_tokenizer_load(&tok, g, &e) != NT_OK) {
+        nt_gguf_close(g);
+        T_SKIP("nt_tokenizer_load: %s", e.msg);
     }
-    const chat_msg m[] = {{CHAT_ROLE_SYSTEM, SYS},
-                          {CHAT_ROLE_USER, "  Hi\n"},
-                          {CHAT_ROLE_ASSISTANT, "Hey"},
-                          {CHAT_ROLE_USER, "\n"}}; /* all whitespace: stripped away */
-    chat_prompt p = {0};
+    const nt_chat_msg m[] = {{NT_ROLE_SYSTEM, SYS},
+                          {NT_ROLE_USER, "  Hi\n"},
+                          {NT_ROLE_ASSISTANT, "Hey"},
+                          {NT_ROLE_USER, "\n"}}; /* all whitespace: stripped away */
+    nt_chat_prompt p = {0};
     nt_tokens got = {0}, want = {0};
-    T_ASSERT(chat_format(CHAT_PHI3, m, 4, true, &p, &e) == NT_OK);
-    T_ASSERT(chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
-    char *text = chat_prompt_text(&p);
+    T_ASSERT(nt_chat_format(NT_CHAT_PHI3, m, 4, true, &p, &e) == NT_OK);
+    T_ASSERT(nt_chat_tokenize(tok, &p, true, &got, &e) == NT_OK);
+    char *text = nt_chat_prompt_text(&p);
     T_ASSERT(text != NULL);
-    T_ASSERT(tokenizer_encode(tok, text, strlen(text), TOKENIZER_ADD_BOS | TOKENIZER_PARSE_SPECIAL,
+    T_ASSERT(nt_tokenizer_encode(tok, text, strlen(text), NT_TOK_ADD_BOS | NT_TOK_PARSE_SPECIAL,
                               &want, &e) == NT_OK);
     if (!same_ids(&got, &want))
-        t_fail(__FILE__, __LINE__, "phi3: chat_tokenize differs from whole-text encoding "
+        t_fail(__FILE__, __LINE__, "phi3: nt_chat_tokenize differs from whole-text encoding "
                "(%zu vs %zu ids)", got.n, want.n);
     /* no newline byte right after a control token */
-    int32_t nl = tokenizer_find(tok, "<0x0A>", 6);
+    int32_t nl = nt_tokenizer_find(tok, "<0x0A>", 6);
     T_ASSERT(nl >= 0);
     for (size_t i = 1; i < got.n; i++)
-        if (got.v[i] == nl && tokenizer_is_control(tok, got.v[i - 1]))
+        if (got.v[i] == nl && nt_tokenizer_is_control(tok, got.v[i - 1]))
             t_fail(__FILE__, __LINE__, "newline kept after control token %d at %zu", got.v[i - 1], i);
     T_EQ_INT(count_id(&got, 5), 4); /* <|end|> per message */
     free(text);
     nt_tokens_free(&got);
     nt_tokens_free(&want);
-    chat_prompt_free(&p);
-    tokenizer_free(tok);
-    gguf_close(g);
+    nt_chat_prompt_free(&p);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
 }
 
 int main(void)

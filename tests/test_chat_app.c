@@ -1,12 +1,12 @@
-/* Tests for app/chat.c and app/worker.c together: prefix reuse across turns (a second turn
+/* Tests for app/conv/chat.c and app/conv/worker.c together: prefix reuse across turns (a second turn
  * evaluates only its new tokens, and gives the same answer as evaluating the whole prompt from
  * scratch), regeneration over the cached prompt, undo/edit, the context-full policy, stop,
  * live parameters, stop strings and a full KV cache. Uses the stories260K fixture (a real
  * trained model); skips when the fixtures are absent. */
-#include "../app/chat.h"
-#include "../app/cli.h"
-#include "../app/persona.h"
-#include "../app/worker.h"
+#include "conv/chat.h"
+#include "cmd/cli.h"
+#include "conv/persona.h"
+#include "conv/worker.h"
 #include "natter.h"
 #include "t.h"
 #include "t_models.h"
@@ -18,9 +18,9 @@
 
 #define STORIES "models/stories260K.gguf"
 
-static sampler_params greedy(void)
+static nt_sampler_params greedy(void)
 {
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     p.temperature = 0;
     return p;
 }
@@ -42,7 +42,7 @@ static worker_event run_to_done(worker *w, chat *c)
 }
 
 /* Prepares, submits and runs the answer to the last question; returns DONE. */
-static worker_event answer(worker *w, chat *c, const sampler_params *p, int32_t max,
+static worker_event answer(worker *w, chat *c, const nt_sampler_params *p, int32_t max,
                            worker_job *job_out)
 {
     worker_job job;
@@ -68,9 +68,9 @@ static void test_prefix_reuse(void)
 {
     worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
-    sampler_params p = greedy();
+    nt_sampler_params p = greedy();
     worker_job job;
 
     T_EQ_INT(chat_add_user(c, "Once upon a time"), NT_OK);
@@ -133,9 +133,9 @@ static void test_regen(void)
 {
     worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
-    sampler_params p = greedy();
+    nt_sampler_params p = greedy();
     worker_job job;
     T_EQ_INT(chat_regen(c), NT_ERR_INVALID); /* nothing to regenerate yet */
     chat_add_user(c, "Once upon a time");
@@ -156,7 +156,7 @@ static void test_regen(void)
     T_EQ_INT(last_turn(c)->tokens.n, first.n);
 
     /* Sampling with a seed is reproducible across regenerations. */
-    sampler_params s = sampler_default_params();
+    nt_sampler_params s = nt_sampler_default_params();
     s.seed = 1234;
     T_EQ_INT(chat_regen(c), NT_OK);
     answer(w, c, &s, 24, NULL);
@@ -176,9 +176,9 @@ static void test_undo_edit(void)
 {
     worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
-    sampler_params p = greedy();
+    nt_sampler_params p = greedy();
     nt_err e = {0};
     worker_job job;
     T_EQ_INT(chat_prepare(c, &p, 8, &job, NULL, &e), NT_ERR_INVALID); /* no question */
@@ -215,13 +215,13 @@ static void test_undo_edit(void)
 }
 
 /* Decodes ids to text (for looking at what a prompt says). */
-static char *decode(const tokenizer *t, const int32_t *ids, size_t n)
+static char *decode(const nt_tokenizer *t, const int32_t *ids, size_t n)
 {
     size_t cap = n * 64 + 1, len = 0;
     char *s = malloc(cap);
     if (!s) return NULL;
     for (size_t i = 0; i < n; i++) {
-        int k = tokenizer_token_bytes(t, ids[i], s + len, cap - len - 1);
+        int k = nt_tokenizer_token_bytes(t, ids[i], s + len, cap - len - 1);
         if (k > 0) len += (size_t)k;
     }
     s[len] = '\0';
@@ -230,7 +230,7 @@ static char *decode(const tokenizer *t, const int32_t *ids, size_t n)
 
 /* What job makes the model read: the cached tokens it keeps, then its new ones. They must
  * start with BOS; returns the rest decoded (malloc'd), or NULL after a failed check. */
-static char *prompt_text(const chat *c, const tokenizer *tok, const worker_job *job)
+static char *prompt_text(const chat *c, const nt_tokenizer *tok, const worker_job *job)
 {
     nt_tokens full = {0};
     nt_tokens_append(&full, chat_cache(c)->v, (size_t)job->keep);
@@ -238,7 +238,7 @@ static char *prompt_text(const chat *c, const tokenizer *tok, const worker_job *
     char *text = NULL;
     T_CHECK(full.n > 1);
     if (full.n > 1) {
-        T_EQ_INT(full.v[0], tokenizer_bos(tok));
+        T_EQ_INT(full.v[0], nt_tokenizer_bos(tok));
         text = decode(tok, full.v + 1, full.n - 1);
     }
     nt_tokens_free(&full);
@@ -248,11 +248,11 @@ static char *prompt_text(const chat *c, const tokenizer *tok, const worker_job *
 /* Applies to c what the worker sends when the model answers words to a prompt of prompt_n
  * tokens: a TOKEN event a word, then DONE (the last token is sampled, never evaluated).
  * Returns DONE's n_past. */
-static int32_t fake_answer(chat *c, const tokenizer *tok, const nt_tokens *words, int32_t prompt_n)
+static int32_t fake_answer(chat *c, const nt_tokenizer *tok, const nt_tokens *words, int32_t prompt_n)
 {
     for (size_t k = 0; k < words->n; k++) {
         char piece[64];
-        int n = tokenizer_token_bytes(tok, words->v[k], piece, sizeof piece - 1);
+        int n = nt_tokenizer_token_bytes(tok, words->v[k], piece, sizeof piece - 1);
         piece[n > 0 ? n : 0] = '\0';
         worker_event ev = {.kind = WEV_TOKEN, .id = words->v[k], .index = (int32_t)k,
                            .text = piece};
@@ -270,18 +270,18 @@ static void test_context_full(void)
 {
     const char *path = t_fixture(STORIES);
     if (!path) T_SKIP("fixture %s absent", STORIES);
-    gguf *g = NULL;
-    tokenizer *tok = NULL;
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_ASSERT(tokenizer_load(&tok, g, &e) == NT_OK);
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_load(&tok, g, &e) == NT_OK);
     const int32_t n_ctx = 96;
-    chat *c = chat_init(tok, CHAT_PLAIN, n_ctx);
+    chat *c = chat_init(tok, NT_CHAT_PLAIN, n_ctx);
     T_ASSERT(c);
     T_EQ_INT(chat_set_system(c, "Be kind."), NT_OK);
     nt_tokens words = {0};
-    T_ASSERT(tokenizer_encode(tok, " and they played in the park", 28, 0, &words, &e) == NT_OK);
-    sampler_params p = greedy();
+    T_ASSERT(nt_tokenizer_encode(tok, " and they played in the park", 28, 0, &words, &e) == NT_OK);
+    nt_sampler_params p = greedy();
     int dropped_total = 0;
     for (int i = 0; i < 8; i++) {
         char q[64];
@@ -300,7 +300,7 @@ static void test_context_full(void)
         T_CHECK(strstr(text, q) != NULL);
         for (size_t k = 0; k < chat_first_turn(c); k++) {
             const chat_turn *t = chat_turn_at(c, k);
-            if (t->role == CHAT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
+            if (t->role == NT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
         }
         free(text);
         int32_t n_past = fake_answer(c, tok, &words, prompt_n);
@@ -323,8 +323,8 @@ static void test_context_full(void)
     T_CHECK(strstr(e.msg, "context") != NULL);
     nt_tokens_free(&words);
     chat_free(c);
-    tokenizer_free(tok);
-    gguf_close(g);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
 }
 
 /* chat_set_memory: with a limit of n, each prompt holds the system prompt, at most the n
@@ -334,17 +334,17 @@ static void test_memory(void)
 {
     const char *path = t_fixture(STORIES);
     if (!path) T_SKIP("fixture %s absent", STORIES);
-    gguf *g = NULL;
-    tokenizer *tok = NULL;
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_ASSERT(tokenizer_load(&tok, g, &e) == NT_OK);
-    chat *c = chat_init(tok, CHAT_PLAIN, 512);
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_load(&tok, g, &e) == NT_OK);
+    chat *c = chat_init(tok, NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
     T_EQ_INT(chat_set_system(c, "Be kind."), NT_OK);
     nt_tokens words = {0};
-    T_ASSERT(tokenizer_encode(tok, " a cat", 6, 0, &words, &e) == NT_OK);
-    sampler_params p = greedy();
+    T_ASSERT(nt_tokenizer_encode(tok, " a cat", 6, 0, &words, &e) == NT_OK);
+    nt_sampler_params p = greedy();
     for (long mem = 0; mem <= 2; mem++) {
         chat_clear(c);
         chat_set_memory(c, mem);
@@ -388,8 +388,8 @@ static void test_memory(void)
     }
     nt_tokens_free(&words);
     chat_free(c);
-    tokenizer_free(tok);
-    gguf_close(g);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
 }
 
 /* A persona's fixed part: the system prompt, the example turns and the greeting come before
@@ -399,34 +399,34 @@ static void test_persona_prefix(void)
 {
     const char *path = t_fixture(STORIES);
     if (!path) T_SKIP("fixture %s absent", STORIES);
-    gguf *g = NULL;
-    tokenizer *tok = NULL;
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_ASSERT(tokenizer_load(&tok, g, &e) == NT_OK);
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_load(&tok, g, &e) == NT_OK);
     const int32_t n_ctx = 160;
-    chat *c = chat_init(tok, CHAT_PLAIN, n_ctx);
+    chat *c = chat_init(tok, NT_CHAT_PLAIN, n_ctx);
     T_ASSERT(c);
-    const chat_msg prefix[] = {
-        {CHAT_ROLE_SYSTEM, "Be kind."},
-        {CHAT_ROLE_USER, "Who is Tim?"},
-        {CHAT_ROLE_ASSISTANT, "Tim is a boy."},
-        {CHAT_ROLE_USER, "Who is Sue?"},
-        {CHAT_ROLE_ASSISTANT, "Sue is a girl."},
+    const nt_chat_msg prefix[] = {
+        {NT_ROLE_SYSTEM, "Be kind."},
+        {NT_ROLE_USER, "Who is Tim?"},
+        {NT_ROLE_ASSISTANT, "Tim is a boy."},
+        {NT_ROLE_USER, "Who is Sue?"},
+        {NT_ROLE_ASSISTANT, "Sue is a girl."},
     };
     T_EQ_INT(chat_set_prefix(c, prefix, 5), NT_OK);
     T_EQ_STR(chat_system(c), "Be kind.");
     T_EQ_INT(chat_n_prefix(c), 4);
-    enum chat_role role = CHAT_ROLE_SYSTEM;
+    enum nt_chat_role role = NT_ROLE_SYSTEM;
     T_EQ_STR(chat_prefix_at(c, 2, &role), "Who is Sue?");
-    T_EQ_INT(role, CHAT_ROLE_USER);
+    T_EQ_INT(role, NT_ROLE_USER);
     T_ASSERT(chat_prefix_at(c, 4, NULL) == NULL);
     T_EQ_INT(chat_set_greeting(c, "Hello!"), NT_OK);
     T_EQ_STR(chat_greeting(c), "Hello!");
     /* A second system message is not an example. */
     T_EQ_INT(chat_set_prefix(c, prefix, 0), NT_OK);
     T_EQ_INT(chat_n_prefix(c), 0);
-    const chat_msg bad[] = {{CHAT_ROLE_USER, "a"}, {CHAT_ROLE_SYSTEM, "b"}};
+    const nt_chat_msg bad[] = {{NT_ROLE_USER, "a"}, {NT_ROLE_SYSTEM, "b"}};
     T_EQ_INT(chat_set_prefix(c, bad, 2), NT_ERR_INVALID);
     T_EQ_INT(chat_set_prefix(c, prefix, 5), NT_OK);
 
@@ -435,13 +435,13 @@ static void test_persona_prefix(void)
     int32_t n_fixed = 0;
     T_EQ_INT(chat_count_fixed(c, &n_fixed, &e), NT_OK);
     nt_tokens ref = {0};
-    T_ASSERT(tokenizer_encode(tok, fixed_text + 1, strlen(fixed_text) - 1, 0, &ref, &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_encode(tok, fixed_text + 1, strlen(fixed_text) - 1, 0, &ref, &e) == NT_OK);
     T_EQ_INT(n_fixed, (int)ref.n + 1); /* BOS and the fixed text */
     nt_tokens_free(&ref);
 
     nt_tokens words = {0};
-    T_ASSERT(tokenizer_encode(tok, " and they played in the park", 28, 0, &words, &e) == NT_OK);
-    sampler_params p = greedy();
+    T_ASSERT(nt_tokenizer_encode(tok, " and they played in the park", 28, 0, &words, &e) == NT_OK);
+    nt_sampler_params p = greedy();
     int dropped_total = 0;
     for (int i = 0; i < 8; i++) {
         char q[64];
@@ -465,7 +465,7 @@ static void test_persona_prefix(void)
         T_CHECK(strstr(text, q) != NULL);
         for (size_t k = 0; k < chat_first_turn(c); k++) {
             const chat_turn *t = chat_turn_at(c, k);
-            if (t->role == CHAT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
+            if (t->role == NT_ROLE_USER) T_CHECK(strstr(text, t->text) == NULL);
         }
         free(text);
         fake_answer(c, tok, &words, prompt_n);
@@ -487,8 +487,8 @@ static void test_persona_prefix(void)
     T_CHECK(n_sys > 1 && n_sys < n_fixed);
     nt_tokens_free(&words);
     chat_free(c);
-    tokenizer_free(tok);
-    gguf_close(g);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
 }
 
 /* Stop at once, live parameters, busy refusal. */
@@ -501,7 +501,7 @@ static void test_worker_stop_params(void)
                       .ignore_eog = true};
     T_ASSERT(worker_submit(w, &job) == NT_OK);
     T_EQ_INT(worker_submit(w, &job), NT_ERR_INVALID); /* one job at a time */
-    sampler_params live = greedy();
+    nt_sampler_params live = greedy();
     live.top_k = 3;
     worker_set_params(w, &live);
     bool saw_params = false, stopped = false;
@@ -557,11 +557,11 @@ static void test_stop_string(void)
 {
     worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
     chat_set_raw(c, true);
     chat_add_user(c, "Once upon a time");
-    sampler_params p = greedy();
+    nt_sampler_params p = greedy();
     worker_job job;
     nt_err e = {0};
     T_ASSERT(chat_prepare(c, &p, 100, &job, NULL, &e) == NT_OK);
@@ -585,11 +585,11 @@ static void test_stop_strings_long(void)
 {
     worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
     chat_set_raw(c, true); /* no template stop: the persona's 16 only */
     chat_add_user(c, "Once upon a time");
-    sampler_params p = greedy();
+    nt_sampler_params p = greedy();
     worker_event d = answer(w, c, &p, 300, NULL);
     T_EQ_INT(d.end, WEND_LENGTH);
     char *ref = strdup(last_turn(c)->text);
@@ -939,7 +939,7 @@ static void test_filter_rules(void)
     free(f);
 
     /* chat_set_stops: a persona's 16, never cut; beyond, refused and the old ones kept. */
-    chat *c = chat_init(NULL, CHAT_CHATML, 64);
+    chat *c = chat_init(NULL, NT_CHAT_CHATML, 64);
     T_ASSERT(c);
     T_EQ_INT(chat_set_stops(c, many, CHAT_MAX_STOPS), NT_OK);
     T_EQ_INT(chat_set_stops(c, many, CHAT_MAX_STOPS + 1), NT_ERR_INVALID);
@@ -953,7 +953,7 @@ static void test_filter_rules(void)
     T_ASSERT(pp->stop.v);
     for (int k = 0; k <= CHAT_MAX_STOPS; k++) pp->stop.v[k] = strdup("s");
     pp->stop.n = CHAT_MAX_STOPS + 1;
-    c = chat_init(NULL, CHAT_CHATML, 64);
+    c = chat_init(NULL, NT_CHAT_CHATML, 64);
     T_ASSERT(c);
     nt_err e = {0};
     T_EQ_INT(cli_chat_persona(c, pp, "m.gguf", NULL, -1, &e), NT_ERR_INVALID);
@@ -1001,21 +1001,21 @@ static void test_chatml_reuse(void)
     if (!t_fixture(STORIES)) T_SKIP("fixture %s absent", STORIES);
     const char *path = t_chatml_stories();
     T_ASSERT(path);
-    model *m = NULL;
+    nt_model *m = NULL;
     nt_err e = {0};
-    model_params mp = model_default_params();
+    nt_model_params mp = nt_model_default_params();
     mp.n_ctx = 512;
     mp.n_threads = 1;
-    T_ASSERT(model_load(&m, path, &mp, &e) == NT_OK);
-    T_EQ_INT(chat_detect_gguf(model_gguf(m)), CHAT_CHATML);
+    T_ASSERT(nt_model_load(&m, path, &mp, &e) == NT_OK);
+    T_EQ_INT(nt_chat_detect_gguf(nt_model_gguf(m)), NT_CHAT_CHATML);
     worker *w = worker_init(m, &e);
     T_ASSERT(w);
-    const tokenizer *tok = worker_tokenizer(w);
-    T_CHECK(tokenizer_is_control(tok, 3) && tokenizer_is_control(tok, 4));
-    chat *c = chat_init(tok, CHAT_CHATML, 512);
+    const nt_tokenizer *tok = worker_tokenizer(w);
+    T_CHECK(nt_tokenizer_is_control(tok, 3) && nt_tokenizer_is_control(tok, 4));
+    chat *c = chat_init(tok, NT_CHAT_CHATML, 512);
     T_ASSERT(c);
     chat_set_system(c, "Tell a story.");
-    sampler_params p = greedy();
+    nt_sampler_params p = greedy();
     worker_job job;
     chat_add_user(c, "Once upon a time");
     answer(w, c, &p, 12, &job);
@@ -1039,8 +1039,8 @@ static void test_chatml_reuse(void)
     run_to_done(w, c);
     const chat_turn *a2 = last_turn(c);
 
-    model *m2 = NULL;
-    T_ASSERT(model_load(&m2, path, &mp, &e) == NT_OK);
+    nt_model *m2 = NULL;
+    T_ASSERT(nt_model_load(&m2, path, &mp, &e) == NT_OK);
     worker *w2 = worker_init(m2, &e);
     T_ASSERT(w2);
     worker_job ref = {.tokens = full.v, .n_tokens = (int32_t)full.n, .max_tokens = 12,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Tests for natter's command line (app/main.c, app/cli.c, app/cmd_*.c): one-shot answers
+# Tests for natter's command line (app/main.c, app/cmd/cli.c, app/cmd/cmd_*.c): one-shot answers
 # against the stories260K greedy reference, stdin prompts, option errors, `info`, `tokenize
 # --ids` against llama.cpp's vocabulary tests, corrupt files, `perplexity` against
 # llama-perplexity's number, pipe mode and a tiny `bench --quick`. Fixtures live in

@@ -1,6 +1,6 @@
-/* Tests for app/commands.c: /command parsing (prefixes, arguments), key look-ups by context
+/* Tests for app/tui/commands.c: /command parsing (prefixes, arguments), key look-ups by context
  * and the help screen generated from the one table. */
-#include "../app/commands.h"
+#include "tui/commands.h"
 #include "t.h"
 
 #include <stdlib.h>

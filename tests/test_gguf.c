@@ -61,10 +61,10 @@ static void test_types(void)
     T_CHECK(nt_type_supported(NT_TYPE_BF16));
     T_CHECK(!nt_type_supported(NT_TYPE_Q2_K));
     T_CHECK(!nt_type_supported(NT_TYPE_IQ4_NL));
-    T_EQ_STR(gguf_vtype_name(GGUF_VT_F64), "f64");
-    T_EQ_STR(gguf_vtype_name(GGUF_VT_COUNT_), "?");
-    T_EQ_INT(gguf_vtype_size(GGUF_VT_I16), 2);
-    T_EQ_INT(gguf_vtype_size(GGUF_VT_STR), 0);
+    T_EQ_STR(nt_gguf_vtype_name(NT_GGUF_F64), "f64");
+    T_EQ_STR(nt_gguf_vtype_name(NT_GGUF_COUNT_), "?");
+    T_EQ_INT(nt_gguf_vtype_size(NT_GGUF_I16), 2);
+    T_EQ_INT(nt_gguf_vtype_size(NT_GGUF_STR), 0);
 }
 
 /* ------------------------------------------------------------- real fixtures ----- */
@@ -73,70 +73,70 @@ static void test_stories260k(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("fixtures absent (../shared/fixtures)");
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_EQ_STR(gguf_path(g), path);
-    T_EQ_INT(gguf_version(g), 3);
-    T_EQ_INT(gguf_file_size(g), 1185376);
-    T_EQ_INT(gguf_alignment(g), 32);
-    T_EQ_INT(gguf_n_kv(g), 19);
-    T_EQ_INT(gguf_n_tensors(g), 48); /* 3 + 5 blocks x 9 */
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_EQ_STR(nt_gguf_path(g), path);
+    T_EQ_INT(nt_gguf_version(g), 3);
+    T_EQ_INT(nt_gguf_file_size(g), 1185376);
+    T_EQ_INT(nt_gguf_alignment(g), 32);
+    T_EQ_INT(nt_gguf_n_kv(g), 19);
+    T_EQ_INT(nt_gguf_n_tensors(g), 48); /* 3 + 5 blocks x 9 */
 
-    gguf_str s = {0};
-    T_EQ_INT(gguf_get_str(g, "general.architecture", &s, &e), NT_OK);
+    nt_gguf_str s = {0};
+    T_EQ_INT(nt_gguf_get_str(g, "general.architecture", &s, &e), NT_OK);
     T_CHECK(s.n == 5 && memcmp(s.p, "llama", 5) == 0);
     uint32_t u = 0;
-    T_EQ_INT(gguf_get_u32(g, "llama.embedding_length", &u, &e), NT_OK);
+    T_EQ_INT(nt_gguf_get_u32(g, "llama.embedding_length", &u, &e), NT_OK);
     T_EQ_INT(u, 64);
-    T_EQ_INT(gguf_get_u32(g, "llama.block_count", &u, &e), NT_OK);
+    T_EQ_INT(nt_gguf_get_u32(g, "llama.block_count", &u, &e), NT_OK);
     T_EQ_INT(u, 5);
-    T_EQ_INT(gguf_get_u32(g, "llama.attention.head_count_kv", &u, &e), NT_OK);
+    T_EQ_INT(nt_gguf_get_u32(g, "llama.attention.head_count_kv", &u, &e), NT_OK);
     T_EQ_INT(u, 4);
     int64_t i64 = 0;
-    T_EQ_INT(gguf_get_i64(g, "llama.feed_forward_length", &i64, &e), NT_OK);
+    T_EQ_INT(nt_gguf_get_i64(g, "llama.feed_forward_length", &i64, &e), NT_OK);
     T_EQ_INT(i64, 172);
     float f = 0;
-    T_EQ_INT(gguf_get_f32(g, "llama.attention.layer_norm_rms_epsilon", &f, &e), NT_OK);
+    T_EQ_INT(nt_gguf_get_f32(g, "llama.attention.layer_norm_rms_epsilon", &f, &e), NT_OK);
     T_NEAR(f, 1e-5, 1e-12);
     /* Absent key: 1 and the output untouched. */
     u = 77;
-    T_EQ_INT(gguf_get_u32(g, "llama.no_such_key", &u, &e), 1);
+    T_EQ_INT(nt_gguf_get_u32(g, "llama.no_such_key", &u, &e), 1);
     T_EQ_INT(u, 77);
-    T_EQ_INT(gguf_find_key(g, "llama.no_such_key"), -1);
+    T_EQ_INT(nt_gguf_find_key(g, "llama.no_such_key"), -1);
 
-    int64_t ki = gguf_find_key(g, "tokenizer.ggml.tokens");
+    int64_t ki = nt_gguf_find_key(g, "tokenizer.ggml.tokens");
     T_ASSERT(ki >= 0);
-    T_EQ_STR(gguf_kv_key(g, ki), "tokenizer.ggml.tokens");
-    T_EQ_INT(gguf_kv_type(g, ki), GGUF_VT_ARR);
-    T_EQ_INT(gguf_kv_arr_type(g, ki), GGUF_VT_STR);
-    T_EQ_INT(gguf_kv_arr_n(g, ki), 512);
-    enum gguf_vtype at = GGUF_VT_COUNT_;
+    T_EQ_STR(nt_gguf_kv_key(g, ki), "tokenizer.ggml.tokens");
+    T_EQ_INT(nt_gguf_kv_type(g, ki), NT_GGUF_ARR);
+    T_EQ_INT(nt_gguf_kv_arr_type(g, ki), NT_GGUF_STR);
+    T_EQ_INT(nt_gguf_kv_arr_n(g, ki), 512);
+    enum nt_gguf_vtype at = NT_GGUF_COUNT_;
     uint64_t an = 0;
     const void *ad = (const void *)1;
-    T_EQ_INT(gguf_get_arr(g, "tokenizer.ggml.tokens", &at, &an, &ad, &e), NT_OK);
-    T_EQ_INT(at, GGUF_VT_STR);
+    T_EQ_INT(nt_gguf_get_arr(g, "tokenizer.ggml.tokens", &at, &an, &ad, &e), NT_OK);
+    T_EQ_INT(at, NT_GGUF_STR);
     T_EQ_INT(an, 512);
     T_CHECK(ad == NULL);
-    s = gguf_arr_str(g, ki, 1);
+    s = nt_gguf_arr_str(g, ki, 1);
     T_CHECK(s.n == 3 && memcmp(s.p, "<s>", 3) == 0);
-    s = gguf_arr_str(g, ki, 0);
+    s = nt_gguf_arr_str(g, ki, 0);
     T_CHECK(s.n == 5 && memcmp(s.p, "<unk>", 5) == 0);
-    s = gguf_arr_str(g, ki, 3 + 10); /* byte tokens follow the 3 controls: <0x0A> is 3 + 10 */
+    s = nt_gguf_arr_str(g, ki, 3 + 10); /* byte tokens follow the 3 controls: <0x0A> is 3 + 10 */
     T_CHECK(s.n == 6 && memcmp(s.p, "<0x0A>", 6) == 0);
-    s = gguf_arr_str(g, ki, 512);
+    s = nt_gguf_arr_str(g, ki, 512);
     T_CHECK(s.p == NULL && s.n == 0);
-    s = gguf_arr_str(g, gguf_find_key(g, "llama.block_count"), 0);
+    s = nt_gguf_arr_str(g, nt_gguf_find_key(g, "llama.block_count"), 0);
     T_CHECK(s.p == NULL);
-    T_EQ_INT(gguf_kv_arr_type(g, gguf_find_key(g, "llama.block_count")), GGUF_VT_COUNT_);
-    T_EQ_INT(gguf_kv_arr_n(g, gguf_find_key(g, "llama.block_count")), 0);
+    T_EQ_INT(nt_gguf_kv_arr_type(g, nt_gguf_find_key(g, "llama.block_count")), NT_GGUF_COUNT_);
+    T_EQ_INT(nt_gguf_kv_arr_n(g, nt_gguf_find_key(g, "llama.block_count")), 0);
 
-    T_EQ_INT(gguf_get_arr(g, "tokenizer.ggml.scores", &at, &an, &ad, &e), NT_OK);
-    T_EQ_INT(at, GGUF_VT_F32);
+    T_EQ_INT(nt_gguf_get_arr(g, "tokenizer.ggml.scores", &at, &an, &ad, &e), NT_OK);
+    T_EQ_INT(at, NT_GGUF_F32);
     T_EQ_INT(an, 512);
     T_CHECK(ad != NULL);
 
-    const gguf_tensor *t = gguf_find_tensor(g, "token_embd.weight");
+    const nt_gguf_tensor *t = nt_gguf_find_tensor(g, "token_embd.weight");
     T_ASSERT(t != NULL);
     T_EQ_INT(t->type, NT_TYPE_F32);
     T_EQ_INT(t->n_dims, 2);
@@ -146,27 +146,27 @@ static void test_stories260k(void)
     T_EQ_INT(t->ne[3], 1);
     T_EQ_INT(t->nbytes, 64 * 512 * 4);
     T_EQ_INT((uintptr_t)t->data % 32, 0);
-    T_CHECK(gguf_tensor_at(g, 0) == t); /* the converter writes token_embd first */
-    t = gguf_find_tensor(g, "blk.4.ffn_down.weight");
+    T_CHECK(nt_gguf_tensor_at(g, 0) == t); /* the converter writes token_embd first */
+    t = nt_gguf_find_tensor(g, "blk.4.ffn_down.weight");
     T_ASSERT(t != NULL);
     T_EQ_INT(t->ne[0], 172);
     T_EQ_INT(t->ne[1], 64);
-    T_CHECK(gguf_find_tensor(g, "blk.5.ffn_down.weight") == NULL);
-    T_CHECK(gguf_tensor_at(g, 48) == NULL);
-    T_CHECK(gguf_tensor_at(g, -1) == NULL);
-    T_CHECK(gguf_kv_key(g, 19) == NULL);
+    T_CHECK(nt_gguf_find_tensor(g, "blk.5.ffn_down.weight") == NULL);
+    T_CHECK(nt_gguf_tensor_at(g, 48) == NULL);
+    T_CHECK(nt_gguf_tensor_at(g, -1) == NULL);
+    T_CHECK(nt_gguf_kv_key(g, 19) == NULL);
 
     /* llama.cpp packs tensors back to back (all sizes here are multiples of 32): the data
      * section is exactly the sum of the tensors and ends at the end of the file. */
     uint64_t end = 0, sum = 0;
-    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
-        const gguf_tensor *x = gguf_tensor_at(g, i);
+    for (int64_t i = 0; i < nt_gguf_n_tensors(g); i++) {
+        const nt_gguf_tensor *x = nt_gguf_tensor_at(g, i);
         if (x->offset + x->nbytes > end) end = x->offset + x->nbytes;
         sum += x->nbytes;
     }
     T_EQ_INT(end, sum);
     T_CHECK(end < 1185376 && end > 1185376 - 32768); /* metadata takes under 32 KiB */
-    gguf_close(g);
+    nt_gguf_close(g);
 }
 
 /* Each quant fixture's tensor types, counted, must match refs.tsv's types_present column
@@ -186,15 +186,15 @@ static void test_quant_fixtures(void)
         if (strcmp(name, "file") == 0) continue;
         char rel[160];
         snprintf(rel, sizeof rel, "quant/%s", name);
-        gguf *g = NULL;
+        nt_gguf *g = NULL;
         nt_err e = {0};
-        if (gguf_open(&g, t_fixture(rel), &e) != NT_OK) {
+        if (nt_gguf_open(&g, t_fixture(rel), &e) != NT_OK) {
             t_fail(__FILE__, __LINE__, "%s", e.msg);
             continue;
         }
         files++;
         int count[NT_TYPE_COUNT_] = {0};
-        for (int64_t i = 0; i < gguf_n_tensors(g); i++) count[gguf_tensor_at(g, i)->type]++;
+        for (int64_t i = 0; i < nt_gguf_n_tensors(g); i++) count[nt_gguf_tensor_at(g, i)->type]++;
         /* "NAME:N" pairs sorted by name, like refs.tsv. */
         char got[256] = "";
         const char *names[NT_TYPE_COUNT_];
@@ -215,11 +215,11 @@ static void test_quant_fixtures(void)
                      names[a], count[ty]);
         }
         T_EQ_STR(got, types);
-        const gguf_tensor *t = gguf_find_tensor(g, "blk.0.ffn_down.weight");
+        const nt_gguf_tensor *t = nt_gguf_find_tensor(g, "blk.0.ffn_down.weight");
         T_CHECK(t && t->ne[0] == 768 && t->ne[1] == 256);
-        gguf_str arch;
-        T_EQ_INT(gguf_get_str(g, "general.architecture", &arch, &e), NT_OK);
-        gguf_close(g);
+        nt_gguf_str arch;
+        T_EQ_INT(nt_gguf_get_str(g, "general.architecture", &arch, &e), NT_OK);
+        nt_gguf_close(g);
     }
     T_EQ_INT(files, 12);
     free(text);
@@ -239,57 +239,57 @@ static void test_vocab_fixtures(void)
     };
     if (!t_fixture("vocab")) T_SKIP("fixtures absent (../shared/fixtures)");
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        gguf *g = NULL;
+        nt_gguf *g = NULL;
         nt_err e = {0};
-        if (gguf_open(&g, t_fixture(want[i].file), &e) != NT_OK) {
+        if (nt_gguf_open(&g, t_fixture(want[i].file), &e) != NT_OK) {
             t_fail(__FILE__, __LINE__, "%s", e.msg);
             continue;
         }
-        T_EQ_INT(gguf_n_tensors(g), 0);
-        int64_t ki = gguf_find_key(g, "tokenizer.ggml.tokens");
-        T_EQ_INT(gguf_kv_arr_n(g, ki), want[i].n_vocab);
-        gguf_str s = {0};
-        T_EQ_INT(gguf_get_str(g, "tokenizer.ggml.model", &s, &e), NT_OK);
+        T_EQ_INT(nt_gguf_n_tensors(g), 0);
+        int64_t ki = nt_gguf_find_key(g, "tokenizer.ggml.tokens");
+        T_EQ_INT(nt_gguf_kv_arr_n(g, ki), want[i].n_vocab);
+        nt_gguf_str s = {0};
+        T_EQ_INT(nt_gguf_get_str(g, "tokenizer.ggml.model", &s, &e), NT_OK);
         T_CHECK(s.n == strlen(want[i].model) && memcmp(s.p, want[i].model, s.n) == 0);
         /* Element lengths must tile the array exactly: walk them and land on the next key. */
         uint64_t total = 0;
-        for (uint64_t j = 0; j < want[i].n_vocab; j++) total += gguf_arr_str(g, ki, j).n;
+        for (uint64_t j = 0; j < want[i].n_vocab; j++) total += nt_gguf_arr_str(g, ki, j).n;
         T_CHECK(total > want[i].n_vocab);
-        gguf_str last = gguf_arr_str(g, ki, want[i].n_vocab - 1);
+        nt_gguf_str last = nt_gguf_arr_str(g, ki, want[i].n_vocab - 1);
         T_CHECK(last.p != NULL && last.n > 0);
-        gguf_close(g);
+        nt_gguf_close(g);
     }
     /* GPT-2's vocabulary: id 0 is "!", id 50256 is <|endoftext|>. */
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, t_fixture("vocab/ggml-vocab-gpt-2.gguf"), &e) == NT_OK);
-    int64_t ki = gguf_find_key(g, "tokenizer.ggml.tokens");
-    gguf_str s = gguf_arr_str(g, ki, 0);
+    T_ASSERT(nt_gguf_open(&g, t_fixture("vocab/ggml-vocab-gpt-2.gguf"), &e) == NT_OK);
+    int64_t ki = nt_gguf_find_key(g, "tokenizer.ggml.tokens");
+    nt_gguf_str s = nt_gguf_arr_str(g, ki, 0);
     T_CHECK(s.n == 1 && s.p[0] == '!');
-    s = gguf_arr_str(g, ki, 50256);
+    s = nt_gguf_arr_str(g, ki, 50256);
     T_CHECK(s.n == 13 && memcmp(s.p, "<|endoftext|>", 13) == 0);
-    ki = gguf_find_key(g, "tokenizer.ggml.merges");
-    s = gguf_arr_str(g, ki, 0);
+    ki = nt_gguf_find_key(g, "tokenizer.ggml.merges");
+    s = nt_gguf_arr_str(g, ki, 0);
     T_CHECK(s.n == 4 && memcmp(s.p, "Ġ t", 4) == 0); /* Ġ is 2 bytes of UTF-8 */
-    gguf_close(g);
+    nt_gguf_close(g);
 }
 
 static void test_missing_file(void)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/does-not-exist.gguf", t_tmpdir());
-    gguf *g = (gguf *)1;
+    nt_gguf *g = (nt_gguf *)1;
     nt_err e = {0};
-    T_EQ_INT(gguf_open(&g, path, &e), NT_ERR_IO);
+    T_EQ_INT(nt_gguf_open(&g, path, &e), NT_ERR_IO);
     T_CHECK(g == NULL);
     char want[600];
     snprintf(want, sizeof want, "%s: No such file or directory", path);
     T_EQ_STR(e.msg, want);
     T_EQ_INT(e.code, NT_ERR_IO);
-    T_EQ_INT(gguf_open(&g, t_tmpdir(), &e), NT_ERR_IO);
+    T_EQ_INT(nt_gguf_open(&g, t_tmpdir(), &e), NT_ERR_IO);
     snprintf(want, sizeof want, "%s: Is a directory", t_tmpdir());
     T_EQ_STR(e.msg, want);
-    gguf_close(NULL);
+    nt_gguf_close(NULL);
 }
 
 /* ------------------------------------------------------------- writer ----- */
@@ -303,16 +303,16 @@ static char *tmp_path(const char *name)
     return p;
 }
 
-static bool str_is(gguf_str s, const char *want)
+static bool str_is(nt_gguf_str s, const char *want)
 {
     return s.p && s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
 }
 
 static void test_writer_roundtrip(void)
 {
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     T_ASSERT(w != NULL);
-    /* Every scalar type, through gguf_writer_set_scalar and the typed setters. */
+    /* Every scalar type, through nt_gguf_writer_set_scalar and the typed setters. */
     uint8_t u8 = 250;
     int8_t i8 = -100;
     uint16_t u16 = 65000;
@@ -320,20 +320,20 @@ static void test_writer_roundtrip(void)
     int64_t i64 = INT64_MIN + 1;
     double f64 = -1.0 / 3.0;
     bool bt = true;
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.u8", GGUF_VT_U8, &u8), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.i8", GGUF_VT_I8, &i8), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.u16", GGUF_VT_U16, &u16), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.i16", GGUF_VT_I16, &i16), NT_OK);
-    T_EQ_INT(gguf_writer_set_u32(w, "t.u32", 4000000000u), NT_OK);
-    T_EQ_INT(gguf_writer_set_i32(w, "t.i32", -5), NT_OK);
-    T_EQ_INT(gguf_writer_set_f32(w, "t.f32", 0.1f), NT_OK);
-    T_EQ_INT(gguf_writer_set_bool(w, "t.bool", false), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.bool2", GGUF_VT_BOOL, &bt), NT_OK);
-    T_EQ_INT(gguf_writer_set_str(w, "t.str", "h\xc3\xa9llo"), NT_OK);
-    T_EQ_INT(gguf_writer_set_str(w, "t.empty", ""), NT_OK);
-    T_EQ_INT(gguf_writer_set_u64(w, "t.u64", UINT64_MAX), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.i64", GGUF_VT_I64, &i64), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "t.f64", GGUF_VT_F64, &f64), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.u8", NT_GGUF_U8, &u8), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.i8", NT_GGUF_I8, &i8), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.u16", NT_GGUF_U16, &u16), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.i16", NT_GGUF_I16, &i16), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_u32(w, "t.u32", 4000000000u), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_i32(w, "t.i32", -5), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_f32(w, "t.f32", 0.1f), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_bool(w, "t.bool", false), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.bool2", NT_GGUF_BOOL, &bt), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_str(w, "t.str", "h\xc3\xa9llo"), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_str(w, "t.empty", ""), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_u64(w, "t.u64", UINT64_MAX), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.i64", NT_GGUF_I64, &i64), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "t.f64", NT_GGUF_F64, &f64), NT_OK);
     /* Arrays of every numeric element type, an empty one and string arrays. */
     uint8_t a8[5] = {1, 2, 3, 4, 255};
     int16_t a16[3] = {-1, 0, 32767};
@@ -346,23 +346,23 @@ static void test_writer_roundtrip(void)
     uint16_t au16[2] = {65535, 1};
     int32_t ai32[2] = {INT32_MIN, 42};
     bool ab[3] = {true, false, true};
-    T_EQ_INT(gguf_writer_set_arr(w, "a.u8", GGUF_VT_U8, a8, 5), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.i8", GGUF_VT_I8, ai8, 2), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.u16", GGUF_VT_U16, au16, 2), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.i16", GGUF_VT_I16, a16, 3), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.u32", GGUF_VT_U32, a32, 4), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.i32", GGUF_VT_I32, ai32, 2), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.f32", GGUF_VT_F32, af, 3), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.bool", GGUF_VT_BOOL, ab, 3), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.u64", GGUF_VT_U64, a64, 2), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.i64", GGUF_VT_I64, ai64, 2), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.f64", GGUF_VT_F64, ad, 2), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr(w, "a.none", GGUF_VT_F32, NULL, 0), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.u8", NT_GGUF_U8, a8, 5), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.i8", NT_GGUF_I8, ai8, 2), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.u16", NT_GGUF_U16, au16, 2), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.i16", NT_GGUF_I16, a16, 3), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.u32", NT_GGUF_U32, a32, 4), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.i32", NT_GGUF_I32, ai32, 2), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.f32", NT_GGUF_F32, af, 3), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.bool", NT_GGUF_BOOL, ab, 3), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.u64", NT_GGUF_U64, a64, 2), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.i64", NT_GGUF_I64, ai64, 2), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.f64", NT_GGUF_F64, ad, 2), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a.none", NT_GGUF_F32, NULL, 0), NT_OK);
     const char *strs[4] = {"<s>", "", "\xe2\x96\x81the", "x y"};
-    T_EQ_INT(gguf_writer_set_arr_str(w, "a.str", strs, 4), NT_OK);
-    T_EQ_INT(gguf_writer_set_arr_str(w, "a.nostr", NULL, 0), NT_OK);
-    T_EQ_INT(gguf_writer_set_alignment(w, 64), NT_OK);
-    T_EQ_INT(gguf_writer_set_alignment(w, 128), NT_OK); /* updates its own key */
+    T_EQ_INT(nt_gguf_writer_set_arr_str(w, "a.str", strs, 4), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr_str(w, "a.nostr", NULL, 0), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_alignment(w, 64), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_alignment(w, 128), NT_OK); /* updates its own key */
 
     /* Tensors of several types and ranks; sizes deliberately not multiples of 128. */
     float f32d[3 * 5];
@@ -375,85 +375,85 @@ static void test_writer_roundtrip(void)
     for (size_t i = 0; i < sizeof bf; i++) bf[i] = (uint8_t)(255 - i);
     int64_t ne_f32[2] = {3, 5}, ne_f16[2] = {64, 2}, ne_q40[3] = {64, 3, 1}, ne_q6k[2] = {256, 2},
             ne_bf[4] = {2, 2, 2, 3};
-    T_EQ_INT(gguf_writer_add_tensor(w, "t.f32", NT_TYPE_F32, 2, ne_f32, f32d), NT_OK);
-    T_EQ_INT(gguf_writer_add_tensor(w, "t.f16", NT_TYPE_F16, 2, ne_f16, f16d), NT_OK);
-    T_EQ_INT(gguf_writer_add_tensor(w, "t.q4_0", NT_TYPE_Q4_0, 3, ne_q40, q40), NT_OK);
-    T_EQ_INT(gguf_writer_add_tensor(w, "t.q6_k", NT_TYPE_Q6_K, 2, ne_q6k, q6k), NT_OK);
-    T_EQ_INT(gguf_writer_add_tensor(w, "t.bf16", NT_TYPE_BF16, 4, ne_bf, bf), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "t.f32", NT_TYPE_F32, 2, ne_f32, f32d), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "t.f16", NT_TYPE_F16, 2, ne_f16, f16d), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "t.q4_0", NT_TYPE_Q4_0, 3, ne_q40, q40), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "t.q6_k", NT_TYPE_Q6_K, 2, ne_q6k, q6k), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "t.bf16", NT_TYPE_BF16, 4, ne_bf, bf), NT_OK);
 
     const char *path = tmp_path("roundtrip.gguf");
     nt_err e = {0};
-    T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
-    gguf_writer_free(w);
+    T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+    nt_gguf_writer_free(w);
 
     struct stat st;
     T_ASSERT(stat(path, &st) == 0);
     T_EQ_INT(st.st_mode & 0777, 0644);
 
-    gguf *g = NULL;
-    if (gguf_open(&g, path, &e) != NT_OK) {
+    nt_gguf *g = NULL;
+    if (nt_gguf_open(&g, path, &e) != NT_OK) {
         t_fail(__FILE__, __LINE__, "%s", e.msg);
         return;
     }
-    T_EQ_INT(gguf_version(g), 3);
-    T_EQ_INT(gguf_alignment(g), 128);
-    T_EQ_INT(gguf_file_size(g), (uint64_t)st.st_size);
+    T_EQ_INT(nt_gguf_version(g), 3);
+    T_EQ_INT(nt_gguf_alignment(g), 128);
+    T_EQ_INT(nt_gguf_file_size(g), (uint64_t)st.st_size);
     /* Insertion order kept. */
     static const char *order[] = {"t.u8", "t.i8", "t.u16", "t.i16", "t.u32", "t.i32", "t.f32",
                                   "t.bool", "t.bool2", "t.str", "t.empty", "t.u64", "t.i64",
                                   "t.f64", "a.u8", "a.i8", "a.u16", "a.i16", "a.u32", "a.i32",
                                   "a.f32", "a.bool", "a.u64", "a.i64", "a.f64", "a.none",
                                   "a.str", "a.nostr", "general.alignment"};
-    T_EQ_INT(gguf_n_kv(g), sizeof order / sizeof order[0]);
-    for (int64_t i = 0; i < gguf_n_kv(g); i++) T_EQ_STR(gguf_kv_key(g, i), order[i]);
-    static const enum gguf_vtype types[] = {
-        GGUF_VT_U8, GGUF_VT_I8, GGUF_VT_U16, GGUF_VT_I16, GGUF_VT_U32, GGUF_VT_I32, GGUF_VT_F32,
-        GGUF_VT_BOOL, GGUF_VT_BOOL, GGUF_VT_STR, GGUF_VT_STR, GGUF_VT_U64, GGUF_VT_I64,
-        GGUF_VT_F64};
-    for (int64_t i = 0; i < 14; i++) T_EQ_INT(gguf_kv_type(g, i), types[i]);
+    T_EQ_INT(nt_gguf_n_kv(g), sizeof order / sizeof order[0]);
+    for (int64_t i = 0; i < nt_gguf_n_kv(g); i++) T_EQ_STR(nt_gguf_kv_key(g, i), order[i]);
+    static const enum nt_gguf_vtype types[] = {
+        NT_GGUF_U8, NT_GGUF_I8, NT_GGUF_U16, NT_GGUF_I16, NT_GGUF_U32, NT_GGUF_I32, NT_GGUF_F32,
+        NT_GGUF_BOOL, NT_GGUF_BOOL, NT_GGUF_STR, NT_GGUF_STR, NT_GGUF_U64, NT_GGUF_I64,
+        NT_GGUF_F64};
+    for (int64_t i = 0; i < 14; i++) T_EQ_INT(nt_gguf_kv_type(g, i), types[i]);
 
     int64_t v = 0;
     uint32_t u = 0;
     float f = 0;
     bool b = true;
-    gguf_str s;
-    T_EQ_INT(gguf_get_i64(g, "t.u8", &v, &e), NT_OK); T_EQ_INT(v, 250);
-    T_EQ_INT(gguf_get_i64(g, "t.i8", &v, &e), NT_OK); T_EQ_INT(v, -100);
-    T_EQ_INT(gguf_get_i64(g, "t.u16", &v, &e), NT_OK); T_EQ_INT(v, 65000);
-    T_EQ_INT(gguf_get_i64(g, "t.i16", &v, &e), NT_OK); T_EQ_INT(v, -32000);
-    T_EQ_INT(gguf_get_u32(g, "t.u32", &u, &e), NT_OK); T_EQ_INT(u, 4000000000u);
-    T_EQ_INT(gguf_get_i64(g, "t.i32", &v, &e), NT_OK); T_EQ_INT(v, -5);
-    T_EQ_INT(gguf_get_u32(g, "t.u8", &u, &e), NT_OK); T_EQ_INT(u, 250);
-    T_EQ_INT(gguf_get_f32(g, "t.f32", &f, &e), NT_OK); T_CHECK(f == 0.1f);
-    T_EQ_INT(gguf_get_bool(g, "t.bool", &b, &e), NT_OK); T_CHECK(!b);
-    T_EQ_INT(gguf_get_bool(g, "t.bool2", &b, &e), NT_OK); T_CHECK(b);
-    T_EQ_INT(gguf_get_str(g, "t.str", &s, &e), NT_OK); T_CHECK(str_is(s, "h\xc3\xa9llo"));
-    T_EQ_INT(gguf_get_str(g, "t.empty", &s, &e), NT_OK); T_EQ_INT(s.n, 0);
-    T_EQ_INT(gguf_get_i64(g, "t.i64", &v, &e), NT_OK); T_EQ_INT(v, INT64_MIN + 1);
-    T_EQ_INT(gguf_get_f32(g, "t.f64", &f, &e), NT_OK); T_CHECK(f == (float)(-1.0 / 3.0));
+    nt_gguf_str s;
+    T_EQ_INT(nt_gguf_get_i64(g, "t.u8", &v, &e), NT_OK); T_EQ_INT(v, 250);
+    T_EQ_INT(nt_gguf_get_i64(g, "t.i8", &v, &e), NT_OK); T_EQ_INT(v, -100);
+    T_EQ_INT(nt_gguf_get_i64(g, "t.u16", &v, &e), NT_OK); T_EQ_INT(v, 65000);
+    T_EQ_INT(nt_gguf_get_i64(g, "t.i16", &v, &e), NT_OK); T_EQ_INT(v, -32000);
+    T_EQ_INT(nt_gguf_get_u32(g, "t.u32", &u, &e), NT_OK); T_EQ_INT(u, 4000000000u);
+    T_EQ_INT(nt_gguf_get_i64(g, "t.i32", &v, &e), NT_OK); T_EQ_INT(v, -5);
+    T_EQ_INT(nt_gguf_get_u32(g, "t.u8", &u, &e), NT_OK); T_EQ_INT(u, 250);
+    T_EQ_INT(nt_gguf_get_f32(g, "t.f32", &f, &e), NT_OK); T_CHECK(f == 0.1f);
+    T_EQ_INT(nt_gguf_get_bool(g, "t.bool", &b, &e), NT_OK); T_CHECK(!b);
+    T_EQ_INT(nt_gguf_get_bool(g, "t.bool2", &b, &e), NT_OK); T_CHECK(b);
+    T_EQ_INT(nt_gguf_get_str(g, "t.str", &s, &e), NT_OK); T_CHECK(str_is(s, "h\xc3\xa9llo"));
+    T_EQ_INT(nt_gguf_get_str(g, "t.empty", &s, &e), NT_OK); T_EQ_INT(s.n, 0);
+    T_EQ_INT(nt_gguf_get_i64(g, "t.i64", &v, &e), NT_OK); T_EQ_INT(v, INT64_MIN + 1);
+    T_EQ_INT(nt_gguf_get_f32(g, "t.f64", &f, &e), NT_OK); T_CHECK(f == (float)(-1.0 / 3.0));
 
     /* Arrays come back byte for byte. */
-    static const struct { const char *key; enum gguf_vtype t; uint64_t n; } arrs[] = {
-        {"a.u8", GGUF_VT_U8, 5}, {"a.i8", GGUF_VT_I8, 2}, {"a.u16", GGUF_VT_U16, 2},
-        {"a.i16", GGUF_VT_I16, 3}, {"a.u32", GGUF_VT_U32, 4}, {"a.i32", GGUF_VT_I32, 2},
-        {"a.f32", GGUF_VT_F32, 3}, {"a.bool", GGUF_VT_BOOL, 3}, {"a.u64", GGUF_VT_U64, 2},
-        {"a.i64", GGUF_VT_I64, 2}, {"a.f64", GGUF_VT_F64, 2}, {"a.none", GGUF_VT_F32, 0}};
+    static const struct { const char *key; enum nt_gguf_vtype t; uint64_t n; } arrs[] = {
+        {"a.u8", NT_GGUF_U8, 5}, {"a.i8", NT_GGUF_I8, 2}, {"a.u16", NT_GGUF_U16, 2},
+        {"a.i16", NT_GGUF_I16, 3}, {"a.u32", NT_GGUF_U32, 4}, {"a.i32", NT_GGUF_I32, 2},
+        {"a.f32", NT_GGUF_F32, 3}, {"a.bool", NT_GGUF_BOOL, 3}, {"a.u64", NT_GGUF_U64, 2},
+        {"a.i64", NT_GGUF_I64, 2}, {"a.f64", NT_GGUF_F64, 2}, {"a.none", NT_GGUF_F32, 0}};
     const void *src[] = {a8, ai8, au16, a16, a32, ai32, af, ab, a64, ai64, ad, NULL};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
-        enum gguf_vtype at = GGUF_VT_COUNT_;
+        enum nt_gguf_vtype at = NT_GGUF_COUNT_;
         uint64_t an = 99;
         const void *data = NULL;
-        T_EQ_INT(gguf_get_arr(g, arrs[i].key, &at, &an, &data, &e), NT_OK);
+        T_EQ_INT(nt_gguf_get_arr(g, arrs[i].key, &at, &an, &data, &e), NT_OK);
         T_EQ_INT(at, arrs[i].t);
         T_EQ_INT(an, arrs[i].n);
-        if (an) T_CHECK(data && memcmp(data, src[i], an * gguf_vtype_size(at)) == 0);
+        if (an) T_CHECK(data && memcmp(data, src[i], an * nt_gguf_vtype_size(at)) == 0);
     }
-    int64_t ki = gguf_find_key(g, "a.str");
-    T_EQ_INT(gguf_kv_arr_type(g, ki), GGUF_VT_STR);
-    T_EQ_INT(gguf_kv_arr_n(g, ki), 4);
-    for (uint64_t i = 0; i < 4; i++) T_CHECK(str_is(gguf_arr_str(g, ki, i), strs[i]));
-    T_EQ_INT(gguf_kv_arr_n(g, gguf_find_key(g, "a.nostr")), 0);
-    T_CHECK(gguf_arr_str(g, gguf_find_key(g, "a.nostr"), 0).p == NULL);
+    int64_t ki = nt_gguf_find_key(g, "a.str");
+    T_EQ_INT(nt_gguf_kv_arr_type(g, ki), NT_GGUF_STR);
+    T_EQ_INT(nt_gguf_kv_arr_n(g, ki), 4);
+    for (uint64_t i = 0; i < 4; i++) T_CHECK(str_is(nt_gguf_arr_str(g, ki, i), strs[i]));
+    T_EQ_INT(nt_gguf_kv_arr_n(g, nt_gguf_find_key(g, "a.nostr")), 0);
+    T_CHECK(nt_gguf_arr_str(g, nt_gguf_find_key(g, "a.nostr"), 0).p == NULL);
 
     /* Tensors: shapes, types, bytes, and data aligned to 128. */
     static const struct { const char *name; int type; uint32_t nd; int64_t ne[4]; size_t nb; } ts[] = {
@@ -463,12 +463,12 @@ static void test_writer_roundtrip(void)
         {"t.q6_k", NT_TYPE_Q6_K, 2, {256, 2, 1, 1}, 420},
         {"t.bf16", NT_TYPE_BF16, 4, {2, 2, 2, 3}, 48}};
     const void *tsrc[] = {f32d, f16d, q40, q6k, bf};
-    T_EQ_INT(gguf_n_tensors(g), 5);
+    T_EQ_INT(nt_gguf_n_tensors(g), 5);
     for (int i = 0; i < 5; i++) {
-        const gguf_tensor *t = gguf_tensor_at(g, i);
+        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
         T_ASSERT(t != NULL);
         T_EQ_STR(t->name, ts[i].name);
-        T_CHECK(gguf_find_tensor(g, ts[i].name) == t);
+        T_CHECK(nt_gguf_find_tensor(g, ts[i].name) == t);
         T_EQ_INT(t->type, ts[i].type);
         T_EQ_INT(t->n_dims, ts[i].nd);
         for (int d = 0; d < 4; d++) T_EQ_INT(t->ne[d], ts[i].ne[d]);
@@ -477,58 +477,58 @@ static void test_writer_roundtrip(void)
         T_EQ_INT((uintptr_t)t->data % 128, 0);
         T_CHECK(memcmp(t->data, tsrc[i], t->nbytes) == 0);
     }
-    gguf_close(g);
+    nt_gguf_close(g);
 }
 
 static void test_writer_errors(void)
 {
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     T_ASSERT(w != NULL);
-    T_EQ_INT(gguf_writer_set_u32(w, "k", 1), NT_OK);
-    T_EQ_INT(gguf_writer_set_u32(w, "k", 2), NT_ERR_INVALID);  /* duplicate */
-    T_EQ_INT(gguf_writer_set_str(w, "k", "x"), NT_ERR_INVALID); /* duplicate, other type */
-    T_EQ_INT(gguf_writer_set_u32(w, "", 1), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_u32(w, NULL, 1), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_str(w, "s", NULL), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_arr(w, "a", GGUF_VT_STR, "x", 1), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_arr(w, "a", GGUF_VT_ARR, "x", 1), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_arr(w, "a", GGUF_VT_U32, NULL, 1), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_arr(w, "a", GGUF_VT_U64, "x", UINT64_MAX / 4), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_u32(w, "k", 1), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_u32(w, "k", 2), NT_ERR_INVALID);  /* duplicate */
+    T_EQ_INT(nt_gguf_writer_set_str(w, "k", "x"), NT_ERR_INVALID); /* duplicate, other type */
+    T_EQ_INT(nt_gguf_writer_set_u32(w, "", 1), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_u32(w, NULL, 1), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_str(w, "s", NULL), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a", NT_GGUF_STR, "x", 1), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a", NT_GGUF_ARR, "x", 1), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a", NT_GGUF_U32, NULL, 1), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_arr(w, "a", NT_GGUF_U64, "x", UINT64_MAX / 4), NT_ERR_INVALID);
     const char *bad[2] = {"x", NULL};
-    T_EQ_INT(gguf_writer_set_arr_str(w, "a", bad, 2), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_scalar(w, "a", GGUF_VT_STR, "x"), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_alignment(w, 0), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_alignment(w, 48), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_u32(w, "general.alignment", 48), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_i32(w, "general.alignment", 64), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_set_u32(w, "general.alignment", 16), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr_str(w, "a", bad, 2), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "a", NT_GGUF_STR, "x"), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_alignment(w, 0), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_alignment(w, 48), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_u32(w, "general.alignment", 48), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_i32(w, "general.alignment", 64), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_set_u32(w, "general.alignment", 16), NT_OK);
 
     float d[64] = {0};
     int64_t ne[5] = {32, 2, 1, 1, 1}, ne0[2] = {32, 0}, ne33[1] = {33}, nebig[2] = {INT64_MAX, 2};
-    T_EQ_INT(gguf_writer_add_tensor(w, "x", NT_TYPE_F32, 2, ne, d), NT_OK);
-    T_EQ_INT(gguf_writer_add_tensor(w, "x", NT_TYPE_F32, 2, ne, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "", NT_TYPE_F32, 2, ne, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 0, ne, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 5, ne, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 2, ne0, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", 4, 1, ne, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", 99, 1, ne, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", NT_TYPE_Q8_0, 1, ne33, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 2, nebig, d), NT_ERR_INVALID);
-    T_EQ_INT(gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 1, ne, NULL), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "x", NT_TYPE_F32, 2, ne, d), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "x", NT_TYPE_F32, 2, ne, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "", NT_TYPE_F32, 2, ne, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 0, ne, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 5, ne, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 2, ne0, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", 4, 1, ne, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", 99, 1, ne, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", NT_TYPE_Q8_0, 1, ne33, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 2, nebig, d), NT_ERR_INVALID);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "y", NT_TYPE_F32, 1, ne, NULL), NT_ERR_INVALID);
 
     /* The file has exactly what was accepted. */
     const char *path = tmp_path("errors.gguf");
     nt_err e = {0};
-    T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
-    gguf *g = NULL;
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_EQ_INT(gguf_n_kv(g), 2);
-    T_EQ_INT(gguf_n_tensors(g), 1);
-    T_EQ_INT(gguf_alignment(g), 16);
-    gguf_close(g);
-    gguf_writer_free(w);
-    gguf_writer_free(NULL);
+    T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+    nt_gguf *g = NULL;
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_EQ_INT(nt_gguf_n_kv(g), 2);
+    T_EQ_INT(nt_gguf_n_tensors(g), 1);
+    T_EQ_INT(nt_gguf_alignment(g), 16);
+    nt_gguf_close(g);
+    nt_gguf_writer_free(w);
+    nt_gguf_writer_free(NULL);
 }
 
 /* Names of entries in t_tmpdir() containing sub: catches temporary files left behind. */
@@ -549,13 +549,13 @@ static void test_writer_atomic(void)
 {
     nt_err e = {0};
     char want[800];
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     T_ASSERT(w != NULL);
-    T_EQ_INT(gguf_writer_set_str(w, "general.architecture", "llama"), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_str(w, "general.architecture", "llama"), NT_OK);
 
     /* A folder that does not exist: nothing can be created. */
     const char *missing = tmp_path("no-such-dir/x.gguf");
-    T_EQ_INT(gguf_writer_write(w, missing, &e), NT_ERR_IO);
+    T_EQ_INT(nt_gguf_writer_write(w, missing, &e), NT_ERR_IO);
     snprintf(want, sizeof want, "%s: cannot create a temporary file: No such file or directory",
              missing);
     T_EQ_STR(e.msg, want);
@@ -563,7 +563,7 @@ static void test_writer_atomic(void)
     /* rename fails onto a directory: the directory stays and the temporary file is removed. */
     const char *dir = tmp_path("adir.gguf");
     T_ASSERT(mkdir(dir, 0755) == 0);
-    T_EQ_INT(gguf_writer_write(w, dir, &e), NT_ERR_IO);
+    T_EQ_INT(nt_gguf_writer_write(w, dir, &e), NT_ERR_IO);
     snprintf(want, sizeof want, "%s: rename: Is a directory", dir);
     T_EQ_STR(e.msg, want);
     struct stat st;
@@ -576,11 +576,11 @@ static void test_writer_atomic(void)
     T_ASSERT(f != NULL);
     fputs("old contents, not a gguf file at all", f);
     fclose(f);
-    T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
-    gguf *g = NULL;
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_EQ_INT(gguf_n_kv(g), 1);
-    gguf_close(g);
+    T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+    nt_gguf *g = NULL;
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_EQ_INT(nt_gguf_n_kv(g), 1);
+    nt_gguf_close(g);
     T_EQ_INT(count_files_with("over.gguf."), 0);
 
     /* A write that fails half-way (file size limit: EFBIG) leaves the existing file as it was
@@ -592,14 +592,14 @@ static void test_writer_atomic(void)
     fclose(f);
     static float big[16384];
     int64_t ne[1] = {16384};
-    T_EQ_INT(gguf_writer_add_tensor(w, "big", NT_TYPE_F32, 1, ne, big), NT_OK);
+    T_EQ_INT(nt_gguf_writer_add_tensor(w, "big", NT_TYPE_F32, 1, ne, big), NT_OK);
     struct rlimit old, lim;
     T_ASSERT(getrlimit(RLIMIT_FSIZE, &old) == 0);
     lim = old;
     lim.rlim_cur = 4096;
     void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
     T_ASSERT(setrlimit(RLIMIT_FSIZE, &lim) == 0);
-    int rc = gguf_writer_write(w, keep, &e);
+    int rc = nt_gguf_writer_write(w, keep, &e);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, old_sig);
     T_EQ_INT(rc, NT_ERR_IO);
@@ -610,7 +610,7 @@ static void test_writer_atomic(void)
     T_CHECK(text && strcmp(text, "precious") == 0);
     free(text);
     T_EQ_INT(count_files_with("keep.gguf."), 0);
-    gguf_writer_free(w);
+    nt_gguf_writer_free(w);
 }
 
 /* ----------------------------------------------------------- corrupt files ----- */
@@ -673,16 +673,16 @@ static void make_good(bb *b, good_offs *o)
     o->n_tensors = b->n; bb_u64(b, 2);
     o->n_kv = b->n; bb_u64(b, 3);
     bb_str(b, "general.architecture");
-    o->kv0_type = b->n; bb_u32(b, GGUF_VT_STR);
+    o->kv0_type = b->n; bb_u32(b, NT_GGUF_STR);
     o->kv0_len = b->n; bb_str(b, "llama");
     o->kv1_key = b->n; bb_str(b, "x.arr1");
-    bb_u32(b, GGUF_VT_ARR);
-    o->kv1_et = b->n; bb_u32(b, GGUF_VT_U32);
+    bb_u32(b, NT_GGUF_ARR);
+    o->kv1_et = b->n; bb_u32(b, NT_GGUF_U32);
     o->kv1_n = b->n; bb_u64(b, 3);
     bb_u32(b, 10); bb_u32(b, 20); bb_u32(b, 30);
     o->kv2_key = b->n; bb_str(b, "x.arr2");
-    bb_u32(b, GGUF_VT_ARR);
-    bb_u32(b, GGUF_VT_STR);
+    bb_u32(b, NT_GGUF_ARR);
+    bb_u32(b, NT_GGUF_STR);
     o->kv2_n = b->n; bb_u64(b, 2);
     bb_str(b, "a");
     bb_str(b, "bc");
@@ -718,19 +718,19 @@ static void check_bad_at(int line, const char *name, const bb *b, size_t n, int 
         return;
     }
     fclose(f);
-    gguf *g = (gguf *)1;
+    nt_gguf *g = (nt_gguf *)1;
     nt_err e = {0};
-    int rc = gguf_open(&g, path, &e);
+    int rc = nt_gguf_open(&g, path, &e);
     char full[800];
     snprintf(full, sizeof full, "%s: %s", path, want);
     if (rc != code) t_fail(__FILE__, line, "%s: status %d, expected %d (%s)", name, rc, code, e.msg);
     if (code == NT_OK) {
-        if (rc == NT_OK) gguf_close(g);
+        if (rc == NT_OK) nt_gguf_close(g);
         return;
     }
     if (g != NULL) {
         t_fail(__FILE__, line, "%s: *out not NULL after a failure", name);
-        if (rc == NT_OK) gguf_close(g);
+        if (rc == NT_OK) nt_gguf_close(g);
     }
     if (strcmp(e.msg, full) != 0)
         t_fail(__FILE__, line, "%s:\n  got:      \"%s\"\n  expected: \"%s\"", name, e.msg, full);
@@ -758,21 +758,21 @@ static void test_good(void)
     T_ASSERT(f != NULL);
     fwrite(b.p, 1, b.n, f);
     fclose(f);
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_EQ_INT(gguf_n_kv(g), 3);
-    T_EQ_INT(gguf_n_tensors(g), 2);
-    const gguf_tensor *t = gguf_find_tensor(g, "q");
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_EQ_INT(nt_gguf_n_kv(g), 3);
+    T_EQ_INT(nt_gguf_n_tensors(g), 2);
+    const nt_gguf_tensor *t = nt_gguf_find_tensor(g, "q");
     T_ASSERT(t != NULL);
     T_EQ_INT(t->nbytes, 34);
     T_EQ_INT(((const uint8_t *)t->data)[33], 33);
-    t = gguf_find_tensor(g, "w");
+    t = nt_gguf_find_tensor(g, "w");
     T_ASSERT(t != NULL);
     float v;
     memcpy(&v, (const uint8_t *)t->data + 15 * 4, 4);
     T_CHECK(v == 15.0f);
-    T_CHECK(str_is(gguf_arr_str(g, 2, 1), "bc"));
+    T_CHECK(str_is(nt_gguf_arr_str(g, 2, 1), "bc"));
 
     /* Wrong types and values that do not fit, named with key and both types. */
     char want[800];
@@ -780,79 +780,79 @@ static void test_good(void)
     int64_t i64;
     float fl;
     bool bo;
-    gguf_str s;
+    nt_gguf_str s;
     const void *data;
-    T_EQ_INT(gguf_get_u32(g, "general.architecture", &u, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_u32(g, "general.architecture", &u, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'general.architecture': has type str, wanted u32", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_str(g, "x.arr1", &s, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_str(g, "x.arr1", &s, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'x.arr1': has type arr[u32], wanted str", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_f32(g, "x.arr2", &fl, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_f32(g, "x.arr2", &fl, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'x.arr2': has type arr[str], wanted f32", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_bool(g, "general.architecture", &bo, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_bool(g, "general.architecture", &bo, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'general.architecture': has type str, wanted bool", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_i64(g, "x.arr1", &i64, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_i64(g, "x.arr1", &i64, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'x.arr1': has type arr[u32], wanted i64", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_arr(g, "general.architecture", NULL, NULL, &data, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_arr(g, "general.architecture", NULL, NULL, &data, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'general.architecture': has type str, wanted arr", path);
     T_EQ_STR(e.msg, want);
-    gguf_close(g);
+    nt_gguf_close(g);
 
     /* Version 2 has the same layout. */
     bb_put_u32(&b, o.version, 2);
     CHECK_BAD("v2.gguf", &b, b.n, NT_OK, "");
-    gguf *g2 = NULL;
-    T_ASSERT(gguf_open(&g2, tmp_path("v2.gguf"), &e) == NT_OK);
-    T_EQ_INT(gguf_version(g2), 2);
-    gguf_close(g2);
+    nt_gguf *g2 = NULL;
+    T_ASSERT(nt_gguf_open(&g2, tmp_path("v2.gguf"), &e) == NT_OK);
+    T_EQ_INT(nt_gguf_version(g2), 2);
+    nt_gguf_close(g2);
 }
 
 static void test_values_not_fitting(void)
 {
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     T_ASSERT(w != NULL);
     double big = 1e300;
-    T_EQ_INT(gguf_writer_set_i32(w, "neg", -5), NT_OK);
-    T_EQ_INT(gguf_writer_set_u64(w, "huge", UINT64_MAX), NT_OK);
-    T_EQ_INT(gguf_writer_set_u64(w, "big", 1ull << 32), NT_OK);
-    T_EQ_INT(gguf_writer_set_scalar(w, "f64", GGUF_VT_F64, &big), NT_OK);
-    T_EQ_INT(gguf_writer_set_bool(w, "flag", true), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_i32(w, "neg", -5), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_u64(w, "huge", UINT64_MAX), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_u64(w, "big", 1ull << 32), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_scalar(w, "f64", NT_GGUF_F64, &big), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_bool(w, "flag", true), NT_OK);
     const char *path = tmp_path("fit.gguf");
     nt_err e = {0};
-    T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
-    gguf_writer_free(w);
-    gguf *g = NULL;
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
+    T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+    nt_gguf_writer_free(w);
+    nt_gguf *g = NULL;
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
     char want[800];
     uint32_t u = 9;
     int64_t i64 = 9;
     float f = 9;
-    T_EQ_INT(gguf_get_u32(g, "neg", &u, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_u32(g, "neg", &u, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'neg': value -5 (i32) does not fit u32", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_u32(g, "big", &u, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_u32(g, "big", &u, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'big': value 4294967296 (u64) does not fit u32", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_i64(g, "huge", &i64, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_i64(g, "huge", &i64, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want,
              "%s: key 'huge': value 18446744073709551615 (u64) does not fit i64", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_f32(g, "f64", &f, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_f32(g, "f64", &f, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'f64': value 1e+300 (f64) does not fit f32", path);
     T_EQ_STR(e.msg, want);
-    T_EQ_INT(gguf_get_u32(g, "flag", &u, &e), NT_ERR_FORMAT);
+    T_EQ_INT(nt_gguf_get_u32(g, "flag", &u, &e), NT_ERR_FORMAT);
     snprintf(want, sizeof want, "%s: key 'flag': has type bool, wanted u32", path);
     T_EQ_STR(e.msg, want);
     T_EQ_INT(u, 9);
     T_EQ_INT(i64, 9);
     T_CHECK(f == 9);
-    T_EQ_INT(gguf_get_i64(g, "big", &i64, &e), NT_OK);
+    T_EQ_INT(nt_gguf_get_i64(g, "big", &i64, &e), NT_OK);
     T_EQ_INT(i64, 1ll << 32);
-    gguf_close(g);
+    nt_gguf_close(g);
 }
 
 static void test_truncated(void)
@@ -907,8 +907,8 @@ static void test_truncated(void)
     bb s = {.n = 0};
     bb_header(&s, 3, 0, 1);
     bb_str(&s, "a");
-    bb_u32(&s, GGUF_VT_ARR);
-    bb_u32(&s, GGUF_VT_F32);
+    bb_u32(&s, NT_GGUF_ARR);
+    bb_u32(&s, NT_GGUF_F32);
     bb_u64(&s, 4);
     bb_u32(&s, 0);
     bb_u32(&s, 0);
@@ -919,7 +919,7 @@ static void test_truncated(void)
     s.n = 0;
     bb_header(&s, 3, 0, 1);
     bb_str(&s, "a");
-    bb_u32(&s, GGUF_VT_F64);
+    bb_u32(&s, NT_GGUF_F64);
     bb_u32(&s, 0);
     CHECK_BAD("t22.gguf", &s, s.n, NT_ERR_FORMAT,
               "key 'a': truncated: needs 8 bytes at offset 37, file has 41");
@@ -927,7 +927,7 @@ static void test_truncated(void)
     s.n = 0;
     bb_header(&s, 3, 0, 1);
     bb_str(&s, "general.name");
-    bb_u32(&s, GGUF_VT_STR);
+    bb_u32(&s, NT_GGUF_STR);
     bb_str(&s, "tiny");
     CHECK_BAD("t23.gguf", &s, s.n - 1, NT_ERR_FORMAT,
               "key 'general.name': truncated: needs 4 bytes at offset 56, file has 59");
@@ -1007,7 +1007,7 @@ static void test_bad_metadata(void)
     m = b;
     bb_put_u32(&m, o.kv1_et, 13);
     CHECK_BAD("etype.gguf", &m, m.n, NT_ERR_FORMAT, "key 'x.arr1': bad array element type 13");
-    bb_put_u32(&m, o.kv1_et, GGUF_VT_ARR);
+    bb_put_u32(&m, o.kv1_et, NT_GGUF_ARR);
     CHECK_BAD("nested.gguf", &m, m.n, NT_ERR_UNSUPPORTED, "key 'x.arr1': arrays of arrays are not supported");
     m = b;
     m.p[o.kv2_key + 8 + 5] = '1'; /* x.arr2 -> x.arr1 */
@@ -1020,16 +1020,16 @@ static void test_bad_metadata(void)
     bb s = {.n = 0};
     bb_header(&s, 3, 0, 1);
     bb_str(&s, "");
-    bb_u32(&s, GGUF_VT_U8);
+    bb_u32(&s, NT_GGUF_U8);
     bb_u8(&s, 1);
     CHECK_BAD("emptykey.gguf", &s, s.n, NT_ERR_FORMAT, "metadata entry 0: empty key");
 
     /* general.alignment: u32 power of two only. */
     static const struct { uint32_t type; uint32_t v; const char *name, *want; } al[] = {
-        {GGUF_VT_U32, 0, "al0.gguf", "key 'general.alignment': must be a power of two, found 0"},
-        {GGUF_VT_U32, 48, "al48.gguf", "key 'general.alignment': must be a power of two, found 48"},
-        {GGUF_VT_I32, 32, "ali32.gguf", "key 'general.alignment': must be a u32, found i32"},
-        {GGUF_VT_F32, 32, "alf32.gguf", "key 'general.alignment': must be a u32, found f32"},
+        {NT_GGUF_U32, 0, "al0.gguf", "key 'general.alignment': must be a power of two, found 0"},
+        {NT_GGUF_U32, 48, "al48.gguf", "key 'general.alignment': must be a power of two, found 48"},
+        {NT_GGUF_I32, 32, "ali32.gguf", "key 'general.alignment': must be a u32, found i32"},
+        {NT_GGUF_F32, 32, "alf32.gguf", "key 'general.alignment': must be a u32, found f32"},
     };
     for (size_t i = 0; i < sizeof al / sizeof al[0]; i++) {
         s.n = 0;
@@ -1042,7 +1042,7 @@ static void test_bad_metadata(void)
     s.n = 0;
     bb_header(&s, 3, 0, 1);
     bb_str(&s, "general.alignment");
-    bb_u32(&s, GGUF_VT_U32);
+    bb_u32(&s, NT_GGUF_U32);
     bb_u32(&s, 1);
     CHECK_BAD("al1.gguf", &s, s.n, NT_OK, "");
 }
@@ -1119,7 +1119,7 @@ static void test_bad_tensors(void)
     s.n = 0;
     bb_header(&s, 3, 1, 1);
     bb_str(&s, "general.alignment");
-    bb_u32(&s, GGUF_VT_U32);
+    bb_u32(&s, NT_GGUF_U32);
     bb_u32(&s, 64);
     bb_str(&s, "t");
     bb_u32(&s, 1);
@@ -1138,36 +1138,36 @@ static void test_bad_tensors(void)
  * message starting with the path. */
 static int open_and_walk(const char *path)
 {
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    int rc = gguf_open(&g, path, &e);
+    int rc = nt_gguf_open(&g, path, &e);
     if (rc != NT_OK) {
         if (strncmp(e.msg, path, strlen(path)) != 0 || g != NULL) return 999;
         return rc;
     }
     unsigned sum = 0;
-    for (int64_t i = 0; i < gguf_n_kv(g); i++) {
-        const char *key = gguf_kv_key(g, i);
+    for (int64_t i = 0; i < nt_gguf_n_kv(g); i++) {
+        const char *key = nt_gguf_kv_key(g, i);
         sum += (unsigned)strlen(key);
-        if (gguf_find_key(g, key) != i) sum = 1u << 31;
-        for (uint64_t j = 0; j < gguf_kv_arr_n(g, i) && gguf_kv_arr_type(g, i) == GGUF_VT_STR; j++) {
-            gguf_str s = gguf_arr_str(g, i, j);
+        if (nt_gguf_find_key(g, key) != i) sum = 1u << 31;
+        for (uint64_t j = 0; j < nt_gguf_kv_arr_n(g, i) && nt_gguf_kv_arr_type(g, i) == NT_GGUF_STR; j++) {
+            nt_gguf_str s = nt_gguf_arr_str(g, i, j);
             if (s.n) sum += (unsigned char)s.p[0] + (unsigned char)s.p[s.n - 1];
         }
-        enum gguf_vtype at;
+        enum nt_gguf_vtype at;
         uint64_t an;
         const void *data;
-        if (gguf_get_arr(g, key, &at, &an, &data, &e) == NT_OK && data && an)
-            sum += ((const unsigned char *)data)[an * gguf_vtype_size(at) - 1];
-        gguf_str s;
-        if (gguf_get_str(g, key, &s, &e) == NT_OK && s.n) sum += (unsigned char)s.p[s.n - 1];
+        if (nt_gguf_get_arr(g, key, &at, &an, &data, &e) == NT_OK && data && an)
+            sum += ((const unsigned char *)data)[an * nt_gguf_vtype_size(at) - 1];
+        nt_gguf_str s;
+        if (nt_gguf_get_str(g, key, &s, &e) == NT_OK && s.n) sum += (unsigned char)s.p[s.n - 1];
     }
-    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
-        const gguf_tensor *t = gguf_tensor_at(g, i);
+    for (int64_t i = 0; i < nt_gguf_n_tensors(g); i++) {
+        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
         sum += ((const unsigned char *)t->data)[0] + ((const unsigned char *)t->data)[t->nbytes - 1];
-        if (gguf_find_tensor(g, t->name) != t) sum = 1u << 31;
+        if (nt_gguf_find_tensor(g, t->name) != t) sum = 1u << 31;
     }
-    gguf_close(g);
+    nt_gguf_close(g);
     return sum == 1u << 31 ? 998 : NT_OK;
 }
 
@@ -1218,22 +1218,22 @@ static void test_big_vocab(void)
         v[i] = malloc(16);
         snprintf(v[i], 16, "tok%d", i);
     }
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     T_ASSERT(w != NULL);
-    T_EQ_INT(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v, N), NT_OK);
+    T_EQ_INT(nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v, N), NT_OK);
     for (int i = 0; i < N; i++) free(v[i]);
     free(v);
     const char *path = tmp_path("big.gguf");
     nt_err e = {0};
-    T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
-    gguf_writer_free(w);
-    gguf *g = NULL;
-    T_ASSERT(gguf_open(&g, path, &e) == NT_OK);
-    T_EQ_INT(gguf_kv_arr_n(g, 0), N);
-    T_CHECK(str_is(gguf_arr_str(g, 0, 0), "tok0"));
-    T_CHECK(str_is(gguf_arr_str(g, 0, 77777), "tok77777"));
-    T_CHECK(str_is(gguf_arr_str(g, 0, N - 1), "tok149999"));
-    gguf_close(g);
+    T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+    nt_gguf_writer_free(w);
+    nt_gguf *g = NULL;
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_EQ_INT(nt_gguf_kv_arr_n(g, 0), N);
+    T_CHECK(str_is(nt_gguf_arr_str(g, 0, 0), "tok0"));
+    T_CHECK(str_is(nt_gguf_arr_str(g, 0, 77777), "tok77777"));
+    T_CHECK(str_is(nt_gguf_arr_str(g, 0, N - 1), "tok149999"));
+    nt_gguf_close(g);
 }
 
 int main(void)

@@ -1,9 +1,9 @@
-/* Tests for app/input.c's byte parser: special keys from their escape sequences (CSI and SS3,
+/* Tests for app/tui/input.c's byte parser: special keys from their escape sequences (CSI and SS3,
  * with modifiers), SGR mouse reports, bracketed paste split across reads, the lone-ESC
  * ambiguity, Alt-Enter, UTF-8 characters kept whole, unknown sequences dropped. Readline is
  * not started here. */
-#include "../app/commands.h"
-#include "../app/input.h"
+#include "tui/commands.h"
+#include "tui/input.h"
 #include "t.h"
 
 #include <string.h>

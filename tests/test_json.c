@@ -1,7 +1,7 @@
-/* Tests for app/json.c: accepted and rejected documents with exact line:col messages,
+/* Tests for app/util/json.c: accepted and rejected documents with exact line:col messages,
  * Unicode escapes and UTF-8 validation, numbers, duplicate keys, depth, and the writer's
  * output read back by the parser. */
-#include "../app/json.h"
+#include "util/json.h"
 #include "natter.h"
 #include "t.h"
 

@@ -47,31 +47,31 @@ static int32_t argmax(const float *v, int32_t n)
     return best;
 }
 
-static model *load(const char *path, int32_t n_ctx, int32_t n_threads)
+static nt_model *load(const char *path, int32_t n_ctx, int32_t n_threads)
 {
-    model_params p = model_default_params();
+    nt_model_params p = nt_model_default_params();
     p.n_ctx = n_ctx;
     p.n_threads = n_threads;
-    model *m = NULL;
+    nt_model *m = NULL;
     nt_err e = {0};
-    if (model_load(&m, path, &p, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "model_load(%s): %s", path, e.msg);
+    if (nt_model_load(&m, path, &p, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "nt_model_load(%s): %s", path, e.msg);
         return NULL;
     }
     return m;
 }
 
 /* Evaluates prompt, then greedily generates n ids (no stopping) into out. */
-static int greedy(model *m, const nt_tokens *prompt, int n, nt_tokens *out)
+static int greedy(nt_model *m, const nt_tokens *prompt, int n, nt_tokens *out)
 {
-    const int32_t V = model_get_info(m)->n_vocab;
+    const int32_t V = nt_model_get_info(m)->n_vocab;
     float *logits = malloc((size_t)V * sizeof *logits);
     nt_err e = {0};
-    int rc = model_eval(m, prompt->v, (int32_t)prompt->n, logits, &e);
+    int rc = nt_model_eval(m, prompt->v, (int32_t)prompt->n, logits, &e);
     for (int i = 0; rc == NT_OK && i < n; i++) {
         int32_t id = argmax(logits, V);
         nt_tokens_push(out, id);
-        if (i + 1 < n) rc = model_eval(m, &id, 1, logits, &e);
+        if (i + 1 < n) rc = nt_model_eval(m, &id, 1, logits, &e);
     }
     if (rc) t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
     free(logits);
@@ -106,15 +106,15 @@ static void pool_check_task(void *ctx, int64_t task, int thread)
 static void test_pool(void)
 {
     for (int nt = 1; nt <= 3; nt++) {
-        pool *p = pool_init(nt);
+        pool *p = nt_pool_init(nt);
         T_ASSERT(p);
-        T_EQ_INT(pool_n_threads(p), nt);
+        T_EQ_INT(nt_pool_n_threads(p), nt);
         int hits[300];
         pool_check c = {hits, 0, nt};
         for (int job = 0; job < 2000; job++) {
             const int n = 1 + (job * 37) % 300;
             memset(hits, 0, sizeof hits);
-            pool_run(p, n, pool_check_task, &c);
+            nt_pool_run(p, n, pool_check_task, &c);
             for (int i = 0; i < n; i++)
                 if (hits[i] != 1) {
                     t_fail(__FILE__, __LINE__, "threads %d, job %d: task %d ran %d times", nt, job, i, hits[i]);
@@ -123,9 +123,9 @@ static void test_pool(void)
                 }
         }
         T_EQ_INT(c.bad_thread, 0);
-        pool_free(p);
+        nt_pool_free(p);
     }
-    pool_free(NULL);
+    nt_pool_free(NULL);
 }
 
 /* --------------------------------------------------------------- stories260K ----- */
@@ -135,7 +135,7 @@ static void stories_case(const char *which)
     char rel[128];
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 512, 2);
+    nt_model *m = load(path, 512, 2);
     T_ASSERT(m);
     nt_tokens prompt = {0}, want = {0}, got = {0};
     snprintf(rel, sizeof rel, "models/stories260K.%s.prompt.ids", which);
@@ -148,11 +148,11 @@ static void stories_case(const char *which)
     if (bad >= 0)
         t_fail(__FILE__, __LINE__, "%s: greedy id %d differs: got %d, want %d", which, bad,
                bad < (int)got.n ? got.v[bad] : -1, bad < (int)want.n ? want.v[bad] : -1);
-    T_EQ_INT(model_n_past(m), (int)prompt.n + 199);
+    T_EQ_INT(nt_model_n_past(m), (int)prompt.n + 199);
     nt_tokens_free(&prompt);
     nt_tokens_free(&want);
     nt_tokens_free(&got);
-    model_free(m);
+    nt_model_free(m);
 }
 
 static void test_stories_greedy_once(void) { stories_case("once"); }
@@ -162,9 +162,9 @@ static void test_stories_info(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 0, 1);
+    nt_model *m = load(path, 0, 1);
     T_ASSERT(m);
-    const model_info *in = model_get_info(m);
+    const nt_model_info *in = nt_model_get_info(m);
     T_EQ_STR(in->arch, "llama");
     T_EQ_INT(in->n_embd, 64);
     T_EQ_INT(in->n_layer, 5);
@@ -177,7 +177,7 @@ static void test_stories_info(void)
     T_EQ_INT(in->n_ctx_train, 128);
     T_EQ_INT(in->n_ctx, 128); /* default: the trained context (below the 4096 cap) */
     T_CHECK(in->n_params > 250000 && in->n_params < 300000);
-    model_free(m);
+    nt_model_free(m);
 }
 
 /* ---------------------------------------------------------------- quant fixtures ----- */
@@ -241,7 +241,7 @@ static void test_quant_greedy(void)
     for (int i = 0; i < n; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "quant/%s", rows[i].file);
-        model *m = load(t_fixture(rel), 0, 2);
+        nt_model *m = load(t_fixture(rel), 0, 2);
         if (!m) continue;
         nt_tokens got = {0};
         greedy(m, &rows[i].prompt, (int)rows[i].greedy.n, &got);
@@ -250,7 +250,7 @@ static void test_quant_greedy(void)
             t_fail(__FILE__, __LINE__, "%s: greedy id %d differs: got %d, want %d", rows[i].file,
                    bad, bad < (int)got.n ? got.v[bad] : -1, rows[i].greedy.v[bad]);
         nt_tokens_free(&got);
-        model_free(m);
+        nt_model_free(m);
     }
     free_refs(rows, n);
 }
@@ -267,19 +267,19 @@ static void test_quant_perplexity(void)
     for (int i = 0; i < n; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "quant/%s", rows[i].file);
-        model *m = load(t_fixture(rel), 0, 2);
+        nt_model *m = load(t_fixture(rel), 0, 2);
         if (!m) continue;
-        const tokenizer *tok = model_tokenizer(m);
+        const nt_tokenizer *tok = nt_model_tokenizer(m);
         nt_tokens toks = {0};
         nt_err e = {0};
-        int flags = tokenizer_add_bos(tok) ? TOKENIZER_ADD_BOS : 0;
-        T_EQ_INT(tokenizer_encode(tok, text, tlen, flags, &toks, &e), NT_OK);
+        int flags = nt_tokenizer_add_bos(tok) ? NT_TOK_ADD_BOS : 0;
+        T_EQ_INT(nt_tokenizer_encode(tok, text, tlen, flags, &toks, &e), NT_OK);
         T_EQ_INT(toks.n, 3768);
-        model_ppl r;
-        T_EQ_INT(model_perplexity(m, toks.v, toks.n, 128, &r, &e), NT_OK);
+        nt_model_ppl r;
+        T_EQ_INT(nt_model_perplexity(m, toks.v, toks.n, 128, &r, &e), NT_OK);
         T_EQ_INT(r.n_chunks, 29);
         T_EQ_INT(r.n_scored, 29 * 63);
-        T_EQ_INT(model_n_past(m), 0);
+        T_EQ_INT(nt_model_n_past(m), 0);
         const bool plain = strstr(rows[i].file, ".f32.") || strstr(rows[i].file, ".f16.") ||
                            strstr(rows[i].file, ".bf16.");
         const double tol = (plain ? 0.001 : 0.01) * rows[i].ppl;
@@ -290,7 +290,7 @@ static void test_quant_perplexity(void)
             printf("  %-24s ppl %.4f (llama.cpp %.4f, %+.4f%%)\n", rows[i].file, r.ppl,
                    rows[i].ppl, 100.0 * (r.ppl - rows[i].ppl) / rows[i].ppl);
         nt_tokens_free(&toks);
-        model_free(m);
+        nt_model_free(m);
     }
     free(text);
     free_refs(rows, n);
@@ -304,9 +304,9 @@ static void threads_case(const char *rel)
 {
     const char *path = t_fixture(rel);
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 0, 1);
+    nt_model *m = load(path, 0, 1);
     T_ASSERT(m);
-    const int32_t V = model_get_info(m)->n_vocab;
+    const int32_t V = nt_model_get_info(m)->n_vocab;
     int32_t toks[40];
     for (int i = 0; i < 40; i++) toks[i] = (int32_t)((i * 37 + 11) % V);
     toks[0] = 1;
@@ -314,17 +314,17 @@ static void threads_case(const char *rel)
     nt_err e = {0};
     for (int pass = 0; pass < 2; pass++) {
         float *out = pass ? b : a;
-        T_EQ_INT(model_set_threads(m, pass ? 2 : 1), NT_OK);
-        model_rewind(m, 0);
-        T_EQ_INT(model_eval_all(m, toks, 32, out, &e), NT_OK);
+        T_EQ_INT(nt_model_set_threads(m, pass ? 2 : 1), NT_OK);
+        nt_model_rewind(m, 0);
+        T_EQ_INT(nt_model_eval_all(m, toks, 32, out, &e), NT_OK);
         for (int i = 32; i < 40; i++)
-            T_EQ_INT(model_eval(m, &toks[i], 1, out + (size_t)V * (size_t)(i + 1), &e), NT_OK);
+            T_EQ_INT(nt_model_eval(m, &toks[i], 1, out + (size_t)V * (size_t)(i + 1), &e), NT_OK);
     }
     T_CHECK(memcmp(a, b, sizeof(float) * 32 * (size_t)V) == 0);
     T_CHECK(memcmp(a + (size_t)V * 33, b + (size_t)V * 33, sizeof(float) * 8 * (size_t)V) == 0);
     free(a);
     free(b);
-    model_free(m);
+    nt_model_free(m);
 }
 
 static void test_threads_f32(void) { threads_case("quant/tiny-llama.f32.gguf"); }
@@ -341,22 +341,22 @@ static void split_invariance_case(const char *rel)
 {
     const char *path = t_fixture(rel);
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 0, 2);
+    nt_model *m = load(path, 0, 2);
     T_ASSERT(m);
-    const int32_t V = model_get_info(m)->n_vocab;
+    const int32_t V = nt_model_get_info(m)->n_vocab;
     int32_t toks[40];
     for (int i = 0; i < 40; i++) toks[i] = (int32_t)((i * 41 + 7) % V);
     float *a = malloc(sizeof(float) * (size_t)V * 40), *b = malloc(sizeof(float) * (size_t)V * 40);
     nt_err e = {0};
-    T_EQ_INT(model_eval_all(m, toks, 40, a, &e), NT_OK);
-    model_rewind(m, 0);
-    T_EQ_INT(model_eval_all(m, toks, 1, b, &e), NT_OK);
-    T_EQ_INT(model_eval_all(m, toks + 1, 7, b + V, &e), NT_OK);
-    T_EQ_INT(model_eval_all(m, toks + 8, 32, b + (size_t)V * 8, &e), NT_OK);
+    T_EQ_INT(nt_model_eval_all(m, toks, 40, a, &e), NT_OK);
+    nt_model_rewind(m, 0);
+    T_EQ_INT(nt_model_eval_all(m, toks, 1, b, &e), NT_OK);
+    T_EQ_INT(nt_model_eval_all(m, toks + 1, 7, b + V, &e), NT_OK);
+    T_EQ_INT(nt_model_eval_all(m, toks + 8, 32, b + (size_t)V * 8, &e), NT_OK);
     T_CHECK(memcmp(a, b, sizeof(float) * (size_t)V * 40) == 0);
     free(a);
     free(b);
-    model_free(m);
+    nt_model_free(m);
 }
 
 static void test_split_invariance_q4_k(void) { split_invariance_case("quant/tiny-llama.q4_k.gguf"); }
@@ -367,7 +367,7 @@ static void test_rewind(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 512, 2);
+    nt_model *m = load(path, 512, 2);
     T_ASSERT(m);
     nt_tokens prompt = {0}, a = {0};
     T_ASSERT(read_ids(t_fixture("models/stories260K.once.prompt.ids"), &prompt) == 0);
@@ -376,22 +376,22 @@ static void test_rewind(void)
     nt_err e = {0};
 
     /* Fresh run: prompt, then 40 greedy tokens, keeping every step's logits. */
-    T_EQ_INT(model_eval(m, prompt.v, P, la, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, prompt.v, P, la, &e), NT_OK);
     for (int i = 0; i < 40; i++) {
         int32_t id = argmax(la + (size_t)V * i, V);
         nt_tokens_push(&a, id);
-        if (i + 1 < 40) T_EQ_INT(model_eval(m, &id, 1, la + (size_t)V * (i + 1), &e), NT_OK);
+        if (i + 1 < 40) T_EQ_INT(nt_model_eval(m, &id, 1, la + (size_t)V * (i + 1), &e), NT_OK);
     }
-    T_EQ_INT(model_n_past(m), P + 39);
+    T_EQ_INT(nt_model_n_past(m), P + 39);
 
     /* Something else on top, then back to prompt + 5 generated tokens: evaluating token 5
      * again must give exactly the logits of the fresh run, and the same continuation. */
     int32_t junk[20];
     for (int i = 0; i < 20; i++) junk[i] = 100 + i;
-    T_EQ_INT(model_eval(m, junk, 20, NULL, &e), NT_OK);
-    model_rewind(m, P + 5);
-    T_EQ_INT(model_n_past(m), P + 5);
-    T_EQ_INT(model_eval(m, &a.v[5], 1, lb, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, junk, 20, NULL, &e), NT_OK);
+    nt_model_rewind(m, P + 5);
+    T_EQ_INT(nt_model_n_past(m), P + 5);
+    T_EQ_INT(nt_model_eval(m, &a.v[5], 1, lb, &e), NT_OK);
     T_CHECK(memcmp(lb, la + (size_t)V * 6, sizeof(float) * V) == 0);
     for (int i = 6; i < 40; i++) {
         int32_t id = argmax(lb, V);
@@ -399,48 +399,48 @@ static void test_rewind(void)
             t_fail(__FILE__, __LINE__, "after rewind, token %d: got %d, want %d", i, id, a.v[i]);
             break;
         }
-        if (i + 1 < 40) T_EQ_INT(model_eval(m, &id, 1, lb, &e), NT_OK);
+        if (i + 1 < 40) T_EQ_INT(nt_model_eval(m, &id, 1, lb, &e), NT_OK);
     }
 
     /* Rewind into the prompt and process its rest as a new turn: same greedy tokens. */
-    model_rewind(m, 2);
+    nt_model_rewind(m, 2);
     nt_tokens rest = {0}, b = {0};
     nt_tokens_append(&rest, prompt.v + 2, prompt.n - 2);
     T_EQ_INT(greedy(m, &rest, 40, &b), NT_OK);
     T_EQ_INT(first_mismatch(&a, &b), -1);
 
-    model_rewind(m, 1000); /* beyond n_past: no change */
-    T_EQ_INT(model_n_past(m), P + 39);
+    nt_model_rewind(m, 1000); /* beyond n_past: no change */
+    T_EQ_INT(nt_model_n_past(m), P + 39);
     free(la);
     free(lb);
     nt_tokens_free(&prompt);
     nt_tokens_free(&a);
     nt_tokens_free(&rest);
     nt_tokens_free(&b);
-    model_free(m);
+    nt_model_free(m);
 }
 
 static void test_context_full(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 16, 1);
+    nt_model *m = load(path, 16, 1);
     T_ASSERT(m);
-    T_EQ_INT(model_get_info(m)->n_ctx, 16);
+    T_EQ_INT(nt_model_get_info(m)->n_ctx, 16);
     int32_t toks[17] = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311};
     nt_err e = {0};
-    T_EQ_INT(model_eval(m, toks, 10, NULL, &e), NT_OK);
-    T_EQ_INT(model_eval(m, toks + 10, 7, NULL, &e), NT_ERR_CONTEXT_FULL);
-    T_EQ_STR(e.msg, "model_eval: 7 tokens do not fit in the context (10 of 16 positions used)");
-    T_EQ_INT(model_n_past(m), 10);
-    T_EQ_INT(model_eval(m, toks + 10, 6, NULL, &e), NT_OK);
-    T_EQ_INT(model_n_past(m), 16);
+    T_EQ_INT(nt_model_eval(m, toks, 10, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, toks + 10, 7, NULL, &e), NT_ERR_CONTEXT_FULL);
+    T_EQ_STR(e.msg, "nt_model_eval: 7 tokens do not fit in the context (10 of 16 positions used)");
+    T_EQ_INT(nt_model_n_past(m), 10);
+    T_EQ_INT(nt_model_eval(m, toks + 10, 6, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_n_past(m), 16);
     int32_t bad = 512;
-    model_rewind(m, 3);
-    T_EQ_INT(model_eval(m, &bad, 1, NULL, &e), NT_ERR_INVALID);
-    T_EQ_STR(e.msg, "model_eval: token 0 has id 512, outside the vocabulary (0..511)");
-    T_EQ_INT(model_n_past(m), 3);
-    model_free(m);
+    nt_model_rewind(m, 3);
+    T_EQ_INT(nt_model_eval(m, &bad, 1, NULL, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "nt_model_eval: token 0 has id 512, outside the vocabulary (0..511)");
+    T_EQ_INT(nt_model_n_past(m), 3);
+    nt_model_free(m);
 }
 
 /* ---------------------------------------------------------------- cancellation ----- */
@@ -468,7 +468,7 @@ static void test_cancel(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 512, 2);
+    nt_model *m = load(path, 512, 2);
     T_ASSERT(m);
     const int32_t V = 512, N = 100;
     int32_t toks[100];
@@ -479,9 +479,9 @@ static void test_cancel(void)
 
     /* The reference: the whole prompt, uninterrupted. */
     cancel_state cs = {.fire_at = 1 << 30};
-    model_hooks h = {cancel_cb, progress_cb, &cs};
-    model_set_hooks(m, &h);
-    T_EQ_INT(model_eval(m, toks, N, a, &e), NT_OK);
+    nt_model_hooks h = {cancel_cb, progress_cb, &cs};
+    nt_model_set_hooks(m, &h);
+    T_EQ_INT(nt_model_eval(m, toks, N, a, &e), NT_OK);
     T_CHECK(cs.polls >= 5); /* at least once per layer */
     T_CHECK(cs.progress_calls >= 2);
     T_EQ_INT(cs.last_done, N);
@@ -489,27 +489,27 @@ static void test_cancel(void)
     const int polls_per_batch = cs.polls / 2;
 
     /* Cancelled in the second batch: the first batch's tokens stay, nothing of the second. */
-    model_rewind(m, 0);
+    nt_model_rewind(m, 0);
     cs = (cancel_state){.fire_at = polls_per_batch + 3};
-    T_EQ_INT(model_eval(m, toks, N, b, &e), NT_ERR_CANCELLED);
-    const int32_t kept = model_n_past(m);
+    T_EQ_INT(nt_model_eval(m, toks, N, b, &e), NT_ERR_CANCELLED);
+    const int32_t kept = nt_model_n_past(m);
     T_CHECK(kept > 0 && kept < N);
     /* Finishing the prompt afterwards gives the uninterrupted run's logits. */
     cs.fire_at = 1 << 30;
-    T_EQ_INT(model_eval(m, toks + kept, N - kept, b, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, toks + kept, N - kept, b, &e), NT_OK);
     T_CHECK(memcmp(a, b, sizeof(float) * V) == 0);
 
     /* Cancelled at the first poll: nothing kept; a fresh evaluation is unaffected. */
-    model_rewind(m, 0);
+    nt_model_rewind(m, 0);
     cs = (cancel_state){.fire_at = 1};
-    T_EQ_INT(model_eval(m, toks, N, b, &e), NT_ERR_CANCELLED);
-    T_EQ_INT(model_n_past(m), 0);
+    T_EQ_INT(nt_model_eval(m, toks, N, b, &e), NT_ERR_CANCELLED);
+    T_EQ_INT(nt_model_n_past(m), 0);
     cs.fire_at = 1 << 30;
-    T_EQ_INT(model_eval(m, toks, N, b, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, toks, N, b, &e), NT_OK);
     T_CHECK(memcmp(a, b, sizeof(float) * V) == 0);
     free(a);
     free(b);
-    model_free(m);
+    nt_model_free(m);
 }
 
 
@@ -529,47 +529,47 @@ static const char *copy_model(const char *src, const char *name, const model_edi
     static char path[512];
     static float freqs[512];
     snprintf(path, sizeof path, "%s/%s", t_tmpdir(), name);
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     nt_err e = {0};
-    if (gguf_open(&g, src, &e) != NT_OK) {
+    if (nt_gguf_open(&g, src, &e) != NT_OK) {
         t_fail(__FILE__, __LINE__, "%s", e.msg);
         return NULL;
     }
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     int rc = NT_OK;
-    for (int64_t i = 0; i < gguf_n_kv(g) && rc == NT_OK; i++) {
-        const char *k = gguf_kv_key(g, i);
+    for (int64_t i = 0; i < nt_gguf_n_kv(g) && rc == NT_OK; i++) {
+        const char *k = nt_gguf_kv_key(g, i);
         uint32_t u;
         float f;
         bool b;
-        gguf_str str;
-        switch (gguf_kv_type(g, i)) {
-        case GGUF_VT_U32: gguf_get_u32(g, k, &u, NULL); rc = gguf_writer_set_u32(w, k, u); break;
-        case GGUF_VT_I32: gguf_get_u32(g, k, &u, NULL); rc = gguf_writer_set_i32(w, k, (int32_t)u); break;
-        case GGUF_VT_F32: gguf_get_f32(g, k, &f, NULL); rc = gguf_writer_set_f32(w, k, f); break;
-        case GGUF_VT_BOOL: gguf_get_bool(g, k, &b, NULL); rc = gguf_writer_set_bool(w, k, b); break;
-        case GGUF_VT_STR: {
-            gguf_get_str(g, k, &str, NULL);
+        nt_gguf_str str;
+        switch (nt_gguf_kv_type(g, i)) {
+        case NT_GGUF_U32: nt_gguf_get_u32(g, k, &u, NULL); rc = nt_gguf_writer_set_u32(w, k, u); break;
+        case NT_GGUF_I32: nt_gguf_get_u32(g, k, &u, NULL); rc = nt_gguf_writer_set_i32(w, k, (int32_t)u); break;
+        case NT_GGUF_F32: nt_gguf_get_f32(g, k, &f, NULL); rc = nt_gguf_writer_set_f32(w, k, f); break;
+        case NT_GGUF_BOOL: nt_gguf_get_bool(g, k, &b, NULL); rc = nt_gguf_writer_set_bool(w, k, b); break;
+        case NT_GGUF_STR: {
+            nt_gguf_get_str(g, k, &str, NULL);
             char *v = strndup(str.p, str.n);
-            rc = gguf_writer_set_str(w, k, v);
+            rc = nt_gguf_writer_set_str(w, k, v);
             free(v);
             break;
         }
-        case GGUF_VT_ARR: {
-            enum gguf_vtype at;
+        case NT_GGUF_ARR: {
+            enum nt_gguf_vtype at;
             uint64_t n;
             const void *data;
-            gguf_get_arr(g, k, &at, &n, &data, NULL);
-            if (at != GGUF_VT_STR) {
-                rc = gguf_writer_set_arr(w, k, at, data, n);
+            nt_gguf_get_arr(g, k, &at, &n, &data, NULL);
+            if (at != NT_GGUF_STR) {
+                rc = nt_gguf_writer_set_arr(w, k, at, data, n);
                 break;
             }
             char **v = calloc(n, sizeof *v);
             for (uint64_t j = 0; j < n; j++) {
-                gguf_str sj = gguf_arr_str(g, i, j);
+                nt_gguf_str sj = nt_gguf_arr_str(g, i, j);
                 v[j] = strndup(sj.p, sj.n);
             }
-            rc = gguf_writer_set_arr_str(w, k, (const char *const *)v, n);
+            rc = nt_gguf_writer_set_arr_str(w, k, (const char *const *)v, n);
             for (uint64_t j = 0; j < n; j++) free(v[j]);
             free(v);
             break;
@@ -580,44 +580,44 @@ static const char *copy_model(const char *src, const char *name, const model_edi
         }
     }
     if (ed->linear_factor > 0) {
-        gguf_writer_set_str(w, "llama.rope.scaling.type", "linear");
-        gguf_writer_set_f32(w, "llama.rope.scaling.factor", ed->linear_factor);
+        nt_gguf_writer_set_str(w, "llama.rope.scaling.type", "linear");
+        nt_gguf_writer_set_f32(w, "llama.rope.scaling.factor", ed->linear_factor);
     }
-    const gguf_tensor *embd = gguf_find_tensor(g, "token_embd.weight");
-    for (int64_t i = 0; i < gguf_n_tensors(g) && rc == NT_OK; i++) {
-        const gguf_tensor *t = gguf_tensor_at(g, i);
+    const nt_gguf_tensor *embd = nt_gguf_find_tensor(g, "token_embd.weight");
+    for (int64_t i = 0; i < nt_gguf_n_tensors(g) && rc == NT_OK; i++) {
+        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
         const bool out = strcmp(t->name, "output.weight") == 0;
         if (out && ed->drop_output) continue;
         const void *data = out && ed->output_is_embd ? embd->data : t->data;
-        rc = gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, data);
+        rc = nt_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, data);
     }
     if (ed->rope_freqs > 0) {
         uint32_t rot = 0;
-        gguf_get_u32(g, "llama.rope.dimension_count", &rot, NULL);
+        nt_gguf_get_u32(g, "llama.rope.dimension_count", &rot, NULL);
         int64_t n = rot ? rot / 2 : 4; /* stories260K: head_dim 8 */
         for (int64_t j = 0; j < n; j++) freqs[j] = ed->rope_freqs;
-        gguf_writer_add_tensor(w, "rope_freqs.weight", NT_TYPE_F32, 1, &n, freqs);
+        nt_gguf_writer_add_tensor(w, "rope_freqs.weight", NT_TYPE_F32, 1, &n, freqs);
     }
-    if (rc == NT_OK) rc = gguf_writer_write(w, path, &e);
+    if (rc == NT_OK) rc = nt_gguf_writer_write(w, path, &e);
     if (rc != NT_OK) t_fail(__FILE__, __LINE__, "copy_model(%s): %d %s", name, rc, e.msg);
-    gguf_writer_free(w);
-    gguf_close(g);
+    nt_gguf_writer_free(w);
+    nt_gguf_close(g);
     return rc == NT_OK ? path : NULL;
 }
 
 /* Logits after a fixed prompt, by the batch path (all positions) and one decoded token. */
 static float *run_logits(const char *path, int32_t *n_vocab)
 {
-    model *m = load(path, 64, 1);
+    nt_model *m = load(path, 64, 1);
     if (!m) return NULL;
-    const int32_t V = model_get_info(m)->n_vocab;
+    const int32_t V = nt_model_get_info(m)->n_vocab;
     const int32_t toks[12] = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306};
     float *l = malloc(sizeof(float) * (size_t)V * 12);
     nt_err e = {0};
-    if (model_eval_all(m, toks, 11, l, &e) != NT_OK || model_eval(m, toks + 11, 1, l + (size_t)V * 11, &e) != NT_OK)
+    if (nt_model_eval_all(m, toks, 11, l, &e) != NT_OK || nt_model_eval(m, toks + 11, 1, l + (size_t)V * 11, &e) != NT_OK)
         t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
     *n_vocab = V;
-    model_free(m);
+    nt_model_free(m);
     return l;
 }
 
@@ -664,36 +664,36 @@ static void test_tied_output(void)
 }
 
 
-/* model_perplexity's argument checks, its chunking on a text it can score, and cancellation. */
+/* nt_model_perplexity's argument checks, its chunking on a text it can score, and cancellation. */
 static void test_perplexity_args(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    model *m = load(path, 64, 2);
+    nt_model *m = load(path, 64, 2);
     T_ASSERT(m);
     int32_t toks[300];
     for (int i = 0; i < 300; i++) toks[i] = (int32_t)(3 + (i * 29) % 500);
-    model_ppl r;
+    nt_model_ppl r;
     nt_err e = {0};
-    T_EQ_INT(model_perplexity(m, toks, 127, 64, &r, &e), NT_ERR_INVALID);
-    T_EQ_STR(e.msg, "model_perplexity: 127 tokens are too few for a context of 64 (at least 128 needed)");
-    T_EQ_INT(model_perplexity(m, toks, 300, 128, &r, &e), NT_ERR_INVALID);
-    T_EQ_STR(e.msg, "model_perplexity: context 128 is outside 4..64 (the model's context)");
-    T_EQ_INT(model_perplexity(m, toks, 300, 0, &r, &e), NT_OK); /* 0: the model's 64 */
+    T_EQ_INT(nt_model_perplexity(m, toks, 127, 64, &r, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "nt_model_perplexity: 127 tokens are too few for a context of 64 (at least 128 needed)");
+    T_EQ_INT(nt_model_perplexity(m, toks, 300, 128, &r, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "nt_model_perplexity: context 128 is outside 4..64 (the model's context)");
+    T_EQ_INT(nt_model_perplexity(m, toks, 300, 0, &r, &e), NT_OK); /* 0: the model's 64 */
     T_EQ_INT(r.n_chunks, 4);
     T_EQ_INT(r.n_scored, 4 * 31);
     T_CHECK(r.ppl > 1.0 && isfinite(r.ppl) && r.ppl_err > 0.0);
     T_NEAR(log(r.ppl), r.nll, 1e-9);
 
     cancel_state cs = {.fire_at = 25};
-    model_hooks h = {cancel_cb, progress_cb, &cs};
-    model_set_hooks(m, &h);
-    T_EQ_INT(model_eval(m, toks, 10, NULL, &e), NT_OK);
-    T_EQ_INT(model_perplexity(m, toks, 300, 64, &r, &e), NT_ERR_CANCELLED);
-    T_EQ_INT(model_n_past(m), 0);
+    nt_model_hooks h = {cancel_cb, progress_cb, &cs};
+    nt_model_set_hooks(m, &h);
+    T_EQ_INT(nt_model_eval(m, toks, 10, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_perplexity(m, toks, 300, 64, &r, &e), NT_ERR_CANCELLED);
+    T_EQ_INT(nt_model_n_past(m), 0);
     T_CHECK(cs.last_total == 256 && cs.last_done > 0 && cs.last_done < 256);
-    T_EQ_INT(model_eval(m, toks, 0, NULL, &e), NT_ERR_INVALID);
-    model_free(m);
+    T_EQ_INT(nt_model_eval(m, toks, 0, NULL, &e), NT_ERR_INVALID);
+    nt_model_free(m);
 }
 
 /* ---------------------------------------------------------------- bad models ----- */
@@ -715,13 +715,13 @@ static const char *write_tiny(const char *file, tiny_defects d)
     static char path[512];
     static float zeros[64 * 64];
     snprintf(path, sizeof path, "%s/%s", t_tmpdir(), file);
-    gguf_writer *w = gguf_writer_init();
+    nt_gguf_writer *w = nt_gguf_writer_init();
     char key[64];
     const char *arch = d.arch ? d.arch : "llama";
     const char *omit = d.omit, *reshape = d.reshape, *retype = d.retype;
     uint32_t head_kv = d.head_kv || d.bad_head_kv ? d.head_kv : 2;
-    gguf_writer_set_str(w, "general.architecture", arch);
-#define SETU(k, v) (snprintf(key, sizeof key, "%s." k, arch), gguf_writer_set_u32(w, key, v))
+    nt_gguf_writer_set_str(w, "general.architecture", arch);
+#define SETU(k, v) (snprintf(key, sizeof key, "%s." k, arch), nt_gguf_writer_set_u32(w, key, v))
     SETU("context_length", 16);
     SETU("embedding_length", 32);
     SETU("block_count", 1);
@@ -731,7 +731,7 @@ static const char *write_tiny(const char *file, tiny_defects d)
     if (d.experts) SETU("expert_count", d.experts);
 #undef SETU
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
-    gguf_writer_set_f32(w, key, 1e-5f);
+    nt_gguf_writer_set_f32(w, key, 1e-5f);
     static const struct { const char *name; int64_t in, out; } ts[] = {
         {"token_embd.weight", 32, 8}, {"output_norm.weight", 32, 0},
         {"blk.0.attn_norm.weight", 32, 0}, {"blk.0.attn_q.weight", 32, 32},
@@ -745,21 +745,21 @@ static const char *write_tiny(const char *file, tiny_defects d)
         int64_t ne[2] = {ts[i].in, ts[i].out};
         if (reshape && strcmp(ts[i].name, reshape) == 0) ne[1] = 48;
         int type = retype && strcmp(ts[i].name, retype) == 0 ? NT_TYPE_I32 : NT_TYPE_F32;
-        gguf_writer_add_tensor(w, ts[i].name, type, ne[1] ? 2 : 1, ne, zeros);
+        nt_gguf_writer_add_tensor(w, ts[i].name, type, ne[1] ? 2 : 1, ne, zeros);
     }
     nt_err e = {0};
-    if (gguf_writer_write(w, path, &e) != NT_OK) t_fail(__FILE__, __LINE__, "write: %s", e.msg);
-    gguf_writer_free(w);
+    if (nt_gguf_writer_write(w, path, &e) != NT_OK) t_fail(__FILE__, __LINE__, "write: %s", e.msg);
+    nt_gguf_writer_free(w);
     return path;
 }
 
 static void expect_load_error(const char *path, int code, const char *msg_after_path)
 {
-    model *m = NULL;
+    nt_model *m = NULL;
     nt_err e = {0};
     char want[768];
     snprintf(want, sizeof want, "%s: %s", path, msg_after_path);
-    T_EQ_INT(model_load(&m, path, NULL, &e), code);
+    T_EQ_INT(nt_model_load(&m, path, NULL, &e), code);
     T_CHECK(m == NULL);
     T_EQ_STR(e.msg, want);
 }
@@ -786,9 +786,9 @@ static void test_bad_models(void)
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_q.bias' is missing");
     /* Everything right but no vocabulary: the tokenizer's error, still no model. */
     p = write_tiny("novocab.gguf", (tiny_defects){0});
-    model *m = NULL;
+    nt_model *m = NULL;
     nt_err e = {0};
-    T_CHECK(model_load(&m, p, NULL, &e) < 0);
+    T_CHECK(nt_model_load(&m, p, NULL, &e) < 0);
     T_CHECK(m == NULL);
 }
 

@@ -1,9 +1,9 @@
-/* Tests for app/persona.c and app/cmd_persona.c: every shipped persona validates, the
+/* Tests for app/conv/persona.c and app/cmd/cmd_persona.c: every shipped persona validates, the
  * built-in default equals prompts/default.yaml, each kind of error gives its exact message
  * (source line and caret included), variables expand, personas render into every chat
  * template family exactly (system prompt with context, few-shot turns, conversation), token
  * counts agree with plain tokenization, and Character Card import round-trips. */
-#include "../app/persona.h"
+#include "conv/persona.h"
 #include "t.h"
 
 #include <fcntl.h>
@@ -141,15 +141,15 @@ static void test_fields(void)
     T_ASSERT(p != NULL);
     T_EQ_STR(p->system, "Be kind to {{user}}.");
     T_EQ_STR(p->model, "tiny.gguf");
-    T_EQ_INT(p->template_family, CHAT_CHATML);
-    T_EQ_INT(persona_family(p, CHAT_LLAMA3), CHAT_CHATML);
+    T_EQ_INT(p->template_family, NT_CHAT_CHATML);
+    T_EQ_INT(persona_family(p, NT_CHAT_LLAMA3), NT_CHAT_CHATML);
     T_EQ_INT(p->n_docs, 2);
     T_EQ_STR(p->docs[0].title, "facts.txt");
     T_EQ_STR(p->docs[0].text, "Natter was written in C.");
     T_EQ_STR(p->docs[1].title, "Note");
     T_EQ_STR(p->stop.v[0], "###");
     T_EQ_INT(p->memory, 1);
-    sampler_params sp = sampler_default_params();
+    nt_sampler_params sp = nt_sampler_default_params();
     int32_t mt = 0;
     persona_apply_sampling(p, &sp, &mt);
     T_NEAR(sp.temperature, 0.5, 1e-7);
@@ -169,8 +169,8 @@ static void test_fields(void)
     free(e);
     T_ASSERT(p != NULL);
     T_EQ_INT(p->memory, -1); /* no limit */
-    sp = sampler_default_params();
-    sampler_params want = sp;
+    sp = nt_sampler_default_params();
+    nt_sampler_params want = sp;
     want.top_k = 5;
     mt = 123;
     persona_apply_sampling(p, &sp, &mt);
@@ -414,16 +414,16 @@ static void test_render_msgs(void)
     persona *p = render_persona();
     T_ASSERT(p != NULL);
     persona_vars v = {"Bob", NULL, "2026-01-02"};
-    chat_msg conv[] = {{CHAT_ROLE_USER, "Q?"}};
+    nt_chat_msg conv[] = {{NT_ROLE_USER, "Q?"}};
     persona_msgs m = {0};
     nt_err e;
     T_EQ_INT(persona_render(p, &v, conv, 1, &m, &e), NT_OK);
     T_EQ_INT(m.n, 4);
-    T_EQ_INT(m.v[0].role, CHAT_ROLE_SYSTEM);
+    T_EQ_INT(m.v[0].role, NT_ROLE_SYSTEM);
     T_EQ_STR(m.v[0].content, S);
-    T_EQ_INT(m.v[1].role, CHAT_ROLE_USER);
+    T_EQ_INT(m.v[1].role, NT_ROLE_USER);
     T_EQ_STR(m.v[1].content, "Hi Ada");
-    T_EQ_INT(m.v[2].role, CHAT_ROLE_ASSISTANT);
+    T_EQ_INT(m.v[2].role, NT_ROLE_ASSISTANT);
     T_EQ_STR(m.v[2].content, "Hello Bob.");
     T_CHECK(m.v[3].content == conv[0].content);
     /* No system prompt and no documents: no system message at all. */
@@ -436,7 +436,7 @@ static void test_render_msgs(void)
     p->n_docs = 0;
     T_EQ_INT(persona_render(p, &v, conv, 1, &m, &e), NT_OK);
     T_EQ_INT(m.n, 3);
-    T_EQ_INT(m.v[0].role, CHAT_ROLE_USER);
+    T_EQ_INT(m.v[0].role, NT_ROLE_USER);
     persona_msgs_free(&m);
     persona_free(p);
 }
@@ -444,49 +444,49 @@ static void test_render_msgs(void)
 static void test_render_families(void)
 {
     static const struct {
-        enum chat_family f;
+        enum nt_chat_family f;
         const char *want;
     } cases[] = {
-        {CHAT_CHATML,
+        {NT_CHAT_CHATML,
          "<|im_start|>system\n" S "<|im_end|>\n<|im_start|>user\nHi Ada<|im_end|>\n"
          "<|im_start|>assistant\nHello Bob.<|im_end|>\n<|im_start|>user\nQ?<|im_end|>\n"
          "<|im_start|>assistant\n"},
-        {CHAT_LLAMA2, "[INST] <<SYS>>\n" S "\n<</SYS>>\n\nHi Ada [/INST]Hello Bob.</s>[INST] Q? [/INST]"},
-        {CHAT_MISTRAL, "[INST] " S "\nHi Ada [/INST]Hello Bob.</s>[INST] Q? [/INST]"},
-        {CHAT_LLAMA3,
+        {NT_CHAT_LLAMA2, "[INST] <<SYS>>\n" S "\n<</SYS>>\n\nHi Ada [/INST]Hello Bob.</s>[INST] Q? [/INST]"},
+        {NT_CHAT_MISTRAL, "[INST] " S "\nHi Ada [/INST]Hello Bob.</s>[INST] Q? [/INST]"},
+        {NT_CHAT_LLAMA3,
          "<|start_header_id|>system<|end_header_id|>\n\n" S "<|eot_id|>"
          "<|start_header_id|>user<|end_header_id|>\n\nHi Ada<|eot_id|>"
          "<|start_header_id|>assistant<|end_header_id|>\n\nHello Bob.<|eot_id|>"
          "<|start_header_id|>user<|end_header_id|>\n\nQ?<|eot_id|>"
          "<|start_header_id|>assistant<|end_header_id|>\n\n"},
-        {CHAT_ZEPHYR,
+        {NT_CHAT_ZEPHYR,
          "<|system|>\n" S "</s>\n<|user|>\nHi Ada</s>\n<|assistant|>\nHello Bob.</s>\n"
          "<|user|>\nQ?</s>\n<|assistant|>\n"},
-        {CHAT_PHI3,
+        {NT_CHAT_PHI3,
          "<|system|>\n" S "<|end|>\n<|user|>\nHi Ada<|end|>\n<|assistant|>\nHello Bob.<|end|>\n"
          "<|user|>\nQ?<|end|>\n<|assistant|>\n"},
-        {CHAT_GEMMA,
+        {NT_CHAT_GEMMA,
          "<start_of_turn>user\n" S "\n\nHi Ada<end_of_turn>\n<start_of_turn>model\nHello Bob."
          "<end_of_turn>\n<start_of_turn>user\nQ?<end_of_turn>\n<start_of_turn>model\n"},
-        {CHAT_PLAIN, "System: " S "\n\nUser: Hi Ada\nAssistant: Hello Bob.\nUser: Q?\nAssistant:"},
+        {NT_CHAT_PLAIN, "System: " S "\n\nUser: Hi Ada\nAssistant: Hello Bob.\nUser: Q?\nAssistant:"},
     };
-    T_EQ_INT(sizeof cases / sizeof *cases, CHAT_FAMILY_COUNT_);
+    T_EQ_INT(sizeof cases / sizeof *cases, NT_CHAT_FAMILY_COUNT_);
     persona *p = render_persona();
     T_ASSERT(p != NULL);
     persona_vars v = {"Bob", NULL, "2026-01-02"};
-    chat_msg conv[] = {{CHAT_ROLE_USER, "Q?"}};
+    nt_chat_msg conv[] = {{NT_ROLE_USER, "Q?"}};
     persona_msgs m = {0};
     nt_err e;
     T_ASSERT(persona_render(p, &v, conv, 1, &m, &e) == NT_OK);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        chat_prompt cp = {0};
-        T_EQ_INT(chat_format(cases[i].f, m.v, m.n, true, &cp, &e), NT_OK);
-        char *s = chat_prompt_text(&cp);
+        nt_chat_prompt cp = {0};
+        T_EQ_INT(nt_chat_format(cases[i].f, m.v, m.n, true, &cp, &e), NT_OK);
+        char *s = nt_chat_prompt_text(&cp);
         if (!s || strcmp(s, cases[i].want))
             t_fail(__FILE__, __LINE__, "%s:\n  got:      \"%s\"\n  expected: \"%s\"",
-                   chat_family_name(cases[i].f), s ? s : "(null)", cases[i].want);
+                   nt_chat_family_name(cases[i].f), s ? s : "(null)", cases[i].want);
         free(s);
-        chat_prompt_free(&cp);
+        nt_chat_prompt_free(&cp);
     }
     persona_msgs_free(&m);
     persona_free(p);
@@ -496,20 +496,20 @@ static void test_count_tokens(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("fixtures not found (../shared/fixtures)");
-    gguf *g = NULL;
-    tokenizer *t = NULL;
+    nt_gguf *g = NULL;
+    nt_tokenizer *t = NULL;
     nt_err e = {0};
-    if (gguf_open(&g, path, &e) != NT_OK) T_SKIP("%s", e.msg);
-    T_ASSERT(tokenizer_load(&t, g, &e) == NT_OK);
+    if (nt_gguf_open(&g, path, &e) != NT_OK) T_SKIP("%s", e.msg);
+    T_ASSERT(nt_tokenizer_load(&t, g, &e) == NT_OK);
     persona *p = render_persona();
     persona_vars v = {"Bob", NULL, "2026-01-02"};
     int32_t n = 0;
-    T_EQ_INT(persona_count_tokens(p, &v, t, CHAT_PLAIN, &n, &e), NT_OK);
+    T_EQ_INT(persona_count_tokens(p, &v, t, NT_CHAT_PLAIN, &n, &e), NT_OK);
     /* The plain template has no control tokens, so its count must equal a plain encoding
      * of the same text with BOS (stories260K adds BOS). */
     const char *text = "System: " S "\n\nUser: Hi Ada\nAssistant: Hello Bob.\n";
     nt_tokens want = {0};
-    T_EQ_INT(tokenizer_encode(t, text, strlen(text), TOKENIZER_ADD_BOS, &want, &e), NT_OK);
+    T_EQ_INT(nt_tokenizer_encode(t, text, strlen(text), NT_TOK_ADD_BOS, &want, &e), NT_OK);
     T_EQ_INT(n, (int32_t)want.n);
     T_CHECK(n > 50);
     nt_tokens_free(&want);
@@ -522,11 +522,11 @@ static void test_count_tokens(void)
     free(p->examples[0].user);
     free(p->examples[0].assistant);
     p->n_examples = 0;
-    T_EQ_INT(persona_count_tokens(p, &v, t, CHAT_CHATML, &n, &e), NT_OK);
+    T_EQ_INT(persona_count_tokens(p, &v, t, NT_CHAT_CHATML, &n, &e), NT_OK);
     T_EQ_INT(n, 0);
     persona_free(p);
-    tokenizer_free(t);
-    gguf_close(g);
+    nt_tokenizer_free(t);
+    nt_gguf_close(g);
 }
 
 static const char card_json[] =

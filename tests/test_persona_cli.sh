@@ -1,6 +1,6 @@
 #!/bin/sh
-# tests/test_persona_cli.sh — personas on the command line (app/main.c, app/cli.c,
-# app/cmd_persona.c): --list-personas, --list-themes, --check (errors with file:line:col, the
+# tests/test_persona_cli.sh — personas on the command line (app/main.c, app/cmd/cli.c,
+# app/cmd/cmd_persona.c): --list-personas, --list-themes, --check (errors with file:line:col, the
 # fixed part's tokens with --model), import-card, and the one-shot mode with --persona and
 # --context.
 #

@@ -85,14 +85,14 @@ static void fill_row(const qtype *t, uint8_t *row, int64_t n)
         }
     } else if (t->type == NT_TYPE_F16 || t->type == NT_TYPE_BF16) {
         for (int64_t i = 0; i < n; i++)
-            put16(row + 2 * i, t->type == NT_TYPE_F16 ? quant_f32_to_f16(rng_unit())
-                                                      : quant_f32_to_bf16(rng_unit()));
+            put16(row + 2 * i, t->type == NT_TYPE_F16 ? nt_quant_f32_to_f16(rng_unit())
+                                                      : nt_quant_f32_to_bf16(rng_unit()));
     } else {
         size_t bb = nt_type_block_bytes(t->type);
         for (size_t b = 0; b < bytes / bb; b++) {
-            put16(row + b * bb + (size_t)t->off_d, quant_f32_to_f16(0.01f * rng_unit()));
+            put16(row + b * bb + (size_t)t->off_d, nt_quant_f32_to_f16(0.01f * rng_unit()));
             if (t->off_m >= 0)
-                put16(row + b * bb + (size_t)t->off_m, quant_f32_to_f16(0.01f * rng_unit()));
+                put16(row + b * bb + (size_t)t->off_m, nt_quant_f32_to_f16(0.01f * rng_unit()));
         }
     }
 }
@@ -103,7 +103,7 @@ static void fill_row(const qtype *t, uint8_t *row, int64_t n)
 static double off_mag(const qtype *t, const uint8_t *row, int64_t b)
 {
     if (t->off_m < 0) return 0.0;
-    double m = fabs((double)quant_f16_to_f32(get16(row + (size_t)b * nt_type_block_bytes(t->type) + (size_t)t->off_m)));
+    double m = fabs((double)nt_quant_f16_to_f32(get16(row + (size_t)b * nt_type_block_bytes(t->type) + (size_t)t->off_m)));
     return t->type == NT_TYPE_Q4_1 || t->type == NT_TYPE_Q5_1 ? m : 63.0 * m;
 }
 
@@ -146,7 +146,7 @@ static void test_f16_all_values(void)
 {
     int bad = 0;
     for (uint32_t h = 0; h < 65536 && bad < 5; h++) {
-        float f = quant_f16_to_f32((uint16_t)h);
+        float f = nt_quant_f16_to_f32((uint16_t)h);
         uint32_t exp = (h >> 10) & 31, mant = h & 1023;
         double sign = (h & 0x8000) ? -1.0 : 1.0;
         if (exp == 31 && mant) {
@@ -165,28 +165,28 @@ static void test_f16_all_values(void)
             t_fail(__FILE__, __LINE__, "f16 %04x -> %.9g, want %.9g", h, f, want);
             bad++;
         }
-        if (quant_f32_to_f16(f) != h) {
-            t_fail(__FILE__, __LINE__, "f16 %04x round trip gives %04x", h, quant_f32_to_f16(f));
+        if (nt_quant_f32_to_f16(f) != h) {
+            t_fail(__FILE__, __LINE__, "f16 %04x round trip gives %04x", h, nt_quant_f32_to_f16(f));
             bad++;
         }
     }
     /* a few named values */
-    T_CHECK(quant_f16_to_f32(0x0001) == 0x1p-24f);  /* smallest subnormal */
-    T_CHECK(quant_f16_to_f32(0x03ff) == 1023 * 0x1p-24f);
-    T_CHECK(quant_f16_to_f32(0x0400) == 0x1p-14f);  /* smallest normal */
-    T_CHECK(quant_f16_to_f32(0x7bff) == 65504.0f);
-    T_CHECK(isinf(quant_f16_to_f32(0xfc00)) && quant_f16_to_f32(0xfc00) < 0);
-    T_CHECK(f2u(quant_f16_to_f32(0x8000)) == 0x80000000u); /* -0 */
+    T_CHECK(nt_quant_f16_to_f32(0x0001) == 0x1p-24f);  /* smallest subnormal */
+    T_CHECK(nt_quant_f16_to_f32(0x03ff) == 1023 * 0x1p-24f);
+    T_CHECK(nt_quant_f16_to_f32(0x0400) == 0x1p-14f);  /* smallest normal */
+    T_CHECK(nt_quant_f16_to_f32(0x7bff) == 65504.0f);
+    T_CHECK(isinf(nt_quant_f16_to_f32(0xfc00)) && nt_quant_f16_to_f32(0xfc00) < 0);
+    T_CHECK(f2u(nt_quant_f16_to_f32(0x8000)) == 0x80000000u); /* -0 */
 
     /* The SIMD dequantizer (F16C) must agree bit for bit on all 65536 patterns. */
     uint16_t *h = malloc(65536 * 2);
     float *a = malloc(65536 * 4), *b = malloc(65536 * 4);
     T_ASSERT(h && a && b);
     for (uint32_t i = 0; i < 65536; i++) h[i] = (uint16_t)i;
-    quant_dequant_row_isa(QUANT_ISA_SCALAR, NT_TYPE_F16, h, a, 65536);
+    nt_quant_dequant_row_isa(QUANT_ISA_SCALAR, NT_TYPE_F16, h, a, 65536);
     for (int isa = 1; isa < QUANT_ISA_COUNT_; isa++) {
-        if (!quant_isa_available(isa)) continue;
-        quant_dequant_row_isa(isa, NT_TYPE_F16, h, b, 65536);
+        if (!nt_quant_isa_available(isa)) continue;
+        nt_quant_dequant_row_isa(isa, NT_TYPE_F16, h, b, 65536);
         T_CHECK(memcmp(a, b, 65536 * 4) == 0);
     }
     free(h);
@@ -201,47 +201,47 @@ static void test_f16_rounding(void)
      * they are exact in f32.) */
     int bad = 0;
     for (uint32_t h = 0; h < 0x7bff && bad < 5; h++) {
-        float lo = quant_f16_to_f32((uint16_t)h), hi = quant_f16_to_f32((uint16_t)(h + 1));
+        float lo = nt_quant_f16_to_f32((uint16_t)h), hi = nt_quant_f16_to_f32((uint16_t)(h + 1));
         float mid = (lo + hi) / 2;
         uint16_t even = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
-        if (quant_f32_to_f16(mid) != even || quant_f32_to_f16(nextafterf(mid, 0)) != h ||
-            quant_f32_to_f16(nextafterf(mid, INFINITY)) != h + 1 ||
-            quant_f32_to_f16(-mid) != (even | 0x8000)) {
+        if (nt_quant_f32_to_f16(mid) != even || nt_quant_f32_to_f16(nextafterf(mid, 0)) != h ||
+            nt_quant_f32_to_f16(nextafterf(mid, INFINITY)) != h + 1 ||
+            nt_quant_f32_to_f16(-mid) != (even | 0x8000)) {
             t_fail(__FILE__, __LINE__, "f16 rounding around %04x/%04x", h, h + 1);
             bad++;
         }
     }
-    T_EQ_INT(quant_f32_to_f16(65519.99f), 0x7bff);
-    T_EQ_INT(quant_f32_to_f16(65520.0f), 0x7c00); /* tie with 65536 = inf: goes to even (inf) */
-    T_EQ_INT(quant_f32_to_f16(1e10f), 0x7c00);
-    T_EQ_INT(quant_f32_to_f16(-INFINITY), 0xfc00);
-    T_EQ_INT(quant_f32_to_f16(0x1p-25f), 0x0000);       /* half the smallest subnormal: even */
-    T_EQ_INT(quant_f32_to_f16(0x1.000002p-25f), 0x0001);
-    T_EQ_INT(quant_f32_to_f16(1e-45f), 0x0000);         /* f32 subnormal */
-    T_EQ_INT(quant_f32_to_f16(-0.0f), 0x8000);
-    uint16_t n = quant_f32_to_f16(NAN);
+    T_EQ_INT(nt_quant_f32_to_f16(65519.99f), 0x7bff);
+    T_EQ_INT(nt_quant_f32_to_f16(65520.0f), 0x7c00); /* tie with 65536 = inf: goes to even (inf) */
+    T_EQ_INT(nt_quant_f32_to_f16(1e10f), 0x7c00);
+    T_EQ_INT(nt_quant_f32_to_f16(-INFINITY), 0xfc00);
+    T_EQ_INT(nt_quant_f32_to_f16(0x1p-25f), 0x0000);       /* half the smallest subnormal: even */
+    T_EQ_INT(nt_quant_f32_to_f16(0x1.000002p-25f), 0x0001);
+    T_EQ_INT(nt_quant_f32_to_f16(1e-45f), 0x0000);         /* f32 subnormal */
+    T_EQ_INT(nt_quant_f32_to_f16(-0.0f), 0x8000);
+    uint16_t n = nt_quant_f32_to_f16(NAN);
     T_CHECK((n & 0x7c00) == 0x7c00 && (n & 0x03ff) != 0);
-    T_CHECK((quant_f32_to_f16(u2f(0x7f800001u)) & 0x3ff) != 0); /* signalling NaN stays NaN */
+    T_CHECK((nt_quant_f32_to_f16(u2f(0x7f800001u)) & 0x3ff) != 0); /* signalling NaN stays NaN */
 }
 
 static void test_bf16(void)
 {
     for (uint32_t h = 0; h < 65536; h++)
-        if (f2u(quant_bf16_to_f32((uint16_t)h)) != h << 16) {
+        if (f2u(nt_quant_bf16_to_f32((uint16_t)h)) != h << 16) {
             t_fail(__FILE__, __LINE__, "bf16 %04x", h);
             break;
         }
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f808000u)), 0x3f80); /* tie → even (down) */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f818000u)), 0x3f82); /* tie → even (up) */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f808001u)), 0x3f81); /* above the tie */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x3f807fffu)), 0x3f80); /* below the tie */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0xbf818000u)), 0xbf82); /* negative tie */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x7f7fffffu)), 0x7f80); /* FLT_MAX rounds to inf */
-    T_EQ_INT(quant_f32_to_bf16(INFINITY), 0x7f80);
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x00000001u)), 0x0000); /* tiny subnormal → 0 */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x00018000u)), 0x0002); /* subnormal tie → even */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0x7f800001u)), 0x7fc0); /* sNaN → quiet NaN */
-    T_EQ_INT(quant_f32_to_bf16(u2f(0xffc00000u)), 0xffc0);
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x3f808000u)), 0x3f80); /* tie → even (down) */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x3f818000u)), 0x3f82); /* tie → even (up) */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x3f808001u)), 0x3f81); /* above the tie */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x3f807fffu)), 0x3f80); /* below the tie */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0xbf818000u)), 0xbf82); /* negative tie */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x7f7fffffu)), 0x7f80); /* FLT_MAX rounds to inf */
+    T_EQ_INT(nt_quant_f32_to_bf16(INFINITY), 0x7f80);
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x00000001u)), 0x0000); /* tiny subnormal → 0 */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x00018000u)), 0x0002); /* subnormal tie → even */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0x7f800001u)), 0x7fc0); /* sNaN → quiet NaN */
+    T_EQ_INT(nt_quant_f32_to_bf16(u2f(0xffc00000u)), 0xffc0);
 }
 
 /* -------------------------------------------------- dequantization vs ggml ----- */
@@ -257,14 +257,14 @@ static void test_dequant_fixtures(void)
         snprintf(relref, sizeof relref, "%s.blk0_ffn_down.f32", rel);
         size_t reflen = 0;
         float *ref = (float *)t_read_file(t_fixture(relref), &reflen);
-        gguf *g = NULL;
+        nt_gguf *g = NULL;
         nt_err err = {0};
-        if (!ref || gguf_open(&g, t_fixture(rel), &err) != NT_OK) {
+        if (!ref || nt_gguf_open(&g, t_fixture(rel), &err) != NT_OK) {
             t_fail(__FILE__, __LINE__, "%s: cannot read fixture (%s)", t->file, err.msg);
             free(ref);
             continue;
         }
-        const gguf_tensor *ten = gguf_find_tensor(g, "blk.0.ffn_down.weight");
+        const nt_gguf_tensor *ten = nt_gguf_find_tensor(g, "blk.0.ffn_down.weight");
         const int64_t cols = 768, rows = 256;
         if (!ten || ten->type != t->type || ten->ne[0] != cols || ten->ne[1] != rows ||
             reflen != (size_t)(cols * rows) * 4) {
@@ -273,21 +273,21 @@ static void test_dequant_fixtures(void)
             float *out = malloc((size_t)(cols * rows) * 4);
             size_t rb = nt_type_row_bytes(t->type, cols);
             for (int isa = 0; out && isa < QUANT_ISA_COUNT_; isa++) {
-                if (!quant_isa_available(isa)) continue;
+                if (!nt_quant_isa_available(isa)) continue;
                 memset(out, 0xff, (size_t)(cols * rows) * 4);
                 for (int64_t r = 0; r < rows; r++)
-                    quant_dequant_row_isa(isa, t->type, (const uint8_t *)ten->data + r * rb,
+                    nt_quant_dequant_row_isa(isa, t->type, (const uint8_t *)ten->data + r * rb,
                                           out + r * cols, cols);
                 int64_t i = 0;
                 while (i < cols * rows && f2u(out[i]) == f2u(ref[i])) i++;
                 if (i < cols * rows)
                     t_fail(__FILE__, __LINE__, "%s/%s: value %lld is %.9g (%08x), ggml %.9g (%08x)",
-                           t->file, quant_isa_name(isa), (long long)i, out[i], f2u(out[i]), ref[i],
+                           t->file, nt_quant_isa_name(isa), (long long)i, out[i], f2u(out[i]), ref[i],
                            f2u(ref[i]));
             }
             /* a tile through the prefill entry point: rows 10..29, columns 256..511 */
             if (out) {
-                quant_dequant_rows(t->type, ten->data, rb, 10, 30, 256, 512, out, 300);
+                nt_quant_dequant_rows(t->type, ten->data, rb, 10, 30, 256, 512, out, 300);
                 for (int64_t r = 10; r < 30; r++)
                     if (memcmp(out + (r - 10) * 300, ref + r * cols + 256, 256 * 4) != 0) {
                         t_fail(__FILE__, __LINE__, "%s: tile row %lld differs", t->file, (long long)r);
@@ -296,7 +296,7 @@ static void test_dequant_fixtures(void)
             }
             free(out);
         }
-        gguf_close(g);
+        nt_gguf_close(g);
         free(ref);
     }
 }
@@ -324,13 +324,13 @@ static void check_dots(const qtype *t, int64_t n)
     uint8_t *row = malloc(rb);
     float *x = malloc((size_t)n * 4), *w = malloc((size_t)n * 4), *w2 = malloc((size_t)n * 4);
     float *xh = malloc((size_t)n * 4), *db = malloc((size_t)n * 4);
-    size_t ab = quant_act_bytes(t->type, n);
+    size_t ab = nt_quant_act_bytes(t->type, n);
     void *act0 = malloc(ab), *act = malloc(ab);
     T_ASSERT(row && x && w && w2 && xh && db && act0 && act && ab > 0);
     fill_row(t, row, n);
     for (int64_t i = 0; i < n; i++) x[i] = rng_unit() * (i % 7 == 0 ? 4.0f : 1.0f);
-    quant_dequant_row_isa(QUANT_ISA_SCALAR, t->type, row, w, n);
-    quant_act_prepare_isa(QUANT_ISA_SCALAR, t->type, x, act0, n);
+    nt_quant_dequant_row_isa(QUANT_ISA_SCALAR, t->type, row, w, n);
+    nt_quant_act_prepare_isa(QUANT_ISA_SCALAR, t->type, x, act0, n);
     act_decode(t->type, act0, x, n, xh, db);
 
     double ref = 0, S = 0, refq = 0, Sq = 0, qerr = 0;
@@ -349,24 +349,24 @@ static void check_dots(const qtype *t, int64_t n)
 
     float dots[QUANT_ISA_COUNT_];
     for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
-        if (!quant_isa_available(isa)) continue;
-        const char *in = quant_isa_name(isa);
+        if (!nt_quant_isa_available(isa)) continue;
+        const char *in = nt_quant_isa_name(isa);
         /* dequantization and activation buffers: identical across kernel sets */
-        quant_dequant_row_isa(isa, t->type, row, w2, n);
+        nt_quant_dequant_row_isa(isa, t->type, row, w2, n);
         if (memcmp(w, w2, (size_t)n * 4) != 0)
             t_fail(__FILE__, __LINE__, "%s/%s n=%lld: dequantization differs from scalar",
                    tname(t->type), in, (long long)n);
-        quant_act_prepare_isa(isa, t->type, x, act, n);
+        nt_quant_act_prepare_isa(isa, t->type, x, act, n);
         if (memcmp(act0, act, ab) != 0)
             t_fail(__FILE__, __LINE__, "%s/%s n=%lld: activation buffer differs from scalar",
                    tname(t->type), in, (long long)n);
 
-        float f = quant_dot_isa(isa, t->type, row, x, n);
+        float f = nt_quant_dot_isa(isa, t->type, row, x, n);
         if (!(fabs(f - ref) <= tol_f32))
             t_fail(__FILE__, __LINE__, "%s/%s n=%lld f32 path: %.9g vs %.9g (tol %.3g)",
                    tname(t->type), in, (long long)n, f, ref, tol_f32);
 
-        float d = quant_dot_act_isa(isa, t->type, row, act0, n);
+        float d = nt_quant_dot_act_isa(isa, t->type, row, act0, n);
         dots[isa] = d;
         if (!(fabs(d - refq) <= tol_q))
             t_fail(__FILE__, __LINE__, "%s/%s n=%lld act path vs x̂: %.9g vs %.9g (tol %.3g)",
@@ -375,7 +375,7 @@ static void check_dots(const qtype *t, int64_t n)
             t_fail(__FILE__, __LINE__, "%s/%s n=%lld act path vs x: %.9g vs %.9g (tol %.3g)",
                    tname(t->type), in, (long long)n, d, ref, tol_q + qerr);
         /* determinism: the same call again gives the same bits */
-        float d2 = quant_dot_act_isa(isa, t->type, row, act0, n);
+        float d2 = nt_quant_dot_act_isa(isa, t->type, row, act0, n);
         if (f2u(d2) != f2u(d))
             t_fail(__FILE__, __LINE__, "%s/%s: repeated call differs", tname(t->type), in);
         if (isa > 0 && !(fabs(d - dots[0]) <= 2 * tol_q))
@@ -397,7 +397,7 @@ static void test_dot_kernels(void)
     }
 }
 
-/* quant_matvec gives each row exactly what quant_dot_act gives, whatever the row split, for
+/* nt_quant_matvec gives each row exactly what nt_quant_dot_act gives, whatever the row split, for
  * every kernel set (and the default entry points use the active set). */
 static void test_matvec_split(void)
 {
@@ -408,34 +408,34 @@ static void test_matvec_split(void)
         size_t rb = nt_type_row_bytes(t->type, n);
         uint8_t *W = malloc(rb * rows);
         float *x = malloc(n * 4), y1[7], y2[7];
-        void *act = malloc(quant_act_bytes(t->type, n));
+        void *act = malloc(nt_quant_act_bytes(t->type, n));
         T_ASSERT(W && x && act);
         for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
         for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
         for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
-            if (!quant_isa_available(isa)) continue;
-            quant_act_prepare_isa(isa, t->type, x, act, n);
-            quant_matvec_isa(isa, t->type, W, rb, 0, rows, act, n, y1);
-            quant_matvec_isa(isa, t->type, W, rb, 0, 3, act, n, y2);
-            quant_matvec_isa(isa, t->type, W, rb, 3, 4, act, n, y2);
-            quant_matvec_isa(isa, t->type, W, rb, 4, rows, act, n, y2);
+            if (!nt_quant_isa_available(isa)) continue;
+            nt_quant_act_prepare_isa(isa, t->type, x, act, n);
+            nt_quant_matvec_isa(isa, t->type, W, rb, 0, rows, act, n, y1);
+            nt_quant_matvec_isa(isa, t->type, W, rb, 0, 3, act, n, y2);
+            nt_quant_matvec_isa(isa, t->type, W, rb, 3, 4, act, n, y2);
+            nt_quant_matvec_isa(isa, t->type, W, rb, 4, rows, act, n, y2);
             for (int64_t r = 0; r < rows; r++) {
-                float d = quant_dot_act_isa(isa, t->type, W + r * rb, act, n);
+                float d = nt_quant_dot_act_isa(isa, t->type, W + r * rb, act, n);
                 if (f2u(y1[r]) != f2u(y2[r]) || f2u(y1[r]) != f2u(d))
                     t_fail(__FILE__, __LINE__, "%s/%s row %lld: %.9g / %.9g / %.9g", tname(t->type),
-                           quant_isa_name(isa), (long long)r, y1[r], y2[r], d);
+                           nt_quant_isa_name(isa), (long long)r, y1[r], y2[r], d);
             }
-            if (isa == quant_isa_active()) {
-                quant_matvec(t->type, W, rb, 0, rows, act, n, y2);
+            if (isa == nt_quant_isa_active()) {
+                nt_quant_matvec(t->type, W, rb, 0, rows, act, n, y2);
                 T_CHECK(memcmp(y1, y2, sizeof y1) == 0);
-                T_CHECK(f2u(quant_dot_act(t->type, W, act, n)) == f2u(y1[0]));
+                T_CHECK(f2u(nt_quant_dot_act(t->type, W, act, n)) == f2u(y1[0]));
             }
         }
         free(W); free(x); free(act);
     }
 }
 
-/* quant_matmat: every (row, input) value bit-identical to quant_dot_act, across the groups
+/* nt_quant_matmat: every (row, input) value bit-identical to nt_quant_dot_act, across the groups
  * of 64 inputs and for every kernel set. */
 static void test_matmat(void)
 {
@@ -443,26 +443,26 @@ static void test_matmat(void)
     const int64_t n = 256, rows = 5, nt = 70, ldy = 9;
     for (size_t q = 0; q < N_QTYPES; q++) {
         const qtype *t = &qtypes[q];
-        size_t rb = nt_type_row_bytes(t->type, n), ab = quant_act_bytes(t->type, n);
+        size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(t->type, n);
         uint8_t *W = malloc(rb * rows), *acts = malloc(ab * nt);
         float *x = malloc(n * 4), *Y = malloc(sizeof(float) * nt * ldy);
         T_ASSERT(W && acts && x && Y);
         for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
         for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
-            if (!quant_isa_available(isa)) continue;
+            if (!nt_quant_isa_available(isa)) continue;
             for (int64_t k = 0; k < nt; k++) {
                 for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
-                quant_act_prepare_isa(isa, t->type, x, acts + k * ab, n);
+                nt_quant_act_prepare_isa(isa, t->type, x, acts + k * ab, n);
             }
             memset(Y, 0xff, sizeof(float) * nt * ldy);
-            quant_matmat_isa(isa, t->type, W, rb, 1, rows, acts, nt, n, Y, ldy);
+            nt_quant_matmat_isa(isa, t->type, W, rb, 1, rows, acts, nt, n, Y, ldy);
             int bad = 0;
             for (int64_t k = 0; k < nt && !bad; k++) {
                 bad |= f2u(Y[k * ldy]) != 0xffffffffu; /* row 0 outside the range: untouched */
                 for (int64_t r = 1; r < rows; r++)
-                    if (f2u(Y[k * ldy + r]) != f2u(quant_dot_act_isa(isa, t->type, W + r * rb, acts + k * ab, n))) {
+                    if (f2u(Y[k * ldy + r]) != f2u(nt_quant_dot_act_isa(isa, t->type, W + r * rb, acts + k * ab, n))) {
                         t_fail(__FILE__, __LINE__, "%s/%s input %lld row %lld differs", tname(t->type),
-                               quant_isa_name(isa), (long long)k, (long long)r);
+                               nt_quant_isa_name(isa), (long long)k, (long long)r);
                         bad = 1;
                         break;
                     }
@@ -483,14 +483,14 @@ static void test_zero_activations(void)
     for (size_t q = 0; q < N_QTYPES; q++) {
         const qtype *t = &qtypes[q];
         void *a = abuf;
-        T_ASSERT(quant_act_bytes(t->type, n) <= sizeof abuf);
+        T_ASSERT(nt_quant_act_bytes(t->type, n) <= sizeof abuf);
         fill_row(t, row, n);
         for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
-            if (!quant_isa_available(isa)) continue;
-            quant_act_prepare_isa(isa, t->type, x, a, n);
-            float d = quant_dot_act_isa(isa, t->type, row, a, n);
+            if (!nt_quant_isa_available(isa)) continue;
+            nt_quant_act_prepare_isa(isa, t->type, x, a, n);
+            float d = nt_quant_dot_act_isa(isa, t->type, row, a, n);
             if (d != 0.0f)
-                t_fail(__FILE__, __LINE__, "%s/%s: %.9g", tname(t->type), quant_isa_name(isa), d);
+                t_fail(__FILE__, __LINE__, "%s/%s: %.9g", tname(t->type), nt_quant_isa_name(isa), d);
         }
     }
 }
@@ -509,16 +509,16 @@ static void test_nonfinite_activations(void)
     x[100] = INFINITY;
     for (size_t q = 0; q < N_QTYPES; q++) {
         int type = qtypes[q].type;
-        if (quant_act_bytes(type, n) > sizeof a0) continue; /* f32 copies need no check */
-        quant_act_prepare_isa(QUANT_ISA_SCALAR, type, x, a0, n);
+        if (nt_quant_act_bytes(type, n) > sizeof a0) continue; /* f32 copies need no check */
+        nt_quant_act_prepare_isa(QUANT_ISA_SCALAR, type, x, a0, n);
         for (int isa = 1; isa < QUANT_ISA_COUNT_; isa++) {
-            if (!quant_isa_available(isa)) continue;
-            quant_act_prepare_isa(isa, type, x, a1, n);
-            if (memcmp(a0, a1, quant_act_bytes(type, n)) != 0)
-                t_fail(__FILE__, __LINE__, "%s/%s: buffers differ", tname(type), quant_isa_name(isa));
+            if (!nt_quant_isa_available(isa)) continue;
+            nt_quant_act_prepare_isa(isa, type, x, a1, n);
+            if (memcmp(a0, a1, nt_quant_act_bytes(type, n)) != 0)
+                t_fail(__FILE__, __LINE__, "%s/%s: buffers differ", tname(type), nt_quant_isa_name(isa));
         }
         /* first block of the 32-value buffers: −128 never appears */
-        if (quant_act_bytes(type, n) == (size_t)(n / 32) * sizeof(quant_act32)) {
+        if (nt_quant_act_bytes(type, n) == (size_t)(n / 32) * sizeof(quant_act32)) {
             const quant_act32 *b = (const quant_act32 *)(const void *)a0;
             for (int i = 0; i < 32; i++) T_CHECK(b->qs[i] >= -127);
         }
@@ -536,9 +536,9 @@ static void test_layouts(void)
     T_EQ_INT(sizeof(quant_block_q4_K), nt_type_block_bytes(NT_TYPE_Q4_K));
     T_EQ_INT(sizeof(quant_block_q5_K), nt_type_block_bytes(NT_TYPE_Q5_K));
     T_EQ_INT(sizeof(quant_block_q6_K), nt_type_block_bytes(NT_TYPE_Q6_K));
-    for (int ty = -1; ty <= NT_TYPE_COUNT_; ty++) T_EQ_INT(quant_type_supported(ty), nt_type_supported(ty));
-    T_CHECK(quant_isa_available(quant_isa_active()));
-    T_EQ_STR(quant_isa_name(QUANT_ISA_SCALAR), "scalar");
+    for (int ty = -1; ty <= NT_TYPE_COUNT_; ty++) T_EQ_INT(nt_quant_type_supported(ty), nt_type_supported(ty));
+    T_CHECK(nt_quant_isa_available(nt_quant_isa_active()));
+    T_EQ_STR(nt_quant_isa_name(QUANT_ISA_SCALAR), "scalar");
 }
 
 /* Q8_0 quantizer: round trip error within half a step, zeros stay zeros. */
@@ -548,9 +548,9 @@ static void test_quantize_q8_0(void)
     quant_block_q8_0 b[2];
     rng_state = 99;
     for (int i = 0; i < 64; i++) x[i] = i < 32 ? rng_unit() * 3 : 0.0f;
-    quant_quantize_row_q8_0(x, b, 64);
-    quant_dequant_row(NT_TYPE_Q8_0, b, y, 64);
-    float d = quant_f16_to_f32(b[0].d);
+    nt_quant_quantize_row_q8_0(x, b, 64);
+    nt_quant_dequant_row(NT_TYPE_Q8_0, b, y, 64);
+    float d = nt_quant_f16_to_f32(b[0].d);
     for (int i = 0; i < 32; i++) T_NEAR(y[i], x[i], d * 0.5 + 1e-3 * fabs(x[i]));
     for (int i = 32; i < 64; i++) T_CHECK(y[i] == 0.0f);
 }

@@ -12,15 +12,15 @@ static void check_type(const char *file, int type)
 {
     const char *f32 = t_fixture("quant/tiny-llama.f32.gguf");
     if (!f32) T_SKIP("fixtures absent (../shared/fixtures)");
-    gguf *ref = NULL, *q = NULL;
+    nt_gguf *ref = NULL, *q = NULL;
     nt_err e = {0};
-    T_ASSERT(gguf_open(&ref, f32, &e) == NT_OK);
-    if (gguf_open(&q, t_fixture(file), &e) != NT_OK) {
-        gguf_close(ref);
+    T_ASSERT(nt_gguf_open(&ref, f32, &e) == NT_OK);
+    if (nt_gguf_open(&q, t_fixture(file), &e) != NT_OK) {
+        nt_gguf_close(ref);
         T_ASSERT(!"cannot open the quantized fixture");
     }
-    const gguf_tensor *a = gguf_find_tensor(ref, "blk.0.ffn_down.weight");
-    const gguf_tensor *b = gguf_find_tensor(q, "blk.0.ffn_down.weight");
+    const nt_gguf_tensor *a = nt_gguf_find_tensor(ref, "blk.0.ffn_down.weight");
+    const nt_gguf_tensor *b = nt_gguf_find_tensor(q, "blk.0.ffn_down.weight");
     T_CHECK(a && b && a->type == NT_TYPE_F32 && b->type == type);
     if (a && b && b->type == type) {
         int64_t rows = a->ne[1], cols = a->ne[0];
@@ -35,8 +35,8 @@ static void check_type(const char *file, int type)
             free(out);
         }
     }
-    gguf_close(q);
-    gguf_close(ref);
+    nt_gguf_close(q);
+    nt_gguf_close(ref);
 }
 
 static void test_q8_0(void) { check_type("quant/tiny-llama.q8_0.gguf", NT_TYPE_Q8_0); }

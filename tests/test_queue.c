@@ -1,6 +1,6 @@
-/* Tests for app/queue.c: FIFO order, the wake-up descriptor's readability mirroring "not
+/* Tests for app/util/queue.c: FIFO order, the wake-up descriptor's readability mirroring "not
  * empty", the drop callback, and many producers against one consumer. */
-#include "../app/queue.h"
+#include "util/queue.h"
 #include "t.h"
 
 #include <poll.h>

@@ -1,5 +1,5 @@
 /* Tests for engine/sampler.c: each stage alone on hand-built logits with exact survivors and
- * probabilities (read back through sampler_candidates), the order of the stages, greedy ties,
+ * probabilities (read back through nt_sampler_candidates), the order of the stages, greedy ties,
  * seeded determinism, the replay property under parameter changes, sampled frequencies, the
  * penalty window, and partial selection on a large vocabulary against a full sort.
  *
@@ -16,9 +16,9 @@
 #define PTOL 1e-6
 
 /* Every stage off, temperature 1: the distribution is the softmax of the logits. */
-static sampler_params p_off(void)
+static nt_sampler_params p_off(void)
 {
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     p.temperature = 1.0f;
     p.top_k = 0;
     p.top_p = 1.0f;
@@ -32,12 +32,12 @@ static sampler_params p_off(void)
 }
 
 /* p_after of every id after one step on logits[n] (filled in after[n]). */
-static void step_after(sampler *s, const float *logits, int n, double *after)
+static void step_after(nt_sampler *s, const float *logits, int n, double *after)
 {
-    sampler_cand c[64];
+    nt_sampler_cand c[64];
     T_ASSERT(n <= 64);
-    sampler_sample(s, logits);
-    int got = sampler_candidates(s, c, n);
+    nt_sampler_sample(s, logits);
+    int got = nt_sampler_candidates(s, c, n);
     T_EQ_INT(got, n);
     for (int i = 0; i < n; i++) after[i] = -1.0;
     for (int i = 0; i < got; i++) after[c[i].id] = c[i].p_after;
@@ -60,64 +60,64 @@ static void check_after(const double *got, const double *want, int n)
 
 static void test_defaults(void)
 {
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     T_NEAR(p.temperature, 0.8, 1e-7);
     T_EQ_INT(p.top_k, 40);
     T_NEAR(p.top_p, 0.95, 1e-7);
     T_NEAR(p.min_p, 0.05, 1e-7);
     T_NEAR(p.repeat_penalty, 1.0, 0);
     T_EQ_INT(p.repeat_last_n, 64);
-    T_CHECK(sampler_init(&p, 0) == NULL);
-    T_CHECK(sampler_init(NULL, 10) == NULL);
-    sampler_free(NULL);
-    sampler *s = sampler_init(&p, 10);
+    T_CHECK(nt_sampler_init(&p, 0) == NULL);
+    T_CHECK(nt_sampler_init(NULL, 10) == NULL);
+    nt_sampler_free(NULL);
+    nt_sampler *s = nt_sampler_init(&p, 10);
     T_ASSERT(s);
-    sampler_cand c[4];
-    T_EQ_INT(sampler_candidates(s, c, 4), 0); /* nothing sampled yet */
-    T_CHECK(sampler_get_params(s)->top_k == 40);
-    sampler_free(s);
+    nt_sampler_cand c[4];
+    T_EQ_INT(nt_sampler_candidates(s, c, 4), 0); /* nothing sampled yet */
+    T_CHECK(nt_sampler_get_params(s)->top_k == 40);
+    nt_sampler_free(s);
 }
 
 static void test_greedy(void)
 {
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.temperature = 0.0f;
     p.top_k = 2; /* filters cannot change the argmax */
-    sampler *s = sampler_init(&p, 5);
+    nt_sampler *s = nt_sampler_init(&p, 5);
     T_ASSERT(s);
     const float l1[5] = {0.1f, 2.5f, -1.0f, 2.5f, 0.3f}; /* tie between 1 and 3: lowest id */
-    T_EQ_INT(sampler_sample(s, l1), 1);
+    T_EQ_INT(nt_sampler_sample(s, l1), 1);
     const float l2[5] = {-3.0f, -2.0f, -1.5f, -7.0f, -1.6f};
-    T_EQ_INT(sampler_sample(s, l2), 2);
+    T_EQ_INT(nt_sampler_sample(s, l2), 2);
     double a[5];
     step_after(s, l1, 5, a);
     const double want[5] = {0, 1, 0, 0, 0};
     check_after(a, want, 5);
     /* a negative temperature is greedy too */
     p.temperature = -1.0f;
-    sampler_set_params(s, &p);
-    T_EQ_INT(sampler_sample(s, l2), 2);
-    sampler_free(s);
+    nt_sampler_set_params(s, &p);
+    T_EQ_INT(nt_sampler_sample(s, l2), 2);
+    nt_sampler_free(s);
 }
 
 static void test_softmax_only(void)
 {
-    sampler_params p = p_off();
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler_params p = p_off();
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
     const float l[4] = {logf(0.1f), logf(0.2f), logf(0.3f), logf(0.4f)};
     double a[4];
     step_after(s, l, 4, a);
     const double want[4] = {0.1, 0.2, 0.3, 0.4};
     check_after(a, want, 4);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_top_k(void)
 {
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.top_k = 3;
-    sampler *s = sampler_init(&p, 5);
+    nt_sampler *s = nt_sampler_init(&p, 5);
     T_ASSERT(s);
     const float l[5] = {1, 4, 2, 5, 3};
     const double ld[5] = {1, 4, 2, 5, 3};
@@ -129,7 +129,7 @@ static void test_top_k(void)
 
     /* ties at the cut: the lower ids survive */
     p.top_k = 2;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     const float t[5] = {1, 2, 2, 2, 0};
     step_after(s, t, 5, a);
     const double wt[5] = {0, 0.5, 0.5, 0, 0};
@@ -137,17 +137,17 @@ static void test_top_k(void)
 
     /* top_k >= n_vocab keeps everything */
     p.top_k = 5;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 5, a);
     expect_softmax(ld, (const int[]){1, 1, 1, 1, 1}, 5, 1.0, want);
     check_after(a, want, 5);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_top_p(void)
 {
-    sampler_params p = p_off();
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler_params p = p_off();
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
     const float l[4] = {logf(0.1f), logf(0.2f), logf(0.3f), logf(0.4f)};
     double a[4];
@@ -163,11 +163,11 @@ static void test_top_p(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         p.top_p = cases[i].top_p;
-        sampler_set_params(s, &p);
+        nt_sampler_set_params(s, &p);
         step_after(s, l, 4, a);
         check_after(a, cases[i].want, 4);
     }
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 /* top-p on a vocabulary larger than the first sorted prefix (512): 5000 equal logits and
@@ -175,15 +175,15 @@ static void test_top_p(void)
 static void test_top_p_large(void)
 {
     enum { N = 5000 };
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.top_p = 0.5f;
-    sampler *s = sampler_init(&p, N);
+    nt_sampler *s = nt_sampler_init(&p, N);
     float *l = calloc(N, sizeof *l);
-    sampler_cand *c = malloc(N * sizeof *c);
+    nt_sampler_cand *c = malloc(N * sizeof *c);
     T_ASSERT(s && l && c);
-    int32_t id = sampler_sample(s, l);
+    int32_t id = nt_sampler_sample(s, l);
     T_CHECK(id >= 0 && id < 2500);
-    T_EQ_INT(sampler_candidates(s, c, N), N);
+    T_EQ_INT(nt_sampler_candidates(s, c, N), N);
     int kept = 0;
     for (int i = 0; i < N; i++) {
         T_EQ_INT(c[i].id, i); /* equal p_before: by id */
@@ -197,38 +197,38 @@ static void test_top_p_large(void)
     T_CHECK(c[2499].p_after > 0 && c[2500].p_after == 0);
     free(c);
     free(l);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_min_p(void)
 {
-    sampler_params p = p_off();
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler_params p = p_off();
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
     const float l[4] = {logf(0.05f), logf(0.1f), logf(0.25f), logf(0.6f)};
     double a[4];
     p.min_p = 0.2f; /* threshold 0.12: 0.25 and 0.6 stay */
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     const double w1[4] = {0, 0, 0.25 / 0.85, 0.6 / 0.85};
     check_after(a, w1, 4);
     p.min_p = 0.1f; /* threshold 0.06: 0.05 goes */
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     const double w2[4] = {0, 0.1 / 0.95, 0.25 / 0.95, 0.6 / 0.95};
     check_after(a, w2, 4);
     p.min_p = 1.0f; /* only the best */
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     const double w3[4] = {0, 0, 0, 1};
     check_after(a, w3, 4);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_temperature(void)
 {
-    sampler_params p = p_off();
-    sampler *s = sampler_init(&p, 3);
+    nt_sampler_params p = p_off();
+    nt_sampler *s = nt_sampler_init(&p, 3);
     T_ASSERT(s);
     const float l[3] = {0, 1, 2};
     const double ld[3] = {0, 1, 2};
@@ -237,31 +237,31 @@ static void test_temperature(void)
     const float temps[] = {0.5f, 2.0f, 1.0f};
     for (size_t i = 0; i < 3; i++) {
         p.temperature = temps[i];
-        sampler_set_params(s, &p);
+        nt_sampler_set_params(s, &p);
         step_after(s, l, 3, a);
         expect_softmax(ld, all, 3, temps[i], want);
         check_after(a, want, 3);
     }
     /* T = 0.5 on {0,1,2} is the softmax of {0,2,4}: e^4 / (1 + e^2 + e^4) = 0.86681 */
     p.temperature = 0.5f;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 3, a);
     T_NEAR(a[2], exp(4.0) / (1.0 + exp(2.0) + exp(4.0)), PTOL);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_repeat_penalty(void)
 {
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.repeat_penalty = 2.0f;
     p.repeat_last_n = 64;
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
-    sampler_accept(s, 0);
-    sampler_accept(s, 1);
-    sampler_accept(s, 0); /* twice: still penalised once */
-    sampler_accept(s, 99); /* out of range: ignored */
-    sampler_accept(s, -1);
+    nt_sampler_accept(s, 0);
+    nt_sampler_accept(s, 1);
+    nt_sampler_accept(s, 0); /* twice: still penalised once */
+    nt_sampler_accept(s, 99); /* out of range: ignored */
+    nt_sampler_accept(s, -1);
     const float l[4] = {2.0f, -2.0f, 1.0f, 0.5f};
     /* positive divided, negative multiplied: {1, -4, 1, 0.5} */
     const double pen[4] = {1.0, -4.0, 1.0, 0.5};
@@ -274,24 +274,24 @@ static void test_repeat_penalty(void)
     check_after(a, want, 4);
     /* greedy after the penalty: 0 and 2 tie at 1.0, the lowest id wins */
     p.temperature = 0.0f;
-    sampler_set_params(s, &p);
-    T_EQ_INT(sampler_sample(s, l), 0);
+    nt_sampler_set_params(s, &p);
+    T_EQ_INT(nt_sampler_sample(s, l), 0);
     const float l2[4] = {2.0f, -2.0f, 1.5f, 0.5f}; /* 0 → 1.0 < 1.5 */
-    T_EQ_INT(sampler_sample(s, l2), 2);
-    sampler_free(s);
+    T_EQ_INT(nt_sampler_sample(s, l2), 2);
+    nt_sampler_free(s);
 }
 
 static void test_presence_frequency(void)
 {
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.repeat_last_n = -1;
     p.frequency_penalty = 0.5f;
     p.presence_penalty = 0.25f;
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
-    sampler_accept(s, 2);
-    sampler_accept(s, 2);
-    sampler_accept(s, 1);
+    nt_sampler_accept(s, 2);
+    nt_sampler_accept(s, 2);
+    nt_sampler_accept(s, 1);
     const float l[4] = {0, 0, 0, 0};
     /* token 2: -(2 * 0.5 + 0.25) = -1.25; token 1: -(0.5 + 0.25) = -0.75 */
     const double pen[4] = {0.0, -0.75, -1.25, 0.0};
@@ -299,17 +299,17 @@ static void test_presence_frequency(void)
     step_after(s, l, 4, a);
     expect_softmax(pen, (const int[]){1, 1, 1, 1}, 4, 1.0, want);
     check_after(a, want, 4);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_penalty_window(void)
 {
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.presence_penalty = 1.0f;
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
     const int32_t h[5] = {0, 0, 0, 1, 2};
-    for (int i = 0; i < 5; i++) sampler_accept(s, h[i]);
+    for (int i = 0; i < 5; i++) nt_sampler_accept(s, h[i]);
     const float l[4] = {0, 0, 0, 0};
     const int all[4] = {1, 1, 1, 1};
     double a[4], want[4];
@@ -326,25 +326,25 @@ static void test_penalty_window(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         p.repeat_last_n = cases[i].last_n;
-        sampler_set_params(s, &p);
+        nt_sampler_set_params(s, &p);
         step_after(s, l, 4, a);
         expect_softmax(cases[i].pen, all, 4, 1.0, want);
         check_after(a, want, 4);
     }
     /* reset forgets the history */
-    sampler_reset(s);
+    nt_sampler_reset(s);
     p.repeat_last_n = -1;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     const double flat[4] = {0.25, 0.25, 0.25, 0.25};
     check_after(a, flat, 4);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_stage_order(void)
 {
-    sampler_params p = p_off();
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler_params p = p_off();
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
     const float l[4] = {logf(0.1f), logf(0.2f), logf(0.3f), logf(0.4f)};
     double a[4];
@@ -353,7 +353,7 @@ static void test_stage_order(void)
      * (p ∝ p²: 0.533 for id 3) only id 3 would. Survivors then get T: ∝ {0.09, 0.16}. */
     p.top_p = 0.5f;
     p.temperature = 0.5f;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     const double w1[4] = {0, 0, 0.09 / 0.25, 0.16 / 0.25};
     check_after(a, w1, 4);
@@ -363,7 +363,7 @@ static void test_stage_order(void)
     p = p_off();
     p.top_k = 2;
     p.top_p = 0.55f;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     const double w2[4] = {0, 0, 0, 1};
     check_after(a, w2, 4);
@@ -373,8 +373,8 @@ static void test_stage_order(void)
     p.top_k = 2;
     p.repeat_penalty = 10.0f;
     p.repeat_last_n = 64;
-    sampler_set_params(s, &p);
-    sampler_accept(s, 0);
+    nt_sampler_set_params(s, &p);
+    nt_sampler_accept(s, 0);
     const float m[4] = {5, 4, 3, 2};
     const double md[4] = {5, 4, 3, 2};
     double want[4];
@@ -385,16 +385,16 @@ static void test_stage_order(void)
     /* min-p judges probabilities at T = 1: with min_p 0.6, {0.3, 0.4} survive (0.3 >= 0.24;
      * at T = 0.25 first, 0.3 would be 0.316 of the best and go), then T = 0.25 sharpens them:
      * ∝ {0.3^4, 0.4^4}. */
-    sampler_reset(s);
+    nt_sampler_reset(s);
     p = p_off();
     p.min_p = 0.6f;
     p.temperature = 0.25f;
-    sampler_set_params(s, &p);
+    nt_sampler_set_params(s, &p);
     step_after(s, l, 4, a);
     double d = pow(0.3, 4) + pow(0.4, 4);
     const double w4[4] = {0, 0, pow(0.3, 4) / d, pow(0.4, 4) / d};
     check_after(a, w4, 4);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 /* Deterministic pseudo-random logits for step k (a small LCG keyed on k). */
@@ -412,23 +412,23 @@ enum { NV = 50, STEPS = 40 };
 /* Runs STEPS samples; at step `at` (if >= 0) switches to temperature t2. */
 static void run(uint64_t seed, int at, float t1, float t2, int32_t *out)
 {
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     p.seed = seed;
     p.temperature = t1;
     p.top_k = 20;
-    sampler *s = sampler_init(&p, NV);
+    nt_sampler *s = nt_sampler_init(&p, NV);
     T_ASSERT(s);
     float l[NV];
     for (int k = 0; k < STEPS; k++) {
         if (k == at) {
             p.temperature = t2;
-            sampler_set_params(s, &p);
+            nt_sampler_set_params(s, &p);
         }
         fill_logits(l, NV, (uint32_t)k);
-        out[k] = sampler_sample(s, l);
-        sampler_accept(s, out[k]);
+        out[k] = nt_sampler_sample(s, l);
+        nt_sampler_accept(s, out[k]);
     }
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_determinism(void)
@@ -446,39 +446,39 @@ static void test_determinism(void)
     T_EQ_INT(same, STEPS);
     T_CHECK(diff >= STEPS / 4); /* another seed gives another sequence */
 
-    /* reset replays from the seed; a changed seed reseeds like a fresh sampler */
-    sampler_params p = sampler_default_params();
+    /* reset replays from the seed; a changed seed reseeds like a fresh nt_sampler */
+    nt_sampler_params p = nt_sampler_default_params();
     p.seed = 42;
     p.temperature = 1.0f;
     p.top_k = 20;
-    sampler *s = sampler_init(&p, NV);
+    nt_sampler *s = nt_sampler_init(&p, NV);
     T_ASSERT(s);
     float l[NV];
     for (int k = 0; k < 5; k++) {
         fill_logits(l, NV, (uint32_t)k);
-        sampler_accept(s, sampler_sample(s, l));
+        nt_sampler_accept(s, nt_sampler_sample(s, l));
     }
-    sampler_reset(s);
+    nt_sampler_reset(s);
     int ok = 0;
     for (int k = 0; k < STEPS; k++) {
         fill_logits(l, NV, (uint32_t)k);
-        int32_t id = sampler_sample(s, l);
-        sampler_accept(s, id);
+        int32_t id = nt_sampler_sample(s, l);
+        nt_sampler_accept(s, id);
         ok += id == a[k];
     }
     T_EQ_INT(ok, STEPS);
     p.seed = 43;
-    sampler_set_params(s, &p);
-    sampler_reset(s); /* history cleared so penalties (off here) and RNG match a fresh run */
+    nt_sampler_set_params(s, &p);
+    nt_sampler_reset(s); /* history cleared so penalties (off here) and RNG match a fresh run */
     ok = 0;
     for (int k = 0; k < STEPS; k++) {
         fill_logits(l, NV, (uint32_t)k);
-        int32_t id = sampler_sample(s, l);
-        sampler_accept(s, id);
+        int32_t id = nt_sampler_sample(s, l);
+        nt_sampler_accept(s, id);
         ok += id == c[k];
     }
     T_EQ_INT(ok, STEPS);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 /* Replay: a temperature change at step 5 is reproduced exactly by a second run doing the
@@ -525,49 +525,49 @@ static void test_frequencies(void)
     double z = sqrt(0.1) + sqrt(0.2) + sqrt(0.3) + sqrt(0.4);
     for (int i = 0; i < 4; i++) cases[2].want[i] = sqrt(0.1 * (i + 1)) / z;
     for (size_t c = 0; c < 3; c++) {
-        sampler_params p = p_off();
+        nt_sampler_params p = p_off();
         p.seed = 1234 + c;
         p.temperature = cases[c].temperature;
         p.top_k = cases[c].top_k;
-        sampler *s = sampler_init(&p, 4);
+        nt_sampler *s = nt_sampler_init(&p, 4);
         T_ASSERT(s);
         int count[4] = {0};
         for (int k = 0; k < DRAWS; k++) {
-            int32_t id = sampler_sample(s, l);
+            int32_t id = nt_sampler_sample(s, l);
             T_ASSERT(id >= 0 && id < 4);
             count[id]++;
         }
         for (int i = 0; i < 4; i++) T_NEAR((double)count[i] / DRAWS, cases[c].want[i], 0.03);
-        sampler_free(s);
+        nt_sampler_free(s);
     }
 }
 
 static void test_candidates(void)
 {
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.top_k = 3;
-    sampler *s = sampler_init(&p, 5);
+    nt_sampler *s = nt_sampler_init(&p, 5);
     T_ASSERT(s);
     const float l[5] = {1, 4, 2, 5, 3};
     const double ld[5] = {1, 4, 2, 5, 3};
     double before[5], after[5];
     expect_softmax(ld, (const int[]){1, 1, 1, 1, 1}, 5, 1.0, before);
     expect_softmax(ld, (const int[]){0, 1, 0, 1, 1}, 5, 1.0, after);
-    int32_t id = sampler_sample(s, l);
+    int32_t id = nt_sampler_sample(s, l);
     T_CHECK(id == 1 || id == 3 || id == 4);
-    sampler_cand c[8];
-    T_EQ_INT(sampler_candidates(s, c, 8), 5); /* no more than the vocabulary */
+    nt_sampler_cand c[8];
+    T_EQ_INT(nt_sampler_candidates(s, c, 8), 5); /* no more than the vocabulary */
     const int32_t order[5] = {3, 1, 4, 2, 0};
     for (int i = 0; i < 5; i++) {
         T_EQ_INT(c[i].id, order[i]);
         T_NEAR(c[i].p_before, before[order[i]], PTOL);
         T_NEAR(c[i].p_after, after[order[i]], PTOL);
     }
-    T_EQ_INT(sampler_candidates(s, c, 2), 2);
+    T_EQ_INT(nt_sampler_candidates(s, c, 2), 2);
     T_EQ_INT(c[0].id, 3);
     T_EQ_INT(c[1].id, 1);
-    T_EQ_INT(sampler_candidates(s, c, 0), 0);
-    sampler_free(s);
+    T_EQ_INT(nt_sampler_candidates(s, c, 0), 0);
+    nt_sampler_free(s);
 }
 
 /* Large vocabulary: top-k by partial selection keeps exactly the k largest (checked against
@@ -582,11 +582,11 @@ static int cmp_desc(const void *a, const void *b)
 static void large_top_k(int K)
 {
     enum { N = 50000 };
-    sampler_params p = p_off();
+    nt_sampler_params p = p_off();
     p.top_k = K;
-    sampler *s = sampler_init(&p, N);
+    nt_sampler *s = nt_sampler_init(&p, N);
     float *l = malloc(N * sizeof *l), *sorted = malloc(N * sizeof *l);
-    sampler_cand *c = malloc(N * sizeof *c);
+    nt_sampler_cand *c = malloc(N * sizeof *c);
     T_ASSERT(s && l && sorted && c);
     fill_logits(l, N, 99);
     for (int i = 0; i < N; i++) l[i] *= 5.0f;
@@ -596,10 +596,10 @@ static void large_top_k(int K)
     qsort(sorted, N, sizeof *sorted, cmp_desc);
     T_ASSERT(sorted[K - 1] > sorted[K]); /* no tie at the cut, so the kept set is unique */
     for (int rep = 0; rep < 3; rep++) {
-        int32_t id = sampler_sample(s, l);
+        int32_t id = nt_sampler_sample(s, l);
         T_CHECK(id >= 0 && id < N && l[id] >= sorted[K - 1]);
     }
-    T_EQ_INT(sampler_candidates(s, c, N), N);
+    T_EQ_INT(nt_sampler_candidates(s, c, N), N);
     double sum_after = 0.0, sum_before = 0.0;
     int kept = 0;
     for (int i = 0; i < N; i++) {
@@ -618,7 +618,7 @@ static void large_top_k(int K)
     free(c);
     free(sorted);
     free(l);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 static void test_large_top_k(void)
@@ -631,8 +631,8 @@ static void test_large_top_k(void)
  * logits, -inf everywhere, extreme penalties and temperatures. */
 static void test_degenerate(void)
 {
-    sampler_params p = p_off();
-    sampler *s = sampler_init(&p, 4);
+    nt_sampler_params p = p_off();
+    nt_sampler *s = nt_sampler_init(&p, 4);
     T_ASSERT(s);
     const float nan_l[4] = {NAN, 1.0f, NAN, 0.5f};
     double a[4];
@@ -641,9 +641,9 @@ static void test_degenerate(void)
     T_NEAR(a[2], 0, 0);
     T_NEAR(a[1] + a[3], 1.0, PTOL);
     const float inf_l[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    T_EQ_INT(sampler_sample(s, inf_l), 0);
+    T_EQ_INT(nt_sampler_sample(s, inf_l), 0);
     const float pinf[4] = {0.0f, INFINITY, 1.0f, INFINITY};
-    int32_t id = sampler_sample(s, pinf);
+    int32_t id = nt_sampler_sample(s, pinf);
     T_CHECK(id == 1 || id == 3);
     step_after(s, pinf, 4, a);
     T_NEAR(a[1], 0.5, PTOL);
@@ -653,7 +653,7 @@ static void test_degenerate(void)
     const float temps[] = {1e-30f, 1e-45f, 1e30f, INFINITY, NAN};
     for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++) {
         p.temperature = temps[i];
-        sampler_set_params(s, &p);
+        nt_sampler_set_params(s, &p);
         step_after(s, l, 4, a);
         double sum = 0.0;
         for (int k = 0; k < 4; k++) {
@@ -668,15 +668,15 @@ static void test_degenerate(void)
     p.repeat_last_n = -1;
     p.presence_penalty = -INFINITY; /* would push the logit to +inf */
     p.frequency_penalty = NAN;
-    sampler_set_params(s, &p);
-    sampler_accept(s, 0);
-    id = sampler_sample(s, l);
+    nt_sampler_set_params(s, &p);
+    nt_sampler_accept(s, 0);
+    id = nt_sampler_sample(s, l);
     T_CHECK(id >= 0 && id < 4);
     step_after(s, l, 4, a);
     double sum = 0.0;
     for (int k = 0; k < 4; k++) sum += a[k];
     T_NEAR(sum, 1.0, 1e-5);
-    sampler_free(s);
+    nt_sampler_free(s);
 }
 
 int main(void)

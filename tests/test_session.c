@@ -1,4 +1,4 @@
-/* Tests for app/session.c and app/replay.c: the YAML writer and reader round-trip every field
+/* Tests for app/conv/session.c and app/conv/replay.c: the YAML writer and reader round-trip every field
  * and every odd text byte for byte; corrupt, truncated and foreign files are rejected with exact
  * `file:line:col` messages and never overwritten; saves are atomic and private; and a replay of
  * a real conversation on stories260K (temperature > 0, live slider changes in the middle of
@@ -8,10 +8,10 @@
  * Also a helper for tests/test_session.sh: `test_session --save-loop FILE` saves ever newer
  * versions of a session to FILE until killed, and `test_session --check-version FILE` checks
  * that FILE is one whole version (exit 0) and prints its number. */
-#include "../app/chat.h"
-#include "../app/replay.h"
-#include "../app/session.h"
-#include "../app/worker.h"
+#include "conv/chat.h"
+#include "conv/replay.h"
+#include "conv/session.h"
+#include "conv/worker.h"
 #include "natter.h"
 #include "t.h"
 #include "t_models.h"
@@ -103,21 +103,21 @@ static session *make_session(void)
     free(s->system);
     s->system = strdup("You are\n  helpful.\n---\n");
     s->n_ctx = 2048;
-    s->family = CHAT_CHATML;
+    s->family = NT_CHAT_CHATML;
     s->raw = true;
     s->first = 2;
     s->n_examples = 3;
     s->examples = calloc(3, sizeof *s->examples);
-    s->examples[0] = (session_example){CHAT_ROLE_USER, strdup("Example\nquestion?")};
-    s->examples[1] = (session_example){CHAT_ROLE_ASSISTANT, strdup(" example answer ")};
-    s->examples[2] = (session_example){CHAT_ROLE_USER, strdup("")};
+    s->examples[0] = (session_example){NT_ROLE_USER, strdup("Example\nquestion?")};
+    s->examples[1] = (session_example){NT_ROLE_ASSISTANT, strdup(" example answer ")};
+    s->examples[2] = (session_example){NT_ROLE_USER, strdup("")};
     s->greeting = strdup("Hello!\n\nAsk me.");
     size_t n = 2 * (N_ODD + 1);
     s->turns = calloc(n, sizeof *s->turns);
     s->n_turns = n;
     for (size_t i = 0; i < n; i++) {
         chat_turn *t = &s->turns[i];
-        t->role = i % 2 ? CHAT_ROLE_ASSISTANT : CHAT_ROLE_USER;
+        t->role = i % 2 ? NT_ROLE_ASSISTANT : NT_ROLE_USER;
         t->time = 1767225600 + (int64_t)i * 61;
         if (i / 2 < N_ODD) {
             turn_set_text(t, odd[(i / 2 + (i % 2) * 7) % N_ODD]);
@@ -130,8 +130,8 @@ static session *make_session(void)
             turn_set_text(t, big);
             free(big);
         }
-        if (t->role != CHAT_ROLE_ASSISTANT) continue;
-        t->params = sampler_default_params();
+        if (t->role != NT_ROLE_ASSISTANT) continue;
+        t->params = nt_sampler_default_params();
         t->params.seed = 18446744073709551615ull - i;
         t->params.temperature = 0.1f * (float)(i % 13);
         t->params.top_p = 0.9f;
@@ -162,7 +162,7 @@ static session *make_session(void)
         if (i % 3 != 0) {
             t->n_changes = 3;
             t->changes = calloc(3, sizeof *t->changes);
-            sampler_params p = t->params;
+            nt_sampler_params p = t->params;
             p.temperature = 1.25f;
             p.top_k = 7;
             t->changes[0] = (chat_change){0, p};
@@ -210,12 +210,12 @@ static void check_same(const session *a, const session *b)
         T_EQ_INT(x->time, y->time);
         if (strcmp(x->text, y->text) != 0) t_fail(__FILE__, __LINE__, "message %zu: text differs", i + 1);
         T_EQ_INT(x->len, y->len);
-        if (x->role != CHAT_ROLE_ASSISTANT) continue;
+        if (x->role != NT_ROLE_ASSISTANT) continue;
         T_CHECK(memcmp(&x->params, &y->params, sizeof x->params) == 0);
         T_EQ_INT(x->n_changes, y->n_changes);
         for (size_t k = 0; k < x->n_changes && k < y->n_changes; k++) {
             T_EQ_INT(x->changes[k].index, y->changes[k].index);
-            T_CHECK(memcmp(&x->changes[k].params, &y->changes[k].params, sizeof(sampler_params)) == 0);
+            T_CHECK(memcmp(&x->changes[k].params, &y->changes[k].params, sizeof(nt_sampler_params)) == 0);
         }
         T_EQ_INT(x->end, y->end);
         T_EQ_INT(x->stop_text, y->stop_text);
@@ -569,10 +569,10 @@ static void test_corrupt_untouched(void)
     char xdg[512];
     snprintf(xdg, sizeof xdg, "%s/state", t_tmpdir());
     setenv("XDG_STATE_HOME", xdg, 1);
-    chat *c = chat_init(NULL, CHAT_PLAIN, 256);
+    chat *c = chat_init(NULL, NT_CHAT_PLAIN, 256);
     T_ASSERT(c);
-    chat_turn q = {.role = CHAT_ROLE_USER, .text = "question"};
-    chat_turn a = {.role = CHAT_ROLE_ASSISTANT, .text = "answer", .complete = true};
+    chat_turn q = {.role = NT_ROLE_USER, .text = "question"};
+    chat_turn a = {.role = NT_ROLE_ASSISTANT, .text = "answer", .complete = true};
     T_EQ_INT(chat_restore_turn(c, &q), NT_OK);
     T_EQ_INT(chat_restore_turn(c, &a), NT_OK);
     free(s->path);
@@ -616,12 +616,12 @@ static void test_command_entry_points(void)
     char xdg[512];
     snprintf(xdg, sizeof xdg, "%s/cmds", t_tmpdir());
     setenv("XDG_STATE_HOME", xdg, 1);
-    chat *c = chat_init(NULL, CHAT_CHATML, 512);
+    chat *c = chat_init(NULL, NT_CHAT_CHATML, 512);
     T_ASSERT(c);
     chat_set_system(c, "Be brief.");
-    chat_turn q = {.role = CHAT_ROLE_USER, .text = "What is 2+2?", .time = 1767225600};
-    chat_turn a = {.role = CHAT_ROLE_ASSISTANT, .text = "4", .complete = true, .max_tokens = 9};
-    a.params = sampler_default_params();
+    chat_turn q = {.role = NT_ROLE_USER, .text = "What is 2+2?", .time = 1767225600};
+    chat_turn a = {.role = NT_ROLE_ASSISTANT, .text = "4", .complete = true, .max_tokens = 9};
+    a.params = nt_sampler_default_params();
     a.params.seed = 77;
     T_EQ_INT(chat_restore_turn(c, &q), NT_OK);
     T_EQ_INT(chat_restore_turn(c, &a), NT_OK);
@@ -640,8 +640,8 @@ static void test_command_entry_points(void)
     T_EQ_STR(msg, want);
 
     /* /load into another conversation. */
-    chat *c2 = chat_init(NULL, CHAT_PLAIN, 512);
-    chat_turn q2 = {.role = CHAT_ROLE_USER, .text = "old question"};
+    chat *c2 = chat_init(NULL, NT_CHAT_PLAIN, 512);
+    chat_turn q2 = {.role = NT_ROLE_USER, .text = "old question"};
     chat_restore_turn(c2, &q2);
     session *s2 = session_init();
     s2->model.file = strdup("m.gguf");
@@ -654,7 +654,7 @@ static void test_command_entry_points(void)
     T_EQ_STR(chat_turn_at(c2, 0)->text, "What is 2+2?");
     T_EQ_INT(chat_turn_at(c2, 1)->params.seed, 77);
     T_EQ_STR(chat_system(c2), "Be brief.");
-    T_EQ_INT(chat_get_family(c2), CHAT_CHATML);
+    T_EQ_INT(chat_get_family(c2), NT_CHAT_CHATML);
     T_EQ_STR(s2->path, want + 9);
 
     /* A corrupt file: the diagnostics come back, nothing changes. */
@@ -695,9 +695,9 @@ static void test_export(void)
     s->model.file = strdup("m.gguf");
     s->n_turns = 2;
     s->turns = calloc(2, sizeof *s->turns);
-    s->turns[0].role = CHAT_ROLE_USER;
+    s->turns[0].role = NT_ROLE_USER;
     turn_set_text(&s->turns[0], "Hi\nthere");
-    s->turns[1].role = CHAT_ROLE_ASSISTANT;
+    s->turns[1].role = NT_ROLE_ASSISTANT;
     turn_set_text(&s->turns[1], "Hello \xe2\x9c\x93");
     char *j = session_export_json(s);
     T_EQ_STR(j, "[\n"
@@ -718,14 +718,14 @@ static void test_export(void)
  * index has arrived, sets new live parameters; stops at stop_after (if >= 0). */
 typedef struct live_step {
     int32_t after;
-    sampler_params p;
+    nt_sampler_params p;
 } live_step;
 
 /* The first token's candidates of the answers written live, by message index. */
-static sampler_cand live_cand0[16][10];
+static nt_sampler_cand live_cand0[16][10];
 static int live_n_cand0[16];
 
-static worker_event answer_live(worker *w, chat *c, const sampler_params *p, int32_t max,
+static worker_event answer_live(worker *w, chat *c, const nt_sampler_params *p, int32_t max,
                                 const live_step *steps, int n_steps, int32_t stop_after)
 {
     size_t msg = chat_n_turns(c); /* the answer's index once prepared */
@@ -771,7 +771,7 @@ static bool has_mid_change(const chat *c)
 /* answer_live until the answer has a change in its middle (steps) or was stopped by the user
  * (stop_after >= 0): how the threads interleave decides where a change lands, so a try whose
  * answer was already written (or ended early) is regenerated with the next seed. */
-static bool answer_until(worker *w, chat *c, sampler_params *p, int32_t max,
+static bool answer_until(worker *w, chat *c, nt_sampler_params *p, int32_t max,
                          const live_step *steps, int n_steps, int32_t stop_after)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
@@ -845,10 +845,10 @@ static void test_replay_exact(void)
 {
     worker *w = t_stories_worker(256);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 256);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 256);
     T_ASSERT(c);
     T_EQ_INT(chat_set_system(c, "Stories for children."), NT_OK);
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     p.temperature = 0.9f;
     p.seed = 11;
 
@@ -947,7 +947,7 @@ static void test_replay_exact(void)
 
     /* Resuming: the restored chat reads its history back and continues; its next prompt is
      * what the replay rebuilds. */
-    chat *c2 = chat_init(worker_tokenizer(w), CHAT_PLAIN, 256);
+    chat *c2 = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 256);
     T_ASSERT(c2);
     T_EQ_INT(session_restore(r, c2, &e), NT_OK);
     T_EQ_INT(chat_n_turns(c2), 6);
@@ -993,9 +993,9 @@ static void test_replay_long_stops(void)
 {
     worker *w = t_stories_worker(512);
     if (!w) T_SKIP("fixture %s absent", STORIES);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_PLAIN, 512);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 512);
     T_ASSERT(c);
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     p.temperature = 0;
     chat_add_user(c, "Once upon a time");
     answer_live(w, c, &p, 300, NULL, 0, -1);
@@ -1061,23 +1061,23 @@ static void test_replay_chatml_context_full(void)
     if (!t_fixture(STORIES)) T_SKIP("fixture %s absent", STORIES);
     const char *path = t_chatml_stories();
     T_ASSERT(path);
-    model *m = NULL;
+    nt_model *m = NULL;
     nt_err e = {0};
-    model_params mp = model_default_params();
+    nt_model_params mp = nt_model_default_params();
     mp.n_ctx = 160;
     mp.n_threads = 1;
-    T_ASSERT(model_load(&m, path, &mp, &e) == NT_OK);
+    T_ASSERT(nt_model_load(&m, path, &mp, &e) == NT_OK);
     worker *w = worker_init(m, &e);
     T_ASSERT(w);
-    T_EQ_INT(chat_detect_gguf(worker_gguf(w)), CHAT_CHATML);
-    chat *c = chat_init(worker_tokenizer(w), CHAT_CHATML, 160);
+    T_EQ_INT(nt_chat_detect_gguf(worker_gguf(w)), NT_CHAT_CHATML);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_CHATML, 160);
     T_ASSERT(c);
     chat_set_system(c, "Tell a story.");
     /* A persona's fixed part: examples and a greeting, which the replay must restore. */
-    chat_msg ex[2] = {{CHAT_ROLE_USER, "A cat"}, {CHAT_ROLE_ASSISTANT, "The cat sat."}};
+    nt_chat_msg ex[2] = {{NT_ROLE_USER, "A cat"}, {NT_ROLE_ASSISTANT, "The cat sat."}};
     T_EQ_INT(chat_set_prefix(c, ex, 2), NT_OK);
     T_EQ_INT(chat_set_greeting(c, "Hello!"), NT_OK);
-    sampler_params p = sampler_default_params();
+    nt_sampler_params p = nt_sampler_default_params();
     p.temperature = 0.8f;
     static const char *const qs[] = {"Once upon a time", "Lily", "The dog ran", "Then", "The end"};
     for (int i = 0; i < 5; i++) {
@@ -1104,7 +1104,7 @@ static void test_replay_chatml_context_full(void)
     ycfg_diag_free(&d);
     free(y);
     T_ASSERT(r);
-    T_EQ_INT(r->family, CHAT_CHATML);
+    T_EQ_INT(r->family, NT_CHAT_CHATML);
     T_EQ_INT(r->n_examples, 2);
     T_EQ_STR(r->greeting, "Hello!");
     T_CHECK(r->turns[9].first > 0);
@@ -1142,11 +1142,11 @@ static session *version_session(long v)
     s->model.file = strdup("m.gguf");
     s->n_turns = 2;
     s->turns = calloc(2, sizeof *s->turns);
-    s->turns[0].role = CHAT_ROLE_USER;
+    s->turns[0].role = NT_ROLE_USER;
     char q[64];
     snprintf(q, sizeof q, "version %ld", v);
     turn_set_text(&s->turns[0], q);
-    s->turns[1].role = CHAT_ROLE_ASSISTANT;
+    s->turns[1].role = NT_ROLE_ASSISTANT;
     s->turns[1].complete = true;
     size_t L = 400000;
     char *body = malloc(L + 1);

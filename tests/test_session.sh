@@ -1,5 +1,5 @@
 #!/bin/sh
-# Tests for sessions on the command line (app/session.c, app/replay.c, app/cmd_session.c):
+# Tests for sessions on the command line (app/conv/session.c, app/conv/replay.c, app/cmd/cmd_session.c):
 # `kill -9` during saves never leaves a broken or mixed file; `-p --save`, `--resume` and
 # `replay --check` (1 and 2 threads) agree; replay overrides print side by side; `export`
 # writes Markdown and OpenAI-style JSON; corrupt files give file:line:col errors and stay as

@@ -1,6 +1,6 @@
-/* Tests for app/strbuf.c: appends, formatted appends across the growth boundary, NUL bytes,
+/* Tests for app/util/strbuf.c: appends, formatted appends across the growth boundary, NUL bytes,
  * handing the text over, and the sticky allocation failure. */
-#include "../app/strbuf.h"
+#include "util/strbuf.h"
 #include "t.h"
 
 #include <stdint.h>

@@ -1,7 +1,7 @@
-/* Tests for app/text.c: display widths (utf8proc), sanitising of control characters and
+/* Tests for app/util/text.c: display widths (utf8proc), sanitising of control characters and
  * word wrapping with wide, combining and emoji characters. Expected widths are those of the
  * Unicode East Asian Width property (W/F = 2) and general category (Mn/Me/Cf = 0). */
-#include "../app/text.h"
+#include "util/text.h"
 #include "t.h"
 
 #include <stdlib.h>

@@ -1,9 +1,9 @@
-/* Tests for app/theme.c: every shipped theme validates, the built-in default equals
+/* Tests for app/tui/theme.c: every shipped theme validates, the built-in default equals
  * themes/dark.yaml, exact error messages, colour mapping to 256 / 16 / 8 colours and
  * monochrome (no ncurses needed: theme_resolve returns plain numbers), and that the screen
- * draws with every element (term_style_elem, the styles' table in app/term.c). */
-#include "../app/term.h"
-#include "../app/theme.h"
+ * draws with every element (term_style_elem, the styles' table in app/tui/term.c). */
+#include "tui/term.h"
+#include "tui/theme.h"
 #include "t.h"
 
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * invalid UTF-8 and metadata validation. */
 #include "natter.h"
 #include "t.h"
-#include "tokenizer.h" /* pretok_split, for the pre-tokenizers without conformance files */
+#include "tokenizer.h" /* nt_pretok_split, for the pre-tokenizers without conformance files */
 
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +15,8 @@
 /* ------------------------------------------------------------------ helpers ---- */
 
 typedef struct loaded {
-    gguf *g;
-    tokenizer *t;
+    nt_gguf *g;
+    nt_tokenizer *t;
 } loaded;
 
 static bool load(loaded *l, const char *rel)
@@ -26,13 +26,13 @@ static bool load(loaded *l, const char *rel)
     l->t = NULL;
     const char *path = t_fixture(rel);
     if (!path) return false;
-    if (gguf_open(&l->g, path, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "gguf_open %s: %s", rel, e.msg);
+    if (nt_gguf_open(&l->g, path, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "nt_gguf_open %s: %s", rel, e.msg);
         return false;
     }
-    if (tokenizer_load(&l->t, l->g, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "tokenizer_load %s: %s", rel, e.msg);
-        gguf_close(l->g);
+    if (nt_tokenizer_load(&l->t, l->g, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "nt_tokenizer_load %s: %s", rel, e.msg);
+        nt_gguf_close(l->g);
         l->g = NULL;
         return false;
     }
@@ -41,26 +41,26 @@ static bool load(loaded *l, const char *rel)
 
 static void unload(loaded *l)
 {
-    tokenizer_free(l->t);
-    gguf_close(l->g);
+    nt_tokenizer_free(l->t);
+    nt_gguf_close(l->g);
 }
 
-static int encode(const tokenizer *t, const char *s, size_t n, int flags, nt_tokens *out)
+static int encode(const nt_tokenizer *t, const char *s, size_t n, int flags, nt_tokens *out)
 {
     nt_err e = {0};
     out->n = 0;
-    int rc = tokenizer_encode(t, s, n, flags, out, &e);
-    if (rc) t_fail(__FILE__, __LINE__, "tokenizer_encode: %s", e.msg);
+    int rc = nt_tokenizer_encode(t, s, n, flags, out, &e);
+    if (rc) t_fail(__FILE__, __LINE__, "nt_tokenizer_encode: %s", e.msg);
     return rc;
 }
 
-/* Concatenated tokenizer_token_bytes of ids into a malloc'd buffer. */
-static char *decode_bytes(const tokenizer *t, const int32_t *ids, size_t n, size_t *len)
+/* Concatenated nt_tokenizer_token_bytes of ids into a malloc'd buffer. */
+static char *decode_bytes(const nt_tokenizer *t, const int32_t *ids, size_t n, size_t *len)
 {
     size_t cap = 64, k = 0;
     char *buf = malloc(cap);
     for (size_t i = 0; buf && i < n; i++) {
-        int m = tokenizer_token_bytes(t, ids[i], NULL, 0);
+        int m = nt_tokenizer_token_bytes(t, ids[i], NULL, 0);
         if (m < 0) {
             free(buf);
             return NULL;
@@ -74,7 +74,7 @@ static char *decode_bytes(const tokenizer *t, const int32_t *ids, size_t n, size
             }
             buf = b;
         }
-        tokenizer_token_bytes(t, ids[i], buf + k, (size_t)m);
+        nt_tokenizer_token_bytes(t, ids[i], buf + k, (size_t)m);
         k += (size_t)m;
     }
     if (buf) buf[k] = '\0';
@@ -189,7 +189,7 @@ static int32_t *read_ids(const char *rel, size_t *n)
     return ids;
 }
 
-static void check_prompt(const tokenizer *t, const char *name)
+static void check_prompt(const nt_tokenizer *t, const char *name)
 {
     char rel[128];
     size_t len, nw = 0;
@@ -199,7 +199,7 @@ static void check_prompt(const tokenizer *t, const char *name)
     int32_t *want = read_ids(rel, &nw);
     T_ASSERT(text && want && nw > 1);
     nt_tokens got = {0};
-    encode(t, text, len, TOKENIZER_ADD_BOS, &got);
+    encode(t, text, len, NT_TOK_ADD_BOS, &got);
     T_EQ_INT(got.n, nw);
     for (size_t i = 0; i < got.n && i < nw; i++) T_EQ_INT(got.v[i], want[i]);
     nt_tokens_free(&got);
@@ -212,12 +212,12 @@ static void test_stories_prompts(void)
     loaded l;
     if (!t_fixture("models/stories260K.gguf")) T_SKIP("stories260K fixture absent");
     T_ASSERT(load(&l, "models/stories260K.gguf"));
-    T_EQ_STR(tokenizer_kind(l.t), "llama");
-    T_EQ_INT(tokenizer_n_vocab(l.t), 512);
-    T_EQ_INT(tokenizer_bos(l.t), 1);
-    T_EQ_INT(tokenizer_eos(l.t), 2);
-    T_CHECK(tokenizer_add_bos(l.t));
-    T_CHECK(!tokenizer_add_eos(l.t));
+    T_EQ_STR(nt_tokenizer_kind(l.t), "llama");
+    T_EQ_INT(nt_tokenizer_n_vocab(l.t), 512);
+    T_EQ_INT(nt_tokenizer_bos(l.t), 1);
+    T_EQ_INT(nt_tokenizer_eos(l.t), 2);
+    T_CHECK(nt_tokenizer_add_bos(l.t));
+    T_CHECK(!nt_tokenizer_add_eos(l.t));
     check_prompt(l.t, "once");
     check_prompt(l.t, "lily");
     unload(&l);
@@ -237,7 +237,7 @@ static void test_gpl3_count(void)
     nt_tokens got = {0};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    encode(l.t, text, len, TOKENIZER_ADD_BOS, &got);
+    encode(l.t, text, len, NT_TOK_ADD_BOS, &got);
     clock_gettime(CLOCK_MONOTONIC, &b);
     printf("  stories260K: %zu bytes -> %zu tokens in %.2f ms\n", len, got.n,
            (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6);
@@ -273,15 +273,15 @@ static void test_stream_greedy_text(void)
         T_ASSERT(p && g && want);
         char *got = malloc(8192);
         size_t n = 0;
-        tokenizer_stream s;
-        tokenizer_stream_reset(&s);
+        nt_tokenizer_stream s;
+        nt_tokenizer_stream_reset(&s);
         for (size_t i = 0; i < np + ng; i++) {
             char buf[64];
-            size_t m = tokenizer_stream_feed(l.t, &s, i < np ? p[i] : g[i - np], buf, sizeof buf);
+            size_t m = nt_tokenizer_stream_feed(l.t, &s, i < np ? p[i] : g[i - np], buf, sizeof buf);
             T_EQ_INT(strlen(buf), m);
             if (n + m < 8192) memcpy(got + n, buf, m), n += m;
         }
-        n += tokenizer_stream_flush(l.t, &s, got + n, 8192 - n);
+        n += nt_tokenizer_stream_flush(l.t, &s, got + n, 8192 - n);
         T_CHECK(n > 200 && n <= len);
         T_CHECK(memcmp(got, want, n < len ? n : len) == 0);
         if (memcmp(got, want, n < len ? n : len) != 0)
@@ -302,8 +302,8 @@ static void test_stream_split_char(void)
     char buf[64];
     if (!t_fixture("models/stories260K.gguf")) T_SKIP("stories260K fixture absent");
     T_ASSERT(load(&l, "models/stories260K.gguf"));
-    int32_t b1 = tokenizer_find(l.t, "<0xE6>", 6), b2 = tokenizer_find(l.t, "<0x97>", 6),
-            b3 = tokenizer_find(l.t, "<0xA5>", 6), ff = tokenizer_find(l.t, "<0xFF>", 6);
+    int32_t b1 = nt_tokenizer_find(l.t, "<0xE6>", 6), b2 = nt_tokenizer_find(l.t, "<0x97>", 6),
+            b3 = nt_tokenizer_find(l.t, "<0xA5>", 6), ff = nt_tokenizer_find(l.t, "<0xFF>", 6);
     T_ASSERT(b1 >= 0 && b2 >= 0 && b3 >= 0 && ff >= 0);
 
     /* 日 (E6 97 A5) is not in this vocabulary: it encodes to three byte tokens. */
@@ -315,42 +315,42 @@ static void test_stream_split_char(void)
     T_EQ_INT(ids.v[3], b3);
     nt_tokens_free(&ids);
 
-    tokenizer_stream s;
-    tokenizer_stream_reset(&s);
+    nt_tokenizer_stream s;
+    nt_tokenizer_stream_reset(&s);
     s.ntok = 1; /* a continuation: no start-of-text rule */
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 2);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, nt_tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 2);
     T_EQ_STR(buf, " a");
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
     T_EQ_STR(buf, "");
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b2, buf, sizeof buf), 0);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b3, buf, sizeof buf), 3);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b2, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b3, buf, sizeof buf), 3);
     T_EQ_STR(buf, "\xe6\x97\xa5");
-    T_EQ_INT(tokenizer_stream_flush(l.t, &s, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_flush(l.t, &s, buf, sizeof buf), 0);
 
     /* An incomplete character at the end becomes U+FFFD on flush; a byte that cannot start
      * a character becomes U+FFFD at once; a held-back prefix broken by a new byte too. */
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
-    T_EQ_INT(tokenizer_stream_flush(l.t, &s, buf, sizeof buf), 3);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_flush(l.t, &s, buf, sizeof buf), 3);
     T_EQ_STR(buf, "\xef\xbf\xbd");
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, ff, buf, sizeof buf), 3);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, ff, buf, sizeof buf), 3);
     T_EQ_STR(buf, "\xef\xbf\xbd");
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "a", 1), buf, sizeof buf), 4);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, nt_tokenizer_find(l.t, "a", 1), buf, sizeof buf), 4);
     T_EQ_STR(buf, "\xef\xbf\xbd" "a");
 
     /* Control tokens print nothing; the leading space goes after a BOS at the start only. */
-    tokenizer_stream_reset(&s);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, 1, buf, sizeof buf), 0);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 1);
+    nt_tokenizer_stream_reset(&s);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, 1, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, nt_tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 1);
     T_EQ_STR(buf, "a");
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 2);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, 2, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, nt_tokenizer_find(l.t, "▁a", 4), buf, sizeof buf), 2);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, 2, buf, sizeof buf), 0);
     /* A small buffer cuts at a character boundary and stays NUL-terminated. */
-    tokenizer_stream_reset(&s);
+    nt_tokenizer_stream_reset(&s);
     s.ntok = 1;
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b2, buf, sizeof buf), 0);
-    T_EQ_INT(tokenizer_stream_feed(l.t, &s, b3, buf, 3), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b1, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b2, buf, sizeof buf), 0);
+    T_EQ_INT(nt_tokenizer_stream_feed(l.t, &s, b3, buf, 3), 0);
     T_EQ_STR(buf, "");
     unload(&l);
 
@@ -362,14 +362,14 @@ static void test_stream_split_char(void)
     char all[128];
     size_t n = 0;
     int empty_feeds = 0;
-    tokenizer_stream_reset(&s);
+    nt_tokenizer_stream_reset(&s);
     for (size_t i = 0; i < ids.n; i++) {
-        size_t m = tokenizer_stream_feed(l.t, &s, ids.v[i], buf, sizeof buf);
+        size_t m = nt_tokenizer_stream_feed(l.t, &s, ids.v[i], buf, sizeof buf);
         if (m == 0) empty_feeds++;
         memcpy(all + n, buf, m);
         n += m;
     }
-    n += tokenizer_stream_flush(l.t, &s, all + n, sizeof all - n);
+    n += nt_tokenizer_stream_flush(l.t, &s, all + n, sizeof all - n);
     all[n] = '\0';
     T_EQ_STR(all, text);
     T_CHECK(empty_feeds > 0);
@@ -392,12 +392,12 @@ static void test_specials(void)
     nt_tokens ids = {0};
     if (!t_fixture("vocab")) T_SKIP("vocab fixtures absent");
     T_ASSERT(load(&l, "vocab/ggml-vocab-gpt-2.gguf"));
-    int32_t eot = tokenizer_find(l.t, "<|endoftext|>", 13);
+    int32_t eot = nt_tokenizer_find(l.t, "<|endoftext|>", 13);
     T_ASSERT(eot >= 0);
-    T_CHECK(tokenizer_is_control(l.t, eot));
-    T_CHECK(tokenizer_is_eog(l.t, eot));
-    T_CHECK(!tokenizer_is_eog(l.t, 0));
-    T_EQ_INT(tokenizer_eot(l.t), eot);
+    T_CHECK(nt_tokenizer_is_control(l.t, eot));
+    T_CHECK(nt_tokenizer_is_eog(l.t, eot));
+    T_CHECK(!nt_tokenizer_is_eog(l.t, 0));
+    T_EQ_INT(nt_tokenizer_eot(l.t), eot);
     const char *s = "Hi<|endoftext|>there";
     encode(l.t, s, strlen(s), 0, &ids);
     T_CHECK(!contains(&ids, eot));
@@ -405,11 +405,11 @@ static void test_specials(void)
     char *back = decode_bytes(l.t, ids.v, ids.n, &n);
     T_EQ_STR(back, s);
     free(back);
-    encode(l.t, s, strlen(s), TOKENIZER_PARSE_SPECIAL, &ids);
+    encode(l.t, s, strlen(s), NT_TOK_PARSE_SPECIAL, &ids);
     T_EQ_INT(ids.n, 3);
     T_CHECK(ids.n == 3 && ids.v[1] == eot);
-    T_EQ_STR(tokenizer_pre(l.t), "gpt-2");
-    T_CHECK(tokenizer_warning(l.t) == NULL);
+    T_EQ_STR(nt_tokenizer_pre(l.t), "gpt-2");
+    T_CHECK(nt_tokenizer_warning(l.t) == NULL);
     unload(&l);
 
     /* SentencePiece: </s> in text stays text; parsed, it is the EOS token, and the text after
@@ -419,7 +419,7 @@ static void test_specials(void)
     encode(l.t, s, strlen(s), 0, &ids);
     T_CHECK(!contains(&ids, 2));
     nt_tokens sp = {0}, a = {0}, b = {0};
-    encode(l.t, s, strlen(s), TOKENIZER_PARSE_SPECIAL | TOKENIZER_ADD_BOS | TOKENIZER_ADD_EOS, &sp);
+    encode(l.t, s, strlen(s), NT_TOK_PARSE_SPECIAL | NT_TOK_ADD_BOS | NT_TOK_ADD_EOS, &sp);
     encode(l.t, "a", 1, 0, &a);
     encode(l.t, "b", 1, 0, &b);
     T_ASSERT(a.n >= 1 && b.n >= 1);
@@ -427,13 +427,13 @@ static void test_specials(void)
     T_CHECK(sp.v[0] == 1 && sp.v[1 + a.n] == 2 && sp.v[sp.n - 1] == 2);
     T_CHECK(memcmp(sp.v + 1, a.v, a.n * sizeof *a.v) == 0);
     T_CHECK(memcmp(sp.v + 2 + a.n, b.v, b.n * sizeof *b.v) == 0);
-    T_CHECK(tokenizer_is_eog(l.t, 2));
-    T_CHECK(!tokenizer_is_eog(l.t, 1));
+    T_CHECK(nt_tokenizer_is_eog(l.t, 2));
+    T_CHECK(!nt_tokenizer_is_eog(l.t, 1));
     char buf[16];
-    T_EQ_INT(tokenizer_token_bytes(l.t, 2, buf, sizeof buf), 4);
+    T_EQ_INT(nt_tokenizer_token_bytes(l.t, 2, buf, sizeof buf), 4);
     T_CHECK(memcmp(buf, "</s>", 4) == 0);
-    T_EQ_INT(tokenizer_token_bytes(l.t, 512, buf, sizeof buf), -1);
-    T_EQ_INT(tokenizer_token_bytes(l.t, -1, buf, sizeof buf), -1);
+    T_EQ_INT(nt_tokenizer_token_bytes(l.t, 512, buf, sizeof buf), -1);
+    T_EQ_INT(nt_tokenizer_token_bytes(l.t, -1, buf, sizeof buf), -1);
     nt_tokens_free(&sp);
     nt_tokens_free(&a);
     nt_tokens_free(&b);
@@ -461,7 +461,7 @@ static void test_invalid_utf8(void)
         loaded l;
         snprintf(rel, sizeof rel, "vocab/%s", vocab_files[f]);
         if (!load(&l, rel)) continue;
-        bool spm = strcmp(tokenizer_kind(l.t), "llama") == 0;
+        bool spm = strcmp(nt_tokenizer_kind(l.t), "llama") == 0;
         /* Only a vocabulary with a token for every byte can give every byte back (GPT-2's
          * has all 256; vocabularies trained on valid UTF-8 lack 0xC0, 0xFF, ...; their bytes
          * are dropped, as llama.cpp drops them). The others must still not crash. */
@@ -469,8 +469,8 @@ static void test_invalid_utf8(void)
         for (int b = 0; b < 256; b++) {
             char bb[8];
             size_t nb = spm ? (size_t)snprintf(bb, sizeof bb, "<0x%02X>", b)
-                            : pretok_utf8_encode(tok_byte_to_cp((unsigned char)b), bb);
-            if (tokenizer_find(l.t, bb, nb) < 0) all_bytes = false;
+                            : nt_pretok_utf8_encode(nt_tok_byte_to_cp((unsigned char)b), bb);
+            if (nt_tokenizer_find(l.t, bb, nb) < 0) all_bytes = false;
         }
         if (strcmp(vocab_files[f], "ggml-vocab-gpt-2.gguf") == 0) T_CHECK(all_bytes);
         nt_tokens ids = {0};
@@ -489,7 +489,7 @@ static void test_invalid_utf8(void)
             }
             if (encode(l.t, text, len, 0, &ids) != NT_OK) continue;
             for (size_t i = 0; i < ids.n; i++)
-                T_CHECK(ids.v[i] >= 0 && ids.v[i] < tokenizer_n_vocab(l.t));
+                T_CHECK(ids.v[i] >= 0 && ids.v[i] < nt_tokenizer_n_vocab(l.t));
             size_t n;
             char *back = decode_bytes(l.t, ids.v, ids.n, &n);
             T_ASSERT(back);
@@ -519,57 +519,57 @@ static const char *write_vocab(const char *name, const char *pre, int32_t bad_ty
     float scores[] = {0, 0, 0, 0, 0, 0};
     const char *merges[] = {"a b"};
     if (bad_type) types[2] = bad_type;
-    gguf_writer *w = gguf_writer_init();
-    gguf_writer_set_str(w, "general.architecture", "llama");
-    gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
-    if (pre) gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 6);
-    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, 6);
-    gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, scores, n_scores);
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
-    if (eos >= 0) gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+    nt_gguf_writer *w = nt_gguf_writer_init();
+    nt_gguf_writer_set_str(w, "general.architecture", "llama");
+    nt_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+    if (pre) nt_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
+    nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 6);
+    nt_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", NT_GGUF_I32, types, 6);
+    nt_gguf_writer_set_arr(w, "tokenizer.ggml.scores", NT_GGUF_F32, scores, n_scores);
+    nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+    if (eos >= 0) nt_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
     nt_err e = {0};
-    int rc = gguf_writer_write(w, path, &e);
-    gguf_writer_free(w);
+    int rc = nt_gguf_writer_write(w, path, &e);
+    nt_gguf_writer_free(w);
     if (rc) {
-        t_fail(__FILE__, __LINE__, "gguf_writer_write: %s", e.msg);
+        t_fail(__FILE__, __LINE__, "nt_gguf_writer_write: %s", e.msg);
         return NULL;
     }
     return path;
 }
 
-static int try_load(const char *path, nt_err *e, tokenizer **out)
+static int try_load(const char *path, nt_err *e, nt_tokenizer **out)
 {
-    gguf *g = NULL;
+    nt_gguf *g = NULL;
     *out = NULL;
-    int rc = gguf_open(&g, path, e);
+    int rc = nt_gguf_open(&g, path, e);
     if (rc) return rc;
-    rc = tokenizer_load(out, g, e);
-    gguf_close(g);
+    rc = nt_tokenizer_load(out, g, e);
+    nt_gguf_close(g);
     return rc;
 }
 
 static void test_metadata(void)
 {
     nt_err e = {0};
-    tokenizer *t;
+    nt_tokenizer *t;
     const char *p = write_vocab("ok.gguf", "some-new-pre", 0, 4, 6);
     T_ASSERT(p);
     T_EQ_INT(try_load(p, &e, &t), NT_OK);
     T_ASSERT(t);
     /* The tokenizer copies what it needs: the file is closed already. */
-    T_EQ_STR(tokenizer_pre(t), "gpt-2");
-    T_ASSERT(tokenizer_warning(t));
-    T_CHECK(strstr(tokenizer_warning(t), "'some-new-pre'") != NULL);
-    T_CHECK(strstr(tokenizer_warning(t), "GPT-2") != NULL);
-    T_EQ_INT(tokenizer_eos(t), 4);
-    T_EQ_INT(tokenizer_bos(t), -1);
-    T_CHECK(!tokenizer_add_bos(t));
-    T_CHECK(tokenizer_is_eog(t, 4));
-    T_EQ_INT(tokenizer_eot(t), 4);
-    T_EQ_INT((int)tokenizer_max_piece_len(t), 7);
+    T_EQ_STR(nt_tokenizer_pre(t), "gpt-2");
+    T_ASSERT(nt_tokenizer_warning(t));
+    T_CHECK(strstr(nt_tokenizer_warning(t), "'some-new-pre'") != NULL);
+    T_CHECK(strstr(nt_tokenizer_warning(t), "GPT-2") != NULL);
+    T_EQ_INT(nt_tokenizer_eos(t), 4);
+    T_EQ_INT(nt_tokenizer_bos(t), -1);
+    T_CHECK(!nt_tokenizer_add_bos(t));
+    T_CHECK(nt_tokenizer_is_eog(t, 4));
+    T_EQ_INT(nt_tokenizer_eot(t), 4);
+    T_EQ_INT((int)nt_tokenizer_max_piece_len(t), 7);
     nt_tokens ids = {0};
-    encode(t, "ab c<|end|>", 11, TOKENIZER_PARSE_SPECIAL, &ids);
+    encode(t, "ab c<|end|>", 11, NT_TOK_PARSE_SPECIAL, &ids);
     T_EQ_INT(ids.n, 4); /* "ab" (merged), " " has no token of its own but Ġ does, "c", <|end|> */
     if (ids.n == 4) {
         T_EQ_INT(ids.v[0], 3);
@@ -578,8 +578,8 @@ static void test_metadata(void)
         T_EQ_INT(ids.v[3], 4);
     }
     nt_tokens_free(&ids);
-    tokenizer_free(t);
-    tokenizer_free(NULL);
+    nt_tokenizer_free(t);
+    nt_tokenizer_free(NULL);
 
     p = write_vocab("type.gguf", "gpt-2", 9, -1, 6);
     T_EQ_INT(try_load(p, &e, &t), NT_ERR_FORMAT);
@@ -596,9 +596,9 @@ static void test_metadata(void)
 
     p = write_vocab("nopre.gguf", NULL, 0, -1, 6);
     T_EQ_INT(try_load(p, &e, &t), NT_OK);
-    T_EQ_STR(tokenizer_pre(t), "default");
-    T_CHECK(tokenizer_warning(t) && strstr(tokenizer_warning(t), "tokenizer.ggml.pre is missing"));
-    tokenizer_free(t);
+    T_EQ_STR(nt_tokenizer_pre(t), "default");
+    T_CHECK(nt_tokenizer_warning(t) && strstr(nt_tokenizer_warning(t), "tokenizer.ggml.pre is missing"));
+    nt_tokenizer_free(t);
 }
 
 /* ------------------------------------------------------------ pre-tokenizers ---- */
@@ -609,7 +609,7 @@ static const char *split(enum pretok_kind k, const char *text)
     static char buf[1024];
     pretok_words w = {0};
     buf[0] = '\0';
-    if (pretok_split(k, text, strlen(text), &w) != NT_OK) return "(nomem)";
+    if (nt_pretok_split(k, text, strlen(text), &w) != NT_OK) return "(nomem)";
     size_t n = 0;
     for (size_t i = 0; i < w.n && n + w.v[i].len + 2 < sizeof buf; i++) {
         if (i) buf[n++] = '|';
@@ -617,7 +617,7 @@ static const char *split(enum pretok_kind k, const char *text)
         n += w.v[i].len;
     }
     buf[n] = '\0';
-    pretok_words_free(&w);
+    nt_pretok_words_free(&w);
     return buf;
 }
 
@@ -659,20 +659,20 @@ static void test_ignore_merges(void)
     for (int k = 0; k < 2; k++) {
         char path[512];
         snprintf(path, sizeof path, "%s/im%d.gguf", t_tmpdir(), k);
-        gguf_writer *w = gguf_writer_init();
+        nt_gguf_writer *w = nt_gguf_writer_init();
         T_ASSERT(w);
-        gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
-        gguf_writer_set_str(w, "tokenizer.ggml.pre", pres[k]);
-        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 5);
-        gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
-        gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
+        nt_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+        nt_gguf_writer_set_str(w, "tokenizer.ggml.pre", pres[k]);
+        nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 5);
+        nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+        nt_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
         nt_err e = {0};
-        T_EQ_INT(gguf_writer_write(w, path, &e), NT_OK);
-        gguf_writer_free(w);
-        tokenizer *t;
+        T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+        nt_gguf_writer_free(w);
+        nt_tokenizer *t;
         T_EQ_INT(try_load(path, &e, &t), NT_OK);
         T_ASSERT(t);
-        T_EQ_STR(tokenizer_pre(t), pres[k]);
+        T_EQ_STR(nt_tokenizer_pre(t), pres[k]);
         nt_tokens ids = {0};
         encode(t, "abc", 3, 0, &ids);
         if (k == 0) {
@@ -683,7 +683,7 @@ static void test_ignore_merges(void)
             T_CHECK(ids.n == 1 && ids.v[0] == 4);
         }
         nt_tokens_free(&ids);
-        tokenizer_free(t);
+        nt_tokenizer_free(t);
     }
 }
 

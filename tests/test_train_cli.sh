@@ -1,5 +1,5 @@
 #!/bin/sh
-# Tests for `natter train` (app/cmd_train.c) end to end: a tiny model trained from scratch on a
+# Tests for `natter train` (app/cmd/cmd_train.c) end to end: a tiny model trained from scratch on a
 # three-example YAML file must answer its trained questions (--eval passes), a stopped run
 # resumes, bad data is reported as file:line:col, and usage errors exit 2. Tiny dims and a few
 # hundred steps: a few seconds in all.

@@ -1,7 +1,7 @@
 /* Tests for the chat screen's non-drawing logic: the sampling sliders (ranges, fine and coarse
  * steps, rounding, clamping, mouse positions on the track) and the text of the marks that show
  * a live parameter change inside an answer. No terminal is needed. */
-#include "../app/ui.h"
+#include "tui/ui.h"
 #include "t.h"
 
 #include <math.h>
@@ -11,7 +11,7 @@ static void test_sliders(void)
 {
     ui u;
     ui_init(&u);
-    u.params = sampler_default_params();
+    u.params = nt_sampler_default_params();
     u.max_tokens = -1;
     T_NEAR(ui_slider_get(&u, US_TEMP), 0.8, 1e-6);
     ui_slider_step(&u, US_TEMP, 1, false);
@@ -50,7 +50,7 @@ static void test_sliders(void)
 
 static void test_change_marks(void)
 {
-    sampler_params a = sampler_default_params(), b = a;
+    nt_sampler_params a = nt_sampler_default_params(), b = a;
     char buf[128];
     b.temperature = 1.2f;
     view_describe_change(&a, &b, buf, sizeof buf);

@@ -1,6 +1,6 @@
-/* Tests for app/yamlcfg.c: exact diagnostics (message, source line, caret) for every kind of
+/* Tests for app/util/yamlcfg.c: exact diagnostics (message, source line, caret) for every kind of
  * error, typed readers, key tables, suggestions, the search path and atomic writes. */
-#include "../app/yamlcfg.h"
+#include "util/yamlcfg.h"
 #include "t.h"
 
 #include <errno.h>

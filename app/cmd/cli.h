@@ -1,0 +1,104 @@
+/* cli.h — natter's command line: the options of the chat modes (one-shot and TUI) and the
+ * one-shot mode itself.
+ *
+ * `natter [options]` parses into a struct cli_opts; main.c then runs the one-shot mode
+ * (cli_oneshot) when a prompt was given or stdin/stdout is not a terminal, else the TUI
+ * (tui_main in app/tui/tui.c, which receives the same struct). Subcommands (info, tokenize, ...)
+ * parse their own arguments (app/cmd/cmds.h). */
+#ifndef NATTER_APP_CLI_H
+#define NATTER_APP_CLI_H
+
+#include "natter.h"
+
+#include <stdio.h>
+
+#define CLI_MAX_CONTEXT 16 /* --context files per run */
+
+struct persona;
+struct chat;
+
+/* Everything the chat modes take from the command line. Strings are borrowed from argv (or
+ * static), except `model` after cli_resolve_model, which may point at a static buffer. */
+struct cli_opts {
+    const char *model;        /* -m/--model path; NULL = the default nt_model */
+    const char *prompt;       /* -p/--prompt text, "-" = read stdin; NULL = none given */
+    const char *system;       /* --system TEXT; NULL = none */
+    const char *template_name;/* --template NAME (a chat family name); NULL = the model's */
+    bool raw;                 /* --raw: the prompt is plain text, no template */
+    bool verbose;             /* --verbose: seed and timings on stderr */
+    int32_t max_tokens;       /* -n/--max-tokens; -1 = until end of text or a full context */
+    int32_t n_ctx;            /* --ctx; 0 = the model's (capped at 4096) */
+    int32_t n_threads;        /* --threads; 0 = all online CPUs */
+    nt_sampler_params params;    /* --temp, --top-k, ... (llama.cpp defaults); seed see below */
+    bool seed_given;          /* --seed was given; else params.seed is a fresh random seed */
+    /* Options of later issues slot in here (persona, theme, resume, save, ...). */
+    const char *persona;      /* --persona NAME or FILE; NULL = the default persona */
+    const char *theme;        /* --theme NAME or FILE; NULL = the built-in theme */
+    const char *context[CLI_MAX_CONTEXT]; /* --context FILE (repeatable): documents added to
+                                             the persona's */
+    int n_context;
+    bool list_personas;       /* --list-personas */
+    bool list_themes;         /* --list-themes */
+    unsigned params_given;    /* bit i: the option of chat_param_names[i] was given, so it
+                                 overrides the persona's value */
+    bool max_tokens_given;    /* -n was given */
+    /* Filled by main (cli_open_persona) before a chat mode starts: */
+    struct persona *loaded;   /* the persona in use (owned by main); NULL in tests */
+    char *persona_errors;     /* the errors of a bad --persona file the TUI fell back from
+                                 (malloc'd, owned by main); NULL when none */
+    const char *resume;       /* --resume [SESSION] ("" = the latest) */
+    const char *save;         /* --save FILE */
+};
+
+/* The defaults: llama.cpp's sampling defaults and a random seed. */
+void cli_opts_default(struct cli_opts *o);
+
+/* Parses argv[1..argc) into *o (which cli_opts_default filled). Returns 0 on success, 1 when
+ * the command is done (--help or --version printed to out), or 2 after printing one error line
+ * "natter: ..." to err. */
+int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err);
+
+/* The usage text (the whole of `natter --help`). */
+void cli_usage(FILE *out);
+
+/* Fills o->model with the default model when none was given: models/natter-guide.gguf under
+ * the current folder, else NATTER_DATADIR/models/natter-guide.gguf. Returns 0, or -1 (o->model
+ * stays NULL) when there is none. */
+int cli_resolve_model(struct cli_opts *o);
+/* The persona that goes with the default model when neither -m nor --persona is given. */
+#define CLI_DEFAULT_PERSONA "guide"
+
+/* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
+ * to stderr and returns NULL. */
+nt_model *cli_load_model(const struct cli_opts *o);
+
+/* Loads the persona of o (--persona, else the default; --context files added) into
+ * o->loaded. strict (the one-shot mode): a missing or bad file is an error printed with its
+ * `file:line:col` diagnostics. Else (the TUI) natter falls back to the built-in persona and
+ * keeps the errors in o->persona_errors for the screen. A --context file that cannot be read
+ * is an error either way. Returns 0 or an exit status (messages printed). */
+int cli_open_persona(struct cli_opts *o, bool strict);
+/* When no -m was given and the persona names a model that exists (as a path, or under
+ * models/ here or in NATTER_DATADIR), sets o->model to it (static storage). */
+void cli_persona_model(struct cli_opts *o);
+/* The sampling parameters and answer limit for persona p: p's values over o's defaults, then
+ * every option given on the command line over those. */
+void cli_persona_params(const struct cli_opts *o, const struct persona *p, nt_sampler_params *sp,
+                        int32_t *max_tokens);
+/* Puts persona p into chat c: the system prompt with the context documents, the examples,
+ * the greeting, the stop strings and the chat family: the persona's template override over
+ * model_family, or the chat's family kept when model_family is -1 (--template given).
+ * Variables are expanded with model_name. system, when not NULL, replaces the persona's
+ * system prompt (--system). c must not be busy. NT_OK or an error in err. */
+int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_name,
+                     const char *system, int model_family, nt_err *err);
+
+/* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
+ * stdout. Returns the process exit status. */
+int cli_oneshot(const struct cli_opts *o);
+
+/* Writes model text to f, making control characters visible (ESC → ␛) when f is a terminal
+ * (tty true); raw bytes otherwise. */
+void cli_write_text(FILE *f, const char *s, size_t n, bool tty);
+
+#endif

@@ -1,0 +1,712 @@
+/* cmd_bench.c — `natter bench [-m MODEL] [--threads N] [--json] [--quick]`.
+ *
+ * Measures, in one run: this machine's memory read bandwidth (threads streaming through a
+ * buffer far larger than the caches) and f32 FMA peak, then per model the prompt speed
+ * (a 128-token prompt) and the generation speed (64 tokens, one at a time). Decoding one
+ * token reads every weight once, so bandwidth ÷ (bytes of weights read per token) is the
+ * ceiling of generation speed; prompt processing is bounded by arithmetic instead. Each speed
+ * is printed with the fraction of its ceiling it reaches.
+ *
+ * With no -m it benchmarks random-weight models at the shapes of SmolLM2-135M and
+ * TinyLlama-1.1B in Q8_0 and F16, written once with the engine's GGUF writer and cached in
+ * $XDG_CACHE_HOME/natter/bench (or ~/.cache/natter/bench). The bench feeds token ids
+ * directly, so their tokenizer is a minimal valid byte-level one padded to the vocabulary
+ * size. --quick uses one tiny shape instead (for tests). */
+#include "natter.h"
+#include "cmds.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BENCH_X86 1
+#endif
+
+#define BENCH_PP 128 /* prompt tokens */
+#define BENCH_TG 64  /* generated tokens */
+
+static double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* splitmix64: a simple, fast PRNG; quality is irrelevant for random weights. */
+static uint64_t bench_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* ------------------------------------------------------------ machine limits ----- */
+
+typedef struct bench_thread {
+    const uint64_t *p;
+    size_t n;     /* uint64 words */
+    int64_t iters;
+    uint64_t sink;
+    float fsink;
+    bool simd;
+} bench_thread;
+
+#ifdef BENCH_X86
+__attribute__((target("avx512f"))) static uint64_t bench_read_avx512(const uint64_t *p, size_t n)
+{
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_add_epi64(a0, _mm512_load_si512((const void *)(p + i)));
+        a1 = _mm512_add_epi64(a1, _mm512_load_si512((const void *)(p + i + 8)));
+        a2 = _mm512_add_epi64(a2, _mm512_load_si512((const void *)(p + i + 16)));
+        a3 = _mm512_add_epi64(a3, _mm512_load_si512((const void *)(p + i + 24)));
+    }
+    a0 = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
+    return (uint64_t)_mm512_reduce_add_epi64(a0);
+}
+
+/* 12 independent FMA chains keep both FMA ports busy despite the 4-cycle latency; named
+ * variables, not an array, so they stay in registers. */
+__attribute__((target("avx512f"))) static float bench_fma_avx512(int64_t iters)
+{
+    __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    __m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2);
+    __m512 c3 = _mm512_set1_ps(3), c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5);
+    __m512 c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7), c8 = _mm512_set1_ps(8);
+    __m512 c9 = _mm512_set1_ps(9), c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
+    for (int64_t i = 0; i < iters; i++) {
+        c0 = _mm512_fmadd_ps(c0, a, b);
+        c1 = _mm512_fmadd_ps(c1, a, b);
+        c2 = _mm512_fmadd_ps(c2, a, b);
+        c3 = _mm512_fmadd_ps(c3, a, b);
+        c4 = _mm512_fmadd_ps(c4, a, b);
+        c5 = _mm512_fmadd_ps(c5, a, b);
+        c6 = _mm512_fmadd_ps(c6, a, b);
+        c7 = _mm512_fmadd_ps(c7, a, b);
+        c8 = _mm512_fmadd_ps(c8, a, b);
+        c9 = _mm512_fmadd_ps(c9, a, b);
+        c10 = _mm512_fmadd_ps(c10, a, b);
+        c11 = _mm512_fmadd_ps(c11, a, b);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
+                             _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
+    return _mm512_reduce_add_ps(s);
+}
+#endif
+
+static uint64_t bench_read_scalar(const uint64_t *p, size_t n)
+{
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+        a0 += p[i];
+        a1 += p[i + 1];
+        a2 += p[i + 2];
+        a3 += p[i + 3];
+    }
+    return a0 + a1 + a2 + a3;
+}
+
+static void *bench_read_main(void *arg)
+{
+    bench_thread *t = arg;
+#ifdef BENCH_X86
+    if (t->simd) {
+        t->sink = bench_read_avx512(t->p, t->n);
+        return NULL;
+    }
+#endif
+    t->sink = bench_read_scalar(t->p, t->n);
+    return NULL;
+}
+
+static void *bench_fma_main(void *arg)
+{
+    bench_thread *t = arg;
+#ifdef BENCH_X86
+    t->fsink = bench_fma_avx512(t->iters);
+#else
+    (void)t;
+#endif
+    return NULL;
+}
+
+static bool bench_have_avx512(void)
+{
+#ifdef BENCH_X86
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+/* Runs fn on n_threads threads (with per-thread args) and returns the wall time. */
+static double bench_run_threads(void *(*fn)(void *), bench_thread *args, int n_threads)
+{
+    pthread_t th[64];
+    double t0 = bench_now();
+    int started = 0;
+    for (int i = 1; i < n_threads; i++)
+        if (pthread_create(&th[i], NULL, fn, &args[i]) == 0) started = i;
+        else break;
+    fn(&args[0]);
+    for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+    return bench_now() - t0;
+}
+
+/* The buffer of the bandwidth test: allocated and filled once, read by every measurement. */
+typedef struct bench_buf {
+    uint64_t *p;
+    size_t bytes;
+} bench_buf;
+
+static int bench_buf_init(bench_buf *b, size_t mib)
+{
+    b->bytes = mib << 20;
+    if (posix_memalign((void **)&b->p, 64, b->bytes) != 0) {
+        b->p = NULL;
+        return -1;
+    }
+    /* Touch every page with non-zero data so no pass reads the shared zero page. */
+    for (size_t i = 0; i < b->bytes / 8; i++) b->p[i] = i;
+    return 0;
+}
+
+/* Best read bandwidth in bytes/s over a few passes through the buffer. */
+static double bench_bandwidth(const bench_buf *b, int n_threads, int passes)
+{
+    if (!b->p) return 0;
+    size_t per = (b->bytes / 8 / (size_t)n_threads) & ~(size_t)31;
+    bench_thread args[64];
+    bool simd = bench_have_avx512();
+    double best = 0;
+    uint64_t sink = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        for (int i = 0; i < n_threads; i++)
+            args[i] = (bench_thread){.p = b->p + (size_t)i * per, .n = per, .simd = simd};
+        double dt = bench_run_threads(bench_read_main, args, n_threads);
+        for (int i = 0; i < n_threads; i++) sink += args[i].sink;
+        double bw = (double)per * 8 * n_threads / dt;
+        if (bw > best) best = bw;
+    }
+    if (sink == 42) fprintf(stderr, " "); /* keeps the reads from being optimised away */
+    return best;
+}
+
+/* Measured f32 FMA peak in FLOP/s (0 without AVX-512). */
+static double bench_flops(int n_threads)
+{
+    if (!bench_have_avx512()) return 0;
+    const int64_t iters = 20 * 1000 * 1000;
+    bench_thread args[64];
+    double best = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n_threads; i++) args[i] = (bench_thread){.iters = iters};
+        double dt = bench_run_threads(bench_fma_main, args, n_threads);
+        double f = (double)iters * 12 * 16 * 2 * n_threads / dt;
+        if (f > best) best = f;
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------- generated models ----- */
+
+typedef struct bench_shape {
+    const char *name;
+    int64_t dim, n_layer, n_head, n_head_kv, n_ff, n_vocab;
+    bool tied;
+    float rope_base;
+} bench_shape;
+
+static const bench_shape bench_shapes[] = {
+    {"smollm2-135m", 576, 30, 9, 3, 1536, 49152, true, 100000.0f},
+    {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, false, 10000.0f},
+};
+static const bench_shape bench_quick_shape = {"quick", 256, 2, 4, 2, 768, 4096, true, 10000.0f};
+
+/* A byte-level gpt2 tokenizer: the 256 byte tokens (GPT-2's byte→unicode mapping), an
+ * end-of-text control token, then padding tokens up to the vocabulary size; no merges. */
+static int bench_write_tokenizer(nt_gguf_writer *w, int64_t n_vocab)
+{
+    char **tok = calloc((size_t)n_vocab, sizeof *tok);
+    int32_t *type = calloc((size_t)n_vocab, sizeof *type);
+    int rc = NT_ERR_NOMEM;
+    if (!tok || !type) goto out;
+    for (int b = 0; b < 256; b++) {
+        /* GPT-2 maps the printable Latin-1 bytes to themselves, the others to U+0100.. */
+        int cp;
+        if ((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff)) {
+            cp = b;
+        } else {
+            int k = 0;
+            for (int c = 0; c < b; c++)
+                if (!((c >= 0x21 && c <= 0x7e) || (c >= 0xa1 && c <= 0xac) ||
+                      (c >= 0xae && c <= 0xff)))
+                    k++;
+            cp = 0x100 + k;
+        }
+        char *s = malloc(4);
+        if (!s) goto out;
+        if (cp < 0x80) {
+            s[0] = (char)cp;
+            s[1] = 0;
+        } else {
+            s[0] = (char)(0xC0 | (cp >> 6));
+            s[1] = (char)(0x80 | (cp & 0x3F));
+            s[2] = 0;
+        }
+        tok[b] = s;
+        type[b] = 1; /* normal */
+    }
+    for (int64_t i = 256; i < n_vocab; i++) {
+        char buf[32];
+        if (i == 256) snprintf(buf, sizeof buf, "<|endoftext|>");
+        else snprintf(buf, sizeof buf, "<pad%lld>", (long long)i);
+        tok[i] = strdup(buf);
+        if (!tok[i]) goto out;
+        type[i] = i == 256 ? 3 : 4; /* control, user-defined */
+    }
+    if (nt_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2") ||
+        nt_gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2") ||
+        nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok,
+                                (uint64_t)n_vocab) ||
+        nt_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", NT_GGUF_I32, type,
+                            (uint64_t)n_vocab) ||
+        nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", NULL, 0) ||
+        nt_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 256) ||
+        nt_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 256) ||
+        nt_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false))
+        goto out;
+    rc = NT_OK;
+out:
+    if (tok)
+        for (int64_t i = 0; i < n_vocab; i++) free(tok[i]);
+    free(tok);
+    free(type);
+    return rc;
+}
+
+/* Holds every tensor's bytes until the writer has written them. */
+typedef struct bench_bufs {
+    void *v[512];
+    int n;
+} bench_bufs;
+
+/* One thread's share of a tensor: chunks of BENCH_CHUNK rows, every n_threads-th one. Each
+ * chunk has its own RNG stream, so the values do not depend on the number of threads. */
+#define BENCH_CHUNK 256
+typedef struct bench_fill {
+    unsigned char *data;
+    int type;
+    int64_t cols, rows;
+    bool norm;
+    uint64_t seed;
+    int first, step;
+    float *scratch; /* BENCH_CHUNK × cols */
+} bench_fill;
+
+static void *bench_fill_main(void *arg)
+{
+    bench_fill *f = arg;
+    float scale = 1.0f / sqrtf((float)f->cols);
+    size_t row_bytes = nt_type_row_bytes(f->type, f->cols);
+    for (int64_t c = f->first; c * BENCH_CHUNK < f->rows; c += f->step) {
+        int64_t r = c * BENCH_CHUNK;
+        int64_t nr = f->rows - r < BENCH_CHUNK ? f->rows - r : BENCH_CHUNK;
+        uint64_t rng = f->seed ^ ((uint64_t)c * 0xD1B54A32D192ED03ull);
+        for (int64_t i = 0; i < nr * f->cols; i++)
+            f->scratch[i] = f->norm ? 1.0f
+                                    : scale * ((float)(bench_rand(&rng) >> 40) *
+                                                   (2.0f / 16777216.0f) - 1.0f);
+        nt_quantize_rows(f->type, f->scratch, f->data + row_bytes * (size_t)r, nr, f->cols);
+    }
+    return NULL;
+}
+
+#define BENCH_GEN_THREADS 4
+
+/* Adds a tensor of rows × cols random values (uniform, scale chosen so activations stay
+ * moderate), converted to type; norms (rows == 1, F32) are all ones. scratch holds
+ * BENCH_GEN_THREADS × BENCH_CHUNK × cols floats; n_threads <= BENCH_GEN_THREADS. */
+static int bench_add_tensor(nt_gguf_writer *w, bench_bufs *bufs, float *scratch, int n_threads,
+                            uint64_t seed, const char *name, int type, int64_t cols, int64_t rows)
+{
+    size_t bytes = nt_type_row_bytes(type, cols) * (size_t)rows;
+    void *data = malloc(bytes);
+    if (!data || bufs->n == (int)(sizeof bufs->v / sizeof bufs->v[0])) {
+        free(data);
+        return NT_ERR_NOMEM;
+    }
+    bufs->v[bufs->n++] = data;
+    bench_fill f[BENCH_GEN_THREADS];
+    pthread_t th[BENCH_GEN_THREADS];
+    bool started[BENCH_GEN_THREADS] = {false};
+    for (int t = 0; t < n_threads; t++)
+        f[t] = (bench_fill){.data = data, .type = type, .cols = cols, .rows = rows,
+                            .norm = rows == 1, .seed = seed, .first = t, .step = n_threads,
+                            .scratch = scratch + (size_t)t * BENCH_CHUNK * (size_t)cols};
+    for (int t = 1; t < n_threads; t++)
+        started[t] = pthread_create(&th[t], NULL, bench_fill_main, &f[t]) == 0;
+    bench_fill_main(&f[0]);
+    for (int t = 1; t < n_threads; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else bench_fill_main(&f[t]); /* no thread: do its share here */
+    }
+    int64_t ne[2] = {cols, rows};
+    return nt_gguf_writer_add_tensor(w, name, type, rows == 1 ? 1 : 2, ne, data);
+}
+
+static int bench_generate(const bench_shape *s, int type, const char *path, nt_err *err)
+{
+    nt_gguf_writer *w = nt_gguf_writer_init();
+    bench_bufs bufs = {.n = 0};
+    int64_t maxcols = s->dim > s->n_ff ? s->dim : s->n_ff;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = ncpu < 1 ? 1 : ncpu > BENCH_GEN_THREADS ? BENCH_GEN_THREADS : (int)ncpu;
+    float *scratch = malloc((size_t)maxcols * BENCH_CHUNK * BENCH_GEN_THREADS * sizeof *scratch);
+    uint64_t seed = 0x5eed ^ (uint64_t)s->dim;
+    int64_t hd = s->dim / s->n_head;
+    int rc = NT_ERR_NOMEM;
+    if (!w || !scratch) goto fail;
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s-shape random (natter bench)", s->name);
+    if (nt_gguf_writer_set_str(w, "general.architecture", "llama") ||
+        nt_gguf_writer_set_str(w, "general.name", nm) ||
+        nt_gguf_writer_set_u32(w, "general.file_type", type == NT_TYPE_Q8_0 ? 7 : 1) ||
+        nt_gguf_writer_set_u32(w, "llama.context_length", 2048) ||
+        nt_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)s->dim) ||
+        nt_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)s->n_layer) ||
+        nt_gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)s->n_ff) ||
+        nt_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)s->n_head) ||
+        nt_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)s->n_head_kv) ||
+        nt_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd) ||
+        nt_gguf_writer_set_f32(w, "llama.rope.freq_base", s->rope_base) ||
+        nt_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f) ||
+        nt_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s->n_vocab))
+        goto fail;
+    if ((rc = bench_write_tokenizer(w, s->n_vocab)) != NT_OK) goto fail;
+#define ADD(name, ty, cols, rows)                                                              \
+    do {                                                                                       \
+        if ((rc = bench_add_tensor(w, &bufs, scratch, n_threads,                               \
+                                   seed + 0x9E3779B97F4A7C15ull * (uint64_t)bufs.n, name, ty,  \
+                                   cols, rows)) != NT_OK)                                      \
+            goto fail;                                                                         \
+    } while (0)
+    ADD("token_embd.weight", type, s->dim, s->n_vocab);
+    ADD("output_norm.weight", NT_TYPE_F32, s->dim, 1);
+    if (!s->tied) ADD("output.weight", type, s->dim, s->n_vocab);
+    for (int64_t l = 0; l < s->n_layer; l++) {
+        char n[64];
+#define LNAME(x) (snprintf(n, sizeof n, "blk.%lld." x ".weight", (long long)l), n)
+        ADD(LNAME("attn_norm"), NT_TYPE_F32, s->dim, 1);
+        ADD(LNAME("attn_q"), type, s->dim, s->n_head * hd);
+        ADD(LNAME("attn_k"), type, s->dim, s->n_head_kv * hd);
+        ADD(LNAME("attn_v"), type, s->dim, s->n_head_kv * hd);
+        ADD(LNAME("attn_output"), type, s->n_head * hd, s->dim);
+        ADD(LNAME("ffn_norm"), NT_TYPE_F32, s->dim, 1);
+        ADD(LNAME("ffn_gate"), type, s->dim, s->n_ff);
+        ADD(LNAME("ffn_up"), type, s->dim, s->n_ff);
+        ADD(LNAME("ffn_down"), type, s->n_ff, s->dim);
+#undef LNAME
+    }
+#undef ADD
+    rc = nt_gguf_writer_write(w, path, err);
+    goto out;
+fail:
+    if (rc == NT_ERR_NOMEM) nt_err_set(err, rc, "%s: out of memory generating the model", path);
+    else if (rc != NT_OK && !err->msg[0])
+        nt_err_set(err, rc, "%s: cannot build the model (%s)", path, nt_status_str(rc));
+out:
+    for (int i = 0; i < bufs.n; i++) free(bufs.v[i]);
+    free(scratch);
+    nt_gguf_writer_free(w);
+    return rc;
+}
+
+/* mkdir -p for the cache folder. */
+static int bench_mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST) return -1;
+    }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int bench_cache_dir(char *buf, size_t cap)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && xdg[0] == '/') snprintf(buf, cap, "%s/natter/bench", xdg);
+    else if (home && home[0]) snprintf(buf, cap, "%s/.cache/natter/bench", home);
+    else return -1;
+    return bench_mkdirs(buf);
+}
+
+/* ----------------------------------------------------------------- measuring ----- */
+
+typedef struct bench_ctx {
+    bool json;
+    int n_threads;
+    double bw, flops;  /* measured at the start */
+    bench_buf buf;     /* for measuring the bandwidth again next to each model's run */
+} bench_ctx;
+
+/* Bytes of weights one decoded token reads: every tensor, except that the embedding table
+ * contributes one row (unless it doubles as the output matrix). */
+static double bench_bytes_per_token(const nt_gguf *g, double *matmul_params)
+{
+    double bytes = 0, params = 0;
+    bool has_output = nt_gguf_find_tensor(g, "output.weight") != NULL;
+    for (int64_t i = 0; i < nt_gguf_n_tensors(g); i++) {
+        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
+        double n = (double)t->ne[0] * (double)t->ne[1] * (double)t->ne[2] * (double)t->ne[3];
+        if (strcmp(t->name, "token_embd.weight") == 0) {
+            if (has_output) {
+                bytes += (double)nt_type_row_bytes(t->type, t->ne[0]);
+                continue;
+            }
+        }
+        bytes += (double)t->nbytes;
+        if (t->n_dims >= 2) params += n;
+    }
+    *matmul_params = params;
+    return bytes;
+}
+
+static void bench_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+static int bench_model(const bench_ctx *bc, const char *path)
+{
+    nt_model *m = NULL;
+    nt_err e = {0};
+    nt_model_params mp = nt_model_default_params();
+    mp.n_ctx = 256;
+    mp.n_threads = bc->n_threads;
+    float *logits = NULL;
+    int32_t *ids = NULL;
+    int status = 1;
+    if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
+        fprintf(stderr, "natter bench: %s\n", e.msg);
+        goto out;
+    }
+    const nt_model_info *info = nt_model_get_info(m);
+    if (info->n_ctx < BENCH_PP + BENCH_TG) {
+        fprintf(stderr, "natter bench: %s: context %d is too short for the bench\n", path,
+                info->n_ctx);
+        goto out;
+    }
+    logits = malloc((size_t)info->n_vocab * sizeof *logits);
+    ids = malloc(BENCH_PP * sizeof *ids);
+    if (!logits || !ids) {
+        fprintf(stderr, "natter bench: out of memory\n");
+        goto out;
+    }
+    uint64_t rng = 12345;
+    for (int i = 0; i < BENCH_PP; i++) ids[i] = (int32_t)(bench_rand(&rng) % (uint64_t)info->n_vocab);
+    double mm_params;
+    double bpt = bench_bytes_per_token(nt_model_gguf(m), &mm_params);
+
+    /* Warm-up: maps every page of the weights in and lets the threads spin up. */
+    if (nt_model_eval(m, ids, 16, logits, &e) != NT_OK) goto eval_fail;
+    nt_model_rewind(m, 0);
+    double pp_best = 1e30;
+    for (int rep = 0; rep < 2; rep++) {
+        nt_model_rewind(m, 0);
+        double t0 = bench_now();
+        if (nt_model_eval(m, ids, BENCH_PP, logits, &e) != NT_OK) goto eval_fail;
+        double dt = bench_now() - t0;
+        if (dt < pp_best) pp_best = dt;
+    }
+    nt_model_rewind(m, 0);
+    if (nt_model_eval(m, ids, 1, logits, &e) != NT_OK) goto eval_fail; /* warm the decode path */
+    nt_model_rewind(m, 0);
+    double t0 = bench_now();
+    for (int i = 0; i < BENCH_TG; i++)
+        if (nt_model_eval(m, &ids[i % BENCH_PP], 1, logits, &e) != NT_OK) goto eval_fail;
+    double tg_time = bench_now() - t0;
+    nt_model_rewind(m, 0);
+    /* The machine may be shared: the limit uses the bandwidth measured right after the
+     * generation run, under the same conditions (the better of it and the start's). */
+    double bw_now = bench_bandwidth(&bc->buf, bc->n_threads, 3);
+    double bw = bw_now > bc->bw ? bw_now : bc->bw;
+
+    double pp_tps = BENCH_PP / pp_best, tg_tps = BENCH_TG / tg_time;
+    double pp_flops = 2.0 * mm_params * pp_tps;
+    double tg_limit = bw > 0 ? bw / bpt : 0;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *types = "?";
+    for (int64_t i = 0; i < nt_gguf_n_tensors(nt_model_gguf(m)); i++)
+        if (nt_gguf_tensor_at(nt_model_gguf(m), i)->n_dims >= 2) {
+            types = nt_type_name(nt_gguf_tensor_at(nt_model_gguf(m), i)->type);
+            break;
+        }
+    if (bc->json) {
+        printf("{\"test\":\"pp%d\",\"model\":", BENCH_PP);
+        bench_json_str(base);
+        printf(",\"type\":\"%s\",\"params\":%lld,\"threads\":%d,\"tokens_per_s\":%.3f,"
+               "\"gflop_per_s\":%.3f,\"fraction_of_fma_peak\":%.4f}\n",
+               types, (long long)info->n_params, bc->n_threads, pp_tps, pp_flops / 1e9,
+               bc->flops > 0 ? pp_flops / bc->flops : 0.0);
+        printf("{\"test\":\"tg%d\",\"model\":", BENCH_TG);
+        bench_json_str(base);
+        printf(",\"type\":\"%s\",\"params\":%lld,\"threads\":%d,\"tokens_per_s\":%.3f,"
+               "\"bytes_per_token\":%.0f,\"limit_tokens_per_s\":%.3f,"
+               "\"bandwidth_gb_per_s\":%.3f,\"fraction_of_limit\":%.4f}\n",
+               types, (long long)info->n_params, bc->n_threads, tg_tps, bpt, tg_limit,
+               bw / 1e9, tg_limit > 0 ? tg_tps / tg_limit : 0.0);
+    } else {
+        printf("%s (%s, %.1fM parameters)\n", base, types, (double)info->n_params / 1e6);
+        printf("  pp%d: %8.2f tokens/s  %7.1f GFLOP/s", BENCH_PP, pp_tps, pp_flops / 1e9);
+        if (bc->flops > 0) printf("  = %4.1f%% of the FMA peak", 100 * pp_flops / bc->flops);
+        printf("\n  tg%d: %8.2f tokens/s  weights read per token %.1f MiB", BENCH_TG, tg_tps,
+               bpt / (1 << 20));
+        if (tg_limit > 0)
+            printf("\n         bandwidth %.1f GB/s, so at most %.1f tokens/s: %4.1f%% of the limit",
+                   bw / 1e9, tg_limit, 100 * tg_tps / tg_limit);
+        printf("\n");
+    }
+    fflush(stdout);
+    status = 0;
+    goto out;
+eval_fail:
+    fprintf(stderr, "natter bench: %s\n", e.msg);
+out:
+    free(ids);
+    free(logits);
+    nt_model_free(m);
+    return status;
+}
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f, "usage: natter bench [-m MODEL.gguf] [--threads N] [--json] [--quick]\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    bench_ctx bc = {.json = false, .n_threads = 0};
+    bool quick = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) bc.json = true;
+        else if (strcmp(a, "--quick") == 0) quick = true;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            bench_usage(stdout);
+            return 0;
+        } else if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && i + 1 < argc)
+            model_path = argv[++i];
+        else if ((strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (!argv[i][0] || *end || v < 0 || v > 64) {
+                fprintf(stderr, "natter bench: %s: '%s' is not a thread count (0 to 64)\n", a,
+                        argv[i]);
+                return 2;
+            }
+            bc.n_threads = (int)v;
+        } else {
+            fprintf(stderr, "natter bench: unknown or incomplete argument '%s'\n", a);
+            bench_usage(stderr);
+            return 2;
+        }
+    }
+    if (bc.n_threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        bc.n_threads = n > 0 ? (n > 64 ? 64 : (int)n) : 1;
+    }
+
+    if (bench_buf_init(&bc.buf, quick ? 64 : 512) != 0) {
+        fprintf(stderr, "natter bench: out of memory for the bandwidth buffer\n");
+        return 1;
+    }
+    bc.bw = bench_bandwidth(&bc.buf, bc.n_threads, 5);
+    bc.flops = bench_flops(bc.n_threads);
+    /* A busy machine lowers every number: say how busy it was. */
+    double load = -1;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load) != 1) load = -1;
+        fclose(lf);
+    }
+    if (bc.json) {
+        if (load >= 0) printf("{\"test\":\"load_average\",\"load_1min\":%.2f}\n", load);
+        printf("{\"test\":\"memory_read_bandwidth\",\"threads\":%d,\"buffer_mib\":%d,"
+               "\"gb_per_s\":%.3f}\n",
+               bc.n_threads, quick ? 64 : 512, bc.bw / 1e9);
+        printf("{\"test\":\"f32_fma_peak\",\"threads\":%d,\"gflop_per_s\":%.3f}\n", bc.n_threads,
+               bc.flops / 1e9);
+    } else {
+        printf("natter bench: %d thread%s", bc.n_threads, bc.n_threads == 1 ? "" : "s");
+        if (load >= 0)
+            printf("; load average %.2f%s", load,
+                   load > 0.5 ? " (other processes compete: the numbers are pessimistic)" : "");
+        printf("\n");
+        printf("memory read bandwidth: %.1f GB/s (%d MiB buffer)\n", bc.bw / 1e9,
+               quick ? 64 : 512);
+        if (bc.flops > 0) printf("f32 FMA peak: %.1f GFLOP/s (AVX-512)\n", bc.flops / 1e9);
+        else printf("f32 FMA peak: not measured (no AVX-512)\n");
+    }
+    fflush(stdout);
+    if (model_path) {
+        int rc = bench_model(&bc, model_path);
+        free(bc.buf.p);
+        return rc;
+    }
+
+    char dir[4096];
+    if (bench_cache_dir(dir, sizeof dir) != 0) {
+        fprintf(stderr, "natter bench: cannot create the cache folder %s: %s\n", dir,
+                strerror(errno));
+        free(bc.buf.p);
+        return 1;
+    }
+    static const int types[] = {NT_TYPE_Q8_0, NT_TYPE_F16};
+    int status = 0;
+    size_t n_shapes = quick ? 1 : sizeof bench_shapes / sizeof bench_shapes[0];
+    for (size_t s = 0; s < n_shapes; s++) {
+        const bench_shape *sh = quick ? &bench_quick_shape : &bench_shapes[s];
+        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s-shape.v1.%s.gguf", dir, sh->name,
+                     types[k] == NT_TYPE_Q8_0 ? "q8_0" : "f16");
+            if (access(path, R_OK) != 0) {
+                fprintf(stderr, "natter bench: writing %s ...\n", path);
+                nt_err e = {0};
+                double t0 = bench_now();
+                if (bench_generate(sh, types[k], path, &e) != NT_OK) {
+                    fprintf(stderr, "natter bench: %s\n", e.msg);
+                    status = 1;
+                    continue;
+                }
+                fprintf(stderr, "natter bench: written in %.1f s\n", bench_now() - t0);
+            }
+            if (bench_model(&bc, path) != 0) status = 1;
+        }
+    }
+    free(bc.buf.p);
+    return status;
+}

@@ -1,0 +1,150 @@
+/* cmd_perplexity.c — `natter perplexity -m MODEL -f TEXT [--ctx N] [--threads N]`: the
+ * model's perplexity on a text file, computed exactly as llama.cpp's llama-perplexity does
+ * (nt_model_perplexity in the engine), printed in its style: progress on stderr, then
+ * "Final estimate: PPL = 10055.0506 +/- 46.1234" on stdout. */
+#include "natter.h"
+#include "cmds.h"
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct ppl_progress {
+    int32_t n_ctx;
+    int32_t last_chunk;
+    bool tty;
+} ppl_progress;
+
+/* Prints a mark each time a chunk completes ("[3/29]"), overwriting the line on a terminal. */
+static void ppl_on_progress(int32_t done, int32_t total, void *user)
+{
+    ppl_progress *p = user;
+    int32_t chunk = p->n_ctx > 0 ? done / p->n_ctx : 0;
+    if (chunk == p->last_chunk) return;
+    p->last_chunk = chunk;
+    int32_t n_chunks = p->n_ctx > 0 ? total / p->n_ctx : 0;
+    if (p->tty) fprintf(stderr, "\rnatter perplexity: chunk %d/%d", chunk, n_chunks);
+    else fprintf(stderr, "[%d/%d]%s", chunk, n_chunks, chunk == n_chunks ? "\n" : "");
+    if (p->tty && chunk == n_chunks) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void ppl_usage(FILE *f)
+{
+    fprintf(f, "usage: natter perplexity -m MODEL.gguf -f TEXT [--ctx N] [--threads N]\n");
+}
+
+static int ppl_int(const char *opt, const char *v, long lo, long hi, int32_t *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!v[0] || *end) {
+        fprintf(stderr, "natter perplexity: %s: '%s' is not a whole number\n", opt, v);
+        return -1;
+    }
+    if (errno == ERANGE || x < lo || x > hi) {
+        fprintf(stderr, "natter perplexity: %s: '%s' is out of range (%ld to %ld)\n", opt, v,
+                lo, hi);
+        return -1;
+    }
+    *out = (int32_t)x;
+    return 0;
+}
+
+int cmd_perplexity(int argc, char **argv)
+{
+    const char *model_path = NULL, *text_path = NULL;
+    int32_t n_ctx = 0, n_threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            ppl_usage(stdout);
+            return 0;
+        }
+        bool known = strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0 || strcmp(a, "-f") == 0 ||
+                     strcmp(a, "--file") == 0 || strcmp(a, "--ctx") == 0 ||
+                     strcmp(a, "-c") == 0 || strcmp(a, "--threads") == 0 ||
+                     strcmp(a, "-t") == 0;
+        if (!known) {
+            fprintf(stderr, "natter perplexity: unknown argument '%s'\n", a);
+            ppl_usage(stderr);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "natter perplexity: %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (a[1] == 'm' || strcmp(a, "--model") == 0) model_path = v;
+        else if (a[1] == 'f' || strcmp(a, "--file") == 0) text_path = v;
+        else if (a[1] == 'c' || strcmp(a, "--ctx") == 0) {
+            if (ppl_int(a, v, 4, 1 << 20, &n_ctx)) return 2;
+        } else if (ppl_int(a, v, 0, 512, &n_threads)) return 2;
+    }
+    if (!model_path || !text_path) {
+        ppl_usage(stderr);
+        return 2;
+    }
+
+    int status = 1;
+    nt_model *m = NULL;
+    nt_tokens toks = {0};
+    char *text = NULL;
+    nt_err e = {0};
+    FILE *f = fopen(text_path, "rb");
+    if (!f) {
+        fprintf(stderr, "natter perplexity: %s: %s\n", text_path, strerror(errno));
+        goto out;
+    }
+    strbuf in = {0};
+    bool read_ok = strbuf_read(&in, f);
+    fclose(f);
+    if (!read_ok) {
+        if (in.oom)
+            fprintf(stderr, "natter perplexity: out of memory\n");
+        else
+            fprintf(stderr, "natter perplexity: %s: read error\n", text_path);
+        strbuf_free(&in);
+        goto out;
+    }
+    size_t n;
+    text = strbuf_take(&in, &n);
+
+    nt_model_params mp = nt_model_default_params();
+    mp.n_ctx = n_ctx;
+    mp.n_threads = n_threads;
+    if (nt_model_load(&m, model_path, &mp, &e) != NT_OK) {
+        fprintf(stderr, "natter perplexity: %s\n", e.msg);
+        goto out;
+    }
+    const nt_tokenizer *tok = nt_model_tokenizer(m);
+    int flags = nt_tokenizer_add_bos(tok) ? NT_TOK_ADD_BOS : 0;
+    if (nt_tokenizer_encode(tok, text, n, flags, &toks, &e) != NT_OK) {
+        fprintf(stderr, "natter perplexity: %s\n", e.msg);
+        goto out;
+    }
+    int32_t ctx = n_ctx ? n_ctx : nt_model_get_info(m)->n_ctx;
+    fprintf(stderr, "natter perplexity: %s: %zu tokens, context %d, %zu chunks\n", text_path,
+            toks.n, ctx, ctx > 0 ? toks.n / (size_t)ctx : 0);
+    ppl_progress prog = {.n_ctx = ctx, .last_chunk = 0, .tty = isatty(STDERR_FILENO)};
+    nt_model_hooks hooks = {.progress = ppl_on_progress, .user = &prog};
+    nt_model_set_hooks(m, &hooks);
+    nt_model_ppl r = {0};
+    if (nt_model_perplexity(m, toks.v, toks.n, ctx, &r, &e) != NT_OK) {
+        fprintf(stderr, "natter perplexity: %s\n", e.msg);
+        goto out;
+    }
+    printf("chunks: %d, context: %d, tokens scored: %lld, mean NLL: %.6f\n", r.n_chunks, ctx,
+           (long long)r.n_scored, r.nll);
+    printf("Final estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_err);
+    status = 0;
+out:
+    nt_tokens_free(&toks);
+    free(text);
+    nt_model_free(m);
+    return status;
+}

@@ -1,0 +1,309 @@
+/* cmd_persona.c — the command-line entry points for persona and theme files:
+ * `natter --check FILE...`, `--list-personas`, `--list-themes` and `natter import-card`.
+ * main() dispatches here (declarations and contracts in persona.h). These print: they are
+ * commands, not library code. */
+#include "conv/chat.h"
+#include "cli.h"
+#include "conv/persona.h"
+#include "tui/theme.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The folder a path sits in is named `dir` (themes/x.yaml, ~/.config/natter/themes/x.yaml). */
+static bool in_folder(const char *path, const char *dir)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return false;
+    size_t n = strlen(dir);
+    const char *start = slash - n;
+    return start >= path && !strncmp(start, dir, n) && (start == path || start[-1] == '/');
+}
+
+/* A file is a theme when it sits in a themes folder, or (elsewhere) when its top-level
+ * mapping has a `styles` key; everything else is checked as a persona. */
+static bool looks_like_theme(const char *path)
+{
+    if (in_folder(path, "themes")) return true;
+    if (in_folder(path, "prompts")) return false;
+    ycfg c;
+    bool theme = false;
+    if (ycfg_load(&c, path, NULL, NULL) == NT_OK) {
+        yaml_node_t *r = ycfg_root(&c);
+        if (r && r->type == YAML_MAPPING_NODE) {
+            for (yaml_node_pair_t *p = r->data.mapping.pairs.start; p < r->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = ycfg_node(&c, p->key);
+                if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, "styles"))
+                    theme = true;
+            }
+        }
+    }
+    ycfg_free(&c);
+    return theme;
+}
+
+static void print_diag(const ycfg_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "%s\n", d->v[i]);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    /* Options may come before or after the files (`natter --check FILE --model M`): the files
+     * are moved to the end of argv, in order. argv[0] is "--check". */
+    int first = argc;
+    bool dashdash = false;
+    {
+        char **files = malloc((size_t)argc * sizeof *files);
+        int nf = 0;
+        if (!files) {
+            fprintf(stderr, "natter --check: out of memory\n");
+            return 1;
+        }
+        for (int i = 1; i < argc; i++) {
+            const char *a = argv[i];
+            if (!dashdash && !strcmp(a, "--")) {
+                dashdash = true;
+            } else if (!dashdash && (!strcmp(a, "-m") || !strcmp(a, "--model"))) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "natter --check: %s needs a model file\n", a);
+                    free(files);
+                    return 2;
+                }
+                model_path = argv[++i];
+            } else if (!dashdash && !strncmp(a, "--model=", 8)) {
+                model_path = a + 8;
+            } else if (!dashdash && a[0] == '-' && a[1]) {
+                fprintf(stderr, "natter --check: unknown option '%s'\n", a);
+                free(files);
+                return 2;
+            } else {
+                files[nf++] = argv[i];
+            }
+        }
+        first = argc - nf;
+        for (int i = 0; i < nf; i++) argv[first + i] = files[i];
+        free(files);
+    }
+    if (first >= argc) {
+        fprintf(stderr, "usage: natter --check [--model MODEL.gguf] FILE...\n");
+        return 2;
+    }
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
+    if (model_path) {
+        nt_err e = {0};
+        if (nt_gguf_open(&g, model_path, &e) != NT_OK || nt_tokenizer_load(&tok, g, &e) != NT_OK) {
+            fprintf(stderr, "natter --check: %s\n", e.msg);
+            nt_gguf_close(g);
+            return 2;
+        }
+    }
+    int bad = 0;
+    for (int i = first; i < argc; i++) {
+        const char *path = argv[i];
+        ycfg_diag d = {0};
+        if (looks_like_theme(path)) {
+            theme *t = theme_load(path, NULL, &d);
+            if (t)
+                printf("%s: ok (theme '%s')\n", path, t->name);
+            else
+                bad++;
+            theme_free(t);
+        } else {
+            persona *p = persona_load(path, NULL, &d);
+            if (p) {
+                printf("%s: ok (persona '%s': %zu example pair%s, %zu document%s", path, p->name,
+                       p->n_examples, p->n_examples == 1 ? "" : "s", p->n_docs,
+                       p->n_docs == 1 ? "" : "s");
+                if (tok) {
+                    /* Counted as the chat counts it (the status bar's number): the system
+                     * prompt with the documents, the examples and the greeting. */
+                    const char *mb = strrchr(model_path, '/');
+                    enum nt_chat_family mf = nt_chat_detect_gguf(g);
+                    int32_t n = 0;
+                    nt_err e = {0};
+                    chat *c = chat_init(tok, mf, INT32_MAX);
+                    if (!c)
+                        printf("; tokens not counted: out of memory");
+                    else if (cli_chat_persona(c, p, mb ? mb + 1 : model_path, NULL, (int)mf, &e) == NT_OK &&
+                             chat_count_fixed(c, &n, &e) == NT_OK)
+                        printf("; fixed part %d tokens in %s format", (int)n,
+                               nt_chat_family_name(chat_get_family(c)));
+                    else
+                        printf("; tokens not counted: %s", e.msg);
+                    chat_free(c);
+                }
+                printf(")\n");
+            } else {
+                bad++;
+            }
+            persona_free(p);
+        }
+        print_diag(&d);
+        ycfg_diag_free(&d);
+    }
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
+    if (bad) fprintf(stderr, "%d of %d file%s with errors\n", bad, argc - first, argc - first == 1 ? "" : "s");
+    return bad ? 1 : 0;
+}
+
+/* Prints a listing (persona_list or theme_list: both are ycfg_entry arrays) and frees it. */
+static int print_entries(ycfg_entry *v, int n, const char *none)
+{
+    if (n < 0) {
+        fprintf(stderr, "natter: out of memory\n");
+        return 1;
+    }
+    if (n == 0) printf("%s\n", none);
+    for (int i = 0; i < n; i++) {
+        const char *desc = !v[i].ok ? "(has errors: run natter --check on it)"
+                           : v[i].description ? v[i].description : "";
+        printf("%-16s %-60s %s\n", v[i].ok ? v[i].name : v[i].base, desc, v[i].path);
+    }
+    ycfg_entries_free(v, n);
+    return 0;
+}
+
+int cmd_list_personas(void)
+{
+    persona_entry *v;
+    int n = persona_list(&v);
+    return print_entries(v, n, "no personas found (the built-in 'default' is used)");
+}
+
+int cmd_list_themes(void)
+{
+    theme_entry *v;
+    int n = theme_list(&v);
+    return print_entries(v, n, "no themes found (the built-in 'dark' is used)");
+}
+
+#define CARD_MAX (16u << 20) /* cards with embedded assets can be large, but not this large */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    char *s = NULL;
+    if (!f) return NULL;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (off_t)CARD_MAX) {
+        s = malloc((size_t)st.st_size + 1);
+        if (s) {
+            *len = fread(s, 1, (size_t)st.st_size, f);
+            s[*len] = 0;
+            if (ferror(f)) {
+                free(s);
+                s = NULL;
+            }
+        }
+    } else {
+        errno = EFBIG;
+    }
+    fclose(f);
+    return s;
+}
+
+int cmd_import_card(int argc, char **argv)
+{
+    const char *card_path = NULL, *out_path = NULL;
+    bool force = false;
+    for (int i = 1; i < argc; i++) { /* argv[0] is "import-card" */
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "natter import-card: -o needs a file name\n");
+                return 2;
+            }
+            out_path = argv[++i];
+        } else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f")) {
+            force = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "natter import-card: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (!card_path) {
+            card_path = argv[i];
+        } else {
+            fprintf(stderr, "natter import-card: one card at a time ('%s' is extra)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!card_path) {
+        fprintf(stderr, "usage: natter import-card CARD.json [-o prompts/NAME.yaml] [--force]\n");
+        return 2;
+    }
+    int status = 1;
+    size_t len = 0;
+    json *j = NULL;
+    persona *p = NULL;
+    char *yaml = NULL, *slug = NULL, *def_out = NULL;
+    char *text = slurp(card_path, &len);
+    if (!text) {
+        fprintf(stderr, "%s: cannot read: %s\n", card_path, strerror(errno));
+        goto done;
+    }
+    if (len >= 8 && !memcmp(text, "\x89PNG", 4)) {
+        fprintf(stderr, "%s: PNG cards are not supported; export the card as JSON first\n", card_path);
+        goto done;
+    }
+    json_error je;
+    if (json_parse(text, len, &j, &je) != NT_OK) {
+        fprintf(stderr, "%s:%s\n", card_path, je.msg);
+        goto done;
+    }
+    nt_err e = {0};
+    int dropped = 0;
+    if (persona_from_card(j, &p, &dropped, &e) != NT_OK) {
+        fprintf(stderr, "%s: %s\n", card_path, e.msg);
+        goto done;
+    }
+    if (!out_path) {
+        slug = persona_slug(p->name);
+        def_out = slug ? malloc(strlen(slug) + 16) : NULL;
+        if (!def_out) goto oom;
+        sprintf(def_out, "prompts/%s.yaml", slug);
+        out_path = def_out;
+        mkdir("prompts", 0755); /* fine if it exists */
+    }
+    char header[600];
+    snprintf(header, sizeof header,
+             "Imported from %s by `natter import-card` (Character Card V2).\n"
+             "Schema: man 5 natter-persona.", card_path);
+    yaml = persona_to_yaml(p, header);
+    if (!yaml) goto oom;
+    if (ycfg_write_atomic(out_path, yaml, strlen(yaml), force, &e) != NT_OK) {
+        fprintf(stderr, "natter import-card: %s\n", e.msg);
+        goto done;
+    }
+    /* Read it back with the same validation every persona gets, so a card that produced
+     * something natter would reject is reported now, not at the next start. */
+    ycfg_diag d = {0};
+    persona *back = persona_load(out_path, NULL, &d);
+    print_diag(&d);
+    ycfg_diag_free(&d);
+    if (!back) {
+        fprintf(stderr, "natter import-card: %s was written but does not validate (see above)\n", out_path);
+        goto done;
+    }
+    persona_free(back);
+    printf("wrote %s (persona '%s': %zu example pair%s%s)\n", out_path, p->name, p->n_examples,
+           p->n_examples == 1 ? "" : "s", p->greeting ? ", greeting" : "");
+    if (dropped)
+        printf("note: %d unsupported {{macro}}%s written as plain text\n", dropped, dropped == 1 ? "" : "s");
+    status = 0;
+    goto done;
+oom:
+    fprintf(stderr, "natter import-card: out of memory\n");
+done:
+    free(yaml);
+    free(slug);
+    free(def_out);
+    persona_free(p);
+    json_free(j);
+    free(text);
+    return status;
+}

@@ -1,0 +1,550 @@
+/* cmd_session.c — the session subcommands and options of the command line:
+ *   natter replay FILE [--check] [-m OTHER.gguf] [--threads N] [--temp X ...]
+ *   natter export FILE [--format md|json] [-o OUT]
+ *   natter --resume [NAME] -p QUESTION   /   natter -p QUESTION --save FILE
+ * (the one-shot mode in cli.c calls the cmd_session_* hooks declared in cmds.h). */
+#include "natter.h"
+#include "conv/chat.h"
+#include "cli.h"
+#include "cmds.h"
+#include "conv/replay.h"
+#include "conv/session.h"
+#include "util/text.h"
+#include "conv/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* Prints every diagnostic, one block each, prefixed "natter NAME: " on the first line. */
+static void print_diag(const char *cmd, const ycfg_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "natter%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", d->v[i]);
+}
+
+/* Loads the session called name (a path, or a name in the sessions folder). */
+static session *load_named(const char *cmd, const char *name)
+{
+    char *path = session_path(name);
+    if (!path) {
+        fprintf(stderr, "natter%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
+                name && name[0] ? "out of memory" : "there are no saved sessions to resume");
+        return NULL;
+    }
+    ycfg_diag d = {0};
+    session *s = NULL;
+    if (session_load(&s, path, NULL, &d) != NT_OK) print_diag(cmd, &d);
+    ycfg_diag_free(&d);
+    free(path);
+    return s;
+}
+
+/* ======================================================================= replay ===== */
+
+static const char *const replay_params[] = {
+    "temp", "temperature", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n",
+    "presence-penalty", "frequency-penalty", "seed", NULL,
+};
+
+static void replay_usage(FILE *f)
+{
+    fputs("usage: natter replay FILE [--check] [-m MODEL.gguf] [--threads N]\n"
+          "                          [--temp X] [--top-k N] [--top-p X] [--min-p X]\n"
+          "                          [--repeat-penalty X] [--repeat-last-n N]\n"
+          "                          [--presence-penalty X] [--frequency-penalty X] [--seed N]\n"
+          "Regenerates every answer of a saved session with its recorded seeds and live\n"
+          "changes. --check compares them with the recording token by token. With -m or a\n"
+          "parameter, shows the recorded and the new answers side by side.\n",
+          f);
+}
+
+static int term_columns(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int n = c ? atoi(c) : 0;
+    return n >= 40 && n <= 1000 ? n : 100;
+}
+
+/* Wraps text into lines of at most width columns (sanitised: control characters shown). */
+typedef struct wrapped {
+    text_buf b;
+    text_line *lines;
+    size_t n, cap;
+} wrapped;
+
+static void wrap_text(wrapped *w, const char *s, int width)
+{
+    memset(w, 0, sizeof *w);
+    if (text_buf_put(&w->b, s, strlen(s), 0, true) != 0) return;
+    text_wrap(w->b.s ? w->b.s : "", w->b.n, width, TEXT_WRAP_WORDS, &w->lines, &w->n, &w->cap);
+}
+
+static void wrapped_free(wrapped *w)
+{
+    text_buf_free(&w->b);
+    free(w->lines);
+}
+
+/* Two texts in two columns with titles. */
+static void side_by_side(const char *lt, const char *left, const char *rt, const char *right)
+{
+    int cols = term_columns();
+    int w = (cols - 3) / 2;
+    wrapped a, b;
+    wrap_text(&a, left, w);
+    wrap_text(&b, right, w);
+    printf("%-*s | %s\n", w, lt, rt);
+    for (int i = 0; i < w; i++) fputs("-", stdout);
+    fputs("-+-", stdout);
+    for (int i = 0; i < w; i++) fputs("-", stdout);
+    fputs("\n", stdout);
+    size_t n = a.n > b.n ? a.n : b.n;
+    for (size_t i = 0; i < n; i++) {
+        int used = 0;
+        if (i < a.n) {
+            fwrite(a.b.s + a.lines[i].start, 1, a.lines[i].end - a.lines[i].start, stdout);
+            used = a.lines[i].width;
+        }
+        printf("%*s | ", w - used, "");
+        if (i < b.n) fwrite(b.b.s + b.lines[i].start, 1, b.lines[i].end - b.lines[i].start, stdout);
+        fputs("\n", stdout);
+    }
+    wrapped_free(&a);
+    wrapped_free(&b);
+}
+
+static void print_stream(int32_t id, const char *text, void *user)
+{
+    (void)id;
+    bool *tty = user;
+    if (text[0]) cli_write_text(stdout, text, strlen(text), *tty);
+    fflush(stdout);
+}
+
+/* A token's text for messages, quoted with escapes. */
+static void token_desc(const nt_tokenizer *t, int32_t id, char *buf, size_t cap)
+{
+    if (id < 0) {
+        snprintf(buf, cap, "(the answer ends)");
+        return;
+    }
+    char raw[256];
+    int n = nt_tokenizer_token_bytes(t, id, raw, sizeof raw);
+    if (n < 0) n = 0;
+    if (n > (int)sizeof raw) n = (int)sizeof raw;
+    size_t o = (size_t)snprintf(buf, cap, "%d \"", id);
+    for (int i = 0; i < n && o + 6 < cap; i++) {
+        unsigned char ch = (unsigned char)raw[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
+        else buf[o++] = (char)ch;
+    }
+    snprintf(buf + o, cap - o, "\"");
+}
+
+static const char *end_word(enum worker_end e, bool stop_text)
+{
+    if (e == WEND_EOG) return stop_text ? "stop string" : "end of text";
+    return worker_end_name(e);
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    const char *file = NULL;
+    bool check = false;
+    replay_opts o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            replay_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--check")) {
+            check = true;
+            continue;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (file) {
+                fprintf(stderr, "natter replay: unexpected argument '%s'\n", a);
+                return 2;
+            }
+            file = a;
+            continue;
+        }
+        const char *name = a[1] == '-' ? a + 2 : a + 1;
+        const char *val = NULL;
+        char nbuf[64];
+        const char *eq = strchr(name, '=');
+        if (eq) {
+            snprintf(nbuf, sizeof nbuf, "%.*s", (int)(eq - name), name);
+            name = nbuf;
+            val = eq + 1;
+        }
+        bool is_param = false;
+        for (int k = 0; replay_params[k]; k++) is_param |= !strcmp(name, replay_params[k]);
+        bool known = is_param || !strcmp(name, "m") || !strcmp(name, "model") ||
+                     !strcmp(name, "t") || !strcmp(name, "threads");
+        if (!known) {
+            fprintf(stderr, "natter replay: unknown option '%s' (see natter replay --help)\n", a);
+            return 2;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "natter replay: %s needs a value\n", a);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        if (!strcmp(name, "m") || !strcmp(name, "model")) {
+            o.model_path = val;
+        } else if (!strcmp(name, "t") || !strcmp(name, "threads")) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (!val[0] || *end || n < 0 || n > 512) {
+                fprintf(stderr, "natter replay: --threads: '%s' is not a count (0 to 512)\n", val);
+                return 2;
+            }
+            o.n_threads = (int32_t)n;
+        } else {
+            if (o.n_overrides == REPLAY_MAX_OVERRIDES) {
+                fprintf(stderr, "natter replay: too many parameters\n");
+                return 2;
+            }
+            nt_sampler_params p = nt_sampler_default_params();
+            nt_err e = {0};
+            if (chat_set_param(&p, name, val, &e) != NT_OK) {
+                fprintf(stderr, "natter replay: --%s: %s\n", name, e.msg);
+                return 2;
+            }
+            o.names[o.n_overrides] = name == nbuf ? strdup(nbuf) : name;
+            o.values[o.n_overrides++] = val;
+        }
+    }
+    if (!file) {
+        replay_usage(stderr);
+        return 2;
+    }
+    if (check && o.n_overrides) {
+        fprintf(stderr, "natter replay: --check compares with the recording: it takes no "
+                        "sampling parameters\n");
+        return 2;
+    }
+    session *s = load_named("replay", file);
+    if (!s) return 1;
+    int status = 1;
+    replay *r = NULL;
+    nt_err e = {0};
+    if (replay_init(&r, s, &o, &e) != NT_OK) {
+        fprintf(stderr, "natter replay: %s\n", e.msg);
+        goto out;
+    }
+    if (check && !replay_exact(r)) {
+        fprintf(stderr,
+                "natter replay: %s is not the model the session was recorded with (%s, "
+                "fnv1a64:%016llx): the answers cannot match\n",
+                replay_model_path(r), s->model.file ? s->model.file : "?",
+                (unsigned long long)s->model.hash);
+        goto out;
+    }
+    bool compare = !replay_exact(r); /* overrides or another model: side by side */
+    bool tty = isatty(STDOUT_FILENO);
+    size_t n_answers = 0, n_tokens = 0, n_same = 0;
+    const nt_tokenizer *tok = replay_tokenizer(r);
+    if (!check)
+        printf("replaying %s: %zu messages, model %s%s\n\n", s->path, s->n_turns,
+               replay_model_path(r), compare ? " (compared with the recording)" : "");
+    for (size_t i = 0; i < s->n_turns; i++) {
+        const chat_turn *t = &s->turns[i];
+        if (t->role == NT_ROLE_USER) {
+            if (!check) {
+                printf("[%zu] user:\n", i + 1);
+                cli_write_text(stdout, t->text, strlen(t->text), tty);
+                printf("\n\n");
+            }
+            continue;
+        }
+        if (t->end == WEND_ERROR) {
+            if (!check) printf("[%zu] assistant: (the recorded answer failed: skipped)\n\n", i + 1);
+            continue;
+        }
+        replay_result res;
+        if (!check && !compare) {
+            printf("[%zu] assistant (seed %llu, %zu live change%s):\n", i + 1,
+                   (unsigned long long)t->params.seed, t->n_changes, t->n_changes == 1 ? "" : "s");
+            fflush(stdout);
+        }
+        int rc = replay_answer(r, i, !check && !compare ? print_stream : NULL, &tty, &res, &e);
+        if (rc != NT_OK) {
+            fprintf(stderr, "natter replay: message %zu: %s\n", i + 1, e.msg);
+            goto out;
+        }
+        n_answers++;
+        n_tokens += res.tokens.n;
+        /* First differing token (or where one answer ends before the other). */
+        size_t k = 0;
+        bool identical = replay_matches(t, &res, &k);
+        if (identical) n_same++;
+        if (check) {
+            if (identical) {
+                printf("message %zu: %zu tokens identical (%s)\n", i + 1, res.tokens.n,
+                       end_word(res.end, res.stop_text));
+            } else {
+                char ra[300], rb[300];
+                token_desc(tok, k < t->tokens.n ? t->tokens.v[k] : -1, ra, sizeof ra);
+                token_desc(tok, k < res.tokens.n ? res.tokens.v[k] : -1, rb, sizeof rb);
+                printf("message %zu differs at token %zu (of %zu recorded):\n", i + 1, k,
+                       t->tokens.n);
+                if (k == res.tokens.n && k == t->tokens.n)
+                    printf("  recorded end: %s\n  replayed end: %s\n", end_word(t->end, t->stop_text),
+                           end_word(res.end, res.stop_text));
+                else
+                    printf("  recorded token: %s\n  replayed token: %s\n", ra, rb);
+                if (!res.prompt_matches)
+                    printf("  (the prompt does not have the recorded length: the template or "
+                           "tokenizer changed)\n");
+                printf("recorded text:\n");
+                cli_write_text(stdout, t->text, strlen(t->text), tty);
+                printf("\nreplayed text:\n");
+                cli_write_text(stdout, res.text, strlen(res.text), tty);
+                printf("\n");
+                replay_result_free(&res);
+                goto out;
+            }
+        } else if (compare) {
+            char rt[160];
+            int off = snprintf(rt, sizeof rt, "[%zu] replayed", i + 1);
+            for (int q = 0; q < o.n_overrides && off < (int)sizeof rt; q++)
+                off += snprintf(rt + off, sizeof rt - (size_t)off, "%s --%s %s", q ? "" : ",",
+                                o.names[q], o.values[q]);
+            if (o.model_path && off < (int)sizeof rt)
+                snprintf(rt + off, sizeof rt - (size_t)off, ", -m %s", o.model_path);
+            char lt[64];
+            snprintf(lt, sizeof lt, "[%zu] recorded (seed %llu)", i + 1,
+                     (unsigned long long)t->params.seed);
+            side_by_side(lt, t->text, rt, res.text);
+            printf("%zu tokens, %s | %zu tokens, %s%s\n\n", t->tokens.n,
+                   end_word(t->end, t->stop_text), res.tokens.n, end_word(res.end, res.stop_text),
+                   identical ? " (identical)" : "");
+        } else {
+            printf("\n%s\n\n", identical ? "(identical to the recording)"
+                                         : "(differs from the recording)");
+        }
+        replay_result_free(&res);
+    }
+    if (check)
+        printf("replay check: %zu answers, %zu tokens, all identical\n", n_answers, n_tokens);
+    else
+        fprintf(stderr, "natter replay: %zu of %zu answers identical to the recording\n", n_same,
+                n_answers);
+    status = 0;
+out:
+    replay_free(r);
+    session_free(s);
+    return status;
+}
+
+/* ======================================================================= export ===== */
+
+
+int cmd_export(int argc, char **argv)
+{
+    const char *file = NULL, *format = "md", *outp = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: natter export FILE [--format md|json] [-o OUT]\n"
+                   "Writes a saved session as Markdown or as JSON chat messages (OpenAI's\n"
+                   "[{\"role\": ..., \"content\": ...}] shape) to stdout or OUT.\n");
+            return 0;
+        }
+        if (!strcmp(a, "--format") || !strcmp(a, "-f") || !strncmp(a, "--format=", 9)) {
+            const char *v = a[1] == '-' && a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
+            if (!v) {
+                fprintf(stderr, "natter export: %s needs a value\n", a);
+                return 2;
+            }
+            format = v;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "natter export: %s needs a value\n", a);
+                return 2;
+            }
+            outp = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "natter export: unknown option '%s' (see natter export --help)\n", a);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, "natter export: unexpected argument '%s'\n", a);
+            return 2;
+        } else {
+            file = a;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "usage: natter export FILE [--format md|json] [-o OUT]\n");
+        return 2;
+    }
+    if (strcmp(format, "md") && strcmp(format, "markdown") && strcmp(format, "json")) {
+        fprintf(stderr, "natter export: --format: '%s' is not md or json\n", format);
+        return 2;
+    }
+    session *s = load_named("export", file);
+    if (!s) return 1;
+    if (outp && strcmp(outp, "-")) {
+        nt_err e = {0};
+        int rc = session_export_file(s, format, outp, &e);
+        session_free(s);
+        if (rc != NT_OK) fprintf(stderr, "natter export: %s\n", e.msg);
+        return rc == NT_OK ? 0 : 1;
+    }
+    char *text = !strcmp(format, "json") ? session_export_json(s) : session_export_md(s);
+    session_free(s);
+    if (!text) {
+        fprintf(stderr, "natter export: out of memory\n");
+        return 1;
+    }
+    int status = 0;
+    fwrite(text, 1, strlen(text), stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "natter export: cannot write: %s\n", strerror(errno));
+        status = 1;
+    }
+    free(text);
+    return status;
+}
+
+/* ============================================= one-shot hooks (cli.c, main.c) ===== */
+
+int cmd_session_pick_model(struct cli_opts *o)
+{
+    static char path[4096], model[4096];
+    char *p = session_path(o->resume);
+    if (!p) {
+        fprintf(stderr, "natter: --resume: %s\n",
+                o->resume && o->resume[0] ? "out of memory" : "there are no saved sessions");
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s", p);
+    free(p);
+    o->resume = path; /* the same file later, even if a newer session appears meanwhile */
+    ycfg_diag d = {0};
+    session *s = NULL;
+    int rc = session_load(&s, path, NULL, &d);
+    if (rc != NT_OK) {
+        print_diag(NULL, &d);
+        ycfg_diag_free(&d);
+        return 1;
+    }
+    ycfg_diag_free(&d);
+    if (!o->model && s->model.path && access(s->model.path, R_OK) == 0) {
+        snprintf(model, sizeof model, "%s", s->model.path);
+        o->model = model;
+    }
+    session_free(s);
+    return 0;
+}
+
+int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **out)
+{
+    *out = NULL;
+    ycfg_diag d = {0};
+    session *s = NULL;
+    if (session_load(&s, o->resume, NULL, &d) != NT_OK) {
+        print_diag(NULL, &d);
+        ycfg_diag_free(&d);
+        return 1;
+    }
+    ycfg_diag_free(&d);
+    nt_err e = {0};
+    uint64_t hash = session_model_hash(worker_gguf(w));
+    bool same = hash == s->model.hash;
+    if (session_restore(s, c, &e) != NT_OK) {
+        fprintf(stderr, "natter: %s: %s\n", o->resume, e.msg);
+        session_free(s);
+        return 1;
+    }
+    if (!same) {
+        fprintf(stderr, "natter: %s was recorded with %s; continuing with %s\n", o->resume,
+                s->model.file ? s->model.file : "another model", nt_gguf_path(worker_gguf(w)));
+        chat_set_family(c, o->template_name
+                               ? (enum nt_chat_family)nt_chat_family_from_name(o->template_name)
+                               : nt_chat_detect_gguf(worker_gguf(w)));
+    } else if (o->template_name) {
+        chat_set_family(c, (enum nt_chat_family)nt_chat_family_from_name(o->template_name));
+    }
+    if (o->system && chat_set_system(c, o->system) != NT_OK) {
+        session_free(s);
+        return 1;
+    }
+    /* A session saved while its last question was being answered ends with that question:
+     * the new question takes its place. */
+    size_t nt = chat_n_turns(c);
+    if (nt > 0 && chat_turn_at(c, nt - 1)->role == NT_ROLE_USER) {
+        fprintf(stderr, "natter: %s: its last question was never answered; asking yours instead\n",
+                o->resume);
+        chat_undo(c);
+    }
+    /* Read the history into the cache with visible progress. */
+    worker_job job;
+    if (chat_prepare_reread(c, &job, &e) == NT_OK && worker_submit(w, &job) == NT_OK) {
+        bool tty = isatty(STDERR_FILENO), show = o->verbose || tty;
+        for (;;) {
+            worker_event ev;
+            if (!worker_wait(w, &ev, -1)) continue;
+            chat_apply(c, &ev);
+            if (ev.kind == WEV_PROGRESS && tty)
+                fprintf(stderr, "\rnatter: reading the session back: %d/%d tokens", ev.done,
+                        ev.total);
+            if (ev.kind == WEV_ERROR) fprintf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
+            free(ev.text);
+            if (ev.kind == WEV_DONE) {
+                if (show)
+                    fprintf(stderr, "%snatter: read %zu messages back (%d tokens)\n",
+                            tty ? "\r\033[K" : "", chat_n_turns(c), ev.n_past);
+                break;
+            }
+        }
+    }
+    if (session_set_model(s, worker_gguf(w), worker_model_info(w)) != NT_OK) {
+        session_free(s);
+        return 1;
+    }
+    *out = s;
+    return 0;
+}
+
+int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c, worker *w)
+{
+    session *own = NULL;
+    if (!s) {
+        own = s = session_init();
+        if (!s || session_set_model(s, worker_gguf(w), worker_model_info(w)) != NT_OK) {
+            fprintf(stderr, "natter: out of memory\n");
+            session_free(own);
+            return 1;
+        }
+        if (o->persona) s->persona = strdup(o->persona);
+    }
+    nt_err e = {0};
+    int rc = session_capture(s, c);
+    if (rc == NT_OK) {
+        const char *target = o->save ? o->save : s->path;
+        if (o->save && s->path && strcmp(o->save, s->path)) {
+            /* --save to another file: the resumed one stays as it was. */
+            free(s->path);
+            s->path = NULL;
+        }
+        rc = target ? session_save(s, target, &e) : session_autosave(s, c, &e);
+        if (rc == NT_OK && o->verbose) fprintf(stderr, "natter: session saved to %s\n", s->path);
+    } else {
+        snprintf(e.msg, sizeof e.msg, "out of memory");
+    }
+    if (rc != NT_OK) fprintf(stderr, "natter: cannot save the session: %s\n", e.msg);
+    session_free(own);
+    return rc == NT_OK ? 0 : 1;
+}

@@ -1,0 +1,115 @@
+/* cmd_tokenize.c — `natter tokenize MODEL.gguf [--ids] [--bos] [--special]`: tokenizes the
+ * exact bytes of stdin with the model's tokenizer (only the tokenizer is loaded, so
+ * vocabulary-only files work) and prints one "id<TAB>piece" line per token, or with --ids the
+ * ids on one line (the fixtures' convention: no BOS/EOS, specials not parsed). */
+#include "natter.h"
+#include "cmds.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prints s[0..n) with control characters, backslashes and invalid UTF-8 escaped, so a piece
+ * is always one visible, unambiguous field. */
+static void tok_print_escaped(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\') { fputs("\\\\", stdout); i++; continue; }
+        if (c == '\n') { fputs("\\n", stdout); i++; continue; }
+        if (c == '\t') { fputs("\\t", stdout); i++; continue; }
+        if (c == '\r') { fputs("\\r", stdout); i++; continue; }
+        if (c < 0x20 || c == 0x7f) { printf("\\x%02x", c); i++; continue; }
+        int32_t cp;
+        int len = text_decode(s + i, n - i, &cp);
+        bool bad = cp == 0xFFFD && !(len == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0);
+        if (bad) {
+            printf("\\x%02x", c);
+        } else if (cp >= 0x80 && cp < 0xA0) {
+            printf("\\u%04x", (unsigned)cp);
+        } else {
+            fwrite(s + i, 1, (size_t)len, stdout);
+        }
+        i += (size_t)len;
+    }
+}
+
+static void tok_usage(FILE *f)
+{
+    fprintf(f, "usage: natter tokenize MODEL.gguf [--ids] [--bos] [--special] < TEXT\n");
+}
+
+int cmd_tokenize(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool ids = false;
+    int flags = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--ids") == 0) ids = true;
+        else if (strcmp(argv[i], "--bos") == 0) flags |= NT_TOK_ADD_BOS;
+        else if (strcmp(argv[i], "--special") == 0) flags |= NT_TOK_PARSE_SPECIAL;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            tok_usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "natter tokenize: unknown option '%s'\n", argv[i]);
+            tok_usage(stderr);
+            return 2;
+        } else if (!path) path = argv[i];
+        else {
+            fprintf(stderr, "natter tokenize: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!path) {
+        tok_usage(stderr);
+        return 2;
+    }
+    int status = 1;
+    nt_gguf *g = NULL;
+    nt_tokenizer *t = NULL;
+    nt_tokens out = {0};
+    char *text = NULL;
+    size_t n = 0;
+    nt_err e = {0};
+    if (nt_gguf_open(&g, path, &e) != NT_OK || nt_tokenizer_load(&t, g, &e) != NT_OK) {
+        fprintf(stderr, "natter tokenize: %s\n", e.msg);
+        goto out;
+    }
+    strbuf in = {0};
+    if (!strbuf_read(&in, stdin)) {
+        if (in.oom)
+            fprintf(stderr, "natter tokenize: out of memory\n");
+        else
+            fprintf(stderr, "natter tokenize: cannot read stdin: %s\n", strerror(errno));
+        strbuf_free(&in);
+        goto out;
+    }
+    text = strbuf_take(&in, &n);
+    if (nt_tokenizer_encode(t, text ? text : "", n, flags, &out, &e) != NT_OK) {
+        fprintf(stderr, "natter tokenize: %s\n", e.msg);
+        goto out;
+    }
+    if (ids) {
+        for (size_t i = 0; i < out.n; i++) printf("%s%d", i ? " " : "", out.v[i]);
+        putchar('\n');
+    } else {
+        for (size_t i = 0; i < out.n; i++) {
+            nt_gguf_str p = nt_tokenizer_piece(t, out.v[i]);
+            printf("%d\t", out.v[i]);
+            tok_print_escaped(p.p, p.n);
+            putchar('\n');
+        }
+    }
+    status = fflush(stdout) == 0 ? 0 : 1;
+out:
+    nt_tokens_free(&out);
+    free(text);
+    nt_tokenizer_free(t);
+    nt_gguf_close(g);
+    return status;
+}

@@ -1,0 +1,757 @@
+/* cmd_train.c — `natter train`: trains a small llama model on question/answer pairs (from
+ * scratch, with its own BPE vocabulary, or fine-tuning an F32/F16 GGUF), resumes a run, and
+ * checks a model's answers (--eval). The engine does the work (the "trainer" section of
+ * natter.h); this file reads the YAML data, prints the progress line on stderr and stops
+ * cleanly on Ctrl-C (the checkpoint is written first).
+ *
+ * Data files: a top-level `examples:` list of mappings (the persona files' shape; other
+ * top-level keys, such as a persona's, are ignored):
+ *
+ *     examples:
+ *       - user: How do I quit?
+ *         also: [How can I exit?, How do I leave natter?]   # more phrasings, trained too
+ *         heldout: [What ends the program?]                # never trained: --eval only
+ *         key: Ctrl-D                                      # --eval: the answer must say it
+ *         assistant: Press Ctrl-D, or type /quit.
+ *
+ * --eval answers every trained phrasing and every held-out one greedily and counts the
+ * answers that contain the key phrase (case-insensitive); below the thresholds (90% trained,
+ * 60% held-out) it exits with status 1. */
+#include "natter_train.h"
+#include "cmds.h"
+#include "util/yamlcfg.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TR_MAX_ANSWER 160 /* tokens generated per --eval answer */
+
+/* ------------------------------------------------------------------------- data ----- */
+
+/* One example of a data file. */
+typedef struct qa_item {
+    char *user, *assistant, *key;
+    ycfg_strvec also, heldout;
+    char *where; /* "file:line" for messages (malloc'd) */
+} qa_item;
+
+typedef struct qa_set {
+    qa_item *v;
+    size_t n, cap;
+} qa_set;
+
+static const ycfg_key qa_keys[] = {
+    {"user", ycfg_h_text, offsetof(qa_item, user), 0, 0, true, 0},
+    {"assistant", ycfg_h_text, offsetof(qa_item, assistant), 0, 0, true, 0},
+    {"also", ycfg_h_strv, offsetof(qa_item, also), 0, 0, false, 0},
+    {"heldout", ycfg_h_strv, offsetof(qa_item, heldout), 0, 0, false, 0},
+    {"key", ycfg_h_str, offsetof(qa_item, key), 0, 0, false, 0},
+    {NULL, NULL, 0, 0, 0, false, 0},
+};
+
+static void qa_item_free(qa_item *q)
+{
+    free(q->user);
+    free(q->assistant);
+    free(q->key);
+    ycfg_strv_free(q->also.v);
+    ycfg_strv_free(q->heldout.v);
+    free(q->where);
+}
+
+static void qa_set_free(qa_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) qa_item_free(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* Reads one YAML file's examples into s; diagnostics go to diag. */
+static int qa_load_file(qa_set *s, const char *path, ycfg_diag *diag)
+{
+    ycfg c;
+    int rc = ycfg_load(&c, path, NULL, diag);
+    if (rc) {
+        ycfg_free(&c);
+        return rc;
+    }
+    yaml_node_t *root = ycfg_root(&c);
+    yaml_node_t *ex = NULL;
+    if (!root || root->type != YAML_MAPPING_NODE) {
+        rc = ycfg_error(&c, root, "a data file must be a mapping with an 'examples' list");
+        goto out;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = ycfg_node(&c, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, "examples") == 0)
+            ex = ycfg_node(&c, p->value);
+    }
+    if (!ex || ex->type != YAML_SEQUENCE_NODE) {
+        rc = ycfg_error(&c, ex ? ex : root, "'examples' must be a list of user/assistant pairs");
+        goto out;
+    }
+    for (yaml_node_item_t *it = ex->data.sequence.items.start; it < ex->data.sequence.items.top; it++) {
+        yaml_node_t *n = ycfg_node(&c, *it);
+        qa_item q = {0};
+        if (ycfg_map(&c, n, qa_keys, &q, YCFG_NO_SET, "an example") != NT_OK) {
+            qa_item_free(&q);
+            rc = NT_ERR_FORMAT;
+            continue;
+        }
+        char where[512];
+        snprintf(where, sizeof where, "%s:%zu", path, n->start_mark.line + 1);
+        q.where = strdup(where);
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 256;
+            qa_item *v = realloc(s->v, cap * sizeof *v);
+            if (!v || !q.where) {
+                qa_item_free(&q);
+                rc = NT_ERR_NOMEM;
+                goto out;
+            }
+            s->v = v;
+            s->cap = cap;
+        }
+        s->v[s->n++] = q;
+    }
+out:
+    ycfg_free(&c);
+    return rc;
+}
+
+static int qa_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A file, or every *.yaml / *.yml in a folder (sorted, so the order is reproducible). */
+static int qa_load_path(qa_set *s, const char *path, ycfg_diag *diag)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        ycfg_diag_add(diag, "%s: %s", path, strerror(errno));
+        return NT_ERR_IO;
+    }
+    if (!S_ISDIR(st.st_mode)) return qa_load_file(s, path, diag);
+    DIR *d = opendir(path);
+    if (!d) {
+        ycfg_diag_add(diag, "%s: %s", path, strerror(errno));
+        return NT_ERR_IO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = NT_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        bool yaml = (l > 5 && strcmp(e->d_name + l - 5, ".yaml") == 0) ||
+                    (l > 4 && strcmp(e->d_name + l - 4, ".yml") == 0);
+        if (!yaml || e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **v = realloc(names, cap * sizeof *v);
+            if (!v) {
+                rc = NT_ERR_NOMEM;
+                break;
+            }
+            names = v;
+        }
+        size_t pl = strlen(path) + l + 2;
+        if (!(names[n] = malloc(pl))) {
+            rc = NT_ERR_NOMEM;
+            break;
+        }
+        snprintf(names[n++], pl, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    if (!rc && n == 0) {
+        ycfg_diag_add(diag, "%s: no .yaml files in this folder", path);
+        rc = NT_ERR_IO;
+    }
+    if (!rc) qsort(names, n, sizeof *names, qa_cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (!rc || rc == NT_ERR_FORMAT) {
+            int r = qa_load_file(s, names[i], diag);
+            if (r && rc != NT_ERR_NOMEM) rc = r;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- options ----- */
+
+typedef struct tr_opts {
+    nt_train_params p;
+    const char *data[64];
+    int n_data;
+    const char *init, *out, *eval;
+    const char *system[8]; /* --system, repeatable: each pair is trained (and asked) with each */
+    int n_system;
+    bool resume, quiet, verbose;
+    bool casual;   /* --casual: also train each phrasing's lower-case form (tr_build_data) */
+    double history; /* --history X: share of sequences trained after an earlier exchange */
+    bool after_turn; /* --eval --after-turn: each question asked after another exchange */
+    int every;       /* --eval --every N: only every Nth question of the data (1: all) */
+    double min_train, min_heldout; /* --eval thresholds, percent */
+} tr_opts;
+
+static void tr_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: natter train --data PATH... -o OUT.gguf [options]\n"
+            "       natter train --init MODEL.gguf --data PATH... -o OUT.gguf [options]\n"
+            "       natter train --resume --data PATH... -o OUT.gguf [options]\n"
+            "       natter train --eval MODEL.gguf --data PATH... [--system TEXT]\n"
+            "data:      --data FILE_OR_DIR (repeatable) · --system TEXT (repeatable; '' = none)\n"
+            "model:     --dim N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N\n"
+            "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
+            "           --clip X --dropout X --question-drop X --seed N --threads N\n"
+            "           --save-every N --f16 --casual --history X --quiet\n"
+            "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose --after-turn\n"
+            "           --every N\n"
+            "See natter(1), TRAINING.\n");
+}
+
+static int tr_num(const char *opt, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!v[0] || *end || errno == ERANGE || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "natter train: %s: '%s' is not a number in %g..%g\n", opt, v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int tr_int(const char *opt, const char *v, long lo, long hi, int32_t *out)
+{
+    double x;
+    if (tr_num(opt, v, (double)lo, (double)hi, &x)) return -1;
+    if (x != floor(x)) {
+        fprintf(stderr, "natter train: %s: '%s' is not a whole number\n", opt, v);
+        return -1;
+    }
+    *out = (int32_t)x;
+    return 0;
+}
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error. */
+static int tr_parse(tr_opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        int32_t n;
+#define NEEDV() do { if (!v) { fprintf(stderr, "natter train: %s needs a value\n", a); return 2; } i++; } while (0)
+#define INT(name, lo, hi, field) else if (strcmp(a, name) == 0) { NEEDV(); if (tr_int(a, v, lo, hi, &n)) return 2; field = n; }
+#define NUM(name, lo, hi, field) else if (strcmp(a, name) == 0) { NEEDV(); if (tr_num(a, v, lo, hi, &x)) return 2; field = (float)x; }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            tr_usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--data") == 0 || strcmp(a, "-d") == 0) {
+            NEEDV();
+            if (o->n_data == 64) {
+                fprintf(stderr, "natter train: too many --data options (64 at most)\n");
+                return 2;
+            }
+            o->data[o->n_data++] = v;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
+            NEEDV();
+            o->out = v;
+        } else if (strcmp(a, "--init") == 0) {
+            NEEDV();
+            o->init = v;
+        } else if (strcmp(a, "--eval") == 0) {
+            NEEDV();
+            o->eval = v;
+        } else if (strcmp(a, "--system") == 0) {
+            NEEDV();
+            if (o->n_system == 8) {
+                fprintf(stderr, "natter train: too many --system options (8 at most)\n");
+                return 2;
+            }
+            o->system[o->n_system++] = v;
+        } else if (strcmp(a, "--resume") == 0) {
+            o->resume = true;
+        } else if (strcmp(a, "--after-turn") == 0) {
+            o->after_turn = true;
+        } else if (strcmp(a, "--casual") == 0) {
+            o->casual = true;
+        } else if (strcmp(a, "--f16") == 0) {
+            o->p.f16 = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = true;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o->verbose = true;
+        }
+        INT("--dim", 8, 8192, o->p.n_embd)
+        INT("--layers", 1, 256, o->p.n_layer)
+        INT("--heads", 1, 256, o->p.n_head)
+        INT("--kv-heads", 1, 256, o->p.n_head_kv)
+        INT("--ff", 1, 65536, o->p.n_ff)
+        INT("--vocab", 259, 1 << 20, o->p.n_vocab)
+        INT("--ctx", 8, 8192, o->p.n_ctx)
+        INT("--steps", 0, 100000000, o->p.steps)
+        INT("--batch", 1, 65536, o->p.batch)
+        INT("--warmup", 0, 100000000, o->p.warmup)
+        INT("--threads", 0, 64, o->p.n_threads)
+        INT("--save-every", 0, 100000000, o->p.save_every)
+        INT("--every", 1, 1000000, o->every)
+        NUM("--lr", 1e-9, 10, o->p.lr)
+        NUM("--lr-min", 0, 10, o->p.lr_min)
+        NUM("--weight-decay", 0, 10, o->p.weight_decay)
+        NUM("--clip", 0, 1e6, o->p.clip)
+        NUM("--dropout", 0, 0.9, o->p.dropout)
+        NUM("--question-drop", 0, 0.9, o->p.question_drop)
+        NUM("--history", 0, 1, o->history)
+        NUM("--min-train", 0, 100, o->min_train)
+        NUM("--min-heldout", 0, 100, o->min_heldout)
+        else if (strcmp(a, "--seed") == 0) {
+            NEEDV();
+            if (tr_num(a, v, 0, 9007199254740992.0, &x) || x != floor(x)) return 2;
+            o->p.seed = (uint64_t)x;
+        } else {
+            fprintf(stderr, "natter train: unknown option '%s'\n", a);
+            tr_usage(stderr);
+            return 2;
+        }
+#undef NEEDV
+#undef INT
+#undef NUM
+    }
+    if (o->n_data == 0) {
+        fprintf(stderr, "natter train: no data: give --data FILE_OR_DIR\n");
+        return 2;
+    }
+    if (!o->eval && !o->out) {
+        fprintf(stderr, "natter train: give the output file with -o OUT.gguf\n");
+        return 2;
+    }
+    if (o->init && o->resume) {
+        fprintf(stderr, "natter train: --resume continues OUT.gguf; it does not take --init\n");
+        return 2;
+    }
+    if (o->p.lr_min > o->p.lr) o->p.lr_min = o->p.lr;
+    if (o->n_system == 0) o->system[o->n_system++] = ""; /* none */
+    return 0;
+}
+
+/* ------------------------------------------------------------------- progress ----- */
+
+static volatile sig_atomic_t tr_stop;
+
+static void tr_on_sigint(int sig)
+{
+    (void)sig;
+    tr_stop = 1;
+}
+
+typedef struct tr_ui {
+    bool tty, quiet;
+    int32_t every; /* lines printed every N steps when not on a terminal */
+} tr_ui;
+
+static void tr_hms(char *buf, size_t cap, double s)
+{
+    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static bool tr_on_step(const nt_train_progress *p, void *user)
+{
+    const tr_ui *u = user;
+    const bool last = p->step == p->steps;
+    if (!u->quiet && (u->tty || last || p->saved || p->step % u->every == 0 || p->step == 1)) {
+        char el[32], left[32];
+        tr_hms(el, sizeof el, p->elapsed_s);
+        tr_hms(left, sizeof left, p->eta_s);
+        fprintf(stderr, "%sstep %d/%d  loss %.4f (avg %.4f)  lr %.2e  |g| %.3g  %.0f tok/s  %s elapsed, %s left%s%s",
+                u->tty ? "\r" : "", (int)p->step, (int)p->steps, (double)p->loss,
+                (double)p->loss_avg, (double)p->lr, (double)p->grad_norm, p->tok_per_s, el, left,
+                p->saved ? "  [saved]" : "", u->tty ? "\x1b[K" : "\n");
+        if (u->tty && (last || p->saved)) fputc('\n', stderr);
+        fflush(stderr);
+    }
+    return !tr_stop;
+}
+
+/* ------------------------------------------------------------------------ train ----- */
+
+/* The casual form of a phrasing, the way many people type into a chat box: ASCII letters in
+ * lower case, trailing spaces and one final '?', '.' or '!' left out. malloc'd; NULL when out
+ * of memory. */
+static char *tr_casual(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ') n--;
+    if (n > 0 && (s[n - 1] == '?' || s[n - 1] == '.' || s[n - 1] == '!')) n--;
+    while (n > 0 && s[n - 1] == ' ') n--;
+    char *c = malloc(n + 1);
+    if (!c) return NULL;
+    for (size_t i = 0; i < n; i++) c[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    c[n] = 0;
+    return c;
+}
+
+/* The k-th trained phrasing of q (0 = user, then also). */
+static const char *tr_phrasing(const qa_item *q, size_t k)
+{
+    return k == 0 ? q->user : q->also.v[k - 1];
+}
+
+static uint64_t tr_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Adds phrasing u of question qi (one sequence per --system). With --history X, a share X of
+ * the sequences, picked by a hash of (seed, question, sequence number), puts one earlier
+ * exchange before the question: another question of the data, also picked by the hash, with
+ * its answer. In a chat the model sees its earlier turns, and a model trained only on lone
+ * questions answers those instead of the newest one. */
+static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char *u, size_t seq,
+                       nt_train_model *m, nt_train_data *d)
+{
+    const qa_item *q = &qs->v[qi];
+    nt_err e = {0};
+    for (int j = 0; j < o->n_system; j++) {
+        nt_chat_msg before[2];
+        size_t n_before = 0;
+        const uint64_t h = tr_mix64(o->p.seed ^ tr_mix64(((uint64_t)qi << 24) ^ ((uint64_t)seq << 4) ^ (uint64_t)j));
+        if (qs->n > 1 && (double)(h >> 11) * 0x1.0p-53 < o->history) {
+            size_t pi = (size_t)(tr_mix64(h) % (qs->n - 1));
+            if (pi >= qi) pi++; /* never the question itself */
+            before[0] = (nt_chat_msg){NT_ROLE_USER, qs->v[pi].user};
+            before[1] = (nt_chat_msg){NT_ROLE_ASSISTANT, qs->v[pi].assistant};
+            n_before = 2;
+        }
+        int rc = nt_train_data_add_turn(d, nt_train_model_tokenizer(m), nt_train_model_chat(m), o->system[j],
+                                     before, n_before, u, q->assistant, nt_train_model_n_ctx(m), &e);
+        if (rc == NT_ERR_CONTEXT_FULL && n_before) /* too long with the exchange: alone, then */
+            rc = nt_train_data_add_turn(d, nt_train_model_tokenizer(m), nt_train_model_chat(m), o->system[j],
+                                     NULL, 0, u, q->assistant, nt_train_model_n_ctx(m), &e);
+        if (rc != NT_OK) {
+            fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every trained phrasing becomes a sequence (one per --system). With --casual, so does its
+ * casual form (tr_casual) when that is not already one of the question's phrasings or an
+ * earlier casual form: the tokens of "Hello" and "hello" differ, and a tiny model does not
+ * learn on its own that they mean the same. */
+static int tr_build_data(const tr_opts *o, const qa_set *qs, nt_train_model *m, nt_train_data *d)
+{
+    for (size_t i = 0; i < qs->n; i++) {
+        const qa_item *q = &qs->v[i];
+        const size_t n_ph = 1 + q->also.n;
+        for (size_t k = 0; k < n_ph; k++)
+            if (tr_add_pair(o, qs, i, tr_phrasing(q, k), k, m, d)) return 1;
+        if (!o->casual) continue;
+        char **cas = calloc(n_ph, sizeof *cas);
+        int rc = cas ? 0 : 1;
+        for (size_t k = 0; k < n_ph && !rc; k++) {
+            if (!(cas[k] = tr_casual(tr_phrasing(q, k)))) {
+                rc = 1;
+                break;
+            }
+            bool seen = cas[k][0] == 0;
+            for (size_t a = 0; a < n_ph && !seen; a++)
+                seen = !strcmp(cas[k], tr_phrasing(q, a)) || (a < k && !strcmp(cas[k], cas[a]));
+            if (!seen && tr_add_pair(o, qs, i, cas[k], n_ph + k, m, d)) rc = 2;
+        }
+        for (size_t k = 0; cas && k < n_ph; k++) free(cas[k]);
+        free(cas);
+        if (rc == 1) fprintf(stderr, "natter train: out of memory\n");
+        if (rc) return 1;
+    }
+    return 0;
+}
+
+static int tr_train(tr_opts *o, const qa_set *qs)
+{
+    int status = 1;
+    nt_err e = {0};
+    nt_train_model *m = NULL;
+    nt_train_vocab *v = NULL;
+    nt_train_data *d = NULL;
+    const char **texts = NULL;
+    size_t *lens = NULL;
+
+    if (o->resume) {
+        if (nt_train_model_load(&m, o->out, &o->p, &e) || nt_train_model_resume(m, o->out, &e)) {
+            fprintf(stderr, "natter train: --resume: %s\n", e.msg);
+            goto out;
+        }
+    } else if (o->init) {
+        if (nt_train_model_load(&m, o->init, &o->p, &e)) {
+            fprintf(stderr, "natter train: --init: %s\n", e.msg);
+            goto out;
+        }
+    } else {
+        /* The vocabulary learns from everything that is trained: questions, their other
+         * phrasings, answers and the system prompt (held-out phrasings stay unseen). */
+        size_t n = 0, cap = (size_t)o->n_system;
+        for (size_t i = 0; i < qs->n; i++) cap += 2 + qs->v[i].also.n;
+        texts = malloc(cap * sizeof *texts);
+        lens = malloc(cap * sizeof *lens);
+        if (!texts || !lens) {
+            fprintf(stderr, "natter train: out of memory\n");
+            goto out;
+        }
+        for (size_t i = 0; i < qs->n; i++) {
+            texts[n++] = qs->v[i].user;
+            texts[n++] = qs->v[i].assistant;
+            for (size_t k = 0; k < qs->v[i].also.n; k++) texts[n++] = qs->v[i].also.v[k];
+        }
+        for (int j = 0; j < o->n_system; j++)
+            if (*o->system[j]) texts[n++] = o->system[j];
+        for (size_t i = 0; i < n; i++) lens[i] = strlen(texts[i]);
+        if (nt_train_bpe(&v, texts, lens, n, o->p.n_vocab, &e) || nt_train_model_new(&m, &o->p, v, &e)) {
+            fprintf(stderr, "natter train: %s\n", e.msg);
+            goto out;
+        }
+        if (!o->quiet && nt_train_vocab_size(v) < o->p.n_vocab)
+            fprintf(stderr, "natter train: the data has only enough pairs for %d tokens (asked %d)\n",
+                    (int)nt_train_vocab_size(v), (int)o->p.n_vocab);
+    }
+    d = nt_train_data_init();
+    if (!d) {
+        fprintf(stderr, "natter train: out of memory\n");
+        goto out;
+    }
+    if (tr_build_data(o, qs, m, d)) goto out;
+    if (!o->quiet) {
+        fprintf(stderr, "natter train: %lld parameters, vocabulary %d, context %d; %zu pairs, %lld "
+                "tokens (%lld scored)", (long long)nt_train_model_n_params(m),
+                (int)nt_tokenizer_n_vocab(nt_train_model_tokenizer(m)), (int)nt_train_model_n_ctx(m),
+                nt_train_data_count(d), (long long)nt_train_data_tokens(d), (long long)nt_train_data_scored(d));
+        if (nt_train_data_truncated(d))
+            fprintf(stderr, "; %zu cut to the context", nt_train_data_truncated(d));
+        fprintf(stderr, "\nnatter train: steps %d to %d, batch %d, lr %g -> %g, warm-up %d, seed %llu\n",
+                (int)nt_train_model_step(m), (int)o->p.steps, (int)o->p.batch, (double)o->p.lr,
+                (double)o->p.lr_min, (int)o->p.warmup, (unsigned long long)o->p.seed);
+    }
+    tr_ui ui = {isatty(STDERR_FILENO), o->quiet, 0};
+    ui.every = o->p.steps / 100 > 10 ? o->p.steps / 100 : 10;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = tr_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    int rc = nt_train_run(m, d, &o->p, o->out, tr_on_step, &ui, &e);
+    sigaction(SIGINT, &old, NULL);
+    if (rc == NT_ERR_CANCELLED) {
+        fprintf(stderr, "natter train: stopped at step %d; %s is saved (continue with --resume)\n",
+                (int)nt_train_model_step(m), o->out);
+        status = 130;
+        goto out;
+    }
+    if (rc) {
+        fprintf(stderr, "natter train: %s\n", e.msg);
+        goto out;
+    }
+    if (!o->quiet) fprintf(stderr, "natter train: wrote %s\n", o->out);
+    status = 0;
+out:
+    free(texts);
+    free(lens);
+    nt_train_data_free(d);
+    nt_train_vocab_free(v);
+    nt_train_model_free(m);
+    return status;
+}
+
+/* ------------------------------------------------------------------------- eval ----- */
+
+static bool tr_contains_ci(const char *hay, const char *needle)
+{
+    const size_t n = strlen(needle);
+    if (n == 0) return true;
+    for (const char *p = hay; *p; p++) {
+        size_t i = 0;
+        while (i < n && p[i] && tolower((unsigned char)p[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == n) return true;
+    }
+    return false;
+}
+
+/* The model's greedy answer to one question (malloc'd), or NULL with e filled. Generation
+ * stops early once the answer contains key (when key is not NULL): the rest cannot change the
+ * verdict. */
+static char *tr_answer(nt_model *m, enum nt_chat_family f, const char *system, const qa_item *prev,
+                       const char *q, const char *key, nt_err *e)
+{
+    const nt_tokenizer *tk = nt_model_tokenizer(m);
+    nt_chat_msg msgs[4];
+    size_t n = 0;
+    if (system && *system) msgs[n++] = (nt_chat_msg){NT_ROLE_SYSTEM, system};
+    if (prev) {
+        msgs[n++] = (nt_chat_msg){NT_ROLE_USER, prev->user};
+        msgs[n++] = (nt_chat_msg){NT_ROLE_ASSISTANT, prev->assistant};
+    }
+    msgs[n++] = (nt_chat_msg){NT_ROLE_USER, q};
+    nt_chat_prompt cp = {0};
+    nt_tokens pr = {0};
+    char *out = NULL;
+    float *logits = NULL;
+    const int32_t V = nt_model_get_info(m)->n_vocab;
+    size_t len = 0, cap = 256;
+    nt_model_rewind(m, 0);
+    if (nt_chat_format(f, msgs, n, true, &cp, e) || nt_chat_tokenize(tk, &cp, nt_tokenizer_add_bos(tk), &pr, e))
+        goto fail;
+    logits = malloc((size_t)V * sizeof *logits);
+    out = malloc(cap);
+    if (!logits || !out) {
+        nt_err_set(e, NT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    out[0] = 0;
+    int32_t room = nt_model_get_info(m)->n_ctx - (int32_t)pr.n;
+    if (room <= 0) {
+        nt_err_set(e, NT_ERR_CONTEXT_FULL, "the question does not fit in the context");
+        goto fail;
+    }
+    if (nt_model_eval(m, pr.v, (int32_t)pr.n, logits, e)) goto fail;
+    nt_tokenizer_stream ts;
+    nt_tokenizer_stream_reset(&ts);
+    ts.ntok = 1;
+    ts.prev = -1;
+    for (int k = 0; k < TR_MAX_ANSWER && k < room; k++) {
+        int32_t best = 0;
+        for (int32_t i = 1; i < V; i++)
+            if (logits[i] > logits[best]) best = i;
+        if (nt_tokenizer_is_eog(tk, best)) break;
+        char piece[256];
+        size_t pl = nt_tokenizer_stream_feed(tk, &ts, best, piece, sizeof piece);
+        if (len + pl + 1 > cap) {
+            cap = 2 * (len + pl + 1);
+            char *o2 = realloc(out, cap);
+            if (!o2) {
+                nt_err_set(e, NT_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            out = o2;
+        }
+        memcpy(out + len, piece, pl);
+        out[len += pl] = 0;
+        if (key && tr_contains_ci(out, key)) break;
+        if (k + 1 < room && nt_model_eval(m, &best, 1, logits, e)) goto fail;
+    }
+    free(logits);
+    nt_chat_prompt_free(&cp);
+    nt_tokens_free(&pr);
+    return out;
+fail:
+    free(out);
+    free(logits);
+    nt_chat_prompt_free(&cp);
+    nt_tokens_free(&pr);
+    return NULL;
+}
+
+static int tr_eval(const tr_opts *o, const qa_set *qs)
+{
+    nt_model *m = NULL;
+    nt_err e = {0};
+    nt_model_params mp = nt_model_default_params();
+    mp.n_threads = o->p.n_threads;
+    if (nt_model_load(&m, o->eval, &mp, &e)) {
+        fprintf(stderr, "natter train: --eval: %s\n", e.msg);
+        return 1;
+    }
+    const enum nt_chat_family f = nt_chat_detect_gguf(nt_model_gguf(m));
+    long hit[2] = {0, 0}, total[2] = {0, 0}, no_key = 0;
+    for (size_t i = 0; i < qs->n; i++) {
+        const qa_item *q = &qs->v[i];
+        if (i % (size_t)o->every) continue;
+        if (!q->key || !*q->key) {
+            no_key++;
+            continue;
+        }
+        const size_t n_train = 1 + q->also.n, n_all = n_train + q->heldout.n;
+        for (size_t kk = 0; kk < n_all * (size_t)o->n_system; kk++) {
+            const size_t k = kk / (size_t)o->n_system;
+            const int held = k >= n_train;
+            const char *u = k == 0 ? q->user : held ? q->heldout.v[k - n_train] : q->also.v[k - 1];
+            const char *sys = o->system[kk % (size_t)o->n_system];
+            /* --after-turn: the next question of the data, with its answer, comes first. */
+            const qa_item *prev = o->after_turn && qs->n > 1 ? &qs->v[(i + 1) % qs->n] : NULL;
+            char *ans = tr_answer(m, f, sys, prev, u, q->key, &e);
+            if (!ans) {
+                fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+                nt_model_free(m);
+                return 1;
+            }
+            const bool ok = tr_contains_ci(ans, q->key);
+            hit[held] += ok;
+            total[held]++;
+            if (o->verbose && !ok)
+                printf("miss (%s) %s%s\n  Q: %s\n  A: %s\n  key: %s\n", held ? "held-out" : "trained",
+                       q->where, *sys ? " (with the system prompt)" : "", u, ans, q->key);
+            free(ans);
+        }
+    }
+    nt_model_free(m);
+    const double pt = total[0] ? 100.0 * (double)hit[0] / (double)total[0] : 0.0;
+    const double ph = total[1] ? 100.0 * (double)hit[1] / (double)total[1] : 0.0;
+    printf("trained questions:  %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
+           hit[0], total[0], pt, o->min_train);
+    printf("held-out questions: %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
+           hit[1], total[1], ph, o->min_heldout);
+    if (no_key) printf("examples without a key phrase (not scored): %ld\n", no_key);
+    const bool pass = total[0] > 0 && pt >= o->min_train && (total[1] == 0 || ph >= o->min_heldout);
+    printf("%s\n", pass ? "PASS" : "FAIL");
+    return pass ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------------- main ----- */
+
+int cmd_train(int argc, char **argv)
+{
+    tr_opts o = {.p = nt_train_default_params(), .min_train = 90.0, .min_heldout = 60.0, .every = 1};
+    o.p.n_threads = 0;
+    int rc = tr_parse(&o, argc, argv);
+    if (rc == 1) return 0;
+    if (rc) return rc;
+
+    qa_set qs = {0};
+    ycfg_diag diag = {0};
+    int lrc = NT_OK;
+    for (int i = 0; i < o.n_data; i++) {
+        int r = qa_load_path(&qs, o.data[i], &diag);
+        if (r) lrc = r;
+    }
+    for (size_t i = 0; i < diag.n; i++) fprintf(stderr, "%s\n", diag.v[i]);
+    ycfg_diag_free(&diag);
+    int status;
+    if (lrc) {
+        fprintf(stderr, "natter train: the data has errors (see above)\n");
+        status = 1;
+    } else if (qs.n == 0) {
+        fprintf(stderr, "natter train: the data holds no examples\n");
+        status = 1;
+    } else {
+        status = o.eval ? tr_eval(&o, &qs) : tr_train(&o, &qs);
+    }
+    qa_set_free(&qs);
+    return status;
+}

@@ -1,0 +1,36 @@
+/* cmds.h — natter's subcommands. Each takes the arguments after its name (argv[0] is the
+ * subcommand's name), prints its own errors as "natter NAME: ..." on stderr and returns the
+ * process exit status (0 ok, 1 failure, 2 usage error). main.c dispatches through a table. */
+#ifndef NATTER_APP_CMDS_H
+#define NATTER_APP_CMDS_H
+
+int cmd_info(int argc, char **argv);       /* natter info MODEL.gguf */
+int cmd_tokenize(int argc, char **argv);   /* natter tokenize MODEL.gguf [--ids] < text */
+int cmd_perplexity(int argc, char **argv); /* natter perplexity -m MODEL -f TEXT [--ctx N] */
+int cmd_bench(int argc, char **argv);      /* natter bench [-m MODEL] [--threads N] [--json] */
+int cmd_train(int argc, char **argv);      /* natter train --data PATH -o OUT.gguf | --eval M */
+
+/* Sessions (app/cmd/cmd_session.c). */
+int cmd_replay(int argc, char **argv);     /* natter replay FILE [--check] [overrides] */
+int cmd_export(int argc, char **argv);     /* natter export FILE [--format md|json] [-o OUT] */
+
+/* Hooks of the one-shot command line for --resume [NAME] and --save FILE. Each prints its own
+ * errors ("natter: ...") and returns 0 or an exit status. */
+struct cli_opts;
+struct chat;
+struct worker;
+struct session;
+/* main.c, before the model is chosen: resolves o->resume to a file (the latest session for
+ * "") and, when no -m was given, takes the model the session was recorded with. */
+int cmd_session_pick_model(struct cli_opts *o);
+/* cli_oneshot, on a fresh chat: restores the session o->resume into c (--system and
+ * --template still apply) and reads its history into the worker's cache with progress on
+ * stderr. *out gets the session (the caller frees it with session_free). */
+int cmd_session_resume(const struct cli_opts *o, struct chat *c, struct worker *w,
+                       struct session **out);
+/* cli_oneshot, after the answer: writes the conversation to o->save, or back to the resumed
+ * session s (NULL: a new session, saved to o->save). */
+int cmd_session_save_oneshot(const struct cli_opts *o, struct session *s, const struct chat *c,
+                             struct worker *w);
+
+#endif

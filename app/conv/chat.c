@@ -1,0 +1,809 @@
+/* chat.c — the conversation: turns, prompt building with prefix reuse, the context-full
+ * policy, and sampling parameters by name (see chat.h). */
+#include "chat.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct chat {
+    const nt_tokenizer *tok;     /* borrowed */
+    enum nt_chat_family family;
+    bool raw;
+    int32_t n_ctx;
+    char *system;             /* "" when none */
+    chat_turn *turns;
+    size_t n_turns, cap_turns;
+    size_t first;             /* first turn in the context */
+    long memory;              /* chat_set_memory: earlier exchanges kept, < 0 = all */
+    nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
+    nt_tokens cache;          /* ids in the worker's KV cache */
+    bool rereading;           /* a chat_prepare_reread job is in flight */
+    char **stops;             /* chat_set_stops: n_stops strings in one block (chat_stops_dup) */
+    size_t n_stops;
+    const char *job_stop[WORKER_MAX_STOP]; /* the last prepared job's stop strings (borrowed
+                                              from stops and literals) */
+    /* The fixed part after the system prompt (chat_set_prefix, chat_set_greeting). */
+    enum nt_chat_role *prefix_role;
+    char **prefix_text;       /* n_prefix owned strings */
+    size_t n_prefix;
+    char *greeting;           /* NULL when none */
+};
+
+chat *chat_init(const nt_tokenizer *tok, enum nt_chat_family family, int32_t n_ctx)
+{
+    chat *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->memory = -1;
+    c->system = strdup("");
+    if (!c->system) {
+        free(c);
+        return NULL;
+    }
+    c->tok = tok;
+    c->family = family;
+    c->n_ctx = n_ctx;
+    return c;
+}
+
+static void chat_prefix_free(chat *c)
+{
+    for (size_t i = 0; i < c->n_prefix; i++) free(c->prefix_text[i]);
+    free(c->prefix_text);
+    free(c->prefix_role);
+    c->prefix_text = NULL;
+    c->prefix_role = NULL;
+    c->n_prefix = 0;
+}
+
+static void chat_turn_release(chat_turn *t)
+{
+    free(t->text);
+    nt_tokens_free(&t->tokens);
+    free(t->changes);
+    free(t->error);
+    free(t->stop);
+    memset(t, 0, sizeof *t);
+}
+
+/* Removes turns [from, n_turns). */
+static void chat_truncate(chat *c, size_t from)
+{
+    while (c->n_turns > from) chat_turn_release(&c->turns[--c->n_turns]);
+    if (c->first > c->n_turns) c->first = c->n_turns;
+}
+
+void chat_free(chat *c)
+{
+    if (!c) return;
+    chat_truncate(c, 0);
+    free(c->turns);
+    free(c->system);
+    free(c->stops);
+    chat_prefix_free(c);
+    free(c->greeting);
+    nt_tokens_free(&c->prompt);
+    nt_tokens_free(&c->cache);
+    free(c);
+}
+
+void chat_set_raw(chat *c, bool raw) { c->raw = raw; }
+bool chat_get_raw(const chat *c) { return c->raw; }
+void chat_set_family(chat *c, enum nt_chat_family family) { c->family = family; }
+enum nt_chat_family chat_get_family(const chat *c) { return c->family; }
+const char *chat_system(const chat *c) { return c->system; }
+size_t chat_n_turns(const chat *c) { return c->n_turns; }
+size_t chat_first_turn(const chat *c) { return c->first; }
+const nt_tokens *chat_cache(const chat *c) { return &c->cache; }
+int32_t chat_n_ctx(const chat *c) { return c->n_ctx; }
+
+const chat_turn *chat_turn_at(const chat *c, size_t i)
+{
+    return i < c->n_turns ? &c->turns[i] : NULL;
+}
+
+int chat_set_system(chat *c, const char *text)
+{
+    char *s = strdup(text ? text : "");
+    if (!s) return NT_ERR_NOMEM;
+    free(c->system);
+    c->system = s;
+    return NT_OK;
+}
+
+bool chat_busy(const chat *c)
+{
+    if (c->rereading) return true;
+    return c->n_turns > 0 && c->turns[c->n_turns - 1].role == NT_ROLE_ASSISTANT &&
+           !c->turns[c->n_turns - 1].complete;
+}
+
+static int chat_text_append(chat_turn *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t ncap = t->cap ? t->cap : 64;
+        while (ncap < t->len + n + 1) ncap *= 2;
+        char *nt = realloc(t->text, ncap);
+        if (!nt) return NT_ERR_NOMEM;
+        t->text = nt;
+        t->cap = ncap;
+    }
+    memcpy(t->text + t->len, s, n);
+    t->len += n;
+    t->text[t->len] = '\0';
+    return NT_OK;
+}
+
+static chat_turn *chat_push_turn(chat *c, enum nt_chat_role role)
+{
+    if (c->n_turns == c->cap_turns) {
+        size_t ncap = c->cap_turns ? c->cap_turns * 2 : 16;
+        chat_turn *nt = realloc(c->turns, ncap * sizeof *nt);
+        if (!nt) return NULL;
+        c->turns = nt;
+        c->cap_turns = ncap;
+    }
+    chat_turn *t = &c->turns[c->n_turns];
+    memset(t, 0, sizeof *t);
+    t->role = role;
+    if (chat_text_append(t, "", 0) != NT_OK) return NULL;
+    c->n_turns++;
+    return t;
+}
+
+int chat_add_user(chat *c, const char *text)
+{
+    if (chat_busy(c)) return NT_ERR_INVALID;
+    if (c->n_turns > 0 && c->turns[c->n_turns - 1].role == NT_ROLE_USER)
+        return NT_ERR_INVALID;
+    chat_turn *t = chat_push_turn(c, NT_ROLE_USER);
+    if (!t) return NT_ERR_NOMEM;
+    if (chat_text_append(t, text, strlen(text)) != NT_OK) {
+        chat_truncate(c, c->n_turns - 1);
+        return NT_ERR_NOMEM;
+    }
+    t->time = (int64_t)time(NULL);
+    return NT_OK;
+}
+
+
+
+/* Raw mode: BOS (if the model wants it) and then every turn's text as plain text. Answers
+ * contribute their generated ids, which decode to their text. */
+static int chat_build_raw(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    int32_t bos = nt_tokenizer_bos(c->tok);
+    if (nt_tokenizer_add_bos(c->tok) && bos >= 0 && nt_tokens_push(out, bos) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    if (c->system[0]) {
+        int rc = nt_tokenizer_encode(c->tok, c->system, strlen(c->system), 0, out, err);
+        if (rc != NT_OK) return rc;
+    }
+    for (size_t i = first; i < c->n_turns; i++) {
+        const chat_turn *t = &c->turns[i];
+        int rc;
+        if (t->role == NT_ROLE_ASSISTANT && t->tokens.n > 0 && !t->stop_text)
+            rc = nt_tokens_append(out, t->tokens.v, t->tokens.n) == NT_OK
+                     ? NT_OK
+                     : nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        else
+            rc = nt_tokenizer_encode(c->tok, t->text, t->len, 0, out, err);
+        if (rc != NT_OK) return rc;
+    }
+    return NT_OK;
+}
+
+/* Tokenizes pieces [a, b) of p as a prompt of its own. */
+static int chat_tokenize_range(const nt_tokenizer *tok, const nt_chat_prompt *p, size_t a, size_t b,
+                               bool add_bos, nt_tokens *out, nt_err *err)
+{
+    if (a >= b) {
+        if (add_bos && nt_tokenizer_bos(tok) >= 0 && nt_tokens_push(out, nt_tokenizer_bos(tok)) != NT_OK)
+            return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        return NT_OK;
+    }
+    nt_chat_prompt view = {.v = p->v + a, .n = b - a, .cap = b - a};
+    return nt_chat_tokenize(tok, &view, add_bos, out, err);
+}
+
+/* True when a markup piece starts with a control token of this vocabulary (a model without
+ * "<|im_end|>" in its vocabulary reads ChatML markup as plain text). */
+static bool chat_opens_with_control(const nt_tokenizer *tok, const char *text)
+{
+    nt_tokens ids = {0};
+    bool yes = nt_tokenizer_encode(tok, text, strlen(text), NT_TOK_PARSE_SPECIAL, &ids, NULL) ==
+                   NT_OK &&
+               ids.n > 0 && nt_tokenizer_is_control(tok, ids.v[0]);
+    nt_tokens_free(&ids);
+    return yes;
+}
+
+/* The fixed part as messages (borrowed from c): the system prompt, the examples, the
+ * greeting. msgs has room for n_prefix + 2. Returns the count. */
+static size_t chat_fixed_msgs(const chat *c, nt_chat_msg *msgs)
+{
+    size_t n = 0;
+    if (c->system[0]) msgs[n++] = (nt_chat_msg){NT_ROLE_SYSTEM, c->system};
+    for (size_t i = 0; i < c->n_prefix; i++)
+        msgs[n++] = (nt_chat_msg){c->prefix_role[i], c->prefix_text[i]};
+    if (c->greeting) msgs[n++] = (nt_chat_msg){NT_ROLE_ASSISTANT, c->greeting};
+    return n;
+}
+
+/* Template mode: formats the system prompt and turns [first, n_turns) (the last one a
+ * question) and tokenizes the result. Where an answer's text appears unchanged as a text
+ * piece of the formatted prompt, its generated ids are used instead of re-tokenizing its text:
+ * tokenization is not unique, and the ids the model produced are the ones in the cache. */
+static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    size_t n_msgs = c->n_turns - first + c->n_prefix + 2;
+    nt_chat_msg *msgs = calloc(n_msgs, sizeof *msgs);
+    nt_chat_prompt p = {0};
+    int rc;
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    size_t n = chat_fixed_msgs(c, msgs);
+    /* Answers are looked for after the fixed part: an example's text may equal an answer's.
+     * The fixed part formatted alone has at most as many pieces as it has in the whole. */
+    size_t pos = 0; /* where the search for the next answer's text starts */
+    if (n > 0) {
+        rc = nt_chat_format(c->family, msgs, n, false, &p, err);
+        if (rc != NT_OK) goto done;
+        pos = p.n;
+        nt_chat_prompt_free(&p);
+        memset(&p, 0, sizeof p);
+    }
+    for (size_t i = first; i < c->n_turns; i++) {
+        const char *text = c->turns[i].text;
+        /* The plain format asks with "Assistant:" but writes answers as "Assistant: A": the
+         * answer's own leading space is that space. */
+        if (c->family == NT_CHAT_PLAIN && c->turns[i].role == NT_ROLE_ASSISTANT && text[0] == ' ')
+            text++;
+        msgs[n++] = (nt_chat_msg){c->turns[i].role, text};
+    }
+    rc = nt_chat_format(c->family, msgs, n, true, &p, err);
+    if (rc != NT_OK) goto done;
+
+    /* Reusing an answer's ids is only sound where control tokens delimit the answer on both
+     * sides: then the text around it is tokenized the same whole or cut at the answer. In the
+     * other families text runs on into the answer, and tokenizing the whole prompt is what the
+     * model would have seen anyway. */
+    bool delimited = c->family == NT_CHAT_CHATML || c->family == NT_CHAT_LLAMA3 ||
+                     c->family == NT_CHAT_PHI3 || c->family == NT_CHAT_GEMMA;
+
+    bool add_bos = nt_tokenizer_add_bos(c->tok);
+    size_t seg = 0; /* first piece not yet tokenized */
+    for (size_t i = first; i < c->n_turns; i++) {
+        const chat_turn *t = &c->turns[i];
+        if (!delimited || t->role != NT_ROLE_ASSISTANT || t->tokens.n == 0 || t->stop_text)
+            continue;
+        size_t k = pos;
+        while (k < p.n && (p.v[k].special || strcmp(p.v[k].text, t->text) != 0)) k++;
+        if (k == p.n) continue; /* the template changed the text: tokenize it normally */
+        if (k == 0 || !p.v[k - 1].special || k + 1 >= p.n || !p.v[k + 1].special ||
+            !chat_opens_with_control(c->tok, p.v[k + 1].text))
+            continue;
+        rc = chat_tokenize_range(c->tok, &p, seg, k, add_bos && seg == 0, out, err);
+        if (rc != NT_OK) goto done;
+        if (nt_tokens_append(out, t->tokens.v, t->tokens.n) != NT_OK) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+            goto done;
+        }
+        seg = pos = k + 1;
+    }
+    if (seg < p.n || seg == 0)
+        rc = chat_tokenize_range(c->tok, &p, seg, p.n, add_bos && seg == 0, out, err);
+done:
+    nt_chat_prompt_free(&p);
+    free(msgs);
+    return rc;
+}
+
+static int chat_build(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    out->n = 0;
+    return c->raw ? chat_build_raw(c, first, out, err) : chat_build_template(c, first, out, err);
+}
+
+int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err)
+{
+    if (first > c->n_turns) first = c->n_turns;
+    return chat_build(c, first, out, err);
+}
+
+void chat_set_memory(chat *c, long n) { c->memory = n < 0 ? -1 : n; }
+
+/* The first turn once chat_set_memory's limit applies: the oldest exchanges go until at most
+ * c->memory complete ones remain before the question being answered (a trailing user turn),
+ * or in all when there is none (a re-read before the next question). Never before c->first. */
+static size_t chat_memory_first(const chat *c)
+{
+    size_t first = c->first;
+    if (c->memory < 0 || first >= c->n_turns) return first;
+    size_t end = c->n_turns;
+    if (c->turns[end - 1].role == NT_ROLE_USER) end--; /* the question itself stays */
+    long exchanges = 0;
+    for (size_t i = first; i < end; i++) exchanges += c->turns[i].role == NT_ROLE_USER;
+    while (exchanges > c->memory && first < end) {
+        first++; /* the question... */
+        while (first < end && c->turns[first].role != NT_ROLE_USER) first++; /* ...its answer */
+        exchanges--;
+    }
+    return first;
+}
+
+/* The context-full policy: builds c->prompt from the first turn that leaves reserve tokens
+ * free, dropping the oldest exchanges, after chat_set_memory's limit. *first_out gets that
+ * turn, *mem_first (may be NULL) the first turn the memory limit alone leaves. */
+static int chat_fit(chat *c, int32_t reserve, size_t *first_out, size_t *mem_first, nt_err *err)
+{
+    size_t last = c->n_turns - 1;
+    size_t first = chat_memory_first(c);
+    if (mem_first) *mem_first = first;
+    int rc;
+    for (;;) {
+        rc = chat_build(c, first, &c->prompt, err);
+        if (rc != NT_OK) return rc;
+        if ((int64_t)c->prompt.n + reserve <= c->n_ctx || first >= last) break;
+        /* Drop the oldest exchange: a question and its answer. */
+        first++;
+        if (first < last && c->turns[first].role == NT_ROLE_ASSISTANT) first++;
+    }
+    if ((int64_t)c->prompt.n >= c->n_ctx)
+        return nt_err_set(err, NT_ERR_CONTEXT_FULL,
+                          "chat: the prompt needs %zu tokens but the context holds %d",
+                          c->prompt.n, c->n_ctx);
+    *first_out = first;
+    return NT_OK;
+}
+
+int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, worker_job *job,
+                 int *n_dropped, nt_err *err)
+{
+    if (n_dropped) *n_dropped = 0;
+    if (c->rereading) return nt_err_set(err, NT_ERR_INVALID, "chat: busy reading the history");
+    if (c->n_turns == 0 || c->turns[c->n_turns - 1].role != NT_ROLE_USER)
+        return nt_err_set(err, NT_ERR_INVALID, "chat: there is no question to answer");
+    if (max_tokens < 0) max_tokens = 0;
+
+    /* Room kept for the answer when deciding whether old turns must go. */
+    int32_t reserve = c->n_ctx / 4;
+    if (max_tokens > 0 && max_tokens < reserve) reserve = max_tokens;
+    size_t first, mem_first;
+    int rc = chat_fit(c, reserve, &first, &mem_first, err);
+    if (rc != NT_OK) return rc;
+    /* Turns the memory limit leaves behind are not news: only the context's drops are told. */
+    if (n_dropped) *n_dropped = (int)(first - mem_first);
+    c->first = first;
+
+    chat_turn *t = chat_push_turn(c, NT_ROLE_ASSISTANT);
+    if (!t) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    t->params = *params;
+
+    size_t common = 0;
+    while (common < c->cache.n && common < c->prompt.n && c->cache.v[common] == c->prompt.v[common])
+        common++;
+    /* At least the last prompt token is evaluated again: the answer needs its logits. */
+    if (common >= c->prompt.n) common = c->prompt.n - 1;
+    t->max_tokens = max_tokens;
+    t->first = first;
+    t->prompt_len = (int32_t)c->prompt.n;
+    memset(job, 0, sizeof *job);
+    job->keep = (int32_t)common;
+    job->tokens = c->prompt.v + common;
+    job->n_tokens = (int32_t)(c->prompt.n - common);
+    job->max_tokens = max_tokens;
+    job->params = *params;
+    /* The plain format has no end-of-turn token: a base model writes the next "User:" line. */
+    size_t ns = 0;
+    if (!c->raw && c->family == NT_CHAT_PLAIN) c->job_stop[ns++] = "\nUser:";
+    for (size_t k = 0; k < c->n_stops; k++) {
+        bool dup = false;
+        for (size_t j = 0; j < ns && !dup; j++) dup = !strcmp(c->job_stop[j], c->stops[k]);
+        if (!dup) c->job_stop[ns++] = c->stops[k]; /* n_stops <= CHAT_MAX_STOPS: it fits */
+    }
+    if (chat_turn_set_stops(t, c->job_stop, ns) != NT_OK) {
+        chat_truncate(c, c->n_turns - 1);
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    }
+    job->stop = c->job_stop;
+    job->n_stop = ns;
+    /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
+     * real contents. */
+    c->cache.n = common;
+    return NT_OK;
+}
+
+int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
+{
+    if (chat_busy(c)) return nt_err_set(err, NT_ERR_INVALID, "chat: busy");
+    if (c->n_turns == 0) return nt_err_set(err, NT_ERR_INVALID, "chat: no history to read");
+    size_t first;
+    int rc = chat_fit(c, c->n_ctx / 4, &first, NULL, err);
+    if (rc != NT_OK) return rc;
+    c->first = first;
+    size_t common = 0;
+    while (common < c->cache.n && common < c->prompt.n && c->cache.v[common] == c->prompt.v[common])
+        common++;
+    if (common >= c->prompt.n) common = c->prompt.n - 1;
+    memset(job, 0, sizeof *job);
+    job->keep = (int32_t)common;
+    job->tokens = c->prompt.v + common;
+    job->n_tokens = (int32_t)(c->prompt.n - common);
+    job->max_tokens = 0;
+    job->params = nt_sampler_default_params();
+    job->no_candidates = true;
+    c->cache.n = common;
+    c->rereading = true;
+    return NT_OK;
+}
+
+/* After a job's DONE: the cache holds the first n_past ids of prompt ++ answer (answer may be
+ * NULL). */
+static void chat_set_cache(chat *c, size_t past, const nt_tokens *answer)
+{
+    c->cache.n = 0;
+    size_t from_prompt = past < c->prompt.n ? past : c->prompt.n;
+    nt_tokens_append(&c->cache, c->prompt.v, from_prompt);
+    size_t from_answer = past - from_prompt;
+    if (!answer) from_answer = 0;
+    if (answer && from_answer > answer->n) from_answer = answer->n;
+    if (from_answer) nt_tokens_append(&c->cache, answer->v, from_answer);
+}
+
+void chat_apply(chat *c, const worker_event *ev)
+{
+    if (c->rereading) {
+        if (ev->kind == WEV_DONE) {
+            chat_set_cache(c, ev->n_past > 0 ? (size_t)ev->n_past : 0, NULL);
+            c->rereading = false;
+        }
+        return;
+    }
+    if (c->n_turns == 0) return;
+    chat_turn *t = &c->turns[c->n_turns - 1];
+    if (t->role != NT_ROLE_ASSISTANT || t->complete) return;
+    switch (ev->kind) {
+    case WEV_PROGRESS:
+        break;
+    case WEV_TOKEN:
+        nt_tokens_push(&t->tokens, ev->id);
+        if (ev->text) chat_text_append(t, ev->text, strlen(ev->text));
+        break;
+    case WEV_PARAMS:
+        if (t->n_changes == t->cap_changes) {
+            size_t ncap = t->cap_changes ? t->cap_changes * 2 : 8;
+            chat_change *nc = realloc(t->changes, ncap * sizeof *nc);
+            if (!nc) break;
+            t->changes = nc;
+            t->cap_changes = ncap;
+        }
+        t->changes[t->n_changes++] = (chat_change){ev->index, ev->params};
+        break;
+    case WEV_ERROR:
+        free(t->error);
+        t->error = ev->text ? strdup(ev->text) : NULL;
+        break;
+    case WEV_DONE: {
+        if (ev->text) chat_text_append(t, ev->text, strlen(ev->text));
+        t->complete = true;
+        t->end = ev->end;
+        t->stop_text = ev->stop_text;
+        t->n_prompt = ev->n_prompt;
+        t->n_gen = ev->n_gen;
+        t->prompt_sec = ev->prompt_sec;
+        t->gen_sec = ev->gen_sec;
+        t->time = (int64_t)time(NULL);
+        chat_set_cache(c, ev->n_past > 0 ? (size_t)ev->n_past : 0, &t->tokens);
+        break;
+    }
+    }
+}
+
+int chat_regen(chat *c)
+{
+    if (c->n_turns == 0 || chat_busy(c) || c->turns[c->n_turns - 1].role != NT_ROLE_ASSISTANT)
+        return NT_ERR_INVALID;
+    chat_truncate(c, c->n_turns - 1);
+    return NT_OK;
+}
+
+/* Index of the last user turn, or -1. */
+static long chat_last_user(const chat *c)
+{
+    for (size_t i = c->n_turns; i-- > 0;)
+        if (c->turns[i].role == NT_ROLE_USER) return (long)i;
+    return -1;
+}
+
+char *chat_edit(chat *c)
+{
+    long u = chat_last_user(c);
+    if (u < 0 || chat_busy(c)) return NULL;
+    char *text = strdup(c->turns[u].text);
+    if (!text) return NULL;
+    chat_truncate(c, (size_t)u);
+    return text;
+}
+
+int chat_undo(chat *c)
+{
+    long u = chat_last_user(c);
+    if (u < 0 || chat_busy(c)) return NT_ERR_INVALID;
+    chat_truncate(c, (size_t)u);
+    return NT_OK;
+}
+
+void chat_clear(chat *c)
+{
+    if (chat_busy(c)) return;
+    chat_truncate(c, 0);
+    c->first = 0;
+}
+
+int chat_set_prefix(chat *c, const nt_chat_msg *msgs, size_t n)
+{
+    if (chat_busy(c)) return NT_ERR_INVALID;
+    size_t from = 0;
+    if (n > 0 && msgs[0].role == NT_ROLE_SYSTEM) from = 1;
+    for (size_t i = from; i < n; i++)
+        if (msgs[i].role != NT_ROLE_USER && msgs[i].role != NT_ROLE_ASSISTANT)
+            return NT_ERR_INVALID;
+    enum nt_chat_role *roles = calloc(n - from + 1, sizeof *roles);
+    char **texts = calloc(n - from + 1, sizeof *texts);
+    if (!roles || !texts) goto nomem;
+    for (size_t i = from; i < n; i++) {
+        roles[i - from] = msgs[i].role;
+        texts[i - from] = strdup(msgs[i].content ? msgs[i].content : "");
+        if (!texts[i - from]) goto nomem;
+    }
+    if (from && chat_set_system(c, msgs[0].content) != NT_OK) goto nomem;
+    chat_prefix_free(c);
+    c->prefix_role = roles;
+    c->prefix_text = texts;
+    c->n_prefix = n - from;
+    return NT_OK;
+nomem:
+    if (texts)
+        for (size_t i = 0; i < n - from; i++) free(texts[i]);
+    free(texts);
+    free(roles);
+    return NT_ERR_NOMEM;
+}
+
+size_t chat_n_prefix(const chat *c) { return c->n_prefix; }
+
+const char *chat_prefix_at(const chat *c, size_t i, enum nt_chat_role *role)
+{
+    if (i >= c->n_prefix) return NULL;
+    if (role) *role = c->prefix_role[i];
+    return c->prefix_text[i];
+}
+
+int chat_set_greeting(chat *c, const char *text)
+{
+    char *g = NULL;
+    if (text && text[0] && !(g = strdup(text))) return NT_ERR_NOMEM;
+    free(c->greeting);
+    c->greeting = g;
+    return NT_OK;
+}
+
+const char *chat_greeting(const chat *c) { return c->greeting; }
+
+int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
+{
+    nt_chat_msg *msgs = calloc(c->n_prefix + 2, sizeof *msgs);
+    nt_chat_prompt p = {0};
+    nt_tokens ids = {0};
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    size_t n = chat_fixed_msgs(c, msgs);
+    int rc = NT_OK;
+    if (c->raw) {
+        rc = chat_build_raw(c, c->n_turns, &ids, err);
+    } else {
+        rc = nt_chat_format(c->family, msgs, n, false, &p, err);
+        if (rc == NT_OK) rc = chat_tokenize_range(c->tok, &p, 0, p.n, nt_tokenizer_add_bos(c->tok), &ids, err);
+    }
+    if (rc == NT_OK) *n_tokens = (int32_t)ids.n;
+    nt_tokens_free(&ids);
+    nt_chat_prompt_free(&p);
+    free(msgs);
+    return rc;
+}
+
+/* Copies stop[0..n) into one malloc'd block: the pointer array, then the strings. *out is
+ * NULL when n is 0. NT_ERR_INVALID for a string that is NULL, empty or too long. */
+static int chat_stops_dup(const char *const *stop, size_t n, char ***out)
+{
+    *out = NULL;
+    if (n == 0) return NT_OK;
+    if (!stop || n > WORKER_MAX_STOP) return NT_ERR_INVALID;
+    size_t bytes = n * sizeof(char *);
+    for (size_t k = 0; k < n; k++) {
+        size_t L = stop[k] ? strlen(stop[k]) : 0;
+        if (L == 0 || L > WORKER_STOP_LEN - 1) return NT_ERR_INVALID;
+        bytes += L + 1;
+    }
+    char **v = malloc(bytes);
+    if (!v) return NT_ERR_NOMEM;
+    char *p = (char *)(v + n);
+    for (size_t k = 0; k < n; k++) {
+        size_t L = strlen(stop[k]) + 1;
+        v[k] = memcpy(p, stop[k], L);
+        p += L;
+    }
+    *out = v;
+    return NT_OK;
+}
+
+int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n)
+{
+    char **v;
+    int rc = chat_stops_dup(stop, n, &v);
+    if (rc != NT_OK) return rc;
+    free(t->stop);
+    t->stop = v;
+    t->n_stop = n;
+    return NT_OK;
+}
+
+int chat_set_stops(chat *c, const char *const *stops, size_t n)
+{
+    if (n > CHAT_MAX_STOPS) return NT_ERR_INVALID;
+    char **v;
+    int rc = chat_stops_dup(stops, n, &v);
+    if (rc != NT_OK) return rc;
+    free(c->stops);
+    c->stops = v;
+    c->n_stops = n;
+    return NT_OK;
+}
+
+void chat_set_first_turn(chat *c, size_t first)
+{
+    c->first = first < c->n_turns ? first : c->n_turns;
+}
+
+int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
+{
+    if (src->tokens.n && nt_tokens_append(&d->tokens, src->tokens.v, src->tokens.n) != NT_OK)
+        return NT_ERR_NOMEM;
+    d->params = src->params;
+    if (src->n_changes) {
+        d->changes = malloc(src->n_changes * sizeof *d->changes);
+        if (!d->changes) return NT_ERR_NOMEM;
+        memcpy(d->changes, src->changes, src->n_changes * sizeof *d->changes);
+        d->n_changes = d->cap_changes = src->n_changes;
+    }
+    d->end = src->end;
+    d->stop_text = src->stop_text;
+    d->n_prompt = src->n_prompt;
+    d->n_gen = src->n_gen;
+    d->prompt_sec = src->prompt_sec;
+    d->gen_sec = src->gen_sec;
+    d->max_tokens = src->max_tokens;
+    d->first = src->first;
+    d->prompt_len = src->prompt_len;
+    return chat_turn_set_stops(d, (const char *const *)src->stop, src->n_stop);
+}
+
+int chat_restore_turn(chat *c, const chat_turn *src)
+{
+    if (chat_busy(c)) return NT_ERR_INVALID;
+    enum nt_chat_role want = c->n_turns % 2 == 0 ? NT_ROLE_USER : NT_ROLE_ASSISTANT;
+    if (src->role != want) return NT_ERR_INVALID;
+    chat_turn *t = chat_push_turn(c, src->role);
+    if (!t) return NT_ERR_NOMEM;
+    const char *text = src->text ? src->text : "";
+    if (chat_text_append(t, text, strlen(text)) != NT_OK) goto nomem;
+    t->time = src->time;
+    if (src->role == NT_ROLE_USER) return NT_OK;
+    if (chat_turn_copy_record(t, src) != NT_OK) goto nomem;
+    t->complete = true;
+    return NT_OK;
+nomem:
+    chat_truncate(c, c->n_turns - 1);
+    return NT_ERR_NOMEM;
+}
+
+/* ------------------------------------------------------------- parameters by name ----- */
+
+enum chat_param_kind { CP_FLOAT, CP_INT, CP_SEED };
+
+typedef struct chat_param_def {
+    const char *name;
+    enum chat_param_kind kind;
+    size_t offset;
+    double lo, hi;
+} chat_param_def;
+
+#define CP_OFF(f) offsetof(nt_sampler_params, f)
+static const chat_param_def chat_params[] = {
+    {"temp", CP_FLOAT, CP_OFF(temperature), 0, 10},
+    {"top-k", CP_INT, CP_OFF(top_k), 0, 1000000},
+    {"top-p", CP_FLOAT, CP_OFF(top_p), 0, 1},
+    {"min-p", CP_FLOAT, CP_OFF(min_p), 0, 1},
+    {"repeat-penalty", CP_FLOAT, CP_OFF(repeat_penalty), 0.01, 10},
+    {"repeat-last-n", CP_INT, CP_OFF(repeat_last_n), -1, 1000000},
+    {"presence-penalty", CP_FLOAT, CP_OFF(presence_penalty), -2, 2},
+    {"frequency-penalty", CP_FLOAT, CP_OFF(frequency_penalty), -2, 2},
+    {"seed", CP_SEED, CP_OFF(seed), 0, 0},
+};
+#define CHAT_N_PARAMS (sizeof chat_params / sizeof chat_params[0])
+
+const char *const chat_param_names[] = {
+    "temp", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n",
+    "presence-penalty", "frequency-penalty", "seed", NULL,
+};
+
+/* Matches "temp", "temperature", "top_k", "--top-k" and the like. */
+static const chat_param_def *chat_param_find(const char *name)
+{
+    char norm[32];
+    size_t j = 0;
+    while (*name == '-') name++;
+    for (; *name && j + 1 < sizeof norm; name++) norm[j++] = *name == '_' ? '-' : *name;
+    norm[j] = '\0';
+    if (strcasecmp(norm, "temperature") == 0) strcpy(norm, "temp");
+    for (size_t i = 0; i < CHAT_N_PARAMS; i++)
+        if (strcasecmp(norm, chat_params[i].name) == 0) return &chat_params[i];
+    return NULL;
+}
+
+int chat_set_param(nt_sampler_params *p, const char *name, const char *value, nt_err *err)
+{
+    const chat_param_def *d = chat_param_find(name);
+    if (!d) return nt_err_set(err, NT_ERR_INVALID, "unknown parameter '%s'", name);
+    char *end = NULL;
+    errno = 0;
+    if (d->kind == CP_SEED) {
+        if (!value[0] || value[0] == '-' || value[0] == '+' || value[0] == ' ')
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", value,
+                              (unsigned long long)UINT64_MAX);
+        unsigned long long v = strtoull(value, &end, 0);
+        if (*end || errno == ERANGE)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", value,
+                              (unsigned long long)UINT64_MAX);
+        p->seed = (uint64_t)v;
+        return NT_OK;
+    }
+    if (d->kind == CP_INT) {
+        long v = strtol(value, &end, 10);
+        if (!value[0] || *end || end == value)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a whole number", value);
+        if (errno == ERANGE || v < (long)d->lo || v > (long)d->hi)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%ld to %ld)", value,
+                              (long)d->lo, (long)d->hi);
+        int32_t iv = (int32_t)v;
+        memcpy((char *)p + d->offset, &iv, sizeof iv);
+        return NT_OK;
+    }
+    double v = strtod(value, &end);
+    if (!value[0] || *end || end == value || isnan(v))
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", value);
+    if (errno == ERANGE || v < d->lo || v > d->hi)
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", value, d->lo,
+                          d->hi);
+    float fv = (float)v;
+    memcpy((char *)p + d->offset, &fv, sizeof fv);
+    return NT_OK;
+}
+
+int chat_get_param(const nt_sampler_params *p, const char *name, char *buf, size_t cap)
+{
+    const chat_param_def *d = chat_param_find(name);
+    if (!d) return -1;
+    if (d->kind == CP_SEED) return snprintf(buf, cap, "%llu", (unsigned long long)p->seed);
+    if (d->kind == CP_INT) {
+        int32_t v;
+        memcpy(&v, (const char *)p + d->offset, sizeof v);
+        return snprintf(buf, cap, "%d", v);
+    }
+    float v;
+    memcpy(&v, (const char *)p + d->offset, sizeof v);
+    return snprintf(buf, cap, "%g", (double)v);
+}

@@ -1,0 +1,203 @@
+/* chat.h — the conversation, on the UI thread's side (no terminal code).
+ *
+ * A chat holds the model's tokenizer and chat family, the system prompt, the turns and the
+ * list of token ids currently in the worker's KV cache. It builds the worker's next job:
+ * formats the conversation (nt_chat_format), tokenizes it (nt_chat_tokenize, reusing an answer's
+ * generated ids where the template copies its text unchanged), finds the common prefix with
+ * what the cache holds (so a new turn evaluates only its new tokens and a regenerated answer
+ * reuses the cached prompt) and applies the context-full policy: keep the system prompt and
+ * the newest question, drop the oldest exchanges, re-read. It applies the worker's events to
+ * the turns. Both the TUI and the one-shot command line use it.
+ *
+ * Typical use:
+ *     chat_add_user(c, "question");
+ *     chat_prepare(c, &params, max_tokens, &job, &dropped, &err);
+ *     worker_submit(w, &job);
+ *     ... for each worker event: chat_apply(c, &ev); ... until WEV_DONE
+ * Commands: chat_regen (then chat_prepare), chat_edit, chat_undo, chat_clear,
+ * chat_set_system, chat_set_param. None of them may run while an answer is being generated
+ * (chat_busy): stop the worker and wait for its WEV_DONE first. */
+#ifndef NATTER_APP_CHAT_H
+#define NATTER_APP_CHAT_H
+
+#include "natter.h"
+#include "worker.h"
+
+/* A live parameter change inside an answer: `params` were in force from token `index` on. */
+typedef struct chat_change {
+    int32_t index;
+    nt_sampler_params params;
+} chat_change;
+
+typedef struct chat_turn {
+    enum nt_chat_role role;      /* NT_ROLE_USER or NT_ROLE_ASSISTANT */
+    char *text;               /* UTF-8, NUL-terminated, owned by the chat */
+    size_t len, cap;
+    /* Answers only: */
+    nt_tokens tokens;         /* the generated ids (end-of-generation token excluded) */
+    nt_sampler_params params;    /* at the start of the answer (seed included) */
+    chat_change *changes;     /* live changes, in token order */
+    size_t n_changes, cap_changes;
+    bool complete;            /* WEV_DONE received */
+    enum worker_end end;      /* valid when complete */
+    bool stop_text;           /* ended at a stop string: tokens go past text, so the next
+                                 prompt re-tokenizes the text instead of reusing them */
+    char *error;              /* the WEV_ERROR message, or NULL */
+    int32_t n_prompt, n_gen;  /* timings from WEV_DONE */
+    double prompt_sec, gen_sec;
+    /* Recorded for sessions (app/conv/session.h), which save turns and replay answers exactly: */
+    int64_t time;             /* Unix time: question added / answer completed (0: unknown) */
+    int32_t max_tokens;       /* answers: the job's limit on generated tokens */
+    size_t first;             /* answers: chat_first_turn() when the answer was prepared */
+    int32_t prompt_len;       /* answers: tokens in the prompt (replay checks its rebuild) */
+    /* Answers: the job's stop strings (the template's, then a persona's), n_stop <=
+     * WORKER_MAX_STOP strings of 1 to WORKER_STOP_LEN - 1 bytes, owned by the turn as one
+     * malloc'd block (the pointer array, then the bytes): free(stop) releases them all; set
+     * them with chat_turn_set_stops. Dynamic rather than a fixed [17][256] array: that would
+     * cost 4 KiB per turn, questions included and again in every session copy, while most
+     * answers carry none or one short string. NULL when n_stop is 0. */
+    char **stop;
+    size_t n_stop;
+} chat_turn;
+
+/* A persona's stop strings, at most (the template's own takes the job's last slot). */
+#define CHAT_MAX_STOPS (WORKER_MAX_STOP - 1)
+
+/* Replaces t's stop strings with copies of stop[0..n) (see chat_turn.stop). NT_OK;
+ * NT_ERR_INVALID when n > WORKER_MAX_STOP or a string is NULL, empty or longer than
+ * WORKER_STOP_LEN - 1 bytes (t unchanged); NT_ERR_NOMEM (t unchanged). */
+int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n);
+
+typedef struct chat chat;
+
+/* tok is borrowed and must outlive the chat; n_ctx is the KV cache length. NULL when memory
+ * runs out. */
+chat *chat_init(const nt_tokenizer *tok, enum nt_chat_family family, int32_t n_ctx);
+void chat_free(chat *c);
+
+/* Raw mode: no template; the turns' texts are concatenated as plain text (no specials
+ * parsed), with BOS first when the model asks for it. For `natter --raw`. */
+void chat_set_raw(chat *c, bool raw);
+bool chat_get_raw(const chat *c);
+void chat_set_family(chat *c, enum nt_chat_family family);
+/* At most n earlier exchanges (question and answer) go into the prompt with each new question;
+ * older turns leave the context as they do when it is full (chat_first_turn moves on), but
+ * chat_prepare does not count them as dropped. A small model trained on lone questions, or on
+ * questions after one exchange, answers best when it sees no more than that. n < 0: no limit
+ * (the default). */
+void chat_set_memory(chat *c, long n);
+enum nt_chat_family chat_get_family(const chat *c);
+/* text NULL or "" removes the system prompt. The next chat_prepare re-reads from the first
+ * token that changed. NT_OK or NT_ERR_NOMEM. */
+int chat_set_system(chat *c, const char *text);
+const char *chat_system(const chat *c); /* "" when none; borrowed */
+
+size_t chat_n_turns(const chat *c);
+const chat_turn *chat_turn_at(const chat *c, size_t i); /* borrowed; NULL out of range */
+/* Index of the first turn still in the model's context (older ones were dropped by the
+ * context-full policy but stay in the history). */
+size_t chat_first_turn(const chat *c);
+/* True while the last turn is an answer that has not received its WEV_DONE, or while a
+ * chat_prepare_reread job runs. */
+bool chat_busy(const chat *c);
+/* The ids the worker's KV cache holds, as far as the chat knows. Borrowed. */
+const nt_tokens *chat_cache(const chat *c);
+int32_t chat_n_ctx(const chat *c);
+
+/* Appends a user turn. NT_ERR_INVALID while busy or after an unanswered question. */
+int chat_add_user(chat *c, const char *text);
+/* Builds the job answering the last user turn and appends an empty answer turn that
+ * chat_apply fills. job->tokens and job->stop point into the chat and stay valid until the
+ * next chat_prepare (job->stop also until chat_set_stops). *n_dropped (may be NULL) gets the
+ * number of turns the context-full policy dropped this time (the caller tells the user). NT_ERR_CONTEXT_FULL when even the system
+ * prompt and the last question do not fit; NT_ERR_INVALID when there is no question to
+ * answer. */
+int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, worker_job *job,
+                 int *n_dropped, nt_err *err);
+/* Applies a worker event to the answer being generated (TOKEN: text and id, PARAMS: a live
+ * change, ERROR: the message, DONE: the end reason, timings and the cache contents).
+ * PROGRESS is ignored. Does not take ownership of ev->text. */
+void chat_apply(chat *c, const worker_event *ev);
+
+/* Removes the last answer so the next chat_prepare asks again. NT_ERR_INVALID if the last turn
+ * is not a complete answer. */
+int chat_regen(chat *c);
+/* Removes the last question and its answer and returns the question's text (malloc'd, the
+ * caller frees) to put back in the input line; NULL when there is none (or busy). */
+char *chat_edit(chat *c);
+/* Removes the last exchange (question and answer). NT_ERR_INVALID when there is none. */
+int chat_undo(chat *c);
+/* Removes every turn (the system prompt, the examples and the greeting stay). */
+void chat_clear(chat *c);
+
+/* ---- the fixed part: a persona's examples and greeting (app/conv/persona.h) ---- */
+
+/* Sets the few-shot prefix from msgs[0..n) (copied), e.g. what persona_render gives for an
+ * empty conversation: a leading NT_ROLE_SYSTEM message becomes the system prompt (as
+ * chat_set_system), the user/assistant messages after it are example turns placed between the
+ * system prompt and the conversation. The system prompt and the examples are the fixed part:
+ * the context-full policy never drops them. Raw mode ignores the examples. n 0 clears the
+ * examples (the system prompt stays). NT_OK, NT_ERR_NOMEM, NT_ERR_INVALID (a system message
+ * after the first, or while busy). */
+int chat_set_prefix(chat *c, const nt_chat_msg *msgs, size_t n);
+size_t chat_n_prefix(const chat *c);
+/* Example i of the prefix: its text (borrowed) and role; NULL when out of range. */
+const char *chat_prefix_at(const chat *c, size_t i, enum nt_chat_role *role);
+/* The greeting: the assistant's first message, placed after the examples and before the
+ * conversation (part of the fixed part, so sessions keep their question-first turns). The
+ * TUI shows it above the first question. NULL or "" removes it. NT_OK or NT_ERR_NOMEM. */
+int chat_set_greeting(chat *c, const char *text);
+const char *chat_greeting(const chat *c); /* NULL when none; borrowed */
+/* Tokens the fixed part (system prompt, examples, greeting) takes in the prompt, BOS
+ * included: the formatted prefix with no conversation, tokenized. */
+int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
+
+/* ---- sessions (app/conv/session.h, app/conv/replay.h) ---- */
+
+/* Extra stop strings (a persona's, copied) that chat_prepare puts into every job after the
+ * template's own (a string already there is not repeated), so each answer records the stop
+ * strings it was written with (chat_turn.stop) and a replay stops alike. NULL/0 clears. NT_OK;
+ * NT_ERR_INVALID when n > CHAT_MAX_STOPS or a string is NULL, empty or longer than
+ * WORKER_STOP_LEN - 1 bytes: nothing is cut, the chat keeps its previous strings;
+ * NT_ERR_NOMEM. */
+int chat_set_stops(chat *c, const char *const *stops, size_t n);
+
+/* Copies what an answer records besides its text into d: tokens, start parameters, live
+ * changes, how it ended (end, stop_text), timings, max_tokens, first, stop strings and prompt
+ * length. d's tokens and changes must be empty; its role, text, time, complete and error are
+ * left to the caller. The one copy behind chat_restore_turn and session_capture. NT_OK or
+ * NT_ERR_NOMEM (what was copied stays in d, for its owner to free). */
+int chat_turn_copy_record(chat_turn *d, const chat_turn *src);
+/* Appends a deep copy of t (its role, text, and for answers every recorded field; `complete`
+ * is forced true and `error` dropped) to restore a saved conversation. Questions and answers
+ * must alternate, starting with a question. NT_ERR_INVALID when they would not or while busy;
+ * NT_ERR_NOMEM. */
+int chat_restore_turn(chat *c, const chat_turn *t);
+/* Sets chat_first_turn() (clamped to the turns there are), as a restored session had it. */
+void chat_set_first_turn(chat *c, size_t first);
+/* The prompt chat_prepare builds for the turns [first, n_turns) (the last one a question):
+ * formatted and tokenized, appended to out (which is emptied first). */
+int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err);
+/* A job that reads the conversation (turns from chat_first_turn, formatted as chat_prepare
+ * would, with the assistant's opening at the end) into an empty or stale KV cache without
+ * generating: max_tokens 0, so the worker reports only PROGRESS and DONE. For resuming a saved
+ * session with visible progress. chat_busy() is true until its WEV_DONE reaches chat_apply,
+ * which then records the cache. NT_ERR_INVALID while busy or when there are no turns;
+ * NT_ERR_CONTEXT_FULL when the conversation does not fit (older turns are dropped first, as
+ * chat_prepare does). job->tokens points into the chat until the next prepare. */
+int chat_prepare_reread(chat *c, worker_job *job, nt_err *err);
+
+/* ---- sampling parameters by name (shared by the command line and the /set command) ---- */
+
+/* Sets the parameter called name ("temp", "top-k", "top-p", "min-p", "repeat-penalty",
+ * "repeat-last-n", "presence-penalty", "frequency-penalty", "seed"; "temperature" and
+ * underscores are accepted too) from its text, range-checked. On failure err->msg says what
+ * is wrong without naming the option, e.g. "'7x' is not a number" or "'2' is out of range
+ * (0 to 1)", and *p is unchanged. */
+int chat_set_param(nt_sampler_params *p, const char *name, const char *value, nt_err *err);
+/* The canonical parameter names, NULL-terminated. */
+extern const char *const chat_param_names[];
+/* Writes the value of the named parameter as text ("0.8", "40"); -1 for an unknown name. */
+int chat_get_param(const nt_sampler_params *p, const char *name, char *buf, size_t cap);
+
+#endif

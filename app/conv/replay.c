@@ -1,0 +1,363 @@
+/* replay.c — regenerates a session's answers exactly (see replay.h).
+ *
+ * Exactness rests on three things: the prompt is rebuilt by the same chat code from the same
+ * turns (the recorded answers' ids included, as the chat reuses them); the engine's logits
+ * depend neither on the thread count nor on how a prompt was split into nt_model_eval calls
+ * (natter.h), so reading the prompt in one go gives the logits of the recording however its
+ * KV cache was filled (turn by turn, regenerated, resumed); and the sampler steps as the
+ * worker's did: seeded at the answer's start, the cached context as penalty history, one RNG
+ * step per token, each live change set exactly before its token. */
+#include "replay.h"
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct replay {
+    const session *s;           /* borrowed */
+    nt_model *m;
+    const nt_tokenizer *tok;       /* borrowed from m */
+    char *path;                 /* the model file used */
+    bool same_model, exact;
+    enum nt_chat_family family;
+    int32_t n_vocab, n_ctx;
+    float *logits;              /* (n_vocab) after the last evaluated token */
+    char *piece;                /* decoder output buffer, piece_cap bytes */
+    size_t piece_cap;
+    replay_opts o;
+
+    /* The chat holding the recorded conversation up to the question being answered. */
+    chat *c;
+    nt_tokens cache;            /* what the model's cache holds */
+    atomic_bool cancel;         /* replay_cancel: end at the next token */
+};
+
+static bool file_exists(const char *p) { return p && access(p, R_OK) == 0; }
+
+/* The recorded model: its path, else its file name here or under models/. */
+static char *replay_find_model(const session *s)
+{
+    if (file_exists(s->model.path)) return strdup(s->model.path);
+    if (!s->model.file) return NULL;
+    if (file_exists(s->model.file)) return strdup(s->model.file);
+    char buf[4096];
+    snprintf(buf, sizeof buf, "models/%s", s->model.file);
+    if (file_exists(buf)) return strdup(buf);
+    return NULL;
+}
+
+/* Applies the overrides to p. */
+static void replay_override(const replay *r, nt_sampler_params *p)
+{
+    for (int i = 0; i < r->o.n_overrides; i++) chat_set_param(p, r->o.names[i], r->o.values[i], NULL);
+}
+
+int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err *err)
+{
+    *out = NULL;
+    replay_opts o = {0};
+    if (opts) o = *opts;
+    if (o.n_overrides < 0 || o.n_overrides > REPLAY_MAX_OVERRIDES)
+        return nt_err_set(err, NT_ERR_INVALID, "replay: too many overrides");
+    for (int i = 0; i < o.n_overrides; i++) {
+        nt_sampler_params p = nt_sampler_default_params();
+        nt_err e = {0};
+        if (chat_set_param(&p, o.names[i], o.values[i], &e) != NT_OK)
+            return nt_err_set(err, NT_ERR_INVALID, "--%s: %s", o.names[i], e.msg);
+    }
+    replay *r = calloc(1, sizeof *r);
+    if (!r) return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    atomic_init(&r->cancel, false);
+    r->s = s;
+    r->o = o;
+    int rc;
+    r->path = o.model_path ? strdup(o.model_path) : replay_find_model(s);
+    if (!r->path) {
+        rc = nt_err_set(err, NT_ERR_IO,
+                        "the recorded model %s was not found (%s); give it with -m MODEL.gguf",
+                        s->model.file ? s->model.file : "?",
+                        s->model.path ? s->model.path : "no path recorded");
+        goto fail;
+    }
+    nt_model_params mp = nt_model_default_params();
+    mp.n_ctx = s->n_ctx;
+    mp.n_threads = o.n_threads;
+    rc = nt_model_load(&r->m, r->path, &mp, err);
+    if (rc != NT_OK) goto fail;
+    r->tok = nt_model_tokenizer(r->m);
+    const nt_model_info *info = nt_model_get_info(r->m);
+    r->n_vocab = info->n_vocab;
+    r->n_ctx = info->n_ctx;
+    r->same_model = session_model_hash(nt_model_gguf(r->m)) == s->model.hash &&
+                    nt_gguf_file_size(nt_model_gguf(r->m)) == s->model.size;
+    r->exact = r->same_model && o.n_overrides == 0;
+    /* The recorded template for the recorded model; another model speaks its own. */
+    r->family = r->same_model ? s->family : nt_chat_detect_gguf(nt_model_gguf(r->m));
+    r->logits = malloc((size_t)r->n_vocab * sizeof *r->logits);
+    r->piece_cap = 3 * nt_tokenizer_max_piece_len(r->tok) + 16;
+    r->piece = malloc(r->piece_cap);
+    r->c = chat_init(r->tok, r->family, r->n_ctx);
+    if (!r->logits || !r->piece || !r->c) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto fail;
+    }
+    chat_set_raw(r->c, s->raw);
+    /* The fixed part as recorded: system prompt, examples, greeting. */
+    nt_chat_msg *msgs = calloc(s->n_examples + 1, sizeof *msgs);
+    size_t nm = 0;
+    if (msgs) {
+        msgs[nm++] = (nt_chat_msg){NT_ROLE_SYSTEM, s->system ? s->system : ""};
+        for (size_t i = 0; i < s->n_examples; i++)
+            msgs[nm++] = (nt_chat_msg){s->examples[i].role, s->examples[i].text};
+    }
+    int prc = msgs ? chat_set_prefix(r->c, msgs, nm) : NT_ERR_NOMEM;
+    free(msgs);
+    if (prc != NT_OK || chat_set_greeting(r->c, s->greeting) != NT_OK) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto fail;
+    }
+    *out = r;
+    return NT_OK;
+fail:
+    replay_free(r);
+    return rc;
+}
+
+void replay_free(replay *r)
+{
+    if (!r) return;
+    chat_free(r->c);
+    nt_model_free(r->m);
+    free(r->logits);
+    free(r->piece);
+    free(r->path);
+    nt_tokens_free(&r->cache);
+    free(r);
+}
+
+bool replay_exact(const replay *r) { return r->exact; }
+const char *replay_model_path(const replay *r) { return r->path; }
+const nt_tokenizer *replay_tokenizer(const replay *r) { return r->tok; }
+
+void replay_cancel(replay *r)
+{
+    if (r) atomic_store(&r->cancel, true);
+}
+
+bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first)
+{
+    size_t k = 0;
+    while (k < res->tokens.n && k < t->tokens.n && res->tokens.v[k] == t->tokens.v[k]) k++;
+    if (first) *first = k;
+    return k == res->tokens.n && k == t->tokens.n && res->end == t->end;
+}
+
+void replay_result_free(replay_result *res)
+{
+    if (!res) return;
+    nt_tokens_free(&res->tokens);
+    free(res->text);
+    memset(res, 0, sizeof *res);
+}
+
+/* Brings the chat to hold turns [0, n) of the session (a question last). */
+static int replay_sync_chat(replay *r, size_t n, nt_err *err)
+{
+    if (chat_n_turns(r->c) > n) chat_clear(r->c);
+    for (size_t i = chat_n_turns(r->c); i < n; i++) {
+        chat_turn t = r->s->turns[i];
+        if (!r->same_model) {
+            /* Another vocabulary: the recorded ids mean nothing to it; use the text. */
+            t.tokens = (nt_tokens){0};
+        }
+        int rc = chat_restore_turn(r->c, &t);
+        if (rc != NT_OK) return nt_err_set(err, rc, "replay: message %zu: cannot restore it", i + 1);
+    }
+    return NT_OK;
+}
+
+/* Fills the cache with P: keeps the common prefix with what it holds and evaluates the rest
+ * at once (the engine's logits do not depend on how a prompt is split into calls, so this
+ * gives the logits of the recording however its cache was filled). */
+static int replay_fill(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *err)
+{
+    size_t common = 0;
+    while (common < r->cache.n && common < P->n && r->cache.v[common] == P->v[common]) common++;
+    if (common >= P->n) common = P->n - 1;
+    nt_model_rewind(r->m, (int32_t)common);
+    r->cache.n = common;
+    int rc = nt_model_eval(r->m, P->v + common, (int32_t)(P->n - common), r->logits, err);
+    if (rc != NT_OK) {
+        nt_model_rewind(r->m, 0);
+        r->cache.n = 0;
+        return rc;
+    }
+    *n_eval = (int32_t)(P->n - common);
+    if (nt_tokens_append(&r->cache, P->v + common, P->n - common) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    return NT_OK;
+}
+
+int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay_result *res,
+                  nt_err *err)
+{
+    memset(res, 0, sizeof *res);
+    const session *s = r->s;
+    if (turn >= s->n_turns || s->turns[turn].role != NT_ROLE_ASSISTANT)
+        return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu is not an answer", turn + 1);
+    const chat_turn *t = &s->turns[turn];
+    int rc = replay_sync_chat(r, turn, err);
+    if (rc != NT_OK) return rc;
+
+    /* The stop strings the answer was written with; another model's template has its own.
+     * The filter is the worker's (4.5 KiB of tables, on the stack as in the worker). */
+    const char *stops[WORKER_MAX_STOP + 1];
+    size_t ns = 0;
+    bool plain_stop = false;
+    for (size_t k = 0; k < t->n_stop; k++) {
+        bool plain = !strcmp(t->stop[k], "\nUser:");
+        plain_stop |= plain;
+        if (!plain || r->same_model || s->raw || r->family == NT_CHAT_PLAIN) stops[ns++] = t->stop[k];
+    }
+    if (!r->same_model && !s->raw && r->family == NT_CHAT_PLAIN && !plain_stop) {
+        memmove(stops + 1, stops, ns * sizeof *stops);
+        stops[0] = "\nUser:";
+        ns++;
+    }
+    worker_filter filt;
+    if (worker_filter_init(&filt, stops, ns) != NT_OK)
+        return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: %zu stop strings and the "
+                          "plain template's own are more than %d", turn + 1, t->n_stop,
+                          WORKER_MAX_STOP);
+
+    nt_tokens P = {0};
+    strbuf txt = {0}; /* the answer's text as it grows; res->text at the end */
+    char *let = NULL; /* what the stop filter lets out of one token's text */
+    size_t first = t->first < turn ? t->first : 0;
+    rc = chat_build_prompt(r->c, first, &P, err);
+    if (rc != NT_OK) goto out;
+    if (P.n == 0) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: empty prompt", turn + 1);
+        goto out;
+    }
+    res->n_prompt = (int32_t)P.n;
+    if ((int64_t)P.n >= r->n_ctx) {
+        rc = nt_err_set(err, NT_ERR_CONTEXT_FULL,
+                        "replay: message %zu: the prompt needs %zu tokens but the context holds %d",
+                        turn + 1, P.n, r->n_ctx);
+        goto out;
+    }
+    res->prompt_matches = t->prompt_len == 0 || (size_t)t->prompt_len == P.n;
+    rc = replay_fill(r, &P, &res->n_eval, err);
+    if (rc != NT_OK) goto out;
+
+    nt_sampler_params p0 = t->params;
+    replay_override(r, &p0);
+    nt_sampler *smp = nt_sampler_init(&p0, r->n_vocab);
+    if (!smp) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < r->cache.n; i++) nt_sampler_accept(smp, r->cache.v[i]);
+    nt_tokenizer_stream ts;
+    nt_tokenizer_stream_reset(&ts);
+    if (r->cache.n > 0) {
+        ts.prev = r->cache.v[r->cache.n - 1];
+        ts.ntok = 1;
+    }
+    int32_t max = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
+    /* A recorded stop by the user happened before this token: stop there too. */
+    int64_t stop_at = t->end == WEND_STOPPED ? (int64_t)t->tokens.n : -1;
+    size_t ci = 0;
+    let = malloc(WORKER_FILTER_OUT(r->piece_cap));
+    if (!let || !strbuf_put(&txt, "", 0)) {
+        nt_sampler_free(smp);
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        goto out;
+    }
+    for (int32_t i = 0;; i++) {
+        if ((stop_at >= 0 && i >= stop_at) || atomic_load(&r->cancel)) {
+            res->end = WEND_STOPPED;
+            break;
+        }
+        if (i >= max) {
+            res->end = WEND_LENGTH;
+            break;
+        }
+        bool changed = false;
+        nt_sampler_params live;
+        while (ci < t->n_changes && t->changes[ci].index <= i) {
+            live = t->changes[ci++].params;
+            changed = true;
+        }
+        if (changed) {
+            replay_override(r, &live);
+            nt_sampler_set_params(smp, &live);
+        }
+        int32_t id = nt_sampler_sample(smp, r->logits);
+        nt_sampler_accept(smp, id);
+        if (i == 0) res->n_cand0 = nt_sampler_candidates(smp, res->cand0, 10);
+        if (nt_tokenizer_is_eog(r->tok, id)) {
+            res->end = WEND_EOG;
+            break;
+        }
+        if (nt_tokens_push(&res->tokens, id) != NT_OK) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+        size_t k = nt_tokenizer_stream_feed(r->tok, &ts, id, r->piece, r->piece_cap), n_out;
+        /* Held-back text is shown once it cannot be the start of a stop string; the text
+         * ends before the first one, as the worker cuts it. */
+        bool hit = worker_filter_feed(&filt, r->piece, k, let, &n_out);
+        if (!strbuf_put(&txt, let, n_out)) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+        if (fn) fn(id, let, user);
+        if (hit) {
+            res->end = WEND_EOG;
+            res->stop_text = true;
+            break;
+        }
+        if (i + 1 >= max) {
+            res->end = WEND_LENGTH;
+            break;
+        }
+        if ((int64_t)r->cache.n + 1 > r->n_ctx) {
+            res->end = WEND_CONTEXT_FULL;
+            break;
+        }
+        rc = nt_model_eval(r->m, &id, 1, r->logits, err);
+        if (rc != NT_OK) break;
+        if (nt_tokens_push(&r->cache, id) != NT_OK) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+            break;
+        }
+    }
+    nt_sampler_free(smp);
+    if (rc != NT_OK) {
+        nt_model_rewind(r->m, 0);
+        r->cache.n = 0;
+        goto out;
+    }
+    size_t shown = txt.n;
+    if (!res->stop_text) {
+        size_t nh, k = nt_tokenizer_stream_flush(r->tok, &ts, r->piece, r->piece_cap);
+        const char *held = worker_filter_held(&filt, &nh);
+        strbuf_put(&txt, held, nh);
+        strbuf_put(&txt, r->piece, k);
+    }
+    if (fn && txt.n > shown) fn(-1, txt.s + shown, user);
+    if (!(res->text = strbuf_take(&txt, NULL)))
+        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+out:
+    free(let);
+    strbuf_free(&txt);
+    nt_tokens_free(&P);
+    if (rc != NT_OK) replay_result_free(res);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/* replay.h — regenerates a session's answers: the recorded seeds, every live change applied
+ * exactly before its recorded token index and the same prompt tokens (the recorded
+ * conversation re-formatted by the chat module, its length checked against the recording), so
+ * that with the same model file the answers come out token for token as they were written (the
+ * engine's logits do not depend on how the prompt reaches the KV cache). Overrides (another model, temperature, top-p, ...) replay the
+ * same questions with changes, for comparing one conversation across settings or models.
+ *
+ * Each answer is regenerated in the context of the recorded conversation before it (the
+ * recorded questions and answers), not of the answers replayed before it: that keeps every
+ * turn comparable even once an override makes answers differ.
+ *
+ * The replay drives the model and a sampler itself, on the calling thread, mirroring the
+ * worker's generation loop (app/conv/worker.c): sampler seeded from the answer's parameters, the
+ * whole cached context as penalty history, one RNG step per token, end-of-generation tokens
+ * and the recorded stop strings. No terminal code here. */
+#ifndef NATTER_APP_REPLAY_H
+#define NATTER_APP_REPLAY_H
+
+#include "natter.h"
+#include "chat.h"
+#include "session.h"
+
+#include <stdbool.h>
+
+#define REPLAY_MAX_OVERRIDES 16
+
+/* How to replay. Zero-initialise; everything is optional. */
+typedef struct replay_opts {
+    const char *model_path;  /* another model; NULL: the recorded one (s->model.path, else
+                                s->model.file in the current folder or models/) */
+    int32_t n_threads;       /* 0 = all online CPUs (results do not depend on it) */
+    /* Parameter overrides, as names and values chat_set_param accepts ("temp", "1.2"): each
+     * replaces the parameter for whole answers (start value and live changes of it). */
+    const char *names[REPLAY_MAX_OVERRIDES];
+    const char *values[REPLAY_MAX_OVERRIDES];
+    int n_overrides;
+} replay_opts;
+
+typedef struct replay replay;
+
+/* Loads the model and checks the overrides. On failure *out is NULL and err says why. The
+ * session is borrowed and must outlive the replay. */
+int replay_init(replay **out, const session *s, const replay_opts *o, nt_err *err);
+void replay_free(replay *r);
+
+/* True when the model is the recorded one (same hash) and no override changes sampling:
+ * then the answers must come out exactly as recorded. */
+bool replay_exact(const replay *r);
+const char *replay_model_path(const replay *r); /* borrowed */
+const nt_tokenizer *replay_tokenizer(const replay *r);
+
+/* Called with each token of the answer being regenerated and its printable text. */
+typedef void (*replay_token_fn)(int32_t id, const char *text, void *user);
+
+/* One regenerated answer. Free with replay_result_free. */
+typedef struct replay_result {
+    nt_tokens tokens;       /* generated ids (end-of-generation token excluded) */
+    char *text;             /* UTF-8, NUL-terminated */
+    enum worker_end end;
+    bool stop_text;         /* ended at the stop string */
+    int32_t n_prompt;       /* prompt tokens */
+    int32_t n_eval;         /* prompt tokens evaluated (the rest came from the cache) */
+    bool prompt_matches;    /* the rebuilt prompt has the recorded length */
+    /* The first token's top candidates (as the worker's TOKEN events carry them): their
+     * probabilities come from the logits bit for bit, so tests compare them with the live
+     * run's to see that the cache was filled exactly alike. */
+    nt_sampler_cand cand0[10];
+    int n_cand0;
+} replay_result;
+
+void replay_result_free(replay_result *res);
+
+/* Regenerates the answer at s->turns[turn] (an assistant turn). fn may be NULL. It runs on
+ * the calling thread; the chat screen runs it on a thread of its own and streams the text
+ * through fn (app/tui/tui.c), the command line prints it (app/cmd/cmd_session.c). */
+int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay_result *res,
+                  nt_err *err);
+/* Asks replay_answer, running on another thread, to end at its next token (res->end becomes
+ * WEND_STOPPED); every later replay_answer ends at once too. Safe from any thread. */
+void replay_cancel(replay *r);
+
+/* Whether a regenerated answer is the recorded one: the same tokens and the same ending.
+ * *first (may be NULL) gets the index of the first differing token (where one answer ends
+ * before the other counts as differing there). The one comparison both the command line and
+ * the chat screen report. */
+bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first);
+
+#endif

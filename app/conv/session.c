@@ -1,0 +1,777 @@
+/* session.c — the session record (init, free, capture from and restore into a chat), the
+ * model hash, the tables the file's writer and reader share, the sessions folder and the
+ * entry points behind autosave, /save, /load and /sessions (see session.h). The YAML writer,
+ * the atomic save and the exports are in session_write.c; the validated reader in
+ * session_read.c. */
+#include "session.h"
+#include "session_int.h"
+#include "util/strbuf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+/* ============================================================ record lifecycle ===== */
+
+session *session_init(void)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->version = SESSION_VERSION;
+    s->created = s->updated = (int64_t)time(NULL);
+    s->system = strdup("");
+    if (!s->system) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void session_turn_release(chat_turn *t)
+{
+    free(t->text);
+    nt_tokens_free(&t->tokens);
+    free(t->changes);
+    free(t->error);
+    free(t->stop);
+    memset(t, 0, sizeof *t);
+}
+
+static void session_clear_turns(session *s)
+{
+    for (size_t i = 0; i < s->n_turns; i++) session_turn_release(&s->turns[i]);
+    free(s->turns);
+    s->turns = NULL;
+    s->n_turns = 0;
+}
+
+static void session_model_release(session_model *m)
+{
+    free(m->file);
+    free(m->path);
+    free(m->arch);
+    free(m->name);
+    memset(m, 0, sizeof *m);
+}
+
+static void session_clear_examples(session *s)
+{
+    for (size_t i = 0; i < s->n_examples; i++) free(s->examples[i].text);
+    free(s->examples);
+    s->examples = NULL;
+    s->n_examples = 0;
+}
+
+void session_free(session *s)
+{
+    if (!s) return;
+    session_clear_turns(s);
+    session_clear_examples(s);
+    free(s->greeting);
+    session_model_release(&s->model);
+    free(s->persona);
+    free(s->system);
+    free(s->path);
+    free(s);
+}
+
+/* A deep copy of a turn into *d (zeroed on failure). */
+static int session_turn_copy(chat_turn *d, const chat_turn *t)
+{
+    memset(d, 0, sizeof *d);
+    d->role = t->role;
+    d->text = strdup(t->text ? t->text : "");
+    if (!d->text) goto nomem;
+    d->len = strlen(d->text);
+    d->cap = d->len + 1;
+    d->time = t->time;
+    if (t->role != NT_ROLE_ASSISTANT) return NT_OK;
+    if (chat_turn_copy_record(d, t) != NT_OK) goto nomem;
+    d->complete = t->complete;
+    /* A failed answer keeps its message in the file (the reader restores it as `error`). */
+    if (t->error && !(d->error = strdup(t->error))) goto nomem;
+    return NT_OK;
+nomem:
+    session_turn_release(d);
+    return NT_ERR_NOMEM;
+}
+
+/* ================================================================= model hash ===== */
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+    return h;
+}
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    return fnv(h, b, 8);
+}
+
+static size_t vtype_size(enum nt_gguf_vtype t)
+{
+    switch (t) {
+    case NT_GGUF_U8: case NT_GGUF_I8: case NT_GGUF_BOOL: return 1;
+    case NT_GGUF_U16: case NT_GGUF_I16: return 2;
+    case NT_GGUF_U32: case NT_GGUF_I32: case NT_GGUF_F32: return 4;
+    case NT_GGUF_U64: case NT_GGUF_I64: case NT_GGUF_F64: return 8;
+    default: return 0;
+    }
+}
+
+uint64_t session_model_hash(const nt_gguf *g)
+{
+    uint64_t h = FNV_OFFSET;
+    h = fnv_u64(h, nt_gguf_version(g));
+    int64_t nkv = nt_gguf_n_kv(g);
+    h = fnv_u64(h, (uint64_t)nkv);
+    for (int64_t i = 0; i < nkv; i++) {
+        const char *key = nt_gguf_kv_key(g, i);
+        enum nt_gguf_vtype t = nt_gguf_kv_type(g, i);
+        h = fnv(h, key, strlen(key) + 1);
+        h = fnv_u64(h, (uint64_t)t);
+        if (t == NT_GGUF_STR) {
+            nt_gguf_str v = {0};
+            nt_gguf_get_str(g, key, &v, NULL);
+            h = fnv_u64(h, v.n);
+            h = fnv(h, v.p, v.n);
+        } else if (t == NT_GGUF_ARR) {
+            enum nt_gguf_vtype et = nt_gguf_kv_arr_type(g, i);
+            uint64_t n = nt_gguf_kv_arr_n(g, i);
+            h = fnv_u64(h, (uint64_t)et);
+            h = fnv_u64(h, n);
+            if (et == NT_GGUF_STR) {
+                for (uint64_t k = 0; k < n; k++) {
+                    nt_gguf_str v = nt_gguf_arr_str(g, i, k);
+                    h = fnv_u64(h, v.n);
+                    h = fnv(h, v.p, v.n);
+                }
+            } else {
+                enum nt_gguf_vtype et2;
+                uint64_t n2;
+                const void *data = NULL;
+                if (nt_gguf_get_arr(g, key, &et2, &n2, &data, NULL) == NT_OK && data)
+                    h = fnv(h, data, (size_t)n2 * vtype_size(et2));
+            }
+        } else {
+            /* Scalars: hash the value through the widest getter that accepts it. */
+            int64_t iv;
+            float fv;
+            bool bv;
+            if (t == NT_GGUF_F32 || t == NT_GGUF_F64) {
+                if (nt_gguf_get_f32(g, key, &fv, NULL) == NT_OK) h = fnv(h, &fv, sizeof fv);
+            } else if (t == NT_GGUF_BOOL) {
+                if (nt_gguf_get_bool(g, key, &bv, NULL) == NT_OK) h = fnv_u64(h, bv);
+            } else if (nt_gguf_get_i64(g, key, &iv, NULL) == NT_OK) {
+                h = fnv_u64(h, (uint64_t)iv);
+            } else {
+                uint32_t uv;
+                if (nt_gguf_get_u32(g, key, &uv, NULL) == NT_OK) h = fnv_u64(h, uv);
+            }
+        }
+    }
+    int64_t nt = nt_gguf_n_tensors(g);
+    h = fnv_u64(h, (uint64_t)nt);
+    for (int64_t i = 0; i < nt; i++) {
+        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
+        h = fnv(h, t->name, strlen(t->name) + 1);
+        h = fnv_u64(h, (uint64_t)t->type);
+        h = fnv_u64(h, t->n_dims);
+        for (uint32_t d = 0; d < t->n_dims && d < 4; d++) h = fnv_u64(h, (uint64_t)t->ne[d]);
+        h = fnv_u64(h, t->offset);
+    }
+    return h;
+}
+
+int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
+{
+    session_model m = {0};
+    const char *path = nt_gguf_path(g);
+    char *abs = realpath(path, NULL);
+    m.path = abs ? abs : strdup(path);
+    const char *slash = strrchr(path, '/');
+    m.file = strdup(slash ? slash + 1 : path);
+    m.arch = strdup(info && info->arch ? info->arch : "");
+    m.name = strdup(info && info->name ? info->name : "");
+    m.size = nt_gguf_file_size(g);
+    m.hash = session_model_hash(g);
+    if (!m.path || !m.file || !m.arch || !m.name) {
+        session_model_release(&m);
+        return NT_ERR_NOMEM;
+    }
+    session_model_release(&s->model);
+    s->model = m;
+    return NT_OK;
+}
+
+int session_capture(session *s, const chat *c)
+{
+    size_t n = chat_n_turns(c);
+    if (chat_busy(c) && n > 0 && chat_turn_at(c, n - 1)->role == NT_ROLE_ASSISTANT &&
+        !chat_turn_at(c, n - 1)->complete)
+        n--; /* the answer being written is saved once it is done */
+    chat_turn *turns = calloc(n ? n : 1, sizeof *turns);
+    char *sys = strdup(chat_system(c));
+    if (!turns || !sys) goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (session_turn_copy(&turns[i], chat_turn_at(c, i)) != NT_OK) {
+            for (size_t j = 0; j < i; j++) session_turn_release(&turns[j]);
+            goto nomem;
+        }
+    size_t ne = chat_n_prefix(c);
+    session_example *ex = calloc(ne ? ne : 1, sizeof *ex);
+    char *greet = chat_greeting(c) ? strdup(chat_greeting(c)) : NULL;
+    bool oom = !ex || (chat_greeting(c) && !greet);
+    for (size_t i = 0; !oom && i < ne; i++) {
+        const char *t = chat_prefix_at(c, i, &ex[i].role);
+        if (!(ex[i].text = strdup(t ? t : ""))) oom = true;
+    }
+    if (oom) {
+        for (size_t i = 0; ex && i < ne; i++) free(ex[i].text);
+        free(ex);
+        free(greet);
+        for (size_t j = 0; j < n; j++) session_turn_release(&turns[j]);
+        goto nomem;
+    }
+    session_clear_examples(s);
+    s->examples = ex;
+    s->n_examples = ne;
+    free(s->greeting);
+    s->greeting = greet;
+    session_clear_turns(s);
+    s->turns = turns;
+    s->n_turns = n;
+    free(s->system);
+    s->system = sys;
+    s->family = chat_get_family(c);
+    s->raw = chat_get_raw(c);
+    s->n_ctx = chat_n_ctx(c);
+    s->first = chat_first_turn(c) < n ? chat_first_turn(c) : n;
+    s->updated = (int64_t)time(NULL);
+    return NT_OK;
+nomem:
+    free(turns);
+    free(sys);
+    return NT_ERR_NOMEM;
+}
+
+int session_restore(const session *s, chat *c, nt_err *err)
+{
+    if (chat_n_turns(c) != 0 || chat_busy(c))
+        return nt_err_set(err, NT_ERR_INVALID, "session: the conversation is not empty");
+    if (chat_set_system(c, s->system) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
+    chat_set_family(c, s->family);
+    chat_set_raw(c, s->raw);
+    nt_chat_msg *msgs = calloc(s->n_examples ? s->n_examples : 1, sizeof *msgs);
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
+    for (size_t i = 0; i < s->n_examples; i++)
+        msgs[i] = (nt_chat_msg){s->examples[i].role, s->examples[i].text};
+    int prc = chat_set_prefix(c, msgs, s->n_examples);
+    free(msgs);
+    if (prc != NT_OK || chat_set_greeting(c, s->greeting) != NT_OK)
+        return nt_err_set(err, prc == NT_OK ? NT_ERR_NOMEM : prc, "session: cannot set the examples");
+    for (size_t i = 0; i < s->n_turns; i++) {
+        int rc = chat_restore_turn(c, &s->turns[i]);
+        if (rc != NT_OK) {
+            chat_clear(c);
+            return nt_err_set(err, rc, "session: message %zu: %s", i + 1,
+                              rc == NT_ERR_NOMEM ? "out of memory"
+                                                 : "questions and answers must alternate");
+        }
+    }
+    chat_set_first_turn(c, s->first);
+    return NT_OK;
+}
+
+
+/* ================================================================ small formats ===== */
+
+void session_format_time(int64_t t, char buf[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, 32, "1970-01-01T00:00:00Z");
+}
+
+/* The shortest decimal text that reads back (strtof) to exactly v. */
+static void fmt_float(float v, char *buf, size_t cap)
+{
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, cap, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
+/* ========================================================= shared with the writer and reader ===== */
+
+/* The parameters in the order the file writes them. */
+#define SP_OFF(f) offsetof(nt_sampler_params, f)
+const sp_def session_sp_defs[] = {
+    {"temp", SP_FLOAT, SP_OFF(temperature)},
+    {"top-k", SP_INT, SP_OFF(top_k)},
+    {"top-p", SP_FLOAT, SP_OFF(top_p)},
+    {"min-p", SP_FLOAT, SP_OFF(min_p)},
+    {"repeat-penalty", SP_FLOAT, SP_OFF(repeat_penalty)},
+    {"repeat-last-n", SP_INT, SP_OFF(repeat_last_n)},
+    {"presence-penalty", SP_FLOAT, SP_OFF(presence_penalty)},
+    {"frequency-penalty", SP_FLOAT, SP_OFF(frequency_penalty)},
+    {"seed", SP_SEED, SP_OFF(seed)},
+};
+
+const char *const session_end_names[] = {
+    [WEND_EOG] = "eog", [WEND_LENGTH] = "length", [WEND_STOPPED] = "stopped",
+    [WEND_CONTEXT_FULL] = "context-full", [WEND_ERROR] = "error",
+};
+
+const char session_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *session_str_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+void session_sp_format(const sp_def *d, const nt_sampler_params *p, char *buf, size_t cap)
+{
+    const char *base = (const char *)p + d->off;
+    if (d->kind == SP_FLOAT) {
+        float v;
+        memcpy(&v, base, sizeof v);
+        fmt_float(v, buf, cap);
+    } else if (d->kind == SP_INT) {
+        int32_t v;
+        memcpy(&v, base, sizeof v);
+        snprintf(buf, cap, "%d", v);
+    } else {
+        uint64_t v;
+        memcpy(&v, base, sizeof v);
+        snprintf(buf, cap, "%llu", (unsigned long long)v);
+    }
+}
+
+static bool sp_equal(const sp_def *d, const nt_sampler_params *a, const nt_sampler_params *b)
+{
+    return memcmp((const char *)a + d->off, (const char *)b + d->off, session_sp_size(d)) == 0;
+}
+
+int session_changes(const chat_turn *t, session_change **out)
+{
+    *out = NULL;
+    size_t cap = 0, n = 0;
+    session_change *v = NULL;
+    nt_sampler_params cur = t->params;
+    for (size_t i = 0; i < t->n_changes; i++) {
+        const nt_sampler_params *np = &t->changes[i].params;
+        for (size_t k = 0; k < SESSION_N_SP; k++) {
+            if (sp_equal(&session_sp_defs[k], &cur, np)) continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                session_change *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    free(v);
+                    return -1;
+                }
+                v = nv;
+            }
+            v[n].index = t->changes[i].index;
+            v[n].param = session_sp_defs[k].name;
+            session_sp_format(&session_sp_defs[k], np, v[n].value, sizeof v[n].value);
+            n++;
+        }
+        cur = *np;
+    }
+    *out = v;
+    return (int)n;
+}
+
+/* ============================================================ sessions folder ===== */
+
+char *session_dir(void)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    if (xdg && xdg[0] == '/') return session_str_join(xdg, "/natter/sessions");
+    const char *home = getenv("HOME");
+    if (home && home[0]) return session_str_join(home, "/.local/state/natter/sessions");
+    return NULL;
+}
+
+int session_dir_make(nt_err *err)
+{
+    char *dir = session_dir();
+    if (!dir) return nt_err_set(err, NT_ERR_IO, "no sessions folder: set HOME or XDG_STATE_HOME");
+    int rc = NT_OK;
+    for (char *p = dir + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char save = *p;
+            *p = '\0';
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+                rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+                break;
+            }
+            *p = save;
+            if (!save) break;
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t ls = strlen(s), lf = strlen(suf);
+    return ls >= lf && !strcmp(s + ls - lf, suf);
+}
+
+int session_list(session_entry **out)
+{
+    *out = NULL;
+    char *dir = session_dir();
+    if (!dir) return 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return 0;
+    }
+    session_entry *v = NULL;
+    int n = 0, cap = 0;
+    struct dirent *de;
+    bool oom = false;
+    while (!oom && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || !ends_with(de->d_name, ".yaml")) continue;
+        char *p1 = session_str_join(dir, "/");
+        char *path = p1 ? session_str_join(p1, de->d_name) : NULL;
+        free(p1);
+        struct stat st;
+        if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            oom = !path;
+            free(path);
+            continue;
+        }
+        if (n == cap) {
+            int nc = cap ? cap * 2 : 16;
+            session_entry *nv = realloc(v, (size_t)nc * sizeof *nv);
+            if (!nv) {
+                free(path);
+                oom = true;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        session_entry *e = &v[n++];
+        memset(e, 0, sizeof *e);
+        e->path = path;
+        e->name = strndup(de->d_name, strlen(de->d_name) - 5);
+        e->updated = (int64_t)st.st_mtime;
+        ycfg_diag diag = {0};
+        session *s = NULL;
+        if (session_load(&s, path, de->d_name, &diag) == NT_OK) {
+            e->ok = true;
+            e->updated = s->updated;
+            e->model = xstrdup(s->model.file);
+            e->turns = (s->n_turns + 1) / 2;
+            e->first = xstrdup(s->n_turns ? s->turns[0].text : "");
+        } else {
+            const char *m = diag.n ? diag.v[0] : "cannot read";
+            const char *nl = strchr(m, '\n');
+            e->first = nl ? strndup(m, (size_t)(nl - m)) : strdup(m);
+        }
+        session_free(s);
+        ycfg_diag_free(&diag);
+        if (!e->name || !e->first) oom = true;
+    }
+    closedir(d);
+    free(dir);
+    if (oom) {
+        session_entries_free(v, n);
+        return -1;
+    }
+    /* Newest first. */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j].updated > v[j - 1].updated; j--) {
+            session_entry t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    *out = v;
+    return n;
+}
+
+void session_entries_free(session_entry *v, int n)
+{
+    if (!v) return;
+    for (int i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].path);
+        free(v[i].model);
+        free(v[i].first);
+    }
+    free(v);
+}
+
+char *session_path(const char *name)
+{
+    if (name && name[0]) {
+        if (strchr(name, '/') || ends_with(name, ".yaml") || ends_with(name, ".yml"))
+            return strdup(name);
+        char *dir = session_dir();
+        if (!dir) return NULL;
+        char *a = session_str_join(dir, "/"), *b = a ? session_str_join(a, name) : NULL;
+        char *p = b ? session_str_join(b, ".yaml") : NULL;
+        free(dir);
+        free(a);
+        free(b);
+        return p;
+    }
+    /* The latest by modification time (cheaper than reading every file). */
+    char *dir = session_dir();
+    if (!dir) return NULL;
+    DIR *d = opendir(dir);
+    char *best = NULL;
+    time_t best_t = 0;
+    long best_ns = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || !ends_with(de->d_name, ".yaml")) continue;
+        char *a = session_str_join(dir, "/"), *p = a ? session_str_join(a, de->d_name) : NULL;
+        free(a);
+        struct stat st;
+        if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+            (!best || st.st_mtim.tv_sec > best_t ||
+             (st.st_mtim.tv_sec == best_t && st.st_mtim.tv_nsec > best_ns))) {
+            free(best);
+            best = p;
+            best_t = st.st_mtim.tv_sec;
+            best_ns = st.st_mtim.tv_nsec;
+        } else {
+            free(p);
+        }
+    }
+    if (d) closedir(d);
+    free(dir);
+    return best;
+}
+
+char *session_new_path(void)
+{
+    char *dir = session_dir();
+    if (!dir) return NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d-%H%M%S", &tm);
+    char *path = NULL;
+    for (int i = 1; i < 1000; i++) {
+        char name[64];
+        if (i == 1) snprintf(name, sizeof name, "/%s.yaml", stamp);
+        else snprintf(name, sizeof name, "/%s-%d.yaml", stamp, i);
+        path = session_str_join(dir, name);
+        if (!path) break;
+        struct stat st;
+        if (stat(path, &st) != 0 && errno == ENOENT) break;
+        free(path);
+        path = NULL;
+    }
+    free(dir);
+    return path;
+}
+
+/* ============================================== entry points for the commands ===== */
+
+static bool chat_has_complete_turn(const chat *c)
+{
+    for (size_t i = 0; i < chat_n_turns(c); i++) {
+        const chat_turn *t = chat_turn_at(c, i);
+        if (t->role == NT_ROLE_ASSISTANT && t->complete) return true;
+    }
+    return false;
+}
+
+int session_autosave(session *s, const chat *c, nt_err *err)
+{
+    if (!chat_has_complete_turn(c)) return NT_OK;
+    int rc = session_capture(s, c);
+    if (rc != NT_OK) return nt_err_set(err, rc, "session: out of memory");
+    if (!s->path) {
+        if ((rc = session_dir_make(err)) != NT_OK) return rc;
+        char *p = session_new_path();
+        if (!p) return nt_err_set(err, NT_ERR_IO, "session: no free file name in the sessions folder");
+        rc = session_save(s, p, err);
+        free(p);
+        return rc;
+    }
+    rc = session_save(s, s->path, err);
+    if (rc == NT_ERR_INVALID) {
+        /* The file there is not ours to replace: keep it, save under a new name. */
+        if (session_dir_make(err) != NT_OK) return rc;
+        char *p = session_new_path();
+        if (!p) return rc;
+        free(s->path);
+        s->path = NULL;
+        rc = session_save(s, p, err);
+        free(p);
+    }
+    return rc;
+}
+
+int session_cmd_save(session *s, const chat *c, const char *name, char *msg, size_t cap)
+{
+    nt_err err = {0};
+    int rc = session_capture(s, c);
+    if (rc != NT_OK) {
+        snprintf(msg, cap, "cannot save: out of memory");
+        return rc;
+    }
+    char *path = NULL;
+    if (name && name[0]) {
+        path = session_path(name);
+        if (path && !strchr(name, '/') && (rc = session_dir_make(&err)) != NT_OK) {
+            snprintf(msg, cap, "cannot save: %s", err.msg);
+            free(path);
+            return rc;
+        }
+    } else if (s->path) {
+        path = strdup(s->path);
+    } else {
+        if ((rc = session_dir_make(&err)) != NT_OK) {
+            snprintf(msg, cap, "cannot save: %s", err.msg);
+            return rc;
+        }
+        path = session_new_path();
+    }
+    if (!path) {
+        snprintf(msg, cap, "cannot save: no sessions folder (set HOME or XDG_STATE_HOME)");
+        return NT_ERR_IO;
+    }
+    rc = session_save(s, path, &err);
+    if (rc == NT_OK) snprintf(msg, cap, "saved to %s", path);
+    else snprintf(msg, cap, "cannot save: %s", err.msg);
+    free(path);
+    return rc;
+}
+
+int session_cmd_load(session **sp, chat *c, const char *name, char **msg)
+{
+    *msg = NULL;
+    if (chat_busy(c)) {
+        *msg = strdup("wait for the answer to finish (or stop it) before loading");
+        return NT_ERR_INVALID;
+    }
+    char *path = session_path(name);
+    if (!path) {
+        *msg = strdup(name && name[0] ? "out of memory" : "there are no saved sessions");
+        return NT_ERR_IO;
+    }
+    ycfg_diag diag = {0};
+    session *ns = NULL;
+    int rc = session_load(&ns, path, NULL, &diag);
+    if (rc != NT_OK) {
+        *msg = ycfg_diag_join(&diag);
+        ycfg_diag_free(&diag);
+        free(path);
+        return rc;
+    }
+    ycfg_diag_free(&diag);
+    session *old = *sp;
+    /* The recording's model identity is kept for the message; the live model is the current
+     * one, and autosaves record that. */
+    bool same = old && old->model.hash == ns->model.hash;
+    enum nt_chat_family fam = chat_get_family(c);
+    chat_clear(c);
+    nt_err err = {0};
+    rc = session_restore(ns, c, &err);
+    /* Another model speaks its own template. */
+    if (rc == NT_OK && old && !same) chat_set_family(c, fam);
+    if (rc != NT_OK) {
+        *msg = strdup(err.msg);
+        session_free(ns);
+        free(path);
+        return rc;
+    }
+    char note[512];
+    snprintf(note, sizeof note, "loaded %s (%zu messages)%s%s%s", path, ns->n_turns,
+             same || !old ? "" : "; it was recorded with ",
+             same || !old ? "" : (ns->model.file ? ns->model.file : "another model"),
+             same || !old ? "" : ", so new answers will differ");
+    if (old) {
+        session_model m = old->model;
+        memset(&old->model, 0, sizeof old->model);
+        session_model_release(&ns->model);
+        ns->model = m;
+        free(ns->persona);
+        ns->persona = old->persona;
+        old->persona = NULL;
+    }
+    session_free(old);
+    *sp = ns;
+    *msg = strdup(note);
+    free(path);
+    return NT_OK;
+}
+
+/* The first line of s, at most max characters (UTF-8 aware), "..." when cut. */
+static void first_line(strbuf *b, const char *s, size_t max)
+{
+    size_t chars = 0, i = 0;
+    while (s[i] && s[i] != '\n' && chars < max) {
+        i++;
+        while (((unsigned char)s[i] & 0xC0) == 0x80) i++;
+        chars++;
+    }
+    for (size_t k = 0; k < i; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        strbuf_put(b, ch < 0x20 ? " " : s + k, 1);
+    }
+    if (s[i]) strbuf_puts(b, "...");
+}
+
+char *session_cmd_list(void)
+{
+    session_entry *v = NULL;
+    int n = session_list(&v);
+    if (n < 0) return NULL;
+    strbuf b = {0};
+    if (n == 0) {
+        char *dir = session_dir();
+        strbuf_printf(&b, "no saved sessions in %s\n", dir ? dir : "(no folder)");
+        free(dir);
+    }
+    for (int i = 0; i < n; i++) {
+        char when[32] = "";
+        time_t t = (time_t)v[i].updated;
+        struct tm tm;
+        if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        if (v[i].ok) {
+            strbuf_printf(&b, "%-24s %s  %-24s %3zu turn%s  \"", v[i].name, when,
+                          v[i].model ? v[i].model : "?", v[i].turns, v[i].turns == 1 ? " " : "s");
+            first_line(&b, v[i].first, 48);
+            strbuf_puts(&b, "\"\n");
+        } else {
+            strbuf_printf(&b, "%-24s %s  (unreadable: ", v[i].name, when);
+            first_line(&b, v[i].first, 80);
+            strbuf_puts(&b, ")\n");
+        }
+    }
+    session_entries_free(v, n);
+    return strbuf_take(&b, NULL);
+}

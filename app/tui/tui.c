@@ -1,0 +1,1396 @@
+/* tui.c — the chat screen's event loop and its handlers.
+ *
+ * One thread (this one) owns ncurses, readline and the conversation; the worker thread owns
+ * the model. The loop poll()s stdin, the worker's wake-up fd and the signal self-pipe; it
+ * never blocks on the model. Handlers change state and return the UI_R_* flags of what must be
+ * redrawn; the loop draws once per wake-up (ui_draw: wnoutrefresh per window, one doupdate).
+ * The actions behind /commands and keys come from the one table in app/tui/commands.h. */
+#include "tui.h"
+
+#include "conv/chat.h"
+#include "cmd/cli.h"
+#include "commands.h"
+#include "input.h"
+#include "conv/persona.h"
+#include "util/queue.h"
+#include "conv/replay.h"
+#include "conv/session.h"
+#include "util/strbuf.h"
+#include "term.h"
+#include "theme.h"
+#include "ui.h"
+#include "conv/worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TUI_ESC_WAIT_MS 30     /* how long a lone ESC waits for the rest of a sequence */
+#define TUI_EVENTS_PER_DRAW 512 /* worker events handled before the screen is drawn again */
+
+/* /replay: app/conv/replay.c regenerates a saved session's answers on a thread of its own (it maps
+ * its own copy of the model, so the worker's KV cache and the conversation stay as they are)
+ * and streams what it writes to the UI thread through a queue; the UI shows it as a read-only
+ * note at the end of the history. */
+enum tui_rev_kind { REV_START, REV_QUESTION, REV_ANSWER, REV_TEXT, REV_END, REV_SKIP, REV_ERROR, REV_DONE };
+typedef struct tui_rev {
+    enum tui_rev_kind kind;
+    size_t turn;
+    char *text;          /* START (model path), QUESTION, TEXT, ERROR; owned by the queue, then
+                            by whoever pops it */
+    bool flag;           /* START: exact replay; END: matched the recording */
+    uint64_t seed;       /* ANSWER */
+    size_t n_changes;    /* ANSWER */
+    size_t n_tokens, first_diff; /* END */
+    enum worker_end end; /* END */
+} tui_rev;
+
+typedef struct tui_replay {
+    session *s;             /* owned; the thread reads it */
+    char *name;             /* what the user asked for */
+    char *model_path;       /* NULL: the recorded nt_model */
+    int32_t n_threads;
+    queue *q;
+    pthread_t thread;
+    pthread_mutex_t lock;   /* guards r and cancel */
+    replay *r;              /* the thread's, while it exists */
+    bool cancel;
+    /* UI thread only: */
+    strbuf text;            /* the note shown */
+    size_t n_answers, n_matched;
+    bool stopped, failed;
+} tui_replay;
+
+typedef struct tui {
+    ui u;
+    chat *chat;
+    worker *w;
+    const struct cli_opts *opts;
+    bool quit;
+    int quit_signal;
+    bool ctrlc_armed; /* Ctrl-C pressed once at an idle prompt */
+    bool eof_armed;   /* Ctrl-D pressed once on an empty line */
+    /* Personas and themes: */
+    persona *persona;      /* in use; owned unless it is opts->loaded */
+    theme *theme;          /* in use (owned); term.c borrows it */
+    persona *pending;      /* /persona waiting for the y/n answer (owned) */
+    enum nt_chat_family model_family; /* the model's own (or --template's) chat family */
+    size_t saved_turns;    /* turns when the conversation was last saved (the session hooks
+                              set it); more turns than this = unsaved */
+    /* Sessions (app/conv/session.h): */
+    session *sess;         /* the conversation's session: autosaved after every answer */
+    char *save_to;         /* --save FILE: where the next autosave goes (then NULL) */
+    tui_replay *rp;        /* a /replay running, or NULL */
+    bool replay_dirty;     /* its note changed since it was last shown */
+} tui;
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* An answer or a re-read is running, or a replay: the conversation must not change. */
+static bool tui_busy(const tui *t)
+{
+    return chat_busy(t->chat) || t->rp != NULL;
+}
+
+static int tui_message(tui *t, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tui_new_session(tui *t);
+static void tui_session_persona(tui *t);
+
+/* Sets the message line. style says what kind of message it is: TS_NOTE for what happened
+ * (a command's answer), TS_WARNING for what needs attention although nothing failed (turns
+ * dropped from the context, a command refused while the model is busy, something cut), and
+ * TS_ERROR for what failed. */
+static int tui_message(tui *t, int style, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->u.message, sizeof t->u.message, fmt, ap);
+    va_end(ap);
+    t->u.message_style = style;
+    return UI_R_MESSAGE;
+}
+
+static int tui_apply_params(tui *t)
+{
+    if (tui_busy(t)) worker_set_params(t->w, &t->u.params);
+    return UI_R_PANEL;
+}
+
+/* Builds the job for the last question and hands it to the worker. */
+static int tui_start_answer(tui *t)
+{
+    ui *u = &t->u;
+    int32_t n_ctx = chat_n_ctx(t->chat);
+    int32_t max = u->max_tokens <= 0 || u->max_tokens >= n_ctx ? n_ctx : u->max_tokens;
+    worker_job job;
+    int dropped = 0;
+    nt_err err = {0};
+    int rc = chat_prepare(t->chat, &u->params, max, &job, &dropped, &err);
+    if (rc != NT_OK) {
+        /* The question cannot be answered (it does not fit): give it back for editing rather
+         * than leave an unanswerable turn behind. */
+        char *q = chat_edit(t->chat);
+        if (q) {
+            input_set_line(q);
+            free(q);
+        }
+        ui_truncate(u, chat_n_turns(t->chat));
+        return tui_message(t, TS_ERROR, "%s", err.msg) | UI_R_HISTORY | UI_R_INPUT;
+    }
+    rc = worker_submit(t->w, &job);
+    if (rc != NT_OK) {
+        /* The answer turn is there but will never be filled: close it as failed. */
+        worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = job.keep};
+        chat_apply(t->chat, &done);
+        return tui_message(t, TS_ERROR, "the model is busy (%s)", nt_status_str(rc));
+    }
+    u->state = UI_READING;
+    u->progress_done = 0;
+    u->progress_total = job.n_tokens;
+    u->n_past = job.keep;
+    u->n_gen_now = 0;
+    u->follow = true;
+    u->pick = -1;
+    ui_truncate(u, chat_n_turns(t->chat) - 1);
+    int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+    if (dropped > 0)
+        f |= tui_message(t, TS_WARNING, "the context is full: %d older turn%s dropped from the model's view",
+                         dropped, dropped == 1 ? "" : "s");
+    else
+        u->message[0] = '\0', f |= UI_R_MESSAGE;
+    return f;
+}
+
+static int tui_set(tui *t, const char *args)
+{
+    char name[64], value[64];
+    if (sscanf(args, "%63s %63s", name, value) != 2) {
+        char buf[64];
+        if (sscanf(args, "%63s", name) == 1 && chat_get_param(&t->u.params, name, buf, sizeof buf) == 0)
+            return tui_message(t, TS_NOTE, "%s = %s", name, buf);
+        return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-p, top-k, min-p, "
+                                        "repeat-penalty, max-tokens, seed, ...)");
+    }
+    for (char *p = name; *p; p++)
+        if (*p == '_') *p = '-';
+    if (strcmp(name, "max-tokens") == 0 || strcmp(name, "n") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > (1L << 24))
+            return tui_message(t, TS_ERROR, "/set max-tokens: '%s' is not a count (0 = all)", value);
+        t->u.max_tokens = (int32_t)v;
+        return tui_message(t, TS_NOTE, "max-tokens = %ld (from the next answer on)", v) | UI_R_PANEL;
+    }
+    nt_err err = {0};
+    if (chat_set_param(&t->u.params, name, value, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "/set %s: %s", name, err.msg);
+    char buf[64] = "";
+    chat_get_param(&t->u.params, name, buf, sizeof buf);
+    return tui_apply_params(t) | tui_message(t, TS_NOTE, "%s = %s", name, buf);
+}
+
+static int tui_need_idle(tui *t, const char *what)
+{
+    return tui_message(t, TS_WARNING, "%s: %s; stop it first (Esc)", what,
+                       t->rp ? "a replay is running" : "an answer is being written");
+}
+
+/* The fixed part's size for the status bar (0 when it cannot be counted). */
+static void tui_count_fixed(tui *t)
+{
+    int32_t n = 0;
+    nt_err err = {0};
+    /* Nothing fixed (--system ''): no number, rather than the BOS alone. */
+    bool any = chat_system(t->chat)[0] || chat_n_prefix(t->chat) > 0 || chat_greeting(t->chat);
+    t->u.persona_tokens = any && chat_count_fixed(t->chat, &n, &err) == NT_OK ? n : 0;
+}
+
+/* Makes p the persona (taking it, unless it is opts->loaded): a new conversation with its
+ * fixed part, its sampling values on the sliders (command-line options still win) and its
+ * name in the status bar. system, when not NULL, replaces its prompt (--system at start). */
+static int tui_use_persona(tui *t, persona *p, const char *system)
+{
+    ui *u = &t->u;
+    nt_err err = {0};
+    chat_clear(t->chat);
+    ui_truncate(u, 0);
+    /* {{model}} is the model's file name, as in the one-shot mode and --check. */
+    const char *slash = t->opts->model ? strrchr(t->opts->model, '/') : NULL;
+    const char *model_file = slash ? slash + 1 : t->opts->model;
+    if (!t->opts->raw &&
+        cli_chat_persona(t->chat, p, model_file, system,
+                         t->opts->template_name ? -1 : (int)t->model_family, &err) != NT_OK) {
+        if (p != t->opts->loaded) persona_free(p);
+        return UI_R_ALL | tui_message(t, TS_ERROR, "%s", err.msg);
+    }
+    if (t->persona && t->persona != t->opts->loaded) persona_free(t->persona);
+    t->persona = p;
+    uint64_t seed = u->params.seed;
+    cli_persona_params(t->opts, p, &u->params, &u->max_tokens);
+    if (!(p->sampling.set & PERSONA_SET_SEED) && !t->opts->seed_given) u->params.seed = seed;
+    u->base_params = u->params;
+    u->base_max_tokens = u->max_tokens;
+    u->persona = p->name;
+    u->follow = true;
+    u->fixed_gen++;
+    tui_new_session(t);
+    tui_session_persona(t);
+    tui_count_fixed(t);
+    return UI_R_ALL;
+}
+
+/* Adds the --context documents to a persona chosen with /persona. */
+static int tui_add_context(tui *t, persona *p, char *msg, size_t cap)
+{
+    for (int i = 0; i < t->opts->n_context; i++) {
+        nt_err err = {0};
+        if (persona_add_context_file(p, t->opts->context[i], &err) != NT_OK) {
+            snprintf(msg, cap, "%s", err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Shows what went wrong with a persona or theme file in the history: the errors with their
+ * file:line:col, and what stays. */
+static int tui_file_errors(tui *t, const char *what, const char *name, const char *errors,
+                           const char *kept)
+{
+    char head[256];
+    snprintf(head, sizeof head, "%s %s cannot be used; keeping %s:\n", what, name, kept);
+    size_t n = strlen(head) + strlen(errors) + 1;
+    char *note = malloc(n);
+    if (note) {
+        snprintf(note, n, "%s%s", head, errors);
+        ui_set_note(&t->u, UI_NOTE_ERROR, note);
+        free(note);
+    }
+    t->u.follow = true;
+    return UI_R_HISTORY | tui_message(t, TS_ERROR, "%s %.200s has errors (shown above); keeping %s",
+                                      what, name, kept);
+}
+
+static int tui_persona(tui *t, const char *args)
+{
+    if (!args[0]) {
+        const persona *p = t->persona;
+        return tui_message(t, TS_NOTE, "persona %s (%s), fixed part %d tokens; /persona NAME switches",
+                           p ? p->name : "default", p ? p->path : "(built-in)",
+                           (int)t->u.persona_tokens);
+    }
+    ycfg_diag d = {0};
+    persona *p = persona_open(args, &d);
+    char msg[512];
+    if (!p) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "persona", args, errs ? errs : "out of memory",
+                                t->u.persona ? t->u.persona : "the current one");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    if (tui_add_context(t, p, msg, sizeof msg) != 0) {
+        persona_free(p);
+        return tui_file_errors(t, "persona", args, msg, t->u.persona ? t->u.persona : "the current one");
+    }
+    if (chat_n_turns(t->chat) > t->saved_turns) {
+        persona_free(t->pending);
+        t->pending = p;
+        snprintf(t->u.ask, sizeof t->u.ask,
+                 "The conversation is not saved. Start a new one with persona %.100s? (y/n)", p->name);
+        t->u.message[0] = '\0';
+        return UI_R_STATUS | UI_R_MESSAGE;
+    }
+    ui_clear_note(&t->u);
+    return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
+}
+
+/* The answer to the y/n question of /persona. */
+static int tui_confirm(tui *t, int key)
+{
+    persona *p = t->pending;
+    t->pending = NULL;
+    t->u.ask[0] = '\0';
+    if (key == 'y' || key == 'Y') {
+        ui_clear_note(&t->u);
+        char name[128];
+        snprintf(name, sizeof name, "%s", p->name);
+        return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
+    }
+    persona_free(p);
+    return tui_message(t, TS_NOTE, "kept persona %s and the conversation", t->u.persona);
+}
+
+static int tui_theme(tui *t, const char *args)
+{
+    if (!args[0])
+        return tui_message(t, TS_NOTE, "theme %s (%s); /theme NAME switches",
+                           t->theme ? t->theme->name : "dark", t->theme ? t->theme->path : "(built-in)");
+    ycfg_diag d = {0};
+    theme *th = theme_open(args, &d);
+    if (!th) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "theme", args, errs ? errs : "out of memory",
+                                t->theme ? t->theme->name : "the current one");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    term_set_theme(th);
+    theme_free(t->theme);
+    t->theme = th;
+    return UI_R_ALL | UI_R_REPAINT | tui_message(t, TS_NOTE, "theme %.100s", th->name);
+}
+
+/* ------------------------------------------------------------------ sessions ----- */
+
+/* A new conversation gets a file of its own: the next autosave picks a new name, so the
+ * previous conversation's file stays as it was. */
+static void tui_new_session(tui *t)
+{
+    t->saved_turns = 0;
+    if (!t->sess) return;
+    free(t->sess->path);
+    t->sess->path = NULL;
+    t->sess->created = t->sess->updated = (int64_t)time(NULL);
+}
+
+/* The persona's name goes into the session file. */
+static void tui_session_persona(tui *t)
+{
+    char *name = t->sess && t->persona ? strdup(t->persona->name) : NULL;
+    if (!name) return;
+    free(t->sess->persona);
+    t->sess->persona = name;
+}
+
+/* Turns the session file holds after a save now (an answer being written is left out). */
+static size_t tui_saveable_turns(const tui *t)
+{
+    size_t n = chat_n_turns(t->chat);
+    const chat_turn *last = n ? chat_turn_at(t->chat, n - 1) : NULL;
+    return last && last->role == NT_ROLE_ASSISTANT && !last->complete ? n - 1 : n;
+}
+
+/* Saves after every answer: to --save FILE the first time it is given, else autosave (the
+ * sessions folder, or the file the session came from). A failure is a note, never fatal:
+ * the conversation goes on. */
+static int tui_autosave(tui *t)
+{
+    if (!t->sess) return 0;
+    nt_err err = {0};
+    int f = 0;
+    if (t->save_to) {
+        int rc = session_capture(t->sess, t->chat);
+        if (rc == NT_OK) rc = session_save(t->sess, t->save_to, &err);
+        else snprintf(err.msg, sizeof err.msg, "out of memory");
+        char *target = t->save_to;
+        t->save_to = NULL;
+        if (rc == NT_OK) {
+            free(target);
+            t->saved_turns = tui_saveable_turns(t);
+            return 0;
+        }
+        char note[1024];
+        snprintf(note, sizeof note, "cannot save the session to %.300s: %s\nautosaving in the "
+                 "sessions folder instead", target, err.msg);
+        free(target);
+        ui_set_note(&t->u, UI_NOTE_ERROR, note);
+        f = UI_R_HISTORY;
+    }
+    if (session_autosave(t->sess, t->chat, &err) != NT_OK) {
+        char note[1024];
+        snprintf(note, sizeof note, "cannot autosave the session: %s", err.msg);
+        ui_set_note(&t->u, UI_NOTE_ERROR, note);
+        t->u.follow = true;
+        return UI_R_HISTORY;
+    }
+    t->saved_turns = tui_saveable_turns(t);
+    return f;
+}
+
+static int tui_save(tui *t, const char *args)
+{
+    if (!t->sess) return tui_message(t, TS_ERROR, "/save: out of memory");
+    char msg[1024];
+    int rc = session_cmd_save(t->sess, t->chat, args, msg, sizeof msg);
+    if (rc != NT_OK) return tui_message(t, TS_ERROR, "/save: %s", msg);
+    t->saved_turns = tui_saveable_turns(t);
+    if (args[0]) {
+        /* The name given takes over from --save FILE. */
+        free(t->save_to);
+        t->save_to = NULL;
+    }
+    return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
+}
+
+/* Shows a conversation just restored into the chat (/load, --resume) and reads it back into
+ * the model's cache, the progress in the status bar. msg is the load's report. */
+static int tui_show_loaded(tui *t, const char *msg)
+{
+    ui *u = &t->u;
+    ui_truncate(u, 0);
+    ui_clear_note(u);
+    u->follow = true;
+    u->tok_per_sec = 0;
+    u->pick = -1;
+    u->n_past = 0;
+    tui_count_fixed(t);
+    int f = UI_R_ALL;
+    /* A question saved before its answer came goes back into the input line. */
+    size_t n = chat_n_turns(t->chat);
+    if (n > 0 && chat_turn_at(t->chat, n - 1)->role == NT_ROLE_USER) {
+        char *q = chat_edit(t->chat);
+        if (q) {
+            input_set_line(q);
+            free(q);
+        }
+    }
+    t->saved_turns = chat_n_turns(t->chat);
+    /* The seeds go on from the loaded answers' (each answer bumps it), unless --seed says. */
+    for (size_t i = chat_n_turns(t->chat); i-- > 0 && !t->opts->seed_given;) {
+        const chat_turn *a = chat_turn_at(t->chat, i);
+        if (a->role == NT_ROLE_ASSISTANT) {
+            u->params.seed = a->params.seed + 1;
+            break;
+        }
+    }
+    if (chat_n_turns(t->chat) == 0) return f | tui_message(t, TS_NOTE, "%s", msg);
+    worker_job job;
+    nt_err err = {0};
+    if (chat_prepare_reread(t->chat, &job, &err) != NT_OK)
+        return f | tui_message(t, TS_WARNING, "%s; %s", msg, err.msg);
+    if (worker_submit(t->w, &job) != NT_OK) {
+        /* The chat waits for the re-read's end: give it one (the next question reads all). */
+        worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = 0};
+        chat_apply(t->chat, &done);
+        return f | tui_message(t, TS_ERROR, "%s; the model is busy", msg);
+    }
+    u->state = UI_READING;
+    u->progress_done = 0;
+    u->progress_total = job.n_tokens;
+    u->n_past = job.keep;
+    u->n_gen_now = 0;
+    return f | tui_message(t, TS_NOTE, "%s", msg);
+}
+
+/* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
+ * with their file:line:col); start says what stays then. */
+static int tui_load(tui *t, const char *name, const char *kept)
+{
+    if (!t->sess) return tui_message(t, TS_ERROR, "/load: out of memory");
+    char *msg = NULL;
+    int rc = session_cmd_load(&t->sess, t->chat, name, &msg);
+    if (rc != NT_OK) {
+        int f = tui_file_errors(t, "session", name[0] ? name : "(the latest)",
+                                msg ? msg : "out of memory", kept);
+        free(msg);
+        return f;
+    }
+    int f = tui_show_loaded(t, msg ? msg : "loaded");
+    free(msg);
+    return f;
+}
+
+static int tui_sessions(tui *t)
+{
+    char *list = session_cmd_list();
+    if (!list) return tui_message(t, TS_ERROR, "/sessions: out of memory");
+    size_t n = strlen(list);
+    while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
+    ui_set_note(&t->u, UI_NOTE_INFO, list);
+    free(list);
+    t->u.follow = true;
+    return UI_R_HISTORY | tui_message(t, TS_NOTE, "saved sessions, newest first (shown above); "
+                                                  "/load NAME resumes one");
+}
+
+/* /export [FILE] [md|json]: the conversation as `natter export` writes a session file. FILE
+ * defaults to the session's name in the current folder; the format to FILE's extension. */
+static int tui_export(tui *t, const char *args)
+{
+    char file[1024], fmt[16] = "";
+    snprintf(file, sizeof file, "%s", args);
+    size_t n = strlen(file);
+    while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
+    char *last = strrchr(file, ' ');
+    const char *word = last ? last + 1 : file;
+    if (!strcmp(word, "md") || !strcmp(word, "markdown") || !strcmp(word, "json")) {
+        snprintf(fmt, sizeof fmt, "%s", word);
+        if (last) {
+            *last = '\0';
+            while (last > file && last[-1] == ' ') *--last = '\0';
+        } else {
+            file[0] = '\0';
+        }
+    }
+    n = strlen(file);
+    if (!fmt[0]) snprintf(fmt, sizeof fmt, "%s", n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md");
+    if (!file[0]) {
+        /* The session's name, else a fresh one like the sessions folder's. */
+        char base[512] = "natter-chat";
+        const char *p = t->sess ? t->sess->path : NULL;
+        if (p) {
+            const char *slash = strrchr(p, '/');
+            snprintf(base, sizeof base, "%s", slash ? slash + 1 : p);
+            size_t bn = strlen(base);
+            if (bn > 5 && !strcmp(base + bn - 5, ".yaml")) base[bn - 5] = '\0';
+        }
+        snprintf(file, sizeof file, "%s.%s", base, strcmp(fmt, "json") ? "md" : "json");
+    }
+    if (!t->sess || session_capture(t->sess, t->chat) != NT_OK)
+        return tui_message(t, TS_ERROR, "/export: out of memory");
+    nt_err err = {0};
+    if (session_export_file(t->sess, fmt, file, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "/export: %s", err.msg);
+    char *abs = realpath(file, NULL);
+    int f = tui_message(t, TS_NOTE, "exported %zu messages as %s to %s", t->sess->n_turns,
+                        strcmp(fmt, "json") ? "Markdown" : "JSON", abs ? abs : file);
+    free(abs);
+    return f;
+}
+
+/* ------------------------------------------------------------------- /replay ----- */
+
+static void tui_rev_drop(void *item)
+{
+    free(((tui_rev *)item)->text);
+}
+
+static void tui_rev_push(tui_replay *rp, tui_rev ev)
+{
+    if (queue_push(rp->q, &ev) != 0) free(ev.text);
+}
+
+static void tui_replay_token(int32_t id, const char *text, void *user)
+{
+    (void)id;
+    char *s = text[0] ? strdup(text) : NULL;
+    if (s) tui_rev_push(user, (tui_rev){.kind = REV_TEXT, .text = s});
+}
+
+static bool tui_replay_cancelled(tui_replay *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    bool c = rp->cancel;
+    pthread_mutex_unlock(&rp->lock);
+    return c;
+}
+
+/* The replay thread: app/conv/replay.c turn by turn, streamed into the queue. */
+static void *tui_replay_main(void *arg)
+{
+    tui_replay *rp = arg;
+    const session *s = rp->s;
+    nt_err err = {0};
+    replay_opts o = {.model_path = rp->model_path, .n_threads = rp->n_threads};
+    replay *r = NULL;
+    int rc = replay_init(&r, s, &o, &err);
+    pthread_mutex_lock(&rp->lock);
+    rp->r = r;
+    pthread_mutex_unlock(&rp->lock);
+    if (rc != NT_OK) {
+        tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
+        goto done;
+    }
+    tui_rev_push(rp, (tui_rev){.kind = REV_START, .text = strdup(replay_model_path(r)),
+                               .flag = replay_exact(r)});
+    for (size_t i = 0; i < s->n_turns && !tui_replay_cancelled(rp); i++) {
+        const chat_turn *turn = &s->turns[i];
+        if (turn->role == NT_ROLE_USER) {
+            tui_rev_push(rp, (tui_rev){.kind = REV_QUESTION, .turn = i, .text = strdup(turn->text)});
+            continue;
+        }
+        if (turn->end == WEND_ERROR) {
+            tui_rev_push(rp, (tui_rev){.kind = REV_SKIP, .turn = i});
+            continue;
+        }
+        tui_rev_push(rp, (tui_rev){.kind = REV_ANSWER, .turn = i, .seed = turn->params.seed,
+                                   .n_changes = turn->n_changes});
+        replay_result res;
+        if (replay_answer(r, i, tui_replay_token, rp, &res, &err) != NT_OK) {
+            tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
+            break;
+        }
+        size_t first = 0;
+        bool same = replay_matches(turn, &res, &first);
+        tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = same, .end = res.end,
+                                   .n_tokens = res.tokens.n, .first_diff = first});
+        replay_result_free(&res);
+    }
+done:
+    pthread_mutex_lock(&rp->lock);
+    rp->r = NULL;
+    pthread_mutex_unlock(&rp->lock);
+    replay_free(r);
+    tui_rev_push(rp, (tui_rev){.kind = REV_DONE});
+    return NULL;
+}
+
+/* Shows the replay's note (without its last line end). */
+static void tui_replay_show(tui *t)
+{
+    tui_replay *rp = t->rp;
+    strbuf *b = &rp->text;
+    if (!b->s) return;
+    bool nl = b->n > 0 && b->s[b->n - 1] == '\n';
+    if (nl) b->s[b->n - 1] = '\0';
+    ui_set_note(&t->u, UI_NOTE_INFO, b->s);
+    if (nl) b->s[b->n - 1] = '\n';
+    t->replay_dirty = false;
+}
+
+/* Asks a running replay to stop at its next token. */
+static void tui_replay_cancel(tui_replay *rp)
+{
+    pthread_mutex_lock(&rp->lock);
+    rp->cancel = true;
+    if (rp->r) replay_cancel(rp->r);
+    pthread_mutex_unlock(&rp->lock);
+}
+
+/* Stops the replay thread (if still running), joins it and frees the replay. */
+static void tui_replay_end(tui *t)
+{
+    tui_replay *rp = t->rp;
+    if (!rp) return;
+    tui_replay_cancel(rp);
+    pthread_join(rp->thread, NULL);
+    queue_free(rp->q);
+    pthread_mutex_destroy(&rp->lock);
+    session_free(rp->s);
+    free(rp->name);
+    free(rp->model_path);
+    strbuf_free(&rp->text);
+    free(rp);
+    t->rp = NULL;
+}
+
+static int tui_replay_start(tui *t, const char *name)
+{
+    if (!name[0]) return tui_message(t, TS_NOTE, "usage: /replay NAME (a saved session; /sessions lists them)");
+    char *path = session_path(name);
+    if (!path) return tui_message(t, TS_ERROR, "/replay: out of memory");
+    ycfg_diag d = {0};
+    session *s = NULL;
+    int rc = session_load(&s, path, NULL, &d);
+    free(path);
+    if (rc != NT_OK) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "session", name, errs ? errs : "out of memory", "the conversation");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    tui_replay *rp = calloc(1, sizeof *rp);
+    if (!rp || !(rp->q = queue_init(sizeof(tui_rev), tui_rev_drop)) || !(rp->name = strdup(name))) {
+        if (rp) {
+            queue_free(rp->q);
+            free(rp->name);
+        }
+        free(rp);
+        session_free(s);
+        return tui_message(t, TS_ERROR, "/replay: out of memory");
+    }
+    rp->s = s;
+    /* The model loaded here when the session was recorded with it (same hash), else the
+     * recorded file. */
+    if (t->sess && s->model.hash == t->sess->model.hash && t->opts->model)
+        rp->model_path = strdup(t->opts->model);
+    rp->n_threads = t->opts->n_threads;
+    pthread_mutex_init(&rp->lock, NULL);
+    if (pthread_create(&rp->thread, NULL, tui_replay_main, rp) != 0) {
+        queue_free(rp->q);
+        pthread_mutex_destroy(&rp->lock);
+        session_free(s);
+        free(rp->name);
+        free(rp->model_path);
+        free(rp);
+        return tui_message(t, TS_ERROR, "/replay: cannot start a thread");
+    }
+    t->rp = rp;
+    strbuf_printf(&rp->text, "replay of %s (read-only; the conversation stays as it is)\n", name);
+    tui_replay_show(t);
+    t->u.follow = true;
+    return UI_R_HISTORY | UI_R_STATUS | tui_message(t, TS_NOTE, "replaying %.200s (Esc stops)", name);
+}
+
+/* One event of the replay thread: the note grows. */
+static int tui_replay_event(tui *t, tui_rev *ev)
+{
+    tui_replay *rp = t->rp;
+    int f = 0;
+    static const char *const ends[] = {"end of text", "max tokens", "stopped", "context full", "error"};
+    switch (ev->kind) {
+    case REV_START:
+        strbuf_printf(&rp->text, "model %s: %s\n", ev->text ? ev->text : "?",
+                      ev->flag ? "the recorded one, so every answer should match"
+                               : "not the recorded one, so answers may differ");
+        break;
+    case REV_QUESTION:
+        strbuf_printf(&rp->text, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
+        break;
+    case REV_ANSWER:
+        strbuf_printf(&rp->text, "\n[%zu] assistant (seed %llu, %zu live change%s):\n",
+                      ev->turn + 1, (unsigned long long)ev->seed, ev->n_changes,
+                      ev->n_changes == 1 ? "" : "s");
+        break;
+    case REV_TEXT:
+        strbuf_puts(&rp->text, ev->text ? ev->text : "");
+        break;
+    case REV_END:
+        if (ev->end == WEND_STOPPED && rp->stopped) {
+            strbuf_puts(&rp->text, "\n-> replay stopped\n");
+            break;
+        }
+        rp->n_answers++;
+        if (ev->flag) {
+            rp->n_matched++;
+            strbuf_printf(&rp->text, "\n-> matched the recording (%zu tokens, %s)\n",
+                          ev->n_tokens, ends[ev->end <= WEND_ERROR ? ev->end : WEND_ERROR]);
+        } else {
+            strbuf_printf(&rp->text, "\n-> differs from the recording from token %zu on\n",
+                          ev->first_diff);
+        }
+        break;
+    case REV_SKIP:
+        strbuf_printf(&rp->text, "\n[%zu] assistant: the recorded answer failed; skipped\n",
+                      ev->turn + 1);
+        break;
+    case REV_ERROR:
+        strbuf_printf(&rp->text, "\nreplay: %s\n", ev->text ? ev->text : "error");
+        rp->failed = true;
+        f |= tui_message(t, TS_ERROR, "/replay: %s", ev->text ? ev->text : "error");
+        break;
+    case REV_DONE:
+        tui_replay_show(t);
+        /* Answers that came out differently are worth a look (the point of a replay). */
+        if (!rp->failed)
+            f |= tui_message(t, !rp->stopped && rp->n_matched < rp->n_answers ? TS_WARNING : TS_NOTE,
+                             "replay %s: %zu of %zu answers matched the recording",
+                             rp->stopped ? "stopped" : "done", rp->n_matched, rp->n_answers);
+        tui_replay_end(t);
+        return f | UI_R_HISTORY | UI_R_STATUS;
+    }
+    t->replay_dirty = true;
+    return f;
+}
+
+/* Runs one action of the command table. args is the text after a /command ("" from a key). */
+static int tui_run(tui *t, enum cmd_id id, const char *args)
+{
+    ui *u = &t->u;
+    const cmd_info *ci = commands_info(id);
+    if (ci->flags & CMD_F_PLANNED)
+        return tui_message(t, TS_NOTE, "/%s comes in a later version of natter", ci->name);
+    if ((ci->flags & CMD_F_IDLE) && tui_busy(t))
+        return tui_need_idle(t, ci->name ? ci->name : "this");
+    switch (id) {
+    case CMD_HELP:
+        u->help_shown = !u->help_shown;
+        u->help_scroll = 0;
+        return UI_R_ALL;
+    case CMD_REGEN:
+        if (chat_regen(t->chat) != NT_OK)
+            return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
+        ui_truncate(u, chat_n_turns(t->chat));
+        return tui_start_answer(t);
+    case CMD_EDIT: {
+        char *q = chat_edit(t->chat);
+        if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
+        ui_truncate(u, chat_n_turns(t->chat));
+        input_set_line(q);
+        free(q);
+        return UI_R_HISTORY | UI_R_INPUT | tui_message(t, TS_NOTE, "the last question is back in the input line");
+    }
+    case CMD_UNDO:
+        if (chat_undo(t->chat) != NT_OK)
+            return tui_message(t, TS_NOTE, "/undo: there is nothing to undo");
+        ui_truncate(u, chat_n_turns(t->chat));
+        return UI_R_HISTORY | UI_R_PROBS | tui_message(t, TS_NOTE, "removed the last exchange");
+    case CMD_CLEAR:
+        chat_clear(t->chat);
+        tui_new_session(t);
+        ui_truncate(u, 0);
+        u->follow = true;
+        u->tok_per_sec = 0;
+        return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
+    case CMD_SYSTEM:
+        if (!args[0]) {
+            const char *s = chat_system(t->chat);
+            return tui_message(t, TS_NOTE, "system prompt: %s", s[0] ? s : "(none)");
+        }
+        if (chat_set_system(t->chat, args) != NT_OK)
+            return tui_message(t, TS_ERROR, "/system: out of memory");
+        return UI_R_HISTORY | tui_message(t, TS_NOTE, "system prompt set (read again with the next question)");
+    case CMD_SET:
+        return tui_set(t, args);
+    case CMD_QUIT:
+        t->quit = true;
+        return 0;
+    case CMD_STOP:
+        if (t->rp) {
+            t->rp->stopped = true;
+            tui_replay_cancel(t->rp);
+            return tui_message(t, TS_NOTE, "stopping the replay");
+        }
+        if (tui_busy(t)) {
+            worker_stop(t->w);
+            return tui_message(t, TS_NOTE, "stopped");
+        }
+        return 0;
+    case CMD_NEWLINE:
+        input_insert("\n", 1);
+        return UI_R_INPUT;
+    case CMD_SCROLL_UP:
+        ui_history_scroll(u, ui_history_page(u));
+        return UI_R_HISTORY;
+    case CMD_SCROLL_DOWN:
+        ui_history_scroll(u, -ui_history_page(u));
+        return UI_R_HISTORY;
+    case CMD_SCROLL_TOP:
+        ui_history_top(u);
+        return UI_R_HISTORY;
+    case CMD_SCROLL_END:
+        u->follow = true;
+        return UI_R_HISTORY;
+    case CMD_PANEL_FOCUS:
+        u->panel_focus = !u->panel_focus;
+        return UI_R_LAYOUT;
+    case CMD_PANEL_TOGGLE:
+        u->panel_shown = !u->panel_shown;
+        if (!u->panel_shown) u->panel_focus = false;
+        return UI_R_LAYOUT;
+    case CMD_PROBS:
+        u->probs_shown = !u->probs_shown;
+        u->pick = -1;
+        return UI_R_LAYOUT;
+    case CMD_TOKEN_PREV:
+    case CMD_TOKEN_NEXT: {
+        size_t n = chat_n_turns(t->chat);
+        if (!u->probs_shown || n == 0 || tui_busy(t)) return 0;
+        if (u->pick < 0) u->pick_turn = n - 1;
+        if (u->pick_turn >= u->n_answers) return 0;
+        int count = (int)u->answers[u->pick_turn].n;
+        if (count == 0) return 0;
+        int p = u->pick < 0 ? count - 1 : u->pick;
+        p += id == CMD_TOKEN_PREV ? -1 : 1;
+        u->pick = p < 0 ? 0 : p >= count ? count - 1 : p;
+        return UI_R_HISTORY | UI_R_PROBS;
+    }
+    case CMD_RESET: {
+        uint64_t seed = u->params.seed;
+        u->params = u->base_params;
+        u->params.seed = seed;
+        u->max_tokens = u->base_max_tokens;
+        return tui_apply_params(t) | tui_message(t, TS_NOTE, "sliders reset to the %s persona", u->persona);
+    }
+    case CMD_REDRAW:
+        return UI_R_REPAINT;
+    case CMD_SUSPEND:
+        term_suspend();
+        input_resize(LINES, COLS);
+        return UI_R_REPAINT;
+    case CMD_SLIDER_PREV:
+        u->slider = (u->slider + US_COUNT_ - 1) % US_COUNT_;
+        return UI_R_PANEL;
+    case CMD_SLIDER_NEXT:
+        u->slider = (u->slider + 1) % US_COUNT_;
+        return UI_R_PANEL;
+    case CMD_SLIDER_DEC:
+    case CMD_SLIDER_INC:
+    case CMD_SLIDER_DEC_BIG:
+    case CMD_SLIDER_INC_BIG:
+        ui_slider_step(u, u->slider, id == CMD_SLIDER_DEC || id == CMD_SLIDER_DEC_BIG ? -1 : 1,
+                       id == CMD_SLIDER_DEC_BIG || id == CMD_SLIDER_INC_BIG);
+        return tui_apply_params(t);
+    case CMD_SLIDER_RESET:
+        return tui_run(t, CMD_RESET, "");
+    case CMD_PANEL_LEAVE:
+        u->panel_focus = false;
+        return UI_R_LAYOUT;
+    case CMD_PERSONA:
+        return tui_persona(t, args);
+    case CMD_THEME:
+        return tui_theme(t, args);
+    case CMD_SAVE:
+        return tui_save(t, args);
+    case CMD_LOAD:
+        if (!args[0]) return tui_message(t, TS_NOTE, "usage: /load NAME (/sessions lists them)");
+        return tui_load(t, args, "the current conversation");
+    case CMD_SESSIONS:
+        return tui_sessions(t);
+    case CMD_EXPORT:
+        return tui_export(t, args);
+    case CMD_REPLAY:
+        return tui_replay_start(t, args);
+    case CMD_COUNT_:
+        break;
+    }
+    return 0;
+}
+
+/* An accepted input line: a /command or a question. */
+static int tui_line(tui *t, char *line)
+{
+    int f = UI_R_INPUT;
+    if (line[0] == '/' && line[1] != '/') {
+        const char *args;
+        int id = commands_parse(line, &args);
+        if (id == -1) return f | tui_message(t, TS_ERROR, "unknown command %.40s (F1 lists them)", line);
+        if (id == -2) return f | tui_message(t, TS_ERROR, "%.40s is ambiguous (F1 lists the commands)", line);
+        if (id == -3) return f | tui_message(t, TS_ERROR, "%.40s takes no argument", line);
+        return f | tui_run(t, (enum cmd_id)id, args);
+    }
+    const char *q = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
+    if (q[strspn(q, " \t\n")] == '\0') return f;
+    if (tui_busy(t)) {
+        input_set_line(line); /* keep it for later */
+        return f | tui_need_idle(t, "send");
+    }
+    if (t->u.note) ui_clear_note(&t->u); /* the question moves past the old note */
+    if (chat_add_user(t->chat, q) != NT_OK)
+        return f | tui_message(t, TS_ERROR, "the last question has no answer yet: /regen answers "
+                                            "it, /edit takes it back");
+    return f | tui_start_answer(t);
+}
+
+static void tui_help_scroll(ui *u, int lines)
+{
+    u->help_scroll += lines;
+    if (u->help_scroll > u->help_max) u->help_scroll = u->help_max;
+    if (u->help_scroll < 0) u->help_scroll = 0;
+}
+
+static int tui_key(tui *t, const input_event *ev)
+{
+    ui *u = &t->u;
+    int key = ev->key;
+    if (key != CK_CTRL_C && t->ctrlc_armed) {
+        t->ctrlc_armed = false;
+        u->message[0] = '\0';
+    }
+    if (key != CK_CTRL_D) t->eof_armed = false;
+    if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
+    if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
+        u->help_shown = false;
+        return tui_run(t, CMD_STOP, "") | UI_R_ALL;
+    }
+    if (u->help_shown) {
+        if (key == CK_PGUP || key == CK_UP || key == 'k') {
+            tui_help_scroll(u, key == CK_PGUP ? -10 : -1);
+            return UI_R_HISTORY;
+        }
+        if (key == CK_PGDN || key == CK_DOWN || key == 'j' || key == ' ') {
+            tui_help_scroll(u, key == CK_DOWN || key == 'j' ? 1 : 10);
+            return UI_R_HISTORY;
+        }
+        u->help_shown = false;
+        return UI_R_ALL;
+    }
+    if (key == CK_CTRL_C) {
+        if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
+        if (t->ctrlc_armed) {
+            t->quit = true;
+            return 0;
+        }
+        t->ctrlc_armed = true;
+        input_set_line("");
+        return UI_R_INPUT | tui_message(t, TS_NOTE, "press Ctrl-C again to quit (or type /quit)");
+    }
+    if (key == CK_ESC) {
+        if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
+        if (u->panel_focus) return tui_run(t, CMD_PANEL_LEAVE, "");
+        /* vi mode needs Esc; in emacs mode it would only turn the next key into a Meta key. */
+        if (input_vi_mode()) input_to_readline(ev->raw, (size_t)ev->n_raw);
+        if (u->message[0]) {
+            u->message[0] = '\0';
+            return UI_R_INPUT | UI_R_MESSAGE;
+        }
+        return UI_R_INPUT;
+    }
+    bool line_empty = input_line()[0] == '\0';
+    if ((key == CK_HOME || key == CK_END) && !line_empty && !u->panel_focus) {
+        input_to_readline(ev->raw, (size_t)ev->n_raw);
+        return UI_R_INPUT;
+    }
+    int id = commands_find_key(u->panel_focus ? CMD_CTX_PANEL : CMD_CTX_ANY, key);
+    if (id >= 0) return tui_run(t, (enum cmd_id)id, "");
+    if (u->panel_focus) return 0; /* other keys do nothing while the sliders have the focus */
+    if (ev->n_raw > 0) input_to_readline(ev->raw, (size_t)ev->n_raw);
+    return UI_R_INPUT;
+}
+
+static int tui_mouse(tui *t, const input_event *ev)
+{
+    ui *u = &t->u;
+    if (ev->mouse == IM_WHEEL_UP || ev->mouse == IM_WHEEL_DOWN) {
+        int d = ev->mouse == IM_WHEEL_UP ? 3 : -3;
+        if (u->help_shown) {
+            tui_help_scroll(u, -d);
+            return UI_R_HISTORY;
+        }
+        ui_history_scroll(u, d);
+        return UI_R_HISTORY;
+    }
+    if (ev->mouse == IM_RELEASE) {
+        u->drag_slider = -1;
+        return 0;
+    }
+    if (ev->button != 0 || u->help_shown) return 0;
+    int s = u->drag_slider;
+    size_t turn;
+    int token;
+    if (ev->mouse == IM_PRESS && ui_history_token_at(u, ev->y, ev->x, &turn, &token)) {
+        /* A click on an answer's word shows that token's candidates. */
+        bool shown = u->probs_shown;
+        u->probs_shown = true;
+        u->pick_turn = turn;
+        u->pick = token;
+        return shown ? UI_R_HISTORY | UI_R_PROBS : UI_R_LAYOUT;
+    }
+    if (ev->mouse == IM_PRESS) {
+        s = -1;
+        if (u->w_panel && ev->x >= u->panel_x && ev->x < u->panel_x + u->panel_w)
+            s = ui_slider_at_row(u, ev->y);
+        if (s < 0 || ev->x < u->track_x - 1 || ev->x > u->track_x + u->track_w) return 0;
+        u->drag_slider = s;
+        u->slider = s;
+    }
+    if (s < 0) return 0;
+    ui_slider_set(u, s, ui_slider_value_at(u, s, ev->x));
+    return tui_apply_params(t);
+}
+
+static int tui_paste(tui *t, const input_event *ev)
+{
+    /* Pasted line ends become newlines inside the question; nothing is sent by a paste. */
+    char *s = malloc(ev->len + 1);
+    if (!s) return 0;
+    size_t j = 0;
+    for (size_t i = 0; i < ev->len; i++) {
+        char c = ev->text[i];
+        if (c == '\r') {
+            if (i + 1 < ev->len && ev->text[i + 1] == '\n') continue;
+            c = '\n';
+        }
+        s[j++] = c;
+    }
+    t->u.panel_focus = false;
+    t->u.help_shown = false;
+    input_insert(s, j);
+    free(s);
+    return UI_R_INPUT | UI_R_PANEL;
+}
+
+static int tui_input_events(tui *t, bool timed_out)
+{
+    int f = 0;
+    input_event ev;
+    /* While an answer is being written, a lone ESC at the end of what arrived is the Esc key:
+     * stopping must not wait for the escape-sequence timeout. */
+    while (!t->quit && input_next(&ev, timed_out || (tui_busy(t) && input_lone_esc()))) {
+        switch (ev.kind) {
+        case IEV_KEY: f |= tui_key(t, &ev); break;
+        case IEV_MOUSE: f |= tui_mouse(t, &ev); break;
+        case IEV_PASTE: f |= tui_paste(t, &ev); break;
+        }
+        bool eof;
+        char *line;
+        while ((line = input_take_line(&eof)) != NULL) {
+            f |= tui_line(t, line);
+            free(line);
+        }
+        if (eof) {
+            if (t->eof_armed) t->quit = true;
+            t->eof_armed = true;
+            f |= tui_message(t, TS_NOTE, "press Ctrl-D again to quit (or type /quit)");
+        }
+    }
+    return f;
+}
+
+static int tui_worker_event(tui *t, worker_event *ev)
+{
+    ui *u = &t->u;
+    int f = 0;
+    size_t n = chat_n_turns(t->chat);
+    const chat_turn *turn = n > 0 ? chat_turn_at(t->chat, n - 1) : NULL;
+    switch (ev->kind) {
+    case WEV_PROGRESS:
+        u->progress_done = ev->done;
+        u->progress_total = ev->total;
+        f = UI_R_STATUS;
+        break;
+    case WEV_TOKEN: {
+        ui_answer *a = turn ? ui_answer_at(u, n - 1) : NULL;
+        if (a && a->n == a->cap) {
+            size_t cap = a->cap ? a->cap * 2 : 256;
+            size_t *off = realloc(a->off, cap * sizeof *off);
+            if (off) a->off = off;
+            nt_sampler_cand(*cand)[10] = realloc(a->cand, cap * sizeof *cand);
+            if (cand) a->cand = cand;
+            uint8_t *nc = realloc(a->n_cand, cap);
+            if (nc) a->n_cand = nc;
+            if (off && cand && nc) a->cap = cap;
+        }
+        if (a && a->n < a->cap) {
+            a->off[a->n] = turn->len;
+            int k = ev->n_cand < 10 ? ev->n_cand : 10;
+            memcpy(a->cand[a->n], ev->cand, (size_t)k * sizeof ev->cand[0]);
+            a->n_cand[a->n] = (uint8_t)k;
+            a->n++;
+        }
+        chat_apply(t->chat, ev);
+        double now = now_sec();
+        if (u->state != UI_GENERATING) {
+            u->state = UI_GENERATING;
+            u->gen_started = now;
+            u->tok_per_sec = 0;
+        }
+        u->n_gen_now = ev->index + 1;
+        if (now - u->gen_started > 0.25 && u->n_gen_now > 1)
+            u->tok_per_sec = (u->n_gen_now - 1) / (now - u->gen_started);
+        f = UI_R_HISTORY | UI_R_STATUS | (u->probs_shown ? UI_R_PROBS : 0);
+        break;
+    }
+    case WEV_PARAMS:
+        chat_apply(t->chat, ev);
+        f = UI_R_HISTORY;
+        break;
+    case WEV_ERROR:
+        chat_apply(t->chat, ev);
+        f = UI_R_HISTORY | tui_message(t, TS_ERROR, "%s", ev->text ? ev->text : "error");
+        break;
+    case WEV_DONE: {
+        /* The end of an answer, or of a re-read of a loaded session (no answer pending). */
+        bool answer = turn && turn->role == NT_ROLE_ASSISTANT && !turn->complete;
+        chat_apply(t->chat, ev);
+        u->state = ev->end == WEND_STOPPED ? UI_STOPPED : UI_IDLE;
+        if (ev->n_gen > 0 && ev->gen_sec > 0) u->tok_per_sec = ev->n_gen / ev->gen_sec;
+        u->n_past = ev->n_past;
+        u->n_gen_now = 0;
+        f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+        if (!answer) {
+            if (ev->end == WEND_ERROR || ev->end == WEND_STOPPED)
+                f |= tui_message(t, TS_WARNING, "the conversation was not read back (%s); the next "
+                                 "question reads it", worker_end_name(ev->end));
+            else
+                f |= tui_message(t, TS_NOTE, "read %zu messages back into the model (%d tokens)",
+                                 chat_n_turns(t->chat), (int)ev->n_past);
+            break;
+        }
+        /* The next answer (or a /regen) draws differently, and reproducibly from the seed. */
+        u->params.seed++;
+        f |= tui_autosave(t);
+        if (ev->end == WEND_CONTEXT_FULL)
+            f |= tui_message(t, TS_WARNING, "the context is full; the next question drops the oldest turns");
+        break;
+    }
+    }
+    free(ev->text);
+    ev->text = NULL;
+    return f;
+}
+
+static int tui_signals(tui *t)
+{
+    unsigned sig = term_take_signals();
+    int f = 0;
+    if (sig & (1u << SIGWINCH)) {
+        term_resize();
+        input_resize(LINES, COLS);
+        f |= UI_R_REPAINT;
+    }
+    int quit_sigs[] = {SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof quit_sigs / sizeof *quit_sigs; i++)
+        if (sig & (1u << quit_sigs[i])) {
+            t->quit = true;
+            t->quit_signal = quit_sigs[i];
+        }
+    if (sig & (1u << SIGTSTP)) {
+        term_suspend();
+        input_resize(LINES, COLS);
+        f |= UI_R_REPAINT;
+    }
+    if (sig & (1u << SIGINT)) {
+        input_event ev = {.kind = IEV_KEY, .key = CK_CTRL_C};
+        f |= tui_key(t, &ev);
+    }
+    return f;
+}
+
+static int tui_loop(tui *t)
+{
+    int flags = UI_R_LAYOUT;
+    char buf[4096];
+    while (!t->quit) {
+        if (input_take_dirty()) flags |= UI_R_INPUT;
+        if (flags) {
+            ui_draw(&t->u, flags);
+            flags = 0;
+        }
+        struct pollfd fds[4] = {{STDIN_FILENO, POLLIN, 0},
+                                {worker_wake_fd(t->w), POLLIN, 0},
+                                {term_signal_fd(), POLLIN, 0},
+                                {t->rp ? queue_fd(t->rp->q) : -1, POLLIN, 0}};
+        int r = poll(fds, 4, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) {
+            flags |= tui_input_events(t, true);
+            continue;
+        }
+        if (fds[2].revents & POLLIN) flags |= tui_signals(t);
+        if (fds[0].revents & POLLIN) {
+            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                t->quit = true; /* the terminal went away */
+                break;
+            }
+            if (n > 0) {
+                input_feed(buf, (size_t)n);
+                flags |= tui_input_events(t, false);
+            }
+        } else if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            t->quit = true;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            worker_event ev;
+            for (int i = 0; i < TUI_EVENTS_PER_DRAW && worker_poll(t->w, &ev); i++)
+                flags |= tui_worker_event(t, &ev);
+        }
+        if (t->rp && (fds[3].revents & POLLIN)) {
+            tui_rev ev;
+            for (int i = 0; i < TUI_EVENTS_PER_DRAW && t->rp && queue_pop(t->rp->q, &ev); i++) {
+                flags |= tui_replay_event(t, &ev);
+                free(ev.text);
+            }
+            if (t->rp && t->replay_dirty) {
+                tui_replay_show(t);
+                flags |= UI_R_HISTORY;
+            }
+        }
+    }
+    return 0;
+}
+
+int tui_main(const struct cli_opts *opts)
+{
+    tui t;
+    memset(&t, 0, sizeof t);
+    t.opts = opts;
+    fprintf(stderr, "natter: loading %s...\n", opts->model);
+    nt_model *m = cli_load_model(opts);
+    if (!m) return 1;
+    nt_err err = {0};
+    t.w = worker_init(m, &err);
+    if (!t.w) {
+        fprintf(stderr, "natter: %s\n", err.msg);
+        return 1;
+    }
+    const nt_model_info *mi = worker_model_info(t.w);
+    enum nt_chat_family fam = nt_chat_detect_gguf(worker_gguf(t.w));
+    if (opts->template_name) {
+        int f = nt_chat_family_from_name(opts->template_name);
+        if (f >= 0) fam = (enum nt_chat_family)f;
+    }
+    t.chat = chat_init(worker_tokenizer(t.w), fam, mi->n_ctx);
+    if (!t.chat) {
+        fprintf(stderr, "natter: out of memory\n");
+        worker_free(t.w);
+        return 1;
+    }
+    chat_set_raw(t.chat, opts->raw);
+    if (opts->system) chat_set_system(t.chat, opts->system);
+    t.model_family = fam;
+
+    ui_init(&t.u);
+    t.u.chat = t.chat;
+    t.u.worker = t.w;
+    t.u.tok = worker_tokenizer(t.w);
+    t.u.model_name = mi->name;
+    t.u.params = t.u.base_params = opts->params;
+    t.u.max_tokens = t.u.base_max_tokens = opts->max_tokens;
+
+    /* The persona main loaded (the built-in one when the file was bad: its errors go to the
+     * history) and the theme (likewise). */
+    int rc = 1;
+    /* The session every answer is autosaved into (app/conv/session.h). */
+    t.sess = session_init();
+    if (!t.sess || session_set_model(t.sess, worker_gguf(t.w), mi) != NT_OK ||
+        (opts->save && !(t.save_to = strdup(opts->save)))) {
+        fprintf(stderr, "natter: out of memory\n");
+        goto done;
+    }
+    persona *p = opts->loaded ? opts->loaded : persona_builtin();
+    if (!p) {
+        fprintf(stderr, "natter: out of memory\n");
+        goto done;
+    }
+    tui_use_persona(&t, p, opts->system);
+    ycfg_diag td = {0};
+    t.theme = theme_open_or_default(opts->theme, &td);
+    char *theme_errs = td.n ? ycfg_diag_join(&td) : NULL;
+    ycfg_diag_free(&td);
+    if (opts->persona_errors)
+        tui_file_errors(&t, "persona", opts->persona ? opts->persona : "", opts->persona_errors, "the built-in default");
+    if (theme_errs) {
+        /* Both can be bad: the history shows both. */
+        const char *prev = t.u.note ? t.u.note : "";
+        size_t n = strlen(prev) + strlen(theme_errs) + 200;
+        char *both = malloc(n);
+        if (both) {
+            snprintf(both, n, "%s%stheme %s cannot be used; keeping the built-in dark:\n%s", prev,
+                     prev[0] ? "\n" : "", opts->theme ? opts->theme : "", theme_errs);
+            ui_set_note(&t.u, UI_NOTE_ERROR, both);
+            free(both);
+        }
+        tui_message(&t, TS_ERROR, "the %s has errors (shown above); using the defaults",
+                    opts->persona_errors ? "persona and the theme" : "theme");
+        free(theme_errs);
+    }
+    term_set_theme(t.theme);
+    if (term_init() != 0) goto done;
+    input_init(input_history_path());
+    input_resize(LINES, COLS);
+    /* --resume: as /load; a file that does not load leaves a new conversation, saved under a
+     * new name (the bad file is never written over). */
+    if (opts->resume) tui_load(&t, opts->resume, "a new conversation (saved under a new name)");
+    rc = tui_loop(&t) == 0 ? 0 : 1;
+    input_free();
+    term_end();
+    if (t.quit_signal) rc = 128 + t.quit_signal;
+done:
+    tui_replay_end(&t);
+    session_free(t.sess);
+    free(t.save_to);
+    ui_free(&t.u);
+    chat_free(t.chat);
+    worker_free(t.w); /* stops a running answer and joins the thread */
+    if (t.persona != opts->loaded) persona_free(t.persona);
+    persona_free(t.pending);
+    term_set_theme(NULL);
+    theme_free(t.theme);
+    return rc;
+}

@@ -1,0 +1,201 @@
+/* ui.h — the screen: layout, the views and the state they draw.
+ *
+ * The screen, from the top: the chat history (with the sampling panel and the probabilities
+ * view in a column on its right when the terminal is at least 80 columns wide, else above it),
+ * a message line, the input area (1 to 5 rows, growing with the question) and the status bar.
+ *
+ * Views draw, handlers decide: app/tui/tui.c changes the state below and ORs the UI_R_* flags of
+ * what must be redrawn; ui_draw draws those parts into their windows (wnoutrefresh each) and
+ * calls doupdate once. Drawing never changes the conversation; it only fills caches (wrapped
+ * history lines) and records the geometry mouse clicks are checked against.
+ */
+#ifndef NATTER_UI_H
+#define NATTER_UI_H
+
+#include "conv/chat.h"
+#include "util/text.h"
+#include "conv/worker.h"
+
+#include <curses.h>
+#include <stdbool.h>
+
+#define UI_MIN_COLS 40
+#define UI_MIN_ROWS 12
+#define UI_SIDE_MIN_COLS 80 /* from here on the panel sits beside the history */
+#define UI_SIDE_WIDTH 30
+#define UI_INPUT_MAX_ROWS 5
+
+enum ui_redraw {
+    UI_R_HISTORY = 1 << 0,
+    UI_R_PANEL = 1 << 1,
+    UI_R_PROBS = 1 << 2,
+    UI_R_INPUT = 1 << 3,
+    UI_R_STATUS = 1 << 4,
+    UI_R_MESSAGE = 1 << 5,
+    UI_R_LAYOUT = 1 << 6, /* sizes changed: make the windows again, then draw everything */
+    UI_R_ALL = 0x7F,
+    UI_R_REPAINT = 1 << 7 /* the terminal's screen may hold anything (resize, Ctrl-L, fg) */
+};
+
+enum ui_state { UI_IDLE, UI_READING, UI_GENERATING, UI_STOPPED };
+
+/* The sliders of the sampling panel, in screen order. */
+/* What the history's note says: something to read, or something that went wrong. */
+enum ui_note_kind { UI_NOTE_INFO, UI_NOTE_ERROR };
+
+enum ui_slider { US_TEMP, US_TOP_P, US_TOP_K, US_MIN_P, US_REPEAT, US_MAX_TOKENS, US_COUNT_ };
+
+/* What the UI remembers about each answer beyond the chat's turn (indexed like the turns):
+ * where each token starts in the text and its candidates. */
+typedef struct ui_answer {
+    size_t *off;           /* off[i]: byte offset of token i in the turn's text */
+    nt_sampler_cand (*cand)[10];
+    uint8_t *n_cand;
+    size_t n, cap;
+} ui_answer;
+
+/* The wrapped lines of one turn, kept until the turn or the width changes. */
+typedef struct ui_turn_cache {
+    bool valid;
+    size_t len, n_changes;
+    int width;
+    int hl;                /* highlighted token index, -1 none */
+    bool complete, busy;
+    text_buf buf;
+    size_t *src;           /* src[i]: offset in the turn's text that buf byte i shows, or
+                              UI_NO_SRC (labels, marks, notes) */
+    size_t src_cap;
+    text_line *lines;
+    size_t n_lines, cap;
+    size_t flush_line;     /* a line after the first that starts a new block (drawn at column
+                              0: the greeting's label in slot 0); 0 = none */
+} ui_turn_cache;
+
+#define UI_NO_SRC ((size_t)-1)
+
+/* What the history shows on one screen row (filled by the history view for mouse clicks). */
+typedef struct ui_row {
+    int slot;  /* cache slot (0 = system prompt, i + 1 = turn i), -1 = none */
+    int line;  /* wrapped line of that slot */
+} ui_row;
+
+typedef struct ui {
+    /* ---- what is shown (the state handlers change) ---- */
+    chat *chat;                 /* borrowed */
+    worker *worker;             /* borrowed */
+    const nt_tokenizer *tok;       /* borrowed */
+    const char *model_name;
+    const char *persona;        /* the persona's name (borrowed) */
+    int32_t persona_tokens;     /* tokens its fixed part takes (status bar), 0 = unknown */
+    char *note;                 /* a system note shown at the end of the history (a persona's
+                                   or theme's errors, the /sessions list, the /replay view);
+                                   owned, NULL = none (ui_set_note) */
+    enum ui_note_kind note_kind; /* how the note is drawn */
+    unsigned fixed_gen;         /* bumped when the system prompt, greeting or note change
+                                   without their length changing: the history renders them
+                                   again */
+    nt_sampler_params params;      /* the sliders' values (live during an answer) */
+    int32_t max_tokens;         /* <= 0 = until the context is full */
+    nt_sampler_params base_params; /* what the reset key goes back to (the persona's values) */
+    int32_t base_max_tokens;
+    enum ui_state state;
+    int32_t progress_done, progress_total;
+    double tok_per_sec;         /* of the current or last answer, 0 = unknown */
+    int32_t n_gen_now;          /* tokens of the answer being generated */
+    double gen_started;         /* monotonic seconds at its first token */
+    int32_t n_past;             /* tokens in the KV cache */
+    ui_answer *answers;         /* one per turn (only answers use theirs) */
+    size_t n_answers;
+    bool panel_shown, panel_focus, probs_shown, help_shown;
+    int slider;                 /* the selected slider */
+    int pick;                   /* token picked for the probs view; -1 = the latest one */
+    size_t pick_turn;           /* the answer it belongs to (valid when pick >= 0) */
+    bool follow;                /* the history shows its end, following new output */
+    int top;                    /* else: the wrapped history line shown on the first row (so
+                                   output arriving below never moves the view) */
+    int help_scroll;            /* first line of the help screen shown */
+    int help_max;               /* its largest useful value, from the last draw */
+    char message[512];          /* the message line */
+    char ask[256];              /* a y/n question shown in the status bar instead of the
+                                   status ("" = none) */
+    int message_style;          /* enum term_style */
+    int drag_slider;            /* slider being dragged with the mouse, -1 none */
+
+    /* ---- geometry and caches (filled by ui_layout / ui_draw) ---- */
+    int rows, cols;
+    bool too_small;
+    bool side;                  /* panel/probs column beside the history */
+    WINDOW *w_hist, *w_panel, *w_probs, *w_msg, *w_input, *w_status, *w_help;
+    int hist_y, hist_x, hist_h, hist_w;
+    int panel_y, panel_x, panel_h, panel_w;
+    int probs_y, probs_x, probs_h, probs_w;
+    int input_y, input_h;
+    int track_x, track_w;       /* slider track columns inside the panel (screen x) */
+    ui_turn_cache *cache;
+    size_t n_cache;
+    ui_turn_cache note_cache;   /* the wrapped note */
+    ui_row *rows_shown;         /* hist_h entries */
+    int n_rows_shown;
+    int hist_total;             /* wrapped history lines at the last draw */
+    char *help_text;
+} ui;
+
+/* Zero-initialises u (the caller fills chat, worker, names and parameters). */
+void ui_init(ui *u);
+/* Frees windows, caches and the per-answer records (not the chat or the worker). */
+void ui_free(ui *u);
+/* Computes the layout for the current screen size and makes the windows. */
+void ui_layout(ui *u);
+/* Draws what flags say (UI_R_LAYOUT lays out first and draws everything), one doupdate. */
+void ui_draw(ui *u, int flags);
+
+/* The answer turn and token shown at screen cell (y, x) of the history, for a click: returns
+ * true and fills *turn and *token when the cell shows a token of an answer. */
+bool ui_history_token_at(const ui *u, int y, int x, size_t *turn, int *token);
+/* History geometry helpers for the handlers. */
+int ui_history_page(const ui *u);            /* lines a page scroll moves */
+/* Scrolls the history up by lines (down when negative), from the geometry of the last draw;
+ * reaching the end follows new output again. */
+void ui_history_scroll(ui *u, int lines);
+void ui_history_top(ui *u);
+/* The per-answer record of turn i, grown on demand; NULL on allocation failure. */
+ui_answer *ui_answer_at(ui *u, size_t i);
+/* Replaces the history's system note (text copied; NULL or "" removes it). kind chooses its
+ * style: UI_NOTE_INFO (the theme's note style) for lists and views such as /sessions and
+ * /replay, UI_NOTE_ERROR (the error style) only for problems: a file that cannot be used, a
+ * save that failed. */
+void ui_set_note(ui *u, enum ui_note_kind kind, const char *text);
+/* Removes the note (ui_set_note with no text). */
+void ui_clear_note(ui *u);
+/* Forgets records and caches of turns from index n on (after undo, edit, regen, clear). */
+void ui_truncate(ui *u, size_t n);
+
+/* Slider access (view_panel.c). */
+const char *ui_slider_name(int s);
+double ui_slider_get(const ui *u, int s);
+/* Sets slider s to v (clamped and rounded to its fine step). */
+void ui_slider_set(ui *u, int s, double v);
+/* Moves slider s by steps fine steps (coarse when coarse is true). */
+void ui_slider_step(ui *u, int s, int steps, bool coarse);
+/* The slider value for a click at screen column x on its track. */
+double ui_slider_value_at(const ui *u, int s, int x);
+/* Which slider's row is at screen row y, or -1. */
+int ui_slider_at_row(const ui *u, int y);
+
+/* Drawing entry points of the view files. */
+void view_history_draw(ui *u);
+void view_panel_draw(ui *u);
+void view_probs_draw(ui *u);
+/* A short description of what changed between two parameter sets ("temp 1.20"), into buf. */
+void view_describe_change(const nt_sampler_params *a, const nt_sampler_params *b, char *buf,
+                          size_t cap);
+
+/* Draws s (sanitised UTF-8 with per-byte style tags, or tags NULL with one style) into win
+ * at (y, x), at most maxw columns, placing every character at the column text.c computed
+ * (so ncurses' idea of widths cannot shift the line). Returns the columns used. */
+int ui_put(WINDOW *win, int y, int x, const char *s, const uint8_t *tags, size_t n, int style,
+           int maxw);
+/* Same for raw text (sanitised on the way). */
+int ui_put_text(WINDOW *win, int y, int x, const char *s, int style, int maxw);
+
+#endif

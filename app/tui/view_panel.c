@@ -1,0 +1,238 @@
+/* view_panel.c — the sampling panel (one slider per parameter: label, track, value) and the
+ * probabilities view (the top candidates of one token, before and after the sampling chain).
+ *
+ * The slider table below is the one place that knows each slider's range and steps; the
+ * keyboard handlers (fine/coarse steps) and the mouse (a click or drag on the track) both go
+ * through ui_slider_set, which clamps and rounds. */
+#include "ui.h"
+
+#include "term.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct slider_def {
+    const char *label;
+    double min, max;  /* max < 0: the context size */
+    double fine, coarse;
+    int decimals;
+} slider_def;
+
+static const slider_def slider_defs[US_COUNT_] = {
+    [US_TEMP] = {"temp", 0, 2, 0.05, 0.25, 2},
+    [US_TOP_P] = {"top-p", 0, 1, 0.01, 0.1, 2},
+    [US_TOP_K] = {"top-k", 0, 200, 1, 10, 0},
+    [US_MIN_P] = {"min-p", 0, 1, 0.01, 0.1, 2},
+    [US_REPEAT] = {"repeat", 0.5, 2, 0.01, 0.1, 2}, /* below 1 favours repeats */
+    [US_MAX_TOKENS] = {"max-tok", 16, -1, 16, 256, 0},
+};
+
+static double slider_max(const ui *u, int s)
+{
+    if (slider_defs[s].max >= 0) return slider_defs[s].max;
+    int32_t n = u->chat ? chat_n_ctx(u->chat) : 4096;
+    return n > 16 ? n : 16;
+}
+
+const char *ui_slider_name(int s)
+{
+    return s >= 0 && s < US_COUNT_ ? slider_defs[s].label : "?";
+}
+
+double ui_slider_get(const ui *u, int s)
+{
+    switch (s) {
+    case US_TEMP: return u->params.temperature;
+    case US_TOP_P: return u->params.top_p;
+    case US_TOP_K: return u->params.top_k;
+    case US_MIN_P: return u->params.min_p;
+    case US_REPEAT: return u->params.repeat_penalty;
+    case US_MAX_TOKENS: return u->max_tokens <= 0 ? slider_max(u, s) : u->max_tokens;
+    }
+    return 0;
+}
+
+void ui_slider_set(ui *u, int s, double v)
+{
+    if (s < 0 || s >= US_COUNT_) return;
+    const slider_def *d = &slider_defs[s];
+    double max = slider_max(u, s);
+    if (!(v >= d->min)) v = d->min; /* NaN too */
+    if (v > max) v = max;
+    /* Round to the fine step so keyboard and mouse land on the same values. */
+    v = d->min + floor((v - d->min) / d->fine + 0.5) * d->fine;
+    if (v > max) v = max;
+    switch (s) {
+    case US_TEMP: u->params.temperature = (float)v; break;
+    case US_TOP_P: u->params.top_p = (float)v; break;
+    case US_TOP_K: u->params.top_k = (int32_t)lround(v); break;
+    case US_MIN_P: u->params.min_p = (float)v; break;
+    case US_REPEAT: u->params.repeat_penalty = (float)v; break;
+    case US_MAX_TOKENS: u->max_tokens = (int32_t)lround(v); break;
+    }
+}
+
+void ui_slider_step(ui *u, int s, int steps, bool coarse)
+{
+    if (s < 0 || s >= US_COUNT_) return;
+    const slider_def *d = &slider_defs[s];
+    ui_slider_set(u, s, ui_slider_get(u, s) + steps * (coarse ? d->coarse : d->fine));
+}
+
+double ui_slider_value_at(const ui *u, int s, int x)
+{
+    const slider_def *d = &slider_defs[s];
+    double max = slider_max(u, s);
+    if (u->track_w <= 1) return d->min;
+    double f = (double)(x - u->track_x) / (u->track_w - 1);
+    if (f < 0) f = 0;
+    if (f > 1) f = 1;
+    return d->min + f * (max - d->min);
+}
+
+int ui_slider_at_row(const ui *u, int y)
+{
+    if (!u->w_panel) return -1;
+    int s = y - u->panel_y - 1; /* row 0 is the title */
+    return s >= 0 && s < US_COUNT_ && s + 1 < u->panel_h ? s : -1;
+}
+
+static void slider_value_text(const ui *u, int s, char *buf, size_t cap)
+{
+    if (s == US_MAX_TOKENS && ui_slider_get(u, s) >= slider_max(u, s))
+        snprintf(buf, cap, "all");
+    else if (s == US_TOP_K && u->params.top_k == 0)
+        snprintf(buf, cap, "off");
+    else
+        snprintf(buf, cap, "%.*f", slider_defs[s].decimals, ui_slider_get(u, s));
+}
+
+void view_panel_draw(ui *u)
+{
+    WINDOW *w = u->w_panel;
+    werase(w);
+    int x0 = 0;
+    if (u->side) { /* a separator between the history and the column */
+        wattrset(w, term_attr(TS_BORDER));
+        mvwvline(w, 0, 0, ACS_VLINE, u->panel_h);
+        wattrset(w, A_NORMAL);
+        x0 = 2;
+    }
+    int width = u->panel_w - x0 - 1;
+    ui_put_text(w, 0, x0, u->panel_focus ? "Sampling (arrows adjust)" : "Sampling  F2",
+                TS_TITLE, width);
+    const int label_w = 8, value_w = 5;
+    u->track_x = u->panel_x + x0 + label_w;
+    u->track_w = width - label_w - value_w - 1;
+    for (int s = 0; s < US_COUNT_ && s + 1 < u->panel_h; s++) {
+        int y = s + 1;
+        bool sel = u->panel_focus && s == u->slider;
+        char lab[16];
+        snprintf(lab, sizeof lab, "%-7s", slider_defs[s].label);
+        ui_put_text(w, y, x0, lab, sel ? TS_FOCUS : TS_TEXT, label_w - 1);
+        if (u->track_w >= 3) {
+            double min = slider_defs[s].min, max = slider_max(u, s);
+            double f = max > min ? (ui_slider_get(u, s) - min) / (max - min) : 0;
+            f = f < 0 ? 0 : f > 1 ? 1 : f; /* a value set outside the track (--temp 5) */
+            int knob = (int)lround(f * (u->track_w - 1));
+            for (int i = 0; i < u->track_w; i++) {
+                const char *ch = i < knob ? "\xe2\x94\x81" : i == knob ? "\xe2\x97\x8f" : "\xe2\x94\x80";
+                int st = i < knob ? TS_FILL : i == knob ? TS_KNOB : TS_TRACK;
+                ui_put_text(w, y, x0 + label_w + i, ch, st, 1);
+            }
+        }
+        char val[16];
+        slider_value_text(u, s, val, sizeof val);
+        char vbuf[16];
+        snprintf(vbuf, sizeof vbuf, "%*s", value_w, val);
+        ui_put_text(w, y, x0 + label_w + (u->track_w > 0 ? u->track_w : 0) + 1, vbuf,
+                    sel ? TS_FOCUS : TS_TEXT, value_w);
+    }
+    if (u->panel_h > US_COUNT_ + 1)
+        ui_put_text(w, US_COUNT_ + 1, x0, "F6 resets \xc2\xb7 F3 hides", TS_DIM, width);
+}
+
+/* ------------------------------------------------------------------ probabilities ----- */
+
+/* Writes a token's text for the probabilities view: quoted, spaces as ·. */
+static void token_label(const nt_tokenizer *tok, int32_t id, char *buf, size_t cap)
+{
+    char raw[64];
+    int n = tok ? nt_tokenizer_token_bytes(tok, id, raw, sizeof raw - 1) : -1;
+    if (n < 0) {
+        snprintf(buf, cap, "#%d", (int)id);
+        return;
+    }
+    if (n > (int)sizeof raw - 1) n = (int)sizeof raw - 1;
+    raw[n] = '\0';
+    size_t j = 0;
+    for (int i = 0; i < n && j + 4 < cap; i++) {
+        if (raw[i] == ' ') {
+            memcpy(buf + j, "\xc2\xb7", 2);
+            j += 2;
+        } else {
+            buf[j++] = raw[i];
+        }
+    }
+    buf[j] = '\0';
+}
+
+void view_probs_draw(ui *u)
+{
+    WINDOW *w = u->w_probs;
+    werase(w);
+    int x0 = 0;
+    if (u->side) {
+        wattrset(w, term_attr(TS_BORDER));
+        mvwvline(w, 0, 0, ACS_VLINE, u->probs_h);
+        wattrset(w, A_NORMAL);
+        x0 = 2;
+    } else { /* above the history: a line under the view */
+        wattrset(w, term_attr(TS_BORDER));
+        mvwhline(w, u->probs_h - 1, 0, ACS_HLINE, u->probs_w);
+        wattrset(w, A_NORMAL);
+    }
+    int width = u->probs_w - x0 - 1;
+    size_t n = chat_n_turns(u->chat);
+    size_t ti = u->pick >= 0 ? u->pick_turn : n - 1; /* a picked token, else the latest */
+    const chat_turn *t = n > 0 ? chat_turn_at(u->chat, ti) : NULL;
+    const ui_answer *a = t && t->role == NT_ROLE_ASSISTANT && ti < u->n_answers
+                             ? &u->answers[ti] : NULL;
+    if (!a || a->n == 0) {
+        ui_put_text(w, 0, x0, "Candidates  F4", TS_TITLE, width);
+        ui_put_text(w, 1, x0, "no token yet", TS_DIM, width);
+        return;
+    }
+    size_t k = u->pick >= 0 && (size_t)u->pick < a->n ? (size_t)u->pick : a->n - 1;
+    char title[128], lab[64];
+    size_t end = k + 1 < a->n ? a->off[k + 1] : t->len;
+    char text[48];
+    size_t tl = end - a->off[k] < sizeof text - 1 ? end - a->off[k] : sizeof text - 1;
+    memcpy(text, t->text + a->off[k], tl);
+    text[tl] = '\0';
+    snprintf(title, sizeof title, "Token %zu/%zu \xc2\xab%s\xc2\xbb", k + 1, a->n, text);
+    ui_put_text(w, 0, x0, title, TS_TITLE, width);
+    ui_put_text(w, 1, x0, "candidate    before \xe2\x86\x92 after", TS_DIM, width);
+    for (int i = 0; i < a->n_cand[k] && i + 2 < u->probs_h - (u->side ? 0 : 1); i++) {
+        const nt_sampler_cand *c = &a->cand[k][i];
+        token_label(u->tok, c->id, lab, sizeof lab);
+        char row[160];
+        snprintf(row, sizeof row, "%5.1f%% \xe2\x86\x92 %5.1f%%", 100.0 * c->p_before,
+                 100.0 * c->p_after);
+        int y = i + 2;
+        int st = c->p_after > 0 ? TS_TEXT : TS_DIM;
+        ui_put_text(w, y, x0, "\xc2\xab", TS_DIM, 1);
+        int lw = ui_put_text(w, y, x0 + 1, lab, st, 9);
+        ui_put_text(w, y, x0 + 1 + lw, "\xc2\xbb", TS_DIM, 1);
+        int rx = x0 + 12;
+        int rw = ui_put_text(w, y, rx, row, st, width - 12);
+        /* A bar for the probability after the chain, where room is left. */
+        int bw = width - 12 - rw - 1;
+        if (bw > 0) {
+            int fill = (int)lround(c->p_after * bw);
+            for (int b = 0; b < fill; b++)
+                ui_put_text(w, y, rx + rw + 1 + b, "\xe2\x96\x87", TS_PROBS, 1);
+        }
+    }
+}
