@@ -32,7 +32,7 @@ static worker_event run_to_done(worker *w, chat *c)
         worker_event ev;
         if (!worker_wait(w, &ev, 30000)) {
             t_fail(__FILE__, __LINE__, "no event from the worker within 30 s");
-            return (worker_event){.kind = WEV_DONE, .end = WEND_ERROR};
+            return (worker_event){.kind = WEV_DONE, .end = GEN_END_ERROR};
         }
         if (c) chat_apply(c, &ev);
         free(ev.text);
@@ -49,12 +49,12 @@ static worker_event answer(worker *w, chat *c, const nt_sampler_params *p, int32
     nt_err e = {0};
     if (chat_prepare(c, p, max, &job, NULL, &e) != NT_OK) {
         t_fail(__FILE__, __LINE__, "chat_prepare: %s", e.msg);
-        return (worker_event){.kind = WEV_DONE, .end = WEND_ERROR};
+        return (worker_event){.kind = WEV_DONE, .end = GEN_END_ERROR};
     }
     if (job_out) *job_out = job;
     if (worker_submit(w, &job) != NT_OK) {
         t_fail(__FILE__, __LINE__, "worker_submit failed");
-        return (worker_event){.kind = WEV_DONE, .end = WEND_ERROR};
+        return (worker_event){.kind = WEV_DONE, .end = GEN_END_ERROR};
     }
     return run_to_done(w, c);
 }
@@ -77,7 +77,7 @@ static void test_prefix_reuse(void)
     worker_event d = answer(w, c, &p, 20, &job);
     T_EQ_INT(job.keep, 0);
     T_CHECK(job.n_tokens > 5);
-    T_EQ_INT(d.end, WEND_LENGTH);
+    T_EQ_INT(d.end, GEN_END_LENGTH);
     T_EQ_INT(d.n_gen, 20);
     T_EQ_INT(d.n_past, job.n_tokens + 19); /* the last answer token is not evaluated */
     T_EQ_INT(chat_cache(c)->n, d.n_past);
@@ -258,7 +258,7 @@ static int32_t fake_answer(chat *c, const nt_tokenizer *tok, const nt_tokens *wo
                            .text = piece};
         chat_apply(c, &ev);
     }
-    worker_event done = {.kind = WEV_DONE, .end = WEND_LENGTH,
+    worker_event done = {.kind = WEV_DONE, .end = GEN_END_LENGTH,
                          .n_past = prompt_n + (int32_t)words->n - 1};
     chat_apply(c, &done);
     return done.n_past;
@@ -374,7 +374,7 @@ static void test_memory(void)
         worker_job job;
         T_ASSERT(chat_prepare_reread(c, &job, &e) == NT_OK);
         T_EQ_INT(chat_first_turn(c), (size_t)(10 - 2 * mem));
-        worker_event done = {.kind = WEV_DONE, .end = WEND_EOG, .n_past = 0};
+        worker_event done = {.kind = WEV_DONE, .end = GEN_END_EOG, .n_past = 0};
         chat_apply(c, &done); /* the re-read is over (nothing cached) */
     }
     chat_clear(c);
@@ -522,7 +522,7 @@ static void test_worker_stop_params(void)
         if (d.kind == WEV_DONE) break;
     }
     T_CHECK(saw_params);
-    T_EQ_INT(d.end, WEND_STOPPED);
+    T_EQ_INT(d.end, GEN_END_STOPPED);
     T_CHECK(d.n_gen >= 3 && d.n_gen < 400);
     T_CHECK(!worker_busy(w));
     /* The next job is not affected by the earlier stop. It reports the prompt's progress
@@ -546,7 +546,7 @@ static void test_worker_stop_params(void)
     T_CHECK(progress >= 1);
     T_EQ_INT(last_done, 5);
     T_EQ_INT(progress_after_token, 0);
-    T_EQ_INT(d.end, WEND_LENGTH);
+    T_EQ_INT(d.end, GEN_END_LENGTH);
     T_EQ_INT(d.n_gen, 4);
     T_EQ_INT(n_tok, 4);
     worker_free(w);
@@ -570,7 +570,7 @@ static void test_stop_string(void)
     job.n_stop = 1;
     T_ASSERT(worker_submit(w, &job) == NT_OK);
     worker_event d = run_to_done(w, c);
-    T_EQ_INT(d.end, WEND_EOG);
+    T_EQ_INT(d.end, GEN_END_EOG);
     T_CHECK(d.stop_text);
     T_EQ_STR(last_turn(c)->text, ", there was a little girl named ");
     chat_free(c);
@@ -591,13 +591,13 @@ static void test_stop_strings_long(void)
     chat_add_user(c, "Once upon a time");
     nt_sampler_params p = greedy();
     worker_event d = answer(w, c, &p, 300, NULL);
-    T_EQ_INT(d.end, WEND_LENGTH);
+    T_EQ_INT(d.end, GEN_END_LENGTH);
     char *ref = strdup(last_turn(c)->text);
     size_t rn = strlen(ref);
     T_ASSERT(rn > 600);
     T_CHECK(!strchr(ref, '#'));
 
-    static char stops[CHAT_MAX_STOPS][WORKER_STOP_LEN];
+    static char stops[CHAT_MAX_STOPS][GEN_STOP_LEN];
     const char *sp[CHAT_MAX_STOPS];
     for (int k = 0; k < CHAT_MAX_STOPS - 1; k++) {
         size_t at = 10 + 20 * (size_t)k, L = 60 + 13 * (size_t)k; /* up to 242 bytes */
@@ -617,7 +617,7 @@ static void test_stop_strings_long(void)
     worker_job job;
     d = answer(w, c, &p, 300, &job);
     T_EQ_INT(job.n_stop, CHAT_MAX_STOPS);
-    T_EQ_INT(d.end, WEND_EOG);
+    T_EQ_INT(d.end, GEN_END_EOG);
     T_CHECK(d.stop_text);
     ref[cut] = '\0';
     T_EQ_STR(last_turn(c)->text, ref);
@@ -630,7 +630,7 @@ static void test_stop_strings_long(void)
     T_EQ_INT(chat_regen(c), NT_OK);
     T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS - 1), NT_OK);
     d = answer(w, c, &p, 300, NULL);
-    T_EQ_INT(d.end, WEND_LENGTH);
+    T_EQ_INT(d.end, GEN_END_LENGTH);
     T_CHECK(!d.stop_text);
     T_EQ_INT(strlen(last_turn(c)->text), rn);
 
@@ -641,25 +641,25 @@ static void test_stop_strings_long(void)
     T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS), NT_OK);
     nt_err e = {0};
     T_EQ_INT(chat_prepare(c, &p, 10, &job, NULL, &e), NT_OK);
-    T_EQ_INT(job.n_stop, WORKER_MAX_STOP);
-    if (job.n_stop == WORKER_MAX_STOP) {
+    T_EQ_INT(job.n_stop, GEN_MAX_STOP);
+    if (job.n_stop == GEN_MAX_STOP) {
         T_EQ_STR(job.stop[0], "\nUser:");
         T_EQ_STR(job.stop[16], sp[15]);
     }
     T_EQ_INT(worker_submit(w, &job), NT_OK);
     run_to_done(w, c);
-    T_EQ_INT(last_turn(c)->n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(last_turn(c)->n_stop, GEN_MAX_STOP);
     T_EQ_INT(chat_regen(c), NT_OK);
     sp[3] = "\nUser:";
     T_EQ_INT(chat_set_stops(c, sp, CHAT_MAX_STOPS), NT_OK);
     T_EQ_INT(chat_prepare(c, &p, 10, &job, NULL, &e), NT_OK);
-    T_EQ_INT(job.n_stop, WORKER_MAX_STOP - 1);
+    T_EQ_INT(job.n_stop, GEN_MAX_STOP - 1);
     /* worker_submit refuses what the limits do not allow. */
     worker_job bad = job;
-    const char *many[WORKER_MAX_STOP + 1];
-    for (int k = 0; k <= WORKER_MAX_STOP; k++) many[k] = "x";
+    const char *many[GEN_MAX_STOP + 1];
+    for (int k = 0; k <= GEN_MAX_STOP; k++) many[k] = "x";
     bad.stop = many;
-    bad.n_stop = WORKER_MAX_STOP + 1;
+    bad.n_stop = GEN_MAX_STOP + 1;
     T_EQ_INT(worker_submit(w, &bad), NT_ERR_INVALID);
     char s256[257];
     memset(s256, 'y', 256);
@@ -676,267 +676,19 @@ static void test_stop_strings_long(void)
     worker_free(w);
 }
 
-/* ---- the stop-string filter on its own (worker_filter, no model) ---- */
-
-/* Where text[0..n) first contains one of stop[0..ns): the start of the stop string that ends
- * first (the longer one when two end together), or -1. The definition, by brute force. */
-static long naive_cut(const char *text, size_t n, const char *const *stop, size_t ns)
+/* The stop-string limits as the chat and a persona meet them: 17 per job (a persona's 16
+ * and the template's), 1 to 255 bytes each, never cut (the filter's own: test_gen.c). */
+static void test_stop_limits(void)
 {
-    for (size_t e = 1; e <= n; e++) {
-        size_t best = 0;
-        for (size_t k = 0; k < ns; k++) {
-            size_t L = strlen(stop[k]);
-            if (L <= e && L > best && memcmp(text + e - L, stop[k], L) == 0) best = L;
-        }
-        if (best) return (long)(e - best);
-    }
-    return -1;
-}
-
-/* The longest end of text[0..n) that is a proper prefix of a stop string: what must be held. */
-static size_t naive_keep(const char *text, size_t n, const char *const *stop, size_t ns)
-{
-    size_t keep = 0;
-    for (size_t k = 0; k < ns; k++) {
-        size_t L = strlen(stop[k]);
-        for (size_t m = L - 1 < n ? L - 1 : n; m > keep; m--)
-            if (memcmp(text + n - m, stop[k], m) == 0) {
-                keep = m;
-                break;
-            }
-    }
-    return keep;
-}
-
-static bool utf8_whole(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-        if (need == 0 || i + need > n) return false;
-        for (size_t j = 1; j < need; j++)
-            if (((unsigned char)s[i + j] & 0xC0) != 0x80) return false;
-        i += need;
-    }
-    return true;
-}
-
-/* Feeds text to a filter over stop[0..ns) in pieces of the given sizes (cycled), and checks it
- * against the definition after every piece: nothing lost or repeated, no more held back than a
- * stop string's possible start (plus an unfinished UTF-8 character), the cut where naive_cut
- * puts it. With whole_chars, every piece let out must be whole UTF-8 characters. Returns the
- * number of failed checks (0: all fine), so a fuzz loop can stop at the first bad case. */
-static int filter_run(const char *text, size_t n, const char *const *stop, size_t ns,
-                      const size_t *sizes, size_t n_sizes, bool whole_chars)
-{
-    int bad = 0;
-    worker_filter *f = malloc(sizeof *f);
-    char *shown = malloc(n + 1), *out = malloc(WORKER_FILTER_OUT(n));
-    if (!f || !shown || !out || worker_filter_init(f, stop, ns) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "filter_run: setup failed");
-        free(f), free(shown), free(out);
-        return 1;
-    }
-    long cut = naive_cut(text, n, stop, ns);
-    size_t fed = 0, ns_out = 0, si = 0;
-    bool hit = false;
-    while (fed < n && !hit) {
-        size_t k = sizes[si++ % n_sizes];
-        if (k > n - fed) k = n - fed;
-        size_t got = 12345;
-        hit = worker_filter_feed(f, text + fed, k, out, &got);
-        fed += k;
-        bad += got != strlen(out);
-        if (whole_chars && !utf8_whole(out, got)) {
-            t_fail(__FILE__, __LINE__, "a piece let out is not whole characters at byte %zu", fed);
-            bad++;
-        }
-        memcpy(shown + ns_out, out, got);
-        ns_out += got;
-        if (hit) break;
-        /* Everything fed is shown or held, in order. */
-        size_t nh;
-        const char *held = worker_filter_held(f, &nh);
-        if (ns_out + nh != fed || memcmp(shown, text, ns_out) != 0 ||
-            memcmp(held, text + ns_out, nh) != 0) {
-            t_fail(__FILE__, __LINE__, "after %zu bytes: %zu shown + %zu held do not make the text",
-                   fed, ns_out, nh);
-            bad++;
-            break;
-        }
-        /* Held back: exactly what may begin a stop string, and at most 3 bytes of an
-         * unfinished character more. */
-        size_t want = naive_keep(text, fed, stop, ns);
-        if (nh < want || nh > want + 3 || (!whole_chars && nh != want && utf8_whole(text, fed))) {
-            t_fail(__FILE__, __LINE__, "after %zu bytes: %zu held, %zu may start a stop string",
-                   fed, nh, want);
-            bad++;
-            break;
-        }
-    }
-    if (cut >= 0) {
-        if (!hit || ns_out != (size_t)cut || memcmp(shown, text, ns_out) != 0) {
-            t_fail(__FILE__, __LINE__, "stop string at byte %ld: hit %d, %zu bytes shown", cut,
-                   hit, ns_out);
-            bad++;
-        }
-        /* After a hit nothing more comes out. */
-        size_t got = 1;
-        bad += !worker_filter_feed(f, "more", 4, out, &got) || got != 0;
-    } else if (hit) {
-        t_fail(__FILE__, __LINE__, "a stop string was found where there is none (%zu bytes shown)",
-               ns_out);
-        bad++;
-    }
-    free(f);
-    free(shown);
-    free(out);
-    return bad;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-/* Random texts over two or three letters (so stop strings overlap themselves and each other a
- * lot: the automata's fallbacks get exercised), up to 17 stop strings of up to 255 bytes, some
- * cut from the text itself so they do occur, fed in pieces of 1 byte to 400 bytes; every case
- * compared with the brute-force definition. Deterministic (fixed seed). */
-static void test_filter_fuzz(void)
-{
-    uint64_t seed = 0x9E3779B97F4A7C15ull;
-    char text[1600];
-    char stops[WORKER_MAX_STOP][WORKER_STOP_LEN];
-    const char *sp[WORKER_MAX_STOP];
-    int hits = 0, bad = 0;
-    for (int it = 0; it < 240 && !bad; it++) {
-        int mode = it % 3;
-        size_t alpha = 2 + (size_t)(it % 2);
-        size_t n = (size_t)(rng_next(&seed) % (mode == 1 ? 400 : 1500));
-        for (size_t i = 0; i < n; i++) text[i] = (char)('a' + rng_next(&seed) % alpha);
-        text[n] = '\0';
-        size_t maxlen = mode == 0 ? WORKER_STOP_LEN - 1 : mode == 1 ? 12 : 60;
-        size_t ns = 1 + (size_t)(rng_next(&seed) % WORKER_MAX_STOP);
-        for (size_t k = 0; k < ns; k++) {
-            size_t L = 1 + (size_t)(rng_next(&seed) % maxlen);
-            if (n > L && rng_next(&seed) % 3 == 0) { /* a piece of the text */
-                memcpy(stops[k], text + rng_next(&seed) % (n - L), L);
-            } else {
-                for (size_t i = 0; i < L; i++) stops[k][i] = (char)('a' + rng_next(&seed) % alpha);
-            }
-            stops[k][L] = '\0';
-            sp[k] = stops[k];
-        }
-        size_t sizes[7];
-        for (int j = 0; j < 7; j++)
-            sizes[j] = mode == 1 ? 1 : 1 + (size_t)(rng_next(&seed) % (mode == 0 ? 400 : 20));
-        hits += naive_cut(text, n, sp, ns) >= 0;
-        bad += filter_run(text, n, sp, ns, sizes, 7, false);
-    }
-    T_EQ_INT(bad, 0);
-    /* Both kinds of case were seen. */
-    T_CHECK(hits > 40 && hits < 230);
-}
-
-/* The worst case for naive matching: a long run of one letter against 17 stop strings of 255
- * bytes that all but match it; never a hit, and the longest possible text is held back. */
-static void test_filter_long_runs(void)
-{
-    static char text[3000], stops[WORKER_MAX_STOP][WORKER_STOP_LEN];
-    const char *sp[WORKER_MAX_STOP];
-    memset(text, 'a', sizeof text - 1);
-    for (size_t k = 0; k < WORKER_MAX_STOP; k++) {
-        size_t L = WORKER_STOP_LEN - 1 - k;
-        memset(stops[k], 'a', L);
-        stops[k][L - 1] = 'b';
-        stops[k][L] = '\0';
-        sp[k] = stops[k];
-    }
-    size_t one = 1, big = 777;
-    T_EQ_INT(filter_run(text, sizeof text - 1, sp, WORKER_MAX_STOP, &one, 1, false), 0);
-    T_EQ_INT(filter_run(text, sizeof text - 1, sp, WORKER_MAX_STOP, &big, 1, false), 0);
-    /* The text ends with the longest one: found whole across 254 one-byte pieces. */
-    text[sizeof text - 2] = 'b';
-    T_EQ_INT(filter_run(text, sizeof text - 1, sp, WORKER_MAX_STOP, &one, 1, false), 0);
-    T_EQ_INT((int)naive_cut(text, sizeof text - 1, sp, WORKER_MAX_STOP),
-             (int)(sizeof text - 1 - (WORKER_STOP_LEN - 1)));
-}
-
-/* Multi-byte UTF-8 text and stop strings, split at every byte: the cut is right and every
- * piece let out is whole characters, even when a piece ends inside one. */
-static void test_filter_utf8(void)
-{
-    const char *text = "Der Bär sagte: «日本語のテキスト» — 🙂 ok.\n用户：次の質問 "
-                       "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"; /* 日本語 */
-    const char *stops[] = {"\n用户：", "テキストX", "日本語の本", "🙂🙂", "Bär sagte!"};
-    size_t n = strlen(text);
-    for (size_t k = 1; k <= 9; k++) {
-        size_t sizes[] = {k, k + 1, 1};
-        T_EQ_INT(filter_run(text, n, stops, 5, sizes, 3, true), 0);
-        T_EQ_INT(filter_run(text, n, stops + 1, 4, sizes, 3, true), 0); /* no hit */
-    }
-    T_CHECK(naive_cut(text, n, stops, 5) == (long)(strstr(text, "\n用户") - text));
-    /* A 255-byte stop string of 3-byte characters that the text holds whole, fed a byte at a
-     * time: 85 characters, then a miss on the last byte for the decoy. */
-    char big[2048] = "Vorher. ", stop[WORKER_STOP_LEN], decoy[WORKER_STOP_LEN];
-    for (int i = 0; i < 85; i++) strcat(big, "語");
-    strcat(big, " Nachher.");
-    memcpy(stop, strstr(big, "語"), 255);
-    stop[255] = '\0';
-    memcpy(decoy, stop, 255);
-    decoy[254] = '\x9f';
-    decoy[255] = '\0';
-    const char *two[] = {decoy, stop};
-    size_t one = 1;
-    T_EQ_INT(filter_run(big, strlen(big), two, 2, &one, 1, true), 0);
-    T_EQ_INT(filter_run(big, strlen(big), two, 1, &one, 1, true), 0);
-    T_EQ_INT((int)naive_cut(big, strlen(big), two, 2), 8);
-}
-
-/* Which stop string wins, and the limits. */
-static void test_filter_rules(void)
-{
-    worker_filter *f = malloc(sizeof *f);
-    T_ASSERT(f);
-    char out[WORKER_FILTER_OUT(64)];
-    size_t n;
-    /* Two ending at the same byte: the longer (earlier) one is cut. */
-    const char *user[] = {"User:", "\nUser:"};
-    T_EQ_INT(worker_filter_init(f, user, 2), NT_OK);
-    T_CHECK(worker_filter_feed(f, "Hi\nUser: x", 10, out, &n));
-    T_EQ_STR(out, "Hi");
-    /* The first to end wins, even inside one piece: "cd" ends before "abcdef" does. */
-    const char *nest[] = {"abcdef", "cd"};
-    T_EQ_INT(worker_filter_init(f, nest, 2), NT_OK);
-    T_CHECK(worker_filter_feed(f, "xxabcdefyy", 10, out, &n));
-    T_EQ_STR(out, "xxab");
-    /* No stop strings: everything passes at once (whole characters). */
-    T_EQ_INT(worker_filter_init(f, NULL, 0), NT_OK);
-    T_CHECK(!worker_filter_feed(f, "plain \xc3", 7, out, &n));
-    T_EQ_STR(out, "plain ");
-    T_CHECK(!worker_filter_feed(f, "\xa9!", 2, out, &n));
-    T_EQ_STR(out, "\xc3\xa9!");
-    /* The limits: 17 strings of 1 to 255 bytes. */
     char s255[256], s256[257];
     memset(s255, 'x', 255);
     s255[255] = '\0';
     memset(s256, 'x', 256);
     s256[256] = '\0';
-    const char *many[WORKER_MAX_STOP + 1];
-    for (int k = 0; k <= WORKER_MAX_STOP; k++) many[k] = s255;
-    T_EQ_INT(WORKER_MAX_STOP, 17);
-    T_EQ_INT(WORKER_STOP_LEN - 1, 255);
-    T_EQ_INT(worker_filter_init(f, many, WORKER_MAX_STOP), NT_OK);
-    T_EQ_INT(worker_filter_init(f, many, WORKER_MAX_STOP + 1), NT_ERR_INVALID);
+    const char *many[GEN_MAX_STOP + 1];
+    for (int k = 0; k <= GEN_MAX_STOP; k++) many[k] = s255;
     const char *too_long[] = {"ok", s256};
-    T_EQ_INT(worker_filter_init(f, too_long, 2), NT_ERR_INVALID);
     const char *empty[] = {"ok", ""};
-    T_EQ_INT(worker_filter_init(f, empty, 2), NT_ERR_INVALID);
-    free(f);
 
     /* chat_set_stops: a persona's 16, never cut; beyond, refused and the old ones kept. */
     chat *c = chat_init(NULL, NT_CHAT_CHATML, 64);
@@ -962,15 +714,15 @@ static void test_filter_rules(void)
     chat_free(c);
     persona_free(pp);
     chat_turn t = {0};
-    T_EQ_INT(chat_turn_set_stops(&t, many, WORKER_MAX_STOP), NT_OK);
-    T_EQ_INT(t.n_stop, WORKER_MAX_STOP);
-    T_EQ_INT(chat_turn_set_stops(&t, many, WORKER_MAX_STOP + 1), NT_ERR_INVALID);
-    T_EQ_INT(t.n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(chat_turn_set_stops(&t, many, GEN_MAX_STOP), NT_OK);
+    T_EQ_INT(t.n_stop, GEN_MAX_STOP);
+    T_EQ_INT(chat_turn_set_stops(&t, many, GEN_MAX_STOP + 1), NT_ERR_INVALID);
+    T_EQ_INT(t.n_stop, GEN_MAX_STOP);
     T_EQ_INT(strlen(t.stop[16]), 255);
     free(t.stop);
 }
 
-/* Generation that runs into the end of the KV cache ends with WEND_CONTEXT_FULL. */
+/* Generation that runs into the end of the KV cache ends with GEN_END_CONTEXT_FULL. */
 static void test_worker_context_full(void)
 {
     worker *w = t_stories_worker(32);
@@ -980,7 +732,7 @@ static void test_worker_context_full(void)
                       .ignore_eog = true, .no_candidates = true};
     T_ASSERT(worker_submit(w, &job) == NT_OK);
     worker_event d = run_to_done(w, NULL);
-    T_EQ_INT(d.end, WEND_CONTEXT_FULL);
+    T_EQ_INT(d.end, GEN_END_CONTEXT_FULL);
     T_EQ_INT(d.n_past, 32);
     T_EQ_INT(d.n_gen, 28); /* 27 evaluated + the one that found no room */
     /* A job that does not fit at all ends at once, the cache untouched. */
@@ -988,7 +740,7 @@ static void test_worker_context_full(void)
     job.max_tokens = 1;
     T_ASSERT(worker_submit(w, &job) == NT_OK);
     d = run_to_done(w, NULL);
-    T_EQ_INT(d.end, WEND_CONTEXT_FULL);
+    T_EQ_INT(d.end, GEN_END_CONTEXT_FULL);
     T_EQ_INT(d.n_past, 32);
     worker_free(w);
 }
@@ -1097,10 +849,7 @@ int main(void)
     T_RUN(test_worker_stop_params);
     T_RUN(test_stop_string);
     T_RUN(test_stop_strings_long);
-    T_RUN(test_filter_rules);
-    T_RUN(test_filter_fuzz);
-    T_RUN(test_filter_long_runs);
-    T_RUN(test_filter_utf8);
+    T_RUN(test_stop_limits);
     T_RUN(test_worker_context_full);
     return t_done();
 }

@@ -67,7 +67,7 @@ static void turn_set_text(chat_turn *t, const char *s)
     t->cap = t->len + 1;
 }
 
-/* Stop string k of a full set at the limits: WORKER_STOP_LEN - 1 bytes each, distinct, in
+/* Stop string k of a full set at the limits: GEN_STOP_LEN - 1 bytes each, distinct, in
  * turns ASCII with characters YAML must escape, 3-byte UTF-8 characters, and bytes that are
  * not UTF-8 (written as !!binary). */
 static void long_stop(char *buf, size_t k)
@@ -76,11 +76,11 @@ static void long_stop(char *buf, size_t k)
     const char *u = units[k % 3];
     size_t n = 0, ul = strlen(u);
     buf[n++] = (char)('a' + k);
-    while (n + ul <= WORKER_STOP_LEN - 1) {
+    while (n + ul <= GEN_STOP_LEN - 1) {
         memcpy(buf + n, u, ul);
         n += ul;
     }
-    while (n < WORKER_STOP_LEN - 1) buf[n++] = 'z';
+    while (n < GEN_STOP_LEN - 1) buf[n++] = 'z';
     buf[n] = '\0';
 }
 
@@ -137,21 +137,21 @@ static session *make_session(void)
         t->params.top_p = 0.9f;
         t->params.min_p = 1.0f / 3.0f; /* not short in decimal */
         t->complete = true;
-        t->end = (enum worker_end)(i / 2 % 5);
-        t->stop_text = t->end == WEND_EOG && i % 4 == 1;
-        if (t->end == WEND_ERROR) t->error = strdup("worker: something\nfailed");
+        t->end = (enum gen_end)(i / 2 % 5);
+        t->stop_text = t->end == GEN_END_EOG && i % 4 == 1;
+        if (t->end == GEN_END_ERROR) t->error = strdup("worker: something\nfailed");
         t->max_tokens = 512;
         if (i % 4 == 1) {
             const char *st[] = {"\nUser:", "\"quoted\" \xe2\x9c\x93", "bad \xff byte"};
             T_EQ_INT(chat_turn_set_stops(t, st, 3), NT_OK);
         } else if (i % 8 == 3) {
-            static char buf[WORKER_MAX_STOP][WORKER_STOP_LEN];
-            const char *st[WORKER_MAX_STOP];
-            for (size_t k = 0; k < WORKER_MAX_STOP; k++) {
+            static char buf[GEN_MAX_STOP][GEN_STOP_LEN];
+            const char *st[GEN_MAX_STOP];
+            for (size_t k = 0; k < GEN_MAX_STOP; k++) {
                 long_stop(buf[k], k + i);
                 st[k] = buf[k];
             }
-            T_EQ_INT(chat_turn_set_stops(t, st, WORKER_MAX_STOP), NT_OK);
+            T_EQ_INT(chat_turn_set_stops(t, st, GEN_MAX_STOP), NT_OK);
         }
         t->n_prompt = 17;
         t->prompt_sec = 0.25;
@@ -404,9 +404,9 @@ static void test_corrupt(void)
     char *t;
     /* Beyond the limits: refused with the place, never cut. */
     {
-        char long_s[WORKER_STOP_LEN + 1], line[512], with[600], want[1200];
-        memset(long_s, 'x', WORKER_STOP_LEN);
-        long_s[WORKER_STOP_LEN] = '\0';
+        char long_s[GEN_STOP_LEN + 1], line[512], with[600], want[1200];
+        memset(long_s, 'x', GEN_STOP_LEN);
+        long_s[GEN_STOP_LEN] = '\0';
         snprintf(line, sizeof line, "    stop: [\"\\nUser:\", \"%s\"]", long_s);
         snprintf(with, sizeof with, "    end: eog\n%s\n", line);
         snprintf(want, sizeof want, "bad.yaml:19:23: items of 'stop' must have at most 255 "
@@ -432,14 +432,14 @@ static void test_corrupt(void)
     free(t);
     {
         char line[256] = "    stop: [", with[300], want[700];
-        for (int k = 0; k < WORKER_MAX_STOP + 1; k++)
+        for (int k = 0; k < GEN_MAX_STOP + 1; k++)
             snprintf(line + strlen(line), sizeof line - strlen(line), "%ss%02d", k ? ", " : "", k);
         strcat(line, "]");
         snprintf(with, sizeof with, "    end: eog\n%s\n", line);
         /* Reported at the first string too many: "    stop: [" and 17 of "sNN, ". */
         snprintf(want, sizeof want, "bad.yaml:19:%d: 'stop' must have at most 17 strings, not 18\n"
-                                    "%s\n%*s^", 12 + 5 * WORKER_MAX_STOP, line,
-                 11 + 5 * WORKER_MAX_STOP, "");
+                                    "%s\n%*s^", 12 + 5 * GEN_MAX_STOP, line,
+                 11 + 5 * GEN_MAX_STOP, "");
         expect_error(t = edit("    end: eog\n", with), want);
         free(t);
     }
@@ -731,7 +731,7 @@ static worker_event answer_live(worker *w, chat *c, const nt_sampler_params *p, 
     size_t msg = chat_n_turns(c); /* the answer's index once prepared */
     worker_job job;
     nt_err e = {0};
-    worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR};
+    worker_event done = {.kind = WEV_DONE, .end = GEN_END_ERROR};
     if (chat_prepare(c, p, max, &job, NULL, &e) != NT_OK || worker_submit(w, &job) != NT_OK) {
         t_fail(__FILE__, __LINE__, "cannot start the answer: %s", e.msg);
         return done;
@@ -785,7 +785,7 @@ static bool answer_until(worker *w, chat *c, nt_sampler_params *p, int32_t max,
             st[k].p.seed = steps[k].p.seed == 0 ? p->seed : steps[k].p.seed;
         }
         worker_event d = answer_live(w, c, p, max, st, n_steps, stop_after);
-        bool ok = stop_after >= 0 ? d.end == WEND_STOPPED : has_mid_change(c);
+        bool ok = stop_after >= 0 ? d.end == GEN_END_STOPPED : has_mid_change(c);
         if (ok) return true;
     }
     return false;
@@ -935,7 +935,7 @@ static void test_replay_exact(void)
     replay_result_free(&res);
     replay_cancel(rp);
     T_EQ_INT(replay_answer(rp, 3, NULL, NULL, &res, &e), NT_OK);
-    T_EQ_INT(res.end, WEND_STOPPED);
+    T_EQ_INT(res.end, GEN_END_STOPPED);
     T_EQ_INT((int)res.tokens.n, 0);
     T_CHECK(!replay_matches(&r->turns[3], &res, &first));
     T_EQ_INT((int)first, 0);
@@ -1001,11 +1001,11 @@ static void test_replay_long_stops(void)
     answer_live(w, c, &p, 300, NULL, 0, -1);
     const char *ref = chat_turn_at(c, 1)->text;
     T_ASSERT(strlen(ref) > 300);
-    static char stops[CHAT_MAX_STOPS][WORKER_STOP_LEN];
+    static char stops[CHAT_MAX_STOPS][GEN_STOP_LEN];
     const char *sp[CHAT_MAX_STOPS];
     for (int k = 0; k < CHAT_MAX_STOPS; k++) {
         /* 15 that never occur (an unusual last byte), 240 to 255 bytes of "é" and text. */
-        size_t L = WORKER_STOP_LEN - 1 - (size_t)k;
+        size_t L = GEN_STOP_LEN - 1 - (size_t)k;
         memset(stops[k], 0, sizeof stops[k]);
         for (size_t i = 0; i + 2 <= L - 1; i += 2) memcpy(stops[k] + i, "\xc3\xa9", 2);
         memcpy(stops[k], ref + 5 * k, 40);
@@ -1022,7 +1022,7 @@ static void test_replay_long_stops(void)
     worker_event d = answer_live(w, c, &p, 300, NULL, 0, -1);
     T_CHECK(d.stop_text);
     T_EQ_STR(chat_turn_at(c, 1)->text, want);
-    T_EQ_INT(chat_turn_at(c, 1)->n_stop, WORKER_MAX_STOP); /* and the template's */
+    T_EQ_INT(chat_turn_at(c, 1)->n_stop, GEN_MAX_STOP); /* and the template's */
     /* A second answer at temperature 1 with the same strings. */
     chat_add_user(c, "Lily");
     p.temperature = 1.0f;
@@ -1044,7 +1044,7 @@ static void test_replay_long_stops(void)
     ycfg_diag_free(&dg);
     T_ASSERT(r);
     check_same(s, r);
-    T_EQ_INT(r->turns[1].n_stop, WORKER_MAX_STOP);
+    T_EQ_INT(r->turns[1].n_stop, GEN_MAX_STOP);
     T_EQ_INT(replay_all(r, 1, NULL), 2);
     session_free(r);
     session_free(s);

@@ -389,7 +389,7 @@ int cli_chat_persona(chat *c, const persona *p, const char *model_name, const ch
     if (!cli_persona_stops_fit(p))
         return nt_err_set(err, NT_ERR_INVALID, "persona '%s': more than %d stop strings, or one "
                           "empty or longer than %d bytes", p->name, CHAT_MAX_STOPS,
-                          WORKER_STOP_LEN - 1);
+                          GEN_STOP_LEN - 1);
     if (system) {
         /* --system replaces the persona's prompt; its documents and examples stay. */
         with_system = *p;
@@ -422,14 +422,12 @@ done:
 }
 
 /* False when the persona has more stop strings than a job holds (CHAT_MAX_STOPS next to the
- * template's) or one empty or longer than WORKER_STOP_LEN - 1 bytes. persona_load never returns
+ * template's) or one empty or longer than GEN_STOP_LEN - 1 bytes. persona_load never returns
  * such a persona; one built otherwise is refused whole rather than cut. */
 static bool cli_persona_stops_fit(const persona *p)
 {
-    if (p->stop.n > CHAT_MAX_STOPS) return false;
-    for (size_t i = 0; i < p->stop.n; i++)
-        if (!p->stop.v[i][0] || strlen(p->stop.v[i]) > WORKER_STOP_LEN - 1) return false;
-    return true;
+    return p->stop.n <= CHAT_MAX_STOPS &&
+           gen_stops_valid((const char *const *)p->stop.v, p->stop.n);
 }
 
 /* The model's file name without its folder, for {{model}}. */
@@ -579,7 +577,7 @@ int cli_oneshot(const struct cli_opts *o)
         if (ev.kind == WEV_DONE) {
             if (last != '\n') fputc('\n', stdout);
             fflush(stdout);
-            if (ev.end == WEND_CONTEXT_FULL)
+            if (ev.end == GEN_END_CONTEXT_FULL)
                 fprintf(stderr, "natter: the context is full (%d tokens): answer cut short\n",
                         n_ctx);
             if (o->verbose)
@@ -588,9 +586,9 @@ int cli_oneshot(const struct cli_opts *o)
                         "%.2f tokens/s; end: %s\n",
                         ev.n_prompt, ev.prompt_sec > 0 ? ev.n_prompt / ev.prompt_sec : 0.0,
                         ev.n_gen, ev.gen_sec > 0 ? ev.n_gen / ev.gen_sec : 0.0,
-                        worker_end_name(ev.end));
+                        gen_end_name(ev.end, ev.stop_text));
             free(ev.text);
-            status = failed || ev.end == WEND_ERROR ? 1 : 0;
+            status = failed || ev.end == GEN_END_ERROR ? 1 : 0;
             break;
         }
         free(ev.text);

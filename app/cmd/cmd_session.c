@@ -147,12 +147,6 @@ static void token_desc(const nt_tokenizer *t, int32_t id, char *buf, size_t cap)
     snprintf(buf + o, cap - o, "\"");
 }
 
-static const char *end_word(enum worker_end e, bool stop_text)
-{
-    if (e == WEND_EOG) return stop_text ? "stop string" : "end of text";
-    return worker_end_name(e);
-}
-
 int cmd_replay(int argc, char **argv)
 {
     const char *file = NULL;
@@ -268,7 +262,7 @@ int cmd_replay(int argc, char **argv)
             }
             continue;
         }
-        if (t->end == WEND_ERROR) {
+        if (t->end == GEN_END_ERROR) {
             if (!check) printf("[%zu] assistant: (the recorded answer failed: skipped)\n\n", i + 1);
             continue;
         }
@@ -292,7 +286,7 @@ int cmd_replay(int argc, char **argv)
         if (check) {
             if (identical) {
                 printf("message %zu: %zu tokens identical (%s)\n", i + 1, res.tokens.n,
-                       end_word(res.end, res.stop_text));
+                       gen_end_name(res.end, res.stop_text));
             } else {
                 char ra[300], rb[300];
                 token_desc(tok, k < t->tokens.n ? t->tokens.v[k] : -1, ra, sizeof ra);
@@ -300,8 +294,8 @@ int cmd_replay(int argc, char **argv)
                 printf("message %zu differs at token %zu (of %zu recorded):\n", i + 1, k,
                        t->tokens.n);
                 if (k == res.tokens.n && k == t->tokens.n)
-                    printf("  recorded end: %s\n  replayed end: %s\n", end_word(t->end, t->stop_text),
-                           end_word(res.end, res.stop_text));
+                    printf("  recorded end: %s\n  replayed end: %s\n", gen_end_name(t->end, t->stop_text),
+                           gen_end_name(res.end, res.stop_text));
                 else
                     printf("  recorded token: %s\n  replayed token: %s\n", ra, rb);
                 if (!res.prompt_matches)
@@ -328,7 +322,7 @@ int cmd_replay(int argc, char **argv)
                      (unsigned long long)t->params.seed);
             side_by_side(lt, t->text, rt, res.text);
             printf("%zu tokens, %s | %zu tokens, %s%s\n\n", t->tokens.n,
-                   end_word(t->end, t->stop_text), res.tokens.n, end_word(res.end, res.stop_text),
+                   gen_end_name(t->end, t->stop_text), res.tokens.n, gen_end_name(res.end, res.stop_text),
                    identical ? " (identical)" : "");
         } else {
             printf("\n%s\n\n", identical ? "(identical to the recording)"

@@ -25,7 +25,7 @@ struct chat {
     bool rereading;           /* a chat_prepare_reread job is in flight */
     char **stops;             /* chat_set_stops: n_stops strings in one block (chat_stops_dup) */
     size_t n_stops;
-    const char *job_stop[WORKER_MAX_STOP]; /* the last prepared job's stop strings (borrowed
+    const char *job_stop[GEN_MAX_STOP]; /* the last prepared job's stop strings (borrowed
                                               from stops and literals) */
     /* The fixed part after the system prompt (chat_set_prefix, chat_set_greeting). */
     enum nt_chat_role *prefix_role;
@@ -621,13 +621,9 @@ static int chat_stops_dup(const char *const *stop, size_t n, char ***out)
 {
     *out = NULL;
     if (n == 0) return NT_OK;
-    if (!stop || n > WORKER_MAX_STOP) return NT_ERR_INVALID;
+    if (!gen_stops_valid(stop, n)) return NT_ERR_INVALID;
     size_t bytes = n * sizeof(char *);
-    for (size_t k = 0; k < n; k++) {
-        size_t L = stop[k] ? strlen(stop[k]) : 0;
-        if (L == 0 || L > WORKER_STOP_LEN - 1) return NT_ERR_INVALID;
-        bytes += L + 1;
-    }
+    for (size_t k = 0; k < n; k++) bytes += strlen(stop[k]) + 1;
     char **v = malloc(bytes);
     if (!v) return NT_ERR_NOMEM;
     char *p = (char *)(v + n);

@@ -39,7 +39,7 @@ typedef struct chat_turn {
     chat_change *changes;     /* live changes, in token order */
     size_t n_changes, cap_changes;
     bool complete;            /* WEV_DONE received */
-    enum worker_end end;      /* valid when complete */
+    enum gen_end end;      /* valid when complete */
     bool stop_text;           /* ended at a stop string: tokens go past text, so the next
                                  prompt re-tokenizes the text instead of reusing them */
     char *error;              /* the WEV_ERROR message, or NULL */
@@ -51,7 +51,7 @@ typedef struct chat_turn {
     size_t first;             /* answers: chat_first_turn() when the answer was prepared */
     int32_t prompt_len;       /* answers: tokens in the prompt (replay checks its rebuild) */
     /* Answers: the job's stop strings (the template's, then a persona's), n_stop <=
-     * WORKER_MAX_STOP strings of 1 to WORKER_STOP_LEN - 1 bytes, owned by the turn as one
+     * GEN_MAX_STOP strings of 1 to GEN_STOP_LEN - 1 bytes, owned by the turn as one
      * malloc'd block (the pointer array, then the bytes): free(stop) releases them all; set
      * them with chat_turn_set_stops. Dynamic rather than a fixed [17][256] array: that would
      * cost 4 KiB per turn, questions included and again in every session copy, while most
@@ -61,11 +61,11 @@ typedef struct chat_turn {
 } chat_turn;
 
 /* A persona's stop strings, at most (the template's own takes the job's last slot). */
-#define CHAT_MAX_STOPS (WORKER_MAX_STOP - 1)
+#define CHAT_MAX_STOPS (GEN_MAX_STOP - 1)
 
 /* Replaces t's stop strings with copies of stop[0..n) (see chat_turn.stop). NT_OK;
- * NT_ERR_INVALID when n > WORKER_MAX_STOP or a string is NULL, empty or longer than
- * WORKER_STOP_LEN - 1 bytes (t unchanged); NT_ERR_NOMEM (t unchanged). */
+ * NT_ERR_INVALID when n > GEN_MAX_STOP or a string is NULL, empty or longer than
+ * GEN_STOP_LEN - 1 bytes (t unchanged); NT_ERR_NOMEM (t unchanged). */
 int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n);
 
 typedef struct chat chat;
@@ -158,7 +158,7 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
  * template's own (a string already there is not repeated), so each answer records the stop
  * strings it was written with (chat_turn.stop) and a replay stops alike. NULL/0 clears. NT_OK;
  * NT_ERR_INVALID when n > CHAT_MAX_STOPS or a string is NULL, empty or longer than
- * WORKER_STOP_LEN - 1 bytes: nothing is cut, the chat keeps its previous strings;
+ * GEN_STOP_LEN - 1 bytes: nothing is cut, the chat keeps its previous strings;
  * NT_ERR_NOMEM. */
 int chat_set_stops(chat *c, const char *const *stops, size_t n);
 

@@ -24,8 +24,8 @@
     "blocks where they help."
 
 /* A persona's stop strings go into worker jobs after the template's own: they must fit. */
-_Static_assert(PERSONA_MAX_STOP <= WORKER_MAX_STOP - 1, "a job holds a persona's stop strings");
-_Static_assert(PERSONA_STOP_MAX_BYTES <= WORKER_STOP_LEN - 1, "a job holds each stop string");
+_Static_assert(PERSONA_MAX_STOP <= GEN_MAX_STOP - 1, "a job holds a persona's stop strings");
+_Static_assert(PERSONA_STOP_MAX_BYTES <= GEN_STOP_LEN - 1, "a job holds each stop string");
 
 static const char *const var_names[] = {"user", "char", "date", "model"};
 #define N_VARS (sizeof var_names / sizeof *var_names)

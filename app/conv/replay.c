@@ -4,9 +4,9 @@
  * turns (the recorded answers' ids included, as the chat reuses them); the engine's logits
  * depend neither on the thread count nor on how a prompt was split into nt_model_eval calls
  * (natter.h), so reading the prompt in one go gives the logits of the recording however its
- * KV cache was filled (turn by turn, regenerated, resumed); and the sampler steps as the
- * worker's did: seeded at the answer's start, the cached context as penalty history, one RNG
- * step per token, each live change set exactly before its token. */
+ * KV cache was filled (turn by turn, regenerated, resumed); and the answer runs through the
+ * worker's own generation loop (gen.h), with each recorded live change handed to it before
+ * its recorded token. */
 #include "replay.h"
 #include "util/strbuf.h"
 
@@ -20,19 +20,16 @@
 struct replay {
     const session *s;           /* borrowed */
     nt_model *m;
-    const nt_tokenizer *tok;       /* borrowed from m */
+    const nt_tokenizer *tok;    /* borrowed from m */
     char *path;                 /* the model file used */
     bool same_model, exact;
     enum nt_chat_family family;
-    int32_t n_vocab, n_ctx;
-    float *logits;              /* (n_vocab) after the last evaluated token */
-    char *piece;                /* decoder output buffer, piece_cap bytes */
-    size_t piece_cap;
+    int32_t n_ctx;
+    gen_local src;              /* the model as the loop's source; src.ctx: its cache's ids */
     replay_opts o;
 
     /* The chat holding the recorded conversation up to the question being answered. */
     chat *c;
-    nt_tokens cache;            /* what the model's cache holds */
     atomic_bool cancel;         /* replay_cancel: end at the next token */
 };
 
@@ -89,19 +86,14 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     rc = nt_model_load(&r->m, r->path, &mp, err);
     if (rc != NT_OK) goto fail;
     r->tok = nt_model_tokenizer(r->m);
-    const nt_model_info *info = nt_model_get_info(r->m);
-    r->n_vocab = info->n_vocab;
-    r->n_ctx = info->n_ctx;
+    r->n_ctx = nt_model_get_info(r->m)->n_ctx;
     r->same_model = session_model_hash(nt_model_gguf(r->m)) == s->model.hash &&
                     nt_gguf_file_size(nt_model_gguf(r->m)) == s->model.size;
     r->exact = r->same_model && o.n_overrides == 0;
     /* The recorded template for the recorded model; another model speaks its own. */
     r->family = r->same_model ? s->family : nt_chat_detect_gguf(nt_model_gguf(r->m));
-    r->logits = malloc((size_t)r->n_vocab * sizeof *r->logits);
-    r->piece_cap = 3 * nt_tokenizer_max_piece_len(r->tok) + 16;
-    r->piece = malloc(r->piece_cap);
     r->c = chat_init(r->tok, r->family, r->n_ctx);
-    if (!r->logits || !r->piece || !r->c) {
+    if (!r->c || gen_local_init(&r->src, r->m, err) != NT_OK) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
         goto fail;
     }
@@ -131,11 +123,9 @@ void replay_free(replay *r)
 {
     if (!r) return;
     chat_free(r->c);
+    gen_local_free(&r->src);
     nt_model_free(r->m);
-    free(r->logits);
-    free(r->piece);
     free(r->path);
-    nt_tokens_free(&r->cache);
     free(r);
 }
 
@@ -185,20 +175,59 @@ static int replay_sync_chat(replay *r, size_t n, nt_err *err)
  * gives the logits of the recording however its cache was filled). */
 static int replay_fill(replay *r, const nt_tokens *P, int32_t *n_eval, nt_err *err)
 {
+    const nt_tokens *cache = &r->src.ctx;
     size_t common = 0;
-    while (common < r->cache.n && common < P->n && r->cache.v[common] == P->v[common]) common++;
+    while (common < cache->n && common < P->n && cache->v[common] == P->v[common]) common++;
     if (common >= P->n) common = P->n - 1;
-    nt_model_rewind(r->m, (int32_t)common);
-    r->cache.n = common;
-    int rc = nt_model_eval(r->m, P->v + common, (int32_t)(P->n - common), r->logits, err);
+    gen_local_rewind(&r->src, (int32_t)common);
+    int rc = gen_local_eval(&r->src, P->v + common, (int32_t)(P->n - common), err);
     if (rc != NT_OK) {
-        nt_model_rewind(r->m, 0);
-        r->cache.n = 0;
+        gen_local_rewind(&r->src, 0);
         return rc;
     }
     *n_eval = (int32_t)(P->n - common);
-    if (nt_tokens_append(&r->cache, P->v + common, P->n - common) != NT_OK)
+    return NT_OK;
+}
+
+/* One answer's replay: what the loop's hooks read and fill. */
+typedef struct replay_run {
+    replay *r;
+    const chat_turn *t;
+    int64_t stop_at;        /* the recorded stop by the user came before this token, or -1 */
+    size_t ci;              /* the next recorded live change */
+    replay_token_fn fn;
+    void *user;
+    replay_result *res;
+    strbuf txt;             /* the answer's text as it grows; res->text at the end */
+} replay_run;
+
+static bool replay_gen_stop(void *user, int32_t i)
+{
+    replay_run *run = user;
+    return (run->stop_at >= 0 && i >= run->stop_at) || atomic_load(&run->r->cancel);
+}
+
+/* The recorded live changes, each exactly before its token, overrides applied. */
+static bool replay_gen_params(void *user, int32_t i, nt_sampler_params *p)
+{
+    replay_run *run = user;
+    const chat_turn *t = run->t;
+    bool changed = false;
+    while (run->ci < t->n_changes && t->changes[run->ci].index <= i) {
+        *p = t->changes[run->ci++].params;
+        changed = true;
+    }
+    if (changed) replay_override(run->r, p);
+    return changed;
+}
+
+static int replay_gen_token(void *user, const gen_token *tk, nt_err *err)
+{
+    replay_run *run = user;
+    if (nt_tokens_push(&run->res->tokens, tk->id) != NT_OK ||
+        !strbuf_put(&run->txt, tk->text, tk->n_text))
         return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    if (run->fn) run->fn(tk->id, tk->text, run->user);
     return NT_OK;
 }
 
@@ -213,9 +242,8 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     int rc = replay_sync_chat(r, turn, err);
     if (rc != NT_OK) return rc;
 
-    /* The stop strings the answer was written with; another model's template has its own.
-     * The filter is the worker's (4.5 KiB of tables, on the stack as in the worker). */
-    const char *stops[WORKER_MAX_STOP + 1];
+    /* The stop strings the answer was written with; another model's template has its own. */
+    const char *stops[GEN_MAX_STOP + 1];
     size_t ns = 0;
     bool plain_stop = false;
     for (size_t k = 0; k < t->n_stop; k++) {
@@ -228,15 +256,15 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         stops[0] = "\nUser:";
         ns++;
     }
-    worker_filter filt;
-    if (worker_filter_init(&filt, stops, ns) != NT_OK)
+    if (!gen_stops_valid(stops, ns))
         return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: %zu stop strings and the "
                           "plain template's own are more than %d", turn + 1, t->n_stop,
-                          WORKER_MAX_STOP);
+                          GEN_MAX_STOP);
 
     nt_tokens P = {0};
-    strbuf txt = {0}; /* the answer's text as it grows; res->text at the end */
-    char *let = NULL; /* what the stop filter lets out of one token's text */
+    replay_run run = {.r = r, .t = t, .fn = fn, .user = user, .res = res,
+                      /* A recorded stop by the user happened before this token: stop there. */
+                      .stop_at = t->end == GEN_END_STOPPED ? (int64_t)t->tokens.n : -1};
     size_t first = t->first < turn ? t->first : 0;
     rc = chat_build_prompt(r->c, first, &P, err);
     if (rc != NT_OK) goto out;
@@ -255,108 +283,36 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     rc = replay_fill(r, &P, &res->n_eval, err);
     if (rc != NT_OK) goto out;
 
-    nt_sampler_params p0 = t->params;
-    replay_override(r, &p0);
-    nt_sampler *smp = nt_sampler_init(&p0, r->n_vocab);
-    if (!smp) {
+    gen_opts go = {.params = t->params, .stop = stops, .n_stop = ns,
+                   .max_tokens = t->max_tokens > 0 ? t->max_tokens : r->n_ctx};
+    replay_override(r, &go.params);
+    gen_hooks gh = {.user = &run, .stop = replay_gen_stop, .params = replay_gen_params,
+                    .token = replay_gen_token};
+    gen_source gs = gen_local_source(&r->src);
+    gen_result gr;
+    if (!strbuf_put(&run.txt, "", 0)) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < r->cache.n; i++) nt_sampler_accept(smp, r->cache.v[i]);
-    nt_tokenizer_stream ts;
-    nt_tokenizer_stream_reset(&ts);
-    if (r->cache.n > 0) {
-        ts.prev = r->cache.v[r->cache.n - 1];
-        ts.ntok = 1;
-    }
-    int32_t max = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
-    /* A recorded stop by the user happened before this token: stop there too. */
-    int64_t stop_at = t->end == WEND_STOPPED ? (int64_t)t->tokens.n : -1;
-    size_t ci = 0;
-    let = malloc(WORKER_FILTER_OUT(r->piece_cap));
-    if (!let || !strbuf_put(&txt, "", 0)) {
-        nt_sampler_free(smp);
-        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
-        goto out;
-    }
-    for (int32_t i = 0;; i++) {
-        if ((stop_at >= 0 && i >= stop_at) || atomic_load(&r->cancel)) {
-            res->end = WEND_STOPPED;
-            break;
-        }
-        if (i >= max) {
-            res->end = WEND_LENGTH;
-            break;
-        }
-        bool changed = false;
-        nt_sampler_params live;
-        while (ci < t->n_changes && t->changes[ci].index <= i) {
-            live = t->changes[ci++].params;
-            changed = true;
-        }
-        if (changed) {
-            replay_override(r, &live);
-            nt_sampler_set_params(smp, &live);
-        }
-        int32_t id = nt_sampler_sample(smp, r->logits);
-        nt_sampler_accept(smp, id);
-        if (i == 0) res->n_cand0 = nt_sampler_candidates(smp, res->cand0, 10);
-        if (nt_tokenizer_is_eog(r->tok, id)) {
-            res->end = WEND_EOG;
-            break;
-        }
-        if (nt_tokens_push(&res->tokens, id) != NT_OK) {
-            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
-            break;
-        }
-        size_t k = nt_tokenizer_stream_feed(r->tok, &ts, id, r->piece, r->piece_cap), n_out;
-        /* Held-back text is shown once it cannot be the start of a stop string; the text
-         * ends before the first one, as the worker cuts it. */
-        bool hit = worker_filter_feed(&filt, r->piece, k, let, &n_out);
-        if (!strbuf_put(&txt, let, n_out)) {
-            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
-            break;
-        }
-        if (fn) fn(id, let, user);
-        if (hit) {
-            res->end = WEND_EOG;
-            res->stop_text = true;
-            break;
-        }
-        if (i + 1 >= max) {
-            res->end = WEND_LENGTH;
-            break;
-        }
-        if ((int64_t)r->cache.n + 1 > r->n_ctx) {
-            res->end = WEND_CONTEXT_FULL;
-            break;
-        }
-        rc = nt_model_eval(r->m, &id, 1, r->logits, err);
-        if (rc != NT_OK) break;
-        if (nt_tokens_push(&r->cache, id) != NT_OK) {
-            rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
-            break;
-        }
-    }
-    nt_sampler_free(smp);
+    rc = gen_run(&gs, &go, &gh, &gr, err);
+    res->end = gr.end;
+    res->stop_text = gr.stop_text;
+    memcpy(res->cand0, gr.cand0, sizeof res->cand0);
+    res->n_cand0 = gr.n_cand0;
     if (rc != NT_OK) {
-        nt_model_rewind(r->m, 0);
-        r->cache.n = 0;
+        free(gr.tail);
+        gen_local_rewind(&r->src, 0);
         goto out;
     }
-    size_t shown = txt.n;
-    if (!res->stop_text) {
-        size_t nh, k = nt_tokenizer_stream_flush(r->tok, &ts, r->piece, r->piece_cap);
-        const char *held = worker_filter_held(&filt, &nh);
-        strbuf_put(&txt, held, nh);
-        strbuf_put(&txt, r->piece, k);
+    if (gr.tail) {
+        if (!strbuf_puts(&run.txt, gr.tail)) rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        else if (fn) fn(-1, gr.tail, user);
+        free(gr.tail);
     }
-    if (fn && txt.n > shown) fn(-1, txt.s + shown, user);
-    if (!(res->text = strbuf_take(&txt, NULL)))
+    if (rc == NT_OK && !(res->text = strbuf_take(&run.txt, NULL)))
         rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
 out:
-    free(let);
-    strbuf_free(&txt);
+    strbuf_free(&run.txt);
     nt_tokens_free(&P);
     if (rc != NT_OK) replay_result_free(res);
     return rc;

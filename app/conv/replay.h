@@ -9,10 +9,10 @@
  * recorded questions and answers), not of the answers replayed before it: that keeps every
  * turn comparable even once an override makes answers differ.
  *
- * The replay drives the model and a sampler itself, on the calling thread, mirroring the
- * worker's generation loop (app/conv/worker.c): sampler seeded from the answer's parameters, the
- * whole cached context as penalty history, one RNG step per token, end-of-generation tokens
- * and the recorded stop strings. No terminal code here. */
+ * The replay drives its own copy of the model on the calling thread, through the generation
+ * loop the worker runs (gen.h): the same code samples, applies live changes, cuts at stop
+ * strings and ends answers, so only the inputs (the recorded parameters, changes and stop
+ * strings) can make a replay differ. No terminal code here. */
 #ifndef NATTER_APP_REPLAY_H
 #define NATTER_APP_REPLAY_H
 
@@ -56,7 +56,7 @@ typedef void (*replay_token_fn)(int32_t id, const char *text, void *user);
 typedef struct replay_result {
     nt_tokens tokens;       /* generated ids (end-of-generation token excluded) */
     char *text;             /* UTF-8, NUL-terminated */
-    enum worker_end end;
+    enum gen_end end;
     bool stop_text;         /* ended at the stop string */
     int32_t n_prompt;       /* prompt tokens */
     int32_t n_eval;         /* prompt tokens evaluated (the rest came from the cache) */
@@ -64,7 +64,7 @@ typedef struct replay_result {
     /* The first token's top candidates (as the worker's TOKEN events carry them): their
      * probabilities come from the logits bit for bit, so tests compare them with the live
      * run's to see that the cache was filled exactly alike. */
-    nt_sampler_cand cand0[10];
+    nt_sampler_cand cand0[GEN_N_CAND];
     int n_cand0;
 } replay_result;
 
@@ -76,7 +76,7 @@ void replay_result_free(replay_result *res);
 int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay_result *res,
                   nt_err *err);
 /* Asks replay_answer, running on another thread, to end at its next token (res->end becomes
- * WEND_STOPPED); every later replay_answer ends at once too. Safe from any thread. */
+ * GEN_END_STOPPED); every later replay_answer ends at once too. Safe from any thread. */
 void replay_cancel(replay *r);
 
 /* Whether a regenerated answer is the recorded one: the same tokens and the same ending.

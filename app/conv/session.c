@@ -333,11 +333,6 @@ const sp_def session_sp_defs[] = {
     {"seed", SP_SEED, SP_OFF(seed)},
 };
 
-const char *const session_end_names[] = {
-    [WEND_EOG] = "eog", [WEND_LENGTH] = "length", [WEND_STOPPED] = "stopped",
-    [WEND_CONTEXT_FULL] = "context-full", [WEND_ERROR] = "error",
-};
-
 const char session_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *session_str_join(const char *a, const char *b)

@@ -32,10 +32,6 @@ static inline size_t session_sp_size(const sp_def *d)
 /* A parameter's value in p as the shortest text that reads back to the same value. */
 void session_sp_format(const sp_def *d, const nt_sampler_params *p, char *buf, size_t cap);
 
-/* The `end:` values, indexed by enum worker_end. */
-extern const char *const session_end_names[WEND_ERROR + 1];
-#define SESSION_END_STOP_STRING "stop-string" /* WEND_EOG reached through a stop string */
-
 extern const char session_b64[65]; /* the base64 alphabet, NUL-terminated */
 
 /* a followed by b, malloc'd; NULL when out of memory. */

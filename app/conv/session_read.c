@@ -498,8 +498,8 @@ static int session_fix_changes(rd *r, chat_turn *t)
     return NT_OK;
 }
 
-/* The answer's stop strings: at most WORKER_MAX_STOP (the template's and a persona's), each
- * 1 to WORKER_STOP_LEN - 1 bytes. A file beyond that was not written by natter: it is refused,
+/* The answer's stop strings: at most GEN_MAX_STOP (the template's and a persona's), each
+ * 1 to GEN_STOP_LEN - 1 bytes. A file beyond that was not written by natter: it is refused,
  * never cut, since a replay with a cut string would stop elsewhere. */
 static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
@@ -509,10 +509,10 @@ static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     if (v->type != YAML_SEQUENCE_NODE)
         return ycfg_error(c, v, "'stop' must be a list of strings, not %s", ycfg_kind(v));
     size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-    if (m > WORKER_MAX_STOP)
-        return ycfg_error(c, ycfg_node(c, v->data.sequence.items.start[WORKER_MAX_STOP]),
-                          "'stop' must have at most %d strings, not %zu", WORKER_MAX_STOP, m);
-    char *str[WORKER_MAX_STOP] = {0};
+    if (m > GEN_MAX_STOP)
+        return ycfg_error(c, ycfg_node(c, v->data.sequence.items.start[GEN_MAX_STOP]),
+                          "'stop' must have at most %d strings, not %zu", GEN_MAX_STOP, m);
+    char *str[GEN_MAX_STOP] = {0};
     int rc = NT_OK;
     for (size_t i = 0; i < m; i++) {
         yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
@@ -527,9 +527,9 @@ static int h_stop(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         size_t sl = strlen(str[i]);
         if (sl == 0)
             rc = ycfg_error(c, it, "items of 'stop' must not be empty");
-        else if (sl > WORKER_STOP_LEN - 1)
+        else if (sl > GEN_STOP_LEN - 1)
             rc = ycfg_error(c, it, "items of 'stop' must have at most %d bytes, not %zu",
-                            WORKER_STOP_LEN - 1, sl);
+                            GEN_STOP_LEN - 1, sl);
     }
     if (rc == NT_OK && chat_turn_set_stops(r->t, (const char *const *)str, m) != NT_OK)
         rc = ycfg_error(c, v, "out of memory");
@@ -542,13 +542,13 @@ static int h_end(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     rd *r = obj;
     assistant_key(r, v);
     const char *s = v->type == YAML_SCALAR_NODE ? sval(v) : "";
-    for (size_t i = 0; i < sizeof session_end_names / sizeof *session_end_names; i++)
-        if (session_end_names[i] && !strcmp(s, session_end_names[i])) {
-            r->t->end = (enum worker_end)i;
-            return NT_OK;
-        }
-    if (!strcmp(s, SESSION_END_STOP_STRING)) {
-        r->t->end = WEND_EOG;
+    int e = gen_end_parse(s);
+    if (e >= 0) {
+        r->t->end = (enum gen_end)e;
+        return NT_OK;
+    }
+    if (!strcmp(s, GEN_END_STOP_STRING_KEY)) {
+        r->t->end = GEN_END_EOG;
         r->t->stop_text = true;
         return NT_OK;
     }

@@ -303,16 +303,15 @@ char *session_to_yaml(const session *s, size_t *len)
                               ch[k].param, ch[k].value);
         }
         free(ch);
-        const char *end = t->end == WEND_EOG && t->stop_text ? SESSION_END_STOP_STRING
-                          : (unsigned)t->end < sizeof session_end_names / sizeof *session_end_names
-                              ? session_end_names[t->end]
-                              : "error";
+        const char *end = t->end == GEN_END_EOG && t->stop_text ? GEN_END_STOP_STRING_KEY
+                          : gen_end_key(t->end) ? gen_end_key(t->end)
+                                                : gen_end_key(GEN_END_ERROR);
         strbuf_printf(&b, "    end: %s\n", end);
         if (t->error) {
             strbuf_puts(&b, "    error:");
             put_text(&b, t->error, 6);
         }
-        /* chat_turn_set_stops keeps every string 1 to WORKER_STOP_LEN - 1 bytes: each is
+        /* chat_turn_set_stops keeps every string 1 to GEN_STOP_LEN - 1 bytes: each is
          * written whole, as the reader takes it back. A short list stays on one line (as
          * earlier natter wrote it); many or long strings take a line each. */
         size_t width = 0;

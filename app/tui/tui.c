@@ -50,7 +50,8 @@ typedef struct tui_rev {
     uint64_t seed;       /* ANSWER */
     size_t n_changes;    /* ANSWER */
     size_t n_tokens, first_diff; /* END */
-    enum worker_end end; /* END */
+    enum gen_end end;    /* END */
+    bool stop_text;      /* END: the end was a stop string */
 } tui_rev;
 
 typedef struct tui_replay {
@@ -153,7 +154,7 @@ static int tui_start_answer(tui *t)
     rc = worker_submit(t->w, &job);
     if (rc != NT_OK) {
         /* The answer turn is there but will never be filled: close it as failed. */
-        worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = job.keep};
+        worker_event done = {.kind = WEV_DONE, .end = GEN_END_ERROR, .n_past = job.keep};
         chat_apply(t->chat, &done);
         return tui_message(t, TS_ERROR, "the model is busy (%s)", nt_status_str(rc));
     }
@@ -478,7 +479,7 @@ static int tui_show_loaded(tui *t, const char *msg)
         return f | tui_message(t, TS_WARNING, "%s; %s", msg, err.msg);
     if (worker_submit(t->w, &job) != NT_OK) {
         /* The chat waits for the re-read's end: give it one (the next question reads all). */
-        worker_event done = {.kind = WEV_DONE, .end = WEND_ERROR, .n_past = 0};
+        worker_event done = {.kind = WEV_DONE, .end = GEN_END_ERROR, .n_past = 0};
         chat_apply(t->chat, &done);
         return f | tui_message(t, TS_ERROR, "%s; the model is busy", msg);
     }
@@ -617,7 +618,7 @@ static void *tui_replay_main(void *arg)
             tui_rev_push(rp, (tui_rev){.kind = REV_QUESTION, .turn = i, .text = strdup(turn->text)});
             continue;
         }
-        if (turn->end == WEND_ERROR) {
+        if (turn->end == GEN_END_ERROR) {
             tui_rev_push(rp, (tui_rev){.kind = REV_SKIP, .turn = i});
             continue;
         }
@@ -631,7 +632,7 @@ static void *tui_replay_main(void *arg)
         size_t first = 0;
         bool same = replay_matches(turn, &res, &first);
         tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = same, .end = res.end,
-                                   .n_tokens = res.tokens.n, .first_diff = first});
+                                   .stop_text = res.stop_text, .n_tokens = res.tokens.n, .first_diff = first});
         replay_result_free(&res);
     }
 done:
@@ -737,7 +738,6 @@ static int tui_replay_event(tui *t, tui_rev *ev)
 {
     tui_replay *rp = t->rp;
     int f = 0;
-    static const char *const ends[] = {"end of text", "max tokens", "stopped", "context full", "error"};
     switch (ev->kind) {
     case REV_START:
         strbuf_printf(&rp->text, "model %s: %s\n", ev->text ? ev->text : "?",
@@ -756,7 +756,7 @@ static int tui_replay_event(tui *t, tui_rev *ev)
         strbuf_puts(&rp->text, ev->text ? ev->text : "");
         break;
     case REV_END:
-        if (ev->end == WEND_STOPPED && rp->stopped) {
+        if (ev->end == GEN_END_STOPPED && rp->stopped) {
             strbuf_puts(&rp->text, "\n-> replay stopped\n");
             break;
         }
@@ -764,7 +764,7 @@ static int tui_replay_event(tui *t, tui_rev *ev)
         if (ev->flag) {
             rp->n_matched++;
             strbuf_printf(&rp->text, "\n-> matched the recording (%zu tokens, %s)\n",
-                          ev->n_tokens, ends[ev->end <= WEND_ERROR ? ev->end : WEND_ERROR]);
+                          ev->n_tokens, gen_end_name(ev->end, ev->stop_text));
         } else {
             strbuf_printf(&rp->text, "\n-> differs from the recording from token %zu on\n",
                           ev->first_diff);
@@ -1183,15 +1183,15 @@ static int tui_worker_event(tui *t, worker_event *ev)
         /* The end of an answer, or of a re-read of a loaded session (no answer pending). */
         bool answer = turn && turn->role == NT_ROLE_ASSISTANT && !turn->complete;
         chat_apply(t->chat, ev);
-        u->state = ev->end == WEND_STOPPED ? UI_STOPPED : UI_IDLE;
+        u->state = ev->end == GEN_END_STOPPED ? UI_STOPPED : UI_IDLE;
         if (ev->n_gen > 0 && ev->gen_sec > 0) u->tok_per_sec = ev->n_gen / ev->gen_sec;
         u->n_past = ev->n_past;
         u->n_gen_now = 0;
         f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
         if (!answer) {
-            if (ev->end == WEND_ERROR || ev->end == WEND_STOPPED)
+            if (ev->end == GEN_END_ERROR || ev->end == GEN_END_STOPPED)
                 f |= tui_message(t, TS_WARNING, "the conversation was not read back (%s); the next "
-                                 "question reads it", worker_end_name(ev->end));
+                                 "question reads it", gen_end_name(ev->end, false));
             else
                 f |= tui_message(t, TS_NOTE, "read %zu messages back into the model (%d tokens)",
                                  chat_n_turns(t->chat), (int)ev->n_past);
@@ -1200,7 +1200,7 @@ static int tui_worker_event(tui *t, worker_event *ev)
         /* The next answer (or a /regen) draws differently, and reproducibly from the seed. */
         u->params.seed++;
         f |= tui_autosave(t);
-        if (ev->end == WEND_CONTEXT_FULL)
+        if (ev->end == GEN_END_CONTEXT_FULL)
             f |= tui_message(t, TS_WARNING, "the context is full; the next question drops the oldest turns");
         break;
     }

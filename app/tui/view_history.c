@@ -248,14 +248,13 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
     size_t notes = b->n;
     if (answer && busy) text_buf_put(b, "\xe2\x96\x8d", 3, TS_DIM, false); /* ▍ */
     if (answer && t->complete) {
-        const char *note = NULL;
-        switch (t->end) {
-        case WEND_STOPPED: note = " [stopped]"; break;
-        case WEND_LENGTH: note = " [max tokens]"; break;
-        case WEND_CONTEXT_FULL: note = " [context full]"; break;
-        default: break;
+        /* Endings people did not ask for are noted; an end of text or stop string is not. */
+        if (t->end == GEN_END_STOPPED || t->end == GEN_END_LENGTH ||
+            t->end == GEN_END_CONTEXT_FULL) {
+            char note[40];
+            int nn = snprintf(note, sizeof note, " [%s]", gen_end_name(t->end, false));
+            text_buf_put(b, note, (size_t)nn, TS_END, false);
         }
-        if (note) text_buf_put(b, note, strlen(note), TS_END, false);
     }
     if (t->error) {
         text_buf_put_raw(b, "\n", 1, TS_TEXT);
