@@ -369,6 +369,183 @@ static size_t pt_match_cjk(const pt_text *x, size_t pos, size_t end)
     return p - pos;
 }
 
+/* ------------------------------------------------- the collapsed std::regex passes ---- */
+
+/* A pattern that uses \p{..} classes runs through std::regex on a "collapsed" copy of the
+ * text: ASCII stays as it is, every other code point becomes one byte for its category
+ * (letter, number, punctuation, mark, symbol, other; whitespace becomes \v), and each \p{X}
+ * becomes that byte plus the ASCII characters llama.cpp lists for X. Two consequences the
+ * predicates below keep: \p{Lu}, \p{Ll}, \p{Lt}, \p{Lm} and \p{Lo} all mean "any letter"
+ * (so a non-ASCII letter is both upper and lower case), and '~' is in neither \p{P} nor \p{S}. */
+static inline bool pc_ascii_letter(uint32_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static inline bool pc_L(const pt_text *x, size_t p)
+{
+    uint32_t c = x->cp[p];
+    return c < 0x80 ? pc_ascii_letter(c) : (x->fl[p] & (PT_L | PT_WS)) == PT_L;
+}
+
+static inline bool pc_N(const pt_text *x, size_t p)
+{
+    uint32_t c = x->cp[p];
+    return c < 0x80 ? (c >= '0' && c <= '9') : (x->fl[p] & (PT_N | PT_WS)) == PT_N;
+}
+
+/* \p{P} or \p{S}: ASCII !-#%-*,-/:-;?-@[-]_{} and $+<=>^`| (not ~), or a non-ASCII P or S. */
+static inline bool pc_PS(const pt_text *x, size_t p)
+{
+    uint32_t c = x->cp[p];
+    if (c < 0x80) return c > 0x20 && c < 0x7F && c != '~' && !pc_ascii_letter(c) && !(c >= '0' && c <= '9');
+    return (x->fl[p] & (PT_WS | PT_P | PT_S)) && !(x->fl[p] & PT_WS);
+}
+
+static inline bool pc_M(const pt_text *x, size_t p)
+{
+    return x->cp[p] >= 0x80 && (x->fl[p] & (PT_M | PT_WS)) == PT_M;
+}
+
+static inline bool pc_crlf(uint32_t c)
+{
+    return c == '\r' || c == '\n';
+}
+
+/* (?=[\p{L}])([^a-z]) and (?=[\p{L}])([^A-Z]): the "upper" and "lower" letters of the
+ * GPT-4o and Tekken patterns (llama.cpp's rewrite of \p{Lu}... for std::regex). */
+static inline bool pc_upper(const pt_text *x, size_t p, size_t end)
+{
+    return p < end && pc_L(x, p) && !(x->cp[p] >= 'a' && x->cp[p] <= 'z');
+}
+
+static inline bool pc_lower(const pt_text *x, size_t p, size_t end)
+{
+    return p < end && pc_L(x, p) && !(x->cp[p] >= 'A' && x->cp[p] <= 'Z');
+}
+
+/* U*W+ (lower_needed) or U+W* from q, with ECMAScript's backtracking: the greedy U* gives
+ * back letters until a W can follow. Returns where the match ends, or 0 for none. */
+static size_t pc_cased_word(const pt_text *x, size_t q, size_t end, bool lower_needed)
+{
+    size_t k = 0;
+    while (pc_upper(x, q + k, end)) k++;
+    if (!lower_needed) {
+        if (!k) return 0;
+        size_t e = q + k;
+        while (pc_lower(x, e, end)) e++;
+        return e;
+    }
+    for (size_t j = k + 1; j-- > 0;) {
+        if (!pc_lower(x, q + j, end)) continue;
+        size_t e = q + j;
+        while (pc_lower(x, e, end)) e++;
+        return e;
+    }
+    return 0;
+}
+
+/* \s*[\r\n]+|\s+(?!\S)|\s+ at pos (0 when pos is not whitespace). */
+static size_t pc_space(const pt_text *x, size_t pos, size_t end)
+{
+    size_t w = 0, last_nl = 0;
+    while (fl_at(x, pos + w, end) & PT_WS) {
+        if (pc_crlf(x->cp[pos + w])) last_nl = pos + w + 1;
+        w++;
+    }
+    if (last_nl) return last_nl - pos;
+    return pt_space_run(x, pos, end);
+}
+
+/* GPT-4o (o200k) and Tekken, as llama.cpp runs them:
+ *   [^\r\n\p{L}\p{N}]?U*W+C?|[^\r\n\p{L}\p{N}]?U+W*C?|\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n/]*|
+ *   \s*[\r\n]+|\s+(?!\S)|\s+
+ * with U and W as in pc_upper/pc_lower, C the contractions 's 't 're 've 'm 'll 'd in any case
+ * (GPT-4o only), D = 3 (GPT-4o) or 1 (Tekken). */
+static size_t pc_match_o200k(const pt_text *x, size_t pos, size_t end, size_t max_digits, bool contractions)
+{
+    uint32_t c = x->cp[pos];
+    bool lead = !pc_crlf(c) && !pc_L(x, pos) && !pc_N(x, pos);
+    for (int alt = 0; alt < 2; alt++) {
+        size_t e = lead ? pc_cased_word(x, pos + 1, end, alt == 0) : 0;
+        if (!e) e = pc_cased_word(x, pos, end, alt == 0);
+        if (!e) continue;
+        if (contractions && e < end) e += pt_contraction(x, e, end, true);
+        return e - pos;
+    }
+    if (pc_N(x, pos)) {
+        size_t p = pos;
+        while (p - pos < max_digits && p < end && pc_N(x, p)) p++;
+        return p - pos;
+    }
+    size_t p = pos + (c == ' ');
+    if (p < end && !(x->fl[p] & PT_WS) && !pc_L(x, p) && !pc_N(x, p)) {
+        while (p < end && !(x->fl[p] & PT_WS) && !pc_L(x, p) && !pc_N(x, p)) p++;
+        while (p < end && (pc_crlf(x->cp[p]) || x->cp[p] == '/')) p++;
+        return p - pos;
+    }
+    return pc_space(x, pos, end);
+}
+
+static size_t pt_match_gpt4o(const pt_text *x, size_t pos, size_t end)
+{
+    return pc_match_o200k(x, pos, end, 3, true);
+}
+
+static size_t pt_match_tekken(const pt_text *x, size_t pos, size_t end)
+{
+    return pc_match_o200k(x, pos, end, 1, false);
+}
+
+/* \p{N}{1,3} */
+static size_t pt_match_num3(const pt_text *x, size_t pos, size_t end)
+{
+    size_t p = pos;
+    while (p - pos < 3 && p < end && pc_N(x, p)) p++;
+    return p - pos;
+}
+
+/* DeepSeek V3's last pass:
+ *   [!-/:-@[-`{-~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|
+ *   \s*[\r\n]+|\s+(?!\S)|\s+ */
+static size_t pt_match_ds3(const pt_text *x, size_t pos, size_t end)
+{
+    uint32_t c = x->cp[pos];
+    bool ascii_ps = c > 0x20 && c < 0x7F && !pc_ascii_letter(c) && !(c >= '0' && c <= '9');
+    if (ascii_ps && pos + 1 < end && pc_ascii_letter(x->cp[pos + 1])) {
+        size_t p = pos + 1;
+        while (p < end && pc_ascii_letter(x->cp[p])) p++;
+        return p - pos;
+    }
+#define PC_LM(p) ((p) < end && (pc_L(x, p) || pc_M(x, p)))
+    bool lead = !pc_crlf(c) && !pc_L(x, pos) && !pc_PS(x, pos);
+    size_t p = (lead && PC_LM(pos + 1)) ? pos + 1 : pos;
+    if (PC_LM(p)) {
+        while (PC_LM(p)) p++;
+        return p - pos;
+    }
+#undef PC_LM
+    p = pos + (c == ' ');
+    if (p < end && pc_PS(x, p)) {
+        while (p < end && pc_PS(x, p)) p++;
+        while (p < end && pc_crlf(x->cp[p])) p++;
+        return p - pos;
+    }
+    return pc_space(x, pos, end);
+}
+
+/* [一-龥぀-ゟ゠-ヿ]+ (DeepSeek V3: CJK ideographs, hiragana, katakana) */
+static const pt_range pt_cjk_kana[] = {
+    {0x3040, 0x30FF}, {0x4E00, 0x9FA5},
+};
+
+static size_t pt_match_cjk_kana(const pt_text *x, size_t pos, size_t end)
+{
+    size_t p = pos;
+    while (p < end && pt_literal(x, p) && pt_in_ranges(x->cp[p], pt_cjk_kana, PT_COUNT(pt_cjk_kana))) p++;
+    return p - pos;
+}
+
 /* --------------------------------------------------------------------- the driver ---- */
 
 /* One regex pass over every piece: matches become pieces, and so does the text between them
@@ -423,6 +600,9 @@ int nt_pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_wo
                                                PT_TRAILING_WS, pt_match_cjk, pt_match_num_run};
     static const pt_match_fn chain_ds_coder[] = {pt_match_crlf, pt_match_ws_letters, pt_match_ws_punct,
                                                  pt_match_cjk, pt_match_num1};
+    static const pt_match_fn chain_gpt4o[] = {pt_match_gpt4o};
+    static const pt_match_fn chain_tekken[] = {pt_match_tekken};
+    static const pt_match_fn chain_ds_v3[] = {pt_match_num3, pt_match_cjk_kana, pt_match_ds3};
     const pt_match_fn *chain;
     size_t n_chain;
     switch (kind) {
@@ -434,6 +614,9 @@ int nt_pretok_split(enum pretok_kind kind, const char *text, size_t n, pretok_wo
     PT_CHAIN(PRETOK_FALCON, chain_falcon);
     PT_CHAIN(PRETOK_DEEPSEEK_LLM, chain_ds_llm);
     PT_CHAIN(PRETOK_DEEPSEEK_CODER, chain_ds_coder);
+    PT_CHAIN(PRETOK_GPT4O, chain_gpt4o);
+    PT_CHAIN(PRETOK_TEKKEN, chain_tekken);
+    PT_CHAIN(PRETOK_DEEPSEEK_V3, chain_ds_v3);
     case PRETOK_GPT2:
     default:
         chain = chain_gpt2;

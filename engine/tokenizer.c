@@ -140,6 +140,14 @@ static const tk_pre_name tk_pre_names[] = {
     {"kormo", PRETOK_QWEN2, false, false},
     {"megrez", PRETOK_QWEN2, false, false},
     {"stablelm2", PRETOK_QWEN2, false, false},
+    {"gpt-4o", PRETOK_GPT4O, false, false},
+    {"llama4", PRETOK_GPT4O, false, false},
+    {"minimax-m2", PRETOK_GPT4O, false, false},
+    {"kanana2", PRETOK_GPT4O, false, false},
+    {"tekken", PRETOK_TEKKEN, true, true},
+    {"deepseek-v3", PRETOK_DEEPSEEK_V3, false, false},
+    {"hunyuan-dense", PRETOK_DEEPSEEK_V3, false, false},
+    {"joyai-llm", PRETOK_DEEPSEEK_V3, false, false},
 };
 
 /* Texts that mark the end of a turn (llama.cpp's EOT auto-detection, in priority order). */

@@ -37,7 +37,10 @@ enum pretok_kind {
     PRETOK_STARCODER,      /* starcoder, refact, smollm, command-r: digits alone, then GPT-2 */
     PRETOK_FALCON,
     PRETOK_DEEPSEEK_LLM,
-    PRETOK_DEEPSEEK_CODER
+    PRETOK_DEEPSEEK_CODER,
+    PRETOK_GPT4O,          /* gpt-4o, llama4: o200k's cased words, digits in groups of 3 */
+    PRETOK_TEKKEN,         /* Mistral's tekken: the o200k pattern with single digits */
+    PRETOK_DEEPSEEK_V3
 };
 
 typedef struct tok_piece {

@@ -19,24 +19,28 @@ typedef struct loaded {
     nt_tokenizer *t;
 } loaded;
 
-static bool load(loaded *l, const char *rel)
+static bool load_path(loaded *l, const char *path)
 {
     nt_err e = {0};
     l->g = NULL;
     l->t = NULL;
-    const char *path = t_fixture(rel);
     if (!path) return false;
     if (nt_gguf_open(&l->g, path, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "nt_gguf_open %s: %s", rel, e.msg);
+        t_fail(__FILE__, __LINE__, "nt_gguf_open %s: %s", path, e.msg);
         return false;
     }
     if (nt_tokenizer_load(&l->t, l->g, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "nt_tokenizer_load %s: %s", rel, e.msg);
+        t_fail(__FILE__, __LINE__, "nt_tokenizer_load %s: %s", path, e.msg);
         nt_gguf_close(l->g);
         l->g = NULL;
         return false;
     }
     return true;
+}
+
+static bool load(loaded *l, const char *rel)
+{
+    return load_path(l, t_fixture(rel));
 }
 
 static void unload(loaded *l)
@@ -103,22 +107,23 @@ static const char *const vocab_files[] = {
     "gpt2vocab-pre-qwen2.gguf",  "gpt2vocab-pre-smollm.gguf",
 };
 
-/* Runs X.gguf.inp against X.gguf.out; returns the number of tests, *ok the matches. */
-static int conformance_file(const char *name, int *ok)
+/* Runs the tests of inp_path (strings separated by "\n__ggml_vocab_test__\n") through the
+ * tokenizer of gguf_path and compares them with out_path's id lines; returns the number of
+ * tests (-1 when the vocabulary cannot be loaded), *ok the matches. */
+static int conformance_run(const char *label, const char *gguf_path, const char *inp_path,
+                           const char *out_path, int *ok)
 {
-    char rel[256];
     *ok = 0;
     loaded l;
-    snprintf(rel, sizeof rel, "vocab/%s", name);
-    if (!load(&l, rel)) return -1;
-    snprintf(rel, sizeof rel, "vocab/%s.inp", name);
+    if (!load_path(&l, gguf_path)) return -1;
     size_t ninp, nout;
-    char *inp = t_read_file(t_fixture(rel), &ninp);
-    snprintf(rel, sizeof rel, "vocab/%s.out", name);
-    char *outs = t_read_file(t_fixture(rel), &nout);
+    char *inp = inp_path ? t_read_file(inp_path, &ninp) : NULL;
+    char *outs = out_path ? t_read_file(out_path, &nout) : NULL;
+    const char *name = label;
     int total = 0;
     if (!inp || !outs) {
-        t_fail(__FILE__, __LINE__, "%s: cannot read .inp/.out", name);
+        t_fail(__FILE__, __LINE__, "%s: cannot read %s or %s", name, inp_path ? inp_path : "(.inp)",
+               out_path ? out_path : "(.out)");
         goto done;
     }
     static const char sep[] = "\n__ggml_vocab_test__\n";
@@ -162,6 +167,19 @@ done:
     return total;
 }
 
+/* Runs X.gguf.inp against X.gguf.out from the shared fixtures. */
+static int conformance_file(const char *name, int *ok)
+{
+    char rel[256], inp[4096], out[4096];
+    const char *f;
+    snprintf(rel, sizeof rel, "vocab/%s.inp", name);
+    snprintf(inp, sizeof inp, "%s", (f = t_fixture(rel)) ? f : "");
+    snprintf(rel, sizeof rel, "vocab/%s.out", name);
+    snprintf(out, sizeof out, "%s", (f = t_fixture(rel)) ? f : "");
+    snprintf(rel, sizeof rel, "vocab/%s", name);
+    return conformance_run(name, t_fixture(rel), inp[0] ? inp : NULL, out[0] ? out : NULL, ok);
+}
+
 static void test_conformance(void)
 {
     if (!t_fixture("vocab")) T_SKIP("../shared/fixtures/vocab is absent");
@@ -173,6 +191,235 @@ static void test_conformance(void)
         T_CHECK(n > 0);
         T_EQ_INT(ok, n);
     }
+}
+
+/* Copies every key of src into a new vocabulary-only file at dst, with tokenizer.ggml.pre set
+ * to pre: GPT-2's vocabulary with another family's pre-tokenizer, as the shared
+ * gpt2vocab-pre-* files are made. With tokens, the file gets that vocabulary and those merges
+ * instead of src's (and none of src's other tokenizer keys, whose ids would not fit). */
+static bool write_vocab_with_pre(const char *src, const char *pre, const char *dst, const char *const *tokens,
+                                 size_t n_tokens, const char *const *merges, size_t n_merges)
+{
+    nt_err e = {0};
+    nt_gguf *g = NULL;
+    nt_gguf_writer *w = NULL;
+    const char **strs = NULL;
+    bool ok = false;
+    if (nt_gguf_open(&g, src, &e) != NT_OK || !(w = nt_gguf_writer_init())) goto fail;
+    for (int64_t i = 0; i < nt_gguf_n_kv(g); i++) {
+        const char *key = nt_gguf_kv_key(g, i);
+        enum nt_gguf_vtype vt = nt_gguf_kv_type(g, i);
+        int rc = NT_OK;
+        if (strcmp(key, "tokenizer.ggml.pre") == 0) continue;
+        if (tokens && strncmp(key, "tokenizer.ggml.", 15) == 0 && strcmp(key, "tokenizer.ggml.model") != 0)
+            continue;
+        if (vt == NT_GGUF_STR) {
+            nt_gguf_str v;
+            char buf[1024];
+            if (nt_gguf_get_str(g, key, &v, &e) != NT_OK || v.n >= sizeof buf) goto fail;
+            memcpy(buf, v.p, v.n);
+            buf[v.n] = '\0';
+            rc = nt_gguf_writer_set_str(w, key, buf);
+        } else if (vt == NT_GGUF_BOOL) {
+            bool v;
+            if (nt_gguf_get_bool(g, key, &v, &e) != NT_OK) goto fail;
+            rc = nt_gguf_writer_set_bool(w, key, v);
+        } else if (vt == NT_GGUF_U32 || vt == NT_GGUF_I32) {
+            int64_t v;
+            if (nt_gguf_get_i64(g, key, &v, &e) != NT_OK) goto fail;
+            rc = vt == NT_GGUF_U32 ? nt_gguf_writer_set_u32(w, key, (uint32_t)v)
+                                   : nt_gguf_writer_set_i32(w, key, (int32_t)v);
+        } else if (vt == NT_GGUF_F32) {
+            float v;
+            if (nt_gguf_get_f32(g, key, &v, &e) != NT_OK) goto fail;
+            rc = nt_gguf_writer_set_f32(w, key, v);
+        } else if (vt == NT_GGUF_ARR) {
+            enum nt_gguf_vtype et;
+            uint64_t n;
+            const void *data;
+            if (nt_gguf_get_arr(g, key, &et, &n, &data, &e) != NT_OK) goto fail;
+            if (et == NT_GGUF_STR) {
+                free(strs);
+                strs = malloc((n ? n : 1) * sizeof *strs);
+                if (!strs) goto fail;
+                /* The strings are not NUL-terminated inside the mapping: copy each. */
+                for (uint64_t k = 0; k < n; k++) {
+                    nt_gguf_str v = nt_gguf_arr_str(g, i, k);
+                    char *c = malloc(v.n + 1);
+                    if (!c) goto fail;
+                    memcpy(c, v.p, v.n);
+                    c[v.n] = '\0';
+                    strs[k] = c;
+                }
+                rc = nt_gguf_writer_set_arr_str(w, key, strs, n);
+                for (uint64_t k = 0; k < n; k++) free((char *)strs[k]);
+            } else {
+                rc = nt_gguf_writer_set_arr(w, key, et, data, n);
+            }
+        } else {
+            t_fail(__FILE__, __LINE__, "%s: key %s has a type this copier does not handle", src, key);
+            goto fail;
+        }
+        if (rc != NT_OK) goto fail;
+    }
+    if (nt_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre) != NT_OK) goto fail;
+    if (tokens) {
+        int32_t *types = malloc(n_tokens * sizeof *types);
+        if (!types) goto fail;
+        for (size_t i = 0; i < n_tokens; i++) types[i] = 1; /* normal */
+        int rc = nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, n_tokens);
+        if (!rc) rc = nt_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", NT_GGUF_I32, types, n_tokens);
+        if (!rc) rc = nt_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, n_merges);
+        free(types);
+        if (rc) goto fail;
+    }
+    ok = nt_gguf_writer_write(w, dst, &e) == NT_OK;
+fail:
+    if (!ok) t_fail(__FILE__, __LINE__, "cannot write %s from %s: %s", dst, src, e.msg);
+    free(strs);
+    nt_gguf_writer_free(w);
+    nt_gguf_close(g);
+    return ok;
+}
+
+/* Pre-tokenizers whose vocabularies are too large to ship: GPT-2's vocabulary with their pre,
+ * checked on the shared test strings and on tests/data/pretok-extra.inp (cased words, marks,
+ * non-ASCII digits and letters, CJK and kana, contractions, whitespace runs). The expected ids
+ * in tests/data/ came from node-llama-cpp 3.22.1's llama.cpp tokenizing the very file this test
+ * writes (tests/ref/tokenize.mjs; NATTER_KEEP_VOCAB=DIR keeps the files to regenerate them). */
+static const char *const extra_pres[] = {"gpt-4o", "tekken", "deepseek-v3"};
+
+static void test_conformance_extra_pres(void)
+{
+    const char *src = t_fixture("vocab/ggml-vocab-gpt-2.gguf");
+    const char *shared_inp = t_fixture("vocab/ggml-vocab-gpt-2.gguf.inp");
+    if (!src || !shared_inp) T_SKIP("../shared/fixtures/vocab is absent");
+    const char *keep = getenv("NATTER_KEEP_VOCAB");
+    for (size_t i = 0; i < sizeof extra_pres / sizeof *extra_pres; i++) {
+        char dst[1024], out[1024], label[128];
+        snprintf(dst, sizeof dst, "%s/gpt2vocab-pre-%s.gguf", keep ? keep : t_tmpdir(), extra_pres[i]);
+        if (!write_vocab_with_pre(src, extra_pres[i], dst, NULL, 0, NULL, 0)) continue;
+        const char *inps[2] = {shared_inp, "tests/data/pretok-extra.inp"};
+        const char *outs[2] = {"shared.out", "extra.out"};
+        for (int k = 0; k < 2; k++) {
+            int ok;
+            snprintf(out, sizeof out, "tests/data/gpt2vocab-pre-%s.%s", extra_pres[i], outs[k]);
+            snprintf(label, sizeof label, "%s (%s)", extra_pres[i], k ? "extra" : "shared");
+            int n = conformance_run(label, dst, inps[k], out, &ok);
+            printf("  conformance %-30s %3d/%d\n", label, ok, n);
+            T_CHECK(n > 0);
+            T_EQ_INT(ok, n);
+        }
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A vocabulary in which tokenizing a word always gives one token: every substring of every
+ * test string (in GPT-2's byte-to-unicode form) is a token, and every way of cutting each into
+ * two is a merge. Its ids then name the pre-tokenizer's pieces exactly, which GPT-2's own
+ * vocabulary does not: its merges rarely cross a case or digit boundary, so a wrong split can
+ * still give the right ids there. Returns false on failure; frees nothing the caller owns. */
+typedef struct piece_vocab {
+    char **tokens, **merges;
+    size_t n_tokens, n_merges;
+} piece_vocab;
+
+static void piece_vocab_free(piece_vocab *v)
+{
+    for (size_t i = 0; i < v->n_tokens; i++) free(v->tokens[i]);
+    for (size_t i = 0; i < v->n_merges; i++) free(v->merges[i]);
+    free(v->tokens);
+    free(v->merges);
+}
+
+static char *utf8_of_cps(const uint32_t *cp, size_t n)
+{
+    char *s = malloc(4 * n + 1), *p = s;
+    if (!s) return NULL;
+    for (size_t i = 0; i < n; i++) p += nt_pretok_utf8_encode(cp[i], p);
+    *p = '\0';
+    return s;
+}
+
+static bool piece_vocab_build(piece_vocab *v, const char *inp_path)
+{
+    memset(v, 0, sizeof *v);
+    size_t len;
+    char *inp = t_read_file(inp_path, &len);
+    if (!inp) return false;
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    size_t cap = 1 << 16, mcap = 1 << 18, nsub = 0;
+    char **subs = malloc(cap * sizeof *subs);
+    v->merges = malloc(mcap * sizeof *v->merges);
+    v->tokens = malloc((cap + 256) * sizeof *v->tokens);
+    bool ok = subs && v->merges && v->tokens;
+    for (char *p = inp, *q; ok && (q = strstr(p, sep)); p = q + sizeof sep - 1) {
+        size_t n = (size_t)(q - p);
+        uint32_t cps[256];
+        if (n > 256) continue; /* long strings stay with GPT-2's vocabulary */
+        for (size_t i = 0; i < n; i++) cps[i] = nt_tok_byte_to_cp((unsigned char)p[i]);
+        for (size_t a = 0; ok && a < n; a++)
+            for (size_t b = a + 2; ok && b <= n; b++) {
+                if (nsub == cap) ok = false;
+                else ok = (subs[nsub++] = utf8_of_cps(cps + a, b - a)) != NULL;
+            }
+    }
+    if (ok) {
+        qsort(subs, nsub, sizeof *subs, cmp_str);
+        for (int b = 0; b < 256; b++) {
+            uint32_t cp = nt_tok_byte_to_cp((unsigned char)b);
+            ok = ok && (v->tokens[v->n_tokens++] = utf8_of_cps(&cp, 1)) != NULL;
+        }
+    }
+    for (size_t i = 0; ok && i < nsub; i++) {
+        if (v->n_tokens > 256 && strcmp(subs[i], v->tokens[v->n_tokens - 1]) == 0) continue;
+        /* Every cut of the substring at a code point boundary is a merge "left right". */
+        const char *s = subs[i];
+        size_t sl = strlen(s);
+        for (size_t k = 1; ok && k < sl; k++) {
+            if (((unsigned char)s[k] & 0xC0) == 0x80) continue;
+            if (v->n_merges == mcap) { ok = false; break; }
+            char *m = malloc(sl + 2);
+            if (!(ok = m != NULL)) break;
+            snprintf(m, sl + 2, "%.*s %s", (int)k, s, s + k);
+            v->merges[v->n_merges++] = m;
+        }
+        v->tokens[v->n_tokens++] = subs[i];
+        subs[i] = NULL;
+    }
+    for (size_t i = 0; i < nsub; i++) free(subs[i]);
+    free(subs);
+    free(inp);
+    if (!ok) piece_vocab_free(v);
+    return ok;
+}
+
+static void test_conformance_piece_vocab(void)
+{
+    const char *src = t_fixture("vocab/ggml-vocab-gpt-2.gguf");
+    if (!src) T_SKIP("../shared/fixtures/vocab is absent");
+    const char *keep = getenv("NATTER_KEEP_VOCAB");
+    piece_vocab v;
+    T_ASSERT(piece_vocab_build(&v, "tests/data/pretok-extra.inp"));
+    for (size_t i = 0; i < sizeof extra_pres / sizeof *extra_pres; i++) {
+        char dst[1024], out[1024], label[128];
+        snprintf(dst, sizeof dst, "%s/piecevocab-pre-%s.gguf", keep ? keep : t_tmpdir(), extra_pres[i]);
+        if (!write_vocab_with_pre(src, extra_pres[i], dst, (const char *const *)v.tokens, v.n_tokens,
+                                  (const char *const *)v.merges, v.n_merges))
+            continue;
+        int ok;
+        snprintf(out, sizeof out, "tests/data/piecevocab-pre-%s.out", extra_pres[i]);
+        snprintf(label, sizeof label, "%s (pieces)", extra_pres[i]);
+        int n = conformance_run(label, dst, "tests/data/pretok-extra.inp", out, &ok);
+        printf("  conformance %-30s %3d/%d\n", label, ok, n);
+        T_CHECK(n > 0);
+        T_EQ_INT(ok, n);
+    }
+    piece_vocab_free(&v);
 }
 
 /* ----------------------------------------------------------- stories260K ---- */
@@ -691,6 +938,8 @@ int main(void)
 {
     T_RUN(test_pretok_splits);
     T_RUN(test_conformance);
+    T_RUN(test_conformance_extra_pres);
+    T_RUN(test_conformance_piece_vocab);
     T_RUN(test_stories_prompts);
     T_RUN(test_gpl3_count);
     T_RUN(test_stream_greedy_text);
