@@ -31,8 +31,10 @@
  *   (the fixtures' blk.0.ffn_down, 768 wide) with Gaussian activations and 1% outliers ×8:
  *   mean |error| / sum|w·x| ≈ 4-5e-4 for the 32-value formats, 0.8-1.2e-3 for the K formats
  *   (whose 256-value blocks share one scale), versus ~5e-9 on the f32 path. This is the same
- *   trade ggml makes (its q8_0 / q8_K activations). The batched prefill path (dequantize +
- *   sgemm) multiplies exact weights with f32 activations and has none of this error.
+ *   trade ggml makes (its q8_0 / q8_K activations). Prompts take the same path
+ *   (nt_quant_matmat is bit-identical to nt_quant_matvec; the dequantize + sgemm prefill that
+ *   had none of this error was removed, forward.c says why), so a token's error does not
+ *   depend on whether it came in a prompt or was generated.
  *
  * Kernel sets: scalar C (the reference, any CPU), AVX2 + FMA + F16C, and AVX-512 (F, BW, VL,
  * DQ, VNNI) + F16C + FMA; the best one the CPU has is picked at run time (quant_isa_*), so one
@@ -125,9 +127,10 @@ bool nt_quant_type_supported(int type);
  * ggml's dequantize_row_* for every supported type. */
 void nt_quant_dequant_row(int type, const void *src, float *dst, int64_t n);
 
-/* For the batched prefill path: dequantizes the tile rows [row0, row1) × columns
+/* Dequantizes the tile rows [row0, row1) × columns
  * [col0, col1) of the matrix W (rows of row_bytes bytes) into dst, row r going to
- * dst + (r - row0)·ld. col0 and col1 must be multiples of the block length. */
+ * dst + (r - row0)·ld. col0 and col1 must be multiples of the block length. It fed the
+ * removed sgemm prefill; no engine path calls it now (tests/test_quant.c checks it). */
 void nt_quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                         int64_t col0, int64_t col1, float *dst, int64_t ld);
 
@@ -152,8 +155,8 @@ void nt_quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, in
  * another in acts. Every value is bit-identical to nt_quant_dot_act(type, row r, act t, n), so
  * a batch gives exactly what token-by-token decoding gives. Each weight row is read once per
  * group of up to 16 inputs (the group's activations stay in cache) and, for the quantized
- * types, multiplied in int8: measured single-threaded at 1.5-4× the rate of dequantizing
- * to f32 and calling OpenBLAS sgemm (Q4_K, Q6_K: ~4×). */
+ * types, multiplied in int8: measured single-threaded at 1.5-4× the rate of the removed
+ * prefill path, which dequantized to f32 and called OpenBLAS sgemm (Q4_K, Q6_K: ~4×). */
 void nt_quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *acts, int64_t nt, int64_t n, float *Y, int64_t ldy);
 

@@ -6,8 +6,9 @@
  * packed weights with int8 activations in integers (VPMADDUBSW, then VPMADDWD by the block
  * or sub-block scale) and apply one float multiply-add per block. Activation buffers and the
  * dequantization of the quantized types come from the scalar code (activations are prepared
- * once per matrix, dequantization only feeds the prefill's sgemm); F16 and BF16, whose scalar
- * conversion is slow, get vector dequantizers. */
+ * once per matrix; dequantization serves the embedding lookup, model loading and the f32
+ * reference dot nt_quant_dot, no longer a prefill sgemm, which forward.c removed); F16 and
+ * BF16, whose scalar conversion is slow, get vector dequantizers. */
 #include "quant.h"
 
 #include <string.h>
