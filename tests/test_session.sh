@@ -105,6 +105,8 @@ if [ -f "$STORIES" ]; then
     "$NATTER" replay "$s" --temp 1.5 >"$tmp/ov" 2>&1
     check "replay --temp: exit 0" [ $? -eq 0 ]
     check "replay --temp: side by side" grep -q '^\[2\] recorded (seed 5) *| \[2\] replayed, --temp 1.5$' "$tmp/ov"
+    "$NATTER" replay "$s" --temp=1.5 >"$tmp/ov2" 2>&1
+    check "replay --temp=1.5: the same as --temp 1.5" cmp -s "$tmp/ov" "$tmp/ov2"
     "$NATTER" replay "$s" --check --temp 2 >/dev/null 2>"$tmp/ce"
     check "replay --check refuses overrides (exit 2)" [ $? -eq 2 ]
     "$NATTER" export "$s" --format json -o "$tmp/chat.json"

@@ -152,6 +152,8 @@ int cmd_replay(int argc, char **argv)
     const char *file = NULL;
     bool check = false;
     replay_opts o = {0};
+    /* The names of --NAME=VALUE overrides, cut out of their argument: o.names point here. */
+    char names[REPLAY_MAX_OVERRIDES][64];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -215,7 +217,8 @@ int cmd_replay(int argc, char **argv)
                 fprintf(stderr, "natter replay: --%s: %s\n", name, e.msg);
                 return 2;
             }
-            o.names[o.n_overrides] = name == nbuf ? strdup(nbuf) : name;
+            if (name == nbuf) name = strcpy(names[o.n_overrides], nbuf);
+            o.names[o.n_overrides] = name;
             o.values[o.n_overrides++] = val;
         }
     }
