@@ -1,4 +1,5 @@
-/* The forward pass of the Llama-family transformer (llama, qwen2) on the CPU.
+/* The forward pass of the Llama-family transformer on the CPU. Architectures differ only by
+ * the feature flags of their arch.h row, which this file tests (never their names).
  *
  * One function, nt_forward_batch, runs 1..MODEL_BATCH new tokens through every block:
  *   x = embedding(token)
@@ -57,16 +58,17 @@ static void rope_table(const nt_model *m, int32_t pos, float *cs)
 }
 
 /* Rotates the first n_rot values of each of n_heads heads of x (heads head_dim apart).
- * llama pairs adjacent values (2i, 2i+1); qwen2 (NEOX style) pairs i with i + n_rot/2. */
+ * The plain style pairs adjacent values (2i, 2i+1); NEOX style pairs i with i + n_rot/2. */
 static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float *cs)
 {
     const int32_t hd = m->info.head_dim, half = m->info.n_rot / 2;
+    const bool neox = m->arch->feat & ARCH_ROPE_NEOX;
     for (int32_t h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * (size_t)hd;
         for (int32_t i = 0; i < half; i++) {
             const float c = cs[2 * i], s = cs[2 * i + 1];
-            float *a = m->rope_neox ? v + i : v + 2 * i;
-            float *b = m->rope_neox ? v + i + half : v + 2 * i + 1;
+            float *a = neox ? v + i : v + 2 * i;
+            float *b = neox ? v + i + half : v + 2 * i + 1;
             const float x0 = *a, x1 = *b;
             *a = x0 * c - x1 * s;
             *b = x0 * s + x1 * c;

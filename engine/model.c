@@ -1,6 +1,6 @@
 /* Loading a Llama-family model (nt_model_load) and the model section of natter.h: reading and
  * checking the hyperparameters, viewing every weight inside the mapped GGUF after checking its
- * presence, type and shape, the per-architecture details (llama, qwen2), the KV cache and the
+ * presence, type and shape (which ones: the architecture's features, arch.h), the KV cache and the
  * compute pool; then evaluation (nt_model_eval*) and perplexity on top of forward.c.
  *
  * Metadata keys and tensor names are llama.cpp's (src/llama-arch.cpp). Everything in the file
@@ -86,7 +86,7 @@ static int model_read_hparams(nt_model *m, nt_err *err)
     /* Mixtral and friends are "llama" with experts: say so rather than miss a tensor. */
     uint32_t experts;
     if ((rc = hp_u32(m, "expert_count", false, 0, 0, UINT32_MAX, &experts, err))) return rc;
-    if (experts > 0)
+    if (experts > 0 && !(m->arch->feat & ARCH_MOE))
         return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s.expert_count = %" PRIu32 ": mixture-of-"
                           "experts models are not supported", path, a, experts);
     if (head % head_kv != 0)
@@ -150,7 +150,6 @@ static int model_read_hparams(nt_model *m, nt_err *err)
     in->rope_base = base;
     in->rope_scale = factor;
     m->rope_freq_scale = 1.0f / factor;
-    m->rope_neox = strcmp(a, "qwen2") == 0;
     m->q_dim = in->n_head * in->head_dim;
     m->kv_dim = in->n_head_kv * in->head_dim;
     return NT_OK;
@@ -254,12 +253,54 @@ static int model_vec_get(nt_model *m, const float **out, const char *name, int64
     return NT_OK;
 }
 
+/* The size a block tensor's dimension is checked against. */
+static int64_t model_dim(const nt_model *m, enum arch_dim d)
+{
+    const nt_model_info *in = &m->info;
+    switch (d) {
+    case ARCH_D_1: return 0;
+    case ARCH_D_EMBD: return in->n_embd;
+    case ARCH_D_FF: return in->n_ff;
+    case ARCH_D_Q: return m->q_dim;
+    case ARCH_D_KV: return m->kv_dim;
+    case ARCH_D_HEAD: return in->head_dim;
+    }
+    return 0;
+}
+
+/* Views the tensors of block il that the architecture's features call for
+ * (arch_layer_tensors). */
+static int model_load_layer(nt_model *m, int32_t il, nt_err *err)
+{
+    const unsigned feat = m->arch->feat;
+    char *base = (char *)&m->layers[il];
+    char name[96];
+    int rc = NT_OK;
+    for (size_t i = 0; i < arch_n_layer_tensors && rc == NT_OK; i++) {
+        const arch_tensor *at = &arch_layer_tensors[i];
+        if ((feat & at->when) != at->when || (feat & at->unless)) continue;
+        const bool required = !at->optional || (feat & at->required_by);
+        const int64_t n_in = model_dim(m, at->in), n_out = model_dim(m, at->out);
+        snprintf(name, sizeof name, "blk.%d.%s", (int)il, at->name);
+        switch (at->kind) {
+        case ARCH_T_VEC:
+            rc = model_vec_get(m, (const float **)(base + at->off), name, n_in, required, err);
+            break;
+        case ARCH_T_BIAS:
+            rc = model_vec_get(m, &((model_mat *)(base + at->off))->bias, name, n_in, required, err);
+            break;
+        case ARCH_T_MAT:
+            rc = model_mat_get(m, (model_mat *)(base + at->off), name, n_in, n_out, err);
+            break;
+        }
+    }
+    return rc;
+}
+
 static int model_load_tensors(nt_model *m, nt_err *err)
 {
     nt_model_info *in = &m->info;
-    const bool qwen2 = m->rope_neox;
-    const int64_t E = in->n_embd, F = in->n_ff, Q = m->q_dim, KV = m->kv_dim;
-    char name[96];
+    const int64_t E = in->n_embd;
     int rc;
 
     if ((rc = model_mat_get(m, &m->tok_embd, "token_embd.weight", E, -1, err))) return rc;
@@ -272,30 +313,8 @@ static int model_load_tensors(nt_model *m, nt_err *err)
 
     m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
     if (!m->layers) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", nt_gguf_path(m->g));
-    for (int32_t il = 0; il < in->n_layer; il++) {
-        model_layer *L = &m->layers[il];
-#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, (int)il), name)
-        if ((rc = model_vec_get(m, &L->attn_norm, NAME("attn_norm.weight"), E, true, err)) ||
-            (rc = model_mat_get(m, &L->wq, NAME("attn_q.weight"), E, Q, err)) ||
-            (rc = model_mat_get(m, &L->wk, NAME("attn_k.weight"), E, KV, err)) ||
-            (rc = model_mat_get(m, &L->wv, NAME("attn_v.weight"), E, KV, err)) ||
-            (rc = model_mat_get(m, &L->wo, NAME("attn_output.weight"), Q, E, err)) ||
-            (rc = model_vec_get(m, &L->ffn_norm, NAME("ffn_norm.weight"), E, true, err)) ||
-            (rc = model_mat_get(m, &L->w_gate, NAME("ffn_gate.weight"), E, F, err)) ||
-            (rc = model_mat_get(m, &L->w_up, NAME("ffn_up.weight"), E, F, err)) ||
-            (rc = model_mat_get(m, &L->w_down, NAME("ffn_down.weight"), F, E, err)))
-            return rc;
-        /* qwen2 always has Q/K/V biases; llama checkpoints may carry them (and others). */
-        if ((rc = model_vec_get(m, &L->wq.bias, NAME("attn_q.bias"), Q, qwen2, err)) ||
-            (rc = model_vec_get(m, &L->wk.bias, NAME("attn_k.bias"), KV, qwen2, err)) ||
-            (rc = model_vec_get(m, &L->wv.bias, NAME("attn_v.bias"), KV, qwen2, err)) ||
-            (rc = model_vec_get(m, &L->wo.bias, NAME("attn_output.bias"), E, false, err)) ||
-            (rc = model_vec_get(m, &L->w_gate.bias, NAME("ffn_gate.bias"), F, false, err)) ||
-            (rc = model_vec_get(m, &L->w_up.bias, NAME("ffn_up.bias"), F, false, err)) ||
-            (rc = model_vec_get(m, &L->w_down.bias, NAME("ffn_down.bias"), E, false, err)))
-            return rc;
-#undef NAME
-    }
+    for (int32_t il = 0; il < in->n_layer; il++)
+        if ((rc = model_load_layer(m, il, err))) return rc;
     if ((rc = model_vec_get(m, &m->out_norm, "output_norm.weight", E, true, err))) return rc;
     const nt_gguf_tensor *t;
     if ((rc = model_tensor(m, "output.weight", E, V, false, &t, err))) return rc;
@@ -344,15 +363,13 @@ int nt_model_load(nt_model **out, const char *path, const nt_model_params *param
         rc = nt_err_set(err, NT_ERR_FORMAT, "%s: missing key 'general.architecture'", path);
         goto fail;
     }
-    if (arch.n == 5 && memcmp(arch.p, "llama", 5) == 0) {
-        m->info.arch = "llama";
-    } else if (arch.n == 5 && memcmp(arch.p, "qwen2", 5) == 0) {
-        m->info.arch = "qwen2";
-    } else {
+    m->arch = arch_find(arch.p, arch.n);
+    if (!m->arch) {
         rc = nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: architecture '%.*s' is not supported "
-                        "(natter runs llama and qwen2)", path, (int)(arch.n > 40 ? 40 : arch.n), arch.p);
+                        "(natter runs %s)", path, (int)(arch.n > 40 ? 40 : arch.n), arch.p, arch_list());
         goto fail;
     }
+    m->info.arch = m->arch->name;
 
     if ((rc = model_read_hparams(m, err))) goto fail;
     if ((rc = model_load_tensors(m, err))) goto fail;

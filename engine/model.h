@@ -8,6 +8,7 @@
 #define NATTER_MODEL_H
 
 #include "natter.h"
+#include "arch.h"
 #include "kv.h"
 #include "pool.h"
 
@@ -64,7 +65,7 @@ struct nt_model {
     nt_model_info info;
 
     int32_t q_dim, kv_dim;
-    bool rope_neox;       /* qwen2: rotate pairs (i, i + n_rot/2); llama: (2i, 2i + 1) */
+    const arch_desc *arch; /* the architecture's row: forward.c tests its features */
     float rope_freq_scale; /* 1 / linear scaling factor */
     const float *rope_freqs; /* (n_rot / 2) Llama 3.1 frequency divisors, or NULL */
 

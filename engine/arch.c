@@ -1,0 +1,65 @@
+/* The architecture table and the block tensor table declared in arch.h: which features each
+ * architecture's blocks use, and which tensors each feature brings. Names and keys are
+ * llama.cpp's (src/llama-arch.cpp), so GGUF files converted by its tools load as they are. */
+#include "arch.h"
+#include "model.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static const arch_desc arch_table[] = {
+    /* Llama 2/3.x, TinyLlama, Mistral, SmolLM/SmolLM2, DeepSeek-LLM: the plain block. */
+    {.name = "llama"},
+    /* Qwen2/2.5: biases on Q/K/V, NEOX rope. */
+    {.name = "qwen2", .feat = ARCH_QKV_BIAS | ARCH_ROPE_NEOX},
+};
+
+#define ARCH_N (sizeof arch_table / sizeof arch_table[0])
+
+const arch_desc *arch_find(const char *name, size_t n)
+{
+    for (size_t i = 0; i < ARCH_N; i++)
+        if (strlen(arch_table[i].name) == n && memcmp(arch_table[i].name, name, n) == 0)
+            return &arch_table[i];
+    return NULL;
+}
+
+const char *arch_list(void)
+{
+    static char list[256];
+    if (!list[0]) {
+        size_t o = 0;
+        for (size_t i = 0; i < ARCH_N && o < sizeof list; i++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", arch_table[i].name);
+    }
+    return list;
+}
+
+/* name, kind, model_layer field, dims, when, unless, optional, required_by (arch.h) */
+#define T(name, kind, field, in, out, when, unless, opt, req_by)                                  \
+    {name, ARCH_T_##kind, offsetof(model_layer, field), ARCH_D_##in, ARCH_D_##out, when, unless,   \
+     opt, req_by}
+
+const arch_tensor arch_layer_tensors[] = {
+    T("attn_norm.weight", VEC, attn_norm, EMBD, 1, 0, 0, false, 0),
+    T("attn_q.weight", MAT, wq, EMBD, Q, 0, 0, false, 0),
+    T("attn_k.weight", MAT, wk, EMBD, KV, 0, 0, false, 0),
+    T("attn_v.weight", MAT, wv, EMBD, KV, 0, 0, false, 0),
+    T("attn_output.weight", MAT, wo, Q, EMBD, 0, 0, false, 0),
+    T("ffn_norm.weight", VEC, ffn_norm, EMBD, 1, 0, 0, false, 0),
+    T("ffn_gate.weight", MAT, w_gate, EMBD, FF, 0, ARCH_MOE, false, 0),
+    T("ffn_up.weight", MAT, w_up, EMBD, FF, 0, ARCH_MOE, false, 0),
+    T("ffn_down.weight", MAT, w_down, FF, EMBD, 0, ARCH_MOE, false, 0),
+    /* Biases, after every matrix (each belongs to the matrix viewed above). Some llama
+     * checkpoints carry them; qwen2 always has the Q/K/V ones. */
+    T("attn_q.bias", BIAS, wq, Q, 1, 0, 0, true, ARCH_QKV_BIAS),
+    T("attn_k.bias", BIAS, wk, KV, 1, 0, 0, true, ARCH_QKV_BIAS),
+    T("attn_v.bias", BIAS, wv, KV, 1, 0, 0, true, ARCH_QKV_BIAS),
+    T("attn_output.bias", BIAS, wo, EMBD, 1, 0, 0, true, 0),
+    T("ffn_gate.bias", BIAS, w_gate, FF, 1, 0, ARCH_MOE, true, 0),
+    T("ffn_up.bias", BIAS, w_up, FF, 1, 0, ARCH_MOE, true, 0),
+    T("ffn_down.bias", BIAS, w_down, EMBD, 1, 0, ARCH_MOE, true, 0),
+};
+
+const size_t arch_n_layer_tensors = sizeof arch_layer_tensors / sizeof arch_layer_tensors[0];

@@ -1,0 +1,69 @@
+/* arch.h — the architectures natter runs, as data (engine-internal).
+ *
+ * Every architecture is one row of a table (arch.c): its general.architecture name and the
+ * features its blocks use. The loader (model.c) reads the hyperparameters and tensors a
+ * feature needs, the forward pass (forward.c) tests feature flags: neither compares
+ * architecture names. Adding an architecture that only combines existing features is one
+ * row; a new feature is a flag, its tensors in arch_layer_tensors and its step in forward.c.
+ *
+ * Hyperparameters are read as llama.cpp names them, "<arch>.<key>" (llama.block_count,
+ * qwen3.attention.key_length, ...); tensors are "blk.<i>.<name>" and the few global ones. */
+#ifndef NATTER_ARCH_H
+#define NATTER_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Features of an architecture's blocks. */
+enum arch_feature {
+    ARCH_QKV_BIAS = 1u << 0,      /* Q/K/V projections always carry biases (qwen2) */
+    ARCH_ROPE_NEOX = 1u << 1,     /* rope pairs (i, i + n_rot/2) ("NEOX"), not (2i, 2i + 1) */
+    ARCH_MOE = 1u << 2,           /* the FFN is a mixture of experts: a router and 3-D expert
+                                     tensors instead of ffn_gate/up/down (none runs yet: a
+                                     file with <arch>.expert_count is refused) */
+};
+
+typedef struct arch_desc {
+    const char *name;      /* general.architecture */
+    unsigned feat;         /* enum arch_feature bits */
+} arch_desc;
+
+/* The row for the name (n bytes, not NUL-terminated), or NULL. */
+const arch_desc *arch_find(const char *name, size_t n);
+/* "llama, qwen2, ..." — every supported name, for error messages and `natter info`. */
+const char *arch_list(void);
+
+/* The sizes a block tensor's dimensions are checked against. */
+enum arch_dim {
+    ARCH_D_1,       /* a vector: no second dimension */
+    ARCH_D_EMBD,    /* n_embd */
+    ARCH_D_FF,      /* n_ff */
+    ARCH_D_Q,       /* n_head × head_dim */
+    ARCH_D_KV,      /* n_head_kv × head_dim */
+    ARCH_D_HEAD,    /* head_dim */
+};
+
+enum arch_kind {
+    ARCH_T_VEC,   /* const float * (dims in): norms */
+    ARCH_T_MAT,   /* model_mat (in, out) */
+    ARCH_T_BIAS,  /* the bias (in) of the model_mat at off */
+};
+
+/* One tensor of a block: "blk.<i>.<name>". It is looked up when the architecture has every
+ * feature in `when` and none in `unless`; then it is required unless `optional`, and an
+ * optional one is still required when the architecture has a feature in `required_by`. */
+typedef struct arch_tensor {
+    const char *name;
+    enum arch_kind kind;
+    size_t off;           /* offsetof(model_layer, field) */
+    enum arch_dim in, out;
+    unsigned when, unless;
+    bool optional;
+    unsigned required_by;
+} arch_tensor;
+
+extern const arch_tensor arch_layer_tensors[];
+extern const size_t arch_n_layer_tensors;
+
+#endif
