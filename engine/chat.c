@@ -16,6 +16,7 @@
 #include "natter.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,9 @@
 static const char *const chat_names[NT_CHAT_FAMILY_COUNT_] = {
     [NT_CHAT_PLAIN] = "plain",   [NT_CHAT_CHATML] = "chatml", [NT_CHAT_LLAMA2] = "llama2",
     [NT_CHAT_LLAMA3] = "llama3", [NT_CHAT_ZEPHYR] = "zephyr", [NT_CHAT_PHI3] = "phi3",
-    [NT_CHAT_GEMMA] = "gemma",   [NT_CHAT_MISTRAL] = "mistral",
+    [NT_CHAT_GEMMA] = "gemma",   [NT_CHAT_MISTRAL] = "mistral", [NT_CHAT_PHI4] = "phi4",
+    [NT_CHAT_MISTRAL_V7] = "mistral-v7", [NT_CHAT_MISTRAL_V7_TEKKEN] = "mistral-v7-tekken",
+    [NT_CHAT_DEEPSEEK3] = "deepseek3", [NT_CHAT_GRANITE] = "granite",
 };
 
 const char *nt_chat_family_name(enum nt_chat_family f)
@@ -40,6 +43,11 @@ int nt_chat_family_from_name(const char *name)
         if (strcmp(name, chat_names[i]) == 0) return i;
     return -1;
 }
+
+/* DeepSeek V3 and R1's markup: fullwidth bars, and U+2581 for the spaces of the EOS text. */
+#define DS3_USER "<\xef\xbd\x9c" "User\xef\xbd\x9c>"
+#define DS3_ASSISTANT "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
+#define DS3_EOS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
 
 /* Substring search in a length-bounded haystack (GGUF strings are not NUL-terminated). */
 static bool has(const char *s, size_t n, const char *needle)
@@ -59,17 +67,24 @@ static enum nt_chat_family detect_n(const char *s, size_t n)
         size_t m = strlen(chat_names[i]);
         if (n == m && memcmp(s, chat_names[i], m) == 0) return (enum nt_chat_family)i;
     }
-    /* The order matters: Phi-4 and SmolVLM also contain <|im_start|> (closest: ChatML);
-     * Phi-3 contains <|user|> too, so it must be tested before Zephyr. llama.cpp sends
-     * templates with both <|user|> and <|assistant|> but no literal "</s>" (TinyLlama's, which
-     * writes eos_token) to GLM-Edge; natter has no GLM family and formats them as Zephyr. */
-    if (has(s, n, "<|im_start|>")) return NT_CHAT_CHATML;
-    if ((n >= 7 && memcmp(s, "mistral", 7) == 0) || has(s, n, "[INST]"))
+    /* The order matters, as in llama.cpp: Phi-4 also has <|im_start|> (told apart by its
+     * <|im_sep|>); Phi-3 contains <|user|> too, so it must be tested before Zephyr. llama.cpp
+     * sends templates with both <|user|> and <|assistant|> but no literal "</s>" (TinyLlama's,
+     * which writes eos_token) to GLM-Edge; natter has no GLM family and formats them as Zephyr.
+     * Mistral's v7 templates open the system prompt with [SYSTEM_PROMPT]; the original v7
+     * (Large 2411) writes a space after each opening tag, v7-tekken (Small 3.x) none. */
+    if (has(s, n, "<|im_start|>")) return has(s, n, "<|im_sep|>") ? NT_CHAT_PHI4 : NT_CHAT_CHATML;
+    if ((n >= 7 && memcmp(s, "mistral", 7) == 0) || has(s, n, "[INST]")) {
+        if (has(s, n, "[SYSTEM_PROMPT]"))
+            return has(s, n, "[SYSTEM_PROMPT] ") ? NT_CHAT_MISTRAL_V7 : NT_CHAT_MISTRAL_V7_TEKKEN;
         return has(s, n, "<<SYS>>") ? NT_CHAT_LLAMA2 : NT_CHAT_MISTRAL;
+    }
     if (has(s, n, "<|assistant|>") && has(s, n, "<|end|>")) return NT_CHAT_PHI3;
     if (has(s, n, "<|user|>")) return NT_CHAT_ZEPHYR;
     if (has(s, n, "<start_of_turn>")) return NT_CHAT_GEMMA;
     if (has(s, n, "<|start_header_id|>") && has(s, n, "<|end_header_id|>")) return NT_CHAT_LLAMA3;
+    if (has(s, n, DS3_ASSISTANT) && has(s, n, DS3_USER) && has(s, n, DS3_EOS)) return NT_CHAT_DEEPSEEK3;
+    if (has(s, n, "<|start_of_role|>")) return NT_CHAT_GRANITE;
     return NT_CHAT_PLAIN;
 }
 
@@ -151,18 +166,50 @@ static int turn(nt_chat_prompt *p, const char *pre, const char *text, bool trim,
     return rc;
 }
 
-/* <|im_start|>role\ncontent<|im_end|>\n */
-static int fmt_chatml(const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
+/* The families that wrap every message the same way: an opening per role, the text (trimmed
+ * or not), a closing after it (the system message's may differ); the answer opens like an
+ * assistant message, unless gen_open says otherwise. */
+typedef struct tagged_fmt {
+    const char *open[3];        /* by enum nt_chat_role */
+    const char *close;
+    const char *close_system;   /* NULL: the same as close */
+    const char *gen_open;       /* NULL: open[NT_ROLE_ASSISTANT] */
+    bool trim;
+} tagged_fmt;
+
+static const tagged_fmt tagged_fmts[NT_CHAT_FAMILY_COUNT_] = {
+    /* <|im_start|>role\ncontent<|im_end|>\n */
+    [NT_CHAT_CHATML] = {{"<|im_start|>system\n", "<|im_start|>user\n", "<|im_start|>assistant\n"},
+                        "<|im_end|>\n", NULL, NULL, false},
+    /* <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>, content trimmed */
+    [NT_CHAT_LLAMA3] = {{"<|start_header_id|>system<|end_header_id|>\n\n",
+                         "<|start_header_id|>user<|end_header_id|>\n\n",
+                         "<|start_header_id|>assistant<|end_header_id|>\n\n"},
+                        "<|eot_id|>", NULL, NULL, true},
+    /* <|role|>\ncontent END with END "</s>\n" (Zephyr) or "<|end|>\n" (Phi-3) */
+    [NT_CHAT_ZEPHYR] = {{"<|system|>\n", "<|user|>\n", "<|assistant|>\n"}, "</s>\n", NULL, NULL, false},
+    [NT_CHAT_PHI3] = {{"<|system|>\n", "<|user|>\n", "<|assistant|>\n"}, "<|end|>\n", NULL, NULL, false},
+    /* <|im_start|>role<|im_sep|>content<|im_end|> (Phi-4: no newlines) */
+    [NT_CHAT_PHI4] = {{"<|im_start|>system<|im_sep|>", "<|im_start|>user<|im_sep|>",
+                       "<|im_start|>assistant<|im_sep|>"},
+                      "<|im_end|>", NULL, NULL, false},
+    /* IBM Granite 3.x and 4.x: <|start_of_role|>role<|end_of_role|>content<|end_of_text|>\n */
+    [NT_CHAT_GRANITE] = {{"<|start_of_role|>system<|end_of_role|>", "<|start_of_role|>user<|end_of_role|>",
+                          "<|start_of_role|>assistant<|end_of_role|>"},
+                         "<|end_of_text|>\n", NULL, NULL, false},
+    /* The documented fallback: "System: S\n\n", "User: U\n", "Assistant: A\n"; the answer opens
+     * with "Assistant:" and no space (the answer's first token carries its own). */
+    [NT_CHAT_PLAIN] = {{"System: ", "User: ", "Assistant: "}, "\n", "\n\n", "Assistant:", false},
+};
+
+static int fmt_tagged(const tagged_fmt *t, const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
 {
-    static const char *const open[] = {
-        [NT_ROLE_SYSTEM] = "<|im_start|>system\n",
-        [NT_ROLE_USER] = "<|im_start|>user\n",
-        [NT_ROLE_ASSISTANT] = "<|im_start|>assistant\n",
-    };
     int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++)
-        rc = turn(p, open[m[i].role], m[i].content, false, "<|im_end|>\n");
-    if (rc == NT_OK && gen) rc = mk(p, "<|im_start|>assistant\n");
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        const char *close = m[i].role == NT_ROLE_SYSTEM && t->close_system ? t->close_system : t->close;
+        rc = turn(p, t->open[m[i].role], m[i].content, t->trim, close);
+    }
+    if (rc == NT_OK && gen) rc = mk(p, t->gen_open ? t->gen_open : t->open[NT_ROLE_ASSISTANT]);
     return rc;
 }
 
@@ -196,36 +243,6 @@ static int fmt_inst(const nt_chat_msg *m, size_t n, bool llama2, nt_chat_prompt 
     return rc;
 }
 
-/* <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>, content trimmed. */
-static int fmt_llama3(const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
-{
-    static const char *const open[] = {
-        [NT_ROLE_SYSTEM] = "<|start_header_id|>system<|end_header_id|>\n\n",
-        [NT_ROLE_USER] = "<|start_header_id|>user<|end_header_id|>\n\n",
-        [NT_ROLE_ASSISTANT] = "<|start_header_id|>assistant<|end_header_id|>\n\n",
-    };
-    int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++)
-        rc = turn(p, open[m[i].role], m[i].content, true, "<|eot_id|>");
-    if (rc == NT_OK && gen) rc = mk(p, open[NT_ROLE_ASSISTANT]);
-    return rc;
-}
-
-/* <|role|>\ncontent END\n with END "</s>" (Zephyr) or "<|end|>\n" (Phi-3). */
-static int fmt_pipe(const nt_chat_msg *m, size_t n, bool gen, const char *end, nt_chat_prompt *p)
-{
-    static const char *const open[] = {
-        [NT_ROLE_SYSTEM] = "<|system|>\n",
-        [NT_ROLE_USER] = "<|user|>\n",
-        [NT_ROLE_ASSISTANT] = "<|assistant|>\n",
-    };
-    int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++)
-        rc = turn(p, open[m[i].role], m[i].content, false, end);
-    if (rc == NT_OK && gen) rc = mk(p, open[NT_ROLE_ASSISTANT]);
-    return rc;
-}
-
 /* Gemma has no system role: system texts (trimmed, concatenated) open the next user turn,
  * followed by a blank line. The assistant's role is "model". Contents are trimmed. */
 static int fmt_gemma(const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
@@ -256,27 +273,59 @@ static int fmt_gemma(const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p
     return rc;
 }
 
-/* The documented fallback: "System: S\n\n", "User: U\n", "Assistant: A\n", "Assistant:". */
-static int fmt_plain(const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
+/* Mistral v7: [SYSTEM_PROMPT]S[/SYSTEM_PROMPT][INST]U[/INST]A</s>, with a space after each
+ * opening tag and before each answer in the original v7, none in v7-tekken. The answer follows
+ * [/INST] directly, so add_generation adds nothing. */
+static int fmt_mistral_v7(const nt_chat_msg *m, size_t n, bool space, nt_chat_prompt *p)
 {
-    static const char *const open[] = {
-        [NT_ROLE_SYSTEM] = "System: ",
-        [NT_ROLE_USER] = "User: ",
-        [NT_ROLE_ASSISTANT] = "Assistant: ",
-    };
+    const char *sp = space ? " " : "";
+    char sys[32], inst[32];
+    snprintf(sys, sizeof sys, "[SYSTEM_PROMPT]%s", sp);
+    snprintf(inst, sizeof inst, "[INST]%s", sp);
     int rc = NT_OK;
-    for (size_t i = 0; i < n && rc == NT_OK; i++)
-        rc = turn(p, open[m[i].role], m[i].content, false,
-                  m[i].role == NT_ROLE_SYSTEM ? "\n\n" : "\n");
-    if (rc == NT_OK && gen) rc = mk(p, "Assistant:");
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if (m[i].role == NT_ROLE_SYSTEM) rc = turn(p, sys, m[i].content, false, "[/SYSTEM_PROMPT]");
+        else if (m[i].role == NT_ROLE_USER) rc = turn(p, inst, m[i].content, false, "[/INST]");
+        else rc = turn(p, sp, m[i].content, false, "</s>");
+    }
     return rc;
 }
 
-int nt_chat_format(enum nt_chat_family f, const nt_chat_msg *msgs, size_t n, bool add_generation,
-                nt_chat_prompt *out, nt_err *err)
+/* DeepSeek V3 and the R1 distills: S\n\n<｜User｜>U<｜Assistant｜>A<｜end▁of▁sentence｜>;
+ * G: <｜Assistant｜>. */
+static int fmt_deepseek3(const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
 {
-    if (!out || (n > 0 && !msgs))
-        return nt_err_set(err, NT_ERR_INVALID, "nt_chat_format: no %s", out ? "messages" : "output");
+    int rc = NT_OK;
+    for (size_t i = 0; i < n && rc == NT_OK; i++) {
+        if (m[i].role == NT_ROLE_SYSTEM) rc = turn(p, "", m[i].content, false, "\n\n");
+        else if (m[i].role == NT_ROLE_USER) rc = turn(p, DS3_USER, m[i].content, false, "");
+        else rc = turn(p, DS3_ASSISTANT, m[i].content, false, DS3_EOS);
+    }
+    if (rc == NT_OK && gen) rc = mk(p, DS3_ASSISTANT);
+    return rc;
+}
+
+/* The part of an earlier answer that goes back into the prompt. Reasoning templates drop
+ * what the model thought: Qwen3's (ChatML) keeps what follows the last "</think>" without its
+ * leading newlines, DeepSeek R1's (deepseek3) what follows it as it is. Other families' templates
+ * keep the whole text. */
+static const char *answer_part(enum nt_chat_family f, const char *c)
+{
+    if (f != NT_CHAT_CHATML && f != NT_CHAT_DEEPSEEK3) return c;
+    const char *end = NULL;
+    for (const char *q = strstr(c, "</think>"); q; q = strstr(q + 1, "</think>")) end = q;
+    if (!end) return c;
+    end += strlen("</think>");
+    if (f == NT_CHAT_CHATML)
+        while (*end == '\n') end++;
+    return end;
+}
+
+int nt_chat_format_opts(enum nt_chat_family f, const nt_chat_msg *msgs, size_t n, const nt_chat_opts *o,
+                        nt_chat_prompt *out, nt_err *err)
+{
+    if (!out || !o || (n > 0 && !msgs))
+        return nt_err_set(err, NT_ERR_INVALID, "nt_chat_format: no %s", !out ? "output" : !o ? "options" : "messages");
     if ((int)f < 0 || f >= NT_CHAT_FAMILY_COUNT_)
         return nt_err_set(err, NT_ERR_INVALID, "nt_chat_format: unknown family %d", (int)f);
     for (size_t i = 0; i < n; i++) {
@@ -286,21 +335,50 @@ int nt_chat_format(enum nt_chat_family f, const nt_chat_msg *msgs, size_t n, boo
             return nt_err_set(err, NT_ERR_INVALID, "nt_chat_format: message %zu has role %d", i,
                               (int)msgs[i].role);
     }
+    nt_chat_msg *m = n ? malloc(n * sizeof *m) : NULL;
+    if (n && !m) return nt_err_set(err, NT_ERR_NOMEM, "nt_chat_format: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        m[i] = msgs[i];
+        if (m[i].role == NT_ROLE_ASSISTANT) m[i].content = answer_part(f, m[i].content);
+    }
+    bool gen = o->add_generation;
     int rc;
     switch (f) {
-    case NT_CHAT_CHATML: rc = fmt_chatml(msgs, n, add_generation, out); break;
-    case NT_CHAT_LLAMA2: rc = fmt_inst(msgs, n, true, out); break;
-    case NT_CHAT_MISTRAL: rc = fmt_inst(msgs, n, false, out); break;
-    case NT_CHAT_LLAMA3: rc = fmt_llama3(msgs, n, add_generation, out); break;
-    case NT_CHAT_ZEPHYR: rc = fmt_pipe(msgs, n, add_generation, "</s>\n", out); break;
-    case NT_CHAT_PHI3: rc = fmt_pipe(msgs, n, add_generation, "<|end|>\n", out); break;
-    case NT_CHAT_GEMMA: rc = fmt_gemma(msgs, n, add_generation, out); break;
-    default: rc = fmt_plain(msgs, n, add_generation, out); break;
+    case NT_CHAT_LLAMA2: rc = fmt_inst(m, n, true, out); break;
+    case NT_CHAT_MISTRAL: rc = fmt_inst(m, n, false, out); break;
+    case NT_CHAT_GEMMA: rc = fmt_gemma(m, n, gen, out); break;
+    case NT_CHAT_MISTRAL_V7: rc = fmt_mistral_v7(m, n, true, out); break;
+    case NT_CHAT_MISTRAL_V7_TEKKEN: rc = fmt_mistral_v7(m, n, false, out); break;
+    case NT_CHAT_DEEPSEEK3: rc = fmt_deepseek3(m, n, gen, out); break;
+    default: rc = fmt_tagged(&tagged_fmts[f], m, n, gen, out); break;
     }
+    /* Thinking switched off, the way Qwen3's template does it (enable_thinking=false): the
+     * answer opens with an empty thinking block, so the model writes the answer at once. */
+    if (rc == NT_OK && gen && o->think == 0 && f == NT_CHAT_CHATML) rc = mk(out, "<think>\n\n</think>\n\n");
+    free(m);
     if (rc != NT_OK)
         return nt_err_set(err, rc, "nt_chat_format: out of memory formatting %zu messages (%s)", n,
                           chat_names[f]);
     return NT_OK;
+}
+
+int nt_chat_format(enum nt_chat_family f, const nt_chat_msg *msgs, size_t n, bool add_generation,
+                nt_chat_prompt *out, nt_err *err)
+{
+    nt_chat_opts o = {add_generation, -1};
+    return nt_chat_format_opts(f, msgs, n, &o, out, err);
+}
+
+bool nt_chat_think_switch(const char *jinja)
+{
+    return jinja && strstr(jinja, "enable_thinking") && strstr(jinja, "<|im_start|>");
+}
+
+bool nt_chat_think_switch_gguf(const nt_gguf *g)
+{
+    nt_gguf_str s = {0};
+    if (!g || nt_gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != NT_OK) return false;
+    return has(s.p, s.n, "enable_thinking") && has(s.p, s.n, "<|im_start|>");
 }
 
 char *nt_chat_prompt_text(const nt_chat_prompt *p)

@@ -84,6 +84,34 @@ static void test_exact_text(void)
          "<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\n",
          "<start_of_turn>user\n" SYS "\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there"
          "<end_of_turn>\n<start_of_turn>user\nWho are you<end_of_turn>\n"},
+        {NT_CHAT_PHI4,
+         "<|im_start|>system<|im_sep|>" SYS "<|im_end|><|im_start|>user<|im_sep|>Hello<|im_end|>"
+         "<|im_start|>assistant<|im_sep|>Hi there<|im_end|><|im_start|>user<|im_sep|>Who are you"
+         "<|im_end|><|im_start|>assistant<|im_sep|>",
+         "<|im_start|>system<|im_sep|>" SYS "<|im_end|><|im_start|>user<|im_sep|>Hello<|im_end|>"
+         "<|im_start|>assistant<|im_sep|>Hi there<|im_end|><|im_start|>user<|im_sep|>Who are you"
+         "<|im_end|>"},
+        {NT_CHAT_MISTRAL_V7,
+         "[SYSTEM_PROMPT] " SYS "[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>[INST] Who are you[/INST]",
+         "[SYSTEM_PROMPT] " SYS "[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>[INST] Who are you[/INST]"},
+        {NT_CHAT_MISTRAL_V7_TEKKEN,
+         "[SYSTEM_PROMPT]" SYS "[/SYSTEM_PROMPT][INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]",
+         "[SYSTEM_PROMPT]" SYS "[/SYSTEM_PROMPT][INST]Hello[/INST]Hi there</s>[INST]Who are you[/INST]"},
+        {NT_CHAT_DEEPSEEK3,
+         SYS "\n\n<\xef\xbd\x9cUser\xef\xbd\x9c>Hello<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>Hi there"
+         "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c><\xef\xbd\x9cUser"
+         "\xef\xbd\x9c>Who are you<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>",
+         SYS "\n\n<\xef\xbd\x9cUser\xef\xbd\x9c>Hello<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>Hi there"
+         "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c><\xef\xbd\x9cUser"
+         "\xef\xbd\x9c>Who are you"},
+        {NT_CHAT_GRANITE,
+         "<|start_of_role|>system<|end_of_role|>" SYS "<|end_of_text|>\n<|start_of_role|>user"
+         "<|end_of_role|>Hello<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>Hi there"
+         "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Who are you<|end_of_text|>\n"
+         "<|start_of_role|>assistant<|end_of_role|>",
+         "<|start_of_role|>system<|end_of_role|>" SYS "<|end_of_text|>\n<|start_of_role|>user"
+         "<|end_of_role|>Hello<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>Hi there"
+         "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Who are you<|end_of_text|>\n"},
         {NT_CHAT_PLAIN,
          "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\nAssistant:",
          "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\n"},
@@ -170,12 +198,98 @@ static void test_llama_cpp_reference(void)
               "<|end_header_id|>\n\nI am an assistant<|eot_id|><|start_header_id|>user"
               "<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant"
               "<|end_header_id|>\n\n");
+    /* phi-4 */
+    CHECK_FMT(NT_CHAT_PHI4, c, 6, true,
+              "<|im_start|>system<|im_sep|>You are a helpful assistant<|im_end|><|im_start|>user"
+              "<|im_sep|>Hello<|im_end|><|im_start|>assistant<|im_sep|>Hi there<|im_end|>"
+              "<|im_start|>user<|im_sep|>Who are you<|im_end|><|im_start|>assistant<|im_sep|>   I "
+              "am an assistant   <|im_end|><|im_start|>user<|im_sep|>Another question<|im_end|>"
+              "<|im_start|>assistant<|im_sep|>");
+    /* mistralai/Mistral-Large-Instruct-2411 (mistralai 'v7' template) */
+    CHECK_FMT(NT_CHAT_MISTRAL_V7, c, 6, true,
+              "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi "
+              "there</s>[INST] Who are you[/INST]    I am an assistant   </s>[INST] Another "
+              "question[/INST]");
+    /* v7-tekken: llama.cpp's same formatter without the spaces */
+    CHECK_FMT(NT_CHAT_MISTRAL_V7_TEKKEN, c, 6, true,
+              "[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT][INST]Hello[/INST]Hi "
+              "there</s>[INST]Who are you[/INST]   I am an assistant   </s>[INST]Another "
+              "question[/INST]");
+    /* ibm-granite/granite-3.0-8b-instruct */
+    CHECK_FMT(NT_CHAT_GRANITE, c, 6, true,
+              "<|start_of_role|>system<|end_of_role|>You are a helpful assistant<|end_of_text|>\n"
+              "<|start_of_role|>user<|end_of_role|>Hello<|end_of_text|>\n<|start_of_role|>"
+              "assistant<|end_of_role|>Hi there<|end_of_text|>\n<|start_of_role|>user"
+              "<|end_of_role|>Who are you<|end_of_text|>\n<|start_of_role|>assistant"
+              "<|end_of_role|>   I am an assistant   <|end_of_text|>\n<|start_of_role|>user"
+              "<|end_of_role|>Another question<|end_of_text|>\n<|start_of_role|>assistant"
+              "<|end_of_role|>");
+    /* DeepSeek V3 / R1 (llama.cpp's "deepseek3" formatter) */
+    CHECK_FMT(NT_CHAT_DEEPSEEK3, c, 6, true,
+              "You are a helpful assistant\n\n<\xef\xbd\x9cUser\xef\xbd\x9c>Hello<\xef\xbd\x9c"
+              "Assistant\xef\xbd\x9c>Hi there<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81"
+              "sentence\xef\xbd\x9c><\xef\xbd\x9cUser\xef\xbd\x9c>Who are you<\xef\xbd\x9c"
+              "Assistant\xef\xbd\x9c>   I am an assistant   <\xef\xbd\x9c" "end\xe2\x96\x81of"
+              "\xe2\x96\x81sentence\xef\xbd\x9c><\xef\xbd\x9cUser\xef\xbd\x9c>Another "
+              "question<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>");
     /* Phi-3-small */
     CHECK_FMT(NT_CHAT_PHI3, c, 6, true,
               "<|system|>\nYou are a helpful assistant<|end|>\n<|user|>\nHello<|end|>\n"
               "<|assistant|>\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n"
               "   I am an assistant   <|end|>\n<|user|>\nAnother question<|end|>\n"
               "<|assistant|>\n");
+}
+
+/* Reasoning: earlier answers go back without their thinking where the template says so
+ * (Qwen3's chatml: after the last </think>, leading newlines dropped; DeepSeek R1: after it,
+ * as is; others: whole), and Qwen3's switch opens the answer with an empty thinking block. */
+static void test_thinking(void)
+{
+    static const nt_chat_msg c[] = {
+        {NT_ROLE_USER, "Hi"},
+        {NT_ROLE_ASSISTANT, "<think>\nThey greet me. </think> no </think>\n\nHello!"},
+        {NT_ROLE_USER, "Sum?"},
+    };
+    CHECK_FMT(NT_CHAT_CHATML, c, 3, true,
+              "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"
+              "<|im_start|>user\nSum?<|im_end|>\n<|im_start|>assistant\n");
+    CHECK_FMT(NT_CHAT_DEEPSEEK3, c, 3, true,
+              "<\xef\xbd\x9cUser\xef\xbd\x9c>Hi<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>\n\nHello!"
+              "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+              "<\xef\xbd\x9cUser\xef\xbd\x9c>Sum?<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>");
+    CHECK_FMT(NT_CHAT_GRANITE, c + 1, 1, false,
+              "<|start_of_role|>assistant<|end_of_role|><think>\nThey greet me. </think> no "
+              "</think>\n\nHello!<|end_of_text|>\n");
+
+    nt_chat_opts off = {true, 0}, on = {true, 1};
+    nt_chat_prompt p = {0};
+    nt_err e = {0};
+    T_EQ_INT(nt_chat_format_opts(NT_CHAT_CHATML, c, 1, &off, &p, &e), NT_OK);
+    char *t = nt_chat_prompt_text(&p);
+    T_EQ_STR(t, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+    free(t);
+    /* the empty block is markup: <think> and </think> may be control tokens of the model */
+    T_CHECK(p.n >= 1 && p.v[p.n - 1].special);
+    nt_chat_prompt_free(&p);
+    T_EQ_INT(nt_chat_format_opts(NT_CHAT_CHATML, c, 1, &on, &p, &e), NT_OK);
+    t = nt_chat_prompt_text(&p);
+    T_EQ_STR(t, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    free(t);
+    nt_chat_prompt_free(&p);
+    /* families without a switch ignore it */
+    T_EQ_INT(nt_chat_format_opts(NT_CHAT_LLAMA3, c, 1, &off, &p, &e), NT_OK);
+    t = nt_chat_prompt_text(&p);
+    T_EQ_STR(t, "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant"
+                "<|end_header_id|>\n\n");
+    free(t);
+    nt_chat_prompt_free(&p);
+    T_EQ_INT(nt_chat_format_opts(NT_CHAT_CHATML, c, 1, NULL, &p, &e), NT_ERR_INVALID);
+
+    T_CHECK(nt_chat_think_switch("{%- if enable_thinking is defined %}<|im_start|>assistant"));
+    T_CHECK(!nt_chat_think_switch("<|im_start|>assistant"));  /* Qwen2.5 */
+    T_CHECK(!nt_chat_think_switch("enable_thinking <|start_header_id|>"));
+    T_CHECK(!nt_chat_think_switch(NULL));
+    T_CHECK(!nt_chat_think_switch_gguf(NULL));
 }
 
 /* Markup runs and text runs: message text is never special, markup is, adjacent markup is
@@ -316,6 +430,39 @@ static void test_detect(void)
          "message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] "
          "| trim + '<end_of_turn>\n' }}{% endfor %}",
          NT_CHAT_GEMMA},
+        {"phi-4",
+         "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system"
+         "<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}"
+         "{{'<|im_start|>user<|im_sep|>' + message['content'] + '<|im_end|><|im_start|>assistant"
+         "<|im_sep|>'}}",
+         NT_CHAT_PHI4},
+        {"Mistral-Large-Instruct-2411 (v7)",
+         "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] '"
+         " + message['content'] + '[/INST]' }}{% elif message['role'] == 'system' %}{{ "
+         "'[SYSTEM_PROMPT] ' + message['content'] + '[/SYSTEM_PROMPT]' }}",
+         NT_CHAT_MISTRAL_V7},
+        {"Mistral-Small-3.1-24B-Instruct-2503 (v7-tekken)",
+         "{{- bos_token }}{%- if system_message is defined %}{{- '[SYSTEM_PROMPT]' + system_message"
+         " + '[/SYSTEM_PROMPT]' }}{%- endif %}{%- for message in loop_messages %}{%- if "
+         "message['role'] == 'user' %}{{- '[INST]' + message['content'] + '[/INST]' }}",
+         NT_CHAT_MISTRAL_V7_TEKKEN},
+        {"DeepSeek-R1-Distill-Qwen-1.5B",
+         "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}"
+         "{% endif %}{%- if message['role'] == 'user' %}{{'<\xef\xbd\x9cUser\xef\xbd\x9c>' + "
+         "message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and "
+         "message['content'] is not none %}{% set content = message['content'] %}{% if '</think>'"
+         " in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<\xef\xbd"
+         "\x9c" "Assistant\xef\xbd\x9c>' + content + '<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2"
+         "\x96\x81sentence\xef\xbd\x9c>'}}",
+         NT_CHAT_DEEPSEEK3},
+        {"granite-3.0-8b-instruct",
+         "{%- for message in messages %}\n    {%- if message['role'] == 'system' %}\n    {{- "
+         "'<|start_of_role|>system<|end_of_role|>' + message['content'] + '<|end_of_text|>\n' }}",
+         NT_CHAT_GRANITE},
+        {"Qwen3 (ChatML with a thinking switch)",
+         "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\n\n"
+         "</think>\n\n' }}{%- endif %}{{- '<|im_start|>' + message.role + '\n' + content }}",
+         NT_CHAT_CHATML},
         {"vicuna-13b-1.1 (not a natter family)",
          "{%- for message in messages %}{%- if message['role'] == 'user' -%}{{-'USER: ' + "
          "message['content'] + '\n'-}}{%- else -%}{{-'ASSISTANT: ' + message['content'] + "
@@ -330,7 +477,9 @@ static void test_detect(void)
                    nt_chat_family_name(got), nt_chat_family_name(cases[i].want));
     }
     T_EQ_INT(nt_chat_detect(NULL), NT_CHAT_PLAIN);
-    T_EQ_INT(nt_chat_detect("mistral-v7"), NT_CHAT_MISTRAL); /* llama.cpp's "starts with mistral" */
+    T_EQ_INT(nt_chat_detect("mistral-v7"), NT_CHAT_MISTRAL_V7); /* a family name */
+    T_EQ_INT(nt_chat_detect("mistral"), NT_CHAT_MISTRAL);
+    T_EQ_INT(nt_chat_detect("mistral-v3"), NT_CHAT_MISTRAL); /* llama.cpp's "starts with mistral" */
     T_EQ_INT(nt_chat_detect_gguf(NULL), NT_CHAT_PLAIN);
 }
 
@@ -604,6 +753,7 @@ int main(void)
     T_RUN(test_exact_text);
     T_RUN(test_system_placement);
     T_RUN(test_llama_cpp_reference);
+    T_RUN(test_thinking);
     T_RUN(test_pieces);
     T_RUN(test_invalid);
     T_RUN(test_names);

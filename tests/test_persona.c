@@ -469,6 +469,22 @@ static void test_render_families(void)
          "<start_of_turn>user\n" S "\n\nHi Ada<end_of_turn>\n<start_of_turn>model\nHello Bob."
          "<end_of_turn>\n<start_of_turn>user\nQ?<end_of_turn>\n<start_of_turn>model\n"},
         {NT_CHAT_PLAIN, "System: " S "\n\nUser: Hi Ada\nAssistant: Hello Bob.\nUser: Q?\nAssistant:"},
+        {NT_CHAT_PHI4,
+         "<|im_start|>system<|im_sep|>" S "<|im_end|><|im_start|>user<|im_sep|>Hi Ada<|im_end|>"
+         "<|im_start|>assistant<|im_sep|>Hello Bob.<|im_end|><|im_start|>user<|im_sep|>Q?<|im_end|>"
+         "<|im_start|>assistant<|im_sep|>"},
+        {NT_CHAT_MISTRAL_V7,
+         "[SYSTEM_PROMPT] " S "[/SYSTEM_PROMPT][INST] Hi Ada[/INST] Hello Bob.</s>[INST] Q?[/INST]"},
+        {NT_CHAT_MISTRAL_V7_TEKKEN,
+         "[SYSTEM_PROMPT]" S "[/SYSTEM_PROMPT][INST]Hi Ada[/INST]Hello Bob.</s>[INST]Q?[/INST]"},
+        {NT_CHAT_DEEPSEEK3,
+         S "\n\n<\xef\xbd\x9cUser\xef\xbd\x9c>Hi Ada<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>Hello Bob."
+         "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c><\xef\xbd\x9cUser"
+         "\xef\xbd\x9c>Q?<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"},
+        {NT_CHAT_GRANITE,
+         "<|start_of_role|>system<|end_of_role|>" S "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>"
+         "Hi Ada<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>Hello Bob.<|end_of_text|>\n"
+         "<|start_of_role|>user<|end_of_role|>Q?<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>"},
     };
     T_EQ_INT(sizeof cases / sizeof *cases, NT_CHAT_FAMILY_COUNT_);
     persona *p = render_persona();

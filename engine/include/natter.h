@@ -303,6 +303,15 @@ size_t nt_tokenizer_stream_flush(const nt_tokenizer *t, nt_tokenizer_stream *s, 
  *   NT_CHAT_GEMMA   <start_of_turn>user\nS\n\nU1<end_of_turn>\n<start_of_turn>model\nA1
  *                <end_of_turn>\n... (no system role: S, trimmed, opens the first user turn;
  *                contents trimmed) G: <start_of_turn>model\n
+ *   NT_CHAT_PHI4    <|im_start|>system<|im_sep|>S<|im_end|><|im_start|>user<|im_sep|>U1<|im_end|>
+ *                <|im_start|>assistant<|im_sep|>A1<|im_end|>...
+ *                G: <|im_start|>assistant<|im_sep|>
+ *   NT_CHAT_MISTRAL_V7  [SYSTEM_PROMPT] S[/SYSTEM_PROMPT][INST] U1[/INST] A1</s>[INST] U2[/INST]
+ *                (G: nothing); NT_CHAT_MISTRAL_V7_TEKKEN the same without the four spaces
+ *   NT_CHAT_DEEPSEEK3  S\n\n<｜User｜>U1<｜Assistant｜>A1<｜end▁of▁sentence｜><｜User｜>U2
+ *                G: <｜Assistant｜>
+ *   NT_CHAT_GRANITE <|start_of_role|>system<|end_of_role|>S<|end_of_text|>\n... per turn
+ *                G: <|start_of_role|>assistant<|end_of_role|>
  *   NT_CHAT_PLAIN   System: S\n\nUser: U1\nAssistant: A1\nUser: U2\nAssistant:
  *                For models without a template (base models continue it). G is "Assistant:"
  *                with no trailing space (the answer's first token carries its own space);
@@ -321,6 +330,11 @@ enum nt_chat_family {
     NT_CHAT_PHI3,      /* <|user|>\n...<|end|>\n */
     NT_CHAT_GEMMA,     /* <start_of_turn>user\n...<end_of_turn>\n */
     NT_CHAT_MISTRAL,   /* [INST] ... [/INST] without <<SYS>> (Mistral; system folded into user) */
+    NT_CHAT_PHI4,      /* <|im_start|>role<|im_sep|>...<|im_end|> (Phi-4) */
+    NT_CHAT_MISTRAL_V7,        /* [SYSTEM_PROMPT] S[/SYSTEM_PROMPT][INST] U[/INST] A</s> */
+    NT_CHAT_MISTRAL_V7_TEKKEN, /* the same without the spaces (Mistral Small 3.x) */
+    NT_CHAT_DEEPSEEK3, /* <｜User｜>U<｜Assistant｜>A<｜end▁of▁sentence｜> (V3, R1 distills) */
+    NT_CHAT_GRANITE,   /* <|start_of_role|>role<|end_of_role|>...<|end_of_text|>\n (Granite 3/4) */
     NT_CHAT_FAMILY_COUNT_
 };
 
@@ -333,9 +347,12 @@ typedef struct nt_chat_msg {
 
 /* Family from a Jinja template string (NULL or unrecognised → NT_CHAT_PLAIN). A string that is
  * exactly a family name ("chatml") gives that family. Distinctive substrings, checked in this
- * order: "<|im_start|>" → chatml; starts with "mistral" or has "[INST]" → llama2 if it has
- * "<<SYS>>", else mistral; "<|assistant|>" and "<|end|>" → phi3; "<|user|>" → zephyr;
- * "<start_of_turn>" → gemma; "<|start_header_id|>" and "<|end_header_id|>" → llama3. */
+ * order: "<|im_start|>" → phi4 if it has "<|im_sep|>", else chatml; starts with "mistral" or
+ * has "[INST]" → mistral-v7 if it has "[SYSTEM_PROMPT] ", mistral-v7-tekken if it has
+ * "[SYSTEM_PROMPT]" without the space, llama2 if it has "<<SYS>>", else mistral; "<|assistant|>"
+ * and "<|end|>" → phi3; "<|user|>" → zephyr; "<start_of_turn>" → gemma; "<|start_header_id|>"
+ * and "<|end_header_id|>" → llama3; "<｜Assistant｜>", "<｜User｜>" and "<｜end▁of▁sentence｜>" →
+ * deepseek3; "<|start_of_role|>" → granite. */
 enum nt_chat_family nt_chat_detect(const char *jinja);
 /* Family of a loaded model: tokenizer.chat_template, else NT_CHAT_PLAIN. */
 enum nt_chat_family nt_chat_detect_gguf(const nt_gguf *g);
@@ -355,10 +372,27 @@ typedef struct nt_chat_prompt {
 } nt_chat_prompt;
 
 /* Formats msgs (in order; a system message, if any, first) and, when add_generation is true,
- * the opening of the assistant's next answer. Appends to *out (zero-initialised first).
- * Adjacent runs of the same kind are merged; empty runs are not stored. */
+ * the opening of the assistant's next answer (nt_chat_format_opts below, with think -1).
+ * Appends to *out (zero-initialised first). Adjacent runs of the same kind are merged; empty
+ * runs are not stored. */
 int nt_chat_format(enum nt_chat_family f, const nt_chat_msg *msgs, size_t n, bool add_generation,
                 nt_chat_prompt *out, nt_err *err);
+/* Reasoning ("thinking") models write their thoughts between <think> and </think> before the
+ * answer. Every family puts earlier answers back into the prompt the way its template does:
+ * chatml (Qwen3's template) and deepseek3 (DeepSeek R1's) keep only what follows the last
+ * "</think>" (chatml without its leading newlines); the others keep the whole text. */
+typedef struct nt_chat_opts {
+    bool add_generation; /* open the assistant's next answer */
+    int think;           /* -1: the template's default; 0: thinking off (chatml: the answer opens
+                            with an empty "<think>\n\n</think>\n\n", as Qwen3's template does for
+                            enable_thinking=false; other families have no switch); 1: on */
+} nt_chat_opts;
+int nt_chat_format_opts(enum nt_chat_family f, const nt_chat_msg *msgs, size_t n, const nt_chat_opts *o,
+                        nt_chat_prompt *out, nt_err *err);
+/* Whether a template has a thinking switch natter can set (a ChatML template that reads
+ * enable_thinking, as Qwen3's does). */
+bool nt_chat_think_switch(const char *jinja);
+bool nt_chat_think_switch_gguf(const nt_gguf *g);
 void nt_chat_prompt_free(nt_chat_prompt *p);
 /* The whole prompt as one malloc'd string (caller frees); NULL on allocation failure. */
 char *nt_chat_prompt_text(const nt_chat_prompt *p);
