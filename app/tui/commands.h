@@ -4,8 +4,8 @@
  * only have keys), the argument hint, the context its keys work in, up to two keys, the key
  * label shown to people, flags and the help text. From it come the command enum, the name and
  * key look-ups, the help screen and (by hand, kept in step) the KEYS and COMMANDS sections of
- * man/natter.1. The actions themselves live in app/tui/tui.c (they need the conversation); this
- * module has no terminal code and is testable.
+ * man/natter.1. The actions themselves live in app/tui/actions.c, one function per row (they
+ * need the conversation); this module has no terminal code and is testable.
  *
  * Key codes: bytes 0..255 stand for themselves (control keys as their byte: 3 is Ctrl-C);
  * special keys parsed by app/tui/input.c from the terminal's escape sequences are the KEY_*

@@ -1,31 +1,20 @@
-/* tui.c — the chat screen's event loop and its handlers.
+/* tui.c — the chat screen's event loop, and the state its actions share.
  *
  * One thread (this one) owns ncurses, readline and the conversation; the worker thread owns
- * the model. The loop poll()s stdin, the worker's wake-up fd and the signal self-pipe; it
- * never blocks on the model. Handlers change state and return the UI_R_* flags of what must be
- * redrawn; the loop draws once per wake-up (ui_draw: wnoutrefresh per window, one doupdate).
- * The actions behind /commands and keys come from the one table in app/tui/commands.h. */
-#include "tui.h"
+ * the model. The loop poll()s stdin, the worker's wake-up fd, the signal self-pipe and a
+ * running /replay's queue; it never blocks on the model. Handlers change state and return the
+ * UI_R_* flags of what must be redrawn; the loop draws once per wake-up (ui_draw:
+ * wnoutrefresh per window, one doupdate). Keys and /commands go to app/tui/actions.c through
+ * the one table in app/tui/commands.h; /replay lives in app/tui/tui_replay.c (tui_int.h
+ * says what the three files share). */
+#include "tui_int.h"
 
-#include "conv/chat.h"
-#include "cmd/cli.h"
-#include "commands.h"
 #include "input.h"
-#include "conv/persona.h"
-#include "util/queue.h"
-#include "conv/replay.h"
-#include "conv/session.h"
-#include "util/strbuf.h"
 #include "term.h"
-#include "theme.h"
-#include "ui.h"
-#include "conv/worker.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,63 +25,6 @@
 #define TUI_ESC_WAIT_MS 30     /* how long a lone ESC waits for the rest of a sequence */
 #define TUI_EVENTS_PER_DRAW 512 /* worker events handled before the screen is drawn again */
 
-/* /replay: app/conv/replay.c regenerates a saved session's answers on a thread of its own (it maps
- * its own copy of the model, so the worker's KV cache and the conversation stay as they are)
- * and streams what it writes to the UI thread through a queue; the UI shows it as a read-only
- * note at the end of the history. */
-enum tui_rev_kind { REV_START, REV_QUESTION, REV_ANSWER, REV_TEXT, REV_END, REV_SKIP, REV_ERROR, REV_DONE };
-typedef struct tui_rev {
-    enum tui_rev_kind kind;
-    size_t turn;
-    char *text;          /* START (model path), QUESTION, TEXT, ERROR; owned by the queue, then
-                            by whoever pops it */
-    bool flag;           /* START: exact replay; END: matched the recording */
-    uint64_t seed;       /* ANSWER */
-    size_t n_changes;    /* ANSWER */
-    size_t n_tokens, first_diff; /* END */
-    enum gen_end end;    /* END */
-    bool stop_text;      /* END: the end was a stop string */
-} tui_rev;
-
-typedef struct tui_replay {
-    session *s;             /* owned; the thread reads it */
-    char *name;             /* what the user asked for */
-    char *model_path;       /* NULL: the recorded nt_model */
-    int32_t n_threads;
-    queue *q;
-    pthread_t thread;
-    pthread_mutex_t lock;   /* guards r and cancel */
-    replay *r;              /* the thread's, while it exists */
-    bool cancel;
-    /* UI thread only: */
-    strbuf text;            /* the note shown */
-    size_t n_answers, n_matched;
-    bool stopped, failed;
-} tui_replay;
-
-typedef struct tui {
-    ui u;
-    chat *chat;
-    worker *w;
-    const struct cli_opts *opts;
-    bool quit;
-    int quit_signal;
-    bool ctrlc_armed; /* Ctrl-C pressed once at an idle prompt */
-    bool eof_armed;   /* Ctrl-D pressed once on an empty line */
-    /* Personas and themes: */
-    persona *persona;      /* in use; owned unless it is opts->loaded */
-    theme *theme;          /* in use (owned); term.c borrows it */
-    persona *pending;      /* /persona waiting for the y/n answer (owned) */
-    enum nt_chat_family model_family; /* the model's own (or --template's) chat family */
-    size_t saved_turns;    /* turns when the conversation was last saved (the session hooks
-                              set it); more turns than this = unsaved */
-    /* Sessions (app/conv/session.h): */
-    session *sess;         /* the conversation's session: autosaved after every answer */
-    char *save_to;         /* --save FILE: where the next autosave goes (then NULL) */
-    tui_replay *rp;        /* a /replay running, or NULL */
-    bool replay_dirty;     /* its note changed since it was last shown */
-} tui;
-
 static double now_sec(void)
 {
     struct timespec ts;
@@ -101,20 +33,14 @@ static double now_sec(void)
 }
 
 /* An answer or a re-read is running, or a replay: the conversation must not change. */
-static bool tui_busy(const tui *t)
+bool tui_busy(const tui *t)
 {
     return chat_busy(t->chat) || t->rp != NULL;
 }
 
-static int tui_message(tui *t, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void tui_new_session(tui *t);
 static void tui_session_persona(tui *t);
 
-/* Sets the message line. style says what kind of message it is: TS_NOTE for what happened
- * (a command's answer), TS_WARNING for what needs attention although nothing failed (turns
- * dropped from the context, a command refused while the model is busy, something cut), and
- * TS_ERROR for what failed. */
-static int tui_message(tui *t, int style, const char *fmt, ...)
+int tui_message(tui *t, int style, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -124,14 +50,14 @@ static int tui_message(tui *t, int style, const char *fmt, ...)
     return UI_R_MESSAGE;
 }
 
-static int tui_apply_params(tui *t)
+int tui_apply_params(tui *t)
 {
     if (tui_busy(t)) worker_set_params(t->w, &t->u.params);
     return UI_R_PANEL;
 }
 
 /* Builds the job for the last question and hands it to the worker. */
-static int tui_start_answer(tui *t)
+int tui_start_answer(tui *t)
 {
     ui *u = &t->u;
     int32_t n_ctx = chat_n_ctx(t->chat);
@@ -175,35 +101,7 @@ static int tui_start_answer(tui *t)
     return f;
 }
 
-static int tui_set(tui *t, const char *args)
-{
-    char name[64], value[64];
-    if (sscanf(args, "%63s %63s", name, value) != 2) {
-        char buf[64];
-        if (sscanf(args, "%63s", name) == 1 && chat_get_param(&t->u.params, name, buf, sizeof buf) == 0)
-            return tui_message(t, TS_NOTE, "%s = %s", name, buf);
-        return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-p, top-k, min-p, "
-                                        "repeat-penalty, max-tokens, seed, ...)");
-    }
-    for (char *p = name; *p; p++)
-        if (*p == '_') *p = '-';
-    if (strcmp(name, "max-tokens") == 0 || strcmp(name, "n") == 0) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (*end || v < 0 || v > (1L << 24))
-            return tui_message(t, TS_ERROR, "/set max-tokens: '%s' is not a count (0 = all)", value);
-        t->u.max_tokens = (int32_t)v;
-        return tui_message(t, TS_NOTE, "max-tokens = %ld (from the next answer on)", v) | UI_R_PANEL;
-    }
-    nt_err err = {0};
-    if (chat_set_param(&t->u.params, name, value, &err) != NT_OK)
-        return tui_message(t, TS_ERROR, "/set %s: %s", name, err.msg);
-    char buf[64] = "";
-    chat_get_param(&t->u.params, name, buf, sizeof buf);
-    return tui_apply_params(t) | tui_message(t, TS_NOTE, "%s = %s", name, buf);
-}
-
-static int tui_need_idle(tui *t, const char *what)
+int tui_need_idle(tui *t, const char *what)
 {
     return tui_message(t, TS_WARNING, "%s: %s; stop it first (Esc)", what,
                        t->rp ? "a replay is running" : "an answer is being written");
@@ -222,7 +120,7 @@ static void tui_count_fixed(tui *t)
 /* Makes p the persona (taking it, unless it is opts->loaded): a new conversation with its
  * fixed part, its sampling values on the sliders (command-line options still win) and its
  * name in the status bar. system, when not NULL, replaces its prompt (--system at start). */
-static int tui_use_persona(tui *t, persona *p, const char *system)
+int tui_use_persona(tui *t, persona *p, const char *system)
 {
     ui *u = &t->u;
     nt_err err = {0};
@@ -253,22 +151,9 @@ static int tui_use_persona(tui *t, persona *p, const char *system)
     return UI_R_ALL;
 }
 
-/* Adds the --context documents to a persona chosen with /persona. */
-static int tui_add_context(tui *t, persona *p, char *msg, size_t cap)
-{
-    for (int i = 0; i < t->opts->n_context; i++) {
-        nt_err err = {0};
-        if (persona_add_context_file(p, t->opts->context[i], &err) != NT_OK) {
-            snprintf(msg, cap, "%s", err.msg);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* Shows what went wrong with a persona or theme file in the history: the errors with their
  * file:line:col, and what stays. */
-static int tui_file_errors(tui *t, const char *what, const char *name, const char *errors,
+int tui_file_errors(tui *t, const char *what, const char *name, const char *errors,
                            const char *kept)
 {
     char head[256];
@@ -285,85 +170,11 @@ static int tui_file_errors(tui *t, const char *what, const char *name, const cha
                                       what, name, kept);
 }
 
-static int tui_persona(tui *t, const char *args)
-{
-    if (!args[0]) {
-        const persona *p = t->persona;
-        return tui_message(t, TS_NOTE, "persona %s (%s), fixed part %d tokens; /persona NAME switches",
-                           p ? p->name : "default", p ? p->path : "(built-in)",
-                           (int)t->u.persona_tokens);
-    }
-    ycfg_diag d = {0};
-    persona *p = persona_open(args, &d);
-    char msg[512];
-    if (!p) {
-        char *errs = ycfg_diag_join(&d);
-        int f = tui_file_errors(t, "persona", args, errs ? errs : "out of memory",
-                                t->u.persona ? t->u.persona : "the current one");
-        free(errs);
-        ycfg_diag_free(&d);
-        return f;
-    }
-    ycfg_diag_free(&d);
-    if (tui_add_context(t, p, msg, sizeof msg) != 0) {
-        persona_free(p);
-        return tui_file_errors(t, "persona", args, msg, t->u.persona ? t->u.persona : "the current one");
-    }
-    if (chat_n_turns(t->chat) > t->saved_turns) {
-        persona_free(t->pending);
-        t->pending = p;
-        snprintf(t->u.ask, sizeof t->u.ask,
-                 "The conversation is not saved. Start a new one with persona %.100s? (y/n)", p->name);
-        t->u.message[0] = '\0';
-        return UI_R_STATUS | UI_R_MESSAGE;
-    }
-    ui_clear_note(&t->u);
-    return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
-}
-
-/* The answer to the y/n question of /persona. */
-static int tui_confirm(tui *t, int key)
-{
-    persona *p = t->pending;
-    t->pending = NULL;
-    t->u.ask[0] = '\0';
-    if (key == 'y' || key == 'Y') {
-        ui_clear_note(&t->u);
-        char name[128];
-        snprintf(name, sizeof name, "%s", p->name);
-        return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
-    }
-    persona_free(p);
-    return tui_message(t, TS_NOTE, "kept persona %s and the conversation", t->u.persona);
-}
-
-static int tui_theme(tui *t, const char *args)
-{
-    if (!args[0])
-        return tui_message(t, TS_NOTE, "theme %s (%s); /theme NAME switches",
-                           t->theme ? t->theme->name : "dark", t->theme ? t->theme->path : "(built-in)");
-    ycfg_diag d = {0};
-    theme *th = theme_open(args, &d);
-    if (!th) {
-        char *errs = ycfg_diag_join(&d);
-        int f = tui_file_errors(t, "theme", args, errs ? errs : "out of memory",
-                                t->theme ? t->theme->name : "the current one");
-        free(errs);
-        ycfg_diag_free(&d);
-        return f;
-    }
-    ycfg_diag_free(&d);
-    term_set_theme(th);
-    theme_free(t->theme);
-    t->theme = th;
-    return UI_R_ALL | UI_R_REPAINT | tui_message(t, TS_NOTE, "theme %.100s", th->name);
-}
-
 /* ------------------------------------------------------------------ sessions ----- */
 
 /* A new conversation gets a file of its own: the next autosave picks a new name, so the
  * previous conversation's file stays as it was. */
-static void tui_new_session(tui *t)
+void tui_new_session(tui *t)
 {
     t->saved_turns = 0;
     if (!t->sess) return;
@@ -382,7 +193,7 @@ static void tui_session_persona(tui *t)
 }
 
 /* Turns the session file holds after a save now (an answer being written is left out). */
-static size_t tui_saveable_turns(const tui *t)
+size_t tui_saveable_turns(const tui *t)
 {
     size_t n = chat_n_turns(t->chat);
     const chat_turn *last = n ? chat_turn_at(t->chat, n - 1) : NULL;
@@ -424,21 +235,6 @@ static int tui_autosave(tui *t)
     }
     t->saved_turns = tui_saveable_turns(t);
     return f;
-}
-
-static int tui_save(tui *t, const char *args)
-{
-    if (!t->sess) return tui_message(t, TS_ERROR, "/save: out of memory");
-    char msg[1024];
-    int rc = session_cmd_save(t->sess, t->chat, args, msg, sizeof msg);
-    if (rc != NT_OK) return tui_message(t, TS_ERROR, "/save: %s", msg);
-    t->saved_turns = tui_saveable_turns(t);
-    if (args[0]) {
-        /* The name given takes over from --save FILE. */
-        free(t->save_to);
-        t->save_to = NULL;
-    }
-    return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
 }
 
 /* Shows a conversation just restored into the chat (/load, --resume) and reads it back into
@@ -493,7 +289,7 @@ static int tui_show_loaded(tui *t, const char *msg)
 
 /* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
  * with their file:line:col); start says what stays then. */
-static int tui_load(tui *t, const char *name, const char *kept)
+int tui_load(tui *t, const char *name, const char *kept)
 {
     if (!t->sess) return tui_message(t, TS_ERROR, "/load: out of memory");
     char *msg = NULL;
@@ -509,443 +305,7 @@ static int tui_load(tui *t, const char *name, const char *kept)
     return f;
 }
 
-static int tui_sessions(tui *t)
-{
-    char *list = session_cmd_list();
-    if (!list) return tui_message(t, TS_ERROR, "/sessions: out of memory");
-    size_t n = strlen(list);
-    while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
-    ui_set_note(&t->u, UI_NOTE_INFO, list);
-    free(list);
-    t->u.follow = true;
-    return UI_R_HISTORY | tui_message(t, TS_NOTE, "saved sessions, newest first (shown above); "
-                                                  "/load NAME resumes one");
-}
-
-/* /export [FILE] [md|json]: the conversation as `natter export` writes a session file. FILE
- * defaults to the session's name in the current folder; the format to FILE's extension. */
-static int tui_export(tui *t, const char *args)
-{
-    char file[1024], fmt[16] = "";
-    snprintf(file, sizeof file, "%s", args);
-    size_t n = strlen(file);
-    while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
-    char *last = strrchr(file, ' ');
-    const char *word = last ? last + 1 : file;
-    if (!strcmp(word, "md") || !strcmp(word, "markdown") || !strcmp(word, "json")) {
-        snprintf(fmt, sizeof fmt, "%s", word);
-        if (last) {
-            *last = '\0';
-            while (last > file && last[-1] == ' ') *--last = '\0';
-        } else {
-            file[0] = '\0';
-        }
-    }
-    n = strlen(file);
-    if (!fmt[0]) snprintf(fmt, sizeof fmt, "%s", n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md");
-    if (!file[0]) {
-        /* The session's name, else a fresh one like the sessions folder's. */
-        char base[512] = "natter-chat";
-        const char *p = t->sess ? t->sess->path : NULL;
-        if (p) {
-            const char *slash = strrchr(p, '/');
-            snprintf(base, sizeof base, "%s", slash ? slash + 1 : p);
-            size_t bn = strlen(base);
-            if (bn > 5 && !strcmp(base + bn - 5, ".yaml")) base[bn - 5] = '\0';
-        }
-        snprintf(file, sizeof file, "%s.%s", base, strcmp(fmt, "json") ? "md" : "json");
-    }
-    if (!t->sess || session_capture(t->sess, t->chat) != NT_OK)
-        return tui_message(t, TS_ERROR, "/export: out of memory");
-    nt_err err = {0};
-    if (session_export_file(t->sess, fmt, file, &err) != NT_OK)
-        return tui_message(t, TS_ERROR, "/export: %s", err.msg);
-    char *abs = realpath(file, NULL);
-    int f = tui_message(t, TS_NOTE, "exported %zu messages as %s to %s", t->sess->n_turns,
-                        strcmp(fmt, "json") ? "Markdown" : "JSON", abs ? abs : file);
-    free(abs);
-    return f;
-}
-
-/* ------------------------------------------------------------------- /replay ----- */
-
-static void tui_rev_drop(void *item)
-{
-    free(((tui_rev *)item)->text);
-}
-
-static void tui_rev_push(tui_replay *rp, tui_rev ev)
-{
-    if (queue_push(rp->q, &ev) != 0) free(ev.text);
-}
-
-static void tui_replay_token(int32_t id, const char *text, void *user)
-{
-    (void)id;
-    char *s = text[0] ? strdup(text) : NULL;
-    if (s) tui_rev_push(user, (tui_rev){.kind = REV_TEXT, .text = s});
-}
-
-static bool tui_replay_cancelled(tui_replay *rp)
-{
-    pthread_mutex_lock(&rp->lock);
-    bool c = rp->cancel;
-    pthread_mutex_unlock(&rp->lock);
-    return c;
-}
-
-/* The replay thread: app/conv/replay.c turn by turn, streamed into the queue. */
-static void *tui_replay_main(void *arg)
-{
-    tui_replay *rp = arg;
-    const session *s = rp->s;
-    nt_err err = {0};
-    replay_opts o = {.model_path = rp->model_path, .n_threads = rp->n_threads};
-    replay *r = NULL;
-    int rc = replay_init(&r, s, &o, &err);
-    pthread_mutex_lock(&rp->lock);
-    rp->r = r;
-    pthread_mutex_unlock(&rp->lock);
-    if (rc != NT_OK) {
-        tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
-        goto done;
-    }
-    tui_rev_push(rp, (tui_rev){.kind = REV_START, .text = strdup(replay_model_path(r)),
-                               .flag = replay_exact(r)});
-    for (size_t i = 0; i < s->n_turns && !tui_replay_cancelled(rp); i++) {
-        const chat_turn *turn = &s->turns[i];
-        if (turn->role == NT_ROLE_USER) {
-            tui_rev_push(rp, (tui_rev){.kind = REV_QUESTION, .turn = i, .text = strdup(turn->text)});
-            continue;
-        }
-        if (turn->end == GEN_END_ERROR) {
-            tui_rev_push(rp, (tui_rev){.kind = REV_SKIP, .turn = i});
-            continue;
-        }
-        tui_rev_push(rp, (tui_rev){.kind = REV_ANSWER, .turn = i, .seed = turn->params.seed,
-                                   .n_changes = turn->n_changes});
-        replay_result res;
-        if (replay_answer(r, i, tui_replay_token, rp, &res, &err) != NT_OK) {
-            tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
-            break;
-        }
-        size_t first = 0;
-        bool same = replay_matches(turn, &res, &first);
-        tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = same, .end = res.end,
-                                   .stop_text = res.stop_text, .n_tokens = res.tokens.n, .first_diff = first});
-        replay_result_free(&res);
-    }
-done:
-    pthread_mutex_lock(&rp->lock);
-    rp->r = NULL;
-    pthread_mutex_unlock(&rp->lock);
-    replay_free(r);
-    tui_rev_push(rp, (tui_rev){.kind = REV_DONE});
-    return NULL;
-}
-
-/* Shows the replay's note (without its last line end). */
-static void tui_replay_show(tui *t)
-{
-    tui_replay *rp = t->rp;
-    strbuf *b = &rp->text;
-    if (!b->s) return;
-    bool nl = b->n > 0 && b->s[b->n - 1] == '\n';
-    if (nl) b->s[b->n - 1] = '\0';
-    ui_set_note(&t->u, UI_NOTE_INFO, b->s);
-    if (nl) b->s[b->n - 1] = '\n';
-    t->replay_dirty = false;
-}
-
-/* Asks a running replay to stop at its next token. */
-static void tui_replay_cancel(tui_replay *rp)
-{
-    pthread_mutex_lock(&rp->lock);
-    rp->cancel = true;
-    if (rp->r) replay_cancel(rp->r);
-    pthread_mutex_unlock(&rp->lock);
-}
-
-/* Stops the replay thread (if still running), joins it and frees the replay. */
-static void tui_replay_end(tui *t)
-{
-    tui_replay *rp = t->rp;
-    if (!rp) return;
-    tui_replay_cancel(rp);
-    pthread_join(rp->thread, NULL);
-    queue_free(rp->q);
-    pthread_mutex_destroy(&rp->lock);
-    session_free(rp->s);
-    free(rp->name);
-    free(rp->model_path);
-    strbuf_free(&rp->text);
-    free(rp);
-    t->rp = NULL;
-}
-
-static int tui_replay_start(tui *t, const char *name)
-{
-    if (!name[0]) return tui_message(t, TS_NOTE, "usage: /replay NAME (a saved session; /sessions lists them)");
-    char *path = session_path(name);
-    if (!path) return tui_message(t, TS_ERROR, "/replay: out of memory");
-    ycfg_diag d = {0};
-    session *s = NULL;
-    int rc = session_load(&s, path, NULL, &d);
-    free(path);
-    if (rc != NT_OK) {
-        char *errs = ycfg_diag_join(&d);
-        int f = tui_file_errors(t, "session", name, errs ? errs : "out of memory", "the conversation");
-        free(errs);
-        ycfg_diag_free(&d);
-        return f;
-    }
-    ycfg_diag_free(&d);
-    tui_replay *rp = calloc(1, sizeof *rp);
-    if (!rp || !(rp->q = queue_init(sizeof(tui_rev), tui_rev_drop)) || !(rp->name = strdup(name))) {
-        if (rp) {
-            queue_free(rp->q);
-            free(rp->name);
-        }
-        free(rp);
-        session_free(s);
-        return tui_message(t, TS_ERROR, "/replay: out of memory");
-    }
-    rp->s = s;
-    /* The model loaded here when the session was recorded with it (same hash), else the
-     * recorded file. */
-    if (t->sess && s->model.hash == t->sess->model.hash && t->opts->model)
-        rp->model_path = strdup(t->opts->model);
-    rp->n_threads = t->opts->n_threads;
-    pthread_mutex_init(&rp->lock, NULL);
-    if (pthread_create(&rp->thread, NULL, tui_replay_main, rp) != 0) {
-        queue_free(rp->q);
-        pthread_mutex_destroy(&rp->lock);
-        session_free(s);
-        free(rp->name);
-        free(rp->model_path);
-        free(rp);
-        return tui_message(t, TS_ERROR, "/replay: cannot start a thread");
-    }
-    t->rp = rp;
-    strbuf_printf(&rp->text, "replay of %s (read-only; the conversation stays as it is)\n", name);
-    tui_replay_show(t);
-    t->u.follow = true;
-    return UI_R_HISTORY | UI_R_STATUS | tui_message(t, TS_NOTE, "replaying %.200s (Esc stops)", name);
-}
-
-/* One event of the replay thread: the note grows. */
-static int tui_replay_event(tui *t, tui_rev *ev)
-{
-    tui_replay *rp = t->rp;
-    int f = 0;
-    switch (ev->kind) {
-    case REV_START:
-        strbuf_printf(&rp->text, "model %s: %s\n", ev->text ? ev->text : "?",
-                      ev->flag ? "the recorded one, so every answer should match"
-                               : "not the recorded one, so answers may differ");
-        break;
-    case REV_QUESTION:
-        strbuf_printf(&rp->text, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
-        break;
-    case REV_ANSWER:
-        strbuf_printf(&rp->text, "\n[%zu] assistant (seed %llu, %zu live change%s):\n",
-                      ev->turn + 1, (unsigned long long)ev->seed, ev->n_changes,
-                      ev->n_changes == 1 ? "" : "s");
-        break;
-    case REV_TEXT:
-        strbuf_puts(&rp->text, ev->text ? ev->text : "");
-        break;
-    case REV_END:
-        if (ev->end == GEN_END_STOPPED && rp->stopped) {
-            strbuf_puts(&rp->text, "\n-> replay stopped\n");
-            break;
-        }
-        rp->n_answers++;
-        if (ev->flag) {
-            rp->n_matched++;
-            strbuf_printf(&rp->text, "\n-> matched the recording (%zu tokens, %s)\n",
-                          ev->n_tokens, gen_end_name(ev->end, ev->stop_text));
-        } else {
-            strbuf_printf(&rp->text, "\n-> differs from the recording from token %zu on\n",
-                          ev->first_diff);
-        }
-        break;
-    case REV_SKIP:
-        strbuf_printf(&rp->text, "\n[%zu] assistant: the recorded answer failed; skipped\n",
-                      ev->turn + 1);
-        break;
-    case REV_ERROR:
-        strbuf_printf(&rp->text, "\nreplay: %s\n", ev->text ? ev->text : "error");
-        rp->failed = true;
-        f |= tui_message(t, TS_ERROR, "/replay: %s", ev->text ? ev->text : "error");
-        break;
-    case REV_DONE:
-        tui_replay_show(t);
-        /* Answers that came out differently are worth a look (the point of a replay). */
-        if (!rp->failed)
-            f |= tui_message(t, !rp->stopped && rp->n_matched < rp->n_answers ? TS_WARNING : TS_NOTE,
-                             "replay %s: %zu of %zu answers matched the recording",
-                             rp->stopped ? "stopped" : "done", rp->n_matched, rp->n_answers);
-        tui_replay_end(t);
-        return f | UI_R_HISTORY | UI_R_STATUS;
-    }
-    t->replay_dirty = true;
-    return f;
-}
-
-/* Runs one action of the command table. args is the text after a /command ("" from a key). */
-static int tui_run(tui *t, enum cmd_id id, const char *args)
-{
-    ui *u = &t->u;
-    const cmd_info *ci = commands_info(id);
-    if (ci->flags & CMD_F_PLANNED)
-        return tui_message(t, TS_NOTE, "/%s comes in a later version of natter", ci->name);
-    if ((ci->flags & CMD_F_IDLE) && tui_busy(t))
-        return tui_need_idle(t, ci->name ? ci->name : "this");
-    switch (id) {
-    case CMD_HELP:
-        u->help_shown = !u->help_shown;
-        u->help_scroll = 0;
-        return UI_R_ALL;
-    case CMD_REGEN:
-        if (chat_regen(t->chat) != NT_OK)
-            return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
-        ui_truncate(u, chat_n_turns(t->chat));
-        return tui_start_answer(t);
-    case CMD_EDIT: {
-        char *q = chat_edit(t->chat);
-        if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
-        ui_truncate(u, chat_n_turns(t->chat));
-        input_set_line(q);
-        free(q);
-        return UI_R_HISTORY | UI_R_INPUT | tui_message(t, TS_NOTE, "the last question is back in the input line");
-    }
-    case CMD_UNDO:
-        if (chat_undo(t->chat) != NT_OK)
-            return tui_message(t, TS_NOTE, "/undo: there is nothing to undo");
-        ui_truncate(u, chat_n_turns(t->chat));
-        return UI_R_HISTORY | UI_R_PROBS | tui_message(t, TS_NOTE, "removed the last exchange");
-    case CMD_CLEAR:
-        chat_clear(t->chat);
-        tui_new_session(t);
-        ui_truncate(u, 0);
-        u->follow = true;
-        u->tok_per_sec = 0;
-        return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
-    case CMD_SYSTEM:
-        if (!args[0]) {
-            const char *s = chat_system(t->chat);
-            return tui_message(t, TS_NOTE, "system prompt: %s", s[0] ? s : "(none)");
-        }
-        if (chat_set_system(t->chat, args) != NT_OK)
-            return tui_message(t, TS_ERROR, "/system: out of memory");
-        return UI_R_HISTORY | tui_message(t, TS_NOTE, "system prompt set (read again with the next question)");
-    case CMD_SET:
-        return tui_set(t, args);
-    case CMD_QUIT:
-        t->quit = true;
-        return 0;
-    case CMD_STOP:
-        if (t->rp) {
-            t->rp->stopped = true;
-            tui_replay_cancel(t->rp);
-            return tui_message(t, TS_NOTE, "stopping the replay");
-        }
-        if (tui_busy(t)) {
-            worker_stop(t->w);
-            return tui_message(t, TS_NOTE, "stopped");
-        }
-        return 0;
-    case CMD_NEWLINE:
-        input_insert("\n", 1);
-        return UI_R_INPUT;
-    case CMD_SCROLL_UP:
-        ui_history_scroll(u, ui_history_page(u));
-        return UI_R_HISTORY;
-    case CMD_SCROLL_DOWN:
-        ui_history_scroll(u, -ui_history_page(u));
-        return UI_R_HISTORY;
-    case CMD_SCROLL_TOP:
-        ui_history_top(u);
-        return UI_R_HISTORY;
-    case CMD_SCROLL_END:
-        u->follow = true;
-        return UI_R_HISTORY;
-    case CMD_PANEL_FOCUS:
-        u->panel_focus = !u->panel_focus;
-        return UI_R_LAYOUT;
-    case CMD_PANEL_TOGGLE:
-        u->panel_shown = !u->panel_shown;
-        if (!u->panel_shown) u->panel_focus = false;
-        return UI_R_LAYOUT;
-    case CMD_PROBS:
-        u->probs_shown = !u->probs_shown;
-        u->pick = -1;
-        return UI_R_LAYOUT;
-    case CMD_TOKEN_PREV:
-    case CMD_TOKEN_NEXT: {
-        size_t n = chat_n_turns(t->chat);
-        if (!u->probs_shown || n == 0 || tui_busy(t)) return 0;
-        if (u->pick < 0) u->pick_turn = n - 1;
-        if (u->pick_turn >= u->n_answers) return 0;
-        int count = (int)u->answers[u->pick_turn].n;
-        if (count == 0) return 0;
-        int p = u->pick < 0 ? count - 1 : u->pick;
-        p += id == CMD_TOKEN_PREV ? -1 : 1;
-        u->pick = p < 0 ? 0 : p >= count ? count - 1 : p;
-        return UI_R_HISTORY | UI_R_PROBS;
-    }
-    case CMD_RESET: {
-        uint64_t seed = u->params.seed;
-        u->params = u->base_params;
-        u->params.seed = seed;
-        u->max_tokens = u->base_max_tokens;
-        return tui_apply_params(t) | tui_message(t, TS_NOTE, "sliders reset to the %s persona", u->persona);
-    }
-    case CMD_REDRAW:
-        return UI_R_REPAINT;
-    case CMD_SUSPEND:
-        term_suspend();
-        input_resize(LINES, COLS);
-        return UI_R_REPAINT;
-    case CMD_SLIDER_PREV:
-        u->slider = (u->slider + US_COUNT_ - 1) % US_COUNT_;
-        return UI_R_PANEL;
-    case CMD_SLIDER_NEXT:
-        u->slider = (u->slider + 1) % US_COUNT_;
-        return UI_R_PANEL;
-    case CMD_SLIDER_DEC:
-    case CMD_SLIDER_INC:
-    case CMD_SLIDER_DEC_BIG:
-    case CMD_SLIDER_INC_BIG:
-        ui_slider_step(u, u->slider, id == CMD_SLIDER_DEC || id == CMD_SLIDER_DEC_BIG ? -1 : 1,
-                       id == CMD_SLIDER_DEC_BIG || id == CMD_SLIDER_INC_BIG);
-        return tui_apply_params(t);
-    case CMD_SLIDER_RESET:
-        return tui_run(t, CMD_RESET, "");
-    case CMD_PANEL_LEAVE:
-        u->panel_focus = false;
-        return UI_R_LAYOUT;
-    case CMD_PERSONA:
-        return tui_persona(t, args);
-    case CMD_THEME:
-        return tui_theme(t, args);
-    case CMD_SAVE:
-        return tui_save(t, args);
-    case CMD_LOAD:
-        if (!args[0]) return tui_message(t, TS_NOTE, "usage: /load NAME (/sessions lists them)");
-        return tui_load(t, args, "the current conversation");
-    case CMD_SESSIONS:
-        return tui_sessions(t);
-    case CMD_EXPORT:
-        return tui_export(t, args);
-    case CMD_REPLAY:
-        return tui_replay_start(t, args);
-    case CMD_COUNT_:
-        break;
-    }
-    return 0;
-}
+/* --------------------------------------------------------------------- input ----- */
 
 /* An accepted input line: a /command or a question. */
 static int tui_line(tui *t, char *line)
@@ -957,7 +317,7 @@ static int tui_line(tui *t, char *line)
         if (id == -1) return f | tui_message(t, TS_ERROR, "unknown command %.40s (F1 lists them)", line);
         if (id == -2) return f | tui_message(t, TS_ERROR, "%.40s is ambiguous (F1 lists the commands)", line);
         if (id == -3) return f | tui_message(t, TS_ERROR, "%.40s takes no argument", line);
-        return f | tui_run(t, (enum cmd_id)id, args);
+        return f | tui_action(t, (enum cmd_id)id, args);
     }
     const char *q = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
     if (q[strspn(q, " \t\n")] == '\0') return f;
@@ -991,7 +351,7 @@ static int tui_key(tui *t, const input_event *ev)
     if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
         u->help_shown = false;
-        return tui_run(t, CMD_STOP, "") | UI_R_ALL;
+        return tui_action(t, CMD_STOP, "") | UI_R_ALL;
     }
     if (u->help_shown) {
         if (key == CK_PGUP || key == CK_UP || key == 'k') {
@@ -1006,7 +366,7 @@ static int tui_key(tui *t, const input_event *ev)
         return UI_R_ALL;
     }
     if (key == CK_CTRL_C) {
-        if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
+        if (tui_busy(t)) return tui_action(t, CMD_STOP, "");
         if (t->ctrlc_armed) {
             t->quit = true;
             return 0;
@@ -1016,8 +376,8 @@ static int tui_key(tui *t, const input_event *ev)
         return UI_R_INPUT | tui_message(t, TS_NOTE, "press Ctrl-C again to quit (or type /quit)");
     }
     if (key == CK_ESC) {
-        if (tui_busy(t)) return tui_run(t, CMD_STOP, "");
-        if (u->panel_focus) return tui_run(t, CMD_PANEL_LEAVE, "");
+        if (tui_busy(t)) return tui_action(t, CMD_STOP, "");
+        if (u->panel_focus) return tui_action(t, CMD_PANEL_LEAVE, "");
         /* vi mode needs Esc; in emacs mode it would only turn the next key into a Meta key. */
         if (input_vi_mode()) input_to_readline(ev->raw, (size_t)ev->n_raw);
         if (u->message[0]) {
@@ -1032,7 +392,7 @@ static int tui_key(tui *t, const input_event *ev)
         return UI_R_INPUT;
     }
     int id = commands_find_key(u->panel_focus ? CMD_CTX_PANEL : CMD_CTX_ANY, key);
-    if (id >= 0) return tui_run(t, (enum cmd_id)id, "");
+    if (id >= 0) return tui_action(t, (enum cmd_id)id, "");
     if (u->panel_focus) return 0; /* other keys do nothing while the sliders have the focus */
     if (ev->n_raw > 0) input_to_readline(ev->raw, (size_t)ev->n_raw);
     return UI_R_INPUT;
@@ -1250,7 +610,7 @@ static int tui_loop(tui *t)
         struct pollfd fds[4] = {{STDIN_FILENO, POLLIN, 0},
                                 {worker_wake_fd(t->w), POLLIN, 0},
                                 {term_signal_fd(), POLLIN, 0},
-                                {t->rp ? queue_fd(t->rp->q) : -1, POLLIN, 0}};
+                                {tui_replay_fd(t), POLLIN, 0}};
         int r = poll(fds, 4, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
         if (r < 0) {
             if (errno == EINTR) continue;
@@ -1280,17 +640,7 @@ static int tui_loop(tui *t)
             for (int i = 0; i < TUI_EVENTS_PER_DRAW && worker_poll(t->w, &ev); i++)
                 flags |= tui_worker_event(t, &ev);
         }
-        if (t->rp && (fds[3].revents & POLLIN)) {
-            tui_rev ev;
-            for (int i = 0; i < TUI_EVENTS_PER_DRAW && t->rp && queue_pop(t->rp->q, &ev); i++) {
-                flags |= tui_replay_event(t, &ev);
-                free(ev.text);
-            }
-            if (t->rp && t->replay_dirty) {
-                tui_replay_show(t);
-                flags |= UI_R_HISTORY;
-            }
-        }
+        if (t->rp && (fds[3].revents & POLLIN)) flags |= tui_replay_events(t, TUI_EVENTS_PER_DRAW);
     }
     return 0;
 }

@@ -1,0 +1,431 @@
+/* actions.c — what each action of the command table does (app/tui/commands.h).
+ *
+ * One function per row of COMMAND_LIST, named action_ID after its id (action_REGEN for
+ * CMD_REGEN), and one table that tui_action dispatches through: the table is generated from
+ * COMMAND_LIST, so a row without its function does not compile. As in htop's Action.c, an
+ * action changes state and returns the UI_R_* flags of what must be redrawn; it never draws.
+ * The /command handlers that take arguments (/set, /persona, /theme, /save, /export...) are
+ * here too; what they share with the event loop (answers, personas, sessions) is in tui.c. */
+#include "tui_int.h"
+
+#include "input.h"
+#include "term.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --------------------------------------------------------- /command handlers ----- */
+
+static int tui_set(tui *t, const char *args)
+{
+    char name[64], value[64];
+    if (sscanf(args, "%63s %63s", name, value) != 2) {
+        char buf[64];
+        if (sscanf(args, "%63s", name) == 1 && chat_get_param(&t->u.params, name, buf, sizeof buf) == 0)
+            return tui_message(t, TS_NOTE, "%s = %s", name, buf);
+        return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-p, top-k, min-p, "
+                                        "repeat-penalty, max-tokens, seed, ...)");
+    }
+    for (char *p = name; *p; p++)
+        if (*p == '_') *p = '-';
+    if (strcmp(name, "max-tokens") == 0 || strcmp(name, "n") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > (1L << 24))
+            return tui_message(t, TS_ERROR, "/set max-tokens: '%s' is not a count (0 = all)", value);
+        t->u.max_tokens = (int32_t)v;
+        return tui_message(t, TS_NOTE, "max-tokens = %ld (from the next answer on)", v) | UI_R_PANEL;
+    }
+    nt_err err = {0};
+    if (chat_set_param(&t->u.params, name, value, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "/set %s: %s", name, err.msg);
+    char buf[64] = "";
+    chat_get_param(&t->u.params, name, buf, sizeof buf);
+    return tui_apply_params(t) | tui_message(t, TS_NOTE, "%s = %s", name, buf);
+}
+
+/* Adds the --context documents to a persona chosen with /persona. */
+static int tui_add_context(tui *t, persona *p, char *msg, size_t cap)
+{
+    for (int i = 0; i < t->opts->n_context; i++) {
+        nt_err err = {0};
+        if (persona_add_context_file(p, t->opts->context[i], &err) != NT_OK) {
+            snprintf(msg, cap, "%s", err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int tui_persona(tui *t, const char *args)
+{
+    if (!args[0]) {
+        const persona *p = t->persona;
+        return tui_message(t, TS_NOTE, "persona %s (%s), fixed part %d tokens; /persona NAME switches",
+                           p ? p->name : "default", p ? p->path : "(built-in)",
+                           (int)t->u.persona_tokens);
+    }
+    ycfg_diag d = {0};
+    persona *p = persona_open(args, &d);
+    char msg[512];
+    if (!p) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "persona", args, errs ? errs : "out of memory",
+                                t->u.persona ? t->u.persona : "the current one");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    if (tui_add_context(t, p, msg, sizeof msg) != 0) {
+        persona_free(p);
+        return tui_file_errors(t, "persona", args, msg, t->u.persona ? t->u.persona : "the current one");
+    }
+    if (chat_n_turns(t->chat) > t->saved_turns) {
+        persona_free(t->pending);
+        t->pending = p;
+        snprintf(t->u.ask, sizeof t->u.ask,
+                 "The conversation is not saved. Start a new one with persona %.100s? (y/n)", p->name);
+        t->u.message[0] = '\0';
+        return UI_R_STATUS | UI_R_MESSAGE;
+    }
+    ui_clear_note(&t->u);
+    return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
+}
+
+/* The answer to the y/n question of /persona. */
+int tui_confirm(tui *t, int key)
+{
+    persona *p = t->pending;
+    t->pending = NULL;
+    t->u.ask[0] = '\0';
+    if (key == 'y' || key == 'Y') {
+        ui_clear_note(&t->u);
+        char name[128];
+        snprintf(name, sizeof name, "%s", p->name);
+        return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
+    }
+    persona_free(p);
+    return tui_message(t, TS_NOTE, "kept persona %s and the conversation", t->u.persona);
+}
+
+static int tui_theme(tui *t, const char *args)
+{
+    if (!args[0])
+        return tui_message(t, TS_NOTE, "theme %s (%s); /theme NAME switches",
+                           t->theme ? t->theme->name : "dark", t->theme ? t->theme->path : "(built-in)");
+    ycfg_diag d = {0};
+    theme *th = theme_open(args, &d);
+    if (!th) {
+        char *errs = ycfg_diag_join(&d);
+        int f = tui_file_errors(t, "theme", args, errs ? errs : "out of memory",
+                                t->theme ? t->theme->name : "the current one");
+        free(errs);
+        ycfg_diag_free(&d);
+        return f;
+    }
+    ycfg_diag_free(&d);
+    term_set_theme(th);
+    theme_free(t->theme);
+    t->theme = th;
+    return UI_R_ALL | UI_R_REPAINT | tui_message(t, TS_NOTE, "theme %.100s", th->name);
+}
+
+static int tui_save(tui *t, const char *args)
+{
+    if (!t->sess) return tui_message(t, TS_ERROR, "/save: out of memory");
+    char msg[1024];
+    int rc = session_cmd_save(t->sess, t->chat, args, msg, sizeof msg);
+    if (rc != NT_OK) return tui_message(t, TS_ERROR, "/save: %s", msg);
+    t->saved_turns = tui_saveable_turns(t);
+    if (args[0]) {
+        /* The name given takes over from --save FILE. */
+        free(t->save_to);
+        t->save_to = NULL;
+    }
+    return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
+}
+
+static int tui_sessions(tui *t)
+{
+    char *list = session_cmd_list();
+    if (!list) return tui_message(t, TS_ERROR, "/sessions: out of memory");
+    size_t n = strlen(list);
+    while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
+    ui_set_note(&t->u, UI_NOTE_INFO, list);
+    free(list);
+    t->u.follow = true;
+    return UI_R_HISTORY | tui_message(t, TS_NOTE, "saved sessions, newest first (shown above); "
+                                                  "/load NAME resumes one");
+}
+
+/* /export [FILE] [md|json]: the conversation as `natter export` writes a session file. FILE
+ * defaults to the session's name in the current folder; the format to FILE's extension. */
+static int tui_export(tui *t, const char *args)
+{
+    char file[1024], fmt[16] = "";
+    snprintf(file, sizeof file, "%s", args);
+    size_t n = strlen(file);
+    while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
+    char *last = strrchr(file, ' ');
+    const char *word = last ? last + 1 : file;
+    if (!strcmp(word, "md") || !strcmp(word, "markdown") || !strcmp(word, "json")) {
+        snprintf(fmt, sizeof fmt, "%s", word);
+        if (last) {
+            *last = '\0';
+            while (last > file && last[-1] == ' ') *--last = '\0';
+        } else {
+            file[0] = '\0';
+        }
+    }
+    n = strlen(file);
+    if (!fmt[0]) snprintf(fmt, sizeof fmt, "%s", n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md");
+    if (!file[0]) {
+        /* The session's name, else a fresh one like the sessions folder's. */
+        char base[512] = "natter-chat";
+        const char *p = t->sess ? t->sess->path : NULL;
+        if (p) {
+            const char *slash = strrchr(p, '/');
+            snprintf(base, sizeof base, "%s", slash ? slash + 1 : p);
+            size_t bn = strlen(base);
+            if (bn > 5 && !strcmp(base + bn - 5, ".yaml")) base[bn - 5] = '\0';
+        }
+        snprintf(file, sizeof file, "%s.%s", base, strcmp(fmt, "json") ? "md" : "json");
+    }
+    if (!t->sess || session_capture(t->sess, t->chat) != NT_OK)
+        return tui_message(t, TS_ERROR, "/export: out of memory");
+    nt_err err = {0};
+    if (session_export_file(t->sess, fmt, file, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "/export: %s", err.msg);
+    char *abs = realpath(file, NULL);
+    int f = tui_message(t, TS_NOTE, "exported %zu messages as %s to %s", t->sess->n_turns,
+                        strcmp(fmt, "json") ? "Markdown" : "JSON", abs ? abs : file);
+    free(abs);
+    return f;
+}
+
+/* ------------------------------------------------------------------ the actions ----- */
+
+static int action_HELP(tui *t, const char *args)
+{
+    t->u.help_shown = !t->u.help_shown;
+    t->u.help_scroll = 0;
+    return UI_R_ALL;
+}
+
+static int action_REGEN(tui *t, const char *args)
+{
+    if (chat_regen(t->chat) != NT_OK)
+        return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
+    ui_truncate(&t->u, chat_n_turns(t->chat));
+    return tui_start_answer(t);
+}
+
+static int action_EDIT(tui *t, const char *args)
+{
+    char *q = chat_edit(t->chat);
+    if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
+    ui_truncate(&t->u, chat_n_turns(t->chat));
+    input_set_line(q);
+    free(q);
+    return UI_R_HISTORY | UI_R_INPUT | tui_message(t, TS_NOTE, "the last question is back in the input line");
+}
+
+static int action_UNDO(tui *t, const char *args)
+{
+    if (chat_undo(t->chat) != NT_OK)
+        return tui_message(t, TS_NOTE, "/undo: there is nothing to undo");
+    ui_truncate(&t->u, chat_n_turns(t->chat));
+    return UI_R_HISTORY | UI_R_PROBS | tui_message(t, TS_NOTE, "removed the last exchange");
+}
+
+static int action_CLEAR(tui *t, const char *args)
+{
+    chat_clear(t->chat);
+    tui_new_session(t);
+    ui_truncate(&t->u, 0);
+    t->u.follow = true;
+    t->u.tok_per_sec = 0;
+    return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
+}
+
+static int action_SYSTEM(tui *t, const char *args)
+{
+    if (!args[0]) {
+        const char *s = chat_system(t->chat);
+        return tui_message(t, TS_NOTE, "system prompt: %s", s[0] ? s : "(none)");
+    }
+    if (chat_set_system(t->chat, args) != NT_OK)
+        return tui_message(t, TS_ERROR, "/system: out of memory");
+    return UI_R_HISTORY | tui_message(t, TS_NOTE, "system prompt set (read again with the next question)");
+}
+
+static int action_SET(tui *t, const char *args) { return tui_set(t, args); }
+
+static int action_QUIT(tui *t, const char *args)
+{
+    t->quit = true;
+    return 0;
+}
+
+static int action_PERSONA(tui *t, const char *args) { return tui_persona(t, args); }
+static int action_THEME(tui *t, const char *args) { return tui_theme(t, args); }
+static int action_SAVE(tui *t, const char *args) { return tui_save(t, args); }
+
+static int action_LOAD(tui *t, const char *args)
+{
+    if (!args[0]) return tui_message(t, TS_NOTE, "usage: /load NAME (/sessions lists them)");
+    return tui_load(t, args, "the current conversation");
+}
+
+static int action_SESSIONS(tui *t, const char *args) { return tui_sessions(t); }
+static int action_EXPORT(tui *t, const char *args) { return tui_export(t, args); }
+static int action_REPLAY(tui *t, const char *args) { return tui_replay_start(t, args); }
+
+static int action_STOP(tui *t, const char *args)
+{
+    if (t->rp) return tui_replay_stop(t);
+    if (tui_busy(t)) {
+        worker_stop(t->w);
+        return tui_message(t, TS_NOTE, "stopped");
+    }
+    return 0;
+}
+
+static int action_NEWLINE(tui *t, const char *args)
+{
+    input_insert("\n", 1);
+    return UI_R_INPUT;
+}
+
+static int action_SCROLL_UP(tui *t, const char *args)
+{
+    ui_history_scroll(&t->u, ui_history_page(&t->u));
+    return UI_R_HISTORY;
+}
+
+static int action_SCROLL_DOWN(tui *t, const char *args)
+{
+    ui_history_scroll(&t->u, -ui_history_page(&t->u));
+    return UI_R_HISTORY;
+}
+
+static int action_SCROLL_TOP(tui *t, const char *args)
+{
+    ui_history_top(&t->u);
+    return UI_R_HISTORY;
+}
+
+static int action_SCROLL_END(tui *t, const char *args)
+{
+    t->u.follow = true;
+    return UI_R_HISTORY;
+}
+
+static int action_PANEL_FOCUS(tui *t, const char *args)
+{
+    t->u.panel_focus = !t->u.panel_focus;
+    return UI_R_LAYOUT;
+}
+
+static int action_PANEL_TOGGLE(tui *t, const char *args)
+{
+    t->u.panel_shown = !t->u.panel_shown;
+    if (!t->u.panel_shown) t->u.panel_focus = false;
+    return UI_R_LAYOUT;
+}
+
+static int action_PROBS(tui *t, const char *args)
+{
+    t->u.probs_shown = !t->u.probs_shown;
+    t->u.pick = -1;
+    return UI_R_LAYOUT;
+}
+
+/* Moves the probabilities view's pick by dir tokens within the answer it shows. */
+static int tui_pick_step(tui *t, int dir)
+{
+    ui *u = &t->u;
+    size_t n = chat_n_turns(t->chat);
+    if (!u->probs_shown || n == 0 || tui_busy(t)) return 0;
+    if (u->pick < 0) u->pick_turn = n - 1;
+    if (u->pick_turn >= u->n_answers) return 0;
+    int count = (int)u->answers[u->pick_turn].n;
+    if (count == 0) return 0;
+    int p = (u->pick < 0 ? count - 1 : u->pick) + dir;
+    u->pick = p < 0 ? 0 : p >= count ? count - 1 : p;
+    return UI_R_HISTORY | UI_R_PROBS;
+}
+
+static int action_TOKEN_PREV(tui *t, const char *args) { return tui_pick_step(t, -1); }
+static int action_TOKEN_NEXT(tui *t, const char *args) { return tui_pick_step(t, 1); }
+
+static int action_RESET(tui *t, const char *args)
+{
+    ui *u = &t->u;
+    uint64_t seed = u->params.seed;
+    u->params = u->base_params;
+    u->params.seed = seed;
+    u->max_tokens = u->base_max_tokens;
+    return tui_apply_params(t) | tui_message(t, TS_NOTE, "sliders reset to the %s persona", u->persona);
+}
+
+static int action_REDRAW(tui *t, const char *args) { return UI_R_REPAINT; }
+
+static int action_SUSPEND(tui *t, const char *args)
+{
+    term_suspend();
+    input_resize(LINES, COLS);
+    return UI_R_REPAINT;
+}
+
+static int action_SLIDER_PREV(tui *t, const char *args)
+{
+    t->u.slider = (t->u.slider + US_COUNT_ - 1) % US_COUNT_;
+    return UI_R_PANEL;
+}
+
+static int action_SLIDER_NEXT(tui *t, const char *args)
+{
+    t->u.slider = (t->u.slider + 1) % US_COUNT_;
+    return UI_R_PANEL;
+}
+
+/* Moves the selected slider by one fine or coarse step. */
+static int tui_slider_step(tui *t, int dir, bool coarse)
+{
+    ui_slider_step(&t->u, t->u.slider, dir, coarse);
+    return tui_apply_params(t);
+}
+
+static int action_SLIDER_DEC(tui *t, const char *args) { return tui_slider_step(t, -1, false); }
+static int action_SLIDER_INC(tui *t, const char *args) { return tui_slider_step(t, 1, false); }
+static int action_SLIDER_DEC_BIG(tui *t, const char *args) { return tui_slider_step(t, -1, true); }
+static int action_SLIDER_INC_BIG(tui *t, const char *args) { return tui_slider_step(t, 1, true); }
+static int action_SLIDER_RESET(tui *t, const char *args) { return action_RESET(t, args); }
+
+static int action_PANEL_LEAVE(tui *t, const char *args)
+{
+    t->u.panel_focus = false;
+    return UI_R_LAYOUT;
+}
+
+/* The dispatch table, one entry per row of COMMAND_LIST. */
+typedef int (*tui_action_fn)(tui *t, const char *args);
+static const tui_action_fn tui_actions[CMD_COUNT_] = {
+#define TUI_ACTION_ROW_(id, name, args, ctx, key, key2, label, flags, help) [CMD_##id] = action_##id,
+    COMMAND_LIST(TUI_ACTION_ROW_)
+#undef TUI_ACTION_ROW_
+};
+
+int tui_action(tui *t, enum cmd_id id, const char *args)
+{
+    if ((unsigned)id >= CMD_COUNT_) return 0;
+    const cmd_info *ci = commands_info(id);
+    if (ci->flags & CMD_F_PLANNED)
+        return tui_message(t, TS_NOTE, "/%s comes in a later version of natter", ci->name);
+    if ((ci->flags & CMD_F_IDLE) && tui_busy(t))
+        return tui_need_idle(t, ci->name ? ci->name : "this");
+    return tui_actions[id](t, args);
+}

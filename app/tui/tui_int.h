@@ -1,0 +1,102 @@
+/* tui_int.h — what the chat screen's files share (internal to app/tui/).
+ *
+ * The chat screen is three files around one state struct: tui.c (the event loop, the
+ * conversation's answers and sessions, input and worker events), actions.c (one function per
+ * action of the command table, app/tui/commands.h) and tui_replay.c (the /replay thread and
+ * its view). All of it runs on the UI thread except the replay thread's own function. Every
+ * handler returns the UI_R_* flags of what must be redrawn (ui.h); none draws. */
+#ifndef NATTER_TUI_INT_H
+#define NATTER_TUI_INT_H
+
+#include "tui.h"
+
+#include "cmd/cli.h"
+#include "commands.h"
+#include "conv/chat.h"
+#include "conv/persona.h"
+#include "conv/session.h"
+#include "conv/worker.h"
+#include "theme.h"
+#include "ui.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tui_replay tui_replay; /* tui_replay.c */
+
+typedef struct tui {
+    ui u;
+    chat *chat;
+    worker *w;
+    const struct cli_opts *opts;
+    bool quit;
+    int quit_signal;
+    bool ctrlc_armed; /* Ctrl-C pressed once at an idle prompt */
+    bool eof_armed;   /* Ctrl-D pressed once on an empty line */
+    /* Personas and themes: */
+    persona *persona;      /* in use; owned unless it is opts->loaded */
+    theme *theme;          /* in use (owned); term.c borrows it */
+    persona *pending;      /* /persona waiting for the y/n answer (owned) */
+    enum nt_chat_family model_family; /* the model's own (or --template's) chat family */
+    size_t saved_turns;    /* turns when the conversation was last saved (the session hooks
+                              set it); more turns than this = unsaved */
+    /* Sessions (app/conv/session.h): */
+    session *sess;         /* the conversation's session: autosaved after every answer */
+    char *save_to;         /* --save FILE: where the next autosave goes (then NULL) */
+    tui_replay *rp;        /* a /replay running, or NULL */
+} tui;
+
+/* ---- tui.c ---- */
+
+/* An answer or a re-read is running, or a replay: the conversation must not change. */
+bool tui_busy(const tui *t);
+/* Sets the message line. style says what kind of message it is: TS_NOTE for what happened
+ * (a command's answer), TS_WARNING for what needs attention although nothing failed (turns
+ * dropped from the context, a command refused while the model is busy, something cut), and
+ * TS_ERROR for what failed. */
+int tui_message(tui *t, int style, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The refusal of `what` while the model or a replay is busy. */
+int tui_need_idle(tui *t, const char *what);
+/* The sliders changed: an answer being written takes them from its next token. */
+int tui_apply_params(tui *t);
+/* Builds the job for the last question and hands it to the worker. */
+int tui_start_answer(tui *t);
+/* Makes p the persona (taking it, unless it is opts->loaded): a new conversation with its
+ * fixed part, its sampling values on the sliders (command-line options still win) and its
+ * name in the status bar. system, when not NULL, replaces its prompt (--system at start). */
+int tui_use_persona(tui *t, persona *p, const char *system);
+/* Shows what went wrong with a persona, theme or session file in the history: the errors
+ * with their file:line:col, and what stays (kept). */
+int tui_file_errors(tui *t, const char *what, const char *name, const char *errors,
+                    const char *kept);
+/* A new conversation gets a file of its own (the next autosave picks a new name). */
+void tui_new_session(tui *t);
+/* Turns the session file holds after a save now (an answer being written is left out). */
+size_t tui_saveable_turns(const tui *t);
+/* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
+ * with their file:line:col); kept says what stays then. */
+int tui_load(tui *t, const char *name, const char *kept);
+
+/* ---- actions.c ---- */
+
+/* Runs one action of the command table. args is the text after a /command ("" from a key). */
+int tui_action(tui *t, enum cmd_id id, const char *args);
+/* The answer (key) to the y/n question of /persona (t->pending is set). */
+int tui_confirm(tui *t, int key);
+
+/* ---- tui_replay.c ---- */
+
+/* /replay NAME: loads the session and starts the replay thread; its note shows in the
+ * history as it grows. */
+int tui_replay_start(tui *t, const char *name);
+/* Esc while a replay runs: it stops at its next token. */
+int tui_replay_stop(tui *t);
+/* The replay's wake-up descriptor for poll(), -1 when none runs. */
+int tui_replay_fd(const tui *t);
+/* Handles what the replay thread sent (at most max events); the replay ends (t->rp NULL)
+ * after its last. */
+int tui_replay_events(tui *t, int max);
+/* Stops the replay thread if one runs, joins it and frees the replay (t->rp NULL). */
+void tui_replay_end(tui *t);
+
+#endif
