@@ -37,8 +37,8 @@ static void test_sliders(void)
     ui_slider_set(&u, US_MAX_TOKENS, 3);
     T_EQ_INT(u.max_tokens, 16);
     /* The mouse: a 21-cell track from screen column 10 maps to 0..2 for the temperature. */
-    u.track_x = 10;
-    u.track_w = 21;
+    u.panel.track_x = 10;
+    u.panel.track_w = 21;
     T_NEAR(ui_slider_value_at(&u, US_TEMP, 10), 0.0, 1e-9);
     T_NEAR(ui_slider_value_at(&u, US_TEMP, 20), 1.0, 1e-9);
     T_NEAR(ui_slider_value_at(&u, US_TEMP, 30), 2.0, 1e-9);

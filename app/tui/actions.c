@@ -85,9 +85,9 @@ static int tui_persona(tui *t, const char *args)
     if (chat_n_turns(t->chat) > t->saved_turns) {
         persona_free(t->pending);
         t->pending = p;
-        snprintf(t->u.ask, sizeof t->u.ask,
+        snprintf(t->u.status.ask, sizeof t->u.status.ask,
                  "The conversation is not saved. Start a new one with persona %.100s? (y/n)", p->name);
-        t->u.message[0] = '\0';
+        t->u.msg.text[0] = '\0';
         return UI_R_STATUS | UI_R_MESSAGE;
     }
     ui_clear_note(&t->u);
@@ -99,7 +99,7 @@ int tui_confirm(tui *t, int key)
 {
     persona *p = t->pending;
     t->pending = NULL;
-    t->u.ask[0] = '\0';
+    t->u.status.ask[0] = '\0';
     if (key == 'y' || key == 'Y') {
         ui_clear_note(&t->u);
         char name[128];
@@ -155,7 +155,7 @@ static int tui_sessions(tui *t)
     while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
     ui_set_note(&t->u, UI_NOTE_INFO, list);
     free(list);
-    t->u.follow = true;
+    t->u.hist.follow = true;
     return UI_R_HISTORY | tui_message(t, TS_NOTE, "saved sessions, newest first (shown above); "
                                                   "/load NAME resumes one");
 }
@@ -209,8 +209,8 @@ static int tui_export(tui *t, const char *args)
 
 static int action_HELP(tui *t, const char *args)
 {
-    t->u.help_shown = !t->u.help_shown;
-    t->u.help_scroll = 0;
+    t->u.help.shown = !t->u.help.shown;
+    t->u.help.scroll = 0;
     return UI_R_ALL;
 }
 
@@ -245,8 +245,8 @@ static int action_CLEAR(tui *t, const char *args)
     chat_clear(t->chat);
     tui_new_session(t);
     ui_truncate(&t->u, 0);
-    t->u.follow = true;
-    t->u.tok_per_sec = 0;
+    t->u.hist.follow = true;
+    t->u.status.tok_per_sec = 0;
     return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
 }
 
@@ -319,27 +319,27 @@ static int action_SCROLL_TOP(tui *t, const char *args)
 
 static int action_SCROLL_END(tui *t, const char *args)
 {
-    t->u.follow = true;
+    t->u.hist.follow = true;
     return UI_R_HISTORY;
 }
 
 static int action_PANEL_FOCUS(tui *t, const char *args)
 {
-    t->u.panel_focus = !t->u.panel_focus;
+    t->u.panel.focus = !t->u.panel.focus;
     return UI_R_LAYOUT;
 }
 
 static int action_PANEL_TOGGLE(tui *t, const char *args)
 {
-    t->u.panel_shown = !t->u.panel_shown;
-    if (!t->u.panel_shown) t->u.panel_focus = false;
+    t->u.panel.shown = !t->u.panel.shown;
+    if (!t->u.panel.shown) t->u.panel.focus = false;
     return UI_R_LAYOUT;
 }
 
 static int action_PROBS(tui *t, const char *args)
 {
-    t->u.probs_shown = !t->u.probs_shown;
-    t->u.pick = -1;
+    t->u.probs.shown = !t->u.probs.shown;
+    t->u.probs.pick = -1;
     return UI_R_LAYOUT;
 }
 
@@ -348,13 +348,13 @@ static int tui_pick_step(tui *t, int dir)
 {
     ui *u = &t->u;
     size_t n = chat_n_turns(t->chat);
-    if (!u->probs_shown || n == 0 || tui_busy(t)) return 0;
-    if (u->pick < 0) u->pick_turn = n - 1;
-    if (u->pick_turn >= u->n_answers) return 0;
-    int count = (int)u->answers[u->pick_turn].n;
+    if (!u->probs.shown || n == 0 || tui_busy(t)) return 0;
+    if (u->probs.pick < 0) u->probs.pick_turn = n - 1;
+    if (u->probs.pick_turn >= u->n_answers) return 0;
+    int count = (int)u->answers[u->probs.pick_turn].n;
     if (count == 0) return 0;
-    int p = (u->pick < 0 ? count - 1 : u->pick) + dir;
-    u->pick = p < 0 ? 0 : p >= count ? count - 1 : p;
+    int p = (u->probs.pick < 0 ? count - 1 : u->probs.pick) + dir;
+    u->probs.pick = p < 0 ? 0 : p >= count ? count - 1 : p;
     return UI_R_HISTORY | UI_R_PROBS;
 }
 
@@ -382,20 +382,20 @@ static int action_SUSPEND(tui *t, const char *args)
 
 static int action_SLIDER_PREV(tui *t, const char *args)
 {
-    t->u.slider = (t->u.slider + US_COUNT_ - 1) % US_COUNT_;
+    t->u.panel.slider = (t->u.panel.slider + US_COUNT_ - 1) % US_COUNT_;
     return UI_R_PANEL;
 }
 
 static int action_SLIDER_NEXT(tui *t, const char *args)
 {
-    t->u.slider = (t->u.slider + 1) % US_COUNT_;
+    t->u.panel.slider = (t->u.panel.slider + 1) % US_COUNT_;
     return UI_R_PANEL;
 }
 
 /* Moves the selected slider by one fine or coarse step. */
 static int tui_slider_step(tui *t, int dir, bool coarse)
 {
-    ui_slider_step(&t->u, t->u.slider, dir, coarse);
+    ui_slider_step(&t->u, t->u.panel.slider, dir, coarse);
     return tui_apply_params(t);
 }
 
@@ -407,7 +407,7 @@ static int action_SLIDER_RESET(tui *t, const char *args) { return action_RESET(t
 
 static int action_PANEL_LEAVE(tui *t, const char *args)
 {
-    t->u.panel_focus = false;
+    t->u.panel.focus = false;
     return UI_R_LAYOUT;
 }
 

@@ -44,9 +44,9 @@ int tui_message(tui *t, int style, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->u.message, sizeof t->u.message, fmt, ap);
+    vsnprintf(t->u.msg.text, sizeof t->u.msg.text, fmt, ap);
     va_end(ap);
-    t->u.message_style = style;
+    t->u.msg.style = style;
     return UI_R_MESSAGE;
 }
 
@@ -84,20 +84,20 @@ int tui_start_answer(tui *t)
         chat_apply(t->chat, &done);
         return tui_message(t, TS_ERROR, "the model is busy (%s)", nt_status_str(rc));
     }
-    u->state = UI_READING;
-    u->progress_done = 0;
-    u->progress_total = job.n_tokens;
-    u->n_past = job.keep;
-    u->n_gen_now = 0;
-    u->follow = true;
-    u->pick = -1;
+    u->status.state = UI_READING;
+    u->status.progress_done = 0;
+    u->status.progress_total = job.n_tokens;
+    u->status.n_past = job.keep;
+    u->status.n_gen_now = 0;
+    u->hist.follow = true;
+    u->probs.pick = -1;
     ui_truncate(u, chat_n_turns(t->chat) - 1);
     int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
     if (dropped > 0)
         f |= tui_message(t, TS_WARNING, "the context is full: %d older turn%s dropped from the model's view",
                          dropped, dropped == 1 ? "" : "s");
     else
-        u->message[0] = '\0', f |= UI_R_MESSAGE;
+        u->msg.text[0] = '\0', f |= UI_R_MESSAGE;
     return f;
 }
 
@@ -143,7 +143,7 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     u->base_params = u->params;
     u->base_max_tokens = u->max_tokens;
     u->persona = p->name;
-    u->follow = true;
+    u->hist.follow = true;
     u->fixed_gen++;
     tui_new_session(t);
     tui_session_persona(t);
@@ -165,7 +165,7 @@ int tui_file_errors(tui *t, const char *what, const char *name, const char *erro
         ui_set_note(&t->u, UI_NOTE_ERROR, note);
         free(note);
     }
-    t->u.follow = true;
+    t->u.hist.follow = true;
     return UI_R_HISTORY | tui_message(t, TS_ERROR, "%s %.200s has errors (shown above); keeping %s",
                                       what, name, kept);
 }
@@ -230,7 +230,7 @@ static int tui_autosave(tui *t)
         char note[1024];
         snprintf(note, sizeof note, "cannot autosave the session: %s", err.msg);
         ui_set_note(&t->u, UI_NOTE_ERROR, note);
-        t->u.follow = true;
+        t->u.hist.follow = true;
         return UI_R_HISTORY;
     }
     t->saved_turns = tui_saveable_turns(t);
@@ -244,10 +244,10 @@ static int tui_show_loaded(tui *t, const char *msg)
     ui *u = &t->u;
     ui_truncate(u, 0);
     ui_clear_note(u);
-    u->follow = true;
-    u->tok_per_sec = 0;
-    u->pick = -1;
-    u->n_past = 0;
+    u->hist.follow = true;
+    u->status.tok_per_sec = 0;
+    u->probs.pick = -1;
+    u->status.n_past = 0;
     tui_count_fixed(t);
     int f = UI_R_ALL;
     /* A question saved before its answer came goes back into the input line. */
@@ -279,11 +279,11 @@ static int tui_show_loaded(tui *t, const char *msg)
         chat_apply(t->chat, &done);
         return f | tui_message(t, TS_ERROR, "%s; the model is busy", msg);
     }
-    u->state = UI_READING;
-    u->progress_done = 0;
-    u->progress_total = job.n_tokens;
-    u->n_past = job.keep;
-    u->n_gen_now = 0;
+    u->status.state = UI_READING;
+    u->status.progress_done = 0;
+    u->status.progress_total = job.n_tokens;
+    u->status.n_past = job.keep;
+    u->status.n_gen_now = 0;
     return f | tui_message(t, TS_NOTE, "%s", msg);
 }
 
@@ -334,9 +334,9 @@ static int tui_line(tui *t, char *line)
 
 static void tui_help_scroll(ui *u, int lines)
 {
-    u->help_scroll += lines;
-    if (u->help_scroll > u->help_max) u->help_scroll = u->help_max;
-    if (u->help_scroll < 0) u->help_scroll = 0;
+    u->help.scroll += lines;
+    if (u->help.scroll > u->help.max) u->help.scroll = u->help.max;
+    if (u->help.scroll < 0) u->help.scroll = 0;
 }
 
 static int tui_key(tui *t, const input_event *ev)
@@ -345,15 +345,15 @@ static int tui_key(tui *t, const input_event *ev)
     int key = ev->key;
     if (key != CK_CTRL_C && t->ctrlc_armed) {
         t->ctrlc_armed = false;
-        u->message[0] = '\0';
+        u->msg.text[0] = '\0';
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
     if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
-        u->help_shown = false;
+        u->help.shown = false;
         return tui_action(t, CMD_STOP, "") | UI_R_ALL;
     }
-    if (u->help_shown) {
+    if (u->help.shown) {
         if (key == CK_PGUP || key == CK_UP || key == 'k') {
             tui_help_scroll(u, key == CK_PGUP ? -10 : -1);
             return UI_R_HISTORY;
@@ -362,7 +362,7 @@ static int tui_key(tui *t, const input_event *ev)
             tui_help_scroll(u, key == CK_DOWN || key == 'j' ? 1 : 10);
             return UI_R_HISTORY;
         }
-        u->help_shown = false;
+        u->help.shown = false;
         return UI_R_ALL;
     }
     if (key == CK_CTRL_C) {
@@ -377,23 +377,23 @@ static int tui_key(tui *t, const input_event *ev)
     }
     if (key == CK_ESC) {
         if (tui_busy(t)) return tui_action(t, CMD_STOP, "");
-        if (u->panel_focus) return tui_action(t, CMD_PANEL_LEAVE, "");
+        if (u->panel.focus) return tui_action(t, CMD_PANEL_LEAVE, "");
         /* vi mode needs Esc; in emacs mode it would only turn the next key into a Meta key. */
         if (input_vi_mode()) input_to_readline(ev->raw, (size_t)ev->n_raw);
-        if (u->message[0]) {
-            u->message[0] = '\0';
+        if (u->msg.text[0]) {
+            u->msg.text[0] = '\0';
             return UI_R_INPUT | UI_R_MESSAGE;
         }
         return UI_R_INPUT;
     }
     bool line_empty = input_line()[0] == '\0';
-    if ((key == CK_HOME || key == CK_END) && !line_empty && !u->panel_focus) {
+    if ((key == CK_HOME || key == CK_END) && !line_empty && !u->panel.focus) {
         input_to_readline(ev->raw, (size_t)ev->n_raw);
         return UI_R_INPUT;
     }
-    int id = commands_find_key(u->panel_focus ? CMD_CTX_PANEL : CMD_CTX_ANY, key);
+    int id = commands_find_key(u->panel.focus ? CMD_CTX_PANEL : CMD_CTX_ANY, key);
     if (id >= 0) return tui_action(t, (enum cmd_id)id, "");
-    if (u->panel_focus) return 0; /* other keys do nothing while the sliders have the focus */
+    if (u->panel.focus) return 0; /* other keys do nothing while the sliders have the focus */
     if (ev->n_raw > 0) input_to_readline(ev->raw, (size_t)ev->n_raw);
     return UI_R_INPUT;
 }
@@ -403,7 +403,7 @@ static int tui_mouse(tui *t, const input_event *ev)
     ui *u = &t->u;
     if (ev->mouse == IM_WHEEL_UP || ev->mouse == IM_WHEEL_DOWN) {
         int d = ev->mouse == IM_WHEEL_UP ? 3 : -3;
-        if (u->help_shown) {
+        if (u->help.shown) {
             tui_help_scroll(u, -d);
             return UI_R_HISTORY;
         }
@@ -411,28 +411,28 @@ static int tui_mouse(tui *t, const input_event *ev)
         return UI_R_HISTORY;
     }
     if (ev->mouse == IM_RELEASE) {
-        u->drag_slider = -1;
+        u->panel.drag_slider = -1;
         return 0;
     }
-    if (ev->button != 0 || u->help_shown) return 0;
-    int s = u->drag_slider;
+    if (ev->button != 0 || u->help.shown) return 0;
+    int s = u->panel.drag_slider;
     size_t turn;
     int token;
     if (ev->mouse == IM_PRESS && ui_history_token_at(u, ev->y, ev->x, &turn, &token)) {
         /* A click on an answer's word shows that token's candidates. */
-        bool shown = u->probs_shown;
-        u->probs_shown = true;
-        u->pick_turn = turn;
-        u->pick = token;
+        bool shown = u->probs.shown;
+        u->probs.shown = true;
+        u->probs.pick_turn = turn;
+        u->probs.pick = token;
         return shown ? UI_R_HISTORY | UI_R_PROBS : UI_R_LAYOUT;
     }
     if (ev->mouse == IM_PRESS) {
         s = -1;
-        if (u->w_panel && ev->x >= u->panel_x && ev->x < u->panel_x + u->panel_w)
+        if (u->panel.win && ev->x >= u->panel.x && ev->x < u->panel.x + u->panel.w)
             s = ui_slider_at_row(u, ev->y);
-        if (s < 0 || ev->x < u->track_x - 1 || ev->x > u->track_x + u->track_w) return 0;
-        u->drag_slider = s;
-        u->slider = s;
+        if (s < 0 || ev->x < u->panel.track_x - 1 || ev->x > u->panel.track_x + u->panel.track_w) return 0;
+        u->panel.drag_slider = s;
+        u->panel.slider = s;
     }
     if (s < 0) return 0;
     ui_slider_set(u, s, ui_slider_value_at(u, s, ev->x));
@@ -453,8 +453,8 @@ static int tui_paste(tui *t, const input_event *ev)
         }
         s[j++] = c;
     }
-    t->u.panel_focus = false;
-    t->u.help_shown = false;
+    t->u.panel.focus = false;
+    t->u.help.shown = false;
     input_insert(s, j);
     free(s);
     return UI_R_INPUT | UI_R_PANEL;
@@ -495,8 +495,8 @@ static int tui_worker_event(tui *t, worker_event *ev)
     const chat_turn *turn = n > 0 ? chat_turn_at(t->chat, n - 1) : NULL;
     switch (ev->kind) {
     case WEV_PROGRESS:
-        u->progress_done = ev->done;
-        u->progress_total = ev->total;
+        u->status.progress_done = ev->done;
+        u->status.progress_total = ev->total;
         f = UI_R_STATUS;
         break;
     case WEV_TOKEN: {
@@ -520,15 +520,15 @@ static int tui_worker_event(tui *t, worker_event *ev)
         }
         chat_apply(t->chat, ev);
         double now = now_sec();
-        if (u->state != UI_GENERATING) {
-            u->state = UI_GENERATING;
-            u->gen_started = now;
-            u->tok_per_sec = 0;
+        if (u->status.state != UI_GENERATING) {
+            u->status.state = UI_GENERATING;
+            u->status.gen_started = now;
+            u->status.tok_per_sec = 0;
         }
-        u->n_gen_now = ev->index + 1;
-        if (now - u->gen_started > 0.25 && u->n_gen_now > 1)
-            u->tok_per_sec = (u->n_gen_now - 1) / (now - u->gen_started);
-        f = UI_R_HISTORY | UI_R_STATUS | (u->probs_shown ? UI_R_PROBS : 0);
+        u->status.n_gen_now = ev->index + 1;
+        if (now - u->status.gen_started > 0.25 && u->status.n_gen_now > 1)
+            u->status.tok_per_sec = (u->status.n_gen_now - 1) / (now - u->status.gen_started);
+        f = UI_R_HISTORY | UI_R_STATUS | (u->probs.shown ? UI_R_PROBS : 0);
         break;
     }
     case WEV_PARAMS:
@@ -543,10 +543,10 @@ static int tui_worker_event(tui *t, worker_event *ev)
         /* The end of an answer, or of a re-read of a loaded session (no answer pending). */
         bool answer = turn && turn->role == NT_ROLE_ASSISTANT && !turn->complete;
         chat_apply(t->chat, ev);
-        u->state = ev->end == GEN_END_STOPPED ? UI_STOPPED : UI_IDLE;
-        if (ev->n_gen > 0 && ev->gen_sec > 0) u->tok_per_sec = ev->n_gen / ev->gen_sec;
-        u->n_past = ev->n_past;
-        u->n_gen_now = 0;
+        u->status.state = ev->end == GEN_END_STOPPED ? UI_STOPPED : UI_IDLE;
+        if (ev->n_gen > 0 && ev->gen_sec > 0) u->status.tok_per_sec = ev->n_gen / ev->gen_sec;
+        u->status.n_past = ev->n_past;
+        u->status.n_gen_now = 0;
         f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
         if (!answer) {
             if (ev->end == GEN_END_ERROR || ev->end == GEN_END_STOPPED)

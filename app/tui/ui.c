@@ -16,16 +16,16 @@ void ui_init(ui *u)
 {
     memset(u, 0, sizeof *u);
     u->persona = "default";
-    u->pick = -1;
-    u->drag_slider = -1;
-    u->panel_shown = true;
-    u->follow = true;
+    u->probs.pick = -1;
+    u->panel.drag_slider = -1;
+    u->panel.shown = true;
+    u->hist.follow = true;
 }
 
 static void ui_del_windows(ui *u)
 {
-    WINDOW **ws[] = {&u->w_hist, &u->w_panel, &u->w_probs, &u->w_msg,
-                     &u->w_input, &u->w_status, &u->w_help};
+    WINDOW **ws[] = {&u->hist.win, &u->panel.win, &u->probs.win, &u->msg.win,
+                     &u->input.win, &u->status.win, &u->help.win};
     for (size_t i = 0; i < sizeof ws / sizeof *ws; i++)
         if (*ws[i]) {
             delwin(*ws[i]);
@@ -35,7 +35,7 @@ static void ui_del_windows(ui *u)
 
 void ui_truncate(ui *u, size_t n)
 {
-    if (u->pick >= 0 && u->pick_turn >= n) u->pick = -1;
+    if (u->probs.pick >= 0 && u->probs.pick_turn >= n) u->probs.pick = -1;
     for (size_t i = n; i < u->n_answers; i++) {
         free(u->answers[i].off);
         free(u->answers[i].cand);
@@ -43,13 +43,13 @@ void ui_truncate(ui *u, size_t n)
         memset(&u->answers[i], 0, sizeof u->answers[i]);
     }
     if (n < u->n_answers) u->n_answers = n;
-    for (size_t i = n; i < u->n_cache; i++) {
-        text_buf_free(&u->cache[i].buf);
-        free(u->cache[i].lines);
-        free(u->cache[i].src);
-        memset(&u->cache[i], 0, sizeof u->cache[i]);
+    for (size_t i = n; i < u->hist.n_cache; i++) {
+        text_buf_free(&u->hist.cache[i].buf);
+        free(u->hist.cache[i].lines);
+        free(u->hist.cache[i].src);
+        memset(&u->hist.cache[i], 0, sizeof u->hist.cache[i]);
     }
-    if (n < u->n_cache) u->n_cache = n;
+    if (n < u->hist.n_cache) u->hist.n_cache = n;
 }
 
 void ui_set_note(ui *u, enum ui_note_kind kind, const char *text)
@@ -57,7 +57,7 @@ void ui_set_note(ui *u, enum ui_note_kind kind, const char *text)
     free(u->note);
     u->note = text && text[0] ? strdup(text) : NULL;
     u->note_kind = kind;
-    u->note_cache.valid = false;
+    u->hist.note_cache.valid = false;
     u->fixed_gen++;
 }
 
@@ -69,19 +69,19 @@ void ui_free(ui *u)
     ui_truncate(u, 0);
     free(u->note);
     u->note = NULL;
-    text_buf_free(&u->note_cache.buf);
-    free(u->note_cache.lines);
-    free(u->note_cache.src);
-    memset(&u->note_cache, 0, sizeof u->note_cache);
+    text_buf_free(&u->hist.note_cache.buf);
+    free(u->hist.note_cache.lines);
+    free(u->hist.note_cache.src);
+    memset(&u->hist.note_cache, 0, sizeof u->hist.note_cache);
     free(u->answers);
-    free(u->cache);
-    free(u->help_text);
-    free(u->rows_shown);
-    u->rows_shown = NULL;
+    free(u->hist.cache);
+    free(u->help.text);
+    free(u->hist.rows_shown);
+    u->hist.rows_shown = NULL;
     ui_del_windows(u);
     u->answers = NULL;
-    u->cache = NULL;
-    u->help_text = NULL;
+    u->hist.cache = NULL;
+    u->help.text = NULL;
 }
 
 ui_answer *ui_answer_at(ui *u, size_t i)
@@ -197,26 +197,26 @@ static int ui_input_rows_wanted(const ui *u)
 
 static void ui_draw_input(ui *u)
 {
-    WINDOW *w = u->w_input;
+    WINDOW *w = u->input.win;
     werase(w);
     ui_input_render r;
     ui_input_render_make(&r, u->cols);
     int row, col;
     text_cursor(r.buf.s ? r.buf.s : "", r.lines, r.n_lines, r.cursor, &row, &col);
-    int first = row - u->input_h + 1;
+    int first = row - u->input.h + 1;
     if (first < 0) first = 0;
     /* The whole area takes the input style, so a theme's background for it is a band across
      * the screen rather than a patch under the typed characters. */
-    for (int i = 0; i < u->input_h; i++) ui_fill(w, i, 0, u->cols, TS_INPUT);
-    for (int i = 0; i < u->input_h && first + i < (int)r.n_lines; i++) {
+    for (int i = 0; i < u->input.h; i++) ui_fill(w, i, 0, u->cols, TS_INPUT);
+    for (int i = 0; i < u->input.h && first + i < (int)r.n_lines; i++) {
         const text_line *l = &r.lines[first + i];
         ui_put(w, i, 0, r.buf.s + l->start, r.buf.tag + l->start, l->end - l->start, TS_INPUT,
                u->cols - 1);
     }
     /* Signs that the input continues above or below the area. */
     if (first > 0) ui_put_text(w, 0, u->cols - 1, "\xe2\x86\x91", TS_DIM, 1);
-    if (first + u->input_h < (int)r.n_lines)
-        ui_put_text(w, u->input_h - 1, u->cols - 1, "\xe2\x86\x93", TS_DIM, 1);
+    if (first + u->input.h < (int)r.n_lines)
+        ui_put_text(w, u->input.h - 1, u->cols - 1, "\xe2\x86\x93", TS_DIM, 1);
     wmove(w, row - first, col < u->cols ? col : u->cols - 1);
     ui_input_render_free(&r);
 }
@@ -225,16 +225,16 @@ static void ui_draw_input(ui *u)
 
 static void ui_draw_message(ui *u)
 {
-    WINDOW *w = u->w_msg;
+    WINDOW *w = u->msg.win;
     werase(w);
-    if (u->message[0]) {
-        ui_put_text(w, 0, 0, u->message, u->message_style, u->cols);
+    if (u->msg.text[0]) {
+        ui_put_text(w, 0, 0, u->msg.text, u->msg.style, u->cols);
     } else {
         /* No message: a separator between the history and the input, with key hints in it. */
         wattrset(w, term_attr(TS_BORDER));
         mvwhline(w, 0, 0, ACS_HLINE, u->cols);
         wattrset(w, A_NORMAL);
-        if (u->panel_focus)
+        if (u->panel.focus)
             ui_put_text(w, 0, 1, " sliders: \xe2\x86\x91\xe2\x86\x93 pick, \xe2\x86\x90\xe2\x86\x92 adjust, "
                                  "Shift coarse, r reset, Tab back ", TS_DIM, u->cols - 2);
         else if (u->cols >= 60)
@@ -245,10 +245,10 @@ static void ui_draw_message(ui *u)
 
 static const char *ui_state_text(const ui *u, char *buf, size_t cap)
 {
-    switch (u->state) {
+    switch (u->status.state) {
     case UI_READING:
-        if (u->progress_total > 0)
-            snprintf(buf, cap, "reading prompt %d/%d", u->progress_done, u->progress_total);
+        if (u->status.progress_total > 0)
+            snprintf(buf, cap, "reading prompt %d/%d", u->status.progress_done, u->status.progress_total);
         else
             snprintf(buf, cap, "reading prompt");
         return buf;
@@ -261,12 +261,12 @@ static const char *ui_state_text(const ui *u, char *buf, size_t cap)
 
 static void ui_draw_status(ui *u)
 {
-    WINDOW *w = u->w_status;
+    WINDOW *w = u->status.win;
     werase(w);
-    if (u->ask[0]) {
+    if (u->status.ask[0]) {
         /* A question waiting for y/n takes the whole bar, so it cannot be missed. */
         ui_fill(w, 0, 0, u->cols, TS_STATUS_BUSY);
-        ui_put_text(w, 0, 1, u->ask, TS_STATUS_BUSY, u->cols - 2);
+        ui_put_text(w, 0, 1, u->status.ask, TS_STATUS_BUSY, u->cols - 2);
         return;
     }
     ui_fill(w, 0, 0, u->cols, TS_STATUS);
@@ -275,10 +275,10 @@ static void ui_draw_status(ui *u)
     int32_t n_ctx = u->chat ? chat_n_ctx(u->chat) : 0;
     /* n_past is what the cache kept when the answer started; the prompt and the answer add
      * to it until the worker's DONE says the exact count. */
-    int32_t used = u->n_past;
-    if (u->state == UI_READING) used += u->progress_done;
-    if (u->state == UI_GENERATING) used += u->progress_total + u->n_gen_now;
-    if (u->tok_per_sec > 0) snprintf(tps, sizeof tps, " \xe2\x94\x82 %.1f tok/s", u->tok_per_sec);
+    int32_t used = u->status.n_past;
+    if (u->status.state == UI_READING) used += u->status.progress_done;
+    if (u->status.state == UI_GENERATING) used += u->status.progress_total + u->status.n_gen_now;
+    if (u->status.tok_per_sec > 0) snprintf(tps, sizeof tps, " \xe2\x94\x82 %.1f tok/s", u->status.tok_per_sec);
     if (u->persona_tokens > 0) snprintf(ptok, sizeof ptok, " %d tok", u->persona_tokens);
     snprintf(left, sizeof left, " %s \xe2\x94\x82 %s%s \xe2\x94\x82 ctx %d/%d%s", u->model_name ? u->model_name : "?",
              u->persona ? u->persona : "default", ptok, used, n_ctx, tps);
@@ -296,7 +296,7 @@ static void ui_draw_status(ui *u)
             ui_put_text(w, 0, x + 2 + i, i < full ? "\xe2\x96\x88" : "\xc2\xb7", TS_STATUS, 1);
         mvwaddch(w, 0, x + 2 + mw, ']');
     }
-    int busy = u->state == UI_READING || u->state == UI_GENERATING;
+    int busy = u->status.state == UI_READING || u->status.state == UI_GENERATING;
     ui_fill(w, 0, u->cols - sw, u->cols, busy ? TS_STATUS_BUSY : TS_STATUS);
     ui_put_text(w, 0, u->cols - sw + 1, state, busy ? TS_STATUS_BUSY : TS_STATUS, sw - 1);
 }
@@ -315,15 +315,15 @@ typedef struct help_row {
 
 static void ui_draw_help(ui *u)
 {
-    WINDOW *w = u->w_help;
+    WINDOW *w = u->help.win;
     if (!w) return;
     werase(w);
-    if (!u->help_text) u->help_text = commands_help_text();
-    if (!u->help_text) return;
+    if (!u->help.text) u->help.text = commands_help_text();
+    if (!u->help.text) return;
     int h, wd;
     getmaxyx(w, h, wd);
     text_buf b = {0};
-    text_buf_put(&b, u->help_text, strlen(u->help_text), TS_TEXT, true);
+    text_buf_put(&b, u->help.text, strlen(u->help.text), TS_TEXT, true);
     help_row *rows = NULL;
     size_t n_rows = 0, cap_rows = 0;
     text_line *lines = NULL;
@@ -354,8 +354,8 @@ static void ui_draw_help(ui *u)
         }
         ls = le + 1;
     }
-    u->help_max = (int)n_rows - h > 0 ? (int)n_rows - h : 0; /* geometry, for the handler */
-    int first = u->help_scroll < u->help_max ? u->help_scroll : u->help_max;
+    u->help.max = (int)n_rows - h > 0 ? (int)n_rows - h : 0; /* geometry, for the handler */
+    int first = u->help.scroll < u->help.max ? u->help.scroll : u->help.max;
     for (int i = 0; i < h && first + i < (int)n_rows; i++) {
         const help_row *r = &rows[first + i];
         int st = i == 0 && first == 0 ? TS_TITLE : TS_TEXT;
@@ -378,57 +378,57 @@ void ui_layout(ui *u)
     u->cols = COLS;
     u->too_small = u->cols < UI_MIN_COLS || u->rows < UI_MIN_ROWS;
     if (u->too_small) return;
-    u->input_h = ui_input_rows_wanted(u);
-    u->input_y = u->rows - 1 - u->input_h;
-    int msg_y = u->input_y - 1;
+    u->input.h = ui_input_rows_wanted(u);
+    u->input.y = u->rows - 1 - u->input.h;
+    int msg_y = u->input.y - 1;
     int top_h = msg_y;
     u->side = u->cols >= UI_SIDE_MIN_COLS;
     /* Above a narrow history the panel would leave too little room: there it shows only
      * while it has the focus. */
-    bool want_panel = u->panel_focus || (u->panel_shown && u->side);
-    bool want_probs = u->probs_shown;
-    u->panel_h = u->probs_h = 0;
+    bool want_panel = u->panel.focus || (u->panel.shown && u->side);
+    bool want_probs = u->probs.shown;
+    u->panel.h = u->probs.h = 0;
     if (u->side && (want_panel || want_probs)) {
-        u->panel_w = u->probs_w = UI_SIDE_WIDTH;
-        u->panel_x = u->probs_x = u->cols - UI_SIDE_WIDTH;
-        u->hist_x = 0;
-        u->hist_w = u->cols - UI_SIDE_WIDTH;
-        u->hist_y = 0;
-        u->hist_h = top_h;
+        u->panel.w = u->probs.w = UI_SIDE_WIDTH;
+        u->panel.x = u->probs.x = u->cols - UI_SIDE_WIDTH;
+        u->hist.x = 0;
+        u->hist.w = u->cols - UI_SIDE_WIDTH;
+        u->hist.y = 0;
+        u->hist.h = top_h;
         int ph = US_COUNT_ + 2;
         if (want_panel && want_probs && top_h - ph < 5) /* no room for both: the focus decides */
-            want_panel = u->panel_focus, want_probs = !u->panel_focus;
-        if (want_panel) u->panel_h = ph < top_h ? ph : top_h;
-        u->panel_y = 0;
+            want_panel = u->panel.focus, want_probs = !u->panel.focus;
+        if (want_panel) u->panel.h = ph < top_h ? ph : top_h;
+        u->panel.y = 0;
         if (want_probs) {
-            u->probs_y = u->panel_h;
-            u->probs_h = top_h - u->panel_h < 13 ? top_h - u->panel_h : 13;
+            u->probs.y = u->panel.h;
+            u->probs.h = top_h - u->panel.h < 13 ? top_h - u->panel.h : 13;
         }
     } else {
         u->side = false;
-        u->hist_x = 0;
-        u->hist_w = u->cols;
-        u->panel_w = u->probs_w = u->cols;
-        u->panel_x = u->probs_x = 0;
+        u->hist.x = 0;
+        u->hist.w = u->cols;
+        u->panel.w = u->probs.w = u->cols;
+        u->panel.x = u->probs.x = 0;
         int ph = US_COUNT_ + 1, qh = 11;
         if (want_panel && want_probs && top_h - ph - qh < 3)
-            want_panel = u->panel_focus, want_probs = !u->panel_focus;
+            want_panel = u->panel.focus, want_probs = !u->panel.focus;
         if (want_probs && top_h - qh < 3) qh = top_h - 3;
-        u->panel_y = 0;
-        if (want_panel) u->panel_h = ph;
-        u->probs_y = u->panel_h;
-        if (want_probs) u->probs_h = qh;
-        u->hist_y = u->panel_h + u->probs_h;
-        u->hist_h = top_h - u->hist_y;
+        u->panel.y = 0;
+        if (want_panel) u->panel.h = ph;
+        u->probs.y = u->panel.h;
+        if (want_probs) u->probs.h = qh;
+        u->hist.y = u->panel.h + u->probs.h;
+        u->hist.h = top_h - u->hist.y;
     }
-    u->w_hist = newwin(u->hist_h, u->hist_w, u->hist_y, u->hist_x);
-    if (u->panel_h > 0) u->w_panel = newwin(u->panel_h, u->panel_w, u->panel_y, u->panel_x);
-    if (u->probs_h > 0) u->w_probs = newwin(u->probs_h, u->probs_w, u->probs_y, u->probs_x);
-    u->w_msg = newwin(1, u->cols, msg_y, 0);
-    u->w_input = newwin(u->input_h, u->cols, u->input_y, 0);
-    u->w_status = newwin(1, u->cols, u->rows - 1, 0);
-    u->w_help = newwin(top_h, u->cols, 0, 0);
-    WINDOW *all[] = {u->w_hist, u->w_panel, u->w_probs, u->w_msg, u->w_status, u->w_help};
+    u->hist.win = newwin(u->hist.h, u->hist.w, u->hist.y, u->hist.x);
+    if (u->panel.h > 0) u->panel.win = newwin(u->panel.h, u->panel.w, u->panel.y, u->panel.x);
+    if (u->probs.h > 0) u->probs.win = newwin(u->probs.h, u->probs.w, u->probs.y, u->probs.x);
+    u->msg.win = newwin(1, u->cols, msg_y, 0);
+    u->input.win = newwin(u->input.h, u->cols, u->input.y, 0);
+    u->status.win = newwin(1, u->cols, u->rows - 1, 0);
+    u->help.win = newwin(top_h, u->cols, 0, 0);
+    WINDOW *all[] = {u->hist.win, u->panel.win, u->probs.win, u->msg.win, u->status.win, u->help.win};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (all[i]) leaveok(all[i], TRUE);
 }
@@ -467,49 +467,49 @@ void ui_draw(ui *u, int flags)
      * background would be added to every character). Set on every draw, so a /theme change
      * reaches windows that are not laid out again. */
     const chtype bkgd = ' ' | ((chtype)term_attr(TS_BACKGROUND) & A_COLOR);
-    WINDOW *wins[] = {stdscr, u->w_hist, u->w_panel, u->w_probs, u->w_msg, u->w_input, u->w_status, u->w_help};
+    WINDOW *wins[] = {stdscr, u->hist.win, u->panel.win, u->probs.win, u->msg.win, u->input.win, u->status.win, u->help.win};
     for (size_t i = 0; i < sizeof wins / sizeof *wins; i++)
         if (wins[i]) wbkgdset(wins[i], bkgd);
     if (u->too_small) {
         ui_draw_too_small(u);
         return;
     }
-    if ((flags & UI_R_INPUT) && ui_input_rows_wanted(u) != u->input_h) {
+    if ((flags & UI_R_INPUT) && ui_input_rows_wanted(u) != u->input.h) {
         ui_layout(u);
         flags = UI_R_ALL;
         werase(stdscr);
         wnoutrefresh(stdscr);
     }
-    if (u->help_shown) {
+    if (u->help.shown) {
         if (flags & (UI_R_HISTORY | UI_R_PANEL | UI_R_PROBS)) {
             ui_draw_help(u);
-            wnoutrefresh(u->w_help);
+            wnoutrefresh(u->help.win);
         }
     } else {
-        if ((flags & UI_R_HISTORY) && u->w_hist) {
+        if ((flags & UI_R_HISTORY) && u->hist.win) {
             view_history_draw(u);
-            wnoutrefresh(u->w_hist);
+            wnoutrefresh(u->hist.win);
         }
-        if ((flags & UI_R_PANEL) && u->w_panel) {
+        if ((flags & UI_R_PANEL) && u->panel.win) {
             view_panel_draw(u);
-            wnoutrefresh(u->w_panel);
+            wnoutrefresh(u->panel.win);
         }
-        if ((flags & UI_R_PROBS) && u->w_probs) {
+        if ((flags & UI_R_PROBS) && u->probs.win) {
             view_probs_draw(u);
-            wnoutrefresh(u->w_probs);
+            wnoutrefresh(u->probs.win);
         }
     }
     if (flags & (UI_R_MESSAGE | UI_R_PANEL)) {
         ui_draw_message(u);
-        wnoutrefresh(u->w_msg);
+        wnoutrefresh(u->msg.win);
     }
     if (flags & UI_R_STATUS) {
         ui_draw_status(u);
-        wnoutrefresh(u->w_status);
+        wnoutrefresh(u->status.win);
     }
     /* The input goes last so the terminal's cursor ends up in it. */
     ui_draw_input(u);
-    wnoutrefresh(u->w_input);
-    curs_set(u->panel_focus || u->help_shown ? 0 : 1);
+    wnoutrefresh(u->input.win);
+    curs_set(u->panel.focus || u->help.shown ? 0 : 1);
     doupdate();
 }

@@ -4,9 +4,9 @@
  * view in a column on its right when the terminal is at least 80 columns wide, else above it),
  * a message line, the input area (1 to 5 rows, growing with the question) and the status bar.
  *
- * Views draw, handlers decide: app/tui/tui.c changes the state below and ORs the UI_R_* flags of
- * what must be redrawn; ui_draw draws those parts into their windows (wnoutrefresh each) and
- * calls doupdate once. Drawing never changes the conversation; it only fills caches (wrapped
+ * Views draw, handlers decide: the handlers (app/tui/tui.c, actions.c, tui_replay.c) change
+ * the state below and OR the UI_R_* flags of what must be redrawn; ui_draw draws those parts
+ * into their windows (wnoutrefresh each) and calls doupdate once. Drawing never changes the conversation; it only fills caches (wrapped
  * history lines) and records the geometry mouse clicks are checked against.
  */
 #ifndef NATTER_UI_H
@@ -79,8 +79,79 @@ typedef struct ui_row {
     int line;  /* wrapped line of that slot */
 } ui_row;
 
+/* Each view's own state: what it shows beyond the conversation, its window and geometry
+ * (filled by ui_layout) and its caches (filled by its draw). */
+
+/* The chat history (view_history.c), with the system note at its end. */
+typedef struct ui_history_view {
+    bool follow;                /* the history shows its end, following new output */
+    int top;                    /* else: the wrapped history line shown on the first row (so
+                                   output arriving below never moves the view) */
+    WINDOW *win;
+    int y, x, h, w;
+    ui_turn_cache *cache;       /* n_cache slots: 0 = system prompt, i + 1 = turn i */
+    size_t n_cache;
+    ui_turn_cache note_cache;   /* the wrapped note */
+    ui_row *rows_shown;         /* h entries */
+    int n_rows_shown;
+    int total;                  /* wrapped history lines at the last draw */
+} ui_history_view;
+
+/* The sampling panel's sliders (view_panel.c). */
+typedef struct ui_panel_view {
+    bool shown, focus;
+    int slider;                 /* the selected slider */
+    int drag_slider;            /* slider being dragged with the mouse, -1 none */
+    WINDOW *win;
+    int y, x, h, w;
+    int track_x, track_w;       /* slider track columns inside the panel (screen x) */
+} ui_panel_view;
+
+/* The probabilities of the candidate tokens (view_probs_draw). */
+typedef struct ui_probs_view {
+    bool shown;
+    int pick;                   /* token picked for the view; -1 = the latest one */
+    size_t pick_turn;           /* the answer it belongs to (valid when pick >= 0) */
+    WINDOW *win;
+    int y, x, h, w;
+} ui_probs_view;
+
+/* The input area (readline's line, drawn by input.c). */
+typedef struct ui_input_view {
+    WINDOW *win;
+    int y, h;                   /* 1 to UI_INPUT_MAX_ROWS rows */
+} ui_input_view;
+
+/* The status bar: the model's state and speed, or a y/n question. */
+typedef struct ui_status_view {
+    enum ui_state state;
+    int32_t progress_done, progress_total;
+    double tok_per_sec;         /* of the current or last answer, 0 = unknown */
+    int32_t n_gen_now;          /* tokens of the answer being generated */
+    double gen_started;         /* monotonic seconds at its first token */
+    int32_t n_past;             /* tokens in the KV cache */
+    char ask[256];              /* a y/n question shown instead of the status ("" = none) */
+    WINDOW *win;
+} ui_status_view;
+
+/* The message line. */
+typedef struct ui_message_view {
+    char text[512];
+    int style;                  /* enum term_style */
+    WINDOW *win;
+} ui_message_view;
+
+/* The help screen (over the history). */
+typedef struct ui_help_view {
+    bool shown;
+    int scroll;                 /* first line shown */
+    int max;                    /* its largest useful value, from the last draw */
+    char *text;
+    WINDOW *win;
+} ui_help_view;
+
 typedef struct ui {
-    /* ---- what is shown (the state handlers change) ---- */
+    /* ---- the conversation and its settings (the state handlers change) ---- */
     chat *chat;                 /* borrowed */
     worker *worker;             /* borrowed */
     const nt_tokenizer *tok;       /* borrowed */
@@ -98,46 +169,22 @@ typedef struct ui {
     int32_t max_tokens;         /* <= 0 = until the context is full */
     nt_sampler_params base_params; /* what the reset key goes back to (the persona's values) */
     int32_t base_max_tokens;
-    enum ui_state state;
-    int32_t progress_done, progress_total;
-    double tok_per_sec;         /* of the current or last answer, 0 = unknown */
-    int32_t n_gen_now;          /* tokens of the answer being generated */
-    double gen_started;         /* monotonic seconds at its first token */
-    int32_t n_past;             /* tokens in the KV cache */
     ui_answer *answers;         /* one per turn (only answers use theirs) */
     size_t n_answers;
-    bool panel_shown, panel_focus, probs_shown, help_shown;
-    int slider;                 /* the selected slider */
-    int pick;                   /* token picked for the probs view; -1 = the latest one */
-    size_t pick_turn;           /* the answer it belongs to (valid when pick >= 0) */
-    bool follow;                /* the history shows its end, following new output */
-    int top;                    /* else: the wrapped history line shown on the first row (so
-                                   output arriving below never moves the view) */
-    int help_scroll;            /* first line of the help screen shown */
-    int help_max;               /* its largest useful value, from the last draw */
-    char message[512];          /* the message line */
-    char ask[256];              /* a y/n question shown in the status bar instead of the
-                                   status ("" = none) */
-    int message_style;          /* enum term_style */
-    int drag_slider;            /* slider being dragged with the mouse, -1 none */
 
-    /* ---- geometry and caches (filled by ui_layout / ui_draw) ---- */
+    /* ---- the views ---- */
+    ui_history_view hist;
+    ui_panel_view panel;
+    ui_probs_view probs;
+    ui_input_view input;
+    ui_status_view status;
+    ui_message_view msg;
+    ui_help_view help;
+
+    /* ---- the layout (ui_layout) ---- */
     int rows, cols;
     bool too_small;
     bool side;                  /* panel/probs column beside the history */
-    WINDOW *w_hist, *w_panel, *w_probs, *w_msg, *w_input, *w_status, *w_help;
-    int hist_y, hist_x, hist_h, hist_w;
-    int panel_y, panel_x, panel_h, panel_w;
-    int probs_y, probs_x, probs_h, probs_w;
-    int input_y, input_h;
-    int track_x, track_w;       /* slider track columns inside the panel (screen x) */
-    ui_turn_cache *cache;
-    size_t n_cache;
-    ui_turn_cache note_cache;   /* the wrapped note */
-    ui_row *rows_shown;         /* hist_h entries */
-    int n_rows_shown;
-    int hist_total;             /* wrapped history lines at the last draw */
-    char *help_text;
 } ui;
 
 /* Zero-initialises u (the caller fills chat, worker, names and parameters). */

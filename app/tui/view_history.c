@@ -355,14 +355,14 @@ static void render_system(ui_turn_cache *c, const char *sys, const char *greetin
 /* Makes sure cache slot k exists (slot 0 is the system prompt, slot i+1 turn i). */
 static ui_turn_cache *cache_at(ui *u, size_t k)
 {
-    if (k >= u->n_cache) {
-        ui_turn_cache *c = realloc(u->cache, (k + 1) * sizeof *c);
+    if (k >= u->hist.n_cache) {
+        ui_turn_cache *c = realloc(u->hist.cache, (k + 1) * sizeof *c);
         if (!c) return NULL;
-        memset(c + u->n_cache, 0, (k + 1 - u->n_cache) * sizeof *c);
-        u->cache = c;
-        u->n_cache = k + 1;
+        memset(c + u->hist.n_cache, 0, (k + 1 - u->hist.n_cache) * sizeof *c);
+        u->hist.cache = c;
+        u->hist.n_cache = k + 1;
     }
-    return &u->cache[k];
+    return &u->hist.cache[k];
 }
 
 /* Brings every slot up to date; returns the total number of lines (separators included). */
@@ -392,7 +392,7 @@ static int history_update(ui *u, int width)
         c = cache_at(u, i + 1);
         if (!c || !t) return total;
         bool busy = t->role == NT_ROLE_ASSISTANT && !t->complete;
-        int hl = (u->probs_shown && i == u->pick_turn && u->pick >= 0) ? u->pick : -1;
+        int hl = (u->probs.shown && i == u->probs.pick_turn && u->probs.pick >= 0) ? u->probs.pick : -1;
         if (!c->valid || c->width != width || c->len != t->len ||
             c->n_changes != t->n_changes || c->complete != t->complete || c->busy != busy ||
             c->hl != hl) {
@@ -408,7 +408,7 @@ static int history_update(ui *u, int width)
         if (i == chat_first_turn(u->chat) && i > 0) total += 1;
         total += (int)c->n_lines + 1;
     }
-    c = &u->note_cache;
+    c = &u->hist.note_cache;
     if (u->note) {
         if (!c->valid || c->width != width) {
             text_buf_clear(&c->buf);
@@ -426,43 +426,43 @@ static int history_update(ui *u, int width)
 
 void view_history_draw(ui *u)
 {
-    WINDOW *w = u->w_hist;
+    WINDOW *w = u->hist.win;
     werase(w);
-    int width = u->hist_w - 1; /* one column of margin on the right */
+    int width = u->hist.w - 1; /* one column of margin on the right */
     if (width < 4) width = 4;
     int total = history_update(u, width);
-    u->hist_total = total;
-    int max_top = total - u->hist_h > 0 ? total - u->hist_h : 0;
+    u->hist.total = total;
+    int max_top = total - u->hist.h > 0 ? total - u->hist.h : 0;
     /* Following: the last line at the bottom (short histories sit at the bottom too).
      * Scrolled: the remembered first line, so output arriving below does not move the view. */
-    int top = u->follow ? total - u->hist_h : u->top < max_top ? u->top : max_top;
-    int below = u->follow ? 0 : max_top - top;
+    int top = u->hist.follow ? total - u->hist.h : u->hist.top < max_top ? u->hist.top : max_top;
+    int below = u->hist.follow ? 0 : max_top - top;
 
     if (chat_n_turns(u->chat) == 0 && !chat_system(u->chat)[0] && !chat_greeting(u->chat) &&
         !u->note) {
         char hint[160];
         snprintf(hint, sizeof hint, "Ask %s anything. F1 shows the keys.",
                  u->model_name ? u->model_name : "the model");
-        ui_put_text(w, u->hist_h / 2, 2, hint, TS_DIM, u->hist_w - 3);
+        ui_put_text(w, u->hist.h / 2, 2, hint, TS_DIM, u->hist.w - 3);
         return;
     }
-    if (u->n_rows_shown != u->hist_h) {
-        ui_row *r = realloc(u->rows_shown, (size_t)(u->hist_h > 0 ? u->hist_h : 1) * sizeof *r);
+    if (u->hist.n_rows_shown != u->hist.h) {
+        ui_row *r = realloc(u->hist.rows_shown, (size_t)(u->hist.h > 0 ? u->hist.h : 1) * sizeof *r);
         if (r) {
-            u->rows_shown = r;
-            u->n_rows_shown = u->hist_h;
+            u->hist.rows_shown = r;
+            u->hist.n_rows_shown = u->hist.h;
         }
     }
-    for (int i = 0; i < u->n_rows_shown; i++) u->rows_shown[i] = (ui_row){-1, 0};
+    for (int i = 0; i < u->hist.n_rows_shown; i++) u->hist.rows_shown[i] = (ui_row){-1, 0};
     /* top: the virtual line shown on row 0 (negative while the history is short) */
     int v = 0;
     size_t n = chat_n_turns(u->chat);
     for (size_t k = 0; k <= n; k++) {
-        if (k >= u->n_cache || !u->cache[k].valid) continue;
-        ui_turn_cache *c = &u->cache[k];
+        if (k >= u->hist.n_cache || !u->hist.cache[k].valid) continue;
+        ui_turn_cache *c = &u->hist.cache[k];
         if (k >= 1 && k - 1 == chat_first_turn(u->chat) && k > 1) {
             int row = v - top;
-            if (row >= 0 && row < u->hist_h) {
+            if (row >= 0 && row < u->hist.h) {
                 /* A rule across the history (the border style) with the words in it dim. */
                 static const char rule[] = "\xe2\x94\x80\xe2\x94\x80";
                 int x = ui_put_text(w, row, 0, rule, TS_BORDER, width);
@@ -479,31 +479,31 @@ void view_history_draw(ui *u)
         for (size_t i = 0; i < c->n_lines; i++, v++) {
             int row = v - top;
             if (row < 0) continue;
-            if (row >= u->hist_h) break;
+            if (row >= u->hist.h) break;
             const text_line *l = &c->lines[i];
-            if (row < u->n_rows_shown) u->rows_shown[row] = (ui_row){(int)k, (int)i};
+            if (row < u->hist.n_rows_shown) u->hist.rows_shown[row] = (ui_row){(int)k, (int)i};
             int x0 = i == 0 || (c->flush_line && i == c->flush_line) ? 0 : 2;
             ui_put(w, row, x0, c->buf.s + l->start, c->buf.tag + l->start, l->end - l->start,
                    TS_TEXT, width - x0);
         }
         v++; /* the blank line between turns */
-        if (v - top >= u->hist_h) break;
+        if (v - top >= u->hist.h) break;
     }
     /* Before the first question, the hint under the system prompt and greeting (the last
      * row is the blank line after them while the view follows the end). */
-    if (n == 0 && u->follow && !u->note && u->hist_h > 1) {
+    if (n == 0 && u->hist.follow && !u->note && u->hist.h > 1) {
         char hint[160];
         snprintf(hint, sizeof hint, "Ask %s anything. F1 shows the keys.",
                  u->model_name ? u->model_name : "the model");
-        ui_put_text(w, u->hist_h - 1, 2, hint, TS_DIM, u->hist_w - 3);
+        ui_put_text(w, u->hist.h - 1, 2, hint, TS_DIM, u->hist.w - 3);
     }
     /* The system note (a bad file's errors, the /sessions list, the /replay view) after the
      * conversation. */
-    const ui_turn_cache *nc = &u->note_cache;
+    const ui_turn_cache *nc = &u->hist.note_cache;
     for (size_t i = 0; u->note && nc->valid && i < nc->n_lines; i++, v++) {
         int row = v - top;
         if (row < 0) continue;
-        if (row >= u->hist_h) break;
+        if (row >= u->hist.h) break;
         const text_line *l = &nc->lines[i];
         int x0 = i == 0 ? 0 : 2;
         ui_put(w, row, x0, nc->buf.s + l->start, nc->buf.tag + l->start, l->end - l->start,
@@ -513,23 +513,23 @@ void view_history_draw(ui *u)
         char more[64];
         snprintf(more, sizeof more, " \xe2\x86\x93 %d more lines (End) ", below);
         int mw = text_width(more, strlen(more));
-        ui_put_text(w, u->hist_h - 1, u->hist_w - mw - 1 > 0 ? u->hist_w - mw - 1 : 0, more,
+        ui_put_text(w, u->hist.h - 1, u->hist.w - mw - 1 > 0 ? u->hist.w - mw - 1 : 0, more,
                     TS_MORE, mw);
     }
 }
 
 bool ui_history_token_at(const ui *u, int y, int x, size_t *turn, int *token)
 {
-    int row = y - u->hist_y, col = x - u->hist_x;
-    if (row < 0 || row >= u->n_rows_shown || u->rows_shown[row].slot < 1) return false;
-    size_t k = (size_t)u->rows_shown[row].slot, ti = k - 1;
-    const ui_turn_cache *c = &u->cache[k];
+    int row = y - u->hist.y, col = x - u->hist.x;
+    if (row < 0 || row >= u->hist.n_rows_shown || u->hist.rows_shown[row].slot < 1) return false;
+    size_t k = (size_t)u->hist.rows_shown[row].slot, ti = k - 1;
+    const ui_turn_cache *c = &u->hist.cache[k];
     const chat_turn *t = chat_turn_at(u->chat, ti);
     if (!t || t->role != NT_ROLE_ASSISTANT || ti >= u->n_answers || u->answers[ti].n == 0 ||
         !c->src)
         return false;
-    const text_line *l = &c->lines[u->rows_shown[row].line];
-    int x0 = u->rows_shown[row].line == 0 ? 0 : 2, cx = x0;
+    const text_line *l = &c->lines[u->hist.rows_shown[row].line];
+    int x0 = u->hist.rows_shown[row].line == 0 ? 0 : 2, cx = x0;
     size_t i = l->start;
     while (i < l->end) {
         int32_t cp;
@@ -551,21 +551,21 @@ bool ui_history_token_at(const ui *u, int y, int x, size_t *turn, int *token)
 
 int ui_history_page(const ui *u)
 {
-    return u->hist_h > 2 ? u->hist_h - 2 : 1;
+    return u->hist.h > 2 ? u->hist.h - 2 : 1;
 }
 
 void ui_history_scroll(ui *u, int lines)
 {
-    int max_top = u->hist_total - u->hist_h > 0 ? u->hist_total - u->hist_h : 0;
-    int cur = u->follow ? max_top : u->top < max_top ? u->top : max_top;
+    int max_top = u->hist.total - u->hist.h > 0 ? u->hist.total - u->hist.h : 0;
+    int cur = u->hist.follow ? max_top : u->hist.top < max_top ? u->hist.top : max_top;
     cur -= lines;
     if (cur < 0) cur = 0;
-    u->follow = cur >= max_top;
-    u->top = cur > max_top ? max_top : cur;
+    u->hist.follow = cur >= max_top;
+    u->hist.top = cur > max_top ? max_top : cur;
 }
 
 void ui_history_top(ui *u)
 {
-    u->top = 0;
-    u->follow = u->hist_total <= u->hist_h;
+    u->hist.top = 0;
+    u->hist.follow = u->hist.total <= u->hist.h;
 }

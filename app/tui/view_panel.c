@@ -84,8 +84,8 @@ double ui_slider_value_at(const ui *u, int s, int x)
 {
     const slider_def *d = &slider_defs[s];
     double max = slider_max(u, s);
-    if (u->track_w <= 1) return d->min;
-    double f = (double)(x - u->track_x) / (u->track_w - 1);
+    if (u->panel.track_w <= 1) return d->min;
+    double f = (double)(x - u->panel.track_x) / (u->panel.track_w - 1);
     if (f < 0) f = 0;
     if (f > 1) f = 1;
     return d->min + f * (max - d->min);
@@ -93,9 +93,9 @@ double ui_slider_value_at(const ui *u, int s, int x)
 
 int ui_slider_at_row(const ui *u, int y)
 {
-    if (!u->w_panel) return -1;
-    int s = y - u->panel_y - 1; /* row 0 is the title */
-    return s >= 0 && s < US_COUNT_ && s + 1 < u->panel_h ? s : -1;
+    if (!u->panel.win) return -1;
+    int s = y - u->panel.y - 1; /* row 0 is the title */
+    return s >= 0 && s < US_COUNT_ && s + 1 < u->panel.h ? s : -1;
 }
 
 static void slider_value_text(const ui *u, int s, char *buf, size_t cap)
@@ -110,33 +110,33 @@ static void slider_value_text(const ui *u, int s, char *buf, size_t cap)
 
 void view_panel_draw(ui *u)
 {
-    WINDOW *w = u->w_panel;
+    WINDOW *w = u->panel.win;
     werase(w);
     int x0 = 0;
     if (u->side) { /* a separator between the history and the column */
         wattrset(w, term_attr(TS_BORDER));
-        mvwvline(w, 0, 0, ACS_VLINE, u->panel_h);
+        mvwvline(w, 0, 0, ACS_VLINE, u->panel.h);
         wattrset(w, A_NORMAL);
         x0 = 2;
     }
-    int width = u->panel_w - x0 - 1;
-    ui_put_text(w, 0, x0, u->panel_focus ? "Sampling (arrows adjust)" : "Sampling  F2",
+    int width = u->panel.w - x0 - 1;
+    ui_put_text(w, 0, x0, u->panel.focus ? "Sampling (arrows adjust)" : "Sampling  F2",
                 TS_TITLE, width);
     const int label_w = 8, value_w = 5;
-    u->track_x = u->panel_x + x0 + label_w;
-    u->track_w = width - label_w - value_w - 1;
-    for (int s = 0; s < US_COUNT_ && s + 1 < u->panel_h; s++) {
+    u->panel.track_x = u->panel.x + x0 + label_w;
+    u->panel.track_w = width - label_w - value_w - 1;
+    for (int s = 0; s < US_COUNT_ && s + 1 < u->panel.h; s++) {
         int y = s + 1;
-        bool sel = u->panel_focus && s == u->slider;
+        bool sel = u->panel.focus && s == u->panel.slider;
         char lab[16];
         snprintf(lab, sizeof lab, "%-7s", slider_defs[s].label);
         ui_put_text(w, y, x0, lab, sel ? TS_FOCUS : TS_TEXT, label_w - 1);
-        if (u->track_w >= 3) {
+        if (u->panel.track_w >= 3) {
             double min = slider_defs[s].min, max = slider_max(u, s);
             double f = max > min ? (ui_slider_get(u, s) - min) / (max - min) : 0;
             f = f < 0 ? 0 : f > 1 ? 1 : f; /* a value set outside the track (--temp 5) */
-            int knob = (int)lround(f * (u->track_w - 1));
-            for (int i = 0; i < u->track_w; i++) {
+            int knob = (int)lround(f * (u->panel.track_w - 1));
+            for (int i = 0; i < u->panel.track_w; i++) {
                 const char *ch = i < knob ? "\xe2\x94\x81" : i == knob ? "\xe2\x97\x8f" : "\xe2\x94\x80";
                 int st = i < knob ? TS_FILL : i == knob ? TS_KNOB : TS_TRACK;
                 ui_put_text(w, y, x0 + label_w + i, ch, st, 1);
@@ -146,10 +146,10 @@ void view_panel_draw(ui *u)
         slider_value_text(u, s, val, sizeof val);
         char vbuf[16];
         snprintf(vbuf, sizeof vbuf, "%*s", value_w, val);
-        ui_put_text(w, y, x0 + label_w + (u->track_w > 0 ? u->track_w : 0) + 1, vbuf,
+        ui_put_text(w, y, x0 + label_w + (u->panel.track_w > 0 ? u->panel.track_w : 0) + 1, vbuf,
                     sel ? TS_FOCUS : TS_TEXT, value_w);
     }
-    if (u->panel_h > US_COUNT_ + 1)
+    if (u->panel.h > US_COUNT_ + 1)
         ui_put_text(w, US_COUNT_ + 1, x0, "F6 resets \xc2\xb7 F3 hides", TS_DIM, width);
 }
 
@@ -180,22 +180,22 @@ static void token_label(const nt_tokenizer *tok, int32_t id, char *buf, size_t c
 
 void view_probs_draw(ui *u)
 {
-    WINDOW *w = u->w_probs;
+    WINDOW *w = u->probs.win;
     werase(w);
     int x0 = 0;
     if (u->side) {
         wattrset(w, term_attr(TS_BORDER));
-        mvwvline(w, 0, 0, ACS_VLINE, u->probs_h);
+        mvwvline(w, 0, 0, ACS_VLINE, u->probs.h);
         wattrset(w, A_NORMAL);
         x0 = 2;
     } else { /* above the history: a line under the view */
         wattrset(w, term_attr(TS_BORDER));
-        mvwhline(w, u->probs_h - 1, 0, ACS_HLINE, u->probs_w);
+        mvwhline(w, u->probs.h - 1, 0, ACS_HLINE, u->probs.w);
         wattrset(w, A_NORMAL);
     }
-    int width = u->probs_w - x0 - 1;
+    int width = u->probs.w - x0 - 1;
     size_t n = chat_n_turns(u->chat);
-    size_t ti = u->pick >= 0 ? u->pick_turn : n - 1; /* a picked token, else the latest */
+    size_t ti = u->probs.pick >= 0 ? u->probs.pick_turn : n - 1; /* a picked token, else the latest */
     const chat_turn *t = n > 0 ? chat_turn_at(u->chat, ti) : NULL;
     const ui_answer *a = t && t->role == NT_ROLE_ASSISTANT && ti < u->n_answers
                              ? &u->answers[ti] : NULL;
@@ -204,7 +204,7 @@ void view_probs_draw(ui *u)
         ui_put_text(w, 1, x0, "no token yet", TS_DIM, width);
         return;
     }
-    size_t k = u->pick >= 0 && (size_t)u->pick < a->n ? (size_t)u->pick : a->n - 1;
+    size_t k = u->probs.pick >= 0 && (size_t)u->probs.pick < a->n ? (size_t)u->probs.pick : a->n - 1;
     char title[128], lab[64];
     size_t end = k + 1 < a->n ? a->off[k + 1] : t->len;
     char text[48];
@@ -214,7 +214,7 @@ void view_probs_draw(ui *u)
     snprintf(title, sizeof title, "Token %zu/%zu \xc2\xab%s\xc2\xbb", k + 1, a->n, text);
     ui_put_text(w, 0, x0, title, TS_TITLE, width);
     ui_put_text(w, 1, x0, "candidate    before \xe2\x86\x92 after", TS_DIM, width);
-    for (int i = 0; i < a->n_cand[k] && i + 2 < u->probs_h - (u->side ? 0 : 1); i++) {
+    for (int i = 0; i < a->n_cand[k] && i + 2 < u->probs.h - (u->side ? 0 : 1); i++) {
         const nt_sampler_cand *c = &a->cand[k][i];
         token_label(u->tok, c->id, lab, sizeof lab);
         char row[160];
