@@ -23,7 +23,7 @@ struct chat {
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
     bool rereading;           /* a chat_prepare_reread job is in flight */
-    char **stops;             /* chat_set_stops: n_stops strings in one block (chat_stops_dup) */
+    char **stops;             /* chat_set_stops: n_stops strings in one block (chat_stops_replace) */
     size_t n_stops;
     const char *job_stop[GEN_MAX_STOP]; /* the last prepared job's stop strings (borrowed
                                               from stops and literals) */
@@ -615,48 +615,39 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
     return rc;
 }
 
-/* Copies stop[0..n) into one malloc'd block: the pointer array, then the strings. *out is
- * NULL when n is 0. NT_ERR_INVALID for a string that is NULL, empty or too long. */
-static int chat_stops_dup(const char *const *stop, size_t n, char ***out)
+/* Replaces *list (n_list strings, freed) with a copy of stop[0..n) in one malloc'd block:
+ * the pointer array, then the strings (NULL when n is 0). NT_ERR_INVALID for a string that
+ * is NULL, empty or too long, NT_ERR_NOMEM: *list unchanged then. */
+static int chat_stops_replace(char ***list, size_t *n_list, const char *const *stop, size_t n)
 {
-    *out = NULL;
-    if (n == 0) return NT_OK;
-    if (!gen_stops_valid(stop, n)) return NT_ERR_INVALID;
-    size_t bytes = n * sizeof(char *);
-    for (size_t k = 0; k < n; k++) bytes += strlen(stop[k]) + 1;
-    char **v = malloc(bytes);
-    if (!v) return NT_ERR_NOMEM;
-    char *p = (char *)(v + n);
-    for (size_t k = 0; k < n; k++) {
-        size_t L = strlen(stop[k]) + 1;
-        v[k] = memcpy(p, stop[k], L);
-        p += L;
+    char **v = NULL;
+    if (n > 0) {
+        if (!gen_stops_valid(stop, n)) return NT_ERR_INVALID;
+        size_t bytes = n * sizeof(char *);
+        for (size_t k = 0; k < n; k++) bytes += strlen(stop[k]) + 1;
+        if (!(v = malloc(bytes))) return NT_ERR_NOMEM;
+        char *p = (char *)(v + n);
+        for (size_t k = 0; k < n; k++) {
+            size_t L = strlen(stop[k]) + 1;
+            v[k] = memcpy(p, stop[k], L);
+            p += L;
+        }
     }
-    *out = v;
+    free(*list);
+    *list = v;
+    *n_list = n;
     return NT_OK;
 }
 
 int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n)
 {
-    char **v;
-    int rc = chat_stops_dup(stop, n, &v);
-    if (rc != NT_OK) return rc;
-    free(t->stop);
-    t->stop = v;
-    t->n_stop = n;
-    return NT_OK;
+    return chat_stops_replace(&t->stop, &t->n_stop, stop, n);
 }
 
 int chat_set_stops(chat *c, const char *const *stops, size_t n)
 {
     if (n > CHAT_MAX_STOPS) return NT_ERR_INVALID;
-    char **v;
-    int rc = chat_stops_dup(stops, n, &v);
-    if (rc != NT_OK) return rc;
-    free(c->stops);
-    c->stops = v;
-    c->n_stops = n;
-    return NT_OK;
+    return chat_stops_replace(&c->stops, &c->n_stops, stops, n);
 }
 
 void chat_set_first_turn(chat *c, size_t first)
