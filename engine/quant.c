@@ -260,6 +260,106 @@ static void deq_q6_K(const void *src, float *y, int64_t n)
     }
 }
 
+/* Q2_K / Q3_K: the 2-bit part of value e (0..255), 0..3. Within each half of 128 values,
+ * quarter k (32 values) takes bits 2k..2k+1 of the half's 32 bytes of qs. */
+static void q2_bits(const uint8_t qs[64], int v[256])
+{
+    for (int e = 0; e < 256; e++) v[e] = (qs[32 * (e / 128) + e % 32] >> (2 * (e % 128 / 32))) & 3;
+}
+
+/* Q3_K values -4..3: the 2-bit part, minus 4 where hmask's bit for the value is clear. */
+static void q3_values(const quant_block_q3_K *x, int v[256])
+{
+    q2_bits(x->qs, v);
+    for (int e = 0; e < 256; e++)
+        if (!((x->hmask[e % 32] >> (e / 32)) & 1)) v[e] -= 4;
+}
+
+/* The 16 signed scales of a Q3_K super-block (the 6-bit values minus 32): see quant.h. */
+static void q3_scales(const uint8_t s[12], int sc[16])
+{
+    for (int i = 0; i < 16; i++) {
+        int lo = i < 8 ? s[i] & 0x0f : s[i - 8] >> 4;
+        int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+        sc[i] = (lo | (hi << 4)) - 32;
+    }
+}
+
+/* Sub-block ib's signed scale (6-bit value minus 32) of an IQ4_XS super-block. */
+static int iq4xs_scale(const quant_block_iq4_xs *x, int ib)
+{
+    int lo = (x->scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+    int hi = (x->scales_h >> (2 * ib)) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+static void deq_q2_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q2_K *x = src;
+    int v[256];
+    for (int64_t b = 0; b < n / 256; b++, y += 256) {
+        float d = nt_quant_f16_to_f32(x[b].d), dmin = nt_quant_f16_to_f32(x[b].dmin);
+        q2_bits(x[b].qs, v);
+        for (int g = 0; g < 16; g++) {
+            /* ggml: dl·q - ml, with dl = d·(sc & 15) and ml = dmin·(sc >> 4) rounded first */
+            float dl = d * (float)(x[b].scales[g] & 0x0f), ml = dmin * (float)(x[b].scales[g] >> 4);
+            for (int l = 16 * g; l < 16 * g + 16; l++) y[l] = dl * (float)v[l] - ml;
+        }
+    }
+}
+
+static void deq_q3_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q3_K *x = src;
+    int v[256], sc[16];
+    for (int64_t b = 0; b < n / 256; b++, y += 256) {
+        float d = nt_quant_f16_to_f32(x[b].d);
+        q3_values(&x[b], v);
+        q3_scales(x[b].scales, sc);
+        for (int g = 0; g < 16; g++) {
+            float dl = d * (float)sc[g];
+            for (int l = 16 * g; l < 16 * g + 16; l++) y[l] = dl * (float)v[l];
+        }
+    }
+}
+
+const int8_t quant_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                     1,    13,   25,  38,  53,  69,  89,  113};
+
+/* 32 values from 16 bytes of IQ4 nibbles: value j low nibble of byte j, value j + 16 high. */
+static void iq4_values(const uint8_t qs[16], int v[32])
+{
+    for (int j = 0; j < 16; j++) {
+        v[j] = quant_iq4_values[qs[j] & 0x0f];
+        v[j + 16] = quant_iq4_values[qs[j] >> 4];
+    }
+}
+
+static void deq_iq4_nl(const void *src, float *y, int64_t n)
+{
+    const quant_block_iq4_nl *x = src;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        float d = nt_quant_f16_to_f32(x[b].d);
+        iq4_values(x[b].qs, v);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)v[j];
+    }
+}
+
+static void deq_iq4_xs(const void *src, float *y, int64_t n)
+{
+    const quant_block_iq4_xs *x = src;
+    int v[32];
+    for (int64_t b = 0; b < n / 256; b++) {
+        float d = nt_quant_f16_to_f32(x[b].d);
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            float dl = d * (float)iq4xs_scale(&x[b], ib);
+            iq4_values(x[b].qs + 16 * ib, v);
+            for (int j = 0; j < 32; j++) y[j] = dl * (float)v[j];
+        }
+    }
+}
+
 /* ------------------------------------------------------------ activation prepare ----- */
 
 static void act_f32(const float *x, void *act, int64_t n)
@@ -519,6 +619,83 @@ static float dot_q6_K_act(const void *row, const void *act, int64_t n)
     return sum;
 }
 
+/* Q2_K: sum_g sc_g·(q·a)_g in integers, minus dmin's part sum_g m_g·bsum_g. */
+static float dot_q2_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q2_K *x = row;
+    const quant_act256 *a = act;
+    float sum = 0.0f;
+    int v[256];
+    for (int64_t b = 0; b < n / 256; b++) {
+        q2_bits(x[b].qs, v);
+        int32_t isum = 0, msum = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            for (int l = 16 * g; l < 16 * g + 16; l++) s += v[l] * a[b].qs[l];
+            isum += (x[b].scales[g] & 0x0f) * s;
+            msum += (x[b].scales[g] >> 4) * a[b].bsums[g];
+        }
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)isum -
+               nt_quant_f16_to_f32(x[b].dmin) * a[b].d * (float)msum;
+    }
+    return sum;
+}
+
+static float dot_q3_K_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q3_K *x = row;
+    const quant_act256 *a = act;
+    float sum = 0.0f;
+    int v[256], sc[16];
+    for (int64_t b = 0; b < n / 256; b++) {
+        q3_values(&x[b], v);
+        q3_scales(x[b].scales, sc);
+        int32_t isum = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            for (int l = 16 * g; l < 16 * g + 16; l++) s += v[l] * a[b].qs[l];
+            isum += sc[g] * s;
+        }
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
+static float dot_iq4_nl_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_iq4_nl *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++) {
+        iq4_values(x[b].qs, v);
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[j];
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)s;
+    }
+    return sum;
+}
+
+/* IQ4_XS: |sum| ≤ 8 sub-blocks · 32 · 127·127 · 32 < 2^31, exact in int32. */
+static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_iq4_xs *x = row;
+    const quant_act256 *a = act;
+    float sum = 0.0f;
+    int v[32];
+    for (int64_t b = 0; b < n / 256; b++) {
+        int32_t isum = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            iq4_values(x[b].qs + 16 * ib, v);
+            int32_t s = 0;
+            for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[32 * ib + j];
+            isum += iq4xs_scale(&x[b], ib) * s;
+        }
+        sum += nt_quant_f16_to_f32(x[b].d) * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
 /* ------------------------------------------------------------------ dispatch ----- */
 
 static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
@@ -533,6 +710,10 @@ static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q4_K] = {deq_q4_K, act256_k4_prep, dot_q4_K_act, NULL, NULL},
     [NT_TYPE_Q5_K] = {deq_q5_K, act256_k4_prep, dot_q5_K_act, NULL, NULL},
     [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K_act, NULL, NULL},
+    [NT_TYPE_Q2_K] = {deq_q2_K, act256_prep, dot_q2_K_act, NULL, NULL},
+    [NT_TYPE_Q3_K] = {deq_q3_K, act256_prep, dot_q3_K_act, NULL, NULL},
+    [NT_TYPE_IQ4_NL] = {deq_iq4_nl, act32_prep, dot_iq4_nl_act, NULL, NULL},
+    [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs_act, NULL, NULL},
 };
 
 bool nt_quant_type_supported(int type)
@@ -669,9 +850,10 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16:
         return (size_t)n * sizeof(float);
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
-    case NT_TYPE_Q5_1:
+    case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL:
         return (size_t)(n / 32) * sizeof(quant_act32);
-    case NT_TYPE_Q4_K: case NT_TYPE_Q5_K: case NT_TYPE_Q6_K:
+    case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
+    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS:
         return (size_t)(n / 256) * sizeof(quant_act256);
     default:
         return 0;

@@ -19,11 +19,11 @@
  * What the activation buffer holds, per weight type:
  *   F32, F16, BF16        x itself as f32 (a copy): exact inputs, f32 accumulation.
  *   Q8_0, Q4_0, Q4_1,     quant_act32 blocks: 32 values as int8 with an f32 scale
- *   Q5_0, Q5_1            (scale = max|x| / 127 over the block, round to nearest even) and
+ *   Q5_0, Q5_1, IQ4_NL    (scale = max|x| / 127 over the block, round to nearest even) and
  *                         the block's integer sum. Products are summed exactly in integers;
  *                         only the per-block scaling is float.
- *   Q4_K, Q5_K, Q6_K      quant_act256 blocks: 256 values as int8 with an f32 scale and int16
- *                         sums of each 16 (ggml's block_q8_K idea, with our own layout;
+ *   Q2_K, Q3_K, Q4_K,     quant_act256 blocks: 256 values as int8 with an f32 scale and int16
+ *   Q5_K, Q6_K, IQ4_XS    sums of each 16 (ggml's block_q8_K idea, with our own layout;
  *                         Q4_K/Q5_K store the values in a permuted order: QUANT_K4_CHUNK).
  *   Accuracy of the int8 activations: each x is off by at most scale/2 = max|x|/254 of its
  *   block, so the dot product's error is at most sum over blocks of (max|x_b|/254)·sum|w| —
@@ -83,6 +83,21 @@ typedef struct {
 } quant_block_q5_K;
 /* 16 sub-blocks of 16: x = d·scales[i]·(q - 32), q 6-bit from ql (low 4) and qh (high 2). */
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } quant_block_q6_K;
+/* 16 sub-blocks of 16: x = d·(scales[i] & 15)·q - dmin·(scales[i] >> 4), q 2-bit. Within each
+ * half of 128 values, value l of quarter k (32 values) is bits 2k..2k+1 of qs[32·half + l]. */
+typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } quant_block_q2_K;
+/* 16 sub-blocks of 16: x = d·(sc[i] - 32)·(q - 4·!h), q 2-bit in qs as in Q2_K, h bit 4·half + k
+ * of hmask[l]; sc 6-bit, packed in scales[12]: low 4 bits of sc[i] in the low (i < 8) or high
+ * nibble of scales[i % 8], top 2 bits at bits 2·(i / 4) of scales[8 + i % 4]. */
+typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } quant_block_q3_K;
+/* 32 values: x = d·quant_iq4_values[q], q 4-bit, nibbles as in Q4_0. */
+typedef struct { uint16_t d; uint8_t qs[16]; } quant_block_iq4_nl;
+/* 8 sub-blocks of 32, each laid out as an IQ4_NL block's nibbles: x = d·(ls - 32)·values[q],
+ * ls 6-bit: low 4 bits nibble (i & 1) of scales_l[i / 2], top 2 bits at bit 2i of scales_h. */
+typedef struct { uint16_t d, scales_h; uint8_t scales_l[4]; uint8_t qs[128]; } quant_block_iq4_xs;
+
+/* The fixed non-linear codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl). */
+extern const int8_t quant_iq4_values[16];
 
 /* Activation blocks (natter's own, never stored in files). */
 typedef struct {
@@ -120,7 +135,7 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 /* --------------------------------------------------------------- the kernel API ----- */
 
 /* Is type one this module computes with? (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
- * Q4_K, Q5_K, Q6_K; the same list as nt_type_supported.) */
+ * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; the same list as nt_type_supported.) */
 bool nt_quant_type_supported(int type);
 
 /* Dequantizes n values (a multiple of the block length) from src into dst. Bit-identical to

@@ -87,7 +87,8 @@ bool nt_type_supported(int type)
     switch (type) {
     case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16: case NT_TYPE_Q8_0:
     case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0: case NT_TYPE_Q5_1:
-    case NT_TYPE_Q4_K: case NT_TYPE_Q5_K: case NT_TYPE_Q6_K:
+    case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
+    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_NL: case NT_TYPE_IQ4_XS:
         return true;
     default:
         return false;

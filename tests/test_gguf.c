@@ -59,8 +59,10 @@ static void test_types(void)
     T_EQ_INT(nt_type_row_bytes(NT_TYPE_F32, INT64_MAX), 0); /* would not fit size_t */
     T_CHECK(nt_type_supported(NT_TYPE_Q4_K));
     T_CHECK(nt_type_supported(NT_TYPE_BF16));
-    T_CHECK(!nt_type_supported(NT_TYPE_Q2_K));
-    T_CHECK(!nt_type_supported(NT_TYPE_IQ4_NL));
+    T_CHECK(nt_type_supported(NT_TYPE_Q2_K));
+    T_CHECK(nt_type_supported(NT_TYPE_IQ4_XS));
+    T_CHECK(!nt_type_supported(NT_TYPE_IQ2_XXS));
+    T_CHECK(!nt_type_supported(NT_TYPE_Q8_K)); /* an activation type, never a weight here */
     T_EQ_STR(nt_gguf_vtype_name(NT_GGUF_F64), "f64");
     T_EQ_STR(nt_gguf_vtype_name(NT_GGUF_COUNT_), "?");
     T_EQ_INT(nt_gguf_vtype_size(NT_GGUF_I16), 2);
@@ -221,7 +223,7 @@ static void test_quant_fixtures(void)
         T_EQ_INT(nt_gguf_get_str(g, "general.architecture", &arch, &e), NT_OK);
         nt_gguf_close(g);
     }
-    T_EQ_INT(files, 12);
+    T_EQ_INT(files, 16);
     free(text);
 }
 

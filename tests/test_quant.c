@@ -43,20 +43,25 @@ static float u2f(uint32_t u)
     return f;
 }
 
-/* Where the f16 scale (d) and min/dmin fields sit in each block type (-1: none). */
+/* Where the f16 scale (d) and min/dmin fields sit in each block type (-1: none), and the
+ * largest multiple of the min field a value's offset can be (1 for Q4_1/Q5_1's m, the
+ * largest sub-block min of the K formats: 63 for 6-bit mins, 15 for Q2_K's 4-bit ones). */
 typedef struct qtype {
     int type;
     const char *file; /* fixture name part */
     int off_d, off_m;
+    double max_m;
 } qtype;
 
 static const qtype qtypes[] = {
-    {NT_TYPE_F32, NULL, -1, -1},     {NT_TYPE_F16, "f16", -1, -1},
-    {NT_TYPE_BF16, "bf16", -1, -1},  {NT_TYPE_Q8_0, "q8_0", 0, -1},
-    {NT_TYPE_Q4_0, "q4_0", 0, -1},   {NT_TYPE_Q4_1, "q4_1", 0, 2},
-    {NT_TYPE_Q5_0, "q5_0", 0, -1},   {NT_TYPE_Q5_1, "q5_1", 0, 2},
-    {NT_TYPE_Q4_K, "q4_k", 0, 2},    {NT_TYPE_Q5_K, "q5_k", 0, 2},
-    {NT_TYPE_Q6_K, "q6_k", 208, -1},
+    {NT_TYPE_F32, NULL, -1, -1, 0},     {NT_TYPE_F16, "f16", -1, -1, 0},
+    {NT_TYPE_BF16, "bf16", -1, -1, 0},  {NT_TYPE_Q8_0, "q8_0", 0, -1, 0},
+    {NT_TYPE_Q4_0, "q4_0", 0, -1, 0},   {NT_TYPE_Q4_1, "q4_1", 0, 2, 1},
+    {NT_TYPE_Q5_0, "q5_0", 0, -1, 0},   {NT_TYPE_Q5_1, "q5_1", 0, 2, 1},
+    {NT_TYPE_Q4_K, "q4_k", 0, 2, 63},   {NT_TYPE_Q5_K, "q5_k", 0, 2, 63},
+    {NT_TYPE_Q6_K, "q6_k", 208, -1, 0}, {NT_TYPE_Q2_K, "q2_k", 80, 82, 15},
+    {NT_TYPE_Q3_K, "q3_k", 108, -1, 0}, {NT_TYPE_IQ4_NL, "iq4_nl", 0, -1, 0},
+    {NT_TYPE_IQ4_XS, "iq4_xs", 0, -1, 0},
 };
 #define N_QTYPES (sizeof qtypes / sizeof qtypes[0])
 
@@ -98,13 +103,13 @@ static void fill_row(const qtype *t, uint8_t *row, int64_t n)
 }
 
 /* Largest possible |offset| term per value of block b (the min of Q4_1/Q5_1, dmin·63 of the
- * K formats): these parts cancel against d·q in the dot kernels, so rounding errors scale
- * with them too. */
+ * K formats, dmin·15 of Q2_K): these parts cancel against d·q in the dot kernels, so rounding
+ * errors scale with them too. */
 static double off_mag(const qtype *t, const uint8_t *row, int64_t b)
 {
     if (t->off_m < 0) return 0.0;
     double m = fabs((double)nt_quant_f16_to_f32(get16(row + (size_t)b * nt_type_block_bytes(t->type) + (size_t)t->off_m)));
-    return t->type == NT_TYPE_Q4_1 || t->type == NT_TYPE_Q5_1 ? m : 63.0 * m;
+    return t->max_m * m;
 }
 
 /* The activations the int8 path really multiplies with (decoded from the buffer), and the
@@ -112,10 +117,10 @@ static double off_mag(const qtype *t, const uint8_t *row, int64_t b)
 static void act_decode(int type, const void *act, const float *x, int64_t n, float *xh,
                        float *dblk)
 {
-    /* values per activation block: 1 for the f32 copy, else as quant.h documents */
-    int64_t bl = type == NT_TYPE_F32 || type == NT_TYPE_F16 || type == NT_TYPE_BF16 ? 1
-                 : type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K || type == NT_TYPE_Q6_K ? 256
-                                                                                         : 32;
+    /* values per activation block, told by the buffer's size: 1 for the f32 copy, 32 for
+     * quant_act32 blocks, 256 for quant_act256 ones (quant.h) */
+    size_t ab = nt_quant_act_bytes(type, n);
+    int64_t bl = ab == (size_t)n * 4 ? 1 : ab == (size_t)(n / 32) * sizeof(quant_act32) ? 32 : 256;
     for (int64_t i = 0; i < n; i++) {
         if (bl == 1) {
             xh[i] = x[i];
@@ -536,6 +541,10 @@ static void test_layouts(void)
     T_EQ_INT(sizeof(quant_block_q4_K), nt_type_block_bytes(NT_TYPE_Q4_K));
     T_EQ_INT(sizeof(quant_block_q5_K), nt_type_block_bytes(NT_TYPE_Q5_K));
     T_EQ_INT(sizeof(quant_block_q6_K), nt_type_block_bytes(NT_TYPE_Q6_K));
+    T_EQ_INT(sizeof(quant_block_q2_K), nt_type_block_bytes(NT_TYPE_Q2_K));
+    T_EQ_INT(sizeof(quant_block_q3_K), nt_type_block_bytes(NT_TYPE_Q3_K));
+    T_EQ_INT(sizeof(quant_block_iq4_nl), nt_type_block_bytes(NT_TYPE_IQ4_NL));
+    T_EQ_INT(sizeof(quant_block_iq4_xs), nt_type_block_bytes(NT_TYPE_IQ4_XS));
     for (int ty = -1; ty <= NT_TYPE_COUNT_; ty++) T_EQ_INT(nt_quant_type_supported(ty), nt_type_supported(ty));
     T_CHECK(nt_quant_isa_available(nt_quant_isa_active()));
     T_EQ_STR(nt_quant_isa_name(QUANT_ISA_SCALAR), "scalar");

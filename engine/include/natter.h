@@ -84,7 +84,7 @@ size_t nt_type_block_bytes(int type);
 /* Bytes of a row of n values; 0 if the type is unknown or n is not a multiple of its block. */
 size_t nt_type_row_bytes(int type, int64_t n);
 /* True for the types the forward pass can compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). */
+ * Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS). */
 bool nt_type_supported(int type);
 
 /* Row quantizers, for writers of GGUF files (the trainer's checkpoints, the bench's generated
