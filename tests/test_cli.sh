@@ -4,21 +4,7 @@
 # --ids` against llama.cpp's vocabulary tests, corrupt files, `perplexity` against
 # llama-perplexity's number, pipe mode and a tiny `bench --quick`. Fixtures live in
 # ../shared/fixtures (or $NATTER_FIXTURES); tests that need them skip when they are absent.
-NATTER=${NATTER_BIN:-build/natter}
-case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
-FIX=${NATTER_FIXTURES:-../shared/fixtures}
-STORIES="$FIX/models/stories260K.gguf"
-pass=0; fail=0; skip=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-skip() { skip=$((skip + 1)); echo "SKIP: $1"; }
-# check NAME COMMAND...: passes when the command succeeds.
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-
-have_stories() { [ -f "$STORIES" ]; }
+. "$(dirname "$0")/lib.sh"
 
 # --- one-shot, raw, greedy: the prompt and the answer are the start of the reference ----------
 if have_stories; then
@@ -167,5 +153,4 @@ check "bench reports the bandwidth" grep -q '"test":"memory_read_bandwidth"' "$t
 check "bench reports tg64 with a fraction" grep -q '"test":"tg64".*"fraction_of_limit":' "$tmp/bench.out"
 check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
 
-echo "test_cli: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

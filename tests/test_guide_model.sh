@@ -8,22 +8,20 @@
 # strays a few points from the whole set's (61.3% against 67.8% for the shipped model): its
 # held-out bar is 55%, the trained one stays 90%.
 # `natter train --eval` does the counting; this script turns its figures into checks.
-NATTER=${NATTER_BIN:-build/natter}
+. "$(dirname "$0")/lib.sh"
 MODEL=models/natter-guide.gguf
 AT_TRAIN=90
 AT_HELD=55
-pass=0; fail=0; skip=0
 if [ ! -f "$MODEL" ]; then
-    echo "SKIP: $MODEL is missing (make model builds it)"
-    echo "test_guide_model: 0 passed, 0 failed, 4 skipped"
-    exit 0
+    skip "$MODEL is missing (make model builds it)" 4
+    finish
 fi
 # at_least NAME VALUE BAR
 at_least() {
     if [ -n "$2" ] && awk -v v="$2" -v b="$3" 'BEGIN { exit !(v >= b) }'; then
-        pass=$((pass + 1))
+        ok
     else
-        echo "FAIL: $1: ${2:-no figure}% < $3%"; fail=$((fail + 1))
+        bad "$1: ${2:-no figure}% < $3%"
     fi
 }
 pct() { echo "$2" | sed -nE "s/^$1 questions: .*\\(([0-9.]+)%.*/\\1/p"; }
@@ -36,5 +34,4 @@ out=$("$NATTER" train --eval "$MODEL" --data models/corpus --after-turn --every 
 echo "$out" | grep -E '^(trained|held-out) questions' | sed 's/^/after a turn: /' || echo "$out" | tail -n 5
 at_least "trained questions after a turn" "$(pct trained "$out")" "$AT_TRAIN"
 at_least "held-out phrasings after a turn" "$(pct held-out "$out")" "$AT_HELD"
-echo "test_guide_model: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -10,25 +10,9 @@
 # (the template stops at "\nUser:", raw mode does not). That checks the system prompt, the
 # documents, the example turns and the greeting, in that order, before the question.
 # Skips the model tests cleanly when the fixture is absent.
-NATTER=${NATTER_BIN:-build/natter}
-case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
-FIX=${NATTER_FIXTURES:-../shared/fixtures}
-STORIES="$FIX/models/stories260K.gguf"
+. "$(dirname "$0")/lib.sh"
 case "$STORIES" in /*) ;; *) STORIES="$(pwd)/$STORIES" ;; esac
-pass=0; fail=0; skip=0
-tmp=$(mktemp -d)
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 export XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state"
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/    | /'; }
-skip() { skip=$((skip + 1)); echo "SKIP: $1"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
-finish() {
-    echo "test_persona_cli: $pass passed, $fail failed, $skip skipped"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
 
 if [ ! -x "$NATTER" ]; then
     skip "$NATTER is not built"

@@ -7,20 +7,11 @@
 # replayed alike, and beyond them refused with file:line:col. The kill test uses the helper
 # modes of the test_session program next to natter (build/tests/test_session); model tests
 # skip without ../shared/fixtures.
-NATTER=${NATTER_BIN:-build/natter}
-case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
+# The closing line names the script, not the test_session program run beside it.
+T_NAME=test_session.sh
+. "$(dirname "$0")/lib.sh"
 HELPER="$(dirname "$NATTER")/tests/test_session"
-FIX=${NATTER_FIXTURES:-../shared/fixtures}
-STORIES="$FIX/models/stories260K.gguf"
-pass=0; fail=0; skip=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 export XDG_STATE_HOME="$tmp/state"
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-skip() { skip=$((skip + 1)); echo "SKIP: $1"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
 
 # --- kill -9 at random moments while a session is saved over and over ----------------------
 if [ -x "$HELPER" ]; then
@@ -173,5 +164,4 @@ else
     skip "model tests: $STORIES absent"
 fi
 
-echo "test_session.sh: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -3,15 +3,7 @@
 # three-example YAML file must answer its trained questions (--eval passes), a stopped run
 # resumes, bad data is reported as file:line:col, and usage errors exit 2. Tiny dims and a few
 # hundred steps: a few seconds in all.
-NATTER=${NATTER_BIN:-build/natter}
-case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
-pass=0; fail=0; skip=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
+. "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/qa.yaml" <<'YAML'
 # persona-like keys at the top are ignored
@@ -170,5 +162,4 @@ rc=$?
 check "bad number exits 2 ($rc)" [ "$rc" -eq 2 ]
 "$NATTER" train --help | grep -q "natter train --data" && ok || bad "train --help"
 
-echo "test_train_cli: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -14,56 +14,17 @@
 # timeout instead of sleeping fixed times. Skips cleanly without tmux, the binary or the model.
 # Ends with `test_tui: N passed, N failed, N skipped`.
 
-NATTER_BIN=${NATTER_BIN:-build/natter}
-FIXTURES=${NATTER_FIXTURES:-../shared/fixtures}
-MODEL="$FIXTURES/models/stories260K.gguf"
-SOCK="natter-test-$$"
-pass=0; fail=0; skip=0
-
-TMP=$(mktemp -d)
-T() { tmux -u -L "$SOCK" "$@"; }
-cleanup() { T kill-server 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/     | /'; }
-finish() {
-    echo "test_tui: $pass passed, $fail failed, $skip skipped"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
+. "$(dirname "$0")/lib.sh"
+MODEL=$STORIES
 
 missing=""
 command -v tmux >/dev/null 2>&1 || missing="tmux is not installed"
-[ -x "$NATTER_BIN" ] || missing="${missing:+$missing; }$NATTER_BIN is not built"
+[ -x "$NATTER" ] || missing="${missing:+$missing; }$NATTER is not built"
 [ -f "$MODEL" ] || missing="${missing:+$missing; }$MODEL is absent"
 if [ -n "$missing" ]; then
-    echo "skip test_tui: $missing"
-    skip=1
+    skip "test_tui: $missing"
     finish
 fi
-
-cap() { T capture-pane -p -t nt 2>/dev/null; }
-
-# wait_for TEXT [TENTHS]: polls the screen until it shows TEXT (fixed string).
-wait_for() {
-    i=0; lim=${2:-100}
-    while [ "$i" -lt "$lim" ]; do
-        cap | grep -qF -- "$1" && return 0
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
-
-# wait_gone TEXT [TENTHS]
-wait_gone() {
-    i=0; lim=${2:-100}
-    while [ "$i" -lt "$lim" ]; do
-        cap | grep -qF -- "$1" || return 0
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
 
 # start [COLS ROWS]: a fresh natter in a fresh session. The shell around it prints the exit
 # status afterwards so tests can see how natter ended and what the terminal looks like then.
@@ -72,11 +33,11 @@ wait_gone() {
 ARGS_DEFAULT="--system ''"
 start() {
     T kill-session -t nt 2>/dev/null
-    mkdir -p "$TMP/home" "$TMP/state" "$TMP/config"
+    mkdir -p "$tmp/home" "$tmp/state" "$tmp/config"
     T new-session -d -s nt -x "${1:-100}" -y "${2:-30}" \
-        "env HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' XDG_CONFIG_HOME='$TMP/config' \
+        "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' XDG_CONFIG_HOME='$tmp/config' \
          INPUTRC='${INPUTRC_FILE:-/dev/null}' LANG=C.UTF-8 LC_ALL=C.UTF-8 ${ENVS:-} \
-         '$NATTER_BIN' -m '$MODEL' --seed 7 ${ARGS-$ARGS_DEFAULT} 2>'$TMP/stderr'; echo \"EXIT=\$?\"; sleep 600"
+         '$NATTER' -m '$MODEL' --seed 7 ${ARGS-$ARGS_DEFAULT} 2>'$tmp/stderr'; echo \"EXIT=\$?\"; sleep 600"
     T set-option -t nt status off >/dev/null
     wait_for "${START_TEXT:-F1 shows the keys}" 100
 }
@@ -310,15 +271,15 @@ if wait_for "EXIT=0" && ! cap | grep -q "Sampling"; then
 else
     bad "/quit exits with status 0 and gives the screen back" "$(cap)"
 fi
-if grep -q "Once upon a time" "$TMP/state/natter/history" 2>/dev/null; then
+if grep -q "Once upon a time" "$tmp/state/natter/history" 2>/dev/null; then
     ok "the input history is saved under XDG_STATE_HOME"
 else
-    bad "the input history is saved under XDG_STATE_HOME" "$(ls -R "$TMP/state" 2>&1)"
+    bad "the input history is saved under XDG_STATE_HOME" "$(ls -R "$tmp/state" 2>&1)"
 fi
-if grep -qF 'first line\nsecond line\nthird line' "$TMP/state/natter/history" 2>/dev/null; then
+if grep -qF 'first line\nsecond line\nthird line' "$tmp/state/natter/history" 2>/dev/null; then
     ok "a multi-line question is one history entry"
 else
-    bad "a multi-line question is one history entry" "$(cat "$TMP/state/natter/history" 2>&1)"
+    bad "a multi-line question is one history entry" "$(cat "$tmp/state/natter/history" 2>&1)"
 fi
 start 100 30
 T send-keys -t nt Up
@@ -352,7 +313,7 @@ if [ -n "$pid" ]; then
         bad "SIGTERM restores the terminal (exit 143)" "$(cap)"
     fi
 else
-    skip=$((skip + 1)); echo "skip SIGTERM test: natter's pid not found"
+    skip "SIGTERM test: natter's pid not found"
 fi
 
 # ---- 11a. Ctrl-Z gives the terminal back and stops natter; fg brings the screen back. This
@@ -362,7 +323,7 @@ if command -v bash >/dev/null 2>&1; then
     T new-session -d -s nt -x 100 -y 30 "env PS1='$ ' bash --norc --noprofile -i"
     T set-option -t nt status off >/dev/null
     wait_for "$" 30
-    T send-keys -t nt "HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 '$NATTER_BIN' -m '$MODEL' --system '' 2>/dev/null" Enter
+    T send-keys -t nt "HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 '$NATTER' -m '$MODEL' --system '' 2>/dev/null" Enter
     wait_for "F1 shows the keys" 100
     T send-keys -t nt "kept text"
     wait_for "> kept text" 30
@@ -379,12 +340,12 @@ if command -v bash >/dev/null 2>&1; then
     fi
     T send-keys -t nt C-u "/quit" Enter
 else
-    skip=$((skip + 1)); echo "skip Ctrl-Z test: no bash for job control"
+    skip "Ctrl-Z test: no bash for job control"
 fi
 
 # ---- 11b. readline follows the user's inputrc: vi mode (Esc to command mode, 0, x, w, D)
-echo "set editing-mode vi" > "$TMP/vi.inputrc"
-INPUTRC_FILE="$TMP/vi.inputrc" start 100 30
+echo "set editing-mode vi" > "$tmp/vi.inputrc"
+INPUTRC_FILE="$tmp/vi.inputrc" start 100 30
 T send-keys -t nt "abc def"
 wait_for "> abc def" 30
 T send-keys -t nt Escape
@@ -455,8 +416,8 @@ wait_for "EXIT=0"
 # greeting, puts the persona's sampling values on the sliders (F6 goes
 # back to them); a bad file is reported in the history with file:line:col and the current
 # persona stays; /theme switches live and reports bad files the same way.
-mkdir -p "$TMP/config/natter/prompts"
-cat >"$TMP/config/natter/prompts/tiny.yaml" <<'YAML'
+mkdir -p "$tmp/config/natter/prompts"
+cat >"$tmp/config/natter/prompts/tiny.yaml" <<'YAML'
 name: tiny
 description: a persona small enough for the test model
 system: Tell short stories.
@@ -464,10 +425,10 @@ greeting: Hello there, {{user}}!
 sampling:
   temperature: 0.5
 YAML
-printf 'name: broken\nsystem: x\ntempreature: 1\n' >"$TMP/broken.yaml"
-printf 'name: badtheme\nstyles:\n  usr: {fg: red}\n' >"$TMP/badtheme.yaml"
-: >"$TMP/statefile"
-ENVS="XDG_STATE_HOME=$TMP/statefile" start 100 30
+printf 'name: broken\nsystem: x\ntempreature: 1\n' >"$tmp/broken.yaml"
+printf 'name: badtheme\nstyles:\n  usr: {fg: red}\n' >"$tmp/badtheme.yaml"
+: >"$tmp/statefile"
+ENVS="XDG_STATE_HOME=$tmp/statefile" start 100 30
 T send-keys -t nt "Once" Enter
 idle
 if wait_for "cannot autosave the session" 30; then
@@ -501,7 +462,7 @@ if wait_for "sliders reset to the tiny persona" 30 && cap | grep -q "│ temp .*
 else
     bad "F6 resets the sliders to the persona's values" "$(cap)"
 fi
-T send-keys -t nt "/persona $TMP/broken.yaml" Enter
+T send-keys -t nt "/persona $tmp/broken.yaml" Enter
 if wait_for "broken.yaml:3:1: unknown key 'tempreature'" 30 && wait_for "keeping tiny" 30 &&
    cap | tail -n 1 | grep -q "│ tiny "; then
     ok "a bad persona file is reported in the history (file:line:col) and the current persona stays"
@@ -525,7 +486,7 @@ after:  $status_after"
 else
     bad "/theme light" "$(cap)"
 fi
-T send-keys -t nt "/theme $TMP/badtheme.yaml" Enter
+T send-keys -t nt "/theme $tmp/badtheme.yaml" Enter
 if wait_for "badtheme.yaml:3:3: unknown" 30 && wait_for "keeping light" 30; then
     ok "a bad theme file is reported in the history and the current theme stays"
 else
@@ -534,7 +495,7 @@ fi
 T send-keys -t nt "/quit" Enter
 wait_for "EXIT=0"
 # At start, a bad --persona falls back to the default persona and shows the errors.
-ARGS="--persona $TMP/broken.yaml" START_TEXT="unknown key" start 100 30
+ARGS="--persona $tmp/broken.yaml" START_TEXT="unknown key" start 100 30
 if cap | grep -q "broken.yaml:3:1: unknown key 'tempreature'" && cap | tail -n 1 | grep -q "│ default "; then
     ok "a bad --persona at start: the default persona, the errors shown"
 else
@@ -542,8 +503,8 @@ else
 fi
 
 # Context documents are summed up in the history (the model reads them whole).
-printf 'Lily has a red ball.' >"$TMP/doc.txt"
-ARGS="--persona tiny --context $TMP/doc.txt" START_TEXT="Hello there" start 100 30
+printf 'Lily has a red ball.' >"$tmp/doc.txt"
+ARGS="--persona tiny --context $tmp/doc.txt" START_TEXT="Hello there" start 100 30
 if wait_for "[Document 1: doc.txt: 20 bytes]" 30 && ! cap | grep -q "red ball" &&
    cap | tail -n 1 | grep -q "│ tiny [0-9]* tok │"; then
     ok "--context documents are summed up under the system prompt"
@@ -556,7 +517,7 @@ fi
 # the separator lines 196, a warning in the message line 46 (a command refused while an answer
 # is being written), the typed text 201, the probability bars 226 (70 columns: the view spans
 # the screen, with room for bars).
-cat >"$TMP/vivid.yaml" <<'YAML'
+cat >"$tmp/vivid.yaml" <<'YAML'
 name: vivid
 styles:
   border:  {fg: 196}
@@ -566,7 +527,7 @@ styles:
 YAML
 ecap() { T capture-pane -p -e -t nt; }
 E=$(printf '\033')
-ENVS="NATTER_TEST_TOKEN_DELAY_MS=80" ARGS="--system '' -n 24 --theme $TMP/vivid.yaml" start 70 30
+ENVS="NATTER_TEST_TOKEN_DELAY_MS=80" ARGS="--system '' -n 24 --theme $tmp/vivid.yaml" start 70 30
 T send-keys -t nt -l "hello there"
 wait_for "> hello there" 30
 if ecap | grep -q "38;5;201m\($E\[[0-9;]*m\)*hello there"; then
@@ -606,12 +567,12 @@ wait_for "EXIT=0"
 # ---- 15b. the theme's text element is the screen's background: blank cells of the history
 # and of the panel carry its colour (48;5;N), and a style without a background of its own (the
 # status bar's text) is drawn on it too.
-cat >"$TMP/deep.yaml" <<'YAML'
+cat >"$tmp/deep.yaml" <<'YAML'
 name: deep
 styles:
   text: {fg: 252, bg: 17}
 YAML
-start_deep() { ARGS="--theme $TMP/deep.yaml" start 100 30; }
+start_deep() { ARGS="--theme $tmp/deep.yaml" start 100 30; }
 start_deep
 blank_rows=$(ecap | sed -n '3,12p' | grep -c "48;5;17m")
 if [ "$blank_rows" -ge 5 ]; then
@@ -647,8 +608,8 @@ if [ "$(colours)" -gt 0 ]; then ok "with colours the screen has colour escapes";
 # question continues the file; /load of a corrupt file reports file:line:col and changes
 # nothing; /replay regenerates the answers and says they matched; a bad --resume starts a new
 # conversation and never writes over the file.
-SESS="$TMP/state/natter/sessions"
-rm -rf "$TMP/state"
+SESS="$tmp/state/natter/sessions"
+rm -rf "$tmp/state"
 ARGS="--system '' -n 12" start 100 30
 T send-keys -t nt "Once upon a time" Enter
 idle
@@ -685,16 +646,16 @@ note_style() {
 info_style=$(note_style "^.*story  .*stories260K" "story")
 T send-keys -t nt "/load story" Enter
 wait_for "read 2 messages back" 50
-T send-keys -t nt "/export $TMP/chat.md" Enter
-wait_for "exported 2 messages as Markdown to $TMP/chat.md" 30
-T send-keys -t nt "/export $TMP/chat json" Enter
-wait_for "exported 2 messages as JSON to $TMP/chat" 30
-if grep -q "Once upon a time" "$TMP/chat.md" 2>/dev/null && grep -q '^#' "$TMP/chat.md" &&
-   [ "$(grep -c '"role": "user"' "$TMP/chat" 2>/dev/null)" = 1 ] &&
-   [ "$(grep -c '"role": "assistant"' "$TMP/chat")" = 1 ] && grep -q '"content": "Once upon a time"' "$TMP/chat"; then
+T send-keys -t nt "/export $tmp/chat.md" Enter
+wait_for "exported 2 messages as Markdown to $tmp/chat.md" 30
+T send-keys -t nt "/export $tmp/chat json" Enter
+wait_for "exported 2 messages as JSON to $tmp/chat" 30
+if grep -q "Once upon a time" "$tmp/chat.md" 2>/dev/null && grep -q '^#' "$tmp/chat.md" &&
+   [ "$(grep -c '"role": "user"' "$tmp/chat" 2>/dev/null)" = 1 ] &&
+   [ "$(grep -c '"role": "assistant"' "$tmp/chat")" = 1 ] && grep -q '"content": "Once upon a time"' "$tmp/chat"; then
     ok "/export writes the conversation as Markdown and as JSON messages"
 else
-    bad "/export writes the conversation as Markdown and as JSON messages" "$(cap | tail -n 3; cat "$TMP/chat.md" "$TMP/chat" 2>&1)"
+    bad "/export writes the conversation as Markdown and as JSON messages" "$(cap | tail -n 3; cat "$tmp/chat.md" "$tmp/chat" 2>&1)"
 fi
 T send-keys -t nt "/quit" Enter
 wait_for "EXIT=0"
@@ -713,10 +674,10 @@ else
     bad "a new question continues the resumed session (autosaved into its file)" "$(cap; cat "$SESS/story.yaml")"
 fi
 printf 'natter-session: 1\nmodel: [\n' >"$SESS/broken.yaml"
-cp "$SESS/broken.yaml" "$TMP/broken.orig"
+cp "$SESS/broken.yaml" "$tmp/broken.orig"
 T send-keys -t nt "/load broken" Enter
 if wait_for "broken.yaml:3:1:" 30 && wait_for "keeping the current conversation" 30 &&
-   cap | grep -q "^  The dog" && cmp -s "$SESS/broken.yaml" "$TMP/broken.orig"; then
+   cap | grep -q "^  The dog" && cmp -s "$SESS/broken.yaml" "$tmp/broken.orig"; then
     ok "/load of a corrupt file shows file:line:col, keeps the conversation and the file"
 else
     bad "/load of a corrupt file shows file:line:col, keeps the conversation and the file" "$(cap)"
@@ -744,7 +705,7 @@ ARGS="--system '' --resume broken -n 12" START_TEXT="has errors" start 100 30
 shown=$(cap)
 T send-keys -t nt "Once" Enter
 idle
-if echo "$shown" | grep -q "broken.yaml:3:1:" && cmp -s "$SESS/broken.yaml" "$TMP/broken.orig" &&
+if echo "$shown" | grep -q "broken.yaml:3:1:" && cmp -s "$SESS/broken.yaml" "$tmp/broken.orig" &&
    [ "$(ls "$SESS" | wc -l)" -eq $((n_before + 1)) ]; then
     ok "--resume of a corrupt file: the errors shown, a new session under a new name"
 else
@@ -763,7 +724,7 @@ if [ -n "$pid" ]; then
         bad "a fatal signal restores the terminal and re-raises (exit 139)" "$(cap)"
     fi
 else
-    skip=$((skip + 1)); echo "skip SIGSEGV test: natter's pid not found"
+    skip "SIGSEGV test: natter's pid not found"
 fi
 
 finish

@@ -1,0 +1,78 @@
+# tests/lib.sh — what every shell test (tests/test_*.sh) shares, sourced first thing:
+#     . "$(dirname "$0")/lib.sh"
+# It gives the paths (NATTER: the binary, absolute; FIX: the fixtures; STORIES: the
+# stories260K model), a temporary folder $tmp removed at exit (kept when KEEP is set), result
+# counting (ok, bad, skip, check) and finish, which prints the closing line tests/run.sh adds
+# up, `NAME: N passed, N failed, N skipped`, and exits non-zero on a failure. NAME is T_NAME,
+# by default the script's name without .sh. Tests that drive natter's screen get a private
+# tmux server (T, cap, wait_for, wait_gone), stopped at exit with the rest.
+
+NATTER=${NATTER_BIN:-build/natter}
+case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
+FIX=${NATTER_FIXTURES:-../shared/fixtures}
+STORIES="$FIX/models/stories260K.gguf"
+T_NAME=${T_NAME:-$(basename "$0" .sh)}
+pass=0; fail=0; skip=0
+
+tmp=$(mktemp -d)
+# One tmux server per test run (-L), so nothing of the user's own sessions is seen or touched.
+T_SOCK="natter-test-$$"
+t_cleanup() {
+    command -v tmux >/dev/null 2>&1 && tmux -L "$T_SOCK" kill-server 2>/dev/null
+    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}
+trap t_cleanup EXIT
+# A signal ends the script through exit, so the EXIT trap cleans up once.
+trap 'exit 130' INT TERM
+
+# ok [NAME]: a passed check (NAME is printed when given). bad NAME [DETAIL]: a failed one, with
+# DETAIL (several lines, e.g. the screen) indented under it. skip WHY [N]: N checks (1) skipped.
+ok() {
+    pass=$((pass + 1))
+    if [ -n "${1:-}" ]; then echo "ok   $1"; fi
+}
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $1"
+    if [ -n "${2:-}" ]; then echo "$2" | sed 's/^/    | /'; fi
+}
+skip() {
+    skip=$((skip + ${2:-1}))
+    echo "SKIP: $1"
+}
+# check NAME COMMAND...: passes when the command succeeds.
+check() {
+    _name=$1; shift
+    if "$@"; then ok; else bad "$_name"; fi
+}
+have_stories() { [ -f "$STORIES" ]; }
+
+# finish: the closing line; the exit status says whether anything failed.
+finish() {
+    echo "$T_NAME: $pass passed, $fail failed, $skip skipped"
+    [ "$fail" -eq 0 ]
+    exit $?
+}
+
+# --- tmux: one pane, the session `nt` ---------------------------------------------------------
+T() { tmux -u -L "$T_SOCK" "$@"; }
+# cap: the pane's text now.
+cap() { T capture-pane -p -t nt 2>/dev/null; }
+# wait_for TEXT [TENTHS]: polls the screen until it shows TEXT (fixed string), 10 s by default.
+wait_for() {
+    _i=0; _lim=${2:-100}
+    while [ "$_i" -lt "$_lim" ]; do
+        cap | grep -qF -- "$1" && return 0
+        sleep 0.1; _i=$((_i + 1))
+    done
+    return 1
+}
+# wait_gone TEXT [TENTHS]: polls until the screen no longer shows TEXT.
+wait_gone() {
+    _i=0; _lim=${2:-100}
+    while [ "$_i" -lt "$_lim" ]; do
+        cap | grep -qF -- "$1" || return 0
+        sleep 0.1; _i=$((_i + 1))
+    done
+    return 1
+}
