@@ -60,6 +60,18 @@ expect_error "natter: --seed: '-1' is not a seed (0 to 18446744073709551615)" --
 expect_error "natter: unknown option '--tempreature' (see natter --help)" --tempreature 1
 expect_error "natter: --ctx needs a value" --ctx
 expect_error "natter: --raw takes no value" --raw=1
+# The subcommands' options (getopt_long, app/cmd/args.c): the same kinds of message.
+expect_error "natter bench: --threads: 'x' is not a whole number" bench --threads x
+expect_error "natter bench: --threads: '65' is out of range (0 to 64)" bench --thr=65
+expect_error "natter tokenize: unknown option '--idz' (see natter tokenize --help)" tokenize --idz x
+expect_error "natter tokenize: --ids takes no value" tokenize x --ids=1
+expect_error "natter perplexity: --ctx: '2' is out of range (4 to 1048576)" perplexity -m x -f y -c 2
+expect_error "natter export: --format needs a value" export a.yaml --format
+expect_error "natter replay: --temp: 'abc' is not a number" replay x.yaml --temp=abc
+expect_error "natter replay: unexpected argument 'y.yaml'" replay x.yaml --check y.yaml
+expect_error "natter train: --seed: '-1' is not a whole number" train --seed -1
+expect_error "natter import-card: one card at a time ('b.json' is extra)" import-card a.json b.json
+expect_error "natter info: unknown option '-x' (see natter info --help)" info -x m.gguf
 
 # No model given and no default model: say how to give one, exit 2.
 (cd "$tmp" && "$NATTER" -p hi >/dev/null 2>"$tmp/nomodel.err"); rc=$?

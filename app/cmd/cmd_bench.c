@@ -13,6 +13,7 @@
  * directly, so their tokenizer is a minimal valid byte-level one padded to the vocabulary
  * size. --quick uses one tiny shape instead (for tests). */
 #include "natter.h"
+#include "args.h"
 #include "cmds.h"
 
 #include <errno.h>
@@ -610,29 +611,34 @@ int cmd_bench(int argc, char **argv)
     const char *model_path = NULL;
     bench_ctx bc = {.json = false, .n_threads = 0};
     bool quick = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) bc.json = true;
-        else if (strcmp(a, "--quick") == 0) quick = true;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            bench_usage(stdout);
-            return 0;
-        } else if ((strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) && i + 1 < argc)
-            model_path = argv[++i];
-        else if ((strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (!argv[i][0] || *end || v < 0 || v > 64) {
-                fprintf(stderr, "natter bench: %s: '%s' is not a thread count (0 to 64)\n", a,
-                        argv[i]);
-                return 2;
-            }
-            bc.n_threads = (int)v;
-        } else {
-            fprintf(stderr, "natter bench: unknown or incomplete argument '%s'\n", a);
-            bench_usage(stderr);
-            return 2;
+    enum { OPT_JSON = 256, OPT_QUICK };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"threads", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    args a = args_start("natter bench", argc, argv, "m:t:h", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case 'm': model_path = a.value; break;
+        case 't': {
+            int32_t n;
+            if (args_int(&a, 0, 64, &n)) return 2;
+            bc.n_threads = n;
+            break;
         }
+        case OPT_JSON: bc.json = true; break;
+        case OPT_QUICK: quick = true; break;
+        case 'h': bench_usage(stdout); return 0;
+        default: bench_usage(stderr); return 2;
+        }
+    }
+    if (args_operands(&a, 0)) {
+        bench_usage(stderr);
+        return 2;
     }
     if (bc.n_threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,6 +1,7 @@
 /* cmd_info.c — `natter info MODEL.gguf`: what a GGUF file holds, read from its metadata and
  * tensor table only (no weights are loaded, so vocabulary-only files work too). */
 #include "natter.h"
+#include "args.h"
 #include "cli.h"
 #include "cmds.h"
 
@@ -60,24 +61,30 @@ static void info_token(const nt_tokenizer *t, const char *label, int32_t id)
 
 int cmd_info(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    args a = args_start("natter info", argc, argv, "h", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        if (c == 'h') {
             printf("usage: natter info MODEL.gguf\n");
             return 0;
         }
+        return 2;
+    }
+    if (argc - a.first != 1) {
         fprintf(stderr, "usage: natter info MODEL.gguf\n");
         return 2;
     }
+    const char *path = argv[a.first];
     nt_gguf *g = NULL;
     nt_tokenizer *tok = NULL;
     nt_err e = {0};
-    if (nt_gguf_open(&g, argv[1], &e) != NT_OK) {
+    if (nt_gguf_open(&g, path, &e) != NT_OK) {
         fprintf(stderr, "natter info: %s\n", e.msg);
         return 1;
     }
     char b1[64], b2[64];
     info_bytes(b1, sizeof b1, (double)nt_gguf_file_size(g));
-    printf("%-17s %s\n", "file:", argv[1]);
+    printf("%-17s %s\n", "file:", path);
     printf("%-17s %llu (%s)\n", "file size:", (unsigned long long)nt_gguf_file_size(g), b1);
     printf("%-17s %u\n", "gguf version:", nt_gguf_version(g));
 

@@ -3,6 +3,7 @@
  * (nt_model_perplexity in the engine), printed in its style: progress on stderr, then
  * "Final estimate: PPL = 10055.0506 +/- 46.1234" on stdout. */
 #include "natter.h"
+#include "args.h"
 #include "cmds.h"
 #include "util/strbuf.h"
 
@@ -37,53 +38,36 @@ static void ppl_usage(FILE *f)
     fprintf(f, "usage: natter perplexity -m MODEL.gguf -f TEXT [--ctx N] [--threads N]\n");
 }
 
-static int ppl_int(const char *opt, const char *v, long lo, long hi, int32_t *out)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!v[0] || *end) {
-        fprintf(stderr, "natter perplexity: %s: '%s' is not a whole number\n", opt, v);
-        return -1;
-    }
-    if (errno == ERANGE || x < lo || x > hi) {
-        fprintf(stderr, "natter perplexity: %s: '%s' is out of range (%ld to %ld)\n", opt, v,
-                lo, hi);
-        return -1;
-    }
-    *out = (int32_t)x;
-    return 0;
-}
-
 int cmd_perplexity(int argc, char **argv)
 {
     const char *model_path = NULL, *text_path = NULL;
     int32_t n_ctx = 0, n_threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            ppl_usage(stdout);
-            return 0;
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"file", required_argument, NULL, 'f'},
+        {"ctx", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    args a = args_start("natter perplexity", argc, argv, "m:f:c:t:h", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case 'm': model_path = a.value; break;
+        case 'f': text_path = a.value; break;
+        case 'c':
+            if (args_int(&a, 4, 1 << 20, &n_ctx)) return 2;
+            break;
+        case 't':
+            if (args_int(&a, 0, 512, &n_threads)) return 2;
+            break;
+        case 'h': ppl_usage(stdout); return 0;
+        default: ppl_usage(stderr); return 2;
         }
-        bool known = strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0 || strcmp(a, "-f") == 0 ||
-                     strcmp(a, "--file") == 0 || strcmp(a, "--ctx") == 0 ||
-                     strcmp(a, "-c") == 0 || strcmp(a, "--threads") == 0 ||
-                     strcmp(a, "-t") == 0;
-        if (!known) {
-            fprintf(stderr, "natter perplexity: unknown argument '%s'\n", a);
-            ppl_usage(stderr);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "natter perplexity: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (a[1] == 'm' || strcmp(a, "--model") == 0) model_path = v;
-        else if (a[1] == 'f' || strcmp(a, "--file") == 0) text_path = v;
-        else if (a[1] == 'c' || strcmp(a, "--ctx") == 0) {
-            if (ppl_int(a, v, 4, 1 << 20, &n_ctx)) return 2;
-        } else if (ppl_int(a, v, 0, 512, &n_threads)) return 2;
+    }
+    if (args_operands(&a, 0)) {
+        ppl_usage(stderr);
+        return 2;
     }
     if (!model_path || !text_path) {
         ppl_usage(stderr);

@@ -2,6 +2,7 @@
  * `natter --check FILE...`, `--list-personas`, `--list-themes` and `natter import-card`.
  * main() dispatches here (declarations and contracts in persona.h). These print: they are
  * commands, not library code. */
+#include "args.h"
 #include "conv/chat.h"
 #include "cli.h"
 #include "conv/persona.h"
@@ -53,42 +54,15 @@ static void print_diag(const ycfg_diag *d)
 int cmd_check(int argc, char **argv)
 {
     const char *model_path = NULL;
-    /* Options may come before or after the files (`natter --check FILE --model M`): the files
-     * are moved to the end of argv, in order. argv[0] is "--check". */
-    int first = argc;
-    bool dashdash = false;
-    {
-        char **files = malloc((size_t)argc * sizeof *files);
-        int nf = 0;
-        if (!files) {
-            fprintf(stderr, "natter --check: out of memory\n");
-            return 1;
-        }
-        for (int i = 1; i < argc; i++) {
-            const char *a = argv[i];
-            if (!dashdash && !strcmp(a, "--")) {
-                dashdash = true;
-            } else if (!dashdash && (!strcmp(a, "-m") || !strcmp(a, "--model"))) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "natter --check: %s needs a model file\n", a);
-                    free(files);
-                    return 2;
-                }
-                model_path = argv[++i];
-            } else if (!dashdash && !strncmp(a, "--model=", 8)) {
-                model_path = a + 8;
-            } else if (!dashdash && a[0] == '-' && a[1]) {
-                fprintf(stderr, "natter --check: unknown option '%s'\n", a);
-                free(files);
-                return 2;
-            } else {
-                files[nf++] = argv[i];
-            }
-        }
-        first = argc - nf;
-        for (int i = 0; i < nf; i++) argv[first + i] = files[i];
-        free(files);
+    /* Options may come before or after the files (`natter --check FILE --model M`): getopt
+     * moves the files to the end of argv, in order. argv[0] is "--check". */
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {0}};
+    args a = args_start("natter --check", argc, argv, "m:", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        if (c != 'm') return 2;
+        model_path = a.value;
     }
+    int first = a.first;
     if (first >= argc) {
         fprintf(stderr, "usage: natter --check [--model MODEL.gguf] FILE...\n");
         return 2;
@@ -213,24 +187,24 @@ int cmd_import_card(int argc, char **argv)
 {
     const char *card_path = NULL, *out_path = NULL;
     bool force = false;
-    for (int i = 1; i < argc; i++) { /* argv[0] is "import-card" */
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "natter import-card: -o needs a file name\n");
-                return 2;
-            }
-            out_path = argv[++i];
-        } else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f")) {
-            force = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "natter import-card: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (!card_path) {
-            card_path = argv[i];
-        } else {
-            fprintf(stderr, "natter import-card: one card at a time ('%s' is extra)\n", argv[i]);
-            return 2;
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {0},
+    };
+    args a = args_start("natter import-card", argc, argv, "o:f", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case 'o': out_path = a.value; break;
+        case 'f': force = true; break;
+        default: return 2;
         }
+    }
+    if (a.first < argc) card_path = argv[a.first];
+    if (a.first + 1 < argc) {
+        fprintf(stderr, "natter import-card: one card at a time ('%s' is extra)\n",
+                argv[a.first + 1]);
+        return 2;
     }
     if (!card_path) {
         fprintf(stderr, "usage: natter import-card CARD.json [-o prompts/NAME.yaml] [--force]\n");

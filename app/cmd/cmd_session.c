@@ -5,6 +5,7 @@
  * (the one-shot mode in cli.c calls the cmd_session_* hooks declared in cmds.h). */
 #include "natter.h"
 #include "conv/chat.h"
+#include "args.h"
 #include "cli.h"
 #include "cmds.h"
 #include "conv/replay.h"
@@ -46,8 +47,9 @@ static session *load_named(const char *cmd, const char *name)
 
 static const char *const replay_params[] = {
     "temp", "temperature", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n",
-    "presence-penalty", "frequency-penalty", "seed", NULL,
+    "presence-penalty", "frequency-penalty", "seed",
 };
+#define REPLAY_N_PARAMS ((int)(sizeof replay_params / sizeof replay_params[0]))
 
 static void replay_usage(FILE *f)
 {
@@ -152,76 +154,44 @@ int cmd_replay(int argc, char **argv)
     const char *file = NULL;
     bool check = false;
     replay_opts o = {0};
-    /* The names of --NAME=VALUE overrides, cut out of their argument: o.names point here. */
-    char names[REPLAY_MAX_OVERRIDES][64];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            replay_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--check")) {
-            check = true;
-            continue;
-        }
-        if (a[0] != '-' || !a[1]) {
-            if (file) {
-                fprintf(stderr, "natter replay: unexpected argument '%s'\n", a);
-                return 2;
-            }
-            file = a;
-            continue;
-        }
-        const char *name = a[1] == '-' ? a + 2 : a + 1;
-        const char *val = NULL;
-        char nbuf[64];
-        const char *eq = strchr(name, '=');
-        if (eq) {
-            snprintf(nbuf, sizeof nbuf, "%.*s", (int)(eq - name), name);
-            name = nbuf;
-            val = eq + 1;
-        }
-        bool is_param = false;
-        for (int k = 0; replay_params[k]; k++) is_param |= !strcmp(name, replay_params[k]);
-        bool known = is_param || !strcmp(name, "m") || !strcmp(name, "model") ||
-                     !strcmp(name, "t") || !strcmp(name, "threads");
-        if (!known) {
-            fprintf(stderr, "natter replay: unknown option '%s' (see natter replay --help)\n", a);
-            return 2;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "natter replay: %s needs a value\n", a);
-                return 2;
-            }
-            val = argv[++i];
-        }
-        if (!strcmp(name, "m") || !strcmp(name, "model")) {
-            o.model_path = val;
-        } else if (!strcmp(name, "t") || !strcmp(name, "threads")) {
-            char *end;
-            long n = strtol(val, &end, 10);
-            if (!val[0] || *end || n < 0 || n > 512) {
-                fprintf(stderr, "natter replay: --threads: '%s' is not a count (0 to 512)\n", val);
-                return 2;
-            }
-            o.n_threads = (int32_t)n;
-        } else {
+    enum { OPT_CHECK = 256, OPT_PARAM = 1000 };
+    struct option opts[REPLAY_N_PARAMS + 5] = {
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"model", required_argument, NULL, 'm'},
+        {"threads", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+    };
+    for (int k = 0; k < REPLAY_N_PARAMS; k++)
+        opts[4 + k] = (struct option){replay_params[k], required_argument, NULL, OPT_PARAM + k};
+    args a = args_start("natter replay", argc, argv, "m:t:h", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case 'h': replay_usage(stdout); return 0;
+        case OPT_CHECK: check = true; break;
+        case 'm': o.model_path = a.value; break;
+        case 't':
+            if (args_int(&a, 0, 512, &o.n_threads)) return 2;
+            break;
+        case '?': return 2;
+        default: {
+            const char *name = replay_params[c - OPT_PARAM];
             if (o.n_overrides == REPLAY_MAX_OVERRIDES) {
                 fprintf(stderr, "natter replay: too many parameters\n");
                 return 2;
             }
             nt_sampler_params p = nt_sampler_default_params();
             nt_err e = {0};
-            if (chat_set_param(&p, name, val, &e) != NT_OK) {
+            if (chat_set_param(&p, name, a.value, &e) != NT_OK) {
                 fprintf(stderr, "natter replay: --%s: %s\n", name, e.msg);
                 return 2;
             }
-            if (name == nbuf) name = strcpy(names[o.n_overrides], nbuf);
             o.names[o.n_overrides] = name;
-            o.values[o.n_overrides++] = val;
+            o.values[o.n_overrides++] = a.value;
+        }
         }
     }
+    if (args_operands(&a, 1)) return 2;
+    if (a.first < argc) file = argv[a.first];
     if (!file) {
         replay_usage(stderr);
         return 2;
@@ -351,37 +321,27 @@ out:
 int cmd_export(int argc, char **argv)
 {
     const char *file = NULL, *format = "md", *outp = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    args a = args_start("natter export", argc, argv, "f:o:h", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case 'f': format = a.value; break;
+        case 'o': outp = a.value; break;
+        case 'h':
             printf("usage: natter export FILE [--format md|json] [-o OUT]\n"
                    "Writes a saved session as Markdown or as JSON chat messages (OpenAI's\n"
                    "[{\"role\": ..., \"content\": ...}] shape) to stdout or OUT.\n");
             return 0;
-        }
-        if (!strcmp(a, "--format") || !strcmp(a, "-f") || !strncmp(a, "--format=", 9)) {
-            const char *v = a[1] == '-' && a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
-            if (!v) {
-                fprintf(stderr, "natter export: %s needs a value\n", a);
-                return 2;
-            }
-            format = v;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "natter export: %s needs a value\n", a);
-                return 2;
-            }
-            outp = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "natter export: unknown option '%s' (see natter export --help)\n", a);
-            return 2;
-        } else if (file) {
-            fprintf(stderr, "natter export: unexpected argument '%s'\n", a);
-            return 2;
-        } else {
-            file = a;
+        default: return 2;
         }
     }
+    if (args_operands(&a, 1)) return 2;
+    if (a.first < argc) file = argv[a.first];
     if (!file) {
         fprintf(stderr, "usage: natter export FILE [--format md|json] [-o OUT]\n");
         return 2;

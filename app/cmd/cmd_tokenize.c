@@ -3,6 +3,7 @@
  * vocabulary-only files work) and prints one "id<TAB>piece" line per token, or with --ids the
  * ids on one line (the fixtures' convention: no BOS/EOS, specials not parsed). */
 #include "natter.h"
+#include "args.h"
 #include "cmds.h"
 #include "util/strbuf.h"
 #include "util/text.h"
@@ -48,23 +49,26 @@ int cmd_tokenize(int argc, char **argv)
     const char *path = NULL;
     bool ids = false;
     int flags = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ids") == 0) ids = true;
-        else if (strcmp(argv[i], "--bos") == 0) flags |= NT_TOK_ADD_BOS;
-        else if (strcmp(argv[i], "--special") == 0) flags |= NT_TOK_PARSE_SPECIAL;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            tok_usage(stdout);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "natter tokenize: unknown option '%s'\n", argv[i]);
-            tok_usage(stderr);
-            return 2;
-        } else if (!path) path = argv[i];
-        else {
-            fprintf(stderr, "natter tokenize: unexpected argument '%s'\n", argv[i]);
-            return 2;
+    enum { OPT_IDS = 256, OPT_BOS, OPT_SPECIAL };
+    static const struct option opts[] = {
+        {"ids", no_argument, NULL, OPT_IDS},
+        {"bos", no_argument, NULL, OPT_BOS},
+        {"special", no_argument, NULL, OPT_SPECIAL},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    args a = args_start("natter tokenize", argc, argv, "h", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case OPT_IDS: ids = true; break;
+        case OPT_BOS: flags |= NT_TOK_ADD_BOS; break;
+        case OPT_SPECIAL: flags |= NT_TOK_PARSE_SPECIAL; break;
+        case 'h': tok_usage(stdout); return 0;
+        default: return 2;
         }
     }
+    if (args_operands(&a, 1)) return 2;
+    if (a.first < argc) path = argv[a.first];
     if (!path) {
         tok_usage(stderr);
         return 2;

@@ -18,6 +18,7 @@
  * answers that contain the key phrase (case-insensitive); below the thresholds (90% trained,
  * 60% held-out) it exits with status 1. */
 #include "natter_train.h"
+#include "args.h"
 #include "cmds.h"
 #include "util/yamlcfg.h"
 
@@ -222,116 +223,131 @@ static void tr_usage(FILE *f)
             "See natter(1), TRAINING.\n");
 }
 
-static int tr_num(const char *opt, const char *v, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!v[0] || *end || errno == ERANGE || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "natter train: %s: '%s' is not a number in %g..%g\n", opt, v, lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
+/* The numeric options: each value is read into its field of tr_opts with its bounds. */
+enum tr_kind { TR_I32, TR_F32, TR_F64 };
+typedef struct tr_numopt {
+    const char *name;
+    enum tr_kind kind;
+    double lo, hi;
+    size_t off; /* of the field in tr_opts */
+} tr_numopt;
 
-static int tr_int(const char *opt, const char *v, long lo, long hi, int32_t *out)
+static const tr_numopt tr_numopts[] = {
+    {"dim", TR_I32, 8, 8192, offsetof(tr_opts, p.n_embd)},
+    {"layers", TR_I32, 1, 256, offsetof(tr_opts, p.n_layer)},
+    {"heads", TR_I32, 1, 256, offsetof(tr_opts, p.n_head)},
+    {"kv-heads", TR_I32, 1, 256, offsetof(tr_opts, p.n_head_kv)},
+    {"ff", TR_I32, 1, 65536, offsetof(tr_opts, p.n_ff)},
+    {"vocab", TR_I32, 259, 1 << 20, offsetof(tr_opts, p.n_vocab)},
+    {"ctx", TR_I32, 8, 8192, offsetof(tr_opts, p.n_ctx)},
+    {"steps", TR_I32, 0, 100000000, offsetof(tr_opts, p.steps)},
+    {"batch", TR_I32, 1, 65536, offsetof(tr_opts, p.batch)},
+    {"warmup", TR_I32, 0, 100000000, offsetof(tr_opts, p.warmup)},
+    {"threads", TR_I32, 0, 64, offsetof(tr_opts, p.n_threads)},
+    {"save-every", TR_I32, 0, 100000000, offsetof(tr_opts, p.save_every)},
+    {"every", TR_I32, 1, 1000000, offsetof(tr_opts, every)},
+    {"lr", TR_F32, 1e-9, 10, offsetof(tr_opts, p.lr)},
+    {"lr-min", TR_F32, 0, 10, offsetof(tr_opts, p.lr_min)},
+    {"weight-decay", TR_F32, 0, 10, offsetof(tr_opts, p.weight_decay)},
+    {"clip", TR_F32, 0, 1e6, offsetof(tr_opts, p.clip)},
+    {"dropout", TR_F32, 0, 0.9, offsetof(tr_opts, p.dropout)},
+    {"question-drop", TR_F32, 0, 0.9, offsetof(tr_opts, p.question_drop)},
+    {"history", TR_F64, 0, 1, offsetof(tr_opts, history)},
+    {"min-train", TR_F64, 0, 100, offsetof(tr_opts, min_train)},
+    {"min-heldout", TR_F64, 0, 100, offsetof(tr_opts, min_heldout)},
+};
+#define TR_N_NUMOPTS (sizeof tr_numopts / sizeof tr_numopts[0])
+#define TR_OPT_NUM 1000 /* getopt's val for tr_numopts[k]: TR_OPT_NUM + k */
+
+enum {
+    TR_OPT_INIT = 256, TR_OPT_EVAL, TR_OPT_SYSTEM, TR_OPT_RESUME, TR_OPT_AFTER_TURN,
+    TR_OPT_CASUAL, TR_OPT_F16, TR_OPT_SEED
+};
+static const struct option tr_flagopts[] = {
+    {"data", required_argument, NULL, 'd'},
+    {"out", required_argument, NULL, 'o'},
+    {"init", required_argument, NULL, TR_OPT_INIT},
+    {"eval", required_argument, NULL, TR_OPT_EVAL},
+    {"system", required_argument, NULL, TR_OPT_SYSTEM},
+    {"resume", no_argument, NULL, TR_OPT_RESUME},
+    {"after-turn", no_argument, NULL, TR_OPT_AFTER_TURN},
+    {"casual", no_argument, NULL, TR_OPT_CASUAL},
+    {"f16", no_argument, NULL, TR_OPT_F16},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"seed", required_argument, NULL, TR_OPT_SEED},
+    {"help", no_argument, NULL, 'h'},
+};
+#define TR_N_FLAGOPTS (sizeof tr_flagopts / sizeof tr_flagopts[0])
+
+/* Reads the current option's value into the field of tr_numopts[k]. 0 or -1 (printed). */
+static int tr_set_num(tr_opts *o, args *a, size_t k)
 {
-    double x;
-    if (tr_num(opt, v, (double)lo, (double)hi, &x)) return -1;
-    if (x != floor(x)) {
-        fprintf(stderr, "natter train: %s: '%s' is not a whole number\n", opt, v);
-        return -1;
+    const tr_numopt *n = &tr_numopts[k];
+    char *field = (char *)o + n->off;
+    if (n->kind == TR_I32) {
+        int32_t v;
+        if (args_int(a, (long)n->lo, (long)n->hi, &v)) return -1;
+        memcpy(field, &v, sizeof v);
+        return 0;
     }
-    *out = (int32_t)x;
+    double v;
+    if (args_double(a, n->lo, n->hi, &v)) return -1;
+    if (n->kind == TR_F64) {
+        memcpy(field, &v, sizeof v);
+    } else {
+        float f = (float)v;
+        memcpy(field, &f, sizeof f);
+    }
     return 0;
 }
 
 /* Returns 0 to go on, 1 after --help, 2 on a usage error. */
 static int tr_parse(tr_opts *o, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-        int32_t n;
-#define NEEDV() do { if (!v) { fprintf(stderr, "natter train: %s needs a value\n", a); return 2; } i++; } while (0)
-#define INT(name, lo, hi, field) else if (strcmp(a, name) == 0) { NEEDV(); if (tr_int(a, v, lo, hi, &n)) return 2; field = n; }
-#define NUM(name, lo, hi, field) else if (strcmp(a, name) == 0) { NEEDV(); if (tr_num(a, v, lo, hi, &x)) return 2; field = (float)x; }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            tr_usage(stdout);
-            return 1;
-        } else if (strcmp(a, "--data") == 0 || strcmp(a, "-d") == 0) {
-            NEEDV();
+    struct option opts[TR_N_FLAGOPTS + TR_N_NUMOPTS + 1];
+    memcpy(opts, tr_flagopts, sizeof tr_flagopts);
+    for (size_t k = 0; k < TR_N_NUMOPTS; k++)
+        opts[TR_N_FLAGOPTS + k] =
+            (struct option){tr_numopts[k].name, required_argument, NULL, TR_OPT_NUM + (int)k};
+    opts[TR_N_FLAGOPTS + TR_N_NUMOPTS] = (struct option){0};
+    args a = args_start("natter train", argc, argv, "d:o:qvh", opts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        switch (c) {
+        case 'h': tr_usage(stdout); return 1;
+        case 'd':
             if (o->n_data == 64) {
                 fprintf(stderr, "natter train: too many --data options (64 at most)\n");
                 return 2;
             }
-            o->data[o->n_data++] = v;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
-            NEEDV();
-            o->out = v;
-        } else if (strcmp(a, "--init") == 0) {
-            NEEDV();
-            o->init = v;
-        } else if (strcmp(a, "--eval") == 0) {
-            NEEDV();
-            o->eval = v;
-        } else if (strcmp(a, "--system") == 0) {
-            NEEDV();
+            o->data[o->n_data++] = a.value;
+            break;
+        case 'o': o->out = a.value; break;
+        case TR_OPT_INIT: o->init = a.value; break;
+        case TR_OPT_EVAL: o->eval = a.value; break;
+        case TR_OPT_SYSTEM:
             if (o->n_system == 8) {
                 fprintf(stderr, "natter train: too many --system options (8 at most)\n");
                 return 2;
             }
-            o->system[o->n_system++] = v;
-        } else if (strcmp(a, "--resume") == 0) {
-            o->resume = true;
-        } else if (strcmp(a, "--after-turn") == 0) {
-            o->after_turn = true;
-        } else if (strcmp(a, "--casual") == 0) {
-            o->casual = true;
-        } else if (strcmp(a, "--f16") == 0) {
-            o->p.f16 = true;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o->quiet = true;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            o->verbose = true;
+            o->system[o->n_system++] = a.value;
+            break;
+        case TR_OPT_RESUME: o->resume = true; break;
+        case TR_OPT_AFTER_TURN: o->after_turn = true; break;
+        case TR_OPT_CASUAL: o->casual = true; break;
+        case TR_OPT_F16: o->p.f16 = true; break;
+        case 'q': o->quiet = true; break;
+        case 'v': o->verbose = true; break;
+        case TR_OPT_SEED:
+            if (args_u64(&a, UINT64_MAX, &o->p.seed)) return 2;
+            break;
+        case '?': tr_usage(stderr); return 2;
+        default:
+            if (tr_set_num(o, &a, (size_t)(c - TR_OPT_NUM))) return 2;
+            break;
         }
-        INT("--dim", 8, 8192, o->p.n_embd)
-        INT("--layers", 1, 256, o->p.n_layer)
-        INT("--heads", 1, 256, o->p.n_head)
-        INT("--kv-heads", 1, 256, o->p.n_head_kv)
-        INT("--ff", 1, 65536, o->p.n_ff)
-        INT("--vocab", 259, 1 << 20, o->p.n_vocab)
-        INT("--ctx", 8, 8192, o->p.n_ctx)
-        INT("--steps", 0, 100000000, o->p.steps)
-        INT("--batch", 1, 65536, o->p.batch)
-        INT("--warmup", 0, 100000000, o->p.warmup)
-        INT("--threads", 0, 64, o->p.n_threads)
-        INT("--save-every", 0, 100000000, o->p.save_every)
-        INT("--every", 1, 1000000, o->every)
-        NUM("--lr", 1e-9, 10, o->p.lr)
-        NUM("--lr-min", 0, 10, o->p.lr_min)
-        NUM("--weight-decay", 0, 10, o->p.weight_decay)
-        NUM("--clip", 0, 1e6, o->p.clip)
-        NUM("--dropout", 0, 0.9, o->p.dropout)
-        NUM("--question-drop", 0, 0.9, o->p.question_drop)
-        NUM("--history", 0, 1, o->history)
-        NUM("--min-train", 0, 100, o->min_train)
-        NUM("--min-heldout", 0, 100, o->min_heldout)
-        else if (strcmp(a, "--seed") == 0) {
-            NEEDV();
-            if (tr_num(a, v, 0, 9007199254740992.0, &x) || x != floor(x)) return 2;
-            o->p.seed = (uint64_t)x;
-        } else {
-            fprintf(stderr, "natter train: unknown option '%s'\n", a);
-            tr_usage(stderr);
-            return 2;
-        }
-#undef NEEDV
-#undef INT
-#undef NUM
     }
+    if (args_operands(&a, 0)) return 2;
     if (o->n_data == 0) {
         fprintf(stderr, "natter train: no data: give --data FILE_OR_DIR\n");
         return 2;

@@ -1,0 +1,113 @@
+/* The subcommands' option loop: getopt_long with natter's messages (see args.h). */
+#include "args.h"
+#include "util/num.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+args args_start(const char *prog, int argc, char **argv, const char *shortopts,
+                const struct option *longopts)
+{
+    args a = {.prog = prog, .argc = argc, .argv = argv, .longopts = longopts, .first = argc};
+    /* The leading ':' makes a missing value ':' rather than '?', so the two read differently. */
+    snprintf(a.shortopts, sizeof a.shortopts, ":%s", shortopts);
+    /* glibc: 0 (not 1) also resets the state left by an earlier loop over another argv. */
+    optind = 0;
+    opterr = 0;
+    return a;
+}
+
+/* The long name of the option whose val is c, else "-c". */
+static void args_set_name(args *a, int c)
+{
+    for (const struct option *o = a->longopts; o && o->name; o++)
+        if (!o->flag && o->val == c) {
+            snprintf(a->name, sizeof a->name, "--%s", o->name);
+            return;
+        }
+    snprintf(a->name, sizeof a->name, "-%c", c);
+}
+
+/* True when the long option named n[0..len) (or a unique prefix of one) takes no value: the
+ * "--json=1" error, told apart from a short option's that follows a "--model=x". */
+static bool args_takes_no_value(const args *a, const char *n, size_t len)
+{
+    for (const struct option *o = a->longopts; o && o->name; o++)
+        if (!strncmp(o->name, n, len) && o->has_arg == no_argument && o->val == optopt)
+            return true;
+    return false;
+}
+
+int args_next(args *a)
+{
+    int c = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
+    a->value = optarg;
+    if (c == -1) {
+        a->first = optind;
+        return -1;
+    }
+    /* After an error, argv[optind - 1] is the long option at fault (getopt moved past it); a
+     * short one may sit inside a group ("-qx") and is named by optopt instead. */
+    const char *at = optind > 0 && optind <= a->argc ? a->argv[optind - 1] : "";
+    bool is_long = !strncmp(at, "--", 2) && at[2];
+    if (c == ':') {
+        /* Named by its whole long name even when typed shorter ("--thr"). */
+        args_set_name(a, optopt);
+        fprintf(stderr, "%s: %s needs a value\n", a->prog, a->name);
+        return '?';
+    }
+    if (c == '?') {
+        const char *eq = is_long ? strchr(at, '=') : NULL;
+        int len = eq ? (int)(eq - at) : (int)strlen(at);
+        if (is_long && optopt && eq && args_takes_no_value(a, at + 2, (size_t)(eq - at - 2))) {
+            args_set_name(a, optopt);
+            fprintf(stderr, "%s: %s takes no value\n", a->prog, a->name);
+        } else if (is_long && !optopt)
+            fprintf(stderr, "%s: unknown option '%.*s' (see %s --help)\n", a->prog, len, at,
+                    a->prog);
+        else
+            fprintf(stderr, "%s: unknown option '-%c' (see %s --help)\n", a->prog, optopt,
+                    a->prog);
+        return '?';
+    }
+    args_set_name(a, c);
+    return c;
+}
+
+int args_operands(const args *a, int max)
+{
+    if (a->argc - a->first <= max) return 0;
+    fprintf(stderr, "%s: unexpected argument '%s'\n", a->prog, a->argv[a->first + max]);
+    return -1;
+}
+
+/* Prints the number's error with the option's name; returns -1. */
+static int args_bad(const args *a, const nt_err *e)
+{
+    fprintf(stderr, "%s: %s: %s\n", a->prog, a->name, e->msg);
+    return -1;
+}
+
+int args_int(args *a, long lo, long hi, int32_t *out)
+{
+    nt_err e = {0};
+    long x;
+    if (num_long(a->value ? a->value : "", lo, hi, &x, &e) != NT_OK) return args_bad(a, &e);
+    *out = (int32_t)x;
+    return 0;
+}
+
+int args_double(args *a, double lo, double hi, double *out)
+{
+    nt_err e = {0};
+    if (num_double(a->value ? a->value : "", lo, hi, out, &e) != NT_OK) return args_bad(a, &e);
+    return 0;
+}
+
+int args_u64(args *a, uint64_t hi, uint64_t *out)
+{
+    nt_err e = {0};
+    if (num_u64(a->value ? a->value : "", hi, out, &e) != NT_OK) return args_bad(a, &e);
+    return 0;
+}
