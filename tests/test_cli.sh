@@ -163,6 +163,8 @@ XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 >"$tmp/be
 check "bench --quick exits 0 ($rc): $(tail -n 2 "$tmp/bench.err")" [ "$rc" -eq 0 ]
 check "bench reports the bandwidth" grep -q '"test":"memory_read_bandwidth"' "$tmp/bench.out"
 check "bench reports tg64 with a fraction" grep -q '"test":"tg64".*"fraction_of_limit":' "$tmp/bench.out"
+check "bench --json: every line one object with its test's name" \
+    sh -c "[ -s '$tmp/bench.out' ] && ! grep -qv '^{\"test\":\"[a-z0-9_]*\",.*[0-9\"]}\$' '$tmp/bench.out'"
 check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
 
 finish

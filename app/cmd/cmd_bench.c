@@ -15,6 +15,7 @@
 #include "natter.h"
 #include "args.h"
 #include "cmds.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -488,15 +489,49 @@ static double bench_bytes_per_token(const nt_gguf *g, double *matmul_params)
     return bytes;
 }
 
-static void bench_json_str(const char *s)
+/* --json: one JSON object per line on stdout (JSON Lines), written with util/json.h. Each line
+ * starts as {"test": NAME, then bench_json_* members, and bench_json_end prints it. Figures are
+ * rounded to `decimals` places: more would be noise. */
+static void bench_json_begin(json_writer *w, const char *test)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
-    }
-    putchar('"');
+    json_w_begin_object(w);
+    json_w_key(w, "test");
+    json_w_string(w, test);
+}
+
+static void bench_json_num(json_writer *w, const char *key, double v, int decimals)
+{
+    double scale = pow(10, decimals);
+    json_w_key(w, key);
+    json_w_double(w, round(v * scale) / scale);
+}
+
+static void bench_json_int(json_writer *w, const char *key, int64_t v)
+{
+    json_w_key(w, key);
+    json_w_int(w, v);
+}
+
+static void bench_json_end(json_writer *w)
+{
+    json_w_end_object(w);
+    char *s = json_writer_finish(w, NULL);
+    if (s) puts(s);
+    else fprintf(stderr, "natter bench: out of memory\n");
+    free(s);
+}
+
+/* The members both pp and tg lines start with. */
+static void bench_json_model(json_writer *w, const char *test, const char *base,
+                             const char *types, const nt_model_info *info, int n_threads)
+{
+    bench_json_begin(w, test);
+    json_w_key(w, "model");
+    json_w_string(w, base);
+    json_w_key(w, "type");
+    json_w_string(w, types);
+    bench_json_int(w, "params", info->n_params);
+    bench_json_int(w, "threads", n_threads);
 }
 
 static int bench_model(const bench_ctx *bc, const char *path)
@@ -565,19 +600,22 @@ static int bench_model(const bench_ctx *bc, const char *path)
             break;
         }
     if (bc->json) {
-        printf("{\"test\":\"pp%d\",\"model\":", BENCH_PP);
-        bench_json_str(base);
-        printf(",\"type\":\"%s\",\"params\":%lld,\"threads\":%d,\"tokens_per_s\":%.3f,"
-               "\"gflop_per_s\":%.3f,\"fraction_of_fma_peak\":%.4f}\n",
-               types, (long long)info->n_params, bc->n_threads, pp_tps, pp_flops / 1e9,
-               bc->flops > 0 ? pp_flops / bc->flops : 0.0);
-        printf("{\"test\":\"tg%d\",\"model\":", BENCH_TG);
-        bench_json_str(base);
-        printf(",\"type\":\"%s\",\"params\":%lld,\"threads\":%d,\"tokens_per_s\":%.3f,"
-               "\"bytes_per_token\":%.0f,\"limit_tokens_per_s\":%.3f,"
-               "\"bandwidth_gb_per_s\":%.3f,\"fraction_of_limit\":%.4f}\n",
-               types, (long long)info->n_params, bc->n_threads, tg_tps, bpt, tg_limit,
-               bw / 1e9, tg_limit > 0 ? tg_tps / tg_limit : 0.0);
+        json_writer w = {0};
+        char test[16];
+        snprintf(test, sizeof test, "pp%d", BENCH_PP);
+        bench_json_model(&w, test, base, types, info, bc->n_threads);
+        bench_json_num(&w, "tokens_per_s", pp_tps, 3);
+        bench_json_num(&w, "gflop_per_s", pp_flops / 1e9, 3);
+        bench_json_num(&w, "fraction_of_fma_peak", bc->flops > 0 ? pp_flops / bc->flops : 0, 4);
+        bench_json_end(&w);
+        snprintf(test, sizeof test, "tg%d", BENCH_TG);
+        bench_json_model(&w, test, base, types, info, bc->n_threads);
+        bench_json_num(&w, "tokens_per_s", tg_tps, 3);
+        bench_json_num(&w, "bytes_per_token", bpt, 0);
+        bench_json_num(&w, "limit_tokens_per_s", tg_limit, 3);
+        bench_json_num(&w, "bandwidth_gb_per_s", bw / 1e9, 3);
+        bench_json_num(&w, "fraction_of_limit", tg_limit > 0 ? tg_tps / tg_limit : 0, 4);
+        bench_json_end(&w);
     } else {
         printf("%s (%s, %.1fM parameters)\n", base, types, (double)info->n_params / 1e6);
         printf("  pp%d: %8.2f tokens/s  %7.1f GFLOP/s", BENCH_PP, pp_tps, pp_flops / 1e9);
@@ -659,12 +697,21 @@ int cmd_bench(int argc, char **argv)
         fclose(lf);
     }
     if (bc.json) {
-        if (load >= 0) printf("{\"test\":\"load_average\",\"load_1min\":%.2f}\n", load);
-        printf("{\"test\":\"memory_read_bandwidth\",\"threads\":%d,\"buffer_mib\":%d,"
-               "\"gb_per_s\":%.3f}\n",
-               bc.n_threads, quick ? 64 : 512, bc.bw / 1e9);
-        printf("{\"test\":\"f32_fma_peak\",\"threads\":%d,\"gflop_per_s\":%.3f}\n", bc.n_threads,
-               bc.flops / 1e9);
+        json_writer w = {0};
+        if (load >= 0) {
+            bench_json_begin(&w, "load_average");
+            bench_json_num(&w, "load_1min", load, 2);
+            bench_json_end(&w);
+        }
+        bench_json_begin(&w, "memory_read_bandwidth");
+        bench_json_int(&w, "threads", bc.n_threads);
+        bench_json_int(&w, "buffer_mib", quick ? 64 : 512);
+        bench_json_num(&w, "gb_per_s", bc.bw / 1e9, 3);
+        bench_json_end(&w);
+        bench_json_begin(&w, "f32_fma_peak");
+        bench_json_int(&w, "threads", bc.n_threads);
+        bench_json_num(&w, "gflop_per_s", bc.flops / 1e9, 3);
+        bench_json_end(&w);
     } else {
         printf("natter bench: %d thread%s", bc.n_threads, bc.n_threads == 1 ? "" : "s");
         if (load >= 0)
