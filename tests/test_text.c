@@ -53,6 +53,91 @@ static void test_decode(void)
     T_CHECK(memcmp(buf, "\xf0\x9f\x98\x80", 4) == 0);
 }
 
+/* text_next, the app's one UTF-8 decoder: the edges of each length are valid; overlong forms,
+ * surrogates, values past U+10FFFF, truncated and broken sequences are not. */
+static void test_next(void)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        int len;    /* -1: invalid */
+        int32_t cp;
+    } cases[] = {
+        {"\x00", 1, 1, 0},
+        {"\x7f", 1, 1, 0x7F},
+        {"\xc2\x80", 2, 2, 0x80},
+        {"\xdf\xbf", 2, 2, 0x7FF},
+        {"\xe0\xa0\x80", 3, 3, 0x800},
+        {"\xed\x9f\xbf", 3, 3, 0xD7FF},  /* just below the surrogates */
+        {"\xee\x80\x80", 3, 3, 0xE000},  /* just above them */
+        {"\xef\xbf\xbd", 3, 3, 0xFFFD},  /* a real replacement character is valid */
+        {"\xef\xbf\xbf", 3, 3, 0xFFFF},
+        {"\xf0\x90\x80\x80", 4, 4, 0x10000},
+        {"\xf4\x8f\xbf\xbf", 4, 4, 0x10FFFF},
+        {"\xc3\xa9xyz", 5, 2, 0xE9},      /* only the first sequence */
+        /* overlong forms */
+        {"\xc0\x80", 2, -1, 0xFFFD},
+        {"\xc1\xbf", 2, -1, 0xFFFD},
+        {"\xe0\x80\x80", 3, -1, 0xFFFD},
+        {"\xe0\x9f\xbf", 3, -1, 0xFFFD},
+        {"\xf0\x80\x80\x80", 4, -1, 0xFFFD},
+        {"\xf0\x8f\xbf\xbf", 4, -1, 0xFFFD},
+        /* surrogates */
+        {"\xed\xa0\x80", 3, -1, 0xFFFD},
+        {"\xed\xb0\x80", 3, -1, 0xFFFD},
+        {"\xed\xbf\xbf", 3, -1, 0xFFFD},
+        /* past U+10FFFF, and bytes that lead nothing */
+        {"\xf4\x90\x80\x80", 4, -1, 0xFFFD},
+        {"\xf5\x80\x80\x80", 4, -1, 0xFFFD},
+        {"\xf8\x88\x80\x80\x80", 5, -1, 0xFFFD},
+        {"\xfe", 1, -1, 0xFFFD},
+        {"\xff", 1, -1, 0xFFFD},
+        /* truncated: by the text's end, or by n */
+        {"\xc3", 1, -1, 0xFFFD},
+        {"\xe4\xb8", 2, -1, 0xFFFD},
+        {"\xf0\x9f\x98", 3, -1, 0xFFFD},
+        {"\xc3\xa9", 1, -1, 0xFFFD},
+        {"\xf0\x9f\x98\x80", 3, -1, 0xFFFD},
+        /* broken: a lead byte without its continuation, a stray continuation */
+        {"\xc3\x41", 2, -1, 0xFFFD},
+        {"\xe4\x41\xad", 3, -1, 0xFFFD},
+        {"\xf0\x9f\x41\x80", 4, -1, 0xFFFD},
+        {"\x80", 1, -1, 0xFFFD},
+        {"\xbf\xbf", 2, -1, 0xFFFD},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int32_t cp = 12345;
+        int len = text_next(cases[i].s, cases[i].n, &cp);
+        if (len != cases[i].len || cp != cases[i].cp)
+            t_fail(__FILE__, __LINE__, "case %zu: text_next gave %d, U+%04X; want %d, U+%04X", i,
+                   len, (unsigned)cp, cases[i].len, (unsigned)cases[i].cp);
+        /* text_decode: the same, but an invalid sequence consumes one byte. */
+        int32_t cp2;
+        T_EQ_INT(text_decode(cases[i].s, cases[i].n, &cp2), len < 0 ? 1 : len);
+        T_EQ_INT(cp2, cases[i].cp);
+        if (len < 0 || len == (int)cases[i].n) T_EQ_INT(text_valid(cases[i].s, cases[i].n), len > 0);
+    }
+    T_CHECK(text_valid("", 0));
+    T_CHECK(text_valid("h\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80", 12));
+    T_CHECK(!text_valid("h\xc3\xa9 \xe4\xb8", 6));
+}
+
+static void test_lead_len_chars(void)
+{
+    T_EQ_INT(text_lead_len('a'), 1);
+    T_EQ_INT(text_lead_len(0x80), 1); /* continuation */
+    T_EQ_INT(text_lead_len(0xC3), 2);
+    T_EQ_INT(text_lead_len(0xE4), 3);
+    T_EQ_INT(text_lead_len(0xF0), 4);
+    T_EQ_INT(text_lead_len(0xF8), 1); /* leads nothing */
+    T_EQ_INT(text_lead_len(0xFF), 1);
+    T_CHECK(text_is_cont(0x80) && text_is_cont(0xBF));
+    T_CHECK(!text_is_cont(0x7F) && !text_is_cont(0xC0));
+    T_EQ_INT(text_chars("h\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80", 12), 6);
+    T_EQ_INT(text_chars("\xe4\xb8", 2), 1); /* a cut character still counts once */
+    T_EQ_INT(text_chars("", 0), 0);
+}
+
 static void test_widths(void)
 {
     T_EQ_INT(text_cp_width('a'), 1);
@@ -169,6 +254,8 @@ static void test_cursor(void)
 int main(void)
 {
     T_RUN(test_decode);
+    T_RUN(test_next);
+    T_RUN(test_lead_len_chars);
     T_RUN(test_widths);
     T_RUN(test_sanitize);
     T_RUN(test_wrap_words);

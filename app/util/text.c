@@ -5,7 +5,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-int text_decode(const char *s, size_t n, int32_t *cp)
+int text_next(const char *s, size_t n, int32_t *cp)
 {
     /* utf8proc_iterate rejects exactly what RFC 3629 forbids (overlongs, surrogates, values
      * past U+10FFFF, truncated and broken sequences) and reads at most 4 bytes. */
@@ -14,10 +14,39 @@ int text_decode(const char *s, size_t n, int32_t *cp)
         utf8proc_iterate((const utf8proc_uint8_t *)s, n < 4 ? (utf8proc_ssize_t)n : 4, &v);
     if (len < 1) {
         *cp = 0xFFFD;
-        return 1;
+        return -1;
     }
     *cp = v;
     return (int)len;
+}
+
+int text_decode(const char *s, size_t n, int32_t *cp)
+{
+    int len = text_next(s, n, cp);
+    return len < 0 ? 1 : len;
+}
+
+bool text_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        int len = text_next(s + i, n - i, &cp);
+        if (len < 0) return false;
+        i += (size_t)len;
+    }
+    return true;
+}
+
+int text_lead_len(unsigned char c)
+{
+    return c >= 0xF0 && c <= 0xF7 ? 4 : c >= 0xE0 ? (c <= 0xEF ? 3 : 1) : c >= 0xC0 ? 2 : 1;
+}
+
+size_t text_chars(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += !text_is_cont((unsigned char)s[i]);
+    return k;
 }
 
 int text_encode(int32_t cp, char *out)

@@ -1,4 +1,10 @@
-/* text.h — UTF-8 display width, sanitising and word wrapping for the terminal UI.
+/* text.h — UTF-8 decoding for the whole app, and display width, sanitising and word wrapping
+ * for the terminal UI.
+ *
+ * The one UTF-8 decoder: every part of natter that reads UTF-8 (the screen, the JSON and YAML
+ * readers' columns, session files, tokenize's listing, the stop-string filter) asks text_next
+ * or the helpers beside it, so "valid" means one thing everywhere: RFC 3629 (no overlong
+ * forms, no surrogates U+D800..U+DFFF, nothing past U+10FFFF, no truncated sequences).
  *
  * Everything natter draws goes through here first. Text from the model or the user is
  * "sanitised" into a styled buffer: invalid UTF-8 becomes U+FFFD, control characters become
@@ -18,9 +24,26 @@
 
 #define TEXT_TAB_WIDTH 4 /* a tab becomes this many spaces */
 
-/* Decodes one UTF-8 sequence at s[0..n) (n >= 1). Returns the bytes consumed (1..4). Invalid,
- * overlong, surrogate or truncated sequences consume one byte and give U+FFFD. */
+/* Decodes the UTF-8 sequence at s[0..n) (n >= 1): returns its length (1..4) with *cp, or -1
+ * with *cp = U+FFFD when s does not start with a valid sequence (invalid, overlong, surrogate,
+ * out of range or truncated). A real U+FFFD in the text is valid (3 bytes). */
+int text_next(const char *s, size_t n, int32_t *cp);
+/* The same for display: an invalid sequence consumes one byte and gives U+FFFD. Returns the
+ * bytes consumed (1..4). */
 int text_decode(const char *s, size_t n, int32_t *cp);
+/* True when s[0..n) is all valid UTF-8. */
+bool text_valid(const char *s, size_t n);
+/* The length a sequence led by byte c announces: 2, 3 or 4 for a lead byte, 1 for ASCII and
+ * for bytes that lead nothing (continuation bytes, 0xF8..0xFF). */
+int text_lead_len(unsigned char c);
+/* True for a continuation byte (10xxxxxx): counting the other bytes counts characters. */
+static inline bool text_is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+/* Characters in s[0..n), counted as the bytes that are not continuation bytes (a column in a
+ * line of possibly broken text). */
+size_t text_chars(const char *s, size_t n);
 /* Encodes cp as UTF-8 into out (4 bytes room); returns the length (1..4). */
 int text_encode(int32_t cp, char *out);
 
