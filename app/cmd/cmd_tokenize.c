@@ -26,10 +26,10 @@ static void tok_print_escaped(const char *s, size_t n)
         if (c == '\r') { fputs("\\r", stdout); i++; continue; }
         if (c < 0x20 || c == 0x7f) { printf("\\x%02x", c); i++; continue; }
         int32_t cp;
-        int len = text_decode(s + i, n - i, &cp);
-        bool bad = cp == 0xFFFD && !(len == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0);
-        if (bad) {
+        int len = text_next(s + i, n - i, &cp);
+        if (len < 0) {
             printf("\\x%02x", c);
+            len = 1;
         } else if (cp >= 0x80 && cp < 0xA0) {
             printf("\\u%04x", (unsigned)cp);
         } else {

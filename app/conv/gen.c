@@ -1,6 +1,7 @@
 /* gen.c — the generation loop, its end reasons, the stop-string filter and the local engine
  * as a token source (see gen.h). */
 #include "gen.h"
+#include "util/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,6 @@ int gen_filter_init(gen_filter *f, const char *const *stop, size_t n)
     return NT_OK;
 }
 
-/* Bytes the UTF-8 sequence led by c takes (1 for ASCII and for bytes that lead nothing). */
-static size_t gen_utf8_need(unsigned char c)
-{
-    return c >= 0xF0 && c <= 0xF7 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC0 && c <= 0xDF ? 2 : 1;
-}
-
 /* The byte at i of the text the filter sees: held[0..nh) followed by s. */
 static unsigned char gen_filter_at(const gen_filter *f, size_t nh, const char *s, size_t i)
 {
@@ -137,8 +132,8 @@ bool gen_filter_feed(gen_filter *f, const char *s, size_t n, char *out, size_t *
     /* ...and a UTF-8 character cut short at the cut (pieces may split one). */
     for (size_t back = 1; back <= 4 && back <= emit; back++) {
         unsigned char c = gen_filter_at(f, nh, s, emit - back);
-        if ((c & 0xC0) == 0x80) continue; /* a continuation byte: look further back */
-        if (gen_utf8_need(c) > back) emit -= back;
+        if (text_is_cont(c)) continue; /* a continuation byte: look further back */
+        if ((size_t)text_lead_len(c) > back) emit -= back;
         break;
     }
     gen_filter_copy(f, nh, s, 0, emit, out);

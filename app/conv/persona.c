@@ -3,6 +3,7 @@
  * YAML and importing Character Card JSON. See persona.h for the contract. */
 #include "persona.h"
 #include "util/strbuf.h"
+#include "util/text.h"
 #include "worker.h"
 
 #include <ctype.h>
@@ -173,7 +174,7 @@ static int check_vars(ycfg *c, const yaml_node_t *n, const char *key, const char
                 if (!memcmp(l + k, pat, strlen(pat))) {
                     line = want;
                     col = 1;
-                    for (size_t m = 0; m < k; m++) col += ((unsigned char)l[m] & 0xC0) != 0x80;
+                    col += text_chars(l, k);
                     break;
                 }
             }

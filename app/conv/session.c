@@ -6,6 +6,7 @@
 #include "session.h"
 #include "session_int.h"
 #include "util/strbuf.h"
+#include "util/text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -730,7 +731,7 @@ static void first_line(strbuf *b, const char *s, size_t max)
     size_t chars = 0, i = 0;
     while (s[i] && s[i] != '\n' && chars < max) {
         i++;
-        while (((unsigned char)s[i] & 0xC0) == 0x80) i++;
+        while (text_is_cont((unsigned char)s[i])) i++;
         chars++;
     }
     for (size_t k = 0; k < i; k++) {

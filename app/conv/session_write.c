@@ -20,31 +20,9 @@ static const char *role_name(enum nt_chat_role r)
     return r == NT_ROLE_ASSISTANT ? "assistant" : "user";
 }
 
-/* One UTF-8 character at s[0..n): its code point (U+FFFD when invalid) and length, or -1
- * when the bytes are not UTF-8 (text_decode: overlong, surrogate, out of range, truncated; it
- * gives U+FFFD for one byte then, where a real U+FFFD takes three). */
-static int utf8_next(const char *s, size_t n, uint32_t *cp)
-{
-    int32_t v;
-    int l = text_decode(s, n, &v);
-    *cp = (uint32_t)v;
-    return l == 1 && v == 0xFFFD ? -1 : l;
-}
-
-static bool utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        int l = utf8_next(s + i, n - i, &cp);
-        if (l < 0) return false;
-        i += (size_t)l;
-    }
-    return true;
-}
-
 /* Characters a YAML stream may carry as they are (YAML 1.1's printable set, minus the line
  * breaks NEL/LS/PS that block scalars would reinterpret and the byte order mark). */
-static bool yaml_plain_char(uint32_t cp)
+static bool yaml_plain_char(int32_t cp)
 {
     if (cp == '\t' || cp == '\n') return true;
     if (cp < 0x20 || cp == 0x7F) return false;
@@ -57,20 +35,16 @@ static void put_quoted(strbuf *b, const char *s, size_t n)
 {
     strbuf_puts(b, "\"");
     for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        int l = utf8_next(s + i, n - i, &cp);
-        if (l < 0) { /* callers pass valid UTF-8 only */
-            cp = 0xFFFD;
-            l = 1;
-        }
+        int32_t cp; /* callers pass valid UTF-8 only */
+        int l = text_decode(s + i, n - i, &cp);
         if (cp == '"') strbuf_puts(b, "\\\"");
         else if (cp == '\\') strbuf_puts(b, "\\\\");
         else if (cp == '\n') strbuf_puts(b, "\\n");
         else if (cp == '\t') strbuf_puts(b, "\\t");
         else if (cp == '\r') strbuf_puts(b, "\\r");
         else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
-            strbuf_printf(b, "\\x%02X", cp);
-        else if (!yaml_plain_char(cp)) strbuf_printf(b, "\\u%04X", cp);
+            strbuf_printf(b, "\\x%02X", (unsigned)cp);
+        else if (!yaml_plain_char(cp)) strbuf_printf(b, "\\u%04X", (unsigned)cp);
         else strbuf_put(b, s + i, (size_t)l);
         i += (size_t)l;
     }
@@ -96,7 +70,7 @@ static void put_base64(strbuf *b, const unsigned char *p, size_t n)
 static void put_stop(strbuf *b, const char *s)
 {
     size_t n = strlen(s);
-    if (utf8_valid(s, n)) {
+    if (text_valid(s, n)) {
         put_quoted(b, s, n);
         return;
     }
@@ -112,7 +86,7 @@ static void put_stop(strbuf *b, const char *s)
 static void put_text(strbuf *b, const char *s, int indent)
 {
     size_t n = strlen(s);
-    if (!utf8_valid(s, n)) {
+    if (!text_valid(s, n)) {
         strbuf_puts(b, " !!binary \"");
         put_base64(b, (const unsigned char *)s, n);
         strbuf_puts(b, "\"\n");
@@ -121,8 +95,8 @@ static void put_text(strbuf *b, const char *s, int indent)
     bool block = memchr(s, '\n', n) != NULL;
     bool has_content = false;
     for (size_t i = 0; block && i < n;) {
-        uint32_t cp;
-        int l = utf8_next(s + i, n - i, &cp);
+        int32_t cp;
+        int l = text_decode(s + i, n - i, &cp);
         if (!yaml_plain_char(cp)) block = false;
         if (cp != '\n') has_content = true;
         i += (size_t)l;
@@ -169,7 +143,7 @@ static void put_text(strbuf *b, const char *s, int indent)
 /* A single-line string value (names, paths): quoted only when needed. */
 static void put_str(strbuf *b, const char *s)
 {
-    bool plain = s[0] != '\0' && utf8_valid(s, strlen(s));
+    bool plain = s[0] != '\0' && text_valid(s, strlen(s));
     if (plain && strchr("-?:,[]{}#&*!|>'\"%@` ~", s[0])) plain = false;
     for (const char *p = s; plain && *p; p++)
         if ((unsigned char)*p < 0x20 || *p == '#' || *p == ':' || *p == '"' || *p == '\'' ||
@@ -189,7 +163,7 @@ static void put_str(strbuf *b, const char *s)
     }
     strbuf_puts(b, " ");
     if (plain) strbuf_puts(b, s);
-    else if (!utf8_valid(s, strlen(s))) {
+    else if (!text_valid(s, strlen(s))) {
         strbuf_puts(b, "!!binary \"");
         put_base64(b, (const unsigned char *)s, strlen(s));
         strbuf_puts(b, "\"");

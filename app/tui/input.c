@@ -145,8 +145,11 @@ bool input_next(input_event *ev, bool timed_out)
         }
         /* A UTF-8 character goes to readline whole (or byte by byte when invalid). */
         int32_t cp;
-        int len = text_decode(ip.buf, ip.n, &cp);
-        if (cp == 0xFFFD && len == 1 && !timed_out && ip.n < 4) return false;
+        int len = text_next(ip.buf, ip.n, &cp);
+        if (len < 0) { /* maybe cut short: wait for the rest, unless it is not coming */
+            if (!timed_out && ip.n < 4) return false;
+            len = 1;
+        }
         set_key(ev, 0, (size_t)len);
         input_consume((size_t)len);
         return true;

@@ -3,6 +3,7 @@
 #include "json.h"
 
 #include "natter.h"
+#include "text.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 /* A "C" locale for strtod_l and the writer's snprintf: numbers in JSON always use '.'. */
 static locale_t c_loc;
@@ -65,7 +65,7 @@ static void adv(parser *ps)
     if (c == '\n') {
         ps->line++;
         ps->col = 1;
-    } else if ((c & 0xC0) != 0x80) {
+    } else if (!text_is_cont(c)) {
         ps->col++;
     }
 }
@@ -121,13 +121,12 @@ static json *node(parser *ps, enum json_type t, int line, int col)
 
 /* ---------------------------------------------------------------------- strings ----- */
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF), or 0 when it is invalid. */
+/* Length of the valid UTF-8 sequence at p (text_next's rule), or 0 when it is invalid. */
 static size_t utf8_valid(const unsigned char *p, const unsigned char *end)
 {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(p, end - p < 4 ? end - p : 4, &cp);
-    return n < 1 ? 0 : (size_t)n;
+    int32_t cp;
+    int n = text_next((const char *)p, (size_t)(end - p), &cp);
+    return n < 0 ? 0 : (size_t)n;
 }
 
 static int hex4(parser *ps, uint32_t *out)
@@ -190,8 +189,8 @@ static int parse_string(parser *ps, strbuf *b)
                         return fail_at(ps, el, ec, "high surrogate \\u%04X is not followed by a low surrogate", cp);
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                utf8proc_uint8_t u[4]; /* cp is a valid scalar value here */
-                if (!strbuf_put(b, u, (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, u)))
+                char u[4]; /* cp is a valid scalar value here */
+                if (!strbuf_put(b, u, (size_t)text_encode((int32_t)cp, u)))
                     return oom(ps);
                 continue;
             }

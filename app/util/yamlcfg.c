@@ -2,6 +2,7 @@
  * diagnostics with the source line and a caret, did-you-mean suggestions, the config search
  * path and atomic writes. See yamlcfg.h for the contract. */
 #include "yamlcfg.h"
+#include "text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -137,7 +138,7 @@ static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list 
         size_t want = col > YCFG_QUOTE_CHARS / 2 ? col - YCFG_QUOTE_CHARS / 2 : 0;
         size_t i = 0;
         for (; i < llen; i++) {
-            if (((unsigned char)l[i] & 0xC0) == 0x80) continue;
+            if (text_is_cont((unsigned char)l[i])) continue;
             if (chars == want) break;
             chars++;
         }
@@ -145,7 +146,7 @@ static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list 
         skip_chars = chars;
         size_t n = 0;
         for (i = ws; i < llen; i++) {
-            if (((unsigned char)l[i] & 0xC0) == 0x80) continue;
+            if (text_is_cont((unsigned char)l[i])) continue;
             if (n == YCFG_QUOTE_CHARS) break;
             n++;
         }
@@ -162,7 +163,7 @@ static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list 
         chars = skip_chars;
         for (size_t i = ws; i < we && chars + 1 < col; i++) {
             unsigned char ch = (unsigned char)l[i];
-            if ((ch & 0xC0) == 0x80) continue;
+            if (text_is_cont(ch)) continue;
             pad[np++] = ch == '\t' ? '\t' : ' ';
             chars++;
         }
@@ -225,7 +226,7 @@ static int parse_doc(ycfg *c)
                 if (c->src[i] == '\n') {
                     line++;
                     col = 1;
-                } else if (((unsigned char)c->src[i] & 0xC0) != 0x80) {
+                } else if (!text_is_cont((unsigned char)c->src[i])) {
                     col++;
                 }
             }
