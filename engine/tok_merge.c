@@ -181,6 +181,13 @@ uint32_t nt_tok_byte_to_cp(unsigned char b)
     return 256u + 33u + 34u;                        /* 0xAD → U+0143 */
 }
 
+size_t nt_tokenizer_byte_piece(unsigned char b, char out[4])
+{
+    size_t n = nt_pretok_utf8_encode(nt_tok_byte_to_cp(b), out);
+    out[n] = '\0';
+    return n;
+}
+
 int nt_tok_cp_to_byte(uint32_t cp)
 {
     if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))

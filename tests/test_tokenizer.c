@@ -180,6 +180,46 @@ static int conformance_file(const char *name, int *ok)
     return conformance_run(name, t_fixture(rel), inp[0] ? inp : NULL, out[0] ? out : NULL, ok);
 }
 
+/* nt_tokenizer_byte_piece: GPT-2's byte → printable code point table, as written by natter
+ * bench's vocabulary: printable bytes are themselves, the 68 others U+0100.. in byte order;
+ * all 256 pieces differ and map back to their byte. */
+static void test_byte_piece(void)
+{
+    char p[4];
+    T_EQ_INT(nt_tokenizer_byte_piece('a', p), 1);
+    T_EQ_STR(p, "a");
+    T_EQ_INT(nt_tokenizer_byte_piece(' ', p), 2);
+    T_EQ_STR(p, "\xc4\xa0"); /* Ġ U+0120 */
+    T_EQ_INT(nt_tokenizer_byte_piece('\n', p), 2);
+    T_EQ_STR(p, "\xc4\x8a"); /* Ċ U+010A */
+    T_EQ_INT(nt_tokenizer_byte_piece(0x00, p), 2);
+    T_EQ_STR(p, "\xc4\x80"); /* U+0100 */
+    T_EQ_INT(nt_tokenizer_byte_piece(0x7F, p), 2);
+    T_EQ_STR(p, "\xc4\xa1"); /* U+0121: after the 33 bytes 0x00..0x20 */
+    T_EQ_INT(nt_tokenizer_byte_piece(0xAD, p), 2);
+    T_EQ_STR(p, "\xc5\x83"); /* U+0143, the last one */
+    T_EQ_INT(nt_tokenizer_byte_piece(0xE9, p), 2);
+    T_EQ_STR(p, "\xc3\xa9"); /* é is printable Latin-1: itself */
+    char all[256][4];
+    for (int b = 0; b < 256; b++) {
+        nt_tokenizer_byte_piece((unsigned char)b, all[b]);
+        for (int c = 0; c < b; c++)
+            if (!strcmp(all[b], all[c])) t_fail(__FILE__, __LINE__, "bytes %d and %d share a piece", c, b);
+    }
+    /* The vocabulary test file's byte tokens are these pieces. */
+    const char *path = t_fixture("vocab/ggml-vocab-gpt-2.gguf");
+    if (!path) T_SKIP("vocab/ggml-vocab-gpt-2.gguf absent");
+    nt_gguf *g = NULL;
+    nt_tokenizer *t = NULL;
+    nt_err e = {0};
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK && nt_tokenizer_load(&t, g, &e) == NT_OK);
+    for (int b = 0; b < 256; b++)
+        if (nt_tokenizer_find(t, all[b], strlen(all[b])) < 0)
+            t_fail(__FILE__, __LINE__, "byte %d: piece not in GPT-2's vocabulary", b);
+    nt_tokenizer_free(t);
+    nt_gguf_close(g);
+}
+
 static void test_conformance(void)
 {
     if (!t_fixture("vocab")) T_SKIP("../shared/fixtures/vocab is absent");
@@ -936,6 +976,7 @@ static void test_ignore_merges(void)
 
 int main(void)
 {
+    T_RUN(test_byte_piece);
     T_RUN(test_pretok_splits);
     T_RUN(test_conformance);
     T_RUN(test_conformance_extra_pres);

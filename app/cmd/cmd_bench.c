@@ -245,28 +245,9 @@ static int bench_write_tokenizer(nt_gguf_writer *w, int64_t n_vocab)
     int rc = NT_ERR_NOMEM;
     if (!tok || !type) goto out;
     for (int b = 0; b < 256; b++) {
-        /* GPT-2 maps the printable Latin-1 bytes to themselves, the others to U+0100.. */
-        int cp;
-        if ((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff)) {
-            cp = b;
-        } else {
-            int k = 0;
-            for (int c = 0; c < b; c++)
-                if (!((c >= 0x21 && c <= 0x7e) || (c >= 0xa1 && c <= 0xac) ||
-                      (c >= 0xae && c <= 0xff)))
-                    k++;
-            cp = 0x100 + k;
-        }
         char *s = malloc(4);
         if (!s) goto out;
-        if (cp < 0x80) {
-            s[0] = (char)cp;
-            s[1] = 0;
-        } else {
-            s[0] = (char)(0xC0 | (cp >> 6));
-            s[1] = (char)(0x80 | (cp & 0x3F));
-            s[2] = 0;
-        }
+        nt_tokenizer_byte_piece((unsigned char)b, s);
         tok[b] = s;
         type[b] = 1; /* normal */
     }

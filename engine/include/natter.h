@@ -246,6 +246,10 @@ nt_gguf_str nt_tokenizer_piece(const nt_tokenizer *t, int32_t id);
 int32_t nt_tokenizer_find(const nt_tokenizer *t, const char *piece, size_t len);
 /* Bytes of the longest stored piece (no token decodes to more). */
 size_t nt_tokenizer_max_piece_len(const nt_tokenizer *t);
+/* The piece a byte-level BPE vocabulary (`gpt2`) stores for the single byte b: GPT-2's
+ * printable stand-in as UTF-8 ("a" for 'a', "Ġ" for a space, "Ċ" for '\n'). Writes it with a
+ * NUL to out and returns its length (1 or 2). For programs that write such vocabularies. */
+size_t nt_tokenizer_byte_piece(unsigned char b, char out[4]);
 
 /* Appends the ids of text[0..len) to out. Any bytes are accepted (invalid UTF-8 included). */
 int nt_tokenizer_encode(const nt_tokenizer *t, const char *text, size_t len, int flags,
