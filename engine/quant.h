@@ -58,6 +58,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------ block layouts ----- */
 
@@ -98,6 +99,30 @@ typedef struct { uint16_t d, scales_h; uint8_t scales_l[4]; uint8_t qs[128]; } q
 
 /* The fixed non-linear codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl). */
 extern const int8_t quant_iq4_values[16];
+
+/* For the SIMD kernels: the 16 scales of a Q3_K block as bytes 0..63 (the signed scale is the
+ * byte minus 32), unpacked a u32 word at a time: word w of the result takes its low nibbles
+ * from scales[0..7] (low nibbles for w < 2, high ones after) and its top bits from bit pair
+ * w of each byte of scales[8..11]. quant.c's scalar reference unpacks value by value. */
+static inline void quant_q3_scales_unpack(const uint8_t s[12], uint8_t out[16])
+{
+    uint32_t w[3], o[4];
+    memcpy(w, s, 12);
+    o[0] = (w[0] & 0x0f0f0f0fu) | ((w[2] << 4) & 0x30303030u);
+    o[1] = (w[1] & 0x0f0f0f0fu) | ((w[2] << 2) & 0x30303030u);
+    o[2] = ((w[0] >> 4) & 0x0f0f0f0fu) | (w[2] & 0x30303030u);
+    o[3] = ((w[1] >> 4) & 0x0f0f0f0fu) | ((w[2] >> 2) & 0x30303030u);
+    memcpy(out, o, 16);
+}
+
+/* For the SIMD kernels: the 8 signed sub-block scales (ls - 32) of an IQ4_XS block. */
+static inline void quant_iq4xs_scales(const quant_block_iq4_xs *x, int16_t out[8])
+{
+    uint32_t lo;
+    memcpy(&lo, x->scales_l, 4);
+    for (int ib = 0; ib < 8; ib++)
+        out[ib] = (int16_t)((int)(((lo >> (4 * ib)) & 0x0f) | (((uint32_t)x->scales_h >> (2 * ib)) & 3) << 4) - 32);
+}
 
 /* Activation blocks (natter's own, never stored in files). */
 typedef struct {

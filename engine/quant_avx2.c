@@ -282,7 +282,8 @@ AVX2 INLINE static float k_q5_K(const void *row, const void *act, int64_t n)
     return dot_k45(row, act, n, 1);
 }
 
-/* Byte shuffles giving [sc_2c ×8, sc_2c+1 ×8] for 32-value chunk c of a Q6_K super-block. */
+/* Byte shuffles giving [sc_2c ×8, sc_2c+1 ×8] for 32-value chunk c of a super-block with 16
+ * scales per 16 values in value order (Q6_K, Q2_K, Q3_K). */
 static const uint8_t q6_pairs[8][16] = {
 #define P8(a) a, a, a, a, a, a, a, a
     {P8(0), P8(1)},   {P8(2), P8(3)},   {P8(4), P8(5)},   {P8(6), P8(7)},
@@ -325,6 +326,134 @@ AVX2 INLINE static float k_q6_K(const void *row, const void *act, int64_t n)
     return hsum8(accf);
 }
 
+/* Q2_K and Q3_K: the 2-bit parts of quarter j of both halves, from the two 32-byte halves of
+ * qs, as unsigned bytes in value order; Q3_K adds its hmask bit as 4 (then the values are
+ * q + 4, 0..7, and the kernel takes 4·sc·bsum off). */
+AVX2 static inline __m256i q2_quarter(__m256i q, int j)
+{
+    return _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), _mm256_set1_epi8(3));
+}
+
+/* sum over the 4 quarters of half h (128 values) of (values · a) by 16-value group, times the
+ * 16 group scales sc16 (bytes, 8 per chunk via q6_pairs), added into acc */
+AVX2 static inline __m256i k2_half(__m256i acc, const __m256i e[4], const int8_t *a, __m128i sc,
+                                   int h)
+{
+    for (int j = 0; j < 4; j++) {
+        __m256i p = _mm256_maddubs_epi16(e[j], _mm256_loadu_si256((const __m256i *)(a + 32 * j)));
+        __m256i s = _mm256_cvtepi8_epi16(
+            _mm_shuffle_epi8(sc, _mm_loadu_si128((const __m128i *)q6_pairs[4 * h + j])));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+    }
+    return acc;
+}
+
+/* Q2_K: sum_g sc_g·(q·a)_g in int32 lanes, the mins as m_g times the 16-value sums. */
+AVX2 INLINE static float k_q2_K(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q2_K *x = row;
+    const quant_act256 *a = act;
+    __m256 accf = _mm256_setzero_ps(), accm = accf;
+    for (int64_t b = 0; b < n / 256; b++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)x[b].scales);
+        __m128i sc = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+        __m256i m = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), m);
+        __m256i acc = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h)), e[4];
+            for (int j = 0; j < 4; j++) e[j] = q2_quarter(q, j);
+            acc = k2_half(acc, e, a[b].qs + 128 * h, sc, h);
+        }
+        accf = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(h2f(x[b].d) * a[b].d), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(h2f(x[b].dmin) * a[b].d), accm);
+    }
+    return hsum8(accf) - hsum8(accm);
+}
+
+/* Q3_K: values q + 4·h (0..7) against the activations, times the signed scales; the −4 of
+ * the values without their hmask bit comes off as 4·sum_g sc_g·bsum_g, exactly. */
+AVX2 INLINE static float k_q3_K(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q3_K *x = row;
+    const quant_act256 *a = act;
+    __m256 accf = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        uint8_t u[16];
+        quant_q3_scales_unpack(x[b].scales, u);
+        __m128i sc = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
+        __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums),
+                                         _mm256_cvtepi8_epi16(sc));
+        __m256i acc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 2));
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x[b].hmask), one = _mm256_set1_epi8(1);
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h)), e[4];
+            for (int j = 0; j < 4; j++) {
+                /* bit 4h + j of hmask[l] is value l of quarter j's high bit */
+                __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
+                e[j] = _mm256_or_si256(q2_quarter(q, j), _mm256_slli_epi16(hb, 2));
+            }
+            acc = k2_half(acc, e, a[b].qs + 128 * h, sc, h);
+        }
+        accf = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(h2f(x[b].d) * a[b].d), accf);
+    }
+    return hsum8(accf);
+}
+
+/* IQ4: the codebook, in both 128-bit lanes, for VPSHUFB lookups of 4-bit indices. */
+AVX2 static inline __m256i iq4_table(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)quant_iq4_values));
+}
+
+/* IQ4_NL: as Q8_0 once the nibbles are looked up in the codebook. */
+AVX2 INLINE static float k_iq4_nl(const void *row, const void *act, int64_t n)
+{
+    const quant_block_iq4_nl *x = row;
+    const quant_act32 *a = act;
+    const __m256i kv = iq4_table();
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256i p = dot_ss(_mm256_shuffle_epi8(kv, nib32(x[b].qs)),
+                           _mm256_loadu_si256((const __m256i *)a[b].qs));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(h2f(x[b].d) * a[b].d), acc);
+    }
+    return hsum8(acc);
+}
+
+/* IQ4_XS: two sub-blocks per step from 32 quant bytes; their low nibbles are values 0..15 of
+ * each, the high ones 16..31, so the activations are regrouped the same way. Pair sums
+ * (|w|·±a ≤ 2·127·127) times the signed sub-block scale in int32 lanes. */
+AVX2 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
+{
+    const quant_block_iq4_xs *x = row;
+    const quant_act256 *a = act;
+    const __m256i kv = iq4_table(), m4 = _mm256_set1_epi8(0x0f);
+    __m256 accf = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        int16_t ls[8];
+        quant_iq4xs_scales(&x[b], ls);
+        __m256i acc = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * k));
+            __m256i wlo = _mm256_shuffle_epi8(kv, _mm256_and_si256(q, m4));
+            __m256i whi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+            __m256i a0 = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * k));
+            __m256i a1 = _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * k + 32));
+            __m256i alo = _mm256_permute2x128_si256(a0, a1, 0x20); /* values 0..15 of both */
+            __m256i ahi = _mm256_permute2x128_si256(a0, a1, 0x31); /* values 16..31 */
+            __m256i s = _mm256_setr_m128i(_mm_set1_epi16(ls[2 * k]), _mm_set1_epi16(ls[2 * k + 1]));
+            __m256i plo = _mm256_maddubs_epi16(_mm256_sign_epi8(wlo, wlo), _mm256_sign_epi8(alo, wlo));
+            __m256i phi = _mm256_maddubs_epi16(_mm256_sign_epi8(whi, whi), _mm256_sign_epi8(ahi, whi));
+            /* each pair sum may reach 32258: widen before adding */
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s));
+        }
+        accf = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(h2f(x[b].d) * a[b].d), accf);
+    }
+    return hsum8(accf);
+}
+
 /* ---------------------------------------------------------------------- table ----- */
 
 #define DEF_ROW_FNS(T) QUANT_DEF_ROW_FNS(AVX2, T)
@@ -340,6 +469,10 @@ DEF_ROW_FNS(q5_1)
 DEF_ROW_FNS(q4_K)
 DEF_ROW_FNS(q5_K)
 DEF_ROW_FNS(q6_K)
+DEF_ROW_FNS(q2_K)
+DEF_ROW_FNS(q3_K)
+DEF_ROW_FNS(iq4_nl)
+DEF_ROW_FNS(iq4_xs)
 
 static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -353,6 +486,10 @@ static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K, mv_q4_K, mm_q4_K},
     [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K, mv_q5_K, mm_q5_K},
     [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K, mv_q6_K, mm_q6_K},
+    [NT_TYPE_Q2_K] = {NULL, NULL, dot_q2_K, mv_q2_K, mm_q2_K},
+    [NT_TYPE_Q3_K] = {NULL, NULL, dot_q3_K, mv_q3_K, mm_q3_K},
+    [NT_TYPE_IQ4_NL] = {NULL, NULL, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
+    [NT_TYPE_IQ4_XS] = {NULL, NULL, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)
