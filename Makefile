@@ -55,7 +55,7 @@ LIBAPP    := $(BUILD)/libnatterapp.a
 NATTER    := $(BUILD)/natter
 
 .SECONDARY:
-.PHONY: all test run bench asan clean distclean deps install uninstall model
+.PHONY: all test run bench asan clean distclean deps install uninstall model fuzz fuzz-build fuzz-bins fuzz-smoke
 
 all: $(NATTER)
 
@@ -118,6 +118,46 @@ asan:
 	$(MAKE) BUILD=build/asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+
+# Fuzzing with libFuzzer (clang): every fuzz/fuzz_NAME.c is a target, linked against the
+# libraries built with ASan, UBSan and coverage in build/fuzz. `make fuzz` runs each for
+# FUZZ_TIME seconds from its seeds (fuzz/corpus/NAME, kept in the repository) and its kept
+# findings (fuzz/regress/NAME); what it finds new goes to build/fuzz/corpus/NAME, crashes to
+# build/fuzz/crash-NAME-*. `make fuzz-smoke` (run by make test through tests/test_fuzz.sh)
+# replays the seeds and findings and mutates briefly.
+FUZZ_TIME  ?= 60
+FUZZ_RUNS  ?= 3000
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(filter-out fuzz/fuzz_common.c,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_BUILD := build/fuzz
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 WARN="-Wall -Wno-unused-parameter" \
+	  EXTRA_CFLAGS="$(FUZZ_SAN)" EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-bins
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.c fuzz/fuzz.h $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ifuzz -Iapp -Iengine -Iengine/include -fsanitize=fuzzer -o $@ $< fuzz/fuzz_common.c \
+	  $(LIBAPP) $(LIBTRAIN) $(LIBENGINE) $(LDLIBS_ALL)
+
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "fuzz $$n: $(FUZZ_TIME) s"; \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n \
+	    $$(test -d fuzz/regress/$$n && echo fuzz/regress/$$n) 2>&1 | tail -n 12 || exit 1; \
+	done
+
+fuzz-smoke: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  rm -rf $(FUZZ_BUILD)/smoke/$$n && mkdir -p $(FUZZ_BUILD)/smoke/$$n && \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=$(FUZZ_RUNS) -max_total_time=6 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/smoke/$$n fuzz/corpus/$$n $$(test -d fuzz/regress/$$n && echo fuzz/regress/$$n) \
+	    >$(FUZZ_BUILD)/smoke-$$n.log 2>&1 && echo "ok   fuzz $$n" || { echo "FAIL fuzz $$n (see $(FUZZ_BUILD)/smoke-$$n.log)"; exit 1; }; \
+	done
 
 install: $(NATTER)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

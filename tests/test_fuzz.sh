@@ -1,0 +1,44 @@
+#!/bin/sh
+# tests/test_fuzz.sh — a smoke run of every libFuzzer target (fuzz/fuzz_*.c): each replays its
+# seeds (fuzz/corpus/NAME) and kept findings (fuzz/regress/NAME), then mutates for up to 6 s,
+# under ASan and UBSan. Needs clang and libFuzzer (mk/deps.sh installs them as root); skips,
+# saying so, where they are absent. `make fuzz` is the long run.
+BUILD=${1:-build}
+pass=0; fail=0; skip=0
+if ! command -v clang >/dev/null 2>&1 || \
+   ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' | \
+     clang -x c -fsanitize=fuzzer -o /tmp/natter-fuzz-probe.$$ - >/dev/null 2>&1; then
+    echo "SKIP test_fuzz: clang with libFuzzer is not installed (apt-get install clang libclang-rt-14-dev)"
+    echo "test_fuzz: 0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+rm -f /tmp/natter-fuzz-probe.$$
+log=$(mktemp)
+if ! make -s fuzz-build >"$log" 2>&1; then
+    cat "$log"
+    echo "FAIL test_fuzz: the fuzz targets do not build"
+    echo "test_fuzz: 0 passed, 1 failed, 0 skipped"
+    rm -f "$log"
+    exit 1
+fi
+for src in fuzz/fuzz_*.c; do
+    n=${src#fuzz/fuzz_}; n=${n%.c}
+    [ "$n" = common ] && continue
+    bin=build/fuzz/fuzz/fuzz_$n
+    # new inputs go to the first folder, a scratch one: the seeds stay as committed
+    rm -rf build/fuzz/smoke/$n && mkdir -p build/fuzz/smoke/$n
+    set -- build/fuzz/smoke/$n fuzz/corpus/$n
+    [ -d fuzz/regress/$n ] && set -- "$@" fuzz/regress/$n
+    if "$bin" -runs=3000 -max_total_time=6 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix=build/fuzz/crash-$n- "$@" >"$log" 2>&1; then
+        echo "ok   fuzz_$n: seeds, findings and $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log") runs clean"
+        pass=$((pass + 1))
+    else
+        tail -n 30 "$log"
+        echo "FAIL fuzz_$n (its input is in build/fuzz/crash-$n-*)"
+        fail=$((fail + 1))
+    fi
+done
+rm -f "$log"
+echo "test_fuzz: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
