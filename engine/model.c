@@ -173,7 +173,8 @@ static int model_tensor(const nt_model *m, const char *name, int64_t n_in, int64
                         bool required, const nt_gguf_tensor **out, nt_err *err)
 {
     const char *path = nt_gguf_path(m->g);
-    const nt_gguf_tensor *t = nt_gguf_find_tensor(m->g, name);
+    const nt_gguf_tensor *t = NULL;
+    for (int i = 0; i < m->n_parts && !t; i++) t = nt_gguf_find_tensor(m->parts[i], name);
     *out = NULL;
     if (!t) {
         if (required) return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' is missing", path, name);
@@ -325,10 +326,11 @@ static int model_load_tensors(nt_model *m, nt_err *err)
         return rc;
 
     in->n_params = 0;
-    for (int64_t i = 0; i < nt_gguf_n_tensors(m->g); i++) {
-        const nt_gguf_tensor *ti = nt_gguf_tensor_at(m->g, i);
-        in->n_params += ti->ne[0] * ti->ne[1] * ti->ne[2] * ti->ne[3];
-    }
+    for (int p = 0; p < m->n_parts; p++)
+        for (int64_t i = 0; i < nt_gguf_n_tensors(m->parts[p]); i++) {
+            const nt_gguf_tensor *ti = nt_gguf_tensor_at(m->parts[p], i);
+            in->n_params += ti->ne[0] * ti->ne[1] * ti->ne[2] * ti->ne[3];
+        }
     return NT_OK;
 }
 
@@ -343,7 +345,10 @@ static int threads_wanted(int32_t n)
     return n > MODEL_MAX_THREADS ? MODEL_MAX_THREADS : n;
 }
 
-int nt_model_load(nt_model **out, const char *path, const nt_model_params *params, nt_err *err)
+/* nt_model_load, and nt_model_check when check_only: everything up to (not including) the
+ * KV cache, the compute pool and the scratch, so both give the same verdict and message. */
+static int model_load(nt_model **out, const char *path, const nt_model_params *params,
+                      bool check_only, nt_err *err)
 {
     nt_model_params p = params ? *params : nt_model_default_params();
     nt_model *m = NULL;
@@ -354,7 +359,8 @@ int nt_model_load(nt_model **out, const char *path, const nt_model_params *param
 
     m = calloc(1, sizeof *m);
     if (!m) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path ? path : "model");
-    if ((rc = nt_gguf_open(&m->g, path, err))) goto fail;
+    if ((rc = nt_gguf_open_split(&m->parts, &m->n_parts, path, err))) goto fail;
+    m->g = m->parts[0];
 
     nt_gguf_str arch;
     rc = nt_gguf_get_str(m->g, "general.architecture", &arch, err);
@@ -395,6 +401,10 @@ int nt_model_load(nt_model **out, const char *path, const nt_model_params *param
         goto fail;
     }
     m->info.name = m->name;
+    if (check_only) {
+        *out = m;
+        return NT_OK;
+    }
 
     int32_t n_ctx = p.n_ctx;
     if (n_ctx == 0)
@@ -421,6 +431,23 @@ fail:
     return rc;
 }
 
+int nt_model_load(nt_model **out, const char *path, const nt_model_params *params, nt_err *err)
+{
+    return model_load(out, path, params, false, err);
+}
+
+int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
+{
+    nt_model *m = NULL;
+    int rc = model_load(&m, path, NULL, true, err);
+    if (rc == NT_OK && info) {
+        *info = m->info;
+        info->name = NULL;
+    }
+    nt_model_free(m);
+    return rc;
+}
+
 void nt_model_free(nt_model *m)
 {
     if (!m) return;
@@ -432,7 +459,7 @@ void nt_model_free(nt_model *m)
     free(m->layers);
     nt_tokenizer_free(m->tok);
     free(m->name);
-    nt_gguf_close(m->g);
+    nt_gguf_close_split(m->parts, m->n_parts);
     free(m);
 }
 

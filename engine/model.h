@@ -59,7 +59,9 @@ typedef struct model_scratch {
 } model_scratch;
 
 struct nt_model {
-    nt_gguf *g;
+    nt_gguf *g;           /* parts[0]: the metadata */
+    nt_gguf **parts;      /* (n_parts) the files of a split model; tensors are in any of them */
+    int n_parts;
     nt_tokenizer *tok;
     char *name;           /* general.name or the file's base name (malloc'd) */
     nt_model_info info;

@@ -111,3 +111,62 @@ worker *t_stories_worker(int32_t n_ctx)
     if (!w) t_fail(__FILE__, __LINE__, "worker_init: %s", e.msg);
     return w;
 }
+
+int t_copy_key(nt_gguf_writer *w, const nt_gguf *g, int64_t i)
+{
+    const char *k = nt_gguf_kv_key(g, i);
+    const enum nt_gguf_vtype ty = nt_gguf_kv_type(g, i);
+    int64_t iv;
+    float f;
+    bool b;
+    nt_gguf_str str;
+    switch (ty) {
+    case NT_GGUF_U8: case NT_GGUF_I8: case NT_GGUF_U16: case NT_GGUF_I16:
+    case NT_GGUF_U32: case NT_GGUF_I32: case NT_GGUF_U64: case NT_GGUF_I64: {
+        /* Read as int64 and written back in the stored type's C type. */
+        nt_gguf_get_i64(g, k, &iv, NULL);
+        union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+                uint64_t u64; int64_t i64; } v;
+        switch (ty) {
+        case NT_GGUF_U8: v.u8 = (uint8_t)iv; break;
+        case NT_GGUF_I8: v.i8 = (int8_t)iv; break;
+        case NT_GGUF_U16: v.u16 = (uint16_t)iv; break;
+        case NT_GGUF_I16: v.i16 = (int16_t)iv; break;
+        case NT_GGUF_U32: v.u32 = (uint32_t)iv; break;
+        case NT_GGUF_I32: v.i32 = (int32_t)iv; break;
+        case NT_GGUF_U64: v.u64 = (uint64_t)iv; break; /* values up to 2^63 */
+        default: v.i64 = iv; break;
+        }
+        return nt_gguf_writer_set_scalar(w, k, ty, &v);
+    }
+    case NT_GGUF_F32: nt_gguf_get_f32(g, k, &f, NULL); return nt_gguf_writer_set_f32(w, k, f);
+    case NT_GGUF_BOOL: nt_gguf_get_bool(g, k, &b, NULL); return nt_gguf_writer_set_bool(w, k, b);
+    case NT_GGUF_STR: {
+        nt_gguf_get_str(g, k, &str, NULL);
+        char *v = strndup(str.p, str.n);
+        int rc = v ? nt_gguf_writer_set_str(w, k, v) : NT_ERR_NOMEM;
+        free(v);
+        return rc;
+    }
+    case NT_GGUF_ARR: {
+        enum nt_gguf_vtype at;
+        uint64_t n;
+        const void *data;
+        nt_gguf_get_arr(g, k, &at, &n, &data, NULL);
+        if (at != NT_GGUF_STR) return nt_gguf_writer_set_arr(w, k, at, data, n);
+        char **v = calloc(n ? n : 1, sizeof *v);
+        if (!v) return NT_ERR_NOMEM;
+        for (uint64_t j = 0; j < n; j++) {
+            nt_gguf_str sj = nt_gguf_arr_str(g, i, j);
+            v[j] = strndup(sj.p, sj.n);
+        }
+        int rc = nt_gguf_writer_set_arr_str(w, k, (const char *const *)v, n);
+        for (uint64_t j = 0; j < n; j++) free(v[j]);
+        free(v);
+        return rc;
+    }
+    default:
+        t_fail(__FILE__, __LINE__, "t_copy_key: key %s has a type this helper does not copy", k);
+        return NT_ERR_INVALID;
+    }
+}

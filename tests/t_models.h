@@ -19,4 +19,8 @@ const char *t_chatml_stories(void);
  * loading failed (recorded as a test failure with the loader's message). */
 worker *t_stories_worker(int32_t n_ctx);
 
+/* Copies key i of g into w with its stored type (scalars, strings, arrays). NT_OK or the
+ * writer's error; a type it does not handle (f64) or a u64 above 2^63 is a recorded test failure. */
+int t_copy_key(nt_gguf_writer *w, const nt_gguf *g, int64_t i);
+
 #endif

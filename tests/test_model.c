@@ -9,6 +9,7 @@
 #include "natter.h"
 #include "pool.h"
 #include "t.h"
+#include "t_models.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -537,48 +538,7 @@ static const char *copy_model(const char *src, const char *name, const model_edi
     }
     nt_gguf_writer *w = nt_gguf_writer_init();
     int rc = NT_OK;
-    for (int64_t i = 0; i < nt_gguf_n_kv(g) && rc == NT_OK; i++) {
-        const char *k = nt_gguf_kv_key(g, i);
-        uint32_t u;
-        float f;
-        bool b;
-        nt_gguf_str str;
-        switch (nt_gguf_kv_type(g, i)) {
-        case NT_GGUF_U32: nt_gguf_get_u32(g, k, &u, NULL); rc = nt_gguf_writer_set_u32(w, k, u); break;
-        case NT_GGUF_I32: nt_gguf_get_u32(g, k, &u, NULL); rc = nt_gguf_writer_set_i32(w, k, (int32_t)u); break;
-        case NT_GGUF_F32: nt_gguf_get_f32(g, k, &f, NULL); rc = nt_gguf_writer_set_f32(w, k, f); break;
-        case NT_GGUF_BOOL: nt_gguf_get_bool(g, k, &b, NULL); rc = nt_gguf_writer_set_bool(w, k, b); break;
-        case NT_GGUF_STR: {
-            nt_gguf_get_str(g, k, &str, NULL);
-            char *v = strndup(str.p, str.n);
-            rc = nt_gguf_writer_set_str(w, k, v);
-            free(v);
-            break;
-        }
-        case NT_GGUF_ARR: {
-            enum nt_gguf_vtype at;
-            uint64_t n;
-            const void *data;
-            nt_gguf_get_arr(g, k, &at, &n, &data, NULL);
-            if (at != NT_GGUF_STR) {
-                rc = nt_gguf_writer_set_arr(w, k, at, data, n);
-                break;
-            }
-            char **v = calloc(n, sizeof *v);
-            for (uint64_t j = 0; j < n; j++) {
-                nt_gguf_str sj = nt_gguf_arr_str(g, i, j);
-                v[j] = strndup(sj.p, sj.n);
-            }
-            rc = nt_gguf_writer_set_arr_str(w, k, (const char *const *)v, n);
-            for (uint64_t j = 0; j < n; j++) free(v[j]);
-            free(v);
-            break;
-        }
-        default:
-            t_fail(__FILE__, __LINE__, "copy_model: key %s has a type this helper does not copy", k);
-            rc = NT_ERR_INVALID;
-        }
-    }
+    for (int64_t i = 0; i < nt_gguf_n_kv(g) && rc == NT_OK; i++) rc = t_copy_key(w, g, i);
     if (ed->linear_factor > 0) {
         nt_gguf_writer_set_str(w, "llama.rope.scaling.type", "linear");
         nt_gguf_writer_set_f32(w, "llama.rope.scaling.factor", ed->linear_factor);

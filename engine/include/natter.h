@@ -182,6 +182,27 @@ int64_t nt_gguf_n_tensors(const nt_gguf *g);
 const nt_gguf_tensor *nt_gguf_tensor_at(const nt_gguf *g, int64_t i);
 const nt_gguf_tensor *nt_gguf_find_tensor(const nt_gguf *g, const char *name); /* NULL if absent */
 
+/* Split models, llama.cpp's gguf-split format: PREFIX-00001-of-00003.gguf, -00002-of-, ...
+ * Every part is a GGUF file with the keys split.no (0-based), split.count and
+ * split.tensors.count (the tensors of all parts); the first part holds the model's metadata,
+ * the tensors are distributed across the parts. */
+
+/* True when path's file name ends in -NNNNN-of-MMMMM.gguf (1 <= NNNNN <= MMMMM): *prefix_len
+ * gets the bytes before the dash, *no the part number (from 1) and *count the parts. */
+bool nt_gguf_split_name(const char *path, size_t *prefix_len, int *no, int *count);
+/* Writes the name of part no (from 1) of count into buf: path's first prefix_len bytes, then
+ * -NNNNN-of-MMMMM.gguf. 0, or -1 when it does not fit in cap bytes. */
+int nt_gguf_split_path(char *buf, size_t cap, const char *path, size_t prefix_len, int no,
+                       int count);
+/* Opens the model path belongs to: path alone (*n = 1) when it has no split.count above 1,
+ * else every part in order, whichever part path names. Each part is checked: present, its
+ * split.no in its place, split.count the same everywhere, the parts' tensors adding up to
+ * split.tensors.count with no name twice. *parts (an array of *n open files, parts[0] the
+ * first part, with the metadata) is released with nt_gguf_close_split. On failure *parts is
+ * NULL and err names the part and the reason. */
+int nt_gguf_open_split(nt_gguf ***parts, int *n, const char *path, nt_err *err);
+void nt_gguf_close_split(nt_gguf **parts, int n); /* accepts NULL */
+
 /* Writer: builds a GGUF v3 file in memory order and writes it atomically (temporary file in
  * the same folder, fsync, rename). Keys keep insertion order; setting a key twice is
  * NT_ERR_INVALID. Tensor data pointers are borrowed until nt_gguf_writer_write returns. */
@@ -501,6 +522,12 @@ typedef struct nt_model_info {
 
 int nt_model_load(nt_model **out, const char *path, const nt_model_params *params, nt_err *err);
 void nt_model_free(nt_model *m);
+/* Whether nt_model_load would load path, without loading it: the same checks, verdict and
+ * message (architecture, hyperparameters, every tensor's presence, type and shape, the
+ * tokenizer), but no KV cache, no compute threads, and the weights are mapped, not read
+ * (only the header, the metadata and the few norm vectors are touched). NT_OK with *info
+ * (may be NULL) filled as nt_model_get_info would, except name (NULL) and n_ctx (0). */
+int nt_model_check(const char *path, nt_model_info *info, nt_err *err);
 
 const nt_model_info *nt_model_get_info(const nt_model *m);
 const nt_gguf *nt_model_gguf(const nt_model *m);
