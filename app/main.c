@@ -25,6 +25,7 @@ static const subcmd subcmds[] = {
     {"perplexity", cmd_perplexity},
     {"bench", cmd_bench},
     {"train", cmd_train},
+    {"models", cmd_models},
     /* Sessions (app/cmd/cmd_session.c). */
     {"replay", cmd_replay},
     {"export", cmd_export},
@@ -101,6 +102,8 @@ int main(int argc, char **argv)
      * starts a new conversation. */
     if (o.resume && (rc = cmd_session_pick_model(&o)) != 0 && (oneshot || rc == 2))
         return main_done(&o, rc);
+    /* -m NAME: a model found where other programs keep them (after the persona's errors). */
+    if ((rc = cli_find_model(&o)) != 0) return main_done(&o, rc);
     cli_persona_model(&o);
     if (cli_resolve_model(&o) != 0) {
         fprintf(stderr,

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "conv/chat.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "conv/persona.h"
 #include "conv/session.h"
 #include "util/strbuf.h"
@@ -305,6 +306,28 @@ int cli_resolve_model(struct cli_opts *o)
         return 0;
     }
     return -1;
+}
+
+int cli_find_model(struct cli_opts *o)
+{
+    static char path[4096];
+    char msg[2048];
+    if (!o->model) return 0;
+    char *found = model_find_resolve(o->model, msg, sizeof msg);
+    if (found && strlen(found) < sizeof path) {
+        strcpy(path, found);
+        o->model = path;
+        free(found);
+        return 0;
+    }
+    if (found) snprintf(msg, sizeof msg, "%s: the path is too long", o->model);
+    free(found);
+    /* The candidates' names come from folder listings and manifests. */
+    text_buf b = {0};
+    text_buf_put(&b, msg, strlen(msg), 0, true);
+    fprintf(stderr, "natter: -m: %s\n", b.s ? b.s : "out of memory");
+    text_buf_free(&b);
+    return 2;
 }
 
 int cli_open_persona(struct cli_opts *o, bool strict)

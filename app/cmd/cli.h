@@ -65,6 +65,11 @@ void cli_usage(FILE *out);
  * the current folder, else NATTER_DATADIR/models/natter-guide.gguf. Returns 0, or -1 (o->model
  * stays NULL) when there is none. */
 int cli_resolve_model(struct cli_opts *o);
+/* Resolves a -m argument that is not a file to the model of that name (model_find.h: the
+ * places other programs keep models, `natter models`), replacing o->model with its path
+ * (static storage). Returns 0 (also when no -m was given), or 2 after printing the error
+ * ("natter: -m: ...": no such name, or the candidates of an ambiguous one). */
+int cli_find_model(struct cli_opts *o);
 /* The persona that goes with the default model when neither -m nor --persona is given. */
 #define CLI_DEFAULT_PERSONA "guide"
 

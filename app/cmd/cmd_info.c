@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* "1.23 MiB" style. */
-static void info_bytes(char *buf, size_t cap, double b)
+/* "1.23 MiB" style (cmds.h). */
+void info_bytes(char *buf, size_t cap, double b)
 {
     static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
@@ -21,8 +21,8 @@ static void info_bytes(char *buf, size_t cap, double b)
     else snprintf(buf, cap, "%.2f %s", b, units[u]);
 }
 
-/* "135.0M" style. */
-static void info_count(char *buf, size_t cap, double n)
+/* "135.0M" style (cmds.h). */
+void info_count(char *buf, size_t cap, double n)
 {
     if (n >= 1e9) snprintf(buf, cap, "%.2fB", n / 1e9);
     else if (n >= 1e6) snprintf(buf, cap, "%.1fM", n / 1e6);

@@ -4,11 +4,18 @@
 #ifndef NATTER_APP_CMDS_H
 #define NATTER_APP_CMDS_H
 
+#include <stddef.h>
+
 int cmd_info(int argc, char **argv);       /* natter info MODEL.gguf */
 int cmd_tokenize(int argc, char **argv);   /* natter tokenize MODEL.gguf [--ids] < text */
 int cmd_perplexity(int argc, char **argv); /* natter perplexity -m MODEL -f TEXT [--ctx N] */
 int cmd_bench(int argc, char **argv);      /* natter bench [-m MODEL] [--threads N] [--json] */
 int cmd_train(int argc, char **argv);      /* natter train --data PATH -o OUT.gguf | --eval M */
+int cmd_models(int argc, char **argv);     /* natter models [--json] (app/cmd/cmd_models.c) */
+
+/* Sizes for people (app/cmd/cmd_info.c): "1.23 MiB", "135.0M". */
+void info_bytes(char *buf, size_t cap, double b);
+void info_count(char *buf, size_t cap, double n);
 
 /* Sessions (app/cmd/cmd_session.c). */
 int cmd_replay(int argc, char **argv);     /* natter replay FILE [--check] [overrides] */
