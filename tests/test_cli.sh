@@ -73,10 +73,32 @@ expect_error "natter train: --seed: '-1' is not a whole number" train --seed -1
 expect_error "natter import-card: one card at a time ('b.json' is extra)" import-card a.json b.json
 expect_error "natter info: unknown option '-x' (see natter info --help)" info -x m.gguf
 
-# No model given and no default model: say how to give one, exit 2.
-(cd "$tmp" && "$NATTER" -p hi >/dev/null 2>"$tmp/nomodel.err"); rc=$?
-check "no model: exit 2 ($rc)" [ "$rc" -eq 2 ]
-check "no model: mentions -m" grep -q -- "-m MODEL.gguf" "$tmp/nomodel.err"
+# No model given and no default model (a copy of natter away from its checkout, and nothing
+# installed): say how to give one, exit 2.
+if [ -e /usr/local/share/natter/models/natter-guide.gguf ]; then
+    skip "no default model: natter is installed in /usr/local/share/natter"
+else
+    mkdir -p "$tmp/bin" && cp "$NATTER" "$tmp/bin/natter"
+    (cd "$tmp" && "$tmp/bin/natter" -p hi >/dev/null 2>"$tmp/nomodel.err"); rc=$?
+    check "no model: exit 2 ($rc)" [ "$rc" -eq 2 ]
+    check "no model: mentions -m" grep -q -- "-m MODEL.gguf" "$tmp/nomodel.err"
+fi
+
+# A built checkout's natter started from another folder finds its default model, personas and
+# themes next to it (build/natter → ../models, ../prompts, ../themes).
+(cd "$tmp" && "$NATTER" --temp 0 -n 8 -p "How do I quit natter?" >"$tmp/elsewhere.out" 2>"$tmp/elsewhere.err"); rc=$?
+check "started elsewhere: the default model answers ($rc): $(cat "$tmp/elsewhere.err")" [ "$rc" -eq 0 ] && [ -s "$tmp/elsewhere.out" ]
+(cd "$tmp" && "$NATTER" --list-personas --list-themes >"$tmp/elsewhere.list" 2>&1)
+check "started elsewhere: the shipped personas" grep -q "^ *guide" "$tmp/elsewhere.list"
+check "started elsewhere: the shipped themes" grep -q "solarized-dark" "$tmp/elsewhere.list"
+
+# A context longer than the model was trained for is a warning, not silent gibberish.
+GUIDE="$(pwd)/models/natter-guide.gguf"
+"$NATTER" -m "$GUIDE" --ctx 2048 --temp 0 -n 4 -p hi >/dev/null 2>"$tmp/ctx.err"; rc=$?
+check "--ctx above the trained context: still answers ($rc)" [ "$rc" -eq 0 ]
+check "--ctx above the trained context: warning" grep -qF "natter: warning: the context (2048 tokens) is longer than the 256 the model was trained for: past that its answers are likely gibberish" "$tmp/ctx.err"
+"$NATTER" -m "$GUIDE" --ctx 256 --temp 0 -n 4 -p hi >/dev/null 2>"$tmp/ctx2.err"
+check "--ctx at the trained context: no warning" sh -c "! grep -q warning '$tmp/ctx2.err'"
 
 "$NATTER" --help >"$tmp/help.out" 2>&1; rc=$?
 check "--help exits 0" [ "$rc" -eq 0 ]

@@ -4,6 +4,7 @@
  * template family exactly (system prompt with context, few-shot turns, conversation), token
  * counts agree with plain tokenization, and Character Card import round-trips. */
 #include "conv/persona.h"
+#include "util/datadir.h"
 #include "t.h"
 
 #include <fcntl.h>
@@ -358,8 +359,10 @@ static void test_open(void)
     T_ASSERT(p != NULL);
     T_EQ_STR(p->path, "(built-in)");
     T_EQ_INT(d.n, 1);
-    T_EQ_STR(d.v[0], "persona 'no-such-persona' not found (looked in prompts, /nonexistent/natter/prompts, "
-                     NATTER_DATADIR "/prompts)");
+    char want[4200];
+    snprintf(want, sizeof want, "persona 'no-such-persona' not found (looked in prompts, "
+             "/nonexistent/natter/prompts, %s/prompts)", datadir());
+    T_EQ_STR(d.v[0], want);
     persona_free(p);
     unsetenv("XDG_CONFIG_HOME");
     ycfg_diag_free(&d);

@@ -4,6 +4,7 @@
  * draws with every element (term_style_elem, the styles' table in app/tui/term.c). */
 #include "tui/term.h"
 #include "tui/theme.h"
+#include "util/datadir.h"
 #include "t.h"
 
 #include <stdio.h>
@@ -87,8 +88,10 @@ static void test_open_and_list(void)
     T_ASSERT(t != NULL);
     T_EQ_STR(t->path, "(built-in)");
     T_EQ_INT(d.n, 1);
-    T_EQ_STR(d.v[0], "theme 'no-such-theme' not found (looked in themes, /nonexistent/natter/themes, "
-                     NATTER_DATADIR "/themes)");
+    char want[4200];
+    snprintf(want, sizeof want, "theme 'no-such-theme' not found (looked in themes, "
+             "/nonexistent/natter/themes, %s/themes)", datadir());
+    T_EQ_STR(d.v[0], want);
     theme_free(t);
     unsetenv("XDG_CONFIG_HOME");
     ycfg_diag_free(&d);

@@ -8,6 +8,7 @@
 #include "model_find.h"
 #include "conv/persona.h"
 #include "conv/session.h"
+#include "util/datadir.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 #include "conv/worker.h"
@@ -21,9 +22,6 @@
 
 #ifndef NATTER_VERSION
 #define NATTER_VERSION "0.1.0"
-#endif
-#ifndef NATTER_DATADIR
-#define NATTER_DATADIR "/usr/local/share/natter"
 #endif
 
 #define CLI_DEFAULT_MODEL "models/natter-guide.gguf"
@@ -300,7 +298,7 @@ int cli_resolve_model(struct cli_opts *o)
         o->model = CLI_DEFAULT_MODEL;
         return 0;
     }
-    snprintf(path, sizeof path, "%s/%s", NATTER_DATADIR, CLI_DEFAULT_MODEL);
+    snprintf(path, sizeof path, "%s/%s", datadir(), CLI_DEFAULT_MODEL);
     if (access(path, R_OK) == 0) {
         o->model = path;
         return 0;
@@ -369,7 +367,7 @@ void cli_persona_model(struct cli_opts *o)
     } else {
         snprintf(path, sizeof path, "models/%s", p->model);
         if (access(path, R_OK) != 0)
-            snprintf(path, sizeof path, "%s/models/%s", NATTER_DATADIR, p->model);
+            snprintf(path, sizeof path, "%s/models/%s", datadir(), p->model);
         if (access(path, R_OK) == 0) o->model = path;
     }
     if (!o->model)
@@ -474,6 +472,14 @@ nt_model *cli_load_model(const struct cli_opts *o)
     return m;
 }
 
+bool cli_ctx_warning(const nt_model_info *mi, char *buf, size_t cap)
+{
+    if (mi->n_ctx <= mi->n_ctx_train) return false;
+    snprintf(buf, cap, "the context (%d tokens) is longer than the %d the model was trained for: "
+             "past that its answers are likely gibberish", (int)mi->n_ctx, (int)mi->n_ctx_train);
+    return true;
+}
+
 void cli_write_text(FILE *f, const char *s, size_t n, bool tty)
 {
     if (!tty) {
@@ -524,6 +530,9 @@ int cli_oneshot(const struct cli_opts *o)
     }
     m = cli_load_model(o);
     if (!m) goto out;
+    char ctx_warn[256];
+    if (cli_ctx_warning(nt_model_get_info(m), ctx_warn, sizeof ctx_warn))
+        fprintf(stderr, "natter: warning: %s\n", ctx_warn);
     enum nt_chat_family fam = o->template_name
                                ? (enum nt_chat_family)nt_chat_family_from_name(o->template_name)
                                : nt_chat_detect_gguf(nt_model_gguf(m));

@@ -102,6 +102,10 @@ int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_
  * stdout. Returns the process exit status. */
 int cli_oneshot(const struct cli_opts *o);
 
+/* When the model's context (--ctx) is longer than it was trained for, writes the warning
+ * into buf and returns true (the one-shot mode prints it on stderr, the chat shows it). */
+bool cli_ctx_warning(const nt_model_info *mi, char *buf, size_t cap);
+
 /* Writes model text to f, making control characters visible (ESC → ␛) when f is a terminal
  * (tty true); raw bytes otherwise. */
 void cli_write_text(FILE *f, const char *s, size_t n, bool tty);

@@ -2,6 +2,7 @@
  * diagnostics with the source line and a caret, did-you-mean suggestions, the config search
  * path and atomic writes. See yamlcfg.h for the contract. */
 #include "yamlcfg.h"
+#include "datadir.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -19,9 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef NATTER_DATADIR
-#define NATTER_DATADIR "/usr/local/share/natter"
-#endif
 
 /* ================================================================== diagnostics ===== */
 
@@ -730,7 +728,7 @@ int ycfg_search_dirs(const char *kind, char *dirs[3])
         free(base);
     }
     if (s) dirs[n++] = s;
-    dirs[n] = join3(NATTER_DATADIR, "/", kind);
+    dirs[n] = join3(datadir(), "/", kind);
     if (dirs[n]) n++;
     return n;
 }

@@ -172,7 +172,8 @@ const char *ycfg_suggest(const char *word, const char *const *cands, size_t n);
 /* ================================================================= search path ===== */
 
 /* Where natter looks for config files of a kind ("prompts" or "themes"), in order:
- *   ./KIND, $XDG_CONFIG_HOME/natter/KIND (default ~/.config/natter/KIND), NATTER_DATADIR/KIND.
+ *   ./KIND, $XDG_CONFIG_HOME/natter/KIND (default ~/.config/natter/KIND), datadir()/KIND
+ *   (the checkout natter was built in, else NATTER_DATADIR: datadir.h).
  * Fills dirs[0..] with malloc'd paths (caller frees each) and returns how many (at most 3). */
 int ycfg_search_dirs(const char *kind, char *dirs[3]);
 /* Finds a config file by name: a name containing '/' or ending in ".yaml" is a path used as
