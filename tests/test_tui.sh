@@ -713,6 +713,51 @@ else
 $(ls "$SESS")"
 fi
 
+# ---- 18. reasoning models: an answer that opens with <think>...</think> shows one dim
+# "thought" line in place of the thinking; F9 unfolds it (dim) and folds it again.
+cat >"$SESS/think.yaml" <<'YAML'
+natter-session: 1
+created: 2026-01-01T00:00:00Z
+updated: 2026-01-01T00:00:00Z
+model:
+  file: stories260K.gguf
+  size: 10
+  hash: fnv1a64:0000000000000001
+template: chatml
+context: 128
+message_count: 2
+messages:
+  - role: user
+    text: "Why?"
+  - role: assistant
+    text: "<think>\nThe reader asks why.\n</think>\n\nBecause it rained."
+    seed: 5
+    params: {temp: 0.8, top-k: 40, top-p: 0.95, min-p: 0.05, repeat-penalty: 1, repeat-last-n: 64, presence-penalty: 0, frequency-penalty: 0}
+    end: eog
+    tokens: [1, 2, 3]
+complete: true
+YAML
+ARGS="--resume think -n 4" START_TEXT="read 2 messages back" start 100 30
+folded=$(cap)
+T send-keys -t nt F9
+wait_for "thinking unfolded" 30
+unfolded=$(cap)
+dim=$(T capture-pane -p -e -t nt | grep -m 1 "The reader asks why" | grep -c "$(printf '\033')\[")
+T send-keys -t nt F9
+wait_for "thinking folded" 30
+if echo "$folded" | grep -q "^  .* thought (F9 shows it)" && ! echo "$folded" | grep -q "The reader asks" &&
+   echo "$folded" | grep -q "^  Because it rained." &&
+   echo "$unfolded" | grep -q "^  <think>" && echo "$unfolded" | grep -q "^  The reader asks why." &&
+   [ "$dim" -ge 1 ] && ! cap | grep -q "The reader asks"; then
+    ok "a <think> section is folded to one line; F9 unfolds it dimmed and folds it again"
+else
+    bad "a <think> section is folded to one line; F9 unfolds it dimmed and folds it again" "$folded
+---
+$unfolded"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+
 # ---- 12. a crash (SIGSEGV): the handler restores the terminal, then dies of the signal
 start 100 30
 pid=$(natter_pid)

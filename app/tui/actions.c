@@ -343,6 +343,13 @@ static int action_PROBS(tui *t, const char *args)
     return UI_R_LAYOUT;
 }
 
+static int action_THINKING(tui *t, const char *args)
+{
+    t->u.hist.show_thinking = !t->u.hist.show_thinking;
+    return UI_R_HISTORY |
+           tui_message(t, TS_NOTE, "thinking %s", t->u.hist.show_thinking ? "unfolded" : "folded");
+}
+
 /* Moves the probabilities view's pick by dir tokens within the answer it shows. */
 static int tui_pick_step(tui *t, int dir)
 {

@@ -73,6 +73,7 @@ enum cmd_flags {
     X(PANEL_FOCUS,   NULL,       "",           CMD_CTX_ANY,   CK_F2,      0,          "F2",               0,                       "move the focus to the sampling panel and back") \
     X(PANEL_TOGGLE,  NULL,       "",           CMD_CTX_ANY,   CK_F3,      0,          "F3",               0,                       "show or hide the sampling panel") \
     X(PROBS,         NULL,       "",           CMD_CTX_ANY,   CK_F4,      0,          "F4",               0,                       "show or hide the probabilities of the candidate tokens (a click on an answer's word picks its token)") \
+    X(THINKING,      NULL,       "",           CMD_CTX_ANY,   CK_F9,      0,          "F9",               0,                       "unfold or fold the thinking of reasoning models (the <think> part of their answers)") \
     X(TOKEN_PREV,    NULL,       "",           CMD_CTX_ANY,   CK_A_LEFT,  0,          "Alt-Left",         0,                       "probabilities view: pick the previous token of the last answer") \
     X(TOKEN_NEXT,    NULL,       "",           CMD_CTX_ANY,   CK_A_RIGHT, 0,          "Alt-Right",        0,                       "probabilities view: pick the next token of the last answer") \
     X(RESET,         NULL,       "",           CMD_CTX_ANY,   CK_F6,      0,          "F6",               0,                       "reset every slider to the persona's values") \

@@ -61,6 +61,7 @@ typedef struct ui_turn_cache {
     int width;
     int hl;                /* highlighted token index, -1 none */
     bool complete, busy;
+    bool thinking_shown;   /* ui_history_view.show_thinking when rendered */
     text_buf buf;
     size_t *src;           /* src[i]: offset in the turn's text that buf byte i shows, or
                               UI_NO_SRC (labels, marks, notes) */
@@ -95,6 +96,7 @@ typedef struct ui_history_view {
     ui_row *rows_shown;         /* h entries */
     int n_rows_shown;
     int total;                  /* wrapped history lines at the last draw */
+    bool show_thinking;         /* reasoning models' <think> sections unfolded (F9) */
 } ui_history_view;
 
 /* The sampling panel's sliders (view_panel.c). */

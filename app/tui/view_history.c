@@ -136,8 +136,31 @@ static bool is_fence(const char *s, size_t ls, size_t le)
 }
 
 /* Appends the body of a turn (Markdown rendered, marks inserted, the picked token highlighted). */
+/* Reasoning models open their answer with <think>...</think>. Returns where the thinking
+ * ends in s[0, len) (after the closing tag and the blank that follows it), len while it is
+ * still being written, and 0 when the answer does not start with it. */
+static size_t think_end(const char *s, size_t len, bool *closed)
+{
+    static const char open[] = "<think>", close[] = "</think>";
+    size_t i = 0;
+    *closed = false;
+    while (i < len && (s[i] == ' ' || s[i] == '\n')) i++;
+    if (len - i < sizeof open - 1 || memcmp(s + i, open, sizeof open - 1) != 0) return 0;
+    for (size_t k = i; k + sizeof close - 1 <= len; k++) {
+        if (memcmp(s + k, close, sizeof close - 1) != 0) continue;
+        k += sizeof close - 1;
+        while (k < len && (s[k] == ' ' || s[k] == '\n')) k++;
+        *closed = true;
+        return k;
+    }
+    return len;
+}
+
+/* Renders s[0, len): Markdown styles, marks, the highlighted token; the thinking part
+ * s[0, think) is dimmed, or left out when fold is set (the caller shows a summary). */
 static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
-                        const hist_mark *marks, size_t n_marks, size_t hl_start, size_t hl_end)
+                        const hist_mark *marks, size_t n_marks, size_t hl_start, size_t hl_end,
+                        size_t think, bool fold)
 {
     text_buf *b = &c->buf;
     size_t before = b->n;
@@ -160,6 +183,11 @@ static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
             memset(hidden + ls, 0, le - ls);
         } else {
             style_line(s, ls, le, base, style + ls, hidden + ls);
+        }
+        if (ls < think) { /* the thinking, shown as it is (no Markdown), dim */
+            size_t te = le < think ? le : think;
+            memset(style + ls, TS_DIM, te - ls);
+            memset(hidden + ls, fold, te - ls);
         }
         if (fl) fence = !fence;
         size_t i = ls;
@@ -189,7 +217,7 @@ static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
         src_fill(c, before, UI_NO_SRC);
         if (le >= len) break;
         before = b->n;
-        text_buf_put_raw(b, "\n", 1, (uint8_t)base);
+        if (!(fold && le < think)) text_buf_put_raw(b, "\n", 1, (uint8_t)base);
         src_fill(c, before, le);
         ls = le + 1;
     }
@@ -242,8 +270,30 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         hl_start = a->off[hl];
         hl_end = (size_t)hl + 1 < a->n ? a->off[hl + 1] : t->len;
     }
-    render_body(c, t->text ? t->text : "", t->len, answer ? TS_TEXT : TS_USER, marks, n_marks,
-                hl_start, hl_end);
+    const char *text = t->text ? t->text : "";
+    bool closed = false;
+    size_t think = answer ? think_end(text, t->len, &closed) : 0;
+    bool fold = think > 0 && closed && !u->hist.show_thinking;
+    if (fold) {
+        /* One dim line in place of the thinking: its tokens and its share of the time. */
+        size_t nt = 0;
+        while (a && nt < a->n && a->off[nt] < think) nt++;
+        char sum[128];
+        int sn = snprintf(sum, sizeof sum, "\xe2\x96\xb8 thought"); /* ▸ */
+        if (nt > 0) {
+            sn += snprintf(sum + sn, sizeof sum - (size_t)sn, " for %zu tokens", nt);
+            /* The thinking's share of the answer's time, at the answer's steady rate. */
+            if (t->complete && t->n_gen > 0 && t->gen_sec > 0)
+                sn += snprintf(sum + sn, sizeof sum - (size_t)sn, ", %.1f s", t->gen_sec * (double)nt / t->n_gen);
+        }
+        snprintf(sum + sn, sizeof sum - (size_t)sn, " (F9 shows it)");
+        size_t before = b->n;
+        text_buf_put(b, sum, strlen(sum), TS_DIM, false);
+        text_buf_put_raw(b, "\n", 1, TS_TEXT);
+        src_fill(c, before, UI_NO_SRC);
+    }
+    render_body(c, text, t->len, answer ? TS_TEXT : TS_USER, marks, n_marks, hl_start, hl_end,
+                think, fold);
     free(marks);
     size_t notes = b->n;
     if (answer && busy) text_buf_put(b, "\xe2\x96\x8d", 3, TS_DIM, false); /* ▍ */
@@ -395,8 +445,9 @@ static int history_update(ui *u, int width)
         int hl = (u->probs.shown && i == u->probs.pick_turn && u->probs.pick >= 0) ? u->probs.pick : -1;
         if (!c->valid || c->width != width || c->len != t->len ||
             c->n_changes != t->n_changes || c->complete != t->complete || c->busy != busy ||
-            c->hl != hl) {
+            c->hl != hl || c->thinking_shown != u->hist.show_thinking) {
             render_turn(u, i, t, c, width, hl, busy);
+            c->thinking_shown = u->hist.show_thinking;
             c->valid = true;
             c->width = width;
             c->len = t->len;
