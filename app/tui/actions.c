@@ -8,6 +8,7 @@
  * here too; what they share with the event loop (answers, personas, sessions) is in tui.c. */
 #include "tui_int.h"
 
+#include "cmd/model_find.h"
 #include "input.h"
 #include "term.h"
 
@@ -108,6 +109,127 @@ int tui_confirm(tui *t, int key)
     }
     persona_free(p);
     return tui_message(t, TS_NOTE, "kept persona %s and the conversation", t->u.persona);
+}
+
+/* ------------------------------------------------------------------- /model ----- */
+
+/* Puts model m (taken: freed on failure) from path (taken) in place of the current one: a
+ * new worker and chat, the persona applied again for the new template. keep: the
+ * conversation stays and is read into the new model, in a new session file (the old file
+ * stays the old model's, replayable); else a new conversation starts. */
+static int tui_use_model(tui *t, nt_model *m, char *path, bool keep)
+{
+    nt_err err = {0};
+    worker *w = worker_init(m, &err); /* frees m on failure */
+    if (!w) {
+        free(path);
+        return tui_message(t, TS_ERROR, "/model: %s", err.msg);
+    }
+    const nt_model_info *mi = worker_model_info(w);
+    enum nt_chat_family fam = nt_chat_detect_gguf(worker_gguf(w));
+    int f = t->opts->template_name ? nt_chat_family_from_name(t->opts->template_name) : -1;
+    if (f >= 0) fam = (enum nt_chat_family)f;
+    chat *c = chat_init(worker_tokenizer(w), fam, mi->n_ctx);
+    if (!c || !t->sess || (keep && session_capture(t->sess, t->chat) != NT_OK)) {
+        chat_free(c);
+        worker_free(w);
+        free(path);
+        return tui_message(t, TS_ERROR, "/model: out of memory");
+    }
+    chat_set_raw(c, t->opts->raw);
+    chat_free(t->chat);
+    worker_free(t->w);
+    t->chat = t->u.chat = c;
+    t->w = t->u.worker = w;
+    t->u.tok = worker_tokenizer(w);
+    t->u.model_name = mi->name;
+    t->model_family = fam;
+    free(t->model_path);
+    t->model_path = path;
+    session_set_model(t->sess, worker_gguf(w), mi);
+    /* The persona again (its template family may differ), then the conversation back. */
+    persona *p = t->persona;
+    t->persona = NULL;
+    int flags = tui_use_persona(t, p, NULL);
+    if (!t->persona && (p = persona_builtin())) flags |= tui_use_persona(t, p, NULL);
+    if (keep) {
+        if (session_restore(t->sess, c, &err) == NT_OK) {
+            if (!t->opts->template_name && t->persona)
+                chat_set_family(c, persona_family(t->persona, fam));
+            char msg[300];
+            snprintf(msg, sizeof msg, "model %.200s: the conversation is read into it", mi->name);
+            flags |= tui_show_loaded(t, msg);
+        } else {
+            flags |= tui_message(t, TS_ERROR, "/model: %s; a new conversation", err.msg);
+        }
+        tui_new_session(t);
+    } else {
+        flags |= tui_message(t, TS_NOTE, "model %.200s: a new conversation", mi->name);
+    }
+    char warn[256];
+    if (cli_ctx_warning(mi, warn, sizeof warn)) flags |= tui_message(t, TS_WARNING, "%s", warn);
+    return flags | UI_R_ALL;
+}
+
+/* /model [NAME]: a file, or a name `natter models` lists (cmd/model_find.h). */
+static int tui_model(tui *t, const char *args)
+{
+    const nt_model_info *mi = worker_model_info(t->w);
+    if (!args[0])
+        return tui_message(t, TS_NOTE, "model %.200s (%.300s), context %d of %d trained; /model NAME "
+                           "switches (natter models lists them)", mi->name, t->model_path,
+                           (int)mi->n_ctx, (int)mi->n_ctx_train);
+    char msg[2048];
+    char *path = model_find_resolve(args, msg, sizeof msg);
+    if (!path) {
+        /* Several lines (the candidates of an ambiguous name) go to the history. */
+        ui_set_note(&t->u, UI_NOTE_ERROR, msg);
+        t->u.hist.follow = true;
+        return UI_R_HISTORY | tui_message(t, TS_ERROR, "/model: no such model (shown above); "
+                                          "keeping %.200s", mi->name);
+    }
+    nt_model_params mp = nt_model_default_params();
+    mp.n_ctx = t->opts->n_ctx;
+    mp.n_threads = t->opts->n_threads;
+    nt_model *m = NULL;
+    nt_err err = {0};
+    if (nt_model_load(&m, path, &mp, &err) != NT_OK) {
+        free(path);
+        ui_set_note(&t->u, UI_NOTE_ERROR, err.msg);
+        t->u.hist.follow = true;
+        return UI_R_HISTORY | tui_message(t, TS_ERROR, "/model: the model cannot be used (shown "
+                                          "above); keeping %.200s", mi->name);
+    }
+    if (chat_n_turns(t->chat) == 0) {
+        ui_clear_note(&t->u);
+        return tui_use_model(t, m, path, false);
+    }
+    nt_model_free(t->pending_model);
+    free(t->pending_path);
+    t->pending_model = m;
+    t->pending_path = path;
+    const char *base = strrchr(path, '/');
+    snprintf(t->u.status.ask, sizeof t->u.status.ask, "Switch to %.100s: keep the conversation and "
+             "read it into the new model (y), start a new one (n), or stay (Esc)?",
+             base ? base + 1 : path);
+    t->u.msg.text[0] = '\0';
+    return UI_R_STATUS | UI_R_MESSAGE;
+}
+
+int tui_model_confirm(tui *t, int key)
+{
+    nt_model *m = t->pending_model;
+    char *path = t->pending_path;
+    t->pending_model = NULL;
+    t->pending_path = NULL;
+    t->u.status.ask[0] = '\0';
+    if (key == 'y' || key == 'Y' || key == 'n' || key == 'N') {
+        ui_clear_note(&t->u);
+        return tui_use_model(t, m, path, key == 'y' || key == 'Y');
+    }
+    nt_model_free(m);
+    free(path);
+    return tui_message(t, TS_NOTE, "kept model %.200s", worker_model_info(t->w)->name);
 }
 
 static int tui_theme(tui *t, const char *args)
@@ -271,6 +393,7 @@ static int action_QUIT(tui *t, const char *args)
 
 static int action_PERSONA(tui *t, const char *args) { return tui_persona(t, args); }
 static int action_THEME(tui *t, const char *args) { return tui_theme(t, args); }
+static int action_MODEL(tui *t, const char *args) { return tui_model(t, args); }
 static int action_SAVE(tui *t, const char *args) { return tui_save(t, args); }
 
 static int action_LOAD(tui *t, const char *args)

@@ -64,6 +64,7 @@ enum cmd_flags {
     X(SESSIONS,      "sessions", "",           CMD_CTX_ANY,   0,          0,          "",                 0,                       "list the saved sessions (date, model, turns, first question)") \
     X(EXPORT,        "export",   "[FILE] [json]", CMD_CTX_ANY, 0,         0,          "",                 CMD_F_ARGS,              "write the conversation as Markdown (md, the default) or as JSON chat messages (json, or a FILE ending in .json)") \
     X(REPLAY,        "replay",   "NAME",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "play a saved session back, regenerating each answer and saying whether it matched") \
+    X(MODEL,         "model",    "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "switch model (a file, or a name natter models lists): asks whether to keep the conversation, read into the new model, or start a new one; without NAME, show the current one") \
     X(STOP,          NULL,       "",           CMD_CTX_ANY,   CK_ESC,     CK_CTRL_C,  "Esc, Ctrl-C",      0,                       "stop the answer being generated; what was written stays") \
     X(NEWLINE,       NULL,       "",           CMD_CTX_ANY,   CK_ALT_ENTER, CK_CTRL_J, "Alt-Enter, Ctrl-J", 0,                      "insert a newline (multi-line question; pasted text keeps its lines)") \
     X(SCROLL_UP,     NULL,       "",           CMD_CTX_ANY,   CK_PGUP,    0,          "PgUp, wheel",      0,                       "scroll the history up") \

@@ -127,8 +127,8 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     chat_clear(t->chat);
     ui_truncate(u, 0);
     /* {{model}} is the model's file name, as in the one-shot mode and --check. */
-    const char *slash = t->opts->model ? strrchr(t->opts->model, '/') : NULL;
-    const char *model_file = slash ? slash + 1 : t->opts->model;
+    const char *slash = t->model_path ? strrchr(t->model_path, '/') : NULL;
+    const char *model_file = slash ? slash + 1 : t->model_path;
     if (!t->opts->raw &&
         cli_chat_persona(t->chat, p, model_file, system,
                          t->opts->template_name ? -1 : (int)t->model_family, &err) != NT_OK) {
@@ -237,9 +237,7 @@ static int tui_autosave(tui *t)
     return f;
 }
 
-/* Shows a conversation just restored into the chat (/load, --resume) and reads it back into
- * the model's cache, the progress in the status bar. msg is the load's report. */
-static int tui_show_loaded(tui *t, const char *msg)
+int tui_show_loaded(tui *t, const char *msg)
 {
     ui *u = &t->u;
     ui_truncate(u, 0);
@@ -349,6 +347,7 @@ static int tui_key(tui *t, const input_event *ev)
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
     if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
+    if (t->pending_model) return tui_model_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
         u->help.shown = false;
         return tui_action(t, CMD_STOP, "") | UI_R_ALL;
@@ -652,11 +651,13 @@ int tui_main(const struct cli_opts *opts)
     t.opts = opts;
     fprintf(stderr, "natter: loading %s...\n", opts->model);
     nt_model *m = cli_load_model(opts);
-    if (!m) return 1;
     nt_err err = {0};
-    t.w = worker_init(m, &err);
+    if (m && !(t.model_path = strdup(opts->model))) snprintf(err.msg, sizeof err.msg, "out of memory");
+    else if (m) t.w = worker_init(m, &err);
     if (!t.w) {
-        fprintf(stderr, "natter: %s\n", err.msg);
+        if (m) fprintf(stderr, "natter: %s\n", err.msg);
+        if (!t.model_path) nt_model_free(m);
+        free(t.model_path);
         return 1;
     }
     const nt_model_info *mi = worker_model_info(t.w);
@@ -720,6 +721,11 @@ int tui_main(const struct cli_opts *opts)
                     opts->persona_errors ? "persona and the theme" : "theme");
         free(theme_errs);
     }
+    /* A context longer than the model was trained for: said, not silently gibberish (the
+     * errors of a persona or theme come first). */
+    char ctx_warn[256];
+    if (!t.u.msg.text[0] && cli_ctx_warning(mi, ctx_warn, sizeof ctx_warn))
+        tui_message(&t, TS_WARNING, "%s", ctx_warn);
     term_set_theme(t.theme);
     if (term_init() != 0) goto done;
     input_init(input_history_path());
@@ -740,6 +746,9 @@ done:
     worker_free(t.w); /* stops a running answer and joins the thread */
     if (t.persona != opts->loaded) persona_free(t.persona);
     persona_free(t.pending);
+    nt_model_free(t.pending_model);
+    free(t.pending_path);
+    free(t.model_path);
     term_set_theme(NULL);
     theme_free(t.theme);
     return rc;

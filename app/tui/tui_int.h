@@ -37,6 +37,9 @@ typedef struct tui {
     persona *persona;      /* in use; owned unless it is opts->loaded */
     theme *theme;          /* in use (owned); term.c borrows it */
     persona *pending;      /* /persona waiting for the y/n answer (owned) */
+    char *model_path;      /* the model's file (-m, then /model; owned) */
+    nt_model *pending_model; /* /model waiting for the keep/new answer (owned) */
+    char *pending_path;    /* its file (owned) */
     enum nt_chat_family model_family; /* the model's own (or --template's) chat family */
     size_t saved_turns;    /* turns when the conversation was last saved (the session hooks
                               set it); more turns than this = unsaved */
@@ -73,6 +76,9 @@ int tui_file_errors(tui *t, const char *what, const char *name, const char *erro
 void tui_new_session(tui *t);
 /* Turns the session file holds after a save now (an answer being written is left out). */
 size_t tui_saveable_turns(const tui *t);
+/* Shows a conversation just restored into the chat (/load, --resume, /model) and reads it
+ * back into the model's cache, the progress in the status bar. msg is the report. */
+int tui_show_loaded(tui *t, const char *msg);
 /* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
  * with their file:line:col); kept says what stays then. */
 int tui_load(tui *t, const char *name, const char *kept);
@@ -83,6 +89,8 @@ int tui_load(tui *t, const char *name, const char *kept);
 int tui_action(tui *t, enum cmd_id id, const char *args);
 /* The answer (key) to the y/n question of /persona (t->pending is set). */
 int tui_confirm(tui *t, int key);
+/* The answer (key) to /model's question (t->pending_model is set). */
+int tui_model_confirm(tui *t, int key);
 
 /* ---- tui_replay.c ---- */
 
