@@ -5,16 +5,8 @@
 # folders), holding copies of natter's own model and tiny GGUF files written here; then
 # `natter models` (table and --json), `-m NAME` resolution, ambiguity and missing names.
 # Needs only the repository (models/natter-guide.gguf), no fixtures.
-NATTER=${NATTER_BIN:-build/natter}
-case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
+. "$(dirname "$0")/lib.sh"
 GUIDE="$(pwd)/models/natter-guide.gguf"
-pass=0; fail=0; skip=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
-check() { name=$1; shift; if "$@"; then ok; else bad "$name"; fi; }
 
 # A GGUF v3 file with no tensors and one key, general.architecture = $2 (up to 127 bytes,
 # which may hold control characters): a model of an architecture natter does not run.
@@ -131,5 +123,4 @@ check "-m missing file: errno" grep -q "$tmp/none.gguf: No such file or director
 ask "$(printf 'evil\033[31m')"; rc=$?
 check "-m an unsupported model: the loader's error" grep -q "architecture 'gemma3' is not supported" "$tmp/ask.err"
 
-echo "test_models: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -5,39 +5,15 @@
 # /model is refused with a warning while an answer is being written; --ctx above the trained
 # context is a warning on the message line. Uses natter's own model (always in the
 # repository) and a copy of it found by name through NATTER_MODELS.
-NATTER_BIN=${NATTER_BIN:-build/natter}
-case "$NATTER_BIN" in /*) ;; *) NATTER_BIN="$(pwd)/$NATTER_BIN" ;; esac
+. "$(dirname "$0")/lib.sh"
 GUIDE="$(pwd)/models/natter-guide.gguf"
-SOCK="natter-model-test-$$"
-pass=0; fail=0; skip=0
-
-TMP=$(mktemp -d)
-T() { tmux -u -L "$SOCK" "$@"; }
-cleanup() { T kill-server 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/     | /'; }
-finish() {
-    echo "test_tui_model: $pass passed, $fail failed, $skip skipped"
-    [ "$fail" -eq 0 ]
-    exit $?
-}
-if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$NATTER_BIN" ]; then
-    echo "skip test_tui_model: tmux or $NATTER_BIN missing"
-    skip=1
+TMP=$tmp
+if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$NATTER" ]; then
+    skip "test_tui_model: tmux or $NATTER missing"
     finish
 fi
+NATTER_BIN=$NATTER
 
-cap() { T capture-pane -p -t nt 2>/dev/null; }
-wait_for() {
-    i=0; lim=${2:-100}
-    while [ "$i" -lt "$lim" ]; do
-        cap | grep -qF -- "$1" && return 0
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
 idle() {
     i=0; lim=${1:-150}
     while [ "$i" -lt "$lim" ]; do
