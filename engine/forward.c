@@ -8,17 +8,17 @@
  *   logits = Wout · rmsnorm(x)
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
- * lin_run: matrix × vector kernels (nt_quant_matvec) on activations prepared once per matrix
- * (nt_quant_act_prepare: int8 blocks for quantized weights, f32 for float weights), each task
- * looping over the batch's tokens on rows kept in cache, so a batch reads the weights once.
- * Work is split by output rows into tasks of fixed size, and each task computes its rows the
- * same way whichever thread runs it, so the logits are bit-identical for any thread count.
- * Every token goes through the same per-row kernel whatever batch it is in, so a token's
- * logits do not depend on how a prompt was split into calls either: a session replayed or
- * resumed in different chunks gives the same tokens. (An sgemm path for float weights was
- * 15-35% faster on prompts but broke that; nt_quant_matmat has the same per-value arithmetic as
- * nt_quant_matvec and is the way to a faster batched product.) Attention is split the same way,
- * one task per (token, KV head). */
+ * lin_run: matrix × matrix kernels (nt_quant_matmat) on activations prepared once per matrix
+ * (nt_quant_act_prepare: int8 blocks for quantized weights, f32 for float weights). The
+ * kernels work in register tiles of a few rows × a few tokens, so a batch reads and unpacks
+ * each weight once per tile of tokens and runs at matrix-multiply speed; one token (decoding)
+ * is the same kernel with a tile one token wide. Work is split by output rows into tasks of
+ * fixed size, and each task computes its rows the same way whichever thread runs it, so the
+ * logits are bit-identical for any thread count. Each (row, token) value gets the same
+ * operations in the same order whatever tile computed it, so a token's logits do not depend
+ * on how a prompt was split into calls either: a session replayed or resumed in different
+ * chunks gives the same tokens (an sgemm path for float weights broke that and is gone).
+ * Attention is split the same way, one task per (token, KV head). */
 #include "model.h"
 #include "quant.h"
 
@@ -139,10 +139,10 @@ static void lin_task(void *ctx, int64_t task, int thread)
     const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * MODEL_ROWS;
     const int64_t r1 = r0 + MODEL_ROWS < w->n_out ? r0 + MODEL_ROWS : w->n_out;
 
-    /* The task's rows stay in cache across the tokens: weights are read once. */
-    for (int32_t t = 0; t < j->n_tok; t++)
-        nt_quant_matvec(w->type, w->data, w->row_bytes, r0, r1,
-                     j->act[i] + (size_t)t * j->act_bytes, w->n_in, o->y + (size_t)t * o->ldy);
+    /* Register tiles of rows × tokens: each weight is read and unpacked once per tile of
+     * tokens, and every value is what decoding that token alone would give. */
+    nt_quant_matmat(w->type, w->data, w->row_bytes, r0, r1, j->act[i], j->act_bytes, j->n_tok,
+                    w->n_in, o->y, (int64_t)o->ldy);
     lin_finish(j, o, r0, r1);
 }
 

@@ -31,10 +31,9 @@
  *   (the fixtures' blk.0.ffn_down, 768 wide) with Gaussian activations and 1% outliers ×8:
  *   mean |error| / sum|w·x| ≈ 4-5e-4 for the 32-value formats, 0.8-1.2e-3 for the K formats
  *   (whose 256-value blocks share one scale), versus ~5e-9 on the f32 path. This is the same
- *   trade ggml makes (its q8_0 / q8_K activations). Prompts take the same path
- *   (nt_quant_matmat is bit-identical to nt_quant_matvec; the dequantize + sgemm prefill that
- *   had none of this error was removed, forward.c says why), so a token's error does not
- *   depend on whether it came in a prompt or was generated.
+ *   trade ggml makes (its q8_0 / q8_K activations). Prompts and decoding share these
+ *   activations and kernels (nt_quant_matmat is per value nt_quant_dot_act), so a token's
+ *   numbers never depend on the batch it came in.
  *
  * Kernel sets: scalar C (the reference, any CPU), AVX2 + FMA + F16C, and AVX-512 (F, BW, VL,
  * DQ, VNNI) + F16C + FMA; the best one the CPU has is picked at run time (quant_isa_*), so one
@@ -169,8 +168,8 @@ void nt_quant_dequant_row(int type, const void *src, float *dst, int64_t n);
 
 /* Dequantizes the tile rows [row0, row1) × columns
  * [col0, col1) of the matrix W (rows of row_bytes bytes) into dst, row r going to
- * dst + (r - row0)·ld. col0 and col1 must be multiples of the block length. It fed the
- * removed sgemm prefill; no engine path calls it now (tests/test_quant.c checks it). */
+ * dst + (r - row0)·ld. col0 and col1 must be multiples of the block length. No engine path
+ * calls it now (tests/test_quant.c checks it). */
 void nt_quant_dequant_rows(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                         int64_t col0, int64_t col1, float *dst, int64_t ld);
 
@@ -190,15 +189,17 @@ float nt_quant_dot_act(int type, const void *row, const void *act, int64_t n);
 void nt_quant_matvec(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
                   const void *act, int64_t n, float *y);
 
-/* Batched form for prefill: Y[t·ldy + r] = row r of W · x_t for rows [row0, row1) and nt
- * inputs, whose activation buffers (nt_quant_act_bytes(type, n) bytes each) lie one after
- * another in acts. Every value is bit-identical to nt_quant_dot_act(type, row r, act t, n), so
- * a batch gives exactly what token-by-token decoding gives. Each weight row is read once per
- * group of up to 16 inputs (the group's activations stay in cache) and, for the quantized
- * types, multiplied in int8: measured single-threaded at 1.5-4× the rate of the removed
- * prefill path, which dequantized to f32 and called OpenBLAS sgemm (Q4_K, Q6_K: ~4×). */
+/* Batched form, the one prompts run on: Y[t·ldy + r] = row r of W · x_t for rows
+ * [row0, row1) and nt inputs, whose activation buffers (nt_quant_act_bytes(type, n) bytes
+ * each) start act_stride bytes apart in acts. Every value is bit-identical to
+ * nt_quant_dot_act(type, row r, act t, n), so a batch gives exactly what token-by-token
+ * decoding gives, whatever the batch size or row range. The SIMD kernels of the main types
+ * work in register tiles of a few rows × a few inputs (quant_avx512.c), so each weight is
+ * loaded and unpacked once per tile of inputs, not once per input. */
+#define QUANT_MATMAT_GROUP 24 /* inputs per pass over the rows (a multiple of every tile width) */
 void nt_quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, int64_t row1,
-                  const void *acts, int64_t nt, int64_t n, float *Y, int64_t ldy);
+                     const void *acts, size_t act_stride, int64_t nt, int64_t n, float *Y,
+                     int64_t ldy);
 
 /* f32 dot product of a[n] and b[n] with the active kernel (fixed order). */
 float nt_quant_dot_f32(const float *a, const float *b, int64_t n);
@@ -227,8 +228,8 @@ float nt_quant_dot_isa(int isa, int type, const void *row, const float *x, int64
 void nt_quant_matvec_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
                       int64_t row1, const void *act, int64_t n, float *y);
 void nt_quant_matmat_isa(int isa, int type, const void *W, size_t row_bytes, int64_t row0,
-                      int64_t row1, const void *acts, int64_t nt, int64_t n, float *Y,
-                      int64_t ldy);
+                         int64_t row1, const void *acts, size_t act_stride, int64_t nt, int64_t n,
+                         float *Y, int64_t ldy);
 
 /* ------------------------------------------------------ internal: kernel tables ----- */
 
@@ -278,6 +279,63 @@ float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
             for (int64_t t = 0; t < nt; t++)                                                 \
                 Y[t * ldy + r] = k_##T((const uint8_t *)W + (size_t)r * row_bytes,           \
                                        (const uint8_t *)acts + (size_t)t * ab, n);           \
+    }
+
+/* The same entry points from a tile kernel tile_T(W, rb, A, ab, n, Y, ldy, R, T) (see
+ * quant_avx512.c: R rows × T activations, R and T compile-time constants): matmat in tiles of
+ * RM rows × TM inputs (fewer inputs at the end of a group, one row at a time at the end of
+ * the range), matvec in tiles of RV rows, dot as a 1 × 1 tile. Every value is the tile
+ * kernel's arithmetic on one row and one input, the same in every tile shape, so results
+ * never depend on how rows or inputs are grouped. */
+#define QUANT_TILE_CALL(T, R, TT)                                                            \
+    tile_##T(w + (size_t)r * row_bytes, row_bytes, a + (size_t)t * ab, ab, n, Y + t * ldy + r, \
+             ldy, R, TT)
+#define QUANT_DEF_TILE_FNS(ATTR, T, RM, TM, RV)                                              \
+    ATTR static float dot_##T(const void *row, const void *act, int64_t n)                   \
+    {                                                                                        \
+        float y;                                                                             \
+        tile_##T(row, 0, act, 0, n, &y, 0, 1, 1);                                            \
+        return y;                                                                            \
+    }                                                                                        \
+    ATTR static void mv_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
+                            const void *act, int64_t n, float *y)                            \
+    {                                                                                        \
+        const uint8_t *w = W;                                                                \
+        int64_t r = r0;                                                                      \
+        for (; r + (RV) <= r1; r += (RV))                                                    \
+            tile_##T(w + (size_t)r * row_bytes, row_bytes, act, 0, n, y + r, 0, RV, 1);      \
+        for (; r < r1; r++) tile_##T(w + (size_t)r * row_bytes, row_bytes, act, 0, n, y + r, 0, 1, 1); \
+    }                                                                                        \
+    ATTR static void mm_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
+                            const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,    \
+                            int64_t ldy)                                                     \
+    {                                                                                        \
+        const uint8_t *w = W, *a = acts;                                                     \
+        int64_t r = r0;                                                                      \
+        if (nt == 1) { /* one input: decoding's row tiles */                                \
+            mv_##T(W, row_bytes, r0, r1, acts, n, Y);                                        \
+            return;                                                                          \
+        }                                                                                    \
+        for (; r + (RM) <= r1; r += (RM)) {                                                  \
+            int64_t t = 0;                                                                   \
+            for (; t + (TM) <= nt; t += (TM)) QUANT_TILE_CALL(T, RM, TM);                    \
+            /* the rest of the inputs (fewer than TM <= 8) in at most two narrower tiles */   \
+            if ((TM) > 4 && nt - t >= 4) {                                                   \
+                QUANT_TILE_CALL(T, RM, (TM) > 4 ? 4 : 1);                                    \
+                t += 4;                                                                      \
+            }                                                                                \
+            switch (nt - t) {                                                                \
+            case 1: QUANT_TILE_CALL(T, RM, 1); break;                                        \
+            case 2: QUANT_TILE_CALL(T, RM, (TM) > 2 ? 2 : 1); break;                         \
+            case 3: QUANT_TILE_CALL(T, RM, (TM) > 3 ? 3 : 1); break;                         \
+            default: break;                                                                  \
+            }                                                                                \
+        }                                                                                    \
+        for (; r < r1; r++) {                                                                \
+            int64_t t = 0;                                                                   \
+            for (; t + (TM) <= nt; t += (TM)) QUANT_TILE_CALL(T, 1, TM);                     \
+            for (; t < nt; t++) QUANT_TILE_CALL(T, 1, 1);                                    \
+        }                                                                                    \
     }
 
 #endif

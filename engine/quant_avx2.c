@@ -7,8 +7,9 @@
  * or sub-block scale) and apply one float multiply-add per block. Activation buffers and the
  * dequantization of the quantized types come from the scalar code (activations are prepared
  * once per matrix; dequantization serves the embedding lookup, model loading and the f32
- * reference dot nt_quant_dot, no longer a prefill sgemm, which forward.c removed); F16 and
- * BF16, whose scalar conversion is slow, get vector dequantizers. */
+ * reference dot nt_quant_dot); F16 and BF16, whose scalar conversion is slow, get vector
+ * dequantizers. Batches run the per-row kernels row by row and token by token
+ * (QUANT_DEF_ROW_FNS); the register-tiled prompt kernels exist for AVX-512 only so far. */
 #include "quant.h"
 
 #include <string.h>

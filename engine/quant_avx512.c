@@ -25,9 +25,10 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
 #define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-/* The dot kernels are written once as always-inline bodies (k_*), then instantiated both as a
- * single-row function and inside a row loop (matvec): the same operations in the same order,
- * so a row's result does not depend on which entry point computed it. */
+/* The dot kernels are written once as always-inline bodies (tile_* for the main types, k_* for
+ * the others), then instantiated as a single dot, a row loop (matvec) and a rows × inputs loop
+ * (matmat): the same operations in the same order, so a value does not depend on which entry
+ * point computed it. */
 #define INLINE __attribute__((always_inline)) inline
 
 /* F16C through CPUID (leaf 1, ECX bit 29): clang does not know "f16c" as a feature name of
@@ -107,30 +108,71 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-#define DEF_DOT_HALF(NAME, LD)                                                              \
-    AVX512 INLINE static float NAME(const void *row, const void *act, int64_t n)            \
+/* ------------------------------------------------------------------ tiles ----- */
+
+/* The matrix kernels of the main types (F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K) are written
+ * once as always-inline tile bodies, tile_T(W, rb, A, ab, n, Y, ldy, R, T): rows W + r·rb
+ * (r < R) against activations A + t·ab (t < T), Y[t·ldy + r] = their dot product. R and T are
+ * compile-time constants in every instantiation, so the tile's accumulators live in registers
+ * and each weight vector, once loaded and unpacked, serves T tokens (and each activation
+ * vector R rows): a prompt runs at matrix-multiply speed instead of streaming the weights
+ * once per token. Every (row, token) value has its own accumulator and sees exactly the same
+ * operations in the same order whatever R and T are, so a single dot (1 × 1), decoding
+ * (R × 1) and a prompt (R × T) give bit-identical values. TILE_UNROLL makes GCC unroll the
+ * R and T loops, which is what puts the accumulators in registers. */
+#define TILE_MAX 8
+#define TILE_UNROLL _Pragma("GCC unroll 8")
+#define TILE_FOR(i, N) TILE_UNROLL for (int i = 0; i < (N); i++)
+
+/* F32, F16, BF16 against f32 activations: per (row, token) one 16-lane accumulator, one FMA
+ * per 16 values, a masked last step for a ragged n; then the fixed horizontal sum. */
+#define DEF_TILE_FLOAT(NAME, LDW)                                                           \
+    AVX512 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab, \
+                                   int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                       \
-        const uint16_t *w = row;                                                            \
-        const float *x = act;                                                               \
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                         \
-        const __mmask16 all = 0xffff;                                                       \
-        int64_t i = 0;                                                                      \
-        for (; i + 64 <= n; i += 64) {                                                      \
-            s0 = _mm512_fmadd_ps(LD(w + i, all), _mm512_loadu_ps(x + i), s0);               \
-            s1 = _mm512_fmadd_ps(LD(w + i + 16, all), _mm512_loadu_ps(x + i + 16), s1);     \
-            s2 = _mm512_fmadd_ps(LD(w + i + 32, all), _mm512_loadu_ps(x + i + 32), s2);     \
-            s3 = _mm512_fmadd_ps(LD(w + i + 48, all), _mm512_loadu_ps(x + i + 48), s3);     \
+        __m512 acc[TILE_MAX][TILE_MAX];                                                     \
+        TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();                      \
+        for (int64_t i = 0; i < n; i += 16) {                                               \
+            /* full steps load unmasked (faster); the last, ragged one masked: same values */ \
+            const int full = n - i >= 16;                                                   \
+            const __mmask16 k = full ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u); \
+            __m512 w[TILE_MAX];                                                             \
+            TILE_FOR(r, R) w[r] = LDW(W + (size_t)r * rb, i, k, full);                      \
+            TILE_FOR(t, T) {                                                                \
+                const float *xp = (const float *)(const void *)(A + (size_t)t * ab) + i;    \
+                __m512 x = full ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(k, xp);       \
+                TILE_FOR(r, R) acc[r][t] = _mm512_fmadd_ps(w[r], x, acc[r][t]);             \
+            }                                                                               \
         }                                                                                   \
-        for (; i < n; i += 16) {                                                            \
-            __mmask16 k = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1u);            \
-            s0 = _mm512_fmadd_ps(LD(w + i, k), _mm512_maskz_loadu_ps(k, x + i), s0);        \
-        }                                                                                   \
-        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),                    \
-                                                  _mm512_add_ps(s2, s3)));                  \
+        TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);     \
     }
 
-DEF_DOT_HALF(k_f16, ld_f16)
-DEF_DOT_HALF(k_bf16, ld_bf16)
+AVX512 static inline __m512 ldw_f32(const uint8_t *row, int64_t i, __mmask16 k, int full)
+{
+    const float *p = (const float *)(const void *)row + i;
+    return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(k, p);
+}
+
+AVX512 static inline __m256i ld16_half(const uint8_t *row, int64_t i, __mmask16 k, int full)
+{
+    const uint16_t *p = (const uint16_t *)(const void *)row + i;
+    return full ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(k, p);
+}
+
+AVX512 static inline __m512 ldw_f16(const uint8_t *row, int64_t i, __mmask16 k, int full)
+{
+    return _mm512_cvtph_ps(ld16_half(row, i, k, full));
+}
+
+AVX512 static inline __m512 ldw_bf16(const uint8_t *row, int64_t i, __mmask16 k, int full)
+{
+    __m512i w = _mm512_cvtepu16_epi32(ld16_half(row, i, k, full));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+DEF_TILE_FLOAT(tile_f32, ldw_f32)
+DEF_TILE_FLOAT(tile_f16, ldw_f16)
+DEF_TILE_FLOAT(tile_bf16, ldw_bf16)
 
 #define DEF_DEQ_HALF(NAME, LD)                                                              \
     AVX512 static void NAME(const void *src, float *dst, int64_t n)                         \
@@ -415,45 +457,43 @@ AVX512 static inline __m512 two_scales(float d0, float d1)
     return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
 }
 
-/* Signed × signed bytes with VPDPBUSD (unsigned × signed): |w| · (a with w's sign). The
- * activations are within ±127, so negating them never overflows; |−128| = 128 unsigned. */
-AVX512 static inline __m512i dot_ss(__m512i w, __m512i a)
+/* Q8_0: two blocks (64 bytes) per step. The int8 × int8 products go through VPDPBUSD
+ * (unsigned × signed) on a + 128 (the activations flipped once per token: a XOR 0x80),
+ * started from −128·(sum of the weights' bytes) (once per row): each int32 lane gets the
+ * exact sum of its four products. Per (row, token), lane sums × (d_w·d_a, rounded once) are
+ * added into one 16-lane accumulator, blocks in order. An odd last block runs with the upper
+ * half zeroed. */
+AVX512 INLINE static void tile_q8_0(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
 {
-    __mmask64 neg = _mm512_movepi8_mask(w);
-    __m512i sa = _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sa);
-}
-
-/* Q8_0: two blocks per register, two independent accumulators. An odd last block is done
- * with the upper half zeroed. */
-AVX512 INLINE static float k_q8_0(const void *row, const void *act, int64_t n)
-{
-    const quant_block_q8_0 *x = row;
-    const quant_act32 *a = act;
-    int64_t nb = n / 32, b = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    const __m512i lanes01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i lanes23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    for (; b + 4 <= nb; b += 4) {
-        __m512i p0 = dot_ss(ld2x32(x[b].qs, x[b + 1].qs), ld2x32(a[b].qs, a[b + 1].qs));
-        __m512i p1 = dot_ss(ld2x32(x[b + 2].qs, x[b + 3].qs), ld2x32(a[b + 2].qs, a[b + 3].qs));
-        /* the four block scales at once: d_w (halves) · d_a, each product rounded once as in
-         * the scalar form, then spread to 8 lanes per block */
-        __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)x[b].d, (short)x[b + 1].d, (short)x[b + 2].d,
-                                                (short)x[b + 3].d, 0, 0, 0, 0));
-        __m128 dd = _mm_mul_ps(dw, _mm_setr_ps(a[b].d, a[b + 1].d, a[b + 2].d, a[b + 3].d));
-        __m512 d0 = _mm512_permutexvar_ps(lanes01, _mm512_castps128_ps512(dd));
-        __m512 d1 = _mm512_permutexvar_ps(lanes23, _mm512_castps128_ps512(dd));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), d0, acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), d1, acc1);
+    const int64_t nb = n / 32;
+    const __m512i x80 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    __m512 acc[TILE_MAX][TILE_MAX];
+    TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b += 2) {
+        const int two = b + 1 < nb;
+        __m512i au[TILE_MAX];
+        __m512 da[TILE_MAX];
+        TILE_FOR(t, T) {
+            const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
+            au[t] = _mm512_xor_si512(two ? ld2x32(a[0].qs, a[1].qs)
+                                         : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[0].qs)),
+                                     x80);
+            da[t] = two_scales(a[0].d, two ? a[1].d : 0.0f);
+        }
+        TILE_FOR(r, R) {
+            const quant_block_q8_0 *x = (const quant_block_q8_0 *)(const void *)(W + (size_t)r * rb) + b;
+            __m512i w = two ? ld2x32(x[0].qs, x[1].qs)
+                            : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));
+            __m512i c = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, x80, w));
+            __m512 dw = two_scales(h2f(x[0].d), two ? h2f(x[1].d) : 0.0f);
+            TILE_FOR(t, T) {
+                __m512i p = _mm512_dpbusd_epi32(c, au[t], w);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, da[t]), acc[r][t]);
+            }
+        }
     }
-    for (; b < nb; b++) {
-        __m512i w = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)x[b].qs));
-        __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs));
-        __m512 d = two_scales(h2f(x[b].d) * a[b].d, 0.0f);
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_ss(w, v)), d, acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 /* The unsigned values (0..15) of two nibble blocks in value order, one register:
@@ -597,117 +637,171 @@ AVX512 static inline __m256i k4_unpack_v(const uint8_t *scales)
     return _mm256_cvtepu8_epi16(_mm_or_si128(lo, hi));
 }
 
-/* Q4_K and Q5_K: per super-block, sum_j sc_j · (q·a)_j in int32 lanes (VPMADDUBSW gives
- * pair sums ≤ 2·31·127, VPDPWSSD multiplies them by the sub-block scale and accumulates),
- * and sum_j m_j · (a sums of sub-block j) from the activation's 16-value sums. */
-AVX512 INLINE static float dot_k45(const void *row, const void *act, int64_t n, int has_qh)
+/* Q4_K and Q5_K: per super-block and (row, token), sum_j sc_j · (q·a)_j in int32 lanes
+ * (VPMADDUBSW gives pair sums ≤ 2·31·127, VPDPWSSD multiplies them by the sub-block scale and
+ * accumulates), then into the float accumulator: + lanes × (d·d_a), − (sum_j m_j · (a sums of
+ * sub-block j), 8 lanes) × (dmin·d_a). The weights are unpacked once per row and super-block,
+ * the scale products once per (row, token). */
+AVX512 INLINE static void tile_k45(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                   int64_t n, float *Y, int64_t ldy, const int R, const int T,
+                                   const int has_qh)
 {
-    const quant_act256 *a = act;
-    size_t bsz = has_qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
-    __m512 accf = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
+    const size_t bsz = has_qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     __m512i idx[4];
     for (int k = 0; k < 4; k++) idx[k] = _mm512_loadu_si512((const void *)k4_idx[k]);
-    __m256i pidx = _mm256_loadu_si256((const __m256i *)pair_idx);
+    const __m256i pidx = _mm256_loadu_si256((const __m256i *)pair_idx);
+    __m512 acc[TILE_MAX][TILE_MAX];
+    TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        const uint8_t *blk = (const uint8_t *)row + (size_t)b * bsz;
-        const quant_block_q4_K *x4 = (const quant_block_q4_K *)(const void *)blk;
-        const quant_block_q5_K *x5 = (const quant_block_q5_K *)(const void *)blk;
-        const uint8_t *scales = has_qh ? x5->scales : x4->scales;
-        const uint8_t *qs = has_qh ? x5->qs : x4->qs;
-        const uint8_t *qh = has_qh ? x5->qh : NULL;
-        __m256i s16 = k4_unpack_v(scales);
-        __m512i scz = _mm512_castsi256_si512(s16);
-        __m512i acc = _mm512_setzero_si512(), m4 = _mm512_set1_epi8(0x0f);
-        __m256i hb = has_qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        __m512i iacc[TILE_MAX][TILE_MAX];
+        __m512i scz[TILE_MAX];
+        const uint8_t *qs[TILE_MAX];
+        __m256i hb[TILE_MAX];
+        TILE_FOR(r, R) {
+            const uint8_t *blk = W + (size_t)r * rb + (size_t)b * bsz;
+            const quant_block_q4_K *x4 = (const quant_block_q4_K *)(const void *)blk;
+            const quant_block_q5_K *x5 = (const quant_block_q5_K *)(const void *)blk;
+            scz[r] = _mm512_castsi256_si512(k4_unpack_v(has_qh ? x5->scales : x4->scales));
+            qs[r] = has_qh ? x5->qs : x4->qs;
+            hb[r] = has_qh ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
+            TILE_FOR(t, T) iacc[r][t] = _mm512_setzero_si512();
+        }
         for (int h = 0; h < 2; h++) {
             /* one load of 64 quant bytes: sub-blocks (4h, 4h+2) low, (4h+1, 4h+3) high; the
              * activations are stored in this order (QUANT_K4_CHUNK) */
-            __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * h));
-            __m512i lo = _mm512_and_si512(v, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-            if (has_qh) {
-                /* fifth bits: bit j of qh[l] for value l of sub-block j */
-                __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hb, 4 * h)),
-                                                _mm256_srli_epi16(hb, 4 * h + 2), 1);
-                __m512i b4 = _mm512_set1_epi8(0x10);
-                lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(hz, 4), b4));
-                hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16(hz, 3), b4));
+            __m512i lo[TILE_MAX], hi[TILE_MAX];
+            TILE_FOR(r, R) {
+                __m512i v = _mm512_loadu_si512((const void *)(qs[r] + 64 * h));
+                lo[r] = _mm512_and_si512(v, m4);
+                hi[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                if (has_qh) {
+                    /* fifth bits: bit j of qh[l] for value l of sub-block j */
+                    __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hb[r], 4 * h)),
+                                                    _mm256_srli_epi16(hb[r], 4 * h + 2), 1);
+                    lo[r] = _mm512_or_si512(lo[r], _mm512_and_si512(_mm512_slli_epi16(hz, 4), b4));
+                    hi[r] = _mm512_or_si512(hi[r], _mm512_and_si512(_mm512_slli_epi16(hz, 3), b4));
+                }
             }
-            __m512i plo = _mm512_maddubs_epi16(lo, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h)));
-            __m512i phi = _mm512_maddubs_epi16(hi, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h + 64)));
-            acc = _mm512_dpwssd_epi32(acc, plo, _mm512_permutexvar_epi16(idx[2 * h], scz));
-            acc = _mm512_dpwssd_epi32(acc, phi, _mm512_permutexvar_epi16(idx[2 * h + 1], scz));
+            TILE_FOR(r, R) {
+                __m512i slo = _mm512_permutexvar_epi16(idx[2 * h], scz[r]);
+                TILE_FOR(t, T) {
+                    const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+                    __m512i p = _mm512_maddubs_epi16(lo[r], _mm512_loadu_si512((const void *)(a->qs + 128 * h)));
+                    iacc[r][t] = _mm512_dpwssd_epi32(iacc[r][t], p, slo);
+                }
+                __m512i shi = _mm512_permutexvar_epi16(idx[2 * h + 1], scz[r]);
+                TILE_FOR(t, T) {
+                    const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+                    __m512i p = _mm512_maddubs_epi16(hi[r], _mm512_loadu_si512((const void *)(a->qs + 128 * h + 64)));
+                    iacc[r][t] = _mm512_dpwssd_epi32(iacc[r][t], p, shi);
+                }
+            }
         }
-        __m256i md = _mm256_permutexvar_epi16(pidx, s16);
-        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), md);
-        float d = h2f(x4->d) * a[b].d, dmin = h2f(x4->dmin) * a[b].d; /* same offsets in q5_K */
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d), accf);
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(dmin), accm);
+        TILE_FOR(r, R) {
+            const quant_block_q4_K *x4 = (const quant_block_q4_K *)(const void *)(W + (size_t)r * rb + (size_t)b * bsz);
+            __m256i md = _mm256_permutexvar_epi16(pidx, _mm512_castsi512_si256(scz[r]));
+            __m512 d = _mm512_set1_ps(h2f(x4->d)), dmin = _mm512_set1_ps(h2f(x4->dmin)); /* same offsets in q5_K */
+            TILE_FOR(t, T) {
+                const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+                __m512 da = _mm512_set1_ps(a->d);
+                __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), md);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r][t]), _mm512_mul_ps(d, da), acc[r][t]);
+                acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(mp)),
+                                             _mm512_mul_ps(dmin, da), acc[r][t]);
+            }
+        }
     }
-    __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
-    m4 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
-    return _mm512_reduce_add_ps(accf) - _mm_cvtss_f32(m4);
+    TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-AVX512 INLINE static float k_q4_K(const void *row, const void *act, int64_t n)
+AVX512 INLINE static void tile_q4_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
 {
-    return dot_k45(row, act, n, 0);
+    tile_k45(W, rb, A, ab, n, Y, ldy, R, T, 0);
 }
 
-AVX512 INLINE static float k_q5_K(const void *row, const void *act, int64_t n)
+AVX512 INLINE static void tile_q5_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
 {
-    return dot_k45(row, act, n, 1);
+    tile_k45(W, rb, A, ab, n, Y, ldy, R, T, 1);
 }
 
 /* Q6_K: unsigned 6-bit values × int8 activations (VPMADDUBSW, pair sums ≤ 2·63·127), times
  * the signed 8-bit group scales (VPDPWSSD); the −32 offset is subtracted exactly as
- * sum_g sc_g · 32 · bsum_g, one more VPDPWSSD on the activation's group sums. */
-AVX512 INLINE static float k_q6_K(const void *row, const void *act, int64_t n)
+ * sum_g sc_g · 32 · bsum_g, one more VPDPWSSD on the activation's group sums, which starts
+ * each (row, token)'s int32 lanes; then lanes × (d·d_a) into the float accumulator. */
+AVX512 INLINE static void tile_q6_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
 {
-    const quant_block_q6_K *x = row;
-    const quant_act256 *a = act;
-    __m512 accf = _mm512_setzero_ps();
     __m512i idx[4];
     for (int k = 0; k < 4; k++) idx[k] = _mm512_loadu_si512((const void *)q6_idx[k]);
+    __m512 acc[TILE_MAX][TILE_MAX];
+    TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
-        __m512i scz = _mm512_castsi256_si512(sc16);
-        /* −32·sc: |sc| ≤ 128 so this fits in int16 */
-        __m256i scm = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5));
-        __m512i acc = _mm512_dpwssd_epi32(
-            _mm512_setzero_si512(),
-            _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].bsums)),
-            _mm512_zextsi256_si512(scm));
-        for (int h = 0; h < 2; h++) {
-            __m512i q0, q1;
-            q6_half(&x[b], h, &q0, &q1);
-            __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h)));
-            __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512((const void *)(a[b].qs + 128 * h + 64)));
-            acc = _mm512_dpwssd_epi32(acc, p0, _mm512_permutexvar_epi16(idx[2 * h], scz));
-            acc = _mm512_dpwssd_epi32(acc, p1, _mm512_permutexvar_epi16(idx[2 * h + 1], scz));
+        __m512i iacc[TILE_MAX][TILE_MAX], scz[TILE_MAX];
+        TILE_FOR(r, R) {
+            const quant_block_q6_K *x = (const quant_block_q6_K *)(const void *)(W + (size_t)r * rb) + b;
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+            scz[r] = _mm512_castsi256_si512(sc16);
+            /* −32·sc: |sc| ≤ 128 so this fits in int16 */
+            __m512i scm = _mm512_zextsi256_si512(_mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5)));
+            TILE_FOR(t, T) {
+                const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+                iacc[r][t] = _mm512_dpwssd_epi32(
+                    _mm512_setzero_si512(),
+                    _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a->bsums)), scm);
+            }
         }
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(h2f(x[b].d) * a[b].d), accf);
+        for (int h = 0; h < 2; h++) {
+            TILE_FOR(r, R) {
+                const quant_block_q6_K *x = (const quant_block_q6_K *)(const void *)(W + (size_t)r * rb) + b;
+                __m512i q0, q1;
+                q6_half(x, h, &q0, &q1);
+                __m512i s0 = _mm512_permutexvar_epi16(idx[2 * h], scz[r]);
+                __m512i s1 = _mm512_permutexvar_epi16(idx[2 * h + 1], scz[r]);
+                TILE_FOR(t, T) {
+                    const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+                    __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512((const void *)(a->qs + 128 * h)));
+                    __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512((const void *)(a->qs + 128 * h + 64)));
+                    iacc[r][t] = _mm512_dpwssd_epi32(iacc[r][t], p0, s0);
+                    iacc[r][t] = _mm512_dpwssd_epi32(iacc[r][t], p1, s1);
+                }
+            }
+        }
+        TILE_FOR(r, R) {
+            const quant_block_q6_K *x = (const quant_block_q6_K *)(const void *)(W + (size_t)r * rb) + b;
+            __m512 d = _mm512_set1_ps(h2f(x->d));
+            TILE_FOR(t, T) {
+                const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r][t]),
+                                            _mm512_mul_ps(d, _mm512_set1_ps(a->d)), acc[r][t]);
+            }
+        }
     }
-    return _mm512_reduce_add_ps(accf);
+    TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 /* ---------------------------------------------------------------------- table ----- */
 
 #define DEF_ROW_FNS(T) QUANT_DEF_ROW_FNS(AVX512, T)
 
-DEF_ROW_FNS(f32)
-DEF_ROW_FNS(f16)
-DEF_ROW_FNS(bf16)
-DEF_ROW_FNS(q8_0)
+/* Tile shapes (rows × inputs for prompts, then rows for decoding), chosen by measurement on
+ * Zen 5: for prompts, enough independent accumulators to hide latency, few enough to stay in
+ * the 32 registers. Decoding streams the weights from memory: the float kernels want 8 rows
+ * in flight (one FMA chain each), while the integer kernels stream fastest one row at a time
+ * (2-3× slower with 2 or more interleaved rows, measured). */
+QUANT_DEF_TILE_FNS(AVX512, f32, 4, 6, 8)
+QUANT_DEF_TILE_FNS(AVX512, f16, 4, 6, 8)
+QUANT_DEF_TILE_FNS(AVX512, bf16, 4, 6, 8)
+QUANT_DEF_TILE_FNS(AVX512, q8_0, 4, 6, 1)
 DEF_ROW_FNS(q4_0)
 DEF_ROW_FNS(q4_1)
 DEF_ROW_FNS(q5_0)
 DEF_ROW_FNS(q5_1)
-DEF_ROW_FNS(q4_K)
-DEF_ROW_FNS(q5_K)
-DEF_ROW_FNS(q6_K)
+QUANT_DEF_TILE_FNS(AVX512, q4_K, 2, 4, 1)
+QUANT_DEF_TILE_FNS(AVX512, q5_K, 2, 4, 1)
+QUANT_DEF_TILE_FNS(AVX512, q6_K, 2, 4, 1)
 
 static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},

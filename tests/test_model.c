@@ -299,7 +299,7 @@ static void test_quant_perplexity(void)
 
 /* --------------------------------------------------------------- determinism ----- */
 
-/* Same input, 1 and 2 threads: bit-identical logits on the prefill path (a batch of prompt
+/* Same input, 1, 2 and 3 threads: bit-identical logits on the prefill path (a batch of prompt
  * tokens, all logits) and on the decode path (one token at a time). */
 static void threads_case(const char *rel)
 {
@@ -313,16 +313,17 @@ static void threads_case(const char *rel)
     toks[0] = 1;
     float *a = malloc(sizeof(float) * (size_t)V * 41), *b = malloc(sizeof(float) * (size_t)V * 41);
     nt_err e = {0};
-    for (int pass = 0; pass < 2; pass++) {
-        float *out = pass ? b : a;
-        T_EQ_INT(nt_model_set_threads(m, pass ? 2 : 1), NT_OK);
+    for (int threads = 1; threads <= 3; threads++) {
+        float *out = threads > 1 ? b : a;
+        T_EQ_INT(nt_model_set_threads(m, threads), NT_OK);
         nt_model_rewind(m, 0);
         T_EQ_INT(nt_model_eval_all(m, toks, 32, out, &e), NT_OK);
         for (int i = 32; i < 40; i++)
             T_EQ_INT(nt_model_eval(m, &toks[i], 1, out + (size_t)V * (size_t)(i + 1), &e), NT_OK);
+        if (threads == 1) continue;
+        T_CHECK(memcmp(a, b, sizeof(float) * 32 * (size_t)V) == 0);
+        T_CHECK(memcmp(a + (size_t)V * 33, b + (size_t)V * 33, sizeof(float) * 8 * (size_t)V) == 0);
     }
-    T_CHECK(memcmp(a, b, sizeof(float) * 32 * (size_t)V) == 0);
-    T_CHECK(memcmp(a + (size_t)V * 33, b + (size_t)V * 33, sizeof(float) * 8 * (size_t)V) == 0);
     free(a);
     free(b);
     nt_model_free(m);
@@ -332,6 +333,8 @@ static void test_threads_f32(void) { threads_case("quant/tiny-llama.f32.gguf"); 
 static void test_threads_f16(void) { threads_case("quant/tiny-llama.f16.gguf"); }
 static void test_threads_q4_k(void) { threads_case("quant/tiny-llama.q4_k.gguf"); }
 static void test_threads_q5_0(void) { threads_case("quant/tiny-llama.q5_0.gguf"); }
+static void test_threads_q8_0(void) { threads_case("quant/tiny-llama.q8_0.gguf"); }
+static void test_threads_q6_k(void) { threads_case("quant/tiny-llama.q6_k.gguf"); }
 static void test_threads_qwen2(void) { threads_case("quant/tiny-qwen2.f32.gguf"); }
 
 /* ---------------------------------------------------------------- kv cache ----- */
@@ -363,6 +366,8 @@ static void split_invariance_case(const char *rel)
 static void test_split_invariance_q4_k(void) { split_invariance_case("quant/tiny-llama.q4_k.gguf"); }
 static void test_split_invariance_f32(void) { split_invariance_case("quant/tiny-llama.f32.gguf"); }
 static void test_split_invariance_f16(void) { split_invariance_case("quant/tiny-llama.f16.gguf"); }
+static void test_split_invariance_q8_0(void) { split_invariance_case("quant/tiny-llama.q8_0.gguf"); }
+static void test_split_invariance_q6_k(void) { split_invariance_case("quant/tiny-llama.q6_k.gguf"); }
 
 static void test_rewind(void)
 {
@@ -763,11 +768,15 @@ int main(void)
     T_RUN(test_threads_f32);
     T_RUN(test_threads_f16);
     T_RUN(test_threads_q4_k);
+    T_RUN(test_threads_q8_0);
+    T_RUN(test_threads_q6_k);
     T_RUN(test_threads_q5_0);
     T_RUN(test_threads_qwen2);
     T_RUN(test_split_invariance_q4_k);
     T_RUN(test_split_invariance_f32);
     T_RUN(test_split_invariance_f16);
+    T_RUN(test_split_invariance_q8_0);
+    T_RUN(test_split_invariance_q6_k);
     T_RUN(test_rewind);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
