@@ -188,5 +188,6 @@ check "bench reports tg64 with a fraction" grep -q '"test":"tg64".*"fraction_of_
 check "bench --json: every line one object with its test's name" \
     sh -c "[ -s '$tmp/bench.out' ] && ! grep -qv '^{\"test\":\"[a-z0-9_]*\",.*[0-9\"]}\$' '$tmp/bench.out'"
 check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
+check "bench runs its Q8_0, F16 and Q4_K models" [ "$(grep -c '"test":"pp128"' "$tmp/bench.out")" -eq 3 ]
 
 finish

@@ -8,7 +8,8 @@
  * is printed with the fraction of its ceiling it reaches.
  *
  * With no -m it benchmarks random-weight models at the shapes of SmolLM2-135M and
- * TinyLlama-1.1B in Q8_0 and F16, written once with the engine's GGUF writer and cached in
+ * TinyLlama-1.1B in Q8_0, F16 and Q4_K (random Q4_K blocks; rows whose length is not a
+ * multiple of 256 in Q8_0), written once with the engine's GGUF writer and cached in
  * $XDG_CACHE_HOME/natter/bench (or ~/.cache/natter/bench). The bench feeds token ids
  * directly, so their tokenizer is a minimal valid byte-level one padded to the vocabulary
  * size. --quick uses one tiny shape instead (for tests). */
@@ -298,6 +299,23 @@ typedef struct bench_fill {
     float *scratch; /* BENCH_CHUNK × cols */
 } bench_fill;
 
+/* natter has no Q4_K quantizer: random Q4_K super-blocks (144 bytes: d, dmin as halves,
+ * 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) with d and dmin chosen so that the
+ * values d·sc·q - dmin·m lie in [-scale, 2·scale]. Speed does not depend on the values. */
+static void bench_random_q4_K(unsigned char *dst, int64_t n_blocks, float scale, uint64_t *rng)
+{
+    float dv[2] = {2.0f * scale / (63.0f * 15.0f), scale / 63.0f};
+    uint16_t dh[2];
+    nt_quantize_rows(NT_TYPE_F16, dv, dh, 1, 2);
+    for (int64_t b = 0; b < n_blocks; b++, dst += 144) {
+        memcpy(dst, dh, 4);
+        for (int i = 4; i < 144; i += 8) {
+            uint64_t v = bench_rand(rng);
+            memcpy(dst + i, &v, 8);
+        }
+    }
+}
+
 static void *bench_fill_main(void *arg)
 {
     bench_fill *f = arg;
@@ -307,6 +325,10 @@ static void *bench_fill_main(void *arg)
         int64_t r = c * BENCH_CHUNK;
         int64_t nr = f->rows - r < BENCH_CHUNK ? f->rows - r : BENCH_CHUNK;
         uint64_t rng = f->seed ^ ((uint64_t)c * 0xD1B54A32D192ED03ull);
+        if (f->type == NT_TYPE_Q4_K && !f->norm) {
+            bench_random_q4_K(f->data + row_bytes * (size_t)r, nr * f->cols / 256, scale, &rng);
+            continue;
+        }
         for (int64_t i = 0; i < nr * f->cols; i++)
             f->scratch[i] = f->norm ? 1.0f
                                     : scale * ((float)(bench_rand(&rng) >> 40) *
@@ -365,7 +387,8 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
     snprintf(nm, sizeof nm, "%s-shape random (natter bench)", s->name);
     if (nt_gguf_writer_set_str(w, "general.architecture", "llama") ||
         nt_gguf_writer_set_str(w, "general.name", nm) ||
-        nt_gguf_writer_set_u32(w, "general.file_type", type == NT_TYPE_Q8_0 ? 7 : 1) ||
+        nt_gguf_writer_set_u32(w, "general.file_type",
+                               type == NT_TYPE_Q8_0 ? 7 : type == NT_TYPE_Q4_K ? 15 : 1) ||
         nt_gguf_writer_set_u32(w, "llama.context_length", 2048) ||
         nt_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)s->dim) ||
         nt_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)s->n_layer) ||
@@ -378,10 +401,13 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
         nt_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s->n_vocab))
         goto fail;
     if ((rc = bench_write_tokenizer(w, s->n_vocab)) != NT_OK) goto fail;
+    /* Q4_K models: like llama.cpp's quantizer, rows whose length is not a multiple of 256
+     * (SmolLM2's 576) fall back to another type, here Q8_0. */
 #define ADD(name, ty, cols, rows)                                                              \
     do {                                                                                       \
+        int ty_ = (ty) == NT_TYPE_Q4_K && (cols) % 256 ? NT_TYPE_Q8_0 : (ty);                  \
         if ((rc = bench_add_tensor(w, &bufs, scratch, n_threads,                               \
-                                   seed + 0x9E3779B97F4A7C15ull * (uint64_t)bufs.n, name, ty,  \
+                                   seed + 0x9E3779B97F4A7C15ull * (uint64_t)bufs.n, name, ty_, \
                                    cols, rows)) != NT_OK)                                      \
             goto fail;                                                                         \
     } while (0)
@@ -718,7 +744,7 @@ int cmd_bench(int argc, char **argv)
         free(bc.buf.p);
         return 1;
     }
-    static const int types[] = {NT_TYPE_Q8_0, NT_TYPE_F16};
+    static const int types[] = {NT_TYPE_Q8_0, NT_TYPE_F16, NT_TYPE_Q4_K};
     int status = 0;
     size_t n_shapes = quick ? 1 : sizeof bench_shapes / sizeof bench_shapes[0];
     for (size_t s = 0; s < n_shapes; s++) {
@@ -726,7 +752,7 @@ int cmd_bench(int argc, char **argv)
         for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
             char path[4200];
             snprintf(path, sizeof path, "%s/%s-shape.v1.%s.gguf", dir, sh->name,
-                     types[k] == NT_TYPE_Q8_0 ? "q8_0" : "f16");
+                     types[k] == NT_TYPE_Q8_0 ? "q8_0" : types[k] == NT_TYPE_F16 ? "f16" : "q4_k");
             if (access(path, R_OK) != 0) {
                 fprintf(stderr, "natter bench: writing %s ...\n", path);
                 nt_err e = {0};

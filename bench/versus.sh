@@ -1,0 +1,100 @@
+#!/bin/sh
+# bench/versus.sh — natter against llama.cpp's llama-bench on the same GGUF files, side by side.
+#
+#   bench/versus.sh [-n NATTER] [-r ROUNDS] [-t "1 2"] LLAMA_BENCH [MODEL.gguf ...]
+#
+# For every model and thread count it runs `natter bench -m MODEL --json` and
+# `llama-bench -m MODEL -p 128 -n 64 -r 1 -o csv` alternately, ROUNDS times each (the order flips
+# every round), and prints the median prompt (pp128) and generation (tg64) speeds of both and
+# their ratio natter ÷ llama.cpp. On a shared machine absolute speeds drift; interleaving keeps
+# both programs under the same conditions, so the ratios hold better than either number. The
+# 1-minute load average is printed before and after. Without MODEL arguments it takes the
+# files `natter bench` writes in its cache folder (run `natter bench` once to create them).
+set -eu
+
+natter=build/natter
+rounds=3
+threads="1 2"
+while getopts n:r:t: opt; do
+    case $opt in
+    n) natter=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    t) threads=$OPTARG ;;
+    *) echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] LLAMA_BENCH [MODEL.gguf ...]" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+if [ $# -lt 1 ]; then
+    echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] LLAMA_BENCH [MODEL.gguf ...]" >&2
+    exit 2
+fi
+llama=$1
+shift
+[ -x "$llama" ] || { echo "$0: $llama: not an executable llama-bench" >&2; exit 2; }
+[ -x "$natter" ] || { echo "$0: $natter: not an executable natter (build it, or pass -n)" >&2; exit 2; }
+if [ $# -eq 0 ]; then
+    cache=${XDG_CACHE_HOME:-$HOME/.cache}/natter/bench
+    set -- "$cache"/*.gguf
+    [ -e "$1" ] || { echo "$0: no models in $cache: run 'natter bench' first" >&2; exit 2; }
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?"; }
+
+# natter: prints "PP TG" tokens/s of one run
+run_natter() {
+    "$natter" bench -m "$1" --threads "$2" --json 2>/dev/null |
+        awk -F'"tokens_per_s":' '/"test":"pp128"/ { split($2, a, ","); pp = a[1] }
+                                 /"test":"tg64"/ { split($2, a, ","); tg = a[1] }
+                                 END { if (pp == "" || tg == "") exit 1; print pp, tg }'
+}
+
+# llama-bench: the same two numbers from its CSV (columns found by name)
+run_llama() {
+    "$llama" -m "$1" -t "$2" -p 128 -n 64 -r 1 -o csv 2>/dev/null |
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
+                 { gsub(/"/, "") }
+                 $col["n_prompt"] == 128 && $col["n_gen"] == 0 { pp = $col["avg_ts"] }
+                 $col["n_prompt"] == 0 && $col["n_gen"] == 64 { tg = $col["avg_ts"] }
+                 END { if (pp == "" || tg == "") exit 1; print pp, tg }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "load average before: $(load)"
+for m in "$@"; do
+    for t in $threads; do
+        key=$(basename "$m").$t
+        r=1
+        while [ "$r" -le "$rounds" ]; do
+            if [ $((r % 2)) -eq 1 ]; then
+                run_natter "$m" "$t" >>"$tmp/$key.natter" || echo "$0: natter failed on $m" >&2
+                run_llama "$m" "$t" >>"$tmp/$key.llama" || echo "$0: llama-bench failed on $m" >&2
+            else
+                run_llama "$m" "$t" >>"$tmp/$key.llama" || echo "$0: llama-bench failed on $m" >&2
+                run_natter "$m" "$t" >>"$tmp/$key.natter" || echo "$0: natter failed on $m" >&2
+            fi
+            r=$((r + 1))
+        done
+    done
+done
+echo "load average after: $(load)"
+echo
+printf '%-36s %3s | %9s %9s %6s | %9s %9s %6s\n' model thr "pp natter" "pp llama" ratio \
+    "tg natter" "tg llama" ratio
+for m in "$@"; do
+    for t in $threads; do
+        key=$(basename "$m").$t
+        np=$(cut -d' ' -f1 "$tmp/$key.natter" 2>/dev/null | median)
+        ng=$(cut -d' ' -f2 "$tmp/$key.natter" 2>/dev/null | median)
+        lp=$(cut -d' ' -f1 "$tmp/$key.llama" 2>/dev/null | median)
+        lg=$(cut -d' ' -f2 "$tmp/$key.llama" 2>/dev/null | median)
+        awk -v m="$(basename "$m")" -v t="$t" -v np="$np" -v lp="$lp" -v ng="$ng" -v lg="$lg" 'BEGIN {
+            printf "%-36s %3s | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f\n", m, t, np, lp,
+                   lp > 0 ? np / lp : 0, ng, lg, lg > 0 ? ng / lg : 0 }'
+    done
+done
+echo
+echo "tokens/s, medians of $rounds interleaved runs each; ratio = natter / llama.cpp"
