@@ -373,6 +373,101 @@ AVX512 static void deq_q6_K(const void *src, float *y, int64_t n)
     }
 }
 
+/* Q2_K and Q3_K: the 2-bit parts of quarter j of both halves from all 64 qs bytes, as bytes:
+ * 0..31 are values 32j.. of half 0, 32..63 the same of half 1. */
+AVX512 static inline __m512i q2_quarters(__m512i q, int j)
+{
+    return _mm512_and_si512(_mm512_srli_epi16(q, 2 * j), _mm512_set1_epi8(3));
+}
+
+/* Q3_K: hz holds hmask in bytes 0..31 and hmask >> 4 in 32..63, so bit j of each byte is the
+ * high bit of the matching value of q2_quarters(q, j); the result is q + 4·h, 0..7. */
+AVX512 static inline __m512i q3_quarters(__m512i q, __m512i hz, int j)
+{
+    __m512i h = _mm512_and_si512(_mm512_srli_epi16(hz, j), _mm512_set1_epi8(1));
+    return _mm512_or_si512(q2_quarters(q, j), _mm512_slli_epi16(h, 2));
+}
+
+AVX512 static inline __m512i q3_hz(const quant_block_q3_K *x)
+{
+    __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(hm), _mm256_srli_epi16(hm, 4), 1);
+}
+
+/* 16-byte lane k of a q2_quarters(…, j) register is 16-value group 8·(k / 2) + 2j + (k & 1). */
+#define Q2_GROUP(j, k) (8 * ((k) / 2) + 2 * (j) + ((k) & 1))
+
+AVX512 static void deq_q2_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q2_K *x = src;
+    for (int64_t b = 0; b < n / 256; b++, y += 256) {
+        float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+        __m512i q = _mm512_loadu_si512((const void *)x[b].qs);
+        for (int j = 0; j < 4; j++) {
+            __m512i v = q2_quarters(q, j);
+            __m128i c[4] = {_mm512_extracti32x4_epi32(v, 0), _mm512_extracti32x4_epi32(v, 1),
+                            _mm512_extracti32x4_epi32(v, 2), _mm512_extracti32x4_epi32(v, 3)};
+            for (int k = 0; k < 4; k++) {
+                int g = Q2_GROUP(j, k);
+                /* ggml: dl·q - ml, dl = d·(sc & 15) and ml = dmin·(sc >> 4) rounded first */
+                __m512 dl = _mm512_set1_ps(d * (float)(x[b].scales[g] & 0x0f));
+                __m512 ml = _mm512_set1_ps(dmin * (float)(x[b].scales[g] >> 4));
+                _mm512_storeu_ps(y + 16 * g, _mm512_sub_round_ps(mul_rn(u8_to_ps(c[k]), dl), ml, RN));
+            }
+        }
+    }
+}
+
+AVX512 static void deq_q3_K(const void *src, float *y, int64_t n)
+{
+    const quant_block_q3_K *x = src;
+    for (int64_t b = 0; b < n / 256; b++, y += 256) {
+        float d = h2f(x[b].d);
+        uint8_t sc[16];
+        quant_q3_scales_unpack(x[b].scales, sc);
+        __m512i q = _mm512_loadu_si512((const void *)x[b].qs), hz = q3_hz(&x[b]);
+        for (int j = 0; j < 4; j++) {
+            __m512i v = _mm512_sub_epi8(q3_quarters(q, hz, j), _mm512_set1_epi8(4));
+            __m128i c[4] = {_mm512_extracti32x4_epi32(v, 0), _mm512_extracti32x4_epi32(v, 1),
+                            _mm512_extracti32x4_epi32(v, 2), _mm512_extracti32x4_epi32(v, 3)};
+            for (int k = 0; k < 4; k++) {
+                int g = Q2_GROUP(j, k);
+                __m512 dl = _mm512_set1_ps(d * (float)(sc[g] - 32));
+                _mm512_storeu_ps(y + 16 * g, mul_rn(i8_to_ps(c[k]), dl));
+            }
+        }
+    }
+}
+
+/* The IQ4 codebook in every 16-byte lane, for VPSHUFB lookups of 4-bit indices. */
+AVX512 static inline __m512i iq4_table(void)
+{
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)quant_iq4_values));
+}
+
+AVX512 static void deq_iq4_nl(const void *src, float *y, int64_t n)
+{
+    const quant_block_iq4_nl *x = src;
+    const __m256i kv = _mm512_castsi512_si256(iq4_table());
+    for (int64_t b = 0; b < n / 32; b++, y += 32)
+        store32(y, _mm256_shuffle_epi8(kv, nib32(x[b].qs)), 1, _mm512_set1_ps(h2f(x[b].d)),
+                _mm512_setzero_ps(), 0);
+}
+
+AVX512 static void deq_iq4_xs(const void *src, float *y, int64_t n)
+{
+    const quant_block_iq4_xs *x = src;
+    const __m256i kv = _mm512_castsi512_si256(iq4_table());
+    for (int64_t b = 0; b < n / 256; b++) {
+        float d = h2f(x[b].d);
+        int16_t ls[8];
+        quant_iq4xs_scales(&x[b], ls);
+        for (int ib = 0; ib < 8; ib++, y += 32)
+            store32(y, _mm256_shuffle_epi8(kv, nib32(x[b].qs + 16 * ib)), 1,
+                    _mm512_set1_ps(d * (float)ls[ib]), _mm512_setzero_ps(), 0);
+    }
+}
+
 /* ---------------------------------------------------------- activation prepare ----- */
 
 /* 16 floats → 16 int8 as round(x·id) (current rounding mode: nearest even, like the scalar
@@ -782,6 +877,150 @@ AVX512 INLINE static void tile_q6_K(const uint8_t *W, size_t rb, const uint8_t *
     TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/* Q2_K/Q3_K: after VPMADDUBSW of q2_quarters(…, j), int16 lanes 0..7, 8..15, 16..23, 24..31
+ * cover 16-value groups 2j, 2j+1, 8+2j, 9+2j (Q2_GROUP). */
+static const int16_t k2_idx[4][32] = {
+    {R8(0), R8(1), R8(8), R8(9)},   {R8(2), R8(3), R8(10), R8(11)},
+    {R8(4), R8(5), R8(12), R8(13)}, {R8(6), R8(7), R8(14), R8(15)},
+};
+
+/* Horizontal sum of 8 floats, fixed order. */
+AVX512 static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Q2_K: per super-block, sum_g sc_g·(q·a)_g in int32 lanes (VPMADDUBSW pair sums ≤ 2·3·127,
+ * VPDPWSSD by the 4-bit group scale), and sum_g m_g·bsum_g for the mins. */
+AVX512 INLINE static float k_q2_K(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q2_K *x = row;
+    const quant_act256 *a = act;
+    __m512 accf = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    __m512i idx[4];
+    for (int j = 0; j < 4; j++) idx[j] = _mm512_loadu_si512((const void *)k2_idx[j]);
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    for (int64_t b = 0; b < n / 256; b++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)x[b].scales);
+        __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(raw, m4)));
+        __m256i m = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums), m);
+        __m512i q = _mm512_loadu_si512((const void *)x[b].qs), acc = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512i p = _mm512_maddubs_epi16(q2_quarters(q, j),
+                                             ld2x32(a[b].qs + 32 * j, a[b].qs + 128 + 32 * j));
+            acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[j], sc));
+        }
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(h2f(x[b].d) * a[b].d), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(h2f(x[b].dmin) * a[b].d), accm);
+    }
+    return _mm512_reduce_add_ps(accf) - hsum8(accm);
+}
+
+/* Q3_K: values q + 4·h (0..7) as Q2_K's, times the signed scales; the −4 of the values whose
+ * hmask bit is clear comes off exactly as 4·sum_g sc_g·bsum_g (one VPDPWSSD). */
+AVX512 INLINE static float k_q3_K(const void *row, const void *act, int64_t n)
+{
+    const quant_block_q3_K *x = row;
+    const quant_act256 *a = act;
+    __m512 accf = _mm512_setzero_ps();
+    __m512i idx[4];
+    for (int j = 0; j < 4; j++) idx[j] = _mm512_loadu_si512((const void *)k2_idx[j]);
+    for (int64_t b = 0; b < n / 256; b++) {
+        uint8_t u[16];
+        quant_q3_scales_unpack(x[b].scales, u);
+        __m256i sc16 = _mm256_cvtepi8_epi16(
+            _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32)));
+        __m256i scm = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 2));
+        __m512i acc = _mm512_dpwssd_epi32(
+            _mm512_setzero_si512(),
+            _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].bsums)),
+            _mm512_zextsi256_si512(scm));
+        __m512i q = _mm512_loadu_si512((const void *)x[b].qs), hz = q3_hz(&x[b]);
+        __m512i scz = _mm512_castsi256_si512(sc16);
+        for (int j = 0; j < 4; j++) {
+            __m512i p = _mm512_maddubs_epi16(q3_quarters(q, hz, j),
+                                             ld2x32(a[b].qs + 32 * j, a[b].qs + 128 + 32 * j));
+            acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[j], scz));
+        }
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(h2f(x[b].d) * a[b].d), accf);
+    }
+    return _mm512_reduce_add_ps(accf);
+}
+
+/* Activations a with the sign of the weights w, so that the unsigned × signed instructions
+ * can take |w|·(±a) = w·a; the activations are within ±127, negating them never overflows. */
+AVX512 static inline __m512i sign_of(__m512i a, __m512i w)
+{
+    return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
+}
+
+/* IQ4_NL: two blocks per register, looked up in the codebook (signed bytes), multiplied as
+ * |w|·(±a) with VPDPBUSD; an odd last block with the upper half of the activations zero. */
+AVX512 INLINE static float k_iq4_nl(const void *row, const void *act, int64_t n)
+{
+    const quant_block_iq4_nl *x = row;
+    const quant_act32 *a = act;
+    const __m512i kv = iq4_table();
+    int64_t nb = n / 32, b = 0;
+    __m512 acc = _mm512_setzero_ps();
+    for (; b + 2 <= nb; b += 2) {
+        __m512i w = _mm512_shuffle_epi8(kv, nib64(x[b].qs, x[b + 1].qs));
+        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w),
+                                        sign_of(ld2x32(a[b].qs, a[b + 1].qs), w));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),
+                              two_scales(h2f(x[b].d) * a[b].d, h2f(x[b + 1].d) * a[b + 1].d), acc);
+    }
+    if (b < nb) {
+        __m512i w = _mm512_shuffle_epi8(kv, _mm512_zextsi256_si512(nib32(x[b].qs)));
+        __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs));
+        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sign_of(v, w));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, 0.0f), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* IQ4_XS: 64 quant bytes hold sub-blocks 4h..4h+3 (16 bytes each: values 0..15 in the low
+ * nibbles, 16..31 in the high ones); VPERMT2Q puts two sub-blocks in value order per
+ * register. Pair sums |w|·±a ≤ 2·127·127 (VPMADDUBSW), times the signed sub-block scale
+ * (VPDPWSSD). */
+static const int64_t iq4xs_perm[2][8] = {{0, 1, 8, 9, 2, 3, 10, 11}, {4, 5, 12, 13, 6, 7, 14, 15}};
+static const int16_t iq4xs_idx[4][32] = {
+    {R16(0), R16(1)}, {R16(2), R16(3)}, {R16(4), R16(5)}, {R16(6), R16(7)},
+};
+
+AVX512 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
+{
+    const quant_block_iq4_xs *x = row;
+    const quant_act256 *a = act;
+    const __m512i kv = iq4_table(), m4 = _mm512_set1_epi8(0x0f);
+    __m512i perm[2], idx[4];
+    for (int r = 0; r < 2; r++) perm[r] = _mm512_loadu_si512((const void *)iq4xs_perm[r]);
+    for (int k = 0; k < 4; k++) idx[k] = _mm512_loadu_si512((const void *)iq4xs_idx[k]);
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        int16_t ls[8];
+        quant_iq4xs_scales(&x[b], ls);
+        __m512i scz = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)ls));
+        __m512i acc = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i q = _mm512_loadu_si512((const void *)(x[b].qs + 64 * h));
+            __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            for (int r = 0; r < 2; r++) {
+                __m512i w = _mm512_shuffle_epi8(kv, _mm512_permutex2var_epi64(lo, perm[r], hi));
+                __m512i v = _mm512_loadu_si512((const void *)(a[b].qs + 128 * h + 64 * r));
+                __m512i p = _mm512_maddubs_epi16(_mm512_abs_epi8(w), sign_of(v, w));
+                acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[2 * h + r], scz));
+            }
+        }
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(h2f(x[b].d) * a[b].d), accf);
+    }
+    return _mm512_reduce_add_ps(accf);
+}
+
 /* ---------------------------------------------------------------------- table ----- */
 
 #define DEF_ROW_FNS(T) QUANT_DEF_ROW_FNS(AVX512, T)
@@ -802,6 +1041,10 @@ DEF_ROW_FNS(q5_1)
 QUANT_DEF_TILE_FNS(AVX512, q4_K, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q5_K, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q6_K, 2, 4, 1)
+DEF_ROW_FNS(q2_K)
+DEF_ROW_FNS(q3_K)
+DEF_ROW_FNS(iq4_nl)
+DEF_ROW_FNS(iq4_xs)
 
 static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -815,6 +1058,10 @@ static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q4_K] = {deq_q4_K, act256_k4_prep, dot_q4_K, mv_q4_K, mm_q4_K},
     [NT_TYPE_Q5_K] = {deq_q5_K, act256_k4_prep, dot_q5_K, mv_q5_K, mm_q5_K},
     [NT_TYPE_Q6_K] = {deq_q6_K, act256_prep, dot_q6_K, mv_q6_K, mm_q6_K},
+    [NT_TYPE_Q2_K] = {deq_q2_K, act256_prep, dot_q2_K, mv_q2_K, mm_q2_K},
+    [NT_TYPE_Q3_K] = {deq_q3_K, act256_prep, dot_q3_K, mv_q3_K, mm_q3_K},
+    [NT_TYPE_IQ4_NL] = {deq_iq4_nl, act32_prep, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
+    [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
 };
 
 const quant_kernels *nt_quant_avx512_kernels(int type)
