@@ -146,7 +146,7 @@ fuzz: fuzz-build
 	@for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  echo "fuzz $$n: $(FUZZ_TIME) s"; \
-	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n \
 	    $$(test -d fuzz/regress/$$n && echo fuzz/regress/$$n) 2>&1 | tail -n 12 || exit 1; \
 	done
@@ -154,7 +154,7 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@for n in $(FUZZ_NAMES); do \
 	  rm -rf $(FUZZ_BUILD)/smoke/$$n && mkdir -p $(FUZZ_BUILD)/smoke/$$n && \
-	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=$(FUZZ_RUNS) -max_total_time=6 -timeout=10 -rss_limit_mb=2048 \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=$(FUZZ_RUNS) -max_total_time=6 -timeout=60 -rss_limit_mb=2048 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/smoke/$$n fuzz/corpus/$$n $$(test -d fuzz/regress/$$n && echo fuzz/regress/$$n) \
 	    >$(FUZZ_BUILD)/smoke-$$n.log 2>&1 && echo "ok   fuzz $$n" || { echo "FAIL fuzz $$n (see $(FUZZ_BUILD)/smoke-$$n.log)"; exit 1; }; \
 	done

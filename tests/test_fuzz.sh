@@ -29,7 +29,7 @@ for src in fuzz/fuzz_*.c; do
     rm -rf build/fuzz/smoke/$n && mkdir -p build/fuzz/smoke/$n
     set -- build/fuzz/smoke/$n fuzz/corpus/$n
     [ -d fuzz/regress/$n ] && set -- "$@" fuzz/regress/$n
-    if "$bin" -runs=3000 -max_total_time=6 -timeout=10 -rss_limit_mb=2048 \
+    if "$bin" -runs=3000 -max_total_time=6 -timeout=60 -rss_limit_mb=2048 \
         -artifact_prefix=build/fuzz/crash-$n- "$@" >"$log" 2>&1; then
         echo "ok   fuzz_$n: seeds, findings and $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log") runs clean"
         pass=$((pass + 1))
