@@ -9,6 +9,11 @@
 
 static void test_sliders(void)
 {
+    const int US_TEMP = ui_slider_of(PARAM_TEMP), US_TOP_P = ui_slider_of(PARAM_TOP_P),
+              US_TOP_K = ui_slider_of(PARAM_TOP_K), US_MIN_P = ui_slider_of(PARAM_MIN_P),
+              US_REPEAT = ui_slider_of(PARAM_REPEAT_PENALTY),
+              US_MAX_TOKENS = ui_slider_of(PARAM_MAX_TOKENS);
+    T_EQ_INT(ui_slider_of(PARAM_SEED), -1); /* no slider */
     ui u;
     ui_init(&u);
     u.params = nt_sampler_default_params();
@@ -45,6 +50,14 @@ static void test_sliders(void)
     T_NEAR(ui_slider_value_at(&u, US_TEMP, 99), 2.0, 1e-9); /* past the end: the end */
     T_NEAR(ui_slider_value_at(&u, US_TEMP, 0), 0.0, 1e-9);
     T_EQ_STR(ui_slider_name(US_TOP_K), "top-k");
+    /* A value set outside the span (/set temp 5) stays; a step moves it within the range. */
+    u.params.temperature = 5.0f;
+    T_NEAR(ui_slider_get(&u, US_TEMP), 5.0, 1e-6);
+    ui_slider_step(&u, US_TEMP, -1, false);
+    T_NEAR(u.params.temperature, 4.95, 1e-6);
+    u.params.temperature = 10.0f;
+    ui_slider_step(&u, US_TEMP, 1, true); /* the range's end */
+    T_NEAR(u.params.temperature, 10.0, 1e-6);
     ui_free(&u);
 }
 
@@ -59,7 +72,7 @@ static void test_change_marks(void)
     b.top_p = 0.5f;
     view_describe_change(&a, &b, buf, sizeof buf);
     /* Parts are joined by a no-break space, so the wrapper keeps a mark on one line. */
-    T_EQ_STR(buf, "temp=1.20\xc2\xa0top-p=0.50\xc2\xa0top-k=5");
+    T_EQ_STR(buf, "temp=1.20\xc2\xa0top-k=5\xc2\xa0top-p=0.50"); /* the panel's order */
     view_describe_change(&a, &a, buf, sizeof buf);
     T_EQ_STR(buf, "params");
     char small[8];

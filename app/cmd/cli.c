@@ -4,6 +4,7 @@
  * prompt, a worker (worker.h) runs it, and the main thread prints TOKEN texts as they come. */
 #include "cli.h"
 #include "conv/chat.h"
+#include "conv/params.h"
 #include "cmds.h"
 #include "model_find.h"
 #include "conv/persona.h"
@@ -164,15 +165,11 @@ static void cli_family_list(FILE *f)
     }
 }
 
-/* The chat_param_names bit of a sampling option ("--temp", "-s", ...). */
+/* The params_given bit of a sampling option ("--temp", "-s", ...). */
 static unsigned cli_param_bit(const char *opt)
 {
-    while (*opt == '-') opt++;
-    if (!strcmp(opt, "temperature")) opt = "temp";
-    if (!strcmp(opt, "s")) opt = "seed";
-    for (unsigned i = 0; chat_param_names[i]; i++)
-        if (!strcmp(opt, chat_param_names[i])) return 1u << i;
-    return 0;
+    const param_def *d = !strcmp(opt, "-s") ? &param_defs[PARAM_SEED] : param_lookup(opt, PARAM_FORM_NAME, NULL);
+    return d ? 1u << d->id : 0;
 }
 
 int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
@@ -382,20 +379,13 @@ void cli_persona_params(const struct cli_opts *o, const persona *p, nt_sampler_p
     *max_tokens = o->max_tokens;
     if (!p) return;
     persona_apply_sampling(p, sp, o->max_tokens_given ? NULL : max_tokens);
-    /* What the command line said wins over the persona. */
-    for (unsigned i = 0; chat_param_names[i]; i++) {
-        char buf[64];
-        if (!(o->params_given & (1u << i))) continue;
-        if (chat_get_param(&o->params, chat_param_names[i], buf, sizeof buf) >= 0)
-            chat_set_param(sp, chat_param_names[i], buf, NULL);
-    }
-    /* %g of a float may not read back as the same float: copy the exact values. */
-    if (o->params_given & cli_param_bit("temp")) sp->temperature = o->params.temperature;
-    if (o->params_given & cli_param_bit("top-p")) sp->top_p = o->params.top_p;
-    if (o->params_given & cli_param_bit("min-p")) sp->min_p = o->params.min_p;
-    if (o->params_given & cli_param_bit("repeat-penalty")) sp->repeat_penalty = o->params.repeat_penalty;
-    if (o->params_given & cli_param_bit("presence-penalty")) sp->presence_penalty = o->params.presence_penalty;
-    if (o->params_given & cli_param_bit("frequency-penalty")) sp->frequency_penalty = o->params.frequency_penalty;
+    /* What the command line said wins over the persona (copied exactly). */
+    param_values v = {.sp = *sp, .max_tokens = *max_tokens};
+    const param_values given = {.sp = o->params, .max_tokens = o->max_tokens};
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (param_is_sampler(&param_defs[i]) && (o->params_given & (1u << i)))
+            param_copy(&param_defs[i], &v, &given);
+    *sp = v.sp;
 }
 
 static bool cli_persona_stops_fit(const persona *p);

@@ -1,6 +1,7 @@
 /* chat.c — the conversation: turns, prompt building with prefix reuse, the context-full
  * policy, and sampling parameters by name (see chat.h). */
 #include "chat.h"
+#include "params.h"
 
 #include <errno.h>
 #include <math.h>
@@ -699,98 +700,14 @@ nomem:
 
 /* ------------------------------------------------------------- parameters by name ----- */
 
-enum chat_param_kind { CP_FLOAT, CP_INT, CP_SEED };
-
-typedef struct chat_param_def {
-    const char *name;
-    enum chat_param_kind kind;
-    size_t offset;
-    double lo, hi;
-} chat_param_def;
-
-#define CP_OFF(f) offsetof(nt_sampler_params, f)
-static const chat_param_def chat_params[] = {
-    {"temp", CP_FLOAT, CP_OFF(temperature), 0, 10},
-    {"top-k", CP_INT, CP_OFF(top_k), 0, 1000000},
-    {"top-p", CP_FLOAT, CP_OFF(top_p), 0, 1},
-    {"min-p", CP_FLOAT, CP_OFF(min_p), 0, 1},
-    {"repeat-penalty", CP_FLOAT, CP_OFF(repeat_penalty), 0.01, 10},
-    {"repeat-last-n", CP_INT, CP_OFF(repeat_last_n), -1, 1000000},
-    {"presence-penalty", CP_FLOAT, CP_OFF(presence_penalty), -2, 2},
-    {"frequency-penalty", CP_FLOAT, CP_OFF(frequency_penalty), -2, 2},
-    {"seed", CP_SEED, CP_OFF(seed), 0, 0},
-};
-#define CHAT_N_PARAMS (sizeof chat_params / sizeof chat_params[0])
-
-const char *const chat_param_names[] = {
-    "temp", "top-k", "top-p", "min-p", "repeat-penalty", "repeat-last-n",
-    "presence-penalty", "frequency-penalty", "seed", NULL,
-};
-
-/* Matches "temp", "temperature", "top_k", "--top-k" and the like. */
-static const chat_param_def *chat_param_find(const char *name)
-{
-    char norm[32];
-    size_t j = 0;
-    while (*name == '-') name++;
-    for (; *name && j + 1 < sizeof norm; name++) norm[j++] = *name == '_' ? '-' : *name;
-    norm[j] = '\0';
-    if (strcasecmp(norm, "temperature") == 0) strcpy(norm, "temp");
-    for (size_t i = 0; i < CHAT_N_PARAMS; i++)
-        if (strcasecmp(norm, chat_params[i].name) == 0) return &chat_params[i];
-    return NULL;
-}
-
+/* The table and its rules live in params.c; these keep the sampler-only view replays use. */
 int chat_set_param(nt_sampler_params *p, const char *name, const char *value, nt_err *err)
 {
-    const chat_param_def *d = chat_param_find(name);
-    if (!d) return nt_err_set(err, NT_ERR_INVALID, "unknown parameter '%s'", name);
-    char *end = NULL;
-    errno = 0;
-    if (d->kind == CP_SEED) {
-        if (!value[0] || value[0] == '-' || value[0] == '+' || value[0] == ' ')
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", value,
-                              (unsigned long long)UINT64_MAX);
-        unsigned long long v = strtoull(value, &end, 0);
-        if (*end || errno == ERANGE)
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", value,
-                              (unsigned long long)UINT64_MAX);
-        p->seed = (uint64_t)v;
-        return NT_OK;
-    }
-    if (d->kind == CP_INT) {
-        long v = strtol(value, &end, 10);
-        if (!value[0] || *end || end == value)
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a whole number", value);
-        if (errno == ERANGE || v < (long)d->lo || v > (long)d->hi)
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%ld to %ld)", value,
-                              (long)d->lo, (long)d->hi);
-        int32_t iv = (int32_t)v;
-        memcpy((char *)p + d->offset, &iv, sizeof iv);
-        return NT_OK;
-    }
-    double v = strtod(value, &end);
-    if (!value[0] || *end || end == value || isnan(v))
-        return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", value);
-    if (errno == ERANGE || v < d->lo || v > d->hi)
-        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", value, d->lo,
-                          d->hi);
-    float fv = (float)v;
-    memcpy((char *)p + d->offset, &fv, sizeof fv);
-    return NT_OK;
-}
-
-int chat_get_param(const nt_sampler_params *p, const char *name, char *buf, size_t cap)
-{
-    const chat_param_def *d = chat_param_find(name);
-    if (!d) return -1;
-    if (d->kind == CP_SEED) return snprintf(buf, cap, "%llu", (unsigned long long)p->seed);
-    if (d->kind == CP_INT) {
-        int32_t v;
-        memcpy(&v, (const char *)p + d->offset, sizeof v);
-        return snprintf(buf, cap, "%d", v);
-    }
-    float v;
-    memcpy(&v, (const char *)p + d->offset, sizeof v);
-    return snprintf(buf, cap, "%g", (double)v);
+    const param_def *d = param_lookup(name, PARAM_FORM_NAME, NULL);
+    if (!d || !param_is_sampler(d))
+        return nt_err_set(err, NT_ERR_INVALID, "unknown parameter '%s'", name);
+    param_values v = {.sp = *p};
+    int rc = param_parse(d, value, &v, err);
+    if (rc == NT_OK) *p = v.sp;
+    return rc;
 }

@@ -187,17 +187,12 @@ int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err);
  * chat_prepare does). job->tokens points into the chat until the next prepare. */
 int chat_prepare_reread(chat *c, worker_job *job, nt_err *err);
 
-/* ---- sampling parameters by name (shared by the command line and the /set command) ---- */
+/* ---- sampling parameters by name (replay overrides; the table is app/conv/params.h) ---- */
 
-/* Sets the parameter called name ("temp", "top-k", "top-p", "min-p", "repeat-penalty",
- * "repeat-last-n", "presence-penalty", "frequency-penalty", "seed"; "temperature" and
- * underscores are accepted too) from its text, range-checked. On failure err->msg says what
- * is wrong without naming the option, e.g. "'7x' is not a number" or "'2' is out of range
- * (0 to 1)", and *p is unchanged. */
+/* Sets the sampler parameter called name (any spelling param_lookup accepts: "temp",
+ * "temperature", "top_k", "--top-k", ...) from its text, range-checked. On failure err->msg
+ * says what is wrong without naming the option, e.g. "'7x' is not a number" or "'2' is out of
+ * range (0 to 1)", and *p is unchanged. max-tokens is not a sampler parameter: unknown here. */
 int chat_set_param(nt_sampler_params *p, const char *name, const char *value, nt_err *err);
-/* The canonical parameter names, NULL-terminated. */
-extern const char *const chat_param_names[];
-/* Writes the value of the named parameter as text ("0.8", "40"); -1 for an unknown name. */
-int chat_get_param(const nt_sampler_params *p, const char *name, char *buf, size_t cap);
 
 #endif

@@ -21,29 +21,30 @@
 static int tui_set(tui *t, const char *args)
 {
     char name[64], value[64];
+    param_values v = {.sp = t->u.params, .max_tokens = t->u.max_tokens};
     if (sscanf(args, "%63s %63s", name, value) != 2) {
+        const param_def *d = sscanf(args, "%63s", name) == 1 ? param_lookup(name, PARAM_FORM_NAME, NULL) : NULL;
+        if (!d)
+            return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-k, top-p, min-p, "
+                                            "repeat-penalty, max-tokens, seed, ...)");
         char buf[64];
-        if (sscanf(args, "%63s", name) == 1 && chat_get_param(&t->u.params, name, buf, sizeof buf) == 0)
-            return tui_message(t, TS_NOTE, "%s = %s", name, buf);
-        return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-p, top-k, min-p, "
-                                        "repeat-penalty, max-tokens, seed, ...)");
+        param_format(d, &v, buf, sizeof buf);
+        return tui_message(t, TS_NOTE, "%s = %s", d->name, buf);
     }
-    for (char *p = name; *p; p++)
-        if (*p == '_') *p = '-';
-    if (strcmp(name, "max-tokens") == 0 || strcmp(name, "n") == 0) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (*end || v < 0 || v > (1L << 24))
-            return tui_message(t, TS_ERROR, "/set max-tokens: '%s' is not a count (0 = all)", value);
-        t->u.max_tokens = (int32_t)v;
-        return tui_message(t, TS_NOTE, "max-tokens = %ld (from the next answer on)", v) | UI_R_PANEL;
-    }
+    const param_def *d = NULL;
+    char note[160];
     nt_err err = {0};
-    if (chat_set_param(&t->u.params, name, value, &err) != NT_OK)
+    if (param_set_text(&v, name, value, &d, note, sizeof note, &err) != NT_OK)
         return tui_message(t, TS_ERROR, "/set %s: %s", name, err.msg);
-    char buf[64] = "";
-    chat_get_param(&t->u.params, name, buf, sizeof buf);
-    return tui_apply_params(t) | tui_message(t, TS_NOTE, "%s = %s", name, buf);
+    char buf[64];
+    param_format(d, &v, buf, sizeof buf);
+    t->u.params = v.sp;
+    t->u.max_tokens = v.max_tokens;
+    /* The answer limit is taken when an answer starts; the sampler's values reach a running
+     * answer at the next token. */
+    const char *when = param_is_sampler(d) ? "" : " (from the next answer on)";
+    return tui_apply_params(t) |
+           tui_message(t, TS_NOTE, "%s = %s%s%s%s", d->name, buf, when, note[0] ? "; note: " : "", note);
 }
 
 /* Adds the --context documents to a persona chosen with /persona. */

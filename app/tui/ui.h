@@ -13,6 +13,7 @@
 #define NATTER_UI_H
 
 #include "conv/chat.h"
+#include "conv/params.h"
 #include "util/text.h"
 #include "conv/worker.h"
 
@@ -39,11 +40,12 @@ enum ui_redraw {
 
 enum ui_state { UI_IDLE, UI_READING, UI_GENERATING, UI_STOPPED };
 
-/* The sliders of the sampling panel, in screen order. */
 /* What the history's note says: something to read, or something that went wrong. */
 enum ui_note_kind { UI_NOTE_INFO, UI_NOTE_ERROR };
 
-enum ui_slider { US_TEMP, US_TOP_P, US_TOP_K, US_MIN_P, US_REPEAT, US_MAX_TOKENS, US_COUNT_ };
+/* The sliders of the sampling panel: the rows of the parameter table that have a step
+ * (app/conv/params.h), in table order; ui_slider_of gives a parameter's slider. */
+#define US_COUNT_ ((int)PARAM_N_SLIDERS)
 
 /* What the UI remembers about each answer beyond the chat's turn (indexed like the turns):
  * where each token starts in the text and its candidates. */
@@ -230,6 +232,8 @@ void ui_slider_step(ui *u, int s, int steps, bool coarse);
 double ui_slider_value_at(const ui *u, int s, int x);
 /* Which slider's row is at screen row y, or -1. */
 int ui_slider_at_row(const ui *u, int y);
+/* The slider of parameter id, or -1 when it has none. */
+int ui_slider_of(enum param_id id);
 
 /* Drawing entry points of the view files. */
 void view_history_draw(ui *u);

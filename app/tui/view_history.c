@@ -32,17 +32,15 @@ void view_describe_change(const nt_sampler_params *a, const nt_sampler_params *b
             if (m_ > 0) n += (size_t)m_;                                            \
         }                                                                           \
     } while (0)
-    if (a->temperature != b->temperature) ADD_("temp=%.2f", (double)b->temperature);
-    if (a->top_p != b->top_p) ADD_("top-p=%.2f", (double)b->top_p);
-    if (a->top_k != b->top_k) ADD_("top-k=%d", (int)b->top_k);
-    if (a->min_p != b->min_p) ADD_("min-p=%.2f", (double)b->min_p);
-    if (a->repeat_penalty != b->repeat_penalty) ADD_("rep=%.2f", (double)b->repeat_penalty);
-    if (a->repeat_last_n != b->repeat_last_n) ADD_("rep-n=%d", (int)b->repeat_last_n);
-    if (a->presence_penalty != b->presence_penalty)
-        ADD_("pres=%.2f", (double)b->presence_penalty);
-    if (a->frequency_penalty != b->frequency_penalty)
-        ADD_("freq=%.2f", (double)b->frequency_penalty);
-    if (a->seed != b->seed) ADD_("seed=%llu", (unsigned long long)b->seed);
+    /* In the panel's order and with its labels and decimals (the parameter table). */
+    param_values va = {.sp = *a}, vb = {.sp = *b};
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        const param_def *d = &param_defs[i];
+        if (!param_is_sampler(d) || param_equal(d, &va, &vb)) continue;
+        if (d->kind == PARAM_FLOAT) ADD_("%s=%.2f", d->label, param_get(d, &vb));
+        else if (d->kind == PARAM_INT) ADD_("%s=%d", d->label, (int)param_get(d, &vb));
+        else ADD_("%s=%llu", d->label, (unsigned long long)vb.sp.seed);
+    }
     if (n == 0) ADD_("params");
 #undef ADD_
     if (n >= cap && cap > 0) buf[cap - 1] = '\0';

@@ -1,9 +1,11 @@
 /* view_panel.c — the sampling panel (one slider per parameter: label, track, value) and the
  * probabilities view (the top candidates of one token, before and after the sampling chain).
  *
- * The slider table below is the one place that knows each slider's range and steps; the
- * keyboard handlers (fine/coarse steps) and the mouse (a click or drag on the track) both go
- * through ui_slider_set, which clamps and rounds. */
+ * The sliders are the rows of the parameter table (app/conv/params.h) that have a step, in
+ * table order; the table gives each its label, span and steps. The keyboard handlers (fine and
+ * coarse steps) and the mouse (a click or drag on the track) both go through ui_slider_set,
+ * which clamps to the span and rounds to the fine step. A value set outside the span (/set,
+ * a persona, --temp 5) stays as it is and is shown as it is, the knob at the track's end. */
 #include "ui.h"
 
 #include "term.h"
@@ -12,83 +14,103 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct slider_def {
-    const char *label;
-    double min, max;  /* max < 0: the context size */
-    double fine, coarse;
-    int decimals;
-} slider_def;
-
-static const slider_def slider_defs[US_COUNT_] = {
-    [US_TEMP] = {"temp", 0, 2, 0.05, 0.25, 2},
-    [US_TOP_P] = {"top-p", 0, 1, 0.01, 0.1, 2},
-    [US_TOP_K] = {"top-k", 0, 200, 1, 10, 0},
-    [US_MIN_P] = {"min-p", 0, 1, 0.01, 0.1, 2},
-    [US_REPEAT] = {"repeat", 0.5, 2, 0.01, 0.1, 2}, /* below 1 favours repeats */
-    [US_MAX_TOKENS] = {"max-tok", 16, -1, 16, 256, 0},
-};
-
-static double slider_max(const ui *u, int s)
+/* The table row of slider s. */
+static const param_def *slider_def(int s)
 {
-    if (slider_defs[s].max >= 0) return slider_defs[s].max;
+    int k = 0;
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (param_defs[i].fine > 0 && k++ == s) return &param_defs[i];
+    return NULL;
+}
+
+int ui_slider_of(enum param_id id)
+{
+    int k = 0;
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        if (param_defs[i].fine <= 0) continue;
+        if (param_defs[i].id == id) return k;
+        k++;
+    }
+    return -1;
+}
+
+static double slider_max(const ui *u, const param_def *d)
+{
+    if (d->span_hi >= 0) return d->span_hi;
     int32_t n = u->chat ? chat_n_ctx(u->chat) : 4096;
     return n > 16 ? n : 16;
 }
 
 const char *ui_slider_name(int s)
 {
-    return s >= 0 && s < US_COUNT_ ? slider_defs[s].label : "?";
+    const param_def *d = s >= 0 && s < US_COUNT_ ? slider_def(s) : NULL;
+    return d ? d->label : "?";
+}
+
+/* The UI's values as a table row sees them. */
+static param_values slider_values(const ui *u)
+{
+    return (param_values){.sp = u->params, .max_tokens = u->max_tokens};
 }
 
 double ui_slider_get(const ui *u, int s)
 {
-    switch (s) {
-    case US_TEMP: return u->params.temperature;
-    case US_TOP_P: return u->params.top_p;
-    case US_TOP_K: return u->params.top_k;
-    case US_MIN_P: return u->params.min_p;
-    case US_REPEAT: return u->params.repeat_penalty;
-    case US_MAX_TOKENS: return u->max_tokens <= 0 ? slider_max(u, s) : u->max_tokens;
-    }
-    return 0;
+    const param_def *d = s >= 0 && s < US_COUNT_ ? slider_def(s) : NULL;
+    if (!d) return 0;
+    param_values v = slider_values(u);
+    /* No limit on the answer is the top of its track ("all"). */
+    if (d->id == PARAM_MAX_TOKENS && u->max_tokens <= 0) return slider_max(u, d);
+    return param_get(d, &v);
+}
+
+/* Stores x (already in d's range) into the UI's values. */
+static void slider_store(ui *u, const param_def *d, double x)
+{
+    param_values v = slider_values(u);
+    param_set(d, &v, x);
+    u->params = v.sp;
+    u->max_tokens = v.max_tokens;
 }
 
 void ui_slider_set(ui *u, int s, double v)
 {
-    if (s < 0 || s >= US_COUNT_) return;
-    const slider_def *d = &slider_defs[s];
-    double max = slider_max(u, s);
-    if (!(v >= d->min)) v = d->min; /* NaN too */
+    const param_def *d = s >= 0 && s < US_COUNT_ ? slider_def(s) : NULL;
+    if (!d) return;
+    double min = d->span_lo, max = slider_max(u, d);
+    if (!(v >= min)) v = min; /* NaN too */
     if (v > max) v = max;
     /* Round to the fine step so keyboard and mouse land on the same values. */
-    v = d->min + floor((v - d->min) / d->fine + 0.5) * d->fine;
+    v = min + floor((v - min) / d->fine + 0.5) * d->fine;
     if (v > max) v = max;
-    switch (s) {
-    case US_TEMP: u->params.temperature = (float)v; break;
-    case US_TOP_P: u->params.top_p = (float)v; break;
-    case US_TOP_K: u->params.top_k = (int32_t)lround(v); break;
-    case US_MIN_P: u->params.min_p = (float)v; break;
-    case US_REPEAT: u->params.repeat_penalty = (float)v; break;
-    case US_MAX_TOKENS: u->max_tokens = (int32_t)lround(v); break;
-    }
+    slider_store(u, d, v);
 }
 
 void ui_slider_step(ui *u, int s, int steps, bool coarse)
 {
-    if (s < 0 || s >= US_COUNT_) return;
-    const slider_def *d = &slider_defs[s];
-    ui_slider_set(u, s, ui_slider_get(u, s) + steps * (coarse ? d->coarse : d->fine));
+    const param_def *d = s >= 0 && s < US_COUNT_ ? slider_def(s) : NULL;
+    if (!d) return;
+    double cur = ui_slider_get(u, s), next = cur + steps * (coarse ? d->coarse : d->fine);
+    /* A value outside the span (set by /set, a persona, an option) moves by the step within
+     * the whole range, rather than jumping to the span's end. */
+    if (cur > slider_max(u, d) || cur < d->span_lo) {
+        if (!(next >= d->lo)) next = d->lo;
+        if (next > d->hi) next = d->hi;
+        slider_store(u, d, next);
+        return;
+    }
+    ui_slider_set(u, s, next);
 }
 
 double ui_slider_value_at(const ui *u, int s, int x)
 {
-    const slider_def *d = &slider_defs[s];
-    double max = slider_max(u, s);
-    if (u->panel.track_w <= 1) return d->min;
+    const param_def *d = s >= 0 && s < US_COUNT_ ? slider_def(s) : NULL;
+    if (!d) return 0;
+    double max = slider_max(u, d);
+    if (u->panel.track_w <= 1) return d->span_lo;
     double f = (double)(x - u->panel.track_x) / (u->panel.track_w - 1);
     if (f < 0) f = 0;
     if (f > 1) f = 1;
-    return d->min + f * (max - d->min);
+    return d->span_lo + f * (max - d->span_lo);
 }
 
 int ui_slider_at_row(const ui *u, int y)
@@ -100,12 +122,13 @@ int ui_slider_at_row(const ui *u, int y)
 
 static void slider_value_text(const ui *u, int s, char *buf, size_t cap)
 {
-    if (s == US_MAX_TOKENS && ui_slider_get(u, s) >= slider_max(u, s))
+    const param_def *d = slider_def(s);
+    if (d->id == PARAM_MAX_TOKENS && (u->max_tokens <= 0 || u->max_tokens >= slider_max(u, d)))
         snprintf(buf, cap, "all");
-    else if (s == US_TOP_K && u->params.top_k == 0)
+    else if (d->id == PARAM_TOP_K && u->params.top_k == 0)
         snprintf(buf, cap, "off");
     else
-        snprintf(buf, cap, "%.*f", slider_defs[s].decimals, ui_slider_get(u, s));
+        snprintf(buf, cap, "%.*f", d->kind == PARAM_FLOAT ? 2 : 0, ui_slider_get(u, s));
 }
 
 void view_panel_draw(ui *u)
@@ -129,10 +152,10 @@ void view_panel_draw(ui *u)
         int y = s + 1;
         bool sel = u->panel.focus && s == u->panel.slider;
         char lab[16];
-        snprintf(lab, sizeof lab, "%-7s", slider_defs[s].label);
+        snprintf(lab, sizeof lab, "%-7s", slider_def(s)->label);
         ui_put_text(w, y, x0, lab, sel ? TS_FOCUS : TS_TEXT, label_w - 1);
         if (u->panel.track_w >= 3) {
-            double min = slider_defs[s].min, max = slider_max(u, s);
+            double min = slider_def(s)->span_lo, max = slider_max(u, slider_def(s));
             double f = max > min ? (ui_slider_get(u, s) - min) / (max - min) : 0;
             f = f < 0 ? 0 : f > 1 ? 1 : f; /* a value set outside the track (--temp 5) */
             int knob = (int)lround(f * (u->panel.track_w - 1));

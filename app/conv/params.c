@@ -1,0 +1,194 @@
+/* params.c — the sampling-parameter table (PARAM_LIST in params.h) and the few operations
+ * every place that reads or shows a parameter shares: lookup by any spelling, reading a value
+ * from text with its range checked, the exact text of a value, and field access by row. */
+#include "params.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PARAM_ROW_(ID, NAME, YAML, ALIAS, SHORT, KIND, FIELD, LO, HI, SLO, SHI, FINE, COARSE,    \
+                   LABEL, ARG, HELP)                                                              \
+    [PARAM_##ID] = {PARAM_##ID, NAME, YAML, ALIAS, SHORT, KIND, offsetof(param_values, FIELD),   \
+                    LO, HI, SLO, SHI, FINE, COARSE, LABEL, ARG, HELP},
+const param_def param_defs[PARAM_COUNT] = {PARAM_LIST(PARAM_ROW_)};
+#undef PARAM_ROW_
+
+/* ---------------------------------------------------------------------- spellings ----- */
+
+/* a and b equal ignoring case, with '_' and '-' the same. */
+static bool same_word(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x != y && !(x >= 'A' && x <= 'Z' && x + 32 == y) && !(y >= 'A' && y <= 'Z' && y + 32 == x))
+            return false;
+    }
+    return *a == *b;
+}
+
+const char *param_spelling(const param_def *d, enum param_form form)
+{
+    return form == PARAM_FORM_YAML ? d->yaml : d->name;
+}
+
+const param_def *param_lookup(const char *s, enum param_form form, bool *other)
+{
+    while (*s == '-') s++;
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        const param_def *d = &param_defs[i];
+        if (!same_word(s, d->name) && !same_word(s, d->yaml) && !(d->alias && same_word(s, d->alias)))
+            continue;
+        if (other)
+            *other = strcmp(s, param_spelling(d, form)) != 0 && !(d->alias && !strcmp(s, d->alias));
+        return d;
+    }
+    return NULL;
+}
+
+size_t param_spellings(enum param_form form, bool sampler_only, const char **cands)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (!sampler_only || param_is_sampler(&param_defs[i]))
+            cands[n++] = param_spelling(&param_defs[i], form);
+    return n;
+}
+
+/* ------------------------------------------------------------------ values as text ----- */
+
+int param_parse(const param_def *d, const char *text, param_values *v, nt_err *err)
+{
+    char *end = NULL;
+    char *field = (char *)v + d->off;
+    errno = 0;
+    if (d->kind == PARAM_U64) {
+        /* strtoull takes "-1" as 2^64-1: a sign is refused first. */
+        unsigned long long x = 0;
+        if (text[0] && text[0] != '-' && text[0] != '+' && text[0] != ' ') x = strtoull(text, &end, 0);
+        if (!end || end == text || *end || errno == ERANGE)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", text,
+                              (unsigned long long)UINT64_MAX);
+        uint64_t u = (uint64_t)x;
+        memcpy(field, &u, sizeof u);
+        return NT_OK;
+    }
+    if (d->kind == PARAM_INT) {
+        long x = strtol(text, &end, 10);
+        if (!text[0] || *end || end == text)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a whole number", text);
+        if (errno == ERANGE || x < (long)d->lo || x > (long)d->hi)
+            return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%ld to %ld)", text,
+                              (long)d->lo, (long)d->hi);
+        int32_t i = (int32_t)x;
+        memcpy(field, &i, sizeof i);
+        return NT_OK;
+    }
+    double x = strtod(text, &end);
+    if (!text[0] || *end || end == text || !isfinite(x))
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", text);
+    /* Compared as floats: 0.01 is a little below 0.01f, and a value written from a float
+     * must read back. */
+    float f = (float)x;
+    if (errno == ERANGE && x != 0) f = NAN;
+    if (!(f >= (float)d->lo && f <= (float)d->hi))
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", text, d->lo,
+                          d->hi);
+    memcpy(field, &f, sizeof f);
+    return NT_OK;
+}
+
+void param_format(const param_def *d, const param_values *v, char *buf, size_t cap)
+{
+    const char *field = (const char *)v + d->off;
+    if (d->kind == PARAM_U64) {
+        uint64_t u;
+        memcpy(&u, field, sizeof u);
+        snprintf(buf, cap, "%llu", (unsigned long long)u);
+    } else if (d->kind == PARAM_INT) {
+        int32_t i;
+        memcpy(&i, field, sizeof i);
+        snprintf(buf, cap, "%d", (int)i);
+    } else {
+        float f;
+        memcpy(&f, field, sizeof f);
+        /* The shortest decimal that strtof reads back as exactly f. */
+        for (int p = 1; p <= 9; p++) {
+            snprintf(buf, cap, "%.*g", p, (double)f);
+            if (strtof(buf, NULL) == f) break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ field access ----- */
+
+static size_t param_size(const param_def *d)
+{
+    return d->kind == PARAM_U64 ? sizeof(uint64_t) : d->kind == PARAM_INT ? sizeof(int32_t)
+                                                                            : sizeof(float);
+}
+
+double param_get(const param_def *d, const param_values *v)
+{
+    const char *field = (const char *)v + d->off;
+    if (d->kind == PARAM_U64) {
+        uint64_t u;
+        memcpy(&u, field, sizeof u);
+        return (double)u;
+    }
+    if (d->kind == PARAM_INT) {
+        int32_t i;
+        memcpy(&i, field, sizeof i);
+        return i;
+    }
+    float f;
+    memcpy(&f, field, sizeof f);
+    return f;
+}
+
+void param_set(const param_def *d, param_values *v, double x)
+{
+    char *field = (char *)v + d->off;
+    if (d->kind == PARAM_U64) {
+        uint64_t u = x >= 0 && x < 18446744073709551616.0 ? (uint64_t)x : 0;
+        memcpy(field, &u, sizeof u);
+        return;
+    }
+    if (!(x >= d->lo)) x = d->lo; /* NaN too */
+    if (x > d->hi) x = d->hi;
+    if (d->kind == PARAM_INT) {
+        int32_t i = (int32_t)lround(x);
+        memcpy(field, &i, sizeof i);
+    } else {
+        float f = (float)x;
+        memcpy(field, &f, sizeof f);
+    }
+}
+
+void param_copy(const param_def *d, param_values *dst, const param_values *src)
+{
+    memcpy((char *)dst + d->off, (const char *)src + d->off, param_size(d));
+}
+
+bool param_equal(const param_def *d, const param_values *a, const param_values *b)
+{
+    return memcmp((const char *)a + d->off, (const char *)b + d->off, param_size(d)) == 0;
+}
+
+int param_set_text(param_values *v, const char *name, const char *value, const param_def **dp,
+                   char *note, size_t cap, nt_err *err)
+{
+    bool other = false;
+    const param_def *d = param_lookup(name, PARAM_FORM_NAME, &other);
+    if (!d) return nt_err_set(err, NT_ERR_INVALID, "unknown parameter '%s'", name);
+    int rc = param_parse(d, value, v, err);
+    if (rc != NT_OK) return rc;
+    if (dp) *dp = d;
+    if (note && cap) {
+        note[0] = '\0';
+        if (other) snprintf(note, cap, "'%s' read as '%s'", name, d->name);
+    }
+    return NT_OK;
+}

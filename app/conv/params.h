@@ -1,0 +1,142 @@
+/* params.h — the sampling parameters, defined once.
+ *
+ * PARAM_LIST below is the one table of every parameter a user can set: its names, where its
+ * value lives, the range it accepts, the span and steps of its slider and its help line. Every
+ * place that reads, checks or shows a parameter goes through it: /set (app/tui/tui.c), the
+ * sliders and the change marks (app/tui/view_panel.c, view_history.c), personas
+ * (app/conv/persona.c), sessions (app/conv/session_*.c) and the command line and its help
+ * (app/cmd/cli.c). So a range is the same everywhere, and a new sampler is one row here plus
+ * its field in the engine's nt_sampler_params.
+ *
+ * The rule (natter(1), natter-persona(5)): each parameter accepts one range wherever it is
+ * set. A slider shows a narrower, comfortable span of it; a value set outside that span (by
+ * /set, a persona, a session or an option) is used as it is and shown as it is, the knob at
+ * the end of the track. Each parameter has one name, spelt with hyphens (top-k) on the command
+ * line, in /set and in session files, and with underscores (top_k) in persona files like their
+ * other keys; the other spelling is read too, with a note (file:line in files). */
+#ifndef NATTER_APP_PARAMS_H
+#define NATTER_APP_PARAMS_H
+
+#include "natter.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every parameter's value: the engine's sampler parameters and the app's answer limit. */
+typedef struct param_values {
+    nt_sampler_params sp;
+    int32_t max_tokens; /* 0 = no limit: until the model stops or the context is full */
+} param_values;
+
+/* How a value is stored (and read from text). */
+enum param_kind {
+    PARAM_FLOAT, /* float; read as a number, range-checked as the float it becomes */
+    PARAM_INT,   /* int32_t; a whole number */
+    PARAM_U64    /* uint64_t (the seed); 0 to 2^64-1, also in hex (0x...) */
+};
+
+/* The table. One row per parameter, in the order sessions write them:
+ *   X(ID, NAME, YAML, ALIAS, SHORT, KIND, FIELD, LO, HI, SPAN_LO, SPAN_HI, FINE, COARSE,
+ *     LABEL, ARG, HELP)
+ * NAME   the name on the command line (--NAME), in /set and in session files
+ * YAML   the key in a persona's `sampling:` mapping
+ * ALIAS  another name read without a note everywhere (NULL: none)
+ * SHORT  the short option letter, 0 = none
+ * FIELD  the member of param_values that holds it
+ * LO HI  the range accepted everywhere (PARAM_U64: the whole uint64_t; LO HI unused)
+ * SPAN_LO SPAN_HI FINE COARSE  the slider: its span and its steps (arrow, Shift+arrow);
+ *        FINE 0 = no slider; SPAN_HI < 0 = the context size
+ * LABEL  the short label on the slider and in the marks of live changes
+ * ARG HELP  the option's value name and help line (the default is appended from
+ *        nt_sampler_default_params, the engine's defaults). */
+#define PARAM_LIST(X)                                                                              \
+    X(TEMP, "temp", "temperature", "temperature", 0, PARAM_FLOAT, sp.temperature, 0, 10,         \
+      0, 2, 0.05, 0.25, "temp", "X", "temperature, 0 = greedy")                                    \
+    X(TOP_K, "top-k", "top_k", NULL, 0, PARAM_INT, sp.top_k, 0, 1000000,                         \
+      0, 200, 1, 10, "top-k", "N", "keep the N likeliest tokens, 0 = off")                         \
+    X(TOP_P, "top-p", "top_p", NULL, 0, PARAM_FLOAT, sp.top_p, 0, 1,                              \
+      0, 1, 0.01, 0.1, "top-p", "X", "nucleus sampling, 1 = off")                                  \
+    X(MIN_P, "min-p", "min_p", NULL, 0, PARAM_FLOAT, sp.min_p, 0, 1,                              \
+      0, 1, 0.01, 0.1, "min-p", "X", "drop tokens below X times the top one")                     \
+    X(REPEAT_PENALTY, "repeat-penalty", "repeat_penalty", NULL, 0, PARAM_FLOAT,                   \
+      sp.repeat_penalty, 0.01, 10, 0.5, 2, 0.01, 0.1, "repeat",                                   \
+      "X", "penalise recent tokens, 1 = off, below 1 favours them")                               \
+    X(REPEAT_LAST_N, "repeat-last-n", "repeat_last_n", NULL, 0, PARAM_INT, sp.repeat_last_n,     \
+      -1, 1000000, 0, 0, 0, 0, "rep-n", "N", "window of the penalties, -1 = all, 0 = off")        \
+    X(PRESENCE_PENALTY, "presence-penalty", "presence_penalty", NULL, 0, PARAM_FLOAT,             \
+      sp.presence_penalty, -2, 2, 0, 0, 0, 0, "pres", "X", "subtract X from tokens seen, 0 = off")\
+    X(FREQUENCY_PENALTY, "frequency-penalty", "frequency_penalty", NULL, 0, PARAM_FLOAT,          \
+      sp.frequency_penalty, -2, 2, 0, 0, 0, 0, "freq", "X",                                       \
+      "subtract X per time a token was seen, 0 = off")                                             \
+    X(SEED, "seed", "seed", NULL, 's', PARAM_U64, sp.seed, 0, 0, 0, 0, 0, 0, "seed", "N",         \
+      "random seed (default: random; --verbose prints it)")                                        \
+    X(MAX_TOKENS, "max-tokens", "max_tokens", NULL, 'n', PARAM_INT, max_tokens, 0, 16777216,     \
+      16, -1, 16, 256, "max-tok", "N", "answer at most N tokens, 0 = until the model stops")
+
+#define PARAM_ENUM_(id, ...) PARAM_##id,
+enum param_id { PARAM_LIST(PARAM_ENUM_) PARAM_COUNT };
+#undef PARAM_ENUM_
+
+/* The number of sliders: the rows with a FINE step (a constant the compiler folds). */
+#define PARAM_SLIDER_(id, n, y, a, s, k, f, lo, hi, slo, shi, fine, ...) +((fine) > 0)
+#define PARAM_N_SLIDERS (0 PARAM_LIST(PARAM_SLIDER_))
+
+typedef struct param_def {
+    enum param_id id;
+    const char *name, *yaml, *alias;
+    char shrt;
+    enum param_kind kind;
+    size_t off; /* offsetof(param_values, FIELD) */
+    double lo, hi;
+    double span_lo, span_hi, fine, coarse;
+    const char *label, *arg, *help;
+} param_def;
+
+extern const param_def param_defs[PARAM_COUNT];
+
+/* Whether the value lives in nt_sampler_params (the rest are the app's, such as max-tokens). */
+static inline bool param_is_sampler(const param_def *d)
+{
+    return d->off < sizeof(nt_sampler_params);
+}
+
+/* Which spelling a place uses: NAME (command line, /set, sessions) or YAML (personas). */
+enum param_form { PARAM_FORM_NAME, PARAM_FORM_YAML };
+
+/* The parameter spelt s: its NAME, YAML or ALIAS spelling, with '_' and '-' interchangeable,
+ * in any case, after leading dashes ("--top-k"). NULL when none. *other (may be NULL) is set
+ * when s is neither form's spelling nor the alias exactly, i.e. deserves a note naming the
+ * spelling of form (param_spelling). */
+const param_def *param_lookup(const char *s, enum param_form form, bool *other);
+/* The spelling of d in form. */
+const char *param_spelling(const param_def *d, enum param_form form);
+/* The spellings of form, for did-you-mean suggestions: cands[PARAM_COUNT], filled in table
+ * order (sampler_only: only the parameters in nt_sampler_params). Returns how many. */
+size_t param_spellings(enum param_form form, bool sampler_only, const char **cands);
+
+/* Reads text as d's value into v (only d's field changes). On failure err->msg says what is
+ * wrong without naming the parameter ("'7x' is not a number", "'1.5' is out of range (0 to
+ * 1)", "'-3' is not a seed (0 to 18446744073709551615)") and v is unchanged. NT_OK or
+ * NT_ERR_INVALID. Floats are range-checked after the conversion to float, so every value
+ * param_format writes reads back. */
+int param_parse(const param_def *d, const char *text, param_values *v, nt_err *err);
+/* Writes d's value in v as the shortest text param_parse reads back to the same value. */
+void param_format(const param_def *d, const param_values *v, char *buf, size_t cap);
+
+/* d's value as a double (the sliders; a seed loses its low bits). */
+double param_get(const param_def *d, const param_values *v);
+/* Sets d's value from a double (rounded for whole numbers, clamped to d's range). */
+void param_set(const param_def *d, param_values *v, double x);
+/* Copies d's field from src to dst; compares it. */
+void param_copy(const param_def *d, param_values *dst, const param_values *src);
+bool param_equal(const param_def *d, const param_values *a, const param_values *b);
+
+/* `/set NAME VALUE`: looks NAME up in the NAME form and reads VALUE into v. On success *d
+ * (may be NULL) is the parameter and note (cap bytes, may be NULL) holds "" or a note about the
+ * spelling ("'top_k' read as 'top-k'"). On failure err->msg is "unknown parameter 'x'" or
+ * param_parse's message. */
+int param_set_text(param_values *v, const char *name, const char *value, const param_def **d,
+                   char *note, size_t cap, nt_err *err);
+
+#endif
