@@ -56,6 +56,7 @@ static int main_done(struct cli_opts *o, int rc)
 {
     persona_free(o->loaded);
     free(o->persona_errors);
+    free(o->persona_notes);
     return rc;
 }
 

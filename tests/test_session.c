@@ -572,7 +572,9 @@ static void test_corrupt_untouched(void)
     chat *c = chat_init(NULL, NT_CHAT_PLAIN, 256);
     T_ASSERT(c);
     chat_turn q = {.role = NT_ROLE_USER, .text = "question"};
-    chat_turn a = {.role = NT_ROLE_ASSISTANT, .text = "answer", .complete = true};
+    /* An answer's parameters are in their ranges (sessions check them as /set does). */
+    chat_turn a = {.role = NT_ROLE_ASSISTANT, .text = "answer", .complete = true,
+                   .params = nt_sampler_default_params()};
     T_EQ_INT(chat_restore_turn(c, &q), NT_OK);
     T_EQ_INT(chat_restore_turn(c, &a), NT_OK);
     free(s->path);

@@ -15,6 +15,7 @@
 #include "conv/worker.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -42,9 +43,37 @@ static uint64_t cli_random_seed(void)
 void cli_opts_default(struct cli_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_tokens = -1;
+    o->max_tokens = 0; /* no limit */
     o->params = nt_sampler_default_params();
     o->params.seed = cli_random_seed();
+}
+
+/* The sampling options, from the parameter table: "--NAME ARG  help (RANGE; default D)". */
+static void cli_usage_params(FILE *out)
+{
+    const param_values def = {.sp = nt_sampler_default_params()};
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        const param_def *d = &param_defs[i];
+        char opt[48], range[64] = "", dflt[48] = "";
+        if (d->shrt) snprintf(opt, sizeof opt, "-%c, --%s %s", d->shrt, d->name, d->arg);
+        else snprintf(opt, sizeof opt, "    --%s %s", d->name, d->arg);
+        if (d->kind == PARAM_FLOAT) snprintf(range, sizeof range, "%g to %g", d->lo, d->hi);
+        else if (d->kind == PARAM_INT) snprintf(range, sizeof range, "%ld to %ld", (long)d->lo, (long)d->hi);
+        /* The engine's defaults (the seed's and the limit's are said in the help). */
+        if (param_is_sampler(d) && d->id != PARAM_SEED) {
+            strcpy(dflt, range[0] ? "; default " : "default ");
+            param_format(d, &def, dflt + strlen(dflt), sizeof dflt - strlen(dflt));
+        }
+        /* Columns as in the rest of the help: the text at 26, lines within 80. */
+        int col = fprintf(out, "  %-23s", opt);
+        if (col > 25) col = fprintf(out, "\n%25s", "") - 1;
+        col += fprintf(out, " %s", d->help);
+        if (range[0] || dflt[0]) {
+            if (col + (int)strlen(range) + (int)strlen(dflt) + 3 > 80) fprintf(out, "\n%25s", "");
+            fprintf(out, " (%s%s)", range, dflt);
+        }
+        fputs("\n", out);
+    }
 }
 
 void cli_usage(FILE *out)
@@ -73,18 +102,11 @@ void cli_usage(FILE *out)
           "      --raw               feed the prompt as plain text, without the chat template\n"
           "      --template NAME     chat template family: plain chatml llama2 llama3 zephyr\n"
           "                          phi3 gemma mistral (default: detected from the model)\n"
-          "  -n, --max-tokens N      answer at most N tokens (default: until the model stops)\n"
           "      --ctx N             context length in tokens (default: the model's, <= 4096)\n"
-          "      --threads N         compute threads (default: all CPUs)\n"
-          "      --temp X            temperature, 0 = greedy (default 0.8)\n"
-          "      --top-k N           keep the N likeliest tokens, 0 = off (default 40)\n"
-          "      --top-p X           nucleus sampling, 1 = off (default 0.95)\n"
-          "      --min-p X           drop tokens below X times the top one (default 0.05)\n"
-          "      --repeat-penalty X  penalise recent tokens, 1 = off (default 1)\n"
-          "      --repeat-last-n N   window of the penalties, -1 = all (default 64)\n"
-          "      --presence-penalty X, --frequency-penalty X   (default 0 = off)\n"
-          "      --seed N            random seed (default: random; --verbose prints it)\n"
-          "  -v, --verbose           print the seed and the speed on stderr\n"
+          "      --threads N         compute threads (default: all CPUs)\n",
+          out);
+    cli_usage_params(out);
+    fputs("  -v, --verbose           print the seed and the speed on stderr\n"
           "      --resume [NAME]     continue a saved session (default: the latest)\n"
           "      --save FILE         save the conversation as a session file\n"
           "  -h, --help              this help\n"
@@ -112,50 +134,88 @@ static int cli_int(const char *opt, const char *v, long lo, long hi, int32_t *ou
     return 0;
 }
 
-typedef enum cli_opt_id {
-    OPT_MODEL, OPT_PROMPT, OPT_SYSTEM, OPT_RAW, OPT_TEMPLATE, OPT_MAX, OPT_CTX, OPT_THREADS,
-    OPT_PARAM, OPT_SEED, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_PERSONA, OPT_THEME,
-    OPT_RESUME, OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES
-} cli_opt_id;
-
-typedef struct cli_opt {
-    const char *lng;  /* long name without the dashes */
-    char shrt;        /* short letter or 0 */
-    cli_opt_id id;
-    bool arg;         /* takes a value */
-} cli_opt;
-
-static const cli_opt cli_opts_table[] = {
-    {"model", 'm', OPT_MODEL, true},
-    {"prompt", 'p', OPT_PROMPT, true},
-    {"system", 0, OPT_SYSTEM, true},
-    {"raw", 0, OPT_RAW, false},
-    {"template", 0, OPT_TEMPLATE, true},
-    {"max-tokens", 'n', OPT_MAX, true},
-    {"ctx", 'c', OPT_CTX, true},
-    {"threads", 't', OPT_THREADS, true},
-    {"temp", 0, OPT_PARAM, true},
-    {"temperature", 0, OPT_PARAM, true},
-    {"top-k", 0, OPT_PARAM, true},
-    {"top-p", 0, OPT_PARAM, true},
-    {"min-p", 0, OPT_PARAM, true},
-    {"repeat-penalty", 0, OPT_PARAM, true},
-    {"repeat-last-n", 0, OPT_PARAM, true},
-    {"presence-penalty", 0, OPT_PARAM, true},
-    {"frequency-penalty", 0, OPT_PARAM, true},
-    {"seed", 's', OPT_SEED, true},
-    {"verbose", 'v', OPT_VERBOSE, false},
-    {"help", 'h', OPT_HELP, false},
-    {"version", 0, OPT_VERSION, false},
-    {"persona", 0, OPT_PERSONA, true},
-    {"theme", 0, OPT_THEME, true},
-    {"resume", 0, OPT_RESUME, true},
-    {"save", 0, OPT_SAVE, true},
-    {"context", 0, OPT_CONTEXT, true},
-    {"list-personas", 0, OPT_LIST_PERSONAS, false},
-    {"list-themes", 0, OPT_LIST_THEMES, false},
+/* getopt_long's values of the options without a short letter; a sampling parameter's is
+ * OPT_PARAM + its id. */
+enum {
+    OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
+    OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_PARAM = 512
 };
-#define CLI_N_OPTS (sizeof cli_opts_table / sizeof cli_opts_table[0])
+
+static const struct option cli_fixed_opts[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"prompt", required_argument, NULL, 'p'},
+    {"system", required_argument, NULL, OPT_SYSTEM},
+    {"raw", no_argument, NULL, OPT_RAW},
+    {"template", required_argument, NULL, OPT_TEMPLATE},
+    {"ctx", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 't'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"persona", required_argument, NULL, OPT_PERSONA},
+    {"theme", required_argument, NULL, OPT_THEME},
+    {"resume", optional_argument, NULL, OPT_RESUME},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"list-personas", no_argument, NULL, OPT_LIST_PERSONAS},
+    {"list-themes", no_argument, NULL, OPT_LIST_THEMES},
+};
+#define CLI_N_FIXED (sizeof cli_fixed_opts / sizeof cli_fixed_opts[0])
+/* Each parameter as --NAME, --YAML (top_k) and its alias (--temperature). */
+#define CLI_N_OPTS (CLI_N_FIXED + 3 * PARAM_COUNT + 1)
+
+/* The long options: the fixed ones, then the table's (names from static storage). The short
+ * option string goes into shorts: '+' first (options stop at the first other argument, which
+ * is an error), ':' (a missing value is reported by us). */
+static void cli_build_opts(struct option *lo, char *shorts)
+{
+    size_t n = 0, k = 0;
+    shorts[k++] = '+';
+    shorts[k++] = ':';
+    for (size_t i = 0; i < CLI_N_FIXED; i++) {
+        lo[n++] = cli_fixed_opts[i];
+        int v = cli_fixed_opts[i].val;
+        if (v < 256) {
+            shorts[k++] = (char)v;
+            if (cli_fixed_opts[i].has_arg == required_argument) shorts[k++] = ':';
+        }
+    }
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        const param_def *d = &param_defs[i];
+        const char *names[3] = {d->name, d->yaml, d->alias};
+        for (int j = 0; j < 3; j++) {
+            bool dup = !names[j] || (j > 0 && !strcmp(names[j], d->name)) ||
+                       (j == 2 && !strcmp(names[j], d->yaml));
+            if (!dup) lo[n++] = (struct option){names[j], required_argument, NULL, OPT_PARAM + (int)i};
+        }
+        if (d->shrt) {
+            shorts[k++] = d->shrt;
+            shorts[k++] = ':';
+        }
+    }
+    lo[n] = (struct option){0};
+    shorts[k] = '\0';
+}
+
+/* What getopt_long refused (opterr is 0): one line in the old words. */
+static void cli_opt_error(int c, const char *arg, const struct option *lo, FILE *err)
+{
+    if (arg && !strncmp(arg, "--", 2)) {
+        size_t len = strcspn(arg + 2, "=");
+        for (const struct option *o = lo; o->name; o++)
+            if (strlen(o->name) == len && !strncmp(o->name, arg + 2, len)) {
+                if (c == ':') fprintf(err, "natter: --%s needs a value\n", o->name);
+                else fprintf(err, "natter: --%s takes no value\n", o->name);
+                return;
+            }
+        fprintf(err, "natter: unknown option '%.*s' (see natter --help)\n",
+                (int)(len + 2 < 42 ? len + 2 : 42), arg);
+    } else if (c == ':') {
+        fprintf(err, "natter: -%c needs a value\n", optopt);
+    } else {
+        fprintf(err, "natter: unknown option '-%c' (see natter --help)\n", optopt);
+    }
+}
 
 static void cli_family_list(FILE *f)
 {
@@ -165,72 +225,47 @@ static void cli_family_list(FILE *f)
     }
 }
 
-/* The params_given bit of a sampling option ("--temp", "-s", ...). */
-static unsigned cli_param_bit(const char *opt)
-{
-    const param_def *d = !strcmp(opt, "-s") ? &param_defs[PARAM_SEED] : param_lookup(opt, PARAM_FORM_NAME, NULL);
-    return d ? 1u << d->id : 0;
-}
-
 int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const cli_opt *opt = NULL;
-        const char *val = NULL;
-        char name[64];
-        if (a[0] == '-' && a[1] == '-' && a[2]) {
-            const char *eq = strchr(a + 2, '=');
-            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (size_t k = 0; k < CLI_N_OPTS; k++)
-                if (strlen(cli_opts_table[k].lng) == len &&
-                    strncmp(cli_opts_table[k].lng, a + 2, len) == 0)
-                    opt = &cli_opts_table[k];
-            snprintf(name, sizeof name, "--%.*s", (int)(len < 40 ? len : 40), a + 2);
-            if (!opt) {
-                fprintf(err, "natter: unknown option '%s' (see natter --help)\n", name);
-                return 2;
-            }
-            if (eq) {
-                if (!opt->arg) {
-                    fprintf(err, "natter: %s takes no value\n", name);
-                    return 2;
-                }
-                val = eq + 1;
-            }
-        } else if (a[0] == '-' && a[1] && a[1] != '-') {
-            for (size_t k = 0; k < CLI_N_OPTS; k++)
-                if (cli_opts_table[k].shrt == a[1]) opt = &cli_opts_table[k];
-            if (!opt) {
-                fprintf(err, "natter: unknown option '%s' (see natter --help)\n", a);
-                return 2;
-            }
-            snprintf(name, sizeof name, "-%c", a[1]);
-            if (a[2]) {
-                if (!opt->arg) {
-                    fprintf(err, "natter: unknown option '%s' (see natter --help)\n", a);
-                    return 2;
-                }
-                val = a + 2; /* -n64 */
-            }
-        } else {
-            fprintf(err, "natter: unexpected argument '%s' (see natter --help)\n", a);
+    struct option lo[CLI_N_OPTS];
+    char shorts[64];
+    cli_build_opts(lo, shorts);
+    opterr = 0;
+    optind = 0; /* 0, not 1: getopt starts afresh (tests parse several command lines) */
+    for (;;) {
+        int li = -1, before = optind;
+        int c = getopt_long(argc, argv, shorts, lo, &li);
+        if (c == -1) break;
+        const char *val = optarg;
+        char name[64]; /* the option as messages name it: --top-k, -n */
+        if (li >= 0) snprintf(name, sizeof name, "--%s", lo[li].name);
+        else snprintf(name, sizeof name, "-%c", c);
+        if (c == '?' || c == ':') {
+            /* The argument getopt stopped at: the one it just passed, or (inside a group of
+             * short options such as -vx) the one it is still in. */
+            cli_opt_error(c, optind > before ? argv[optind - 1] : argv[optind], lo, err);
             return 2;
         }
-        /* Sessions: `--resume` alone (or before another option) means the latest session. */
-        if (opt->id == OPT_RESUME && !val && (i + 1 >= argc || argv[i + 1][0] == '-'))
-            val = "";
-        if (opt->arg && !val) {
-            if (i + 1 >= argc) {
-                fprintf(err, "natter: %s needs a value\n", name);
+        for (size_t i = 0; li < 0 && i < PARAM_COUNT; i++)
+            if (param_defs[i].shrt && c == param_defs[i].shrt) c = OPT_PARAM + (int)i; /* -n, -s */
+        if (c >= OPT_PARAM) {
+            const param_def *d = &param_defs[c - OPT_PARAM];
+            param_values v = {.sp = o->params, .max_tokens = o->max_tokens};
+            nt_err e = {0};
+            if (param_parse(d, val, &v, &e) != NT_OK) {
+                fprintf(err, "natter: %s: %s\n", name, e.msg);
                 return 2;
             }
-            val = argv[++i];
+            o->params = v.sp;
+            o->max_tokens = v.max_tokens;
+            o->params_given |= 1u << d->id;
+            if (li >= 0 && strcmp(lo[li].name, d->name) && !(d->alias && !strcmp(lo[li].name, d->alias)))
+                fprintf(err, "natter: note: %s read as --%s\n", name, d->name);
+            continue;
         }
-        nt_err e = {0};
-        switch (opt->id) {
-        case OPT_MODEL: o->model = val; break;
-        case OPT_PROMPT: o->prompt = val; break;
+        switch (c) {
+        case 'm': o->model = val; break;
+        case 'p': o->prompt = val; break;
         case OPT_SYSTEM: o->system = val; break;
         case OPT_RAW: o->raw = true; break;
         case OPT_TEMPLATE:
@@ -242,11 +277,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             }
             o->template_name = val;
             break;
-        case OPT_MAX:
-            if (cli_int(name, val, -1, 1 << 24, &o->max_tokens, err)) return 2;
-            o->max_tokens_given = true;
-            break;
-        case OPT_CTX:
+        case 'c':
             if (cli_int(name, val, 0, 1 << 20, &o->n_ctx, err)) return 2;
             if (o->n_ctx > 0 && o->n_ctx < 16) {
                 fprintf(err, "natter: %s: '%s' is out of range (16 to %d, or 0)\n", name, val,
@@ -254,24 +285,20 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
                 return 2;
             }
             break;
-        case OPT_THREADS:
+        case 't':
             if (cli_int(name, val, 0, 512, &o->n_threads, err)) return 2;
             break;
-        case OPT_PARAM:
-        case OPT_SEED:
-            if (chat_set_param(&o->params, name, val, &e) != NT_OK) {
-                fprintf(err, "natter: %s: %s\n", name, e.msg);
-                return 2;
-            }
-            if (opt->id == OPT_SEED) o->seed_given = true;
-            o->params_given |= cli_param_bit(name);
-            break;
-        case OPT_VERBOSE: o->verbose = true; break;
-        case OPT_HELP: cli_usage(out); return 1;
+        case 'v': o->verbose = true; break;
+        case 'h': cli_usage(out); return 1;
         case OPT_VERSION: fprintf(out, "natter " NATTER_VERSION "\n"); return 1;
         case OPT_PERSONA: o->persona = val; break;
         case OPT_THEME: o->theme = val; break;
-        case OPT_RESUME: o->resume = val; break;
+        case OPT_RESUME:
+            /* `--resume` alone (or before another option) means the latest session;
+             * `--resume NAME` takes the next argument as well as `--resume=NAME`. */
+            if (!val && optind < argc && argv[optind][0] != '-') val = argv[optind++];
+            o->resume = val ? val : "";
+            break;
         case OPT_SAVE: o->save = val; break;
         case OPT_CONTEXT:
             if (o->n_context >= CLI_MAX_CONTEXT) {
@@ -284,6 +311,12 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case OPT_LIST_THEMES: o->list_themes = true; break;
         }
     }
+    if (optind < argc) {
+        fprintf(err, "natter: unexpected argument '%s' (see natter --help)\n", argv[optind]);
+        return 2;
+    }
+    o->seed_given = o->params_given & (1u << PARAM_SEED);
+    o->max_tokens_given = o->params_given & (1u << PARAM_MAX_TOKENS);
     return 0;
 }
 
@@ -328,8 +361,15 @@ int cli_find_model(struct cli_opts *o)
 int cli_open_persona(struct cli_opts *o, bool strict)
 {
     ycfg_diag d = {0};
-    persona *p = strict && o->persona ? persona_open(o->persona, &d)
-                                      : persona_open_or_default(o->persona, &d);
+    bool named = o->persona && *o->persona;
+    persona *p = named ? persona_open(o->persona, &d) : persona_builtin();
+    if (!p && named && !strict && d.n > 0) {
+        /* The TUI falls back to the built-in persona and shows why. */
+        free(o->persona_errors);
+        o->persona_errors = ycfg_diag_join(&d);
+        ycfg_diag_clear(&d);
+        p = persona_builtin();
+    }
     if (!p) {
         for (size_t i = 0; i < d.n; i++) fprintf(stderr, "%s\n", d.v[i]);
         if (d.n == 0) fprintf(stderr, "natter: out of memory\n");
@@ -337,9 +377,13 @@ int cli_open_persona(struct cli_opts *o, bool strict)
         ycfg_diag_free(&d);
         return 1;
     }
-    if (d.n > 0) {
-        free(o->persona_errors);
-        o->persona_errors = ycfg_diag_join(&d);
+    /* A persona that loaded may still have notes (a key in another spelling): on stderr in
+     * the one-shot mode, in the history in the TUI. */
+    if (d.n > 0 && strict)
+        for (size_t i = 0; i < d.n; i++) fprintf(stderr, "%s\n", d.v[i]);
+    else if (d.n > 0) {
+        free(o->persona_notes);
+        o->persona_notes = ycfg_diag_join(&d);
     }
     ycfg_diag_free(&d);
     for (int i = 0; i < o->n_context; i++) {
@@ -570,7 +614,7 @@ int cli_oneshot(const struct cli_opts *o)
                 o->raw ? "none (raw)" : nt_chat_family_name(fam));
 
     worker_job job;
-    int32_t max = max_tokens < 0 ? n_ctx : max_tokens;
+    int32_t max = max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
     if (chat_prepare(c, &params, max, &job, NULL, &e) != NT_OK) {
         fprintf(stderr, "natter: %s\n", e.msg);
         goto out;

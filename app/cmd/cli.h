@@ -26,10 +26,10 @@ struct cli_opts {
     const char *template_name;/* --template NAME (a chat family name); NULL = the model's */
     bool raw;                 /* --raw: the prompt is plain text, no template */
     bool verbose;             /* --verbose: seed and timings on stderr */
-    int32_t max_tokens;       /* -n/--max-tokens; -1 = until end of text or a full context */
+    int32_t max_tokens;       /* -n/--max-tokens; 0 = until end of text or a full context */
     int32_t n_ctx;            /* --ctx; 0 = the model's (capped at 4096) */
     int32_t n_threads;        /* --threads; 0 = all online CPUs */
-    nt_sampler_params params;    /* --temp, --top-k, ... (llama.cpp defaults); seed see below */
+    nt_sampler_params params;    /* --temp, --top-k, ... (the engine's defaults); seed see below */
     bool seed_given;          /* --seed was given; else params.seed is a fresh random seed */
     /* Options of later issues slot in here (persona, theme, resume, save, ...). */
     const char *persona;      /* --persona NAME or FILE; NULL = the default persona */
@@ -39,13 +39,15 @@ struct cli_opts {
     int n_context;
     bool list_personas;       /* --list-personas */
     bool list_themes;         /* --list-themes */
-    unsigned params_given;    /* bit i: the option of chat_param_names[i] was given, so it
-                                 overrides the persona's value */
+    unsigned params_given;    /* bit 1u << PARAM_x (app/conv/params.h): that option was given,
+                                 so it overrides the persona's value */
     bool max_tokens_given;    /* -n was given */
     /* Filled by main (cli_open_persona) before a chat mode starts: */
     struct persona *loaded;   /* the persona in use (owned by main); NULL in tests */
     char *persona_errors;     /* the errors of a bad --persona file the TUI fell back from
                                  (malloc'd, owned by main); NULL when none */
+    char *persona_notes;      /* the notes of a --persona file that loaded (malloc'd, owned by
+                                 main); NULL when none */
     const char *resume;       /* --resume [SESSION] ("" = the latest) */
     const char *save;         /* --save FILE */
 };

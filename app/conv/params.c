@@ -1,7 +1,9 @@
 /* params.c — the sampling-parameter table (PARAM_LIST in params.h) and the few operations
  * every place that reads or shows a parameter shares: lookup by any spelling, reading a value
- * from text with its range checked, the exact text of a value, and field access by row. */
+ * from text with its range checked, the exact text of a value, field access by row, and the
+ * reading of parameters in YAML files (personas, sessions). */
 #include "params.h"
+#include "util/yamlcfg.h"
 
 #include <errno.h>
 #include <math.h>
@@ -89,10 +91,11 @@ int param_parse(const param_def *d, const char *text, param_values *v, nt_err *e
     double x = strtod(text, &end);
     if (!text[0] || *end || end == text || !isfinite(x))
         return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", text);
-    /* Compared as floats: 0.01 is a little below 0.01f, and a value written from a float
-     * must read back. */
-    float f = (float)x;
-    if (errno == ERANGE && x != 0) f = NAN;
+    /* Read with strtof (strtod then a cast can round twice) and compared as floats: 0.01f
+     * is a little below 0.01, and every value written from a float must read back. */
+    errno = 0;
+    float f = strtof(text, NULL);
+    if (errno == ERANGE && f != 0) f = NAN;
     if (!(f >= (float)d->lo && f <= (float)d->hi))
         return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", text, d->lo,
                           d->hi);
@@ -191,4 +194,75 @@ int param_set_text(param_values *v, const char *name, const char *value, const p
         if (other) snprintf(note, cap, "'%s' read as '%s'", name, d->name);
     }
     return NT_OK;
+}
+
+/* --------------------------------------------------------------------- in YAML files ----- */
+
+int param_read_value(ycfg *c, const yaml_node_t *n, const param_def *d, const char *key,
+                     param_values *v)
+{
+    /* A quoted "0.8" is a string: numbers are plain scalars, as everywhere in natter's files. */
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+        ycfg_is_null(n))
+        return ycfg_error(c, n, "'%s' must be a number, not %s", key,
+                          n->type == YAML_SCALAR_NODE && !ycfg_is_null(n) ? "a quoted string"
+                                                                          : ycfg_kind(n));
+    nt_err e = {0};
+    if (param_parse(d, (const char *)n->data.scalar.value, v, &e) != NT_OK)
+        return ycfg_error(c, n, "'%s': %s", key, e.msg);
+    return NT_OK;
+}
+
+const param_def *param_read_name(ycfg *c, const yaml_node_t *n, const char *s,
+                                 enum param_form form, unsigned allowed)
+{
+    bool other = false;
+    const param_def *d = param_lookup(s, form, &other);
+    if (!d || !(allowed & (1u << d->id))) {
+        const char *cands[PARAM_COUNT];
+        size_t nc = 0;
+        for (size_t i = 0; i < PARAM_COUNT; i++)
+            if (allowed & (1u << i)) cands[nc++] = param_spelling(&param_defs[i], form);
+        const char *sug = ycfg_suggest(s, cands, nc);
+        /* A key in a persona's mapping, a parameter named by a session's value. */
+        const char *what = form == PARAM_FORM_YAML ? "key" : "parameter";
+        if (sug) ycfg_error(c, n, "unknown %s '%s' (did you mean '%s'?)", what, s, sug);
+        else ycfg_error(c, n, "unknown %s '%s'", what, s);
+        return NULL;
+    }
+    if (other) ycfg_note(c, n, "'%s' read as '%s'", s, param_spelling(d, form));
+    return d;
+}
+
+int param_read_map(ycfg *c, yaml_node_t *map, enum param_form form, unsigned allowed,
+                   param_values *v, unsigned *seen, const char *what)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return ycfg_error(c, map, "%s must be a mapping (key: value lines), not %s", what,
+                          ycfg_kind(map));
+    int rc = NT_OK;
+    size_t first_line[PARAM_COUNT] = {0};
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = ycfg_node(c, p->key), *vn = ycfg_node(c, p->value);
+        if (!kn || !vn) continue;
+        if (kn->type != YAML_SCALAR_NODE || ycfg_is_null(kn)) {
+            rc = ycfg_error(c, kn, "keys must be plain words, not %s", ycfg_kind(kn));
+            continue;
+        }
+        const char *key = (const char *)kn->data.scalar.value;
+        const param_def *d = param_read_name(c, kn, key, form, allowed);
+        if (!d) {
+            rc = NT_ERR_FORMAT;
+            continue;
+        }
+        if (first_line[d->id]) {
+            rc = ycfg_error(c, kn, "duplicate key '%s' (first given on line %zu)", key,
+                            first_line[d->id]);
+            continue;
+        }
+        first_line[d->id] = kn->start_mark.line + 1;
+        if (param_read_value(c, vn, d, key, v) != NT_OK) rc = NT_ERR_FORMAT;
+        else if (seen) *seen |= 1u << d->id;
+    }
+    return rc;
 }

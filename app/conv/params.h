@@ -139,4 +139,28 @@ bool param_equal(const param_def *d, const param_values *a, const param_values *
 int param_set_text(param_values *v, const char *name, const char *value, const param_def **d,
                    char *note, size_t cap, nt_err *err);
 
+/* ---- in YAML files (personas, sessions): errors and notes go through yamlcfg ---- */
+
+struct ycfg;
+struct yaml_node_s;
+/* The mask of every parameter, for `allowed` below. */
+#define PARAM_ALL ((1u << PARAM_COUNT) - 1)
+/* Reads value node n (a plain number) as d's value into v; key is the name as written, for
+ * messages: "'top_p': '1.5' is out of range (0 to 1)", "'top_p' must be a number, not a quoted
+ * string". NT_OK or NT_ERR_FORMAT (reported). */
+int param_read_value(struct ycfg *c, const struct yaml_node_s *n, const param_def *d,
+                     const char *key, param_values *v);
+/* The parameter spelt s (at node n) among those of allowed (bits 1u << id): NULL after an
+ * error ("unknown parameter 'x' (did you mean 'y'?)"), and a note when s is another spelling
+ * than form's ("'top-k' read as 'top_k'"). */
+const param_def *param_read_name(struct ycfg *c, const struct yaml_node_s *n, const char *s,
+                                 enum param_form form, unsigned allowed);
+/* Reads a mapping of parameters (a persona's `sampling:`, a session answer's `params:`):
+ * each key a parameter of allowed in any spelling (param_read_name), given once, with a
+ * value param_read_value accepts. The bits of the parameters read are ORed into *seen (may
+ * be NULL). what names the mapping in messages. Every problem is reported; NT_OK or
+ * NT_ERR_FORMAT. */
+int param_read_map(struct ycfg *c, struct yaml_node_s *map, enum param_form form,
+                   unsigned allowed, param_values *v, unsigned *seen, const char *what);
+
 #endif

@@ -362,24 +362,10 @@ static int h_context(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return rc;
 }
 
-static const ycfg_key sampling_keys[] = {
-    {"temperature", ycfg_h_double, offsetof(persona_sampling, temperature), 0, PERSONA_TEMPERATURE_MAX, false, PERSONA_SET_TEMPERATURE},
-    {"top_k", ycfg_h_long, offsetof(persona_sampling, top_k), 0, YCFG_UNBOUNDED, false, PERSONA_SET_TOP_K},
-    {"top_p", ycfg_h_double, offsetof(persona_sampling, top_p), 0, 1, false, PERSONA_SET_TOP_P},
-    {"min_p", ycfg_h_double, offsetof(persona_sampling, min_p), 0, 1, false, PERSONA_SET_MIN_P},
-    {"repeat_penalty", ycfg_h_double, offsetof(persona_sampling, repeat_penalty), PERSONA_REPEAT_PENALTY_MIN, PERSONA_REPEAT_PENALTY_MAX, false, PERSONA_SET_REPEAT_PENALTY},
-    {"repeat_last_n", ycfg_h_long, offsetof(persona_sampling, repeat_last_n), -1, YCFG_UNBOUNDED, false, PERSONA_SET_REPEAT_LAST_N},
-    {"presence_penalty", ycfg_h_double, offsetof(persona_sampling, presence_penalty), -PERSONA_PENALTY_MAX, PERSONA_PENALTY_MAX, false, PERSONA_SET_PRESENCE_PENALTY},
-    {"frequency_penalty", ycfg_h_double, offsetof(persona_sampling, frequency_penalty), -PERSONA_PENALTY_MAX, PERSONA_PENALTY_MAX, false, PERSONA_SET_FREQUENCY_PENALTY},
-    {"max_tokens", ycfg_h_long, offsetof(persona_sampling, max_tokens), 1, YCFG_UNBOUNDED, false, PERSONA_SET_MAX_TOKENS},
-    {"seed", ycfg_h_long, offsetof(persona_sampling, seed), 0, YCFG_UNBOUNDED, false, PERSONA_SET_SEED},
-    {NULL, NULL, 0, 0, 0, false, 0},
-};
-
 static int h_sampling(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
-    persona *p = obj;
-    return ycfg_map(c, v, sampling_keys, &p->sampling, offsetof(persona_sampling, set), "'sampling'");
+    persona_sampling *s = &((persona *)obj)->sampling;
+    return param_read_map(c, v, PARAM_FORM_YAML, PARAM_ALL, &s->v, &s->set, "'sampling'");
 }
 
 static const ycfg_key persona_keys[] = {
@@ -585,100 +571,28 @@ done:
 void persona_apply_sampling(const persona *p, nt_sampler_params *sp, int32_t *max_tokens)
 {
     const persona_sampling *s = &p->sampling;
-    if (sp) {
-        if (s->set & PERSONA_SET_TEMPERATURE) sp->temperature = (float)s->temperature;
-        if (s->set & PERSONA_SET_TOP_K) sp->top_k = s->top_k > INT32_MAX ? INT32_MAX : (int32_t)s->top_k;
-        if (s->set & PERSONA_SET_TOP_P) sp->top_p = (float)s->top_p;
-        if (s->set & PERSONA_SET_MIN_P) sp->min_p = (float)s->min_p;
-        if (s->set & PERSONA_SET_REPEAT_PENALTY) sp->repeat_penalty = (float)s->repeat_penalty;
-        if (s->set & PERSONA_SET_REPEAT_LAST_N)
-            sp->repeat_last_n = s->repeat_last_n > INT32_MAX ? INT32_MAX : (int32_t)s->repeat_last_n;
-        if (s->set & PERSONA_SET_PRESENCE_PENALTY) sp->presence_penalty = (float)s->presence_penalty;
-        if (s->set & PERSONA_SET_FREQUENCY_PENALTY) sp->frequency_penalty = (float)s->frequency_penalty;
-        if (s->set & PERSONA_SET_SEED) sp->seed = (uint64_t)s->seed;
+    param_values v = {.sp = sp ? *sp : (nt_sampler_params){0}, .max_tokens = max_tokens ? *max_tokens : 0};
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        const param_def *d = &param_defs[i];
+        if (!(s->set & (1u << i)) || (param_is_sampler(d) ? !sp : !max_tokens)) continue;
+        param_copy(d, &v, &s->v);
     }
-    if (max_tokens && (s->set & PERSONA_SET_MAX_TOKENS))
-        *max_tokens = s->max_tokens > INT32_MAX ? INT32_MAX : (int32_t)s->max_tokens;
+    if (sp) *sp = v.sp;
+    if (max_tokens) *max_tokens = v.max_tokens;
 }
 
 /* ================================================================ YAML writing ===== */
 
-static int emit_write(void *data, unsigned char *s, size_t n)
-{
-    strbuf *b = data;
-    strbuf_put(b, s, n);
-    return !b->oom;
-}
+/* The emitter helpers are yamlcfg's (shared with the session writer). */
+#define ev_scalar ycfg_emit_text
+#define ev_str ycfg_emit_str
+#define ev_plain ycfg_emit_plain
+#define ev_map(e, start) ycfg_emit_map(e, start, false)
+#define ev_seq(e, start) ycfg_emit_seq(e, start, false)
 
-static int ev_scalar(yaml_emitter_t *e, const char *s)
+static bool emit_persona(yaml_emitter_t *e, const persona *p)
 {
-    yaml_event_t ev;
-    /* Multi-line text reads best as a literal block; libyaml falls back to a quoted style
-     * by itself when the text cannot be a literal block (trailing spaces, ...). */
-    yaml_scalar_style_t st = strchr(s, '\n') ? YAML_LITERAL_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1, st))
-        return 0;
-    return yaml_emitter_emit(e, &ev);
-}
-
-/* A value that must stay a string when read back (names like "yes" or "12"). */
-static int ev_str(yaml_emitter_t *e, const char *s)
-{
-    yaml_event_t ev;
-    bool plain_ok = *s && strspn(s, "0123456789.-+") != strlen(s);
-    static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null", "~",
-                                          "True", "False", "Yes", "No", "On", "Off", "Null"};
-    for (size_t i = 0; plain_ok && i < sizeof special / sizeof *special; i++)
-        if (!strcmp(s, special[i])) plain_ok = false;
-    if (strchr(s, '\n')) return ev_scalar(e, s);
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
-                                      plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE))
-        return 0;
-    return yaml_emitter_emit(e, &ev);
-}
-
-static int ev_num(yaml_emitter_t *e, double v, bool integer)
-{
-    char b[40];
-    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    locale_t old = c ? uselocale(c) : (locale_t)0;
-    if (integer)
-        snprintf(b, sizeof b, "%.0f", v);
-    else
-        snprintf(b, sizeof b, "%.6g", v);
-    if (c) {
-        uselocale(old);
-        freelocale(c);
-    }
-    yaml_event_t ev;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)b, (int)strlen(b), 1, 1,
-                                      YAML_PLAIN_SCALAR_STYLE))
-        return 0;
-    return yaml_emitter_emit(e, &ev);
-}
-
-static int ev_map(yaml_emitter_t *e, bool start)
-{
-    yaml_event_t ev;
-    int ok = start ? yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE)
-                   : yaml_mapping_end_event_initialize(&ev);
-    return ok && yaml_emitter_emit(e, &ev);
-}
-
-static int ev_seq(yaml_emitter_t *e, bool start)
-{
-    yaml_event_t ev;
-    int ok = start ? yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE)
-                   : yaml_sequence_end_event_initialize(&ev);
-    return ok && yaml_emitter_emit(e, &ev);
-}
-
-static int emit_persona(yaml_emitter_t *e, const persona *p)
-{
-    yaml_event_t ev;
-    int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(e, &ev);
-    ok = ok && yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(e, &ev);
-    ok = ok && ev_map(e, true);
+    bool ok = ev_map(e, true);
     ok = ok && ev_scalar(e, "name") && ev_str(e, p->name);
     if (p->description && *p->description)
         ok = ok && ev_scalar(e, "description") && ev_str(e, p->description);
@@ -711,23 +625,16 @@ static int emit_persona(yaml_emitter_t *e, const persona *p)
     }
     if (p->context_instruction)
         ok = ok && ev_scalar(e, "context_instruction") && ev_str(e, p->context_instruction);
-    if (p->memory >= 0) ok = ok && ev_scalar(e, "memory") && ev_num(e, (double)p->memory, true);
+    if (p->memory >= 0) ok = ok && ev_scalar(e, "memory") && ycfg_emit_long(e, p->memory);
     const persona_sampling *s = &p->sampling;
     if (s->set) {
         ok = ok && ev_scalar(e, "sampling") && ev_map(e, true);
-#define NUM(flag, key, val, isint) \
-    if (ok && (s->set & (flag))) ok = ev_scalar(e, key) && ev_num(e, (double)(val), isint)
-        NUM(PERSONA_SET_TEMPERATURE, "temperature", s->temperature, false);
-        NUM(PERSONA_SET_TOP_K, "top_k", s->top_k, true);
-        NUM(PERSONA_SET_TOP_P, "top_p", s->top_p, false);
-        NUM(PERSONA_SET_MIN_P, "min_p", s->min_p, false);
-        NUM(PERSONA_SET_REPEAT_PENALTY, "repeat_penalty", s->repeat_penalty, false);
-        NUM(PERSONA_SET_REPEAT_LAST_N, "repeat_last_n", s->repeat_last_n, true);
-        NUM(PERSONA_SET_PRESENCE_PENALTY, "presence_penalty", s->presence_penalty, false);
-        NUM(PERSONA_SET_FREQUENCY_PENALTY, "frequency_penalty", s->frequency_penalty, false);
-        NUM(PERSONA_SET_MAX_TOKENS, "max_tokens", s->max_tokens, true);
-        NUM(PERSONA_SET_SEED, "seed", s->seed, true);
-#undef NUM
+        for (size_t i = 0; ok && i < PARAM_COUNT; i++) {
+            if (!(s->set & (1u << i))) continue;
+            char num[40];
+            param_format(&param_defs[i], &s->v, num, sizeof num);
+            ok = ev_scalar(e, param_defs[i].yaml) && ev_plain(e, num);
+        }
         ok = ok && ev_map(e, false);
     }
     if (p->stop.n) {
@@ -735,38 +642,16 @@ static int emit_persona(yaml_emitter_t *e, const persona *p)
         for (size_t i = 0; ok && i < p->stop.n; i++) ok = ev_str(e, p->stop.v[i]);
         ok = ok && ev_seq(e, false);
     }
-    ok = ok && ev_map(e, false);
-    ok = ok && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(e, &ev);
-    ok = ok && yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
-    return ok;
+    return ok && ev_map(e, false);
 }
 
 char *persona_to_yaml(const persona *p, const char *header)
 {
     strbuf b = {0};
-    if (header) {
-        const char *s = header;
-        while (*s) {
-            const char *nl = strchr(s, '\n');
-            size_t n = nl ? (size_t)(nl - s) : strlen(s);
-            strbuf_puts(&b, n ? "# " : "#");
-            strbuf_put(&b, s, n);
-            strbuf_puts(&b, "\n");
-            s += n + (nl ? 1 : 0);
-        }
-    }
     yaml_emitter_t e;
-    if (!yaml_emitter_initialize(&e)) {
-        strbuf_free(&b);
-        return NULL;
-    }
-    yaml_emitter_set_output(&e, emit_write, &b);
-    yaml_emitter_set_unicode(&e, 1);
-    yaml_emitter_set_width(&e, -1); /* never fold long lines */
-    yaml_emitter_set_indent(&e, 2);
-    int ok = emit_persona(&e, p) && yaml_emitter_flush(&e);
-    yaml_emitter_delete(&e);
-    if (!ok) {
+    bool ok = ycfg_emit_begin(&e, &b, header);
+    ok = ycfg_emit_end(&e, ok && emit_persona(&e, p));
+    if (!ok || b.oom) {
         strbuf_free(&b);
         return NULL;
     }

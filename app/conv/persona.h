@@ -15,17 +15,13 @@
 
 #include "util/json.h"
 #include "natter.h"
+#include "params.h"
 #include "util/yamlcfg.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Ranges checked when a persona file is read (the sampling panel may use them too). */
-#define PERSONA_TEMPERATURE_MAX 2.0
-#define PERSONA_REPEAT_PENALTY_MIN 0.5
-#define PERSONA_REPEAT_PENALTY_MAX 2.0
-#define PERSONA_PENALTY_MAX 2.0 /* presence/frequency: -2..2, as in OpenAI's API */
 /* Stop strings a persona may give, and bytes in each (UTF-8, at least 1): what a worker job
  * holds next to the template's own (worker.h). More, longer or empty ones are errors. */
 #define PERSONA_MAX_STOP 16
@@ -42,24 +38,11 @@ typedef struct persona_doc {
     char *file;  /* path as resolved (NULL for inline text) */
 } persona_doc;
 
-/* Which persona_sampling fields the file set (the rest keep the caller's values). */
-enum persona_set {
-    PERSONA_SET_TEMPERATURE = 1 << 0,
-    PERSONA_SET_TOP_K = 1 << 1,
-    PERSONA_SET_TOP_P = 1 << 2,
-    PERSONA_SET_MIN_P = 1 << 3,
-    PERSONA_SET_REPEAT_PENALTY = 1 << 4,
-    PERSONA_SET_REPEAT_LAST_N = 1 << 5,
-    PERSONA_SET_PRESENCE_PENALTY = 1 << 6,
-    PERSONA_SET_FREQUENCY_PENALTY = 1 << 7,
-    PERSONA_SET_MAX_TOKENS = 1 << 8,
-    PERSONA_SET_SEED = 1 << 9
-};
-
+/* The `sampling:` values the file set (the rest keep the caller's values). The keys, ranges
+ * and spellings are the parameter table's (app/conv/params.h). */
 typedef struct persona_sampling {
-    unsigned set; /* enum persona_set */
-    double temperature, top_p, min_p, repeat_penalty, presence_penalty, frequency_penalty;
-    long top_k, repeat_last_n, max_tokens, seed;
+    unsigned set;   /* bit 1u << PARAM_x: the file set that parameter */
+    param_values v; /* the values set */
 } persona_sampling;
 
 /* A loaded persona. Every string and array is owned by it (persona_free). */

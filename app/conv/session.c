@@ -309,30 +309,15 @@ void session_format_time(int64_t t, char buf[32])
         snprintf(buf, 32, "1970-01-01T00:00:00Z");
 }
 
-/* The shortest decimal text that reads back (strtof) to exactly v. */
-static void fmt_float(float v, char *buf, size_t cap)
-{
-    for (int p = 1; p <= 9; p++) {
-        snprintf(buf, cap, "%.*g", p, (double)v);
-        if (strtof(buf, NULL) == v) return;
-    }
-}
-
 /* ========================================================= shared with the writer and reader ===== */
 
-/* The parameters in the order the file writes them. */
-#define SP_OFF(f) offsetof(nt_sampler_params, f)
-const sp_def session_sp_defs[] = {
-    {"temp", SP_FLOAT, SP_OFF(temperature)},
-    {"top-k", SP_INT, SP_OFF(top_k)},
-    {"top-p", SP_FLOAT, SP_OFF(top_p)},
-    {"min-p", SP_FLOAT, SP_OFF(min_p)},
-    {"repeat-penalty", SP_FLOAT, SP_OFF(repeat_penalty)},
-    {"repeat-last-n", SP_INT, SP_OFF(repeat_last_n)},
-    {"presence-penalty", SP_FLOAT, SP_OFF(presence_penalty)},
-    {"frequency-penalty", SP_FLOAT, SP_OFF(frequency_penalty)},
-    {"seed", SP_SEED, SP_OFF(seed)},
-};
+unsigned session_params_mask(bool with_seed)
+{
+    unsigned m = 0;
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (param_is_sampler(&param_defs[i]) && (with_seed || i != PARAM_SEED)) m |= 1u << i;
+    return m;
+}
 
 const char session_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -346,39 +331,17 @@ char *session_str_join(const char *a, const char *b)
     return s;
 }
 
-void session_sp_format(const sp_def *d, const nt_sampler_params *p, char *buf, size_t cap)
-{
-    const char *base = (const char *)p + d->off;
-    if (d->kind == SP_FLOAT) {
-        float v;
-        memcpy(&v, base, sizeof v);
-        fmt_float(v, buf, cap);
-    } else if (d->kind == SP_INT) {
-        int32_t v;
-        memcpy(&v, base, sizeof v);
-        snprintf(buf, cap, "%d", v);
-    } else {
-        uint64_t v;
-        memcpy(&v, base, sizeof v);
-        snprintf(buf, cap, "%llu", (unsigned long long)v);
-    }
-}
-
-static bool sp_equal(const sp_def *d, const nt_sampler_params *a, const nt_sampler_params *b)
-{
-    return memcmp((const char *)a + d->off, (const char *)b + d->off, session_sp_size(d)) == 0;
-}
-
 int session_changes(const chat_turn *t, session_change **out)
 {
     *out = NULL;
     size_t cap = 0, n = 0;
     session_change *v = NULL;
-    nt_sampler_params cur = t->params;
+    param_values cur = {.sp = t->params};
+    unsigned mask = session_params_mask(true);
     for (size_t i = 0; i < t->n_changes; i++) {
-        const nt_sampler_params *np = &t->changes[i].params;
-        for (size_t k = 0; k < SESSION_N_SP; k++) {
-            if (sp_equal(&session_sp_defs[k], &cur, np)) continue;
+        const param_values np = {.sp = t->changes[i].params};
+        for (size_t k = 0; k < PARAM_COUNT; k++) {
+            if (!(mask & (1u << k)) || param_equal(&param_defs[k], &cur, &np)) continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 8;
                 session_change *nv = realloc(v, cap * sizeof *nv);
@@ -389,11 +352,11 @@ int session_changes(const chat_turn *t, session_change **out)
                 v = nv;
             }
             v[n].index = t->changes[i].index;
-            v[n].param = session_sp_defs[k].name;
-            session_sp_format(&session_sp_defs[k], np, v[n].value, sizeof v[n].value);
+            v[n].param = param_defs[k].name;
+            param_format(&param_defs[k], &np, v[n].value, sizeof v[n].value);
             n++;
         }
-        cur = *np;
+        cur = np;
     }
     *out = v;
     return (int)n;

@@ -187,7 +187,7 @@ void session_format_time(int64_t t, char buf[32]);
  * differ between each recorded snapshot and the one before it. */
 typedef struct session_change {
     int32_t index;
-    const char *param; /* a name from chat_param_names (static) */
+    const char *param; /* the parameter's name (param_defs, static) */
     char value[32];    /* shortest text that reads back to the same value */
 } session_change;
 /* Fills *out (malloc'd, caller frees) and returns the count, or -1 when out of memory. */

@@ -22,8 +22,8 @@
 /* A live change as read, before it becomes a snapshot. */
 typedef struct rd_pend {
     int32_t at;
-    size_t pi;            /* index into session_sp_defs */
-    nt_sampler_params val;   /* the value, in its own field */
+    const param_def *d;   /* the parameter */
+    param_values val;     /* the value, in its own field */
 } rd_pend;
 
 /* What the key handlers fill while walking one file. */
@@ -319,74 +319,27 @@ static int h_seed(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     rd *r = obj;
     assistant_key(r, v);
     r->have_seed = true;
-    return read_u64(c, v, k->name, &r->t->params.seed);
+    param_values pv = {.sp = r->t->params};
+    int rc = param_read_value(c, v, &param_defs[PARAM_SEED], k->name, &pv);
+    r->t->params = pv.sp;
+    return rc;
 }
 
-/* A parameter value, bit-exact (floats read with strtof). Any finite value is accepted: the
- * sampler treats out-of-range values as "off", and a file natter wrote must read back. */
-static int read_param(ycfg *c, const yaml_node_t *v, const char *name, nt_sampler_params *p)
-{
-    const sp_def *d = NULL;
-    for (size_t i = 0; i < SESSION_N_SP; i++)
-        if (!strcmp(session_sp_defs[i].name, name)) d = &session_sp_defs[i];
-    if (!d) return ycfg_error(c, v, "unknown parameter '%s'", name);
-    if (v->type != YAML_SCALAR_NODE || v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-        ycfg_is_null(v))
-        return ycfg_error(c, v, "'%s' must be a number, not %s", name,
-                          v->type == YAML_SCALAR_NODE && !ycfg_is_null(v) ? "a quoted string"
-                                                                          : ycfg_kind(v));
-    const char *txt = sval(v);
-    char *end = NULL;
-    errno = 0;
-    if (d->kind == SP_FLOAT) {
-        float f = strtof(txt, &end);
-        if (!txt[0] || *end || errno == ERANGE || !isfinite(f))
-            return ycfg_error(c, v, "'%s': '%s' is not a number", name, txt);
-        memcpy((char *)p + d->off, &f, sizeof f);
-    } else if (d->kind == SP_INT) {
-        long x = strtol(txt, &end, 10);
-        if (!txt[0] || *end || errno == ERANGE || x < INT32_MIN || x > INT32_MAX)
-            return ycfg_error(c, v, "'%s': '%s' is not a whole number", name, txt);
-        int32_t i32 = (int32_t)x;
-        memcpy((char *)p + d->off, &i32, sizeof i32);
-    } else {
-        return read_u64(c, v, name, &p->seed);
-    }
-    return NT_OK;
-}
-
+/* The start parameters: every one of session_params_mask, each in its range (the table's
+ * rules, app/conv/params.h), floats bit-exact. */
 static int h_params(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
     assistant_key(r, v);
     if (v->type != YAML_MAPPING_NODE)
         return ycfg_error(c, v, "'params' must be a mapping, not %s", ycfg_kind(v));
-    int rc = NT_OK;
-    bool seen[SESSION_N_SP] = {0};
-    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = ycfg_node(c, p->key), *vn = ycfg_node(c, p->value);
-        if (!kn || !vn) continue;
-        const char *name = kn->type == YAML_SCALAR_NODE ? sval(kn) : "";
-        size_t i = 0;
-        while (i < SESSION_N_SP && strcmp(session_sp_defs[i].name, name)) i++;
-        if (i == SESSION_N_SP || session_sp_defs[i].kind == SP_SEED) {
-            const char *cands[SESSION_N_SP];
-            for (size_t j = 0; j < SESSION_N_SP - 1; j++) cands[j] = session_sp_defs[j].name;
-            const char *sug = ycfg_suggest(name, cands, SESSION_N_SP - 1);
-            rc = sug ? ycfg_error(c, kn, "unknown parameter '%s' (did you mean '%s'?)", name, sug)
-                     : ycfg_error(c, kn, "unknown parameter '%s'", name);
-            continue;
-        }
-        if (seen[i]) {
-            rc = ycfg_error(c, kn, "duplicate parameter '%s'", name);
-            continue;
-        }
-        seen[i] = true;
-        if (read_param(c, vn, name, &r->t->params) != NT_OK) rc = NT_ERR_FORMAT;
-    }
-    for (size_t i = 0; i < SESSION_N_SP; i++)
-        if (!seen[i] && session_sp_defs[i].kind != SP_SEED)
-            rc = ycfg_error(c, v, "'params' is missing '%s'", session_sp_defs[i].name);
+    unsigned mask = session_params_mask(false), seen = 0;
+    param_values pv = {.sp = r->t->params};
+    int rc = param_read_map(c, v, PARAM_FORM_NAME, mask, &pv, &seen, "'params'");
+    r->t->params = pv.sp;
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if ((mask & ~seen) & (1u << i))
+            rc = ycfg_error(c, v, "'params' is missing '%s'", param_defs[i].name);
     return rc;
 }
 
@@ -394,7 +347,7 @@ static int h_params(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 typedef struct rd_change {
     long at;
     char *param;
-    yaml_node_t *value;
+    yaml_node_t *param_node, *value;
 } rd_change;
 
 static int h_ch_at(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
@@ -403,6 +356,7 @@ static int h_ch_at(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 }
 static int h_ch_param(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
+    ((rd_change *)obj)->param_node = v;
     return ycfg_read_str(c, v, k->name, &((rd_change *)obj)->param);
 }
 static int h_ch_value(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
@@ -447,29 +401,17 @@ static int h_changes(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
             continue;
         }
         last = ch.at;
-        size_t pi = 0;
-        while (pi < SESSION_N_SP && strcmp(session_sp_defs[pi].name, ch.param)) pi++;
-        if (pi == SESSION_N_SP) {
-            const char *cands[SESSION_N_SP];
-            for (size_t j = 0; j < SESSION_N_SP; j++) cands[j] = session_sp_defs[j].name;
-            const char *sug = ycfg_suggest(ch.param, cands, SESSION_N_SP);
-            rc = sug ? ycfg_error(c, it, "unknown parameter '%s' (did you mean '%s'?)", ch.param, sug)
-                     : ycfg_error(c, it, "unknown parameter '%s'", ch.param);
-            free(ch.param);
-            continue;
-        }
         /* The value lands in its own field of a scratch snapshot; session_fix_changes lays
          * the changes over the start parameters once the whole message is read (params may
          * come after changes). */
         rd_pend *pd = &r->pend[r->n_pend];
         pd->at = (int32_t)ch.at;
-        pd->pi = pi;
+        pd->d = param_read_name(c, ch.param_node, ch.param, PARAM_FORM_NAME, session_params_mask(true));
         memset(&pd->val, 0, sizeof pd->val);
-        int vrc = session_sp_defs[pi].kind == SP_SEED
-                      ? read_u64(c, ch.value, "value", &pd->val.seed)
-                      : read_param(c, ch.value, ch.param, &pd->val);
-        if (vrc != NT_OK) rc = NT_ERR_FORMAT;
-        else r->n_pend++;
+        if (!pd->d || param_read_value(c, ch.value, pd->d, ch.param, &pd->val) != NT_OK)
+            rc = NT_ERR_FORMAT;
+        else
+            r->n_pend++;
         free(ch.param);
     }
     return rc;
@@ -483,16 +425,14 @@ static int session_fix_changes(rd *r, chat_turn *t)
     t->changes = calloc(r->n_pend, sizeof *t->changes);
     if (!t->changes) return NT_ERR_NOMEM;
     t->cap_changes = r->n_pend;
-    nt_sampler_params cur = t->params;
+    param_values cur = {.sp = t->params};
     size_t out = 0;
     for (size_t i = 0; i < r->n_pend; i++) {
-        const sp_def *d = &session_sp_defs[r->pend[i].pi];
-        memcpy((char *)&cur + d->off, (const char *)&r->pend[i].val + d->off,
-               session_sp_size(d));
+        param_copy(r->pend[i].d, &cur, &r->pend[i].val);
         if (out > 0 && t->changes[out - 1].index == r->pend[i].at)
-            t->changes[out - 1].params = cur;
+            t->changes[out - 1].params = cur.sp;
         else
-            t->changes[out++] = (chat_change){r->pend[i].at, cur};
+            t->changes[out++] = (chat_change){r->pend[i].at, cur.sp};
     }
     t->n_changes = out;
     return NT_OK;

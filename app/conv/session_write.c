@@ -260,11 +260,13 @@ char *session_to_yaml(const session *s, size_t *len)
         if (!ans) continue;
         strbuf_printf(&b, "    seed: %llu\n", (unsigned long long)t->params.seed);
         strbuf_puts(&b, "    params: {");
-        for (size_t k = 0; k < SESSION_N_SP; k++) {
-            if (session_sp_defs[k].kind == SP_SEED) continue;
+        const param_values pv = {.sp = t->params};
+        unsigned mask = session_params_mask(false);
+        for (size_t k = 0; k < PARAM_COUNT; k++) {
+            if (!(mask & (1u << k))) continue;
             char v[32];
-            session_sp_format(&session_sp_defs[k], &t->params, v, sizeof v);
-            strbuf_printf(&b, "%s%s: %s", k ? ", " : "", session_sp_defs[k].name, v);
+            param_format(&param_defs[k], &pv, v, sizeof v);
+            strbuf_printf(&b, "%s%s: %s", k ? ", " : "", param_defs[k].name, v);
         }
         strbuf_puts(&b, "}\n");
         session_change *ch = NULL;

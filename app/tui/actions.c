@@ -79,8 +79,10 @@ static int tui_persona(tui *t, const char *args)
         ycfg_diag_free(&d);
         return f;
     }
+    char *notes = d.n ? ycfg_diag_join(&d) : NULL; /* read, with notes on spellings */
     ycfg_diag_free(&d);
     if (tui_add_context(t, p, msg, sizeof msg) != 0) {
+        free(notes);
         persona_free(p);
         return tui_file_errors(t, "persona", args, msg, t->u.persona ? t->u.persona : "the current one");
     }
@@ -90,10 +92,15 @@ static int tui_persona(tui *t, const char *args)
         snprintf(t->u.status.ask, sizeof t->u.status.ask,
                  "The conversation is not saved. Start a new one with persona %.100s? (y/n)", p->name);
         t->u.msg.text[0] = '\0';
-        return UI_R_STATUS | UI_R_MESSAGE;
+        if (notes) ui_set_note(&t->u, UI_NOTE_INFO, notes);
+        free(notes);
+        return UI_R_STATUS | UI_R_MESSAGE | UI_R_HISTORY;
     }
     ui_clear_note(&t->u);
-    return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
+    int f = tui_use_persona(t, p, NULL);
+    if (notes) ui_set_note(&t->u, UI_NOTE_INFO, notes);
+    free(notes);
+    return f | UI_R_HISTORY | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
 }
 
 /* The answer to the y/n question of /persona. */

@@ -139,7 +139,7 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     t->persona = p;
     uint64_t seed = u->params.seed;
     cli_persona_params(t->opts, p, &u->params, &u->max_tokens);
-    if (!(p->sampling.set & PERSONA_SET_SEED) && !t->opts->seed_given) u->params.seed = seed;
+    if (!(p->sampling.set & (1u << PARAM_SEED)) && !t->opts->seed_given) u->params.seed = seed;
     u->base_params = u->params;
     u->base_max_tokens = u->max_tokens;
     u->persona = p->name;
@@ -706,6 +706,8 @@ int tui_main(const struct cli_opts *opts)
     ycfg_diag_free(&td);
     if (opts->persona_errors)
         tui_file_errors(&t, "persona", opts->persona ? opts->persona : "", opts->persona_errors, "the built-in default");
+    else if (opts->persona_notes)
+        ui_set_note(&t.u, UI_NOTE_INFO, opts->persona_notes);
     if (theme_errs) {
         /* Both can be bad: the history shows both. */
         const char *prev = t.u.note ? t.u.note : "";

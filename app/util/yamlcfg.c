@@ -3,6 +3,7 @@
  * path and atomic writes. See yamlcfg.h for the contract. */
 #include "yamlcfg.h"
 #include "datadir.h"
+#include "strbuf.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -116,16 +117,20 @@ const char *ycfg_src_line(const ycfg *c, size_t line, size_t *len)
     return p;
 }
 
-static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list ap) NT_PRINTF(4, 0);
-static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list ap)
+/* Adds `file:line:col: [note: ]message`, the source line and a caret. A note is not an error:
+ * it is not counted and the walk's result does not change. */
+static int vreport_at(ycfg *c, bool note, size_t line, size_t col, const char *fmt, va_list ap)
+    NT_PRINTF(5, 0);
+static int vreport_at(ycfg *c, bool note, size_t line, size_t col, const char *fmt, va_list ap)
 {
-    c->n_errors++;
+    if (!note) c->n_errors++;
     /* A file that is not what we expect at all (a long list of unknown keys) would bury the
      * first, useful messages: keep a screenful and say how it ends. */
     if (c->n_errors == YCFG_MAX_ERRORS + 1)
         ycfg_diag_add(c->diag, "%s: too many errors, stopping here", c->name ? c->name : "?");
     if (c->n_errors > YCFG_MAX_ERRORS) return NT_ERR_FORMAT;
     char *msg = vfmt(fmt, ap);
+    const char *kind = note ? "note: " : "";
     size_t llen;
     const char *l = ycfg_src_line(c, line, &llen);
     /* A very long line (minified or generated YAML) is quoted as a window of about
@@ -172,8 +177,8 @@ static int verror_at(ycfg *c, size_t line, size_t col, const char *fmt, va_list 
         pad[np] = 0;
     }
     if (msg && pad)
-        ycfg_diag_add(c->diag, "%s:%zu:%zu: %s\n%s%.*s%s\n%s^", c->name ? c->name : "?", line,
-                      col, msg, pre, (int)(we - ws), l + ws, post, pad);
+        ycfg_diag_add(c->diag, "%s:%zu:%zu: %s%s\n%s%.*s%s\n%s^", c->name ? c->name : "?", line,
+                      col, kind, msg, pre, (int)(we - ws), l + ws, post, pad);
     free(msg);
     free(pad);
     return NT_ERR_FORMAT;
@@ -183,7 +188,7 @@ int ycfg_error_at(ycfg *c, size_t line, size_t col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    verror_at(c, line, col, fmt, ap);
+    vreport_at(c, false, line, col, fmt, ap);
     va_end(ap);
     return NT_ERR_FORMAT;
 }
@@ -193,9 +198,18 @@ int ycfg_error(ycfg *c, const yaml_node_t *n, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
-    verror_at(c, line, col, fmt, ap);
+    vreport_at(c, false, line, col, fmt, ap);
     va_end(ap);
     return NT_ERR_FORMAT;
+}
+
+void ycfg_note(ycfg *c, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
+    vreport_at(c, true, line, col, fmt, ap);
+    va_end(ap);
 }
 
 static int parse_doc(ycfg *c)
@@ -977,4 +991,105 @@ fail:
     unlink(tmp);
     free(tmp);
     return rc;
+}
+
+/* ==================================================================== writing ===== */
+
+static int emit_to_strbuf(void *data, unsigned char *s, size_t n)
+{
+    strbuf *b = data;
+    strbuf_put(b, s, n);
+    return !b->oom;
+}
+
+bool ycfg_emit_begin(yaml_emitter_t *e, strbuf *out, const char *header)
+{
+    for (const char *s = header; s && *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        strbuf_puts(out, n ? "# " : "#");
+        strbuf_put(out, s, n);
+        strbuf_puts(out, "\n");
+        s += n + (nl ? 1 : 0);
+    }
+    memset(e, 0, sizeof *e); /* ycfg_emit_end may delete it after a failed initialize */
+    if (!yaml_emitter_initialize(e)) return false;
+    yaml_emitter_set_output(e, emit_to_strbuf, out);
+    yaml_emitter_set_unicode(e, 1);
+    yaml_emitter_set_width(e, -1); /* never fold long lines */
+    yaml_emitter_set_indent(e, 2);
+    yaml_event_t ev;
+    bool ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(e, &ev);
+    ok = ok && yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(e, &ev);
+    return ok;
+}
+
+bool ycfg_emit_end(yaml_emitter_t *e, bool ok)
+{
+    yaml_event_t ev;
+    ok = ok && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(e, &ev);
+    ok = ok && yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
+    ok = ok && yaml_emitter_flush(e);
+    yaml_emitter_delete(e);
+    return ok;
+}
+
+bool ycfg_emit_scalar(yaml_emitter_t *e, const char *tag, const char *s, yaml_scalar_style_t style)
+{
+    yaml_event_t ev;
+    int implicit = tag == NULL;
+    return yaml_scalar_event_initialize(&ev, NULL, (yaml_char_t *)tag, (yaml_char_t *)s,
+                                        (int)strlen(s), implicit, implicit, style) &&
+           yaml_emitter_emit(e, &ev);
+}
+
+bool ycfg_emit_text(yaml_emitter_t *e, const char *s)
+{
+    /* Multi-line text reads best as a literal block; libyaml falls back to a quoted style
+     * by itself when the text cannot be a literal block (trailing spaces, ...). */
+    return ycfg_emit_scalar(e, NULL, s, strchr(s, '\n') ? YAML_LITERAL_SCALAR_STYLE
+                                                        : YAML_ANY_SCALAR_STYLE);
+}
+
+bool ycfg_emit_str(yaml_emitter_t *e, const char *s)
+{
+    if (strchr(s, '\n')) return ycfg_emit_text(e, s);
+    /* Plain only when it reads back as this string: not a number, not a YAML word. */
+    bool plain_ok = *s && strspn(s, "0123456789.-+") != strlen(s);
+    static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null", "~",
+                                          "True", "False", "Yes", "No", "On", "Off", "Null",
+                                          "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL"};
+    for (size_t i = 0; plain_ok && i < sizeof special / sizeof *special; i++)
+        if (!strcmp(s, special[i])) plain_ok = false;
+    return ycfg_emit_scalar(e, NULL, s, plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+}
+
+bool ycfg_emit_plain(yaml_emitter_t *e, const char *s)
+{
+    return ycfg_emit_scalar(e, NULL, s, YAML_PLAIN_SCALAR_STYLE);
+}
+
+bool ycfg_emit_long(yaml_emitter_t *e, long long v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", v);
+    return ycfg_emit_plain(e, b);
+}
+
+bool ycfg_emit_map(yaml_emitter_t *e, bool start, bool flow)
+{
+    yaml_event_t ev;
+    int ok = start ? yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+                                                         flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE)
+                   : yaml_mapping_end_event_initialize(&ev);
+    return ok && yaml_emitter_emit(e, &ev);
+}
+
+bool ycfg_emit_seq(yaml_emitter_t *e, bool start, bool flow)
+{
+    yaml_event_t ev;
+    int ok = start ? yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                                          flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE)
+                   : yaml_sequence_end_event_initialize(&ev);
+    return ok && yaml_emitter_emit(e, &ev);
 }

@@ -84,6 +84,10 @@ yaml_node_t *ycfg_node(ycfg *c, int id); /* NULL for a bad id */
  * NT_ERR_FORMAT so handlers can `return ycfg_error(...)`. */
 int ycfg_error(ycfg *c, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(3, 4);
 int ycfg_error_at(ycfg *c, size_t line, size_t col, const char *fmt, ...) NT_PRINTF(4, 5);
+/* The same as a note ("file:line:col: note: ..."): something read, but worth saying (another
+ * spelling of a key). Not an error: the load still succeeds and the caller shows the notes
+ * it finds in diag. */
+void ycfg_note(ycfg *c, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(3, 4);
 
 /* The 1-based line of the source (without its newline): pointer into c->src and length;
  * "" past the end. */
@@ -225,5 +229,32 @@ int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overw
  * sessions (the temporary file is created 0600, so it is never readable by others). */
 int ycfg_write_atomic_mode(const char *path, const char *data, size_t len, bool overwrite,
                            mode_t mode, nt_err *err);
+
+/* ==================================================================== writing ===== */
+/* Files natter writes (personas from cards, sessions) go through libyaml's emitter, so what
+ * it writes is what the parser reads back. The event helpers return false on failure
+ * (allocation, or text that is not UTF-8: write such bytes as a !!binary value). */
+
+struct strbuf;
+/* Starts e writing into out (after header as `# ` comment lines when not NULL): UTF-8 kept
+ * as it is, no folding of long lines, indent 2, the stream and document opened. */
+bool ycfg_emit_begin(yaml_emitter_t *e, struct strbuf *out, const char *header);
+/* Closes the document and stream, flushes and deletes e (also after a failure: ok false).
+ * Returns ok and whether the end succeeded. */
+bool ycfg_emit_end(yaml_emitter_t *e, bool ok);
+/* A scalar with tag (NULL: none; "tag:yaml.org,2002:binary" writes !!binary) in style. */
+bool ycfg_emit_scalar(yaml_emitter_t *e, const char *tag, const char *s, yaml_scalar_style_t style);
+/* Text: a literal block when multi-line (libyaml quotes it when a block cannot carry it). */
+bool ycfg_emit_text(yaml_emitter_t *e, const char *s);
+/* A string that must read back as a string: quoted when it would read as a number or a YAML
+ * word (yes, null, ...). */
+bool ycfg_emit_str(yaml_emitter_t *e, const char *s);
+/* A plain scalar (numbers, keys); a whole number. */
+bool ycfg_emit_plain(yaml_emitter_t *e, const char *s);
+bool ycfg_emit_long(yaml_emitter_t *e, long long v);
+/* Start (start true) or end of a mapping or sequence, in flow style (`{a: 1}`, `[1, 2]`) or
+ * block style. */
+bool ycfg_emit_map(yaml_emitter_t *e, bool start, bool flow);
+bool ycfg_emit_seq(yaml_emitter_t *e, bool start, bool flow);
 
 #endif
