@@ -649,7 +649,7 @@ char *persona_to_yaml(const persona *p, const char *header)
 {
     strbuf b = {0};
     yaml_emitter_t e;
-    bool ok = ycfg_emit_begin(&e, &b, header);
+    bool ok = ycfg_emit_begin(&e, &b, header, -1); /* never fold */
     ok = ycfg_emit_end(&e, ok && emit_persona(&e, p));
     if (!ok || b.oom) {
         strbuf_free(&b);

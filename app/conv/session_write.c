@@ -1,6 +1,6 @@
-/* session_write.c — a session written out: the YAML file (session_to_yaml: block scalars
- * for readable, diff-friendly text, !!binary for bytes that are not UTF-8, so every text
- * reads back byte for byte), the atomic private save (session_save) and the Markdown and
+/* session_write.c — a session written out: the YAML file (session_to_yaml, through libyaml's
+ * emitter: block scalars for readable, diff-friendly text, !!binary for bytes that are not
+ * UTF-8, so every text reads back byte for byte), the atomic private save (session_save) and the Markdown and
  * JSON exports (see session.h; the format is man/natter-session.5). */
 #include "session.h"
 #include "session_int.h"
@@ -8,6 +8,7 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,29 +32,14 @@ static bool yaml_plain_char(int32_t cp)
     return true;
 }
 
-static void put_quoted(strbuf *b, const char *s, size_t n)
-{
-    strbuf_puts(b, "\"");
-    for (size_t i = 0; i < n;) {
-        int32_t cp; /* callers pass valid UTF-8 only */
-        int l = text_decode(s + i, n - i, &cp);
-        if (cp == '"') strbuf_puts(b, "\\\"");
-        else if (cp == '\\') strbuf_puts(b, "\\\\");
-        else if (cp == '\n') strbuf_puts(b, "\\n");
-        else if (cp == '\t') strbuf_puts(b, "\\t");
-        else if (cp == '\r') strbuf_puts(b, "\\r");
-        else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))
-            strbuf_printf(b, "\\x%02X", (unsigned)cp);
-        else if (!yaml_plain_char(cp)) strbuf_printf(b, "\\u%04X", (unsigned)cp);
-        else strbuf_put(b, s + i, (size_t)l);
-        i += (size_t)l;
-    }
-    strbuf_puts(b, "\"");
-}
+#define YAML_BINARY_TAG "tag:yaml.org,2002:binary"
 
-
-static void put_base64(strbuf *b, const unsigned char *p, size_t n)
+/* Bytes that are not UTF-8 as a !!binary value (base64), which the reader decodes. */
+static bool emit_binary(yaml_emitter_t *e, const char *s)
 {
+    strbuf b = {0};
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
         if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
@@ -61,41 +47,25 @@ static void put_base64(strbuf *b, const unsigned char *p, size_t n)
         const char *a = session_b64;
         char q[4] = {a[v >> 18 & 63], a[v >> 12 & 63], i + 1 < n ? a[v >> 6 & 63] : '=',
                      i + 2 < n ? a[v & 63] : '='};
-        strbuf_put(b, q, 4);
+        strbuf_put(&b, q, 4);
     }
+    bool ok = !b.oom && ycfg_emit_scalar(e, YAML_BINARY_TAG, b.s ? b.s : "",
+                                         YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+    strbuf_free(&b);
+    return ok;
 }
 
-/* One stop string: double-quoted (its escapes show "\\n" and spaces plainly), or !!binary
- * for bytes that are not UTF-8. */
-static void put_stop(strbuf *b, const char *s)
+/* A text value, so that it reads back byte for byte: multi-line text a literal block where
+ * YAML can carry it literally (readable and diff-friendly), other text double-quoted (libyaml
+ * escapes what needs it), bytes that are not UTF-8 !!binary. */
+static bool emit_text(yaml_emitter_t *e, const char *s)
 {
     size_t n = strlen(s);
-    if (text_valid(s, n)) {
-        put_quoted(b, s, n);
-        return;
-    }
-    strbuf_puts(b, "!!binary \"");
-    put_base64(b, (const unsigned char *)s, n);
-    strbuf_puts(b, "\"");
-}
-
-/* Writes a text value after "key:" (the caller wrote "key:"), with block lines indented by
- * indent spaces. Multi-line text that YAML can carry literally becomes a `|` block (readable
- * and diff-friendly); other text a double-quoted string with escapes; bytes that are not UTF-8
- * a !!binary value (base64), so every text reads back byte for byte. */
-static void put_text(strbuf *b, const char *s, int indent)
-{
-    size_t n = strlen(s);
-    if (!text_valid(s, n)) {
-        strbuf_puts(b, " !!binary \"");
-        put_base64(b, (const unsigned char *)s, n);
-        strbuf_puts(b, "\"\n");
-        return;
-    }
+    if (!text_valid(s, n)) return emit_binary(e, s);
     bool block = memchr(s, '\n', n) != NULL;
     bool has_content = false;
     for (size_t i = 0; block && i < n;) {
-        int32_t cp;
+        int32_t cp; /* valid UTF-8: checked above */
         int l = text_decode(s + i, n - i, &cp);
         if (!yaml_plain_char(cp)) block = false;
         if (cp != '\n') has_content = true;
@@ -103,226 +73,161 @@ static void put_text(strbuf *b, const char *s, int indent)
     }
     /* Lines of only blanks are ambiguous in block scalars (indentation or content?). */
     for (size_t i = 0; block && i < n;) {
-        size_t e = i;
-        while (e < n && s[e] != '\n') e++;
+        size_t end = i;
+        while (end < n && s[end] != '\n') end++;
         size_t k = i;
-        while (k < e && (s[k] == ' ' || s[k] == '\t')) k++;
-        if (e > i && k == e) block = false;
-        i = e + 1;
+        while (k < end && (s[k] == ' ' || s[k] == '\t')) k++;
+        if (end > i && k == end) block = false;
+        i = end + 1;
     }
-    if (!block || !has_content) {
-        strbuf_puts(b, " ");
-        put_quoted(b, s, n);
-        strbuf_puts(b, "\n");
-        return;
-    }
-    size_t trail = 0;
-    while (trail < n && s[n - 1 - trail] == '\n') trail++;
-    const char *chomp = trail == 0 ? "-" : trail == 1 ? "" : "+";
-    /* An explicit indentation when the first line with content starts with a blank (a tab
-     * would be read as content either way, but a space would be taken for indentation). */
-    size_t f = 0;
-    while (f < n && s[f] == '\n') f++;
-    /* The indicator counts from the parent's indentation, which is two less here. */
-    if (s[f] == ' ' || s[f] == '\t') strbuf_printf(b, " |2%s\n", chomp);
-    else strbuf_printf(b, " |%s\n", chomp);
-    size_t end = n - (trail > 0 ? 1 : 0); /* the last newline ends the last line */
-    for (size_t i = 0; i <= end;) {
-        size_t e = i;
-        while (e < end && s[e] != '\n') e++;
-        if (e > i) {
-            strbuf_printf(b, "%*s", indent, "");
-            strbuf_put(b, s + i, e - i);
-        }
-        strbuf_puts(b, "\n");
-        if (e >= end) break;
-        i = e + 1;
-    }
+    /* libyaml itself falls back to double quotes when a block cannot carry the text. */
+    return ycfg_emit_scalar(e, NULL, s, block && has_content ? YAML_LITERAL_SCALAR_STYLE
+                                                             : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 }
 
-/* A single-line string value (names, paths): quoted only when needed. */
-static void put_str(strbuf *b, const char *s)
+/* A single-line string value (names, paths): plain when it reads back as this string. */
+static bool emit_str(yaml_emitter_t *e, const char *s)
 {
-    bool plain = s[0] != '\0' && text_valid(s, strlen(s));
-    if (plain && strchr("-?:,[]{}#&*!|>'\"%@` ~", s[0])) plain = false;
-    for (const char *p = s; plain && *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == '#' || *p == ':' || *p == '"' || *p == '\'' ||
-            *p == '\\' || *p == ',' || *p == '[' || *p == ']' || *p == '{' || *p == '}')
-            plain = false;
-    if (plain && s[strlen(s) - 1] == ' ') plain = false;
-    /* Words YAML would read as something else. */
-    static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null",
-                                          "True", "False", "Yes", "No", "On", "Off", "Null",
-                                          "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL", "~"};
-    for (size_t i = 0; plain && i < sizeof special / sizeof *special; i++)
-        if (!strcmp(s, special[i])) plain = false;
-    if (plain) {
-        char *end;
-        strtod(s, &end);
-        if (*end == '\0') plain = false;
-    }
-    strbuf_puts(b, " ");
-    if (plain) strbuf_puts(b, s);
-    else if (!text_valid(s, strlen(s))) {
-        strbuf_puts(b, "!!binary \"");
-        put_base64(b, (const unsigned char *)s, strlen(s));
-        strbuf_puts(b, "\"");
-    } else put_quoted(b, s, strlen(s));
-    strbuf_puts(b, "\n");
+    return text_valid(s, strlen(s)) ? ycfg_emit_str(e, s) : emit_binary(e, s);
 }
 
-
-/* A list of ints as one flow sequence, wrapped before about 96 columns. */
-static void put_int_flow(strbuf *b, const int32_t *v, size_t n, int indent)
+/* One stop string: double-quoted (its escapes show "\n" and spaces plainly), or !!binary. */
+static bool emit_stop(yaml_emitter_t *e, const char *s)
 {
-    strbuf_puts(b, " [");
-    size_t col = (size_t)indent + 10;
-    for (size_t i = 0; i < n; i++) {
-        char num[16];
-        int l = snprintf(num, sizeof num, "%d", v[i]);
-        if (i > 0) {
-            if (col + (size_t)l + 2 > 96) {
-                strbuf_printf(b, ",\n%*s", indent + 2, "");
-                col = (size_t)indent + 2;
-            } else {
-                strbuf_puts(b, ", ");
-                col += 2;
-            }
-        }
-        strbuf_put(b, num, (size_t)l);
-        col += (size_t)l;
+    return text_valid(s, strlen(s)) ? ycfg_emit_scalar(e, NULL, s, YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+                                    : emit_binary(e, s);
+}
+
+/* key: value pairs, the value a number or word written as it is. */
+static bool emit_kv(yaml_emitter_t *e, const char *key, const char *fmt, ...) NT_PRINTF(3, 4);
+static bool emit_kv(yaml_emitter_t *e, const char *key, const char *fmt, ...)
+{
+    char v[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    return ycfg_emit_plain(e, key) && ycfg_emit_plain(e, v);
+}
+
+static bool emit_answer(yaml_emitter_t *e, const chat_turn *t)
+{
+    bool ok = emit_kv(e, "seed", "%llu", (unsigned long long)t->params.seed);
+    /* The start parameters on one line, in the table's order. */
+    ok = ok && ycfg_emit_plain(e, "params") && ycfg_emit_map(e, true, true);
+    const param_values pv = {.sp = t->params};
+    unsigned mask = session_params_mask(false);
+    for (size_t k = 0; ok && k < PARAM_COUNT; k++) {
+        if (!(mask & (1u << k))) continue;
+        char v[32];
+        param_format(&param_defs[k], &pv, v, sizeof v);
+        ok = ycfg_emit_plain(e, param_defs[k].name) && ycfg_emit_plain(e, v);
     }
-    strbuf_puts(b, "]\n");
+    ok = ok && ycfg_emit_map(e, false, true);
+    session_change *ch = NULL;
+    int nch = session_changes(t, &ch);
+    if (nch < 0) ok = false;
+    if (ok && nch > 0) {
+        ok = ycfg_emit_plain(e, "changes") && ycfg_emit_seq(e, true, false);
+        for (int k = 0; ok && k < nch; k++)
+            ok = ycfg_emit_map(e, true, true) && emit_kv(e, "at", "%d", ch[k].index) &&
+                 emit_kv(e, "param", "%s", ch[k].param) && emit_kv(e, "value", "%s", ch[k].value) &&
+                 ycfg_emit_map(e, false, true);
+        ok = ok && ycfg_emit_seq(e, false, false);
+    }
+    free(ch);
+    const char *end = t->end == GEN_END_EOG && t->stop_text ? GEN_END_STOP_STRING_KEY
+                      : gen_end_key(t->end) ? gen_end_key(t->end)
+                                            : gen_end_key(GEN_END_ERROR);
+    ok = ok && emit_kv(e, "end", "%s", end);
+    if (ok && t->error) ok = ycfg_emit_plain(e, "error") && emit_text(e, t->error);
+    /* chat_turn_set_stops keeps every string 1 to GEN_STOP_LEN - 1 bytes: each is written
+     * whole, as the reader takes it back. A short list stays on one line; many or long
+     * strings take a line each. */
+    size_t width = 0;
+    for (size_t k = 0; k < t->n_stop; k++) width += strlen(t->stop[k]) + 4;
+    ok = ok && ycfg_emit_plain(e, "stop") && ycfg_emit_seq(e, true, width <= 72);
+    for (size_t k = 0; ok && k < t->n_stop; k++) ok = emit_stop(e, t->stop[k]);
+    ok = ok && ycfg_emit_seq(e, false, width <= 72);
+    ok = ok && emit_kv(e, "max_tokens", "%d", t->max_tokens);
+    ok = ok && emit_kv(e, "token_count", "%zu", t->tokens.n);
+    ok = ok && emit_kv(e, "tokens_per_sec", "%.2f", t->gen_sec > 0 ? (double)t->n_gen / t->gen_sec : 0.0);
+    ok = ok && emit_kv(e, "prompt_tokens", "%d", t->n_prompt);
+    ok = ok && emit_kv(e, "prompt_sec", "%.3f", t->prompt_sec);
+    ok = ok && emit_kv(e, "gen_sec", "%.3f", t->gen_sec);
+    ok = ok && emit_kv(e, "context_first", "%zu", t->first);
+    if (t->prompt_len > 0) ok = ok && emit_kv(e, "prompt_length", "%d", t->prompt_len);
+    ok = ok && ycfg_emit_plain(e, "tokens") && ycfg_emit_seq(e, true, true);
+    for (size_t k = 0; ok && k < t->tokens.n; k++) ok = ycfg_emit_long(e, t->tokens.v[k]);
+    return ok && ycfg_emit_seq(e, false, true);
+}
+
+static bool emit_session(yaml_emitter_t *e, const session *s)
+{
+    char tbuf[32];
+    bool ok = ycfg_emit_map(e, true, false) && emit_kv(e, "natter-session", "%d", SESSION_VERSION);
+    session_format_time(s->created, tbuf);
+    ok = ok && emit_kv(e, "created", "%s", tbuf);
+    session_format_time(s->updated, tbuf);
+    ok = ok && emit_kv(e, "updated", "%s", tbuf);
+    ok = ok && ycfg_emit_plain(e, "model") && ycfg_emit_map(e, true, false);
+    ok = ok && ycfg_emit_plain(e, "file") && emit_str(e, s->model.file ? s->model.file : "?");
+    if (s->model.path && s->model.path[0]) ok = ok && ycfg_emit_plain(e, "path") && emit_str(e, s->model.path);
+    ok = ok && emit_kv(e, "size", "%llu", (unsigned long long)s->model.size);
+    ok = ok && emit_kv(e, "hash", "fnv1a64:%016llx", (unsigned long long)s->model.hash);
+    if (s->model.arch && s->model.arch[0]) ok = ok && ycfg_emit_plain(e, "arch") && emit_str(e, s->model.arch);
+    if (s->model.name && s->model.name[0]) ok = ok && ycfg_emit_plain(e, "name") && emit_str(e, s->model.name);
+    ok = ok && ycfg_emit_map(e, false, false);
+    if (s->persona && s->persona[0]) ok = ok && ycfg_emit_plain(e, "persona") && emit_str(e, s->persona);
+    ok = ok && ycfg_emit_plain(e, "template") &&
+         emit_str(e, nt_chat_family_name(s->family) ? nt_chat_family_name(s->family) : "plain");
+    if (s->raw) ok = ok && emit_kv(e, "raw", "true");
+    ok = ok && emit_kv(e, "context", "%d", s->n_ctx);
+    ok = ok && emit_kv(e, "context_first", "%zu", s->first);
+    ok = ok && ycfg_emit_plain(e, "system") && emit_text(e, s->system ? s->system : "");
+    if (s->n_examples) {
+        ok = ok && ycfg_emit_plain(e, "examples") && ycfg_emit_seq(e, true, false);
+        for (size_t i = 0; ok && i < s->n_examples; i++)
+            ok = ycfg_emit_map(e, true, false) && emit_kv(e, "role", "%s", role_name(s->examples[i].role)) &&
+                 ycfg_emit_plain(e, "text") && emit_text(e, s->examples[i].text ? s->examples[i].text : "") &&
+                 ycfg_emit_map(e, false, false);
+        ok = ok && ycfg_emit_seq(e, false, false);
+    }
+    if (s->greeting) ok = ok && ycfg_emit_plain(e, "greeting") && emit_text(e, s->greeting);
+    /* Said up front so a file cut short between two messages is caught. */
+    ok = ok && emit_kv(e, "message_count", "%zu", s->n_turns);
+    ok = ok && ycfg_emit_plain(e, "messages") && ycfg_emit_seq(e, true, false);
+    for (size_t i = 0; ok && i < s->n_turns; i++) {
+        const chat_turn *t = &s->turns[i];
+        bool ans = t->role == NT_ROLE_ASSISTANT;
+        ok = ycfg_emit_map(e, true, false) && emit_kv(e, "role", "%s", ans ? "assistant" : "user");
+        if (ok && t->time) {
+            session_format_time(t->time, tbuf);
+            ok = emit_kv(e, "time", "%s", tbuf);
+        }
+        ok = ok && ycfg_emit_plain(e, "text") && emit_text(e, t->text ? t->text : "");
+        if (ans) ok = ok && emit_answer(e, t);
+        ok = ok && ycfg_emit_map(e, false, false);
+    }
+    ok = ok && ycfg_emit_seq(e, false, false);
+    /* Last, so that a file cut short anywhere is caught (message_count alone misses a cut
+     * inside the last message's text). */
+    ok = ok && emit_kv(e, "complete", "true");
+    return ok && ycfg_emit_map(e, false, false);
 }
 
 char *session_to_yaml(const session *s, size_t *len)
 {
     strbuf b = {0};
-    char tbuf[32];
-    strbuf_puts(&b, "# A natter session: regenerate its answers with `natter replay FILE`.\n"
-                "# Format: natter-session(5).\n");
-    strbuf_printf(&b, "natter-session: %d\n", SESSION_VERSION);
-    session_format_time(s->created, tbuf);
-    strbuf_printf(&b, "created: %s\n", tbuf);
-    session_format_time(s->updated, tbuf);
-    strbuf_printf(&b, "updated: %s\n", tbuf);
-    strbuf_puts(&b, "model:\n  file:");
-    put_str(&b, s->model.file ? s->model.file : "?");
-    if (s->model.path && s->model.path[0]) {
-        strbuf_puts(&b, "  path:");
-        put_str(&b, s->model.path);
+    yaml_emitter_t e;
+    /* Token lists wrap before about 96 columns; text in blocks never folds. */
+    bool ok = ycfg_emit_begin(&e, &b, "A natter session: regenerate its answers with `natter replay FILE`.\n"
+                                      "Format: natter-session(5).", 96);
+    ok = ycfg_emit_end(&e, ok && emit_session(&e, s));
+    if (!ok || b.oom) {
+        strbuf_free(&b);
+        return NULL;
     }
-    strbuf_printf(&b, "  size: %llu\n", (unsigned long long)s->model.size);
-    strbuf_printf(&b, "  hash: fnv1a64:%016llx\n", (unsigned long long)s->model.hash);
-    if (s->model.arch && s->model.arch[0]) {
-        strbuf_puts(&b, "  arch:");
-        put_str(&b, s->model.arch);
-    }
-    if (s->model.name && s->model.name[0]) {
-        strbuf_puts(&b, "  name:");
-        put_str(&b, s->model.name);
-    }
-    if (s->persona && s->persona[0]) {
-        strbuf_puts(&b, "persona:");
-        put_str(&b, s->persona);
-    }
-    strbuf_puts(&b, "template:");
-    put_str(&b, nt_chat_family_name(s->family) ? nt_chat_family_name(s->family) : "plain");
-    if (s->raw) strbuf_puts(&b, "raw: true\n");
-    strbuf_printf(&b, "context: %d\n", s->n_ctx);
-    strbuf_printf(&b, "context_first: %zu\n", s->first);
-    strbuf_puts(&b, "system:");
-    put_text(&b, s->system ? s->system : "", 2);
-    if (s->n_examples) {
-        strbuf_puts(&b, "examples:\n");
-        for (size_t i = 0; i < s->n_examples; i++) {
-            strbuf_printf(&b, "  - role: %s\n    text:", role_name(s->examples[i].role));
-            put_text(&b, s->examples[i].text ? s->examples[i].text : "", 6);
-        }
-    }
-    if (s->greeting) {
-        strbuf_puts(&b, "greeting:");
-        put_text(&b, s->greeting, 2);
-    }
-    /* Said up front so a file cut short between two messages is caught. */
-    strbuf_printf(&b, "message_count: %zu\n", s->n_turns);
-    strbuf_puts(&b, s->n_turns ? "messages:\n" : "messages: []\n");
-    for (size_t i = 0; i < s->n_turns; i++) {
-        const chat_turn *t = &s->turns[i];
-        bool ans = t->role == NT_ROLE_ASSISTANT;
-        strbuf_printf(&b, "  - role: %s\n", ans ? "assistant" : "user");
-        if (t->time) {
-            session_format_time(t->time, tbuf);
-            strbuf_printf(&b, "    time: %s\n", tbuf);
-        }
-        strbuf_puts(&b, "    text:");
-        put_text(&b, t->text ? t->text : "", 6);
-        if (!ans) continue;
-        strbuf_printf(&b, "    seed: %llu\n", (unsigned long long)t->params.seed);
-        strbuf_puts(&b, "    params: {");
-        const param_values pv = {.sp = t->params};
-        unsigned mask = session_params_mask(false);
-        for (size_t k = 0; k < PARAM_COUNT; k++) {
-            if (!(mask & (1u << k))) continue;
-            char v[32];
-            param_format(&param_defs[k], &pv, v, sizeof v);
-            strbuf_printf(&b, "%s%s: %s", k ? ", " : "", param_defs[k].name, v);
-        }
-        strbuf_puts(&b, "}\n");
-        session_change *ch = NULL;
-        int nch = session_changes(t, &ch);
-        if (nch < 0) b.oom = true;
-        if (nch > 0) {
-            strbuf_puts(&b, "    changes:\n");
-            for (int k = 0; k < nch; k++)
-                strbuf_printf(&b, "      - {at: %d, param: %s, value: %s}\n", ch[k].index,
-                              ch[k].param, ch[k].value);
-        }
-        free(ch);
-        const char *end = t->end == GEN_END_EOG && t->stop_text ? GEN_END_STOP_STRING_KEY
-                          : gen_end_key(t->end) ? gen_end_key(t->end)
-                                                : gen_end_key(GEN_END_ERROR);
-        strbuf_printf(&b, "    end: %s\n", end);
-        if (t->error) {
-            strbuf_puts(&b, "    error:");
-            put_text(&b, t->error, 6);
-        }
-        /* chat_turn_set_stops keeps every string 1 to GEN_STOP_LEN - 1 bytes: each is
-         * written whole, as the reader takes it back. A short list stays on one line (as
-         * earlier natter wrote it); many or long strings take a line each. */
-        size_t width = 0;
-        for (size_t k = 0; k < t->n_stop; k++) width += strlen(t->stop[k]) + 4;
-        if (t->n_stop == 0) strbuf_puts(&b, "    stop: []\n");
-        else if (width <= 72) {
-            strbuf_puts(&b, "    stop: [");
-            for (size_t k = 0; k < t->n_stop; k++) {
-                if (k) strbuf_puts(&b, ", ");
-                put_stop(&b, t->stop[k]);
-            }
-            strbuf_puts(&b, "]\n");
-        } else {
-            strbuf_puts(&b, "    stop:\n");
-            for (size_t k = 0; k < t->n_stop; k++) {
-                strbuf_puts(&b, "      - ");
-                put_stop(&b, t->stop[k]);
-                strbuf_puts(&b, "\n");
-            }
-        }
-        strbuf_printf(&b, "    max_tokens: %d\n", t->max_tokens);
-        strbuf_printf(&b, "    token_count: %zu\n", t->tokens.n);
-        strbuf_printf(&b, "    tokens_per_sec: %.2f\n",
-                      t->gen_sec > 0 ? (double)t->n_gen / t->gen_sec : 0.0);
-        strbuf_printf(&b, "    prompt_tokens: %d\n", t->n_prompt);
-        strbuf_printf(&b, "    prompt_sec: %.3f\n", t->prompt_sec);
-        strbuf_printf(&b, "    gen_sec: %.3f\n", t->gen_sec);
-        strbuf_printf(&b, "    context_first: %zu\n", t->first);
-        if (t->prompt_len > 0) strbuf_printf(&b, "    prompt_length: %d\n", t->prompt_len);
-        strbuf_puts(&b, "    tokens:");
-        put_int_flow(&b, t->tokens.v, t->tokens.n, 4);
-    }
-    /* Last, so that a file cut short anywhere is caught (message_count alone misses a cut
-     * inside the last message's text). */
-    strbuf_puts(&b, "complete: true\n");
     return strbuf_take(&b, len);
 }
 

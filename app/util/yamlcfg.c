@@ -1002,7 +1002,7 @@ static int emit_to_strbuf(void *data, unsigned char *s, size_t n)
     return !b->oom;
 }
 
-bool ycfg_emit_begin(yaml_emitter_t *e, strbuf *out, const char *header)
+bool ycfg_emit_begin(yaml_emitter_t *e, strbuf *out, const char *header, int width)
 {
     for (const char *s = header; s && *s;) {
         const char *nl = strchr(s, '\n');
@@ -1016,7 +1016,7 @@ bool ycfg_emit_begin(yaml_emitter_t *e, strbuf *out, const char *header)
     if (!yaml_emitter_initialize(e)) return false;
     yaml_emitter_set_output(e, emit_to_strbuf, out);
     yaml_emitter_set_unicode(e, 1);
-    yaml_emitter_set_width(e, -1); /* never fold long lines */
+    yaml_emitter_set_width(e, width);
     yaml_emitter_set_indent(e, 2);
     yaml_event_t ev;
     bool ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(e, &ev);
@@ -1061,6 +1061,11 @@ bool ycfg_emit_str(yaml_emitter_t *e, const char *s)
                                           "TRUE", "FALSE", "YES", "NO", "ON", "OFF", "NULL"};
     for (size_t i = 0; plain_ok && i < sizeof special / sizeof *special; i++)
         if (!strcmp(s, special[i])) plain_ok = false;
+    if (plain_ok) { /* 1e5, inf, nan, 0x10 */
+        char *end;
+        strtod(s, &end);
+        if (*end == '\0') plain_ok = false;
+    }
     return ycfg_emit_scalar(e, NULL, s, plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 }
 

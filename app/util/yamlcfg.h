@@ -237,8 +237,9 @@ int ycfg_write_atomic_mode(const char *path, const char *data, size_t len, bool 
 
 struct strbuf;
 /* Starts e writing into out (after header as `# ` comment lines when not NULL): UTF-8 kept
- * as it is, no folding of long lines, indent 2, the stream and document opened. */
-bool ycfg_emit_begin(yaml_emitter_t *e, struct strbuf *out, const char *header);
+ * as it is, lines folded before width columns where YAML allows (-1: never), indent 2, the
+ * stream and document opened. */
+bool ycfg_emit_begin(yaml_emitter_t *e, struct strbuf *out, const char *header, int width);
 /* Closes the document and stream, flushes and deletes e (also after a failure: ok false).
  * Returns ok and whether the end succeeded. */
 bool ycfg_emit_end(yaml_emitter_t *e, bool ok);
