@@ -504,14 +504,24 @@ static int h_error(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return read_text(c, v, k->name, &r->t->error);
 }
 
+/* The answer's limit, in the parameter table's range (as -n, /set and personas). */
+static int h_max_tokens(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    assistant_key(r, v);
+    param_values pv = {.max_tokens = r->t->max_tokens};
+    int rc = param_read_value(c, v, &param_defs[PARAM_MAX_TOKENS], k->name, &pv);
+    r->t->max_tokens = pv.max_tokens;
+    return rc;
+}
+
 static int h_tlong(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
     assistant_key(r, v);
     long x;
     if (ycfg_read_long(c, v, k->name, 0, 1L << 30, &x) != NT_OK) return NT_ERR_FORMAT;
-    if (!strcmp(k->name, "max_tokens")) r->t->max_tokens = (int32_t)x;
-    else if (!strcmp(k->name, "prompt_tokens")) r->t->n_prompt = (int32_t)x;
+    if (!strcmp(k->name, "prompt_tokens")) r->t->n_prompt = (int32_t)x;
     else if (!strcmp(k->name, "context_first")) r->t->first = (size_t)x;
     else if (!strcmp(k->name, "prompt_length")) r->t->prompt_len = (int32_t)x;
     else {
@@ -572,7 +582,7 @@ static const ycfg_key message_keys[] = {
     {.name = "end", .fn = h_end},
     {.name = "error", .fn = h_error},
     {.name = "stop", .fn = h_stop},
-    {.name = "max_tokens", .fn = h_tlong},
+    {.name = "max_tokens", .fn = h_max_tokens},
     {.name = "token_count", .fn = h_tlong},
     {.name = "tokens_per_sec", .fn = h_tdouble},
     {.name = "prompt_tokens", .fn = h_tlong},
