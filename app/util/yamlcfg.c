@@ -193,23 +193,14 @@ int ycfg_error_at(ycfg *c, size_t line, size_t col, const char *fmt, ...)
     return NT_ERR_FORMAT;
 }
 
-int ycfg_error(ycfg *c, const yaml_node_t *n, const char *fmt, ...)
+int ycfg_report(ycfg *c, bool note, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
-    vreport_at(c, false, line, col, fmt, ap);
+    vreport_at(c, note, line, col, fmt, ap);
     va_end(ap);
-    return NT_ERR_FORMAT;
-}
-
-void ycfg_note(ycfg *c, const yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    size_t line = n ? n->start_mark.line + 1 : 1, col = n ? n->start_mark.column + 1 : 1;
-    vreport_at(c, true, line, col, fmt, ap);
-    va_end(ap);
+    return note ? NT_OK : NT_ERR_FORMAT;
 }
 
 static int parse_doc(ycfg *c)

@@ -82,12 +82,14 @@ yaml_node_t *ycfg_node(ycfg *c, int id); /* NULL for a bad id */
 
 /* Reports an error at node n (its start mark), or at line/col (1-based). Always returns
  * NT_ERR_FORMAT so handlers can `return ycfg_error(...)`. */
-int ycfg_error(ycfg *c, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(3, 4);
+#define ycfg_error(c, n, ...) ycfg_report(c, false, n, __VA_ARGS__)
 int ycfg_error_at(ycfg *c, size_t line, size_t col, const char *fmt, ...) NT_PRINTF(4, 5);
 /* The same as a note ("file:line:col: note: ..."): something read, but worth saying (another
- * spelling of a key). Not an error: the load still succeeds and the caller shows the notes
- * it finds in diag. */
-void ycfg_note(ycfg *c, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(3, 4);
+ * spelling of a key). Not an error: it is not counted, the load still succeeds, and the
+ * caller shows the notes it finds in diag. */
+#define ycfg_note(c, n, ...) ((void)ycfg_report(c, true, n, __VA_ARGS__))
+/* Both: NT_ERR_FORMAT for an error, NT_OK for a note. */
+int ycfg_report(ycfg *c, bool note, const yaml_node_t *n, const char *fmt, ...) NT_PRINTF(4, 5);
 
 /* The 1-based line of the source (without its newline): pointer into c->src and length;
  * "" past the end. */
