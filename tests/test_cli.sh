@@ -56,7 +56,7 @@ expect_error "natter: --temp: '7x' is not a number" -m x.gguf --temp 7x -p hi
 expect_error "natter: --top-p: '1.5' is out of range (0 to 1)" -m x.gguf --top-p 1.5 -p hi
 expect_error "natter: --top-k: 'ten' is not a whole number" -m x.gguf --top-k ten -p hi
 expect_error "natter: -n: '-5' is out of range (0 to 16777216)" -m x.gguf -n -5 -p hi
-expect_error "natter: --seed: '-1' is not a seed (0 to 18446744073709551615)" --seed=-1
+expect_error "natter: --seed: '-1' is not a whole number" --seed=-1
 expect_error "natter: unknown option '--tempreature' (see natter --help)" --tempreature 1
 expect_error "natter: --ctx needs a value" --ctx
 expect_error "natter: --raw takes no value" --raw=1

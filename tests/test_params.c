@@ -28,8 +28,10 @@ static const char *outside(const param_def *d, bool below, char *buf, size_t cap
  * code under test). */
 static void expected(const param_def *d, const char *text, char *buf, size_t cap)
 {
-    if (d->kind == PARAM_U64)
-        snprintf(buf, cap, "'%s' is not a seed (0 to 18446744073709551615)", text);
+    if (d->kind == PARAM_U64 && text[0] == '-')
+        snprintf(buf, cap, "'%s' is not a whole number", text);
+    else if (d->kind == PARAM_U64)
+        snprintf(buf, cap, "'%s' is out of range (0 to 18446744073709551615)", text);
     else if (d->kind == PARAM_INT)
         snprintf(buf, cap, "'%s' is out of range (%ld to %ld)", text, (long)d->lo, (long)d->hi);
     else

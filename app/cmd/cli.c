@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "conv/chat.h"
 #include "conv/params.h"
+#include "util/num.h"
 #include "cmds.h"
 #include "model_find.h"
 #include "conv/persona.h"
@@ -116,22 +117,13 @@ void cli_usage(FILE *out)
           out);
 }
 
-/* Parses a whole number in [lo, hi]. */
+/* Parses a whole number in [lo, hi] (util/num.h's rule and words). */
 static int cli_int(const char *opt, const char *v, long lo, long hi, int32_t *out, FILE *err)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!v[0] || *end || end == v) {
-        fprintf(err, "natter: %s: '%s' is not a whole number\n", opt, v);
-        return -1;
-    }
-    if (errno == ERANGE || x < lo || x > hi) {
-        fprintf(err, "natter: %s: '%s' is out of range (%ld to %ld)\n", opt, v, lo, hi);
-        return -1;
-    }
-    *out = (int32_t)x;
-    return 0;
+    nt_err e = {0};
+    if (num_int32(v, (int32_t)lo, (int32_t)hi, out, &e) == NT_OK) return 0;
+    fprintf(err, "natter: %s: %s\n", opt, e.msg);
+    return -1;
 }
 
 /* getopt_long's values of the options without a short letter; a sampling parameter's is

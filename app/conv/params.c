@@ -3,9 +3,9 @@
  * from text with its range checked, the exact text of a value, field access by row, and the
  * reading of parameters in YAML files (personas, sessions). */
 #include "params.h"
+#include "util/num.h"
 #include "util/yamlcfg.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,42 +63,26 @@ size_t param_spellings(enum param_form form, bool sampler_only, const char **can
 
 int param_parse(const param_def *d, const char *text, param_values *v, nt_err *err)
 {
-    char *end = NULL;
+    /* What a number is and how a bad one is worded are util/num.h's, as for every option. */
     char *field = (char *)v + d->off;
-    errno = 0;
     if (d->kind == PARAM_U64) {
-        /* strtoull takes "-1" as 2^64-1: a sign is refused first. */
-        unsigned long long x = 0;
-        if (text[0] && text[0] != '-' && text[0] != '+' && text[0] != ' ') x = strtoull(text, &end, 0);
-        if (!end || end == text || *end || errno == ERANGE)
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a seed (0 to %llu)", text,
-                              (unsigned long long)UINT64_MAX);
-        uint64_t u = (uint64_t)x;
-        memcpy(field, &u, sizeof u);
-        return NT_OK;
+        uint64_t u;
+        int rc = num_u64(text, UINT64_MAX, &u, err);
+        if (rc == NT_OK) memcpy(field, &u, sizeof u);
+        return rc;
     }
     if (d->kind == PARAM_INT) {
-        long x = strtol(text, &end, 10);
-        if (!text[0] || *end || end == text)
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a whole number", text);
-        if (errno == ERANGE || x < (long)d->lo || x > (long)d->hi)
-            return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%ld to %ld)", text,
-                              (long)d->lo, (long)d->hi);
-        int32_t i = (int32_t)x;
-        memcpy(field, &i, sizeof i);
-        return NT_OK;
+        int32_t i;
+        int rc = num_int32(text, (int32_t)d->lo, (int32_t)d->hi, &i, err);
+        if (rc == NT_OK) memcpy(field, &i, sizeof i);
+        return rc;
     }
-    double x = strtod(text, &end);
-    if (!text[0] || *end || end == text || !isfinite(x))
-        return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", text);
-    /* Read with strtof (strtod then a cast can round twice) and compared as floats: 0.01f
-     * is a little below 0.01, and every value written from a float must read back. */
-    errno = 0;
+    double x;
+    int rc = num_double(text, d->lo, d->hi, &x, err);
+    if (rc != NT_OK) return rc;
+    /* The value is strtof's: strtod then a cast can round twice, and a value written from a
+     * float (param_format) must read back as exactly that float. */
     float f = strtof(text, NULL);
-    if (errno == ERANGE && f != 0) f = NAN;
-    if (!(f >= (float)d->lo && f <= (float)d->hi))
-        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", text, d->lo,
-                          d->hi);
     memcpy(field, &f, sizeof f);
     return NT_OK;
 }

@@ -115,11 +115,11 @@ const char *param_spelling(const param_def *d, enum param_form form);
  * order (sampler_only: only the parameters in nt_sampler_params). Returns how many. */
 size_t param_spellings(enum param_form form, bool sampler_only, const char **cands);
 
-/* Reads text as d's value into v (only d's field changes). On failure err->msg says what is
- * wrong without naming the parameter ("'7x' is not a number", "'1.5' is out of range (0 to
- * 1)", "'-3' is not a seed (0 to 18446744073709551615)") and v is unchanged. NT_OK or
- * NT_ERR_INVALID. Floats are range-checked after the conversion to float, so every value
- * param_format writes reads back. */
+/* Reads text as d's value into v (only d's field changes), by util/num.h's rule for numbers.
+ * On failure err->msg says what is wrong without naming the parameter ("'7x' is not a
+ * number", "'1.5' is out of range (0 to 1)", "'-1' is not a whole number") and v is
+ * unchanged. NT_OK or NT_ERR_INVALID. A float is stored as strtof reads it, so every value
+ * param_format writes reads back exactly. */
 int param_parse(const param_def *d, const char *text, param_values *v, nt_err *err);
 /* Writes d's value in v as the shortest text param_parse reads back to the same value. */
 void param_format(const param_def *d, const param_values *v, char *buf, size_t cap);
