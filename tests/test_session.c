@@ -261,7 +261,7 @@ static void test_roundtrip(void)
         T_CHECK(y2 && len2 == len && memcmp(y, y2, len) == 0);
         free(y2);
     }
-    /* Diff-friendly: multi-line texts are blocks, the long token lists wrap. The layout is
+    /* Diff-friendly: multi-line texts are blocks, nothing is folded. The layout is
      * libyaml's emitter's: a list is not indented under its key. */
     T_CHECK(strstr(y, "  text: |\n    line one\n    line two\n") != NULL);
     T_CHECK(strstr(y, "  text: |-\n    ---\n    ...\n") != NULL);

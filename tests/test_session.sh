@@ -88,7 +88,7 @@ if [ -f "$STORIES" ]; then
     done
     check "replay --check: summary line" grep -q '^replay check: 2 answers, 70 tokens, all identical$' "$tmp/c1"
     # A changed token in the recording is found, with the turn and position.
-    sed 's/^    tokens: \[\([0-9]*\), \([0-9]*\), \([0-9]*\),/    tokens: [\1, \2, 7,/' "$s" >"$tmp/edited.yaml"
+    sed 's/^  tokens: \[\([0-9]*\), \([0-9]*\), \([0-9]*\),/  tokens: [\1, \2, 7,/' "$s" >"$tmp/edited.yaml"
     "$NATTER" replay "$tmp/edited.yaml" --check >"$tmp/cx" 2>&1
     check "replay --check of an edited recording: exit 1" [ $? -eq 1 ]
     check "replay --check names the turn and the token" grep -q '^message 2 differs at token 2 (of 40 recorded):$' "$tmp/cx"
@@ -142,21 +142,21 @@ if [ -f "$STORIES" ]; then
     # The answer is the first 60 bytes (and the newline -p prints after it).
     head -c 60 "$tmp/ls0.out" >"$tmp/ls.want"; echo >>"$tmp/ls.want"
     check "a 180-byte stop string cuts the answer before it" cmp -s "$tmp/ls1.out" "$tmp/ls.want"
-    check "the session records the end at a stop string" grep -q '^    end: stop-string$' "$tmp/ls.yaml"
+    check "the session records the end at a stop string" grep -q '^  end: stop-string$' "$tmp/ls.yaml"
     check "the session keeps all 17 stop strings whole (the template's too)" \
-        [ "$(grep -c '^      - "' "$tmp/ls.yaml")" -eq 17 ]
-    check "the 180-byte one is written whole" grep -qF "      - \"$(yq <"$tmp/piece")\"" "$tmp/ls.yaml"
+        [ "$(grep -c '^  - "' "$tmp/ls.yaml")" -eq 17 ]
+    check "the 180-byte one is written whole" grep -qF "  - \"$(yq <"$tmp/piece")\"" "$tmp/ls.yaml"
     "$NATTER" replay "$tmp/ls.yaml" --check >"$tmp/lsc" 2>&1
     check "replay --check with 17 long stop strings ($(tail -1 "$tmp/lsc"))" [ $? -eq 0 ]
     # One byte over the limit in a session: refused with the file and line, never cut.
-    awk -v long="$(printf '%0256d' 0 | tr 0 y)" '/^      - "decoy 12 / { print "      - \"" long "\""; next } { print }' \
+    awk -v long="$(printf '%0256d' 0 | tr 0 y)" '/^  - "decoy 12 / { print "  - \"" long "\""; next } { print }' \
         "$tmp/ls.yaml" >"$tmp/ls-bad.yaml"
-    line=$(grep -n '^      - "yyy' "$tmp/ls-bad.yaml" | cut -d: -f1)
+    line=$(grep -n '^  - "yyy' "$tmp/ls-bad.yaml" | cut -d: -f1)
     cp "$tmp/ls-bad.yaml" "$tmp/ls-bad.orig"
     "$NATTER" export "$tmp/ls-bad.yaml" >/dev/null 2>"$tmp/ls-bad.err"
     check "a session with a 256-byte stop string: exit 1" [ $? -eq 1 ]
     check "a session with a 256-byte stop string: file:line:col ($(head -1 "$tmp/ls-bad.err"))" \
-        grep -qF "natter export: $tmp/ls-bad.yaml:$line:9: items of 'stop' must have at most 255 bytes, not 256" "$tmp/ls-bad.err"
+        grep -qF "natter export: $tmp/ls-bad.yaml:$line:5: items of 'stop' must have at most 255 bytes, not 256" "$tmp/ls-bad.err"
     "$NATTER" replay "$tmp/ls-bad.yaml" --check >/dev/null 2>&1
     check "replay refuses it too" [ $? -eq 1 ]
     check "and leaves it as it was" cmp -s "$tmp/ls-bad.yaml" "$tmp/ls-bad.orig"

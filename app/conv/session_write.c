@@ -220,9 +220,10 @@ char *session_to_yaml(const session *s, size_t *len)
 {
     strbuf b = {0};
     yaml_emitter_t e;
-    /* Token lists wrap before about 96 columns; text in blocks never folds. */
+    /* No folding: every value stays on its line (a stop string can be found with grep),
+     * multi-line text is a block. */
     bool ok = ycfg_emit_begin(&e, &b, "A natter session: regenerate its answers with `natter replay FILE`.\n"
-                                      "Format: natter-session(5).", 96);
+                                      "Format: natter-session(5).", -1);
     ok = ycfg_emit_end(&e, ok && emit_session(&e, s));
     if (!ok || b.oom) {
         strbuf_free(&b);
