@@ -8,10 +8,12 @@
 #include "natter.h"
 #include "t.h"
 #include "t_models.h"
+#include "cmd/model_find.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define GUIDE "models/natter-guide.gguf"
@@ -224,6 +226,48 @@ static void test_split_not_split(void)
     nt_gguf_close_split(parts, n);
 }
 
+/* natter models and -m (app/cmd/model_find.c) see a split model as one: its first part, with
+ * the size of all, found by its name without the part too. */
+static void test_split_listed(void)
+{
+    char first[600];
+    T_ASSERT(split_write("listed", 3, &split_good, 1, first, sizeof first) == 0);
+    char home[600];
+    snprintf(home, sizeof home, "%s/nohome", t_tmpdir());
+    setenv("HOME", home, 1);
+    setenv("NATTER_MODELS", t_tmpdir(), 1);
+    setenv("LLAMA_CACHE", home, 1);
+    unsetenv("XDG_CACHE_HOME");
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("HF_HOME");
+    unsetenv("OLLAMA_MODELS");
+    model_list l = {0};
+    T_ASSERT(model_find_all(&l) == 0);
+    const model_found *f = NULL;
+    int parts_listed = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strncmp(l.v[i].name, "listed-", 7) == 0) parts_listed++;
+        if (strcmp(l.v[i].name, "listed-00001-of-00003.gguf") == 0) f = &l.v[i];
+    }
+    T_EQ_INT(parts_listed, 1);
+    T_ASSERT(f != NULL);
+    T_EQ_INT(f->n_parts, 3);
+    uint64_t size = 0;
+    for (int k = 1; k <= 3; k++) {
+        char part[700];
+        snprintf(part, sizeof part, "%s/listed-%05d-of-00003.gguf", t_tmpdir(), k);
+        struct stat st;
+        T_ASSERT(stat(part, &st) == 0);
+        size += (uint64_t)st.st_size;
+    }
+    T_EQ_INT(f->size, size);
+    model_list_free(&l);
+    char msg[1024];
+    char *path = model_find_resolve("listed", msg, sizeof msg);
+    T_EQ_STR(path, first);
+    free(path);
+}
+
 int main(void)
 {
     T_RUN(test_split_names);
@@ -235,5 +279,6 @@ int main(void)
     T_RUN(test_split_wrong_no);
     T_RUN(test_split_tensor_count);
     T_RUN(test_split_not_split);
+    T_RUN(test_split_listed);
     return t_done();
 }

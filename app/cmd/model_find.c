@@ -434,8 +434,13 @@ static int find_match(const model_found *f, const char *arg)
     const char *slash = strrchr(f->name, '/');
     const char *file = slash ? slash + 1 : f->name;
     if (!find_ends_with(file, ".gguf")) return 0;
-    const size_t n = strlen(file) - 5, na = strlen(arg);
+    size_t n = strlen(file) - 5;
+    const size_t na = strlen(arg);
     if (strcmp(file, arg) == 0 || (na == n && strncmp(file, arg, n) == 0)) return 1;
+    /* A split model also by its name without the part: NAME for NAME-00001-of-00003.gguf. */
+    int no, count;
+    if (nt_gguf_split_name(file, &n, &no, &count) && na == n && strncmp(file, arg, n) == 0)
+        return 1;
     return 0;
 }
 

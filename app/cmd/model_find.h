@@ -21,7 +21,8 @@
  * split model (NAME-00001-of-00003.gguf) only the first part is listed, with the size of all.
  *
  * Besides its name, an entry is selected by shorter names: its file name with or without
- * .gguf, the repository ORG/NAME (Hugging Face, LM Studio), NAME for Ollama's NAME:latest. */
+ * .gguf (and without -00001-of-0000N.gguf for a split model), the repository ORG/NAME
+ * (Hugging Face, LM Studio), NAME for Ollama's NAME:latest. */
 #ifndef NATTER_APP_MODEL_FIND_H
 #define NATTER_APP_MODEL_FIND_H
 
