@@ -17,12 +17,17 @@
 #include <math.h>
 #include <float.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/* The state on the stack (its size is known): no allocation that could fail. */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 /* Smallest possible encodings, used to bound counts before allocating:
  * a metadata entry is a key length (8), a type (4) and at least a one-byte value;
@@ -39,6 +44,7 @@ typedef struct gguf_kv {
     const uint8_t *val;       /* scalars: the value bytes; STR: the bytes; ARR: first element */
     uint64_t str_n;           /* STR: length */
     uint64_t *str_off;        /* ARR of STR: file offset of each element's length prefix */
+    uint64_t raw_off, raw_n;  /* the whole entry (key, type, value) as stored: for the hash */
 } gguf_kv;
 
 struct nt_gguf {
@@ -56,6 +62,12 @@ struct nt_gguf {
     int64_t n_tensors;
     nt_gguf_tensor *t;           /* [n_tensors], file order */
     nt_gguf_tensor **t_by_name;  /* [n_tensors], sorted by name */
+    uint64_t *t_info_off;        /* [n_tensors + 1]: file offset of each tensor info, then of
+                                    the table's end (the hash reads the infos as stored) */
+
+    /* nt_gguf_model_hash, computed once on first use (any thread may be first). */
+    _Atomic uint64_t hash;
+    atomic_bool hashed;
 };
 
 /* ------------------------------------------------------------------ value types ----- */
@@ -284,6 +296,7 @@ static int gguf_read_kvs(nt_gguf *g, gguf_rd *r)
     for (int64_t i = 0; i < g->n_kv; i++) {
         gguf_kv *kv = &g->kv[i];
         uint32_t type;
+        kv->raw_off = r->pos;
         gguf_rd_field(r, "metadata entry %" PRId64, i);
         if ((rc = gguf_rd_name(r, "key", &kv->key))) return rc;
         gguf_rd_field_named(r, "key", kv->key);
@@ -292,6 +305,7 @@ static int gguf_read_kvs(nt_gguf *g, gguf_rd *r)
             return gguf_rd_fail(r, NT_ERR_FORMAT, "bad value type %" PRIu32, type);
         kv->type = (enum nt_gguf_vtype)type;
         if ((rc = gguf_rd_value(r, kv))) return rc;
+        kv->raw_n = r->pos - kv->raw_off;
     }
 
     /* Duplicates sit next to each other once sorted; the sorted index also serves look-ups. */
@@ -375,8 +389,11 @@ static int gguf_read_tensor_info(nt_gguf *g, gguf_rd *r, int64_t i)
 static int gguf_read_tensors(nt_gguf *g, gguf_rd *r)
 {
     int rc;
-    for (int64_t i = 0; i < g->n_tensors; i++)
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        g->t_info_off[i] = r->pos;
         if ((rc = gguf_read_tensor_info(g, r, i))) return rc;
+    }
+    g->t_info_off[g->n_tensors] = r->pos;
 
     for (int64_t i = 0; i < g->n_tensors; i++) g->t_by_name[i] = &g->t[i];
     if (g->n_tensors > 1)
@@ -474,7 +491,8 @@ static int gguf_read_header(nt_gguf *g, gguf_rd *r)
     g->kv_by_key = calloc((size_t)n_kv + 1, sizeof *g->kv_by_key);
     g->t = calloc((size_t)n_tensors + 1, sizeof *g->t);
     g->t_by_name = calloc((size_t)n_tensors + 1, sizeof *g->t_by_name);
-    if (!g->kv || !g->kv_by_key || !g->t || !g->t_by_name)
+    g->t_info_off = calloc((size_t)n_tensors + 1, sizeof *g->t_info_off);
+    if (!g->kv || !g->kv_by_key || !g->t || !g->t_by_name || !g->t_info_off)
         return gguf_rd_fail(r, NT_ERR_NOMEM, "out of memory for %" PRIu64 " entries and %" PRIu64
                             " tensors", n_kv, n_tensors);
     return NT_OK;
@@ -548,6 +566,7 @@ void nt_gguf_close(nt_gguf *g)
         for (int64_t i = 0; i < g->n_tensors; i++) free((char *)g->t[i].name);
     free(g->kv);
     free(g->kv_by_key);
+    free(g->t_info_off);
     free(g->t);
     free(g->t_by_name);
     if (g->base) munmap((void *)g->base, (size_t)g->size);
@@ -560,6 +579,42 @@ void nt_gguf_close(nt_gguf *g)
 const char *nt_gguf_path(const nt_gguf *g) { return g->path; }
 uint32_t nt_gguf_version(const nt_gguf *g) { return g->version; }
 uint64_t nt_gguf_file_size(const nt_gguf *g) { return g->size; }
+
+/* ------------------------------------------------------------------ model hash ----- */
+
+/* Descriptive metadata (general.name, general.license, general.alignment, ...) does not
+ * change what the model computes: a renamed or re-padded copy is the same model. Of the
+ * general.* keys only these define it. */
+static bool gguf_key_defines_model(const char *key)
+{
+    return strncmp(key, "general.", 8) != 0 || strcmp(key, "general.architecture") == 0 ||
+           strcmp(key, "general.quantization_version") == 0;
+}
+
+uint64_t nt_gguf_model_hash(const nt_gguf *g)
+{
+    /* The cache is the only thing that changes in an nt_gguf after open: two threads that
+     * both compute store the same value. */
+    nt_gguf *mg = (nt_gguf *)g;
+    if (atomic_load(&mg->hashed)) return atomic_load(&mg->hash);
+    XXH3_state_t st;
+    XXH3_INITSTATE(&st);
+    XXH3_64bits_reset(&st);
+    for (int64_t i = 0; i < g->n_kv; i++)
+        if (gguf_key_defines_model(g->kv[i].key))
+            XXH3_64bits_update(&st, g->base + g->kv[i].raw_off, (size_t)g->kv[i].raw_n);
+    /* Each tensor info as stored but for its last field, the data offset: where the bytes
+     * sit in the file is layout, not model. */
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        XXH3_64bits_update(&st, g->base + g->t_info_off[i],
+                           (size_t)(g->t_info_off[i + 1] - g->t_info_off[i] - 8));
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        XXH3_64bits_update(&st, g->t[i].data, g->t[i].nbytes);
+    uint64_t h = XXH3_64bits_digest(&st);
+    atomic_store(&mg->hash, h);
+    atomic_store(&mg->hashed, true);
+    return h;
+}
 size_t nt_gguf_alignment(const nt_gguf *g) { return g->alignment; }
 int64_t nt_gguf_n_kv(const nt_gguf *g) { return g->n_kv; }
 

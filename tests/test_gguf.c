@@ -310,6 +310,67 @@ static bool str_is(nt_gguf_str s, const char *want)
     return s.p && s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
 }
 
+/* Writes a small model-shaped file: a name, an alignment, one tokenizer value, two tensors. */
+static void hash_write(const char *path, const char *name, uint32_t align, int32_t bos,
+                       float w0, bool swap)
+{
+    nt_gguf_writer *w = nt_gguf_writer_init();
+    T_ASSERT(w != NULL);
+    float a[8] = {w0, 1, 2, 3, 4, 5, 6, 7}, b[4] = {9, 8, 7, 6};
+    int64_t na[2] = {4, 2}, nb[1] = {4};
+    nt_gguf_writer_set_str(w, "general.architecture", "llama");
+    nt_gguf_writer_set_str(w, "general.name", name);
+    nt_gguf_writer_set_alignment(w, align);
+    nt_gguf_writer_set_i32(w, "tokenizer.ggml.bos_token_id", bos);
+    /* swap: the same tensors, b's data first in the file (other offsets). */
+    if (!swap) nt_gguf_writer_add_tensor(w, "a", NT_TYPE_F32, 2, na, a);
+    nt_gguf_writer_add_tensor(w, "b", NT_TYPE_F32, 1, nb, b);
+    if (swap) nt_gguf_writer_add_tensor(w, "a", NT_TYPE_F32, 2, na, a);
+    nt_err e = {0};
+    T_EQ_INT(nt_gguf_writer_write(w, path, &e), NT_OK);
+    nt_gguf_writer_free(w);
+}
+
+static uint64_t hash_of(const char *path)
+{
+    nt_gguf *g = NULL;
+    nt_err e = {0};
+    if (nt_gguf_open(&g, path, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "%s", e.msg);
+        return 0;
+    }
+    uint64_t h = nt_gguf_model_hash(g);
+    if (nt_gguf_model_hash(g) != h) t_fail(__FILE__, __LINE__, "a second call differs");
+    nt_gguf_close(g);
+    return h;
+}
+
+/* nt_gguf_model_hash: the same for a renamed or re-aligned copy; different when a weight, a
+ * tokenizer value or the tensor order changes; the same on every open. */
+static void test_model_hash(void)
+{
+    char p[6][600];
+    for (int i = 0; i < 6; i++) snprintf(p[i], sizeof p[i], "%s/hash%d.gguf", t_tmpdir(), i);
+    hash_write(p[0], "tiny", 32, 1, 0.5f, false);
+    hash_write(p[1], "tiny, renamed", 64, 1, 0.5f, false); /* descriptive only */
+    hash_write(p[2], "tiny", 32, 1, 0.25f, false);         /* one weight */
+    hash_write(p[3], "tiny", 32, 2, 0.5f, false);          /* the tokenizer */
+    hash_write(p[4], "tiny", 32, 1, 0.5f, true);           /* the tensor order */
+    hash_write(p[5], "tiny", 32, 1, 0.5f, false);          /* p[0] again */
+    uint64_t h[6];
+    for (int i = 0; i < 6; i++) h[i] = hash_of(p[i]);
+    T_CHECK(h[0] == h[1]);
+    T_CHECK(h[0] != h[2]);
+    T_CHECK(h[0] != h[3]);
+    T_CHECK(h[0] != h[4]);
+    T_CHECK(h[0] == h[5]);
+    T_CHECK(h[2] != h[3]);
+    /* A real model: sessions record the value, so the definition must not drift. */
+    const char *m = t_fixture("models/stories260K.gguf");
+    if (!m) T_SKIP("../shared/fixtures absent");
+    T_EQ_INT(hash_of(m), 0xfb408a3ff45a36b2ull);
+}
+
 static void test_writer_roundtrip(void)
 {
     nt_gguf_writer *w = nt_gguf_writer_init();
@@ -1240,6 +1301,7 @@ static void test_big_vocab(void)
 
 int main(void)
 {
+    T_RUN(test_model_hash);
     T_RUN(test_types);
     T_RUN(test_stories260k);
     T_RUN(test_quant_fixtures);

@@ -151,6 +151,19 @@ void nt_gguf_close(nt_gguf *g);
 const char *nt_gguf_path(const nt_gguf *g);
 uint32_t nt_gguf_version(const nt_gguf *g);
 uint64_t nt_gguf_file_size(const nt_gguf *g);
+/* The model's identity, independent of its path and of how the file is laid out: XXH3-64
+ * (xxHash, seed 0) over, in this order,
+ *   1. every metadata entry that defines the model, as stored (key length and key, value type,
+ *      value), in file order: all but the descriptive general.* keys (general.architecture
+ *      and general.quantization_version are kept; general.name, general.alignment, ... are
+ *      not);
+ *   2. every tensor info as stored (name length and name, n_dims, dims, type) without its
+ *      data offset, in file order;
+ *   3. every tensor's data bytes (nbytes, no padding), in file order.
+ * So a renamed or re-padded copy hashes the same, a changed weight or tokenizer does not. The
+ * first call reads all the weights (about a second for a 4 GB file); later calls return the
+ * remembered value. Safe to call from several threads. Sessions record it (natter-session(5)). */
+uint64_t nt_gguf_model_hash(const nt_gguf *g);
 size_t nt_gguf_alignment(const nt_gguf *g);
 
 int64_t nt_gguf_n_kv(const nt_gguf *g);
