@@ -191,6 +191,7 @@ static void check_same(const session *a, const session *b)
     T_EQ_STR(a->model.name, b->model.name);
     T_CHECK(a->model.size == b->model.size);
     T_CHECK(a->model.hash == b->model.hash);
+    T_EQ_INT(a->model.hash_v1, b->model.hash_v1);
     T_EQ_STR(a->persona ? a->persona : "(none)", b->persona ? b->persona : "(none)");
     T_EQ_STR(a->system, b->system);
     T_EQ_INT(a->n_examples, b->n_examples);
@@ -250,6 +251,8 @@ static void test_roundtrip(void)
     T_ASSERT(y);
     session *r = NULL;
     ycfg_diag d = {0};
+    /* The model's identity is nt_gguf_model_hash's, written as xxh3:. */
+    T_CHECK(strstr(y, "\n  hash: xxh3:fedcba9876543210\n") != NULL);
     int rc = session_parse(&r, "rt.yaml", y, len, &d);
     if (rc != NT_OK) print_diag(&d);
     T_EQ_INT(rc, NT_OK);
@@ -361,6 +364,28 @@ static void expect_error(const char *text, const char *want)
     session_free(s);
 }
 
+/* session_model_same: current hashes compare as hashes; an older natter's hash (hash_v1)
+ * can only be matched by file name and size. */
+static void test_model_identity(void)
+{
+    session_model a = {.file = "m.gguf", .size = 10, .hash = 7};
+    session_model b = a;
+    T_CHECK(session_model_same(&a, &b));
+    b.file = "renamed.gguf"; /* the hash is the identity: the name does not matter */
+    T_CHECK(session_model_same(&a, &b));
+    b.hash = 8;
+    T_CHECK(!session_model_same(&a, &b));
+    session_model old = {.file = "m.gguf", .size = 10, .hash = 99, .hash_v1 = true};
+    T_CHECK(session_model_same(&a, &old));
+    old.size = 11;
+    T_CHECK(!session_model_same(&a, &old));
+    char buf[32];
+    session_model_hash_text(&a, buf);
+    T_EQ_STR(buf, "xxh3:0000000000000007");
+    session_model_hash_text(&old, buf);
+    T_EQ_STR(buf, "fnv1a64:0000000000000063");
+}
+
 static void test_corrupt(void)
 {
     session *s = NULL;
@@ -368,6 +393,11 @@ static void test_corrupt(void)
     T_EQ_INT(session_parse(&s, "good.yaml", good, strlen(good), &d), NT_OK);
     print_diag(&d);
     T_ASSERT(s);
+    /* An older natter's fnv1a64 hash still reads, marked as such, and is written back as it was. */
+    T_CHECK(s->model.hash == 1 && s->model.hash_v1);
+    char *back = session_to_yaml(s, NULL);
+    T_CHECK(back && strstr(back, "\n  hash: fnv1a64:0000000000000001\n") != NULL);
+    free(back);
     T_EQ_INT(s->n_turns, 2);
     T_EQ_INT(s->turns[1].tokens.n, 2);
     /* No 'stop' key: the plain template's own stop string. */
@@ -505,7 +535,7 @@ static void test_corrupt(void)
                  "               ^");
     free(t);
     expect_error(t = edit("hash: fnv1a64:0000000000000001", "hash: 12"),
-                 "bad.yaml:7:9: 'hash' must be fnv1a64: and 16 hex digits\n"
+                 "bad.yaml:7:9: 'hash' must be xxh3: (or fnv1a64:) and 16 hex digits\n"
                  "  hash: 12\n"
                  "        ^");
     free(t);
@@ -1211,6 +1241,7 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--save-loop")) return save_loop(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "--check-version")) return check_version(argv[2]);
+    T_RUN(test_model_identity);
     T_RUN(test_roundtrip);
     T_RUN(test_save_private_atomic);
     T_RUN(test_corrupt);

@@ -87,6 +87,14 @@ if [ -f "$STORIES" ]; then
         check "replay --check --threads $t: exit 0 ($(tail -3 "$tmp/c$t"))" [ $? -eq 0 ]
     done
     check "replay --check: summary line" grep -q '^replay check: 2 answers, 70 tokens, all identical$' "$tmp/c1"
+    check "the session records the model's xxh3 hash" grep -q '^  hash: xxh3:fb408a3ff45a36b2$' "$s"
+    # A session from an older natter (fnv1a64 hash of the header only): still read, its model
+    # recognised by file name and size, and replay says so.
+    sed 's/^  hash: xxh3:.*/  hash: fnv1a64:9aa9fa45d7fc6363/' "$s" >"$tmp/old.yaml"
+    "$NATTER" replay "$tmp/old.yaml" --check >"$tmp/cold" 2>&1
+    check "replay --check of an fnv1a64 session: exit 0 ($(tail -2 "$tmp/cold"))" [ $? -eq 0 ]
+    check "replay says the old hash is matched by name and size" \
+        grep -q "records an older natter's model hash (fnv1a64:9aa9fa45d7fc6363): the model is recognised by its file name and size" "$tmp/cold"
     # A changed token in the recording is found, with the turn and position.
     sed 's/^  tokens: \[\([0-9]*\), \([0-9]*\), \([0-9]*\),/  tokens: [\1, \2, 7,/' "$s" >"$tmp/edited.yaml"
     "$NATTER" replay "$tmp/edited.yaml" --check >"$tmp/cx" 2>&1

@@ -210,14 +210,18 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "natter replay: %s\n", e.msg);
         goto out;
     }
+    char hash[32];
+    session_model_hash_text(&s->model, hash);
     if (check && !replay_exact(r)) {
         fprintf(stderr,
-                "natter replay: %s is not the model the session was recorded with (%s, "
-                "fnv1a64:%016llx): the answers cannot match\n",
-                replay_model_path(r), s->model.file ? s->model.file : "?",
-                (unsigned long long)s->model.hash);
+                "natter replay: %s is not the model the session was recorded with (%s, %s): "
+                "the answers cannot match\n",
+                replay_model_path(r), s->model.file ? s->model.file : "?", hash);
         goto out;
     }
+    if (s->model.hash_v1)
+        fprintf(stderr, "natter replay: %s records an older natter's model hash (%s): the model "
+                        "is recognised by its file name and size\n", file, hash);
     bool compare = !replay_exact(r); /* overrides or another model: side by side */
     bool tty = isatty(STDOUT_FILENO);
     size_t n_answers = 0, n_tokens = 0, n_same = 0;
@@ -418,8 +422,7 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
     }
     ycfg_diag_free(&d);
     nt_err e = {0};
-    uint64_t hash = session_model_hash(worker_gguf(w));
-    bool same = hash == s->model.hash;
+    bool same = session_model_is(&s->model, worker_gguf(w));
     if (session_restore(s, c, &e) != NT_OK) {
         fprintf(stderr, "natter: %s: %s\n", o->resume, e.msg);
         session_free(s);

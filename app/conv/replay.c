@@ -87,8 +87,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     if (rc != NT_OK) goto fail;
     r->tok = nt_model_tokenizer(r->m);
     r->n_ctx = nt_model_get_info(r->m)->n_ctx;
-    r->same_model = session_model_hash(nt_model_gguf(r->m)) == s->model.hash &&
-                    nt_gguf_file_size(nt_model_gguf(r->m)) == s->model.size;
+    r->same_model = session_model_is(&s->model, nt_model_gguf(r->m));
     r->exact = r->same_model && o.n_overrides == 0;
     /* The recorded template for the recorded model; another model speaks its own. */
     r->family = r->same_model ? s->family : nt_chat_detect_gguf(nt_model_gguf(r->m));

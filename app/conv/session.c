@@ -103,98 +103,27 @@ nomem:
     return NT_ERR_NOMEM;
 }
 
-/* ================================================================= model hash ===== */
+/* ================================================================= model identity ===== */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+bool session_model_is(const session_model *m, const nt_gguf *g)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
-    return h;
+    if (!m->hash_v1) return m->hash == nt_gguf_model_hash(g);
+    const char *path = nt_gguf_path(g), *slash = strrchr(path, '/');
+    return m->file && strcmp(m->file, slash ? slash + 1 : path) == 0 &&
+           m->size == nt_gguf_file_size(g);
 }
 
-static uint64_t fnv_u64(uint64_t h, uint64_t v)
+bool session_model_same(const session_model *a, const session_model *b)
 {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    return fnv(h, b, 8);
+    if (!a->hash_v1 && !b->hash_v1) return a->hash == b->hash;
+    if (a->hash_v1 && b->hash_v1 && a->hash != b->hash) return false;
+    return a->file && b->file && strcmp(a->file, b->file) == 0 && a->size == b->size;
 }
 
-static size_t vtype_size(enum nt_gguf_vtype t)
+void session_model_hash_text(const session_model *m, char buf[32])
 {
-    switch (t) {
-    case NT_GGUF_U8: case NT_GGUF_I8: case NT_GGUF_BOOL: return 1;
-    case NT_GGUF_U16: case NT_GGUF_I16: return 2;
-    case NT_GGUF_U32: case NT_GGUF_I32: case NT_GGUF_F32: return 4;
-    case NT_GGUF_U64: case NT_GGUF_I64: case NT_GGUF_F64: return 8;
-    default: return 0;
-    }
-}
-
-uint64_t session_model_hash(const nt_gguf *g)
-{
-    uint64_t h = FNV_OFFSET;
-    h = fnv_u64(h, nt_gguf_version(g));
-    int64_t nkv = nt_gguf_n_kv(g);
-    h = fnv_u64(h, (uint64_t)nkv);
-    for (int64_t i = 0; i < nkv; i++) {
-        const char *key = nt_gguf_kv_key(g, i);
-        enum nt_gguf_vtype t = nt_gguf_kv_type(g, i);
-        h = fnv(h, key, strlen(key) + 1);
-        h = fnv_u64(h, (uint64_t)t);
-        if (t == NT_GGUF_STR) {
-            nt_gguf_str v = {0};
-            nt_gguf_get_str(g, key, &v, NULL);
-            h = fnv_u64(h, v.n);
-            h = fnv(h, v.p, v.n);
-        } else if (t == NT_GGUF_ARR) {
-            enum nt_gguf_vtype et = nt_gguf_kv_arr_type(g, i);
-            uint64_t n = nt_gguf_kv_arr_n(g, i);
-            h = fnv_u64(h, (uint64_t)et);
-            h = fnv_u64(h, n);
-            if (et == NT_GGUF_STR) {
-                for (uint64_t k = 0; k < n; k++) {
-                    nt_gguf_str v = nt_gguf_arr_str(g, i, k);
-                    h = fnv_u64(h, v.n);
-                    h = fnv(h, v.p, v.n);
-                }
-            } else {
-                enum nt_gguf_vtype et2;
-                uint64_t n2;
-                const void *data = NULL;
-                if (nt_gguf_get_arr(g, key, &et2, &n2, &data, NULL) == NT_OK && data)
-                    h = fnv(h, data, (size_t)n2 * vtype_size(et2));
-            }
-        } else {
-            /* Scalars: hash the value through the widest getter that accepts it. */
-            int64_t iv;
-            float fv;
-            bool bv;
-            if (t == NT_GGUF_F32 || t == NT_GGUF_F64) {
-                if (nt_gguf_get_f32(g, key, &fv, NULL) == NT_OK) h = fnv(h, &fv, sizeof fv);
-            } else if (t == NT_GGUF_BOOL) {
-                if (nt_gguf_get_bool(g, key, &bv, NULL) == NT_OK) h = fnv_u64(h, bv);
-            } else if (nt_gguf_get_i64(g, key, &iv, NULL) == NT_OK) {
-                h = fnv_u64(h, (uint64_t)iv);
-            } else {
-                uint32_t uv;
-                if (nt_gguf_get_u32(g, key, &uv, NULL) == NT_OK) h = fnv_u64(h, uv);
-            }
-        }
-    }
-    int64_t nt = nt_gguf_n_tensors(g);
-    h = fnv_u64(h, (uint64_t)nt);
-    for (int64_t i = 0; i < nt; i++) {
-        const nt_gguf_tensor *t = nt_gguf_tensor_at(g, i);
-        h = fnv(h, t->name, strlen(t->name) + 1);
-        h = fnv_u64(h, (uint64_t)t->type);
-        h = fnv_u64(h, t->n_dims);
-        for (uint32_t d = 0; d < t->n_dims && d < 4; d++) h = fnv_u64(h, (uint64_t)t->ne[d]);
-        h = fnv_u64(h, t->offset);
-    }
-    return h;
+    snprintf(buf, 32, "%s:%016llx", m->hash_v1 ? "fnv1a64" : "xxh3",
+             (unsigned long long)m->hash);
 }
 
 int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
@@ -208,7 +137,7 @@ int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
     m.arch = strdup(info && info->arch ? info->arch : "");
     m.name = strdup(info && info->name ? info->name : "");
     m.size = nt_gguf_file_size(g);
-    m.hash = session_model_hash(g);
+    m.hash = nt_gguf_model_hash(g);
     if (!m.path || !m.file || !m.arch || !m.name) {
         session_model_release(&m);
         return NT_ERR_NOMEM;
@@ -654,7 +583,7 @@ int session_cmd_load(session **sp, chat *c, const char *name, char **msg)
     session *old = *sp;
     /* The recording's model identity is kept for the message; the live model is the current
      * one, and autosaves record that. */
-    bool same = old && old->model.hash == ns->model.hash;
+    bool same = old && session_model_same(&old->model, &ns->model);
     enum nt_chat_family fam = chat_get_family(c);
     chat_clear(c);
     nt_err err = {0};

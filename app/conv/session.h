@@ -40,7 +40,10 @@ typedef struct session_model {
     char *arch;     /* general.architecture, e.g. "llama" */
     char *name;     /* general.name or the file's base name */
     uint64_t size;  /* bytes */
-    uint64_t hash;  /* session_model_hash: metadata and tensor table */
+    uint64_t hash;  /* nt_gguf_model_hash, or an older natter's hash (hash_v1) */
+    bool hash_v1;   /* hash is the "fnv1a64:" one natter wrote before nt_gguf_model_hash (over
+                       the metadata and tensor table only): no longer computed, so such a
+                       record is matched by file name and size (session_model_is) */
 } session_model;
 
 /* A few-shot example turn of the fixed part (a persona's examples, chat_set_prefix). */
@@ -77,12 +80,16 @@ typedef struct session {
 session *session_init(void);
 void session_free(session *s);
 
-/* FNV-1a (64-bit) over the model's metadata (every key, its type and value bytes, arrays
- * element by element) and tensor table (name, type, dims, offset): it changes when the
- * weights' layout or anything in the header changes, and is independent of the path. */
-uint64_t session_model_hash(const nt_gguf *g);
-/* Fills s->model from a loaded model (computes the hash: a few milliseconds for a large
- * vocabulary, so do it once). NT_OK or NT_ERR_NOMEM. */
+/* True when m records the model in g: the same nt_gguf_model_hash. A record with an older
+ * natter's hash (hash_v1) is matched by the file's base name and size instead. */
+bool session_model_is(const session_model *m, const nt_gguf *g);
+/* True when two records name the same model (both hashes current: equal hashes; else the
+ * same base name and size). */
+bool session_model_same(const session_model *a, const session_model *b);
+/* The hash as the file writes it: "xxh3:" and 16 hex digits (or "fnv1a64:..." for hash_v1). */
+void session_model_hash_text(const session_model *m, char buf[32]);
+/* Fills s->model from a loaded model (nt_gguf_model_hash reads the weights once: about a
+ * second for 4 GB; the engine remembers it). NT_OK or NT_ERR_NOMEM. */
 int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info);
 /* Copies the conversation of c (system prompt, examples, greeting, family, raw mode, context,
  * turns, first turn) into s,

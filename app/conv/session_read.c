@@ -163,9 +163,12 @@ static int h_mhash(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     session_model *m = obj;
     const char *s = v->type == YAML_SCALAR_NODE ? sval(v) : NULL;
-    if (!s || strncmp(s, "fnv1a64:", 8) || strlen(s) != 24 || strspn(s + 8, "0123456789abcdef") != 16)
-        return ycfg_error(c, v, "'%s' must be fnv1a64: and 16 hex digits", k->name);
-    m->hash = strtoull(s + 8, NULL, 16);
+    /* "xxh3:" is nt_gguf_model_hash; "fnv1a64:" an older natter's hash, still read. */
+    size_t pre = s && !strncmp(s, "xxh3:", 5) ? 5 : s && !strncmp(s, "fnv1a64:", 8) ? 8 : 0;
+    if (!pre || strlen(s) != pre + 16 || strspn(s + pre, "0123456789abcdef") != 16)
+        return ycfg_error(c, v, "'%s' must be xxh3: (or fnv1a64:) and 16 hex digits", k->name);
+    m->hash = strtoull(s + pre, NULL, 16);
+    m->hash_v1 = pre == 8;
     return NT_OK;
 }
 

@@ -174,7 +174,9 @@ static bool emit_session(yaml_emitter_t *e, const session *s)
     ok = ok && ycfg_emit_plain(e, "file") && emit_str(e, s->model.file ? s->model.file : "?");
     if (s->model.path && s->model.path[0]) ok = ok && ycfg_emit_plain(e, "path") && emit_str(e, s->model.path);
     ok = ok && emit_kv(e, "size", "%llu", (unsigned long long)s->model.size);
-    ok = ok && emit_kv(e, "hash", "fnv1a64:%016llx", (unsigned long long)s->model.hash);
+    char hash[32];
+    session_model_hash_text(&s->model, hash);
+    ok = ok && emit_kv(e, "hash", "%s", hash);
     if (s->model.arch && s->model.arch[0]) ok = ok && ycfg_emit_plain(e, "arch") && emit_str(e, s->model.arch);
     if (s->model.name && s->model.name[0]) ok = ok && ycfg_emit_plain(e, "name") && emit_str(e, s->model.name);
     ok = ok && ycfg_emit_map(e, false, false);

@@ -194,7 +194,7 @@ int tui_replay_start(tui *t, const char *name)
     rp->s = s;
     /* The model loaded here when the session was recorded with it (same hash), else the
      * recorded file. */
-    if (t->sess && s->model.hash == t->sess->model.hash && t->model_path)
+    if (t->sess && session_model_same(&s->model, &t->sess->model) && t->model_path)
         rp->model_path = strdup(t->model_path);
     rp->n_threads = t->opts->n_threads;
     pthread_mutex_init(&rp->lock, NULL);
