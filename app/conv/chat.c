@@ -61,7 +61,7 @@ static void chat_prefix_free(chat *c)
     c->n_prefix = 0;
 }
 
-static void chat_turn_release(chat_turn *t)
+void chat_turn_release(chat_turn *t)
 {
     free(t->text);
     nt_tokens_free(&t->tokens);

@@ -67,6 +67,9 @@ typedef struct chat_turn {
  * NT_ERR_INVALID when n > GEN_MAX_STOP or a string is NULL, empty or longer than
  * GEN_STOP_LEN - 1 bytes (t unchanged); NT_ERR_NOMEM (t unchanged). */
 int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n);
+/* Frees what a turn owns (text, tokens, changes, error, stop strings) and zeroes it: for the
+ * chat's turns and for copies of them (sessions). */
+void chat_turn_release(chat_turn *t);
 
 typedef struct chat chat;
 

@@ -34,19 +34,9 @@ session *session_init(void)
     return s;
 }
 
-static void session_turn_release(chat_turn *t)
-{
-    free(t->text);
-    nt_tokens_free(&t->tokens);
-    free(t->changes);
-    free(t->error);
-    free(t->stop);
-    memset(t, 0, sizeof *t);
-}
-
 static void session_clear_turns(session *s)
 {
-    for (size_t i = 0; i < s->n_turns; i++) session_turn_release(&s->turns[i]);
+    for (size_t i = 0; i < s->n_turns; i++) chat_turn_release(&s->turns[i]);
     free(s->turns);
     s->turns = NULL;
     s->n_turns = 0;
@@ -99,7 +89,7 @@ static int session_turn_copy(chat_turn *d, const chat_turn *t)
     if (t->error && !(d->error = strdup(t->error))) goto nomem;
     return NT_OK;
 nomem:
-    session_turn_release(d);
+    chat_turn_release(d);
     return NT_ERR_NOMEM;
 }
 
@@ -158,7 +148,7 @@ int session_capture(session *s, const chat *c)
     if (!turns || !sys) goto nomem;
     for (size_t i = 0; i < n; i++)
         if (session_turn_copy(&turns[i], chat_turn_at(c, i)) != NT_OK) {
-            for (size_t j = 0; j < i; j++) session_turn_release(&turns[j]);
+            for (size_t j = 0; j < i; j++) chat_turn_release(&turns[j]);
             goto nomem;
         }
     size_t ne = chat_n_prefix(c);
@@ -173,7 +163,7 @@ int session_capture(session *s, const chat *c)
         for (size_t i = 0; ex && i < ne; i++) free(ex[i].text);
         free(ex);
         free(greet);
-        for (size_t j = 0; j < n; j++) session_turn_release(&turns[j]);
+        for (size_t j = 0; j < n; j++) chat_turn_release(&turns[j]);
         goto nomem;
     }
     session_clear_examples(s);
