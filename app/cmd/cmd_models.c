@@ -5,12 +5,12 @@
  * the GGUF header; names, paths and messages come from files and go through the sanitiser
  * (text.h) before they reach the terminal. */
 #include "natter.h"
+#include "args.h"
 #include "cmds.h"
 #include "model_find.h"
 #include "util/json.h"
 #include "util/text.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,25 +250,19 @@ int cmd_models(int argc, char **argv)
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool as_json = false;
-    int c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (c == 'j') as_json = true;
-        else if (c == 'h') {
+    args a = args_start("natter models", argc, argv, "h", longopts);
+    for (int c; (c = args_next(&a)) != -1;) {
+        if (c == 'j') {
+            as_json = true;
+        } else if (c == 'h') {
             models_usage(stdout);
             return 0;
         } else {
-            text_buf b = {0};
-            const char *bad = argv[optind - 1];
-            text_buf_put(&b, bad, strlen(bad), 0, false);
-            fprintf(stderr, "natter models: unknown option '%s'\n", b.s ? b.s : "");
-            text_buf_free(&b);
             models_usage(stderr);
             return 2;
         }
     }
-    if (optind < argc) {
+    if (args_operands(&a, 0)) {
         models_usage(stderr);
         return 2;
     }
