@@ -138,6 +138,22 @@ static void test_lead_len_chars(void)
     T_EQ_INT(text_chars("", 0), 0);
 }
 
+/* text_fput_escaped: every byte that could drive a terminal or blur a field is escaped. */
+static void test_fput_escaped(void)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    T_ASSERT(f != NULL);
+    const char in[] = "a\\b\n\t\r\x1b[31m\"q\" \xc2\x9b \xe4\xb8\xad \xff \xe4\xb8";
+    text_fput_escaped(f, in, sizeof in - 1, true);
+    fputc('|', f);
+    text_fput_escaped(f, "\"", 1, false);
+    fclose(f);
+    T_EQ_STR(out, "a\\\\b\\n\\t\\r\\x1b[31m\\\"q\\\" \\u009b \xe4\xb8\xad \\xff \\xe4\\xb8|\"");
+    free(out);
+}
+
 static void test_widths(void)
 {
     T_EQ_INT(text_cp_width('a'), 1);
@@ -255,6 +271,7 @@ int main(void)
 {
     T_RUN(test_decode);
     T_RUN(test_next);
+    T_RUN(test_fput_escaped);
     T_RUN(test_lead_len_chars);
     T_RUN(test_widths);
     T_RUN(test_sanitize);

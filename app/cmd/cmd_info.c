@@ -4,6 +4,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cmds.h"
+#include "util/text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,11 +52,7 @@ static void info_token(const nt_tokenizer *t, const char *label, int32_t id)
     }
     nt_gguf_str p = nt_tokenizer_piece(t, id);
     printf("%-17s %d \"", label, id);
-    for (size_t i = 0; i < p.n; i++) {
-        unsigned char ch = (unsigned char)p.p[i];
-        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') printf("\\x%02x", ch);
-        else putchar(ch);
-    }
+    text_fput_escaped(stdout, p.p, p.n, true);
     printf("\"\n");
 }
 

@@ -13,32 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prints s[0..n) with control characters, backslashes and invalid UTF-8 escaped, so a piece
- * is always one visible, unambiguous field. */
-static void tok_print_escaped(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\\') { fputs("\\\\", stdout); i++; continue; }
-        if (c == '\n') { fputs("\\n", stdout); i++; continue; }
-        if (c == '\t') { fputs("\\t", stdout); i++; continue; }
-        if (c == '\r') { fputs("\\r", stdout); i++; continue; }
-        if (c < 0x20 || c == 0x7f) { printf("\\x%02x", c); i++; continue; }
-        int32_t cp;
-        int len = text_next(s + i, n - i, &cp);
-        if (len < 0) {
-            printf("\\x%02x", c);
-            len = 1;
-        } else if (cp >= 0x80 && cp < 0xA0) {
-            printf("\\u%04x", (unsigned)cp);
-        } else {
-            fwrite(s + i, 1, (size_t)len, stdout);
-        }
-        i += (size_t)len;
-    }
-}
-
 static void tok_usage(FILE *f)
 {
     fprintf(f, "usage: natter tokenize MODEL.gguf [--ids] [--bos] [--special] < TEXT\n");
@@ -105,7 +79,7 @@ int cmd_tokenize(int argc, char **argv)
         for (size_t i = 0; i < out.n; i++) {
             nt_gguf_str p = nt_tokenizer_piece(t, out.v[i]);
             printf("%d\t", out.v[i]);
-            tok_print_escaped(p.p, p.n);
+            text_fput_escaped(stdout, p.p, p.n, false);
             putchar('\n');
         }
     }

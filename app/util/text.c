@@ -42,6 +42,25 @@ int text_lead_len(unsigned char c)
     return c >= 0xF0 && c <= 0xF7 ? 4 : c >= 0xE0 ? (c <= 0xEF ? 3 : 1) : c >= 0xC0 ? 2 : 1;
 }
 
+void text_fput_escaped(FILE *f, const char *s, size_t n, bool quoted)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        int32_t cp;
+        int len = text_next(s + i, n - i, &cp);
+        if (c == '\\') fputs("\\\\", f);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c == '\r') fputs("\\r", f);
+        else if (c == '"' && quoted) fputs("\\\"", f);
+        else if (c < 0x20 || c == 0x7f || len < 0) fprintf(f, "\\x%02x", c);
+        else if (cp >= 0x80 && cp < 0xA0) fprintf(f, "\\u%04x", (unsigned)cp);
+        else fwrite(s + i, 1, (size_t)len, f);
+        i += len > 0 ? (size_t)len : 1;
+    }
+}
+
 size_t text_chars(const char *s, size_t n)
 {
     size_t k = 0;

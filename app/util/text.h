@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TEXT_TAB_WIDTH 4 /* a tab becomes this many spaces */
 
@@ -41,6 +42,11 @@ static inline bool text_is_cont(unsigned char c)
 {
     return (c & 0xC0) == 0x80;
 }
+/* Writes s[0..n) to f as one visible, unambiguous field for a listing: backslash, newline,
+ * tab and CR as \\ \n \t \r, other control bytes and bytes that are not UTF-8 as \xNN, C1
+ * controls as \uNNNN, a double quote as \" when quoted (the field is printed in quotes);
+ * the rest as it is. Nothing in s can drive the terminal. */
+void text_fput_escaped(FILE *f, const char *s, size_t n, bool quoted);
 /* Characters in s[0..n), counted as the bytes that are not continuation bytes (a column in a
  * line of possibly broken text). */
 size_t text_chars(const char *s, size_t n);
