@@ -4,22 +4,19 @@
 # under ASan and UBSan. Needs clang and libFuzzer (mk/deps.sh installs them as root); skips,
 # saying so, where they are absent. `make fuzz` is the long run.
 BUILD=${1:-build}
-pass=0; fail=0; skip=0
+. "$(dirname "$0")/lib.sh"
 if ! command -v clang >/dev/null 2>&1 || \
    ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' | \
      clang -x c -fsanitize=fuzzer -o /tmp/natter-fuzz-probe.$$ - >/dev/null 2>&1; then
-    echo "SKIP test_fuzz: clang with libFuzzer is not installed (apt-get install clang libclang-rt-14-dev)"
-    echo "test_fuzz: 0 passed, 0 failed, 1 skipped"
-    exit 0
+    skip "test_fuzz: clang with libFuzzer is not installed (apt-get install clang libclang-rt-14-dev)"
+    finish
 fi
 rm -f /tmp/natter-fuzz-probe.$$
-log=$(mktemp)
+log="$tmp/log"
 if ! make -s fuzz-build >"$log" 2>&1; then
     cat "$log"
-    echo "FAIL test_fuzz: the fuzz targets do not build"
-    echo "test_fuzz: 0 passed, 1 failed, 0 skipped"
-    rm -f "$log"
-    exit 1
+    bad "test_fuzz: the fuzz targets do not build"
+    finish
 fi
 for src in fuzz/fuzz_*.c; do
     n=${src#fuzz/fuzz_}; n=${n%.c}
@@ -31,14 +28,10 @@ for src in fuzz/fuzz_*.c; do
     [ -d fuzz/regress/$n ] && set -- "$@" fuzz/regress/$n
     if "$bin" -runs=3000 -max_total_time=6 -timeout=60 -rss_limit_mb=2048 \
         -artifact_prefix=build/fuzz/crash-$n- "$@" >"$log" 2>&1; then
-        echo "ok   fuzz_$n: seeds, findings and $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log") runs clean"
-        pass=$((pass + 1))
+        ok "fuzz_$n: seeds, findings and $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log") runs clean"
     else
         tail -n 30 "$log"
-        echo "FAIL fuzz_$n (its input is in build/fuzz/crash-$n-*)"
-        fail=$((fail + 1))
+        bad "fuzz_$n (its input is in build/fuzz/crash-$n-*)"
     fi
 done
-rm -f "$log"
-echo "test_fuzz: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish
