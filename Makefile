@@ -42,12 +42,16 @@ TRAIN_SRC  := $(wildcard trainer/*.c)
 APP_SRC    := $(wildcard app/*/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+# The tiny model generator (tests/tiny/): linked into test_arch and into mktiny.
+TINY_SRC   := $(filter-out tests/tiny/mktiny.c,$(wildcard tests/tiny/*.c))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 TRAIN_OBJ  := $(TRAIN_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TINY_OBJ   := $(TINY_SRC:%.c=$(BUILD)/%.o)
+MKTINY     := $(BUILD)/tests/mktiny
 
 LIBENGINE := $(BUILD)/libnatter.a
 LIBTRAIN  := $(BUILD)/libnattertrain.a
@@ -89,8 +93,13 @@ $(NATTER): $(BUILD)/app/main.o $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# test_arch generates the tiny models itself; mktiny writes one for the reference script.
+$(BUILD)/tests/test_arch: $(TINY_OBJ)
+$(MKTINY): $(BUILD)/tests/tiny/mktiny.o $(TINY_OBJ) $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
 # The runner runs every test binary and every tests/*.sh script and prints the closing line.
-test: $(NATTER) $(TEST_BIN)
+test: $(NATTER) $(TEST_BIN) $(MKTINY)
 	@sh tests/run.sh $(BUILD)
 
 DEFAULT_MODEL := models/natter-guide.gguf
@@ -178,4 +187,4 @@ clean:
 
 distclean: clean
 
--include $(ENGINE_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/app/main.d
+-include $(ENGINE_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_LIB_OBJ:.o=.d) $(TINY_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/app/main.d

@@ -13,6 +13,8 @@ static const arch_desc arch_table[] = {
     {.name = "llama"},
     /* Qwen2/2.5: biases on Q/K/V, NEOX rope. */
     {.name = "qwen2", .feat = ARCH_QKV_BIAS | ARCH_ROPE_NEOX},
+    /* Qwen3 (dense): no biases, per-head Q/K norms, NEOX rope. */
+    {.name = "qwen3", .feat = ARCH_QK_NORM | ARCH_ROPE_NEOX},
 };
 
 #define ARCH_N (sizeof arch_table / sizeof arch_table[0])
@@ -47,6 +49,8 @@ const arch_tensor arch_layer_tensors[] = {
     T("attn_k.weight", MAT, wk, EMBD, KV, 0, 0, false, 0),
     T("attn_v.weight", MAT, wv, EMBD, KV, 0, 0, false, 0),
     T("attn_output.weight", MAT, wo, Q, EMBD, 0, 0, false, 0),
+    T("attn_q_norm.weight", VEC, q_norm, HEAD, 1, ARCH_QK_NORM, 0, false, 0),
+    T("attn_k_norm.weight", VEC, k_norm, HEAD, 1, ARCH_QK_NORM, 0, false, 0),
     T("ffn_norm.weight", VEC, ffn_norm, EMBD, 1, 0, 0, false, 0),
     T("ffn_gate.weight", MAT, w_gate, EMBD, FF, 0, ARCH_MOE, false, 0),
     T("ffn_up.weight", MAT, w_up, EMBD, FF, 0, ARCH_MOE, false, 0),

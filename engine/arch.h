@@ -19,7 +19,9 @@
 enum arch_feature {
     ARCH_QKV_BIAS = 1u << 0,      /* Q/K/V projections always carry biases (qwen2) */
     ARCH_ROPE_NEOX = 1u << 1,     /* rope pairs (i, i + n_rot/2) ("NEOX"), not (2i, 2i + 1) */
-    ARCH_MOE = 1u << 2,           /* the FFN is a mixture of experts: a router and 3-D expert
+    ARCH_QK_NORM = 1u << 2,       /* per-head RMS norm of Q and K (head_dim weights) before
+                                     rope (qwen3) */
+    ARCH_MOE = 1u << 3,           /* the FFN is a mixture of experts: a router and 3-D expert
                                      tensors instead of ffn_gate/up/down (none runs yet: a
                                      file with <arch>.expert_count is refused) */
 };

@@ -4,6 +4,7 @@
  * One function, nt_forward_batch, runs 1..MODEL_BATCH new tokens through every block:
  *   x = embedding(token)
  *   per block: x += Wo · attention(rope(Wq·rmsnorm(x)), rope(Wk·...), Wv·...)
+ *              (with ARCH_QK_NORM, each Q and K head is RMS-normed before rope)
  *              x += Wdown · (silu(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x)))
  *   logits = Wout · rmsnorm(x)
  *
@@ -256,6 +257,16 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         };
         lin_run(m, s->xn, n, qkv, 3);
         nt_kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
+        if (m->arch->feat & ARCH_QK_NORM) {
+            const int32_t hd = in->head_dim;
+            for (int32_t t = 0; t < n; t++) {
+                float *q = s->q + (size_t)t * (size_t)m->q_dim, *k = kc + (size_t)t * (size_t)m->kv_dim;
+                for (int32_t h = 0; h < in->n_head; h++)
+                    rmsnorm(q + (size_t)h * hd, q + (size_t)h * hd, L->q_norm, hd, in->norm_eps);
+                for (int32_t h = 0; h < in->n_head_kv; h++)
+                    rmsnorm(k + (size_t)h * hd, k + (size_t)h * hd, L->k_norm, hd, in->norm_eps);
+            }
+        }
         for (int32_t t = 0; t < n; t++) {
             const float *cs = s->rope + (size_t)t * (size_t)in->n_rot;
             rope_apply(m, s->q + (size_t)t * (size_t)m->q_dim, in->n_head, cs);

@@ -34,6 +34,8 @@ typedef struct model_layer {
     model_mat wk;           /* (kv_dim, n_embd) */
     model_mat wv;           /* (kv_dim, n_embd) */
     model_mat wo;           /* (n_embd, q_dim) */
+    const float *q_norm;    /* (head_dim) ARCH_QK_NORM: RMSNorm weight of each query head */
+    const float *k_norm;    /* (head_dim) ... of each key head */
     const float *ffn_norm;  /* (n_embd) RMSNorm weight before the FFN */
     model_mat w_gate;       /* (n_ff, n_embd) */
     model_mat w_up;         /* (n_ff, n_embd) */

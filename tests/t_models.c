@@ -10,6 +10,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+void t_parse_ids(const char *s, nt_tokens *out)
+{
+    char *end;
+    for (;;) {
+        long v = strtol(s, &end, 10);
+        if (end == s) break;
+        nt_tokens_push(out, (int32_t)v);
+        s = end;
+    }
+}
+
+nt_model *t_load_model(const char *path, int32_t n_ctx, int32_t n_threads)
+{
+    nt_model_params p = nt_model_default_params();
+    p.n_ctx = n_ctx;
+    p.n_threads = n_threads;
+    nt_model *m = NULL;
+    nt_err e = {0};
+    if (nt_model_load(&m, path, &p, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "nt_model_load(%s): %s", path, e.msg);
+        return NULL;
+    }
+    return m;
+}
+
+int32_t t_argmax(const float *v, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
 const char *t_chatml_stories(void)
 {
     static char path[4096];

@@ -6,8 +6,18 @@
 #define NATTER_TEST_T_MODELS_H
 
 #include "conv/worker.h"
+#include "natter.h"
 
 #include <stdint.h>
+
+
+/* Appends the whitespace-separated ids in s to out (reference files' id lists). */
+void t_parse_ids(const char *s, nt_tokens *out);
+/* Loads path with an n_ctx context and n_threads threads; a failure is recorded as a test
+ * failure with the loader's message, and gives NULL. */
+nt_model *t_load_model(const char *path, int32_t n_ctx, int32_t n_threads);
+/* Index of the largest of n values (the first on ties): greedy decoding. */
+int32_t t_argmax(const float *v, int32_t n);
 
 /* A copy of stories260K whose byte tokens 3 and 4 (<0x00>, <0x01>, never used in
  * text) are replaced by ChatML's control tokens, with a ChatML template: a small real model

@@ -18,48 +18,14 @@
 
 /* ------------------------------------------------------------------------ helpers ----- */
 
-/* Parses whitespace-separated ids from s into out. */
-static void parse_ids(const char *s, nt_tokens *out)
-{
-    char *end;
-    for (;;) {
-        long v = strtol(s, &end, 10);
-        if (end == s) break;
-        nt_tokens_push(out, (int32_t)v);
-        s = end;
-    }
-}
-
 static int read_ids(const char *path, nt_tokens *out)
 {
     size_t len;
     char *s = t_read_file(path, &len);
     if (!s) return -1;
-    parse_ids(s, out);
+    t_parse_ids(s, out);
     free(s);
     return 0;
-}
-
-static int32_t argmax(const float *v, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-static nt_model *load(const char *path, int32_t n_ctx, int32_t n_threads)
-{
-    nt_model_params p = nt_model_default_params();
-    p.n_ctx = n_ctx;
-    p.n_threads = n_threads;
-    nt_model *m = NULL;
-    nt_err e = {0};
-    if (nt_model_load(&m, path, &p, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "nt_model_load(%s): %s", path, e.msg);
-        return NULL;
-    }
-    return m;
 }
 
 /* Evaluates prompt, then greedily generates n ids (no stopping) into out. */
@@ -70,7 +36,7 @@ static int greedy(nt_model *m, const nt_tokens *prompt, int n, nt_tokens *out)
     nt_err e = {0};
     int rc = nt_model_eval(m, prompt->v, (int32_t)prompt->n, logits, &e);
     for (int i = 0; rc == NT_OK && i < n; i++) {
-        int32_t id = argmax(logits, V);
+        int32_t id = t_argmax(logits, V);
         nt_tokens_push(out, id);
         if (i + 1 < n) rc = nt_model_eval(m, &id, 1, logits, &e);
     }
@@ -136,7 +102,7 @@ static void stories_case(const char *which)
     char rel[128];
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 512, 2);
+    nt_model *m = t_load_model(path, 512, 2);
     T_ASSERT(m);
     nt_tokens prompt = {0}, want = {0}, got = {0};
     snprintf(rel, sizeof rel, "models/stories260K.%s.prompt.ids", which);
@@ -163,7 +129,7 @@ static void test_stories_info(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 0, 1);
+    nt_model *m = t_load_model(path, 0, 1);
     T_ASSERT(m);
     const nt_model_info *in = nt_model_get_info(m);
     T_EQ_STR(in->arch, "llama");
@@ -216,8 +182,8 @@ static int read_refs(ref_row **rows, int *n)
         memset(r, 0, sizeof *r);
         snprintf(r->file, sizeof r->file, "%s", f[0]);
         r->ppl = strtod(f[2], NULL);
-        parse_ids(f[3], &r->prompt);
-        parse_ids(f[4], &r->greedy);
+        t_parse_ids(f[3], &r->prompt);
+        t_parse_ids(f[4], &r->greedy);
     }
     free(s);
     return 0;
@@ -242,7 +208,7 @@ static void test_quant_greedy(void)
     for (int i = 0; i < n; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "quant/%s", rows[i].file);
-        nt_model *m = load(t_fixture(rel), 0, 2);
+        nt_model *m = t_load_model(t_fixture(rel), 0, 2);
         if (!m) continue;
         nt_tokens got = {0};
         greedy(m, &rows[i].prompt, (int)rows[i].greedy.n, &got);
@@ -268,7 +234,7 @@ static void test_quant_perplexity(void)
     for (int i = 0; i < n; i++) {
         char rel[128];
         snprintf(rel, sizeof rel, "quant/%s", rows[i].file);
-        nt_model *m = load(t_fixture(rel), 0, 2);
+        nt_model *m = t_load_model(t_fixture(rel), 0, 2);
         if (!m) continue;
         const nt_tokenizer *tok = nt_model_tokenizer(m);
         nt_tokens toks = {0};
@@ -305,7 +271,7 @@ static void threads_case(const char *rel)
 {
     const char *path = t_fixture(rel);
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 0, 1);
+    nt_model *m = t_load_model(path, 0, 1);
     T_ASSERT(m);
     const int32_t V = nt_model_get_info(m)->n_vocab;
     int32_t toks[40];
@@ -345,7 +311,7 @@ static void split_invariance_case(const char *rel)
 {
     const char *path = t_fixture(rel);
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 0, 2);
+    nt_model *m = t_load_model(path, 0, 2);
     T_ASSERT(m);
     const int32_t V = nt_model_get_info(m)->n_vocab;
     int32_t toks[40];
@@ -373,7 +339,7 @@ static void test_rewind(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 512, 2);
+    nt_model *m = t_load_model(path, 512, 2);
     T_ASSERT(m);
     nt_tokens prompt = {0}, a = {0};
     T_ASSERT(read_ids(t_fixture("models/stories260K.once.prompt.ids"), &prompt) == 0);
@@ -384,7 +350,7 @@ static void test_rewind(void)
     /* Fresh run: prompt, then 40 greedy tokens, keeping every step's logits. */
     T_EQ_INT(nt_model_eval(m, prompt.v, P, la, &e), NT_OK);
     for (int i = 0; i < 40; i++) {
-        int32_t id = argmax(la + (size_t)V * i, V);
+        int32_t id = t_argmax(la + (size_t)V * i, V);
         nt_tokens_push(&a, id);
         if (i + 1 < 40) T_EQ_INT(nt_model_eval(m, &id, 1, la + (size_t)V * (i + 1), &e), NT_OK);
     }
@@ -400,7 +366,7 @@ static void test_rewind(void)
     T_EQ_INT(nt_model_eval(m, &a.v[5], 1, lb, &e), NT_OK);
     T_CHECK(memcmp(lb, la + (size_t)V * 6, sizeof(float) * V) == 0);
     for (int i = 6; i < 40; i++) {
-        int32_t id = argmax(lb, V);
+        int32_t id = t_argmax(lb, V);
         if (id != a.v[i]) {
             t_fail(__FILE__, __LINE__, "after rewind, token %d: got %d, want %d", i, id, a.v[i]);
             break;
@@ -430,7 +396,7 @@ static void test_context_full(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 16, 1);
+    nt_model *m = t_load_model(path, 16, 1);
     T_ASSERT(m);
     T_EQ_INT(nt_model_get_info(m)->n_ctx, 16);
     int32_t toks[17] = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311};
@@ -474,7 +440,7 @@ static void test_cancel(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 512, 2);
+    nt_model *m = t_load_model(path, 512, 2);
     T_ASSERT(m);
     const int32_t V = 512, N = 100;
     int32_t toks[100];
@@ -573,7 +539,7 @@ static const char *copy_model(const char *src, const char *name, const model_edi
 /* Logits after a fixed prompt, by the batch path (all positions) and one decoded token. */
 static float *run_logits(const char *path, int32_t *n_vocab)
 {
-    nt_model *m = load(path, 64, 1);
+    nt_model *m = t_load_model(path, 64, 1);
     if (!m) return NULL;
     const int32_t V = nt_model_get_info(m)->n_vocab;
     const int32_t toks[12] = {1, 403, 407, 261, 378, 300, 301, 302, 303, 304, 305, 306};
@@ -634,7 +600,7 @@ static void test_perplexity_args(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
     if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = load(path, 64, 2);
+    nt_model *m = t_load_model(path, 64, 2);
     T_ASSERT(m);
     int32_t toks[300];
     for (int i = 0; i < 300; i++) toks[i] = (int32_t)(3 + (i * 29) % 500);
@@ -745,7 +711,7 @@ static void test_bad_models(void)
     p = write_tiny("moe.gguf", (tiny_defects){.experts = 8});
     expect_load_error(p, NT_ERR_UNSUPPORTED, "llama.expert_count = 8: mixture-of-experts models are not supported");
     p = write_tiny("arch.gguf", (tiny_defects){.arch = "gpt2"});
-    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama, qwen2)");
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama, qwen2, qwen3)");
     /* qwen2 requires the Q/K/V biases. */
     p = write_tiny("qwen2.gguf", (tiny_defects){.arch = "qwen2"});
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_q.bias' is missing");

@@ -17,6 +17,7 @@
 #include "args.h"
 #include "cmds.h"
 #include "util/json.h"
+#include "util/rng.h"
 
 #include <errno.h>
 #include <math.h>
@@ -41,15 +42,6 @@ static double bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* splitmix64: a simple, fast PRNG; quality is irrelevant for random weights. */
-static uint64_t bench_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 /* ------------------------------------------------------------ machine limits ----- */
@@ -310,7 +302,7 @@ static void bench_random_q4_K(unsigned char *dst, int64_t n_blocks, float scale,
     for (int64_t b = 0; b < n_blocks; b++, dst += 144) {
         memcpy(dst, dh, 4);
         for (int i = 4; i < 144; i += 8) {
-            uint64_t v = bench_rand(rng);
+            uint64_t v = rng_next(rng);
             memcpy(dst + i, &v, 8);
         }
     }
@@ -330,9 +322,7 @@ static void *bench_fill_main(void *arg)
             continue;
         }
         for (int64_t i = 0; i < nr * f->cols; i++)
-            f->scratch[i] = f->norm ? 1.0f
-                                    : scale * ((float)(bench_rand(&rng) >> 40) *
-                                                   (2.0f / 16777216.0f) - 1.0f);
+            f->scratch[i] = f->norm ? 1.0f : scale * rng_uniform(&rng);
         nt_quantize_rows(f->type, f->scratch, f->data + row_bytes * (size_t)r, nr, f->cols);
     }
     return NULL;
@@ -568,7 +558,7 @@ static int bench_model(const bench_ctx *bc, const char *path)
         goto out;
     }
     uint64_t rng = 12345;
-    for (int i = 0; i < BENCH_PP; i++) ids[i] = (int32_t)(bench_rand(&rng) % (uint64_t)info->n_vocab);
+    for (int i = 0; i < BENCH_PP; i++) ids[i] = (int32_t)(rng_next(&rng) % (uint64_t)info->n_vocab);
     double mm_params;
     double bpt = bench_bytes_per_token(nt_model_gguf(m), &mm_params);
 
