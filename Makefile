@@ -93,8 +93,9 @@ $(NATTER): $(BUILD)/app/main.o $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-# test_arch generates the tiny models itself; mktiny writes one for the reference script.
-$(BUILD)/tests/test_arch: $(TINY_OBJ)
+# test_arch and test_arch_features generate the tiny models themselves; mktiny writes one
+# for the reference script.
+$(BUILD)/tests/test_arch $(BUILD)/tests/test_arch_features: $(TINY_OBJ)
 $(MKTINY): $(BUILD)/tests/tiny/mktiny.o $(TINY_OBJ) $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 

@@ -15,6 +15,17 @@ static const arch_desc arch_table[] = {
     {.name = "qwen2", .feat = ARCH_QKV_BIAS | ARCH_ROPE_NEOX},
     /* Qwen3 (dense): no biases, per-head Q/K norms, NEOX rope. */
     {.name = "qwen3", .feat = ARCH_QK_NORM | ARCH_ROPE_NEOX},
+    /* Gemma 2: local and global layers alternate, local first, with a 4096-position window
+     * when the file does not give one (llama.cpp's defaults); soft-capped scores and logits. */
+    {.name = "gemma2", .feat = ARCH_ROPE_NEOX | ARCH_POST_NORM | ARCH_GELU | ARCH_EMBD_SCALE | ARCH_SOFTCAP,
+     .swa_pattern = 2, .swa_default = 4096, .wide_query_layers = 46},
+    /* Gemma 3 (text): five local layers per global one, rotated with base 10000 and no
+     * scaling whatever rope.freq_base and rope.scaling say (they are the global layers'). */
+    {.name = "gemma3", .feat = ARCH_ROPE_NEOX | ARCH_POST_NORM | ARCH_GELU | ARCH_EMBD_SCALE | ARCH_QK_NORM,
+     .swa_pattern = 6, .swa_rope_base = 10000.0f, .wide_query_layers = 62},
+    /* Phi-3, Phi-3.5-mini, Phi-4-mini: fused Q/K/V and gate/up, LongRoPE factors. Their files
+     * may carry a sliding_window, which llama.cpp ignores (its conversion is wrong): so do we. */
+    {.name = "phi3", .feat = ARCH_ROPE_NEOX | ARCH_QKV_FUSED | ARCH_FFN_FUSED | ARCH_ROPE_LONG_SHORT},
 };
 
 #define ARCH_N (sizeof arch_table / sizeof arch_table[0])
@@ -45,24 +56,29 @@ const char *arch_list(void)
 
 const arch_tensor arch_layer_tensors[] = {
     T("attn_norm.weight", VEC, attn_norm, EMBD, 1, 0, 0, false, 0),
-    T("attn_q.weight", MAT, wq, EMBD, Q, 0, 0, false, 0),
-    T("attn_k.weight", MAT, wk, EMBD, KV, 0, 0, false, 0),
-    T("attn_v.weight", MAT, wv, EMBD, KV, 0, 0, false, 0),
+    T("attn_q.weight", MAT, wq, EMBD, Q, 0, ARCH_QKV_FUSED, false, 0),
+    T("attn_k.weight", MAT, wk, EMBD, KV, 0, ARCH_QKV_FUSED, false, 0),
+    T("attn_v.weight", MAT, wv, EMBD, KV, 0, ARCH_QKV_FUSED, false, 0),
+    T("attn_qkv.weight", MAT, wqkv, EMBD, QKV, ARCH_QKV_FUSED, 0, false, 0),
     T("attn_output.weight", MAT, wo, Q, EMBD, 0, 0, false, 0),
     T("attn_q_norm.weight", VEC, q_norm, HEAD, 1, ARCH_QK_NORM, 0, false, 0),
     T("attn_k_norm.weight", VEC, k_norm, HEAD, 1, ARCH_QK_NORM, 0, false, 0),
+    T("post_attention_norm.weight", VEC, attn_post_norm, EMBD, 1, ARCH_POST_NORM, 0, false, 0),
     T("ffn_norm.weight", VEC, ffn_norm, EMBD, 1, 0, 0, false, 0),
-    T("ffn_gate.weight", MAT, w_gate, EMBD, FF, 0, ARCH_MOE, false, 0),
-    T("ffn_up.weight", MAT, w_up, EMBD, FF, 0, ARCH_MOE, false, 0),
+    T("ffn_gate.weight", MAT, w_gate, EMBD, FF, 0, ARCH_MOE | ARCH_FFN_FUSED, false, 0),
+    T("ffn_up.weight", MAT, w_up, EMBD, FF, 0, ARCH_MOE | ARCH_FFN_FUSED, false, 0),
+    T("ffn_up.weight", MAT, w_gate_up, EMBD, FF2, ARCH_FFN_FUSED, ARCH_MOE, false, 0),
     T("ffn_down.weight", MAT, w_down, FF, EMBD, 0, ARCH_MOE, false, 0),
+    T("post_ffw_norm.weight", VEC, ffn_post_norm, EMBD, 1, ARCH_POST_NORM, 0, false, 0),
     /* Biases, after every matrix (each belongs to the matrix viewed above). Some llama
      * checkpoints carry them; qwen2 always has the Q/K/V ones. */
-    T("attn_q.bias", BIAS, wq, Q, 1, 0, 0, true, ARCH_QKV_BIAS),
-    T("attn_k.bias", BIAS, wk, KV, 1, 0, 0, true, ARCH_QKV_BIAS),
-    T("attn_v.bias", BIAS, wv, KV, 1, 0, 0, true, ARCH_QKV_BIAS),
+    T("attn_q.bias", BIAS, wq, Q, 1, 0, ARCH_QKV_FUSED, true, ARCH_QKV_BIAS),
+    T("attn_k.bias", BIAS, wk, KV, 1, 0, ARCH_QKV_FUSED, true, ARCH_QKV_BIAS),
+    T("attn_v.bias", BIAS, wv, KV, 1, 0, ARCH_QKV_FUSED, true, ARCH_QKV_BIAS),
+    T("attn_qkv.bias", BIAS, wqkv, QKV, 1, ARCH_QKV_FUSED, 0, true, ARCH_QKV_BIAS),
     T("attn_output.bias", BIAS, wo, EMBD, 1, 0, 0, true, 0),
-    T("ffn_gate.bias", BIAS, w_gate, FF, 1, 0, ARCH_MOE, true, 0),
-    T("ffn_up.bias", BIAS, w_up, FF, 1, 0, ARCH_MOE, true, 0),
+    T("ffn_gate.bias", BIAS, w_gate, FF, 1, 0, ARCH_MOE | ARCH_FFN_FUSED, true, 0),
+    T("ffn_up.bias", BIAS, w_up, FF, 1, 0, ARCH_MOE | ARCH_FFN_FUSED, true, 0),
     T("ffn_down.bias", BIAS, w_down, EMBD, 1, 0, ARCH_MOE, true, 0),
 };
 

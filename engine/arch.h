@@ -20,15 +20,34 @@ enum arch_feature {
     ARCH_QKV_BIAS = 1u << 0,      /* Q/K/V projections always carry biases (qwen2) */
     ARCH_ROPE_NEOX = 1u << 1,     /* rope pairs (i, i + n_rot/2) ("NEOX"), not (2i, 2i + 1) */
     ARCH_QK_NORM = 1u << 2,       /* per-head RMS norm of Q and K (head_dim weights) before
-                                     rope (qwen3) */
+                                     rope (qwen3, gemma3) */
     ARCH_MOE = 1u << 3,           /* the FFN is a mixture of experts: a router and 3-D expert
                                      tensors instead of ffn_gate/up/down (none runs yet: a
                                      file with <arch>.expert_count is refused) */
+    ARCH_POST_NORM = 1u << 4,     /* RMS norms after attention and after the FFN too, their
+                                     outputs normalised before the residual add (gemma2/3) */
+    ARCH_GELU = 1u << 5,          /* FFN gate activation gelu (tanh form), not silu (gemma) */
+    ARCH_EMBD_SCALE = 1u << 6,    /* embeddings multiplied by sqrt(n_embd) (gemma) */
+    ARCH_SOFTCAP = 1u << 7,       /* attention scores and logits soft-capped, c·tanh(x/c)
+                                     (gemma2: attn_logit_softcapping, final_logit_softcapping) */
+    ARCH_QKV_FUSED = 1u << 8,     /* one attn_qkv matrix: Q, K, V rows one after the other (phi3) */
+    ARCH_FFN_FUSED = 1u << 9,     /* ffn_up holds gate then up rows; no ffn_gate (phi3) */
+    ARCH_ROPE_LONG_SHORT = 1u << 10, /* rope_factors_long/short divide the rotary frequencies
+                                     when the context is above / within
+                                     rope.scaling.original_context_length (phi3 LongRoPE) */
 };
 
 typedef struct arch_desc {
     const char *name;      /* general.architecture */
     unsigned feat;         /* enum arch_feature bits */
+    /* Sliding-window attention (with <arch>.attention.sliding_window > 0): layer il is local
+     * (sees the last n_swa positions) when il % swa_pattern < swa_pattern - 1. */
+    int32_t swa_pattern;   /* 0: no local layers */
+    int32_t swa_default;   /* window when the file has no sliding_window key; 0: none */
+    float swa_rope_base;   /* rope base of local layers, never scaled; 0: like global ones */
+    /* Gemma: the 27B model (this many layers) scales queries by 1/sqrt(n_embd / n_head), its
+     * query_pre_attn_scalar, instead of 1/sqrt(head_dim) as every other size; 0: never. */
+    int32_t wide_query_layers;
 } arch_desc;
 
 /* The row for the name (n bytes, not NUL-terminated), or NULL. */
@@ -44,6 +63,8 @@ enum arch_dim {
     ARCH_D_Q,       /* n_head × head_dim */
     ARCH_D_KV,      /* n_head_kv × head_dim */
     ARCH_D_HEAD,    /* head_dim */
+    ARCH_D_QKV,     /* q_dim + 2 × kv_dim (a fused attn_qkv) */
+    ARCH_D_FF2,     /* 2 × n_ff (a fused gate and up) */
 };
 
 enum arch_kind {

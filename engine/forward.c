@@ -2,11 +2,14 @@
  * the feature flags of their arch.h row, which this file tests (never their names).
  *
  * One function, nt_forward_batch, runs 1..MODEL_BATCH new tokens through every block:
- *   x = embedding(token)
- *   per block: x += Wo · attention(rope(Wq·rmsnorm(x)), rope(Wk·...), Wv·...)
- *              (with ARCH_QK_NORM, each Q and K head is RMS-normed before rope)
- *              x += Wdown · (silu(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x)))
- *   logits = Wout · rmsnorm(x)
+ *   x = embedding(token) (× sqrt(n_embd) for Gemma)
+ *   per block: a = Wo · attention(rope(Wq·rmsnorm(x)), rope(Wk·...), Wv·...)
+ *              x += a, or x += rmsnorm(a) with post-norms (Gemma 2/3)
+ *              f = Wdown · (act(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x))), act silu or gelu
+ *              x += f, or x += rmsnorm(f)
+ *   logits = Wout · rmsnorm(x) (soft-capped for Gemma 2)
+ * ARCH_QK_NORM normalises each query and key head before rope; local (sliding-window)
+ * layers attend only to the last n_swa positions, rotated with their own base.
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
  * lin_run: matrix × matrix kernels (nt_quant_matmat) on activations prepared once per matrix
@@ -42,18 +45,21 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float e
 
 /* cos and sin of every rotated pair at position pos, computed like ggml: theta_i =
  * pos · base^(-2i/n_rot), the power built up by repeated float multiplication, divided by
- * the Llama 3.1 frequency factor, times the linear-scaling factor. cs holds (cos, sin) pairs. */
-static void rope_table(const nt_model *m, int32_t pos, float *cs)
+ * the frequency factor when there are factors, times the linear-scaling factor; both
+ * multiplied by mscale (rope.scaling.attn_factor). cs holds (cos, sin) pairs. */
+static void rope_table(const nt_model *m, int32_t pos, float base, float freq_scale,
+                       const float *factors, float *cs)
 {
     const int32_t half = m->info.n_rot / 2;
-    const float theta_scale = powf(m->info.rope_base, -2.0f / (float)m->info.n_rot);
+    const float theta_scale = powf(base, -2.0f / (float)m->info.n_rot);
+    const float ms = m->rope_mscale;
     float theta = (float)pos;
     for (int32_t i = 0; i < half; i++) {
         float th = theta;
-        if (m->rope_freqs) th /= m->rope_freqs[i];
-        th *= m->rope_freq_scale;
-        cs[2 * i] = cosf(th);
-        cs[2 * i + 1] = sinf(th);
+        if (factors) th /= factors[i];
+        th *= freq_scale;
+        cs[2 * i] = cosf(th) * ms;
+        cs[2 * i + 1] = sinf(th) * ms;
         theta *= theta_scale;
     }
 }
@@ -80,6 +86,21 @@ static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float
 static float silu(float x)
 {
     return x / (1.0f + expf(-x));
+}
+
+/* GELU in its tanh form (PyTorch's gelu(approximate="tanh"), Gemma's hidden_activation),
+ * evaluated in float like ggml. ggml itself reads it from a table indexed by the input
+ * rounded to half precision; the exact curve differs from that by under 1e-3 relative. */
+static float gelu_tanh(float x)
+{
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(c * x * (1.0f + 0.044715f * x * x)));
+}
+
+/* c · tanh(x / c): Gemma 2's soft-capping of attention scores and logits. */
+static float softcap(float x, float c)
+{
+    return c * tanhf(x / c);
 }
 
 /* ------------------------------------------------------------ the matrix products ----- */
@@ -179,12 +200,15 @@ typedef struct att_job {
     nt_model *m;
     int32_t il;     /* layer */
     int32_t pos0;   /* position of the batch's first token */
+    int32_t window; /* > 0: a token attends to itself and the window - 1 positions before */
 } att_job;
 
 /* Causal attention of one token for the query heads sharing one KV head (grouped-query
- * attention): for each head h of the group, softmax(q_h·K^T / sqrt(head_dim)) · V over
- * positions [0, pos]. Working a group at once reads each key row and each value column once
- * for all its heads; every head's numbers are computed exactly as they would be alone. */
+ * attention): for each head h of the group, softmax(att_scale · q_h·K^T) · V over positions
+ * [p0, pos], p0 = 0 or, in a local layer, the start of the window (llama.cpp masks key p
+ * when pos - p >= n_swa). Gemma 2 soft-caps the scores before the softmax. Working a group at
+ * once reads each key row and each value column once for all its heads; every head's numbers
+ * are computed exactly as they would be alone. */
 static void att_task(void *ctx, int64_t task, int thread)
 {
     const att_job *j = ctx;
@@ -192,17 +216,21 @@ static void att_task(void *ctx, int64_t task, int thread)
     const nt_model_info *in = &m->info;
     const int32_t hd = in->head_dim, group = in->n_head / in->n_head_kv;
     const int32_t t = (int32_t)(task / in->n_head_kv), g = (int32_t)(task % in->n_head_kv);
-    const int32_t pos = j->pos0 + t, n_pos = pos + 1;
+    const int32_t pos = j->pos0 + t;
+    const int32_t p0 = j->window > 0 && pos - j->window + 1 > 0 ? pos - j->window + 1 : 0;
+    const int32_t n_pos = pos + 1 - p0;
     const size_t n_ctx = (size_t)m->kv.n_ctx;
     const float *q = m->s.q + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
     float *out = m->s.att + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
     float *sc = m->s.scores + (size_t)thread * (size_t)group * n_ctx; /* (group, n_ctx) */
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = m->att_scale, cap = m->attn_softcap;
 
     for (int32_t p = 0; p < n_pos; p++) {
-        const float *k = kv_k(&m->kv, j->il, p) + (size_t)g * (size_t)hd;
-        for (int32_t h = 0; h < group; h++)
-            sc[(size_t)h * n_ctx + (size_t)p] = nt_quant_dot_f32(q + (size_t)h * (size_t)hd, k, hd) * scale;
+        const float *k = kv_k(&m->kv, j->il, p0 + p) + (size_t)g * (size_t)hd;
+        for (int32_t h = 0; h < group; h++) {
+            float v = nt_quant_dot_f32(q + (size_t)h * (size_t)hd, k, hd) * scale;
+            sc[(size_t)h * n_ctx + (size_t)p] = cap > 0.0f ? softcap(v, cap) : v;
+        }
     }
     float inv[MODEL_MAX_HEAD];
     for (int32_t h = 0; h < group; h++) {
@@ -217,7 +245,7 @@ static void att_task(void *ctx, int64_t task, int thread)
         inv[h] = (float)(1.0 / sum);
     }
     for (int32_t d = 0; d < hd; d++) {
-        const float *v = kv_vt(&m->kv, j->il, g * hd + d);
+        const float *v = kv_vt(&m->kv, j->il, g * hd + d) + p0;
         for (int32_t h = 0; h < group; h++)
             out[(size_t)h * (size_t)hd + (size_t)d] = nt_quant_dot_f32(sc + (size_t)h * n_ctx, v, n_pos) * inv[h];
     }
@@ -230,6 +258,16 @@ static bool forward_cancelled(const nt_model *m)
     return m->hooks.cancel && m->hooks.cancel(m->hooks.user);
 }
 
+/* Post-norm residual (Gemma 2/3): x += rmsnorm(y) · w for each of n tokens; y is overwritten. */
+static void add_normed(float *x, float *y, const float *w, int32_t n, int64_t ne, float eps)
+{
+    for (int32_t t = 0; t < n; t++) {
+        float *yt = y + t * ne, *xt = x + t * ne;
+        rmsnorm(yt, yt, w, ne, eps);
+        for (int64_t i = 0; i < ne; i++) xt[i] += yt[i];
+    }
+}
+
 int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logits, bool all)
 {
     const nt_model_info *in = &m->info;
@@ -239,8 +277,14 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
 
     for (int32_t t = 0; t < n; t++) {
         const model_mat *e = &m->tok_embd;
-        nt_quant_dequant_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes, s->x + t * ne, ne);
-        rope_table(m, pos0 + t, s->rope + (size_t)t * (size_t)in->n_rot);
+        float *xt = s->x + t * ne;
+        nt_quant_dequant_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes, xt, ne);
+        if (m->embd_scale != 1.0f)
+            for (int64_t i = 0; i < ne; i++) xt[i] *= m->embd_scale;
+        rope_table(m, pos0 + t, in->rope_base, m->rope_freq_scale, m->rope_freqs,
+                   s->rope + (size_t)t * (size_t)in->n_rot);
+        if (s->rope_swa)
+            rope_table(m, pos0 + t, m->rope_base_swa, 1.0f, NULL, s->rope_swa + (size_t)t * (size_t)in->n_rot);
     }
 
     for (int32_t il = 0; il < in->n_layer; il++) {
@@ -257,26 +301,24 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         };
         lin_run(m, s->xn, n, qkv, 3);
         nt_kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
-        if (m->arch->feat & ARCH_QK_NORM) {
-            const int32_t hd = in->head_dim;
-            for (int32_t t = 0; t < n; t++) {
-                float *q = s->q + (size_t)t * (size_t)m->q_dim, *k = kc + (size_t)t * (size_t)m->kv_dim;
-                for (int32_t h = 0; h < in->n_head; h++)
-                    rmsnorm(q + (size_t)h * hd, q + (size_t)h * hd, L->q_norm, hd, in->norm_eps);
-                for (int32_t h = 0; h < in->n_head_kv; h++)
-                    rmsnorm(k + (size_t)h * hd, k + (size_t)h * hd, L->k_norm, hd, in->norm_eps);
-            }
-        }
+        const float *rope = L->swa && s->rope_swa ? s->rope_swa : s->rope;
         for (int32_t t = 0; t < n; t++) {
-            const float *cs = s->rope + (size_t)t * (size_t)in->n_rot;
-            rope_apply(m, s->q + (size_t)t * (size_t)m->q_dim, in->n_head, cs);
-            rope_apply(m, kc + (size_t)t * (size_t)m->kv_dim, in->n_head_kv, cs);
+            float *qt = s->q + (size_t)t * (size_t)m->q_dim, *kt = kc + (size_t)t * (size_t)m->kv_dim;
+            if (L->q_norm) {
+                const int32_t hd = in->head_dim;
+                for (int32_t h = 0; h < in->n_head; h++) rmsnorm(qt + h * hd, qt + h * hd, L->q_norm, hd, in->norm_eps);
+                for (int32_t h = 0; h < in->n_head_kv; h++) rmsnorm(kt + h * hd, kt + h * hd, L->k_norm, hd, in->norm_eps);
+            }
+            const float *cs = rope + (size_t)t * (size_t)in->n_rot;
+            rope_apply(m, qt, in->n_head, cs);
+            rope_apply(m, kt, in->n_head_kv, cs);
         }
-        att_job aj = {m, il, pos0};
+        att_job aj = {m, il, pos0, L->swa ? m->n_swa : 0};
         const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * (size_t)m->kv_dim * 2 * sizeof(float);
         nt_pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head_kv, att_task, &aj);
-        const lin_out o = {&L->wo, s->xn, (size_t)ne, s->x};
+        const lin_out o = {&L->wo, s->xn, (size_t)ne, L->attn_post_norm ? NULL : s->x};
         lin_run(m, s->att, n, &o, 1);
+        if (L->attn_post_norm) add_normed(s->x, s->xn, L->attn_post_norm, n, ne, in->norm_eps);
 
         if (forward_cancelled(m)) return NT_ERR_CANCELLED;
 
@@ -287,9 +329,13 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             {&L->w_up, s->h2, (size_t)nff, NULL},
         };
         lin_run(m, s->xn, n, gu, 2);
-        for (int64_t i = 0; i < (int64_t)n * nff; i++) s->h1[i] = silu(s->h1[i]) * s->h2[i];
-        const lin_out d = {&L->w_down, s->xn, (size_t)ne, s->x};
+        if (m->arch->feat & ARCH_GELU)
+            for (int64_t i = 0; i < (int64_t)n * nff; i++) s->h1[i] = gelu_tanh(s->h1[i]) * s->h2[i];
+        else
+            for (int64_t i = 0; i < (int64_t)n * nff; i++) s->h1[i] = silu(s->h1[i]) * s->h2[i];
+        const lin_out d = {&L->w_down, s->xn, (size_t)ne, L->ffn_post_norm ? NULL : s->x};
         lin_run(m, s->h1, n, &d, 1);
+        if (L->ffn_post_norm) add_normed(s->x, s->xn, L->ffn_post_norm, n, ne, in->norm_eps);
     }
 
     if (forward_cancelled(m)) return NT_ERR_CANCELLED;
@@ -299,6 +345,8 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             rmsnorm(s->xn + t * ne, s->x + (first + t) * ne, m->out_norm, ne, in->norm_eps);
         const lin_out o = {&m->output, logits, (size_t)in->n_vocab, NULL};
         lin_run(m, s->xn, cnt, &o, 1);
+        if (m->final_softcap > 0.0f)
+            for (int64_t i = 0; i < (int64_t)cnt * in->n_vocab; i++) logits[i] = softcap(logits[i], m->final_softcap);
     }
     m->kv.n_past = pos0 + n;
     return NT_OK;
@@ -338,6 +386,11 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     s->h1 = scratch_floats(B * (size_t)in->n_ff);
     s->h2 = scratch_floats(B * (size_t)in->n_ff);
     s->rope = scratch_floats(B * (size_t)in->n_rot);
+    /* Local layers need their own rotations only when they differ from the global ones. */
+    bool swa_rope = false;
+    for (int32_t il = 0; il < in->n_layer; il++) swa_rope |= m->layers[il].swa;
+    swa_rope = swa_rope && (m->rope_base_swa != in->rope_base || m->rope_freq_scale != 1.0f || m->rope_freqs);
+    if (swa_rope) s->rope_swa = scratch_floats(B * (size_t)in->n_rot);
     s->logits = scratch_floats(B * (size_t)in->n_vocab);
 
     /* One activation buffer per matrix of a lin_run call, big enough for any matrix. */
@@ -359,6 +412,7 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     for (int i = 0; i < 3; i++) s->act[i] = malloc(s->act_bytes * MODEL_BATCH + 1);
 
     if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->h1 || !s->h2 || !s->rope || !s->logits ||
+        (swa_rope && !s->rope_swa) ||
         !s->act[0] || !s->act[1] || !s->act[2])
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate the forward pass's scratch",
                           nt_gguf_path(m->g));
@@ -376,6 +430,7 @@ void nt_forward_scratch_free(nt_model *m)
     free(s->h1);
     free(s->h2);
     free(s->rope);
+    free(s->rope_swa);
     free(s->logits);
     for (int i = 0; i < 3; i++) free(s->act[i]);
     free(s->scores);

@@ -138,6 +138,30 @@ static int model_read_hparams(nt_model *m, nt_err *err)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: rope scaling factor %g is out of range", path,
                           (double)factor);
 
+    /* Phi-3.5's long-context attention factor: llama.cpp multiplies every rotation by it, so
+     * q·k grows by its square. */
+    float mscale;
+    if ((rc = hp_f32(m, "rope.scaling.attn_factor", false, 1.0f, &mscale, err))) return rc;
+    if (!(mscale > 0.0f && mscale < 100.0f))
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.rope.scaling.attn_factor = %g is out of range",
+                          path, a, (double)mscale);
+
+    const arch_desc *ar = m->arch;
+    uint32_t swa = 0;
+    if (ar->swa_pattern > 0 &&
+        (rc = hp_u32(m, "attention.sliding_window", false, (uint32_t)ar->swa_default, 0,
+                     MODEL_MAX_CTX, &swa, err)))
+        return rc;
+    /* llama.cpp's defaults when a Gemma 2 file lacks the keys. */
+    float cap_att = 0.0f, cap_final = 0.0f;
+    if ((ar->feat & ARCH_SOFTCAP) &&
+        ((rc = hp_f32(m, "attn_logit_softcapping", false, 50.0f, &cap_att, err)) ||
+         (rc = hp_f32(m, "final_logit_softcapping", false, 30.0f, &cap_final, err))))
+        return rc;
+    if (!(cap_att >= 0.0f && cap_att < 1e6f) || !(cap_final >= 0.0f && cap_final < 1e6f))
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s: a logit soft-capping value is out of range",
+                          path, a);
+
     in->n_ctx_train = (int32_t)ctx;
     in->n_embd = (int32_t)embd;
     in->n_layer = (int32_t)layer;
@@ -150,8 +174,19 @@ static int model_read_hparams(nt_model *m, nt_err *err)
     in->rope_base = base;
     in->rope_scale = factor;
     m->rope_freq_scale = 1.0f / factor;
+    m->rope_mscale = mscale;
+    m->rope_base_swa = ar->swa_rope_base > 0.0f ? ar->swa_rope_base : base;
     m->q_dim = in->n_head * in->head_dim;
     m->kv_dim = in->n_head_kv * in->head_dim;
+    m->n_swa = (int32_t)swa;
+    m->attn_softcap = cap_att;
+    m->final_softcap = cap_final;
+    m->embd_scale = (ar->feat & ARCH_EMBD_SCALE) ? sqrtf((float)embd) : 1.0f;
+    /* Gemma's query_pre_attn_scalar is not in the files: llama.cpp recognises the 27B models
+     * by their layer count, which scale queries by n_embd / n_head; every other size scales
+     * by the head size, like the other architectures. */
+    const bool gemma_27b = ar->wide_query_layers > 0 && (int32_t)layer == ar->wide_query_layers;
+    m->att_scale = 1.0f / sqrtf(gemma_27b ? (float)(embd / head) : (float)key_len);
     return NT_OK;
 }
 
@@ -254,6 +289,15 @@ static int model_vec_get(nt_model *m, const float **out, const char *name, int64
     return NT_OK;
 }
 
+/* A view of rows [r0, r0 + n) of w: one part of a fused matrix. */
+static model_mat model_mat_rows(const model_mat *w, int64_t r0, int64_t n)
+{
+    model_mat v = *w;
+    v.n_out = n;
+    v.data = w->data + (size_t)r0 * w->row_bytes;
+    return v;
+}
+
 /* The size a block tensor's dimension is checked against. */
 static int64_t model_dim(const nt_model *m, enum arch_dim d)
 {
@@ -265,6 +309,8 @@ static int64_t model_dim(const nt_model *m, enum arch_dim d)
     case ARCH_D_Q: return m->q_dim;
     case ARCH_D_KV: return m->kv_dim;
     case ARCH_D_HEAD: return in->head_dim;
+    case ARCH_D_QKV: return m->q_dim + 2 * (int64_t)m->kv_dim;
+    case ARCH_D_FF2: return 2 * (int64_t)in->n_ff;
     }
     return 0;
 }
@@ -295,10 +341,30 @@ static int model_load_layer(nt_model *m, int32_t il, nt_err *err)
             break;
         }
     }
-    return rc;
+    if (rc) return rc;
+    /* Fused matrices are used as their parts: the same rows, no copy. */
+    model_layer *L = &m->layers[il];
+    if (feat & ARCH_QKV_FUSED) {
+        const int64_t Q = m->q_dim, KV = m->kv_dim;
+        const float *b = L->wqkv.bias;
+        L->wq = model_mat_rows(&L->wqkv, 0, Q);
+        L->wk = model_mat_rows(&L->wqkv, Q, KV);
+        L->wv = model_mat_rows(&L->wqkv, Q + KV, KV);
+        L->wq.bias = b;
+        L->wk.bias = b ? b + Q : NULL;
+        L->wv.bias = b ? b + Q + KV : NULL;
+    }
+    if (feat & ARCH_FFN_FUSED) {
+        L->w_gate = model_mat_rows(&L->w_gate_up, 0, m->info.n_ff);
+        L->w_up = model_mat_rows(&L->w_gate_up, m->info.n_ff, m->info.n_ff);
+    }
+    const int32_t pat = m->arch->swa_pattern;
+    L->swa = m->n_swa > 0 && pat > 0 && il % pat < pat - 1;
+    return NT_OK;
 }
 
-static int model_load_tensors(nt_model *m, nt_err *err)
+/* n_ctx: the context the cache will hold, which picks Phi-3's long or short rope factors. */
+static int model_load_tensors(nt_model *m, int32_t n_ctx, nt_err *err)
 {
     nt_model_info *in = &m->info;
     const int64_t E = in->n_embd;
@@ -324,6 +390,22 @@ static int model_load_tensors(nt_model *m, nt_err *err)
     /* Llama 3.1+: per-dimension divisors of the rotary frequencies. */
     if ((rc = model_vec_get(m, &m->rope_freqs, "rope_freqs.weight", in->n_rot / 2, false, err)))
         return rc;
+    /* Phi-3.5 / Phi-4-mini: long-context divisors when the context exceeds the original
+     * training length (rope.scaling.original_context_length), short ones otherwise, the
+     * choice llama.cpp makes from the context it is given. */
+    if (!m->rope_freqs && (m->arch->feat & ARCH_ROPE_LONG_SHORT)) {
+        uint32_t orig;
+        if ((rc = hp_u32(m, "rope.scaling.original_context_length", false, (uint32_t)in->n_ctx_train,
+                         1, MODEL_MAX_CTX, &orig, err)))
+            return rc;
+        const char *which = n_ctx > (int32_t)orig ? "rope_factors_long.weight" : "rope_factors_short.weight";
+        if ((rc = model_vec_get(m, &m->rope_freqs, which, in->n_rot / 2, false, err))) return rc;
+    }
+    if (m->rope_freqs)
+        for (int32_t i = 0; i < in->n_rot / 2; i++)
+            if (!(m->rope_freqs[i] > 0.0f) || !isfinite(m->rope_freqs[i]))
+                return nt_err_set(err, NT_ERR_FORMAT, "%s: rope frequency factor %d is %g, not a "
+                                  "positive number", nt_gguf_path(m->g), (int)i, (double)m->rope_freqs[i]);
 
     in->n_params = 0;
     for (int p = 0; p < m->n_parts; p++)
@@ -378,7 +460,16 @@ static int model_load(nt_model **out, const char *path, const nt_model_params *p
     m->info.arch = m->arch->name;
 
     if ((rc = model_read_hparams(m, err))) goto fail;
-    if ((rc = model_load_tensors(m, err))) goto fail;
+    int32_t n_ctx = p.n_ctx;
+    if (n_ctx == 0)
+        n_ctx = m->info.n_ctx_train < MODEL_CTX_DEFAULT_MAX ? m->info.n_ctx_train : MODEL_CTX_DEFAULT_MAX;
+    if (n_ctx > MODEL_MAX_CTX) {
+        rc = nt_err_set(err, NT_ERR_INVALID, "nt_model_load: n_ctx %d is larger than %d", (int)n_ctx,
+                        MODEL_MAX_CTX);
+        goto fail;
+    }
+    m->info.n_ctx = n_ctx;
+    if ((rc = model_load_tensors(m, n_ctx, err))) goto fail;
 
     if ((rc = nt_tokenizer_load(&m->tok, m->g, err))) goto fail;
     if (nt_tokenizer_n_vocab(m->tok) != m->info.n_vocab) {
@@ -406,15 +497,6 @@ static int model_load(nt_model **out, const char *path, const nt_model_params *p
         return NT_OK;
     }
 
-    int32_t n_ctx = p.n_ctx;
-    if (n_ctx == 0)
-        n_ctx = m->info.n_ctx_train < MODEL_CTX_DEFAULT_MAX ? m->info.n_ctx_train : MODEL_CTX_DEFAULT_MAX;
-    if (n_ctx > MODEL_MAX_CTX) {
-        rc = nt_err_set(err, NT_ERR_INVALID, "nt_model_load: n_ctx %d is larger than %d", (int)n_ctx,
-                        MODEL_MAX_CTX);
-        goto fail;
-    }
-    m->info.n_ctx = n_ctx;
     if ((rc = nt_kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, err))) goto fail;
 
     m->pool = nt_pool_init(threads_wanted(p.n_threads));

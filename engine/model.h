@@ -27,7 +27,9 @@ typedef struct model_mat {
     const float *bias;    /* (n_out) added to the product, or NULL */
 } model_mat;
 
-/* One transformer block. q_dim = n_head × head_dim, kv_dim = n_head_kv × head_dim. */
+/* One transformer block. q_dim = n_head × head_dim, kv_dim = n_head_kv × head_dim.
+ * A fused attn_qkv (phi3) is seen as the three row ranges wq, wk, wv; a fused ffn_up as
+ * w_gate (first n_ff rows) and w_up (the rest): the products are the same, no copy. */
 typedef struct model_layer {
     const float *attn_norm; /* (n_embd) RMSNorm weight before attention */
     model_mat wq;           /* (q_dim, n_embd), bias (q_dim) for qwen2 */
@@ -36,10 +38,15 @@ typedef struct model_layer {
     model_mat wo;           /* (n_embd, q_dim) */
     const float *q_norm;    /* (head_dim) ARCH_QK_NORM: RMSNorm weight of each query head */
     const float *k_norm;    /* (head_dim) ... of each key head */
+    const float *attn_post_norm; /* (n_embd) RMSNorm of the attention output, or NULL */
     const float *ffn_norm;  /* (n_embd) RMSNorm weight before the FFN */
     model_mat w_gate;       /* (n_ff, n_embd) */
     model_mat w_up;         /* (n_ff, n_embd) */
     model_mat w_down;       /* (n_embd, n_ff) */
+    const float *ffn_post_norm;  /* (n_embd) RMSNorm of the FFN output, or NULL */
+    model_mat wqkv;         /* (q_dim + 2 kv_dim, n_embd) ARCH_QKV_FUSED: seen as wq, wk, wv */
+    model_mat w_gate_up;    /* (2 n_ff, n_embd) ARCH_FFN_FUSED: seen as w_gate, w_up */
+    bool swa;               /* local layer: attends to the last n_swa positions only */
 } model_layer;
 
 /* Scratch of the forward pass, sized for MODEL_BATCH tokens; per-thread parts for the
@@ -52,6 +59,8 @@ typedef struct model_scratch {
     float *v;        /* (MODEL_BATCH, kv_dim) new values, before the cache stores them */
     float *h1, *h2;  /* (MODEL_BATCH, n_ff) FFN gate and up */
     float *rope;     /* (MODEL_BATCH, n_rot) cos, sin of each rotated pair, per token */
+    float *rope_swa; /* (MODEL_BATCH, n_rot) the same for local layers, or NULL when they
+                        rotate like the others */
     float *logits;   /* (MODEL_BATCH, n_vocab) logits of a batch (perplexity, nt_model_eval) */
     uint8_t *act[3]; /* (MODEL_BATCH, act_bytes) activations prepared for the matvec
                         path, one buffer per matrix of a lin_run call */
@@ -71,7 +80,15 @@ struct nt_model {
     int32_t q_dim, kv_dim;
     const arch_desc *arch; /* the architecture's row: forward.c tests its features */
     float rope_freq_scale; /* 1 / linear scaling factor */
-    const float *rope_freqs; /* (n_rot / 2) Llama 3.1 frequency divisors, or NULL */
+    const float *rope_freqs; /* (n_rot / 2) frequency divisors (Llama 3.1's rope_freqs, or
+                                Phi-3's long or short factors for this context), or NULL */
+    float rope_mscale;     /* rope.scaling.attn_factor: multiplies every cos and sin */
+    float rope_base_swa;   /* rope base of local layers (no scaling, no divisors) */
+    float att_scale;       /* multiplies q·k (1/sqrt(head_dim), or Gemma's query scaling) */
+    float attn_softcap;    /* scores become c·tanh(s/c) when c > 0 */
+    float final_softcap;   /* logits become c·tanh(l/c) when c > 0 */
+    float embd_scale;      /* multiplies the embeddings (1, or sqrt(n_embd) for Gemma) */
+    int32_t n_swa;         /* sliding window of local layers (positions), 0: none */
 
     model_mat tok_embd;   /* (n_vocab, n_embd) */
     const float *out_norm; /* (n_embd) */

@@ -13,6 +13,10 @@
 const tiny_entry tiny_models[] = {
     {"llama", tiny_llama},
     {"qwen3", tiny_qwen3},
+    {"gemma2", tiny_gemma2},
+    {"gemma3", tiny_gemma3},
+    {"phi3", tiny_phi3},
+    {"phi3-short", tiny_phi3_short},
 };
 const int tiny_n_models = (int)(sizeof tiny_models / sizeof tiny_models[0]);
 
@@ -108,7 +112,43 @@ static int tiny_copy_kv(tiny_gen *g, const nt_gguf *src, int64_t i, nt_err *err)
     return nt_gguf_writer_set_u64(g->w, key, (uint64_t)v);
 }
 
-static int tiny_copy_tokenizer(tiny_gen *g, const char *vocab_path, nt_err *err)
+/* The per-token arrays with chat->n_controls entries appended: the control tokens' pieces,
+ * type 3 (control), score 0. */
+static int tiny_append_controls(tiny_gen *g, const nt_gguf *src, int64_t i, const tiny_chat *chat,
+                                nt_err *err)
+{
+    const char *key = nt_gguf_kv_key(src, i);
+    const uint64_t n = nt_gguf_kv_arr_n(src, i), m = (uint64_t)chat->n_controls;
+    if (nt_gguf_kv_arr_type(src, i) == NT_GGUF_STR) {
+        char **v = tiny_keep(g, (size_t)(n + m) * sizeof *v);
+        if (!v) return g->rc;
+        for (uint64_t j = 0; j < n; j++) {
+            nt_gguf_str s = nt_gguf_arr_str(src, i, j);
+            if (!(v[j] = tiny_keep(g, s.n + 1))) return g->rc;
+            memcpy(v[j], s.p, s.n);
+            v[j][s.n] = 0;
+        }
+        for (uint64_t j = 0; j < m; j++) v[n + j] = (char *)chat->controls[j];
+        return nt_gguf_writer_set_arr_str(g->w, key, (const char *const *)v, n + m);
+    }
+    enum nt_gguf_vtype et;
+    uint64_t cnt;
+    const void *data;
+    int rc = nt_gguf_get_arr(src, key, &et, &cnt, &data, err);
+    if (rc) return rc;
+    if (et != NT_GGUF_I32 && et != NT_GGUF_F32)
+        return nt_err_set(err, NT_ERR_FORMAT, "tiny: %s: unexpected element type", key);
+    uint32_t *v = tiny_keep(g, (size_t)(cnt + m) * 4);
+    if (!v) return g->rc;
+    memcpy(v, data, cnt * 4);
+    for (uint64_t j = 0; j < m; j++) {
+        if (et == NT_GGUF_I32) ((int32_t *)v)[cnt + j] = 3;
+        else ((float *)v)[cnt + j] = 0.0f;
+    }
+    return nt_gguf_writer_set_arr(g->w, key, et, v, cnt + m);
+}
+
+static int tiny_copy_tokenizer(tiny_gen *g, const char *vocab_path, const tiny_chat *chat, nt_err *err)
 {
     nt_gguf *src = NULL;
     int rc = nt_gguf_open(&src, vocab_path, err);
@@ -116,8 +156,15 @@ static int tiny_copy_tokenizer(tiny_gen *g, const char *vocab_path, nt_err *err)
     for (int64_t i = 0; i < nt_gguf_n_kv(src) && rc == NT_OK; i++) {
         const char *key = nt_gguf_kv_key(src, i);
         if (strncmp(key, "tokenizer.", 10) != 0) continue;
-        if (strcmp(key, "tokenizer.ggml.tokens") == 0) g->n_vocab = (int64_t)nt_gguf_kv_arr_n(src, i);
-        rc = tiny_copy_kv(g, src, i, err);
+        if (strcmp(key, "tokenizer.ggml.tokens") == 0)
+            g->n_vocab = (int64_t)nt_gguf_kv_arr_n(src, i) + (chat ? chat->n_controls : 0);
+        if (chat && strcmp(key, "tokenizer.chat_template") == 0)
+            rc = nt_gguf_writer_set_str(g->w, key, chat->template_text);
+        else if (chat && (strcmp(key, "tokenizer.ggml.tokens") == 0 || strcmp(key, "tokenizer.ggml.token_type") == 0 ||
+                          strcmp(key, "tokenizer.ggml.scores") == 0))
+            rc = tiny_append_controls(g, src, i, chat, err);
+        else
+            rc = tiny_copy_kv(g, src, i, err);
     }
     nt_gguf_close(src);
     if (rc == NT_OK && g->n_vocab <= 0)
@@ -129,6 +176,12 @@ static int tiny_copy_tokenizer(tiny_gen *g, const char *vocab_path, nt_err *err)
 
 int tiny_init(tiny_gen *g, const char *arch, uint64_t seed, const char *vocab_path, nt_err *err)
 {
+    return tiny_init_chat(g, arch, seed, vocab_path, NULL, err);
+}
+
+int tiny_init_chat(tiny_gen *g, const char *arch, uint64_t seed, const char *vocab_path,
+                   const tiny_chat *chat, nt_err *err)
+{
     memset(g, 0, sizeof *g);
     g->arch = arch;
     g->rng = seed;
@@ -138,7 +191,7 @@ int tiny_init(tiny_gen *g, const char *arch, uint64_t seed, const char *vocab_pa
     snprintf(name, sizeof name, "tiny-%s", arch);
     tiny_check(g, nt_gguf_writer_set_str(g->w, "general.architecture", arch), "general.architecture");
     tiny_check(g, nt_gguf_writer_set_str(g->w, "general.name", name), "general.name");
-    if (g->rc == NT_OK) g->rc = tiny_copy_tokenizer(g, vocab_path, err);
+    if (g->rc == NT_OK) g->rc = tiny_copy_tokenizer(g, vocab_path, chat, err);
     return g->rc;
 }
 

@@ -60,6 +60,18 @@ typedef struct tiny_gen {
 int tiny_init(tiny_gen *g, const char *arch, uint64_t seed, const char *vocab_path, nt_err *err);
 void tiny_free(tiny_gen *g);
 
+/* An architecture's own chat markup, for a tiny model whose chat goes through it: the
+ * template text replaces the copied one and the control tokens are appended to the
+ * vocabulary (type control). */
+typedef struct tiny_chat {
+    const char *template_text;
+    const char *const *controls;
+    int n_controls;
+} tiny_chat;
+/* tiny_init with chat's template and control tokens (NULL: the copied ones, as tiny_init). */
+int tiny_init_chat(tiny_gen *g, const char *arch, uint64_t seed, const char *vocab_path,
+                   const tiny_chat *chat, nt_err *err);
+
 /* "<arch>.<suffix>" keys. */
 void tiny_u32(tiny_gen *g, const char *suffix, uint32_t v);
 void tiny_f32(tiny_gen *g, const char *suffix, float v);
@@ -97,5 +109,9 @@ const tiny_entry *tiny_find(const char *name);
 /* tiny_ARCH.c */
 int tiny_llama(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3(const char *path, const char *vocab_path, nt_err *err);
+int tiny_gemma2(const char *path, const char *vocab_path, nt_err *err);
+int tiny_gemma3(const char *path, const char *vocab_path, nt_err *err);
+int tiny_phi3(const char *path, const char *vocab_path, nt_err *err);
+int tiny_phi3_short(const char *path, const char *vocab_path, nt_err *err);
 
 #endif
