@@ -26,6 +26,8 @@ static const arch_desc arch_table[] = {
     /* Phi-3, Phi-3.5-mini, Phi-4-mini: fused Q/K/V and gate/up, LongRoPE factors. Their files
      * may carry a sliding_window, which llama.cpp ignores (its conversion is wrong): so do we. */
     {.name = "phi3", .feat = ARCH_ROPE_NEOX | ARCH_QKV_FUSED | ARCH_FFN_FUSED | ARCH_ROPE_LONG_SHORT},
+    /* IBM Granite 3.x (dense): the Llama block with four multipliers. */
+    {.name = "granite", .feat = ARCH_MULTIPLIERS},
 };
 
 #define ARCH_N (sizeof arch_table / sizeof arch_table[0])

@@ -35,6 +35,10 @@ enum arch_feature {
     ARCH_ROPE_LONG_SHORT = 1u << 10, /* rope_factors_long/short divide the rotary frequencies
                                      when the context is above / within
                                      rope.scaling.original_context_length (phi3 LongRoPE) */
+    ARCH_MULTIPLIERS = 1u << 11,  /* granite's multipliers: <arch>.logit_scale (logits divided by
+                                     it, required), and when present embedding_scale,
+                                     residual_scale (each sub-block's output before the add),
+                                     attention.scale (replaces 1/sqrt(head_dim)) */
 };
 
 typedef struct arch_desc {

@@ -145,7 +145,7 @@ static void lin_finish(const lin_job *j, const lin_out *o, int64_t r0, int64_t r
         float *res = o->res ? o->res + (size_t)t * o->ldy : NULL;
         for (int64_t r = r0; r < r1; r++) {
             if (b) y[r] += b[r];
-            if (res) res[r] += y[r];
+            if (res) res[r] += y[r] * j->m->res_scale; /* × 1 is exact: other archs unchanged */
         }
     }
 }
@@ -345,6 +345,8 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             rmsnorm(s->xn + t * ne, s->x + (first + t) * ne, m->out_norm, ne, in->norm_eps);
         const lin_out o = {&m->output, logits, (size_t)in->n_vocab, NULL};
         lin_run(m, s->xn, cnt, &o, 1);
+        if (m->logit_mul != 1.0f)
+            for (int64_t i = 0; i < (int64_t)cnt * in->n_vocab; i++) logits[i] *= m->logit_mul;
         if (m->final_softcap > 0.0f)
             for (int64_t i = 0; i < (int64_t)cnt * in->n_vocab; i++) logits[i] = softcap(logits[i], m->final_softcap);
     }

@@ -187,6 +187,27 @@ static int model_read_hparams(nt_model *m, nt_err *err)
      * by the head size, like the other architectures. */
     const bool gemma_27b = ar->wide_query_layers > 0 && (int32_t)layer == ar->wide_query_layers;
     m->att_scale = 1.0f / sqrtf(gemma_27b ? (float)(embd / head) : (float)key_len);
+    m->res_scale = 1.0f;
+    m->logit_mul = 1.0f;
+    if (ar->feat & ARCH_MULTIPLIERS) {
+        /* llama.cpp applies each optional multiplier only when the file gives a non-zero one. */
+        float logit, embd_s, res_s, att_s;
+        if ((rc = hp_f32(m, "logit_scale", true, 0.0f, &logit, err)) ||
+            (rc = hp_f32(m, "embedding_scale", false, 0.0f, &embd_s, err)) ||
+            (rc = hp_f32(m, "residual_scale", false, 0.0f, &res_s, err)) ||
+            (rc = hp_f32(m, "attention.scale", false, 0.0f, &att_s, err)))
+            return rc;
+        const float v[4] = {logit, embd_s, res_s, att_s};
+        for (int i = 0; i < 4; i++)
+            if (!(v[i] >= 0.0f && v[i] < 1e6f) || (i == 0 && v[i] == 0.0f))
+                return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.%s = %g is out of range", path, a,
+                                  (const char *[]){"logit_scale", "embedding_scale", "residual_scale",
+                                                   "attention.scale"}[i], (double)v[i]);
+        m->logit_mul = 1.0f / logit;
+        if (embd_s != 0.0f) m->embd_scale = embd_s;
+        if (res_s != 0.0f) m->res_scale = res_s;
+        if (att_s != 0.0f) m->att_scale = att_s;
+    }
     return NT_OK;
 }
 

@@ -87,7 +87,11 @@ struct nt_model {
     float att_scale;       /* multiplies q·k (1/sqrt(head_dim), or Gemma's query scaling) */
     float attn_softcap;    /* scores become c·tanh(s/c) when c > 0 */
     float final_softcap;   /* logits become c·tanh(l/c) when c > 0 */
-    float embd_scale;      /* multiplies the embeddings (1, or sqrt(n_embd) for Gemma) */
+    float embd_scale;      /* multiplies the embeddings (1, sqrt(n_embd) for Gemma, granite's
+                              embedding_scale) */
+    float res_scale;       /* multiplies a sub-block's output before the residual add (1, or
+                              granite's residual_scale) */
+    float logit_mul;       /* multiplies the logits (1, or 1 / granite's logit_scale) */
     int32_t n_swa;         /* sliding window of local layers (positions), 0: none */
 
     model_mat tok_embd;   /* (n_vocab, n_embd) */

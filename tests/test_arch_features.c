@@ -9,6 +9,7 @@
 #include "model.h"
 #include "natter.h"
 #include "t.h"
+#include "t_models.h"
 #include "tiny/tiny.h"
 
 #include <math.h>
@@ -35,20 +36,6 @@ static const char *tiny_path(const char *name)
         return paths[i];
     }
     return NULL;
-}
-
-static nt_model *load(const char *path, int32_t n_ctx, int32_t n_threads)
-{
-    nt_model_params p = nt_model_default_params();
-    p.n_ctx = n_ctx;
-    p.n_threads = n_threads;
-    nt_model *m = NULL;
-    nt_err e = {0};
-    if (nt_model_load(&m, path, &p, &e) != NT_OK) {
-        t_fail(__FILE__, __LINE__, "nt_model_load(%s): %s", path, e.msg);
-        return NULL;
-    }
-    return m;
 }
 
 /* Deterministic token ids in [5, 500): any text will do for comparing two runs. */
@@ -101,7 +88,7 @@ static void check_window(const char *arch, int32_t want_swa, int n_local)
     enum { N = 48 };
     int32_t tok[N];
     some_tokens(tok, N);
-    nt_model *a = load(path, 128, 2), *b = load(path, 128, 2);
+    nt_model *a = t_load_model(path, 128, 2), *b = t_load_model(path, 128, 2);
     T_ASSERT(a && b);
     T_EQ_INT(a->n_swa, want_swa);
     int local = 0;
@@ -133,7 +120,7 @@ static void test_phi3_rope_factors(void)
 {
     const char *path = tiny_path("phi3");
     T_ASSERT(path);
-    nt_model *s = load(path, 128, 1), *l = load(path, 129, 1);
+    nt_model *s = t_load_model(path, 128, 1), *l = t_load_model(path, 129, 1);
     T_ASSERT(s && l);
     const nt_gguf_tensor *ts = nt_gguf_find_tensor(s->g, "rope_factors_short.weight");
     const nt_gguf_tensor *tl = nt_gguf_find_tensor(l->g, "rope_factors_long.weight");
@@ -166,7 +153,7 @@ static void check_deterministic(const char *arch)
     enum { N = 80 };
     int32_t tok[N];
     some_tokens(tok, N);
-    nt_model *a = load(path, 128, 1), *b = load(path, 128, 2);
+    nt_model *a = t_load_model(path, 128, 1), *b = t_load_model(path, 128, 2);
     T_ASSERT(a && b);
     const size_t n = (size_t)N * (size_t)a->info.n_vocab;
     float *whole = all_logits(a, tok, N, 0), *threads = all_logits(b, tok, N, 0), *split = all_logits(b, tok, N, 7);
@@ -191,7 +178,7 @@ static void check_chat(const char *arch, enum nt_chat_family want, const char *m
 {
     const char *path = tiny_path(arch);
     T_ASSERT(path);
-    nt_model *m = load(path, 128, 1);
+    nt_model *m = t_load_model(path, 128, 1);
     T_ASSERT(m);
     T_EQ_INT(nt_chat_detect_gguf(nt_model_gguf(m)), want);
     const nt_chat_msg msgs[] = {{NT_ROLE_USER, "Hello"}};

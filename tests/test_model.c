@@ -711,7 +711,7 @@ static void test_bad_models(void)
     p = write_tiny("moe.gguf", (tiny_defects){.experts = 8});
     expect_load_error(p, NT_ERR_UNSUPPORTED, "llama.expert_count = 8: mixture-of-experts models are not supported");
     p = write_tiny("arch.gguf", (tiny_defects){.arch = "gpt2"});
-    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3)");
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3, granite)");
     /* qwen2 requires the Q/K/V biases. */
     p = write_tiny("qwen2.gguf", (tiny_defects){.arch = "qwen2"});
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_q.bias' is missing");

@@ -525,7 +525,7 @@ nt_model_params nt_model_default_params(void);
 
 /* Facts about the loaded model (for `natter info`, the status bar, sessions). */
 typedef struct nt_model_info {
-    const char *arch;     /* "llama", "qwen2", "gemma2", "gemma3", "phi3" */
+    const char *arch;     /* general.architecture: "llama", "qwen2", "gemma3", ... */
     const char *name;     /* general.name or the file's base name */
     int64_t n_params;
     int32_t n_ctx_train, n_ctx; /* trained context; the cache's length */

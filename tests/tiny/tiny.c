@@ -17,6 +17,7 @@ const tiny_entry tiny_models[] = {
     {"gemma3", tiny_gemma3},
     {"phi3", tiny_phi3},
     {"phi3-short", tiny_phi3_short},
+    {"granite", tiny_granite},
 };
 const int tiny_n_models = (int)(sizeof tiny_models / sizeof tiny_models[0]);
 

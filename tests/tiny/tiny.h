@@ -113,5 +113,6 @@ int tiny_gemma2(const char *path, const char *vocab_path, nt_err *err);
 int tiny_gemma3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_phi3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_phi3_short(const char *path, const char *vocab_path, nt_err *err);
+int tiny_granite(const char *path, const char *vocab_path, nt_err *err);
 
 #endif

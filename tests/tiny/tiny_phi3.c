@@ -12,6 +12,10 @@
 #include <math.h>
 #include <stdio.h>
 
+#ifndef PHI3_SEED
+#define PHI3_SEED 0xf14
+#endif
+
 enum { P_EMBD = 64, P_HEAD = 4, P_HEAD_KV = 2, P_ROT = 12, P_FF = 128, P_LAYER = 3, P_CTX = 4096 };
 
 /* llama.cpp looks up <unk>, <s> and </s> by name in the vocabulary of any model named phi3
@@ -26,13 +30,13 @@ static const tiny_chat phi3_chat = {
     phi3_controls, 7,
 };
 
-static int tiny_phi3_orig(const char *path, const char *vocab_path, uint32_t orig, nt_err *err)
+static int tiny_phi3_orig(const char *path, const char *vocab_path, uint32_t orig, uint64_t seed, nt_err *err)
 {
     const int64_t E = P_EMBD, hd = P_EMBD / P_HEAD, QKV = E + 2 * P_HEAD_KV * hd, F = P_FF;
     const float in_e = 1.0f / sqrtf((float)E);
     char name[96];
     tiny_gen g;
-    if (tiny_init_chat(&g, "phi3", 0xf13, vocab_path, &phi3_chat, err) == NT_OK) {
+    if (tiny_init_chat(&g, "phi3", seed, vocab_path, &phi3_chat, err) == NT_OK) {
         tiny_u32(&g, "context_length", P_CTX);
         tiny_u32(&g, "rope.scaling.original_context_length", orig);
         tiny_f32(&g, "rope.scaling.attn_factor", sqrtf(1.0f + logf((float)P_CTX / (float)orig) / logf((float)orig)));
@@ -73,10 +77,10 @@ static int tiny_phi3_orig(const char *path, const char *vocab_path, uint32_t ori
 
 int tiny_phi3(const char *path, const char *vocab_path, nt_err *err)
 {
-    return tiny_phi3_orig(path, vocab_path, 128, err);
+    return tiny_phi3_orig(path, vocab_path, 128, PHI3_SEED, err);
 }
 
 int tiny_phi3_short(const char *path, const char *vocab_path, nt_err *err)
 {
-    return tiny_phi3_orig(path, vocab_path, 512, err);
+    return tiny_phi3_orig(path, vocab_path, 512, 0xf13, err);
 }
