@@ -6,15 +6,14 @@
  * control tokens appended to the vocabulary.
  * The tests load models with a 256-position context: `phi3` (original context 128) runs
  * with the long factors, `phi3-short` (original context 512, otherwise the same) with the
- * short ones. */
+ * short ones. Their seeds differ: with phi3's first one, llama.cpp's F16 cache turned a
+ * 0.0006 lead of the greedy id into a different id at step 29 (this seed's smallest lead
+ * over the 32 steps is 0.012). */
 #include "tiny.h"
 
 #include <math.h>
 #include <stdio.h>
 
-#ifndef PHI3_SEED
-#define PHI3_SEED 0xf14
-#endif
 
 enum { P_EMBD = 64, P_HEAD = 4, P_HEAD_KV = 2, P_ROT = 12, P_FF = 128, P_LAYER = 3, P_CTX = 4096 };
 
@@ -77,7 +76,7 @@ static int tiny_phi3_orig(const char *path, const char *vocab_path, uint32_t ori
 
 int tiny_phi3(const char *path, const char *vocab_path, nt_err *err)
 {
-    return tiny_phi3_orig(path, vocab_path, 128, PHI3_SEED, err);
+    return tiny_phi3_orig(path, vocab_path, 128, 0xf17, err);
 }
 
 int tiny_phi3_short(const char *path, const char *vocab_path, nt_err *err)
