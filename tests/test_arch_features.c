@@ -1,11 +1,9 @@
 /* Tests for the features gemma2, gemma3 and phi3 add to the Llama block (engine/model.c,
  * forward.c), on the tiny random-weight models of tests/tiny/: the sliding window really
  * limits what local layers see, Phi-3's long or short rope factors follow the context
- * length, logits stay bit-identical across thread counts and prompt splits, the chat
- * template is detected from the file, and the models agree with llama.cpp
- * (node-llama-cpp 3.22.1, tests/tiny/ref.mjs) on perplexity and greedy ids.
- * (test_arch compares every tiny model with the references; this file checks what a
- * reference comparison alone could miss.) */
+ * length, and the chat template is detected from the file and its markup becomes control
+ * tokens. (test_arch compares every tiny model with llama.cpp's figures and checks their
+ * determinism; this file checks what a reference comparison alone could miss.) */
 #include "model.h"
 #include "natter.h"
 #include "t.h"
@@ -49,22 +47,17 @@ static void some_tokens(int32_t *v, int n)
     v[0] = 1; /* BOS */
 }
 
-/* Logits after every one of n tokens (n × n_vocab, malloc'd), evaluated in pieces of `split`
- * tokens (0: one call). */
-static float *all_logits(nt_model *m, const int32_t *tok, int n, int split)
+/* Logits after every one of n tokens (n × n_vocab, malloc'd), from an empty cache. */
+static float *all_logits(nt_model *m, const int32_t *tok, int n)
 {
     const int32_t V = nt_model_get_info(m)->n_vocab;
     float *out = malloc((size_t)n * (size_t)V * sizeof *out);
     nt_err e = {0};
     nt_model_rewind(m, 0);
-    for (int done = 0; out && done < n;) {
-        const int k = split > 0 && n - done > split ? split : n - done;
-        if (nt_model_eval_all(m, tok + done, k, out + (size_t)done * (size_t)V, &e) != NT_OK) {
-            t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
-            free(out);
-            return NULL;
-        }
-        done += k;
+    if (out && nt_model_eval_all(m, tok, n, out, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
+        free(out);
+        return NULL;
     }
     return out;
 }
@@ -96,7 +89,7 @@ static void check_window(const char *arch, int32_t want_swa, int n_local)
     T_EQ_INT(local, n_local);
     b->n_swa = 1 << 30; /* the window never binds */
     const int32_t V = a->info.n_vocab;
-    float *la = all_logits(a, tok, N, 0), *lb = all_logits(b, tok, N, 0);
+    float *la = all_logits(a, tok, N), *lb = all_logits(b, tok, N);
     T_ASSERT(la && lb);
     for (int t = 0; t < N; t++) {
         const double d = max_abs_diff(la + (size_t)t * V, lb + (size_t)t * V, (size_t)V);
@@ -131,7 +124,7 @@ static void test_phi3_rope_factors(void)
     enum { N = 40 };
     int32_t tok[N];
     some_tokens(tok, N);
-    float *ls = all_logits(s, tok, N, 0), *ll = all_logits(l, tok, N, 0);
+    float *ls = all_logits(s, tok, N), *ll = all_logits(l, tok, N);
     T_ASSERT(ls && ll);
     const int32_t V = s->info.n_vocab;
     /* Position 0 is not rotated at all; later ones depend on the factors. */
@@ -142,34 +135,6 @@ static void test_phi3_rope_factors(void)
     nt_model_free(s);
     nt_model_free(l);
 }
-
-/* ---------------------------------------------------------------- determinism ----- */
-
-/* 1 or 2 threads, one call or pieces of 7 tokens: the same bits. */
-static void check_deterministic(const char *arch)
-{
-    const char *path = tiny_path(arch);
-    T_ASSERT(path);
-    enum { N = 80 };
-    int32_t tok[N];
-    some_tokens(tok, N);
-    nt_model *a = t_load_model(path, 128, 1), *b = t_load_model(path, 128, 2);
-    T_ASSERT(a && b);
-    const size_t n = (size_t)N * (size_t)a->info.n_vocab;
-    float *whole = all_logits(a, tok, N, 0), *threads = all_logits(b, tok, N, 0), *split = all_logits(b, tok, N, 7);
-    T_ASSERT(whole && threads && split);
-    T_CHECK(memcmp(whole, threads, n * sizeof *whole) == 0);
-    T_CHECK(memcmp(whole, split, n * sizeof *whole) == 0);
-    free(whole);
-    free(threads);
-    free(split);
-    nt_model_free(a);
-    nt_model_free(b);
-}
-
-static void test_deterministic_gemma2(void) { check_deterministic("gemma2"); }
-static void test_deterministic_gemma3(void) { check_deterministic("gemma3"); }
-static void test_deterministic_phi3(void) { check_deterministic("phi3"); }
 
 /* ------------------------------------------------------------------------- chat ----- */
 
@@ -211,9 +176,6 @@ int main(void)
     T_RUN(test_gemma2_window);
     T_RUN(test_gemma3_window);
     T_RUN(test_phi3_rope_factors);
-    T_RUN(test_deterministic_gemma2);
-    T_RUN(test_deterministic_gemma3);
-    T_RUN(test_deterministic_phi3);
     T_RUN(test_chat_gemma2);
     T_RUN(test_chat_gemma3);
     T_RUN(test_chat_phi3);
