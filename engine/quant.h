@@ -102,16 +102,19 @@ extern const int8_t quant_iq4_values[16];
 /* For the SIMD kernels: the 16 scales of a Q3_K block as bytes 0..63 (the signed scale is the
  * byte minus 32), unpacked a u32 word at a time: word w of the result takes its low nibbles
  * from scales[0..7] (low nibbles for w < 2, high ones after) and its top bits from bit pair
- * w of each byte of scales[8..11]. quant.c's scalar reference unpacks value by value. */
-static inline void quant_q3_scales_unpack(const uint8_t s[12], uint8_t out[16])
+ * w of each byte of scales[8..11]. Returned as two u64 (scales 0..7, 8..15) so that the
+ * caller builds its vector in registers (a vector load of bytes just stored in pieces
+ * stalls). quant.c's scalar reference unpacks value by value. */
+static inline void quant_q3_scales_unpack(const uint8_t s[12], uint64_t *lo, uint64_t *hi)
 {
-    uint32_t w[3], o[4];
+    uint32_t w[3];
     memcpy(w, s, 12);
-    o[0] = (w[0] & 0x0f0f0f0fu) | ((w[2] << 4) & 0x30303030u);
-    o[1] = (w[1] & 0x0f0f0f0fu) | ((w[2] << 2) & 0x30303030u);
-    o[2] = ((w[0] >> 4) & 0x0f0f0f0fu) | (w[2] & 0x30303030u);
-    o[3] = ((w[1] >> 4) & 0x0f0f0f0fu) | ((w[2] >> 2) & 0x30303030u);
-    memcpy(out, o, 16);
+    uint32_t o0 = (w[0] & 0x0f0f0f0fu) | ((w[2] << 4) & 0x30303030u);
+    uint32_t o1 = (w[1] & 0x0f0f0f0fu) | ((w[2] << 2) & 0x30303030u);
+    uint32_t o2 = ((w[0] >> 4) & 0x0f0f0f0fu) | (w[2] & 0x30303030u);
+    uint32_t o3 = ((w[1] >> 4) & 0x0f0f0f0fu) | ((w[2] >> 2) & 0x30303030u);
+    *lo = (uint64_t)o0 | (uint64_t)o1 << 32;
+    *hi = (uint64_t)o2 | (uint64_t)o3 << 32;
 }
 
 /* For the SIMD kernels: the 8 signed sub-block scales (ls - 32) of an IQ4_XS block. */

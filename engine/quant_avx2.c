@@ -380,9 +380,9 @@ AVX2 INLINE static float k_q3_K(const void *row, const void *act, int64_t n)
     const quant_act256 *a = act;
     __m256 accf = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        uint8_t u[16];
-        quant_q3_scales_unpack(x[b].scales, u);
-        __m128i sc = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
+        uint64_t lo, hi;
+        quant_q3_scales_unpack(x[b].scales, &lo, &hi);
+        __m128i sc = _mm_sub_epi8(_mm_set_epi64x((long long)hi, (long long)lo), _mm_set1_epi8(32));
         __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[b].bsums),
                                          _mm256_cvtepi8_epi16(sc));
         __m256i acc = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 2));

@@ -423,8 +423,10 @@ AVX512 static void deq_q3_K(const void *src, float *y, int64_t n)
     const quant_block_q3_K *x = src;
     for (int64_t b = 0; b < n / 256; b++, y += 256) {
         float d = h2f(x[b].d);
+        uint64_t w[2];
         uint8_t sc[16];
-        quant_q3_scales_unpack(x[b].scales, sc);
+        quant_q3_scales_unpack(x[b].scales, &w[0], &w[1]);
+        memcpy(sc, w, 16);
         __m512i q = _mm512_loadu_si512((const void *)x[b].qs), hz = q3_hz(&x[b]);
         for (int j = 0; j < 4; j++) {
             __m512i v = _mm512_sub_epi8(q3_quarters(q, hz, j), _mm512_set1_epi8(4));
@@ -930,10 +932,10 @@ AVX512 INLINE static float k_q3_K(const void *row, const void *act, int64_t n)
     __m512i idx[4];
     for (int j = 0; j < 4; j++) idx[j] = _mm512_loadu_si512((const void *)k2_idx[j]);
     for (int64_t b = 0; b < n / 256; b++) {
-        uint8_t u[16];
-        quant_q3_scales_unpack(x[b].scales, u);
+        uint64_t lo, hi;
+        quant_q3_scales_unpack(x[b].scales, &lo, &hi);
         __m256i sc16 = _mm256_cvtepi8_epi16(
-            _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32)));
+            _mm_sub_epi8(_mm_set_epi64x((long long)hi, (long long)lo), _mm_set1_epi8(32)));
         __m256i scm = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 2));
         __m512i acc = _mm512_dpwssd_epi32(
             _mm512_setzero_si512(),
