@@ -72,6 +72,9 @@ expect_error "natter replay: unexpected argument 'y.yaml'" replay x.yaml --check
 expect_error "natter train: --seed: '-1' is not a whole number" train --seed -1
 expect_error "natter import-card: one card at a time ('b.json' is extra)" import-card a.json b.json
 expect_error "natter info: unknown option '-x' (see natter info --help)" info -x m.gguf
+# What was typed is echoed escaped: a control character in an argument never reaches the terminal.
+expect_error 'natter tokenize: unknown option '"'"'--x\x1b[31m'"'"' (see natter tokenize --help)' \
+    tokenize "--x$(printf '\033')[31m" x
 
 # No model given and no default model (a copy of natter away from its checkout, and nothing
 # installed): say how to give one, exit 2.

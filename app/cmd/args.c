@@ -1,6 +1,7 @@
 /* The subcommands' option loop: getopt_long with natter's messages (see args.h). */
 #include "args.h"
 #include "util/num.h"
+#include "util/text.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,6 +40,15 @@ static bool args_takes_no_value(const args *a, const char *n, size_t len)
     return false;
 }
 
+/* "PROG: unknown option 'x' (see PROG --help)", with what was typed escaped: a control
+ * character in an argument never reaches the terminal as it is. */
+static void args_unknown(const args *a, const char *opt, size_t n)
+{
+    fprintf(stderr, "%s: unknown option '", a->prog);
+    text_fput_escaped(stderr, opt, n, false);
+    fprintf(stderr, "' (see %s --help)\n", a->prog);
+}
+
 int args_next(args *a)
 {
     int c = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
@@ -64,11 +74,9 @@ int args_next(args *a)
             args_set_name(a, optopt);
             fprintf(stderr, "%s: %s takes no value\n", a->prog, a->name);
         } else if (is_long && !optopt)
-            fprintf(stderr, "%s: unknown option '%.*s' (see %s --help)\n", a->prog, len, at,
-                    a->prog);
+            args_unknown(a, at, (size_t)len);
         else
-            fprintf(stderr, "%s: unknown option '-%c' (see %s --help)\n", a->prog, optopt,
-                    a->prog);
+            args_unknown(a, (char[]){'-', (char)optopt}, 2);
         return '?';
     }
     args_set_name(a, c);
@@ -78,14 +86,19 @@ int args_next(args *a)
 int args_operands(const args *a, int max)
 {
     if (a->argc - a->first <= max) return 0;
-    fprintf(stderr, "%s: unexpected argument '%s'\n", a->prog, a->argv[a->first + max]);
+    const char *x = a->argv[a->first + max];
+    fprintf(stderr, "%s: unexpected argument '", a->prog);
+    text_fput_escaped(stderr, x, strlen(x), false);
+    fputs("'\n", stderr);
     return -1;
 }
 
 /* Prints the number's error with the option's name; returns -1. */
 static int args_bad(const args *a, const nt_err *e)
 {
-    fprintf(stderr, "%s: %s: %s\n", a->prog, a->name, e->msg);
+    fprintf(stderr, "%s: %s: ", a->prog, a->name);
+    text_fput_escaped(stderr, e->msg, strlen(e->msg), false); /* it quotes the value typed */
+    fputc('\n', stderr);
     return -1;
 }
 
