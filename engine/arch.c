@@ -28,6 +28,11 @@ static const arch_desc arch_table[] = {
     {.name = "phi3", .feat = ARCH_ROPE_NEOX | ARCH_QKV_FUSED | ARCH_FFN_FUSED | ARCH_ROPE_LONG_SHORT},
     /* IBM Granite 3.x (dense): the Llama block with four multipliers. */
     {.name = "granite", .feat = ARCH_MULTIPLIERS},
+    /* Qwen3 MoE (30B-A3B, ...): qwen3's attention, a mixture-of-experts FFN (softmax router,
+     * top-k experts, their weights renormalised). */
+    {.name = "qwen3moe", .feat = ARCH_QK_NORM | ARCH_ROPE_NEOX | ARCH_MOE, .moe_norm = true},
+    /* SmolLM3: the llama block, with rope left out of every 4th layer (3, 7, 11, ...). */
+    {.name = "smollm3", .feat = ARCH_NOROPE_LAYERS, .norope_step = 4},
 };
 
 #define ARCH_N (sizeof arch_table / sizeof arch_table[0])
@@ -40,15 +45,27 @@ const arch_desc *arch_find(const char *name, size_t n)
     return NULL;
 }
 
+/* "a, b, c" of the architectures having every feature in feat, into buf. */
+static const char *arch_join(char *buf, size_t cap, unsigned feat)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < ARCH_N && o < cap; i++)
+        if ((arch_table[i].feat & feat) == feat)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", arch_table[i].name);
+    return buf;
+}
+
 const char *arch_list(void)
 {
     static char list[256];
-    if (!list[0]) {
-        size_t o = 0;
-        for (size_t i = 0; i < ARCH_N && o < sizeof list; i++)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", arch_table[i].name);
-    }
-    return list;
+    return list[0] ? list : arch_join(list, sizeof list, 0);
+}
+
+const char *arch_moe_list(void)
+{
+    static char list[256];
+    return list[0] ? list : arch_join(list, sizeof list, ARCH_MOE);
 }
 
 /* name, kind, model_layer field, dims, when, unless, optional, required_by (arch.h) */
@@ -72,6 +89,10 @@ const arch_tensor arch_layer_tensors[] = {
     T("ffn_up.weight", MAT, w_gate_up, EMBD, FF2, ARCH_FFN_FUSED, ARCH_MOE, false, 0),
     T("ffn_down.weight", MAT, w_down, FF, EMBD, 0, ARCH_MOE, false, 0),
     T("post_ffw_norm.weight", VEC, ffn_post_norm, EMBD, 1, ARCH_POST_NORM, 0, false, 0),
+    T("ffn_gate_inp.weight", MAT, ffn_gate_inp, EMBD, EXPERT, ARCH_MOE, 0, false, 0),
+    T("ffn_gate_exps.weight", EXPS, gate_exps, EMBD, FF_EXP, ARCH_MOE, 0, false, 0),
+    T("ffn_up_exps.weight", EXPS, up_exps, EMBD, FF_EXP, ARCH_MOE, 0, false, 0),
+    T("ffn_down_exps.weight", EXPS, down_exps, FF_EXP, EMBD, ARCH_MOE, 0, false, 0),
     /* Biases, after every matrix (each belongs to the matrix viewed above). Some llama
      * checkpoints carry them; qwen2 always has the Q/K/V ones. */
     T("attn_q.bias", BIAS, wq, Q, 1, 0, ARCH_QKV_FUSED, true, ARCH_QKV_BIAS),

@@ -21,9 +21,10 @@ enum arch_feature {
     ARCH_ROPE_NEOX = 1u << 1,     /* rope pairs (i, i + n_rot/2) ("NEOX"), not (2i, 2i + 1) */
     ARCH_QK_NORM = 1u << 2,       /* per-head RMS norm of Q and K (head_dim weights) before
                                      rope (qwen3, gemma3) */
-    ARCH_MOE = 1u << 3,           /* the FFN is a mixture of experts: a router and 3-D expert
-                                     tensors instead of ffn_gate/up/down (none runs yet: a
-                                     file with <arch>.expert_count is refused) */
+    ARCH_MOE = 1u << 3,           /* the FFN is a mixture of experts: a router (ffn_gate_inp)
+                                     and 3-D expert tensors ffn_{gate,up,down}_exps instead of
+                                     ffn_gate/up/down; other architectures refuse a file with
+                                     <arch>.expert_count */
     ARCH_POST_NORM = 1u << 4,     /* RMS norms after attention and after the FFN too, their
                                      outputs normalised before the residual add (gemma2/3) */
     ARCH_GELU = 1u << 5,          /* FFN gate activation gelu (tanh form), not silu (gemma) */
@@ -39,6 +40,8 @@ enum arch_feature {
                                      it, required), and when present embedding_scale,
                                      residual_scale (each sub-block's output before the add),
                                      attention.scale (replaces 1/sqrt(head_dim)) */
+    ARCH_NOROPE_LAYERS = 1u << 12, /* layer il leaves rope out when (il + 1) % norope_step == 0
+                                     (smollm3's "NoPE" layers) */
 };
 
 typedef struct arch_desc {
@@ -52,12 +55,18 @@ typedef struct arch_desc {
     /* Gemma: the 27B model (this many layers) scales queries by 1/sqrt(n_embd / n_head), its
      * query_pre_attn_scalar, instead of 1/sqrt(head_dim) as every other size; 0: never. */
     int32_t wide_query_layers;
+    bool moe_norm;         /* ARCH_MOE: default of <arch>.expert_weights_norm (the selected
+                              experts' weights renormalised to sum 1) */
+    int32_t norope_step;   /* ARCH_NOROPE_LAYERS: every norope_step-th layer has no rope; the
+                              GGUF has no key for it, llama.cpp fixes it per architecture */
 } arch_desc;
 
 /* The row for the name (n bytes, not NUL-terminated), or NULL. */
 const arch_desc *arch_find(const char *name, size_t n);
 /* "llama, qwen2, ..." — every supported name, for error messages and `natter info`. */
 const char *arch_list(void);
+/* The same for the architectures with a mixture of experts. */
+const char *arch_moe_list(void);
 
 /* The sizes a block tensor's dimensions are checked against. */
 enum arch_dim {
@@ -69,12 +78,16 @@ enum arch_dim {
     ARCH_D_HEAD,    /* head_dim */
     ARCH_D_QKV,     /* q_dim + 2 × kv_dim (a fused attn_qkv) */
     ARCH_D_FF2,     /* 2 × n_ff (a fused gate and up) */
+    ARCH_D_EXPERT,  /* n_expert */
+    ARCH_D_FF_EXP,  /* n_ff_exp: one expert's FFN width */
 };
 
 enum arch_kind {
     ARCH_T_VEC,   /* const float * (dims in): norms */
     ARCH_T_MAT,   /* model_mat (in, out) */
     ARCH_T_BIAS,  /* the bias (in) of the model_mat at off */
+    ARCH_T_EXPS,  /* model_mat (in, out) of one expert, the n_expert experts stored one after
+                     the other as a 3-D tensor (in, out, n_expert) */
 };
 
 /* One tensor of a block: "blk.<i>.<name>". It is looked up when the architecture has every

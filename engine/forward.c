@@ -8,7 +8,8 @@
  *              f = Wdown · (act(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x))), act silu or gelu
  *              x += f, or x += rmsnorm(f)
  *   logits = Wout · rmsnorm(x) (soft-capped for Gemma 2)
- * ARCH_QK_NORM normalises each query and key head before rope; local (sliding-window)
+ * ARCH_MOE sums the FFN over the token's top-k experts, weighted; ARCH_NOROPE_LAYERS
+ * leaves rope out of some layers. ARCH_QK_NORM normalises each query and key head before rope; local (sliding-window)
  * layers attend only to the last n_swa positions, rotated with their own base.
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
@@ -45,19 +46,27 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float e
 
 /* cos and sin of every rotated pair at position pos, computed like ggml: theta_i =
  * pos · base^(-2i/n_rot), the power built up by repeated float multiplication, divided by
- * the frequency factor when there are factors, times the linear-scaling factor; both
- * multiplied by mscale (rope.scaling.attn_factor). cs holds (cos, sin) pairs. */
+ * the frequency factor when there are factors, times the linear-scaling factor; with YaRN,
+ * mixed with the unscaled angle by the ramp over the pairs (model_rope_yarn); both
+ * multiplied by mscale (rope.scaling.attn_factor, and YaRN's magnitude correction). cs
+ * holds (cos, sin) pairs. */
 static void rope_table(const nt_model *m, int32_t pos, float base, float freq_scale,
                        const float *factors, float *cs)
 {
     const int32_t half = m->info.n_rot / 2;
     const float theta_scale = powf(base, -2.0f / (float)m->info.n_rot);
     const float ms = m->rope_mscale;
+    const float lo = m->rope_corr[0], span = fmaxf(0.001f, m->rope_corr[1] - m->rope_corr[0]);
     float theta = (float)pos;
     for (int32_t i = 0; i < half; i++) {
         float th = theta;
         if (factors) th /= factors[i];
+        const float extrap = th;
         th *= freq_scale;
+        if (m->rope_yarn) {
+            const float mix = 1.0f - fminf(1.0f, fmaxf(0.0f, ((float)i - lo) / span));
+            th = th * (1.0f - mix) + extrap * mix;
+        }
         cs[2 * i] = cosf(th) * ms;
         cs[2 * i + 1] = sinf(th) * ms;
         theta *= theta_scale;
@@ -81,6 +90,21 @@ static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float
             *b = x0 * s + x1 * c;
         }
     }
+}
+
+/* The unnormalised softmax: v[i] = exp(v[i] - max(v)) in place; returns their sum, kept in
+ * double (as ggml does). */
+static double exp_shifted(float *v, int32_t n)
+{
+    float max = -INFINITY;
+    for (int32_t i = 0; i < n; i++)
+        if (v[i] > max) max = v[i];
+    double sum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        v[i] = expf(v[i] - max);
+        sum += v[i];
+    }
+    return sum;
 }
 
 static float silu(float x)
@@ -233,21 +257,95 @@ static void att_task(void *ctx, int64_t task, int thread)
         }
     }
     float inv[MODEL_MAX_HEAD];
-    for (int32_t h = 0; h < group; h++) {
-        float *sh = sc + (size_t)h * n_ctx, max = -INFINITY;
-        for (int32_t p = 0; p < n_pos; p++)
-            if (sh[p] > max) max = sh[p];
-        double sum = 0.0;
-        for (int32_t p = 0; p < n_pos; p++) {
-            sh[p] = expf(sh[p] - max);
-            sum += sh[p];
-        }
-        inv[h] = (float)(1.0 / sum);
-    }
+    for (int32_t h = 0; h < group; h++) inv[h] = (float)(1.0 / exp_shifted(sc + (size_t)h * n_ctx, n_pos));
     for (int32_t d = 0; d < hd; d++) {
         const float *v = kv_vt(&m->kv, j->il, g * hd + d) + p0;
         for (int32_t h = 0; h < group; h++)
             out[(size_t)h * (size_t)hd + (size_t)d] = nt_quant_dot_f32(sc + (size_t)h * n_ctx, v, n_pos) * inv[h];
+    }
+}
+
+/* ------------------------------------------------------------ mixture of experts ----- */
+
+/* Router probabilities of one token (n_expert logits, in place) and its n_expert_used best
+ * experts with their weights, as llama.cpp's build_moe_ffn: softmax (or sigmoid) over every
+ * expert, the top k by probability (the lower id first on a tie), their probabilities
+ * optionally renormalised to sum 1 (the sum clamped at F16's smallest normal, 6.1e-5) and
+ * scaled. */
+static void moe_route(const nt_model *m, float *p, int32_t *sel, float *w)
+{
+    const int32_t X = m->n_expert, K = m->n_expert_used;
+    if (m->moe_sigmoid) {
+        for (int32_t e = 0; e < X; e++) p[e] = 1.0f / (1.0f + expf(-p[e]));
+    } else {
+        const float inv = (float)(1.0 / exp_shifted(p, X));
+        for (int32_t e = 0; e < X; e++) p[e] *= inv;
+    }
+    for (int32_t k = 0; k < K; k++) {
+        int32_t best = -1;
+        for (int32_t e = 0; e < X; e++) {
+            bool taken = false;
+            for (int32_t j = 0; j < k && !taken; j++) taken = sel[j] == e;
+            if (!taken && (best < 0 || p[e] > p[best])) best = e;
+        }
+        sel[k] = best;
+        w[k] = p[best];
+    }
+    if (m->moe_norm) {
+        float sum = 0.0f;
+        for (int32_t k = 0; k < K; k++) sum += w[k];
+        if (sum < 6.103515625e-5f) sum = 6.103515625e-5f;
+        for (int32_t k = 0; k < K; k++) w[k] /= sum;
+    }
+    if (m->moe_scale != 1.0f)
+        for (int32_t k = 0; k < K; k++) w[k] *= m->moe_scale;
+}
+
+/* The mixture-of-experts FFN of n tokens whose normalised inputs are in s->xn: route every
+ * token, then run each expert that some token chose on exactly those tokens (so a batch
+ * reads each selected expert's weights once and no other expert's: decoding costs what the
+ * active parameters cost), then add each token's weighted expert outputs, best expert first,
+ * to the residual stream. A token's numbers never depend on the other tokens of its batch. */
+static void ffn_moe(nt_model *m, const model_layer *L, int32_t n)
+{
+    model_scratch *s = &m->s;
+    const int64_t ne = m->info.n_embd, F = m->n_ff_exp;
+    const int32_t X = m->n_expert, K = m->n_expert_used;
+    const lin_out r = {&L->ffn_gate_inp, s->router, (size_t)X, NULL};
+    lin_run(m, s->xn, n, &r, 1);
+    for (int32_t t = 0; t < n; t++)
+        moe_route(m, s->router + (size_t)t * (size_t)X, s->moe_sel + (size_t)t * (size_t)K,
+                  s->moe_w + (size_t)t * (size_t)K);
+
+    for (int32_t e = 0; e < X; e++) {
+        int32_t c = 0;
+        for (int32_t i = 0; i < n * K; i++)
+            if (s->moe_sel[i] == e) s->moe_tok[c++] = i;
+        if (c == 0) continue;
+        for (int32_t j = 0; j < c; j++)
+            memcpy(s->moe_x + (size_t)j * (size_t)ne, s->xn + (size_t)(s->moe_tok[j] / K) * (size_t)ne,
+                   (size_t)ne * sizeof(float));
+        const model_mat gate = model_expert(&L->gate_exps, e), up = model_expert(&L->up_exps, e);
+        const model_mat down = model_expert(&L->down_exps, e);
+        const lin_out gu[2] = {{&gate, s->h1, (size_t)F, NULL}, {&up, s->h2, (size_t)F, NULL}};
+        lin_run(m, s->moe_x, c, gu, 2);
+        for (int64_t i = 0; i < (int64_t)c * F; i++) s->h1[i] = silu(s->h1[i]) * s->h2[i];
+        /* Outputs go to moe_x (its inputs are no longer needed), then to their slots. */
+        const lin_out d = {&down, s->moe_x, (size_t)ne, NULL};
+        lin_run(m, s->h1, c, &d, 1);
+        for (int32_t j = 0; j < c; j++)
+            memcpy(s->moe_y + (size_t)s->moe_tok[j] * (size_t)ne, s->moe_x + (size_t)j * (size_t)ne,
+                   (size_t)ne * sizeof(float));
+    }
+    for (int32_t t = 0; t < n; t++) {
+        float *x = s->x + (size_t)t * (size_t)ne;
+        float *acc = s->moe_x; /* one row of scratch */
+        for (int32_t k = 0; k < K; k++) {
+            const float w = s->moe_w[(size_t)t * (size_t)K + (size_t)k];
+            const float *y = s->moe_y + ((size_t)t * (size_t)K + (size_t)k) * (size_t)ne;
+            for (int64_t i = 0; i < ne; i++) acc[i] = k ? acc[i] + w * y[i] : w * y[i];
+        }
+        for (int64_t i = 0; i < ne; i++) x[i] += acc[i];
     }
 }
 
@@ -302,6 +400,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         lin_run(m, s->xn, n, qkv, 3);
         nt_kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
         const float *rope = L->swa && s->rope_swa ? s->rope_swa : s->rope;
+        const bool use_rope = !(m->arch->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
         for (int32_t t = 0; t < n; t++) {
             float *qt = s->q + (size_t)t * (size_t)m->q_dim, *kt = kc + (size_t)t * (size_t)m->kv_dim;
             if (L->q_norm) {
@@ -309,6 +408,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
                 for (int32_t h = 0; h < in->n_head; h++) rmsnorm(qt + h * hd, qt + h * hd, L->q_norm, hd, in->norm_eps);
                 for (int32_t h = 0; h < in->n_head_kv; h++) rmsnorm(kt + h * hd, kt + h * hd, L->k_norm, hd, in->norm_eps);
             }
+            if (!use_rope) continue;
             const float *cs = rope + (size_t)t * (size_t)in->n_rot;
             rope_apply(m, qt, in->n_head, cs);
             rope_apply(m, kt, in->n_head_kv, cs);
@@ -324,6 +424,10 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
 
         /* feed-forward */
         for (int32_t t = 0; t < n; t++) rmsnorm(s->xn + t * ne, s->x + t * ne, L->ffn_norm, ne, in->norm_eps);
+        if (m->arch->feat & ARCH_MOE) {
+            ffn_moe(m, L, n);
+            continue;
+        }
         const lin_out gu[2] = {
             {&L->w_gate, s->h1, (size_t)nff, NULL},
             {&L->w_up, s->h2, (size_t)nff, NULL},
@@ -385,8 +489,19 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     s->q = scratch_floats(B * (size_t)m->q_dim);
     s->att = scratch_floats(B * (size_t)m->q_dim);
     s->v = scratch_floats(B * (size_t)m->kv_dim);
-    s->h1 = scratch_floats(B * (size_t)in->n_ff);
-    s->h2 = scratch_floats(B * (size_t)in->n_ff);
+    const size_t ff = (size_t)(in->n_ff > m->n_ff_exp ? in->n_ff : m->n_ff_exp);
+    s->h1 = scratch_floats(B * ff);
+    s->h2 = scratch_floats(B * ff);
+    const bool moe = m->arch->feat & ARCH_MOE;
+    const size_t K = (size_t)m->n_expert_used;
+    if (moe) {
+        s->router = scratch_floats(B * (size_t)m->n_expert);
+        s->moe_x = scratch_floats(B * (size_t)in->n_embd);
+        s->moe_y = scratch_floats(B * K * (size_t)in->n_embd);
+        s->moe_w = scratch_floats(B * K);
+        s->moe_sel = calloc(B * K, sizeof *s->moe_sel);
+        s->moe_tok = calloc(B * K, sizeof *s->moe_tok);
+    }
     s->rope = scratch_floats(B * (size_t)in->n_rot);
     /* Local layers need their own rotations only when they differ from the global ones. */
     bool swa_rope = false;
@@ -404,8 +519,10 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     }
     for (int32_t il = 0; il < in->n_layer; il++) {
         const model_layer *L = &m->layers[il];
-        const model_mat *lm[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) {
+        const model_mat *lm[11] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down,
+                                   &L->ffn_gate_inp, &L->gate_exps, &L->up_exps, &L->down_exps};
+        for (int i = 0; i < 11; i++) {
+            if (!lm[i]->data) continue; /* not in this architecture */
             size_t b = nt_quant_act_bytes(lm[i]->type, lm[i]->n_in);
             if (b > ab) ab = b;
         }
@@ -415,7 +532,8 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
 
     if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->h1 || !s->h2 || !s->rope || !s->logits ||
         (swa_rope && !s->rope_swa) ||
-        !s->act[0] || !s->act[1] || !s->act[2])
+        !s->act[0] || !s->act[1] || !s->act[2] ||
+        (moe && (!s->router || !s->moe_x || !s->moe_y || !s->moe_w || !s->moe_sel || !s->moe_tok)))
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate the forward pass's scratch",
                           nt_gguf_path(m->g));
     return nt_forward_scratch_threads(m, err);
@@ -434,6 +552,12 @@ void nt_forward_scratch_free(nt_model *m)
     free(s->rope);
     free(s->rope_swa);
     free(s->logits);
+    free(s->router);
+    free(s->moe_x);
+    free(s->moe_y);
+    free(s->moe_w);
+    free(s->moe_sel);
+    free(s->moe_tok);
     for (int i = 0; i < 3; i++) free(s->act[i]);
     free(s->scores);
     memset(s, 0, sizeof *s);

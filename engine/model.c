@@ -25,6 +25,7 @@
 #define MODEL_MAX_VOCAB (1 << 22)
 #define MODEL_MAX_CTX (1 << 24)
 #define MODEL_MAX_THREADS 256
+#define MODEL_MAX_EXPERT 1024
 
 nt_model_params nt_model_default_params(void)
 {
@@ -69,6 +70,66 @@ static int hp_f32(const nt_model *m, const char *suffix, bool required, float de
     return NT_OK;
 }
 
+/* The mixture-of-experts keys, as llama.cpp reads them: expert_count and expert_used_count
+ * required, one expert's FFN width (default n_ff / n_expert_used), and how router logits
+ * become weights: expert_gating_func (1 softmax, 2 sigmoid), expert_weights_norm
+ * (renormalise the selected ones; default per architecture), expert_weights_scale. */
+static int model_read_moe(nt_model *m, uint32_t ff, nt_err *err)
+{
+    const char *path = nt_gguf_path(m->g), *a = m->info.arch;
+    uint32_t n, used, ff_exp, gating;
+    int rc;
+    if ((rc = hp_u32(m, "expert_count", true, 0, 1, MODEL_MAX_EXPERT, &n, err)) ||
+        (rc = hp_u32(m, "expert_used_count", true, 0, 1, n, &used, err)) ||
+        (rc = hp_u32(m, "expert_feed_forward_length", false, ff / used, 1, MODEL_MAX_FF, &ff_exp, err)) ||
+        (rc = hp_u32(m, "expert_gating_func", false, 1, 0, UINT32_MAX, &gating, err)) ||
+        (rc = hp_f32(m, "expert_weights_scale", false, 0.0f, &m->moe_scale, err)))
+        return rc;
+    if (gating != 1 && gating != 2)
+        return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s.expert_gating_func = %" PRIu32 " is not "
+                          "supported (natter runs 1, softmax, and 2, sigmoid)", path, a, gating);
+    char key[160];
+    snprintf(key, sizeof key, "%s.expert_weights_norm", a);
+    m->moe_norm = m->arch->moe_norm;
+    if ((rc = nt_gguf_get_bool(m->g, key, &m->moe_norm, err)) < 0) return rc;
+    if (!(m->moe_scale >= 0.0f && m->moe_scale < 1e6f))
+        return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.expert_weights_scale = %g is out of range",
+                          path, a, (double)m->moe_scale);
+    if (m->moe_scale == 0.0f) m->moe_scale = 1.0f; /* 0: not set */
+    m->n_expert = (int32_t)n;
+    m->n_expert_used = (int32_t)used;
+    m->n_ff_exp = (int32_t)ff_exp;
+    m->moe_sigmoid = gating == 2;
+    m->info.n_expert = m->n_expert;
+    m->info.n_expert_used = m->n_expert_used;
+    return NT_OK;
+}
+
+/* YaRN as llama.cpp defines it (ggml's rope_yarn, llama_context's attention factor): each
+ * rotated pair i mixes the interpolated angle (position × freq_scale) and the original one
+ * by a ramp over the pairs, from fully original below corr[0] (fast-rotating pairs, which
+ * complete many turns in the original context) to fully interpolated above corr[1]; the
+ * boundaries are where a pair turns beta_fast = 32 and beta_slow = 1 times over the original
+ * context. cos and sin are scaled by attn_factor × (1 + 0.1 ln factor), computed in the same
+ * steps as llama.cpp (whose own attention factor cancels its get_mscale for factor > 1). The
+ * file's rope.scaling.yarn_beta_* keys are not read, as llama.cpp's loader does not. */
+static void model_rope_yarn(nt_model *m, uint32_t rot, float base, uint32_t orig_ctx)
+{
+    const float beta_fast = 32.0f, beta_slow = 1.0f, pi = 3.14159265358979323846f;
+    const float n_dims = (float)rot, n_orig = (float)orig_ctx;
+    const float lo = n_dims * logf(n_orig / (beta_fast * 2 * pi)) / (2 * logf(base));
+    const float hi = n_dims * logf(n_orig / (beta_slow * 2 * pi)) / (2 * logf(base));
+    const float start = floorf(lo), end = ceilf(hi);
+    m->rope_yarn = true;
+    m->rope_corr[0] = start > 0.0f ? start : 0.0f;
+    m->rope_corr[1] = end < n_dims - 1 ? end : n_dims - 1;
+    const float factor = 1.0f / m->rope_freq_scale;
+    float attn = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    attn *= 1.0f / (1.0f + 0.1f * logf(factor));
+    attn *= m->rope_mscale;
+    m->rope_mscale = attn * (1.0f + 0.1f * logf(1.0f / m->rope_freq_scale));
+}
+
 static int model_read_hparams(nt_model *m, nt_err *err)
 {
     const char *path = nt_gguf_path(m->g);
@@ -88,7 +149,9 @@ static int model_read_hparams(nt_model *m, nt_err *err)
     if ((rc = hp_u32(m, "expert_count", false, 0, 0, UINT32_MAX, &experts, err))) return rc;
     if (experts > 0 && !(m->arch->feat & ARCH_MOE))
         return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s.expert_count = %" PRIu32 ": mixture-of-"
-                          "experts models are not supported", path, a, experts);
+                          "experts %s models are not supported (natter runs experts in %s)",
+                          path, a, experts, a, arch_moe_list());
+    if (m->arch->feat & ARCH_MOE && (rc = model_read_moe(m, ff, err))) return rc;
     if (head % head_kv != 0)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.attention.head_count = %" PRIu32
                           " is not a multiple of %s.attention.head_count_kv = %" PRIu32,
@@ -122,21 +185,25 @@ static int model_read_hparams(nt_model *m, nt_err *err)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.rope.freq_base = %g is out of range", path, a,
                           (double)base);
 
-    /* Rope scaling: only linear (positions divided by the factor); "none" ignores the factor.
-     * The older key rope.scale_linear carries the same factor. */
+    /* Rope scaling: none, linear (positions divided by the factor; the older key
+     * rope.scale_linear carries the same factor) or YaRN (model_rope_yarn). */
     nt_gguf_str type = {"linear", 6};
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
     if ((rc = nt_gguf_get_str(m->g, key, &type, err)) < 0) return rc;
     const bool none = type.n == 4 && memcmp(type.p, "none", 4) == 0;
-    if (!none && !(type.n == 6 && memcmp(type.p, "linear", 6) == 0))
+    const bool yarn = type.n == 4 && memcmp(type.p, "yarn", 4) == 0;
+    if (!none && !yarn && !(type.n == 6 && memcmp(type.p, "linear", 6) == 0))
         return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s = '%.*s' is not supported (natter runs "
-                          "none and linear)", path, key, (int)(type.n > 40 ? 40 : type.n), type.p);
+                          "none, linear and yarn)", path, key, (int)(type.n > 40 ? 40 : type.n), type.p);
     if ((rc = hp_f32(m, "rope.scaling.factor", false, 0.0f, &factor, err))) return rc;
     if (factor == 0.0f && (rc = hp_f32(m, "rope.scale_linear", false, 0.0f, &factor, err))) return rc;
     if (none || factor == 0.0f) factor = 1.0f;
     if (!(factor >= 1e-3f && factor <= 1e3f))
         return nt_err_set(err, NT_ERR_FORMAT, "%s: rope scaling factor %g is out of range", path,
                           (double)factor);
+    uint32_t orig_ctx;
+    if ((rc = hp_u32(m, "rope.scaling.original_context_length", false, ctx, 1, MODEL_MAX_CTX, &orig_ctx, err)))
+        return rc;
 
     /* Phi-3.5's long-context attention factor: llama.cpp multiplies every rotation by it, so
      * q·k grows by its square. */
@@ -176,6 +243,7 @@ static int model_read_hparams(nt_model *m, nt_err *err)
     m->rope_freq_scale = 1.0f / factor;
     m->rope_mscale = mscale;
     m->rope_base_swa = ar->swa_rope_base > 0.0f ? ar->swa_rope_base : base;
+    if (yarn) model_rope_yarn(m, rot, base, orig_ctx);
     m->q_dim = in->n_head * in->head_dim;
     m->kv_dim = in->n_head_kv * in->head_dim;
     m->n_swa = (int32_t)swa;
@@ -225,8 +293,8 @@ static void shape_str(char *buf, size_t cap, const int64_t *ne, uint32_t n_dims)
 /* Looks up name and checks it against the expected shape [n_in] (n_out == 0: a vector) or
  * [n_in, n_out]. *out is NULL for an absent tensor that is not required. n_out < 0: any
  * number of rows (the embedding, whose row count gives n_vocab). */
-static int model_tensor(const nt_model *m, const char *name, int64_t n_in, int64_t n_out,
-                        bool required, const nt_gguf_tensor **out, nt_err *err)
+static int model_tensor_n(const nt_model *m, const char *name, int64_t n_in, int64_t n_out,
+                          int64_t n_mat, bool required, const nt_gguf_tensor **out, nt_err *err)
 {
     const char *path = nt_gguf_path(m->g);
     const nt_gguf_tensor *t = NULL;
@@ -245,11 +313,11 @@ static int model_tensor(const nt_model *m, const char *name, int64_t n_in, int64
                           name, t->type);
     }
     const int64_t rows = n_out < 0 ? t->ne[1] : n_out == 0 ? 1 : n_out;
-    const int64_t want[4] = {n_in, rows, 1, 1};
+    const int64_t want[4] = {n_in, rows, n_mat, 1};
     if (memcmp(t->ne, want, sizeof want) != 0) {
         char got[96], exp[64];
         shape_str(got, sizeof got, t->ne, t->n_dims);
-        shape_str(exp, sizeof exp, want, n_out == 0 ? 1 : 2);
+        shape_str(exp, sizeof exp, want, n_out == 0 ? 1 : n_mat > 1 ? 3 : 2);
         return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", path,
                           name, got, exp);
     }
@@ -258,11 +326,18 @@ static int model_tensor(const nt_model *m, const char *name, int64_t n_in, int64
         return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s': %" PRId64 " columns are not a "
                           "multiple of the %s block (%" PRId64 ")", path, name, n_in,
                           nt_type_name(t->type), nt_type_block_len(t->type));
-    if (t->nbytes / rb < (uint64_t)want[1])
+    if (t->nbytes / rb < (uint64_t)(want[1] * n_mat))
         return nt_err_set(err, NT_ERR_FORMAT, "%s: tensor '%s' holds %zu bytes, too few for its shape",
                           path, name, t->nbytes);
     *out = t;
     return NT_OK;
+}
+
+/* A vector or matrix: model_tensor_n with one matrix. */
+static int model_tensor(const nt_model *m, const char *name, int64_t n_in, int64_t n_out,
+                        bool required, const nt_gguf_tensor **out, nt_err *err)
+{
+    return model_tensor_n(m, name, n_in, n_out, 1, required, out, err);
 }
 
 static void model_mat_view(model_mat *w, const nt_gguf_tensor *t)
@@ -332,6 +407,8 @@ static int64_t model_dim(const nt_model *m, enum arch_dim d)
     case ARCH_D_HEAD: return in->head_dim;
     case ARCH_D_QKV: return m->q_dim + 2 * (int64_t)m->kv_dim;
     case ARCH_D_FF2: return 2 * (int64_t)in->n_ff;
+    case ARCH_D_EXPERT: return m->n_expert;
+    case ARCH_D_FF_EXP: return m->n_ff_exp;
     }
     return 0;
 }
@@ -360,6 +437,12 @@ static int model_load_layer(nt_model *m, int32_t il, nt_err *err)
         case ARCH_T_MAT:
             rc = model_mat_get(m, (model_mat *)(base + at->off), name, n_in, n_out, err);
             break;
+        case ARCH_T_EXPS: {
+            const nt_gguf_tensor *t;
+            rc = model_tensor_n(m, name, n_in, n_out, m->n_expert, true, &t, err);
+            if (rc == NT_OK) model_mat_view((model_mat *)(base + at->off), t);
+            break;
+        }
         }
     }
     if (rc) return rc;

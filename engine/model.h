@@ -47,7 +47,21 @@ typedef struct model_layer {
     model_mat wqkv;         /* (q_dim + 2 kv_dim, n_embd) ARCH_QKV_FUSED: seen as wq, wk, wv */
     model_mat w_gate_up;    /* (2 n_ff, n_embd) ARCH_FFN_FUSED: seen as w_gate, w_up */
     bool swa;               /* local layer: attends to the last n_swa positions only */
+    /* ARCH_MOE instead of the three above; each *_exps views expert 0, the others follow
+     * it at n_out × row_bytes apart (model_expert). */
+    model_mat ffn_gate_inp; /* (n_expert, n_embd) router */
+    model_mat gate_exps;    /* (n_ff_exp, n_embd) per expert */
+    model_mat up_exps;      /* (n_ff_exp, n_embd) per expert */
+    model_mat down_exps;    /* (n_embd, n_ff_exp) per expert */
 } model_layer;
+
+/* Expert e of a *_exps view. */
+static inline model_mat model_expert(const model_mat *w, int32_t e)
+{
+    model_mat x = *w;
+    x.data += (size_t)e * (size_t)w->n_out * w->row_bytes;
+    return x;
+}
 
 /* Scratch of the forward pass, sized for MODEL_BATCH tokens; per-thread parts for the
  * current pool size. */
@@ -57,7 +71,13 @@ typedef struct model_scratch {
     float *q;        /* (MODEL_BATCH, q_dim) rotated queries */
     float *att;      /* (MODEL_BATCH, q_dim) attention output, heads side by side */
     float *v;        /* (MODEL_BATCH, kv_dim) new values, before the cache stores them */
-    float *h1, *h2;  /* (MODEL_BATCH, n_ff) FFN gate and up */
+    float *h1, *h2;  /* (MODEL_BATCH, max(n_ff, n_ff_exp)) FFN gate and up */
+    float *router;   /* (MODEL_BATCH, n_expert) router logits, then probabilities */
+    float *moe_x;    /* (MODEL_BATCH, n_embd) the inputs of the tokens routed to one expert */
+    float *moe_y;    /* (MODEL_BATCH, n_expert_used, n_embd) each token's expert outputs */
+    int32_t *moe_sel; /* (MODEL_BATCH, n_expert_used) selected experts, best first */
+    float *moe_w;    /* (MODEL_BATCH, n_expert_used) their weights */
+    int32_t *moe_tok; /* (MODEL_BATCH) slots (token × n_expert_used + k) routed to one expert */
     float *rope;     /* (MODEL_BATCH, n_rot) cos, sin of each rotated pair, per token */
     float *rope_swa; /* (MODEL_BATCH, n_rot) the same for local layers, or NULL when they
                         rotate like the others */
@@ -93,6 +113,13 @@ struct nt_model {
                               granite's residual_scale) */
     float logit_mul;       /* multiplies the logits (1, or 1 / granite's logit_scale) */
     int32_t n_swa;         /* sliding window of local layers (positions), 0: none */
+    bool rope_yarn;       /* YaRN: mix interpolated and original angles (model_rope_yarn) */
+    float rope_corr[2];   /* YaRN: first and last pair of the ramp */
+    /* ARCH_MOE */
+    int32_t n_expert, n_expert_used, n_ff_exp;
+    bool moe_norm;        /* renormalise the selected experts' weights to sum 1 */
+    float moe_scale;      /* then multiply them by this (1: not at all) */
+    bool moe_sigmoid;     /* router probabilities by sigmoid instead of softmax */
 
     model_mat tok_embd;   /* (n_vocab, n_embd) */
     const float *out_norm; /* (n_embd) */

@@ -12,7 +12,9 @@
  *
  * Tolerance: natter keeps its KV cache in F32; the references were measured with llama.cpp's
  * cache in F32 ("F32" rows) and in its default F16 ("F16" rows), each checked against the
- * same 0.5% bound (the measured deviations are printed). Also per architecture: logits
+ * same 0.5% bound (the measured deviations are printed). Greedy ids must match the F32
+ * rows for all 32 steps; against an F16 row they may part at a near-tie (natter's top two
+ * logits within 0.05), which the F16 cache's rounding can flip, and nowhere else. Also per architecture: logits
  * bit-identical across thread counts and prompt splits, and the loader's errors for a
  * file that lacks what the architecture needs. */
 #include "natter.h"
@@ -30,6 +32,7 @@
 #define ARCH_PPL_CTX 128
 #define ARCH_PPL_TOL 0.005 /* relative */
 #define ARCH_N_GREEDY 32
+#define ARCH_F16_TIE 0.05f /* logit gap an F16 KV cache may flip (F16 rows only) */
 
 typedef struct ref_row {
     char *fields[9]; /* name hash kv ppl scored text_tokens prompt prompt_ids greedy_ids */
@@ -109,15 +112,31 @@ static void check_row(const ref_row *r, const char *text)
     t_parse_ids(r->fields[8], &ref_greedy);
     T_CHECK(ids_equal(&pids, &ref_pids));
     float *logits = malloc((size_t)V * sizeof *logits);
+    float margin[ARCH_N_GREEDY];
     int rc = nt_model_eval(m, pids.v, (int32_t)pids.n, logits, &e);
     for (int i = 0; rc == NT_OK && i < ARCH_N_GREEDY; i++) {
         int32_t id = t_argmax(logits, V);
+        float second = -INFINITY;
+        for (int32_t v = 0; v < V; v++)
+            if (v != id && logits[v] > second) second = logits[v];
+        margin[i] = logits[id] - second;
         nt_tokens_push(&greedy, id);
         if (i + 1 < ARCH_N_GREEDY) rc = nt_model_eval(m, &id, 1, logits, &e);
     }
     if (rc) t_fail(__FILE__, __LINE__, "eval: %s", e.msg);
-    if (!ids_equal(&greedy, &ref_greedy)) {
-        t_fail(__FILE__, __LINE__, "tiny %s: greedy ids differ from the %s-cache reference", name, kv);
+    size_t same = 0;
+    while (same < greedy.n && same < ref_greedy.n && greedy.v[same] == ref_greedy.v[same]) same++;
+    if (same < ARCH_N_GREEDY && same < greedy.n && strcmp(kv, "F16") == 0 &&
+        margin[same] < ARCH_F16_TIE) {
+        /* llama.cpp's F16 cache moves logits by about 1e-3: it may flip a near-tie, after
+         * which the two runs continue from different tokens. */
+        printf("  %-10s vs F16 cache: greedy ids agree for %zu steps, then natter's top two "
+               "differ by %.4f (< %.2f, a near-tie the F16 cache can flip)\n", name, same,
+               (double)margin[same], ARCH_F16_TIE);
+    } else if (same < ARCH_N_GREEDY) {
+        t_fail(__FILE__, __LINE__, "tiny %s: greedy ids differ from the %s-cache reference at "
+               "step %zu (natter's top-two margin there %.4f)", name, kv, same,
+               same < greedy.n ? (double)margin[same] : 0.0);
         print_ids("natter   ", &greedy);
         print_ids("reference", &ref_greedy);
     }
@@ -210,9 +229,63 @@ static void test_deterministic(void)
     free(text);
 }
 
+/* A header-only file of architecture arch with the given extra keys (u32 unless it is
+ * rope.scaling.type); loading must fail with exactly msg after the path. */
+static void expect_refused(const char *arch, const char *k1, uint32_t v1, const char *k2,
+                           const char *v2, const char *msg)
+{
+    char path[512], key[128], want[768];
+    snprintf(path, sizeof path, "%s/refuse-%s.gguf", t_tmpdir(), arch);
+    nt_gguf_writer *w = nt_gguf_writer_init();
+    nt_gguf_writer_set_str(w, "general.architecture", arch);
+    static const struct { const char *k; uint32_t v; } base[] = {
+        {"context_length", 64}, {"embedding_length", 32}, {"block_count", 1},
+        {"feed_forward_length", 64}, {"attention.head_count", 4},
+    };
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
+        snprintf(key, sizeof key, "%s.%s", arch, base[i].k);
+        nt_gguf_writer_set_u32(w, key, base[i].v);
+    }
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    nt_gguf_writer_set_f32(w, key, 1e-6f);
+    if (k1) {
+        snprintf(key, sizeof key, "%s.%s", arch, k1);
+        nt_gguf_writer_set_u32(w, key, v1);
+    }
+    if (k2) {
+        snprintf(key, sizeof key, "%s.%s", arch, k2);
+        nt_gguf_writer_set_str(w, key, v2);
+    }
+    nt_err e = {0};
+    T_ASSERT(nt_gguf_writer_write(w, path, &e) == NT_OK);
+    nt_gguf_writer_free(w);
+    nt_model *m = NULL;
+    T_CHECK(nt_model_load(&m, path, NULL, &e) < 0);
+    T_CHECK(m == NULL);
+    snprintf(want, sizeof want, "%s: %s", path, msg);
+    T_EQ_STR(e.msg, want);
+}
+
+/* What natter does not run is refused by name, with what it does run. */
+static void test_refusals(void)
+{
+    expect_refused("phi2", NULL, 0, NULL, NULL,
+                   "architecture 'phi2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, smollm3)");
+    expect_refused("qwen3moe", "expert_count", 8, NULL, NULL,
+                   "missing key 'qwen3moe.expert_used_count'");
+    expect_refused("qwen3moe", "expert_count", 0, NULL, NULL,
+                   "qwen3moe.expert_count = 0 is out of range (1..1024)");
+    expect_refused("qwen3", NULL, 0, "rope.scaling.type", "longrope",
+                   "qwen3.rope.scaling.type = 'longrope' is not supported (natter runs none, linear and yarn)");
+    expect_refused("smollm3", "expert_count", 4, NULL, NULL,
+                   "smollm3.expert_count = 4: mixture-of-experts smollm3 models are not supported "
+                   "(natter runs experts in qwen3moe)");
+}
+
 int main(void)
 {
     T_RUN(test_refs);
     T_RUN(test_deterministic);
+    T_RUN(test_refusals);
     return t_done();
 }

@@ -709,9 +709,9 @@ static void test_bad_models(void)
     p = write_tiny("heads0.gguf", (tiny_defects){.bad_head_kv = true});
     expect_load_error(p, NT_ERR_FORMAT, "llama.attention.head_count_kv = 0 is out of range (1..1024)");
     p = write_tiny("moe.gguf", (tiny_defects){.experts = 8});
-    expect_load_error(p, NT_ERR_UNSUPPORTED, "llama.expert_count = 8: mixture-of-experts models are not supported");
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "llama.expert_count = 8: mixture-of-experts llama models are not supported (natter runs experts in qwen3moe)");
     p = write_tiny("arch.gguf", (tiny_defects){.arch = "gpt2"});
-    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3, granite)");
+    expect_load_error(p, NT_ERR_UNSUPPORTED, "architecture 'gpt2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, smollm3)");
     /* qwen2 requires the Q/K/V biases. */
     p = write_tiny("qwen2.gguf", (tiny_defects){.arch = "qwen2"});
     expect_load_error(p, NT_ERR_FORMAT, "tensor 'blk.0.attn_q.bias' is missing");

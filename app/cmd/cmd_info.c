@@ -122,6 +122,10 @@ int cmd_info(int argc, char **argv)
         info_u32(g, arch, "attention.head_count_kv", "KV heads:");
         info_u32(g, arch, "embedding_length", "embedding size:");
         info_u32(g, arch, "feed_forward_length", "FFN size:");
+        /* Mixture of experts (absent keys print nothing). */
+        info_u32(g, arch, "expert_count", "experts:");
+        info_u32(g, arch, "expert_used_count", "experts/token:");
+        info_u32(g, arch, "expert_feed_forward_length", "expert FFN size:");
         char key[128];
         float rb = 0;
         snprintf(key, sizeof key, "%s.rope.freq_base", arch);

@@ -530,6 +530,8 @@ typedef struct nt_model_info {
     int64_t n_params;
     int32_t n_ctx_train, n_ctx; /* trained context; the cache's length */
     int32_t n_layer, n_head, n_head_kv, n_embd, n_ff, n_vocab, head_dim, n_rot;
+    int32_t n_expert, n_expert_used; /* mixture of experts: experts per layer and per token
+                                        (0 for a dense model) */
     float rope_base, rope_scale, norm_eps;
 } nt_model_info;
 

@@ -18,6 +18,9 @@ const tiny_entry tiny_models[] = {
     {"phi3", tiny_phi3},
     {"phi3-short", tiny_phi3_short},
     {"granite", tiny_granite},
+    {"qwen3-yarn", tiny_qwen3_yarn},
+    {"qwen3moe", tiny_qwen3moe},
+    {"smollm3", tiny_smollm3},
 };
 const int tiny_n_models = (int)(sizeof tiny_models / sizeof tiny_models[0]);
 
@@ -357,6 +360,15 @@ void tiny_block_model(tiny_gen *g, const tiny_shape *s)
 #undef MAT
 #undef NAME
     }
+}
+
+int tiny_write_shape(const tiny_shape *s, const char *path, const char *vocab_path, nt_err *err)
+{
+    tiny_gen g;
+    if (tiny_init(&g, s->arch, s->seed, vocab_path, err) == NT_OK) tiny_block_model(&g, s);
+    int rc = tiny_write(&g, path, err);
+    tiny_free(&g);
+    return rc;
 }
 
 int tiny_write(tiny_gen *g, const char *path, nt_err *err)

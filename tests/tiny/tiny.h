@@ -92,6 +92,9 @@ void tiny_block_model(tiny_gen *g, const tiny_shape *s);
 /* Writes the file; returns g->rc. */
 int tiny_write(tiny_gen *g, const char *path, nt_err *err);
 
+/* The whole of it for a model that is just tiny_block_model(s): init, block model, write. */
+int tiny_write_shape(const tiny_shape *s, const char *path, const char *vocab_path, nt_err *err);
+
 /* FNV-1a 64 of the file's bytes, as 16 hex digits into hex[17]; NT_OK or an error. */
 int tiny_file_hash(const char *path, char hex[17], nt_err *err);
 
@@ -114,5 +117,8 @@ int tiny_gemma3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_phi3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_phi3_short(const char *path, const char *vocab_path, nt_err *err);
 int tiny_granite(const char *path, const char *vocab_path, nt_err *err);
+int tiny_qwen3_yarn(const char *path, const char *vocab_path, nt_err *err);
+int tiny_qwen3moe(const char *path, const char *vocab_path, nt_err *err);
+int tiny_smollm3(const char *path, const char *vocab_path, nt_err *err);
 
 #endif

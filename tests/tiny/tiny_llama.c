@@ -8,9 +8,5 @@ int tiny_llama(const char *path, const char *vocab_path, nt_err *err)
         .arch = "llama", .seed = 0x11a3a, .n_embd = 128, .n_layer = 2, .n_head = 4,
         .n_head_kv = 2, .n_ff = 256, .n_ctx = 256, .rope_base = 10000.0f,
     };
-    tiny_gen g;
-    if (tiny_init(&g, s.arch, s.seed, vocab_path, err) == NT_OK) tiny_block_model(&g, &s);
-    int rc = tiny_write(&g, path, err);
-    tiny_free(&g);
-    return rc;
+    return tiny_write_shape(&s, path, vocab_path, err);
 }
