@@ -27,7 +27,7 @@ H="$tmp/home"
 mkdir -p "$H/nm1" "$H/nm2" "$H/llcache"
 cp "$GUIDE" "$H/nm1/guide-a.gguf"
 cp "$GUIDE" "$H/nm2/same.gguf"
-tiny_gguf "$H/nm2/$(printf 'evil\033[31m').gguf" "gemma3"
+tiny_gguf "$H/nm2/$(printf 'evil\033[31m').gguf" "mamba"
 tiny_gguf "$H/nm2/ctrl.gguf" "$(printf 'x\033]0;pwned\007y')"
 cp "$GUIDE" "$H/llcache/same.gguf"
 cp "$GUIDE" "$H/llcache/Org_Tiny-GGUF_tiny-q8.gguf"
@@ -72,7 +72,7 @@ check "Ollama entry" grep -Eq '^qwen3:0\.6b +llama +4\.2M +F16 +8\.10 MiB +256 +
 check "Ollama entry of a namespace" grep -Eq '^someone/mini:latest ' "$tmp/list.out"
 check "LM Studio entry" grep -Eq '^pub/repo-GGUF/lm\.gguf +llama .* lmstudio +yes$' "$tmp/list.out"
 check "unsupported architecture: the loader's reason" \
-    grep -Eq "^evil␛\[31m\.gguf +gemma3 +\? +\? .* NATTER_MODELS +no: architecture 'gemma3' is not supported \(natter runs [a-z0-9, ]+\)$" "$tmp/list.out"
+    grep -Eq "^evil␛\[31m\.gguf +mamba +\? +\? .* NATTER_MODELS +no: architecture 'mamba' is not supported \(natter runs [a-z0-9, ]+\)$" "$tmp/list.out"
 check "control characters in a file are shown, never sent" grep -q 'x␛]0;pwned␇y' "$tmp/list.out"
 check "no escape byte reaches the output" sh -c "! grep -q \"\$(printf '\\033')\" '$tmp/list.out' '$tmp/list.err'"
 check "two Ollama tags of one blob are both listed" [ "$(grep -c ' ollama ' "$tmp/list.out")" -eq 2 ]
@@ -86,7 +86,7 @@ check "models --json exits 0" [ "$rc" -eq 0 ]
 check "json: name and where" grep -q '"name": "qwen3:0.6b"' "$tmp/list.json"
 check "json: the path is the blob" grep -q "\"path\": \"$ol/blobs/sha256-$digest\"" "$tmp/list.json"
 check "json: numbers" grep -q '"context_length": 256' "$tmp/list.json"
-check "json: a refused model's reason" grep -q "\"reason\": \"architecture 'gemma3' is not supported" "$tmp/list.json"
+check "json: a refused model's reason" grep -q "\"reason\": \"architecture 'mamba' is not supported" "$tmp/list.json"
 check "json: control characters escaped" grep -q 'x\\u001b]0;pwned\\u0007y' "$tmp/list.json"
 check "json: runs" grep -q '"runs": false' "$tmp/list.json"
 
@@ -121,6 +121,6 @@ check "-m missing file: exit 2 ($rc)" [ "$rc" -eq 2 ]
 check "-m missing file: errno" grep -q "$tmp/none.gguf: No such file or directory" "$tmp/ask.err"
 
 ask "$(printf 'evil\033[31m')"; rc=$?
-check "-m an unsupported model: the loader's error" grep -q "architecture 'gemma3' is not supported" "$tmp/ask.err"
+check "-m an unsupported model: the loader's error" grep -q "architecture 'mamba' is not supported" "$tmp/ask.err"
 
 finish
