@@ -301,9 +301,12 @@ static void bench_random_q4_K(unsigned char *dst, int64_t n_blocks, float scale,
     nt_quantize_rows(NT_TYPE_F16, dv, dh, 1, 2);
     for (int64_t b = 0; b < n_blocks; b++, dst += 144) {
         memcpy(dst, dh, 4);
+        /* 140 random bytes: seventeen 8-byte draws and the low half of an eighteenth (the
+         * block ends there; a whole eighth byte group would run 4 bytes into the next block,
+         * or past the buffer after the last one). */
         for (int i = 4; i < 144; i += 8) {
             uint64_t v = rng_next(rng);
-            memcpy(dst + i, &v, 8);
+            memcpy(dst + i, &v, i + 8 <= 144 ? 8 : (size_t)(144 - i));
         }
     }
 }
