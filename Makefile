@@ -10,7 +10,7 @@ BUILD   ?= build
 # The config.mk rule below comes first in the file; without this, a bare `make` would build only it.
 .DEFAULT_GOAL := all
 
-PKGS    := ncursesw readline openblas yaml-0.1 libutf8proc libxxhash
+PKGS    := ncursesw readline openblas yaml-0.1 libutf8proc libxxhash libcurl libmicrohttpd jansson sqlite3
 
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wpedantic -Wformat=2 -Wno-unused-parameter

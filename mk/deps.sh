@@ -5,7 +5,7 @@
 set -u
 
 # pkg-config module : Debian package that provides it
-PAIRS="ncursesw:libncurses-dev readline:libreadline-dev openblas:libopenblas-dev yaml-0.1:libyaml-dev libutf8proc:libutf8proc-dev libxxhash:libxxhash-dev"
+PAIRS="ncursesw:libncurses-dev readline:libreadline-dev openblas:libopenblas-dev yaml-0.1:libyaml-dev libutf8proc:libutf8proc-dev libxxhash:libxxhash-dev libcurl:libcurl4-openssl-dev libmicrohttpd:libmicrohttpd-dev jansson:libjansson-dev sqlite3:libsqlite3-dev"
 # tools the build and tests need : package
 TOOLS="cc:gcc make:make pkg-config:pkg-config tmux:tmux"
 # tools only the fuzz targets need (make fuzz, tests/test_fuzz.sh): installed as root like the
