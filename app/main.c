@@ -33,8 +33,8 @@ static const subcmd subcmds[] = {
     {"import-card", cmd_import_card},
 };
 
-/* `natter [--model M] --check FILE... [--model M]`: every argument but the --check goes to
- * cmd_check, which takes --model anywhere. */
+/* `natter [--model M] --check FILE... [--model M]`: every argument but the --check (argv[at])
+ * goes to cmd_check, which takes --model anywhere. */
 static int main_check(int argc, char **argv, int at)
 {
     char **v = malloc((size_t)argc * sizeof *v);
@@ -70,17 +70,11 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof subcmds / sizeof subcmds[0]; i++)
             if (strcmp(argv[1], subcmds[i].name) == 0) return subcmds[i].run(argc - 1, argv + 1);
 
-    /* `natter --check ...` or `natter -m MODEL --check ...` (a --check further on could be
-     * the value of another option, such as -p's question). */
-    if (argc > 1 && strcmp(argv[1], "--check") == 0) return main_check(argc, argv, 1);
-    if (argc > 3 && strcmp(argv[3], "--check") == 0 &&
-        (strcmp(argv[1], "-m") == 0 || strcmp(argv[1], "--model") == 0))
-        return main_check(argc, argv, 3);
-
     struct cli_opts o;
     cli_opts_default(&o);
     int rc = cli_parse(&o, argc, argv, stdout, stderr);
     if (rc == 1) return 0;
+    if (rc == 3) return main_check(argc, argv, o.check_at);
     if (rc != 0) return rc;
     if (o.list_personas || o.list_themes) {
         rc = o.list_personas ? cmd_list_personas() : 0;

@@ -68,7 +68,7 @@ expect_error "natter tokenize: --ids takes no value" tokenize x --ids=1
 expect_error "natter perplexity: --ctx: '2' is out of range (4 to 1048576)" perplexity -m x -f y -c 2
 expect_error "natter export: --format needs a value" export a.yaml --format
 expect_error "natter replay: --temp: 'abc' is not a number" replay x.yaml --temp=abc
-expect_error "natter replay: unexpected argument 'y.yaml'" replay x.yaml --check y.yaml
+expect_error "natter replay: unexpected argument 'y.yaml' (see natter replay --help)" replay x.yaml --check y.yaml
 expect_error "natter train: --seed: '-1' is not a whole number" train --seed -1
 expect_error "natter import-card: one card at a time ('b.json' is extra)" import-card a.json b.json
 expect_error "natter info: unknown option '-x' (see natter info --help)" info -x m.gguf

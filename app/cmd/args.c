@@ -10,9 +10,12 @@
 args args_start(const char *prog, int argc, char **argv, const char *shortopts,
                 const struct option *longopts)
 {
-    args a = {.prog = prog, .argc = argc, .argv = argv, .longopts = longopts, .first = argc};
-    /* The leading ':' makes a missing value ':' rather than '?', so the two read differently. */
-    snprintf(a.shortopts, sizeof a.shortopts, ":%s", shortopts);
+    args a = {.prog = prog, .argc = argc, .argv = argv, .longopts = longopts, .err = stderr,
+              .li = -1, .first = argc};
+    /* The leading ':' makes a missing value ':' rather than '?', so the two read differently;
+     * getopt wants a '+' before it. */
+    bool stop = shortopts[0] == '+';
+    snprintf(a.shortopts, sizeof a.shortopts, "%s:%s", stop ? "+" : "", shortopts + stop);
     /* glibc: 0 (not 1) also resets the state left by an earlier loop over another argv. */
     optind = 0;
     opterr = 0;
@@ -44,14 +47,15 @@ static bool args_takes_no_value(const args *a, const char *n, size_t len)
  * character in an argument never reaches the terminal as it is. */
 static void args_unknown(const args *a, const char *opt, size_t n)
 {
-    fprintf(stderr, "%s: unknown option '", a->prog);
-    text_fput_escaped(stderr, opt, n, false);
-    fprintf(stderr, "' (see %s --help)\n", a->prog);
+    fprintf(a->err, "%s: unknown option '", a->prog);
+    text_fput_escaped(a->err, opt, n, false);
+    fprintf(a->err, "' (see %s --help)\n", a->prog);
 }
 
 int args_next(args *a)
 {
-    int c = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, NULL);
+    a->li = -1;
+    int c = getopt_long(a->argc, a->argv, a->shortopts, a->longopts, &a->li);
     a->value = optarg;
     if (c == -1) {
         a->first = optind;
@@ -64,7 +68,7 @@ int args_next(args *a)
     if (c == ':') {
         /* Named by its whole long name even when typed shorter ("--thr"). */
         args_set_name(a, optopt);
-        fprintf(stderr, "%s: %s needs a value\n", a->prog, a->name);
+        fprintf(a->err, "%s: %s needs a value\n", a->prog, a->name);
         return '?';
     }
     if (c == '?') {
@@ -72,14 +76,15 @@ int args_next(args *a)
         int len = eq ? (int)(eq - at) : (int)strlen(at);
         if (is_long && optopt && eq && args_takes_no_value(a, at + 2, (size_t)(eq - at - 2))) {
             args_set_name(a, optopt);
-            fprintf(stderr, "%s: %s takes no value\n", a->prog, a->name);
+            fprintf(a->err, "%s: %s takes no value\n", a->prog, a->name);
         } else if (is_long && !optopt)
             args_unknown(a, at, (size_t)len);
         else
             args_unknown(a, (char[]){'-', (char)optopt}, 2);
         return '?';
     }
-    args_set_name(a, c);
+    if (a->li >= 0) snprintf(a->name, sizeof a->name, "--%s", a->longopts[a->li].name);
+    else args_set_name(a, c);
     return c;
 }
 
@@ -87,18 +92,17 @@ int args_operands(const args *a, int max)
 {
     if (a->argc - a->first <= max) return 0;
     const char *x = a->argv[a->first + max];
-    fprintf(stderr, "%s: unexpected argument '", a->prog);
-    text_fput_escaped(stderr, x, strlen(x), false);
-    fputs("'\n", stderr);
+    fprintf(a->err, "%s: unexpected argument '", a->prog);
+    text_fput_escaped(a->err, x, strlen(x), false);
+    fprintf(a->err, "' (see %s --help)\n", a->prog);
     return -1;
 }
 
-/* Prints the number's error with the option's name; returns -1. */
-static int args_bad(const args *a, const nt_err *e)
+int args_report(const args *a, const char *msg)
 {
-    fprintf(stderr, "%s: %s: ", a->prog, a->name);
-    text_fput_escaped(stderr, e->msg, strlen(e->msg), false); /* it quotes the value typed */
-    fputc('\n', stderr);
+    fprintf(a->err, "%s: %s: ", a->prog, a->name);
+    text_fput_escaped(a->err, msg, strlen(msg), false); /* it quotes the value typed */
+    fputc('\n', a->err);
     return -1;
 }
 
@@ -106,7 +110,7 @@ int args_int(args *a, long lo, long hi, int32_t *out)
 {
     nt_err e = {0};
     long x;
-    if (num_long(a->value ? a->value : "", lo, hi, &x, &e) != NT_OK) return args_bad(a, &e);
+    if (num_long(a->value ? a->value : "", lo, hi, &x, &e) != NT_OK) return args_report(a, e.msg);
     *out = (int32_t)x;
     return 0;
 }
@@ -114,13 +118,13 @@ int args_int(args *a, long lo, long hi, int32_t *out)
 int args_double(args *a, double lo, double hi, double *out)
 {
     nt_err e = {0};
-    if (num_double(a->value ? a->value : "", lo, hi, out, &e) != NT_OK) return args_bad(a, &e);
+    if (num_double(a->value ? a->value : "", lo, hi, out, &e) != NT_OK) return args_report(a, e.msg);
     return 0;
 }
 
 int args_u64(args *a, uint64_t hi, uint64_t *out)
 {
     nt_err e = {0};
-    if (num_u64(a->value ? a->value : "", hi, out, &e) != NT_OK) return args_bad(a, &e);
+    if (num_u64(a->value ? a->value : "", hi, out, &e) != NT_OK) return args_report(a, e.msg);
     return 0;
 }

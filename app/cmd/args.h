@@ -2,7 +2,8 @@
  * bench, train, replay, export, import-card, --check): getopt_long underneath (options and
  * file names in any order, --opt=value, -n64, unique prefixes of long names, -- ends the
  * options), its errors in natter's words, and option values read as numbers (util/num.h).
- * Every message goes to stderr as "PROG: ..." (PROG: "natter bench"):
+ * Every message goes to stderr (or a.err, when the caller sets it) as "PROG: ..." (PROG:
+ * "natter bench"; the chat's own command line uses it too, as "natter"):
  *     natter bench: unknown option '--thread' (see natter bench --help)
  *     natter bench: --threads needs a value
  *     natter bench: --json takes no value
@@ -24,20 +25,26 @@
 
 #include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct args {
     const char *prog;              /* "natter bench": the messages' prefix */
     int argc;
     char **argv;                   /* argv[0] is the subcommand's name; getopt reorders argv */
-    char shortopts[64];            /* ':' and the caller's short options */
+    char shortopts[72];            /* ':' and the caller's short options */
     const struct option *longopts; /* ends with a zero entry; borrowed */
+    FILE *err;                     /* where the messages go: stderr unless the caller says */
     const char *value;             /* the current option's value (optarg) or NULL */
-    char name[48];                 /* the current option as the messages name it: "--threads" */
+    int li;                        /* the current option's index in longopts when it was typed
+                                      long (unique prefixes included), else -1 */
+    char name[48];                 /* the current option as the messages name it: "--threads",
+                                      the long name typed (an alias is named as typed) */
     int first;                     /* after the loop: the first operand's index */
 } args;
 
 /* Starts a fresh getopt_long loop over argv (whatever ran before). shortopts: getopt's string
- * ("t:h"); every short option should also have a long one, whose name the messages use. */
+ * ("t:h"; a leading '+' stops the options at the first operand, as the chat's command line
+ * wants); every short option should also have a long one, whose name the messages use. */
 args args_start(const char *prog, int argc, char **argv, const char *shortopts,
                 const struct option *longopts);
 /* The next option's val, '?' after printing a usage error, or -1 at the end of the options
@@ -51,5 +58,8 @@ int args_operands(const args *a, int max);
 int args_int(args *a, long lo, long hi, int32_t *out);
 int args_double(args *a, double lo, double hi, double *out);
 int args_u64(args *a, uint64_t hi, uint64_t *out);
+/* "PROG: --opt: MSG" for the current option, MSG escaped (it often quotes what was typed);
+ * returns -1. For values the caller reads itself. */
+int args_report(const args *a, const char *msg);
 
 #endif

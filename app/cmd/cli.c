@@ -3,6 +3,7 @@
  * The one-shot mode is the TUI's pipeline without the screen: a chat (chat.h) builds the
  * prompt, a worker (worker.h) runs it, and the main thread prints TOKEN texts as they come. */
 #include "cli.h"
+#include "args.h"
 #include "conv/chat.h"
 #include "conv/params.h"
 #include "util/num.h"
@@ -117,20 +118,11 @@ void cli_usage(FILE *out)
           out);
 }
 
-/* Parses a whole number in [lo, hi] (util/num.h's rule and words). */
-static int cli_int(const char *opt, const char *v, long lo, long hi, int32_t *out, FILE *err)
-{
-    nt_err e = {0};
-    if (num_int32(v, (int32_t)lo, (int32_t)hi, out, &e) == NT_OK) return 0;
-    fprintf(err, "natter: %s: %s\n", opt, e.msg);
-    return -1;
-}
-
 /* getopt_long's values of the options without a short letter; a sampling parameter's is
  * OPT_PARAM + its id. */
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
-    OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_PARAM = 512
+    OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_PARAM = 512
 };
 
 static const struct option cli_fixed_opts[] = {
@@ -151,19 +143,19 @@ static const struct option cli_fixed_opts[] = {
     {"context", required_argument, NULL, OPT_CONTEXT},
     {"list-personas", no_argument, NULL, OPT_LIST_PERSONAS},
     {"list-themes", no_argument, NULL, OPT_LIST_THEMES},
+    {"check", no_argument, NULL, OPT_CHECK},
 };
 #define CLI_N_FIXED (sizeof cli_fixed_opts / sizeof cli_fixed_opts[0])
 /* Each parameter as --NAME, --YAML (top_k) and its alias (--temperature). */
 #define CLI_N_OPTS (CLI_N_FIXED + 3 * PARAM_COUNT + 1)
 
 /* The long options: the fixed ones, then the table's (names from static storage). The short
- * option string goes into shorts: '+' first (options stop at the first other argument, which
- * is an error), ':' (a missing value is reported by us). */
+ * option string goes into shorts, '+' first: options stop at the first other argument, which
+ * is an error. */
 static void cli_build_opts(struct option *lo, char *shorts)
 {
     size_t n = 0, k = 0;
     shorts[k++] = '+';
-    shorts[k++] = ':';
     for (size_t i = 0; i < CLI_N_FIXED; i++) {
         lo[n++] = cli_fixed_opts[i];
         int v = cli_fixed_opts[i].val;
@@ -189,26 +181,6 @@ static void cli_build_opts(struct option *lo, char *shorts)
     shorts[k] = '\0';
 }
 
-/* What getopt_long refused (opterr is 0): one line in the old words. */
-static void cli_opt_error(int c, const char *arg, const struct option *lo, FILE *err)
-{
-    if (arg && !strncmp(arg, "--", 2)) {
-        size_t len = strcspn(arg + 2, "=");
-        for (const struct option *o = lo; o->name; o++)
-            if (strlen(o->name) == len && !strncmp(o->name, arg + 2, len)) {
-                if (c == ':') fprintf(err, "natter: --%s needs a value\n", o->name);
-                else fprintf(err, "natter: --%s takes no value\n", o->name);
-                return;
-            }
-        fprintf(err, "natter: unknown option '%.*s' (see natter --help)\n",
-                (int)(len + 2 < 42 ? len + 2 : 42), arg);
-    } else if (c == ':') {
-        fprintf(err, "natter: -%c needs a value\n", optopt);
-    } else {
-        fprintf(err, "natter: unknown option '-%c' (see natter --help)\n", optopt);
-    }
-}
-
 static void cli_family_list(FILE *f)
 {
     for (int i = 0; i < NT_CHAT_FAMILY_COUNT_; i++) {
@@ -222,22 +194,14 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
     struct option lo[CLI_N_OPTS];
     char shorts[64];
     cli_build_opts(lo, shorts);
-    opterr = 0;
-    optind = 0; /* 0, not 1: getopt starts afresh (tests parse several command lines) */
-    for (;;) {
-        int li = -1, before = optind;
-        int c = getopt_long(argc, argv, shorts, lo, &li);
-        if (c == -1) break;
-        const char *val = optarg;
-        char name[64]; /* the option as messages name it: --top-k, -n */
-        if (li >= 0) snprintf(name, sizeof name, "--%s", lo[li].name);
-        else snprintf(name, sizeof name, "-%c", c);
-        if (c == '?' || c == ':') {
-            /* The argument getopt stopped at: the one it just passed, or (inside a group of
-             * short options such as -vx) the one it is still in. */
-            cli_opt_error(c, optind > before ? argv[optind - 1] : argv[optind], lo, err);
-            return 2;
-        }
+    /* The subcommands' option loop (args.h): its messages, with "natter" as the program. */
+    args a = args_start("natter", argc, argv, shorts, lo);
+    a.err = err;
+    for (int c; (c = args_next(&a)) != -1;) {
+        if (c == '?') return 2;
+        const char *val = a.value;
+        const char *name = a.name; /* the option as messages name it: --top-k, -n */
+        int li = a.li;
         for (size_t i = 0; li < 0 && i < PARAM_COUNT; i++)
             if (param_defs[i].shrt && c == param_defs[i].shrt) c = OPT_PARAM + (int)i; /* -n, -s */
         if (c >= OPT_PARAM) {
@@ -245,7 +209,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             param_values v = {.sp = o->params, .max_tokens = o->max_tokens};
             nt_err e = {0};
             if (param_parse(d, val, &v, &e) != NT_OK) {
-                fprintf(err, "natter: %s: %s\n", name, e.msg);
+                args_report(&a, e.msg);
                 return 2;
             }
             o->params = v.sp;
@@ -262,7 +226,9 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case OPT_RAW: o->raw = true; break;
         case OPT_TEMPLATE:
             if (nt_chat_family_from_name(val) < 0) {
-                fprintf(err, "natter: %s: unknown template '%s' (one of: ", name, val);
+                fprintf(err, "natter: %s: unknown template '", name);
+                text_fput_escaped(err, val, strlen(val), false);
+                fprintf(err, "' (one of: ");
                 cli_family_list(err);
                 fprintf(err, ")\n");
                 return 2;
@@ -270,7 +236,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             o->template_name = val;
             break;
         case 'c':
-            if (cli_int(name, val, 0, 1 << 20, &o->n_ctx, err)) return 2;
+            if (args_int(&a, 0, 1 << 20, &o->n_ctx)) return 2;
             if (o->n_ctx > 0 && o->n_ctx < 16) {
                 fprintf(err, "natter: %s: '%s' is out of range (16 to %d, or 0)\n", name, val,
                         1 << 20);
@@ -278,7 +244,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             }
             break;
         case 't':
-            if (cli_int(name, val, 0, 512, &o->n_threads, err)) return 2;
+            if (args_int(&a, 0, 512, &o->n_threads)) return 2;
             break;
         case 'v': o->verbose = true; break;
         case 'h': cli_usage(out); return 1;
@@ -301,12 +267,13 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             break;
         case OPT_LIST_PERSONAS: o->list_personas = true; break;
         case OPT_LIST_THEMES: o->list_themes = true; break;
+        case OPT_CHECK:
+            /* getopt has permuted nothing ('+'): the --check just read is argv[optind - 1]. */
+            o->check_at = optind - 1;
+            return 3;
         }
     }
-    if (optind < argc) {
-        fprintf(err, "natter: unexpected argument '%s' (see natter --help)\n", argv[optind]);
-        return 2;
-    }
+    if (args_operands(&a, 0)) return 2;
     o->seed_given = o->params_given & (1u << PARAM_SEED);
     o->max_tokens_given = o->params_given & (1u << PARAM_MAX_TOKENS);
     return 0;

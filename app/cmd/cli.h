@@ -39,6 +39,7 @@ struct cli_opts {
     int n_context;
     bool list_personas;       /* --list-personas */
     bool list_themes;         /* --list-themes */
+    int check_at;             /* cli_parse returned 3: argv[check_at] is --check */
     unsigned params_given;    /* bit 1u << PARAM_x (app/conv/params.h): that option was given,
                                  so it overrides the persona's value */
     bool max_tokens_given;    /* -n was given */
@@ -56,8 +57,9 @@ struct cli_opts {
 void cli_opts_default(struct cli_opts *o);
 
 /* Parses argv[1..argc) into *o (which cli_opts_default filled). Returns 0 on success, 1 when
- * the command is done (--help or --version printed to out), or 2 after printing one error line
- * "natter: ..." to err. */
+ * the command is done (--help or --version printed to out), 2 after printing one error line
+ * "natter: ..." to err, or 3 at a --check: the validation of files (cmd_check) takes over from
+ * argv[o->check_at] on, with the options before it. */
 int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err);
 
 /* The usage text (the whole of `natter --help`). */
