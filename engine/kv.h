@@ -42,4 +42,21 @@ void nt_kv_store_v(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_
 /* Keeps positions [0, n_past); n_past is clamped to [0, current n_past]. */
 void nt_kv_rewind(kv_cache *kv, int32_t n_past);
 
+/* A copy of positions [start, end) of a cache (the public nt_kv_state). Layout as in the
+ * cache, restricted to the range: k is (n_layer, end - start, kv_dim), v is (n_layer, kv_dim,
+ * end - start). */
+struct nt_kv_state {
+    int32_t n_layer, n_ctx, kv_dim; /* the shape of the cache it came from */
+    int32_t start, end;
+    float *k;
+    float *v;
+};
+
+/* Copies positions [start, kv->n_past) into a new state (*out, owned by the caller). */
+int nt_kv_save(const kv_cache *kv, int32_t start, nt_kv_state **out, nt_err *err);
+/* Rewinds kv to s->start and writes the state's positions back: kv->n_past becomes s->end.
+ * NT_ERR_INVALID (cache untouched) when the shapes differ or kv holds fewer than s->start
+ * positions. */
+int nt_kv_load(kv_cache *kv, const nt_kv_state *s, nt_err *err);
+
 #endif

@@ -659,6 +659,18 @@ void nt_model_rewind(nt_model *m, int32_t n_past)
     nt_kv_rewind(&m->kv, n_past);
 }
 
+int nt_model_kv_save(const nt_model *m, int32_t start, nt_kv_state **out, nt_err *err)
+{
+    return nt_kv_save(&m->kv, start, out, err);
+}
+
+int nt_model_kv_restore(nt_model *m, const nt_kv_state *s, nt_err *err)
+{
+    return nt_kv_load(&m->kv, s, err);
+}
+
+int64_t nt_model_n_evaluated(const nt_model *m) { return m->n_evaluated; }
+
 void nt_model_set_hooks(nt_model *m, const nt_model_hooks *hooks)
 {
     if (hooks) m->hooks = *hooks;
@@ -713,6 +725,7 @@ static int model_eval_common(nt_model *m, const char *fn, const int32_t *tokens,
         if (rc == NT_ERR_CANCELLED)
             return nt_err_set(err, rc, "%s: cancelled after %d of %d tokens", fn, (int)done, (int)n);
         done += b;
+        m->n_evaluated += b;
         if (m->hooks.progress) m->hooks.progress(done, n, m->hooks.user);
     }
     return NT_OK;

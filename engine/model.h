@@ -129,6 +129,7 @@ struct nt_model {
     int n_owned;
 
     kv_cache kv;
+    int64_t n_evaluated;  /* tokens run by nt_model_eval* since loading (nt_model_n_evaluated) */
     pool *pool;
     nt_model_hooks hooks;
     model_scratch s;

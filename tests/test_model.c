@@ -392,6 +392,98 @@ static void test_rewind(void)
     nt_model_free(m);
 }
 
+/* Evaluates prefix then tail from an empty cache and returns the logits after the last token:
+ * the "recompute" side of the fork checks. */
+static void fresh_logits(nt_model *m, const nt_tokens *prefix, const int32_t *tail, int32_t n,
+                         float *out)
+{
+    nt_err e = {0};
+    nt_model_rewind(m, 0);
+    T_EQ_INT(nt_model_eval(m, prefix->v, (int32_t)prefix->n, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, tail, n, out, &e), NT_OK);
+}
+
+/* Forks: states saved at the end of a shared prefix continue exactly as a recomputation of
+ * the whole sequence would (bit-identical logits), however the branches were interleaved. */
+static void test_kv_fork(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    nt_model *m = t_load_model(path, 128, 2);
+    T_ASSERT(m);
+    nt_tokens prompt = {0};
+    T_ASSERT(read_ids(t_fixture("models/stories260K.once.prompt.ids"), &prompt) == 0);
+    const int32_t P = (int32_t)prompt.n, V = 512;
+    const int32_t ta[6] = {403, 407, 261, 378, 300, 301}, tb[4] = {302, 303, 304, 305};
+    float *got = malloc(sizeof(float) * V), *want = malloc(sizeof(float) * V);
+    nt_kv_state *full = NULL, *sa = NULL, *sb = NULL;
+    nt_err e = {0};
+
+    const int64_t ev0 = nt_model_n_evaluated(m);
+    T_EQ_INT(nt_model_eval(m, prompt.v, P, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_n_evaluated(m) - ev0, P);
+    T_EQ_INT(nt_model_kv_save(m, 0, &full, &e), NT_OK);
+    T_EQ_INT(nt_kv_state_start(full), 0);
+    T_EQ_INT(nt_kv_state_end(full), P);
+    /* branch A: 5 tokens on the prefix, saved from the prefix's end (only its own positions) */
+    T_EQ_INT(nt_model_eval(m, ta, 5, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_kv_save(m, P, &sa, &e), NT_OK);
+    T_EQ_INT(nt_kv_state_end(sa), P + 5);
+    T_CHECK(nt_kv_state_bytes(sa) * (size_t)P == nt_kv_state_bytes(full) * 5);
+    /* branch B: 3 tokens, from the prefix again */
+    nt_model_rewind(m, P);
+    T_EQ_INT(nt_model_eval(m, tb, 3, NULL, &e), NT_OK);
+    T_EQ_INT(nt_model_kv_save(m, P, &sb, &e), NT_OK);
+
+    /* A goes on: its 6th token after a restore equals recomputing prompt + all of A */
+    T_EQ_INT(nt_model_kv_restore(m, sa, &e), NT_OK);
+    T_EQ_INT(nt_model_n_past(m), P + 5);
+    T_EQ_INT(nt_model_eval(m, ta + 5, 1, got, &e), NT_OK);
+    fresh_logits(m, &prompt, ta, 6, want);
+    T_CHECK(memcmp(got, want, sizeof(float) * V) == 0);
+    /* B goes on the same way, after the cache was used for A and for the recomputation */
+    nt_model_rewind(m, P);
+    T_EQ_INT(nt_model_kv_restore(m, sb, &e), NT_OK);
+    T_EQ_INT(nt_model_eval(m, tb + 3, 1, got, &e), NT_OK);
+    fresh_logits(m, &prompt, tb, 4, want);
+    T_CHECK(memcmp(got, want, sizeof(float) * V) == 0);
+    /* a full snapshot restores into an emptied cache, twice */
+    for (int k = 0; k < 2; k++) {
+        nt_model_rewind(m, 0);
+        T_EQ_INT(nt_model_kv_restore(m, full, &e), NT_OK);
+        T_EQ_INT(nt_model_n_past(m), P);
+        T_EQ_INT(nt_model_eval(m, tb, 1, got, &e), NT_OK);
+    }
+    fresh_logits(m, &prompt, tb, 1, want);
+    T_CHECK(memcmp(got, want, sizeof(float) * V) == 0);
+
+    /* refusals leave the cache alone */
+    nt_model_rewind(m, 2);
+    T_EQ_INT(nt_model_kv_restore(m, sa, &e), NT_ERR_INVALID);
+    T_CHECK(strstr(e.msg, "starts at position") != NULL);
+    T_EQ_INT(nt_model_n_past(m), 2);
+    nt_kv_state *bad = NULL;
+    T_EQ_INT(nt_model_kv_save(m, 3, &bad, &e), NT_ERR_INVALID);
+    T_CHECK(bad == NULL);
+    nt_model *other = t_load_model(path, 64, 1); /* another cache length: another shape */
+    if (other) {
+        T_EQ_INT(nt_model_kv_restore(other, full, &e), NT_ERR_INVALID);
+        T_CHECK(strstr(e.msg, "another shape") != NULL);
+        T_EQ_INT(nt_model_n_past(other), 0);
+        nt_model_free(other);
+    }
+    nt_kv_state_free(NULL);
+    nt_model_free(m);
+    /* states outlive their model */
+    T_EQ_INT(nt_kv_state_end(sb), P + 3);
+    nt_kv_state_free(full);
+    nt_kv_state_free(sa);
+    nt_kv_state_free(sb);
+    free(got);
+    free(want);
+    nt_tokens_free(&prompt);
+}
+
 static void test_context_full(void)
 {
     const char *path = t_fixture("models/stories260K.gguf");
@@ -744,6 +836,7 @@ int main(void)
     T_RUN(test_split_invariance_q8_0);
     T_RUN(test_split_invariance_q6_k);
     T_RUN(test_rewind);
+    T_RUN(test_kv_fork);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
     T_RUN(test_perplexity_args);

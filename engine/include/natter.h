@@ -553,6 +553,38 @@ int32_t nt_model_n_past(const nt_model *m);
 /* Forgets cached tokens from position n_past on (0 <= n_past <= nt_model_n_past). */
 void nt_model_rewind(nt_model *m, int32_t n_past);
 
+/* Forks of the KV cache. A state is a copy of the cache's positions [start, end) (end is
+ * nt_model_n_past at the time of the save). It lets one model continue several ways from one
+ * prefix that was computed once (beam search, A/B answers): evaluate the shared prefix, then
+ * for each branch restore its state, evaluate its next tokens, save again. Saving from the
+ * end of the shared prefix copies only the branch's own positions, so a fork costs
+ * 2 × n_layer × (end - start) × kv_dim floats (nt_kv_state_bytes), not the whole prefix;
+ * start 0 saves everything.
+ *
+ * Restoring rewinds the cache to start and writes the saved positions back (n_past becomes
+ * end). The positions below start are not part of the state: the caller must make sure they
+ * still hold what they held at the save (the same tokens evaluated, i.e. the cache was not
+ * rewound below start and refilled differently since); then the logits that follow are
+ * bit-identical to those of recomputing the whole sequence. A state can be restored any
+ * number of times, into the model it came from (or one with the same shape; another model
+ * is refused only when its cache has another shape). States are independent of each other
+ * and of the model's later work: freeing the model does not free them. */
+typedef struct nt_kv_state nt_kv_state;
+
+/* Saves positions [start, nt_model_n_past(m)) into *out (owned by the caller:
+ * nt_kv_state_free). NT_ERR_INVALID when start is outside [0, n_past], NT_ERR_NOMEM. */
+int nt_model_kv_save(const nt_model *m, int32_t start, nt_kv_state **out, nt_err *err);
+/* Restores s (see above). NT_ERR_INVALID, with the cache untouched, when the cache holds fewer
+ * than start positions or has another shape. */
+int nt_model_kv_restore(nt_model *m, const nt_kv_state *s, nt_err *err);
+void nt_kv_state_free(nt_kv_state *s); /* accepts NULL */
+int32_t nt_kv_state_start(const nt_kv_state *s);
+int32_t nt_kv_state_end(const nt_kv_state *s);
+size_t nt_kv_state_bytes(const nt_kv_state *s); /* memory the state holds */
+/* Tokens run through the network by nt_model_eval / nt_model_eval_all since loading (the
+ * cost of a strategy: beam search's shared prefix counts once). */
+int64_t nt_model_n_evaluated(const nt_model *m);
+
 /* Progress and cancellation for long work. `cancel` is polled at least once per layer: when it
  * returns true the call stops, the cache keeps only whole tokens already processed, and the
  * function returns NT_ERR_CANCELLED. `progress` (may be NULL) reports tokens done of total. */
