@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json *j = NULL;
+    json_t *j = NULL;
     json_error je;
     if (json_parse((const char *)data, size, &j, &je) != NT_OK) return 0;
     persona *p = NULL;
@@ -19,6 +19,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(y);
         persona_free(p);
     }
-    json_free(j);
+    json_decref(j);
     return 0;
 }

@@ -87,7 +87,7 @@ check "json: name and where" grep -q '"name": "qwen3:0.6b"' "$tmp/list.json"
 check "json: the path is the blob" grep -q "\"path\": \"$ol/blobs/sha256-$digest\"" "$tmp/list.json"
 check "json: numbers" grep -q '"context_length": 256' "$tmp/list.json"
 check "json: a refused model's reason" grep -q "\"reason\": \"architecture 'mamba' is not supported" "$tmp/list.json"
-check "json: control characters escaped" grep -q 'x\\u001b]0;pwned\\u0007y' "$tmp/list.json"
+check "json: control characters escaped" grep -qi 'x\\u001b]0;pwned\\u0007y' "$tmp/list.json"
 check "json: runs" grep -q '"runs": false' "$tmp/list.json"
 
 run models --bogus >/dev/null 2>"$tmp/bogus.err"; rc=$?

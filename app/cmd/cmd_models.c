@@ -9,6 +9,7 @@
 #include "cmds.h"
 #include "model_find.h"
 #include "util/json.h"
+#include "util/strbuf.h"
 #include "util/text.h"
 
 #include <stdio.h>
@@ -166,29 +167,6 @@ static void models_print_table(const models_row *rows, size_t n)
 
 /* ----------------------------------------------------------------------- json ----- */
 
-/* JSON strings must be UTF-8: invalid bytes become U+FFFD (control characters are escaped
- * by the writer). */
-static void models_json_str(json_writer *w, const char *s)
-{
-    if (!s) {
-        json_w_null(w);
-        return;
-    }
-    strbuf b = {0};
-    const size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        int32_t cp;
-        int k = text_decode(s + i, n - i, &cp);
-        char u[4];
-        if (cp == 0xFFFD) strbuf_put(&b, u, (size_t)text_encode(cp, u));
-        else strbuf_put(&b, s + i, (size_t)k);
-        i += (size_t)k;
-    }
-    json_w_string_n(w, b.s ? b.s : "", b.n);
-    if (b.oom) w->out.oom = true;
-    strbuf_free(&b);
-}
-
 static int models_print_json(const models_row *rows, size_t n)
 {
     json_writer w = {.pretty = true};
@@ -197,13 +175,13 @@ static int models_print_json(const models_row *rows, size_t n)
         const models_row *r = &rows[i];
         json_w_begin_object(&w);
         json_w_key(&w, "name");
-        models_json_str(&w, r->f->name);
+        json_w_string(&w, r->f->name);
         json_w_key(&w, "path");
-        models_json_str(&w, r->f->path);
+        json_w_string(&w, r->f->path);
         json_w_key(&w, "where");
         json_w_string(&w, r->f->place);
         json_w_key(&w, "architecture");
-        models_json_str(&w, r->arch);
+        json_w_string(&w, r->arch);
         json_w_key(&w, "parameters");
         if (r->n_params >= 0) json_w_int(&w, r->n_params);
         else json_w_null(&w);
@@ -219,7 +197,7 @@ static int models_print_json(const models_row *rows, size_t n)
         json_w_key(&w, "runs");
         json_w_bool(&w, r->runs);
         json_w_key(&w, "reason");
-        models_json_str(&w, r->reason);
+        json_w_string(&w, r->reason);
         json_w_end_object(&w);
     }
     json_w_end_array(&w);

@@ -212,7 +212,7 @@ int cmd_import_card(int argc, char **argv)
     }
     int status = 1;
     size_t len = 0;
-    json *j = NULL;
+    json_t *j = NULL;
     persona *p = NULL;
     char *yaml = NULL, *slug = NULL, *def_out = NULL;
     char *text = slurp(card_path, &len);
@@ -277,7 +277,7 @@ done:
     free(slug);
     free(def_out);
     persona_free(p);
-    json_free(j);
+    json_decref(j);
     free(text);
     return status;
 }

@@ -274,20 +274,20 @@ static char *find_ollama_blob(find_ctx *c, const char *root, const char *manifes
         strbuf_free(&b);
         return NULL;
     }
-    json *j = NULL;
+    json_t *j = NULL;
     json_error je;
     char *blob = NULL;
     if (json_parse(b.s ? b.s : "", b.n, &j, &je) != NT_OK) {
         find_warn(c, "%s: %s", manifest, je.msg);
         goto done;
     }
-    const json *layers = json_get(j, "layers");
-    for (size_t i = 0; i < json_len(layers); i++) {
-        const json *layer = json_at(layers, i);
-        const char *mt = json_str(json_get(layer, "mediaType"));
+    const json_t *layers = json_object_get(j, "layers");
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        const json_t *layer = json_array_get(layers, i);
+        const char *mt = json_string_value(json_object_get(layer, "mediaType"));
         if (!mt || strcmp(mt, FIND_OLLAMA_MODEL) != 0) continue;
         /* "sha256:<64 hex>" → blobs/sha256-<64 hex>; anything else could climb out of blobs/. */
-        const char *d = json_str(json_get(layer, "digest"));
+        const char *d = json_string_value(json_object_get(layer, "digest"));
         bool good = d && strncmp(d, "sha256:", 7) == 0 && strlen(d) == 7 + 64 &&
                     strspn(d + 7, "0123456789abcdef") == 64;
         if (!good) {
@@ -307,7 +307,7 @@ static char *find_ollama_blob(find_ctx *c, const char *root, const char *manifes
     }
     find_warn(c, "%s: no layer of media type %s", manifest, FIND_OLLAMA_MODEL);
 done:
-    json_free(j);
+    json_decref(j);
     strbuf_free(&b);
     return blob;
 }

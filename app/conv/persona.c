@@ -806,38 +806,43 @@ static int card_examples(persona *p, const char *mes)
     return rc;
 }
 
-/* A string field of the card's data, "" when absent; NT_ERR_FORMAT for a non-string. */
-static int card_str(const json *data, const char *key, const char **out, nt_err *err)
+/* A string field of the card's data, "" when absent; NT_ERR_FORMAT for a non-string. jansson
+ * keeps no places in its tree, so the message names the field by its path (prefix is "data."
+ * for a V2 card, "" for V1). */
+static int card_str(const json_t *data, const char *prefix, const char *key, const char **out,
+                    nt_err *err)
 {
-    const json *j = json_get(data, key);
+    const json_t *j = json_object_get(data, key);
     *out = "";
-    if (!j || j->type == JSON_NULL) return NT_OK;
-    if (j->type != JSON_STRING)
-        return nt_err_set(err, NT_ERR_FORMAT, "%d:%d: card field '%s' must be a string, not %s",
-                          j->line, j->col, key, json_type_name(j->type));
-    *out = json_str(j);
+    if (!j || json_is_null(j)) return NT_OK;
+    if (!json_is_string(j))
+        return nt_err_set(err, NT_ERR_FORMAT, "card field '%s%s' must be a string, not %s", prefix,
+                          key, json_type_name(j));
+    *out = json_string_value(j);
     return NT_OK;
 }
 
-int persona_from_card(const json *card, persona **out, int *n_dropped, nt_err *err)
+int persona_from_card(const json_t *card, persona **out, int *n_dropped, nt_err *err)
 {
     *out = NULL;
     *n_dropped = 0;
-    if (!card || card->type != JSON_OBJECT)
+    if (!json_is_object(card))
         return nt_err_set(err, NT_ERR_FORMAT, "not a Character Card: the file holds %s, not an object",
-                          card ? json_type_name(card->type) : "nothing");
-    const json *data = card;
-    const json *spec = json_get(card, "spec");
+                          json_type_name(card));
+    const json_t *data = card;
+    const json_t *spec = json_object_get(card, "spec");
+    const char *prefix = "";
     if (spec) {
-        const char *sp = json_str(spec);
+        const char *sp = json_string_value(spec);
         if (!sp || (strcmp(sp, "chara_card_v2") && strcmp(sp, "chara_card_v3")))
             return nt_err_set(err, NT_ERR_FORMAT,
-                              "%d:%d: unsupported card spec '%s' (natter reads chara_card_v2)",
-                              spec->line, spec->col, sp ? sp : json_type_name(spec->type));
-        data = json_get(card, "data");
-        if (!data || data->type != JSON_OBJECT)
+                              "unsupported card spec '%s' (natter reads chara_card_v2)",
+                              sp ? sp : json_type_name(spec));
+        data = json_object_get(card, "data");
+        prefix = "data.";
+        if (!json_is_object(data))
             return nt_err_set(err, NT_ERR_FORMAT, "card has no \"data\" object");
-    } else if (!json_get(card, "name") || !json_get(card, "first_mes")) {
+    } else if (!json_object_get(card, "name") || !json_object_get(card, "first_mes")) {
         return nt_err_set(err, NT_ERR_FORMAT,
                           "not a Character Card: no \"spec\": \"chara_card_v2\" (and no V1 name/first_mes)");
     }
@@ -850,7 +855,7 @@ int persona_from_card(const json *card, persona **out, int *n_dropped, nt_err *e
     int rc = NT_OK;
     persona *p = NULL;
     for (int i = 0; i < K_N; i++) {
-        rc = card_str(data, keys[i], &raw[i], err);
+        rc = card_str(data, prefix, keys[i], &raw[i], err);
         if (rc) return rc;
     }
     for (int i = 0; i < K_N; i++) {

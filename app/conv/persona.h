@@ -141,7 +141,7 @@ char *persona_to_yaml(const persona *p, const char *header);
  * (blocks separated by <START>, lines "{{user}}: ..." / "{{char}}: ...") the example pairs.
  * *n_dropped counts unsupported {{macros}} turned into plain text. NT_ERR_FORMAT with a
  * message in err when the JSON is not such a card. */
-int persona_from_card(const json *card, persona **out, int *n_dropped, nt_err *err);
+int persona_from_card(const json_t *card, persona **out, int *n_dropped, nt_err *err);
 /* "Dr. Ada Lovelace!" → "dr-ada-lovelace" (file name for the imported persona). malloc'd. */
 char *persona_slug(const char *name);
 
