@@ -26,6 +26,7 @@ static const subcmd subcmds[] = {
     {"bench", cmd_bench},
     {"train", cmd_train},
     {"models", cmd_models},
+    {"serve", cmd_serve},
     /* Sessions (app/cmd/cmd_session.c). */
     {"replay", cmd_replay},
     {"export", cmd_export},

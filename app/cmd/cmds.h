@@ -12,6 +12,7 @@ int cmd_perplexity(int argc, char **argv); /* natter perplexity -m MODEL -f TEXT
 int cmd_bench(int argc, char **argv);      /* natter bench [-m MODEL] [--threads N] [--json] */
 int cmd_train(int argc, char **argv);      /* natter train --data PATH -o OUT.gguf | --eval M */
 int cmd_models(int argc, char **argv);     /* natter models [--json] (app/cmd/cmd_models.c) */
+int cmd_serve(int argc, char **argv);      /* natter serve [-m MODEL] [--port N] (app/serve/) */
 
 /* Sizes for people (app/cmd/cmd_info.c): "1.23 MiB", "135.0M". */
 void info_bytes(char *buf, size_t cap, double b);
