@@ -147,3 +147,14 @@ put("json", "card-v2.json", '{"spec": "chara_card_v2", "spec_version": "2.0", "d
     '"alternate_greetings": ["Hi!"], "system_prompt": "", "tags": ["x"]}}')
 put("json", "card-v1.json", '{"name": "Bob", "description": "d", "first_mes": "hey \\u00e9", "mes_example": ""}')
 put("json", "values.json", '[1, -2.5e3, true, false, null, "a\\"b\\\\c", {"k": [[]]}]')
+
+# ---- natter serve: request bodies (first byte: 'c' (even) chat completions, 'p' (odd) completions)
+put("serve", "chat.json", 'c{"model": "natter-guide", "messages": [{"role": "system", "content": "Be brief."}, '
+    '{"role": "user", "content": "Hi \\u00e9"}, {"role": "assistant", "content": null}, '
+    '{"role": "user", "content": [{"type": "text", "text": "and"}, {"type": "text", "text": " more"}]}], '
+    '"temperature": 0.7, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1, "seed": 42, '
+    '"max_tokens": 16, "stop": ["\\n\\n", "END"], "stream": true, "stream_options": {"include_usage": true}, '
+    '"logprobs": true, "top_logprobs": 3, "n": 1}')
+put("serve", "completion.json", 'p{"prompt": ["Once upon a time"], "max_tokens": 8, "logprobs": 2, '
+    '"stop": "\\n", "presence_penalty": 0.5, "frequency_penalty": -0.5, "seed": 4294967296}')
+put("serve", "bad.json", 'c{"messages": [{"role": "tool", "content": 1}], "temperature": "hot"}')
