@@ -121,7 +121,7 @@ check "the key is never printed" sh -c "! grep -q s3cret '$SERVER_LOG'"
 unset NATTER_TEST_KEY 2>/dev/null
 
 # A full queue and a shutdown: tokens slowed to 40 ms, no waiting room (--queue 0), then one.
-NATTER_TEST_TOKEN_DELAY_MS=40 start_server q -m "$MODEL" --threads 1 --queue 0 || finish
+NATTER_TEST_TOKEN_DELAY_MS=40 start_server q -m "$MODEL" --threads 1 --queue 0 --timeout 1 || finish
 U="http://127.0.0.1:$PORT"
 SLOW='{"prompt":"natter","max_tokens":40,"seed":1}'
 curl -s -o "$tmp/slow" -w '%{http_code}' --data-binary "$SLOW" "$U/v1/completions" >"$tmp/slow.code" &
@@ -130,7 +130,15 @@ sleep 0.3
 post /v1/completions "$SLOW"
 check "full queue: 503 overloaded with an OpenAI error body" sh -c "[ $code = 503 ] && grep -q '\"type\":\"server_error\"' '$tmp/r' && grep -q '\"code\":\"overloaded\"' '$tmp/r'"
 wait $slow
-check "... while the running request is answered" sh -c "[ \"\$(cat '$tmp/slow.code')\" = 200 ]"
+check "... while the running request is answered (longer than --timeout: only idle connections close)" sh -c "[ \"\$(cat '$tmp/slow.code')\" = 200 ]"
+# A slow client: headers, then a body that never comes. The idle connection is closed after
+# --timeout 1 s, long before the client would have finished.
+(sleep 3 | curl -s -o /dev/null -T - -X POST "$U/v1/completions"; echo $? >"$tmp/stall.rc") &
+stall=$!
+wait_log 'connection cut' 1
+check "a stalled client is cut off after --timeout" grep -q 'POST /v1/completions 0 [0-9.]* s (connection cut)' "$SERVER_LOG"
+wait $stall
+check "... and its request fails" [ "$(cat "$tmp/stall.rc")" != 0 ]
 stop_server
 
 NATTER_TEST_TOKEN_DELAY_MS=40 start_server sig -m "$MODEL" --threads 1 --queue 4 || finish
