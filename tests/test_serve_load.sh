@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/test_serve_load.sh — `natter serve` under load: LOAD_N requests (default 40; the
-# closing note's figures come from LOAD_N=200) from 8 concurrent clients against a queue of 4,
+# closing note's figures come from LOAD_N=200) from 8 concurrent clients against a queue of 2,
 # streaming and not, chat and completions. Every request must be answered 200 or refused 503
 # (none lost, nothing else), every 200 must be a whole answer, and the server's resident memory
 # must stay flat: after a warm-up, it may grow by at most 4 MiB over the run. Prints the
@@ -16,7 +16,7 @@ have_stories && MODEL=$STORIES
 N=${LOAD_N:-40}
 CLIENTS=8
 . "$(dirname "$0")/serve_lib.sh"
-start_server load -m "$MODEL" --threads 1 --queue 4 --quiet || finish
+start_server load -m "$MODEL" --threads 1 --queue 2 --quiet || finish
 U="http://127.0.0.1:$PORT"
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER_PID/status"; }
 
@@ -59,7 +59,7 @@ n200=$(grep -c '^200 ' "$tmp/codes")
 n503=$(grep -c '^503 ' "$tmp/codes")
 broken=$(grep -vc ' yes$' "$tmp/codes")
 secs=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')
-echo "load: $N requests, $CLIENTS clients, queue 4: $n200 answered, $n503 refused (503), $broken broken, ${secs} s; RSS ${rss0} kB after warm-up, ${rss1} kB after"
+echo "load: $N requests, $CLIENTS clients, queue 2: $n200 answered, $n503 refused (503), $broken broken, ${secs} s; RSS ${rss0} kB after warm-up, ${rss1} kB after"
 check "every request got a response ($total of $N)" [ "$total" -eq "$N" ]
 check "each one 200 or 503 ($n200 + $n503)" [ $((n200 + n503)) -eq "$N" ]
 check "every 200 a whole answer, every 503 an overloaded error" [ "$broken" -eq 0 ]
