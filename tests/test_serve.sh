@@ -81,6 +81,15 @@ curl -sN --data-binary '{"prompt":"natter is","max_tokens":8,"seed":5,"stream":t
 check "completions stream: [DONE] last" sh -c "grep . '$tmp/s2' | tail -n 1 | grep -qx 'data: \[DONE\]'"
 check "completions stream: the same text" [ "$(sed -n 's/.*"text":"\([^"]*\)".*/\1/p' "$tmp/s2" | tr -d '\n')" = "$ctext" ]
 
+# A prompt rendered with the chat template (control tokens as text, as a client continuing an
+# answer sends it) reads as the chat's own prompt: the same tokens, the same greedy answer.
+post /v1/chat/completions '{"messages":[{"role":"user","content":"What is natter?"}],"max_tokens":12,"temperature":0}'
+chat_text=$(content "$tmp/r")
+chat_n=$(sed -n 's/.*"prompt_tokens":\([0-9]*\).*/\1/p' "$tmp/r")
+post /v1/completions '{"prompt":"<|im_start|>user\nWhat is natter?<|im_end|>\n<|im_start|>assistant\n","max_tokens":12,"temperature":0}'
+check "completions: control tokens in the prompt are read as such (prompt tokens $chat_n)" grep -q "\"prompt_tokens\":$chat_n," "$tmp/r"
+check "completions: ... and continue like the chat" [ "$(sed -n 's/.*"text":"\([^"]*\)".*/\1/p' "$tmp/r")" = "$chat_text" ]
+
 # Errors: OpenAI-style JSON bodies with a clear message.
 post /v1/chat/completions '{"messages": [1,}'
 check "bad JSON: 400 naming the place" sh -c "[ $code = 400 ] && grep -q '\"message\":\"the body is not valid JSON: 1:17: ' '$tmp/r' && grep -q '\"type\":\"invalid_request_error\"' '$tmp/r'"

@@ -531,8 +531,18 @@ static int job_prompt(serve *s, serve_job *j, nt_err *err)
         nt_chat_prompt_free(&p);
         free(msgs);
     } else {
+        /* Control tokens written in the prompt count as such (a prompt rendered with the chat
+         * template, as a client continuing an answer sends it), as llama.cpp's server reads
+         * them; a BOS the text already starts with is not doubled. */
         rc = nt_tokenizer_encode(s->tok, r->prompt, r->prompt_len,
-                                 nt_tokenizer_add_bos(s->tok) ? NT_TOK_ADD_BOS : 0, &j->prompt, err);
+                                 NT_TOK_PARSE_SPECIAL | (nt_tokenizer_add_bos(s->tok) ? NT_TOK_ADD_BOS : 0),
+                                 &j->prompt, err);
+        int32_t bos = nt_tokenizer_bos(s->tok);
+        if (rc == NT_OK && bos >= 0 && j->prompt.n >= 2 && j->prompt.v[0] == bos && j->prompt.v[1] == bos &&
+            nt_tokenizer_add_bos(s->tok)) {
+            memmove(j->prompt.v, j->prompt.v + 1, (j->prompt.n - 1) * sizeof *j->prompt.v);
+            j->prompt.n--;
+        }
     }
     if (rc != NT_OK) return rc;
     if (j->prompt.n == 0) return nt_err_set(err, NT_ERR_INVALID, "the prompt is empty");
