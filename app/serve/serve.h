@@ -51,7 +51,7 @@ int serve_port(const serve *s);
 /* Stops taking requests: no new connection is accepted, every waiting request is answered
  * 503; the running one goes on. Idempotent. */
 void serve_shutdown(serve *s);
-/* Cancels the running request (it ends as it stands, finish_reason "stop"... see serve.c). */
+/* Cancels the running request: its answer ends where it stands (finish_reason "stop"). */
 void serve_cancel(serve *s);
 /* True when no request runs or waits. */
 bool serve_idle(serve *s);
