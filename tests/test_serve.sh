@@ -49,6 +49,12 @@ post /v1/chat/completions "$CHAT}"
 check "prefix reuse: a repeated prompt comes from the cache" grep -q '"cached_tokens":[1-9]' "$tmp/r"
 check "prefix reuse: ... and answers the same" [ "$(content "$tmp/r")" = "$a1" ]
 
+# The same answer as the chat's one-shot command line with the same model, question, seed and
+# parameters (a high temperature, so a different loop or sampler would show).
+post /v1/chat/completions '{"messages":[{"role":"user","content":"Tell me a story."}],"max_tokens":30,"seed":7,"temperature":1.6,"top_k":0,"top_p":1,"min_p":0}'
+cli=$("$NATTER" -m "$MODEL" --threads 1 -p "Tell me a story." --seed 7 -n 30 --temp 1.6 --top-k 0 --top-p 1 --min-p 0 2>/dev/null)
+check "the answer is the chat's, token for token ('$cli')" test -n "$cli" -a "$(content "$tmp/r")" = "$cli"
+
 # Streaming: SSE chunks, the role first, [DONE] last, the text equal to the whole answer.
 curl -sN -H 'Content-Type: application/json' --data-binary "${CHAT},\"stream\":true,\"stream_options\":{\"include_usage\":true}}" \
     "$U/v1/chat/completions" >"$tmp/s" 2>/dev/null
