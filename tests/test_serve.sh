@@ -16,6 +16,11 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 . "$(dirname "$0")/serve_lib.sh"
 
+"$NATTER" serve --temp 99 >/dev/null 2>"$tmp/e"; rc=$?
+check "a bad default parameter: exit 2 naming it" sh -c "[ $rc = 2 ] && grep -q \"^natter serve: --temp: '99' is out of range (0 to 10)\" '$tmp/e'"
+env -u NATTER_NO_SUCH_KEY "$NATTER" serve --api-key-env NATTER_NO_SUCH_KEY >/dev/null 2>"$tmp/e"; rc=$?
+check "--api-key-env naming an unset variable: exit 2" sh -c "[ $rc = 2 ] && grep -q 'NATTER_NO_SUCH_KEY: that environment variable is not set or empty' '$tmp/e'"
+
 start_server main -m "$MODEL" --threads 1 || finish
 U="http://127.0.0.1:$PORT"
 

@@ -91,6 +91,7 @@ void cli_usage(FILE *out)
           "       natter export FILE [--format md|json] [-o OUT]          export a session\n"
           "       natter --check [--model MODEL] FILE...   validate persona and theme files\n"
           "       natter import-card CARD.json [-o FILE] [--force]  a Character Card V2 as a persona\n"
+          "       natter serve [-m MODEL] [--port N] [--api-key-env NAME]  an OpenAI-compatible server\n"
           "\n"
           "options:\n"
           "  -m, --model FILE        the GGUF model (default: " CLI_DEFAULT_MODEL ")\n"

@@ -122,7 +122,7 @@ int cmd_serve(int argc, char **argv)
             if (c >= O_PARAM && c < O_PARAM + PARAM_COUNT) {
                 nt_err pe = {0};
                 if (param_parse(&param_defs[c - O_PARAM], a.value, &so.defaults, &pe) != NT_OK) {
-                    fprintf(stderr, "natter serve: %s: %s\n", a.name, pe.msg);
+                    args_report(&a, pe.msg);
                     return 2;
                 }
                 break;
