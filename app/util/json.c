@@ -206,7 +206,6 @@ void json_w_double(json_writer *w, double v) { w_add(w, isfinite(v) ? json_real(
 void json_w_int(json_writer *w, int64_t v) { w_add(w, json_integer((json_int_t)v)); }
 void json_w_bool(json_writer *w, bool v) { w_add(w, json_boolean(v)); }
 void json_w_null(json_writer *w) { w_add(w, json_null()); }
-void json_w_value(json_writer *w, json_t *v) { w_add(w, v); }
 
 char *json_text(const json_t *j, bool pretty, size_t *len)
 {

@@ -65,8 +65,6 @@ void json_w_double(json_writer *w, double v); /* NaN/inf → null */
 void json_w_int(json_writer *w, int64_t v);
 void json_w_bool(json_writer *w, bool v);
 void json_w_null(json_writer *w);
-/* Adds a value built with jansson (the writer takes the reference, even on failure). */
-void json_w_value(json_writer *w, json_t *v);
 /* The text (NUL-terminated, malloc'd, caller frees; *len gets its length if len is not
  * NULL), or NULL after an allocation failure. Resets the writer. */
 char *json_writer_finish(json_writer *w, size_t *len);
