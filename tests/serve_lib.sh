@@ -53,3 +53,13 @@ wait_log() {
     done
     return 1
 }
+
+# wait_running: waits (at most 10 s) until /health says a request is running.
+wait_running() {
+    _i=0
+    while [ "$_i" -lt 100 ]; do
+        curl -s "http://127.0.0.1:$PORT/health" | grep -q '"requests_running":1' && return 0
+        sleep 0.1; _i=$((_i + 1))
+    done
+    return 1
+}

@@ -31,7 +31,7 @@ post() {
 }
 
 code=$(curl -s -o "$tmp/r" -w '%{http_code}' "$U/health")
-check "health: 200 {status: ok}" sh -c "[ $code = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/r'"
+check "health: 200 {status: ok, nothing running or waiting}" sh -c "[ $code = 200 ] && grep -q '\"status\":\"ok\",\"requests_running\":0,\"requests_waiting\":0' '$tmp/r'"
 code=$(curl -s -o "$tmp/r" -w '%{http_code}' "$U/v1/models")
 check "models: the one model by its file's name" sh -c "[ $code = 200 ] && grep -q '\"data\":\[{\"id\":\"natter-guide\",\"object\":\"model\"' '$tmp/r'"
 
@@ -146,7 +146,7 @@ U="http://127.0.0.1:$PORT"
 SLOW='{"prompt":"natter","max_tokens":40,"seed":1}'
 curl -s -o "$tmp/slow" -w '%{http_code}' --data-binary "$SLOW" "$U/v1/completions" >"$tmp/slow.code" &
 slow=$!
-sleep 0.3
+wait_running
 post /v1/completions "$SLOW"
 check "full queue: 503 overloaded with an OpenAI error body" sh -c "[ $code = 503 ] && grep -q '\"type\":\"server_error\"' '$tmp/r' && grep -q '\"code\":\"overloaded\"' '$tmp/r'"
 wait $slow
@@ -165,10 +165,11 @@ NATTER_TEST_TOKEN_DELAY_MS=40 start_server sig -m "$MODEL" --threads 1 --queue 4
 U="http://127.0.0.1:$PORT"
 curl -s -o "$tmp/run" -w '%{http_code}' --data-binary "$SLOW" "$U/v1/completions" >"$tmp/run.code" &
 c1=$!
-sleep 0.4
+wait_running
 curl -s -o "$tmp/wait" -w '%{http_code}' --data-binary "$SLOW" "$U/v1/completions" >"$tmp/wait.code" &
 c2=$!
-sleep 0.4
+_i=0
+until curl -s "$U/health" | grep -q '"requests_waiting":1' || [ $_i -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 kill -INT "$SERVER_PID"
 wait $c1 $c2
 check "Ctrl-C: the waiting request gets 503 shutting_down" sh -c "[ \"\$(cat '$tmp/wait.code')\" = 503 ] && grep -q shutting_down '$tmp/wait'"

@@ -15,9 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SERVE_DEFAULT_MODEL "models/natter-guide.gguf"
+
+static int serve_sig_pipe[2] = {-1, -1};
+
+static void serve_on_signal(int sig)
+{
+    char c = (char)sig;
+    ssize_t n = write(serve_sig_pipe[1], &c, 1); /* async-signal-safe; a full pipe is fine */
+    (void)n;
+}
 
 static void serve_usage(FILE *f)
 {
@@ -158,14 +169,17 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "natter serve: %s\n", e.msg);
         goto out;
     }
-    /* The signals are taken by sigtimedwait below: every thread started from here blocks them. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGINT, SIG_DFL); /* a shell starts background jobs with SIGINT ignored */
-    signal(SIGTERM, SIG_DFL);
+    /* Ctrl-C and SIGTERM become bytes in a pipe the loop below reads: a handler works in
+     * whichever thread the signal lands (the BLAS library's threads, started before main, do
+     * not block signals, so waiting for them with sigwait would not be enough). */
+    if (pipe(serve_sig_pipe) != 0) {
+        fprintf(stderr, "natter serve: cannot create a pipe: %s\n", strerror(errno));
+        goto out;
+    }
+    struct sigaction sa = {.sa_handler = serve_on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL); /* a shell starts background jobs with SIGINT ignored */
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (serve_start(&s, m, &so, &e) != NT_OK) {
         fprintf(stderr, "natter serve: %s\n", e.msg);
@@ -174,13 +188,14 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "natter serve: %s on http://%s%s%s:%d/v1 (context %d, queue %d%s); Ctrl-C stops\n",
             so.model_id, strchr(so.host, ':') ? "[" : "", so.host, strchr(so.host, ':') ? "]" : "",
             serve_port(s), nt_model_get_info(m)->n_ctx, so.queue_max, so.api_key ? ", API key required" : "");
-    while (sigwaitinfo(&sigs, NULL) < 0 && errno == EINTR) {}
+    char sig;
+    while (read(serve_sig_pipe[0], &sig, 1) < 0 && errno == EINTR) {}
     fprintf(stderr, "natter serve: stopping: waiting requests get 503; the running one finishes (a second Ctrl-C cancels it)\n");
     serve_shutdown(s);
-    struct timespec tick = {0, 100 * 1000 * 1000};
     bool cancelled = false;
     while (!serve_idle(s)) {
-        if (sigtimedwait(&sigs, NULL, &tick) > 0 && !cancelled) {
+        struct pollfd pf = {.fd = serve_sig_pipe[0], .events = POLLIN};
+        if (poll(&pf, 1, 100) > 0 && read(serve_sig_pipe[0], &sig, 1) == 1 && !cancelled) {
             fprintf(stderr, "natter serve: cancelling the running request\n");
             serve_cancel(s);
             cancelled = true;

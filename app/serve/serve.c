@@ -429,7 +429,7 @@ static void serve_run(serve *s, serve_job *j)
         }
         pthread_mutex_lock(&s->mu);
         j->status = 500;
-        snprintf(j->err, sizeof j->err, "generation failed: %s", e.msg);
+        snprintf(j->err, sizeof j->err, "generation failed: %.260s", e.msg);
         pthread_mutex_unlock(&s->mu);
     } else if (j->req.stream) {
         if (res.tail) stream_chunk(s, j, res.tail, strlen(res.tail), NULL, NULL, false);
@@ -725,7 +725,11 @@ static enum MHD_Result serve_handler(void *cls, struct MHD_Connection *c, const 
     bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/health")) {
         if (!get) goto bad_method;
-        return reply_json(c, cc, 200, json_pack("{s:s}", "status", "ok"));
+        pthread_mutex_lock(&s->mu);
+        int running = s->running != NULL, waiting = s->n_waiting;
+        pthread_mutex_unlock(&s->mu);
+        return reply_json(c, cc, 200, json_pack("{s:s,s:i,s:i}", "status", "ok", "requests_running", running,
+                                                "requests_waiting", waiting));
     }
     if (!strcmp(url, "/v1/models")) {
         if (!get) goto bad_method;

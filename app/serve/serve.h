@@ -8,7 +8,8 @@
  *                              logprobs/top_logprobs
  *   POST /v1/completions       a raw prompt; stream or not; logprobs N
  *   GET  /v1/models            the one model
- *   GET  /health               {"status": "ok"} (no key needed)
+ *   GET  /health               {"status": "ok", "requests_running": 0|1, "requests_waiting": N}
+ *                              (no key needed)
  * Prompt-prefix reuse: the worker keeps the KV cache of the last request and evaluates only
  * what follows the longest common prefix of its tokens (usage.prompt_tokens_details.
  * cached_tokens says how many were reused). The logits do not depend on that split (the
