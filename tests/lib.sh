@@ -76,3 +76,13 @@ wait_gone() {
     done
     return 1
 }
+# idle [TENTHS]: polls until natter's status bar (the last line) says the model is idle or
+# stopped, 15 s by default.
+idle() {
+    _k=0; _klim=${1:-150}
+    while [ "$_k" -lt "$_klim" ]; do
+        cap | tail -n 1 | grep -qE " (idle|stopped) *$" && return 0
+        sleep 0.1; _k=$((_k + 1))
+    done
+    return 1
+}

@@ -565,6 +565,7 @@ static const char card_json[] =
     "    \"system_prompt\": \"{{original}}\",\n"
     "    \"post_history_instructions\": \"\",\n"
     "    \"tags\": [\"scifi\"],\n"
+    "    \"alternate_greetings\": [\"Captain on deck, {{User}}.\", \"  \", \"Report.\"],\n"
     "    \"extensions\": {}\n"
     "  }\n"
     "}\n";
@@ -592,6 +593,16 @@ static void test_card(void)
     T_EQ_STR(p->examples[1].user, "Status?");
     T_EQ_STR(p->examples[1].assistant, "Shields at random:50,60 percent.");
     T_EQ_INT(dropped, 1);
+    /* The alternate greetings, macros rewritten and blank ones left out, cycle after it. */
+    T_EQ_INT(p->alt_greetings.n, 2);
+    T_EQ_INT(persona_n_greetings(p), 3);
+    persona_vars pv = {"Ann", NULL, NULL};
+    const char *want_g[] = {"Welcome aboard, Ann.", "Captain on deck, Ann.", "Report.", "Welcome aboard, Ann."};
+    for (size_t i = 0; i < 4; i++) {
+        char *g = persona_greeting_at(p, &pv, i);
+        T_EQ_STR(g, want_g[i]);
+        free(g);
+    }
 
     /* Round trip through YAML: the written file validates and holds the same persona. */
     char *yaml = persona_to_yaml(p, "Imported for a test.");
@@ -608,6 +619,8 @@ static void test_card(void)
     T_EQ_STR(q->description, p->description);
     T_EQ_STR(q->system, p->system);
     T_EQ_STR(q->greeting, p->greeting);
+    T_EQ_INT(q->alt_greetings.n, 2);
+    if (q->alt_greetings.n == 2) T_EQ_STR(q->alt_greetings.v[1], "Report.");
     T_EQ_INT(q->n_examples, p->n_examples);
     for (size_t i = 0; i < q->n_examples && i < p->n_examples; i++) {
         T_EQ_STR(q->examples[i].user, p->examples[i].user);
@@ -660,6 +673,7 @@ static void test_card_rejects(void)
         {"{\"spec\": \"chara_card_v9\", \"data\": {}}", "unsupported card spec 'chara_card_v9' (natter reads chara_card_v2)"},
         {"{\"spec\": \"chara_card_v2\"}", "card has no \"data\" object"},
         {"{\"spec\": \"chara_card_v2\", \"data\": {\"name\": 5}}", "card field 'data.name' must be a string, not a number"},
+        {"{\"spec\": \"chara_card_v2\", \"data\": {\"name\": \"x\", \"alternate_greetings\": [\"a\", 2]}}", "items of 'data.alternate_greetings' must be strings, not a number"},
         {"{\"spec\": \"chara_card_v2\", \"data\": {\"name\": \"  \"}}", "card has no name"},
         {"{\"hello\": 1}", "not a Character Card: no \"spec\": \"chara_card_v2\" (and no V1 name/first_mes)"},
     };

@@ -62,6 +62,27 @@ check "the imported persona passes --check" [ $? -eq 0 ]
 check "import-card keeps an existing file" [ $? -eq 1 ]
 "$NATTER" import-card "$tmp/card.json" -o "$tmp/tom.yaml" --force >/dev/null 2>&1
 check "import-card --force replaces it" [ $? -eq 0 ]
+# Without -o: the user's persona folder, never the current one; alternate greetings kept.
+sed 's/"alternate_greetings": \[\]/"alternate_greetings": ["Land ho, {{user}}!", "", "Welcome aboard."]/' \
+    "$tmp/card.json" >"$tmp/card2.json"
+mkdir -p "$tmp/cwd"
+(cd "$tmp/cwd" && "$NATTER" import-card "$tmp/card2.json") >"$tmp/ic4" 2>&1
+check "import-card without -o exits 0: $(cat "$tmp/ic4")" [ $? -eq 0 ]
+check "import-card without -o writes into \$XDG_CONFIG_HOME/natter/prompts" \
+    grep -q "^wrote $tmp/config/natter/prompts/captain-tom.yaml (persona 'Captain Tom': 1 example pair, greeting, 2 alternate greetings)" "$tmp/ic4"
+check "... and says how to use it" grep -q "^use it with: natter --persona captain-tom$" "$tmp/ic4"
+check "... and nothing into the current folder" [ -z "$(ls -A "$tmp/cwd")" ]
+check "... the alternate greetings are kept (empty ones left out)" \
+    sh -c "grep -A2 '^alternate_greetings:' '$tmp/config/natter/prompts/captain-tom.yaml' | tr '\n' '|' | grep -qF 'alternate_greetings:|- Land ho, {{user}}!|- Welcome aboard.|'"
+# --check takes a persona's name as --persona does, and a theme's.
+"$NATTER" --check captain-tom light >"$tmp/c3" 2>&1
+check "--check NAME finds the user's persona ($(head -1 "$tmp/c3"))" \
+    grep -q "^$tmp/config/natter/prompts/captain-tom.yaml: ok (persona 'Captain Tom'" "$tmp/c3"
+check "--check NAME finds a theme" grep -q "themes/light.yaml: ok (theme 'light')" "$tmp/c3"
+"$NATTER" --check no-such-name >"$tmp/c4" 2>&1
+check "--check of an unknown name: exit 1" [ $? -eq 1 ]
+check "--check of an unknown name says where it looked" \
+    grep -q "^persona or theme 'no-such-name' not found (looked in prompts, $tmp/config/natter/prompts, " "$tmp/c4"
 printf '{"spec": "nope"}' >"$tmp/notcard.json"
 "$NATTER" import-card "$tmp/notcard.json" -o "$tmp/x.yaml" >"$tmp/ic3" 2>&1
 check "import-card refuses a file that is not a card" sh -c "[ $? -eq 1 ] && [ ! -e '$tmp/x.yaml' ]"
@@ -79,6 +100,14 @@ n2=$("$NATTER" --check --model "$STORIES" "$tmp/s2.yaml" | sed -n 's/.*fixed par
 # "System: Tell a story.\n\n" is BOS + 8 tokens in this vocabulary; the example adds its turns.
 check "--check --model counts the fixed part ($n1, $n2 with an example)" \
     sh -c "[ -n '$n1' ] && [ -n '$n2' ] && [ '$n1' -gt 2 ] && [ '$n2' -gt '$n1' ]"
+
+# A fixed part the model's context cannot hold: said, with by how much (stories260K: 128).
+{ printf 'name: big\nsystem: "'; for k in $(seq 1 40); do printf 'Tell a long story. '; done; printf '"\n'; } >"$tmp/big.yaml"
+"$NATTER" --check "$tmp/big.yaml" --model "$STORIES" >"$tmp/c5" 2>&1
+check "--check --model of a persona too big for the context: exit 1" [ $? -eq 1 ]
+nb=$(sed -n 's/.*fixed part \([0-9]*\) tokens in plain format.*/\1/p' "$tmp/c5")
+check "... says so and by how much ($(tail -2 "$tmp/c5" | head -1))" \
+    grep -qF "$tmp/big.yaml: the fixed part does not fit $STORIES's context of 128 tokens: $((nb - 127)) tokens too many" "$tmp/c5"
 
 # --- one-shot: system prompt, examples, greeting and documents before the question -----------
 q="Tom saw a dog."

@@ -45,15 +45,6 @@ start() {
 # natter's pid: the child of the pane's shell (never another program's natter).
 natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/null | head -n 1; }
 
-# idle [TENTHS]: waits until the status bar says the model is idle or stopped.
-idle() {
-    i=0; lim=${1:-150}
-    while [ "$i" -lt "$lim" ]; do
-        cap | tail -n 1 | grep -qE " (idle|stopped) *$" && return 0
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
 
 # ---- 1. a question gets a streamed answer
 start 100 30

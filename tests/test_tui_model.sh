@@ -14,14 +14,6 @@ if ! command -v tmux >/dev/null 2>&1 || [ ! -x "$NATTER" ]; then
 fi
 NATTER_BIN=$NATTER
 
-idle() {
-    i=0; lim=${1:-150}
-    while [ "$i" -lt "$lim" ]; do
-        cap | tail -n 1 | grep -qE " (idle|stopped) *$" && return 0
-        sleep 0.1; i=$((i + 1))
-    done
-    return 1
-}
 # start ARGS...: a fresh natter on the guide model (greedy) with the copy findable by name.
 mkdir -p "$TMP/models" "$TMP/home" "$TMP/state" "$TMP/config"
 cp "$GUIDE" "$TMP/models/other-guide.gguf"

@@ -51,6 +51,20 @@ static void print_diag(const ycfg_diag *d)
     for (size_t i = 0; i < d->n; i++) fprintf(stderr, "%s\n", d->v[i]);
 }
 
+/* The file --check reads for arg: an existing file as it is; a name (no '/', no .yaml) as
+ * --persona finds it in the prompts folders, else as --theme does. NULL (diag says where it
+ * looked) when neither has it. malloc'd. */
+static char *check_resolve(const char *arg, ycfg_diag *d)
+{
+    struct stat st;
+    if (stat(arg, &st) == 0 || strchr(arg, '/') || strstr(arg, ".yaml") || strstr(arg, ".yml"))
+        return strdup(arg);
+    char *p = ycfg_find("prompts", arg);
+    if (!p) p = ycfg_find("themes", arg);
+    if (!p) p = ycfg_find_or_report("prompts", "persona or theme", arg, d);
+    return p;
+}
+
 int cmd_check(int argc, char **argv)
 {
     const char *model_path = NULL;
@@ -77,10 +91,27 @@ int cmd_check(int argc, char **argv)
             return 2;
         }
     }
+    /* The context a chat on this model gets by default (nt_model_params: the trained
+     * length, at most 4096), which the fixed part must leave room in. */
+    int32_t n_ctx = 0;
+    if (model_path) {
+        nt_model_info mi;
+        nt_err e = {0};
+        if (nt_model_check(model_path, &mi, &e) == NT_OK)
+            n_ctx = mi.n_ctx_train > 0 && mi.n_ctx_train < 4096 ? mi.n_ctx_train : 4096;
+    }
     int bad = 0;
     for (int i = first; i < argc; i++) {
-        const char *path = argv[i];
         ycfg_diag d = {0};
+        /* A name (`--check guide`) is found as --persona and --theme find it. */
+        char *found = check_resolve(argv[i], &d);
+        if (!found) {
+            print_diag(&d);
+            ycfg_diag_free(&d);
+            bad++;
+            continue;
+        }
+        const char *path = found;
         if (looks_like_theme(path)) {
             theme *t = theme_load(path, NULL, &d);
             if (t)
@@ -90,6 +121,7 @@ int cmd_check(int argc, char **argv)
             theme_free(t);
         } else {
             persona *p = persona_load(path, NULL, &d);
+            int32_t too_big = 0;
             if (p) {
                 printf("%s: ok (persona '%s': %zu example pair%s, %zu document%s", path, p->name,
                        p->n_examples, p->n_examples == 1 ? "" : "s", p->n_docs,
@@ -105,14 +137,21 @@ int cmd_check(int argc, char **argv)
                     if (!c)
                         printf("; tokens not counted: out of memory");
                     else if (cli_chat_persona(c, p, mb ? mb + 1 : model_path, NULL, (int)mf, &e) == NT_OK &&
-                             chat_count_fixed(c, &n, &e) == NT_OK)
+                             chat_count_fixed(c, &n, &e) == NT_OK) {
                         printf("; fixed part %d tokens in %s format", (int)n,
                                nt_chat_family_name(chat_get_family(c)));
-                    else
+                        /* Room for a question and its answer is needed too. */
+                        if (n_ctx > 0 && n >= n_ctx) too_big = n - n_ctx + 1;
+                    } else
                         printf("; tokens not counted: %s", e.msg);
                     chat_free(c);
                 }
                 printf(")\n");
+                if (too_big) {
+                    fprintf(stderr, "%s: the fixed part does not fit %s's context of %d tokens: "
+                                    "%d tokens too many\n", path, model_path, (int)n_ctx, (int)too_big);
+                    bad++;
+                }
             } else {
                 bad++;
             }
@@ -120,6 +159,7 @@ int cmd_check(int argc, char **argv)
         }
         print_diag(&d);
         ycfg_diag_free(&d);
+        free(found);
     }
     nt_tokenizer_free(tok);
     nt_gguf_close(g);
@@ -207,7 +247,7 @@ int cmd_import_card(int argc, char **argv)
         return 2;
     }
     if (!card_path) {
-        fprintf(stderr, "usage: natter import-card CARD.json [-o prompts/NAME.yaml] [--force]\n");
+        fprintf(stderr, "usage: natter import-card CARD.json [-o FILE] [--force]\n");
         return 2;
     }
     int status = 1;
@@ -236,12 +276,25 @@ int cmd_import_card(int argc, char **argv)
         goto done;
     }
     if (!out_path) {
+        /* The user's own persona folder, where --persona NAME finds it from any folder;
+         * never the current one. */
+        char *dir = ycfg_user_dir("prompts");
+        if (!dir) {
+            fprintf(stderr, "natter import-card: no persona folder (set HOME or "
+                            "XDG_CONFIG_HOME, or give -o FILE)\n");
+            goto done;
+        }
         slug = persona_slug(p->name);
-        def_out = slug ? malloc(strlen(slug) + 16) : NULL;
+        def_out = slug ? malloc(strlen(dir) + strlen(slug) + 16) : NULL;
+        if (def_out) sprintf(def_out, "%s/%s.yaml", dir, slug);
+        int mk = def_out ? ycfg_make_dirs(dir, 0755, &e) : NT_OK;
+        free(dir);
         if (!def_out) goto oom;
-        sprintf(def_out, "prompts/%s.yaml", slug);
+        if (mk != NT_OK) {
+            fprintf(stderr, "natter import-card: %s\n", e.msg);
+            goto done;
+        }
         out_path = def_out;
-        mkdir("prompts", 0755); /* fine if it exists */
     }
     char header[600];
     snprintf(header, sizeof header,
@@ -264,8 +317,12 @@ int cmd_import_card(int argc, char **argv)
         goto done;
     }
     persona_free(back);
-    printf("wrote %s (persona '%s': %zu example pair%s%s)\n", out_path, p->name, p->n_examples,
+    printf("wrote %s (persona '%s': %zu example pair%s%s", out_path, p->name, p->n_examples,
            p->n_examples == 1 ? "" : "s", p->greeting ? ", greeting" : "");
+    if (p->alt_greetings.n)
+        printf(", %zu alternate greeting%s", p->alt_greetings.n, p->alt_greetings.n == 1 ? "" : "s");
+    printf(")\n");
+    if (slug) printf("use it with: natter --persona %s\n", slug);
     if (dropped)
         printf("note: %d unsupported {{macro}}%s written as plain text\n", dropped, dropped == 1 ? "" : "s");
     status = 0;

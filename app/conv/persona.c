@@ -41,6 +41,7 @@ void persona_free(persona *p)
     free(p->path);
     free(p->system);
     free(p->greeting);
+    ycfg_strv_free(p->alt_greetings.v);
     for (size_t i = 0; i < p->n_examples; i++) {
         free(p->examples[i].user);
         free(p->examples[i].assistant);
@@ -375,6 +376,7 @@ static const ycfg_key persona_keys[] = {
     {"template", h_template, 0, 0, 0, false, 0},
     {"system", h_prompt_text, offsetof(persona, system), 0, 0, true, 0},
     {"greeting", h_prompt_text, offsetof(persona, greeting), 0, 0, false, 0},
+    {"alternate_greetings", ycfg_h_strv, offsetof(persona, alt_greetings), 0, 0, false, 0},
     {"examples", h_examples, 0, 0, 0, false, 0},
     {"context", h_context, 0, 0, 0, false, 0},
     {"context_instruction", h_prompt_text, offsetof(persona, context_instruction), 0, 0, false, 0},
@@ -402,6 +404,12 @@ persona *persona_load(const char *path, const char *name, ycfg_diag *diag)
     if (p->greeting && !*p->greeting) {
         free(p->greeting);
         p->greeting = NULL;
+    }
+    if (!p->greeting && p->alt_greetings.n) {
+        /* Alternatives alone: the first is the greeting. */
+        p->greeting = p->alt_greetings.v[0];
+        memmove(p->alt_greetings.v, p->alt_greetings.v + 1, p->alt_greetings.n * sizeof(char *));
+        p->alt_greetings.n--;
     }
     ycfg_free(&c);
     return p;
@@ -500,7 +508,20 @@ char *persona_system_text(const persona *p, const persona_vars *v)
 
 char *persona_greeting_text(const persona *p, const persona_vars *v)
 {
-    return p->greeting ? persona_expand(p, v, p->greeting) : NULL;
+    return persona_greeting_at(p, v, 0);
+}
+
+size_t persona_n_greetings(const persona *p)
+{
+    return p->greeting ? 1 + p->alt_greetings.n : 0;
+}
+
+char *persona_greeting_at(const persona *p, const persona_vars *v, size_t i)
+{
+    size_t n = persona_n_greetings(p);
+    if (!n) return NULL;
+    i %= n;
+    return persona_expand(p, v, i ? p->alt_greetings.v[i - 1] : p->greeting);
 }
 
 void persona_msgs_free(persona_msgs *m)
@@ -602,6 +623,11 @@ static bool emit_persona(yaml_emitter_t *e, const persona *p)
              ev_str(e, nt_chat_family_name((enum nt_chat_family)p->template_family));
     ok = ok && ev_scalar(e, "system") && ev_str(e, p->system ? p->system : "");
     if (p->greeting) ok = ok && ev_scalar(e, "greeting") && ev_str(e, p->greeting);
+    if (p->greeting && p->alt_greetings.n) {
+        ok = ok && ev_scalar(e, "alternate_greetings") && ev_seq(e, true);
+        for (size_t i = 0; ok && i < p->alt_greetings.n; i++) ok = ev_str(e, p->alt_greetings.v[i]);
+        ok = ok && ev_seq(e, false);
+    }
     if (p->n_examples) {
         ok = ok && ev_scalar(e, "examples") && ev_seq(e, true);
         for (size_t i = 0; ok && i < p->n_examples; i++) {
@@ -806,6 +832,51 @@ static int card_examples(persona *p, const char *mes)
     return rc;
 }
 
+/* The card's alternate_greetings (an array of strings; absent, null or empty: none), kept as
+ * the persona's: /regen on the greeting cycles through them. Empty ones are left out; with no
+ * first_mes the first becomes the greeting. prefix as card_str's. */
+static int card_alt_greetings(persona *p, const json_t *arr, const char *prefix, int *dropped,
+                              nt_err *err)
+{
+    if (!arr || json_is_null(arr)) return NT_OK;
+    if (!json_is_array(arr))
+        return nt_err_set(err, NT_ERR_FORMAT, "card field '%salternate_greetings' must be an "
+                          "array of strings, not %s", prefix, json_type_name(arr));
+    size_t n = json_array_size(arr);
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *it = json_array_get(arr, i);
+        const char *s = json_string_value(it);
+        if (!s) {
+            ycfg_strv_free(v);
+            return nt_err_set(err, NT_ERR_FORMAT, "items of '%salternate_greetings' must be "
+                              "strings, not %s", prefix, json_type_name(it));
+        }
+        char *m = card_macros(s, dropped), *t = m ? trimmed(m) : NULL;
+        free(m);
+        if (!t) {
+            ycfg_strv_free(v);
+            return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+        }
+        if (*t) v[k++] = t;
+        else free(t);
+    }
+    if (k && !p->greeting) {
+        p->greeting = v[0];
+        memmove(v, v + 1, k * sizeof *v);
+        k--;
+    }
+    if (!k) {
+        ycfg_strv_free(v);
+        return NT_OK;
+    }
+    p->alt_greetings.v = v;
+    p->alt_greetings.n = k;
+    return NT_OK;
+}
+
 /* A string field of the card's data, "" when absent; NT_ERR_FORMAT for a non-string. jansson
  * keeps no places in its tree, so the message names the field by its path (prefix is "data."
  * for a V2 card, "" for V1). */
@@ -911,6 +982,8 @@ int persona_from_card(const json_t *card, persona **out, int *n_dropped, nt_err 
     if (!p->name || !p->path || !p->system || !p->description || (*f[K_FIRST] && !p->greeting))
         goto oom;
     if (*f[K_MES] && card_examples(p, f[K_MES])) goto oom;
+    if ((rc = card_alt_greetings(p, json_object_get(data, "alternate_greetings"), prefix, n_dropped, err)))
+        goto fail;
     for (int i = 0; i < K_N; i++) free(f[i]);
     *out = p;
     return NT_OK;

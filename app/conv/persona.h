@@ -52,6 +52,8 @@ typedef struct persona {
     char *path;          /* file it came from, "(built-in)" for the default */
     char *system;        /* system prompt as written (variables not yet expanded); may be "" */
     char *greeting;      /* first assistant message, NULL when none */
+    ycfg_strvec alt_greetings; /* other greetings /regen cycles through before the first
+                                  question (a card's alternate_greetings); only with greeting */
     persona_example *examples;
     size_t n_examples;
     persona_doc *docs;
@@ -104,6 +106,11 @@ char *persona_system_text(const persona *p, const persona_vars *v);
 /* The expanded greeting, or NULL when the persona has none (or on OOM). The caller shows it
  * and adds it to the conversation as its first assistant turn. */
 char *persona_greeting_text(const persona *p, const persona_vars *v);
+/* Greetings there are: the greeting and its alternatives (0 when none). */
+size_t persona_n_greetings(const persona *p);
+/* Greeting i (0: the greeting, then the alternatives, i taken modulo their count), expanded;
+ * NULL when the persona has none (or on OOM). */
+char *persona_greeting_at(const persona *p, const persona_vars *v, size_t i);
 
 /* A nt_chat_msg list and the strings it points at. Zero-initialise; free with persona_msgs_free. */
 typedef struct persona_msgs {

@@ -296,19 +296,7 @@ int session_dir_make(nt_err *err)
 {
     char *dir = session_dir();
     if (!dir) return nt_err_set(err, NT_ERR_IO, "no sessions folder: set HOME or XDG_STATE_HOME");
-    int rc = NT_OK;
-    for (char *p = dir + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char save = *p;
-            *p = '\0';
-            if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-                rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
-                break;
-            }
-            *p = save;
-            if (!save) break;
-        }
-    }
+    int rc = ycfg_make_dirs(dir, 0700, err);
     free(dir);
     return rc;
 }

@@ -97,9 +97,11 @@ static int tui_persona(tui *t, const char *args)
         return UI_R_STATUS | UI_R_MESSAGE | UI_R_HISTORY;
     }
     ui_clear_note(&t->u);
+    t->u.msg.text[0] = '\0';
     int f = tui_use_persona(t, p, NULL);
     if (notes) ui_set_note(&t->u, UI_NOTE_INFO, notes);
     free(notes);
+    if (t->u.msg.text[0]) return f | UI_R_HISTORY; /* what went wrong, or does not fit */
     return f | UI_R_HISTORY | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
 }
 
@@ -113,7 +115,10 @@ int tui_confirm(tui *t, int key)
         ui_clear_note(&t->u);
         char name[128];
         snprintf(name, sizeof name, "%s", p->name);
-        return tui_use_persona(t, p, NULL) | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
+        t->u.msg.text[0] = '\0';
+        int f = tui_use_persona(t, p, NULL);
+        if (t->u.msg.text[0]) return f; /* what went wrong, or does not fit */
+        return f | tui_message(t, TS_NOTE, "persona %s: a new conversation", name);
     }
     persona_free(p);
     return tui_message(t, TS_NOTE, "kept persona %s and the conversation", t->u.persona);
@@ -344,8 +349,28 @@ static int action_HELP(tui *t, const char *args)
     return UI_R_ALL;
 }
 
+/* /regen before the first question: the persona's next greeting, when it has several. */
+static int tui_next_greeting(tui *t)
+{
+    size_t n = t->persona ? persona_n_greetings(t->persona) : 0;
+    if (n < 2) return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
+    const char *slash = t->model_path ? strrchr(t->model_path, '/') : NULL;
+    persona_vars v = {NULL, slash ? slash + 1 : t->model_path, NULL};
+    char *g = persona_greeting_at(t->persona, &v, t->greeting_i + 1);
+    if (!g || chat_set_greeting(t->chat, g) != NT_OK) {
+        free(g);
+        return tui_message(t, TS_ERROR, "/regen: out of memory");
+    }
+    free(g);
+    t->greeting_i = (t->greeting_i + 1) % n;
+    t->u.fixed_gen++;
+    return UI_R_HISTORY | UI_R_STATUS |
+           tui_message(t, TS_NOTE, "greeting %zu of %zu", t->greeting_i + 1, n);
+}
+
 static int action_REGEN(tui *t, const char *args)
 {
+    if (chat_n_turns(t->chat) == 0 && chat_greeting(t->chat)) return tui_next_greeting(t);
     if (chat_regen(t->chat) != NT_OK)
         return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
     ui_truncate(&t->u, chat_n_turns(t->chat));

@@ -145,9 +145,17 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     u->persona = p->name;
     u->hist.follow = true;
     u->fixed_gen++;
+    t->greeting_i = 0;
     tui_new_session(t);
     tui_session_persona(t);
     tui_count_fixed(t);
+    /* Said now, not at the first question that cannot be answered. */
+    int32_t n_ctx = chat_n_ctx(t->chat);
+    if (u->persona_tokens >= n_ctx)
+        return UI_R_ALL | tui_message(t, TS_ERROR, "persona %.60s: its fixed part (%d tokens) does "
+                                      "not fit the context of %d tokens: %d too many (--ctx, or "
+                                      "another persona)", p->name, (int)u->persona_tokens,
+                                      (int)n_ctx, (int)(u->persona_tokens - n_ctx + 1));
     return UI_R_ALL;
 }
 

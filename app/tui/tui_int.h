@@ -37,6 +37,8 @@ typedef struct tui {
     persona *persona;      /* in use; owned unless it is opts->loaded */
     theme *theme;          /* in use (owned); term.c borrows it */
     persona *pending;      /* /persona waiting for the y/n answer (owned) */
+    size_t greeting_i;     /* which of the persona's greetings is shown (/regen before the
+                              first question cycles them: persona_greeting_at) */
     char *model_path;      /* the model's file (-m, then /model; owned) */
     nt_model *pending_model; /* /model waiting for the keep/new answer (owned) */
     char *pending_path;    /* its file (owned) */

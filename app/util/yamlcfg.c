@@ -714,28 +714,47 @@ static char *join3(const char *a, const char *b, const char *c)
     return s;
 }
 
+char *ycfg_user_dir(const char *kind)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    /* The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored. */
+    if (xdg && xdg[0] == '/') return join3(xdg, "/natter/", kind);
+    if (home && *home) return join3(home, "/.config/natter/", kind);
+    return NULL;
+}
+
 int ycfg_search_dirs(const char *kind, char *dirs[3])
 {
     int n = 0;
     dirs[n] = strdup(kind);
     if (dirs[n]) n++;
-    const char *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
-    char *s = NULL;
-    /* The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored. */
-    if (xdg && xdg[0] == '/') {
-        char *base = join3(xdg, "/natter/", "");
-        if (base) s = join3(base, kind, "");
-        free(base);
-    } else if (home && *home) {
-        char *base = join3(home, "/.config/natter/", "");
-        if (base) s = join3(base, kind, "");
-        free(base);
-    }
-    if (s) dirs[n++] = s;
+    dirs[n] = ycfg_user_dir(kind);
+    if (dirs[n]) n++;
     dirs[n] = join3(datadir(), "/", kind);
     if (dirs[n]) n++;
     return n;
+}
+
+int ycfg_make_dirs(const char *path, mode_t mode, nt_err *err)
+{
+    char *dir = strdup(path);
+    if (!dir) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    int rc = NT_OK;
+    for (char *p = dir + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char save = *p;
+            *p = '\0';
+            if (mkdir(dir, mode) != 0 && errno != EEXIST) {
+                rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+                break;
+            }
+            *p = save;
+            if (!save) break;
+        }
+    }
+    free(dir);
+    return rc;
 }
 
 static bool is_file(const char *path)

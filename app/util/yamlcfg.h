@@ -182,6 +182,10 @@ const char *ycfg_suggest(const char *word, const char *const *cands, size_t n);
  *   (the checkout natter was built in, else NATTER_DATADIR: datadir.h).
  * Fills dirs[0..] with malloc'd paths (caller frees each) and returns how many (at most 3). */
 int ycfg_search_dirs(const char *kind, char *dirs[3]);
+/* The user's own folder of a kind: $XDG_CONFIG_HOME/natter/KIND (an absolute XDG_CONFIG_HOME
+ * only), else ~/.config/natter/KIND. malloc'd; NULL when neither is known or out of memory.
+ * Where natter writes what the user adds (import-card). */
+char *ycfg_user_dir(const char *kind);
 /* Finds a config file by name: a name containing '/' or ending in ".yaml" is a path used as
  * is; otherwise NAME.yaml is looked up in the search dirs. Returns a malloc'd path, or NULL
  * when not found. */
@@ -222,6 +226,9 @@ typedef bool (*ycfg_describe_fn)(const char *path, ycfg_diag *diag, char **name,
 int ycfg_list_entries(const char *kind, ycfg_describe_fn describe, ycfg_entry **out);
 void ycfg_entries_free(ycfg_entry *v, int n); /* accepts NULL */
 
+/* Creates the folder path and its missing parents with mode (existing ones are left as
+ * they are). NT_OK, or NT_ERR_IO with err->msg "DIR: cannot create: REASON". */
+int ycfg_make_dirs(const char *path, mode_t mode, nt_err *err);
 /* Writes data to path atomically: a temporary file in the same folder, fsync, then rename
  * (overwrite true) or link (refuses an existing file: NT_ERR_INVALID, "exists"). The file
  * gets mode 0644, whatever the umask. */
