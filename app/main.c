@@ -88,15 +88,16 @@ int main(int argc, char **argv)
     if (!o.model && !o.persona && !o.resume && cli_resolve_model(&o) == 0)
         o.persona = CLI_DEFAULT_PERSONA;
     bool oneshot = o.prompt || !interactive;
+    /* Sessions (app/cmd/cmd_session.c): --resume picks its file now, and what the command
+     * line leaves open: its model, persona, context size and theme. A file that does not
+     * load is an error for -p; the chat screen shows its errors and starts a new
+     * conversation. */
+    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0 && (oneshot || rc == 2))
+        return main_done(&o, rc);
     /* The persona: the one-shot mode refuses a bad file; the chat screen falls back to the
      * default persona and shows the errors. Its preferred model applies when no -m. A
      * one-shot answer sends no system prompt unless told (--persona, --context). */
     if ((!oneshot || o.persona || o.n_context > 0) && (rc = cli_open_persona(&o, oneshot)) != 0)
-        return main_done(&o, rc);
-    /* Sessions (app/cmd/cmd_session.c): --resume picks its file now, and its model when no -m.
-     * A file that does not load is an error for -p; the chat screen shows its errors and
-     * starts a new conversation. */
-    if (o.resume && (rc = cmd_session_pick_model(&o)) != 0 && (oneshot || rc == 2))
         return main_done(&o, rc);
     /* -m NAME: a model found where other programs keep them (after the persona's errors). */
     if ((rc = cli_find_model(&o)) != 0) return main_done(&o, rc);

@@ -86,3 +86,13 @@ idle() {
     done
     return 1
 }
+# answer_text: the last answer's text on the screen (the lines under its label up to the
+# blank line after it, the side panel cut off, the cursor sign dropped), all whitespace
+# removed so that re-wrapping while it grows does not matter; slider marks included.
+answer_text() {
+    cap | awk '{ sub(/ *│.*$/, "") }
+               /^Assistant/ { buf = ""; on = 1; next }
+               on && /^ *$/ { on = 0 }
+               on { buf = buf $0 }
+               END { print buf }' | sed 's/▍//g' | tr -d ' \t'
+}

@@ -168,6 +168,30 @@ if [ -f "$STORIES" ]; then
     "$NATTER" replay "$tmp/ls-bad.yaml" --check >/dev/null 2>&1
     check "replay refuses it too" [ $? -eq 1 ]
     check "and leaves it as it was" cmp -s "$tmp/ls-bad.yaml" "$tmp/ls-bad.orig"
+    # --resume keeps what the session was: its persona (found by name), its sampling values
+    # (temperature 0 here: two seeds, one answer) and its context size (256: the 100-token
+    # answer and a new question do not fit the model's own 128).
+    mkdir -p "$tmp/config/natter/prompts"
+    printf 'name: greedy\nsystem: Tell a story.\nsampling:\n  temperature: 0\n' >"$tmp/config/natter/prompts/greedy.yaml"
+    f="$tmp/faithful.yaml"
+    XDG_CONFIG_HOME="$tmp/config" "$NATTER" -m "$STORIES" --persona greedy --ctx 256 -n 100 -p "Once upon a time" --save "$f" >/dev/null 2>"$tmp/fe0"
+    check "-p --persona NAME --save: exit 0 ($(cat "$tmp/fe0"))" [ $? -eq 0 ]
+    check "the session records the persona by name" grep -q '^persona: greedy$' "$f"
+    cp "$f" "$tmp/faithful2.yaml"
+    XDG_CONFIG_HOME="$tmp/config" "$NATTER" --resume "$f" -n 20 --seed 1 -p "And then" >"$tmp/fa1" 2>"$tmp/fe1"
+    check "--resume in a context of 256: exit 0 ($(cat "$tmp/fe1"))" [ $? -eq 0 ]
+    XDG_CONFIG_HOME="$tmp/config" "$NATTER" --resume "$tmp/faithful2.yaml" -n 20 --seed 2 -p "And then" >"$tmp/fa2" 2>/dev/null
+    check "--resume keeps the persona's temperature 0 (two seeds, one answer)" cmp -s "$tmp/fa1" "$tmp/fa2"
+    check "--resume keeps the persona in the file" grep -q '^persona: greedy$' "$f"
+    check "--resume keeps the context size in the file" grep -q '^context: 256$' "$f"
+    check "--resume used the persona's system prompt" grep -q '^system: "Tell a story\."$' "$f"
+    cp "$tmp/faithful2.yaml" "$tmp/faithful3.yaml"
+    XDG_CONFIG_HOME="$tmp/config" "$NATTER" --resume "$tmp/faithful3.yaml" --ctx 128 -n 20 -p "And then" >/dev/null 2>"$tmp/fe3"
+    check "--ctx given wins over the session's" grep -q '^context: 128$' "$tmp/faithful3.yaml"
+    rm "$tmp/config/natter/prompts/greedy.yaml"
+    XDG_CONFIG_HOME="$tmp/config" "$NATTER" --resume "$tmp/faithful2.yaml" -n 5 -p "And then" >/dev/null 2>"$tmp/fe4"
+    check "a persona that is gone is said ($(head -1 "$tmp/fe4"))" \
+        grep -qF "natter: the session's persona 'greedy' is not there any more; using the default one" "$tmp/fe4"
 else
     skip "model tests: $STORIES absent"
 fi

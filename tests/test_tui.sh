@@ -346,16 +346,7 @@ if wait_for "> bc" 30 && ! cap | grep -q "> bc d"; then ok "vi editing mode from
 
 # ---- 13. acting mid-answer for sure: NATTER_TEST_TOKEN_DELAY_MS makes the worker pause
 # between tokens, so keys sent once the answer has begun arrive while it is being written.
-# answer_text: the last answer's text (the lines under its label up to the blank line after
-# it, the side panel cut off, the cursor sign dropped), all whitespace removed so that
-# re-wrapping while it grows does not matter.
-answer_text() {
-    cap | awk '{ sub(/ *│.*$/, "") }
-               /^Assistant/ { buf = ""; on = 1; next }
-               on && /^ *$/ { on = 0 }
-               on { buf = buf $0 }
-               END { print buf }' | sed 's/▍//g' | tr -d ' \t'
-}
+# (answer_text, in lib.sh, is the last answer's text as shown.)
 ENVS="NATTER_TEST_TOKEN_DELAY_MS=80" ARGS="--system '' -n 60" start 100 30
 T send-keys -t nt "Tom went" Enter
 if wait_for " generating" 100; then

@@ -72,6 +72,117 @@ else
     bad "a persona too big for the context is reported at start" "$(cap)"
 fi
 
+# ---- faithful sessions -----------------------------------------------------------------------
+mkdir -p "$tmp/config/natter/prompts"
+cat >"$tmp/config/natter/prompts/teller.yaml" <<'YAML'
+name: teller
+system: Tell a story.
+sampling:
+  temperature: 0.4
+  top_k: 12
+YAML
+S="$tmp/state/natter/sessions"
+ENVS="NATTER_TEST_TOKEN_DELAY_MS=60" start -m "'$MODEL'" --persona teller --theme light --ctx 256 -n 40 --seed 3
+T send-keys -t nt "Tom went" Enter
+if wait_for " generating" 100; then
+    sleep 0.4 # a few tokens in: the slider moves mid-answer
+    T send-keys -t nt F2 Right Right Right Tab
+    idle 300
+else
+    bad "the delayed answer starts" "$(cap)"
+fi
+live=$(answer_text)
+live_temp=$(cap | grep -o "│ temp .*" | head -1 | awk '{ print $NF }')
+case "$live" in
+[!\[]*"[temp=0."*) ok ;;
+*) bad "the answer has a mark after its first tokens" "$live" ;;
+esac
+n_files=$(ls "$S" | wc -l)
+check "one autosave" [ "$n_files" -eq 1 ]
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=" 50
+# capj: the pane with wrapped lines joined.
+capj() { T capture-pane -p -J -t nt 2>/dev/null; }
+name=$(capj | sed -n 's/^natter: continue it with: natter --resume \(.*\)$/\1/p')
+file=$(ls "$S" | head -1)
+if [ -n "$name" ] && [ "$name.yaml" = "$file" ] && capj | grep -qF "natter: the conversation is saved in $S/$file"; then
+    ok "quitting says where the conversation is saved and how to resume it"
+else
+    bad "quitting says where the conversation is saved and how to resume it" "$(capj)"
+fi
+cp "$S/$file" "$tmp/marks.yaml"
+check "the session records the persona as --persona finds it" grep -q '^persona: teller$' "$S/$file"
+check "the session records the theme" grep -q '^theme: light$' "$S/$file"
+check "the session records the context size" grep -q '^context: 256$' "$S/$file"
+
+# --resume with nothing else: the persona, its sliders as they were, the context size, the
+# marks where they were written.
+START_TEXT="read 2 messages back" start --resume "$name"
+idle 100
+status=$(cap | tail -n 1)
+if echo "$status" | grep -q "│ teller" && echo "$status" | grep -q "ctx [0-9]*/256"; then
+    ok "--resume brings back the persona and the context size"
+else
+    bad "--resume brings back the persona and the context size" "$status"
+fi
+temp=$(cap | grep -o "│ temp .*" | head -1 | awk '{ print $NF }')
+check "--resume puts the sliders where they were ($temp, live $live_temp)" [ -n "$temp" ] && [ "$temp" = "$live_temp" ]
+topk=$(cap | grep -o "│ top-k .*" | head -1 | awk '{ print $NF }')
+check "... the persona's values under them (top-k $topk)" [ "$topk" = 12 ]
+resumed=$(answer_text)
+if [ -n "$live" ] && [ "$resumed" = "$live" ]; then
+    ok "the slider marks land at their recorded token after --resume"
+else
+    bad "the slider marks land at their recorded token after --resume" "live:    $live
+resumed: $resumed"
+fi
+# The context meter follows /undo and /clear.
+fixed=$(echo "$status" | sed -n 's/.*teller \([0-9]*\) tok.*/\1/p')
+T send-keys -t nt "/undo" Enter
+wait_for "removed the last exchange"
+if cap | tail -n 1 | grep -q "ctx $fixed/256"; then
+    ok "/undo: the context meter shows the fixed part ($fixed)"
+else
+    bad "/undo: the context meter shows the fixed part ($fixed)" "$(cap | tail -n 1)"
+fi
+ask "Lily"
+T send-keys -t nt "/clear" Enter
+wait_for "conversation cleared"
+check "/clear: the context meter shows the fixed part" sh -c "tmux -u -L '$T_SOCK' capture-pane -p -t nt | tail -n 1 | grep -q 'ctx $fixed/256'"
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=" 50
+
+# /load in a chat started otherwise: the persona, the context size and the theme come back.
+START_TEXT="F1 shows the keys" COLS=220 start -m "'$MODEL'" --system "''"
+T send-keys -t nt "/load $tmp/marks.yaml" Enter
+wait_for "read 2 messages back" 100
+T send-keys -t nt "/theme" Enter
+if cap | tail -n 1 | grep -q "│ teller" && cap | tail -n 1 | grep -q "ctx [0-9]*/256" &&
+   wait_for "theme light (" 30; then
+    ok "/load brings back the persona, the context size and the theme"
+else
+    bad "/load brings back the persona, the context size and the theme" "$(cap)"
+fi
+check "... and the marks where they were" [ "$(answer_text)" = "$live" ]
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=" 50
+# /save NAME: the autosave becomes the named file.
+START_TEXT="F1 shows the keys" COLS=220 start -m "'$MODEL'" --system "''" -n 20
+ls "$S" >"$tmp/before"
+ask "Lily"
+auto=$(ls "$S" | grep -vxF -f "$tmp/before")
+T send-keys -t nt "/save mine" Enter
+wait_for "saved to"
+if [ -n "$auto" ] && [ -f "$S/mine.yaml" ] && [ ! -e "$S/$auto" ] && cap | grep -qF "(in place of $auto)"; then
+    ok "/save NAME turns the autosave into the named file"
+else
+    bad "/save NAME turns the autosave into the named file" "$(ls "$S")
+$(cap | tail -n 3)"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=" 50
+check "quitting names the saved file" sh -c "tmux -u -L '$T_SOCK' capture-pane -p -J -t nt | grep -q 'continue it with: natter --resume mine$'"
+
 # natter ends (and writes its readline history) before the folders go.
 T kill-session -t nt 2>/dev/null
 sleep 0.3

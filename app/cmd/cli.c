@@ -392,7 +392,25 @@ void cli_persona_params(const struct cli_opts *o, const persona *p, nt_sampler_p
     *sp = v.sp;
 }
 
+void cli_session_params(const struct cli_opts *o, const nt_sampler_params *last,
+                        nt_sampler_params *sp)
+{
+    param_values v = {.sp = *sp};
+    const param_values from = {.sp = *last};
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (param_is_sampler(&param_defs[i]) && i != PARAM_SEED && !(o->params_given & (1u << i)))
+            param_copy(&param_defs[i], &v, &from);
+    *sp = v.sp;
+}
+
 static bool cli_persona_stops_fit(const persona *p);
+
+int cli_chat_persona_rules(chat *c, const persona *p)
+{
+    if (chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n) != NT_OK) return NT_ERR_NOMEM;
+    chat_set_memory(c, p->memory);
+    return NT_OK;
+}
 
 int cli_chat_persona(chat *c, const persona *p, const char *model_name, const char *system,
                      int model_family, nt_err *err)
@@ -423,9 +441,8 @@ int cli_chat_persona(chat *c, const persona *p, const char *model_name, const ch
         goto done;
     }
     if (rc != NT_OK || chat_set_greeting(c, greeting) != NT_OK) goto nomem;
-    if (chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n) != NT_OK) goto nomem;
+    if (cli_chat_persona_rules(c, p) != NT_OK) goto nomem;
     if (model_family >= 0) chat_set_family(c, persona_family(p, (enum nt_chat_family)model_family));
-    chat_set_memory(c, p->memory);
     rc = NT_OK;
     goto done;
 nomem:
@@ -564,6 +581,8 @@ int cli_oneshot(const struct cli_opts *o)
             status = st;
             goto out;
         }
+        nt_sampler_params last;
+        if (session_last_params(sess, &last)) cli_session_params(o, &last, &params);
     }
     if (chat_add_user(c, question) != NT_OK) {
         fprintf(stderr, "natter: out of memory\n");

@@ -94,6 +94,10 @@ void cli_persona_model(struct cli_opts *o);
  * every option given on the command line over those. */
 void cli_persona_params(const struct cli_opts *o, const struct persona *p, nt_sampler_params *sp,
                         int32_t *max_tokens);
+/* A resumed session's sampling values (session_last_params: where the sliders were) over *sp,
+ * but for the seed and every option given on the command line. */
+void cli_session_params(const struct cli_opts *o, const nt_sampler_params *last,
+                        nt_sampler_params *sp);
 /* Puts persona p into chat c: the system prompt with the context documents, the examples,
  * the greeting, the stop strings and the chat family: the persona's template override over
  * model_family, or the chat's family kept when model_family is -1 (--template given).
@@ -101,6 +105,9 @@ void cli_persona_params(const struct cli_opts *o, const struct persona *p, nt_sa
  * system prompt (--system). c must not be busy. NT_OK or an error in err. */
 int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_name,
                      const char *system, int model_family, nt_err *err);
+/* The part of cli_chat_persona that is not text: p's stop strings and memory, for a chat
+ * whose fixed part came from a session (as used then). NT_OK or NT_ERR_NOMEM. */
+int cli_chat_persona_rules(struct chat *c, const struct persona *p);
 
 /* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
  * stdout. Returns the process exit status. */

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cmds.h"
+#include "conv/persona.h"
 #include "conv/replay.h"
 #include "conv/session.h"
 #include "util/text.h"
@@ -406,6 +407,25 @@ int cmd_session_pick_model(struct cli_opts *o)
         snprintf(model, sizeof model, "%s", s->model.path);
         o->model = model;
     }
+    /* The conversation goes on as it was: its persona, context size and theme. */
+    static char persona_ref[4096], theme_ref[4096];
+    char *found = NULL;
+    if (!o->persona && s->persona && strcmp(s->persona, "default")) {
+        if ((found = ycfg_find("prompts", s->persona))) {
+            snprintf(persona_ref, sizeof persona_ref, "%s", s->persona);
+            o->persona = persona_ref;
+        } else {
+            fprintf(stderr, "natter: the session's persona '%s' is not there any more; "
+                            "using the default one\n", s->persona);
+        }
+        free(found);
+    }
+    if (!o->n_ctx && s->n_ctx > 0) o->n_ctx = s->n_ctx;
+    if (!o->theme && s->theme && (found = ycfg_find("themes", s->theme))) {
+        snprintf(theme_ref, sizeof theme_ref, "%s", s->theme);
+        o->theme = theme_ref;
+        free(found);
+    }
     session_free(s);
     return 0;
 }
@@ -488,7 +508,15 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
             session_free(own);
             return 1;
         }
-        if (o->persona) s->persona = strdup(o->persona);
+    }
+    /* The persona in use, as persona_open finds it again (a resumed session's may have been
+     * replaced by --persona). */
+    if (o->loaded) {
+        char *ref = persona_ref(o->loaded);
+        if (ref) {
+            free(s->persona);
+            s->persona = ref;
+        }
     }
     nt_err e = {0};
     int rc = session_capture(s, c);

@@ -28,8 +28,11 @@ struct cli_opts;
 struct chat;
 struct worker;
 struct session;
-/* main.c, before the model is chosen: resolves o->resume to a file (the latest session for
- * "") and, when no -m was given, takes the model the session was recorded with. */
+/* main.c, before the persona and the model are chosen: resolves o->resume to a file (the
+ * latest session for "") and takes from it what the command line did not say: the model
+ * the session was recorded with (when no -m), its persona (when no --persona and the
+ * persona is still there; else a note on stderr), its context size (when no --ctx) and its
+ * theme (when no --theme and the theme is still there). */
 int cmd_session_pick_model(struct cli_opts *o);
 /* cli_oneshot, on a fresh chat: restores the session o->resume into c (--system and
  * --template still apply) and reads its history into the worker's cache with progress on

@@ -428,6 +428,12 @@ persona *persona_open(const char *name, ycfg_diag *diag)
     return p;
 }
 
+char *persona_ref(const persona *p)
+{
+    if (!p->path || !strcmp(p->path, "(built-in)")) return strdup("default");
+    return ycfg_ref("prompts", p->path);
+}
+
 persona *persona_open_or_default(const char *name, ycfg_diag *diag)
 {
     persona *p = name && *name ? persona_open(name, diag) : NULL;

@@ -80,6 +80,10 @@ persona *persona_builtin(void);
 persona *persona_load(const char *path, const char *name, ycfg_diag *diag);
 /* Finds a persona by name (prompts/NAME.yaml on the search path, see yamlcfg.h) or by path. */
 persona *persona_open(const char *name, ycfg_diag *diag);
+/* How persona_open finds p again, for a session to record: its name when that finds its
+ * file ("guide"), else its file's absolute path (ycfg_ref); "default" for the built-in one.
+ * malloc'd, NULL on OOM. */
+char *persona_ref(const persona *p);
 /* persona_open, or the built-in persona when name is NULL or the file is missing or bad
  * (the errors stay in diag for the UI to show). NULL only on OOM. */
 persona *persona_open_or_default(const char *name, ycfg_diag *diag);

@@ -8,12 +8,14 @@
 #include "util/strbuf.h"
 #include "util/text.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
@@ -67,6 +69,7 @@ void session_free(session *s)
     free(s->greeting);
     session_model_release(&s->model);
     free(s->persona);
+    free(s->theme);
     free(s->system);
     free(s->path);
     free(s);
@@ -248,6 +251,17 @@ char *session_str_join(const char *a, const char *b)
     memcpy(s, a, la);
     memcpy(s + la, b, lb + 1);
     return s;
+}
+
+bool session_last_params(const session *s, nt_sampler_params *out)
+{
+    for (size_t i = s->n_turns; i-- > 0;) {
+        const chat_turn *t = &s->turns[i];
+        if (t->role != NT_ROLE_ASSISTANT) continue;
+        *out = t->n_changes ? t->changes[t->n_changes - 1].params : t->params;
+        return true;
+    }
+    return false;
 }
 
 int session_changes(const chat_turn *t, session_change **out)
@@ -500,6 +514,25 @@ int session_autosave(session *s, const chat *c, nt_err *err)
     return rc;
 }
 
+/* True for a file autosave named in the sessions folder (DIR/YYYY-MM-DD-HHMMSS[-N].yaml). */
+static bool session_is_autosave(const char *path)
+{
+    char *dir = session_dir();
+    size_t n = dir ? strlen(dir) : 0;
+    bool in = dir && !strncmp(path, dir, n) && path[n] == '/' && !strchr(path + n + 1, '/');
+    free(dir);
+    if (!in) return false;
+    const char *b = path + n + 1;
+    /* 0000-00-00-000000 */
+    static const char shape[] = "dddd-dd-dd-dddddd";
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? !isdigit((unsigned char)b[i]) : b[i] != shape[i]) return false;
+    b += sizeof shape - 1;
+    if (*b == '-')
+        for (b++; isdigit((unsigned char)*b); b++) {}
+    return !strcmp(b, ".yaml");
+}
+
 int session_cmd_save(session *s, const chat *c, const char *name, char *msg, size_t cap)
 {
     nt_err err = {0};
@@ -529,9 +562,15 @@ int session_cmd_save(session *s, const chat *c, const char *name, char *msg, siz
         snprintf(msg, cap, "cannot save: no sessions folder (set HOME or XDG_STATE_HOME)");
         return NT_ERR_IO;
     }
+    char *old = s->path && strcmp(s->path, path) ? strdup(s->path) : NULL;
     rc = session_save(s, path, &err);
     if (rc == NT_OK) snprintf(msg, cap, "saved to %s", path);
     else snprintf(msg, cap, "cannot save: %s", err.msg);
+    /* One conversation, one file: its autosave becomes the named file (a file it was loaded
+     * from, or named before, stays). */
+    if (rc == NT_OK && old && session_is_autosave(old) && unlink(old) == 0)
+        snprintf(msg + strlen(msg), cap - strlen(msg), " (in place of %s)", strrchr(old, '/') + 1);
+    free(old);
     free(path);
     return rc;
 }
@@ -580,13 +619,12 @@ int session_cmd_load(session **sp, chat *c, const char *name, char **msg)
              same || !old ? "" : (ns->model.file ? ns->model.file : "another model"),
              same || !old ? "" : ", so new answers will differ");
     if (old) {
+        /* The recording's persona and theme stay: the caller brings them back (or, when they
+         * are gone, records what it keeps instead). */
         session_model m = old->model;
         memset(&old->model, 0, sizeof old->model);
         session_model_release(&ns->model);
         ns->model = m;
-        free(ns->persona);
-        ns->persona = old->persona;
-        old->persona = NULL;
     }
     session_free(old);
     *sp = ns;

@@ -59,7 +59,8 @@ typedef struct session {
     int version;
     int64_t created, updated;  /* Unix seconds (written as UTC, ISO 8601) */
     session_model model;
-    char *persona;             /* NULL when none */
+    char *persona;             /* how persona_open finds it again (persona_ref); NULL: none */
+    char *theme;               /* the chat screen's theme (its name or file); NULL: not said */
     char *system;              /* the resolved system prompt as used; "" when none */
     session_example *examples; /* the fixed part after the system prompt, as used */
     size_t n_examples;
@@ -100,6 +101,11 @@ int session_capture(session *s, const chat *c);
  * the chat's), family, raw mode, turns, first turn. The chat's KV cache knowledge stays empty: read the history in with
  * chat_prepare_reread. NT_ERR_INVALID (c not empty, or turns that do not alternate), NOMEM. */
 int session_restore(const session *s, chat *c, nt_err *err);
+
+/* The sampling parameters in force at the end of the last answer (its start values with
+ * every live change applied): what the sliders showed when the session was saved. False
+ * (out untouched) when there is no answer. */
+bool session_last_params(const session *s, nt_sampler_params *out);
 
 /* ================================================================ file format ===== */
 
@@ -167,7 +173,8 @@ int session_autosave(session *s, const chat *c, nt_err *err);
 int session_cmd_save(session *s, const chat *c, const char *name, char *msg, size_t cap);
 /* /load NAME: reads the session (nothing changes when that fails: *msg gets the diagnostics),
  * then clears c, restores the session into it and replaces *s with it (the model identity
- * stays the current model's; *msg then notes when the recording was made with a different
+ * stays the current model's; its persona, theme and context size are the recording's, for
+ * the caller to bring back; *msg then notes when the recording was made with a different
  * model). The caller then reads the history in (chat_prepare_reread, worker_submit) so the
  * progress shows. c must not be busy. *msg is malloc'd (caller frees), possibly several
  * lines. Returns NT_OK or an error code. */

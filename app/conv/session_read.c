@@ -193,6 +193,11 @@ static int h_persona(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return ycfg_read_str(c, v, k->name, &((rd *)obj)->s->persona);
 }
 
+static int h_theme(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return ycfg_read_str(c, v, k->name, &((rd *)obj)->s->theme);
+}
+
 static int h_system(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     return read_text(c, v, k->name, &((rd *)obj)->s->system);
@@ -689,6 +694,7 @@ static const ycfg_key top_keys[] = {
     {.name = "updated", .fn = h_time, .required = true},
     {.name = "model", .fn = h_model, .required = true},
     {.name = "persona", .fn = h_persona},
+    {.name = "theme", .fn = h_theme},
     {.name = "template", .fn = h_template, .required = true},
     {.name = "raw", .fn = h_raw},
     {.name = "context", .fn = h_context, .required = true},

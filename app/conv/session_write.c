@@ -181,6 +181,7 @@ static bool emit_session(yaml_emitter_t *e, const session *s)
     if (s->model.name && s->model.name[0]) ok = ok && ycfg_emit_plain(e, "name") && emit_str(e, s->model.name);
     ok = ok && ycfg_emit_map(e, false, false);
     if (s->persona && s->persona[0]) ok = ok && ycfg_emit_plain(e, "persona") && emit_str(e, s->persona);
+    if (s->theme && s->theme[0]) ok = ok && ycfg_emit_plain(e, "theme") && emit_str(e, s->theme);
     ok = ok && ycfg_emit_plain(e, "template") &&
          emit_str(e, nt_chat_family_name(s->family) ? nt_chat_family_name(s->family) : "plain");
     if (s->raw) ok = ok && emit_kv(e, "raw", "true");

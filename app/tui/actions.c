@@ -264,6 +264,7 @@ static int tui_theme(tui *t, const char *args)
     term_set_theme(th);
     theme_free(t->theme);
     t->theme = th;
+    tui_session_refs(t);
     return UI_R_ALL | UI_R_REPAINT | tui_message(t, TS_NOTE, "theme %.100s", th->name);
 }
 
@@ -382,9 +383,10 @@ static int action_EDIT(tui *t, const char *args)
     char *q = chat_edit(t->chat);
     if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
     ui_truncate(&t->u, chat_n_turns(t->chat));
+    tui_update_meter(t);
     input_set_line(q);
     free(q);
-    return UI_R_HISTORY | UI_R_INPUT | tui_message(t, TS_NOTE, "the last question is back in the input line");
+    return UI_R_HISTORY | UI_R_INPUT | UI_R_STATUS | tui_message(t, TS_NOTE, "the last question is back in the input line");
 }
 
 static int action_UNDO(tui *t, const char *args)
@@ -392,7 +394,8 @@ static int action_UNDO(tui *t, const char *args)
     if (chat_undo(t->chat) != NT_OK)
         return tui_message(t, TS_NOTE, "/undo: there is nothing to undo");
     ui_truncate(&t->u, chat_n_turns(t->chat));
-    return UI_R_HISTORY | UI_R_PROBS | tui_message(t, TS_NOTE, "removed the last exchange");
+    tui_update_meter(t);
+    return UI_R_HISTORY | UI_R_PROBS | UI_R_STATUS | tui_message(t, TS_NOTE, "removed the last exchange");
 }
 
 static int action_CLEAR(tui *t, const char *args)
@@ -401,7 +404,7 @@ static int action_CLEAR(tui *t, const char *args)
     tui_new_session(t);
     ui_truncate(&t->u, 0);
     t->u.hist.follow = true;
-    t->u.status.tok_per_sec = 0;
+    tui_update_meter(t);
     return UI_R_ALL | tui_message(t, TS_NOTE, "conversation cleared");
 }
 
@@ -432,7 +435,7 @@ static int action_SAVE(tui *t, const char *args) { return tui_save(t, args); }
 static int action_LOAD(tui *t, const char *args)
 {
     if (!args[0]) return tui_message(t, TS_NOTE, "usage: /load NAME (/sessions lists them)");
-    return tui_load(t, args, "the current conversation");
+    return tui_load(t, args, "the current conversation", true);
 }
 
 static int action_SESSIONS(tui *t, const char *args) { return tui_sessions(t); }

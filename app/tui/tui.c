@@ -11,6 +11,7 @@
 
 #include "input.h"
 #include "term.h"
+#include "util/strbuf.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -38,7 +39,6 @@ bool tui_busy(const tui *t)
     return chat_busy(t->chat) || t->rp != NULL;
 }
 
-static void tui_session_persona(tui *t);
 
 int tui_message(tui *t, int style, const char *fmt, ...)
 {
@@ -147,7 +147,7 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     u->fixed_gen++;
     t->greeting_i = 0;
     tui_new_session(t);
-    tui_session_persona(t);
+    tui_session_refs(t);
     tui_count_fixed(t);
     /* Said now, not at the first question that cannot be answered. */
     int32_t n_ctx = chat_n_ctx(t->chat);
@@ -191,13 +191,19 @@ void tui_new_session(tui *t)
     t->sess->created = t->sess->updated = (int64_t)time(NULL);
 }
 
-/* The persona's name goes into the session file. */
-static void tui_session_persona(tui *t)
+/* The persona and the theme in use go into the session file, as they are found again. */
+void tui_session_refs(tui *t)
 {
-    char *name = t->sess && t->persona ? strdup(t->persona->name) : NULL;
-    if (!name) return;
-    free(t->sess->persona);
-    t->sess->persona = name;
+    if (!t->sess) return;
+    char *p = t->persona ? persona_ref(t->persona) : NULL;
+    if (p) {
+        free(t->sess->persona);
+        t->sess->persona = p;
+    }
+    char *th = t->theme && strcmp(t->theme->path, "(built-in)") ? ycfg_ref("themes", t->theme->path)
+                                                                 : NULL;
+    free(t->sess->theme);
+    t->sess->theme = th;
 }
 
 /* Turns the session file holds after a save now (an answer being written is left out). */
@@ -245,6 +251,21 @@ static int tui_autosave(tui *t)
     return f;
 }
 
+void tui_update_meter(tui *t)
+{
+    ui *u = &t->u;
+    u->status.tok_per_sec = 0;
+    if (chat_n_turns(t->chat) == 0) {
+        u->status.n_past = u->persona_tokens;
+        return;
+    }
+    nt_tokens ids = {0};
+    nt_err err = {0};
+    if (chat_build_prompt(t->chat, chat_first_turn(t->chat), &ids, &err) == NT_OK)
+        u->status.n_past = (int32_t)ids.n;
+    nt_tokens_free(&ids);
+}
+
 int tui_show_loaded(tui *t, const char *msg)
 {
     ui *u = &t->u;
@@ -266,6 +287,7 @@ int tui_show_loaded(tui *t, const char *msg)
         }
     }
     t->saved_turns = chat_n_turns(t->chat);
+    for (size_t i = 0; i < chat_n_turns(t->chat); i++) ui_answer_rebuild(u, i);
     /* The seeds go on from the loaded answers' (each answer bumps it), unless --seed says. */
     for (size_t i = chat_n_turns(t->chat); i-- > 0 && !t->opts->seed_given;) {
         const chat_turn *a = chat_turn_at(t->chat, i);
@@ -293,9 +315,80 @@ int tui_show_loaded(tui *t, const char *msg)
     return f | tui_message(t, TS_NOTE, "%s", msg);
 }
 
-/* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
- * with their file:line:col); start says what stays then. */
-int tui_load(tui *t, const char *name, const char *kept)
+/* The loaded session's context size when the model's is another: the model is loaded again
+ * with it and the conversation moves over (a conversation that filled 512 tokens does not fit
+ * 256). A failure keeps the model as it was, said in *note. */
+static void tui_session_context(tui *t, strbuf *note)
+{
+    int32_t want = t->sess->n_ctx;
+    if (want <= 0 || want == chat_n_ctx(t->chat)) return;
+    nt_model_params mp = nt_model_default_params();
+    mp.n_ctx = want;
+    mp.n_threads = t->opts->n_threads;
+    nt_model *m = NULL;
+    nt_err err = {0};
+    worker *w = NULL;
+    chat *c = NULL;
+    if (nt_model_load(&m, t->model_path, &mp, &err) == NT_OK && (w = worker_init(m, &err)) &&
+        (c = chat_init(worker_tokenizer(w), chat_get_family(t->chat), worker_model_info(w)->n_ctx)) &&
+        session_restore(t->sess, c, &err) == NT_OK && cli_chat_persona_rules(c, t->persona) == NT_OK) {
+        chat_free(t->chat);
+        worker_free(t->w);
+        t->chat = t->u.chat = c;
+        t->w = t->u.worker = w;
+        t->u.tok = worker_tokenizer(w);
+        t->u.model_name = worker_model_info(w)->name;
+        strbuf_printf(note, "; context %d tokens, as the session had", (int)want);
+        return;
+    }
+    chat_free(c);
+    worker_free(w); /* frees m; worker_init freed it on failure */
+    strbuf_printf(note, "; its context of %d tokens could not be had (%s): keeping %d", (int)want,
+                  err.msg[0] ? err.msg : "out of memory", (int)chat_n_ctx(t->chat));
+}
+
+/* /load: the recording's persona (stop strings, memory, sampling values; its fixed part came
+ * with the session) and theme, when they are still there; else a note, and the session file
+ * then records what stays. */
+static void tui_session_setting(tui *t, strbuf *note)
+{
+    const char *ref = t->sess->persona;
+    char *cur = t->persona ? persona_ref(t->persona) : NULL;
+    if (ref && (!cur || strcmp(cur, ref))) {
+        ycfg_diag d = {0};
+        persona *p = strcmp(ref, "default") ? persona_open(ref, &d) : persona_builtin();
+        if (!p && !strcmp(ref, "default")) p = persona_builtin();
+        if (p && cli_chat_persona_rules(t->chat, p) == NT_OK) {
+            if (t->persona && t->persona != t->opts->loaded) persona_free(t->persona);
+            t->persona = p;
+            t->u.persona = p->name;
+            t->greeting_i = 0;
+            strbuf_printf(note, "; persona %s", p->name);
+        } else {
+            persona_free(p);
+            strbuf_printf(note, "; its persona %s is not there any more: keeping %s", ref,
+                          t->persona ? t->persona->name : "default");
+        }
+        ycfg_diag_free(&d);
+    }
+    free(cur);
+    const char *th = t->sess->theme;
+    char *tcur = t->theme ? ycfg_ref("themes", t->theme->path) : NULL;
+    if (th && (!tcur || strcmp(tcur, th))) {
+        ycfg_diag d = {0};
+        theme *nt = theme_open(th, &d);
+        if (nt) {
+            term_set_theme(nt);
+            theme_free(t->theme);
+            t->theme = nt;
+            strbuf_printf(note, "; theme %s", nt->name);
+        }
+        ycfg_diag_free(&d);
+    }
+    free(tcur);
+}
+
+int tui_load(tui *t, const char *name, const char *kept, bool adopt)
 {
     if (!t->sess) return tui_message(t, TS_ERROR, "/load: out of memory");
     char *msg = NULL;
@@ -306,8 +399,26 @@ int tui_load(tui *t, const char *name, const char *kept)
         free(msg);
         return f;
     }
-    int f = tui_show_loaded(t, msg ? msg : "loaded");
+    strbuf note = {0};
+    strbuf_puts(&note, msg ? msg : "loaded");
     free(msg);
+    if (adopt) {
+        tui_session_context(t, &note);
+        tui_session_setting(t, &note);
+    }
+    /* The sliders as they were at the end (the persona's values stay what F6 resets to);
+     * options given on the command line still win. */
+    ui *u = &t->u;
+    if (t->persona) {
+        cli_persona_params(t->opts, t->persona, &u->base_params, &u->base_max_tokens);
+        u->max_tokens = u->base_max_tokens;
+    }
+    nt_sampler_params last;
+    u->params = u->base_params;
+    if (session_last_params(t->sess, &last)) cli_session_params(t->opts, &last, &u->params);
+    tui_session_refs(t);
+    int f = tui_show_loaded(t, note.s ? note.s : "loaded") | UI_R_ALL | UI_R_REPAINT;
+    strbuf_free(&note);
     return f;
 }
 
@@ -652,6 +763,30 @@ static int tui_loop(tui *t)
     return 0;
 }
 
+/* On leaving: where the conversation is and how to go on with it (the screen is gone; the
+ * path is text from the environment, so shown escaped). */
+static void tui_say_saved(const tui *t)
+{
+    if (!t->sess || !t->sess->path || t->saved_turns == 0) return;
+    const char *path = t->sess->path;
+    char *dir = session_dir();
+    size_t n = dir ? strlen(dir) : 0;
+    const char *ref = path;
+    char name[512];
+    if (dir && !strncmp(path, dir, n) && path[n] == '/' && !strchr(path + n + 1, '/')) {
+        /* In the sessions folder: its name is enough. */
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(path + n + 1) - 5), path + n + 1);
+        ref = name;
+    }
+    free(dir);
+    fputs("natter: the conversation is saved in ", stdout);
+    cli_write_text(stdout, path, strlen(path), true);
+    fputs("\nnatter: continue it with: natter --resume ", stdout);
+    cli_write_text(stdout, ref, strlen(ref), true);
+    fputs("\n", stdout);
+    fflush(stdout);
+}
+
 int tui_main(const struct cli_opts *opts)
 {
     tui t;
@@ -712,6 +847,7 @@ int tui_main(const struct cli_opts *opts)
     t.theme = theme_open_or_default(opts->theme, &td);
     char *theme_errs = td.n ? ycfg_diag_join(&td) : NULL;
     ycfg_diag_free(&td);
+    tui_session_refs(&t);
     if (opts->persona_errors)
         tui_file_errors(&t, "persona", opts->persona ? opts->persona : "", opts->persona_errors, "the built-in default");
     else if (opts->persona_notes)
@@ -742,11 +878,12 @@ int tui_main(const struct cli_opts *opts)
     input_resize(LINES, COLS);
     /* --resume: as /load; a file that does not load leaves a new conversation, saved under a
      * new name (the bad file is never written over). */
-    if (opts->resume) tui_load(&t, opts->resume, "a new conversation (saved under a new name)");
+    if (opts->resume) tui_load(&t, opts->resume, "a new conversation (saved under a new name)", false);
     rc = tui_loop(&t) == 0 ? 0 : 1;
     input_free();
     term_end();
     if (t.quit_signal) rc = 128 + t.quit_signal;
+    tui_say_saved(&t);
 done:
     tui_replay_end(&t);
     session_free(t.sess);

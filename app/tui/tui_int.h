@@ -82,8 +82,17 @@ size_t tui_saveable_turns(const tui *t);
  * back into the model's cache, the progress in the status bar. msg is the report. */
 int tui_show_loaded(tui *t, const char *msg);
 /* /load NAME and --resume: a file that does not load changes nothing (its errors are shown
- * with their file:line:col); kept says what stays then. */
-int tui_load(tui *t, const char *name, const char *kept);
+ * with their file:line:col); kept says what stays then. adopt (/load): the recording's
+ * context size, persona and theme come back when they are still there (--resume: main took
+ * them already, under the command line's options). The sliders go where they were at the end
+ * of the last answer either way. */
+int tui_load(tui *t, const char *name, const char *kept, bool adopt);
+/* The context meter after the conversation shrank (/undo, /edit, /clear): the tokens the
+ * conversation now takes in the prompt (the fixed part when it is empty), not what the cache
+ * held before. */
+void tui_update_meter(tui *t);
+/* Records the persona and theme in use in the session (persona_ref, ycfg_ref). */
+void tui_session_refs(tui *t);
 
 /* ---- actions.c ---- */
 

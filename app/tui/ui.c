@@ -96,6 +96,39 @@ ui_answer *ui_answer_at(ui *u, size_t i)
     return &u->answers[i];
 }
 
+void ui_answer_rebuild(ui *u, size_t i)
+{
+    const chat_turn *t = chat_turn_at(u->chat, i);
+    ui_answer *a = t && t->role == NT_ROLE_ASSISTANT ? ui_answer_at(u, i) : NULL;
+    if (!a || a->n || !t->tokens.n || !u->tok) return;
+    size_t n = t->tokens.n;
+    a->off = malloc(n * sizeof *a->off);
+    a->cand = calloc(n, sizeof *a->cand);
+    a->n_cand = calloc(n, 1);
+    if (!a->off || !a->cand || !a->n_cand) {
+        free(a->off);
+        free(a->cand);
+        free(a->n_cand);
+        memset(a, 0, sizeof *a);
+        return;
+    }
+    a->cap = n;
+    nt_tokenizer_stream ts;
+    nt_tokenizer_stream_reset(&ts);
+    /* The answer continues the prompt's text: its first token keeps its leading space, as in
+     * the worker's decoder (gen.c). */
+    ts.ntok = 1;
+    ts.prev = -1;
+    char piece[512];
+    size_t at = 0;
+    for (size_t k = 0; k < n; k++) {
+        /* A stop string cuts the text short of the last tokens: they sit at its end. */
+        a->off[k] = at < t->len ? at : t->len;
+        at += nt_tokenizer_stream_feed(u->tok, &ts, t->tokens.v[k], piece, sizeof piece);
+    }
+    a->n = n;
+}
+
 /* ------------------------------------------------------------------ drawing ----- */
 
 int ui_put(WINDOW *win, int y, int x, const char *s, const uint8_t *tags, size_t n, int style,

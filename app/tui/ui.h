@@ -211,6 +211,10 @@ void ui_history_scroll(ui *u, int lines);
 void ui_history_top(ui *u);
 /* The per-answer record of turn i, grown on demand; NULL on allocation failure. */
 ui_answer *ui_answer_at(ui *u, size_t i);
+/* For answer i of the chat that was not streamed here (a loaded session): each token's byte
+ * offset in its text, from its recorded ids decoded as the worker decodes them, so marks and
+ * clicks land on their token. No candidates (the probabilities were not recorded). */
+void ui_answer_rebuild(ui *u, size_t i);
 /* Replaces the history's system note (text copied; NULL or "" removes it). kind chooses its
  * style: UI_NOTE_INFO (the theme's note style) for lists and views such as /sessions and
  * /replay, UI_NOTE_ERROR (the error style) only for problems: a file that cannot be used, a

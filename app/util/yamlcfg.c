@@ -792,6 +792,24 @@ char *ycfg_find(const char *kind, const char *name)
     return found;
 }
 
+char *ycfg_ref(const char *kind, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *name = ends_with(base, ".yaml") ? strndup(base, strlen(base) - 5) : NULL;
+    char *found = name && name[0] && !strchr(name, '.') ? ycfg_find(kind, name) : NULL;
+    char *a = found ? realpath(found, NULL) : NULL, *b = realpath(path, NULL);
+    bool same = a && b && !strcmp(a, b);
+    free(found);
+    free(a);
+    if (same) {
+        free(b);
+        return name;
+    }
+    free(name);
+    return b ? b : strdup(path);
+}
+
 char *ycfg_find_or_report(const char *kind, const char *what, const char *name,
                           ycfg_diag *diag)
 {

@@ -190,6 +190,10 @@ char *ycfg_user_dir(const char *kind);
  * is; otherwise NAME.yaml is looked up in the search dirs. Returns a malloc'd path, or NULL
  * when not found. */
 char *ycfg_find(const char *kind, const char *name);
+/* How ycfg_find finds the file at path again, for a record to keep (sessions): its base name
+ * without .yaml when that name finds this very file ("guide"), else its absolute path (path
+ * itself when it cannot be resolved). malloc'd; NULL on OOM. */
+char *ycfg_ref(const char *kind, const char *path);
 /* ycfg_find, and when nothing is found a diagnostic naming what was looked for and where:
  * "persona 'tutor' not found (looked in prompts, ~/.config/natter/prompts, ...)". what is the
  * kind's singular for messages ("persona", "theme"). */
