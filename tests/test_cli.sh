@@ -36,6 +36,21 @@ if have_stories; then
     check "pipe mode exits 0 ($rc): $(cat "$tmp/pipe.err")" [ "$rc" -eq 0 ]
     check "pipe mode answers" [ "$(wc -c <"$tmp/pipe.out")" -gt 5 ]
 
+    # -p QUESTION with piped text: the text is the question's document (the system message
+    # holds it under the documents' instruction), not ignored; --raw puts it before the question.
+    q="What does Lily have?"
+    printf 'Lily has a red ball.\n' | "$NATTER" -m "$STORIES" --temp 0 --ctx 512 -n 10 -p "$q" --save "$tmp/doc.yaml" >"$tmp/doc.out" 2>"$tmp/doc.err"
+    check "piped text with -p: exit 0 ($(tail -1 "$tmp/doc.err"))" [ $? -eq 0 ]
+    check "piped text with -p: the document in the system message" \
+        sh -c "sed -n '/^system:/,/^message_count:/p' '$tmp/doc.yaml' | tr '\n' '|' | grep -qF '=== Document 1: standard input ===|  Lily has a red ball.|  === End of document 1 ==='"
+    "$NATTER" -m "$STORIES" --temp 0 --ctx 512 -n 10 -p "$q" </dev/null >"$tmp/nodoc.out" 2>/dev/null
+    check "... which changes the answer" sh -c "! cmp -s '$tmp/doc.out' '$tmp/nodoc.out'"
+    printf 'Lily has a red ball.' | "$NATTER" -m "$STORIES" --raw --temp 0 --ctx 512 -n 10 -p "$q" >"$tmp/rawdoc.out" 2>/dev/null
+    "$NATTER" -m "$STORIES" --raw --temp 0 --ctx 512 -n 10 -p "Lily has a red ball.
+
+$q" </dev/null >"$tmp/rawdoc.ref" 2>/dev/null
+    check "--raw: the piped text, a blank line, the question" cmp -s "$tmp/rawdoc.out" "$tmp/rawdoc.ref"
+
     # Same seed, same sampled answer.
     "$NATTER" -m "$STORIES" --raw --seed 42 --ctx 512 -n 40 -p "$prompt" >"$tmp/s1" 2>/dev/null
     "$NATTER" -m "$STORIES" --raw --seed 42 --ctx 512 -n 40 -p "$prompt" >"$tmp/s2" 2>/dev/null
@@ -57,13 +72,16 @@ expect_error "natter: --top-p: '1.5' is out of range (0 to 1)" -m x.gguf --top-p
 expect_error "natter: --top-k: 'ten' is not a whole number" -m x.gguf --top-k ten -p hi
 expect_error "natter: -n: '-5' is out of range (0 to 16777216)" -m x.gguf -n -5 -p hi
 expect_error "natter: --seed: '-1' is not a whole number" --seed=-1
-expect_error "natter: unknown option '--tempreature' (see natter --help)" --tempreature 1
+expect_error "natter: unknown option '--tempreature' (did you mean '--temperature'? see natter --help)" --tempreature 1
+expect_error "natter: unknown option '--tmep' (did you mean '--temp'? see natter --help)" --tmep 1
+expect_error "natter: unknown option '--persnoa' (did you mean '--persona'? see natter --help)" --persnoa x
+expect_error "natter: unknown option '--zzzzzz' (see natter --help)" --zzzzzz
 expect_error "natter: --ctx needs a value" --ctx
 expect_error "natter: --raw takes no value" --raw=1
 # The subcommands' options (getopt_long, app/cmd/args.c): the same kinds of message.
 expect_error "natter bench: --threads: 'x' is not a whole number" bench --threads x
 expect_error "natter bench: --threads: '65' is out of range (0 to 64)" bench --thr=65
-expect_error "natter tokenize: unknown option '--idz' (see natter tokenize --help)" tokenize --idz x
+expect_error "natter tokenize: unknown option '--idz' (did you mean '--ids'? see natter tokenize --help)" tokenize --idz x
 expect_error "natter tokenize: --ids takes no value" tokenize x --ids=1
 expect_error "natter perplexity: --ctx: '2' is out of range (4 to 1048576)" perplexity -m x -f y -c 2
 expect_error "natter export: --format needs a value" export a.yaml --format

@@ -2,6 +2,7 @@
 #include "args.h"
 #include "util/num.h"
 #include "util/text.h"
+#include "util/yamlcfg.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,12 +45,23 @@ static bool args_takes_no_value(const args *a, const char *n, size_t len)
 }
 
 /* "PROG: unknown option 'x' (see PROG --help)", with what was typed escaped: a control
- * character in an argument never reaches the terminal as it is. */
+ * character in an argument never reaches the terminal as it is. A long option close to one
+ * of the known names (a typo: ycfg_suggest) gets "did you mean '--NAME'?" before the hint. */
 static void args_unknown(const args *a, const char *opt, size_t n)
 {
     fprintf(a->err, "%s: unknown option '", a->prog);
     text_fput_escaped(a->err, opt, n, false);
-    fprintf(a->err, "' (see %s --help)\n", a->prog);
+    const char *best = NULL;
+    if (n > 2 && n < 64 && !strncmp(opt, "--", 2)) {
+        char word[64];
+        snprintf(word, sizeof word, "%.*s", (int)(n - 2), opt + 2);
+        const char *cands[256];
+        size_t nc = 0;
+        for (const struct option *o = a->longopts; o && o->name && nc < 256; o++) cands[nc++] = o->name;
+        best = ycfg_suggest(word, cands, nc);
+    }
+    if (best) fprintf(a->err, "' (did you mean '--%s'? see %s --help)\n", best, a->prog);
+    else fprintf(a->err, "' (see %s --help)\n", a->prog);
 }
 
 int args_next(args *a)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -502,6 +503,15 @@ void cli_write_text(FILE *f, const char *s, size_t n, bool tty)
     text_buf_free(&b);
 }
 
+/* True when stdin is a pipe, a socket or a file (`cat f | natter -p Q`, `natter -p Q < f`):
+ * text to read. A terminal, /dev/null and a closed stdin are not. */
+static bool cli_stdin_piped(void)
+{
+    struct stat st;
+    if (isatty(STDIN_FILENO) || fstat(STDIN_FILENO, &st) != 0) return false;
+    return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
 /* Reads all of stdin (malloc'd, NUL-terminated); NULL with a message on failure. */
 static char *cli_read_stdin(void)
 {
@@ -523,9 +533,21 @@ int cli_oneshot(const struct cli_opts *o)
     worker *w = NULL;
     chat *c = NULL;
     session *sess = NULL; /* --resume/--save (app/conv/session.h) */
+    persona *bare = NULL;  /* the document's holder when no persona was asked for */
+    char *doc = NULL;      /* -p QUESTION with piped text: that text, as the document */
+    char *raw_q = NULL;    /* --raw: the document, then the question, as one text */
     nt_err e = {0};
 
     const char *question = o->prompt;
+    if (question && strcmp(question, "-") && cli_stdin_piped()) {
+        /* `cat file | natter -p "Summarize this"`: the question, with the piped text as its
+         * document (as llm and aichat do), rather than stdin silently ignored. */
+        if (!(doc = cli_read_stdin())) goto out;
+        if (!doc[strspn(doc, " \t\r\n")]) {
+            free(doc);
+            doc = NULL;
+        }
+    }
     if (!question || strcmp(question, "-") == 0) {
         input = cli_read_stdin();
         if (!input) goto out;
@@ -564,8 +586,26 @@ int cli_oneshot(const struct cli_opts *o)
      * strings, template and sampling defaults (options given on the command line win). */
     nt_sampler_params params = o->params;
     int32_t max_tokens = o->max_tokens;
-    if (o->loaded && !o->raw) { /* --raw: plain text, no persona text either */
-        if (cli_chat_persona(c, o->loaded, cli_model_base(o->model), o->system,
+    const persona *use = o->loaded;
+    if (doc && o->raw) {
+        /* No template, no system message: the document goes before the question. */
+        size_t n = strlen(doc) + strlen(question) + 3;
+        if (!(raw_q = malloc(n))) goto nomem;
+        snprintf(raw_q, n, "%s\n\n%s", doc, question);
+        question = raw_q;
+    } else if (doc) {
+        /* A persona's documents gain it; without a persona it is the system message's only
+         * content (the documents' instruction and the text), nothing else added. */
+        if (!use) {
+            if (!(bare = persona_builtin())) goto nomem;
+            free(bare->system);
+            if (!(bare->system = strdup(""))) goto nomem;
+            use = bare;
+        }
+        if (persona_add_context_text((persona *)use, "standard input", doc, &e) != NT_OK) goto nomem;
+    }
+    if (use && !o->raw) { /* --raw: plain text, no persona text either */
+        if (cli_chat_persona(c, use, cli_model_base(o->model), o->system,
                              o->template_name ? -1 : (int)fam, &e) != NT_OK) {
             fprintf(stderr, "natter: %s\n", e.msg);
             goto out;
@@ -644,11 +684,17 @@ int cli_oneshot(const struct cli_opts *o)
     }
     /* Sessions: the answered conversation goes to --save FILE or back to the resumed file. */
     if ((o->save || sess) && cmd_session_save_oneshot(o, sess, c, w) != 0) status = 1;
+    goto out;
+nomem:
+    fprintf(stderr, "natter: out of memory\n");
 out:
     session_free(sess);
     chat_free(c);
     worker_free(w);
     nt_model_free(m);
     free(input);
+    free(doc);
+    free(raw_q);
+    persona_free(bare);
     return status;
 }

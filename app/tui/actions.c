@@ -18,15 +18,34 @@
 
 /* --------------------------------------------------------- /command handlers ----- */
 
+/* /set with a name that is no parameter: the likely one (a typo) and every valid name, from
+ * the parameter table. */
+static int tui_set_unknown(tui *t, const char *name)
+{
+    const char *cands[PARAM_COUNT];
+    char list[512] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < PARAM_COUNT; i++) {
+        cands[i] = param_defs[i].name;
+        o += (size_t)snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s", i ? ", " : "",
+                              param_defs[i].name);
+    }
+    const char *sug = ycfg_suggest(name, cands, PARAM_COUNT);
+    char did[96] = "";
+    if (sug) snprintf(did, sizeof did, " (did you mean %s?)", sug);
+    return tui_message(t, TS_ERROR, "/set: unknown parameter '%.40s'%s; one of: %s", name, did, list);
+}
+
 static int tui_set(tui *t, const char *args)
 {
     char name[64], value[64];
     param_values v = {.sp = t->u.params, .max_tokens = t->u.max_tokens};
-    if (sscanf(args, "%63s %63s", name, value) != 2) {
-        const param_def *d = sscanf(args, "%63s", name) == 1 ? param_lookup(name, PARAM_FORM_NAME, NULL) : NULL;
-        if (!d)
-            return tui_message(t, TS_ERROR, "usage: /set NAME VALUE (temp, top-k, top-p, min-p, "
-                                            "repeat-penalty, max-tokens, seed, ...)");
+    int got = sscanf(args, "%63s %63s", name, value);
+    if (got < 1) return tui_message(t, TS_ERROR, "usage: /set NAME [VALUE] (without VALUE, shows it)");
+    if (!param_lookup(name, PARAM_FORM_NAME, NULL)) return tui_set_unknown(t, name);
+    if (got == 1) {
+        /* /set NAME: the value now. */
+        const param_def *d = param_lookup(name, PARAM_FORM_NAME, NULL);
         char buf[64];
         param_format(d, &v, buf, sizeof buf);
         return tui_message(t, TS_NOTE, "%s = %s", d->name, buf);

@@ -55,7 +55,7 @@ enum cmd_flags {
     X(UNDO,          "undo",     "",           CMD_CTX_ANY,   CK_F8,      0,          "F8",               CMD_F_IDLE,              "remove the last question and its answer") \
     X(CLEAR,         "clear",    "",           CMD_CTX_ANY,   0,          0,          "",                 CMD_F_IDLE,              "forget the conversation (the system prompt stays)") \
     X(SYSTEM,        "system",   "TEXT",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "set the system prompt; without TEXT, show it") \
-    X(SET,           "set",      "NAME VALUE", CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS,              "set a sampling parameter: temp, top-k, top-p, min-p, repeat-penalty, max-tokens, seed, ...") \
+    X(SET,           "set",      "NAME [VALUE]", CMD_CTX_ANY, 0,          0,          "",                 CMD_F_ARGS,              "set a sampling parameter: temp, top-k, top-p, min-p, repeat-penalty, max-tokens, seed, ...; without VALUE, show it") \
     X(QUIT,          "quit",     "",           CMD_CTX_ANY,   0,          0,          "Ctrl-C twice",     0,                       "leave natter (Ctrl-C twice at an idle prompt, or Ctrl-D on an empty line twice)") \
     X(PERSONA,       "persona",  "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "switch persona (prompts/NAME.yaml or a file): starts a new conversation, asking first if it is unsaved; without NAME, show the current one") \
     X(THEME,         "theme",    "[NAME]",     CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS,              "switch colour theme (themes/NAME.yaml or a file); without NAME, show the current one") \
