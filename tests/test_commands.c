@@ -30,6 +30,7 @@ static void test_parse(void)
     T_EQ_INT(commands_parse("/se", &args), -2); /* set, sessions */
     T_EQ_INT(commands_parse("/set", &args), CMD_SET);
     T_EQ_INT(commands_parse("/ses", &args), CMD_SESSIONS);
+    T_EQ_INT(commands_parse("/st", &args), CMD_STATS);
     T_EQ_INT(commands_parse("/sessions now", &args), -3);
     T_EQ_INT(commands_parse("/lo x", &args), CMD_LOAD);
     T_EQ_STR(args, "x");
@@ -64,7 +65,7 @@ static void test_help(void)
 {
     char *h = commands_help_text();
     T_ASSERT(h != NULL);
-    T_CHECK(strstr(h, "/set NAME VALUE") != NULL);
+    T_CHECK(strstr(h, "/set NAME [VALUE]") != NULL);
     T_CHECK(strstr(h, "Alt-Enter, Ctrl-J") != NULL);
     T_CHECK(strstr(h, "/replay") != NULL);
     /* Every named, available command appears in the help. */

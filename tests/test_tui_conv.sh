@@ -72,6 +72,42 @@ else
     bad "a persona too big for the context is reported at start" "$(cap)"
 fi
 
+# ---- /stats, /set NAME, the help at 40 columns
+COLS=250 start -m "'$MODEL'" --system "''" -n 30
+T send-keys -t nt "/stats" Enter
+check "/stats before any answer" wait_for "no answer yet"
+ask "Tom went"
+n1=$(cap | sed -n 's/^Assistant  \([0-9]*\) tokens.*/\1/p' | tail -1)
+ask "Lily"
+n2=$(cap | sed -n 's/^Assistant  \([0-9]*\) tokens.*/\1/p' | tail -1)
+T send-keys -t nt "/stats" Enter
+wait_for "speeds and the context"
+line=$(cap | sed -n 's/^  \(last answer: \)/\1/p')
+sess=$(cap | sed -n 's/^  \(session (2 answers): \)/\1/p')
+if echo "$line" | grep -qE "^last answer: first token after [0-9.]+ s; prompt [0-9]+ tokens read at [0-9.]+ tok/s, [1-9][0-9]* reused from the cache; $n2 tokens generated at [0-9.]+ tok/s" &&
+   echo "$sess" | grep -qE "first token after [0-9.]+ s on average; .* $((n1 + n2)) tokens generated" &&
+   cap | grep -qE "^  context: [0-9]+ of 128 tokens used"; then
+    ok "/stats: the last answer's and the session's figures, the context used"
+else
+    bad "/stats: the last answer's and the session's figures, the context used" "$(cap | grep -E '^  (last|session|context)')"
+fi
+T send-keys -t nt "/set top-k" Enter
+check "/set NAME shows the value" wait_for "top-k = 40"
+T send-keys -t nt "/set tmep 1" Enter
+check "/set with an unknown name suggests one and lists them" wait_for "/set: unknown parameter 'tmep' (did you mean temp?); one of: temp, top-k"
+T resize-window -t nt -x 40 -y 40
+T send-keys -t nt F1
+sleep 0.3
+if wait_for "/quit" 30 && cap | grep -A1 "^ */quit *$" | tail -1 | grep -q "^     leave natter"; then
+    ok "F1 help at 40 columns: the description goes under the command"
+else
+    bad "F1 help at 40 columns: the description goes under the command" "$(cap)"
+fi
+T send-keys -t nt q
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=" 50
+rm -rf "$tmp/state/natter/sessions" # the tests below count the files there
+
 # ---- faithful sessions -----------------------------------------------------------------------
 mkdir -p "$tmp/config/natter/prompts"
 cat >"$tmp/config/natter/prompts/teller.yaml" <<'YAML'

@@ -302,6 +302,16 @@ static int tui_save(tui *t, const char *args)
     return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
 }
 
+static int tui_stats_show(tui *t)
+{
+    char *text = tui_stats_text(t);
+    if (!text) return tui_message(t, TS_ERROR, "/stats: out of memory");
+    ui_set_note(&t->u, UI_NOTE_INFO, text);
+    free(text);
+    t->u.hist.follow = true;
+    return UI_R_HISTORY | tui_message(t, TS_NOTE, "speeds and the context (shown above)");
+}
+
 static int tui_sessions(tui *t)
 {
     char *list = session_cmd_list();
@@ -458,6 +468,7 @@ static int action_LOAD(tui *t, const char *args)
 }
 
 static int action_SESSIONS(tui *t, const char *args) { return tui_sessions(t); }
+static int action_STATS(tui *t, const char *args) { return tui_stats_show(t); }
 static int action_EXPORT(tui *t, const char *args) { return tui_export(t, args); }
 static int action_REPLAY(tui *t, const char *args) { return tui_replay_start(t, args); }
 

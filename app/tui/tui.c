@@ -89,6 +89,9 @@ int tui_start_answer(tui *t)
     u->status.progress_total = job.n_tokens;
     u->status.n_past = job.keep;
     u->status.n_gen_now = 0;
+    u->status.gen_started = 0;
+    t->asked_at = now_sec();
+    t->asked_keep = job.keep;
     u->hist.follow = true;
     u->probs.pick = -1;
     ui_truncate(u, chat_n_turns(t->chat) - 1);
@@ -249,6 +252,36 @@ static int tui_autosave(tui *t)
     }
     t->saved_turns = tui_saveable_turns(t);
     return f;
+}
+
+/* One line of /stats. */
+static void tui_stats_line(strbuf *b, const char *what, const tui_stats *s)
+{
+    double n = s->answers > 0 ? s->answers : 1;
+    strbuf_printf(b, "%s: first token after %.3f s%s; prompt %ld tokens read at %.1f tok/s, %ld reused "
+                  "from the cache; %ld tokens generated at %.1f tok/s\n", what, s->ttft / n,
+                  s->answers > 1 ? " on average" : "", s->n_prompt,
+                  s->prompt_sec > 0 ? s->n_prompt / s->prompt_sec : 0.0, s->reused, s->n_gen,
+                  s->gen_sec > 0 ? s->n_gen / s->gen_sec : 0.0);
+}
+
+char *tui_stats_text(const tui *t)
+{
+    strbuf b = {0};
+    if (t->total.answers == 0) {
+        strbuf_puts(&b, "no answer yet\n");
+    } else {
+        tui_stats_line(&b, "last answer", &t->last);
+        char what[64];
+        snprintf(what, sizeof what, "session (%d answer%s)", t->total.answers,
+                 t->total.answers == 1 ? "" : "s");
+        tui_stats_line(&b, what, &t->total);
+    }
+    int32_t n_ctx = chat_n_ctx(t->chat);
+    int32_t used = t->u.status.n_past;
+    strbuf_printf(&b, "context: %d of %d tokens used (%.0f%%)", (int)used, (int)n_ctx,
+                  n_ctx > 0 ? 100.0 * used / n_ctx : 0.0);
+    return strbuf_take(&b, NULL);
 }
 
 void tui_update_meter(tui *t)
@@ -675,6 +708,18 @@ static int tui_worker_event(tui *t, worker_event *ev)
                                  chat_n_turns(t->chat), (int)ev->n_past);
             break;
         }
+        /* /stats: this answer, and the session's sums. */
+        t->last = (tui_stats){.answers = 1,
+                              .ttft = u->status.gen_started > 0 ? u->status.gen_started - t->asked_at : 0,
+                              .prompt_sec = ev->prompt_sec, .gen_sec = ev->gen_sec,
+                              .n_prompt = ev->n_prompt, .n_gen = ev->n_gen, .reused = t->asked_keep};
+        t->total.answers++;
+        t->total.ttft += t->last.ttft;
+        t->total.prompt_sec += ev->prompt_sec;
+        t->total.gen_sec += ev->gen_sec;
+        t->total.n_prompt += ev->n_prompt;
+        t->total.n_gen += ev->n_gen;
+        t->total.reused += t->asked_keep;
         /* The next answer (or a /regen) draws differently, and reproducibly from the seed. */
         u->params.seed++;
         f |= tui_autosave(t);

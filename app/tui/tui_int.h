@@ -24,6 +24,15 @@
 
 typedef struct tui_replay tui_replay; /* tui_replay.c */
 
+/* What /stats reports, for one answer or summed over the session's answers. */
+typedef struct tui_stats {
+    int answers;
+    double ttft;            /* seconds from the question to the first token (sum) */
+    double prompt_sec, gen_sec; /* wall time reading the prompt and writing the answer (sums) */
+    long n_prompt, n_gen;   /* prompt tokens read, tokens generated (sums) */
+    long reused;            /* prompt tokens already in the KV cache, not read again (sum) */
+} tui_stats;
+
 typedef struct tui {
     ui u;
     chat *chat;
@@ -49,6 +58,10 @@ typedef struct tui {
     session *sess;         /* the conversation's session: autosaved after every answer */
     char *save_to;         /* --save FILE: where the next autosave goes (then NULL) */
     tui_replay *rp;        /* a /replay running, or NULL */
+    /* /stats: */
+    double asked_at;       /* when the answer being written was submitted (monotonic s) */
+    int32_t asked_keep;    /* its prompt tokens reused from the cache */
+    tui_stats last, total; /* the last answer; every answer since the start */
 } tui;
 
 /* ---- tui.c ---- */
@@ -93,6 +106,9 @@ int tui_load(tui *t, const char *name, const char *kept, bool adopt);
 void tui_update_meter(tui *t);
 /* Records the persona and theme in use in the session (persona_ref, ycfg_ref). */
 void tui_session_refs(tui *t);
+
+/* /stats: the last answer's and the session's figures, as text (malloc'd; NULL on OOM). */
+char *tui_stats_text(const tui *t);
 
 /* ---- actions.c ---- */
 

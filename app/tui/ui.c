@@ -345,6 +345,8 @@ typedef struct help_row {
 } help_row;
 
 #define HELP_DESC_COL 25 /* "  %-22s " in commands_help_text: descriptions start here */
+#define HELP_DESC_MIN 30 /* narrower descriptions than this go under their key instead */
+#define HELP_UNDER_COL 5 /* ... at this column */
 
 static void ui_draw_help(ui *u)
 {
@@ -365,25 +367,30 @@ static void ui_draw_help(ui *u)
     while (ls < b.n) {
         size_t le = ls;
         while (le < b.n && b.s[le] != '\n') le++;
-        /* A key or command row wraps with a hanging indent under its description. */
+        /* A key or command row wraps with a hanging indent under its description; where
+         * that column would be too narrow to read, the description goes under the key,
+         * indented. */
         bool hang = le - ls > HELP_DESC_COL + 1 && b.s[ls] == ' ' && b.s[ls + 1] == ' ' &&
-                    b.s[ls + HELP_DESC_COL - 1] == ' ' && b.s[ls + HELP_DESC_COL] != ' ' &&
-                    wd > HELP_DESC_COL + 12;
+                    b.s[ls + HELP_DESC_COL - 1] == ' ' && b.s[ls + HELP_DESC_COL] != ' ';
         size_t from = hang ? ls + HELP_DESC_COL : ls;
         for (size_t i = ls; hang && i < from; i++)
             if ((unsigned char)b.s[i] >= 0x80) hang = false, from = ls;
-        int x = hang ? HELP_DESC_COL + 1 : 1;
+        bool under = hang && wd < HELP_DESC_COL + HELP_DESC_MIN;
+        int x = under ? HELP_UNDER_COL : hang ? HELP_DESC_COL + 1 : 1;
         nl = 0;
         text_wrap(b.s + from, le - from, wd - x - 1, TEXT_WRAP_WORDS, &lines, &nl, &capl);
-        for (size_t i = 0; i < nl; i++) {
+        for (size_t i = 0; i < nl + under; i++) {
             if (n_rows == cap_rows) {
                 cap_rows = cap_rows ? cap_rows * 2 : 64;
                 help_row *r = realloc(rows, cap_rows * sizeof *r);
                 if (!r) goto out;
                 rows = r;
             }
-            rows[n_rows++] = (help_row){from + lines[i].start, from + lines[i].end, x,
-                                        hang && i == 0, ls};
+            if (under && i == 0) /* the key alone */
+                rows[n_rows++] = (help_row){from, from, x, true, ls};
+            else
+                rows[n_rows++] = (help_row){from + lines[i - under].start, from + lines[i - under].end,
+                                            x, hang && !under && i == 0, ls};
         }
         ls = le + 1;
     }
