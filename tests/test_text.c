@@ -267,6 +267,31 @@ static void test_cursor(void)
     free(lines);
 }
 
+/* s[0..n) as a string (static storage, for one comparison at a time). */
+static const char *piece(const char *s, size_t n)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%.*s", (int)n, s);
+    return buf;
+}
+
+static void test_code_block(void)
+{
+    const char *t = "Here:\n```c\nint x;\n  y();\n```\ntext ``` not a fence\n   ~~~\nsecond\n```\nstill\n~~~\nopen\n```sh\nlast";
+    size_t s = 0, n = 0;
+    T_ASSERT(text_code_block(t, 1, &s, &n));
+    T_EQ_STR(piece(t + s, n), "int x;\n  y();"); /* indentation kept */
+    T_ASSERT(text_code_block(t, 2, &s, &n));
+    T_EQ_STR(piece(t + s, n), "second\n```\nstill"); /* ~~~ closes only ~~~ */
+    T_ASSERT(text_code_block(t, 3, &s, &n));
+    T_EQ_STR(piece(t + s, n), "last"); /* left open: to the end */
+    T_CHECK(!text_code_block(t, 4, &s, &n));
+    T_CHECK(!text_code_block("no code", 1, &s, &n));
+    T_CHECK(!text_code_block("    ```\nindented four: code, not a fence\n", 1, &s, &n));
+    T_ASSERT(text_code_block("```\n```", 1, &s, &n));
+    T_EQ_INT(n, 0);
+}
+
 int main(void)
 {
     T_RUN(test_decode);
@@ -278,5 +303,6 @@ int main(void)
     T_RUN(test_wrap_words);
     T_RUN(test_wrap_wide);
     T_RUN(test_cursor);
+    T_RUN(test_code_block);
     return t_done();
 }

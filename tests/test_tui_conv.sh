@@ -95,6 +95,36 @@ T send-keys -t nt "/set top-k" Enter
 check "/set NAME shows the value" wait_for "top-k = 40"
 T send-keys -t nt "/set tmep 1" Enter
 check "/set with an unknown name suggests one and lists them" wait_for "/set: unknown parameter 'tmep' (did you mean temp?); one of: temp, top-k"
+# /copy: through OSC 52 when tmux takes it (set-clipboard on: it lands in tmux's buffer),
+# else into a file; the message says which.
+T set-option -g set-clipboard on
+T send-keys -t nt "/set temp 0" Enter
+ask "The cat"
+T send-keys -t nt "/copy" Enter
+wait_for "copied answer 3" 30
+T show-buffer >"$tmp/copy.got" 2>/dev/null
+shown=$(answer_text | sed 's/\[max tokens\]$//; s/\[maxtokens\]$//')
+if cap | grep -qF "copied answer 3 ($(wc -c <"$tmp/copy.got") bytes) to the clipboard (OSC 52)" &&
+   [ -n "$shown" ] && [ "$(tr -d ' \t\n' <"$tmp/copy.got")" = "$shown" ]; then
+    ok "/copy puts the last answer on the clipboard through OSC 52 (captured from tmux)"
+else
+    bad "/copy puts the last answer on the clipboard through OSC 52 (captured from tmux)" "$(cap | tail -n 3)
+got:   $(cat "$tmp/copy.got")
+shown: $shown"
+fi
+T set-option -g set-clipboard external
+T send-keys -t nt "/copy 3" Enter
+wait_for "into " 30
+if cap | grep -qF "copied answer 3 ($(wc -c <"$tmp/copy.got") bytes) into $tmp/state/natter/clipboard.txt (the terminal takes no clipboard writes)" &&
+   cmp -s "$tmp/state/natter/clipboard.txt" "$tmp/copy.got" && [ "$(stat -c %a "$tmp/state/natter/clipboard.txt")" = 600 ]; then
+    ok "/copy N without a clipboard: a private file, and the message says so"
+else
+    bad "/copy N without a clipboard: a private file, and the message says so" "$(cap | tail -n 3)"
+fi
+T send-keys -t nt "/copy code" Enter
+check "/copy code: an answer without code says so" wait_for "/copy: answer 3 has no code block 1" 30
+T send-keys -t nt "/copy 9" Enter
+check "/copy N beyond the answers says so" wait_for "/copy: there is no answer 9 (there are 3)" 30
 T resize-window -t nt -x 40 -y 40
 T send-keys -t nt F1
 sleep 0.3

@@ -241,7 +241,6 @@ unsigned session_params_mask(bool with_seed)
     return m;
 }
 
-const char session_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *session_str_join(const char *a, const char *b)
 {

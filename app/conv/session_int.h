@@ -2,7 +2,7 @@
  * and the commands; session_write.c: the YAML writer, the atomic save and the exports;
  * session_read.c: the validated reader). It holds what the writer and the reader must agree
  * on: which parameters an answer records (the table itself is app/conv/params.h), the names
- * of the ways an answer ends, and the base64 alphabet of !!binary values.
+ * of the ways an answer ends.
  * Nothing outside app/session*.c includes it. */
 #ifndef NATTER_APP_SESSION_INT_H
 #define NATTER_APP_SESSION_INT_H
@@ -17,7 +17,6 @@
  * sampler parameter, the seed too. Bits 1u << PARAM_x. */
 unsigned session_params_mask(bool with_seed);
 
-extern const char session_b64[65]; /* the base64 alphabet, NUL-terminated */
 
 /* a followed by b, malloc'd; NULL when out of memory. */
 char *session_str_join(const char *a, const char *b);

@@ -5,6 +5,7 @@
  * untrusted: counts, token ids, indexes and lengths are checked before use. */
 #include "session.h"
 #include "session_int.h"
+#include "util/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,8 +52,8 @@ static const char *sval(const yaml_node_t *n) { return (const char *)n->data.sca
 
 static int base64_val(int c)
 {
-    const char *p = c ? strchr(session_b64, c) : NULL;
-    return p ? (int)(p - session_b64) : -1;
+    const char *p = c ? strchr(strbuf_b64, c) : NULL;
+    return p ? (int)(p - strbuf_b64) : -1;
 }
 
 /* A text value: any string (block scalars too), or !!binary for bytes that are not UTF-8. */

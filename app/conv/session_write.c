@@ -38,17 +38,7 @@ static bool yaml_plain_char(int32_t cp)
 static bool emit_binary(yaml_emitter_t *e, const char *s)
 {
     strbuf b = {0};
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        const char *a = session_b64;
-        char q[4] = {a[v >> 18 & 63], a[v >> 12 & 63], i + 1 < n ? a[v >> 6 & 63] : '=',
-                     i + 2 < n ? a[v & 63] : '='};
-        strbuf_put(&b, q, 4);
-    }
+    strbuf_put_base64(&b, s, strlen(s));
     bool ok = !b.oom && ycfg_emit_scalar(e, YAML_BINARY_TAG, b.s ? b.s : "",
                                          YAML_DOUBLE_QUOTED_SCALAR_STYLE);
     strbuf_free(&b);

@@ -302,6 +302,68 @@ static int tui_save(tui *t, const char *args)
     return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
 }
 
+/* /copy [N | code [K]]: the last answer, answer N, or the K-th code block of the last answer
+ * (the first without K), to the clipboard through OSC 52 when the terminal takes it, else
+ * into a file; the message says which. */
+static int tui_copy(tui *t, const char *args)
+{
+    size_t want = 0; /* answer number, 0: the last */
+    int block = 0;
+    char word[16] = "";
+    long num = 0;
+    int got = sscanf(args, "%15s %ld", word, &num);
+    if (got >= 1 && !strcmp(word, "code")) {
+        block = got == 2 ? (int)num : 1;
+        if (block < 1) return tui_message(t, TS_ERROR, "usage: /copy [N | code [K]]");
+    } else if (got >= 1) {
+        char *end;
+        long n = strtol(word, &end, 10);
+        if (*end || n < 1) return tui_message(t, TS_ERROR, "usage: /copy [N | code [K]]");
+        want = (size_t)n;
+    }
+    const chat_turn *a = NULL;
+    size_t seen = 0, which = 0;
+    for (size_t i = 0; i < chat_n_turns(t->chat); i++) {
+        const chat_turn *x = chat_turn_at(t->chat, i);
+        if (x->role != NT_ROLE_ASSISTANT || !x->complete) continue;
+        seen++;
+        if (!want || seen == want) a = x, which = seen;
+    }
+    if (!a && want) return tui_message(t, TS_NOTE, "/copy: there is no answer %zu (there are %zu)", want, seen);
+    if (!a) return tui_message(t, TS_NOTE, "/copy: there is no answer yet");
+    size_t start = 0, len = a->len;
+    if (block && !text_code_block(a->text, block, &start, &len))
+        return tui_message(t, TS_NOTE, "/copy: answer %zu has no code block %d", which, block);
+    char what[48];
+    if (block) snprintf(what, sizeof what, "code block %d of answer %zu", block, which);
+    else snprintf(what, sizeof what, "answer %zu", which);
+    if (term_clipboard_ok()) {
+        if (!term_clipboard_put(a->text + start, len))
+            return tui_message(t, TS_ERROR, "/copy: cannot write to the terminal");
+        return tui_message(t, TS_NOTE, "copied %s (%zu bytes) to the clipboard (OSC 52)", what, len);
+    }
+    /* No clipboard: a private file in natter's state folder. */
+    char *dir = session_dir(), *path = NULL;
+    nt_err err = {0};
+    int rc = NT_ERR_IO;
+    if (dir) {
+        char *slash = strrchr(dir, '/'); /* .../natter/sessions -> .../natter */
+        if (slash) *slash = '\0';
+        size_t n = strlen(dir) + 32;
+        if ((path = malloc(n))) {
+            snprintf(path, n, "%s/clipboard.txt", dir);
+            rc = ycfg_make_dirs(dir, 0700, &err);
+            if (rc == NT_OK) rc = ycfg_write_atomic_mode(path, a->text + start, len, true, 0600, &err);
+        }
+    }
+    int f = rc == NT_OK ? tui_message(t, TS_NOTE, "copied %s (%zu bytes) into %.300s (the terminal "
+                                      "takes no clipboard writes)", what, len, path)
+                        : tui_message(t, TS_ERROR, "/copy: %s", err.msg[0] ? err.msg : "no state folder");
+    free(path);
+    free(dir);
+    return f;
+}
+
 static int tui_stats_show(tui *t)
 {
     char *text = tui_stats_text(t);
@@ -469,6 +531,7 @@ static int action_LOAD(tui *t, const char *args)
 
 static int action_SESSIONS(tui *t, const char *args) { return tui_sessions(t); }
 static int action_STATS(tui *t, const char *args) { return tui_stats_show(t); }
+static int action_COPY(tui *t, const char *args) { return tui_copy(t, args); }
 static int action_EXPORT(tui *t, const char *args) { return tui_export(t, args); }
 static int action_REPLAY(tui *t, const char *args) { return tui_replay_start(t, args); }
 

@@ -5,6 +5,7 @@
  * reports and bracketed paste. ncurses is used for output only. */
 #include "term.h"
 #include "theme.h"
+#include "util/strbuf.h"
 
 #include <curses.h>
 #include <term.h>
@@ -275,6 +276,43 @@ unsigned term_take_signals(void)
         for (ssize_t i = 0; i < n; i++)
             if (buf[i] < 32) mask |= 1u << buf[i];
     return mask;
+}
+
+bool term_clipboard_ok(void)
+{
+    const char *force = getenv("NATTER_CLIPBOARD");
+    if (force && !strcmp(force, "osc52")) return true;
+    if (force && !strcmp(force, "file")) return false;
+    if (getenv("TMUX")) {
+        /* tmux takes an application's OSC 52 only with set-clipboard on (its default,
+         * external, drops it). */
+        FILE *p = popen("tmux show-options -gv set-clipboard 2>/dev/null", "r");
+        char v[32] = "";
+        if (p) {
+            if (!fgets(v, sizeof v, p)) v[0] = '\0';
+            pclose(p);
+        }
+        return !strncmp(v, "on", 2) && (v[2] == '\n' || v[2] == '\0');
+    }
+    const char *t = getenv("TERM"), *prog = getenv("TERM_PROGRAM");
+    static const char *const terms[] = {"xterm-kitty", "foot", "alacritty", "wezterm", "xterm-ghostty"};
+    static const char *const progs[] = {"iTerm.app", "WezTerm", "ghostty"};
+    for (size_t i = 0; t && i < sizeof terms / sizeof *terms; i++)
+        if (!strncmp(t, terms[i], strlen(terms[i]))) return true;
+    for (size_t i = 0; prog && i < sizeof progs / sizeof *progs; i++)
+        if (!strcmp(prog, progs[i])) return true;
+    return getenv("WT_SESSION") != NULL; /* Windows Terminal */
+}
+
+bool term_clipboard_put(const char *s, size_t n)
+{
+    strbuf b = {0};
+    strbuf_puts(&b, "\033]52;c;");
+    strbuf_put_base64(&b, s, n);
+    strbuf_puts(&b, "\a");
+    bool ok = !b.oom && fwrite(b.s, 1, b.n, stdout) == b.n && fflush(stdout) == 0;
+    strbuf_free(&b);
+    return ok;
 }
 
 void term_resize(void)

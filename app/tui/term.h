@@ -11,6 +11,7 @@
 #define NATTER_TERM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The styles views draw with. Each maps to colours when the terminal has them and to plain
  * attributes (bold, reverse, underline) when it has not or NO_COLOR is set. Values fit in 7
@@ -64,6 +65,14 @@ int term_signal_fd(void);
 unsigned term_take_signals(void);
 /* Reads the new size from the tty and resizes ncurses' screen. */
 void term_resize(void);
+/* Whether the terminal takes clipboard writes (OSC 52): NATTER_CLIPBOARD=osc52 or =file says
+ * so; inside tmux, its set-clipboard option is on; else a terminal known to take them
+ * (kitty, foot, Alacritty, WezTerm, iTerm2, Ghostty, Windows Terminal). Plain xterm refuses
+ * them by default, and others cannot be asked without waiting for a reply. */
+bool term_clipboard_ok(void);
+/* Puts n bytes on the clipboard through OSC 52 (base64: nothing of them reaches the screen).
+ * False when out of memory or the write failed. */
+bool term_clipboard_put(const char *s, size_t n);
 /* Colours and attributes from theme t (borrowed: it must stay alive until the next call or
  * term_end; NULL = the built-in theme). Each style takes its theme element's style, resolved
  * for the terminal's colours (theme_resolve; monochrome and NO_COLOR use the mono

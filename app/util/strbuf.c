@@ -102,3 +102,20 @@ void strbuf_free(strbuf *b)
     free(b->s);
     memset(b, 0, sizeof *b);
 }
+
+const char strbuf_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+bool strbuf_put_base64(strbuf *b, const void *d, size_t n)
+{
+    const unsigned char *p = d;
+    const char *a = strbuf_b64;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        char q[4] = {a[v >> 18 & 63], a[v >> 12 & 63], i + 1 < n ? a[v >> 6 & 63] : '=',
+                     i + 2 < n ? a[v & 63] : '='};
+        if (!strbuf_put(b, q, 4)) return false;
+    }
+    return !b->oom;
+}

@@ -34,6 +34,11 @@ bool strbuf_putc(strbuf *b, char c);
 /* Appends formatted text (locale as the caller's). Returns like strbuf_put. */
 bool strbuf_printf(strbuf *b, const char *fmt, ...) NT_PRINTF(2, 3);
 
+/* The base64 alphabet (RFC 4648, with '+' and '/'), NUL-terminated: for the decoders. */
+extern const char strbuf_b64[65];
+/* Appends n bytes of d as base64 (padded with '='). Returns like strbuf_put. */
+bool strbuf_put_base64(strbuf *b, const void *d, size_t n);
+
 /* Appends everything f yields until end of file (binary-safe: NULs are kept, see n).
  * Returns true at end of file; false after a read error (ferror(f) is set and errno says
  * why) or an allocation failure (b->oom). f stays open. */

@@ -249,3 +249,38 @@ void text_cursor(const char *s, const text_line *lines, size_t n_lines, size_t p
     size_t end = pos < lines[r].end ? pos : lines[r].end;
     *col = text_width(s + lines[r].start, end - lines[r].start);
 }
+
+/* Markdown fences: a line of three or more ` or ~ after at most three spaces opens a code
+ * block, and the next such line of the same character closes it. */
+bool text_code_block(const char *text, int k, size_t *start, size_t *len)
+{
+    bool in = false;
+    char fence = 0;
+    int seen = 0;
+    for (const char *l = text; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        const char *p = l;
+        while (p < l + n && p - l < 4 && *p == ' ') p++;
+        bool is_fence = p - l < 4 && p + 3 <= l + n && (p[0] == '`' || p[0] == '~') &&
+                        p[1] == p[0] && p[2] == p[0];
+        if (is_fence && !in) {
+            in = true;
+            fence = p[0];
+            if (++seen == k) *start = e ? (size_t)(e + 1 - text) : strlen(text);
+        } else if (is_fence && in && p[0] == fence) {
+            in = false;
+            if (seen == k) {
+                *len = (size_t)(l - text) - *start;
+                if (*len > 0) (*len)--; /* the newline before the closing fence */
+                return true;
+            }
+        }
+        l = e ? e + 1 : l + n;
+    }
+    if (in && seen == k) {
+        *len = strlen(text) - *start;
+        return true;
+    }
+    return false;
+}

@@ -91,6 +91,10 @@ enum text_wrap_mode {
     TEXT_WRAP_CHARS  /* break anywhere (between characters); every byte belongs to a line */
 };
 
+/* The k-th (1-based) fenced code block of the Markdown text: *start and *len get its lines
+ * between the fences, without the newline before the closing one (a block left open runs to
+ * the end). False when there are fewer. */
+bool text_code_block(const char *text, int k, size_t *start, size_t *len);
 /* Wraps sanitised text s[0..n) to lines of at most width columns (width >= 1) and appends them
  * to *lines (a realloc'd array of *n_lines entries, *cap allocated; start all at 0/NULL; the
  * caller frees *lines). '\n' ends a line (it belongs to no line). Words longer than the width
