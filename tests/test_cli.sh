@@ -51,6 +51,22 @@ if have_stories; then
 $q" </dev/null >"$tmp/rawdoc.ref" 2>/dev/null
     check "--raw: the piped text, a blank line, the question" cmp -s "$tmp/rawdoc.out" "$tmp/rawdoc.ref"
 
+    # --show-prompt: the prompt as the model reads it, instead of the answer: its token count is
+    # the one the answer reads (--verbose), its parts add up to it, the text is the template's.
+    "$NATTER" -m "$STORIES" --ctx 512 -p "Once upon a time" --show-prompt >"$tmp/sp.out" 2>/dev/null
+    check "--show-prompt: exit 0" [ $? -eq 0 ]
+    nsp=$(sed -n 's/^the prompt: \([0-9]*\) tokens of the context.s 512 (plain template):$/\1/p' "$tmp/sp.out")
+    "$NATTER" -m "$STORIES" --ctx 512 -n 1 -v -p "Once upon a time" >/dev/null 2>"$tmp/sp.err"
+    nv=$(sed -n 's/^natter: prompt \([0-9]*\) tokens.*/\1/p' "$tmp/sp.err")
+    check "--show-prompt counts the tokens the answer reads ($nsp, $nv)" sh -c "[ -n '$nsp' ] && [ '$nsp' = '$nv' ]"
+    sum=$(awk '/^the prompt:/ { on = 1; next } on { s += $NF } END { print s }' "$tmp/sp.out")
+    check "--show-prompt: the parts add up ($sum)" [ "$sum" = "$nsp" ]
+    check "--show-prompt: the templated text, BOS marked" \
+        sh -c "grep -qxF '⟨<s>⟩User: Once upon a time' '$tmp/sp.out' && grep -qxF 'Assistant:' '$tmp/sp.out' && grep -qE '^  question 1 +[0-9]+$' '$tmp/sp.out'"
+    "$NATTER" -m "$STORIES" --ctx 512 -p "Once upon a time" --show-prompt=ids >"$tmp/spi.out" 2>/dev/null
+    check "--show-prompt=ids: one line per token" [ "$(grep -cE '^ +[0-9]+ +[0-9]+  ' "$tmp/spi.out")" = "$nsp" ]
+    check "--show-prompt=ids: BOS first, marked" grep -qE '^ +0 +1  ⟨<s>⟩$' "$tmp/spi.out"
+
     # Same seed, same sampled answer.
     "$NATTER" -m "$STORIES" --raw --seed 42 --ctx 512 -n 40 -p "$prompt" >"$tmp/s1" 2>/dev/null
     "$NATTER" -m "$STORIES" --raw --seed 42 --ctx 512 -n 40 -p "$prompt" >"$tmp/s2" 2>/dev/null

@@ -138,6 +138,31 @@ T send-keys -t nt "/quit" Enter
 wait_for "EXIT=" 50
 rm -rf "$tmp/state/natter/sessions" # the tests below count the files there
 
+# ---- /prompt: the prompt as the model sees it, its parts' tokens, following the conversation
+printf 'name: docs\nsystem: Tell a story.\ncontext:\n  - title: note\n    text: Lily has a red ball.\n' >"$tmp/docs.yaml"
+ROWS=50 start -m "'$MODEL'" --persona "'$tmp/docs.yaml'" --ctx 256 -n 20
+T send-keys -t nt "/prompt" Enter
+if wait_for "the prompt: " 30 && cap | grep -qE "^    system +[0-9]+$" && cap | grep -qE "^    documents +[0-9]+$" &&
+   cap | grep -qF "  === Document 1: note ===" && cap | grep -qF "⟨<s>⟩System: Tell a story."; then
+    ok "/prompt: the templated text with BOS marked, the system's and the documents' tokens"
+else
+    bad "/prompt: the templated text with BOS marked, the system's and the documents' tokens" "$(cap)"
+fi
+ask "Tom"
+if cap | grep -qE "^    question 1 +[0-9]+$" && cap | grep -qE "^    answer 1 +[0-9]+$" && cap | grep -qF "  User: Tom"; then
+    ok "/prompt follows the conversation"
+else
+    bad "/prompt follows the conversation" "$(cap)"
+fi
+T send-keys -t nt "/prompt ids" Enter
+sleep 0.3
+check "/prompt ids: token ids and pieces" sh -c "tmux -u -L '$T_SOCK' capture-pane -p -t nt | grep -qE '^ +[0-9]+ +[0-9]+  [^ ]'"
+T send-keys -t nt "/prompt off" Enter
+check "/prompt off closes it" wait_gone "the prompt: " 30
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=" 50
+rm -rf "$tmp/state/natter/sessions"
+
 # ---- faithful sessions -----------------------------------------------------------------------
 mkdir -p "$tmp/config/natter/prompts"
 cat >"$tmp/config/natter/prompts/teller.yaml" <<'YAML'

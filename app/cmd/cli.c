@@ -10,6 +10,7 @@
 #include "cmds.h"
 #include "model_find.h"
 #include "conv/persona.h"
+#include "conv/promptview.h"
 #include "conv/session.h"
 #include "util/datadir.h"
 #include "util/strbuf.h"
@@ -111,6 +112,8 @@ void cli_usage(FILE *out)
           out);
     cli_usage_params(out);
     fputs("  -v, --verbose           print the seed and the speed on stderr\n"
+          "      --show-prompt[=ids] with -p: print the prompt as the model sees it (the parts'\n"
+          "                          tokens, the text; =ids: each token) instead of answering\n"
           "      --resume [NAME]     continue a saved session (default: the latest)\n"
           "      --save FILE         save the conversation as a session file\n"
           "  -h, --help              this help\n"
@@ -124,7 +127,8 @@ void cli_usage(FILE *out)
  * OPT_PARAM + its id. */
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
-    OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_PARAM = 512
+    OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
+    OPT_PARAM = 512
 };
 
 static const struct option cli_fixed_opts[] = {
@@ -146,6 +150,7 @@ static const struct option cli_fixed_opts[] = {
     {"list-personas", no_argument, NULL, OPT_LIST_PERSONAS},
     {"list-themes", no_argument, NULL, OPT_LIST_THEMES},
     {"check", no_argument, NULL, OPT_CHECK},
+    {"show-prompt", optional_argument, NULL, OPT_SHOW_PROMPT},
 };
 #define CLI_N_FIXED (sizeof cli_fixed_opts / sizeof cli_fixed_opts[0])
 /* Each parameter as --NAME, --YAML (top_k) and its alias (--temperature). */
@@ -269,6 +274,14 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             break;
         case OPT_LIST_PERSONAS: o->list_personas = true; break;
         case OPT_LIST_THEMES: o->list_themes = true; break;
+        case OPT_SHOW_PROMPT:
+            if (val && strcmp(val, "ids")) {
+                fprintf(err, "natter: --show-prompt: '%s' is not ids (--show-prompt=ids lists the "
+                             "tokens)\n", val);
+                return 2;
+            }
+            o->show_prompt = val ? 2 : 1;
+            break;
         case OPT_CHECK:
             /* getopt has permuted nothing ('+'): the --check just read is argv[optind - 1]. */
             o->check_at = optind - 1;
@@ -626,6 +639,18 @@ int cli_oneshot(const struct cli_opts *o)
     }
     if (chat_add_user(c, question) != NT_OK) {
         fprintf(stderr, "natter: out of memory\n");
+        goto out;
+    }
+    if (o->show_prompt) {
+        /* The prompt as the model would read it, instead of the answer. */
+        char *view = promptview_text(c, tok, persona_instruction(use), o->show_prompt == 2, &e);
+        if (!view) {
+            fprintf(stderr, "natter: %s\n", e.msg);
+            goto out;
+        }
+        cli_write_text(stdout, view, strlen(view), isatty(fileno(stdout)));
+        free(view);
+        status = fflush(stdout) == 0 ? 0 : 1;
         goto out;
     }
     if (o->verbose)

@@ -50,6 +50,7 @@ struct cli_opts {
     char *persona_notes;      /* the notes of a --persona file that loaded (malloc'd, owned by
                                  main); NULL when none */
     const char *resume;       /* --resume [SESSION] ("" = the latest) */
+    int show_prompt;          /* --show-prompt: 1 the text, 2 (=ids) the tokens; 0 = answer */
     const char *save;         /* --save FILE */
 };
 

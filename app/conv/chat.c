@@ -239,6 +239,21 @@ static size_t chat_fixed_msgs(const chat *c, nt_chat_msg *msgs)
  * question) and tokenizes the result. Where an answer's text appears unchanged as a text
  * piece of the formatted prompt, its generated ids are used instead of re-tokenizing its text:
  * tokenization is not unique, and the ids the model produced are the ones in the cache. */
+/* The turns [first, n_turns) as messages after the fixed ones (msgs[at..]), as templates
+ * read them. Returns the new count. */
+static size_t chat_turn_msgs(const chat *c, size_t first, nt_chat_msg *msgs, size_t at)
+{
+    for (size_t i = first; i < c->n_turns; i++) {
+        const char *text = c->turns[i].text;
+        /* The plain format asks with "Assistant:" but writes answers as "Assistant: A": the
+         * answer's own leading space is that space. */
+        if (c->family == NT_CHAT_PLAIN && c->turns[i].role == NT_ROLE_ASSISTANT && text[0] == ' ')
+            text++;
+        msgs[at++] = (nt_chat_msg){c->turns[i].role, text};
+    }
+    return at;
+}
+
 static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
     size_t n_msgs = c->n_turns - first + c->n_prefix + 2;
@@ -257,14 +272,7 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
         nt_chat_prompt_free(&p);
         memset(&p, 0, sizeof p);
     }
-    for (size_t i = first; i < c->n_turns; i++) {
-        const char *text = c->turns[i].text;
-        /* The plain format asks with "Assistant:" but writes answers as "Assistant: A": the
-         * answer's own leading space is that space. */
-        if (c->family == NT_CHAT_PLAIN && c->turns[i].role == NT_ROLE_ASSISTANT && text[0] == ' ')
-            text++;
-        msgs[n++] = (nt_chat_msg){c->turns[i].role, text};
-    }
+    n = chat_turn_msgs(c, first, msgs, n);
     rc = nt_chat_format(c->family, msgs, n, true, &p, err);
     if (rc != NT_OK) goto done;
 
@@ -313,6 +321,98 @@ int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
     if (first > c->n_turns) first = c->n_turns;
     return chat_build(c, first, out, err);
+}
+
+/* msgs[0..n) formatted (no assistant opening) and tokenized whole into *ids (appended). */
+static int chat_tokenize_msgs(const chat *c, const nt_chat_msg *msgs, size_t n, nt_tokens *ids,
+                              nt_err *err)
+{
+    nt_chat_prompt p = {0};
+    int rc = nt_chat_format(c->family, msgs, n, false, &p, err);
+    if (rc == NT_OK) rc = chat_tokenize_range(c->tok, &p, 0, p.n, nt_tokenizer_add_bos(c->tok), ids, err);
+    nt_chat_prompt_free(&p);
+    return rc;
+}
+
+static int chat_count_msgs(const chat *c, const nt_chat_msg *msgs, size_t n, int32_t *count, nt_err *err)
+{
+    nt_tokens ids = {0};
+    int rc = chat_tokenize_msgs(c, msgs, n, &ids, err);
+    if (rc == NT_OK) *count = (int32_t)ids.n;
+    nt_tokens_free(&ids);
+    return rc;
+}
+
+int chat_prompt_parts(chat *c, size_t doc_at, nt_tokens *ids, chat_part **parts, size_t *n_parts,
+                      nt_err *err)
+{
+    *parts = NULL;
+    *n_parts = 0;
+    size_t n_msgs = c->n_turns - c->first + c->n_prefix + 2;
+    nt_chat_msg *msgs = calloc(n_msgs, sizeof *msgs);
+    chat_part *v = calloc(n_msgs + 2, sizeof *v);
+    char *sys = NULL;
+    int rc;
+    if (!msgs || !v) goto nomem;
+    size_t n = chat_fixed_msgs(c, msgs);
+    n = chat_turn_msgs(c, c->first, msgs, n);
+    /* With a question last, the prompt its answer reads (the assistant's opening at its end);
+     * else the conversation as it stands, the next question to come. */
+    bool asking = c->n_turns > c->first && c->turns[c->n_turns - 1].role == NT_ROLE_USER;
+    ids->n = 0;
+    rc = asking || c->raw ? chat_build_prompt(c, c->first, ids, err)
+                          : chat_tokenize_msgs(c, msgs, n, ids, err);
+    if (rc != NT_OK) goto fail;
+    size_t k = 0, ex = 0;
+    int32_t before = 0, now = 0;
+    if (c->raw) {
+        /* No template: the whole prompt is plain text. */
+        v[k++] = (chat_part){"conversation (raw)", 0, (int32_t)ids->n};
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = chat_count_msgs(c, msgs, i + 1, &now, err);
+        if (rc != NT_OK) goto fail;
+        chat_part *pt = &v[k++];
+        pt->n_tokens = now - before;
+        if (msgs[i].role == NT_ROLE_SYSTEM && i == 0) {
+            pt->what = "system";
+            if (doc_at < strlen(c->system)) {
+                /* The documents at the end of the system message, counted apart. */
+                if (!(sys = strndup(c->system, doc_at))) goto nomem;
+                nt_chat_msg head = {NT_ROLE_SYSTEM, sys};
+                int32_t head_n = 0;
+                if ((rc = chat_count_msgs(c, &head, 1, &head_n, err)) != NT_OK) goto fail;
+                pt->n_tokens = head_n - before;
+                v[k++] = (chat_part){"documents", 0, now - head_n};
+            }
+        } else if (i < (c->system[0] ? 1u : 0u) + c->n_prefix) {
+            pt->what = msgs[i].role == NT_ROLE_USER ? "example question" : "example answer";
+            pt->index = ex++ / 2 + 1;
+        } else if (c->greeting && i == (c->system[0] ? 1u : 0u) + c->n_prefix) {
+            pt->what = "greeting";
+        } else {
+            size_t turn = c->first + (i - (n - (c->n_turns - c->first)));
+            pt->what = msgs[i].role == NT_ROLE_USER ? "question" : "answer";
+            pt->index = turn / 2 + 1;
+        }
+        before = now;
+    }
+    /* The assistant's opening (and any difference an answer's own ids make). */
+    if (asking) v[k++] = (chat_part){"assistant's opening", 0, (int32_t)ids->n - before};
+done:
+    free(msgs);
+    free(sys);
+    *parts = v;
+    *n_parts = k;
+    return NT_OK;
+nomem:
+    rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+fail:
+    free(msgs);
+    free(v);
+    free(sys);
+    return rc;
 }
 
 void chat_set_memory(chat *c, long n) { c->memory = n < 0 ? -1 : n; }

@@ -190,6 +190,26 @@ int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err);
  * chat_prepare does). job->tokens points into the chat until the next prepare. */
 int chat_prepare_reread(chat *c, worker_job *job, nt_err *err);
 
+/* ---- the prompt as the model sees it (/prompt, --show-prompt) ---- */
+
+/* One part of the prompt and the tokens it takes. */
+typedef struct chat_part {
+    const char *what; /* "system", "documents", "example question", "example answer",
+                         "greeting", "question", "answer", "assistant's opening" or
+                         "conversation (raw)" (static) */
+    size_t index;     /* examples, questions, answers: their number from 1; else 0 */
+    int32_t n_tokens;
+} chat_part;
+/* The prompt of the turns in the context (from chat_first_turn) into ids (emptied first):
+ * with a question last, the one chat_prepare builds to answer it; else the conversation as it
+ * stands, which the next question's prompt starts with. And its parts in order with their
+ * token counts: each counted as the tokens the prompt gains with it, the assistant's opening
+ * (with a question last) taking what is left, so the parts add up to ids->n. doc_at: the byte in the system prompt where the documents start, to
+ * count them apart ((size_t)-1: none). *parts is malloc'd (caller frees). NT_OK or an error
+ * in err. */
+int chat_prompt_parts(chat *c, size_t doc_at, nt_tokens *ids, chat_part **parts, size_t *n_parts,
+                      nt_err *err);
+
 /* ---- sampling parameters by name (replay overrides; the table is app/conv/params.h) ---- */
 
 /* Sets the sampler parameter called name (any spelling param_lookup accepts: "temp",

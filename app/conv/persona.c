@@ -512,6 +512,12 @@ char *persona_system_text(const persona *p, const persona_vars *v)
     return strbuf_take(&b, NULL);
 }
 
+const char *persona_instruction(const persona *p)
+{
+    if (!p || !p->n_docs) return NULL;
+    return p->context_instruction ? p->context_instruction : PERSONA_DEFAULT_INSTRUCTION;
+}
+
 char *persona_greeting_text(const persona *p, const persona_vars *v)
 {
     return persona_greeting_at(p, v, 0);

@@ -107,6 +107,9 @@ char *persona_expand(const persona *p, const persona_vars *v, const char *text);
 /* The full system message: the expanded system prompt, then (when there are documents)
  * the instruction and each document. "" when the persona has neither. malloc'd. */
 char *persona_system_text(const persona *p, const persona_vars *v);
+/* The instruction that opens p's documents in its system message (the default one when the
+ * file gives none); NULL when p is NULL or has no documents. Borrowed. */
+const char *persona_instruction(const persona *p);
 /* The expanded greeting, or NULL when the persona has none (or on OOM). The caller shows it
  * and adds it to the conversation as its first assistant turn. */
 char *persona_greeting_text(const persona *p, const persona_vars *v);

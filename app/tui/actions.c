@@ -364,6 +364,22 @@ static int tui_copy(tui *t, const char *args)
     return f;
 }
 
+/* /prompt [ids | off] */
+static int tui_prompt(tui *t, const char *args)
+{
+    if (!strcmp(args, "off")) {
+        if (t->prompt_view && t->u.note == t->prompt_note) ui_clear_note(&t->u);
+        t->prompt_view = 0;
+        return UI_R_HISTORY;
+    }
+    if (args[0] && strcmp(args, "ids")) return tui_message(t, TS_ERROR, "usage: /prompt [ids | off]");
+    int f = tui_prompt_view(t, args[0] ? 2 : 1);
+    if (t->u.msg.style == TS_ERROR && t->u.msg.text[0]) return f;
+    t->u.hist.follow = true; /* the parts' tokens at the end, the text above them */
+    return f | tui_message(t, TS_NOTE, "the prompt as the model sees it (above; PgUp/PgDn scroll): "
+                           "/prompt ids lists the tokens, /prompt off closes it");
+}
+
 static int tui_stats_show(tui *t)
 {
     char *text = tui_stats_text(t);
@@ -532,6 +548,7 @@ static int action_LOAD(tui *t, const char *args)
 static int action_SESSIONS(tui *t, const char *args) { return tui_sessions(t); }
 static int action_STATS(tui *t, const char *args) { return tui_stats_show(t); }
 static int action_COPY(tui *t, const char *args) { return tui_copy(t, args); }
+static int action_PROMPT(tui *t, const char *args) { return tui_prompt(t, args); }
 static int action_EXPORT(tui *t, const char *args) { return tui_export(t, args); }
 static int action_REPLAY(tui *t, const char *args) { return tui_replay_start(t, args); }
 

@@ -11,6 +11,7 @@
 
 #include "input.h"
 #include "term.h"
+#include "conv/promptview.h"
 #include "util/strbuf.h"
 
 #include <errno.h>
@@ -284,6 +285,26 @@ char *tui_stats_text(const tui *t)
     return strbuf_take(&b, NULL);
 }
 
+int tui_prompt_view(tui *t, int mode)
+{
+    ui *u = &t->u;
+    if (!mode) {
+        if (!t->prompt_view || !u->note || u->note != t->prompt_note) return 0; /* not shown */
+        mode = t->prompt_view;
+    }
+    nt_err err = {0};
+    char *text = promptview_text(t->chat, worker_tokenizer(t->w), persona_instruction(t->persona),
+                                 mode == 2, &err);
+    if (!text) return tui_message(t, TS_ERROR, "/prompt: %s", err.msg);
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == '\n') text[--n] = '\0';
+    ui_set_note(u, UI_NOTE_INFO, text);
+    free(text);
+    t->prompt_view = mode;
+    t->prompt_note = u->note;
+    return UI_R_HISTORY;
+}
+
 void tui_update_meter(tui *t)
 {
     ui *u = &t->u;
@@ -297,6 +318,7 @@ void tui_update_meter(tui *t)
     if (chat_build_prompt(t->chat, chat_first_turn(t->chat), &ids, &err) == NT_OK)
         u->status.n_past = (int32_t)ids.n;
     nt_tokens_free(&ids);
+    tui_prompt_view(t, 0);
 }
 
 int tui_show_loaded(tui *t, const char *msg)
@@ -475,7 +497,9 @@ static int tui_line(tui *t, char *line)
         input_set_line(line); /* keep it for later */
         return f | tui_need_idle(t, "send");
     }
-    if (t->u.note) ui_clear_note(&t->u); /* the question moves past the old note */
+    /* The question moves past the old note; the prompt view stays, to be brought up to date
+     * when the answer is done. */
+    if (t->u.note && t->u.note != t->prompt_note) ui_clear_note(&t->u);
     if (chat_add_user(t->chat, q) != NT_OK)
         return f | tui_message(t, TS_ERROR, "the last question has no answer yet: /regen answers "
                                             "it, /edit takes it back");
@@ -708,6 +732,7 @@ static int tui_worker_event(tui *t, worker_event *ev)
                                  chat_n_turns(t->chat), (int)ev->n_past);
             break;
         }
+        f |= tui_prompt_view(t, 0);
         /* /stats: this answer, and the session's sums. */
         t->last = (tui_stats){.answers = 1,
                               .ttft = u->status.gen_started > 0 ? u->status.gen_started - t->asked_at : 0,

@@ -62,6 +62,9 @@ typedef struct tui {
     double asked_at;       /* when the answer being written was submitted (monotonic s) */
     int32_t asked_keep;    /* its prompt tokens reused from the cache */
     tui_stats last, total; /* the last answer; every answer since the start */
+    /* /prompt: */
+    int prompt_view;       /* the view shown in the history: 1 the text, 2 the token ids; 0 none */
+    const char *prompt_note; /* u->note when it was set to the view (identity only) */
 } tui;
 
 /* ---- tui.c ---- */
@@ -107,6 +110,10 @@ void tui_update_meter(tui *t);
 /* Records the persona and theme in use in the session (persona_ref, ycfg_ref). */
 void tui_session_refs(tui *t);
 
+/* /prompt: shows the prompt as the model sees it in the history (mode 1 the text, 2 the
+ * token ids), and keeps it up to date: called again as the conversation changes, it redraws
+ * the view while it is still the one shown (mode 0: refresh only). */
+int tui_prompt_view(tui *t, int mode);
 /* /stats: the last answer's and the session's figures, as text (malloc'd; NULL on OOM). */
 char *tui_stats_text(const tui *t);
 
