@@ -63,6 +63,31 @@ check "... and the next" wait_for "Third hello."
 T send-keys -t nt "/regen" Enter
 check "... and back to the first" wait_for "First hello."
 
+# ---- the greeting is Markdown; fenced code is a block: fences hidden, indentation kept, a
+# line wider than the screen cut with a sign instead of wrapped
+cat >"$tmp/md.yaml" <<'YAML'
+name: md
+system: Tell a story.
+greeting: |-
+  **Hello** there, *friend*.
+  ```python
+  def f():
+      return "a very long line of code that goes on and on past the edge of the screen for sure"
+  ```
+  After the code.
+YAML
+COLS=60 start -m "'$MODEL'" --persona "'$tmp/md.yaml'"
+T send-keys -t nt F3
+sleep 0.3
+s=$(cap)
+if echo "$s" | grep -qx "  Hello there, friend\." && ! echo "$s" | grep -qF '```' &&
+   echo "$s" | grep -qx "      return \"a very long line of code that goes on and on›" &&
+   echo "$s" | grep -qx "  def f():" && echo "$s" | grep -qx "  After the code\."; then
+    ok "the greeting is Markdown; fenced code keeps its indentation and is cut, not wrapped"
+else
+    bad "the greeting is Markdown; fenced code keeps its indentation and is cut, not wrapped" "$s"
+fi
+
 # ---- a persona whose fixed part does not fit the context: said at once
 { printf 'name: big\nsystem: "'; for k in $(seq 1 40); do printf 'Tell a long story. '; done; printf '"\n'; } >"$tmp/big.yaml"
 start -m "'$MODEL'" --persona "'$tmp/big.yaml'"

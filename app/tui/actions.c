@@ -299,7 +299,11 @@ static int tui_save(tui *t, const char *args)
         free(t->save_to);
         t->save_to = NULL;
     }
-    return tui_message(t, TS_NOTE, "%s (autosaves go there)", msg);
+    /* "saved to PATH (autosaves go there) (in place of OLD)": what matters first. */
+    char *in_place = strstr(msg, " (in place of ");
+    if (in_place) *in_place = '\0';
+    return tui_message(t, TS_NOTE, "%s (autosaves go there)%s%s", msg, in_place ? " " : "",
+                       in_place ? in_place + 1 : "");
 }
 
 /* /copy [N | code [K]]: the last answer, answer N, or the K-th code block of the last answer

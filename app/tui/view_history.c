@@ -154,11 +154,15 @@ static size_t think_end(const char *s, size_t len, bool *closed)
     return len;
 }
 
+#define CODE_CUT "\xe2\x80\xba" /* › : the rest of a code line is past the edge */
+
 /* Renders s[0, len): Markdown styles, marks, the highlighted token; the thinking part
- * s[0, think) is dimmed, or left out when fold is set (the caller shows a summary). */
+ * s[0, think) is dimmed, or left out when fold is set (the caller shows a summary). Fenced
+ * code is a block: the fence lines show as empty lines, its lines keep their indentation and
+ * are never wrapped: one wider than width columns is cut there with a › (width 0: no limit). */
 static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
                         const hist_mark *marks, size_t n_marks, size_t hl_start, size_t hl_end,
-                        size_t think, bool fold)
+                        size_t think, bool fold, int width)
 {
     text_buf *b = &c->buf;
     size_t before = b->n;
@@ -176,9 +180,10 @@ static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
         size_t le = ls;
         while (le < len && s[le] != '\n') le++;
         bool fl = is_fence(s, ls, le);
+        bool code = fence && !fl;
         if (fence || fl) {
             memset(style + ls, TS_CODE, le - ls);
-            memset(hidden + ls, 0, le - ls);
+            memset(hidden + ls, fl, le - ls); /* the fence itself is markup */
         } else {
             style_line(s, ls, le, base, style + ls, hidden + ls);
         }
@@ -189,6 +194,8 @@ static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
         }
         if (fl) fence = !fence;
         size_t i = ls;
+        int col = 0;
+        bool cut = code && width > 1 && text_width(s + ls, le - ls) > width;
         while (i < le) {
             while (m < n_marks && marks[m].off <= i) {
                 before = b->n;
@@ -198,6 +205,18 @@ static void render_body(ui_turn_cache *c, const char *s, size_t len, int base,
             }
             int32_t cp;
             int l = text_decode(s + i, le - i, &cp);
+            if (cut && !hidden[i]) {
+                int w = text_is_control(cp) ? 1 : text_cp_width(cp);
+                if (w < 0) w = 0;
+                if (col + w > width - 1) {
+                    /* No room for this character and the cut sign after it: cut here. */
+                    before = b->n;
+                    text_buf_put_raw(b, CODE_CUT, sizeof CODE_CUT - 1, TS_DIM);
+                    src_fill(c, before, UI_NO_SRC);
+                    break;
+                }
+                col += w;
+            }
             if (!hidden[i]) {
                 uint8_t tag = style[i];
                 if (i >= hl_start && i < hl_end) tag |= TERM_HIGHLIGHT_BIT;
@@ -290,8 +309,9 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         text_buf_put_raw(b, "\n", 1, TS_TEXT);
         src_fill(c, before, UI_NO_SRC);
     }
+    int wb = width - 2 > 4 ? width - 2 : width;
     render_body(c, text, t->len, answer ? TS_TEXT : TS_USER, marks, n_marks, hl_start, hl_end,
-                think, fold);
+                think, fold, wb);
     free(marks);
     size_t notes = b->n;
     if (answer && busy) text_buf_put(b, "\xe2\x96\x8d", 3, TS_DIM, false); /* ▍ */
@@ -311,7 +331,6 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
     }
     src_fill(c, notes, UI_NO_SRC);
     text_wrap(b->s, label_n - 1, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
-    int wb = width - 2 > 4 ? width - 2 : width;
     size_t first_body = c->n_lines;
     text_wrap(b->s + label_n, b->n - label_n, wb, TEXT_WRAP_WORDS, &c->lines, &c->n_lines,
               &c->cap);
@@ -324,14 +343,18 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
 /* One labelled block (label line, then the body indented by two columns) appended to c's
  * lines; the system prompt, the greeting and the note are drawn so. */
 static void render_block(ui_turn_cache *c, const char *label, int label_style, const char *body,
-                         int body_style, int width)
+                         int body_style, int width, bool markdown)
 {
     text_buf *b = &c->buf;
     size_t at = b->n;
+    int wb = width - 2 > 4 ? width - 2 : width;
     text_buf_put(b, label, strlen(label), label_style, false);
     size_t label_end = b->n;
     text_buf_put_raw(b, "\n", 1, TS_TEXT);
-    text_buf_put(b, body, strlen(body), body_style, true);
+    if (markdown) /* as answers are drawn (a greeting is the assistant's first message) */
+        render_body(c, body, strlen(body), body_style, NULL, 0, 0, 0, 0, false, wb);
+    else
+        text_buf_put(b, body, strlen(body), body_style, true);
     size_t first_label = c->n_lines;
     text_wrap(b->s + at, label_end - at, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
     for (size_t i = first_label; i < c->n_lines; i++) {
@@ -339,7 +362,6 @@ static void render_block(ui_turn_cache *c, const char *label, int label_style, c
         c->lines[i].end += at;
     }
     size_t first_body = c->n_lines;
-    int wb = width - 2 > 4 ? width - 2 : width;
     text_wrap(b->s + label_end + 1, b->n - label_end - 1, wb, TEXT_WRAP_WORDS, &c->lines,
               &c->n_lines, &c->cap);
     for (size_t i = first_body; i < c->n_lines; i++) {
@@ -388,7 +410,7 @@ static void render_system(ui_turn_cache *c, const char *sys, const char *greetin
     c->flush_line = 0;
     if (sys[0]) {
         char *shown = system_shown(sys);
-        render_block(c, "System", TS_LABEL_SYSTEM, shown ? shown : sys, TS_SYSTEM, width);
+        render_block(c, "System", TS_LABEL_SYSTEM, shown ? shown : sys, TS_SYSTEM, width, false);
         free(shown);
     }
     if (greeting) {
@@ -396,7 +418,7 @@ static void render_system(ui_turn_cache *c, const char *sys, const char *greetin
             text_buf_put_raw(&c->buf, "\n", 1, TS_TEXT);
             c->flush_line = c->n_lines;
         }
-        render_block(c, "Assistant", TS_LABEL_ASSISTANT, greeting, TS_TEXT, width);
+        render_block(c, "Assistant", TS_LABEL_ASSISTANT, greeting, TS_TEXT, width, true);
     }
 }
 
@@ -464,7 +486,7 @@ static int history_update(ui *u, int width)
             c->n_lines = 0;
             c->flush_line = 0;
             render_block(c, "natter", TS_LABEL_SYSTEM, u->note,
-                         u->note_kind == UI_NOTE_ERROR ? TS_ERROR : TS_NOTE, width);
+                         u->note_kind == UI_NOTE_ERROR ? TS_ERROR : TS_NOTE, width, false);
             c->valid = true;
             c->width = width;
         }
