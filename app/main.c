@@ -1,6 +1,7 @@
 /* natter's entry point: dispatches to the subcommands (a table, so later ones slot in), the
  * one-shot command line and the TUI. */
 #include "natter.h"
+#include "util/text.h"
 #include "cmd/cli.h"
 #include "cmd/cmds.h"
 #include "conv/persona.h"
@@ -40,7 +41,7 @@ static int main_check(int argc, char **argv, int at)
 {
     char **v = malloc((size_t)argc * sizeof *v);
     if (!v) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         return 1;
     }
     int n = 0;
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
     if (rc != 0) return rc;
     if (o.list_personas || o.list_themes) {
         rc = o.list_personas ? cmd_list_personas() : 0;
-        if (o.list_personas && o.list_themes) printf("\n");
+        if (o.list_personas && o.list_themes) text_printf(stdout, "\n");
         return rc ? rc : o.list_themes ? cmd_list_themes() : 0;
     }
     bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
@@ -103,7 +104,7 @@ int main(int argc, char **argv)
     if ((rc = cli_find_model(&o)) != 0) return main_done(&o, rc);
     cli_persona_model(&o);
     if (cli_resolve_model(&o) != 0) {
-        fprintf(stderr,
+        text_printf(stderr,
                 "natter: no model given and no default model found (models/natter-guide.gguf)\n"
                 "natter: give one with -m MODEL.gguf (see natter --help)\n");
         return main_done(&o, 2);

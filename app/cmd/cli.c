@@ -223,7 +223,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             o->max_tokens = v.max_tokens;
             o->params_given |= 1u << d->id;
             if (li >= 0 && strcmp(lo[li].name, d->name) && !(d->alias && !strcmp(lo[li].name, d->alias)))
-                fprintf(err, "natter: note: %s read as --%s\n", name, d->name);
+                text_printf(err, "natter: note: %s read as --%s\n", name, d->name);
             continue;
         }
         switch (c) {
@@ -233,11 +233,11 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case OPT_RAW: o->raw = true; break;
         case OPT_TEMPLATE:
             if (nt_chat_family_from_name(val) < 0) {
-                fprintf(err, "natter: %s: unknown template '", name);
+                text_printf(err, "natter: %s: unknown template '", name);
                 text_fput_escaped(err, val, strlen(val), false);
-                fprintf(err, "' (one of: ");
+                text_printf(err, "' (one of: ");
                 cli_family_list(err);
-                fprintf(err, ")\n");
+                text_printf(err, ")\n");
                 return 2;
             }
             o->template_name = val;
@@ -245,7 +245,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case 'c':
             if (args_int(&a, 0, 1 << 20, &o->n_ctx)) return 2;
             if (o->n_ctx > 0 && o->n_ctx < 16) {
-                fprintf(err, "natter: %s: '%s' is out of range (16 to %d, or 0)\n", name, val,
+                text_printf(err, "natter: %s: '%s' is out of range (16 to %d, or 0)\n", name, val,
                         1 << 20);
                 return 2;
             }
@@ -267,7 +267,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case OPT_SAVE: o->save = val; break;
         case OPT_CONTEXT:
             if (o->n_context >= CLI_MAX_CONTEXT) {
-                fprintf(err, "natter: %s: at most %d files\n", name, CLI_MAX_CONTEXT);
+                text_printf(err, "natter: %s: at most %d files\n", name, CLI_MAX_CONTEXT);
                 return 2;
             }
             o->context[o->n_context++] = val;
@@ -324,11 +324,8 @@ int cli_find_model(struct cli_opts *o)
     }
     if (found) snprintf(msg, sizeof msg, "%s: the path is too long", o->model);
     free(found);
-    /* The candidates' names come from folder listings and manifests. */
-    text_buf b = {0};
-    text_buf_put(&b, msg, strlen(msg), 0, true);
-    fprintf(stderr, "natter: -m: %s\n", b.s ? b.s : "out of memory");
-    text_buf_free(&b);
+    /* The candidates' names come from folder listings and manifests: text_printf shows them. */
+    text_printf(stderr, "natter: -m: %s\n", msg);
     return 2;
 }
 
@@ -345,16 +342,16 @@ int cli_open_persona(struct cli_opts *o, bool strict)
         p = persona_builtin();
     }
     if (!p) {
-        for (size_t i = 0; i < d.n; i++) fprintf(stderr, "%s\n", d.v[i]);
-        if (d.n == 0) fprintf(stderr, "natter: out of memory\n");
-        else fprintf(stderr, "natter: --persona %s: the persona cannot be used\n", o->persona);
+        for (size_t i = 0; i < d.n; i++) text_printf(stderr, "%s\n", d.v[i]);
+        if (d.n == 0) text_printf(stderr, "natter: out of memory\n");
+        else text_printf(stderr, "natter: --persona %s: the persona cannot be used\n", o->persona);
         ycfg_diag_free(&d);
         return 1;
     }
     /* A persona that loaded may still have notes (a key in another spelling): on stderr in
      * the one-shot mode, in the history in the TUI. */
     if (d.n > 0 && strict)
-        for (size_t i = 0; i < d.n; i++) fprintf(stderr, "%s\n", d.v[i]);
+        for (size_t i = 0; i < d.n; i++) text_printf(stderr, "%s\n", d.v[i]);
     else if (d.n > 0) {
         free(o->persona_notes);
         o->persona_notes = ycfg_diag_join(&d);
@@ -363,7 +360,7 @@ int cli_open_persona(struct cli_opts *o, bool strict)
     for (int i = 0; i < o->n_context; i++) {
         nt_err e = {0};
         if (persona_add_context_file(p, o->context[i], &e) != NT_OK) {
-            fprintf(stderr, "natter: --context: %s\n", e.msg);
+            text_printf(stderr, "natter: --context: %s\n", e.msg);
             persona_free(p);
             return 2;
         }
@@ -386,7 +383,7 @@ void cli_persona_model(struct cli_opts *o)
         if (access(path, R_OK) == 0) o->model = path;
     }
     if (!o->model)
-        fprintf(stderr, "natter: the persona's model %s was not found; using the default\n",
+        text_printf(stderr, "natter: the persona's model %s was not found; using the default\n",
                 p->model);
 }
 
@@ -491,7 +488,7 @@ nt_model *cli_load_model(const struct cli_opts *o)
     nt_model *m = NULL;
     nt_err e = {0};
     if (nt_model_load(&m, o->model, &mp, &e) != NT_OK) {
-        fprintf(stderr, "natter: %s\n", e.msg);
+        text_printf(stderr, "natter: %s\n", e.msg);
         return NULL;
     }
     return m;
@@ -507,13 +504,8 @@ bool cli_ctx_warning(const nt_model_info *mi, char *buf, size_t cap)
 
 void cli_write_text(FILE *f, const char *s, size_t n, bool tty)
 {
-    if (!tty) {
-        fwrite(s, 1, n, f);
-        return;
-    }
-    text_buf b = {0};
-    if (text_buf_put(&b, s, n, 0, true) == 0) fwrite(b.s, 1, b.n, f);
-    text_buf_free(&b);
+    if (tty) text_fput(f, s, n);
+    else fwrite(s, 1, n, f);
 }
 
 /* True when stdin is a pipe, a socket or a file (`cat f | natter -p Q`, `natter -p Q < f`):
@@ -531,9 +523,9 @@ static char *cli_read_stdin(void)
     strbuf b = {0};
     if (strbuf_read(&b, stdin)) return strbuf_take(&b, NULL);
     if (b.oom)
-        fprintf(stderr, "natter: out of memory reading stdin\n");
+        text_printf(stderr, "natter: out of memory reading stdin\n");
     else
-        fprintf(stderr, "natter: cannot read stdin: %s\n", strerror(errno));
+        text_printf(stderr, "natter: cannot read stdin: %s\n", strerror(errno));
     strbuf_free(&b);
     return NULL;
 }
@@ -570,7 +562,7 @@ int cli_oneshot(const struct cli_opts *o)
         question = input;
     }
     if (!question[0]) {
-        fprintf(stderr, "natter: the prompt is empty\n");
+        text_printf(stderr, "natter: the prompt is empty\n");
         status = 2;
         goto out;
     }
@@ -578,7 +570,7 @@ int cli_oneshot(const struct cli_opts *o)
     if (!m) goto out;
     char ctx_warn[256];
     if (cli_ctx_warning(nt_model_get_info(m), ctx_warn, sizeof ctx_warn))
-        fprintf(stderr, "natter: warning: %s\n", ctx_warn);
+        text_printf(stderr, "natter: warning: %s\n", ctx_warn);
     enum nt_chat_family fam = o->template_name
                                ? (enum nt_chat_family)nt_chat_family_from_name(o->template_name)
                                : nt_chat_detect_gguf(nt_model_gguf(m));
@@ -587,12 +579,12 @@ int cli_oneshot(const struct cli_opts *o)
     w = worker_init(m, &e);
     m = NULL; /* the worker owns it now (and freed it on failure) */
     if (!w) {
-        fprintf(stderr, "natter: %s\n", e.msg);
+        text_printf(stderr, "natter: %s\n", e.msg);
         goto out;
     }
     c = chat_init(tok, fam, n_ctx);
     if (!c || chat_set_system(c, o->system) != NT_OK) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         goto out;
     }
     /* The persona: its fixed part (system prompt, documents, examples, greeting), stop
@@ -620,7 +612,7 @@ int cli_oneshot(const struct cli_opts *o)
     if (use && !o->raw) { /* --raw: plain text, no persona text either */
         if (cli_chat_persona(c, use, cli_model_base(o->model), o->system,
                              o->template_name ? -1 : (int)fam, &e) != NT_OK) {
-            fprintf(stderr, "natter: %s\n", e.msg);
+            text_printf(stderr, "natter: %s\n", e.msg);
             goto out;
         }
         fam = chat_get_family(c);
@@ -638,7 +630,7 @@ int cli_oneshot(const struct cli_opts *o)
         if (session_last_params(sess, &last)) cli_session_params(o, &last, &params);
     }
     if (chat_add_user(c, question) != NT_OK) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         goto out;
     }
     if (o->show_prompt) {
@@ -654,17 +646,17 @@ int cli_oneshot(const struct cli_opts *o)
         goto out;
     }
     if (o->verbose)
-        fprintf(stderr, "natter: seed %llu, template %s\n", (unsigned long long)params.seed,
+        text_printf(stderr, "natter: seed %llu, template %s\n", (unsigned long long)params.seed,
                 o->raw ? "none (raw)" : nt_chat_family_name(fam));
 
     worker_job job;
     int32_t max = max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
     if (chat_prepare(c, &params, max, &job, NULL, &e) != NT_OK) {
-        fprintf(stderr, "natter: %s\n", e.msg);
+        text_printf(stderr, "natter: %s\n", e.msg);
         goto out;
     }
     if (worker_submit(w, &job) != NT_OK) {
-        fprintf(stderr, "natter: cannot start the answer\n");
+        text_printf(stderr, "natter: cannot start the answer\n");
         goto out;
     }
     bool tty = isatty(fileno(stdout));
@@ -681,17 +673,17 @@ int cli_oneshot(const struct cli_opts *o)
             fflush(stdout);
         }
         if (ev.kind == WEV_ERROR) {
-            fprintf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
+            text_printf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
             failed = true;
         }
         if (ev.kind == WEV_DONE) {
             if (last != '\n') fputc('\n', stdout);
             fflush(stdout);
             if (ev.end == GEN_END_CONTEXT_FULL)
-                fprintf(stderr, "natter: the context is full (%d tokens): answer cut short\n",
+                text_printf(stderr, "natter: the context is full (%d tokens): answer cut short\n",
                         n_ctx);
             if (o->verbose)
-                fprintf(stderr,
+                text_printf(stderr,
                         "natter: prompt %d tokens, %.2f tokens/s; generated %d tokens, "
                         "%.2f tokens/s; end: %s\n",
                         ev.n_prompt, ev.prompt_sec > 0 ? ev.n_prompt / ev.prompt_sec : 0.0,
@@ -704,7 +696,7 @@ int cli_oneshot(const struct cli_opts *o)
         free(ev.text);
     }
     if (ferror(stdout)) {
-        fprintf(stderr, "natter: cannot write the answer: %s\n", strerror(errno));
+        text_printf(stderr, "natter: cannot write the answer: %s\n", strerror(errno));
         status = 1;
     }
     /* Sessions: the answered conversation goes to --save FILE or back to the resumed file. */

@@ -14,6 +14,7 @@
  * directly, so their tokenizer is a minimal valid byte-level one padded to the vocabulary
  * size. --quick uses one tiny shape instead (for tests). */
 #include "natter.h"
+#include "util/text.h"
 #include "args.h"
 #include "cmds.h"
 #include "util/json.h"
@@ -194,7 +195,7 @@ static double bench_bandwidth(const bench_buf *b, int n_threads, int passes)
         double bw = (double)per * 8 * n_threads / dt;
         if (bw > best) best = bw;
     }
-    if (sink == 42) fprintf(stderr, " "); /* keeps the reads from being optimised away */
+    if (sink == 42) text_printf(stderr, " "); /* keeps the reads from being optimised away */
     return best;
 }
 
@@ -517,7 +518,7 @@ static void bench_json_end(json_writer *w)
     json_w_end_object(w);
     char *s = json_writer_finish(w, NULL);
     if (s) puts(s);
-    else fprintf(stderr, "natter bench: out of memory\n");
+    else text_printf(stderr, "natter bench: out of memory\n");
     free(s);
 }
 
@@ -545,19 +546,19 @@ static int bench_model(const bench_ctx *bc, const char *path)
     int32_t *ids = NULL;
     int status = 1;
     if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
-        fprintf(stderr, "natter bench: %s\n", e.msg);
+        text_printf(stderr, "natter bench: %s\n", e.msg);
         goto out;
     }
     const nt_model_info *info = nt_model_get_info(m);
     if (info->n_ctx < BENCH_PP + BENCH_TG) {
-        fprintf(stderr, "natter bench: %s: context %d is too short for the bench\n", path,
+        text_printf(stderr, "natter bench: %s: context %d is too short for the bench\n", path,
                 info->n_ctx);
         goto out;
     }
     logits = malloc((size_t)info->n_vocab * sizeof *logits);
     ids = malloc(BENCH_PP * sizeof *ids);
     if (!logits || !ids) {
-        fprintf(stderr, "natter bench: out of memory\n");
+        text_printf(stderr, "natter bench: out of memory\n");
         goto out;
     }
     uint64_t rng = 12345;
@@ -617,21 +618,21 @@ static int bench_model(const bench_ctx *bc, const char *path)
         bench_json_num(&w, "fraction_of_limit", tg_limit > 0 ? tg_tps / tg_limit : 0, 4);
         bench_json_end(&w);
     } else {
-        printf("%s (%s, %.1fM parameters)\n", base, types, (double)info->n_params / 1e6);
-        printf("  pp%d: %8.2f tokens/s  %7.1f GFLOP/s", BENCH_PP, pp_tps, pp_flops / 1e9);
-        if (bc->flops > 0) printf("  = %4.1f%% of the FMA peak", 100 * pp_flops / bc->flops);
-        printf("\n  tg%d: %8.2f tokens/s  weights read per token %.1f MiB", BENCH_TG, tg_tps,
+        text_printf(stdout, "%s (%s, %.1fM parameters)\n", base, types, (double)info->n_params / 1e6);
+        text_printf(stdout, "  pp%d: %8.2f tokens/s  %7.1f GFLOP/s", BENCH_PP, pp_tps, pp_flops / 1e9);
+        if (bc->flops > 0) text_printf(stdout, "  = %4.1f%% of the FMA peak", 100 * pp_flops / bc->flops);
+        text_printf(stdout, "\n  tg%d: %8.2f tokens/s  weights read per token %.1f MiB", BENCH_TG, tg_tps,
                bpt / (1 << 20));
         if (tg_limit > 0)
-            printf("\n         bandwidth %.1f GB/s, so at most %.1f tokens/s: %4.1f%% of the limit",
+            text_printf(stdout, "\n         bandwidth %.1f GB/s, so at most %.1f tokens/s: %4.1f%% of the limit",
                    bw / 1e9, tg_limit, 100 * tg_tps / tg_limit);
-        printf("\n");
+        text_printf(stdout, "\n");
     }
     fflush(stdout);
     status = 0;
     goto out;
 eval_fail:
-    fprintf(stderr, "natter bench: %s\n", e.msg);
+    text_printf(stderr, "natter bench: %s\n", e.msg);
 out:
     free(ids);
     free(logits);
@@ -684,7 +685,7 @@ int cmd_bench(int argc, char **argv)
     }
 
     if (bench_buf_init(&bc.buf, quick ? 64 : 512) != 0) {
-        fprintf(stderr, "natter bench: out of memory for the bandwidth buffer\n");
+        text_printf(stderr, "natter bench: out of memory for the bandwidth buffer\n");
         return 1;
     }
     bc.bw = bench_bandwidth(&bc.buf, bc.n_threads, 5);
@@ -713,15 +714,15 @@ int cmd_bench(int argc, char **argv)
         bench_json_num(&w, "gflop_per_s", bc.flops / 1e9, 3);
         bench_json_end(&w);
     } else {
-        printf("natter bench: %d thread%s", bc.n_threads, bc.n_threads == 1 ? "" : "s");
+        text_printf(stdout, "natter bench: %d thread%s", bc.n_threads, bc.n_threads == 1 ? "" : "s");
         if (load >= 0)
-            printf("; load average %.2f%s", load,
+            text_printf(stdout, "; load average %.2f%s", load,
                    load > 0.5 ? " (other processes compete: the numbers are pessimistic)" : "");
-        printf("\n");
-        printf("memory read bandwidth: %.1f GB/s (%d MiB buffer)\n", bc.bw / 1e9,
+        text_printf(stdout, "\n");
+        text_printf(stdout, "memory read bandwidth: %.1f GB/s (%d MiB buffer)\n", bc.bw / 1e9,
                quick ? 64 : 512);
-        if (bc.flops > 0) printf("f32 FMA peak: %.1f GFLOP/s (AVX-512)\n", bc.flops / 1e9);
-        else printf("f32 FMA peak: not measured (no AVX-512)\n");
+        if (bc.flops > 0) text_printf(stdout, "f32 FMA peak: %.1f GFLOP/s (AVX-512)\n", bc.flops / 1e9);
+        else text_printf(stdout, "f32 FMA peak: not measured (no AVX-512)\n");
     }
     fflush(stdout);
     if (model_path) {
@@ -732,7 +733,7 @@ int cmd_bench(int argc, char **argv)
 
     char dir[4096];
     if (bench_cache_dir(dir, sizeof dir) != 0) {
-        fprintf(stderr, "natter bench: cannot create the cache folder %s: %s\n", dir,
+        text_printf(stderr, "natter bench: cannot create the cache folder %s: %s\n", dir,
                 strerror(errno));
         free(bc.buf.p);
         return 1;
@@ -747,15 +748,15 @@ int cmd_bench(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%s-shape.v1.%s.gguf", dir, sh->name,
                      types[k] == NT_TYPE_Q8_0 ? "q8_0" : types[k] == NT_TYPE_F16 ? "f16" : "q4_k");
             if (access(path, R_OK) != 0) {
-                fprintf(stderr, "natter bench: writing %s ...\n", path);
+                text_printf(stderr, "natter bench: writing %s ...\n", path);
                 nt_err e = {0};
                 double t0 = bench_now();
                 if (bench_generate(sh, types[k], path, &e) != NT_OK) {
-                    fprintf(stderr, "natter bench: %s\n", e.msg);
+                    text_printf(stderr, "natter bench: %s\n", e.msg);
                     status = 1;
                     continue;
                 }
-                fprintf(stderr, "natter bench: written in %.1f s\n", bench_now() - t0);
+                text_printf(stderr, "natter bench: written in %.1f s\n", bench_now() - t0);
             }
             if (bench_model(&bc, path) != 0) status = 1;
         }

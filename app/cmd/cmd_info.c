@@ -39,21 +39,21 @@ static void info_u32(const nt_gguf *g, const char *arch, const char *suffix, con
     int64_t v = 0;
     nt_err e = {0};
     int rc = nt_gguf_get_i64(g, key, &v, &e);
-    if (rc == NT_OK) printf("%-17s %lld\n", label, (long long)v);
-    else if (rc < 0) printf("%-17s ? (%s is not a number)\n", label, key);
+    if (rc == NT_OK) text_printf(stdout, "%-17s %lld\n", label, (long long)v);
+    else if (rc < 0) text_printf(stdout, "%-17s ? (%s is not a number)\n", label, key);
 }
 
 /* A token's text with control bytes escaped, quoted. */
 static void info_token(const nt_tokenizer *t, const char *label, int32_t id)
 {
     if (id < 0) {
-        printf("%-17s none\n", label);
+        text_printf(stdout, "%-17s none\n", label);
         return;
     }
     nt_gguf_str p = nt_tokenizer_piece(t, id);
-    printf("%-17s %d \"", label, id);
+    text_printf(stdout, "%-17s %d \"", label, id);
     text_fput_escaped(stdout, p.p, p.n, true);
-    printf("\"\n");
+    text_printf(stdout, "\"\n");
 }
 
 int cmd_info(int argc, char **argv)
@@ -62,13 +62,13 @@ int cmd_info(int argc, char **argv)
     args a = args_start("natter info", argc, argv, "h", opts);
     for (int c; (c = args_next(&a)) != -1;) {
         if (c == 'h') {
-            printf("usage: natter info MODEL.gguf\n");
+            text_printf(stdout, "usage: natter info MODEL.gguf\n");
             return 0;
         }
         return 2;
     }
     if (argc - a.first != 1) {
-        fprintf(stderr, "usage: natter info MODEL.gguf\n");
+        text_printf(stderr, "usage: natter info MODEL.gguf\n");
         return 2;
     }
     const char *path = argv[a.first];
@@ -76,25 +76,25 @@ int cmd_info(int argc, char **argv)
     nt_tokenizer *tok = NULL;
     nt_err e = {0};
     if (nt_gguf_open(&g, path, &e) != NT_OK) {
-        fprintf(stderr, "natter info: %s\n", e.msg);
+        text_printf(stderr, "natter info: %s\n", e.msg);
         return 1;
     }
     char b1[64], b2[64];
     info_bytes(b1, sizeof b1, (double)nt_gguf_file_size(g));
-    printf("%-17s %s\n", "file:", path);
-    printf("%-17s %llu (%s)\n", "file size:", (unsigned long long)nt_gguf_file_size(g), b1);
-    printf("%-17s %u\n", "gguf version:", nt_gguf_version(g));
+    text_printf(stdout, "%-17s %s\n", "file:", path);
+    text_printf(stdout, "%-17s %llu (%s)\n", "file size:", (unsigned long long)nt_gguf_file_size(g), b1);
+    text_printf(stdout, "%-17s %u\n", "gguf version:", nt_gguf_version(g));
 
     nt_gguf_str s;
     char arch[64] = "";
     if (nt_gguf_get_str(g, "general.architecture", &s, &e) == NT_OK) {
         snprintf(arch, sizeof arch, "%.*s", (int)(s.n < 60 ? s.n : 60), s.p);
-        printf("%-17s %s\n", "architecture:", arch);
+        text_printf(stdout, "%-17s %s\n", "architecture:", arch);
     } else {
-        printf("%-17s (none)\n", "architecture:");
+        text_printf(stdout, "%-17s (none)\n", "architecture:");
     }
     if (nt_gguf_get_str(g, "general.name", &s, &e) == NT_OK)
-        printf("%-17s %.*s\n", "name:", (int)(s.n < 200 ? s.n : 200), s.p);
+        text_printf(stdout, "%-17s %.*s\n", "name:", (int)(s.n < 200 ? s.n : 200), s.p);
 
     /* Parameters and tensor types, from the tensor table. */
     int64_t nt = nt_gguf_n_tensors(g);
@@ -113,7 +113,7 @@ int cmd_info(int argc, char **argv)
     }
     if (nt > 0) {
         info_count(b1, sizeof b1, n_params);
-        printf("%-17s %s (%.0f)\n", "parameters:", b1, n_params);
+        text_printf(stdout, "%-17s %s (%.0f)\n", "parameters:", b1, n_params);
     }
     if (arch[0]) {
         info_u32(g, arch, "context_length", "context length:");
@@ -129,33 +129,33 @@ int cmd_info(int argc, char **argv)
         char key[128];
         float rb = 0;
         snprintf(key, sizeof key, "%s.rope.freq_base", arch);
-        if (nt_gguf_get_f32(g, key, &rb, &e) == NT_OK) printf("%-17s %g\n", "rope base:", rb);
+        if (nt_gguf_get_f32(g, key, &rb, &e) == NT_OK) text_printf(stdout, "%-17s %g\n", "rope base:", rb);
         else if (nt_gguf_find_key(g, "general.architecture") >= 0 && nt > 0)
-            printf("%-17s 10000 (default)\n", "rope base:");
+            text_printf(stdout, "%-17s 10000 (default)\n", "rope base:");
     }
-    printf("%-17s %lld\n", "tensors:", (long long)nt);
+    text_printf(stdout, "%-17s %lld\n", "tensors:", (long long)nt);
     for (int ty = 0; ty < NT_TYPE_COUNT_; ty++) {
         if (!type_count[ty]) continue;
         info_bytes(b2, sizeof b2, type_bytes[ty]);
-        printf("  %-15s %lld tensors, %s\n", nt_type_name(ty) ? nt_type_name(ty) : "?",
+        text_printf(stdout, "  %-15s %lld tensors, %s\n", nt_type_name(ty) ? nt_type_name(ty) : "?",
                (long long)type_count[ty], b2);
     }
 
     int rc = nt_tokenizer_load(&tok, g, &e);
     if (rc != NT_OK) {
-        printf("%-17s none (%s)\n", "tokenizer:", e.msg);
+        text_printf(stdout, "%-17s none (%s)\n", "tokenizer:", e.msg);
     } else {
-        printf("%-17s %s (pre: %s), vocabulary %d\n", "tokenizer:", nt_tokenizer_kind(tok),
+        text_printf(stdout, "%-17s %s (pre: %s), vocabulary %d\n", "tokenizer:", nt_tokenizer_kind(tok),
                nt_tokenizer_pre(tok) ? nt_tokenizer_pre(tok) : "default", nt_tokenizer_n_vocab(tok));
-        if (nt_tokenizer_warning(tok)) printf("%-17s %s\n", "tokenizer note:", nt_tokenizer_warning(tok));
+        if (nt_tokenizer_warning(tok)) text_printf(stdout, "%-17s %s\n", "tokenizer note:", nt_tokenizer_warning(tok));
         info_token(tok, "BOS:", nt_tokenizer_bos(tok));
         info_token(tok, "EOS:", nt_tokenizer_eos(tok));
         info_token(tok, "EOT:", nt_tokenizer_eot(tok));
-        printf("%-17s %s\n", "add BOS:", nt_tokenizer_add_bos(tok) ? "yes" : "no");
+        text_printf(stdout, "%-17s %s\n", "add BOS:", nt_tokenizer_add_bos(tok) ? "yes" : "no");
     }
     enum nt_chat_family fam = nt_chat_detect_gguf(g);
     bool has_tmpl = nt_gguf_find_key(g, "tokenizer.chat_template") >= 0;
-    printf("%-17s %s%s\n", "chat template:", nt_chat_family_name(fam),
+    text_printf(stdout, "%-17s %s%s\n", "chat template:", nt_chat_family_name(fam),
            has_tmpl ? (fam == NT_CHAT_PLAIN ? " (template not recognised)" : "")
                     : " (no template in the file)");
     nt_tokenizer_free(tok);

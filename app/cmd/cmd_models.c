@@ -144,7 +144,7 @@ static void models_print_table(const models_row *rows, size_t n)
                                                   "CTX", "WHERE", "RUNS"};
     models_cell *cells = calloc((n + 1) * MODELS_COLS, sizeof *cells);
     if (!cells) {
-        fprintf(stderr, "natter models: out of memory\n");
+        text_printf(stderr, "natter models: out of memory\n");
         return;
     }
     int width[MODELS_COLS] = {0};
@@ -157,9 +157,9 @@ static void models_print_table(const models_row *rows, size_t n)
         for (int k = 0; k < MODELS_COLS; k++) {
             const models_cell *c = &cells[i * MODELS_COLS + k];
             if (c->b.s) fwrite(c->b.s, 1, c->b.n, stdout);
-            if (k + 1 < MODELS_COLS) printf("%*s", width[k] - c->width + 2, "");
+            if (k + 1 < MODELS_COLS) text_printf(stdout, "%*s", width[k] - c->width + 2, "");
         }
-        printf("\n");
+        text_printf(stdout, "\n");
     }
     for (size_t i = 0; i < (n + 1) * MODELS_COLS; i++) text_buf_free(&cells[i].b);
     free(cells);
@@ -204,11 +204,11 @@ static int models_print_json(const models_row *rows, size_t n)
     size_t len;
     char *text = json_writer_finish(&w, &len);
     if (!text) {
-        fprintf(stderr, "natter models: out of memory\n");
+        text_printf(stderr, "natter models: out of memory\n");
         return 1;
     }
     fwrite(text, 1, len, stdout);
-    printf("\n");
+    text_printf(stdout, "\n");
     free(text);
     return 0;
 }
@@ -248,22 +248,17 @@ int cmd_models(int argc, char **argv)
     int rc = model_find_all(&l) == 0 ? 0 : 1;
     models_row *rows = calloc(l.n ? l.n : 1, sizeof *rows);
     if (rc || !rows) {
-        fprintf(stderr, "natter models: out of memory\n");
+        text_printf(stderr, "natter models: out of memory\n");
         free(rows);
         model_list_free(&l);
         return 1;
     }
     for (size_t i = 0; i < l.n; i++) models_fill(&rows[i], &l.v[i]);
     /* What looked like a model but is not: said on stderr, sanitised like the table. */
-    for (size_t i = 0; i < l.n_warn; i++) {
-        text_buf b = {0};
-        text_buf_put(&b, l.warn[i], strlen(l.warn[i]), 0, false);
-        fprintf(stderr, "natter models: warning: %s\n", b.s ? b.s : "");
-        text_buf_free(&b);
-    }
+    for (size_t i = 0; i < l.n_warn; i++) text_printf(stderr, "natter models: warning: %s\n", l.warn[i]);
     if (as_json) rc = models_print_json(rows, l.n);
     else if (l.n == 0)
-        printf("no models found (natter models looks in $NATTER_MODELS, llama.cpp's cache, the "
+        text_printf(stdout, "no models found (natter models looks in $NATTER_MODELS, llama.cpp's cache, the "
                "Hugging Face cache, Ollama and LM Studio; see natter(1))\n");
     else models_print_table(rows, l.n);
     for (size_t i = 0; i < l.n; i++) {

@@ -3,6 +3,7 @@
  * (nt_model_perplexity in the engine), printed in its style: progress on stderr, then
  * "Final estimate: PPL = 10055.0506 +/- 46.1234" on stdout. */
 #include "natter.h"
+#include "util/text.h"
 #include "args.h"
 #include "cmds.h"
 #include "util/strbuf.h"
@@ -28,7 +29,7 @@ static void ppl_on_progress(int32_t done, int32_t total, void *user)
     p->last_chunk = chunk;
     int32_t n_chunks = p->n_ctx > 0 ? total / p->n_ctx : 0;
     if (p->tty) fprintf(stderr, "\rnatter perplexity: chunk %d/%d", chunk, n_chunks);
-    else fprintf(stderr, "[%d/%d]%s", chunk, n_chunks, chunk == n_chunks ? "\n" : "");
+    else text_printf(stderr, "[%d/%d]%s", chunk, n_chunks, chunk == n_chunks ? "\n" : "");
     if (p->tty && chunk == n_chunks) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -81,7 +82,7 @@ int cmd_perplexity(int argc, char **argv)
     nt_err e = {0};
     FILE *f = fopen(text_path, "rb");
     if (!f) {
-        fprintf(stderr, "natter perplexity: %s: %s\n", text_path, strerror(errno));
+        text_printf(stderr, "natter perplexity: %s: %s\n", text_path, strerror(errno));
         goto out;
     }
     strbuf in = {0};
@@ -89,9 +90,9 @@ int cmd_perplexity(int argc, char **argv)
     fclose(f);
     if (!read_ok) {
         if (in.oom)
-            fprintf(stderr, "natter perplexity: out of memory\n");
+            text_printf(stderr, "natter perplexity: out of memory\n");
         else
-            fprintf(stderr, "natter perplexity: %s: read error\n", text_path);
+            text_printf(stderr, "natter perplexity: %s: read error\n", text_path);
         strbuf_free(&in);
         goto out;
     }
@@ -102,29 +103,29 @@ int cmd_perplexity(int argc, char **argv)
     mp.n_ctx = n_ctx;
     mp.n_threads = n_threads;
     if (nt_model_load(&m, model_path, &mp, &e) != NT_OK) {
-        fprintf(stderr, "natter perplexity: %s\n", e.msg);
+        text_printf(stderr, "natter perplexity: %s\n", e.msg);
         goto out;
     }
     const nt_tokenizer *tok = nt_model_tokenizer(m);
     int flags = nt_tokenizer_add_bos(tok) ? NT_TOK_ADD_BOS : 0;
     if (nt_tokenizer_encode(tok, text, n, flags, &toks, &e) != NT_OK) {
-        fprintf(stderr, "natter perplexity: %s\n", e.msg);
+        text_printf(stderr, "natter perplexity: %s\n", e.msg);
         goto out;
     }
     int32_t ctx = n_ctx ? n_ctx : nt_model_get_info(m)->n_ctx;
-    fprintf(stderr, "natter perplexity: %s: %zu tokens, context %d, %zu chunks\n", text_path,
+    text_printf(stderr, "natter perplexity: %s: %zu tokens, context %d, %zu chunks\n", text_path,
             toks.n, ctx, ctx > 0 ? toks.n / (size_t)ctx : 0);
     ppl_progress prog = {.n_ctx = ctx, .last_chunk = 0, .tty = isatty(STDERR_FILENO)};
     nt_model_hooks hooks = {.progress = ppl_on_progress, .user = &prog};
     nt_model_set_hooks(m, &hooks);
     nt_model_ppl r = {0};
     if (nt_model_perplexity(m, toks.v, toks.n, ctx, &r, &e) != NT_OK) {
-        fprintf(stderr, "natter perplexity: %s\n", e.msg);
+        text_printf(stderr, "natter perplexity: %s\n", e.msg);
         goto out;
     }
-    printf("chunks: %d, context: %d, tokens scored: %lld, mean NLL: %.6f\n", r.n_chunks, ctx,
+    text_printf(stdout, "chunks: %d, context: %d, tokens scored: %lld, mean NLL: %.6f\n", r.n_chunks, ctx,
            (long long)r.n_scored, r.nll);
-    printf("Final estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_err);
+    text_printf(stdout, "Final estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_err);
     status = 0;
 out:
     nt_tokens_free(&toks);

@@ -48,7 +48,7 @@ static bool looks_like_theme(const char *path)
 
 static void print_diag(const ycfg_diag *d)
 {
-    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "%s\n", d->v[i]);
+    for (size_t i = 0; i < d->n; i++) text_printf(stderr, "%s\n", d->v[i]);
 }
 
 /* The file --check reads for arg: an existing file as it is; a name (no '/', no .yaml) as
@@ -78,7 +78,7 @@ int cmd_check(int argc, char **argv)
     }
     int first = a.first;
     if (first >= argc) {
-        fprintf(stderr, "usage: natter --check [--model MODEL.gguf] FILE...\n");
+        text_printf(stderr, "usage: natter --check [--model MODEL.gguf] FILE...\n");
         return 2;
     }
     nt_gguf *g = NULL;
@@ -86,7 +86,7 @@ int cmd_check(int argc, char **argv)
     if (model_path) {
         nt_err e = {0};
         if (nt_gguf_open(&g, model_path, &e) != NT_OK || nt_tokenizer_load(&tok, g, &e) != NT_OK) {
-            fprintf(stderr, "natter --check: %s\n", e.msg);
+            text_printf(stderr, "natter --check: %s\n", e.msg);
             nt_gguf_close(g);
             return 2;
         }
@@ -115,7 +115,7 @@ int cmd_check(int argc, char **argv)
         if (looks_like_theme(path)) {
             theme *t = theme_load(path, NULL, &d);
             if (t)
-                printf("%s: ok (theme '%s')\n", path, t->name);
+                text_printf(stdout, "%s: ok (theme '%s')\n", path, t->name);
             else
                 bad++;
             theme_free(t);
@@ -123,7 +123,7 @@ int cmd_check(int argc, char **argv)
             persona *p = persona_load(path, NULL, &d);
             int32_t too_big = 0;
             if (p) {
-                printf("%s: ok (persona '%s': %zu example pair%s, %zu document%s", path, p->name,
+                text_printf(stdout, "%s: ok (persona '%s': %zu example pair%s, %zu document%s", path, p->name,
                        p->n_examples, p->n_examples == 1 ? "" : "s", p->n_docs,
                        p->n_docs == 1 ? "" : "s");
                 if (tok) {
@@ -135,20 +135,20 @@ int cmd_check(int argc, char **argv)
                     nt_err e = {0};
                     chat *c = chat_init(tok, mf, INT32_MAX);
                     if (!c)
-                        printf("; tokens not counted: out of memory");
+                        text_printf(stdout, "; tokens not counted: out of memory");
                     else if (cli_chat_persona(c, p, mb ? mb + 1 : model_path, NULL, (int)mf, &e) == NT_OK &&
                              chat_count_fixed(c, &n, &e) == NT_OK) {
-                        printf("; fixed part %d tokens in %s format", (int)n,
+                        text_printf(stdout, "; fixed part %d tokens in %s format", (int)n,
                                nt_chat_family_name(chat_get_family(c)));
                         /* Room for a question and its answer is needed too. */
                         if (n_ctx > 0 && n >= n_ctx) too_big = n - n_ctx + 1;
                     } else
-                        printf("; tokens not counted: %s", e.msg);
+                        text_printf(stdout, "; tokens not counted: %s", e.msg);
                     chat_free(c);
                 }
-                printf(")\n");
+                text_printf(stdout, ")\n");
                 if (too_big) {
-                    fprintf(stderr, "%s: the fixed part does not fit %s's context of %d tokens: "
+                    text_printf(stderr, "%s: the fixed part does not fit %s's context of %d tokens: "
                                     "%d tokens too many\n", path, model_path, (int)n_ctx, (int)too_big);
                     bad++;
                 }
@@ -163,7 +163,7 @@ int cmd_check(int argc, char **argv)
     }
     nt_tokenizer_free(tok);
     nt_gguf_close(g);
-    if (bad) fprintf(stderr, "%d of %d file%s with errors\n", bad, argc - first, argc - first == 1 ? "" : "s");
+    if (bad) text_printf(stderr, "%d of %d file%s with errors\n", bad, argc - first, argc - first == 1 ? "" : "s");
     return bad ? 1 : 0;
 }
 
@@ -171,14 +171,14 @@ int cmd_check(int argc, char **argv)
 static int print_entries(ycfg_entry *v, int n, const char *none)
 {
     if (n < 0) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         return 1;
     }
-    if (n == 0) printf("%s\n", none);
+    if (n == 0) text_printf(stdout, "%s\n", none);
     for (int i = 0; i < n; i++) {
         const char *desc = !v[i].ok ? "(has errors: run natter --check on it)"
                            : v[i].description ? v[i].description : "";
-        printf("%-16s %-60s %s\n", v[i].ok ? v[i].name : v[i].base, desc, v[i].path);
+        text_printf(stdout, "%-16s %-60s %s\n", v[i].ok ? v[i].name : v[i].base, desc, v[i].path);
     }
     ycfg_entries_free(v, n);
     return 0;
@@ -242,12 +242,12 @@ int cmd_import_card(int argc, char **argv)
     }
     if (a.first < argc) card_path = argv[a.first];
     if (a.first + 1 < argc) {
-        fprintf(stderr, "natter import-card: one card at a time ('%s' is extra)\n",
+        text_printf(stderr, "natter import-card: one card at a time ('%s' is extra)\n",
                 argv[a.first + 1]);
         return 2;
     }
     if (!card_path) {
-        fprintf(stderr, "usage: natter import-card CARD.json [-o FILE] [--force]\n");
+        text_printf(stderr, "usage: natter import-card CARD.json [-o FILE] [--force]\n");
         return 2;
     }
     int status = 1;
@@ -257,22 +257,22 @@ int cmd_import_card(int argc, char **argv)
     char *yaml = NULL, *slug = NULL, *def_out = NULL;
     char *text = slurp(card_path, &len);
     if (!text) {
-        fprintf(stderr, "%s: cannot read: %s\n", card_path, strerror(errno));
+        text_printf(stderr, "%s: cannot read: %s\n", card_path, strerror(errno));
         goto done;
     }
     if (len >= 8 && !memcmp(text, "\x89PNG", 4)) {
-        fprintf(stderr, "%s: PNG cards are not supported; export the card as JSON first\n", card_path);
+        text_printf(stderr, "%s: PNG cards are not supported; export the card as JSON first\n", card_path);
         goto done;
     }
     json_error je;
     if (json_parse(text, len, &j, &je) != NT_OK) {
-        fprintf(stderr, "%s:%s\n", card_path, je.msg);
+        text_printf(stderr, "%s:%s\n", card_path, je.msg);
         goto done;
     }
     nt_err e = {0};
     int dropped = 0;
     if (persona_from_card(j, &p, &dropped, &e) != NT_OK) {
-        fprintf(stderr, "%s: %s\n", card_path, e.msg);
+        text_printf(stderr, "%s: %s\n", card_path, e.msg);
         goto done;
     }
     if (!out_path) {
@@ -280,7 +280,7 @@ int cmd_import_card(int argc, char **argv)
          * never the current one. */
         char *dir = ycfg_user_dir("prompts");
         if (!dir) {
-            fprintf(stderr, "natter import-card: no persona folder (set HOME or "
+            text_printf(stderr, "natter import-card: no persona folder (set HOME or "
                             "XDG_CONFIG_HOME, or give -o FILE)\n");
             goto done;
         }
@@ -291,7 +291,7 @@ int cmd_import_card(int argc, char **argv)
         free(dir);
         if (!def_out) goto oom;
         if (mk != NT_OK) {
-            fprintf(stderr, "natter import-card: %s\n", e.msg);
+            text_printf(stderr, "natter import-card: %s\n", e.msg);
             goto done;
         }
         out_path = def_out;
@@ -303,7 +303,7 @@ int cmd_import_card(int argc, char **argv)
     yaml = persona_to_yaml(p, header);
     if (!yaml) goto oom;
     if (ycfg_write_atomic(out_path, yaml, strlen(yaml), force, &e) != NT_OK) {
-        fprintf(stderr, "natter import-card: %s\n", e.msg);
+        text_printf(stderr, "natter import-card: %s\n", e.msg);
         goto done;
     }
     /* Read it back with the same validation every persona gets, so a card that produced
@@ -313,22 +313,22 @@ int cmd_import_card(int argc, char **argv)
     print_diag(&d);
     ycfg_diag_free(&d);
     if (!back) {
-        fprintf(stderr, "natter import-card: %s was written but does not validate (see above)\n", out_path);
+        text_printf(stderr, "natter import-card: %s was written but does not validate (see above)\n", out_path);
         goto done;
     }
     persona_free(back);
-    printf("wrote %s (persona '%s': %zu example pair%s%s", out_path, p->name, p->n_examples,
+    text_printf(stdout, "wrote %s (persona '%s': %zu example pair%s%s", out_path, p->name, p->n_examples,
            p->n_examples == 1 ? "" : "s", p->greeting ? ", greeting" : "");
     if (p->alt_greetings.n)
-        printf(", %zu alternate greeting%s", p->alt_greetings.n, p->alt_greetings.n == 1 ? "" : "s");
-    printf(")\n");
-    if (slug) printf("use it with: natter --persona %s\n", slug);
+        text_printf(stdout, ", %zu alternate greeting%s", p->alt_greetings.n, p->alt_greetings.n == 1 ? "" : "s");
+    text_printf(stdout, ")\n");
+    if (slug) text_printf(stdout, "use it with: natter --persona %s\n", slug);
     if (dropped)
-        printf("note: %d unsupported {{macro}}%s written as plain text\n", dropped, dropped == 1 ? "" : "s");
+        text_printf(stdout, "note: %d unsupported {{macro}}%s written as plain text\n", dropped, dropped == 1 ? "" : "s");
     status = 0;
     goto done;
 oom:
-    fprintf(stderr, "natter import-card: out of memory\n");
+    text_printf(stderr, "natter import-card: out of memory\n");
 done:
     free(yaml);
     free(slug);

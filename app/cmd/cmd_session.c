@@ -24,7 +24,7 @@
 /* Prints every diagnostic, one block each, prefixed "natter NAME: " on the first line. */
 static void print_diag(const char *cmd, const ycfg_diag *d)
 {
-    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "natter%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", d->v[i]);
+    for (size_t i = 0; i < d->n; i++) text_printf(stderr, "natter%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", d->v[i]);
 }
 
 /* Loads the session called name (a path, or a name in the sessions folder). */
@@ -32,7 +32,7 @@ static session *load_named(const char *cmd, const char *name)
 {
     char *path = session_path(name);
     if (!path) {
-        fprintf(stderr, "natter%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
+        text_printf(stderr, "natter%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
                 name && name[0] ? "out of memory" : "there are no saved sessions to resume");
         return NULL;
     }
@@ -102,7 +102,7 @@ static void side_by_side(const char *lt, const char *left, const char *rt, const
     wrapped a, b;
     wrap_text(&a, left, w);
     wrap_text(&b, right, w);
-    printf("%-*s | %s\n", w, lt, rt);
+    text_printf(stdout, "%-*s | %s\n", w, lt, rt);
     for (int i = 0; i < w; i++) fputs("-", stdout);
     fputs("-+-", stdout);
     for (int i = 0; i < w; i++) fputs("-", stdout);
@@ -114,7 +114,7 @@ static void side_by_side(const char *lt, const char *left, const char *rt, const
             fwrite(a.b.s + a.lines[i].start, 1, a.lines[i].end - a.lines[i].start, stdout);
             used = a.lines[i].width;
         }
-        printf("%*s | ", w - used, "");
+        text_printf(stdout, "%*s | ", w - used, "");
         if (i < b.n) fwrite(b.b.s + b.lines[i].start, 1, b.lines[i].end - b.lines[i].start, stdout);
         fputs("\n", stdout);
     }
@@ -177,13 +177,13 @@ int cmd_replay(int argc, char **argv)
         default: {
             const char *name = replay_params[c - OPT_PARAM];
             if (o.n_overrides == REPLAY_MAX_OVERRIDES) {
-                fprintf(stderr, "natter replay: too many parameters\n");
+                text_printf(stderr, "natter replay: too many parameters\n");
                 return 2;
             }
             nt_sampler_params p = nt_sampler_default_params();
             nt_err e = {0};
             if (chat_set_param(&p, name, a.value, &e) != NT_OK) {
-                fprintf(stderr, "natter replay: --%s: %s\n", name, e.msg);
+                text_printf(stderr, "natter replay: --%s: %s\n", name, e.msg);
                 return 2;
             }
             o.names[o.n_overrides] = name;
@@ -198,7 +198,7 @@ int cmd_replay(int argc, char **argv)
         return 2;
     }
     if (check && o.n_overrides) {
-        fprintf(stderr, "natter replay: --check compares with the recording: it takes no "
+        text_printf(stderr, "natter replay: --check compares with the recording: it takes no "
                         "sampling parameters\n");
         return 2;
     }
@@ -208,51 +208,51 @@ int cmd_replay(int argc, char **argv)
     replay *r = NULL;
     nt_err e = {0};
     if (replay_init(&r, s, &o, &e) != NT_OK) {
-        fprintf(stderr, "natter replay: %s\n", e.msg);
+        text_printf(stderr, "natter replay: %s\n", e.msg);
         goto out;
     }
     char hash[32];
     session_model_hash_text(&s->model, hash);
     if (check && !replay_exact(r)) {
-        fprintf(stderr,
+        text_printf(stderr,
                 "natter replay: %s is not the model the session was recorded with (%s, %s): "
                 "the answers cannot match\n",
                 replay_model_path(r), s->model.file ? s->model.file : "?", hash);
         goto out;
     }
     if (s->model.hash_v1)
-        fprintf(stderr, "natter replay: %s records an older natter's model hash (%s): the model "
+        text_printf(stderr, "natter replay: %s records an older natter's model hash (%s): the model "
                         "is recognised by its file name and size\n", file, hash);
     bool compare = !replay_exact(r); /* overrides or another model: side by side */
     bool tty = isatty(STDOUT_FILENO);
     size_t n_answers = 0, n_tokens = 0, n_same = 0;
     const nt_tokenizer *tok = replay_tokenizer(r);
     if (!check)
-        printf("replaying %s: %zu messages, model %s%s\n\n", s->path, s->n_turns,
+        text_printf(stdout, "replaying %s: %zu messages, model %s%s\n\n", s->path, s->n_turns,
                replay_model_path(r), compare ? " (compared with the recording)" : "");
     for (size_t i = 0; i < s->n_turns; i++) {
         const chat_turn *t = &s->turns[i];
         if (t->role == NT_ROLE_USER) {
             if (!check) {
-                printf("[%zu] user:\n", i + 1);
+                text_printf(stdout, "[%zu] user:\n", i + 1);
                 cli_write_text(stdout, t->text, strlen(t->text), tty);
-                printf("\n\n");
+                text_printf(stdout, "\n\n");
             }
             continue;
         }
         if (t->end == GEN_END_ERROR) {
-            if (!check) printf("[%zu] assistant: (the recorded answer failed: skipped)\n\n", i + 1);
+            if (!check) text_printf(stdout, "[%zu] assistant: (the recorded answer failed: skipped)\n\n", i + 1);
             continue;
         }
         replay_result res;
         if (!check && !compare) {
-            printf("[%zu] assistant (seed %llu, %zu live change%s):\n", i + 1,
+            text_printf(stdout, "[%zu] assistant (seed %llu, %zu live change%s):\n", i + 1,
                    (unsigned long long)t->params.seed, t->n_changes, t->n_changes == 1 ? "" : "s");
             fflush(stdout);
         }
         int rc = replay_answer(r, i, !check && !compare ? print_stream : NULL, &tty, &res, &e);
         if (rc != NT_OK) {
-            fprintf(stderr, "natter replay: message %zu: %s\n", i + 1, e.msg);
+            text_printf(stderr, "natter replay: message %zu: %s\n", i + 1, e.msg);
             goto out;
         }
         n_answers++;
@@ -263,27 +263,27 @@ int cmd_replay(int argc, char **argv)
         if (identical) n_same++;
         if (check) {
             if (identical) {
-                printf("message %zu: %zu tokens identical (%s)\n", i + 1, res.tokens.n,
+                text_printf(stdout, "message %zu: %zu tokens identical (%s)\n", i + 1, res.tokens.n,
                        gen_end_name(res.end, res.stop_text));
             } else {
                 char ra[300], rb[300];
                 token_desc(tok, k < t->tokens.n ? t->tokens.v[k] : -1, ra, sizeof ra);
                 token_desc(tok, k < res.tokens.n ? res.tokens.v[k] : -1, rb, sizeof rb);
-                printf("message %zu differs at token %zu (of %zu recorded):\n", i + 1, k,
+                text_printf(stdout, "message %zu differs at token %zu (of %zu recorded):\n", i + 1, k,
                        t->tokens.n);
                 if (k == res.tokens.n && k == t->tokens.n)
-                    printf("  recorded end: %s\n  replayed end: %s\n", gen_end_name(t->end, t->stop_text),
+                    text_printf(stdout, "  recorded end: %s\n  replayed end: %s\n", gen_end_name(t->end, t->stop_text),
                            gen_end_name(res.end, res.stop_text));
                 else
-                    printf("  recorded token: %s\n  replayed token: %s\n", ra, rb);
+                    text_printf(stdout, "  recorded token: %s\n  replayed token: %s\n", ra, rb);
                 if (!res.prompt_matches)
-                    printf("  (the prompt does not have the recorded length: the template or "
+                    text_printf(stdout, "  (the prompt does not have the recorded length: the template or "
                            "tokenizer changed)\n");
-                printf("recorded text:\n");
+                text_printf(stdout, "recorded text:\n");
                 cli_write_text(stdout, t->text, strlen(t->text), tty);
-                printf("\nreplayed text:\n");
+                text_printf(stdout, "\nreplayed text:\n");
                 cli_write_text(stdout, res.text, strlen(res.text), tty);
-                printf("\n");
+                text_printf(stdout, "\n");
                 replay_result_free(&res);
                 goto out;
             }
@@ -299,19 +299,19 @@ int cmd_replay(int argc, char **argv)
             snprintf(lt, sizeof lt, "[%zu] recorded (seed %llu)", i + 1,
                      (unsigned long long)t->params.seed);
             side_by_side(lt, t->text, rt, res.text);
-            printf("%zu tokens, %s | %zu tokens, %s%s\n\n", t->tokens.n,
+            text_printf(stdout, "%zu tokens, %s | %zu tokens, %s%s\n\n", t->tokens.n,
                    gen_end_name(t->end, t->stop_text), res.tokens.n, gen_end_name(res.end, res.stop_text),
                    identical ? " (identical)" : "");
         } else {
-            printf("\n%s\n\n", identical ? "(identical to the recording)"
+            text_printf(stdout, "\n%s\n\n", identical ? "(identical to the recording)"
                                          : "(differs from the recording)");
         }
         replay_result_free(&res);
     }
     if (check)
-        printf("replay check: %zu answers, %zu tokens, all identical\n", n_answers, n_tokens);
+        text_printf(stdout, "replay check: %zu answers, %zu tokens, all identical\n", n_answers, n_tokens);
     else
-        fprintf(stderr, "natter replay: %zu of %zu answers identical to the recording\n", n_same,
+        text_printf(stderr, "natter replay: %zu of %zu answers identical to the recording\n", n_same,
                 n_answers);
     status = 0;
 out:
@@ -338,7 +338,7 @@ int cmd_export(int argc, char **argv)
         case 'f': format = a.value; break;
         case 'o': outp = a.value; break;
         case 'h':
-            printf("usage: natter export FILE [--format md|json] [-o OUT]\n"
+            text_printf(stdout, "usage: natter export FILE [--format md|json] [-o OUT]\n"
                    "Writes a saved session as Markdown or as JSON chat messages (OpenAI's\n"
                    "[{\"role\": ..., \"content\": ...}] shape) to stdout or OUT.\n");
             return 0;
@@ -348,11 +348,11 @@ int cmd_export(int argc, char **argv)
     if (args_operands(&a, 1)) return 2;
     if (a.first < argc) file = argv[a.first];
     if (!file) {
-        fprintf(stderr, "usage: natter export FILE [--format md|json] [-o OUT]\n");
+        text_printf(stderr, "usage: natter export FILE [--format md|json] [-o OUT]\n");
         return 2;
     }
     if (strcmp(format, "md") && strcmp(format, "markdown") && strcmp(format, "json")) {
-        fprintf(stderr, "natter export: --format: '%s' is not md or json\n", format);
+        text_printf(stderr, "natter export: --format: '%s' is not md or json\n", format);
         return 2;
     }
     session *s = load_named("export", file);
@@ -361,19 +361,21 @@ int cmd_export(int argc, char **argv)
         nt_err e = {0};
         int rc = session_export_file(s, format, outp, &e);
         session_free(s);
-        if (rc != NT_OK) fprintf(stderr, "natter export: %s\n", e.msg);
+        if (rc != NT_OK) text_printf(stderr, "natter export: %s\n", e.msg);
         return rc == NT_OK ? 0 : 1;
     }
     char *text = !strcmp(format, "json") ? session_export_json(s) : session_export_md(s);
     session_free(s);
     if (!text) {
-        fprintf(stderr, "natter export: out of memory\n");
+        text_printf(stderr, "natter export: out of memory\n");
         return 1;
     }
     int status = 0;
-    fwrite(text, 1, strlen(text), stdout);
+    /* To a terminal the Markdown is shown, its control characters never obeyed; to a file or
+     * a pipe it is written as it is. */
+    cli_write_text(stdout, text, strlen(text), isatty(STDOUT_FILENO));
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "natter export: cannot write: %s\n", strerror(errno));
+        text_printf(stderr, "natter export: cannot write: %s\n", strerror(errno));
         status = 1;
     }
     free(text);
@@ -387,7 +389,7 @@ int cmd_session_pick_model(struct cli_opts *o)
     static char path[4096], model[4096];
     char *p = session_path(o->resume);
     if (!p) {
-        fprintf(stderr, "natter: --resume: %s\n",
+        text_printf(stderr, "natter: --resume: %s\n",
                 o->resume && o->resume[0] ? "out of memory" : "there are no saved sessions");
         return 2;
     }
@@ -444,12 +446,12 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
     nt_err e = {0};
     bool same = session_model_is(&s->model, worker_gguf(w));
     if (session_restore(s, c, &e) != NT_OK) {
-        fprintf(stderr, "natter: %s: %s\n", o->resume, e.msg);
+        text_printf(stderr, "natter: %s: %s\n", o->resume, e.msg);
         session_free(s);
         return 1;
     }
     if (!same) {
-        fprintf(stderr, "natter: %s was recorded with %s; continuing with %s\n", o->resume,
+        text_printf(stderr, "natter: %s was recorded with %s; continuing with %s\n", o->resume,
                 s->model.file ? s->model.file : "another model", nt_gguf_path(worker_gguf(w)));
         chat_set_family(c, o->template_name
                                ? (enum nt_chat_family)nt_chat_family_from_name(o->template_name)
@@ -465,7 +467,7 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
      * the new question takes its place. */
     size_t nt = chat_n_turns(c);
     if (nt > 0 && chat_turn_at(c, nt - 1)->role == NT_ROLE_USER) {
-        fprintf(stderr, "natter: %s: its last question was never answered; asking yours instead\n",
+        text_printf(stderr, "natter: %s: its last question was never answered; asking yours instead\n",
                 o->resume);
         chat_undo(c);
     }
@@ -480,7 +482,7 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
             if (ev.kind == WEV_PROGRESS && tty)
                 fprintf(stderr, "\rnatter: reading the session back: %d/%d tokens", ev.done,
                         ev.total);
-            if (ev.kind == WEV_ERROR) fprintf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
+            if (ev.kind == WEV_ERROR) text_printf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
             free(ev.text);
             if (ev.kind == WEV_DONE) {
                 if (show)
@@ -504,7 +506,7 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
     if (!s) {
         own = s = session_init();
         if (!s || session_set_model(s, worker_gguf(w), worker_model_info(w)) != NT_OK) {
-            fprintf(stderr, "natter: out of memory\n");
+            text_printf(stderr, "natter: out of memory\n");
             session_free(own);
             return 1;
         }
@@ -528,11 +530,11 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
             s->path = NULL;
         }
         rc = target ? session_save(s, target, &e) : session_autosave(s, c, &e);
-        if (rc == NT_OK && o->verbose) fprintf(stderr, "natter: session saved to %s\n", s->path);
+        if (rc == NT_OK && o->verbose) text_printf(stderr, "natter: session saved to %s\n", s->path);
     } else {
         snprintf(e.msg, sizeof e.msg, "out of memory");
     }
-    if (rc != NT_OK) fprintf(stderr, "natter: cannot save the session: %s\n", e.msg);
+    if (rc != NT_OK) text_printf(stderr, "natter: cannot save the session: %s\n", e.msg);
     session_free(own);
     return rc == NT_OK ? 0 : 1;
 }

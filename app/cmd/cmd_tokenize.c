@@ -55,25 +55,25 @@ int cmd_tokenize(int argc, char **argv)
     size_t n = 0;
     nt_err e = {0};
     if (nt_gguf_open(&g, path, &e) != NT_OK || nt_tokenizer_load(&t, g, &e) != NT_OK) {
-        fprintf(stderr, "natter tokenize: %s\n", e.msg);
+        text_printf(stderr, "natter tokenize: %s\n", e.msg);
         goto out;
     }
     strbuf in = {0};
     if (!strbuf_read(&in, stdin)) {
         if (in.oom)
-            fprintf(stderr, "natter tokenize: out of memory\n");
+            text_printf(stderr, "natter tokenize: out of memory\n");
         else
-            fprintf(stderr, "natter tokenize: cannot read stdin: %s\n", strerror(errno));
+            text_printf(stderr, "natter tokenize: cannot read stdin: %s\n", strerror(errno));
         strbuf_free(&in);
         goto out;
     }
     text = strbuf_take(&in, &n);
     if (nt_tokenizer_encode(t, text ? text : "", n, flags, &out, &e) != NT_OK) {
-        fprintf(stderr, "natter tokenize: %s\n", e.msg);
+        text_printf(stderr, "natter tokenize: %s\n", e.msg);
         goto out;
     }
     if (ids) {
-        for (size_t i = 0; i < out.n; i++) printf("%s%d", i ? " " : "", out.v[i]);
+        for (size_t i = 0; i < out.n; i++) text_printf(stdout, "%s%d", i ? " " : "", out.v[i]);
         putchar('\n');
     } else {
         for (size_t i = 0; i < out.n; i++) {

@@ -18,6 +18,7 @@
  * answers that contain the key phrase (case-insensitive); below the thresholds (90% trained,
  * 60% held-out) it exits with status 1. */
 #include "natter_train.h"
+#include "util/text.h"
 #include "args.h"
 #include "cmds.h"
 #include "util/yamlcfg.h"
@@ -317,7 +318,7 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         case 'h': tr_usage(stdout); return 1;
         case 'd':
             if (o->n_data == 64) {
-                fprintf(stderr, "natter train: too many --data options (64 at most)\n");
+                text_printf(stderr, "natter train: too many --data options (64 at most)\n");
                 return 2;
             }
             o->data[o->n_data++] = a.value;
@@ -327,7 +328,7 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         case TR_OPT_EVAL: o->eval = a.value; break;
         case TR_OPT_SYSTEM:
             if (o->n_system == 8) {
-                fprintf(stderr, "natter train: too many --system options (8 at most)\n");
+                text_printf(stderr, "natter train: too many --system options (8 at most)\n");
                 return 2;
             }
             o->system[o->n_system++] = a.value;
@@ -349,15 +350,15 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
     }
     if (args_operands(&a, 0)) return 2;
     if (o->n_data == 0) {
-        fprintf(stderr, "natter train: no data: give --data FILE_OR_DIR\n");
+        text_printf(stderr, "natter train: no data: give --data FILE_OR_DIR\n");
         return 2;
     }
     if (!o->eval && !o->out) {
-        fprintf(stderr, "natter train: give the output file with -o OUT.gguf\n");
+        text_printf(stderr, "natter train: give the output file with -o OUT.gguf\n");
         return 2;
     }
     if (o->init && o->resume) {
-        fprintf(stderr, "natter train: --resume continues OUT.gguf; it does not take --init\n");
+        text_printf(stderr, "natter train: --resume continues OUT.gguf; it does not take --init\n");
         return 2;
     }
     if (o->p.lr_min > o->p.lr) o->p.lr_min = o->p.lr;
@@ -464,7 +465,7 @@ static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char
             rc = nt_train_data_add_turn(d, nt_train_model_tokenizer(m), nt_train_model_chat(m), o->system[j],
                                      NULL, 0, u, q->assistant, nt_train_model_n_ctx(m), &e);
         if (rc != NT_OK) {
-            fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+            text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
             return 1;
         }
     }
@@ -497,7 +498,7 @@ static int tr_build_data(const tr_opts *o, const qa_set *qs, nt_train_model *m, 
         }
         for (size_t k = 0; cas && k < n_ph; k++) free(cas[k]);
         free(cas);
-        if (rc == 1) fprintf(stderr, "natter train: out of memory\n");
+        if (rc == 1) text_printf(stderr, "natter train: out of memory\n");
         if (rc) return 1;
     }
     return 0;
@@ -515,12 +516,12 @@ static int tr_train(tr_opts *o, const qa_set *qs)
 
     if (o->resume) {
         if (nt_train_model_load(&m, o->out, &o->p, &e) || nt_train_model_resume(m, o->out, &e)) {
-            fprintf(stderr, "natter train: --resume: %s\n", e.msg);
+            text_printf(stderr, "natter train: --resume: %s\n", e.msg);
             goto out;
         }
     } else if (o->init) {
         if (nt_train_model_load(&m, o->init, &o->p, &e)) {
-            fprintf(stderr, "natter train: --init: %s\n", e.msg);
+            text_printf(stderr, "natter train: --init: %s\n", e.msg);
             goto out;
         }
     } else {
@@ -531,7 +532,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
         texts = malloc(cap * sizeof *texts);
         lens = malloc(cap * sizeof *lens);
         if (!texts || !lens) {
-            fprintf(stderr, "natter train: out of memory\n");
+            text_printf(stderr, "natter train: out of memory\n");
             goto out;
         }
         for (size_t i = 0; i < qs->n; i++) {
@@ -543,27 +544,27 @@ static int tr_train(tr_opts *o, const qa_set *qs)
             if (*o->system[j]) texts[n++] = o->system[j];
         for (size_t i = 0; i < n; i++) lens[i] = strlen(texts[i]);
         if (nt_train_bpe(&v, texts, lens, n, o->p.n_vocab, &e) || nt_train_model_new(&m, &o->p, v, &e)) {
-            fprintf(stderr, "natter train: %s\n", e.msg);
+            text_printf(stderr, "natter train: %s\n", e.msg);
             goto out;
         }
         if (!o->quiet && nt_train_vocab_size(v) < o->p.n_vocab)
-            fprintf(stderr, "natter train: the data has only enough pairs for %d tokens (asked %d)\n",
+            text_printf(stderr, "natter train: the data has only enough pairs for %d tokens (asked %d)\n",
                     (int)nt_train_vocab_size(v), (int)o->p.n_vocab);
     }
     d = nt_train_data_init();
     if (!d) {
-        fprintf(stderr, "natter train: out of memory\n");
+        text_printf(stderr, "natter train: out of memory\n");
         goto out;
     }
     if (tr_build_data(o, qs, m, d)) goto out;
     if (!o->quiet) {
-        fprintf(stderr, "natter train: %lld parameters, vocabulary %d, context %d; %zu pairs, %lld "
+        text_printf(stderr, "natter train: %lld parameters, vocabulary %d, context %d; %zu pairs, %lld "
                 "tokens (%lld scored)", (long long)nt_train_model_n_params(m),
                 (int)nt_tokenizer_n_vocab(nt_train_model_tokenizer(m)), (int)nt_train_model_n_ctx(m),
                 nt_train_data_count(d), (long long)nt_train_data_tokens(d), (long long)nt_train_data_scored(d));
         if (nt_train_data_truncated(d))
-            fprintf(stderr, "; %zu cut to the context", nt_train_data_truncated(d));
-        fprintf(stderr, "\nnatter train: steps %d to %d, batch %d, lr %g -> %g, warm-up %d, seed %llu\n",
+            text_printf(stderr, "; %zu cut to the context", nt_train_data_truncated(d));
+        text_printf(stderr, "\nnatter train: steps %d to %d, batch %d, lr %g -> %g, warm-up %d, seed %llu\n",
                 (int)nt_train_model_step(m), (int)o->p.steps, (int)o->p.batch, (double)o->p.lr,
                 (double)o->p.lr_min, (int)o->p.warmup, (unsigned long long)o->p.seed);
     }
@@ -576,16 +577,16 @@ static int tr_train(tr_opts *o, const qa_set *qs)
     int rc = nt_train_run(m, d, &o->p, o->out, tr_on_step, &ui, &e);
     sigaction(SIGINT, &old, NULL);
     if (rc == NT_ERR_CANCELLED) {
-        fprintf(stderr, "natter train: stopped at step %d; %s is saved (continue with --resume)\n",
+        text_printf(stderr, "natter train: stopped at step %d; %s is saved (continue with --resume)\n",
                 (int)nt_train_model_step(m), o->out);
         status = 130;
         goto out;
     }
     if (rc) {
-        fprintf(stderr, "natter train: %s\n", e.msg);
+        text_printf(stderr, "natter train: %s\n", e.msg);
         goto out;
     }
-    if (!o->quiet) fprintf(stderr, "natter train: wrote %s\n", o->out);
+    if (!o->quiet) text_printf(stderr, "natter train: wrote %s\n", o->out);
     status = 0;
 out:
     free(texts);
@@ -691,7 +692,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
     nt_model_params mp = nt_model_default_params();
     mp.n_threads = o->p.n_threads;
     if (nt_model_load(&m, o->eval, &mp, &e)) {
-        fprintf(stderr, "natter train: --eval: %s\n", e.msg);
+        text_printf(stderr, "natter train: --eval: %s\n", e.msg);
         return 1;
     }
     const enum nt_chat_family f = nt_chat_detect_gguf(nt_model_gguf(m));
@@ -713,7 +714,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             const qa_item *prev = o->after_turn && qs->n > 1 ? &qs->v[(i + 1) % qs->n] : NULL;
             char *ans = tr_answer(m, f, sys, prev, u, q->key, &e);
             if (!ans) {
-                fprintf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+                text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
                 nt_model_free(m);
                 return 1;
             }
@@ -721,7 +722,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             hit[held] += ok;
             total[held]++;
             if (o->verbose && !ok)
-                printf("miss (%s) %s%s\n  Q: %s\n  A: %s\n  key: %s\n", held ? "held-out" : "trained",
+                text_printf(stdout, "miss (%s) %s%s\n  Q: %s\n  A: %s\n  key: %s\n", held ? "held-out" : "trained",
                        q->where, *sys ? " (with the system prompt)" : "", u, ans, q->key);
             free(ans);
         }
@@ -729,13 +730,13 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
     nt_model_free(m);
     const double pt = total[0] ? 100.0 * (double)hit[0] / (double)total[0] : 0.0;
     const double ph = total[1] ? 100.0 * (double)hit[1] / (double)total[1] : 0.0;
-    printf("trained questions:  %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
+    text_printf(stdout, "trained questions:  %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
            hit[0], total[0], pt, o->min_train);
-    printf("held-out questions: %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
+    text_printf(stdout, "held-out questions: %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
            hit[1], total[1], ph, o->min_heldout);
-    if (no_key) printf("examples without a key phrase (not scored): %ld\n", no_key);
+    if (no_key) text_printf(stdout, "examples without a key phrase (not scored): %ld\n", no_key);
     const bool pass = total[0] > 0 && pt >= o->min_train && (total[1] == 0 || ph >= o->min_heldout);
-    printf("%s\n", pass ? "PASS" : "FAIL");
+    text_printf(stdout, "%s\n", pass ? "PASS" : "FAIL");
     return pass ? 0 : 1;
 }
 
@@ -756,14 +757,14 @@ int cmd_train(int argc, char **argv)
         int r = qa_load_path(&qs, o.data[i], &diag);
         if (r) lrc = r;
     }
-    for (size_t i = 0; i < diag.n; i++) fprintf(stderr, "%s\n", diag.v[i]);
+    for (size_t i = 0; i < diag.n; i++) text_printf(stderr, "%s\n", diag.v[i]);
     ycfg_diag_free(&diag);
     int status;
     if (lrc) {
-        fprintf(stderr, "natter train: the data has errors (see above)\n");
+        text_printf(stderr, "natter train: the data has errors (see above)\n");
         status = 1;
     } else if (qs.n == 0) {
-        fprintf(stderr, "natter train: the data holds no examples\n");
+        text_printf(stderr, "natter train: the data holds no examples\n");
         status = 1;
     } else {
         status = o.eval ? tr_eval(&o, &qs) : tr_train(&o, &qs);

@@ -4,6 +4,7 @@
  * sees the real key sequences (its inputrc bindings, vi mode) and natter can catch mouse
  * reports and bracketed paste. ncurses is used for output only. */
 #include "term.h"
+#include "util/text.h"
 #include "theme.h"
 #include "util/strbuf.h"
 
@@ -167,7 +168,7 @@ int term_init(void)
 {
     int p[2];
     if (pipe(p) < 0) {
-        fprintf(stderr, "natter: pipe: %s\n", strerror(errno));
+        text_printf(stderr, "natter: pipe: %s\n", strerror(errno));
         return -1;
     }
     for (int i = 0; i < 2; i++) fcntl(p[i], F_SETFD, FD_CLOEXEC);
@@ -198,7 +199,7 @@ int term_init(void)
 
     term.screen = newterm(NULL, stdout, stdin);
     if (!term.screen) {
-        fprintf(stderr, "natter: cannot use the terminal (TERM=%s)\n",
+        text_printf(stderr, "natter: cannot use the terminal (TERM=%s)\n",
                 getenv("TERM") ? getenv("TERM") : "");
         return -1;
     }

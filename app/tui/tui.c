@@ -8,6 +8,7 @@
  * the one table in app/tui/commands.h; /replay lives in app/tui/tui_replay.c (tui_int.h
  * says what the three files share). */
 #include "tui_int.h"
+#include "util/text.h"
 
 #include "input.h"
 #include "term.h"
@@ -862,13 +863,13 @@ int tui_main(const struct cli_opts *opts)
     tui t;
     memset(&t, 0, sizeof t);
     t.opts = opts;
-    fprintf(stderr, "natter: loading %s...\n", opts->model);
+    text_printf(stderr, "natter: loading %s...\n", opts->model);
     nt_model *m = cli_load_model(opts);
     nt_err err = {0};
     if (m && !(t.model_path = strdup(opts->model))) snprintf(err.msg, sizeof err.msg, "out of memory");
     else if (m) t.w = worker_init(m, &err);
     if (!t.w) {
-        if (m) fprintf(stderr, "natter: %s\n", err.msg);
+        if (m) text_printf(stderr, "natter: %s\n", err.msg);
         if (!t.model_path) nt_model_free(m);
         free(t.model_path);
         return 1;
@@ -881,7 +882,7 @@ int tui_main(const struct cli_opts *opts)
     }
     t.chat = chat_init(worker_tokenizer(t.w), fam, mi->n_ctx);
     if (!t.chat) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         worker_free(t.w);
         return 1;
     }
@@ -904,12 +905,12 @@ int tui_main(const struct cli_opts *opts)
     t.sess = session_init();
     if (!t.sess || session_set_model(t.sess, worker_gguf(t.w), mi) != NT_OK ||
         (opts->save && !(t.save_to = strdup(opts->save)))) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         goto done;
     }
     persona *p = opts->loaded ? opts->loaded : persona_builtin();
     if (!p) {
-        fprintf(stderr, "natter: out of memory\n");
+        text_printf(stderr, "natter: out of memory\n");
         goto done;
     }
     tui_use_persona(&t, p, opts->system);

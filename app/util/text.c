@@ -1,6 +1,7 @@
 /* text.c — UTF-8 decoding, display widths (utf8proc), sanitising and wrapping. See text.h. */
 #include "text.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -59,6 +60,34 @@ void text_fput_escaped(FILE *f, const char *s, size_t n, bool quoted)
         else fwrite(s + i, 1, (size_t)len, f);
         i += len > 0 ? (size_t)len : 1;
     }
+}
+
+void text_fput(FILE *f, const char *s, size_t n)
+{
+    text_buf b = {0};
+    if (text_buf_put(&b, s, n, 0, true) == 0 && b.n) fwrite(b.s, 1, b.n, f);
+    text_buf_free(&b);
+}
+
+int text_printf(FILE *f, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    char *s = small;
+    if ((size_t)n >= sizeof small) {
+        /* Long lines (a quoted YAML line, an exported answer) take the heap. */
+        if (!(s = malloc((size_t)n + 1))) return -1;
+        va_start(ap, fmt);
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    text_fput(f, s, (size_t)n);
+    if (s != small) free(s);
+    return n;
 }
 
 size_t text_chars(const char *s, size_t n)

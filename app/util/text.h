@@ -47,6 +47,16 @@ static inline bool text_is_cont(unsigned char c)
  * controls as \uNNNN, a double quote as \" when quoted (the field is printed in quotes);
  * the rest as it is. Nothing in s can drive the terminal. */
 void text_fput_escaped(FILE *f, const char *s, size_t n, bool quoted);
+/* The one rule for every byte natter writes to a terminal outside the chat screen (messages,
+ * listings, natter info, exports to a terminal): s[0..n) is written sanitised exactly as the
+ * screen shows it (text_buf_put with newlines kept: ESC → ␛, other controls → their pictures,
+ * broken UTF-8 → U+FFFD, a tab → spaces). A file, a model or a card can then never set the
+ * title, clear the screen or reach the clipboard through a message that quotes it. */
+void text_fput(FILE *f, const char *s, size_t n);
+/* printf through text_fput: the whole formatted line is sanitised, so every %s argument taken
+ * from a file is covered without each caller remembering to. Returns the formatted length
+ * (before sanitising), or -1 when out of memory (nothing is written then). */
+int text_printf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Characters in s[0..n), counted as the bytes that are not continuation bytes (a column in a
  * line of possibly broken text). */
 size_t text_chars(const char *s, size_t n);

@@ -1,0 +1,67 @@
+#!/bin/sh
+# tests/test_harden.sh — the reproductions of issue 17's hostile-input probe, kept as tests:
+# escape sequences from files never reach the terminal on any command-line path (natter info,
+# --check, --list-personas, YAML diagnostics, import-card, export to a terminal), deeply nested
+# YAML is refused with file:line:col before libyaml's cost explodes, FIFOs and other
+# non-regular files are refused (never opened blocking) wherever natter takes a file,
+# import-card writes nothing it would reject, and the terminal is restored and the session
+# saved on every way out. Model tests skip without ../shared/fixtures.
+. "$(dirname "$0")/lib.sh"
+case "$STORIES" in /*) ;; *) STORIES="$(pwd)/$STORIES" ;; esac
+export XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state"
+ESC=$(printf '\033')
+
+if [ ! -x "$NATTER" ]; then
+    skip "$NATTER is not built"
+    finish
+fi
+
+# no_esc NAME FILE: FILE holds no ESC or BEL byte (nothing could drive the terminal) and does
+# show the ESC as its picture ␛.
+no_esc() {
+    if grep -q "[$ESC$(printf '\007')]" "$2"; then bad "$1: a raw control byte reached the terminal" "$(cat -v "$2")"
+    elif ! grep -q "␛" "$2"; then bad "$1: the escape is not shown as ␛" "$(cat -v "$2")"
+    else ok; fi
+}
+
+# --- 1. escape sequences from files ----------------------------------------------------------
+# A GGUF written byte by byte: le N BYTES writes N little-endian, kvs KEY VALUE a string pair.
+le() { _n=$1; _i=0; while [ $_i -lt "$2" ]; do printf "\\$(printf '%03o' $((_n % 256)))"; _n=$((_n / 256)); _i=$((_i + 1)); done; }
+kvs() { le ${#1} 8; printf '%s' "$1"; le 8 4; _v=$(printf "$2"); le "$(printf '%s' "$_v" | wc -c)" 8; printf '%s' "$_v"; }
+{ printf GGUF; le 3 4; le 0 8; le 3 8
+  kvs general.architecture 'llama\033]0;PWNED\007'; kvs general.name 'evil\033[2Jname'
+  kvs tokenizer.ggml.model 'gpt2\033]52;c;SGk=\007'; } >"$tmp/evil.gguf"
+"$NATTER" info "$tmp/evil.gguf" >"$tmp/info.out" 2>&1
+no_esc "natter info (general.name, architecture, tokenizer model in an error)" "$tmp/info.out"
+check "natter info still names the file" grep -q "^name: *evil␛\[2Jname" "$tmp/info.out"
+"$NATTER" -m "$tmp/evil.gguf" -p hi >"$tmp/load.out" 2>&1
+no_esc "loading it (the error text)" "$tmp/load.out"
+
+mkdir -p "$tmp/config/natter/prompts"
+printf 'name: "evil\\e]0;T\\a"\ndescription: "d\\e[2J"\nsystem: Hi.\n' >"$tmp/config/natter/prompts/ev.yaml"
+"$NATTER" --list-personas >"$tmp/lp" 2>&1
+grep "ev.yaml" "$tmp/lp" >"$tmp/lp1"
+no_esc "--list-personas (name and description)" "$tmp/lp1"
+"$NATTER" --check "$tmp/config/natter/prompts/ev.yaml" >"$tmp/ck" 2>&1
+no_esc "--check (the persona's name)" "$tmp/ck"
+printf 'name: x\nsystem: Hi.\ntemperature: 1 # %s[2J\n' "$ESC" >"$tmp/ctl.yaml"
+"$NATTER" --check "$tmp/ctl.yaml" >"$tmp/ctl" 2>&1
+no_esc "YAML diagnostics quoting the source line" "$tmp/ctl"
+check "the diagnostic still has file:line:col" grep -q "ctl.yaml:3:18: " "$tmp/ctl"
+printf '{"spec": "chara_card_v2", "data": {"name": "Ev\\u001b]0;T\\u0007il", "description": "d", "first_mes": "hi"}}' >"$tmp/evcard.json"
+"$NATTER" import-card "$tmp/evcard.json" -o "$tmp/evcard.yaml" >"$tmp/ic" 2>&1
+no_esc "import-card's 'wrote ...' line" "$tmp/ic"
+
+if [ -f "$STORIES" ] && command -v script >/dev/null 2>&1; then
+    "$NATTER" -m "$STORIES" --ctx 128 --seed 5 -n 8 -p "Once upon a time" --save "$tmp/ex.yaml" >/dev/null 2>&1
+    sed 's/^  text: " /  text: "\\e]52;c;SGk=\\a\\e[2J /' "$tmp/ex.yaml" >"$tmp/ex2.yaml"
+    script -qec "'$NATTER' export '$tmp/ex2.yaml'" /dev/null >"$tmp/ext" 2>&1
+    tr -d '\r' <"$tmp/ext" >"$tmp/ext2"
+    no_esc "natter export (Markdown) to a terminal" "$tmp/ext2"
+    "$NATTER" export "$tmp/ex2.yaml" >"$tmp/exf" 2>&1
+    check "natter export to a file keeps the bytes as they are" grep -q "$ESC\[2J" "$tmp/exf"
+else
+    skip "export to a terminal: $STORIES or script(1) absent"
+fi
+
+finish
