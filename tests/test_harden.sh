@@ -64,4 +64,24 @@ else
     skip "export to a terminal: $STORIES or script(1) absent"
 fi
 
+# --- 2. deeply nested YAML: refused with file:line:col before libyaml's cost explodes ----------
+# 40,000 levels took libyaml 6 s to 30 s; a refusal comes at once. The timeout turns a hang
+# into a failure (the check is the message, not the time).
+deep() { printf "$1"; head -c 40000 /dev/zero | tr '\0' '['; head -c 40000 /dev/zero | tr '\0' ']'; echo; }
+deep 'name: deep\nsystem: s\nstop: ' >"$tmp/deep.yaml"
+timeout 60 "$NATTER" --check "$tmp/deep.yaml" >"$tmp/deep.out" 2>&1
+check "a 40,000-deep persona: --check refuses it at file:line:col ($(head -c 200 "$tmp/deep.out"))" \
+    grep -q "deep.yaml:3:70: YAML nested deeper than 64 levels" "$tmp/deep.out"
+deep 'natter-session: 1\nmessages: ' >"$tmp/deeps.yaml"
+timeout 60 "$NATTER" export "$tmp/deeps.yaml" >"$tmp/deeps.out" 2>&1
+check "a 40,000-deep session: export refuses it ($(head -c 200 "$tmp/deeps.out"))" \
+    grep -q "deeps.yaml:2:74: YAML nested deeper than 64 levels" "$tmp/deeps.out"
+cp "$tmp/deep.yaml" "$tmp/config/natter/prompts/"
+timeout 60 "$NATTER" --list-personas >"$tmp/deepl.out" 2>&1
+check "--list-personas with a 40,000-deep file in prompts/ lists the rest" grep -q "^ev" "$tmp/deepl.out"
+rm "$tmp/config/natter/prompts/deep.yaml"
+printf 'name: ok\nsystem: s\nstop: [[[[[[[[[[[["a"]]]]]]]]]]]]\n' >"$tmp/shallow.yaml"
+"$NATTER" --check "$tmp/shallow.yaml" >"$tmp/shallow.out" 2>&1
+check "12 levels are not refused for their depth" sh -c "! grep -q 'nested deeper' '$tmp/shallow.out'"
+
 finish

@@ -203,8 +203,40 @@ int ycfg_report(ycfg *c, bool note, const yaml_node_t *n, const char *fmt, ...)
     return note ? NT_OK : NT_ERR_FORMAT;
 }
 
+/* The depth pass: libyaml's events, counted, stopped at the first collection deeper than
+ * YCFG_MAX_DEPTH, so the cost stays that of a shallow file whatever follows. 1 when the file
+ * is too deep (reported at that collection), 0 otherwise; a syntax error is left to the
+ * document pass, which reports it with its context (the nesting up to it is shallow). */
+static int too_deep(ycfg *c)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return 0;
+    yaml_parser_set_input_string(&p, (const unsigned char *)c->src, c->len);
+    int depth = 0, deep = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > YCFG_MAX_DEPTH) {
+                ycfg_error_at(c, ev.start_mark.line + 1, ev.start_mark.column + 1,
+                              "YAML nested deeper than %d levels (natter's files nest a few "
+                              "levels; this one is refused unread)", YCFG_MAX_DEPTH);
+                deep = 1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (deep || t == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&p);
+    return deep;
+}
+
 static int parse_doc(ycfg *c)
 {
+    if (too_deep(c)) return NT_ERR_FORMAT;
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) {
         ycfg_diag_add(c->diag, "%s: out of memory", c->name);

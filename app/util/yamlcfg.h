@@ -58,6 +58,10 @@ typedef struct ycfg {
 } ycfg;
 
 #define YCFG_MAX_FILE (4u << 20)    /* config files larger than 4 MiB are refused */
+/* Collections may nest this deep. libyaml's time grows with the square of the nesting (its
+ * scanner walks every open level for each token: 40,000 levels took 6 s to 30 s), so deeper
+ * files are refused before the document is built; natter's own formats nest 5 deep. */
+#define YCFG_MAX_DEPTH 64
 #define YCFG_MAX_ERRORS 50          /* diagnostics kept per file; then one "too many" line */
 /* String values read from one file may add up to at most this: YAML aliases let a small file
  * repeat one long value many times, and each read copies it. */
