@@ -1,10 +1,14 @@
-/* Small pieces every engine module shares: error reporting and token vectors. */
+/* Small pieces every engine module shares: error reporting, opening files, token vectors. */
 #include "natter.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int nt_err_set(nt_err *e, int code, const char *fmt, ...)
 {
@@ -16,6 +20,33 @@ int nt_err_set(nt_err *e, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+int nt_open_regular(const char *path, uint64_t *size, nt_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        nt_err_set(err, NT_ERR_IO, "cannot open: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *what = S_ISDIR(st.st_mode)    ? "a folder"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "not a file";
+        nt_err_set(err, NT_ERR_IO, "is %s, not a regular file", what);
+        close(fd);
+        return -1;
+    }
+    /* Reads of a regular file never wait; the flag only mattered for the open. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (size) *size = (uint64_t)st.st_size;
+    return fd;
 }
 
 const char *nt_status_str(int code)

@@ -511,25 +511,17 @@ int nt_gguf_open(nt_gguf **out, const char *path, nt_err *err)
         rc = nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: %s", path, strerror(errno));
+    uint64_t fsize;
+    nt_err oe;
+    if ((fd = nt_open_regular(path, &fsize, &oe)) < 0) {
+        rc = nt_err_set(err, NT_ERR_IO, "%s: %s", path, oe.msg);
         goto fail;
     }
-    if (S_ISDIR(st.st_mode)) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: %s", path, strerror(EISDIR));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: not a regular file", path);
-        goto fail;
-    }
-    if ((uint64_t)st.st_size > SIZE_MAX || (uint64_t)st.st_size > (uint64_t)INT64_MAX / 4) {
+    if (fsize > SIZE_MAX || fsize > (uint64_t)INT64_MAX / 4) {
         rc = nt_err_set(err, NT_ERR_IO, "%s: file too large to map", path);
         goto fail;
     }
-    g->size = (uint64_t)st.st_size;
+    g->size = fsize;
     if (g->size > 0) {
         void *m = mmap(NULL, (size_t)g->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {

@@ -354,7 +354,7 @@ static void test_read_file(void)
     T_EQ_INT(ycfg_load(&c, t_tmpdir(), "dir.yaml", &d), NT_ERR_IO);
     ycfg_free(&c);
     T_ASSERT(d.n == 1);
-    T_EQ_STR(d.v[0], "dir.yaml: not a regular file");
+    T_EQ_STR(d.v[0], "dir.yaml: is a folder, not a regular file");
     ycfg_diag_free(&d);
 }
 

@@ -1128,9 +1128,12 @@ int nt_train_model_resume(nt_train_model *m, const char *path, nt_err *err)
 {
     char *spath = tr_path(path, ".state");
     if (!spath) return nt_err_set(err, NT_ERR_NOMEM, "%s: out of memory", path);
-    FILE *f = fopen(spath, "rb");
+    nt_err oe;
+    int fd = nt_open_regular(spath, NULL, &oe);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        nt_err_set(err, NT_ERR_IO, "%s: %s", spath, strerror(errno));
+        nt_err_set(err, NT_ERR_IO, "%s: %s", spath, fd < 0 ? oe.msg : strerror(errno));
+        if (fd >= 0) close(fd);
         free(spath);
         return NT_ERR_IO;
     }

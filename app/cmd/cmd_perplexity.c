@@ -80,9 +80,13 @@ int cmd_perplexity(int argc, char **argv)
     nt_tokens toks = {0};
     char *text = NULL;
     nt_err e = {0};
-    FILE *f = fopen(text_path, "rb");
+    nt_err oe;
+    int fd = nt_open_regular(text_path, NULL, &oe);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        text_printf(stderr, "natter perplexity: %s: %s\n", text_path, strerror(errno));
+        text_printf(stderr, "natter perplexity: %s: %s\n", text_path,
+                    fd < 0 ? oe.msg : strerror(errno));
+        if (fd >= 0) close(fd);
         goto out;
     }
     strbuf in = {0};

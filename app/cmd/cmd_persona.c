@@ -200,29 +200,6 @@ int cmd_list_themes(void)
 
 #define CARD_MAX (16u << 20) /* cards with embedded assets can be large, but not this large */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    char *s = NULL;
-    if (!f) return NULL;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (off_t)CARD_MAX) {
-        s = malloc((size_t)st.st_size + 1);
-        if (s) {
-            *len = fread(s, 1, (size_t)st.st_size, f);
-            s[*len] = 0;
-            if (ferror(f)) {
-                free(s);
-                s = NULL;
-            }
-        }
-    } else {
-        errno = EFBIG;
-    }
-    fclose(f);
-    return s;
-}
-
 int cmd_import_card(int argc, char **argv)
 {
     const char *card_path = NULL, *out_path = NULL;
@@ -255,9 +232,10 @@ int cmd_import_card(int argc, char **argv)
     json_t *j = NULL;
     persona *p = NULL;
     char *yaml = NULL, *slug = NULL, *def_out = NULL;
-    char *text = slurp(card_path, &len);
-    if (!text) {
-        text_printf(stderr, "%s: cannot read: %s\n", card_path, strerror(errno));
+    char *text = NULL;
+    nt_err re;
+    if (ycfg_read_file(card_path, CARD_MAX, &text, &len, &re) != NT_OK) {
+        text_printf(stderr, "natter import-card: %s: %s\n", card_path, re.msg);
         goto done;
     }
     if (len >= 8 && !memcmp(text, "\x89PNG", 4)) {

@@ -6,6 +6,7 @@
 #include "natter.h"
 #include "util/json.h"
 #include "util/strbuf.h"
+#include "util/yamlcfg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FIND_MANIFEST_MAX (1u << 20) /* an Ollama manifest is a few hundred bytes */
 #define FIND_HF_DEPTH 2              /* snapshots/REV/DIR/FILE.gguf: one folder below a revision */
@@ -263,21 +265,18 @@ static void find_hf(find_ctx *c)
 /* A manifest's model layer as the blob's path (malloc'd), or NULL with a warning. */
 static char *find_ollama_blob(find_ctx *c, const char *root, const char *manifest)
 {
-    FILE *f = fopen(manifest, "rb");
-    if (!f) return NULL;
-    strbuf b = {0};
-    bool ok = strbuf_read(&b, f);
-    fclose(f);
-    if (!ok || b.n > FIND_MANIFEST_MAX) {
-        if (!b.oom) find_warn(c, "%s: cannot be read or larger than %u bytes", manifest,
-                              FIND_MANIFEST_MAX);
-        strbuf_free(&b);
+    char *text = NULL;
+    size_t len = 0;
+    nt_err re;
+    int rc = ycfg_read_file(manifest, FIND_MANIFEST_MAX, &text, &len, &re);
+    if (rc != NT_OK) {
+        if (rc != NT_ERR_NOMEM) find_warn(c, "%s: %s", manifest, re.msg);
         return NULL;
     }
     json_t *j = NULL;
     json_error je;
     char *blob = NULL;
-    if (json_parse(b.s ? b.s : "", b.n, &j, &je) != NT_OK) {
+    if (json_parse(text, len, &j, &je) != NT_OK) {
         find_warn(c, "%s: %s", manifest, je.msg);
         goto done;
     }
@@ -308,7 +307,7 @@ static char *find_ollama_blob(find_ctx *c, const char *root, const char *manifes
     find_warn(c, "%s: no layer of media type %s", manifest, FIND_OLLAMA_MODEL);
 done:
     json_decref(j);
-    strbuf_free(&b);
+    free(text);
     return blob;
 }
 
@@ -477,9 +476,17 @@ char *model_find_resolve(const char *arg, char *msg, size_t cap)
             if (find_match(&l.v[i], arg) == best)
                 o += (size_t)snprintf(msg + o, cap - o, "\n  %s (%s: %s)", l.v[i].name,
                                       l.v[i].place, l.v[i].path);
+    } else if (st_rc == 0) {
+        /* It exists but is a FIFO, a folder, a device: say which (nt_open_regular never
+         * blocks on it). */
+        nt_err oe;
+        int fd = nt_open_regular(arg, NULL, &oe);
+        if (fd >= 0) close(fd); /* replaced by a regular file meanwhile */
+        snprintf(msg, cap, "%s: %s, and no model found has that name (natter models lists them)",
+                 arg, fd < 0 ? oe.msg : "changed while it was looked at");
     } else if (strchr(arg, '/') || find_ends_with(arg, ".gguf")) {
         snprintf(msg, cap, "%s: %s, and no model found has that name (natter models lists them)",
-                 arg, errno_stat ? strerror(errno_stat) : "not a regular file");
+                 arg, strerror(errno_stat));
     } else {
         snprintf(msg, cap, "no model file or model name '%s' (natter models lists the models found)",
                  arg);

@@ -121,11 +121,10 @@ static const char *base_of(const char *path)
 int persona_add_context_file(persona *p, const char *path, nt_err *err)
 {
     char *text;
-    int e = ycfg_read_file(path, YCFG_MAX_FILE, &text, NULL);
-    if (e)
-        return nt_err_set(err, NT_ERR_IO, "%s: cannot read context file: %s", path,
-                          e == EINVAL ? "not a regular file" : strerror(e));
-    int rc = add_doc(p, base_of(path), text, path);
+    nt_err e;
+    int rc = ycfg_read_file(path, YCFG_MAX_FILE, &text, NULL, &e);
+    if (rc) return nt_err_set(err, rc, "%s: cannot read context file: %s", path, e.msg);
+    rc = add_doc(p, base_of(path), text, path);
     free(text);
     if (rc) return nt_err_set(err, rc, "%s: out of memory", path);
     return NT_OK;
@@ -339,7 +338,8 @@ static int h_context(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
                 full = strdup(d.file);
             }
             char *text = NULL;
-            int e = full ? ycfg_read_file(full, YCFG_MAX_FILE, &text, NULL) : ENOMEM;
+            nt_err e = {.msg = "out of memory"};
+            if (full) ycfg_read_file(full, YCFG_MAX_FILE, &text, NULL, &e);
             /* Find the node of the file value to put the caret on the path itself. */
             yaml_node_t *fnode = n;
             for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < n->data.mapping.pairs.top; q++) {
@@ -349,7 +349,7 @@ static int h_context(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
             }
             if (!text)
                 rc = ycfg_error(c, fnode, "cannot read context file '%s': %s", full ? full : d.file,
-                                e == EINVAL ? "not a regular file" : strerror(e));
+                                e.msg);
             else if (add_doc(p, d.title ? d.title : base_of(d.file), text, full))
                 rc = ycfg_error(c, n, "out of memory");
             free(text);

@@ -790,21 +790,19 @@ int session_load(session **out, const char *path, const char *name, ycfg_diag *d
 {
     *out = NULL;
     if (!name) name = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        ycfg_diag_add(diag, "%s: cannot open: %s", name, strerror(errno));
-        if (fd >= 0) close(fd);
+    nt_err oe;
+    uint64_t size;
+    int fd = nt_open_regular(path, &size, &oe);
+    if (fd < 0) {
+        ycfg_diag_add(diag, "%s: %s", name, oe.msg);
         return NT_ERR_IO;
     }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SESSION_MAX_FILE) {
-        ycfg_diag_add(diag, "%s: %s", name,
-                      S_ISREG(st.st_mode) ? "file too large for a session (over 256 MiB)"
-                                          : "not a regular file");
+    if (size > SESSION_MAX_FILE) {
+        ycfg_diag_add(diag, "%s: file too large for a session (over 256 MiB)", name);
         close(fd);
         return NT_ERR_IO;
     }
-    size_t n = (size_t)st.st_size, got = 0;
+    size_t n = (size_t)size, got = 0;
     char *buf = malloc(n + 1);
     if (!buf) {
         close(fd);

@@ -309,45 +309,44 @@ int ycfg_load_mem(ycfg *c, const char *name, const char *text, size_t len, ycfg_
     return parse_doc(c);
 }
 
-int ycfg_read_file(const char *path, size_t max, char **out, size_t *len)
+int ycfg_read_file(const char *path, size_t max, char **out, size_t *len, nt_err *err)
 {
     *out = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno;
-    struct stat st;
-    int e = 0;
+    uint64_t size;
+    int fd = nt_open_regular(path, &size, err);
+    if (fd < 0) return NT_ERR_IO;
+    int rc = NT_OK;
     char *s = NULL;
-    if (fstat(fileno(f), &st) != 0) {
-        e = errno;
+    size_t got = 0;
+    if (size > max) {
+        rc = nt_err_set(err, NT_ERR_IO, "file too large (%llu bytes; at most %zu MiB)",
+                        (unsigned long long)size, max >> 20);
         goto done;
     }
-    if (!S_ISREG(st.st_mode)) {
-        e = EINVAL;
-        goto done;
-    }
-    if ((uintmax_t)st.st_size > max) {
-        e = EFBIG;
-        goto done;
-    }
-    s = malloc((size_t)st.st_size + 1);
-    if (!s) {
-        e = ENOMEM;
+    if (!(s = malloc((size_t)size + 1))) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto done;
     }
     /* The file may have shrunk since fstat: keep what was read. */
-    size_t got = fread(s, 1, (size_t)st.st_size, f);
-    if (ferror(f)) {
-        free(s);
-        e = EIO;
-        goto done;
+    while (got < size) {
+        ssize_t r = read(fd, s + got, (size_t)size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = nt_err_set(err, NT_ERR_IO, "read error: %s", strerror(errno));
+            free(s);
+            s = NULL;
+            goto done;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
     }
     s[got] = 0;
     *out = s;
     if (len) *len = got;
 done:
-    fclose(f);
-    return e;
+    close(fd);
+    return rc;
 }
 
 int ycfg_load(ycfg *c, const char *path, const char *name, ycfg_diag *diag)
@@ -357,18 +356,13 @@ int ycfg_load(ycfg *c, const char *path, const char *name, ycfg_diag *diag)
     if (!name) name = path;
     c->name = strdup(name);
     if (!c->name) return NT_ERR_NOMEM;
-    int e = ycfg_read_file(path, YCFG_MAX_FILE, &c->src, &c->len);
-    if (e == ENOMEM) return NT_ERR_NOMEM;
-    if (e) {
-        const char *why = e == EINVAL ? "not a regular file"
-                          : e == EFBIG ? "file too large for a config file (over 4 MiB)"
-                          : e == EIO ? "read error" : NULL;
-        if (why)
-            ycfg_diag_add(diag, "%s: %s", name, why);
-        else
-            ycfg_diag_add(diag, "%s: cannot open: %s", name, strerror(e));
+    nt_err e;
+    int rc = ycfg_read_file(path, YCFG_MAX_FILE, &c->src, &c->len, &e);
+    if (rc == NT_ERR_NOMEM) return rc;
+    if (rc) {
+        ycfg_diag_add(diag, "%s: %s", name, e.msg);
         c->n_errors++;
-        return NT_ERR_IO;
+        return rc;
     }
     return parse_doc(c);
 }
@@ -804,8 +798,11 @@ static bool ends_with(const char *s, const char *suf)
 char *ycfg_find(const char *kind, const char *name)
 {
     if (!name || !*name) return NULL;
+    /* A path given as such is taken when it exists at all: if it is not a regular file (a
+     * FIFO, a folder), its loader says what it is, which "not found" would hide. */
+    struct stat st;
     if (strchr(name, '/') || ends_with(name, ".yaml") || ends_with(name, ".yml"))
-        return is_file(name) ? strdup(name) : NULL;
+        return stat(name, &st) == 0 ? strdup(name) : NULL;
     char *dirs[3];
     int nd = ycfg_search_dirs(kind, dirs);
     char *found = NULL;

@@ -67,11 +67,12 @@ typedef struct ycfg {
  * repeat one long value many times, and each read copies it. */
 #define YCFG_MAX_VALUES (16u << 20)
 
-/* Reads the whole regular file at path, at most max bytes, into *out (malloc'd, caller frees,
- * NUL-terminated; *len gets its length when len is not NULL). Returns 0, or an errno value
- * with *out NULL: open's error, EINVAL when path is not a regular file, EFBIG when it is
- * larger than max, ENOMEM, or EIO after a read error. */
-int ycfg_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Reads the whole regular file at path (opened by nt_open_regular: a FIFO never blocks), at
+ * most max bytes, into *out (malloc'd, caller frees, NUL-terminated; *len gets its length when
+ * len is not NULL). Returns NT_OK, or NT_ERR_IO / NT_ERR_NOMEM with *out NULL and the reason
+ * alone in err->msg ("cannot open: ...", "is a FIFO (named pipe), not a regular file", "file
+ * too large (...)"), for the caller to put after the name it shows. */
+int ycfg_read_file(const char *path, size_t max, char **out, size_t *len, nt_err *err);
 
 /* Reads and parses path. name is what messages show (NULL: the path). Returns NT_OK, or
  * NT_ERR_IO / NT_ERR_FORMAT after adding a diagnostic to diag. Call ycfg_free in both cases. */

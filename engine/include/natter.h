@@ -60,6 +60,15 @@ int nt_err_set(nt_err *e, int code, const char *fmt, ...) NT_PRINTF(3, 4);
 /* "ok", "i/o error", "bad format", ... for a status code. Static string. */
 const char *nt_status_str(int code);
 
+/* The one way natter opens a file it reads (a model, a session, a persona, a card, a text):
+ * O_NONBLOCK first, so a FIFO or a device never blocks the open waiting for a writer, then
+ * fstat, and only a regular file is kept (blocking again, O_CLOEXEC). Returns the descriptor
+ * (*size gets the file's size when size is not NULL), or -1 with NT_ERR_IO in *err and the
+ * reason alone in err->msg, for the caller to put after the name it shows: "cannot open: No
+ * such file or directory", or what the path is instead ("is a FIFO (named pipe), not a
+ * regular file"). stdin, where a command means it by "-", is the caller's business. */
+int nt_open_regular(const char *path, uint64_t *size, nt_err *err);
+
 /* ================================================================= tensor types ===== */
 
 /* ggml's tensor type ids, as stored in GGUF tensor infos. */
