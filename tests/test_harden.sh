@@ -118,4 +118,26 @@ else
     skip "FIFO tests that need a model: $STORIES absent" 4
 fi
 
+# --- 4. replay --check checks every field it can recompute -----------------------------------
+if [ -f "$STORIES" ]; then
+    "$NATTER" -m "$STORIES" --ctx 128 --seed 5 -n 8 -p "Once upon a time" --save "$tmp/rp.yaml" >/dev/null 2>&1
+    "$NATTER" replay "$tmp/rp.yaml" --check >"$tmp/rp.out" 2>&1
+    check "replay --check of the file as written passes ($(tail -1 "$tmp/rp.out"))" [ $? -eq 0 ]
+    # The answer's text edited, its token ids kept.
+    sed '/role: assistant/,$ s/^  text: .*/  text: "HACKED TEXT"/' "$tmp/rp.yaml" >"$tmp/rp1.yaml"
+    "$NATTER" replay "$tmp/rp1.yaml" --check >"$tmp/rp1.out" 2>&1
+    check "replay --check of an edited answer text: exit 1" [ $? -eq 1 ]
+    check "replay --check names the edited text ($(head -1 "$tmp/rp1.out"))" \
+        grep -qF "message 2: $tmp/rp1.yaml: the recorded text is not the text of its 8 tokens" "$tmp/rp1.out"
+    for pl in 3 1000000000; do
+        sed "s/^  prompt_length: .*/  prompt_length: $pl/" "$tmp/rp.yaml" >"$tmp/rp2.yaml"
+        "$NATTER" replay "$tmp/rp2.yaml" --check >"$tmp/rp2.out" 2>&1
+        check "replay --check of prompt_length $pl: exit 1" [ $? -eq 1 ]
+        check "replay --check names the prompt length ($(head -1 "$tmp/rp2.out"))" \
+            grep -qF "the prompt rebuilt from the recording has 19 tokens, its 'prompt_length' says $pl" "$tmp/rp2.out"
+    done
+else
+    skip "replay --check tests: $STORIES absent" 6
+fi
+
 finish

@@ -326,7 +326,8 @@ static void test_search(void)
     unsetenv("XDG_CONFIG_HOME");
 }
 
-/* ycfg_read_file: the whole file with its length (NULs kept), and an errno for each refusal. */
+/* ycfg_read_file: the whole file with its length (NULs kept), and a reason for each refusal;
+ * a FIFO is refused at once (before, the open waited for a writer forever). */
 static void test_read_file(void)
 {
     char path[600];
@@ -335,19 +336,28 @@ static void test_read_file(void)
     T_ASSERT(ycfg_write_atomic(path, "ab\0cd", 5, true, &e) == NT_OK);
     char *s = path; /* overwritten: NULL on failure, the text on success */
     size_t len = 99;
-    T_EQ_INT(ycfg_read_file(path, 5, &s, &len), 0);
+    T_EQ_INT(ycfg_read_file(path, 5, &s, &len, &e), NT_OK);
     T_ASSERT(s != NULL);
     T_EQ_INT(len, 5);
     T_CHECK(memcmp(s, "ab\0cd", 6) == 0); /* plus the terminator */
     free(s);
-    T_EQ_INT(ycfg_read_file(path, 4, &s, &len), EFBIG); /* one byte over the limit */
+    T_EQ_INT(ycfg_read_file(path, 4, &s, &len, &e), NT_ERR_IO); /* one byte over the limit */
     T_CHECK(s == NULL);
     T_EQ_INT(len, 0);
-    T_EQ_INT(ycfg_read_file(t_tmpdir(), 1000, &s, NULL), EINVAL); /* a folder */
+    T_EQ_STR(e.msg, "file too large (5 bytes; at most 4 bytes)");
+    T_EQ_INT(ycfg_read_file(t_tmpdir(), 1000, &s, NULL, &e), NT_ERR_IO); /* a folder */
     T_CHECK(s == NULL);
+    T_EQ_STR(e.msg, "is a folder, not a regular file");
+    snprintf(path, sizeof path, "%s/fifo", t_tmpdir());
+    T_ASSERT(mkfifo(path, 0600) == 0);
+    T_EQ_INT(ycfg_read_file(path, 1000, &s, NULL, &e), NT_ERR_IO);
+    T_CHECK(s == NULL);
+    T_EQ_STR(e.msg, "is a FIFO (named pipe), not a regular file");
+    unlink(path);
     snprintf(path, sizeof path, "%s/no-such-file.txt", t_tmpdir());
-    T_EQ_INT(ycfg_read_file(path, 1000, &s, NULL), ENOENT);
+    T_EQ_INT(ycfg_read_file(path, 1000, &s, NULL, &e), NT_ERR_IO);
     T_CHECK(s == NULL);
+    T_EQ_STR(e.msg, "cannot open: No such file or directory");
     /* What ycfg_load says about each. */
     ycfg c;
     ycfg_diag d = {0};

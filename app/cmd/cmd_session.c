@@ -259,31 +259,46 @@ int cmd_replay(int argc, char **argv)
         n_tokens += res.tokens.n;
         /* First differing token (or where one answer ends before the other). */
         size_t k = 0;
-        bool identical = replay_matches(t, &res, &k);
+        enum replay_diff diff = replay_compare(t, &res, &k);
+        bool identical = diff == REPLAY_SAME;
         if (identical) n_same++;
         if (check) {
             if (identical) {
                 text_printf(stdout, "message %zu: %zu tokens identical (%s)\n", i + 1, res.tokens.n,
                        gen_end_name(res.end, res.stop_text));
             } else {
-                char ra[300], rb[300];
-                token_desc(tok, k < t->tokens.n ? t->tokens.v[k] : -1, ra, sizeof ra);
-                token_desc(tok, k < res.tokens.n ? res.tokens.v[k] : -1, rb, sizeof rb);
-                text_printf(stdout, "message %zu differs at token %zu (of %zu recorded):\n", i + 1, k,
-                       t->tokens.n);
-                if (k == res.tokens.n && k == t->tokens.n)
-                    text_printf(stdout, "  recorded end: %s\n  replayed end: %s\n", gen_end_name(t->end, t->stop_text),
-                           gen_end_name(res.end, res.stop_text));
-                else
-                    text_printf(stdout, "  recorded token: %s\n  replayed token: %s\n", ra, rb);
-                if (!res.prompt_matches)
-                    text_printf(stdout, "  (the prompt does not have the recorded length: the template or "
-                           "tokenizer changed)\n");
-                text_printf(stdout, "recorded text:\n");
-                cli_write_text(stdout, t->text, strlen(t->text), tty);
-                text_printf(stdout, "\nreplayed text:\n");
-                cli_write_text(stdout, res.text, strlen(res.text), tty);
-                text_printf(stdout, "\n");
+                if (diff == REPLAY_DIFF_TOKENS || diff == REPLAY_DIFF_END) {
+                    char ra[300], rb[300];
+                    token_desc(tok, k < t->tokens.n ? t->tokens.v[k] : -1, ra, sizeof ra);
+                    token_desc(tok, k < res.tokens.n ? res.tokens.v[k] : -1, rb, sizeof rb);
+                    text_printf(stdout, "message %zu differs at token %zu (of %zu recorded):\n", i + 1,
+                                k, t->tokens.n);
+                    if (diff == REPLAY_DIFF_END)
+                        text_printf(stdout, "  recorded end: %s\n  replayed end: %s\n",
+                                    gen_end_name(t->end, t->stop_text),
+                                    gen_end_name(res.end, res.stop_text));
+                    else
+                        text_printf(stdout, "  recorded token: %s\n  replayed token: %s\n", ra, rb);
+                    if (!res.prompt_matches)
+                        text_printf(stdout, "  (the prompt does not have the recorded length: the "
+                                    "template or tokenizer changed)\n");
+                } else if (diff == REPLAY_DIFF_PROMPT) {
+                    text_printf(stdout, "message %zu: %s: the prompt rebuilt from the recording has "
+                                "%d tokens, its 'prompt_length' says %d (the file was edited, or the "
+                                "template or tokenizer changed)\n", i + 1, s->path, (int)res.n_prompt,
+                                (int)t->prompt_len);
+                } else {
+                    text_printf(stdout, "message %zu: %s: the recorded text is not the text of its %zu "
+                                "tokens (the file was edited: the tokens are what the model wrote)\n",
+                                i + 1, s->path, t->tokens.n);
+                }
+                if (diff != REPLAY_DIFF_PROMPT) { /* the texts agree then */
+                    text_printf(stdout, "recorded text:\n");
+                    cli_write_text(stdout, t->text, strlen(t->text), tty);
+                    text_printf(stdout, "\nreplayed text:\n");
+                    cli_write_text(stdout, res.text, strlen(res.text), tty);
+                    text_printf(stdout, "\n");
+                }
                 replay_result_free(&res);
                 goto out;
             }

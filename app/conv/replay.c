@@ -137,12 +137,23 @@ void replay_cancel(replay *r)
     if (r) atomic_store(&r->cancel, true);
 }
 
-bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first)
+enum replay_diff replay_compare(const chat_turn *t, const replay_result *res, size_t *first)
 {
     size_t k = 0;
     while (k < res->tokens.n && k < t->tokens.n && res->tokens.v[k] == t->tokens.v[k]) k++;
     if (first) *first = k;
-    return k == res->tokens.n && k == t->tokens.n && res->end == t->end;
+    if (k != res->tokens.n || k != t->tokens.n) return REPLAY_DIFF_TOKENS;
+    if (res->end != t->end || res->stop_text != t->stop_text)
+        return REPLAY_DIFF_END;
+    if (!res->prompt_matches) return REPLAY_DIFF_PROMPT;
+    /* The ids alone would pass an answer whose text was edited, and export shows the text. */
+    if (strcmp(res->text ? res->text : "", t->text ? t->text : "") != 0) return REPLAY_DIFF_TEXT;
+    return REPLAY_SAME;
+}
+
+bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first)
+{
+    return replay_compare(t, res, first) == REPLAY_SAME;
 }
 
 void replay_result_free(replay_result *res)

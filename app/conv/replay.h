@@ -79,10 +79,21 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
  * GEN_END_STOPPED); every later replay_answer ends at once too. Safe from any thread. */
 void replay_cancel(replay *r);
 
-/* Whether a regenerated answer is the recorded one: the same tokens and the same ending.
- * *first (may be NULL) gets the index of the first differing token (where one answer ends
- * before the other counts as differing there). The one comparison both the command line and
- * the chat screen report. */
+/* How a regenerated answer compares with the recording: every recorded field replay can
+ * recompute is checked, in this order (the first difference is reported). */
+enum replay_diff {
+    REPLAY_SAME = 0,
+    REPLAY_DIFF_TOKENS, /* a token differs, or one answer ends before the other */
+    REPLAY_DIFF_END,    /* the same tokens, another ending (length, stop string, ...) */
+    REPLAY_DIFF_PROMPT, /* the rebuilt prompt does not have the recorded prompt_length */
+    REPLAY_DIFF_TEXT    /* the same tokens, another text: the recorded text was edited */
+};
+/* Compares a regenerated answer with the recording. *first (may be NULL) gets the index of
+ * the first differing token (where one answer ends before the other counts as differing
+ * there; the answer's length when the tokens agree). The one comparison both the command line
+ * and the chat screen report. */
+enum replay_diff replay_compare(const chat_turn *t, const replay_result *res, size_t *first);
+/* replay_compare(...) == REPLAY_SAME. */
 bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first);
 
 #endif

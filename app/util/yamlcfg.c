@@ -320,8 +320,9 @@ int ycfg_read_file(const char *path, size_t max, char **out, size_t *len, nt_err
     char *s = NULL;
     size_t got = 0;
     if (size > max) {
-        rc = nt_err_set(err, NT_ERR_IO, "file too large (%llu bytes; at most %zu MiB)",
-                        (unsigned long long)size, max >> 20);
+        bool mib = max >= (1u << 20) && max % (1u << 20) == 0;
+        rc = nt_err_set(err, NT_ERR_IO, "file too large (%llu bytes; at most %zu %s)",
+                        (unsigned long long)size, mib ? max >> 20 : max, mib ? "MiB" : "bytes");
         goto done;
     }
     if (!(s = malloc((size_t)size + 1))) {
