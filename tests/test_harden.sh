@@ -140,4 +140,17 @@ else
     skip "replay --check tests: $STORIES absent" 6
 fi
 
+# --- 7. import-card checks the limits before writing anything ---------------------------------
+big() { head -c "$1" /dev/zero | tr '\0' a; }
+{ printf '{"spec": "chara_card_v2", "data": {"name": "'; big 5000000; printf '", "description": "d"}}'; } >"$tmp/bigname.json"
+{ printf '{"spec": "chara_card_v2", "data": {"name": "Big", "description": "'; big 11000000; printf '"}}'; } >"$tmp/bigfield.json"
+for c in bigname bigfield; do
+    "$NATTER" import-card "$tmp/$c.json" -o "$tmp/$c.yaml" >"$tmp/$c.out" 2>&1
+    check "import-card of $c.json: exit 1" [ $? -eq 1 ]
+    check "import-card of $c.json: no file left behind" [ ! -e "$tmp/$c.yaml" ]
+    check "import-card of $c.json: says nothing was written ($(head -c 300 "$tmp/$c.out"))" \
+        grep -q "nothing written" "$tmp/$c.out"
+done
+check "the limit is named" grep -q "a persona file holds at most 4 MiB" "$tmp/bigfield.out"
+
 finish

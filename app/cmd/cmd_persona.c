@@ -280,18 +280,21 @@ int cmd_import_card(int argc, char **argv)
              "Schema: man 5 natter-persona.", card_path);
     yaml = persona_to_yaml(p, header);
     if (!yaml) goto oom;
-    if (ycfg_write_atomic(out_path, yaml, strlen(yaml), force, &e) != NT_OK) {
-        text_printf(stderr, "natter import-card: %s\n", e.msg);
-        goto done;
-    }
-    /* Read it back with the same validation every persona gets, so a card that produced
-     * something natter would reject is reported now, not at the next start. */
+    /* Read it with the same validation every persona gets (the file's size limit included)
+     * before anything is written: a card that gives something natter would reject leaves no
+     * file behind. */
     ycfg_diag d = {0};
-    persona *back = persona_load(out_path, NULL, &d);
+    persona *back = persona_load_mem(out_path, yaml, strlen(yaml), &d);
     print_diag(&d);
     ycfg_diag_free(&d);
     if (!back) {
-        text_printf(stderr, "natter import-card: %s was written but does not validate (see above)\n", out_path);
+        text_printf(stderr, "natter import-card: %s: nothing written: the persona made from this card "
+                    "would not load (see above; shorten the card's fields)\n", card_path);
+        goto done;
+    }
+    if (ycfg_write_atomic(out_path, yaml, strlen(yaml), force, &e) != NT_OK) {
+        text_printf(stderr, "natter import-card: %s\n", e.msg);
+        persona_free(back);
         goto done;
     }
     persona_free(back);

@@ -386,20 +386,19 @@ static const ycfg_key persona_keys[] = {
     {NULL, NULL, 0, 0, 0, false, 0},
 };
 
-persona *persona_load(const char *path, const char *name, ycfg_diag *diag)
+/* Reads the persona in c, loaded by the caller (rc is ycfg_load's status); frees c. */
+static persona *persona_read(ycfg *c, int rc, const char *path)
 {
-    ycfg c;
     persona *p = persona_new();
-    int rc = ycfg_load(&c, path, name, diag);
     if (rc != NT_OK || !p) goto fail;
     p->path = strdup(path);
     if (!p->path) goto fail;
-    yaml_node_t *root = ycfg_root(&c);
+    yaml_node_t *root = ycfg_root(c);
     if (!root) {
-        ycfg_error_at(&c, 1, 1, "the file is empty (a persona needs at least 'name' and 'system')");
+        ycfg_error_at(c, 1, 1, "the file is empty (a persona needs at least 'name' and 'system')");
         goto fail;
     }
-    if (ycfg_map(&c, root, persona_keys, p, YCFG_NO_SET, "the persona") != NT_OK) goto fail;
+    if (ycfg_map(c, root, persona_keys, p, YCFG_NO_SET, "the persona") != NT_OK) goto fail;
     if (!p->description && !(p->description = strdup(""))) goto fail;
     if (p->greeting && !*p->greeting) {
         free(p->greeting);
@@ -411,12 +410,32 @@ persona *persona_load(const char *path, const char *name, ycfg_diag *diag)
         memmove(p->alt_greetings.v, p->alt_greetings.v + 1, p->alt_greetings.n * sizeof(char *));
         p->alt_greetings.n--;
     }
-    ycfg_free(&c);
+    ycfg_free(c);
     return p;
 fail:
     persona_free(p);
-    ycfg_free(&c);
+    ycfg_free(c);
     return NULL;
+}
+
+persona *persona_load(const char *path, const char *name, ycfg_diag *diag)
+{
+    ycfg c;
+    int rc = ycfg_load(&c, path, name, diag);
+    return persona_read(&c, rc, path);
+}
+
+persona *persona_load_mem(const char *path, const char *text, size_t len, ycfg_diag *diag)
+{
+    /* The limit a file has (ycfg_load), so what passes here also loads from the file. */
+    if (len > YCFG_MAX_FILE) {
+        ycfg_diag_add(diag, "%s: the persona would be %zu bytes; a persona file holds at most "
+                      "%u MiB", path, len, YCFG_MAX_FILE >> 20);
+        return NULL;
+    }
+    ycfg c;
+    int rc = ycfg_load_mem(&c, path, text, len, diag);
+    return persona_read(&c, rc, path);
 }
 
 persona *persona_open(const char *name, ycfg_diag *diag)

@@ -78,6 +78,9 @@ persona *persona_builtin(void);
  * folder. name is what messages call the file (NULL: path). Every problem goes to diag;
  * returns NULL if there was any. */
 persona *persona_load(const char *path, const char *name, ycfg_diag *diag);
+/* The same for the text a file at path would hold (its size checked against the file limit):
+ * import-card validates a persona before writing anything. NULL with diagnostics in diag. */
+persona *persona_load_mem(const char *path, const char *text, size_t len, ycfg_diag *diag);
 /* Finds a persona by name (prompts/NAME.yaml on the search path, see yamlcfg.h) or by path. */
 persona *persona_open(const char *name, ycfg_diag *diag);
 /* How persona_open finds p again, for a session to record: its name when that finds its
