@@ -571,6 +571,7 @@ void nt_gguf_close(nt_gguf *g)
 const char *nt_gguf_path(const nt_gguf *g) { return g->path; }
 uint32_t nt_gguf_version(const nt_gguf *g) { return g->version; }
 uint64_t nt_gguf_file_size(const nt_gguf *g) { return g->size; }
+const void *nt_gguf_mapping(const nt_gguf *g) { return g->base; }
 
 /* ------------------------------------------------------------------ model hash ----- */
 

@@ -7,6 +7,7 @@
  * is untrusted: sizes are bounded before any product is formed, and every tensor is checked
  * against the hyperparameters before the forward pass may touch it. */
 #include "model.h"
+#include "gguf.h"
 #include "quant.h"
 
 #include <inttypes.h>
@@ -652,6 +653,14 @@ void nt_model_free(nt_model *m)
 const nt_model_info *nt_model_get_info(const nt_model *m) { return &m->info; }
 const nt_gguf *nt_model_gguf(const nt_model *m) { return m->g; }
 const nt_tokenizer *nt_model_tokenizer(const nt_model *m) { return m->tok; }
+
+bool nt_model_mapping(const nt_model *m, int i, const void **base, size_t *size)
+{
+    if (!m || i < 0 || i >= m->n_parts || !nt_gguf_mapping(m->parts[i])) return false;
+    *base = nt_gguf_mapping(m->parts[i]);
+    *size = (size_t)nt_gguf_file_size(m->parts[i]);
+    return true;
+}
 int32_t nt_model_n_past(const nt_model *m) { return m->kv.n_past; }
 
 void nt_model_rewind(nt_model *m, int32_t n_past)

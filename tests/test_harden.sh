@@ -153,4 +153,22 @@ for c in bigname bigfield; do
 done
 check "the limit is named" grep -q "a persona file holds at most 4 MiB" "$tmp/bigfield.out"
 
+# --- 6. the model file truncated while natter runs: a message, not SIGBUS ---------------------
+if [ -f "$STORIES" ]; then
+    cp "$STORIES" "$tmp/bus.gguf"
+    NATTER_TEST_TOKEN_DELAY_MS=30 "$NATTER" -m "$tmp/bus.gguf" --raw --temp 0 --ctx 128 -n 120 \
+        -p "Once upon" >"$tmp/bus.out" 2>"$tmp/bus.err" &
+    pid=$!
+    # The first tokens are out (the weights are being read), then the file shrinks under them.
+    i=0; while [ "$i" -lt 100 ] && [ ! -s "$tmp/bus.out" ]; do sleep 0.1; i=$((i + 1)); done
+    truncate -s 100000 "$tmp/bus.gguf"
+    wait "$pid"; rc=$?
+    check "a truncated model ends the one-shot answer with status 1, not SIGBUS ($rc)" [ "$rc" -eq 1 ]
+    check "and says the model file changed ($(cat "$tmp/bus.err"))" \
+        grep -q "^natter: the model file changed on disk" "$tmp/bus.err"
+    check "the answer up to then was printed" grep -q "Once\|time\|a" "$tmp/bus.out"
+else
+    skip "truncated model test: $STORIES absent" 3
+fi
+
 finish

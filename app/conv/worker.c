@@ -8,6 +8,7 @@
  * mutex, with a generation counter the worker compares once per token) and the stop flag (an
  * atomic, polled per token here and per layer by the model's cancel hook). */
 #include "worker.h"
+#include "mapguard.h"
 #include "util/queue.h"
 
 #include <pthread.h>
@@ -81,7 +82,7 @@ static void worker_emit(worker *w, worker_event *ev)
 static bool worker_cancel_hook(void *user)
 {
     worker *w = user;
-    return atomic_load_explicit(&w->stop, memory_order_relaxed);
+    return atomic_load_explicit(&w->stop, memory_order_relaxed) || mapguard_tripped(w->m);
 }
 
 static void worker_progress_hook(int32_t done, int32_t total, void *user)
@@ -123,6 +124,8 @@ static bool worker_gen_params(void *user, int32_t i, nt_sampler_params *p)
 static int worker_gen_token(void *user, const gen_token *t, nt_err *err)
 {
     worker *w = user;
+    /* The token came from weights that turned to zeros mid-step: not shown. */
+    if (mapguard_tripped(w->m)) return nt_err_set(err, NT_ERR_IO, "%s", MAPGUARD_MESSAGE);
     worker_event te = {.kind = WEV_TOKEN, .id = t->id, .index = t->index, .n_cand = t->n_cand};
     te.text = strdup(t->text);
     memcpy(te.cand, t->cand, sizeof te.cand);
@@ -142,6 +145,10 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
 
     done->kind = WEV_DONE;
     done->end = GEN_END_ERROR;
+    if (mapguard_tripped(w->m)) {
+        worker_error(w, MAPGUARD_MESSAGE);
+        goto out;
+    }
 
     if (keep < 0 || keep > (int32_t)src->ctx.n) {
         char msg[128];
@@ -173,6 +180,10 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
         int rc = gen_local_eval(src, toks, n, &err);
         w->in_prompt = false;
         done->n_prompt = (int32_t)src->ctx.n - (keep - reeval);
+        if (mapguard_tripped(w->m)) {
+            worker_error(w, MAPGUARD_MESSAGE);
+            goto out;
+        }
         if (rc == NT_ERR_CANCELLED) {
             done->end = GEN_END_STOPPED;
             done->prompt_sec = worker_now() - t0;
@@ -197,7 +208,13 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
                     .token = worker_gen_token};
     gen_source gs = gen_local_source(src);
     gen_result res;
-    if (gen_run(&gs, &go, &gh, &res, &err) != NT_OK) worker_error(w, err.msg);
+    if (gen_run(&gs, &go, &gh, &res, &err) != NT_OK) {
+        worker_error(w, err.msg);
+    } else if (mapguard_tripped(w->m)) {
+        /* The zeros may have sampled an end of generation, which no hook sees. */
+        worker_error(w, MAPGUARD_MESSAGE);
+        res.end = GEN_END_ERROR;
+    }
     done->end = res.end;
     done->stop_text = res.stop_text;
     done->n_gen = res.n_gen;
@@ -271,12 +288,14 @@ worker *worker_init(nt_model *m, nt_err *err)
     nt_model_hooks hooks = {.cancel = worker_cancel_hook, .progress = worker_progress_hook,
                          .user = w};
     nt_model_set_hooks(m, &hooks);
+    mapguard_watch(m);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: cannot start the thread");
         goto fail_thread;
     }
     return w;
 fail_thread:
+    mapguard_unwatch(m);
     nt_model_set_hooks(m, &(nt_model_hooks){0});
     pthread_cond_destroy(&w->cv);
 fail_cv:
@@ -304,6 +323,7 @@ void worker_free(worker *w)
     queue_free(w->events);
     gen_local_free(&w->src);
     free(w->job_tokens);
+    mapguard_unwatch(w->m);
     nt_model_free(w->m);
     free(w);
 }

@@ -5,6 +5,7 @@
  * reports and bracketed paste. ncurses is used for output only. */
 #include "term.h"
 #include "util/text.h"
+#include "conv/mapguard.h"
 #include "theme.h"
 #include "util/strbuf.h"
 
@@ -195,6 +196,8 @@ int term_init(void)
     sa.sa_flags = SA_RESETHAND;
     int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) sigaction(fatal[i], &sa, NULL);
+    /* A truncated model file's SIGBUS goes to the guard first; any other to term_on_fatal. */
+    mapguard_install();
     signal(SIGPIPE, SIG_IGN);
 
     term.screen = newterm(NULL, stdout, stdin);

@@ -556,6 +556,12 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err);
 const nt_model_info *nt_model_get_info(const nt_model *m);
 const nt_gguf *nt_model_gguf(const nt_model *m);
 const nt_tokenizer *nt_model_tokenizer(const nt_model *m);
+/* The file mappings the weights are read from, one per file of a split model: part i's
+ * address and length (page-aligned start), false when i is out of range or the part is empty.
+ * A model file truncated on disk while it is mapped makes reads of it fault with SIGBUS; the
+ * engine installs no signal handler (a library must not), so the program watches these
+ * ranges itself (natter: app/conv/mapguard.h). */
+bool nt_model_mapping(const nt_model *m, int i, const void **base, size_t *size);
 
 /* Number of tokens in the KV cache (the position the next token takes). */
 int32_t nt_model_n_past(const nt_model *m);
