@@ -166,7 +166,7 @@ if [ -f "$STORIES" ]; then
     check "a truncated model ends the one-shot answer with status 1, not SIGBUS ($rc)" [ "$rc" -eq 1 ]
     check "and says the model file changed ($(cat "$tmp/bus.err"))" \
         grep -q "^natter: the model file changed on disk" "$tmp/bus.err"
-    check "the answer up to then was printed" grep -q "Once\|time\|a" "$tmp/bus.out"
+    check "the answer up to then was printed" [ -s "$tmp/bus.out" ]
 else
     skip "truncated model test: $STORIES absent" 3
 fi
