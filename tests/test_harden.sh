@@ -171,4 +171,60 @@ else
     skip "truncated model test: $STORIES absent" 3
 fi
 
+# --- every way out: the terminal restored, the conversation saved -----------------------------
+GUIDE="$(pwd)/models/natter-guide.gguf"
+# idle [TENTHS]: the status bar says idle or stopped.
+idle() {
+    i=0; lim=${1:-150}
+    while [ "$i" -lt "$lim" ]; do
+        cap | tail -n 1 | grep -qE " (idle|stopped) *$" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/null | head -n 1; }
+# ways NAME DELAY_MS: a fresh chat with a sessions folder of its own, the question asked.
+ways() {
+    st="$tmp/ways-$1"; mkdir -p "$st"
+    T kill-session -t nt 2>/dev/null
+    T new-session -d -s nt -x 100 -y 30 \
+        "env XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' INPUTRC=/dev/null \
+         LANG=C.UTF-8 LC_ALL=C.UTF-8 NATTER_TEST_TOKEN_DELAY_MS=$2 '$NATTER' -m '$GUIDE' --temp 0 -n 40; \
+         echo \"EXIT=\$?\"; sleep 600"
+    T set-option -t nt status off >/dev/null
+    wait_for "F1 shows the keys" 150 || return 1
+    T send-keys -t nt "How do I quit natter?" Enter
+}
+saved() { grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml; }
+restored() { ! cap | grep -q "F1 shows the keys"; }
+way_check() { # way_check NAME EXIT
+    if wait_for "EXIT=$2" 150 && restored && saved; then ok "$1: exit $2, terminal restored, session saved"
+    else bad "$1: exit $2, terminal restored, session saved" "$(cap; ls -l "$st"/natter/sessions 2>&1)"; fi
+}
+if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
+    ways quit 0 && idle 300 && T send-keys -t nt "/quit" Enter
+    way_check "/quit" 0
+    ways ctrlc 0 && idle 300 && T send-keys -t nt C-c && wait_for "press Ctrl-C again" && T send-keys -t nt C-c
+    way_check "Ctrl-C twice" 0
+    # Mid-answer: 300 ms a token, the signal comes while it is written.
+    for sig in TERM:143 HUP:129; do
+        ways "${sig%%:*}" 300 && sleep 1.5
+        pid=$(natter_pid)
+        if [ -n "$pid" ]; then kill -"${sig%%:*}" "$pid"; way_check "SIG${sig%%:*} during an answer" "${sig#*:}"
+        else bad "SIG${sig%%:*}: natter's pid not found" "$(cap)"; fi
+    done
+    # A SIGBUS that is no model file's (the guard passes it on): restored, then re-raised.
+    ways bus 0 && idle 300
+    pid=$(natter_pid)
+    if [ -n "$pid" ]; then
+        kill -BUS "$pid"
+        if wait_for "EXIT=135" 100 && restored; then ok; else bad "SIGBUS: terminal restored, exit 135" "$(cap)"; fi
+    else
+        bad "SIGBUS: natter's pid not found" "$(cap)"
+    fi
+    T kill-session -t nt 2>/dev/null
+else
+    skip "ways out: tmux or $GUIDE absent" 5
+fi
+
 finish

@@ -856,6 +856,15 @@ static void tui_say_saved(const tui *t)
     cli_write_text(stdout, ref, strlen(ref), true);
     fputs("\n", stdout);
     fflush(stdout);
+/* Every way out saves the conversation: one that comes during an answer (SIGTERM, SIGHUP, the
+ * terminal gone) stops the answer and lets its end be handled like any stopped answer's,
+ * which autosaves. Bounded: a worker that does not answer within seconds is left to exit. */
+static void tui_finish(tui *t)
+{
+    if (!t->chat || !chat_busy(t->chat)) return;
+    worker_stop(t->w);
+    worker_event ev;
+    while (chat_busy(t->chat) && worker_wait(t->w, &ev, 5000)) tui_worker_event(t, &ev);
 }
 
 int tui_main(const struct cli_opts *opts)
@@ -951,6 +960,7 @@ int tui_main(const struct cli_opts *opts)
      * new name (the bad file is never written over). */
     if (opts->resume) tui_load(&t, opts->resume, "a new conversation (saved under a new name)", false);
     rc = tui_loop(&t) == 0 ? 0 : 1;
+    tui_finish(&t);
     input_free();
     term_end();
     if (t.quit_signal) rc = 128 + t.quit_signal;
