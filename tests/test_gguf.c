@@ -285,11 +285,11 @@ static void test_missing_file(void)
     T_EQ_INT(nt_gguf_open(&g, path, &e), NT_ERR_IO);
     T_CHECK(g == NULL);
     char want[600];
-    snprintf(want, sizeof want, "%s: No such file or directory", path);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     T_EQ_STR(e.msg, want);
     T_EQ_INT(e.code, NT_ERR_IO);
     T_EQ_INT(nt_gguf_open(&g, t_tmpdir(), &e), NT_ERR_IO);
-    snprintf(want, sizeof want, "%s: Is a directory", t_tmpdir());
+    snprintf(want, sizeof want, "%s: is a folder, not a regular file", t_tmpdir());
     T_EQ_STR(e.msg, want);
     nt_gguf_close(NULL);
 }

@@ -133,7 +133,7 @@ static void test_split_missing_part(void)
     T_ASSERT(split_write("gone", 3, &split_good, 1, first, sizeof first) == 0);
     T_ASSERT(split_write("gone", 3, &split_good, 2, second, sizeof second) == 0);
     T_ASSERT(unlink(second) == 0);
-    snprintf(want, sizeof want, "%s: part 2 of 3 of the split model cannot be opened: %s: No such "
+    snprintf(want, sizeof want, "%s: part 2 of 3 of the split model cannot be opened: %s: cannot open: No such "
              "file or directory", second, second);
     split_refused(first, NT_ERR_IO, want);
 }

@@ -247,7 +247,7 @@ static void test_errors(void)
                "    ^");
     char want[1200];
     snprintf(want, sizeof want,
-             "prompts/tutor.yaml:4:11: cannot read context file '%s/missing.txt': No such file or directory\n"
+             "prompts/tutor.yaml:4:11: cannot read context file '%s/missing.txt': cannot open: No such file or directory\n"
              "  - file: missing.txt\n"
              "          ^", t_tmpdir());
     EXPECT_ERR("name: t\nsystem: s\ncontext:\n  - file: missing.txt\n", want);
