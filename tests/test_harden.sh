@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 case "$STORIES" in /*) ;; *) STORIES="$(pwd)/$STORIES" ;; esac
 export XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state"
+GUIDE="$(pwd)/models/natter-guide.gguf"
 ESC=$(printf '\033')
 
 if [ ! -x "$NATTER" ]; then
@@ -172,7 +173,6 @@ else
 fi
 
 # --- every way out: the terminal restored, the conversation saved -----------------------------
-GUIDE="$(pwd)/models/natter-guide.gguf"
 # idle [TENTHS]: the status bar says idle or stopped.
 idle() {
     i=0; lim=${1:-150}
@@ -225,6 +225,43 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     T kill-session -t nt 2>/dev/null
 else
     skip "ways out: tmux or $GUIDE absent" 5
+fi
+
+# --- 8. messages: the file, the place, the reason, the fix -------------------------------------
+"$NATTER" -m x.gguf --ctx 2 -p hi >/dev/null 2>"$tmp/ctx1"
+"$NATTER" -m x.gguf --ctx 99999999 -p hi >/dev/null 2>"$tmp/ctx2"
+check "--ctx states its range one way ($(cat "$tmp/ctx1") / $(cat "$tmp/ctx2"))" sh -c \
+    "grep -q '(16 to 1048576, or 0)' '$tmp/ctx1' && grep -q '(16 to 1048576, or 0)' '$tmp/ctx2'"
+printf 'name: x\nsystem: s\nmemory: 1e999\nsampling:\n  top_k: 9999999999\n' >"$tmp/rng.yaml"
+"$NATTER" --check "$tmp/rng.yaml" >"$tmp/rng.out" 2>&1
+check "a range is said in whole numbers, not 1.07374e+09 ($(head -1 "$tmp/rng.out"))" sh -c "! grep -q 'e+0' '$tmp/rng.out'"
+mkdir -p "$tmp/card-dir"
+"$NATTER" import-card "$tmp/card-dir" >"$tmp/cd.out" 2>&1
+check "import-card on a folder says it is one ($(cat "$tmp/cd.out"))" grep -q "card-dir: is a folder, not a regular file" "$tmp/cd.out"
+if [ -f "$STORIES" ]; then
+    long=$(head -c 400 /dev/zero | tr '\0' 'a' | sed 's/a/a b /g')
+    "$NATTER" -m "$STORIES" --ctx 16 -p "$long" >/dev/null 2>"$tmp/full.err"
+    check "a prompt longer than the context names the model file ($(cat "$tmp/full.err"))" \
+        grep -q "^natter: $STORIES: the prompt needs [0-9]* tokens but the context holds 16 (a longer context: --ctx N" "$tmp/full.err"
+else
+    skip "context message: $STORIES absent"
+fi
+if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
+    # The sessions folder is a file: /sessions says so instead of "no saved sessions".
+    mkdir -p "$tmp/st/natter"; : >"$tmp/st/natter/sessions"
+    T kill-session -t nt 2>/dev/null
+    T new-session -d -s nt -x 150 -y 30 \
+        "env XDG_STATE_HOME='$tmp/st' HOME='$tmp' LANG=C.UTF-8 '$NATTER' -m '$GUIDE' --temp 0 -n 10; echo \"EXIT=\$?\"; sleep 600"
+    T set-option -t nt status off >/dev/null
+    if wait_for "F1 shows the keys" 150; then
+        T send-keys -t nt "/sessions" Enter
+        if wait_for "is a file, not a folder" 50; then ok; else bad "/sessions with the sessions folder a file" "$(cap)"; fi
+    else
+        bad "natter did not start in tmux" "$(cap)"
+    fi
+    T kill-session -t nt 2>/dev/null
+else
+    skip "/sessions message: tmux or $GUIDE absent"
 fi
 
 finish

@@ -35,7 +35,7 @@ static void expected(const param_def *d, const char *text, char *buf, size_t cap
     else if (d->kind == PARAM_INT)
         snprintf(buf, cap, "'%s' is out of range (%ld to %ld)", text, (long)d->lo, (long)d->hi);
     else
-        snprintf(buf, cap, "'%s' is out of range (%g to %g)", text, d->lo, d->hi);
+        snprintf(buf, cap, "'%s' is out of range (%.15g to %.15g)", text, d->lo, d->hi);
 }
 
 /* The other spelling of s: '_' and '-' swapped; NULL when s has neither. */

@@ -242,14 +242,19 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             }
             o->template_name = val;
             break;
-        case 'c':
-            if (args_int(&a, 0, 1 << 20, &o->n_ctx)) return 2;
-            if (o->n_ctx > 0 && o->n_ctx < 16) {
-                text_printf(err, "natter: %s: '%s' is out of range (16 to %d, or 0)\n", name, val,
-                        1 << 20);
-                return 2;
+        case 'c': {
+            /* The range said one way whatever is wrong with the number: 0 or 16 to 2^20. */
+            long x = -1;
+            nt_err ce = {0};
+            int r = num_long(val, 0, 1 << 20, &x, &ce);
+            if (r == NT_OK && (x == 0 || x >= 16)) {
+                o->n_ctx = (int32_t)x;
+                break;
             }
-            break;
+            if (r == NT_OK || strstr(ce.msg, "out of range"))
+                snprintf(ce.msg, sizeof ce.msg, "'%s' is out of range (16 to %d, or 0)", val, 1 << 20);
+            return args_report(&a, ce.msg);
+        }
         case 't':
             if (args_int(&a, 0, 512, &o->n_threads)) return 2;
             break;
@@ -652,7 +657,7 @@ int cli_oneshot(const struct cli_opts *o)
     worker_job job;
     int32_t max = max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
     if (chat_prepare(c, &params, max, &job, NULL, &e) != NT_OK) {
-        text_printf(stderr, "natter: %s\n", e.msg);
+        text_printf(stderr, "natter: %s: %s\n", o->model, e.msg);
         goto out;
     }
     if (worker_submit(w, &job) != NT_OK) {

@@ -3,6 +3,7 @@
  * main() dispatches here (declarations and contracts in persona.h). These print: they are
  * commands, not library code. */
 #include "args.h"
+#include "util/text.h"
 #include "conv/chat.h"
 #include "cli.h"
 #include "conv/persona.h"

@@ -252,7 +252,7 @@ int cmd_replay(int argc, char **argv)
         }
         int rc = replay_answer(r, i, !check && !compare ? print_stream : NULL, &tty, &res, &e);
         if (rc != NT_OK) {
-            text_printf(stderr, "natter replay: message %zu: %s\n", i + 1, e.msg);
+            text_printf(stderr, "natter replay: %s: message %zu: %s\n", s->path, i + 1, e.msg);
             goto out;
         }
         n_answers++;

@@ -455,7 +455,8 @@ static int chat_fit(chat *c, int32_t reserve, size_t *first_out, size_t *mem_fir
     }
     if ((int64_t)c->prompt.n >= c->n_ctx)
         return nt_err_set(err, NT_ERR_CONTEXT_FULL,
-                          "chat: the prompt needs %zu tokens but the context holds %d",
+                          "the prompt needs %zu tokens but the context holds %d (a longer "
+                          "context: --ctx N, up to what the model was trained for)",
                           c->prompt.n, c->n_ctx);
     *first_out = first;
     return NT_OK;

@@ -175,7 +175,7 @@ static int replay_sync_chat(replay *r, size_t n, nt_err *err)
             t.tokens = (nt_tokens){0};
         }
         int rc = chat_restore_turn(r->c, &t);
-        if (rc != NT_OK) return nt_err_set(err, rc, "replay: message %zu: cannot restore it", i + 1);
+        if (rc != NT_OK) return nt_err_set(err, rc, "message %zu: cannot restore it", i + 1);
     }
     return NT_OK;
 }
@@ -247,7 +247,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     memset(res, 0, sizeof *res);
     const session *s = r->s;
     if (turn >= s->n_turns || s->turns[turn].role != NT_ROLE_ASSISTANT)
-        return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu is not an answer", turn + 1);
+        return nt_err_set(err, NT_ERR_INVALID, "message %zu is not an answer", turn + 1);
     const chat_turn *t = &s->turns[turn];
     int rc = replay_sync_chat(r, turn, err);
     if (rc != NT_OK) return rc;
@@ -267,8 +267,8 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         ns++;
     }
     if (!gen_stops_valid(stops, ns))
-        return nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: %zu stop strings and the "
-                          "plain template's own are more than %d", turn + 1, t->n_stop,
+        return nt_err_set(err, NT_ERR_INVALID, "%zu stop strings and the "
+                          "plain template's own are more than %d", t->n_stop,
                           GEN_MAX_STOP);
 
     nt_tokens P = {0};
@@ -279,14 +279,14 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     rc = chat_build_prompt(r->c, first, &P, err);
     if (rc != NT_OK) goto out;
     if (P.n == 0) {
-        rc = nt_err_set(err, NT_ERR_INVALID, "replay: message %zu: empty prompt", turn + 1);
+        rc = nt_err_set(err, NT_ERR_INVALID, "empty prompt");
         goto out;
     }
     res->n_prompt = (int32_t)P.n;
     if ((int64_t)P.n >= r->n_ctx) {
         rc = nt_err_set(err, NT_ERR_CONTEXT_FULL,
-                        "replay: message %zu: the prompt needs %zu tokens but the context holds %d",
-                        turn + 1, P.n, r->n_ctx);
+                        "the prompt needs %zu tokens but the context holds %d (replay with "
+                        "the recorded context or a longer one)", P.n, r->n_ctx);
         goto out;
     }
     res->prompt_matches = t->prompt_len == 0 || (size_t)t->prompt_len == P.n;

@@ -305,11 +305,21 @@ char *session_dir(void)
     return NULL;
 }
 
+/* NT_OK unless dir exists and is not a folder, then the one message for it. */
+static int session_dir_check(const char *dir, nt_err *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || S_ISDIR(st.st_mode)) return NT_OK;
+    return nt_err_set(err, NT_ERR_IO, "the sessions folder %s is a file, not a folder: sessions "
+                      "cannot be saved or listed (move the file away, or set XDG_STATE_HOME)", dir);
+}
+
 int session_dir_make(nt_err *err)
 {
     char *dir = session_dir();
     if (!dir) return nt_err_set(err, NT_ERR_IO, "no sessions folder: set HOME or XDG_STATE_HOME");
     int rc = ycfg_make_dirs(dir, 0700, err);
+    if (rc == NT_OK) rc = session_dir_check(dir, err);
     free(dir);
     return rc;
 }
@@ -656,7 +666,9 @@ char *session_cmd_list(void)
     strbuf b = {0};
     if (n == 0) {
         char *dir = session_dir();
-        strbuf_printf(&b, "no saved sessions in %s\n", dir ? dir : "(no folder)");
+        nt_err e;
+        if (dir && session_dir_check(dir, &e) != NT_OK) strbuf_printf(&b, "%s\n", e.msg);
+        else strbuf_printf(&b, "no saved sessions in %s\n", dir ? dir : "(no folder)");
         free(dir);
     }
     for (int i = 0; i < n; i++) {

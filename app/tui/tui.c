@@ -856,6 +856,8 @@ static void tui_say_saved(const tui *t)
     cli_write_text(stdout, ref, strlen(ref), true);
     fputs("\n", stdout);
     fflush(stdout);
+}
+
 /* Every way out saves the conversation: one that comes during an answer (SIGTERM, SIGHUP, the
  * terminal gone) stops the answer and lets its end be handled like any stopped answer's,
  * which autosaves. Bounded: a worker that does not answer within seconds is left to exit. */

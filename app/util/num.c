@@ -45,7 +45,7 @@ int num_double(const char *s, double lo, double hi, double *out, nt_err *err)
         return nt_err_set(err, NT_ERR_INVALID, "'%s' is not a number", s);
     /* ERANGE also flags an underflow to a tiny number, which is still that number. */
     if ((errno == ERANGE && fabs(x) > 1) || x < lo || x > hi)
-        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%g to %g)", s, lo, hi);
+        return nt_err_set(err, NT_ERR_INVALID, "'%s' is out of range (%.15g to %.15g)", s, lo, hi);
     *out = x;
     return NT_OK;
 }

@@ -484,8 +484,9 @@ static int range_error(ycfg *c, const yaml_node_t *n, const char *key, double mi
     if (max >= YCFG_UNBOUNDED && !below)
         return ycfg_error(c, n, "'%s' is too large: %s", key, sval(n));
     if (max >= YCFG_UNBOUNDED)
-        return ycfg_error(c, n, "'%s' must be at least %g, not %s", key, min, sval(n));
-    return ycfg_error(c, n, "'%s' must be between %g and %g, not %s", key, min, max, sval(n));
+        return ycfg_error(c, n, "'%s' must be at least %.15g, not %s", key, min, sval(n));
+    /* %.15g: a whole-number bound reads as itself (1073741824, not 1.07374e+09). */
+    return ycfg_error(c, n, "'%s' must be between %.15g and %.15g, not %s", key, min, max, sval(n));
 }
 
 /* YAML numbers always use '.', whatever LC_NUMERIC the program runs under. */
