@@ -3,6 +3,11 @@
  * seeded determinism, the replay property under parameter changes, sampled frequencies, the
  * penalty window, and partial selection on a large vocabulary against a full sort.
  *
+ * The newer samplers (top-nσ, typical-p, XTC, DRY, Mirostat v2) are checked on worked
+ * examples computed by hand from their definitions (the papers and llama.cpp's documented
+ * behaviour, restated in natter.h); each example says its arithmetic. DRY is also compared
+ * with a direct O(n²) reading of its definition on random histories.
+ *
  * Tolerances: probabilities computed in double by the test and by the sampler (stored as
  * float) agree within 1e-6; sampled frequencies within 0.03 of the probability over 4000 draws
  * (about 4 standard deviations for p = 0.4: sqrt(0.24 / 4000) = 0.0077). */
@@ -679,6 +684,392 @@ static void test_degenerate(void)
     nt_sampler_free(s);
 }
 
+/* ------------------------------------------------------------- the newer samplers ----- */
+
+/* The last step ran one stage before the temperature: stage, keeping kept candidates. */
+static void check_one_stage(const nt_sampler *s, int stage, int32_t kept)
+{
+    nt_sampler_stage_info st[4];
+    T_EQ_INT(nt_sampler_stages(s, st, 4), 2);
+    T_EQ_INT(st[0].stage, stage);
+    T_EQ_INT(st[0].kept, kept);
+    T_EQ_INT(st[1].stage, NT_STAGE_TEMPERATURE);
+}
+
+/* top-nσ on logits {4, 3, 2, 1, 0}: mean 2, population variance (4+1+0+1+4)/5 = 2, σ = 1.4142.
+ * n = 1 keeps l >= 2.586 (ids 0, 1); n = 2 keeps l >= 1.172 (ids 0..2). A -inf logit is left
+ * out of the mean and σ, so adding one changes nothing. */
+static void test_top_n_sigma(void)
+{
+    nt_sampler_params p = p_off();
+    p.top_n_sigma = 1.0f;
+    nt_sampler *s = nt_sampler_init(&p, 6);
+    T_ASSERT(s);
+    const float l[6] = {4, 3, 2, 1, 0, -INFINITY};
+    const double ld[6] = {4, 3, 2, 1, 0, -INFINITY};
+    double a[6], want[6];
+    step_after(s, l, 6, a);
+    expect_softmax(ld, (const int[]){1, 1, 0, 0, 0, 0}, 6, 1.0, want);
+    check_after(a, want, 6);
+    check_one_stage(s, NT_STAGE_TOP_N_SIGMA, 2);
+    p.top_n_sigma = 2.0f;
+    nt_sampler_set_params(s, &p);
+    step_after(s, l, 6, a);
+    expect_softmax(ld, (const int[]){1, 1, 1, 0, 0, 0}, 6, 1.0, want);
+    check_after(a, want, 6);
+    nt_sampler_free(s);
+}
+
+/* typical-p on p = {0.5, 0.25, 0.125, 0.125}: H = 1.75 bits = 1.2130 nats; |-ln p - H| =
+ * 0.520, 0.173, 0.866, 0.866, so the order is id 1, id 0, id 2, id 3 (2 and 3 tie: lower id).
+ * Cumulative: 0.25, 0.75, 0.875, 1. typical_p 0.2 keeps only id 1 (the likeliest token goes:
+ * it is less typical); 0.5 keeps {1, 0}; 0.8 keeps {1, 0, 2}. */
+static void test_typical(void)
+{
+    const float l[4] = {logf(0.5f), logf(0.25f), logf(0.125f), logf(0.125f)};
+    const double ld[4] = {log(0.5), log(0.25), log(0.125), log(0.125)};
+    const struct {
+        float typ;
+        int keep[4];
+        int kept;
+    } cases[] = {{0.2f, {0, 1, 0, 0}, 1}, {0.5f, {1, 1, 0, 0}, 2}, {0.8f, {1, 1, 1, 0}, 3}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        nt_sampler_params p = p_off();
+        p.typical_p = cases[k].typ;
+        nt_sampler *s = nt_sampler_init(&p, 4);
+        T_ASSERT(s);
+        double a[4], want[4];
+        step_after(s, l, 4, a);
+        expect_softmax(ld, cases[k].keep, 4, 1.0, want);
+        check_after(a, want, 4);
+        check_one_stage(s, NT_STAGE_TYPICAL, cases[k].kept);
+        nt_sampler_free(s);
+    }
+}
+
+/* XTC on p = {0.4, 0.3, 0.2, 0.1} with probability 1 (it always acts): threshold 0.25 finds
+ * ids 0 and 1 and removes id 0 (all but the least likely of them): {1, 2, 3} renormalised to
+ * 0.5, 1/3, 1/6. Threshold 0.35 finds only id 0: nothing happens. Threshold 0.09 finds all
+ * four: only id 3 is left. Threshold 0.6 (> 0.5): off. */
+static void test_xtc(void)
+{
+    const float l[4] = {logf(0.4f), logf(0.3f), logf(0.2f), logf(0.1f)};
+    const struct {
+        float thr;
+        double want[4];
+        int kept;
+    } cases[] = {
+        {0.25f, {0, 0.5, 1.0 / 3, 1.0 / 6}, 3},
+        {0.35f, {0.4, 0.3, 0.2, 0.1}, 4},
+        {0.09f, {0, 0, 0, 1}, 1},
+        {0.6f, {0.4, 0.3, 0.2, 0.1}, 4},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        nt_sampler_params p = p_off();
+        p.xtc_probability = 1.0f;
+        p.xtc_threshold = cases[k].thr;
+        nt_sampler *s = nt_sampler_init(&p, 4);
+        T_ASSERT(s);
+        double a[4];
+        step_after(s, l, 4, a);
+        check_after(a, cases[k].want, 4);
+        check_one_stage(s, NT_STAGE_XTC, cases[k].kept);
+        nt_sampler_free(s);
+    }
+}
+
+/* XTC's chance: with probability 0.5 it acts on about half the steps (2000 steps: within
+ * 0.05, over 4 standard deviations), on the same steps for the same seed; and it takes no RNG
+ * output of its own: where it can never act (threshold 0.45 on these p), a sampler with it
+ * draws exactly the tokens of one without it. */
+static void test_xtc_chance(void)
+{
+    enum { N = 2000 };
+    const float l[4] = {logf(0.4f), logf(0.3f), logf(0.2f), logf(0.1f)};
+    nt_sampler_params p = p_off();
+    p.seed = 99;
+    p.xtc_probability = 0.5f;
+    p.xtc_threshold = 0.25f;
+    nt_sampler *a = nt_sampler_init(&p, 4), *b = nt_sampler_init(&p, 4);
+    T_ASSERT(a && b);
+    int acted = 0, same = 0;
+    for (int k = 0; k < N; k++) {
+        nt_sampler_stage_info sa[4], sb[4];
+        same += nt_sampler_sample(a, l) == nt_sampler_sample(b, l);
+        nt_sampler_stages(a, sa, 4);
+        nt_sampler_stages(b, sb, 4);
+        acted += sa[0].kept == 3;
+        same += sa[0].kept == sb[0].kept;
+    }
+    T_EQ_INT(same, 2 * N);
+    T_NEAR((double)acted / N, 0.5, 0.05);
+    nt_sampler_free(a);
+    nt_sampler_free(b);
+
+    p.xtc_threshold = 0.45f;
+    nt_sampler_params q = p;
+    q.xtc_probability = 0.0f;
+    a = nt_sampler_init(&p, 4);
+    b = nt_sampler_init(&q, 4);
+    T_ASSERT(a && b);
+    same = 0;
+    for (int k = 0; k < 500; k++) same += nt_sampler_sample(a, l) == nt_sampler_sample(b, l);
+    T_EQ_INT(same, 500);
+    nt_sampler_free(a);
+    nt_sampler_free(b);
+}
+
+/* DRY with logits all 0 over ids 0..9 and hist: the expected penalty of each id. */
+static void dry_case(const int32_t *hist, int n, float mult, float base, int32_t allowed,
+                     const double *pen)
+{
+    nt_sampler_params p = p_off();
+    p.dry_multiplier = mult;
+    p.dry_base = base;
+    p.dry_allowed_length = allowed;
+    nt_sampler *s = nt_sampler_init(&p, 10);
+    T_ASSERT(s);
+    for (int i = 0; i < n; i++) nt_sampler_accept(s, hist[i]);
+    const float l[10] = {0};
+    double ld[10], a[10], want[10];
+    int keep[10], changed = 0;
+    for (int i = 0; i < 10; i++) {
+        ld[i] = -pen[i];
+        keep[i] = 1;
+        changed += pen[i] != 0.0;
+    }
+    step_after(s, l, 10, a);
+    expect_softmax(ld, keep, 10, 1.0, want);
+    check_after(a, want, 10);
+    check_one_stage(s, NT_STAGE_DRY, 10);
+    nt_sampler_stage_info st[4];
+    nt_sampler_stages(s, st, 4);
+    T_EQ_INT(st[0].changed, changed);
+    nt_sampler_free(s);
+}
+
+/* Worked DRY examples (multiplier m, base b, allowed length a):
+ *  - 1 2 3 4 1 2 3: the history ends with "1 2 3", which was followed by 4 before: 4 would
+ *    make a repeat of L = 3, penalty m·b^(3-2) = 0.5·2 = 1. Nothing else ends the same way.
+ *  - 1 2 9 1 2, a = 2: L = 2 for 9, penalty m·b^0 = m; with a = 3: nothing.
+ *  - 1 2 3 5 7 2 3 6 1 2 3: "1 2 3" was followed by 5 (L = 3), "2 3" by 6 (L = 2): 5 gets
+ *    m·b, 6 gets m. Where a token follows several matches, the longest counts:
+ *  - 2 3 8 1 2 3 8 2 3: "2 3" precedes 8 twice (L = 2 both), and "... 2 3" at index 5 is
+ *    preceded by 1, not by the history's 8: L = 2; 8 gets m·b^0.
+ *  - 5 5 5 5 (a = 1): the ending "5 5 5" was followed by 5: L = 3, 5 gets m·b^2. */
+static void test_dry(void)
+{
+    double pen[10] = {0};
+    pen[4] = 1.0;
+    dry_case((const int32_t[]){1, 2, 3, 4, 1, 2, 3}, 7, 0.5f, 2.0f, 2, pen);
+    memset(pen, 0, sizeof pen);
+    pen[9] = 0.8;
+    dry_case((const int32_t[]){1, 2, 9, 1, 2}, 5, 0.8f, 1.75f, 2, pen);
+    pen[9] = 0.0;
+    dry_case((const int32_t[]){1, 2, 9, 1, 2}, 5, 0.8f, 1.75f, 3, pen);
+    memset(pen, 0, sizeof pen);
+    pen[5] = 0.8 * 1.75;
+    pen[6] = 0.8;
+    dry_case((const int32_t[]){1, 2, 3, 5, 7, 2, 3, 6, 1, 2, 3}, 11, 0.8f, 1.75f, 2, pen);
+    memset(pen, 0, sizeof pen);
+    pen[8] = 0.8;
+    dry_case((const int32_t[]){2, 3, 8, 1, 2, 3, 8, 2, 3}, 9, 0.8f, 1.75f, 2, pen);
+    memset(pen, 0, sizeof pen);
+    pen[5] = 1.0 * 3.0 * 3.0;
+    dry_case((const int32_t[]){5, 5, 5, 5}, 4, 1.0f, 3.0f, 1, pen);
+    memset(pen, 0, sizeof pen);
+    dry_case((const int32_t[]){1, 2}, 2, 1.0f, 2.0f, 2, pen); /* history not longer than a */
+}
+
+/* The definition read directly: for every earlier j (j + 1 < n), L = the longest common
+ * ending of h[0..j] and h[0..n), at most limit; h[j+1] gets the largest L >= a. */
+static void dry_naive(const int32_t *h, int n, int a, int limit, float m, float b, double *pen)
+{
+    int best[10];
+    for (int i = 0; i < 10; i++) best[i] = -1;
+    for (int j = 0; j + 1 < n; j++) {
+        int len = 0;
+        while (len <= j && h[j - len] == h[n - 1 - len]) len++;
+        if (len > limit) len = limit;
+        if (len >= a && len > best[h[j + 1]]) best[h[j + 1]] = len;
+    }
+    for (int i = 0; i < 10; i++) pen[i] = best[i] >= 0 ? m * pow(b, best[i] - a) : 0.0;
+}
+
+/* Random histories over 3 tokens (long repeats, so the Z-algorithm's box is exercised)
+ * against the direct reading. */
+static void test_dry_random(void)
+{
+    uint64_t x = 12345;
+    for (int c = 0; c < 60; c++) {
+        int32_t h[40];
+        int n = 3 + c % 37;
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            h[i] = (int32_t)((x >> 33) % 3);
+        }
+        double pen[10];
+        dry_naive(h, n, 2, n, 0.25f, 1.1f, pen);
+        dry_case(h, n, 0.25f, 1.1f, 2, pen);
+    }
+}
+
+/* Sequence breakers need a vocabulary: stories260K's, where "\n" is <0x0A> and ":" a piece.
+ * A repeat does not reach back past the latest breaker, and a breaker is never penalised. */
+static void test_dry_breakers(void)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
+    nt_err e = {0};
+    T_ASSERT(nt_gguf_open(&g, path, &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_load(&tok, g, &e) == NT_OK);
+    const int32_t V = nt_tokenizer_n_vocab(tok), nl = nt_tokenizer_find(tok, "<0x0A>", 6);
+    T_ASSERT(nl >= 0);
+    nt_sampler_params p = p_off();
+    p.dry_multiplier = 1.0f;
+    p.dry_base = 2.0f;
+    p.dry_allowed_length = 2;
+    float *l = calloc((size_t)V, sizeof *l);
+    nt_sampler_cand c[1];
+    nt_sampler_stage_info st[4];
+    const int32_t A = 300, B = 301, C = 302, D = 303;
+    struct {
+        int32_t h[8];
+        int n;
+        int32_t changed;
+    } cases[] = {
+        {{A, B, C, D, nl, A, B, C}, 8, 1}, /* "A B C" after the newline: D penalised */
+        {{A, B, nl, D, A, B, nl, D}, 8, 0}, /* limit 1 (the newline is 1 back) < 2: nothing */
+        {{A, B, nl, D, A, B}, 6, 0},        /* "A B" was followed by the newline: a breaker */
+    };
+    for (size_t k = 0; k < 3; k++) {
+        nt_sampler *s = nt_sampler_init(&p, V);
+        T_ASSERT(s);
+        T_EQ_INT(nt_sampler_set_breakers(s, tok, nt_sampler_default_breakers, 4), NT_OK);
+        for (int i = 0; i < cases[k].n; i++) nt_sampler_accept(s, cases[k].h[i]);
+        nt_sampler_sample(s, l);
+        T_ASSERT(nt_sampler_stages(s, st, 4) == 2);
+        T_EQ_INT(st[0].changed, cases[k].changed);
+        if (k == 0) { /* D at logit -1: its probability is e^-1 times the others' */
+            T_ASSERT(nt_sampler_candidates(s, c, 1) == 1);
+            double others = 1.0 / ((double)(V - 1) + exp(-1.0));
+            T_NEAR(c[0].p_after, others, PTOL);
+        }
+        /* without breakers, the third case penalises the newline */
+        if (k == 2) {
+            T_EQ_INT(nt_sampler_set_breakers(s, tok, NULL, 0), NT_OK);
+            nt_sampler_sample(s, l);
+            T_ASSERT(nt_sampler_stages(s, st, 4) == 2);
+            T_EQ_INT(st[0].changed, 1);
+        }
+        nt_sampler_free(s);
+    }
+    nt_sampler *s = nt_sampler_init(&p, V + 1);
+    T_EQ_INT(nt_sampler_set_breakers(s, tok, nt_sampler_default_breakers, 4), NT_ERR_INVALID);
+    nt_sampler_free(s);
+    free(l);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
+}
+
+/* Mirostat v2 on p = {0.5, 0.25, 0.125, 0.125} (surprises 1, 2, 3, 3 bits), tau 1, eta 0.5:
+ * mu starts at 2·tau = 2, so ids 0 and 1 stay, renormalised to 2/3 and 1/3. Drawing id 0
+ * (surprise log2(3/2) = 0.585) moves mu to 2 - 0.5·(0.585 - 1) = 2.2075; drawing id 1
+ * (surprise log2 3 = 1.585) to 2 - 0.5·0.585 = 1.7075, below 2: the next step keeps id 0
+ * alone (surprise 0) and mu goes back up by 0.5·1. */
+static void test_mirostat(void)
+{
+    const float l[4] = {logf(0.5f), logf(0.25f), logf(0.125f), logf(0.125f)};
+    int seen[2] = {0, 0};
+    for (uint64_t seed = 1; seed < 40 && !(seen[0] && seen[1]); seed++) {
+        nt_sampler_params p = p_off();
+        p.seed = seed;
+        p.mirostat_tau = 1.0f;
+        p.mirostat_eta = 0.5f;
+        p.top_k = 1; /* skipped with Mirostat on */
+        nt_sampler *s = nt_sampler_init(&p, 4);
+        T_ASSERT(s);
+        T_NEAR(nt_sampler_mirostat_mu(s), 0.0, 0);
+        double a[4];
+        nt_sampler_cand c[4];
+        int32_t id = nt_sampler_sample(s, l);
+        T_ASSERT(id == 0 || id == 1);
+        T_EQ_INT(nt_sampler_candidates(s, c, 4), 4);
+        for (int i = 0; i < 4; i++) a[c[i].id] = c[i].p_after;
+        check_after(a, (const double[]){2.0 / 3, 1.0 / 3, 0, 0}, 4);
+        nt_sampler_stage_info st[4];
+        T_EQ_INT(nt_sampler_stages(s, st, 4), 2);
+        T_EQ_INT(st[0].stage, NT_STAGE_TEMPERATURE);
+        T_EQ_INT(st[1].stage, NT_STAGE_MIROSTAT);
+        T_EQ_INT(st[1].kept, 2);
+        seen[id] = 1;
+        if (id == 0) {
+            T_NEAR(nt_sampler_mirostat_mu(s), 2.0 - 0.5 * (log2(1.5) - 1.0), 1e-5);
+        } else {
+            double mu = 2.0 - 0.5 * (log2(3.0) - 1.0);
+            T_NEAR(nt_sampler_mirostat_mu(s), mu, 1e-5);
+            T_EQ_INT(nt_sampler_sample(s, l), 0);
+            nt_sampler_stages(s, st, 4);
+            T_EQ_INT(st[1].kept, 1);
+            T_NEAR(nt_sampler_mirostat_mu(s), mu + 0.5, 1e-5);
+        }
+        /* switched off, then on again: mu restarts at 2·tau (kept 2 again) */
+        p.mirostat_tau = 0.0f;
+        nt_sampler_set_params(s, &p);
+        nt_sampler_sample(s, l);
+        T_NEAR(nt_sampler_mirostat_mu(s), 0.0, 0);
+        p.mirostat_tau = 1.0f;
+        nt_sampler_set_params(s, &p);
+        nt_sampler_sample(s, l);
+        nt_sampler_stages(s, st, 4);
+        T_EQ_INT(st[1].kept, 2);
+        nt_sampler_free(s);
+    }
+    T_CHECK(seen[0] && seen[1]);
+}
+
+/* Every stage on: they run, and report, in the documented order. */
+static void test_chain_order(void)
+{
+    nt_sampler_params p = p_off();
+    p.repeat_penalty = 1.1f;
+    p.repeat_last_n = 64;
+    p.dry_multiplier = 0.5f;
+    p.top_n_sigma = 3.0f;
+    p.top_k = 30;
+    p.typical_p = 0.99f;
+    p.top_p = 0.99f;
+    p.min_p = 0.01f;
+    p.xtc_probability = 0.5f;
+    nt_sampler *s = nt_sampler_init(&p, 50);
+    T_ASSERT(s);
+    float l[50];
+    for (int i = 0; i < 50; i++) l[i] = (float)((i * 7) % 13) * 0.3f;
+    for (int i = 0; i < 5; i++) nt_sampler_accept(s, i);
+    nt_sampler_sample(s, l);
+    nt_sampler_stage_info st[NT_STAGE_COUNT];
+    const int want[] = {NT_STAGE_PENALTIES, NT_STAGE_DRY, NT_STAGE_TOP_N_SIGMA, NT_STAGE_TOP_K,
+                        NT_STAGE_TYPICAL, NT_STAGE_TOP_P, NT_STAGE_MIN_P, NT_STAGE_XTC,
+                        NT_STAGE_TEMPERATURE};
+    T_EQ_INT(nt_sampler_stages(s, st, NT_STAGE_COUNT), 9);
+    for (int i = 0; i < 9; i++) T_EQ_INT(st[i].stage, want[i]);
+    T_EQ_INT(st[0].kept, 50);
+    T_EQ_INT(st[0].changed, 5);
+    for (int i = 1; i < 9; i++) T_CHECK(st[i].kept <= st[i - 1].kept);
+    T_EQ_STR(nt_sampler_stage_name(NT_STAGE_TOP_N_SIGMA), "top-n-sigma");
+    T_CHECK(nt_sampler_stage_name(NT_STAGE_COUNT) == NULL);
+    /* greedy: the history stages, then the argmax */
+    p.temperature = 0.0f;
+    nt_sampler_set_params(s, &p);
+    nt_sampler_sample(s, l);
+    T_EQ_INT(nt_sampler_stages(s, st, NT_STAGE_COUNT), 3);
+    T_EQ_INT(st[2].stage, NT_STAGE_GREEDY);
+    T_EQ_INT(st[2].kept, 1);
+    nt_sampler_free(s);
+}
+
 int main(void)
 {
     T_RUN(test_defaults);
@@ -699,5 +1090,14 @@ int main(void)
     T_RUN(test_candidates);
     T_RUN(test_large_top_k);
     T_RUN(test_degenerate);
+    T_RUN(test_top_n_sigma);
+    T_RUN(test_typical);
+    T_RUN(test_xtc);
+    T_RUN(test_xtc_chance);
+    T_RUN(test_dry);
+    T_RUN(test_dry_random);
+    T_RUN(test_dry_breakers);
+    T_RUN(test_mirostat);
+    T_RUN(test_chain_order);
     return t_done();
 }

@@ -455,24 +455,61 @@ int nt_chat_tokenize(const nt_tokenizer *t, const nt_chat_prompt *p, bool add_bo
 /* ====================================================================== sampler ===== */
 
 /* Sampling parameters. Every field may change between two tokens (nt_sampler_set_params).
- * Chain order, applied to the logits of each step:
- *   repetition penalty (last repeat_last_n tokens) → presence and frequency penalties →
- *   top-k → top-p → min-p → temperature → draw (temperature 0: argmax, no draw).
- * This is llama.cpp's default chain ("penalties; top_k; top_p; min_p; temperature" then dist):
- * temperature comes last, so top-p and min-p judge the probabilities at temperature 1 and
- * temperature only reshapes the survivors.
+ *
+ * The chain, applied to the logits of each step in this fixed order (each stage is skipped
+ * when off; natter(1) explains the order to users):
+ *   1. repetition penalty, then presence and frequency penalties (last repeat_last_n tokens)
+ *   2. DRY (the whole history)
+ *   3. top-nσ  4. top-k  5. typical-p  6. top-p  7. min-p  8. XTC
+ *   9. temperature, then the draw.
+ * With Mirostat on (mirostat_tau > 0), stages 3-8 are skipped: 1, 2, temperature, then
+ * Mirostat v2's truncation and the draw. At temperature <= 0 the step is greedy: the argmax of
+ * the logits after stages 1 and 2 (ties: lowest id); every other stage is skipped.
+ * This is llama.cpp's default order ("penalties; dry; top_n_sigma; top_k; typ_p; top_p;
+ * min_p; xtc; temperature", then dist; Mirostat: temperature, then mirostat_v2): the history
+ * stages first, because they change logits rather than remove tokens, so the filters see the
+ * penalised values; the filters from the cheapest and coarsest to the finest; XTC last among
+ * them, so it removes top choices only from the set the filters judged sensible; temperature
+ * last, so the filters judge the probabilities at temperature 1 and temperature only reshapes
+ * the survivors. Probabilities below are the softmax of the current candidates' logits.
  *   repetition: over the distinct tokens of the window, a positive logit is divided by
  *     repeat_penalty and a negative one multiplied (llama.cpp's rule);
  *   presence/frequency: logit -= count * frequency_penalty + (count > 0) * presence_penalty;
+ *   DRY ("don't repeat yourself", p-e-w, as llama.cpp defines it): for every earlier place in
+ *     the history whose tokens end the same way as the history does, L = the length of that
+ *     common ending (not reaching back past the latest sequence breaker). If L >=
+ *     dry_allowed_length, the token that followed that place would extend the repetition: its
+ *     logit -= dry_multiplier * dry_base^(L - dry_allowed_length), with L the longest such run
+ *     for that token (the exponent capped so the power stays finite). Sequence-breaker tokens
+ *     (nt_sampler_set_breakers) are never penalised; with no breakers set, none. Nothing
+ *     happens when the history has at most dry_allowed_length tokens;
+ *   top-nσ (Tang et al. 2024): keeps tokens whose logit >= max - top_n_sigma * σ, σ the
+ *     population standard deviation of the finite logits of the set;
  *   top-k: the k highest logits (ties: lower id first);
- *   top-p: the smallest prefix, by probability, whose cumulative probability >= top_p (>= 1);
+ *   typical-p (Meister et al. 2022): with H the entropy of the set, tokens ordered by
+ *     |-ln p - H| (ties: by logit, then lower id); keeps the shortest such prefix whose
+ *     cumulative probability > typical_p (strictly, as llama.cpp);
+ *   top-p: the smallest prefix, by probability, whose cumulative probability >= top_p;
  *   min-p: drops tokens whose probability < min_p * the highest probability;
- *   temperature: logits / temperature, then a draw from their softmax with the sampler's own
- *     RNG (xoshiro256**, seeded with splitmix64 from seed); at temperature <= 0 the argmax of
- *     the penalised logits (ties: lowest id).
- * Every nt_sampler_sample call consumes exactly one RNG output, greedy or not, so the RNG state
- * depends only on the number of steps taken. Out-of-range values act as "off" (top_k <= 0,
- * top_p >= 1, min_p <= 0, repeat_penalty <= 0 or 1); repeat_last_n < 0 means whole history. */
+ *   XTC ("exclude top choices", p-e-w): with probability xtc_probability, when at least two
+ *     tokens have probability >= xtc_threshold, all of them but the least likely are removed
+ *     (xtc_threshold > 0.5 can never find two: off);
+ *   temperature: logits / temperature, then a draw from their softmax;
+ *   Mirostat v2 (Basu et al. 2021, llama.cpp's mirostat_v2): keeps the likeliest tokens whose
+ *     surprise -log2 p <= mu (at least one), draws from them renormalised, then mu -= eta *
+ *     (-log2 p' - tau), p' the drawn token's renormalised probability. mu starts at 2 * tau
+ *     when the sampler starts or is reset and when Mirostat is switched on; later changes of
+ *     tau or eta keep it (nt_sampler_mirostat_mu reads it).
+ * Randomness: the sampler's RNG is xoshiro256**, seeded with splitmix64 from seed. Every
+ * nt_sampler_sample call takes exactly one 64-bit output r from it, whatever the parameters
+ * (greedy too), so the RNG state depends only on the number of steps taken. The draw (and
+ * Mirostat's) uses u = (r >> 11) / 2^53: the first candidate, in the set's order, at which
+ * the cumulative weight exceeds u times the total. XTC uses u' = (mix(r) >> 11) / 2^53, mix
+ * being splitmix64's output function (a bijection of r, so u' is independent of u for any
+ * practical purpose, without taking a second output): XTC acts when u' < xtc_probability.
+ * Out-of-range values act as "off" (top_k <= 0, top_p >= 1, min_p <= 0, typical_p >= 1,
+ * top_n_sigma <= 0, xtc_probability <= 0, dry_multiplier <= 0 or dry_base < 1,
+ * mirostat_tau <= 0, repeat_penalty <= 0 or 1); repeat_last_n < 0 means whole history. */
 typedef struct nt_sampler_params {
     float temperature;       /* 0 = greedy */
     int32_t top_k;           /* 0 = off */
@@ -482,10 +519,20 @@ typedef struct nt_sampler_params {
     int32_t repeat_last_n;   /* window for all three penalties; 0 = off, -1 = whole history */
     float presence_penalty;  /* 0 = off */
     float frequency_penalty; /* 0 = off */
+    float typical_p;         /* 1 = off */
+    float top_n_sigma;       /* 0 = off */
+    float xtc_threshold;     /* probability a top choice must reach (0.1) */
+    float xtc_probability;   /* chance XTC acts on a step; 0 = off */
+    float dry_multiplier;    /* 0 = off */
+    float dry_base;          /* growth of the DRY penalty per extra repeated token (1.75) */
+    int32_t dry_allowed_length; /* repeats up to this many tokens go unpenalised (2) */
+    float mirostat_tau;      /* Mirostat v2's target surprise in bits; 0 = off */
+    float mirostat_eta;      /* its learning rate (0.1) */
     uint64_t seed;
 } nt_sampler_params;
 
-nt_sampler_params nt_sampler_default_params(void); /* llama.cpp's defaults, seed 0 */
+nt_sampler_params nt_sampler_default_params(void); /* llama.cpp's defaults, seed 0; the new
+                                                      samplers off */
 
 /* Not thread-safe: one thread (the worker) calls every function on a sampler; live changes
  * from the UI reach it as a parameter snapshot applied between two tokens. */
@@ -498,13 +545,24 @@ void nt_sampler_free(nt_sampler *s);
  * the RNG state, so a replay that applies the same changes at the same steps is exact. */
 void nt_sampler_set_params(nt_sampler *s, const nt_sampler_params *params);
 const nt_sampler_params *nt_sampler_get_params(const nt_sampler *s);
-/* Forgets the token history and reseeds the RNG from the current seed. */
+/* Forgets the token history, reseeds the RNG from the current seed and restarts Mirostat's
+ * mu at 2 * tau. */
 void nt_sampler_reset(nt_sampler *s);
-/* Records a token in the history the penalties look at (generated tokens; callers may also
- * feed the prompt). */
+/* Records a token in the history the penalties and DRY look at (generated tokens; callers
+ * may also feed the prompt). */
 void nt_sampler_accept(nt_sampler *s, int32_t id);
+/* DRY's sequence breakers: every token whose decoded text (nt_tokenizer_token_bytes)
+ * contains one of breakers[0..n) (non-empty strings) becomes a breaker, replacing the
+ * previous set; n = 0 clears it. A breaker string only counts where one token holds all of
+ * it. NT_OK, or NT_ERR_INVALID when t's vocabulary is not the sampler's size. */
+int nt_sampler_set_breakers(nt_sampler *s, const nt_tokenizer *t, const char *const *breakers,
+                            size_t n);
+/* llama.cpp's default breakers: "\n", ":", "\"", "*". */
+extern const char *const nt_sampler_default_breakers[4];
 /* Picks the next token from logits[n_vocab] (not modified). Does not call nt_sampler_accept. */
 int32_t nt_sampler_sample(nt_sampler *s, const float *logits);
+/* Mirostat's current mu (bits), 0 while it has not been switched on. */
+float nt_sampler_mirostat_mu(const nt_sampler *s);
 
 /* For the step just sampled: the top candidates by raw probability (softmax of the logits
  * before any stage, temperature 1) with their probability after the whole chain (0 when a
@@ -517,6 +575,30 @@ typedef struct nt_sampler_cand {
 } nt_sampler_cand;
 
 int nt_sampler_candidates(const nt_sampler *s, nt_sampler_cand *out, int max);
+
+/* The stages of the chain, in its order (NT_STAGE_MIROSTAT stands where Mirostat's
+ * truncation runs, after the temperature). */
+enum nt_sampler_stage {
+    NT_STAGE_PENALTIES, NT_STAGE_DRY, NT_STAGE_TOP_N_SIGMA, NT_STAGE_TOP_K, NT_STAGE_TYPICAL,
+    NT_STAGE_TOP_P, NT_STAGE_MIN_P, NT_STAGE_XTC, NT_STAGE_TEMPERATURE, NT_STAGE_MIROSTAT,
+    NT_STAGE_GREEDY, NT_STAGE_COUNT
+};
+/* "penalties", "dry", "top-n-sigma", "top-k", "typical-p", "top-p", "min-p", "xtc",
+ * "temperature", "mirostat", "greedy"; NULL out of range. */
+const char *nt_sampler_stage_name(int stage);
+
+/* What one active stage did on the step just sampled. */
+typedef struct nt_sampler_stage_info {
+    int stage;       /* enum nt_sampler_stage */
+    int32_t kept;    /* candidates left after it */
+    int32_t changed; /* logits it changed (penalties, DRY), else 0 */
+} nt_sampler_stage_info;
+
+/* The stages that ran on the step just sampled, in chain order: those switched on (XTC
+ * whether or not its chance let it act: then it kept everything), then NT_STAGE_TEMPERATURE
+ * (and NT_STAGE_MIROSTAT) or, at temperature <= 0, NT_STAGE_GREEDY (kept 1). Returns how many
+ * were written (at most NT_STAGE_COUNT; 0 before the first sample). */
+int nt_sampler_stages(const nt_sampler *s, nt_sampler_stage_info *out, int max);
 
 /* ======================================================================== model ===== */
 
