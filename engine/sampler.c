@@ -109,6 +109,8 @@ nt_sampler_params nt_sampler_default_params(void)
         .dry_allowed_length = 2,
         .mirostat_tau = 0.0f,
         .mirostat_eta = 0.1f,
+        .beams = 1,
+        .length_penalty = 1.0f,
         .seed = 0,
     };
 }

@@ -2,11 +2,14 @@
  * tokens, end-of-generation tokens, stop strings across tokens and the text held back to the
  * end, a live parameter change at token N, the stop hook, every end reason and the end-reason
  * table; and the stop-string filter on its own (fuzzed against a brute-force definition).
- * The loop over the real engine (worker, replay) is tested in test_chat_app.c and
- * test_session.c. */
+ * Beam search on stories260K: against a brute-force search over every continuation of two
+ * tokens, its cost (the prefix is evaluated once: counted evaluations) and determinism, and
+ * the context it leaves (logits bit-identical to a recomputation). The loop over the real
+ * engine (worker, replay) is tested in test_chat_app.c and test_session.c. */
 #include "conv/gen.h"
 #include "natter.h"
 #include "t.h"
+#include "t_models.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -80,8 +83,9 @@ static const char *fake_flush(void *self, size_t *len)
     return "";
 }
 
-static const gen_source_ops fake_ops = {fake_begin, fake_logits, fake_eval, fake_is_eog,
-                                        fake_text_of, fake_flush};
+static const gen_source_ops fake_ops = {.begin = fake_begin, .logits = fake_logits,
+                                        .eval = fake_eval, .is_eog = fake_is_eog,
+                                        .text = fake_text_of, .flush = fake_flush};
 
 /* What the hooks saw. */
 typedef struct seen {
@@ -127,8 +131,8 @@ static nt_sampler_params greedy(void)
 /* Runs the loop over f with the hooks recording into s. */
 static int run(fake *f, seen *s, const gen_opts *o, gen_result *res, nt_err *err)
 {
-    gen_source src = {&fake_ops, f, FAKE_VOCAB};
-    gen_hooks h = {s, seen_stop, seen_params, seen_token};
+    gen_source src = {.ops = &fake_ops, .self = f, .n_vocab = FAKE_VOCAB};
+    gen_hooks h = {.user = s, .stop = seen_stop, .params = seen_params, .token = seen_token};
     return gen_run(&src, o, &h, res, err);
 }
 
@@ -358,7 +362,7 @@ static void test_gen_end_reasons(void)
     free(res.tail);
 
     /* No hooks at all: the loop needs none. */
-    gen_source src = {&fake_ops, &(fake){0}, FAKE_VOCAB};
+    gen_source src = {.ops = &fake_ops, .self = &(fake){0}, .n_vocab = FAKE_VOCAB};
     T_EQ_INT(gen_run(&src, &o, &(gen_hooks){0}, &res, &err), NT_OK);
     T_EQ_INT(res.end, GEN_END_LENGTH);
     T_EQ_INT(res.n_gen, 10);
@@ -648,6 +652,204 @@ static void test_filter_rules(void)
     free(f);
 }
 
+/* ================================================ beam search on a model ===== */
+
+typedef struct beam_seen {
+    nt_tokens ids;   /* the tokens the token hook saw */
+    int n_beam;      /* beam hook calls */
+    int n_eval;      /* evaluations of generated tokens (gen_local's before_eval) */
+} beam_seen;
+
+static int beam_seen_token(void *user, const gen_token *t, nt_err *err)
+{
+    (void)err;
+    beam_seen *b = user;
+    T_EQ_INT(t->index, (int)b->ids.n);
+    nt_tokens_push(&b->ids, t->id);
+    return NT_OK;
+}
+
+static void beam_seen_beam(void *user, const int32_t *ids, size_t n)
+{
+    (void)ids;
+    beam_seen *b = user;
+    T_CHECK(n == (size_t)b->n_beam + 1); /* one token more at each step */
+    b->n_beam++;
+}
+
+static void beam_count_eval(void *user) { ((beam_seen *)user)->n_eval++; }
+
+/* A beam answer of max tokens after the prompt ids "1 403 407" on l; fills seen. */
+static int beam_answer(gen_local *l, int beams, float alpha, int32_t max, beam_seen *seen,
+                       gen_result *res)
+{
+    static const int32_t prompt[3] = {1, 403, 407};
+    nt_err e = {0};
+    gen_local_rewind(l, 0);
+    T_EQ_INT(gen_local_eval(l, prompt, 3, &e), NT_OK);
+    memset(seen, 0, sizeof *seen);
+    l->before_eval = beam_count_eval;
+    l->user = seen;
+    gen_source src = gen_local_source(l);
+    gen_opts o = {.params = nt_sampler_default_params(), .max_tokens = max};
+    o.params.beams = beams;
+    o.params.length_penalty = alpha;
+    gen_hooks h = {.user = seen, .token = beam_seen_token, .beam = beam_seen_beam};
+    int rc = gen_run(&src, &o, &h, res, &e);
+    l->before_eval = NULL;
+    if (rc) t_fail(__FILE__, __LINE__, "gen_run: %s", e.msg);
+    return rc;
+}
+
+/* log-softmax of logits[n] into out. */
+static void log_softmax(const float *l, int n, double *out)
+{
+    double mx = -INFINITY, sum = 0.0;
+    for (int i = 0; i < n; i++) mx = l[i] > mx ? l[i] : mx;
+    for (int i = 0; i < n; i++) sum += exp((double)l[i] - mx);
+    for (int i = 0; i < n; i++) out[i] = (double)l[i] - mx - log(sum);
+}
+
+/* stories260K with a 64-token context and one thread, as a source in *l; NULL when the
+ * fixture is absent (or loading failed: recorded). */
+static nt_model *beam_model(gen_local *l)
+{
+    const char *path = t_fixture("models/stories260K.gguf");
+    nt_model *m = path ? t_load_model(path, 64, 1) : NULL;
+    nt_err e = {0};
+    if (m && gen_local_init(l, m, &e) != NT_OK) {
+        t_fail(__FILE__, __LINE__, "gen_local_init: %s", e.msg);
+        nt_model_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+/* With as many beams as the vocabulary and two tokens, beam search looks at every
+ * continuation: its answer must be the best of a brute-force search over all of them,
+ * scored the same way (total log-probability / length^alpha, an end token counting in the
+ * length but not in the answer). */
+static void test_beam_brute_force(void)
+{
+    gen_local l;
+    nt_model *m = beam_model(&l);
+    if (!m) T_SKIP("../shared/fixtures is absent");
+    nt_err e = {0};
+    const int V = l.n_vocab;
+    const nt_tokenizer *tok = nt_model_tokenizer(m);
+    double *lp1 = malloc(sizeof(double) * (size_t)V), *lp2 = malloc(sizeof(double) * (size_t)V);
+    for (int a = 0; a < 2; a++) {
+        const float alpha = a == 0 ? 1.0f : 0.0f;
+        /* brute force */
+        static const int32_t prompt[3] = {1, 403, 407};
+        gen_local_rewind(&l, 0);
+        T_EQ_INT(gen_local_eval(&l, prompt, 3, &e), NT_OK);
+        log_softmax(l.logits, V, lp1);
+        double best = -INFINITY;
+        int32_t bx = -1, by = -1; /* by -1: the answer is bx alone (then an end token) */
+        for (int32_t x = 0; x < V; x++) {
+            if (nt_tokenizer_is_eog(tok, x)) {
+                if (lp1[x] > best) best = lp1[x], bx = -2, by = -1; /* empty answer */
+                continue;
+            }
+            gen_local_rewind(&l, 3);
+            T_EQ_INT(gen_local_eval(&l, &x, 1, &e), NT_OK);
+            log_softmax(l.logits, V, lp2);
+            for (int32_t y = 0; y < V; y++) {
+                double sc = (lp1[x] + lp2[y]) / pow(2.0, alpha);
+                if (sc > best) {
+                    best = sc;
+                    bx = x;
+                    by = nt_tokenizer_is_eog(tok, y) ? -1 : y;
+                }
+            }
+        }
+        beam_seen seen;
+        gen_result res;
+        T_EQ_INT(beam_answer(&l, V, alpha, 2, &seen, &res), NT_OK);
+        T_ASSERT(bx != -2); /* this prompt does not end at once */
+        T_EQ_INT((int)seen.ids.n, by < 0 ? 1 : 2);
+        if (seen.ids.n >= 1) T_EQ_INT(seen.ids.v[0], bx);
+        if (seen.ids.n == 2) T_EQ_INT(seen.ids.v[1], by);
+        T_EQ_INT(res.end, by < 0 ? GEN_END_EOG : GEN_END_LENGTH);
+        free(res.tail);
+        nt_tokens_free(&seen.ids);
+    }
+    free(lp1);
+    free(lp2);
+    gen_local_free(&l);
+    nt_model_free(m);
+}
+
+/* Four beams over 12 tokens: the prompt is evaluated once (the model's count of evaluated
+ * tokens is the prompt plus one per beam extension, at most 4 per step but the last), the
+ * answer is the same with one thread and two, the beam hook sees the best beam grow, and the
+ * context afterwards continues exactly like a recomputation of prompt + answer. */
+static void test_beam_cost(void)
+{
+    gen_local l;
+    nt_model *m = beam_model(&l);
+    if (!m) T_SKIP("../shared/fixtures is absent");
+    nt_err e = {0};
+    const int V = l.n_vocab;
+    beam_seen a, b;
+    gen_result ra, rb;
+    const int64_t ev0 = nt_model_n_evaluated(m);
+    T_EQ_INT(beam_answer(&l, 4, 1.0f, 12, &a, &ra), NT_OK);
+    T_EQ_INT((int)(nt_model_n_evaluated(m) - ev0), 3 + a.n_eval);
+    T_CHECK(a.n_eval <= 4 * 11);
+    T_CHECK(a.n_eval >= (int)a.ids.n - 1);
+    T_CHECK(a.ids.n > 0);
+    T_EQ_INT(a.n_beam, ra.end == GEN_END_LENGTH ? 12 : a.n_beam);
+    T_EQ_INT(ra.n_gen, (int)a.ids.n);
+    T_CHECK(ra.n_cand0 > 0);
+    /* the context: prompt + answer (the last token unevaluated at max tokens) */
+    int32_t held = (int32_t)(3 + a.ids.n - (ra.end == GEN_END_LENGTH ? 1 : 0));
+    T_EQ_INT(nt_model_n_past(m), held);
+    T_EQ_INT((int)l.ctx.n, held);
+    for (int32_t i = 0; i < held - 3; i++) T_EQ_INT(l.ctx.v[3 + i], a.ids.v[i]);
+    float *got = malloc(sizeof(float) * (size_t)V), *want = malloc(sizeof(float) * (size_t)V);
+    int32_t next = 300;
+    T_EQ_INT(gen_local_eval(&l, &next, 1, &e), NT_OK);
+    memcpy(got, l.logits, sizeof(float) * (size_t)V);
+    nt_tokens all = {0};
+    nt_tokens_append(&all, l.ctx.v, l.ctx.n);
+    gen_local_rewind(&l, 0);
+    T_EQ_INT(gen_local_eval(&l, all.v, (int32_t)all.n, &e), NT_OK);
+    memcpy(want, l.logits, sizeof(float) * (size_t)V);
+    T_CHECK(memcmp(got, want, sizeof(float) * (size_t)V) == 0);
+
+    T_EQ_INT(nt_model_set_threads(m, 2), NT_OK);
+    T_EQ_INT(beam_answer(&l, 4, 1.0f, 12, &b, &rb), NT_OK);
+    T_EQ_INT((int)b.ids.n, (int)a.ids.n);
+    T_CHECK(b.ids.n == a.ids.n && memcmp(a.ids.v, b.ids.v, a.ids.n * sizeof(int32_t)) == 0);
+    T_EQ_INT(rb.end, ra.end);
+    free(ra.tail);
+    free(rb.tail);
+    free(got);
+    free(want);
+    nt_tokens_free(&all);
+    nt_tokens_free(&a.ids);
+    nt_tokens_free(&b.ids);
+    gen_local_free(&l);
+    nt_model_free(m);
+}
+
+/* A source that cannot fork refuses beams with a clear message. */
+static void test_beam_needs_forks(void)
+{
+    fake f = {0};
+    gen_source src = {.ops = &fake_ops, .self = &f, .n_vocab = FAKE_VOCAB};
+    gen_opts o = {.params = nt_sampler_default_params(), .max_tokens = 4};
+    o.params.beams = 2;
+    gen_result res;
+    nt_err e = {0};
+    T_EQ_INT(gen_run(&src, &o, &(gen_hooks){0}, &res, &e), NT_ERR_UNSUPPORTED);
+    T_EQ_STR(e.msg, "beam search needs the local engine");
+    T_EQ_INT(res.end, GEN_END_ERROR);
+    free(res.tail);
+}
+
 int main(void)
 {
     T_RUN(test_gen_max_tokens);
@@ -660,5 +862,8 @@ int main(void)
     T_RUN(test_filter_fuzz);
     T_RUN(test_filter_long_runs);
     T_RUN(test_filter_utf8);
+    T_RUN(test_beam_brute_force);
+    T_RUN(test_beam_cost);
+    T_RUN(test_beam_needs_forks);
     return t_done();
 }

@@ -9,6 +9,7 @@
  * versions of a session to FILE until killed, and `test_session --check-version FILE` checks
  * that FILE is one whole version (exit 0) and prints its number. */
 #include "conv/chat.h"
+#include "conv/params.h"
 #include "conv/replay.h"
 #include "conv/session.h"
 #include "conv/worker.h"
@@ -180,6 +181,15 @@ static session *make_session(void)
     return s;
 }
 
+/* Every sampler parameter bit for bit (field by field: the struct may have padding). */
+static bool same_params(const nt_sampler_params *a, const nt_sampler_params *b)
+{
+    const param_values x = {.sp = *a}, y = {.sp = *b};
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (param_is_sampler(&param_defs[i]) && !param_equal(&param_defs[i], &x, &y)) return false;
+    return true;
+}
+
 /* Compares every saved field. */
 static void check_same(const session *a, const session *b)
 {
@@ -212,11 +222,11 @@ static void check_same(const session *a, const session *b)
         if (strcmp(x->text, y->text) != 0) t_fail(__FILE__, __LINE__, "message %zu: text differs", i + 1);
         T_EQ_INT(x->len, y->len);
         if (x->role != NT_ROLE_ASSISTANT) continue;
-        T_CHECK(memcmp(&x->params, &y->params, sizeof x->params) == 0);
+        T_CHECK(same_params(&x->params, &y->params));
         T_EQ_INT(x->n_changes, y->n_changes);
         for (size_t k = 0; k < x->n_changes && k < y->n_changes; k++) {
             T_EQ_INT(x->changes[k].index, y->changes[k].index);
-            T_CHECK(memcmp(&x->changes[k].params, &y->changes[k].params, sizeof(nt_sampler_params)) == 0);
+            T_CHECK(same_params(&x->changes[k].params, &y->changes[k].params));
         }
         T_EQ_INT(x->end, y->end);
         T_EQ_INT(x->stop_text, y->stop_text);
@@ -874,6 +884,82 @@ static int replay_all(const session *s, int32_t threads, const char *override_te
     return same;
 }
 
+/* Captures c (on w's model) into a session saved at path, loads it back and checks the two
+ * are the same. Returns the loaded one (NULL on failure); *saved gets the captured one. */
+static session *save_and_load(worker *w, chat *c, const char *path, session **saved)
+{
+    session *s = session_init(), *r = NULL;
+    *saved = s;
+    if (!s) return NULL;
+    T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
+    T_EQ_INT(session_capture(s, c), NT_OK);
+    nt_err e = {0};
+    T_EQ_INT(session_save(s, path, &e), NT_OK);
+    ycfg_diag d = {0};
+    T_EQ_INT(session_load(&r, path, NULL, &d), NT_OK);
+    print_diag(&d);
+    ycfg_diag_free(&d);
+    if (r) check_same(s, r);
+    return r;
+}
+
+/* The newer samplers replay exactly too: an answer that starts with DRY and XTC (XTC's chance
+ * comes from the step's one RNG output) and switches to Mirostat v2, then to typical-p and
+ * top-nσ, mid-answer; the file records the parameters (only these, beside the classic ones)
+ * and the changes by token index. */
+static void test_replay_samplers(void)
+{
+    worker *w = t_stories_worker(256);
+    if (!w) T_SKIP("fixture %s absent", STORIES);
+    chat *c = chat_init(worker_tokenizer(w), NT_CHAT_PLAIN, 256);
+    T_ASSERT(c);
+    nt_sampler_params p = nt_sampler_default_params();
+    p.temperature = 1.0f;
+    p.seed = 21;
+    p.dry_multiplier = 0.8f;
+    p.xtc_probability = 0.5f;
+    p.xtc_threshold = 0.05f;
+    live_step st[2];
+    st[0].after = 2;
+    st[0].p = p;
+    st[0].p.seed = 0;
+    st[0].p.mirostat_tau = 3.0f;
+    st[0].p.mirostat_eta = 0.2f;
+    st[1].after = 10;
+    st[1].p = st[0].p;
+    st[1].p.mirostat_tau = 0.0f;
+    st[1].p.typical_p = 0.9f;
+    st[1].p.top_n_sigma = 1.5f;
+    chat_add_user(c, "Once upon a time");
+    T_CHECK(answer_until(w, c, &p, 60, st, 2, -1));
+    const chat_turn *a = chat_turn_at(c, 1);
+    T_ASSERT(a && a->n_changes >= 1);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/samplers.yaml", t_tmpdir());
+    session *s = NULL, *r = save_and_load(w, c, path, &s);
+    T_ASSERT(r);
+    size_t len;
+    char *text = t_read_file(path, &len);
+    T_ASSERT(text);
+    T_CHECK(strstr(text, "dry-multiplier: 0.8") != NULL);
+    T_CHECK(strstr(text, "xtc-probability: 0.5, xtc-threshold: 0.05") != NULL ||
+            strstr(text, "xtc-threshold: 0.05, xtc-probability: 0.5") != NULL);
+    T_CHECK(strstr(text, "param: mirostat-tau, value: 3") != NULL);
+    T_CHECK(strstr(text, "param: typical-p, value: 0.9") != NULL);
+    T_CHECK(strstr(text, "dry-base") == NULL); /* at its default: left out */
+    free(text);
+    T_EQ_INT(replay_all(r, 1, NULL), 1);
+    T_EQ_INT(replay_all(r, 2, NULL), 1);
+    /* and the switch matters: without the changes the answer differs */
+    r->turns[1].n_changes = 0;
+    T_EQ_INT(replay_all(r, 1, "1"), 0);
+    session_free(r);
+    session_free(s);
+    chat_free(c);
+    worker_free(w);
+}
+
 static void test_replay_exact(void)
 {
     worker *w = t_stories_worker(256);
@@ -921,21 +1007,11 @@ static void test_replay_exact(void)
     const chat_turn *a2 = chat_turn_at(c, 3);
     T_ASSERT(a2 && a2->n_changes >= 1);
 
-    session *s = session_init();
-    T_ASSERT(s);
-    T_EQ_INT(session_set_model(s, worker_gguf(w), worker_model_info(w)), NT_OK);
-    T_EQ_INT(session_capture(s, c), NT_OK);
     char path[512];
     snprintf(path, sizeof path, "%s/live.yaml", t_tmpdir());
     nt_err e = {0};
-    T_EQ_INT(session_save(s, path, &e), NT_OK);
-    session *r = NULL;
-    ycfg_diag d = {0};
-    T_EQ_INT(session_load(&r, path, NULL, &d), NT_OK);
-    print_diag(&d);
-    ycfg_diag_free(&d);
+    session *s = NULL, *r = save_and_load(w, c, path, &s);
     T_ASSERT(r);
-    check_same(s, r);
 
     /* Exact with one thread and with two. */
     T_EQ_INT(replay_all(r, 1, NULL), 3);
@@ -1249,6 +1325,7 @@ int main(int argc, char **argv)
     T_RUN(test_command_entry_points);
     T_RUN(test_export);
     T_RUN(test_replay_exact);
+    T_RUN(test_replay_samplers);
     T_RUN(test_replay_chatml_context_full);
     T_RUN(test_replay_long_stops);
     return t_done();

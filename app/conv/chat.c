@@ -570,6 +570,7 @@ void chat_apply(chat *c, const worker_event *ev)
     if (t->role != NT_ROLE_ASSISTANT || t->complete) return;
     switch (ev->kind) {
     case WEV_PROGRESS:
+    case WEV_BEAM: /* provisional: the screen shows it, the turn gets the winner's tokens */
         break;
     case WEV_TOKEN:
         nt_tokens_push(&t->tokens, ev->id);

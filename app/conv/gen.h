@@ -124,12 +124,24 @@ typedef struct gen_source_ops {
     const char *(*text)(void *self, int32_t id, size_t *len);
     /* What the decoder still holds at the end of the answer; borrowed like text's. */
     const char *(*flush)(void *self, size_t *len);
+    /* Forks of the context, for beam search; all three NULL when the source cannot fork
+     * (beams are then refused). fork_save copies the context's tokens from position `from`
+     * on (owned by the caller: fork_free; NULL when out of memory); fork_restore puts the
+     * context back to what it was at that save (its first `from` tokens must not have
+     * changed since) and computes nothing: the logits are stale until the next eval.
+     * fork_keep keeps the context's first n tokens. */
+    void *(*fork_save)(void *self, size_t from);
+    int (*fork_restore)(void *self, const void *state, nt_err *err);
+    void (*fork_free)(void *self, void *state);
+    void (*fork_keep)(void *self, size_t n);
 } gen_source_ops;
 
 typedef struct gen_source {
     const gen_source_ops *ops;
     void *self;
     int32_t n_vocab;
+    const nt_tokenizer *tok; /* the vocabulary DRY's sequence breakers are found in (borrowed);
+                                NULL: none known, DRY then runs without breakers */
 } gen_source;
 
 /* The local engine as a source: a model (borrowed) and the ids in its KV cache. The owner
@@ -183,6 +195,9 @@ typedef struct gen_token {
     size_t n_text;
     nt_sampler_cand cand[GEN_N_CAND]; /* when opts.candidates: before/after the chain */
     int n_cand;
+    nt_sampler_stage_info stages[NT_STAGE_COUNT]; /* when opts.candidates: what each active
+                                                     stage of the chain kept */
+    int n_stages;
 } gen_token;
 
 /* The caller's side of a run. Every hook may be NULL; user is passed to each. */
@@ -196,6 +211,9 @@ typedef struct gen_hooks {
     /* Each token of the answer (end-of-generation tokens are not). NT_OK goes on; another
      * code (with err filled) ends the run with GEN_END_ERROR and that code. */
     int (*token)(void *user, const gen_token *t, nt_err *err);
+    /* Beam search, after each step: the best beam so far (ids[0..n), borrowed for the call,
+     * no end token), provisional: a later step may replace it with another. */
+    void (*beam)(void *user, const int32_t *ids, size_t n);
 } gen_hooks;
 
 typedef struct gen_result {
@@ -211,7 +229,23 @@ typedef struct gen_result {
 
 /* Runs one answer from src's current logits. NT_OK when it ended for any of the reasons in
  * res->end but an error; else the error code with err filled (res->end GEN_END_ERROR; what was
- * generated until then was reported). res is always filled; free res->tail. */
+ * generated until then was reported). res is always filled; free res->tail.
+ *
+ * With o->params.beams = N > 1 it runs beam search instead of sampling (the source must
+ * fork; params.length_penalty scores the answers):
+ * deterministic, no random numbers, no sampler stages (the model's own log-probabilities,
+ * temperature 1). The context before the answer is computed once and shared: each beam is a
+ * fork holding only its own tokens. Each step extends every live beam by each of its 2N
+ * likeliest tokens, and keeps the N best extensions by total log-probability (ties: the
+ * earlier beam, then the lower id); an extension by an end token is a finished answer,
+ * scored total / length^length_penalty (length counting the end token). The search stops
+ * when N answers have finished (early stop), at max tokens, when the context is full or at
+ * the stop hook; live beams then count as answers of their length, and the best score wins.
+ * The beam hook sees the best live beam after each step; the token hook then sees the
+ * winner's tokens one by one as for a sampled answer (stop strings apply; no candidates),
+ * and the context ends as a sampled answer's would. The params hook is not called: the
+ * strategy is fixed when an answer starts, and a parameter change made during a beam answer
+ * (beams and length_penalty included) applies from the next answer on. */
 int gen_run(const gen_source *src, const gen_opts *o, const gen_hooks *h, gen_result *res,
             nt_err *err);
 

@@ -65,10 +65,41 @@ enum param_kind {
     X(REPEAT_LAST_N, "repeat-last-n", "repeat_last_n", NULL, 0, PARAM_INT, sp.repeat_last_n,     \
       -1, 1000000, 0, 0, 0, 0, "rep-n", "N", "window of the penalties, -1 = all, 0 = off")        \
     X(PRESENCE_PENALTY, "presence-penalty", "presence_penalty", NULL, 0, PARAM_FLOAT,             \
-      sp.presence_penalty, -2, 2, 0, 0, 0, 0, "pres", "X", "subtract X from tokens seen, 0 = off")\
+      sp.presence_penalty, -2, 2, 0, 2, 0.05, 0.25, "pres", "X",                                  \
+      "subtract X from tokens seen, 0 = off")                                                      \
     X(FREQUENCY_PENALTY, "frequency-penalty", "frequency_penalty", NULL, 0, PARAM_FLOAT,          \
-      sp.frequency_penalty, -2, 2, 0, 0, 0, 0, "freq", "X",                                       \
+      sp.frequency_penalty, -2, 2, 0, 2, 0.05, 0.25, "freq", "X",                                 \
       "subtract X per time a token was seen, 0 = off")                                             \
+    X(DRY_MULTIPLIER, "dry-multiplier", "dry_multiplier", NULL, 0, PARAM_FLOAT,                   \
+      sp.dry_multiplier, 0, 100, 0, 2, 0.05, 0.25, "dry", "X",                                    \
+      "DRY: penalise tokens that would extend a repeat, 0 = off")                                  \
+    X(DRY_BASE, "dry-base", "dry_base", NULL, 0, PARAM_FLOAT, sp.dry_base, 1, 100,                \
+      1, 4, 0.05, 0.25, "dry-bas", "X", "DRY: the penalty grows by X per extra repeated token")   \
+    X(DRY_ALLOWED_LENGTH, "dry-allowed-length", "dry_allowed_length", NULL, 0, PARAM_INT,         \
+      sp.dry_allowed_length, 0, 1000000, 1, 10, 1, 2, "dry-len", "N",                              \
+      "DRY: repeats of up to N tokens go free")                                                    \
+    X(TOP_N_SIGMA, "top-n-sigma", "top_n_sigma", "top-nsigma", 0, PARAM_FLOAT, sp.top_n_sigma,   \
+      0, 100, 0, 5, 0.05, 0.5, "nsigma", "X",                                                      \
+      "keep tokens within X standard deviations of the top logit, 0 = off")                        \
+    X(TYPICAL_P, "typical-p", "typical_p", "typical", 0, PARAM_FLOAT, sp.typical_p, 0, 1,         \
+      0, 1, 0.01, 0.1, "typical", "X", "keep the most typical tokens up to mass X, 1 = off")      \
+    X(XTC_THRESHOLD, "xtc-threshold", "xtc_threshold", NULL, 0, PARAM_FLOAT, sp.xtc_threshold,    \
+      0, 1, 0, 0.5, 0.01, 0.05, "xtc-thr", "X",                                                    \
+      "XTC: a top choice is a token at least this likely (above 0.5 = off)")                       \
+    X(XTC_PROBABILITY, "xtc-probability", "xtc_probability", NULL, 0, PARAM_FLOAT,                \
+      sp.xtc_probability, 0, 1, 0, 1, 0.01, 0.1, "xtc-p", "X",                                     \
+      "XTC: chance per token of removing all top choices but the least likely, 0 = off")          \
+    X(MIROSTAT_TAU, "mirostat-tau", "mirostat_tau", "mirostat-ent", 0, PARAM_FLOAT,               \
+      sp.mirostat_tau, 0, 100, 0, 10, 0.1, 1, "miro-t", "X",                                       \
+      "Mirostat v2: target surprise in bits (replaces the filters), 0 = off")                      \
+    X(MIROSTAT_ETA, "mirostat-eta", "mirostat_eta", "mirostat-lr", 0, PARAM_FLOAT,                \
+      sp.mirostat_eta, 0, 1, 0, 1, 0.01, 0.1, "miro-e", "X",                                       \
+      "Mirostat v2: how fast it corrects towards the target")                                      \
+    X(BEAMS, "beams", "beams", NULL, 0, PARAM_INT, sp.beams, 1, 64, 1, 8, 1, 1, "beams", "N",     \
+      "beam search with N beams (from the next answer on), 1 = sampling")                         \
+    X(LENGTH_PENALTY, "length-penalty", "length_penalty", NULL, 0, PARAM_FLOAT,                   \
+      sp.length_penalty, 0, 10, 0, 2, 0.05, 0.25, "len-pen", "X",                                 \
+      "beam search: divide a beam's log-probability by its length^X")                              \
     X(SEED, "seed", "seed", NULL, 's', PARAM_U64, sp.seed, 0, 0, 0, 0, 0, 0, "seed", "N",         \
       "random seed (default: random; --verbose prints it)")                                        \
     X(MAX_TOKENS, "max-tokens", "max_tokens", NULL, 'n', PARAM_INT, max_tokens, 0, 16777216,     \
@@ -77,6 +108,15 @@ enum param_kind {
 #define PARAM_ENUM_(id, ...) PARAM_##id,
 enum param_id { PARAM_LIST(PARAM_ENUM_) PARAM_COUNT };
 #undef PARAM_ENUM_
+
+/* The parameters natter gained with its newer samplers (issue 18): a session's `params:` may
+ * leave them out (files written before have none; writers leave out those at the engine's
+ * default, so a file that does not use them reads in older natter too). */
+#define PARAM_NEWER                                                                                \
+    ((1u << PARAM_DRY_MULTIPLIER) | (1u << PARAM_DRY_BASE) | (1u << PARAM_DRY_ALLOWED_LENGTH) |    \
+     (1u << PARAM_TOP_N_SIGMA) | (1u << PARAM_TYPICAL_P) | (1u << PARAM_XTC_THRESHOLD) |           \
+     (1u << PARAM_XTC_PROBABILITY) | (1u << PARAM_MIROSTAT_TAU) | (1u << PARAM_MIROSTAT_ETA) |     \
+     (1u << PARAM_BEAMS) | (1u << PARAM_LENGTH_PENALTY))
 
 /* The number of sliders: the rows with a FINE step (a constant the compiler folds). */
 #define PARAM_SLIDER_(id, n, y, a, s, k, f, lo, hi, slo, shi, fine, ...) +((fine) > 0)

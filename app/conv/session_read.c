@@ -334,8 +334,9 @@ static int h_seed(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return rc;
 }
 
-/* The start parameters: every one of session_params_mask, each in its range (the table's
- * rules, app/conv/params.h), floats bit-exact. */
+/* The start parameters: every one of session_params_mask but the newer ones (PARAM_NEWER,
+ * the engine's default when absent), each in its range (the table's rules,
+ * app/conv/params.h), floats bit-exact. */
 static int h_params(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
@@ -343,11 +344,13 @@ static int h_params(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     if (v->type != YAML_MAPPING_NODE)
         return ycfg_error(c, v, "'params' must be a mapping, not %s", ycfg_kind(v));
     unsigned mask = session_params_mask(false), seen = 0;
-    param_values pv = {.sp = r->t->params};
+    param_values pv = {.sp = r->t->params}, dflt = {.sp = nt_sampler_default_params()};
+    for (size_t i = 0; i < PARAM_COUNT; i++) /* the newer ones may be left out: off */
+        if (PARAM_NEWER & (1u << i)) param_copy(&param_defs[i], &pv, &dflt);
     int rc = param_read_map(c, v, PARAM_FORM_NAME, mask, &pv, &seen, "'params'");
     r->t->params = pv.sp;
     for (size_t i = 0; i < PARAM_COUNT; i++)
-        if ((mask & ~seen) & (1u << i))
+        if ((mask & ~seen & ~PARAM_NEWER) & (1u << i))
             rc = ycfg_error(c, v, "'params' is missing '%s'", param_defs[i].name);
     return rc;
 }

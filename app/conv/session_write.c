@@ -105,10 +105,12 @@ static bool emit_answer(yaml_emitter_t *e, const chat_turn *t)
     bool ok = emit_kv(e, "seed", "%llu", (unsigned long long)t->params.seed);
     /* The start parameters on one line, in the table's order. */
     ok = ok && ycfg_emit_plain(e, "params") && ycfg_emit_map(e, true, true);
-    const param_values pv = {.sp = t->params};
+    const param_values pv = {.sp = t->params}, dflt = {.sp = nt_sampler_default_params()};
     unsigned mask = session_params_mask(false);
     for (size_t k = 0; ok && k < PARAM_COUNT; k++) {
         if (!(mask & (1u << k))) continue;
+        /* the newer samplers' parameters only when used (params.h, PARAM_NEWER) */
+        if ((PARAM_NEWER & (1u << k)) && param_equal(&param_defs[k], &pv, &dflt)) continue;
         char v[32];
         param_format(&param_defs[k], &pv, v, sizeof v);
         ok = ycfg_emit_plain(e, param_defs[k].name) && ycfg_emit_plain(e, v);

@@ -10,6 +10,7 @@
 #include "worker.h"
 #include "mapguard.h"
 #include "util/queue.h"
+#include "util/strbuf.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -126,11 +127,35 @@ static int worker_gen_token(void *user, const gen_token *t, nt_err *err)
     worker *w = user;
     /* The token came from weights that turned to zeros mid-step: not shown. */
     if (mapguard_tripped(w->m)) return nt_err_set(err, NT_ERR_IO, "%s", MAPGUARD_MESSAGE);
-    worker_event te = {.kind = WEV_TOKEN, .id = t->id, .index = t->index, .n_cand = t->n_cand};
+    worker_event te = {.kind = WEV_TOKEN, .id = t->id, .index = t->index, .n_cand = t->n_cand,
+                       .n_stages = t->n_stages};
     te.text = strdup(t->text);
     memcpy(te.cand, t->cand, sizeof te.cand);
+    memcpy(te.stages, t->stages, sizeof te.stages);
     worker_emit(w, &te);
     return NT_OK;
+}
+
+/* Beam search's best beam so far, as text: decoded as a continuation of the context (the
+ * text the answer would have if it were the winner, stop strings aside). */
+static void worker_gen_beam(void *user, const int32_t *ids, size_t n)
+{
+    worker *w = user;
+    strbuf b = {0};
+    nt_tokenizer_stream ts;
+    nt_tokenizer_stream_reset(&ts);
+    ts.ntok = 1;
+    ts.prev = -1;
+    char piece[1024]; /* 3 × the longest piece (256 bytes) + 16: never cuts a token */
+    for (size_t i = 0; i < n; i++) {
+        size_t k = nt_tokenizer_stream_feed(w->tok, &ts, ids[i], piece, sizeof piece);
+        strbuf_put(&b, piece, k);
+    }
+    size_t k = nt_tokenizer_stream_flush(w->tok, &ts, piece, sizeof piece);
+    strbuf_put(&b, piece, k);
+    worker_event be = {.kind = WEV_BEAM, .index = (int32_t)n, .text = strbuf_take(&b, NULL)};
+    if (!be.text) be.text = strdup("");
+    worker_emit(w, &be);
 }
 
 /* Runs one job; always ends by filling *done (a DONE event, not yet queued). */
@@ -205,7 +230,7 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
                    .ignore_eog = job->ignore_eog, .candidates = !job->no_candidates,
                    .stop = job->stop, .n_stop = job->n_stop};
     gen_hooks gh = {.user = w, .stop = worker_gen_stop, .params = worker_gen_params,
-                    .token = worker_gen_token};
+                    .token = worker_gen_token, .beam = worker_gen_beam};
     gen_source gs = gen_local_source(src);
     gen_result res;
     if (gen_run(&gs, &go, &gh, &res, &err) != NT_OK) {

@@ -61,7 +61,9 @@ void worker_set_params(worker *w, const nt_sampler_params *p);
 /* True from worker_submit until the job's WEV_DONE is queued. */
 bool worker_busy(worker *w);
 
-enum worker_ev_kind { WEV_PROGRESS, WEV_TOKEN, WEV_PARAMS, WEV_DONE, WEV_ERROR };
+/* WEV_BEAM: beam search's best beam so far (text: its whole text, index: its tokens), which
+ * a later WEV_BEAM replaces; the winner's tokens then come as WEV_TOKENs. */
+enum worker_ev_kind { WEV_PROGRESS, WEV_TOKEN, WEV_PARAMS, WEV_DONE, WEV_ERROR, WEV_BEAM };
 
 typedef struct worker_event {
     enum worker_ev_kind kind;
@@ -71,9 +73,12 @@ typedef struct worker_event {
     char *text;                   /* TOKEN: its printable UTF-8 text (streaming decoder; may be
                                      "" while a character is split across tokens),
                                      DONE: text the decoder held back to the end (or NULL),
+                                     BEAM: the best beam's text so far,
                                      ERROR: the message. Owned by the receiver: free() it */
     nt_sampler_cand cand[GEN_N_CAND]; /* TOKEN: top candidates before/after the chain */
     int n_cand;
+    nt_sampler_stage_info stages[NT_STAGE_COUNT]; /* TOKEN: what each active stage kept */
+    int n_stages;
     nt_sampler_params params;     /* PARAMS: the parameters now in force, from token `index` */
     enum gen_end end;             /* DONE */
     int32_t n_past;               /* DONE: tokens now in the KV cache (prompt + answer) */

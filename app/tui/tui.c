@@ -676,6 +676,11 @@ static int tui_worker_event(tui *t, worker_event *ev)
         f = UI_R_STATUS;
         break;
     case WEV_TOKEN: {
+        if (u->beam_text) { /* the search is over: its winner comes token by token */
+            free(u->beam_text);
+            u->beam_text = NULL;
+            u->beam_gen++;
+        }
         ui_answer *a = turn ? ui_answer_at(u, n - 1) : NULL;
         if (a && a->n == a->cap) {
             size_t cap = a->cap ? a->cap * 2 : 256;
@@ -685,13 +690,19 @@ static int tui_worker_event(tui *t, worker_event *ev)
             if (cand) a->cand = cand;
             uint8_t *nc = realloc(a->n_cand, cap);
             if (nc) a->n_cand = nc;
-            if (off && cand && nc) a->cap = cap;
+            nt_sampler_stage_info(*st)[NT_STAGE_COUNT] = realloc(a->stages, cap * sizeof *st);
+            if (st) a->stages = st;
+            uint8_t *ns = realloc(a->n_stages, cap);
+            if (ns) a->n_stages = ns;
+            if (off && cand && nc && st && ns) a->cap = cap;
         }
         if (a && a->n < a->cap) {
             a->off[a->n] = turn->len;
             int k = ev->n_cand < 10 ? ev->n_cand : 10;
             memcpy(a->cand[a->n], ev->cand, (size_t)k * sizeof ev->cand[0]);
             a->n_cand[a->n] = (uint8_t)k;
+            memcpy(a->stages[a->n], ev->stages, sizeof ev->stages);
+            a->n_stages[a->n] = (uint8_t)ev->n_stages;
             a->n++;
         }
         chat_apply(t->chat, ev);
@@ -711,12 +722,29 @@ static int tui_worker_event(tui *t, worker_event *ev)
         chat_apply(t->chat, ev);
         f = UI_R_HISTORY;
         break;
+    case WEV_BEAM: /* the provisional best beam replaces the previous one */
+        free(u->beam_text);
+        u->beam_text = ev->text;
+        ev->text = NULL;
+        u->beam_tokens = ev->index;
+        u->beam_gen++;
+        if (u->status.state != UI_GENERATING) {
+            u->status.state = UI_GENERATING;
+            u->status.gen_started = now_sec();
+        }
+        f = UI_R_HISTORY | UI_R_STATUS;
+        break;
     case WEV_ERROR:
         chat_apply(t->chat, ev);
         f = UI_R_HISTORY | tui_message(t, TS_ERROR, "%s", ev->text ? ev->text : "error");
         break;
     case WEV_DONE: {
         /* The end of an answer, or of a re-read of a loaded session (no answer pending). */
+        if (u->beam_text) {
+            free(u->beam_text);
+            u->beam_text = NULL;
+            u->beam_gen++;
+        }
         bool answer = turn && turn->role == NT_ROLE_ASSISTANT && !turn->complete;
         chat_apply(t->chat, ev);
         u->status.state = ev->end == GEN_END_STOPPED ? UI_STOPPED : UI_IDLE;

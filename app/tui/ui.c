@@ -40,6 +40,8 @@ void ui_truncate(ui *u, size_t n)
         free(u->answers[i].off);
         free(u->answers[i].cand);
         free(u->answers[i].n_cand);
+        free(u->answers[i].stages);
+        free(u->answers[i].n_stages);
         memset(&u->answers[i], 0, sizeof u->answers[i]);
     }
     if (n < u->n_answers) u->n_answers = n;
@@ -74,6 +76,7 @@ void ui_free(ui *u)
     free(u->hist.note_cache.src);
     memset(&u->hist.note_cache, 0, sizeof u->hist.note_cache);
     free(u->answers);
+    free(u->beam_text);
     free(u->hist.cache);
     free(u->help.text);
     free(u->hist.rows_shown);
@@ -435,7 +438,7 @@ void ui_layout(ui *u)
         u->hist.w = u->cols - UI_SIDE_WIDTH;
         u->hist.y = 0;
         u->hist.h = top_h;
-        int ph = US_COUNT_ + 2;
+        int ph = UI_PANEL_SLIDERS + 3; /* title, sliders, the chain, the keys */
         if (want_panel && want_probs && top_h - ph < 5) /* no room for both: the focus decides */
             want_panel = u->panel.focus, want_probs = !u->panel.focus;
         if (want_panel) u->panel.h = ph < top_h ? ph : top_h;
@@ -450,7 +453,7 @@ void ui_layout(ui *u)
         u->hist.w = u->cols;
         u->panel.w = u->probs.w = u->cols;
         u->panel.x = u->probs.x = 0;
-        int ph = US_COUNT_ + 1, qh = 11;
+        int ph = UI_PANEL_SLIDERS + 2, qh = 12; /* title, sliders, the chain */
         if (want_panel && want_probs && top_h - ph - qh < 3)
             want_panel = u->panel.focus, want_probs = !u->panel.focus;
         if (want_probs && top_h - qh < 3) qh = top_h - 3;

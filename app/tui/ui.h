@@ -46,13 +46,17 @@ enum ui_note_kind { UI_NOTE_INFO, UI_NOTE_ERROR };
 /* The sliders of the sampling panel: the rows of the parameter table that have a step
  * (app/conv/params.h), in table order; ui_slider_of gives a parameter's slider. */
 #define US_COUNT_ ((int)PARAM_N_SLIDERS)
+/* Sliders the panel shows at once; it scrolls to keep the selected one in view. */
+#define UI_PANEL_SLIDERS (US_COUNT_ < 8 ? US_COUNT_ : 8)
 
 /* What the UI remembers about each answer beyond the chat's turn (indexed like the turns):
- * where each token starts in the text and its candidates. */
+ * where each token starts in the text, its candidates and the chain's stages. */
 typedef struct ui_answer {
     size_t *off;           /* off[i]: byte offset of token i in the turn's text */
     nt_sampler_cand (*cand)[10];
     uint8_t *n_cand;
+    nt_sampler_stage_info (*stages)[NT_STAGE_COUNT]; /* what each active stage kept */
+    uint8_t *n_stages;
     size_t n, cap;
 } ui_answer;
 
@@ -64,6 +68,7 @@ typedef struct ui_turn_cache {
     int hl;                /* highlighted token index, -1 none */
     bool complete, busy;
     bool thinking_shown;   /* ui_history_view.show_thinking when rendered */
+    unsigned beam_gen;     /* ui.beam_gen when rendered */
     text_buf buf;
     size_t *src;           /* src[i]: offset in the turn's text that buf byte i shows, or
                               UI_NO_SRC (labels, marks, notes) */
@@ -105,6 +110,7 @@ typedef struct ui_history_view {
 typedef struct ui_panel_view {
     bool shown, focus;
     int slider;                 /* the selected slider */
+    int top;                    /* the first slider shown (scrolling) */
     int drag_slider;            /* slider being dragged with the mouse, -1 none */
     WINDOW *win;
     int y, x, h, w;
@@ -173,6 +179,10 @@ typedef struct ui {
     int32_t max_tokens;         /* <= 0 = until the context is full */
     nt_sampler_params base_params; /* what the reset key goes back to (the persona's values) */
     int32_t base_max_tokens;
+    char *beam_text;            /* beam search's best beam so far (WEV_BEAM), shown in place of
+                                   the answer being searched, marked provisional; NULL: none */
+    int32_t beam_tokens;        /* its tokens */
+    unsigned beam_gen;          /* bumped at each change of beam_text */
     ui_answer *answers;         /* one per turn (only answers use theirs) */
     size_t n_answers;
 

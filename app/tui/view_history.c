@@ -314,6 +314,14 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
                 think, fold, wb);
     free(marks);
     size_t notes = b->n;
+    if (answer && busy && t->len == 0 && u->beam_text) {
+        /* beam search under way: its best beam so far, which the next step may replace */
+        char lab[64];
+        int ln = snprintf(lab, sizeof lab, "[provisional: best of %d beams, %d tokens]",
+                          (int)t->params.beams, (int)u->beam_tokens);
+        text_buf_put(b, lab, (size_t)ln, TS_MARKER, false);
+        text_buf_put(b, u->beam_text, strlen(u->beam_text), TS_DIM, false);
+    }
     if (answer && busy) text_buf_put(b, "\xe2\x96\x8d", 3, TS_DIM, false); /* ▍ */
     if (answer && t->complete) {
         /* Endings people did not ask for are noted; an end of text or stop string is not. */
@@ -465,9 +473,11 @@ static int history_update(ui *u, int width)
         int hl = (u->probs.shown && i == u->probs.pick_turn && u->probs.pick >= 0) ? u->probs.pick : -1;
         if (!c->valid || c->width != width || c->len != t->len ||
             c->n_changes != t->n_changes || c->complete != t->complete || c->busy != busy ||
-            c->hl != hl || c->thinking_shown != u->hist.show_thinking) {
+            c->hl != hl || c->thinking_shown != u->hist.show_thinking ||
+            (busy && c->beam_gen != u->beam_gen)) {
             render_turn(u, i, t, c, width, hl, busy);
             c->thinking_shown = u->hist.show_thinking;
+            c->beam_gen = u->beam_gen;
             c->valid = true;
             c->width = width;
             c->len = t->len;

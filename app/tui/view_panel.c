@@ -113,11 +113,62 @@ double ui_slider_value_at(const ui *u, int s, int x)
     return d->span_lo + f * (max - d->span_lo);
 }
 
+/* Sliders that fit in the panel's rows: under the title, above the chain line. */
+static int panel_rows(const ui *u)
+{
+    int n = u->panel.h - 2;
+    return n < 0 ? 0 : n < UI_PANEL_SLIDERS ? n : UI_PANEL_SLIDERS;
+}
+
 int ui_slider_at_row(const ui *u, int y)
 {
     if (!u->panel.win) return -1;
-    int s = y - u->panel.y - 1; /* row 0 is the title */
-    return s >= 0 && s < US_COUNT_ && s + 1 < u->panel.h ? s : -1;
+    int row = y - u->panel.y - 1; /* row 0 is the title */
+    int s = u->panel.top + row;
+    return row >= 0 && row < panel_rows(u) && s < US_COUNT_ ? s : -1;
+}
+
+/* A stage's short name: on the panel's chain line ("top-k"), or compact ("k") in the
+ * probabilities view, where the count follows it. */
+static const char *stage_label(int stage, bool compact)
+{
+    static const char *const names[2][NT_STAGE_COUNT] = {
+        {[NT_STAGE_PENALTIES] = "pen", [NT_STAGE_DRY] = "dry", [NT_STAGE_TOP_N_SIGMA] = "n\xcf\x83",
+         [NT_STAGE_TOP_K] = "top-k", [NT_STAGE_TYPICAL] = "typ", [NT_STAGE_TOP_P] = "top-p",
+         [NT_STAGE_MIN_P] = "min-p", [NT_STAGE_XTC] = "xtc", [NT_STAGE_TEMPERATURE] = "temp",
+         [NT_STAGE_MIROSTAT] = "miro", [NT_STAGE_GREEDY] = "greedy"},
+        {[NT_STAGE_PENALTIES] = "pen", [NT_STAGE_DRY] = "dry", [NT_STAGE_TOP_N_SIGMA] = "n\xcf\x83",
+         [NT_STAGE_TOP_K] = "k", [NT_STAGE_TYPICAL] = "typ", [NT_STAGE_TOP_P] = "p",
+         [NT_STAGE_MIN_P] = "min", [NT_STAGE_XTC] = "xtc", [NT_STAGE_TEMPERATURE] = "T",
+         [NT_STAGE_MIROSTAT] = "miro", [NT_STAGE_GREEDY] = "greedy"},
+    };
+    return stage >= 0 && stage < NT_STAGE_COUNT ? names[compact][stage] : "?";
+}
+
+/* The chain as it stands: the active stages in their fixed order (natter.h's sampler
+ * section), e.g. "pen > top-k > top-p > min-p > temp". */
+static void chain_text(const nt_sampler_params *p, char *buf, size_t cap)
+{
+    bool greedy = !(p->temperature > 0.0f), miro = p->mirostat_tau > 0.0f;
+    const bool on[NT_STAGE_COUNT] = {
+        [NT_STAGE_PENALTIES] = p->repeat_last_n != 0 &&
+                               ((p->repeat_penalty > 0 && p->repeat_penalty != 1.0f) ||
+                                p->presence_penalty != 0 || p->frequency_penalty != 0),
+        [NT_STAGE_DRY] = p->dry_multiplier > 0 && p->dry_base >= 1.0f,
+        [NT_STAGE_TOP_N_SIGMA] = !greedy && !miro && p->top_n_sigma > 0,
+        [NT_STAGE_TOP_K] = !greedy && !miro && p->top_k > 0,
+        [NT_STAGE_TYPICAL] = !greedy && !miro && p->typical_p < 1.0f,
+        [NT_STAGE_TOP_P] = !greedy && !miro && p->top_p < 1.0f,
+        [NT_STAGE_MIN_P] = !greedy && !miro && p->min_p > 0,
+        [NT_STAGE_XTC] = !greedy && !miro && p->xtc_probability > 0,
+        [NT_STAGE_TEMPERATURE] = !greedy,
+        [NT_STAGE_MIROSTAT] = !greedy && miro,
+        [NT_STAGE_GREEDY] = greedy,
+    };
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < NT_STAGE_COUNT && n < cap; i++)
+        if (on[i]) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "\xe2\x80\xba" : "", stage_label(i, false));
 }
 
 static void slider_value_text(const ui *u, int s, char *buf, size_t cap)
@@ -148,8 +199,13 @@ void view_panel_draw(ui *u)
     const int label_w = 8, value_w = 5;
     u->panel.track_x = u->panel.x + x0 + label_w;
     u->panel.track_w = width - label_w - value_w - 1;
-    for (int s = 0; s < US_COUNT_ && s + 1 < u->panel.h; s++) {
-        int y = s + 1;
+    /* scroll so the selected slider shows */
+    const int rows = panel_rows(u);
+    if (u->panel.slider < u->panel.top) u->panel.top = u->panel.slider;
+    if (rows > 0 && u->panel.slider >= u->panel.top + rows) u->panel.top = u->panel.slider - rows + 1;
+    if (u->panel.top > US_COUNT_ - rows) u->panel.top = US_COUNT_ - rows > 0 ? US_COUNT_ - rows : 0;
+    for (int s = u->panel.top; s < US_COUNT_ && s < u->panel.top + rows; s++) {
+        int y = s - u->panel.top + 1;
         bool sel = u->panel.focus && s == u->panel.slider;
         char lab[16];
         snprintf(lab, sizeof lab, "%-7s", slider_def(s)->label);
@@ -172,8 +228,13 @@ void view_panel_draw(ui *u)
         ui_put_text(w, y, x0 + label_w + (u->panel.track_w > 0 ? u->panel.track_w : 0) + 1, vbuf,
                     sel ? TS_FOCUS : TS_TEXT, value_w);
     }
-    if (u->panel.h > US_COUNT_ + 1)
-        ui_put_text(w, US_COUNT_ + 1, x0, "F6 resets \xc2\xb7 F3 hides", TS_DIM, width);
+    if (u->panel.h > rows + 1) {
+        char chain[160];
+        chain_text(&u->params, chain, sizeof chain);
+        ui_put_text(w, rows + 1, x0, chain, TS_DIM, width);
+    }
+    if (u->panel.h > rows + 2)
+        ui_put_text(w, rows + 2, x0, "F6 resets \xc2\xb7 F3 hides", TS_DIM, width);
 }
 
 /* ------------------------------------------------------------------ probabilities ----- */
@@ -236,14 +297,27 @@ void view_probs_draw(ui *u)
     text[tl] = '\0';
     snprintf(title, sizeof title, "Token %zu/%zu \xc2\xab%s\xc2\xbb", k + 1, a->n, text);
     ui_put_text(w, 0, x0, title, TS_TITLE, width);
-    ui_put_text(w, 1, x0, "candidate    before \xe2\x86\x92 after", TS_DIM, width);
-    for (int i = 0; i < a->n_cand[k] && i + 2 < u->probs.h - (u->side ? 0 : 1); i++) {
+    /* what each active stage kept, in chain order ("kept k 40›p 7›min 7›T 7"), when
+     * the answer recorded them */
+    int y0 = 1;
+    if (a->n_stages && a->n_stages[k] > 0) {
+        char line[256];
+        size_t n = 0;
+        for (int i = 0; i < a->n_stages[k] && n < sizeof line; i++) {
+            const nt_sampler_stage_info *st = &a->stages[k][i];
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %d", i ? "\xe2\x80\xba" : "kept ",
+                                  stage_label(st->stage, true), (int)st->kept);
+        }
+        ui_put_text(w, y0++, x0, line, TS_DIM, width);
+    }
+    ui_put_text(w, y0, x0, "candidate    before \xe2\x86\x92 after", TS_DIM, width);
+    for (int i = 0; i < a->n_cand[k] && i + y0 + 1 < u->probs.h - (u->side ? 0 : 1); i++) {
         const nt_sampler_cand *c = &a->cand[k][i];
         token_label(u->tok, c->id, lab, sizeof lab);
         char row[160];
         snprintf(row, sizeof row, "%5.1f%% \xe2\x86\x92 %5.1f%%", 100.0 * c->p_before,
                  100.0 * c->p_after);
-        int y = i + 2;
+        int y = i + y0 + 1;
         int st = c->p_after > 0 ? TS_TEXT : TS_DIM;
         ui_put_text(w, y, x0, "\xc2\xab", TS_DIM, 1);
         int lw = ui_put_text(w, y, x0 + 1, lab, st, 9);

@@ -528,6 +528,12 @@ typedef struct nt_sampler_params {
     int32_t dry_allowed_length; /* repeats up to this many tokens go unpenalised (2) */
     float mirostat_tau;      /* Mirostat v2's target surprise in bits; 0 = off */
     float mirostat_eta;      /* its learning rate (0.1) */
+    /* The decoding strategy around the sampler: beams > 1 asks the caller's generation loop
+     * for beam search over the model's log-probabilities (natter's app/conv/gen.c, built on
+     * nt_model_kv_save), which scores a finished beam total / length^length_penalty. The
+     * sampler itself ignores both fields. */
+    int32_t beams;           /* 1 = sampling (this chain) */
+    float length_penalty;    /* 1 */
     uint64_t seed;
 } nt_sampler_params;
 
