@@ -307,11 +307,52 @@ static void test_exact_text(void)
     T_EQ_INT(param_parse(&param_defs[PARAM_TOP_K], "1.5", &w, NULL), NT_ERR_INVALID);
 }
 
+/* The strategy presets: every one reads (its text is in the table's spellings and ranges),
+ * sets what its name promises over a base, and keeps the base's other values. */
+static void test_presets(void)
+{
+    nt_sampler_params base = nt_sampler_default_params(), p;
+    base.seed = 42;
+    base.repeat_penalty = 1.3f;
+    nt_err e = {0};
+    for (size_t i = 0; i < PARAM_N_PRESETS; i++) {
+        T_EQ_INT(param_preset_apply(&param_presets[i], &base, &p, &e), NT_OK);
+        T_CHECK(p.seed == 42);
+        T_NEAR(p.repeat_penalty, 1.3, 1e-6); /* no preset touches the penalties */
+        T_CHECK(param_preset_find(param_presets[i].name) == &param_presets[i]);
+    }
+    T_EQ_INT(param_preset_apply(param_preset_find("GREEDY"), &base, &p, &e), NT_OK);
+    T_NEAR(p.temperature, 0.0, 0);
+    T_EQ_INT(p.beams, 1);
+    T_EQ_INT(param_preset_apply(param_preset_find("beam4"), &base, &p, &e), NT_OK);
+    T_EQ_INT(p.beams, 4);
+    T_EQ_INT(param_preset_apply(param_preset_find("creative"), &base, &p, &e), NT_OK);
+    T_NEAR(p.temperature, 1.2, 1e-6);
+    T_NEAR(p.xtc_probability, 0.5, 0);
+    T_NEAR(p.dry_multiplier, 0.8, 1e-6);
+    p.beams = 3; /* hopping on resets what the next preset does not use */
+    T_EQ_INT(param_preset_apply(param_preset_find("mirostat"), &p, &p, &e), NT_OK);
+    T_NEAR(p.mirostat_tau, 5.0, 0);
+    T_EQ_INT(p.beams, 1);
+    T_EQ_INT(param_preset_apply(param_preset_find("persona"), &base, &p, &e), NT_OK);
+    const param_values pv = {.sp = p}, bv = {.sp = base};
+    for (size_t i = 0; i < PARAM_COUNT; i++)
+        if (param_is_sampler(&param_defs[i])) T_CHECK(param_equal(&param_defs[i], &pv, &bv));
+    T_CHECK(param_preset_find("wild") == NULL);
+    /* a broken preset is reported, not half applied */
+    const param_preset bad = {"bad", "temp=0.5 top-q=3", ""};
+    p = base;
+    T_EQ_INT(param_preset_apply(&bad, &base, &p, &e), NT_ERR_INVALID);
+    T_EQ_STR(e.msg, "unknown parameter 'top-q'");
+    T_NEAR(p.temperature, base.temperature, 0);
+}
+
 int main(void)
 {
     T_RUN(test_ranges_accepted);
     T_RUN(test_ranges_refused);
     T_RUN(test_other_spelling);
     T_RUN(test_exact_text);
+    T_RUN(test_presets);
     return t_done();
 }

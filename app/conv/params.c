@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PARAM_ROW_(ID, NAME, YAML, ALIAS, SHORT, KIND, FIELD, LO, HI, SLO, SHI, FINE, COARSE,    \
                    LABEL, ARG, HELP)                                                              \
@@ -249,4 +250,53 @@ int param_read_map(ycfg *c, yaml_node_t *map, enum param_form form, unsigned all
         else if (seen) *seen |= 1u << d->id;
     }
     return rc;
+}
+
+/* ================================================================== presets ===== */
+
+/* Each turns off what it does not use, so hopping between them is predictable. */
+#define PRESET_PLAIN_ "typical-p=1 top-n-sigma=0 xtc-probability=0 dry-multiplier=0 mirostat-tau=0 beams=1"
+const param_preset param_presets[PARAM_N_PRESETS] = {
+    {"greedy", "temp=0 mirostat-tau=0 beams=1", "always the likeliest token"},
+    {"beam-4", "beams=4", "beam search with 4 beams: the likeliest whole continuation it finds"},
+    {"precise", "temp=0.3 top-k=40 top-p=0.9 min-p=0.1 " PRESET_PLAIN_,
+     "low temperature, tight filters: safe, focused answers"},
+    {"balanced", "temp=0.8 top-k=40 top-p=0.95 min-p=0.05 " PRESET_PLAIN_,
+     "llama.cpp's defaults"},
+    {"creative", "temp=1.2 top-k=0 top-p=1 min-p=0.05 typical-p=1 top-n-sigma=0 "
+                 "xtc-threshold=0.1 xtc-probability=0.5 dry-multiplier=0.8 mirostat-tau=0 beams=1",
+     "high temperature, XTC and DRY: surprising, less repetitive"},
+    {"mirostat", "temp=1 mirostat-tau=5 mirostat-eta=0.1 beams=1",
+     "Mirostat v2 keeps the surprise near 5 bits per token"},
+    {"persona", "", "the persona's own values"},
+};
+#undef PRESET_PLAIN_
+
+const param_preset *param_preset_find(const char *name)
+{
+    if (!strcasecmp(name, "beam") || !strcasecmp(name, "beam4")) name = "beam-4";
+    for (size_t i = 0; i < PARAM_N_PRESETS; i++)
+        if (!strcasecmp(name, param_presets[i].name)) return &param_presets[i];
+    return NULL;
+}
+
+int param_preset_apply(const param_preset *pr, const nt_sampler_params *base,
+                       nt_sampler_params *out, nt_err *err)
+{
+    param_values v = {.sp = *base};
+    const char *p = pr->set;
+    while (*p) {
+        char item[64];
+        size_t n = strcspn(p, " ");
+        if (n == 0 || n >= sizeof item) return nt_err_set(err, NT_ERR_INVALID, "preset %s: bad item", pr->name);
+        memcpy(item, p, n);
+        item[n] = '\0';
+        p += n + (p[n] == ' ');
+        char *eq = strchr(item, '=');
+        if (!eq) return nt_err_set(err, NT_ERR_INVALID, "preset %s: '%s' has no '='", pr->name, item);
+        *eq = '\0';
+        if (param_set_text(&v, item, eq + 1, NULL, NULL, 0, err) != NT_OK) return NT_ERR_INVALID;
+    }
+    *out = v.sp;
+    return NT_OK;
 }

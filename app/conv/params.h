@@ -179,6 +179,27 @@ bool param_equal(const param_def *d, const param_values *a, const param_values *
 int param_set_text(param_values *v, const char *name, const char *value, const param_def **d,
                    char *note, size_t cap, nt_err *err);
 
+/* ---- named decoding strategies (the chat's strategy picker, F10 and /strategy) ---- */
+
+/* A preset is the persona's own values with some parameters set over them, written as
+ * "NAME=VALUE ..." in the table's spellings (read by param_set_text, so its ranges hold).
+ * The seed and max-tokens are never part of one. */
+typedef struct param_preset {
+    const char *name;    /* "greedy", "beam-4", ... */
+    const char *set;     /* what it sets over the persona's values ("" for "persona") */
+    const char *help;    /* one line for people */
+} param_preset;
+
+#define PARAM_N_PRESETS 7
+extern const param_preset param_presets[PARAM_N_PRESETS];
+
+/* The preset called name (case-insensitive; "beam4" and "beam" read as "beam-4"), or NULL. */
+const param_preset *param_preset_find(const char *name);
+/* *out = base with the preset's settings over it. NT_OK; NT_ERR_INVALID with err filled if
+ * the preset's text is wrong (a defect: test_params reads every preset). */
+int param_preset_apply(const param_preset *pr, const nt_sampler_params *base,
+                       nt_sampler_params *out, nt_err *err);
+
 /* ---- in YAML files (personas, sessions): errors and notes go through yamlcfg ---- */
 
 struct ycfg;

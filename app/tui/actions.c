@@ -61,7 +61,8 @@ static int tui_set(tui *t, const char *args)
     t->u.max_tokens = v.max_tokens;
     /* The answer limit is taken when an answer starts; the sampler's values reach a running
      * answer at the next token. */
-    const char *when = param_is_sampler(d) ? "" : " (from the next answer on)";
+    const char *when = param_is_sampler(d) && d->id != PARAM_BEAMS && d->id != PARAM_LENGTH_PENALTY
+                           ? "" : " (from the next answer on)";
     return tui_apply_params(t) |
            tui_message(t, TS_NOTE, "%s = %s%s%s%s", d->name, buf, when, note[0] ? "; note: " : "", note);
 }
@@ -648,7 +649,41 @@ static int action_RESET(tui *t, const char *args)
     u->params = u->base_params;
     u->params.seed = seed;
     u->max_tokens = u->base_max_tokens;
+    u->strategy = PARAM_N_PRESETS - 1; /* "persona" */
     return tui_apply_params(t) | tui_message(t, TS_NOTE, "sliders reset to the %s persona", u->persona);
+}
+
+/* The strategy picker: a named preset over the persona's values (params.h), seed and answer
+ * limit kept; F10 (no argument) takes the next one. During an answer the sampling values
+ * reach it at the next token and mark the history there; beams wait for the next answer. */
+static int action_STRATEGY(tui *t, const char *args)
+{
+    ui *u = &t->u;
+    const param_preset *pr;
+    if (args && args[0]) {
+        char name[32];
+        if (sscanf(args, "%31s", name) != 1 || !(pr = param_preset_find(name))) {
+            char list[160];
+            size_t n = 0;
+            for (size_t i = 0; i < PARAM_N_PRESETS && n < sizeof list; i++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", param_presets[i].name);
+            return tui_message(t, TS_ERROR, "/strategy: unknown strategy '%s' (%s)", args, list);
+        }
+        u->strategy = (int)(pr - param_presets);
+    } else {
+        u->strategy = (u->strategy + 1) % PARAM_N_PRESETS;
+        pr = &param_presets[u->strategy];
+    }
+    nt_sampler_params p;
+    nt_err err = {0};
+    if (param_preset_apply(pr, &u->base_params, &p, &err) != NT_OK)
+        return tui_message(t, TS_ERROR, "%s", err.msg);
+    p.seed = u->params.seed;
+    bool later = u->status.state == UI_GENERATING && p.beams != u->params.beams;
+    u->params = p;
+    return tui_apply_params(t) |
+           tui_message(t, TS_NOTE, "strategy %s: %s%s (F10: next)", pr->name, pr->help,
+                       later ? "; beams from the next answer" : "");
 }
 
 static int action_REDRAW(tui *t, const char *args) { return UI_R_REPAINT; }

@@ -81,6 +81,7 @@ enum cmd_flags {
     X(TOKEN_PREV,    NULL,       "",           CMD_CTX_ANY,   CK_A_LEFT,  0,          "Alt-Left",         0,                       "probabilities view: pick the previous token of the last answer") \
     X(TOKEN_NEXT,    NULL,       "",           CMD_CTX_ANY,   CK_A_RIGHT, 0,          "Alt-Right",        0,                       "probabilities view: pick the next token of the last answer") \
     X(RESET,         NULL,       "",           CMD_CTX_ANY,   CK_F6,      0,          "F6",               0,                       "reset every slider to the persona's values") \
+    X(STRATEGY,      "strategy", "[NAME]",     CMD_CTX_ANY,   CK_F10,     0,          "F10",              CMD_F_ARGS,              "switch decoding strategy (F10: the next one): greedy, beam-4, precise, balanced, creative, mirostat or persona; mid-answer from the next token (beams: from the next answer)") \
     X(REDRAW,        NULL,       "",           CMD_CTX_ANY,   CK_CTRL_L,  0,          "Ctrl-L",           0,                       "redraw the screen") \
     X(SUSPEND,       NULL,       "",           CMD_CTX_ANY,   CK_CTRL_Z,  0,          "Ctrl-Z",           0,                       "suspend natter (the shell's fg brings it back)") \
     X(SLIDER_PREV,   NULL,       "",           CMD_CTX_PANEL, CK_UP,      'k',        "Up, k",            0,                       "panel: previous slider") \

@@ -147,6 +147,7 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     if (!(p->sampling.set & (1u << PARAM_SEED)) && !t->opts->seed_given) u->params.seed = seed;
     u->base_params = u->params;
     u->base_max_tokens = u->max_tokens;
+    u->strategy = PARAM_N_PRESETS - 1; /* "persona": F10 starts with greedy */
     u->persona = p->name;
     u->hist.follow = true;
     u->fixed_gen++;

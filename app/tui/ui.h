@@ -179,6 +179,7 @@ typedef struct ui {
     int32_t max_tokens;         /* <= 0 = until the context is full */
     nt_sampler_params base_params; /* what the reset key goes back to (the persona's values) */
     int32_t base_max_tokens;
+    int strategy;               /* the strategy picker's last preset (param_presets index) */
     char *beam_text;            /* beam search's best beam so far (WEV_BEAM), shown in place of
                                    the answer being searched, marked provisional; NULL: none */
     int32_t beam_tokens;        /* its tokens */
