@@ -453,7 +453,7 @@ void ui_layout(ui *u)
         u->hist.w = u->cols;
         u->panel.w = u->probs.w = u->cols;
         u->panel.x = u->probs.x = 0;
-        int ph = UI_PANEL_SLIDERS + 2, qh = 12; /* title, sliders, the chain */
+        int ph = UI_PANEL_SLIDERS + 2, qh = 11; /* title, sliders, the chain */
         if (want_panel && want_probs && top_h - ph - qh < 3)
             want_panel = u->panel.focus, want_probs = !u->panel.focus;
         if (want_probs && top_h - qh < 3) qh = top_h - 3;
