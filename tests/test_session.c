@@ -905,8 +905,9 @@ static session *save_and_load(worker *w, chat *c, const char *path, session **sa
 
 /* The newer samplers replay exactly too: an answer that starts with DRY and XTC (XTC's chance
  * comes from the step's one RNG output) and switches to Mirostat v2 mid-answer, and one that
- * starts with typical-p and top-nσ and switches to DRY and XTC; the file records the
- * parameters (only these, beside the classic ones) and the changes by token index. */
+ * starts with typical-p and top-nσ and switches to DRY and XTC; and a beam search answer. The
+ * file records the parameters (only these, beside the classic ones) and the changes by token
+ * index. */
 static void test_replay_samplers(void)
 {
     worker *w = t_stories_worker(256);
@@ -942,6 +943,14 @@ static void test_replay_samplers(void)
     st[0].p.xtc_probability = 0.7f;
     chat_add_user(c, "Lily");
     T_CHECK(answer_until(w, c, &q, 60, st, 1, -1));
+    /* the third is a beam search (deterministic: no seed, no changes) */
+    nt_sampler_params bp = nt_sampler_default_params();
+    bp.beams = 3;
+    bp.length_penalty = 0.5f;
+    chat_add_user(c, "The dog");
+    worker_event d = answer_live(w, c, &bp, 20, NULL, 0, -1);
+    T_CHECK(d.end == GEN_END_LENGTH || d.end == GEN_END_EOG);
+    T_CHECK(chat_turn_at(c, 5) && chat_turn_at(c, 5)->tokens.n > 0);
 
     char path[512];
     snprintf(path, sizeof path, "%s/samplers.yaml", t_tmpdir());
@@ -957,13 +966,14 @@ static void test_replay_samplers(void)
     T_CHECK(strstr(text, "typical-p: 0.9") != NULL);
     T_CHECK(strstr(text, "param: xtc-probability, value: 0.7") != NULL);
     T_CHECK(strstr(text, "dry-base") == NULL); /* at its default: left out */
+    T_CHECK(strstr(text, "beams: 3, length-penalty: 0.5") != NULL);
     free(text);
-    T_EQ_INT(replay_all(r, 1, NULL), 2);
-    T_EQ_INT(replay_all(r, 2, NULL), 2);
+    T_EQ_INT(replay_all(r, 1, NULL), 3);
+    T_EQ_INT(replay_all(r, 2, NULL), 3);
     /* and the switches matter: without the changes the answers differ */
     r->turns[1].n_changes = 0;
     r->turns[3].n_changes = 0;
-    T_EQ_INT(replay_all(r, 1, "1"), 0);
+    T_EQ_INT(replay_all(r, 1, "1"), 1); /* the beam answer still matches: temp has no say */
     session_free(r);
     session_free(s);
     chat_free(c);
