@@ -30,7 +30,9 @@ static void test_parse(void)
     T_EQ_INT(commands_parse("/se", &args), -2); /* set, sessions */
     T_EQ_INT(commands_parse("/set", &args), CMD_SET);
     T_EQ_INT(commands_parse("/ses", &args), CMD_SESSIONS);
-    T_EQ_INT(commands_parse("/st", &args), CMD_STATS);
+    T_EQ_INT(commands_parse("/st", &args), -2); /* stats, strategy */
+    T_EQ_INT(commands_parse("/sta", &args), CMD_STATS);
+    T_EQ_INT(commands_parse("/str", &args), CMD_STRATEGY);
     T_EQ_INT(commands_parse("/sessions now", &args), -3);
     T_EQ_INT(commands_parse("/lo x", &args), CMD_LOAD);
     T_EQ_STR(args, "x");
