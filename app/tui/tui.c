@@ -993,6 +993,7 @@ int tui_main(const struct cli_opts *opts)
     rc = tui_loop(&t) == 0 ? 0 : 1;
     tui_finish(&t);
     input_free();
+    ui_del_windows(&t.u);
     term_end();
     if (t.quit_signal) rc = 128 + t.quit_signal;
     tui_say_saved(&t);

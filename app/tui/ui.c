@@ -22,7 +22,7 @@ void ui_init(ui *u)
     u->hist.follow = true;
 }
 
-static void ui_del_windows(ui *u)
+void ui_del_windows(ui *u)
 {
     WINDOW **ws[] = {&u->hist.win, &u->panel.win, &u->probs.win, &u->msg.win,
                      &u->input.win, &u->status.win, &u->help.win};

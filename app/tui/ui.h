@@ -206,6 +206,9 @@ typedef struct ui {
 void ui_init(ui *u);
 /* Frees windows, caches and the per-answer records (not the chat or the worker). */
 void ui_free(ui *u);
+/* Deletes the screen's windows (ui_free does too); call before term_end, whose delscreen frees
+ * every window, so that ui_free never deletes a freed one (valgrind found that). */
+void ui_del_windows(ui *u);
 /* Computes the layout for the current screen size and makes the windows. */
 void ui_layout(ui *u);
 /* Draws what flags say (UI_R_LAYOUT lays out first and draws everything), one doupdate. */
