@@ -124,27 +124,42 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
 #define TILE_UNROLL _Pragma("GCC unroll 8")
 #define TILE_FOR(i, N) TILE_UNROLL for (int i = 0; i < (N); i++)
 
-/* F32, F16, BF16 against f32 activations: per (row, token) one 16-lane accumulator, one FMA
- * per 16 values, a masked last step for a ragged n; then the fixed horizontal sum. */
+/* F32, F16, BF16 against f32 activations. Per (row, token) two 16-lane partial sums: step s
+ * (values 16s .. 16s+15, the last one masked for a ragged n) is added by FMA into partial
+ * s mod 2, steps in increasing order; then p0 + p1 and the fixed horizontal sum. Two partials
+ * give a row two independent FMA chains, which decoding needs: it streams one row at a time
+ * (interleaving rows, one memory stream each, halved the speed from memory, measured), and a
+ * single chain is bound by the FMA latency (-35% on an F16 model). The 2·R·T partials of a
+ * tile stay in registers, so prompt tiles are 4 rows × 3 tokens. */
+#define FLOAT_STEP(LDW, I_, K_, FULL_, P_)                                                  \
+    do {                                                                                    \
+        __m512 w[TILE_MAX];                                                                 \
+        TILE_FOR(r, R) w[r] = LDW(W + (size_t)r * rb, (I_), (K_), (FULL_));                 \
+        TILE_FOR(t, T) {                                                                    \
+            const float *xp = (const float *)(const void *)(A + (size_t)t * ab) + (I_);     \
+            __m512 x = (FULL_) ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps((K_), xp);     \
+            TILE_FOR(r, R) acc[P_][r][t] = _mm512_fmadd_ps(w[r], x, acc[P_][r][t]);         \
+        }                                                                                   \
+    } while (0)
 #define DEF_TILE_FLOAT(NAME, LDW)                                                           \
     AVX512 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab, \
                                    int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                       \
-        __m512 acc[TILE_MAX][TILE_MAX];                                                     \
-        TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();                      \
-        for (int64_t i = 0; i < n; i += 16) {                                               \
-            /* full steps load unmasked (faster); the last, ragged one masked: same values */ \
-            const int full = n - i >= 16;                                                   \
-            const __mmask16 k = full ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u); \
-            __m512 w[TILE_MAX];                                                             \
-            TILE_FOR(r, R) w[r] = LDW(W + (size_t)r * rb, i, k, full);                      \
-            TILE_FOR(t, T) {                                                                \
-                const float *xp = (const float *)(const void *)(A + (size_t)t * ab) + i;    \
-                __m512 x = full ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(k, xp);       \
-                TILE_FOR(r, R) acc[r][t] = _mm512_fmadd_ps(w[r], x, acc[r][t]);             \
-            }                                                                               \
+        const __mmask16 all = 0xffff;                                                       \
+        __m512 acc[2][TILE_MAX][TILE_MAX];                                                  \
+        TILE_FOR(p, 2) TILE_FOR(r, R) TILE_FOR(t, T) acc[p][r][t] = _mm512_setzero_ps();    \
+        int64_t i = 0;                                                                      \
+        for (; i + 32 <= n; i += 32) {                                                      \
+            FLOAT_STEP(LDW, i, all, 1, 0);                                                  \
+            FLOAT_STEP(LDW, i + 16, all, 1, 1);                                             \
         }                                                                                   \
-        TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);     \
+        if (i < n) { /* one more step, into partial 0; it may be ragged */                  \
+            const int full = n - i >= 16;                                                   \
+            const __mmask16 k = full ? all : (__mmask16)((1u << (n - i)) - 1u);             \
+            FLOAT_STEP(LDW, i, k, full, 0);                                                 \
+        }                                                                                   \
+        TILE_FOR(r, R) TILE_FOR(t, T)                                                       \
+            Y[t * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][t], acc[1][r][t])); \
     }
 
 AVX512 static inline __m512 ldw_f32(const uint8_t *row, int64_t i, __mmask16 k, int full)
@@ -1029,12 +1044,12 @@ AVX512 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
 
 /* Tile shapes (rows × inputs for prompts, then rows for decoding), chosen by measurement on
  * Zen 5: for prompts, enough independent accumulators to hide latency, few enough to stay in
- * the 32 registers. Decoding streams the weights from memory: the float kernels want 8 rows
- * in flight (one FMA chain each), while the integer kernels stream fastest one row at a time
- * (2-3× slower with 2 or more interleaved rows, measured). */
-QUANT_DEF_TILE_FNS(AVX512, f32, 4, 6, 8)
-QUANT_DEF_TILE_FNS(AVX512, f16, 4, 6, 8)
-QUANT_DEF_TILE_FNS(AVX512, bf16, 4, 6, 8)
+ * the 32 registers. Decoding streams the weights from memory one row at a time: every kernel
+ * is 2-3× slower from memory with 2 or more interleaved rows (measured; in cache 8 float rows
+ * would be faster). */
+QUANT_DEF_TILE_FNS(AVX512, f32, 4, 3, 1)
+QUANT_DEF_TILE_FNS(AVX512, f16, 4, 3, 1)
+QUANT_DEF_TILE_FNS(AVX512, bf16, 4, 3, 1)
 QUANT_DEF_TILE_FNS(AVX512, q8_0, 4, 6, 1)
 DEF_ROW_FNS(q4_0)
 DEF_ROW_FNS(q4_1)
