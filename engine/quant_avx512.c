@@ -110,16 +110,17 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
 
 /* ------------------------------------------------------------------ tiles ----- */
 
-/* The matrix kernels of the main types (F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K) are written
- * once as always-inline tile bodies, tile_T(W, rb, A, ab, n, Y, ldy, R, T): rows W + r·rb
- * (r < R) against activations A + t·ab (t < T), Y[t·ldy + r] = their dot product. R and T are
- * compile-time constants in every instantiation, so the tile's accumulators live in registers
- * and each weight vector, once loaded and unpacked, serves T tokens (and each activation
- * vector R rows): a prompt runs at matrix-multiply speed instead of streaming the weights
- * once per token. Every (row, token) value has its own accumulator and sees exactly the same
- * operations in the same order whatever R and T are, so a single dot (1 × 1), decoding
- * (R × 1) and a prompt (R × T) give bit-identical values. TILE_UNROLL makes GCC unroll the
- * R and T loops, which is what puts the accumulators in registers. */
+/* The matrix kernels of the main types (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL,
+ * Q4_K, Q5_K, Q6_K; not yet Q2_K, Q3_K, IQ4_XS) are written once as always-inline tile
+ * bodies, tile_T(W, rb, A, ab, n, Y, ldy, R, T): rows W + r·rb (r < R) against activations
+ * A + t·ab (t < T), Y[t·ldy + r] = their dot product. R and T are compile-time constants in
+ * every instantiation, so the tile's accumulators live in registers and each weight vector,
+ * once loaded and unpacked, serves T tokens (and each activation vector R rows): a prompt
+ * runs at matrix-multiply speed instead of streaming the weights once per token. Every
+ * (row, token) value has its own accumulators and sees exactly the same operations in the
+ * same order whatever R and T are, so a single dot (1 × 1), decoding (R × 1) and a prompt
+ * (R × T) give bit-identical values. TILE_UNROLL makes GCC unroll the R and T loops, which
+ * is what puts the accumulators in registers. */
 #define TILE_MAX 8
 #define TILE_UNROLL _Pragma("GCC unroll 8")
 #define TILE_FOR(i, N) TILE_UNROLL for (int i = 0; i < (N); i++)
@@ -569,44 +570,49 @@ AVX512 static inline __m512 two_scales(float d0, float d1)
     return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
 }
 
-/* Q8_0: two blocks (64 bytes) per step. The int8 × int8 products go through VPDPBUSD
- * (unsigned × signed) on a + 128 (the activations flipped once per token: a XOR 0x80),
- * started from −128·(sum of the weights' bytes) (once per row): each int32 lane gets the
- * exact sum of its four products. Per (row, token), lane sums × (d_w·d_a, rounded once) are
- * added into one 16-lane accumulator, blocks in order. An odd last block runs with the upper
- * half zeroed. */
-AVX512 INLINE static void tile_q8_0(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
-                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
-{
-    const int64_t nb = n / 32;
-    const __m512i x80 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    __m512 acc[TILE_MAX][TILE_MAX];
-    TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b += 2) {
-        const int two = b + 1 < nb;
-        __m512i au[TILE_MAX];
-        __m512 da[TILE_MAX];
-        TILE_FOR(t, T) {
-            const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-            au[t] = _mm512_xor_si512(two ? ld2x32(a[0].qs, a[1].qs)
-                                         : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[0].qs)),
-                                     x80);
-            da[t] = two_scales(a[0].d, two ? a[1].d : 0.0f);
-        }
-        TILE_FOR(r, R) {
-            const quant_block_q8_0 *x = (const quant_block_q8_0 *)(const void *)(W + (size_t)r * rb) + b;
-            __m512i w = two ? ld2x32(x[0].qs, x[1].qs)
-                            : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));
-            __m512i c = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, x80, w));
-            __m512 dw = two_scales(h2f(x[0].d), two ? h2f(x[1].d) : 0.0f);
-            TILE_FOR(t, T) {
-                __m512i p = _mm512_dpbusd_epi32(c, au[t], w);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, da[t]), acc[r][t]);
-            }
-        }
+/* Q8_0 and IQ4_NL (signed byte values, one scale per 32): two blocks (64 bytes) per step.
+ * The int8 × int8 products go through VPDPBUSD (unsigned × signed) on a + 128 (the
+ * activations flipped once per token: a XOR 0x80), started from −128·(sum of the weights'
+ * bytes) (once per row): each int32 lane gets the exact sum of its four products. Per (row,
+ * token), lane sums × (d_w·d_a, rounded once) are added into one 16-lane accumulator, blocks
+ * in order. An odd last block runs with the upper half zeroed. VALS2(x) gives the byte values
+ * of blocks x[0] and x[1], VALS1(x) those of x[0] with the upper half zero. */
+#define DEF_TILE_S8(NAME, BT, VALS2, VALS1)                                                  \
+    AVX512 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab, \
+                                   int64_t n, float *Y, int64_t ldy, const int R, const int T) \
+    {                                                                                        \
+        const int64_t nb = n / 32;                                                           \
+        const __m512i x80 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();     \
+        __m512 acc[TILE_MAX][TILE_MAX];                                                      \
+        TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm512_setzero_ps();                       \
+        for (int64_t b = 0; b < nb; b += 2) {                                                \
+            const int two = b + 1 < nb;                                                      \
+            __m512i au[TILE_MAX];                                                            \
+            __m512 da[TILE_MAX];                                                             \
+            TILE_FOR(t, T) {                                                                 \
+                const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b; \
+                au[t] = _mm512_xor_si512(two ? ld2x32(a[0].qs, a[1].qs)                      \
+                                             : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[0].qs)), \
+                                         x80);                                               \
+                da[t] = two_scales(a[0].d, two ? a[1].d : 0.0f);                             \
+            }                                                                                \
+            TILE_FOR(r, R) {                                                                 \
+                const BT *x = (const BT *)(const void *)(W + (size_t)r * rb) + b;            \
+                __m512i w = two ? VALS2(x) : VALS1(x);                                       \
+                __m512i c = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, x80, w));       \
+                __m512 dw = two_scales(h2f(x[0].d), two ? h2f(x[1].d) : 0.0f);               \
+                TILE_FOR(t, T) {                                                             \
+                    __m512i p = _mm512_dpbusd_epi32(c, au[t], w);                            \
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, da[t]), acc[r][t]); \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);      \
     }
-    TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
-}
+
+#define Q8_VALS2(x) ld2x32((x)[0].qs, (x)[1].qs)
+#define Q8_VALS1(x) _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(x)[0].qs))
+DEF_TILE_S8(tile_q8_0, quant_block_q8_0, Q8_VALS2, Q8_VALS1)
 
 /* The unsigned values (0..15) of two nibble blocks in value order, one register:
  * [block 0: 0..15, 16..31 | block 1: 0..15, 16..31]. */
@@ -640,14 +646,24 @@ static const int16_t iota16[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 1
  * puts their quant bytes in place (twice: low then high nibbles) and picks out their scales.
  * The offset (−8 or −16 per value) is subtracted exactly in the same int32 lanes as
  * VPDPBUSD(offset bytes, activations). The min term of Q4_1/Q5_1 (m · d_a · isum) is summed
- * in float, in block order. An odd last block pairs with itself against zero activations. */
-#define DEF_DOT_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF, FIFTH)                             \
-    AVX512 INLINE static float NAME(const void *row, const void *act, int64_t n)             \
+ * in float, in block order, in lanes 2 and 3 of a second accumulator. An odd last block pairs
+ * with itself against zero activations. As a tile (see "tiles" above): a row's values, scales
+ * and mins are unpacked once per block pair for T tokens, a token's activations, their offset
+ * products and scales once for R rows. */
+#define DEF_TILE_LEGACY(NAME, BT, VALS, OFF, HAS_M, MIN_OF, FIFTH)                            \
+    AVX512 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab, \
+                                   int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                        \
-        const BT *x = row;                                                                   \
-        const quant_act32 *a = act;                                                          \
-        int64_t nb = n / 32, b = 0;                                                          \
-        __m512 acc = _mm512_setzero_ps();                                                    \
+        const int64_t nb = n / 32;                                                           \
+        int64_t b = 0;                                                                       \
+        __m512 acc[TILE_MAX][TILE_MAX];                                                      \
+        __m128 mvec[TILE_MAX][TILE_MAX];                                                     \
+        float msum[TILE_MAX][TILE_MAX];                                                      \
+        TILE_FOR(r, R) TILE_FOR(t, T) {                                                      \
+            acc[r][t] = _mm512_setzero_ps();                                                 \
+            mvec[r][t] = _mm_setzero_ps();                                                   \
+            msum[r][t] = 0.0f;                                                               \
+        }                                                                                    \
         const __m512i off = _mm512_set1_epi8(OFF), m4 = _mm512_set1_epi8(0x0f);              \
         const int bw = (int)(sizeof(BT) / 2), qo = (int)(offsetof(BT, qs) / 2);              \
         /* word i of a pair's values: block i / 16, quant word qo + (i & 7) of it */         \
@@ -659,40 +675,59 @@ static const int16_t iota16[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 1
         /* words d0, d1, m0, m1 (the mins only exist in Q4_1/Q5_1) */                     \
         const __m512i didx = _mm512_castsi128_si512(                                         \
             _mm_setr_epi16(0, (short)bw, 1, (short)(bw + 1), 0, 0, 0, 0));                   \
-        __m128 mvec = _mm_setzero_ps();                                                      \
         const __m512i lanes01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); \
-        float msum = 0.0f;                                                                   \
         for (; b + 2 <= nb; b += 2) {                                                        \
-            __m512i raw = _mm512_maskz_loadu_epi16((__mmask32)((1u << (2 * bw)) - 1u), &x[b]); \
-            __m512i q = _mm512_permutexvar_epi16(qidx, raw);                                 \
-            __m512i w = _mm512_and_si512(                                                    \
-                _mm512_mask_blend_epi16(0xff00ff00u, q, _mm512_srli_epi16(q, 4)), m4);       \
-            w = FIFTH(w, &x[b], &x[b + 1]);                                                  \
-            __m512i v = ld2x32(a[b].qs, a[b + 1].qs);                                        \
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v);                   \
-            if (OFF) p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v)); \
-            /* d_w of both blocks from the same load, times d_a: one rounding each */        \
-            __m128 dd = _mm_mul_ps(                                                          \
-                _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(didx, raw))),   \
-                _mm_setr_ps(a[b].d, a[b + 1].d, a[b].d, a[b + 1].d));                        \
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),                                     \
-                                  _mm512_permutexvar_ps(lanes01, _mm512_castps128_ps512(dd)), acc); \
-            if (HAS_M) /* lanes 2, 3: m · d_a · isum of the two blocks, summed per lane */   \
-                mvec = _mm_add_ps(mvec, _mm_mul_ps(dd, _mm_cvtepi32_ps(_mm_setr_epi32(       \
-                                                           0, 0, a[b].isum, a[b + 1].isum)))); \
+            __m512i v[TILE_MAX], vo[TILE_MAX];                                               \
+            __m128 da[TILE_MAX], is[TILE_MAX];                                               \
+            TILE_FOR(t, T) {                                                                 \
+                const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b; \
+                v[t] = ld2x32(a[0].qs, a[1].qs);                                             \
+                if (OFF) vo[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v[t]);     \
+                da[t] = _mm_setr_ps(a[0].d, a[1].d, a[0].d, a[1].d);                         \
+                if (HAS_M) is[t] = _mm_cvtepi32_ps(_mm_setr_epi32(0, 0, a[0].isum, a[1].isum)); \
+            }                                                                                \
+            TILE_FOR(r, R) {                                                                 \
+                const BT *x = (const BT *)(const void *)(W + (size_t)r * rb) + b;            \
+                __m512i raw = _mm512_maskz_loadu_epi16((__mmask32)((1u << (2 * bw)) - 1u), x); \
+                __m512i q = _mm512_permutexvar_epi16(qidx, raw);                             \
+                __m512i w = _mm512_and_si512(                                                \
+                    _mm512_mask_blend_epi16(0xff00ff00u, q, _mm512_srli_epi16(q, 4)), m4);   \
+                w = FIFTH(w, &x[0], &x[1]);                                                  \
+                const __m128 dw = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(didx, raw))); \
+                TILE_FOR(t, T) {                                                             \
+                    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v[t]);        \
+                    if (OFF) p = _mm512_sub_epi32(p, vo[t]);                                 \
+                    /* d_w of both blocks times d_a: one rounding each */                   \
+                    const __m128 dd = _mm_mul_ps(dw, da[t]);                                 \
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),                       \
+                                                _mm512_permutexvar_ps(lanes01, _mm512_castps128_ps512(dd)), \
+                                                acc[r][t]);                                  \
+                    if (HAS_M) /* lanes 2, 3: m · d_a · isum of the two blocks, per lane */  \
+                        mvec[r][t] = _mm_add_ps(mvec[r][t], _mm_mul_ps(dd, is[t]));          \
+                }                                                                            \
+            }                                                                                \
         }                                                                                    \
         if (b < nb) {                                                                        \
-            __m512i w = VALS(&x[b], &x[b]);                                                  \
-            __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs)); \
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v);                   \
-            if (OFF) p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v)); \
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, 0.0f), \
-                                  acc);                                                      \
-            if (HAS_M) msum += MIN_OF(&x[b]) * a[b].d * (float)a[b].isum;                    \
+            TILE_FOR(r, R) {                                                                 \
+                const BT *x = (const BT *)(const void *)(W + (size_t)r * rb) + b;            \
+                __m512i w = VALS(&x[0], &x[0]);                                              \
+                TILE_FOR(t, T) {                                                             \
+                    const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b; \
+                    __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[0].qs)); \
+                    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, v);           \
+                    if (OFF) p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, v)); \
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),                       \
+                                                two_scales(h2f(x[0].d) * a[0].d, 0.0f), acc[r][t]); \
+                    if (HAS_M) msum[r][t] += MIN_OF(&x[0]) * a[0].d * (float)a[0].isum;      \
+                }                                                                            \
+            }                                                                                \
         }                                                                                    \
-        if (HAS_M) msum += _mm_cvtss_f32(_mm_add_ss(_mm_movehl_ps(mvec, mvec),               \
-                                                    _mm_shuffle_ps(mvec, mvec, 3)));         \
-        return _mm512_reduce_add_ps(acc) + msum;                                             \
+        TILE_FOR(r, R) TILE_FOR(t, T) {                                                      \
+            float m = msum[r][t];                                                            \
+            if (HAS_M) m += _mm_cvtss_f32(_mm_add_ss(_mm_movehl_ps(mvec[r][t], mvec[r][t]),  \
+                                                     _mm_shuffle_ps(mvec[r][t], mvec[r][t], 3))); \
+            Y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]) + m;                            \
+        }                                                                                    \
     }
 
 /* Q5_x: 16 added to value j of each block where bit j of its u32 qh is set. */
@@ -712,10 +747,10 @@ AVX512 static inline __m512i add_fifth_bits_(__m512i w, const uint8_t *qh0, cons
 
 #define NO_QH(w, p0, p1) (w)
 
-DEF_DOT_LEGACY(k_q4_0, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE, NO_QH)
-DEF_DOT_LEGACY(k_q4_1, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M, NO_QH)
-DEF_DOT_LEGACY(k_q5_0, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE, add_fifth_bits)
-DEF_DOT_LEGACY(k_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M, add_fifth_bits)
+DEF_TILE_LEGACY(tile_q4_0, quant_block_q4_0, VALS_Q4, 8, 0, MIN_NONE, NO_QH)
+DEF_TILE_LEGACY(tile_q4_1, quant_block_q4_1, VALS_Q4, 0, 1, MIN_M, NO_QH)
+DEF_TILE_LEGACY(tile_q5_0, quant_block_q5_0, VALS_Q5, 16, 0, MIN_NONE, add_fifth_bits)
+DEF_TILE_LEGACY(tile_q5_1, quant_block_q5_1, VALS_Q5, 0, 1, MIN_M, add_fifth_bits)
 
 /* Lane → scale index tables for VPERMW: after VPMADDUBSW a register of 64 values becomes 32
  * int16 lanes, lane i covering values 2i and 2i+1. */
@@ -977,28 +1012,10 @@ AVX512 static inline __m512i sign_of(__m512i a, __m512i w)
 
 /* IQ4_NL: two blocks per register, looked up in the codebook (signed bytes), multiplied as
  * |w|·(±a) with VPDPBUSD; an odd last block with the upper half of the activations zero. */
-AVX512 INLINE static float k_iq4_nl(const void *row, const void *act, int64_t n)
-{
-    const quant_block_iq4_nl *x = row;
-    const quant_act32 *a = act;
-    const __m512i kv = iq4_table();
-    int64_t nb = n / 32, b = 0;
-    __m512 acc = _mm512_setzero_ps();
-    for (; b + 2 <= nb; b += 2) {
-        __m512i w = _mm512_shuffle_epi8(kv, nib64(x[b].qs, x[b + 1].qs));
-        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w),
-                                        sign_of(ld2x32(a[b].qs, a[b + 1].qs), w));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p),
-                              two_scales(h2f(x[b].d) * a[b].d, h2f(x[b + 1].d) * a[b + 1].d), acc);
-    }
-    if (b < nb) {
-        __m512i w = _mm512_shuffle_epi8(kv, _mm512_zextsi256_si512(nib32(x[b].qs)));
-        __m512i v = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].qs));
-        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sign_of(v, w));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), two_scales(h2f(x[b].d) * a[b].d, 0.0f), acc);
-    }
-    return _mm512_reduce_add_ps(acc);
-}
+/* IQ4_NL: the codebook values of the nibbles (VPSHUFB), then as Q8_0. */
+#define IQ4NL_VALS2(x) _mm512_shuffle_epi8(iq4_table(), nib64((x)[0].qs, (x)[1].qs))
+#define IQ4NL_VALS1(x) _mm512_shuffle_epi8(iq4_table(), _mm512_zextsi256_si512(nib32((x)[0].qs)))
+DEF_TILE_S8(tile_iq4_nl, quant_block_iq4_nl, IQ4NL_VALS2, IQ4NL_VALS1)
 
 /* IQ4_XS: 64 quant bytes hold sub-blocks 4h..4h+3 (16 bytes each: values 0..15 in the low
  * nibbles, 16..31 in the high ones); VPERMT2Q puts two sub-blocks in value order per
@@ -1051,16 +1068,16 @@ QUANT_DEF_TILE_FNS(AVX512, f32, 4, 3, 1)
 QUANT_DEF_TILE_FNS(AVX512, f16, 4, 3, 1)
 QUANT_DEF_TILE_FNS(AVX512, bf16, 4, 3, 1)
 QUANT_DEF_TILE_FNS(AVX512, q8_0, 4, 6, 1)
-DEF_ROW_FNS(q4_0)
-DEF_ROW_FNS(q4_1)
-DEF_ROW_FNS(q5_0)
-DEF_ROW_FNS(q5_1)
+QUANT_DEF_TILE_FNS(AVX512, q4_0, 4, 4, 1)
+QUANT_DEF_TILE_FNS(AVX512, q4_1, 4, 4, 1)
+QUANT_DEF_TILE_FNS(AVX512, q5_0, 4, 4, 1)
+QUANT_DEF_TILE_FNS(AVX512, q5_1, 4, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q4_K, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q5_K, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q6_K, 2, 4, 1)
 DEF_ROW_FNS(q2_K)
 DEF_ROW_FNS(q3_K)
-DEF_ROW_FNS(iq4_nl)
+QUANT_DEF_TILE_FNS(AVX512, iq4_nl, 4, 6, 1)
 DEF_ROW_FNS(iq4_xs)
 
 static const quant_kernels avx512_kernels[NT_TYPE_COUNT_] = {

@@ -444,7 +444,8 @@ static void test_matvec_split(void)
  * set, whatever the batch size (the SIMD kernels work in tiles of a few rows × a few inputs,
  * with narrower tiles for the rest: every batch size from 1 to past a full group), the row
  * range (odd ranges leave rows outside every full tile), the distance between activation
- * buffers and, for the plain types, a ragged row length. */
+ * buffers and, for the plain types, a ragged row length (an odd number of blocks for the
+ * 32-value formats). */
 static void test_matmat(void)
 {
     rng_state = 4242;
@@ -453,7 +454,9 @@ static void test_matmat(void)
     const int64_t ranges[][2] = {{1, 11}, {0, 12}, {3, 6}};
     for (size_t q = 0; q < N_QTYPES; q++) {
         const qtype *t = &qtypes[q];
-        const int64_t n = nt_type_block_len(t->type) == 1 ? 77 : 512;
+        /* ragged float rows; an odd block count for the 32-value formats (their kernels take
+         * blocks in pairs) */
+        const int64_t bl = nt_type_block_len(t->type), n = bl == 1 ? 77 : bl == 32 ? 544 : 512;
         size_t rb = nt_type_row_bytes(t->type, n);
         size_t ab = nt_quant_act_bytes(t->type, n) + 36; /* buffers apart by more than their size */
         uint8_t *W = malloc(rb * rows), *acts = malloc(ab * ntmax);
