@@ -154,10 +154,15 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
             FLOAT_STEP(LDW, i, all, 1, 0);                                                  \
             FLOAT_STEP(LDW, i + 16, all, 1, 1);                                             \
         }                                                                                   \
-        if (i < n) { /* one more step, into partial 0; it may be ragged */                  \
+        /* at most two more steps, into partials 0 and 1; the last may be ragged */         \
+        if (i < n) {                                                                        \
             const int full = n - i >= 16;                                                   \
             const __mmask16 k = full ? all : (__mmask16)((1u << (n - i)) - 1u);             \
             FLOAT_STEP(LDW, i, k, full, 0);                                                 \
+        }                                                                                   \
+        if (i + 16 < n) {                                                                   \
+            const __mmask16 k = (__mmask16)((1u << (n - i - 16)) - 1u);                     \
+            FLOAT_STEP(LDW, i + 16, k, 0, 1);                                               \
         }                                                                                   \
         TILE_FOR(r, R) TILE_FOR(t, T)                                                       \
             Y[t * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][t], acc[1][r][t])); \

@@ -396,9 +396,12 @@ static void test_dot_kernels(void)
     for (size_t q = 0; q < N_QTYPES; q++) {
         const qtype *t = &qtypes[q];
         int64_t bl = nt_type_block_len(t->type);
-        /* one block, an odd block count, a long row; plain types also get a ragged tail */
-        int64_t lens[4] = {bl == 1 ? 256 : bl, bl == 1 ? 77 : 3 * bl, 4096, bl == 1 ? 1000 : 11 * bl};
-        for (int k = 0; k < 4; k++) check_dots(t, lens[k]);
+        /* one block, an odd block count, a long row; plain types also get ragged tails of
+         * every kind the float kernels (steps of 16 in pairs) meet: 64 + 13, 992 + 8, 16 + 13
+         * (two steps after the pairs), 7 alone */
+        int64_t lens[6] = {bl == 1 ? 256 : bl, bl == 1 ? 77 : 3 * bl, 4096, bl == 1 ? 1000 : 11 * bl,
+                           bl == 1 ? 29 : 5 * bl, bl == 1 ? 7 : 7 * bl};
+        for (int k = 0; k < 6; k++) check_dots(t, lens[k]);
     }
 }
 
