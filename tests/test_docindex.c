@@ -248,7 +248,7 @@ static char *db_path(const char *name)
     return p;
 }
 
-static size_t search(docindex *d, const char *question, docindex_hit **hits)
+static size_t search(docindex *d, const char *question, chat_source **hits)
 {
     const char *texts[] = {question};
     char *q = docindex_query(texts, 1);
@@ -263,7 +263,7 @@ static size_t search(docindex *d, const char *question, docindex_hit **hits)
 }
 
 /* The first hit's path ends with tail and covers line. */
-static bool top_is(docindex_hit *h, size_t n, const char *tail, int line)
+static bool top_is(chat_source *h, size_t n, const char *tail, int line)
 {
     if (n == 0) return false;
     size_t L = strlen(h[0].path), T = strlen(tail);
@@ -315,10 +315,10 @@ static void test_index_update(void)
     T_EQ_INT(n.last.unchanged, 5);
 
     /* Modified: cut again, the new word found, the old one gone. */
-    docindex_hit *h;
+    chat_source *h;
     size_t nh = search(d, "tomatoes frost", &h);
     T_CHECK(top_is(h, nh, "notes.txt", 3));
-    docindex_hits_free(h, nh);
+    chat_sources_free(h, nh);
     FILE *f = fopen(p, "w");
     T_ASSERT(f);
     fputs("Potatoes are planted in April.\n\nThe aubergines stay in the greenhouse.\n", f);
@@ -327,10 +327,10 @@ static void test_index_update(void)
     T_EQ_INT(n.last.indexed, 1);
     nh = search(d, "aubergines", &h);
     T_CHECK(top_is(h, nh, "notes.txt", 3));
-    docindex_hits_free(h, nh);
+    chat_sources_free(h, nh);
     nh = search(d, "tomatoes", &h);
     T_EQ_INT(nh, 0);
-    docindex_hits_free(h, nh);
+    chat_sources_free(h, nh);
 
     /* Deleted: gone from the index. */
     T_ASSERT(unlink(p) == 0);
@@ -338,7 +338,7 @@ static void test_index_update(void)
     T_EQ_INT(n.last.removed, 1);
     nh = search(d, "aubergines", &h);
     T_EQ_INT(nh, 0);
-    docindex_hits_free(h, nh);
+    chat_sources_free(h, nh);
 
     /* A path that is not there: an error naming it. */
     T_EQ_INT(docindex_update(d, "/nonexistent/docs", &cb, &e), NT_ERR_IO);
@@ -353,11 +353,11 @@ static void test_ranking(void)
     nt_err e = {0};
     T_ASSERT(docindex_open(&d, db_path("rank"), &e) == NT_OK);
     T_ASSERT(docindex_update(d, CORPUS, NULL, &e) == NT_OK);
-    docindex_hit *h;
+    chat_source *h;
     /* Nothing in scope yet: nothing found. */
     size_t n = search(d, "descale", &h);
     T_EQ_INT(n, 0);
-    docindex_hits_free(h, n);
+    chat_sources_free(h, n);
     T_ASSERT(docindex_scope_add(d, CORPUS, &e) == NT_OK);
     T_ASSERT(docindex_scope_add(d, CORPUS "/", &e) == NT_OK); /* the same: not twice */
     T_EQ_INT(docindex_scope_count(d), 1);
@@ -378,14 +378,14 @@ static void test_ranking(void)
                    cases[i].file, cases[i].line, n ? h[0].path : "nothing", n ? h[0].line_a : 0,
                    n ? h[0].line_b : 0);
         for (size_t k = 1; k < n; k++) T_CHECK(h[k - 1].score >= h[k].score);
-        docindex_hits_free(h, n);
+        chat_sources_free(h, n);
     }
     n = search(d, "descale", &h);
     T_ASSERT(n == 1);
     T_EQ_STR(h[0].path, CORPUS "/kettle.md"); /* shown relative to the current folder */
     T_EQ_STR(h[0].title, "Descaling");
     T_CHECK(h[0].score > 0);
-    docindex_hits_free(h, n);
+    chat_sources_free(h, n);
 
     /* The scope narrows the search to a subfolder. */
     T_CHECK(docindex_scope_drop(d, CORPUS));
@@ -393,7 +393,7 @@ static void test_ranking(void)
     n = search(d, "kettle header", &h);
     T_EQ_INT(n, 1);
     T_CHECK(top_is(h, n, "sub/parse.c", 5));
-    docindex_hits_free(h, n);
+    chat_sources_free(h, n);
     docindex_free(d);
 }
 
@@ -452,14 +452,14 @@ static void test_two_processes(void)
             nt_err e = {0};
             int bad = docindex_open(&d, db, &e) != NT_OK || docindex_update(d, dir, NULL, &e) != NT_OK ||
                       docindex_scope_add(d, dir, &e) != NT_OK;
-            docindex_hit *h = NULL;
+            chat_source *h = NULL;
             size_t n = 0;
             const char *texts[] = {"widget150"};
             char *q = docindex_query(texts, 1);
             bad |= docindex_search(d, q, 3, &h, &n, &e) != NT_OK || n != 1;
             if (bad) fprintf(stderr, "child %d: %s\n", k, e.msg);
             free(q);
-            docindex_hits_free(h, n);
+            chat_sources_free(h, n);
             docindex_free(d);
             _exit(bad);
         }

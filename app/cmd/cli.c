@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "args.h"
 #include "conv/chat.h"
+#include "docs/retrieve.h"
 #include "conv/params.h"
 #include "util/num.h"
 #include "cmds.h"
@@ -100,7 +101,10 @@ void cli_usage(FILE *out)
           "  -p, --prompt TEXT       answer TEXT once and exit; '-' reads it from stdin\n"
           "      --persona NAME      system prompt, examples and sampling from prompts/NAME.yaml\n"
           "                          (or a file; default: the built-in persona)\n"
-          "      --context FILE      add FILE as a context document (repeatable)\n"
+          "      --context FILE      add FILE as a context document (repeatable); one that\n"
+          "                          does not fit the context is searched instead, as --docs\n"
+          "      --docs PATH...      answer from passages of these files and folders\n"
+          "                          (recursively), found for each question (repeatable)\n"
           "      --theme NAME        colour theme from themes/NAME.yaml (or a file)\n"
           "      --list-personas, --list-themes   list the personas or themes found\n"
           "      --system TEXT       the system prompt (replaces the persona's)\n"
@@ -127,7 +131,7 @@ void cli_usage(FILE *out)
  * OPT_PARAM + its id. */
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
-    OPT_SAVE, OPT_CONTEXT, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
+    OPT_SAVE, OPT_CONTEXT, OPT_DOCS, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
     OPT_PARAM = 512
 };
 
@@ -147,6 +151,7 @@ static const struct option cli_fixed_opts[] = {
     {"resume", optional_argument, NULL, OPT_RESUME},
     {"save", required_argument, NULL, OPT_SAVE},
     {"context", required_argument, NULL, OPT_CONTEXT},
+    {"docs", required_argument, NULL, OPT_DOCS},
     {"list-personas", no_argument, NULL, OPT_LIST_PERSONAS},
     {"list-themes", no_argument, NULL, OPT_LIST_THEMES},
     {"check", no_argument, NULL, OPT_CHECK},
@@ -276,6 +281,18 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
                 return 2;
             }
             o->context[o->n_context++] = val;
+            break;
+        case OPT_DOCS:
+            /* `--docs README.md man/`: the paths up to the next option. */
+            for (;;) {
+                if (o->n_docs >= CLI_MAX_DOCS) {
+                    fprintf(err, "natter: %s: at most %d paths\n", name, CLI_MAX_DOCS);
+                    return 2;
+                }
+                o->docs[o->n_docs++] = val;
+                if (optind >= argc || argv[optind][0] == '-') break;
+                val = argv[optind++];
+            }
             break;
         case OPT_LIST_PERSONAS: o->list_personas = true; break;
         case OPT_LIST_THEMES: o->list_themes = true; break;
@@ -535,6 +552,24 @@ static char *cli_read_stdin(void)
     return NULL;
 }
 
+/* The passages an answer was given, on stderr under it (stdout keeps the answer alone). */
+static void cli_print_sources(const chat_turn *t)
+{
+    bool tty = isatty(STDERR_FILENO);
+    if (!t || t->n_sources == 0) {
+        fputs("natter: no passage of the documents matched the question\n", stderr);
+        return;
+    }
+    fputs("sources:\n", stderr);
+    for (size_t i = 0; i < t->n_sources; i++) {
+        char label[1200];
+        chat_source_label(&t->sources[i], label, sizeof label);
+        fprintf(stderr, "  [%zu] ", i + 1);
+        cli_write_text(stderr, label, strlen(label), tty);
+        fprintf(stderr, " (score %.2f)\n", t->sources[i].score);
+    }
+}
+
 int cli_oneshot(const struct cli_opts *o)
 {
     int status = 1;
@@ -546,6 +581,10 @@ int cli_oneshot(const struct cli_opts *o)
     persona *bare = NULL;  /* the document's holder when no persona was asked for */
     char *doc = NULL;      /* -p QUESTION with piped text: that text, as the document */
     char *raw_q = NULL;    /* --raw: the document, then the question, as one text */
+    docs *dx = NULL;      /* --docs, the persona's documents (app/docs/retrieve.h) */
+    char *intro = NULL;   /* the text before retrieved passages */
+    char *moved[CLI_MAX_CONTEXT] = {0};
+    size_t n_moved = 0;
     nt_err e = {0};
 
     const char *question = o->prompt;
@@ -621,9 +660,36 @@ int cli_oneshot(const struct cli_opts *o)
             goto out;
         }
         fam = chat_get_family(c);
+        char note[1024];
+        if (cli_context_fit(c, o->loaded, cli_model_base(o->model), o->system,
+                            o->template_name ? -1 : (int)fam, moved, CLI_MAX_CONTEXT, &n_moved,
+                            note, sizeof note, &e) != NT_OK) {
+            fprintf(stderr, "natter: %s\n", e.msg);
+            goto out;
+        }
+        if (n_moved) {
+            fputs("natter: --context ", stderr);
+            cli_write_text(stderr, note, strlen(note), isatty(STDERR_FILENO));
+            fputc('\n', stderr);
+        }
     }
     if (o->loaded) cli_persona_params(o, o->loaded, &params, &max_tokens);
     chat_set_raw(c, o->raw);
+    if (!o->raw) {
+        dx = cli_docs_open(o, o->loaded, moved, n_moved, false, &e);
+        if (!dx && e.code != NT_OK) {
+            fprintf(stderr, "natter: --docs: %s\n", e.msg);
+            goto out;
+        }
+        persona_vars pv = {NULL, cli_model_base(o->model), NULL};
+        persona *pb = o->loaded ? NULL : persona_builtin();
+        intro = dx ? persona_docs_intro(o->loaded ? o->loaded : pb, &pv) : NULL;
+        persona_free(pb);
+        if (dx && !intro) {
+            fprintf(stderr, "natter: out of memory\n");
+            goto out;
+        }
+    }
     /* Sessions (app/cmd/cmd_session.c): --resume puts the saved conversation in first. */
     if (o->resume) {
         int st = cmd_session_resume(o, c, w, &sess);
@@ -656,6 +722,10 @@ int cli_oneshot(const struct cli_opts *o)
 
     worker_job job;
     int32_t max = max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
+    if (dx && docs_retrieve(dx, c, intro, &e) != NT_OK) {
+        fprintf(stderr, "natter: --docs: %s\n", e.msg);
+        goto out;
+    }
     if (chat_prepare(c, &params, max, &job, NULL, &e) != NT_OK) {
         text_printf(stderr, "natter: %s: %s\n", o->model, e.msg);
         goto out;
@@ -684,6 +754,7 @@ int cli_oneshot(const struct cli_opts *o)
         if (ev.kind == WEV_DONE) {
             if (last != '\n') fputc('\n', stdout);
             fflush(stdout);
+            if (dx) cli_print_sources(chat_turn_at(c, chat_n_turns(c) - 1));
             if (ev.end == GEN_END_CONTEXT_FULL)
                 text_printf(stderr, "natter: the context is full (%d tokens): answer cut short\n",
                         n_ctx);
@@ -710,6 +781,9 @@ int cli_oneshot(const struct cli_opts *o)
 nomem:
     fprintf(stderr, "natter: out of memory\n");
 out:
+    for (size_t i = 0; i < n_moved; i++) free(moved[i]);
+    free(intro);
+    docs_free(dx);
     session_free(sess);
     chat_free(c);
     worker_free(w);

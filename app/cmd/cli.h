@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #define CLI_MAX_CONTEXT 16 /* --context files per run */
+#define CLI_MAX_DOCS 64    /* --docs paths per run */
 
 struct persona;
 struct chat;
@@ -37,6 +38,9 @@ struct cli_opts {
     const char *context[CLI_MAX_CONTEXT]; /* --context FILE (repeatable): documents added to
                                              the persona's */
     int n_context;
+    const char *docs[CLI_MAX_DOCS]; /* --docs PATH... (repeatable): files and folders to
+                                       retrieve passages from (app/docs/) */
+    int n_docs;
     bool list_personas;       /* --list-personas */
     bool list_themes;         /* --list-themes */
     int check_at;             /* cli_parse returned 3: argv[check_at] is --check */
@@ -109,6 +113,23 @@ int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_
 /* The part of cli_chat_persona that is not text: p's stop strings and memory, for a chat
  * whose fixed part came from a session (as used then). NT_OK or NT_ERR_NOMEM. */
 int cli_chat_persona_rules(struct chat *c, const struct persona *p);
+
+struct docs;
+/* The documents of a chat mode (app/docs/retrieve.h): --docs paths, the persona's
+ * `documents:` and extra[0..n_extra) (context files moved there by cli_context_fit). NULL
+ * with err->code NT_OK when there are none. background (the chat screen): indexed by
+ * background tasks; else indexed now, with a progress line on stderr when it is a terminal
+ * and notes (binary files skipped, ...) on stderr. NULL with err set on failure. */
+struct docs *cli_docs_open(const struct cli_opts *o, const struct persona *p,
+                           char *const *extra, size_t n_extra, bool background, nt_err *err);
+/* After cli_chat_persona: when the fixed part leaves the answer less than a quarter of the
+ * context and p has context documents read from files, those leave the system prompt (and
+ * p) to be searched instead: their paths go to moved[0..cap) (malloc'd, *n_moved of them),
+ * the chat is set up again without them, and note says so. NT_OK (nothing moved when all
+ * fits) or an error. */
+int cli_context_fit(struct chat *c, struct persona *p, const char *model_name, const char *system,
+                    int model_family, char **moved, size_t cap, size_t *n_moved, char *note,
+                    size_t note_cap, nt_err *err);
 
 /* The one-shot mode: answers o->prompt (or stdin's text) once, streaming the answer to
  * stdout. Returns the process exit status. */

@@ -2,6 +2,7 @@
  * policy, and sampling parameters by name (see chat.h). */
 #include "chat.h"
 #include "params.h"
+#include "util/strbuf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,7 +34,19 @@ struct chat {
     char **prefix_text;       /* n_prefix owned strings */
     size_t n_prefix;
     char *greeting;           /* NULL when none */
+    /* Retrieval (chat_set_candidates): the passages found for the next prepare, and those the
+     * prompt being built places, with the system message they make (system, then the
+     * passages; NULL when there are none). */
+    chat_source *cand;
+    size_t n_cand;
+    char *cand_intro;
+    chat_source *cur;
+    size_t n_cur;
+    char *cur_intro;
+    char *sys_full;
 };
+
+static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n);
 
 chat *chat_init(const nt_tokenizer *tok, enum nt_chat_family family, int32_t n_ctx)
 {
@@ -61,8 +74,60 @@ static void chat_prefix_free(chat *c)
     c->n_prefix = 0;
 }
 
+void chat_sources_free(chat_source *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].path);
+        free(v[i].title);
+        free(v[i].text);
+    }
+    free(v);
+}
+
+/* A deep copy of v[0..n) into *out (NULL when n is 0). NT_OK or NT_ERR_NOMEM (*out NULL). */
+static int chat_sources_copy(chat_source **out, const chat_source *v, size_t n)
+{
+    *out = NULL;
+    if (n == 0) return NT_OK;
+    chat_source *d = calloc(n, sizeof *d);
+    if (!d) return NT_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = v[i];
+        d[i].path = strdup(v[i].path ? v[i].path : "");
+        d[i].title = strdup(v[i].title ? v[i].title : "");
+        d[i].text = strdup(v[i].text ? v[i].text : "");
+        if (!d[i].path || !d[i].title || !d[i].text) {
+            chat_sources_free(d, i + 1);
+            return NT_ERR_NOMEM;
+        }
+    }
+    *out = d;
+    return NT_OK;
+}
+
+/* Replaces a source list and its intro with copies of v[0..n) and intro (which may be parts
+ * of the old list: the copies are made first). NT_OK or NT_ERR_NOMEM (unchanged). */
+static int chat_sources_replace(chat_source **list, size_t *n_list, char **list_intro,
+                                const chat_source *v, size_t n, const char *intro)
+{
+    chat_source *d;
+    char *in = n && intro ? strdup(intro) : NULL;
+    if ((n && intro && !in) || chat_sources_copy(&d, v, n) != NT_OK) {
+        free(in);
+        return NT_ERR_NOMEM;
+    }
+    chat_sources_free(*list, *n_list);
+    free(*list_intro);
+    *list = d;
+    *n_list = n;
+    *list_intro = in;
+    return NT_OK;
+}
+
 void chat_turn_release(chat_turn *t)
 {
+    chat_sources_free(t->sources, t->n_sources);
+    free(t->sources_intro);
     free(t->text);
     nt_tokens_free(&t->tokens);
     free(t->changes);
@@ -87,6 +152,11 @@ void chat_free(chat *c)
     free(c->stops);
     chat_prefix_free(c);
     free(c->greeting);
+    chat_sources_free(c->cand, c->n_cand);
+    free(c->cand_intro);
+    chat_sources_free(c->cur, c->n_cur);
+    free(c->cur_intro);
+    free(c->sys_full);
     nt_tokens_free(&c->prompt);
     nt_tokens_free(&c->cache);
     free(c);
@@ -113,6 +183,7 @@ int chat_set_system(chat *c, const char *text)
     if (!s) return NT_ERR_NOMEM;
     free(c->system);
     c->system = s;
+    chat_set_cur(c, NULL, NULL, 0); /* its system message is stale (no allocation: cannot fail) */
     return NT_OK;
 }
 
@@ -223,12 +294,14 @@ static bool chat_opens_with_control(const nt_tokenizer *tok, const char *text)
     return yes;
 }
 
-/* The fixed part as messages (borrowed from c): the system prompt, the examples, the
- * greeting. msgs has room for n_prefix + 2. Returns the count. */
-static size_t chat_fixed_msgs(const chat *c, nt_chat_msg *msgs)
+/* The fixed part as messages (borrowed from c): the system prompt (followed by the passages
+ * placed for this prompt when sources is true), the examples, the greeting. msgs has room for
+ * n_prefix + 2. Returns the count. */
+static size_t chat_fixed_msgs(const chat *c, nt_chat_msg *msgs, bool sources)
 {
     size_t n = 0;
-    if (c->system[0]) msgs[n++] = (nt_chat_msg){NT_ROLE_SYSTEM, c->system};
+    const char *sys = sources && c->sys_full ? c->sys_full : c->system;
+    if (sys[0]) msgs[n++] = (nt_chat_msg){NT_ROLE_SYSTEM, sys};
     for (size_t i = 0; i < c->n_prefix; i++)
         msgs[n++] = (nt_chat_msg){c->prefix_role[i], c->prefix_text[i]};
     if (c->greeting) msgs[n++] = (nt_chat_msg){NT_ROLE_ASSISTANT, c->greeting};
@@ -261,7 +334,7 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
     nt_chat_prompt p = {0};
     int rc;
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
-    size_t n = chat_fixed_msgs(c, msgs);
+    size_t n = chat_fixed_msgs(c, msgs, true);
     /* Answers are looked for after the fixed part: an example's text may equal an answer's.
      * The fixed part formatted alone has at most as many pieces as it has in the whole. */
     size_t pos = 0; /* where the search for the next answer's text starts */
@@ -436,6 +509,194 @@ static size_t chat_memory_first(const chat *c)
     return first;
 }
 
+/* ------------------------------------------------------------ retrieved passages ----- */
+
+void chat_source_label(const chat_source *s, char *buf, size_t cap)
+{
+    if (s->line_a == s->line_b) snprintf(buf, cap, "%s:%d", s->path, (int)s->line_a);
+    else snprintf(buf, cap, "%s:%d-%d", s->path, (int)s->line_a, (int)s->line_b);
+}
+
+char *chat_sources_text(const char *intro, const chat_source *v, size_t n)
+{
+    strbuf b = {0};
+    strbuf_puts(&b, "");
+    if (n && intro && intro[0]) strbuf_puts(&b, intro);
+    for (size_t i = 0; i < n; i++) {
+        if (b.n) strbuf_puts(&b, "\n\n");
+        char label[1200];
+        chat_source_label(&v[i], label, sizeof label);
+        strbuf_printf(&b, "=== Passage %zu: %s", i + 1, label);
+        if (v[i].title && v[i].title[0]) strbuf_printf(&b, " (%s)", v[i].title);
+        strbuf_printf(&b, " ===\n%s\n=== End of passage %zu ===", v[i].text, i + 1);
+    }
+    return strbuf_take(&b, NULL);
+}
+
+/* Makes v[0..n) (copied) the passages the prompt places, after the system prompt. */
+static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n)
+{
+    char *full = NULL;
+    if (n) {
+        char *block = chat_sources_text(intro, v, n);
+        strbuf b = {0};
+        if (!block) return NT_ERR_NOMEM;
+        if (c->system[0]) strbuf_printf(&b, "%s\n\n", c->system);
+        strbuf_puts(&b, block);
+        free(block);
+        if (!(full = strbuf_take(&b, NULL))) return NT_ERR_NOMEM;
+    }
+    if (chat_sources_replace(&c->cur, &c->n_cur, &c->cur_intro, v, n, intro) != NT_OK) {
+        free(full);
+        return NT_ERR_NOMEM;
+    }
+    free(c->sys_full);
+    c->sys_full = full;
+    return NT_OK;
+}
+
+int chat_set_candidates(chat *c, const chat_source *v, size_t n, const char *intro)
+{
+    return chat_sources_replace(&c->cand, &c->n_cand, &c->cand_intro, v, n, intro ? intro : "");
+}
+
+int chat_use_sources(chat *c, const chat_turn *answer)
+{
+    if (!answer) return chat_set_cur(c, NULL, NULL, 0);
+    return chat_set_cur(c, answer->sources_intro, answer->sources, answer->n_sources);
+}
+
+static int chat_count_text(const chat *c, const char *s, int32_t *n, nt_err *err)
+{
+    nt_tokens ids = {0};
+    int rc = nt_tokenizer_encode(c->tok, s, strlen(s), 0, &ids, err);
+    *n = (int32_t)ids.n;
+    nt_tokens_free(&ids);
+    return rc;
+}
+
+static size_t chat_memory_first(const chat *c);
+
+/* The longest beginning of src whose passage costs at most room tokens, cut at a line end,
+ * else a word end: *out borrows src's strings but text (*cut, malloc'd; NULL when not even a
+ * line or a word fits). */
+static int chat_cut_source(const chat *c, const chat_source *src, int64_t room, chat_source *out,
+                           char **cut, nt_err *err)
+{
+    *cut = NULL;
+    size_t n = strlen(src->text), lo = 0, hi = n;
+    char *buf = malloc(n + 1);
+    if (!buf) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    /* Binary search on the byte length; each candidate length snaps back to a boundary. */
+    size_t best = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2, m = mid;
+        while (m > 0 && src->text[m] != '\n' && src->text[m] != ' ' && src->text[m] != '\0') m--;
+        if (m == 0) {
+            lo = mid; /* nothing shorter can do better: try longer */
+            if (lo == hi) break;
+            continue;
+        }
+        memcpy(buf, src->text, m);
+        buf[m] = '\0';
+        chat_source s = *src;
+        s.text = buf;
+        char *one = chat_sources_text(NULL, &s, 1);
+        int32_t cost = 0;
+        int rc = one ? chat_count_text(c, one, &cost, err)
+                     : nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        free(one);
+        if (rc != NT_OK) {
+            free(buf);
+            return rc;
+        }
+        if (cost + 2 <= room) {
+            best = m > best ? m : best;
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (best == 0) {
+        free(buf);
+        return NT_OK;
+    }
+    memcpy(buf, src->text, best);
+    buf[best] = '\0';
+    *out = *src;
+    out->text = buf;
+    int32_t lines = 0;
+    for (size_t i = 0; i < best; i++) lines += buf[i] == '\n';
+    if (out->line_a + lines < out->line_b) out->line_b = out->line_a + lines;
+    *cut = buf;
+    return NT_OK;
+}
+
+/* Chooses the candidates that fit (see chat_set_candidates) and makes them the prompt's
+ * passages; the candidates are used up. Token counts of the pieces alone are close to what
+ * they take in the whole prompt; chat_prepare's fit is the exact check. */
+static int chat_pick_sources(chat *c, int32_t reserve, nt_err *err)
+{
+    chat_source *cand = c->cand;
+    size_t n_cand = c->n_cand;
+    char *intro = c->cand_intro;
+    c->cand = NULL;
+    c->n_cand = 0;
+    c->cand_intro = NULL;
+    chat_source *pick = NULL;
+    size_t n_pick = 0;
+    int rc = chat_set_cur(c, NULL, NULL, 0);
+    if (rc != NT_OK || n_cand == 0 || c->raw) goto done;
+    size_t last = c->n_turns - 1;
+    rc = chat_build(c, last, &c->prompt, err); /* the fixed part and the question */
+    if (rc != NT_OK) goto done;
+    int64_t base = (int64_t)c->prompt.n;
+    int64_t avail = (int64_t)c->n_ctx - reserve - base;
+    size_t mf = chat_memory_first(c);
+    if (mf < last && avail > 0) {
+        rc = chat_build(c, mf, &c->prompt, err);
+        if (rc != NT_OK) goto done;
+        int64_t hist = (int64_t)c->prompt.n - base;
+        avail -= hist < avail / 3 ? hist : avail / 3;
+    }
+    int32_t cost = 0;
+    if (intro && intro[0] && (rc = chat_count_text(c, intro, &cost, err)) != NT_OK) goto done;
+    int64_t used = cost + 2;
+    if (!(pick = calloc(n_cand, sizeof *pick))) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n_cand; i++) {
+        char *one = chat_sources_text(NULL, &cand[i], 1);
+        if (!one) {
+            rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+            goto done;
+        }
+        rc = chat_count_text(c, one, &cost, err);
+        free(one);
+        if (rc != NT_OK) goto done;
+        if (used + cost + 2 > avail) continue; /* a smaller one further down may fit */
+        used += cost + 2;
+        pick[n_pick++] = cand[i]; /* borrowed: chat_set_cur copies */
+    }
+    /* Not even the best passage fits whole (a small context): its beginning does, cut at a
+     * line or word end, its line range narrowed to the lines kept. */
+    char *cut = NULL;
+    if (n_pick == 0 && avail - used > 32) {
+        rc = chat_cut_source(c, &cand[0], avail - used, &pick[0], &cut, err);
+        if (rc != NT_OK) goto done;
+        if (cut) n_pick = 1;
+    }
+    if (n_pick && chat_set_cur(c, intro, pick, n_pick) != NT_OK)
+        rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    free(cut);
+done:
+    free(pick);
+    chat_sources_free(cand, n_cand);
+    free(intro);
+    return rc;
+}
+
 /* The context-full policy: builds c->prompt from the first turn that leaves reserve tokens
  * free, dropping the oldest exchanges, after chat_set_memory's limit. *first_out gets that
  * turn, *mem_first (may be NULL) the first turn the memory limit alone leaves. */
@@ -475,7 +736,13 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     int32_t reserve = c->n_ctx / 4;
     if (max_tokens > 0 && max_tokens < reserve) reserve = max_tokens;
     size_t first, mem_first;
-    int rc = chat_fit(c, reserve, &first, &mem_first, err);
+    int rc = chat_pick_sources(c, reserve, err);
+    if (rc != NT_OK) return rc;
+    /* Passages go before the question does: the last placed first. */
+    while ((rc = chat_fit(c, reserve, &first, &mem_first, err)) == NT_ERR_CONTEXT_FULL &&
+           c->n_cur > 0)
+        if (chat_set_cur(c, c->cur_intro, c->cur, c->n_cur - 1) != NT_OK)
+            return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     if (rc != NT_OK) return rc;
     /* Turns the memory limit leaves behind are not news: only the context's drops are told. */
     if (n_dropped) *n_dropped = (int)(first - mem_first);
@@ -493,6 +760,11 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     t->max_tokens = max_tokens;
     t->first = first;
     t->prompt_len = (int32_t)c->prompt.n;
+    if (chat_sources_replace(&t->sources, &t->n_sources, &t->sources_intro, c->cur, c->n_cur,
+                             c->cur_intro) != NT_OK) {
+        chat_truncate(c, c->n_turns - 1);
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    }
     memset(job, 0, sizeof *job);
     job->keep = (int32_t)common;
     job->tokens = c->prompt.v + common;
@@ -523,6 +795,9 @@ int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
 {
     if (chat_busy(c)) return nt_err_set(err, NT_ERR_INVALID, "chat: busy");
     if (c->n_turns == 0) return nt_err_set(err, NT_ERR_INVALID, "chat: no history to read");
+    /* The history alone: the next question brings its own passages. */
+    if (chat_set_cur(c, NULL, NULL, 0) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     size_t first;
     int rc = chat_fit(c, c->n_ctx / 4, &first, NULL, err);
     if (rc != NT_OK) return rc;
@@ -703,7 +978,7 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
     nt_chat_prompt p = {0};
     nt_tokens ids = {0};
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
-    size_t n = chat_fixed_msgs(c, msgs);
+    size_t n = chat_fixed_msgs(c, msgs, false);
     int rc = NT_OK;
     if (c->raw) {
         rc = chat_build_raw(c, c->n_turns, &ids, err);
@@ -778,6 +1053,9 @@ int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
     d->max_tokens = src->max_tokens;
     d->first = src->first;
     d->prompt_len = src->prompt_len;
+    if (chat_sources_replace(&d->sources, &d->n_sources, &d->sources_intro, src->sources,
+                             src->n_sources, src->sources_intro) != NT_OK)
+        return NT_ERR_NOMEM;
     return chat_turn_set_stops(d, (const char *const *)src->stop, src->n_stop);
 }
 

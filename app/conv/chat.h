@@ -29,6 +29,20 @@ typedef struct chat_change {
     nt_sampler_params params;
 } chat_change;
 
+/* A passage retrieved from the documents (app/docs/) and placed in an answer's prompt. */
+typedef struct chat_source {
+    char *path;             /* the file, as shown (relative to the current folder when under it) */
+    char *title;            /* the heading it falls under, "" when none */
+    char *text;             /* the passage as the prompt had it */
+    int32_t line_a, line_b; /* its lines in the file, 1-based, inclusive */
+    double score;           /* BM25, higher is better */
+} chat_source;
+
+/* "README.md:10-24" (one line: "README.md:7"), into buf. */
+void chat_source_label(const chat_source *s, char *buf, size_t cap);
+/* Frees the strings of v[0..n) and v itself. */
+void chat_sources_free(chat_source *v, size_t n);
+
 typedef struct chat_turn {
     enum nt_chat_role role;      /* NT_ROLE_USER or NT_ROLE_ASSISTANT */
     char *text;               /* UTF-8, NUL-terminated, owned by the chat */
@@ -58,6 +72,11 @@ typedef struct chat_turn {
      * answers carry none or one short string. NULL when n_stop is 0. */
     char **stop;
     size_t n_stop;
+    /* Answers: the retrieved passages placed in its prompt (after the system prompt, behind
+     * sources_intro), owned; NULL/0 when none. A replay places the same ones. */
+    chat_source *sources;
+    size_t n_sources;
+    char *sources_intro;      /* NULL when there are no sources */
 } chat_turn;
 
 /* A persona's stop strings, at most (the template's own takes the job's last slot). */
@@ -155,6 +174,24 @@ const char *chat_greeting(const chat *c); /* NULL when none; borrowed */
  * included: the formatted prefix with no conversation, tokenized. */
 int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
 
+/* ---- retrieved passages (app/docs/retrieve.h) ---- */
+
+/* The passages found for the question being asked (copied), best first, for the next
+ * chat_prepare: it places as many as fit a budget that leaves room for the fixed part, the
+ * question, some history and the answer (the history gets at most a third of what is left
+ * after the fixed part, the question and the answer's room; then the passages go in rank
+ * order, one that does not fit skipped), and records them in the answer (chat_turn.sources).
+ * Retrieved passages are never part of the fixed part: when the prompt would not fit, they go
+ * before the question does. intro (copied) is the text placed before them (a persona's
+ * context instruction). The candidates are used once. NT_OK or NT_ERR_NOMEM. */
+int chat_set_candidates(chat *c, const chat_source *v, size_t n, const char *intro);
+/* The passages as they follow the system prompt: intro, then each as
+ * "=== Passage N: PATH:A-B (TITLE) ===" and its text. malloc'd; "" when n is 0. */
+char *chat_sources_text(const char *intro, const chat_source *v, size_t n);
+/* Makes the next chat_build_prompt place the passages answer recorded (NULL: none): what a
+ * replay does before rebuilding an answer's prompt. NT_OK or NT_ERR_NOMEM. */
+int chat_use_sources(chat *c, const chat_turn *answer);
+
 /* ---- sessions (app/conv/session.h, app/conv/replay.h) ---- */
 
 /* Extra stop strings (a persona's, copied) that chat_prepare puts into every job after the
@@ -166,8 +203,8 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
 int chat_set_stops(chat *c, const char *const *stops, size_t n);
 
 /* Copies what an answer records besides its text into d: tokens, start parameters, live
- * changes, how it ended (end, stop_text), timings, max_tokens, first, stop strings and prompt
- * length. d's tokens and changes must be empty; its role, text, time, complete and error are
+ * changes, how it ended (end, stop_text), timings, max_tokens, first, stop strings, prompt
+ * length and retrieved sources. d's tokens and changes must be empty; its role, text, time, complete and error are
  * left to the caller. The one copy behind chat_restore_turn and session_capture. NT_OK or
  * NT_ERR_NOMEM (what was copied stays in d, for its owner to free). */
 int chat_turn_copy_record(chat_turn *d, const chat_turn *src);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* The built-in persona; prompts/default.yaml says the same (a test checks). */
@@ -55,6 +56,7 @@ void persona_free(persona *p)
     free(p->docs);
     free(p->context_instruction);
     ycfg_strv_free(p->stop.v);
+    ycfg_strv_free(p->documents.v);
     free(p->model);
     free(p);
 }
@@ -363,6 +365,41 @@ static int h_context(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return rc;
 }
 
+/* `documents`: files and folders for retrieval, relative to the persona's folder; each must
+ * exist (a typo is said here, not at the first question). */
+static int h_documents(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    persona *p = obj;
+    int rc = ycfg_read_strv(c, v, k->name, false, &p->documents.v, &p->documents.n);
+    if (rc != NT_OK) return rc;
+    char *dir = dir_of(p->path);
+    if (!dir) return ycfg_error(c, v, "out of memory");
+    yaml_node_item_t *items = v->data.sequence.items.start;
+    for (size_t i = 0; i < p->documents.n; i++) {
+        char *d = p->documents.v[i];
+        yaml_node_t *it = ycfg_node(c, items[i]);
+        if (!d[0]) {
+            rc = ycfg_error(c, it, "items of '%s' must not be empty", k->name);
+            continue;
+        }
+        if (d[0] != '/') {
+            char *full = malloc(strlen(dir) + strlen(d) + 2);
+            if (!full) {
+                rc = ycfg_error(c, it, "out of memory");
+                continue;
+            }
+            sprintf(full, "%s/%s", dir, d);
+            free(d);
+            p->documents.v[i] = d = full;
+        }
+        struct stat st;
+        if (stat(d, &st) != 0)
+            rc = ycfg_error(c, it, "cannot find document '%s': %s", d, strerror(errno));
+    }
+    free(dir);
+    return rc;
+}
+
 static int h_sampling(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     persona_sampling *s = &((persona *)obj)->sampling;
@@ -379,6 +416,7 @@ static const ycfg_key persona_keys[] = {
     {"alternate_greetings", ycfg_h_strv, offsetof(persona, alt_greetings), 0, 0, false, 0},
     {"examples", h_examples, 0, 0, 0, false, 0},
     {"context", h_context, 0, 0, 0, false, 0},
+    {"documents", h_documents, 0, 0, 0, false, 0},
     {"context_instruction", h_prompt_text, offsetof(persona, context_instruction), 0, 0, false, 0},
     {"sampling", h_sampling, 0, 0, 0, false, 0},
     {"stop", h_stop, 0, 0, 0, false, 0},
@@ -500,6 +538,22 @@ char *persona_expand(const persona *p, const persona_vars *v, const char *text)
     return strbuf_take(&b, NULL);
 }
 
+char *persona_docs_intro(const persona *p, const persona_vars *v)
+{
+    return p->context_instruction ? persona_expand(p, v, p->context_instruction)
+                                  : strdup(PERSONA_DEFAULT_INSTRUCTION);
+}
+
+void persona_drop_doc(persona *p, size_t i)
+{
+    if (i >= p->n_docs) return;
+    free(p->docs[i].title);
+    free(p->docs[i].text);
+    free(p->docs[i].file);
+    memmove(p->docs + i, p->docs + i + 1, (p->n_docs - i - 1) * sizeof *p->docs);
+    p->n_docs--;
+}
+
 char *persona_system_text(const persona *p, const persona_vars *v)
 {
     char *sys = persona_expand(p, v, p->system);
@@ -509,14 +563,10 @@ char *persona_system_text(const persona *p, const persona_vars *v)
     free(sys);
     if (p->n_docs) {
         if (b.n) strbuf_puts(&b, "\n\n");
-        if (p->context_instruction) {
-            char *ins = persona_expand(p, v, p->context_instruction);
-            if (!ins) b.oom = true;
-            else strbuf_puts(&b, ins);
-            free(ins);
-        } else {
-            strbuf_puts(&b, PERSONA_DEFAULT_INSTRUCTION);
-        }
+        char *ins = persona_docs_intro(p, v);
+        if (!ins) b.oom = true;
+        else strbuf_puts(&b, ins);
+        free(ins);
         for (size_t i = 0; i < p->n_docs; i++) {
             strbuf_printf(&b, "\n\n=== Document %zu", i + 1);
             if (p->docs[i].title) {
@@ -678,6 +728,11 @@ static bool emit_persona(yaml_emitter_t *e, const persona *p)
                 ok = ok && ev_scalar(e, "text") && ev_str(e, p->docs[i].text);
             ok = ok && ev_map(e, false);
         }
+        ok = ok && ev_seq(e, false);
+    }
+    if (p->documents.n) {
+        ok = ok && ev_scalar(e, "documents") && ev_seq(e, true);
+        for (size_t i = 0; ok && i < p->documents.n; i++) ok = ev_str(e, p->documents.v[i]);
         ok = ok && ev_seq(e, false);
     }
     if (p->context_instruction)

@@ -66,6 +66,8 @@ typedef struct persona {
     long memory;         /* earlier exchanges the model sees with each question (chat_set_memory);
                             -1 (no `memory:` key) = all that fit the context */
     char *model;         /* preferred model (path or file name), NULL when none */
+    ycfg_strvec documents; /* files and folders to retrieve passages from (app/docs/),
+                              resolved against the persona's folder; each exists */
 } persona;
 
 #define PERSONA_DEFAULT_INSTRUCTION                                                         \
@@ -92,6 +94,10 @@ char *persona_ref(const persona *p);
 persona *persona_open_or_default(const char *name, ycfg_diag *diag);
 void persona_free(persona *p);
 
+/* Removes context document i (a --context file that does not fit the context is searched
+ * instead). */
+void persona_drop_doc(persona *p, size_t i);
+
 /* Adds a context document at run time (`natter --persona docqa --context FILE`). */
 int persona_add_context_file(persona *p, const char *path, nt_err *err);
 int persona_add_context_text(persona *p, const char *title, const char *text, nt_err *err);
@@ -113,6 +119,9 @@ char *persona_system_text(const persona *p, const persona_vars *v);
 /* The instruction that opens p's documents in its system message (the default one when the
  * file gives none); NULL when p is NULL or has no documents. Borrowed. */
 const char *persona_instruction(const persona *p);
+/* The text placed before retrieved passages and context documents: the persona's
+ * context_instruction (expanded) or PERSONA_DEFAULT_INSTRUCTION. malloc'd, NULL on OOM. */
+char *persona_docs_intro(const persona *p, const persona_vars *v);
 /* The expanded greeting, or NULL when the persona has none (or on OOM). The caller shows it
  * and adds it to the conversation as its first assistant turn. */
 char *persona_greeting_text(const persona *p, const persona_vars *v);

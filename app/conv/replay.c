@@ -276,7 +276,9 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
                       /* A recorded stop by the user happened before this token: stop there. */
                       .stop_at = t->end == GEN_END_STOPPED ? (int64_t)t->tokens.n : -1};
     size_t first = t->first < turn ? t->first : 0;
-    rc = chat_build_prompt(r->c, first, &P, err);
+    /* The passages the answer was given, as recorded (the files may have changed since). */
+    rc = chat_use_sources(r->c, t) != NT_OK ? nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory")
+                                            : chat_build_prompt(r->c, first, &P, err);
     if (rc != NT_OK) goto out;
     if (P.n == 0) {
         rc = nt_err_set(err, NT_ERR_INVALID, "empty prompt");

@@ -584,6 +584,89 @@ static int h_tokens(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return NT_OK;
 }
 
+/* A retrieved passage of an answer (man/natter-session.5): where it came from and its text
+ * as the prompt had it, so a replay places it again whatever the file says now. */
+static int h_src_file(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return read_text(c, v, k->name, &((chat_source *)obj)->path);
+}
+
+static int h_src_title(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return read_text(c, v, k->name, &((chat_source *)obj)->title);
+}
+
+static int h_src_text(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return read_text(c, v, k->name, &((chat_source *)obj)->text);
+}
+
+/* `lines: 10-24` (or one number): 1-based, the first not after the last. */
+static int h_src_lines(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    chat_source *src = obj;
+    if (v->type != YAML_SCALAR_NODE)
+        return ycfg_error(c, v, "'lines' must be FIRST-LAST, not %s", ycfg_kind(v));
+    const char *t = sval(v);
+    char *end;
+    long a = strtol(t, &end, 10), b = a;
+    if (*end == '-') b = strtol(end + 1, &end, 10);
+    if (end == t || *end || a < 1 || b < a || b > INT32_MAX)
+        return ycfg_error(c, v, "'lines' must be FIRST-LAST (1 <= FIRST <= LAST), not '%s'", t);
+    src->line_a = (int32_t)a;
+    src->line_b = (int32_t)b;
+    return NT_OK;
+}
+
+static int h_src_score(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return ycfg_read_double(c, v, k->name, -1e300, 1e300, &((chat_source *)obj)->score);
+}
+
+static const ycfg_key source_keys[] = {
+    {.name = "file", .fn = h_src_file, .required = true},
+    {.name = "lines", .fn = h_src_lines, .required = true},
+    {.name = "title", .fn = h_src_title},
+    {.name = "score", .fn = h_src_score},
+    {.name = "text", .fn = h_src_text, .required = true},
+    {0},
+};
+
+static int h_sources(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    assistant_key(r, v);
+    if (v->type != YAML_SEQUENCE_NODE)
+        return ycfg_error(c, v, "'sources' must be a list of passages, not %s", ycfg_kind(v));
+    size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    chat_source *src = calloc(m ? m : 1, sizeof *src);
+    if (!src) return ycfg_error(c, v, "out of memory");
+    int rc = NT_OK;
+    for (size_t i = 0; i < m; i++) {
+        yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
+        if (!it || ycfg_map(c, it, source_keys, &src[i], YCFG_NO_SET, "a source") != NT_OK)
+            rc = NT_ERR_FORMAT;
+        if (!src[i].title && !(src[i].title = strdup(""))) rc = ycfg_error(c, it, "out of memory");
+    }
+    if (rc == NT_OK) {
+        chat_sources_free(r->t->sources, r->t->n_sources);
+        r->t->sources = src;
+        r->t->n_sources = m;
+        return NT_OK;
+    }
+    chat_sources_free(src, m);
+    return rc;
+}
+
+static int h_sources_intro(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    assistant_key(r, v);
+    free(r->t->sources_intro);
+    r->t->sources_intro = NULL;
+    return read_text(c, v, k->name, &r->t->sources_intro);
+}
+
 static const ycfg_key message_keys[] = {
     {.name = "role", .fn = h_role, .required = true},
     {.name = "time", .fn = h_mtime},
@@ -603,6 +686,8 @@ static const ycfg_key message_keys[] = {
     {.name = "context_first", .fn = h_tlong},
     {.name = "prompt_length", .fn = h_tlong},
     {.name = "tokens", .fn = h_tokens},
+    {.name = "sources_intro", .fn = h_sources_intro},
+    {.name = "sources", .fn = h_sources},
     {0},
 };
 

@@ -149,6 +149,23 @@ static bool emit_answer(yaml_emitter_t *e, const chat_turn *t)
     ok = ok && emit_kv(e, "gen_sec", "%.3f", t->gen_sec);
     ok = ok && emit_kv(e, "context_first", "%zu", t->first);
     if (t->prompt_len > 0) ok = ok && emit_kv(e, "prompt_length", "%d", t->prompt_len);
+    /* The retrieved passages its prompt placed, text and origin (a replay places them again
+     * even when the files changed). */
+    if (t->n_sources) {
+        if (t->sources_intro)
+            ok = ok && ycfg_emit_plain(e, "sources_intro") && emit_text(e, t->sources_intro);
+        ok = ok && ycfg_emit_plain(e, "sources") && ycfg_emit_seq(e, true, false);
+        for (size_t k = 0; ok && k < t->n_sources; k++) {
+            const chat_source *src = &t->sources[k];
+            ok = ycfg_emit_map(e, true, false) && ycfg_emit_plain(e, "file") && emit_str(e, src->path) &&
+                 emit_kv(e, "lines", "%d-%d", (int)src->line_a, (int)src->line_b);
+            if (ok && src->title && src->title[0])
+                ok = ycfg_emit_plain(e, "title") && emit_str(e, src->title);
+            ok = ok && emit_kv(e, "score", "%.4f", src->score) && ycfg_emit_plain(e, "text") &&
+                 emit_text(e, src->text) && ycfg_emit_map(e, false, false);
+        }
+        ok = ok && ycfg_emit_seq(e, false, false);
+    }
     ok = ok && ycfg_emit_plain(e, "tokens") && ycfg_emit_seq(e, true, true);
     for (size_t k = 0; ok && k < t->tokens.n; k++) ok = ycfg_emit_long(e, t->tokens.v[k]);
     return ok && ycfg_emit_seq(e, false, true);
@@ -303,6 +320,13 @@ char *session_export_md(const session *s)
                 strbuf_printf(&b, ", %zu live change%s", t->n_changes,
                               t->n_changes == 1 ? "" : "s");
             strbuf_puts(&b, "*\n");
+            for (size_t k = 0; k < t->n_sources; k++) {
+                char label[1200];
+                chat_source_label(&t->sources[k], label, sizeof label);
+                strbuf_printf(&b, "%s`%s` (%.2f)", k ? ", " : "\nSources: ", label,
+                              t->sources[k].score);
+            }
+            if (t->n_sources) strbuf_puts(&b, "\n");
         }
     }
     return strbuf_take(&b, NULL);
@@ -329,8 +353,35 @@ char *session_export_json(const session *s)
     for (size_t i = 0; i < s->n_examples; i++)
         put_message(&w, role_name(s->examples[i].role), s->examples[i].text);
     if (s->greeting) put_message(&w, "assistant", s->greeting);
-    for (size_t i = 0; i < s->n_turns; i++)
-        put_message(&w, role_name(s->turns[i].role), s->turns[i].text);
+    for (size_t i = 0; i < s->n_turns; i++) {
+        const chat_turn *t = &s->turns[i];
+        if (!t->n_sources) {
+            put_message(&w, role_name(t->role), t->text);
+            continue;
+        }
+        /* An answer from retrieved passages: where they came from, next to the message. */
+        json_w_begin_object(&w);
+        json_w_key(&w, "role");
+        json_w_string(&w, role_name(t->role));
+        json_w_key(&w, "content");
+        json_w_string(&w, t->text ? t->text : "");
+        json_w_key(&w, "sources");
+        json_w_begin_array(&w);
+        for (size_t k = 0; k < t->n_sources; k++) {
+            json_w_begin_object(&w);
+            json_w_key(&w, "file");
+            json_w_string(&w, t->sources[k].path);
+            json_w_key(&w, "line_first");
+            json_w_int(&w, t->sources[k].line_a);
+            json_w_key(&w, "line_last");
+            json_w_int(&w, t->sources[k].line_b);
+            json_w_key(&w, "score");
+            json_w_double(&w, t->sources[k].score);
+            json_w_end_object(&w);
+        }
+        json_w_end_array(&w);
+        json_w_end_object(&w);
+    }
     json_w_end_array(&w);
     size_t len;
     char *out = json_writer_finish(&w, &len);

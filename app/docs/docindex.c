@@ -734,16 +734,6 @@ char *docindex_query(const char *const *texts, size_t n)
     return strbuf_take(&q, NULL);
 }
 
-void docindex_hits_free(docindex_hit *hits, size_t n)
-{
-    for (size_t i = 0; hits && i < n; i++) {
-        free(hits[i].path);
-        free(hits[i].title);
-        free(hits[i].text);
-    }
-    free(hits);
-}
-
 char *docindex_display_path(const char *abs)
 {
     char cwd[PATH_MAX];
@@ -755,7 +745,7 @@ char *docindex_display_path(const char *abs)
     return strdup(abs);
 }
 
-int docindex_search(docindex *d, const char *q, size_t k, docindex_hit **hits, size_t *n_hits,
+int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, size_t *n_hits,
                     nt_err *err)
 {
     *hits = NULL;
@@ -785,7 +775,7 @@ int docindex_search(docindex *d, const char *q, size_t k, docindex_hit **hits, s
         sqlite3_bind_text(st, (int)(4 + 3 * i), d->roots[i].lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, (int)(5 + 3 * i), d->roots[i].hi, -1, SQLITE_STATIC);
     }
-    docindex_hit *v = calloc(k, sizeof *v);
+    chat_source *v = calloc(k, sizeof *v);
     size_t n = 0;
     int rc = NT_OK, s;
     if (!v) {
@@ -796,7 +786,7 @@ int docindex_search(docindex *d, const char *q, size_t k, docindex_hit **hits, s
         const char *p = (const char *)sqlite3_column_text(st, 0);
         const char *t = (const char *)sqlite3_column_text(st, 1);
         const char *x = (const char *)sqlite3_column_text(st, 2);
-        docindex_hit *h = &v[n++];
+        chat_source *h = &v[n++];
         h->path = docindex_display_path(p ? p : "");
         h->title = strdup(t ? t : "");
         h->text = strdup(x ? x : "");
@@ -812,7 +802,7 @@ int docindex_search(docindex *d, const char *q, size_t k, docindex_hit **hits, s
 done:
     sqlite3_finalize(st);
     if (rc != NT_OK) {
-        docindex_hits_free(v, n);
+        chat_sources_free(v, n);
         return rc;
     }
     *hits = v;

@@ -22,6 +22,7 @@
 #ifndef NATTER_DOCS_DOCINDEX_H
 #define NATTER_DOCS_DOCINDEX_H
 
+#include "conv/chat.h"
 #include "natter.h"
 
 #include <stdatomic.h>
@@ -55,15 +56,6 @@ typedef struct docindex_cb {
     atomic_bool *cancel;
 } docindex_cb;
 
-/* One passage found. Strings owned by the hit (docindex_hits_free). */
-typedef struct docindex_hit {
-    char *path;             /* the file, as docindex_display_path shows it */
-    char *title;            /* its heading, "" when none */
-    char *text;
-    int32_t line_a, line_b; /* 1-based, inclusive */
-    double score;           /* BM25, higher is better (SQLite's bm25() negated) */
-} docindex_hit;
-
 /* The database's path: $XDG_CACHE_HOME/natter/index/docs.sqlite, else under ~/.cache.
  * malloc'd; NULL without a home. */
 char *docindex_default_path(void);
@@ -92,10 +84,11 @@ int docindex_scope_stats(docindex *d, size_t i, size_t *files, size_t *chunks, n
  * joined with OR, at most 48 terms. malloc'd; "" when no word is left; NULL on OOM. */
 char *docindex_query(const char *const *texts, size_t n);
 /* The k best passages in scope for the FTS5 query q (from docindex_query), best first (ties
- * by path and line). *hits is malloc'd (docindex_hits_free), *n_hits may be 0. */
-int docindex_search(docindex *d, const char *q, size_t k, docindex_hit **hits, size_t *n_hits,
+ * by path and line), as the chat takes them (chat.h's chat_source: path as
+ * docindex_display_path shows it, heading, text, lines, BM25 score with higher better).
+ * *hits is malloc'd (chat_sources_free), *n_hits may be 0. */
+int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, size_t *n_hits,
                     nt_err *err);
-void docindex_hits_free(docindex_hit *hits, size_t n);
 
 /* An absolute path as shown to people: relative to the current folder when under it.
  * malloc'd. */
