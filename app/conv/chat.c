@@ -675,15 +675,21 @@ static int chat_pick_sources(chat *c, int32_t reserve, nt_err *err)
         rc = chat_count_text(c, one, &cost, err);
         free(one);
         if (rc != NT_OK) goto done;
-        if (used + cost + 2 > avail) continue; /* a smaller one further down may fit */
+        /* The best passage too long: its beginning (below); a later one: a smaller one
+         * further down may fill the room left. */
+        if (used + cost + 2 > avail) {
+            if (n_pick == 0) break;
+            continue;
+        }
         used += cost + 2;
         pick[n_pick++] = cand[i]; /* borrowed: chat_set_cur copies */
     }
-    /* Not even the best passage fits whole (a small context): its beginning does, cut at a
-     * line or word end, its line range narrowed to the lines kept. */
+    /* The best passage does not fit whole (a small context): its beginning does, cut at a
+     * line or word end, its line range narrowed to the lines kept. Rank first: a smaller
+     * passage further down does not take its place. */
     char *cut = NULL;
     if (n_pick == 0 && avail - used > 32) {
-        rc = chat_cut_source(c, &cand[0], avail - used, &pick[0], &cut, err);
+        rc = chat_cut_source(c, &cand[0], avail - used - 2, &pick[0], &cut, err);
         if (rc != NT_OK) goto done;
         if (cut) n_pick = 1;
     }

@@ -180,7 +180,8 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
  * chat_prepare: it places as many as fit a budget that leaves room for the fixed part, the
  * question, some history and the answer (the history gets at most a third of what is left
  * after the fixed part, the question and the answer's room; then the passages go in rank
- * order, one that does not fit skipped), and records them in the answer (chat_turn.sources).
+ * order: the best one cut at a line end when it does not fit whole, a later one that does not
+ * fit skipped), and records them in the answer (chat_turn.sources).
  * Retrieved passages are never part of the fixed part: when the prompt would not fit, they go
  * before the question does. intro (copied) is the text placed before them (a persona's
  * context instruction). The candidates are used once. NT_OK or NT_ERR_NOMEM. */

@@ -555,6 +555,8 @@ static int action_STATS(tui *t, const char *args) { return tui_stats_show(t); }
 static int action_COPY(tui *t, const char *args) { return tui_copy(t, args); }
 static int action_PROMPT(tui *t, const char *args) { return tui_prompt(t, args); }
 static int action_EXPORT(tui *t, const char *args) { return tui_export(t, args); }
+static int action_DOCS(tui *t, const char *args) { return tui_docs_command(t, args); }
+static int action_SOURCES(tui *t, const char *args) { return tui_sources(t); }
 static int action_REPLAY(tui *t, const char *args) { return tui_replay_start(t, args); }
 
 static int action_STOP(tui *t, const char *args)

@@ -67,6 +67,7 @@ int tui_start_answer(tui *t)
     worker_job job;
     int dropped = 0;
     nt_err err = {0};
+    int df = tui_docs_retrieve(t); /* the passages for this question (also for a /regen) */
     int rc = chat_prepare(t->chat, &u->params, max, &job, &dropped, &err);
     if (rc != NT_OK) {
         /* The question cannot be answered (it does not fit): give it back for editing rather
@@ -97,8 +98,10 @@ int tui_start_answer(tui *t)
     u->hist.follow = true;
     u->probs.pick = -1;
     ui_truncate(u, chat_n_turns(t->chat) - 1);
-    int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
-    if (dropped > 0)
+    int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS | df;
+    if (df) {
+        /* the retrieval's warning stays on the message line */
+    } else if (dropped > 0)
         f |= tui_message(t, TS_WARNING, "the context is full: %d older turn%s dropped from the model's view",
                          dropped, dropped == 1 ? "" : "s");
     else
@@ -140,8 +143,28 @@ int tui_use_persona(tui *t, persona *p, const char *system)
         if (p != t->opts->loaded) persona_free(p);
         return UI_R_ALL | tui_message(t, TS_ERROR, "%s", err.msg);
     }
+    /* --context files too long for the context are searched instead (cli_context_fit). */
+    char *moved[CLI_MAX_CONTEXT];
+    size_t n_moved = 0;
+    char fit_note[1024] = "";
+    if (!t->opts->raw &&
+        cli_context_fit(t->chat, p, model_file, system,
+                        t->opts->template_name ? -1 : (int)t->model_family, moved,
+                        CLI_MAX_CONTEXT, &n_moved, fit_note, sizeof fit_note, &err) != NT_OK) {
+        if (p != t->opts->loaded) persona_free(p);
+        return UI_R_ALL | tui_message(t, TS_ERROR, "%s", err.msg);
+    }
+    persona_vars pv = {NULL, model_file, NULL};
+    char *intro = persona_docs_intro(p, &pv);
+    if (intro) {
+        free(t->docs_intro);
+        t->docs_intro = intro;
+    }
     if (t->persona && t->persona != t->opts->loaded) persona_free(t->persona);
     t->persona = p;
+    tui_docs_persona(t, p, moved, n_moved);
+    for (size_t i = 0; i < n_moved; i++) free(moved[i]);
+    if (n_moved) ui_set_note(u, UI_NOTE_INFO, fit_note);
     uint64_t seed = u->params.seed;
     cli_persona_params(t->opts, p, &u->params, &u->max_tokens);
     if (!(p->sampling.set & (1u << PARAM_SEED)) && !t->opts->seed_given) u->params.seed = seed;
@@ -825,11 +848,12 @@ static int tui_loop(tui *t)
             ui_draw(&t->u, flags);
             flags = 0;
         }
-        struct pollfd fds[4] = {{STDIN_FILENO, POLLIN, 0},
+        struct pollfd fds[5] = {{STDIN_FILENO, POLLIN, 0},
                                 {worker_wake_fd(t->w), POLLIN, 0},
                                 {term_signal_fd(), POLLIN, 0},
-                                {tui_replay_fd(t), POLLIN, 0}};
-        int r = poll(fds, 4, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
+                                {tui_replay_fd(t), POLLIN, 0},
+                                {tui_docs_fd(t), POLLIN, 0}};
+        int r = poll(fds, 5, input_has_partial() ? TUI_ESC_WAIT_MS : -1);
         if (r < 0) {
             if (errno == EINTR) continue;
             return -1;
@@ -859,6 +883,7 @@ static int tui_loop(tui *t)
                 flags |= tui_worker_event(t, &ev);
         }
         if (t->rp && (fds[3].revents & POLLIN)) flags |= tui_replay_events(t, TUI_EVENTS_PER_DRAW);
+        if (fds[4].revents & POLLIN) flags |= tui_docs_events(t);
     }
     return 0;
 }
@@ -954,6 +979,7 @@ int tui_main(const struct cli_opts *opts)
         goto done;
     }
     tui_use_persona(&t, p, opts->system);
+    for (int i = 0; i < opts->n_docs; i++) tui_docs_add(&t, opts->docs[i]);
     ycfg_diag td = {0};
     t.theme = theme_open_or_default(opts->theme, &td);
     char *theme_errs = td.n ? ycfg_diag_join(&td) : NULL;
@@ -999,6 +1025,8 @@ int tui_main(const struct cli_opts *opts)
     tui_say_saved(&t);
 done:
     tui_replay_end(&t);
+    docs_free(t.docs); /* stops the indexing tasks between two files */
+    free(t.docs_intro);
     session_free(t.sess);
     free(t.save_to);
     ui_free(&t.u);

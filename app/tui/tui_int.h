@@ -16,6 +16,7 @@
 #include "conv/persona.h"
 #include "conv/session.h"
 #include "conv/worker.h"
+#include "docs/retrieve.h"
 #include "theme.h"
 #include "ui.h"
 
@@ -65,6 +66,9 @@ typedef struct tui {
     /* /prompt: */
     int prompt_view;       /* the view shown in the history: 1 the text, 2 the token ids; 0 none */
     const char *prompt_note; /* u->note when it was set to the view (identity only) */
+    /* Documents (app/docs/retrieve.h): --docs, the persona's, /docs add. */
+    docs *docs;            /* NULL until the first one (owned) */
+    char *docs_intro;      /* the persona's text before passages (owned) */
 } tui;
 
 /* ---- tui.c ---- */
@@ -125,6 +129,23 @@ int tui_action(tui *t, enum cmd_id id, const char *args);
 int tui_confirm(tui *t, int key);
 /* The answer (key) to /model's question (t->pending_model is set). */
 int tui_model_confirm(tui *t, int key);
+
+/* ---- tui_docs.c ---- */
+
+/* Adds a file or folder to the documents, indexed in the background. */
+int tui_docs_add(tui *t, const char *path);
+/* The persona's documents and the --context files moved to retrieval (cli_context_fit). */
+void tui_docs_persona(tui *t, const persona *p, char *const *moved, size_t n_moved);
+/* The documents' wake-up descriptor for poll(), -1 when there are none. */
+int tui_docs_fd(const tui *t);
+/* What the indexing tasks reported: the progress bar on the message line, notes in the
+ * history. */
+int tui_docs_events(tui *t);
+/* Before an answer: the passages for its question, handed to the chat. */
+int tui_docs_retrieve(tui *t);
+/* /docs [add PATH | list | drop PATH] and /sources. */
+int tui_docs_command(tui *t, const char *args);
+int tui_sources(tui *t);
 
 /* ---- tui_replay.c ---- */
 

@@ -337,6 +337,17 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         text_buf_put(b, "error: ", 7, TS_ERROR, false);
         text_buf_put(b, t->error, strlen(t->error), TS_ERROR, false);
     }
+    if (answer && t->n_sources) {
+        /* Where the passages it was given came from (/sources shows them whole). */
+        text_buf_put_raw(b, "\n", 1, TS_TEXT);
+        text_buf_put(b, "sources: ", 9, TS_DIM, false);
+        for (size_t i = 0; i < t->n_sources; i++) {
+            char label[1200];
+            chat_source_label(&t->sources[i], label, sizeof label);
+            if (i) text_buf_put(b, ", ", 2, TS_DIM, false);
+            text_buf_put(b, label, strlen(label), TS_DIM, false);
+        }
+    }
     src_fill(c, notes, UI_NO_SRC);
     text_wrap(b->s, label_n - 1, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
     size_t first_body = c->n_lines;
