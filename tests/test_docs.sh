@@ -40,6 +40,17 @@ check "a binary file in a folder is skipped with a note" \
     grep -q "pic.gif: skipped: binary file (not UTF-8 text)" "$tmp/err"
 check "...and the text beside it answers" grep -q "notes.txt:1-" "$tmp/err"
 
+# ---- a persona's documents: (relative to its folder; a missing one is an error at its place)
+mkdir -p "$tmp/p/manuals"
+cp tests/data/docs/kettle.md "$tmp/p/manuals/"
+printf 'name: kettle\nsystem: Answer from the documents.\ndocuments:\n  - manuals\n' >"$tmp/p/kettle.yaml"
+"$NATTER" -m "$MODEL" --persona "$tmp/p/kettle.yaml" -p "How long is the warranty?" >/dev/null 2>"$tmp/err"
+check "a persona's documents: answered from ($(cat "$tmp/err"))" grep -q 'p/manuals/kettle.md:25-27' "$tmp/err"
+printf 'name: kettle\nsystem: x\ndocuments: [manuals, nothere]\n' >"$tmp/p/bad.yaml"
+"$NATTER" --check "$tmp/p/bad.yaml" >"$tmp/out" 2>&1
+check "a persona's missing document: file:line:col" \
+    grep -q "bad.yaml:3:22: cannot find document '.*p/nothere': No such file or directory" "$tmp/out"
+
 # ---- --context too long for the 256-token context: searched instead
 "$NATTER" -m "$MODEL" --persona docqa --context README.md -p "What does /regen do?" \
     >"$tmp/out" 2>"$tmp/err"

@@ -675,6 +675,8 @@ int cli_oneshot(const struct cli_opts *o)
     }
     if (o->loaded) cli_persona_params(o, o->loaded, &params, &max_tokens);
     chat_set_raw(c, o->raw);
+    if (o->raw && o->n_docs)
+        fprintf(stderr, "natter: --docs: not used with --raw (no prompt to place passages in)\n");
     if (!o->raw) {
         dx = cli_docs_open(o, o->loaded, moved, n_moved, false, &e);
         if (!dx && e.code != NT_OK) {
