@@ -846,6 +846,7 @@ static void *task_main(void *arg)
     }
     docindex_free(d);
     atomic_store(&t->done, true);
+    if (t->cb.done) t->cb.done(t->cb.user);
     return NULL;
 }
 

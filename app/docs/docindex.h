@@ -52,6 +52,8 @@ typedef struct docindex_progress {
 typedef struct docindex_cb {
     void (*progress)(const docindex_progress *p, void *user);
     void (*note)(const char *line, void *user);
+    /* docindex_task only: called last, once docindex_task_done() is true. */
+    void (*done)(void *user);
     void *user;
     atomic_bool *cancel;
 } docindex_cb;

@@ -70,6 +70,15 @@ static void on_note(const char *line, void *user)
     docs_wake(sh);
 }
 
+static void on_done(void *user)
+{
+    docs_shared *sh = user;
+    pthread_mutex_lock(&sh->mu);
+    sh->changed = true;
+    pthread_mutex_unlock(&sh->mu);
+    docs_wake(sh); /* the UI joins the task and says the documents are ready */
+}
+
 docs *docs_init(const char *db, nt_err *err)
 {
     docs *d = calloc(1, sizeof *d);
@@ -121,7 +130,7 @@ int docs_add_async(docs *d, const char *path, nt_err *err)
     docindex_task **nt = realloc(d->tasks, (d->n_tasks + 1) * sizeof *nt);
     if (!nt) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
     d->tasks = nt;
-    docindex_cb cb = {.progress = on_progress, .note = on_note, .user = &d->sh};
+    docindex_cb cb = {.progress = on_progress, .note = on_note, .done = on_done, .user = &d->sh};
     docindex_task *t = docindex_task_start(docindex_path(d->ix), &path, 1, &cb, err);
     if (!t) return err ? err->code : NT_ERR_NOMEM;
     d->tasks[d->n_tasks++] = t;
