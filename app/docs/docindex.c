@@ -679,7 +679,7 @@ static bool stopword(const char *w, size_t n)
         "should", "will", "i", "you", "it", "its", "this", "that", "these", "those", "with",
         "as", "at", "by", "from", "me", "my", "which", "who", "why", "when", "where", "there",
         "about", "tell", "please", "into", "if", "so", "than", "then", "them", "they", "we",
-        "us", "our", "your", "has", "have", "had", "not", "no", "any", "some", "there", "here",
+        "us", "our", "your", "has", "have", "had", "not", "no", "any", "some", "here",
         "also", "just", "only", "such", "but", "out", "up", "use", "used", "using", "way",
         "get", "make", "want", "need", "know", "say", "says", "said", "one", "more", "most",
         "other", "same", "much", "many", "very", "like", "all", "each", NULL};
