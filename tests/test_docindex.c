@@ -50,6 +50,17 @@ static void test_chunk_markdown(void)
     T_CHECK(c.n >= 3 && strstr(c.v[2].text, "switch -> light on"));
     doc_chunks_free(&c);
 
+    /* A heading is never a passage alone: the long paragraph under it fills its passage. */
+    strbuf lb = {0};
+    strbuf_puts(&lb, "# Title\n\n## Long\n\n");
+    for (int i = 0; i < 20; i++) strbuf_printf(&lb, "line %02d of a paragraph longer than the budget\n", i);
+    T_ASSERT(chunk_split(CHUNK_MARKDOWN, lb.s, lb.n, 200, &c) == NT_OK);
+    T_CHECK(c.n >= 5);
+    for (size_t i = 0; i < c.n; i++) T_CHECK(strlen(c.v[i].text) <= 200);
+    T_CHECK(c.n >= 2 && !strncmp(c.v[1].text, "## Long\n\nline 00", 16) && c.v[1].line_a == 3);
+    doc_chunks_free(&c);
+    strbuf_free(&lb);
+
     /* A '#' inside a code fence is no heading. */
     const char *md = "# A\n\ntext\n\n```\n# not a heading\n```\n";
     T_ASSERT(chunk_split(CHUNK_MARKDOWN, md, strlen(md), CHUNK_MAX_BYTES, &c) == NT_OK);

@@ -405,6 +405,7 @@ int chunk_split(enum chunk_kind kind, const char *text, size_t n, size_t max_byt
     k.base = kind == CHUNK_MAN ? (conv.s ? conv.s : "") : text;
     k.l = &l;
     size_t i = 0;
+    bool heading_only = false; /* the passage holds its heading line and nothing else yet */
     while (i < l.n && !k.oom) {
         if (l.v[i].blank) {
             i++;
@@ -441,13 +442,18 @@ int chunk_split(enum chunk_kind kind, const char *text, size_t n, size_t max_byt
         } else if (l.v[i].top && k.cur.n >= k.max / 3) {
             chunker_flush(&k); /* a new definition, and the passage has enough already */
         }
-        if (k.cur.n > 0 && k.cur.n + 1 + bytes > k.max) chunker_flush(&k);
-        if (bytes > k.max) {
+        bool over = k.cur.n > 0 && k.cur.n + 1 + bytes > k.max;
+        if (over && !heading_only) chunker_flush(&k);
+        if (bytes > k.max || over) {
+            /* A heading alone is no passage: the paragraph under it fills the rest of the
+             * heading's passage line by line. */
+            if (k.cur.n > 0) strbuf_putc(&k.cur, '\n');
             chunker_long(&k, i, j);
         } else {
             if (k.cur.n > 0) strbuf_putc(&k.cur, '\n'); /* the blank line between paragraphs */
             for (size_t x = i; x < j; x++) chunker_add(&k, k.base + l.v[x].off, l.v[x].len, l.v[x].src);
         }
+        heading_only = l.v[i].heading && j == i + 1 && k.cur.n > 0;
         i = j;
     }
     chunker_flush(&k);
