@@ -427,7 +427,7 @@ int chat_prompt_parts(chat *c, size_t doc_at, nt_tokens *ids, chat_part **parts,
     char *sys = NULL;
     int rc;
     if (!msgs || !v) goto nomem;
-    size_t n = chat_fixed_msgs(c, msgs);
+    size_t n = chat_fixed_msgs(c, msgs, true);
     n = chat_turn_msgs(c, c->first, msgs, n);
     /* With a question last, the prompt its answer reads (the assistant's opening at its end);
      * else the conversation as it stands, the next question to come. */

@@ -442,14 +442,12 @@ static int upd_file(upd *u, const wfile *f, docindex_progress *p, const docindex
     }
     char *text = NULL;
     size_t n = 0;
-    int e = ycfg_read_file(f->path, DOCINDEX_MAX_FILE, &text, &n);
-    if (e) {
-        if (e == EFBIG)
-            note(cb, "%s: skipped: larger than %u MiB", f->path, DOCINDEX_MAX_FILE >> 20);
-        else
-            note(cb, "%s: skipped: %s", f->path, e == EINVAL ? "not a regular file" : strerror(e));
+    nt_err re = {0};
+    int e = ycfg_read_file(f->path, DOCINDEX_MAX_FILE, &text, &n, &re);
+    if (e != NT_OK) {
+        note(cb, "%s: skipped: %s", f->path, re.msg);
         p->skipped++;
-        return e == ENOMEM ? nt_err_set(err, NT_ERR_NOMEM, "document index: out of memory") : NT_OK;
+        return e == NT_ERR_NOMEM ? nt_err_set(err, NT_ERR_NOMEM, "document index: out of memory") : NT_OK;
     }
     char hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)XXH3_64bits(text, n));
