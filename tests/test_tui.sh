@@ -214,7 +214,8 @@ fi
 # ---- 8. help screen from the command table
 T send-keys -t nt F1
 if wait_for "/regen" && wait_for "/replay NAME"; then
-    T send-keys -t nt PgDn PgDn # the keys come after the commands
+    # the keys come after the commands: a page down at a time until they show
+    for _pg in 1 2 3 4; do T send-keys -t nt PgDn; wait_for "Alt-Enter, Ctrl-J" 10 && break; done
     if wait_for "Alt-Enter, Ctrl-J"; then ok "F1 shows the help built from the command table (PgDn scrolls it)"; else bad "F1 help: PgDn" "$(cap)"; fi
 else
     bad "F1 help" "$(cap)"
