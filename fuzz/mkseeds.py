@@ -158,3 +158,6 @@ put("serve", "chat.json", 'c{"model": "natter-guide", "messages": [{"role": "sys
 put("serve", "completion.json", 'p{"prompt": ["Once upon a time"], "max_tokens": 8, "logprobs": 2, '
     '"stop": "\\n", "presence_penalty": 0.5, "frequency_penalty": -0.5, "seed": 4294967296}')
 put("serve", "bad.json", 'c{"messages": [{"role": "tool", "content": 1}], "temperature": "hot"}')
+# ---- Server-Sent Events: the first byte picks the chunk size ------------------------------
+put("sse", "openai.txt", '\x03data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n')
+put("sse", "mixed.txt", b'\x05: ping\r\nevent: error\r\ndata: {"error":"x"}\r\n\r\n\xef\xbb\xbfdata\r\rdata: a\ndata: b\n\n')
