@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     /* natter's own default model was trained to be the guide persona (prompts/guide.yaml):
      * with neither -m nor --persona (nor a session to resume), the two come together. */
-    if (!o.model && !o.persona && !o.resume && cli_resolve_model(&o) == 0)
+    if (!o.api_base && !o.model && !o.persona && !o.resume && cli_resolve_model(&o) == 0)
         o.persona = CLI_DEFAULT_PERSONA;
     bool oneshot = o.prompt || !interactive;
     /* Sessions (app/cmd/cmd_session.c): --resume picks its file now, and what the command
@@ -101,6 +101,9 @@ int main(int argc, char **argv)
     if ((!oneshot || o.persona || o.n_context > 0) && (rc = cli_open_persona(&o, oneshot)) != 0)
         return main_done(&o, rc);
     /* -m NAME: a model found where other programs keep them (after the persona's errors). */
+    /* With --api-base, -m is the server's model name, nothing to find here. */
+    cli_persona_backend(&o);
+    if (o.api_base) return main_done(&o, oneshot ? cli_oneshot(&o) : tui_main(&o));
     if ((rc = cli_find_model(&o)) != 0) return main_done(&o, rc);
     cli_persona_model(&o);
     if (cli_resolve_model(&o) != 0) {

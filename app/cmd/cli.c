@@ -7,6 +7,7 @@
 #include "conv/chat.h"
 #include "docs/retrieve.h"
 #include "conv/params.h"
+#include "conv/remote.h"
 #include "util/num.h"
 #include "cmds.h"
 #include "model_find.h"
@@ -92,6 +93,7 @@ void cli_usage(FILE *out)
           "       natter bench [-m MODEL] [--threads N] [--json] [--quick]\n"
           "       natter replay FILE [--check] [-m MODEL] [--temp X ...]  regenerate a session\n"
           "       natter export FILE [--format md|json] [-o OUT]          export a session\n"
+          "       natter models --api-base URL      the models an OpenAI-compatible server offers\n"
           "       natter --check [--model MODEL] FILE...   validate persona and theme files\n"
           "       natter import-card CARD.json [-o FILE] [--force]  a Character Card V2 as a persona\n"
           "       natter serve [-m MODEL] [--port N] [--api-key-env NAME]  an OpenAI-compatible server\n"
@@ -112,7 +114,11 @@ void cli_usage(FILE *out)
           "      --template NAME     chat template family: plain chatml llama2 llama3 zephyr\n"
           "                          phi3 gemma mistral (default: detected from the model)\n"
           "      --ctx N             context length in tokens (default: the model's, <= 4096)\n"
-          "      --threads N         compute threads (default: all CPUs)\n",
+          "      --threads N         compute threads (default: all CPUs)\n"
+          "      --api-base URL      answer through an OpenAI-compatible server (vLLM, llama.cpp,\n"
+          "                          Ollama, a hosted API), e.g. http://127.0.0.1:8080/v1; -m then\n"
+          "                          names the server's model\n"
+          "      --api-key-env VAR   the variable holding the API key (default: OPENAI_API_KEY)\n",
           out);
     cli_usage_params(out);
     fputs("  -v, --verbose           print the seed and the speed on stderr\n"
@@ -132,7 +138,7 @@ void cli_usage(FILE *out)
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
     OPT_SAVE, OPT_CONTEXT, OPT_DOCS, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
-    OPT_PARAM = 512
+    OPT_API_BASE, OPT_API_KEY_ENV, OPT_PARAM = 512
 };
 
 static const struct option cli_fixed_opts[] = {
@@ -156,6 +162,8 @@ static const struct option cli_fixed_opts[] = {
     {"list-themes", no_argument, NULL, OPT_LIST_THEMES},
     {"check", no_argument, NULL, OPT_CHECK},
     {"show-prompt", optional_argument, NULL, OPT_SHOW_PROMPT},
+    {"api-base", required_argument, NULL, OPT_API_BASE},
+    {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
 };
 #define CLI_N_FIXED (sizeof cli_fixed_opts / sizeof cli_fixed_opts[0])
 /* Each parameter as --NAME, --YAML (top_k) and its alias (--temperature). */
@@ -308,6 +316,8 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             /* getopt has permuted nothing ('+'): the --check just read is argv[optind - 1]. */
             o->check_at = optind - 1;
             return 3;
+        case OPT_API_BASE: o->api_base = val; break;
+        case OPT_API_KEY_ENV: o->api_key_env = val; break;
         }
     }
     if (args_operands(&a, 0)) return 2;
@@ -516,6 +526,30 @@ nt_model *cli_load_model(const struct cli_opts *o)
     return m;
 }
 
+worker *cli_start_worker(const struct cli_opts *o)
+{
+    nt_err e = {0};
+    worker *w = NULL;
+    if (o->api_base) {
+        remote *r = NULL;
+        remote_cfg rc = {.base = o->api_base, .model = o->model, .key_env = o->api_key_env,
+                         .family = o->template_name ? nt_chat_family_from_name(o->template_name) : -1};
+        if (remote_init(&r, &rc, &e) == NT_OK) w = worker_init_remote(r, &e);
+    } else {
+        nt_model *m = cli_load_model(o);
+        if (!m) return NULL; /* the loader said why */
+        w = worker_init(m, &e);
+    }
+    if (!w) fprintf(stderr, "natter: %s\n", e.msg);
+    return w;
+}
+
+enum nt_chat_family cli_worker_family(const struct cli_opts *o, const worker *w)
+{
+    int f = o->template_name ? nt_chat_family_from_name(o->template_name) : -1;
+    return f >= 0 ? (enum nt_chat_family)f : nt_chat_detect_gguf(worker_gguf(w));
+}
+
 bool cli_ctx_warning(const nt_model_info *mi, char *buf, size_t cap)
 {
     if (mi->n_ctx <= mi->n_ctx_train) return false;
@@ -574,7 +608,6 @@ int cli_oneshot(const struct cli_opts *o)
 {
     int status = 1;
     char *input = NULL;
-    nt_model *m = NULL;
     worker *w = NULL;
     chat *c = NULL;
     session *sess = NULL; /* --resume/--save (app/conv/session.h) */
@@ -610,23 +643,14 @@ int cli_oneshot(const struct cli_opts *o)
         status = 2;
         goto out;
     }
-    m = cli_load_model(o);
-    if (!m) goto out;
+    w = cli_start_worker(o);
+    if (!w) goto out;
     char ctx_warn[256];
-    if (cli_ctx_warning(nt_model_get_info(m), ctx_warn, sizeof ctx_warn))
+    if (cli_ctx_warning(worker_model_info(w), ctx_warn, sizeof ctx_warn))
         text_printf(stderr, "natter: warning: %s\n", ctx_warn);
-    enum nt_chat_family fam = o->template_name
-                               ? (enum nt_chat_family)nt_chat_family_from_name(o->template_name)
-                               : nt_chat_detect_gguf(nt_model_gguf(m));
-    const nt_tokenizer *tok = nt_model_tokenizer(m);
-    int32_t n_ctx = nt_model_get_info(m)->n_ctx;
-    w = worker_init(m, &e);
-    m = NULL; /* the worker owns it now (and freed it on failure) */
-    if (!w) {
-        text_printf(stderr, "natter: %s\n", e.msg);
-        goto out;
-    }
-    c = chat_init(tok, fam, n_ctx);
+    enum nt_chat_family fam = cli_worker_family(o, w);
+    int32_t n_ctx = worker_model_info(w)->n_ctx; /* 0 for a remote server: its own business */
+    c = chat_init(worker_tokenizer(w), fam, n_ctx);
     if (!c || chat_set_system(c, o->system) != NT_OK) {
         text_printf(stderr, "natter: out of memory\n");
         goto out;
@@ -723,7 +747,8 @@ int cli_oneshot(const struct cli_opts *o)
                 o->raw ? "none (raw)" : nt_chat_family_name(fam));
 
     worker_job job;
-    int32_t max = max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
+    int32_t max = n_ctx == 0 ? max_tokens /* remote: 0 sends no limit */
+                  : max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
     if (dx && docs_retrieve(dx, c, intro, &e) != NT_OK) {
         fprintf(stderr, "natter: --docs: %s\n", e.msg);
         goto out;
@@ -753,6 +778,7 @@ int cli_oneshot(const struct cli_opts *o)
             text_printf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
             failed = true;
         }
+        if (ev.kind == WEV_NOTE) fprintf(stderr, "natter: note: %s\n", ev.text ? ev.text : "");
         if (ev.kind == WEV_DONE) {
             if (last != '\n') fputc('\n', stdout);
             fflush(stdout);
@@ -789,7 +815,6 @@ out:
     session_free(sess);
     chat_free(c);
     worker_free(w);
-    nt_model_free(m);
     free(input);
     free(doc);
     free(raw_q);

@@ -53,6 +53,9 @@ struct cli_opts {
                                  (malloc'd, owned by main); NULL when none */
     char *persona_notes;      /* the notes of a --persona file that loaded (malloc'd, owned by
                                  main); NULL when none */
+    const char *api_base;     /* --api-base URL: a remote OpenAI-compatible server (then
+                                 model is the server's model name); NULL = local */
+    const char *api_key_env;  /* --api-key-env VAR; NULL = OPENAI_API_KEY */
     const char *resume;       /* --resume [SESSION] ("" = the latest) */
     int show_prompt;          /* --show-prompt: 1 the text, 2 (=ids) the tokens; 0 = answer */
     const char *save;         /* --save FILE */
@@ -85,6 +88,12 @@ int cli_find_model(struct cli_opts *o);
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */
 nt_model *cli_load_model(const struct cli_opts *o);
+
+/* The worker the chat modes answer with: the remote server of o->api_base (remote.h), else
+ * the model of o loaded (cli_load_model). On failure prints "natter: <reason>", NULL. */
+struct worker *cli_start_worker(const struct cli_opts *o);
+/* The chat family for w: --template's, else the model's (plain for a remote worker). */
+enum nt_chat_family cli_worker_family(const struct cli_opts *o, const struct worker *w);
 
 /* Loads the persona of o (--persona, else the default; --context files added) into
  * o->loaded. strict (the one-shot mode): a missing or bad file is an error printed with its

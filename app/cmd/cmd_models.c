@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cmds.h"
 #include "model_find.h"
+#include "conv/remote.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 #include "util/text.h"
@@ -218,20 +219,49 @@ static int models_print_json(const models_row *rows, size_t n)
 static void models_usage(FILE *f)
 {
     fprintf(f, "usage: natter models [--json]\n"
+               "       natter models --api-base URL [--api-key-env VAR]\n"
                "Lists the GGUF models in $NATTER_MODELS, llama.cpp's cache, the Hugging Face\n"
                "cache, Ollama's store and LM Studio's folders, and whether natter runs them.\n"
-               "Any NAME shown works with natter -m NAME.\n");
+               "Any NAME shown works with natter -m NAME. With --api-base, the models an\n"
+               "OpenAI-compatible server offers (GET URL/models), one a line, for\n"
+               "natter --api-base URL -m NAME.\n");
+}
+
+/* `natter models --api-base URL`: the server's /models, one id a line. */
+static int models_remote(const char *base, const char *key_env)
+{
+    remote *r = NULL;
+    nt_err e = {0};
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = remote_init(&r, &(remote_cfg){.base = base, .key_env = key_env, .family = -1}, &e);
+    if (rc == NT_OK) rc = remote_list_models(r, &ids, &n, &e);
+    if (rc != NT_OK) fprintf(stderr, "natter models: %s\n", e.msg);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", ids[i]); /* remote_list_models made them safe to print */
+        free(ids[i]);
+    }
+    free(ids);
+    remote_free(r);
+    return rc == NT_OK ? 0 : 1;
 }
 
 int cmd_models(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {"api-base", required_argument, NULL, 'b'}, {"api-key-env", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0}};
     bool as_json = false;
+    const char *api_base = NULL, *key_env = NULL;
     args a = args_start("natter models", argc, argv, "h", longopts);
     for (int c; (c = args_next(&a)) != -1;) {
         if (c == 'j') {
             as_json = true;
+        } else if (c == 'b') {
+            api_base = a.value;
+        } else if (c == 'k') {
+            key_env = a.value;
         } else if (c == 'h') {
             models_usage(stdout);
             return 0;
@@ -244,6 +274,7 @@ int cmd_models(int argc, char **argv)
         models_usage(stderr);
         return 2;
     }
+    if (api_base) return models_remote(api_base, key_env);
     model_list l = {0};
     int rc = model_find_all(&l) == 0 ? 0 : 1;
     models_row *rows = calloc(l.n ? l.n : 1, sizeof *rows);

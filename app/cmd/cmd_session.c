@@ -507,7 +507,7 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
             }
         }
     }
-    if (session_set_model(s, worker_gguf(w), worker_model_info(w)) != NT_OK) {
+    if (session_set_worker(s, w) != NT_OK) {
         session_free(s);
         return 1;
     }
@@ -520,7 +520,7 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
     session *own = NULL;
     if (!s) {
         own = s = session_init();
-        if (!s || session_set_model(s, worker_gguf(w), worker_model_info(w)) != NT_OK) {
+        if (!s || session_set_worker(s, w) != NT_OK) {
             text_printf(stderr, "natter: out of memory\n");
             session_free(own);
             return 1;
@@ -536,6 +536,12 @@ int cmd_session_save_oneshot(const struct cli_opts *o, session *s, const chat *c
         }
     }
     nt_err e = {0};
+    /* A remote server reports its model and fingerprint with each answer. */
+    if (worker_remote(w) && session_set_worker(s, w) != NT_OK) {
+        fprintf(stderr, "natter: out of memory\n");
+        session_free(own);
+        return 1;
+    }
     int rc = session_capture(s, c);
     if (rc == NT_OK) {
         const char *target = o->save ? o->save : s->path;

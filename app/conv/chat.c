@@ -44,6 +44,8 @@ struct chat {
     size_t n_cur;
     char *cur_intro;
     char *sys_full;
+    /* Remote mode (no tokenizer): the last prepared job's messages (texts borrowed). */
+    nt_chat_msg *job_msgs;
 };
 
 static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n);
@@ -159,6 +161,7 @@ void chat_free(chat *c)
     free(c->sys_full);
     nt_tokens_free(&c->prompt);
     nt_tokens_free(&c->cache);
+    free(c->job_msgs);
     free(c);
 }
 
@@ -387,6 +390,7 @@ done:
 static int chat_build(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
     out->n = 0;
+    if (!c->tok) return nt_err_set(err, NT_ERR_UNSUPPORTED, "chat: a remote chat has no token prompt");
     return c->raw ? chat_build_raw(c, first, out, err) : chat_build_template(c, first, out, err);
 }
 
@@ -729,6 +733,53 @@ static int chat_fit(chat *c, int32_t reserve, size_t *first_out, size_t *mem_fir
     return NT_OK;
 }
 
+/* The job's stop strings: the plain template's own (local, templated chats only: a server
+ * applies its own template), then the persona's, each once. Sets t's copy. */
+static int chat_job_stops(chat *c, chat_turn *t, worker_job *job)
+{
+    size_t ns = 0;
+    if (c->tok && !c->raw && c->family == NT_CHAT_PLAIN) c->job_stop[ns++] = "\nUser:";
+    for (size_t k = 0; k < c->n_stops; k++) {
+        bool dup = false;
+        for (size_t j = 0; j < ns && !dup; j++) dup = !strcmp(c->job_stop[j], c->stops[k]);
+        if (!dup) c->job_stop[ns++] = c->stops[k]; /* n_stops <= CHAT_MAX_STOPS: it fits */
+    }
+    if (chat_turn_set_stops(t, c->job_stop, ns) != NT_OK) return NT_ERR_NOMEM;
+    job->stop = c->job_stop;
+    job->n_stop = ns;
+    return NT_OK;
+}
+
+/* Remote mode: the job is the conversation as messages (the fixed part, then the turns the
+ * memory limit keeps); the server holds the context, so nothing is dropped here. */
+static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t max_tokens,
+                               worker_job *job, nt_err *err)
+{
+    size_t first = chat_memory_first(c);
+    nt_chat_msg *msgs = realloc(c->job_msgs, (c->n_prefix + 2 + c->n_turns - first) * sizeof *msgs);
+    if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    c->job_msgs = msgs;
+    size_t n = chat_fixed_msgs(c, msgs);
+    for (size_t i = first; i < c->n_turns; i++)
+        msgs[n++] = (nt_chat_msg){c->turns[i].role, c->turns[i].text};
+    c->first = first;
+    chat_turn *t = chat_push_turn(c, NT_ROLE_ASSISTANT);
+    if (!t) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    t->params = *params;
+    t->max_tokens = max_tokens;
+    t->first = first;
+    memset(job, 0, sizeof *job);
+    job->max_tokens = max_tokens;
+    job->params = *params;
+    job->msgs = c->job_msgs;
+    job->n_msgs = n;
+    if (chat_job_stops(c, t, job) != NT_OK) {
+        chat_truncate(c, c->n_turns - 1);
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    }
+    return NT_OK;
+}
+
 int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, worker_job *job,
                  int *n_dropped, nt_err *err)
 {
@@ -737,6 +788,7 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     if (c->n_turns == 0 || c->turns[c->n_turns - 1].role != NT_ROLE_USER)
         return nt_err_set(err, NT_ERR_INVALID, "chat: there is no question to answer");
     if (max_tokens < 0) max_tokens = 0;
+    if (!c->tok) return chat_prepare_remote(c, params, max_tokens, job, err);
 
     /* Room kept for the answer when deciding whether old turns must go. */
     int32_t reserve = c->n_ctx / 4;
@@ -778,19 +830,10 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     job->max_tokens = max_tokens;
     job->params = *params;
     /* The plain format has no end-of-turn token: a base model writes the next "User:" line. */
-    size_t ns = 0;
-    if (!c->raw && c->family == NT_CHAT_PLAIN) c->job_stop[ns++] = "\nUser:";
-    for (size_t k = 0; k < c->n_stops; k++) {
-        bool dup = false;
-        for (size_t j = 0; j < ns && !dup; j++) dup = !strcmp(c->job_stop[j], c->stops[k]);
-        if (!dup) c->job_stop[ns++] = c->stops[k]; /* n_stops <= CHAT_MAX_STOPS: it fits */
-    }
-    if (chat_turn_set_stops(t, c->job_stop, ns) != NT_OK) {
+    if (chat_job_stops(c, t, job) != NT_OK) {
         chat_truncate(c, c->n_turns - 1);
         return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     }
-    job->stop = c->job_stop;
-    job->n_stop = ns;
     /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
      * real contents. */
     c->cache.n = common;
@@ -852,6 +895,7 @@ void chat_apply(chat *c, const worker_event *ev)
     switch (ev->kind) {
     case WEV_PROGRESS:
     case WEV_BEAM: /* provisional: the screen shows it, the turn gets the winner's tokens */
+    case WEV_NOTE:
         break;
     case WEV_TOKEN:
         nt_tokens_push(&t->tokens, ev->id);
@@ -986,7 +1030,9 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     size_t n = chat_fixed_msgs(c, msgs, false);
     int rc = NT_OK;
-    if (c->raw) {
+    if (!c->tok) {
+        ids.n = 0; /* a remote server counts its own tokens */
+    } else if (c->raw) {
         rc = chat_build_raw(c, c->n_turns, &ids, err);
     } else {
         rc = nt_chat_format(c->family, msgs, n, false, &p, err);

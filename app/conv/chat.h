@@ -93,7 +93,10 @@ void chat_turn_release(chat_turn *t);
 typedef struct chat chat;
 
 /* tok is borrowed and must outlive the chat; n_ctx is the KV cache length. NULL when memory
- * runs out. */
+ * runs out. tok NULL makes a remote chat (a worker_init_remote's): chat_prepare's jobs carry
+ * the conversation as messages (job->msgs) for the server, which holds the context, so the
+ * context-full policy, the token cache and chat_prepare_reread do not apply (the memory limit
+ * and the stop strings do; chat_count_fixed counts 0; chat_build_prompt refuses). */
 chat *chat_init(const nt_tokenizer *tok, enum nt_chat_family family, int32_t n_ctx);
 void chat_free(chat *c);
 

@@ -727,7 +727,7 @@ int gen_run(const gen_source *src, const gen_opts *o, const gen_hooks *h, gen_re
         nt_sampler_accept(smp, id);
         if (i == 0) res->n_cand0 = nt_sampler_candidates(smp, res->cand0, GEN_N_CAND);
         if (!o->ignore_eog && ops->is_eog(self, id)) {
-            res->end = GEN_END_EOG;
+            res->end = ops->eog_end ? ops->eog_end(self) : GEN_END_EOG;
             break;
         }
         gen_token t = {.index = i, .id = id};

@@ -134,6 +134,10 @@ typedef struct gen_source_ops {
     int (*fork_restore)(void *self, const void *state, nt_err *err);
     void (*fork_free)(void *self, void *state);
     void (*fork_keep)(void *self, size_t n);
+    /* Optional (NULL: always GEN_END_EOG): how an answer that met an end-of-generation token
+     * ended. A remote server that samples by itself says why it stopped (finish_reason
+     * "length" is GEN_END_LENGTH); the local engine leaves it NULL. */
+    enum gen_end (*eog_end)(void *self);
 } gen_source_ops;
 
 typedef struct gen_source {

@@ -4,6 +4,7 @@
  * the atomic save and the exports are in session_write.c; the validated reader in
  * session_read.c. */
 #include "session.h"
+#include "remote.h"
 #include "session_int.h"
 #include "util/strbuf.h"
 #include "util/text.h"
@@ -50,6 +51,9 @@ static void session_model_release(session_model *m)
     free(m->path);
     free(m->arch);
     free(m->name);
+    free(m->api_base);
+    free(m->served);
+    free(m->fingerprint);
     memset(m, 0, sizeof *m);
 }
 
@@ -98,16 +102,54 @@ nomem:
 
 /* ================================================================= model identity ===== */
 
+int session_set_worker(session *s, worker *w)
+{
+    remote *r = worker_remote(w);
+    if (r)
+        return session_set_remote(s, remote_base(r), remote_model(r), remote_served_model(r),
+                                  remote_fingerprint(r));
+    return session_set_model(s, worker_gguf(w), worker_model_info(w));
+}
+
 bool session_model_is(const session_model *m, const nt_gguf *g)
 {
+    if (!g || m->api_base) return false; /* a remote record is no file's */
     if (!m->hash_v1) return m->hash == nt_gguf_model_hash(g);
     const char *path = nt_gguf_path(g), *slash = strrchr(path, '/');
     return m->file && strcmp(m->file, slash ? slash + 1 : path) == 0 &&
            m->size == nt_gguf_file_size(g);
 }
 
+static char *session_strdup_or_null(const char *v)
+{
+    return v && v[0] ? strdup(v) : NULL;
+}
+
+int session_set_remote(session *s, const char *api_base, const char *model, const char *served,
+                       const char *fingerprint)
+{
+    session_model m = {0};
+    m.file = strdup("");
+    m.arch = strdup("remote");
+    m.name = strdup(model ? model : "");
+    m.api_base = strdup(api_base ? api_base : "");
+    m.served = session_strdup_or_null(served);
+    m.fingerprint = session_strdup_or_null(fingerprint);
+    if (!m.file || !m.arch || !m.name || !m.api_base || (served && served[0] && !m.served) ||
+        (fingerprint && fingerprint[0] && !m.fingerprint)) {
+        session_model_release(&m);
+        return NT_ERR_NOMEM;
+    }
+    session_model_release(&s->model);
+    s->model = m;
+    return NT_OK;
+}
+
 bool session_model_same(const session_model *a, const session_model *b)
 {
+    if (a->api_base || b->api_base) /* remote: the same server and model */
+        return a->api_base && b->api_base && !strcmp(a->api_base, b->api_base) && a->name &&
+               b->name && !strcmp(a->name, b->name);
     if (!a->hash_v1 && !b->hash_v1) return a->hash == b->hash;
     if (a->hash_v1 && b->hash_v1 && a->hash != b->hash) return false;
     return a->file && b->file && strcmp(a->file, b->file) == 0 && a->size == b->size;

@@ -44,6 +44,11 @@ typedef struct session_model {
     bool hash_v1;   /* hash is the "fnv1a64:" one natter wrote before nt_gguf_model_hash (over
                        the metadata and tensor table only): no longer computed, so such a
                        record is matched by file name and size (session_model_is) */
+    /* A remote server's answers (remote.h): file "", size and hash 0, arch "remote", name the
+     * model asked for, and these (NULL when not given): */
+    char *api_base;    /* the server's base URL without user, password or query */
+    char *served;      /* the model name the server reported answering with */
+    char *fingerprint; /* the server's system_fingerprint */
 } session_model;
 
 /* A few-shot example turn of the fixed part (a persona's examples, chat_set_prefix). */
@@ -87,6 +92,14 @@ bool session_model_is(const session_model *m, const nt_gguf *g);
 /* True when two records name the same model (both hashes current: equal hashes; else the
  * same base name and size). */
 bool session_model_same(const session_model *a, const session_model *b);
+/* Records a remote backend in s->model (see session_model): base URL (credentials already
+ * removed, remote_base), the model asked for, and what the server reported (NULL or "":
+ * none). NT_OK or NT_ERR_NOMEM (s unchanged). */
+int session_set_remote(session *s, const char *api_base, const char *model, const char *served,
+                       const char *fingerprint);
+/* The backend of w: session_set_remote for a remote worker (what its server reported for the
+ * last answer), else session_set_model for its model. Only while w runs no job. */
+int session_set_worker(session *s, worker *w);
 /* The hash as the file writes it: "xxh3:" and 16 hex digits (or "fnv1a64:..." for hash_v1). */
 void session_model_hash_text(const session_model *m, char buf[32]);
 /* Fills s->model from a loaded model (nt_gguf_model_hash reads the weights once: about a

@@ -180,6 +180,9 @@ static const ycfg_key model_keys[] = {
     {.name = "hash", .fn = h_mhash, .required = true},
     {.name = "arch", .fn = h_mstr, .offset = offsetof(session_model, arch)},
     {.name = "name", .fn = h_mstr, .offset = offsetof(session_model, name)},
+    {.name = "api-base", .fn = h_mstr, .offset = offsetof(session_model, api_base)},
+    {.name = "served-model", .fn = h_mstr, .offset = offsetof(session_model, served)},
+    {.name = "fingerprint", .fn = h_mstr, .offset = offsetof(session_model, fingerprint)},
     {0},
 };
 

@@ -188,6 +188,10 @@ static bool emit_session(yaml_emitter_t *e, const session *s)
     ok = ok && emit_kv(e, "hash", "%s", hash);
     if (s->model.arch && s->model.arch[0]) ok = ok && ycfg_emit_plain(e, "arch") && emit_str(e, s->model.arch);
     if (s->model.name && s->model.name[0]) ok = ok && ycfg_emit_plain(e, "name") && emit_str(e, s->model.name);
+    if (s->model.api_base) ok = ok && ycfg_emit_plain(e, "api-base") && emit_str(e, s->model.api_base);
+    if (s->model.served) ok = ok && ycfg_emit_plain(e, "served-model") && emit_str(e, s->model.served);
+    if (s->model.fingerprint)
+        ok = ok && ycfg_emit_plain(e, "fingerprint") && emit_str(e, s->model.fingerprint);
     ok = ok && ycfg_emit_map(e, false, false);
     if (s->persona && s->persona[0]) ok = ok && ycfg_emit_plain(e, "persona") && emit_str(e, s->persona);
     if (s->theme && s->theme[0]) ok = ok && ycfg_emit_plain(e, "theme") && emit_str(e, s->theme);

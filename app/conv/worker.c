@@ -9,6 +9,7 @@
  * atomic, polled per token here and per layer by the model's cancel hook). */
 #include "worker.h"
 #include "mapguard.h"
+#include "remote.h"
 #include "util/queue.h"
 #include "util/strbuf.h"
 
@@ -20,7 +21,9 @@
 #include <time.h>
 
 struct worker {
-    nt_model *m;                  /* owned */
+    nt_model *m;                  /* owned; NULL for a remote worker */
+    remote *rm;                   /* owned; NULL for a local worker */
+    nt_model_info rinfo;          /* a remote worker's model info */
     const nt_tokenizer *tok;      /* borrowed from m */
     int32_t n_ctx;
     queue *events;             /* of worker_event; the UI pops */
@@ -46,6 +49,9 @@ struct worker {
      * A fixed 4 KiB: there is one worker, and the copy then cannot fail. */
     char stop_buf[GEN_MAX_STOP][GEN_STOP_LEN];
     const char *stop_ptr[GEN_MAX_STOP];
+    /* A remote job's messages, copied by worker_submit: the array, then the texts. */
+    nt_chat_msg *job_msgs;
+    bool no_continue;          /* worker thread: the server refused a continuation once */
 };
 
 /* The testing aid: a pause between generated tokens, so a test driving the screen can act
@@ -107,6 +113,49 @@ static bool worker_gen_stop(void *user, int32_t i)
     return atomic_load(&w->stop);
 }
 
+static void worker_note(worker *w, const char *msg)
+{
+    worker_event ev = {.kind = WEV_NOTE, .text = strdup(msg)};
+    worker_emit(w, &ev);
+}
+
+/* A remote answer takes new settings by continuing through the text completions endpoint:
+ * the conversation rendered by the chat template, then the answer so far. True when the
+ * server now streams the continuation. */
+static bool worker_remote_continue(worker *w, int32_t i, const nt_sampler_params *p)
+{
+    nt_err err = {0};
+    if (w->no_continue) return false;
+    char *prompt = NULL;
+    int rc = remote_render(w->rm, w->job_msgs, w->job.n_msgs, &prompt, &err);
+    if (rc == NT_OK) {
+        size_t n;
+        const char *ans = remote_answer_text(w->rm, &n);
+        char *full = malloc(strlen(prompt) + n + 1);
+        if (!full) {
+            free(prompt);
+            return false;
+        }
+        memcpy(full, prompt, strlen(prompt));
+        memcpy(full + strlen(prompt), ans, n + 1);
+        free(prompt);
+        remote_req q = {.prompt = full, .params = *p, .stop = w->job.stop, .n_stop = w->job.n_stop,
+                        .max_tokens = w->job.max_tokens > 0 ? w->job.max_tokens - i : 0};
+        rc = remote_continue(w->rm, &q, &err);
+        free(full);
+        if (rc == NT_OK) return true;
+        if (rc == NT_ERR_CANCELLED) return false;
+    }
+    /* remote_continue's message says the settings wait for the next answer; remote_render's
+     * does not. */
+    char msg[sizeof err.msg + 64];
+    snprintf(msg, sizeof msg, "%s%s", err.msg,
+             strstr(err.msg, "next answer") ? "" : "; the new settings apply from the next answer");
+    w->no_continue = true; /* one message per answer, and no more waiting on the server */
+    worker_note(w, msg);
+    return false;
+}
+
 static bool worker_gen_params(void *user, int32_t i, nt_sampler_params *p)
 {
     worker *w = user;
@@ -115,6 +164,7 @@ static bool worker_gen_params(void *user, int32_t i, nt_sampler_params *p)
     *p = w->live;
     w->seen_gen = w->live_gen;
     pthread_mutex_unlock(&w->mu);
+    if (changed && w->rm) changed = worker_remote_continue(w, i, p);
     if (changed) {
         worker_event pe = {.kind = WEV_PARAMS, .index = i, .params = *p};
         worker_emit(w, &pe);
@@ -126,7 +176,7 @@ static int worker_gen_token(void *user, const gen_token *t, nt_err *err)
 {
     worker *w = user;
     /* The token came from weights that turned to zeros mid-step: not shown. */
-    if (mapguard_tripped(w->m)) return nt_err_set(err, NT_ERR_IO, "%s", MAPGUARD_MESSAGE);
+    if (w->m && mapguard_tripped(w->m)) return nt_err_set(err, NT_ERR_IO, "%s", MAPGUARD_MESSAGE);
     worker_event te = {.kind = WEV_TOKEN, .id = t->id, .index = t->index, .n_cand = t->n_cand,
                        .n_stages = t->n_stages};
     te.text = strdup(t->text);
@@ -158,9 +208,55 @@ static void worker_gen_beam(void *user, const int32_t *ids, size_t n)
     worker_emit(w, &be);
 }
 
+/* A remote job: the request, then the same loop over the server's pieces. */
+static void worker_run_remote(worker *w, const worker_job *job, worker_event *done)
+{
+    nt_err err = {0};
+    double t0 = worker_now();
+    done->kind = WEV_DONE;
+    done->end = GEN_END_ERROR;
+    w->no_continue = false;
+    remote_req q = {.msgs = job->msgs, .n_msgs = job->n_msgs, .params = job->params,
+                    .max_tokens = job->max_tokens, .stop = job->stop, .n_stop = job->n_stop};
+    int rc = remote_start(w->rm, &q, &err);
+    double t1 = worker_now();
+    done->prompt_sec = t1 - t0;
+    if (rc == NT_ERR_CANCELLED) {
+        done->end = GEN_END_STOPPED;
+        return;
+    }
+    if (rc != NT_OK) {
+        worker_error(w, err.msg);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->seen_gen = w->job_gen;
+    pthread_mutex_unlock(&w->mu);
+    /* The server counts max_tokens in its tokens; a piece is one of them or more, so its
+     * limit comes first and says so (finish_reason "length"). */
+    gen_opts go = {.params = job->params, .max_tokens = job->max_tokens > 0 ? job->max_tokens : INT32_MAX,
+                   .ignore_eog = false, .candidates = !job->no_candidates,
+                   .stop = job->stop, .n_stop = job->n_stop};
+    gen_hooks gh = {.user = w, .stop = worker_gen_stop, .params = worker_gen_params,
+                    .token = worker_gen_token};
+    gen_source gs = remote_source(w->rm);
+    gen_result res;
+    if (gen_run(&gs, &go, &gh, &res, &err) != NT_OK) worker_error(w, err.msg);
+    remote_end(w->rm);
+    done->end = res.end;
+    done->stop_text = res.stop_text;
+    done->n_gen = res.n_gen;
+    done->text = res.tail;
+    done->gen_sec = worker_now() - t1;
+}
+
 /* Runs one job; always ends by filling *done (a DONE event, not yet queued). */
 static void worker_run(worker *w, const worker_job *job, worker_event *done)
 {
+    if (w->rm) {
+        worker_run_remote(w, job, done);
+        return;
+    }
     nt_err err = {0};
     gen_local *src = &w->src;
     const int32_t *toks = job->tokens;
@@ -275,32 +371,28 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-worker *worker_init(nt_model *m, nt_err *err)
+/* Frees what a worker owns besides its thread, mutex and condition variable (which
+ * worker_launch and worker_free take care of). */
+static void worker_release(worker *w)
 {
-    worker *w = calloc(1, sizeof *w);
-    if (!w) {
-        nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
-        goto fail_alloc;
-    }
-    w->m = m;
-    w->tok = nt_model_tokenizer(m);
-    w->n_ctx = nt_model_get_info(m)->n_ctx;
+    queue_free(w->events);
+    gen_local_free(&w->src);
+    free(w->job_tokens);
+    free(w->job_msgs);
+    nt_model_free(w->m);
+    remote_free(w->rm);
+    free(w);
+}
+
+/* The part of set-up both kinds share: the queue, the lock, the thread. Frees w on failure. */
+static worker *worker_launch(worker *w, nt_err *err)
+{
     w->live = nt_sampler_default_params();
     atomic_init(&w->stop, false);
-    /* Read once: tests set it to act mid-answer (natter(1), ENVIRONMENT). */
-    const char *delay = getenv("NATTER_TEST_TOKEN_DELAY_MS");
-    if (delay) {
-        long ms = strtol(delay, NULL, 10);
-        w->token_delay_ms = ms < 0 ? 0 : ms > 10000 ? 10000 : (int)ms;
-    }
     w->events = queue_init(sizeof(worker_event), worker_event_drop);
-    if (!w->events || gen_local_init(&w->src, m, err) != NT_OK) {
+    if (!w->events) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
         goto fail_mem;
-    }
-    if (w->token_delay_ms > 0) {
-        w->src.before_eval = worker_test_delay;
-        w->src.user = w;
     }
     if (pthread_mutex_init(&w->mu, NULL) != 0) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: cannot create a mutex");
@@ -310,28 +402,77 @@ worker *worker_init(nt_model *m, nt_err *err)
         nt_err_set(err, NT_ERR_NOMEM, "worker: cannot create a condition variable");
         goto fail_cv;
     }
-    nt_model_hooks hooks = {.cancel = worker_cancel_hook, .progress = worker_progress_hook,
-                         .user = w};
-    nt_model_set_hooks(m, &hooks);
-    mapguard_watch(m);
+    if (w->m) {
+        nt_model_hooks hooks = {.cancel = worker_cancel_hook, .progress = worker_progress_hook,
+                                .user = w};
+        nt_model_set_hooks(w->m, &hooks);
+        mapguard_watch(w->m);
+    }
+    if (w->rm) remote_set_cancel(w->rm, worker_cancel_hook, w);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: cannot start the thread");
         goto fail_thread;
     }
     return w;
 fail_thread:
-    mapguard_unwatch(m);
-    nt_model_set_hooks(m, &(nt_model_hooks){0});
+    if (w->m) {
+        mapguard_unwatch(w->m);
+        nt_model_set_hooks(w->m, &(nt_model_hooks){0});
+    }
     pthread_cond_destroy(&w->cv);
 fail_cv:
     pthread_mutex_destroy(&w->mu);
 fail_mem:
-    gen_local_free(&w->src);
-    queue_free(w->events);
-    free(w);
-fail_alloc:
-    nt_model_free(m);
+    worker_release(w);
     return NULL;
+}
+
+worker *worker_init(nt_model *m, nt_err *err)
+{
+    worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
+        nt_model_free(m);
+        return NULL;
+    }
+    w->m = m;
+    w->tok = nt_model_tokenizer(m);
+    w->n_ctx = nt_model_get_info(m)->n_ctx;
+    /* Read once: tests set it to act mid-answer (natter(1), ENVIRONMENT). */
+    const char *delay = getenv("NATTER_TEST_TOKEN_DELAY_MS");
+    if (delay) {
+        long ms = strtol(delay, NULL, 10);
+        w->token_delay_ms = ms < 0 ? 0 : ms > 10000 ? 10000 : (int)ms;
+    }
+    if (gen_local_init(&w->src, m, err) != NT_OK) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
+        worker_release(w);
+        return NULL;
+    }
+    if (w->token_delay_ms > 0) {
+        w->src.before_eval = worker_test_delay;
+        w->src.user = w;
+    }
+    return worker_launch(w, err);
+}
+
+worker *worker_init_remote(remote *r, nt_err *err)
+{
+    worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
+        remote_free(r);
+        return NULL;
+    }
+    w->rm = r;
+    w->rinfo.arch = "remote";
+    w->rinfo.name = remote_model(r);
+    return worker_launch(w, err);
+}
+
+remote *worker_remote(worker *w)
+{
+    return w->rm;
 }
 
 void worker_free(worker *w)
@@ -345,12 +486,8 @@ void worker_free(worker *w)
     pthread_join(w->thread, NULL);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
-    queue_free(w->events);
-    gen_local_free(&w->src);
-    free(w->job_tokens);
-    mapguard_unwatch(w->m);
-    nt_model_free(w->m);
-    free(w);
+    if (w->m) mapguard_unwatch(w->m);
+    worker_release(w);
 }
 
 int worker_wake_fd(const worker *w)
@@ -360,7 +497,7 @@ int worker_wake_fd(const worker *w)
 
 const nt_model_info *worker_model_info(const worker *w)
 {
-    return nt_model_get_info(w->m);
+    return w->m ? nt_model_get_info(w->m) : &w->rinfo;
 }
 
 const nt_tokenizer *worker_tokenizer(const worker *w)
@@ -370,7 +507,7 @@ const nt_tokenizer *worker_tokenizer(const worker *w)
 
 const nt_gguf *worker_gguf(const worker *w)
 {
-    return nt_model_gguf(w->m);
+    return w->m ? nt_model_gguf(w->m) : NULL;
 }
 
 int worker_submit(worker *w, const worker_job *job)
@@ -378,22 +515,44 @@ int worker_submit(worker *w, const worker_job *job)
     if (job->n_tokens < 0 || job->keep < 0 || job->max_tokens < 0 ||
         (job->n_tokens > 0 && !job->tokens) || !gen_stops_valid(job->stop, job->n_stop))
         return NT_ERR_INVALID;
+    if ((w->rm != NULL) != (job->n_msgs > 0 && job->msgs != NULL)) return NT_ERR_INVALID;
     int32_t *copy = NULL;
     if (job->n_tokens > 0) {
         copy = malloc((size_t)job->n_tokens * sizeof *copy);
         if (!copy) return NT_ERR_NOMEM;
         memcpy(copy, job->tokens, (size_t)job->n_tokens * sizeof *copy);
     }
+    nt_chat_msg *msgs = NULL;
+    if (job->n_msgs > 0) { /* one block: the array, then the texts */
+        size_t bytes = job->n_msgs * sizeof *msgs;
+        for (size_t k = 0; k < job->n_msgs; k++) bytes += strlen(job->msgs[k].content) + 1;
+        msgs = malloc(bytes);
+        if (!msgs) {
+            free(copy);
+            return NT_ERR_NOMEM;
+        }
+        char *at = (char *)(msgs + job->n_msgs);
+        for (size_t k = 0; k < job->n_msgs; k++) {
+            size_t n = strlen(job->msgs[k].content) + 1;
+            memcpy(at, job->msgs[k].content, n);
+            msgs[k] = (nt_chat_msg){job->msgs[k].role, at};
+            at += n;
+        }
+    }
     pthread_mutex_lock(&w->mu);
     if (w->busy) {
         pthread_mutex_unlock(&w->mu);
         free(copy);
+        free(msgs);
         return NT_ERR_INVALID;
     }
     free(w->job_tokens); /* the previous job is over: nobody reads it any more */
+    free(w->job_msgs);
     w->job_tokens = copy;
+    w->job_msgs = msgs;
     w->job = *job;
     w->job.tokens = copy;
+    w->job.msgs = msgs;
     for (size_t k = 0; k < job->n_stop; k++) {
         strcpy(w->stop_buf[k], job->stop[k]); /* length checked above */
         w->stop_ptr[k] = w->stop_buf[k];

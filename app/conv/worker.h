@@ -15,11 +15,20 @@
 #include "natter.h"
 #include "gen.h"
 
+struct remote;
+
 typedef struct worker worker;
 
 /* Takes ownership of m (also on failure: m is freed then). Starts the thread. NULL on
  * failure with err filled. */
 worker *worker_init(nt_model *m, nt_err *err);
+/* A worker whose answers come from a remote server (remote.h) instead of a model: takes
+ * ownership of r (also on failure). Its jobs carry messages (worker_job.msgs), not tokens;
+ * worker_model_info describes the remote model (arch "remote", name the model's, n_ctx 0:
+ * unknown), worker_tokenizer and worker_gguf are NULL. */
+worker *worker_init_remote(struct remote *r, nt_err *err);
+/* The remote of a remote worker, NULL for a local one. Only while no job runs. */
+struct remote *worker_remote(worker *w);
 /* Stops any job, joins the thread, drops pending events, frees the model. Accepts NULL. */
 void worker_free(worker *w);
 /* Readable while events are waiting; poll() it. Owned by the worker. */
@@ -45,6 +54,9 @@ typedef struct worker_job {
      * GEN_STOP_LEN - 1 bytes, else worker_submit refuses the job (NT_ERR_INVALID). */
     const char *const *stop;
     size_t n_stop;
+    /* Remote workers: the conversation to answer (copied by worker_submit). */
+    const nt_chat_msg *msgs;
+    size_t n_msgs;
 } worker_job;
 
 /* Queues a job. NT_OK; NT_ERR_INVALID if a job is running (wait for its WEV_DONE) or the job
@@ -62,8 +74,10 @@ void worker_set_params(worker *w, const nt_sampler_params *p);
 bool worker_busy(worker *w);
 
 /* WEV_BEAM: beam search's best beam so far (text: its whole text, index: its tokens), which
- * a later WEV_BEAM replaces; the winner's tokens then come as WEV_TOKENs. */
-enum worker_ev_kind { WEV_PROGRESS, WEV_TOKEN, WEV_PARAMS, WEV_DONE, WEV_ERROR, WEV_BEAM };
+ * a later WEV_BEAM replaces; the winner's tokens then come as WEV_TOKENs. WEV_NOTE:
+ * something the user should read that ends nothing (a remote server that cannot take new
+ * settings mid-answer); its text is the message. */
+enum worker_ev_kind { WEV_PROGRESS, WEV_TOKEN, WEV_PARAMS, WEV_DONE, WEV_ERROR, WEV_BEAM, WEV_NOTE };
 
 typedef struct worker_event {
     enum worker_ev_kind kind;
@@ -74,7 +88,7 @@ typedef struct worker_event {
                                      "" while a character is split across tokens),
                                      DONE: text the decoder held back to the end (or NULL),
                                      BEAM: the best beam's text so far,
-                                     ERROR: the message. Owned by the receiver: free() it */
+                                     ERROR, NOTE: the message. Owned by the receiver: free() it */
     nt_sampler_cand cand[GEN_N_CAND]; /* TOKEN: top candidates before/after the chain */
     int n_cand;
     nt_sampler_stage_info stages[NT_STAGE_COUNT]; /* TOKEN: what each active stage kept */

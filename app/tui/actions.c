@@ -179,7 +179,7 @@ static int tui_use_model(tui *t, nt_model *m, char *path, bool keep)
     t->model_family = fam;
     free(t->model_path);
     t->model_path = path;
-    session_set_model(t->sess, worker_gguf(w), mi);
+    session_set_worker(t->sess, w);
     /* The persona again (its template family may differ), then the conversation back. */
     persona *p = t->persona;
     t->persona = NULL;

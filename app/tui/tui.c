@@ -248,6 +248,8 @@ size_t tui_saveable_turns(const tui *t)
  * the conversation goes on. */
 static int tui_autosave(tui *t)
 {
+    /* A remote server reports its model and fingerprint with each answer. */
+    if (t->sess && worker_remote(t->w)) session_set_worker(t->sess, t->w);
     if (!t->sess) return 0;
     nt_err err = {0};
     int f = 0;
@@ -762,6 +764,9 @@ static int tui_worker_event(tui *t, worker_event *ev)
         chat_apply(t->chat, ev);
         f = UI_R_HISTORY | tui_message(t, TS_ERROR, "%s", ev->text ? ev->text : "error");
         break;
+    case WEV_NOTE:
+        f = tui_message(t, TS_WARNING, "%s", ev->text ? ev->text : "");
+        break;
     case WEV_DONE: {
         /* The end of an answer, or of a re-read of a loaded session (no answer pending). */
         if (u->beam_text) {
@@ -928,23 +933,19 @@ int tui_main(const struct cli_opts *opts)
     tui t;
     memset(&t, 0, sizeof t);
     t.opts = opts;
-    text_printf(stderr, "natter: loading %s...\n", opts->model);
-    nt_model *m = cli_load_model(opts);
-    nt_err err = {0};
-    if (m && !(t.model_path = strdup(opts->model))) snprintf(err.msg, sizeof err.msg, "out of memory");
-    else if (m) t.w = worker_init(m, &err);
+    if (!opts->api_base) text_printf(stderr, "natter: loading %s...\n", opts->model);
+    const char *where = opts->api_base ? opts->api_base : opts->model;
+    if (!(t.model_path = strdup(where))) {
+        text_printf(stderr, "natter: out of memory\n");
+        return 1;
+    }
+    t.w = cli_start_worker(opts);
     if (!t.w) {
-        if (m) text_printf(stderr, "natter: %s\n", err.msg);
-        if (!t.model_path) nt_model_free(m);
         free(t.model_path);
         return 1;
     }
     const nt_model_info *mi = worker_model_info(t.w);
-    enum nt_chat_family fam = nt_chat_detect_gguf(worker_gguf(t.w));
-    if (opts->template_name) {
-        int f = nt_chat_family_from_name(opts->template_name);
-        if (f >= 0) fam = (enum nt_chat_family)f;
-    }
+    enum nt_chat_family fam = cli_worker_family(opts, t.w);
     t.chat = chat_init(worker_tokenizer(t.w), fam, mi->n_ctx);
     if (!t.chat) {
         text_printf(stderr, "natter: out of memory\n");
@@ -968,7 +969,7 @@ int tui_main(const struct cli_opts *opts)
     int rc = 1;
     /* The session every answer is autosaved into (app/conv/session.h). */
     t.sess = session_init();
-    if (!t.sess || session_set_model(t.sess, worker_gguf(t.w), mi) != NT_OK ||
+    if (!t.sess || session_set_worker(t.sess, t.w) != NT_OK ||
         (opts->save && !(t.save_to = strdup(opts->save)))) {
         text_printf(stderr, "natter: out of memory\n");
         goto done;
