@@ -10,7 +10,7 @@ expected key (never the key itself), and the body.
 
 The request's "model" picks the behaviour: ok, echo (the request's fields as the answer),
 length, cut (the stream stops mid-answer), malformed, big (an event over 1 MiB), errevent,
-slow (pieces every 0.2 s, 100 of them), stall (one piece, then silence), strict (HTTP 400 when
+slow (pieces every 0.2 s, 100 of them; nocont: 20 every 0.1 s), stall (one piece, then silence), strict (HTTP 400 when
 top_k is sent), and 401 403 404 429 500 503 (that status, with an error body; 429 has
 Retry-After: 7). POST /v1/completions continues ("nocont" as the model: HTTP 404);
 GET /v1/models lists two models; GET /props names a ChatML template, as llama.cpp's does.
@@ -115,10 +115,11 @@ class H(BaseHTTPRequestHandler):
             return self.sse("[DONE]")
         self.wfile.write(b": a comment first\n\n")
         self.sse(chunk(None))  # the role-only first chunk servers send
-        if mode == "slow":
-            for i in range(100):
+        if mode in ("slow", "nocont"):
+            n, pause = (100, 0.2) if mode == "slow" else (20, 0.1)
+            for i in range(n):
                 self.sse(chunk("w%d " % i))
-                time.sleep(0.2)
+                time.sleep(pause)
             self.sse(chunk(None, "stop"))
             return self.sse("[DONE]")
         if mode == "stall":
@@ -142,6 +143,9 @@ class H(BaseHTTPRequestHandler):
 
 class S(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-stream (Esc) is what some tests do
 
 
 def main():

@@ -534,6 +534,10 @@ worker *cli_start_worker(const struct cli_opts *o)
         remote *r = NULL;
         remote_cfg rc = {.base = o->api_base, .model = o->model, .key_env = o->api_key_env,
                          .family = o->template_name ? nt_chat_family_from_name(o->template_name) : -1};
+        /* Timeouts in seconds from the environment (natter(1), ENVIRONMENT). */
+        const char *ct = getenv("NATTER_API_CONNECT_TIMEOUT"), *it = getenv("NATTER_API_IDLE_TIMEOUT");
+        if (ct && atof(ct) > 0) rc.connect_ms = (long)(atof(ct) * 1000);
+        if (it && atof(it) > 0) rc.idle_ms = (long)(atof(it) * 1000);
         if (remote_init(&r, &rc, &e) == NT_OK) w = worker_init_remote(r, &e);
     } else {
         nt_model *m = cli_load_model(o);

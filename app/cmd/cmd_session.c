@@ -11,6 +11,7 @@
 #include "conv/persona.h"
 #include "conv/replay.h"
 #include "conv/session.h"
+#include "conv/remote.h"
 #include "util/text.h"
 #include "conv/worker.h"
 
@@ -459,7 +460,10 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
     }
     ycfg_diag_free(&d);
     nt_err e = {0};
-    bool same = session_model_is(&s->model, worker_gguf(w));
+    remote *rm = worker_remote(w);
+    bool same = rm ? s->model.api_base && !strcmp(s->model.api_base, remote_base(rm)) &&
+                         s->model.name && !strcmp(s->model.name, remote_model(rm))
+                   : session_model_is(&s->model, worker_gguf(w));
     if (session_restore(s, c, &e) != NT_OK) {
         text_printf(stderr, "natter: %s: %s\n", o->resume, e.msg);
         session_free(s);
@@ -467,7 +471,8 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
     }
     if (!same) {
         text_printf(stderr, "natter: %s was recorded with %s; continuing with %s\n", o->resume,
-                s->model.file ? s->model.file : "another model", nt_gguf_path(worker_gguf(w)));
+                s->model.api_base ? s->model.api_base : s->model.file ? s->model.file : "another model",
+                rm ? remote_base(rm) : nt_gguf_path(worker_gguf(w)));
         chat_set_family(c, o->template_name
                                ? (enum nt_chat_family)nt_chat_family_from_name(o->template_name)
                                : nt_chat_detect_gguf(worker_gguf(w)));

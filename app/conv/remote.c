@@ -464,8 +464,8 @@ static int xfer_error(xfer *x, nt_err *err)
         return nt_err_set(err, NT_ERR_IO, "%s: no such host (DNS lookup failed): check --api-base %s",
                           r->host, r->base_public);
     case CURLE_OPERATION_TIMEDOUT:
-        return nt_err_set(err, NT_ERR_IO, "%s: no connection within %ld s (connect timeout)",
-                          r->host, r->connect_ms / 1000);
+        return nt_err_set(err, NT_ERR_IO, "%s: no connection within %g s (connect timeout)",
+                          r->host, (double)r->connect_ms / 1000);
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -535,8 +535,8 @@ static int xfer_pump(xfer *x, nt_err *err)
             }
         if (x->q_n > 0 || x->failed || x->done) return NT_OK;
         if ((remote_now() - x->last_byte) * 1000 > (double)r->idle_ms)
-            return nt_err_set(err, NT_ERR_IO, "%s: the server sent nothing for %ld s (idle timeout)",
-                              r->host, r->idle_ms / 1000);
+            return nt_err_set(err, NT_ERR_IO, "%s: the server sent nothing for %g s (idle timeout)",
+                              r->host, (double)r->idle_ms / 1000);
         curl_multi_poll(r->multi, NULL, 0, REMOTE_POLL_MS, NULL);
     }
 }

@@ -72,6 +72,15 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     r->s = s;
     r->o = o;
     int rc;
+    if (!o.model_path && s->model.api_base) {
+        rc = nt_err_set(err, NT_ERR_UNSUPPORTED,
+                        "the answers came from a remote server (%.200s, model %.100s): replay "
+                        "regenerates them with a local model only (give one with -m MODEL.gguf); "
+                        "a remote server's answer cannot be promised byte for byte unless it "
+                        "honours the seed",
+                        s->model.api_base, s->model.name ? s->model.name : "?");
+        goto fail;
+    }
     r->path = o.model_path ? strdup(o.model_path) : replay_find_model(s);
     if (!r->path) {
         rc = nt_err_set(err, NT_ERR_IO,

@@ -129,7 +129,7 @@ int session_set_remote(session *s, const char *api_base, const char *model, cons
                        const char *fingerprint)
 {
     session_model m = {0};
-    m.file = strdup("");
+    m.file = strdup(SESSION_REMOTE_FILE);
     m.arch = strdup("remote");
     m.name = strdup(model ? model : "");
     m.api_base = strdup(api_base ? api_base : "");

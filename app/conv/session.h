@@ -33,6 +33,9 @@
 #define SESSION_VERSION 1             /* the `natter-session` value this code writes */
 #define SESSION_MAX_FILE (256u << 20) /* larger session files are refused */
 
+/* The file name a remote backend's record has (no file is involved). */
+#define SESSION_REMOTE_FILE "(remote)"
+
 /* The model a session was recorded with. */
 typedef struct session_model {
     char *file;     /* base name of the GGUF file */
@@ -44,8 +47,8 @@ typedef struct session_model {
     bool hash_v1;   /* hash is the "fnv1a64:" one natter wrote before nt_gguf_model_hash (over
                        the metadata and tensor table only): no longer computed, so such a
                        record is matched by file name and size (session_model_is) */
-    /* A remote server's answers (remote.h): file "", size and hash 0, arch "remote", name the
-     * model asked for, and these (NULL when not given): */
+    /* A remote server's answers (remote.h): file SESSION_REMOTE_FILE, size and hash 0, arch
+     * "remote", name the model asked for, and these (NULL when not given): */
     char *api_base;    /* the server's base URL without user, password or query */
     char *served;      /* the model name the server reported answering with */
     char *fingerprint; /* the server's system_fingerprint */

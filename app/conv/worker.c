@@ -497,7 +497,11 @@ int worker_wake_fd(const worker *w)
 
 const nt_model_info *worker_model_info(const worker *w)
 {
-    return w->m ? nt_model_get_info(w->m) : &w->rinfo;
+    if (w->m) return nt_model_get_info(w->m);
+    /* The remote's model name changes with /model (remote_set_model): read it afresh. The info
+     * is the worker's own cache of it, hence the cast. */
+    ((worker *)w)->rinfo.name = remote_model(w->rm);
+    return &w->rinfo;
 }
 
 const nt_tokenizer *worker_tokenizer(const worker *w)

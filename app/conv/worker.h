@@ -27,7 +27,8 @@ worker *worker_init(nt_model *m, nt_err *err);
  * worker_model_info describes the remote model (arch "remote", name the model's, n_ctx 0:
  * unknown), worker_tokenizer and worker_gguf are NULL. */
 worker *worker_init_remote(struct remote *r, nt_err *err);
-/* The remote of a remote worker, NULL for a local one. Only while no job runs. */
+/* The remote of a remote worker, NULL for a local one. Only while no job runs (its model
+ * may then be changed: remote_set_model; worker_model_info's name follows). */
 struct remote *worker_remote(worker *w);
 /* Stops any job, joins the thread, drops pending events, frees the model. Accepts NULL. */
 void worker_free(worker *w);

@@ -9,6 +9,7 @@
 #include "tui_int.h"
 
 #include "cmd/model_find.h"
+#include "conv/remote.h"
 #include "input.h"
 #include "term.h"
 
@@ -208,6 +209,18 @@ static int tui_use_model(tui *t, nt_model *m, char *path, bool keep)
 static int tui_model(tui *t, const char *args)
 {
     const nt_model_info *mi = worker_model_info(t->w);
+    remote *rm = worker_remote(t->w);
+    if (rm) { /* a remote server: /model NAME asks it for another of its models */
+        if (!args[0])
+            return tui_message(t, TS_NOTE, "model %.200s at %.300s; /model NAME switches (natter "
+                               "models --api-base URL lists them)", remote_model(rm), remote_base(rm));
+        if (worker_busy(t->w)) return tui_message(t, TS_ERROR, "/model: wait for the answer to end");
+        if (remote_set_model(rm, args) != NT_OK) return tui_message(t, TS_ERROR, "/model: out of memory");
+        t->u.model_name = worker_model_info(t->w)->name;
+        if (t->sess) session_set_worker(t->sess, t->w);
+        return UI_R_STATUS | tui_message(t, TS_NOTE, "model %.200s: the next answer comes from it",
+                                         remote_model(rm));
+    }
     if (!args[0])
         return tui_message(t, TS_NOTE, "model %.200s (%.300s), context %d of %d trained; /model NAME "
                            "switches (natter models lists them)", mi->name, t->model_path,

@@ -1,0 +1,154 @@
+#!/bin/sh
+# Tests for natter's remote backend on the command line (--api-base, natter models --api-base):
+# against tests/remote_server.py (a fault-injecting OpenAI-compatible server on 127.0.0.1, a
+# free port, started and stopped here), each failure gives its one message and exit status 1
+# with the partial answer printed (connection refused, DNS, TLS, 401, 404, 429 with
+# Retry-After, 500, a stream cut mid-answer, a malformed event, an oversized event, an error
+# event, the idle timeout); the API key reaches the server as the header only and never
+# stdout, stderr, a session or an export; the session records the backend without
+# credentials, the server's model and fingerprint. Then against llama.cpp's llama-server with
+# stories260K (../shared; skipped when absent): a streamed answer, greedy and seeded answers
+# that repeat, max tokens.
+. "$(dirname "$0")/lib.sh"
+export XDG_STATE_HOME="$tmp/state"
+
+if ! command -v python3 >/dev/null 2>&1; then
+    skip "test_remote: python3 (for tests/remote_server.py) is not installed" 1
+    finish
+fi
+KEY=sk-test-secret-7
+export REMOTE_TEST_KEY=$KEY
+python3 tests/remote_server.py "$tmp/port" "$tmp/requests.log" &
+srv=$!
+trap 'kill $srv 2>/dev/null; t_cleanup' EXIT
+i=0
+while [ ! -s "$tmp/port" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if [ ! -s "$tmp/port" ]; then
+    bad "the test server did not start"
+    finish
+fi
+BASE="http://127.0.0.1:$(cat "$tmp/port")/v1"
+
+# ask MODEL: runs a one-shot question; out, err and rc are left in $tmp/o, $tmp/e, $rc.
+ask() {
+    OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m "$1" -p "hi" --seed 3 >"$tmp/o" 2>"$tmp/e"
+    rc=$?
+}
+# expect MODEL RC STDOUT STDERR-PART: one case.
+expect() {
+    ask "$1"
+    o=$(cat "$tmp/o"); e=$(cat "$tmp/e")
+    if [ -z "$4" ]; then _e_ok=$([ ! -s "$tmp/e" ] && echo y); else
+        _e_ok=$(grep -qF -- "$4" "$tmp/e" && [ "$(wc -l <"$tmp/e")" -le 1 ] && echo y); fi
+    if [ "$rc" = "$2" ] && [ "$o" = "$3" ] && [ "$_e_ok" = y ]; then
+        ok "$1: $4"
+    else
+        bad "$1: want exit $2, '$3' and '$4'" "exit $rc
+stdout: $o
+stderr: $e"
+    fi
+}
+
+expect ok 0 "Hello, world!" ""
+expect length 0 "Hello, world!" ""
+expect cut 1 "Hello, world" "127.0.0.1:$(cat "$tmp/port"): the stream was cut before the answer ended"
+expect malformed 1 "Hello, world" "malformed event in the stream"
+expect big 1 "Hello, world" "larger than 1048576 bytes (natter's cap)"
+expect errevent 1 "Hello, world" "the server reported an error mid-answer: the model crashed"
+expect 401 1 "" 'HTTP 401: the server refused the API key (from $OPENAI_API_KEY, set)'
+expect 403 1 "" "HTTP 403: the server refused the API key"
+expect 404 1 "" "HTTP 404: no model '404'"
+expect 429 1 "" "HTTP 429: too many requests (rate limit); retry after 7 s"
+expect 500 1 "" "HTTP 500: the server failed (the server says: fault 500?[31m)"
+expect 503 1 "" "HTTP 503: the server failed"
+expect strict 0 "Hello, world!" ""
+# The server's message never carries its escape byte to the terminal.
+ask 500
+if grep -q "$(printf '\033')" "$tmp/e"; then bad "an escape byte from the server reached stderr"; else ok; fi
+
+NATTER_API_IDLE_TIMEOUT=0.5 OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m stall -p hi >"$tmp/o" 2>"$tmp/e"
+rc=$?
+check "stall: idle timeout, exit 1 ($(cat "$tmp/e"))" [ $rc = 1 ]
+check "stall: the partial answer is printed" [ "$(cat "$tmp/o")" = "waiting" ]
+check "stall: the message says idle timeout" grep -q "sent nothing for 0.5 s (idle timeout)" "$tmp/e"
+
+"$NATTER" --api-base http://127.0.0.1:1/v1 -m x -p hi >"$tmp/o" 2>"$tmp/e"
+check "connection refused: one message" grep -q "127.0.0.1:1: cannot connect (connection refused): is a server running at http://127.0.0.1:1/v1?" "$tmp/e"
+"$NATTER" --api-base http://no-such-host.invalid/v1 -m x -p hi >"$tmp/o" 2>"$tmp/e"
+check "DNS failure: one message" grep -q "no-such-host.invalid: no such host (DNS lookup failed)" "$tmp/e"
+# TLS spoken to a plain HTTP server fails the handshake.
+"$NATTER" --api-base "https://127.0.0.1:$(cat "$tmp/port")/v1" -m x -p hi >"$tmp/o" 2>"$tmp/e"
+check "TLS error: one message ($(cat "$tmp/e"))" grep -q "TLS error" "$tmp/e"
+"$NATTER" --api-base ftp://x/v1 -m x -p hi >"$tmp/o" 2>"$tmp/e"
+check "a base that is not http(s) is refused" grep -q "must be an http:// or https:// URL" "$tmp/e"
+
+# --- natter models --api-base ------------------------------------------------------------------
+"$NATTER" models --api-base "$BASE" >"$tmp/o" 2>"$tmp/e"
+check "models: the server's list" [ "$(cat "$tmp/o")" = "model-a
+model-b" ]
+"$NATTER" models --api-base http://127.0.0.1:1/v1 >"$tmp/o" 2>"$tmp/e"
+check "models: connection refused is exit 1" [ $? = 1 ]
+
+# --- the key and the credentials stay out of files and output -----------------------------------
+CRED_BASE="http://user:pw-secret@127.0.0.1:$(cat "$tmp/port")/v1?key=q-secret"
+OPENAI_API_KEY=$KEY "$NATTER" --api-base "$CRED_BASE" -m ok -p hi --save "$tmp/s.yaml" \
+    >"$tmp/o" 2>"$tmp/e"
+check "save: the answer" [ "$(cat "$tmp/o")" = "Hello, world!" ]
+check "save: the session records the base without credentials" \
+    grep -qF "api-base: http://127.0.0.1:$(cat "$tmp/port")/v1" "$tmp/s.yaml"
+check "save: the served model" grep -qF "served-model: served-model-1" "$tmp/s.yaml"
+check "save: the fingerprint" grep -qF "fingerprint: fp-test-42" "$tmp/s.yaml"
+check "save: the model asked for" grep -qF "name: ok" "$tmp/s.yaml"
+"$NATTER" export "$tmp/s.yaml" --format json -o "$tmp/x.json" 2>"$tmp/e2"
+"$NATTER" export "$tmp/s.yaml" --format md -o "$tmp/x.md" 2>>"$tmp/e2"
+check "export works on a remote session" [ -s "$tmp/x.json" ] && [ -s "$tmp/x.md" ]
+leak=$(grep -l -e "$KEY" -e pw-secret -e q-secret "$tmp/o" "$tmp/e" "$tmp/e2" "$tmp/s.yaml" \
+       "$tmp/x.json" "$tmp/x.md" 2>/dev/null)
+check "no key or password in output, session or exports ($leak)" [ -z "$leak" ]
+# The key went to the server, as the header.
+check "the server saw the key as the Authorization header" grep -q '"auth": "ok"' "$tmp/requests.log"
+if grep -F "$KEY" "$tmp/requests.log" >/dev/null; then
+    bad "the key appeared in a request body"
+else
+    ok
+fi
+"$NATTER" replay --check "$tmp/s.yaml" >"$tmp/o" 2>"$tmp/e"
+check "replay --check of a remote session: exit non-zero" [ $? -ne 0 ]
+check "replay --check says plainly why ($(cat "$tmp/e"))" \
+    grep -q "cannot be promised byte for byte unless it honours the seed" "$tmp/e"
+# --resume of a remote session asks the same server again.
+OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m echo -p "again" --resume "$tmp/s.yaml" \
+    >"$tmp/o" 2>"$tmp/e"
+check "resume: the earlier exchange goes to the server ($(cat "$tmp/e"))" \
+    grep -qF '{"role": "assistant", "content": "Hello, world!"}, {"role": "user", "content": "again"}' "$tmp/o"
+
+# --- llama.cpp's llama-server, an independent implementation --------------------------------------
+LS=${NATTER_REF:-../shared/ref}/llama.cpp/llama-server
+if [ ! -x "$LS" ] || ! have_stories; then
+    skip "llama-server or stories260K is not available (../shared)" 4
+    finish
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LD_LIBRARY_PATH="$(dirname "$LS")" "$LS" -m "$STORIES" --host 127.0.0.1 --port "$port" -c 256 \
+    -t 1 >"$tmp/ls.log" 2>&1 &
+ls_pid=$!
+trap 'kill $srv $ls_pid 2>/dev/null; t_cleanup' EXIT
+i=0
+until curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 || [ $i -ge 300 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+LB="http://127.0.0.1:$port/v1"
+"$NATTER" --api-base "$LB" -m stories --template llama2 -p "Once upon a time" --temp 0 -n 24 \
+    >"$tmp/a1" 2>"$tmp/ae"
+r1=$?
+"$NATTER" --api-base "$LB" -m stories --template llama2 -p "Once upon a time" --temp 0 -n 24 \
+    >"$tmp/a2" 2>>"$tmp/ae"
+check "llama-server: a streamed answer ($(head -c 200 "$tmp/ae"))" [ $r1 = 0 ] && [ -s "$tmp/a1" ]
+check "llama-server: greedy answers repeat" cmp -s "$tmp/a1" "$tmp/a2"
+"$NATTER" --api-base "$LB" -m stories -p "Lily" --temp 1 --seed 11 -n 16 >"$tmp/b1" 2>>"$tmp/ae"
+"$NATTER" --api-base "$LB" -m stories -p "Lily" --temp 1 --seed 11 -n 16 >"$tmp/b2" 2>>"$tmp/ae"
+check "llama-server: the seed is honoured (same seed, same answer)" cmp -s "$tmp/b1" "$tmp/b2"
+"$NATTER" models --api-base "$LB" >"$tmp/m" 2>>"$tmp/ae"
+check "llama-server: natter models lists its model" [ -s "$tmp/m" ]
+kill $ls_pid 2>/dev/null
+finish
