@@ -1,0 +1,71 @@
+#!/bin/sh
+# tests/test_remote_serve.sh — natter's remote backend (--api-base) against `natter serve` on
+# the repository's natter-guide model, both real, on 127.0.0.1 with a free port, stopped by
+# the test: the streamed remote answer equals the local one (same model, question, seed and
+# greedy parameters), natter models lists the served model, and on the chat screen (tmux) Esc
+# stops a remote answer at once and a slider moved mid-answer continues the same answer
+# through /v1/completions, recorded as a live change in the session. The server is slowed
+# with NATTER_TEST_TOKEN_DELAY_MS (its worker is natter's) so the screen can act mid-answer.
+BUILD=${1:-build}
+. "$(dirname "$0")/lib.sh"
+MODEL=models/natter-guide.gguf
+missing=""
+[ -f "$MODEL" ] || missing="$MODEL is absent"
+command -v curl >/dev/null 2>&1 || missing="${missing:+$missing; }curl is not installed"
+"$NATTER" serve --help >/dev/null 2>&1 || missing="${missing:+$missing; }natter serve is not built in"
+if [ -n "$missing" ]; then
+    skip "test_remote_serve: $missing"
+    finish
+fi
+. "$(dirname "$0")/serve_lib.sh"
+export XDG_STATE_HOME="$tmp/state"
+
+start_server main -m "$MODEL" --threads 1 || finish
+B="http://127.0.0.1:$PORT/v1"
+Q="What is natter?"
+"$NATTER" --api-base "$B" -m natter-guide -p "$Q" --temp 0 --seed 4 -n 24 >"$tmp/remote" 2>"$tmp/e"
+rc=$?
+"$NATTER" -m "$MODEL" -p "$Q" --temp 0 --seed 4 -n 24 --threads 1 >"$tmp/local" 2>>"$tmp/e"
+check "a remote answer from natter serve ($(cat "$tmp/e"))" sh -c "[ $rc = 0 ] && [ -s '$tmp/remote' ]"
+if cmp -s "$tmp/remote" "$tmp/local"; then ok "the remote answer equals the local one"
+else bad "the remote answer differs from the local one" "remote: $(cat "$tmp/remote")
+local:  $(cat "$tmp/local")"; fi
+"$NATTER" models --api-base "$B" >"$tmp/m" 2>&1
+check "natter models --api-base lists the served model" grep -qx "natter-guide" "$tmp/m"
+stop_server
+
+# ---- the chat screen against a slow server: Esc, and a slider mid-answer ------------------------
+if ! command -v tmux >/dev/null 2>&1; then
+    skip "test_remote_serve: tmux is not installed" 3
+    finish
+fi
+NATTER_TEST_TOKEN_DELAY_MS=150 start_server slow -m "$MODEL" --threads 1 || finish
+B="http://127.0.0.1:$PORT/v1"
+T new-session -d -s nt -x 100 -y 30 \
+    "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+     '$NATTER' --api-base '$B' -m natter-guide --template chatml --system '' --seed 3 -n 60 \
+     --save '$tmp/chat.yaml' 2>'$tmp/stderr'; echo EXIT=\$?; sleep 600"
+T set-option -t nt status off >/dev/null
+wait_for "F1 shows the keys" 100 || bad "the chat screen did not start" "$(cap; cat "$tmp/stderr")"
+# A slider moved mid-answer: /set is the keyboard's way to the same live change.
+T send-keys -t nt "$Q" Enter
+wait_for "generating" 100
+sleep 1
+T send-keys -t nt "/set temp 0.3" Enter
+wait_for "idle" 300 || bad "the answer did not end" "$(cap)"
+if grep -q '"/v1/completions"\|/v1/completions' "$SERVER_LOG" || [ "$(grep -c completions "$SERVER_LOG")" -ge 2 ]; then
+    ok "the change went to the server as a continuation"
+else
+    bad "no continuation request reached the server" "$(tail -n 5 "$SERVER_LOG")"
+fi
+check "the session records the live change ($(grep -A3 changes "$tmp/chat.yaml" | head -n 4))" \
+    grep -q "changes:" "$tmp/chat.yaml"
+# Esc mid-answer: the answer stops at once and is marked.
+T send-keys -t nt "And then?" Enter
+wait_for "generating" 100
+sleep 1
+T send-keys -t nt Escape
+if wait_for "[stopped]" 10; then ok "Esc stops a remote answer at once"; else bad "Esc did not stop the remote answer within 1 s" "$(cap)"; fi
+T send-keys -t nt C-d
+stop_server
+finish
