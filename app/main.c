@@ -102,7 +102,6 @@ int main(int argc, char **argv)
         return main_done(&o, rc);
     /* -m NAME: a model found where other programs keep them (after the persona's errors). */
     /* With --api-base, -m is the server's model name, nothing to find here. */
-    cli_persona_backend(&o);
     if (o.api_base) return main_done(&o, oneshot ? cli_oneshot(&o) : tui_main(&o));
     if ((rc = cli_find_model(&o)) != 0) return main_done(&o, rc);
     cli_persona_model(&o);

@@ -736,7 +736,7 @@ int cli_oneshot(const struct cli_opts *o)
     }
     if (o->show_prompt) {
         /* The prompt as the model would read it, instead of the answer. */
-        char *view = promptview_text(c, tok, persona_instruction(use), o->show_prompt == 2, &e);
+        char *view = promptview_text(c, worker_tokenizer(w), persona_instruction(use), o->show_prompt == 2, &e);
         if (!view) {
             fprintf(stderr, "natter: %s\n", e.msg);
             goto out;
