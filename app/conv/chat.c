@@ -759,7 +759,7 @@ static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t
     nt_chat_msg *msgs = realloc(c->job_msgs, (c->n_prefix + 2 + c->n_turns - first) * sizeof *msgs);
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     c->job_msgs = msgs;
-    size_t n = chat_fixed_msgs(c, msgs);
+    size_t n = chat_fixed_msgs(c, msgs, true);
     for (size_t i = first; i < c->n_turns; i++)
         msgs[n++] = (nt_chat_msg){c->turns[i].role, c->turns[i].text};
     c->first = first;
