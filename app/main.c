@@ -4,6 +4,7 @@
 #include "util/text.h"
 #include "cmd/cli.h"
 #include "cmd/cmds.h"
+#include "conv/backend.h"
 #include "conv/persona.h"
 
 #include <locale.h>
@@ -56,6 +57,7 @@ static int main_check(int argc, char **argv, int at)
 /* Frees what main loaded for the chat modes. */
 static int main_done(struct cli_opts *o, int rc)
 {
+    backend_cfg_free((backend_cfg *)o->config);
     persona_free(o->loaded);
     free(o->persona_errors);
     free(o->persona_notes);
@@ -83,10 +85,15 @@ int main(int argc, char **argv)
         if (o.list_personas && o.list_themes) text_printf(stdout, "\n");
         return rc ? rc : o.list_themes ? cmd_list_themes() : 0;
     }
+    /* The config file (backend.h): read before anything is chosen, so a bad one stops here. */
+    static backend_cfg config;
+    if ((rc = cli_load_config(&config)) != 0) return rc;
+    o.config = &config;
     bool interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     /* natter's own default model was trained to be the guide persona (prompts/guide.yaml):
      * with neither -m nor --persona (nor a session to resume), the two come together. */
-    if (!o.api_base && !o.model && !o.persona && !o.resume && cli_resolve_model(&o) == 0)
+    if (!o.api_base && !o.model && !o.persona && !o.resume && !cli_config_chooses(&o) &&
+        cli_resolve_model(&o) == 0)
         o.persona = CLI_DEFAULT_PERSONA;
     bool oneshot = o.prompt || !interactive;
     /* Sessions (app/cmd/cmd_session.c): --resume picks its file now, and what the command
@@ -100,8 +107,10 @@ int main(int argc, char **argv)
      * one-shot answer sends no system prompt unless told (--persona, --context). */
     if ((!oneshot || o.persona || o.n_context > 0) && (rc = cli_open_persona(&o, oneshot)) != 0)
         return main_done(&o, rc);
-    /* -m NAME: a model found where other programs keep them (after the persona's errors). */
-    /* With --api-base, -m is the server's model name, nothing to find here. */
+    /* The server, if any: the command line's, the persona's backend, the config file's. */
+    cli_pick_backend(&o);
+    /* -m NAME: a model found where other programs keep them (after the persona's errors).
+     * With a server, -m is the server's model name, nothing to find here. */
     if (o.api_base) return main_done(&o, oneshot ? cli_oneshot(&o) : tui_main(&o));
     if ((rc = cli_find_model(&o)) != 0) return main_done(&o, rc);
     cli_persona_model(&o);

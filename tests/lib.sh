@@ -15,6 +15,9 @@ T_NAME=${T_NAME:-$(basename "$0" .sh)}
 pass=0; fail=0; skip=0
 
 tmp=$(mktemp -d)
+# The user's own config file (~/.config/natter/config.yaml may name a server) never steers a
+# test: natter reads its files from here unless a test says otherwise.
+export XDG_CONFIG_HOME="$tmp/config"
 # One tmux server per test run (-L), so nothing of the user's own sessions is seen or touched.
 T_SOCK="natter-test-$$"
 t_cleanup() {

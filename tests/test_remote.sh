@@ -122,6 +122,73 @@ OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m echo -p "again" --resume "$t
 check "resume: the earlier exchange goes to the server ($(cat "$tmp/e"))" \
     grep -qF '{"role": "assistant", "content": "Hello, world!"}, {"role": "user", "content": "again"}' "$tmp/o"
 
+# --- the config file and a persona's backend ----------------------------------------------------
+mkdir -p "$XDG_CONFIG_HOME/natter"
+CFG="$XDG_CONFIG_HOME/natter/config.yaml"
+printf 'api-base: %s\nmodel: ok\napi-key-env: MY_TEST_KEY\n' "$BASE" >"$CFG"
+: >"$tmp/requests.log"
+MY_TEST_KEY=$KEY "$NATTER" -p hi >"$tmp/o" 2>"$tmp/e"
+check "config: its server and model answer ($(cat "$tmp/e"))" [ "$(cat "$tmp/o")" = "Hello, world!" ]
+check "config: the key from the variable it names" grep -q '"auth": "ok"' "$tmp/requests.log"
+MY_TEST_KEY=$KEY "$NATTER" -m length -p hi --save "$tmp/cfg.yaml" >"$tmp/o" 2>"$tmp/e"
+check "config: -m on the command line names another of the server's models" \
+    grep -q '"model": "length"' "$tmp/requests.log"
+check "config: the session records the config's server" grep -qF "api-base: $BASE" "$tmp/cfg.yaml"
+"$NATTER" --api-base http://127.0.0.1:1/v1 -p hi >"$tmp/o" 2>"$tmp/e"
+check "config: --api-base on the command line wins" grep -q "127.0.0.1:1: cannot connect" "$tmp/e"
+if [ -f models/natter-guide.gguf ]; then
+    n0=$(wc -l <"$tmp/requests.log")
+    "$NATTER" -m models/natter-guide.gguf -p hi -n 3 --seed 1 >"$tmp/o" 2>"$tmp/e"
+    rc=$?
+    check "config: -m FILE.gguf answers locally, nothing sent ($(cat "$tmp/e"))" \
+        sh -c "[ $rc = 0 ] && [ $n0 = \$(wc -l <'$tmp/requests.log') ]"
+else
+    skip "models/natter-guide.gguf is absent"
+fi
+printf 'api-base: %s\nmodel: stall\nidle-timeout: 0.5\n' "$BASE" >"$CFG"
+"$NATTER" -p hi >"$tmp/o" 2>"$tmp/e"
+check "config: idle-timeout ($(cat "$tmp/e"))" grep -q "sent nothing for 0.5 s (idle timeout)" "$tmp/e"
+NATTER_API_IDLE_TIMEOUT=0.7 "$NATTER" -p hi >"$tmp/o" 2>"$tmp/e"
+check "config: the environment's timeout wins over the file's" grep -q "sent nothing for 0.7 s" "$tmp/e"
+# Mistakes name file:line:col, show the line and a caret, and stop before anything is sent.
+printf 'api-base: ftp://x/v1\napi-key-env: %s\napi-bse: x\napi-key: %s\nidle-timeout: 0\n' "$KEY" "$KEY" >"$CFG"
+"$NATTER" -p hi >"$tmp/o" 2>"$tmp/e"
+rc=$?
+check "config errors: exit 2" [ $rc = 2 ]
+check "config errors: a base that is not http(s) at 1:11" grep -qF "config.yaml:1:11: 'api-base' must be an http:// or https:// URL" "$tmp/e"
+check "config errors: a key where its variable's name belongs" grep -qF "config.yaml:2:14: 'api-key-env' names the environment variable" "$tmp/e"
+check "config errors: a typo with its suggestion" grep -qF "config.yaml:3:1: unknown key 'api-bse' (did you mean 'api-base'?)" "$tmp/e"
+check "config errors: a key is never read from a file" grep -qF "config.yaml:4:10: an API key is never read from a file" "$tmp/e"
+check "config errors: a timeout out of range" grep -qF "config.yaml:5:15:" "$tmp/e"
+check "config errors: the line and a caret" grep -qx "api-bse: x" "$tmp/e"
+check "config errors: the file cannot be used" grep -qF "config.yaml: the config file cannot be used" "$tmp/e"
+if grep -qF "$KEY" "$tmp/e"; then bad "a key written in the config file was echoed"; else ok; fi
+# A persona's backend wins over the config file's; the command line over both.
+printf 'api-base: http://127.0.0.1:1/v1\nmodel: ok\n' >"$CFG"
+printf 'name: Remote\nsystem: You answer from afar.\nbackend:\n  api-base: %s\n  model: echo\n  api-key-env: MY_TEST_KEY\n' "$BASE" >"$tmp/remote-persona.yaml"
+: >"$tmp/requests.log"
+MY_TEST_KEY=$KEY "$NATTER" --persona "$tmp/remote-persona.yaml" -p hi >"$tmp/o" 2>"$tmp/e"
+check "persona backend: its server and model, over the config's ($(cat "$tmp/e"))" \
+    grep -qF '"content": "You answer from afar."' "$tmp/o"
+check "persona backend: the key from its variable" grep -q '"auth": "ok"' "$tmp/requests.log"
+MY_TEST_KEY=$KEY "$NATTER" --persona "$tmp/remote-persona.yaml" -m ok -p hi >"$tmp/o" 2>"$tmp/e"
+check "persona backend: -m overrides its model" [ "$(cat "$tmp/o")" = "Hello, world!" ]
+MY_TEST_KEY=$KEY "$NATTER" --persona "$tmp/remote-persona.yaml" --api-base http://127.0.0.1:1/v1 \
+    -p hi >"$tmp/o" 2>"$tmp/e"
+check "persona backend: --api-base overrides its server" grep -q "127.0.0.1:1: cannot connect" "$tmp/e"
+rm -f "$CFG"
+printf 'name: R\nsystem: s\nbackend:\n  model: x\n  api_key_env: K\n' >"$tmp/bad-persona.yaml"
+"$NATTER" --persona "$tmp/bad-persona.yaml" -p hi >"$tmp/o" 2>"$tmp/e"
+check "persona backend errors: exit non-zero" [ $? -ne 0 ]
+check "persona backend errors: a misspelt key at its place" grep -qF "bad-persona.yaml:5:3: unknown key 'api_key_env' (did you mean 'api-key-env'?)" "$tmp/e"
+check "persona backend errors: api-base is required" grep -qF "bad-persona.yaml:4:3: 'backend' needs 'api-base'" "$tmp/e"
+"$NATTER" --check "$tmp/remote-persona.yaml" >"$tmp/o" 2>&1
+check "natter --check accepts a persona with a backend ($(cat "$tmp/o"))" [ $? = 0 ]
+# A remote session resumes against its recorded server without --api-base.
+OPENAI_API_KEY=$KEY "$NATTER" -m echo -p "once more" --resume "$tmp/s.yaml" >"$tmp/o" 2>"$tmp/e"
+check "resume: a remote session goes back to its server ($(cat "$tmp/e"))" \
+    grep -qF '{"role": "user", "content": "once more"}' "$tmp/o"
+
 # --- llama.cpp's llama-server, an independent implementation --------------------------------------
 LS=${NATTER_REF:-../shared/ref}/llama.cpp/llama-server
 if [ ! -x "$LS" ] || ! have_stories; then

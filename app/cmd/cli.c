@@ -4,6 +4,7 @@
  * prompt, a worker (worker.h) runs it, and the main thread prints TOKEN texts as they come. */
 #include "cli.h"
 #include "args.h"
+#include "conv/backend.h"
 #include "conv/chat.h"
 #include "docs/retrieve.h"
 #include "conv/params.h"
@@ -526,6 +527,62 @@ nt_model *cli_load_model(const struct cli_opts *o)
     return m;
 }
 
+int cli_load_config(backend_cfg *cfg)
+{
+    char *path = backend_config_path();
+    if (!path) {
+        memset(cfg, 0, sizeof *cfg);
+        return 0; /* no HOME and no XDG_CONFIG_HOME: no config file to read */
+    }
+    ycfg_diag d = {0};
+    int rc = backend_config_load(path, cfg, &d);
+    for (size_t i = 0; i < d.n; i++) text_printf(stderr, "natter: %s\n", d.v[i]);
+    if (rc != NT_OK) text_printf(stderr, "natter: %s: the config file cannot be used\n", path);
+    ycfg_diag_free(&d);
+    free(path);
+    return rc == NT_OK ? 0 : 2;
+}
+
+bool cli_config_chooses(const struct cli_opts *o)
+{
+    return o->config && (o->config->api_base || o->config->model);
+}
+
+bool cli_model_is_file(const char *m)
+{
+    struct stat st;
+    return m && stat(m, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Two base URLs name the same server ("…/v1/" and "…/v1" alike). */
+static bool cli_same_base(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    while (na > 0 && a[na - 1] == '/') na--;
+    while (nb > 0 && b[nb - 1] == '/') nb--;
+    return na == nb && !strncmp(a, b, na);
+}
+
+void cli_pick_backend(struct cli_opts *o)
+{
+    const backend_cfg *src[2] = {o->loaded && o->loaded->backend.api_base ? &o->loaded->backend : NULL,
+                                 o->config};
+    if (!o->api_base && !cli_model_is_file(o->model))
+        for (int i = 0; i < 2 && !o->api_base; i++)
+            if (src[i] && src[i]->api_base) o->api_base = src[i]->api_base;
+    if (!o->api_base) {
+        if (!o->model && o->config && o->config->model) o->model = o->config->model;
+        return;
+    }
+    /* A file's model and key variable go with its server only: a key is never sent to a
+     * server its file did not name. */
+    for (int i = 0; i < 2; i++) {
+        if (!src[i] || !src[i]->api_base || !cli_same_base(src[i]->api_base, o->api_base)) continue;
+        if (!o->model) o->model = src[i]->model;
+        if (!o->api_key_env) o->api_key_env = src[i]->api_key_env;
+    }
+}
+
 worker *cli_start_worker(const struct cli_opts *o)
 {
     nt_err e = {0};
@@ -534,7 +591,12 @@ worker *cli_start_worker(const struct cli_opts *o)
         remote *r = NULL;
         remote_cfg rc = {.base = o->api_base, .model = o->model, .key_env = o->api_key_env,
                          .family = o->template_name ? nt_chat_family_from_name(o->template_name) : -1};
-        /* Timeouts in seconds from the environment (natter(1), ENVIRONMENT). */
+        /* Timeouts in seconds: the config file's, then the environment's (natter(1),
+         * ENVIRONMENT). */
+        if (o->config && o->config->connect_timeout > 0)
+            rc.connect_ms = (long)(o->config->connect_timeout * 1000);
+        if (o->config && o->config->idle_timeout > 0)
+            rc.idle_ms = (long)(o->config->idle_timeout * 1000);
         const char *ct = getenv("NATTER_API_CONNECT_TIMEOUT"), *it = getenv("NATTER_API_IDLE_TIMEOUT");
         if (ct && atof(ct) > 0) rc.connect_ms = (long)(atof(ct) * 1000);
         if (it && atof(it) > 0) rc.idle_ms = (long)(atof(it) * 1000);

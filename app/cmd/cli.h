@@ -10,12 +10,14 @@
 
 #include "natter.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define CLI_MAX_CONTEXT 16 /* --context files per run */
 #define CLI_MAX_DOCS 64    /* --docs paths per run */
 
 struct persona;
+struct backend_cfg;
 struct chat;
 
 /* Everything the chat modes take from the command line. Strings are borrowed from argv (or
@@ -56,6 +58,8 @@ struct cli_opts {
     const char *api_base;     /* --api-base URL: a remote OpenAI-compatible server (then
                                  model is the server's model name); NULL = local */
     const char *api_key_env;  /* --api-key-env VAR; NULL = OPENAI_API_KEY */
+    const struct backend_cfg *config; /* the config file's settings (backend.h; owned by
+                                 main); NULL when there is none */
     const char *resume;       /* --resume [SESSION] ("" = the latest) */
     int show_prompt;          /* --show-prompt: 1 the text, 2 (=ids) the tokens; 0 = answer */
     const char *save;         /* --save FILE */
@@ -84,6 +88,22 @@ int cli_resolve_model(struct cli_opts *o);
 int cli_find_model(struct cli_opts *o);
 /* The persona that goes with the default model when neither -m nor --persona is given. */
 #define CLI_DEFAULT_PERSONA "guide"
+
+/* Reads the config file (backend_config_path) into *cfg: NT_OK (also when there is none),
+ * else its errors printed (`file:line:col: message`, the line, a caret) and an exit status. */
+int cli_load_config(struct backend_cfg *cfg);
+/* True when the config file chooses something (a server or a model) for a run whose command
+ * line chose nothing: natter's default model and persona then stay out of it. */
+bool cli_config_chooses(const struct cli_opts *o);
+/* The backend, after cli_open_persona: the command line's --api-base (or a resumed remote
+ * session's), else the persona's `backend:`, else the config file's api-base; -m naming an
+ * existing file keeps the local engine. A file whose api-base is the server chosen also gives
+ * its model (when no -m) and api-key-env (when no --api-key-env): the persona's first, then
+ * the config's. With no server, the config's model is the local one when no -m. */
+void cli_pick_backend(struct cli_opts *o);
+/* -m names a file here (the local engine, whatever a persona, the config file or a resumed
+ * session says). False for NULL. */
+bool cli_model_is_file(const char *m);
 
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */

@@ -421,9 +421,20 @@ int cmd_session_pick_model(struct cli_opts *o)
         return 1;
     }
     ycfg_diag_free(&d);
+    static char api_base[4096];
     if (!o->model && s->model.path && access(s->model.path, R_OK) == 0) {
         snprintf(model, sizeof model, "%s", s->model.path);
         o->model = model;
+    } else if (!o->api_base && s->model.api_base && !cli_model_is_file(o->model)) {
+        /* A remote conversation goes on with its server and model, or the server's model -m
+         * names (its key's variable from --api-key-env, or a file naming that server:
+         * cli_pick_backend). */
+        snprintf(api_base, sizeof api_base, "%s", s->model.api_base);
+        o->api_base = api_base;
+        if (!o->model && s->model.name && s->model.name[0]) {
+            snprintf(model, sizeof model, "%s", s->model.name);
+            o->model = model;
+        }
     }
     /* The conversation goes on as it was: its persona, context size and theme. */
     static char persona_ref[4096], theme_ref[4096];

@@ -58,6 +58,7 @@ void persona_free(persona *p)
     ycfg_strv_free(p->stop.v);
     ycfg_strv_free(p->documents.v);
     free(p->model);
+    backend_cfg_free(&p->backend);
     free(p);
 }
 
@@ -406,10 +407,16 @@ static int h_sampling(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return param_read_map(c, v, PARAM_FORM_YAML, PARAM_ALL, &s->v, &s->set, "'sampling'");
 }
 
+static int h_backend(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    return backend_read_persona(c, v, &((persona *)obj)->backend);
+}
+
 static const ycfg_key persona_keys[] = {
     {"name", ycfg_h_str, offsetof(persona, name), 0, 0, true, 0},
     {"description", ycfg_h_str, offsetof(persona, description), 0, 0, false, 0},
     {"model", ycfg_h_str, offsetof(persona, model), 0, 0, false, 0},
+    {"backend", h_backend, 0, 0, 0, false, 0},
     {"template", h_template, 0, 0, 0, false, 0},
     {"system", h_prompt_text, offsetof(persona, system), 0, 0, true, 0},
     {"greeting", h_prompt_text, offsetof(persona, greeting), 0, 0, false, 0},

@@ -15,6 +15,7 @@
 
 #include "util/json.h"
 #include "natter.h"
+#include "backend.h"
 #include "params.h"
 #include "util/yamlcfg.h"
 
@@ -66,6 +67,7 @@ typedef struct persona {
     long memory;         /* earlier exchanges the model sees with each question (chat_set_memory);
                             -1 (no `memory:` key) = all that fit the context */
     char *model;         /* preferred model (path or file name), NULL when none */
+    backend_cfg backend; /* preferred server (`backend:`): api_base NULL when none */
     ycfg_strvec documents; /* files and folders to retrieve passages from (app/docs/),
                               resolved against the persona's folder; each exists */
 } persona;
