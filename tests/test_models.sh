@@ -123,4 +123,36 @@ check "-m missing file: errno" grep -q "$tmp/none.gguf: No such file or director
 ask "$(printf 'evil\033[31m')"; rc=$?
 check "-m an unsupported model: the loader's error" grep -q "architecture 'mamba' is not supported" "$tmp/ask.err"
 
+# ---- a name in every subcommand that takes a model (model_find_arg) ------------------------
+run info qwen3:0.6b >"$tmp/info.out" 2>&1; rc=$?
+check "info NAME ($rc): $(head -3 "$tmp/info.out")" sh -c "[ $rc -eq 0 ] && grep -q '^file: *$ol/blobs/sha256-$digest\$' '$tmp/info.out'"
+printf 'hello world' | run tokenize guide-a --ids >"$tmp/tok.out" 2>&1; rc=$?
+check "tokenize NAME ($rc): $(cat "$tmp/tok.out")" sh -c "[ $rc -eq 0 ] && grep -Eq '^[0-9]+( [0-9]+)*\$' '$tmp/tok.out'"
+run perplexity -m Org/Tiny-GGUF -f tests/tiny/text.txt -c 64 >"$tmp/ppl.out" 2>&1; rc=$?
+check "perplexity -m NAME ($rc): $(tail -1 "$tmp/ppl.out")" sh -c "[ $rc -eq 0 ] && grep -q 'Final estimate: PPL = ' '$tmp/ppl.out'"
+run bench -m guide-a --quick --threads 1 >"$tmp/bench.out" 2>&1; rc=$?
+check "bench -m NAME ($rc): $(tail -1 "$tmp/bench.out")" sh -c "[ $rc -eq 0 ] && grep -q '^guide-a.gguf (F16' '$tmp/bench.out'"
+run --check prompts/guide.yaml --model pub/repo-GGUF >"$tmp/chk.out" 2>&1; rc=$?
+check "--check --model NAME ($rc): $(cat "$tmp/chk.out")" sh -c "[ $rc -eq 0 ] && grep -q 'ok' '$tmp/chk.out'"
+run -m someone/mini --temp 0 --seed 1 -n 4 -p hi --save "$tmp/s.session" >/dev/null 2>"$tmp/save.err"
+run replay --check -m qwen3:0.6b "$tmp/s.session" >"$tmp/rep.out" 2>&1; rc=$?
+check "replay --check -m NAME ($rc): $(tail -2 "$tmp/rep.out")" [ "$rc" -eq 0 ]
+printf 'examples:\n  - user: What is natter?\n    key: chat\n    assistant: A chat program.\n' >"$tmp/qa.yaml"
+run train --eval guide-a --data "$tmp/qa.yaml" --min-train 0 --min-heldout 0 >"$tmp/ev.out" 2>&1; rc=$?
+check "train --eval NAME ($rc): $(tail -2 "$tmp/ev.out")" sh -c "[ $rc -eq 0 ] && grep -q 'trained questions:' '$tmp/ev.out'"
+# The same message, naming the command and its option, wherever the name is unknown.
+for cmd in "info nosuchmodel" "tokenize nosuchmodel" "perplexity -m nosuchmodel -f tests/tiny/text.txt" \
+           "bench -m nosuchmodel --quick" "replay -m nosuchmodel $tmp/s.session" \
+           "serve -m nosuchmodel --port 1" "train --eval nosuchmodel --data $tmp/qa.yaml" \
+           "train --init nosuchmodel --data $tmp/qa.yaml -o $tmp/o.gguf" \
+           "--check prompts/guide.yaml --model nosuchmodel"; do
+    run $cmd >"$tmp/cmd.out" 2>"$tmp/cmd.err"; rc=$?
+    check "$cmd: exit 2 ($rc)" [ "$rc" -eq 2 ]
+    check "$cmd: the message ($(cat "$tmp/cmd.err"))" \
+        grep -Eq "^natter[ a-z-]*: (-m: |--model: |--eval: |--init: )?no model file or model name 'nosuchmodel' \(natter models lists the models found\)$" "$tmp/cmd.err"
+done
+run info same.gguf >/dev/null 2>"$tmp/amb.err"; rc=$?
+check "info ambiguous NAME: exit 2 and the candidates ($rc)" \
+    sh -c "[ $rc -eq 2 ] && grep -q \"^natter info: the model name 'same.gguf' is ambiguous\" '$tmp/amb.err'"
+
 finish

@@ -346,20 +346,18 @@ int cli_resolve_model(struct cli_opts *o)
 int cli_find_model(struct cli_opts *o)
 {
     static char path[4096];
-    char msg[2048];
     if (!o->model) return 0;
-    char *found = model_find_resolve(o->model, msg, sizeof msg);
-    if (found && strlen(found) < sizeof path) {
-        strcpy(path, found);
-        o->model = path;
+    char *found = model_find_arg("natter", "-m", o->model);
+    if (!found) return 2;
+    if (strlen(found) >= sizeof path) {
+        text_printf(stderr, "natter: -m: %s: the path is too long\n", found);
         free(found);
-        return 0;
+        return 2;
     }
-    if (found) snprintf(msg, sizeof msg, "%s: the path is too long", o->model);
+    strcpy(path, found);
+    o->model = path;
     free(found);
-    /* The candidates' names come from folder listings and manifests: text_printf shows them. */
-    text_printf(stderr, "natter: -m: %s\n", msg);
-    return 2;
+    return 0;
 }
 
 int cli_open_persona(struct cli_opts *o, bool strict)

@@ -17,6 +17,7 @@
 #include "util/text.h"
 #include "args.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "util/json.h"
 #include "util/rng.h"
 
@@ -726,7 +727,9 @@ int cmd_bench(int argc, char **argv)
     }
     fflush(stdout);
     if (model_path) {
-        int rc = bench_model(&bc, model_path);
+        char *file = model_find_arg("natter bench", "-m", model_path);
+        int rc = file ? bench_model(&bc, file) : 2;
+        free(file);
         free(bc.buf.p);
         return rc;
     }

@@ -4,9 +4,11 @@
 #include "args.h"
 #include "cli.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "util/text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* "1.23 MiB" style (cmds.h). */
@@ -56,6 +58,8 @@ static void info_token(const nt_tokenizer *t, const char *label, int32_t id)
     text_printf(stdout, "\"\n");
 }
 
+static int info_file(const char *path);
+
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
@@ -71,7 +75,16 @@ int cmd_info(int argc, char **argv)
         text_printf(stderr, "usage: natter info MODEL.gguf\n");
         return 2;
     }
-    const char *path = argv[a.first];
+    char *path = model_find_arg("natter info", NULL, argv[a.first]);
+    if (!path) return 2;
+    int rc = info_file(path);
+    free(path);
+    return rc;
+}
+
+/* The report on one file. */
+static int info_file(const char *path)
+{
     nt_gguf *g = NULL;
     nt_tokenizer *tok = NULL;
     nt_err e = {0};

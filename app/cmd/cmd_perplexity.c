@@ -6,6 +6,7 @@
 #include "util/text.h"
 #include "args.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "util/strbuf.h"
 
 #include <errno.h>
@@ -74,6 +75,8 @@ int cmd_perplexity(int argc, char **argv)
         ppl_usage(stderr);
         return 2;
     }
+    char *model_file = model_find_arg("natter perplexity", "-m", model_path);
+    if (!model_file) return 2;
 
     int status = 1;
     nt_model *m = NULL;
@@ -106,7 +109,7 @@ int cmd_perplexity(int argc, char **argv)
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = n_ctx;
     mp.n_threads = n_threads;
-    if (nt_model_load(&m, model_path, &mp, &e) != NT_OK) {
+    if (nt_model_load(&m, model_file, &mp, &e) != NT_OK) {
         text_printf(stderr, "natter perplexity: %s\n", e.msg);
         goto out;
     }
@@ -135,5 +138,6 @@ out:
     nt_tokens_free(&toks);
     free(text);
     nt_model_free(m);
+    free(model_file);
     return status;
 }

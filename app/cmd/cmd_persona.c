@@ -6,6 +6,7 @@
 #include "util/text.h"
 #include "conv/chat.h"
 #include "cli.h"
+#include "model_find.h"
 #include "conv/persona.h"
 #include "tui/theme.h"
 
@@ -68,20 +69,22 @@ static char *check_resolve(const char *arg, ycfg_diag *d)
 
 int cmd_check(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_arg = NULL;
     /* Options may come before or after the files (`natter --check FILE --model M`): getopt
      * moves the files to the end of argv, in order. argv[0] is "--check". */
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {0}};
     args a = args_start("natter --check", argc, argv, "m:", opts);
     for (int c; (c = args_next(&a)) != -1;) {
         if (c != 'm') return 2;
-        model_path = a.value;
+        model_arg = a.value;
     }
     int first = a.first;
     if (first >= argc) {
         text_printf(stderr, "usage: natter --check [--model MODEL.gguf] FILE...\n");
         return 2;
     }
+    char *model_path = NULL;
+    if (model_arg && !(model_path = model_find_arg("natter --check", "--model", model_arg))) return 2;
     nt_gguf *g = NULL;
     nt_tokenizer *tok = NULL;
     if (model_path) {
@@ -89,6 +92,7 @@ int cmd_check(int argc, char **argv)
         if (nt_gguf_open(&g, model_path, &e) != NT_OK || nt_tokenizer_load(&tok, g, &e) != NT_OK) {
             text_printf(stderr, "natter --check: %s\n", e.msg);
             nt_gguf_close(g);
+            free(model_path);
             return 2;
         }
     }
@@ -164,6 +168,7 @@ int cmd_check(int argc, char **argv)
     }
     nt_tokenizer_free(tok);
     nt_gguf_close(g);
+    free(model_path);
     if (bad) text_printf(stderr, "%d of %d file%s with errors\n", bad, argc - first, argc - first == 1 ? "" : "s");
     return bad ? 1 : 0;
 }

@@ -149,12 +149,9 @@ int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    char msg[2048], id[256];
-    char *path = model_find_resolve(model_arg, msg, sizeof msg);
-    if (!path) {
-        fprintf(stderr, "natter serve: %s\n", msg);
-        return 1;
-    }
+    char id[256];
+    char *path = model_find_arg("natter serve", "-m", model_arg);
+    if (!path) return 2;
     serve_model_id(model_arg, id, sizeof id);
     so.model_id = name ? name : id;
 

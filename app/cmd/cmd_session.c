@@ -8,6 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "conv/persona.h"
 #include "conv/replay.h"
 #include "conv/session.h"
@@ -203,8 +204,14 @@ int cmd_replay(int argc, char **argv)
                         "sampling parameters\n");
         return 2;
     }
+    char *model_file = NULL; /* -m resolved: a file or a name `natter models` lists */
+    if (o.model_path && !(o.model_path = model_file = model_find_arg("natter replay", "-m", o.model_path)))
+        return 2;
     session *s = load_named("replay", file);
-    if (!s) return 1;
+    if (!s) {
+        free(model_file);
+        return 1;
+    }
     int status = 1;
     replay *r = NULL;
     nt_err e = {0};
@@ -333,6 +340,7 @@ int cmd_replay(int argc, char **argv)
 out:
     replay_free(r);
     session_free(s);
+    free(model_file);
     return status;
 }
 

@@ -5,6 +5,7 @@
 #include "natter.h"
 #include "args.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 
@@ -20,7 +21,7 @@ static void tok_usage(FILE *f)
 
 int cmd_tokenize(int argc, char **argv)
 {
-    const char *path = NULL;
+    char *path = NULL;
     bool ids = false;
     int flags = 0;
     enum { OPT_IDS = 256, OPT_BOS, OPT_SPECIAL };
@@ -42,11 +43,11 @@ int cmd_tokenize(int argc, char **argv)
         }
     }
     if (args_operands(&a, 1)) return 2;
-    if (a.first < argc) path = argv[a.first];
-    if (!path) {
+    if (a.first >= argc) {
         tok_usage(stderr);
         return 2;
     }
+    if (!(path = model_find_arg("natter tokenize", NULL, argv[a.first]))) return 2;
     int status = 1;
     nt_gguf *g = NULL;
     nt_tokenizer *t = NULL;
@@ -89,5 +90,6 @@ out:
     free(text);
     nt_tokenizer_free(t);
     nt_gguf_close(g);
+    free(path);
     return status;
 }

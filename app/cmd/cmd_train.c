@@ -21,6 +21,7 @@
 #include "util/text.h"
 #include "args.h"
 #include "cmds.h"
+#include "model_find.h"
 #include "util/yamlcfg.h"
 
 #include <ctype.h>
@@ -749,6 +750,13 @@ int cmd_train(int argc, char **argv)
     int rc = tr_parse(&o, argc, argv);
     if (rc == 1) return 0;
     if (rc) return rc;
+    /* The models read (not OUT.gguf, which is written): files or names `natter models` lists. */
+    char *init = NULL, *eval = NULL;
+    if ((o.init && !(o.init = init = model_find_arg("natter train", "--init", o.init))) ||
+        (o.eval && !(o.eval = eval = model_find_arg("natter train", "--eval", o.eval)))) {
+        free(init);
+        return 2;
+    }
 
     qa_set qs = {0};
     ycfg_diag diag = {0};
@@ -770,5 +778,7 @@ int cmd_train(int argc, char **argv)
         status = o.eval ? tr_eval(&o, &qs) : tr_train(&o, &qs);
     }
     qa_set_free(&qs);
+    free(init);
+    free(eval);
     return status;
 }

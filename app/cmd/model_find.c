@@ -6,6 +6,7 @@
 #include "natter.h"
 #include "util/json.h"
 #include "util/strbuf.h"
+#include "util/text.h"
 #include "util/yamlcfg.h"
 
 #include <dirent.h>
@@ -492,5 +493,13 @@ char *model_find_resolve(const char *arg, char *msg, size_t cap)
                  arg);
     }
     model_list_free(&l);
+    return path;
+}
+
+char *model_find_arg(const char *prog, const char *opt, const char *arg)
+{
+    char msg[2048];
+    char *path = model_find_resolve(arg, msg, sizeof msg);
+    if (!path) text_printf(stderr, "%s: %s%s%s\n", prog, opt ? opt : "", opt ? ": " : "", msg);
     return path;
 }

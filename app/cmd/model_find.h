@@ -58,4 +58,12 @@ void model_list_free(model_list *l); /* accepts NULL; leaves *l zeroed */
  * the candidates of an ambiguous name, one per line). */
 char *model_find_resolve(const char *arg, char *msg, size_t cap);
 
+/* model_find_resolve for a command's model argument, the one way every subcommand taking a
+ * model reads it (-m of the chat, serve, perplexity, bench, replay, --check --model, train
+ * --init/--eval, info and tokenize's MODEL): on failure it prints "PROG: OPT: reason" (or
+ * "PROG: reason" when opt is NULL, an operand) on stderr, through text_printf since
+ * candidates' names come from folder listings, and returns NULL; the caller exits with 2.
+ * Returns a malloc'd path (the caller frees). */
+char *model_find_arg(const char *prog, const char *opt, const char *arg);
+
 #endif
