@@ -33,6 +33,12 @@ static const arch_desc arch_table[] = {
     {.name = "qwen3moe", .feat = ARCH_QK_NORM | ARCH_ROPE_NEOX | ARCH_MOE, .moe_norm = true},
     /* SmolLM3: the llama block, with rope left out of every 4th layer (3, 7, 11, ...). */
     {.name = "smollm3", .feat = ARCH_NOROPE_LAYERS, .norope_step = 4},
+    /* OLMo 2 (and OLMo 3, converted as olmo2): no norm before attention or the FFN, RMS norms
+     * of their outputs before the residual adds, Q and K normalised over the whole projection,
+     * NEOX rope. A file with a sliding_window has three local layers per global one (OLMo 3),
+     * rotated with no scaling of any kind. */
+    {.name = "olmo2", .feat = ARCH_NO_PRE_NORM | ARCH_POST_NORM | ARCH_QK_NORM_FULL | ARCH_ROPE_NEOX,
+     .swa_pattern = 4, .swa_plain_rope = true},
 };
 
 #define ARCH_N (sizeof arch_table / sizeof arch_table[0])
@@ -74,7 +80,7 @@ const char *arch_moe_list(void)
      opt, req_by}
 
 const arch_tensor arch_layer_tensors[] = {
-    T("attn_norm.weight", VEC, attn_norm, EMBD, 1, 0, 0, false, 0),
+    T("attn_norm.weight", VEC, attn_norm, EMBD, 1, 0, ARCH_NO_PRE_NORM, false, 0),
     T("attn_q.weight", MAT, wq, EMBD, Q, 0, ARCH_QKV_FUSED, false, 0),
     T("attn_k.weight", MAT, wk, EMBD, KV, 0, ARCH_QKV_FUSED, false, 0),
     T("attn_v.weight", MAT, wv, EMBD, KV, 0, ARCH_QKV_FUSED, false, 0),
@@ -82,8 +88,10 @@ const arch_tensor arch_layer_tensors[] = {
     T("attn_output.weight", MAT, wo, Q, EMBD, 0, 0, false, 0),
     T("attn_q_norm.weight", VEC, q_norm, HEAD, 1, ARCH_QK_NORM, 0, false, 0),
     T("attn_k_norm.weight", VEC, k_norm, HEAD, 1, ARCH_QK_NORM, 0, false, 0),
+    T("attn_q_norm.weight", VEC, q_norm, Q, 1, ARCH_QK_NORM_FULL, 0, false, 0),
+    T("attn_k_norm.weight", VEC, k_norm, KV, 1, ARCH_QK_NORM_FULL, 0, false, 0),
     T("post_attention_norm.weight", VEC, attn_post_norm, EMBD, 1, ARCH_POST_NORM, 0, false, 0),
-    T("ffn_norm.weight", VEC, ffn_norm, EMBD, 1, 0, 0, false, 0),
+    T("ffn_norm.weight", VEC, ffn_norm, EMBD, 1, 0, ARCH_NO_PRE_NORM, false, 0),
     T("ffn_gate.weight", MAT, w_gate, EMBD, FF, 0, ARCH_MOE | ARCH_FFN_FUSED, false, 0),
     T("ffn_up.weight", MAT, w_up, EMBD, FF, 0, ARCH_MOE | ARCH_FFN_FUSED, false, 0),
     T("ffn_up.weight", MAT, w_gate_up, EMBD, FF2, ARCH_FFN_FUSED, ARCH_MOE, false, 0),

@@ -42,6 +42,10 @@ enum arch_feature {
                                      attention.scale (replaces 1/sqrt(head_dim)) */
     ARCH_NOROPE_LAYERS = 1u << 12, /* layer il leaves rope out when (il + 1) % norope_step == 0
                                      (smollm3's "NoPE" layers) */
+    ARCH_NO_PRE_NORM = 1u << 13,  /* no attn_norm / ffn_norm: attention and FFN read the residual
+                                     stream as it is (olmo2: its norms are the post-norms) */
+    ARCH_QK_NORM_FULL = 1u << 14, /* RMS norm of the whole Q and K projections (q_dim and kv_dim
+                                     weights, across heads) before rope (olmo2) */
 };
 
 typedef struct arch_desc {
@@ -52,6 +56,8 @@ typedef struct arch_desc {
     int32_t swa_pattern;   /* 0: no local layers */
     int32_t swa_default;   /* window when the file has no sliding_window key; 0: none */
     float swa_rope_base;   /* rope base of local layers, never scaled; 0: like global ones */
+    bool swa_plain_rope;   /* local layers leave out the attention factor and YaRN's magnitude
+                              correction too (OLMo 3), not only the frequency scaling */
     /* Gemma: the 27B model (this many layers) scales queries by 1/sqrt(n_embd / n_head), its
      * query_pre_attn_scalar, instead of 1/sqrt(head_dim) as every other size; 0: never. */
     int32_t wide_query_layers;

@@ -4,12 +4,14 @@
  * One function, nt_forward_batch, runs 1..MODEL_BATCH new tokens through every block:
  *   x = embedding(token) (× sqrt(n_embd) for Gemma)
  *   per block: a = Wo · attention(rope(Wq·rmsnorm(x)), rope(Wk·...), Wv·...)
+ *              (no rmsnorm with ARCH_NO_PRE_NORM: OLMo 2)
  *              x += a, or x += rmsnorm(a) with post-norms (Gemma 2/3)
  *              f = Wdown · (act(Wgate·rmsnorm(x)) * (Wup·rmsnorm(x))), act silu or gelu
  *              x += f, or x += rmsnorm(f)
  *   logits = Wout · rmsnorm(x) (soft-capped for Gemma 2)
  * ARCH_MOE sums the FFN over the token's top-k experts, weighted; ARCH_NOROPE_LAYERS
- * leaves rope out of some layers. ARCH_QK_NORM normalises each query and key head before rope; local (sliding-window)
+ * leaves rope out of some layers. ARCH_QK_NORM normalises each query and key head before rope
+ * (ARCH_QK_NORM_FULL: all of Q, all of K, as single vectors); local (sliding-window)
  * layers attend only to the last n_swa positions, rotated with their own base.
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
@@ -48,14 +50,13 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float e
  * pos · base^(-2i/n_rot), the power built up by repeated float multiplication, divided by
  * the frequency factor when there are factors, times the linear-scaling factor; with YaRN,
  * mixed with the unscaled angle by the ramp over the pairs (model_rope_yarn); both
- * multiplied by mscale (rope.scaling.attn_factor, and YaRN's magnitude correction). cs
+ * multiplied by ms (rope.scaling.attn_factor, and YaRN's magnitude correction). cs
  * holds (cos, sin) pairs. */
 static void rope_table(const nt_model *m, int32_t pos, float base, float freq_scale,
-                       const float *factors, float *cs)
+                       const float *factors, float ms, float *cs)
 {
     const int32_t half = m->info.n_rot / 2;
     const float theta_scale = powf(base, -2.0f / (float)m->info.n_rot);
-    const float ms = m->rope_mscale;
     const float lo = m->rope_corr[0], span = fmaxf(0.001f, m->rope_corr[1] - m->rope_corr[0]);
     float theta = (float)pos;
     for (int32_t i = 0; i < half; i++) {
@@ -366,6 +367,17 @@ static void add_normed(float *x, float *y, const float *w, int32_t n, int64_t ne
     }
 }
 
+/* A sub-block's input: xn = rmsnorm(x) · w for each of n tokens, or x itself without a
+ * pre-norm (ARCH_NO_PRE_NORM, w NULL). */
+static void pre_norm(float *xn, const float *x, const float *w, int32_t n, int64_t ne, float eps)
+{
+    if (!w) {
+        memcpy(xn, x, (size_t)n * (size_t)ne * sizeof(float));
+        return;
+    }
+    for (int32_t t = 0; t < n; t++) rmsnorm(xn + t * ne, x + t * ne, w, ne, eps);
+}
+
 int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logits, bool all)
 {
     const nt_model_info *in = &m->info;
@@ -379,10 +391,12 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         nt_quant_dequant_row(e->type, e->data + (size_t)tokens[t] * e->row_bytes, xt, ne);
         if (m->embd_scale != 1.0f)
             for (int64_t i = 0; i < ne; i++) xt[i] *= m->embd_scale;
-        rope_table(m, pos0 + t, in->rope_base, m->rope_freq_scale, m->rope_freqs,
+        rope_table(m, pos0 + t, in->rope_base, m->rope_freq_scale, m->rope_freqs, m->rope_mscale,
                    s->rope + (size_t)t * (size_t)in->n_rot);
         if (s->rope_swa)
-            rope_table(m, pos0 + t, m->rope_base_swa, 1.0f, NULL, s->rope_swa + (size_t)t * (size_t)in->n_rot);
+            rope_table(m, pos0 + t, m->rope_base_swa, 1.0f, NULL,
+                       m->arch->swa_plain_rope ? 1.0f : m->rope_mscale,
+                       s->rope_swa + (size_t)t * (size_t)in->n_rot);
     }
 
     for (int32_t il = 0; il < in->n_layer; il++) {
@@ -390,7 +404,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         if (forward_cancelled(m)) return NT_ERR_CANCELLED;
 
         /* attention */
-        for (int32_t t = 0; t < n; t++) rmsnorm(s->xn + t * ne, s->x + t * ne, L->attn_norm, ne, in->norm_eps);
+        pre_norm(s->xn, s->x, L->attn_norm, n, ne, in->norm_eps);
         float *kc = kv_k(&m->kv, il, pos0);
         const lin_out qkv[3] = {
             {&L->wq, s->q, (size_t)m->q_dim, NULL},
@@ -403,7 +417,10 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         const bool use_rope = !(m->arch->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
         for (int32_t t = 0; t < n; t++) {
             float *qt = s->q + (size_t)t * (size_t)m->q_dim, *kt = kc + (size_t)t * (size_t)m->kv_dim;
-            if (L->q_norm) {
+            if (m->arch->feat & ARCH_QK_NORM_FULL) {
+                rmsnorm(qt, qt, L->q_norm, m->q_dim, in->norm_eps);
+                rmsnorm(kt, kt, L->k_norm, m->kv_dim, in->norm_eps);
+            } else if (L->q_norm) {
                 const int32_t hd = in->head_dim;
                 for (int32_t h = 0; h < in->n_head; h++) rmsnorm(qt + h * hd, qt + h * hd, L->q_norm, hd, in->norm_eps);
                 for (int32_t h = 0; h < in->n_head_kv; h++) rmsnorm(kt + h * hd, kt + h * hd, L->k_norm, hd, in->norm_eps);
@@ -423,7 +440,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         if (forward_cancelled(m)) return NT_ERR_CANCELLED;
 
         /* feed-forward */
-        for (int32_t t = 0; t < n; t++) rmsnorm(s->xn + t * ne, s->x + t * ne, L->ffn_norm, ne, in->norm_eps);
+        pre_norm(s->xn, s->x, L->ffn_norm, n, ne, in->norm_eps);
         if (m->arch->feat & ARCH_MOE) {
             ffn_moe(m, L, n);
             continue;

@@ -31,15 +31,16 @@ typedef struct model_mat {
  * A fused attn_qkv (phi3) is seen as the three row ranges wq, wk, wv; a fused ffn_up as
  * w_gate (first n_ff rows) and w_up (the rest): the products are the same, no copy. */
 typedef struct model_layer {
-    const float *attn_norm; /* (n_embd) RMSNorm weight before attention */
+    const float *attn_norm; /* (n_embd) RMSNorm weight before attention; NULL: ARCH_NO_PRE_NORM */
     model_mat wq;           /* (q_dim, n_embd), bias (q_dim) for qwen2 */
     model_mat wk;           /* (kv_dim, n_embd) */
     model_mat wv;           /* (kv_dim, n_embd) */
     model_mat wo;           /* (n_embd, q_dim) */
-    const float *q_norm;    /* (head_dim) ARCH_QK_NORM: RMSNorm weight of each query head */
-    const float *k_norm;    /* (head_dim) ... of each key head */
+    const float *q_norm;    /* (head_dim) ARCH_QK_NORM: RMSNorm weight of each query head;
+                               (q_dim) ARCH_QK_NORM_FULL: of all the query heads as one vector */
+    const float *k_norm;    /* (head_dim) ... of each key head; (kv_dim) of all of them */
     const float *attn_post_norm; /* (n_embd) RMSNorm of the attention output, or NULL */
-    const float *ffn_norm;  /* (n_embd) RMSNorm weight before the FFN */
+    const float *ffn_norm;  /* (n_embd) RMSNorm weight before the FFN; NULL: ARCH_NO_PRE_NORM */
     model_mat w_gate;       /* (n_ff, n_embd) */
     model_mat w_up;         /* (n_ff, n_embd) */
     model_mat w_down;       /* (n_embd, n_ff) */

@@ -270,7 +270,7 @@ static void expect_refused(const char *arch, const char *k1, uint32_t v1, const 
 static void test_refusals(void)
 {
     expect_refused("phi2", NULL, 0, NULL, NULL,
-                   "architecture 'phi2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, smollm3)");
+                   "architecture 'phi2' is not supported (natter runs llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, smollm3, olmo2)");
     expect_refused("qwen3moe", "expert_count", 8, NULL, NULL,
                    "missing key 'qwen3moe.expert_used_count'");
     expect_refused("qwen3moe", "expert_count", 0, NULL, NULL,

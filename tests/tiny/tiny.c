@@ -21,6 +21,8 @@ const tiny_entry tiny_models[] = {
     {"qwen3-yarn", tiny_qwen3_yarn},
     {"qwen3moe", tiny_qwen3moe},
     {"smollm3", tiny_smollm3},
+    {"olmo2", tiny_olmo2},
+    {"olmo2-swa", tiny_olmo2_swa},
 };
 const int tiny_n_models = (int)(sizeof tiny_models / sizeof tiny_models[0]);
 
