@@ -4,8 +4,9 @@
 # --check, --list-personas, YAML diagnostics, import-card, export to a terminal), deeply nested
 # YAML is refused with file:line:col before libyaml's cost explodes, FIFOs and other
 # non-regular files are refused (never opened blocking) wherever natter takes a file,
-# import-card writes nothing it would reject, and the terminal is restored and the session
-# saved on every way out. Model tests skip without ../shared/fixtures.
+# import-card writes nothing it would reject, the terminal is restored and the session saved
+# on every way out, and a terminal without cursor addressing (TERM=dumb, TERM unset) gets a
+# plain line-by-line chat. Model tests skip without ../shared/fixtures.
 . "$(dirname "$0")/lib.sh"
 case "$STORIES" in /*) ;; *) STORIES="$(pwd)/$STORIES" ;; esac
 export XDG_CONFIG_HOME="$tmp/config" XDG_STATE_HOME="$tmp/state"
@@ -225,6 +226,69 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     T kill-session -t nt 2>/dev/null
 else
     skip "ways out: tmux or $GUIDE absent" 5
+fi
+
+# --- 9. a terminal without cursor addressing: the chat line by line -------------------------
+# TERM=dumb: before, the chat drew only its status bar and answered unseen. Now a plain chat:
+# said once, questions answered visibly, /help, Ctrl-C stops an answer and a question typed
+# meanwhile is asked next, /quit saves and leaves; the raw output (tmux pipe-pane) holds no
+# escape sequence at all. TERM unset gets the same, saying so.
+plain_start() { # plain_start NAME ENV...: the chat in tmux with ENV, its raw output logged
+    st="$tmp/plain-$1"; mkdir -p "$st"; shift
+    # A session that stays, so the server does not exit between two chats.
+    T has-session -t keep 2>/dev/null || T new-session -d -s keep "sleep 3600"
+    T kill-session -t nt 2>/dev/null
+    T new-session -d -s nt -x 120 -y 50 \
+        "env $* XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' LANG=C.UTF-8 \
+         LC_ALL=C.UTF-8 '$NATTER' -m '$GUIDE' --temp 0 -n 40; echo \"EXIT=\$?\"; sleep 600"
+    T set-option -t nt status off >/dev/null
+    : >"$st/raw"
+    T pipe-pane -t nt "cat >>'$st/raw'"
+}
+if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
+    plain_start dumb TERM=dumb NATTER_TEST_TOKEN_DELAY_MS=0
+    if wait_for "this is a plain line-by-line chat instead" 150; then
+        if cap | grep -q "TERM=dumb cannot move the cursor"; then ok; else bad "TERM=dumb: the reason is said" "$(cap)"; fi
+        T send-keys -t nt "How do I quit natter?" Enter
+        if wait_for "Assistant: Type /quit" 150; then ok "TERM=dumb: the question is answered visibly"
+        else bad "TERM=dumb: the question is answered visibly" "$(cap)"; fi
+        T send-keys -t nt "/help" Enter
+        if wait_for "  /sessions " 50; then ok; else bad "TERM=dumb: /help lists the commands" "$(cap)"; fi
+        T send-keys -t nt "/set temp" Enter
+        if wait_for "natter: temp = 0" 50; then ok; else bad "TERM=dumb: a command's answer" "$(cap)"; fi
+        T send-keys -t nt "/quit" Enter
+        if wait_for "EXIT=0" 100; then ok; else bad "TERM=dumb: /quit leaves with status 0" "$(cap)"; fi
+        check "TERM=dumb: the session is saved" grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml
+        if cap | grep -q "natter: continue it with: natter --resume"; then ok; else bad "TERM=dumb: leaving says where it is saved" "$(cap)"; fi
+        if grep -q "$ESC" "$st/raw"; then bad "TERM=dumb: an escape sequence was written" "$(grep "$ESC" "$st/raw" | head -3 | cat -v)"
+        else ok; fi
+    else
+        bad "TERM=dumb: the plain chat did not start" "$(cap)"
+    fi
+    # Ctrl-C mid-answer (300 ms a token): the answer ends [stopped], and the question typed
+    # during it is asked next.
+    plain_start stop TERM=dumb NATTER_TEST_TOKEN_DELAY_MS=300
+    if wait_for "this is a plain line-by-line chat instead" 150; then
+        T send-keys -t nt "How do I quit natter?" Enter
+        sleep 1.5
+        T send-keys -t nt "What is natter?" Enter
+        if wait_for "the question waits for the answer to end" 50; then ok; else bad "TERM=dumb: a question typed during an answer waits" "$(cap)"; fi
+        T send-keys -t nt C-c
+        if wait_for "[stopped]" 100; then ok; else bad "TERM=dumb: Ctrl-C stops the answer" "$(cap)"; fi
+        if wait_for "You: What is natter?" 100; then ok; else bad "TERM=dumb: the waiting question is asked after it" "$(cap)"; fi
+        sleep 1; T send-keys -t nt C-c; sleep 0.5
+        T send-keys -t nt "/quit" Enter
+        if wait_for "EXIT=0" 200; then ok; else bad "TERM=dumb: /quit after the stop" "$(cap)"; fi
+    else
+        bad "TERM=dumb: the plain chat did not start (stop test)" "$(cap)"
+    fi
+    plain_start unset -u TERM
+    if wait_for "TERM is not set, so the chat screen cannot be drawn" 150; then ok; else bad "TERM unset: the plain chat, saying why" "$(cap)"; fi
+    T send-keys -t nt C-d; sleep 0.3; T send-keys -t nt C-d
+    if wait_for "EXIT=0" 100; then ok; else bad "TERM unset: Ctrl-D twice leaves" "$(cap)"; fi
+    T kill-session -t nt 2>/dev/null
+else
+    skip "the plain chat: tmux or $GUIDE absent" 12
 fi
 
 # --- 8. messages: the file, the place, the reason, the fix -------------------------------------

@@ -280,6 +280,9 @@ int tui_model_confirm(tui *t, int key)
 
 static int tui_theme(tui *t, const char *args)
 {
+    if (t->plain) /* nothing is drawn in colour: a theme would be chosen for nothing */
+        return tui_message(t, TS_NOTE, "/theme: themes colour the chat screen, which this terminal "
+                           "cannot show");
     if (!args[0])
         return tui_message(t, TS_NOTE, "theme %s (%s); /theme NAME switches",
                            t->theme ? t->theme->name : "dark", t->theme ? t->theme->path : "(built-in)");
@@ -509,9 +512,12 @@ static int action_EDIT(tui *t, const char *args)
     if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
     ui_truncate(&t->u, chat_n_turns(t->chat));
     tui_update_meter(t);
-    input_set_line(q);
+    tui_give_back(t, q);
     free(q);
-    return UI_R_HISTORY | UI_R_INPUT | UI_R_STATUS | tui_message(t, TS_NOTE, "the last question is back in the input line");
+    return UI_R_HISTORY | UI_R_INPUT | UI_R_STATUS |
+           tui_message(t, TS_NOTE, t->plain ? "the last question and its answer are dropped; the question is above, to "
+                                              "send again as it is or changed"
+                                            : "the last question is back in the input line");
 }
 
 static int action_UNDO(tui *t, const char *args)
@@ -527,6 +533,7 @@ static int action_CLEAR(tui *t, const char *args)
 {
     chat_clear(t->chat);
     tui_new_session(t);
+    t->conv_gen++;
     ui_truncate(&t->u, 0);
     t->u.hist.follow = true;
     tui_update_meter(t);

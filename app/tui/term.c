@@ -165,8 +165,12 @@ void term_set_theme(const theme *t)
     if (term.active) term_setup_styles();
 }
 
-int term_init(void)
+/* The self-pipe and the handlers. screen: natter has the terminal in raw mode, so a resize
+ * and Ctrl-Z are its own to handle; the plain chat leaves both to the terminal and the
+ * kernel (their default actions). */
+static int term_init_signals(bool screen)
 {
+    if (term.pipe_rd >= 0) return 0;
     int p[2];
     if (pipe(p) < 0) {
         text_printf(stderr, "natter: pipe: %s\n", strerror(errno));
@@ -186,12 +190,14 @@ int term_init(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = term_on_signal;
     sa.sa_flags = SA_RESTART;
-    sigaction(SIGWINCH, &sa, NULL);
+    if (screen) {
+        sigaction(SIGWINCH, &sa, NULL);
+        sigaction(SIGTSTP, &sa, NULL);
+    }
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGTSTP, &sa, NULL);
     sa.sa_handler = term_on_fatal;
     sa.sa_flags = SA_RESETHAND;
     int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
@@ -199,6 +205,42 @@ int term_init(void)
     /* A truncated model file's SIGBUS goes to the guard first; any other to term_on_fatal. */
     mapguard_install();
     signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+bool term_can_address(char *why, size_t cap)
+{
+    const char *name = getenv("TERM");
+    if (!name || !name[0]) {
+        snprintf(why, cap, "TERM is not set");
+        return false;
+    }
+    int err = 0;
+    TERMINAL *saved = cur_term;
+    if (setupterm((char *)name, STDOUT_FILENO, &err) != OK) {
+        snprintf(why, cap, "TERM=%.60s %s", name,
+                 err == 1 ? "is a hardcopy terminal"
+                 : err == 0 ? "is not in the terminfo database" : "has no terminfo database to describe it");
+        return false;
+    }
+    /* Without cursor addressing nothing can be drawn in place: ncurses would scroll every
+     * update down the screen (TERM=dumb, Emacs' shell, some serial consoles). */
+    const char *cup = tigetstr("cup");
+    bool ok = cup && cup != (char *)-1;
+    if (!ok) snprintf(why, cap, "TERM=%.60s cannot move the cursor", name);
+    del_curterm(cur_term);
+    set_curterm(saved);
+    return ok;
+}
+
+int term_init_plain(void)
+{
+    return term_init_signals(false);
+}
+
+int term_init(void)
+{
+    if (term_init_signals(true) != 0) return -1;
 
     term.screen = newterm(NULL, stdout, stdin);
     if (!term.screen) {

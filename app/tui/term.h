@@ -54,6 +54,14 @@ enum term_style {
 /* Sets the locale-dependent terminal up (call setlocale first). Returns 0, or -1 with a
  * message on stderr when the terminal cannot be used. */
 int term_init(void);
+/* Whether the terminal (TERM, from terminfo) can place the cursor, which the chat screen
+ * needs. When not (TERM unset, unknown, dumb, hardcopy), false and the reason in why. */
+bool term_can_address(char *why, size_t cap);
+/* For the plain line-by-line chat, which leaves the terminal in its own modes: only the
+ * signal self-pipe and handlers (SIGINT, SIGTERM, SIGHUP, SIGQUIT to the pipe; the fatal
+ * ones and the model file's SIGBUS guard as term_init). Resize and Ctrl-Z keep their default
+ * actions. Returns 0, or -1 with a message on stderr. */
+int term_init_plain(void);
 /* Restores the terminal (modes, cursor, screen). Safe to call twice and before term_init. */
 void term_end(void);
 /* Gives the terminal back and stops the process (SIGTSTP's default action); returns after

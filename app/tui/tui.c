@@ -74,7 +74,7 @@ int tui_start_answer(tui *t)
          * than leave an unanswerable turn behind. */
         char *q = chat_edit(t->chat);
         if (q) {
-            input_set_line(q);
+            tui_give_back(t, q);
             free(q);
         }
         ui_truncate(u, chat_n_turns(t->chat));
@@ -95,6 +95,7 @@ int tui_start_answer(tui *t)
     u->status.gen_started = 0;
     t->asked_at = now_sec();
     t->asked_keep = job.keep;
+    t->answer_gen++;
     u->hist.follow = true;
     u->probs.pick = -1;
     ui_truncate(u, chat_n_turns(t->chat) - 1);
@@ -111,8 +112,19 @@ int tui_start_answer(tui *t)
 
 int tui_need_idle(tui *t, const char *what)
 {
-    return tui_message(t, TS_WARNING, "%s: %s; stop it first (Esc)", what,
-                       t->rp ? "a replay is running" : "an answer is being written");
+    return tui_message(t, TS_WARNING, "%s: %s; stop it first (%s)", what,
+                       t->rp ? "a replay is running" : "an answer is being written",
+                       t->plain ? "Ctrl-C" : "Esc");
+}
+
+void tui_give_back(tui *t, const char *q)
+{
+    if (!t->plain) {
+        input_set_line(q);
+        return;
+    }
+    free(t->given_back);
+    t->given_back = strdup(q);
 }
 
 /* The fixed part's size for the status bar (0 when it cannot be counted). */
@@ -174,6 +186,7 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     u->persona = p->name;
     u->hist.follow = true;
     u->fixed_gen++;
+    t->conv_gen++;
     t->greeting_i = 0;
     tui_new_session(t);
     tui_session_refs(t);
@@ -358,13 +371,14 @@ int tui_show_loaded(tui *t, const char *msg)
     u->probs.pick = -1;
     u->status.n_past = 0;
     tui_count_fixed(t);
+    t->conv_gen++;
     int f = UI_R_ALL;
     /* A question saved before its answer came goes back into the input line. */
     size_t n = chat_n_turns(t->chat);
     if (n > 0 && chat_turn_at(t->chat, n - 1)->role == NT_ROLE_USER) {
         char *q = chat_edit(t->chat);
         if (q) {
-            input_set_line(q);
+            tui_give_back(t, q);
             free(q);
         }
     }
@@ -507,21 +521,22 @@ int tui_load(tui *t, const char *name, const char *kept, bool adopt)
 /* --------------------------------------------------------------------- input ----- */
 
 /* An accepted input line: a /command or a question. */
-static int tui_line(tui *t, char *line)
+int tui_line(tui *t, char *line)
 {
     int f = UI_R_INPUT;
     if (line[0] == '/' && line[1] != '/') {
         const char *args;
         int id = commands_parse(line, &args);
-        if (id == -1) return f | tui_message(t, TS_ERROR, "unknown command %.40s (F1 lists them)", line);
-        if (id == -2) return f | tui_message(t, TS_ERROR, "%.40s is ambiguous (F1 lists the commands)", line);
+        const char *help = t->plain ? "/help" : "F1";
+        if (id == -1) return f | tui_message(t, TS_ERROR, "unknown command %.40s (%s lists them)", line, help);
+        if (id == -2) return f | tui_message(t, TS_ERROR, "%.40s is ambiguous (%s lists the commands)", line, help);
         if (id == -3) return f | tui_message(t, TS_ERROR, "%.40s takes no argument", line);
         return f | tui_action(t, (enum cmd_id)id, args);
     }
     const char *q = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
     if (q[strspn(q, " \t\n")] == '\0') return f;
     if (tui_busy(t)) {
-        input_set_line(line); /* keep it for later */
+        tui_give_back(t, line); /* keep it for later */
         return f | tui_need_idle(t, "send");
     }
     /* The question moves past the old note; the prompt view stays, to be brought up to date
@@ -689,7 +704,7 @@ static int tui_input_events(tui *t, bool timed_out)
     return f;
 }
 
-static int tui_worker_event(tui *t, worker_event *ev)
+int tui_worker_event(tui *t, worker_event *ev)
 {
     ui *u = &t->u;
     int f = 0;
@@ -1011,13 +1026,19 @@ int tui_main(const struct cli_opts *opts)
     if (!t.u.msg.text[0] && cli_ctx_warning(mi, ctx_warn, sizeof ctx_warn))
         tui_message(&t, TS_WARNING, "%s", ctx_warn);
     term_set_theme(t.theme);
-    if (term_init() != 0) goto done;
-    input_init(input_history_path());
-    input_resize(LINES, COLS);
+    /* A terminal that cannot place the cursor (TERM=dumb, unknown, unset) gets the chat line
+     * by line rather than a screen drawn as garbage with its answers unseen. */
+    char why[160];
+    t.plain = !term_can_address(why, sizeof why);
+    if (t.plain ? term_init_plain() != 0 : term_init() != 0) goto done;
+    if (!t.plain) {
+        input_init(input_history_path());
+        input_resize(LINES, COLS);
+    }
     /* --resume: as /load; a file that does not load leaves a new conversation, saved under a
      * new name (the bad file is never written over). */
     if (opts->resume) tui_load(&t, opts->resume, "a new conversation (saved under a new name)", false);
-    rc = tui_loop(&t) == 0 ? 0 : 1;
+    rc = (t.plain ? tui_plain_loop(&t, why) : tui_loop(&t)) == 0 ? 0 : 1;
     tui_finish(&t);
     input_free();
     ui_del_windows(&t.u);
@@ -1034,6 +1055,7 @@ done:
     chat_free(t.chat);
     worker_free(t.w); /* stops a running answer and joins the thread */
     if (t.persona != opts->loaded) persona_free(t.persona);
+    free(t.given_back);
     persona_free(t.pending);
     nt_model_free(t.pending_model);
     free(t.pending_path);

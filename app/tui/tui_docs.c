@@ -46,6 +46,7 @@ int tui_docs_events(tui *t)
         f |= UI_R_HISTORY;
         free(notes);
     }
+    if (busy && t->plain) return f; /* a line each would flood it: only "ready" is said */
     if (busy && p.files_total > 0) {
         int pct = (int)(p.files_done * 100 / p.files_total);
         char bar[21];

@@ -69,6 +69,13 @@ typedef struct tui {
     /* Documents (app/docs/retrieve.h): --docs, the persona's, /docs add. */
     docs *docs;            /* NULL until the first one (owned) */
     char *docs_intro;      /* the persona's text before passages (owned) */
+    /* The plain chat (plain.c) in place of the screen, and what it follows to know what to
+     * write: */
+    bool plain;
+    unsigned answer_gen;   /* bumped when an answer starts (tui_start_answer) */
+    unsigned conv_gen;     /* bumped when the conversation is replaced whole (a persona, a
+                              loaded session, /clear): written out again from its start */
+    char *given_back;      /* tui_give_back's question, for the plain chat to write (owned) */
 } tui;
 
 /* ---- tui.c ---- */
@@ -114,6 +121,14 @@ void tui_update_meter(tui *t);
 /* Records the persona and theme in use in the session (persona_ref, ycfg_ref). */
 void tui_session_refs(tui *t);
 
+/* An accepted input line: a /command or a question. */
+int tui_line(tui *t, char *line);
+/* Handles one event from the worker (frees its text). */
+int tui_worker_event(tui *t, worker_event *ev);
+/* A question given back for editing (/edit, one that does not fit): into the input line,
+ * or, in the plain chat, written out to be typed again. */
+void tui_give_back(tui *t, const char *q);
+
 /* /prompt: shows the prompt as the model sees it in the history (mode 1 the text, 2 the
  * token ids), and keeps it up to date: called again as the conversation changes, it redraws
  * the view while it is still the one shown (mode 0: refresh only). */
@@ -129,6 +144,14 @@ int tui_action(tui *t, enum cmd_id id, const char *args);
 int tui_confirm(tui *t, int key);
 /* The answer (key) to /model's question (t->pending_model is set). */
 int tui_model_confirm(tui *t, int key);
+
+/* ---- plain.c ---- */
+
+/* The chat line by line, for a terminal that cannot place the cursor (why says what it
+ * lacks): questions read as lines, answers written as they come, the /commands that make
+ * sense without a screen. Runs until /quit, Ctrl-C or Ctrl-D twice, or a signal, as
+ * tui_loop does; returns 0, or -1 when stdin cannot be read. */
+int tui_plain_loop(tui *t, const char *why);
 
 /* ---- tui_docs.c ---- */
 

@@ -61,6 +61,7 @@ void ui_set_note(ui *u, enum ui_note_kind kind, const char *text)
     u->note_kind = kind;
     u->hist.note_cache.valid = false;
     u->fixed_gen++;
+    u->note_gen++;
 }
 
 void ui_clear_note(ui *u) { ui_set_note(u, UI_NOTE_INFO, NULL); }

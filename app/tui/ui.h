@@ -172,6 +172,7 @@ typedef struct ui {
                                    or theme's errors, the /sessions list, the /replay view);
                                    owned, NULL = none (ui_set_note) */
     enum ui_note_kind note_kind; /* how the note is drawn */
+    unsigned note_gen;          /* bumped by every ui_set_note (the plain chat writes it then) */
     unsigned fixed_gen;         /* bumped when the system prompt, greeting or note change
                                    without their length changing: the history renders them
                                    again */
