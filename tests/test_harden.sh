@@ -187,6 +187,8 @@ natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/nul
 # ways NAME DELAY_MS: a fresh chat with a sessions folder of its own, the question asked.
 ways() {
     st="$tmp/ways-$1"; mkdir -p "$st"
+    # A session that stays, so the server does not exit between two chats.
+    T has-session -t keep 2>/dev/null || T new-session -d -s keep "sleep 3600"
     T kill-session -t nt 2>/dev/null
     T new-session -d -s nt -x 100 -y 30 \
         "env XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' INPUTRC=/dev/null \
@@ -332,6 +334,41 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     T kill-session -t nt 2>/dev/null
 else
     skip "/sessions message: tmux or $GUIDE absent"
+fi
+# The chat screen at 100 columns: a long error wraps onto more rows instead of losing its
+# reason at the edge (/save into a folder that is not there); /replay says which message of
+# which file differs, and how, as `natter replay --check` does; an error names the file.
+if command -v tmux >/dev/null 2>&1 && [ -f "$STORIES" ]; then
+    "$NATTER" -m "$STORIES" --ctx 128 --seed 5 -n 8 -p "Once upon a time" --save "$tmp/rpc.yaml" >/dev/null 2>&1
+    sed '/role: assistant/,$ s/^  text: .*/  text: "HACKED TEXT"/' "$tmp/rpc.yaml" >"$tmp/rpc1.yaml"
+    sed "s|^  path: .*|  path: $tmp/gone.gguf|; s|^  file: .*|  file: gone.gguf|; s|^  hash: .*|  hash: xxh3:0123456789abcdef|" \
+        "$tmp/rpc.yaml" >"$tmp/rpc2.yaml"
+    T kill-session -t nt 2>/dev/null
+    T new-session -d -s nt -x 100 -y 40 \
+        "env XDG_STATE_HOME='$tmp/st2' HOME='$tmp' LANG=C.UTF-8 '$NATTER' -m '$STORIES' --ctx 128 -n 10; echo \"EXIT=\$?\"; sleep 600"
+    T set-option -t nt status off >/dev/null
+    if wait_for "F1 shows the keys" 150; then
+        T send-keys -t nt "/save $tmp/no-such/deeper/x.yaml" Enter
+        if wait_for "/save: cannot save: $tmp/no-such/deeper/x.yaml" 50 && wait_for "does not exist" 10 &&
+           wait_for "write elsewhere)" 10; then ok "a long /save error wraps with its reason and fix"
+        else bad "a long /save error wraps with its reason and fix" "$(cap)"; fi
+        T send-keys -t nt "/replay $tmp/rpc1.yaml" Enter
+        if wait_for "replay done: 0 of 1" 150 && wait_for "-> message 2: $tmp/rpc1.yaml: the recorded text" 10
+        then ok "/replay names the message, the file and the difference"
+        else bad "/replay names the message, the file and the difference" "$(cap)"; fi
+        T send-keys -t nt "/replay $tmp/rpc2.yaml" Enter
+        if wait_for "replay: $tmp/rpc2.yaml: the recorded model gone.gguf was not found" 150
+        then ok "/replay's error names the session file"
+        else bad "/replay's error names the session file" "$(cap)"; fi
+    else
+        bad "natter did not start in tmux (100 columns)" "$(cap)"
+    fi
+    T kill-session -t nt 2>/dev/null
+    "$NATTER" replay "$tmp/rpc2.yaml" --check >/dev/null 2>"$tmp/rpc2.err"
+    check "replay of a session whose model is gone names the session ($(cat "$tmp/rpc2.err"))" \
+        grep -qF "natter replay: $tmp/rpc2.yaml: the recorded model gone.gguf was not found" "$tmp/rpc2.err"
+else
+    skip "the chat's messages at 100 columns: tmux or $STORIES absent" 4
 fi
 
 finish

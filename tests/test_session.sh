@@ -99,7 +99,7 @@ if [ -f "$STORIES" ]; then
     sed 's/^  tokens: \[\([0-9]*\), \([0-9]*\), \([0-9]*\),/  tokens: [\1, \2, 7,/' "$s" >"$tmp/edited.yaml"
     "$NATTER" replay "$tmp/edited.yaml" --check >"$tmp/cx" 2>&1
     check "replay --check of an edited recording: exit 1" [ $? -eq 1 ]
-    check "replay --check names the turn and the token" grep -q '^message 2 differs at token 2 (of 40 recorded):$' "$tmp/cx"
+    check "replay --check names the turn, the file and the token" grep -qF "message 2: $tmp/edited.yaml: differs at token 2 (of 40 recorded):" "$tmp/cx"
     check "replay --check shows both texts" sh -c "grep -q '^recorded text:' '$tmp/cx' && grep -q '^replayed text:' '$tmp/cx'"
     "$NATTER" replay "$s" --temp 1.5 >"$tmp/ov" 2>&1
     check "replay --temp: exit 0" [ $? -eq 0 ]

@@ -133,25 +133,6 @@ static void print_stream(int32_t id, const char *text, void *user)
 }
 
 /* A token's text for messages, quoted with escapes. */
-static void token_desc(const nt_tokenizer *t, int32_t id, char *buf, size_t cap)
-{
-    if (id < 0) {
-        snprintf(buf, cap, "(the answer ends)");
-        return;
-    }
-    char raw[256];
-    int n = nt_tokenizer_token_bytes(t, id, raw, sizeof raw);
-    if (n < 0) n = 0;
-    if (n > (int)sizeof raw) n = (int)sizeof raw;
-    size_t o = (size_t)snprintf(buf, cap, "%d \"", id);
-    for (int i = 0; i < n && o + 6 < cap; i++) {
-        unsigned char ch = (unsigned char)raw[i];
-        if (ch < 0x20 || ch == '"' || ch == '\\' || ch == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
-        else buf[o++] = (char)ch;
-    }
-    snprintf(buf + o, cap - o, "\"");
-}
-
 int cmd_replay(int argc, char **argv)
 {
     const char *file = NULL;
@@ -216,7 +197,7 @@ int cmd_replay(int argc, char **argv)
     replay *r = NULL;
     nt_err e = {0};
     if (replay_init(&r, s, &o, &e) != NT_OK) {
-        text_printf(stderr, "natter replay: %s\n", e.msg);
+        text_printf(stderr, "natter replay: %s: %s\n", s->path, e.msg);
         goto out;
     }
     char hash[32];
@@ -271,35 +252,10 @@ int cmd_replay(int argc, char **argv)
         bool identical = diff == REPLAY_SAME;
         if (identical) n_same++;
         if (check) {
-            if (identical) {
-                text_printf(stdout, "message %zu: %zu tokens identical (%s)\n", i + 1, res.tokens.n,
-                       gen_end_name(res.end, res.stop_text));
-            } else {
-                if (diff == REPLAY_DIFF_TOKENS || diff == REPLAY_DIFF_END) {
-                    char ra[300], rb[300];
-                    token_desc(tok, k < t->tokens.n ? t->tokens.v[k] : -1, ra, sizeof ra);
-                    token_desc(tok, k < res.tokens.n ? res.tokens.v[k] : -1, rb, sizeof rb);
-                    text_printf(stdout, "message %zu differs at token %zu (of %zu recorded):\n", i + 1,
-                                k, t->tokens.n);
-                    if (diff == REPLAY_DIFF_END)
-                        text_printf(stdout, "  recorded end: %s\n  replayed end: %s\n",
-                                    gen_end_name(t->end, t->stop_text),
-                                    gen_end_name(res.end, res.stop_text));
-                    else
-                        text_printf(stdout, "  recorded token: %s\n  replayed token: %s\n", ra, rb);
-                    if (!res.prompt_matches)
-                        text_printf(stdout, "  (the prompt does not have the recorded length: the "
-                                    "template or tokenizer changed)\n");
-                } else if (diff == REPLAY_DIFF_PROMPT) {
-                    text_printf(stdout, "message %zu: %s: the prompt rebuilt from the recording has "
-                                "%d tokens, its 'prompt_length' says %d (the file was edited, or the "
-                                "template or tokenizer changed)\n", i + 1, s->path, (int)res.n_prompt,
-                                (int)t->prompt_len);
-                } else {
-                    text_printf(stdout, "message %zu: %s: the recorded text is not the text of its %zu "
-                                "tokens (the file was edited: the tokens are what the model wrote)\n",
-                                i + 1, s->path, t->tokens.n);
-                }
+            char *why = replay_describe(s, i, &res, diff, k, tok);
+            text_printf(stdout, "%s\n", why ? why : "out of memory");
+            free(why);
+            if (!identical) {
                 if (diff != REPLAY_DIFF_PROMPT) { /* the texts agree then */
                     text_printf(stdout, "recorded text:\n");
                     cli_write_text(stdout, t->text, strlen(t->text), tty);

@@ -59,7 +59,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     replay_opts o = {0};
     if (opts) o = *opts;
     if (o.n_overrides < 0 || o.n_overrides > REPLAY_MAX_OVERRIDES)
-        return nt_err_set(err, NT_ERR_INVALID, "replay: too many overrides");
+        return nt_err_set(err, NT_ERR_INVALID, "too many overrides");
     for (int i = 0; i < o.n_overrides; i++) {
         nt_sampler_params p = nt_sampler_default_params();
         nt_err e = {0};
@@ -67,7 +67,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
             return nt_err_set(err, NT_ERR_INVALID, "--%s: %s", o.names[i], e.msg);
     }
     replay *r = calloc(1, sizeof *r);
-    if (!r) return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    if (!r) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
     atomic_init(&r->cancel, false);
     r->s = s;
     r->o = o;
@@ -102,7 +102,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     r->family = r->same_model ? s->family : nt_chat_detect_gguf(nt_model_gguf(r->m));
     r->c = chat_init(r->tok, r->family, r->n_ctx);
     if (!r->c || gen_local_init(&r->src, r->m, err) != NT_OK) {
-        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto fail;
     }
     chat_set_raw(r->c, s->raw);
@@ -117,7 +117,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     int prc = msgs ? chat_set_prefix(r->c, msgs, nm) : NT_ERR_NOMEM;
     free(msgs);
     if (prc != NT_OK || chat_set_greeting(r->c, s->greeting) != NT_OK) {
-        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto fail;
     }
     *out = r;
@@ -165,6 +165,66 @@ bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first)
     return replay_compare(t, res, first) == REPLAY_SAME;
 }
 
+/* A token as `id "bytes"`, its bytes escaped (a token may hold any byte), or the answer's end. */
+static void replay_token_desc(const nt_tokenizer *t, int32_t id, char *buf, size_t cap)
+{
+    if (id < 0) {
+        snprintf(buf, cap, "(the answer ends)");
+        return;
+    }
+    char raw[256];
+    int n = nt_tokenizer_token_bytes(t, id, raw, sizeof raw);
+    if (n < 0) n = 0;
+    if (n > (int)sizeof raw) n = (int)sizeof raw;
+    size_t o = (size_t)snprintf(buf, cap, "%d \"", id);
+    for (int i = 0; i < n && o + 6 < cap; i++) {
+        unsigned char ch = (unsigned char)raw[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
+        else buf[o++] = (char)ch;
+    }
+    snprintf(buf + o, cap - o, "\"");
+}
+
+char *replay_describe(const session *s, size_t turn, const replay_result *res, enum replay_diff d,
+                      size_t first, const nt_tokenizer *tok)
+{
+    const chat_turn *t = &s->turns[turn];
+    const char *file = s->path ? s->path : "(session)";
+    strbuf b = {0};
+    strbuf_printf(&b, "message %zu: %s: ", turn + 1, file);
+    switch (d) {
+    case REPLAY_SAME:
+        strbuf_printf(&b, "%zu tokens identical (%s)", res->tokens.n, gen_end_name(res->end, res->stop_text));
+        break;
+    case REPLAY_DIFF_TOKENS:
+    case REPLAY_DIFF_END:
+        strbuf_printf(&b, "differs at token %zu (of %zu recorded):\n", first, t->tokens.n);
+        if (d == REPLAY_DIFF_END) {
+            strbuf_printf(&b, "  recorded end: %s\n  replayed end: %s", gen_end_name(t->end, t->stop_text),
+                          gen_end_name(res->end, res->stop_text));
+        } else {
+            char ra[300], rb[300];
+            replay_token_desc(tok, first < t->tokens.n ? t->tokens.v[first] : -1, ra, sizeof ra);
+            replay_token_desc(tok, first < res->tokens.n ? res->tokens.v[first] : -1, rb, sizeof rb);
+            strbuf_printf(&b, "  recorded token: %s\n  replayed token: %s", ra, rb);
+        }
+        if (!res->prompt_matches)
+            strbuf_puts(&b, "\n  (the prompt does not have the recorded length: the template or "
+                            "tokenizer changed)");
+        break;
+    case REPLAY_DIFF_PROMPT:
+        strbuf_printf(&b, "the prompt rebuilt from the recording has %d tokens, its 'prompt_length' "
+                      "says %d (the file was edited, or the template or tokenizer changed)",
+                      (int)res->n_prompt, (int)t->prompt_len);
+        break;
+    case REPLAY_DIFF_TEXT:
+        strbuf_printf(&b, "the recorded text is not the text of its %zu tokens (the file was "
+                      "edited: the tokens are what the model wrote)", t->tokens.n);
+        break;
+    }
+    return strbuf_take(&b, NULL);
+}
+
 void replay_result_free(replay_result *res)
 {
     if (!res) return;
@@ -184,7 +244,7 @@ static int replay_sync_chat(replay *r, size_t n, nt_err *err)
             t.tokens = (nt_tokens){0};
         }
         int rc = chat_restore_turn(r->c, &t);
-        if (rc != NT_OK) return nt_err_set(err, rc, "message %zu: cannot restore it", i + 1);
+        if (rc != NT_OK) return nt_err_set(err, rc, "cannot restore message %zu before it", i + 1);
     }
     return NT_OK;
 }
@@ -245,7 +305,7 @@ static int replay_gen_token(void *user, const gen_token *tk, nt_err *err)
     replay_run *run = user;
     if (nt_tokens_push(&run->res->tokens, tk->id) != NT_OK ||
         !strbuf_put(&run->txt, tk->text, tk->n_text))
-        return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
     if (run->fn) run->fn(tk->id, tk->text, run->user);
     return NT_OK;
 }
@@ -256,7 +316,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     memset(res, 0, sizeof *res);
     const session *s = r->s;
     if (turn >= s->n_turns || s->turns[turn].role != NT_ROLE_ASSISTANT)
-        return nt_err_set(err, NT_ERR_INVALID, "message %zu is not an answer", turn + 1);
+        return nt_err_set(err, NT_ERR_INVALID, "it is not an answer");
     const chat_turn *t = &s->turns[turn];
     int rc = replay_sync_chat(r, turn, err);
     if (rc != NT_OK) return rc;
@@ -286,7 +346,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
                       .stop_at = t->end == GEN_END_STOPPED ? (int64_t)t->tokens.n : -1};
     size_t first = t->first < turn ? t->first : 0;
     /* The passages the answer was given, as recorded (the files may have changed since). */
-    rc = chat_use_sources(r->c, t) != NT_OK ? nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory")
+    rc = chat_use_sources(r->c, t) != NT_OK ? nt_err_set(err, NT_ERR_NOMEM, "out of memory")
                                             : chat_build_prompt(r->c, first, &P, err);
     if (rc != NT_OK) goto out;
     if (P.n == 0) {
@@ -312,7 +372,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     gen_source gs = gen_local_source(&r->src);
     gen_result gr;
     if (!strbuf_put(&run.txt, "", 0)) {
-        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto out;
     }
     rc = gen_run(&gs, &go, &gh, &gr, err);
@@ -326,12 +386,12 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
         goto out;
     }
     if (gr.tail) {
-        if (!strbuf_puts(&run.txt, gr.tail)) rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        if (!strbuf_puts(&run.txt, gr.tail)) rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         else if (fn) fn(-1, gr.tail, user);
         free(gr.tail);
     }
     if (rc == NT_OK && !(res->text = strbuf_take(&run.txt, NULL)))
-        rc = nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
 out:
     strbuf_free(&run.txt);
     nt_tokens_free(&P);

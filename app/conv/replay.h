@@ -95,5 +95,13 @@ enum replay_diff {
 enum replay_diff replay_compare(const chat_turn *t, const replay_result *res, size_t *first);
 /* replay_compare(...) == REPLAY_SAME. */
 bool replay_matches(const chat_turn *t, const replay_result *res, size_t *first);
+/* What replay_compare found for answer s->turns[turn], as the command line's --check and the
+ * chat's /replay both say it: "message N: FILE: " and the difference (the first differing
+ * token and both tokens, as described by tok when not NULL; both endings; the prompt's
+ * length; an edited text), on one line or a few; for REPLAY_SAME, its tokens and ending.
+ * malloc'd (NULL when out of memory). Errors of replay_init and replay_answer do not name
+ * the file or the message: the caller puts "FILE: message N: " before them. */
+char *replay_describe(const session *s, size_t turn, const replay_result *res, enum replay_diff d,
+                      size_t first, const nt_tokenizer *tok);
 
 #endif

@@ -23,8 +23,8 @@ enum tui_rev_kind { REV_START, REV_QUESTION, REV_ANSWER, REV_TEXT, REV_END, REV_
 typedef struct tui_rev {
     enum tui_rev_kind kind;
     size_t turn;
-    char *text;          /* START (model path), QUESTION, TEXT, ERROR; owned by the queue, then
-                            by whoever pops it */
+    char *text;          /* START (model path), QUESTION, TEXT, ERROR, END (how it differs);
+                            owned by the queue, then by whoever pops it */
     bool flag;           /* START: exact replay; END: matched the recording */
     uint64_t seed;       /* ANSWER */
     size_t n_changes;    /* ANSWER */
@@ -87,8 +87,11 @@ static void *tui_replay_main(void *arg)
     pthread_mutex_lock(&rp->lock);
     rp->r = r;
     pthread_mutex_unlock(&rp->lock);
+    char msg[sizeof err.msg + 600];
     if (rc != NT_OK) {
-        tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
+        /* As the command line says it: the session's file first. */
+        snprintf(msg, sizeof msg, "%.500s: %s", s->path ? s->path : rp->name, err.msg);
+        tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(msg)});
         goto done;
     }
     tui_rev_push(rp, (tui_rev){.kind = REV_START, .text = strdup(replay_model_path(r)),
@@ -107,13 +110,18 @@ static void *tui_replay_main(void *arg)
                                    .n_changes = turn->n_changes});
         replay_result res;
         if (replay_answer(r, i, tui_replay_token, rp, &res, &err) != NT_OK) {
-            tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(err.msg)});
+            snprintf(msg, sizeof msg, "%.500s: message %zu: %s", s->path ? s->path : rp->name, i + 1,
+                     err.msg);
+            tui_rev_push(rp, (tui_rev){.kind = REV_ERROR, .text = strdup(msg)});
             break;
         }
         size_t first = 0;
-        bool same = replay_matches(turn, &res, &first);
-        tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = same, .end = res.end,
-                                   .stop_text = res.stop_text, .n_tokens = res.tokens.n, .first_diff = first});
+        enum replay_diff d = replay_compare(turn, &res, &first);
+        /* How it differs, in the words of `natter replay --check`. */
+        char *why = d == REPLAY_SAME ? NULL : replay_describe(s, i, &res, d, first, replay_tokenizer(r));
+        tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = d == REPLAY_SAME, .end = res.end,
+                                   .stop_text = res.stop_text, .n_tokens = res.tokens.n,
+                                   .first_diff = first, .text = why});
         replay_result_free(&res);
     }
 done:
@@ -246,6 +254,8 @@ static int tui_replay_event(tui *t, tui_rev *ev)
             rp->n_matched++;
             strbuf_printf(&rp->text, "\n-> matched the recording (%zu tokens, %s)\n",
                           ev->n_tokens, gen_end_name(ev->end, ev->stop_text));
+        } else if (ev->text) {
+            strbuf_printf(&rp->text, "\n-> %s\n", ev->text);
         } else {
             strbuf_printf(&rp->text, "\n-> differs from the recording from token %zu on\n",
                           ev->first_diff);

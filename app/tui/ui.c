@@ -260,12 +260,51 @@ static void ui_draw_input(ui *u)
 
 /* ------------------------------------------------------------------ message, status ----- */
 
+/* The message sanitised into *b and wrapped at words to the screen's width into *lines
+ * (the caller frees both). Returns the number of lines, 0 when there is no message or no
+ * memory. */
+static size_t ui_msg_wrap(const ui *u, text_buf *b, text_line **lines)
+{
+    size_t n = 0, cap = 0;
+    *lines = NULL;
+    if (!u->msg.text[0] || u->cols < 1) return 0;
+    if (text_buf_put(b, u->msg.text, strlen(u->msg.text), (uint8_t)u->msg.style, false) < 0 ||
+        text_wrap(b->s, b->n, u->cols, TEXT_WRAP_WORDS, lines, &n, &cap) < 0)
+        return 0;
+    return n;
+}
+
+/* Rows the message line wants: its wrapped message, at most UI_MSG_MAX_ROWS and a quarter of
+ * the screen (the history keeps the rest). */
+static int ui_msg_rows_wanted(const ui *u)
+{
+    text_buf b = {0};
+    text_line *lines;
+    int n = (int)ui_msg_wrap(u, &b, &lines);
+    free(lines);
+    text_buf_free(&b);
+    int max = u->rows / 4 < UI_MSG_MAX_ROWS ? u->rows / 4 : UI_MSG_MAX_ROWS;
+    if (max < 1) max = 1;
+    return n < 1 ? 1 : n > max ? max : n;
+}
+
 static void ui_draw_message(ui *u)
 {
     WINDOW *w = u->msg.win;
     werase(w);
-    if (u->msg.text[0]) {
-        ui_put_text(w, 0, 0, u->msg.text, u->msg.style, u->cols);
+    text_buf b = {0};
+    text_line *lines;
+    size_t n = ui_msg_wrap(u, &b, &lines);
+    if (n > 0) {
+        for (int i = 0; i < u->msg.h && (size_t)i < n; i++) {
+            const text_line *l = &lines[i];
+            int used = ui_put(w, i, 0, b.s + l->start, NULL, l->end - l->start, u->msg.style, u->cols);
+            /* More than fits even so: the last row says so rather than ending mid-word. */
+            if (i == u->msg.h - 1 && (size_t)i + 1 < n)
+                ui_put_text(w, i, used < u->cols ? used : u->cols - 1, "\xe2\x80\xa6", u->msg.style, 1);
+        }
+    } else if (u->msg.text[0]) {
+        ui_put_text(w, 0, 0, u->msg.text, u->msg.style, u->cols); /* no memory to wrap it */
     } else {
         /* No message: a separator between the history and the input, with key hints in it. */
         wattrset(w, term_attr(TS_BORDER));
@@ -278,6 +317,8 @@ static void ui_draw_message(ui *u)
             ui_put_text(w, 0, 1, " F1 help \xc2\xb7 F2 sliders \xc2\xb7 Esc stop \xc2\xb7 "
                                  "Alt-Enter newline ", TS_DIM, u->cols - 2);
     }
+    free(lines);
+    text_buf_free(&b);
 }
 
 static const char *ui_state_text(const ui *u, char *buf, size_t cap)
@@ -424,7 +465,8 @@ void ui_layout(ui *u)
     if (u->too_small) return;
     u->input.h = ui_input_rows_wanted(u);
     u->input.y = u->rows - 1 - u->input.h;
-    int msg_y = u->input.y - 1;
+    u->msg.h = ui_msg_rows_wanted(u);
+    int msg_y = u->input.y - u->msg.h;
     int top_h = msg_y;
     u->side = u->cols >= UI_SIDE_MIN_COLS;
     /* Above a narrow history the panel would leave too little room: there it shows only
@@ -468,7 +510,7 @@ void ui_layout(ui *u)
     u->hist.win = newwin(u->hist.h, u->hist.w, u->hist.y, u->hist.x);
     if (u->panel.h > 0) u->panel.win = newwin(u->panel.h, u->panel.w, u->panel.y, u->panel.x);
     if (u->probs.h > 0) u->probs.win = newwin(u->probs.h, u->probs.w, u->probs.y, u->probs.x);
-    u->msg.win = newwin(1, u->cols, msg_y, 0);
+    u->msg.win = newwin(u->msg.h, u->cols, msg_y, 0);
     u->input.win = newwin(u->input.h, u->cols, u->input.y, 0);
     u->status.win = newwin(1, u->cols, u->rows - 1, 0);
     u->help.win = newwin(top_h, u->cols, 0, 0);
@@ -518,7 +560,8 @@ void ui_draw(ui *u, int flags)
         ui_draw_too_small(u);
         return;
     }
-    if ((flags & UI_R_INPUT) && ui_input_rows_wanted(u) != u->input.h) {
+    if (((flags & UI_R_INPUT) && ui_input_rows_wanted(u) != u->input.h) ||
+        ui_msg_rows_wanted(u) != u->msg.h) { /* any draw: some handlers clear it silently */
         ui_layout(u);
         flags = UI_R_ALL;
         werase(stdscr);

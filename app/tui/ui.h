@@ -2,7 +2,8 @@
  *
  * The screen, from the top: the chat history (with the sampling panel and the probabilities
  * view in a column on its right when the terminal is at least 80 columns wide, else above it),
- * a message line, the input area (1 to 5 rows, growing with the question) and the status bar.
+ * a message line (1 to 6 rows, wrapping a long message), the input area (1 to 5 rows, growing
+ * with the question) and the status bar.
  *
  * Views draw, handlers decide: the handlers (app/tui/tui.c, actions.c, tui_replay.c) change
  * the state below and OR the UI_R_* flags of what must be redrawn; ui_draw draws those parts
@@ -25,6 +26,7 @@
 #define UI_SIDE_MIN_COLS 80 /* from here on the panel sits beside the history */
 #define UI_SIDE_WIDTH 30
 #define UI_INPUT_MAX_ROWS 5
+#define UI_MSG_MAX_ROWS 6   /* a long message wraps onto this many rows, not cut at the edge */
 
 enum ui_redraw {
     UI_R_HISTORY = 1 << 0,
@@ -144,11 +146,13 @@ typedef struct ui_status_view {
     WINDOW *win;
 } ui_status_view;
 
-/* The message line. */
+/* The message line: one row, or more while a message too long for one is shown (wrapped
+ * at words, so an error keeps its reason). */
 typedef struct ui_message_view {
     char text[512];
     int style;                  /* enum term_style */
     WINDOW *win;
+    int h;                      /* rows, 1 to UI_MSG_MAX_ROWS (ui_layout) */
 } ui_message_view;
 
 /* The help screen (over the history). */

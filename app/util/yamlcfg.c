@@ -973,6 +973,38 @@ int ycfg_write_atomic(const char *path, const char *data, size_t len, bool overw
     return ycfg_write_atomic_mode(path, data, len, overwrite, 0644, err);
 }
 
+/* Why no file can be created next to path (errno e of the attempt), said of its folder
+ * with what to do, rather than as the temporary file's strerror. */
+static int ycfg_create_failed(const char *path, int e, nt_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[512];
+    if (!slash) snprintf(dir, sizeof dir, "the current folder");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path < 500 ? slash - path : 500), path);
+    switch (e) {
+    case ENOENT:
+        return nt_err_set(err, NT_ERR_IO, "%s: cannot write it: the folder %s does not exist "
+                          "(create it first, or write elsewhere)", path, dir);
+    case ENOTDIR:
+        return nt_err_set(err, NT_ERR_IO, "%s: cannot write it: %s is not a folder", path, dir);
+    case EACCES:
+    case EPERM:
+        return nt_err_set(err, NT_ERR_IO, "%s: cannot write it: no permission to create files "
+                          "in %s", path, dir);
+    case EROFS:
+        return nt_err_set(err, NT_ERR_IO, "%s: cannot write it: %s is on a read-only file "
+                          "system", path, dir);
+    case ENOSPC:
+    case EDQUOT:
+        return nt_err_set(err, NT_ERR_IO, "%s: cannot write it: no space left for files in %s "
+                          "(%s)", path, dir, strerror(e));
+    default:
+        return nt_err_set(err, NT_ERR_IO, "%s: cannot create a file in %s: %s", path, dir,
+                          strerror(e));
+    }
+}
+
 int ycfg_write_atomic_mode(const char *path, const char *data, size_t len, bool overwrite,
                            mode_t mode, nt_err *err)
 {
@@ -981,8 +1013,7 @@ int ycfg_write_atomic_mode(const char *path, const char *data, size_t len, bool 
     int rc = NT_OK;
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        rc = nt_err_set(err, NT_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                        strerror(errno));
+        rc = ycfg_create_failed(path, errno, err);
         free(tmp);
         return rc;
     }
