@@ -307,7 +307,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case OPT_LIST_THEMES: o->list_themes = true; break;
         case OPT_SHOW_PROMPT:
             if (val && strcmp(val, "ids")) {
-                fprintf(err, "natter: --show-prompt: '%s' is not ids (--show-prompt=ids lists the "
+                text_printf(err, "natter: --show-prompt: '%s' is not ids (--show-prompt=ids lists the "
                              "tokens)\n", val);
                 return 2;
             }
@@ -604,7 +604,7 @@ worker *cli_start_worker(const struct cli_opts *o)
         if (!m) return NULL; /* the loader said why */
         w = worker_init(m, &e);
     }
-    if (!w) fprintf(stderr, "natter: %s\n", e.msg);
+    if (!w) text_printf(stderr, "natter: %s\n", e.msg);
     return w;
 }
 
@@ -752,7 +752,7 @@ int cli_oneshot(const struct cli_opts *o)
         if (cli_context_fit(c, o->loaded, cli_model_base(o->model), o->system,
                             o->template_name ? -1 : (int)fam, moved, CLI_MAX_CONTEXT, &n_moved,
                             note, sizeof note, &e) != NT_OK) {
-            fprintf(stderr, "natter: %s\n", e.msg);
+            text_printf(stderr, "natter: %s\n", e.msg);
             goto out;
         }
         if (n_moved) {
@@ -768,7 +768,7 @@ int cli_oneshot(const struct cli_opts *o)
     if (!o->raw) {
         dx = cli_docs_open(o, o->loaded, moved, n_moved, false, &e);
         if (!dx && e.code != NT_OK) {
-            fprintf(stderr, "natter: --docs: %s\n", e.msg);
+            text_printf(stderr, "natter: --docs: %s\n", e.msg);
             goto out;
         }
         persona_vars pv = {NULL, cli_model_base(o->model), NULL};
@@ -798,7 +798,7 @@ int cli_oneshot(const struct cli_opts *o)
         /* The prompt as the model would read it, instead of the answer. */
         char *view = promptview_text(c, worker_tokenizer(w), persona_instruction(use), o->show_prompt == 2, &e);
         if (!view) {
-            fprintf(stderr, "natter: %s\n", e.msg);
+            text_printf(stderr, "natter: %s\n", e.msg);
             goto out;
         }
         cli_write_text(stdout, view, strlen(view), isatty(fileno(stdout)));
@@ -814,7 +814,7 @@ int cli_oneshot(const struct cli_opts *o)
     int32_t max = n_ctx == 0 ? max_tokens /* remote: 0 sends no limit */
                   : max_tokens <= 0 || max_tokens > n_ctx ? n_ctx : max_tokens; /* 0: no limit */
     if (dx && docs_retrieve(dx, c, intro, &e) != NT_OK) {
-        fprintf(stderr, "natter: --docs: %s\n", e.msg);
+        text_printf(stderr, "natter: --docs: %s\n", e.msg);
         goto out;
     }
     if (chat_prepare(c, &params, max, &job, NULL, &e) != NT_OK) {
@@ -842,7 +842,7 @@ int cli_oneshot(const struct cli_opts *o)
             text_printf(stderr, "natter: %s\n", ev.text ? ev.text : "error");
             failed = true;
         }
-        if (ev.kind == WEV_NOTE) fprintf(stderr, "natter: note: %s\n", ev.text ? ev.text : "");
+        if (ev.kind == WEV_NOTE) text_printf(stderr, "natter: note: %s\n", ev.text ? ev.text : "");
         if (ev.kind == WEV_DONE) {
             if (last != '\n') fputc('\n', stdout);
             fflush(stdout);

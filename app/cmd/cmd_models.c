@@ -236,9 +236,9 @@ static int models_remote(const char *base, const char *key_env)
     size_t n = 0;
     int rc = remote_init(&r, &(remote_cfg){.base = base, .key_env = key_env, .family = -1}, &e);
     if (rc == NT_OK) rc = remote_list_models(r, &ids, &n, &e);
-    if (rc != NT_OK) fprintf(stderr, "natter models: %s\n", e.msg);
+    if (rc != NT_OK) text_printf(stderr, "natter models: %s\n", e.msg);
     for (size_t i = 0; i < n; i++) {
-        printf("%s\n", ids[i]); /* remote_list_models made them safe to print */
+        text_printf(stdout, "%s\n", ids[i]); /* a server's text: shown, never obeyed */
         free(ids[i]);
     }
     free(ids);

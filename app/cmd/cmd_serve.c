@@ -8,6 +8,7 @@
 #include "model_find.h"
 #include "conv/params.h"
 #include "serve/serve.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -145,7 +146,7 @@ int cmd_serve(int argc, char **argv)
     if (key_env) {
         so.api_key = getenv(key_env);
         if (!so.api_key || !*so.api_key) {
-            fprintf(stderr, "natter serve: --api-key-env %s: that environment variable is not set or empty\n", key_env);
+            text_printf(stderr, "natter serve: --api-key-env %s: that environment variable is not set or empty\n", key_env);
             return 2;
         }
     }
@@ -163,7 +164,7 @@ int cmd_serve(int argc, char **argv)
     mp.n_ctx = n_ctx;
     mp.n_threads = n_threads;
     if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
-        fprintf(stderr, "natter serve: %s\n", e.msg);
+        text_printf(stderr, "natter serve: %s\n", e.msg);
         goto out;
     }
     /* Ctrl-C and SIGTERM become bytes in a pipe the loop below reads: a handler works in
@@ -179,10 +180,10 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (serve_start(&s, m, &so, &e) != NT_OK) {
-        fprintf(stderr, "natter serve: %s\n", e.msg);
+        text_printf(stderr, "natter serve: %s\n", e.msg);
         goto out;
     }
-    fprintf(stderr, "natter serve: %s on http://%s%s%s:%d/v1 (context %d, queue %d%s); Ctrl-C stops\n",
+    text_printf(stderr, "natter serve: %s on http://%s%s%s:%d/v1 (context %d, queue %d%s); Ctrl-C stops\n",
             so.model_id, strchr(so.host, ':') ? "[" : "", so.host, strchr(so.host, ':') ? "]" : "",
             serve_port(s), nt_model_get_info(m)->n_ctx, so.queue_max, so.api_key ? ", API key required" : "");
     char sig;

@@ -408,7 +408,7 @@ int cmd_session_pick_model(struct cli_opts *o)
             snprintf(persona_ref, sizeof persona_ref, "%s", s->persona);
             o->persona = persona_ref;
         } else {
-            fprintf(stderr, "natter: the session's persona '%s' is not there any more; "
+            text_printf(stderr, "natter: the session's persona '%s' is not there any more; "
                             "using the default one\n", s->persona);
         }
         free(found);
