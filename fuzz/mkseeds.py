@@ -161,3 +161,8 @@ put("serve", "bad.json", 'c{"messages": [{"role": "tool", "content": 1}], "tempe
 # ---- Server-Sent Events: the first byte picks the chunk size ------------------------------
 put("sse", "openai.txt", '\x03data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n')
 put("sse", "mixed.txt", b'\x05: ping\r\nevent: error\r\ndata: {"error":"x"}\r\n\r\n\xef\xbb\xbfdata\r\rdata: a\ndata: b\n\n')
+# ---- documents for the chunker: the first byte picks the kind (low 2 bits: text, Markdown,
+# man, code) and the passage budget (16 + 16 * (byte >> 2) bytes) -------------------------
+for kind, fname in ((0, "notes.txt"), (1, "kettle.md"), (2, "frob.1"), (3, "sub/parse.c")):
+    with open(os.path.join("tests/data/docs", fname), "rb") as f:
+        put("docs", os.path.basename(fname), bytes([kind | (4 << 2)]) + f.read())

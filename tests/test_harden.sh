@@ -112,12 +112,13 @@ check "a folder given to -m is called one ($(cat "$tmp/dir.out"))" grep -q "/tmp
 if [ -f "$STORIES" ]; then
     fifo_case "--context" -m "$STORIES" --context "$tmp/fifo" -p hi
     fifo_case "perplexity -f" perplexity -m "$STORIES" -f "$tmp/fifo"
+    fifo_case "--docs" -m "$STORIES" --docs "$tmp/fifo" -p hi
     "$NATTER" -m "$STORIES" --ctx 128 --seed 5 -n 4 -p "Once" --save "$tmp/mp.yaml" >/dev/null 2>&1
     sed "s|^  path: .*|  path: $tmp/fifo|; s|^  file: .*|  file: fifo|" "$tmp/mp.yaml" >"$tmp/mp2.yaml"
     fifo_case "a session's model.path (replay)" replay "$tmp/mp2.yaml" --check
     fifo_case "a session's model.path (--resume)" --resume "$tmp/mp2.yaml" -p hi
 else
-    skip "FIFO tests that need a model: $STORIES absent" 4
+    skip "FIFO tests that need a model: $STORIES absent" 5
 fi
 
 # --- 4. replay --check checks every field it can recompute -----------------------------------
@@ -225,9 +226,20 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     else
         bad "SIGBUS: natter's pid not found" "$(cap)"
     fi
+    # A crash (SIGSEGV) after an answer: the terminal restored, the signal raised again (exit
+    # 139: the shell sees the crash), the conversation in its file (autosaved after the answer;
+    # nothing more is written from inside a crashed process).
+    ways segv 0 && idle 300
+    pid=$(natter_pid)
+    if [ -n "$pid" ]; then
+        kill -SEGV "$pid"
+        way_check "SIGSEGV after an answer" 139
+    else
+        bad "SIGSEGV: natter's pid not found" "$(cap)"
+    fi
     T kill-session -t nt 2>/dev/null
 else
-    skip "ways out: tmux or $GUIDE absent" 5
+    skip "ways out: tmux or $GUIDE absent" 6
 fi
 
 # --- 9. a terminal without cursor addressing: the chat line by line -------------------------

@@ -5,6 +5,7 @@
  * continuation's request can be made while the old stream waits. The write callback feeds the
  * SSE parser; each event's JSON is read at once and its text queued as a piece. */
 #include "remote.h"
+#include "util/json.h"
 #include "util/sse.h"
 #include "util/strbuf.h"
 
@@ -271,7 +272,8 @@ static bool xfer_push(xfer *x, const char *s, size_t n)
 static void remote_server_msg(const char *body, size_t n, char *dst, size_t cap)
 {
     dst[0] = '\0';
-    json_t *j = body && n ? json_loadb(body, n, 0, NULL) : NULL;
+    json_t *j = NULL;
+    if (body && n) json_parse(body, n, &j, NULL); /* natter's one JSON reader: nesting capped */
     const char *m = NULL;
     if (j) {
         json_t *e = json_object_get(j, "error");
@@ -300,12 +302,13 @@ static int xfer_event(void *user, const char *type, const char *data, size_t n)
         x->finished = true;
         return 0;
     }
-    json_error_t je;
-    json_t *j = json_loadb(data, n, 0, &je);
+    json_error je;
+    json_t *j = NULL;
+    json_parse(data, n, &j, &je);
     if (!json_is_object(j)) {
         char w[300];
         if (j) snprintf(w, sizeof w, "malformed event in the stream: not a JSON object");
-        else snprintf(w, sizeof w, "malformed event in the stream: %.160s (at byte %d)", je.text, je.position);
+        else snprintf(w, sizeof w, "malformed event in the stream: %.200s", je.msg);
         json_decref(j);
         xfer_fail(x, w);
         return 1;
@@ -664,7 +667,8 @@ static void remote_probe_family(remote *r)
     strbuf body = {0};
     nt_err e = {0};
     if (root && remote_get(r, root, "props", &body, &e) == NT_OK) {
-        json_t *j = json_loadb(body.s ? body.s : "", body.n, 0, NULL);
+        json_t *j = NULL;
+        json_parse(body.s ? body.s : "", body.n, &j, NULL);
         json_t *t = json_object_get(j, "chat_template");
         if (json_is_string(t) && json_string_length(t) > 0)
             r->family = (int)nt_chat_detect(json_string_value(t));
@@ -745,8 +749,8 @@ int remote_list_models(remote *r, char ***ids, size_t *n, nt_err *err)
     strbuf body = {0};
     int rc = remote_get(r, r->base, "models", &body, err);
     if (rc != NT_OK) goto out;
-    json_error_t je;
-    json_t *j = json_loadb(body.s ? body.s : "", body.n, 0, &je);
+    json_t *j = NULL;
+    json_parse(body.s ? body.s : "", body.n, &j, NULL);
     json_t *data = json_object_get(j, "data");
     if (!json_is_array(data)) {
         json_decref(j);

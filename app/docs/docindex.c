@@ -541,8 +541,15 @@ int docindex_update(docindex *d, const char *path, const docindex_cb *cb, nt_err
         return nt_err_set(err, NT_ERR_IO, "%s: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        /* Said as every reader says it ("is a FIFO (named pipe), not a regular file"):
+         * nt_open_regular opens without blocking and names what it found. */
+        nt_err kind = {0};
+        uint64_t size;
+        int fd = nt_open_regular(root, &size, &kind);
+        if (fd >= 0) close(fd);
         free(root);
-        return nt_err_set(err, NT_ERR_IO, "%s: not a regular file or a folder", path);
+        return nt_err_set(err, NT_ERR_IO, "%s: %s (documents are files and folders)", path,
+                          kind.msg[0] ? kind.msg : "not a regular file or a folder");
     }
     walk w = {.cb = cb};
     upd u;
