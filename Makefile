@@ -10,6 +10,11 @@ BUILD   ?= build
 # The config.mk rule below comes first in the file; without this, a bare `make` would build only it.
 .DEFAULT_GOAL := all
 
+# Build on every core unless a -j was given: `make test` on a fresh machine is mostly compiling.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 PKGS    := ncursesw readline openblas yaml-0.1 libutf8proc libxxhash libcurl libmicrohttpd jansson sqlite3
 
 OPT     ?= -O2
@@ -146,6 +151,10 @@ fuzz-build:
 	  EXTRA_CFLAGS="$(FUZZ_SAN)" EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-bins
 
 fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+# The SIMD kernels are not what the fuzzers exercise (they read files, not matrices), and clang
+# takes minutes to instrument each of them: they are built plain in the fuzz build.
+$(FUZZ_BUILD)/engine/quant_avx2.o $(FUZZ_BUILD)/engine/quant_avx512.o: override EXTRA_CFLAGS :=
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.c fuzz/fuzz.h $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	@mkdir -p $(dir $@)

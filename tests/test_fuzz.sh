@@ -13,7 +13,9 @@ if ! command -v clang >/dev/null 2>&1 || \
 fi
 rm -f /tmp/natter-fuzz-probe.$$
 log="$tmp/log"
-if ! make -s fuzz-build >"$log" 2>&1; then
+# MAKEFLAGS cleared: the runner's make may have handed down a jobserver this shell cannot
+# use, and the Makefile then builds on every core by itself.
+if ! MAKEFLAGS= make -s fuzz-build >"$log" 2>&1; then
     cat "$log"
     bad "test_fuzz: the fuzz targets do not build"
     finish
