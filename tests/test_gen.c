@@ -658,6 +658,9 @@ typedef struct beam_seen {
     nt_tokens ids;   /* the tokens the token hook saw */
     int n_beam;      /* beam hook calls */
     int n_eval;      /* evaluations of generated tokens (gen_local's before_eval) */
+    int width;       /* the beams asked for */
+    int max_live;    /* the most live beams a step showed */
+    int last_done;   /* finished answers at the last step */
 } beam_seen;
 
 static int beam_seen_token(void *user, const gen_token *t, nt_err *err)
@@ -669,11 +672,24 @@ static int beam_seen_token(void *user, const gen_token *t, nt_err *err)
     return NT_OK;
 }
 
-static void beam_seen_beam(void *user, const int32_t *ids, size_t n)
+/* Each step shows every live beam, best first, all one token longer than at the step
+ * before, at most `width` of them, the finished count never falling, and a best finished
+ * score exactly when something finished. */
+static void beam_seen_beam(void *user, const gen_beam_view *v, int n_live, int n_done,
+                           double best_done)
 {
-    (void)ids;
     beam_seen *b = user;
-    T_CHECK(n == (size_t)b->n_beam + 1); /* one token more at each step */
+    T_CHECK(n_live >= 1 && n_live <= b->width);
+    for (int i = 0; i < n_live; i++) {
+        T_CHECK(v[i].n == (size_t)b->n_beam + 1); /* one token more at each step */
+        T_CHECK(v[i].logp <= 0.0 && isfinite(v[i].logp));
+        if (i > 0) T_CHECK(v[i].logp <= v[i - 1].logp);
+        if (i > 0) T_CHECK(v[i].n != v[i - 1].n || memcmp(v[i].ids, v[i - 1].ids, v[i].n * sizeof *v[i].ids) != 0);
+    }
+    T_CHECK(n_done >= b->last_done);
+    T_CHECK(n_done > 0 ? isfinite(best_done) : best_done == -INFINITY);
+    b->last_done = n_done;
+    if (n_live > b->max_live) b->max_live = n_live;
     b->n_beam++;
 }
 
@@ -688,6 +704,7 @@ static int beam_answer(gen_local *l, int beams, float alpha, int32_t max, beam_s
     gen_local_rewind(l, 0);
     T_EQ_INT(gen_local_eval(l, prompt, 3, &e), NT_OK);
     memset(seen, 0, sizeof *seen);
+    seen->width = beams;
     l->before_eval = beam_count_eval;
     l->user = seen;
     gen_source src = gen_local_source(l);
@@ -800,6 +817,7 @@ static void test_beam_cost(void)
     T_CHECK(a.n_eval <= 4 * 11);
     T_CHECK(a.n_eval >= (int)a.ids.n - 1);
     T_CHECK(a.ids.n > 0);
+    T_EQ_INT(a.max_live, 4); /* the hook saw every live beam, not only the best */
     T_EQ_INT(a.n_beam, ra.end == GEN_END_LENGTH ? 12 : a.n_beam);
     T_EQ_INT(ra.n_gen, (int)a.ids.n);
     T_CHECK(ra.n_cand0 > 0);

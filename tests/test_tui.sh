@@ -6,7 +6,7 @@
 # terminal given back, the readline history kept across runs, and personas and themes
 # (/persona, /theme, bad files reported; the theme's border, warning, input and probs elements
 # drawn), sessions (autosave, /save, /sessions, /export, --resume,
-# /load, /replay). Mid-answer tests use NATTER_TEST_TOKEN_DELAY_MS so
+# /load, /replay), beam search's live beams in the probabilities view. Mid-answer tests use NATTER_TEST_TOKEN_DELAY_MS so
 # their keys really arrive while the answer is being written.
 #
 # Uses a private tmux server (-L natter-test-PID) with a fixed size, HOME and XDG folders under
@@ -742,6 +742,27 @@ else
     bad "a <think> section is folded to one line; F9 unfolds it dimmed and folds it again" "$folded
 ---
 $unfolded"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0"
+
+# ---- 19. beam search: while it runs, the probabilities view lists every live beam, best
+# first, with its log-probability, length and latest words; the answer then shows the winner
+ENVS="NATTER_TEST_TOKEN_DELAY_MS=40" ARGS="--system '' --beams 3 -n 24" start 100 30
+T send-keys -t nt F4
+wait_for "no token yet" 30
+T send-keys -t nt "Once upon a time" Enter
+if wait_for "Beams  3 live" 100 && cap | grep -q "#    logp  tok  text" &&
+   cap | grep -qE "│  *1 +-[0-9]+\.[0-9]{2} +[0-9]+ «" && cap | grep -qE "│  *3 +-[0-9]+\.[0-9]{2} +[0-9]+ «" &&
+   cap | grep -q "provisional: best of 3 beams"; then
+    ok "beam search: the probabilities view lists every live beam while it runs"
+else
+    bad "beam search: the probabilities view lists every live beam while it runs" "$(cap)"
+fi
+if idle && wait_gone "Beams  3 live" 100 && cap | grep -q "│ Token [0-9]*/[0-9]* «"; then
+    ok "beam search: when it ends the view shows the winner's tokens"
+else
+    bad "beam search: when it ends the view shows the winner's tokens" "$(cap)"
 fi
 T send-keys -t nt "/quit" Enter
 wait_for "EXIT=0"

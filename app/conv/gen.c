@@ -530,6 +530,19 @@ static int beam_extend(beam_run *r, const beam *parent, int32_t id, double sum, 
     return nb->fork ? NT_OK : nt_err_set(err, NT_ERR_NOMEM, "out of memory for a beam");
 }
 
+/* Shows the hook the n next beams (already best first: they were taken from the sorted
+ * candidates) and the answers finished so far. */
+static void beam_report(const beam_run *r, const gen_hooks *h, int n)
+{
+    gen_beam_view v[64]; /* the PARAM table caps beams at 64 */
+    if (n > 64) n = 64;
+    for (int b = 0; b < n; b++) v[b] = (gen_beam_view){r->next[b].ids, r->next[b].n, r->next[b].sum};
+    double best = -INFINITY;
+    for (size_t i = 0; i < r->n_hyp; i++)
+        if (r->hyp[i].score > best) best = r->hyp[i].score;
+    h->beam(h->user, v, n, r->n_fin, best);
+}
+
 /* Beam search (gen.h states the rules). On return *best is the winning answer in r->hyp
  * (or -1 when there is none) and res->end the search's end. */
 static int beam_search(beam_run *r, const gen_opts *o, const gen_hooks *h, size_t from,
@@ -587,7 +600,7 @@ static int beam_search(beam_run *r, const gen_opts *o, const gen_hooks *h, size_
             res->end = GEN_END_EOG;
             break;
         } else if (h->beam) {
-            h->beam(h->user, r->next[0].ids, r->next[0].n);
+            beam_report(r, h, n_next);
         }
         for (int b = 0; b < r->n_live; b++) beam_clear(src, &r->b[b]);
         beam *tmp = r->b;

@@ -204,6 +204,13 @@ typedef struct gen_token {
     int n_stages;
 } gen_token;
 
+/* One live beam of beam search, as the beam hook sees it after a step. */
+typedef struct gen_beam_view {
+    const int32_t *ids;     /* (n) its tokens, borrowed for the call */
+    size_t n;
+    double logp;            /* their total log-probability (the model's, temperature 1) */
+} gen_beam_view;
+
 /* The caller's side of a run. Every hook may be NULL; user is passed to each. */
 typedef struct gen_hooks {
     void *user;
@@ -215,9 +222,10 @@ typedef struct gen_hooks {
     /* Each token of the answer (end-of-generation tokens are not). NT_OK goes on; another
      * code (with err filled) ends the run with GEN_END_ERROR and that code. */
     int (*token)(void *user, const gen_token *t, nt_err *err);
-    /* Beam search, after each step: the best beam so far (ids[0..n), borrowed for the call,
-     * no end token), provisional: a later step may replace it with another. */
-    void (*beam)(void *user, const int32_t *ids, size_t n);
+    /* Beam search, after each step: the n_live live beams, best first (beams[0] is the best
+     * so far, provisional: a later step may replace it; no end tokens), and the n_done answers
+     * finished so far with the best of their scores (-INFINITY when none). */
+    void (*beam)(void *user, const gen_beam_view *beams, int n_live, int n_done, double best_done);
 } gen_hooks;
 
 typedef struct gen_result {

@@ -186,24 +186,51 @@ static int worker_gen_token(void *user, const gen_token *t, nt_err *err)
     return NT_OK;
 }
 
-/* Beam search's best beam so far, as text: decoded as a continuation of the context (the
- * text the answer would have if it were the winner, stop strings aside). */
-static void worker_gen_beam(void *user, const int32_t *ids, size_t n)
+/* A beam's text, as a continuation of the context (the text the answer would have if it were
+ * the winner, stop strings aside), into b. */
+static void worker_beam_text(const nt_tokenizer *tok, const int32_t *ids, size_t n, strbuf *b)
 {
-    worker *w = user;
-    strbuf b = {0};
     nt_tokenizer_stream ts;
     nt_tokenizer_stream_reset(&ts);
     ts.ntok = 1;
     ts.prev = -1;
     char piece[1024]; /* 3 × the longest piece (256 bytes) + 16: never cuts a token */
     for (size_t i = 0; i < n; i++) {
-        size_t k = nt_tokenizer_stream_feed(w->tok, &ts, ids[i], piece, sizeof piece);
-        strbuf_put(&b, piece, k);
+        size_t k = nt_tokenizer_stream_feed(tok, &ts, ids[i], piece, sizeof piece);
+        strbuf_put(b, piece, k);
     }
-    size_t k = nt_tokenizer_stream_flush(w->tok, &ts, piece, sizeof piece);
-    strbuf_put(&b, piece, k);
-    worker_event be = {.kind = WEV_BEAM, .index = (int32_t)n, .text = strbuf_take(&b, NULL)};
+    size_t k = nt_tokenizer_stream_flush(tok, &ts, piece, sizeof piece);
+    strbuf_put(b, piece, k);
+}
+
+/* The last whole characters of s[0, n) that fit out[cap], line breaks and tabs as spaces. */
+static void worker_tail(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t from = n > cap - 1 ? n - (cap - 1) : 0;
+    while (from < n && ((unsigned char)s[from] & 0xC0) == 0x80) from++; /* a character's start */
+    size_t k = n - from;
+    memcpy(out, s + from, k);
+    out[k] = '\0';
+    for (size_t i = 0; i < k; i++)
+        if (out[i] == '\n' || out[i] == '\r' || out[i] == '\t') out[i] = ' ';
+}
+
+/* Beam search after a step: the best beam's whole text, and a row for each of the best live
+ * beams, for the provisional answer and the probabilities view. */
+static void worker_gen_beam(void *user, const gen_beam_view *v, int n_live, int n_done,
+                            double best_done)
+{
+    worker *w = user;
+    worker_event be = {.kind = WEV_BEAM, .index = n_live ? (int32_t)v[0].n : 0, .n_beams = n_live,
+                       .beams_done = n_done, .best_done = best_done};
+    for (int i = 0; i < n_live && i < WORKER_BEAM_ROWS; i++) {
+        strbuf b = {0};
+        worker_beam_text(w->tok, v[i].ids, v[i].n, &b);
+        be.beams[i] = (worker_beam){.logp = v[i].logp, .n = (int32_t)v[i].n};
+        worker_tail(b.s ? b.s : "", b.n, be.beams[i].tail, sizeof be.beams[i].tail);
+        if (i == 0) be.text = strbuf_take(&b, NULL);
+        else strbuf_free(&b);
+    }
     if (!be.text) be.text = strdup("");
     worker_emit(w, &be);
 }

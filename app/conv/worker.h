@@ -80,6 +80,16 @@ bool worker_busy(worker *w);
  * settings mid-answer); its text is the message. */
 enum worker_ev_kind { WEV_PROGRESS, WEV_TOKEN, WEV_PARAMS, WEV_DONE, WEV_ERROR, WEV_BEAM, WEV_NOTE };
 
+/* A WEV_BEAM row: one live beam, for the probabilities view. Fixed size, so an event owns no
+ * more than its text. */
+#define WORKER_BEAM_ROWS 8
+typedef struct worker_beam {
+    double logp;                  /* total log-probability of its tokens */
+    int32_t n;                    /* its tokens */
+    char tail[64];                /* the end of its text (whole characters, line breaks as
+                                     spaces), NUL-terminated */
+} worker_beam;
+
 typedef struct worker_event {
     enum worker_ev_kind kind;
     int32_t done, total;          /* PROGRESS: prompt tokens processed of total */
@@ -100,6 +110,10 @@ typedef struct worker_event {
     int32_t n_prompt, n_gen;      /* DONE: prompt tokens evaluated, tokens generated */
     double prompt_sec, gen_sec;   /* DONE: wall time of the prompt and of the answer */
     bool stop_text;               /* DONE: the GEN_END_EOG came from a stop string */
+    worker_beam beams[WORKER_BEAM_ROWS]; /* BEAM: the best live beams, best first */
+    int n_beams;                  /* BEAM: live beams (rows: the first WORKER_BEAM_ROWS) */
+    int beams_done;               /* BEAM: answers finished so far */
+    double best_done;             /* BEAM: the best finished answer's score (-INFINITY: none) */
 } worker_event;
 
 /* Non-blocking; false when empty. The receiver owns ev->text. */

@@ -769,11 +769,15 @@ int tui_worker_event(tui *t, worker_event *ev)
         ev->text = NULL;
         u->beam_tokens = ev->index;
         u->beam_gen++;
+        memcpy(u->beams, ev->beams, sizeof u->beams);
+        u->n_beams = ev->n_beams;
+        u->beams_done = ev->beams_done;
+        u->best_done = ev->best_done;
         if (u->status.state != UI_GENERATING) {
             u->status.state = UI_GENERATING;
             u->status.gen_started = now_sec();
         }
-        f = UI_R_HISTORY | UI_R_STATUS;
+        f = UI_R_HISTORY | UI_R_STATUS | (u->probs.shown ? UI_R_PROBS : 0);
         break;
     case WEV_ERROR:
         chat_apply(t->chat, ev);

@@ -189,6 +189,10 @@ typedef struct ui {
                                    the answer being searched, marked provisional; NULL: none */
     int32_t beam_tokens;        /* its tokens */
     unsigned beam_gen;          /* bumped at each change of beam_text */
+    worker_beam beams[WORKER_BEAM_ROWS]; /* the best live beams (WEV_BEAM), for the
+                                   probabilities view while beam_text is set */
+    int n_beams, beams_done;    /* live beams and finished answers at the last step */
+    double best_done;           /* the best finished answer's score (-INFINITY: none) */
     ui_answer *answers;         /* one per turn (only answers use theirs) */
     size_t n_answers;
 

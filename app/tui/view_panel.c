@@ -262,6 +262,37 @@ static void token_label(const nt_tokenizer *tok, int32_t id, char *buf, size_t c
     buf[j] = '\0';
 }
 
+/* While beam search runs: each live beam's log-probability, length and latest words, best
+ * first, and the answers already finished. */
+static void view_beams_draw(ui *u, WINDOW *w, int x0, int width)
+{
+    char line[160];
+    int n_rows = u->n_beams < WORKER_BEAM_ROWS ? u->n_beams : WORKER_BEAM_ROWS;
+    snprintf(line, sizeof line, "Beams  %d live, %d finished", u->n_beams, u->beams_done);
+    ui_put_text(w, 0, x0, line, TS_TITLE, width);
+    int y = 1;
+    if (u->beams_done > 0) {
+        snprintf(line, sizeof line, "best finished: score %.2f", u->best_done);
+        ui_put_text(w, y++, x0, line, TS_DIM, width);
+    }
+    ui_put_text(w, y++, x0, " #    logp  tok  text", TS_DIM, width);
+    const int last = u->probs.h - (u->side ? 0 : 1);
+    for (int i = 0; i < n_rows && y < last; i++, y++) {
+        const worker_beam *b = &u->beams[i];
+        snprintf(line, sizeof line, "%2d %7.2f %4d ", i + 1, b->logp, (int)b->n);
+        int lw = ui_put_text(w, y, x0, line, i == 0 ? TS_TEXT : TS_DIM, width);
+        if (lw < width) {
+            ui_put_text(w, y, x0 + lw, "\xc2\xab", TS_DIM, 1);
+            int tw = ui_put_text(w, y, x0 + lw + 1, b->tail, i == 0 ? TS_TEXT : TS_DIM, width - lw - 2);
+            ui_put_text(w, y, x0 + lw + 1 + tw, "\xc2\xbb", TS_DIM, 1);
+        }
+    }
+    if (u->n_beams > n_rows && y < last) {
+        snprintf(line, sizeof line, "(+%d more)", u->n_beams - n_rows);
+        ui_put_text(w, y, x0, line, TS_DIM, width);
+    }
+}
+
 void view_probs_draw(ui *u)
 {
     WINDOW *w = u->probs.win;
@@ -278,6 +309,10 @@ void view_probs_draw(ui *u)
         wattrset(w, A_NORMAL);
     }
     int width = u->probs.w - x0 - 1;
+    if (u->beam_text && u->probs.pick < 0) { /* a beam search under way */
+        view_beams_draw(u, w, x0, width);
+        return;
+    }
     size_t n = chat_n_turns(u->chat);
     size_t ti = u->probs.pick >= 0 ? u->probs.pick_turn : n - 1; /* a picked token, else the latest */
     const chat_turn *t = n > 0 ? chat_turn_at(u->chat, ti) : NULL;
