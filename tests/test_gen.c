@@ -868,6 +868,115 @@ static void test_beam_needs_forks(void)
     free(res.tail);
 }
 
+
+/* ========================================= beam search's length penalty, worked ===== */
+
+/* A hand-made language over the fake vocabulary whose next-token probabilities depend on the
+ * answer so far, with forks (a fork is a copy of the tokens): from nothing, "a" 0.7 and "b"
+ * 0.3; after "a", the end 0.5, "b" and " c" 0.25 each; after "b", " c" 0.97 (and "b" 0.03);
+ * after "b c", the same; after "b c c", the end 0.97 (and "b" 0.03); anywhere else "b" and
+ * " c" 0.5 each. Tokens not named get 1e-6 (the logits are the logarithms of these). So "a" then the end has the higher total log-probability (ln 0.7 + ln 0.5 =
+ * -1.050 against ln 0.3 + 3 ln 0.97 = -1.295 for "b c c" then the end), but the lower
+ * log-probability per token (-0.525 against -0.324 over lengths 2 and 4). */
+typedef struct lang {
+    int32_t seq[16];
+    size_t n;
+    float logits[FAKE_VOCAB];
+} lang;
+
+static size_t lang_begin(void *self, const int32_t **ids)
+{
+    lang *g = self;
+    *ids = g->seq;
+    return 0;
+}
+
+static const float *lang_logits(void *self)
+{
+    lang *g = self;
+    float p[FAKE_VOCAB];
+    for (int i = 0; i < FAKE_VOCAB; i++) p[i] = 1e-6f;
+    const int32_t *s = g->seq;
+    if (g->n == 0) p[1] = 0.7f, p[2] = 0.3f;
+    else if (g->n == 1 && s[0] == 1) p[0] = 0.5f, p[2] = 0.25f, p[6] = 0.25f;
+    else if (g->n == 1 && s[0] == 2) p[6] = 0.97f, p[2] = 0.03f;
+    else if (g->n == 2 && s[0] == 2 && s[1] == 6) p[6] = 0.97f, p[2] = 0.03f;
+    else if (g->n == 3 && s[0] == 2 && s[1] == 6 && s[2] == 6) p[0] = 0.97f, p[2] = 0.03f;
+    else p[2] = 0.5f, p[6] = 0.5f;
+    for (int i = 0; i < FAKE_VOCAB; i++) g->logits[i] = logf(p[i]);
+    return g->logits;
+}
+
+static int lang_eval(void *self, int32_t id, nt_err *err)
+{
+    lang *g = self;
+    if (g->n == 16) return NT_ERR_CONTEXT_FULL;
+    g->seq[g->n++] = id;
+    return NT_OK;
+}
+
+static void *lang_fork_save(void *self, size_t from)
+{
+    lang *g = malloc(sizeof *g);
+    if (g) *g = *(lang *)self;
+    return g;
+}
+
+static int lang_fork_restore(void *self, const void *state, nt_err *err)
+{
+    *(lang *)self = *(const lang *)state;
+    return NT_OK;
+}
+
+static void lang_fork_free(void *self, void *state) { free(state); }
+
+static void lang_fork_keep(void *self, size_t n)
+{
+    lang *g = self;
+    if (n < g->n) g->n = n;
+}
+
+static const char *lang_flush(void *self, size_t *len)
+{
+    *len = 0;
+    return "";
+}
+
+static const gen_source_ops lang_ops = {
+    .begin = lang_begin, .logits = lang_logits, .eval = lang_eval, .is_eog = fake_is_eog,
+    .text = fake_text_of, .flush = lang_flush, .fork_save = lang_fork_save,
+    .fork_restore = lang_fork_restore, .fork_free = lang_fork_free, .fork_keep = lang_fork_keep};
+
+/* With two beams, length penalty 0 (total log-probability) keeps the short answer "a" and
+ * length penalty 1 (per token) the long one "b c c", the switch coming between 0.25 and 0.5; both found finished (end of generation),
+ * and the context holds the winner's tokens afterwards. */
+static void test_beam_length_penalty(void)
+{
+    static const struct { float alpha; int n; int32_t ids[3]; } want[] = {
+        {0.0f, 1, {1}}, {0.25f, 1, {1}}, {0.5f, 3, {2, 6, 6}}, {1.0f, 3, {2, 6, 6}}};
+    /* the winner changes between 0.25 (-1.050 / 2^0.25 = -0.883 against -1.295 / 4^0.25 =
+     * -0.916) and 0.5 (-0.742 against -0.648) */
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        lang g = {.n = 0};
+        gen_source src = {.ops = &lang_ops, .self = &g, .n_vocab = FAKE_VOCAB};
+        gen_opts o = {.params = nt_sampler_default_params(), .max_tokens = 8};
+        o.params.beams = 2;
+        o.params.length_penalty = want[k].alpha;
+        seen s = {.stop_at = -1, .change_at = -1, .token_fail_at = -1};
+        gen_hooks h = {.user = &s, .token = seen_token};
+        gen_result res;
+        nt_err e = {0};
+        T_EQ_INT(gen_run(&src, &o, &h, &res, &e), NT_OK);
+        T_EQ_INT(res.end, GEN_END_EOG);
+        if (s.n != want[k].n) t_fail(__FILE__, __LINE__, "length penalty %.2f: %d tokens", want[k].alpha, s.n);
+        T_EQ_INT(s.n, want[k].n);
+        for (int i = 0; i < s.n && i < want[k].n; i++) T_EQ_INT(s.ids[i], want[k].ids[i]);
+        T_EQ_INT((int)g.n, s.n); /* the context: the winner's tokens, its end not taken in */
+        for (int i = 0; i < s.n && i < (int)g.n; i++) T_EQ_INT(g.seq[i], s.ids[i]);
+        free(res.tail);
+    }
+}
+
 int main(void)
 {
     T_RUN(test_gen_max_tokens);
@@ -883,5 +992,6 @@ int main(void)
     T_RUN(test_beam_brute_force);
     T_RUN(test_beam_cost);
     T_RUN(test_beam_needs_forks);
+    T_RUN(test_beam_length_penalty);
     return t_done();
 }
