@@ -11,11 +11,14 @@ expected key (never the key itself), and the body.
 The request's "model" picks the behaviour: ok, echo (the request's fields as the answer),
 length, cut (the stream stops mid-answer), malformed, big (an event over 1 MiB), errevent,
 slow (pieces every 0.2 s, 100 of them; nocont: 20 every 0.1 s), stall (one piece, then silence), strict (HTTP 400 when
-top_k is sent), and 401 403 404 429 500 503 (that status, with an error body; 429 has
-Retry-After: 7). POST /v1/completions continues ("nocont" as the model: HTTP 404);
+top_k is sent), nologprobs (HTTP 400 when top_k or logprobs is sent), and 401 403 404 429 500 503 (that status, with an error body; 429 has
+Retry-After: 7). Asked for logprobs, ok and length give each piece's candidates (the piece at
+90%, "Bye" at 5%); asked for stream_options.include_usage, a last chunk counts 7 + 3 tokens.
+POST /v1/completions continues ("nocont" as the model: HTTP 404);
 GET /v1/models lists two models; GET /props names a ChatML template, as llama.cpp's does.
 """
 import json
+import math
 import os
 import socketserver
 import sys
@@ -25,8 +28,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 KEY = os.environ.get("REMOTE_TEST_KEY", "")
 
 
-def chunk(text=None, finish=None, chat=True):
+def chunk(text=None, finish=None, chat=True, probs=False):
     c = {"index": 0, "finish_reason": finish}
+    if probs and text:
+        c["logprobs"] = {"content": [{"token": text, "logprob": math.log(0.9), "top_logprobs": [
+            {"token": "Bye", "logprob": math.log(0.05)}, {"token": text, "logprob": math.log(0.9)}]}]}
     if chat:
         c["delta"] = {"content": text} if text is not None else {}
     else:
@@ -101,6 +107,8 @@ class H(BaseHTTPRequestHandler):
             extra = [("Retry-After", "7")] if mode == "429" else []
             return self.send_json(int(mode), {"error": {"message": "fault " + mode + "\x1b[31m"}},
                                   extra)
+        if mode == "nologprobs" and ("top_k" in body or "logprobs" in body):
+            return self.send_json(400, {"error": {"message": "logprobs are not supported"}})
         if mode == "strict" and "top_k" in body:
             return self.send_json(400, {"error": {"message": "Unrecognized request argument "
                                                   "supplied: top_k"}})
@@ -126,8 +134,9 @@ class H(BaseHTTPRequestHandler):
             self.sse(chunk("waiting"))
             time.sleep(20)
             return
-        self.sse(chunk("Hello"))
-        self.sse(chunk(", world"))
+        lp = bool(body.get("logprobs"))
+        self.sse(chunk("Hello", probs=lp))
+        self.sse(chunk(", world", probs=lp))
         if mode == "cut":
             return
         if mode == "malformed":
@@ -136,8 +145,12 @@ class H(BaseHTTPRequestHandler):
             return self.sse(chunk("x" * (1 << 20)))
         if mode == "errevent":
             return self.sse({"error": {"message": "the model crashed"}})
-        self.sse(chunk("!"))
+        self.sse(chunk("!", probs=lp))
         self.sse(chunk(None, "length" if mode == "length" else "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self.sse({"id": "x", "object": "chat.completion.chunk", "model": "served-model-1",
+                      "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3,
+                                               "total_tokens": 10}})
         self.sse("[DONE]")
 
 

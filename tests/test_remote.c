@@ -12,6 +12,7 @@
 #include "util/strbuf.h"
 #include "t.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,10 @@ typedef struct run {
     int n_params;
     int32_t params_at;
     double done_at;
+    int n_cand0;               /* the first piece's candidates, as the token event had them */
+    char cand0[2][GEN_CAND_TEXT];
+    float p0[2];
+    int32_t n_past, n_prompt;  /* DONE: the server's count */
 } run;
 
 static worker *open_worker(const char *model, long idle_ms)
@@ -105,6 +110,13 @@ static void ask(worker *w, run *out, void (*act)(worker *, int, run *))
             return;
         }
         if (ev.kind == WEV_TOKEN) {
+            if (out->text.n == 0) { /* the first piece */
+                out->n_cand0 = ev.n_cand;
+                for (int k = 0; k < 2 && k < ev.n_cand; k++) {
+                    memcpy(out->cand0[k], ev.cand_text[k], GEN_CAND_TEXT);
+                    out->p0[k] = ev.cand[k].p_after;
+                }
+            }
             strbuf_puts(&out->text, ev.text);
             if (act) act(w, ++n_tok, out);
         } else if (ev.kind == WEV_ERROR) {
@@ -117,6 +129,8 @@ static void ask(worker *w, run *out, void (*act)(worker *, int, run *))
         } else if (ev.kind == WEV_DONE) {
             if (ev.text) strbuf_puts(&out->text, ev.text);
             out->end = ev.end;
+            out->n_past = ev.n_past;
+            out->n_prompt = ev.n_prompt;
             out->done_at = now_s();
             free(ev.text);
             strbuf_puts(&out->text, "");
@@ -140,6 +154,11 @@ static char *last_request(const char *path_part)
     return r;
 }
 
+static void stop_at_1(worker *w, int n, run *r)
+{
+    if (n == 1) worker_stop(w);
+}
+
 static void test_stream(void)
 {
     worker *w = open_worker("ok", 0);
@@ -161,7 +180,27 @@ static void test_stream(void)
     T_CHECK(strstr(req, "\"top_k\": 40"));
     T_CHECK(strstr(req, "\"role\": \"system\", \"content\": \"Be brief.\""));
     T_CHECK(!strstr(req, "sk-test-secret-7"));
+    /* Candidates and the token count were asked for, and came: the first piece's, likeliest
+     * first, and the server's usage on DONE. */
+    T_CHECK(strstr(req, "\"logprobs\": true, \"top_logprobs\": 10"));
+    T_CHECK(strstr(req, "\"include_usage\": true"));
+    T_EQ_INT(r.n_cand0, 2);
+    T_EQ_STR(r.cand0[0], "Hello");
+    T_EQ_STR(r.cand0[1], "Bye");
+    T_NEAR(r.p0[0], 0.9, 1e-5);
+    T_NEAR(r.p0[1], 0.05, 1e-5);
+    T_EQ_INT(r.n_past, 10);
+    T_EQ_INT(r.n_prompt, 7);
     free(req);
+    strbuf_free(&r.text);
+    worker_free(w);
+
+    /* A server that sends no logprobs: no candidates (the view says so), no made-up ones. */
+    w = open_worker("slow", 0);
+    T_ASSERT(w);
+    ask(w, &r, stop_at_1);
+    T_EQ_INT(r.n_cand0, 0);
+    T_EQ_INT(r.n_past, 0);
     strbuf_free(&r.text);
     worker_free(w);
 
@@ -289,7 +328,22 @@ static void test_strict_server(void)
     char *req = last_request("\"/v1/chat/completions\"");
     T_ASSERT(req);
     T_CHECK(!strstr(req, "top_k")); /* asked again without the extras */
+    T_CHECK(strstr(req, "\"logprobs\": true")); /* which was enough */
     T_CHECK(strstr(req, "\"temperature\""));
+    free(req);
+    strbuf_free(&r.text);
+    worker_free(w);
+
+    /* One that refuses logprobs too: asked a third time without the optional fields. */
+    w = open_worker("nologprobs", 0);
+    T_ASSERT(w);
+    ask(w, &r, NULL);
+    T_EQ_STR(r.err, "");
+    T_EQ_STR(r.text.s, "Hello, world!");
+    T_EQ_INT(r.n_cand0, 0);
+    req = last_request("\"/v1/chat/completions\"");
+    T_ASSERT(req);
+    T_CHECK(!strstr(req, "\"logprobs\":") && !strstr(req, "top_k") && !strstr(req, "stream_options"));
     free(req);
     strbuf_free(&r.text);
     worker_free(w);

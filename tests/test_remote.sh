@@ -189,6 +189,32 @@ OPENAI_API_KEY=$KEY "$NATTER" -m echo -p "once more" --resume "$tmp/s.yaml" >"$t
 check "resume: a remote session goes back to its server ($(cat "$tmp/e"))" \
     grep -qF '{"role": "user", "content": "once more"}' "$tmp/o"
 
+# --- the chat screen: a server without logprobs, its status bar -------------------------------------
+if command -v tmux >/dev/null 2>&1; then
+    T new-session -d -s nt -x 110 -y 30 \
+        "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' XDG_CONFIG_HOME='$tmp/config' LANG=C.UTF-8 \
+         LC_ALL=C.UTF-8 OPENAI_API_KEY=$KEY '$NATTER' --api-base '$BASE' -m nologprobs --system '' \
+         2>'$tmp/tui-err'; echo EXIT=\$?; sleep 600"
+    T set-option -t nt status off >/dev/null
+    wait_for "F1 shows the keys" 100 || bad "the chat screen did not start" "$(cap; cat "$tmp/tui-err")"
+    T send-keys -t nt "hi" Enter
+    wait_for "Hello, world!" 100
+    T send-keys -t nt F4
+    if wait_for "the server sent no" 30 && cap | grep -q "piece (no logprobs)"; then
+        ok "F4: the view says the server sent no probabilities"
+    else
+        bad "F4: the view says the server sent no probabilities" "$(cap)"
+    fi
+    if cap | grep -q "nologprobs @ 127.0.0.1:$(cat "$tmp/port") │ default │ tokens not reported"; then
+        ok "the status bar: the server, and no count it did not give"
+    else
+        bad "the status bar of a remote chat without usage" "$(cap | tail -n 2)"
+    fi
+    T send-keys -t nt C-d
+else
+    skip "tmux is not installed" 2
+fi
+
 # --- llama.cpp's llama-server, an independent implementation --------------------------------------
 LS=${NATTER_REF:-../shared/ref}/llama.cpp/llama-server
 if [ ! -x "$LS" ] || ! have_stories; then

@@ -4,7 +4,8 @@
 # the test: the streamed remote answer equals the local one (same model, question, seed and
 # greedy parameters), natter models lists the served model, and on the chat screen (tmux) Esc
 # stops a remote answer at once and a slider moved mid-answer continues the same answer
-# through /v1/completions, recorded as a live change in the session. The server is slowed
+# through /v1/completions, recorded as a live change in the session; the status bar names the
+# server and its token count, and F4 shows the probabilities the server sent (logprobs). The server is slowed
 # with NATTER_TEST_TOKEN_DELAY_MS (its worker is natter's) so the screen can act mid-answer.
 BUILD=${1:-build}
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +61,20 @@ else
 fi
 check "the session records the live change ($(grep -A3 changes "$tmp/chat.yaml" | head -n 4))" \
     grep -q "changes:" "$tmp/chat.yaml"
+# The status bar names the server and what it counted; F4 shows the server's probabilities.
+if wait_for "natter-guide @ 127.0.0.1:$PORT" 20 && cap | grep -q "tokens (server)"; then
+    ok "the status bar names the server and its token count"
+else
+    bad "the status bar of a remote chat" "$(cap | tail -n 3)"
+fi
+if cap | grep -q "ctx [0-9]*/0"; then bad "the status bar still shows a context meter of 0"; else ok; fi
+T send-keys -t nt F4
+if wait_for "candidate    server's %" 30 && cap | grep -q "[0-9]\.[0-9]%"; then
+    ok "F4: the probabilities natter serve sent (logprobs)"
+else
+    bad "F4: the probabilities natter serve sent (logprobs)" "$(cap)"
+fi
+T send-keys -t nt F4
 # Esc mid-answer: the answer stops at once and is marked.
 T send-keys -t nt "And then?" Enter
 wait_for "generating" 100

@@ -180,6 +180,8 @@ gen_source gen_local_source(gen_local *l);
 /* ================================================================== the loop ===== */
 
 #define GEN_N_CAND 10 /* candidates reported per token */
+#define GEN_CAND_TEXT 32 /* bytes of a candidate's text (NUL included) where a source reports
+                            candidates as text: a remote server's top_logprobs */
 
 typedef struct gen_opts {
     nt_sampler_params params;  /* at the start of the answer (seed included) */

@@ -22,6 +22,12 @@
 #define REMOTE_POLL_MS 50        /* longest wait between two looks at the cancel flag */
 #define REMOTE_MSG_MAX 200       /* bytes of a server's own message quoted in ours */
 
+/* One piece of text and, when the server sent them, its candidates (malloc'd, or NULL). */
+typedef struct piece {
+    char *text;
+    remote_cands *cands;
+} piece;
+
 typedef struct xfer {
     remote *r;
     CURL *h;
@@ -31,13 +37,15 @@ typedef struct xfer {
     sse_parser sse;
     strbuf errbody;            /* a non-2xx answer's body, capped */
     long retry_after;          /* Retry-After seconds, -1: none */
-    char **q;                  /* queued pieces (malloc'd), q[head .. head + n) */
+    piece *q;                  /* queued pieces (owned), q[head .. head + n) */
     size_t q_head, q_n, q_cap;
     size_t got;                /* bytes of text received */
     bool finished;             /* a finish_reason or [DONE] came */
     char finish[16];           /* the finish_reason ("" none) */
     bool done;                 /* the transfer is over */
     CURLcode cc;
+    remote_cands *pend;        /* candidates of a token that brought no text yet: the first
+                                  token of the next piece (owned) */
     bool failed;               /* err holds a stream error found by a callback */
     nt_err err;
     double last_byte;
@@ -56,6 +64,10 @@ struct remote {
     int family;                /* -1: unknown yet */
     bool family_probed;
     bool extras;               /* send top_k, min_p, repeat_penalty */
+    bool optional;             /* send logprobs, top_logprobs, stream_options */
+    bool sent_probs;           /* the running answer's server sent probabilities */
+    bool have_usage;           /* the last answer's server sent "usage" */
+    int32_t usage_prompt, usage_completion;
     char served_model[128];
     char fingerprint[128];
     bool (*cancel)(void *user);
@@ -123,6 +135,7 @@ int remote_init(remote **out, const remote_cfg *cfg, nt_err *err)
     r->max_answer = cfg->max_answer ? cfg->max_answer : (size_t)8 << 20;
     r->family = cfg->family;
     r->extras = true;
+    r->optional = true;
     r->multi = curl_multi_init();
     if (!r->base || !r->model || !r->key_env || !r->multi) goto nomem;
     /* The URL shown and recorded: no user, password or query (a key may hide in either). */
@@ -192,6 +205,15 @@ const char *remote_base(const remote *r) { return r->base_public; }
 const char *remote_served_model(const remote *r) { return r->served_model; }
 const char *remote_fingerprint(const remote *r) { return r->fingerprint; }
 const char *remote_key_env(const remote *r) { return r->key_env; }
+const char *remote_host(const remote *r) { return r->host; }
+bool remote_sent_probs(const remote *r) { return r->sent_probs; }
+
+bool remote_usage(const remote *r, int32_t *prompt, int32_t *completion)
+{
+    *prompt = r->usage_prompt;
+    *completion = r->usage_completion;
+    return r->have_usage;
+}
 
 int remote_set_model(remote *r, const char *model)
 {
@@ -226,8 +248,12 @@ static void xfer_free(xfer *x)
     free(x->body);
     sse_free(&x->sse);
     strbuf_free(&x->errbody);
-    for (size_t i = 0; i < x->q_n; i++) free(x->q[x->q_head + i]);
+    for (size_t i = 0; i < x->q_n; i++) {
+        free(x->q[x->q_head + i].text);
+        free(x->q[x->q_head + i].cands);
+    }
     free(x->q);
+    free(x->pend);
     free(x);
 }
 
@@ -241,11 +267,13 @@ static bool xfer_fail(xfer *x, const char *what)
     return false;
 }
 
-static bool xfer_push(xfer *x, const char *s, size_t n)
+/* Queues a piece of text with its candidates (taken, may be NULL). */
+static bool xfer_push(xfer *x, const char *s, size_t n, remote_cands *cands)
 {
     if (x->got + n > x->r->max_answer) {
         char w[96];
         snprintf(w, sizeof w, "the answer passed %zu bytes (natter's cap): cut there", x->r->max_answer);
+        free(cands);
         return xfer_fail(x, w);
     }
     if (x->q_head + x->q_n == x->q_cap) {
@@ -254,15 +282,21 @@ static bool xfer_push(xfer *x, const char *s, size_t n)
             x->q_head = 0;
         } else {
             size_t cap = x->q_cap ? x->q_cap * 2 : 16;
-            char **q = realloc(x->q, cap * sizeof *q);
-            if (!q) return xfer_fail(x, "out of memory");
+            piece *q = realloc(x->q, cap * sizeof *q);
+            if (!q) {
+                free(cands);
+                return xfer_fail(x, "out of memory");
+            }
             x->q = q;
             x->q_cap = cap;
         }
     }
     char *p = strndup(s, n);
-    if (!p) return xfer_fail(x, "out of memory");
-    x->q[x->q_head + x->q_n++] = p;
+    if (!p) {
+        free(cands);
+        return xfer_fail(x, "out of memory");
+    }
+    x->q[x->q_head + x->q_n++] = (piece){p, cands};
     x->got += n;
     return true;
 }
@@ -292,6 +326,61 @@ static void remote_copy_str(char *dst, size_t cap, json_t *v)
 {
     if (!json_is_string(v)) return;
     remote_quote(dst, cap, json_string_value(v), strlen(json_string_value(v)));
+}
+
+/* A token's text as a candidate's label: at most GEN_CAND_TEXT - 1 bytes, cut where a UTF-8
+ * character starts (the bytes stay the server's: the screen shows them through text.h). */
+static void remote_cand_text(char *dst, const char *s, size_t n)
+{
+    if (n > GEN_CAND_TEXT - 1) {
+        n = GEN_CAND_TEXT - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+static void remote_cand_add(remote_cands *c, const char *text, size_t n, double lp)
+{
+    if (c->n >= GEN_N_CAND || !isfinite(lp)) return;
+    /* Kept likeliest first: the list is short, an insertion is enough. */
+    int k = c->n++;
+    while (k > 0 && c->p[k - 1] < (float)exp(lp)) {
+        c->p[k] = c->p[k - 1];
+        memcpy(c->text[k], c->text[k - 1], GEN_CAND_TEXT);
+        k--;
+    }
+    c->p[k] = (float)exp(lp);
+    remote_cand_text(c->text[k], text, n);
+}
+
+/* The first token's candidates in a choice's "logprobs": the chat form {"content": [{token,
+ * logprob, top_logprobs: [{token, logprob}]}]} (llama.cpp's server uses it for both
+ * endpoints), or the completions form {"top_logprobs": [{TOKEN: logprob}]}. malloc'd; NULL
+ * when there are none (or no memory: candidates are a view, never worth failing for). */
+static remote_cands *remote_read_cands(json_t *lp)
+{
+    remote_cands *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    json_t *e0 = json_array_get(json_object_get(lp, "content"), 0);
+    json_t *top = json_object_get(e0, "top_logprobs"), *v;
+    size_t i;
+    if (json_is_array(top)) {
+        json_array_foreach(top, i, v) {
+            json_t *t = json_object_get(v, "token"), *l = json_object_get(v, "logprob");
+            if (json_is_string(t) && json_is_number(l))
+                remote_cand_add(c, json_string_value(t), json_string_length(t), json_number_value(l));
+        }
+    } else if (json_is_object(top = json_array_get(json_object_get(lp, "top_logprobs"), 0))) {
+        const char *k;
+        json_object_foreach(top, k, v)
+            if (json_is_number(v)) remote_cand_add(c, k, strlen(k), json_number_value(v));
+    }
+    if (c->n == 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* One SSE event: "[DONE]", an error, or a chunk of the answer. */
@@ -325,14 +414,38 @@ static int xfer_event(void *user, const char *type, const char *data, size_t n)
     remote *r = x->r;
     remote_copy_str(r->served_model, sizeof r->served_model, json_object_get(j, "model"));
     remote_copy_str(r->fingerprint, sizeof r->fingerprint, json_object_get(j, "system_fingerprint"));
+    json_t *u = json_object_get(j, "usage");
+    json_t *up = json_object_get(u, "prompt_tokens"), *uc = json_object_get(u, "completion_tokens");
+    if (json_is_integer(up) && json_is_integer(uc) && json_integer_value(up) >= 0 &&
+        json_integer_value(uc) >= 0 && json_integer_value(up) <= INT32_MAX / 2 &&
+        json_integer_value(uc) <= INT32_MAX / 2) {
+        r->have_usage = true;
+        r->usage_prompt = (int32_t)json_integer_value(up);
+        r->usage_completion = (int32_t)json_integer_value(uc);
+    }
     json_t *c0 = json_array_get(json_object_get(j, "choices"), 0); /* usage-only chunks: none */
     if (c0) {
+        json_t *lp = json_object_get(c0, "logprobs");
+        remote_cands *cands = json_is_object(lp) ? remote_read_cands(lp) : NULL;
+        if (cands) r->sent_probs = true;
         json_t *t = x->chat ? json_object_get(json_object_get(c0, "delta"), "content")
                             : json_object_get(c0, "text");
-        if (json_is_string(t) && json_string_length(t) > 0 &&
-            !xfer_push(x, json_string_value(t), json_string_length(t))) {
-            json_decref(j);
-            return 1;
+        if (json_is_string(t) && json_string_length(t) > 0) {
+            /* A piece's candidates are its first token's: one that came without text (a
+             * character split across tokens) comes first. */
+            if (x->pend) {
+                free(cands);
+                cands = x->pend;
+                x->pend = NULL;
+            }
+            if (!xfer_push(x, json_string_value(t), json_string_length(t), cands)) {
+                json_decref(j);
+                return 1;
+            }
+        } else if (!x->pend) {
+            x->pend = cands;
+        } else {
+            free(cands);
         }
         json_t *f = json_object_get(c0, "finish_reason");
         if (json_is_string(f)) {
@@ -562,7 +675,7 @@ static const char *remote_role(enum nt_chat_role r)
 }
 
 /* The request's JSON (malloc'd) or NULL when memory runs out. */
-static char *remote_body(const remote *r, const remote_req *q, bool extras)
+static char *remote_body(const remote *r, const remote_req *q, bool extras, bool optional)
 {
     json_t *o = json_object();
     if (!o) return NULL;
@@ -593,6 +706,16 @@ static char *remote_body(const remote *r, const remote_req *q, bool extras)
         for (size_t i = 0; i < q->n_stop; i++) json_array_append_new(st, json_string(q->stop[i]));
         json_object_set_new(o, "stop", st);
     }
+    if (optional && q->top_logprobs > 0) {
+        if (q->prompt) { /* the completions endpoint's form; OpenAI's allows at most 5 */
+            json_object_set_new(o, "logprobs", json_integer(q->top_logprobs < 5 ? q->top_logprobs : 5));
+        } else {
+            json_object_set_new(o, "logprobs", json_true());
+            json_object_set_new(o, "top_logprobs", json_integer(q->top_logprobs));
+        }
+    }
+    /* The token count the status bar shows comes with the last chunk when asked for. */
+    if (optional) json_object_set_new(o, "stream_options", json_pack("{s:b}", "include_usage", 1));
     if (extras) {
         json_object_set_new(o, "top_k", json_integer(p->top_k));
         json_object_set_new(o, "min_p", json_real(p->min_p));
@@ -609,20 +732,23 @@ static int remote_send(remote *r, const remote_req *q, xfer **out, nt_err *err)
 {
     *out = NULL;
     for (int attempt = 0;; attempt++) {
-        char *body = remote_body(r, q, r->extras);
+        char *body = remote_body(r, q, r->extras, r->optional);
         if (!body) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         xfer *x = xfer_new(r, r->base, q->prompt ? "completions" : "chat/completions", body,
                            !q->prompt, err);
         if (!x) return err->code;
         r->served_model[0] = r->fingerprint[0] = '\0';
+        r->have_usage = r->sent_probs = false;
         int rc = xfer_first(x, err);
         long code = 0;
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
         /* A strict server (a hosted API) refuses fields it does not know, before answering:
-         * asking again without llama.cpp's extras is safe, nothing was generated. */
-        if (rc != NT_OK && code == 400 && r->extras && attempt == 0 && x->got == 0) {
+         * asking again without llama.cpp's extras, then without the optional OpenAI fields,
+         * is safe, nothing was generated. */
+        if (rc != NT_OK && code == 400 && (r->extras || r->optional) && attempt < 2 && x->got == 0) {
             xfer_free(x);
-            r->extras = false;
+            if (r->extras) r->extras = false;
+            else r->optional = false;
             continue;
         }
         if (rc != NT_OK) {
@@ -783,6 +909,14 @@ out:
 
 /* ============================================================ the source ===== */
 
+int remote_piece_cands(const remote *r, remote_cands *out)
+{
+    const piece *p = r->cur && r->cur->q_n > 0 ? &r->cur->q[r->cur->q_head] : NULL;
+    if (p && p->cands) *out = *p->cands;
+    else out->n = 0;
+    return out->n;
+}
+
 static size_t remote_src_begin(void *self, const int32_t **ids)
 {
     *ids = NULL;
@@ -803,9 +937,10 @@ static int remote_src_eval(void *self, int32_t id, nt_err *err)
     remote *r = self;
     xfer *x = r->cur;
     if (!x || x->q_n == 0) return nt_err_set(err, NT_ERR_INVALID, "remote: no piece to take");
-    char *p = x->q[x->q_head];
-    strbuf_puts(&r->answer, p);
-    free(p);
+    piece *p = &x->q[x->q_head];
+    strbuf_puts(&r->answer, p->text);
+    free(p->text);
+    free(p->cands);
     x->q_head++;
     x->q_n--;
     if (r->answer.oom) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
@@ -827,7 +962,7 @@ static const char *remote_src_text(void *self, int32_t id, size_t *len)
         *len = 0;
         return "";
     }
-    const char *p = r->cur->q[r->cur->q_head];
+    const char *p = r->cur->q[r->cur->q_head].text;
     *len = strlen(p);
     return p;
 }

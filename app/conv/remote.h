@@ -41,6 +41,15 @@
 #define REMOTE_TOK_TEXT 0
 #define REMOTE_TOK_END 1
 
+/* A piece's candidates as the server reported them: the top_logprobs of the piece's first
+ * token, likeliest first, under the server's model distribution. */
+typedef struct remote_cands {
+    int n;                                  /* 0: the server sent none for this piece */
+    float p[GEN_N_CAND];                    /* probabilities (exp of the logprobs) */
+    char text[GEN_N_CAND][GEN_CAND_TEXT];   /* the tokens' text, cut at a character's end;
+                                               as the server sent it: untrusted bytes */
+} remote_cands;
+
 typedef struct remote_cfg {
     const char *base;          /* "http://host:port/v1" (copied) */
     const char *model;         /* model name the server knows (copied); NULL/"": none sent */
@@ -88,13 +97,16 @@ typedef struct remote_req {
     int32_t max_tokens;        /* 0: none sent */
     const char *const *stop;   /* borrowed for the call */
     size_t n_stop;
+    int top_logprobs;          /* ask for this many candidates per token (logprobs); 0: none */
 } remote_req;
 
 /* Sends q and waits for the first piece of the answer (or its end). NT_OK; NT_ERR_CANCELLED;
  * NT_ERR_IO with err saying what went wrong (nothing was generated). The answer's previous
  * transfer, if any, is dropped. A server that refuses the llama.cpp-style fields (top_k,
  * min_p, repeat_penalty) with HTTP 400 before answering is asked once more without them, and
- * from then on never sent them (safe: nothing was generated). */
+ * from then on never sent them; one that still refuses is asked once more without the
+ * optional OpenAI fields (logprobs, top_logprobs, stream_options), likewise (safe: nothing was
+ * generated). */
 int remote_start(remote *r, const remote_req *q, nt_err *err);
 /* Continues the running answer through the text completions endpoint with new parameters:
  * prompt is the conversation rendered by the chat template (remote_render) plus the text
@@ -110,6 +122,17 @@ const char *remote_answer_text(const remote *r, size_t *len);
  * server's /props names): malloc'd, caller frees. NT_ERR_UNSUPPORTED when no family is
  * known. */
 int remote_render(remote *r, const nt_chat_msg *msgs, size_t n, char **out, nt_err *err);
+/* The candidates of the piece gen_run is taking (call from the token hook, before the
+ * source's eval moves on): what the server reported for its first token. Returns out->n (0
+ * when the server sent none). */
+int remote_piece_cands(const remote *r, remote_cands *out);
+/* Whether the server sent probabilities at all in the running answer. */
+bool remote_sent_probs(const remote *r);
+/* The server's count of the last answer's tokens ("usage", asked for with stream_options):
+ * true with *prompt and *completion filled when it gave one. */
+bool remote_usage(const remote *r, int32_t *prompt, int32_t *completion);
+/* The server's host[:port], for the status bar and messages. Borrowed. */
+const char *remote_host(const remote *r);
 /* Ends the running transfer (after an answer, or to stop). */
 void remote_end(remote *r);
 

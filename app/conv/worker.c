@@ -140,7 +140,8 @@ static bool worker_remote_continue(worker *w, int32_t i, const nt_sampler_params
         memcpy(full + strlen(prompt), ans, n + 1);
         free(prompt);
         remote_req q = {.prompt = full, .params = *p, .stop = w->job.stop, .n_stop = w->job.n_stop,
-                        .max_tokens = w->job.max_tokens > 0 ? w->job.max_tokens - i : 0};
+                        .max_tokens = w->job.max_tokens > 0 ? w->job.max_tokens - i : 0,
+                        .top_logprobs = w->job.no_candidates ? 0 : GEN_N_CAND};
         rc = remote_continue(w->rm, &q, &err);
         free(full);
         if (rc == NT_OK) return true;
@@ -180,8 +181,20 @@ static int worker_gen_token(void *user, const gen_token *t, nt_err *err)
     worker_event te = {.kind = WEV_TOKEN, .id = t->id, .index = t->index, .n_cand = t->n_cand,
                        .n_stages = t->n_stages};
     te.text = strdup(t->text);
-    memcpy(te.cand, t->cand, sizeof te.cand);
-    memcpy(te.stages, t->stages, sizeof te.stages);
+    if (w->rm) {
+        /* The loop's own candidates are the source's two-entry vocabulary: meaningless. The
+         * server's, when it sent them, take their place. */
+        remote_cands rc;
+        te.n_stages = 0;
+        te.n_cand = w->job.no_candidates ? 0 : remote_piece_cands(w->rm, &rc);
+        for (int k = 0; k < te.n_cand; k++) {
+            te.cand[k] = (nt_sampler_cand){.id = -1, .p_before = rc.p[k], .p_after = rc.p[k]};
+            memcpy(te.cand_text[k], rc.text[k], GEN_CAND_TEXT);
+        }
+    } else {
+        memcpy(te.cand, t->cand, sizeof te.cand);
+        memcpy(te.stages, t->stages, sizeof te.stages);
+    }
     worker_emit(w, &te);
     return NT_OK;
 }
@@ -244,7 +257,8 @@ static void worker_run_remote(worker *w, const worker_job *job, worker_event *do
     done->end = GEN_END_ERROR;
     w->no_continue = false;
     remote_req q = {.msgs = job->msgs, .n_msgs = job->n_msgs, .params = job->params,
-                    .max_tokens = job->max_tokens, .stop = job->stop, .n_stop = job->n_stop};
+                    .max_tokens = job->max_tokens, .stop = job->stop, .n_stop = job->n_stop,
+                    .top_logprobs = job->no_candidates ? 0 : GEN_N_CAND};
     int rc = remote_start(w->rm, &q, &err);
     double t1 = worker_now();
     done->prompt_sec = t1 - t0;
@@ -269,6 +283,11 @@ static void worker_run_remote(worker *w, const worker_job *job, worker_event *do
     gen_source gs = remote_source(w->rm);
     gen_result res;
     if (gen_run(&gs, &go, &gh, &res, &err) != NT_OK) worker_error(w, err.msg);
+    int32_t up, uc;
+    if (remote_usage(w->rm, &up, &uc)) {
+        done->n_prompt = up;
+        done->n_past = up + uc;
+    }
     remote_end(w->rm);
     done->end = res.end;
     done->stop_text = res.stop_text;

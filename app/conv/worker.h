@@ -100,14 +100,20 @@ typedef struct worker_event {
                                      DONE: text the decoder held back to the end (or NULL),
                                      BEAM: the best beam's text so far,
                                      ERROR, NOTE: the message. Owned by the receiver: free() it */
-    nt_sampler_cand cand[GEN_N_CAND]; /* TOKEN: top candidates before/after the chain */
+    nt_sampler_cand cand[GEN_N_CAND]; /* TOKEN: top candidates before/after the chain; a
+                                     remote answer's: the server's probabilities (p_before ==
+                                     p_after, id -1), 0 of them when it sent none */
     int n_cand;
+    char cand_text[GEN_N_CAND][GEN_CAND_TEXT]; /* TOKEN of a remote answer: the candidates'
+                                     texts as the server sent them (untrusted bytes) */
     nt_sampler_stage_info stages[NT_STAGE_COUNT]; /* TOKEN: what each active stage kept */
     int n_stages;
     nt_sampler_params params;     /* PARAMS: the parameters now in force, from token `index` */
     enum gen_end end;             /* DONE */
-    int32_t n_past;               /* DONE: tokens now in the KV cache (prompt + answer) */
-    int32_t n_prompt, n_gen;      /* DONE: prompt tokens evaluated, tokens generated */
+    int32_t n_past;               /* DONE: tokens now in the KV cache (prompt + answer); a
+                                     remote answer: the server's count ("usage"), 0 unknown */
+    int32_t n_prompt, n_gen;      /* DONE: prompt tokens evaluated, tokens generated (a remote
+                                     answer: the server's prompt count, pieces) */
     double prompt_sec, gen_sec;   /* DONE: wall time of the prompt and of the answer */
     bool stop_text;               /* DONE: the GEN_END_EOG came from a stop string */
     worker_beam beams[WORKER_BEAM_ROWS]; /* BEAM: the best live beams, best first */

@@ -13,6 +13,7 @@
 #include "input.h"
 #include "term.h"
 #include "conv/promptview.h"
+#include "conv/remote.h"
 #include "util/strbuf.h"
 
 #include <errno.h>
@@ -320,8 +321,15 @@ char *tui_stats_text(const tui *t)
     }
     int32_t n_ctx = chat_n_ctx(t->chat);
     int32_t used = t->u.status.n_past;
-    strbuf_printf(&b, "context: %d of %d tokens used (%.0f%%)", (int)used, (int)n_ctx,
-                  n_ctx > 0 ? 100.0 * used / n_ctx : 0.0);
+    if (t->u.server && t->u.status.server_tokens > 0)
+        strbuf_printf(&b, "context: held by the server at %s, %d tokens as it counted them",
+                      t->u.server, (int)t->u.status.server_tokens);
+    else if (t->u.server)
+        strbuf_printf(&b, "context: held by the server at %s (it reports no token count)",
+                      t->u.server);
+    else
+        strbuf_printf(&b, "context: %d of %d tokens used (%.0f%%)", (int)used, (int)n_ctx,
+                      n_ctx > 0 ? 100.0 * used / n_ctx : 0.0);
     return strbuf_take(&b, NULL);
 }
 
@@ -351,6 +359,7 @@ void tui_update_meter(tui *t)
     u->status.tok_per_sec = 0;
     if (chat_n_turns(t->chat) == 0) {
         u->status.n_past = u->persona_tokens;
+        u->status.server_tokens = 0; /* a new conversation: the server's count was the old one's */
         return;
     }
     nt_tokens ids = {0};
@@ -735,7 +744,13 @@ int tui_worker_event(tui *t, worker_event *ev)
             if (st) a->stages = st;
             uint8_t *ns = realloc(a->n_stages, cap);
             if (ns) a->n_stages = ns;
-            if (off && cand && nc && st && ns) a->cap = cap;
+            bool ct_ok = true;
+            if (u->server) { /* the server's candidates come as text */
+                char(*ct)[GEN_N_CAND][GEN_CAND_TEXT] = realloc(a->ctext, cap * sizeof *ct);
+                if (ct) a->ctext = ct;
+                ct_ok = ct != NULL;
+            }
+            if (off && cand && nc && st && ns && ct_ok) a->cap = cap;
         }
         if (a && a->n < a->cap) {
             a->off[a->n] = turn->len;
@@ -744,6 +759,7 @@ int tui_worker_event(tui *t, worker_event *ev)
             a->n_cand[a->n] = (uint8_t)k;
             memcpy(a->stages[a->n], ev->stages, sizeof ev->stages);
             a->n_stages[a->n] = (uint8_t)ev->n_stages;
+            if (a->ctext) memcpy(a->ctext[a->n], ev->cand_text, sizeof ev->cand_text);
             a->n++;
         }
         chat_apply(t->chat, ev);
@@ -798,6 +814,7 @@ int tui_worker_event(tui *t, worker_event *ev)
         u->status.state = ev->end == GEN_END_STOPPED ? UI_STOPPED : UI_IDLE;
         if (ev->n_gen > 0 && ev->gen_sec > 0) u->status.tok_per_sec = ev->n_gen / ev->gen_sec;
         u->status.n_past = ev->n_past;
+        if (u->server && ev->n_past > 0) u->status.server_tokens = ev->n_past;
         u->status.n_gen_now = 0;
         f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
         if (!answer) {
@@ -980,6 +997,7 @@ int tui_main(const struct cli_opts *opts)
     t.u.worker = t.w;
     t.u.tok = worker_tokenizer(t.w);
     t.u.model_name = mi->name;
+    t.u.server = worker_remote(t.w) ? remote_host(worker_remote(t.w)) : NULL;
     t.u.params = t.u.base_params = opts->params;
     t.u.max_tokens = t.u.base_max_tokens = opts->max_tokens;
 

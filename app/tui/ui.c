@@ -42,6 +42,7 @@ void ui_truncate(ui *u, size_t n)
         free(u->answers[i].n_cand);
         free(u->answers[i].stages);
         free(u->answers[i].n_stages);
+        free(u->answers[i].ctext);
         memset(&u->answers[i], 0, sizeof u->answers[i]);
     }
     if (n < u->n_answers) u->n_answers = n;
@@ -358,8 +359,25 @@ static void ui_draw_status(ui *u)
     if (u->status.state == UI_GENERATING) used += u->status.progress_total + u->status.n_gen_now;
     if (u->status.tok_per_sec > 0) snprintf(tps, sizeof tps, " \xe2\x94\x82 %.1f tok/s", u->status.tok_per_sec);
     if (u->persona_tokens > 0) snprintf(ptok, sizeof ptok, " %d tok", u->persona_tokens);
-    snprintf(left, sizeof left, " %s \xe2\x94\x82 %s%s \xe2\x94\x82 ctx %d/%d%s", u->model_name ? u->model_name : "?",
-             u->persona ? u->persona : "default", ptok, used, n_ctx, tps);
+    if (u->server) {
+        /* A server holds the context and counts its own tokens: what it reported, and the
+         * pieces of the answer on its way; no meter of a size nobody knows. */
+        char toks[64], more[24] = "";
+        if (u->status.state == UI_GENERATING && u->status.n_gen_now > 0)
+            snprintf(more, sizeof more, " +%d", u->status.n_gen_now);
+        if (u->status.server_tokens > 0)
+            snprintf(toks, sizeof toks, "%d tokens (server)%s", u->status.server_tokens, more);
+        else
+            snprintf(toks, sizeof toks, "tokens not reported%s", more);
+        snprintf(left, sizeof left, " %s @ %s \xe2\x94\x82 %s%s \xe2\x94\x82 %s%s",
+                 u->model_name && u->model_name[0] ? u->model_name : "(server's model)", u->server,
+                 u->persona ? u->persona : "default", ptok, toks, tps);
+        n_ctx = 0;
+    } else {
+        snprintf(left, sizeof left, " %s \xe2\x94\x82 %s%s \xe2\x94\x82 ctx %d/%d%s",
+                 u->model_name ? u->model_name : "?", u->persona ? u->persona : "default", ptok,
+                 used, n_ctx, tps);
+    }
     int sw = (int)strlen(state) + 2;
     int x = ui_put_text(w, 0, 0, left, TS_STATUS, u->cols - sw - 1);
     /* A context meter when there is room for it. */

@@ -59,6 +59,8 @@ typedef struct ui_answer {
     uint8_t *n_cand;
     nt_sampler_stage_info (*stages)[NT_STAGE_COUNT]; /* what each active stage kept */
     uint8_t *n_stages;
+    char (*ctext)[GEN_N_CAND][GEN_CAND_TEXT]; /* a remote answer: the candidates' texts as
+                                                the server sent them; NULL for a local one */
     size_t n, cap;
 } ui_answer;
 
@@ -142,6 +144,8 @@ typedef struct ui_status_view {
     int32_t n_gen_now;          /* tokens of the answer being generated */
     double gen_started;         /* monotonic seconds at its first token */
     int32_t n_past;             /* tokens in the KV cache */
+    int32_t server_tokens;      /* a remote chat: the conversation's tokens as the server last
+                                   counted them ("usage"), 0 = not reported */
     char ask[256];              /* a y/n question shown instead of the status ("" = none) */
     WINDOW *win;
 } ui_status_view;
@@ -170,6 +174,8 @@ typedef struct ui {
     worker *worker;             /* borrowed */
     const nt_tokenizer *tok;       /* borrowed */
     const char *model_name;
+    const char *server;         /* a remote chat's server, host[:port] (borrowed); NULL for a
+                                   local model */
     const char *persona;        /* the persona's name (borrowed) */
     int32_t persona_tokens;     /* tokens its fixed part takes (status bar), 0 = unknown */
     char *note;                 /* a system note shown at the end of the history (a persona's

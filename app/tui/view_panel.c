@@ -240,15 +240,19 @@ void view_panel_draw(ui *u)
 /* ------------------------------------------------------------------ probabilities ----- */
 
 /* Writes a token's text for the probabilities view: quoted, spaces as ·. */
-static void token_label(const nt_tokenizer *tok, int32_t id, char *buf, size_t cap)
+/* A candidate's label: its bytes with spaces shown as '·' (id's, or the server's text when
+ * text is not NULL). */
+static void token_label(const nt_tokenizer *tok, int32_t id, const char *text, char *buf, size_t cap)
 {
     char raw[64];
-    int n = tok ? nt_tokenizer_token_bytes(tok, id, raw, sizeof raw - 1) : -1;
+    int n = text ? (int)strnlen(text, sizeof raw - 1)
+                 : tok ? nt_tokenizer_token_bytes(tok, id, raw, sizeof raw - 1) : -1;
     if (n < 0) {
         snprintf(buf, cap, "#%d", (int)id);
         return;
     }
     if (n > (int)sizeof raw - 1) n = (int)sizeof raw - 1;
+    if (text) memcpy(raw, text, (size_t)n);
     raw[n] = '\0';
     size_t j = 0;
     for (int i = 0; i < n && j + 4 < cap; i++) {
@@ -345,13 +349,25 @@ void view_probs_draw(ui *u)
         }
         ui_put_text(w, y0++, x0, line, TS_DIM, width);
     }
-    ui_put_text(w, y0, x0, "candidate    before \xe2\x86\x92 after", TS_DIM, width);
+    if (u->server && a->n_cand[k] == 0) {
+        /* A server that returns no logprobs: nothing to show, and the view says why. */
+        static const char *const why[] = {"the server sent no", "probabilities for this",
+                                          "piece (no logprobs)"};
+        for (int i = 0; i < 3 && y0 + i < u->probs.h - (u->side ? 0 : 1); i++)
+            ui_put_text(w, y0 + i, x0, why[i], TS_DIM, width);
+        return;
+    }
+    ui_put_text(w, y0, x0, u->server ? "candidate    server's %"
+                                     : "candidate    before \xe2\x86\x92 after", TS_DIM, width);
     for (int i = 0; i < a->n_cand[k] && i + y0 + 1 < u->probs.h - (u->side ? 0 : 1); i++) {
         const nt_sampler_cand *c = &a->cand[k][i];
-        token_label(u->tok, c->id, lab, sizeof lab);
+        token_label(u->tok, c->id, a->ctext ? a->ctext[k][i] : NULL, lab, sizeof lab);
         char row[160];
-        snprintf(row, sizeof row, "%5.1f%% \xe2\x86\x92 %5.1f%%", 100.0 * c->p_before,
-                 100.0 * c->p_after);
+        if (u->server) /* the server's distribution: one number, no chain here */
+            snprintf(row, sizeof row, "%5.1f%%", 100.0 * c->p_after);
+        else
+            snprintf(row, sizeof row, "%5.1f%% \xe2\x86\x92 %5.1f%%", 100.0 * c->p_before,
+                     100.0 * c->p_after);
         int y = i + y0 + 1;
         int st = c->p_after > 0 ? TS_TEXT : TS_DIM;
         ui_put_text(w, y, x0, "\xc2\xab", TS_DIM, 1);
