@@ -153,6 +153,9 @@ static void test_roff(void)
         {".PP", "", CHUNK_ROFF_BREAK},
         {".IP \\(bu 2", "*", CHUNK_ROFF_BREAK},
         {"text \\\" trailing comment", "text ", CHUNK_ROFF_TEXT},
+        /* An escape before a character of several bytes takes all of it, never leaving a
+         * lone continuation byte (fuzz_docs found it). */
+        {"a\\\xd9\x80" "b \\f\xc3\xa9" "c \\(\xe2\x82\xac" "d", "ab c d", CHUNK_ROFF_TEXT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         strbuf b = {0};

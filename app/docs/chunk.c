@@ -158,6 +158,10 @@ static void roff_text(const char *s, size_t n, strbuf *out)
         case '`': strbuf_putc(out, '`'); break;
         default: break; /* \& \| \^ \c \% and the rest: nothing to show */
         }
+        /* An escape that took the first bytes of a character (\é, \fé, \(xé) takes the
+         * rest of it too: a passage is always valid UTF-8 (fuzz_docs found \ before U+0640
+         * leaving a lone continuation byte). */
+        while (i < n && text_is_cont((unsigned char)s[i])) i++;
     }
 }
 
