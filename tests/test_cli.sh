@@ -140,6 +140,10 @@ check "--ctx at the trained context: no warning" sh -c "! grep -q warning '$tmp/
 "$NATTER" --help >"$tmp/help.out" 2>&1; rc=$?
 check "--help exits 0" [ "$rc" -eq 0 ]
 check "--help lists the options" grep -q -- "--repeat-penalty" "$tmp/help.out"
+# it fits an 80-column terminal (characters, not bytes: top-nσ), and --template names every
+# family the engine knows, the newest included
+check "--help: no line wider than 79 columns" sh -c "LC_ALL=C.UTF-8 awk 'length > 79 { bad = 1 } END { exit bad }' '$tmp/help.out'"
+check "--help: --template lists every family" sh -c "sed -n '/--template NAME/,/--ctx N/p' '$tmp/help.out' | tr -s ' \\n' '\\n\\n' | grep -cxE 'plain|chatml|mistral-v7-tekken|deepseek3|granite' | grep -qx 5"
 check "--version" sh -c "'$NATTER' --version | grep -Eq '^natter [0-9]+\\.[0-9]+'"
 
 # A missing model file: one message naming it, exit non-zero.

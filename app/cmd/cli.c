@@ -56,12 +56,37 @@ void cli_opts_default(struct cli_opts *o)
 }
 
 /* The sampling options, from the parameter table: "--NAME ARG  help (RANGE; default D)". */
+/* Columns of the help: option names from 2, their text from 26, lines within 80. */
+#define CLI_HELP_COL 26
+#define CLI_HELP_WIDTH 80
+
+/* Writes the words of text from column col on, wrapping onto lines indented to the help's
+ * text column, and ends the line. Columns count characters, not bytes. */
+static void cli_help_wrap(FILE *out, int col, const char *text)
+{
+    const char *p = text;
+    bool first = true;
+    while (*p) {
+        while (*p == ' ') p++;
+        const char *e = p;
+        int w = 0;
+        while (*e && *e != ' ') w += ((unsigned char)*e++ & 0xC0) != 0x80;
+        if (e == p) break;
+        if (!first && col + 1 + w > CLI_HELP_WIDTH - 1) col = fprintf(out, "\n%*s", CLI_HELP_COL - 1, "") - 2;
+        col += fprintf(out, " %.*s", (int)(e - p), p) - (int)(e - p) + w;
+        first = false;
+        p = e;
+    }
+    fputc('\n', out);
+}
+
+/* The sampling parameters' options, from the one table (params.h). */
 static void cli_usage_params(FILE *out)
 {
     const param_values def = {.sp = nt_sampler_default_params()};
     for (size_t i = 0; i < PARAM_COUNT; i++) {
         const param_def *d = &param_defs[i];
-        char opt[48], range[64] = "", dflt[48] = "";
+        char opt[48], range[64] = "", dflt[48] = "", text[512];
         if (d->shrt) snprintf(opt, sizeof opt, "-%c, --%s %s", d->shrt, d->name, d->arg);
         else snprintf(opt, sizeof opt, "    --%s %s", d->name, d->arg);
         if (d->kind == PARAM_FLOAT) snprintf(range, sizeof range, "%g to %g", d->lo, d->hi);
@@ -71,16 +96,22 @@ static void cli_usage_params(FILE *out)
             strcpy(dflt, range[0] ? "; default " : "default ");
             param_format(d, &def, dflt + strlen(dflt), sizeof dflt - strlen(dflt));
         }
-        /* Columns as in the rest of the help: the text at 26, lines within 80. */
+        if (range[0] || dflt[0]) snprintf(text, sizeof text, "%s (%s%s)", d->help, range, dflt);
+        else snprintf(text, sizeof text, "%s", d->help);
         int col = fprintf(out, "  %-23s", opt);
-        if (col > 25) col = fprintf(out, "\n%25s", "") - 1;
-        col += fprintf(out, " %s", d->help);
-        if (range[0] || dflt[0]) {
-            if (col + (int)strlen(range) + (int)strlen(dflt) + 3 > 80) fprintf(out, "\n%25s", "");
-            fprintf(out, " (%s%s)", range, dflt);
-        }
-        fputs("\n", out);
+        if (col > CLI_HELP_COL - 1) col = fprintf(out, "\n%*s", CLI_HELP_COL - 1, "") - 1;
+        cli_help_wrap(out, col, text);
     }
+}
+
+/* --template's line: the families the engine knows, from its own table. */
+static void cli_usage_templates(FILE *out)
+{
+    char text[512] = "chat template family (default: the model's own):";
+    size_t n = strlen(text);
+    for (int f = 0; nt_chat_family_name((enum nt_chat_family)f) && n < sizeof text; f++)
+        n += (size_t)snprintf(text + n, sizeof text - n, " %s", nt_chat_family_name((enum nt_chat_family)f));
+    cli_help_wrap(out, fprintf(out, "  %-23s", "    --template NAME"), text);
 }
 
 void cli_usage(FILE *out)
@@ -88,43 +119,52 @@ void cli_usage(FILE *out)
     fputs("usage: natter [options]                 chat in the terminal (TUI)\n"
           "       natter -m MODEL -p QUESTION       answer once, streaming to stdout\n"
           "       echo QUESTION | natter -m MODEL   the same, the question from stdin\n"
+          "       natter models [--api-base URL]    the models on disk (or on a server)\n"
           "       natter info MODEL                 what is inside a GGUF file\n"
           "       natter tokenize MODEL [--ids]     tokenize stdin\n"
           "       natter perplexity -m MODEL -f TEXT [--ctx N] [--threads N]\n"
           "       natter bench [-m MODEL] [--threads N] [--json] [--quick]\n"
-          "       natter replay FILE [--check] [-m MODEL] [--temp X ...]  regenerate a session\n"
-          "       natter export FILE [--format md|json] [-o OUT]          export a session\n"
-          "       natter models --api-base URL      the models an OpenAI-compatible server offers\n"
-          "       natter --check [--model MODEL] FILE...   validate persona and theme files\n"
-          "       natter import-card CARD.json [-o FILE] [--force]  a Character Card V2 as a persona\n"
-          "       natter serve [-m MODEL] [--port N] [--api-key-env NAME]  an OpenAI-compatible server\n"
+          "       natter replay FILE [--check] [-m MODEL] [--temp X ...]\n"
+          "                                         regenerate a session\n"
+          "       natter export FILE [--format md|json] [-o OUT]   export a session\n"
+          "       natter --check [--model MODEL] FILE...\n"
+          "                                         validate persona and theme files\n"
+          "       natter import-card CARD.json [-o FILE] [--force]\n"
+          "                                         a Character Card V2 as a persona\n"
+          "       natter serve [-m MODEL] [--port N] [--api-key-env NAME]\n"
+          "                                         an OpenAI-compatible server\n"
+          "       natter train --data DIR -o MODEL [...]   train a small model\n"
           "\n"
           "options:\n"
-          "  -m, --model FILE        the GGUF model (default: " CLI_DEFAULT_MODEL ")\n"
+          "  -m, --model FILE        the GGUF model, or a name natter models shows\n"
+          "                          (default: " CLI_DEFAULT_MODEL ")\n"
           "  -p, --prompt TEXT       answer TEXT once and exit; '-' reads it from stdin\n"
-          "      --persona NAME      system prompt, examples and sampling from prompts/NAME.yaml\n"
-          "                          (or a file; default: the built-in persona)\n"
-          "      --context FILE      add FILE as a context document (repeatable); one that\n"
-          "                          does not fit the context is searched instead, as --docs\n"
+          "      --persona NAME      system prompt, examples and sampling from\n"
+          "                          prompts/NAME.yaml (or a file; default: built in)\n"
+          "      --context FILE      add FILE as a context document (repeatable); one\n"
+          "                          that does not fit is searched instead, as --docs\n"
           "      --docs PATH...      answer from passages of these files and folders\n"
           "                          (recursively), found for each question (repeatable)\n"
           "      --theme NAME        colour theme from themes/NAME.yaml (or a file)\n"
           "      --list-personas, --list-themes   list the personas or themes found\n"
           "      --system TEXT       the system prompt (replaces the persona's)\n"
-          "      --raw               feed the prompt as plain text, without the chat template\n"
-          "      --template NAME     chat template family: plain chatml llama2 llama3 zephyr\n"
-          "                          phi3 gemma mistral (default: detected from the model)\n"
-          "      --ctx N             context length in tokens (default: the model's, <= 4096)\n"
+          "      --raw               feed the prompt as plain text, without a template\n"
+          , out);
+    cli_usage_templates(out);
+    fputs("      --ctx N             context length in tokens (default: the model's,\n"
+          "                          at most 4096)\n"
           "      --threads N         compute threads (default: all CPUs)\n"
-          "      --api-base URL      answer through an OpenAI-compatible server (vLLM, llama.cpp,\n"
-          "                          Ollama, a hosted API), e.g. http://127.0.0.1:8080/v1; -m then\n"
-          "                          names the server's model\n"
-          "      --api-key-env VAR   the variable holding the API key (default: OPENAI_API_KEY)\n",
+          "      --api-base URL      answer through an OpenAI-compatible server (vLLM,\n"
+          "                          llama.cpp, Ollama, a hosted API), e.g.\n"
+          "                          http://127.0.0.1:8080/v1; -m then names its model\n"
+          "      --api-key-env VAR   the variable holding the API key\n"
+          "                          (default: OPENAI_API_KEY)\n",
           out);
     cli_usage_params(out);
     fputs("  -v, --verbose           print the seed and the speed on stderr\n"
-          "      --show-prompt[=ids] with -p: print the prompt as the model sees it (the parts'\n"
-          "                          tokens, the text; =ids: each token) instead of answering\n"
+          "      --show-prompt[=ids] with -p: print the prompt as the model sees it (the\n"
+          "                          parts' tokens, the text; =ids: each token) instead\n"
+          "                          of answering\n"
           "      --resume [NAME]     continue a saved session (default: the latest)\n"
           "      --save FILE         save the conversation as a session file\n"
           "  -h, --help              this help\n"
