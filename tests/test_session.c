@@ -16,6 +16,7 @@
 #include "natter.h"
 #include "t.h"
 #include "t_models.h"
+#include "util/strbuf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +60,15 @@ static const char *const odd[] = {
     "&anchor *alias !tag",
 };
 #define N_ODD (sizeof odd / sizeof odd[0])
+
+/* Makes s->turns one line of turns, each after the one before it (no alternatives). */
+static void turns_linear(session *s)
+{
+    for (size_t i = 0; i < s->n_turns; i++) {
+        s->turns[i].parent = i ? i - 1 : CHAT_ROOT;
+        s->turns[i].current = true;
+    }
+}
 
 static void turn_set_text(chat_turn *t, const char *s)
 {
@@ -116,6 +126,7 @@ static session *make_session(void)
     size_t n = 2 * (N_ODD + 1);
     s->turns = calloc(n, sizeof *s->turns);
     s->n_turns = n;
+    turns_linear(s);
     for (size_t i = 0; i < n; i++) {
         chat_turn *t = &s->turns[i];
         t->role = i % 2 ? NT_ROLE_ASSISTANT : NT_ROLE_USER;
@@ -738,6 +749,7 @@ static void test_export(void)
     s->model.file = strdup("m.gguf");
     s->n_turns = 2;
     s->turns = calloc(2, sizeof *s->turns);
+    turns_linear(s);
     s->turns[0].role = NT_ROLE_USER;
     turn_set_text(&s->turns[0], "Hi\nthere");
     s->turns[1].role = NT_ROLE_ASSISTANT;
@@ -753,6 +765,207 @@ static void test_export(void)
     T_CHECK(md && strstr(md, "\n## User\n\nHi\nthere\n") && strstr(md, "\n## Assistant\n\nHello"));
     free(md);
     session_free(s);
+}
+
+/* ------------------------------------------------------------------ branches ----- */
+
+/* An answer turn with text and tokens, complete, as a restored session has it. */
+static chat_turn tree_answer(const char *text, int32_t id)
+{
+    chat_turn a = {.role = NT_ROLE_ASSISTANT, .text = (char *)text, .len = strlen(text),
+                   .params = nt_sampler_default_params(), .complete = true};
+    a.tokens.v = malloc(sizeof *a.tokens.v);
+    if (a.tokens.v) {
+        a.tokens.v[0] = id;
+        a.tokens.n = a.tokens.cap = 1;
+    }
+    return a;
+}
+
+static chat_turn tree_question(const char *text)
+{
+    return (chat_turn){.role = NT_ROLE_USER, .text = (char *)text, .len = strlen(text)};
+}
+
+/* The texts of c's current path joined with '|'. */
+static char *path_text(const chat *c)
+{
+    strbuf b = {0};
+    strbuf_puts(&b, "");
+    for (size_t i = 0; i < chat_n_turns(c); i++)
+        strbuf_printf(&b, "%s%s", i ? "|" : "", chat_turn_at(c, i)->text);
+    return strbuf_take(&b, NULL);
+}
+
+/* The tree of alternatives: /regen and /edit keep what they replace, switching changes the
+ * path below, /undo removes a branch and shows the one before it, and a session keeps the
+ * whole tree and its current path through the file (alternative_to, current). */
+static void test_branches(void)
+{
+    chat *c = chat_init(NULL, NT_CHAT_PLAIN, 256); /* no model needed: restored turns */
+    T_ASSERT(c);
+    chat_turn q1 = tree_question("Q1"), a1 = tree_answer("A1", 11), a1b = tree_answer("A1b", 12);
+    chat_turn q2 = tree_question("Q2"), a2 = tree_answer("A2", 21);
+    chat_turn q3 = tree_question("Q3"), a3 = tree_answer("A3", 31);
+    chat_turn q3b = tree_question("Q3b");
+    T_EQ_INT(chat_restore_turn(c, &q1), NT_OK);
+    T_EQ_INT(chat_restore_turn(c, &a1), NT_OK);
+    T_EQ_INT(chat_branch_point(c), -1);
+    size_t k = 9;
+    T_EQ_INT(chat_alternatives(c, 1, &k), 1);
+    T_EQ_INT(k, 0);
+    /* /regen: A1 leaves the path but stays; the new answer is its alternative */
+    T_EQ_INT(chat_regen(c), NT_OK);
+    T_EQ_INT(chat_n_turns(c), 1);
+    T_EQ_INT(chat_alternatives(c, 1, &k), 1); /* below the end, not shown */
+    T_EQ_INT(k, 1);
+    T_EQ_INT(chat_branch_point(c), 1);
+    T_EQ_INT(chat_restore_turn(c, &a1b), NT_OK);
+    T_EQ_INT(chat_alternatives(c, 1, &k), 2);
+    T_EQ_INT(k, 1);
+    T_EQ_INT(chat_n_nodes(c), 3);
+    T_EQ_INT(chat_restore_turn(c, &q2), NT_OK);
+    T_EQ_INT(chat_restore_turn(c, &a2), NT_OK);
+    char *pt = path_text(c);
+    T_EQ_STR(pt, "Q1|A1b|Q2|A2");
+    free(pt);
+    T_EQ_INT(chat_branch_point(c), 1);
+    /* back to the first answer: the path below it is its own (nothing yet) */
+    T_EQ_INT(chat_switch(c, 1, 0), NT_OK);
+    pt = path_text(c);
+    T_EQ_STR(pt, "Q1|A1");
+    free(pt);
+    T_EQ_INT(chat_restore_turn(c, &q3), NT_OK);
+    T_EQ_INT(chat_restore_turn(c, &a3), NT_OK);
+    /* /edit keeps the answered question as an alternative of the next one */
+    char *q = chat_edit(c);
+    T_EQ_STR(q, "Q3");
+    free(q);
+    T_EQ_INT(chat_add_user(c, "Q3b"), NT_OK);
+    T_EQ_INT(chat_alternatives(c, 2, &k), 2);
+    T_EQ_INT(k, 1);
+    /* an unanswered question edited away is not kept */
+    q = chat_edit(c);
+    T_EQ_STR(q, "Q3b");
+    free(q);
+    T_EQ_INT(chat_alternatives(c, 2, &k), 1);
+    T_EQ_INT(chat_restore_turn(c, &q3b), NT_OK);
+    chat_turn a3b = tree_answer("A3b", 32);
+    T_EQ_INT(chat_restore_turn(c, &a3b), NT_OK);
+    /* switching back and forth keeps each branch's own path below */
+    T_EQ_INT(chat_switch(c, 1, 1), NT_OK);
+    pt = path_text(c);
+    T_EQ_STR(pt, "Q1|A1b|Q2|A2");
+    free(pt);
+    T_EQ_INT(chat_switch(c, 1, 0), NT_OK);
+    pt = path_text(c);
+    T_EQ_STR(pt, "Q1|A1|Q3b|A3b");
+    free(pt);
+    T_EQ_INT(chat_switch(c, 1, 2), NT_ERR_INVALID);
+    T_EQ_INT(chat_n_nodes(c), 9);
+
+    /* The session keeps the tree: every turn, the current path, each alternative's place. */
+    session *s = session_init();
+    T_ASSERT(s);
+    s->model.file = strdup("m.gguf");
+    T_EQ_INT(session_capture(s, c), NT_OK);
+    T_EQ_INT(s->n_turns, 9);
+    size_t len;
+    char *y = session_to_yaml(s, &len);
+    T_ASSERT(y);
+    /* depth first, alternatives in the order they were made: Q1 A1 Q3 A3 Q3b A3b A1b Q2 A2 */
+    T_CHECK(strstr(y, "message_count: 9\n") != NULL);
+    T_CHECK(strstr(y, "- role: user\n  alternative_to: 2\n  current: true\n") != NULL);
+    T_CHECK(strstr(y, "- role: assistant\n  alternative_to: 1\n  time:") != NULL ||
+            strstr(y, "- role: assistant\n  alternative_to: 1\n  text:") != NULL);
+    session *r = NULL;
+    ycfg_diag d = {0};
+    T_EQ_INT(session_parse(&r, "tree.yaml", y, len, &d), NT_OK);
+    print_diag(&d);
+    ycfg_diag_free(&d);
+    T_ASSERT(r);
+    T_EQ_INT(r->n_turns, 9);
+    size_t np;
+    size_t *tp = session_path_turns(r, &np);
+    T_ASSERT(tp && np == 4);
+    T_EQ_STR(r->turns[tp[0]].text, "Q1");
+    T_EQ_STR(r->turns[tp[1]].text, "A1");
+    T_EQ_STR(r->turns[tp[2]].text, "Q3b");
+    T_EQ_STR(r->turns[tp[3]].text, "A3b");
+    T_EQ_INT(session_alternative_to(r, tp[2]), 2); /* Q3b is another version of Q3 */
+    free(tp);
+    /* written again, it is the same file */
+    size_t len2;
+    char *y2 = session_to_yaml(r, &len2);
+    T_CHECK(y2 && len2 == len && !memcmp(y, y2, len));
+    free(y2);
+    /* exports take the current path */
+    char *md = session_export_md(r);
+    T_CHECK(md && strstr(md, "Q3b") && strstr(md, "A3b") && !strstr(md, "A1b") && !strstr(md, "Q2"));
+    free(md);
+    /* restored, the chat has the tree and the path */
+    chat *c2 = chat_init(NULL, NT_CHAT_PLAIN, 256);
+    nt_err e = {0};
+    T_EQ_INT(session_restore(r, c2, &e), NT_OK);
+    T_EQ_INT(chat_n_nodes(c2), 9);
+    pt = path_text(c2);
+    T_EQ_STR(pt, "Q1|A1|Q3b|A3b");
+    free(pt);
+    T_EQ_INT(chat_alternatives(c2, 1, &k), 2);
+    T_EQ_INT(k, 0);
+    T_EQ_INT(chat_switch(c2, 1, 1), NT_OK);
+    pt = path_text(c2);
+    T_EQ_STR(pt, "Q1|A1b|Q2|A2");
+    free(pt);
+    /* /undo removes the exchange with its branches and shows the alternative before it */
+    T_EQ_INT(chat_switch(c2, 1, 0), NT_OK);
+    T_EQ_INT(chat_undo(c2), NT_OK);
+    pt = path_text(c2);
+    T_EQ_STR(pt, "Q1|A1|Q3|A3");
+    free(pt);
+    T_EQ_INT(chat_n_nodes(c2), 7);
+    T_EQ_INT(chat_alternatives(c2, 2, &k), 1);
+    /* a file from before branches (no alternative_to, no current) is one line of turns:
+     * the existing tests read those; a bad tree is refused at its place */
+    char *t = strdup(y);
+    char *at = strstr(t, "  alternative_to: 2\n");
+    T_ASSERT(at);
+    memcpy(at, "  alternative_to: 9\n", 20);
+    session *bad = NULL;
+    T_EQ_INT(session_parse(&bad, "bad.yaml", t, strlen(t), &d), NT_ERR_FORMAT);
+    T_CHECK(d.n >= 1 && strstr(d.v[0], "'alternative_to' must name an earlier message (from 0), not 9"));
+    ycfg_diag_free(&d);
+    memcpy(at, "  alternative_to: 1\n", 20); /* a question as another version of an answer */
+    T_EQ_INT(session_parse(&bad, "bad.yaml", t, strlen(t), &d), NT_ERR_FORMAT);
+    T_CHECK(d.n >= 1 && strstr(d.v[0], "must be an answer (role: assistant)"));
+    ycfg_diag_free(&d);
+    free(t);
+    t = strdup(y);
+    at = strstr(t, "- role: assistant\n  alternative_to: 1\n");
+    T_ASSERT(at);
+    /* A1 is marked current (the path goes through it); marking A1b too is refused */
+    T_CHECK(strstr(t, "- role: assistant\n  current: true\n") != NULL);
+    strbuf b = {0};
+    strbuf_put(&b, t, (size_t)(at - t));
+    strbuf_puts(&b, "- role: assistant\n  alternative_to: 1\n  current: true\n");
+    strbuf_puts(&b, at + strlen("- role: assistant\n  alternative_to: 1\n"));
+    char *t2 = strbuf_take(&b, NULL);
+    T_ASSERT(t2);
+    T_EQ_INT(session_parse(&bad, "bad.yaml", t2, strlen(t2), &d), NT_ERR_FORMAT);
+    T_CHECK(d.n >= 1 && strstr(d.v[0], "another alternative of this message is already 'current'"));
+    ycfg_diag_free(&d);
+    free(t2);
+    free(t);
+    chat_free(c2);
+    session_free(r);
+    free(y);
+    session_free(s);
+    chat_free(c);
+    free(a1.tokens.v);
+    free(a1b.tokens.v);
+    free(a2.tokens.v);
+    free(a3.tokens.v);
+    free(a3b.tokens.v);
 }
 
 /* ---------------------------------------------------------- replay on a model ----- */
@@ -834,7 +1047,9 @@ static bool answer_until(worker *w, chat *c, nt_sampler_params *p, int32_t max,
     return false;
 }
 
-/* Replays every answer of s and compares with the recording; returns the answers identical. */
+/* Replays every answer of s, on every branch (a retried answer stays as an alternative), and
+ * compares with the recording; returns the answers on the current path that are identical
+ * (the alternatives must all be, when nothing is overridden). */
 static int replay_all(const session *s, int32_t threads, const char *override_temp)
 {
     replay_opts o = {.n_threads = threads};
@@ -851,7 +1066,13 @@ static int replay_all(const session *s, int32_t threads, const char *override_te
     }
     if (!override_temp) T_CHECK(replay_exact(r));
     int same = 0;
-    for (size_t i = 1; i < s->n_turns; i += 2) {
+    size_t np;
+    size_t *path = session_path_turns(s, &np);
+    for (size_t i = 0; path && i < s->n_turns; i++) {
+        if (s->turns[i].role != NT_ROLE_ASSISTANT) continue;
+        size_t pos = np; /* its place on the current path, np when it is an alternative */
+        for (size_t k = 0; k < np; k++)
+            if (path[k] == i) pos = k;
         replay_result res;
         if (replay_answer(r, i, NULL, NULL, &res, &e) != NT_OK) {
             t_fail(__FILE__, __LINE__, "replay_answer %zu: %s", i, e.msg);
@@ -863,9 +1084,9 @@ static int replay_all(const session *s, int32_t threads, const char *override_te
          * candidates' probabilities are computed from all of them). */
         if (!override_temp) {
             T_CHECK(res.prompt_matches);
-            if (i < 16 && live_n_cand0[i] > 0) {
-                T_EQ_INT(res.n_cand0, live_n_cand0[i]);
-                T_CHECK(memcmp(res.cand0, live_cand0[i], sizeof res.cand0) == 0);
+            if (pos < 16 && live_n_cand0[pos] > 0) {
+                T_EQ_INT(res.n_cand0, live_n_cand0[pos]);
+                T_CHECK(memcmp(res.cand0, live_cand0[pos], sizeof res.cand0) == 0);
             }
         }
         bool eq = res.tokens.n == t->tokens.n && res.end == t->end &&
@@ -877,9 +1098,11 @@ static int replay_all(const session *s, int32_t threads, const char *override_te
             fprintf(stderr, "  message %zu (threads %d): differs at token %zu of %zu/%zu, end %d/%d\n",
                     i + 1, threads, k, t->tokens.n, res.tokens.n, t->end, res.end);
         }
-        same += eq;
+        if (pos < np) same += eq;
+        else if (!override_temp) T_CHECK(eq);
         replay_result_free(&res);
     }
+    free(path);
     replay_free(r);
     return same;
 }
@@ -971,8 +1194,12 @@ static void test_replay_samplers(void)
     T_EQ_INT(replay_all(r, 1, NULL), 3);
     T_EQ_INT(replay_all(r, 2, NULL), 3);
     /* and the switches matter: without the changes the answers differ */
-    r->turns[1].n_changes = 0;
-    r->turns[3].n_changes = 0;
+    size_t np;
+    size_t *tp = session_path_turns(r, &np); /* a retried answer stays as an alternative */
+    T_ASSERT(tp && np == 6);
+    r->turns[tp[1]].n_changes = 0;
+    r->turns[tp[3]].n_changes = 0;
+    free(tp);
     T_EQ_INT(replay_all(r, 1, "1"), 1); /* the beam answer still matches: temp has no say */
     session_free(r);
     session_free(s);
@@ -1173,7 +1400,14 @@ static void test_replay_long_stops(void)
     ycfg_diag_free(&dg);
     T_ASSERT(r);
     check_same(s, r);
-    T_EQ_INT(r->turns[1].n_stop, GEN_MAX_STOP);
+    /* The regenerated answer is the second turn of the path; the first try stays before it,
+     * its alternative. */
+    size_t np;
+    size_t *tp = session_path_turns(r, &np);
+    T_ASSERT(tp && np == 4 && r->n_turns == 5);
+    T_EQ_INT(r->turns[tp[1]].n_stop, GEN_MAX_STOP);
+    T_EQ_INT(session_alternative_to(r, tp[1]), 1);
+    free(tp);
     T_EQ_INT(replay_all(r, 1, NULL), 2);
     session_free(r);
     session_free(s);
@@ -1271,6 +1505,7 @@ static session *version_session(long v)
     s->model.file = strdup("m.gguf");
     s->n_turns = 2;
     s->turns = calloc(2, sizeof *s->turns);
+    turns_linear(s);
     s->turns[0].role = NT_ROLE_USER;
     char q[64];
     snprintf(q, sizeof q, "version %ld", v);
@@ -1344,6 +1579,7 @@ int main(int argc, char **argv)
     T_RUN(test_corrupt_untouched);
     T_RUN(test_command_entry_points);
     T_RUN(test_export);
+    T_RUN(test_branches);
     T_RUN(test_replay_exact);
     T_RUN(test_replay_samplers);
     T_RUN(test_replay_chatml_context_full);

@@ -219,8 +219,13 @@ int cmd_replay(int argc, char **argv)
     if (!check)
         text_printf(stdout, "replaying %s: %zu messages, model %s%s\n\n", s->path, s->n_turns,
                replay_model_path(r), compare ? " (compared with the recording)" : "");
+    /* Every branch of the tree, in the file's order (each answer in the context of the path
+     * above it). */
     for (size_t i = 0; i < s->n_turns; i++) {
         const chat_turn *t = &s->turns[i];
+        size_t alt = session_alternative_to(s, i);
+        if (!check && alt != CHAT_ROOT)
+            text_printf(stdout, "--- another version of message %zu ---\n", alt + 1);
         if (t->role == NT_ROLE_USER) {
             if (!check) {
                 text_printf(stdout, "[%zu] user:\n", i + 1);
@@ -464,7 +469,7 @@ int cmd_session_resume(const struct cli_opts *o, chat *c, worker *w, session **o
     if (nt > 0 && chat_turn_at(c, nt - 1)->role == NT_ROLE_USER) {
         text_printf(stderr, "natter: %s: its last question was never answered; asking yours instead\n",
                 o->resume);
-        chat_undo(c);
+        free(chat_edit(c)); /* not kept: an unanswered question is only its text */
     }
     /* Read the history into the cache with visible progress. */
     worker_job job;

@@ -18,9 +18,14 @@ struct chat {
     bool raw;
     int32_t n_ctx;
     char *system;             /* "" when none */
-    chat_turn *turns;
-    size_t n_turns, cap_turns;
-    size_t first;             /* first turn in the context */
+    /* The tree of turns (chat.h: branches), in the order they were made, and the current
+     * path through it: path[i] is the index in nodes of turn i, derived from the nodes'
+     * current marks by chat_turns_path (chat_path_update) after every change of them. */
+    chat_turn *nodes;
+    size_t n_nodes, cap_nodes;
+    size_t *path;
+    size_t n_path, cap_path;
+    size_t first;             /* first turn (path position) in the context */
     long memory;              /* chat_set_memory: earlier exchanges kept, < 0 = all */
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
@@ -49,6 +54,9 @@ struct chat {
 };
 
 static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n);
+
+/* Turn i of the current path. */
+static inline chat_turn *chat_pt(const chat *c, size_t i) { return &c->nodes[c->path[i]]; }
 
 chat *chat_init(const nt_tokenizer *tok, enum nt_chat_family family, int32_t n_ctx)
 {
@@ -138,18 +146,177 @@ void chat_turn_release(chat_turn *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Removes turns [from, n_turns). */
-static void chat_truncate(chat *c, size_t from)
+/* ---------------------------------------------------------------- the tree ----- */
+
+size_t chat_turns_path(const chat_turn *v, size_t n, size_t *path)
 {
-    while (c->n_turns > from) chat_turn_release(&c->turns[--c->n_turns]);
-    if (c->first > c->n_turns) c->first = c->n_turns;
+    size_t k = 0, at = CHAT_ROOT;
+    for (;;) {
+        size_t next = CHAT_ROOT;
+        /* A child comes after its parent: look from there on. */
+        for (size_t j = at == CHAT_ROOT ? 0 : at + 1; j < n && next == CHAT_ROOT; j++)
+            if (v[j].parent == at && v[j].current) next = j;
+        if (next == CHAT_ROOT) return k;
+        path[k++] = at = next;
+    }
+}
+
+bool chat_turns_valid(const chat_turn *v, size_t n, size_t *bad, const char **why)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *w = NULL;
+        size_t p = v[i].parent;
+        if (p != CHAT_ROOT && p >= i) w = "its parent does not come before it";
+        else if (p == CHAT_ROOT && v[i].role != NT_ROLE_USER) w = "a conversation starts with a question";
+        else if (p != CHAT_ROOT && v[p].role == v[i].role)
+            w = v[i].role == NT_ROLE_USER ? "a question must follow an answer"
+                                          : "an answer must follow a question";
+        else if (v[i].role != NT_ROLE_USER && v[i].role != NT_ROLE_ASSISTANT)
+            w = "only questions and answers";
+        for (size_t j = 0; !w && v[i].current && j < i; j++)
+            if (v[j].parent == p && v[j].current) w = "two alternatives are both marked current";
+        if (w) {
+            if (bad) *bad = i;
+            if (why) *why = w;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Recomputes the path from the current marks. NT_OK or NT_ERR_NOMEM (the path unchanged). */
+static int chat_path_update(chat *c)
+{
+    if (c->n_nodes > c->cap_path) {
+        size_t *p = realloc(c->path, c->n_nodes * sizeof *p);
+        if (!p) return NT_ERR_NOMEM;
+        c->path = p;
+        c->cap_path = c->n_nodes;
+    }
+    c->n_path = chat_turns_path(c->nodes, c->n_nodes, c->path);
+    if (c->first > c->n_path) c->first = c->n_path;
+    return NT_OK;
+}
+
+/* Marks node k the current alternative of its group. */
+static void chat_mark_current(chat *c, size_t k)
+{
+    for (size_t j = 0; j < c->n_nodes; j++)
+        if (c->nodes[j].parent == c->nodes[k].parent) c->nodes[j].current = j == k;
+}
+
+/* Removes node k and everything below it from the tree (the later nodes move down, their
+ * parents renumbered). reveal: the group's last remaining alternative becomes current when
+ * k was; else the path ends above it. */
+static void chat_delete(chat *c, size_t k, bool reveal)
+{
+    size_t parent = c->nodes[k].parent;
+    bool was = c->nodes[k].current;
+    /* Children come after their parents: one pass marks the subtree (parent = CHAT_ROOT - 1
+     * for a node that goes: no real index is that large). */
+    size_t *map = malloc(c->n_nodes * sizeof *map);
+    size_t out = 0;
+    for (size_t j = 0; j < c->n_nodes; j++) {
+        size_t p = c->nodes[j].parent;
+        bool gone = j == k || (j > k && p != CHAT_ROOT && map && map[p] == CHAT_ROOT);
+        if (!map) gone = j >= k; /* no memory for the map: what follows k goes too */
+        if (gone) {
+            if (map) map[j] = CHAT_ROOT;
+            chat_turn_release(&c->nodes[j]);
+            continue;
+        }
+        if (map) map[j] = out;
+        c->nodes[out] = c->nodes[j];
+        if (p != CHAT_ROOT && map) c->nodes[out].parent = map[p];
+        out++;
+    }
+    c->n_nodes = out;
+    if (parent != CHAT_ROOT && map) parent = map[parent];
+    free(map);
+    if (reveal && was)
+        for (size_t j = c->n_nodes; j-- > 0;)
+            if (c->nodes[j].parent == parent) {
+                chat_mark_current(c, j);
+                break;
+            }
+    chat_path_update(c); /* never grows: cannot fail */
+}
+
+/* Takes path positions [from, n_path) off the path: turn `from` stops being current (it
+ * stays in the tree as an alternative). */
+static void chat_cut(chat *c, size_t from)
+{
+    if (from >= c->n_path) return;
+    chat_pt(c, from)->current = false;
+    chat_path_update(c); /* never grows: cannot fail */
+}
+
+/* Removes every turn. */
+static void chat_delete_all(chat *c)
+{
+    for (size_t j = 0; j < c->n_nodes; j++) chat_turn_release(&c->nodes[j]);
+    c->n_nodes = c->n_path = 0;
+    c->first = 0;
+}
+
+size_t chat_n_nodes(const chat *c) { return c->n_nodes; }
+
+const chat_turn *chat_node_at(const chat *c, size_t k)
+{
+    return k < c->n_nodes ? &c->nodes[k] : NULL;
+}
+
+size_t chat_alternatives(const chat *c, size_t i, size_t *index)
+{
+    if (i > c->n_path) return 0;
+    size_t parent = i == 0 ? CHAT_ROOT : c->path[i - 1];
+    size_t me = i < c->n_path ? c->path[i] : CHAT_ROOT, n = 0, at = 0;
+    for (size_t j = parent == CHAT_ROOT ? 0 : parent + 1; j < c->n_nodes; j++) {
+        if (c->nodes[j].parent != parent) continue;
+        if (j == me) at = n;
+        n++;
+    }
+    if (index) *index = me == CHAT_ROOT ? n : at;
+    return n;
+}
+
+long chat_branch_point(const chat *c)
+{
+    size_t idx;
+    if (chat_alternatives(c, c->n_path, &idx) > 0) return (long)c->n_path;
+    for (size_t i = c->n_path; i-- > 0;)
+        if (chat_alternatives(c, i, NULL) > 1) return (long)i;
+    return -1;
+}
+
+int chat_switch(chat *c, size_t i, size_t k)
+{
+    if (chat_busy(c) || i > c->n_path) return NT_ERR_INVALID;
+    size_t parent = i == 0 ? CHAT_ROOT : c->path[i - 1], n = 0;
+    for (size_t j = parent == CHAT_ROOT ? 0 : parent + 1; j < c->n_nodes; j++) {
+        if (c->nodes[j].parent != parent) continue;
+        if (n++ == k) {
+            chat_mark_current(c, j);
+            chat_path_update(c); /* the nodes did not grow: cannot fail */
+            /* The context as the last answer on this path had it. */
+            c->first = 0;
+            for (size_t p = c->n_path; p-- > 0;)
+                if (chat_pt(c, p)->role == NT_ROLE_ASSISTANT) {
+                    c->first = chat_pt(c, p)->first < p ? chat_pt(c, p)->first : 0;
+                    break;
+                }
+            return NT_OK;
+        }
+    }
+    return NT_ERR_INVALID;
 }
 
 void chat_free(chat *c)
 {
     if (!c) return;
-    chat_truncate(c, 0);
-    free(c->turns);
+    chat_delete_all(c);
+    free(c->nodes);
+    free(c->path);
     free(c->system);
     free(c->stops);
     chat_prefix_free(c);
@@ -170,14 +337,14 @@ bool chat_get_raw(const chat *c) { return c->raw; }
 void chat_set_family(chat *c, enum nt_chat_family family) { c->family = family; }
 enum nt_chat_family chat_get_family(const chat *c) { return c->family; }
 const char *chat_system(const chat *c) { return c->system; }
-size_t chat_n_turns(const chat *c) { return c->n_turns; }
+size_t chat_n_turns(const chat *c) { return c->n_path; }
 size_t chat_first_turn(const chat *c) { return c->first; }
 const nt_tokens *chat_cache(const chat *c) { return &c->cache; }
 int32_t chat_n_ctx(const chat *c) { return c->n_ctx; }
 
 const chat_turn *chat_turn_at(const chat *c, size_t i)
 {
-    return i < c->n_turns ? &c->turns[i] : NULL;
+    return i < c->n_path ? chat_pt(c, i) : NULL;
 }
 
 int chat_set_system(chat *c, const char *text)
@@ -193,8 +360,8 @@ int chat_set_system(chat *c, const char *text)
 bool chat_busy(const chat *c)
 {
     if (c->rereading) return true;
-    return c->n_turns > 0 && c->turns[c->n_turns - 1].role == NT_ROLE_ASSISTANT &&
-           !c->turns[c->n_turns - 1].complete;
+    return c->n_path > 0 && chat_pt(c, c->n_path - 1)->role == NT_ROLE_ASSISTANT &&
+           !chat_pt(c, c->n_path - 1)->complete;
 }
 
 static int chat_text_append(chat_turn *t, const char *s, size_t n)
@@ -213,32 +380,51 @@ static int chat_text_append(chat_turn *t, const char *s, size_t n)
     return NT_OK;
 }
 
+/* Appends a turn at the end of the current path: a new alternative below the path's end,
+ * the one shown. NULL when out of memory (nothing changed). */
 static chat_turn *chat_push_turn(chat *c, enum nt_chat_role role)
 {
-    if (c->n_turns == c->cap_turns) {
-        size_t ncap = c->cap_turns ? c->cap_turns * 2 : 16;
-        chat_turn *nt = realloc(c->turns, ncap * sizeof *nt);
+    if (c->n_nodes == c->cap_nodes) {
+        size_t ncap = c->cap_nodes ? c->cap_nodes * 2 : 16;
+        chat_turn *nt = realloc(c->nodes, ncap * sizeof *nt);
         if (!nt) return NULL;
-        c->turns = nt;
-        c->cap_turns = ncap;
+        c->nodes = nt;
+        c->cap_nodes = ncap;
     }
-    chat_turn *t = &c->turns[c->n_turns];
+    if (c->n_nodes + 1 > c->cap_path) {
+        size_t ncap = c->cap_nodes;
+        size_t *np = realloc(c->path, ncap * sizeof *np);
+        if (!np) return NULL;
+        c->path = np;
+        c->cap_path = ncap;
+    }
+    size_t k = c->n_nodes;
+    chat_turn *t = &c->nodes[k];
     memset(t, 0, sizeof *t);
     t->role = role;
+    t->parent = c->n_path ? c->path[c->n_path - 1] : CHAT_ROOT;
     if (chat_text_append(t, "", 0) != NT_OK) return NULL;
-    c->n_turns++;
+    c->n_nodes++;
+    chat_mark_current(c, k);
+    c->path[c->n_path++] = k; /* the path's end had nothing shown below it */
     return t;
+}
+
+/* Removes the turn chat_push_turn just added (a failure after it). */
+static void chat_pop_turn(chat *c)
+{
+    chat_delete(c, c->n_nodes - 1, false);
 }
 
 int chat_add_user(chat *c, const char *text)
 {
     if (chat_busy(c)) return NT_ERR_INVALID;
-    if (c->n_turns > 0 && c->turns[c->n_turns - 1].role == NT_ROLE_USER)
+    if (c->n_path > 0 && chat_pt(c, c->n_path - 1)->role == NT_ROLE_USER)
         return NT_ERR_INVALID;
     chat_turn *t = chat_push_turn(c, NT_ROLE_USER);
     if (!t) return NT_ERR_NOMEM;
     if (chat_text_append(t, text, strlen(text)) != NT_OK) {
-        chat_truncate(c, c->n_turns - 1);
+        chat_pop_turn(c);
         return NT_ERR_NOMEM;
     }
     t->time = (int64_t)time(NULL);
@@ -258,8 +444,8 @@ static int chat_build_raw(chat *c, size_t first, nt_tokens *out, nt_err *err)
         int rc = nt_tokenizer_encode(c->tok, c->system, strlen(c->system), 0, out, err);
         if (rc != NT_OK) return rc;
     }
-    for (size_t i = first; i < c->n_turns; i++) {
-        const chat_turn *t = &c->turns[i];
+    for (size_t i = first; i < c->n_path; i++) {
+        const chat_turn *t = chat_pt(c, i);
         int rc;
         if (t->role == NT_ROLE_ASSISTANT && t->tokens.n > 0 && !t->stop_text)
             rc = nt_tokens_append(out, t->tokens.v, t->tokens.n) == NT_OK
@@ -319,20 +505,20 @@ static size_t chat_fixed_msgs(const chat *c, nt_chat_msg *msgs, bool sources)
  * read them. Returns the new count. */
 static size_t chat_turn_msgs(const chat *c, size_t first, nt_chat_msg *msgs, size_t at)
 {
-    for (size_t i = first; i < c->n_turns; i++) {
-        const char *text = c->turns[i].text;
+    for (size_t i = first; i < c->n_path; i++) {
+        const char *text = chat_pt(c, i)->text;
         /* The plain format asks with "Assistant:" but writes answers as "Assistant: A": the
          * answer's own leading space is that space. */
-        if (c->family == NT_CHAT_PLAIN && c->turns[i].role == NT_ROLE_ASSISTANT && text[0] == ' ')
+        if (c->family == NT_CHAT_PLAIN && chat_pt(c, i)->role == NT_ROLE_ASSISTANT && text[0] == ' ')
             text++;
-        msgs[at++] = (nt_chat_msg){c->turns[i].role, text};
+        msgs[at++] = (nt_chat_msg){chat_pt(c, i)->role, text};
     }
     return at;
 }
 
 static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
-    size_t n_msgs = c->n_turns - first + c->n_prefix + 2;
+    size_t n_msgs = c->n_path - first + c->n_prefix + 2;
     nt_chat_msg *msgs = calloc(n_msgs, sizeof *msgs);
     nt_chat_prompt p = {0};
     int rc;
@@ -361,8 +547,8 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
 
     bool add_bos = nt_tokenizer_add_bos(c->tok);
     size_t seg = 0; /* first piece not yet tokenized */
-    for (size_t i = first; i < c->n_turns; i++) {
-        const chat_turn *t = &c->turns[i];
+    for (size_t i = first; i < c->n_path; i++) {
+        const chat_turn *t = chat_pt(c, i);
         if (!delimited || t->role != NT_ROLE_ASSISTANT || t->tokens.n == 0 || t->stop_text)
             continue;
         size_t k = pos;
@@ -396,7 +582,7 @@ static int chat_build(chat *c, size_t first, nt_tokens *out, nt_err *err)
 
 int chat_build_prompt(chat *c, size_t first, nt_tokens *out, nt_err *err)
 {
-    if (first > c->n_turns) first = c->n_turns;
+    if (first > c->n_path) first = c->n_path;
     return chat_build(c, first, out, err);
 }
 
@@ -425,7 +611,7 @@ int chat_prompt_parts(chat *c, size_t doc_at, nt_tokens *ids, chat_part **parts,
 {
     *parts = NULL;
     *n_parts = 0;
-    size_t n_msgs = c->n_turns - c->first + c->n_prefix + 2;
+    size_t n_msgs = c->n_path - c->first + c->n_prefix + 2;
     nt_chat_msg *msgs = calloc(n_msgs, sizeof *msgs);
     chat_part *v = calloc(n_msgs + 2, sizeof *v);
     char *sys = NULL;
@@ -435,7 +621,7 @@ int chat_prompt_parts(chat *c, size_t doc_at, nt_tokens *ids, chat_part **parts,
     n = chat_turn_msgs(c, c->first, msgs, n);
     /* With a question last, the prompt its answer reads (the assistant's opening at its end);
      * else the conversation as it stands, the next question to come. */
-    bool asking = c->n_turns > c->first && c->turns[c->n_turns - 1].role == NT_ROLE_USER;
+    bool asking = c->n_path > c->first && chat_pt(c, c->n_path - 1)->role == NT_ROLE_USER;
     ids->n = 0;
     rc = asking || c->raw ? chat_build_prompt(c, c->first, ids, err)
                           : chat_tokenize_msgs(c, msgs, n, ids, err);
@@ -469,7 +655,7 @@ int chat_prompt_parts(chat *c, size_t doc_at, nt_tokens *ids, chat_part **parts,
         } else if (c->greeting && i == (c->system[0] ? 1u : 0u) + c->n_prefix) {
             pt->what = "greeting";
         } else {
-            size_t turn = c->first + (i - (n - (c->n_turns - c->first)));
+            size_t turn = c->first + (i - (n - (c->n_path - c->first)));
             pt->what = msgs[i].role == NT_ROLE_USER ? "question" : "answer";
             pt->index = turn / 2 + 1;
         }
@@ -500,14 +686,14 @@ void chat_set_memory(chat *c, long n) { c->memory = n < 0 ? -1 : n; }
 static size_t chat_memory_first(const chat *c)
 {
     size_t first = c->first;
-    if (c->memory < 0 || first >= c->n_turns) return first;
-    size_t end = c->n_turns;
-    if (c->turns[end - 1].role == NT_ROLE_USER) end--; /* the question itself stays */
+    if (c->memory < 0 || first >= c->n_path) return first;
+    size_t end = c->n_path;
+    if (chat_pt(c, end - 1)->role == NT_ROLE_USER) end--; /* the question itself stays */
     long exchanges = 0;
-    for (size_t i = first; i < end; i++) exchanges += c->turns[i].role == NT_ROLE_USER;
+    for (size_t i = first; i < end; i++) exchanges += chat_pt(c, i)->role == NT_ROLE_USER;
     while (exchanges > c->memory && first < end) {
         first++; /* the question... */
-        while (first < end && c->turns[first].role != NT_ROLE_USER) first++; /* ...its answer */
+        while (first < end && chat_pt(c, first)->role != NT_ROLE_USER) first++; /* ...its answer */
         exchanges--;
     }
     return first;
@@ -651,7 +837,7 @@ static int chat_pick_sources(chat *c, int32_t reserve, nt_err *err)
     size_t n_pick = 0;
     int rc = chat_set_cur(c, NULL, NULL, 0);
     if (rc != NT_OK || n_cand == 0 || c->raw) goto done;
-    size_t last = c->n_turns - 1;
+    size_t last = c->n_path - 1;
     rc = chat_build(c, last, &c->prompt, err); /* the fixed part and the question */
     if (rc != NT_OK) goto done;
     int64_t base = (int64_t)c->prompt.n;
@@ -712,7 +898,7 @@ done:
  * turn, *mem_first (may be NULL) the first turn the memory limit alone leaves. */
 static int chat_fit(chat *c, int32_t reserve, size_t *first_out, size_t *mem_first, nt_err *err)
 {
-    size_t last = c->n_turns - 1;
+    size_t last = c->n_path - 1;
     size_t first = chat_memory_first(c);
     if (mem_first) *mem_first = first;
     int rc;
@@ -722,7 +908,7 @@ static int chat_fit(chat *c, int32_t reserve, size_t *first_out, size_t *mem_fir
         if ((int64_t)c->prompt.n + reserve <= c->n_ctx || first >= last) break;
         /* Drop the oldest exchange: a question and its answer. */
         first++;
-        if (first < last && c->turns[first].role == NT_ROLE_ASSISTANT) first++;
+        if (first < last && chat_pt(c, first)->role == NT_ROLE_ASSISTANT) first++;
     }
     if ((int64_t)c->prompt.n >= c->n_ctx)
         return nt_err_set(err, NT_ERR_CONTEXT_FULL,
@@ -756,12 +942,12 @@ static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t
                                worker_job *job, nt_err *err)
 {
     size_t first = chat_memory_first(c);
-    nt_chat_msg *msgs = realloc(c->job_msgs, (c->n_prefix + 2 + c->n_turns - first) * sizeof *msgs);
+    nt_chat_msg *msgs = realloc(c->job_msgs, (c->n_prefix + 2 + c->n_path - first) * sizeof *msgs);
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     c->job_msgs = msgs;
     size_t n = chat_fixed_msgs(c, msgs, true);
-    for (size_t i = first; i < c->n_turns; i++)
-        msgs[n++] = (nt_chat_msg){c->turns[i].role, c->turns[i].text};
+    for (size_t i = first; i < c->n_path; i++)
+        msgs[n++] = (nt_chat_msg){chat_pt(c, i)->role, chat_pt(c, i)->text};
     c->first = first;
     chat_turn *t = chat_push_turn(c, NT_ROLE_ASSISTANT);
     if (!t) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
@@ -774,7 +960,7 @@ static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t
     job->msgs = c->job_msgs;
     job->n_msgs = n;
     if (chat_job_stops(c, t, job) != NT_OK) {
-        chat_truncate(c, c->n_turns - 1);
+        chat_pop_turn(c);
         return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     }
     return NT_OK;
@@ -785,7 +971,7 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
 {
     if (n_dropped) *n_dropped = 0;
     if (c->rereading) return nt_err_set(err, NT_ERR_INVALID, "chat: busy reading the history");
-    if (c->n_turns == 0 || c->turns[c->n_turns - 1].role != NT_ROLE_USER)
+    if (c->n_path == 0 || chat_pt(c, c->n_path - 1)->role != NT_ROLE_USER)
         return nt_err_set(err, NT_ERR_INVALID, "chat: there is no question to answer");
     if (max_tokens < 0) max_tokens = 0;
     if (!c->tok) return chat_prepare_remote(c, params, max_tokens, job, err);
@@ -820,7 +1006,7 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     t->prompt_len = (int32_t)c->prompt.n;
     if (chat_sources_replace(&t->sources, &t->n_sources, &t->sources_intro, c->cur, c->n_cur,
                              c->cur_intro) != NT_OK) {
-        chat_truncate(c, c->n_turns - 1);
+        chat_pop_turn(c);
         return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     }
     memset(job, 0, sizeof *job);
@@ -831,7 +1017,7 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     job->params = *params;
     /* The plain format has no end-of-turn token: a base model writes the next "User:" line. */
     if (chat_job_stops(c, t, job) != NT_OK) {
-        chat_truncate(c, c->n_turns - 1);
+        chat_pop_turn(c);
         return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     }
     /* What the cache will hold once the job starts: the kept prefix. chat_apply(DONE) sets the
@@ -843,7 +1029,7 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
 int chat_prepare_reread(chat *c, worker_job *job, nt_err *err)
 {
     if (chat_busy(c)) return nt_err_set(err, NT_ERR_INVALID, "chat: busy");
-    if (c->n_turns == 0) return nt_err_set(err, NT_ERR_INVALID, "chat: no history to read");
+    if (c->n_path == 0) return nt_err_set(err, NT_ERR_INVALID, "chat: no history to read");
     /* The history alone: the next question brings its own passages. */
     if (chat_set_cur(c, NULL, NULL, 0) != NT_OK)
         return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
@@ -889,8 +1075,8 @@ void chat_apply(chat *c, const worker_event *ev)
         }
         return;
     }
-    if (c->n_turns == 0) return;
-    chat_turn *t = &c->turns[c->n_turns - 1];
+    if (c->n_path == 0) return;
+    chat_turn *t = chat_pt(c, c->n_path - 1);
     if (t->role != NT_ROLE_ASSISTANT || t->complete) return;
     switch (ev->kind) {
     case WEV_PROGRESS:
@@ -933,17 +1119,17 @@ void chat_apply(chat *c, const worker_event *ev)
 
 int chat_regen(chat *c)
 {
-    if (c->n_turns == 0 || chat_busy(c) || c->turns[c->n_turns - 1].role != NT_ROLE_ASSISTANT)
+    if (c->n_path == 0 || chat_busy(c) || chat_pt(c, c->n_path - 1)->role != NT_ROLE_ASSISTANT)
         return NT_ERR_INVALID;
-    chat_truncate(c, c->n_turns - 1);
+    chat_cut(c, c->n_path - 1);
     return NT_OK;
 }
 
 /* Index of the last user turn, or -1. */
 static long chat_last_user(const chat *c)
 {
-    for (size_t i = c->n_turns; i-- > 0;)
-        if (c->turns[i].role == NT_ROLE_USER) return (long)i;
+    for (size_t i = c->n_path; i-- > 0;)
+        if (chat_pt(c, i)->role == NT_ROLE_USER) return (long)i;
     return -1;
 }
 
@@ -951,9 +1137,13 @@ char *chat_edit(chat *c)
 {
     long u = chat_last_user(c);
     if (u < 0 || chat_busy(c)) return NULL;
-    char *text = strdup(c->turns[u].text);
+    char *text = strdup(chat_pt(c, u)->text);
     if (!text) return NULL;
-    chat_truncate(c, (size_t)u);
+    /* With answers it is an alternative worth keeping; alone, its text is all it was. */
+    if ((size_t)u + 1 < c->n_path || chat_alternatives(c, (size_t)u + 1, NULL) > 0)
+        chat_cut(c, (size_t)u);
+    else
+        chat_delete(c, c->path[u], false);
     return text;
 }
 
@@ -961,15 +1151,14 @@ int chat_undo(chat *c)
 {
     long u = chat_last_user(c);
     if (u < 0 || chat_busy(c)) return NT_ERR_INVALID;
-    chat_truncate(c, (size_t)u);
+    chat_delete(c, c->path[u], true);
     return NT_OK;
 }
 
 void chat_clear(chat *c)
 {
     if (chat_busy(c)) return;
-    chat_truncate(c, 0);
-    c->first = 0;
+    chat_delete_all(c);
 }
 
 int chat_set_prefix(chat *c, const nt_chat_msg *msgs, size_t n)
@@ -1033,7 +1222,7 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err)
     if (!c->tok) {
         ids.n = 0; /* a remote server counts its own tokens */
     } else if (c->raw) {
-        rc = chat_build_raw(c, c->n_turns, &ids, err);
+        rc = chat_build_raw(c, c->n_path, &ids, err);
     } else {
         rc = nt_chat_format(c->family, msgs, n, false, &p, err);
         if (rc == NT_OK) rc = chat_tokenize_range(c->tok, &p, 0, p.n, nt_tokenizer_add_bos(c->tok), &ids, err);
@@ -1082,7 +1271,7 @@ int chat_set_stops(chat *c, const char *const *stops, size_t n)
 
 void chat_set_first_turn(chat *c, size_t first)
 {
-    c->first = first < c->n_turns ? first : c->n_turns;
+    c->first = first < c->n_path ? first : c->n_path;
 }
 
 int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
@@ -1114,7 +1303,7 @@ int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
 int chat_restore_turn(chat *c, const chat_turn *src)
 {
     if (chat_busy(c)) return NT_ERR_INVALID;
-    enum nt_chat_role want = c->n_turns % 2 == 0 ? NT_ROLE_USER : NT_ROLE_ASSISTANT;
+    enum nt_chat_role want = c->n_path % 2 == 0 ? NT_ROLE_USER : NT_ROLE_ASSISTANT;
     if (src->role != want) return NT_ERR_INVALID;
     chat_turn *t = chat_push_turn(c, src->role);
     if (!t) return NT_ERR_NOMEM;
@@ -1126,8 +1315,32 @@ int chat_restore_turn(chat *c, const chat_turn *src)
     t->complete = true;
     return NT_OK;
 nomem:
-    chat_truncate(c, c->n_turns - 1);
+    chat_pop_turn(c);
     return NT_ERR_NOMEM;
+}
+
+int chat_restore_tree(chat *c, const chat_turn *v, size_t n)
+{
+    if (c->n_nodes != 0 || chat_busy(c) || !chat_turns_valid(v, n, NULL, NULL))
+        return NT_ERR_INVALID;
+    /* Each turn appended below its parent, then the marks as recorded. */
+    for (size_t i = 0; i < n; i++) {
+        c->n_path = 0;
+        if (v[i].parent != CHAT_ROOT) {
+            /* The path to the parent, for chat_restore_turn to append below it. */
+            size_t depth = 0;
+            for (size_t p = v[i].parent; p != CHAT_ROOT; p = c->nodes[p].parent) depth++;
+            c->n_path = depth;
+            for (size_t p = v[i].parent; p != CHAT_ROOT; p = c->nodes[p].parent) c->path[--depth] = p;
+        }
+        if (chat_restore_turn(c, &v[i]) != NT_OK) {
+            chat_delete_all(c);
+            return NT_ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) c->nodes[i].current = v[i].current;
+    chat_path_update(c); /* no growth: cannot fail */
+    return NT_OK;
 }
 
 /* ------------------------------------------------------------- parameters by name ----- */

@@ -77,7 +77,16 @@ typedef struct chat_turn {
     chat_source *sources;
     size_t n_sources;
     char *sources_intro;      /* NULL when there are no sources */
+    /* Its place in the tree of alternatives (see "branches" below), as an index among the
+     * turns of the same array (the chat's, a session's): */
+    size_t parent;            /* the turn it follows (an answer its question, a question the
+                                 answer before it), CHAT_ROOT for a first question; always
+                                 before it in the array */
+    bool current;             /* the alternative its parent shows (the current path goes
+                                 through it); at most one per group of alternatives */
 } chat_turn;
+
+#define CHAT_ROOT ((size_t)-1) /* chat_turn.parent of a first question */
 
 /* A persona's stop strings, at most (the template's own takes the job's last slot). */
 #define CHAT_MAX_STOPS (GEN_MAX_STOP - 1)
@@ -89,6 +98,16 @@ int chat_turn_set_stops(chat_turn *t, const char *const *stop, size_t n);
 /* Frees what a turn owns (text, tokens, changes, error, stop strings) and zeroes it: for the
  * chat's turns and for copies of them (sessions). */
 void chat_turn_release(chat_turn *t);
+
+/* The current path through turns v[0..n) (a chat's or a session's): from the first questions
+ * (parent CHAT_ROOT), each step to the alternative marked current, until a turn has none
+ * marked. path gets the indices in order (room for n); returns their count. The one rule both
+ * the chat and the session file follow. */
+size_t chat_turns_path(const chat_turn *v, size_t n, size_t *path);
+/* Whether v[0..n) is a valid tree: every parent before its turn (or CHAT_ROOT for a
+ * question), questions and answers alternating along it, at most one current alternative
+ * per group. On failure *bad gets the first turn at fault and *why (static) the reason. */
+bool chat_turns_valid(const chat_turn *v, size_t n, size_t *bad, const char **why);
 
 typedef struct chat chat;
 
@@ -117,6 +136,9 @@ enum nt_chat_family chat_get_family(const chat *c);
 int chat_set_system(chat *c, const char *text);
 const char *chat_system(const chat *c); /* "" when none; borrowed */
 
+/* The turns on the current path (what the history shows and the prompt is made of): i from
+ * 0 to chat_n_turns() - 1. Every function below that speaks of "the turns" or "turn i" means
+ * the current path; the other branches wait in the tree. */
 size_t chat_n_turns(const chat *c);
 const chat_turn *chat_turn_at(const chat *c, size_t i); /* borrowed; NULL out of range */
 /* Index of the first turn still in the model's context (older ones were dropped by the
@@ -144,16 +166,49 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
  * PROGRESS is ignored. Does not take ownership of ev->text. */
 void chat_apply(chat *c, const worker_event *ev);
 
-/* Removes the last answer so the next chat_prepare asks again. NT_ERR_INVALID if the last turn
- * is not a complete answer. */
+/* Takes the last answer off the current path so the next chat_prepare asks again: the new
+ * answer becomes its alternative (the old one stays in the tree). NT_ERR_INVALID if the last
+ * turn is not a complete answer. */
 int chat_regen(chat *c);
-/* Removes the last question and its answer and returns the question's text (malloc'd, the
- * caller frees) to put back in the input line; NULL when there is none (or busy). */
+/* Takes the last question (and its answer) off the current path and returns the question's
+ * text (malloc'd, the caller frees) to put back in the input line; NULL when there is none
+ * (or busy). The next chat_add_user becomes its alternative; a question that had no answer
+ * is not kept (its text is all there was). */
 char *chat_edit(chat *c);
-/* Removes the last exchange (question and answer). NT_ERR_INVALID when there is none. */
+/* Removes the last exchange (question and answer, with every alternative answer to it and
+ * what followed them) from the tree; the path then shows the question's last remaining
+ * alternative, if any. NT_ERR_INVALID when there is none. */
 int chat_undo(chat *c);
-/* Removes every turn (the system prompt, the examples and the greeting stay). */
+/* Removes every turn, every branch (the system prompt, the examples and the greeting stay). */
 void chat_clear(chat *c);
+
+/* ---- branches: the tree of alternatives ---- */
+
+/* Every /regen keeps the answer it replaces and every /edit the question, so each question
+ * has its alternative answers and each answer its alternative follow-ups: a tree whose
+ * current path is what the history shows and the prompt is made of. Switching alternatives
+ * changes the path from there down (each turn below keeps the alternative it last showed);
+ * the KV cache keeps the prefix the paths share (chat_prepare and chat_prepare_reread reuse
+ * it, so only the differing suffix is read again). */
+
+/* All turns of the tree, in the order they were made (a turn's parent comes before it):
+ * for sessions. Borrowed; NULL out of range. */
+size_t chat_n_nodes(const chat *c);
+const chat_turn *chat_node_at(const chat *c, size_t k);
+/* The alternatives at path position i (i == chat_n_turns(): the turns below the path's end
+ * that it does not show, after /edit or /regen): how many there are, and in *index (may be
+ * NULL) which one the path shows, from 0 (the count when none is shown). 1 with *index 0 for
+ * a turn without alternatives; 0 out of range. */
+size_t chat_alternatives(const chat *c, size_t i, size_t *index);
+/* The deepest path position with more than one alternative (or chat_n_turns() when the
+ * path's end has alternatives it does not show); -1 when there is none: where Alt-Up,
+ * Alt-Down and /branch switch. */
+long chat_branch_point(const chat *c);
+/* Makes alternative k (from 0) of path position i the one shown: the path from i down
+ * changes (below it, each turn's last shown alternative), and chat_first_turn() becomes the
+ * one the last answer on the new path was written with. NT_ERR_INVALID while busy or out of
+ * range. */
+int chat_switch(chat *c, size_t i, size_t k);
 
 /* ---- the fixed part: a persona's examples and greeting (app/conv/persona.h) ---- */
 
@@ -213,10 +268,14 @@ int chat_set_stops(chat *c, const char *const *stops, size_t n);
  * NT_ERR_NOMEM (what was copied stays in d, for its owner to free). */
 int chat_turn_copy_record(chat_turn *d, const chat_turn *src);
 /* Appends a deep copy of t (its role, text, and for answers every recorded field; `complete`
- * is forced true and `error` dropped) to restore a saved conversation. Questions and answers
- * must alternate, starting with a question. NT_ERR_INVALID when they would not or while busy;
- * NT_ERR_NOMEM. */
+ * is forced true and `error` dropped) at the end of the current path (its parent and current
+ * fields are ignored) to restore a saved conversation. Questions and answers must alternate,
+ * starting with a question. NT_ERR_INVALID when they would not or while busy; NT_ERR_NOMEM. */
 int chat_restore_turn(chat *c, const chat_turn *t);
+/* Restores a whole tree: deep copies of v[0..n) (as chat_restore_turn copies) with their
+ * parents and current marks, into a chat with no turns. NT_ERR_INVALID when the chat has
+ * turns or v is not a valid tree (chat_turns_valid); NT_ERR_NOMEM (the chat then has none). */
+int chat_restore_tree(chat *c, const chat_turn *v, size_t n);
 /* Sets chat_first_turn() (clamped to the turns there are), as a restored session had it. */
 void chat_set_first_turn(chat *c, size_t first);
 /* The prompt chat_prepare builds for the turns [first, n_turns) (the last one a question):

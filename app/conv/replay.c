@@ -233,20 +233,42 @@ void replay_result_free(replay_result *res)
     memset(res, 0, sizeof *res);
 }
 
-/* Brings the chat to hold turns [0, n) of the session (a question last). */
-static int replay_sync_chat(replay *r, size_t n, nt_err *err)
+/* Brings the chat to hold the conversation before the session's turn `turn`: the path from
+ * the first question down to its parent, whichever branch of the tree it is on (*depth gets
+ * its length). The chat holds only that path; the KV cache keeps what the paths share. */
+static int replay_sync_chat(replay *r, size_t turn, size_t *depth, nt_err *err)
 {
-    if (chat_n_turns(r->c) > n) chat_clear(r->c);
-    for (size_t i = chat_n_turns(r->c); i < n; i++) {
-        chat_turn t = r->s->turns[i];
+    size_t n = 0;
+    for (size_t p = r->s->turns[turn].parent; p != CHAT_ROOT; p = r->s->turns[p].parent) n++;
+    size_t *path = malloc((n ? n : 1) * sizeof *path);
+    if (!path) return nt_err_set(err, NT_ERR_NOMEM, "replay: out of memory");
+    *depth = n;
+    for (size_t p = r->s->turns[turn].parent, k = n; p != CHAT_ROOT; p = r->s->turns[p].parent)
+        path[--k] = p;
+    /* The chat's turns are copies: compare texts to see how much of the path it has. */
+    size_t have = 0;
+    while (have < chat_n_turns(r->c) && have < n) {
+        const chat_turn *a = chat_turn_at(r->c, have), *b = &r->s->turns[path[have]];
+        if (strcmp(a->text, b->text) ||
+            (r->same_model && (a->tokens.n != b->tokens.n ||
+                               (a->tokens.n && memcmp(a->tokens.v, b->tokens.v,
+                                                      a->tokens.n * sizeof *a->tokens.v)))))
+            break;
+        have++;
+    }
+    if (have < chat_n_turns(r->c)) chat_clear(r->c); /* another branch: restore it whole */
+    int rc = NT_OK;
+    for (size_t i = chat_n_turns(r->c); i < n && rc == NT_OK; i++) {
+        chat_turn t = r->s->turns[path[i]];
         if (!r->same_model) {
             /* Another vocabulary: the recorded ids mean nothing to it; use the text. */
             t.tokens = (nt_tokens){0};
         }
-        int rc = chat_restore_turn(r->c, &t);
-        if (rc != NT_OK) return nt_err_set(err, rc, "cannot restore message %zu before it", i + 1);
+        rc = chat_restore_turn(r->c, &t);
+        if (rc != NT_OK) rc = nt_err_set(err, rc, "cannot restore message %zu before it", path[i] + 1);
     }
-    return NT_OK;
+    free(path);
+    return rc;
 }
 
 /* Fills the cache with P: keeps the common prefix with what it holds and evaluates the rest
@@ -318,7 +340,8 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     if (turn >= s->n_turns || s->turns[turn].role != NT_ROLE_ASSISTANT)
         return nt_err_set(err, NT_ERR_INVALID, "it is not an answer");
     const chat_turn *t = &s->turns[turn];
-    int rc = replay_sync_chat(r, turn, err);
+    size_t depth = 0;
+    int rc = replay_sync_chat(r, turn, &depth, err);
     if (rc != NT_OK) return rc;
 
     /* The stop strings the answer was written with; another model's template has its own. */
@@ -344,7 +367,7 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
     replay_run run = {.r = r, .t = t, .fn = fn, .user = user, .res = res,
                       /* A recorded stop by the user happened before this token: stop there. */
                       .stop_at = t->end == GEN_END_STOPPED ? (int64_t)t->tokens.n : -1};
-    size_t first = t->first < turn ? t->first : 0;
+    size_t first = t->first < depth ? t->first : 0;
     /* The passages the answer was given, as recorded (the files may have changed since). */
     rc = chat_use_sources(r->c, t) != NT_OK ? nt_err_set(err, NT_ERR_NOMEM, "out of memory")
                                             : chat_build_prompt(r->c, first, &P, err);

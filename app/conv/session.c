@@ -89,6 +89,8 @@ static int session_turn_copy(chat_turn *d, const chat_turn *t)
     d->len = strlen(d->text);
     d->cap = d->len + 1;
     d->time = t->time;
+    d->parent = t->parent;
+    d->current = t->current;
     if (t->role != NT_ROLE_ASSISTANT) return NT_OK;
     if (chat_turn_copy_record(d, t) != NT_OK) goto nomem;
     d->complete = t->complete;
@@ -182,20 +184,46 @@ int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
     return NT_OK;
 }
 
+size_t *session_path_turns(const session *s, size_t *n)
+{
+    size_t *p = malloc((s->n_turns ? s->n_turns : 1) * sizeof *p);
+    *n = p ? chat_turns_path(s->turns, s->n_turns, p) : 0;
+    return p;
+}
+
+size_t session_alternative_to(const session *s, size_t i)
+{
+    for (size_t j = i; j-- > 0;)
+        if (s->turns[j].parent == s->turns[i].parent) return j;
+    return CHAT_ROOT;
+}
+
 int session_capture(session *s, const chat *c)
 {
-    size_t n = chat_n_turns(c);
-    if (chat_busy(c) && n > 0 && chat_turn_at(c, n - 1)->role == NT_ROLE_ASSISTANT &&
-        !chat_turn_at(c, n - 1)->complete)
-        n--; /* the answer being written is saved once it is done */
+    /* Every turn of the tree; the answer being written (the last made: nothing is added
+     * while it runs) is saved once it is done. */
+    size_t n = chat_n_nodes(c);
+    if (n > 0 && chat_node_at(c, n - 1)->role == NT_ROLE_ASSISTANT &&
+        !chat_node_at(c, n - 1)->complete)
+        n--;
     chat_turn *turns = calloc(n ? n : 1, sizeof *turns);
+    bool *marked = calloc(n + 1, sizeof *marked); /* [parent + 1]: the group shows one */
     char *sys = strdup(chat_system(c));
-    if (!turns || !sys) goto nomem;
+    if (!turns || !sys || !marked) goto nomem;
     for (size_t i = 0; i < n; i++)
-        if (session_turn_copy(&turns[i], chat_turn_at(c, i)) != NT_OK) {
+        if (session_turn_copy(&turns[i], chat_node_at(c, i)) != NT_OK) {
             for (size_t j = 0; j < i; j++) chat_turn_release(&turns[j]);
             goto nomem;
         }
+    /* The file's rule: a group with none marked shows its last. */
+    for (size_t i = 0; i < n; i++)
+        marked[turns[i].parent == CHAT_ROOT ? 0 : turns[i].parent + 1] |= turns[i].current;
+    for (size_t i = n; i-- > 0;) {
+        size_t g = turns[i].parent == CHAT_ROOT ? 0 : turns[i].parent + 1;
+        if (!marked[g]) turns[i].current = marked[g] = true;
+    }
+    free(marked);
+    marked = NULL;
     size_t ne = chat_n_prefix(c);
     session_example *ex = calloc(ne ? ne : 1, sizeof *ex);
     char *greet = chat_greeting(c) ? strdup(chat_greeting(c)) : NULL;
@@ -230,6 +258,7 @@ int session_capture(session *s, const chat *c)
 nomem:
     free(turns);
     free(sys);
+    free(marked);
     return NT_ERR_NOMEM;
 }
 
@@ -249,15 +278,12 @@ int session_restore(const session *s, chat *c, nt_err *err)
     free(msgs);
     if (prc != NT_OK || chat_set_greeting(c, s->greeting) != NT_OK)
         return nt_err_set(err, prc == NT_OK ? NT_ERR_NOMEM : prc, "session: cannot set the examples");
-    for (size_t i = 0; i < s->n_turns; i++) {
-        int rc = chat_restore_turn(c, &s->turns[i]);
-        if (rc != NT_OK) {
-            chat_clear(c);
-            return nt_err_set(err, rc, "session: message %zu: %s", i + 1,
-                              rc == NT_ERR_NOMEM ? "out of memory"
-                                                 : "questions and answers must alternate");
-        }
-    }
+    size_t bad = 0;
+    const char *why = "";
+    if (!chat_turns_valid(s->turns, s->n_turns, &bad, &why))
+        return nt_err_set(err, NT_ERR_INVALID, "session: message %zu: %s", bad + 1, why);
+    if (chat_restore_tree(c, s->turns, s->n_turns) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
     chat_set_first_turn(c, s->first);
     return NT_OK;
 }
@@ -296,13 +322,17 @@ char *session_str_join(const char *a, const char *b)
 
 bool session_last_params(const session *s, nt_sampler_params *out)
 {
-    for (size_t i = s->n_turns; i-- > 0;) {
-        const chat_turn *t = &s->turns[i];
+    size_t np;
+    size_t *path = session_path_turns(s, &np);
+    bool found = false;
+    for (size_t i = np; path && i-- > 0 && !found;) {
+        const chat_turn *t = &s->turns[path[i]];
         if (t->role != NT_ROLE_ASSISTANT) continue;
         *out = t->n_changes ? t->changes[t->n_changes - 1].params : t->params;
-        return true;
+        found = true;
     }
-    return false;
+    free(path);
+    return found;
 }
 
 int session_changes(const chat_turn *t, session_change **out)
@@ -419,8 +449,11 @@ int session_list(session_entry **out)
             e->ok = true;
             e->updated = s->updated;
             e->model = xstrdup(s->model.file);
-            e->turns = (s->n_turns + 1) / 2;
-            e->first = xstrdup(s->n_turns ? s->turns[0].text : "");
+            size_t np;
+            size_t *p = session_path_turns(s, &np);
+            e->turns = (np + 1) / 2;
+            e->first = xstrdup(p && np ? s->turns[p[0]].text : "");
+            free(p);
         } else {
             const char *m = diag.n ? diag.v[0] : "cannot read";
             const char *nl = strchr(m, '\n');
@@ -665,7 +698,7 @@ int session_cmd_load(session **sp, chat *c, const char *name, char **msg)
         return rc;
     }
     char note[512];
-    snprintf(note, sizeof note, "loaded %s (%zu messages)%s%s%s", path, ns->n_turns,
+    snprintf(note, sizeof note, "loaded %s (%zu messages)%s%s%s", path, chat_n_turns(c),
              same || !old ? "" : "; it was recorded with ",
              same || !old ? "" : (ns->model.file ? ns->model.file : "another model"),
              same || !old ? "" : ", so new answers will differ");

@@ -76,14 +76,25 @@ typedef struct session {
     int32_t n_ctx;             /* the KV cache length */
     enum nt_chat_family family;
     bool raw;                  /* --raw: no template */
-    size_t first;              /* chat_first_turn() when saved */
-    chat_turn *turns;          /* questions and answers, alternating, a question first */
+    size_t first;              /* chat_first_turn() when saved (a position on the current path) */
+    chat_turn *turns;          /* every question and answer of the tree of alternatives (each
+                                  turn's parent and current mark say where it goes: chat.h),
+                                  a parent before its children; the current path through them
+                                  (session_path_turns) is the conversation as it stands */
     size_t n_turns;
 
     /* Where the session lives (not part of the file). path is NULL until the first save; a
      * session read from a file knows its path. */
     char *path;
 } session;
+
+/* The current path through s->turns (chat_turns_path): malloc'd indices into s->turns, *n
+ * their count (caller frees; never NULL for an empty session). NULL when out of memory. */
+size_t *session_path_turns(const session *s, size_t *n);
+
+/* The alternative made before s->turns[i] in its group (the turn it is another version of),
+ * or CHAT_ROOT when it is its group's first. */
+size_t session_alternative_to(const session *s, size_t i);
 
 /* An empty session (version, created and updated set to now); NULL when out of memory. */
 session *session_init(void);
@@ -109,12 +120,13 @@ void session_model_hash_text(const session_model *m, char buf[32]);
  * second for 4 GB; the engine remembers it). NT_OK or NT_ERR_NOMEM. */
 int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info);
 /* Copies the conversation of c (system prompt, examples, greeting, family, raw mode, context,
- * turns, first turn) into s,
+ * every turn of its tree, first turn) into s,
  * replacing what it held, and sets updated to now. A turn being generated (chat_busy) is left
- * out. NT_OK or NT_ERR_NOMEM. */
+ * out. A group of alternatives none of which the chat shows (after /edit) gets its last one
+ * marked current, as the file would read it. NT_OK or NT_ERR_NOMEM. */
 int session_capture(session *s, const chat *c);
 /* Restores s into c, which must have no turns: system prompt, examples, greeting (replacing
- * the chat's), family, raw mode, turns, first turn. The chat's KV cache knowledge stays empty: read the history in with
+ * the chat's), family, raw mode, the tree of turns and its current path, first turn. The chat's KV cache knowledge stays empty: read the history in with
  * chat_prepare_reread. NT_ERR_INVALID (c not empty, or turns that do not alternate), NOMEM. */
 int session_restore(const session *s, chat *c, nt_err *err);
 

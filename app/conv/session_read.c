@@ -41,6 +41,9 @@ typedef struct rd {
     bool *no_stop;          /* (n_turns) answers without a 'stop' key: resolved once the
                                template is known (session_read_doc) */
     int32_t n_turn_keys;    /* assistant-only keys seen on this message */
+    long alt;               /* 'alternative_to': the message this one is another version of
+                               (its index in the list), -1 when not given */
+    yaml_node_t *alt_node, *current_node;
     const yaml_node_t *assistant_key; /* the first of them, for the message */
     long version;
     long message_count;
@@ -670,8 +673,26 @@ static int h_sources_intro(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k
     return read_text(c, v, k->name, &r->t->sources_intro);
 }
 
+/* The tree (natter-session(5), BRANCHES): which earlier message this one is an alternative
+ * to, and whether it is the one the conversation shows. Checked once the list is read. */
+static int h_alt(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    r->alt_node = v;
+    return ycfg_read_long(c, v, k->name, 0, LONG_MAX, &r->alt);
+}
+
+static int h_current(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    r->current_node = v;
+    return ycfg_read_bool(c, v, k->name, &r->t->current);
+}
+
 static const ycfg_key message_keys[] = {
     {.name = "role", .fn = h_role, .required = true},
+    {.name = "alternative_to", .fn = h_alt},
+    {.name = "current", .fn = h_current},
     {.name = "time", .fn = h_mtime},
     {.name = "text", .fn = h_text, .required = true},
     {.name = "seed", .fn = h_seed},
@@ -712,13 +733,22 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     s->turns = calloc(m ? m : 1, sizeof *s->turns);
     free(r->no_stop);
     r->no_stop = calloc(m ? m : 1, sizeof *r->no_stop);
-    if (!s->turns || !r->no_stop) return ycfg_error(c, v, "out of memory");
+    size_t *depth = calloc(m ? m : 1, sizeof *depth); /* path position of each message */
+    bool *marked = calloc(m + 1, sizeof *marked);     /* [parent + 1]: its group has a current */
+    if (!s->turns || !r->no_stop || !depth || !marked) {
+        free(depth);
+        free(marked);
+        return ycfg_error(c, v, "out of memory");
+    }
     int rc = NT_OK;
     for (size_t i = 0; i < m; i++) {
         yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
         chat_turn *t = &s->turns[s->n_turns++];
         t->role = (enum nt_chat_role)-1;
-        rd mr = {.s = s, .t = t};
+        /* A message follows the one before it, unless it is another version of an earlier
+         * one: then it follows what that one follows. */
+        t->parent = i == 0 ? CHAT_ROOT : i - 1;
+        rd mr = {.s = s, .t = t, .alt = -1};
         int mrc = it ? ycfg_map(c, it, message_keys, &mr, YCFG_NO_SET, "a message")
                      : NT_ERR_FORMAT;
         if (mrc != NT_OK) {
@@ -726,11 +756,21 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
             rc = NT_ERR_FORMAT;
             continue;
         }
+        if (mr.alt >= 0) {
+            if ((size_t)mr.alt >= i) {
+                free(mr.pend);
+                rc = ycfg_error(c, mr.alt_node, "'alternative_to' must name an earlier message "
+                                                "(from 0), not %ld", mr.alt);
+                continue;
+            }
+            t->parent = s->turns[mr.alt].parent;
+        }
+        depth[i] = t->parent == CHAT_ROOT ? 0 : depth[t->parent] + 1;
         if (!t->text) t->text = strdup("");
         if (!t->text) return ycfg_error(c, it, "out of memory");
         t->len = strlen(t->text);
         t->cap = t->len + 1;
-        enum nt_chat_role want = i % 2 == 0 ? NT_ROLE_USER : NT_ROLE_ASSISTANT;
+        enum nt_chat_role want = depth[i] % 2 == 0 ? NT_ROLE_USER : NT_ROLE_ASSISTANT;
         if (t->role != NT_ROLE_ASSISTANT || t->role != want) {
             free(mr.pend);
             mr.pend = NULL;
@@ -742,6 +782,14 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
                                                           : "an answer (role: assistant)");
             continue;
         }
+        size_t g = t->parent == CHAT_ROOT ? 0 : t->parent + 1;
+        if (t->current && marked[g]) {
+            free(mr.pend);
+            rc = ycfg_error(c, mr.current_node, "another alternative of this message is "
+                                                "already 'current'");
+            continue;
+        }
+        marked[g] |= t->current;
         if (t->role == NT_ROLE_USER) {
             if (mr.n_turn_keys)
                 rc = ycfg_error(c, mr.assistant_key, "only answers (role: assistant) have "
@@ -758,7 +806,7 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
         if (mr.have_count && (size_t)mr.token_count != t->tokens.n)
             rc = ycfg_error(c, it, "'token_count' is %ld but 'tokens' holds %zu ids",
                             mr.token_count, t->tokens.n);
-        if (t->first > i)
+        if (t->first > depth[i])
             rc = ycfg_error(c, it, "'context_first' (%zu) must name an earlier message", t->first);
         if (session_fix_changes(&mr, t) != NT_OK) rc = ycfg_error(c, it, "out of memory");
         free(mr.pend);
@@ -769,6 +817,17 @@ static int h_messages(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
                 break;
             }
     }
+    /* A group of alternatives with none marked shows its last (a file without branches has
+     * no marks at all: each message is the only one of its group). */
+    for (size_t i = s->n_turns; i-- > 0;) {
+        size_t g = s->turns[i].parent == CHAT_ROOT ? 0 : s->turns[i].parent + 1;
+        if (!marked[g]) {
+            s->turns[i].current = true;
+            marked[g] = true;
+        }
+    }
+    free(depth);
+    free(marked);
     return rc;
 }
 

@@ -171,6 +171,42 @@ static bool emit_answer(yaml_emitter_t *e, const chat_turn *t)
     return ok && ycfg_emit_seq(e, false, true);
 }
 
+/* The order the messages are written in: the tree depth first, each group of alternatives
+ * in the order they were made, so that a message follows the one before it in the file
+ * unless it is a later alternative (then 'alternative_to' names the one before it in its
+ * group). order[f] is the turn written f-th. malloc'd; NULL when out of memory. */
+static size_t *session_tree_order(const session *s)
+{
+    size_t n = s->n_turns;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    size_t *stack = malloc((n + 1) * sizeof *stack); /* (node, next index to look at) pairs */
+    size_t *scan = malloc((n + 1) * sizeof *scan);
+    if (!order || !stack || !scan) {
+        free(order);
+        free(stack);
+        free(scan);
+        return NULL;
+    }
+    size_t top = 0, k = 0;
+    stack[top] = CHAT_ROOT;
+    scan[top++] = 0;
+    while (top > 0) {
+        size_t p = stack[top - 1], j = scan[top - 1];
+        while (j < n && s->turns[j].parent != p) j++;
+        if (j == n) {
+            top--;
+            continue;
+        }
+        scan[top - 1] = j + 1;
+        order[k++] = j;
+        stack[top] = j; /* a child comes after its parent: look from there on */
+        scan[top++] = j + 1;
+    }
+    free(stack);
+    free(scan);
+    return order;
+}
+
 static bool emit_session(yaml_emitter_t *e, const session *s)
 {
     char tbuf[32];
@@ -213,10 +249,25 @@ static bool emit_session(yaml_emitter_t *e, const session *s)
     /* Said up front so a file cut short between two messages is caught. */
     ok = ok && emit_kv(e, "message_count", "%zu", s->n_turns);
     ok = ok && ycfg_emit_plain(e, "messages") && ycfg_emit_seq(e, true, false);
-    for (size_t i = 0; ok && i < s->n_turns; i++) {
-        const chat_turn *t = &s->turns[i];
+    /* The tree (BRANCHES in natter-session(5)): where each turn lands in the file, the last
+     * written alternative of each group (slot parent + 1; 0 for the first questions) and the
+     * size of each group. */
+    size_t n = s->n_turns;
+    /* A tree the reader would refuse is not written (it cannot come from a chat). */
+    ok = ok && chat_turns_valid(s->turns, n, NULL, NULL);
+    size_t *order = ok ? session_tree_order(s) : NULL;
+    size_t *last = malloc((n + 1) * sizeof *last), *count = calloc(n + 1, sizeof *count);
+    ok = ok && order && last && count;
+    for (size_t i = 0; ok && i < n; i++) count[s->turns[i].parent == CHAT_ROOT ? 0 : s->turns[i].parent + 1]++;
+    for (size_t i = 0; ok && i <= n; i++) last[i] = CHAT_ROOT;
+    for (size_t f = 0; ok && f < n; f++) {
+        const chat_turn *t = &s->turns[order[f]];
+        size_t g = t->parent == CHAT_ROOT ? 0 : t->parent + 1;
         bool ans = t->role == NT_ROLE_ASSISTANT;
         ok = ycfg_emit_map(e, true, false) && emit_kv(e, "role", "%s", ans ? "assistant" : "user");
+        if (ok && last[g] != CHAT_ROOT) ok = emit_kv(e, "alternative_to", "%zu", last[g]);
+        if (ok && count[g] > 1 && t->current) ok = emit_kv(e, "current", "true");
+        last[g] = f;
         if (ok && t->time) {
             session_format_time(t->time, tbuf);
             ok = emit_kv(e, "time", "%s", tbuf);
@@ -225,6 +276,9 @@ static bool emit_session(yaml_emitter_t *e, const session *s)
         if (ans) ok = ok && emit_answer(e, t);
         ok = ok && ycfg_emit_map(e, false, false);
     }
+    free(order);
+    free(last);
+    free(count);
     ok = ok && ycfg_emit_seq(e, false, false);
     /* Last, so that a file cut short anywhere is caught (message_count alone misses a cut
      * inside the last message's text). */
@@ -310,8 +364,15 @@ char *session_export_md(const session *s)
         strbuf_puts(&b, s->greeting);
         strbuf_puts(&b, "\n");
     }
-    for (size_t i = 0; i < s->n_turns; i++) {
-        const chat_turn *t = &s->turns[i];
+    /* The conversation as it stands: the current path (other branches stay in the session). */
+    size_t np;
+    size_t *path = session_path_turns(s, &np);
+    if (!path) {
+        strbuf_free(&b);
+        return NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        const chat_turn *t = &s->turns[path[i]];
         bool ans = t->role == NT_ROLE_ASSISTANT;
         strbuf_puts(&b, ans ? "\n## Assistant\n\n" : "\n## User\n\n");
         strbuf_puts(&b, t->text ? t->text : "");
@@ -333,6 +394,7 @@ char *session_export_md(const session *s)
             if (t->n_sources) strbuf_puts(&b, "\n");
         }
     }
+    free(path);
     return strbuf_take(&b, NULL);
 }
 
@@ -357,8 +419,14 @@ char *session_export_json(const session *s)
     for (size_t i = 0; i < s->n_examples; i++)
         put_message(&w, role_name(s->examples[i].role), s->examples[i].text);
     if (s->greeting) put_message(&w, "assistant", s->greeting);
-    for (size_t i = 0; i < s->n_turns; i++) {
-        const chat_turn *t = &s->turns[i];
+    size_t np;
+    size_t *path = session_path_turns(s, &np);
+    if (!path) {
+        json_writer_free(&w);
+        return NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        const chat_turn *t = &s->turns[path[i]];
         if (!t->n_sources) {
             put_message(&w, role_name(t->role), t->text);
             continue;
@@ -386,6 +454,7 @@ char *session_export_json(const session *s)
         json_w_end_array(&w);
         json_w_end_object(&w);
     }
+    free(path);
     json_w_end_array(&w);
     size_t len;
     char *out = json_writer_finish(&w, &len);

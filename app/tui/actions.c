@@ -13,6 +13,9 @@
 #include "input.h"
 #include "term.h"
 
+#include "util/strbuf.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,6 +521,63 @@ static int action_EDIT(tui *t, const char *args)
            tui_message(t, TS_NOTE, t->plain ? "the last question and its answer are dropped; the question is above, to "
                                               "send again as it is or changed"
                                             : "the last question is back in the input line");
+}
+
+/* ---- branches: each /regen and /edit keeps what it replaces (chat.h) ---- */
+
+/* Alt-Up / Alt-Down: the alternative before or after the one shown, at the last place the
+ * conversation branches (wrapping around). */
+static int tui_branch_step(tui *t, int dir)
+{
+    long at = chat_branch_point(t->chat);
+    if (at < 0) return tui_message(t, TS_NOTE, "no alternatives: /regen and /edit make them");
+    size_t k, n = chat_alternatives(t->chat, (size_t)at, &k);
+    if (k >= n) k = dir > 0 ? n - 1 : 0; /* none shown: from the end or the start */
+    return tui_switch_branch(t, (size_t)at, (k + n + (size_t)(dir > 0 ? 1 : n - 1)) % n);
+}
+
+static int action_BRANCH_PREV(tui *t, const char *args) { return tui_branch_step(t, -1); }
+static int action_BRANCH_NEXT(tui *t, const char *args) { return tui_branch_step(t, 1); }
+
+/* /branch N: alternative N at the last place the conversation branches; without N the list
+ * of those places. */
+static int action_BRANCH(tui *t, const char *args)
+{
+    long at = chat_branch_point(t->chat);
+    if (!args[0]) {
+        strbuf b = {0};
+        for (size_t i = 0; i <= chat_n_turns(t->chat); i++) {
+            size_t k, n = chat_alternatives(t->chat, i, &k);
+            if (n < 2 && !(i == chat_n_turns(t->chat) && n > 0)) continue;
+            const chat_turn *tt = chat_turn_at(t->chat, i);
+            if (tt)
+                strbuf_printf(&b, "message %zu (%s %zu): alternative %zu of %zu\n", i + 1,
+                              tt->role == NT_ROLE_USER ? "question" : "answer", i / 2 + 1, k + 1, n);
+            else
+                strbuf_printf(&b, "after message %zu: %zu alternative%s not shown\n", i, n,
+                              n == 1 ? "" : "s");
+        }
+        if (!b.n) {
+            strbuf_free(&b);
+            return tui_message(t, TS_NOTE, "no alternatives: /regen and /edit make them");
+        }
+        strbuf_puts(&b, "/branch N (or Alt-Up, Alt-Down) switches at the last of these");
+        char *text = strbuf_take(&b, NULL);
+        ui_set_note(&t->u, UI_NOTE_INFO, text);
+        free(text);
+        t->u.hist.follow = true;
+        return UI_R_HISTORY | tui_message(t, TS_NOTE, "where the conversation branches");
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(args, &end, 10);
+    while (*end == ' ') end++;
+    if (at < 0) return tui_message(t, TS_NOTE, "/branch: no alternatives: /regen and /edit make them");
+    size_t count = chat_alternatives(t->chat, (size_t)at, NULL);
+    if (end == args || *end || errno || n < 1 || (size_t)n > count)
+        return tui_message(t, TS_ERROR, "/branch: '%s' is not an alternative here (1 to %zu)", args,
+                           count);
+    return tui_switch_branch(t, (size_t)at, (size_t)n - 1);
 }
 
 static int action_UNDO(tui *t, const char *args)

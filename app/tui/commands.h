@@ -50,9 +50,11 @@ enum cmd_flags {
 #define COMMAND_LIST(X) \
     /* id            name        args          ctx            key         key2        label               flags                    help */ \
     X(HELP,          "help",     "",           CMD_CTX_ANY,   CK_F1,      0,          "F1",               0,                       "show this help") \
-    X(REGEN,         "regen",    "",           CMD_CTX_ANY,   CK_F5,      0,          "F5",               CMD_F_IDLE,              "answer the last question again (a new seed)") \
-    X(EDIT,          "edit",     "",           CMD_CTX_ANY,   CK_F7,      0,          "F7",               CMD_F_IDLE,              "take the last question back into the input line, dropping it and its answer") \
-    X(UNDO,          "undo",     "",           CMD_CTX_ANY,   CK_F8,      0,          "F8",               CMD_F_IDLE,              "remove the last question and its answer") \
+    X(REGEN,         "regen",    "",           CMD_CTX_ANY,   CK_F5,      0,          "F5",               CMD_F_IDLE,              "answer the last question again (new seed; the old answer stays)") \
+    X(EDIT,          "edit",     "",           CMD_CTX_ANY,   CK_F7,      0,          "F7",               CMD_F_IDLE,              "take the last question back into the input line (the old one stays)") \
+    X(BRANCH_PREV,   NULL,       "",           CMD_CTX_ANY,   CK_A_UP,    0,          "Alt-Up",           CMD_F_IDLE,              "show the previous alternative of the last message that has several") \
+    X(BRANCH_NEXT,   NULL,       "",           CMD_CTX_ANY,   CK_A_DOWN,  0,          "Alt-Down",         CMD_F_IDLE,              "show the next alternative of the last message that has several") \
+    X(UNDO,          "undo",     "",           CMD_CTX_ANY,   CK_F8,      0,          "F8",               CMD_F_IDLE,              "remove the last question and its answers") \
     X(CLEAR,         "clear",    "",           CMD_CTX_ANY,   0,          0,          "",                 CMD_F_IDLE,              "forget the conversation (the system prompt stays)") \
     X(SYSTEM,        "system",   "TEXT",       CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "set the system prompt; without TEXT, show it") \
     X(SET,           "set",      "NAME [VALUE]", CMD_CTX_ANY, 0,          0,          "",                 CMD_F_ARGS,              "set a sampling parameter: temp, top-k, top-p, min-p, repeat-penalty, max-tokens, seed, ...; without VALUE, show it") \
@@ -70,6 +72,7 @@ enum cmd_flags {
     X(STATS,         "stats",    "",           CMD_CTX_ANY,   0,          0,          "",                 0,                       "speeds of the last answer and of the session: time to the first token, prompt and generation tokens/s, tokens reused from the cache; the context used") \
     X(DOCS,          "docs",     "[add|list|drop PATH]", CMD_CTX_ANY, 0, 0,        "",                 CMD_F_ARGS,              "answer from documents: add a file or folder, list them, drop one") \
     X(SOURCES,       "sources",  "",           CMD_CTX_ANY,   0,          0,          "",                 0,                       "show the passages of the last answer (files, lines, scores)") \
+    X(BRANCH,        "branch",   "[N]",        CMD_CTX_ANY,   0,          0,          "",                 CMD_F_ARGS | CMD_F_IDLE, "show alternative N of the last message that has several (marked \xe2\x80\xb9" "2/3\xe2\x80\xba); without N, list where the conversation branches") \
     X(STOP,          NULL,       "",           CMD_CTX_ANY,   CK_ESC,     CK_CTRL_C,  "Esc, Ctrl-C",      0,                       "stop the answer being generated; what was written stays") \
     X(NEWLINE,       NULL,       "",           CMD_CTX_ANY,   CK_ALT_ENTER, CK_CTRL_J, "Alt-Enter, Ctrl-J", 0,                      "insert a newline (multi-line question; pasted text keeps its lines)") \
     X(SCROLL_UP,     NULL,       "",           CMD_CTX_ANY,   CK_PGUP,    0,          "PgUp, wheel",      0,                       "scroll the history up") \

@@ -370,6 +370,31 @@ void tui_update_meter(tui *t)
     tui_prompt_view(t, 0);
 }
 
+/* Reads the conversation back into the model (chat_prepare_reread), the progress in the
+ * status bar; *keep gets the tokens the cache kept. 0 when the job runs; else the flags of
+ * the message saying why not (what, then the reason). */
+static int tui_reread(tui *t, const char *what, int32_t *keep)
+{
+    ui *u = &t->u;
+    worker_job job;
+    nt_err err = {0};
+    if (chat_prepare_reread(t->chat, &job, &err) != NT_OK)
+        return tui_message(t, TS_WARNING, "%s; %s", what, err.msg);
+    if (worker_submit(t->w, &job) != NT_OK) {
+        /* The chat waits for the re-read's end: give it one (the next question reads all). */
+        worker_event done = {.kind = WEV_DONE, .end = GEN_END_ERROR, .n_past = 0};
+        chat_apply(t->chat, &done);
+        return tui_message(t, TS_ERROR, "%s; the model is busy", what);
+    }
+    u->status.state = UI_READING;
+    u->status.progress_done = 0;
+    u->status.progress_total = job.n_tokens;
+    u->status.n_past = job.keep;
+    u->status.n_gen_now = 0;
+    *keep = job.keep;
+    return 0;
+}
+
 int tui_show_loaded(tui *t, const char *msg)
 {
     ui *u = &t->u;
@@ -402,22 +427,39 @@ int tui_show_loaded(tui *t, const char *msg)
         }
     }
     if (chat_n_turns(t->chat) == 0) return f | tui_message(t, TS_NOTE, "%s", msg);
-    worker_job job;
-    nt_err err = {0};
-    if (chat_prepare_reread(t->chat, &job, &err) != NT_OK)
-        return f | tui_message(t, TS_WARNING, "%s; %s", msg, err.msg);
-    if (worker_submit(t->w, &job) != NT_OK) {
-        /* The chat waits for the re-read's end: give it one (the next question reads all). */
-        worker_event done = {.kind = WEV_DONE, .end = GEN_END_ERROR, .n_past = 0};
-        chat_apply(t->chat, &done);
-        return f | tui_message(t, TS_ERROR, "%s; the model is busy", msg);
-    }
-    u->status.state = UI_READING;
-    u->status.progress_done = 0;
-    u->status.progress_total = job.n_tokens;
-    u->status.n_past = job.keep;
-    u->status.n_gen_now = 0;
-    return f | tui_message(t, TS_NOTE, "%s", msg);
+    int32_t keep;
+    int rf = tui_reread(t, msg, &keep);
+    return f | (rf ? rf : tui_message(t, TS_NOTE, "%s", msg));
+}
+
+int tui_switch_branch(tui *t, size_t i, size_t k)
+{
+    ui *u = &t->u;
+    if (tui_busy(t)) return tui_need_idle(t, "branch");
+    if (chat_switch(t->chat, i, k) != NT_OK)
+        return tui_message(t, TS_ERROR, "/branch: there is no alternative %zu there", k + 1);
+    /* The history from the switch down is another one: its records and caches go. */
+    ui_truncate(u, i);
+    for (size_t j = i; j < chat_n_turns(t->chat); j++) ui_answer_rebuild(u, j);
+    u->hist.follow = true;
+    u->probs.pick = -1;
+    size_t shown, n = chat_alternatives(t->chat, i, &shown);
+    char what[160];
+    snprintf(what, sizeof what, "message %zu: alternative %zu of %zu", i + 1, shown + 1, n);
+    tui_update_meter(t);
+    int f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+    if (chat_n_turns(t->chat) == 0 || worker_remote(t->w)) return f | tui_message(t, TS_NOTE, "%s", what);
+    /* Read the new path in now: the prefix both paths share stays in the cache (only what
+     * differs is read), and the next question starts at once. */
+    f |= tui_autosave(t); /* the session file shows the same path */
+    int32_t keep = 0;
+    int rf = tui_reread(t, what, &keep);
+    if (rf) return f | rf;
+    free(t->reread_note);
+    t->reread_note = strdup(what);
+    t->reread_keep = keep;
+    return f | tui_message(t, TS_NOTE, "%s; reading it in (%d tokens kept in the cache)", what,
+                           (int)keep);
 }
 
 /* The loaded session's context size when the model's is another: the model is loaded again
@@ -817,6 +859,19 @@ int tui_worker_event(tui *t, worker_event *ev)
         if (u->server && ev->n_past > 0) u->status.server_tokens = ev->n_past;
         u->status.n_gen_now = 0;
         f = UI_R_HISTORY | UI_R_STATUS | UI_R_PROBS;
+        if (!answer && t->reread_note) {
+            /* a branch switch's re-read: what the cache kept, what was read */
+            if (ev->end == GEN_END_ERROR || ev->end == GEN_END_STOPPED)
+                f |= tui_message(t, TS_WARNING, "%s; not read in (%s): the next question reads it",
+                                 t->reread_note, gen_end_name(ev->end, false));
+            else
+                f |= tui_message(t, TS_NOTE, "%s; %d tokens kept in the cache, %d read",
+                                 t->reread_note, (int)t->reread_keep,
+                                 (int)ev->n_past - (int)t->reread_keep);
+            free(t->reread_note);
+            t->reread_note = NULL;
+            break;
+        }
         if (!answer) {
             if (ev->end == GEN_END_ERROR || ev->end == GEN_END_STOPPED)
                 f |= tui_message(t, TS_WARNING, "the conversation was not read back (%s); the next "
@@ -1073,6 +1128,7 @@ done:
     free(t.docs_intro);
     session_free(t.sess);
     free(t.save_to);
+    free(t.reread_note);
     ui_free(&t.u);
     chat_free(t.chat);
     worker_free(t.w); /* stops a running answer and joins the thread */

@@ -60,6 +60,9 @@ typedef struct tui {
     char *save_to;         /* --save FILE: where the next autosave goes (then NULL) */
     tui_replay *rp;        /* a /replay running, or NULL */
     /* /stats: */
+    char *reread_note;     /* what the message line says when the re-read running ends
+                              (a branch switch's), NULL: the loaded session's words (owned) */
+    int32_t reread_keep;   /* its tokens kept in the KV cache */
     double asked_at;       /* when the answer being written was submitted (monotonic s) */
     int32_t asked_keep;    /* its prompt tokens reused from the cache */
     tui_stats last, total; /* the last answer; every answer since the start */
@@ -118,6 +121,10 @@ int tui_load(tui *t, const char *name, const char *kept, bool adopt);
  * conversation now takes in the prompt (the fixed part when it is empty), not what the cache
  * held before. */
 void tui_update_meter(tui *t);
+/* Shows alternative k (from 0) of path position i (chat_switch): the history from there is
+ * drawn again, the conversation read back into the model from where the paths part (the
+ * shared prefix stays in the cache: the message says how many tokens were kept). */
+int tui_switch_branch(tui *t, size_t i, size_t k);
 /* Records the persona and theme in use in the session (persona_ref, ycfg_ref). */
 void tui_session_refs(tui *t);
 

@@ -234,13 +234,20 @@ static int tui_replay_event(tui *t, tui_rev *ev)
                                : "not the recorded one, so answers may differ");
         break;
     case REV_QUESTION:
-        strbuf_printf(&rp->text, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
-        break;
-    case REV_ANSWER:
+    case REV_ANSWER: {
+        /* Every branch is replayed: a later alternative says which message it stands for. */
+        size_t alt = session_alternative_to(rp->s, ev->turn);
+        if (alt != CHAT_ROOT)
+            strbuf_printf(&rp->text, "\n--- another version of message %zu ---", alt + 1);
+        if (ev->kind == REV_QUESTION) {
+            strbuf_printf(&rp->text, "\n[%zu] user:\n%s\n", ev->turn + 1, ev->text ? ev->text : "");
+            break;
+        }
         strbuf_printf(&rp->text, "\n[%zu] assistant (seed %llu, %zu live change%s):\n",
                       ev->turn + 1, (unsigned long long)ev->seed, ev->n_changes,
                       ev->n_changes == 1 ? "" : "s");
         break;
+    }
     case REV_TEXT:
         strbuf_puts(&rp->text, ev->text ? ev->text : "");
         break;

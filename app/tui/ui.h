@@ -73,6 +73,8 @@ typedef struct ui_turn_cache {
     bool complete, busy;
     bool thinking_shown;   /* ui_history_view.show_thinking when rendered */
     unsigned beam_gen;     /* ui.beam_gen when rendered */
+    size_t alt_n, alt_k;   /* the turn's alternatives and which one it is (chat_alternatives)
+                              when rendered: its label shows them */
     text_buf buf;
     size_t *src;           /* src[i]: offset in the turn's text that buf byte i shows, or
                               UI_NO_SRC (labels, marks, notes) */

@@ -254,6 +254,13 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
     bool answer = t->role == NT_ROLE_ASSISTANT;
     const char *label = answer ? "Assistant" : "You";
     text_buf_put(b, label, strlen(label), answer ? TS_LABEL_ASSISTANT : TS_LABEL_USER, false);
+    size_t alt_k, alt_n = chat_alternatives(u->chat, ti, &alt_k);
+    if (alt_n > 1) {
+        /* one of several versions (/regen, /edit, /ab): Alt-Up/Alt-Down switch */
+        char al[48];
+        int an = snprintf(al, sizeof al, " \xe2\x80\xb9%zu/%zu\xe2\x80\xba", alt_k + 1, alt_n);
+        text_buf_put(b, al, (size_t)an, TS_MARKER, false);
+    }
     if (answer && t->complete && t->n_gen > 0 && t->gen_sec > 0) {
         char st[96];
         snprintf(st, sizeof st, "  %d tokens, %.1f tok/s", (int)t->n_gen,
@@ -482,11 +489,14 @@ static int history_update(ui *u, int width)
         if (!c || !t) return total;
         bool busy = t->role == NT_ROLE_ASSISTANT && !t->complete;
         int hl = (u->probs.shown && i == u->probs.pick_turn && u->probs.pick >= 0) ? u->probs.pick : -1;
+        size_t alt_k, alt_n = chat_alternatives(u->chat, i, &alt_k);
         if (!c->valid || c->width != width || c->len != t->len ||
             c->n_changes != t->n_changes || c->complete != t->complete || c->busy != busy ||
             c->hl != hl || c->thinking_shown != u->hist.show_thinking ||
-            (busy && c->beam_gen != u->beam_gen)) {
+            (busy && c->beam_gen != u->beam_gen) || c->alt_n != alt_n || c->alt_k != alt_k) {
             render_turn(u, i, t, c, width, hl, busy);
+            c->alt_n = alt_n;
+            c->alt_k = alt_k;
             c->thinking_shown = u->hist.show_thinking;
             c->beam_gen = u->beam_gen;
             c->valid = true;
