@@ -113,12 +113,22 @@ if [ -f "$STORIES" ]; then
     fifo_case "--context" -m "$STORIES" --context "$tmp/fifo" -p hi
     fifo_case "perplexity -f" perplexity -m "$STORIES" -f "$tmp/fifo"
     fifo_case "--docs" -m "$STORIES" --docs "$tmp/fifo" -p hi
+    # The document index's own file: a FIFO there is named (SQLite said "disk I/O error"), a
+    # file that is no database says the fix.
+    mkdir -p "$tmp/xc/natter/index"; mkfifo "$tmp/xc/natter/index/docs.sqlite"
+    XDG_CACHE_HOME="$tmp/xc" timeout 20 "$NATTER" -m "$STORIES" --docs tests/data/docs -p hi </dev/null >"$tmp/xc.out" 2>&1
+    check "a FIFO where the document index goes ($(cat "$tmp/xc.out"))" \
+        grep -q "docs.sqlite: is a FIFO (named pipe), not a regular file (move it away" "$tmp/xc.out"
+    rm "$tmp/xc/natter/index/docs.sqlite"; head -c 4096 /dev/zero | tr '\0' x >"$tmp/xc/natter/index/docs.sqlite"
+    XDG_CACHE_HOME="$tmp/xc" timeout 20 "$NATTER" -m "$STORIES" --docs tests/data/docs -p hi </dev/null >"$tmp/xc.out" 2>&1
+    check "a document index that is no database says to remove it ($(cat "$tmp/xc.out"))" \
+        grep -q "docs.sqlite: file is not a database (remove it: the index is a cache" "$tmp/xc.out"
     "$NATTER" -m "$STORIES" --ctx 128 --seed 5 -n 4 -p "Once" --save "$tmp/mp.yaml" >/dev/null 2>&1
     sed "s|^  path: .*|  path: $tmp/fifo|; s|^  file: .*|  file: fifo|" "$tmp/mp.yaml" >"$tmp/mp2.yaml"
     fifo_case "a session's model.path (replay)" replay "$tmp/mp2.yaml" --check
     fifo_case "a session's model.path (--resume)" --resume "$tmp/mp2.yaml" -p hi
 else
-    skip "FIFO tests that need a model: $STORIES absent" 5
+    skip "FIFO tests that need a model: $STORIES absent" 7
 fi
 
 # --- 4. replay --check checks every field it can recompute -----------------------------------

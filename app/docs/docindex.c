@@ -51,7 +51,12 @@ struct docindex {
 
 static int db_error(nt_err *err, sqlite3 *db, const char *what)
 {
-    return nt_err_set(err, NT_ERR_IO, "document index: %s: %s", what, sqlite3_errmsg(db));
+    int code = sqlite3_errcode(db);
+    /* A damaged or foreign file: the index is only a cache of the documents, so the fix is
+     * to remove it. */
+    bool bad = code == SQLITE_NOTADB || code == SQLITE_CORRUPT;
+    return nt_err_set(err, NT_ERR_IO, "document index: %s: %s%s", what, sqlite3_errmsg(db),
+                      bad ? " (remove it: the index is a cache natter makes again)" : "");
 }
 
 /* ---------------------------------------------------------------- open and close ---- */
@@ -98,6 +103,18 @@ int docindex_open(docindex **out, const char *db, nt_err *err)
     if (e) {
         rc = nt_err_set(err, NT_ERR_IO, "document index: %s: cannot make its folder: %s", d->path,
                         strerror(e));
+        goto fail;
+    }
+    /* Something else where the index goes (a FIFO, a folder): SQLite would only say "disk
+     * I/O error". Named as every reader names it (nt_open_regular, which never blocks). */
+    struct stat st_db;
+    if (stat(d->path, &st_db) == 0 && !S_ISREG(st_db.st_mode)) {
+        nt_err kind = {0};
+        uint64_t size;
+        int fd = nt_open_regular(d->path, &size, &kind);
+        if (fd >= 0) close(fd);
+        rc = nt_err_set(err, NT_ERR_IO, "document index: %s: %s (move it away: the index is a "
+                        "cache natter makes again)", d->path, kind.msg[0] ? kind.msg : "not a regular file");
         goto fail;
     }
     if (sqlite3_open_v2(d->path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
