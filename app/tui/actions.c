@@ -431,14 +431,17 @@ static int tui_sessions(tui *t)
  * defaults to the session's name in the current folder; the format to FILE's extension. */
 static int tui_export(tui *t, const char *args)
 {
-    char file[1024], fmt[16] = "";
+    char file[1024];
+    const char *fmt = NULL; /* a literal: "md", "markdown" or "json" */
     snprintf(file, sizeof file, "%s", args);
     size_t n = strlen(file);
     while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
     char *last = strrchr(file, ' ');
     const char *word = last ? last + 1 : file;
-    if (!strcmp(word, "md") || !strcmp(word, "markdown") || !strcmp(word, "json")) {
-        snprintf(fmt, sizeof fmt, "%s", word);
+    static const char *const formats[] = {"md", "markdown", "json"};
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (!strcmp(word, formats[i])) fmt = formats[i];
+    if (fmt) {
         if (last) {
             *last = '\0';
             while (last > file && last[-1] == ' ') *--last = '\0';
@@ -447,7 +450,7 @@ static int tui_export(tui *t, const char *args)
         }
     }
     n = strlen(file);
-    if (!fmt[0]) snprintf(fmt, sizeof fmt, "%s", n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md");
+    if (!fmt) fmt = n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md";
     if (!file[0]) {
         /* The session's name, else a fresh one like the sessions folder's. */
         char base[512] = "natter-chat";
