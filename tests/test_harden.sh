@@ -280,6 +280,12 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
         if wait_for "  /sessions " 50; then ok; else bad "TERM=dumb: /help lists the commands" "$(cap)"; fi
         T send-keys -t nt "/set temp" Enter
         if wait_for "natter: temp = 0" 50; then ok; else bad "TERM=dumb: a command's answer" "$(cap)"; fi
+        # Branches: /regen writes the new answer; /branch 1 shows the first one again,
+        # written out again below (three answers on the terminal in all).
+        T send-keys -t nt "/regen" Enter; sleep 1
+        T send-keys -t nt "/branch 1" Enter
+        if wait_for "alternative 1 of 2; " 100 && [ "$(cap | grep -c '^Assistant: Type /quit')" -eq 3 ]; then ok
+        else bad "TERM=dumb: /regen and /branch write the answer shown" "$(cap)"; fi
         T send-keys -t nt "/quit" Enter
         if wait_for "EXIT=0" 100; then ok; else bad "TERM=dumb: /quit leaves with status 0" "$(cap)"; fi
         check "TERM=dumb: the session is saved" grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml

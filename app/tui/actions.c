@@ -521,8 +521,8 @@ static int action_EDIT(tui *t, const char *args)
     tui_give_back(t, q);
     free(q);
     return UI_R_HISTORY | UI_R_INPUT | UI_R_STATUS |
-           tui_message(t, TS_NOTE, t->plain ? "the last question and its answer are dropped; the question is above, to "
-                                              "send again as it is or changed"
+           tui_message(t, TS_NOTE, t->plain ? "the last question is above, to send again as it is or changed (the old "
+                                              "one stays as an alternative: /branch)"
                                             : "the last question is back in the input line");
 }
 
@@ -585,9 +585,14 @@ static int action_BRANCH(tui *t, const char *args)
 
 static int action_UNDO(tui *t, const char *args)
 {
+    size_t before = chat_n_turns(t->chat);
     if (chat_undo(t->chat) != NT_OK)
         return tui_message(t, TS_NOTE, "/undo: there is nothing to undo");
-    ui_truncate(&t->u, chat_n_turns(t->chat));
+    /* From the removed question on: the path may now show an alternative exchange there,
+     * whose token records are rebuilt (the removed answer's would mark the wrong tokens). */
+    size_t from = before >= 2 ? before - 2 : 0;
+    ui_truncate(&t->u, from);
+    for (size_t j = from; j < chat_n_turns(t->chat); j++) ui_answer_rebuild(&t->u, j);
     tui_update_meter(t);
     return UI_R_HISTORY | UI_R_PROBS | UI_R_STATUS | tui_message(t, TS_NOTE, "removed the last exchange");
 }

@@ -159,8 +159,8 @@ static void plain_help(plain *p)
         if (!c->name || (c->flags & CMD_F_PLANNED) || i == CMD_THEME) continue;
         char head[64];
         snprintf(head, sizeof head, "/%s%s%s", c->name, c->args[0] ? " " : "", c->args);
-        const char *help = i == CMD_EDIT ? "drop the last question and its answer, and show the "
-                                           "question to send again"
+        const char *help = i == CMD_EDIT ? "show the last question to send again, as it is or "
+                                           "changed (the old one stays)"
                                          : c->help;
         char line[600];
         snprintf(line, sizeof line, "  %-22s %s\n", head, help);
@@ -182,6 +182,18 @@ static void plain_show(plain *p)
         p->labelled = false;
         plain_head(p);
         whole = true;
+    }
+    if (u->rewrite) {
+        /* Turns from rewrite_from on changed (another alternative shown, /undo showing the
+         * one before): what of them was written is written again, questions too. An answer
+         * just started is its own case below (its question was typed here). */
+        u->rewrite = false;
+        if (p->done > u->rewrite_from) {
+            p->done = u->rewrite_from;
+            p->shown = 0;
+            p->labelled = false;
+            whole = true;
+        }
     }
     if (t->answer_gen != p->answer_gen) {
         /* A new answer is the last turn; the question before it was typed here. */

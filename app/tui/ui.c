@@ -35,6 +35,8 @@ void ui_del_windows(ui *u)
 
 void ui_truncate(ui *u, size_t n)
 {
+    if (!u->rewrite || n < u->rewrite_from) u->rewrite_from = n;
+    u->rewrite = true;
     if (u->probs.pick >= 0 && u->probs.pick_turn >= n) u->probs.pick = -1;
     for (size_t i = n; i < u->n_answers; i++) {
         free(u->answers[i].off);

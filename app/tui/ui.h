@@ -185,6 +185,9 @@ typedef struct ui {
                                    owned, NULL = none (ui_set_note) */
     enum ui_note_kind note_kind; /* how the note is drawn */
     unsigned note_gen;          /* bumped by every ui_set_note (the plain chat writes it then) */
+    bool rewrite;               /* ui_truncate ran since the plain chat last looked (it clears
+                                   this): the turns from rewrite_from on changed */
+    size_t rewrite_from;        /* the least n ui_truncate was given meanwhile */
     unsigned fixed_gen;         /* bumped when the system prompt, greeting or note change
                                    without their length changing: the history renders them
                                    again */
@@ -253,7 +256,8 @@ void ui_answer_rebuild(ui *u, size_t i);
 void ui_set_note(ui *u, enum ui_note_kind kind, const char *text);
 /* Removes the note (ui_set_note with no text). */
 void ui_clear_note(ui *u);
-/* Forgets records and caches of turns from index n on (after undo, edit, regen, clear). */
+/* Forgets records and caches of turns from index n on (after undo, edit, regen, clear, a
+ * branch switch), and notes that they changed (rewrite). */
 void ui_truncate(ui *u, size_t n);
 
 /* Slider access (view_panel.c). */
