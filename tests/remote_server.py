@@ -11,7 +11,8 @@ expected key (never the key itself), and the body.
 The request's "model" picks the behaviour: ok, echo (the request's fields as the answer),
 length, cut (the stream stops mid-answer), malformed, big (an event over 1 MiB), errevent,
 slow (pieces every 0.2 s, 100 of them; nocont: 20 every 0.1 s), stall (one piece, then silence), strict (HTTP 400 when
-top_k is sent), nologprobs (HTTP 400 when top_k or logprobs is sent), and 401 403 404 429 500 503 (that status, with an error body; 429 has
+top_k is sent), nologprobs (HTTP 400 when top_k or logprobs is sent), random (a new text every time, whatever
+the seed), and 401 403 404 429 500 503 (that status, with an error body; 429 has
 Retry-After: 7). Asked for logprobs, ok and length give each piece's candidates (the piece at
 90%, "Bye" at 5%); asked for stream_options.include_usage, a last chunk counts 7 + 3 tokens.
 POST /v1/completions continues ("nocont" as the model: HTTP 404);
@@ -113,6 +114,10 @@ class H(BaseHTTPRequestHandler):
             return self.send_json(400, {"error": {"message": "Unrecognized request argument "
                                                   "supplied: top_k"}})
         self.start_stream()
+        if mode == "random":  # a server that ignores the seed
+            self.sse(chunk("Random %d" % (time.time_ns() % 1000000007)))
+            self.sse(chunk(None, "stop"))
+            return self.sse("[DONE]")
         if mode == "echo":
             fields = ["temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed",
                       "max_tokens", "presence_penalty", "frequency_penalty", "stop"]

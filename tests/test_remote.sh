@@ -112,10 +112,29 @@ if grep -F "$KEY" "$tmp/requests.log" >/dev/null; then
 else
     ok
 fi
-"$NATTER" replay --check "$tmp/s.yaml" >"$tmp/o" 2>"$tmp/e"
-check "replay --check of a remote session: exit non-zero" [ $? -ne 0 ]
-check "replay --check says plainly why ($(cat "$tmp/e"))" \
-    grep -q "cannot be promised byte for byte unless it honours the seed" "$tmp/e"
+# replay of a remote session asks its server again: the server here ignores nothing for "ok"
+# (the same text every time), so every answer is identical; "random" gives a new text each time.
+OPENAI_API_KEY=$KEY "$NATTER" replay --check "$tmp/s.yaml" >"$tmp/o" 2>"$tmp/e"
+rc=$?
+check "replay --check of a remote session: identical, exit 0 ($(cat "$tmp/o" "$tmp/e"))" [ $rc = 0 ]
+check "replay --check says plainly that only a seed-honouring server can match" \
+    grep -q "can only match the recording if the server honours the seed" "$tmp/e"
+check "replay --check reports the answer identical" grep -q "message 2: .*: identical, 13 characters (end of text)" "$tmp/o"
+check "replay --check: the closing count" grep -q "replay check: 1 answers from ok at $BASE: 1 identical, 0 differ" "$tmp/o"
+if grep -F "$KEY" "$tmp/o" "$tmp/e" >/dev/null; then bad "replay printed the key"; else ok; fi
+OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m random -p "one" --save "$tmp/rnd.yaml" >/dev/null 2>&1
+OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m random -p "two" --resume "$tmp/rnd.yaml" \
+    --save "$tmp/rnd.yaml" >/dev/null 2>&1
+OPENAI_API_KEY=$KEY "$NATTER" replay --check "$tmp/rnd.yaml" >"$tmp/o" 2>"$tmp/e"
+rc=$?
+check "replay --check: a server that ignores the seed differs, exit 1 ($(cat "$tmp/e"))" [ $rc = 1 ]
+check "replay --check: every answer reported, at the character where it differs" \
+    sh -c "[ \$(grep -c 'differs at character 7 (of' '$tmp/o') = 2 ]"
+check "replay --check: the closing count says it" grep -q "0 identical, 2 differ (does the server honour the seed?)" "$tmp/o"
+"$NATTER" replay --check "$tmp/s.yaml" --api-base http://127.0.0.1:1/v1 >"$tmp/o" 2>"$tmp/e"
+rc=$?
+check "replay --api-base: another server, its failure said ($(cat "$tmp/e"))" \
+    sh -c "[ $rc = 1 ] && grep -q 'message 2: 127.0.0.1:1: cannot connect' '$tmp/e'"
 # --resume of a remote session asks the same server again.
 OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m echo -p "again" --resume "$tmp/s.yaml" \
     >"$tmp/o" 2>"$tmp/e"
@@ -210,9 +229,18 @@ if command -v tmux >/dev/null 2>&1; then
     else
         bad "the status bar of a remote chat without usage" "$(cap | tail -n 2)"
     fi
+    # /replay of a remote session on the screen: asked of its server again. s.yaml was resumed
+    # twice with -m echo, so its model is now "echo": the two echo answers match (the echo
+    # repeats the seed), the first one, written by "ok", does not.
+    T send-keys -t nt "/replay $tmp/s.yaml" Enter
+    if wait_for "replay done: 2 of 3 answers matched" 100 && cap | grep -q "matched the recording (1 pieces"; then
+        ok "/replay of a remote session asks its server again"
+    else
+        bad "/replay of a remote session asks its server again" "$(cap)"
+    fi
     T send-keys -t nt C-d
 else
-    skip "tmux is not installed" 2
+    skip "tmux is not installed" 3
 fi
 
 # --- llama.cpp's llama-server, an independent implementation --------------------------------------

@@ -5,7 +5,9 @@
 # greedy parameters), natter models lists the served model, and on the chat screen (tmux) Esc
 # stops a remote answer at once and a slider moved mid-answer continues the same answer
 # through /v1/completions, recorded as a live change in the session; the status bar names the
-# server and its token count, and F4 shows the probabilities the server sent (logprobs). The server is slowed
+# server and its token count, and F4 shows the probabilities the server sent (logprobs); replay
+# --check asks natter serve again and finds every answer identical (it honours the seed), the
+# chat's live change and stop included. The server is slowed
 # with NATTER_TEST_TOKEN_DELAY_MS (its worker is natter's) so the screen can act mid-answer.
 BUILD=${1:-build}
 . "$(dirname "$0")/lib.sh"
@@ -33,6 +35,17 @@ else bad "the remote answer differs from the local one" "remote: $(cat "$tmp/rem
 local:  $(cat "$tmp/local")"; fi
 "$NATTER" models --api-base "$B" >"$tmp/m" 2>&1
 check "natter models --api-base lists the served model" grep -qx "natter-guide" "$tmp/m"
+# replay --check against the server: natter serve honours the seed, so a session sampled at
+# temperature 1 comes back identical, answer by answer.
+"$NATTER" --api-base "$B" -m natter-guide -p "$Q" --temp 1 --seed 21 -n 24 --save "$tmp/r.yaml" >/dev/null 2>"$tmp/e"
+"$NATTER" -m natter-guide -p "And sessions?" --temp 1 --seed 22 -n 24 --resume "$tmp/r.yaml" \
+    --save "$tmp/r.yaml" >/dev/null 2>>"$tmp/e"
+"$NATTER" replay --check "$tmp/r.yaml" >"$tmp/o" 2>"$tmp/e2"
+rc=$?
+check "replay --check against natter serve: exit 0 ($(cat "$tmp/e" "$tmp/o" "$tmp/e2"))" [ $rc = 0 ]
+check "replay --check against natter serve: both answers identical" \
+    sh -c "[ \$(grep -c ': identical, ' '$tmp/o') = 2 ] && grep -q '2 identical, 0 differ' '$tmp/o'"
+check "replay --check says only a seed-honouring server can match" grep -q "honours the seed" "$tmp/e2"
 stop_server
 
 # ---- the chat screen against a slow server: Esc, and a slider mid-answer ------------------------
@@ -82,5 +95,12 @@ sleep 1
 T send-keys -t nt Escape
 if wait_for "[stopped]" 10; then ok "Esc stops a remote answer at once"; else bad "Esc did not stop the remote answer within 1 s" "$(cap)"; fi
 T send-keys -t nt C-d
+# The chat's session, its live change continued through /completions and its Esc'd answer,
+# asked again of the same (slow) server: the same pieces, the change at the same one.
+wait_for "EXIT=" 50
+"$NATTER" replay --check "$tmp/chat.yaml" >"$tmp/o" 2>"$tmp/e2"
+rc=$?
+check "replay --check of the chat with a live change and a stop: identical ($(cat "$tmp/o" "$tmp/e2"))" \
+    sh -c "[ $rc = 0 ] && grep -q '2 identical, 0 differ' '$tmp/o'"
 stop_server
 finish

@@ -592,8 +592,7 @@ bool cli_model_is_file(const char *m)
     return m && stat(m, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Two base URLs name the same server ("…/v1/" and "…/v1" alike). */
-static bool cli_same_base(const char *a, const char *b)
+bool cli_same_base(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);
     while (na > 0 && a[na - 1] == '/') na--;

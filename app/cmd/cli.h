@@ -104,6 +104,8 @@ void cli_pick_backend(struct cli_opts *o);
 /* -m names a file here (the local engine, whatever a persona, the config file or a resumed
  * session says). False for NULL. */
 bool cli_model_is_file(const char *m);
+/* Two base URLs name the same server ("…/v1/" and "…/v1" alike). */
+bool cli_same_base(const char *a, const char *b);
 
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */

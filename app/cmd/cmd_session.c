@@ -4,6 +4,7 @@
  *   natter --resume [NAME] -p QUESTION   /   natter -p QUESTION --save FILE
  * (the one-shot mode in cli.c calls the cmd_session_* hooks declared in cmds.h). */
 #include "natter.h"
+#include "conv/backend.h"
 #include "conv/chat.h"
 #include "args.h"
 #include "cli.h"
@@ -57,12 +58,16 @@ static const char *const replay_params[] = {
 static void replay_usage(FILE *f)
 {
     fputs("usage: natter replay FILE [--check] [-m MODEL.gguf] [--threads N]\n"
+          "                          [--api-base URL] [--api-key-env VAR]\n"
           "                          [--temp X] [--top-k N] [--top-p X] [--min-p X]\n"
           "                          [--repeat-penalty X] [--repeat-last-n N]\n"
           "                          [--presence-penalty X] [--frequency-penalty X] [--seed N]\n"
           "Regenerates every answer of a saved session with its recorded seeds and live\n"
           "changes. --check compares them with the recording token by token. With -m or a\n"
-          "parameter, shows the recorded and the new answers side by side.\n",
+          "parameter, shows the recorded and the new answers side by side. A session\n"
+          "answered by a server is asked of that server again (or --api-base URL) and its\n"
+          "answers compared by their text: they can only match if the server honours\n"
+          "the seed.\n",
           f);
 }
 
@@ -138,20 +143,24 @@ int cmd_replay(int argc, char **argv)
     const char *file = NULL;
     bool check = false;
     replay_opts o = {0};
-    enum { OPT_CHECK = 256, OPT_PARAM = 1000 };
-    struct option opts[REPLAY_N_PARAMS + 5] = {
+    enum { OPT_CHECK = 256, OPT_API_BASE, OPT_KEY_ENV, OPT_PARAM = 1000 };
+    struct option opts[REPLAY_N_PARAMS + 7] = {
         {"check", no_argument, NULL, OPT_CHECK},
         {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
+        {"api-base", required_argument, NULL, OPT_API_BASE},
+        {"api-key-env", required_argument, NULL, OPT_KEY_ENV},
     };
     for (int k = 0; k < REPLAY_N_PARAMS; k++)
-        opts[4 + k] = (struct option){replay_params[k], required_argument, NULL, OPT_PARAM + k};
+        opts[6 + k] = (struct option){replay_params[k], required_argument, NULL, OPT_PARAM + k};
     args a = args_start("natter replay", argc, argv, "m:t:h", opts);
     for (int c; (c = args_next(&a)) != -1;) {
         switch (c) {
         case 'h': replay_usage(stdout); return 0;
         case OPT_CHECK: check = true; break;
+        case OPT_API_BASE: o.api_base = a.value; break;
+        case OPT_KEY_ENV: o.api_key_env = a.value; break;
         case 'm': o.model_path = a.value; break;
         case 't':
             if (args_int(&a, 0, 512, &o.n_threads)) return 2;
@@ -196,10 +205,25 @@ int cmd_replay(int argc, char **argv)
     int status = 1;
     replay *r = NULL;
     nt_err e = {0};
+    /* A remote session's server: its key's variable from --api-key-env, else from the config
+     * file when it names that server (as the chat takes it, cli_pick_backend). */
+    backend_cfg cfg = {0};
+    bool remote = !o.model_path && (s->model.api_base || o.api_base);
+    if (remote && !o.api_key_env) {
+        if (cli_load_config(&cfg) != 0) goto out;
+        const char *base = o.api_base ? o.api_base : s->model.api_base;
+        if (cfg.api_base && cli_same_base(cfg.api_base, base)) o.api_key_env = cfg.api_key_env;
+    }
     if (replay_init(&r, s, &o, &e) != NT_OK) {
         text_printf(stderr, "natter replay: %s: %s\n", s->path, e.msg);
         goto out;
     }
+    if (remote)
+        text_printf(stderr, "natter replay: %s was answered by a server: each answer is asked of "
+                    "%s again with its recorded seed and parameters. A remote answer can only "
+                    "match the recording if the server honours the seed (llama.cpp's server and "
+                    "natter serve do; many hosted APIs do not), so the texts are compared and "
+                    "every answer reported.\n", s->path, replay_model_path(r));
     char hash[32];
     session_model_hash_text(&s->model, hash);
     if (check && !replay_exact(r)) {
@@ -214,7 +238,7 @@ int cmd_replay(int argc, char **argv)
                         "is recognised by its file name and size\n", file, hash);
     bool compare = !replay_exact(r); /* overrides or another model: side by side */
     bool tty = isatty(STDOUT_FILENO);
-    size_t n_answers = 0, n_tokens = 0, n_same = 0;
+    size_t n_answers = 0, n_tokens = 0, n_same = 0, n_differ = 0;
     const nt_tokenizer *tok = replay_tokenizer(r);
     if (!check)
         text_printf(stdout, "replaying %s: %zu messages, model %s%s\n\n", s->path, s->n_turns,
@@ -260,6 +284,11 @@ int cmd_replay(int argc, char **argv)
             char *why = replay_describe(s, i, &res, diff, k, tok);
             text_printf(stdout, "%s\n", why ? why : "out of memory");
             free(why);
+            if (!identical && remote) { /* a server's answers: each one reported */
+                n_differ++;
+                replay_result_free(&res);
+                continue;
+            }
             if (!identical) {
                 if (diff != REPLAY_DIFF_PROMPT) { /* the texts agree then */
                     text_printf(stdout, "recorded text:\n");
@@ -292,7 +321,12 @@ int cmd_replay(int argc, char **argv)
         }
         replay_result_free(&res);
     }
-    if (check)
+    if (check && remote) {
+        text_printf(stdout, "replay check: %zu answers from %s: %zu identical, %zu differ%s\n",
+                    n_answers, replay_model_path(r), n_same, n_differ,
+                    n_differ ? " (does the server honour the seed?)" : "");
+        if (n_differ) goto out;
+    } else if (check)
         text_printf(stdout, "replay check: %zu answers, %zu tokens, all identical\n", n_answers, n_tokens);
     else
         text_printf(stderr, "natter replay: %zu of %zu answers identical to the recording\n", n_same,
@@ -302,6 +336,7 @@ out:
     replay_free(r);
     session_free(s);
     free(model_file);
+    backend_cfg_free(&cfg);
     return status;
 }
 

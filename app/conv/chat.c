@@ -938,16 +938,28 @@ static int chat_job_stops(chat *c, chat_turn *t, worker_job *job)
 
 /* Remote mode: the job is the conversation as messages (the fixed part, then the turns the
  * memory limit keeps); the server holds the context, so nothing is dropped here. */
-static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t max_tokens,
-                               worker_job *job, nt_err *err)
+int chat_remote_msgs(chat *c, size_t first, const nt_chat_msg **out, size_t *n_out, nt_err *err)
 {
-    size_t first = chat_memory_first(c);
+    if (first > c->n_path) first = c->n_path;
     nt_chat_msg *msgs = realloc(c->job_msgs, (c->n_prefix + 2 + c->n_path - first) * sizeof *msgs);
     if (!msgs) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     c->job_msgs = msgs;
     size_t n = chat_fixed_msgs(c, msgs, true);
     for (size_t i = first; i < c->n_path; i++)
         msgs[n++] = (nt_chat_msg){chat_pt(c, i)->role, chat_pt(c, i)->text};
+    *out = msgs;
+    *n_out = n;
+    return NT_OK;
+}
+
+static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t max_tokens,
+                               worker_job *job, nt_err *err)
+{
+    size_t first = chat_memory_first(c);
+    const nt_chat_msg *msgs;
+    size_t n;
+    int rc = chat_remote_msgs(c, first, &msgs, &n, err);
+    if (rc != NT_OK) return rc;
     c->first = first;
     chat_turn *t = chat_push_turn(c, NT_ROLE_ASSISTANT);
     if (!t) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
@@ -957,7 +969,7 @@ static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t
     memset(job, 0, sizeof *job);
     job->max_tokens = max_tokens;
     job->params = *params;
-    job->msgs = c->job_msgs;
+    job->msgs = msgs;
     job->n_msgs = n;
     if (chat_job_stops(c, t, job) != NT_OK) {
         chat_pop_turn(c);

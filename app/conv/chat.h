@@ -250,6 +250,11 @@ char *chat_sources_text(const char *intro, const chat_source *v, size_t n);
 /* Makes the next chat_build_prompt place the passages answer recorded (NULL: none): what a
  * replay does before rebuilding an answer's prompt. NT_OK or NT_ERR_NOMEM. */
 int chat_use_sources(chat *c, const chat_turn *answer);
+/* A remote chat's request for the turns [first, n_turns) (the last one a question): the
+ * fixed part (the system prompt with the placed passages, examples, greeting), then the
+ * turns, as messages borrowed from c until it changes. What chat_prepare sends a server, and
+ * what a replay asks it again. NT_OK or NT_ERR_NOMEM. */
+int chat_remote_msgs(chat *c, size_t first, const nt_chat_msg **msgs, size_t *n, nt_err *err);
 
 /* ---- sessions (app/conv/session.h, app/conv/replay.h) ---- */
 

@@ -835,6 +835,29 @@ int remote_continue(remote *r, const remote_req *q, nt_err *err)
     return NT_OK;
 }
 
+int remote_continue_answer(remote *r, const nt_chat_msg *msgs, size_t n, const remote_req *q,
+                           nt_err *err)
+{
+    char *prompt = NULL;
+    int rc = remote_render(r, msgs, n, &prompt, err);
+    if (rc != NT_OK) return rc;
+    strbuf full = {0};
+    strbuf_puts(&full, prompt);
+    strbuf_put(&full, r->answer.s ? r->answer.s : "", r->answer.n);
+    free(prompt);
+    if (full.oom) {
+        strbuf_free(&full);
+        return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    }
+    remote_req c = *q;
+    c.msgs = NULL;
+    c.n_msgs = 0;
+    c.prompt = full.s;
+    rc = remote_continue(r, &c, err);
+    strbuf_free(&full);
+    return rc;
+}
+
 /* =============================================================== listing ===== */
 
 static size_t remote_collect(char *d, size_t size, size_t nmemb, void *user)

@@ -116,6 +116,12 @@ int remote_start(remote *r, const remote_req *q, nt_err *err);
  * with its old settings: NT_ERR_UNSUPPORTED with err saying so. NT_OK: the source now reads
  * the continuation (the buffered pieces of the old stream are dropped). */
 int remote_continue(remote *r, const remote_req *q, nt_err *err);
+/* remote_continue with the prompt built here: msgs rendered by the chat template
+ * (remote_render), then the text the answer has given so far; q gives the parameters, stop
+ * strings, the tokens left and the candidates asked for (its msgs and prompt are not used).
+ * Its codes and messages; NT_ERR_NOMEM too. The one way the worker and a replay continue. */
+int remote_continue_answer(remote *r, const nt_chat_msg *msgs, size_t n, const remote_req *q,
+                           nt_err *err);
 /* The text gen_run took so far in this answer (pieces it evaluated); borrowed. */
 const char *remote_answer_text(const remote *r, size_t *len);
 /* The prompt text for msgs under the chat template family (the configured one, or the one the

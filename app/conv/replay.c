@@ -8,6 +8,7 @@
  * worker's own generation loop (gen.h), with each recorded live change handed to it before
  * its recorded token. */
 #include "replay.h"
+#include "remote.h"
 #include "util/strbuf.h"
 
 #include <errno.h>
@@ -19,7 +20,8 @@
 
 struct replay {
     const session *s;           /* borrowed */
-    nt_model *m;
+    nt_model *m;                /* NULL when a server answers */
+    remote *rm;                 /* a remote session's server (owned); NULL for a local model */
     const nt_tokenizer *tok;    /* borrowed from m */
     char *path;                 /* the model file used */
     bool same_model, exact;
@@ -34,6 +36,8 @@ struct replay {
 };
 
 static bool file_exists(const char *p) { return p && access(p, R_OK) == 0; }
+static int replay_init_chat(replay *r, nt_err *err);
+static int replay_init_remote(replay *r, nt_err *err);
 
 /* The recorded model: its path, else its file name here or under models/. */
 static char *replay_find_model(const session *s)
@@ -72,14 +76,11 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     r->s = s;
     r->o = o;
     int rc;
-    if (!o.model_path && s->model.api_base) {
-        rc = nt_err_set(err, NT_ERR_UNSUPPORTED,
-                        "the answers came from a remote server (%.200s, model %.100s): replay "
-                        "regenerates them with a local model only (give one with -m MODEL.gguf); "
-                        "a remote server's answer cannot be promised byte for byte unless it "
-                        "honours the seed",
-                        s->model.api_base, s->model.name ? s->model.name : "?");
-        goto fail;
+    if (!o.model_path && (s->model.api_base || o.api_base)) {
+        rc = replay_init_remote(r, err);
+        if (rc != NT_OK) goto fail;
+        *out = r;
+        return NT_OK;
     }
     r->path = o.model_path ? strdup(o.model_path) : replay_find_model(s);
     if (!r->path) {
@@ -105,8 +106,20 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
         rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    rc = replay_init_chat(r, err);
+    if (rc != NT_OK) goto fail;
+    *out = r;
+    return NT_OK;
+fail:
+    replay_free(r);
+    return rc;
+}
+
+/* The chat holding the recorded fixed part: system prompt, examples, greeting. */
+static int replay_init_chat(replay *r, nt_err *err)
+{
+    const session *s = r->s;
     chat_set_raw(r->c, s->raw);
-    /* The fixed part as recorded: system prompt, examples, greeting. */
     nt_chat_msg *msgs = calloc(s->n_examples + 1, sizeof *msgs);
     size_t nm = 0;
     if (msgs) {
@@ -116,15 +129,41 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     }
     int prc = msgs ? chat_set_prefix(r->c, msgs, nm) : NT_ERR_NOMEM;
     free(msgs);
-    if (prc != NT_OK || chat_set_greeting(r->c, s->greeting) != NT_OK) {
-        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    *out = r;
+    if (prc != NT_OK || chat_set_greeting(r->c, s->greeting) != NT_OK)
+        return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
     return NT_OK;
-fail:
-    replay_free(r);
-    return rc;
+}
+
+static bool replay_remote_cancelled(void *user)
+{
+    replay *r = user;
+    return atomic_load(&r->cancel);
+}
+
+/* A remote session: its server (or o.api_base) and model, and a chat of messages. The
+ * server's identity cannot be checked, only its answers: exact means no override. */
+static int replay_init_remote(replay *r, nt_err *err)
+{
+    const session *s = r->s;
+    remote_cfg c = {.base = r->o.api_base ? r->o.api_base : s->model.api_base,
+                    .model = s->model.name, .key_env = r->o.api_key_env, .family = (int)s->family};
+    /* The timeouts the chat takes from the environment (natter(1), ENVIRONMENT). */
+    const char *ct = getenv("NATTER_API_CONNECT_TIMEOUT"), *it = getenv("NATTER_API_IDLE_TIMEOUT");
+    if (ct && atof(ct) > 0) c.connect_ms = (long)(atof(ct) * 1000);
+    if (it && atof(it) > 0) c.idle_ms = (long)(atof(it) * 1000);
+    int rc = remote_init(&r->rm, &c, err);
+    if (rc != NT_OK) return rc;
+    remote_set_cancel(r->rm, replay_remote_cancelled, r);
+    strbuf b = {0};
+    strbuf_printf(&b, "%s at %s", s->model.name && s->model.name[0] ? s->model.name : "(the server's model)",
+                  remote_base(r->rm));
+    r->path = strbuf_take(&b, NULL);
+    r->same_model = true;
+    r->exact = r->o.n_overrides == 0;
+    r->family = s->family;
+    r->c = chat_init(NULL, r->family, 0);
+    if (!r->path || !r->c) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    return replay_init_chat(r, err);
 }
 
 void replay_free(replay *r)
@@ -133,12 +172,14 @@ void replay_free(replay *r)
     chat_free(r->c);
     gen_local_free(&r->src);
     nt_model_free(r->m);
+    remote_free(r->rm);
     free(r->path);
     free(r);
 }
 
 bool replay_exact(const replay *r) { return r->exact; }
 const char *replay_model_path(const replay *r) { return r->path; }
+bool replay_remote(const replay *r) { return r->rm != NULL; }
 const nt_tokenizer *replay_tokenizer(const replay *r) { return r->tok; }
 
 void replay_cancel(replay *r)
@@ -146,8 +187,33 @@ void replay_cancel(replay *r)
     if (r) atomic_store(&r->cancel, true);
 }
 
+/* Characters (UTF-8 lead bytes) in s[0..n). */
+static size_t replay_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* The byte where the texts a and b part (their common length when one is the other's
+ * start), moved back to the start of the character it falls in. */
+static size_t replay_text_parts(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i]) i++;
+    while (i > 0 && ((unsigned char)a[i] & 0xC0) == 0x80) i--;
+    return i;
+}
+
 enum replay_diff replay_compare(const chat_turn *t, const replay_result *res, size_t *first)
 {
+    if (res->remote) { /* a server's pieces are not its tokens: the text says it all */
+        const char *a = t->text ? t->text : "", *b = res->text ? res->text : "";
+        size_t i = replay_text_parts(a, b);
+        if (first) *first = replay_chars(a, i);
+        if (a[i] || b[i]) return REPLAY_DIFF_REMOTE;
+        return res->end != t->end || res->stop_text != t->stop_text ? REPLAY_DIFF_END : REPLAY_SAME;
+    }
     size_t k = 0;
     while (k < res->tokens.n && k < t->tokens.n && res->tokens.v[k] == t->tokens.v[k]) k++;
     if (first) *first = k;
@@ -185,6 +251,30 @@ static void replay_token_desc(const nt_tokenizer *t, int32_t id, char *buf, size
     snprintf(buf + o, cap - o, "\"");
 }
 
+/* What follows the place two texts part: at most 40 bytes (whole characters), quoted, line
+ * ends and other control characters written as escapes; "(the end)" when nothing does. */
+static void replay_snippet(strbuf *b, const char *label, const char *s)
+{
+    strbuf_puts(b, label);
+    if (!*s) {
+        strbuf_puts(b, "(the end)");
+        return;
+    }
+    size_t n = strlen(s);
+    if (n > 40) {
+        n = 40;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    }
+    strbuf_puts(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n') strbuf_puts(b, "\\n");
+        else if (ch < 0x20 || ch == 0x7f) strbuf_printf(b, "\\x%02x", ch);
+        else strbuf_put(b, s + i, 1);
+    }
+    strbuf_puts(b, s[n] ? "\"..." : "\"");
+}
+
 char *replay_describe(const session *s, size_t turn, const replay_result *res, enum replay_diff d,
                       size_t first, const nt_tokenizer *tok)
 {
@@ -192,6 +282,17 @@ char *replay_describe(const session *s, size_t turn, const replay_result *res, e
     const char *file = s->path ? s->path : "(session)";
     strbuf b = {0};
     strbuf_printf(&b, "message %zu: %s: ", turn + 1, file);
+    if (res->remote && d != REPLAY_DIFF_REMOTE) {
+        const char *tx = t->text ? t->text : "";
+        size_t nc = replay_chars(tx, strlen(tx));
+        if (d == REPLAY_SAME)
+            strbuf_printf(&b, "identical, %zu characters (%s)", nc, gen_end_name(res->end, res->stop_text));
+        else
+            strbuf_printf(&b, "the same %zu characters, another end:\n  recorded end: %s\n"
+                          "  replayed end: %s", nc, gen_end_name(t->end, t->stop_text),
+                          gen_end_name(res->end, res->stop_text));
+        return strbuf_take(&b, NULL);
+    }
     switch (d) {
     case REPLAY_SAME:
         strbuf_printf(&b, "%zu tokens identical (%s)", res->tokens.n, gen_end_name(res->end, res->stop_text));
@@ -221,6 +322,15 @@ char *replay_describe(const session *s, size_t turn, const replay_result *res, e
         strbuf_printf(&b, "the recorded text is not the text of its %zu tokens (the file was "
                       "edited: the tokens are what the model wrote)", t->tokens.n);
         break;
+    case REPLAY_DIFF_REMOTE: {
+        const char *ta = t->text ? t->text : "", *tb = res->text ? res->text : "";
+        size_t i = replay_text_parts(ta, tb);
+        strbuf_printf(&b, "differs at character %zu (of %zu recorded, %zu replayed):\n", first,
+                      replay_chars(ta, strlen(ta)), replay_chars(tb, strlen(tb)));
+        replay_snippet(&b, "  recorded: ", ta + i);
+        replay_snippet(&b, "\n  replayed: ", tb + i);
+        break;
+    }
     }
     return strbuf_take(&b, NULL);
 }
@@ -300,6 +410,13 @@ typedef struct replay_run {
     void *user;
     replay_result *res;
     strbuf txt;             /* the answer's text as it grows; res->text at the end */
+    /* A server's answer: the request's messages and stop strings (borrowed), and why a
+     * recorded live change could not be continued ("" when it could). */
+    const nt_chat_msg *msgs;
+    size_t n_msgs;
+    const char *const *stops;
+    size_t n_stops;
+    char cont_err[sizeof ((nt_err *)0)->msg + 96];
 } replay_run;
 
 static bool replay_gen_stop(void *user, int32_t i)
@@ -319,6 +436,15 @@ static bool replay_gen_params(void *user, int32_t i, nt_sampler_params *p)
         changed = true;
     }
     if (changed) replay_override(run->r, p);
+    if (changed && run->r->rm && !run->cont_err[0]) {
+        /* As the chat did: the same answer continued with the new settings. */
+        remote_req q = {.params = *p, .stop = run->stops, .n_stop = run->n_stops,
+                        .max_tokens = t->max_tokens > 0 ? t->max_tokens - i : 0};
+        nt_err e = {0};
+        if (remote_continue_answer(run->r->rm, run->msgs, run->n_msgs, &q, &e) != NT_OK)
+            snprintf(run->cont_err, sizeof run->cont_err, "the recorded live change before piece "
+                     "%d could not be made: %s", (int)i, e.msg);
+    }
     return changed;
 }
 
@@ -369,43 +495,65 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
                       .stop_at = t->end == GEN_END_STOPPED ? (int64_t)t->tokens.n : -1};
     size_t first = t->first < depth ? t->first : 0;
     /* The passages the answer was given, as recorded (the files may have changed since). */
-    rc = chat_use_sources(r->c, t) != NT_OK ? nt_err_set(err, NT_ERR_NOMEM, "out of memory")
-                                            : chat_build_prompt(r->c, first, &P, err);
-    if (rc != NT_OK) goto out;
-    if (P.n == 0) {
-        rc = nt_err_set(err, NT_ERR_INVALID, "empty prompt");
+    if (chat_use_sources(r->c, t) != NT_OK) {
+        rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto out;
     }
-    res->n_prompt = (int32_t)P.n;
-    if ((int64_t)P.n >= r->n_ctx) {
-        rc = nt_err_set(err, NT_ERR_CONTEXT_FULL,
-                        "the prompt needs %zu tokens but the context holds %d (replay with "
-                        "the recorded context or a longer one)", P.n, r->n_ctx);
-        goto out;
-    }
-    res->prompt_matches = t->prompt_len == 0 || (size_t)t->prompt_len == P.n;
-    rc = replay_fill(r, &P, &res->n_eval, err);
-    if (rc != NT_OK) goto out;
-
-    gen_opts go = {.params = t->params, .stop = stops, .n_stop = ns,
-                   .max_tokens = t->max_tokens > 0 ? t->max_tokens : r->n_ctx};
+    gen_opts go = {.params = t->params, .stop = stops, .n_stop = ns};
     replay_override(r, &go.params);
+    gen_source gs;
+    if (r->rm) {
+        /* A server: the conversation as messages, asked again with the recorded settings. */
+        rc = chat_remote_msgs(r->c, first, &run.msgs, &run.n_msgs, err);
+        if (rc != NT_OK) goto out;
+        run.stops = stops;
+        run.n_stops = ns;
+        remote_req q = {.msgs = run.msgs, .n_msgs = run.n_msgs, .params = go.params,
+                        .max_tokens = t->max_tokens, .stop = stops, .n_stop = ns};
+        rc = remote_start(r->rm, &q, err);
+        if (rc != NT_OK) goto out;
+        res->remote = true;
+        res->prompt_matches = true;
+        go.max_tokens = t->max_tokens > 0 ? t->max_tokens : INT32_MAX;
+        gs = remote_source(r->rm);
+    } else {
+        rc = chat_build_prompt(r->c, first, &P, err);
+        if (rc != NT_OK) goto out;
+        if (P.n == 0) {
+            rc = nt_err_set(err, NT_ERR_INVALID, "empty prompt");
+            goto out;
+        }
+        res->n_prompt = (int32_t)P.n;
+        if ((int64_t)P.n >= r->n_ctx) {
+            rc = nt_err_set(err, NT_ERR_CONTEXT_FULL,
+                            "the prompt needs %zu tokens but the context holds %d (replay with "
+                            "the recorded context or a longer one)", P.n, r->n_ctx);
+            goto out;
+        }
+        res->prompt_matches = t->prompt_len == 0 || (size_t)t->prompt_len == P.n;
+        rc = replay_fill(r, &P, &res->n_eval, err);
+        if (rc != NT_OK) goto out;
+
+        go.max_tokens = t->max_tokens > 0 ? t->max_tokens : r->n_ctx;
+        gs = gen_local_source(&r->src);
+    }
     gen_hooks gh = {.user = &run, .stop = replay_gen_stop, .params = replay_gen_params,
                     .token = replay_gen_token};
-    gen_source gs = gen_local_source(&r->src);
     gen_result gr;
     if (!strbuf_put(&run.txt, "", 0)) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
         goto out;
     }
     rc = gen_run(&gs, &go, &gh, &gr, err);
+    if (r->rm) remote_end(r->rm);
+    if (rc == NT_OK && run.cont_err[0]) rc = nt_err_set(err, NT_ERR_UNSUPPORTED, "%s", run.cont_err);
     res->end = gr.end;
     res->stop_text = gr.stop_text;
     memcpy(res->cand0, gr.cand0, sizeof res->cand0);
     res->n_cand0 = gr.n_cand0;
     if (rc != NT_OK) {
         free(gr.tail);
-        gen_local_rewind(&r->src, 0);
+        if (!r->rm) gen_local_rewind(&r->src, 0);
         goto out;
     }
     if (gr.tail) {

@@ -27,7 +27,10 @@
 /* How to replay. Zero-initialise; everything is optional. */
 typedef struct replay_opts {
     const char *model_path;  /* another model; NULL: the recorded one (s->model.path, else
-                                s->model.file in the current folder or models/) */
+                                s->model.file in the current folder or models/), or for a
+                                session answered by a server, that server */
+    const char *api_base;    /* a remote session: ask this server instead of the recorded one */
+    const char *api_key_env; /* a remote session: the API key's variable (NULL: remote.h's) */
     int32_t n_threads;       /* 0 = all online CPUs (results do not depend on it) */
     /* Parameter overrides, as names and values chat_set_param accepts ("temp", "1.2"): each
      * replaces the parameter for whole answers (start value and live changes of it). */
@@ -39,14 +42,22 @@ typedef struct replay_opts {
 typedef struct replay replay;
 
 /* Loads the model and checks the overrides. On failure *out is NULL and err says why. The
- * session is borrowed and must outlive the replay. */
+ * session is borrowed and must outlive the replay.
+ *
+ * A session answered by an OpenAI-compatible server (s->model.api_base) is asked of that
+ * server again (or o->api_base), unless o->model_path names a local model: the recorded
+ * conversation as messages with each answer's recorded seed, parameters, limit and stop
+ * strings, its live changes continued through /completions before their pieces as the chat
+ * did. Such an answer can only match the recording if the server honours the seed (llama.cpp's
+ * server and natter serve do); replay_compare then compares texts. */
 int replay_init(replay **out, const session *s, const replay_opts *o, nt_err *err);
 void replay_free(replay *r);
 
 /* True when the model is the recorded one (same hash) and no override changes sampling:
  * then the answers must come out exactly as recorded. */
 bool replay_exact(const replay *r);
-const char *replay_model_path(const replay *r); /* borrowed */
+const char *replay_model_path(const replay *r); /* borrowed; "MODEL at URL" for a server */
+bool replay_remote(const replay *r);            /* a server answers (replay_init) */
 const nt_tokenizer *replay_tokenizer(const replay *r);
 
 /* Called with each token of the answer being regenerated and its printable text. */
@@ -66,6 +77,7 @@ typedef struct replay_result {
      * run's to see that the cache was filled exactly alike. */
     nt_sampler_cand cand0[GEN_N_CAND];
     int n_cand0;
+    bool remote;            /* a server's answer: tokens are its pieces, the text is compared */
 } replay_result;
 
 void replay_result_free(replay_result *res);
@@ -86,11 +98,14 @@ enum replay_diff {
     REPLAY_DIFF_TOKENS, /* a token differs, or one answer ends before the other */
     REPLAY_DIFF_END,    /* the same tokens, another ending (length, stop string, ...) */
     REPLAY_DIFF_PROMPT, /* the rebuilt prompt does not have the recorded prompt_length */
-    REPLAY_DIFF_TEXT    /* the same tokens, another text: the recorded text was edited */
+    REPLAY_DIFF_TEXT,   /* the same tokens, another text: the recorded text was edited */
+    REPLAY_DIFF_REMOTE  /* a server's answer whose text differs (first: the character) */
 };
 /* Compares a regenerated answer with the recording. *first (may be NULL) gets the index of
  * the first differing token (where one answer ends before the other counts as differing
- * there; the answer's length when the tokens agree). The one comparison both the command line
+ * there; the answer's length when the tokens agree). A server's answer (res->remote) is
+ * compared by its text, then its end: REPLAY_SAME, REPLAY_DIFF_REMOTE with *first the
+ * character (counted from 0) where the texts part, or REPLAY_DIFF_END. The one comparison both the command line
  * and the chat screen report. */
 enum replay_diff replay_compare(const chat_turn *t, const replay_result *res, size_t *first);
 /* replay_compare(...) == REPLAY_SAME. */

@@ -126,27 +126,12 @@ static bool worker_remote_continue(worker *w, int32_t i, const nt_sampler_params
 {
     nt_err err = {0};
     if (w->no_continue) return false;
-    char *prompt = NULL;
-    int rc = remote_render(w->rm, w->job_msgs, w->job.n_msgs, &prompt, &err);
-    if (rc == NT_OK) {
-        size_t n;
-        const char *ans = remote_answer_text(w->rm, &n);
-        char *full = malloc(strlen(prompt) + n + 1);
-        if (!full) {
-            free(prompt);
-            return false;
-        }
-        memcpy(full, prompt, strlen(prompt));
-        memcpy(full + strlen(prompt), ans, n + 1);
-        free(prompt);
-        remote_req q = {.prompt = full, .params = *p, .stop = w->job.stop, .n_stop = w->job.n_stop,
-                        .max_tokens = w->job.max_tokens > 0 ? w->job.max_tokens - i : 0,
-                        .top_logprobs = w->job.no_candidates ? 0 : GEN_N_CAND};
-        rc = remote_continue(w->rm, &q, &err);
-        free(full);
-        if (rc == NT_OK) return true;
-        if (rc == NT_ERR_CANCELLED) return false;
-    }
+    remote_req q = {.params = *p, .stop = w->job.stop, .n_stop = w->job.n_stop,
+                    .max_tokens = w->job.max_tokens > 0 ? w->job.max_tokens - i : 0,
+                    .top_logprobs = w->job.no_candidates ? 0 : GEN_N_CAND};
+    int rc = remote_continue_answer(w->rm, w->job_msgs, w->job.n_msgs, &q, &err);
+    if (rc == NT_OK) return true;
+    if (rc == NT_ERR_CANCELLED) return false;
     /* remote_continue's message says the settings wait for the next answer; remote_render's
      * does not. */
     char msg[sizeof err.msg + 64];

@@ -31,6 +31,7 @@ typedef struct tui_rev {
     size_t n_tokens, first_diff; /* END */
     enum gen_end end;    /* END */
     bool stop_text;      /* END: the end was a stop string */
+    bool remote;         /* START, END: a server answers (its pieces, its honesty) */
 } tui_rev;
 
 struct tui_replay {
@@ -95,7 +96,7 @@ static void *tui_replay_main(void *arg)
         goto done;
     }
     tui_rev_push(rp, (tui_rev){.kind = REV_START, .text = strdup(replay_model_path(r)),
-                               .flag = replay_exact(r)});
+                               .flag = replay_exact(r), .remote = replay_remote(r)});
     for (size_t i = 0; i < s->n_turns && !tui_replay_cancelled(rp); i++) {
         const chat_turn *turn = &s->turns[i];
         if (turn->role == NT_ROLE_USER) {
@@ -121,6 +122,7 @@ static void *tui_replay_main(void *arg)
         char *why = d == REPLAY_SAME ? NULL : replay_describe(s, i, &res, d, first, replay_tokenizer(r));
         tui_rev_push(rp, (tui_rev){.kind = REV_END, .turn = i, .flag = d == REPLAY_SAME, .end = res.end,
                                    .stop_text = res.stop_text, .n_tokens = res.tokens.n,
+                                   .remote = res.remote,
                                    .first_diff = first, .text = why});
         replay_result_free(&res);
     }
@@ -229,9 +231,14 @@ static int tui_replay_event(tui *t, tui_rev *ev)
     int f = 0;
     switch (ev->kind) {
     case REV_START:
-        strbuf_printf(&rp->text, "model %s: %s\n", ev->text ? ev->text : "?",
-                      ev->flag ? "the recorded one, so every answer should match"
-                               : "not the recorded one, so answers may differ");
+        if (ev->remote) /* nothing here can promise what a server does with a seed */
+            strbuf_printf(&rp->text, "model %s: asked again with the recorded seeds; a remote "
+                          "answer can only match if the server honours the seed\n",
+                          ev->text ? ev->text : "?");
+        else
+            strbuf_printf(&rp->text, "model %s: %s\n", ev->text ? ev->text : "?",
+                          ev->flag ? "the recorded one, so every answer should match"
+                                   : "not the recorded one, so answers may differ");
         break;
     case REV_QUESTION:
     case REV_ANSWER: {
@@ -259,8 +266,8 @@ static int tui_replay_event(tui *t, tui_rev *ev)
         rp->n_answers++;
         if (ev->flag) {
             rp->n_matched++;
-            strbuf_printf(&rp->text, "\n-> matched the recording (%zu tokens, %s)\n",
-                          ev->n_tokens, gen_end_name(ev->end, ev->stop_text));
+            strbuf_printf(&rp->text, "\n-> matched the recording (%zu %s, %s)\n", ev->n_tokens,
+                          ev->remote ? "pieces" : "tokens", gen_end_name(ev->end, ev->stop_text));
         } else if (ev->text) {
             strbuf_printf(&rp->text, "\n-> %s\n", ev->text);
         } else {
