@@ -44,6 +44,11 @@ check "chat: finish_reason and usage" sh -c "grep -q '\"finish_reason\":\"\(stop
 content() { sed -n 's/.*"content":"\([^"]*\)".*/\1/p' "$1" | head -n 1; }
 a1=$(content "$tmp/a1")
 check "chat: the answer is not empty" [ -n "$a1" ]
+# system_fingerprint: natter's version and the model's content hash, the one sessions record.
+fp=$(sed -n 's/.*"system_fingerprint":"\([^"]*\)".*/\1/p' "$tmp/a1")
+hash=$("$NATTER" -m "$MODEL" -p "x" -n 1 --threads 1 --save "$tmp/fp.yaml" >/dev/null 2>&1; sed -n 's/^ *hash: xxh3:\([0-9a-f]*\).*/\1/p' "$tmp/fp.yaml" | head -n 1)
+check "system_fingerprint: natter's version and the model's hash ($fp, $hash)" \
+    sh -c "[ -n '$hash' ] && [ '$fp' = \"natter-\$('$NATTER' --version | cut -d' ' -f2)-xxh3-$hash\" ]"
 
 # Another conversation in between, then the first again: the same seed gives the same answer,
 # with the shared prompt prefix taken from the cache.
@@ -159,6 +164,21 @@ wait_log 'connection cut' 1
 check "a stalled client is cut off after --timeout" grep -q 'POST /v1/completions 0 [0-9.]* s (connection cut)' "$SERVER_LOG"
 wait $stall
 check "... and its request fails" [ "$(cat "$tmp/stall.rc")" != 0 ]
+# A client that gives up on a whole (not streamed) answer: the generation stops with it,
+# instead of going on for nobody. The same question answered whole first, for its length.
+GONE='{"messages":[{"role":"user","content":"What is natter?"}],"max_tokens":200,"seed":1}'
+post /v1/chat/completions "$GONE"
+full=$(sed -n 's/.*"completion_tokens":\([0-9]*\).*/\1/p' "$tmp/r")
+curl -s -o /dev/null --max-time 0.5 --data-binary "$GONE" "$U/v1/chat/completions"
+t0=$(date +%s)
+_i=0
+until curl -s "$U/health" | grep -q '"requests_running":0' || [ $_i -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+t1=$(date +%s)
+check "a client gone mid-answer: the generation stops within a second ($((t1 - t0)) s)" [ $((t1 - t0)) -le 2 ]
+wait_log 'answer [0-9]* [0-9.]* s (connection cut)' 1
+n=$(sed -n 's|.*POST /v1/chat/completions 0 prompt [0-9]* (cached [0-9]*) answer \([0-9]*\) .*(connection cut)|\1|p' "$SERVER_LOG" | tail -n 1)
+check "... logged as cut, after $n of the $full tokens of the whole answer" \
+    sh -c "[ -n '$n' ] && [ -n '$full' ] && [ '$n' -lt '$full' ]"
 stop_server
 
 NATTER_TEST_TOKEN_DELAY_MS=40 start_server sig -m "$MODEL" --threads 1 --queue 4 || finish

@@ -29,9 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef NATTER_VERSION
-#define NATTER_VERSION "0.1.0"
-#endif
 
 #define CLI_DEFAULT_MODEL "models/natter-guide.gguf"
 

@@ -155,6 +155,7 @@ int cmd_serve(int argc, char **argv)
     if (!path) return 2;
     serve_model_id(model_arg, id, sizeof id);
     so.model_id = name ? name : id;
+    so.version = NATTER_VERSION;
 
     int status = 1;
     nt_model *m = NULL;

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* natter's version: --version, and natter serve's system_fingerprint. */
+#ifndef NATTER_VERSION
+#define NATTER_VERSION "0.1.0"
+#endif
+
 int cmd_info(int argc, char **argv);       /* natter info MODEL.gguf */
 int cmd_tokenize(int argc, char **argv);   /* natter tokenize MODEL.gguf [--ids] < text */
 int cmd_perplexity(int argc, char **argv); /* natter perplexity -m MODEL -f TEXT [--ctx N] */

@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -58,6 +59,9 @@ typedef struct serve_job {
 
 struct serve {
     serve_opts o;
+    char fingerprint[64];     /* "natter-VERSION-xxh3-HASH": what answers it and with what
+                                 weights (nt_gguf_model_hash), so a client can tell when the
+                                 same seed may no longer give the same answer */
     nt_model *m;
     const nt_tokenizer *tok;
     enum nt_chat_family family;
@@ -270,8 +274,9 @@ static json_t *answer_object(serve *s, const serve_job *j, bool chunk)
 {
     const char *object = j->req.kind == SERVE_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
                                                    : "text_completion";
-    return json_pack("{s:s,s:s,s:I,s:s,s:n}", "id", j->id, "object", object, "created",
-                     (json_int_t)j->created, "model", s->o.model_id, "system_fingerprint");
+    return json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", j->id, "object", object, "created",
+                     (json_int_t)j->created, "model", s->o.model_id, "system_fingerprint",
+                     s->fingerprint);
 }
 
 static json_t *usage_object(const serve_job *j)
@@ -467,7 +472,8 @@ static void *serve_worker(void *arg)
         s->running = j;
         pthread_cond_broadcast(&j->cv);
         pthread_mutex_unlock(&s->mu);
-        serve_run(s, j);
+        /* A client that went away while its request waited costs the model nothing. */
+        if (!atomic_load(&j->cancel)) serve_run(s, j);
         pthread_mutex_lock(&s->mu);
         j->state = JOB_DONE;
         s->running = NULL;
@@ -553,6 +559,42 @@ static int job_prompt(serve *s, serve_job *j, nt_err *err)
     return NT_OK;
 }
 
+/* Whether the client of c has gone away: its socket reads end-of-file or fails (a request
+ * that follows, pipelined, is data, not a hang-up). */
+static bool client_gone(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return false;
+    char b;
+    ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Waits (under s->mu) until j reaches state until (queued: its turn; a whole answer: its end)
+ * with an eye on the client, every SERVE_GONE_MS: one that hangs up cancels the job (it stops
+ * at the next token, or is never run), as a streamed one does when its reader fails. True
+ * when the client went away. */
+#define SERVE_GONE_MS 100
+static bool job_await(serve *s, serve_job *j, enum job_state until, struct MHD_Connection *c)
+{
+    bool gone = false;
+    while (j->state < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += SERVE_GONE_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&j->cv, &s->mu, &ts);
+        if (!gone && j->state < until && client_gone(c)) {
+            gone = true;
+            atomic_store(&j->cancel, true);
+        }
+    }
+    return gone;
+}
+
 /* The final call of a completions request: read, queue, answer. */
 static enum MHD_Result handle_generate(serve *s, struct MHD_Connection *c, serve_conn *cc,
                                        enum serve_kind kind)
@@ -618,13 +660,17 @@ static enum MHD_Result handle_generate(serve *s, struct MHD_Connection *c, serve
     /* Streaming starts once the worker takes the job (so a request refused while it waits
      * still gets its 503 status); otherwise the whole answer is awaited. */
     enum job_state until = j->req.stream ? JOB_RUNNING : JOB_DONE;
-    while (j->state < until) pthread_cond_wait(&j->cv, &s->mu);
+    bool gone = job_await(s, j, until, c);
     int status = j->status;
     char err[sizeof j->err];
     memcpy(err, j->err, sizeof err);
     cc->n_cached = j->n_cached;
     pthread_mutex_unlock(&s->mu);
 
+    if (gone) { /* nobody to answer: the connection closes, the log says it was cut */
+        ret = MHD_NO;
+        goto done;
+    }
     if (status != 200) {
         ret = reply_error(c, cc, status, status == 503 ? "shutting_down" : NULL, "%s", err);
         goto done;
@@ -812,6 +858,9 @@ int serve_start(serve **out, nt_model *m, const serve_opts *o, nt_err *err)
     s->tok = nt_model_tokenizer(m);
     s->family = nt_chat_detect_gguf(nt_model_gguf(m));
     s->n_ctx = nt_model_get_info(m)->n_ctx;
+    /* The hash reads the weights once (about a second for 4 GB), before the first request. */
+    snprintf(s->fingerprint, sizeof s->fingerprint, "natter-%s-xxh3-%016llx",
+             o->version ? o->version : "?", (unsigned long long)nt_gguf_model_hash(nt_model_gguf(m)));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     int rc = gen_local_init(&s->l, m, err);

@@ -39,6 +39,8 @@ typedef struct serve_opts {
     int timeout;            /* seconds a connection may stay idle */
     param_values defaults;  /* sampling parameters a request does not set */
     bool quiet;             /* no request log */
+    const char *version;    /* natter's version (borrowed): with the model's content hash, the
+                               system_fingerprint of every answer */
 } serve_opts;
 
 typedef struct serve serve;
