@@ -492,7 +492,7 @@ static int beam_add_hyp(beam_run *r, const beam *b, double sum, bool finished, f
     size_t len = b->n + (finished ? 1 : 0);
     hy->ids = malloc((b->n + 1) * sizeof *hy->ids);
     if (!hy->ids) return NT_ERR_NOMEM;
-    memcpy(hy->ids, b->ids, b->n * sizeof *hy->ids);
+    if (b->n) memcpy(hy->ids, b->ids, b->n * sizeof *hy->ids); /* the root beam has no ids */
     hy->n = b->n;
     hy->finished = finished;
     hy->score = len ? sum / pow((double)len, (double)alpha) : 0.0;
@@ -511,7 +511,8 @@ static int beam_extend(beam_run *r, const beam *parent, int32_t id, double sum, 
     nb->ids = malloc((parent->n + 1) * sizeof *nb->ids);
     nb->ext = malloc((size_t)k * sizeof *nb->ext);
     if (!nb->ids || !nb->ext) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
-    memcpy(nb->ids, parent->ids, parent->n * sizeof *nb->ids);
+    /* The root beam has no ids (NULL): memcpy from NULL is undefined even for 0 bytes. */
+    if (parent->n) memcpy(nb->ids, parent->ids, parent->n * sizeof *nb->ids);
     nb->ids[parent->n] = id;
     nb->n = parent->n + 1;
     nb->sum = sum;
