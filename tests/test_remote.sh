@@ -145,6 +145,9 @@ check "resume: the earlier exchange goes to the server ($(cat "$tmp/e"))" \
 mkdir -p "$XDG_CONFIG_HOME/natter"
 CFG="$XDG_CONFIG_HOME/natter/config.yaml"
 printf 'api-base: %s\nmodel: ok\napi-key-env: MY_TEST_KEY\n' "$BASE" >"$CFG"
+"$NATTER" --check "$CFG" >"$tmp/o" 2>&1
+check "natter --check reads the config file ($(cat "$tmp/o"))" \
+    grep -qF "config.yaml: ok (config: server $BASE, model ok, its key from \$MY_TEST_KEY)" "$tmp/o"
 : >"$tmp/requests.log"
 MY_TEST_KEY=$KEY "$NATTER" -p hi >"$tmp/o" 2>"$tmp/e"
 check "config: its server and model answer ($(cat "$tmp/e"))" [ "$(cat "$tmp/o")" = "Hello, world!" ]
@@ -181,6 +184,11 @@ check "config errors: a key is never read from a file" grep -qF "config.yaml:4:1
 check "config errors: a timeout out of range" grep -qF "config.yaml:5:15:" "$tmp/e"
 check "config errors: the line and a caret" grep -qx "api-bse: x" "$tmp/e"
 check "config errors: the file cannot be used" grep -qF "config.yaml: the config file cannot be used" "$tmp/e"
+"$NATTER" --check "$CFG" >"$tmp/o" 2>&1
+rc=$?
+check "natter --check finds the config file's errors, exit 1" \
+    sh -c "[ $rc = 1 ] && grep -qF \"config.yaml:3:1: unknown key 'api-bse'\" '$tmp/o'"
+if grep -qF "$KEY" "$tmp/o"; then bad "natter --check echoed a key written in the config file"; else ok; fi
 if grep -qF "$KEY" "$tmp/e"; then bad "a key written in the config file was echoed"; else ok; fi
 # A persona's backend wins over the config file's; the command line over both.
 printf 'api-base: http://127.0.0.1:1/v1\nmodel: ok\n' >"$CFG"

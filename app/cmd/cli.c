@@ -153,7 +153,8 @@ void cli_usage(FILE *out)
           "      --threads N         compute threads (default: all CPUs)\n"
           "      --api-base URL      answer through an OpenAI-compatible server (vLLM,\n"
           "                          llama.cpp, Ollama, a hosted API), e.g.\n"
-          "                          http://127.0.0.1:8080/v1; -m then names its model\n"
+          "                          http://127.0.0.1:8080/v1; -m then names its model;\n"
+          "                          a default in ~/.config/natter/config.yaml\n"
           "      --api-key-env VAR   the variable holding the API key\n"
           "                          (default: OPENAI_API_KEY)\n",
           out);

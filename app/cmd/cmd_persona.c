@@ -7,6 +7,7 @@
 #include "conv/chat.h"
 #include "cli.h"
 #include "model_find.h"
+#include "conv/backend.h"
 #include "conv/persona.h"
 #include "tui/theme.h"
 
@@ -117,7 +118,21 @@ int cmd_check(int argc, char **argv)
             continue;
         }
         const char *path = found;
-        if (looks_like_theme(path)) {
+        const char *base = strrchr(path, '/');
+        if (!strcmp(base ? base + 1 : path, "config.yaml")) {
+            /* natter's config file (natter(1), FILES): read as natter reads it at start. */
+            backend_cfg b;
+            if (backend_config_load(path, &b, &d) == NT_OK) {
+                text_printf(stdout, "%s: ok (config: %s%s", path, b.api_base ? "server " : "no server",
+                            b.api_base ? b.api_base : "");
+                if (b.model) text_printf(stdout, ", model %s", b.model);
+                if (b.api_key_env) text_printf(stdout, ", its key from $%s", b.api_key_env);
+                text_printf(stdout, ")\n");
+            } else {
+                bad++;
+            }
+            backend_cfg_free(&b);
+        } else if (looks_like_theme(path)) {
             theme *t = theme_load(path, NULL, &d);
             if (t)
                 text_printf(stdout, "%s: ok (theme '%s')\n", path, t->name);
