@@ -6,6 +6,7 @@
 #include "conv/chat.h"
 #include "cmd/cli.h"
 #include "conv/persona.h"
+#include "conv/session.h"
 #include "conv/worker.h"
 #include "natter.h"
 #include "t.h"
@@ -815,6 +816,132 @@ static void test_chatml_reuse(void)
     worker_free(w);
 }
 
+/* The prompt c would send for its last question, as text. */
+static char *built_text(chat *c, const nt_tokenizer *tok)
+{
+    nt_tokens ids = {0};
+    nt_err e = {0};
+    char *s = chat_build_prompt(c, chat_first_turn(c), &ids, &e) == NT_OK ? decode(tok, ids.v, ids.n) : NULL;
+    nt_tokens_free(&ids);
+    return s;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && memcmp(s + n - m, tail, m) == 0;
+}
+
+/* The thinking switch: refused without a switch in the template, set with one; the answer's
+ * prompt opens as Qwen3's template does for enable_thinking=false; each answer records it;
+ * a session keeps it, and restoring the session sets it again (only where the model has a
+ * switch); exports leave the thoughts out unless asked. The tokenizer is natter's own model's
+ * (ChatML, in the repository): no fixture needed. */
+static void test_think(void)
+{
+    nt_gguf *g = NULL;
+    nt_tokenizer *tok = NULL;
+    nt_err e = {0};
+    T_ASSERT(nt_gguf_open(&g, "models/natter-guide.gguf", &e) == NT_OK);
+    T_ASSERT(nt_tokenizer_load(&tok, g, &e) == NT_OK);
+    chat *c = chat_init(tok, NT_CHAT_CHATML, 256);
+    T_ASSERT(c);
+    /* No switch told: the setting is refused and nothing changes. */
+    T_CHECK(!chat_has_think(c));
+    T_EQ_INT(chat_set_think(c, CHAT_THINK_OFF), NT_ERR_UNSUPPORTED);
+    T_EQ_INT(chat_get_think(c), CHAT_THINK_DEFAULT);
+    char msg[512];
+    T_CHECK(!cli_chat_think(c, CHAT_THINK_OFF, "--think", msg, sizeof msg));
+    T_CHECK(strstr(msg, "--think off: this model's chat template has no thinking switch") == msg);
+    T_CHECK(cli_chat_think(c, CHAT_THINK_DEFAULT, "--think", msg, sizeof msg));
+
+    chat_set_think_switch(c, true);
+    T_CHECK(chat_has_think(c));
+    chat_add_user(c, "hi");
+    char *on = built_text(c, tok);
+    T_ASSERT(on);
+    T_CHECK(ends_with(on, "<|im_start|>assistant\n"));
+    T_EQ_INT(chat_set_think(c, CHAT_THINK_OFF), NT_OK);
+    char *off = built_text(c, tok);
+    T_ASSERT(off);
+    T_CHECK(ends_with(off, "<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+    T_CHECK(strncmp(on, off, strlen(on)) == 0); /* the same up to the opening */
+    free(on);
+    free(off);
+    /* Another family or raw mode has no switch: nothing applied, nothing recorded. */
+    chat_set_family(c, NT_CHAT_LLAMA3);
+    T_CHECK(!chat_has_think(c));
+    chat_set_family(c, NT_CHAT_CHATML);
+
+    /* The answer records the switch it was prepared with. */
+    nt_sampler_params p = greedy();
+    worker_job job;
+    T_ASSERT(chat_prepare(c, &p, 8, &job, NULL, &e) == NT_OK);
+    const char *thought = "<think>\nThe user greets.\n\nBe brief.\n</think>\n\nHello!";
+    worker_event ev = {.kind = WEV_TOKEN, .id = 5, .text = (char *)thought};
+    chat_apply(c, &ev);
+    ev = (worker_event){.kind = WEV_DONE, .end = GEN_END_EOG, .n_past = job.keep + job.n_tokens + 1};
+    chat_apply(c, &ev);
+    T_EQ_INT(last_turn(c)->think, CHAT_THINK_OFF);
+    T_CHECK(last_turn(c)->complete);
+
+    /* Through a session file and back. */
+    session *s = session_init();
+    T_ASSERT(s);
+    T_EQ_INT(session_capture(s, c), NT_OK);
+    size_t len;
+    char *yaml = session_to_yaml(s, &len);
+    T_ASSERT(yaml);
+    T_CHECK(strstr(yaml, "\n  think: off\n") != NULL);
+    session *r = NULL;
+    ycfg_diag d = {0};
+    T_EQ_INT(session_parse(&r, "t.yaml", yaml, len, &d), NT_OK);
+    ycfg_diag_free(&d);
+    T_ASSERT(r);
+    T_EQ_INT(r->turns[1].think, CHAT_THINK_OFF);
+    chat *c2 = chat_init(tok, NT_CHAT_CHATML, 256);
+    T_ASSERT(c2);
+    chat_set_think_switch(c2, true);
+    T_EQ_INT(session_restore(r, c2, &e), NT_OK);
+    T_EQ_INT(chat_get_think(c2), CHAT_THINK_OFF);
+    chat_free(c2);
+    c2 = chat_init(tok, NT_CHAT_CHATML, 256); /* a model without a switch keeps its default */
+    T_ASSERT(c2);
+    T_EQ_INT(session_restore(r, c2, &e), NT_OK);
+    T_EQ_INT(chat_get_think(c2), CHAT_THINK_DEFAULT);
+    chat_free(c2);
+    /* A file's think must be on or off. */
+    char *bad = strdup(yaml);
+    T_ASSERT(bad);
+    char *at = strstr(bad, "think: off");
+    memcpy(at, "think: xyz", 10);
+    session *b = NULL;
+    T_EQ_INT(session_parse(&b, "t.yaml", bad, len, &d), NT_ERR_FORMAT);
+    T_CHECK(d.n > 0 && strstr(d.v[0], "'think' must be on or off, not 'xyz'"));
+    ycfg_diag_free(&d);
+    free(bad);
+
+    /* Exports: the answer alone, or with its thoughts when asked. */
+    char *md = session_export_md(r, false), *mdt = session_export_md(r, true);
+    char *js = session_export_json(r, false), *jst = session_export_json(r, true);
+    T_ASSERT(md && mdt && js && jst);
+    T_CHECK(strstr(md, "\n## Assistant\n\nHello!\n") && !strstr(md, "greets") && !strstr(md, "think>"));
+    T_CHECK(strstr(mdt, "> *Thinking:*\n>\n> The user greets.\n>\n> Be brief.\n\nHello!\n"));
+    T_CHECK(strstr(js, "\"content\": \"Hello!\"") && !strstr(js, "greets") && !strstr(js, "reasoning"));
+    T_CHECK(strstr(jst, "\"content\": \"Hello!\"") &&
+            strstr(jst, "\"reasoning_content\": \"The user greets.\\n\\nBe brief.\""));
+    free(md);
+    free(mdt);
+    free(js);
+    free(jst);
+    free(yaml);
+    session_free(r);
+    session_free(s);
+    chat_free(c);
+    nt_tokenizer_free(tok);
+    nt_gguf_close(g);
+}
+
 /* Model text bound for a terminal shows control characters instead of obeying them. */
 static void test_cli_write_text(void)
 {
@@ -839,6 +966,7 @@ static void test_cli_write_text(void)
 int main(void)
 {
     T_RUN(test_cli_write_text);
+    T_RUN(test_think);
     T_RUN(test_prefix_reuse);
     T_RUN(test_chatml_reuse);
     T_RUN(test_regen);

@@ -3,6 +3,7 @@
  * (source line and caret included), variables expand, personas render into every chat
  * template family exactly (system prompt with context, few-shot turns, conversation), token
  * counts agree with plain tokenization, and Character Card import round-trips. */
+#include "conv/chat.h"
 #include "conv/persona.h"
 #include "util/datadir.h"
 #include "t.h"
@@ -135,7 +136,8 @@ static void test_fields(void)
                            "  repeat_penalty: 1.1\n  repeat_last_n: -1\n  presence_penalty: -0.5\n"
                            "  frequency_penalty: 0.25\n  max_tokens: 99\n  seed: 7\n"
                            "stop: [\"###\"]\n"
-                           "memory: 1\n",
+                           "memory: 1\n"
+                           "think: off\n",
                            "t.yaml", &e);
     T_EQ_STR(e, "");
     free(e);
@@ -150,6 +152,7 @@ static void test_fields(void)
     T_EQ_STR(p->docs[1].title, "Note");
     T_EQ_STR(p->stop.v[0], "###");
     T_EQ_INT(p->memory, 1);
+    T_EQ_INT(p->think, CHAT_THINK_OFF);
     nt_sampler_params sp = nt_sampler_default_params();
     int32_t mt = 0;
     persona_apply_sampling(p, &sp, &mt);
@@ -170,6 +173,7 @@ static void test_fields(void)
     free(e);
     T_ASSERT(p != NULL);
     T_EQ_INT(p->memory, -1); /* no limit */
+    T_EQ_INT(p->think, CHAT_THINK_DEFAULT); /* the template decides */
     sp = nt_sampler_default_params();
     nt_sampler_params want = sp;
     want.top_k = 5;
@@ -207,6 +211,10 @@ static void test_errors(void)
                "prompts/tutor.yaml:5:15: 'max_tokens': '-1' is out of range (0 to 16777216)\n"
                "  max_tokens: -1\n"
                "              ^");
+    EXPECT_ERR("name: t\nsystem: s\nthink: maybe\n",
+               "prompts/tutor.yaml:3:8: 'think' must be on or off, not 'maybe'\n"
+               "think: maybe\n"
+               "       ^");
     EXPECT_ERR("name: t\nsystem: s\nmemory: -1\n",
                "prompts/tutor.yaml:3:9: 'memory' must be at least 0, not -1\n"
                "memory: -1\n"
@@ -640,6 +648,7 @@ static void test_card(void)
     p->sampling.set = 1u << PARAM_TEMP | 1u << PARAM_TOP_K;
     p->sampling.v.sp.temperature = 0.65f;
     p->sampling.v.sp.top_k = 33;
+    p->think = CHAT_THINK_ON;
     yaml = persona_to_yaml(p, NULL);
     write_file(path, yaml);
     free(yaml);
@@ -652,6 +661,7 @@ static void test_card(void)
     T_EQ_INT(q->sampling.set, p->sampling.set);
     T_CHECK(q->sampling.v.sp.temperature == 0.65f); /* bit-exact */
     T_EQ_INT(q->sampling.v.sp.top_k, 33);
+    T_EQ_INT(q->think, CHAT_THINK_ON);
     persona_free(q);
     persona_free(p);
     ycfg_diag_free(&d);

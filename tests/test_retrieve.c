@@ -288,10 +288,10 @@ static void test_sources_session_replay(void)
         }
     }
     /* Exports name the sources. */
-    char *md = session_export_md(r);
+    char *md = session_export_md(r, false);
     T_CHECK(md && strstr(md, "\nSources: `") && strstr(md, "kettle.md:19-23`"));
     free(md);
-    char *js = session_export_json(r);
+    char *js = session_export_json(r, false);
     T_CHECK(js && strstr(js, "\"sources\"") && strstr(js, "\"line_first\": 19"));
     free(js);
 

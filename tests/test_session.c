@@ -754,14 +754,14 @@ static void test_export(void)
     turn_set_text(&s->turns[0], "Hi\nthere");
     s->turns[1].role = NT_ROLE_ASSISTANT;
     turn_set_text(&s->turns[1], "Hello \xe2\x9c\x93");
-    char *j = session_export_json(s);
+    char *j = session_export_json(s, false);
     T_EQ_STR(j, "[\n"
                 "  {\n    \"role\": \"system\",\n    \"content\": \"Be \\\"brief\\\".\"\n  },\n"
                 "  {\n    \"role\": \"user\",\n    \"content\": \"Hi\\nthere\"\n  },\n"
                 "  {\n    \"role\": \"assistant\",\n    \"content\": \"Hello \xe2\x9c\x93\"\n  }\n"
                 "]\n");
     free(j);
-    char *md = session_export_md(s);
+    char *md = session_export_md(s, false);
     T_CHECK(md && strstr(md, "\n## User\n\nHi\nthere\n") && strstr(md, "\n## Assistant\n\nHello"));
     free(md);
     session_free(s);
@@ -900,7 +900,7 @@ static void test_branches(void)
     T_CHECK(y2 && len2 == len && !memcmp(y, y2, len));
     free(y2);
     /* exports take the current path */
-    char *md = session_export_md(r);
+    char *md = session_export_md(r, false);
     T_CHECK(md && strstr(md, "Q3b") && strstr(md, "A3b") && !strstr(md, "A1b") && !strstr(md, "Q2"));
     free(md);
     /* restored, the chat has the tree and the path */

@@ -292,6 +292,33 @@ static void test_code_block(void)
     T_EQ_INT(n, 0);
 }
 
+/* "thinking | answer": where each part starts and ends, while open, closed and absent. */
+static void think_case(const char *s, size_t end, const char *inside, bool closed)
+{
+    text_think th;
+    text_think_split(s, strlen(s), &th);
+    T_EQ_INT(th.end, end);
+    T_CHECK(th.closed == closed);
+    if (inside) {
+        T_EQ_INT(th.in_b - th.in_a, strlen(inside));
+        T_CHECK(memcmp(s + th.in_a, inside, strlen(inside)) == 0);
+    }
+}
+
+static void test_think_split(void)
+{
+    think_case("<think>\nhmm, 2+2\n</think>\n\nFour.", 27, "hmm, 2+2", true);
+    think_case("\n <think>a</think>b", 18, "a", true);
+    think_case("<think>\n\n</think>\n\nHi", 19, "", true);
+    think_case("<think>still going", 18, "still going", false); /* open: all thinking */
+    think_case("<think>", 7, "", false);
+    think_case("No thoughts. <think>x</think>", 0, NULL, false); /* only at the start */
+    think_case("<thin", 0, NULL, false);
+    think_case("", 0, NULL, false);
+    /* The first closing tag ends it; a second one belongs to the answer. */
+    think_case("<think>a</think>b</think>", 16, "a", true);
+}
+
 int main(void)
 {
     T_RUN(test_decode);
@@ -304,5 +331,6 @@ int main(void)
     T_RUN(test_wrap_wide);
     T_RUN(test_cursor);
     T_RUN(test_code_block);
+    T_RUN(test_think_split);
     return t_done();
 }

@@ -148,7 +148,9 @@ void cli_usage(FILE *out)
           "      --raw               feed the prompt as plain text, without a template\n"
           , out);
     cli_usage_templates(out);
-    fputs("      --ctx N             context length in tokens (default: the model's,\n"
+    fputs("      --think on|off      the template's thinking switch (Qwen3's\n"
+          "                          enable_thinking), where it has one\n"
+          "      --ctx N             context length in tokens (default: the model's,\n"
           "                          at most 4096)\n"
           "      --threads N         compute threads (default: all CPUs)\n"
           "      --api-base URL      answer through an OpenAI-compatible server (vLLM,\n"
@@ -177,7 +179,7 @@ void cli_usage(FILE *out)
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
     OPT_SAVE, OPT_CONTEXT, OPT_DOCS, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
-    OPT_API_BASE, OPT_API_KEY_ENV, OPT_PARAM = 512
+    OPT_API_BASE, OPT_API_KEY_ENV, OPT_THINK, OPT_PARAM = 512
 };
 
 static const struct option cli_fixed_opts[] = {
@@ -203,6 +205,7 @@ static const struct option cli_fixed_opts[] = {
     {"show-prompt", optional_argument, NULL, OPT_SHOW_PROMPT},
     {"api-base", required_argument, NULL, OPT_API_BASE},
     {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
+    {"think", required_argument, NULL, OPT_THINK},
 };
 #define CLI_N_FIXED (sizeof cli_fixed_opts / sizeof cli_fixed_opts[0])
 /* Each parameter as --NAME, --YAML (top_k) and its alias (--temperature). */
@@ -322,6 +325,15 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             o->resume = val ? val : "";
             break;
         case OPT_SAVE: o->save = val; break;
+        case OPT_THINK: {
+            enum chat_think th;
+            if (chat_think_parse(val, &th) != NT_OK || th == CHAT_THINK_DEFAULT) {
+                text_printf(err, "natter: --think: '%s' must be on or off\n", val);
+                return 2;
+            }
+            o->think = (int)th;
+            break;
+        }
         case OPT_CONTEXT:
             if (o->n_context >= CLI_MAX_CONTEXT) {
                 text_printf(err, "natter: %s: at most %d files\n", name, CLI_MAX_CONTEXT);
@@ -490,6 +502,28 @@ int cli_chat_persona_rules(chat *c, const persona *p)
     if (chat_set_stops(c, (const char *const *)p->stop.v, p->stop.n) != NT_OK) return NT_ERR_NOMEM;
     chat_set_memory(c, p->memory);
     return NT_OK;
+}
+
+bool cli_chat_think(chat *c, int want, const char *who, char *msg, size_t cap)
+{
+    if (want == CHAT_THINK_DEFAULT || chat_set_think(c, (enum chat_think)want) == NT_OK) return true;
+    if (chat_get_raw(c))
+        snprintf(msg, cap, "%s %s: with --raw there is no chat template, so no thinking switch", who,
+                 chat_think_name((enum chat_think)want));
+    else
+        snprintf(msg, cap, "%s %s: this model's chat template has no thinking switch (natter sets "
+             "the enable_thinking that Qwen3-style ChatML templates read); its answers are as "
+             "its template makes them", who, chat_think_name((enum chat_think)want));
+    return false;
+}
+
+bool cli_persona_think(chat *c, const persona *p, char *msg, size_t cap)
+{
+    char who[160];
+    msg[0] = 0;
+    if (!p || !p->think) return true;
+    snprintf(who, sizeof who, "persona '%s': think:", p->name);
+    return cli_chat_think(c, p->think, who, msg, cap);
 }
 
 int cli_chat_persona(chat *c, const persona *p, const char *model_name, const char *system,
@@ -756,6 +790,7 @@ int cli_oneshot(const struct cli_opts *o)
         text_printf(stderr, "natter: out of memory\n");
         goto out;
     }
+    chat_set_think_switch(c, nt_chat_think_switch_gguf(worker_gguf(w)));
     /* The persona: its fixed part (system prompt, documents, examples, greeting), stop
      * strings, template and sampling defaults (options given on the command line win). */
     nt_sampler_params params = o->params;
@@ -800,6 +835,9 @@ int cli_oneshot(const struct cli_opts *o)
     }
     if (o->loaded) cli_persona_params(o, o->loaded, &params, &max_tokens);
     chat_set_raw(c, o->raw);
+    char think_msg[512];
+    if (!o->raw && !cli_persona_think(c, o->loaded, think_msg, sizeof think_msg))
+        text_printf(stderr, "natter: warning: %s\n", think_msg);
     if (o->raw && o->n_docs)
         fprintf(stderr, "natter: --docs: not used with --raw (no prompt to place passages in)\n");
     if (!o->raw) {
@@ -827,6 +865,8 @@ int cli_oneshot(const struct cli_opts *o)
         nt_sampler_params last;
         if (session_last_params(sess, &last)) cli_session_params(o, &last, &params);
     }
+    if (!cli_chat_think(c, o->think, "--think", think_msg, sizeof think_msg))
+        text_printf(stderr, "natter: warning: %s\n", think_msg);
     if (chat_add_user(c, question) != NT_OK) {
         text_printf(stderr, "natter: out of memory\n");
         goto out;

@@ -63,6 +63,8 @@ struct cli_opts {
     const char *resume;       /* --resume [SESSION] ("" = the latest) */
     int show_prompt;          /* --show-prompt: 1 the text, 2 (=ids) the tokens; 0 = answer */
     const char *save;         /* --save FILE */
+    int think;                /* --think on|off: an enum chat_think (conv/chat.h), overriding
+                                 the persona's; 0 (CHAT_THINK_DEFAULT) when not given */
 };
 
 /* The defaults: llama.cpp's sampling defaults and a random seed. */
@@ -144,6 +146,12 @@ int cli_chat_persona(struct chat *c, const struct persona *p, const char *model_
 /* The part of cli_chat_persona that is not text: p's stop strings and memory, for a chat
  * whose fixed part came from a session (as used then). NT_OK or NT_ERR_NOMEM. */
 int cli_chat_persona_rules(struct chat *c, const struct persona *p);
+/* The thinking switch asked for (an enum chat_think; 0: nothing asked) by `who` ("--think",
+ * "/think", "persona 'NAME': think:") set on c. False, with the message saying so in msg,
+ * when the model's template has no switch: nothing is pretended. */
+bool cli_chat_think(struct chat *c, int want, const char *who, char *msg, size_t cap);
+/* The same for persona p's `think:`, when it has one (msg[0] = 0 when all is well). */
+bool cli_persona_think(struct chat *c, const struct persona *p, char *msg, size_t cap);
 
 struct docs;
 /* The documents of a chat mode (app/docs/retrieve.h): --docs paths, the persona's

@@ -346,9 +346,12 @@ out:
 int cmd_export(int argc, char **argv)
 {
     const char *file = NULL, *format = "md", *outp = NULL;
+    bool thinking = false;
+    enum { OPT_THINKING = 256 };
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
+        {"thinking", no_argument, NULL, OPT_THINKING},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -357,10 +360,12 @@ int cmd_export(int argc, char **argv)
         switch (c) {
         case 'f': format = a.value; break;
         case 'o': outp = a.value; break;
+        case OPT_THINKING: thinking = true; break;
         case 'h':
-            text_printf(stdout, "usage: natter export FILE [--format md|json] [-o OUT]\n"
+            text_printf(stdout, "usage: natter export FILE [--format md|json] [-o OUT] [--thinking]\n"
                    "Writes a saved session as Markdown or as JSON chat messages (OpenAI's\n"
-                   "[{\"role\": ..., \"content\": ...}] shape) to stdout or OUT.\n");
+                   "[{\"role\": ..., \"content\": ...}] shape) to stdout or OUT. A reasoning\n"
+                   "model's thinking is left out unless --thinking is given.\n");
             return 0;
         default: return 2;
         }
@@ -368,7 +373,7 @@ int cmd_export(int argc, char **argv)
     if (args_operands(&a, 1)) return 2;
     if (a.first < argc) file = argv[a.first];
     if (!file) {
-        text_printf(stderr, "usage: natter export FILE [--format md|json] [-o OUT]\n");
+        text_printf(stderr, "usage: natter export FILE [--format md|json] [-o OUT] [--thinking]\n");
         return 2;
     }
     if (strcmp(format, "md") && strcmp(format, "markdown") && strcmp(format, "json")) {
@@ -379,12 +384,12 @@ int cmd_export(int argc, char **argv)
     if (!s) return 1;
     if (outp && strcmp(outp, "-")) {
         nt_err e = {0};
-        int rc = session_export_file(s, format, outp, &e);
+        int rc = session_export_file(s, format, thinking, outp, &e);
         session_free(s);
         if (rc != NT_OK) text_printf(stderr, "natter export: %s\n", e.msg);
         return rc == NT_OK ? 0 : 1;
     }
-    char *text = !strcmp(format, "json") ? session_export_json(s) : session_export_md(s);
+    char *text = !strcmp(format, "json") ? session_export_json(s, thinking) : session_export_md(s, thinking);
     session_free(s);
     if (!text) {
         text_printf(stderr, "natter export: out of memory\n");

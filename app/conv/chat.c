@@ -27,6 +27,8 @@ struct chat {
     size_t n_path, cap_path;
     size_t first;             /* first turn (path position) in the context */
     long memory;              /* chat_set_memory: earlier exchanges kept, < 0 = all */
+    bool think_switch;        /* the model's template has a thinking switch */
+    enum chat_think think;    /* chat_set_think: for the next answers */
     nt_tokens prompt;         /* the last prepared prompt (job->tokens points into it) */
     nt_tokens cache;          /* ids in the worker's KV cache */
     bool rereading;           /* a chat_prepare_reread job is in flight */
@@ -54,6 +56,7 @@ struct chat {
 };
 
 static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n);
+static enum chat_think chat_think_now(const chat *c);
 
 /* Turn i of the current path. */
 static inline chat_turn *chat_pt(const chat *c, size_t i) { return &c->nodes[c->path[i]]; }
@@ -535,7 +538,11 @@ static int chat_build_template(chat *c, size_t first, nt_tokens *out, nt_err *er
         memset(&p, 0, sizeof p);
     }
     n = chat_turn_msgs(c, first, msgs, n);
-    rc = nt_chat_format(c->family, msgs, n, true, &p, err);
+    /* The answer opens as the thinking switch says (only ever set where the template has one). */
+    const enum chat_think th = chat_think_now(c);
+    const nt_chat_opts fo = {.add_generation = true,
+                             .think = th == CHAT_THINK_OFF ? 0 : th == CHAT_THINK_ON ? 1 : -1};
+    rc = nt_chat_format_opts(c->family, msgs, n, &fo, &p, err);
     if (rc != NT_OK) goto done;
 
     /* Reusing an answer's ids is only sound where control tokens delimit the answer on both
@@ -679,6 +686,45 @@ fail:
 }
 
 void chat_set_memory(chat *c, long n) { c->memory = n < 0 ? -1 : n; }
+
+void chat_set_think_switch(chat *c, bool has) { c->think_switch = has; }
+
+bool chat_has_think(const chat *c)
+{
+    return c->think_switch && c->tok && !c->raw && c->family == NT_CHAT_CHATML;
+}
+
+int chat_set_think(chat *c, enum chat_think think)
+{
+    if (think != CHAT_THINK_DEFAULT && !chat_has_think(c)) return NT_ERR_UNSUPPORTED;
+    c->think = think;
+    return NT_OK;
+}
+
+enum chat_think chat_get_think(const chat *c) { return c->think; }
+
+/* The switch in force: a setting the template (the family or raw mode changed since) cannot
+ * take is not applied, nor recorded. */
+static enum chat_think chat_think_now(const chat *c)
+{
+    return chat_has_think(c) ? c->think : CHAT_THINK_DEFAULT;
+}
+
+const char *chat_think_name(enum chat_think think)
+{
+    return think == CHAT_THINK_OFF ? "off" : think == CHAT_THINK_ON ? "on" : "default";
+}
+
+int chat_think_parse(const char *word, enum chat_think *out)
+{
+    static const char *const names[] = {"default", "off", "on"};
+    for (int i = 0; i < 3; i++)
+        if (word && strcmp(word, names[i]) == 0) {
+            *out = (enum chat_think)i;
+            return NT_OK;
+        }
+    return NT_ERR_INVALID;
+}
 
 /* The first turn once chat_set_memory's limit applies: the oldest exchanges go until at most
  * c->memory complete ones remain before the question being answered (a trailing user turn),
@@ -1016,6 +1062,7 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     t->max_tokens = max_tokens;
     t->first = first;
     t->prompt_len = (int32_t)c->prompt.n;
+    t->think = chat_think_now(c);
     if (chat_sources_replace(&t->sources, &t->n_sources, &t->sources_intro, c->cur, c->n_cur,
                              c->cur_intro) != NT_OK) {
         chat_pop_turn(c);
@@ -1306,6 +1353,7 @@ int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
     d->max_tokens = src->max_tokens;
     d->first = src->first;
     d->prompt_len = src->prompt_len;
+    d->think = src->think;
     if (chat_sources_replace(&d->sources, &d->n_sources, &d->sources_intro, src->sources,
                              src->n_sources, src->sources_intro) != NT_OK)
         return NT_ERR_NOMEM;

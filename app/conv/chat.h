@@ -43,6 +43,14 @@ void chat_source_label(const chat_source *s, char *buf, size_t cap);
 /* Frees the strings of v[0..n) and v itself. */
 void chat_sources_free(chat_source *v, size_t n);
 
+/* The template's thinking switch (Qwen3's enable_thinking), as set for an answer. Zero is the
+ * template's default, so a turn that never heard of it (an older session) keeps it. */
+enum chat_think {
+    CHAT_THINK_DEFAULT = 0, /* the template decides (Qwen3: the model may think) */
+    CHAT_THINK_OFF,         /* the answer opens with an empty thinking block */
+    CHAT_THINK_ON,
+};
+
 typedef struct chat_turn {
     enum nt_chat_role role;      /* NT_ROLE_USER or NT_ROLE_ASSISTANT */
     char *text;               /* UTF-8, NUL-terminated, owned by the chat */
@@ -64,6 +72,7 @@ typedef struct chat_turn {
     int32_t max_tokens;       /* answers: the job's limit on generated tokens */
     size_t first;             /* answers: chat_first_turn() when the answer was prepared */
     int32_t prompt_len;       /* answers: tokens in the prompt (replay checks its rebuild) */
+    enum chat_think think;    /* answers: the thinking switch the prompt was built with */
     /* Answers: the job's stop strings (the template's, then a persona's), n_stop <=
      * GEN_MAX_STOP strings of 1 to GEN_STOP_LEN - 1 bytes, owned by the turn as one
      * malloc'd block (the pointer array, then the bytes): free(stop) releases them all; set
@@ -130,6 +139,19 @@ void chat_set_family(chat *c, enum nt_chat_family family);
  * questions after one exchange, answers best when it sees no more than that. n < 0: no limit
  * (the default). */
 void chat_set_memory(chat *c, long n);
+/* Whether the model's template has a thinking switch (nt_chat_think_switch_gguf), told by
+ * whoever loaded the model; false by default. */
+void chat_set_think_switch(chat *c, bool has);
+/* True when the switch can be set: the template has one and the chat formats with it (the
+ * chatml family, not raw, not remote). */
+bool chat_has_think(const chat *c);
+/* The switch for the next answers' prompts (recorded in each answer, chat_turn.think).
+ * NT_ERR_UNSUPPORTED (nothing changes) for OFF or ON when chat_has_think is false. */
+int chat_set_think(chat *c, enum chat_think think);
+enum chat_think chat_get_think(const chat *c);
+/* "on", "off" or "default"; and back (NT_ERR_INVALID for another word). */
+const char *chat_think_name(enum chat_think think);
+int chat_think_parse(const char *word, enum chat_think *out);
 enum nt_chat_family chat_get_family(const chat *c);
 /* text NULL or "" removes the system prompt. The next chat_prepare re-reads from the first
  * token that changed. NT_OK or NT_ERR_NOMEM. */

@@ -2,6 +2,7 @@
  * variables, rendering them into chat messages, counting their tokens, writing them back as
  * YAML and importing Character Card JSON. See persona.h for the contract. */
 #include "persona.h"
+#include "chat.h"
 #include "util/strbuf.h"
 #include "util/text.h"
 #include "worker.h"
@@ -401,6 +402,20 @@ static int h_documents(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return rc;
 }
 
+static int h_think(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    char *s = NULL;
+    if (ycfg_read_str(c, v, k->name, &s)) return NT_ERR_FORMAT;
+    enum chat_think t;
+    int rc = NT_OK;
+    if (chat_think_parse(s, &t) != NT_OK || t == CHAT_THINK_DEFAULT)
+        rc = ycfg_error(c, v, "'think' must be on or off, not '%s'", s);
+    else
+        ((persona *)obj)->think = (int)t;
+    free(s);
+    return rc;
+}
+
 static int h_sampling(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     persona_sampling *s = &((persona *)obj)->sampling;
@@ -428,6 +443,7 @@ static const ycfg_key persona_keys[] = {
     {"sampling", h_sampling, 0, 0, 0, false, 0},
     {"stop", h_stop, 0, 0, 0, false, 0},
     {"memory", ycfg_h_long, offsetof(persona, memory), 0, YCFG_UNBOUNDED, false, 0},
+    {"think", h_think, 0, 0, 0, false, 0},
     {NULL, NULL, 0, 0, 0, false, 0},
 };
 
@@ -745,6 +761,7 @@ static bool emit_persona(yaml_emitter_t *e, const persona *p)
     if (p->context_instruction)
         ok = ok && ev_scalar(e, "context_instruction") && ev_str(e, p->context_instruction);
     if (p->memory >= 0) ok = ok && ev_scalar(e, "memory") && ycfg_emit_long(e, p->memory);
+    if (p->think) ok = ok && ev_scalar(e, "think") && ev_plain(e, chat_think_name((enum chat_think)p->think));
     const persona_sampling *s = &p->sampling;
     if (s->set) {
         ok = ok && ev_scalar(e, "sampling") && ev_map(e, true);

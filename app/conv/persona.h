@@ -66,6 +66,8 @@ typedef struct persona {
     int template_family; /* enum nt_chat_family forced by the file, or -1 to use the model's */
     long memory;         /* earlier exchanges the model sees with each question (chat_set_memory);
                             -1 (no `memory:` key) = all that fit the context */
+    int think;           /* `think: on|off`: an enum chat_think (chat.h) for the template's
+                            thinking switch; 0 (CHAT_THINK_DEFAULT) when the file does not say */
     char *model;         /* preferred model (path or file name), NULL when none */
     backend_cfg backend; /* preferred server (`backend:`): api_base NULL when none */
     ycfg_strvec documents; /* files and folders to retrieve passages from (app/docs/),

@@ -120,6 +120,8 @@ static int replay_init_chat(replay *r, nt_err *err)
 {
     const session *s = r->s;
     chat_set_raw(r->c, s->raw);
+    /* A remote server's template is its own: no switch here. */
+    chat_set_think_switch(r->c, r->m && nt_chat_think_switch_gguf(nt_model_gguf(r->m)));
     nt_chat_msg *msgs = calloc(s->n_examples + 1, sizeof *msgs);
     size_t nm = 0;
     if (msgs) {
@@ -494,6 +496,9 @@ int replay_answer(replay *r, size_t turn, replay_token_fn fn, void *user, replay
                       /* A recorded stop by the user happened before this token: stop there. */
                       .stop_at = t->end == GEN_END_STOPPED ? (int64_t)t->tokens.n : -1};
     size_t first = t->first < depth ? t->first : 0;
+    /* The thinking switch as recorded (another model without one answers as its template
+     * makes it). */
+    (void)chat_set_think(r->c, t->think);
     /* The passages the answer was given, as recorded (the files may have changed since). */
     if (chat_use_sources(r->c, t) != NT_OK) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");

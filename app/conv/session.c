@@ -285,6 +285,17 @@ int session_restore(const session *s, chat *c, nt_err *err)
     if (chat_restore_tree(c, s->turns, s->n_turns) != NT_OK)
         return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
     chat_set_first_turn(c, s->first);
+    /* The thinking switch stays as the last answer shown had it, where this model's template
+     * has one (chat_set_think_switch, told before): a model without one keeps its default. */
+    size_t np;
+    size_t *path = session_path_turns(s, &np);
+    if (!path) return nt_err_set(err, NT_ERR_NOMEM, "session: out of memory");
+    for (size_t i = np; i-- > 0;)
+        if (s->turns[path[i]].role == NT_ROLE_ASSISTANT) {
+            (void)chat_set_think(c, s->turns[path[i]].think);
+            break;
+        }
+    free(path);
     return NT_OK;
 }
 

@@ -126,7 +126,9 @@ int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info);
  * marked current, as the file would read it. NT_OK or NT_ERR_NOMEM. */
 int session_capture(session *s, const chat *c);
 /* Restores s into c, which must have no turns: system prompt, examples, greeting (replacing
- * the chat's), family, raw mode, the tree of turns and its current path, first turn. The chat's KV cache knowledge stays empty: read the history in with
+ * the chat's), family, raw mode, the tree of turns and its current path, first turn, and the
+ * thinking switch of the path's last answer (when c's model has one: chat_set_think_switch
+ * first). The chat's KV cache knowledge stays empty: read the history in with
  * chat_prepare_reread. NT_ERR_INVALID (c not empty, or turns that do not alternate), NOMEM. */
 int session_restore(const session *s, chat *c, nt_err *err);
 
@@ -215,13 +217,17 @@ char *session_cmd_list(void);
 /* ==================================================================== export ===== */
 
 /* The conversation as Markdown, or as JSON in the shape of OpenAI chat messages
- * ([{"role":"system","content":...}, {"role":"user",...}, ...]). malloc'd; NULL on OOM. */
-char *session_export_md(const session *s);
-char *session_export_json(const session *s);
+ * ([{"role":"system","content":...}, {"role":"user",...}, ...]). malloc'd; NULL on OOM.
+ * A reasoning model's thoughts (text_think_split) are left out of its answers unless
+ * thinking is set: then Markdown quotes them before the answer and JSON gives them as the
+ * message's "reasoning_content". */
+char *session_export_md(const session *s, bool thinking);
+char *session_export_json(const session *s, bool thinking);
 /* The export of both `natter export -o` and the chat screen's /export: s as Markdown ("md",
  * "markdown") or as the JSON above ("json"), written atomically to path (replacing it).
  * NT_OK, or an error code with err->msg saying why. */
-int session_export_file(const session *s, const char *format, const char *path, nt_err *err);
+int session_export_file(const session *s, const char *format, bool thinking, const char *path,
+                        nt_err *err);
 
 /* Helpers shared with replay: time as "2026-11-28T08:16:57Z" (buf of 32 bytes). */
 void session_format_time(int64_t t, char buf[32]);

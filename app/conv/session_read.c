@@ -664,6 +664,22 @@ static int h_sources(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return rc;
 }
 
+static int h_think(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    rd *r = obj;
+    assistant_key(r, v);
+    char *s = NULL;
+    if (ycfg_read_str(c, v, k->name, &s) != NT_OK) return NT_ERR_FORMAT;
+    enum chat_think t;
+    int rc = NT_OK;
+    if (chat_think_parse(s, &t) != NT_OK || t == CHAT_THINK_DEFAULT)
+        rc = ycfg_error(c, v, "'think' must be on or off, not '%s'", s);
+    else
+        r->t->think = t;
+    free(s);
+    return rc;
+}
+
 static int h_sources_intro(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
@@ -709,6 +725,7 @@ static const ycfg_key message_keys[] = {
     {.name = "gen_sec", .fn = h_tdouble},
     {.name = "context_first", .fn = h_tlong},
     {.name = "prompt_length", .fn = h_tlong},
+    {.name = "think", .fn = h_think},
     {.name = "tokens", .fn = h_tokens},
     {.name = "sources_intro", .fn = h_sources_intro},
     {.name = "sources", .fn = h_sources},

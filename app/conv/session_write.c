@@ -149,6 +149,8 @@ static bool emit_answer(yaml_emitter_t *e, const chat_turn *t)
     ok = ok && emit_kv(e, "gen_sec", "%.3f", t->gen_sec);
     ok = ok && emit_kv(e, "context_first", "%zu", t->first);
     if (t->prompt_len > 0) ok = ok && emit_kv(e, "prompt_length", "%d", t->prompt_len);
+    /* The thinking switch its prompt was built with, when one was set (replay builds it so). */
+    if (t->think != CHAT_THINK_DEFAULT) ok = ok && emit_kv(e, "think", "%s", chat_think_name(t->think));
     /* The retrieved passages its prompt placed, text and origin (a replay places them again
      * even when the files changed). */
     if (t->n_sources) {
@@ -337,7 +339,19 @@ int session_save(session *s, const char *path, nt_err *err)
 
 /* ======================================================================= export ===== */
 
-char *session_export_md(const session *s)
+/* An answer's text split as the chat screen splits it (text_think_split): the thoughts
+ * (think[0, *think_n), NULL when there are none) and what follows them. */
+static const char *export_answer(const chat_turn *t, const char **think, size_t *think_n)
+{
+    const char *text = t->text ? t->text : "";
+    text_think th = {0};
+    if (t->role == NT_ROLE_ASSISTANT) text_think_split(text, strlen(text), &th);
+    *think = th.end ? text + th.in_a : NULL;
+    *think_n = th.end ? th.in_b - th.in_a : 0;
+    return text + th.end;
+}
+
+char *session_export_md(const session *s, bool thinking)
 {
     strbuf b = {0};
     char tbuf[32];
@@ -375,7 +389,24 @@ char *session_export_md(const session *s)
         const chat_turn *t = &s->turns[path[i]];
         bool ans = t->role == NT_ROLE_ASSISTANT;
         strbuf_puts(&b, ans ? "\n## Assistant\n\n" : "\n## User\n\n");
-        strbuf_puts(&b, t->text ? t->text : "");
+        const char *think;
+        size_t think_n;
+        const char *answer = export_answer(t, &think, &think_n);
+        if (think && thinking) {
+            /* The thoughts as a quotation, line by line, before the answer. */
+            strbuf_puts(&b, "> *Thinking:*\n>\n");
+            for (size_t k = 0; k < think_n;) {
+                const char *nl = memchr(think + k, '\n', think_n - k);
+                size_t ln = nl ? (size_t)(nl - think) - k : think_n - k;
+                strbuf_puts(&b, ln ? "> " : ">");
+                strbuf_put(&b, think + k, ln);
+                strbuf_puts(&b, "\n");
+                k += ln + 1;
+            }
+            strbuf_puts(&b, "\n");
+        }
+        strbuf_puts(&b, answer);
+        if (think && !answer[0]) strbuf_puts(&b, "*(the answer ended while the model was thinking)*");
         strbuf_puts(&b, "\n");
         if (ans) {
             strbuf_printf(&b, "\n*seed %llu, %zu tokens", (unsigned long long)t->params.seed,
@@ -398,6 +429,24 @@ char *session_export_md(const session *s)
     return strbuf_take(&b, NULL);
 }
 
+/* The "role" and "content" of a message object being written; an answer's thoughts leave
+ * its content and, when thinking is set, go to "reasoning_content" (the field OpenAI-style
+ * servers for reasoning models use). */
+static void put_fields(json_writer *w, const char *role, const chat_turn *t, bool thinking)
+{
+    const char *think;
+    size_t think_n;
+    const char *content = export_answer(t, &think, &think_n);
+    json_w_key(w, "role");
+    json_w_string(w, role);
+    json_w_key(w, "content");
+    json_w_string(w, content);
+    if (think && thinking) {
+        json_w_key(w, "reasoning_content");
+        json_w_string_n(w, think, think_n);
+    }
+}
+
 /* One {"role": ..., "content": ...} object. */
 static void put_message(json_writer *w, const char *role, const char *content)
 {
@@ -409,7 +458,7 @@ static void put_message(json_writer *w, const char *role, const char *content)
     json_w_end_object(w);
 }
 
-char *session_export_json(const session *s)
+char *session_export_json(const session *s, bool thinking)
 {
     json_writer w = {0};
     w.pretty = true;
@@ -427,16 +476,13 @@ char *session_export_json(const session *s)
     }
     for (size_t i = 0; i < np; i++) {
         const chat_turn *t = &s->turns[path[i]];
+        json_w_begin_object(&w);
+        put_fields(&w, role_name(t->role), t, thinking);
         if (!t->n_sources) {
-            put_message(&w, role_name(t->role), t->text);
+            json_w_end_object(&w);
             continue;
         }
         /* An answer from retrieved passages: where they came from, next to the message. */
-        json_w_begin_object(&w);
-        json_w_key(&w, "role");
-        json_w_string(&w, role_name(t->role));
-        json_w_key(&w, "content");
-        json_w_string(&w, t->text ? t->text : "");
         json_w_key(&w, "sources");
         json_w_begin_array(&w);
         for (size_t k = 0; k < t->n_sources; k++) {
@@ -469,12 +515,13 @@ char *session_export_json(const session *s)
     return o2;
 }
 
-int session_export_file(const session *s, const char *format, const char *path, nt_err *err)
+int session_export_file(const session *s, const char *format, bool thinking, const char *path,
+                        nt_err *err)
 {
     bool json = !strcmp(format, "json");
     if (!json && strcmp(format, "md") && strcmp(format, "markdown"))
         return nt_err_set(err, NT_ERR_INVALID, "'%s' is not md or json", format);
-    char *text = json ? session_export_json(s) : session_export_md(s);
+    char *text = json ? session_export_json(s, thinking) : session_export_md(s, thinking);
     if (!text) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
     int rc = ycfg_write_atomic(path, text, strlen(text), true, err);
     free(text);

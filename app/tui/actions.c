@@ -174,6 +174,7 @@ static int tui_use_model(tui *t, nt_model *m, char *path, bool keep)
         return tui_message(t, TS_ERROR, "/model: out of memory");
     }
     chat_set_raw(c, t->opts->raw);
+    chat_set_think_switch(c, nt_chat_think_switch_gguf(worker_gguf(w)));
     chat_free(t->chat);
     worker_free(t->w);
     t->chat = t->u.chat = c;
@@ -427,27 +428,32 @@ static int tui_sessions(tui *t)
                                                   "/load NAME resumes one");
 }
 
-/* /export [FILE] [md|json]: the conversation as `natter export` writes a session file. FILE
- * defaults to the session's name in the current folder; the format to FILE's extension. */
+/* /export [FILE] [md|json] [thinking]: the conversation as `natter export` writes a session
+ * file (thinking: with a reasoning model's thoughts, as --thinking). FILE defaults to the
+ * session's name in the current folder; the format to FILE's extension. */
 static int tui_export(tui *t, const char *args)
 {
     char file[1024];
     const char *fmt = NULL; /* a literal: "md", "markdown" or "json" */
+    bool thinking = false;
     snprintf(file, sizeof file, "%s", args);
     size_t n = strlen(file);
-    while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
-    char *last = strrchr(file, ' ');
-    const char *word = last ? last + 1 : file;
+    /* The words at the end: a format and "thinking", in either order. */
     static const char *const formats[] = {"md", "markdown", "json"};
-    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
-        if (!strcmp(word, formats[i])) fmt = formats[i];
-    if (fmt) {
-        if (last) {
-            *last = '\0';
-            while (last > file && last[-1] == ' ') *--last = '\0';
-        } else {
-            file[0] = '\0';
-        }
+    for (int k = 0; k < 2; k++) {
+        while (n > 0 && (file[n - 1] == ' ' || file[n - 1] == '\t')) file[--n] = '\0';
+        char *last = strrchr(file, ' ');
+        const char *word = last ? last + 1 : file;
+        const char *f = NULL;
+        for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+            if (!strcmp(word, formats[i])) f = formats[i];
+        bool is_think = !strcmp(word, "thinking") || !strcmp(word, "--thinking");
+        if (!f && !is_think) break;
+        if (f) fmt = f;
+        else thinking = true;
+        if (last) *last = '\0';
+        else file[0] = '\0';
+        n = strlen(file);
     }
     n = strlen(file);
     if (!fmt) fmt = n > 5 && !strcmp(file + n - 5, ".json") ? "json" : "md";
@@ -466,11 +472,12 @@ static int tui_export(tui *t, const char *args)
     if (!t->sess || session_capture(t->sess, t->chat) != NT_OK)
         return tui_message(t, TS_ERROR, "/export: out of memory");
     nt_err err = {0};
-    if (session_export_file(t->sess, fmt, file, &err) != NT_OK)
+    if (session_export_file(t->sess, fmt, thinking, file, &err) != NT_OK)
         return tui_message(t, TS_ERROR, "/export: %s", err.msg);
     char *abs = realpath(file, NULL);
-    int f = tui_message(t, TS_NOTE, "exported %zu messages as %s to %s", t->sess->n_turns,
-                        strcmp(fmt, "json") ? "Markdown" : "JSON", abs ? abs : file);
+    int f = tui_message(t, TS_NOTE, "exported %zu messages as %s%s to %s", t->sess->n_turns,
+                        strcmp(fmt, "json") ? "Markdown" : "JSON", thinking ? " with the thinking" : "",
+                        abs ? abs : file);
     free(abs);
     return f;
 }
@@ -630,6 +637,26 @@ static int action_QUIT(tui *t, const char *args)
 static int action_PERSONA(tui *t, const char *args) { return tui_persona(t, args); }
 static int action_THEME(tui *t, const char *args) { return tui_theme(t, args); }
 static int action_MODEL(tui *t, const char *args) { return tui_model(t, args); }
+
+/* /think on|off: the template's thinking switch for the next answers (recorded in each). */
+static int action_THINK(tui *t, const char *args)
+{
+    char msg[512];
+    if (!args[0]) {
+        if (!chat_has_think(t->chat))
+            return tui_message(t, TS_NOTE, "thinking: this model's chat template has no switch; "
+                                           "its answers are as the template makes them");
+        enum chat_think th = chat_get_think(t->chat);
+        return tui_message(t, TS_NOTE, "thinking: %s%s", chat_think_name(th),
+                           th == CHAT_THINK_DEFAULT ? " (the template's: the model may think)" : "");
+    }
+    enum chat_think want;
+    if (chat_think_parse(args, &want) != NT_OK || want == CHAT_THINK_DEFAULT)
+        return tui_message(t, TS_ERROR, "/think: '%s': say on or off", args);
+    if (!cli_chat_think(t->chat, (int)want, "/think", msg, sizeof msg))
+        return tui_message(t, TS_ERROR, "%s", msg);
+    return tui_message(t, TS_NOTE, "thinking %s for the next answers", chat_think_name(want));
+}
 static int action_SAVE(tui *t, const char *args) { return tui_save(t, args); }
 
 static int action_LOAD(tui *t, const char *args)

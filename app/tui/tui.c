@@ -178,6 +178,12 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     tui_docs_persona(t, p, moved, n_moved);
     for (size_t i = 0; i < n_moved; i++) free(moved[i]);
     if (n_moved) ui_set_note(u, UI_NOTE_INFO, fit_note);
+    /* The thinking switch: the persona's, then --think's (the command line wins). */
+    char think_msg[512];
+    (void)chat_set_think(t->chat, CHAT_THINK_DEFAULT);
+    if ((!t->opts->raw && !cli_persona_think(t->chat, p, think_msg, sizeof think_msg)) ||
+        !cli_chat_think(t->chat, t->opts->think, "--think", think_msg, sizeof think_msg))
+        tui_message(t, TS_WARNING, "%s", think_msg);
     uint64_t seed = u->params.seed;
     cli_persona_params(t->opts, p, &u->params, &u->max_tokens);
     if (!(p->sampling.set & (1u << PARAM_SEED)) && !t->opts->seed_given) u->params.seed = seed;
@@ -478,6 +484,7 @@ static void tui_session_context(tui *t, strbuf *note)
     chat *c = NULL;
     if (nt_model_load(&m, t->model_path, &mp, &err) == NT_OK && (w = worker_init(m, &err)) &&
         (c = chat_init(worker_tokenizer(w), chat_get_family(t->chat), worker_model_info(w)->n_ctx)) &&
+        (chat_set_think_switch(c, nt_chat_think_switch_gguf(worker_gguf(w))), true) &&
         session_restore(t->sess, c, &err) == NT_OK && cli_chat_persona_rules(c, t->persona) == NT_OK) {
         chat_free(t->chat);
         worker_free(t->w);
@@ -1044,6 +1051,7 @@ int tui_main(const struct cli_opts *opts)
         return 1;
     }
     chat_set_raw(t.chat, opts->raw);
+    chat_set_think_switch(t.chat, nt_chat_think_switch_gguf(worker_gguf(t.w)));
     if (opts->system) chat_set_system(t.chat, opts->system);
     t.model_family = fam;
 

@@ -134,26 +134,6 @@ static bool is_fence(const char *s, size_t ls, size_t le)
 }
 
 /* Appends the body of a turn (Markdown rendered, marks inserted, the picked token highlighted). */
-/* Reasoning models open their answer with <think>...</think>. Returns where the thinking
- * ends in s[0, len) (after the closing tag and the blank that follows it), len while it is
- * still being written, and 0 when the answer does not start with it. */
-static size_t think_end(const char *s, size_t len, bool *closed)
-{
-    static const char open[] = "<think>", close[] = "</think>";
-    size_t i = 0;
-    *closed = false;
-    while (i < len && (s[i] == ' ' || s[i] == '\n')) i++;
-    if (len - i < sizeof open - 1 || memcmp(s + i, open, sizeof open - 1) != 0) return 0;
-    for (size_t k = i; k + sizeof close - 1 <= len; k++) {
-        if (memcmp(s + k, close, sizeof close - 1) != 0) continue;
-        k += sizeof close - 1;
-        while (k < len && (s[k] == ' ' || s[k] == '\n')) k++;
-        *closed = true;
-        return k;
-    }
-    return len;
-}
-
 #define CODE_CUT "\xe2\x80\xba" /* › : the rest of a code line is past the edge */
 
 /* Renders s[0, len): Markdown styles, marks, the highlighted token; the thinking part
@@ -295,9 +275,10 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
         hl_end = (size_t)hl + 1 < a->n ? a->off[hl + 1] : t->len;
     }
     const char *text = t->text ? t->text : "";
-    bool closed = false;
-    size_t think = answer ? think_end(text, t->len, &closed) : 0;
-    bool fold = think > 0 && closed && !u->hist.show_thinking;
+    text_think th = {0};
+    if (answer) text_think_split(text, t->len, &th);
+    const size_t think = th.end;
+    bool fold = think > 0 && th.closed && !u->hist.show_thinking;
     if (fold) {
         /* One dim line in place of the thinking: its tokens and its share of the time. */
         size_t nt = 0;

@@ -313,3 +313,31 @@ bool text_code_block(const char *text, int k, size_t *start, size_t *len)
     }
     return false;
 }
+
+static bool think_blank(char c)
+{
+    return c == ' ' || c == '\n';
+}
+
+void text_think_split(const char *s, size_t len, text_think *out)
+{
+    static const char open[] = "<think>", close[] = "</think>";
+    const size_t no = sizeof open - 1, nc = sizeof close - 1;
+    *out = (text_think){0};
+    size_t i = 0;
+    while (i < len && think_blank(s[i])) i++;
+    if (len - i < no || memcmp(s + i, open, no) != 0) return;
+    size_t a = i + no, k = a;
+    while (k + nc <= len && memcmp(s + k, close, nc) != 0) k++;
+    out->closed = k + nc <= len;
+    size_t b = out->closed ? k : len;
+    out->end = len;
+    if (out->closed) {
+        out->end = k + nc;
+        while (out->end < len && think_blank(s[out->end])) out->end++;
+    }
+    while (a < b && think_blank(s[a])) a++;
+    while (b > a && think_blank(s[b - 1])) b--;
+    out->in_a = a;
+    out->in_b = b;
+}

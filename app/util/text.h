@@ -105,6 +105,20 @@ enum text_wrap_mode {
  * between the fences, without the newline before the closing one (a block left open runs to
  * the end). False when there are fewer. */
 bool text_code_block(const char *text, int k, size_t *start, size_t *len);
+
+/* An answer split into "thinking | answer". Reasoning models (Qwen3, DeepSeek R1, ...) open
+ * their answer with <think>...</think>; the chat screen folds that part, exports leave it out
+ * unless asked, and every place that tells the two apart asks text_think_split, so they agree.
+ * Offsets are into the text split. */
+typedef struct text_think {
+    size_t end;          /* where the answer proper starts: after "</think>" and the spaces and
+                            newlines that follow it; the whole length while the thinking is
+                            still open; 0 when the text does not open with <think> */
+    size_t in_a, in_b;   /* the thoughts between the tags, without surrounding blanks */
+    bool closed;         /* "</think>" was found */
+} text_think;
+/* Splits s[0, len): leading spaces and newlines, then "<think>", make a thinking part. */
+void text_think_split(const char *s, size_t len, text_think *out);
 /* Wraps sanitised text s[0..n) to lines of at most width columns (width >= 1) and appends them
  * to *lines (a realloc'd array of *n_lines entries, *cap allocated; start all at 0/NULL; the
  * caller frees *lines). '\n' ends a line (it belongs to no line). Words longer than the width

@@ -19,6 +19,7 @@ const tiny_entry tiny_models[] = {
     {"phi3-short", tiny_phi3_short},
     {"granite", tiny_granite},
     {"qwen3-yarn", tiny_qwen3_yarn},
+    {"qwen3-think", tiny_qwen3_think},
     {"qwen3moe", tiny_qwen3moe},
     {"smollm3", tiny_smollm3},
     {"olmo2", tiny_olmo2},

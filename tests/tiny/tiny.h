@@ -118,6 +118,7 @@ int tiny_phi3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_phi3_short(const char *path, const char *vocab_path, nt_err *err);
 int tiny_granite(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3_yarn(const char *path, const char *vocab_path, nt_err *err);
+int tiny_qwen3_think(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3moe(const char *path, const char *vocab_path, nt_err *err);
 int tiny_smollm3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_olmo2(const char *path, const char *vocab_path, nt_err *err);
