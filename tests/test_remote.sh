@@ -203,6 +203,21 @@ check "persona backend: -m overrides its model" [ "$(cat "$tmp/o")" = "Hello, wo
 MY_TEST_KEY=$KEY "$NATTER" --persona "$tmp/remote-persona.yaml" --api-base http://127.0.0.1:1/v1 \
     -p hi >"$tmp/o" 2>"$tmp/e"
 check "persona backend: --api-base overrides its server" grep -q "127.0.0.1:1: cannot connect" "$tmp/e"
+# replay takes the config file's timeouts too (the environment's win over them).
+# The session recorded with the server's model "length", its record turned to "stall".
+sed 's/^\( *name:\) length$/\1 stall/' "$tmp/cfg.yaml" >"$tmp/stall.yaml"
+printf 'idle-timeout: 0.6\n' >"$CFG"
+"$NATTER" replay --check "$tmp/stall.yaml" >"$tmp/o" 2>"$tmp/e"
+check "replay: the config file's idle-timeout ($(tail -n 1 "$tmp/e"))" grep -q "sent nothing for 0.6 s (idle timeout)" "$tmp/e"
+# A config file's model without a server is the local model.
+if [ -f models/natter-guide.gguf ]; then
+    printf 'model: models/natter-guide.gguf\n' >"$CFG"
+    "$NATTER" -p hi -n 4 --seed 1 --save "$tmp/local.yaml" >"$tmp/o" 2>"$tmp/e"
+    check "config: a model without api-base is the local one ($(cat "$tmp/e"))" \
+        grep -q "file: natter-guide.gguf" "$tmp/local.yaml"
+else
+    skip "models/natter-guide.gguf is absent"
+fi
 rm -f "$CFG"
 printf 'name: R\nsystem: s\nbackend:\n  model: x\n  api_key_env: K\n' >"$tmp/bad-persona.yaml"
 "$NATTER" --persona "$tmp/bad-persona.yaml" -p hi >"$tmp/o" 2>"$tmp/e"

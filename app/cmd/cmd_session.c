@@ -206,13 +206,17 @@ int cmd_replay(int argc, char **argv)
     replay *r = NULL;
     nt_err e = {0};
     /* A remote session's server: its key's variable from --api-key-env, else from the config
-     * file when it names that server (as the chat takes it, cli_pick_backend). */
+     * file when it names that server (as the chat takes it, cli_pick_backend); the config
+     * file's timeouts. */
     backend_cfg cfg = {0};
     bool remote = !o.model_path && (s->model.api_base || o.api_base);
-    if (remote && !o.api_key_env) {
+    if (remote) {
         if (cli_load_config(&cfg) != 0) goto out;
         const char *base = o.api_base ? o.api_base : s->model.api_base;
-        if (cfg.api_base && cli_same_base(cfg.api_base, base)) o.api_key_env = cfg.api_key_env;
+        if (!o.api_key_env && cfg.api_base && cli_same_base(cfg.api_base, base))
+            o.api_key_env = cfg.api_key_env;
+        o.connect_ms = (long)(cfg.connect_timeout * 1000);
+        o.idle_ms = (long)(cfg.idle_timeout * 1000);
     }
     if (replay_init(&r, s, &o, &e) != NT_OK) {
         text_printf(stderr, "natter replay: %s: %s\n", s->path, e.msg);

@@ -148,7 +148,8 @@ static int replay_init_remote(replay *r, nt_err *err)
 {
     const session *s = r->s;
     remote_cfg c = {.base = r->o.api_base ? r->o.api_base : s->model.api_base,
-                    .model = s->model.name, .key_env = r->o.api_key_env, .family = (int)s->family};
+                    .model = s->model.name, .key_env = r->o.api_key_env, .family = (int)s->family,
+                    .connect_ms = r->o.connect_ms, .idle_ms = r->o.idle_ms};
     /* The timeouts the chat takes from the environment (natter(1), ENVIRONMENT). */
     const char *ct = getenv("NATTER_API_CONNECT_TIMEOUT"), *it = getenv("NATTER_API_IDLE_TIMEOUT");
     if (ct && atof(ct) > 0) c.connect_ms = (long)(atof(ct) * 1000);

@@ -31,6 +31,8 @@ typedef struct replay_opts {
                                 session answered by a server, that server */
     const char *api_base;    /* a remote session: ask this server instead of the recorded one */
     const char *api_key_env; /* a remote session: the API key's variable (NULL: remote.h's) */
+    long connect_ms, idle_ms; /* a remote session: its timeouts (the config file's; 0: the
+                                 defaults), under NATTER_API_*_TIMEOUT */
     int32_t n_threads;       /* 0 = all online CPUs (results do not depend on it) */
     /* Parameter overrides, as names and values chat_set_param accepts ("temp", "1.2"): each
      * replaces the parameter for whole answers (start value and live changes of it). */
