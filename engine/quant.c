@@ -791,6 +791,29 @@ float nt_quant_dot_f32(const float *a, const float *b, int64_t n)
     return dot_f32_isa(nt_quant_isa_active(), a, b, n);
 }
 
+double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n)
+{
+    switch (isa) {
+    case QUANT_ISA_AVX2: return nt_quant_avx2_exp_shifted(v, n);
+    case QUANT_ISA_AVX512: return nt_quant_avx512_exp_shifted(v, n);
+    default: break;
+    }
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (v[i] > max) max = v[i];
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = expf(v[i] - max);
+        sum += v[i];
+    }
+    return sum;
+}
+
+double nt_quant_exp_shifted(float *v, int64_t n)
+{
+    return nt_quant_exp_shifted_isa(nt_quant_isa_active(), v, n);
+}
+
 void nt_quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n)
 {
     kernels_for(isa, type).dequant(src, dst, n);

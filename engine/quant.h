@@ -206,6 +206,12 @@ void nt_quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, in
 
 /* f32 dot product of a[n] and b[n] with the active kernel (fixed order). */
 float nt_quant_dot_f32(const float *a, const float *b, int64_t n);
+/* The unnormalised softmax: v[i] = e^(v[i] - max(v)) in place (n >= 1); returns their sum,
+ * accumulated in double. The scalar set uses libm's expf; the SIMD sets their own
+ * polynomial (within 2 ulp of e^x; 0 below -87.3), n values a vector at a time. Fixed order:
+ * the same input gives the same bits on every call. */
+double nt_quant_exp_shifted(float *v, int64_t n);
+double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n);
 
 /* -------------------------------------------------- kernel sets, for tests and tools ----- */
 
@@ -254,10 +260,12 @@ typedef struct quant_kernels {
 bool nt_quant_avx2_usable(void);
 const quant_kernels *nt_quant_avx2_kernels(int type);
 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
+double nt_quant_avx2_exp_shifted(float *v, int64_t n);
 bool nt_quant_avx512_usable(void);
 /* The AVX-512 kernels for type (never NULL; members may be NULL). */
 const quant_kernels *nt_quant_avx512_kernels(int type);
 float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
+double nt_quant_avx512_exp_shifted(float *v, int64_t n);
 
 /* The row-level entry points of a SIMD kernel set, from its per-row kernel k_T (compiled with
  * the set's target attribute ATTR): one dot, rows [r0, r1) against one activation, and the same

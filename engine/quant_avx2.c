@@ -12,6 +12,7 @@
  * (QUANT_DEF_ROW_FNS); the register-tiled prompt kernels exist for AVX-512 only so far. */
 #include "quant.h"
 
+#include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -108,6 +109,57 @@ DEF_DOT8(k_bf16, uint16_t, ld_bf16)
 AVX2 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
 {
     return k_f32(a, b, n);
+}
+
+/* e^x for 8 lanes, as quant_avx512.c's exp16 (the same reduction and polynomial); 2^k is
+ * built in the exponent field, k >= -126 after the clamp. */
+AVX2 static inline __m256 exp8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.3f);
+    const __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
+    x = _mm256_max_ps(x, lo);
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/* quant.h's nt_quant_exp_shifted, 8 values at a time; the tail goes through a padded copy. */
+AVX2 double nt_quant_avx2_exp_shifted(float *v, int64_t n)
+{
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(v + i));
+    float m[8];
+    _mm256_storeu_ps(m, mx);
+    float max = m[0];
+    for (int j = 1; j < 8; j++) max = m[j] > max ? m[j] : max;
+    for (; i < n; i++) max = v[i] > max ? v[i] : max;
+    const __m256 vmax = _mm256_set1_ps(max);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (i = 0; i < n; i += 8) {
+        float t[8];
+        const int64_t c = n - i < 8 ? n - i : 8;
+        for (int j = 0; j < 8; j++) t[j] = j < c ? v[i + j] : -INFINITY; /* e^-inf = 0 */
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vmax));
+        _mm256_storeu_ps(t, e);
+        memcpy(v + i, t, (size_t)c * sizeof(float));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double s[4];
+    _mm256_storeu_pd(s, _mm256_add_pd(s0, s1));
+    return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 AVX2 static void deq_f16(const void *src, float *dst, int64_t n)
@@ -517,6 +569,12 @@ float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
 {
     (void)a, (void)b, (void)n;
     return 0.0f;
+}
+
+double nt_quant_avx2_exp_shifted(float *v, int64_t n)
+{
+    (void)v, (void)n;
+    return 0.0;
 }
 
 #endif

@@ -15,6 +15,7 @@
  * compiler can never fuse `d·q - m` into one FMA. */
 #include "quant.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -94,6 +95,51 @@ AVX512 INLINE static float k_f32(const void *row, const void *act, int64_t n)
 AVX512 float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
 {
     return k_f32(a, b, n);
+}
+
+/* e^x for 16 lanes (x <= 0 in use): x = k·ln2 + r with k = round(x·log2(e)) and |r| <=
+ * ln2/2 (ln2 split in two parts, the first exact in few bits, so k·ln2 loses nothing), e^r by
+ * its Taylor polynomial to degree 7 (truncation < 7e-9 relative, below float's rounding),
+ * then scaled by 2^k. Below -87.3 (where e^x leaves float's normal range) the result is 0. */
+AVX512 static inline __m512 exp16(__m512 x)
+{
+    const __m512 lo = _mm512_set1_ps(-87.3f);
+    const __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
+    x = _mm512_max_ps(x, lo);
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, k));
+}
+
+/* quant.h's nt_quant_exp_shifted: the maximum, then e^(v - max) 16 values at a time, summed in
+ * double in 16 lanes (values 16s.. into lane j of step s) and reduced in a fixed order. */
+AVX512 double nt_quant_avx512_exp_shifted(float *v, int64_t n)
+{
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, v + i));
+    }
+    const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, v + i), max)));
+        _mm512_mask_storeu_ps(v + i, k, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
 /* F16 and BF16 rows against f32 activations: widen 16 values, FMA, same shape as above. */
@@ -1127,6 +1173,12 @@ float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
 {
     (void)a, (void)b, (void)n;
     return 0.0f;
+}
+
+double nt_quant_avx512_exp_shifted(float *v, int64_t n)
+{
+    (void)v, (void)n;
+    return 0.0;
 }
 
 #endif

@@ -573,6 +573,47 @@ static void test_layouts(void)
 }
 
 /* Q8_0 quantizer: round trip error within half a step, zeros stay zeros. */
+/* nt_quant_exp_shifted with every kernel set: each value within 4e-7 relative of e^(x - max)
+ * computed in double, 0 below -87.3 after the shift (SIMD sets) or whatever expf gives there,
+ * the returned sum within 1e-6 of the values' own sum, ragged lengths (the vector tails), and
+ * the same bits on a second call. */
+static void test_exp_shifted(void)
+{
+    float x[70], v[70], w[70];
+    uint64_t r = 7;
+    for (int n = 1; n <= 70; n += (n < 20 ? 1 : 7)) {
+        for (int i = 0; i < n; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 40.0 - 30.0);
+        }
+        if (n > 3) x[n / 2] = -150.0f; /* far below the rest: e^x underflows */
+        float max = x[0];
+        for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+            if (!nt_quant_isa_available(isa)) continue;
+            memcpy(v, x, sizeof(float) * (size_t)n);
+            const double sum = nt_quant_exp_shifted_isa(isa, v, n);
+            double own = 0;
+            for (int i = 0; i < n; i++) {
+                const double want = exp((double)(x[i] - max)); /* the difference in float, as used */
+                own += v[i];
+                if (x[i] - max < -87.3f) {
+                    if (!(v[i] >= 0 && v[i] < 1e-37f))
+                        t_fail(__FILE__, __LINE__, "%s n=%d: e^%g = %g", nt_quant_isa_name(isa), n,
+                               (double)(x[i] - max), (double)v[i]);
+                } else if (!(fabs(v[i] - want) <= 4e-7 * want)) {
+                    t_fail(__FILE__, __LINE__, "%s n=%d: e^%g = %.9g, want %.9g", nt_quant_isa_name(isa),
+                           n, (double)(x[i] - max), (double)v[i], want);
+                }
+            }
+            T_CHECK(fabs(sum - own) <= 1e-6 * own);
+            memcpy(w, x, sizeof(float) * (size_t)n);
+            T_CHECK(nt_quant_exp_shifted_isa(isa, w, n) == sum);
+            T_CHECK(memcmp(v, w, sizeof(float) * (size_t)n) == 0);
+        }
+    }
+}
+
 static void test_quantize_q8_0(void)
 {
     float x[64], y[64];
@@ -599,5 +640,6 @@ int main(void)
     T_RUN(test_zero_activations);
     T_RUN(test_nonfinite_activations);
     T_RUN(test_quantize_q8_0);
+    T_RUN(test_exp_shifted);
     return t_done();
 }
