@@ -94,18 +94,11 @@ static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float
 }
 
 /* The unnormalised softmax: v[i] = exp(v[i] - max(v)) in place; returns their sum, kept in
- * double (as ggml does). */
+ * double (as ggml does). Vectorised in the kernel sets: at a long context the attention's
+ * exponentials cost as much as its dot products. */
 static double exp_shifted(float *v, int32_t n)
 {
-    float max = -INFINITY;
-    for (int32_t i = 0; i < n; i++)
-        if (v[i] > max) max = v[i];
-    double sum = 0.0;
-    for (int32_t i = 0; i < n; i++) {
-        v[i] = expf(v[i] - max);
-        sum += v[i];
-    }
-    return sum;
+    return nt_quant_exp_shifted(v, n);
 }
 
 static float silu(float x)
@@ -231,39 +224,66 @@ typedef struct att_job {
 /* Causal attention of one token for the query heads sharing one KV head (grouped-query
  * attention): for each head h of the group, softmax(att_scale · q_h·K^T) · V over positions
  * [p0, pos], p0 = 0 or, in a local layer, the start of the window (llama.cpp masks key p
- * when pos - p >= n_swa). Gemma 2 soft-caps the scores before the softmax. Working a group at
- * once reads each key row and each value column once for all its heads; every head's numbers
- * are computed exactly as they would be alone. */
+ * when pos - p >= n_swa). Gemma 2 soft-caps the scores before the softmax.
+ *
+ * The products run on the weight kernels, the cache's rows standing in for a matrix's: the
+ * queries of the group are prepared as activations for the cache's type (f32 for F32 and
+ * F16 caches, int8 blocks for Q8_0, as llama.cpp quantizes q for a Q8_0 cache), and
+ * nt_quant_matmat multiplies the key rows of positions p0..pos with all of them at once, so
+ * each key is read once for the group. Transposed values are the same: rows are dimensions,
+ * the softmax weights are the activations. Q8_0 values (stored by position) are added up
+ * position by position instead, each row dequantized once for the group. Every head's
+ * numbers are computed exactly as they would be alone, in a fixed order, whatever the
+ * thread or the batch. */
 static void att_task(void *ctx, int64_t task, int thread)
 {
     const att_job *j = ctx;
     nt_model *m = j->m;
+    const kv_cache *kv = &m->kv;
     const nt_model_info *in = &m->info;
     const int32_t hd = in->head_dim, group = in->n_head / in->n_head_kv;
     const int32_t t = (int32_t)(task / in->n_head_kv), g = (int32_t)(task % in->n_head_kv);
     const int32_t pos = j->pos0 + t;
     const int32_t p0 = j->window > 0 && pos - j->window + 1 > 0 ? pos - j->window + 1 : 0;
     const int32_t n_pos = pos + 1 - p0;
-    const size_t n_ctx = (size_t)m->kv.n_ctx;
+    const size_t n_ctx = (size_t)kv->n_ctx;
     const float *q = m->s.q + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
     float *out = m->s.att + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
     float *sc = m->s.scores + (size_t)thread * (size_t)group * n_ctx; /* (group, n_ctx) */
+    uint8_t *act = m->s.att_act + (size_t)thread * m->s.att_act_bytes;
+    const size_t qa = m->s.att_q_bytes;
     const float scale = m->att_scale, cap = m->attn_softcap;
 
-    for (int32_t p = 0; p < n_pos; p++) {
-        const float *k = kv_k(&m->kv, j->il, p0 + p) + (size_t)g * (size_t)hd;
-        for (int32_t h = 0; h < group; h++) {
-            float v = nt_quant_dot_f32(q + (size_t)h * (size_t)hd, k, hd) * scale;
-            sc[(size_t)h * n_ctx + (size_t)p] = cap > 0.0f ? softcap(v, cap) : v;
+    for (int32_t h = 0; h < group; h++)
+        nt_quant_act_prepare(kv->type, q + (size_t)h * (size_t)hd, act + (size_t)h * qa, hd);
+    nt_quant_matmat(kv->type, kv_k(kv, j->il, p0) + (size_t)g * kv->head_bytes, kv->row_bytes, 0,
+                    n_pos, act, qa, group, hd, sc, (int64_t)n_ctx);
+    float inv[MODEL_MAX_HEAD];
+    for (int32_t h = 0; h < group; h++) {
+        float *sh = sc + (size_t)h * n_ctx;
+        for (int32_t p = 0; p < n_pos; p++) {
+            const float v = sh[p] * scale;
+            sh[p] = cap > 0.0f ? softcap(v, cap) : v;
+        }
+        inv[h] = (float)(1.0 / exp_shifted(sh, n_pos));
+    }
+    if (!kv->v_rows) {
+        nt_quant_matmat(kv->type, kv_vt(kv, j->il, g * hd) + (size_t)p0 * kv->v_elt,
+                        n_ctx * kv->v_elt, 0, hd, sc, n_ctx * sizeof(float), group, n_pos, out, hd);
+    } else {
+        float *vf = (float *)(void *)(act + (size_t)group * qa); /* one value row, f32 */
+        memset(out, 0, (size_t)group * (size_t)hd * sizeof(float));
+        for (int32_t p = 0; p < n_pos; p++) {
+            nt_quant_dequant_row(kv->type, kv_vrow(kv, j->il, p0 + p) + (size_t)g * kv->head_bytes, vf, hd);
+            for (int32_t h = 0; h < group; h++) {
+                const float w = sc[(size_t)h * n_ctx + (size_t)p];
+                float *o = out + (size_t)h * (size_t)hd;
+                for (int32_t d = 0; d < hd; d++) o[d] += w * vf[d];
+            }
         }
     }
-    float inv[MODEL_MAX_HEAD];
-    for (int32_t h = 0; h < group; h++) inv[h] = (float)(1.0 / exp_shifted(sc + (size_t)h * n_ctx, n_pos));
-    for (int32_t d = 0; d < hd; d++) {
-        const float *v = kv_vt(&m->kv, j->il, g * hd + d) + p0;
-        for (int32_t h = 0; h < group; h++)
-            out[(size_t)h * (size_t)hd + (size_t)d] = nt_quant_dot_f32(sc + (size_t)h * n_ctx, v, n_pos) * inv[h];
-    }
+    for (int32_t h = 0; h < group; h++)
+        for (int32_t d = 0; d < hd; d++) out[(size_t)h * (size_t)hd + (size_t)d] *= inv[h];
 }
 
 /* ------------------------------------------------------------ mixture of experts ----- */
@@ -405,14 +425,13 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
 
         /* attention */
         pre_norm(s->xn, s->x, L->attn_norm, n, ne, in->norm_eps);
-        float *kc = kv_k(&m->kv, il, pos0);
+        float *kc = s->k;
         const lin_out qkv[3] = {
             {&L->wq, s->q, (size_t)m->q_dim, NULL},
             {&L->wk, kc, (size_t)m->kv_dim, NULL},
             {&L->wv, s->v, (size_t)m->kv_dim, NULL},
         };
         lin_run(m, s->xn, n, qkv, 3);
-        nt_kv_store_v(&m->kv, il, pos0, s->v, n, (size_t)m->kv_dim);
         const float *rope = L->swa && s->rope_swa ? s->rope_swa : s->rope;
         const bool use_rope = !(m->arch->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
         for (int32_t t = 0; t < n; t++) {
@@ -430,8 +449,9 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             rope_apply(m, qt, in->n_head, cs);
             rope_apply(m, kt, in->n_head_kv, cs);
         }
+        nt_kv_store(&m->kv, il, pos0, kc, s->v, n, (size_t)m->kv_dim);
         att_job aj = {m, il, pos0, L->swa ? m->n_swa : 0};
-        const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * (size_t)m->kv_dim * 2 * sizeof(float);
+        const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * m->kv.row_bytes * 2;
         nt_pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head_kv, att_task, &aj);
         const lin_out o = {&L->wo, s->xn, (size_t)ne, L->attn_post_norm ? NULL : s->x};
         lin_run(m, s->att, n, &o, 1);
@@ -486,11 +506,16 @@ int nt_forward_scratch_threads(nt_model *m, nt_err *err)
 {
     model_scratch *s = &m->s;
     const int nt = nt_pool_n_threads(m->pool);
+    const size_t group = (size_t)(m->info.n_head / m->info.n_head_kv), hd = (size_t)m->info.head_dim;
     free(s->scores);
-    s->scores = scratch_floats((size_t)nt * (size_t)(m->info.n_head / m->info.n_head_kv) *
-                               (size_t)m->kv.n_ctx);
+    free(s->att_act);
+    s->scores = scratch_floats((size_t)nt * group * (size_t)m->kv.n_ctx);
+    /* the group's queries prepared for the cache's type, then one value row in f32 */
+    s->att_q_bytes = nt_quant_act_bytes(m->kv.type, (int64_t)hd);
+    s->att_act_bytes = (group * s->att_q_bytes + hd * sizeof(float) + 63) & ~(size_t)63;
+    s->att_act = malloc((size_t)nt * s->att_act_bytes);
     s->n_threads = nt;
-    if (!s->scores)
+    if (!s->scores || !s->att_act)
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate scratch for %d threads",
                           nt_gguf_path(m->g), nt);
     return NT_OK;
@@ -506,6 +531,7 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     s->q = scratch_floats(B * (size_t)m->q_dim);
     s->att = scratch_floats(B * (size_t)m->q_dim);
     s->v = scratch_floats(B * (size_t)m->kv_dim);
+    s->k = scratch_floats(B * (size_t)m->kv_dim);
     const size_t ff = (size_t)(in->n_ff > m->n_ff_exp ? in->n_ff : m->n_ff_exp);
     s->h1 = scratch_floats(B * ff);
     s->h2 = scratch_floats(B * ff);
@@ -547,7 +573,7 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     s->act_bytes = (ab + 63) & ~(size_t)63;
     for (int i = 0; i < 3; i++) s->act[i] = malloc(s->act_bytes * MODEL_BATCH + 1);
 
-    if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->h1 || !s->h2 || !s->rope || !s->logits ||
+    if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->k || !s->h1 || !s->h2 || !s->rope || !s->logits ||
         (swa_rope && !s->rope_swa) ||
         !s->act[0] || !s->act[1] || !s->act[2] ||
         (moe && (!s->router || !s->moe_x || !s->moe_y || !s->moe_w || !s->moe_sel || !s->moe_tok)))
@@ -564,6 +590,7 @@ void nt_forward_scratch_free(nt_model *m)
     free(s->q);
     free(s->att);
     free(s->v);
+    free(s->k);
     free(s->h1);
     free(s->h2);
     free(s->rope);
@@ -577,5 +604,6 @@ void nt_forward_scratch_free(nt_model *m)
     free(s->moe_tok);
     for (int i = 0; i < 3; i++) free(s->act[i]);
     free(s->scores);
+    free(s->att_act);
     memset(s, 0, sizeof *s);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Bounds on untrusted hyperparameters: far above any model natter targets, low enough that
@@ -28,9 +29,27 @@
 #define MODEL_MAX_THREADS 256
 #define MODEL_MAX_EXPERT 1024
 
+const char *nt_kv_type_name(int type)
+{
+    switch (type) {
+    case NT_TYPE_F32: return "f32";
+    case NT_TYPE_F16: return "f16";
+    case NT_TYPE_Q8_0: return "q8_0";
+    default: return NULL;
+    }
+}
+
+int nt_kv_type_parse(const char *s)
+{
+    const int types[3] = {NT_TYPE_F32, NT_TYPE_F16, NT_TYPE_Q8_0};
+    for (int i = 0; s && i < 3; i++)
+        if (!strcasecmp(s, nt_kv_type_name(types[i]))) return types[i];
+    return -1;
+}
+
 nt_model_params nt_model_default_params(void)
 {
-    return (nt_model_params){.n_ctx = 0, .n_threads = 0};
+    return (nt_model_params){.n_ctx = 0, .n_threads = 0, .kv_type = NT_KV_TYPE_DEFAULT};
 }
 
 /* --------------------------------------------------------------- hyperparameters ----- */
@@ -602,7 +621,16 @@ static int model_load(nt_model **out, const char *path, const nt_model_params *p
         return NT_OK;
     }
 
-    if ((rc = nt_kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, err))) goto fail;
+    if ((rc = nt_kv_init(&m->kv, m->info.n_layer, n_ctx, m->kv_dim, m->info.head_dim, p.kv_type,
+                         err))) {
+        if (rc == NT_ERR_UNSUPPORTED && err) { /* the type, or Q8_0's head size: name the file */
+            char why[sizeof err->msg];
+            memcpy(why, err->msg, sizeof why);
+            nt_err_set(err, rc, "%s: %s", path, why);
+        }
+        goto fail;
+    }
+    m->info.kv_type = p.kv_type;
 
     m->pool = nt_pool_init(threads_wanted(p.n_threads));
     if (!m->pool) {

@@ -71,6 +71,7 @@ typedef struct model_scratch {
     float *xn;       /* (MODEL_BATCH, n_embd) normalised input of a sub-block */
     float *q;        /* (MODEL_BATCH, q_dim) rotated queries */
     float *att;      /* (MODEL_BATCH, q_dim) attention output, heads side by side */
+    float *k;        /* (MODEL_BATCH, kv_dim) new keys, rotated, before the cache stores them */
     float *v;        /* (MODEL_BATCH, kv_dim) new values, before the cache stores them */
     float *h1, *h2;  /* (MODEL_BATCH, max(n_ff, n_ff_exp)) FFN gate and up */
     float *router;   /* (MODEL_BATCH, n_expert) router logits, then probabilities */
@@ -88,6 +89,9 @@ typedef struct model_scratch {
     size_t act_bytes; /* bytes of one token's prepared activation (64-byte multiple) */
     int n_threads;   /* per-thread parts below are sized for this many */
     float *scores;   /* (n_threads, n_head / n_head_kv, n_ctx) attention scores */
+    uint8_t *att_act; /* (n_threads, att_act_bytes) a group's queries prepared for the
+                         cache's type (att_q_bytes each), then one value row as f32 */
+    size_t att_q_bytes, att_act_bytes;
 } model_scratch;
 
 struct nt_model {

@@ -23,9 +23,15 @@ void t_parse_ids(const char *s, nt_tokens *out)
 
 nt_model *t_load_model(const char *path, int32_t n_ctx, int32_t n_threads)
 {
+    return t_load_model_kv(path, n_ctx, n_threads, NT_KV_TYPE_DEFAULT);
+}
+
+nt_model *t_load_model_kv(const char *path, int32_t n_ctx, int32_t n_threads, int kv_type)
+{
     nt_model_params p = nt_model_default_params();
     p.n_ctx = n_ctx;
     p.n_threads = n_threads;
+    p.kv_type = kv_type;
     nt_model *m = NULL;
     nt_err e = {0};
     if (nt_model_load(&m, path, &p, &e) != NT_OK) {

@@ -16,6 +16,10 @@ void t_parse_ids(const char *s, nt_tokens *out);
 /* Loads path with an n_ctx context and n_threads threads; a failure is recorded as a test
  * failure with the loader's message, and gives NULL. */
 nt_model *t_load_model(const char *path, int32_t n_ctx, int32_t n_threads);
+/* The same with a KV cache of kv_type (NT_TYPE_F32, NT_TYPE_F16, NT_TYPE_Q8_0). */
+nt_model *t_load_model_kv(const char *path, int32_t n_ctx, int32_t n_threads, int kv_type);
+/* The three KV cache types, for tests that run once per type. */
+#define T_KV_TYPES {NT_TYPE_F32, NT_TYPE_F16, NT_TYPE_Q8_0}
 /* Index of the largest of n values (the first on ties): greedy decoding. */
 int32_t t_argmax(const float *v, int32_t n);
 

@@ -97,6 +97,11 @@ expect_error "natter: --raw takes no value" --raw=1
 # The subcommands' options (getopt_long, app/cmd/args.c): the same kinds of message.
 expect_error "natter bench: --threads: 'x' is not a whole number" bench --threads x
 expect_error "natter bench: --threads: '65' is out of range (0 to 64)" bench --thr=65
+expect_error "natter: --kv-type: 'q4_0' is not f32, f16 or q8_0" -m x.gguf --kv-type q4_0 -p hi
+expect_error "natter perplexity: --kv-type: 'f8' is not f32, f16 or q8_0" perplexity -m x -f y --kv-type f8
+expect_error "natter bench: --kv-type: 'f64' is not f32, f16 or q8_0" bench --kv-type f64
+expect_error "natter bench: --depth: '-1' is out of range (0 to 65536)" bench --depth -1
+expect_error "natter serve: --kv-type: 'Q8' is not f32, f16 or q8_0" serve --kv-type Q8
 expect_error "natter tokenize: unknown option '--idz' (did you mean '--ids'? see natter tokenize --help)" tokenize --idz x
 expect_error "natter tokenize: --ids takes no value" tokenize x --ids=1
 expect_error "natter perplexity: --ctx: '2' is out of range (4 to 1048576)" perplexity -m x -f y -c 2
@@ -230,5 +235,11 @@ check "bench --json: every line one object with its test's name" \
     sh -c "[ -s '$tmp/bench.out' ] && ! grep -qv '^{\"test\":\"[a-z0-9_]*\",.*[0-9\"]}\$' '$tmp/bench.out'"
 check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
 check "bench runs its Q8_0, F16 and Q4_K models" [ "$(grep -c '"test":"pp128"' "$tmp/bench.out")" -eq 3 ]
+check "bench says the cache type and depth (f16, 0 by default)" \
+    grep -q '"test":"tg64".*"kv_type":"f16","depth":0,' "$tmp/bench.out"
+XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 --depth 100 --kv-type q8_0 >"$tmp/bench2.out" 2>"$tmp/bench2.err"; rc=$?
+check "bench --depth 100 --kv-type q8_0 exits 0 ($rc): $(tail -n 2 "$tmp/bench2.err")" [ "$rc" -eq 0 ]
+check "bench --depth: every run says its cache type and depth" \
+    [ "$(grep -c '"kv_type":"q8_0","depth":100,' "$tmp/bench2.out")" -eq 6 ]
 
 finish

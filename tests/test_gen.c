@@ -727,12 +727,13 @@ static void log_softmax(const float *l, int n, double *out)
     for (int i = 0; i < n; i++) out[i] = (double)l[i] - mx - log(sum);
 }
 
-/* stories260K with a 64-token context and one thread, as a source in *l; NULL when the
- * fixture is absent (or loading failed: recorded). */
-static nt_model *beam_model(gen_local *l)
+/* A fixture model (rel under ../shared/fixtures) with a 64-token context, one thread and a
+ * KV cache of kv_type, as a source in *l; NULL when the fixture is absent (or loading failed:
+ * recorded). */
+static nt_model *beam_model_kv(gen_local *l, const char *rel, int kv_type)
 {
-    const char *path = t_fixture("models/stories260K.gguf");
-    nt_model *m = path ? t_load_model(path, 64, 1) : NULL;
+    const char *path = t_fixture(rel);
+    nt_model *m = path ? t_load_model_kv(path, 64, 1, kv_type) : NULL;
     nt_err e = {0};
     if (m && gen_local_init(l, m, &e) != NT_OK) {
         t_fail(__FILE__, __LINE__, "gen_local_init: %s", e.msg);
@@ -740,6 +741,12 @@ static nt_model *beam_model(gen_local *l)
         m = NULL;
     }
     return m;
+}
+
+/* stories260K with the default KV cache type. */
+static nt_model *beam_model(gen_local *l)
+{
+    return beam_model_kv(l, "models/stories260K.gguf", NT_KV_TYPE_DEFAULT);
 }
 
 /* With as many beams as the vocabulary and two tokens, beam search looks at every
@@ -802,17 +809,14 @@ static void test_beam_brute_force(void)
  * tokens is the prompt plus one per beam extension, at most 4 per step but the last), the
  * answer is the same with one thread and two, the beam hook sees the best beam grow, and the
  * context afterwards continues exactly like a recomputation of prompt + answer. */
-static void test_beam_cost(void)
+static void beam_cost_case(gen_local *l, nt_model *m)
 {
-    gen_local l;
-    nt_model *m = beam_model(&l);
-    if (!m) T_SKIP("../shared/fixtures is absent");
     nt_err e = {0};
-    const int V = l.n_vocab;
+    const int V = l->n_vocab;
     beam_seen a, b;
     gen_result ra, rb;
     const int64_t ev0 = nt_model_n_evaluated(m);
-    T_EQ_INT(beam_answer(&l, 4, 1.0f, 12, &a, &ra), NT_OK);
+    T_EQ_INT(beam_answer(l, 4, 1.0f, 12, &a, &ra), NT_OK);
     T_EQ_INT((int)(nt_model_n_evaluated(m) - ev0), 3 + a.n_eval);
     T_CHECK(a.n_eval <= 4 * 11);
     T_CHECK(a.n_eval >= (int)a.ids.n - 1);
@@ -824,21 +828,21 @@ static void test_beam_cost(void)
     /* the context: prompt + answer (the last token unevaluated at max tokens) */
     int32_t held = (int32_t)(3 + a.ids.n - (ra.end == GEN_END_LENGTH ? 1 : 0));
     T_EQ_INT(nt_model_n_past(m), held);
-    T_EQ_INT((int)l.ctx.n, held);
-    for (int32_t i = 0; i < held - 3; i++) T_EQ_INT(l.ctx.v[3 + i], a.ids.v[i]);
+    T_EQ_INT((int)l->ctx.n, held);
+    for (int32_t i = 0; i < held - 3; i++) T_EQ_INT(l->ctx.v[3 + i], a.ids.v[i]);
     float *got = malloc(sizeof(float) * (size_t)V), *want = malloc(sizeof(float) * (size_t)V);
     int32_t next = 300;
-    T_EQ_INT(gen_local_eval(&l, &next, 1, &e), NT_OK);
-    memcpy(got, l.logits, sizeof(float) * (size_t)V);
+    T_EQ_INT(gen_local_eval(l, &next, 1, &e), NT_OK);
+    memcpy(got, l->logits, sizeof(float) * (size_t)V);
     nt_tokens all = {0};
-    nt_tokens_append(&all, l.ctx.v, l.ctx.n);
-    gen_local_rewind(&l, 0);
-    T_EQ_INT(gen_local_eval(&l, all.v, (int32_t)all.n, &e), NT_OK);
-    memcpy(want, l.logits, sizeof(float) * (size_t)V);
+    nt_tokens_append(&all, l->ctx.v, l->ctx.n);
+    gen_local_rewind(l, 0);
+    T_EQ_INT(gen_local_eval(l, all.v, (int32_t)all.n, &e), NT_OK);
+    memcpy(want, l->logits, sizeof(float) * (size_t)V);
     T_CHECK(memcmp(got, want, sizeof(float) * (size_t)V) == 0);
 
     T_EQ_INT(nt_model_set_threads(m, 2), NT_OK);
-    T_EQ_INT(beam_answer(&l, 4, 1.0f, 12, &b, &rb), NT_OK);
+    T_EQ_INT(beam_answer(l, 4, 1.0f, 12, &b, &rb), NT_OK);
     T_EQ_INT((int)b.ids.n, (int)a.ids.n);
     T_CHECK(b.ids.n == a.ids.n && memcmp(a.ids.v, b.ids.v, a.ids.n * sizeof(int32_t)) == 0);
     T_EQ_INT(rb.end, ra.end);
@@ -849,8 +853,23 @@ static void test_beam_cost(void)
     nt_tokens_free(&all);
     nt_tokens_free(&a.ids);
     nt_tokens_free(&b.ids);
-    gen_local_free(&l);
+    gen_local_free(l);
     nt_model_free(m);
+}
+
+/* ... on stories260K, and on the tiny Llama fixture (head size 64, the same 512 ids) with
+ * each KV cache type: forks of F32, F16 and Q8_0 caches alike. */
+static void test_beam_cost(void)
+{
+    gen_local l;
+    nt_model *m = beam_model(&l);
+    if (!m) T_SKIP("../shared/fixtures is absent");
+    beam_cost_case(&l, m);
+    const int kv[3] = T_KV_TYPES;
+    for (int i = 0; i < 3; i++) {
+        m = beam_model_kv(&l, "quant/tiny-llama.q8_0.gguf", kv[i]);
+        if (m) beam_cost_case(&l, m);
+    }
 }
 
 /* A source that cannot fork refuses beams with a clear message. */

@@ -264,16 +264,55 @@ static void test_quant_perplexity(void)
     free_refs(rows, n);
 }
 
+/* Perplexity with each KV cache type, against llama-perplexity (c392e50) run on the same
+ * file and text with the same cache type: `-c 128 -t 1 -ctk T -ctv T`, plus -fa for Q8_0
+ * (llama.cpp quantizes the V cache only with flash attention). Tolerances: 0.01% for F32
+ * weights (measured: at most 7e-6 relative), 0.1% for Q8_0 weights (measured: at most 4.2e-4;
+ * the activations are quantized differently). */
+static void test_kv_perplexity(void)
+{
+    static const struct { const char *file; int kv; double ppl, tol; } refs[] = {
+        {"quant/tiny-llama.f32.gguf", NT_TYPE_F32, 10055.1535, 1e-4},
+        {"quant/tiny-llama.f32.gguf", NT_TYPE_F16, 10055.0506, 1e-4},
+        {"quant/tiny-llama.f32.gguf", NT_TYPE_Q8_0, 10050.4308, 1e-4},
+        {"quant/tiny-llama.q8_0.gguf", NT_TYPE_F32, 10053.7621, 1e-3},
+        {"quant/tiny-llama.q8_0.gguf", NT_TYPE_F16, 10049.4914, 1e-3},
+        {"quant/tiny-llama.q8_0.gguf", NT_TYPE_Q8_0, 10043.2132, 1e-3},
+    };
+    if (!t_fixture("quant")) T_SKIP("../shared/fixtures is absent");
+    size_t tlen;
+    char *text = t_read_file(t_fixture("quant/gpl3-head.txt"), &tlen);
+    T_ASSERT(text);
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        nt_model *m = t_load_model_kv(t_fixture(refs[i].file), 0, 2, refs[i].kv);
+        if (!m) continue;
+        nt_tokens toks = {0};
+        nt_err e = {0};
+        T_EQ_INT(nt_tokenizer_encode(nt_model_tokenizer(m), text, tlen, NT_TOK_ADD_BOS, &toks, &e), NT_OK);
+        nt_model_ppl r = {0};
+        T_EQ_INT(nt_model_perplexity(m, toks.v, toks.n, 128, &r, &e), NT_OK);
+        if (!(fabs(r.ppl - refs[i].ppl) <= refs[i].tol * refs[i].ppl))
+            t_fail(__FILE__, __LINE__, "%s, %s cache: perplexity %.4f, llama.cpp %.4f (tolerance %g%%)",
+                   refs[i].file, nt_kv_type_name(refs[i].kv), r.ppl, refs[i].ppl, 100 * refs[i].tol);
+        if (getenv("T_VERBOSE"))
+            printf("  %-28s %-4s ppl %.4f (llama.cpp %.4f, %+.5f%%)\n", refs[i].file,
+                   nt_kv_type_name(refs[i].kv), r.ppl, refs[i].ppl,
+                   100.0 * (r.ppl - refs[i].ppl) / refs[i].ppl);
+        nt_tokens_free(&toks);
+        nt_model_free(m);
+    }
+    free(text);
+}
+
 /* --------------------------------------------------------------- determinism ----- */
 
 /* Same input, 1, 2 and 3 threads: bit-identical logits on the prefill path (a batch of prompt
  * tokens, all logits) and on the decode path (one token at a time). */
-static void threads_case(const char *rel)
+static void threads_case_kv(const char *path, int kv_type)
 {
-    const char *path = t_fixture(rel);
-    if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = t_load_model(path, 0, 1);
+    nt_model *m = t_load_model_kv(path, 0, 1, kv_type);
     T_ASSERT(m);
+    T_EQ_INT(nt_model_get_info(m)->kv_type, kv_type);
     const int32_t V = nt_model_get_info(m)->n_vocab;
     int32_t toks[40];
     for (int i = 0; i < 40; i++) toks[i] = (int32_t)((i * 37 + 11) % V);
@@ -296,6 +335,15 @@ static void threads_case(const char *rel)
     nt_model_free(m);
 }
 
+/* ... with each KV cache type. */
+static void threads_case(const char *rel)
+{
+    const char *path = t_fixture(rel);
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    const int kv[3] = T_KV_TYPES;
+    for (int i = 0; i < 3; i++) threads_case_kv(path, kv[i]);
+}
+
 static void test_threads_f32(void) { threads_case("quant/tiny-llama.f32.gguf"); }
 static void test_threads_f16(void) { threads_case("quant/tiny-llama.f16.gguf"); }
 static void test_threads_q4_k(void) { threads_case("quant/tiny-llama.q4_k.gguf"); }
@@ -308,11 +356,9 @@ static void test_threads_qwen2(void) { threads_case("quant/tiny-qwen2.f32.gguf")
 
 /* Each token is computed the same way whatever batch it is in: one call or several give
  * bit-identical logits, for quantized and float weights alike (replay and resume rely on it). */
-static void split_invariance_case(const char *rel)
+static void split_invariance_case_kv(const char *path, int kv_type)
 {
-    const char *path = t_fixture(rel);
-    if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = t_load_model(path, 0, 2);
+    nt_model *m = t_load_model_kv(path, 0, 2, kv_type);
     T_ASSERT(m);
     const int32_t V = nt_model_get_info(m)->n_vocab;
     int32_t toks[40];
@@ -328,6 +374,14 @@ static void split_invariance_case(const char *rel)
     free(a);
     free(b);
     nt_model_free(m);
+}
+
+static void split_invariance_case(const char *rel)
+{
+    const char *path = t_fixture(rel);
+    if (!path) T_SKIP("../shared/fixtures is absent");
+    const int kv[3] = T_KV_TYPES;
+    for (int i = 0; i < 3; i++) split_invariance_case_kv(path, kv[i]);
 }
 
 static void test_split_invariance_q4_k(void) { split_invariance_case("quant/tiny-llama.q4_k.gguf"); }
@@ -406,11 +460,9 @@ static void fresh_logits(nt_model *m, const nt_tokens *prefix, const int32_t *ta
 
 /* Forks: states saved at the end of a shared prefix continue exactly as a recomputation of
  * the whole sequence would (bit-identical logits), however the branches were interleaved. */
-static void test_kv_fork(void)
+static void kv_fork_case(const char *path, int kv_type)
 {
-    const char *path = t_fixture("models/stories260K.gguf");
-    if (!path) T_SKIP("../shared/fixtures is absent");
-    nt_model *m = t_load_model(path, 128, 2);
+    nt_model *m = t_load_model_kv(path, 128, 2, kv_type);
     T_ASSERT(m);
     nt_tokens prompt = {0};
     T_ASSERT(read_ids(t_fixture("models/stories260K.once.prompt.ids"), &prompt) == 0);
@@ -466,7 +518,15 @@ static void test_kv_fork(void)
     nt_kv_state *bad = NULL;
     T_EQ_INT(nt_model_kv_save(m, 3, &bad, &e), NT_ERR_INVALID);
     T_CHECK(bad == NULL);
-    nt_model *other = t_load_model(path, 64, 1); /* another cache length: another shape */
+    nt_model *other = t_load_model_kv(path, 64, 1, kv_type); /* another cache length */
+    if (other) {
+        T_EQ_INT(nt_model_kv_restore(other, full, &e), NT_ERR_INVALID);
+        T_CHECK(strstr(e.msg, "another shape") != NULL);
+        T_EQ_INT(nt_model_n_past(other), 0);
+        nt_model_free(other);
+    }
+    /* another cache type */
+    other = t_load_model_kv(path, 128, 1, kv_type == NT_TYPE_F16 ? NT_TYPE_F32 : NT_TYPE_F16);
     if (other) {
         T_EQ_INT(nt_model_kv_restore(other, full, &e), NT_ERR_INVALID);
         T_CHECK(strstr(e.msg, "another shape") != NULL);
@@ -483,6 +543,73 @@ static void test_kv_fork(void)
     free(got);
     free(want);
     nt_tokens_free(&prompt);
+}
+
+/* The fork checks on stories260K (head size 8: F32 and F16 caches) and on the tiny Llama
+ * fixture (head size 64) with each cache type; its vocabulary has the same 512 ids. */
+static void test_kv_fork(void)
+{
+    if (!t_fixture("models/stories260K.gguf") || !t_fixture("quant/tiny-llama.f32.gguf"))
+        T_SKIP("../shared/fixtures is absent");
+    char stories[512], tiny[512]; /* t_fixture's answer lasts until its next call */
+    snprintf(stories, sizeof stories, "%s", t_fixture("models/stories260K.gguf"));
+    snprintf(tiny, sizeof tiny, "%s", t_fixture("quant/tiny-llama.f32.gguf"));
+    kv_fork_case(stories, NT_TYPE_F32);
+    kv_fork_case(stories, NT_TYPE_F16);
+    const int kv[3] = T_KV_TYPES;
+    for (int i = 0; i < 3; i++) kv_fork_case(tiny, kv[i]);
+}
+
+/* The cache types: the names natter's options and sessions use, the bytes a state takes, and
+ * a Q8_0 cache refused, with the reason, for a head size that is not whole blocks. */
+static void test_kv_types(void)
+{
+    T_EQ_INT(nt_kv_type_parse("f32"), NT_TYPE_F32);
+    T_EQ_INT(nt_kv_type_parse("F16"), NT_TYPE_F16);
+    T_EQ_INT(nt_kv_type_parse("q8_0"), NT_TYPE_Q8_0);
+    T_EQ_INT(nt_kv_type_parse("q4_0"), -1);
+    T_EQ_INT(nt_kv_type_parse(""), -1);
+    T_EQ_INT(nt_kv_type_parse(NULL), -1);
+    T_EQ_STR(nt_kv_type_name(NT_TYPE_Q8_0), "q8_0");
+    T_CHECK(nt_kv_type_name(NT_TYPE_Q4_0) == NULL);
+    T_EQ_INT(nt_model_default_params().kv_type, NT_KV_TYPE_DEFAULT);
+
+    if (!t_fixture("models/stories260K.gguf") || !t_fixture("quant/tiny-llama.q8_0.gguf"))
+        T_SKIP("../shared/fixtures is absent");
+    char stories[512], tiny[512];
+    snprintf(stories, sizeof stories, "%s", t_fixture("models/stories260K.gguf"));
+    snprintf(tiny, sizeof tiny, "%s", t_fixture("quant/tiny-llama.q8_0.gguf"));
+    nt_model_params p = nt_model_default_params();
+    p.n_ctx = 64;
+    p.kv_type = NT_TYPE_Q8_0;
+    nt_model *m = NULL;
+    nt_err e = {0};
+    T_EQ_INT(nt_model_load(&m, stories, &p, &e), NT_ERR_UNSUPPORTED);
+    T_CHECK(m == NULL);
+    T_CHECK(strstr(e.msg, "stories260K.gguf: kv cache: type Q8_0 needs a head size that is a "
+                          "multiple of 32; this model's is 8") != NULL);
+    p.kv_type = NT_TYPE_Q4_0;
+    T_EQ_INT(nt_model_load(&m, tiny, &p, &e), NT_ERR_UNSUPPORTED);
+    T_CHECK(strstr(e.msg, "not one of F32, F16, Q8_0") != NULL);
+
+    /* A state of 10 positions of the tiny model (2 layers, 2 KV heads of 64): keys and
+     * values, 2 × 2 × 10 rows of 128 values. */
+    const size_t row[3] = {128 * 4, 128 * 2, 4 * 34};
+    const int kv[3] = T_KV_TYPES;
+    int32_t toks[10];
+    for (int i = 0; i < 10; i++) toks[i] = 1 + 17 * i;
+    for (int i = 0; i < 3; i++) {
+        p.kv_type = kv[i];
+        T_EQ_INT(nt_model_load(&m, tiny, &p, &e), NT_OK);
+        if (!m) continue;
+        T_EQ_INT(nt_model_eval(m, toks, 10, NULL, &e), NT_OK);
+        nt_kv_state *st = NULL;
+        T_EQ_INT(nt_model_kv_save(m, 0, &st, &e), NT_OK);
+        if (st) T_EQ_INT(nt_kv_state_bytes(st), 2 * 2 * 10 * row[i]);
+        nt_kv_state_free(st);
+        nt_model_free(m);
+        m = NULL;
+    }
 }
 
 static void test_context_full(void)
@@ -841,6 +968,8 @@ int main(void)
     T_RUN(test_split_invariance_q6_k);
     T_RUN(test_rewind);
     T_RUN(test_kv_fork);
+    T_RUN(test_kv_types);
+    T_RUN(test_kv_perplexity);
     T_RUN(test_context_full);
     T_RUN(test_cancel);
     T_RUN(test_perplexity_args);

@@ -88,6 +88,25 @@ if [ -f "$STORIES" ]; then
     done
     check "replay --check: summary line" grep -q '^replay check: 2 answers, 70 tokens, all identical$' "$tmp/c1"
     check "the session records the model's xxh3 hash" grep -q '^  hash: xxh3:fb408a3ff45a36b2$' "$s"
+    check "the session records the KV cache type (f16 by default)" grep -q '^  kv-type: f16$' "$s"
+    # Another cache type is recorded, resumed with and replayed with; a file without the key
+    # (an older natter's: an F32 cache) is replayed with F32; a bad value is an error there.
+    k="$tmp/kv32.yaml"
+    "$NATTER" -m "$STORIES" --ctx 256 --temp 0.9 --seed 5 -n 30 --kv-type f32 -p "Once upon a time" --save "$k" >/dev/null 2>"$tmp/ke1"
+    check "--kv-type f32 --save: exit 0 ($(cat "$tmp/ke1"))" [ $? -eq 0 ]
+    check "the session records kv-type: f32" grep -q '^  kv-type: f32$' "$k"
+    "$NATTER" --resume "$k" --seed 6 -n 20 -p "Lily" >/dev/null 2>"$tmp/ke2"
+    check "--resume keeps the session's cache type ($(cat "$tmp/ke2"))" grep -q '^  kv-type: f32$' "$k"
+    "$NATTER" replay "$k" --check >"$tmp/kc" 2>&1
+    check "replay --check with the recorded f32 cache: exit 0 ($(tail -1 "$tmp/kc"))" [ $? -eq 0 ]
+    grep -v '^  kv-type:' "$k" >"$tmp/kvold.yaml"
+    "$NATTER" replay "$tmp/kvold.yaml" --check >"$tmp/kco" 2>&1
+    check "replay --check of a session without kv-type (F32): exit 0 ($(tail -1 "$tmp/kco"))" [ $? -eq 0 ]
+    sed 's/^  kv-type: f32$/  kv-type: q4_0/' "$k" >"$tmp/kvbad.yaml"
+    "$NATTER" replay "$tmp/kvbad.yaml" --check >/dev/null 2>"$tmp/kbe"
+    check "a bad kv-type: exit 1" [ $? -eq 1 ]
+    check "a bad kv-type: file:line:col and the reason" \
+        grep -q "kvbad.yaml:[0-9]*:[0-9]*: 'kv-type' must be f32, f16 or q8_0" "$tmp/kbe"
     # A session from an older natter (fnv1a64 hash of the header only): still read, its model
     # recognised by file name and size, and replay says so.
     sed 's/^  hash: xxh3:.*/  hash: fnv1a64:9aa9fa45d7fc6363/' "$s" >"$tmp/old.yaml"

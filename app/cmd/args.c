@@ -127,6 +127,18 @@ int args_int(args *a, long lo, long hi, int32_t *out)
     return 0;
 }
 
+int args_kv_type(args *a, int32_t *out)
+{
+    const int t = nt_kv_type_parse(a->value);
+    if (t < 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%.60s' is not f32, f16 or q8_0", a->value ? a->value : "");
+        return args_report(a, msg);
+    }
+    *out = t;
+    return 0;
+}
+
 int args_double(args *a, double lo, double hi, double *out)
 {
     nt_err e = {0};

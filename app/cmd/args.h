@@ -58,6 +58,9 @@ int args_operands(const args *a, int max);
 int args_int(args *a, long lo, long hi, int32_t *out);
 int args_double(args *a, double lo, double hi, double *out);
 int args_u64(args *a, uint64_t hi, uint64_t *out);
+/* The current option's value as a KV cache type (f32, f16, q8_0: nt_kv_type_parse) into
+ * *out (enum nt_type). 0, or -1 after printing "PROG: --kv-type: 'x' is not f32, f16 or q8_0". */
+int args_kv_type(args *a, int32_t *out);
 /* "PROG: --opt: MSG" for the current option, MSG escaped (it often quotes what was typed);
  * returns -1. For values the caller reads itself. */
 int args_report(const args *a, const char *msg);

@@ -120,7 +120,9 @@ void cli_usage(FILE *out)
           "       natter info MODEL                 what is inside a GGUF file\n"
           "       natter tokenize MODEL [--ids]     tokenize stdin\n"
           "       natter perplexity -m MODEL -f TEXT [--ctx N] [--threads N]\n"
-          "       natter bench [-m MODEL] [--threads N] [--json] [--quick]\n"
+          "                         [--kv-type T]\n"
+          "       natter bench [-m MODEL] [--threads N] [--depth N] [--kv-type T]\n"
+          "                    [--json] [--quick]\n"
           "       natter replay FILE [--check] [-m MODEL] [--temp X ...]\n"
           "                                         regenerate a session\n"
           "       natter export FILE [--format md|json] [-o OUT]   export a session\n"
@@ -153,6 +155,7 @@ void cli_usage(FILE *out)
           "      --ctx N             context length in tokens (default: the model's,\n"
           "                          at most 4096)\n"
           "      --threads N         compute threads (default: all CPUs)\n"
+          "      --kv-type TYPE      the KV cache's type: f32, f16 or q8_0 (default f16)\n"
           "      --api-base URL      answer through an OpenAI-compatible server (vLLM,\n"
           "                          llama.cpp, Ollama, a hosted API), e.g.\n"
           "                          http://127.0.0.1:8080/v1; -m then names its model;\n"
@@ -179,7 +182,7 @@ void cli_usage(FILE *out)
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
     OPT_SAVE, OPT_CONTEXT, OPT_DOCS, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
-    OPT_API_BASE, OPT_API_KEY_ENV, OPT_THINK, OPT_PARAM = 512
+    OPT_API_BASE, OPT_API_KEY_ENV, OPT_THINK, OPT_KV_TYPE, OPT_PARAM = 512
 };
 
 static const struct option cli_fixed_opts[] = {
@@ -190,6 +193,7 @@ static const struct option cli_fixed_opts[] = {
     {"template", required_argument, NULL, OPT_TEMPLATE},
     {"ctx", required_argument, NULL, 'c'},
     {"threads", required_argument, NULL, 't'},
+    {"kv-type", required_argument, NULL, OPT_KV_TYPE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -369,6 +373,10 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
             return 3;
         case OPT_API_BASE: o->api_base = val; break;
         case OPT_API_KEY_ENV: o->api_key_env = val; break;
+        case OPT_KV_TYPE:
+            if (args_kv_type(&a, &o->kv_type)) return 2;
+            o->kv_type_given = true;
+            break;
         }
     }
     if (args_operands(&a, 0)) return 2;
@@ -583,11 +591,17 @@ static const char *cli_model_base(const char *path)
     return s ? s + 1 : path;
 }
 
+int32_t cli_kv_type(const struct cli_opts *o)
+{
+    return o->kv_type_given ? o->kv_type : NT_KV_TYPE_DEFAULT;
+}
+
 nt_model *cli_load_model(const struct cli_opts *o)
 {
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = o->n_ctx;
     mp.n_threads = o->n_threads;
+    mp.kv_type = cli_kv_type(o);
     nt_model *m = NULL;
     nt_err e = {0};
     if (nt_model_load(&m, o->model, &mp, &e) != NT_OK) {

@@ -32,6 +32,9 @@ struct cli_opts {
     int32_t max_tokens;       /* -n/--max-tokens; 0 = until end of text or a full context */
     int32_t n_ctx;            /* --ctx; 0 = the model's (capped at 4096) */
     int32_t n_threads;        /* --threads; 0 = all online CPUs */
+    bool kv_type_given;       /* --kv-type was given (else the session's on --resume, or
+                                 NT_KV_TYPE_DEFAULT: cli_kv_type) */
+    int32_t kv_type;          /* --kv-type: enum nt_type (F32, F16, Q8_0) */
     nt_sampler_params params;    /* --temp, --top-k, ... (the engine's defaults); seed see below */
     bool seed_given;          /* --seed was given; else params.seed is a fresh random seed */
     /* Options of later issues slot in here (persona, theme, resume, save, ...). */
@@ -112,6 +115,8 @@ bool cli_same_base(const char *a, const char *b);
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */
 nt_model *cli_load_model(const struct cli_opts *o);
+/* The KV cache type o asks for: --kv-type's, else NT_KV_TYPE_DEFAULT. */
+int32_t cli_kv_type(const struct cli_opts *o);
 
 /* The worker the chat modes answer with: the remote server of o->api_base (remote.h), else
  * the model of o loaded (cli_load_model). On failure prints "natter: <reason>", NULL. */

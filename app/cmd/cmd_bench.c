@@ -465,6 +465,8 @@ static int bench_cache_dir(char *buf, size_t cap)
 typedef struct bench_ctx {
     bool json;
     int n_threads;
+    int32_t depth;     /* --depth: tokens already in the cache when pp and tg are timed */
+    int32_t kv_type;   /* --kv-type */
     double bw, flops;  /* measured at the start */
     bench_buf buf;     /* for measuring the bandwidth again next to each model's run */
 } bench_ctx;
@@ -534,6 +536,8 @@ static void bench_json_model(json_writer *w, const char *test, const char *base,
     json_w_string(w, types);
     bench_json_int(w, "params", info->n_params);
     bench_json_int(w, "threads", n_threads);
+    json_w_key(w, "kv_type");
+    json_w_string(w, nt_kv_type_name(info->kv_type));
 }
 
 static int bench_model(const bench_ctx *bc, const char *path)
@@ -541,8 +545,10 @@ static int bench_model(const bench_ctx *bc, const char *path)
     nt_model *m = NULL;
     nt_err e = {0};
     nt_model_params mp = nt_model_default_params();
-    mp.n_ctx = 256;
+    mp.n_ctx = bc->depth + BENCH_PP + BENCH_TG > 256 ? bc->depth + BENCH_PP + BENCH_TG : 256;
     mp.n_threads = bc->n_threads;
+    mp.kv_type = bc->kv_type;
+    const int32_t D = bc->depth;
     float *logits = NULL;
     int32_t *ids = NULL;
     int status = 1;
@@ -551,36 +557,40 @@ static int bench_model(const bench_ctx *bc, const char *path)
         goto out;
     }
     const nt_model_info *info = nt_model_get_info(m);
-    if (info->n_ctx < BENCH_PP + BENCH_TG) {
+    if (info->n_ctx < D + BENCH_PP + BENCH_TG) {
         text_printf(stderr, "natter bench: %s: context %d is too short for the bench\n", path,
                 info->n_ctx);
         goto out;
     }
     logits = malloc((size_t)info->n_vocab * sizeof *logits);
-    ids = malloc(BENCH_PP * sizeof *ids);
+    ids = malloc((size_t)(D > BENCH_PP ? D : BENCH_PP) * sizeof *ids);
     if (!logits || !ids) {
         text_printf(stderr, "natter bench: out of memory\n");
         goto out;
     }
     uint64_t rng = 12345;
-    for (int i = 0; i < BENCH_PP; i++) ids[i] = (int32_t)(rng_next(&rng) % (uint64_t)info->n_vocab);
+    for (int i = 0; i < (D > BENCH_PP ? D : BENCH_PP); i++)
+        ids[i] = (int32_t)(rng_next(&rng) % (uint64_t)info->n_vocab);
     double mm_params;
     double bpt = bench_bytes_per_token(nt_model_gguf(m), &mm_params);
 
     /* Warm-up: maps every page of the weights in and lets the threads spin up. */
     if (nt_model_eval(m, ids, 16, logits, &e) != NT_OK) goto eval_fail;
     nt_model_rewind(m, 0);
+    /* --depth: a context of D tokens, computed once, that every timed run starts from (as
+     * llama-bench's -d): what a long conversation costs per prompt and per answer token. */
+    if (D > 0 && nt_model_eval(m, ids, D, NULL, &e) != NT_OK) goto eval_fail;
     double pp_best = 1e30;
     for (int rep = 0; rep < 2; rep++) {
-        nt_model_rewind(m, 0);
+        nt_model_rewind(m, D);
         double t0 = bench_now();
         if (nt_model_eval(m, ids, BENCH_PP, logits, &e) != NT_OK) goto eval_fail;
         double dt = bench_now() - t0;
         if (dt < pp_best) pp_best = dt;
     }
-    nt_model_rewind(m, 0);
+    nt_model_rewind(m, D);
     if (nt_model_eval(m, ids, 1, logits, &e) != NT_OK) goto eval_fail; /* warm the decode path */
-    nt_model_rewind(m, 0);
+    nt_model_rewind(m, D);
     double t0 = bench_now();
     for (int i = 0; i < BENCH_TG; i++)
         if (nt_model_eval(m, &ids[i % BENCH_PP], 1, logits, &e) != NT_OK) goto eval_fail;
@@ -606,12 +616,14 @@ static int bench_model(const bench_ctx *bc, const char *path)
         char test[16];
         snprintf(test, sizeof test, "pp%d", BENCH_PP);
         bench_json_model(&w, test, base, types, info, bc->n_threads);
+        bench_json_int(&w, "depth", D);
         bench_json_num(&w, "tokens_per_s", pp_tps, 3);
         bench_json_num(&w, "gflop_per_s", pp_flops / 1e9, 3);
         bench_json_num(&w, "fraction_of_fma_peak", bc->flops > 0 ? pp_flops / bc->flops : 0, 4);
         bench_json_end(&w);
         snprintf(test, sizeof test, "tg%d", BENCH_TG);
         bench_json_model(&w, test, base, types, info, bc->n_threads);
+        bench_json_int(&w, "depth", D);
         bench_json_num(&w, "tokens_per_s", tg_tps, 3);
         bench_json_num(&w, "bytes_per_token", bpt, 0);
         bench_json_num(&w, "limit_tokens_per_s", tg_limit, 3);
@@ -619,7 +631,10 @@ static int bench_model(const bench_ctx *bc, const char *path)
         bench_json_num(&w, "fraction_of_limit", tg_limit > 0 ? tg_tps / tg_limit : 0, 4);
         bench_json_end(&w);
     } else {
-        text_printf(stdout, "%s (%s, %.1fM parameters)\n", base, types, (double)info->n_params / 1e6);
+        text_printf(stdout, "%s (%s, %.1fM parameters, %s cache", base, types,
+                    (double)info->n_params / 1e6, nt_kv_type_name(info->kv_type));
+        if (D > 0) text_printf(stdout, ", %d tokens in it", (int)D);
+        text_printf(stdout, ")\n");
         text_printf(stdout, "  pp%d: %8.2f tokens/s  %7.1f GFLOP/s", BENCH_PP, pp_tps, pp_flops / 1e9);
         if (bc->flops > 0) text_printf(stdout, "  = %4.1f%% of the FMA peak", 100 * pp_flops / bc->flops);
         text_printf(stdout, "\n  tg%d: %8.2f tokens/s  weights read per token %.1f MiB", BENCH_TG, tg_tps,
@@ -643,20 +658,23 @@ out:
 
 static void bench_usage(FILE *f)
 {
-    fprintf(f, "usage: natter bench [-m MODEL.gguf] [--threads N] [--json] [--quick]\n");
+    fprintf(f, "usage: natter bench [-m MODEL.gguf] [--threads N] [--depth N] "
+               "[--kv-type f32|f16|q8_0] [--json] [--quick]\n");
 }
 
 int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL;
-    bench_ctx bc = {.json = false, .n_threads = 0};
+    bench_ctx bc = {.json = false, .n_threads = 0, .kv_type = NT_KV_TYPE_DEFAULT};
     bool quick = false;
-    enum { OPT_JSON = 256, OPT_QUICK };
+    enum { OPT_JSON = 256, OPT_QUICK, OPT_DEPTH, OPT_KV };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
         {"json", no_argument, NULL, OPT_JSON},
         {"quick", no_argument, NULL, OPT_QUICK},
+        {"depth", required_argument, NULL, OPT_DEPTH},
+        {"kv-type", required_argument, NULL, OPT_KV},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -672,6 +690,12 @@ int cmd_bench(int argc, char **argv)
         }
         case OPT_JSON: bc.json = true; break;
         case OPT_QUICK: quick = true; break;
+        case OPT_DEPTH:
+            if (args_int(&a, 0, 1 << 16, &bc.depth)) return 2;
+            break;
+        case OPT_KV:
+            if (args_kv_type(&a, &bc.kv_type)) return 2;
+            break;
         case 'h': bench_usage(stdout); return 0;
         default: bench_usage(stderr); return 2;
         }

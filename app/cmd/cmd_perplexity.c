@@ -37,22 +37,24 @@ static void ppl_on_progress(int32_t done, int32_t total, void *user)
 
 static void ppl_usage(FILE *f)
 {
-    fprintf(f, "usage: natter perplexity -m MODEL.gguf -f TEXT [--ctx N] [--threads N]\n");
+    fprintf(f, "usage: natter perplexity -m MODEL.gguf -f TEXT [--ctx N] [--threads N] "
+               "[--kv-type f32|f16|q8_0]\n");
 }
 
 int cmd_perplexity(int argc, char **argv)
 {
     const char *model_path = NULL, *text_path = NULL;
-    int32_t n_ctx = 0, n_threads = 0;
+    int32_t n_ctx = 0, n_threads = 0, kv_type = NT_KV_TYPE_DEFAULT;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"file", required_argument, NULL, 'f'},
         {"ctx", required_argument, NULL, 'c'},
         {"threads", required_argument, NULL, 't'},
+        {"kv-type", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    args a = args_start("natter perplexity", argc, argv, "m:f:c:t:h", opts);
+    args a = args_start("natter perplexity", argc, argv, "m:f:c:t:k:h", opts);
     for (int c; (c = args_next(&a)) != -1;) {
         switch (c) {
         case 'm': model_path = a.value; break;
@@ -62,6 +64,9 @@ int cmd_perplexity(int argc, char **argv)
             break;
         case 't':
             if (args_int(&a, 0, 512, &n_threads)) return 2;
+            break;
+        case 'k':
+            if (args_kv_type(&a, &kv_type)) return 2;
             break;
         case 'h': ppl_usage(stdout); return 0;
         default: ppl_usage(stderr); return 2;
@@ -109,6 +114,7 @@ int cmd_perplexity(int argc, char **argv)
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = n_ctx;
     mp.n_threads = n_threads;
+    mp.kv_type = kv_type;
     if (nt_model_load(&m, model_file, &mp, &e) != NT_OK) {
         text_printf(stderr, "natter perplexity: %s\n", e.msg);
         goto out;

@@ -49,6 +49,7 @@ static void serve_usage(FILE *f)
             "      --timeout SEC      close a connection idle this long (default 30)\n"
             "      --ctx N            the KV cache length (default: the model's, at most 4096)\n"
             "      --threads N        compute threads (default: every CPU)\n"
+            "      --kv-type TYPE     the KV cache's type: f32, f16 or q8_0 (default f16)\n"
             "      --name ID          the model's name in /v1/models and requests (default: the file's)\n"
             "      --quiet            no request log on stderr\n"
             "Sampling options (--temp, --top-k, --seed, --max-tokens, ...: see natter --help) set the\n"
@@ -75,8 +76,8 @@ static void serve_model_id(const char *arg, char *out, size_t cap)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_HOST = 1000, O_PORT, O_KEY, O_QUEUE, O_BODY, O_TIMEOUT, O_CTX, O_THREADS, O_NAME,
-           O_QUIET, O_PARAM };
-    struct option opts[16 + PARAM_COUNT] = {
+           O_QUIET, O_KV, O_PARAM };
+    struct option opts[17 + PARAM_COUNT] = {
         {"model", required_argument, NULL, 'm'},
         {"host", required_argument, NULL, O_HOST},
         {"port", required_argument, NULL, O_PORT},
@@ -86,11 +87,12 @@ int cmd_serve(int argc, char **argv)
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"ctx", required_argument, NULL, O_CTX},
         {"threads", required_argument, NULL, O_THREADS},
+        {"kv-type", required_argument, NULL, O_KV},
         {"name", required_argument, NULL, O_NAME},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, 'h'},
     };
-    size_t no = 12;
+    size_t no = 13;
     for (int i = 0; i < PARAM_COUNT; i++) /* the sampling parameters, from their one table */
         opts[no++] = (struct option){param_defs[i].name, required_argument, NULL, O_PARAM + i};
     opts[no] = (struct option){0};
@@ -98,7 +100,7 @@ int cmd_serve(int argc, char **argv)
     const char *model_arg = SERVE_DEFAULT_MODEL, *key_env = NULL, *name = NULL;
     serve_opts so = {.host = "127.0.0.1", .port = 8080, .queue_max = 8, .max_body = 1 << 20, .timeout = 30};
     so.defaults.sp = nt_sampler_default_params();
-    int32_t n_ctx = 0, n_threads = 0, v;
+    int32_t n_ctx = 0, n_threads = 0, kv_type = NT_KV_TYPE_DEFAULT, v;
     args a = args_start("natter serve", argc, argv, "m:h", opts);
     for (int c; (c = args_next(&a)) != -1;) {
         switch (c) {
@@ -126,6 +128,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case O_THREADS:
             if (args_int(&a, 0, 512, &n_threads)) return 2;
+            break;
+        case O_KV:
+            if (args_kv_type(&a, &kv_type)) return 2;
             break;
         case O_NAME: name = a.value; break;
         case O_QUIET: so.quiet = true; break;
@@ -164,6 +169,7 @@ int cmd_serve(int argc, char **argv)
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = n_ctx;
     mp.n_threads = n_threads;
+    mp.kv_type = kv_type;
     if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
         text_printf(stderr, "natter serve: %s\n", e.msg);
         goto out;

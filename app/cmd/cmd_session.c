@@ -449,7 +449,7 @@ int cmd_session_pick_model(struct cli_opts *o)
             o->model = model;
         }
     }
-    /* The conversation goes on as it was: its persona, context size and theme. */
+    /* The conversation goes on as it was: its persona, context size, KV cache type and theme. */
     static char persona_ref[4096], theme_ref[4096];
     char *found = NULL;
     if (!o->persona && s->persona && strcmp(s->persona, "default")) {
@@ -463,6 +463,10 @@ int cmd_session_pick_model(struct cli_opts *o)
         free(found);
     }
     if (!o->n_ctx && s->n_ctx > 0) o->n_ctx = s->n_ctx;
+    if (!o->kv_type_given && !s->model.api_base) {
+        o->kv_type = s->model.kv_type;
+        o->kv_type_given = true;
+    }
     if (!o->theme && s->theme && (found = ycfg_find("themes", s->theme))) {
         snprintf(theme_ref, sizeof theme_ref, "%s", s->theme);
         o->theme = theme_ref;

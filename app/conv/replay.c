@@ -93,6 +93,7 @@ int replay_init(replay **out, const session *s, const replay_opts *opts, nt_err 
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = s->n_ctx;
     mp.n_threads = o.n_threads;
+    mp.kv_type = s->model.kv_type; /* the cache's type changes the numbers: the recorded one */
     rc = nt_model_load(&r->m, r->path, &mp, err);
     if (rc != NT_OK) goto fail;
     r->tok = nt_model_tokenizer(r->m);

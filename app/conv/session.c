@@ -175,6 +175,7 @@ int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
     m.name = strdup(info && info->name ? info->name : "");
     m.size = nt_gguf_file_size(g);
     m.hash = nt_gguf_model_hash(g);
+    m.kv_type = info ? info->kv_type : NT_TYPE_F32;
     if (!m.path || !m.file || !m.arch || !m.name) {
         session_model_release(&m);
         return NT_ERR_NOMEM;

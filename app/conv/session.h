@@ -44,6 +44,9 @@ typedef struct session_model {
     char *name;     /* general.name or the file's base name */
     uint64_t size;  /* bytes */
     uint64_t hash;  /* nt_gguf_model_hash, or an older natter's hash (hash_v1) */
+    int32_t kv_type; /* the KV cache's type it ran with (enum nt_type: F32, F16 or Q8_0; replay
+                        uses it). A file without it was recorded before natter had other cache
+                        types: F32, which is 0, what a zeroed record holds. */
     bool hash_v1;   /* hash is the "fnv1a64:" one natter wrote before nt_gguf_model_hash (over
                        the metadata and tensor table only): no longer computed, so such a
                        record is matched by file name and size (session_model_is) */

@@ -176,11 +176,20 @@ static int h_mhash(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return NT_OK;
 }
 
+static int h_mkv(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    int t = v->type == YAML_SCALAR_NODE ? nt_kv_type_parse(sval(v)) : -1;
+    if (t < 0) return ycfg_error(c, v, "'%s' must be f32, f16 or q8_0", k->name);
+    ((session_model *)obj)->kv_type = t;
+    return NT_OK;
+}
+
 static const ycfg_key model_keys[] = {
     {.name = "file", .fn = h_mstr, .offset = offsetof(session_model, file), .required = true},
     {.name = "path", .fn = h_mstr, .offset = offsetof(session_model, path)},
     {.name = "size", .fn = h_msize, .required = true},
     {.name = "hash", .fn = h_mhash, .required = true},
+    {.name = "kv-type", .fn = h_mkv},
     {.name = "arch", .fn = h_mstr, .offset = offsetof(session_model, arch)},
     {.name = "name", .fn = h_mstr, .offset = offsetof(session_model, name)},
     {.name = "api-base", .fn = h_mstr, .offset = offsetof(session_model, api_base)},

@@ -224,6 +224,8 @@ static bool emit_session(yaml_emitter_t *e, const session *s)
     char hash[32];
     session_model_hash_text(&s->model, hash);
     ok = ok && emit_kv(e, "hash", "%s", hash);
+    if (!s->model.api_base && nt_kv_type_name(s->model.kv_type))
+        ok = ok && emit_kv(e, "kv-type", "%s", nt_kv_type_name(s->model.kv_type));
     if (s->model.arch && s->model.arch[0]) ok = ok && ycfg_emit_plain(e, "arch") && emit_str(e, s->model.arch);
     if (s->model.name && s->model.name[0]) ok = ok && ycfg_emit_plain(e, "name") && emit_str(e, s->model.name);
     if (s->model.api_base) ok = ok && ycfg_emit_plain(e, "api-base") && emit_str(e, s->model.api_base);

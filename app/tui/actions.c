@@ -241,6 +241,7 @@ static int tui_model(tui *t, const char *args)
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = t->opts->n_ctx;
     mp.n_threads = t->opts->n_threads;
+    mp.kv_type = cli_kv_type(t->opts);
     nt_model *m = NULL;
     nt_err err = {0};
     if (nt_model_load(&m, path, &mp, &err) != NT_OK) {

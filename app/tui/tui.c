@@ -468,16 +468,21 @@ int tui_switch_branch(tui *t, size_t i, size_t k)
                            (int)keep);
 }
 
-/* The loaded session's context size when the model's is another: the model is loaded again
- * with it and the conversation moves over (a conversation that filled 512 tokens does not fit
- * 256). A failure keeps the model as it was, said in *note. */
+/* The loaded session's context size and KV cache type when the model's are others: the model
+ * is loaded again with them and the conversation moves over (a conversation that filled 512
+ * tokens does not fit 256; its answers came from a cache of its type). A failure keeps the
+ * model as it was, said in *note. */
 static void tui_session_context(tui *t, strbuf *note)
 {
-    int32_t want = t->sess->n_ctx;
-    if (want <= 0 || want == chat_n_ctx(t->chat)) return;
+    const nt_model_info *mi = worker_model_info(t->w);
+    const bool local = !worker_remote(t->w) && !t->sess->model.api_base;
+    int32_t want = t->sess->n_ctx > 0 ? t->sess->n_ctx : chat_n_ctx(t->chat);
+    const int32_t kv = local ? t->sess->model.kv_type : mi->kv_type;
+    if (want <= 0 || (want == chat_n_ctx(t->chat) && kv == mi->kv_type)) return;
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = want;
     mp.n_threads = t->opts->n_threads;
+    mp.kv_type = kv;
     nt_model *m = NULL;
     nt_err err = {0};
     worker *w = NULL;
@@ -492,7 +497,8 @@ static void tui_session_context(tui *t, strbuf *note)
         t->w = t->u.worker = w;
         t->u.tok = worker_tokenizer(w);
         t->u.model_name = worker_model_info(w)->name;
-        strbuf_printf(note, "; context %d tokens, as the session had", (int)want);
+        strbuf_printf(note, "; context %d tokens, %s cache, as the session had", (int)want,
+                      nt_kv_type_name(kv));
         return;
     }
     chat_free(c);

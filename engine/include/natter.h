@@ -616,9 +616,20 @@ typedef struct nt_model nt_model;
 typedef struct nt_model_params {
     int32_t n_ctx;     /* KV cache length; 0 = the model's context length, capped at 4096 */
     int32_t n_threads; /* compute threads; 0 = number of online CPUs */
+    int32_t kv_type;   /* the KV cache's type: NT_TYPE_F32, NT_TYPE_F16 or NT_TYPE_Q8_0 (Q8_0
+                          needs a head size that is a multiple of 32) */
 } nt_model_params;
 
+/* n_ctx 0, n_threads 0, kv_type NT_KV_TYPE_DEFAULT. */
 nt_model_params nt_model_default_params(void);
+
+/* The KV cache type natter uses unless told otherwise; natter(1) says why (measured speed
+ * and perplexity of each type). */
+#define NT_KV_TYPE_DEFAULT NT_TYPE_F16
+/* "f32", "f16", "q8_0" for the three cache types, NULL for any other type. */
+const char *nt_kv_type_name(int type);
+/* The cache type named s (those names, any case), or -1. */
+int nt_kv_type_parse(const char *s);
 
 /* Facts about the loaded model (for `natter info`, the status bar, sessions). */
 typedef struct nt_model_info {
@@ -630,6 +641,7 @@ typedef struct nt_model_info {
     int32_t n_expert, n_expert_used; /* mixture of experts: experts per layer and per token
                                         (0 for a dense model) */
     float rope_base, rope_scale, norm_eps;
+    int32_t kv_type; /* the KV cache's type (enum nt_type); NT_TYPE_F32 from nt_model_check */
 } nt_model_info;
 
 int nt_model_load(nt_model **out, const char *path, const nt_model_params *params, nt_err *err);
@@ -661,7 +673,8 @@ void nt_model_rewind(nt_model *m, int32_t n_past);
  * prefix that was computed once (beam search, A/B answers): evaluate the shared prefix, then
  * for each branch restore its state, evaluate its next tokens, save again. Saving from the
  * end of the shared prefix copies only the branch's own positions, so a fork costs
- * 2 × n_layer × (end - start) × kv_dim floats (nt_kv_state_bytes), not the whole prefix;
+ * 2 × n_layer × (end - start) × kv_dim values of the cache's type (nt_kv_state_bytes), not
+ * the whole prefix;
  * start 0 saves everything.
  *
  * Restoring rewinds the cache to start and writes the saved positions back (n_past becomes
@@ -713,7 +726,8 @@ int nt_model_eval_all(nt_model *m, const int32_t *tokens, int32_t n, float *logi
  * prepared per weight type (quant.h: int8 blocks for quantized weights, f32 for float ones)
  * with one per-row kernel, whatever the batch: a token's logits depend neither on the thread
  * count nor on how the tokens were split into calls, so a conversation evaluated turn by turn,
- * resumed or replayed gives bit-identical logits. The KV cache holds F32. */
+ * resumed or replayed gives bit-identical logits. The KV cache holds F32, F16 or Q8_0
+ * (nt_model_params.kv_type); the same holds for each. */
 
 /* Perplexity exactly as llama.cpp's llama-perplexity defines it. tokens is the whole text,
  * tokenized the way llama-perplexity does it (nt_tokenizer_encode with NT_TOK_ADD_BOS when
