@@ -1,10 +1,14 @@
 #!/bin/sh
-# tests/test_tui_branch.sh — branches of the conversation in the chat screen (issue 15),
+# tests/test_tui_branch.sh — branches of the conversation and A/B answers in the chat screen
+# (issue 15),
 # driven through tmux with the stories260K fixture: /regen and /edit keep what they replace
 # (the history marks a message with alternatives ‹n/m›), Alt-Up/Alt-Down and /branch N switch
 # between them reading only the differing suffix into the model (the shared prefix stays in
 # the cache), the session file keeps the whole tree and the current path (--resume brings both
-# back), exports take the current path and `natter replay --check` replays every branch.
+# back), exports take the current path and `natter replay --check` replays every branch; /ab
+# writes two answers from the same cached prompt (the second reads no prompt token), shows
+# them side by side (one above the other when narrow), the probabilities view for either
+# (Tab), and keeps one with a key, the other staying as an alternative that replays too.
 # Private tmux server and XDG folders (lib.sh); skips cleanly without tmux, the binary or the
 # model.
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +50,15 @@ cmd() {
     T send-keys -t nt Enter
     sleep 0.2
     idle
+}
+# replay_all FILE N NAME: `natter replay --check` finds N answers identical and none differing.
+replay_all() {
+    _out=$("$NATTER" replay "$1" --check 2>&1)
+    if [ "$(echo "$_out" | grep -c 'tokens identical')" -eq "$2" ] && ! echo "$_out" | grep -q differs; then
+        ok "$3"
+    else
+        bad "$3" "$_out"
+    fi
 }
 # msgline: the message line (the line above the input's prompt).
 msgline() { cap | grep -B1 '^>' | head -n 1; }
@@ -128,12 +141,7 @@ if [ "$(grep -c '^- role:' "$f")" -eq 9 ] && grep -q '^message_count: 9$' "$f" &
 else
     bad "the session file keeps the tree" "$(grep -E '^(- role|  alternative_to|  current|message_count)' "$f")"
 fi
-out=$("$NATTER" replay "$f" --check 2>&1)
-if [ "$(echo "$out" | grep -c 'tokens identical')" -eq 5 ] && ! echo "$out" | grep -q differs; then
-    ok "replay --check replays every answer of every branch (5)"
-else
-    bad "replay --check replays every answer of every branch (5)" "$out"
-fi
+replay_all "$f" 5 "replay --check replays every answer of every branch (5)"
 out=$("$NATTER" replay "$f" 2>&1)
 if [ "$(echo "$out" | grep -c '^--- another version of message')" -eq 2 ]; then
     ok "replay says where each alternative belongs"
@@ -154,4 +162,66 @@ idle
 T send-keys -t nt M-Down
 idle
 check "after --resume, Alt-Down switches to the other question" wait_for "The cat"
+# ---- /ab: two answers from the same cached prompt, side by side; a key keeps one
+COLS=130 start -m "'$MODEL'" --max-tokens 16 --ctx 256 --seed 3 --system "''"
+ask "Once upon a time"
+T send-keys -t nt "/ab temp=0.2 temp=1.5" Enter
+if wait_for "Keep A or B?" 150 && cap | grep -qE "^A  temp=0\.2 .*│ B  temp=1\.5 " &&
+   cap | grep -q "^A/B · You: Once upon a time"; then
+    ok "/ab shows both answers side by side under their parameters"
+else
+    bad "/ab shows both answers side by side under their parameters" "$(cap)"
+fi
+a_text=$(cap | awk -F'│' '/^A  temp=0\.2/ {on = 1; next} on && /^a keeps A/ {on = 0} on {print $1}' | tr -d ' \n')
+b_text=$(cap | awk -F'│' '/^A  temp=0\.2/ {on = 1; next} on && /^a keeps A/ {on = 0} on {print $2}' | tr -d ' \n')
+if [ -n "$a_text" ] && [ -n "$b_text" ] && [ "$a_text" != "$b_text" ]; then
+    ok "both sides have their own answer"
+else
+    bad "both sides have their own answer" "A: $a_text
+B: $b_text"
+fi
+T send-keys -t nt F4
+check "the probabilities view shows side A" wait_for "A: Token 16/16" 30
+T send-keys -t nt Tab
+check "Tab: the probabilities of side B" wait_for "B: Token 16/16" 30
+T send-keys -t nt x
+check "another key says what to press" wait_for "a keeps A, b keeps B" 30
+T send-keys -t nt a
+shown=""
+if wait_for "kept A (temp=0.2): answer 2 of 3 here" 50 && wait_for "Assistant ‹2/3›" && idle &&
+   shown=$(answer_text) && [ -n "$a_text" ] && [ "${shown#"$a_text"}" != "$shown" ]; then
+    ok "a keeps A: it is the answer shown (‹2/3›), the first answer and B stay as alternatives"
+else
+    bad "a keeps A: it is the answer shown (‹2/3›)" "$(cap)
+A: $a_text
+shown: $(answer_text)"
+fi
+T send-keys -t nt M-Down
+check "Alt-Down shows B, kept as an alternative" wait_for "Assistant ‹3/3›"
+T send-keys -t nt "/ab nosuch" Enter
+check "/ab with an unknown side says what a side can be" wait_for "/ab: B: 'nosuch' is not NAME=VALUE, a strategy" 30
+T send-keys -t nt "/ab temp=x" Enter
+check "/ab with a bad value names it" wait_for "/ab: B: 'temp=x': 'x' is not a number" 30
+# narrow: one above the other; strategies, beams included; b keeps B
+T resize-window -t nt -x 56 -y 30
+T send-keys -t nt "/ab greedy beam-4" Enter
+if wait_for "Keep A or B?" 150 && cap | grep -q "^A  greedy" && cap | grep -q "^B  beam-4" &&
+   [ "$(cap | grep -n '^A  greedy' | cut -d: -f1)" -lt "$(cap | grep -n '^B  beam-4' | cut -d: -f1)" ]; then
+    ok "/ab on a narrow screen: A above B; a strategy and beam search compared"
+else
+    bad "/ab on a narrow screen: A above B; a strategy and beam search compared" "$(cap)"
+fi
+T send-keys -t nt b
+check "b keeps B" wait_for "kept B (beam-4)" 50
+idle
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0" 50
+f=$(ls -t "$SESS"/*.yaml | head -n 1)
+# the question's five answers: the first, A and B of each /ab; every /ab side read no prompt
+if [ "$(grep -c '^- role: assistant' "$f")" -eq 5 ] && [ "$(grep -c '^  prompt_tokens: 0$' "$f")" -eq 4 ]; then
+    ok "the session records every answer; each /ab side started from the cached prompt (0 tokens read)"
+else
+    bad "the session records every answer; each /ab side started from the cached prompt" "$(grep -E '^(- role|  alternative_to|  current|  prompt_tokens)' "$f")"
+fi
+replay_all "$f" 5 "replay --check replays both sides of every /ab"
 finish

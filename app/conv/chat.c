@@ -1057,8 +1057,9 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     size_t common = 0;
     while (common < c->cache.n && common < c->prompt.n && c->cache.v[common] == c->prompt.v[common])
         common++;
-    /* At least the last prompt token is evaluated again: the answer needs its logits. */
-    if (common >= c->prompt.n) common = c->prompt.n - 1;
+    /* A prompt wholly in the cache (another answer to the same question) is sent as nothing
+     * to read: the worker starts from the logits it kept after it, or evaluates its last
+     * token again for them (worker.h). */
     t->max_tokens = max_tokens;
     t->first = first;
     t->prompt_len = (int32_t)c->prompt.n;

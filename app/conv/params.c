@@ -280,23 +280,33 @@ const param_preset *param_preset_find(const char *name)
     return NULL;
 }
 
-int param_preset_apply(const param_preset *pr, const nt_sampler_params *base,
-                       nt_sampler_params *out, nt_err *err)
+int param_apply_set(const char *set, const nt_sampler_params *base, nt_sampler_params *out,
+                    nt_err *err)
 {
     param_values v = {.sp = *base};
-    const char *p = pr->set;
+    const char *p = set;
     while (*p) {
-        char item[64];
-        size_t n = strcspn(p, " ");
-        if (n == 0 || n >= sizeof item) return nt_err_set(err, NT_ERR_INVALID, "preset %s: bad item", pr->name);
+        char item[96];
+        size_t n = strcspn(p, " ,");
+        if (n >= sizeof item) return nt_err_set(err, NT_ERR_INVALID, "'%.40s...': too long", p);
         memcpy(item, p, n);
         item[n] = '\0';
-        p += n + (p[n] == ' ');
+        p += n + (p[n] != '\0');
+        if (n == 0) continue;
         char *eq = strchr(item, '=');
-        if (!eq) return nt_err_set(err, NT_ERR_INVALID, "preset %s: '%s' has no '='", pr->name, item);
+        if (!eq) return nt_err_set(err, NT_ERR_INVALID, "'%s': no '=' (NAME=VALUE)", item);
         *eq = '\0';
-        if (param_set_text(&v, item, eq + 1, NULL, NULL, 0, err) != NT_OK) return NT_ERR_INVALID;
+        const param_def *d = NULL;
+        if (param_set_text(&v, item, eq + 1, &d, NULL, 0, err) != NT_OK) return NT_ERR_INVALID;
+        if (!param_is_sampler(d))
+            return nt_err_set(err, NT_ERR_INVALID, "'%s': not a sampling parameter", item);
     }
     *out = v.sp;
     return NT_OK;
+}
+
+int param_preset_apply(const param_preset *pr, const nt_sampler_params *base,
+                       nt_sampler_params *out, nt_err *err)
+{
+    return param_apply_set(pr->set, base, out, err);
 }

@@ -199,6 +199,12 @@ const param_preset *param_preset_find(const char *name);
  * the preset's text is wrong (a defect: test_params reads every preset). */
 int param_preset_apply(const param_preset *pr, const nt_sampler_params *base,
                        nt_sampler_params *out, nt_err *err);
+/* *out = base with the settings of set over it: "NAME=VALUE" items (param_set_text's names,
+ * ranges checked) separated by spaces or commas ("temp=0.2,top-k=5"); sampler parameters
+ * only (the presets' text, /ab's sides). NT_OK; NT_ERR_INVALID with err->msg as
+ * param_set_text says it, or "'beam': no '=' (NAME=VALUE)", *out then unchanged. */
+int param_apply_set(const char *set, const nt_sampler_params *base, nt_sampler_params *out,
+                    nt_err *err);
 
 /* ---- in YAML files (personas, sessions): errors and notes go through yamlcfg ---- */
 

@@ -44,6 +44,13 @@ struct worker {
 
     /* Worker-thread only. */
     gen_local src;             /* the model as the loop's source: its cache's ids, logits */
+    /* The logits right after the last prompt evaluated, and the cache length they follow
+     * (-1: none): a job that evaluates nothing new over exactly that prompt (another answer
+     * to the same question: /regen, /ab) starts from them instead of evaluating the prompt's
+     * last token again. Valid while the cache keeps its first saved_n ids (a rewind below
+     * drops them). (n_vocab) */
+    float *saved;
+    int32_t saved_n;
     uint64_t seen_gen;         /* live_gen the running answer last took */
     /* The running job's stop strings, copied by worker_submit (job.stop points at stop_ptr).
      * A fixed 4 KiB: there is one worker, and the copy then cannot fail. */
@@ -312,7 +319,10 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
     /* Generating needs the logits after the last token: with nothing new to evaluate (a
      * regenerated answer over a fully cached prompt), evaluate the last cached token again. */
     int32_t reeval = 0, last = 0;
-    if (n == 0 && job->max_tokens > 0) {
+    bool from_saved = false;
+    if (n == 0 && job->max_tokens > 0 && keep == w->saved_n) {
+        from_saved = true; /* the prompt's logits are kept: nothing to evaluate */
+    } else if (n == 0 && job->max_tokens > 0) {
         if (keep == 0) {
             worker_error(w, "worker: nothing to generate from (empty prompt)");
             goto out;
@@ -323,6 +333,8 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
         n = 1;
     }
     gen_local_rewind(src, keep - reeval);
+    if (w->saved_n > keep - reeval) w->saved_n = -1; /* the ids they followed are gone */
+    if (from_saved) memcpy(src->logits, w->saved, (size_t)src->n_vocab * sizeof *w->saved);
     if ((int64_t)src->ctx.n + n > w->n_ctx) {
         done->end = GEN_END_CONTEXT_FULL;
         goto out;
@@ -344,6 +356,12 @@ static void worker_run(worker *w, const worker_job *job, worker_event *done)
         if (rc != NT_OK) {
             worker_error(w, err.msg);
             goto out;
+        }
+        /* A prompt that is answered (not a conversation read back with nothing to write:
+         * that leaves the kept logits of the question before it, still valid). */
+        if (job->max_tokens > 0) {
+            memcpy(w->saved, src->logits, (size_t)src->n_vocab * sizeof *w->saved);
+            w->saved_n = (int32_t)src->ctx.n;
         }
     }
     double t1 = worker_now();
@@ -408,6 +426,7 @@ static void worker_release(worker *w)
 {
     queue_free(w->events);
     gen_local_free(&w->src);
+    free(w->saved);
     free(w->job_tokens);
     free(w->job_msgs);
     nt_model_free(w->m);
@@ -475,7 +494,9 @@ worker *worker_init(nt_model *m, nt_err *err)
         long ms = strtol(delay, NULL, 10);
         w->token_delay_ms = ms < 0 ? 0 : ms > 10000 ? 10000 : (int)ms;
     }
-    if (gen_local_init(&w->src, m, err) != NT_OK) {
+    w->saved_n = -1;
+    if (gen_local_init(&w->src, m, err) != NT_OK ||
+        !(w->saved = malloc((size_t)w->src.n_vocab * sizeof *w->saved))) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
         worker_release(w);
         return NULL;

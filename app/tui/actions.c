@@ -591,6 +591,8 @@ static int action_BRANCH(tui *t, const char *args)
     return tui_switch_branch(t, (size_t)at, (size_t)n - 1);
 }
 
+static int action_AB(tui *t, const char *args) { return tui_ab_start(t, args); }
+
 static int action_UNDO(tui *t, const char *args)
 {
     size_t before = chat_n_turns(t->chat);
@@ -749,8 +751,11 @@ static int tui_pick_step(tui *t, int dir)
     size_t n = chat_n_turns(t->chat);
     if (!u->probs.shown || n == 0 || tui_busy(t)) return 0;
     if (u->probs.pick < 0) u->probs.pick_turn = n - 1;
-    if (u->probs.pick_turn >= u->n_answers) return 0;
-    int count = (int)u->answers[u->probs.pick_turn].n;
+    const ui_answer *rec = NULL;
+    if (u->ab.shown) ui_ab_turn(u, u->ab.side, &rec); /* the A/B view's side */
+    else if (u->probs.pick_turn < u->n_answers) rec = &u->answers[u->probs.pick_turn];
+    if (!rec) return 0;
+    int count = (int)rec->n;
     if (count == 0) return 0;
     int p = (u->probs.pick < 0 ? count - 1 : u->probs.pick) + dir;
     u->probs.pick = p < 0 ? 0 : p >= count ? count - 1 : p;

@@ -60,7 +60,9 @@ int tui_apply_params(tui *t)
 }
 
 /* Builds the job for the last question and hands it to the worker. */
-int tui_start_answer(tui *t)
+int tui_start_answer(tui *t) { return tui_start_answer_with(t, &t->u.params); }
+
+int tui_start_answer_with(tui *t, const nt_sampler_params *params)
 {
     ui *u = &t->u;
     int32_t n_ctx = chat_n_ctx(t->chat);
@@ -69,7 +71,7 @@ int tui_start_answer(tui *t)
     int dropped = 0;
     nt_err err = {0};
     int df = tui_docs_retrieve(t); /* the passages for this question (also for a /regen) */
-    int rc = chat_prepare(t->chat, &u->params, max, &job, &dropped, &err);
+    int rc = chat_prepare(t->chat, params, max, &job, &dropped, &err);
     if (rc != NT_OK) {
         /* The question cannot be answered (it does not fit): give it back for editing rather
          * than leave an unanswerable turn behind. */
@@ -629,6 +631,7 @@ static int tui_key(tui *t, const input_event *ev)
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
     if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
+    if (t->u.ab.choosing) return tui_ab_key(t, key) | UI_R_INPUT | UI_R_STATUS;
     if (t->pending_model) return tui_model_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {
         u->help.shown = false;
@@ -912,6 +915,7 @@ int tui_worker_event(tui *t, worker_event *ev)
         f |= tui_autosave(t);
         if (ev->end == GEN_END_CONTEXT_FULL)
             f |= tui_message(t, TS_WARNING, "the context is full; the next question drops the oldest turns");
+        if (u->ab.shown) f |= tui_ab_done(t, ev->end); /* the next side, or the choice */
         break;
     }
     }

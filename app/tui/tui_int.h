@@ -63,6 +63,7 @@ typedef struct tui {
     char *reread_note;     /* what the message line says when the re-read running ends
                               (a branch switch's), NULL: the loaded session's words (owned) */
     int32_t reread_keep;   /* its tokens kept in the KV cache */
+    nt_sampler_params ab_params[2]; /* /ab: each side's parameters (ui.ab is the view) */
     double asked_at;       /* when the answer being written was submitted (monotonic s) */
     int32_t asked_keep;    /* its prompt tokens reused from the cache */
     tui_stats last, total; /* the last answer; every answer since the start */
@@ -96,6 +97,8 @@ int tui_need_idle(tui *t, const char *what);
 int tui_apply_params(tui *t);
 /* Builds the job for the last question and hands it to the worker. */
 int tui_start_answer(tui *t);
+/* The same with other sampling parameters than the sliders' (the A/B view's sides). */
+int tui_start_answer_with(tui *t, const nt_sampler_params *params);
 /* Makes p the persona (taking it, unless it is opts->loaded): a new conversation with its
  * fixed part, its sampling values on the sliders (command-line options still win) and its
  * name in the status bar. system, when not NULL, replaces its prompt (--system at start). */
@@ -159,6 +162,18 @@ int tui_model_confirm(tui *t, int key);
  * sense without a screen. Runs until /quit, Ctrl-C or Ctrl-D twice, or a signal, as
  * tui_loop does; returns 0, or -1 when stdin cannot be read. */
 int tui_plain_loop(tui *t, const char *why);
+
+/* ---- tui_ab.c ---- */
+
+/* /ab [A] B: two answers to the last question, one with each parameter set, from the same
+ * cached prompt, shown side by side (the A/B view); both stay as alternatives. */
+int tui_ab_start(tui *t, const char *args);
+/* An answer ended (its WEV_DONE applied) while the A/B view is shown: the next side starts,
+ * or the choice is asked for. */
+int tui_ab_done(tui *t, enum gen_end end);
+/* A key while the A/B view waits for the choice: a, b, Esc keep one; Tab switches the side
+ * the probabilities view shows; other keys say what to press. */
+int tui_ab_key(tui *t, int key);
 
 /* ---- tui_docs.c ---- */
 

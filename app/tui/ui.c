@@ -20,6 +20,8 @@ void ui_init(ui *u)
     u->panel.drag_slider = -1;
     u->panel.shown = true;
     u->hist.follow = true;
+    u->ab.live = -1;
+    u->ab.node[0] = u->ab.node[1] = UI_AB_NONE;
 }
 
 void ui_del_windows(ui *u)
@@ -33,20 +35,34 @@ void ui_del_windows(ui *u)
         }
 }
 
+void ui_answer_free(ui_answer *a)
+{
+    free(a->off);
+    free(a->cand);
+    free(a->n_cand);
+    free(a->stages);
+    free(a->n_stages);
+    free(a->ctext);
+    memset(a, 0, sizeof *a);
+}
+
+const chat_turn *ui_ab_turn(const ui *u, int s, const ui_answer **rec)
+{
+    size_t n = chat_n_turns(u->chat);
+    const chat_turn *t = u->ab.node[s] != UI_AB_NONE ? chat_node_at(u->chat, u->ab.node[s]) : NULL;
+    if (rec)
+        *rec = !t ? NULL
+               : s == u->ab.live ? (n > 0 && n - 1 < u->n_answers ? &u->answers[n - 1] : NULL)
+                                 : &u->ab.rec[s];
+    return t;
+}
+
 void ui_truncate(ui *u, size_t n)
 {
     if (!u->rewrite || n < u->rewrite_from) u->rewrite_from = n;
     u->rewrite = true;
     if (u->probs.pick >= 0 && u->probs.pick_turn >= n) u->probs.pick = -1;
-    for (size_t i = n; i < u->n_answers; i++) {
-        free(u->answers[i].off);
-        free(u->answers[i].cand);
-        free(u->answers[i].n_cand);
-        free(u->answers[i].stages);
-        free(u->answers[i].n_stages);
-        free(u->answers[i].ctext);
-        memset(&u->answers[i], 0, sizeof u->answers[i]);
-    }
+    for (size_t i = n; i < u->n_answers; i++) ui_answer_free(&u->answers[i]);
     if (n < u->n_answers) u->n_answers = n;
     for (size_t i = n; i < u->hist.n_cache; i++) {
         text_buf_free(&u->hist.cache[i].buf);
@@ -73,6 +89,8 @@ void ui_free(ui *u)
 {
     if (!u) return;
     ui_truncate(u, 0);
+    ui_answer_free(&u->ab.rec[0]);
+    ui_answer_free(&u->ab.rec[1]);
     free(u->note);
     u->note = NULL;
     text_buf_free(&u->hist.note_cache.buf);
@@ -594,7 +612,8 @@ void ui_draw(ui *u, int flags)
         }
     } else {
         if ((flags & UI_R_HISTORY) && u->hist.win) {
-            view_history_draw(u);
+            if (u->ab.shown) view_ab_draw(u);
+            else view_history_draw(u);
             wnoutrefresh(u->hist.win);
         }
         if ((flags & UI_R_PANEL) && u->panel.win) {

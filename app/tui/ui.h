@@ -161,6 +161,22 @@ typedef struct ui_message_view {
     int h;                      /* rows, 1 to UI_MSG_MAX_ROWS (ui_layout) */
 } ui_message_view;
 
+/* The A/B view (view_ab.c), over the history: two answers to the same question, written
+ * with two parameter sets, side by side (one above the other on a narrow screen). Both are
+ * alternatives of the question in the chat's tree; the handlers (app/tui/tui_ab.c) fill this. */
+#define UI_AB_NONE ((size_t)-1)
+typedef struct ui_ab_view {
+    bool shown;
+    size_t node[2];             /* each side's answer in the chat's tree (chat_node_at),
+                                   UI_AB_NONE until it starts */
+    char label[2][96];          /* what each side was written with ("temp=0.2", "greedy") */
+    ui_answer rec[2];           /* each side's tokens and candidates once it is done (the
+                                   side being written streams into ui.answers as usual) */
+    int live;                   /* the side being written, -1 when none */
+    int side;                   /* the side the probabilities view shows (Tab) */
+    bool choosing;              /* both written: a key keeps one */
+} ui_ab_view;
+
 /* The help screen (over the history). */
 typedef struct ui_help_view {
     bool shown;
@@ -215,6 +231,7 @@ typedef struct ui {
     ui_status_view status;
     ui_message_view msg;
     ui_help_view help;
+    ui_ab_view ab;
 
     /* ---- the layout (ui_layout) ---- */
     int rows, cols;
@@ -278,6 +295,12 @@ int ui_slider_of(enum param_id id);
 void view_history_draw(ui *u);
 void view_panel_draw(ui *u);
 void view_probs_draw(ui *u);
+void view_ab_draw(ui *u);
+/* The answer turn and record the probabilities view shows for the A/B view's side s (NULL
+ * when that side has none yet). */
+const chat_turn *ui_ab_turn(const ui *u, int s, const ui_answer **rec);
+/* Frees the record's arrays and zeroes it. */
+void ui_answer_free(ui_answer *a);
 /* A short description of what changed between two parameter sets ("temp 1.20"), into buf. */
 void view_describe_change(const nt_sampler_params *a, const nt_sampler_params *b, char *buf,
                           size_t cap);

@@ -322,6 +322,7 @@ void view_probs_draw(ui *u)
     const chat_turn *t = n > 0 ? chat_turn_at(u->chat, ti) : NULL;
     const ui_answer *a = t && t->role == NT_ROLE_ASSISTANT && ti < u->n_answers
                              ? &u->answers[ti] : NULL;
+    if (u->ab.shown) t = ui_ab_turn(u, u->ab.side, &a); /* the A/B view's side (Tab) */
     if (!a || a->n == 0) {
         ui_put_text(w, 0, x0, "Candidates  F4", TS_TITLE, width);
         ui_put_text(w, 1, x0, "no token yet", TS_DIM, width);
@@ -334,7 +335,8 @@ void view_probs_draw(ui *u)
     size_t tl = end - a->off[k] < sizeof text - 1 ? end - a->off[k] : sizeof text - 1;
     memcpy(text, t->text + a->off[k], tl);
     text[tl] = '\0';
-    snprintf(title, sizeof title, "Token %zu/%zu \xc2\xab%s\xc2\xbb", k + 1, a->n, text);
+    snprintf(title, sizeof title, "%sToken %zu/%zu \xc2\xab%s\xc2\xbb",
+             u->ab.shown ? (u->ab.side ? "B: " : "A: ") : "", k + 1, a->n, text);
     ui_put_text(w, 0, x0, title, TS_TITLE, width);
     /* what each active stage kept, in chain order ("kept k 40›p 7›min 7›T 7"), when
      * the answer recorded them */
