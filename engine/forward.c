@@ -124,13 +124,45 @@ static float softcap(float x, float c)
 /* ------------------------------------------------------------ the matrix products ----- */
 
 /* The pool for a job touching about `bytes` of data, or NULL (run on the calling thread) when
- * the job is too small for waking other threads to pay. Either way every task computes the
- * same thing, so this choice never changes results. */
-#define FORWARD_MIN_PARALLEL_BYTES (64 * 1024)
+ * the job is too small for sharing it to pay. Either way every task computes the same thing,
+ * so this choice never changes results.
+ *
+ * Why small jobs stay on one thread: decoding runs one job per matrix group (five per layer
+ * and the attention), and a job split between threads costs each thread a hand-over it does
+ * not spend computing: the worker spins between jobs, claims tasks through one shared atomic
+ * and reports through another, and the next job starts only when the last task is done. On
+ * this class of machine (2 vCPUs of a shared VM) that costs tens of microseconds of CPU per
+ * job: on the SmolLM2-135M shape (Q8_0, 151 jobs a token, 0.5 to 2 MB of weights each), in
+ * CPU time per decoded token (the machine was too busy for wall times to mean anything), one
+ * thread needed 7.0 to 7.4 ms and two threads 10.4 to 10.8 ms with every job shared, about
+ * 24 us more per job, while reading 1 MB takes about 65 us on one core. Sharing pays when the
+ * second core's share of the reading (half the job's bytes at about 15 GB/s) is worth more than
+ * that: from about 1 MiB on. So on small models the per-layer matrices run on one thread and
+ * only the big jobs (the output matrix, every matrix of 1B-class models, prompts) are shared;
+ * two threads then spent 8.2 to 8.7 ms of CPU per SmolLM2 token (9 to 11 in a later, noisier
+ * run). */
+#define FORWARD_MIN_PARALLEL_BYTES (1024 * 1024)
+/* Bytes of weights a task reads at least (a multiple of MODEL_ROWS rows): fewer, larger
+ * tasks mean fewer claims on the shared counter (a task of MODEL_ROWS rows of a 576-wide Q8_0
+ * matrix is under 10 KB, read in under a microsecond). */
+#define FORWARD_TASK_BYTES (64 * 1024)
 
 static pool *forward_pool(const nt_model *m, size_t bytes)
 {
     return bytes < FORWARD_MIN_PARALLEL_BYTES ? NULL : m->pool;
+}
+
+/* Rows per task of a matrix of n_out rows of row_bytes for n_tok tokens: MODEL_ROWS times the
+ * smallest k that makes a task read FORWARD_TASK_BYTES (weights × tokens), but at least 4
+ * tasks per thread so that the threads finish together. Each row's value does not depend on
+ * the rows it is computed with (nt_quant_matmat), so neither do the logits. */
+static int64_t forward_task_rows(const nt_model *m, int64_t n_out, size_t row_bytes, int32_t n_tok)
+{
+    const size_t unit = (size_t)MODEL_ROWS * row_bytes * (size_t)n_tok;
+    int64_t k = (int64_t)((FORWARD_TASK_BYTES + unit - 1) / unit);
+    const int64_t most = (n_out + MODEL_ROWS - 1) / MODEL_ROWS / (4 * (int64_t)nt_pool_n_threads(m->pool));
+    if (k > most) k = most;
+    return k < 1 ? MODEL_ROWS : k * MODEL_ROWS;
 }
 
 /* One matrix of a lin_run call: y = W · x (+ bias); then, if res is not NULL, res += y. */
@@ -148,6 +180,7 @@ typedef struct lin_job {
     int n;              /* matrices */
     lin_out out[3];
     int64_t task_end[3]; /* cumulative task counts */
+    int64_t task_rows[3]; /* rows per task of each matrix */
     const uint8_t *act[3]; /* matvec path: x prepared for the matrix's type, one block of
                               act_bytes per token */
     size_t act_bytes;
@@ -168,7 +201,7 @@ static void lin_finish(const lin_job *j, const lin_out *o, int64_t r0, int64_t r
     }
 }
 
-/* One task: a fixed range of rows of one matrix, for every token of the batch. */
+/* One task: a range of rows of one matrix (task_rows of them), for every token of the batch. */
 static void lin_task(void *ctx, int64_t task, int thread)
 {
     const lin_job *j = ctx;
@@ -176,8 +209,9 @@ static void lin_task(void *ctx, int64_t task, int thread)
     while (task >= j->task_end[i]) i++;
     const lin_out *o = &j->out[i];
     const model_mat *w = o->w;
-    const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * MODEL_ROWS;
-    const int64_t r1 = r0 + MODEL_ROWS < w->n_out ? r0 + MODEL_ROWS : w->n_out;
+    const int64_t rows = j->task_rows[i];
+    const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * rows;
+    const int64_t r1 = r0 + rows < w->n_out ? r0 + rows : w->n_out;
 
     /* Register tiles of rows × tokens: each weight is read and unpacked once per tile of
      * tokens, and every value is what decoding that token alone would give. */
@@ -196,7 +230,8 @@ static void lin_run(nt_model *m, const float *x, int32_t n_tok, const lin_out *o
         const model_mat *w = outs[i].w;
         j.out[i] = outs[i];
         bytes += (size_t)w->n_out * w->row_bytes;
-        total += (w->n_out + MODEL_ROWS - 1) / MODEL_ROWS;
+        j.task_rows[i] = forward_task_rows(m, w->n_out, w->row_bytes, n_tok);
+        total += (w->n_out + j.task_rows[i] - 1) / j.task_rows[i];
         j.task_end[i] = total;
         /* Matrices of one type share the prepared activations. */
         int k = 0;

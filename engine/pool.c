@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Rounds of busy-waiting before a worker sleeps. A decode step runs a few hundred short jobs
  * back to back; spinning across the small serial gaps between them avoids a wake-up per job,
@@ -42,8 +43,10 @@ struct pool {
     int n_started;
 
     pool_job jobs[2];      /* the job of generation g is in jobs[g & 1] */
-    _Atomic uint64_t state; /* generation << 32 | next unclaimed task */
-    atomic_llong done;     /* tasks of the current job completed */
+    _Alignas(64) _Atomic uint64_t state; /* generation << 32 | next unclaimed task */
+    _Alignas(64) atomic_llong done; /* tasks of the current job completed; on its own cache
+                                       line: workers add to it while others claim from state */
+    _Alignas(64) char pad_; /* nothing else on done's line */
     atomic_int sleepers;   /* workers asleep (or about to be) on cv */
     atomic_bool quit;
 
@@ -106,8 +109,9 @@ static void *pool_worker_main(void *arg)
 pool *nt_pool_init(int n_threads)
 {
     if (n_threads < 1) n_threads = 1;
-    pool *p = calloc(1, sizeof *p);
+    pool *p = aligned_alloc(64, sizeof *p); /* state and done on lines of their own */
     if (!p) return NULL;
+    memset(p, 0, sizeof *p);
     p->n = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
