@@ -105,6 +105,17 @@ fifo_case "replay" replay "$tmp/fifo"
 fifo_case "export" export "$tmp/fifo"
 fifo_case "--resume" --resume "$tmp/fifo" -p hi
 fifo_case "--persona" --persona "$tmp/fifo" -p hi
+fifo_case "serve -m" serve -m "$tmp/fifo" --port 0
+# The config file of the remote servers (read at every start): a FIFO, and one nested 40,000
+# deep, are refused with their place, at once.
+mkdir -p "$tmp/cfgf/natter" "$tmp/cfgd/natter"; mkfifo "$tmp/cfgf/natter/config.yaml"
+XDG_CONFIG_HOME="$tmp/cfgf" timeout 20 "$NATTER" -m x.gguf -p hi </dev/null >"$tmp/cfg.out" 2>&1
+check "a FIFO as the config file ($(head -1 "$tmp/cfg.out"))" \
+    grep -q "cfgf/natter/config.yaml: is a FIFO (named pipe), not a regular file" "$tmp/cfg.out"
+deep 'api-base: ' >"$tmp/cfgd/natter/config.yaml"
+XDG_CONFIG_HOME="$tmp/cfgd" timeout 20 "$NATTER" -m x.gguf -p hi </dev/null >"$tmp/cfg.out" 2>&1
+check "a 40,000-deep config file ($(head -c 160 "$tmp/cfg.out"))" \
+    grep -q "cfgd/natter/config.yaml:1:74: YAML nested deeper than 64 levels" "$tmp/cfg.out"
 printf 'name: p\nsystem: s\ncontext:\n  - file: %s\n' "$tmp/fifo" >"$tmp/pctx.yaml"
 fifo_case "a persona's context: file" --check "$tmp/pctx.yaml"
 timeout 20 "$NATTER" -m /tmp -p hi </dev/null >"$tmp/dir.out" 2>&1
