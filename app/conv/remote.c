@@ -141,10 +141,13 @@ int remote_init(remote **out, const remote_cfg *cfg, nt_err *err)
     /* The URL shown and recorded: no user, password or query (a key may hide in either). */
     CURLU *u = curl_url();
     char *pub = NULL, *host = NULL, *port = NULL;
-    if (!u || curl_url_set(u, CURLUPART_URL, r->base, 0) != CURLUE_OK) {
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, r->base, 0) : CURLUE_OUT_OF_MEMORY;
+    if (uc != CURLUE_OK) {
         curl_url_cleanup(u);
         remote_free(r);
-        return nt_err_set(err, NT_ERR_INVALID, "the API base is not a valid URL");
+        /* curl's reason, not the URL: a key may hide in it. */
+        return nt_err_set(err, NT_ERR_INVALID, "the API base is not a valid URL (%s)",
+                          curl_url_strerror(uc));
     }
     curl_url_set(u, CURLUPART_USER, NULL, 0);
     curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
