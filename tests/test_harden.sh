@@ -297,6 +297,12 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
         T send-keys -t nt "/branch 1" Enter
         if wait_for "alternative 1 of 2; " 100 && [ "$(cap | grep -c '^Assistant: Type /quit')" -eq 3 ]; then ok
         else bad "TERM=dumb: /regen and /branch write the answer shown" "$(cap)"; fi
+        # /replay: its view grows token by token on the same lines, then the verdict.
+        T send-keys -t nt "/replay $(ls "$st"/natter/sessions/ | head -n 1 | sed 's/\.yaml$//')" Enter
+        if wait_for "replay done: 2 of 2 answers matched the recording" 200 &&
+           [ "$(cap | grep -c '^ *Type /quit, or press Ctrl-C twice')" -ge 2 ] &&
+           cap | grep -q '^-> matched the recording'; then ok
+        else bad "TERM=dumb: /replay writes its view as it grows" "$(cap)"; fi
         T send-keys -t nt "/quit" Enter
         if wait_for "EXIT=0" 100; then ok; else bad "TERM=dumb: /quit leaves with status 0" "$(cap)"; fi
         check "TERM=dumb: the session is saved" grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml

@@ -261,8 +261,8 @@ static int tui_model(tui *t, const char *args)
     t->pending_path = path;
     const char *base = strrchr(path, '/');
     snprintf(t->u.status.ask, sizeof t->u.status.ask, "Switch to %.100s: keep the conversation and "
-             "read it into the new model (y), start a new one (n), or stay (Esc)?",
-             base ? base + 1 : path);
+             "read it into the new model (y), start a new one (n), or stay (%s)?",
+             base ? base + 1 : path, t->plain ? "Enter" : "Esc");
     t->u.msg.text[0] = '\0';
     return UI_R_STATUS | UI_R_MESSAGE;
 }

@@ -231,11 +231,12 @@ static void plain_show(plain *p)
         const char *note = u->note;
         size_t old = p->note ? strlen(p->note) : 0;
         if (note) {
-            /* A note that grows (the /replay view) is written by what it grew by. */
+            /* A note that grows (the /replay view, token by token) is written by what it
+             * grew by, on the same line; any other note whole, on lines of its own. */
             const char *from = p->note && !strncmp(note, p->note, old) ? note + old : note;
             if (from == note) plain_fresh_line(p);
             plain_puts(p, from);
-            plain_fresh_line(p);
+            if (from == note) plain_fresh_line(p);
         }
         free(p->note);
         p->note = note ? strdup(note) : NULL;

@@ -221,7 +221,8 @@ int tui_replay_start(tui *t, const char *name)
     strbuf_printf(&rp->text, "replay of %s (read-only; the conversation stays as it is)\n", name);
     tui_replay_show(t);
     t->u.hist.follow = true;
-    return UI_R_HISTORY | UI_R_STATUS | tui_message(t, TS_NOTE, "replaying %.200s (Esc stops)", name);
+    return UI_R_HISTORY | UI_R_STATUS | tui_message(t, TS_NOTE, "replaying %.200s (%s stops)", name,
+                                                   t->plain ? "Ctrl-C" : "Esc");
 }
 
 /* One event of the replay thread: the note grows. */
