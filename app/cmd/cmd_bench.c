@@ -1,8 +1,10 @@
-/* cmd_bench.c — `natter bench [-m MODEL] [--threads N] [--json] [--quick]`.
+/* cmd_bench.c — `natter bench [-m MODEL] [--threads N] [--depth N] [--kv-type T] [--json]
+ * [--quick]`.
  *
  * Measures, in one run: this machine's memory read bandwidth (threads streaming through a
- * buffer far larger than the caches) and f32 FMA peak, then per model the prompt speed
- * (a 128-token prompt) and the generation speed (64 tokens, one at a time). Decoding one
+ * buffer far larger than the caches), a STREAM triad over the same buffer as a cross-check,
+ * and the f32 FMA peak, then per model the prompt speed (a 128-token prompt) and the
+ * generation speed (64 tokens, one at a time), both after --depth tokens of context. Decoding one
  * token reads every weight once, so bandwidth ÷ (bytes of weights read per token) is the
  * ceiling of generation speed; prompt processing is bounded by arithmetic instead. Each speed
  * is printed with the fraction of its ceiling it reaches.
@@ -50,7 +52,9 @@ static double bench_now(void)
 
 typedef struct bench_thread {
     const uint64_t *p;
-    size_t n;     /* uint64 words */
+    size_t n;     /* uint64 words (the triad: doubles of each array) */
+    double *ta;   /* the triad: a = b + s·c, each n doubles of this thread's share */
+    const double *tb, *tc;
     int64_t iters;
     uint64_t sink;
     float fsink;
@@ -100,6 +104,20 @@ __attribute__((target("avx512f"))) static float bench_fma_avx512(int64_t iters)
     s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
     return _mm512_reduce_add_ps(s);
 }
+
+/* STREAM's triad a[i] = b[i] + s·c[i], with non-temporal stores: a is written without being
+ * read into the caches first, so the 24 bytes per element STREAM counts are the bytes that move
+ * (normal stores would read a too, moving 32). */
+__attribute__((target("avx512f"))) static void bench_triad_avx512(double *a, const double *b,
+                                                                 const double *c, size_t n)
+{
+    const __m512d s = _mm512_set1_pd(3.0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm512_stream_pd(a + i, _mm512_fmadd_pd(s, _mm512_load_pd(c + i), _mm512_load_pd(b + i)));
+    for (; i < n; i++) a[i] = b[i] + 3.0 * c[i];
+    _mm_sfence();
+}
 #endif
 
 static uint64_t bench_read_scalar(const uint64_t *p, size_t n)
@@ -124,6 +142,19 @@ static void *bench_read_main(void *arg)
     }
 #endif
     t->sink = bench_read_scalar(t->p, t->n);
+    return NULL;
+}
+
+static void *bench_triad_main(void *arg)
+{
+    bench_thread *t = arg;
+#ifdef BENCH_X86
+    if (t->simd) {
+        bench_triad_avx512(t->ta, t->tb, t->tc, t->n);
+        return NULL;
+    }
+#endif
+    for (size_t i = 0; i < t->n; i++) t->ta[i] = t->tb[i] + 3.0 * t->tc[i];
     return NULL;
 }
 
@@ -174,8 +205,10 @@ static int bench_buf_init(bench_buf *b, size_t mib)
         b->p = NULL;
         return -1;
     }
-    /* Touch every page with non-zero data so no pass reads the shared zero page. */
-    for (size_t i = 0; i < b->bytes / 8; i++) b->p[i] = i;
+    /* Touch every page with non-zero data so no pass reads the shared zero page; the values
+     * are ordinary doubles (1, 2, 3, ...), which the triad computes with at full speed. */
+    double *d = (double *)(void *)b->p;
+    for (size_t i = 0; i < b->bytes / 8; i++) d[i] = (double)(i + 1);
     return 0;
 }
 
@@ -197,6 +230,30 @@ static double bench_bandwidth(const bench_buf *b, int n_threads, int passes)
         if (bw > best) best = bw;
     }
     if (sink == 42) text_printf(stderr, " "); /* keeps the reads from being optimised away */
+    return best;
+}
+
+/* Best STREAM triad bandwidth in bytes/s (24 bytes an element: two read, one written), the
+ * buffer cut into three arrays and each thread given a contiguous share of each: a second
+ * measurement of the same limit by another access pattern (reads and writes, several streams
+ * per thread), printed next to the read bandwidth so a wrong one shows. */
+static double bench_triad(const bench_buf *b, int n_threads, int passes)
+{
+    if (!b->p) return 0;
+    double *d = (double *)(void *)b->p;
+    const size_t third = (b->bytes / 8 / 3) & ~(size_t)7;
+    const size_t per = (third / (size_t)n_threads) & ~(size_t)7;
+    bench_thread args[64];
+    bool simd = bench_have_avx512();
+    double best = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        for (int i = 0; i < n_threads; i++)
+            args[i] = (bench_thread){.ta = d + (size_t)i * per, .tb = d + third + (size_t)i * per,
+                                     .tc = d + 2 * third + (size_t)i * per, .n = per, .simd = simd};
+        double dt = bench_run_threads(bench_triad_main, args, n_threads);
+        double bw = 24.0 * (double)per * n_threads / dt;
+        if (bw > best) best = bw;
+    }
     return best;
 }
 
@@ -467,7 +524,8 @@ typedef struct bench_ctx {
     int n_threads;
     int32_t depth;     /* --depth: tokens already in the cache when pp and tg are timed */
     int32_t kv_type;   /* --kv-type */
-    double bw, flops;  /* measured at the start */
+    double bw, flops;  /* measured at the start: read bandwidth (the limit's), FMA peak */
+    double triad;      /* STREAM triad bandwidth at the start (printed next to bw) */
     bench_buf buf;     /* for measuring the bandwidth again next to each model's run */
 } bench_ctx;
 
@@ -714,6 +772,7 @@ int cmd_bench(int argc, char **argv)
         return 1;
     }
     bc.bw = bench_bandwidth(&bc.buf, bc.n_threads, 5);
+    bc.triad = bench_triad(&bc.buf, bc.n_threads, 5);
     bc.flops = bench_flops(bc.n_threads);
     /* A busy machine lowers every number: say how busy it was. */
     double load = -1;
@@ -734,6 +793,10 @@ int cmd_bench(int argc, char **argv)
         bench_json_int(&w, "buffer_mib", quick ? 64 : 512);
         bench_json_num(&w, "gb_per_s", bc.bw / 1e9, 3);
         bench_json_end(&w);
+        bench_json_begin(&w, "memory_triad_bandwidth");
+        bench_json_int(&w, "threads", bc.n_threads);
+        bench_json_num(&w, "gb_per_s", bc.triad / 1e9, 3);
+        bench_json_end(&w);
         bench_json_begin(&w, "f32_fma_peak");
         bench_json_int(&w, "threads", bc.n_threads);
         bench_json_num(&w, "gflop_per_s", bc.flops / 1e9, 3);
@@ -744,8 +807,11 @@ int cmd_bench(int argc, char **argv)
             text_printf(stdout, "; load average %.2f%s", load,
                    load > 0.5 ? " (other processes compete: the numbers are pessimistic)" : "");
         text_printf(stdout, "\n");
-        text_printf(stdout, "memory read bandwidth: %.1f GB/s (%d MiB buffer)\n", bc.bw / 1e9,
-               quick ? 64 : 512);
+        text_printf(stdout, "memory read bandwidth: %.1f GB/s (%d MiB buffer); STREAM triad %.1f GB/s\n",
+                    bc.bw / 1e9, quick ? 64 : 512, bc.triad / 1e9);
+        if (bc.triad > 0 && (bc.bw > 1.5 * bc.triad || bc.triad > 1.5 * bc.bw))
+            text_printf(stdout, "  (the two differ by more than half: the machine is busy, or one "
+                                "figure is wrong; the limits below use the read bandwidth)\n");
         if (bc.flops > 0) text_printf(stdout, "f32 FMA peak: %.1f GFLOP/s (AVX-512)\n", bc.flops / 1e9);
         else text_printf(stdout, "f32 FMA peak: not measured (no AVX-512)\n");
     }
