@@ -261,9 +261,18 @@ if command -v tmux >/dev/null 2>&1; then
     else
         bad "/replay of a remote session asks its server again" "$(cap)"
     fi
+    # /persona with one naming another server: the chat says the server is not switched.
+    printf 'name: Elsewhere\nsystem: s\nbackend:\n  api-base: http://127.0.0.1:1/v1\n' >"$tmp/elsewhere.yaml"
+    T send-keys -t nt "/persona $tmp/elsewhere.yaml" Enter
+    wait_for "(y/n)" 30 && T send-keys -t nt y
+    if wait_for "answered as before (the server it names applies when natter starts" 30; then
+        ok "/persona naming another server: said, not switched"
+    else
+        bad "/persona naming another server: said, not switched" "$(cap | tail -n 4)"
+    fi
     T send-keys -t nt C-d
 else
-    skip "tmux is not installed" 3
+    skip "tmux is not installed" 4
 fi
 
 # --- llama.cpp's llama-server, an independent implementation --------------------------------------

@@ -126,6 +126,13 @@ static int tui_persona(tui *t, const char *args)
     if (notes) ui_set_note(&t->u, UI_NOTE_INFO, notes);
     free(notes);
     if (t->u.msg.text[0]) return f | UI_R_HISTORY; /* what went wrong, or does not fit */
+    /* A persona's backend is chosen when natter starts (cli_pick_backend): said, not done
+     * (its URL is not repeated: it may carry a password). */
+    remote *rm = worker_remote(t->w);
+    if (p->backend.api_base && !(rm && cli_same_base(remote_base(rm), p->backend.api_base)))
+        return f | UI_R_HISTORY |
+               tui_message(t, TS_NOTE, "persona %.100s: a new conversation, answered as before (the "
+                           "server it names applies when natter starts with --persona)", p->name);
     return f | UI_R_HISTORY | tui_message(t, TS_NOTE, "persona %.100s: a new conversation", p->name);
 }
 

@@ -200,9 +200,10 @@ int tui_use_persona(tui *t, persona *p, const char *system)
     tui_new_session(t);
     tui_session_refs(t);
     tui_count_fixed(t);
-    /* Said now, not at the first question that cannot be answered. */
+    /* Said now, not at the first question that cannot be answered. A server's context is its
+     * own (n_ctx 0: not known here). */
     int32_t n_ctx = chat_n_ctx(t->chat);
-    if (u->persona_tokens >= n_ctx)
+    if (n_ctx > 0 && u->persona_tokens >= n_ctx)
         return UI_R_ALL | tui_message(t, TS_ERROR, "persona %.60s: its fixed part (%d tokens) does "
                                       "not fit the context of %d tokens: %d too many (--ctx, or "
                                       "another persona)", p->name, (int)u->persona_tokens,
