@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/versus.sh — natter against llama.cpp's llama-bench on the same GGUF files, side by side.
 #
-#   bench/versus.sh [-n NATTER] [-r ROUNDS] [-t "1 2"] LLAMA_BENCH [MODEL.gguf ...]
+#   bench/versus.sh [-n NATTER] [-r ROUNDS] [-t "1 2"] [-k KV_TYPE] LLAMA_BENCH [MODEL.gguf ...]
 #
 # For every model and thread count it runs `natter bench -m MODEL --json` and
 # `llama-bench -m MODEL -p 128 -n 64 -r 1 -o csv` alternately, ROUNDS times each (the order flips
@@ -10,22 +10,27 @@
 # both programs under the same conditions, so the ratios hold better than either number. The
 # 1-minute load average is printed before and after. Without MODEL arguments it takes the
 # files `natter bench` writes in its cache folder (run `natter bench` once to create them).
+# -k f32|f16|q8_0 sets both programs' KV cache type (natter --kv-type, llama-bench -ctk/-ctv,
+# with -fa 1 for q8_0, which llama.cpp needs for a quantized V cache); default f16, both
+# programs' default.
 set -eu
 
 natter=build/natter
 rounds=3
 threads="1 2"
-while getopts n:r:t: opt; do
+kv=f16
+while getopts n:r:t:k: opt; do
     case $opt in
     n) natter=$OPTARG ;;
     r) rounds=$OPTARG ;;
     t) threads=$OPTARG ;;
-    *) echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] LLAMA_BENCH [MODEL.gguf ...]" >&2; exit 2 ;;
+    k) kv=$OPTARG ;;
+    *) echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] [-k KV_TYPE] LLAMA_BENCH [MODEL.gguf ...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 if [ $# -lt 1 ]; then
-    echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] LLAMA_BENCH [MODEL.gguf ...]" >&2
+    echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] [-k KV_TYPE] LLAMA_BENCH [MODEL.gguf ...]" >&2
     exit 2
 fi
 llama=$1
@@ -45,7 +50,7 @@ load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?"; }
 
 # natter: prints "PP TG" tokens/s of one run
 run_natter() {
-    "$natter" bench -m "$1" --threads "$2" --json 2>/dev/null |
+    "$natter" bench -m "$1" --threads "$2" --kv-type "$kv" --json 2>/dev/null |
         awk -F'"tokens_per_s":' '/"test":"pp128"/ { split($2, a, ","); pp = a[1] }
                                  /"test":"tg64"/ { split($2, a, ","); tg = a[1] }
                                  END { if (pp == "" || tg == "") exit 1; print pp, tg }'
@@ -53,7 +58,9 @@ run_natter() {
 
 # llama-bench: the same two numbers from its CSV (columns found by name)
 run_llama() {
-    "$llama" -m "$1" -t "$2" -p 128 -n 64 -r 1 -o csv 2>/dev/null |
+    fa=0
+    [ "$kv" = q8_0 ] && fa=1
+    "$llama" -m "$1" -t "$2" -p 128 -n 64 -r 1 -ctk "$kv" -ctv "$kv" -fa "$fa" -o csv 2>/dev/null |
         awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
                  { gsub(/"/, "") }
                  $col["n_prompt"] == 128 && $col["n_gen"] == 0 { pp = $col["avg_ts"] }
@@ -93,8 +100,8 @@ for m in "$@"; do
         lg=$(cut -d' ' -f2 "$tmp/$key.llama" 2>/dev/null | median)
         awk -v m="$(basename "$m")" -v t="$t" -v np="$np" -v lp="$lp" -v ng="$ng" -v lg="$lg" 'BEGIN {
             printf "%-36s %3s | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f\n", m, t, np, lp,
-                   lp > 0 ? np / lp : 0, ng, lg, lg > 0 ? ng / lg : 0 }'
+                   (lp > 0 ? np / lp : 0), ng, lg, (lg > 0 ? ng / lg : 0) }'
     done
 done
 echo
-echo "tokens/s, medians of $rounds interleaved runs each; ratio = natter / llama.cpp"
+echo "tokens/s, medians of $rounds interleaved runs each, $kv KV cache; ratio = natter / llama.cpp"
