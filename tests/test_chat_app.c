@@ -167,6 +167,18 @@ static void test_regen(void)
     answer(w, c, &s, 24, NULL);
     T_EQ_STR(last_turn(c)->text, sampled);
     T_EQ_INT(last_turn(c)->params.seed, 1234);
+    /* After another question was answered, the logits kept are that prompt's: going back
+     * to the first answer (the branch before it) evaluates the prompt's last token again,
+     * and the answer is the same as from the kept logits. */
+    T_EQ_INT(chat_add_user(c, "Lily"), NT_OK);
+    answer(w, c, &p, 8, NULL);
+    T_EQ_INT(chat_switch(c, 1, 0), NT_OK); /* the first answer; "Lily" stays below the other */
+    T_EQ_INT(chat_regen(c), NT_OK);
+    d = answer(w, c, &s, 24, &job);
+    T_EQ_INT(job.n_tokens, 0);
+    T_EQ_INT(d.n_prompt, 1);
+    T_EQ_STR(last_turn(c)->text, sampled);
+    T_EQ_INT(chat_n_nodes(c), 8); /* Q, 5 answers, Lily and its answer */
     free(sampled);
     free(first_text);
     nt_tokens_free(&first);

@@ -210,19 +210,20 @@ static void chat_mark_current(chat *c, size_t k)
 
 /* Removes node k and everything below it from the tree (the later nodes move down, their
  * parents renumbered). reveal: the group's last remaining alternative becomes current when
- * k was; else the path ends above it. */
-static void chat_delete(chat *c, size_t k, bool reveal)
+ * k was; else the path ends above it. NT_OK, or NT_ERR_NOMEM with nothing removed (the last
+ * node, which has nothing below it, goes without memory). */
+static int chat_delete(chat *c, size_t k, bool reveal)
 {
     size_t parent = c->nodes[k].parent;
     bool was = c->nodes[k].current;
-    /* Children come after their parents: one pass marks the subtree (parent = CHAT_ROOT - 1
-     * for a node that goes: no real index is that large). */
+    /* Where each node moves (CHAT_ROOT: it goes). Children come after their parents, so one
+     * pass finds the subtree. */
     size_t *map = malloc(c->n_nodes * sizeof *map);
+    if (!map && k + 1 != c->n_nodes) return NT_ERR_NOMEM;
     size_t out = 0;
     for (size_t j = 0; j < c->n_nodes; j++) {
         size_t p = c->nodes[j].parent;
-        bool gone = j == k || (j > k && p != CHAT_ROOT && map && map[p] == CHAT_ROOT);
-        if (!map) gone = j >= k; /* no memory for the map: what follows k goes too */
+        bool gone = j == k || (map && j > k && p != CHAT_ROOT && map[p] == CHAT_ROOT);
         if (gone) {
             if (map) map[j] = CHAT_ROOT;
             chat_turn_release(&c->nodes[j]);
@@ -243,6 +244,7 @@ static void chat_delete(chat *c, size_t k, bool reveal)
                 break;
             }
     chat_path_update(c); /* never grows: cannot fail */
+    return NT_OK;
 }
 
 /* Takes path positions [from, n_path) off the path: turn `from` stops being current (it
@@ -416,7 +418,7 @@ static chat_turn *chat_push_turn(chat *c, enum nt_chat_role role)
 /* Removes the turn chat_push_turn just added (a failure after it). */
 static void chat_pop_turn(chat *c)
 {
-    chat_delete(c, c->n_nodes - 1, false);
+    chat_delete(c, c->n_nodes - 1, false); /* the last node: cannot fail */
 }
 
 int chat_add_user(chat *c, const char *text)
@@ -1200,10 +1202,12 @@ char *chat_edit(chat *c)
     char *text = strdup(chat_pt(c, u)->text);
     if (!text) return NULL;
     /* With answers it is an alternative worth keeping; alone, its text is all it was. */
-    if ((size_t)u + 1 < c->n_path || chat_alternatives(c, (size_t)u + 1, NULL) > 0)
+    if ((size_t)u + 1 < c->n_path || chat_alternatives(c, (size_t)u + 1, NULL) > 0) {
         chat_cut(c, (size_t)u);
-    else
-        chat_delete(c, c->path[u], false);
+    } else if (chat_delete(c, c->path[u], false) != NT_OK) {
+        free(text);
+        return NULL;
+    }
     return text;
 }
 
@@ -1211,8 +1215,7 @@ int chat_undo(chat *c)
 {
     long u = chat_last_user(c);
     if (u < 0 || chat_busy(c)) return NT_ERR_INVALID;
-    chat_delete(c, c->path[u], true);
-    return NT_OK;
+    return chat_delete(c, c->path[u], true);
 }
 
 void chat_clear(chat *c)

@@ -199,7 +199,7 @@ int chat_regen(chat *c);
 char *chat_edit(chat *c);
 /* Removes the last exchange (question and answer, with every alternative answer to it and
  * what followed them) from the tree; the path then shows the question's last remaining
- * alternative, if any. NT_ERR_INVALID when there is none. */
+ * alternative, if any. NT_ERR_INVALID when there is none; NT_ERR_NOMEM (nothing removed). */
 int chat_undo(chat *c);
 /* Removes every turn, every branch (the system prompt, the examples and the greeting stay). */
 void chat_clear(chat *c);

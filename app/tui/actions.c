@@ -538,7 +538,10 @@ static int action_EDIT(tui *t, const char *args)
     return UI_R_HISTORY | UI_R_INPUT | UI_R_STATUS |
            tui_message(t, TS_NOTE, t->plain ? "the last question is above, to send again as it is or changed (the old "
                                               "one stays as an alternative: /branch)"
-                                            : "the last question is back in the input line");
+                                            : chat_alternatives(t->chat, chat_n_turns(t->chat), NULL) > 0
+                                                  ? "the last question is back in the input line (the old one "
+                                                    "stays as an alternative: Alt-Up)"
+                                                  : "the last question is back in the input line");
 }
 
 /* ---- branches: each /regen and /edit keeps what it replaces (chat.h) ---- */
