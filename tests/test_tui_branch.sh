@@ -224,4 +224,24 @@ else
     bad "the session records every answer; each /ab side started from the cached prompt" "$(grep -E '^(- role|  alternative_to|  current|  prompt_tokens)' "$f")"
 fi
 replay_all "$f" 5 "replay --check replays both sides of every /ab"
+# two personas: each side takes the persona's sampling values
+start -m "'$MODEL'" --max-tokens 8 --ctx 256 --system "''"
+ask "Tom went"
+T send-keys -t nt "/ab concise guide" Enter
+if wait_for "Keep A or B?" 150 && cap | grep -qE "^A  concise .*│ B  guide "; then
+    ok "/ab with two personas compares their sampling values"
+else
+    bad "/ab with two personas compares their sampling values" "$(cap)"
+fi
+T send-keys -t nt Escape
+check "Esc keeps B" wait_for "kept B (guide)" 50
+idle
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0" 50
+f=$(ls -t "$SESS"/*.yaml | head -n 1)
+if grep -q "params: {temp: 0.3," "$f" && grep -q "params: {temp: 0.2," "$f"; then
+    ok "the sides were written with concise's temperature (0.3) and guide's (0.2)"
+else
+    bad "the sides were written with concise's temperature (0.3) and guide's (0.2)" "$(grep 'params:' "$f")"
+fi
 finish
