@@ -303,6 +303,15 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
            [ "$(cap | grep -c '^ *Type /quit, or press Ctrl-C twice')" -ge 2 ] &&
            cap | grep -q '^-> matched the recording'; then ok
         else bad "TERM=dumb: /replay writes its view as it grows" "$(cap)"; fi
+        # /ab: both sides written, labelled, then its a/b question answered by a line.
+        T send-keys -t nt "/ab temp=0 top-k=1" Enter
+        if wait_for "Keep A or B? (a/b)" 200 && cap | grep -q '^Assistant (A: temp=0): Type /quit' &&
+           cap | grep -q '^Assistant (B: top-k=1): Type /quit'; then
+            T send-keys -t nt "a" Enter
+            if wait_for "natter: kept A (temp=0)" 100; then ok; else bad "TERM=dumb: /ab's choice" "$(cap)"; fi
+        else
+            bad "TERM=dumb: /ab writes both sides and asks" "$(cap)"
+        fi
         T send-keys -t nt "/quit" Enter
         if wait_for "EXIT=0" 100; then ok; else bad "TERM=dumb: /quit leaves with status 0" "$(cap)"; fi
         check "TERM=dumb: the session is saved" grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml

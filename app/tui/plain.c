@@ -93,7 +93,15 @@ static void plain_answer(plain *p, const chat_turn *a)
 {
     if (!p->labelled) {
         plain_fresh_line(p);
-        plain_puts(p, "Assistant: ");
+        const ui *u = &p->t->u;
+        if (u->ab.shown && u->ab.live >= 0) { /* /ab: which side this is */
+            char label[160];
+            snprintf(label, sizeof label, "Assistant (%c: %s): ", u->ab.live ? 'B' : 'A',
+                     u->ab.label[u->ab.live]);
+            plain_puts(p, label);
+        } else {
+            plain_puts(p, "Assistant: ");
+        }
         p->labelled = true;
     }
     const char *text = a->text ? a->text : "";
@@ -270,12 +278,14 @@ static void plain_show(plain *p)
 static void plain_take(plain *p, char *line)
 {
     tui *t = p->t;
-    if (t->pending || t->pending_model) {
-        /* The y/n question: its first letter; an empty line is Esc (stay as it is). */
+    if (t->pending || t->pending_model || t->u.ab.choosing) {
+        /* The question of the status line (y/n, a/b): its first letter; an empty line is Esc
+         * (stay as it is; /ab keeps B, the answer shown). */
         const char *a = line + strspn(line, " \t");
         int key = a[0] ? (unsigned char)a[0] : CK_ESC;
         if (t->pending) tui_confirm(t, key);
-        else tui_model_confirm(t, key);
+        else if (t->pending_model) tui_model_confirm(t, key);
+        else tui_ab_key(t, key == '\t' ? 'x' : key); /* no Tab here: nothing to switch to */
         return;
     }
     t->ctrlc_armed = t->eof_armed = false;
@@ -292,7 +302,8 @@ static void plain_take(plain *p, char *line)
 /* The next question typed during an answer, once there is none. */
 static bool plain_held(plain *p)
 {
-    if (!p->held.n || tui_busy(p->t) || p->t->quit || p->t->pending || p->t->pending_model)
+    if (!p->held.n || tui_busy(p->t) || p->t->quit || p->t->pending || p->t->pending_model ||
+        p->t->u.ab.choosing)
         return false;
     size_t len = strlen(p->held.s);
     char *q = strdup(p->held.s);
@@ -357,7 +368,7 @@ static void plain_signals(plain *p)
     p->mid_line = true; /* the terminal's ^C is on the line */
     if (tui_busy(t)) {
         tui_action(t, CMD_STOP, ""); /* a question typed meanwhile is asked next */
-    } else if (t->pending || t->pending_model) {
+    } else if (t->pending || t->pending_model || t->u.ab.choosing) {
         plain_take(p, "");
     } else if (t->ctrlc_armed) {
         t->quit = true;

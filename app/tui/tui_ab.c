@@ -139,7 +139,8 @@ int tui_ab_done(tui *t, enum gen_end end)
     }
     u->ab.choosing = true;
     u->ab.side = 0;
-    snprintf(u->status.ask, sizeof u->status.ask, "Keep A or B? (a/b; Tab: the other side's probabilities)");
+    snprintf(u->status.ask, sizeof u->status.ask, "Keep A or B? (a/b%s)",
+             t->plain ? "" : "; Tab: the other side's probabilities");
     return UI_R_ALL;
 }
 
