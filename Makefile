@@ -95,8 +95,9 @@ $(LIBAPP): $(APP_OBJ)
 $(NATTER): $(BUILD)/app/main.o $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+# Objects before the libraries (the tiny model objects test_arch adds below call into them).
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_LIB_OBJ) $(LIBAPP) $(LIBTRAIN) $(LIBENGINE)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS_ALL)
 
 # test_arch and test_arch_features generate the tiny models themselves; mktiny writes one
 # for the reference script.

@@ -326,13 +326,19 @@ static void deq_q3_K(const void *src, float *y, int64_t n)
 const int8_t quant_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                      1,    13,   25,  38,  53,  69,  89,  113};
 
-/* 32 values from 16 bytes of IQ4 nibbles: value j low nibble of byte j, value j + 16 high. */
-static void iq4_values(const uint8_t qs[16], int v[32])
+/* 32 values from 16 bytes of 4-bit codes looked up in table (IQ4's codebook, MXFP4's fp4
+ * values): value j low nibble of byte j, value j + 16 high. */
+static void nibble_values(const int8_t table[16], const uint8_t qs[16], int v[32])
 {
     for (int j = 0; j < 16; j++) {
-        v[j] = quant_iq4_values[qs[j] & 0x0f];
-        v[j + 16] = quant_iq4_values[qs[j] >> 4];
+        v[j] = table[qs[j] & 0x0f];
+        v[j + 16] = table[qs[j] >> 4];
     }
+}
+
+static void iq4_values(const uint8_t qs[16], int v[32])
+{
+    nibble_values(quant_iq4_values, qs, v);
 }
 
 static void deq_iq4_nl(const void *src, float *y, int64_t n)
@@ -343,6 +349,29 @@ static void deq_iq4_nl(const void *src, float *y, int64_t n)
         float d = nt_quant_f16_to_f32(x[b].d);
         iq4_values(x[b].qs, v);
         for (int j = 0; j < 32; j++) y[j] = d * (float)v[j];
+    }
+}
+
+const int8_t quant_mxfp4_values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+float quant_e8m0_half(uint8_t e)
+{
+    /* e = 0 and 1 land below the normal range: the bit pattern of 2^-128 and 2^-127 there. */
+    const uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+
+static void deq_mxfp4(const void *src, float *y, int64_t n)
+{
+    const quant_block_mxfp4 *x = src;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++, y += 32) {
+        const float d = quant_e8m0_half(x[b].e);
+        nibble_values(quant_mxfp4_values, x[b].qs, v);
+        for (int j = 0; j < 32; j++) y[j] = (float)v[j] * d;
     }
 }
 
@@ -676,6 +705,23 @@ static float dot_iq4_nl_act(const void *row, const void *act, int64_t n)
     return sum;
 }
 
+/* MXFP4 against int8 activations, as IQ4_NL: |sum| ≤ 32 · 12 · 127, exact in int32; the
+ * block's scale is a power of two, so only the final products round. */
+static float dot_mxfp4_act(const void *row, const void *act, int64_t n)
+{
+    const quant_block_mxfp4 *x = row;
+    const quant_act32 *a = act;
+    float sum = 0.0f;
+    int v[32];
+    for (int64_t b = 0; b < n / 32; b++) {
+        nibble_values(quant_mxfp4_values, x[b].qs, v);
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += v[j] * a[b].qs[j];
+        sum += quant_e8m0_half(x[b].e) * a[b].d * (float)s;
+    }
+    return sum;
+}
+
 /* IQ4_XS: |sum| ≤ 8 sub-blocks · 32 · 127·127 · 32 < 2^31, exact in int32. */
 static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
 {
@@ -714,6 +760,7 @@ static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_Q3_K] = {deq_q3_K, act256_prep, dot_q3_K_act, NULL, NULL},
     [NT_TYPE_IQ4_NL] = {deq_iq4_nl, act32_prep, dot_iq4_nl_act, NULL, NULL},
     [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs_act, NULL, NULL},
+    [NT_TYPE_MXFP4] = {deq_mxfp4, act32_prep, dot_mxfp4_act, NULL, NULL},
 };
 
 bool nt_quant_type_supported(int type)
@@ -873,7 +920,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16:
         return (size_t)n * sizeof(float);
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
-    case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL:
+    case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS:

@@ -19,8 +19,8 @@
  * What the activation buffer holds, per weight type:
  *   F32, F16, BF16        x itself as f32 (a copy): exact inputs, f32 accumulation.
  *   Q8_0, Q4_0, Q4_1,     quant_act32 blocks: 32 values as int8 with an f32 scale
- *   Q5_0, Q5_1, IQ4_NL    (scale = max|x| / 127 over the block, round to nearest even) and
- *                         the block's integer sum. Products are summed exactly in integers;
+ *   Q5_0, Q5_1, IQ4_NL,   (scale = max|x| / 127 over the block, round to nearest even) and
+ *   MXFP4                 the block's integer sum. Products are summed exactly in integers;
  *                         only the per-block scaling is float.
  *   Q2_K, Q3_K, Q4_K,     quant_act256 blocks: 256 values as int8 with an f32 scale and int16
  *   Q5_K, Q6_K, IQ4_XS    sums of each 16 (ggml's block_q8_K idea, with our own layout;
@@ -98,6 +98,13 @@ typedef struct { uint16_t d, scales_h; uint8_t scales_l[4]; uint8_t qs[128]; } q
 
 /* The fixed non-linear codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl). */
 extern const int8_t quant_iq4_values[16];
+/* MXFP4 (OCP microscaling FP4, gpt-oss's experts): 32 values x = 2^(e-127)·fp4(q), q an e2m1
+ * code with nibbles as in Q4_0. Stored as ggml does: fp4 values doubled to whole numbers
+ * (quant_mxfp4_values) and the scale halved (quant_e8m0_half), so both are exact. */
+typedef struct { uint8_t e; uint8_t qs[16]; } quant_block_mxfp4;
+extern const int8_t quant_mxfp4_values[16];
+/* 2^(e-128) as a float (denormal below e = 2), exactly as ggml's GGML_E8M0_TO_FP32_HALF. */
+float quant_e8m0_half(uint8_t e);
 
 /* For the SIMD kernels: the 16 scales of a Q3_K block as bytes 0..63 (the signed scale is the
  * byte minus 32), unpacked a u32 word at a time: word w of the result takes its low nibbles
@@ -162,7 +169,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 /* --------------------------------------------------------------- the kernel API ----- */
 
 /* Is type one this module computes with? (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
- * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; the same list as nt_type_supported.) */
+ * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4; the same list as nt_type_supported;
+ * MXFP4 has only the portable kernels so far.) */
 bool nt_quant_type_supported(int type);
 
 /* Dequantizes n values (a multiple of the block length) from src into dst. Bit-identical to

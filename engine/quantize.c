@@ -1,8 +1,11 @@
-/* quantize.c — F32 → F16, BF16 and Q8_0 row quantizers (declared in natter.h).
+/* quantize.c — F32 → F16, BF16, Q8_0 and MXFP4 row quantizers (declared in natter.h).
  *
  * Q8_0 follows ggml's reference quantizer: per block of 32, d = max|x| / 127, q = round(x / d)
  * computed as round(x · (1/d)) with round-half-away-from-zero, and d stored as binary16. The
- * scalar conversions are the quant module's (round to nearest even, as ggml). */
+ * scalar conversions are the quant module's (round to nearest even, as ggml). MXFP4 puts each
+ * block's largest magnitude in the top binade of the fp4 range (scale 2^(floor(log2 max) - 2))
+ * and each value on its nearest fp4 value, the first in code order on a tie (so ±0 is code 0),
+ * which is what ggml's reference quantizer gives (tests/test_quant.c checks it on its output). */
 #include "quant.h"
 
 #include <math.h>
@@ -11,7 +14,36 @@
 bool nt_quantize_supported(int type)
 {
     return type == NT_TYPE_F32 || type == NT_TYPE_F16 || type == NT_TYPE_BF16 ||
-           type == NT_TYPE_Q8_0;
+           type == NT_TYPE_Q8_0 || type == NT_TYPE_MXFP4;
+}
+
+/* One row of n values (a multiple of 32) into MXFP4 blocks. */
+static void quantize_row_mxfp4(const float *x, quant_block_mxfp4 *y, int64_t n)
+{
+    for (int64_t b = 0; b < n / QUANT_QK32; b++, x += QUANT_QK32) {
+        float amax = 0;
+        for (int j = 0; j < QUANT_QK32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        int e = amax > 0 ? (int)floorf(log2f(amax)) - 2 + 127 : 0;
+        e = e < 0 ? 0 : e > 254 ? 254 : e;
+        /* In the doubled units of quant_mxfp4_values: a power of two, so x / d is exact. */
+        const float d = quant_e8m0_half((uint8_t)e);
+        y[b].e = (uint8_t)e;
+        uint8_t q[QUANT_QK32];
+        for (int j = 0; j < QUANT_QK32; j++) {
+            const float v = x[j] / d;
+            int best = 0;
+            float err = fabsf(v - (float)quant_mxfp4_values[0]);
+            for (int k = 1; k < 16; k++) {
+                const float ek = fabsf(v - (float)quant_mxfp4_values[k]);
+                if (ek < err) {
+                    err = ek;
+                    best = k;
+                }
+            }
+            q[j] = (uint8_t)best;
+        }
+        for (int j = 0; j < 16; j++) y[b].qs[j] = (uint8_t)(q[j] | q[j + 16] << 4);
+    }
 }
 
 /* One row of n values (a multiple of 32) into Q8_0 blocks. */
@@ -55,6 +87,9 @@ size_t nt_quantize_rows(int type, const float *src, void *dst, int64_t n_rows, i
             break;
         case NT_TYPE_Q8_0:
             quantize_row_q8_0(src, (quant_block_q8_0 *)(void *)out, n_per_row);
+            break;
+        case NT_TYPE_MXFP4:
+            quantize_row_mxfp4(src, (quant_block_mxfp4 *)(void *)out, n_per_row);
             break;
         }
     }

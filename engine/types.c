@@ -46,6 +46,7 @@ static const nt_type_info nt_types[NT_TYPE_COUNT_] = {
     [NT_TYPE_BF16] = {"BF16", 1, 2},
     [NT_TYPE_TQ1_0] = {"TQ1_0", 256, 54},    /* 48 qs (base-3), 4 qh, f16 d */
     [NT_TYPE_TQ2_0] = {"TQ2_0", 256, 66},    /* 64 qs (2-bit), f16 d */
+    [NT_TYPE_MXFP4] = {"MXFP4", 32, 17},     /* e8m0 scale, 16 B FP4 (e2m1) nibbles */
 };
 
 static const nt_type_info *nt_type_get(int type)
@@ -88,7 +89,7 @@ bool nt_type_supported(int type)
     case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16: case NT_TYPE_Q8_0:
     case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0: case NT_TYPE_Q5_1:
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
-    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_NL: case NT_TYPE_IQ4_XS:
+    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_NL: case NT_TYPE_IQ4_XS: case NT_TYPE_MXFP4:
         return true;
     default:
         return false;

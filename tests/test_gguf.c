@@ -35,7 +35,7 @@ static void test_types(void)
         {NT_TYPE_I8, "I8", 1, 1}, {NT_TYPE_I16, "I16", 1, 2}, {NT_TYPE_I32, "I32", 1, 4},
         {NT_TYPE_I64, "I64", 1, 8}, {NT_TYPE_F64, "F64", 1, 8},
         {NT_TYPE_IQ1_M, "IQ1_M", 256, 56}, {NT_TYPE_TQ1_0, "TQ1_0", 256, 54},
-        {NT_TYPE_TQ2_0, "TQ2_0", 256, 66},
+        {NT_TYPE_TQ2_0, "TQ2_0", 256, 66}, {NT_TYPE_MXFP4, "MXFP4", 32, 17},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         T_EQ_STR(nt_type_name(want[i].type), want[i].name);
@@ -44,7 +44,7 @@ static void test_types(void)
         T_EQ_INT(nt_type_row_bytes(want[i].type, want[i].blen * 3), want[i].bbytes * 3);
     }
     /* Retired and unassigned ids. */
-    static const int unknown[] = {-1, 4, 5, 31, 32, 33, 36, 39, NT_TYPE_COUNT_, 99};
+    static const int unknown[] = {-1, 4, 5, 31, 32, 33, 36, 37, 38, NT_TYPE_COUNT_, 99};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         T_CHECK(nt_type_name(unknown[i]) == NULL);
         T_EQ_INT(nt_type_block_len(unknown[i]), 0);

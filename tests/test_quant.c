@@ -61,7 +61,7 @@ static const qtype qtypes[] = {
     {NT_TYPE_Q4_K, "q4_k", 0, 2, 63},   {NT_TYPE_Q5_K, "q5_k", 0, 2, 63},
     {NT_TYPE_Q6_K, "q6_k", 208, -1, 0}, {NT_TYPE_Q2_K, "q2_k", 80, 82, 15},
     {NT_TYPE_Q3_K, "q3_k", 108, -1, 0}, {NT_TYPE_IQ4_NL, "iq4_nl", 0, -1, 0},
-    {NT_TYPE_IQ4_XS, "iq4_xs", 0, -1, 0},
+    {NT_TYPE_IQ4_XS, "iq4_xs", 0, -1, 0}, {NT_TYPE_MXFP4, NULL, -1, -1, 0},
 };
 #define N_QTYPES (sizeof qtypes / sizeof qtypes[0])
 
@@ -92,6 +92,9 @@ static void fill_row(const qtype *t, uint8_t *row, int64_t n)
         for (int64_t i = 0; i < n; i++)
             put16(row + 2 * i, t->type == NT_TYPE_F16 ? nt_quant_f32_to_f16(rng_unit())
                                                       : nt_quant_f32_to_bf16(rng_unit()));
+    } else if (t->type == NT_TYPE_MXFP4) {
+        /* scales 2^-8 .. 2^3 (the whole e8m0 range is checked against ggml's table) */
+        for (size_t b = 0; b < bytes / 17; b++) row[b * 17] = (uint8_t)(119 + rng_next() % 12);
     } else {
         size_t bb = nt_type_block_bytes(t->type);
         for (size_t b = 0; b < bytes / bb; b++) {
@@ -304,6 +307,74 @@ static void test_dequant_fixtures(void)
         nt_gguf_close(g);
         free(ref);
     }
+}
+
+/* MXFP4 against ggml's own functions (tests/ref/mxfp4.py wrote tests/data/mxfp4-ggml.bin with
+ * node-llama-cpp's libggml-base): every scale byte with every fp4 code, then a real
+ * quantization by ggml's reference quantizer; natter's values must be bit-identical in every
+ * kernel set. */
+static void test_mxfp4_ggml(void)
+{
+    size_t len = 0;
+    uint8_t *f = (uint8_t *)t_read_file("tests/data/mxfp4-ggml.bin", &len);
+    const size_t table = 256 * 17 + 256 * 32 * 4, rows = 8, cols = 256;
+    const size_t real = rows * cols * 4 + rows * cols / 32 * 17 + rows * cols * 4;
+    T_ASSERT(f);
+    T_EQ_INT(len, table + real);
+    if (len != table + real) {
+        free(f);
+        return;
+    }
+    float *out = malloc(256 * 32 * 4);
+    T_ASSERT(out);
+    const struct { const uint8_t *blocks; const uint8_t *ref; int64_t n; const char *what; } parts[2] = {
+        {f, f + 256 * 17, 256 * 32, "every scale and code"},
+        {f + table + rows * cols * 4, f + table + rows * cols * 4 + rows * cols / 32 * 17,
+         (int64_t)(rows * cols), "ggml's quantization"},
+    };
+    for (int p = 0; p < 2; p++)
+        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+            if (!nt_quant_isa_available(isa)) continue;
+            memset(out, 0xff, (size_t)parts[p].n * 4);
+            nt_quant_dequant_row_isa(isa, NT_TYPE_MXFP4, parts[p].blocks, out, parts[p].n);
+            int64_t i = 0;
+            while (i < parts[p].n && memcmp(out + i, parts[p].ref + 4 * i, 4) == 0) i++;
+            if (i < parts[p].n) {
+                float r;
+                memcpy(&r, parts[p].ref + 4 * i, 4);
+                t_fail(__FILE__, __LINE__, "mxfp4/%s, %s: value %lld is %.9g (%08x), ggml %.9g (%08x)",
+                       nt_quant_isa_name(isa), parts[p].what, (long long)i, out[i], f2u(out[i]), r, f2u(r));
+            }
+        }
+    /* natter's quantizer (nt_quantize_rows, for writers of test models) gives ggml's blocks. */
+    const size_t qbytes = rows * cols / 32 * 17;
+    uint8_t *mine = malloc(qbytes);
+    T_ASSERT(mine);
+    T_EQ_INT(nt_quantize_rows(NT_TYPE_MXFP4, (const float *)(f + table), mine, (int64_t)rows,
+                              (int64_t)cols), qbytes);
+    for (size_t b = 0; b < qbytes / 17; b++)
+        if (memcmp(mine + 17 * b, parts[1].blocks + 17 * b, 17) != 0) {
+            t_fail(__FILE__, __LINE__, "mxfp4: natter's block %zu differs from ggml's", b);
+            break;
+        }
+    free(mine);
+    /* The quantization is faithful: each value within half an fp4 step of its input (a
+     * relative 1/4 of the block's largest below 8 times its scale, or the block's saturation). */
+    const float *x = (const float *)(f + table);
+    float *y = out;
+    nt_quant_dequant_row(NT_TYPE_MXFP4, parts[1].blocks, y, (int64_t)(rows * cols));
+    for (size_t b = 0; b < rows * cols / 32; b++) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+        for (int j = 0; j < 32; j++)
+            if (!(fabsf(y[32 * b + j] - x[32 * b + j]) <= amax / 4 + 1e-37f)) {
+                t_fail(__FILE__, __LINE__, "mxfp4 block %zu value %d: %.9g for %.9g (max %.9g)", b,
+                       j, y[32 * b + j], x[32 * b + j], amax);
+                break;
+            }
+    }
+    free(out);
+    free(f);
 }
 
 /* ---------------------------------------------------------------- dot products ----- */
@@ -566,6 +637,7 @@ static void test_layouts(void)
     T_EQ_INT(sizeof(quant_block_q2_K), nt_type_block_bytes(NT_TYPE_Q2_K));
     T_EQ_INT(sizeof(quant_block_q3_K), nt_type_block_bytes(NT_TYPE_Q3_K));
     T_EQ_INT(sizeof(quant_block_iq4_nl), nt_type_block_bytes(NT_TYPE_IQ4_NL));
+    T_EQ_INT(sizeof(quant_block_mxfp4), nt_type_block_bytes(NT_TYPE_MXFP4));
     T_EQ_INT(sizeof(quant_block_iq4_xs), nt_type_block_bytes(NT_TYPE_IQ4_XS));
     for (int ty = -1; ty <= NT_TYPE_COUNT_; ty++) T_EQ_INT(nt_quant_type_supported(ty), nt_type_supported(ty));
     T_CHECK(nt_quant_isa_available(nt_quant_isa_active()));
@@ -634,6 +706,7 @@ int main(void)
     T_RUN(test_f16_rounding);
     T_RUN(test_bf16);
     T_RUN(test_dequant_fixtures);
+    T_RUN(test_mxfp4_ggml);
     T_RUN(test_dot_kernels);
     T_RUN(test_matvec_split);
     T_RUN(test_matmat);

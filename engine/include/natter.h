@@ -80,7 +80,7 @@ enum nt_type {
     NT_TYPE_IQ3_XXS = 18, NT_TYPE_IQ1_S = 19, NT_TYPE_IQ4_NL = 20, NT_TYPE_IQ3_S = 21,
     NT_TYPE_IQ2_S = 22, NT_TYPE_IQ4_XS = 23, NT_TYPE_I8 = 24, NT_TYPE_I16 = 25,
     NT_TYPE_I32 = 26, NT_TYPE_I64 = 27, NT_TYPE_F64 = 28, NT_TYPE_IQ1_M = 29,
-    NT_TYPE_BF16 = 30, NT_TYPE_TQ1_0 = 34, NT_TYPE_TQ2_0 = 35,
+    NT_TYPE_BF16 = 30, NT_TYPE_TQ1_0 = 34, NT_TYPE_TQ2_0 = 35, NT_TYPE_MXFP4 = 39,
     NT_TYPE_COUNT_ = 40 /* ids at or above this are unknown */
 };
 
@@ -93,14 +93,14 @@ size_t nt_type_block_bytes(int type);
 /* Bytes of a row of n values; 0 if the type is unknown or n is not a multiple of its block. */
 size_t nt_type_row_bytes(int type, int64_t n);
 /* True for the types the forward pass can compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
- * Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS). */
+ * Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4). */
 bool nt_type_supported(int type);
 
 /* Row quantizers, for writers of GGUF files (the trainer's checkpoints, the bench's generated
  * models). Block layouts are ggml's and the rounding that of ggml's reference quantizers, so
  * a file written here matches one made by llama.cpp's `llama-quantize --pure` from the same
  * F32 data bit for bit. True for the target types nt_quantize_rows writes: F32, F16, BF16,
- * Q8_0. */
+ * Q8_0, MXFP4. */
 bool nt_quantize_supported(int type);
 /* Converts n_rows rows of n_per_row floats (row-major, contiguous) into dst, which holds
  * n_rows * nt_type_row_bytes(type, n_per_row) bytes. Returns the bytes written, or 0 when

@@ -21,6 +21,7 @@ const tiny_entry tiny_models[] = {
     {"qwen3-yarn", tiny_qwen3_yarn},
     {"qwen3-think", tiny_qwen3_think},
     {"qwen3moe", tiny_qwen3moe},
+    {"qwen3moe-mxfp4", tiny_qwen3moe_mxfp4},
     {"smollm3", tiny_smollm3},
     {"olmo2", tiny_olmo2},
     {"olmo2-swa", tiny_olmo2_swa},
@@ -246,6 +247,27 @@ float *tiny_rand(tiny_gen *g, const char *name, uint32_t n_dims, const int64_t *
     return g->rc ? NULL : v;
 }
 
+void tiny_rand_as(tiny_gen *g, const char *name, uint32_t n_dims, const int64_t *ne, float scale,
+                  int type)
+{
+    if (type == NT_TYPE_F32 || type == 0) {
+        tiny_rand(g, name, n_dims, ne, scale);
+        return;
+    }
+    int64_t n = 1;
+    for (uint32_t i = 0; i < n_dims; i++) n *= ne[i];
+    float *v = tiny_keep(g, (size_t)n * sizeof *v);
+    size_t bytes = nt_type_row_bytes(type, ne[0]) * (size_t)(n / ne[0]);
+    void *q = bytes ? tiny_keep(g, bytes) : NULL;
+    if (!v || !q) {
+        tiny_check(g, v ? NT_ERR_INVALID : NT_ERR_NOMEM, name);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) v[i] = scale * rng_uniform(&g->rng);
+    if (nt_quantize_rows(type, v, q, n / ne[0], ne[0]) != bytes) tiny_check(g, NT_ERR_INVALID, name);
+    tiny_check(g, nt_gguf_writer_add_tensor(g->w, name, type, n_dims, ne, q), name);
+}
+
 void tiny_norm(tiny_gen *g, const char *name, int64_t n, float spread)
 {
     float *v = tiny_keep(g, (size_t)n * sizeof *v);
@@ -352,9 +374,9 @@ void tiny_block_model(tiny_gen *g, const tiny_shape *s)
         if (s->n_expert) {
             const int64_t X = s->n_expert, FX = s->n_ff_exp;
             MAT("ffn_gate_inp.weight", E, X, 3.0f * in_e);
-            tiny_rand(g, NAME("ffn_gate_exps.weight"), 3, (const int64_t[]){E, FX, X}, 1.7f * in_e);
-            tiny_rand(g, NAME("ffn_down_exps.weight"), 3, (const int64_t[]){FX, E, X}, 1.7f / sqrtf((float)FX));
-            tiny_rand(g, NAME("ffn_up_exps.weight"), 3, (const int64_t[]){E, FX, X}, 1.7f * in_e);
+            tiny_rand_as(g, NAME("ffn_gate_exps.weight"), 3, (const int64_t[]){E, FX, X}, 1.7f * in_e, s->exps_type);
+            tiny_rand_as(g, NAME("ffn_down_exps.weight"), 3, (const int64_t[]){FX, E, X}, 1.7f / sqrtf((float)FX), s->exps_type);
+            tiny_rand_as(g, NAME("ffn_up_exps.weight"), 3, (const int64_t[]){E, FX, X}, 1.7f * in_e, s->exps_type);
         } else {
             MAT("ffn_gate.weight", E, F, 1.7f * in_e);
             MAT("ffn_down.weight", F, E, 1.7f / sqrtf((float)F));

@@ -36,6 +36,8 @@ typedef struct tiny_shape {
     bool qkv_bias;         /* attn_{q,k,v}.bias */
     bool qk_norm;          /* attn_{q,k}_norm.weight (head_dim) */
     uint32_t n_expert, n_expert_used, n_ff_exp; /* n_expert > 0: MoE FFN instead of dense */
+    int exps_type;         /* the expert tensors' type: 0 (F32) or NT_TYPE_MXFP4 (quantized
+                              from the same random values by nt_quantize_rows) */
     /* rope scaling: type NULL writes nothing */
     const char *rope_scaling;
     float rope_factor, rope_attn_factor;
@@ -80,6 +82,9 @@ void tiny_str(tiny_gen *g, const char *suffix, const char *v);
 /* An F32 tensor of uniform random values in [-scale, scale), dims ne[0..n_dims) (ne[0]
  * contiguous); returns its data (owned by g) or NULL after an error. */
 float *tiny_rand(tiny_gen *g, const char *name, uint32_t n_dims, const int64_t *ne, float scale);
+/* tiny_rand stored as type (F32, or one nt_quantize_rows writes: the random values quantized). */
+void tiny_rand_as(tiny_gen *g, const char *name, uint32_t n_dims, const int64_t *ne, float scale,
+                  int type);
 /* A norm weight: n values 1 + uniform(±spread). */
 void tiny_norm(tiny_gen *g, const char *name, int64_t n, float spread);
 /* output.weight: the embeddings' rows permuted and scaled down (row i of output is
@@ -120,6 +125,7 @@ int tiny_granite(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3_yarn(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3_think(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3moe(const char *path, const char *vocab_path, nt_err *err);
+int tiny_qwen3moe_mxfp4(const char *path, const char *vocab_path, nt_err *err);
 int tiny_smollm3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_olmo2(const char *path, const char *vocab_path, nt_err *err);
 int tiny_olmo2_swa(const char *path, const char *vocab_path, nt_err *err);
