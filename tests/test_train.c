@@ -447,6 +447,7 @@ static void check_engine_logits(int32_t n_head_kv, bool f16)
     nt_model *em = NULL;
     nt_model_params mp = nt_model_default_params();
     mp.n_threads = 2;
+    mp.kv_type = NT_TYPE_F32; /* the trainer computes in f32: compare like with like */
     T_EQ_INT(nt_model_load(&em, path, &mp, &e), NT_OK);
     if (!em) {
         fprintf(stderr, "nt_model_load: %s\n", e.msg);
@@ -713,6 +714,7 @@ static void test_init_from_gguf(void)
     nt_model *em = NULL;
     nt_model_params mp = nt_model_default_params();
     mp.n_threads = 1;
+    mp.kv_type = NT_TYPE_F32; /* the trainer computes in f32 */
     T_EQ_INT(nt_model_load(&em, src, &mp, &e), NT_OK);
     T_ASSERT(em != NULL);
     T_EQ_INT(nt_train_logits(m, tok.v, n, a, &e), NT_OK);
