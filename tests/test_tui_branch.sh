@@ -92,6 +92,14 @@ if echo "$line" | grep -qF "message 2: alternative 1 of 2" && [ -n "$kept" ] && 
 else
     bad "switching reads only the differing answer" "$line"
 fi
+# The first answer's candidates as they were written come back with it (kept by the tree).
+T send-keys -t nt F4
+if wait_for "candidate    before" 30 && cap | grep -qE "[0-9.]+% → +[0-9.]+%"; then
+    ok "the probabilities view shows the candidates of the answer switched back to"
+else
+    bad "the probabilities view shows the candidates of the answer switched back to" "$(cap)"
+fi
+T send-keys -t nt F4
 T send-keys -t nt M-Down
 sleep 0.2
 idle

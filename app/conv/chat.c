@@ -26,6 +26,7 @@ struct chat {
     size_t *path;
     size_t n_path, cap_path;
     size_t first;             /* first turn (path position) in the context */
+    uint64_t tree_gen;        /* chat_tree_gen: a new chat_gen_next() at every removal */
     long memory;              /* chat_set_memory: earlier exchanges kept, < 0 = all */
     bool think_switch;        /* the model's template has a thinking switch */
     enum chat_think think;    /* chat_set_think: for the next answers */
@@ -58,6 +59,13 @@ struct chat {
 static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n);
 static enum chat_think chat_think_now(const chat *c);
 
+/* Process-wide, so no two chats (one freed, one made at its address) share a generation. */
+static uint64_t chat_gen_next(void)
+{
+    static _Atomic uint64_t next = 1;
+    return next++;
+}
+
 /* Turn i of the current path. */
 static inline chat_turn *chat_pt(const chat *c, size_t i) { return &c->nodes[c->path[i]]; }
 
@@ -66,6 +74,7 @@ chat *chat_init(const nt_tokenizer *tok, enum nt_chat_family family, int32_t n_c
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->memory = -1;
+    c->tree_gen = chat_gen_next();
     c->system = strdup("");
     if (!c->system) {
         free(c);
@@ -214,6 +223,7 @@ static void chat_mark_current(chat *c, size_t k)
  * node, which has nothing below it, goes without memory). */
 static int chat_delete(chat *c, size_t k, bool reveal)
 {
+    c->tree_gen = chat_gen_next();
     size_t parent = c->nodes[k].parent;
     bool was = c->nodes[k].current;
     /* Where each node moves (CHAT_ROOT: it goes). Children come after their parents, so one
@@ -259,12 +269,15 @@ static void chat_cut(chat *c, size_t from)
 /* Removes every turn. */
 static void chat_delete_all(chat *c)
 {
+    c->tree_gen = chat_gen_next();
     for (size_t j = 0; j < c->n_nodes; j++) chat_turn_release(&c->nodes[j]);
     c->n_nodes = c->n_path = 0;
     c->first = 0;
 }
 
 size_t chat_n_nodes(const chat *c) { return c->n_nodes; }
+size_t chat_node_of(const chat *c, size_t i) { return i < c->n_path ? c->path[i] : CHAT_ROOT; }
+uint64_t chat_tree_gen(const chat *c) { return c->tree_gen; }
 
 const chat_turn *chat_node_at(const chat *c, size_t k)
 {

@@ -217,6 +217,11 @@ void chat_clear(chat *c);
  * for sessions. Borrowed; NULL out of range. */
 size_t chat_n_nodes(const chat *c);
 const chat_turn *chat_node_at(const chat *c, size_t k);
+/* The index among chat_node_at's of path position i (CHAT_ROOT out of range). */
+size_t chat_node_of(const chat *c, size_t i);
+/* Changes whenever turns leave the tree (and so node indices move): a value no chat had
+ * before, so what a caller keeps by node index is known stale when it differs. */
+uint64_t chat_tree_gen(const chat *c);
 /* The alternatives at path position i (i == chat_n_turns(): the turns below the path's end
  * that it does not show, after /edit or /regen): how many there are, and in *index (may be
  * NULL) which one the path shows, from 0 (the count when none is shown). 1 with *index 0 for

@@ -521,6 +521,9 @@ static int tui_next_greeting(tui *t)
 static int action_REGEN(tui *t, const char *args)
 {
     if (chat_n_turns(t->chat) == 0 && chat_greeting(t->chat)) return tui_next_greeting(t);
+    size_t n = chat_n_turns(t->chat);
+    if (n > 0 && chat_turn_at(t->chat, n - 1)->role == NT_ROLE_ASSISTANT && !tui_busy(t))
+        tui_stash_from(t, n - 1); /* the old answer stays an alternative: its candidates too */
     if (chat_regen(t->chat) != NT_OK)
         return tui_message(t, TS_NOTE, "/regen: there is no answer to write again");
     ui_truncate(&t->u, chat_n_turns(t->chat));
@@ -529,6 +532,8 @@ static int action_REGEN(tui *t, const char *args)
 
 static int action_EDIT(tui *t, const char *args)
 {
+    size_t n = chat_n_turns(t->chat);
+    if (n > 1 && chat_turn_at(t->chat, n - 1)->role == NT_ROLE_ASSISTANT) tui_stash_from(t, n - 1);
     char *q = chat_edit(t->chat);
     if (!q) return tui_message(t, TS_NOTE, "/edit: there is no question to edit");
     ui_truncate(&t->u, chat_n_turns(t->chat));

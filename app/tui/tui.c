@@ -441,15 +441,68 @@ int tui_show_loaded(tui *t, const char *msg)
     return f | (rf ? rf : tui_message(t, TS_NOTE, "%s", msg));
 }
 
+/* Drops the stash when the tree's indices moved since it was filled. */
+static void tui_stash_check(tui *t)
+{
+    if (t->stash_gen == chat_tree_gen(t->chat)) return;
+    for (size_t k = 0; k < t->n_stash; k++) ui_answer_free(&t->stash[k]);
+    free(t->stash);
+    t->stash = NULL;
+    t->n_stash = 0;
+    t->stash_gen = chat_tree_gen(t->chat);
+}
+
+void tui_stash_put(tui *t, size_t node, ui_answer *rec)
+{
+    tui_stash_check(t);
+    if (node == CHAT_ROOT || rec->n == 0) {
+        ui_answer_free(rec);
+        return;
+    }
+    if (node >= t->n_stash) {
+        ui_answer *v = realloc(t->stash, (node + 1) * sizeof *v);
+        if (!v) {
+            ui_answer_free(rec);
+            return;
+        }
+        memset(v + t->n_stash, 0, (node + 1 - t->n_stash) * sizeof *v);
+        t->stash = v;
+        t->n_stash = node + 1;
+    }
+    ui_answer_free(&t->stash[node]);
+    t->stash[node] = *rec;
+    memset(rec, 0, sizeof *rec);
+}
+
+void tui_stash_from(tui *t, size_t i)
+{
+    ui *u = &t->u;
+    for (size_t j = i; j < chat_n_turns(t->chat) && j < u->n_answers; j++)
+        tui_stash_put(t, chat_node_of(t->chat, j), &u->answers[j]);
+}
+
 int tui_switch_branch(tui *t, size_t i, size_t k)
 {
     ui *u = &t->u;
     if (tui_busy(t)) return tui_need_idle(t, "branch");
+    tui_stash_from(t, i);
     if (chat_switch(t->chat, i, k) != NT_OK)
         return tui_message(t, TS_ERROR, "/branch: there is no alternative %zu there", k + 1);
-    /* The history from the switch down is another one: its records and caches go. */
+    /* The history from the switch down is another one: its records come from the stash
+     * (their candidates as they were written), else from their tokens; the caches go. */
     ui_truncate(u, i);
-    for (size_t j = i; j < chat_n_turns(t->chat); j++) ui_answer_rebuild(u, j);
+    tui_stash_check(t);
+    for (size_t j = i; j < chat_n_turns(t->chat); j++) {
+        size_t node = chat_node_of(t->chat, j);
+        ui_answer *a = node < t->n_stash && t->stash[node].n ? ui_answer_at(u, j) : NULL;
+        if (a) {
+            ui_answer_free(a);
+            *a = t->stash[node];
+            memset(&t->stash[node], 0, sizeof *a);
+        } else {
+            ui_answer_rebuild(u, j);
+        }
+    }
     u->hist.follow = true;
     u->probs.pick = -1;
     size_t shown, n = chat_alternatives(t->chat, i, &shown);
@@ -1148,6 +1201,8 @@ done:
     session_free(t.sess);
     free(t.save_to);
     free(t.reread_note);
+    for (size_t k = 0; k < t.n_stash; k++) ui_answer_free(&t.stash[k]);
+    free(t.stash);
     ui_free(&t.u);
     chat_free(t.chat);
     worker_free(t.w); /* stops a running answer and joins the thread */

@@ -103,6 +103,7 @@ int tui_ab_start(tui *t, const char *args)
     const chat_turn *last = nt ? chat_turn_at(t->chat, nt - 1) : NULL;
     if (!last) return tui_message(t, TS_NOTE, "/ab: there is no question to answer yet");
     /* The last answer stays as an alternative; both new answers go beside it. */
+    if (last->role == NT_ROLE_ASSISTANT) tui_stash_from(t, nt - 1);
     if (last->role == NT_ROLE_ASSISTANT && chat_regen(t->chat) != NT_OK)
         return tui_message(t, TS_NOTE, "/ab: there is no question to answer");
     ui_truncate(u, chat_n_turns(t->chat));
@@ -161,6 +162,7 @@ int tui_ab_key(tui *t, int key)
     size_t n = chat_n_turns(t->chat);
     ui_answer rec = u->ab.rec[keep];
     memset(&u->ab.rec[keep], 0, sizeof rec);
+    tui_stash_put(t, u->ab.node[!keep], &u->ab.rec[!keep]); /* for when it is shown again */
     char label[96];
     snprintf(label, sizeof label, "%s", u->ab.label[keep]);
     tui_ab_close(t);

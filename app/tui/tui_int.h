@@ -64,6 +64,12 @@ typedef struct tui {
                               (a branch switch's), NULL: the loaded session's words (owned) */
     int32_t reread_keep;   /* its tokens kept in the KV cache */
     nt_sampler_params ab_params[2]; /* /ab: each side's parameters (ui.ab is the view) */
+    /* The probabilities records (ui_answer) of answers that left the path, by node index
+     * (chat_node_at), so that switching back shows their candidates again; valid while
+     * chat_tree_gen is stash_gen (a removal moves the indices: they are dropped then). */
+    ui_answer *stash;
+    size_t n_stash;
+    uint64_t stash_gen;
     double asked_at;       /* when the answer being written was submitted (monotonic s) */
     int32_t asked_keep;    /* its prompt tokens reused from the cache */
     tui_stats last, total; /* the last answer; every answer since the start */
@@ -128,6 +134,11 @@ void tui_update_meter(tui *t);
  * drawn again, the conversation read back into the model from where the paths part (the
  * shared prefix stays in the cache: the message says how many tokens were kept). */
 int tui_switch_branch(tui *t, size_t i, size_t k);
+/* Keeps the records of path positions [i, ...) by node before they leave the path (a
+ * switch, /regen, /edit, /ab); tui_switch_branch brings them back. */
+void tui_stash_from(tui *t, size_t i);
+/* Keeps rec (taken: *rec is zeroed) as node's record. */
+void tui_stash_put(tui *t, size_t node, ui_answer *rec);
 /* Records the persona and theme in use in the session (persona_ref, ycfg_ref). */
 void tui_session_refs(tui *t);
 
