@@ -584,12 +584,27 @@ static bool gguf_key_defines_model(const char *key)
            strcmp(key, "general.quantization_version") == 0;
 }
 
-uint64_t nt_gguf_model_hash(const nt_gguf *g)
+/* Feeds n bytes at p to st in pieces, asking stop between them; false when stopped. */
+static bool gguf_hash_bytes(XXH3_state_t *st, const uint8_t *p, size_t n, bool (*stop)(void *),
+                            void *user)
+{
+    const size_t piece = (size_t)4 << 20;
+    for (size_t o = 0; o < n; o += piece) {
+        if (stop && stop(user)) return false;
+        XXH3_64bits_update(st, p + o, n - o < piece ? n - o : piece);
+    }
+    return true;
+}
+
+bool nt_gguf_model_hash_until(const nt_gguf *g, bool (*stop)(void *user), void *user, uint64_t *out)
 {
     /* The cache is the only thing that changes in an nt_gguf after open: two threads that
      * both compute store the same value. */
     nt_gguf *mg = (nt_gguf *)g;
-    if (atomic_load(&mg->hashed)) return atomic_load(&mg->hash);
+    if (atomic_load(&mg->hashed)) {
+        *out = atomic_load(&mg->hash);
+        return true;
+    }
     XXH3_state_t st;
     XXH3_INITSTATE(&st);
     XXH3_64bits_reset(&st);
@@ -602,10 +617,18 @@ uint64_t nt_gguf_model_hash(const nt_gguf *g)
         XXH3_64bits_update(&st, g->base + g->t_info_off[i],
                            (size_t)(g->t_info_off[i + 1] - g->t_info_off[i] - 8));
     for (int64_t i = 0; i < g->n_tensors; i++)
-        XXH3_64bits_update(&st, g->t[i].data, g->t[i].nbytes);
+        if (!gguf_hash_bytes(&st, g->t[i].data, g->t[i].nbytes, stop, user)) return false;
     uint64_t h = XXH3_64bits_digest(&st);
     atomic_store(&mg->hash, h);
     atomic_store(&mg->hashed, true);
+    *out = h;
+    return true;
+}
+
+uint64_t nt_gguf_model_hash(const nt_gguf *g)
+{
+    uint64_t h = 0;
+    nt_gguf_model_hash_until(g, NULL, NULL, &h);
     return h;
 }
 size_t nt_gguf_alignment(const nt_gguf *g) { return g->alignment; }

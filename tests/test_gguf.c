@@ -371,6 +371,42 @@ static void test_model_hash(void)
     T_EQ_INT(hash_of(m), 0xfb408a3ff45a36b2ull);
 }
 
+static bool stop_at_third(void *user)
+{
+    int *asks = user;
+    return ++*asks >= 3;
+}
+
+static bool never_stop(void *user)
+{
+    ++*(int *)user;
+    return false;
+}
+
+/* nt_gguf_model_hash_until: stopped, it says so and remembers nothing; let run, it gives
+ * nt_gguf_model_hash's value, asking between pieces of the weights. */
+static void test_model_hash_until(void)
+{
+    const char *m = t_fixture("models/stories260K.gguf");
+    if (!m) T_SKIP("../shared/fixtures absent");
+    nt_gguf *g = NULL;
+    nt_err e = {0};
+    T_ASSERT(nt_gguf_open(&g, m, &e) == NT_OK);
+    int asks = 0;
+    uint64_t h = 0;
+    T_CHECK(!nt_gguf_model_hash_until(g, stop_at_third, &asks, &h));
+    T_EQ_INT(asks, 3);
+    asks = 0;
+    T_CHECK(nt_gguf_model_hash_until(g, never_stop, &asks, &h));
+    T_CHECK(h == 0xfb408a3ff45a36b2ull);
+    T_CHECK(asks >= 48); /* at least once per tensor: a stop never waits for the whole file */
+    asks = 0;
+    T_CHECK(nt_gguf_model_hash_until(g, stop_at_third, &asks, &h)); /* remembered now */
+    T_EQ_INT(asks, 0);
+    T_CHECK(nt_gguf_model_hash(g) == 0xfb408a3ff45a36b2ull);
+    nt_gguf_close(g);
+}
+
 static void test_writer_roundtrip(void)
 {
     nt_gguf_writer *w = nt_gguf_writer_init();
@@ -1302,6 +1338,7 @@ static void test_big_vocab(void)
 int main(void)
 {
     T_RUN(test_model_hash);
+    T_RUN(test_model_hash_until);
     T_RUN(test_types);
     T_RUN(test_stories260k);
     T_RUN(test_quant_fixtures);

@@ -211,7 +211,7 @@ static void check_same(const session *a, const session *b)
     T_EQ_STR(a->model.arch, b->model.arch);
     T_EQ_STR(a->model.name, b->model.name);
     T_CHECK(a->model.size == b->model.size);
-    T_CHECK(a->model.hash == b->model.hash);
+    T_CHECK(session_model_hash(&a->model) == session_model_hash(&b->model));
     T_EQ_INT(a->model.hash_v1, b->model.hash_v1);
     T_EQ_STR(a->persona ? a->persona : "(none)", b->persona ? b->persona : "(none)");
     T_EQ_STR(a->system, b->system);

@@ -116,7 +116,7 @@ int session_set_worker(session *s, worker *w)
 bool session_model_is(const session_model *m, const nt_gguf *g)
 {
     if (!g || m->api_base) return false; /* a remote record is no file's */
-    if (!m->hash_v1) return m->hash == nt_gguf_model_hash(g);
+    if (!m->hash_v1) return session_model_hash(m) == nt_gguf_model_hash(g);
     const char *path = nt_gguf_path(g), *slash = strrchr(path, '/');
     return m->file && strcmp(m->file, slash ? slash + 1 : path) == 0 &&
            m->size == nt_gguf_file_size(g);
@@ -152,15 +152,20 @@ bool session_model_same(const session_model *a, const session_model *b)
     if (a->api_base || b->api_base) /* remote: the same server and model */
         return a->api_base && b->api_base && !strcmp(a->api_base, b->api_base) && a->name &&
                b->name && !strcmp(a->name, b->name);
-    if (!a->hash_v1 && !b->hash_v1) return a->hash == b->hash;
+    if (!a->hash_v1 && !b->hash_v1) return session_model_hash(a) == session_model_hash(b);
     if (a->hash_v1 && b->hash_v1 && a->hash != b->hash) return false;
     return a->file && b->file && strcmp(a->file, b->file) == 0 && a->size == b->size;
+}
+
+uint64_t session_model_hash(const session_model *m)
+{
+    return m->g ? nt_gguf_model_hash(m->g) : m->hash;
 }
 
 void session_model_hash_text(const session_model *m, char buf[32])
 {
     snprintf(buf, 32, "%s:%016llx", m->hash_v1 ? "fnv1a64" : "xxh3",
-             (unsigned long long)m->hash);
+             (unsigned long long)session_model_hash(m));
 }
 
 int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
@@ -174,7 +179,7 @@ int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info)
     m.arch = strdup(info && info->arch ? info->arch : "");
     m.name = strdup(info && info->name ? info->name : "");
     m.size = nt_gguf_file_size(g);
-    m.hash = nt_gguf_model_hash(g);
+    m.g = g;
     m.kv_type = info ? info->kv_type : NT_TYPE_F32;
     if (!m.path || !m.file || !m.arch || !m.name) {
         session_model_release(&m);

@@ -43,7 +43,12 @@ typedef struct session_model {
     char *arch;     /* general.architecture, e.g. "llama" */
     char *name;     /* general.name or the file's base name */
     uint64_t size;  /* bytes */
-    uint64_t hash;  /* nt_gguf_model_hash, or an older natter's hash (hash_v1) */
+    uint64_t hash;  /* nt_gguf_model_hash, or an older natter's hash (hash_v1); while g is
+                       set, read from g instead (session_model_hash) */
+    const nt_gguf *g; /* the loaded model this record was made from (session_set_model),
+                       borrowed: its hash is read when first needed, so a chat starts without
+                       reading every weight first (the worker reads them in the background).
+                       The record is replaced before that model is freed. NULL: from a file */
     int32_t kv_type; /* the KV cache's type it ran with (enum nt_type: F32, F16 or Q8_0; replay
                         uses it). A file without it was recorded before natter had other cache
                         types: F32, which is 0, what a zeroed record holds. */
@@ -117,10 +122,13 @@ int session_set_remote(session *s, const char *api_base, const char *model, cons
 /* The backend of w: session_set_remote for a remote worker (what its server reported for the
  * last answer), else session_set_model for its model. Only while w runs no job. */
 int session_set_worker(session *s, worker *w);
+/* The record's model hash (from its model when it has one: nt_gguf_model_hash reads the
+ * weights once, about a second for 4 GB, unless the worker already did). */
+uint64_t session_model_hash(const session_model *m);
 /* The hash as the file writes it: "xxh3:" and 16 hex digits (or "fnv1a64:..." for hash_v1). */
 void session_model_hash_text(const session_model *m, char buf[32]);
-/* Fills s->model from a loaded model (nt_gguf_model_hash reads the weights once: about a
- * second for 4 GB; the engine remembers it). NT_OK or NT_ERR_NOMEM. */
+/* Fills s->model from a loaded model (its hash is read when first needed). NT_OK or
+ * NT_ERR_NOMEM. */
 int session_set_model(session *s, const nt_gguf *g, const nt_model_info *info);
 /* Copies the conversation of c (system prompt, examples, greeting, family, raw mode, context,
  * every turn of its tree, first turn) into s,

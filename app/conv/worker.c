@@ -39,6 +39,8 @@ struct worker {
     uint64_t job_gen;          /* live_gen when the job was submitted (its own params) */
 
     atomic_bool stop;
+    atomic_bool wanted;        /* a job or quit is waiting: the idle hash gives way */
+    bool hashed;               /* worker thread: the model's hash is read (worker_main) */
     int token_delay_ms;        /* NATTER_TEST_TOKEN_DELAY_MS: a testing aid, 0 = none */
     bool in_prompt;            /* worker thread only: progress is reported for prompts only */
 
@@ -394,15 +396,34 @@ out:
     done->n_past = (int32_t)src->ctx.n;
 }
 
+static bool worker_hash_stop(void *user)
+{
+    return atomic_load(&((worker *)user)->wanted);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->quit && !w->has_job) pthread_cond_wait(&w->cv, &w->mu);
+        while (!w->quit && !w->has_job) {
+            /* Idle with a model whose hash is not read yet: read it now, so that the first
+             * autosave (which records it) does not wait, and the weights page in meanwhile
+             * rather than before the screen. A job or quit interrupts it (it starts over at
+             * the next idle moment). */
+            if (w->m && !w->hashed) {
+                pthread_mutex_unlock(&w->mu);
+                uint64_t h;
+                w->hashed = nt_gguf_model_hash_until(nt_model_gguf(w->m), worker_hash_stop, w, &h);
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
         if (w->quit) break;
         worker_job job = w->job;
         w->has_job = false;
+        atomic_store(&w->wanted, false);
         pthread_mutex_unlock(&w->mu);
 
         worker_event done = {0};
@@ -439,6 +460,7 @@ static worker *worker_launch(worker *w, nt_err *err)
 {
     w->live = nt_sampler_default_params();
     atomic_init(&w->stop, false);
+    atomic_init(&w->wanted, false);
     w->events = queue_init(sizeof(worker_event), worker_event_drop);
     if (!w->events) {
         nt_err_set(err, NT_ERR_NOMEM, "worker: out of memory");
@@ -532,6 +554,7 @@ void worker_free(worker *w)
     if (!w) return;
     pthread_mutex_lock(&w->mu);
     w->quit = true;
+    atomic_store(&w->wanted, true);
     atomic_store(&w->stop, true);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -619,6 +642,7 @@ int worker_submit(worker *w, const worker_job *job)
     w->job_gen = w->live_gen;
     w->busy = true;
     w->has_job = true;
+    atomic_store(&w->wanted, true);
     atomic_store(&w->stop, false);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);

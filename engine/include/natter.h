@@ -173,6 +173,11 @@ uint64_t nt_gguf_file_size(const nt_gguf *g);
  * first call reads all the weights (about a second for a 4 GB file); later calls return the
  * remembered value. Safe to call from several threads. Sessions record it (natter-session(5)). */
 uint64_t nt_gguf_model_hash(const nt_gguf *g);
+/* The same, giving up as soon as stop(user) returns true (asked between pieces of a few
+ * megabytes): true with *out set when the hash is done (and remembered), false when stopped
+ * (nothing remembered: a later call starts over). So a caller can read the weights in the
+ * background, as their first use pages them in, and still quit at once. */
+bool nt_gguf_model_hash_until(const nt_gguf *g, bool (*stop)(void *user), void *user, uint64_t *out);
 size_t nt_gguf_alignment(const nt_gguf *g);
 
 int64_t nt_gguf_n_kv(const nt_gguf *g);
