@@ -6,7 +6,7 @@
  * with 2 threads. The replay test skips when the fixture is absent.
  *
  * Also a helper for tests/test_session.sh: `test_session --save-loop FILE` saves ever newer
- * versions of a session to FILE until killed, and `test_session --check-version FILE` checks
+ * versions of a session to FILE until killed (creating FILE.ready after the first), and `test_session --check-version FILE` checks
  * that FILE is one whole version (exit 0) and prints its number. */
 #include "conv/chat.h"
 #include "conv/params.h"
@@ -1549,6 +1549,7 @@ static int check_version(const char *path)
 static int save_loop(const char *path)
 {
     long v = 1;
+    bool ready = false;
     session *old = NULL;
     ycfg_diag d = {0};
     if (session_load(&old, path, NULL, &d) == NT_OK &&
@@ -1565,6 +1566,13 @@ static int save_loop(const char *path)
             return 1;
         }
         session_free(s);
+        if (!ready) { /* PATH.ready: the test's kill may come from now on */
+            char mark[4096];
+            snprintf(mark, sizeof mark, "%s.ready", path);
+            FILE *f = fopen(mark, "w");
+            if (f) fclose(f);
+            ready = true;
+        }
     }
 }
 

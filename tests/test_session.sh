@@ -18,9 +18,13 @@ if [ -x "$HELPER" ]; then
     f="$tmp/kill.yaml"
     last=0; broken=0; rounds=0
     for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        rm -f "$f.ready"
         "$HELPER" --save-loop "$f" &
         pid=$!
-        # 10..300 ms: many saves per run, the kill lands anywhere in one.
+        # Once it has saved a version (however slowly a loaded machine starts it; at most
+        # 10 s), 10..300 ms more: many saves per run, the kill lands anywhere in one.
+        k=0
+        while [ ! -f "$f.ready" ] && [ "$k" -lt 1000 ]; do sleep 0.01; k=$((k + 1)); done
         ms=$(( ($(od -An -N2 -tu2 /dev/urandom) % 290) + 10 ))
         sleep "$(printf '0.%03d' "$ms")"
         kill -9 "$pid" 2>/dev/null
@@ -40,7 +44,7 @@ if [ -x "$HELPER" ]; then
     check "kill -9 test saved at least a few versions (last $last)" [ "$last" -ge 3 ]
     check "session files are private (mode $(stat -c %a "$f"))" [ "$(stat -c %a "$f")" = 600 ]
     check "natter export reads the survivor" sh -c "'$NATTER' export '$f' --format json >/dev/null"
-    rm -f "$tmp"/kill.yaml.tmp*
+    rm -f "$tmp"/kill.yaml.tmp* "$f.ready"
 else
     skip "kill -9 test: $HELPER not built"
 fi
