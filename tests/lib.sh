@@ -57,6 +57,19 @@ finish() {
     exit $?
 }
 
+# tui_needs MODEL: the screen tests' requirements (tmux, the built binary, the model); when one
+# is missing, skips the whole script saying which.
+tui_needs() {
+    _missing=""
+    command -v tmux >/dev/null 2>&1 || _missing="tmux is not installed"
+    [ -x "$NATTER" ] || _missing="${_missing:+$_missing; }$NATTER is not built"
+    [ -f "$1" ] || _missing="${_missing:+$_missing; }$1 is absent"
+    if [ -n "$_missing" ]; then
+        skip "$T_NAME: $_missing"
+        finish
+    fi
+}
+
 # --- tmux: one pane, the session `nt` ---------------------------------------------------------
 T() { tmux -u -L "$T_SOCK" "$@"; }
 # cap: the pane's text now.

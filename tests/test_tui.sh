@@ -17,14 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 MODEL=$STORIES
 
-missing=""
-command -v tmux >/dev/null 2>&1 || missing="tmux is not installed"
-[ -x "$NATTER" ] || missing="${missing:+$missing; }$NATTER is not built"
-[ -f "$MODEL" ] || missing="${missing:+$missing; }$MODEL is absent"
-if [ -n "$missing" ]; then
-    skip "test_tui: $missing"
-    finish
-fi
+tui_needs "$MODEL"
 
 # start [COLS ROWS]: a fresh natter in a fresh session. The shell around it prints the exit
 # status afterwards so tests can see how natter ended and what the terminal looks like then.

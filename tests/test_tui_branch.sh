@@ -15,14 +15,7 @@
 MODEL=$STORIES
 case "$MODEL" in /*) ;; *) MODEL="$(pwd)/$MODEL" ;; esac
 
-missing=""
-command -v tmux >/dev/null 2>&1 || missing="tmux is not installed"
-[ -x "$NATTER" ] || missing="${missing:+$missing; }$NATTER is not built"
-[ -f "$MODEL" ] || missing="${missing:+$missing; }$MODEL is absent"
-if [ -n "$missing" ]; then
-    skip "test_tui_branch: $missing"
-    finish
-fi
+tui_needs "$MODEL"
 export XDG_STATE_HOME="$tmp/state" XDG_CONFIG_HOME="$tmp/config" HOME="$tmp/home"
 mkdir -p "$tmp/home" "$tmp/state" "$tmp/config"
 SESS="$tmp/state/natter/sessions"
