@@ -27,7 +27,7 @@ static const char *const chat_names[NT_CHAT_FAMILY_COUNT_] = {
     [NT_CHAT_LLAMA3] = "llama3", [NT_CHAT_ZEPHYR] = "zephyr", [NT_CHAT_PHI3] = "phi3",
     [NT_CHAT_GEMMA] = "gemma",   [NT_CHAT_MISTRAL] = "mistral", [NT_CHAT_PHI4] = "phi4",
     [NT_CHAT_MISTRAL_V7] = "mistral-v7", [NT_CHAT_MISTRAL_V7_TEKKEN] = "mistral-v7-tekken",
-    [NT_CHAT_DEEPSEEK3] = "deepseek3", [NT_CHAT_GRANITE] = "granite",
+    [NT_CHAT_DEEPSEEK3] = "deepseek3", [NT_CHAT_GRANITE] = "granite", [NT_CHAT_TULU] = "tulu",
 };
 
 const char *nt_chat_family_name(enum nt_chat_family f)
@@ -80,6 +80,11 @@ static enum nt_chat_family detect_n(const char *s, size_t n)
         return has(s, n, "<<SYS>>") ? NT_CHAT_LLAMA2 : NT_CHAT_MISTRAL;
     }
     if (has(s, n, "<|assistant|>") && has(s, n, "<|end|>")) return NT_CHAT_PHI3;
+    /* AllenAI's templates end a user message with a newline ('\n' in the Jinja text), where
+     * Zephyr's and TinyLlama's write eos_token or </s>. */
+    if (has(s, n, "<|user|>") && has(s, n, "<|assistant|>") &&
+        has(s, n, "'<|user|>\\n' + message['content'] + '\\n'"))
+        return NT_CHAT_TULU;
     if (has(s, n, "<|user|>")) return NT_CHAT_ZEPHYR;
     if (has(s, n, "<start_of_turn>")) return NT_CHAT_GEMMA;
     if (has(s, n, "<|start_header_id|>") && has(s, n, "<|end_header_id|>")) return NT_CHAT_LLAMA3;
@@ -175,6 +180,7 @@ typedef struct tagged_fmt {
     const char *close_system;   /* NULL: the same as close */
     const char *gen_open;       /* NULL: open[NT_ROLE_ASSISTANT] */
     bool trim;
+    const char *close_assistant; /* NULL: the same as close */
 } tagged_fmt;
 
 static const tagged_fmt tagged_fmts[NT_CHAT_FAMILY_COUNT_] = {
@@ -200,13 +206,19 @@ static const tagged_fmt tagged_fmts[NT_CHAT_FAMILY_COUNT_] = {
     /* The documented fallback: "System: S\n\n", "User: U\n", "Assistant: A\n"; the answer opens
      * with "Assistant:" and no space (the answer's first token carries its own). */
     [NT_CHAT_PLAIN] = {{"System: ", "User: ", "Assistant: "}, "\n", "\n\n", "Assistant:", false},
+    /* Tülu 3 and OLMo 2 Instruct (AllenAI): Zephyr's openings, but a message ends with a
+     * newline and an answer with the end-of-text token first. */
+    [NT_CHAT_TULU] = {{"<|system|>\n", "<|user|>\n", "<|assistant|>\n"}, "\n", NULL, NULL, false,
+                      "<|endoftext|>\n"},
 };
 
 static int fmt_tagged(const tagged_fmt *t, const nt_chat_msg *m, size_t n, bool gen, nt_chat_prompt *p)
 {
     int rc = NT_OK;
     for (size_t i = 0; i < n && rc == NT_OK; i++) {
-        const char *close = m[i].role == NT_ROLE_SYSTEM && t->close_system ? t->close_system : t->close;
+        const char *close = m[i].role == NT_ROLE_SYSTEM && t->close_system ? t->close_system
+                            : m[i].role == NT_ROLE_ASSISTANT && t->close_assistant ? t->close_assistant
+                                                                                   : t->close;
         rc = turn(p, t->open[m[i].role], m[i].content, t->trim, close);
     }
     if (rc == NT_OK && gen) rc = mk(p, t->gen_open ? t->gen_open : t->open[NT_ROLE_ASSISTANT]);

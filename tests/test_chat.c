@@ -112,6 +112,11 @@ static void test_exact_text(void)
          "<|start_of_role|>system<|end_of_role|>" SYS "<|end_of_text|>\n<|start_of_role|>user"
          "<|end_of_role|>Hello<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>Hi there"
          "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Who are you<|end_of_text|>\n"},
+        {NT_CHAT_TULU,
+         "<|system|>\n" SYS "\n<|user|>\nHello\n<|assistant|>\nHi there<|endoftext|>\n"
+         "<|user|>\nWho are you\n<|assistant|>\n",
+         "<|system|>\n" SYS "\n<|user|>\nHello\n<|assistant|>\nHi there<|endoftext|>\n"
+         "<|user|>\nWho are you\n"},
         {NT_CHAT_PLAIN,
          "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\nAssistant:",
          "System: " SYS "\n\nUser: Hello\nAssistant: Hi there\nUser: Who are you\n"},
@@ -459,6 +464,19 @@ static void test_detect(void)
          "{%- for message in messages %}\n    {%- if message['role'] == 'system' %}\n    {{- "
          "'<|start_of_role|>system<|end_of_role|>' + message['content'] + '<|end_of_text|>\n' }}",
          NT_CHAT_GRANITE},
+        {"OLMo-2-1124-7B-Instruct (Tülu)",
+         "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ "
+         "'<|system|>\\n' + message['content'] + '\\n' }}{% elif message['role'] == 'user' %}{{ "
+         "'<|user|>\\n' + message['content'] + '\\n' }}{% elif message['role'] == 'assistant' %}"
+         "{% if not loop.last %}{{ '<|assistant|>\\n'  + message['content'] + eos_token + '\\n' }}"
+         "{% else %}{{ '<|assistant|>\\n'  + message['content'] + eos_token }}{% endif %}{% endif %}"
+         "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}{% endfor %}",
+         NT_CHAT_TULU},
+        {"TinyLlama-1.1B-Chat (Zephyr: eos_token after every message)",
+         "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\\n' + "
+         "message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ "
+         "'<|assistant|>\\n'  + message['content'] + eos_token }}\n{% endif %}",
+         NT_CHAT_ZEPHYR},
         {"Qwen3 (ChatML with a thinking switch)",
          "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\n\n"
          "</think>\n\n' }}{%- endif %}{{- '<|im_start|>' + message.role + '\n' + content }}",

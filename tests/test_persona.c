@@ -497,6 +497,9 @@ static void test_render_families(void)
          "<|start_of_role|>system<|end_of_role|>" S "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>"
          "Hi Ada<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>Hello Bob.<|end_of_text|>\n"
          "<|start_of_role|>user<|end_of_role|>Q?<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>"},
+        {NT_CHAT_TULU,
+         "<|system|>\n" S "\n<|user|>\nHi Ada\n<|assistant|>\nHello Bob.<|endoftext|>\n<|user|>\nQ?\n"
+         "<|assistant|>\n"},
     };
     T_EQ_INT(sizeof cases / sizeof *cases, NT_CHAT_FAMILY_COUNT_);
     persona *p = render_persona();

@@ -364,6 +364,8 @@ size_t nt_tokenizer_stream_flush(const nt_tokenizer *t, nt_tokenizer_stream *s, 
  *                G: <｜Assistant｜>
  *   NT_CHAT_GRANITE <|start_of_role|>system<|end_of_role|>S<|end_of_text|>\n... per turn
  *                G: <|start_of_role|>assistant<|end_of_role|>
+ *   NT_CHAT_TULU    <|system|>\nS\n<|user|>\nU1\n<|assistant|>\nA1<|endoftext|>\n<|user|>\nU2\n
+ *                G: <|assistant|>\n (Tülu 3 and OLMo 2 Instruct)
  *   NT_CHAT_PLAIN   System: S\n\nUser: U1\nAssistant: A1\nUser: U2\nAssistant:
  *                For models without a template (base models continue it). G is "Assistant:"
  *                with no trailing space (the answer's first token carries its own space);
@@ -387,6 +389,7 @@ enum nt_chat_family {
     NT_CHAT_MISTRAL_V7_TEKKEN, /* the same without the spaces (Mistral Small 3.x) */
     NT_CHAT_DEEPSEEK3, /* <｜User｜>U<｜Assistant｜>A<｜end▁of▁sentence｜> (V3, R1 distills) */
     NT_CHAT_GRANITE,   /* <|start_of_role|>role<|end_of_role|>...<|end_of_text|>\n (Granite 3/4) */
+    NT_CHAT_TULU,      /* <|user|>\n...\n, answers ...<|endoftext|>\n (Tülu 3, OLMo 2 Instruct) */
     NT_CHAT_FAMILY_COUNT_
 };
 
