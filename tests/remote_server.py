@@ -27,6 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 KEY = os.environ.get("REMOTE_TEST_KEY", "")
+RANDOM_SERIAL = [0]  # "random" answers so far (see mode "random")
 
 
 def chunk(text=None, finish=None, chat=True, probs=False):
@@ -115,7 +116,11 @@ class H(BaseHTTPRequestHandler):
                                                   "supplied: top_k"}})
         self.start_stream()
         if mode == "random":  # a server that ignores the seed
-            self.sse(chunk("Random %d" % (time.time_ns() % 1000000007)))
+            # Each answer opens with the next letter after "Random ", so two answers always
+            # differ at character 7 (a clock's digits could share their first one).
+            RANDOM_SERIAL[0] += 1
+            self.sse(chunk("Random %s%d" % (chr(ord("A") + RANDOM_SERIAL[0] % 26),
+                                           time.time_ns() % 1000000007)))
             self.sse(chunk(None, "stop"))
             return self.sse("[DONE]")
         if mode == "echo":

@@ -235,7 +235,8 @@ check "resume: a remote session goes back to its server ($(cat "$tmp/e"))" \
 if command -v tmux >/dev/null 2>&1; then
     T new-session -d -s nt -x 110 -y 30 \
         "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' XDG_CONFIG_HOME='$tmp/config' LANG=C.UTF-8 \
-         LC_ALL=C.UTF-8 OPENAI_API_KEY=$KEY '$NATTER' --api-base '$BASE' -m nologprobs --system '' \
+         LC_ALL=C.UTF-8 MY_TEST_KEY=$KEY '$NATTER' --api-base '$BASE' -m nologprobs --system '' \
+         --api-key-env MY_TEST_KEY \
          2>'$tmp/tui-err'; echo EXIT=\$?; sleep 600"
     T set-option -t nt status off >/dev/null
     wait_for "F1 shows the keys" 100 || bad "the chat screen did not start" "$(cap; cat "$tmp/tui-err")"
@@ -255,12 +256,16 @@ if command -v tmux >/dev/null 2>&1; then
     # /replay of a remote session on the screen: asked of its server again. s.yaml was resumed
     # twice with -m echo, so its model is now "echo": the two echo answers match (the echo
     # repeats the seed), the first one, written by "ok", does not.
+    : >"$tmp/requests.log"
     T send-keys -t nt "/replay $tmp/s.yaml" Enter
     if wait_for "replay done: 2 of 3 answers matched" 100 && cap | grep -q "matched the recording (1 pieces"; then
         ok "/replay of a remote session asks its server again"
     else
         bad "/replay of a remote session asks its server again" "$(cap)"
     fi
+    # The chat's key variable (--api-key-env) goes with /replay to the same server.
+    check "/replay: the chat's key variable, for its server" \
+        sh -c "grep -q '\"auth\": \"ok\"' '$tmp/requests.log' && ! grep -q '\"auth\": \"none\"' '$tmp/requests.log'"
     # /persona with one naming another server: the chat says the server is not switched.
     printf 'name: Elsewhere\nsystem: s\nbackend:\n  api-base: http://127.0.0.1:1/v1\n' >"$tmp/elsewhere.yaml"
     T send-keys -t nt "/persona $tmp/elsewhere.yaml" Enter

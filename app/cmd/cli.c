@@ -14,6 +14,7 @@
 #include "model_find.h"
 #include "conv/persona.h"
 #include "conv/promptview.h"
+#include "conv/replay.h"
 #include "conv/session.h"
 #include "util/datadir.h"
 #include "util/strbuf.h"
@@ -644,6 +645,17 @@ bool cli_same_base(const char *a, const char *b)
     while (na > 0 && a[na - 1] == '/') na--;
     while (nb > 0 && b[nb - 1] == '/') nb--;
     return na == nb && !strncmp(a, b, na);
+}
+
+void cli_replay_server(const backend_cfg *cfg, const char *key_env, const char *base, replay_opts *ro)
+{
+    ro->api_key_env = key_env;
+    if (!ro->api_key_env && cfg && cfg->api_base && base && cli_same_base(cfg->api_base, base))
+        ro->api_key_env = cfg->api_key_env;
+    if (cfg) {
+        ro->connect_ms = (long)(cfg->connect_timeout * 1000);
+        ro->idle_ms = (long)(cfg->idle_timeout * 1000);
+    }
 }
 
 void cli_pick_backend(struct cli_opts *o)

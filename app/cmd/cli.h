@@ -111,6 +111,14 @@ void cli_pick_backend(struct cli_opts *o);
 bool cli_model_is_file(const char *m);
 /* Two base URLs name the same server ("…/v1/" and "…/v1" alike). */
 bool cli_same_base(const char *a, const char *b);
+/* How to ask a recorded server (BASE) again, for `natter replay` and /replay: KEY_ENV when the
+ * caller has one for that server, else the config file's key variable when CFG names that
+ * server (a key is never sent to a server its file did not name); CFG's timeouts. Sets
+ * ro->api_key_env (borrowed from KEY_ENV or CFG), ro->connect_ms and ro->idle_ms. CFG may be
+ * NULL. */
+struct replay_opts;
+void cli_replay_server(const struct backend_cfg *cfg, const char *key_env, const char *base,
+                       struct replay_opts *ro);
 
 /* Loads the model of o (with its context and threads). On failure prints "natter: <reason>"
  * to stderr and returns NULL. */

@@ -212,11 +212,7 @@ int cmd_replay(int argc, char **argv)
     bool remote = !o.model_path && (s->model.api_base || o.api_base);
     if (remote) {
         if (cli_load_config(&cfg) != 0) goto out;
-        const char *base = o.api_base ? o.api_base : s->model.api_base;
-        if (!o.api_key_env && cfg.api_base && cli_same_base(cfg.api_base, base))
-            o.api_key_env = cfg.api_key_env;
-        o.connect_ms = (long)(cfg.connect_timeout * 1000);
-        o.idle_ms = (long)(cfg.idle_timeout * 1000);
+        cli_replay_server(&cfg, o.api_key_env, o.api_base ? o.api_base : s->model.api_base, &o);
     }
     if (replay_init(&r, s, &o, &e) != NT_OK) {
         text_printf(stderr, "natter replay: %s: %s\n", s->path, e.msg);

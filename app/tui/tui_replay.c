@@ -39,6 +39,8 @@ struct tui_replay {
     char *name;             /* what the user asked for */
     char *model_path;       /* NULL: the recorded nt_model */
     int32_t n_threads;
+    replay_opts server;     /* a remote session: its key variable (borrowed from the chat's
+                               options, which outlive the thread) and timeouts */
     queue *q;
     pthread_t thread;
     pthread_mutex_t lock;   /* guards r and cancel */
@@ -82,7 +84,9 @@ static void *tui_replay_main(void *arg)
     tui_replay *rp = arg;
     const session *s = rp->s;
     nt_err err = {0};
-    replay_opts o = {.model_path = rp->model_path, .n_threads = rp->n_threads};
+    replay_opts o = rp->server;
+    o.model_path = rp->model_path;
+    o.n_threads = rp->n_threads;
     replay *r = NULL;
     int rc = replay_init(&r, s, &o, &err);
     pthread_mutex_lock(&rp->lock);
@@ -207,6 +211,13 @@ int tui_replay_start(tui *t, const char *name)
     if (t->sess && session_model_same(&s->model, &t->sess->model) && t->model_path)
         rp->model_path = strdup(t->model_path);
     rp->n_threads = t->opts->n_threads;
+    /* A remote session: the chat's own key variable when the chat talks to that server, else
+     * the config file's when it names it. */
+    if (s->model.api_base) {
+        const struct cli_opts *o = t->opts;
+        bool same = o->api_base && cli_same_base(o->api_base, s->model.api_base);
+        cli_replay_server(o->config, same ? o->api_key_env : NULL, s->model.api_base, &rp->server);
+    }
     pthread_mutex_init(&rp->lock, NULL);
     if (pthread_create(&rp->thread, NULL, tui_replay_main, rp) != 0) {
         queue_free(rp->q);
