@@ -8,7 +8,8 @@
 # back), exports take the current path and `natter replay --check` replays every branch; /ab
 # writes two answers from the same cached prompt (the second reads no prompt token), shows
 # them side by side (one above the other when narrow), the probabilities view for either
-# (Tab), and keeps one with a key, the other staying as an alternative that replays too.
+# (Tab), scrolls both back (PgUp) when they are longer than their boxes, and keeps one with a
+# key, the other staying as an alternative that replays too.
 # Private tmux server and XDG folders (lib.sh); skips cleanly without tmux, the binary or the
 # model.
 . "$(dirname "$0")/lib.sh"
@@ -245,4 +246,40 @@ if grep -q "params: {temp: 0.3," "$f" && grep -q "params: {temp: 0.2," "$f"; the
 else
     bad "the sides were written with concise's temperature (0.3) and guide's (0.2)" "$(grep 'params:' "$f")"
 fi
+# a long answer in a short box: the sides show their ends (the part being written), PgUp
+# scrolls both back to their starts, the label says which lines are shown
+T kill-server 2>/dev/null && sleep 0.3
+COLS=130 ROWS=12 start -m "'$MODEL'" --max-tokens 200 --ctx 256 --seed 3 --system "''"
+ask "Once upon a time"
+T send-keys -t nt "/ab temp=0.2 temp=0.9" Enter
+a_col() { cap | awk -F'│' '/^A  temp=0\.2/ {on = 1; next} on && /^a keeps A/ {on = 0} on {print $1}' | tr -d ' \n'; }
+if wait_for "Keep A or B?" 300 && cap | grep -qE "^A  temp=0\.2 .* lines ([2-9]|[1-9][0-9]+)–[0-9]+ of [0-9]+"; then
+    ok "/ab: a side longer than its box shows its end, and says which lines"
+else
+    bad "/ab: a side longer than its box shows its end, and says which lines" "$(cap)"
+fi
+a_end=$(a_col)
+for _i in 1 2 3 4 5 6 7 8 9 10; do T send-keys -t nt PPage; done
+sleep 0.5
+a_top=$(a_col)
+if cap | grep -qE '^A  temp=0\.2 .* lines 1–'; then
+    ok "PgUp scrolls the sides back to their starts"
+else
+    bad "PgUp scrolls the sides back to their starts" "$(cap)"
+fi
+T send-keys -t nt a
+wait_for "kept A (temp=0.2)" 50
+idle
+T resize-window -t nt -x 130 -y 60
+sleep 0.5
+shown=$(answer_text)
+if [ -n "$a_top" ] && [ "$a_top" != "$a_end" ] && [ "${shown#"$a_top"}" != "$shown" ]; then
+    ok "scrolled back, the side showed the start of the answer it keeps"
+else
+    bad "scrolled back, the side showed the start of the answer it keeps" "top: $a_top
+end: $a_end
+shown: $shown"
+fi
+T send-keys -t nt "/quit" Enter
+wait_for "EXIT=0" 50
 finish

@@ -685,6 +685,7 @@ static int tui_key(tui *t, const input_event *ev)
     }
     if (key != CK_CTRL_D) t->eof_armed = false;
     if (t->pending) return tui_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
+    if (t->u.ab.shown && !u->help.shown && (key == CK_PGUP || key == CK_PGDN)) return tui_ab_scroll(t, key);
     if (t->u.ab.choosing) return tui_ab_key(t, key) | UI_R_INPUT | UI_R_STATUS;
     if (t->pending_model) return tui_model_confirm(t, key) | UI_R_INPUT | UI_R_STATUS;
     if ((key == CK_ESC || key == CK_CTRL_C) && tui_busy(t)) {

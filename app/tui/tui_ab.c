@@ -145,6 +145,16 @@ int tui_ab_done(tui *t, enum gen_end end)
     return UI_R_ALL;
 }
 
+int tui_ab_scroll(tui *t, int key)
+{
+    ui_ab_view *ab = &t->u.ab;
+    int step = t->u.hist.h > 6 ? t->u.hist.h / 2 : 2; /* half a box: what was read stays in view */
+    ab->scroll += key == CK_PGUP ? step : -step;
+    if (ab->scroll > ab->scroll_max) ab->scroll = ab->scroll_max;
+    if (ab->scroll < 0) ab->scroll = 0;
+    return UI_R_HISTORY;
+}
+
 int tui_ab_key(tui *t, int key)
 {
     ui *u = &t->u;

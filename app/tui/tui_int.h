@@ -185,6 +185,9 @@ int tui_ab_done(tui *t, enum gen_end end);
 /* A key while the A/B view waits for the choice: a, b, Esc keep one; Tab switches the side
  * the probabilities view shows; other keys say what to press. */
 int tui_ab_key(tui *t, int key);
+/* PgUp or PgDn while the A/B view is shown (written or being written): both sides scroll
+ * back or forth by half a box, between their ends (0) and the longer side's start. */
+int tui_ab_scroll(tui *t, int key);
 
 /* ---- tui_docs.c ---- */
 

@@ -175,6 +175,9 @@ typedef struct ui_ab_view {
     int live;                   /* the side being written, -1 when none */
     int side;                   /* the side the probabilities view shows (Tab) */
     bool choosing;              /* both written: a key keeps one */
+    int scroll;                 /* rows scrolled back from the sides' ends (PgUp/PgDn);
+                                   0 follows the end, the part being written */
+    int scroll_max;             /* the longer side's rows beyond its room (view_ab_draw) */
 } ui_ab_view;
 
 /* The help screen (over the history). */
