@@ -186,6 +186,18 @@ T send-keys -t nt F4
 check "the probabilities view shows side A" wait_for "A: Token 16/16" 30
 T send-keys -t nt Tab
 check "Tab: the probabilities of side B" wait_for "B: Token 16/16" 30
+# Alt-Left picks B's token before the last: highlighted (reverse video) in B's column only
+T send-keys -t nt M-Left
+wait_for "B: Token 15/16" 30
+rev_in() { # rev_in COLUMN: a reverse-video run in the A/B rows' column 1 (A) or 2 (B)
+    T capture-pane -e -p -t nt | awk -F'│' -v c="$1" '/A  temp=0\.2/ {on = 1; next} /a keeps A/ {on = 0}
+        on && index($c, "\033[7m") {f = 1} END {exit !f}'
+}
+if rev_in 2 && ! rev_in 1; then
+    ok "the picked token is highlighted in its side's column"
+else
+    bad "the picked token is highlighted in its side's column" "$(T capture-pane -e -p -t nt | cat -v | head -n 12)"
+fi
 T send-keys -t nt x
 check "another key says what to press" wait_for "a keeps A, b keeps B" 30
 T send-keys -t nt a

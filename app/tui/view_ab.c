@@ -3,7 +3,8 @@
  * than UI_AB_SIDE_COLS), each under a label saying what it was written with. A side longer
  * than its room shows its end (the part being written) until PgUp scrolls both sides back
  * together (ui.ab.scroll rows from their ends); its label then says which lines are shown.
- * Its state is ui.ab; the handlers are app/tui/tui_ab.c. */
+ * The token the probabilities view picked is highlighted on the side it shows, as in the
+ * history. Its state is ui.ab; the handlers are app/tui/tui_ab.c. */
 #include "ui.h"
 
 #include "term.h"
@@ -20,7 +21,8 @@
 static void ab_side(ui *u, int s, int y, int x, int h, int w)
 {
     WINDOW *win = u->hist.win;
-    const chat_turn *t = ui_ab_turn(u, s, NULL);
+    const ui_answer *rec = NULL;
+    const chat_turn *t = ui_ab_turn(u, s, &rec);
     text_buf b = {0};
     text_line *lines = NULL;
     size_t n_lines = 0, cap = 0, from = 0, rows = h > 1 ? (size_t)(h - 1) : 0;
@@ -35,7 +37,23 @@ static void ab_side(ui *u, int s, int y, int x, int h, int w)
             body++;
             len--;
         }
-        text_buf_put(&b, body, len, beam ? TS_DIM : TS_TEXT, true);
+        /* The token the probabilities view picked (Alt-Left/Alt-Right) on the side it shows,
+         * highlighted as the history does, whole characters. */
+        size_t hs = len, he = len, skip = !beam && t->text ? (size_t)(body - t->text) : 0;
+        int pick = u->probs.pick;
+        if (!beam && rec && u->probs.shown && s == u->ab.side && pick >= 0 && (size_t)pick < rec->n &&
+            rec->off[pick] >= skip) {
+            hs = rec->off[pick] - skip;
+            he = ((size_t)pick + 1 < rec->n ? rec->off[pick + 1] : t->len) - skip;
+            if (he > len) he = len;
+            if (hs > he) hs = he;
+            while (hs < len && (body[hs] & 0xC0) == 0x80) hs++;
+            while (he < len && (body[he] & 0xC0) == 0x80) he++;
+        }
+        uint8_t tag = beam ? TS_DIM : TS_TEXT;
+        text_buf_put(&b, body, hs, tag, true);
+        text_buf_put(&b, body + hs, he - hs, tag | TERM_HIGHLIGHT_BIT, true);
+        text_buf_put(&b, body + he, len - he, tag, true);
         if (b.n) text_wrap(b.s, b.n, w, TEXT_WRAP_WORDS, &lines, &n_lines, &cap);
         if (n_lines > rows) {
             size_t over = n_lines - rows, back = (size_t)u->ab.scroll < over ? (size_t)u->ab.scroll : over;
