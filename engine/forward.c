@@ -25,7 +25,12 @@
  * operations in the same order whatever tile computed it, so a token's logits do not depend
  * on how a prompt was split into calls either: a session replayed or resumed in different
  * chunks gives the same tokens (an sgemm path for float weights broke that and is gone).
- * Attention is split the same way, one task per (token, KV head). */
+ * Attention is split the same way, one task per (token, KV head). For a batch, the per-token
+ * steps between the products run as pool tasks too (a token's input norm and activation
+ * preparation, its rotation and cache store, the gated activation within the gate/up tasks):
+ * run on the calling thread they were 13 to 15% of a SmolLM2-shape prompt's one-thread time,
+ * which two threads could not share, and the worker went to sleep in those gaps and woke up
+ * late for the next product (about 120 sleeps per 128-token prompt, none now). */
 #include "model.h"
 #include "quant.h"
 
@@ -173,16 +178,22 @@ typedef struct lin_out {
     float *res;  /* (n_tok, ldy) or NULL */
 } lin_out;
 
+/* A gated pair (lin_glu): after both matrices' rows, out[0].y = act(out[0].y) · out[1].y. */
+enum { LIN_PLAIN, LIN_GLU_SILU, LIN_GLU_GELU };
+
 typedef struct lin_job {
     nt_model *m;
     const float *x;     /* (n_tok, n_in) */
+    const float *norm;  /* NULL, or x is normalised with these weights first (into m->s.xn) */
     int32_t n_tok;
     int n;              /* matrices */
+    int glu;            /* LIN_*: LIN_GLU_* has n = 2 and runs both on the same rows per task */
     lin_out out[3];
     int64_t task_end[3]; /* cumulative task counts */
     int64_t task_rows[3]; /* rows per task of each matrix */
-    const uint8_t *act[3]; /* matvec path: x prepared for the matrix's type, one block of
-                              act_bytes per token */
+    const uint8_t *act[3]; /* x prepared for the matrix's type, one block of act_bytes per
+                              token; matrices of one type share one */
+    bool own_act[3];    /* act[i] is prepared for matrix i (not shared with an earlier one) */
     size_t act_bytes;
 } lin_job;
 
@@ -201,50 +212,98 @@ static void lin_finish(const lin_job *j, const lin_out *o, int64_t r0, int64_t r
     }
 }
 
-/* One task: a range of rows of one matrix (task_rows of them), for every token of the batch. */
-static void lin_task(void *ctx, int64_t task, int thread)
+/* Rows [r0, r1) of one matrix for every token of the batch, in register tiles of rows ×
+ * tokens: each weight is read and unpacked once per tile of tokens, and every value is what
+ * decoding that token alone would give. */
+static void lin_rows(const lin_job *j, int i, int64_t r0, int64_t r1)
 {
-    const lin_job *j = ctx;
-    int i = 0;
-    while (task >= j->task_end[i]) i++;
     const lin_out *o = &j->out[i];
     const model_mat *w = o->w;
-    const int64_t rows = j->task_rows[i];
-    const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * rows;
-    const int64_t r1 = r0 + rows < w->n_out ? r0 + rows : w->n_out;
-
-    /* Register tiles of rows × tokens: each weight is read and unpacked once per tile of
-     * tokens, and every value is what decoding that token alone would give. */
     nt_quant_matmat(w->type, w->data, w->row_bytes, r0, r1, j->act[i], j->act_bytes, j->n_tok,
                     w->n_in, o->y, (int64_t)o->ldy);
     lin_finish(j, o, r0, r1);
 }
 
-/* Runs n (1..3) matrices that share the input x (n_tok rows of their common n_in). */
-static void lin_run(nt_model *m, const float *x, int32_t n_tok, const lin_out *outs, int n)
+/* One task: a range of rows of one matrix (task_rows of them), for every token of the batch;
+ * for a gated pair, the same rows of both matrices and then their product, so the
+ * activation function runs on every thread instead of after the job on one. */
+static void lin_task(void *ctx, int64_t task, int thread)
 {
-    lin_job j = {.m = m, .x = x, .n_tok = n_tok, .n = n, .act_bytes = m->s.act_bytes};
+    const lin_job *j = ctx;
+    int i = 0;
+    while (task >= j->task_end[i]) i++;
+    const int64_t n_out = j->out[i].w->n_out, rows = j->task_rows[i];
+    const int64_t r0 = (task - (i ? j->task_end[i - 1] : 0)) * rows;
+    const int64_t r1 = r0 + rows < n_out ? r0 + rows : n_out;
+    lin_rows(j, i, r0, r1);
+    if (j->glu == LIN_PLAIN) return;
+    lin_rows(j, 1, r0, r1);
+    for (int32_t t = 0; t < j->n_tok; t++) {
+        float *g = j->out[0].y + (size_t)t * j->out[0].ldy;
+        const float *u = j->out[1].y + (size_t)t * j->out[1].ldy;
+        if (j->glu == LIN_GLU_GELU)
+            for (int64_t r = r0; r < r1; r++) g[r] = gelu_tanh(g[r]) * u[r];
+        else
+            for (int64_t r = r0; r < r1; r++) g[r] = silu(g[r]) * u[r];
+    }
+}
+
+/* One token's input of a lin_run job: normalised (when the job has norm weights) and prepared
+ * for each weight type of the job. A task of the job's first pool run, so that for a batch
+ * this per-token work is shared between threads too. */
+static void lin_prep_task(void *ctx, int64_t task, int thread)
+{
+    const lin_job *j = ctx;
+    const int64_t n_in = j->out[0].w->n_in;
+    const float *x = j->x + (size_t)task * (size_t)n_in;
+    if (j->norm) {
+        float *xn = j->m->s.xn + (size_t)task * (size_t)n_in;
+        rmsnorm(xn, x, j->norm, n_in, j->m->info.norm_eps);
+        x = xn;
+    }
+    for (int i = 0; i < j->n; i++)
+        if (j->own_act[i])
+            nt_quant_act_prepare(j->out[i].w->type, x, (uint8_t *)j->act[i] + (size_t)task * j->act_bytes,
+                                 n_in);
+}
+
+/* Runs n (1..3) matrices that share the input x (n_tok rows of their common n_in), normalised
+ * first with the weights norm unless it is NULL (the normalised rows are left in m->s.xn);
+ * glu (LIN_GLU_*, n = 2) multiplies the activated first output by the second. */
+static void lin_run_glu(nt_model *m, const float *x, const float *norm, int32_t n_tok,
+                        const lin_out *outs, int n, int glu)
+{
+    lin_job j = {.m = m, .x = x, .norm = norm, .n_tok = n_tok, .n = n, .glu = glu,
+                 .act_bytes = m->s.act_bytes};
     int64_t total = 0;
     size_t bytes = 0;
     for (int i = 0; i < n; i++) {
         const model_mat *w = outs[i].w;
         j.out[i] = outs[i];
         bytes += (size_t)w->n_out * w->row_bytes;
-        j.task_rows[i] = forward_task_rows(m, w->n_out, w->row_bytes, n_tok);
-        total += (w->n_out + j.task_rows[i] - 1) / j.task_rows[i];
-        j.task_end[i] = total;
         /* Matrices of one type share the prepared activations. */
         int k = 0;
         while (k < i && outs[k].w->type != w->type) k++;
-        if (k < i) {
-            j.act[i] = j.act[k];
-            continue;
-        }
-        for (int32_t t = 0; t < n_tok; t++)
-            nt_quant_act_prepare(w->type, x + t * w->n_in, m->s.act[i] + t * j.act_bytes, w->n_in);
-        j.act[i] = m->s.act[i];
+        j.own_act[i] = k == i;
+        j.act[i] = k < i ? j.act[k] : m->s.act[i];
     }
-    nt_pool_run(forward_pool(m, bytes * (size_t)n_tok), total, lin_task, &j);
+    const int parts = glu == LIN_PLAIN ? n : 1;
+    for (int i = 0; i < parts; i++) {
+        const model_mat *w = outs[i].w;
+        const size_t row_bytes = glu == LIN_PLAIN ? w->row_bytes : w->row_bytes + outs[1].w->row_bytes;
+        j.task_rows[i] = forward_task_rows(m, w->n_out, row_bytes, n_tok);
+        total += (w->n_out + j.task_rows[i] - 1) / j.task_rows[i];
+        j.task_end[i] = total;
+    }
+    pool *p = forward_pool(m, bytes * (size_t)n_tok);
+    nt_pool_run(n_tok > 1 ? p : NULL, n_tok, lin_prep_task, &j);
+    nt_pool_run(p, total, lin_task, &j);
+}
+
+static void lin_run(nt_model *m, const float *x, const float *norm, int32_t n_tok, const lin_out *outs,
+                    int n)
+{
+    lin_run_glu(m, x, norm, n_tok, outs, n, LIN_PLAIN);
 }
 
 /* ---------------------------------------------------------------------- attention ----- */
@@ -368,7 +427,7 @@ static void ffn_moe(nt_model *m, const model_layer *L, int32_t n)
     const int64_t ne = m->info.n_embd, F = m->n_ff_exp;
     const int32_t X = m->n_expert, K = m->n_expert_used;
     const lin_out r = {&L->ffn_gate_inp, s->router, (size_t)X, NULL};
-    lin_run(m, s->xn, n, &r, 1);
+    lin_run(m, s->xn, NULL, n, &r, 1);
     for (int32_t t = 0; t < n; t++)
         moe_route(m, s->router + (size_t)t * (size_t)X, s->moe_sel + (size_t)t * (size_t)K,
                   s->moe_w + (size_t)t * (size_t)K);
@@ -384,11 +443,10 @@ static void ffn_moe(nt_model *m, const model_layer *L, int32_t n)
         const model_mat gate = model_expert(&L->gate_exps, e), up = model_expert(&L->up_exps, e);
         const model_mat down = model_expert(&L->down_exps, e);
         const lin_out gu[2] = {{&gate, s->h1, (size_t)F, NULL}, {&up, s->h2, (size_t)F, NULL}};
-        lin_run(m, s->moe_x, c, gu, 2);
-        for (int64_t i = 0; i < (int64_t)c * F; i++) s->h1[i] = silu(s->h1[i]) * s->h2[i];
+        lin_run_glu(m, s->moe_x, NULL, c, gu, 2, LIN_GLU_SILU);
         /* Outputs go to moe_x (its inputs are no longer needed), then to their slots. */
         const lin_out d = {&down, s->moe_x, (size_t)ne, NULL};
-        lin_run(m, s->h1, c, &d, 1);
+        lin_run(m, s->h1, NULL, c, &d, 1);
         for (int32_t j = 0; j < c; j++)
             memcpy(s->moe_y + (size_t)s->moe_tok[j] * (size_t)ne, s->moe_x + (size_t)j * (size_t)ne,
                    (size_t)ne * sizeof(float));
@@ -433,6 +491,50 @@ static void pre_norm(float *xn, const float *x, const float *w, int32_t n, int64
     for (int32_t t = 0; t < n; t++) rmsnorm(xn + t * ne, x + t * ne, w, ne, eps);
 }
 
+/* The step between the Q, K, V products and attention: per token, the query and key norms
+ * (ARCH_QK_NORM*) and rotation, then the token's keys (and values stored by position) into the
+ * cache; the transposed values are stored by ranges of dimensions. All independent pieces, so
+ * a batch runs them as tasks on the pool: tasks [0, n) are tokens, the rest ranges of
+ * FORWARD_VT_DIMS value dimensions. */
+#define FORWARD_VT_DIMS 32
+
+typedef struct qk_job {
+    nt_model *m;
+    const model_layer *L;
+    int32_t il, pos0, n;
+    const float *rope; /* (n, n_rot) this layer's rotations, or NULL for none */
+} qk_job;
+
+static void qk_task(void *ctx, int64_t task, int thread)
+{
+    const qk_job *j = ctx;
+    nt_model *m = j->m;
+    const nt_model_info *in = &m->info;
+    const model_layer *L = j->L;
+    if (task >= j->n) {
+        const int32_t d0 = (int32_t)(task - j->n) * FORWARD_VT_DIMS;
+        const int32_t d1 = d0 + FORWARD_VT_DIMS < m->kv_dim ? d0 + FORWARD_VT_DIMS : m->kv_dim;
+        nt_kv_store_vt(&m->kv, j->il, j->pos0, m->s.v, j->n, (size_t)m->kv_dim, d0, d1);
+        return;
+    }
+    const int32_t t = (int32_t)task;
+    float *qt = m->s.q + (size_t)t * (size_t)m->q_dim, *kt = m->s.k + (size_t)t * (size_t)m->kv_dim;
+    if (m->arch->feat & ARCH_QK_NORM_FULL) {
+        rmsnorm(qt, qt, L->q_norm, m->q_dim, in->norm_eps);
+        rmsnorm(kt, kt, L->k_norm, m->kv_dim, in->norm_eps);
+    } else if (L->q_norm) {
+        const int32_t hd = in->head_dim;
+        for (int32_t h = 0; h < in->n_head; h++) rmsnorm(qt + h * hd, qt + h * hd, L->q_norm, hd, in->norm_eps);
+        for (int32_t h = 0; h < in->n_head_kv; h++) rmsnorm(kt + h * hd, kt + h * hd, L->k_norm, hd, in->norm_eps);
+    }
+    if (j->rope) {
+        const float *cs = j->rope + (size_t)t * (size_t)in->n_rot;
+        rope_apply(m, qt, in->n_head, cs);
+        rope_apply(m, kt, in->n_head_kv, cs);
+    }
+    nt_kv_store_row(&m->kv, j->il, j->pos0 + t, kt, m->s.v + (size_t)t * (size_t)m->kv_dim);
+}
+
 int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logits, bool all)
 {
     const nt_model_info *in = &m->info;
@@ -459,44 +561,28 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         if (forward_cancelled(m)) return NT_ERR_CANCELLED;
 
         /* attention */
-        pre_norm(s->xn, s->x, L->attn_norm, n, ne, in->norm_eps);
-        float *kc = s->k;
         const lin_out qkv[3] = {
             {&L->wq, s->q, (size_t)m->q_dim, NULL},
-            {&L->wk, kc, (size_t)m->kv_dim, NULL},
+            {&L->wk, s->k, (size_t)m->kv_dim, NULL},
             {&L->wv, s->v, (size_t)m->kv_dim, NULL},
         };
-        lin_run(m, s->xn, n, qkv, 3);
-        const float *rope = L->swa && s->rope_swa ? s->rope_swa : s->rope;
+        lin_run(m, s->x, L->attn_norm, n, qkv, 3);
         const bool use_rope = !(m->arch->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
-        for (int32_t t = 0; t < n; t++) {
-            float *qt = s->q + (size_t)t * (size_t)m->q_dim, *kt = kc + (size_t)t * (size_t)m->kv_dim;
-            if (m->arch->feat & ARCH_QK_NORM_FULL) {
-                rmsnorm(qt, qt, L->q_norm, m->q_dim, in->norm_eps);
-                rmsnorm(kt, kt, L->k_norm, m->kv_dim, in->norm_eps);
-            } else if (L->q_norm) {
-                const int32_t hd = in->head_dim;
-                for (int32_t h = 0; h < in->n_head; h++) rmsnorm(qt + h * hd, qt + h * hd, L->q_norm, hd, in->norm_eps);
-                for (int32_t h = 0; h < in->n_head_kv; h++) rmsnorm(kt + h * hd, kt + h * hd, L->k_norm, hd, in->norm_eps);
-            }
-            if (!use_rope) continue;
-            const float *cs = rope + (size_t)t * (size_t)in->n_rot;
-            rope_apply(m, qt, in->n_head, cs);
-            rope_apply(m, kt, in->n_head_kv, cs);
-        }
-        nt_kv_store(&m->kv, il, pos0, kc, s->v, n, (size_t)m->kv_dim);
+        qk_job qj = {m, L, il, pos0, n, !use_rope ? NULL : L->swa && s->rope_swa ? s->rope_swa : s->rope};
+        const int64_t vt_tasks = m->kv.v_rows ? 0 : (m->kv_dim + FORWARD_VT_DIMS - 1) / FORWARD_VT_DIMS;
+        nt_pool_run(n > 1 ? m->pool : NULL, n + vt_tasks, qk_task, &qj);
         att_job aj = {m, il, pos0, L->swa ? m->n_swa : 0};
         const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * m->kv.row_bytes * 2;
         nt_pool_run(forward_pool(m, att_bytes), (int64_t)n * in->n_head_kv, att_task, &aj);
         const lin_out o = {&L->wo, s->xn, (size_t)ne, L->attn_post_norm ? NULL : s->x};
-        lin_run(m, s->att, n, &o, 1);
+        lin_run(m, s->att, NULL, n, &o, 1);
         if (L->attn_post_norm) add_normed(s->x, s->xn, L->attn_post_norm, n, ne, in->norm_eps);
 
         if (forward_cancelled(m)) return NT_ERR_CANCELLED;
 
         /* feed-forward */
-        pre_norm(s->xn, s->x, L->ffn_norm, n, ne, in->norm_eps);
         if (m->arch->feat & ARCH_MOE) {
+            pre_norm(s->xn, s->x, L->ffn_norm, n, ne, in->norm_eps);
             ffn_moe(m, L, n);
             continue;
         }
@@ -504,23 +590,17 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             {&L->w_gate, s->h1, (size_t)nff, NULL},
             {&L->w_up, s->h2, (size_t)nff, NULL},
         };
-        lin_run(m, s->xn, n, gu, 2);
-        if (m->arch->feat & ARCH_GELU)
-            for (int64_t i = 0; i < (int64_t)n * nff; i++) s->h1[i] = gelu_tanh(s->h1[i]) * s->h2[i];
-        else
-            for (int64_t i = 0; i < (int64_t)n * nff; i++) s->h1[i] = silu(s->h1[i]) * s->h2[i];
+        lin_run_glu(m, s->x, L->ffn_norm, n, gu, 2, m->arch->feat & ARCH_GELU ? LIN_GLU_GELU : LIN_GLU_SILU);
         const lin_out d = {&L->w_down, s->xn, (size_t)ne, L->ffn_post_norm ? NULL : s->x};
-        lin_run(m, s->h1, n, &d, 1);
+        lin_run(m, s->h1, NULL, n, &d, 1);
         if (L->ffn_post_norm) add_normed(s->x, s->xn, L->ffn_post_norm, n, ne, in->norm_eps);
     }
 
     if (forward_cancelled(m)) return NT_ERR_CANCELLED;
     if (logits) {
         const int32_t first = all ? 0 : n - 1, cnt = n - first;
-        for (int32_t t = 0; t < cnt; t++)
-            rmsnorm(s->xn + t * ne, s->x + (first + t) * ne, m->out_norm, ne, in->norm_eps);
         const lin_out o = {&m->output, logits, (size_t)in->n_vocab, NULL};
-        lin_run(m, s->xn, cnt, &o, 1);
+        lin_run(m, s->x + (size_t)first * (size_t)ne, m->out_norm, cnt, &o, 1);
         if (m->logit_mul != 1.0f)
             for (int64_t i = 0; i < (int64_t)cnt * in->n_vocab; i++) logits[i] *= m->logit_mul;
         if (m->final_softcap > 0.0f)
@@ -532,9 +612,20 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
 
 /* ------------------------------------------------------------------------ scratch ----- */
 
+/* Zeroed scratch starting on a cache line: threads write neighbouring rows of these buffers
+ * (tasks of MODEL_ROWS rows, per-thread parts), and a line shared by two of them would move
+ * between the cores at every write. */
+static void *scratch_bytes(size_t n)
+{
+    n = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (p) memset(p, 0, n ? n : 64);
+    return p;
+}
+
 static float *scratch_floats(size_t n)
 {
-    return calloc(n ? n : 1, sizeof(float));
+    return scratch_bytes(n * sizeof(float));
 }
 
 int nt_forward_scratch_threads(nt_model *m, nt_err *err)
@@ -548,7 +639,7 @@ int nt_forward_scratch_threads(nt_model *m, nt_err *err)
     /* the group's queries prepared for the cache's type, then one value row in f32 */
     s->att_q_bytes = nt_quant_act_bytes(m->kv.type, (int64_t)hd);
     s->att_act_bytes = (group * s->att_q_bytes + hd * sizeof(float) + 63) & ~(size_t)63;
-    s->att_act = malloc((size_t)nt * s->att_act_bytes);
+    s->att_act = scratch_bytes((size_t)nt * s->att_act_bytes);
     s->n_threads = nt;
     if (!s->scores || !s->att_act)
         return nt_err_set(err, NT_ERR_NOMEM, "%s: cannot allocate scratch for %d threads",
@@ -606,7 +697,7 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
         }
     }
     s->act_bytes = (ab + 63) & ~(size_t)63;
-    for (int i = 0; i < 3; i++) s->act[i] = malloc(s->act_bytes * MODEL_BATCH + 1);
+    for (int i = 0; i < 3; i++) s->act[i] = scratch_bytes(s->act_bytes * MODEL_BATCH);
 
     if (!s->x || !s->xn || !s->q || !s->att || !s->v || !s->k || !s->h1 || !s->h2 || !s->rope || !s->logits ||
         (swa_rope && !s->rope_swa) ||

@@ -83,15 +83,17 @@ static void kv_convert_row(const kv_cache *kv, const float *x, uint8_t *dst, int
     }
 }
 
-void nt_kv_store(kv_cache *kv, int32_t il, int32_t pos, const float *k, const float *v, int32_t n,
-                 size_t ld)
+void nt_kv_store_row(kv_cache *kv, int32_t il, int32_t pos, const float *k, const float *v)
 {
-    for (int32_t t = 0; t < n; t++) {
-        kv_convert_row(kv, k + (size_t)t * ld, kv_k(kv, il, pos + t), kv->kv_dim);
-        if (kv->v_rows) kv_convert_row(kv, v + (size_t)t * ld, kv_vrow(kv, il, pos + t), kv->kv_dim);
-    }
+    kv_convert_row(kv, k, kv_k(kv, il, pos), kv->kv_dim);
+    if (kv->v_rows) kv_convert_row(kv, v, kv_vrow(kv, il, pos), kv->kv_dim);
+}
+
+void nt_kv_store_vt(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld,
+                    int32_t d0, int32_t d1)
+{
     if (kv->v_rows) return;
-    for (int32_t d = 0; d < kv->kv_dim; d++) {
+    for (int32_t d = d0; d < d1; d++) {
         uint8_t *dst = kv_vt(kv, il, d) + (size_t)pos * kv->v_elt;
         for (int32_t t = 0; t < n; t++) {
             if (kv->type == NT_TYPE_F32) {

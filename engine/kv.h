@@ -67,10 +67,15 @@ static inline uint8_t *kv_vt(const kv_cache *kv, int32_t il, int32_t d)
     return kv->v + ((size_t)il * (size_t)kv->kv_dim + (size_t)d) * (size_t)kv->n_ctx * kv->v_elt;
 }
 
-/* Stores n tokens' keys and values (rows of kv_dim floats, ld apart) at positions pos.. of
- * layer il, converted to the cache's type. */
-void nt_kv_store(kv_cache *kv, int32_t il, int32_t pos, const float *k, const float *v, int32_t n,
-                 size_t ld);
+/* Storing new tokens, converted to the cache's type, in two independent parts so that a batch
+ * can spread them over threads (each part writes bytes no other part writes):
+ * nt_kv_store_row: one token's keys (kv_dim floats) at position pos of layer il, and its
+ *   values v when they are stored by position (v_rows);
+ * nt_kv_store_vt: transposed values (not v_rows; else nothing), dimensions [d0, d1) of n
+ *   tokens at positions pos.., token t's values at v + t·ld. */
+void nt_kv_store_row(kv_cache *kv, int32_t il, int32_t pos, const float *k, const float *v);
+void nt_kv_store_vt(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld,
+                    int32_t d0, int32_t d1);
 
 /* Keeps positions [0, n_past); n_past is clamped to [0, current n_past]. */
 void nt_kv_rewind(kv_cache *kv, int32_t n_past);
