@@ -69,6 +69,29 @@ static void test_chunk_markdown(void)
     free(s);
 }
 
+/* A Markdown line that is one HTML comment: in no passage's text, in its search terms (the
+ * comments met since the previous passage); a comment inside a code fence is code. */
+static void test_chunk_terms(void)
+{
+    static const char s[] = "# Q\n\n<!-- other words | more words -->\n\nThe answer.\n"
+                            "  <!-- second -->  \n\n## R\n\n```\n<!-- code -->\n```\n\nPlain.\n";
+    doc_chunks c = {0};
+    T_ASSERT(chunk_split(CHUNK_MARKDOWN, s, sizeof s - 1, CHUNK_MAX_BYTES, &c) == NT_OK);
+    T_EQ_INT(c.n, 2);
+    if (c.n == 2) {
+        T_EQ_STR(c.v[0].text, "# Q\n\nThe answer.");
+        T_EQ_STR(c.v[0].terms, " other words | more words \n second ");
+        T_EQ_INT(c.v[0].line_a, 1);
+        T_CHECK(strstr(c.v[1].text, "<!-- code -->") != NULL);
+        T_EQ_STR(c.v[1].terms, "");
+    }
+    doc_chunks_free(&c);
+    /* Plain text keeps such a line as text. */
+    T_ASSERT(chunk_split(CHUNK_TEXT, s, sizeof s - 1, CHUNK_MAX_BYTES, &c) == NT_OK);
+    T_CHECK(c.n >= 1 && strstr(c.v[0].text, "<!-- other words") != NULL);
+    doc_chunks_free(&c);
+}
+
 static void test_chunk_budget(void)
 {
     /* Small paragraphs join up to the budget; none is cut while it fits. */
@@ -509,6 +532,7 @@ static void test_two_processes(void)
 int main(void)
 {
     T_RUN(test_chunk_markdown);
+    T_RUN(test_chunk_terms);
     T_RUN(test_chunk_budget);
     T_RUN(test_chunk_code);
     T_RUN(test_roff);

@@ -913,7 +913,10 @@ int nt_train_model_load(nt_train_model **out, const char *path, const nt_train_p
     if ((rc = nt_gguf_get_f32(m->src, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps, err)) < 0 ||
         (rc = nt_gguf_get_f32(m->src, "llama.rope.freq_base", &c->rope_base, err)) < 0)
         goto fail;
-    c->n_ctx = p->n_ctx > 0 && p->n_ctx < ctx ? p->n_ctx : ctx;
+    /* Positions come from RoPE (no scaling, checked above), so the context may also grow past
+     * the trained one: the fine-tuning then teaches the new positions (natter train --init
+     * --ctx N; the default model's open-book stage does). */
+    c->n_ctx = p->n_ctx > 0 ? p->n_ctx : ctx;
     c->tied = nt_gguf_find_tensor(m->src, "output.weight") == NULL;
     c->q_dim = c->n_head * c->head_dim;
     c->kv_dim = c->n_head_kv * c->head_dim;

@@ -23,6 +23,10 @@
 #include "cmds.h"
 #include "model_find.h"
 #include "util/yamlcfg.h"
+#include "conv/chat.h"
+#include "conv/persona.h"
+#include "docs/retrieve.h"
+#include "util/strbuf.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -52,7 +56,7 @@ typedef struct qa_set {
 } qa_set;
 
 static const ycfg_key qa_keys[] = {
-    {"user", ycfg_h_text, offsetof(qa_item, user), 0, 0, true, 0},
+    {"user", ycfg_h_text, offsetof(qa_item, user), 0, 0, false, 0},
     {"assistant", ycfg_h_text, offsetof(qa_item, assistant), 0, 0, true, 0},
     {"also", ycfg_h_strv, offsetof(qa_item, also), 0, 0, false, 0},
     {"heldout", ycfg_h_strv, offsetof(qa_item, heldout), 0, 0, false, 0},
@@ -105,6 +109,13 @@ static int qa_load_file(qa_set *s, const char *path, ycfg_diag *diag)
         yaml_node_t *n = ycfg_node(&c, *it);
         qa_item q = {0};
         if (ycfg_map(&c, n, qa_keys, &q, YCFG_NO_SET, "an example") != NT_OK) {
+            qa_item_free(&q);
+            rc = NT_ERR_FORMAT;
+            continue;
+        }
+        if (!q.user && q.heldout.n == 0) {
+            /* Without `user`, an example is a question set for --eval: its held-out phrasings. */
+            ycfg_error(&c, n, "an example needs 'user' (or, in a set only for --eval, 'heldout')");
             qa_item_free(&q);
             rc = NT_ERR_FORMAT;
             continue;
@@ -206,6 +217,14 @@ typedef struct tr_opts {
     bool after_turn; /* --eval --after-turn: each question asked after another exchange */
     int every;       /* --eval --every N: only every Nth question of the data (1: all) */
     double min_train, min_heldout; /* --eval thresholds, percent */
+    /* Open-book (--persona): each question comes with the passages retrieval finds for it. */
+    const char *persona;   /* the persona whose documents, system prompt and memory shape it */
+    const char *docs[16];  /* --docs: more documents */
+    int n_docs;
+    const char *index;     /* --index DB: the index (NULL: the default, docindex.h) */
+    double absent;         /* --absent X: share of sequences without the right passage */
+    bool dump;             /* --dump: print the training sequences' texts instead of training */
+    const char *facts;     /* --write-facts OUT.md: the pairs as Markdown, for retrieval */
 } tr_opts;
 
 static void tr_usage(FILE *f)
@@ -220,6 +239,8 @@ static void tr_usage(FILE *f)
             "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
             "           --clip X --dropout X --question-drop X --seed N --threads N\n"
             "           --save-every N --f16 --casual --history X --quiet\n"
+            "open book: --persona NAME (its documents: passages with each question) --docs PATH\n"
+            "           --index DB --absent X --dump · --write-facts OUT.md\n"
             "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose --after-turn\n"
             "           --every N\n"
             "See natter(1), TRAINING.\n");
@@ -255,6 +276,7 @@ static const tr_numopt tr_numopts[] = {
     {"dropout", TR_F32, 0, 0.9, offsetof(tr_opts, p.dropout)},
     {"question-drop", TR_F32, 0, 0.9, offsetof(tr_opts, p.question_drop)},
     {"history", TR_F64, 0, 1, offsetof(tr_opts, history)},
+    {"absent", TR_F64, 0, 1, offsetof(tr_opts, absent)},
     {"min-train", TR_F64, 0, 100, offsetof(tr_opts, min_train)},
     {"min-heldout", TR_F64, 0, 100, offsetof(tr_opts, min_heldout)},
 };
@@ -263,7 +285,8 @@ static const tr_numopt tr_numopts[] = {
 
 enum {
     TR_OPT_INIT = 256, TR_OPT_EVAL, TR_OPT_SYSTEM, TR_OPT_RESUME, TR_OPT_AFTER_TURN,
-    TR_OPT_CASUAL, TR_OPT_F16, TR_OPT_SEED
+    TR_OPT_CASUAL, TR_OPT_F16, TR_OPT_SEED, TR_OPT_PERSONA, TR_OPT_DOCS, TR_OPT_INDEX,
+    TR_OPT_DUMP, TR_OPT_FACTS
 };
 static const struct option tr_flagopts[] = {
     {"data", required_argument, NULL, 'd'},
@@ -278,6 +301,11 @@ static const struct option tr_flagopts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"seed", required_argument, NULL, TR_OPT_SEED},
+    {"persona", required_argument, NULL, TR_OPT_PERSONA},
+    {"docs", required_argument, NULL, TR_OPT_DOCS},
+    {"index", required_argument, NULL, TR_OPT_INDEX},
+    {"dump", no_argument, NULL, TR_OPT_DUMP},
+    {"write-facts", required_argument, NULL, TR_OPT_FACTS},
     {"help", no_argument, NULL, 'h'},
 };
 #define TR_N_FLAGOPTS (sizeof tr_flagopts / sizeof tr_flagopts[0])
@@ -337,6 +365,17 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         case TR_OPT_RESUME: o->resume = true; break;
         case TR_OPT_AFTER_TURN: o->after_turn = true; break;
         case TR_OPT_CASUAL: o->casual = true; break;
+        case TR_OPT_PERSONA: o->persona = a.value; break;
+        case TR_OPT_DOCS:
+            if (o->n_docs == 16) {
+                text_printf(stderr, "natter train: too many --docs options (16 at most)\n");
+                return 2;
+            }
+            o->docs[o->n_docs++] = a.value;
+            break;
+        case TR_OPT_INDEX: o->index = a.value; break;
+        case TR_OPT_DUMP: o->dump = true; break;
+        case TR_OPT_FACTS: o->facts = a.value; break;
         case TR_OPT_F16: o->p.f16 = true; break;
         case 'q': o->quiet = true; break;
         case 'v': o->verbose = true; break;
@@ -354,7 +393,11 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         text_printf(stderr, "natter train: no data: give --data FILE_OR_DIR\n");
         return 2;
     }
-    if (!o->eval && !o->out) {
+    if (o->n_docs && !o->persona) {
+        text_printf(stderr, "natter train: --docs needs --persona (whose prompt shape the passages take)\n");
+        return 2;
+    }
+    if (!o->eval && !o->out && !o->dump && !o->facts) {
         text_printf(stderr, "natter train: give the output file with -o OUT.gguf\n");
         return 2;
     }
@@ -439,16 +482,228 @@ static uint64_t tr_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* -------------------------------------------------------------------- open book ----- */
+
+/* What an open-book model says when the passages it was given do not hold the answer: the
+ * docqa persona's words too (prompts/docqa.yaml). */
+#define TR_ABSENT_ANSWER "The documents do not say."
+
+static bool tr_contains_ci(const char *hay, const char *needle);
+
+/* The prompt shape of a persona with documents (--persona): its system prompt, then the
+ * passages retrieval finds for each question, placed by the chat's own rule (chat_prepare:
+ * what fits next to the question, one earlier exchange and the room for the answer), so a
+ * model trained or checked here reads what it will read in the chat. */
+typedef struct tr_book {
+    persona *p;
+    docs *d;
+    char *system;        /* the persona's system prompt, expanded */
+    char *intro;         /* its context instruction, before the passages */
+    int32_t max_tokens;  /* its answer limit: the room chat_prepare keeps for the answer */
+    const nt_tokenizer *tk;
+    enum nt_chat_family family;
+    int32_t n_ctx;
+} tr_book;
+
+static void tr_book_free(tr_book *b)
+{
+    docs_free(b->d);
+    persona_free(b->p);
+    free(b->system);
+    free(b->intro);
+    memset(b, 0, sizeof *b);
+}
+
+/* Opens the persona o->persona and the index of its documents and o->docs (brought up to
+ * date now). 0, or 1 after printing why. */
+static int tr_book_open(tr_book *b, const tr_opts *o, const nt_tokenizer *tk,
+                        enum nt_chat_family f, int32_t n_ctx)
+{
+    nt_err e = {0};
+    ycfg_diag diag = {0};
+    memset(b, 0, sizeof *b);
+    b->p = persona_open(o->persona, &diag);
+    for (size_t i = 0; i < diag.n; i++) text_printf(stderr, "%s\n", diag.v[i]);
+    ycfg_diag_free(&diag);
+    if (!b->p) {
+        text_printf(stderr, "natter train: --persona %s: cannot load it (see above)\n", o->persona);
+        return 1;
+    }
+    if (b->p->documents.n == 0 && o->n_docs == 0) {
+        text_printf(stderr, "natter train: --persona %s has no documents: give --docs PATH\n", o->persona);
+        goto fail;
+    }
+    const persona_vars pv = {NULL, NULL, NULL};
+    b->system = persona_system_text(b->p, &pv);
+    b->intro = persona_docs_intro(b->p, &pv);
+    nt_sampler_params sp = nt_sampler_default_params();
+    b->max_tokens = 0;
+    persona_apply_sampling(b->p, &sp, &b->max_tokens);
+    if (!b->system || !b->intro) {
+        text_printf(stderr, "natter train: out of memory\n");
+        goto fail;
+    }
+    if (!(b->d = docs_init(o->index, &e))) goto fail_e;
+    for (size_t i = 0; i < b->p->documents.n; i++)
+        if (docs_add(b->d, b->p->documents.v[i], NULL, &e) != NT_OK) goto fail_e;
+    for (int i = 0; i < o->n_docs; i++)
+        if (docs_add(b->d, o->docs[i], NULL, &e) != NT_OK) goto fail_e;
+    b->tk = tk;
+    b->family = persona_family(b->p, f);
+    b->n_ctx = n_ctx;
+    return 0;
+fail_e:
+    text_printf(stderr, "natter train: documents: %s\n", e.msg);
+fail:
+    tr_book_free(b);
+    return 1;
+}
+
+/* The system message for question q (after the exchange before[0..n_before), 0 or 2
+ * messages) with the passages retrieval finds for it, as chat_prepare places them. With
+ * drop, passages that contain key are left out (the right one is absent). *system (malloc'd)
+ * gets it; *kept_before whether the earlier exchange still fits; *right whether a placed
+ * passage contains key (false when key is NULL or empty). NT_OK or an error in e. */
+static int tr_book_prompt(const tr_book *b, const nt_chat_msg *before, size_t n_before,
+                          const char *q, const char *key, bool drop, char **system,
+                          bool *kept_before, bool *right, nt_err *e)
+{
+    *system = NULL;
+    *kept_before = false;
+    *right = false;
+    chat_source *hits = NULL;
+    size_t nh = 0;
+    int rc = NT_ERR_NOMEM;
+    chat *c = chat_init(b->tk, b->family, b->n_ctx);
+    if (!c || chat_set_system(c, b->system) != NT_OK) goto nomem;
+    chat_set_memory(c, b->p->memory);
+    if (n_before == 2) {
+        chat_turn t = {.role = NT_ROLE_ASSISTANT, .text = (char *)before[1].content};
+        t.len = strlen(t.text);
+        if (chat_add_user(c, before[0].content) != NT_OK || chat_restore_turn(c, &t) != NT_OK) goto nomem;
+    }
+    if (chat_add_user(c, q) != NT_OK) goto nomem;
+    if ((rc = docs_find(b->d, c, &hits, &nh, e)) != NT_OK) goto out;
+    const bool has_key = key && *key;
+    if (drop && has_key) {
+        size_t k = 0;
+        for (size_t i = 0; i < nh; i++) {
+            if (tr_contains_ci(hits[i].text, key) || tr_contains_ci(hits[i].title, key)) {
+                free(hits[i].path);
+                free(hits[i].title);
+                free(hits[i].text);
+            } else {
+                hits[k++] = hits[i];
+            }
+        }
+        nh = k;
+    }
+    if (chat_set_candidates(c, hits, nh, b->intro) != NT_OK) goto nomem;
+    worker_job job;
+    const nt_sampler_params sp = nt_sampler_default_params();
+    if ((rc = chat_prepare(c, &sp, b->max_tokens, &job, NULL, e)) != NT_OK) goto out;
+    const chat_turn *a = chat_turn_at(c, chat_n_turns(c) - 1);
+    for (size_t i = 0; has_key && a && i < a->n_sources && !*right; i++)
+        *right = tr_contains_ci(a->sources[i].text, key) || tr_contains_ci(a->sources[i].title, key);
+    *kept_before = n_before > 0 && chat_first_turn(c) == 0;
+    if (!(*system = strdup(chat_system_placed(c)))) goto nomem;
+    rc = NT_OK;
+    goto out;
+nomem:
+    rc = nt_err_set(e, NT_ERR_NOMEM, "out of memory");
+out:
+    chat_sources_free(hits, nh);
+    chat_free(c);
+    return rc;
+}
+
+/* Counts of what the open-book data holds, for the summary line. */
+typedef struct tr_book_stats {
+    size_t seqs, right, dropped, missed;
+    size_t dumped; /* sequences --dump printed */
+} tr_book_stats;
+
+/* Where the sequences go: the model's data, or --dump's listing. */
+typedef struct tr_sink {
+    nt_train_model *m;
+    nt_train_data *d;
+    const tr_book *book; /* NULL: closed book (no passages) */
+    tr_book_stats st;
+    FILE *dump;          /* --dump: the texts are printed here instead */
+} tr_sink;
+
+/* Prints one sequence's texts for --dump. */
+static void tr_dump(FILE *f, size_t n, const char *where, const char *sys, const nt_chat_msg *before,
+                    size_t n_before, const char *u, const char *a, const char *what)
+{
+    text_printf(f, "--- %zu %s %s\n", n, where, what);
+    if (sys && *sys) text_printf(f, "[system]\n%s\n", sys);
+    for (size_t i = 0; i < n_before; i++)
+        text_printf(f, "[%s]\n%s\n", before[i].role == NT_ROLE_USER ? "user" : "assistant", before[i].content);
+    text_printf(f, "[user]\n%s\n[assistant]\n%s\n", u, a);
+}
+
+/* Adds one sequence: question u of q after before[0..n_before) with system message sys, or
+ * (open book) with the passages retrieval finds for u, its right ones left out when drop. */
+static int tr_add_seq(const qa_item *q, const char *u, const char *sys, const nt_chat_msg *before,
+                      size_t n_before, bool drop, tr_sink *sk)
+{
+    nt_err e = {0};
+    const char *ans = q->assistant;
+    char *placed = NULL;
+    int rc = NT_OK;
+    if (sk->book) {
+        bool kept = false, right = false;
+        rc = tr_book_prompt(sk->book, before, n_before, u, q->key, drop, &placed, &kept, &right, &e);
+        if (rc != NT_OK) {
+            text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+            return 1;
+        }
+        if (!kept) n_before = 0;
+        sys = placed;
+        sk->st.seqs++;
+        const bool has_key = q->key && *q->key && strcmp(ans, TR_ABSENT_ANSWER) != 0;
+        if (has_key && right) sk->st.right++;
+        else if (has_key && drop) sk->st.dropped++;
+        else if (has_key) sk->st.missed++;
+        if (has_key && !right) ans = TR_ABSENT_ANSWER;
+    }
+    if (sk->dump) {
+        sk->st.dumped++;
+        tr_dump(sk->dump, sk->st.dumped, q->where, sys, before, n_before, u, ans,
+                !sk->book ? "" : strcmp(ans, q->assistant) ? "absent" : "answered");
+        free(placed);
+        return 0;
+    }
+    const nt_tokenizer *tk = nt_train_model_tokenizer(sk->m);
+    const enum nt_chat_family fam = nt_train_model_chat(sk->m);
+    const int32_t n_ctx = nt_train_model_n_ctx(sk->m);
+    rc = nt_train_data_add_turn(sk->d, tk, fam, sys, before, n_before, u, ans, n_ctx, &e);
+    if (rc == NT_ERR_CONTEXT_FULL && n_before) /* too long with the exchange: alone, then */
+        rc = nt_train_data_add_turn(sk->d, tk, fam, sys, NULL, 0, u, ans, n_ctx, &e);
+    free(placed);
+    if (rc != NT_OK) {
+        text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Adds phrasing u of question qi (one sequence per --system). With --history X, a share X of
  * the sequences, picked by a hash of (seed, question, sequence number), puts one earlier
  * exchange before the question: another question of the data, also picked by the hash, with
  * its answer. In a chat the model sees its earlier turns, and a model trained only on lone
- * questions answers those instead of the newest one. */
+ * questions answers those instead of the newest one.
+ * Open book (--persona): the system message holds the passages retrieval finds for the
+ * question (tr_book_prompt). For a share --absent of the sequences, also picked by the hash,
+ * the question is trained a second time with the passages holding its key phrase left out;
+ * those, and any where retrieval did not place one, are answered TR_ABSENT_ANSWER: the model
+ * learns to answer from the passages, and to say so when they do not hold the answer, rather
+ * than from memory. */
 static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char *u, size_t seq,
-                       nt_train_model *m, nt_train_data *d)
+                       tr_sink *sk)
 {
     const qa_item *q = &qs->v[qi];
-    nt_err e = {0};
     for (int j = 0; j < o->n_system; j++) {
         nt_chat_msg before[2];
         size_t n_before = 0;
@@ -456,19 +711,20 @@ static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char
         if (qs->n > 1 && (double)(h >> 11) * 0x1.0p-53 < o->history) {
             size_t pi = (size_t)(tr_mix64(h) % (qs->n - 1));
             if (pi >= qi) pi++; /* never the question itself */
-            before[0] = (nt_chat_msg){NT_ROLE_USER, qs->v[pi].user};
-            before[1] = (nt_chat_msg){NT_ROLE_ASSISTANT, qs->v[pi].assistant};
-            n_before = 2;
+            if (qs->v[pi].user) {
+                before[0] = (nt_chat_msg){NT_ROLE_USER, qs->v[pi].user};
+                before[1] = (nt_chat_msg){NT_ROLE_ASSISTANT, qs->v[pi].assistant};
+                n_before = 2;
+            }
         }
-        int rc = nt_train_data_add_turn(d, nt_train_model_tokenizer(m), nt_train_model_chat(m), o->system[j],
-                                     before, n_before, u, q->assistant, nt_train_model_n_ctx(m), &e);
-        if (rc == NT_ERR_CONTEXT_FULL && n_before) /* too long with the exchange: alone, then */
-            rc = nt_train_data_add_turn(d, nt_train_model_tokenizer(m), nt_train_model_chat(m), o->system[j],
-                                     NULL, 0, u, q->assistant, nt_train_model_n_ctx(m), &e);
-        if (rc != NT_OK) {
-            text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
-            return 1;
-        }
+        /* Open book: the sequence with the passages retrieval finds, then, for a share
+         * --absent, the same question again with its right passages left out. Both halves
+         * of such a pair hold the same question, so only the passages tell which answer is
+         * right: the model has to read them (a question answered "do not say" only sometimes
+         * would be learnt by heart instead). */
+        const bool twin = sk->book && (double)(tr_mix64(h ^ 0xab5e17ull) >> 11) * 0x1.0p-53 < o->absent;
+        for (int drop = 0; drop <= (int)twin; drop++)
+            if (tr_add_seq(q, u, o->system[j], before, n_before, drop, sk)) return 1;
     }
     return 0;
 }
@@ -477,13 +733,14 @@ static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char
  * casual form (tr_casual) when that is not already one of the question's phrasings or an
  * earlier casual form: the tokens of "Hello" and "hello" differ, and a tiny model does not
  * learn on its own that they mean the same. */
-static int tr_build_data(const tr_opts *o, const qa_set *qs, nt_train_model *m, nt_train_data *d)
+static int tr_build_data(const tr_opts *o, const qa_set *qs, tr_sink *sk)
 {
     for (size_t i = 0; i < qs->n; i++) {
         const qa_item *q = &qs->v[i];
+        if (!q->user) continue; /* held-out phrasings only: a question set for --eval */
         const size_t n_ph = 1 + q->also.n;
         for (size_t k = 0; k < n_ph; k++)
-            if (tr_add_pair(o, qs, i, tr_phrasing(q, k), k, m, d)) return 1;
+            if (tr_add_pair(o, qs, i, tr_phrasing(q, k), k, sk)) return 1;
         if (!o->casual) continue;
         char **cas = calloc(n_ph, sizeof *cas);
         int rc = cas ? 0 : 1;
@@ -495,7 +752,7 @@ static int tr_build_data(const tr_opts *o, const qa_set *qs, nt_train_model *m, 
             bool seen = cas[k][0] == 0;
             for (size_t a = 0; a < n_ph && !seen; a++)
                 seen = !strcmp(cas[k], tr_phrasing(q, a)) || (a < k && !strcmp(cas[k], cas[a]));
-            if (!seen && tr_add_pair(o, qs, i, cas[k], n_ph + k, m, d)) rc = 2;
+            if (!seen && tr_add_pair(o, qs, i, cas[k], n_ph + k, sk)) rc = 2;
         }
         for (size_t k = 0; cas && k < n_ph; k++) free(cas[k]);
         free(cas);
@@ -512,6 +769,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
     nt_train_model *m = NULL;
     nt_train_vocab *v = NULL;
     nt_train_data *d = NULL;
+    tr_book book = {0};
     const char **texts = NULL;
     size_t *lens = NULL;
 
@@ -537,6 +795,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
             goto out;
         }
         for (size_t i = 0; i < qs->n; i++) {
+            if (!qs->v[i].user) continue; /* an --eval set's */
             texts[n++] = qs->v[i].user;
             texts[n++] = qs->v[i].assistant;
             for (size_t k = 0; k < qs->v[i].also.n; k++) texts[n++] = qs->v[i].also.v[k];
@@ -557,7 +816,23 @@ static int tr_train(tr_opts *o, const qa_set *qs)
         text_printf(stderr, "natter train: out of memory\n");
         goto out;
     }
-    if (tr_build_data(o, qs, m, d)) goto out;
+    tr_sink sk = {.m = m, .d = d, .dump = o->dump ? stdout : NULL};
+    if (o->persona) {
+        if (tr_book_open(&book, o, nt_train_model_tokenizer(m), nt_train_model_chat(m), nt_train_model_n_ctx(m)))
+            goto out;
+        sk.book = &book;
+    }
+    if (tr_build_data(o, qs, &sk)) goto out;
+    if (o->persona && !o->quiet)
+        text_printf(o->dump ? stdout : stderr,
+                    "natter train: open book (%s): %zu sequences with a key phrase; the right passage placed "
+                    "in %zu, left out on purpose in %zu, not found in %zu (those answer \"%s\")\n",
+                    o->persona, sk.st.right + sk.st.dropped + sk.st.missed, sk.st.right, sk.st.dropped,
+                    sk.st.missed, TR_ABSENT_ANSWER);
+    if (o->dump) {
+        status = fflush(stdout) == 0 ? 0 : 1;
+        goto out;
+    }
     if (!o->quiet) {
         text_printf(stderr, "natter train: %lld parameters, vocabulary %d, context %d; %zu pairs, %lld "
                 "tokens (%lld scored)", (long long)nt_train_model_n_params(m),
@@ -590,6 +865,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
     if (!o->quiet) text_printf(stderr, "natter train: wrote %s\n", o->out);
     status = 0;
 out:
+    tr_book_free(&book);
     free(texts);
     free(lens);
     nt_train_data_free(d);
@@ -697,7 +973,15 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
         return 1;
     }
     const enum nt_chat_family f = nt_chat_detect_gguf(nt_model_gguf(m));
-    long hit[2] = {0, 0}, total[2] = {0, 0}, no_key = 0;
+    tr_book book = {0}, *bk = NULL;
+    if (o->persona) {
+        if (tr_book_open(&book, o, nt_model_tokenizer(m), f, nt_model_get_info(m)->n_ctx)) {
+            nt_model_free(m);
+            return 1;
+        }
+        bk = &book;
+    }
+    long hit[2] = {0, 0}, total[2] = {0, 0}, no_key = 0, found = 0;
     for (size_t i = 0; i < qs->n; i++) {
         const qa_item *q = &qs->v[i];
         if (i % (size_t)o->every) continue;
@@ -705,17 +989,36 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             no_key++;
             continue;
         }
-        const size_t n_train = 1 + q->also.n, n_all = n_train + q->heldout.n;
+        const size_t n_train = q->user ? 1 + q->also.n : 0, n_all = n_train + q->heldout.n;
         for (size_t kk = 0; kk < n_all * (size_t)o->n_system; kk++) {
             const size_t k = kk / (size_t)o->n_system;
             const int held = k >= n_train;
-            const char *u = k == 0 ? q->user : held ? q->heldout.v[k - n_train] : q->also.v[k - 1];
+            const char *u = held ? q->heldout.v[k - n_train] : tr_phrasing(q, k);
             const char *sys = o->system[kk % (size_t)o->n_system];
-            /* --after-turn: the next question of the data, with its answer, comes first. */
-            const qa_item *prev = o->after_turn && qs->n > 1 ? &qs->v[(i + 1) % qs->n] : NULL;
+            /* --after-turn: the next question of the data that has an answer comes first. */
+            const qa_item *prev = NULL;
+            for (size_t j = 1; o->after_turn && j < qs->n && !prev; j++)
+                if (qs->v[(i + j) % qs->n].user) prev = &qs->v[(i + j) % qs->n];
+            char *placed = NULL;
+            if (bk) {
+                const nt_chat_msg before[2] = {{NT_ROLE_USER, prev ? prev->user : NULL},
+                                               {NT_ROLE_ASSISTANT, prev ? prev->assistant : NULL}};
+                bool kept = false, right = false;
+                if (tr_book_prompt(bk, before, prev ? 2 : 0, u, q->key, false, &placed, &kept, &right, &e) != NT_OK) {
+                    text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+                    tr_book_free(&book);
+                    nt_model_free(m);
+                    return 1;
+                }
+                if (!kept) prev = NULL;
+                found += right;
+                sys = placed;
+            }
             char *ans = tr_answer(m, f, sys, prev, u, q->key, &e);
+            free(placed);
             if (!ans) {
                 text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
+                tr_book_free(&book);
                 nt_model_free(m);
                 return 1;
             }
@@ -728,6 +1031,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             free(ans);
         }
     }
+    tr_book_free(&book);
     nt_model_free(m);
     const double pt = total[0] ? 100.0 * (double)hit[0] / (double)total[0] : 0.0;
     const double ph = total[1] ? 100.0 * (double)hit[1] / (double)total[1] : 0.0;
@@ -736,9 +1040,83 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
     text_printf(stdout, "held-out questions: %ld/%ld answers contain the key phrase (%.1f%%, need %.0f%%)\n",
            hit[1], total[1], ph, o->min_heldout);
     if (no_key) text_printf(stdout, "examples without a key phrase (not scored): %ld\n", no_key);
-    const bool pass = total[0] > 0 && pt >= o->min_train && (total[1] == 0 || ph >= o->min_heldout);
+    if (bk)
+        text_printf(stdout, "open book (%s): a placed passage held the key phrase for %ld of %ld questions\n",
+                    o->persona, found, total[0] + total[1]);
+    /* A set of held-out questions only (an --eval set) has no trained ones to score. */
+    const bool pass = (total[0] > 0 || total[1] > 0) && (total[0] == 0 || pt >= o->min_train) &&
+                      (total[1] == 0 || ph >= o->min_heldout);
     text_printf(stdout, "%s\n", pass ? "PASS" : "FAIL");
     return pass ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------------ facts ----- */
+
+/* --write-facts OUT.md: the data's questions and answers as a Markdown document, one section
+ * a question (its main phrasing as the heading, the answer below), for a persona's documents:
+ * the guide retrieves from it, so the answer it was trained on is a passage it can read.
+ * The other trained phrasings go in a comment under the heading (search terms, not shown);
+ * held-out phrasings, which --eval asks, are never in it; pairs answered TR_ABSENT_ANSWER are left out. Written to a
+ * temporary file renamed over OUT.md, so a failure leaves the old one whole. */
+static int tr_write_facts(const tr_opts *o, const qa_set *qs)
+{
+    strbuf b = {0};
+    strbuf_puts(&b, "# natter: questions and answers\n\n"
+                    "Generated from the guide corpus (models/corpus/) by `natter train --write-facts`;\n"
+                    "`make model` writes it again. Do not edit: edit the corpus.\n");
+    size_t n = 0;
+    for (size_t i = 0; i < qs->n; i++) {
+        const qa_item *q = &qs->v[i];
+        if (!q->user || !strcmp(q->assistant, TR_ABSENT_ANSWER)) continue;
+        /* One line each: a heading cannot span lines, and a blank line inside an answer
+         * would be read as a paragraph of the next section's. */
+        strbuf_puts(&b, "\n## ");
+        for (const char *c = q->user; *c; c++) strbuf_putc(&b, *c == '\n' ? ' ' : *c);
+        strbuf_puts(&b, "\n\n");
+        /* The other trained phrasings, as the passage's search terms (a comment: searched,
+         * not shown, app/docs/chunk.h): BM25 finds a new wording of a question far more
+         * often when the ways it was asked are there to match. */
+        if (q->also.n) {
+            strbuf_puts(&b, "<!--");
+            for (size_t k = 0; k < q->also.n; k++) {
+                strbuf_puts(&b, k ? " | " : " ");
+                for (const char *c = q->also.v[k]; *c; c++)
+                    strbuf_putc(&b, *c == '\n' || (c[0] == '-' && c[1] == '-') ? ' ' : *c);
+            }
+            strbuf_puts(&b, " -->\n\n");
+        }
+        for (const char *c = q->assistant; *c; c++) strbuf_putc(&b, *c == '\n' ? ' ' : *c);
+        strbuf_puts(&b, "\n");
+        n++;
+    }
+    size_t len = 0;
+    char *text = strbuf_take(&b, &len);
+    if (!text) {
+        text_printf(stderr, "natter train: out of memory\n");
+        return 1;
+    }
+    size_t pl = strlen(o->facts) + 16;
+    char *tmp = malloc(pl);
+    int status = 1;
+    FILE *f = NULL;
+    if (!tmp) goto out;
+    snprintf(tmp, pl, "%s.tmp", o->facts);
+    if (!(f = fopen(tmp, "w")) || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+        text_printf(stderr, "natter train: --write-facts: %s: %s\n", tmp, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, o->facts) != 0) {
+        text_printf(stderr, "natter train: --write-facts: %s: %s\n", o->facts, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (!o->quiet) text_printf(stderr, "natter train: wrote %s (%zu questions)\n", o->facts, n);
+    status = 0;
+out:
+    free(tmp);
+    free(text);
+    return status;
 }
 
 /* ------------------------------------------------------------------------- main ----- */
@@ -775,7 +1153,7 @@ int cmd_train(int argc, char **argv)
         text_printf(stderr, "natter train: the data holds no examples\n");
         status = 1;
     } else {
-        status = o.eval ? tr_eval(&o, &qs) : tr_train(&o, &qs);
+        status = o.facts ? tr_write_facts(&o, &qs) : o.eval ? tr_eval(&o, &qs) : tr_train(&o, &qs);
     }
     qa_set_free(&qs);
     free(init);

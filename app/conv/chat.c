@@ -811,6 +811,8 @@ int chat_set_candidates(chat *c, const chat_source *v, size_t n, const char *int
     return chat_sources_replace(&c->cand, &c->n_cand, &c->cand_intro, v, n, intro ? intro : "");
 }
 
+const char *chat_system_placed(const chat *c) { return c->sys_full ? c->sys_full : c->system; }
+
 int chat_use_sources(chat *c, const chat_turn *answer)
 {
     if (!answer) return chat_set_cur(c, NULL, NULL, 0);

@@ -274,6 +274,9 @@ int chat_set_candidates(chat *c, const chat_source *v, size_t n, const char *int
 /* The passages as they follow the system prompt: intro, then each as
  * "=== Passage N: PATH:A-B (TITLE) ===" and its text. malloc'd; "" when n is 0. */
 char *chat_sources_text(const char *intro, const chat_source *v, size_t n);
+/* The system prompt as the last prompt built had it: with the passages chat_prepare placed
+ * after it (chat_system() when none were). Borrowed, valid until the chat changes. */
+const char *chat_system_placed(const chat *c);
 /* Makes the next chat_build_prompt place the passages answer recorded (NULL: none): what a
  * replay does before rebuilding an answer's prompt. NT_OK or NT_ERR_NOMEM. */
 int chat_use_sources(chat *c, const chat_turn *answer);

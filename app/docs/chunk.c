@@ -17,6 +17,7 @@ typedef struct cline {
     bool blank;       /* only blanks: ends a paragraph */
     bool heading;     /* starts a section: a passage must start here */
     bool top;         /* code: a top-level definition starts here (a passage may start) */
+    bool comment;     /* Markdown: a line that is one HTML comment (also blank: not shown) */
 } cline;
 
 typedef struct clines {
@@ -274,6 +275,11 @@ static bool lines_plain(enum chunk_kind kind, const char *text, size_t n, clines
                 size_t h = k;
                 while (h < len && s[h] == '#') h++;
                 c.heading = h - k <= 6 && (h == len || s[h] == ' ' || s[h] == '\t');
+            } else {
+                size_t e = len;
+                while (e > k && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) e--;
+                c.comment = e - k >= 7 && !strncmp(s + k, "<!--", 4) && !strncmp(s + e - 3, "-->", 3);
+                c.blank = c.blank || c.comment;
             }
         } else if (kind == CHUNK_CODE) {
             c.top = prev_blank && !c.blank && len > 0 && s[0] != ' ' && s[0] != '\t' &&
@@ -328,6 +334,7 @@ typedef struct chunker {
     const char *title; /* the current heading (points into base), length title_n */
     size_t title_n;
     strbuf cur;        /* the passage being built */
+    strbuf terms;      /* its search terms: the Markdown comments met since the last passage */
     int32_t a, b;      /* its lines */
     bool oom;
 } chunker;
@@ -353,16 +360,21 @@ static void chunker_flush(chunker *k)
     }
     char *title = strndup(k->title ? k->title : "", k->title_n);
     char *text = strbuf_take(&k->cur, NULL);
-    if (!title || !text) {
+    strbuf_puts(&k->terms, "");
+    char *terms = strbuf_take(&k->terms, NULL);
+    if (!title || !text || !terms) {
         free(title);
         free(text);
+        free(terms);
         goto nomem;
     }
-    o->v[o->n++] = (doc_chunk){.text = text, .title = title, .line_a = k->a, .line_b = k->b};
+    o->v[o->n++] = (doc_chunk){.text = text, .title = title, .terms = terms, .line_a = k->a,
+                               .line_b = k->b};
     return;
 nomem:
     k->oom = true;
     strbuf_free(&k->cur);
+    strbuf_free(&k->terms);
 }
 
 /* Adds s[0..n) (one line, or a piece of a long one) of file line src to the passage. */
@@ -412,6 +424,16 @@ int chunk_split(enum chunk_kind kind, const char *text, size_t n, size_t max_byt
     bool heading_only = false; /* the passage holds its heading line and nothing else yet */
     while (i < l.n && !k.oom) {
         if (l.v[i].blank) {
+            /* A Markdown comment's words: searched, not shown (chunk.h). */
+            if (l.v[i].comment) {
+                const char *c = k.base + l.v[i].off;
+                size_t cn = l.v[i].len;
+                while (cn > 0 && (c[cn - 1] == ' ' || c[cn - 1] == '\t' || c[cn - 1] == '\r')) cn--;
+                while (cn > 0 && *c == ' ') c++, cn--;
+                if (k.terms.n) strbuf_putc(&k.terms, '\n');
+                strbuf_put(&k.terms, c + 4, cn - 7);
+                if (k.terms.oom) k.oom = true;
+            }
             i++;
             continue;
         }
@@ -461,12 +483,14 @@ int chunk_split(enum chunk_kind kind, const char *text, size_t n, size_t max_byt
         i = j;
     }
     chunker_flush(&k);
+    strbuf_free(&k.terms); /* comments after the last passage's text: it took them already */
     if (k.oom) goto nomem;
     free(l.v);
     strbuf_free(&conv);
     return NT_OK;
 nomem:
     strbuf_free(&k.cur);
+    strbuf_free(&k.terms);
     free(l.v);
     strbuf_free(&conv);
     return NT_ERR_NOMEM;
@@ -478,6 +502,7 @@ void doc_chunks_free(doc_chunks *c)
     for (size_t i = 0; i < c->n; i++) {
         free(c->v[i].text);
         free(c->v[i].title);
+        free(c->v[i].terms);
     }
     free(c->v);
     memset(c, 0, sizeof *c);

@@ -8,7 +8,10 @@
  * (blank-line blocks) are joined while the passage stays within the byte budget; a paragraph
  * longer than the budget is cut at line ends, a line longer than it at a character boundary.
  * Every passage knows its lines in the file (1-based, inclusive) and the heading it falls
- * under. No I/O here: tests/test_docindex.c checks it on strings. */
+ * under. A Markdown line that is one HTML comment (`<!-- words -->`) is not shown in any
+ * passage (a Markdown reader does not show it either) but its words are the passage's search
+ * terms: what it answers, said the ways people ask it (models/guide-facts.md lists each
+ * question's other phrasings so). No I/O here: tests/test_docindex.c checks it on strings. */
 #ifndef NATTER_DOCS_CHUNK_H
 #define NATTER_DOCS_CHUNK_H
 
@@ -32,6 +35,7 @@ enum chunk_kind {
 typedef struct doc_chunk {
     char *text;             /* the passage (roff converted to text), owned */
     char *title;            /* the heading it falls under, "" when none; owned */
+    char *terms;            /* searched but not shown: its Markdown comments, "" when none; owned */
     int32_t line_a, line_b; /* its lines in the file, 1-based, inclusive */
 } doc_chunk;
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define DOCINDEX_SCHEMA 1 /* PRAGMA user_version of the tables below */
+#define DOCINDEX_SCHEMA 2 /* PRAGMA user_version of the tables below */
 
 /* files: one row per file seen (binary ones too, with no passages, so an unchanged binary
  * file is not read again). chunks: a passage's file and lines; its title and text live in
@@ -32,9 +32,14 @@ static const char docindex_schema[] =
     "  id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, line_a INTEGER NOT NULL,"
     "  line_b INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, text,"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, text, terms,"
     "  tokenize = 'porter unicode61 remove_diacritics 2');"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
+
+/* An index of schema 1 (no search terms column): a cache, so it is emptied and filled again
+ * as its files are next seen. */
+static const char docindex_upgrade_1[] =
+    "DROP TABLE IF EXISTS fts; DELETE FROM chunks; DELETE FROM files;";
 
 /* A scope entry: the resolved path and the bounds of the paths under it. */
 typedef struct docindex_root {
@@ -149,7 +154,8 @@ int docindex_open(docindex **out, const char *db, nt_err *err)
                         "(schema %d); remove it to rebuild", d->path, version);
         goto fail;
     }
-    if (sqlite3_exec(d->db, docindex_schema, NULL, NULL, NULL) != SQLITE_OK ||
+    if ((version == 1 && sqlite3_exec(d->db, docindex_upgrade_1, NULL, NULL, NULL) != SQLITE_OK) ||
+        sqlite3_exec(d->db, docindex_schema, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_error(err, d->db, d->path);
         sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
@@ -362,7 +368,7 @@ static bool upd_init(upd *u, sqlite3 *db)
            PREP(del_fts, "DELETE FROM fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)") &&
            PREP(del_chunks, "DELETE FROM chunks WHERE file_id = ?1") &&
            PREP(add_chunk, "INSERT INTO chunks(file_id, line_a, line_b) VALUES(?1, ?2, ?3)") &&
-           PREP(add_fts, "INSERT INTO fts(rowid, title, text) VALUES(?1, ?2, ?3)") &&
+           PREP(add_fts, "INSERT INTO fts(rowid, title, text, terms) VALUES(?1, ?2, ?3, ?4)") &&
            PREP(del_file, "DELETE FROM files WHERE id = ?1");
 #undef PREP
 }
@@ -435,6 +441,7 @@ static int upd_write(upd *u, const wfile *f, const char *hash, const char *kind,
             sqlite3_bind_int64(u->add_fts, 1, sqlite3_last_insert_rowid(u->db));
             sqlite3_bind_text(u->add_fts, 2, ch->v[i].title, -1, SQLITE_STATIC);
             sqlite3_bind_text(u->add_fts, 3, ch->v[i].text, -1, SQLITE_STATIC);
+            sqlite3_bind_text(u->add_fts, 4, ch->v[i].terms ? ch->v[i].terms : "", -1, SQLITE_STATIC);
             if (!step_done(u->add_fts)) goto fail;
         }
     }
@@ -776,7 +783,7 @@ int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, si
     /* The scope as an OR of path ranges, bound as parameters ?3.. (three per root). */
     strbuf sql = {0};
     strbuf_puts(&sql, "SELECT f.path, fts.title, fts.text, c.line_a, c.line_b,"
-                      " bm25(fts, 0.5, 1.0) AS s FROM fts JOIN chunks c ON c.id = fts.rowid"
+                      " bm25(fts, 0.5, 1.0, 1.0) AS s FROM fts JOIN chunks c ON c.id = fts.rowid"
                       " JOIN files f ON f.id = c.file_id WHERE fts MATCH ?1 AND (");
     for (size_t i = 0; i < d->n_roots; i++)
         strbuf_printf(&sql, "%sf.path = ?%zu OR (f.path >= ?%zu AND f.path < ?%zu)",

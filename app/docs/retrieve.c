@@ -175,9 +175,11 @@ bool docs_poll(docs *d, bool *busy, docindex_progress *p, char **notes)
     return changed;
 }
 
-int docs_retrieve(docs *d, chat *c, const char *intro, nt_err *err)
+int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err *err)
 {
-    if (!d || docs_count(d) == 0) return chat_set_candidates(c, NULL, 0, NULL);
+    *hits = NULL;
+    *n_hits = 0;
+    if (!d || docs_count(d) == 0) return NT_OK;
     /* The question, then the one before it: a follow-up ("and how often?") finds the
      * passages of what it follows. Answers are left out: a wrong one would steer the search. */
     const char *texts[2] = {NULL, NULL};
@@ -188,10 +190,17 @@ int docs_retrieve(docs *d, chat *c, const char *intro, nt_err *err)
     }
     char *q = docindex_query(texts, n);
     if (!q) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    int rc = docindex_search(d->ix, q, DOCS_CANDIDATES, hits, n_hits, err);
+    free(q);
+    return rc;
+}
+
+int docs_retrieve(docs *d, chat *c, const char *intro, nt_err *err)
+{
+    if (!d || docs_count(d) == 0) return chat_set_candidates(c, NULL, 0, NULL);
     chat_source *hits = NULL;
     size_t nh = 0;
-    int rc = docindex_search(d->ix, q, DOCS_CANDIDATES, &hits, &nh, err);
-    free(q);
+    int rc = docs_find(d, c, &hits, &nh, err);
     if (rc != NT_OK) return rc;
     rc = chat_set_candidates(c, hits, nh, intro);
     chat_sources_free(hits, nh);

@@ -47,6 +47,11 @@ int docs_wake_fd(const docs *d);
  * the notes and errors. Joins finished tasks. Returns true when anything changed. */
 bool docs_poll(docs *d, bool *busy, docindex_progress *p, char **notes);
 
+/* The best DOCS_CANDIDATES passages for the chat's last question (its words, then the previous
+ * question's), best first, without handing them to the chat: what docs_retrieve looks up, for
+ * callers that choose among them first (natter train's open-book data). *hits is malloc'd
+ * (chat_sources_free); no documents: none. NT_OK or an error from the index. */
+int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err *err);
 /* Looks up the passages for the chat's last question (its words, then the previous
  * question's, for follow-ups) and hands the best DOCS_CANDIDATES to chat_set_candidates with
  * intro. No documents: no candidates. NT_OK, or an error from the index or NT_ERR_NOMEM. */

@@ -103,8 +103,9 @@ typedef struct nt_train_model nt_train_model;
 int nt_train_model_new(nt_train_model **out, const nt_train_params *p, const nt_train_vocab *v,
                     nt_err *err);
 /* The weights, hyperparameters and tokenizer of a llama GGUF with F32, F16 or BF16 tensors
- * (no biases, no rope scaling). p gives threads, seed and the training context (capped at the
- * model's). */
+ * (no biases, no rope scaling). p gives threads, seed and the training context (0: the model's;
+ * it may be longer than the model's, whose new positions the training then teaches: RoPE has
+ * no table of positions to outgrow). */
 int nt_train_model_load(nt_train_model **out, const char *path, const nt_train_params *p, nt_err *err);
 void nt_train_model_free(nt_train_model *m);
 
