@@ -73,7 +73,13 @@ __attribute__((target("avx512f"))) static uint64_t bench_read_avx512(const uint6
         a3 = _mm512_add_epi64(a3, _mm512_load_si512((const void *)(p + i + 24)));
     }
     a0 = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
-    return (uint64_t)_mm512_reduce_add_epi64(a0);
+    /* Not _mm512_reduce_add_epi64: GCC writes it with signed 64-bit vector additions, so the
+     * sum of arbitrary memory words, which wraps, is undefined there (UBSan stops make asan).
+     * The lanes are added here as unsigned words, which wrap by definition. */
+    uint64_t lane[8], s = 0;
+    _mm512_storeu_si512((void *)lane, a0);
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
 }
 
 /* 12 independent FMA chains keep both FMA ports busy despite the 4-cycle latency; named
