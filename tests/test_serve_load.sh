@@ -3,8 +3,15 @@
 # closing note's figures come from LOAD_N=200) from 8 concurrent clients against a queue of 2,
 # streaming and not, chat and completions. Every request must be answered 200 or refused 503
 # (none lost, nothing else), every 200 must be a whole answer, and the server's resident memory
-# must stay flat: after a warm-up, it may grow by at most 4 MiB over the run. Prints the
-# figures (answered, refused, seconds, RSS before/after).
+# must stay flat: after a warm-up, it may grow by at most 4 MiB over the run (a normal build
+# grows by about 0.4 MiB, whether 40 or 400 requests). Prints the figures (answered, refused,
+# seconds, RSS before/after).
+# Under AddressSanitizer (make asan) the allocator's own bookkeeping grows instead: its
+# quarantine keeps every freed block (up to 256 MiB; +24 MiB over 200 requests) and its
+# stack-trace store and per-thread caches add 3.5 to 5.6 MiB (40 to 800 requests) while the
+# heap in use at exit stays the same block for block. There the quarantine is bounded to 1 MiB
+# (recent frees are still caught) and the bound is 8 MiB; a leak is what LeakSanitizer reports
+# when the server exits, and that fails the run.
 BUILD=${1:-build}
 . "$(dirname "$0")/lib.sh"
 if ! command -v curl >/dev/null 2>&1; then
@@ -15,6 +22,11 @@ MODEL=models/natter-guide.gguf
 have_stories && MODEL=$STORIES
 N=${LOAD_N:-40}
 CLIENTS=8
+LIMIT=4096
+if grep -q __asan_init "$NATTER" 2>/dev/null; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1"
+    LIMIT=8192
+fi
 . "$(dirname "$0")/serve_lib.sh"
 start_server load -m "$MODEL" --threads 1 --queue 2 --quiet || finish
 U="http://127.0.0.1:$PORT"
@@ -64,7 +76,7 @@ check "every request got a response ($total of $N)" [ "$total" -eq "$N" ]
 check "each one 200 or 503 ($n200 + $n503)" [ $((n200 + n503)) -eq "$N" ]
 check "every 200 a whole answer, every 503 an overloaded error" [ "$broken" -eq 0 ]
 check "some were answered" [ "$n200" -gt 0 ]
-check "memory flat: RSS grew by $((rss1 - rss0)) kB (at most 4096)" [ $((rss1 - rss0)) -le 4096 ]
+check "memory flat: RSS grew by $((rss1 - rss0)) kB (at most $LIMIT)" [ $((rss1 - rss0)) -le "$LIMIT" ]
 code=$(curl -s -o /dev/null -w '%{http_code}' "$U/health")
 check "the server still answers" [ "$code" = 200 ]
 stop_server
