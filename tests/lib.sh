@@ -75,19 +75,16 @@ T() { tmux -u -L "$T_SOCK" "$@"; }
 # cap: the pane's text now.
 cap() { T capture-pane -p -t nt 2>/dev/null; }
 # wait_for TEXT [TENTHS]: polls the screen until it shows TEXT (fixed string), 10 s by default.
-wait_for() {
-    _i=0; _lim=${2:-100}
-    while [ "$_i" -lt "$_lim" ]; do
-        cap | grep -qF -- "$1" && return 0
-        sleep 0.1; _i=$((_i + 1))
-    done
-    return 1
-}
+wait_for() { t_poll -F 1 "$1" "${2:-100}"; }
+# wait_re REGEX [TENTHS]: the same for a line matching REGEX (extended).
+wait_re() { t_poll -E 1 "$1" "${2:-100}"; }
 # wait_gone TEXT [TENTHS]: polls until the screen no longer shows TEXT.
-wait_gone() {
-    _i=0; _lim=${2:-100}
-    while [ "$_i" -lt "$_lim" ]; do
-        cap | grep -qF -- "$1" || return 0
+wait_gone() { t_poll -F 0 "$1" "${2:-100}"; }
+# t_poll GREP_FLAG SHOWN PATTERN TENTHS: the three above (SHOWN 1: until it is there, 0: gone).
+t_poll() {
+    _i=0
+    while [ "$_i" -lt "$4" ]; do
+        if cap | grep -q "$1" -- "$3"; then [ "$2" = 1 ] && return 0; else [ "$2" = 0 ] && return 0; fi
         sleep 0.1; _i=$((_i + 1))
     done
     return 1

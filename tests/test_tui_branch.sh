@@ -33,17 +33,30 @@ start() {
     T set-option -t nt status off >/dev/null
     wait_for "${START_TEXT:-F1 shows the keys}" 100
 }
+# ask TEXT / cmd TEXT: types TEXT, waits until the input line shows it, presses Enter, waits
+# until natter has taken it (the input line is empty again: the status bar then says what
+# runs), then until the model is idle. Waiting only for "idle" passes at once on a slow run
+# (make asan on a busy machine), before natter has read the keys: the next keys then arrive
+# while the answer is written.
 ask() {
     T send-keys -t nt -l "$1"
+    input_is "$1"
     T send-keys -t nt Enter
+    input_is ""
     sleep 0.2
     idle
 }
-cmd() {
-    T send-keys -t nt -l "$1"
-    T send-keys -t nt Enter
-    sleep 0.2
-    idle
+cmd() { ask "$1"; }
+# input_is TEXT: polls (10 s) until the input line (the last line starting with >) holds TEXT
+# (is empty when TEXT is).
+input_is() {
+    _i=0
+    while [ "$_i" -lt 100 ]; do
+        _in=$(cap | grep '^>' | tail -n 1 | sed 's/^> *//; s/ *$//')
+        [ "$_in" = "$1" ] && return 0
+        sleep 0.1; _i=$((_i + 1))
+    done
+    return 1
 }
 # replay_all FILE N NAME: `natter replay --check` finds N answers identical and none differing.
 replay_all() {
@@ -69,7 +82,8 @@ else
 fi
 ask "Lily"
 T send-keys -t nt M-Up
-sleep 0.2
+# the switch shows at once; the message line gives the figures when the re-read has ended
+wait_re "alternative 1 of 2; [0-9]+ tokens kept in the cache, [0-9]+ read" 150
 idle
 if wait_for "Assistant ‹1/2›" && [ "$(answer_text)" = "$first" ] && ! cap | grep -qF "Lily"; then
     ok "Alt-Up shows the first answer, without the question asked under the second"
@@ -88,19 +102,20 @@ else
 fi
 # The first answer's candidates as they were written come back with it (kept by the tree).
 T send-keys -t nt F4
-if wait_for "candidate    before" 30 && cap | grep -qE "[0-9.]+% → +[0-9.]+%"; then
+if wait_for "candidate    before" 30 && wait_re "[0-9.]+% → +[0-9.]+%" 30; then
     ok "the probabilities view shows the candidates of the answer switched back to"
 else
     bad "the probabilities view shows the candidates of the answer switched back to" "$(cap)"
 fi
 T send-keys -t nt F4
 T send-keys -t nt M-Down
-sleep 0.2
+wait_re "alternative 2 of 2; [0-9]+ tokens kept in the cache, [0-9]+ read" 150
 idle
 check "Alt-Down goes back to the second answer and its follow-up" wait_for "Lily"
 # /stats after a question on the branch: the prompt came from the cache but for the new turn.
 ask "The dog"
 T send-keys -t nt "/stats" Enter
+wait_re "^  last answer: .*reused from the cache;"
 reused=$(cap | sed -n 's/^  last answer: .*, \([0-9]*\) reused from the cache;.*/\1/p' | head -n 1)
 if [ -n "$reused" ] && [ "$reused" -gt "$kept" ]; then
     ok "/stats: the answer on the branch reused $reused tokens from the cache"
@@ -128,6 +143,7 @@ fi
 cmd "/branch 7"
 check "/branch N out of range is refused" wait_for "/branch: '7' is not an alternative here (1 to 2)"
 cmd "/export $tmp/out.md"
+wait_for "exported "
 if grep -qF "The dog" "$tmp/out.md" && ! grep -qF "The cat" "$tmp/out.md" && grep -qF "Lily" "$tmp/out.md"; then
     ok "/export takes the current path"
 else
