@@ -1,12 +1,16 @@
 /* The compute thread pool declared in pool.h.
  *
  * One job at a time. The owner publishes the job in a slot, then sets `state` to
- * (generation << 32 | 0); every thread, the owner included, claims task numbers by advancing
- * the low half of `state` with a compare-and-swap that also checks the generation, so a
- * worker that wakes up late can never claim a task of a job it did not read. The owner
- * returns once `done` counts every task: it never waits for a worker that is asleep or
- * descheduled and claimed nothing (on a 2-core machine shared with other programs, waiting
- * for every worker to check in costs a scheduler time slice per job).
+ * (generation << 32). The job's tasks are split into one contiguous range per thread: each
+ * thread claims the tasks of its own range from the front, then takes what is left of the
+ * other ranges from the back. So when nothing disturbs the threads, each one streams its own
+ * contiguous part of a matrix (consecutive tasks are consecutive rows), as a decoding step
+ * wants from memory, and a thread that is late, asleep or descheduled loses its tasks to the
+ * others instead of holding up the job. A range is one 64-bit word (generation, first, end)
+ * advanced by compare-and-swap, so a worker that wakes up late can never claim a task of a job
+ * it did not read. The owner returns once `done` counts every task: it never waits for a
+ * worker that claimed nothing (on a 2-core machine shared with other programs, waiting for
+ * every worker to check in costs a scheduler time slice per job).
  *
  * Jobs alternate between two slots. A slot is rewritten two generations later, and a worker
  * only uses a slot after a successful claim in that slot's generation, which proves the slot
@@ -25,10 +29,21 @@
  * while a pool left idle goes to sleep after well under a millisecond. */
 #define POOL_SPIN 4000
 
+/* Tasks per job in one range word (16 bits each for first and end); larger jobs run as
+ * several jobs. */
+#define POOL_MAX_TASKS 0xffff
+
+/* A range of tasks: generation << 32 | first << 16 | end, on a cache line of its own (its
+ * thread claims from it at every task while the others only look at it when they run out). */
+typedef struct pool_range {
+    _Alignas(64) _Atomic uint64_t w;
+} pool_range;
+
 typedef struct pool_job {
     pool_fn fn;       /* read only after a successful claim (then stable: see the top) */
     void *ctx;
-    atomic_llong n_tasks; /* read before claiming, possibly while the slot is rewritten */
+    int64_t base;     /* task numbers passed to fn are base + the range's numbers */
+    pool_range *ranges; /* n of them */
 } pool_job;
 
 typedef struct pool_worker {
@@ -43,9 +58,9 @@ struct pool {
     int n_started;
 
     pool_job jobs[2];      /* the job of generation g is in jobs[g & 1] */
-    _Alignas(64) _Atomic uint64_t state; /* generation << 32 | next unclaimed task */
+    _Alignas(64) _Atomic uint64_t state; /* generation << 32 */
     _Alignas(64) atomic_llong done; /* tasks of the current job completed; on its own cache
-                                       line: workers add to it while others claim from state */
+                                       line: workers add to it while others claim */
     _Alignas(64) char pad_; /* nothing else on done's line */
     atomic_int sleepers;   /* workers asleep (or about to be) on cv */
     atomic_bool quit;
@@ -61,19 +76,34 @@ static inline void pool_pause(void)
 #endif
 }
 
-/* Claims and runs tasks of generation gen until none are left (or the job moved on). */
+/* Claims one task of generation gen from range r: from the front of the thread's own range,
+ * from the back of the others. -1 when the range is empty (or the job moved on). */
+static int64_t pool_claim(pool_range *r, uint32_t gen, bool own)
+{
+    uint64_t w = atomic_load(&r->w);
+    for (;;) {
+        if ((uint32_t)(w >> 32) != gen) return -1;
+        const uint32_t first = (uint32_t)(w >> 16) & 0xffff, end = (uint32_t)w & 0xffff;
+        if (first >= end) return -1;
+        const uint64_t next = own ? w + ((uint64_t)1 << 16) : w - 1;
+        if (atomic_compare_exchange_weak(&r->w, &w, next)) return own ? first : end - 1;
+        /* w reloaded */
+    }
+}
+
+/* Runs tasks of generation gen until none are left (or the job moved on): the thread's own
+ * range first, then the others'. */
 static void pool_work(pool *p, uint32_t gen, int thread)
 {
     pool_job *j = &p->jobs[gen & 1];
-    uint64_t s = atomic_load(&p->state);
-    for (;;) {
-        if ((uint32_t)(s >> 32) != gen) return;
-        const uint32_t task = (uint32_t)s;
-        if ((int64_t)task >= atomic_load_explicit(&j->n_tasks, memory_order_relaxed)) return;
-        if (!atomic_compare_exchange_weak(&p->state, &s, s + 1)) continue; /* s reloaded */
-        j->fn(j->ctx, task, thread);
-        atomic_fetch_add(&p->done, 1);
-        s = atomic_load(&p->state);
+    for (int k = 0; k < p->n; k++) {
+        const int r = (thread + k) % p->n;
+        int64_t task;
+        while ((task = pool_claim(&j->ranges[r], gen, k == 0)) >= 0) {
+            j->fn(j->ctx, j->base + task, thread);
+            atomic_fetch_add(&p->done, 1);
+        }
+        if ((uint32_t)(atomic_load(&p->state) >> 32) != gen) return;
     }
 }
 
@@ -119,8 +149,11 @@ pool *nt_pool_init(int n_threads)
     atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->quit, false);
-    atomic_init(&p->jobs[0].n_tasks, 0);
-    atomic_init(&p->jobs[1].n_tasks, 0);
+    for (int i = 0; i < 2; i++) {
+        p->jobs[i].ranges = aligned_alloc(64, (size_t)n_threads * sizeof(pool_range));
+        if (!p->jobs[i].ranges) goto fail;
+        for (int k = 0; k < n_threads; k++) atomic_init(&p->jobs[i].ranges[k].w, 0);
+    }
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) goto fail;
@@ -147,6 +180,8 @@ void nt_pool_free(pool *p)
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_started; i++) pthread_join(p->workers[i].th, NULL);
     free(p->workers);
+    free(p->jobs[0].ranges);
+    free(p->jobs[1].ranges);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -157,18 +192,18 @@ int nt_pool_n_threads(const pool *p)
     return p ? p->n : 1;
 }
 
-void nt_pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
+/* One job of at most POOL_MAX_TASKS tasks, numbered base.. for fn. */
+static void pool_run_part(pool *p, int64_t base, int64_t n_tasks, pool_fn fn, void *ctx)
 {
-    if (n_tasks <= 0) return;
-    if (!p || p->n == 1 || n_tasks == 1 || n_tasks > UINT32_MAX) {
-        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
-        return;
-    }
     const uint32_t gen = (uint32_t)(atomic_load(&p->state) >> 32) + 1;
     pool_job *j = &p->jobs[gen & 1];
     j->fn = fn;
     j->ctx = ctx;
-    atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
+    j->base = base;
+    for (int k = 0; k < p->n; k++) {
+        const uint64_t first = (uint64_t)(n_tasks * k / p->n), end = (uint64_t)(n_tasks * (k + 1) / p->n);
+        atomic_store_explicit(&j->ranges[k].w, (uint64_t)gen << 32 | first << 16 | end, memory_order_relaxed);
+    }
     atomic_store(&p->done, 0);
     atomic_store(&p->state, (uint64_t)gen << 32);
     if (atomic_load(&p->sleepers) > 0) {
@@ -184,4 +219,15 @@ void nt_pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
         if (i < POOL_SPIN) pool_pause();
         else sched_yield();
     }
+}
+
+void nt_pool_run(pool *p, int64_t n_tasks, pool_fn fn, void *ctx)
+{
+    if (n_tasks <= 0) return;
+    if (!p || p->n == 1 || n_tasks == 1) {
+        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    for (int64_t base = 0; base < n_tasks; base += POOL_MAX_TASKS)
+        pool_run_part(p, base, n_tasks - base < POOL_MAX_TASKS ? n_tasks - base : POOL_MAX_TASKS, fn, ctx);
 }

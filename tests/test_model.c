@@ -90,6 +90,17 @@ static void test_pool(void)
                     break;
                 }
         }
+        /* A job beyond one range word's 65535 tasks runs as several, each task once. */
+        const int big = 150001;
+        int *bh = calloc((size_t)big, sizeof *bh);
+        T_ASSERT(bh);
+        pool_check cb = {bh, 0, nt};
+        nt_pool_run(p, big, pool_check_task, &cb);
+        int wrong = 0;
+        for (int i = 0; i < big; i++) wrong += bh[i] != 1;
+        T_EQ_INT(wrong, 0);
+        T_EQ_INT(cb.bad_thread, 0);
+        free(bh);
         T_EQ_INT(c.bad_thread, 0);
         nt_pool_free(p);
     }
