@@ -154,7 +154,7 @@ static float softcap(float x, float c)
 
 static pool *forward_pool(const nt_model *m, size_t bytes)
 {
-    return bytes < FORWARD_MIN_PARALLEL_BYTES ? NULL : m->pool;
+    return bytes < FORWARD_MIN_PARALLEL_BYTES || m->tune.now ? NULL : m->pool;
 }
 
 /* Rows per task of a matrix of n_out rows of row_bytes for n_tok tokens: MODEL_ROWS times the

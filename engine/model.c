@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Bounds on untrusted hyperparameters: far above any model natter targets, low enough that
@@ -633,6 +634,7 @@ static int model_load(nt_model **out, const char *path, const nt_model_params *p
     m->info.kv_type = p.kv_type;
 
     m->pool = nt_pool_init(threads_wanted(p.n_threads));
+    m->tune = (model_tune){.on = p.n_threads <= 0 && nt_pool_n_threads(m->pool) > 1};
     if (!m->pool) {
         rc = nt_err_set(err, NT_ERR_NOMEM, "%s: cannot start compute threads", path);
         goto fail;
@@ -717,7 +719,10 @@ void nt_model_set_hooks(nt_model *m, const nt_model_hooks *hooks)
 int nt_model_set_threads(nt_model *m, int32_t n_threads)
 {
     const int n = threads_wanted(n_threads);
-    if (n == nt_pool_n_threads(m->pool)) return NT_OK;
+    if (n == nt_pool_n_threads(m->pool)) {
+        m->tune = (model_tune){.on = n_threads <= 0 && n > 1};
+        return NT_OK;
+    }
     pool *p = nt_pool_init(n);
     if (!p) return NT_ERR_NOMEM;
     pool *old = m->pool;
@@ -729,6 +734,7 @@ int nt_model_set_threads(nt_model *m, int32_t n_threads)
         return NT_ERR_NOMEM;
     }
     nt_pool_free(old);
+    m->tune = (model_tune){.on = n_threads <= 0 && n > 1};
     return NT_OK;
 }
 
@@ -741,6 +747,36 @@ static int model_check_tokens(const nt_model *m, const char *fn, const int32_t *
         if (tokens[i] < 0 || tokens[i] >= m->info.n_vocab)
             return nt_err_set(err, NT_ERR_INVALID, "%s: token %zu has id %d, outside the "
                               "vocabulary (0..%d)", fn, i, (int)tokens[i], (int)m->info.n_vocab - 1);
+    return NT_OK;
+}
+
+static double model_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One decoding step (one token) under model_tune: which way it runs, and the probe's timing.
+ * Step 0 of a period runs the current way unmeasured (it may follow a prompt, with other
+ * data in the caches); steps 1..MODEL_TUNE_PROBE alternate shared and single. */
+static int model_decode_step(nt_model *m, const int32_t *token, float *logits, bool all)
+{
+    model_tune *t = &m->tune;
+    const int32_t k = t->step;
+    const bool probe = k >= 1 && k <= MODEL_TUNE_PROBE;
+    const int way = probe ? k & 1 : t->single; /* odd probe steps single */
+    t->now = way;
+    const double t0 = probe ? model_now() : 0;
+    const int rc = nt_forward_batch(m, token, 1, logits, all);
+    t->now = false;
+    if (rc) return rc;
+    if (probe) t->t[way] += model_now() - t0;
+    if (k == MODEL_TUNE_PROBE) {
+        t->single = t->t[1] < t->t[0];
+        t->t[0] = t->t[1] = 0;
+    }
+    t->step = k + 1 == MODEL_TUNE_PERIOD ? 0 : k + 1;
     return NT_OK;
 }
 
@@ -758,7 +794,8 @@ static int model_eval_common(nt_model *m, const char *fn, const int32_t *tokens,
         const int32_t b = n - done < MODEL_BATCH ? n - done : MODEL_BATCH;
         const bool last = done + b == n;
         float *out = all ? logits + (size_t)done * (size_t)m->info.n_vocab : (last ? logits : NULL);
-        rc = nt_forward_batch(m, tokens + done, b, out, all);
+        rc = b == 1 && m->tune.on ? model_decode_step(m, tokens + done, out, all)
+                                  : nt_forward_batch(m, tokens + done, b, out, all);
         if (rc == NT_ERR_CANCELLED)
             return nt_err_set(err, rc, "%s: cancelled after %d of %d tokens", fn, (int)done, (int)n);
         done += b;

@@ -94,6 +94,22 @@ typedef struct model_scratch {
     size_t att_q_bytes, att_act_bytes;
 } model_scratch;
 
+/* How decoding uses the threads when their number was left to natter (n_threads 0): a step
+ * of one token either shares its large jobs between the pool's threads (as prompts always do)
+ * or runs every job on the calling thread, whichever the latest probe measured faster. Every
+ * MODEL_TUNE_PERIOD steps, MODEL_TUNE_PROBE steps alternate the two ways (interleaved, so a
+ * change in the machine's load hits both alike) and the faster total wins. Either way each
+ * value is computed the same, so the choice never changes a result. */
+#define MODEL_TUNE_PERIOD 256
+#define MODEL_TUNE_PROBE 8
+typedef struct model_tune {
+    bool on;          /* the pool has several threads and their number was not given */
+    bool single;      /* decoding runs on the calling thread only */
+    bool now;         /* the step being run does (forward_pool reads it) */
+    int32_t step;     /* decoding steps into the current period */
+    double t[2];      /* probe: seconds of the shared [0] and single-thread [1] steps */
+} model_tune;
+
 struct nt_model {
     nt_gguf *g;           /* parts[0]: the metadata */
     nt_gguf **parts;      /* (n_parts) the files of a split model; tensors are in any of them */
@@ -136,6 +152,7 @@ struct nt_model {
     kv_cache kv;
     int64_t n_evaluated;  /* tokens run by nt_model_eval* since loading (nt_model_n_evaluated) */
     pool *pool;
+    model_tune tune;
     nt_model_hooks hooks;
     model_scratch s;
 };

@@ -238,9 +238,15 @@ check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0
 check "bench runs its Q8_0, F16 and Q4_K models" [ "$(grep -c '"test":"pp128"' "$tmp/bench.out")" -eq 3 ]
 check "bench says the cache type and depth (f16, 0 by default)" \
     grep -q '"test":"tg64".*"kv_type":"f16","depth":0,' "$tmp/bench.out"
+check "bench --threads 1: a fixed number of threads" \
+    [ "$(grep -c '"threads":1,"threads_auto":false,' "$tmp/bench.out")" -eq 6 ]
 XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 --depth 100 --kv-type q8_0 >"$tmp/bench2.out" 2>"$tmp/bench2.err"; rc=$?
 check "bench --depth 100 --kv-type q8_0 exits 0 ($rc): $(tail -n 2 "$tmp/bench2.err")" [ "$rc" -eq 0 ]
 check "bench --depth: every run says its cache type and depth" \
     [ "$(grep -c '"kv_type":"q8_0","depth":100,' "$tmp/bench2.out")" -eq 6 ]
+XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json -m "$tmp/cache/natter/bench/quick-shape.v1.q4_k.gguf" >"$tmp/bench3.out" 2>"$tmp/bench3.err"; rc=$?
+check "bench without --threads exits 0 ($rc): $(tail -n 2 "$tmp/bench3.err")" [ "$rc" -eq 0 ]
+check "bench without --threads: the chat's default (natter's choice)" \
+    [ "$(grep -c '"threads_auto":true,' "$tmp/bench3.out")" -eq 2 ]
 
 finish

@@ -7,6 +7,7 @@
  * F32/F16/BF16 weights and within 1% for quantized weights (llama.cpp quantizes activations
  * differently and keeps its KV cache in F16); thread-count and rewind checks are bit-exact. */
 #include "arch.h"
+#include "model.h"
 #include "natter.h"
 #include "pool.h"
 #include "t.h"
@@ -317,29 +318,32 @@ static void test_kv_perplexity(void)
 
 /* --------------------------------------------------------------- determinism ----- */
 
-/* Same input, 1, 2 and 3 threads: bit-identical logits on the prefill path (a batch of prompt
- * tokens, all logits) and on the decode path (one token at a time). */
+/* Same input, 1, 2 and 3 threads and natter's choice (0: decoding probes sharing its jobs
+ * against one thread and switches, model_tune): bit-identical logits on the prefill path (a
+ * batch of prompt tokens, all logits) and on the decode path (one token at a time, past the
+ * probe). */
 static void threads_case_kv(const char *path, int kv_type)
 {
     nt_model *m = t_load_model_kv(path, 0, 1, kv_type);
     T_ASSERT(m);
     T_EQ_INT(nt_model_get_info(m)->kv_type, kv_type);
     const int32_t V = nt_model_get_info(m)->n_vocab;
-    int32_t toks[40];
-    for (int i = 0; i < 40; i++) toks[i] = (int32_t)((i * 37 + 11) % V);
+    enum { P = 32, N = P + MODEL_TUNE_PROBE + 8 };
+    int32_t toks[N];
+    for (int i = 0; i < N; i++) toks[i] = (int32_t)((i * 37 + 11) % V);
     toks[0] = 1;
-    float *a = malloc(sizeof(float) * (size_t)V * 41), *b = malloc(sizeof(float) * (size_t)V * 41);
+    float *a = malloc(sizeof(float) * (size_t)V * N), *b = malloc(sizeof(float) * (size_t)V * N);
     nt_err e = {0};
-    for (int threads = 1; threads <= 3; threads++) {
-        float *out = threads > 1 ? b : a;
-        T_EQ_INT(nt_model_set_threads(m, threads), NT_OK);
+    const int counts[4] = {1, 2, 3, 0};
+    for (int c = 0; c < 4; c++) {
+        float *out = c ? b : a;
+        T_EQ_INT(nt_model_set_threads(m, counts[c]), NT_OK);
         nt_model_rewind(m, 0);
-        T_EQ_INT(nt_model_eval_all(m, toks, 32, out, &e), NT_OK);
-        for (int i = 32; i < 40; i++)
-            T_EQ_INT(nt_model_eval(m, &toks[i], 1, out + (size_t)V * (size_t)(i + 1), &e), NT_OK);
-        if (threads == 1) continue;
-        T_CHECK(memcmp(a, b, sizeof(float) * 32 * (size_t)V) == 0);
-        T_CHECK(memcmp(a + (size_t)V * 33, b + (size_t)V * 33, sizeof(float) * 8 * (size_t)V) == 0);
+        T_EQ_INT(nt_model_eval_all(m, toks, P, out, &e), NT_OK);
+        for (int i = P; i < N; i++)
+            T_EQ_INT(nt_model_eval(m, &toks[i], 1, out + (size_t)V * (size_t)i, &e), NT_OK);
+        if (c == 0) continue;
+        T_CHECK(memcmp(a, b, sizeof(float) * (size_t)N * (size_t)V) == 0);
     }
     free(a);
     free(b);

@@ -528,6 +528,8 @@ static int bench_cache_dir(char *buf, size_t cap)
 typedef struct bench_ctx {
     bool json;
     int n_threads;
+    bool auto_threads; /* no --threads (or 0): the model decides how decoding uses them, as
+                          in the chat (model_tune in the engine) */
     int32_t depth;     /* --depth: tokens already in the cache when pp and tg are timed */
     int32_t kv_type;   /* --kv-type */
     double bw, flops;  /* measured at the start: read bandwidth (the limit's), FMA peak */
@@ -591,7 +593,8 @@ static void bench_json_end(json_writer *w)
 
 /* The members both pp and tg lines start with. */
 static void bench_json_model(json_writer *w, const char *test, const char *base,
-                             const char *types, const nt_model_info *info, int n_threads)
+                             const char *types, const nt_model_info *info, int n_threads,
+                             bool auto_threads)
 {
     bench_json_begin(w, test);
     json_w_key(w, "model");
@@ -600,6 +603,8 @@ static void bench_json_model(json_writer *w, const char *test, const char *base,
     json_w_string(w, types);
     bench_json_int(w, "params", info->n_params);
     bench_json_int(w, "threads", n_threads);
+    json_w_key(w, "threads_auto");
+    json_w_bool(w, auto_threads);
     json_w_key(w, "kv_type");
     json_w_string(w, nt_kv_type_name(info->kv_type));
 }
@@ -610,7 +615,7 @@ static int bench_model(const bench_ctx *bc, const char *path)
     nt_err e = {0};
     nt_model_params mp = nt_model_default_params();
     mp.n_ctx = bc->depth + BENCH_PP + BENCH_TG > 256 ? bc->depth + BENCH_PP + BENCH_TG : 256;
-    mp.n_threads = bc->n_threads;
+    mp.n_threads = bc->auto_threads ? 0 : bc->n_threads;
     mp.kv_type = bc->kv_type;
     const int32_t D = bc->depth;
     float *logits = NULL;
@@ -679,14 +684,14 @@ static int bench_model(const bench_ctx *bc, const char *path)
         json_writer w = {0};
         char test[16];
         snprintf(test, sizeof test, "pp%d", BENCH_PP);
-        bench_json_model(&w, test, base, types, info, bc->n_threads);
+        bench_json_model(&w, test, base, types, info, bc->n_threads, bc->auto_threads);
         bench_json_int(&w, "depth", D);
         bench_json_num(&w, "tokens_per_s", pp_tps, 3);
         bench_json_num(&w, "gflop_per_s", pp_flops / 1e9, 3);
         bench_json_num(&w, "fraction_of_fma_peak", bc->flops > 0 ? pp_flops / bc->flops : 0, 4);
         bench_json_end(&w);
         snprintf(test, sizeof test, "tg%d", BENCH_TG);
-        bench_json_model(&w, test, base, types, info, bc->n_threads);
+        bench_json_model(&w, test, base, types, info, bc->n_threads, bc->auto_threads);
         bench_json_int(&w, "depth", D);
         bench_json_num(&w, "tokens_per_s", tg_tps, 3);
         bench_json_num(&w, "bytes_per_token", bpt, 0);
@@ -769,6 +774,7 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     if (bc.n_threads == 0) {
+        bc.auto_threads = true;
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         bc.n_threads = n > 0 ? (n > 64 ? 64 : (int)n) : 1;
     }
@@ -808,7 +814,8 @@ int cmd_bench(int argc, char **argv)
         bench_json_num(&w, "gflop_per_s", bc.flops / 1e9, 3);
         bench_json_end(&w);
     } else {
-        text_printf(stdout, "natter bench: %d thread%s", bc.n_threads, bc.n_threads == 1 ? "" : "s");
+        text_printf(stdout, "natter bench: %d thread%s%s", bc.n_threads, bc.n_threads == 1 ? "" : "s",
+                    bc.auto_threads && bc.n_threads > 1 ? " (decoding on one or all, whichever is measured faster)" : "");
         if (load >= 0)
             text_printf(stdout, "; load average %.2f%s", load,
                    load > 0.5 ? " (other processes compete: the numbers are pessimistic)" : "");
