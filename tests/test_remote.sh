@@ -224,6 +224,15 @@ printf 'name: R\nsystem: s\nbackend:\n  model: x\n  api_key_env: K\n' >"$tmp/bad
 check "persona backend errors: exit non-zero" [ $? -ne 0 ]
 check "persona backend errors: a misspelt key at its place" grep -qF "bad-persona.yaml:5:3: unknown key 'api_key_env' (did you mean 'api-key-env'?)" "$tmp/e"
 check "persona backend errors: api-base is required" grep -qF "bad-persona.yaml:4:3: 'backend' needs 'api-base'" "$tmp/e"
+# A base curl cannot parse is refused at its line (before: only when the chat started, with no
+# place), the line not quoted (a key may hide in a URL), and not also called missing.
+printf 'name: R\nsystem: s\nbackend:\n  api-base: "http://user:%s@bad host/v1"\n' "$KEY" >"$tmp/bad-url.yaml"
+"$NATTER" --check "$tmp/bad-url.yaml" >"$tmp/o" 2>&1
+rc=$?
+check "persona backend errors: a base that is not a URL, at its place, exit 1 ($rc: $(cat "$tmp/o"))" \
+    sh -c "[ $rc = 1 ] && grep -qF \"bad-url.yaml:4:13: 'api-base' is not a valid URL (\" '$tmp/o'"
+check "persona backend errors: such a base is not also called missing" sh -c "! grep -q \"needs 'api-base'\" '$tmp/o'"
+if grep -qF "$KEY" "$tmp/o"; then bad "an api-base's line was quoted, with the key in it"; else ok; fi
 "$NATTER" --check "$tmp/remote-persona.yaml" >"$tmp/o" 2>&1
 check "natter --check accepts a persona with a backend ($(cat "$tmp/o"))" [ $? = 0 ]
 # A remote session resumes against its recorded server without --api-base.

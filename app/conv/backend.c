@@ -1,7 +1,10 @@
 /* backend.c — the backend settings of the config file and of a persona (see backend.h). */
 #include "backend.h"
 
+#include "remote.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,22 +20,6 @@ void backend_cfg_free(backend_cfg *b)
     memset(b, 0, sizeof *b);
 }
 
-/* api-base: an http:// or https:// URL, as remote_init wants it (said here, at the line). */
-static int h_api_base(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
-{
-    char *s = NULL;
-    if (ycfg_read_str(c, v, k->name, &s) != NT_OK) return NT_ERR_FORMAT;
-    if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
-        free(s);
-        return ycfg_error(c, v, "'%s' must be an http:// or https:// URL (e.g. "
-                          "http://127.0.0.1:8080/v1)", k->name);
-    }
-    char **dst = (char **)((char *)obj + k->offset);
-    free(*dst);
-    *dst = s;
-    return NT_OK;
-}
-
 /* An error on a line that may hold a secret (a key written where it does not belong): its
  * place and the message, but not the line itself, so the key is not repeated in output. */
 static int backend_secret_error(ycfg *c, const yaml_node_t *v, const char *msg)
@@ -42,6 +29,26 @@ static int backend_secret_error(ycfg *c, const yaml_node_t *v, const char *msg)
                       (size_t)v->start_mark.line + 1, (size_t)v->start_mark.column + 1, msg);
     c->n_errors++;
     return NT_ERR_FORMAT;
+}
+
+/* api-base: remote_check_base's rule, said here with the file, line and column (before, a
+ * base curl could not parse was refused only when the chat started, with no place). The line
+ * is not quoted: a key may hide in a URL. */
+static int h_api_base(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
+{
+    char *s = NULL;
+    if (ycfg_read_str(c, v, k->name, &s) != NT_OK) return NT_ERR_FORMAT;
+    nt_err why = {0};
+    if (remote_check_base(s, &why) != NT_OK) {
+        free(s);
+        char msg[600];
+        snprintf(msg, sizeof msg, "'%s' %s", k->name, why.msg);
+        return backend_secret_error(c, v, msg);
+    }
+    char **dst = (char **)((char *)obj + k->offset);
+    free(*dst);
+    *dst = s;
+    return NT_OK;
 }
 
 /* api-key-env: the name of a variable. Something else there is most likely the key itself,
@@ -91,10 +98,21 @@ static const ycfg_key config_keys[] = {
     {NULL, NULL, 0, 0, 0, false, 0},
 };
 
+static bool backend_has_key(ycfg *c, const yaml_node_t *map, const char *name)
+{
+    for (const yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = ycfg_node(c, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 int backend_read_persona(ycfg *c, yaml_node_t *v, backend_cfg *b)
 {
     int rc = ycfg_map(c, v, persona_backend_keys, b, YCFG_NO_SET, "'backend'");
-    if (v && v->type == YAML_MAPPING_NODE && !b->api_base)
+    /* Missing, not refused (that was said at its line, which is not to be quoted here). */
+    if (v && v->type == YAML_MAPPING_NODE && !b->api_base && !backend_has_key(c, v, "api-base"))
         rc = ycfg_error(c, v, "'backend' needs 'api-base' (the server's URL, e.g. "
                         "http://127.0.0.1:8080/v1)");
     if (rc == NT_OK && !(b->file = strdup(c->name ? c->name : "")))

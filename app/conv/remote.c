@@ -111,6 +111,22 @@ static void remote_quote(char *dst, size_t cap, const char *s, size_t n)
 
 /* ================================================================ set-up ===== */
 
+int remote_check_base(const char *base, nt_err *err)
+{
+    if (!base || (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
+        return nt_err_set(err, NT_ERR_INVALID, "must be an http:// or https:// URL (e.g. "
+                          "http://127.0.0.1:8080/v1)");
+    pthread_once(&remote_once, remote_global_init);
+    CURLU *u = curl_url();
+    if (!u) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, base, 0);
+    curl_url_cleanup(u);
+    /* curl's reason, not the URL: a key may hide in it. */
+    if (uc != CURLUE_OK)
+        return nt_err_set(err, NT_ERR_INVALID, "is not a valid URL (%s)", curl_url_strerror(uc));
+    return NT_OK;
+}
+
 int remote_init(remote **out, const remote_cfg *cfg, nt_err *err)
 {
     *out = NULL;
@@ -118,10 +134,9 @@ int remote_init(remote **out, const remote_cfg *cfg, nt_err *err)
     if (remote_global_rc != CURLE_OK)
         return nt_err_set(err, NT_ERR_IO, "cannot start libcurl: %s",
                           curl_easy_strerror(remote_global_rc));
-    if (!cfg->base || (strncmp(cfg->base, "http://", 7) != 0 && strncmp(cfg->base, "https://", 8) != 0))
-        return nt_err_set(err, NT_ERR_INVALID,
-                          "the API base must be an http:// or https:// URL (e.g. "
-                          "http://127.0.0.1:8080/v1)");
+    nt_err why = {0};
+    if (remote_check_base(cfg->base, &why) != NT_OK)
+        return nt_err_set(err, why.code, "the API base %s", why.msg);
     remote *r = calloc(1, sizeof *r);
     if (!r) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
     size_t bl = strlen(cfg->base);

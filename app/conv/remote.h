@@ -69,6 +69,11 @@ typedef struct remote remote;
  * NT_ERR_NOMEM. */
 int remote_init(remote **out, const remote_cfg *cfg, nt_err *err);
 void remote_free(remote *r); /* accepts NULL */
+/* The rule for an API base, wherever one is given (remote_init, the config file, a persona):
+ * http:// or https://, and a URL libcurl can parse. NT_OK, or NT_ERR_INVALID with the reason
+ * in err, worded to follow the base's name ("must be an http:// or https:// URL (e.g. ...)",
+ * "is not a valid URL (curl's reason)"); the URL itself is never quoted: a key may hide in it. */
+int remote_check_base(const char *base, nt_err *err);
 
 const char *remote_model(const remote *r);       /* "" when none; borrowed */
 int remote_set_model(remote *r, const char *model); /* NT_OK or NT_ERR_NOMEM */
