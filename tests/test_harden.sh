@@ -375,7 +375,8 @@ else
     skip "context message: $STORIES absent"
 fi
 if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
-    # The sessions folder is a file: /sessions says so instead of "no saved sessions".
+    # The sessions folder is a file: /sessions says so instead of "no saved sessions", and
+    # only that (before, the list's "saved sessions, newest first" came after it).
     mkdir -p "$tmp/st/natter"; : >"$tmp/st/natter/sessions"
     T kill-session -t nt 2>/dev/null
     T new-session -d -s nt -x 150 -y 30 \
@@ -383,7 +384,9 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     T set-option -t nt status off >/dev/null
     if wait_for "F1 shows the keys" 150; then
         T send-keys -t nt "/sessions" Enter
-        if wait_for "is a file, not a folder" 50; then ok; else bad "/sessions with the sessions folder a file" "$(cap)"; fi
+        if wait_for "/sessions: the sessions folder $tmp/st/natter/sessions is a file, not a folder" 50 &&
+           ! cap | grep -q "saved sessions, newest first"; then ok
+        else bad "/sessions with the sessions folder a file" "$(cap)"; fi
     else
         bad "natter did not start in tmux" "$(cap)"
     fi

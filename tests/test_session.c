@@ -651,7 +651,9 @@ static void test_corrupt_untouched(void)
     struct stat st;
     T_CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
     /* /sessions lists it with its first question. */
-    char *list = session_cmd_list();
+    int count = -2;
+    char *list = session_cmd_list(&count);
+    T_EQ_INT(count, 1);
     T_CHECK(list && strstr(list, "\"question\"") && strstr(list, "1 turn "));
     if (list && !strstr(list, "1 turn ")) fprintf(stderr, "%s", list);
     free(list);
@@ -662,6 +664,33 @@ static void test_corrupt_untouched(void)
     unsetenv("XDG_STATE_HOME");
     chat_free(c);
     session_free(s);
+}
+
+/* /sessions with none saved, and with the sessions folder a file: one line saying which, and
+ * a count telling the caller it is no list (the chat showed the list's header after it). */
+static void test_list_none(void)
+{
+    char xdg[512], path[600];
+    snprintf(xdg, sizeof xdg, "%s/none", t_tmpdir());
+    setenv("XDG_STATE_HOME", xdg, 1);
+    int count = -2;
+    char *list = session_cmd_list(&count);
+    T_EQ_INT(count, 0);
+    T_CHECK(list && strncmp(list, "no saved sessions in ", 21) == 0 && !strchr(list, '\n'));
+    free(list);
+    snprintf(xdg, sizeof xdg, "%s/file", t_tmpdir());
+    snprintf(path, sizeof path, "%s/natter", xdg);
+    T_ASSERT(mkdir(xdg, 0700) == 0 && mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/natter/sessions", xdg);
+    FILE *f = fopen(path, "w");
+    T_ASSERT(f);
+    fclose(f);
+    setenv("XDG_STATE_HOME", xdg, 1);
+    list = session_cmd_list(&count);
+    T_EQ_INT(count, -1);
+    T_CHECK(list && strstr(list, "is a file, not a folder") && !strchr(list, '\n'));
+    free(list);
+    unsetenv("XDG_STATE_HOME");
 }
 
 /* The entry points behind /save NAME, /load NAME and /sessions. */
@@ -729,7 +758,9 @@ static void test_command_entry_points(void)
     T_CHECK(strstr(s2->path, "math.yaml") != NULL);
 
     /* /sessions: both, the broken one says why. */
-    char *list = session_cmd_list();
+    int count = -2;
+    char *list = session_cmd_list(&count);
+    T_EQ_INT(count, 2);
     T_CHECK(list && strstr(list, "math ") && strstr(list, "m.gguf") && strstr(list, "\"What is 2+2?\""));
     T_CHECK(list && strstr(list, "bad ") && strstr(list, "(unreadable: bad.yaml:2:10: 'created' must be"));
     free(list);
@@ -1585,6 +1616,7 @@ int main(int argc, char **argv)
     T_RUN(test_save_private_atomic);
     T_RUN(test_corrupt);
     T_RUN(test_corrupt_untouched);
+    T_RUN(test_list_none);
     T_RUN(test_command_entry_points);
     T_RUN(test_export);
     T_RUN(test_branches);

@@ -750,17 +750,22 @@ static void first_line(strbuf *b, const char *s, size_t max)
     if (s[i]) strbuf_puts(b, "...");
 }
 
-char *session_cmd_list(void)
+char *session_cmd_list(int *count)
 {
     session_entry *v = NULL;
     int n = session_list(&v);
     if (n < 0) return NULL;
+    *count = n;
     strbuf b = {0};
     if (n == 0) {
         char *dir = session_dir();
         nt_err e;
-        if (dir && session_dir_check(dir, &e) != NT_OK) strbuf_printf(&b, "%s\n", e.msg);
-        else strbuf_printf(&b, "no saved sessions in %s\n", dir ? dir : "(no folder)");
+        if (dir && session_dir_check(dir, &e) != NT_OK) {
+            strbuf_printf(&b, "%s", e.msg);
+            *count = -1;
+        } else {
+            strbuf_printf(&b, "no saved sessions in %s", dir ? dir : "(no folder)");
+        }
         free(dir);
     }
     for (int i = 0; i < n; i++) {

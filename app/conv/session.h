@@ -17,7 +17,7 @@
  *     ... after every answer's WEV_DONE: session_autosave(s, chat, &err);
  *     /save NAME: session_cmd_save(s, chat, NAME, msg, sizeof msg)
  *     /load NAME: session_cmd_load(&s, chat, NAME, &msg), then chat_prepare_reread + submit
- *     /sessions:  text = session_cmd_list()
+ *     /sessions:  text = session_cmd_list(&n)
  *     session_free(s);
  */
 #ifndef NATTER_APP_SESSION_H
@@ -222,8 +222,10 @@ int session_cmd_save(session *s, const chat *c, const char *name, char *msg, siz
 int session_cmd_load(session **s, chat *c, const char *name, char **msg);
 /* /sessions: the list as text, one line per session, newest first:
  *     NAME  YYYY-MM-DD HH:MM  MODEL  N turns  "first question..."
- * malloc'd (caller frees); NULL when out of memory. */
-char *session_cmd_list(void);
+ * *count gets the number of sessions listed. With none, the text is one line without a
+ * newline: "no saved sessions in DIR" (*count 0), or why the sessions folder cannot be used
+ * (*count -1). malloc'd (caller frees); NULL when out of memory. */
+char *session_cmd_list(int *count);
 
 /* ==================================================================== export ===== */
 

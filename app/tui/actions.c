@@ -425,8 +425,14 @@ static int tui_stats_show(tui *t)
 
 static int tui_sessions(tui *t)
 {
-    char *list = session_cmd_list();
+    int count = 0;
+    char *list = session_cmd_list(&count);
     if (!list) return tui_message(t, TS_ERROR, "/sessions: out of memory");
+    if (count <= 0) { /* the reason, or that there are none: one line, no list above */
+        int f = tui_message(t, count < 0 ? TS_ERROR : TS_NOTE, "/sessions: %s", list);
+        free(list);
+        return f;
+    }
     size_t n = strlen(list);
     while (n > 0 && list[n - 1] == '\n') list[--n] = '\0';
     ui_set_note(&t->u, UI_NOTE_INFO, list);
