@@ -268,14 +268,14 @@ fi
 # said once, questions answered visibly, /help, Ctrl-C stops an answer and a question typed
 # meanwhile is asked next, /quit saves and leaves; the raw output (tmux pipe-pane) holds no
 # escape sequence at all. TERM unset gets the same, saying so.
-plain_start() { # plain_start NAME ENV...: the chat in tmux with ENV, its raw output logged
+plain_start() { # plain_start NAME ENV...: the chat in tmux with ENV (and PLAIN_ARGS), its raw output logged
     st="$tmp/plain-$1"; mkdir -p "$st"; shift
     # A session that stays, so the server does not exit between two chats.
     T has-session -t keep 2>/dev/null || T new-session -d -s keep "sleep 3600"
     T kill-session -t nt 2>/dev/null
     T new-session -d -s nt -x 120 -y 50 \
         "env $* XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' LANG=C.UTF-8 \
-         LC_ALL=C.UTF-8 '$NATTER' -m '$GUIDE' --temp 0 -n 40; echo \"EXIT=\$?\"; sleep 600"
+         LC_ALL=C.UTF-8 '$NATTER' -m '$GUIDE' --temp 0 -n 40 ${PLAIN_ARGS:-}; echo \"EXIT=\$?\"; sleep 600"
     T set-option -t nt status off >/dev/null
     : >"$st/raw"
     T pipe-pane -t nt "cat >>'$st/raw'"
@@ -344,9 +344,19 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     if wait_for "TERM is not set, so the chat screen cannot be drawn" 150; then ok; else bad "TERM unset: the plain chat, saying why" "$(cap)"; fi
     T send-keys -t nt C-d; sleep 0.3; T send-keys -t nt C-d
     if wait_for "EXIT=0" 100; then ok; else bad "TERM unset: Ctrl-D twice leaves" "$(cap)"; fi
+    # --plain: the same chat on a terminal that could draw the screen, said without a reason;
+    # a question answered, and no escape sequence written (the screen would write many).
+    PLAIN_ARGS=--plain plain_start asked TERM=xterm-256color NATTER_TEST_TOKEN_DELAY_MS=0
+    if wait_for "natter: the plain line-by-line chat (--plain)." 150; then ok; else bad "--plain: the plain chat on xterm-256color" "$(cap)"; fi
+    T send-keys -t nt "How do I quit natter?" Enter
+    if wait_for "Assistant:" 300 && ! cap | grep -q "F1 shows the keys"; then ok; else bad "--plain: the question answered as lines" "$(cap)"; fi
+    T send-keys -t nt "/quit" Enter
+    if wait_for "EXIT=0" 100; then ok; else bad "--plain: /quit leaves" "$(cap)"; fi
+    if grep -q "$ESC" "$st/raw"; then bad "--plain: an escape sequence was written" "$(grep "$ESC" "$st/raw" | head -3 | cat -v)"
+    else ok; fi
     T kill-session -t nt 2>/dev/null
 else
-    skip "the plain chat: tmux or $GUIDE absent" 12
+    skip "the plain chat: tmux or $GUIDE absent" 16
 fi
 
 # --- 8. messages: the file, the place, the reason, the fix -------------------------------------

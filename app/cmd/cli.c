@@ -146,6 +146,8 @@ void cli_usage(FILE *out)
           "      --docs PATH...      answer from passages of these files and folders\n"
           "                          (recursively), found for each question (repeatable)\n"
           "      --theme NAME        colour theme from themes/NAME.yaml (or a file)\n"
+          "      --plain             the chat line by line in the terminal's own line\n"
+          "                          editing, without the screen (as on TERM=dumb)\n"
           "      --list-personas, --list-themes   list the personas or themes found\n"
           "      --system TEXT       the system prompt (replaces the persona's)\n"
           "      --raw               feed the prompt as plain text, without a template\n"
@@ -184,7 +186,7 @@ void cli_usage(FILE *out)
 enum {
     OPT_SYSTEM = 256, OPT_RAW, OPT_TEMPLATE, OPT_VERSION, OPT_PERSONA, OPT_THEME, OPT_RESUME,
     OPT_SAVE, OPT_CONTEXT, OPT_DOCS, OPT_LIST_PERSONAS, OPT_LIST_THEMES, OPT_CHECK, OPT_SHOW_PROMPT,
-    OPT_API_BASE, OPT_API_KEY_ENV, OPT_THINK, OPT_KV_TYPE, OPT_PARAM = 512
+    OPT_API_BASE, OPT_API_KEY_ENV, OPT_THINK, OPT_KV_TYPE, OPT_PLAIN, OPT_PARAM = 512
 };
 
 static const struct option cli_fixed_opts[] = {
@@ -192,6 +194,7 @@ static const struct option cli_fixed_opts[] = {
     {"prompt", required_argument, NULL, 'p'},
     {"system", required_argument, NULL, OPT_SYSTEM},
     {"raw", no_argument, NULL, OPT_RAW},
+    {"plain", no_argument, NULL, OPT_PLAIN},
     {"template", required_argument, NULL, OPT_TEMPLATE},
     {"ctx", required_argument, NULL, 'c'},
     {"threads", required_argument, NULL, 't'},
@@ -292,6 +295,7 @@ int cli_parse(struct cli_opts *o, int argc, char **argv, FILE *out, FILE *err)
         case 'p': o->prompt = val; break;
         case OPT_SYSTEM: o->system = val; break;
         case OPT_RAW: o->raw = true; break;
+        case OPT_PLAIN: o->plain = true; break;
         case OPT_TEMPLATE:
             if (nt_chat_family_from_name(val) < 0) {
                 text_printf(err, "natter: %s: unknown template '", name);

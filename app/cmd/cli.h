@@ -28,6 +28,7 @@ struct cli_opts {
     const char *system;       /* --system TEXT; NULL = none */
     const char *template_name;/* --template NAME (a chat family name); NULL = the model's */
     bool raw;                 /* --raw: the prompt is plain text, no template */
+    bool plain;               /* --plain: the line-by-line chat on any terminal */
     bool verbose;             /* --verbose: seed and timings on stderr */
     int32_t max_tokens;       /* -n/--max-tokens; 0 = until end of text or a full context */
     int32_t n_ctx;            /* --ctx; 0 = the model's (capped at 4096) */

@@ -382,8 +382,12 @@ int tui_plain_loop(tui *t, const char *why)
 {
     plain p = {.t = t, .conv_gen = t->conv_gen - 1, .answer_gen = t->answer_gen,
                .note_gen = t->u.note_gen - 1};
-    plain_say(&p, "%s, so the chat screen cannot be drawn: this is a plain line-by-line chat "
-              "instead. /help lists its commands; Ctrl-C stops an answer; /quit leaves.", why);
+    if (why[0])
+        plain_say(&p, "%s, so the chat screen cannot be drawn: this is a plain line-by-line chat "
+                  "instead. /help lists its commands; Ctrl-C stops an answer; /quit leaves.", why);
+    else
+        plain_say(&p, "the plain line-by-line chat (--plain). /help lists its commands; Ctrl-C "
+                  "stops an answer; /quit leaves.");
     int rc = 0;
     char buf[4096];
     while (!t->quit) {

@@ -1177,9 +1177,10 @@ int tui_main(const struct cli_opts *opts)
         tui_message(&t, TS_WARNING, "%s", ctx_warn);
     term_set_theme(t.theme);
     /* A terminal that cannot place the cursor (TERM=dumb, unknown, unset) gets the chat line
-     * by line rather than a screen drawn as garbage with its answers unseen. */
-    char why[160];
-    t.plain = !term_can_address(why, sizeof why);
+     * by line rather than a screen drawn as garbage with its answers unseen; --plain asks for
+     * it anywhere (why stays empty: nothing to explain). */
+    char why[160] = "";
+    t.plain = opts->plain || !term_can_address(why, sizeof why);
     if (t.plain ? term_init_plain() != 0 : term_init() != 0) goto done;
     if (!t.plain) {
         input_init(input_history_path());

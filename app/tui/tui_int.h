@@ -169,7 +169,7 @@ int tui_model_confirm(tui *t, int key);
 /* ---- plain.c ---- */
 
 /* The chat line by line, for a terminal that cannot place the cursor (why says what it
- * lacks): questions read as lines, answers written as they come, the /commands that make
+ * lacks) or when --plain asks for it (why ""): questions read as lines, answers written as they come, the /commands that make
  * sense without a screen. Runs until /quit, Ctrl-C or Ctrl-D twice, or a signal, as
  * tui_loop does; returns 0, or -1 when stdin cannot be read. */
 int tui_plain_loop(tui *t, const char *why);
