@@ -224,6 +224,20 @@ static void lin_rows(const lin_job *j, int i, int64_t r0, int64_t r1)
     lin_finish(j, o, r0, r1);
 }
 
+/* A gated pair's product for rows [r0, r1) of every token: out[0].y = act(out[0].y) ·
+ * out[1].y, act per glu (LIN_GLU_*). */
+static void lin_act(const lin_job *j, int glu, int64_t r0, int64_t r1)
+{
+    for (int32_t t = 0; t < j->n_tok; t++) {
+        float *g = j->out[0].y + (size_t)t * j->out[0].ldy;
+        const float *u = j->out[1].y + (size_t)t * j->out[1].ldy;
+        if (glu == LIN_GLU_GELU)
+            for (int64_t r = r0; r < r1; r++) g[r] = gelu_tanh(g[r]) * u[r];
+        else
+            for (int64_t r = r0; r < r1; r++) g[r] = silu(g[r]) * u[r];
+    }
+}
+
 /* One task: a range of rows of one matrix (task_rows of them), for every token of the batch;
  * for a gated pair, the same rows of both matrices and then their product, so the
  * activation function runs on every thread instead of after the job on one. */
@@ -238,14 +252,7 @@ static void lin_task(void *ctx, int64_t task, int thread)
     lin_rows(j, i, r0, r1);
     if (j->glu == LIN_PLAIN) return;
     lin_rows(j, 1, r0, r1);
-    for (int32_t t = 0; t < j->n_tok; t++) {
-        float *g = j->out[0].y + (size_t)t * j->out[0].ldy;
-        const float *u = j->out[1].y + (size_t)t * j->out[1].ldy;
-        if (j->glu == LIN_GLU_GELU)
-            for (int64_t r = r0; r < r1; r++) g[r] = gelu_tanh(g[r]) * u[r];
-        else
-            for (int64_t r = r0; r < r1; r++) g[r] = silu(g[r]) * u[r];
-    }
+    lin_act(j, j->glu, r0, r1);
 }
 
 /* One token's input of a lin_run job: normalised (when the job has norm weights) and prepared
@@ -287,17 +294,22 @@ static void lin_run_glu(nt_model *m, const float *x, const float *norm, int32_t 
         j.own_act[i] = k == i;
         j.act[i] = k < i ? j.act[k] : m->s.act[i];
     }
-    const int parts = glu == LIN_PLAIN ? n : 1;
+    pool *p = forward_pool(m, bytes * (size_t)n_tok);
+    /* On one thread a gated pair runs as two plain matrices and then the activation, so
+     * each matrix is still read as one stream (alternating between the two every task
+     * gains nothing there). */
+    if (nt_pool_n_threads(p) == 1) j.glu = LIN_PLAIN;
+    const int parts = j.glu == LIN_PLAIN ? n : 1;
     for (int i = 0; i < parts; i++) {
         const model_mat *w = outs[i].w;
-        const size_t row_bytes = glu == LIN_PLAIN ? w->row_bytes : w->row_bytes + outs[1].w->row_bytes;
+        const size_t row_bytes = j.glu == LIN_PLAIN ? w->row_bytes : w->row_bytes + outs[1].w->row_bytes;
         j.task_rows[i] = forward_task_rows(m, w->n_out, row_bytes, n_tok);
         total += (w->n_out + j.task_rows[i] - 1) / j.task_rows[i];
         j.task_end[i] = total;
     }
-    pool *p = forward_pool(m, bytes * (size_t)n_tok);
     nt_pool_run(n_tok > 1 ? p : NULL, n_tok, lin_prep_task, &j);
     nt_pool_run(p, total, lin_task, &j);
+    if (glu != LIN_PLAIN && j.glu == LIN_PLAIN) lin_act(&j, glu, 0, outs[0].w->n_out);
 }
 
 static void lin_run(nt_model *m, const float *x, const float *norm, int32_t n_tok, const lin_out *outs,
