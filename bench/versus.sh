@@ -10,6 +10,8 @@
 # both programs under the same conditions, so the ratios hold better than either number. The
 # 1-minute load average is printed before and after. Without MODEL arguments it takes the
 # files `natter bench` writes in its cache folder (run `natter bench` once to create them).
+# A thread count of 0 (-t "1 2 0") runs natter with its default (--threads 0: prompts on every
+# CPU, decoding on one or all as it measures, see natter(1)) against llama-bench on every CPU.
 # -k f32|f16|q8_0 sets both programs' KV cache type (natter --kv-type, llama-bench -ctk/-ctv,
 # with -fa 1 for q8_0, which llama.cpp needs for a quantized V cache); default f16, both
 # programs' default.
@@ -60,7 +62,9 @@ run_natter() {
 run_llama() {
     fa=0
     [ "$kv" = q8_0 ] && fa=1
-    "$llama" -m "$1" -t "$2" -p 128 -n 64 -r 1 -ctk "$kv" -ctv "$kv" -fa "$fa" -o csv 2>/dev/null |
+    lt=$2
+    [ "$lt" -eq 0 ] && lt=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+    "$llama" -m "$1" -t "$lt" -p 128 -n 64 -r 1 -ctk "$kv" -ctv "$kv" -fa "$fa" -o csv 2>/dev/null |
         awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
                  { gsub(/"/, "") }
                  $col["n_prompt"] == 128 && $col["n_gen"] == 0 { pp = $col["avg_ts"] }
@@ -105,3 +109,4 @@ for m in "$@"; do
 done
 echo
 echo "tokens/s, medians of $rounds interleaved runs each, $kv KV cache; ratio = natter / llama.cpp"
+case " $threads " in *" 0 "*) echo "thr 0: natter's default thread use, llama.cpp on every CPU" ;; esac
