@@ -8,6 +8,9 @@
 #
 #   bench/soak.sh [-n TURNS] [-s STEP] [-w WRAPPER]     (from the repository root)
 #
+# NATTER_BIN names another binary, e.g. build/asan/natter (LeakSanitizer's report, if any,
+# comes with natter's stderr at the end).
+#
 # -w runs natter under a wrapper, e.g. -w "valgrind --leak-check=full --log-file=vg.%p"
 # (then use few turns: valgrind is some 50 times slower).
 set -u
@@ -22,7 +25,8 @@ while getopts n:s:w: opt; do
     *) echo "usage: bench/soak.sh [-n TURNS] [-s STEP] [-w WRAPPER]" >&2; exit 2 ;;
     esac
 done
-NATTER=$(pwd)/build/natter
+NATTER=${NATTER_BIN:-$(pwd)/build/natter} # NATTER_BIN: another build (build/asan/natter)
+case "$NATTER" in /*) ;; *) NATTER="$(pwd)/$NATTER" ;; esac
 MODEL=${NATTER_FIXTURES:-$(pwd)/../shared/fixtures}/models/stories260K.gguf
 [ -x "$NATTER" ] && [ -f "$MODEL" ] || { echo "soak: needs build/natter and $MODEL" >&2; exit 2; }
 tmp=$(mktemp -d)

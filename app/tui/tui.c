@@ -845,26 +845,7 @@ int tui_worker_event(tui *t, worker_event *ev)
             u->beam_gen++;
         }
         ui_answer *a = turn ? ui_answer_at(u, n - 1) : NULL;
-        if (a && a->n == a->cap) {
-            size_t cap = a->cap ? a->cap * 2 : 256;
-            size_t *off = realloc(a->off, cap * sizeof *off);
-            if (off) a->off = off;
-            nt_sampler_cand(*cand)[10] = realloc(a->cand, cap * sizeof *cand);
-            if (cand) a->cand = cand;
-            uint8_t *nc = realloc(a->n_cand, cap);
-            if (nc) a->n_cand = nc;
-            nt_sampler_stage_info(*st)[NT_STAGE_COUNT] = realloc(a->stages, cap * sizeof *st);
-            if (st) a->stages = st;
-            uint8_t *ns = realloc(a->n_stages, cap);
-            if (ns) a->n_stages = ns;
-            bool ct_ok = true;
-            if (u->server) { /* the server's candidates come as text */
-                char(*ct)[GEN_N_CAND][GEN_CAND_TEXT] = realloc(a->ctext, cap * sizeof *ct);
-                if (ct) a->ctext = ct;
-                ct_ok = ct != NULL;
-            }
-            if (off && cand && nc && st && ns && ct_ok) a->cap = cap;
-        }
+        if (a && a->n == a->cap) ui_answer_resize(a, a->cap ? a->cap * 2 : 256, u->server);
         if (a && a->n < a->cap) {
             a->off[a->n] = turn->len;
             int k = ev->n_cand < 10 ? ev->n_cand : 10;
@@ -923,6 +904,10 @@ int tui_worker_event(tui *t, worker_event *ev)
             u->beam_gen++;
         }
         bool answer = turn && turn->role == NT_ROLE_ASSISTANT && !turn->complete;
+        /* The answer's record is kept with the conversation (the probabilities view of any
+         * answer): no room left for tokens that will not come (a soak of 500 short answers
+         * grew by 49 KiB an answer, most of it the first 256 tokens' room). */
+        if (answer && n - 1 < u->n_answers) ui_answer_resize(&u->answers[n - 1], u->answers[n - 1].n, u->server);
         chat_apply(t->chat, ev);
         u->status.state = ev->end == GEN_END_STOPPED ? UI_STOPPED : UI_IDLE;
         if (ev->n_gen > 0 && ev->gen_sec > 0) u->status.tok_per_sec = ev->n_gen / ev->gen_sec;

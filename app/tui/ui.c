@@ -46,6 +46,34 @@ void ui_answer_free(ui_answer *a)
     memset(a, 0, sizeof *a);
 }
 
+void ui_answer_resize(ui_answer *a, size_t cap, bool server)
+{
+    if (cap == a->cap || cap < a->n) return;
+    if (cap == 0) {
+        ui_answer_free(a);
+        return;
+    }
+    size_t *off = realloc(a->off, cap * sizeof *off);
+    if (off) a->off = off;
+    nt_sampler_cand(*cand)[10] = realloc(a->cand, cap * sizeof *cand);
+    if (cand) a->cand = cand;
+    uint8_t *nc = realloc(a->n_cand, cap);
+    if (nc) a->n_cand = nc;
+    nt_sampler_stage_info(*st)[NT_STAGE_COUNT] = realloc(a->stages, cap * sizeof *st);
+    if (st) a->stages = st;
+    uint8_t *ns = realloc(a->n_stages, cap);
+    if (ns) a->n_stages = ns;
+    bool ct_ok = true;
+    if (server) { /* the server's candidates come as text */
+        char(*ct)[GEN_N_CAND][GEN_CAND_TEXT] = realloc(a->ctext, cap * sizeof *ct);
+        if (ct) a->ctext = ct;
+        ct_ok = ct != NULL;
+    }
+    /* Every array has at least min(cap, old cap) entries: shrinking cannot fail to keep n. */
+    if (off && cand && nc && st && ns && ct_ok) a->cap = cap;
+    else if (cap < a->cap) a->cap = cap;
+}
+
 const chat_turn *ui_ab_turn(const ui *u, int s, const ui_answer **rec)
 {
     size_t n = chat_n_turns(u->chat);

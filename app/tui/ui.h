@@ -304,6 +304,10 @@ void view_ab_draw(ui *u);
 const chat_turn *ui_ab_turn(const ui *u, int s, const ui_answer **rec);
 /* Frees the record's arrays and zeroes it. */
 void ui_answer_free(ui_answer *a);
+/* Gives the record's arrays room for cap tokens (cap >= a->n; server: with the candidates'
+ * texts). On allocation failure the room stays as it was (a record that cannot grow keeps its
+ * first tokens). cap 0 frees them. */
+void ui_answer_resize(ui_answer *a, size_t cap, bool server);
 /* A short description of what changed between two parameter sets ("temp 1.20"), into buf. */
 void view_describe_change(const nt_sampler_params *a, const nt_sampler_params *b, char *buf,
                           size_t cap);
