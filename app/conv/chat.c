@@ -1143,6 +1143,19 @@ static void chat_set_cache(chat *c, size_t past, const nt_tokens *answer)
     if (from_answer) nt_tokens_append(&c->cache, answer->v, from_answer);
 }
 
+/* How an answer ended and what it took: the fields WEV_DONE sets and a copy of the record
+ * (chat_turn_copy_record) carries, set in one place. */
+static void chat_turn_set_end(chat_turn *t, enum gen_end end, bool stop_text, int32_t n_prompt,
+                              int32_t n_gen, double prompt_sec, double gen_sec)
+{
+    t->end = end;
+    t->stop_text = stop_text;
+    t->n_prompt = n_prompt;
+    t->n_gen = n_gen;
+    t->prompt_sec = prompt_sec;
+    t->gen_sec = gen_sec;
+}
+
 void chat_apply(chat *c, const worker_event *ev)
 {
     if (c->rereading) {
@@ -1181,12 +1194,8 @@ void chat_apply(chat *c, const worker_event *ev)
     case WEV_DONE: {
         if (ev->text) chat_text_append(t, ev->text, strlen(ev->text));
         t->complete = true;
-        t->end = ev->end;
-        t->stop_text = ev->stop_text;
-        t->n_prompt = ev->n_prompt;
-        t->n_gen = ev->n_gen;
-        t->prompt_sec = ev->prompt_sec;
-        t->gen_sec = ev->gen_sec;
+        chat_turn_set_end(t, ev->end, ev->stop_text, ev->n_prompt, ev->n_gen, ev->prompt_sec,
+                          ev->gen_sec);
         t->time = (int64_t)time(NULL);
         chat_set_cache(c, ev->n_past > 0 ? (size_t)ev->n_past : 0, &t->tokens);
         break;
@@ -1363,12 +1372,8 @@ int chat_turn_copy_record(chat_turn *d, const chat_turn *src)
         memcpy(d->changes, src->changes, src->n_changes * sizeof *d->changes);
         d->n_changes = d->cap_changes = src->n_changes;
     }
-    d->end = src->end;
-    d->stop_text = src->stop_text;
-    d->n_prompt = src->n_prompt;
-    d->n_gen = src->n_gen;
-    d->prompt_sec = src->prompt_sec;
-    d->gen_sec = src->gen_sec;
+    chat_turn_set_end(d, src->end, src->stop_text, src->n_prompt, src->n_gen, src->prompt_sec,
+                      src->gen_sec);
     d->max_tokens = src->max_tokens;
     d->first = src->first;
     d->prompt_len = src->prompt_len;

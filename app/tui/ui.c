@@ -270,15 +270,22 @@ static void ui_input_render_free(ui_input_render *r)
     free(r->lines);
 }
 
+/* The rows a growing strip (the input line, the message line) gets for n lines: at least 1,
+ * at most its own cap and a quarter of the screen (the history keeps the rest). */
+static int ui_rows_capped(const ui *u, int n, int cap)
+{
+    int max = u->rows / 4 < cap ? u->rows / 4 : cap;
+    if (max < 1) max = 1;
+    return n < 1 ? 1 : n > max ? max : n;
+}
+
 static int ui_input_rows_wanted(const ui *u)
 {
     ui_input_render r;
     ui_input_render_make(&r, u->cols);
     int n = (int)r.n_lines;
     ui_input_render_free(&r);
-    int max = u->rows / 4 < UI_INPUT_MAX_ROWS ? u->rows / 4 : UI_INPUT_MAX_ROWS;
-    if (max < 1) max = 1;
-    return n < 1 ? 1 : n > max ? max : n;
+    return ui_rows_capped(u, n, UI_INPUT_MAX_ROWS);
 }
 
 static void ui_draw_input(ui *u)
@@ -332,9 +339,7 @@ static int ui_msg_rows_wanted(const ui *u)
     int n = (int)ui_msg_wrap(u, &b, &lines);
     free(lines);
     text_buf_free(&b);
-    int max = u->rows / 4 < UI_MSG_MAX_ROWS ? u->rows / 4 : UI_MSG_MAX_ROWS;
-    if (max < 1) max = 1;
-    return n < 1 ? 1 : n > max ? max : n;
+    return ui_rows_capped(u, n, UI_MSG_MAX_ROWS);
 }
 
 static void ui_draw_message(ui *u)
