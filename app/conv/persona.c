@@ -270,18 +270,12 @@ static const ycfg_key example_keys[] = {
 static int h_examples(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     persona *p = obj;
-    if (v->type != YAML_SEQUENCE_NODE)
-        return ycfg_error(c, v, "'examples' must be a list of {user, assistant} pairs, not %s",
-                          ycfg_kind(v));
-    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-    persona_example *ex = calloc(n ? n : 1, sizeof *ex);
-    if (!ex) return ycfg_error(c, v, "out of memory");
-    int rc = NT_OK;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
-        if (ycfg_map(c, it, example_keys, &ex[i], YCFG_NO_SET, "an example") != NT_OK)
-            rc = NT_ERR_FORMAT;
-    }
+    void *arr;
+    size_t n;
+    int rc = ycfg_map_list(c, v, example_keys, sizeof(persona_example), "'examples'",
+                           "{user, assistant} pairs", "an example", &arr, &n);
+    if (!arr) return rc;
+    persona_example *ex = arr;
     for (size_t i = 0; i < p->n_examples; i++) {
         free(p->examples[i].user);
         free(p->examples[i].assistant);

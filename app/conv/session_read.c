@@ -651,18 +651,14 @@ static int h_sources(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
 {
     rd *r = obj;
     assistant_key(r, v);
-    if (v->type != YAML_SEQUENCE_NODE)
-        return ycfg_error(c, v, "'sources' must be a list of passages, not %s", ycfg_kind(v));
-    size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-    chat_source *src = calloc(m ? m : 1, sizeof *src);
-    if (!src) return ycfg_error(c, v, "out of memory");
-    int rc = NT_OK;
-    for (size_t i = 0; i < m; i++) {
-        yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
-        if (!it || ycfg_map(c, it, source_keys, &src[i], YCFG_NO_SET, "a source") != NT_OK)
-            rc = NT_ERR_FORMAT;
-        if (!src[i].title && !(src[i].title = strdup(""))) rc = ycfg_error(c, it, "out of memory");
-    }
+    void *arr;
+    size_t m;
+    int rc = ycfg_map_list(c, v, source_keys, sizeof(chat_source), "'sources'", "passages",
+                           "a source", &arr, &m);
+    if (!arr) return rc;
+    chat_source *src = arr;
+    for (size_t i = 0; i < m; i++)
+        if (!src[i].title && !(src[i].title = strdup(""))) rc = ycfg_error(c, v, "out of memory");
     if (rc == NT_OK) {
         chat_sources_free(r->t->sources, r->t->n_sources);
         r->t->sources = src;

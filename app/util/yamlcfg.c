@@ -630,6 +630,27 @@ int ycfg_h_strv(ycfg *c, yaml_node_t *v, void *obj, const ycfg_key *k)
     return ycfg_read_strv(c, v, k->name, false, &sv->v, &sv->n);
 }
 
+int ycfg_map_list(ycfg *c, yaml_node_t *v, const ycfg_key *keys, size_t size, const char *name,
+                  const char *items, const char *item, void **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return ycfg_error(c, v, "%s must be a list of %s, not %s", name, items, ycfg_kind(v));
+    size_t m = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    char *arr = calloc(m ? m : 1, size);
+    if (!arr) return ycfg_error(c, v, "out of memory");
+    int rc = NT_OK;
+    for (size_t i = 0; i < m; i++) {
+        yaml_node_t *it = ycfg_node(c, v->data.sequence.items.start[i]);
+        if (!it || ycfg_map(c, it, keys, arr + i * size, YCFG_NO_SET, item) != NT_OK)
+            rc = NT_ERR_FORMAT;
+    }
+    *out = arr;
+    *n = m;
+    return rc;
+}
+
 int ycfg_map(ycfg *c, yaml_node_t *map, const ycfg_key *keys, void *obj, size_t set_offset,
              const char *what)
 {

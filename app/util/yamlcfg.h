@@ -154,6 +154,13 @@ typedef struct ycfg_key {
 int ycfg_map(ycfg *c, yaml_node_t *map, const ycfg_key *keys, void *obj, size_t set_offset,
              const char *what);
 #define YCFG_NO_SET ((size_t)-1)
+/* A list of mappings (a persona's examples, an answer's sources): each item read by ycfg_map
+ * into an element of size bytes of a calloc'd array, *out (*n elements; the caller frees the
+ * array and what the handlers put in its elements, also on failure). v not a list: "NAME must
+ * be a list of ITEMS, not KIND" (*out NULL). item names one in messages ("an example").
+ * NT_OK, or NT_ERR_FORMAT after reporting every problem. */
+int ycfg_map_list(ycfg *c, yaml_node_t *v, const ycfg_key *keys, size_t size, const char *name,
+                  const char *items, const char *item, void **out, size_t *n);
 /* A max at or above this means "no upper bound" (messages then say "at least MIN"). */
 #define YCFG_UNBOUNDED 1e15
 
