@@ -18,6 +18,9 @@ tmp=$(mktemp -d)
 # The user's own config file (~/.config/natter/config.yaml may name a server) never steers a
 # test: natter reads its files from here unless a test says otherwise.
 export XDG_CONFIG_HOME="$tmp/config"
+# Nor does the user's cache: a document index left there by another natter (another schema)
+# failed test_harden's --docs checks; each test starts with an empty cache.
+export XDG_CACHE_HOME="$tmp/cache"
 # One tmux server per test run (-L), so nothing of the user's own sessions is seen or touched.
 T_SOCK="natter-test-$$"
 t_cleanup() {
