@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,34 @@ static int gguf_cmp_tensor_name(const void *a, const void *b)
     return strcmp((*(nt_gguf_tensor *const *)a)->name, (*(nt_gguf_tensor *const *)b)->name);
 }
 
+/* Sorts by[0..n), pointers to the n entries of base (stride bytes each), with cmp, and fails
+ * on the first two entries with the same name (the char * at name_off in each): duplicates sit
+ * next to each other once sorted, and the sorted index also serves look-ups. The error names
+ * the entry as field ("key", "tensor") and says "duplicate NOUN (ENTRIES 3 and 7)". by is
+ * read as bytes (memcpy), so one function serves both pointer types. */
+static int gguf_index_unique(gguf_rd *r, void *by, int64_t n,
+                             int (*cmp)(const void *, const void *), const void *base,
+                             size_t stride, size_t name_off, const char *field, const char *noun,
+                             const char *entries)
+{
+    const size_t ps = sizeof(void *);
+    if (n > 1) qsort(by, (size_t)n, ps, cmp);
+    for (int64_t i = 1; i < n; i++) {
+        const char *slot = (const char *)by + (size_t)i * ps;
+        if (cmp(slot - ps, slot) != 0) continue;
+        const char *a, *b, *name;
+        memcpy(&a, slot - ps, ps);
+        memcpy(&b, slot, ps);
+        memcpy(&name, a + name_off, sizeof name);
+        int64_t ia = (int64_t)((size_t)(a - (const char *)base) / stride);
+        int64_t ib = (int64_t)((size_t)(b - (const char *)base) / stride);
+        gguf_rd_field_named(r, field, name);
+        return gguf_rd_fail(r, NT_ERR_FORMAT, "duplicate %s (%s %" PRId64 " and %" PRId64 ")",
+                            noun, entries, ia < ib ? ia : ib, ia < ib ? ib : ia);
+    }
+    return 0;
+}
+
 static int gguf_cmp_tensor_offset(const void *a, const void *b)
 {
     const nt_gguf_tensor *x = *(nt_gguf_tensor *const *)a, *y = *(nt_gguf_tensor *const *)b;
@@ -308,19 +337,10 @@ static int gguf_read_kvs(nt_gguf *g, gguf_rd *r)
         kv->raw_n = r->pos - kv->raw_off;
     }
 
-    /* Duplicates sit next to each other once sorted; the sorted index also serves look-ups. */
     for (int64_t i = 0; i < g->n_kv; i++) g->kv_by_key[i] = &g->kv[i];
-    if (g->n_kv > 1) qsort(g->kv_by_key, (size_t)g->n_kv, sizeof *g->kv_by_key, gguf_cmp_kv);
-    for (int64_t i = 1; i < g->n_kv; i++) {
-        gguf_kv *a = g->kv_by_key[i - 1], *b = g->kv_by_key[i];
-        if (strcmp(a->key, b->key) == 0) {
-            int64_t ia = a - g->kv, ib = b - g->kv;
-            gguf_rd_field_named(r, "key", a->key);
-            return gguf_rd_fail(r, NT_ERR_FORMAT,
-                                "duplicate key (metadata entries %" PRId64 " and %" PRId64 ")",
-                                ia < ib ? ia : ib, ia < ib ? ib : ia);
-        }
-    }
+    if ((rc = gguf_index_unique(r, g->kv_by_key, g->n_kv, gguf_cmp_kv, g->kv, sizeof *g->kv,
+                                offsetof(gguf_kv, key), "key", "key", "metadata entries")))
+        return rc;
 
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
     int64_t ai = nt_gguf_find_key(g, GGUF_KEY_ALIGNMENT);
@@ -396,18 +416,10 @@ static int gguf_read_tensors(nt_gguf *g, gguf_rd *r)
     g->t_info_off[g->n_tensors] = r->pos;
 
     for (int64_t i = 0; i < g->n_tensors; i++) g->t_by_name[i] = &g->t[i];
-    if (g->n_tensors > 1)
-        qsort(g->t_by_name, (size_t)g->n_tensors, sizeof *g->t_by_name, gguf_cmp_tensor_name);
-    for (int64_t i = 1; i < g->n_tensors; i++) {
-        nt_gguf_tensor *a = g->t_by_name[i - 1], *b = g->t_by_name[i];
-        if (strcmp(a->name, b->name) == 0) {
-            int64_t ia = a - g->t, ib = b - g->t;
-            gguf_rd_field_named(r, "tensor", a->name);
-            return gguf_rd_fail(r, NT_ERR_FORMAT,
-                                "duplicate name (tensor infos %" PRId64 " and %" PRId64 ")",
-                                ia < ib ? ia : ib, ia < ib ? ib : ia);
-        }
-    }
+    if ((rc = gguf_index_unique(r, g->t_by_name, g->n_tensors, gguf_cmp_tensor_name, g->t,
+                                sizeof *g->t, offsetof(nt_gguf_tensor, name), "tensor",
+                                "name", "tensor infos")))
+        return rc;
 
     /* The data section starts at the first aligned offset after the infos. pos <= size and
      * alignment <= 2^31, so neither this nor the sums below can wrap for a real file size. */

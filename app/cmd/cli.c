@@ -602,19 +602,25 @@ int32_t cli_kv_type(const struct cli_opts *o)
     return o->kv_type_given ? o->kv_type : NT_KV_TYPE_DEFAULT;
 }
 
-nt_model *cli_load_model(const struct cli_opts *o)
+nt_model *cmd_load_model(const char *prog, const char *path, int32_t n_ctx, int32_t n_threads,
+                         int32_t kv_type)
 {
     nt_model_params mp = nt_model_default_params();
-    mp.n_ctx = o->n_ctx;
-    mp.n_threads = o->n_threads;
-    mp.kv_type = cli_kv_type(o);
+    mp.n_ctx = n_ctx;
+    mp.n_threads = n_threads;
+    mp.kv_type = kv_type;
     nt_model *m = NULL;
     nt_err e = {0};
-    if (nt_model_load(&m, o->model, &mp, &e) != NT_OK) {
-        text_printf(stderr, "natter: %s\n", e.msg);
+    if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
+        text_printf(stderr, "%s: %s\n", prog, e.msg);
         return NULL;
     }
     return m;
+}
+
+nt_model *cli_load_model(const struct cli_opts *o)
+{
+    return cmd_load_model("natter", o->model, o->n_ctx, o->n_threads, cli_kv_type(o));
 }
 
 int cli_load_config(backend_cfg *cfg)

@@ -611,20 +611,15 @@ static void bench_json_model(json_writer *w, const char *test, const char *base,
 
 static int bench_model(const bench_ctx *bc, const char *path)
 {
-    nt_model *m = NULL;
-    nt_err e = {0};
-    nt_model_params mp = nt_model_default_params();
-    mp.n_ctx = bc->depth + BENCH_PP + BENCH_TG > 256 ? bc->depth + BENCH_PP + BENCH_TG : 256;
-    mp.n_threads = bc->auto_threads ? 0 : bc->n_threads;
-    mp.kv_type = bc->kv_type;
     const int32_t D = bc->depth;
     float *logits = NULL;
     int32_t *ids = NULL;
     int status = 1;
-    if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
-        text_printf(stderr, "natter bench: %s\n", e.msg);
-        goto out;
-    }
+    nt_err e = {0};
+    nt_model *m = cmd_load_model("natter bench", path,
+                                 D + BENCH_PP + BENCH_TG > 256 ? D + BENCH_PP + BENCH_TG : 256,
+                                 bc->auto_threads ? 0 : bc->n_threads, bc->kv_type);
+    if (!m) goto out;
     const nt_model_info *info = nt_model_get_info(m);
     if (info->n_ctx < D + BENCH_PP + BENCH_TG) {
         text_printf(stderr, "natter bench: %s: context %d is too short for the bench\n", path,

@@ -111,14 +111,8 @@ int cmd_perplexity(int argc, char **argv)
     size_t n;
     text = strbuf_take(&in, &n);
 
-    nt_model_params mp = nt_model_default_params();
-    mp.n_ctx = n_ctx;
-    mp.n_threads = n_threads;
-    mp.kv_type = kv_type;
-    if (nt_model_load(&m, model_file, &mp, &e) != NT_OK) {
-        text_printf(stderr, "natter perplexity: %s\n", e.msg);
+    if (!(m = cmd_load_model("natter perplexity", model_file, n_ctx, n_threads, kv_type)))
         goto out;
-    }
     const nt_tokenizer *tok = nt_model_tokenizer(m);
     int flags = nt_tokenizer_add_bos(tok) ? NT_TOK_ADD_BOS : 0;
     if (nt_tokenizer_encode(tok, text, n, flags, &toks, &e) != NT_OK) {

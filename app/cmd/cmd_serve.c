@@ -166,14 +166,7 @@ int cmd_serve(int argc, char **argv)
     nt_model *m = NULL;
     serve *s = NULL;
     nt_err e = {0};
-    nt_model_params mp = nt_model_default_params();
-    mp.n_ctx = n_ctx;
-    mp.n_threads = n_threads;
-    mp.kv_type = kv_type;
-    if (nt_model_load(&m, path, &mp, &e) != NT_OK) {
-        text_printf(stderr, "natter serve: %s\n", e.msg);
-        goto out;
-    }
+    if (!(m = cmd_load_model("natter serve", path, n_ctx, n_threads, kv_type))) goto out;
     /* Ctrl-C and SIGTERM become bytes in a pipe the loop below reads: a handler works in
      * whichever thread the signal lands (the BLAS library's threads, started before main, do
      * not block signals, so waiting for them with sigwait would not be enough). */

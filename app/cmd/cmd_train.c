@@ -964,14 +964,10 @@ fail:
 
 static int tr_eval(const tr_opts *o, const qa_set *qs)
 {
-    nt_model *m = NULL;
+    nt_model *m = cmd_load_model("natter train: --eval", o->eval, 0, o->p.n_threads,
+                                 NT_KV_TYPE_DEFAULT);
+    if (!m) return 1;
     nt_err e = {0};
-    nt_model_params mp = nt_model_default_params();
-    mp.n_threads = o->p.n_threads;
-    if (nt_model_load(&m, o->eval, &mp, &e)) {
-        text_printf(stderr, "natter train: --eval: %s\n", e.msg);
-        return 1;
-    }
     const enum nt_chat_family f = nt_chat_detect_gguf(nt_model_gguf(m));
     tr_book book = {0}, *bk = NULL;
     if (o->persona) {

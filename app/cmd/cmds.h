@@ -5,6 +5,7 @@
 #define NATTER_APP_CMDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* natter's version: --version, and natter serve's system_fingerprint. */
 #ifndef NATTER_VERSION
@@ -18,6 +19,14 @@ int cmd_bench(int argc, char **argv);      /* natter bench [-m MODEL] [--threads
 int cmd_train(int argc, char **argv);      /* natter train --data PATH -o OUT.gguf | --eval M */
 int cmd_models(int argc, char **argv);     /* natter models [--json] (app/cmd/cmd_models.c) */
 int cmd_serve(int argc, char **argv);      /* natter serve [-m MODEL] [--port N] (app/serve/) */
+
+/* Loads the model at path for a subcommand (app/cmd/cli.c): n_ctx 0 is the model's own
+ * context, n_threads 0 natter's default, kv_type an enum nt_type. On failure prints
+ * "PROG: <reason>" (prog: "natter perplexity") to stderr and returns NULL; the caller owns
+ * the model (nt_model_free). */
+struct nt_model;
+struct nt_model *cmd_load_model(const char *prog, const char *path, int32_t n_ctx,
+                                int32_t n_threads, int32_t kv_type);
 
 /* Sizes for people (app/cmd/cmd_info.c): "1.23 MiB", "135.0M". */
 void info_bytes(char *buf, size_t cap, double b);
