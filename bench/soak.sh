@@ -6,7 +6,12 @@
 # the tokens/s the status bar shows, so a leak or a slowdown shows as a trend; at the end it
 # checks that the saved session holds every answer. Not part of `make test` (it takes minutes).
 #
-#   bench/soak.sh [-n TURNS] [-s STEP] [-w WRAPPER]     (from the repository root)
+#   bench/soak.sh [-n TURNS] [-s STEP] [-w WRAPPER] [-c]     (from the repository root)
+#
+# -c clears the conversation (/clear) after each /save and /load: it then never holds more
+# than 100 turns, so resident memory must come back to the same level every 100 turns. Without
+# -c the conversation grows to all TURNS (and memory with it, by what the chat keeps per turn:
+# texts, token ids, each token's candidates for the probabilities view, the rendered lines).
 #
 # NATTER_BIN names another binary, e.g. build/asan/natter (LeakSanitizer's report, if any,
 # comes with natter's stderr at the end).
@@ -17,12 +22,14 @@ set -u
 turns=500
 step=50
 wrap=""
-while getopts n:s:w: opt; do
+clear=0
+while getopts n:s:w:c opt; do
     case $opt in
     n) turns=$OPTARG ;;
     s) step=$OPTARG ;;
     w) wrap=$OPTARG ;;
-    *) echo "usage: bench/soak.sh [-n TURNS] [-s STEP] [-w WRAPPER]" >&2; exit 2 ;;
+    c) clear=1 ;;
+    *) echo "usage: bench/soak.sh [-n TURNS] [-s STEP] [-w WRAPPER] [-c]" >&2; exit 2 ;;
     esac
 done
 NATTER=${NATTER_BIN:-$(pwd)/build/natter} # NATTER_BIN: another build (build/asan/natter)
@@ -60,19 +67,31 @@ sample() {
 }
 sample 0
 answers=0
+regens=0
 t=1
 while [ "$t" -le "$turns" ]; do
     T send-keys -t soak "Once upon a time $t" Enter
+    # The status bar still says idle from the last answer until natter reads the keys: wait
+    # for the question in the history (above the input line and the status bar) first, or
+    # the next question may be typed while this one is answered and be refused.
+    i=0
+    while [ $i -lt 100 ] && ! cap | head -n -2 | grep -qE "Once upon a time $t( |\$)"; do
+        sleep 0.02; i=$((i + 1))
+    done
     case $((t % 10)) in
     3) sleep 0.05; T send-keys -t soak F2 Right Right F2 ;;   # a slider moved mid-answer
     5) sleep 0.05; T send-keys -t soak Escape ;;              # stopped mid-answer
     esac
     idle || exit 1
     answers=$((answers + 1))
-    if [ $((t % 25)) -eq 0 ]; then T send-keys -t soak "/regen" Enter; idle || exit 1; fi
+    if [ $((t % 25)) -eq 0 ]; then
+        T send-keys -t soak "/regen" Enter; sleep 0.2; idle || exit 1
+        regens=$((regens + 1))
+    fi
     if [ $((t % 100)) -eq 0 ]; then
-        T send-keys -t soak "/save soak" Enter; idle || exit 1
-        T send-keys -t soak "/load soak" Enter; idle || exit 1
+        T send-keys -t soak "/save soak" Enter; sleep 0.2; idle || exit 1
+        T send-keys -t soak "/load soak" Enter; sleep 0.2; idle || exit 1
+        if [ "$clear" = 1 ]; then T send-keys -t soak "/clear" Enter; sleep 0.2; idle || exit 1; fi
     fi
     if [ $((t % 100)) -eq 50 ]; then T send-keys -t soak F6; T resize-window -t soak -x 100 -y 30 2>/dev/null; fi
     [ $((t % step)) -eq 0 ] && sample "$t"
@@ -83,5 +102,9 @@ i=0; while [ $i -lt 600 ] && ! cap | grep -q "EXIT="; do sleep 0.1; i=$((i + 1))
 sleep 1; cap | grep "EXIT=" || { echo "soak: natter did not exit:"; cap | tail -5; }
 f=$(ls -t "$tmp"/state/natter/sessions/*.yaml 2>/dev/null | head -n 1)
 n=$(grep -c "^- role: assistant" "$f" 2>/dev/null)
-echo "soak: $answers questions asked; the newest session file holds $n answers ($f)"
+echo "soak: $answers questions asked and $regens regenerated; the newest session file holds $n answers"
+if [ "$clear" = 0 ] && [ "${n:-0}" -ne $((answers + regens)) ]; then
+    cp "$f" soak-session.yaml 2>/dev/null
+    echo "soak: answers missing from the session file (kept as soak-session.yaml)"
+fi
 cat "$tmp/stderr"
