@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/soak.sh — a long scripted chat through the real binary in tmux, for leaks and drift
 # (issue 17): TURNS questions on the tiny stories260K model with a context short enough to
-# shift often, slider moves in the middle of answers, stops (Esc), /regen, /save and /load.
+# shift often, slider moves in the middle of answers, stops (Esc), /regen, /save and /load,
+# a resize, and at the end /replay of the saved session.
 # Every STEP turns it prints natter's resident memory (VmRSS), its open file descriptors and
 # the tokens/s the status bar shows, so a leak or a slowdown shows as a trend; at the end it
 # checks that the saved session holds every answer. Not part of `make test` (it takes minutes).
@@ -65,22 +66,38 @@ sample() {
     tps=$(cap | tail -n 1 | grep -oE '[0-9.]+ tok/s' | head -n 1 | cut -d' ' -f1)
     printf '%6s %10s %5s %10s\n' "$1" "${rss:-?}" "$fds" "${tps:-?}"
 }
+# ask TEXT: types a question and waits until natter has taken it: the question shows in the
+# history (above the input line and the status bar). The status bar alone cannot tell: it
+# still says idle from the last answer until natter reads the keys. A question typed while
+# the last answer is still being written is refused and stays on the input line: Enter again,
+# once natter is idle, sends it.
+ask() {
+    T send-keys -t soak "$1" Enter
+    i=0
+    while [ $i -lt 3000 ]; do
+        scr=$(cap)
+        printf '%s\n' "$scr" | head -n -2 | grep -qE "$1( |\$)" && return 0
+        if [ $((i % 50)) -eq 49 ] && printf '%s\n' "$scr" | tail -n 1 | grep -qE " (idle|stopped) *$" &&
+            printf '%s\n' "$scr" | tail -n 2 | head -n 1 | grep -qF "$1"; then
+            T send-keys -t soak Enter
+        fi
+        sleep 0.02; i=$((i + 1))
+    done
+    echo "soak: natter did not take the question '$1' in 60 s" >&2; cap >&2; return 1
+}
+# After Esc, a pause before the next keys: Esc followed at once by "O" reads as a key's
+# escape sequence (ESC O ...), and under a slow wrapper natter reads both in one go.
+pause=0.3
+[ -z "$wrap" ] || pause=3
 sample 0
 answers=0
 regens=0
 t=1
 while [ "$t" -le "$turns" ]; do
-    T send-keys -t soak "Once upon a time $t" Enter
-    # The status bar still says idle from the last answer until natter reads the keys: wait
-    # for the question in the history (above the input line and the status bar) first, or
-    # the next question may be typed while this one is answered and be refused.
-    i=0
-    while [ $i -lt 100 ] && ! cap | head -n -2 | grep -qE "Once upon a time $t( |\$)"; do
-        sleep 0.02; i=$((i + 1))
-    done
+    ask "Once upon a time $t" || exit 1
     case $((t % 10)) in
     3) sleep 0.05; T send-keys -t soak F2 Right Right F2 ;;   # a slider moved mid-answer
-    5) sleep 0.05; T send-keys -t soak Escape ;;              # stopped mid-answer
+    5) sleep 0.05; T send-keys -t soak Escape; sleep "$pause" ;; # stopped mid-answer
     esac
     idle || exit 1
     answers=$((answers + 1))
@@ -97,6 +114,12 @@ while [ "$t" -le "$turns" ]; do
     [ $((t % step)) -eq 0 ] && sample "$t"
     t=$((t + 1))
 done
+# /replay regenerates every answer of the saved session on a thread of its own.
+T send-keys -t soak "/save soak" Enter; sleep 0.2; idle || exit 1
+T send-keys -t soak "/replay soak" Enter
+i=0; while [ $i -lt 6000 ] && ! cap | grep -q "replay done:"; do sleep 0.1; i=$((i + 1)); done
+echo "soak: $(cap | grep -o "replay done:.*" | tail -n 1 | sed 's/ *$//')"
+sample end
 T send-keys -t soak "/quit" Enter
 i=0; while [ $i -lt 600 ] && ! cap | grep -q "EXIT="; do sleep 0.1; i=$((i + 1)); done
 sleep 1; cap | grep "EXIT=" || { echo "soak: natter did not exit:"; cap | tail -5; }
