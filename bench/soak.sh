@@ -118,7 +118,8 @@ done
 T send-keys -t soak "/save soak" Enter; sleep 0.2; idle || exit 1
 T send-keys -t soak "/replay soak" Enter
 i=0; while [ $i -lt 6000 ] && ! cap | grep -q "replay done:"; do sleep 0.1; i=$((i + 1)); done
-echo "soak: $(cap | grep -o "replay done:.*" | tail -n 1 | sed 's/ *$//')"
+r=$(cap | grep -o "replay done:.*" | tail -n 1 | sed 's/ *$//')
+echo "soak: ${r:-the replay did not finish in 10 minutes}"
 sample end
 T send-keys -t soak "/quit" Enter
 i=0; while [ $i -lt 600 ] && ! cap | grep -q "EXIT="; do sleep 0.1; i=$((i + 1)); done
