@@ -520,54 +520,66 @@ static void test_matvec_split(void)
  * range (odd ranges leave rows outside every full tile), the distance between activation
  * buffers and, for the plain types, a ragged row length (an odd number of blocks for the
  * 32-value formats). */
-static void test_matmat(void)
+static void matmat_check(const qtype *t, int64_t n)
 {
-    rng_state = 4242;
     const int64_t rows = 12, ntmax = 70, ldy = 13;
     const int64_t nts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 24, 25, 29, 70};
     const int64_t ranges[][2] = {{1, 11}, {0, 12}, {3, 6}};
-    for (size_t q = 0; q < N_QTYPES; q++) {
-        const qtype *t = &qtypes[q];
-        /* ragged float rows; an odd block count for the 32-value formats (their kernels take
-         * blocks in pairs) */
-        const int64_t bl = nt_type_block_len(t->type), n = bl == 1 ? 77 : bl == 32 ? 544 : 512;
-        size_t rb = nt_type_row_bytes(t->type, n);
-        size_t ab = nt_quant_act_bytes(t->type, n) + 36; /* buffers apart by more than their size */
-        uint8_t *W = malloc(rb * rows), *acts = malloc(ab * ntmax);
-        float *x = malloc(n * 4), *Y = malloc(sizeof(float) * ntmax * ldy);
-        float *ref = malloc(sizeof(float) * ntmax * rows);
-        T_ASSERT(W && acts && x && Y && ref);
-        for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
-        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
-            if (!nt_quant_isa_available(isa)) continue;
-            for (int64_t k = 0; k < ntmax; k++) {
-                for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
-                nt_quant_act_prepare_isa(isa, t->type, x, acts + k * ab, n);
-                for (int64_t r = 0; r < rows; r++)
-                    ref[k * rows + r] = nt_quant_dot_act_isa(isa, t->type, W + r * rb, acts + k * ab, n);
-            }
-            int bad = 0;
-            for (size_t c = 0; c < sizeof nts / sizeof nts[0] && !bad; c++)
-                for (size_t g = 0; g < sizeof ranges / sizeof ranges[0] && !bad; g++) {
-                    const int64_t nt = nts[c], r0 = ranges[g][0], r1 = ranges[g][1];
-                    memset(Y, 0xff, sizeof(float) * ntmax * ldy);
-                    nt_quant_matmat_isa(isa, t->type, W, rb, r0, r1, acts, ab, nt, n, Y, ldy);
-                    for (int64_t k = 0; k < ntmax && !bad; k++)
-                        for (int64_t r = 0; r < ldy; r++) {
-                            /* outside the range and the batch: untouched */
-                            uint32_t want = k < nt && r >= r0 && r < r1 ? f2u(ref[k * rows + r]) : 0xffffffffu;
-                            if (f2u(Y[k * ldy + r]) != want) {
-                                t_fail(__FILE__, __LINE__, "%s/%s batch %lld rows [%lld, %lld): input %lld row %lld differs",
-                                       tname(t->type), nt_quant_isa_name(isa), (long long)nt,
-                                       (long long)r0, (long long)r1, (long long)k, (long long)r);
-                                bad = 1;
-                                break;
-                            }
-                        }
-                }
-            T_CHECK(!bad);
+    size_t rb = nt_type_row_bytes(t->type, n);
+    size_t ab = nt_quant_act_bytes(t->type, n) + 36; /* buffers apart by more than their size */
+    uint8_t *W = malloc(rb * rows), *acts = malloc(ab * ntmax);
+    float *x = malloc(n * 4), *Y = malloc(sizeof(float) * ntmax * ldy);
+    float *ref = malloc(sizeof(float) * ntmax * rows);
+    T_ASSERT(W && acts && x && Y && ref);
+    for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
+    for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+        if (!nt_quant_isa_available(isa)) continue;
+        for (int64_t k = 0; k < ntmax; k++) {
+            for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
+            nt_quant_act_prepare_isa(isa, t->type, x, acts + k * ab, n);
+            for (int64_t r = 0; r < rows; r++)
+                ref[k * rows + r] = nt_quant_dot_act_isa(isa, t->type, W + r * rb, acts + k * ab, n);
         }
-        free(W); free(acts); free(x); free(Y); free(ref);
+        int bad = 0;
+        for (size_t c = 0; c < sizeof nts / sizeof nts[0] && !bad; c++)
+            for (size_t g = 0; g < sizeof ranges / sizeof ranges[0] && !bad; g++) {
+                const int64_t nt = nts[c], r0 = ranges[g][0], r1 = ranges[g][1];
+                memset(Y, 0xff, sizeof(float) * ntmax * ldy);
+                nt_quant_matmat_isa(isa, t->type, W, rb, r0, r1, acts, ab, nt, n, Y, ldy);
+                for (int64_t k = 0; k < ntmax && !bad; k++)
+                    for (int64_t r = 0; r < ldy; r++) {
+                        /* outside the range and the batch: untouched */
+                        uint32_t want = k < nt && r >= r0 && r < r1 ? f2u(ref[k * rows + r]) : 0xffffffffu;
+                        if (f2u(Y[k * ldy + r]) != want) {
+                            t_fail(__FILE__, __LINE__, "%s/%s batch %lld rows [%lld, %lld): input %lld row %lld differs",
+                                   tname(t->type), nt_quant_isa_name(isa), (long long)nt,
+                                   (long long)r0, (long long)r1, (long long)k, (long long)r);
+                            bad = 1;
+                            break;
+                        }
+                    }
+            }
+        T_CHECK(!bad);
+    }
+    free(W); free(acts); free(x); free(Y); free(ref);
+}
+
+static void test_matmat(void)
+{
+    rng_state = 4242;
+    /* float rows with every kind of end (the kernels add steps of 16 values into two partial
+     * sums in turn): 77 = 2·32 + 13 (a masked step into partial 0), 93 = 2·32 + 16 + 13 (a
+     * whole step into partial 0, a masked one into partial 1), 80 = 2·32 + 16 (partial 1
+     * has no end step), 64 (no end); an odd block count for the 32-value formats (their
+     * kernels take blocks in pairs) */
+    const int64_t float_ns[] = {77, 93, 80, 64};
+    for (size_t q = 0; q < N_QTYPES; q++) {
+        const int64_t bl = nt_type_block_len(qtypes[q].type);
+        if (bl == 1)
+            for (size_t i = 0; i < sizeof float_ns / sizeof float_ns[0]; i++)
+                matmat_check(&qtypes[q], float_ns[i]);
+        else
+            matmat_check(&qtypes[q], bl == 32 ? 544 : 512);
     }
 }
 
