@@ -106,11 +106,6 @@ static double exp_shifted(float *v, int32_t n)
     return nt_quant_exp_shifted(v, n);
 }
 
-static float silu(float x)
-{
-    return x / (1.0f + expf(-x));
-}
-
 /* GELU in its tanh form (PyTorch's gelu(approximate="tanh"), Gemma's hidden_activation),
  * evaluated in float like ggml. ggml itself reads it from a table indexed by the input
  * rounded to half precision; the exact curve differs from that by under 1e-3 relative. */
@@ -234,7 +229,7 @@ static void lin_act(const lin_job *j, int glu, int64_t r0, int64_t r1)
         if (glu == LIN_GLU_GELU)
             for (int64_t r = r0; r < r1; r++) g[r] = gelu_tanh(g[r]) * u[r];
         else
-            for (int64_t r = r0; r < r1; r++) g[r] = silu(g[r]) * u[r];
+            nt_quant_swiglu(g + r0, u + r0, r1 - r0);
     }
 }
 

@@ -861,6 +861,21 @@ double nt_quant_exp_shifted(float *v, int64_t n)
     return nt_quant_exp_shifted_isa(nt_quant_isa_active(), v, n);
 }
 
+void nt_quant_swiglu_isa(int isa, float *g, const float *u, int64_t n)
+{
+    switch (isa) {
+    case QUANT_ISA_AVX2: nt_quant_avx2_swiglu(g, u, n); return;
+    case QUANT_ISA_AVX512: nt_quant_avx512_swiglu(g, u, n); return;
+    default: break;
+    }
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void nt_quant_swiglu(float *g, const float *u, int64_t n)
+{
+    nt_quant_swiglu_isa(nt_quant_isa_active(), g, u, n);
+}
+
 void nt_quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n)
 {
     kernels_for(isa, type).dequant(src, dst, n);

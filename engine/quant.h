@@ -220,6 +220,13 @@ float nt_quant_dot_f32(const float *a, const float *b, int64_t n);
  * the same input gives the same bits on every call. */
 double nt_quant_exp_shifted(float *v, int64_t n);
 double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n);
+/* The gated SiLU of a feed-forward block: g[i] = silu(g[i]) · u[i], silu(x) = x / (1 + e^-x).
+ * The scalar set evaluates exactly that with libm's expf; the SIMD sets as x · σ(x), σ from
+ * their exponential of -|x| (σ(x) = 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below, so the
+ * exponential never overflows), within a few ulp of the exact curve. Element by element: a
+ * value does not depend on n or on where it sits in the call. */
+void nt_quant_swiglu(float *g, const float *u, int64_t n);
+void nt_quant_swiglu_isa(int isa, float *g, const float *u, int64_t n);
 
 /* -------------------------------------------------- kernel sets, for tests and tools ----- */
 
@@ -269,11 +276,13 @@ bool nt_quant_avx2_usable(void);
 const quant_kernels *nt_quant_avx2_kernels(int type);
 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
 double nt_quant_avx2_exp_shifted(float *v, int64_t n);
+void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n);
 bool nt_quant_avx512_usable(void);
 /* The AVX-512 kernels for type (never NULL; members may be NULL). */
 const quant_kernels *nt_quant_avx512_kernels(int type);
 float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
 double nt_quant_avx512_exp_shifted(float *v, int64_t n);
+void nt_quant_avx512_swiglu(float *g, const float *u, int64_t n);
 
 /* The row-level entry points of a SIMD kernel set, from its per-row kernel k_T (compiled with
  * the set's target attribute ATTR): one dot, rows [r0, r1) against one activation, and the same

@@ -162,6 +162,25 @@ AVX2 double nt_quant_avx2_exp_shifted(float *v, int64_t n)
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+/* quant.h's nt_quant_swiglu, 8 values at a time; the tail goes through a padded copy. */
+AVX2 void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n; i += 8) {
+        float tg[8] = {0}, tu[8] = {0};
+        const int64_t c = n - i < 8 ? n - i : 8;
+        memcpy(tg, g + i, (size_t)c * sizeof(float));
+        memcpy(tu, u + i, (size_t)c * sizeof(float));
+        const __m256 x = _mm256_loadu_ps(tg);
+        const __m256 e = exp8(_mm256_or_ps(x, sign)); /* e^-|x| */
+        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ);
+        const __m256 sig = _mm256_div_ps(_mm256_blendv_ps(one, e, neg), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(tg, _mm256_mul_ps(_mm256_mul_ps(x, sig), _mm256_loadu_ps(tu)));
+        memcpy(g + i, tg, (size_t)c * sizeof(float));
+    }
+}
+
 AVX2 static void deq_f16(const void *src, float *dst, int64_t n)
 {
     const uint16_t *w = src;
@@ -575,6 +594,11 @@ double nt_quant_avx2_exp_shifted(float *v, int64_t n)
 {
     (void)v, (void)n;
     return 0.0;
+}
+
+void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n)
+{
+    (void)g, (void)u, (void)n;
 }
 
 #endif
