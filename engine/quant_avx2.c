@@ -8,9 +8,9 @@
  * dequantization of the quantized types come from the scalar code (activations are prepared
  * once per matrix; dequantization serves the embedding lookup, model loading and the f32
  * reference dot nt_quant_dot); F16 and BF16, whose scalar conversion is slow, get vector
- * dequantizers. Batches of F32, F16, BF16 and Q8_0 run in register tiles of rows × tokens
- * (QUANT_DEF_TILE_FNS, "tiles" below); the other types row by row and token by token
- * (QUANT_DEF_ROW_FNS). */
+ * dequantizers. Batches of F32, F16, BF16 and the 32-value formats run in register tiles of
+ * rows × tokens (QUANT_DEF_TILE_FNS, "tiles" below); the K-quants and IQ4_XS still row by
+ * row and token by token (QUANT_DEF_ROW_FNS). */
 #include "quant.h"
 
 #include <math.h>
@@ -578,33 +578,55 @@ DEF_TILE8(tile_f32, k_f32, float, ld_f32)
 DEF_TILE8(tile_f16, k_f16, uint16_t, ld_f16)
 DEF_TILE8(tile_bf16, k_bf16, uint16_t, ld_bf16)
 
-/* Q8_0: k_q8_0's one accumulator per value, block after block. */
-AVX2 INLINE static void tile_q8_0(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
-                                  int64_t n, float *Y, int64_t ldy, const int R, const int T)
-{
-    if (R * T == 1) {
-        Y[0] = k_q8_0(W, A, n);
-        return;
+/* The 32-value formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): as their row kernels, one
+ * accumulator per value, block after block, the block's values WV(x) (signed bytes, or
+ * unsigned for the formats with a min, DOT dot_ss or dot_us) unpacked once per row for T
+ * inputs; the min term m · d_a · isum, when HAS_M, summed in float in block order. */
+#define DEF_TILE32(NAME, K, BT, WV, DOT, HAS_M, MIN_OF)                                      \
+    AVX2 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,   \
+                                 int64_t n, float *Y, int64_t ldy, const int R, const int T) \
+    {                                                                                        \
+        if (R * T == 1) {                                                                    \
+            Y[0] = K(W, A, n);                                                               \
+            return;                                                                          \
+        }                                                                                    \
+        __m256 acc[TILE_MAX][TILE_MAX];                                                      \
+        float msum[TILE_MAX][TILE_MAX];                                                      \
+        TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm256_setzero_ps(), msum[r][t] = 0.0f;    \
+        for (int64_t b = 0; b < n / 32; b++) {                                               \
+            __m256i w[TILE_MAX];                                                             \
+            float dw[TILE_MAX], mw[TILE_MAX];                                                \
+            TILE_FOR(r, R) {                                                                 \
+                const BT *x = (const BT *)(const void *)(W + (size_t)r * rb) + b;            \
+                w[r] = WV(x);                                                                \
+                dw[r] = h2f(x->d);                                                           \
+                mw[r] = HAS_M ? MIN_OF(x) : 0.0f;                                            \
+            }                                                                                \
+            TILE_FOR(t, T) {                                                                 \
+                const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b; \
+                const __m256i v = _mm256_loadu_si256((const __m256i *)a->qs);                \
+                TILE_FOR(r, R) {                                                             \
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT(w[r], v)),            \
+                                                _mm256_set1_ps(dw[r] * a->d), acc[r][t]);    \
+                    if (HAS_M) msum[r][t] += mw[r] * a->d * (float)a->isum;                  \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = hsum8(acc[r][t]) + msum[r][t];        \
     }
-    __m256 acc[TILE_MAX][TILE_MAX];
-    TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / 32; b++) {
-        __m256i w[TILE_MAX];
-        float dw[TILE_MAX];
-        TILE_FOR(r, R) {
-            const quant_block_q8_0 *x = (const quant_block_q8_0 *)(const void *)(W + (size_t)r * rb) + b;
-            w[r] = _mm256_loadu_si256((const __m256i *)x->qs);
-            dw[r] = h2f(x->d);
-        }
-        TILE_FOR(t, T) {
-            const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-            const __m256i v = _mm256_loadu_si256((const __m256i *)a->qs);
-            TILE_FOR(r, R) acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_ss(w[r], v)),
-                                                       _mm256_set1_ps(dw[r] * a->d), acc[r][t]);
-        }
-    }
-    TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = hsum8(acc[r][t]);
-}
+
+#define WV_Q8(x) _mm256_loadu_si256((const __m256i *)(x)->qs)
+#define WV_Q4_0(x) _mm256_sub_epi8(nib32((x)->qs), _mm256_set1_epi8(8))
+#define WV_Q5_0(x) _mm256_sub_epi8(five32((x)->qh, (x)->qs), _mm256_set1_epi8(16))
+#define WV_Q4_1(x) nib32((x)->qs)
+#define WV_Q5_1(x) five32((x)->qh, (x)->qs)
+#define WV_IQ4NL(x) _mm256_shuffle_epi8(iq4_table(), nib32((x)->qs))
+DEF_TILE32(tile_q8_0, k_q8_0, quant_block_q8_0, WV_Q8, dot_ss, 0, MIN_NONE)
+DEF_TILE32(tile_q4_0, k_q4_0, quant_block_q4_0, WV_Q4_0, dot_ss, 0, MIN_NONE)
+DEF_TILE32(tile_q4_1, k_q4_1, quant_block_q4_1, WV_Q4_1, dot_us, 1, MIN_M)
+DEF_TILE32(tile_q5_0, k_q5_0, quant_block_q5_0, WV_Q5_0, dot_ss, 0, MIN_NONE)
+DEF_TILE32(tile_q5_1, k_q5_1, quant_block_q5_1, WV_Q5_1, dot_us, 1, MIN_M)
+DEF_TILE32(tile_iq4_nl, k_iq4_nl, quant_block_iq4_nl, WV_IQ4NL, dot_ss, 0, MIN_NONE)
 
 /* ---------------------------------------------------------------------- table ----- */
 
@@ -617,16 +639,16 @@ QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q8_0, 2, 4, 1)
-DEF_ROW_FNS(q4_0)
-DEF_ROW_FNS(q4_1)
-DEF_ROW_FNS(q5_0)
-DEF_ROW_FNS(q5_1)
+QUANT_DEF_TILE_FNS(AVX2, q4_0, 2, 4, 1)
+QUANT_DEF_TILE_FNS(AVX2, q4_1, 2, 4, 1)
+QUANT_DEF_TILE_FNS(AVX2, q5_0, 2, 4, 1)
+QUANT_DEF_TILE_FNS(AVX2, q5_1, 2, 4, 1)
 DEF_ROW_FNS(q4_K)
 DEF_ROW_FNS(q5_K)
 DEF_ROW_FNS(q6_K)
 DEF_ROW_FNS(q2_K)
 DEF_ROW_FNS(q3_K)
-DEF_ROW_FNS(iq4_nl)
+QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
 DEF_ROW_FNS(iq4_xs)
 
 static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
