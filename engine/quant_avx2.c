@@ -8,9 +8,9 @@
  * dequantization of the quantized types come from the scalar code (activations are prepared
  * once per matrix; dequantization serves the embedding lookup, model loading and the f32
  * reference dot nt_quant_dot); F16 and BF16, whose scalar conversion is slow, get vector
- * dequantizers. Batches of F32, F16, BF16 and the 32-value formats run in register tiles of
- * rows × tokens (QUANT_DEF_TILE_FNS, "tiles" below); the K-quants and IQ4_XS still row by
- * row and token by token (QUANT_DEF_ROW_FNS). */
+ * dequantizers. Batches of F32, F16, BF16, the 32-value formats, Q4_K, Q5_K and Q6_K run in
+ * register tiles of rows × tokens (QUANT_DEF_TILE_FNS, "tiles" below); Q2_K, Q3_K and
+ * IQ4_XS still row by row and token by token (QUANT_DEF_ROW_FNS). */
 #include "quant.h"
 
 #include <math.h>
@@ -534,8 +534,8 @@ AVX2 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
  * constants), each weight vector loaded and widened once for T inputs and each input vector
  * once for R rows, where the row kernels loaded both for every multiply-add. A 1 × 1 tile
  * (a single dot, decoding) is the row kernel itself. With 16 registers, tiles are small. */
-#define TILE_MAX 4
-#define TILE_FOR(i, N) _Pragma("GCC unroll 4") for (int i = 0; i < (N); i++)
+#define TILE_MAX 8
+#define TILE_FOR(i, N) _Pragma("GCC unroll 8") for (int i = 0; i < (N); i++)
 
 /* F32, F16, BF16: k_T keeps four accumulators, step j (8 values) of the whole 32-value
  * groups in accumulator j mod 4 and the end in the first. The tile runs four passes over its
@@ -628,13 +628,136 @@ DEF_TILE32(tile_q5_0, k_q5_0, quant_block_q5_0, WV_Q5_0, dot_ss, 0, MIN_NONE)
 DEF_TILE32(tile_q5_1, k_q5_1, quant_block_q5_1, WV_Q5_1, dot_us, 1, MIN_M)
 DEF_TILE32(tile_iq4_nl, k_iq4_nl, quant_block_iq4_nl, WV_IQ4NL, dot_ss, 0, MIN_NONE)
 
+/* Q4_K and Q5_K: dot_k45 with each 32-byte chunk of a row's quants unpacked once for T
+ * inputs. The int32 sums are exact in any order; the float steps (one multiply-add each
+ * for the scales and the mins per super-block) are dot_k45's, in its order. */
+#define DEF_TILE_K45(NAME, K, BT, HAS_QH, QH)                                                    \
+    AVX2 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,   \
+                                 int64_t n, float *Y, int64_t ldy, const int R, const int T) \
+    {                                                                                        \
+        if (R * T == 1) {                                                                    \
+            Y[0] = K(W, A, n);                                                               \
+            return;                                                                          \
+        }                                                                                    \
+        const __m128i mdup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15); \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);             \
+        __m256 accf[TILE_MAX][TILE_MAX], accm[TILE_MAX][TILE_MAX];                           \
+        TILE_FOR(r, R) TILE_FOR(t, T) accf[r][t] = accm[r][t] = _mm256_setzero_ps();        \
+        for (int64_t b = 0; b < n / 256; b++) {                                              \
+            const BT *x[TILE_MAX];                                                           \
+            const quant_act256 *a[TILE_MAX];                                                 \
+            uint8_t sc[TILE_MAX][16];                                                        \
+            __m256i acc[TILE_MAX][TILE_MAX];                                                 \
+            TILE_FOR(r, R) {                                                                 \
+                x[r] = (const BT *)(const void *)(W + (size_t)r * rb) + b;                   \
+                _mm_storeu_si128((__m128i *)sc[r], k4_unpack_b(x[r]->scales));               \
+            }                                                                                \
+            TILE_FOR(t, T) a[t] = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b; \
+            TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm256_setzero_si256();                \
+            for (int k = 0; k < 4; k++) {                                                    \
+                __m256i lo[TILE_MAX], hi[TILE_MAX];                                          \
+                TILE_FOR(r, R) {                                                             \
+                    const __m256i q = _mm256_loadu_si256((const __m256i *)(x[r]->qs + 32 * k)); \
+                    lo[r] = _mm256_and_si256(q, m4);                                         \
+                    hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);                   \
+                    if (HAS_QH) {                                                            \
+                        const __m256i h = _mm256_srli_epi16(                                 \
+                            _mm256_loadu_si256((const __m256i *)QH(x[r])), 2 * k);       \
+                        lo[r] = _mm256_or_si256(lo[r], _mm256_and_si256(_mm256_slli_epi16(h, 4), b4)); \
+                        hi[r] = _mm256_or_si256(hi[r], _mm256_and_si256(_mm256_slli_epi16(h, 3), b4)); \
+                    }                                                                        \
+                }                                                                            \
+                TILE_FOR(t, T) {                                                             \
+                    const __m256i alo = _mm256_loadu_si256(                                  \
+                        (const __m256i *)(a[t]->qs + 32 * QUANT_K4_CHUNK(2 * k)));           \
+                    const __m256i ahi = _mm256_loadu_si256(                                  \
+                        (const __m256i *)(a[t]->qs + 32 * QUANT_K4_CHUNK(2 * k + 1)));       \
+                    TILE_FOR(r, R) {                                                         \
+                        acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(           \
+                            _mm256_maddubs_epi16(lo[r], alo), _mm256_set1_epi16(sc[r][2 * k]))); \
+                        acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(           \
+                            _mm256_maddubs_epi16(hi[r], ahi), _mm256_set1_epi16(sc[r][2 * k + 1]))); \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+            TILE_FOR(r, R) {                                                                 \
+                const __m256i md = _mm256_cvtepu8_epi16(                                     \
+                    _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)sc[r]), mdup));        \
+                TILE_FOR(t, T) {                                                             \
+                    const __m256i mp = _mm256_madd_epi16(                                    \
+                        _mm256_loadu_si256((const __m256i *)a[t]->bsums), md);               \
+                    const float d = h2f(x[r]->d) * a[t]->d, dmin = h2f(x[r]->dmin) * a[t]->d; \
+                    accf[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][t]), _mm256_set1_ps(d), accf[r][t]); \
+                    accm[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(dmin), accm[r][t]); \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = hsum8(accf[r][t]) - hsum8(accm[r][t]); \
+    }
+#define K5_QH(x) ((x)->qh)
+#define K4_QH(x) ((x)->qs) /* never read: Q4_K has no high bits (HAS_QH 0) */
+DEF_TILE_K45(tile_q4_K, k_q4_K, quant_block_q4_K, 0, K4_QH)
+DEF_TILE_K45(tile_q5_K, k_q5_K, quant_block_q5_K, 1, K5_QH)
+
+/* Q6_K: k_q6_K with each row's 6-bit values of a 32-value chunk and their scales unpacked
+ * once for T inputs (integer sums: exact in any order). */
+AVX2 INLINE static void tile_q6_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                  int64_t n, float *Y, int64_t ldy, const int R, const int T)
+{
+    if (R * T == 1) {
+        Y[0] = k_q6_K(W, A, n);
+        return;
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256 accf[TILE_MAX][TILE_MAX];
+    TILE_FOR(r, R) TILE_FOR(t, T) accf[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const quant_block_q6_K *x[TILE_MAX];
+        const quant_act256 *a[TILE_MAX];
+        __m256i acc[TILE_MAX][TILE_MAX];
+        TILE_FOR(r, R) x[r] = (const quant_block_q6_K *)(const void *)(W + (size_t)r * rb) + b;
+        TILE_FOR(t, T) a[t] = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+        TILE_FOR(r, R) {
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[r]->scales));
+            TILE_FOR(t, T) {
+                const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[t]->bsums), sc16);
+                acc[r][t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
+            }
+        }
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 4; j++) {
+                __m256i e[TILE_MAX], s[TILE_MAX];
+                TILE_FOR(r, R) {
+                    const __m256i l = _mm256_loadu_si256((const __m256i *)(x[r]->ql + 64 * h + 32 * (j & 1)));
+                    const __m256i hb = _mm256_loadu_si256((const __m256i *)(x[r]->qh + 32 * h));
+                    const __m256i lv = j < 2 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
+                    const __m256i hv = j == 0 ? _mm256_slli_epi16(hb, 4) : j == 1 ? _mm256_slli_epi16(hb, 2)
+                                     : j == 2 ? hb : _mm256_srli_epi16(hb, 2);
+                    e[r] = _mm256_or_si256(lv, _mm256_and_si256(hv, m30));
+                    s[r] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)x[r]->scales),
+                                                                 _mm_loadu_si128((const __m128i *)q6_pairs[4 * h + j])));
+                }
+                TILE_FOR(t, T) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(a[t]->qs + 128 * h + 32 * j));
+                    TILE_FOR(r, R) acc[r][t] = _mm256_add_epi32(acc[r][t],
+                                                                _mm256_madd_epi16(_mm256_maddubs_epi16(e[r], v), s[r]));
+                }
+            }
+        TILE_FOR(r, R) TILE_FOR(t, T)
+            accf[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][t]),
+                                         _mm256_set1_ps(h2f(x[r]->d) * a[t]->d), accf[r][t]);
+    }
+    TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = hsum8(accf[r][t]);
+}
+
 /* ---------------------------------------------------------------------- table ----- */
 
 #define DEF_ROW_FNS(T) QUANT_DEF_ROW_FNS(AVX2, T)
 
 /* Tile shapes by measurement (NATTER_ISA=avx2 on Zen 5, one thread, 512 rows of 2048 against
- * 128 inputs): F16 3 × 4 75 GFLOP/s (3 × 3 73, 2 × 4 61; the row kernels 47), Q8_0 2 × 4 95
- * GOP/s (2 × 3 88, 3 × 3 94, 2 × 2 90; the row kernel 60). */
+ * 128 inputs; the row kernels before them in brackets): F16 3 × 4 75 GFLOP/s (3 × 3 73,
+ * 2 × 4 61; [47]); Q8_0 2 × 4 81-95 GOP/s (2 × 3 88, 1 × 8 84; [60]); Q4_0 2 × 4 78 [46];
+ * Q4_K 1 × 8 124 (1 × 4 110, 2 × 2 95; [58]), Q6_K 1 × 8 106 [51], Q5_K 1 × 8 111 [53]. */
 QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
@@ -643,9 +766,9 @@ QUANT_DEF_TILE_FNS(AVX2, q4_0, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q4_1, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q5_0, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q5_1, 2, 4, 1)
-DEF_ROW_FNS(q4_K)
-DEF_ROW_FNS(q5_K)
-DEF_ROW_FNS(q6_K)
+QUANT_DEF_TILE_FNS(AVX2, q4_K, 1, 8, 1)
+QUANT_DEF_TILE_FNS(AVX2, q5_K, 1, 8, 1)
+QUANT_DEF_TILE_FNS(AVX2, q6_K, 1, 8, 1)
 DEF_ROW_FNS(q2_K)
 DEF_ROW_FNS(q3_K)
 QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
