@@ -173,7 +173,7 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
 /* ------------------------------------------------------------------ tiles ----- */
 
 /* The matrix kernels of the main types (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL,
- * Q4_K, Q5_K, Q6_K; not yet Q2_K, Q3_K, IQ4_XS) are written once as always-inline tile
+ * Q4_K, Q5_K, Q6_K, Q3_K; not Q2_K, IQ4_XS) are written once as always-inline tile
  * bodies, tile_T(W, rb, A, ab, n, Y, ldy, R, T): rows W + r·rb (r < R) against activations
  * A + t·ab (t < T), Y[t·ldy + r] = their dot product. R and T are compile-time constants in
  * every instantiation, so the tile's accumulators live in registers and each weight vector,
@@ -1058,35 +1058,45 @@ AVX512 INLINE static float k_q2_K(const void *row, const void *act, int64_t n)
     return _mm512_reduce_add_ps(accf) - hsum8(accm);
 }
 
+
 /* Q3_K: values q + 4·h (0..7) as Q2_K's, times the signed scales; the −4 of the values whose
- * hmask bit is clear comes off exactly as 4·sum_g sc_g·bsum_g (one VPDPWSSD). */
-AVX512 INLINE static float k_q3_K(const void *row, const void *act, int64_t n)
+ * hmask bit is clear comes off exactly as 4·sum_g sc_g·bsum_g (one VPDPWSSD).
+ * As a tile of one row × T inputs: a super-block's four quarters of values and their scale
+ * vectors unpacked once for T inputs (integers, then one float step per input). R is always
+ * 1: two rows' unpacked state would not fit the registers. One row × 8 inputs: 75 -> 110
+ * GOP/s (one thread, 512 rows of 2048, 128 inputs). The same tile for Q2_K measured no
+ * faster than its row kernel (about 107 GOP/s either way). */
+AVX512 INLINE static void tile_q3_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
 {
-    const quant_block_q3_K *x = row;
-    const quant_act256 *a = act;
-    __m512 accf = _mm512_setzero_ps();
-    __m512i idx[4];
-    for (int j = 0; j < 4; j++) idx[j] = _mm512_loadu_si512((const void *)k2_idx[j]);
+    (void)rb, (void)R;
+    const quant_block_q3_K *x = (const quant_block_q3_K *)(const void *)W;
+    __m512 accf[TILE_MAX];
+    TILE_FOR(t, T) accf[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
         uint64_t lo, hi;
         quant_q3_scales_unpack(x[b].scales, &lo, &hi);
         __m256i sc16 = _mm256_cvtepi8_epi16(
             _mm_sub_epi8(_mm_set_epi64x((long long)hi, (long long)lo), _mm_set1_epi8(32)));
-        __m256i scm = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 2));
-        __m512i acc = _mm512_dpwssd_epi32(
-            _mm512_setzero_si512(),
-            _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a[b].bsums)),
-            _mm512_zextsi256_si512(scm));
-        __m512i q = _mm512_loadu_si512((const void *)x[b].qs), hz = q3_hz(&x[b]);
+        __m512i scm = _mm512_zextsi256_si512(_mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 2)));
+        __m512i q = _mm512_loadu_si512((const void *)x[b].qs), hz = q3_hz(&x[b]), v[4], s[4];
         __m512i scz = _mm512_castsi256_si512(sc16);
         for (int j = 0; j < 4; j++) {
-            __m512i p = _mm512_maddubs_epi16(q3_quarters(q, hz, j),
-                                             ld2x32(a[b].qs + 32 * j, a[b].qs + 128 + 32 * j));
-            acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx[j], scz));
+            v[j] = q3_quarters(q, hz, j);
+            s[j] = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)k2_idx[j]), scz);
         }
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(h2f(x[b].d) * a[b].d), accf);
+        const float d = h2f(x[b].d);
+        TILE_FOR(t, T) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+            __m512i acc = _mm512_dpwssd_epi32(
+                _mm512_setzero_si512(),
+                _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)a->bsums)), scm);
+            for (int j = 0; j < 4; j++)
+                acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(v[j], ld2x32(a->qs + 32 * j, a->qs + 128 + 32 * j)), s[j]);
+            accf[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d * a->d), accf[t]);
+        }
     }
-    return _mm512_reduce_add_ps(accf);
+    TILE_FOR(t, T) Y[t * ldy] = _mm512_reduce_add_ps(accf[t]);
 }
 
 /* Activations a with the sign of the weights w, so that the unsigned × signed instructions
@@ -1162,7 +1172,7 @@ QUANT_DEF_TILE_FNS(AVX512, q4_K, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q5_K, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX512, q6_K, 2, 4, 1)
 DEF_ROW_FNS(q2_K)
-DEF_ROW_FNS(q3_K)
+QUANT_DEF_TILE_FNS(AVX512, q3_K, 1, 8, 1)
 QUANT_DEF_TILE_FNS(AVX512, iq4_nl, 4, 6, 1)
 DEF_ROW_FNS(iq4_xs)
 
