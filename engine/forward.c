@@ -106,15 +106,6 @@ static double exp_shifted(float *v, int32_t n)
     return nt_quant_exp_shifted(v, n);
 }
 
-/* GELU in its tanh form (PyTorch's gelu(approximate="tanh"), Gemma's hidden_activation),
- * evaluated in float like ggml. ggml itself reads it from a table indexed by the input
- * rounded to half precision; the exact curve differs from that by under 1e-3 relative. */
-static float gelu_tanh(float x)
-{
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(c * x * (1.0f + 0.044715f * x * x)));
-}
-
 /* c · tanh(x / c): Gemma 2's soft-capping of attention scores and logits. */
 static float softcap(float x, float c)
 {
@@ -227,7 +218,7 @@ static void lin_act(const lin_job *j, int glu, int64_t r0, int64_t r1)
         float *g = j->out[0].y + (size_t)t * j->out[0].ldy;
         const float *u = j->out[1].y + (size_t)t * j->out[1].ldy;
         if (glu == LIN_GLU_GELU)
-            for (int64_t r = r0; r < r1; r++) g[r] = gelu_tanh(g[r]) * u[r];
+            nt_quant_geglu(g + r0, u + r0, r1 - r0);
         else
             nt_quant_swiglu(g + r0, u + r0, r1 - r0);
     }

@@ -876,6 +876,25 @@ void nt_quant_swiglu(float *g, const float *u, int64_t n)
     nt_quant_swiglu_isa(nt_quant_isa_active(), g, u, n);
 }
 
+void nt_quant_geglu_isa(int isa, float *g, const float *u, int64_t n)
+{
+    switch (isa) {
+    case QUANT_ISA_AVX2: nt_quant_avx2_geglu(g, u, n); return;
+    case QUANT_ISA_AVX512: nt_quant_avx512_geglu(g, u, n); return;
+    default: break;
+    }
+    const float c2 = 1.5957691216057308f; /* 2·sqrt(2/pi) */
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        g[i] = x / (1.0f + expf(-c2 * x * (1.0f + 0.044715f * x * x))) * u[i];
+    }
+}
+
+void nt_quant_geglu(float *g, const float *u, int64_t n)
+{
+    nt_quant_geglu_isa(nt_quant_isa_active(), g, u, n);
+}
+
 void nt_quant_dequant_row_isa(int isa, int type, const void *src, float *dst, int64_t n)
 {
     kernels_for(isa, type).dequant(src, dst, n);

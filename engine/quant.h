@@ -227,6 +227,15 @@ double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n);
  * value does not depend on n or on where it sits in the call. */
 void nt_quant_swiglu(float *g, const float *u, int64_t n);
 void nt_quant_swiglu_isa(int isa, float *g, const float *u, int64_t n);
+/* The same with GELU in its tanh form (PyTorch's gelu(approximate="tanh"), Gemma's
+ * hidden_activation): g[i] = gelu(g[i]) · u[i], gelu(x) = x/2 · (1 + tanh(y)), y =
+ * √(2/π)·x·(1 + 0.044715·x²), in float like ggml (which reads it from a table indexed by the
+ * input rounded to half precision: under 1e-3 relative from the exact curve). Every set
+ * evaluates it as x · σ(2y), the same curve (1 + tanh y = 2σ(2y)) without the cancellation
+ * of 1 + tanh y where tanh y nears -1 (30% off at x = -5 in float): the scalar set as
+ * x / (1 + expf(-2y)), the SIMD sets through their σ. */
+void nt_quant_geglu(float *g, const float *u, int64_t n);
+void nt_quant_geglu_isa(int isa, float *g, const float *u, int64_t n);
 
 /* -------------------------------------------------- kernel sets, for tests and tools ----- */
 
@@ -277,12 +286,14 @@ const quant_kernels *nt_quant_avx2_kernels(int type);
 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
 double nt_quant_avx2_exp_shifted(float *v, int64_t n);
 void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n);
+void nt_quant_avx2_geglu(float *g, const float *u, int64_t n);
 bool nt_quant_avx512_usable(void);
 /* The AVX-512 kernels for type (never NULL; members may be NULL). */
 const quant_kernels *nt_quant_avx512_kernels(int type);
 float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
 double nt_quant_avx512_exp_shifted(float *v, int64_t n);
 void nt_quant_avx512_swiglu(float *g, const float *u, int64_t n);
+void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
 
 /* The row-level entry points of a SIMD kernel set, from its per-row kernel k_T (compiled with
  * the set's target attribute ATTR): one dot, rows [r0, r1) against one activation, and the same

@@ -163,24 +163,39 @@ AVX2 double nt_quant_avx2_exp_shifted(float *v, int64_t n)
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-/* quant.h's nt_quant_swiglu, 8 values at a time; the tail goes through a padded copy. */
-AVX2 void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n)
+/* σ(z) = 1 / (1 + e^-z) from e^-|z|, which never overflows: 1 / (1 + e) for z >= 0, else
+ * e / (1 + e). */
+AVX2 static inline __m256 sigmoid8(__m256 z)
 {
-    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (int64_t i = 0; i < n; i += 8) {
-        float tg[8] = {0}, tu[8] = {0};
-        const int64_t c = n - i < 8 ? n - i : 8;
-        memcpy(tg, g + i, (size_t)c * sizeof(float));
-        memcpy(tu, u + i, (size_t)c * sizeof(float));
-        const __m256 x = _mm256_loadu_ps(tg);
-        const __m256 e = exp8(_mm256_or_ps(x, sign)); /* e^-|x| */
-        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ);
-        const __m256 sig = _mm256_div_ps(_mm256_blendv_ps(one, e, neg), _mm256_add_ps(one, e));
-        _mm256_storeu_ps(tg, _mm256_mul_ps(_mm256_mul_ps(x, sig), _mm256_loadu_ps(tu)));
-        memcpy(g + i, tg, (size_t)c * sizeof(float));
-    }
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 e = exp8(_mm256_or_ps(z, _mm256_set1_ps(-0.0f))); /* e^-|z| */
+    const __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_div_ps(_mm256_blendv_ps(one, e, neg), _mm256_add_ps(one, e));
 }
+
+/* quant.h's nt_quant_swiglu and nt_quant_geglu, 8 values at a time; the tail goes through a
+ * padded copy. */
+#define DEF_GLU8(NAME, GATE)                                                                \
+    AVX2 void NAME(float *g, const float *u, int64_t n)                                     \
+    {                                                                                       \
+        for (int64_t i = 0; i < n; i += 8) {                                                \
+            float tg[8] = {0}, tu[8] = {0};                                                 \
+            const int64_t c = n - i < 8 ? n - i : 8;                                        \
+            memcpy(tg, g + i, (size_t)c * sizeof(float));                                  \
+            memcpy(tu, u + i, (size_t)c * sizeof(float));                                  \
+            const __m256 x = _mm256_loadu_ps(tg);                                           \
+            _mm256_storeu_ps(tg, _mm256_mul_ps(GATE(x), _mm256_loadu_ps(tu)));              \
+            memcpy(g + i, tg, (size_t)c * sizeof(float));                                  \
+        }                                                                                   \
+    }
+#define SILU8(x) _mm256_mul_ps((x), sigmoid8(x))
+#define GELU8(x)                                                                            \
+    _mm256_mul_ps((x), sigmoid8(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(1.5957691216057308f), (x)), \
+                                              _mm256_fmadd_ps(_mm256_set1_ps(0.044715f),    \
+                                                              _mm256_mul_ps((x), (x)),      \
+                                                              _mm256_set1_ps(1.0f)))))
+DEF_GLU8(nt_quant_avx2_swiglu, SILU8)
+DEF_GLU8(nt_quant_avx2_geglu, GELU8)
 
 AVX2 static void deq_f16(const void *src, float *dst, int64_t n)
 {
@@ -825,6 +840,11 @@ double nt_quant_avx2_exp_shifted(float *v, int64_t n)
 }
 
 void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n)
+{
+    (void)g, (void)u, (void)n;
+}
+
+void nt_quant_avx2_geglu(float *g, const float *u, int64_t n)
 {
     (void)g, (void)u, (void)n;
 }

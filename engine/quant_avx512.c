@@ -142,21 +142,38 @@ AVX512 double nt_quant_avx512_exp_shifted(float *v, int64_t n)
     return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
-/* quant.h's nt_quant_swiglu, 16 values at a time (the last ones masked). The plain
- * x / (1 + expf(-x)) loop was 9% of a small model's prompt time (SmolLM2 shape, Q8_0, one
- * thread: libm's expf and the division, one value at a time). */
-AVX512 void nt_quant_avx512_swiglu(float *g, const float *u, int64_t n)
+/* σ(z) = 1 / (1 + e^-z) from e^-|z|, which never overflows: 1 / (1 + e) for z >= 0, else
+ * e / (1 + e). */
+AVX512 static inline __m512 sigmoid16(__m512 z)
 {
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        const __m512 x = _mm512_maskz_loadu_ps(k, g + i);
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x))); /* e^-|x| */
-        const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-        const __m512 sig = _mm512_div_ps(_mm512_mask_blend_ps(neg, one, e), _mm512_add_ps(one, e));
-        _mm512_mask_storeu_ps(g + i, k, _mm512_mul_ps(_mm512_mul_ps(x, sig), _mm512_maskz_loadu_ps(k, u + i)));
-    }
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512 e = exp16(_mm512_sub_ps(zero, _mm512_abs_ps(z)));
+    const __mmask16 neg = _mm512_cmp_ps_mask(z, zero, _CMP_LT_OQ);
+    return _mm512_div_ps(_mm512_mask_blend_ps(neg, one, e), _mm512_add_ps(one, e));
 }
+
+/* quant.h's nt_quant_swiglu and nt_quant_geglu, 16 values at a time (the last ones masked).
+ * The plain x / (1 + expf(-x)) loop was 9% of a small model's prompt time (SmolLM2 shape,
+ * Q8_0, one thread: libm's expf and the division, one value at a time). */
+#define DEF_GLU16(NAME, GATE)                                                               \
+    AVX512 void NAME(float *g, const float *u, int64_t n)                                   \
+    {                                                                                       \
+        for (int64_t i = 0; i < n; i += 16) {                                               \
+            const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u); \
+            const __m512 x = _mm512_maskz_loadu_ps(k, g + i);                               \
+            _mm512_mask_storeu_ps(g + i, k, _mm512_mul_ps(GATE(x), _mm512_maskz_loadu_ps(k, u + i))); \
+        }                                                                                   \
+    }
+/* x · σ(x) */
+#define SILU16(x) _mm512_mul_ps((x), sigmoid16(x))
+/* x · σ(2y), 2y = 2·√(2/π)·x·(1 + 0.044715·x²) */
+#define GELU16(x)                                                                           \
+    _mm512_mul_ps((x), sigmoid16(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(1.5957691216057308f), (x)), \
+                                               _mm512_fmadd_ps(_mm512_set1_ps(0.044715f),   \
+                                                               _mm512_mul_ps((x), (x)),     \
+                                                               _mm512_set1_ps(1.0f)))))
+DEF_GLU16(nt_quant_avx512_swiglu, SILU16)
+DEF_GLU16(nt_quant_avx512_geglu, GELU16)
 
 /* F16 and BF16 rows against f32 activations: widen 16 values, FMA, same shape as above. */
 AVX512 static inline __m512 ld_f16(const uint16_t *p, __mmask16 k)
@@ -1236,6 +1253,11 @@ double nt_quant_avx512_exp_shifted(float *v, int64_t n)
 }
 
 void nt_quant_avx512_swiglu(float *g, const float *u, int64_t n)
+{
+    (void)g, (void)u, (void)n;
+}
+
+void nt_quant_avx512_geglu(float *g, const float *u, int64_t n)
 {
     (void)g, (void)u, (void)n;
 }

@@ -698,11 +698,26 @@ static void test_exp_shifted(void)
     }
 }
 
-/* nt_quant_swiglu with every kernel set: silu(g)·u within 2e-6 relative of the exact value
- * (the SIMD sets' exponential is within 2 ulp, then a division and two products), at any
- * sign and size of g (|g| up to 100, where e^|g| would overflow float, and 0, ±inf, NaN);
- * and each value the same bits wherever it sits in a call (a task's rows start anywhere). */
-static void test_swiglu(void)
+/* nt_quant_swiglu and nt_quant_geglu with every kernel set: silu(g)·u within 2e-6 relative
+ * of the exact value (the SIMD sets' exponential is within 2 ulp, then a division and two
+ * products), gelu(g)·u within 1e-5 (its argument y is rounded in float first, and e^2y
+ * multiplies that error by |2y|: 17 at g = -5), at any sign and size of g (|g| up to 100,
+ * where e^|g| would overflow float, and 0, ±inf, NaN); and each value the same bits wherever
+ * it sits in a call (a task's rows start anywhere). */
+typedef void (*glu_fn)(int isa, float *g, const float *u, int64_t n);
+
+static double silu_ref(double x)
+{
+    return x / (1.0 + exp(-x));
+}
+
+/* x/2 · (1 + tanh y) as x · σ(2y): in double too, 1 + tanh y cancels to 0 below y = -19 */
+static double gelu_ref(double x)
+{
+    return x / (1.0 + exp(-2.0 * 0.7978845608028654 * x * (1.0 + 0.044715 * x * x)));
+}
+
+static void glu_check(const char *name, glu_fn f, double (*ref)(double), double tol)
 {
     enum { N = 83 };
     float g[N], u[N], v[N], w[N];
@@ -713,19 +728,19 @@ static void test_swiglu(void)
         u[i] = (float)((double)(r & 0xffff) / 65536.0 * 4.0 - 2.0);
     }
     g[0] = 0.0f, g[1] = -0.0f, g[2] = 100.0f, g[3] = -100.0f, g[4] = 1e-20f, g[5] = -88.5f;
-    g[6] = INFINITY, g[7] = NAN, g[8] = -1e-3f, g[9] = 17.0f;
+    g[6] = INFINITY, g[7] = NAN, g[8] = -1e-3f, g[9] = 17.0f, g[10] = -5.0f, g[11] = -2.5f;
     for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
         if (!nt_quant_isa_available(isa)) continue;
         memcpy(v, g, sizeof g);
-        nt_quant_swiglu_isa(isa, v, u, N);
+        f(isa, v, u, N);
         int bad = 0;
         for (int i = 0; i < N && !bad; i++) {
-            const double x = g[i], want = x / (1.0 + exp(-x)) * u[i];
+            const double x = g[i], want = ref(x) * u[i];
             const int ok = isnan(x) ? isnan(v[i]) : isinf(x) ? v[i] == want
-                         : fabs(v[i] - want) <= 2e-6 * fabs(want) + 1e-35; /* e^x is 0 below -87.3 */
+                         : fabs(v[i] - want) <= tol * fabs(want) + 1e-35; /* e^x is 0 below -87.3 */
             if (!ok) {
-                t_fail(__FILE__, __LINE__, "%s: silu(%g)·%g = %.9g, want %.9g", nt_quant_isa_name(isa),
-                       x, (double)u[i], (double)v[i], want);
+                t_fail(__FILE__, __LINE__, "%s/%s: f(%g)·%g = %.9g, want %.9g", name,
+                       nt_quant_isa_name(isa), x, (double)u[i], (double)v[i], want);
                 bad = 1;
             }
         }
@@ -733,17 +748,22 @@ static void test_swiglu(void)
         for (int len = 1; len <= 20 && !bad; len++)
             for (int start = 0; start < len && !bad; start++) {
                 memcpy(w, g, sizeof g);
-                nt_quant_swiglu_isa(isa, w, u, start);
-                for (int i = start; i < N; i += len)
-                    nt_quant_swiglu_isa(isa, w + i, u + i, i + len <= N ? len : N - i);
+                f(isa, w, u, start);
+                for (int i = start; i < N; i += len) f(isa, w + i, u + i, i + len <= N ? len : N - i);
                 if (memcmp(v, w, sizeof v) != 0) {
-                    t_fail(__FILE__, __LINE__, "%s: calls of %d values from %d differ",
+                    t_fail(__FILE__, __LINE__, "%s/%s: calls of %d values from %d differ", name,
                            nt_quant_isa_name(isa), len, start);
                     bad = 1;
                 }
             }
         T_CHECK(!bad);
     }
+}
+
+static void test_glu(void)
+{
+    glu_check("swiglu", nt_quant_swiglu_isa, silu_ref, 2e-6);
+    glu_check("geglu", nt_quant_geglu_isa, gelu_ref, 1e-5);
 }
 
 static void test_quantize_q8_0(void)
@@ -774,6 +794,6 @@ int main(void)
     T_RUN(test_nonfinite_activations);
     T_RUN(test_quantize_q8_0);
     T_RUN(test_exp_shifted);
-    T_RUN(test_swiglu);
+    T_RUN(test_glu);
     return t_done();
 }
