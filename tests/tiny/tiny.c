@@ -203,6 +203,15 @@ int tiny_init_chat(tiny_gen *g, const char *arch, uint64_t seed, const char *voc
     return g->rc;
 }
 
+int tiny_write_vocab(const char *path, const char *vocab_path, nt_err *err)
+{
+    tiny_gen g;
+    int rc = tiny_init(&g, "llama", 0, vocab_path, err);
+    if (rc == NT_OK) rc = nt_gguf_writer_write(g.w, path, err);
+    tiny_free(&g);
+    return rc;
+}
+
 void tiny_free(tiny_gen *g)
 {
     nt_gguf_writer_free(g->w);
