@@ -550,6 +550,14 @@ AVX2 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
  * once for R rows, where the row kernels loaded both for every multiply-add. A 1 × 1 tile
  * (a single dot, decoding) is the row kernel itself. With 16 registers, tiles are small. */
 #define TILE_MAX 8
+/* A 1 × 1 tile (a single dot, decoding) is the row kernel K itself. */
+#define TILE_AS_ROW(K)                                                                       \
+    do {                                                                                     \
+        if (R * T == 1) {                                                                    \
+            Y[0] = K(W, A, n);                                                               \
+            return;                                                                          \
+        }                                                                                    \
+    } while (0)
 #define TILE_FOR(i, N) _Pragma("GCC unroll 8") for (int i = 0; i < (N); i++)
 
 /* F32, F16, BF16: k_T keeps four accumulators, step j (8 values) of the whole 32-value
@@ -570,10 +578,7 @@ AVX2 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
                                  int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                        \
         typedef WTYPE WT;                                                                    \
-        if (R * T == 1) {                                                                    \
-            Y[0] = K(W, A, n);                                                               \
-            return;                                                                          \
-        }                                                                                    \
+        TILE_AS_ROW(K);                                                                   \
         const int64_t e = n / 32 * 32;                                                       \
         __m256 s[4][TILE_MAX][TILE_MAX];                                                     \
         _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {                                \
@@ -601,10 +606,7 @@ DEF_TILE8(tile_bf16, k_bf16, uint16_t, ld_bf16)
     AVX2 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,   \
                                  int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                        \
-        if (R * T == 1) {                                                                    \
-            Y[0] = K(W, A, n);                                                               \
-            return;                                                                          \
-        }                                                                                    \
+        TILE_AS_ROW(K);                                                                   \
         __m256 acc[TILE_MAX][TILE_MAX];                                                      \
         float msum[TILE_MAX][TILE_MAX];                                                      \
         TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = _mm256_setzero_ps(), msum[r][t] = 0.0f;    \
@@ -646,14 +648,11 @@ DEF_TILE32(tile_iq4_nl, k_iq4_nl, quant_block_iq4_nl, WV_IQ4NL, dot_ss, 0, MIN_N
 /* Q4_K and Q5_K: dot_k45 with each 32-byte chunk of a row's quants unpacked once for T
  * inputs. The int32 sums are exact in any order; the float steps (one multiply-add each
  * for the scales and the mins per super-block) are dot_k45's, in its order. */
-#define DEF_TILE_K45(NAME, K, BT, HAS_QH, QH)                                                    \
+#define DEF_TILE_K45(NAME, K, BT, HAS_QH, QH)                                               \
     AVX2 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,   \
                                  int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                        \
-        if (R * T == 1) {                                                                    \
-            Y[0] = K(W, A, n);                                                               \
-            return;                                                                          \
-        }                                                                                    \
+        TILE_AS_ROW(K);                                                                   \
         const __m128i mdup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15); \
         const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);             \
         __m256 accf[TILE_MAX][TILE_MAX], accm[TILE_MAX][TILE_MAX];                           \
@@ -719,10 +718,7 @@ DEF_TILE_K45(tile_q5_K, k_q5_K, quant_block_q5_K, 1, K5_QH)
 AVX2 INLINE static void tile_q6_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
                                   int64_t n, float *Y, int64_t ldy, const int R, const int T)
 {
-    if (R * T == 1) {
-        Y[0] = k_q6_K(W, A, n);
-        return;
-    }
+    TILE_AS_ROW(k_q6_K);
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     __m256 accf[TILE_MAX][TILE_MAX];
     TILE_FOR(r, R) TILE_FOR(t, T) accf[r][t] = _mm256_setzero_ps();
