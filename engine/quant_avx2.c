@@ -8,9 +8,9 @@
  * dequantization of the quantized types come from the scalar code (activations are prepared
  * once per matrix; dequantization serves the embedding lookup, model loading and the f32
  * reference dot nt_quant_dot); F16 and BF16, whose scalar conversion is slow, get vector
- * dequantizers. Batches of F32, F16, BF16, the 32-value formats, Q4_K, Q5_K and Q6_K run in
- * register tiles of rows × tokens (QUANT_DEF_TILE_FNS, "tiles" below); Q2_K, Q3_K and
- * IQ4_XS still row by row and token by token (QUANT_DEF_ROW_FNS). */
+ * dequantizers. Batches of every type but Q2_K (whose tile measured no faster) run in
+ * register tiles of rows × tokens (QUANT_DEF_TILE_FNS, "tiles" below); Q2_K row by row and
+ * token by token (QUANT_DEF_ROW_FNS). */
 #include "quant.h"
 
 #include <math.h>
@@ -761,6 +761,88 @@ AVX2 INLINE static void tile_q6_K(const uint8_t *W, size_t rb, const uint8_t *A,
     TILE_FOR(r, R) TILE_FOR(t, T) Y[t * ldy + r] = hsum8(accf[r][t]);
 }
 
+/* Q3_K as a tile of one row × T inputs: each half's four quarters of values and their scale
+ * vectors unpacked once for T inputs (8 registers; two rows would not fit), each input's
+ * sums as in k_q3_K (integers, exact in any order, then the same float step). The same tile
+ * for Q2_K measured no faster than its row kernel, as on AVX-512. */
+AVX2 INLINE static void tile_q3_K(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                  int64_t n, float *Y, int64_t ldy, const int R, const int T)
+{
+    TILE_AS_ROW(k_q3_K);
+    const quant_block_q3_K *x = (const quant_block_q3_K *)(const void *)W;
+    __m256 accf[TILE_MAX];
+    TILE_FOR(t, T) accf[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const quant_act256 *a[TILE_MAX];
+        __m256i acc[TILE_MAX];
+        TILE_FOR(t, T) a[t] = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+        uint64_t lo, hi;
+        quant_q3_scales_unpack(x[b].scales, &lo, &hi);
+        const __m128i sc = _mm_sub_epi8(_mm_set_epi64x((long long)hi, (long long)lo), _mm_set1_epi8(32));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc);
+        TILE_FOR(t, T) {
+            const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[t]->bsums), sc16);
+            acc[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 2));
+        }
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)x[b].hmask), one = _mm256_set1_epi8(1);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+            __m256i e[4], s[4];
+            for (int j = 0; j < 4; j++) {
+                const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
+                e[j] = _mm256_or_si256(q2_quarter(q, j), _mm256_slli_epi16(hb, 2));
+                s[j] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_loadu_si128((const __m128i *)q6_pairs[4 * h + j])));
+            }
+            TILE_FOR(t, T) for (int j = 0; j < 4; j++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(a[t]->qs + 128 * h + 32 * j));
+                acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(e[j], v), s[j]));
+            }
+        }
+        const float d = h2f(x[b].d);
+        TILE_FOR(t, T) accf[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]), _mm256_set1_ps(d * a[t]->d), accf[t]);
+    }
+    TILE_FOR(t, T) Y[t * ldy] = hsum8(accf[t]);
+}
+
+/* IQ4_XS as a tile of one row × T inputs: a super-block's codebook values (8 registers)
+ * looked up once for T inputs; k_iq4_xs's sums per input. */
+AVX2 INLINE static void tile_iq4_xs(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,
+                                    int64_t n, float *Y, int64_t ldy, const int R, const int T)
+{
+    TILE_AS_ROW(k_iq4_xs);
+    const quant_block_iq4_xs *x = (const quant_block_iq4_xs *)(const void *)W;
+    const __m256i kv = iq4_table(), m4 = _mm256_set1_epi8(0x0f);
+    __m256 accf[TILE_MAX];
+    TILE_FOR(t, T) accf[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        int16_t ls[8];
+        quant_iq4xs_scales(&x[b], ls);
+        __m256i acc[TILE_MAX];
+        TILE_FOR(t, T) acc[t] = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * k));
+            const __m256i wlo = _mm256_shuffle_epi8(kv, _mm256_and_si256(q, m4));
+            const __m256i whi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+            const __m256i ulo = _mm256_sign_epi8(wlo, wlo), uhi = _mm256_sign_epi8(whi, whi);
+            const __m256i s = _mm256_setr_m128i(_mm_set1_epi16(ls[2 * k]), _mm_set1_epi16(ls[2 * k + 1]));
+            TILE_FOR(t, T) {
+                const int8_t *a = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs + 64 * k;
+                const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+                const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 32));
+                const __m256i alo = _mm256_permute2x128_si256(a0, a1, 0x20);
+                const __m256i ahi = _mm256_permute2x128_si256(a0, a1, 0x31);
+                acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(ulo, _mm256_sign_epi8(alo, wlo)), s));
+                acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(uhi, _mm256_sign_epi8(ahi, whi)), s));
+            }
+        }
+        const float d = h2f(x[b].d);
+        TILE_FOR(t, T) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+            accf[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]), _mm256_set1_ps(d * a->d), accf[t]);
+        }
+    }
+    TILE_FOR(t, T) Y[t * ldy] = hsum8(accf[t]);
+}
 /* ---------------------------------------------------------------------- table ----- */
 
 #define DEF_ROW_FNS(T) QUANT_DEF_ROW_FNS(AVX2, T)
@@ -768,7 +850,8 @@ AVX2 INLINE static void tile_q6_K(const uint8_t *W, size_t rb, const uint8_t *A,
 /* Tile shapes by measurement (NATTER_ISA=avx2 on Zen 5, one thread, 512 rows of 2048 against
  * 128 inputs; the row kernels before them in brackets): F16 3 × 4 75 GFLOP/s (3 × 3 73,
  * 2 × 4 61; [47]); Q8_0 2 × 4 81-95 GOP/s (2 × 3 88, 1 × 8 84; [60]); Q4_0 2 × 4 78 [46];
- * Q4_K 1 × 8 124 (1 × 4 110, 2 × 2 95; [58]), Q6_K 1 × 8 106 [51], Q5_K 1 × 8 111 [53]. */
+ * Q4_K 1 × 8 124 (1 × 4 110, 2 × 2 95; [58]), Q6_K 1 × 8 106 [51], Q5_K 1 × 8 111 [53];
+ * Q3_K 1 × 4 70 [31-43]; IQ4_XS 1 × 4 70-84 [46]. */
 QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
@@ -781,9 +864,9 @@ QUANT_DEF_TILE_FNS(AVX2, q4_K, 1, 8, 1)
 QUANT_DEF_TILE_FNS(AVX2, q5_K, 1, 8, 1)
 QUANT_DEF_TILE_FNS(AVX2, q6_K, 1, 8, 1)
 DEF_ROW_FNS(q2_K)
-DEF_ROW_FNS(q3_K)
+QUANT_DEF_TILE_FNS(AVX2, q3_K, 1, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
-DEF_ROW_FNS(iq4_xs)
+QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
 
 static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
