@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/versus.sh — natter against llama.cpp's llama-bench on the same GGUF files, side by side.
 #
-#   bench/versus.sh [-n NATTER] [-r ROUNDS] [-t "1 2"] [-k KV_TYPE] LLAMA_BENCH [MODEL.gguf ...]
+#   bench/versus.sh [-n NATTER] [-r ROUNDS] [-t "1 2"] [-k KV_TYPE] [-i avx2] LLAMA_BENCH [MODEL.gguf ...]
 #
 # For every model and thread count it runs `natter bench -m MODEL --json` and
 # `llama-bench -m MODEL -p 128 -n 64 -r 1 -o csv` alternately, ROUNDS times each (the order flips
@@ -15,26 +15,35 @@
 # -k f32|f16|q8_0 sets both programs' KV cache type (natter --kv-type, llama-bench -ctk/-ctv,
 # with -fa 1 for q8_0, which llama.cpp needs for a quantized V cache); default f16, both
 # programs' default.
+# -i avx2 compares the two programs' AVX2 code on a CPU that has more: natter with
+# NATTER_ISA=avx2, llama-bench from a copy of its folder that holds no CPU variant above
+# Haswell (llama.cpp picks the best libggml-cpu-*.so it finds next to the executable).
 set -eu
 
 natter=build/natter
 rounds=3
 threads="1 2"
 kv=f16
-while getopts n:r:t:k: opt; do
+isa=
+while getopts n:r:t:k:i: opt; do
     case $opt in
     n) natter=$OPTARG ;;
     r) rounds=$OPTARG ;;
     t) threads=$OPTARG ;;
     k) kv=$OPTARG ;;
-    *) echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] [-k KV_TYPE] LLAMA_BENCH [MODEL.gguf ...]" >&2; exit 2 ;;
+    i) isa=$OPTARG ;;
+    *) echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] [-k KV_TYPE] [-i avx2] LLAMA_BENCH [MODEL.gguf ...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 if [ $# -lt 1 ]; then
-    echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] [-k KV_TYPE] LLAMA_BENCH [MODEL.gguf ...]" >&2
+    echo "usage: $0 [-n NATTER] [-r ROUNDS] [-t \"1 2\"] [-k KV_TYPE] [-i avx2] LLAMA_BENCH [MODEL.gguf ...]" >&2
     exit 2
 fi
+case $isa in
+"" | avx2) ;;
+*) echo "$0: -i $isa: only avx2 is known" >&2; exit 2 ;;
+esac
 llama=$1
 shift
 [ -x "$llama" ] || { echo "$0: $llama: not an executable llama-bench" >&2; exit 2; }
@@ -47,6 +56,23 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+
+if [ "$isa" = avx2 ]; then
+    export NATTER_ISA=avx2
+    # the executable copied (the loader looks next to the real file), the rest linked, the
+    # CPU variants above Haswell left out
+    src=$(dirname "$llama")
+    mkdir "$tmp/llama"
+    for f in "$src"/*; do
+        case $(basename "$f") in
+        libggml-cpu-*.so) case $(basename "$f") in libggml-cpu-haswell.so | libggml-cpu-sandybridge.so | libggml-cpu-x64.so) ;; *) continue ;; esac ;;
+        esac
+        ln -s "$(cd "$src" && pwd)/$(basename "$f")" "$tmp/llama/"
+    done
+    rm "$tmp/llama/$(basename "$llama")"
+    cp "$llama" "$tmp/llama/"
+    llama=$tmp/llama/$(basename "$llama")
+fi
 
 load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?"; }
 
@@ -109,4 +135,5 @@ for m in "$@"; do
 done
 echo
 echo "tokens/s, medians of $rounds interleaved runs each, $kv KV cache; ratio = natter / llama.cpp"
+if [ "$isa" = avx2 ]; then echo "AVX2 code only: natter with NATTER_ISA=avx2, llama.cpp's variants up to Haswell"; fi
 case " $threads " in *" 0 "*) echo "thr 0: natter's default thread use, llama.cpp on every CPU" ;; esac
