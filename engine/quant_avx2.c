@@ -4,9 +4,9 @@
  * Same arrangement as quant_avx512.c: compiled through a target attribute, used only after
  * nt_quant_avx2_usable() confirmed AVX2, FMA and F16C at run time. The dot kernels multiply
  * packed weights with int8 activations in integers (VPMADDUBSW, then VPMADDWD by the block
- * or sub-block scale) and apply one float multiply-add per block. Activation buffers and the
- * dequantization of the quantized types come from the scalar code (activations are prepared
- * once per matrix; dequantization serves the embedding lookup, model loading and the f32
+ * or sub-block scale) and apply one float multiply-add per block. Activation buffers are
+ * prepared here too (the scalar code's bytes); the dequantization of the quantized types
+ * comes from the scalar code (it serves the embedding lookup, model loading and the f32
  * reference dot nt_quant_dot); F16 and BF16, whose scalar conversion is slow, get vector
  * dequantizers. Batches of every type but Q2_K (whose tile measured no faster) run in
  * register tiles of rows × tokens (QUANT_DEF_TILE_FNS, "tiles" below); Q2_K row by row and
@@ -173,19 +173,24 @@ AVX2 static inline __m256 sigmoid8(__m256 z)
     return _mm256_div_ps(_mm256_blendv_ps(one, e, neg), _mm256_add_ps(one, e));
 }
 
-/* quant.h's nt_quant_swiglu and nt_quant_geglu, 8 values at a time; the tail goes through a
+/* quant.h's nt_quant_swiglu and nt_quant_geglu, 8 values at a time; the last few through a
  * padded copy. */
 #define DEF_GLU8(NAME, GATE)                                                                \
     AVX2 void NAME(float *g, const float *u, int64_t n)                                     \
     {                                                                                       \
-        for (int64_t i = 0; i < n; i += 8) {                                                \
+        int64_t i = 0;                                                                      \
+        for (; i + 8 <= n; i += 8) {                                                        \
+            const __m256 x = _mm256_loadu_ps(g + i);                                        \
+            _mm256_storeu_ps(g + i, _mm256_mul_ps(GATE(x), _mm256_loadu_ps(u + i)));        \
+        }                                                                                   \
+        if (i < n) {                                                                        \
             float tg[8] = {0}, tu[8] = {0};                                                 \
-            const int64_t c = n - i < 8 ? n - i : 8;                                        \
-            memcpy(tg, g + i, (size_t)c * sizeof(float));                                  \
-            memcpy(tu, u + i, (size_t)c * sizeof(float));                                  \
+            const size_t c = (size_t)(n - i) * sizeof(float);                               \
+            memcpy(tg, g + i, c);                                                           \
+            memcpy(tu, u + i, c);                                                           \
             const __m256 x = _mm256_loadu_ps(tg);                                           \
             _mm256_storeu_ps(tg, _mm256_mul_ps(GATE(x), _mm256_loadu_ps(tu)));              \
-            memcpy(g + i, tg, (size_t)c * sizeof(float));                                  \
+            memcpy(g + i, tg, c);                                                           \
         }                                                                                   \
     }
 #define SILU8(x) _mm256_mul_ps((x), sigmoid8(x))
@@ -542,6 +547,86 @@ AVX2 INLINE static float k_iq4_xs(const void *row, const void *act, int64_t n)
     return hsum8(accf);
 }
 
+/* ------------------------------------------------------------ activations ----- */
+
+/* The activation buffers of quant.c's act32_prep, act256_prep and act256_k4_prep, the same
+ * bytes (test_quant compares them, NaN and inf included): the block's largest |x| (MAXPS
+ * returns its second operand for a NaN first, so NaNs are skipped as by fmaxf), then
+ * round(x · 127/amax) clamped to ±127 (the same order of max and min, rounding to nearest
+ * even as nearbyintf). Done in scalar code they were 16% of a small model's prompt time under
+ * NATTER_ISA=avx2 (fmaxf, fminf, nearbyintf per value). */
+AVX2 static inline float amax8(const float *x, int n)
+{
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask), m);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 16 values → 16 int8 (returned in the low 128 bits), their sum added to *sum. */
+AVX2 static inline __m128i act_q16(const float *x, __m256 id, int32_t *sum)
+{
+    const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x), id), lo), hi));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id), lo), hi));
+    __m256i t = _mm256_add_epi32(q0, q1);
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    *sum += _mm_cvtsi128_si32(s);
+    /* q0 = values 0..7, q1 = 8..15: int16 packs interleave the 128-bit lanes, then bytes */
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xd8);
+    return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+AVX2 static void act32_prep(const float *x, void *act, int64_t n)
+{
+    quant_act32 *y = act;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        const float amax = amax8(x, 32);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        const __m256 idv = _mm256_set1_ps(id);
+        int32_t s = 0;
+        y[b].d = amax / 127.0f;
+        _mm_storeu_si128((__m128i *)y[b].qs, act_q16(x, idv, &s));
+        _mm_storeu_si128((__m128i *)(y[b].qs + 16), act_q16(x + 16, idv, &s));
+        y[b].isum = s;
+    }
+}
+
+AVX2 static void act256_prep(const float *x, void *act, int64_t n)
+{
+    quant_act256 *y = act;
+    for (int64_t b = 0; b < n / 256; b++, x += 256) {
+        const float amax = amax8(x, 256);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        const __m256 idv = _mm256_set1_ps(id);
+        y[b].d = amax / 127.0f;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), act_q16(x + 16 * g, idv, &s));
+            y[b].bsums[g] = (int16_t)s;
+        }
+    }
+}
+
+/* Q4_K/Q5_K: chunks 1 and 2 of each 128 values swapped (QUANT_K4_CHUNK), as in quant.c. */
+AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
+{
+    act256_prep(x, act, n);
+    quant_act256 *y = act;
+    for (int64_t b = 0; b < n / 256; b++)
+        for (int h = 0; h < 256; h += 128) {
+            __m256i c1 = _mm256_loadu_si256((const __m256i *)(y[b].qs + h + 32));
+            __m256i c2 = _mm256_loadu_si256((const __m256i *)(y[b].qs + h + 64));
+            _mm256_storeu_si256((__m256i *)(y[b].qs + h + 32), c2);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + h + 64), c1);
+        }
+}
+
 /* ------------------------------------------------------------------ tiles ----- */
 
 /* Prompt tiles, as in quant_avx512.c: tile_T(W, rb, A, ab, n, Y, ldy, R, T) gives
@@ -872,18 +957,18 @@ static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
     [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16},
     [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16, mm_bf16},
-    [NT_TYPE_Q8_0] = {NULL, NULL, dot_q8_0, mv_q8_0, mm_q8_0},
-    [NT_TYPE_Q4_0] = {NULL, NULL, dot_q4_0, mv_q4_0, mm_q4_0},
-    [NT_TYPE_Q4_1] = {NULL, NULL, dot_q4_1, mv_q4_1, mm_q4_1},
-    [NT_TYPE_Q5_0] = {NULL, NULL, dot_q5_0, mv_q5_0, mm_q5_0},
-    [NT_TYPE_Q5_1] = {NULL, NULL, dot_q5_1, mv_q5_1, mm_q5_1},
-    [NT_TYPE_Q4_K] = {NULL, NULL, dot_q4_K, mv_q4_K, mm_q4_K},
-    [NT_TYPE_Q5_K] = {NULL, NULL, dot_q5_K, mv_q5_K, mm_q5_K},
-    [NT_TYPE_Q6_K] = {NULL, NULL, dot_q6_K, mv_q6_K, mm_q6_K},
-    [NT_TYPE_Q2_K] = {NULL, NULL, dot_q2_K, mv_q2_K, mm_q2_K},
-    [NT_TYPE_Q3_K] = {NULL, NULL, dot_q3_K, mv_q3_K, mm_q3_K},
-    [NT_TYPE_IQ4_NL] = {NULL, NULL, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
-    [NT_TYPE_IQ4_XS] = {NULL, NULL, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
+    [NT_TYPE_Q8_0] = {NULL, act32_prep, dot_q8_0, mv_q8_0, mm_q8_0},
+    [NT_TYPE_Q4_0] = {NULL, act32_prep, dot_q4_0, mv_q4_0, mm_q4_0},
+    [NT_TYPE_Q4_1] = {NULL, act32_prep, dot_q4_1, mv_q4_1, mm_q4_1},
+    [NT_TYPE_Q5_0] = {NULL, act32_prep, dot_q5_0, mv_q5_0, mm_q5_0},
+    [NT_TYPE_Q5_1] = {NULL, act32_prep, dot_q5_1, mv_q5_1, mm_q5_1},
+    [NT_TYPE_Q4_K] = {NULL, act256_k4_prep, dot_q4_K, mv_q4_K, mm_q4_K},
+    [NT_TYPE_Q5_K] = {NULL, act256_k4_prep, dot_q5_K, mv_q5_K, mm_q5_K},
+    [NT_TYPE_Q6_K] = {NULL, act256_prep, dot_q6_K, mv_q6_K, mm_q6_K},
+    [NT_TYPE_Q2_K] = {NULL, act256_prep, dot_q2_K, mv_q2_K, mm_q2_K},
+    [NT_TYPE_Q3_K] = {NULL, act256_prep, dot_q3_K, mv_q3_K, mm_q3_K},
+    [NT_TYPE_IQ4_NL] = {NULL, act32_prep, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
+    [NT_TYPE_IQ4_XS] = {NULL, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)
