@@ -11,8 +11,9 @@
  * loop without near-ties); Q and K are scaled up so that attention is sharp and perplexity
  * depends on the whole context (attention, rope and the KV cache).
  *
- * The tokenizer is copied from a GGUF in the repository (models/natter-guide.gguf: byte-level
- * gpt2 BPE, 3072 tokens, ChatML control tokens and template), so no fixture is needed.
+ * The tokenizer is copied from a GGUF in the repository (TINY_VOCAB_FILE, the default model's
+ * tokenizer as it was: byte-level gpt2 BPE, 3072 tokens, ChatML control tokens and template),
+ * so no fixture is needed.
  *
  * Each architecture is one file tests/tiny/tiny_ARCH.c defining one tiny_entry function; the
  * table tiny_models (tiny.c) lists them. `build/tests/mktiny NAME OUT.gguf` writes one. */
