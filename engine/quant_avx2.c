@@ -582,15 +582,21 @@ AVX2 static inline __m128i act_q16(const float *x, __m256 id, int32_t *sum)
     return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
 }
 
+/* A block of n values: its scale amax/127 into *d, and 127/amax (0 for an all-zero block) in
+ * every lane. */
+AVX2 static inline __m256 act_scale(const float *x, int n, float *d)
+{
+    const float amax = amax8(x, n);
+    *d = amax / 127.0f;
+    return _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+}
+
 AVX2 static void act32_prep(const float *x, void *act, int64_t n)
 {
     quant_act32 *y = act;
     for (int64_t b = 0; b < n / 32; b++, x += 32) {
-        const float amax = amax8(x, 32);
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const __m256 idv = _mm256_set1_ps(id);
+        const __m256 idv = act_scale(x, 32, &y[b].d);
         int32_t s = 0;
-        y[b].d = amax / 127.0f;
         _mm_storeu_si128((__m128i *)y[b].qs, act_q16(x, idv, &s));
         _mm_storeu_si128((__m128i *)(y[b].qs + 16), act_q16(x + 16, idv, &s));
         y[b].isum = s;
@@ -601,10 +607,7 @@ AVX2 static void act256_prep(const float *x, void *act, int64_t n)
 {
     quant_act256 *y = act;
     for (int64_t b = 0; b < n / 256; b++, x += 256) {
-        const float amax = amax8(x, 256);
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const __m256 idv = _mm256_set1_ps(id);
-        y[b].d = amax / 127.0f;
+        const __m256 idv = act_scale(x, 256, &y[b].d);
         for (int g = 0; g < 16; g++) {
             int32_t s = 0;
             _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), act_q16(x + 16 * g, idv, &s));
