@@ -9,8 +9,10 @@
 #include <string.h>
 
 static const arch_desc arch_table[] = {
-    /* Llama 2/3.x, TinyLlama, Mistral, SmolLM/SmolLM2, DeepSeek-LLM: the plain block. */
-    {.name = "llama"},
+    /* Llama 2/3.x, TinyLlama, Mistral, SmolLM/SmolLM2, DeepSeek-LLM: the plain block.
+     * Mixtral: the same with experts (softmax router, the top k renormalised), as llama.cpp
+     * runs a "llama" file that has expert_count. */
+    {.name = "llama", .moe_norm = true, .moe_variant = true},
     /* Qwen2/2.5: biases on Q/K/V, NEOX rope. */
     {.name = "qwen2", .feat = ARCH_QKV_BIAS | ARCH_ROPE_NEOX},
     /* Qwen3 (dense): no biases, per-head Q/K norms, NEOX rope. */
@@ -51,13 +53,13 @@ const arch_desc *arch_find(const char *name, size_t n)
     return NULL;
 }
 
-/* "a, b, c" of the architectures having every feature in feat, into buf. */
-static const char *arch_join(char *buf, size_t cap, unsigned feat)
+/* "a, b, c" of the architectures (only those that can have experts when moe), into buf. */
+static const char *arch_join(char *buf, size_t cap, bool moe)
 {
     size_t o = 0;
     buf[0] = 0;
     for (size_t i = 0; i < ARCH_N && o < cap; i++)
-        if ((arch_table[i].feat & feat) == feat)
+        if (!moe || (arch_table[i].feat & ARCH_MOE) || arch_table[i].moe_variant)
             o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", arch_table[i].name);
     return buf;
 }
@@ -65,13 +67,13 @@ static const char *arch_join(char *buf, size_t cap, unsigned feat)
 const char *arch_list(void)
 {
     static char list[256];
-    return list[0] ? list : arch_join(list, sizeof list, 0);
+    return list[0] ? list : arch_join(list, sizeof list, false);
 }
 
 const char *arch_moe_list(void)
 {
     static char list[256];
-    return list[0] ? list : arch_join(list, sizeof list, ARCH_MOE);
+    return list[0] ? list : arch_join(list, sizeof list, true);
 }
 
 /* name, kind, model_layer field, dims, when, unless, optional, required_by (arch.h) */

@@ -24,7 +24,7 @@ enum arch_feature {
     ARCH_MOE = 1u << 3,           /* the FFN is a mixture of experts: a router (ffn_gate_inp)
                                      and 3-D expert tensors ffn_{gate,up,down}_exps instead of
                                      ffn_gate/up/down; other architectures refuse a file with
-                                     <arch>.expert_count */
+                                     <arch>.expert_count unless arch_desc.moe_variant */
     ARCH_POST_NORM = 1u << 4,     /* RMS norms after attention and after the FFN too, their
                                      outputs normalised before the residual add (gemma2/3) */
     ARCH_GELU = 1u << 5,          /* FFN gate activation gelu (tanh form), not silu (gemma) */
@@ -63,6 +63,8 @@ typedef struct arch_desc {
     int32_t wide_query_layers;
     bool moe_norm;         /* ARCH_MOE: default of <arch>.expert_weights_norm (the selected
                               experts' weights renormalised to sum 1) */
+    bool moe_variant;      /* a file with <arch>.expert_count > 0 has ARCH_MOE, its experts
+                              feed_forward_length wide (Mixtral is "llama" with experts) */
     int32_t norope_step;   /* ARCH_NOROPE_LAYERS: every norope_step-th layer has no rope; the
                               GGUF has no key for it, llama.cpp fixes it per architecture */
 } arch_desc;

@@ -84,7 +84,7 @@ static void rope_table(const nt_model *m, int32_t pos, float base, float freq_sc
 static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float *cs)
 {
     const int32_t hd = m->info.head_dim, half = m->info.n_rot / 2;
-    const bool neox = m->arch->feat & ARCH_ROPE_NEOX;
+    const bool neox = m->feat & ARCH_ROPE_NEOX;
     for (int32_t h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * (size_t)hd;
         for (int32_t i = 0; i < half; i++) {
@@ -519,7 +519,7 @@ static void qk_task(void *ctx, int64_t task, int thread)
     }
     const int32_t t = (int32_t)task;
     float *qt = m->s.q + (size_t)t * (size_t)m->q_dim, *kt = m->s.k + (size_t)t * (size_t)m->kv_dim;
-    if (m->arch->feat & ARCH_QK_NORM_FULL) {
+    if (m->feat & ARCH_QK_NORM_FULL) {
         rmsnorm(qt, qt, L->q_norm, m->q_dim, in->norm_eps);
         rmsnorm(kt, kt, L->k_norm, m->kv_dim, in->norm_eps);
     } else if (L->q_norm) {
@@ -567,7 +567,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             {&L->wv, s->v, (size_t)m->kv_dim, NULL},
         };
         lin_run(m, s->x, L->attn_norm, n, qkv, 3);
-        const bool use_rope = !(m->arch->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
+        const bool use_rope = !(m->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
         qk_job qj = {m, L, il, pos0, n, !use_rope ? NULL : L->swa && s->rope_swa ? s->rope_swa : s->rope};
         const int64_t vt_tasks = m->kv.v_rows ? 0 : (m->kv_dim + FORWARD_VT_DIMS - 1) / FORWARD_VT_DIMS;
         nt_pool_run(n > 1 ? m->pool : NULL, n + vt_tasks, qk_task, &qj);
@@ -581,7 +581,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         if (forward_cancelled(m)) return NT_ERR_CANCELLED;
 
         /* feed-forward */
-        if (m->arch->feat & ARCH_MOE) {
+        if (m->feat & ARCH_MOE) {
             pre_norm(s->xn, s->x, L->ffn_norm, n, ne, in->norm_eps);
             ffn_moe(m, L, n);
             continue;
@@ -590,7 +590,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
             {&L->w_gate, s->h1, (size_t)nff, NULL},
             {&L->w_up, s->h2, (size_t)nff, NULL},
         };
-        lin_run_glu(m, s->x, L->ffn_norm, n, gu, 2, m->arch->feat & ARCH_GELU ? LIN_GLU_GELU : LIN_GLU_SILU);
+        lin_run_glu(m, s->x, L->ffn_norm, n, gu, 2, m->feat & ARCH_GELU ? LIN_GLU_GELU : LIN_GLU_SILU);
         const lin_out d = {&L->w_down, s->xn, (size_t)ne, L->ffn_post_norm ? NULL : s->x};
         lin_run(m, s->h1, NULL, n, &d, 1);
         if (L->ffn_post_norm) add_normed(s->x, s->xn, L->ffn_post_norm, n, ne, in->norm_eps);
@@ -661,7 +661,7 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
     const size_t ff = (size_t)(in->n_ff > m->n_ff_exp ? in->n_ff : m->n_ff_exp);
     s->h1 = scratch_floats(B * ff);
     s->h2 = scratch_floats(B * ff);
-    const bool moe = m->arch->feat & ARCH_MOE;
+    const bool moe = m->feat & ARCH_MOE;
     const size_t K = (size_t)m->n_expert_used;
     if (moe) {
         s->router = scratch_floats(B * (size_t)m->n_expert);

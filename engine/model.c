@@ -92,7 +92,8 @@ static int hp_f32(const nt_model *m, const char *suffix, bool required, float de
 }
 
 /* The mixture-of-experts keys, as llama.cpp reads them: expert_count and expert_used_count
- * required, one expert's FFN width (default n_ff / n_expert_used), and how router logits
+ * required, one expert's FFN width (default n_ff / n_expert_used, or n_ff for a moe_variant
+ * architecture, whose experts llama.cpp always makes n_ff wide), and how router logits
  * become weights: expert_gating_func (1 softmax, 2 sigmoid), expert_weights_norm
  * (renormalise the selected ones; default per architecture), expert_weights_scale. */
 static int model_read_moe(nt_model *m, uint32_t ff, nt_err *err)
@@ -102,7 +103,8 @@ static int model_read_moe(nt_model *m, uint32_t ff, nt_err *err)
     int rc;
     if ((rc = hp_u32(m, "expert_count", true, 0, 1, MODEL_MAX_EXPERT, &n, err)) ||
         (rc = hp_u32(m, "expert_used_count", true, 0, 1, n, &used, err)) ||
-        (rc = hp_u32(m, "expert_feed_forward_length", false, ff / used, 1, MODEL_MAX_FF, &ff_exp, err)) ||
+        (rc = hp_u32(m, "expert_feed_forward_length", false, m->arch->moe_variant ? ff : ff / used, 1,
+                     MODEL_MAX_FF, &ff_exp, err)) ||
         (rc = hp_u32(m, "expert_gating_func", false, 1, 0, UINT32_MAX, &gating, err)) ||
         (rc = hp_f32(m, "expert_weights_scale", false, 0.0f, &m->moe_scale, err)))
         return rc;
@@ -168,11 +170,12 @@ static int model_read_hparams(nt_model *m, nt_err *err)
     /* Mixtral and friends are "llama" with experts: say so rather than miss a tensor. */
     uint32_t experts;
     if ((rc = hp_u32(m, "expert_count", false, 0, 0, UINT32_MAX, &experts, err))) return rc;
-    if (experts > 0 && !(m->arch->feat & ARCH_MOE))
+    if (experts > 0 && m->arch->moe_variant) m->feat |= ARCH_MOE;
+    if (experts > 0 && !(m->feat & ARCH_MOE))
         return nt_err_set(err, NT_ERR_UNSUPPORTED, "%s: %s.expert_count = %" PRIu32 ": mixture-of-"
                           "experts %s models are not supported (natter runs experts in %s)",
                           path, a, experts, a, arch_moe_list());
-    if (m->arch->feat & ARCH_MOE && (rc = model_read_moe(m, ff, err))) return rc;
+    if (m->feat & ARCH_MOE && (rc = model_read_moe(m, ff, err))) return rc;
     if (head % head_kv != 0)
         return nt_err_set(err, NT_ERR_FORMAT, "%s: %s.attention.head_count = %" PRIu32
                           " is not a multiple of %s.attention.head_count_kv = %" PRIu32,
@@ -438,7 +441,7 @@ static int64_t model_dim(const nt_model *m, enum arch_dim d)
  * (arch_layer_tensors). */
 static int model_load_layer(nt_model *m, int32_t il, nt_err *err)
 {
-    const unsigned feat = m->arch->feat;
+    const unsigned feat = m->feat;
     char *base = (char *)&m->layers[il];
     char name[96];
     int rc = NT_OK;
@@ -518,7 +521,7 @@ static int model_load_tensors(nt_model *m, int32_t n_ctx, nt_err *err)
     /* Phi-3.5 / Phi-4-mini: long-context divisors when the context exceeds the original
      * training length (rope.scaling.original_context_length), short ones otherwise, the
      * choice llama.cpp makes from the context it is given. */
-    if (!m->rope_freqs && (m->arch->feat & ARCH_ROPE_LONG_SHORT)) {
+    if (!m->rope_freqs && (m->feat & ARCH_ROPE_LONG_SHORT)) {
         uint32_t orig;
         if ((rc = hp_u32(m, "rope.scaling.original_context_length", false, (uint32_t)in->n_ctx_train,
                          1, MODEL_MAX_CTX, &orig, err)))
@@ -583,6 +586,7 @@ static int model_load(nt_model **out, const char *path, const nt_model_params *p
         goto fail;
     }
     m->info.arch = m->arch->name;
+    m->feat = m->arch->feat;
 
     if ((rc = model_read_hparams(m, err))) goto fail;
     int32_t n_ctx = p.n_ctx;

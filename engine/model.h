@@ -119,7 +119,9 @@ struct nt_model {
     nt_model_info info;
 
     int32_t q_dim, kv_dim;
-    const arch_desc *arch; /* the architecture's row: forward.c tests its features */
+    const arch_desc *arch; /* the architecture's row */
+    unsigned feat;         /* its features (enum arch_feature), with ARCH_MOE added for a
+                              moe_variant file that has experts: forward.c tests these */
     float rope_freq_scale; /* 1 / linear scaling factor */
     const float *rope_freqs; /* (n_rot / 2) frequency divisors (Llama 3.1's rope_freqs, or
                                 Phi-3's long or short factors for this context), or NULL */

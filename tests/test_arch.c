@@ -281,7 +281,7 @@ static void test_refusals(void)
                    "qwen3.rope.scaling.type = 'longrope' is not supported (natter runs none, linear and yarn)");
     expect_refused("smollm3", "expert_count", 4, NULL, NULL,
                    "smollm3.expert_count = 4: mixture-of-experts smollm3 models are not supported "
-                   "(natter runs experts in qwen3moe)");
+                   "(natter runs experts in llama, qwen3moe)");
 }
 
 int main(void)

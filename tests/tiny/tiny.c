@@ -22,6 +22,7 @@ const tiny_entry tiny_models[] = {
     {"qwen3-think", tiny_qwen3_think},
     {"qwen3moe", tiny_qwen3moe},
     {"qwen3moe-mxfp4", tiny_qwen3moe_mxfp4},
+    {"mixtral", tiny_mixtral},
     {"smollm3", tiny_smollm3},
     {"olmo2", tiny_olmo2},
     {"olmo2-swa", tiny_olmo2_swa},
@@ -343,7 +344,7 @@ void tiny_block_model(tiny_gen *g, const tiny_shape *s)
     if (s->n_expert) {
         tiny_u32(g, "expert_count", s->n_expert);
         tiny_u32(g, "expert_used_count", s->n_expert_used);
-        tiny_u32(g, "expert_feed_forward_length", s->n_ff_exp);
+        if (s->n_ff_exp) tiny_u32(g, "expert_feed_forward_length", s->n_ff_exp);
     }
     if (s->rope_scaling) {
         tiny_str(g, "rope.scaling.type", s->rope_scaling);
@@ -381,7 +382,7 @@ void tiny_block_model(tiny_gen *g, const tiny_shape *s)
         }
         tiny_norm(g, NAME("ffn_norm.weight"), E, 0.1f);
         if (s->n_expert) {
-            const int64_t X = s->n_expert, FX = s->n_ff_exp;
+            const int64_t X = s->n_expert, FX = s->n_ff_exp ? s->n_ff_exp : s->n_ff;
             MAT("ffn_gate_inp.weight", E, X, 3.0f * in_e);
             tiny_rand_as(g, NAME("ffn_gate_exps.weight"), 3, (const int64_t[]){E, FX, X}, 1.7f * in_e, s->exps_type);
             tiny_rand_as(g, NAME("ffn_down_exps.weight"), 3, (const int64_t[]){FX, E, X}, 1.7f / sqrtf((float)FX), s->exps_type);

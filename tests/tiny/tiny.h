@@ -39,7 +39,8 @@ typedef struct tiny_shape {
     float rope_base;
     bool qkv_bias;         /* attn_{q,k,v}.bias */
     bool qk_norm;          /* attn_{q,k}_norm.weight (head_dim) */
-    uint32_t n_expert, n_expert_used, n_ff_exp; /* n_expert > 0: MoE FFN instead of dense */
+    uint32_t n_expert, n_expert_used, n_ff_exp; /* n_expert > 0: MoE FFN instead of dense;
+                                                   n_ff_exp 0: no such key, experts n_ff wide */
     int exps_type;         /* the expert tensors' type: 0 (F32) or NT_TYPE_MXFP4 (quantized
                               from the same random values by nt_quantize_rows) */
     /* rope scaling: type NULL writes nothing */
@@ -135,6 +136,7 @@ int tiny_qwen3_yarn(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3_think(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3moe(const char *path, const char *vocab_path, nt_err *err);
 int tiny_qwen3moe_mxfp4(const char *path, const char *vocab_path, nt_err *err);
+int tiny_mixtral(const char *path, const char *vocab_path, nt_err *err);
 int tiny_smollm3(const char *path, const char *vocab_path, nt_err *err);
 int tiny_olmo2(const char *path, const char *vocab_path, nt_err *err);
 int tiny_olmo2_swa(const char *path, const char *vocab_path, nt_err *err);
