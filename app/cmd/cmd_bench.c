@@ -286,13 +286,18 @@ typedef struct bench_shape {
     int64_t dim, n_layer, n_head, n_head_kv, n_ff, n_vocab;
     bool tied;
     float rope_base;
+    int64_t n_expert, n_expert_used; /* 0: a dense FFN; else n_ff is one expert's width */
 } bench_shape;
 
+/* Two dense shapes and a mixture of experts: Granite 3.0 1B-A400M's sizes (32 experts of
+ * 512, 8 per token: 1.3B parameters, 0.4B of them read per token) written as a Mixtral-style
+ * "llama" with experts, which llama-bench runs too. */
 static const bench_shape bench_shapes[] = {
-    {"smollm2-135m", 576, 30, 9, 3, 1536, 49152, true, 100000.0f},
-    {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, false, 10000.0f},
+    {"smollm2-135m", 576, 30, 9, 3, 1536, 49152, true, 100000.0f, 0, 0},
+    {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, false, 10000.0f, 0, 0},
+    {"moe-1.3b-a0.4b", 1024, 24, 16, 8, 512, 49152, true, 10000.0f, 32, 8},
 };
-static const bench_shape bench_quick_shape = {"quick", 256, 2, 4, 2, 768, 4096, true, 10000.0f};
+static const bench_shape bench_quick_shape = {"quick", 256, 2, 4, 2, 768, 4096, true, 10000.0f, 0, 0};
 
 /* A byte-level gpt2 tokenizer: the 256 byte tokens (GPT-2's byte→unicode mapping), an
  * end-of-text control token, then padding tokens up to the vocabulary size; no merges. */
@@ -398,12 +403,16 @@ static void *bench_fill_main(void *arg)
 
 #define BENCH_GEN_THREADS 4
 
-/* Adds a tensor of rows × cols random values (uniform, scale chosen so activations stay
- * moderate), converted to type; norms (rows == 1, F32) are all ones. scratch holds
+/* Adds a tensor of mats matrices of rows × cols random values (uniform, scale chosen so
+ * activations stay moderate), converted to type; norms (rows == 1, F32) are all ones; mats >
+ * 1 makes a 3-D tensor (the experts' matrices one after the other). scratch holds
  * BENCH_GEN_THREADS × BENCH_CHUNK × cols floats; n_threads <= BENCH_GEN_THREADS. */
 static int bench_add_tensor(nt_gguf_writer *w, bench_bufs *bufs, float *scratch, int n_threads,
-                            uint64_t seed, const char *name, int type, int64_t cols, int64_t rows)
+                            uint64_t seed, const char *name, int type, int64_t cols, int64_t rows,
+                            int64_t mats)
 {
+    const bool norm = rows == 1;
+    rows *= mats;
     size_t bytes = nt_type_row_bytes(type, cols) * (size_t)rows;
     void *data = malloc(bytes);
     if (!data || bufs->n == (int)(sizeof bufs->v / sizeof bufs->v[0])) {
@@ -416,7 +425,7 @@ static int bench_add_tensor(nt_gguf_writer *w, bench_bufs *bufs, float *scratch,
     bool started[BENCH_GEN_THREADS] = {false};
     for (int t = 0; t < n_threads; t++)
         f[t] = (bench_fill){.data = data, .type = type, .cols = cols, .rows = rows,
-                            .norm = rows == 1, .seed = seed, .first = t, .step = n_threads,
+                            .norm = norm, .seed = seed, .first = t, .step = n_threads,
                             .scratch = scratch + (size_t)t * BENCH_CHUNK * (size_t)cols};
     for (int t = 1; t < n_threads; t++)
         started[t] = pthread_create(&th[t], NULL, bench_fill_main, &f[t]) == 0;
@@ -425,8 +434,8 @@ static int bench_add_tensor(nt_gguf_writer *w, bench_bufs *bufs, float *scratch,
         if (started[t]) pthread_join(th[t], NULL);
         else bench_fill_main(&f[t]); /* no thread: do its share here */
     }
-    int64_t ne[2] = {cols, rows};
-    return nt_gguf_writer_add_tensor(w, name, type, rows == 1 ? 1 : 2, ne, data);
+    int64_t ne[3] = {cols, rows / mats, mats};
+    return nt_gguf_writer_add_tensor(w, name, type, norm ? 1 : mats > 1 ? 3 : 2, ne, data);
 }
 
 static int bench_generate(const bench_shape *s, int type, const char *path, nt_err *err)
@@ -456,19 +465,22 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
         nt_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd) ||
         nt_gguf_writer_set_f32(w, "llama.rope.freq_base", s->rope_base) ||
         nt_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f) ||
-        nt_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s->n_vocab))
+        nt_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s->n_vocab) ||
+        (s->n_expert && (nt_gguf_writer_set_u32(w, "llama.expert_count", (uint32_t)s->n_expert) ||
+                         nt_gguf_writer_set_u32(w, "llama.expert_used_count", (uint32_t)s->n_expert_used))))
         goto fail;
     if ((rc = bench_write_tokenizer(w, s->n_vocab)) != NT_OK) goto fail;
     /* Q4_K models: like llama.cpp's quantizer, rows whose length is not a multiple of 256
      * (SmolLM2's 576) fall back to another type, here Q8_0. */
-#define ADD(name, ty, cols, rows)                                                              \
+#define ADD3(name, ty, cols, rows, mats)                                                       \
     do {                                                                                       \
         int ty_ = (ty) == NT_TYPE_Q4_K && (cols) % 256 ? NT_TYPE_Q8_0 : (ty);                  \
         if ((rc = bench_add_tensor(w, &bufs, scratch, n_threads,                               \
                                    seed + 0x9E3779B97F4A7C15ull * (uint64_t)bufs.n, name, ty_, \
-                                   cols, rows)) != NT_OK)                                      \
+                                   cols, rows, mats)) != NT_OK)                                \
             goto fail;                                                                         \
     } while (0)
+#define ADD(name, ty, cols, rows) ADD3(name, ty, cols, rows, 1)
     ADD("token_embd.weight", type, s->dim, s->n_vocab);
     ADD("output_norm.weight", NT_TYPE_F32, s->dim, 1);
     if (!s->tied) ADD("output.weight", type, s->dim, s->n_vocab);
@@ -481,12 +493,21 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
         ADD(LNAME("attn_v"), type, s->dim, s->n_head_kv * hd);
         ADD(LNAME("attn_output"), type, s->n_head * hd, s->dim);
         ADD(LNAME("ffn_norm"), NT_TYPE_F32, s->dim, 1);
-        ADD(LNAME("ffn_gate"), type, s->dim, s->n_ff);
-        ADD(LNAME("ffn_up"), type, s->dim, s->n_ff);
-        ADD(LNAME("ffn_down"), type, s->n_ff, s->dim);
+        if (s->n_expert) {
+            /* the router stays F32, as llama.cpp's quantizer leaves it */
+            ADD(LNAME("ffn_gate_inp"), NT_TYPE_F32, s->dim, s->n_expert);
+            ADD3(LNAME("ffn_gate_exps"), type, s->dim, s->n_ff, s->n_expert);
+            ADD3(LNAME("ffn_up_exps"), type, s->dim, s->n_ff, s->n_expert);
+            ADD3(LNAME("ffn_down_exps"), type, s->n_ff, s->dim, s->n_expert);
+        } else {
+            ADD(LNAME("ffn_gate"), type, s->dim, s->n_ff);
+            ADD(LNAME("ffn_up"), type, s->dim, s->n_ff);
+            ADD(LNAME("ffn_down"), type, s->n_ff, s->dim);
+        }
 #undef LNAME
     }
 #undef ADD
+#undef ADD3
     rc = nt_gguf_writer_write(w, path, err);
     goto out;
 fail:
@@ -538,8 +559,11 @@ typedef struct bench_ctx {
 } bench_ctx;
 
 /* Bytes of weights one decoded token reads: every tensor, except that the embedding table
- * contributes one row (unless it doubles as the output matrix). */
-static double bench_bytes_per_token(const nt_gguf *g, double *matmul_params)
+ * contributes one row (unless it doubles as the output matrix), and of the experts' 3-D
+ * tensors (ffn_*_exps) only the share a token picks, used of n_expert. matmul_params counts
+ * the parameters a token multiplies with the same way. */
+static double bench_bytes_per_token(const nt_gguf *g, const nt_model_info *info,
+                                    double *matmul_params)
 {
     double bytes = 0, params = 0;
     bool has_output = nt_gguf_find_tensor(g, "output.weight") != NULL;
@@ -552,8 +576,11 @@ static double bench_bytes_per_token(const nt_gguf *g, double *matmul_params)
                 continue;
             }
         }
-        bytes += (double)t->nbytes;
-        if (t->n_dims >= 2) params += n;
+        double share = 1.0;
+        if (info->n_expert > 0 && t->n_dims == 3 && strstr(t->name, "_exps."))
+            share = (double)info->n_expert_used / (double)info->n_expert;
+        bytes += share * (double)t->nbytes;
+        if (t->n_dims >= 2) params += share * n;
     }
     *matmul_params = params;
     return bytes;
@@ -636,7 +663,7 @@ static int bench_model(const bench_ctx *bc, const char *path)
     for (int i = 0; i < (D > BENCH_PP ? D : BENCH_PP); i++)
         ids[i] = (int32_t)(rng_next(&rng) % (uint64_t)info->n_vocab);
     double mm_params;
-    double bpt = bench_bytes_per_token(nt_model_gguf(m), &mm_params);
+    double bpt = bench_bytes_per_token(nt_model_gguf(m), info, &mm_params);
 
     /* Warm-up: maps every page of the weights in and lets the threads spin up. */
     if (nt_model_eval(m, ids, 16, logits, &e) != NT_OK) goto eval_fail;
