@@ -416,22 +416,73 @@ static void moe_route(const nt_model *m, float *p, int32_t *sel, float *w)
         for (int32_t k = 0; k < K; k++) w[k] *= m->moe_scale;
 }
 
-/* The mixture-of-experts FFN of n tokens whose normalised inputs are in s->xn: route every
- * token, then run each expert that some token chose on exactly those tokens (so a batch
- * reads each selected expert's weights once and no other expert's: decoding costs what the
- * active parameters cost), then add each token's weighted expert outputs, best expert first,
- * to the residual stream. A token's numbers never depend on the other tokens of its batch. */
-static void ffn_moe(nt_model *m, const model_layer *L, int32_t n)
+/* Decoding's mixture of experts (one token): the gate and up matrices of its K experts run as
+ * one pool job and their down matrices as a second, instead of two jobs per expert: 2 waits
+ * for the threads per layer instead of 2K, and tasks enough to share among them (two threads,
+ * 32 experts of 512 × 1024, 8 used: Q4_K +26..50%, Q8_0 +5..10%). One thread keeps each
+ * expert's three matrices together instead, 2..4% faster there (measured). Every row is the
+ * same kernel on the same prepared input as in the batch path: the same numbers. */
+typedef struct moe_job {
+    nt_model *m;
+    const model_layer *L;
+    const int32_t *sel;    /* the K experts, best first */
+    int32_t k0;            /* the job's experts: k0, k0 + 1, ... */
+    bool down;             /* false: gate and up (gate of expert k0 + k at 2k); true: down */
+    int64_t rows, per_mat; /* rows per task, tasks per matrix */
+} moe_job;
+
+static void moe_task(void *ctx, int64_t task, int thread)
+{
+    const moe_job *j = ctx;
+    model_scratch *s = &j->m->s;
+    const int64_t i = task / j->per_mat, F = j->m->n_ff_exp;
+    const int32_t k = j->k0 + (int32_t)(j->down ? i : i / 2);
+    const bool up = !j->down && i % 2;
+    const model_mat w = model_expert(j->down ? &j->L->down_exps : up ? &j->L->up_exps : &j->L->gate_exps,
+                                     j->sel[k]);
+    const int64_t r0 = task % j->per_mat * j->rows, r1 = r0 + j->rows < w.n_out ? r0 + j->rows : w.n_out;
+    /* inputs: s->act[0] (and [2] when up's type differs) the token's, s->act[1] expert k's */
+    const uint8_t *act = j->down ? s->act[1] + (size_t)k * s->act_bytes
+                         : up && j->L->up_exps.type != j->L->gate_exps.type ? s->act[2] : s->act[0];
+    float *y = j->down ? s->moe_y + (size_t)k * (size_t)j->m->info.n_embd : (up ? s->h2 : s->h1) + (size_t)k * (size_t)F;
+    nt_quant_matmat(w.type, w.data, w.row_bytes, r0, r1, act, s->act_bytes, 1, w.n_in, y, w.n_out);
+}
+
+static void ffn_moe_one(nt_model *m, const model_layer *L)
+{
+    model_scratch *s = &m->s;
+    const int64_t ne = m->info.n_embd, F = m->n_ff_exp;
+    const int32_t K = m->n_expert_used;
+    const model_mat g0 = model_expert(&L->gate_exps, 0), d0 = model_expert(&L->down_exps, 0);
+    nt_quant_act_prepare(L->gate_exps.type, s->xn, s->act[0], ne);
+    if (L->up_exps.type != L->gate_exps.type) nt_quant_act_prepare(L->up_exps.type, s->xn, s->act[2], ne);
+    pool *p = forward_pool(m, (size_t)K * (2 * (size_t)F * g0.row_bytes + (size_t)ne * d0.row_bytes));
+    const int32_t step = p ? K : 1; /* experts per job */
+    moe_job gu = {.m = m, .L = L, .sel = s->moe_sel, .rows = forward_task_rows(m, F, g0.row_bytes, 1)};
+    moe_job dn = {.m = m, .L = L, .sel = s->moe_sel, .down = true,
+                  .rows = forward_task_rows(m, ne, d0.row_bytes, 1)};
+    gu.per_mat = (F + gu.rows - 1) / gu.rows;
+    dn.per_mat = (ne + dn.rows - 1) / dn.rows;
+    for (int32_t k0 = 0; k0 < K; k0 += step) {
+        gu.k0 = dn.k0 = k0;
+        nt_pool_run(p, 2 * step * gu.per_mat, moe_task, &gu);
+        for (int32_t k = k0; k < k0 + step; k++) {
+            float *h = s->h1 + (size_t)k * (size_t)F;
+            nt_quant_swiglu(h, s->h2 + (size_t)k * (size_t)F, F);
+            nt_quant_act_prepare(L->down_exps.type, h, s->act[1] + (size_t)k * s->act_bytes, F);
+        }
+        nt_pool_run(p, step * dn.per_mat, moe_task, &dn);
+    }
+}
+
+/* The experts of a batch of n tokens (routed: s->moe_sel) into their slots of s->moe_y: each
+ * expert that some token chose runs on exactly those tokens, so a batch reads each selected
+ * expert's weights once and no other expert's. */
+static void ffn_moe_batch(nt_model *m, const model_layer *L, int32_t n)
 {
     model_scratch *s = &m->s;
     const int64_t ne = m->info.n_embd, F = m->n_ff_exp;
     const int32_t X = m->n_expert, K = m->n_expert_used;
-    const lin_out r = {&L->ffn_gate_inp, s->router, (size_t)X, NULL};
-    lin_run(m, s->xn, NULL, n, &r, 1);
-    for (int32_t t = 0; t < n; t++)
-        moe_route(m, s->router + (size_t)t * (size_t)X, s->moe_sel + (size_t)t * (size_t)K,
-                  s->moe_w + (size_t)t * (size_t)K);
-
     for (int32_t e = 0; e < X; e++) {
         int32_t c = 0;
         for (int32_t i = 0; i < n * K; i++)
@@ -451,6 +502,24 @@ static void ffn_moe(nt_model *m, const model_layer *L, int32_t n)
             memcpy(s->moe_y + (size_t)s->moe_tok[j] * (size_t)ne, s->moe_x + (size_t)j * (size_t)ne,
                    (size_t)ne * sizeof(float));
     }
+}
+
+/* The mixture-of-experts FFN of n tokens whose normalised inputs are in s->xn: route every
+ * token, run the experts (decoding costs what the active parameters cost), then add each
+ * token's weighted expert outputs, best expert first, to the residual stream. A token's
+ * numbers never depend on the other tokens of its batch. */
+static void ffn_moe(nt_model *m, const model_layer *L, int32_t n)
+{
+    model_scratch *s = &m->s;
+    const int64_t ne = m->info.n_embd;
+    const int32_t X = m->n_expert, K = m->n_expert_used;
+    const lin_out r = {&L->ffn_gate_inp, s->router, (size_t)X, NULL};
+    lin_run(m, s->xn, NULL, n, &r, 1);
+    for (int32_t t = 0; t < n; t++)
+        moe_route(m, s->router + (size_t)t * (size_t)X, s->moe_sel + (size_t)t * (size_t)K,
+                  s->moe_w + (size_t)t * (size_t)K);
+    if (n == 1 && K <= MODEL_BATCH) ffn_moe_one(m, L);
+    else ffn_moe_batch(m, L, n);
     for (int32_t t = 0; t < n; t++) {
         float *x = s->x + (size_t)t * (size_t)ne;
         float *acc = s->moe_x; /* one row of scratch */
