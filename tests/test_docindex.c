@@ -498,7 +498,7 @@ static void test_two_processes(void)
             size_t n = 0;
             const char *texts[] = {"widget150"};
             char *q = docindex_query(texts, 1);
-            bad |= docindex_search(d, q, 3, &h, &n, &e) != NT_OK || n != 1;
+            bad = bad || docindex_search(d, q, 3, &h, &n, &e) != NT_OK || n != 1;
             if (bad) fprintf(stderr, "child %d: %s\n", k, e.msg);
             free(q);
             chat_sources_free(h, n);

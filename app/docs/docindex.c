@@ -93,6 +93,20 @@ static int make_parents(const char *path)
     return rc;
 }
 
+/* Runs sql, again while SQLite answers BUSY, for up to DOCINDEX_BUSY_MS. Turning a new
+ * database to WAL needs it alone, and SQLite says BUSY at once, without calling the busy
+ * handler, when another connection has it open at that moment (two natters indexing a new
+ * folder together: one of them failed to open it, half the time, before this). */
+static int exec_retry(sqlite3 *db, const char *sql)
+{
+    int rc, waited = 0;
+    while ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) == SQLITE_BUSY && waited < DOCINDEX_BUSY_MS) {
+        usleep(10 * 1000);
+        waited += 10;
+    }
+    return rc;
+}
+
 int docindex_open(docindex **out, const char *db, nt_err *err)
 {
     *out = NULL;
@@ -131,8 +145,8 @@ int docindex_open(docindex **out, const char *db, nt_err *err)
     sqlite3_busy_timeout(d->db, DOCINDEX_BUSY_MS);
     /* WAL: a natter searching never waits for another one indexing. NORMAL synchronous is
      * safe in WAL mode (a crash loses at most the last commits, never the database). */
-    if (sqlite3_exec(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                            "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
+    if (exec_retry(d->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
+        sqlite3_exec(d->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_error(err, d->db, d->path);
         goto fail;
