@@ -221,15 +221,21 @@ ways() {
     T send-keys -t nt "How do I quit natter?" Enter
 }
 saved() { grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml; }
+# answered: the answer's end autosaved it. Waited for after idle, which can match the status
+# bar of before the question (then a Ctrl-C stopped the answer instead of quitting).
+answered() {
+    i=0; while [ "$i" -lt 150 ] && ! saved; do sleep 0.1; i=$((i + 1)); done
+    saved
+}
 restored() { ! cap | grep -q "F1 shows the keys"; }
 way_check() { # way_check NAME EXIT
     if wait_for "EXIT=$2" 150 && restored && saved; then ok "$1: exit $2, terminal restored, session saved"
     else bad "$1: exit $2, terminal restored, session saved" "$(cap; ls -l "$st"/natter/sessions 2>&1)"; fi
 }
 if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
-    ways quit 0 && idle 300 && T send-keys -t nt "/quit" Enter
+    ways quit 0 && idle 300 && answered && T send-keys -t nt "/quit" Enter
     way_check "/quit" 0
-    ways ctrlc 0 && idle 300 && T send-keys -t nt C-c && wait_for "press Ctrl-C again" && T send-keys -t nt C-c
+    ways ctrlc 0 && idle 300 && answered && T send-keys -t nt C-c && wait_for "press Ctrl-C again" && T send-keys -t nt C-c
     way_check "Ctrl-C twice" 0
     # Mid-answer: 300 ms a token, the signal comes while it is written.
     for sig in TERM:143 HUP:129; do
@@ -239,7 +245,7 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
         else bad "SIG${sig%%:*}: natter's pid not found" "$(cap)"; fi
     done
     # A SIGBUS that is no model file's (the guard passes it on): restored, then re-raised.
-    ways bus 0 && idle 300
+    ways bus 0 && idle 300 && answered
     pid=$(natter_pid)
     if [ -n "$pid" ]; then
         kill -BUS "$pid"
@@ -250,7 +256,7 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     # A crash (SIGSEGV) after an answer: the terminal restored, the signal raised again (exit
     # 139: the shell sees the crash), the conversation in its file (autosaved after the answer;
     # nothing more is written from inside a crashed process).
-    ways segv 0 && idle 300
+    ways segv 0 && idle 300 && answered
     pid=$(natter_pid)
     if [ -n "$pid" ]; then
         kill -SEGV "$pid"
