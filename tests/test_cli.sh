@@ -235,15 +235,21 @@ check "bench reports tg64 with a fraction" grep -q '"test":"tg64".*"fraction_of_
 check "bench --json: every line one object with its test's name" \
     sh -c "[ -s '$tmp/bench.out' ] && ! grep -qv '^{\"test\":\"[a-z0-9_]*\",.*[0-9\"]}\$' '$tmp/bench.out'"
 check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
-check "bench runs its Q8_0, F16 and Q4_K models" [ "$(grep -c '"test":"pp128"' "$tmp/bench.out")" -eq 3 ]
+check "bench runs its Q8_0, F16 and Q4_K models, dense and MoE" [ "$(grep -c '"test":"pp128"' "$tmp/bench.out")" -eq 6 ]
+# A mixture of experts reads only the experts a token picks: 2 of 8 here, so much less than
+# its file per token (a dense model reads nearly all of its file).
+moe_file=$(wc -c <"$tmp/cache/natter/bench/quick-moe-shape.v1.q8_0.gguf" 2>/dev/null || echo 0)
+moe_bpt=$(sed -n 's/.*"test":"tg64","model":"quick-moe-shape.v1.q8_0.gguf".*"bytes_per_token":\([0-9.]*\).*/\1/p' "$tmp/bench.out")
+check "bench: the MoE's bytes per token ($moe_bpt) count the used experts only (file $moe_file)" \
+    awk -v b="${moe_bpt:-0}" -v f="$moe_file" 'BEGIN { exit !(b > 0 && b < 0.6 * f) }'
 check "bench says the cache type and depth (f16, 0 by default)" \
     grep -q '"test":"tg64".*"kv_type":"f16","depth":0,' "$tmp/bench.out"
 check "bench --threads 1: a fixed number of threads" \
-    [ "$(grep -c '"threads":1,"threads_auto":false,' "$tmp/bench.out")" -eq 6 ]
+    [ "$(grep -c '"threads":1,"threads_auto":false,' "$tmp/bench.out")" -eq 12 ]
 XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 --depth 100 --kv-type q8_0 >"$tmp/bench2.out" 2>"$tmp/bench2.err"; rc=$?
 check "bench --depth 100 --kv-type q8_0 exits 0 ($rc): $(tail -n 2 "$tmp/bench2.err")" [ "$rc" -eq 0 ]
 check "bench --depth: every run says its cache type and depth" \
-    [ "$(grep -c '"kv_type":"q8_0","depth":100,' "$tmp/bench2.out")" -eq 6 ]
+    [ "$(grep -c '"kv_type":"q8_0","depth":100,' "$tmp/bench2.out")" -eq 12 ]
 XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json -m "$tmp/cache/natter/bench/quick-shape.v1.q4_k.gguf" >"$tmp/bench3.out" 2>"$tmp/bench3.err"; rc=$?
 check "bench without --threads exits 0 ($rc): $(tail -n 2 "$tmp/bench3.err")" [ "$rc" -eq 0 ]
 check "bench without --threads: the chat's default (natter's choice)" \

@@ -9,12 +9,12 @@
  * ceiling of generation speed; prompt processing is bounded by arithmetic instead. Each speed
  * is printed with the fraction of its ceiling it reaches.
  *
- * With no -m it benchmarks random-weight models at the shapes of SmolLM2-135M and
- * TinyLlama-1.1B in Q8_0, F16 and Q4_K (random Q4_K blocks; rows whose length is not a
- * multiple of 256 in Q8_0), written once with the engine's GGUF writer and cached in
- * $XDG_CACHE_HOME/natter/bench (or ~/.cache/natter/bench). The bench feeds token ids
- * directly, so their tokenizer is a minimal valid byte-level one padded to the vocabulary
- * size. --quick uses one tiny shape instead (for tests). */
+ * With no -m it benchmarks random-weight models at the shapes of SmolLM2-135M,
+ * TinyLlama-1.1B and a mixture of experts (bench_shapes) in Q8_0, F16 and Q4_K (random Q4_K
+ * blocks; rows whose length is not a multiple of 256 in Q8_0), written once with the
+ * engine's GGUF writer and cached in $XDG_CACHE_HOME/natter/bench (or ~/.cache/natter/bench).
+ * The bench feeds token ids directly, so their tokenizer is a minimal valid byte-level one
+ * padded to the vocabulary size. --quick uses two tiny shapes instead (for tests). */
 #include "natter.h"
 #include "util/text.h"
 #include "args.h"
@@ -297,7 +297,11 @@ static const bench_shape bench_shapes[] = {
     {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, false, 10000.0f, 0, 0},
     {"moe-1.3b-a0.4b", 1024, 24, 16, 8, 512, 49152, true, 10000.0f, 32, 8},
 };
-static const bench_shape bench_quick_shape = {"quick", 256, 2, 4, 2, 768, 4096, true, 10000.0f, 0, 0};
+/* --quick: a check that the bench works, not a measurement; a dense and an MoE model. */
+static const bench_shape bench_quick_shapes[] = {
+    {"quick", 256, 2, 4, 2, 768, 4096, true, 10000.0f, 0, 0},
+    {"quick-moe", 256, 2, 4, 2, 256, 4096, true, 10000.0f, 8, 2},
+};
 
 /* A byte-level gpt2 tokenizer: the 256 byte tokens (GPT-2's byte→unicode mapping), an
  * end-of-text control token, then padding tokens up to the vocabulary size; no merges. */
@@ -868,9 +872,10 @@ int cmd_bench(int argc, char **argv)
     }
     static const int types[] = {NT_TYPE_Q8_0, NT_TYPE_F16, NT_TYPE_Q4_K};
     int status = 0;
-    size_t n_shapes = quick ? 1 : sizeof bench_shapes / sizeof bench_shapes[0];
+    size_t n_shapes = quick ? sizeof bench_quick_shapes / sizeof bench_quick_shapes[0]
+                            : sizeof bench_shapes / sizeof bench_shapes[0];
     for (size_t s = 0; s < n_shapes; s++) {
-        const bench_shape *sh = quick ? &bench_quick_shape : &bench_shapes[s];
+        const bench_shape *sh = quick ? &bench_quick_shapes[s] : &bench_shapes[s];
         for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
             char path[4200];
             snprintf(path, sizeof path, "%s/%s-shape.v1.%s.gguf", dir, sh->name,
