@@ -19,7 +19,8 @@ Hold the red button for three seconds to switch the gadget off.
 
 ## Charging
 
-The gadget charges from any USB-C cable in about two hours.
+The gadget charges from any USB-C cable in about two
+hours.
 
 ## Colours
 

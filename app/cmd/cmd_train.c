@@ -488,6 +488,9 @@ static uint64_t tr_mix64(uint64_t x)
  * docqa persona's words too (prompts/docqa.yaml). */
 #define TR_ABSENT_ANSWER "The documents do not say."
 
+/* Whether hay contains needle, ignoring case, a space in needle matching any run of white
+ * space in hay: a key phrase wrapped across two lines of a document (or of an answer) is
+ * still there. */
 static bool tr_contains_ci(const char *hay, const char *needle);
 
 /* The prompt shape of a persona with documents (--persona): its system prompt, then the
@@ -878,12 +881,22 @@ out:
 
 static bool tr_contains_ci(const char *hay, const char *needle)
 {
-    const size_t n = strlen(needle);
-    if (n == 0) return true;
+    if (!*needle) return true;
     for (const char *p = hay; *p; p++) {
-        size_t i = 0;
-        while (i < n && p[i] && tolower((unsigned char)p[i]) == tolower((unsigned char)needle[i])) i++;
-        if (i == n) return true;
+        const unsigned char *h = (const unsigned char *)p, *k = (const unsigned char *)needle;
+        while (*k) {
+            if (isspace(*k)) { /* any run of white space matches any other */
+                if (!isspace(*h)) break;
+                while (isspace(*k)) k++;
+                while (isspace(*h)) h++;
+            } else if (*h && tolower(*h) == tolower(*k)) {
+                h++;
+                k++;
+            } else {
+                break;
+            }
+        }
+        if (!*k) return true;
     }
     return false;
 }
