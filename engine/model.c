@@ -167,7 +167,9 @@ static int model_read_hparams(nt_model *m, nt_err *err)
         (rc = hp_u32(m, "attention.head_count", true, 0, 1, MODEL_MAX_HEAD, &head, err)) ||
         (rc = hp_u32(m, "attention.head_count_kv", false, head, 1, MODEL_MAX_HEAD, &head_kv, err)))
         return rc;
-    /* Mixtral and friends are "llama" with experts: say so rather than miss a tensor. */
+    /* Experts in an architecture that has none (Qwen2-MoE is not "qwen2" with experts): say
+     * so rather than miss a tensor. A moe_variant architecture has them when the file does
+     * (Mixtral is "llama" with experts). */
     uint32_t experts;
     if ((rc = hp_u32(m, "expert_count", false, 0, 0, UINT32_MAX, &experts, err))) return rc;
     if (experts > 0 && m->arch->moe_variant) m->feat |= ARCH_MOE;
