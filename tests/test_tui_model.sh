@@ -38,6 +38,8 @@ fi
 # ---- /model keeps the conversation (y) and reads it into the new model
 start
 T send-keys -t nt "How do I quit natter?" Enter
+# the finished answer's header, then idle (idle alone can match the bar of before the question)
+wait_re "tokens, [0-9.]+ tok/s" 300
 idle 300
 T send-keys -t nt "/model other-guide" Enter
 if wait_for "Switch to other-guide.gguf: keep the conversation"; then
