@@ -16,7 +16,7 @@
  *
  * By far most of the time goes into the matrix products, and they run in exactly one place:
  * lin_run: matrix × matrix kernels (nt_quant_matmat) on activations prepared once per matrix
- * (nt_quant_act_prepare: int8 blocks for quantized weights, f32 for float weights). The
+ * (nt_quant_act_prepare: int8 blocks for quantized weights, f32 or f16 for float weights). The
  * kernels work in register tiles of a few rows × a few tokens, so a batch reads and unpacks
  * each weight once per tile of tokens and runs at matrix-multiply speed; one token (decoding)
  * is the same kernel with a tile one token wide. Work is split by output rows into tasks of
@@ -349,8 +349,8 @@ static void att_task(void *ctx, int64_t task, int thread)
     const float scale = m->att_scale, cap = m->attn_softcap;
 
     for (int32_t h = 0; h < group; h++)
-        nt_quant_act_prepare(kv->type, q + (size_t)h * (size_t)hd, act + (size_t)h * qa, hd);
-    nt_quant_matmat(kv->type, kv_k(kv, j->il, p0) + (size_t)g * kv->head_bytes, kv->row_bytes, 0,
+        nt_quant_act_prepare(kv->att_type, q + (size_t)h * (size_t)hd, act + (size_t)h * qa, hd);
+    nt_quant_matmat(kv->att_type, kv_k(kv, j->il, p0) + (size_t)g * kv->head_bytes, kv->row_bytes, 0,
                     n_pos, act, qa, group, hd, sc, (int64_t)n_ctx);
     float inv[MODEL_MAX_HEAD];
     for (int32_t h = 0; h < group; h++) {
@@ -362,7 +362,7 @@ static void att_task(void *ctx, int64_t task, int thread)
         inv[h] = (float)(1.0 / exp_shifted(sh, n_pos));
     }
     if (!kv->v_rows) {
-        nt_quant_matmat(kv->type, kv_vt(kv, j->il, g * hd) + (size_t)p0 * kv->v_elt,
+        nt_quant_matmat(kv->att_type, kv_vt(kv, j->il, g * hd) + (size_t)p0 * kv->v_elt,
                         n_ctx * kv->v_elt, 0, hd, sc, n_ctx * sizeof(float), group, n_pos, out, hd);
     } else {
         float *vf = (float *)(void *)(act + (size_t)group * qa); /* one value row, f32 */
@@ -706,7 +706,7 @@ int nt_forward_scratch_threads(nt_model *m, nt_err *err)
     free(s->att_act);
     s->scores = scratch_floats((size_t)nt * group * (size_t)m->kv.n_ctx);
     /* the group's queries prepared for the cache's type, then one value row in f32 */
-    s->att_q_bytes = nt_quant_act_bytes(m->kv.type, (int64_t)hd);
+    s->att_q_bytes = nt_quant_act_bytes(m->kv.att_type, (int64_t)hd);
     s->att_act_bytes = (group * s->att_q_bytes + hd * sizeof(float) + 63) & ~(size_t)63;
     s->att_act = scratch_bytes((size_t)nt * s->att_act_bytes);
     s->n_threads = nt;

@@ -46,6 +46,7 @@ int nt_kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, int
     kv->kv_dim = kv_dim;
     kv->head_dim = head_dim;
     kv->type = type;
+    kv->att_type = type == NT_TYPE_F16 ? QUANT_TYPE_F16_F32ACT : type;
     kv->row_bytes = row;
     kv->head_bytes = nt_type_row_bytes(type, head_dim);
     kv->v_rows = blk > 1;

@@ -32,6 +32,9 @@ typedef struct kv_cache {
     int32_t n_layer, n_ctx, kv_dim; /* kv_dim = n_head_kv × head_dim */
     int32_t head_dim;
     int type;                       /* NT_TYPE_F32, NT_TYPE_F16 or NT_TYPE_Q8_0 */
+    int att_type;                   /* the kernel type attention computes with: type, but
+                                       QUANT_TYPE_F16_F32ACT for F16, so that queries and
+                                       scores stay exact f32 (quant.h) */
     int32_t n_past;                 /* valid positions: [0, n_past) */
     size_t row_bytes;               /* one position's keys (kv_dim values of type) */
     size_t head_bytes;              /* one head's part of such a row (head_dim values) */

@@ -396,6 +396,21 @@ static void act_f32(const float *x, void *act, int64_t n)
     memcpy(act, x, (size_t)n * sizeof(float));
 }
 
+/* F16 weights: x rounded to binary16, saturated at ±QUANT_F16_MAX (NaN stays NaN), kept as
+ * n floats and then as n halves (quant.h says why both). */
+static void act_f16_prep(const float *x, void *act, int64_t n)
+{
+    float *f = act;
+    uint16_t *h = (uint16_t *)(f + n);
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (v > QUANT_F16_MAX) v = QUANT_F16_MAX;
+        else if (v < -QUANT_F16_MAX) v = -QUANT_F16_MAX;
+        h[i] = nt_quant_f32_to_f16(v);
+        f[i] = nt_quant_f16_to_f32(h[i]);
+    }
+}
+
 /* Block scale for int8 activations: q = round(x · 127/amax). SIMD preparers use the same
  * scalar scale and the same rounding, so their buffers are bit-identical to these. The clamp
  * only matters for NaN/inf inputs (fmaxf/fminf map NaN to the bound): it keeps the float to
@@ -744,9 +759,10 @@ static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 
-static const quant_kernels scalar_kernels[NT_TYPE_COUNT_] = {
+static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {deq_f32, act_f32, dot_f32_act, NULL, NULL},
-    [NT_TYPE_F16] = {deq_f16, act_f32, dot_f16_act, NULL, NULL},
+    [NT_TYPE_F16] = {deq_f16, act_f16_prep, dot_f16_act, NULL, NULL}, /* reads the floats */
+    [QUANT_TYPE_F16_F32ACT] = {deq_f16, act_f32, dot_f16_act, NULL, NULL},
     [NT_TYPE_BF16] = {deq_bf16, act_f32, dot_bf16_act, NULL, NULL},
     [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0_act, NULL, NULL},
     [NT_TYPE_Q4_0] = {deq_q4_0, act32_prep, dot_q4_0_act, NULL, NULL},
@@ -951,8 +967,10 @@ float nt_quant_dot(int type, const void *row, const float *x, int64_t n)
 size_t nt_quant_act_bytes(int type, int64_t n)
 {
     switch (type) {
-    case NT_TYPE_F32: case NT_TYPE_F16: case NT_TYPE_BF16:
+    case NT_TYPE_F32: case NT_TYPE_BF16: case QUANT_TYPE_F16_F32ACT:
         return (size_t)n * sizeof(float);
+    case NT_TYPE_F16:
+        return (size_t)n * (sizeof(float) + sizeof(uint16_t));
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
     case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4:
         return (size_t)(n / 32) * sizeof(quant_act32);

@@ -17,7 +17,20 @@
  *                                    (nt_quant_dot_act, or nt_quant_matvec for a range of rows).
  *
  * What the activation buffer holds, per weight type:
- *   F32, F16, BF16        x itself as f32 (a copy): exact inputs, f32 accumulation.
+ *   F32, BF16             x itself as f32 (a copy): exact inputs, f32 accumulation.
+ *   F16                   x rounded to binary16 (nearest even, saturated at ±65504 rather
+ *                         than made infinite), as ggml's F16 dot products take it, stored
+ *                         twice: as n f32 values (what the matrix tiles read), then as the n
+ *                         binary16 values (what the one-input decoding kernel reads). Why:
+ *                         decoding streams every weight once against one activation vector,
+ *                         and with rows of 5632 (TinyLlama's ffn_down) an f32 vector of
+ *                         22.5 KB no longer stays in a 32 KB L1 next to the weight stream:
+ *                         the F16 matvec fell from 27 to 16 GB/s. The binary16 copy is half
+ *                         that. Both copies hold the same values, so the tiles and the decoding
+ *                         kernel still give the same bits. Each x is off by at most 2^-11·|x|
+ *                         (2^-25 below the normal range); S·2^-11 on the dot product.
+ *   QUANT_TYPE_F16_F32ACT F16 rows against x itself as f32: the key/value cache's attention,
+ *                         whose queries and scores stay exact (kv.h).
  *   Q8_0, Q4_0, Q4_1,     quant_act32 blocks: 32 values as int8 with an f32 scale
  *   Q5_0, Q5_1, IQ4_NL,   (scale = max|x| / 127 over the block, round to nearest even) and
  *   MXFP4                 the block's integer sum. Products are summed exactly in integers;
@@ -167,6 +180,13 @@ uint16_t nt_quant_f32_to_bf16(float f);
 void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 
 /* --------------------------------------------------------------- the kernel API ----- */
+
+/* Every function below takes a tensor type (NT_TYPE_*) or this one kernel-only type: F16
+ * rows with exact f32 activations (see the top of this file). Tensors never have it. */
+#define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 1)
+/* The largest finite binary16, where F16 activations saturate. */
+#define QUANT_F16_MAX 65504.0f
 
 /* Is type one this module computes with? (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
  * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4; the same list as nt_type_supported;

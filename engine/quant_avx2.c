@@ -85,27 +85,31 @@ AVX2 static inline __m256 ld_bf16(const uint16_t *p, int64_t left)
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
-/* Four accumulators of 8 lanes over 32 values per step; the tail goes into the first. */
-#define DEF_DOT8(NAME, WT, LD)                                                               \
+/* Four accumulators of 8 lanes over 32 values per step; the tail goes into the first. LD
+ * loads weights (WT), LDX activations (XT), both as f32. */
+#define DEF_DOT8(NAME, WT, LD, XT, LDX)                                                      \
     AVX2 INLINE static float NAME(const void *row, const void *act, int64_t n)               \
     {                                                                                        \
         const WT *w = row;                                                                   \
-        const float *x = act;                                                                \
+        const XT *x = act;                                                                   \
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                          \
         int64_t i = 0;                                                                       \
         for (; i + 32 <= n; i += 32) {                                                       \
-            s0 = _mm256_fmadd_ps(LD(w + i, 8), _mm256_loadu_ps(x + i), s0);                  \
-            s1 = _mm256_fmadd_ps(LD(w + i + 8, 8), _mm256_loadu_ps(x + i + 8), s1);          \
-            s2 = _mm256_fmadd_ps(LD(w + i + 16, 8), _mm256_loadu_ps(x + i + 16), s2);        \
-            s3 = _mm256_fmadd_ps(LD(w + i + 24, 8), _mm256_loadu_ps(x + i + 24), s3);        \
+            s0 = _mm256_fmadd_ps(LD(w + i, 8), LDX(x + i, 8), s0);                           \
+            s1 = _mm256_fmadd_ps(LD(w + i + 8, 8), LDX(x + i + 8, 8), s1);                   \
+            s2 = _mm256_fmadd_ps(LD(w + i + 16, 8), LDX(x + i + 16, 8), s2);                 \
+            s3 = _mm256_fmadd_ps(LD(w + i + 24, 8), LDX(x + i + 24, 8), s3);                 \
         }                                                                                    \
-        for (; i < n; i += 8) s0 = _mm256_fmadd_ps(LD(w + i, n - i), ld_f32(x + i, n - i), s0); \
+        for (; i < n; i += 8) s0 = _mm256_fmadd_ps(LD(w + i, n - i), LDX(x + i, n - i), s0); \
         return hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));           \
     }
 
-DEF_DOT8(k_f32, float, ld_f32)
-DEF_DOT8(k_f16, uint16_t, ld_f16)
-DEF_DOT8(k_bf16, uint16_t, ld_bf16)
+DEF_DOT8(k_f32, float, ld_f32, float, ld_f32)
+DEF_DOT8(k_f16, uint16_t, ld_f16, float, ld_f32)
+DEF_DOT8(k_bf16, uint16_t, ld_bf16, float, ld_f32)
+/* F16 decoding on the activations' binary16 copy (quant.h): the same values as k_f16's f32
+ * copy, so the same bits, with half the activation bytes to keep in L1. */
+DEF_DOT8(k_f16h, uint16_t, ld_f16, uint16_t, ld_f16)
 
 AVX2 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
 {
@@ -942,6 +946,24 @@ AVX2 INLINE static void tile_iq4_xs(const uint8_t *W, size_t rb, const uint8_t *
  * Q3_K 1 × 4 70 [31-43]; IQ4_XS 1 × 4 70-84 [46]. */
 QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
+
+/* F16 with one input (decoding): k_f16h on the binary16 copy of the activations. */
+AVX2 static void mv_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
+                         const void *act, int64_t n, float *y)
+{
+    const uint8_t *w = W, *h = (const uint8_t *)act + (size_t)n * sizeof(float);
+    for (int64_t r = r0; r < r1; r++) y[r] = k_f16h(w + (size_t)r * row_bytes, h, n);
+}
+
+AVX2 static void mm_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
+                         const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,
+                         int64_t ldy)
+{
+    if (nt == 1)
+        mv_f16h(W, row_bytes, r0, r1, acts, n, Y);
+    else
+        mm_f16(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
+}
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q8_0, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q4_0, 2, 4, 1)
@@ -956,9 +978,10 @@ QUANT_DEF_TILE_FNS(AVX2, q3_K, 1, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
 
-static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
+static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
-    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16},
+    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16h, mm_f16h},
+    [QUANT_TYPE_F16_F32ACT] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16},
     [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16, mm_bf16},
     [NT_TYPE_Q8_0] = {NULL, act32_prep, dot_q8_0, mv_q8_0, mm_q8_0},
     [NT_TYPE_Q4_0] = {NULL, act32_prep, dot_q4_0, mv_q4_0, mm_q4_0},
@@ -977,7 +1000,7 @@ static const quant_kernels avx2_kernels[NT_TYPE_COUNT_] = {
 const quant_kernels *nt_quant_avx2_kernels(int type)
 {
     static const quant_kernels none = {NULL, NULL, NULL, NULL, NULL};
-    return type >= 0 && type < NT_TYPE_COUNT_ ? &avx2_kernels[type] : &none;
+    return type >= 0 && type < QUANT_TYPE_COUNT_ ? &avx2_kernels[type] : &none;
 }
 
 #else /* not x86-64 GCC/Clang */

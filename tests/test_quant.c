@@ -116,7 +116,9 @@ static double off_mag(const qtype *t, const uint8_t *row, int64_t b)
 }
 
 /* The activations the int8 path really multiplies with (decoded from the buffer), and the
- * block scales d_b, for the error bounds. For F32/F16/BF16 that is x itself. */
+ * block scales d_b, for the error bounds. For F32/BF16 that is x itself; for F16 the buffer's
+ * f32 copy of x rounded to binary16, with 2^-10·|x| + 2^-24 standing in for d_b (so that d_b/2
+ * is binary16's rounding bound). */
 static void act_decode(int type, const void *act, const float *x, int64_t n, float *xh,
                        float *dblk)
 {
@@ -125,7 +127,10 @@ static void act_decode(int type, const void *act, const float *x, int64_t n, flo
     size_t ab = nt_quant_act_bytes(type, n);
     int64_t bl = ab == (size_t)n * 4 ? 1 : ab == (size_t)(n / 32) * sizeof(quant_act32) ? 32 : 256;
     for (int64_t i = 0; i < n; i++) {
-        if (bl == 1) {
+        if (type == NT_TYPE_F16) {
+            xh[i] = ((const float *)act)[i];
+            dblk[i] = 0x1p-10f * fabsf(x[i]) + 0x1p-24f;
+        } else if (bl == 1) {
             xh[i] = x[i];
             dblk[i] = 0.0f;
         } else if (bl == 32) {
@@ -593,7 +598,7 @@ static void test_zero_activations(void)
     const int64_t n = 256;
     float x[256] = {0};
     uint8_t row[1024];
-    float abuf[256]; /* the largest activation buffer for n = 256 (f32 copy) */
+    float abuf[384]; /* the largest activation buffer for n = 256 (F16's f32 and f16 copies) */
     for (size_t q = 0; q < N_QTYPES; q++) {
         const qtype *t = &qtypes[q];
         void *a = abuf;
@@ -615,7 +620,7 @@ static void test_nonfinite_activations(void)
 {
     const int64_t n = 512;
     float x[512];
-    static quant_act256 a0[2], a1[2];
+    static float a0[768], a1[768]; /* up to F16's 6 bytes a value */
     for (int64_t i = 0; i < n; i++) x[i] = (float)(i % 13) - 6.0f;
     /* whole last 16-value loads of NaN (a block max that lets NaN through would keep it) */
     for (int i = 48; i < 64; i++) x[i] = NAN;
@@ -623,7 +628,6 @@ static void test_nonfinite_activations(void)
     x[100] = INFINITY;
     for (size_t q = 0; q < N_QTYPES; q++) {
         int type = qtypes[q].type;
-        if (nt_quant_act_bytes(type, n) > sizeof a0) continue; /* f32 copies need no check */
         nt_quant_act_prepare_isa(QUANT_ISA_SCALAR, type, x, a0, n);
         for (int isa = 1; isa < QUANT_ISA_COUNT_; isa++) {
             if (!nt_quant_isa_available(isa)) continue;
@@ -636,6 +640,56 @@ static void test_nonfinite_activations(void)
             const quant_act32 *b = (const quant_act32 *)(const void *)a0;
             for (int i = 0; i < 32; i++) T_CHECK(b->qs[i] >= -127);
         }
+    }
+}
+
+/* F16 weights take x rounded to binary16 (as ggml's F16 dot products), kept as f32 values and
+ * then as the binary16 bits (quant.h): both copies hold RNE(x), saturated at ±65504 instead of
+ * infinite, from every kernel set; F16 rows against QUANT_TYPE_F16_F32ACT (the KV cache's
+ * attention) keep x exactly. And a value past binary16's range still gives a finite dot. */
+static void test_f16_activations(void)
+{
+    enum { N = 96 };
+    float x[N], f32act[N];
+    static float act[N * 3 / 2 + 16];
+    for (int i = 0; i < N; i++) x[i] = rng_unit() * (i % 5 == 0 ? 300.0f : 1.0f);
+    x[3] = 1e6f;          /* past the range: 65504 */
+    x[4] = -70000.0f;     /* -65504 */
+    x[5] = 65519.0f;      /* rounds to 65504 anyway */
+    x[6] = 1.00048828125f; /* 1 + 2^-11: a tie, to even (1.0) */
+    x[7] = 0x1p-20f;      /* a binary16 subnormal */
+    x[8] = 1e-9f;         /* below half the smallest subnormal: 0 */
+    T_EQ_INT(nt_quant_act_bytes(NT_TYPE_F16, N), N * 6);
+    T_EQ_INT(nt_quant_act_bytes(QUANT_TYPE_F16_F32ACT, N), N * 4);
+    for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+        if (!nt_quant_isa_available(isa)) continue;
+        nt_quant_act_prepare_isa(isa, NT_TYPE_F16, x, act, N);
+        const uint16_t *h = (const uint16_t *)(const void *)(act + N);
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            float c = x[i] > 65504.0f ? 65504.0f : x[i] < -65504.0f ? -65504.0f : x[i];
+            uint16_t want = nt_quant_f32_to_f16(c);
+            if (h[i] != want || f2u(act[i]) != f2u(nt_quant_f16_to_f32(want))) bad++;
+        }
+        if (bad) t_fail(__FILE__, __LINE__, "%s: %d F16 activations wrong", nt_quant_isa_name(isa), bad);
+        T_EQ_INT(h[3], 0x7bff);
+        T_EQ_INT(h[4], 0xfbff);
+        T_EQ_INT(h[5], 0x7bff);
+        T_CHECK(act[6] == 1.0f);
+        T_CHECK(act[7] == 0x1p-20f);
+        T_CHECK(act[8] == 0.0f);
+        /* a row of ones: the dot is finite, and the rounded values' sum */
+        uint16_t row[N];
+        double want = 0;
+        for (int i = 0; i < N; i++) row[i] = 0x3c00, want += act[i];
+        float d = nt_quant_dot_act_isa(isa, NT_TYPE_F16, row, act, N);
+        T_CHECK(isfinite(d) && fabs(d - want) <= 1e-6 * 400000.0);
+        nt_quant_act_prepare_isa(isa, QUANT_TYPE_F16_F32ACT, x, f32act, N);
+        T_CHECK(memcmp(f32act, x, sizeof x) == 0);
+        float dx = nt_quant_dot_act_isa(isa, QUANT_TYPE_F16_F32ACT, row, f32act, N);
+        double wantx = 0;
+        for (int i = 0; i < N; i++) wantx += x[i];
+        T_CHECK(fabs(dx - wantx) <= 1e-6 * 2000000.0);
     }
 }
 
@@ -796,6 +850,7 @@ int main(void)
     T_RUN(test_matmat);
     T_RUN(test_zero_activations);
     T_RUN(test_nonfinite_activations);
+    T_RUN(test_f16_activations);
     T_RUN(test_quantize_q8_0);
     T_RUN(test_exp_shifted);
     T_RUN(test_glu);

@@ -436,7 +436,7 @@ static void check_engine_logits(int32_t n_head_kv, bool f16)
     T_ASSERT(m != NULL);
     char path[512];
     snprintf(path, sizeof path, "%s/ck-%d-%d.gguf", t_tmpdir(), (int)n_head_kv, (int)f16);
-    if (f16) { /* weights already F16-exact, so only the products round differently */
+    if (f16) { /* weights already F16-exact, so only the activations and products differ */
         for (int i = 0; i < m->n_tensors; i++) {
             float *w = nt_train_tensor_data(m, i);
             for (size_t k = 0; k < m->tensors[i].n; k++) w[k] = nt_quant_f16_to_f32(nt_quant_f32_to_f16(w[k]));
@@ -470,18 +470,21 @@ static void check_engine_logits(int32_t n_head_kv, bool f16)
     T_EQ_INT(nt_train_logits(m, tok, n, a, &e), NT_OK);
     T_EQ_INT(nt_model_eval_all(em, tok, n, b, &e), NT_OK);
     /* The same arithmetic up to the order of float sums in the products: agreement to 1e-4 of
-     * the logits' range. */
+     * the logits' range. With F16 weights the engine also rounds each matrix's input to
+     * binary16 (2^-11 relative, as ggml does; quant.h), and those errors grow through the
+     * layers of this deliberately large-weighted model (init_std 0.3): 2.6e-3 of the range
+     * measured, 1e-2 allowed (a wrong kernel is off by the range itself). */
+    const double tol = f16 ? 1e-2 : 1e-4;
     double maxabs = 0.0, maxdiff = 0.0;
     for (size_t i = 0; i < (size_t)n * (size_t)V; i++) {
         if (fabs(a[i]) > maxabs) maxabs = fabs(a[i]);
         if (fabs(a[i] - b[i]) > maxdiff) maxdiff = fabs(a[i] - b[i]);
     }
     T_CHECK(maxabs > 0.1);
-    if (!(maxdiff <= 1e-4 * maxabs))
+    if (!(maxdiff <= tol * maxabs))
         t_fail(__FILE__, __LINE__, "kv %d f16 %d: engine and trainer logits differ by %.3g (range %.3g)",
                (int)n_head_kv, (int)f16, maxdiff, maxabs);
-    /* One token at a time (the decode path) agrees too, more loosely: it quantizes nothing for
-     * F32 but rounds the activations for F16. */
+    /* One token at a time (the decode path) agrees too, more loosely. */
     nt_model_rewind(em, 0);
     for (int i = 0; i < n; i++) T_EQ_INT(nt_model_eval(em, tok + i, 1, b, &e), NT_OK);
     double d2 = 0.0;
