@@ -21,7 +21,8 @@
  *   F16                   x rounded to binary16 (nearest even, saturated at ±65504 rather
  *                         than made infinite), as ggml's F16 dot products take it, stored
  *                         twice: as n f32 values (what the matrix tiles read), then as the n
- *                         binary16 values (what the one-input decoding kernel reads). Why:
+ *                         binary16 values (what the one-input decoding kernel reads for long
+ *                         rows, QUANT_F16H_MIN_N). Why:
  *                         decoding streams every weight once against one activation vector,
  *                         and with rows of 5632 (TinyLlama's ffn_down) an f32 vector of
  *                         22.5 KB no longer stays in a 32 KB L1 next to the weight stream:
@@ -185,6 +186,13 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * rows with exact f32 activations (see the top of this file). Tensors never have it. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
 #define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 1)
+/* F16 decoding reads the binary16 copy of its activations only for rows longer than this;
+ * shorter ones read the f32 copy (the same values, so the same bits). Converting the
+ * activations costs an instruction per 16 values, which pays only where the f32 vector no
+ * longer stays in L1 next to the weight stream: SmolLM2's shape (rows of 576 and 1536)
+ * decoded 10-14% slower with the binary16 copy everywhere, TinyLlama's (2048 and 5632) no
+ * slower with this limit than without it (one thread, alternated runs). */
+#define QUANT_F16H_MIN_N 2048
 /* The largest finite binary16, where F16 activations saturate. */
 #define QUANT_F16_MAX 65504.0f
 

@@ -947,10 +947,15 @@ AVX2 INLINE static void tile_iq4_xs(const uint8_t *W, size_t rb, const uint8_t *
 QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
 
-/* F16 with one input (decoding): k_f16h on the binary16 copy of the activations. */
+/* F16 with one input (decoding): k_f16h on the binary16 copy of the activations for long
+ * rows, k_f16 on the f32 copy for the others (quant.h: QUANT_F16H_MIN_N). */
 AVX2 static void mv_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
                          const void *act, int64_t n, float *y)
 {
+    if (n <= QUANT_F16H_MIN_N) {
+        mv_f16(W, row_bytes, r0, r1, act, n, y);
+        return;
+    }
     const uint8_t *w = W, *h = (const uint8_t *)act + (size_t)n * sizeof(float);
     for (int64_t r = r0; r < r1; r++) y[r] = k_f16h(w + (size_t)r * row_bytes, h, n);
 }

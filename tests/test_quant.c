@@ -585,11 +585,18 @@ static void test_matmat(void)
                 matmat_check(&qtypes[q], float_ns[i]);
         else
             matmat_check(&qtypes[q], bl == 32 ? 544 : 512);
+    }
     /* AVX-512 decodes Q8_0 rows of up to 2688 values with a kernel of its own, longer
      * ones with the tile: both (odd block counts) */
     for (size_t q = 0; q < N_QTYPES; q++)
         if (qtypes[q].type == NT_TYPE_Q8_0) matmat_check(&qtypes[q], 2720 + 32);
-    }
+    /* F16 decodes rows longer than QUANT_F16H_MIN_N from the binary16 copy of its
+     * activations: both kinds of end there too */
+    for (size_t q = 0; q < N_QTYPES; q++)
+        if (qtypes[q].type == NT_TYPE_F16) {
+            matmat_check(&qtypes[q], QUANT_F16H_MIN_N + 77);
+            matmat_check(&qtypes[q], QUANT_F16H_MIN_N + 93);
+        }
 }
 
 /* A zero activation vector: scale 0, every dot exactly 0 (no NaN from 0/0). */
