@@ -75,6 +75,14 @@ tui_needs() {
 
 # --- tmux: one pane, the session `nt` ---------------------------------------------------------
 T() { tmux -u -L "$T_SOCK" "$@"; }
+# t_fresh: ends the session `nt`, if any, before a new one. A session `keep` outlives it: killing
+# a server's last session ends the server, and a new-session sent meanwhile meets a server on
+# its way out ("server exited unexpectedly"), which made TUI tests fail now and then.
+t_fresh() {
+    T has-session -t keep 2>/dev/null || T new-session -d -s keep "sleep 3600"
+    T kill-session -t nt 2>/dev/null
+    return 0
+}
 # cap: the pane's text now.
 cap() { T capture-pane -p -t nt 2>/dev/null; }
 # wait_for TEXT [TENTHS]: polls the screen until it shows TEXT (fixed string), 10 s by default.

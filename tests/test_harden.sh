@@ -210,8 +210,7 @@ natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/nul
 ways() {
     st="$tmp/ways-$1"; mkdir -p "$st"
     # A session that stays, so the server does not exit between two chats.
-    T has-session -t keep 2>/dev/null || T new-session -d -s keep "sleep 3600"
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 100 -y 30 \
         "env XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' INPUTRC=/dev/null \
          LANG=C.UTF-8 LC_ALL=C.UTF-8 NATTER_TEST_TOKEN_DELAY_MS=$2 '$NATTER' -m '$GUIDE' --temp 0 -n 40; \
@@ -277,8 +276,7 @@ fi
 plain_start() { # plain_start NAME ENV...: the chat in tmux with ENV (and PLAIN_ARGS), its raw output logged
     st="$tmp/plain-$1"; mkdir -p "$st"; shift
     # A session that stays, so the server does not exit between two chats.
-    T has-session -t keep 2>/dev/null || T new-session -d -s keep "sleep 3600"
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 120 -y 50 \
         "env $* XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' LANG=C.UTF-8 \
          LC_ALL=C.UTF-8 '$NATTER' -m '$GUIDE' --temp 0 -n 40 ${PLAIN_ARGS:-}; echo \"EXIT=\$?\"; sleep 600"
@@ -394,7 +392,7 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$GUIDE" ]; then
     # The sessions folder is a file: /sessions says so instead of "no saved sessions", and
     # only that (before, the list's "saved sessions, newest first" came after it).
     mkdir -p "$tmp/st/natter"; : >"$tmp/st/natter/sessions"
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 150 -y 30 \
         "env XDG_STATE_HOME='$tmp/st' HOME='$tmp' LANG=C.UTF-8 '$NATTER' -m '$GUIDE' --temp 0 -n 10; echo \"EXIT=\$?\"; sleep 600"
     T set-option -t nt status off >/dev/null
@@ -418,7 +416,7 @@ if command -v tmux >/dev/null 2>&1 && [ -f "$STORIES" ]; then
     sed '/role: assistant/,$ s/^  text: .*/  text: "HACKED TEXT"/' "$tmp/rpc.yaml" >"$tmp/rpc1.yaml"
     sed "s|^  path: .*|  path: $tmp/gone.gguf|; s|^  file: .*|  file: gone.gguf|; s|^  hash: .*|  hash: xxh3:0123456789abcdef|" \
         "$tmp/rpc.yaml" >"$tmp/rpc2.yaml"
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 100 -y 40 \
         "env XDG_STATE_HOME='$tmp/st2' HOME='$tmp' LANG=C.UTF-8 '$NATTER' -m '$STORIES' --ctx 128 -n 10; echo \"EXIT=\$?\"; sleep 600"
     T set-option -t nt status off >/dev/null

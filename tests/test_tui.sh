@@ -25,7 +25,7 @@ tui_needs "$MODEL"
 # tiny model's 128-token context) and ENVS (extra VAR=value words) change the command.
 ARGS_DEFAULT="--system ''"
 start() {
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     mkdir -p "$tmp/home" "$tmp/state" "$tmp/config"
     T new-session -d -s nt -x "${1:-100}" -y "${2:-30}" \
         "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' XDG_CONFIG_HOME='$tmp/config' \
@@ -306,7 +306,7 @@ fi
 # ---- 11a. Ctrl-Z gives the terminal back and stops natter; fg brings the screen back. This
 # needs a shell with job control, as a person would use: an interactive bash in the pane.
 if command -v bash >/dev/null 2>&1; then
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 100 -y 30 "env PS1='$ ' bash --norc --noprofile -i"
     T set-option -t nt status off >/dev/null
     wait_for "$" 30

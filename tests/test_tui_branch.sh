@@ -23,9 +23,7 @@ SESS="$tmp/state/natter/sessions"
 
 # start ARGS...: a fresh natter in a fresh tmux session, 100x30 (COLS, ROWS to change).
 start() {
-    # the old session's server goes first (killing its last session ends it: a new session
-    # started meanwhile would meet a server on its way out)
-    T kill-server 2>/dev/null && sleep 0.3
+    t_fresh
     T new-session -d -s nt -x "${COLS:-100}" -y "${ROWS:-30}" \
         "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' XDG_CONFIG_HOME='$tmp/config' \
          INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 ${ENVS:-} \

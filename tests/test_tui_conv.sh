@@ -18,7 +18,7 @@ mkdir -p "$tmp/home" "$tmp/state" "$tmp/config"
 # start ARGS...: a fresh natter (its arguments given as one shell word list) in a fresh
 # session, 100x30; the shell prints natter's exit status and what it wrote on stdout after it.
 start() {
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x "${COLS:-100}" -y "${ROWS:-30}" \
         "env HOME='$tmp/home' XDG_STATE_HOME='$tmp/state' XDG_CONFIG_HOME='$tmp/config' \
          INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 ${ENVS:-} \

@@ -18,7 +18,7 @@ NATTER_BIN=$NATTER
 mkdir -p "$TMP/models" "$TMP/home" "$TMP/state" "$TMP/config"
 cp "$GUIDE" "$TMP/models/other-guide.gguf"
 start() {
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 110 -y 30 \
         "env HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' XDG_CONFIG_HOME='$TMP/config' \
          NATTER_MODELS='$TMP/models' INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 ${ENVS:-} \

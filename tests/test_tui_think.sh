@@ -21,7 +21,7 @@ SESS="$TMP/state/natter/sessions"
 # start MODEL ARGS...: a fresh natter, greedy, 8 tokens an answer.
 start() {
     _m=$1; shift
-    T kill-session -t nt 2>/dev/null
+    t_fresh
     T new-session -d -s nt -x 110 -y 30 \
         "env HOME='$TMP/home' XDG_STATE_HOME='$TMP/state' XDG_CONFIG_HOME='$TMP/config' \
          INPUTRC=/dev/null LANG=C.UTF-8 LC_ALL=C.UTF-8 \
