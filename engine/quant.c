@@ -409,6 +409,7 @@ static void act_f16_prep(const float *x, void *act, int64_t n)
         h[i] = nt_quant_f32_to_f16(v);
         f[i] = nt_quant_f16_to_f32(h[i]);
     }
+    if (n & 1) h[n] = 0; /* the padding (nt_quant_act_bytes): defined bytes */
 }
 
 /* Block scale for int8 activations: q = round(x · 127/amax). SIMD preparers use the same
@@ -969,8 +970,8 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     switch (type) {
     case NT_TYPE_F32: case NT_TYPE_BF16: case QUANT_TYPE_F16_F32ACT:
         return (size_t)n * sizeof(float);
-    case NT_TYPE_F16:
-        return (size_t)n * (sizeof(float) + sizeof(uint16_t));
+    case NT_TYPE_F16: /* the halves rounded up to 4 bytes: buffers laid end to end stay aligned */
+        return (size_t)n * sizeof(float) + (((size_t)n * sizeof(uint16_t) + 3) & ~(size_t)3);
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
     case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4:
         return (size_t)(n / 32) * sizeof(quant_act32);

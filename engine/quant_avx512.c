@@ -311,6 +311,7 @@ AVX512 static void act_f16_prep(const float *x, void *act, int64_t n)
         _mm256_mask_storeu_epi16(h + i, k, q);
         _mm512_mask_storeu_ps(f + i, k, _mm512_cvtph_ps(q));
     }
+    if (n & 1) h[n] = 0; /* the padding (nt_quant_act_bytes): defined bytes */
 }
 
 #define DEF_DEQ_HALF(NAME, LD)                                                              \

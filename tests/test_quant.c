@@ -667,6 +667,7 @@ static void test_f16_activations(void)
     x[7] = 0x1p-20f;      /* a binary16 subnormal */
     x[8] = 1e-9f;         /* below half the smallest subnormal: 0 */
     T_EQ_INT(nt_quant_act_bytes(NT_TYPE_F16, N), N * 6);
+    T_EQ_INT(nt_quant_act_bytes(NT_TYPE_F16, 77), 77 * 4 + 156); /* stays a multiple of 4 */
     T_EQ_INT(nt_quant_act_bytes(QUANT_TYPE_F16_F32ACT, N), N * 4);
     for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
         if (!nt_quant_isa_available(isa)) continue;
