@@ -405,4 +405,29 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         }                                                                                    \
     }
 
+/* F16 decoding of a kernel set (quant.h, top: the activations' two copies): mv_f16h runs rows
+ * of up to QUANT_F16H_MIN_N values with the set's mv_f16 on the f32 copy, longer ones with
+ * ROW(row, halves, n) on the binary16 copy; mm_f16h is mv_f16h for one input, else mm_f16.
+ * Both copies hold the same values, so every path gives the same bits. */
+#define QUANT_DEF_F16H_FNS(ATTR, ROW)                                                        \
+    ATTR static void mv_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,        \
+                             const void *act, int64_t n, float *y)                           \
+    {                                                                                        \
+        if (n <= QUANT_F16H_MIN_N) {                                                         \
+            mv_f16(W, row_bytes, r0, r1, act, n, y);                                         \
+            return;                                                                          \
+        }                                                                                    \
+        const uint8_t *w = W, *h = (const uint8_t *)act + (size_t)n * sizeof(float);         \
+        for (int64_t r = r0; r < r1; r++) y[r] = ROW(w + (size_t)r * row_bytes, h, n);       \
+    }                                                                                        \
+    ATTR static void mm_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,        \
+                             const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,   \
+                             int64_t ldy)                                                    \
+    {                                                                                        \
+        if (nt == 1)                                                                         \
+            mv_f16h(W, row_bytes, r0, r1, acts, n, Y);                                       \
+        else                                                                                 \
+            mm_f16(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);                           \
+    }
+
 #endif

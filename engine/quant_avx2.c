@@ -946,29 +946,7 @@ AVX2 INLINE static void tile_iq4_xs(const uint8_t *W, size_t rb, const uint8_t *
  * Q3_K 1 × 4 70 [31-43]; IQ4_XS 1 × 4 70-84 [46]. */
 QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
-
-/* F16 with one input (decoding): k_f16h on the binary16 copy of the activations for long
- * rows, k_f16 on the f32 copy for the others (quant.h: QUANT_F16H_MIN_N). */
-AVX2 static void mv_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
-                         const void *act, int64_t n, float *y)
-{
-    if (n <= QUANT_F16H_MIN_N) {
-        mv_f16(W, row_bytes, r0, r1, act, n, y);
-        return;
-    }
-    const uint8_t *w = W, *h = (const uint8_t *)act + (size_t)n * sizeof(float);
-    for (int64_t r = r0; r < r1; r++) y[r] = k_f16h(w + (size_t)r * row_bytes, h, n);
-}
-
-AVX2 static void mm_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
-                         const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,
-                         int64_t ldy)
-{
-    if (nt == 1)
-        mv_f16h(W, row_bytes, r0, r1, acts, n, Y);
-    else
-        mm_f16(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
-}
+QUANT_DEF_F16H_FNS(AVX2, k_f16h) /* F16 decoding: long rows on the binary16 copy */
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q8_0, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q4_0, 2, 4, 1)

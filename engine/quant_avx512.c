@@ -1210,28 +1210,14 @@ AVX512 INLINE static void tile_iq4_xs(const uint8_t *W, size_t rb, const uint8_t
 QUANT_DEF_TILE_FNS(AVX512, f32, 4, 6, 1)
 QUANT_DEF_TILE_FNS(AVX512, f16, 4, 6, 1)
 
-/* F16 with one input (decoding): tile_f16h on the activations' binary16 copy for long rows,
- * tile_f16 on the f32 copy for the others (quant.h: QUANT_F16H_MIN_N). */
-AVX512 static void mv_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
-                           const void *act, int64_t n, float *y)
+/* F16 decoding: long rows with tile_f16h on the binary16 copy of the activations. */
+AVX512 static inline float row_f16h(const uint8_t *row, const uint8_t *h, int64_t n)
 {
-    if (n <= QUANT_F16H_MIN_N) {
-        mv_f16(W, row_bytes, r0, r1, act, n, y);
-        return;
-    }
-    const uint8_t *w = W, *h = (const uint8_t *)act + (size_t)n * sizeof(float);
-    for (int64_t r = r0; r < r1; r++) tile_f16h(w + (size_t)r * row_bytes, 0, h, 0, n, y + r, 0, 1, 1);
+    float y;
+    tile_f16h(row, 0, h, 0, n, &y, 0, 1, 1);
+    return y;
 }
-
-AVX512 static void mm_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
-                           const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,
-                           int64_t ldy)
-{
-    if (nt == 1)
-        mv_f16h(W, row_bytes, r0, r1, acts, n, Y);
-    else
-        mm_f16(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
-}
+QUANT_DEF_F16H_FNS(AVX512, row_f16h)
 QUANT_DEF_TILE_FNS(AVX512, bf16, 4, 6, 1)
 QUANT_DEF_TILE_FNS(AVX512, q8_0, 4, 6, 1)
 QUANT_DEF_TILE_FNS(AVX512, q4_0, 4, 4, 1)
