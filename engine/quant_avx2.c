@@ -595,6 +595,35 @@ AVX2 static inline __m256 act_scale(const float *x, int n, float *d)
     return _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
 }
 
+/* The activations of F16 weights (quant.c's act_f16_prep): rounded to binary16, saturated,
+ * as floats then halves, 8 at a time (a ragged end through a zero-padded copy). */
+AVX2 static inline void f16_prep8(const float *x, float *f, uint16_t *h)
+{
+    const __m256 hi = _mm256_set1_ps(QUANT_F16_MAX), lo = _mm256_set1_ps(-QUANT_F16_MAX);
+    /* min/max return their second operand when one is NaN: x second keeps NaN */
+    __m256 v = _mm256_max_ps(lo, _mm256_min_ps(hi, _mm256_loadu_ps(x)));
+    __m128i q = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128((__m128i *)h, q);
+    _mm256_storeu_ps(f, _mm256_cvtph_ps(q));
+}
+
+AVX2 static void act_f16_prep(const float *x, void *act, int64_t n)
+{
+    float *f = act;
+    uint16_t *h = (uint16_t *)(f + n);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) f16_prep8(x + i, f + i, h + i);
+    if (i < n) {
+        float tx[8] = {0}, tf[8];
+        uint16_t th[8];
+        memcpy(tx, x + i, (size_t)(n - i) * sizeof(float));
+        f16_prep8(tx, tf, th);
+        memcpy(f + i, tf, (size_t)(n - i) * sizeof(float));
+        memcpy(h + i, th, (size_t)(n - i) * sizeof(uint16_t));
+    }
+    if (n & 1) h[n] = 0; /* the padding (nt_quant_act_bytes): defined bytes */
+}
+
 AVX2 static void act32_prep(const float *x, void *act, int64_t n)
 {
     quant_act32 *y = act;
@@ -963,7 +992,7 @@ QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
-    [NT_TYPE_F16] = {deq_f16, NULL, dot_f16, mv_f16h, mm_f16h},
+    [NT_TYPE_F16] = {deq_f16, act_f16_prep, dot_f16, mv_f16h, mm_f16h},
     [QUANT_TYPE_F16_F32ACT] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16},
     [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16, mm_bf16},
     [NT_TYPE_Q8_0] = {NULL, act32_prep, dot_q8_0, mv_q8_0, mm_q8_0},
