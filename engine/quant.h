@@ -182,8 +182,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 
 /* --------------------------------------------------------------- the kernel API ----- */
 
-/* Every function below takes a tensor type (NT_TYPE_*) or this one kernel-only type: F16
- * rows with exact f32 activations (see the top of this file). Tensors never have it. */
+/* The functions below take a tensor type (NT_TYPE_*); the activation-path ones (act_bytes,
+ * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take this
+ * kernel-only type: F16 rows with exact f32 activations (see the top of this file). Tensors
+ * never have it. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
 #define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 1)
 /* F16 decoding reads the binary16 copy of its activations only for rows longer than this;

@@ -204,13 +204,13 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
 #define TILE_UNROLL _Pragma("GCC unroll 8")
 #define TILE_FOR(i, N) TILE_UNROLL for (int i = 0; i < (N); i++)
 
-/* F32, F16, BF16 against activations read as f32. Per (row, token) two 16-lane partial sums: step s
- * (values 16s .. 16s+15, the last one masked for a ragged n) is added by FMA into partial
- * s mod 2, steps in increasing order; then p0 + p1 and the fixed horizontal sum. Two partials
- * give a row two independent FMA chains, which decoding needs: it streams one row at a time
- * (interleaving rows, one memory stream each, halved the speed from memory, measured), and a
- * single chain is bound by the FMA latency (-35% on an F16 model); so a 1 × 1 tile runs the
- * two partials interleaved, step after step.
+/* F32, F16, BF16 against activations read as f32. Per (row, token) two 16-lane partial
+ * sums: step s (values 16s .. 16s+15, the last one masked for a ragged n) is added by FMA
+ * into partial s mod 2, steps in increasing order; then p0 + p1 and the fixed horizontal
+ * sum. Two partials give a row two independent FMA chains, which decoding needs: it streams
+ * one row at a time (interleaving rows, one memory stream each, halved the speed from memory,
+ * measured), and a single chain is bound by the FMA latency (-35% on an F16 model); so a
+ * 1 × 1 tile runs the two partials interleaved, step after step.
  * A prompt tile has chains enough in its R·T values, and there interleaving costs registers:
  * 2·R·T accumulators allowed only 4 rows × 3 tokens, 7 loads for 12 FMAs, 126 GFLOP/s with
  * every operand in L1 (60% of the FMA peak; Zen 5, one thread, 16 F16 rows of 2048 against
@@ -294,7 +294,7 @@ DEF_TILE_FLOAT(tile_f16, ldw_f16, ldw_f32)
 DEF_TILE_FLOAT(tile_bf16, ldw_bf16, ldw_f32)
 /* F16 decoding: the same arithmetic reading the binary16 copy of the activations (quant.h),
  * whose values are the f32 copy's: bit-identical to tile_f16, with half the bytes to keep in
- * L1 (n = 5632 from memory: 16-17 → 20-28 GB/s, micro-benchmark). Only as a 1 × 1 tile. */
+ * L1 (n = 5632 from memory: 16-17 → 28-29 GB/s, one thread). Only as a 1 × 1 tile. */
 DEF_TILE_FLOAT(tile_f16h, ldw_f16, ldw_f16)
 
 /* The activations of F16 weights (quant.c's act_f16_prep): rounded to binary16, saturated. */
