@@ -682,8 +682,9 @@ AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
 #define TILE_FOR(i, N) _Pragma("GCC unroll 8") for (int i = 0; i < (N); i++)
 
 /* F32, F16, BF16: k_T keeps four accumulators, step j (8 values) of the whole 32-value
- * groups in accumulator j mod 4 and the end in the first. The tile runs four passes over its
- * rows, one per accumulator, so that only R·T accumulators are live at a time. */
+ * groups in accumulator j mod 4 and the end in the first. The tile runs four passes over each
+ * chunk of its rows (TILE8_CHUNK), one per accumulator, so that only R·T accumulators are live
+ * at a time. */
 #define TILE8_STEP(LDW, i, left, X, ACC)                                                     \
     do {                                                                                     \
         __m256 w[TILE_MAX];                                                                  \
@@ -694,6 +695,13 @@ AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
             TILE_FOR(r, R) ACC[r][t] = _mm256_fmadd_ps(w[r], x, ACC[r][t]);                  \
         }                                                                                    \
     } while (0)
+/* The tile's passes run over chunks of this many values: a 3 × 4 tile's rows and inputs
+ * (44 KB at 2048 values of F16 weights) do not stay in L1 from one pass to the next, and every
+ * pass fetched them from L2 again; a chunk's (11 KB) does. Each partial still takes its steps
+ * in increasing order, so the results are unchanged. F16 prompts, AVX2 code only, one thread:
+ * TinyLlama's shape 21-25 → 34-36 tokens/s, SmolLM2's 195-250 → 266-283 (256, 512 and 1024
+ * values measured alike). */
+#define TILE8_CHUNK 512
 #define DEF_TILE8(NAME, K, WTYPE, LDW)                                                       \
     AVX2 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,   \
                                  int64_t n, float *Y, int64_t ldy, const int R, const int T) \
@@ -702,14 +710,16 @@ AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
         TILE_AS_ROW(K);                                                                   \
         const int64_t e = n / 32 * 32;                                                       \
         __m256 s[4][TILE_MAX][TILE_MAX];                                                     \
-        _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++) {                                \
+        _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++)                                  \
             TILE_FOR(r, R) TILE_FOR(t, T) s[p][r][t] = _mm256_setzero_ps();                  \
-            for (int64_t i = 8 * p; i < e; i += 32)                                          \
-                TILE8_STEP(LDW, i, 8, _mm256_loadu_ps(xp), s[p]);                            \
-            if (p == 0)                                                                      \
-                for (int64_t i = e; i < n; i += 8)                                           \
-                    TILE8_STEP(LDW, i, n - i, ld_f32(xp, n - i), s[0]);                      \
+        for (int64_t c0 = 0; c0 < e; c0 += TILE8_CHUNK) {                                    \
+            const int64_t c1 = e - c0 < TILE8_CHUNK ? e : c0 + TILE8_CHUNK;                  \
+            _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++)                              \
+                for (int64_t i = c0 + 8 * p; i < c1; i += 32)                                \
+                    TILE8_STEP(LDW, i, 8, _mm256_loadu_ps(xp), s[p]);                        \
         }                                                                                    \
+        for (int64_t i = e; i < n; i += 8)                                                   \
+            TILE8_STEP(LDW, i, n - i, ld_f32(xp, n - i), s[0]);                              \
         TILE_FOR(r, R) TILE_FOR(t, T)                                                        \
             Y[t * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(s[0][r][t], s[1][r][t]),      \
                                                  _mm256_add_ps(s[2][r][t], s[3][r][t])));    \
