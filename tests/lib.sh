@@ -89,6 +89,13 @@ cap() { T capture-pane -p -t nt 2>/dev/null; }
 wait_for() { t_poll -F 1 "$1" "${2:-100}"; }
 # wait_re REGEX [TENTHS]: the same for a line matching REGEX (extended).
 wait_re() { t_poll -E 1 "$1" "${2:-100}"; }
+# until_ok TENTHS CMD...: runs CMD every tenth of a second until it succeeds, at most TENTHS times;
+# its last status (for what the screen does not show, such as a file being written).
+until_ok() {
+    _u=$1; shift
+    while [ "$_u" -gt 1 ] && ! "$@"; do sleep 0.1; _u=$((_u - 1)); done
+    "$@"
+}
 # wait_gone TEXT [TENTHS]: polls until the screen no longer shows TEXT.
 wait_gone() { t_poll -F 0 "$1" "${2:-100}"; }
 # t_poll GREP_FLAG SHOWN PATTERN TENTHS: the three above (SHOWN 1: until it is there, 0: gone).

@@ -209,7 +209,6 @@ natter_pid() { pgrep -P "$(T display-message -p -t nt '#{pane_pid}')" 2>/dev/nul
 # ways NAME DELAY_MS: a fresh chat with a sessions folder of its own, the question asked.
 ways() {
     st="$tmp/ways-$1"; mkdir -p "$st"
-    # A session that stays, so the server does not exit between two chats.
     t_fresh
     T new-session -d -s nt -x 100 -y 30 \
         "env XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' INPUTRC=/dev/null \
@@ -222,10 +221,7 @@ ways() {
 saved() { grep -qs "How do I quit natter" "$st"/natter/sessions/*.yaml; }
 # answered: the answer's end autosaved it. Waited for after idle, which can match the status
 # bar of before the question (then a Ctrl-C stopped the answer instead of quitting).
-answered() {
-    i=0; while [ "$i" -lt 150 ] && ! saved; do sleep 0.1; i=$((i + 1)); done
-    saved
-}
+answered() { until_ok 150 saved; }
 restored() { ! cap | grep -q "F1 shows the keys"; }
 way_check() { # way_check NAME EXIT
     if wait_for "EXIT=$2" 150 && restored && saved; then ok "$1: exit $2, terminal restored, session saved"
@@ -275,7 +271,6 @@ fi
 # escape sequence at all. TERM unset gets the same, saying so.
 plain_start() { # plain_start NAME ENV...: the chat in tmux with ENV (and PLAIN_ARGS), its raw output logged
     st="$tmp/plain-$1"; mkdir -p "$st"; shift
-    # A session that stays, so the server does not exit between two chats.
     t_fresh
     T new-session -d -s nt -x 120 -y 50 \
         "env $* XDG_STATE_HOME='$st' HOME='$tmp' XDG_CONFIG_HOME='$tmp/config' LANG=C.UTF-8 \

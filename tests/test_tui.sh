@@ -593,7 +593,8 @@ rm -rf "$tmp/state"
 ARGS="--system '' -n 12" start 100 30
 T send-keys -t nt "Once upon a time" Enter
 # the autosave itself, then idle (idle alone can match the bar of before the question)
-_k=0; while [ "$_k" -lt 300 ] && ! grep -qs "Once upon a time" "$SESS"/*.yaml; do sleep 0.1; _k=$((_k + 1)); done
+autosaved() { grep -qs "Once upon a time" "$SESS"/*.yaml; } # the glob read at every try
+until_ok 300 autosaved
 idle
 if [ "$(ls "$SESS" 2>/dev/null | grep -c '\.yaml$')" -eq 1 ] && grep -q "Once upon a time" "$SESS"/*.yaml; then
     ok "an answer is autosaved into \$XDG_STATE_HOME/natter/sessions"
@@ -686,7 +687,8 @@ n_before=$(ls "$SESS" | wc -l)
 ARGS="--system '' --resume broken -n 12" START_TEXT="has errors" start 100 30
 shown=$(cap)
 T send-keys -t nt "Once" Enter
-_k=0; while [ "$_k" -lt 300 ] && [ "$(ls "$SESS" | wc -l)" -le "$n_before" ]; do sleep 0.1; _k=$((_k + 1)); done
+more_sessions() { [ "$(ls "$SESS" | wc -l)" -gt "$n_before" ]; }
+until_ok 300 more_sessions
 idle
 if echo "$shown" | grep -q "broken.yaml:3:1:" && cmp -s "$SESS/broken.yaml" "$tmp/broken.orig" &&
    [ "$(ls "$SESS" | wc -l)" -eq $((n_before + 1)) ]; then
