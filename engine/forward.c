@@ -611,6 +611,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
     const int64_t ne = in->n_embd, nff = in->n_ff;
     const int32_t pos0 = m->kv.n_past;
 
+    if (!m->pack_done) nt_model_pack(m);
     for (int32_t t = 0; t < n; t++) {
         const model_mat *e = &m->tok_embd;
         float *xt = s->x + t * ne;
@@ -756,10 +757,9 @@ int nt_forward_scratch_init(nt_model *m, nt_err *err)
         if (b > ab) ab = b;
     }
     for (int32_t il = 0; il < in->n_layer; il++) {
-        const model_layer *L = &m->layers[il];
-        const model_mat *lm[11] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down,
-                                   &L->ffn_gate_inp, &L->gate_exps, &L->up_exps, &L->down_exps};
-        for (int i = 0; i < 11; i++) {
+        model_mat *lm[MODEL_LAYER_MATS];
+        model_layer_mats(&m->layers[il], lm);
+        for (int i = 0; i < MODEL_LAYER_MATS; i++) {
             if (!lm[i]->data) continue; /* not in this architecture */
             size_t b = nt_quant_act_bytes(lm[i]->type, lm[i]->n_in);
             if (b > ab) ab = b;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Bounds on untrusted hyperparameters: far above any model natter targets, low enough that
@@ -671,6 +672,49 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
     return rc;
 }
 
+/* Q4_0 matrices are multiplied in groups of 8 rows (quant.h, QUANT_TYPE_Q4_0X8: 2-3x the
+ * one-row kernels' speed). The copies are made on the first forward pass, not at load, so that
+ * loading still reads no weights (the chat is drawn before they page in); the first prompt
+ * pays about one more pass over the Q4_0 weights. Afterwards the file's pages of each repacked
+ * matrix are released (MADV_DONTNEED: the mapping is private and never written, so a later
+ * read, as the model hash's, gets the file's bytes again) so that the weights stay resident
+ * once, not twice; not those of the output matrix when it is the token embeddings, which the
+ * embedding lookup keeps reading. rows counts every expert of an expert tensor (each one's
+ * n_out is a multiple of 8 too, so their groups never straddle two experts). */
+static void model_pack_mat(nt_model *m, model_mat *w, int64_t rows, bool release)
+{
+    if (!w->data || w->type != NT_TYPE_Q4_0 || rows % QUANT_X8_ROWS != 0) return;
+    const size_t bytes = (size_t)rows * w->row_bytes;
+    void **list = realloc(m->packed, ((size_t)m->n_packed + 1) * sizeof *list);
+    if (!list) return;
+    m->packed = list;
+    void *copy = NULL;
+    if (posix_memalign(&copy, 64, bytes) != 0) return;
+    nt_quant_repack_q4_0x8(w->data, copy, rows, w->n_in);
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
+    const uintptr_t hi = ((uintptr_t)w->data + bytes) & ~(page - 1);
+    if (release && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    m->packed[m->n_packed++] = copy;
+    w->data = copy;
+    w->type = QUANT_TYPE_Q4_0X8;
+}
+
+void nt_model_pack(nt_model *m)
+{
+    m->pack_done = true;
+    for (int32_t il = 0; il < m->info.n_layer; il++) {
+        model_layer *L = &m->layers[il];
+        model_mat *lm[MODEL_LAYER_MATS];
+        model_layer_mats(L, lm);
+        for (int i = 0; i < MODEL_LAYER_MATS; i++) {
+            const bool experts = lm[i] == &L->gate_exps || lm[i] == &L->up_exps || lm[i] == &L->down_exps;
+            model_pack_mat(m, lm[i], lm[i]->n_out * (experts ? m->n_expert : 1), true);
+        }
+    }
+    model_pack_mat(m, &m->output, m->output.n_out, m->output.data != m->tok_embd.data);
+}
+
 void nt_model_free(nt_model *m)
 {
     if (!m) return;
@@ -679,6 +723,8 @@ void nt_model_free(nt_model *m)
     nt_kv_free(&m->kv);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    for (int i = 0; i < m->n_packed; i++) free(m->packed[i]);
+    free(m->packed);
     free(m->layers);
     nt_tokenizer_free(m->tok);
     free(m->name);

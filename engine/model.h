@@ -56,6 +56,16 @@ typedef struct model_layer {
     model_mat down_exps;    /* (n_embd, n_ff_exp) per expert */
 } model_layer;
 
+/* The matrices of a layer the forward pass multiplies with (those an architecture lacks have
+ * data NULL): *out gets MODEL_LAYER_MATS pointers. */
+#define MODEL_LAYER_MATS 11
+static inline void model_layer_mats(model_layer *L, model_mat *out[MODEL_LAYER_MATS])
+{
+    model_mat *v[MODEL_LAYER_MATS] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down,
+                                      &L->ffn_gate_inp, &L->gate_exps, &L->up_exps, &L->down_exps};
+    for (int i = 0; i < MODEL_LAYER_MATS; i++) out[i] = v[i];
+}
+
 /* Expert e of a *_exps view. */
 static inline model_mat model_expert(const model_mat *w, int32_t e)
 {
@@ -150,6 +160,9 @@ struct nt_model {
     model_layer *layers;  /* (n_layer) */
     float **owned;        /* f32 copies of vectors that were not plain aligned F32 */
     int n_owned;
+    void **packed;        /* the repacked copies of Q4_0 matrices (nt_model_pack) */
+    int n_packed;
+    bool pack_done;       /* nt_model_pack has run */
 
     kv_cache kv;
     int64_t n_evaluated;  /* tokens run by nt_model_eval* since loading (nt_model_n_evaluated) */
@@ -158,6 +171,11 @@ struct nt_model {
     nt_model_hooks hooks;
     model_scratch s;
 };
+
+/* Repacks the Q4_0 matrices the forward pass multiplies (QUANT_TYPE_Q4_0X8) into memory of
+ * their own, once (nt_forward_batch's first call runs it). A matrix it cannot repack (rows not
+ * a multiple of 8, or no memory) stays as it is, and is computed as before. */
+void nt_model_pack(nt_model *m);
 
 /* forward.c */
 

@@ -758,6 +758,62 @@ static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
     return sum;
 }
 
+/* ------------------------------------------------------- Q4_0 in groups of 8 ----- */
+
+void nt_quant_repack_q4_0x8(const void *src, void *dst, int64_t rows_, int64_t n)
+{
+    const int64_t nb = n / 32;
+    const size_t rb = (size_t)nb * sizeof(quant_block_q4_0);
+    for (int64_t g = 0; g < rows_ / QUANT_X8_ROWS; g++) {
+        const uint8_t *in = (const uint8_t *)src + (size_t)g * QUANT_X8_ROWS * rb;
+        uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
+        for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * sizeof(quant_block_q4_0))
+            for (int r = 0; r < QUANT_X8_ROWS; r++) {
+                const quant_block_q4_0 *x = (const quant_block_q4_0 *)(const void *)(in + (size_t)r * rb) + b;
+                memcpy(out + 2 * r, &x->d, 2);
+                for (int L = 0; L < 4; L++) memcpy(out + 16 + 32 * L + 4 * r, x->qs + 4 * L, 4);
+            }
+    }
+}
+
+/* The rule quant.h gives, one group of 8 rows against T inputs. */
+static void x8_group(const uint8_t *g, int64_t nb, const uint8_t *acts, size_t ab, int64_t nt,
+                     float *Y, int64_t ldy)
+{
+    for (int64_t t = 0; t < nt; t++) {
+        const quant_act32 *a = (const quant_act32 *)(const void *)(acts + (size_t)t * ab);
+        float acc[QUANT_X8_ROWS] = {0};
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_0);
+            for (int r = 0; r < QUANT_X8_ROWS; r++) {
+                int32_t s = -8 * a[b].isum;
+                for (int L = 0; L < 4; L++)
+                    for (int i = 0; i < 4; i++) {
+                        const uint8_t q = blk[16 + 32 * L + 4 * r + i];
+                        s += (q & 15) * a[b].qs[4 * L + i] + (q >> 4) * a[b].qs[16 + 4 * L + i];
+                    }
+                uint16_t d;
+                memcpy(&d, blk + 2 * r, 2);
+                acc[r] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[r]);
+            }
+        }
+        for (int r = 0; r < QUANT_X8_ROWS; r++) Y[t * ldy + r] = acc[r];
+    }
+}
+
+static void mm_q4_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
+                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
+{
+    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS)
+        x8_group((const uint8_t *)W + (size_t)r * row_bytes, n / 32, acts, ab, nt, Y + r, ldy);
+}
+
+static void mv_q4_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
+                      int64_t n, float *y)
+{
+    mm_q4_0x8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
+}
+
 /* ------------------------------------------------------------------ dispatch ----- */
 
 static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
@@ -778,6 +834,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_NL] = {deq_iq4_nl, act32_prep, dot_iq4_nl_act, NULL, NULL},
     [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs_act, NULL, NULL},
     [NT_TYPE_MXFP4] = {deq_mxfp4, act32_prep, dot_mxfp4_act, NULL, NULL},
+    [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
 };
 
 bool nt_quant_type_supported(int type)
@@ -833,7 +890,8 @@ static quant_kernels kernels_for(int isa, int type)
         if (v->dequant) k.dequant = v->dequant;
         if (v->act_prepare) k.act_prepare = v->act_prepare;
         if (v->dot_act) k.dot_act = v->dot_act;
-        if (v->dot_act) { /* matvec and matmat only ever pair with their own dot */
+        /* matvec and matmat only ever pair with their own dot (QUANT_TYPE_Q4_0X8 has none) */
+        if (v->dot_act || v->matvec) {
             k.matvec = v->matvec;
             k.matmat = v->matmat;
         }
@@ -973,7 +1031,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     case NT_TYPE_F16: /* the halves rounded up to 4 bytes: buffers laid end to end stay aligned */
         return (size_t)n * sizeof(float) + (((size_t)n * sizeof(uint16_t) + 3) & ~(size_t)3);
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
-    case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4:
+    case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4: case QUANT_TYPE_Q4_0X8:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS:
