@@ -672,10 +672,11 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
     return rc;
 }
 
-/* Q4_0 matrices are multiplied in groups of 8 rows (quant.h, QUANT_TYPE_Q4_0X8: 2-3x the
- * one-row kernels' speed). The copies are made on the first forward pass, not at load, so that
- * loading still reads no weights (the chat is drawn before they page in); the first prompt
- * pays about one more pass over the Q4_0 weights. Afterwards the file's pages of each repacked
+/* Q4_0 and Q8_0 matrices are multiplied in groups of 8 rows (quant.h, the x8 types: Q4_0
+ * decodes at 2-3x the one-row kernels' speed, both read prompts about twice as fast). The
+ * copies are made on the first forward pass, not at load, so that loading still reads no
+ * weights (the chat is drawn before they page in); the first prompt pays about one more pass
+ * over those weights. Afterwards the file's pages of each repacked
  * matrix are released (MADV_DONTNEED: the mapping is private and never written, so a later
  * read, as the model hash's, gets the file's bytes again) so that the weights stay resident
  * once, not twice; not those of the output matrix when it is the token embeddings, which the
@@ -683,21 +684,22 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
  * n_out is a multiple of 8 too, so their groups never straddle two experts). */
 static void model_pack_mat(nt_model *m, model_mat *w, int64_t rows, bool release)
 {
-    if (!w->data || w->type != NT_TYPE_Q4_0 || rows % QUANT_X8_ROWS != 0) return;
+    const int x8 = nt_quant_x8_type(w->type);
+    if (!w->data || x8 < 0 || rows % QUANT_X8_ROWS != 0) return;
     const size_t bytes = (size_t)rows * w->row_bytes;
     void **list = realloc(m->packed, ((size_t)m->n_packed + 1) * sizeof *list);
     if (!list) return;
     m->packed = list;
     void *copy = NULL;
     if (posix_memalign(&copy, 64, bytes) != 0) return;
-    nt_quant_repack_q4_0x8(w->data, copy, rows, w->n_in);
+    nt_quant_repack_x8(w->type, w->data, copy, rows, w->n_in);
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     const uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
     const uintptr_t hi = ((uintptr_t)w->data + bytes) & ~(page - 1);
     if (release && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
     m->packed[m->n_packed++] = copy;
     w->data = copy;
-    w->type = QUANT_TYPE_Q4_0X8;
+    w->type = x8;
 }
 
 void nt_model_pack(nt_model *m)

@@ -758,39 +758,51 @@ static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
     return sum;
 }
 
-/* ------------------------------------------------------- Q4_0 in groups of 8 ----- */
+/* ---------------------------------------------------- Q4_0, Q8_0 in groups of 8 ----- */
 
-void nt_quant_repack_q4_0x8(const void *src, void *dst, int64_t rows_, int64_t n)
+int nt_quant_x8_type(int type)
+{
+    return type == NT_TYPE_Q4_0 ? QUANT_TYPE_Q4_0X8 : type == NT_TYPE_Q8_0 ? QUANT_TYPE_Q8_0X8 : -1;
+}
+
+void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int64_t n)
 {
     const int64_t nb = n / 32;
-    const size_t rb = (size_t)nb * sizeof(quant_block_q4_0);
+    const size_t bb = nt_type_block_bytes(type), rb = (size_t)nb * bb;
     for (int64_t g = 0; g < rows_ / QUANT_X8_ROWS; g++) {
         const uint8_t *in = (const uint8_t *)src + (size_t)g * QUANT_X8_ROWS * rb;
         uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
-        for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * sizeof(quant_block_q4_0))
+        for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb)
             for (int r = 0; r < QUANT_X8_ROWS; r++) {
-                const quant_block_q4_0 *x = (const quant_block_q4_0 *)(const void *)(in + (size_t)r * rb) + b;
-                memcpy(out + 2 * r, &x->d, 2);
-                for (int L = 0; L < 4; L++) memcpy(out + 16 + 32 * L + 4 * r, x->qs + 4 * L, 4);
+                const uint8_t *x = in + (size_t)r * rb + (size_t)b * bb; /* d, then the quants */
+                memcpy(out + 2 * r, x, 2);
+                for (size_t L = 0; L < (bb - 2) / 4; L++)
+                    for (int i = 0; i < 4; i++)
+                        out[16 + 32 * L + 4 * r + i] = type == NT_TYPE_Q8_0 ? x[2 + 4 * L + i] ^ 0x80
+                                                                           : x[2 + 4 * L + i];
             }
     }
 }
 
-/* The rule quant.h gives, one group of 8 rows against T inputs. */
-static void x8_group(const uint8_t *g, int64_t nb, const uint8_t *acts, size_t ab, int64_t nt,
-                     float *Y, int64_t ldy)
+/* The rule quant.h gives, one group of 8 rows against nt inputs; q8 tells the format. */
+static void x8_group(const uint8_t *g, int64_t nb, bool q8, const uint8_t *acts, size_t ab,
+                     int64_t nt, float *Y, int64_t ldy)
 {
+    const size_t gb = q8 ? 8 * sizeof(quant_block_q8_0) : 8 * sizeof(quant_block_q4_0);
     for (int64_t t = 0; t < nt; t++) {
         const quant_act32 *a = (const quant_act32 *)(const void *)(acts + (size_t)t * ab);
         float acc[QUANT_X8_ROWS] = {0};
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_0);
+            const uint8_t *blk = g + (size_t)b * gb;
             for (int r = 0; r < QUANT_X8_ROWS; r++) {
-                int32_t s = -8 * a[b].isum;
-                for (int L = 0; L < 4; L++)
+                int32_t s = 0;
+                for (int L = 0; L < (q8 ? 8 : 4); L++)
                     for (int i = 0; i < 4; i++) {
                         const uint8_t q = blk[16 + 32 * L + 4 * r + i];
-                        s += (q & 15) * a[b].qs[4 * L + i] + (q >> 4) * a[b].qs[16 + 4 * L + i];
+                        if (q8)
+                            s += ((int)q - 128) * a[b].qs[4 * L + i];
+                        else
+                            s += ((q & 15) - 8) * a[b].qs[4 * L + i] + ((q >> 4) - 8) * a[b].qs[16 + 4 * L + i];
                     }
                 uint16_t d;
                 memcpy(&d, blk + 2 * r, 2);
@@ -801,18 +813,22 @@ static void x8_group(const uint8_t *g, int64_t nb, const uint8_t *acts, size_t a
     }
 }
 
-static void mm_q4_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
-{
-    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS)
-        x8_group((const uint8_t *)W + (size_t)r * row_bytes, n / 32, acts, ab, nt, Y + r, ldy);
-}
-
-static void mv_q4_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
-                      int64_t n, float *y)
-{
-    mm_q4_0x8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
-}
+#define DEF_X8_SCALAR(NAME, Q8)                                                              \
+    static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
+                          int64_t ldy)                                                       \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS)                                     \
+            x8_group((const uint8_t *)W + (size_t)r * row_bytes, n / 32, Q8, acts, ab, nt,   \
+                     Y + r, ldy);                                                            \
+    }                                                                                        \
+    static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *act, int64_t n, float *y)                              \
+    {                                                                                        \
+        mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
+    }
+DEF_X8_SCALAR(q4_0x8, false)
+DEF_X8_SCALAR(q8_0x8, true)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 
@@ -835,6 +851,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs_act, NULL, NULL},
     [NT_TYPE_MXFP4] = {deq_mxfp4, act32_prep, dot_mxfp4_act, NULL, NULL},
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
+    [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
 };
 
 bool nt_quant_type_supported(int type)
@@ -890,7 +907,7 @@ static quant_kernels kernels_for(int isa, int type)
         if (v->dequant) k.dequant = v->dequant;
         if (v->act_prepare) k.act_prepare = v->act_prepare;
         if (v->dot_act) k.dot_act = v->dot_act;
-        /* matvec and matmat only ever pair with their own dot (QUANT_TYPE_Q4_0X8 has none) */
+        /* matvec and matmat only ever pair with their own dot (the x8 types have none) */
         if (v->dot_act || v->matvec) {
             k.matvec = v->matvec;
             k.matmat = v->matmat;
@@ -1032,6 +1049,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
         return (size_t)n * sizeof(float) + (((size_t)n * sizeof(uint16_t) + 3) & ~(size_t)3);
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
     case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4: case QUANT_TYPE_Q4_0X8:
+    case QUANT_TYPE_Q8_0X8:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS:

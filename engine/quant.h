@@ -186,24 +186,28 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0 weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_q4_0x8), the form the
- * forward pass multiplies Q4_0 matrices in. A group of 8 rows of nb blocks keeps its 8 ×
- * row_bytes bytes (so row r of a matrix starts its group at W + r·row_bytes for r a multiple
- * of 8) as nb blocks of 144 bytes: the 8 rows' f16 scales d, then four 32-byte pieces, piece
- * L holding bytes 4L..4L+3 of each row's qs in row order (low nibbles: values 4L..4L+3, high
- * nibbles: values 16+4L..16+4L+3). Why: a row of Q4_0 has one scale per 18 bytes, and the
- * one-row kernels spent 16 instructions on each (unpacking, the scale's conversion and
- * product, one float multiply-add), 13-16 GB/s whether from memory or L2, so TinyLlama's
- * shape decoded at 0.78x llama.cpp (which repacks Q4_0 the same way). Eight rows side by
- * side make int32 lane r of a 256-bit register row r's sum: the nibbles against the
- * activations' 4-byte groups broadcast, the scales converted 8 at a time, no horizontal sums
- * (42 GB/s in L2, 30 from memory). Each row's value is, in every kernel set, bit for bit:
- * acc = 0; for each block: s = sum q·a - 8·isum (exact int32); acc = fmaf(s, d·d_a, acc). It
- * takes Q4_0's activation buffer (quant_act32). matvec and matmat take row ranges whose ends
- * are multiples of 8; there are no single-row functions (dequant_row, dot_act). */
+/* Q4_0 and Q8_0 weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8), the
+ * form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps its
+ * 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at W + r·row_bytes)
+ * as nb block groups: the 8 rows' f16 scales d, then 32-byte pieces, piece L holding 4 bytes
+ * of each row in row order. Q4_0X8 (144-byte groups, 4 pieces): bytes 4L..4L+3 of each row's
+ * qs (low nibbles: values 4L..4L+3, high nibbles: values 16+4L..16+4L+3). Q8_0X8 (272 bytes,
+ * 8 pieces): values 4L..4L+3 of each row plus 128, as unsigned bytes (XOR 0x80), which is what
+ * VPDPBUSD's unsigned operand wants. Why: a row of these formats has one scale per block, and
+ * the one-row kernels spent most of their instructions on it (the scale's conversion and
+ * product, a float multiply-add, a horizontal sum per row): Q4_0 ran at 13-16 GB/s from L2 as
+ * from memory (TinyLlama's shape decoded at 0.78x llama.cpp, which repacks Q4_0 the same
+ * way), and Q8_0 prompts needed four vector operations per row, input and 64 values. Eight
+ * rows side by side make int32 lane r of a 256-bit register row r's sum: the quants against
+ * the activations' 4-byte groups broadcast, scales converted 8 at a time, no horizontal sums.
+ * Each row's value is, in every kernel set, bit for bit: acc = 0; for each block: s = sum
+ * q·a (exact int32, q the signed value: Q4_0's nibble - 8); acc = fmaf(s, d·d_a, acc). Both
+ * take their format's activation buffer (quant_act32). matvec and matmat take row ranges whose
+ * ends are multiples of 8; there are no single-row functions (dequant_row, dot_act). */
 #define QUANT_TYPE_Q4_0X8 (NT_TYPE_COUNT_ + 1)
+#define QUANT_TYPE_Q8_0X8 (NT_TYPE_COUNT_ + 2)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 2)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 3)
 /* F16 decoding reads the binary16 copy of its activations only for rows longer than this;
  * shorter ones read the f32 copy (the same values, so the same bits). Converting the
  * activations costs an instruction per 16 values, which pays only where the f32 vector no
@@ -214,9 +218,12 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 /* The largest finite binary16, where F16 activations saturate. */
 #define QUANT_F16_MAX 65504.0f
 
-/* Writes the rows_ of a Q4_0 matrix src (n values a row, rows_ a multiple of QUANT_X8_ROWS) to
- * dst (the same number of bytes, not overlapping src) as QUANT_TYPE_Q4_0X8. */
-void nt_quant_repack_q4_0x8(const void *src, void *dst, int64_t rows_, int64_t n);
+/* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, QUANT_TYPE_Q8_0X8 for Q8_0),
+ * or -1 when it has none. */
+int nt_quant_x8_type(int type);
+/* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
+ * QUANT_X8_ROWS) to dst (the same number of bytes, not overlapping src) as its x8 type. */
+void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int64_t n);
 
 /* Is type one this module computes with? (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
  * Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4; the same list as nt_type_supported;
@@ -377,12 +384,12 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
  * the range), matvec in tiles of RV rows, dot as a 1 × 1 tile. Every value is the tile
  * kernel's arithmetic on one row and one input, the same in every tile shape, so results
  * never depend on how rows or inputs are grouped. */
-/* The matvec and matmat of QUANT_TYPE_Q4_0X8 around a kernel set's
- * x8_tile(group, nb, acts, ab, Y, ldy, T): one group of 8 rows × T inputs (a compile-time
+/* The matvec and matmat of an x8 type (QUANT_TYPE_Q4_0X8, ...) around a kernel set's
+ * TILE(group, nb, acts, ab, Y, ldy, T): one group of 8 rows × T inputs (a compile-time
  * constant, at most TM <= 8). */
-#define QUANT_X8_TILE_CALL(TT) x8_tile(g, n / 32, a + (size_t)t * ab, ab, Y + t * ldy + r, ldy, TT)
-#define QUANT_DEF_X8_FNS(ATTR, TM)                                                           \
-    ATTR static void mm_q4_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
+#define QUANT_X8_TILE_CALL(TILE, TT) TILE(g, n / 32, a + (size_t)t * ab, ab, Y + t * ldy + r, ldy, TT)
+#define QUANT_DEF_X8_FNS(ATTR, NAME, TILE, TM)                                               \
+    ATTR static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
                                const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, \
                                int64_t ldy)                                                  \
     {                                                                                        \
@@ -390,23 +397,23 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {                                   \
             const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;                   \
             int64_t t = 0;                                                                   \
-            for (; t + (TM) <= nt; t += (TM)) QUANT_X8_TILE_CALL(TM);                        \
+            for (; t + (TM) <= nt; t += (TM)) QUANT_X8_TILE_CALL(TILE, TM);                  \
             if ((TM) > 4 && nt - t >= 4) {                                                   \
-                QUANT_X8_TILE_CALL((TM) > 4 ? 4 : 1);                                        \
+                QUANT_X8_TILE_CALL(TILE, (TM) > 4 ? 4 : 1);                                  \
                 t += 4;                                                                      \
             }                                                                                \
             switch (nt - t) {                                                                \
-            case 1: QUANT_X8_TILE_CALL(1); break;                                            \
-            case 2: QUANT_X8_TILE_CALL((TM) > 2 ? 2 : 1); break;                             \
-            case 3: QUANT_X8_TILE_CALL((TM) > 3 ? 3 : 1); break;                             \
+            case 1: QUANT_X8_TILE_CALL(TILE, 1); break;                                      \
+            case 2: QUANT_X8_TILE_CALL(TILE, (TM) > 2 ? 2 : 1); break;                       \
+            case 3: QUANT_X8_TILE_CALL(TILE, (TM) > 3 ? 3 : 1); break;                       \
             default: break;                                                                  \
             }                                                                                \
         }                                                                                    \
     }                                                                                        \
-    ATTR static void mv_q4_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
+    ATTR static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
                                const void *act, int64_t n, float *y)                         \
     {                                                                                        \
-        mm_q4_0x8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
+        mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
     }
 
 #define QUANT_TILE_CALL(T, R, TT)                                                            \

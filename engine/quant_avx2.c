@@ -1006,13 +1006,13 @@ QUANT_DEF_TILE_FNS(AVX2, q3_K, 1, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
 
-/* QUANT_TYPE_Q4_0X8 (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum row r.
- * Per 32-byte piece of a block, its low and high nibbles against each input's broadcast
- * 4-byte activation groups (VPMADDUBSW), summed in int16 lanes: 8 pair sums of at most
- * 2·15·127 stay within int16 (30480), so the sum is exact; then VPMADDWD by ones makes lane r
- * row r's int32 sum. Pieces in the outer loop keep 16 registers enough for T = 4. */
-AVX2 INLINE static void x8_tile(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
-                                float *Y, int64_t ldy, const int T)
+/* Q4_0X8 (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum row r. Per
+ * 32-byte piece of a block, its low and high nibbles against each input's broadcast 4-byte
+ * activation groups (VPMADDUBSW), summed in int16 lanes: 8 pair sums of at most 2·15·127
+ * stay within int16 (30480), so the sum is exact; then VPMADDWD by ones makes lane r row r's
+ * int32 sum. Pieces in the outer loop keep 16 registers enough for T = 4. */
+AVX2 INLINE static void x8_tile_q4(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
+                                   float *Y, int64_t ldy, const int T)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[TILE_MAX];
@@ -1042,7 +1042,41 @@ AVX2 INLINE static void x8_tile(const uint8_t *g, int64_t nb, const uint8_t *A, 
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-QUANT_DEF_X8_FNS(AVX2, 4)
+
+/* Q8_0X8: the bytes flipped back to signed values (XOR 0x80) and, as dot_ss, |w| × (a with
+ * w's sign) by VPMADDUBSW (pairs within int16: |w| <= 128, |a| <= 127), VPMADDWD by ones into
+ * int32 per piece. */
+AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
+                                   float *Y, int64_t ldy, const int T)
+{
+    const __m256i x80 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q8_0);
+        __m256i s[TILE_MAX];
+        TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
+            const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L)), x80);
+            const __m256i u = _mm256_sign_epi8(w, w);
+            TILE_FOR(t, T) {
+                const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
+                int32_t av;
+                memcpy(&av, a->qs + 4 * L, 4);
+                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(u, _mm256_sign_epi8(_mm256_set1_epi32(av), w)), ones));
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+        TILE_FOR(t, T) {
+            const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc[t]);
+        }
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+QUANT_DEF_X8_FNS(AVX2, q4_0x8, x8_tile_q4, 4)
+QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1062,6 +1096,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_NL] = {NULL, act32_prep, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
     [NT_TYPE_IQ4_XS] = {NULL, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
+    [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

@@ -1371,35 +1371,43 @@ AVX512 static void mm_q8_0_dec(const void *W, size_t row_bytes, int64_t r0, int6
         mm_q8_0(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
 }
 
-/* QUANT_TYPE_Q4_0X8 (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum row r.
- * A block's 8 nibble registers are unpacked once for the T inputs; each input's 4-byte
- * activation groups are broadcast against them (VPDPBUSD: unsigned nibbles × signed
- * activations), in two chains of four, from -8·isum. 256-bit registers: 512-bit operations
- * run in halves on Zen 4, and a group's 8 rows are what one register holds. */
+/* The x8 types (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum row r. A
+ * block's pieces are unpacked once for the T inputs; each input's 4-byte activation groups
+ * are broadcast against them (VPDPBUSD: unsigned quants × signed activations), in two chains,
+ * from the offset's product (-8·isum for Q4_0's nibbles, -128·isum for Q8_0X8's flipped
+ * bytes). 256-bit registers: 512-bit operations run in halves on Zen 4, and a group's 8 rows
+ * are what one register holds. Q is 0 for Q4_0X8 (4 pieces of nibbles), 1 for Q8_0X8 (8
+ * pieces of bytes). */
 AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
-                                  float *Y, int64_t ldy, const int T)
+                                  float *Y, int64_t ldy, const int T, const int Q)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const size_t gb = Q ? 8 * sizeof(quant_block_q8_0) : 8 * sizeof(quant_block_q4_0);
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_0);
-        __m256i w[8];
-        _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L));
-            w[L] = _mm256_and_si256(x, m4);
-            w[4 + L] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+        const uint8_t *blk = g + (size_t)b * gb;
+        __m256i w[8]; /* w[j] pairs with the activations' bytes 4j..4j+3 */
+        if (Q) {
+            _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++)
+                w[L] = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L));
+        } else {
+            _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L));
+                w[L] = _mm256_and_si256(x, m4);
+                w[4 + L] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+            }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
         TILE_FOR(t, T) {
             const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-            __m256i p0 = _mm256_set1_epi32(-8 * a->isum), p1 = _mm256_setzero_si256();
-            _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
+            __m256i p0 = _mm256_set1_epi32((Q ? -128 : -8) * a->isum), p1 = _mm256_setzero_si256();
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
                 int32_t lo, hi;
-                memcpy(&lo, a->qs + 4 * L, 4);
-                memcpy(&hi, a->qs + 16 + 4 * L, 4);
-                p0 = _mm256_dpbusd_epi32(p0, w[L], _mm256_set1_epi32(lo));
-                p1 = _mm256_dpbusd_epi32(p1, w[4 + L], _mm256_set1_epi32(hi));
+                memcpy(&lo, a->qs + 4 * j, 4);
+                memcpy(&hi, a->qs + 16 + 4 * j, 4);
+                p0 = _mm256_dpbusd_epi32(p0, w[j], _mm256_set1_epi32(lo));
+                p1 = _mm256_dpbusd_epi32(p1, w[4 + j], _mm256_set1_epi32(hi));
             }
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p0, p1)),
                                      _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc[t]);
@@ -1407,7 +1415,10 @@ AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t nb, const uint8_t *A
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-QUANT_DEF_X8_FNS(AVX512, 8)
+#define X8_TILE_Q4(g, nb, A, ab, Y, ldy, T) x8_tile(g, nb, A, ab, Y, ldy, T, 0)
+#define X8_TILE_Q8(g, nb, A, ab, Y, ldy, T) x8_tile(g, nb, A, ab, Y, ldy, T, 1)
+QUANT_DEF_X8_FNS(AVX512, q4_0x8, X8_TILE_Q4, 8)
+QUANT_DEF_X8_FNS(AVX512, q8_0x8, X8_TILE_Q8, 8)
 
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1427,6 +1438,7 @@ static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_NL] = {deq_iq4_nl, act32_prep, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
     [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
+    [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
 };
 
 const quant_kernels *nt_quant_avx512_kernels(int type)

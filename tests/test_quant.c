@@ -600,42 +600,39 @@ static void test_matmat(void)
         }
 }
 
-/* QUANT_TYPE_Q4_0X8: Q4_0 rows repacked by 8. Every kernel set gives the scalar set's bits
+/* The x8 types: Q4_0 and Q8_0 rows repacked by 8. Every kernel set gives the scalar set's bits
  * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of 8)
  * or batch; and the values are the original rows' dot products within test_dot_kernels' bound
  * (computed from the rows before repacking, so a repacking mistake the kernels share fails). */
-static void test_q4_0x8(void)
+static void x8_check(const qtype *t)
 {
-    rng_state = 808;
-    const qtype *t = NULL;
-    for (size_t q = 0; q < N_QTYPES; q++)
-        if (qtypes[q].type == NT_TYPE_Q4_0) t = &qtypes[q];
-    T_ASSERT(t);
+    const int x8 = nt_quant_x8_type(t->type);
+    T_ASSERT(x8 >= 0);
     const int64_t ns[] = {32, 544, 2048 + 32}, rows = 24, ntmax = 29, ldy = 27;
     const int64_t nts[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 24, 29};
     const int64_t ranges[][2] = {{0, 24}, {8, 16}, {16, 24}};
     for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
         const int64_t n = ns[c], nb = n / 32;
-        size_t rb = nt_type_row_bytes(NT_TYPE_Q4_0, n), ab = nt_quant_act_bytes(QUANT_TYPE_Q4_0X8, n);
-        T_EQ_INT(ab, nt_quant_act_bytes(NT_TYPE_Q4_0, n));
+        size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(x8, n);
+        T_EQ_INT(ab, nt_quant_act_bytes(t->type, n));
         uint8_t *W = malloc(rb * rows), *P = malloc(rb * rows), *acts = malloc(ab * ntmax);
         float *x = malloc((size_t)n * 4), *w = malloc((size_t)n * 4), *xh = malloc((size_t)n * 4);
         float *db = malloc((size_t)n * 4), *ref = malloc(sizeof(float) * ntmax * rows);
         float *Y = malloc(sizeof(float) * ntmax * ldy);
         T_ASSERT(W && P && acts && x && w && xh && db && ref && Y);
         for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
-        nt_quant_repack_q4_0x8(W, P, rows, n);
+        nt_quant_repack_x8(t->type, W, P, rows, n);
         for (int64_t k = 0; k < ntmax; k++) {
             for (int64_t i = 0; i < n; i++) x[i] = rng_unit() * (i % 5 == 0 ? 3.0f : 1.0f);
-            nt_quant_act_prepare_isa(QUANT_ISA_SCALAR, QUANT_TYPE_Q4_0X8, x, acts + k * ab, n);
+            nt_quant_act_prepare_isa(QUANT_ISA_SCALAR, x8, x, acts + k * ab, n);
         }
         /* the scalar set against the rows before repacking */
-        nt_quant_matmat_isa(QUANT_ISA_SCALAR, QUANT_TYPE_Q4_0X8, P, rb, 0, rows, acts, ab, ntmax, n, ref, rows);
+        nt_quant_matmat_isa(QUANT_ISA_SCALAR, x8, P, rb, 0, rows, acts, ab, ntmax, n, ref, rows);
         int bad = 0;
         for (int64_t k = 0; k < ntmax && !bad; k++) {
-            act_decode(NT_TYPE_Q4_0, acts + k * ab, x, n, xh, db);
+            act_decode(t->type, acts + k * ab, x, n, xh, db);
             for (int64_t r = 0; r < rows && !bad; r++) {
-                nt_quant_dequant_row(NT_TYPE_Q4_0, W + r * rb, w, n);
+                nt_quant_dequant_row(t->type, W + r * rb, w, n);
                 double refq = 0, Sq = 0;
                 for (int64_t i = 0; i < n; i++) {
                     refq += (double)w[i] * xh[i];
@@ -643,8 +640,8 @@ static void test_q4_0x8(void)
                 }
                 const double tol = 4.0 * ((double)nb + 16) * 0x1p-24 * Sq + 0x1p-24 * fabs(refq);
                 if (!(fabs(ref[k * rows + r] - refq) <= tol)) {
-                    t_fail(__FILE__, __LINE__, "n=%lld input %lld row %lld: %.9g vs %.9g (tol %.3g)",
-                           (long long)n, (long long)k, (long long)r, ref[k * rows + r], refq, tol);
+                    t_fail(__FILE__, __LINE__, "%s n=%lld input %lld row %lld: %.9g vs %.9g (tol %.3g)",
+                           tname(t->type), (long long)n, (long long)k, (long long)r, ref[k * rows + r], refq, tol);
                     bad = 1;
                 }
             }
@@ -656,15 +653,15 @@ static void test_q4_0x8(void)
                     const int64_t nt = nts[ci], r0 = ranges[g][0], r1 = ranges[g][1];
                     memset(Y, 0xff, sizeof(float) * ntmax * ldy);
                     if (nt == 1)
-                        nt_quant_matvec_isa(isa, QUANT_TYPE_Q4_0X8, P, rb, r0, r1, acts, n, Y);
+                        nt_quant_matvec_isa(isa, x8, P, rb, r0, r1, acts, n, Y);
                     else
-                        nt_quant_matmat_isa(isa, QUANT_TYPE_Q4_0X8, P, rb, r0, r1, acts, ab, nt, n, Y, ldy);
+                        nt_quant_matmat_isa(isa, x8, P, rb, r0, r1, acts, ab, nt, n, Y, ldy);
                     for (int64_t k = 0; k < ntmax && !bad; k++)
                         for (int64_t r = 0; r < ldy; r++) {
                             uint32_t want = k < nt && r >= r0 && r < r1 ? f2u(ref[k * rows + r]) : 0xffffffffu;
                             if (f2u(Y[k * ldy + r]) != want) {
-                                t_fail(__FILE__, __LINE__, "%s n=%lld batch %lld rows [%lld, %lld): input %lld row %lld: %.9g, scalar %.9g",
-                                       nt_quant_isa_name(isa), (long long)n, (long long)nt, (long long)r0,
+                                t_fail(__FILE__, __LINE__, "%s/%s n=%lld batch %lld rows [%lld, %lld): input %lld row %lld: %.9g, scalar %.9g",
+                                       tname(t->type), nt_quant_isa_name(isa), (long long)n, (long long)nt, (long long)r0,
                                        (long long)r1, (long long)k, (long long)r, Y[k * ldy + r],
                                        k < nt && r < rows ? ref[k * rows + r] : 0.0f);
                                 bad = 1;
@@ -676,6 +673,14 @@ static void test_q4_0x8(void)
         T_CHECK(!bad);
         free(W); free(P); free(acts); free(x); free(w); free(xh); free(db); free(ref); free(Y);
     }
+}
+
+static void test_x8(void)
+{
+    rng_state = 808;
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_Q4_K), -1);
+    for (size_t q = 0; q < N_QTYPES; q++)
+        if (nt_quant_x8_type(qtypes[q].type) >= 0) x8_check(&qtypes[q]);
 }
 
 /* A zero activation vector: scale 0, every dot exactly 0 (no NaN from 0/0). */
@@ -935,7 +940,7 @@ int main(void)
     T_RUN(test_dot_kernels);
     T_RUN(test_matvec_split);
     T_RUN(test_matmat);
-    T_RUN(test_q4_0x8);
+    T_RUN(test_x8);
     T_RUN(test_zero_activations);
     T_RUN(test_nonfinite_activations);
     T_RUN(test_f16_activations);
