@@ -762,18 +762,40 @@ static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
 
 int nt_quant_x8_type(int type)
 {
-    return type == NT_TYPE_Q4_0 ? QUANT_TYPE_Q4_0X8 : type == NT_TYPE_Q8_0 ? QUANT_TYPE_Q8_0X8 : -1;
+    switch (type) {
+    case NT_TYPE_Q4_0: return QUANT_TYPE_Q4_0X8;
+    case NT_TYPE_Q8_0: return QUANT_TYPE_Q8_0X8;
+    case NT_TYPE_Q4_K: return QUANT_TYPE_Q4_KX8;
+    default: return -1;
+    }
+}
+
+/* Q4_KX8's block group (quant.h) from the 8 rows' super-block b. */
+static void x8_repack_k4(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+{
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const quant_block_q4_K *x = (const quant_block_q4_K *)(const void *)(in + (size_t)r * rb) + b;
+        memcpy(out + 2 * r, &x->d, 2);
+        memcpy(out + 16 + 2 * r, &x->dmin, 2);
+        for (int k = 0; k < 3; k++) memcpy(out + 32 + 32 * k + 4 * r, x->scales + 4 * k, 4);
+        for (int k = 0; k < 4; k++)
+            for (int L = 0; L < 8; L++) memcpy(out + 128 + 32 * (8 * k + L) + 4 * r, x->qs + 32 * k + 4 * L, 4);
+    }
 }
 
 void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int64_t n)
 {
-    const int64_t nb = n / 32;
+    const int64_t nb = n / nt_type_block_len(type);
     const size_t bb = nt_type_block_bytes(type), rb = (size_t)nb * bb;
     for (int64_t g = 0; g < rows_ / QUANT_X8_ROWS; g++) {
         const uint8_t *in = (const uint8_t *)src + (size_t)g * QUANT_X8_ROWS * rb;
         uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
         for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb)
             for (int r = 0; r < QUANT_X8_ROWS; r++) {
+                if (type == NT_TYPE_Q4_K) {
+                    x8_repack_k4(in, rb, b, out);
+                    break;
+                }
                 const uint8_t *x = in + (size_t)r * rb + (size_t)b * bb; /* d, then the quants */
                 memcpy(out + 2 * r, x, 2);
                 for (size_t L = 0; L < (bb - 2) / 4; L++)
@@ -830,6 +852,50 @@ static void x8_group(const uint8_t *g, int64_t nb, bool q8, const uint8_t *acts,
 DEF_X8_SCALAR(q4_0x8, false)
 DEF_X8_SCALAR(q8_0x8, true)
 
+/* Q4_KX8 by quant.h's rule, one group of 8 rows against nt inputs. */
+static void mm_q4_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
+                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
+{
+    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
+        const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
+        for (int64_t t = 0; t < nt; t++) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
+            float acc[QUANT_X8_ROWS] = {0};
+            for (int64_t b = 0; b < n / 256; b++) {
+                const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_K);
+                for (int i = 0; i < QUANT_X8_ROWS; i++) {
+                    uint8_t sb[12], sc[8], m[8];
+                    for (int k = 0; k < 3; k++) memcpy(sb + 4 * k, blk + 32 + 32 * k + 4 * i, 4);
+                    k4_scales(sb, sc, m);
+                    int32_t s = 0, ms = 0;
+                    for (int j = 0; j < 8; j++) {
+                        const int8_t *av = a[b].qs + 32 * QUANT_K4_CHUNK(j);
+                        int32_t p = 0;
+                        for (int v = 0; v < 32; v++) {
+                            const uint8_t q = blk[128 + 32 * (8 * (j / 2) + v / 4) + 4 * i + v % 4];
+                            p += (j % 2 ? q >> 4 : q & 15) * av[v];
+                        }
+                        s += sc[j] * p;
+                        ms += m[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+                    }
+                    uint16_t d, dmin;
+                    memcpy(&d, blk + 2 * i, 2);
+                    memcpy(&dmin, blk + 16 + 2 * i, 2);
+                    acc[i] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[i]);
+                    acc[i] = fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a[b].d, acc[i]);
+                }
+            }
+            for (int i = 0; i < QUANT_X8_ROWS; i++) Y[t * ldy + r + i] = acc[i];
+        }
+    }
+}
+
+static void mv_q4_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
+                      int64_t n, float *y)
+{
+    mm_q4_kx8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
+}
+
 /* ------------------------------------------------------------------ dispatch ----- */
 
 static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
@@ -852,6 +918,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_MXFP4] = {deq_mxfp4, act32_prep, dot_mxfp4_act, NULL, NULL},
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
+    [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
 };
 
 bool nt_quant_type_supported(int type)
@@ -1052,7 +1119,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     case QUANT_TYPE_Q8_0X8:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
-    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS:
+    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8:
         return (size_t)(n / 256) * sizeof(quant_act256);
     default:
         return 0;

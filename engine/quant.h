@@ -186,28 +186,37 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0 and Q8_0 weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8), the
- * form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps its
- * 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at W + r·row_bytes)
- * as nb block groups: the 8 rows' f16 scales d, then 32-byte pieces, piece L holding 4 bytes
- * of each row in row order. Q4_0X8 (144-byte groups, 4 pieces): bytes 4L..4L+3 of each row's
- * qs (low nibbles: values 4L..4L+3, high nibbles: values 16+4L..16+4L+3). Q8_0X8 (272 bytes,
- * 8 pieces): values 4L..4L+3 of each row plus 128, as unsigned bytes (XOR 0x80), which is what
- * VPDPBUSD's unsigned operand wants. Why: a row of these formats has one scale per block, and
- * the one-row kernels spent most of their instructions on it (the scale's conversion and
- * product, a float multiply-add, a horizontal sum per row): Q4_0 ran at 13-16 GB/s from L2 as
- * from memory (TinyLlama's shape decoded at 0.78x llama.cpp, which repacks Q4_0 the same
- * way), and Q8_0 prompts needed four vector operations per row, input and 64 values. Eight
- * rows side by side make int32 lane r of a 256-bit register row r's sum: the quants against
- * the activations' 4-byte groups broadcast, scales converted 8 at a time, no horizontal sums.
- * Each row's value is, in every kernel set, bit for bit: acc = 0; for each block: s = sum
- * q·a (exact int32, q the signed value: Q4_0's nibble - 8); acc = fmaf(s, d·d_a, acc). Both
- * take their format's activation buffer (quant_act32). matvec and matmat take row ranges whose
- * ends are multiples of 8; there are no single-row functions (dequant_row, dot_act). */
+/* Q4_0, Q8_0 and Q4_K weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8),
+ * the form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps
+ * its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
+ * W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
+ * holding 4 bytes of each row in row order:
+ *   Q4_0X8 (144-byte groups): d[8], then piece L (0..3) bytes 4L..4L+3 of each row's qs (low
+ *     nibbles: values 4L..4L+3, high nibbles: values 16+4L..16+4L+3).
+ *   Q8_0X8 (272 bytes): d[8], then piece L (0..7) values 4L..4L+3 of each row plus 128, as
+ *     unsigned bytes (XOR 0x80), which is what VPDPBUSD's unsigned operand wants.
+ *   Q4_KX8 (1152 bytes): d[8], dmin[8], the 12 packed scale bytes as three pieces (piece k:
+ *     scale bytes 4k..4k+3 of each row), then piece 8k + L (k = 0..3, L = 0..7) bytes
+ *     32k+4L..32k+4L+3 of each row's qs (low nibbles: sub-block 2k, high: 2k+1).
+ * Why: these formats have a scale per 32 or 256 values, and the one-row kernels spent most of
+ * their instructions on it (conversions, products, a float multiply-add, a horizontal sum per
+ * row): Q4_0 ran at 13-16 GB/s from L2 as from memory (TinyLlama's shape decoded at 0.78x
+ * llama.cpp, which repacks Q4_0 the same way), Q4_K at 20-23 GB/s from memory, and Q8_0
+ * prompts took four vector operations per row, input and 64 values. Eight rows side by side
+ * make int32 lane r of a 256-bit register row r's sum: quants against the activations'
+ * 4-byte groups broadcast, scales converted 8 at a time, no horizontal sums. Each row's value
+ * is, in every kernel set, bit for bit (q the signed value, Q4_0's nibble - 8):
+ *   Q4_0X8, Q8_0X8: acc = 0; per block: s = sum q·a (exact int32); acc = fmaf(s, d·d_a, acc).
+ *   Q4_KX8: acc = 0; per super-block: s = sum_j sc_j · (sum of q·a over sub-block j),
+ *     m = sum_j m_j · (the activations' sum over sub-block j) (exact int32);
+ *     acc = fmaf(s, d·d_a, acc); acc = fmaf(-m, dmin·d_a, acc).
+ * They take their format's activation buffer. matvec and matmat take row ranges whose ends are
+ * multiples of 8; there are no single-row functions (dequant_row, dot_act). */
 #define QUANT_TYPE_Q4_0X8 (NT_TYPE_COUNT_ + 1)
 #define QUANT_TYPE_Q8_0X8 (NT_TYPE_COUNT_ + 2)
+#define QUANT_TYPE_Q4_KX8 (NT_TYPE_COUNT_ + 3)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 3)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 4)
 /* F16 decoding reads the binary16 copy of its activations only for rows longer than this;
  * shorter ones read the f32 copy (the same values, so the same bits). Converting the
  * activations costs an instruction per 16 values, which pays only where the f32 vector no
@@ -218,8 +227,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 /* The largest finite binary16, where F16 activations saturate. */
 #define QUANT_F16_MAX 65504.0f
 
-/* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, QUANT_TYPE_Q8_0X8 for Q8_0),
- * or -1 when it has none. */
+/* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, QUANT_TYPE_Q8_0X8 for Q8_0,
+ * QUANT_TYPE_Q4_KX8 for Q4_K), or -1 when it has none. */
 int nt_quant_x8_type(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * QUANT_X8_ROWS) to dst (the same number of bytes, not overlapping src) as its x8 type. */
@@ -385,9 +394,9 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
  * kernel's arithmetic on one row and one input, the same in every tile shape, so results
  * never depend on how rows or inputs are grouped. */
 /* The matvec and matmat of an x8 type (QUANT_TYPE_Q4_0X8, ...) around a kernel set's
- * TILE(group, nb, acts, ab, Y, ldy, T): one group of 8 rows × T inputs (a compile-time
+ * TILE(group, n, acts, ab, Y, ldy, T): one group of 8 rows of n values × T inputs (a compile-time
  * constant, at most TM <= 8). */
-#define QUANT_X8_TILE_CALL(TILE, TT) TILE(g, n / 32, a + (size_t)t * ab, ab, Y + t * ldy + r, ldy, TT)
+#define QUANT_X8_TILE_CALL(TILE, TT) TILE(g, n, a + (size_t)t * ab, ab, Y + t * ldy + r, ldy, TT)
 #define QUANT_DEF_X8_FNS(ATTR, NAME, TILE, TM)                                               \
     ATTR static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
                                const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, \
@@ -414,6 +423,54 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
                                const void *act, int64_t n, float *y)                         \
     {                                                                                        \
         mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
+    }
+
+/* Q4_KX8's scales, mins and float step for the AVX2 and AVX-512 sets (AVX2 instructions
+ * only): the 8 rows' sc0..sc3 and sc4..sc7 bytes per lane (as k4_unpack, for 8 rows at once)
+ * into SC[2], their mins as int16 pairs (m0, m2), (m1, m3), (m4, m6), (m5, m7) into MW[4];
+ * one input's sum_j m_j · (its sum over sub-block j) per row: VPMADDWD of those pairs
+ * against the input's sub-block sums so paired; and the rule's two multiply-adds. */
+#define QUANT_DEF_K4X8_HELPERS(ATTR)                                                         \
+    ATTR static inline void k4x8_scales(const uint8_t *blk, __m256i SC[2], __m256i MW[4])    \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m3f = _mm256_set1_epi8(0x3f);             \
+        const __m256i m03 = _mm256_set1_epi8(0x03), w00ff = _mm256_set1_epi16(0x00ff);       \
+        const __m256i W0 = _mm256_loadu_si256((const __m256i *)(blk + 32));                  \
+        const __m256i W1 = _mm256_loadu_si256((const __m256i *)(blk + 64));                  \
+        const __m256i W2 = _mm256_loadu_si256((const __m256i *)(blk + 96));                  \
+        SC[0] = _mm256_and_si256(W0, m3f);                                                   \
+        SC[1] = _mm256_or_si256(_mm256_and_si256(W2, m4),                                    \
+                                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(W0, 6), m03), 4)); \
+        const __m256i M03 = _mm256_and_si256(W1, m3f);                                       \
+        const __m256i M47 = _mm256_or_si256(                                                 \
+            _mm256_and_si256(_mm256_srli_epi32(W2, 4), m4),                                  \
+            _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(W1, 6), m03), 4));          \
+        MW[0] = _mm256_and_si256(M03, w00ff);                                                \
+        MW[1] = _mm256_srli_epi16(M03, 8);                                                   \
+        MW[2] = _mm256_and_si256(M47, w00ff);                                                \
+        MW[3] = _mm256_srli_epi16(M47, 8);                                                   \
+    }                                                                                        \
+    ATTR static inline __m256i k4x8_mins(const quant_act256 *a, const __m256i MW[4])         \
+    {                                                                                        \
+        const __m128i pairs = _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15); \
+        const __m256i bw = _mm256_broadcastsi128_si256(_mm_shuffle_epi8(                     \
+            _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)a->bsums),                       \
+                           _mm_loadu_si128((const __m128i *)(a->bsums + 8))), pairs));       \
+        return _mm256_add_epi32(                                                             \
+            _mm256_add_epi32(_mm256_madd_epi16(MW[0], _mm256_shuffle_epi32(bw, 0x00)),       \
+                             _mm256_madd_epi16(MW[1], _mm256_shuffle_epi32(bw, 0x55))),      \
+            _mm256_add_epi32(_mm256_madd_epi16(MW[2], _mm256_shuffle_epi32(bw, 0xaa)),       \
+                             _mm256_madd_epi16(MW[3], _mm256_shuffle_epi32(bw, 0xff))));     \
+    }                                                                                        \
+    /* the float step of one super-block for one input: isc = its sum_j sc_j · (q·a)_j */    \
+    ATTR static inline __m256 k4x8_acc(__m256 acc, __m256i isc, const uint8_t *blk,          \
+                                       const quant_act256 *a, const __m256i MW[4])           \
+    {                                                                                        \
+        const __m256 da = _mm256_set1_ps(a->d);                                              \
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));             \
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));   \
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isc), _mm256_mul_ps(d, da), acc);           \
+        return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(k4x8_mins(a, MW)), _mm256_mul_ps(dmin, da), acc); \
     }
 
 #define QUANT_TILE_CALL(T, R, TT)                                                            \

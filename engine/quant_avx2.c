@@ -1011,13 +1011,13 @@ QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
  * activation groups (VPMADDUBSW), summed in int16 lanes: 8 pair sums of at most 2·15·127
  * stay within int16 (30480), so the sum is exact; then VPMADDWD by ones makes lane r row r's
  * int32 sum. Pieces in the outer loop keep 16 registers enough for T = 4. */
-AVX2 INLINE static void x8_tile_q4(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
+AVX2 INLINE static void x8_tile_q4(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
                                    float *Y, int64_t ldy, const int T)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_0);
         __m256i s[TILE_MAX];
         TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
@@ -1046,13 +1046,13 @@ AVX2 INLINE static void x8_tile_q4(const uint8_t *g, int64_t nb, const uint8_t *
 /* Q8_0X8: the bytes flipped back to signed values (XOR 0x80) and, as dot_ss, |w| × (a with
  * w's sign) by VPMADDUBSW (pairs within int16: |w| <= 128, |a| <= 127), VPMADDWD by ones into
  * int32 per piece. */
-AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
+AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
                                    float *Y, int64_t ldy, const int T)
 {
     const __m256i x80 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q8_0);
         __m256i s[TILE_MAX];
         TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
@@ -1075,8 +1075,58 @@ AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t nb, const uint8_t *
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
+QUANT_DEF_K4X8_HELPERS(AVX2)
+
+/* Q4_KX8 (quant.h): as the AVX-512 tile, with VPMADDUBSW pair sums added in int16 over a
+ * sub-block's 8 pieces (8 · 2·15·127 = 30480: exact) and VPMADDWD by the row's scale in both
+ * int16 halves of its lane. Two inputs at a time fit the 16 registers. */
+AVX2 INLINE static __m256i k4x8_word(__m256i bytes, int j) /* byte j of each lane, as 2 int16 */
+{
+    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u | (unsigned)j * 0x10001u)),
+                                         _mm256_setr_epi32(0, 0x40004, 0x80008, 0xc000c, 0, 0x40004, 0x80008, 0xc000c));
+    return _mm256_shuffle_epi8(bytes, idx);
+}
+
+AVX2 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                   float *Y, int64_t ldy, const int T)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_K);
+        __m256i SC[2], MW[4];
+        k4x8_scales(blk, SC, MW);
+        __m256i isc[TILE_MAX];
+        TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            __m256i slo[TILE_MAX], shi[TILE_MAX];
+            TILE_FOR(t, T) slo[t] = shi[t] = _mm256_setzero_si256();
+            _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * (8 * k + L)));
+                const __m256i lo = _mm256_and_si256(x, m4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+                TILE_FOR(t, T) {
+                    const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
+                    int32_t al, ah;
+                    memcpy(&al, aq + 32 * QUANT_K4_CHUNK(2 * k) + 4 * L, 4);
+                    memcpy(&ah, aq + 32 * QUANT_K4_CHUNK(2 * k + 1) + 4 * L, 4);
+                    slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(al)));
+                    shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ah)));
+                }
+            }
+            const __m256i s0 = k4x8_word(SC[k >> 1], (2 * k) & 3), s1 = k4x8_word(SC[k >> 1], (2 * k + 1) & 3);
+            TILE_FOR(t, T) isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_madd_epi16(slo[t], s0),
+                                                                               _mm256_madd_epi16(shi[t], s1)));
+        }
+        TILE_FOR(t, T)
+            acc[t] = k4x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b, MW);
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+
 QUANT_DEF_X8_FNS(AVX2, q4_0x8, x8_tile_q4, 4)
 QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
+QUANT_DEF_X8_FNS(AVX2, q4_kx8, x8_tile_k4, 2)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1097,6 +1147,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_XS] = {NULL, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
+    [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

@@ -1378,14 +1378,14 @@ AVX512 static void mm_q8_0_dec(const void *W, size_t row_bytes, int64_t r0, int6
  * bytes). 256-bit registers: 512-bit operations run in halves on Zen 4, and a group's 8 rows
  * are what one register holds. Q is 0 for Q4_0X8 (4 pieces of nibbles), 1 for Q8_0X8 (8
  * pieces of bytes). */
-AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t nb, const uint8_t *A, size_t ab,
+AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
                                   float *Y, int64_t ldy, const int T, const int Q)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const size_t gb = Q ? 8 * sizeof(quant_block_q8_0) : 8 * sizeof(quant_block_q4_0);
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
+    for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * gb;
         __m256i w[8]; /* w[j] pairs with the activations' bytes 4j..4j+3 */
         if (Q) {
@@ -1415,10 +1415,57 @@ AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t nb, const uint8_t *A
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-#define X8_TILE_Q4(g, nb, A, ab, Y, ldy, T) x8_tile(g, nb, A, ab, Y, ldy, T, 0)
-#define X8_TILE_Q8(g, nb, A, ab, Y, ldy, T) x8_tile(g, nb, A, ab, Y, ldy, T, 1)
+#define X8_TILE_Q4(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 0)
+#define X8_TILE_Q8(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 1)
 QUANT_DEF_X8_FNS(AVX512, q4_0x8, X8_TILE_Q4, 8)
 QUANT_DEF_X8_FNS(AVX512, q8_0x8, X8_TILE_Q8, 8)
+
+QUANT_DEF_K4X8_HELPERS(AVX512)
+
+/* Q4_KX8 (quant.h): a group of 8 rows × T inputs, int32 lane r row r. Per chunk k of 64
+ * values, each of its 8 pieces is unpacked once for the T inputs (low nibbles: sub-block 2k,
+ * high: 2k+1) and VPDPBUSD-ed against each input's broadcast activation groups; a sub-block's
+ * sum then times the 8 rows' scales (VPMULLD); the scales and mins by quant.h's
+ * QUANT_DEF_K4X8_HELPERS. */
+AVX512 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                     float *Y, int64_t ldy, const int T)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), mff = _mm256_set1_epi32(0xff);
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_K);
+        __m256i SC[2], MW[4];
+        k4x8_scales(blk, SC, MW);
+        __m256i isc[TILE_MAX];
+        TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            __m256i plo[TILE_MAX], phi[TILE_MAX];
+            TILE_FOR(t, T) plo[t] = phi[t] = _mm256_setzero_si256();
+            _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
+                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * (8 * k + L)));
+                const __m256i lo = _mm256_and_si256(x, m4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+                TILE_FOR(t, T) {
+                    const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
+                    int32_t al, ah;
+                    memcpy(&al, aq + 32 * QUANT_K4_CHUNK(2 * k) + 4 * L, 4);
+                    memcpy(&ah, aq + 32 * QUANT_K4_CHUNK(2 * k + 1) + 4 * L, 4);
+                    plo[t] = _mm256_dpbusd_epi32(plo[t], lo, _mm256_set1_epi32(al));
+                    phi[t] = _mm256_dpbusd_epi32(phi[t], hi, _mm256_set1_epi32(ah));
+                }
+            }
+            const int sh = 16 * (k & 1);
+            const __m256i s0 = _mm256_and_si256(_mm256_srli_epi32(SC[k >> 1], sh), mff);
+            const __m256i s1 = _mm256_and_si256(_mm256_srli_epi32(SC[k >> 1], sh + 8), mff);
+            TILE_FOR(t, T) isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_mullo_epi32(plo[t], s0),
+                                                                               _mm256_mullo_epi32(phi[t], s1)));
+        }
+        TILE_FOR(t, T)
+            acc[t] = k4x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b, MW);
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+QUANT_DEF_X8_FNS(AVX512, q4_kx8, x8_tile_k4, 4)
 
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1439,6 +1486,7 @@ static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_XS] = {deq_iq4_xs, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
+    [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
 };
 
 const quant_kernels *nt_quant_avx512_kernels(int type)

@@ -600,7 +600,7 @@ static void test_matmat(void)
         }
 }
 
-/* The x8 types: Q4_0 and Q8_0 rows repacked by 8. Every kernel set gives the scalar set's bits
+/* The x8 types: Q4_0, Q8_0 and Q4_K rows repacked by 8. Every kernel set gives the scalar set's bits
  * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of 8)
  * or batch; and the values are the original rows' dot products within test_dot_kernels' bound
  * (computed from the rows before repacking, so a repacking mistake the kernels share fails). */
@@ -608,11 +608,12 @@ static void x8_check(const qtype *t)
 {
     const int x8 = nt_quant_x8_type(t->type);
     T_ASSERT(x8 >= 0);
-    const int64_t ns[] = {32, 544, 2048 + 32}, rows = 24, ntmax = 29, ldy = 27;
+    const int64_t bl = nt_type_block_len(t->type); /* 32, or 256 for Q4_K */
+    const int64_t ns[] = {bl, 17 * bl, 2048 + bl}, rows = 24, ntmax = 29, ldy = 27;
     const int64_t nts[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 24, 29};
     const int64_t ranges[][2] = {{0, 24}, {8, 16}, {16, 24}};
     for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
-        const int64_t n = ns[c], nb = n / 32;
+        const int64_t n = ns[c], nb = n / bl;
         size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(x8, n);
         T_EQ_INT(ab, nt_quant_act_bytes(t->type, n));
         uint8_t *W = malloc(rb * rows), *P = malloc(rb * rows), *acts = malloc(ab * ntmax);
@@ -636,7 +637,7 @@ static void x8_check(const qtype *t)
                 double refq = 0, Sq = 0;
                 for (int64_t i = 0; i < n; i++) {
                     refq += (double)w[i] * xh[i];
-                    Sq += fabs((double)xh[i] * w[i]);
+                    Sq += fabs((double)xh[i]) * (fabs((double)w[i]) + off_mag(t, W + r * rb, i / bl));
                 }
                 const double tol = 4.0 * ((double)nb + 16) * 0x1p-24 * Sq + 0x1p-24 * fabs(refq);
                 if (!(fabs(ref[k * rows + r] - refq) <= tol)) {
@@ -678,7 +679,7 @@ static void x8_check(const qtype *t)
 static void test_x8(void)
 {
     rng_state = 808;
-    T_EQ_INT(nt_quant_x8_type(NT_TYPE_Q4_K), -1);
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_Q6_K), -1);
     for (size_t q = 0; q < N_QTYPES; q++)
         if (nt_quant_x8_type(qtypes[q].type) >= 0) x8_check(&qtypes[q]);
 }
