@@ -766,20 +766,32 @@ int nt_quant_x8_type(int type)
     case NT_TYPE_Q4_0: return QUANT_TYPE_Q4_0X8;
     case NT_TYPE_Q8_0: return QUANT_TYPE_Q8_0X8;
     case NT_TYPE_Q4_K: return QUANT_TYPE_Q4_KX8;
+    case NT_TYPE_Q5_K: return QUANT_TYPE_Q5_KX8;
     default: return -1;
     }
 }
 
-/* Q4_KX8's block group (quant.h) from the 8 rows' super-block b. */
-static void x8_repack_k4(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+/* Where Q4_KX8's and Q5_KX8's qs pieces start in a block group (quant.h). */
+#define X8_K45_QS(qh) ((qh) ? 384 : 128)
+
+/* Q4_KX8's or Q5_KX8's block group from the 8 rows' super-block b. The two formats share
+ * d, dmin and scales at the same offsets; Q5_K has its qh before the qs. */
+static void x8_repack_k45(const uint8_t *in, size_t rb, int64_t b, bool qh, uint8_t *out)
 {
+    const size_t bb = qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K);
     for (int r = 0; r < QUANT_X8_ROWS; r++) {
-        const quant_block_q4_K *x = (const quant_block_q4_K *)(const void *)(in + (size_t)r * rb) + b;
-        memcpy(out + 2 * r, &x->d, 2);
-        memcpy(out + 16 + 2 * r, &x->dmin, 2);
-        for (int k = 0; k < 3; k++) memcpy(out + 32 + 32 * k + 4 * r, x->scales + 4 * k, 4);
+        const uint8_t *blk = in + (size_t)r * rb + (size_t)b * bb;
+        const quant_block_q4_K *x4 = (const quant_block_q4_K *)(const void *)blk;
+        const quant_block_q5_K *x5 = (const quant_block_q5_K *)(const void *)blk;
+        const uint8_t *qs = qh ? x5->qs : x4->qs;
+        memcpy(out + 2 * r, &x4->d, 2);
+        memcpy(out + 16 + 2 * r, &x4->dmin, 2);
+        for (int k = 0; k < 3; k++) memcpy(out + 32 + 32 * k + 4 * r, x4->scales + 4 * k, 4);
+        if (qh)
+            for (int L = 0; L < 8; L++) memcpy(out + 128 + 32 * L + 4 * r, x5->qh + 4 * L, 4);
         for (int k = 0; k < 4; k++)
-            for (int L = 0; L < 8; L++) memcpy(out + 128 + 32 * (8 * k + L) + 4 * r, x->qs + 32 * k + 4 * L, 4);
+            for (int L = 0; L < 8; L++)
+                memcpy(out + X8_K45_QS(qh) + 32 * (8 * k + L) + 4 * r, qs + 32 * k + 4 * L, 4);
     }
 }
 
@@ -792,8 +804,8 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
         uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
         for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb)
             for (int r = 0; r < QUANT_X8_ROWS; r++) {
-                if (type == NT_TYPE_Q4_K) {
-                    x8_repack_k4(in, rb, b, out);
+                if (type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K) {
+                    x8_repack_k45(in, rb, b, type == NT_TYPE_Q5_K, out);
                     break;
                 }
                 const uint8_t *x = in + (size_t)r * rb + (size_t)b * bb; /* d, then the quants */
@@ -852,17 +864,18 @@ static void x8_group(const uint8_t *g, int64_t nb, bool q8, const uint8_t *acts,
 DEF_X8_SCALAR(q4_0x8, false)
 DEF_X8_SCALAR(q8_0x8, true)
 
-/* Q4_KX8 by quant.h's rule, one group of 8 rows against nt inputs. */
-static void mm_q4_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
+/* Q4_KX8 and Q5_KX8 by quant.h's rule, groups of 8 rows against nt inputs. */
+static void x8_k45(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
+                   size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy, bool qh)
 {
+    const size_t gb = QUANT_X8_ROWS * (qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K));
     for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
         const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
         for (int64_t t = 0; t < nt; t++) {
             const quant_act256 *a = (const quant_act256 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
             float acc[QUANT_X8_ROWS] = {0};
             for (int64_t b = 0; b < n / 256; b++) {
-                const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_K);
+                const uint8_t *blk = g + (size_t)b * gb;
                 for (int i = 0; i < QUANT_X8_ROWS; i++) {
                     uint8_t sb[12], sc[8], m[8];
                     for (int k = 0; k < 3; k++) memcpy(sb + 4 * k, blk + 32 + 32 * k + 4 * i, 4);
@@ -872,8 +885,11 @@ static void mm_q4_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, c
                         const int8_t *av = a[b].qs + 32 * QUANT_K4_CHUNK(j);
                         int32_t p = 0;
                         for (int v = 0; v < 32; v++) {
-                            const uint8_t q = blk[128 + 32 * (8 * (j / 2) + v / 4) + 4 * i + v % 4];
-                            p += (j % 2 ? q >> 4 : q & 15) * av[v];
+                            const int at = 32 * (v / 4) + 4 * i + v % 4; /* piece v/4's byte */
+                            const uint8_t q = blk[X8_K45_QS(qh) + 32 * 8 * (j / 2) + at];
+                            int w = j % 2 ? q >> 4 : q & 15;
+                            if (qh) w |= ((blk[128 + at] >> j) & 1) << 4;
+                            p += w * av[v];
                         }
                         s += sc[j] * p;
                         ms += m[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
@@ -890,11 +906,20 @@ static void mm_q4_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, c
     }
 }
 
-static void mv_q4_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
-                      int64_t n, float *y)
-{
-    mm_q4_kx8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
-}
+#define DEF_X8_K45_SCALAR(NAME, QH)                                                          \
+    static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
+                          int64_t ldy)                                                       \
+    {                                                                                        \
+        x8_k45(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy, QH);                           \
+    }                                                                                        \
+    static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *act, int64_t n, float *y)                              \
+    {                                                                                        \
+        x8_k45(W, row_bytes, r0, r1, act, 0, 1, n, y, 0, QH);                                \
+    }
+DEF_X8_K45_SCALAR(q4_kx8, false)
+DEF_X8_K45_SCALAR(q5_kx8, true)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 
@@ -919,6 +944,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
+    [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
 };
 
 bool nt_quant_type_supported(int type)
@@ -1119,7 +1145,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     case QUANT_TYPE_Q8_0X8:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
-    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8:
+    case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8: case QUANT_TYPE_Q5_KX8:
         return (size_t)(n / 256) * sizeof(quant_act256);
     default:
         return 0;

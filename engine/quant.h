@@ -186,7 +186,7 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0, Q8_0 and Q4_K weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8),
+/* Q4_0, Q8_0, Q4_K and Q5_K weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8),
  * the form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps
  * its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
  * W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
@@ -198,6 +198,9 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *   Q4_KX8 (1152 bytes): d[8], dmin[8], the 12 packed scale bytes as three pieces (piece k:
  *     scale bytes 4k..4k+3 of each row), then piece 8k + L (k = 0..3, L = 0..7) bytes
  *     32k+4L..32k+4L+3 of each row's qs (low nibbles: sub-block 2k, high: 2k+1).
+ *   Q5_KX8 (1408 bytes): as Q4_KX8 with, between the scales and the qs, 8 pieces of the qh
+ *     bytes (piece L: qh[4L..4L+3] of each row, which hold the fifth bits of the values the
+ *     qs pieces (k, L) hold, in the same byte positions).
  * Why: these formats have a scale per 32 or 256 values, and the one-row kernels spent most of
  * their instructions on it (conversions, products, a float multiply-add, a horizontal sum per
  * row): Q4_0 ran at 13-16 GB/s from L2 as from memory (TinyLlama's shape decoded at 0.78x
@@ -207,7 +210,7 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * 4-byte groups broadcast, scales converted 8 at a time, no horizontal sums. Each row's value
  * is, in every kernel set, bit for bit (q the signed value, Q4_0's nibble - 8):
  *   Q4_0X8, Q8_0X8: acc = 0; per block: s = sum q·a (exact int32); acc = fmaf(s, d·d_a, acc).
- *   Q4_KX8: acc = 0; per super-block: s = sum_j sc_j · (sum of q·a over sub-block j),
+ *   Q4_KX8, Q5_KX8: acc = 0; per super-block: s = sum_j sc_j · (sum of q·a over sub-block j),
  *     m = sum_j m_j · (the activations' sum over sub-block j) (exact int32);
  *     acc = fmaf(s, d·d_a, acc); acc = fmaf(-m, dmin·d_a, acc).
  * They take their format's activation buffer. matvec and matmat take row ranges whose ends are
@@ -215,8 +218,9 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_TYPE_Q4_0X8 (NT_TYPE_COUNT_ + 1)
 #define QUANT_TYPE_Q8_0X8 (NT_TYPE_COUNT_ + 2)
 #define QUANT_TYPE_Q4_KX8 (NT_TYPE_COUNT_ + 3)
+#define QUANT_TYPE_Q5_KX8 (NT_TYPE_COUNT_ + 4)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 4)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 5)
 /* F16 decoding reads the binary16 copy of its activations only for rows longer than this;
  * shorter ones read the f32 copy (the same values, so the same bits). Converting the
  * activations costs an instruction per 16 values, which pays only where the f32 vector no
@@ -228,7 +232,7 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_F16_MAX 65504.0f
 
 /* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, QUANT_TYPE_Q8_0X8 for Q8_0,
- * QUANT_TYPE_Q4_KX8 for Q4_K), or -1 when it has none. */
+ * QUANT_TYPE_Q4_KX8 for Q4_K, QUANT_TYPE_Q5_KX8 for Q5_K), or -1 when it has none. */
 int nt_quant_x8_type(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * QUANT_X8_ROWS) to dst (the same number of bytes, not overlapping src) as its x8 type. */
@@ -425,7 +429,7 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
     }
 
-/* Q4_KX8's scales, mins and float step for the AVX2 and AVX-512 sets (AVX2 instructions
+/* Q4_KX8's and Q5_KX8's scales, mins and float step for the AVX2 and AVX-512 sets (AVX2 instructions
  * only): the 8 rows' sc0..sc3 and sc4..sc7 bytes per lane (as k4_unpack, for 8 rows at once)
  * into SC[2], their mins as int16 pairs (m0, m2), (m1, m3), (m4, m6), (m5, m7) into MW[4];
  * one input's sum_j m_j · (its sum over sub-block j) per row: VPMADDWD of those pairs
@@ -461,6 +465,20 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
                              _mm256_madd_epi16(MW[1], _mm256_shuffle_epi32(bw, 0x55))),      \
             _mm256_add_epi32(_mm256_madd_epi16(MW[2], _mm256_shuffle_epi32(bw, 0xaa)),       \
                              _mm256_madd_epi16(MW[3], _mm256_shuffle_epi32(bw, 0xff))));     \
+    }                                                                                        \
+    /* piece (k, L)'s values: low nibbles sub-block 2k, high 2k+1, with Q5_KX8's fifth bits */ \
+    ATTR static inline void k4x8_piece(const uint8_t *blk, int qh, int k, int L, __m256i *lo, \
+                                       __m256i *hi)                                          \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);              \
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + (qh ? 384 : 128) + 32 * (8 * k + L))); \
+        *lo = _mm256_and_si256(x, m4);                                                       \
+        *hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);                                 \
+        if (qh) {                                                                            \
+            const __m256i h = _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * L)), 2 * k); \
+            *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_slli_epi16(h, 4), b4));       \
+            *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_slli_epi16(h, 3), b4));       \
+        }                                                                                    \
     }                                                                                        \
     /* the float step of one super-block for one input: isc = its sum_j sc_j · (q·a)_j */    \
     ATTR static inline __m256 k4x8_acc(__m256 acc, __m256i isc, const uint8_t *blk,          \

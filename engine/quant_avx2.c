@@ -1077,9 +1077,9 @@ AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t n, const uint8_t *A
 }
 QUANT_DEF_K4X8_HELPERS(AVX2)
 
-/* Q4_KX8 (quant.h): as the AVX-512 tile, with VPMADDUBSW pair sums added in int16 over a
- * sub-block's 8 pieces (8 · 2·15·127 = 30480: exact) and VPMADDWD by the row's scale in both
- * int16 halves of its lane. Two inputs at a time fit the 16 registers. */
+/* Q4_KX8 and Q5_KX8 (QH, quant.h): as the AVX-512 tile, with VPMADDUBSW pair sums added in
+ * int16 (exact: see below) and VPMADDWD by the row's scale in both int16 halves of its lane.
+ * Two inputs at a time fit the 16 registers. */
 AVX2 INLINE static __m256i k4x8_word(__m256i bytes, int j) /* byte j of each lane, as 2 int16 */
 {
     const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u | (unsigned)j * 0x10001u)),
@@ -1087,24 +1087,25 @@ AVX2 INLINE static __m256i k4x8_word(__m256i bytes, int j) /* byte j of each lan
     return _mm256_shuffle_epi8(bytes, idx);
 }
 
-AVX2 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                   float *Y, int64_t ldy, const int T)
+AVX2 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                    float *Y, int64_t ldy, const int T, const int QH)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const size_t gb = QUANT_X8_ROWS * (QH ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K));
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_K);
+        const uint8_t *blk = g + (size_t)b * gb;
         __m256i SC[2], MW[4];
         k4x8_scales(blk, SC, MW);
         __m256i isc[TILE_MAX];
         TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            const __m256i s0 = k4x8_word(SC[k >> 1], (2 * k) & 3), s1 = k4x8_word(SC[k >> 1], (2 * k + 1) & 3);
             __m256i slo[TILE_MAX], shi[TILE_MAX];
             TILE_FOR(t, T) slo[t] = shi[t] = _mm256_setzero_si256();
             _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
-                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * (8 * k + L)));
-                const __m256i lo = _mm256_and_si256(x, m4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+                __m256i lo, hi;
+                k4x8_piece(blk, QH, k, L, &lo, &hi);
                 TILE_FOR(t, T) {
                     const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
                     int32_t al, ah;
@@ -1113,10 +1114,15 @@ AVX2 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t *A
                     slo[t] = _mm256_add_epi16(slo[t], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(al)));
                     shi[t] = _mm256_add_epi16(shi[t], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ah)));
                 }
+                /* int16 sums of 4 pieces of 5-bit values (4 · 2·31·127 = 31496), 8 of 4-bit */
+                if (L == 7 || (QH && L == 3)) {
+                    TILE_FOR(t, T) {
+                        isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_madd_epi16(slo[t], s0),
+                                                                           _mm256_madd_epi16(shi[t], s1)));
+                        slo[t] = shi[t] = _mm256_setzero_si256();
+                    }
+                }
             }
-            const __m256i s0 = k4x8_word(SC[k >> 1], (2 * k) & 3), s1 = k4x8_word(SC[k >> 1], (2 * k + 1) & 3);
-            TILE_FOR(t, T) isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_madd_epi16(slo[t], s0),
-                                                                               _mm256_madd_epi16(shi[t], s1)));
         }
         TILE_FOR(t, T)
             acc[t] = k4x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b, MW);
@@ -1126,7 +1132,10 @@ AVX2 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t *A
 
 QUANT_DEF_X8_FNS(AVX2, q4_0x8, x8_tile_q4, 4)
 QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
-QUANT_DEF_X8_FNS(AVX2, q4_kx8, x8_tile_k4, 2)
+#define X8_TILE_K4(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 0)
+#define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
+QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 2)
+QUANT_DEF_X8_FNS(AVX2, q5_kx8, X8_TILE_K5, 2)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1148,6 +1157,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
+    [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

@@ -1422,19 +1422,20 @@ QUANT_DEF_X8_FNS(AVX512, q8_0x8, X8_TILE_Q8, 8)
 
 QUANT_DEF_K4X8_HELPERS(AVX512)
 
-/* Q4_KX8 (quant.h): a group of 8 rows × T inputs, int32 lane r row r. Per chunk k of 64
+/* Q4_KX8 and Q5_KX8 (QH, quant.h): a group of 8 rows × T inputs, int32 lane r row r. Per chunk k of 64
  * values, each of its 8 pieces is unpacked once for the T inputs (low nibbles: sub-block 2k,
  * high: 2k+1) and VPDPBUSD-ed against each input's broadcast activation groups; a sub-block's
  * sum then times the 8 rows' scales (VPMULLD); the scales and mins by quant.h's
  * QUANT_DEF_K4X8_HELPERS. */
-AVX512 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                     float *Y, int64_t ldy, const int T)
+AVX512 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                      float *Y, int64_t ldy, const int T, const int QH)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), mff = _mm256_set1_epi32(0xff);
+    const __m256i mff = _mm256_set1_epi32(0xff);
+    const size_t gb = QUANT_X8_ROWS * (QH ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K));
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_K);
+        const uint8_t *blk = g + (size_t)b * gb;
         __m256i SC[2], MW[4];
         k4x8_scales(blk, SC, MW);
         __m256i isc[TILE_MAX];
@@ -1443,8 +1444,8 @@ AVX512 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t 
             __m256i plo[TILE_MAX], phi[TILE_MAX];
             TILE_FOR(t, T) plo[t] = phi[t] = _mm256_setzero_si256();
             _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
-                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * (8 * k + L)));
-                const __m256i lo = _mm256_and_si256(x, m4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+                __m256i lo, hi;
+                k4x8_piece(blk, QH, k, L, &lo, &hi);
                 TILE_FOR(t, T) {
                     const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
                     int32_t al, ah;
@@ -1465,7 +1466,10 @@ AVX512 INLINE static void x8_tile_k4(const uint8_t *g, int64_t n, const uint8_t 
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-QUANT_DEF_X8_FNS(AVX512, q4_kx8, x8_tile_k4, 4)
+#define X8_TILE_K4(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 0)
+#define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
+QUANT_DEF_X8_FNS(AVX512, q4_kx8, X8_TILE_K4, 4)
+QUANT_DEF_X8_FNS(AVX512, q5_kx8, X8_TILE_K5, 4)
 
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1487,6 +1491,7 @@ static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
+    [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
 };
 
 const quant_kernels *nt_quant_avx512_kernels(int type)
