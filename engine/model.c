@@ -682,39 +682,65 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
  * once, not twice; not those of the output matrix when it is the token embeddings, which the
  * embedding lookup keeps reading. rows counts every expert of an expert tensor (each one's
  * n_out is a multiple of 8 too, so their groups never straddle two experts). */
-static void model_pack_mat(nt_model *m, model_mat *w, int64_t rows, bool release)
+typedef struct model_pack_item {
+    model_mat *w;
+    int64_t rows;
+    bool release;
+    void *copy; /* the task's result, NULL when it could not allocate */
+} model_pack_item;
+
+/* One matrix: its copy in the x8 layout, then the file's pages of it released. */
+static void model_pack_task(void *ctx, int64_t task, int thread)
 {
-    const int x8 = nt_quant_x8_type(w->type);
-    if (!w->data || x8 < 0 || rows % QUANT_X8_ROWS != 0) return;
-    const size_t bytes = (size_t)rows * w->row_bytes;
-    void **list = realloc(m->packed, ((size_t)m->n_packed + 1) * sizeof *list);
-    if (!list) return;
-    m->packed = list;
-    void *copy = NULL;
-    if (posix_memalign(&copy, 64, bytes) != 0) return;
-    nt_quant_repack_x8(w->type, w->data, copy, rows, w->n_in);
+    model_pack_item *it = (model_pack_item *)ctx + task;
+    const model_mat *w = it->w;
+    const size_t bytes = (size_t)it->rows * w->row_bytes;
+    (void)thread;
+    if (posix_memalign(&it->copy, 64, bytes) != 0) {
+        it->copy = NULL;
+        return;
+    }
+    nt_quant_repack_x8(w->type, w->data, it->copy, it->rows, w->n_in);
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     const uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
     const uintptr_t hi = ((uintptr_t)w->data + bytes) & ~(page - 1);
-    if (release && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    m->packed[m->n_packed++] = copy;
-    w->data = copy;
-    w->type = x8;
+    if (it->release && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static void model_pack_add(model_pack_item *items, int *n, model_mat *w, int64_t rows, bool release)
+{
+    if (w->data && nt_quant_x8_type(w->type) >= 0 && rows % QUANT_X8_ROWS == 0)
+        items[(*n)++] = (model_pack_item){.w = w, .rows = rows, .release = release};
 }
 
 void nt_model_pack(nt_model *m)
 {
     m->pack_done = true;
+    const int cap = m->info.n_layer * MODEL_LAYER_MATS + 1;
+    model_pack_item *items = malloc((size_t)cap * sizeof *items);
+    int n = 0;
+    if (!items) return;
     for (int32_t il = 0; il < m->info.n_layer; il++) {
         model_layer *L = &m->layers[il];
         model_mat *lm[MODEL_LAYER_MATS];
         model_layer_mats(L, lm);
         for (int i = 0; i < MODEL_LAYER_MATS; i++) {
             const bool experts = lm[i] == &L->gate_exps || lm[i] == &L->up_exps || lm[i] == &L->down_exps;
-            model_pack_mat(m, lm[i], lm[i]->n_out * (experts ? m->n_expert : 1), true);
+            model_pack_add(items, &n, lm[i], lm[i]->n_out * (experts ? m->n_expert : 1), true);
         }
     }
-    model_pack_mat(m, &m->output, m->output.n_out, m->output.data != m->tok_embd.data);
+    model_pack_add(items, &n, &m->output, m->output.n_out, m->output.data != m->tok_embd.data);
+    m->packed = n ? malloc((size_t)n * sizeof *m->packed) : NULL;
+    if (n && !m->packed) n = 0;
+    /* the matrices on every thread (a 1.1B model's 620 MB of Q4_K: 0.41-0.51 s on one) */
+    nt_pool_run(m->pool, n, model_pack_task, items);
+    for (int i = 0; i < n; i++) {
+        if (!items[i].copy) continue;
+        m->packed[m->n_packed++] = items[i].copy;
+        items[i].w->type = nt_quant_x8_type(items[i].w->type);
+        items[i].w->data = items[i].copy;
+    }
+    free(items);
 }
 
 void nt_model_free(nt_model *m)

@@ -810,10 +810,12 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
                 }
                 const uint8_t *x = in + (size_t)r * rb + (size_t)b * bb; /* d, then the quants */
                 memcpy(out + 2 * r, x, 2);
-                for (size_t L = 0; L < (bb - 2) / 4; L++)
-                    for (int i = 0; i < 4; i++)
-                        out[16 + 32 * L + 4 * r + i] = type == NT_TYPE_Q8_0 ? x[2 + 4 * L + i] ^ 0x80
-                                                                           : x[2 + 4 * L + i];
+                for (size_t L = 0; L < (bb - 2) / 4; L++) {
+                    uint32_t v;
+                    memcpy(&v, x + 2 + 4 * L, 4);
+                    if (type == NT_TYPE_Q8_0) v ^= 0x80808080u;
+                    memcpy(out + 16 + 32 * L + 4 * r, &v, 4);
+                }
             }
     }
 }
