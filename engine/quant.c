@@ -767,7 +767,25 @@ int nt_quant_x8_type(int type)
     case NT_TYPE_Q8_0: return QUANT_TYPE_Q8_0X8;
     case NT_TYPE_Q4_K: return QUANT_TYPE_Q4_KX8;
     case NT_TYPE_Q5_K: return QUANT_TYPE_Q5_KX8;
+    case NT_TYPE_Q6_K: return QUANT_TYPE_Q6_KX8;
     default: return -1;
+    }
+}
+
+/* Q6_KX8's block group (quant.h) from the 8 rows' super-block b. */
+static void x8_repack_q6k(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+{
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const quant_block_q6_K *x = (const quant_block_q6_K *)(const void *)(in + (size_t)r * rb) + b;
+        memcpy(out + 2 * r, &x->d, 2);
+        for (int P = 0; P < 4; P++) memcpy(out + 16 + 32 * P + 4 * r, x->scales + 4 * P, 4);
+        for (int h = 0; h < 2; h++)
+            for (int L = 0; L < 8; L++) {
+                uint8_t *tri = out + 144 + 96 * (8 * h + L) + 4 * r;
+                memcpy(tri, x->ql + 64 * h + 4 * L, 4);
+                memcpy(tri + 32, x->ql + 64 * h + 32 + 4 * L, 4);
+                memcpy(tri + 64, x->qh + 32 * h + 4 * L, 4);
+            }
     }
 }
 
@@ -804,6 +822,10 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
         uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
         for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb)
             for (int r = 0; r < QUANT_X8_ROWS; r++) {
+                if (type == NT_TYPE_Q6_K) {
+                    x8_repack_q6k(in, rb, b, out);
+                    break;
+                }
                 if (type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K) {
                     x8_repack_k45(in, rb, b, type == NT_TYPE_Q5_K, out);
                     break;
@@ -923,6 +945,45 @@ static void x8_k45(const void *W, size_t row_bytes, int64_t r0, int64_t r1, cons
 DEF_X8_K45_SCALAR(q4_kx8, false)
 DEF_X8_K45_SCALAR(q5_kx8, true)
 
+/* Q6_KX8 by quant.h's rule. The pieces (h, L) hold value 128h + 32j + 4L + i of row r at
+ * byte 4r + i (ql's at 32·(j & 1), qh's at 64). */
+static void mm_q6_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
+                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
+{
+    const size_t gb = QUANT_X8_ROWS * sizeof(quant_block_q6_K);
+    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
+        const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
+        for (int64_t t = 0; t < nt; t++) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
+            float acc[QUANT_X8_ROWS] = {0};
+            for (int64_t b = 0; b < n / 256; b++) {
+                const uint8_t *blk = g + (size_t)b * gb;
+                for (int i = 0; i < QUANT_X8_ROWS; i++) {
+                    int32_t s = 0;
+                    for (int v = 0; v < 256; v++) {
+                        const int h = v / 128, j = v % 128 / 32, l = v % 32;
+                        const uint8_t *tri = blk + 144 + 96 * (8 * h + l / 4) + 4 * i + l % 4;
+                        const uint8_t ql = tri[32 * (j & 1)], qh = tri[64];
+                        const int q = (j < 2 ? ql & 15 : ql >> 4) | ((qh >> (2 * j)) & 3) << 4;
+                        const int sc = (int8_t)blk[16 + 32 * (v / 64) + 4 * i + v / 16 % 4];
+                        s += sc * (q - 32) * a[b].qs[v];
+                    }
+                    uint16_t d;
+                    memcpy(&d, blk + 2 * i, 2);
+                    acc[i] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[i]);
+                }
+            }
+            for (int i = 0; i < QUANT_X8_ROWS; i++) Y[t * ldy + r + i] = acc[i];
+        }
+    }
+}
+
+static void mv_q6_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
+                      int64_t n, float *y)
+{
+    mm_q6_kx8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
+}
+
 /* ------------------------------------------------------------------ dispatch ----- */
 
 static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
@@ -947,6 +1008,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
+    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
 };
 
 bool nt_quant_type_supported(int type)
@@ -1148,6 +1210,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8: case QUANT_TYPE_Q5_KX8:
+    case QUANT_TYPE_Q6_KX8:
         return (size_t)(n / 256) * sizeof(quant_act256);
     default:
         return 0;

@@ -186,7 +186,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0, Q8_0, Q4_K and Q5_K weights repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8),
+/* Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights repacked in groups of QUANT_X8_ROWS rows
+ * (nt_quant_repack_x8),
  * the form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps
  * its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
  * W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
@@ -201,6 +202,13 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *   Q5_KX8 (1408 bytes): as Q4_KX8 with, between the scales and the qs, 8 pieces of the qh
  *     bytes (piece L: qh[4L..4L+3] of each row, which hold the fifth bits of the values the
  *     qs pieces (k, L) hold, in the same byte positions).
+ *   Q6_KX8 (1680 bytes): d[8], 4 pieces of the int8 scales (piece P: scales[4P..4P+3]), then
+ *     for each half h and L = 0..7 three pieces: ql[64h + 4L..+3] and ql[64h + 32 + 4L..+3]
+ *     (low nibbles: values 128h + 32c + 4L.. of quarter c = 0, 1 of the half, high nibbles
+ *     those of quarter c + 2), and qh[32h + 4L..+3] (bits 2j and 2j+1: the top bits of
+ *     quarter j's values there). Kept together so that a pass over a half reads forward:
+ *     with all ql pieces first and the qh ones 1 KB later, decoding read two interleaved
+ *     streams and fell from 21 to 8-13 GB/s from memory (as two rows read side by side do).
  * Why: these formats have a scale per 32 or 256 values, and the one-row kernels spent most of
  * their instructions on it (conversions, products, a float multiply-add, a horizontal sum per
  * row): Q4_0 ran at 13-16 GB/s from L2 as from memory (TinyLlama's shape decoded at 0.78x
@@ -213,14 +221,17 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *   Q4_KX8, Q5_KX8: acc = 0; per super-block: s = sum_j sc_j · (sum of q·a over sub-block j),
  *     m = sum_j m_j · (the activations' sum over sub-block j) (exact int32);
  *     acc = fmaf(s, d·d_a, acc); acc = fmaf(-m, dmin·d_a, acc).
+ *   Q6_KX8: acc = 0; per super-block: s = sum_g sc_g · (sum of (q - 32)·a over the 16 values
+ *     of group g) (exact int32); acc = fmaf(s, d·d_a, acc).
  * They take their format's activation buffer. matvec and matmat take row ranges whose ends are
  * multiples of 8; there are no single-row functions (dequant_row, dot_act). */
 #define QUANT_TYPE_Q4_0X8 (NT_TYPE_COUNT_ + 1)
 #define QUANT_TYPE_Q8_0X8 (NT_TYPE_COUNT_ + 2)
 #define QUANT_TYPE_Q4_KX8 (NT_TYPE_COUNT_ + 3)
 #define QUANT_TYPE_Q5_KX8 (NT_TYPE_COUNT_ + 4)
+#define QUANT_TYPE_Q6_KX8 (NT_TYPE_COUNT_ + 5)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 5)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 6)
 /* F16 decoding reads the binary16 copy of its activations only for rows longer than this;
  * shorter ones read the f32 copy (the same values, so the same bits). Converting the
  * activations costs an instruction per 16 values, which pays only where the f32 vector no
@@ -232,7 +243,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_F16_MAX 65504.0f
 
 /* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, QUANT_TYPE_Q8_0X8 for Q8_0,
- * QUANT_TYPE_Q4_KX8 for Q4_K, QUANT_TYPE_Q5_KX8 for Q5_K), or -1 when it has none. */
+ * QUANT_TYPE_Q4_KX8 for Q4_K, QUANT_TYPE_Q5_KX8 for Q5_K, QUANT_TYPE_Q6_KX8 for Q6_K), or -1
+ * when it has none. */
 int nt_quant_x8_type(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * QUANT_X8_ROWS) to dst (the same number of bytes, not overlapping src) as its x8 type. */
@@ -489,6 +501,53 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));   \
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isc), _mm256_mul_ps(d, da), acc);           \
         return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(k4x8_mins(a, MW)), _mm256_mul_ps(dmin, da), acc); \
+    }
+
+/* Q6_KX8's pieces, offset term and float step for the AVX2 and AVX-512 sets (AVX2 only):
+ * quarter j of half h, piece L: the 8 rows' 6-bit values (0..63); group g's scale as int32
+ * per row; one input's sum_g sc_g · bsums[g] per row (VPMADDWD of the rows' scales, even and
+ * odd bytes as int16, against the input's bsums paired alike). */
+#define QUANT_DEF_Q6X8_HELPERS(ATTR)                                                         \
+    ATTR static inline __m256i q6x8_piece(const uint8_t *blk, int h, int j, int L)           \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);              \
+        const uint8_t *tri = blk + 144 + 96 * (8 * h + L);                                   \
+        const __m256i ql = _mm256_loadu_si256((const __m256i *)(tri + 32 * (j & 1)));         \
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(tri + 64));                  \
+        const __m256i lo = j < 2 ? _mm256_and_si256(ql, m4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4); \
+        return _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m3), 4)); \
+    }                                                                                        \
+    ATTR static inline __m256i q6x8_scale(const uint8_t *blk, int g)                         \
+    {                                                                                        \
+        const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (g / 4)));    \
+        return _mm256_srai_epi32(_mm256_slli_epi32(p, 24 - 8 * (g % 4)), 24);               \
+    }                                                                                        \
+    ATTR static inline __m256i q6x8_offset(const uint8_t *blk, const quant_act256 *a)        \
+    {                                                                                        \
+        const __m128i pairs = _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15); \
+        __m256i o = _mm256_setzero_si256();                                                  \
+        for (int half = 0; half < 2; half++) {                                               \
+            const __m256i bw = _mm256_broadcastsi128_si256(                                  \
+                _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(a->bsums + 8 * half)), pairs)); \
+            for (int q = 0; q < 2; q++) {                                                    \
+                const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (2 * half + q))); \
+                const __m256i ev = _mm256_srai_epi16(_mm256_slli_epi16(p, 8), 8);            \
+                const __m256i od = _mm256_srai_epi16(p, 8);                                  \
+                const __m256i b_ev = q ? _mm256_shuffle_epi32(bw, 0xaa) : _mm256_shuffle_epi32(bw, 0x00); \
+                const __m256i b_od = q ? _mm256_shuffle_epi32(bw, 0xff) : _mm256_shuffle_epi32(bw, 0x55); \
+                o = _mm256_add_epi32(o, _mm256_add_epi32(_mm256_madd_epi16(ev, b_ev),        \
+                                                         _mm256_madd_epi16(od, b_od)));      \
+            }                                                                                \
+        }                                                                                    \
+        return o;                                                                            \
+    }                                                                                        \
+    /* the rule's multiply-add for one input: isc = its sum_g sc_g · (q·a)_g */              \
+    ATTR static inline __m256 q6x8_acc(__m256 acc, __m256i isc, const uint8_t *blk,          \
+                                       const quant_act256 *a)                                \
+    {                                                                                        \
+        const __m256i s = _mm256_sub_epi32(isc, _mm256_slli_epi32(q6x8_offset(blk, a), 5));  \
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));             \
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc); \
     }
 
 #define QUANT_TILE_CALL(T, R, TT)                                                            \

@@ -1079,7 +1079,7 @@ QUANT_DEF_K4X8_HELPERS(AVX2)
 
 /* Q4_KX8 and Q5_KX8 (QH, quant.h): as the AVX-512 tile, with VPMADDUBSW pair sums added in
  * int16 (exact: see below) and VPMADDWD by the row's scale in both int16 halves of its lane.
- * Two inputs at a time fit the 16 registers. */
+ * Tiles of 4 inputs: 1.2-1.5x tiles of 2 (matmat of 64 inputs, one thread). */
 AVX2 INLINE static __m256i k4x8_word(__m256i bytes, int j) /* byte j of each lane, as 2 int16 */
 {
     const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)(0x80008000u | (unsigned)j * 0x10001u)),
@@ -1130,12 +1130,54 @@ AVX2 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t *
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
 
+QUANT_DEF_Q6X8_HELPERS(AVX2)
+
+/* Q6_KX8: as the AVX-512 tile, with VPMADDUBSW pair sums of two pieces added in int16 (2 ·
+ * 2·63·127 = 32004: exact) and VPMADDWD by the group's scale in both int16 halves of each
+ * row's lane. */
+AVX2 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                    float *Y, int64_t ldy, const int T)
+{
+    const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q6_K);
+        __m256i isc[TILE_MAX];
+        TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+                _Pragma("GCC unroll 2") for (int gi = 0; gi < 2; gi++) {
+                    const __m256i s32 = q6x8_scale(blk, 8 * h + 2 * j + gi);
+                    const __m256i sw = _mm256_or_si256(_mm256_and_si256(s32, lo16), _mm256_slli_epi32(s32, 16));
+                    _Pragma("GCC unroll 2") for (int pp = 0; pp < 2; pp++) {
+                        const int L = 4 * gi + 2 * pp;
+                        const __m256i q0 = q6x8_piece(blk, h, j, L), q1 = q6x8_piece(blk, h, j, L + 1);
+                        TILE_FOR(t, T) {
+                            const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs
+                                               + 128 * h + 32 * j + 4 * L;
+                            int32_t a0, a1;
+                            memcpy(&a0, aq, 4);
+                            memcpy(&a1, aq + 4, 4);
+                            const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_set1_epi32(a0)),
+                                                                 _mm256_maddubs_epi16(q1, _mm256_set1_epi32(a1)));
+                            isc[t] = _mm256_add_epi32(isc[t], _mm256_madd_epi16(s16, sw));
+                        }
+                    }
+                }
+        TILE_FOR(t, T)
+            acc[t] = q6x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b);
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+
 QUANT_DEF_X8_FNS(AVX2, q4_0x8, x8_tile_q4, 4)
 QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
 #define X8_TILE_K4(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 0)
 #define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
-QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 2)
-QUANT_DEF_X8_FNS(AVX2, q5_kx8, X8_TILE_K5, 2)
+QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 4)
+QUANT_DEF_X8_FNS(AVX2, q5_kx8, X8_TILE_K5, 4)
+QUANT_DEF_X8_FNS(AVX2, q6_kx8, x8_tile_q6k, 4)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1158,6 +1200,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
+    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

@@ -1471,6 +1471,49 @@ AVX512 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t
 QUANT_DEF_X8_FNS(AVX512, q4_kx8, X8_TILE_K4, 4)
 QUANT_DEF_X8_FNS(AVX512, q5_kx8, X8_TILE_K5, 4)
 
+QUANT_DEF_Q6X8_HELPERS(AVX512)
+
+/* Q6_KX8 (quant.h): a group of 8 rows × T inputs, int32 lane r row r. Each quarter's 8
+ * pieces (6-bit values from ql and qh) are unpacked once for the T inputs and VPDPBUSD-ed
+ * against their broadcast activation groups, the first 4 pieces (16 values) and the last 4
+ * apart, each times its group's scales (VPMULLD); the -32 offset as 32 · sum_g sc_g · bsums[g]
+ * per input. */
+AVX512 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                      float *Y, int64_t ldy, const int T)
+{
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q6_K);
+        __m256i isc[TILE_MAX];
+        TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                const __m256i sa = q6x8_scale(blk, 8 * h + 2 * j), sb = q6x8_scale(blk, 8 * h + 2 * j + 1);
+                __m256i pa[TILE_MAX], pb[TILE_MAX];
+                TILE_FOR(t, T) pa[t] = pb[t] = _mm256_setzero_si256();
+                _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
+                    const __m256i q = q6x8_piece(blk, h, j, L);
+                    TILE_FOR(t, T) {
+                        const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
+                        int32_t av;
+                        memcpy(&av, aq + 128 * h + 32 * j + 4 * L, 4);
+                        if (L < 4)
+                            pa[t] = _mm256_dpbusd_epi32(pa[t], q, _mm256_set1_epi32(av));
+                        else
+                            pb[t] = _mm256_dpbusd_epi32(pb[t], q, _mm256_set1_epi32(av));
+                    }
+                }
+                TILE_FOR(t, T) isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_mullo_epi32(pa[t], sa),
+                                                                                   _mm256_mullo_epi32(pb[t], sb)));
+            }
+        TILE_FOR(t, T)
+            acc[t] = q6x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b);
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+QUANT_DEF_X8_FNS(AVX512, q6_kx8, x8_tile_q6k, 4)
+
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
     [NT_TYPE_F16] = {deq_f16, act_f16_prep, dot_f16, mv_f16h, mm_f16h},
@@ -1492,6 +1535,7 @@ static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
+    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
 };
 
 const quant_kernels *nt_quant_avx512_kernels(int type)

@@ -600,7 +600,7 @@ static void test_matmat(void)
         }
 }
 
-/* The x8 types: Q4_0, Q8_0 and Q4_K rows repacked by 8. Every kernel set gives the scalar set's bits
+/* The x8 types: Q4_0, Q8_0, Q4_K, Q5_K and Q6_K rows repacked by 8. Every kernel set gives the scalar set's bits
  * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of 8)
  * or batch; and the values are the original rows' dot products within test_dot_kernels' bound
  * (computed from the rows before repacking, so a repacking mistake the kernels share fails). */
@@ -608,7 +608,7 @@ static void x8_check(const qtype *t)
 {
     const int x8 = nt_quant_x8_type(t->type);
     T_ASSERT(x8 >= 0);
-    const int64_t bl = nt_type_block_len(t->type); /* 32, or 256 for Q4_K */
+    const int64_t bl = nt_type_block_len(t->type); /* 32, or 256 for the K formats */
     const int64_t ns[] = {bl, 17 * bl, 2048 + bl}, rows = 24, ntmax = 29, ldy = 27;
     const int64_t nts[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 24, 29};
     const int64_t ranges[][2] = {{0, 24}, {8, 16}, {16, 24}};
@@ -679,7 +679,7 @@ static void x8_check(const qtype *t)
 static void test_x8(void)
 {
     rng_state = 808;
-    T_EQ_INT(nt_quant_x8_type(NT_TYPE_Q6_K), -1);
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_IQ4_XS), -1);
     for (size_t q = 0; q < N_QTYPES; q++)
         if (nt_quant_x8_type(qtypes[q].type) >= 0) x8_check(&qtypes[q]);
 }
