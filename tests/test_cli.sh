@@ -236,6 +236,9 @@ check "bench --json: every line one object with its test's name" \
     sh -c "[ -s '$tmp/bench.out' ] && ! grep -qv '^{\"test\":\"[a-z0-9_]*\",.*[0-9\"]}\$' '$tmp/bench.out'"
 check "bench caches its model" [ -f "$tmp/cache/natter/bench/quick-shape.v1.q8_0.gguf" ]
 check "bench runs its Q8_0, F16 and Q4_K models, dense and MoE" [ "$(grep -c '"test":"pp128"' "$tmp/bench.out")" -eq 6 ]
+# int8 products are not bounded by the f32 FMA peak: no fraction of it for quantized weights
+check "bench: no FMA-peak fraction for Q8_0 and Q4_K prompts" \
+    sh -c "! grep -E '\"test\":\"pp128\".*\"type\":\"Q(8_0|4_K)\".*fraction_of_fma_peak' '$tmp/bench.out'"
 # A mixture of experts reads only the experts a token picks: 2 of 8 here, so much less than
 # its file per token (a dense model reads nearly all of its file).
 moe_file=$(wc -c <"$tmp/cache/natter/bench/quick-moe-shape.v1.q8_0.gguf" 2>/dev/null || echo 0)
