@@ -714,6 +714,24 @@ static void model_pack_add(model_pack_item *items, int *n, model_mat *w, int64_t
         items[(*n)++] = (model_pack_item){.w = w, .rows = rows, .release = release};
 }
 
+/* Bytes the copies may take: 80% of the memory the kernel says is available (MemAvailable,
+ * which counts the page cache holding the model's file, whose pages the copies give back).
+ * Why a limit at all: mapped file pages can be dropped and read again under memory pressure,
+ * copies cannot, so a model larger than the memory, which runs from the mapping (slowly),
+ * would instead be killed. Without /proc/meminfo: half the physical memory. */
+static size_t model_pack_budget(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb > 0) return (size_t)(kb / 5 * 4) * 1024;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : SIZE_MAX;
+}
+
 void nt_model_pack(nt_model *m)
 {
     m->pack_done = true;
@@ -731,6 +749,16 @@ void nt_model_pack(nt_model *m)
         }
     }
     model_pack_add(items, &n, &m->output, m->output.n_out, m->output.data != m->tok_embd.data);
+    /* in order while they fit the budget; the others keep the file's layout */
+    size_t budget = model_pack_budget(), total = 0;
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t bytes = (size_t)items[i].rows * items[i].w->row_bytes;
+        if (bytes > budget - total) continue;
+        total += bytes;
+        items[kept++] = items[i];
+    }
+    n = kept;
     m->packed = n ? malloc((size_t)n * sizeof *m->packed) : NULL;
     if (n && !m->packed) n = 0;
     /* the matrices on every thread (a 1.1B model's 620 MB of Q4_K: 0.41-0.51 s on one) */
