@@ -672,16 +672,16 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
     return rc;
 }
 
-/* Q4_0, Q8_0, Q4_K, Q5_K and Q6_K matrices are multiplied in groups of 8 rows (quant.h, the
- * x8 types: decoding up to 2-3x faster, prompts 2-3x). The copies are made on the first
- * forward pass, not at load, so that loading still reads no weights (the chat is drawn before
- * they page in); the first prompt pays about one more pass over those weights. Afterwards the
- * file's pages of each repacked matrix are released (MADV_DONTNEED: the mapping is private and
- * never written, so a later read, as the model hash's, gets the file's bytes again) so that
- * the weights stay resident once, not twice; not those of the output matrix when it is the
- * token embeddings, which the embedding lookup keeps reading. rows counts every expert of an
- * expert tensor, whose n_out must be a multiple of 8 too, so that no group straddles two
- * experts. */
+/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K matrices are multiplied in groups of 8
+ * rows (quant.h, the x8 types: decoding up to 2-3x faster, prompts 2-3x). The copies are made
+ * on the first forward pass, not at load, so that loading still reads no weights (the chat is
+ * drawn before they page in); the first prompt pays about one more pass over those weights.
+ * Afterwards the file's pages of each repacked matrix are released (MADV_DONTNEED: the
+ * mapping is private and never written, so a later read, as the model hash's, gets the file's
+ * bytes again) so that the weights stay resident once, not twice; not those of the output
+ * matrix when it is the token embeddings, which the embedding lookup keeps reading. rows
+ * counts every expert of an expert tensor, whose n_out must be a multiple of 8 too, so that
+ * no group straddles two experts. */
 typedef struct model_pack_item {
     model_mat *w;
     int64_t rows;

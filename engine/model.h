@@ -160,7 +160,7 @@ struct nt_model {
     model_layer *layers;  /* (n_layer) */
     float **owned;        /* f32 copies of vectors that were not plain aligned F32 */
     int n_owned;
-    void **packed;        /* the x8 copies of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K matrices (nt_model_pack) */
+    void **packed;        /* the x8 copies of Q4_0..Q8_0 and Q4_K..Q6_K matrices (nt_model_pack) */
     int n_packed;
     bool pack_done;       /* nt_model_pack has run */
 
@@ -172,9 +172,10 @@ struct nt_model {
     model_scratch s;
 };
 
-/* Repacks the Q4_0, Q8_0, Q4_K, Q5_K and Q6_K matrices the forward pass multiplies (the x8
- * types) into memory of their own, once (nt_forward_batch's first call runs it). A matrix it
- * cannot repack (rows not a multiple of 8, or no memory) stays as it is, computed as before. */
+/* Repacks the Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K matrices the forward pass
+ * multiplies (the x8 types) into memory of their own, once (nt_forward_batch's first call runs
+ * it). A matrix it cannot repack (rows not a multiple of 8, no memory, or more than the memory
+ * budget) stays as it is, computed as before. */
 void nt_model_pack(nt_model *m);
 
 /* forward.c */

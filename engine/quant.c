@@ -768,7 +768,30 @@ int nt_quant_x8_type(int type)
     case NT_TYPE_Q4_K: return QUANT_TYPE_Q4_KX8;
     case NT_TYPE_Q5_K: return QUANT_TYPE_Q5_KX8;
     case NT_TYPE_Q6_K: return QUANT_TYPE_Q6_KX8;
+    case NT_TYPE_Q4_1: return QUANT_TYPE_Q4_1X8;
+    case NT_TYPE_Q5_0: return QUANT_TYPE_Q5_0X8;
+    case NT_TYPE_Q5_1: return QUANT_TYPE_Q5_1X8;
     default: return -1;
+    }
+}
+
+/* Q4_1X8's, Q5_0X8's or Q5_1X8's block group (quant.h) from the 8 rows' block b. */
+static void x8_repack_45(const uint8_t *in, size_t rb, int64_t b, bool hm, bool hq, uint8_t *out)
+{
+    const size_t bb = QUANT_X8_45_BYTES(hm, hq) / 8;
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const uint8_t *x = in + (size_t)r * rb + (size_t)b * bb; /* d, [m], [qh], qs */
+        memcpy(out + 2 * r, x, 2);
+        if (hm) memcpy(out + 16 + 2 * r, x + 2, 2);
+        if (hq) {
+            uint32_t qh;
+            memcpy(&qh, x + 2 + 2 * hm, 4);
+            for (int L = 0; L < 4; L++)
+                out[QUANT_X8_45_QH(hm, hq) + 4 * r + L] =
+                    (uint8_t)(((qh >> (4 * L)) & 15) | ((qh >> (16 + 4 * L)) & 15) << 4);
+        }
+        for (int L = 0; L < 4; L++)
+            memcpy(out + QUANT_X8_45_QS(hm, hq) + 32 * L + 4 * r, x + bb - 16 + 4 * L, 4);
     }
 }
 
@@ -822,6 +845,10 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
         uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
         for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb)
             for (int r = 0; r < QUANT_X8_ROWS; r++) {
+                if (type == NT_TYPE_Q4_1 || type == NT_TYPE_Q5_0 || type == NT_TYPE_Q5_1) {
+                    x8_repack_45(in, rb, b, type != NT_TYPE_Q5_0, type != NT_TYPE_Q4_1, out);
+                    break;
+                }
                 if (type == NT_TYPE_Q6_K) {
                     x8_repack_q6k(in, rb, b, out);
                     break;
@@ -887,6 +914,58 @@ static void x8_group(const uint8_t *g, int64_t nb, bool q8, const uint8_t *acts,
     }
 DEF_X8_SCALAR(q4_0x8, false)
 DEF_X8_SCALAR(q8_0x8, true)
+
+/* Q4_1X8, Q5_0X8, Q5_1X8 by quant.h's rule. */
+static void x8_45(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
+                  size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy, bool hm, bool hq)
+{
+    const size_t gb = QUANT_X8_45_BYTES(hm, hq);
+    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
+        const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
+        for (int64_t t = 0; t < nt; t++) {
+            const quant_act32 *a = (const quant_act32 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
+            float acc[QUANT_X8_ROWS] = {0};
+            for (int64_t b = 0; b < n / 32; b++) {
+                const uint8_t *blk = g + (size_t)b * gb;
+                for (int i = 0; i < QUANT_X8_ROWS; i++) {
+                    int32_t s = 0;
+                    for (int L = 0; L < 4; L++)
+                        for (int k = 0; k < 4; k++) {
+                            const uint8_t q = blk[QUANT_X8_45_QS(hm, hq) + 32 * L + 4 * i + k];
+                            const uint8_t h = hq ? blk[QUANT_X8_45_QH(hm, hq) + 4 * i + L] : 0;
+                            const int lo = (q & 15) | ((h >> k) & 1) << 4, hi = (q >> 4) | ((h >> (4 + k)) & 1) << 4;
+                            const int off = hq && !hm ? 16 : 0;
+                            s += (lo - off) * a[b].qs[4 * L + k] + (hi - off) * a[b].qs[16 + 4 * L + k];
+                        }
+                    uint16_t d, m;
+                    memcpy(&d, blk + 2 * i, 2);
+                    acc[i] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[i]);
+                    if (hm) {
+                        memcpy(&m, blk + 16 + 2 * i, 2);
+                        acc[i] = fmaf((float)a[b].isum, nt_quant_f16_to_f32(m) * a[b].d, acc[i]);
+                    }
+                }
+            }
+            for (int i = 0; i < QUANT_X8_ROWS; i++) Y[t * ldy + r + i] = acc[i];
+        }
+    }
+}
+
+#define DEF_X8_45_SCALAR(NAME, HM, HQ)                                                       \
+    static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
+                          int64_t ldy)                                                       \
+    {                                                                                        \
+        x8_45(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy, HM, HQ);                        \
+    }                                                                                        \
+    static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *act, int64_t n, float *y)                              \
+    {                                                                                        \
+        x8_45(W, row_bytes, r0, r1, act, 0, 1, n, y, 0, HM, HQ);                             \
+    }
+DEF_X8_45_SCALAR(q4_1x8, true, false)
+DEF_X8_45_SCALAR(q5_0x8, false, true)
+DEF_X8_45_SCALAR(q5_1x8, true, true)
 
 /* Q4_KX8 and Q5_KX8 by quant.h's rule, groups of 8 rows against nt inputs. */
 static void x8_k45(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
@@ -1009,6 +1088,9 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
     [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
+    [QUANT_TYPE_Q4_1X8] = {NULL, act32_prep, NULL, mv_q4_1x8, mm_q4_1x8},
+    [QUANT_TYPE_Q5_0X8] = {NULL, act32_prep, NULL, mv_q5_0x8, mm_q5_0x8},
+    [QUANT_TYPE_Q5_1X8] = {NULL, act32_prep, NULL, mv_q5_1x8, mm_q5_1x8},
 };
 
 bool nt_quant_type_supported(int type)
@@ -1206,7 +1288,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
         return (size_t)n * sizeof(float) + (((size_t)n * sizeof(uint16_t) + 3) & ~(size_t)3);
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
     case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4: case QUANT_TYPE_Q4_0X8:
-    case QUANT_TYPE_Q8_0X8:
+    case QUANT_TYPE_Q8_0X8: case QUANT_TYPE_Q4_1X8: case QUANT_TYPE_Q5_0X8: case QUANT_TYPE_Q5_1X8:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8: case QUANT_TYPE_Q5_KX8:

@@ -186,8 +186,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights repacked in groups of QUANT_X8_ROWS rows
- * (nt_quant_repack_x8),
+/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights repacked in groups of
+ * QUANT_X8_ROWS rows (nt_quant_repack_x8),
  * the form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps
  * its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
  * W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
@@ -196,6 +196,9 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *     nibbles: values 4L..4L+3, high nibbles: values 16+4L..16+4L+3).
  *   Q8_0X8 (272 bytes): d[8], then piece L (0..7) values 4L..4L+3 of each row plus 128, as
  *     unsigned bytes (XOR 0x80), which is what VPDPBUSD's unsigned operand wants.
+ *   Q4_1X8, Q5_0X8, Q5_1X8 (160, 176, 192 bytes): d[8], m[8] (Q4_1, Q5_1), the fifth bits as
+ *     one piece (Q5_0, Q5_1: row r's byte L holds the fifth bits of values 4L..4L+3 in its
+ *     low nibble and of values 16+4L..16+4L+3 in its high one), then 4 pieces as Q4_0X8.
  *   Q4_KX8 (1152 bytes): d[8], dmin[8], the 12 packed scale bytes as three pieces (piece k:
  *     scale bytes 4k..4k+3 of each row), then piece 8k + L (k = 0..3, L = 0..7) bytes
  *     32k+4L..32k+4L+3 of each row's qs (low nibbles: sub-block 2k, high: 2k+1).
@@ -217,7 +220,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * make int32 lane r of a 256-bit register row r's sum: quants against the activations'
  * 4-byte groups broadcast, scales converted 8 at a time, no horizontal sums. Each row's value
  * is, in every kernel set, bit for bit (q the signed value, Q4_0's nibble - 8):
- *   Q4_0X8, Q8_0X8: acc = 0; per block: s = sum q·a (exact int32); acc = fmaf(s, d·d_a, acc).
+ *   Q4_0X8, Q8_0X8, Q5_0X8: acc = 0; per block: s = sum q·a (exact int32);
+ *     acc = fmaf(s, d·d_a, acc).
+ *   Q4_1X8, Q5_1X8: the same with q unsigned, then acc = fmaf(isum, m·d_a, acc) (isum: the
+ *     block's activation sum).
  *   Q4_KX8, Q5_KX8: acc = 0; per super-block: s = sum_j sc_j · (sum of q·a over sub-block j),
  *     m = sum_j m_j · (the activations' sum over sub-block j) (exact int32);
  *     acc = fmaf(s, d·d_a, acc); acc = fmaf(-m, dmin·d_a, acc).
@@ -230,8 +236,16 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_TYPE_Q4_KX8 (NT_TYPE_COUNT_ + 3)
 #define QUANT_TYPE_Q5_KX8 (NT_TYPE_COUNT_ + 4)
 #define QUANT_TYPE_Q6_KX8 (NT_TYPE_COUNT_ + 5)
+#define QUANT_TYPE_Q4_1X8 (NT_TYPE_COUNT_ + 6)
+#define QUANT_TYPE_Q5_0X8 (NT_TYPE_COUNT_ + 7)
+#define QUANT_TYPE_Q5_1X8 (NT_TYPE_COUNT_ + 8)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 6)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 9)
+/* Q4_1X8, Q5_0X8, Q5_1X8 (HM: has mins, HQ: has fifth bits): a block group's bytes and where
+ * its fifth bits and quant pieces start (the mins at 16). */
+#define QUANT_X8_45_BYTES(HM, HQ) ((size_t)8 * (size_t)(18 + 2 * (HM) + 4 * (HQ)))
+#define QUANT_X8_45_QH(HM, HQ) (16 + 16 * (HM))
+#define QUANT_X8_45_QS(HM, HQ) (16 + 16 * (HM) + 32 * (HQ))
 /* F16 decoding reads the binary16 copy of its activations only for rows longer than this;
  * shorter ones read the f32 copy (the same values, so the same bits). Converting the
  * activations costs an instruction per 16 values, which pays only where the f32 vector no
@@ -242,9 +256,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 /* The largest finite binary16, where F16 activations saturate. */
 #define QUANT_F16_MAX 65504.0f
 
-/* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, QUANT_TYPE_Q8_0X8 for Q8_0,
- * QUANT_TYPE_Q4_KX8 for Q4_K, QUANT_TYPE_Q5_KX8 for Q5_K, QUANT_TYPE_Q6_KX8 for Q6_K), or -1
- * when it has none. */
+/* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, ... QUANT_TYPE_Q6_KX8 for
+ * Q6_K), or -1 when it has none. */
 int nt_quant_x8_type(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * QUANT_X8_ROWS) to dst (the same number of bytes, not overlapping src) as its x8 type. */
@@ -439,6 +452,44 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
                                const void *act, int64_t n, float *y)                         \
     {                                                                                        \
         mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
+    }
+
+/* Q4_1X8's, Q5_0X8's and Q5_1X8's pieces for the AVX2 and AVX-512 sets (AVX2 instructions
+ * only): piece L's low-nibble values (4L.. of each row) and high ones (16+4L..), with the
+ * fifth bits when HQ: row r's byte L of the fifth-bit piece spread over its 4 bytes, bit k
+ * (low) and 4+k (high) tested per byte. */
+#define QUANT_DEF_X8_45_HELPERS(ATTR)                                                        \
+    ATTR static inline void x8_45_piece(const uint8_t *blk, int hm, int hq, int L, __m256i *lo, \
+                                        __m256i *hi)                                         \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                           \
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + QUANT_X8_45_QS(hm, hq) + 32 * L)); \
+        *lo = _mm256_and_si256(x, m4);                                                       \
+        *hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);                                 \
+        if (hq) {                                                                            \
+            const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(L * 0x01010101),          \
+                                                 _mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, \
+                                                                   0, 0x04040404, 0x08080808, 0x0c0c0c0c)); \
+            const __m256i h = _mm256_shuffle_epi8(                                           \
+                _mm256_loadu_si256((const __m256i *)(blk + QUANT_X8_45_QH(hm, hq))), idx);  \
+            const __m256i bl = _mm256_set1_epi32(0x08040201), bh = _mm256_set1_epi32((int)0x80402010u); \
+            const __m256i b16 = _mm256_set1_epi8(0x10);                                      \
+            *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bl), bl), b16)); \
+            *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bh), bh), b16)); \
+        }                                                                                    \
+    }                                                                                        \
+    /* the rule's multiply-adds for one input: s its exact sum */                            \
+    ATTR static inline __m256 x8_45_acc(__m256 acc, __m256i s, const uint8_t *blk, int hm,   \
+                                        const quant_act32 *a)                                \
+    {                                                                                        \
+        const __m256 da = _mm256_set1_ps(a->d);                                              \
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));             \
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, da), acc);             \
+        if (hm) {                                                                            \
+            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));  \
+            acc = _mm256_fmadd_ps(_mm256_set1_ps((float)a->isum), _mm256_mul_ps(m, da), acc); \
+        }                                                                                    \
+        return acc;                                                                          \
     }
 
 /* Q4_KX8's and Q5_KX8's scales, mins and float step for the AVX2 and AVX-512 sets (AVX2 instructions

@@ -1171,6 +1171,45 @@ AVX2 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t *
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
 
+QUANT_DEF_X8_45_HELPERS(AVX2)
+
+/* Q4_1X8, Q5_0X8, Q5_1X8: as x8_tile_q4, a piece's two VPMADDUBSW pair sums of 5-bit values
+ * added in int16 (2 · 2·31·127 = 15748) and made int32 at once; Q5_0's offset as 16·isum. */
+AVX2 INLINE static void x8_tile_45(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                   float *Y, int64_t ldy, const int T, const int HM, const int HQ)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_45_BYTES(HM, HQ);
+        __m256i s[TILE_MAX];
+        TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
+            __m256i lo, hi;
+            x8_45_piece(blk, HM, HQ, L, &lo, &hi);
+            TILE_FOR(t, T) {
+                const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
+                int32_t al, ah;
+                memcpy(&al, a->qs + 4 * L, 4);
+                memcpy(&ah, a->qs + 16 + 4 * L, 4);
+                const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(al)),
+                                                   _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ah)));
+                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, ones));
+            }
+        }
+        TILE_FOR(t, T) {
+            const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
+            const __m256i p = HQ && !HM ? _mm256_sub_epi32(s[t], _mm256_set1_epi32(16 * a->isum)) : s[t];
+            acc[t] = x8_45_acc(acc[t], p, blk, HM, a);
+        }
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+#define X8_TILE_Q41(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 1, 0)
+#define X8_TILE_Q50(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 0, 1)
+#define X8_TILE_Q51(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 1, 1)
+
 QUANT_DEF_X8_FNS(AVX2, q4_0x8, x8_tile_q4, 4)
 QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
 #define X8_TILE_K4(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 0)
@@ -1178,6 +1217,9 @@ QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
 QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_kx8, X8_TILE_K5, 4)
 QUANT_DEF_X8_FNS(AVX2, q6_kx8, x8_tile_q6k, 4)
+QUANT_DEF_X8_FNS(AVX2, q4_1x8, X8_TILE_Q41, 4)
+QUANT_DEF_X8_FNS(AVX2, q5_0x8, X8_TILE_Q50, 4)
+QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1201,6 +1243,9 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
     [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
+    [QUANT_TYPE_Q4_1X8] = {NULL, act32_prep, NULL, mv_q4_1x8, mm_q4_1x8},
+    [QUANT_TYPE_Q5_0X8] = {NULL, act32_prep, NULL, mv_q5_0x8, mm_q5_0x8},
+    [QUANT_TYPE_Q5_1X8] = {NULL, act32_prep, NULL, mv_q5_1x8, mm_q5_1x8},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

@@ -1371,37 +1371,36 @@ AVX512 static void mm_q8_0_dec(const void *W, size_t row_bytes, int64_t r0, int6
         mm_q8_0(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
 }
 
-/* The x8 types (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum row r. A
- * block's pieces are unpacked once for the T inputs; each input's 4-byte activation groups
- * are broadcast against them (VPDPBUSD: unsigned quants × signed activations), in two chains,
- * from the offset's product (-8·isum for Q4_0's nibbles, -128·isum for Q8_0X8's flipped
- * bytes). 256-bit registers: 512-bit operations run in halves on Zen 4, and a group's 8 rows
- * are what one register holds. Q is 0 for Q4_0X8 (4 pieces of nibbles), 1 for Q8_0X8 (8
- * pieces of bytes). */
+/* The 32-value x8 types (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum
+ * row r. A block's pieces are unpacked once for the T inputs (Q8: Q8_0X8's 8 pieces of
+ * bytes; else 4 pieces of nibbles by x8_45_piece, with Q5_x's fifth bits when HQ); each
+ * input's 4-byte activation groups are broadcast against them (VPDPBUSD: unsigned quants ×
+ * signed activations), in two chains, from the offset's product (-128·isum for Q8_0X8's
+ * flipped bytes, -8 or -16·isum for Q4_0's and Q5_0's values, none with mins (HM), whose
+ * term x8_45_acc adds). 256-bit registers: 512-bit operations run in halves on Zen 4, and a
+ * group's 8 rows are what one register holds. */
+QUANT_DEF_X8_45_HELPERS(AVX512)
+
 AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                  float *Y, int64_t ldy, const int T, const int Q)
+                                  float *Y, int64_t ldy, const int T, const int Q8, const int HM,
+                                  const int HQ)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    const size_t gb = Q ? 8 * sizeof(quant_block_q8_0) : 8 * sizeof(quant_block_q4_0);
+    const size_t gb = Q8 ? 8 * sizeof(quant_block_q8_0) : QUANT_X8_45_BYTES(HM, HQ);
+    const int off = Q8 ? 128 : HM ? 0 : HQ ? 16 : 8;
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * gb;
         __m256i w[8]; /* w[j] pairs with the activations' bytes 4j..4j+3 */
-        if (Q) {
+        if (Q8) {
             _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++)
                 w[L] = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L));
         } else {
-            _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
-                const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L));
-                w[L] = _mm256_and_si256(x, m4);
-                w[4 + L] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
-            }
+            _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) x8_45_piece(blk, HM, HQ, L, &w[L], &w[4 + L]);
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
         TILE_FOR(t, T) {
             const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-            __m256i p0 = _mm256_set1_epi32((Q ? -128 : -8) * a->isum), p1 = _mm256_setzero_si256();
+            __m256i p0 = _mm256_set1_epi32(-off * a->isum), p1 = _mm256_setzero_si256();
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
                 int32_t lo, hi;
                 memcpy(&lo, a->qs + 4 * j, 4);
@@ -1409,16 +1408,21 @@ AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t n, const uint8_t *A,
                 p0 = _mm256_dpbusd_epi32(p0, w[j], _mm256_set1_epi32(lo));
                 p1 = _mm256_dpbusd_epi32(p1, w[4 + j], _mm256_set1_epi32(hi));
             }
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(p0, p1)),
-                                     _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc[t]);
+            acc[t] = x8_45_acc(acc[t], _mm256_add_epi32(p0, p1), blk, HM, a);
         }
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-#define X8_TILE_Q4(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 0)
-#define X8_TILE_Q8(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 1)
-QUANT_DEF_X8_FNS(AVX512, q4_0x8, X8_TILE_Q4, 8)
-QUANT_DEF_X8_FNS(AVX512, q8_0x8, X8_TILE_Q8, 8)
+#define X8_TILE_Q40(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 0, 0, 0)
+#define X8_TILE_Q80(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 1, 0, 0)
+#define X8_TILE_Q41(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 0, 1, 0)
+#define X8_TILE_Q50(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 0, 0, 1)
+#define X8_TILE_Q51(g, n, A, ab, Y, ldy, T) x8_tile(g, n, A, ab, Y, ldy, T, 0, 1, 1)
+QUANT_DEF_X8_FNS(AVX512, q4_0x8, X8_TILE_Q40, 8)
+QUANT_DEF_X8_FNS(AVX512, q8_0x8, X8_TILE_Q80, 8)
+QUANT_DEF_X8_FNS(AVX512, q4_1x8, X8_TILE_Q41, 8)
+QUANT_DEF_X8_FNS(AVX512, q5_0x8, X8_TILE_Q50, 8)
+QUANT_DEF_X8_FNS(AVX512, q5_1x8, X8_TILE_Q51, 8)
 
 QUANT_DEF_K4X8_HELPERS(AVX512)
 
@@ -1514,6 +1518,7 @@ AVX512 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t
 }
 QUANT_DEF_X8_FNS(AVX512, q6_kx8, x8_tile_q6k, 4)
 
+
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
     [NT_TYPE_F16] = {deq_f16, act_f16_prep, dot_f16, mv_f16h, mm_f16h},
@@ -1536,6 +1541,9 @@ static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
     [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
+    [QUANT_TYPE_Q4_1X8] = {NULL, act32_prep, NULL, mv_q4_1x8, mm_q4_1x8},
+    [QUANT_TYPE_Q5_0X8] = {NULL, act32_prep, NULL, mv_q5_0x8, mm_q5_0x8},
+    [QUANT_TYPE_Q5_1X8] = {NULL, act32_prep, NULL, mv_q5_1x8, mm_q5_1x8},
 };
 
 const quant_kernels *nt_quant_avx512_kernels(int type)
