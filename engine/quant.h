@@ -454,6 +454,18 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
     }
 
+/* The x8 types' rows of a kernel set's table: each set names its own act32_prep, act256_prep,
+ * act256_k4_prep and mv_/mm_ functions (QUANT_DEF_X8_FNS). */
+#define QUANT_X8_KERNELS                                                                     \
+    [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},                    \
+    [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},                    \
+    [QUANT_TYPE_Q4_1X8] = {NULL, act32_prep, NULL, mv_q4_1x8, mm_q4_1x8},                    \
+    [QUANT_TYPE_Q5_0X8] = {NULL, act32_prep, NULL, mv_q5_0x8, mm_q5_0x8},                    \
+    [QUANT_TYPE_Q5_1X8] = {NULL, act32_prep, NULL, mv_q5_1x8, mm_q5_1x8},                    \
+    [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},                \
+    [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},                \
+    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
+
 /* Q4_1X8's, Q5_0X8's and Q5_1X8's pieces for the AVX2 and AVX-512 sets (AVX2 instructions
  * only): piece L's low-nibble values (4L.. of each row) and high ones (16+4L..), with the
  * fifth bits when HQ: row r's byte L of the fifth-bit piece spread over its 4 bytes, bit k

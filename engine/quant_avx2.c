@@ -1238,14 +1238,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_Q3_K] = {NULL, act256_prep, dot_q3_K, mv_q3_K, mm_q3_K},
     [NT_TYPE_IQ4_NL] = {NULL, act32_prep, dot_iq4_nl, mv_iq4_nl, mm_iq4_nl},
     [NT_TYPE_IQ4_XS] = {NULL, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
-    [QUANT_TYPE_Q4_0X8] = {NULL, act32_prep, NULL, mv_q4_0x8, mm_q4_0x8},
-    [QUANT_TYPE_Q8_0X8] = {NULL, act32_prep, NULL, mv_q8_0x8, mm_q8_0x8},
-    [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},
-    [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},
-    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
-    [QUANT_TYPE_Q4_1X8] = {NULL, act32_prep, NULL, mv_q4_1x8, mm_q4_1x8},
-    [QUANT_TYPE_Q5_0X8] = {NULL, act32_prep, NULL, mv_q5_0x8, mm_q5_0x8},
-    [QUANT_TYPE_Q5_1X8] = {NULL, act32_prep, NULL, mv_q5_1x8, mm_q5_1x8},
+    QUANT_X8_KERNELS
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)
