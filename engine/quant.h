@@ -187,9 +187,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
 /* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights repacked in groups of
- * QUANT_X8_ROWS rows (nt_quant_repack_x8),
- * the form the forward pass multiplies such matrices in. A group of 8 rows of nb blocks keeps
- * its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
+ * QUANT_X8_ROWS rows (nt_quant_repack_x8), the form the forward pass multiplies such matrices
+ * in (nt_model_pack, model.c). A group of 8 rows of nb blocks keeps its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
  * W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
  * holding 4 bytes of each row in row order:
  *   Q4_0X8 (144-byte groups): d[8], then piece L (0..3) bytes 4L..4L+3 of each row's qs (low
@@ -219,7 +218,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * prompts took four vector operations per row, input and 64 values. Eight rows side by side
  * make int32 lane r of a 256-bit register row r's sum: quants against the activations'
  * 4-byte groups broadcast, scales converted 8 at a time, no horizontal sums. Each row's value
- * is, in every kernel set, bit for bit (q the signed value, Q4_0's nibble - 8):
+ * is, in every kernel set, bit for bit (q the signed value: Q4_0's nibble - 8, Q5_0's - 16,
+ * Q8_0X8's byte - 128):
  *   Q4_0X8, Q8_0X8, Q5_0X8: acc = 0; per block: s = sum q·a (exact int32);
  *     acc = fmaf(s, d·d_a, acc).
  *   Q4_1X8, Q5_1X8: the same with q unsigned, then acc = fmaf(isum, m·d_a, acc) (isum: the
