@@ -758,7 +758,7 @@ static float dot_iq4_xs_act(const void *row, const void *act, int64_t n)
     return sum;
 }
 
-/* ---------------------------------------------------- Q4_0, Q8_0 in groups of 8 ----- */
+/* ------------------------------------------------------------ the x8 types ----- */
 
 int nt_quant_x8_type(int type)
 {
@@ -775,7 +775,7 @@ int nt_quant_x8_type(int type)
     }
 }
 
-/* Q4_1X8's, Q5_0X8's or Q5_1X8's block group (quant.h) from the 8 rows' block b. */
+/* Q4_0X8's, Q4_1X8's, Q5_0X8's or Q5_1X8's block group (quant.h) from the 8 rows' block b. */
 static void x8_repack_45(const uint8_t *in, size_t rb, int64_t b, bool hm, bool hq, uint8_t *out)
 {
     const size_t bb = QUANT_X8_45_BYTES(hm, hq) / 8;
@@ -792,6 +792,21 @@ static void x8_repack_45(const uint8_t *in, size_t rb, int64_t b, bool hm, bool 
         }
         for (int L = 0; L < 4; L++)
             memcpy(out + QUANT_X8_45_QS(hm, hq) + 32 * L + 4 * r, x + bb - 16 + 4 * L, 4);
+    }
+}
+
+/* Q8_0X8's block group: the values plus 128 (XOR 0x80), 4 bytes at a time. */
+static void x8_repack_q8(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+{
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const quant_block_q8_0 *x = (const quant_block_q8_0 *)(const void *)(in + (size_t)r * rb) + b;
+        memcpy(out + 2 * r, &x->d, 2);
+        for (int L = 0; L < 8; L++) {
+            uint32_t v;
+            memcpy(&v, x->qs + 4 * L, 4);
+            v ^= 0x80808080u;
+            memcpy(out + 16 + 32 * L + 4 * r, &v, 4);
+        }
     }
 }
 
@@ -840,228 +855,143 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
 {
     const int64_t nb = n / nt_type_block_len(type);
     const size_t bb = nt_type_block_bytes(type), rb = (size_t)nb * bb;
+    const bool hm = type == NT_TYPE_Q4_1 || type == NT_TYPE_Q5_1;
+    const bool hq = type == NT_TYPE_Q5_0 || type == NT_TYPE_Q5_1;
     for (int64_t g = 0; g < rows_ / QUANT_X8_ROWS; g++) {
         const uint8_t *in = (const uint8_t *)src + (size_t)g * QUANT_X8_ROWS * rb;
         uint8_t *out = (uint8_t *)dst + (size_t)g * QUANT_X8_ROWS * rb;
-        for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb)
-            for (int r = 0; r < QUANT_X8_ROWS; r++) {
-                if (type == NT_TYPE_Q4_1 || type == NT_TYPE_Q5_0 || type == NT_TYPE_Q5_1) {
-                    x8_repack_45(in, rb, b, type != NT_TYPE_Q5_0, type != NT_TYPE_Q4_1, out);
-                    break;
-                }
-                if (type == NT_TYPE_Q6_K) {
-                    x8_repack_q6k(in, rb, b, out);
-                    break;
-                }
-                if (type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K) {
-                    x8_repack_k45(in, rb, b, type == NT_TYPE_Q5_K, out);
-                    break;
-                }
-                const uint8_t *x = in + (size_t)r * rb + (size_t)b * bb; /* d, then the quants */
-                memcpy(out + 2 * r, x, 2);
-                for (size_t L = 0; L < (bb - 2) / 4; L++) {
-                    uint32_t v;
-                    memcpy(&v, x + 2 + 4 * L, 4);
-                    if (type == NT_TYPE_Q8_0) v ^= 0x80808080u;
-                    memcpy(out + 16 + 32 * L + 4 * r, &v, 4);
-                }
+        for (int64_t b = 0; b < nb; b++, out += QUANT_X8_ROWS * bb) switch (type) {
+            case NT_TYPE_Q8_0: x8_repack_q8(in, rb, b, out); break;
+            case NT_TYPE_Q4_K: case NT_TYPE_Q5_K: x8_repack_k45(in, rb, b, type == NT_TYPE_Q5_K, out); break;
+            case NT_TYPE_Q6_K: x8_repack_q6k(in, rb, b, out); break;
+            default: x8_repack_45(in, rb, b, hm, hq, out); break; /* Q4_0, Q4_1, Q5_0, Q5_1 */
             }
     }
 }
 
-/* The rule quant.h gives, one group of 8 rows against nt inputs; q8 tells the format. */
-static void x8_group(const uint8_t *g, int64_t nb, bool q8, const uint8_t *acts, size_t ab,
-                     int64_t nt, float *Y, int64_t ldy)
+/* The scalar kernels: quant.h's rule, row by row, the reference the SIMD sets match bit for
+ * bit. Each x8_row_* adds row i's part of one block group blk (against the input's
+ * activation block a) to acc. */
+
+/* Q4_0X8, Q8_0X8, Q4_1X8, Q5_0X8, Q5_1X8 */
+static float x8_row_32(int type, const uint8_t *blk, int i, const quant_act32 *a, float acc)
 {
-    const size_t gb = q8 ? 8 * sizeof(quant_block_q8_0) : 8 * sizeof(quant_block_q4_0);
-    for (int64_t t = 0; t < nt; t++) {
-        const quant_act32 *a = (const quant_act32 *)(const void *)(acts + (size_t)t * ab);
-        float acc[QUANT_X8_ROWS] = {0};
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = g + (size_t)b * gb;
-            for (int r = 0; r < QUANT_X8_ROWS; r++) {
-                int32_t s = 0;
-                for (int L = 0; L < (q8 ? 8 : 4); L++)
-                    for (int i = 0; i < 4; i++) {
-                        const uint8_t q = blk[16 + 32 * L + 4 * r + i];
-                        if (q8)
-                            s += ((int)q - 128) * a[b].qs[4 * L + i];
-                        else
-                            s += ((q & 15) - 8) * a[b].qs[4 * L + i] + ((q >> 4) - 8) * a[b].qs[16 + 4 * L + i];
-                    }
-                uint16_t d;
-                memcpy(&d, blk + 2 * r, 2);
-                acc[r] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[r]);
+    const bool hm = type == NT_TYPE_Q4_1 || type == NT_TYPE_Q5_1;
+    const bool hq = type == NT_TYPE_Q5_0 || type == NT_TYPE_Q5_1;
+    int32_t s = 0;
+    if (type == NT_TYPE_Q8_0) {
+        for (int v = 0; v < 32; v++) s += ((int)blk[16 + 32 * (v / 4) + 4 * i + v % 4] - 128) * a->qs[v];
+    } else {
+        const int off = hm ? 0 : hq ? 16 : 8;
+        for (int L = 0; L < 4; L++)
+            for (int k = 0; k < 4; k++) {
+                const uint8_t q = blk[QUANT_X8_45_QS(hm, hq) + 32 * L + 4 * i + k];
+                const uint8_t h = hq ? blk[QUANT_X8_45_QH(hm, hq) + 4 * i + L] : 0;
+                const int lo = (q & 15) | ((h >> k) & 1) << 4, hi = (q >> 4) | ((h >> (4 + k)) & 1) << 4;
+                s += (lo - off) * a->qs[4 * L + k] + (hi - off) * a->qs[16 + 4 * L + k];
             }
+    }
+    uint16_t d, m;
+    memcpy(&d, blk + 2 * i, 2);
+    acc = fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+    if (hm) {
+        memcpy(&m, blk + 16 + 2 * i, 2);
+        acc = fmaf((float)a->isum, nt_quant_f16_to_f32(m) * a->d, acc);
+    }
+    return acc;
+}
+
+/* Q4_KX8, Q5_KX8 */
+static float x8_row_k45(bool qh, const uint8_t *blk, int i, const quant_act256 *a, float acc)
+{
+    uint8_t sb[12], sc[8], m[8];
+    for (int k = 0; k < 3; k++) memcpy(sb + 4 * k, blk + 32 + 32 * k + 4 * i, 4);
+    k4_scales(sb, sc, m);
+    int32_t s = 0, ms = 0;
+    for (int j = 0; j < 8; j++) {
+        const int8_t *av = a->qs + 32 * QUANT_K4_CHUNK(j);
+        int32_t p = 0;
+        for (int v = 0; v < 32; v++) {
+            const int at = 32 * (v / 4) + 4 * i + v % 4; /* piece v/4's byte */
+            const uint8_t q = blk[X8_K45_QS(qh) + 32 * 8 * (j / 2) + at];
+            int w = j % 2 ? q >> 4 : q & 15;
+            if (qh) w |= ((blk[128 + at] >> j) & 1) << 4;
+            p += w * av[v];
         }
-        for (int r = 0; r < QUANT_X8_ROWS; r++) Y[t * ldy + r] = acc[r];
+        s += sc[j] * p;
+        ms += m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
     }
+    uint16_t d, dmin;
+    memcpy(&d, blk + 2 * i, 2);
+    memcpy(&dmin, blk + 16 + 2 * i, 2);
+    acc = fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+    return fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a->d, acc);
 }
 
-#define DEF_X8_SCALAR(NAME, Q8)                                                              \
-    static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
-                          const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
-                          int64_t ldy)                                                       \
-    {                                                                                        \
-        for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS)                                     \
-            x8_group((const uint8_t *)W + (size_t)r * row_bytes, n / 32, Q8, acts, ab, nt,   \
-                     Y + r, ldy);                                                            \
-    }                                                                                        \
-    static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
-                          const void *act, int64_t n, float *y)                              \
-    {                                                                                        \
-        mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
-    }
-DEF_X8_SCALAR(q4_0x8, false)
-DEF_X8_SCALAR(q8_0x8, true)
-
-/* Q4_1X8, Q5_0X8, Q5_1X8 by quant.h's rule. */
-static void x8_45(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                  size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy, bool hm, bool hq)
+/* Q6_KX8: the pieces (h, L) hold value 128h + 32j + 4L + k of row i at byte 4i + k (ql's at
+ * 32·(j & 1), qh's at 64). */
+static float x8_row_q6k(const uint8_t *blk, int i, const quant_act256 *a, float acc)
 {
-    const size_t gb = QUANT_X8_45_BYTES(hm, hq);
+    int32_t s = 0;
+    for (int v = 0; v < 256; v++) {
+        const int h = v / 128, j = v % 128 / 32, l = v % 32;
+        const uint8_t *tri = blk + 144 + 96 * (8 * h + l / 4) + 4 * i + l % 4;
+        const uint8_t ql = tri[32 * (j & 1)], qh = tri[64];
+        const int q = (j < 2 ? ql & 15 : ql >> 4) | ((qh >> (2 * j)) & 3) << 4;
+        const int sc = (int8_t)blk[16 + 32 * (v / 64) + 4 * i + v / 16 % 4];
+        s += sc * (q - 32) * a->qs[v];
+    }
+    uint16_t d;
+    memcpy(&d, blk + 2 * i, 2);
+    return fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+}
+
+/* Rows [r0, r1) (multiples of 8) of an x8 matrix whose tensor type is type, against nt inputs. */
+static void x8_scalar(int type, const void *W, size_t row_bytes, int64_t r0, int64_t r1,
+                      const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
+{
+    const int64_t bl = nt_type_block_len(type);
+    const size_t gb = QUANT_X8_ROWS * nt_type_block_bytes(type);
     for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
         const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
         for (int64_t t = 0; t < nt; t++) {
-            const quant_act32 *a = (const quant_act32 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
+            const void *a = (const uint8_t *)acts + (size_t)t * ab;
             float acc[QUANT_X8_ROWS] = {0};
-            for (int64_t b = 0; b < n / 32; b++) {
+            for (int64_t b = 0; b < n / bl; b++) {
                 const uint8_t *blk = g + (size_t)b * gb;
-                for (int i = 0; i < QUANT_X8_ROWS; i++) {
-                    int32_t s = 0;
-                    for (int L = 0; L < 4; L++)
-                        for (int k = 0; k < 4; k++) {
-                            const uint8_t q = blk[QUANT_X8_45_QS(hm, hq) + 32 * L + 4 * i + k];
-                            const uint8_t h = hq ? blk[QUANT_X8_45_QH(hm, hq) + 4 * i + L] : 0;
-                            const int lo = (q & 15) | ((h >> k) & 1) << 4, hi = (q >> 4) | ((h >> (4 + k)) & 1) << 4;
-                            const int off = hq && !hm ? 16 : 0;
-                            s += (lo - off) * a[b].qs[4 * L + k] + (hi - off) * a[b].qs[16 + 4 * L + k];
-                        }
-                    uint16_t d, m;
-                    memcpy(&d, blk + 2 * i, 2);
-                    acc[i] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[i]);
-                    if (hm) {
-                        memcpy(&m, blk + 16 + 2 * i, 2);
-                        acc[i] = fmaf((float)a[b].isum, nt_quant_f16_to_f32(m) * a[b].d, acc[i]);
-                    }
-                }
+                const quant_act32 *a32 = (const quant_act32 *)a + b;
+                const quant_act256 *a256 = (const quant_act256 *)a + b;
+                for (int i = 0; i < QUANT_X8_ROWS; i++)
+                    acc[i] = type == NT_TYPE_Q6_K ? x8_row_q6k(blk, i, a256, acc[i])
+                             : type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K
+                                 ? x8_row_k45(type == NT_TYPE_Q5_K, blk, i, a256, acc[i])
+                                 : x8_row_32(type, blk, i, a32, acc[i]);
             }
             for (int i = 0; i < QUANT_X8_ROWS; i++) Y[t * ldy + r + i] = acc[i];
         }
     }
 }
 
-#define DEF_X8_45_SCALAR(NAME, HM, HQ)                                                       \
+#define DEF_X8_SCALAR(NAME, TYPE)                                                            \
     static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
                           const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
                           int64_t ldy)                                                       \
     {                                                                                        \
-        x8_45(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy, HM, HQ);                        \
+        x8_scalar(TYPE, W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);                      \
     }                                                                                        \
     static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
                           const void *act, int64_t n, float *y)                              \
     {                                                                                        \
-        x8_45(W, row_bytes, r0, r1, act, 0, 1, n, y, 0, HM, HQ);                             \
+        x8_scalar(TYPE, W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                           \
     }
-DEF_X8_45_SCALAR(q4_1x8, true, false)
-DEF_X8_45_SCALAR(q5_0x8, false, true)
-DEF_X8_45_SCALAR(q5_1x8, true, true)
-
-/* Q4_KX8 and Q5_KX8 by quant.h's rule, groups of 8 rows against nt inputs. */
-static void x8_k45(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                   size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy, bool qh)
-{
-    const size_t gb = QUANT_X8_ROWS * (qh ? sizeof(quant_block_q5_K) : sizeof(quant_block_q4_K));
-    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
-        const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
-        for (int64_t t = 0; t < nt; t++) {
-            const quant_act256 *a = (const quant_act256 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
-            float acc[QUANT_X8_ROWS] = {0};
-            for (int64_t b = 0; b < n / 256; b++) {
-                const uint8_t *blk = g + (size_t)b * gb;
-                for (int i = 0; i < QUANT_X8_ROWS; i++) {
-                    uint8_t sb[12], sc[8], m[8];
-                    for (int k = 0; k < 3; k++) memcpy(sb + 4 * k, blk + 32 + 32 * k + 4 * i, 4);
-                    k4_scales(sb, sc, m);
-                    int32_t s = 0, ms = 0;
-                    for (int j = 0; j < 8; j++) {
-                        const int8_t *av = a[b].qs + 32 * QUANT_K4_CHUNK(j);
-                        int32_t p = 0;
-                        for (int v = 0; v < 32; v++) {
-                            const int at = 32 * (v / 4) + 4 * i + v % 4; /* piece v/4's byte */
-                            const uint8_t q = blk[X8_K45_QS(qh) + 32 * 8 * (j / 2) + at];
-                            int w = j % 2 ? q >> 4 : q & 15;
-                            if (qh) w |= ((blk[128 + at] >> j) & 1) << 4;
-                            p += w * av[v];
-                        }
-                        s += sc[j] * p;
-                        ms += m[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
-                    }
-                    uint16_t d, dmin;
-                    memcpy(&d, blk + 2 * i, 2);
-                    memcpy(&dmin, blk + 16 + 2 * i, 2);
-                    acc[i] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[i]);
-                    acc[i] = fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a[b].d, acc[i]);
-                }
-            }
-            for (int i = 0; i < QUANT_X8_ROWS; i++) Y[t * ldy + r + i] = acc[i];
-        }
-    }
-}
-
-#define DEF_X8_K45_SCALAR(NAME, QH)                                                          \
-    static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
-                          const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
-                          int64_t ldy)                                                       \
-    {                                                                                        \
-        x8_k45(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy, QH);                           \
-    }                                                                                        \
-    static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
-                          const void *act, int64_t n, float *y)                              \
-    {                                                                                        \
-        x8_k45(W, row_bytes, r0, r1, act, 0, 1, n, y, 0, QH);                                \
-    }
-DEF_X8_K45_SCALAR(q4_kx8, false)
-DEF_X8_K45_SCALAR(q5_kx8, true)
-
-/* Q6_KX8 by quant.h's rule. The pieces (h, L) hold value 128h + 32j + 4L + i of row r at
- * byte 4r + i (ql's at 32·(j & 1), qh's at 64). */
-static void mm_q6_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
-{
-    const size_t gb = QUANT_X8_ROWS * sizeof(quant_block_q6_K);
-    for (int64_t r = r0; r < r1; r += QUANT_X8_ROWS) {
-        const uint8_t *g = (const uint8_t *)W + (size_t)r * row_bytes;
-        for (int64_t t = 0; t < nt; t++) {
-            const quant_act256 *a = (const quant_act256 *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
-            float acc[QUANT_X8_ROWS] = {0};
-            for (int64_t b = 0; b < n / 256; b++) {
-                const uint8_t *blk = g + (size_t)b * gb;
-                for (int i = 0; i < QUANT_X8_ROWS; i++) {
-                    int32_t s = 0;
-                    for (int v = 0; v < 256; v++) {
-                        const int h = v / 128, j = v % 128 / 32, l = v % 32;
-                        const uint8_t *tri = blk + 144 + 96 * (8 * h + l / 4) + 4 * i + l % 4;
-                        const uint8_t ql = tri[32 * (j & 1)], qh = tri[64];
-                        const int q = (j < 2 ? ql & 15 : ql >> 4) | ((qh >> (2 * j)) & 3) << 4;
-                        const int sc = (int8_t)blk[16 + 32 * (v / 64) + 4 * i + v / 16 % 4];
-                        s += sc * (q - 32) * a[b].qs[v];
-                    }
-                    uint16_t d;
-                    memcpy(&d, blk + 2 * i, 2);
-                    acc[i] = fmaf((float)s, nt_quant_f16_to_f32(d) * a[b].d, acc[i]);
-                }
-            }
-            for (int i = 0; i < QUANT_X8_ROWS; i++) Y[t * ldy + r + i] = acc[i];
-        }
-    }
-}
-
-static void mv_q6_kx8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
-                      int64_t n, float *y)
-{
-    mm_q6_kx8(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
-}
+DEF_X8_SCALAR(q4_0x8, NT_TYPE_Q4_0)
+DEF_X8_SCALAR(q8_0x8, NT_TYPE_Q8_0)
+DEF_X8_SCALAR(q4_1x8, NT_TYPE_Q4_1)
+DEF_X8_SCALAR(q5_0x8, NT_TYPE_Q5_0)
+DEF_X8_SCALAR(q5_1x8, NT_TYPE_Q5_1)
+DEF_X8_SCALAR(q4_kx8, NT_TYPE_Q4_K)
+DEF_X8_SCALAR(q5_kx8, NT_TYPE_Q5_K)
+DEF_X8_SCALAR(q6_kx8, NT_TYPE_Q6_K)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 

@@ -1006,43 +1006,6 @@ QUANT_DEF_TILE_FNS(AVX2, q3_K, 1, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
 
-/* Q4_0X8 (quant.h): a group of 8 rows × T inputs, int32 lane r of every sum row r. Per
- * 32-byte piece of a block, its low and high nibbles against each input's broadcast 4-byte
- * activation groups (VPMADDUBSW), summed in int16 lanes: 8 pair sums of at most 2·15·127
- * stay within int16 (30480), so the sum is exact; then VPMADDWD by ones makes lane r row r's
- * int32 sum. Pieces in the outer loop keep 16 registers enough for T = 4. */
-AVX2 INLINE static void x8_tile_q4(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                   float *Y, int64_t ldy, const int T)
-{
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256 acc[TILE_MAX];
-    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / 32; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q4_0);
-        __m256i s[TILE_MAX];
-        TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
-        _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L));
-            const __m256i lo = _mm256_and_si256(x, m4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
-            TILE_FOR(t, T) {
-                const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-                int32_t al, ah;
-                memcpy(&al, a->qs + 4 * L, 4);
-                memcpy(&ah, a->qs + 16 + 4 * L, 4);
-                s[t] = _mm256_add_epi16(s[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(al)),
-                                                               _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ah))));
-            }
-        }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
-        TILE_FOR(t, T) {
-            const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-            const __m256i p = _mm256_sub_epi32(_mm256_madd_epi16(s[t], ones), _mm256_set1_epi32(8 * a->isum));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc[t]);
-        }
-    }
-    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
-}
-
 /* Q8_0X8: the bytes flipped back to signed values (XOR 0x80) and, as dot_ss, |w| × (a with
  * w's sign) by VPMADDUBSW (pairs within int16: |w| <= 128, |a| <= 127), VPMADDWD by ones into
  * int32 per piece. */
@@ -1173,18 +1136,24 @@ AVX2 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t *
 
 QUANT_DEF_X8_45_HELPERS(AVX2)
 
-/* Q4_1X8, Q5_0X8, Q5_1X8: as x8_tile_q4, a piece's two VPMADDUBSW pair sums of 5-bit values
- * added in int16 (2 · 2·31·127 = 15748) and made int32 at once; Q5_0's offset as 16·isum. */
+/* Q4_0X8, Q4_1X8, Q5_0X8, Q5_1X8 (quant.h): a group of 8 rows × T inputs, int32 lane r of
+ * every sum row r. Per 32-byte piece of a block (x8_45_piece), its low and high values against
+ * each input's broadcast 4-byte activation groups (VPMADDUBSW), the pair sums added in int16
+ * and made int32 by VPMADDWD by ones: after all 4 pieces for 4-bit values (8 · 2·15·127 =
+ * 30480), after each piece for 5-bit ones (2 · 2·31·127 = 15748), so the sums are exact. The
+ * offset (-8 or -16·isum without mins) in int32, the mins' term by x8_45_acc. Pieces in the
+ * outer loop keep 16 registers enough for T = 4. */
 AVX2 INLINE static void x8_tile_45(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
                                    float *Y, int64_t ldy, const int T, const int HM, const int HQ)
 {
     const __m256i ones = _mm256_set1_epi16(1);
+    const int off = HM ? 0 : HQ ? 16 : 8;
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * QUANT_X8_45_BYTES(HM, HQ);
-        __m256i s[TILE_MAX];
-        TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
+        __m256i s[TILE_MAX], s16[TILE_MAX];
+        TILE_FOR(t, T) s[t] = s16[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
             __m256i lo, hi;
             x8_45_piece(blk, HM, HQ, L, &lo, &hi);
@@ -1193,24 +1162,27 @@ AVX2 INLINE static void x8_tile_45(const uint8_t *g, int64_t n, const uint8_t *A
                 int32_t al, ah;
                 memcpy(&al, a->qs + 4 * L, 4);
                 memcpy(&ah, a->qs + 16 + 4 * L, 4);
-                const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(al)),
-                                                   _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ah)));
-                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, ones));
+                s16[t] = _mm256_add_epi16(s16[t], _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_set1_epi32(al)),
+                                                                   _mm256_maddubs_epi16(hi, _mm256_set1_epi32(ah))));
+                if (HQ || L == 3) {
+                    s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(s16[t], ones));
+                    s16[t] = _mm256_setzero_si256();
+                }
             }
         }
         TILE_FOR(t, T) {
             const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
-            const __m256i p = HQ && !HM ? _mm256_sub_epi32(s[t], _mm256_set1_epi32(16 * a->isum)) : s[t];
-            acc[t] = x8_45_acc(acc[t], p, blk, HM, a);
+            acc[t] = x8_45_acc(acc[t], _mm256_sub_epi32(s[t], _mm256_set1_epi32(off * a->isum)), blk, HM, a);
         }
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
+#define X8_TILE_Q40(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 0, 0)
 #define X8_TILE_Q41(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 1, 0)
 #define X8_TILE_Q50(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 0, 1)
 #define X8_TILE_Q51(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 1, 1)
 
-QUANT_DEF_X8_FNS(AVX2, q4_0x8, x8_tile_q4, 4)
+QUANT_DEF_X8_FNS(AVX2, q4_0x8, X8_TILE_Q40, 4)
 QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
 #define X8_TILE_K4(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 0)
 #define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
