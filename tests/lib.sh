@@ -25,7 +25,8 @@ export XDG_CACHE_HOME="$tmp/cache"
 T_SOCK="natter-test-$$"
 t_cleanup() {
     command -v tmux >/dev/null 2>&1 && tmux -L "$T_SOCK" kill-server 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
+    # A natter the hangup ends may still be writing its autosave: a second try then.
+    [ -n "${KEEP:-}" ] || rm -rf "$tmp" 2>/dev/null || { sleep 1; rm -rf "$tmp"; }
 }
 trap t_cleanup EXIT
 # A signal ends the script through exit, so the EXIT trap cleans up once.

@@ -59,9 +59,12 @@ if wait_for "other-guide.gguf), context 256 of 256 trained"; then
 else
     bad "/model without NAME shows the current model's file" "$(cap)"
 fi
-# The new model answers the next question after the re-read history.
+# The new model answers the next question after the re-read history. Idle alone can be the
+# bar of before the question and a second label can be the answer still being written (then the
+# /model below is refused): wait for the second finished answer's header.
+two_answers() { [ "$(cap | grep -cE '^Assistant .*tokens, [0-9.]+ tok/s')" -ge 2 ]; }
 T send-keys -t nt "What does F2 do?" Enter
-if idle 300 && [ "$(cap | grep -c '^Assistant')" -ge 2 ]; then
+if until_ok 300 two_answers && idle 300; then
     ok "after /model the new model answers"
 else
     bad "after /model the new model answers" "$(cap)"
@@ -69,7 +72,7 @@ fi
 
 # ---- Esc stays, n starts a new conversation
 T send-keys -t nt "/model $GUIDE" Enter
-wait_for "keep the conversation"
+if ! wait_for "keep the conversation" 300; then bad "/model FILE asks what to do with the conversation" "$(cap)"; fi
 T send-keys -t nt Escape
 if wait_for "kept model"; then ok "/model, Esc: nothing changes"; else bad "/model, Esc: nothing changes" "$(cap)"; fi
 T send-keys -t nt "/model $GUIDE" Enter
