@@ -672,8 +672,8 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
     return rc;
 }
 
-/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K matrices are multiplied in groups of 8
- * rows (quant.h, the x8 types: decoding up to 2-3x faster, prompts 2-3x). The copies are made
+/* Matrices of the types with an x8 form are multiplied in groups of 8 rows (quant.h, the x8
+ * types: decoding up to 2-3x faster, prompts 2-3x). The copies are made
  * on the first forward pass, not at load, so that loading still reads no weights (the chat is
  * drawn before they page in); the first prompt pays about one more pass over those weights.
  * Afterwards the file's pages of each repacked matrix are released (MADV_DONTNEED: the

@@ -172,8 +172,8 @@ struct nt_model {
     model_scratch s;
 };
 
-/* Repacks the Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K matrices the forward pass
- * multiplies (the x8 types) into memory of their own, once (nt_forward_batch's first call runs
+/* Repacks the matrices of the types that have an x8 form (nt_quant_x8_type) that the forward
+ * pass multiplies into memory of their own, once (nt_forward_batch's first call runs
  * it). A matrix it cannot repack (rows not a multiple of 8, no memory, or more than the memory
  * budget) stays as it is, computed as before. */
 void nt_model_pack(nt_model *m);

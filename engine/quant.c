@@ -771,11 +771,14 @@ int nt_quant_x8_type(int type)
     case NT_TYPE_Q4_1: return QUANT_TYPE_Q4_1X8;
     case NT_TYPE_Q5_0: return QUANT_TYPE_Q5_0X8;
     case NT_TYPE_Q5_1: return QUANT_TYPE_Q5_1X8;
+    case NT_TYPE_IQ4_NL: return QUANT_TYPE_IQ4_NLX8;
+    case NT_TYPE_IQ4_XS: return QUANT_TYPE_IQ4_XSX8;
     default: return -1;
     }
 }
 
-/* Q4_0X8's, Q4_1X8's, Q5_0X8's or Q5_1X8's block group (quant.h) from the 8 rows' block b. */
+/* Q4_0X8's, Q4_1X8's, Q5_0X8's, Q5_1X8's or IQ4_NLX8's block group (quant.h) from the 8 rows'
+ * block b. */
 static void x8_repack_45(const uint8_t *in, size_t rb, int64_t b, bool hm, bool hq, uint8_t *out)
 {
     const size_t bb = QUANT_X8_45_BYTES(hm, hq) / 8;
@@ -827,6 +830,18 @@ static void x8_repack_q6k(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
     }
 }
 
+/* IQ4_XSX8's block group (quant.h) from the 8 rows' super-block b. */
+static void x8_repack_iq4xs(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+{
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const quant_block_iq4_xs *x = (const quant_block_iq4_xs *)(const void *)(in + (size_t)r * rb) + b;
+        memcpy(out + 2 * r, &x->d, 2);
+        memcpy(out + 16 + 4 * r, x->scales_l, 4);
+        memcpy(out + 48 + 2 * r, &x->scales_h, 2);
+        for (int P = 0; P < 32; P++) memcpy(out + 64 + 32 * P + 4 * r, x->qs + 4 * P, 4);
+    }
+}
+
 /* Where Q4_KX8's and Q5_KX8's qs pieces start in a block group (quant.h). */
 #define X8_K45_QS(qh) ((qh) ? 384 : 128)
 
@@ -864,7 +879,8 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
             case NT_TYPE_Q8_0: x8_repack_q8(in, rb, b, out); break;
             case NT_TYPE_Q4_K: case NT_TYPE_Q5_K: x8_repack_k45(in, rb, b, type == NT_TYPE_Q5_K, out); break;
             case NT_TYPE_Q6_K: x8_repack_q6k(in, rb, b, out); break;
-            default: x8_repack_45(in, rb, b, hm, hq, out); break; /* Q4_0, Q4_1, Q5_0, Q5_1 */
+            case NT_TYPE_IQ4_XS: x8_repack_iq4xs(in, rb, b, out); break;
+            default: x8_repack_45(in, rb, b, hm, hq, out); break; /* Q4_0, Q4_1, Q5_x, IQ4_NL */
             }
     }
 }
@@ -873,11 +889,12 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
  * bit. Each x8_row_* adds row i's part of one block group blk (against the input's
  * activation block a) to acc. */
 
-/* Q4_0X8, Q8_0X8, Q4_1X8, Q5_0X8, Q5_1X8 */
+/* Q4_0X8, Q8_0X8, Q4_1X8, Q5_0X8, Q5_1X8, IQ4_NLX8 */
 static float x8_row_32(int type, const uint8_t *blk, int i, const quant_act32 *a, float acc)
 {
     const bool hm = type == NT_TYPE_Q4_1 || type == NT_TYPE_Q5_1;
     const bool hq = type == NT_TYPE_Q5_0 || type == NT_TYPE_Q5_1;
+    const bool nl = type == NT_TYPE_IQ4_NL;
     int32_t s = 0;
     if (type == NT_TYPE_Q8_0) {
         for (int v = 0; v < 32; v++) s += ((int)blk[16 + 32 * (v / 4) + 4 * i + v % 4] - 128) * a->qs[v];
@@ -888,7 +905,8 @@ static float x8_row_32(int type, const uint8_t *blk, int i, const quant_act32 *a
                 const uint8_t q = blk[QUANT_X8_45_QS(hm, hq) + 32 * L + 4 * i + k];
                 const uint8_t h = hq ? blk[QUANT_X8_45_QH(hm, hq) + 4 * i + L] : 0;
                 const int lo = (q & 15) | ((h >> k) & 1) << 4, hi = (q >> 4) | ((h >> (4 + k)) & 1) << 4;
-                s += (lo - off) * a->qs[4 * L + k] + (hi - off) * a->qs[16 + 4 * L + k];
+                const int vlo = nl ? quant_iq4_values[lo] : lo - off, vhi = nl ? quant_iq4_values[hi] : hi - off;
+                s += vlo * a->qs[4 * L + k] + vhi * a->qs[16 + 4 * L + k];
             }
     }
     uint16_t d, m;
@@ -946,6 +964,31 @@ static float x8_row_q6k(const uint8_t *blk, int i, const quant_act256 *a, float 
     return fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
 }
 
+/* IQ4_XSX8: sub-block j's pieces 4j..4j+3 hold its values 4L + k (low nibbles) and
+ * 16 + 4L + k (high) of row i at byte 4i + k of piece 4j + L. */
+static float x8_row_iq4xs(const uint8_t *blk, int i, const quant_act256 *a, float acc)
+{
+    uint8_t sl[4];
+    uint16_t sh;
+    memcpy(sl, blk + 16 + 4 * i, 4);
+    memcpy(&sh, blk + 48 + 2 * i, 2);
+    int32_t s = 0;
+    for (int j = 0; j < 8; j++) {
+        const int ls = ((sl[j / 2] >> (4 * (j % 2))) & 15) | ((sh >> (2 * j)) & 3) << 4;
+        int32_t p = 0;
+        for (int L = 0; L < 4; L++)
+            for (int k = 0; k < 4; k++) {
+                const uint8_t q = blk[64 + 32 * (4 * j + L) + 4 * i + k];
+                p += quant_iq4_values[q & 15] * a->qs[32 * j + 4 * L + k] +
+                     quant_iq4_values[q >> 4] * a->qs[32 * j + 16 + 4 * L + k];
+            }
+        s += (ls - 32) * p;
+    }
+    uint16_t d;
+    memcpy(&d, blk + 2 * i, 2);
+    return fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+}
+
 /* Rows [r0, r1) (multiples of 8) of an x8 matrix whose tensor type is type, against nt inputs. */
 static void x8_scalar(int type, const void *W, size_t row_bytes, int64_t r0, int64_t r1,
                       const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
@@ -963,6 +1006,7 @@ static void x8_scalar(int type, const void *W, size_t row_bytes, int64_t r0, int
                 const quant_act256 *a256 = (const quant_act256 *)a + b;
                 for (int i = 0; i < QUANT_X8_ROWS; i++)
                     acc[i] = type == NT_TYPE_Q6_K ? x8_row_q6k(blk, i, a256, acc[i])
+                             : type == NT_TYPE_IQ4_XS ? x8_row_iq4xs(blk, i, a256, acc[i])
                              : type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K
                                  ? x8_row_k45(type == NT_TYPE_Q5_K, blk, i, a256, acc[i])
                                  : x8_row_32(type, blk, i, a32, acc[i]);
@@ -992,6 +1036,8 @@ DEF_X8_SCALAR(q5_1x8, NT_TYPE_Q5_1)
 DEF_X8_SCALAR(q4_kx8, NT_TYPE_Q4_K)
 DEF_X8_SCALAR(q5_kx8, NT_TYPE_Q5_K)
 DEF_X8_SCALAR(q6_kx8, NT_TYPE_Q6_K)
+DEF_X8_SCALAR(iq4_nlx8, NT_TYPE_IQ4_NL)
+DEF_X8_SCALAR(iq4_xsx8, NT_TYPE_IQ4_XS)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 
@@ -1212,10 +1258,11 @@ size_t nt_quant_act_bytes(int type, int64_t n)
     case NT_TYPE_Q8_0: case NT_TYPE_Q4_0: case NT_TYPE_Q4_1: case NT_TYPE_Q5_0:
     case NT_TYPE_Q5_1: case NT_TYPE_IQ4_NL: case NT_TYPE_MXFP4: case QUANT_TYPE_Q4_0X8:
     case QUANT_TYPE_Q8_0X8: case QUANT_TYPE_Q4_1X8: case QUANT_TYPE_Q5_0X8: case QUANT_TYPE_Q5_1X8:
+    case QUANT_TYPE_IQ4_NLX8:
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8: case QUANT_TYPE_Q5_KX8:
-    case QUANT_TYPE_Q6_KX8:
+    case QUANT_TYPE_Q6_KX8: case QUANT_TYPE_IQ4_XSX8:
         return (size_t)(n / 256) * sizeof(quant_act256);
     default:
         return 0;

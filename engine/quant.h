@@ -186,10 +186,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights repacked in groups of
- * QUANT_X8_ROWS rows (nt_quant_repack_x8), the form the forward pass multiplies such matrices
- * in (nt_model_pack, model.c). A group of 8 rows of nb blocks keeps its 8 × row_bytes bytes (so a row r that is a multiple of 8 starts its group at
- * W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
+/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS weights repacked in
+ * groups of QUANT_X8_ROWS rows (nt_quant_repack_x8), the form the forward pass multiplies such
+ * matrices in (nt_model_pack, model.c). A group of 8 rows of nb blocks keeps its 8 × row_bytes
+ * bytes (so a row r that is a multiple of 8 starts its group at W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
  * holding 4 bytes of each row in row order:
  *   Q4_0X8 (144-byte groups): d[8], then piece L (0..3) bytes 4L..4L+3 of each row's qs (low
  *     nibbles: values 4L..4L+3, high nibbles: values 16+4L..16+4L+3).
@@ -211,6 +211,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *     quarter j's values there). Kept together so that a pass over a half reads forward:
  *     with all ql pieces first and the qh ones 1 KB later, decoding read two interleaved
  *     streams and fell from 21 to 8-13 GB/s from memory (as two rows read side by side do).
+ *   IQ4_NLX8 (144 bytes): as Q4_0X8 (the nibbles are codebook indices).
+ *   IQ4_XSX8 (1088 bytes): d[8], the scales_l words of the 8 rows (32 bytes), their scales_h
+ *     (16 bytes), then for each sub-block j (0..7) 4 pieces as Q4_0X8's of its 16 qs bytes
+ *     (piece 4j + L: qs[16j + 4L..+3] of each row).
  * Why: these formats have a scale per 32 or 256 values, and the one-row kernels spent most of
  * their instructions on it (conversions, products, a float multiply-add, a horizontal sum per
  * row): Q4_0 ran at 13-16 GB/s from L2 as from memory (TinyLlama's shape decoded at 0.78x
@@ -229,6 +233,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *     acc = fmaf(s, d·d_a, acc); acc = fmaf(-m, dmin·d_a, acc).
  *   Q6_KX8: acc = 0; per super-block: s = sum_g sc_g · (sum of (q - 32)·a over the 16 values
  *     of group g) (exact int32); acc = fmaf(s, d·d_a, acc).
+ *   IQ4_NLX8: as Q4_0X8 with q the codebook value (quant_iq4_values).
+ *   IQ4_XSX8: acc = 0; per super-block: s = sum_j (ls_j - 32) · (sum of v·a over sub-block j,
+ *     v the codebook values) (exact int32: |s| <= 8·32·32·127·127 < 2^31);
+ *     acc = fmaf(s, d·d_a, acc).
  * They take their format's activation buffer. matvec and matmat take row ranges whose ends are
  * multiples of 8; there are no single-row functions (dequant_row, dot_act). */
 #define QUANT_TYPE_Q4_0X8 (NT_TYPE_COUNT_ + 1)
@@ -239,8 +247,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_TYPE_Q4_1X8 (NT_TYPE_COUNT_ + 6)
 #define QUANT_TYPE_Q5_0X8 (NT_TYPE_COUNT_ + 7)
 #define QUANT_TYPE_Q5_1X8 (NT_TYPE_COUNT_ + 8)
+#define QUANT_TYPE_IQ4_NLX8 (NT_TYPE_COUNT_ + 9)
+#define QUANT_TYPE_IQ4_XSX8 (NT_TYPE_COUNT_ + 10)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 9)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 11)
 /* Q4_1X8, Q5_0X8, Q5_1X8 (HM: has mins, HQ: has fifth bits): a block group's bytes and where
  * its fifth bits and quant pieces start (the mins at 16). */
 #define QUANT_X8_45_BYTES(HM, HQ) ((size_t)8 * (size_t)(18 + 2 * (HM) + 4 * (HQ)))
@@ -464,7 +474,9 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
     [QUANT_TYPE_Q5_1X8] = {NULL, act32_prep, NULL, mv_q5_1x8, mm_q5_1x8},                    \
     [QUANT_TYPE_Q4_KX8] = {NULL, act256_k4_prep, NULL, mv_q4_kx8, mm_q4_kx8},                \
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},                \
-    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},
+    [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},                \
+    [QUANT_TYPE_IQ4_NLX8] = {NULL, act32_prep, NULL, mv_iq4_nlx8, mm_iq4_nlx8},              \
+    [QUANT_TYPE_IQ4_XSX8] = {NULL, act256_prep, NULL, mv_iq4_xsx8, mm_iq4_xsx8},
 
 /* Q4_1X8's, Q5_0X8's and Q5_1X8's pieces for the AVX2 and AVX-512 sets (AVX2 instructions
  * only): piece L's low-nibble values (4L.. of each row) and high ones (16+4L..), with the
@@ -502,6 +514,34 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
             acc = _mm256_fmadd_ps(_mm256_set1_ps((float)a->isum), _mm256_mul_ps(m, da), acc); \
         }                                                                                    \
         return acc;                                                                          \
+    }
+
+/* IQ4_NLX8's and IQ4_XSX8's helpers for the AVX2 and AVX-512 sets (AVX2 instructions only):
+ * the codebook in both 128-bit lanes (XOR 0x80 flips it to value + 128, VPDPBUSD's unsigned
+ * operand); a piece's low and high nibbles looked up; IQ4_XSX8's scales_l and scales_h
+ * words (one per lane) and from them sub-block j's scales (ls_j - 32) as int32 per row. */
+#define QUANT_DEF_IQ4X8_HELPERS(ATTR)                                                        \
+    ATTR static inline __m256i iq4x8_table(int flip)                                         \
+    {                                                                                        \
+        const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)quant_iq4_values)); \
+        return flip ? _mm256_xor_si256(t, _mm256_set1_epi8((char)0x80)) : t;                \
+    }                                                                                        \
+    ATTR static inline void iq4x8_piece(const uint8_t *p, __m256i tbl, __m256i *lo, __m256i *hi) \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), x = _mm256_loadu_si256((const __m256i *)p); \
+        *lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(x, m4));                             \
+        *hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));       \
+    }                                                                                        \
+    ATTR static inline void iq4xsx8_words(const uint8_t *blk, __m256i *SL, __m256i *SH)      \
+    {                                                                                        \
+        *SL = _mm256_loadu_si256((const __m256i *)(blk + 16));                               \
+        *SH = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(blk + 48)));           \
+    }                                                                                        \
+    ATTR static inline __m256i iq4xsx8_scale(__m256i SL, __m256i SH, int j)                  \
+    {                                                                                        \
+        const __m256i l = _mm256_and_si256(_mm256_srli_epi32(SL, 4 * j), _mm256_set1_epi32(15)); \
+        const __m256i h = _mm256_and_si256(_mm256_srli_epi32(SH, 2 * j), _mm256_set1_epi32(3)); \
+        return _mm256_sub_epi32(_mm256_or_si256(l, _mm256_slli_epi32(h, 4)), _mm256_set1_epi32(32)); \
     }
 
 /* Q4_KX8's and Q5_KX8's scales, mins and float step for the AVX2 and AVX-512 sets (AVX2 instructions

@@ -1006,21 +1006,33 @@ QUANT_DEF_TILE_FNS(AVX2, q3_K, 1, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_nl, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, iq4_xs, 1, 4, 1)
 
-/* Q8_0X8: the bytes flipped back to signed values (XOR 0x80) and, as dot_ss, |w| × (a with
- * w's sign) by VPMADDUBSW (pairs within int16: |w| <= 128, |a| <= 127), VPMADDWD by ones into
- * int32 per piece. */
+QUANT_DEF_IQ4X8_HELPERS(AVX2)
+
+/* Q8_0X8 and IQ4_NLX8 (NL): the bytes flipped back to signed values (XOR 0x80), or the
+ * nibbles looked up in the codebook (the low ones of piece L are values 4L.., the high ones
+ * 16 + 4L..), and, as dot_ss, |w| × (a with w's sign) by VPMADDUBSW (pairs within int16:
+ * |w| <= 128, |a| <= 127), VPMADDWD by ones into int32 per piece. */
 AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                   float *Y, int64_t ldy, const int T)
+                                   float *Y, int64_t ldy, const int T, const int NL)
 {
     const __m256i x80 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    const __m256i tbl = iq4x8_table(0);
+    const size_t gb = NL ? QUANT_X8_ROWS * sizeof(quant_block_iq4_nl) : QUANT_X8_ROWS * sizeof(quant_block_q8_0);
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q8_0);
+        const uint8_t *blk = g + (size_t)b * gb;
         __m256i s[TILE_MAX];
         TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
-            const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L)), x80);
+            __m256i w;
+            if (NL) {
+                __m256i lo, hi;
+                iq4x8_piece(blk + 16 + 32 * (L & 3), tbl, &lo, &hi);
+                w = L < 4 ? lo : hi;
+            } else {
+                w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * L)), x80);
+            }
             const __m256i u = _mm256_sign_epi8(w, w);
             TILE_FOR(t, T) {
                 const quant_act32 *a = (const quant_act32 *)(const void *)(A + (size_t)t * ab) + b;
@@ -1183,7 +1195,53 @@ AVX2 INLINE static void x8_tile_45(const uint8_t *g, int64_t n, const uint8_t *A
 #define X8_TILE_Q51(g, n, A, ab, Y, ldy, T) x8_tile_45(g, n, A, ab, Y, ldy, T, 1, 1)
 
 QUANT_DEF_X8_FNS(AVX2, q4_0x8, X8_TILE_Q40, 4)
-QUANT_DEF_X8_FNS(AVX2, q8_0x8, x8_tile_q8, 4)
+#define X8_TILE_Q80(g, n, A, ab, Y, ldy, T) x8_tile_q8(g, n, A, ab, Y, ldy, T, 0)
+#define X8_TILE_NL(g, n, A, ab, Y, ldy, T) x8_tile_q8(g, n, A, ab, Y, ldy, T, 1)
+QUANT_DEF_X8_FNS(AVX2, q8_0x8, X8_TILE_Q80, 4)
+QUANT_DEF_X8_FNS(AVX2, iq4_nlx8, X8_TILE_NL, 4)
+
+/* IQ4_XSX8 (quant.h): as the AVX-512 tile with signed codebook values, |w| × (a with w's
+ * sign) by VPMADDUBSW (pair sums <= 2·127·127, within int16) and VPMADDWD by the row's
+ * sub-block scale in both int16 halves of its lane (products <= 32258·32). */
+AVX2 INLINE static void x8_tile_iq4xs(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                      float *Y, int64_t ldy, const int T)
+{
+    const __m256i tbl = iq4x8_table(0), m16 = _mm256_set1_epi32(0xffff);
+    __m256 acc[TILE_MAX];
+    TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_iq4_xs);
+        __m256i SL, SH, isc[TILE_MAX];
+        iq4xsx8_words(blk, &SL, &SH);
+        TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const __m256i sc32 = iq4xsx8_scale(SL, SH, j);
+            const __m256i sc = _mm256_or_si256(_mm256_and_si256(sc32, m16), _mm256_slli_epi32(sc32, 16));
+            _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
+                __m256i lo, hi;
+                iq4x8_piece(blk + 64 + 32 * (4 * j + L), tbl, &lo, &hi);
+                const __m256i ulo = _mm256_sign_epi8(lo, lo), uhi = _mm256_sign_epi8(hi, hi);
+                TILE_FOR(t, T) {
+                    const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
+                    int32_t al, ah;
+                    memcpy(&al, aq + 32 * j + 4 * L, 4);
+                    memcpy(&ah, aq + 32 * j + 16 + 4 * L, 4);
+                    const __m256i plo = _mm256_maddubs_epi16(ulo, _mm256_sign_epi8(_mm256_set1_epi32(al), lo));
+                    const __m256i phi = _mm256_maddubs_epi16(uhi, _mm256_sign_epi8(_mm256_set1_epi32(ah), hi));
+                    isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_madd_epi16(plo, sc),
+                                                                       _mm256_madd_epi16(phi, sc)));
+                }
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+        TILE_FOR(t, T) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isc[t]), _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc[t]);
+        }
+    }
+    TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
+}
+QUANT_DEF_X8_FNS(AVX2, iq4_xsx8, x8_tile_iq4xs, 4)
 #define X8_TILE_K4(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 0)
 #define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
 QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 4)

@@ -257,5 +257,15 @@ XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json -m "$tmp/cache/natter
 check "bench without --threads exits 0 ($rc): $(tail -n 2 "$tmp/bench3.err")" [ "$rc" -eq 0 ]
 check "bench without --threads: the chat's default (natter's choice)" \
     [ "$(grep -c '"threads_auto":true,' "$tmp/bench3.out")" -eq 2 ]
+# --type: formats natter cannot quantize to are written as random blocks and run
+XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 --type iq4_xs,Q2_K >"$tmp/bench4.out" 2>"$tmp/bench4.err"; rc=$?
+check "bench --type iq4_xs,Q2_K exits 0 ($rc): $(tail -n 2 "$tmp/bench4.err")" [ "$rc" -eq 0 ]
+check "bench --type: two types, dense and MoE" [ "$(grep -c '"test":"pp128"' "$tmp/bench4.out")" -eq 4 ]
+"$NATTER" info "$tmp/cache/natter/bench/quick-shape.v1.iq4_xs.gguf" >"$tmp/info4.out" 2>&1
+check "bench --type iq4_xs: the file's matrices are IQ4_XS" grep -qE '^  IQ4_XS +[0-9]+ tensors' "$tmp/info4.out"
+types="(F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4)"
+expect_error "natter bench: --type: 'q9_9' is not a type the bench can write $types" bench --type q8_0,q9_9
+expect_error "natter bench: --type: '' is not a type the bench can write $types" bench --type q8_0,
+expect_error "natter bench: --type: 'IQ2_XXS' is not a type the bench can write $types" bench --type IQ2_XXS
 
 finish

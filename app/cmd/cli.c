@@ -123,7 +123,7 @@ void cli_usage(FILE *out)
           "       natter perplexity -m MODEL -f TEXT [--ctx N] [--threads N]\n"
           "                         [--kv-type T]\n"
           "       natter bench [-m MODEL] [--threads N] [--depth N] [--kv-type T]\n"
-          "                    [--json] [--quick]\n"
+          "                    [--json] [--quick] [--type LIST]\n"
           "       natter replay FILE [--check] [-m MODEL] [--temp X ...]\n"
           "                                         regenerate a session\n"
           "       natter export FILE [--format md|json] [-o OUT]   export a session\n"

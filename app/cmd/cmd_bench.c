@@ -1,5 +1,5 @@
 /* cmd_bench.c — `natter bench [-m MODEL] [--threads N] [--depth N] [--kv-type T] [--json]
- * [--quick]`.
+ * [--quick] [--type LIST]`.
  *
  * Measures, in one run: this machine's memory read bandwidth (threads streaming through a
  * buffer far larger than the caches), a STREAM triad over the same buffer as a cross-check,
@@ -10,8 +10,9 @@
  * is printed with the fraction of its ceiling it reaches.
  *
  * With no -m it benchmarks random-weight models at the shapes of SmolLM2-135M,
- * TinyLlama-1.1B and a mixture of experts (bench_shapes) in Q8_0, F16 and Q4_K (random Q4_K
- * blocks; rows whose length is not a multiple of 256 in Q8_0), written once with the
+ * TinyLlama-1.1B and a mixture of experts (bench_shapes) in Q8_0, F16 and Q4_K, or the types
+ * --type lists (random blocks for the types natter cannot quantize to; rows whose length is
+ * not a multiple of a type's 256-value block in Q8_0), written once with the
  * engine's GGUF writer and cached in $XDG_CACHE_HOME/natter/bench (or ~/.cache/natter/bench).
  * The bench feeds token ids directly, so their tokenizer is a minimal valid byte-level one
  * padded to the vocabulary size. --quick uses two tiny shapes instead (for tests). */
@@ -23,12 +24,14 @@
 #include "util/json.h"
 #include "util/rng.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -365,26 +368,6 @@ typedef struct bench_fill {
     float *scratch; /* BENCH_CHUNK × cols */
 } bench_fill;
 
-/* natter has no Q4_K quantizer: random Q4_K super-blocks (144 bytes: d, dmin as halves,
- * 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) with d and dmin chosen so that the
- * values d·sc·q - dmin·m lie in [-scale, 2·scale]. Speed does not depend on the values. */
-static void bench_random_q4_K(unsigned char *dst, int64_t n_blocks, float scale, uint64_t *rng)
-{
-    float dv[2] = {2.0f * scale / (63.0f * 15.0f), scale / 63.0f};
-    uint16_t dh[2];
-    nt_quantize_rows(NT_TYPE_F16, dv, dh, 1, 2);
-    for (int64_t b = 0; b < n_blocks; b++, dst += 144) {
-        memcpy(dst, dh, 4);
-        /* 140 random bytes: seventeen 8-byte draws and the low half of an eighteenth (the
-         * block ends there; a whole eighth byte group would run 4 bytes into the next block,
-         * or past the buffer after the last one). */
-        for (int i = 4; i < 144; i += 8) {
-            uint64_t v = rng_next(rng);
-            memcpy(dst + i, &v, i + 8 <= 144 ? 8 : (size_t)(144 - i));
-        }
-    }
-}
-
 static void *bench_fill_main(void *arg)
 {
     bench_fill *f = arg;
@@ -394,8 +377,10 @@ static void *bench_fill_main(void *arg)
         int64_t r = c * BENCH_CHUNK;
         int64_t nr = f->rows - r < BENCH_CHUNK ? f->rows - r : BENCH_CHUNK;
         uint64_t rng = f->seed ^ ((uint64_t)c * 0xD1B54A32D192ED03ull);
-        if (f->type == NT_TYPE_Q4_K && !f->norm) {
-            bench_random_q4_K(f->data + row_bytes * (size_t)r, nr * f->cols / 256, scale, &rng);
+        /* natter quantizes to few types; the others get random blocks (speed does not
+         * depend on the values) */
+        if (!f->norm && !nt_quantize_supported(f->type)) {
+            nt_random_rows(f->type, f->data + row_bytes * (size_t)r, nr, f->cols, scale, &rng);
             continue;
         }
         for (int64_t i = 0; i < nr * f->cols; i++)
@@ -442,6 +427,34 @@ static int bench_add_tensor(nt_gguf_writer *w, bench_bufs *bufs, float *scratch,
     return nt_gguf_writer_add_tensor(w, name, type, norm ? 1 : mats > 1 ? 3 : 2, ne, data);
 }
 
+/* general.file_type, llama.cpp's name for the file's type (llama_ftype; K types as their
+ * "_M" mixes, which llama.cpp names them by): it only labels the file. */
+static uint32_t bench_file_type(int type)
+{
+    static const struct { int type; uint32_t ftype; } map[] = {
+        {NT_TYPE_F32, 0},    {NT_TYPE_F16, 1},    {NT_TYPE_Q4_0, 2},    {NT_TYPE_Q4_1, 3},
+        {NT_TYPE_Q8_0, 7},   {NT_TYPE_Q5_0, 8},   {NT_TYPE_Q5_1, 9},    {NT_TYPE_Q2_K, 10},
+        {NT_TYPE_Q3_K, 12},  {NT_TYPE_Q4_K, 15},  {NT_TYPE_Q5_K, 17},   {NT_TYPE_Q6_K, 18},
+        {NT_TYPE_IQ4_NL, 25}, {NT_TYPE_IQ4_XS, 30}, {NT_TYPE_BF16, 32}, {NT_TYPE_MXFP4, 38},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].type == type) return map[i].ftype;
+    return 0;
+}
+
+/* A --type name (case-insensitive, as natter info prints types) that the bench can write:
+ * one natter quantizes to or makes random blocks of. -1 for any other. */
+static int bench_type_by_name(const char *name, size_t len)
+{
+    for (int t = 0; t < NT_TYPE_COUNT_; t++) {
+        const char *tn = nt_type_name(t);
+        if (!tn || strlen(tn) != len || strncasecmp(tn, name, len) != 0) continue;
+        if (bench_file_type(t) == 0 && t != NT_TYPE_F32) return -1;
+        return t;
+    }
+    return -1;
+}
+
 static int bench_generate(const bench_shape *s, int type, const char *path, nt_err *err)
 {
     nt_gguf_writer *w = nt_gguf_writer_init();
@@ -459,7 +472,7 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
     if (nt_gguf_writer_set_str(w, "general.architecture", "llama") ||
         nt_gguf_writer_set_str(w, "general.name", nm) ||
         nt_gguf_writer_set_u32(w, "general.file_type",
-                               type == NT_TYPE_Q8_0 ? 7 : type == NT_TYPE_Q4_K ? 15 : 1) ||
+                               bench_file_type(type)) ||
         nt_gguf_writer_set_u32(w, "llama.context_length", 2048) ||
         nt_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)s->dim) ||
         nt_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)s->n_layer) ||
@@ -474,11 +487,11 @@ static int bench_generate(const bench_shape *s, int type, const char *path, nt_e
                          nt_gguf_writer_set_u32(w, "llama.expert_used_count", (uint32_t)s->n_expert_used))))
         goto fail;
     if ((rc = bench_write_tokenizer(w, s->n_vocab)) != NT_OK) goto fail;
-    /* Q4_K models: like llama.cpp's quantizer, rows whose length is not a multiple of 256
+    /* K-quant models: like llama.cpp's quantizer, rows whose length is not a multiple of 256
      * (SmolLM2's 576) fall back to another type, here Q8_0. */
 #define ADD3(name, ty, cols, rows, mats)                                                       \
     do {                                                                                       \
-        int ty_ = (ty) == NT_TYPE_Q4_K && (cols) % 256 ? NT_TYPE_Q8_0 : (ty);                  \
+        int ty_ = (cols) % nt_type_block_len(ty) ? NT_TYPE_Q8_0 : (ty);                        \
         if ((rc = bench_add_tensor(w, &bufs, scratch, n_threads,                               \
                                    seed + 0x9E3779B97F4A7C15ull * (uint64_t)bufs.n, name, ty_, \
                                    cols, rows, mats)) != NT_OK)                                \
@@ -761,7 +774,7 @@ out:
 static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: natter bench [-m MODEL.gguf] [--threads N] [--depth N] "
-               "[--kv-type f32|f16|q8_0] [--json] [--quick]\n");
+               "[--kv-type f32|f16|q8_0] [--json] [--quick] [--type LIST]\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -769,7 +782,9 @@ int cmd_bench(int argc, char **argv)
     const char *model_path = NULL;
     bench_ctx bc = {.json = false, .n_threads = 0, .kv_type = NT_KV_TYPE_DEFAULT};
     bool quick = false;
-    enum { OPT_JSON = 256, OPT_QUICK, OPT_DEPTH, OPT_KV };
+    enum { OPT_JSON = 256, OPT_QUICK, OPT_DEPTH, OPT_KV, OPT_TYPE };
+    int types[NT_TYPE_COUNT_] = {NT_TYPE_Q8_0, NT_TYPE_F16, NT_TYPE_Q4_K};
+    size_t n_types = 3;
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
@@ -777,6 +792,7 @@ int cmd_bench(int argc, char **argv)
         {"quick", no_argument, NULL, OPT_QUICK},
         {"depth", required_argument, NULL, OPT_DEPTH},
         {"kv-type", required_argument, NULL, OPT_KV},
+        {"type", required_argument, NULL, OPT_TYPE},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -797,6 +813,22 @@ int cmd_bench(int argc, char **argv)
             break;
         case OPT_KV:
             if (args_kv_type(&a, &bc.kv_type)) return 2;
+            break;
+        case OPT_TYPE:
+            n_types = 0;
+            for (const char *p = a.value;; p++) {
+                size_t len = strcspn(p, ",");
+                int t = bench_type_by_name(p, len);
+                if (t < 0 || n_types == sizeof types / sizeof types[0]) {
+                    text_printf(stderr, "natter bench: --type: '%.*s' is not a type the bench "
+                                "can write (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, "
+                                "Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4)\n", (int)len, p);
+                    return 2;
+                }
+                types[n_types++] = t;
+                p += len;
+                if (!*p) break;
+            }
             break;
         case 'h': bench_usage(stdout); return 0;
         default: bench_usage(stderr); return 2;
@@ -877,16 +909,16 @@ int cmd_bench(int argc, char **argv)
         free(bc.buf.p);
         return 1;
     }
-    static const int types[] = {NT_TYPE_Q8_0, NT_TYPE_F16, NT_TYPE_Q4_K};
     int status = 0;
     size_t n_shapes = quick ? sizeof bench_quick_shapes / sizeof bench_quick_shapes[0]
                             : sizeof bench_shapes / sizeof bench_shapes[0];
     for (size_t s = 0; s < n_shapes; s++) {
         const bench_shape *sh = quick ? &bench_quick_shapes[s] : &bench_shapes[s];
-        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
-            char path[4200];
-            snprintf(path, sizeof path, "%s/%s-shape.v1.%s.gguf", dir, sh->name,
-                     types[k] == NT_TYPE_Q8_0 ? "q8_0" : types[k] == NT_TYPE_F16 ? "f16" : "q4_k");
+        for (size_t k = 0; k < n_types; k++) {
+            char path[4200], tn[16];
+            snprintf(tn, sizeof tn, "%s", nt_type_name(types[k]));
+            for (char *c = tn; *c; c++) *c = (char)tolower((unsigned char)*c);
+            snprintf(path, sizeof path, "%s/%s-shape.v1.%s.gguf", dir, sh->name, tn);
             if (access(path, R_OK) != 0) {
                 text_printf(stderr, "natter bench: writing %s ...\n", path);
                 nt_err e = {0};

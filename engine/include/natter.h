@@ -107,6 +107,13 @@ bool nt_quantize_supported(int type);
  * the type is not supported or n_per_row is not a multiple of its block length. Thread-safe;
  * keeps no pointers. */
 size_t nt_quantize_rows(int type, const float *src, void *dst, int64_t n_rows, int64_t n_per_row);
+/* Random rows of a block type natter has no quantizer for (Q4_0 ... Q8_0, Q2_K ... Q6_K,
+ * IQ4_NL, IQ4_XS), for benchmarks: every byte comes from *rng (a xorshift state, advanced)
+ * (nonzero) except the blocks' binary16 scales, chosen so that every value lies within about
+ * ±scale. dst holds n_rows * nt_type_row_bytes(type, n_per_row) bytes. Returns the bytes written, or
+ * 0 for another type or a row length that is not a multiple of the block length. */
+size_t nt_random_rows(int type, void *dst, int64_t n_rows, int64_t n_per_row, float scale,
+                      uint64_t *rng);
 
 /* ================================================================ token vectors ===== */
 
