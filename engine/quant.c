@@ -773,6 +773,8 @@ int nt_quant_x8_type(int type)
     case NT_TYPE_Q5_1: return QUANT_TYPE_Q5_1X8;
     case NT_TYPE_IQ4_NL: return QUANT_TYPE_IQ4_NLX8;
     case NT_TYPE_IQ4_XS: return QUANT_TYPE_IQ4_XSX8;
+    case NT_TYPE_Q2_K: return QUANT_TYPE_Q2_KX8;
+    case NT_TYPE_Q3_K: return QUANT_TYPE_Q3_KX8;
     default: return -1;
     }
 }
@@ -842,6 +844,33 @@ static void x8_repack_iq4xs(const uint8_t *in, size_t rb, int64_t b, uint8_t *ou
     }
 }
 
+/* Q2_KX8's and Q3_KX8's block groups (quant.h) from the 8 rows' super-block b. */
+static void x8_repack_q2k(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+{
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const quant_block_q2_K *x = (const quant_block_q2_K *)(const void *)(in + (size_t)r * rb) + b;
+        memcpy(out + 2 * r, &x->d, 2);
+        memcpy(out + 16 + 2 * r, &x->dmin, 2);
+        for (int P = 0; P < 4; P++) memcpy(out + 32 + 32 * P + 4 * r, x->scales + 4 * P, 4);
+        for (int P = 0; P < 16; P++) memcpy(out + 160 + 32 * P + 4 * r, x->qs + 4 * P, 4);
+    }
+}
+
+static void x8_repack_q3k(const uint8_t *in, size_t rb, int64_t b, uint8_t *out)
+{
+    for (int r = 0; r < QUANT_X8_ROWS; r++) {
+        const quant_block_q3_K *x = (const quant_block_q3_K *)(const void *)(in + (size_t)r * rb) + b;
+        memcpy(out + 2 * r, &x->d, 2);
+        for (int k = 0; k < 3; k++) memcpy(out + 16 + 32 * k + 4 * r, x->scales + 4 * k, 4);
+        for (int L = 0; L < 8; L++) {
+            uint8_t *tri = out + 112 + 96 * L + 4 * r;
+            memcpy(tri, x->hmask + 4 * L, 4);
+            memcpy(tri + 32, x->qs + 4 * L, 4);
+            memcpy(tri + 64, x->qs + 32 + 4 * L, 4);
+        }
+    }
+}
+
 /* Where Q4_KX8's and Q5_KX8's qs pieces start in a block group (quant.h). */
 #define X8_K45_QS(qh) ((qh) ? 384 : 128)
 
@@ -880,6 +909,8 @@ void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int
             case NT_TYPE_Q4_K: case NT_TYPE_Q5_K: x8_repack_k45(in, rb, b, type == NT_TYPE_Q5_K, out); break;
             case NT_TYPE_Q6_K: x8_repack_q6k(in, rb, b, out); break;
             case NT_TYPE_IQ4_XS: x8_repack_iq4xs(in, rb, b, out); break;
+            case NT_TYPE_Q2_K: x8_repack_q2k(in, rb, b, out); break;
+            case NT_TYPE_Q3_K: x8_repack_q3k(in, rb, b, out); break;
             default: x8_repack_45(in, rb, b, hm, hq, out); break; /* Q4_0, Q4_1, Q5_x, IQ4_NL */
             }
     }
@@ -989,6 +1020,52 @@ static float x8_row_iq4xs(const uint8_t *blk, int i, const quant_act256 *a, floa
     return fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
 }
 
+/* Q2_KX8: value v = 128h + 32j + l of row i is bits 2j..2j+1 of byte 4i + l % 4 of piece
+ * 8h + l / 4; its sub-block's scale and min are in byte 4i + g % 4 of scale piece g / 4. */
+static float x8_row_q2k(const uint8_t *blk, int i, const quant_act256 *a, float acc)
+{
+    int32_t s = 0, ms = 0;
+    for (int g = 0; g < 16; g++) {
+        int32_t p = 0;
+        for (int v = 16 * g; v < 16 * g + 16; v++) {
+            const int h = v / 128, j = v % 128 / 32, l = v % 32;
+            p += ((blk[160 + 32 * (8 * h + l / 4) + 4 * i + l % 4] >> (2 * j)) & 3) * a->qs[v];
+        }
+        const uint8_t sc = blk[32 + 32 * (g / 4) + 4 * i + g % 4];
+        s += (sc & 15) * p;
+        ms += (sc >> 4) * a->bsums[g];
+    }
+    uint16_t d, dmin;
+    memcpy(&d, blk + 2 * i, 2);
+    memcpy(&dmin, blk + 16 + 2 * i, 2);
+    acc = fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+    return fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a->d, acc);
+}
+
+/* Q3_KX8: value v's 2-bit part as Q2_KX8's (from the triple l / 4, at 32 + 32h), its high bit
+ * bit 4h + j of the triple's hmask byte. */
+static float x8_row_q3k(const uint8_t *blk, int i, const quant_act256 *a, float acc)
+{
+    uint8_t sb[12];
+    int sc[16];
+    for (int k = 0; k < 3; k++) memcpy(sb + 4 * k, blk + 16 + 32 * k + 4 * i, 4);
+    q3_scales(sb, sc);
+    int32_t s = 0;
+    for (int g = 0; g < 16; g++) {
+        int32_t p = 0;
+        for (int v = 16 * g; v < 16 * g + 16; v++) {
+            const int h = v / 128, j = v % 128 / 32, l = v % 32;
+            const uint8_t *tri = blk + 112 + 96 * (l / 4) + 4 * i + l % 4;
+            const int q = ((tri[32 + 32 * h] >> (2 * j)) & 3) | ((tri[0] >> (4 * h + j)) & 1) << 2;
+            p += (q - 4) * a->qs[v];
+        }
+        s += sc[g] * p;
+    }
+    uint16_t d;
+    memcpy(&d, blk + 2 * i, 2);
+    return fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+}
+
 /* Rows [r0, r1) (multiples of 8) of an x8 matrix whose tensor type is type, against nt inputs. */
 static void x8_scalar(int type, const void *W, size_t row_bytes, int64_t r0, int64_t r1,
                       const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
@@ -1007,6 +1084,8 @@ static void x8_scalar(int type, const void *W, size_t row_bytes, int64_t r0, int
                 for (int i = 0; i < QUANT_X8_ROWS; i++)
                     acc[i] = type == NT_TYPE_Q6_K ? x8_row_q6k(blk, i, a256, acc[i])
                              : type == NT_TYPE_IQ4_XS ? x8_row_iq4xs(blk, i, a256, acc[i])
+                             : type == NT_TYPE_Q2_K   ? x8_row_q2k(blk, i, a256, acc[i])
+                             : type == NT_TYPE_Q3_K   ? x8_row_q3k(blk, i, a256, acc[i])
                              : type == NT_TYPE_Q4_K || type == NT_TYPE_Q5_K
                                  ? x8_row_k45(type == NT_TYPE_Q5_K, blk, i, a256, acc[i])
                                  : x8_row_32(type, blk, i, a32, acc[i]);
@@ -1038,6 +1117,8 @@ DEF_X8_SCALAR(q5_kx8, NT_TYPE_Q5_K)
 DEF_X8_SCALAR(q6_kx8, NT_TYPE_Q6_K)
 DEF_X8_SCALAR(iq4_nlx8, NT_TYPE_IQ4_NL)
 DEF_X8_SCALAR(iq4_xsx8, NT_TYPE_IQ4_XS)
+DEF_X8_SCALAR(q2_kx8, NT_TYPE_Q2_K)
+DEF_X8_SCALAR(q3_kx8, NT_TYPE_Q3_K)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 
@@ -1262,7 +1343,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
         return (size_t)(n / 32) * sizeof(quant_act32);
     case NT_TYPE_Q2_K: case NT_TYPE_Q3_K: case NT_TYPE_Q4_K: case NT_TYPE_Q5_K:
     case NT_TYPE_Q6_K: case NT_TYPE_IQ4_XS: case QUANT_TYPE_Q4_KX8: case QUANT_TYPE_Q5_KX8:
-    case QUANT_TYPE_Q6_KX8: case QUANT_TYPE_IQ4_XSX8:
+    case QUANT_TYPE_Q6_KX8: case QUANT_TYPE_IQ4_XSX8: case QUANT_TYPE_Q2_KX8: case QUANT_TYPE_Q3_KX8:
         return (size_t)(n / 256) * sizeof(quant_act256);
     default:
         return 0;

@@ -186,8 +186,8 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * act_prepare, dot_act, matvec, matmat and their _isa forms) and dequant_row also take the
  * kernel-only types below (QUANT_TYPE_Q4_0X8 only where it says so). Files never have them. */
 #define QUANT_TYPE_F16_F32ACT NT_TYPE_COUNT_
-/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS weights repacked in
- * groups of QUANT_X8_ROWS rows (nt_quant_repack_x8), the form the forward pass multiplies such
+/* Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS weights
+ * repacked in groups of QUANT_X8_ROWS rows (nt_quant_repack_x8), the form the forward pass multiplies such
  * matrices in (nt_model_pack, model.c). A group of 8 rows of nb blocks keeps its 8 × row_bytes
  * bytes (so a row r that is a multiple of 8 starts its group at W + r·row_bytes) as nb block groups: the 8 rows' f16 scales, then 32-byte pieces, each
  * holding 4 bytes of each row in row order:
@@ -211,6 +211,12 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *     quarter j's values there). Kept together so that a pass over a half reads forward:
  *     with all ql pieces first and the qh ones 1 KB later, decoding read two interleaved
  *     streams and fell from 21 to 8-13 GB/s from memory (as two rows read side by side do).
+ *   Q2_KX8 (672 bytes): d[8], dmin[8], 4 pieces of the scale bytes (piece P: scales[4P..+3]),
+ *     then piece 8h + L (h = 0, 1, L = 0..7): qs[32h + 4L..+3] of each row (bits 2j..2j+1:
+ *     value 128h + 32j + 4L + k).
+ *   Q3_KX8 (880 bytes): d[8], the 12 scale bytes as three pieces (as Q4_KX8's), then for
+ *     L = 0..7 three pieces: hmask[4L..+3] and the qs pieces (0, L) and (1, L) as Q2_KX8's,
+ *     kept together for the reason Q6_KX8's are.
  *   IQ4_NLX8 (144 bytes): as Q4_0X8 (the nibbles are codebook indices).
  *   IQ4_XSX8 (1088 bytes): d[8], the scales_l words of the 8 rows (32 bytes), their scales_h
  *     (16 bytes), then for each sub-block j (0..7) 4 pieces as Q4_0X8's of its 16 qs bytes
@@ -233,6 +239,9 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  *     acc = fmaf(s, d·d_a, acc); acc = fmaf(-m, dmin·d_a, acc).
  *   Q6_KX8: acc = 0; per super-block: s = sum_g sc_g · (sum of (q - 32)·a over the 16 values
  *     of group g) (exact int32); acc = fmaf(s, d·d_a, acc).
+ *   Q2_KX8: as Q4_KX8 with 16 sub-blocks of 16 values (scale and min the low and high
+ *     nibbles of their byte).
+ *   Q3_KX8: as Q6_KX8 with q the 3-bit value (-4..3) and 16 groups (signed scales ls - 32).
  *   IQ4_NLX8: as Q4_0X8 with q the codebook value (quant_iq4_values).
  *   IQ4_XSX8: acc = 0; per super-block: s = sum_j (ls_j - 32) · (sum of v·a over sub-block j,
  *     v the codebook values) (exact int32: |s| <= 8·32·32·127·127 < 2^31);
@@ -249,8 +258,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_TYPE_Q5_1X8 (NT_TYPE_COUNT_ + 8)
 #define QUANT_TYPE_IQ4_NLX8 (NT_TYPE_COUNT_ + 9)
 #define QUANT_TYPE_IQ4_XSX8 (NT_TYPE_COUNT_ + 10)
+#define QUANT_TYPE_Q2_KX8 (NT_TYPE_COUNT_ + 11)
+#define QUANT_TYPE_Q3_KX8 (NT_TYPE_COUNT_ + 12)
 #define QUANT_X8_ROWS 8
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 11)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 13)
 /* Q4_1X8, Q5_0X8, Q5_1X8 (HM: has mins, HQ: has fifth bits): a block group's bytes and where
  * its fifth bits and quant pieces start (the mins at 16). */
 #define QUANT_X8_45_BYTES(HM, HQ) ((size_t)8 * (size_t)(18 + 2 * (HM) + 4 * (HQ)))
@@ -476,7 +487,9 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
     [QUANT_TYPE_Q5_KX8] = {NULL, act256_k4_prep, NULL, mv_q5_kx8, mm_q5_kx8},                \
     [QUANT_TYPE_Q6_KX8] = {NULL, act256_prep, NULL, mv_q6_kx8, mm_q6_kx8},                \
     [QUANT_TYPE_IQ4_NLX8] = {NULL, act32_prep, NULL, mv_iq4_nlx8, mm_iq4_nlx8},              \
-    [QUANT_TYPE_IQ4_XSX8] = {NULL, act256_prep, NULL, mv_iq4_xsx8, mm_iq4_xsx8},
+    [QUANT_TYPE_IQ4_XSX8] = {NULL, act256_prep, NULL, mv_iq4_xsx8, mm_iq4_xsx8},              \
+    [QUANT_TYPE_Q2_KX8] = {NULL, act256_prep, NULL, mv_q2_kx8, mm_q2_kx8},                    \
+    [QUANT_TYPE_Q3_KX8] = {NULL, act256_prep, NULL, mv_q3_kx8, mm_q3_kx8},
 
 /* Q4_1X8's, Q5_0X8's and Q5_1X8's pieces for the AVX2 and AVX-512 sets (AVX2 instructions
  * only): piece L's low-nibble values (4L.. of each row) and high ones (16+4L..), with the
@@ -606,26 +619,19 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(k4x8_mins(a, MW)), _mm256_mul_ps(dmin, da), acc); \
     }
 
-/* Q6_KX8's pieces, offset term and float step for the AVX2 and AVX-512 sets (AVX2 only):
- * quarter j of half h, piece L: the 8 rows' 6-bit values (0..63); group g's scale as int32
- * per row; one input's sum_g sc_g · bsums[g] per row (VPMADDWD of the rows' scales, even and
- * odd bytes as int16, against the input's bsums paired alike). */
+/* Q6_KX8's, Q3_KX8's and Q2_KX8's pieces, scales and float steps for the AVX2 and AVX-512
+ * sets (AVX2 instructions only). Their scales (Q2_K's mins too) end up as 4 pieces of bytes,
+ * piece k holding groups 4k..4k+3 of each row: x8_byte32 takes byte k of each lane as a
+ * signed int32, x8_bsum_dot one input's sum_g byte_g · bsums[g] per row (VPMADDWD of the
+ * even and odd bytes as int16 against the input's bsums paired alike).
+ * Q6_KX8: quarter j of half h, piece L: the 8 rows' 6-bit values (0..63).
+ * Q2_KX8 and Q3_KX8: the 2-bit values (0..3), with Q3_K's high bit (0..7: value + 4). */
 #define QUANT_DEF_Q6X8_HELPERS(ATTR)                                                         \
-    ATTR static inline __m256i q6x8_piece(const uint8_t *blk, int h, int j, int L)           \
+    ATTR static inline __m256i x8_byte32(__m256i p, int k)                                   \
     {                                                                                        \
-        const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);              \
-        const uint8_t *tri = blk + 144 + 96 * (8 * h + L);                                   \
-        const __m256i ql = _mm256_loadu_si256((const __m256i *)(tri + 32 * (j & 1)));         \
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(tri + 64));                  \
-        const __m256i lo = j < 2 ? _mm256_and_si256(ql, m4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4); \
-        return _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m3), 4)); \
+        return _mm256_srai_epi32(_mm256_slli_epi32(p, 24 - 8 * k), 24);                      \
     }                                                                                        \
-    ATTR static inline __m256i q6x8_scale(const uint8_t *blk, int g)                         \
-    {                                                                                        \
-        const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (g / 4)));    \
-        return _mm256_srai_epi32(_mm256_slli_epi32(p, 24 - 8 * (g % 4)), 24);               \
-    }                                                                                        \
-    ATTR static inline __m256i q6x8_offset(const uint8_t *blk, const quant_act256 *a)        \
+    ATTR static inline __m256i x8_bsum_dot(const __m256i P[4], const quant_act256 *a)        \
     {                                                                                        \
         const __m128i pairs = _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15); \
         __m256i o = _mm256_setzero_si256();                                                  \
@@ -633,7 +639,7 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
             const __m256i bw = _mm256_broadcastsi128_si256(                                  \
                 _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(a->bsums + 8 * half)), pairs)); \
             for (int q = 0; q < 2; q++) {                                                    \
-                const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (2 * half + q))); \
+                const __m256i p = P[2 * half + q];                                           \
                 const __m256i ev = _mm256_srai_epi16(_mm256_slli_epi16(p, 8), 8);            \
                 const __m256i od = _mm256_srai_epi16(p, 8);                                  \
                 const __m256i b_ev = q ? _mm256_shuffle_epi32(bw, 0xaa) : _mm256_shuffle_epi32(bw, 0x00); \
@@ -644,13 +650,80 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         }                                                                                    \
         return o;                                                                            \
     }                                                                                        \
+    ATTR static inline __m256i q6x8_piece(const uint8_t *blk, int h, int j, int L)           \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);              \
+        const uint8_t *tri = blk + 144 + 96 * (8 * h + L);                                   \
+        const __m256i ql = _mm256_loadu_si256((const __m256i *)(tri + 32 * (j & 1)));         \
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(tri + 64));                  \
+        const __m256i lo = j < 2 ? _mm256_and_si256(ql, m4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4); \
+        return _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m3), 4)); \
+    }                                                                                        \
+    ATTR static inline void q6x8_scales(const uint8_t *blk, __m256i S[4])                    \
+    {                                                                                        \
+        for (int k = 0; k < 4; k++) S[k] = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * k)); \
+    }                                                                                        \
     /* the rule's multiply-add for one input: isc = its sum_g sc_g · (q·a)_g */              \
     ATTR static inline __m256 q6x8_acc(__m256 acc, __m256i isc, const uint8_t *blk,          \
-                                       const quant_act256 *a)                                \
+                                       const quant_act256 *a, const __m256i S[4])            \
     {                                                                                        \
-        const __m256i s = _mm256_sub_epi32(isc, _mm256_slli_epi32(q6x8_offset(blk, a), 5));  \
+        const __m256i s = _mm256_sub_epi32(isc, _mm256_slli_epi32(x8_bsum_dot(S, a), 5));    \
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));             \
         return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, _mm256_set1_ps(a->d)), acc); \
+    }                                                                                        \
+    ATTR static inline __m256i q23x8_piece(const uint8_t *blk, int q3, int h, int j, int L)  \
+    {                                                                                        \
+        const __m256i m3 = _mm256_set1_epi8(0x03);                                          \
+        if (!q3)                                                                             \
+            return _mm256_and_si256(                                                         \
+                _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(blk + 160 + 32 * (8 * h + L))), 2 * j), m3); \
+        const uint8_t *tri = blk + 112 + 96 * L;                                             \
+        const __m256i q = _mm256_and_si256(                                                  \
+            _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(tri + 32 + 32 * h)), 2 * j), m3); \
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)tri);                         \
+        const int sh = 4 * h + j; /* the high bit's position, moved to bit 2 */               \
+        const __m256i hb = sh >= 2 ? _mm256_srli_epi16(hm, sh - 2) : _mm256_slli_epi16(hm, 2 - sh); \
+        return _mm256_or_si256(q, _mm256_and_si256(hb, _mm256_set1_epi8(0x04)));             \
+    }                                                                                        \
+    /* Q3_KX8's signed scales (as quant_q3_scales_unpack, 8 rows at once); Q2_KX8's scales   \
+     * and mins (M) */                                                                       \
+    ATTR static inline void q23x8_scales(const uint8_t *blk, int q3, __m256i S[4], __m256i M[4]) \
+    {                                                                                        \
+        const __m256i m4 = _mm256_set1_epi8(0x0f);                                           \
+        if (!q3) {                                                                           \
+            for (int k = 0; k < 4; k++) {                                                    \
+                const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 32 + 32 * k));  \
+                S[k] = _mm256_and_si256(p, m4);                                              \
+                M[k] = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);                        \
+            }                                                                                \
+            return;                                                                          \
+        }                                                                                    \
+        const __m256i m30 = _mm256_set1_epi8(0x30), c32 = _mm256_set1_epi8(32);              \
+        const __m256i W0 = _mm256_loadu_si256((const __m256i *)(blk + 16));                  \
+        const __m256i W1 = _mm256_loadu_si256((const __m256i *)(blk + 48));                  \
+        const __m256i W2 = _mm256_loadu_si256((const __m256i *)(blk + 80));                  \
+        S[0] = _mm256_or_si256(_mm256_and_si256(W0, m4), _mm256_and_si256(_mm256_slli_epi32(W2, 4), m30)); \
+        S[1] = _mm256_or_si256(_mm256_and_si256(W1, m4), _mm256_and_si256(_mm256_slli_epi32(W2, 2), m30)); \
+        S[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(W0, 4), m4), _mm256_and_si256(W2, m30)); \
+        S[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(W1, 4), m4),               \
+                               _mm256_and_si256(_mm256_srli_epi32(W2, 2), m30));             \
+        for (int k = 0; k < 4; k++) S[k] = _mm256_sub_epi8(S[k], c32);                       \
+    }                                                                                        \
+    /* the rule's multiply-adds for one input: isc = its sum_g sc_g · (q·a)_g with Q3_K's q  \
+     * = value + 4 */                                                                        \
+    ATTR static inline __m256 q23x8_acc(__m256 acc, __m256i isc, const uint8_t *blk, int q3, \
+                                        const quant_act256 *a, const __m256i S[4],           \
+                                        const __m256i M[4])                                  \
+    {                                                                                        \
+        const __m256 da = _mm256_set1_ps(a->d);                                              \
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));             \
+        if (q3) {                                                                            \
+            const __m256i s = _mm256_sub_epi32(isc, _mm256_slli_epi32(x8_bsum_dot(S, a), 2)); \
+            return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, da), acc);        \
+        }                                                                                    \
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));   \
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isc), _mm256_mul_ps(d, da), acc);           \
+        return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(x8_bsum_dot(M, a)), _mm256_mul_ps(dmin, da), acc); \
     }
 
 #define QUANT_TILE_CALL(T, R, TT)                                                            \

@@ -1107,44 +1107,60 @@ AVX2 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t *
 
 QUANT_DEF_Q6X8_HELPERS(AVX2)
 
-/* Q6_KX8: as the AVX-512 tile, with VPMADDUBSW pair sums of two pieces added in int16 (2 ·
- * 2·63·127 = 32004: exact) and VPMADDWD by the group's scale in both int16 halves of each
- * row's lane. */
-AVX2 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                    float *Y, int64_t ldy, const int T)
+/* Q6_KX8, Q3_KX8 and Q2_KX8 (K: 6, 3 or 2): as the AVX-512 tile, with the VPMADDUBSW pair
+ * sums of a group's pieces added in int16 (two of Q6_K's: 2 · 2·63·127 = 32004; all four of
+ * Q3_K's and Q2_K's: 4 · 2·7·127 = 7112: exact) and VPMADDWD by the group's scale in both
+ * int16 halves of each row's lane. Q6_K's scales are read per group (16 registers). */
+AVX2 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                   float *Y, int64_t ldy, const int T, const int K)
 {
     const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    const size_t gb = QUANT_X8_ROWS * (K == 6   ? sizeof(quant_block_q6_K)
+                                       : K == 3 ? sizeof(quant_block_q3_K)
+                                                : sizeof(quant_block_q2_K));
+    const int PP = K == 6 ? 2 : 4; /* pieces per int16 sum */
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q6_K);
-        __m256i isc[TILE_MAX];
+        const uint8_t *blk = g + (size_t)b * gb;
+        __m256i S[4], M[4], isc[TILE_MAX];
+        if (K != 6) q23x8_scales(blk, K == 3, S, M);
         TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
                 _Pragma("GCC unroll 2") for (int gi = 0; gi < 2; gi++) {
-                    const __m256i s32 = q6x8_scale(blk, 8 * h + 2 * j + gi);
+                    const int G = 8 * h + 2 * j + gi;
+                    const __m256i s32 = x8_byte32(K == 6 ? _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * (G / 4)))
+                                                         : S[G / 4], G % 4);
                     const __m256i sw = _mm256_or_si256(_mm256_and_si256(s32, lo16), _mm256_slli_epi32(s32, 16));
-                    _Pragma("GCC unroll 2") for (int pp = 0; pp < 2; pp++) {
-                        const int L = 4 * gi + 2 * pp;
-                        const __m256i q0 = q6x8_piece(blk, h, j, L), q1 = q6x8_piece(blk, h, j, L + 1);
-                        TILE_FOR(t, T) {
-                            const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs
-                                               + 128 * h + 32 * j + 4 * L;
-                            int32_t a0, a1;
-                            memcpy(&a0, aq, 4);
-                            memcpy(&a1, aq + 4, 4);
-                            const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_set1_epi32(a0)),
-                                                                 _mm256_maddubs_epi16(q1, _mm256_set1_epi32(a1)));
-                            isc[t] = _mm256_add_epi32(isc[t], _mm256_madd_epi16(s16, sw));
+                    _Pragma("GCC unroll 2") for (int L0 = 4 * gi; L0 < 4 * gi + 4; L0 += PP) {
+                        __m256i s16[TILE_MAX];
+                        TILE_FOR(t, T) s16[t] = _mm256_setzero_si256();
+                        _Pragma("GCC unroll 4") for (int L = L0; L < L0 + PP; L++) {
+                            const __m256i q = K == 6 ? q6x8_piece(blk, h, j, L) : q23x8_piece(blk, K == 3, h, j, L);
+                            TILE_FOR(t, T) {
+                                const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
+                                int32_t av;
+                                memcpy(&av, aq + 128 * h + 32 * j + 4 * L, 4);
+                                s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(q, _mm256_set1_epi32(av)));
+                            }
                         }
+                        TILE_FOR(t, T) isc[t] = _mm256_add_epi32(isc[t], _mm256_madd_epi16(s16[t], sw));
                     }
                 }
-        TILE_FOR(t, T)
-            acc[t] = q6x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b);
+        if (K == 6) q6x8_scales(blk, S);
+        TILE_FOR(t, T) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+            acc[t] = K == 6 ? q6x8_acc(acc[t], isc[t], blk, a, S) : q23x8_acc(acc[t], isc[t], blk, K == 3, a, S, M);
+        }
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
+#define X8_TILE_Q6K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 6)
+#define X8_TILE_Q3K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 3)
+#define X8_TILE_Q2K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 2)
+QUANT_DEF_X8_FNS(AVX2, q2_kx8, X8_TILE_Q2K, 4)
+QUANT_DEF_X8_FNS(AVX2, q3_kx8, X8_TILE_Q3K, 4)
 
 QUANT_DEF_X8_45_HELPERS(AVX2)
 
@@ -1246,7 +1262,7 @@ QUANT_DEF_X8_FNS(AVX2, iq4_xsx8, x8_tile_iq4xs, 4)
 #define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
 QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_kx8, X8_TILE_K5, 4)
-QUANT_DEF_X8_FNS(AVX2, q6_kx8, x8_tile_q6k, 4)
+QUANT_DEF_X8_FNS(AVX2, q6_kx8, X8_TILE_Q6K, 4)
 QUANT_DEF_X8_FNS(AVX2, q4_1x8, X8_TILE_Q41, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_0x8, X8_TILE_Q50, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)

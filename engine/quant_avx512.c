@@ -1542,27 +1542,32 @@ QUANT_DEF_X8_FNS(AVX512, q5_kx8, X8_TILE_K5, 4)
 
 QUANT_DEF_Q6X8_HELPERS(AVX512)
 
-/* Q6_KX8 (quant.h): a group of 8 rows × T inputs, int32 lane r row r. Each quarter's 8
- * pieces (6-bit values from ql and qh) are unpacked once for the T inputs and VPDPBUSD-ed
- * against their broadcast activation groups, the first 4 pieces (16 values) and the last 4
- * apart, each times its group's scales (VPMULLD); the -32 offset as 32 · sum_g sc_g · bsums[g]
- * per input. */
-AVX512 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                      float *Y, int64_t ldy, const int T)
+/* Q6_KX8, Q3_KX8 and Q2_KX8 (K: 6, 3 or 2; quant.h): a group of 8 rows × T inputs, int32 lane
+ * r row r. Each quarter's 8 pieces (6-bit values from ql and qh, Q2_K's 2-bit ones, Q3_K's
+ * 3-bit ones plus 4) are unpacked once for the T inputs and VPDPBUSD-ed against their
+ * broadcast activation groups, the first 4 pieces (16 values) and the last 4 apart, each
+ * times its group's scales (VPMULLD); the offsets (Q6_K's -32, Q3_K's -4 times sum_g sc_g ·
+ * bsums[g]) and Q2_K's mins per input by q6x8_acc and q23x8_acc. */
+AVX512 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
+                                     float *Y, int64_t ldy, const int T, const int K)
 {
+    const size_t gb = QUANT_X8_ROWS * (K == 6   ? sizeof(quant_block_q6_K)
+                                       : K == 3 ? sizeof(quant_block_q3_K)
+                                                : sizeof(quant_block_q2_K));
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
-        const uint8_t *blk = g + (size_t)b * QUANT_X8_ROWS * sizeof(quant_block_q6_K);
-        __m256i isc[TILE_MAX];
+        const uint8_t *blk = g + (size_t)b * gb;
+        __m256i S[4], M[4], isc[TILE_MAX];
+        if (K == 6) q6x8_scales(blk, S);
+        else q23x8_scales(blk, K == 3, S, M);
         TILE_FOR(t, T) isc[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
-                const __m256i sa = q6x8_scale(blk, 8 * h + 2 * j), sb = q6x8_scale(blk, 8 * h + 2 * j + 1);
                 __m256i pa[TILE_MAX], pb[TILE_MAX];
                 TILE_FOR(t, T) pa[t] = pb[t] = _mm256_setzero_si256();
                 _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
-                    const __m256i q = q6x8_piece(blk, h, j, L);
+                    const __m256i q = K == 6 ? q6x8_piece(blk, h, j, L) : q23x8_piece(blk, K == 3, h, j, L);
                     TILE_FOR(t, T) {
                         const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
                         int32_t av;
@@ -1573,15 +1578,24 @@ AVX512 INLINE static void x8_tile_q6k(const uint8_t *g, int64_t n, const uint8_t
                             pb[t] = _mm256_dpbusd_epi32(pb[t], q, _mm256_set1_epi32(av));
                     }
                 }
+                const __m256i sa = x8_byte32(S[2 * h + j / 2], 2 * (j % 2));
+                const __m256i sb = x8_byte32(S[2 * h + j / 2], 2 * (j % 2) + 1);
                 TILE_FOR(t, T) isc[t] = _mm256_add_epi32(isc[t], _mm256_add_epi32(_mm256_mullo_epi32(pa[t], sa),
                                                                                    _mm256_mullo_epi32(pb[t], sb)));
             }
-        TILE_FOR(t, T)
-            acc[t] = q6x8_acc(acc[t], isc[t], blk, (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b);
+        TILE_FOR(t, T) {
+            const quant_act256 *a = (const quant_act256 *)(const void *)(A + (size_t)t * ab) + b;
+            acc[t] = K == 6 ? q6x8_acc(acc[t], isc[t], blk, a, S) : q23x8_acc(acc[t], isc[t], blk, K == 3, a, S, M);
+        }
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-QUANT_DEF_X8_FNS(AVX512, q6_kx8, x8_tile_q6k, 4)
+#define X8_TILE_Q6K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 6)
+#define X8_TILE_Q3K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 3)
+#define X8_TILE_Q2K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 2)
+QUANT_DEF_X8_FNS(AVX512, q6_kx8, X8_TILE_Q6K, 4)
+QUANT_DEF_X8_FNS(AVX512, q3_kx8, X8_TILE_Q3K, 4)
+QUANT_DEF_X8_FNS(AVX512, q2_kx8, X8_TILE_Q2K, 4)
 
 
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
