@@ -86,7 +86,8 @@ AVX2 static inline __m256 ld_bf16(const uint16_t *p, int64_t left)
 }
 
 /* Four accumulators of 8 lanes over 32 values per step; the tail goes into the first. LD
- * loads weights (WT), LDX activations (XT), both as f32. */
+ * loads weights (WT), LDX activations (XT), both as f32. The weights are prefetched
+ * (quant_prefetch): these are the decoding kernels. */
 #define DEF_DOT8(NAME, WT, LD, XT, LDX)                                                      \
     AVX2 INLINE static float NAME(const void *row, const void *act, int64_t n)               \
     {                                                                                        \
@@ -95,6 +96,7 @@ AVX2 static inline __m256 ld_bf16(const uint16_t *p, int64_t left)
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                          \
         int64_t i = 0;                                                                       \
         for (; i + 32 <= n; i += 32) {                                                       \
+            quant_prefetch(w + i, 32 * sizeof(WT));                                          \
             s0 = _mm256_fmadd_ps(LD(w + i, 8), LDX(x + i, 8), s0);                           \
             s1 = _mm256_fmadd_ps(LD(w + i + 8, 8), LDX(x + i + 8, 8), s1);                   \
             s2 = _mm256_fmadd_ps(LD(w + i + 16, 8), LDX(x + i + 16, 8), s2);                 \
@@ -1022,6 +1024,7 @@ AVX2 INLINE static void x8_tile_q8(const uint8_t *g, int64_t n, const uint8_t *A
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * gb;
+        quant_prefetch(blk, gb);
         __m256i s[TILE_MAX];
         TILE_FOR(t, T) s[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
@@ -1180,6 +1183,7 @@ AVX2 INLINE static void x8_tile_45(const uint8_t *g, int64_t n, const uint8_t *A
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * QUANT_X8_45_BYTES(HM, HQ);
+        quant_prefetch(blk, QUANT_X8_45_BYTES(HM, HQ));
         __m256i s[TILE_MAX], s16[TILE_MAX];
         TILE_FOR(t, T) s[t] = s16[t] = _mm256_setzero_si256();
         _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {

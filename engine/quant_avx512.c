@@ -241,7 +241,7 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
         FLOAT_STEP(LDW, LDX, (e) + 16, k, 0, ACC);                                          \
     }
 /* LDW loads 16 weights of a row as f32, LDX 16 activations (masked lanes 0 in both). */
-#define DEF_TILE_FLOAT(NAME, LDW, LDX)                                                      \
+#define DEF_TILE_FLOAT(NAME, LDW, LDX, ESZ)                                                    \
     AVX512 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab, \
                                    int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                       \
@@ -251,6 +251,7 @@ AVX512 static inline __m512 ld_bf16(const uint16_t *p, __mmask16 k)
         TILE_FOR(r, R) TILE_FOR(t, T) acc[r][t] = odd[r][t] = _mm512_setzero_ps();          \
         if (R * T == 1) { /* interleaved */                                                 \
             for (int64_t i = 0; i < e; i += 32) {                                           \
+                quant_prefetch(W + i * (ESZ), 32 * (ESZ));                                  \
                 FLOAT_STEP(LDW, LDX, i, all, 1, acc);                                       \
                 FLOAT_STEP(LDW, LDX, i + 16, all, 1, odd);                                  \
             }                                                                               \
@@ -289,13 +290,13 @@ AVX512 static inline __m512 ldw_bf16(const uint8_t *row, int64_t i, __mmask16 k,
     return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-DEF_TILE_FLOAT(tile_f32, ldw_f32, ldw_f32)
-DEF_TILE_FLOAT(tile_f16, ldw_f16, ldw_f32)
-DEF_TILE_FLOAT(tile_bf16, ldw_bf16, ldw_f32)
+DEF_TILE_FLOAT(tile_f32, ldw_f32, ldw_f32, 4)
+DEF_TILE_FLOAT(tile_f16, ldw_f16, ldw_f32, 2)
+DEF_TILE_FLOAT(tile_bf16, ldw_bf16, ldw_f32, 2)
 /* F16 decoding: the same arithmetic reading the binary16 copy of the activations (quant.h),
  * whose values are the f32 copy's: bit-identical to tile_f16, with half the bytes to keep in
  * L1 (n = 5632 from memory: 16-17 → 28-29 GB/s, one thread). Only as a 1 × 1 tile. */
-DEF_TILE_FLOAT(tile_f16h, ldw_f16, ldw_f16)
+DEF_TILE_FLOAT(tile_f16h, ldw_f16, ldw_f16, 2)
 
 /* The activations of F16 weights (quant.c's act_f16_prep): rounded to binary16, saturated. */
 AVX512 static void act_f16_prep(const float *x, void *act, int64_t n)
@@ -1394,6 +1395,7 @@ AVX512 INLINE static void x8_tile(const uint8_t *g, int64_t n, const uint8_t *A,
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = g + (size_t)b * gb;
+        quant_prefetch(blk, gb);
         __m256i w[8]; /* w[j] pairs with the activations' bytes 4j..4j+3 */
         if (Q8) {
             _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++)
