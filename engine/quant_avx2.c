@@ -1083,6 +1083,7 @@ AVX2 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t *
             TILE_FOR(t, T) slo[t] = shi[t] = _mm256_setzero_si256();
             _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
                 __m256i lo, hi;
+                quant_prefetch_part(blk, gb, 8 * k + L, 32);
                 k4x8_piece(blk, QH, k, L, &lo, &hi);
                 TILE_FOR(t, T) {
                     const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
@@ -1140,6 +1141,8 @@ AVX2 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t *A
                         __m256i s16[TILE_MAX];
                         TILE_FOR(t, T) s16[t] = _mm256_setzero_si256();
                         _Pragma("GCC unroll 4") for (int L = L0; L < L0 + PP; L++) {
+                            if (j == 0 && (K != 3 || h == 0)) /* a piece's first read */
+                                quant_prefetch_part(blk, gb, K == 3 ? L : 8 * h + L, K == 3 ? 8 : 16);
                             const __m256i q = K == 6 ? q6x8_piece(blk, h, j, L) : q23x8_piece(blk, K == 3, h, j, L);
                             TILE_FOR(t, T) {
                                 const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
@@ -1239,6 +1242,7 @@ AVX2 INLINE static void x8_tile_iq4xs(const uint8_t *g, int64_t n, const uint8_t
             const __m256i sc = _mm256_or_si256(_mm256_and_si256(sc32, m16), _mm256_slli_epi32(sc32, 16));
             _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
                 __m256i lo, hi;
+                quant_prefetch_part(blk, QUANT_X8_ROWS * sizeof(quant_block_iq4_xs), 4 * j + L, 32);
                 iq4x8_piece(blk + 64 + 32 * (4 * j + L), tbl, &lo, &hi);
                 const __m256i ulo = _mm256_sign_epi8(lo, lo), uhi = _mm256_sign_epi8(hi, hi);
                 TILE_FOR(t, T) {

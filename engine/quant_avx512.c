@@ -1461,6 +1461,7 @@ AVX512 INLINE static void x8_tile_iq4xs(const uint8_t *g, int64_t n, const uint8
             TILE_FOR(t, T) p[t] = _mm256_setzero_si256();
             _Pragma("GCC unroll 4") for (int L = 0; L < 4; L++) {
                 __m256i lo, hi;
+                quant_prefetch_part(blk, QUANT_X8_ROWS * sizeof(quant_block_iq4_xs), 4 * j + L, 32);
                 iq4x8_piece(blk + 64 + 32 * (4 * j + L), tbl, &lo, &hi);
                 TILE_FOR(t, T) {
                     const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
@@ -1516,6 +1517,7 @@ AVX512 INLINE static void x8_tile_k45(const uint8_t *g, int64_t n, const uint8_t
             TILE_FOR(t, T) plo[t] = phi[t] = _mm256_setzero_si256();
             _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
                 __m256i lo, hi;
+                quant_prefetch_part(blk, gb, 8 * k + L, 32);
                 k4x8_piece(blk, QH, k, L, &lo, &hi);
                 TILE_FOR(t, T) {
                     const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;
@@ -1569,6 +1571,8 @@ AVX512 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t 
                 __m256i pa[TILE_MAX], pb[TILE_MAX];
                 TILE_FOR(t, T) pa[t] = pb[t] = _mm256_setzero_si256();
                 _Pragma("GCC unroll 8") for (int L = 0; L < 8; L++) {
+                    if (j == 0 && (K != 3 || h == 0)) /* a piece's first read */
+                        quant_prefetch_part(blk, gb, K == 3 ? L : 8 * h + L, K == 3 ? 8 : 16);
                     const __m256i q = K == 6 ? q6x8_piece(blk, h, j, L) : q23x8_piece(blk, K == 3, h, j, L);
                     TILE_FOR(t, T) {
                         const int8_t *aq = ((const quant_act256 *)(const void *)(A + (size_t)t * ab) + b)->qs;

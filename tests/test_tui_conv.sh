@@ -132,8 +132,8 @@ shown: $shown"
 fi
 T set-option -g set-clipboard external
 T send-keys -t nt "/copy 3" Enter
-wait_for "into " 30
-if cap | grep -qF "copied answer 3 ($(wc -c <"$tmp/copy.got") bytes) into $tmp/state/natter/clipboard.txt (the terminal takes no clipboard writes)" &&
+# the whole message polled for (a capture can catch the line half drawn)
+if wait_for "copied answer 3 ($(wc -c <"$tmp/copy.got") bytes) into $tmp/state/natter/clipboard.txt (the terminal takes no clipboard writes)" 50 &&
    cmp -s "$tmp/state/natter/clipboard.txt" "$tmp/copy.got" && [ "$(stat -c %a "$tmp/state/natter/clipboard.txt")" = 600 ]; then
     ok "/copy N without a clipboard: a private file, and the message says so"
 else
