@@ -931,6 +931,44 @@ static void test_quantize_q8_0(void)
     for (int i = 32; i < 64; i++) T_CHECK(y[i] == 0.0f);
 }
 
+/* nt_random_rows (the bench's models of the types natter cannot quantize to): every value
+ * within 2·scale (Q4_K's and Q5_K's ranges reach it, quantize.c), the bytes it says and none
+ * after, the state advanced; other types and ragged rows refused. */
+static void test_random_rows(void)
+{
+    const int types[] = {NT_TYPE_Q4_0, NT_TYPE_Q4_1, NT_TYPE_Q5_0, NT_TYPE_Q5_1, NT_TYPE_Q8_0,
+                         NT_TYPE_Q2_K, NT_TYPE_Q3_K, NT_TYPE_Q4_K, NT_TYPE_Q5_K, NT_TYPE_Q6_K,
+                         NT_TYPE_IQ4_NL, NT_TYPE_IQ4_XS};
+    const int64_t rows = 3, n = 512;
+    const float scale = 0.25f;
+    static uint8_t buf[3 * 600 + 64];
+    float w[512];
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const size_t rb = nt_type_row_bytes(types[k], n);
+        T_ASSERT(rb * rows + 64 <= sizeof buf);
+        memset(buf, 0xa5, sizeof buf);
+        uint64_t rng = 77, before = rng;
+        T_EQ_INT(nt_random_rows(types[k], buf, rows, n, scale, &rng), rb * rows);
+        T_CHECK(rng != before);
+        for (size_t i = rb * rows; i < sizeof buf; i++)
+            if (buf[i] != 0xa5) {
+                t_fail(__FILE__, __LINE__, "%s: byte %zu after the rows written", tname(types[k]), i);
+                break;
+            }
+        double amax = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            nt_quant_dequant_row(types[k], buf + r * rb, w, n);
+            for (int64_t i = 0; i < n; i++) amax = fmax(amax, fabs((double)w[i]));
+        }
+        if (!(amax <= 2.01 * scale && amax > 0.1 * scale))
+            t_fail(__FILE__, __LINE__, "%s: largest |value| %g for scale %g", tname(types[k]), amax, scale);
+    }
+    uint64_t rng = 5;
+    T_EQ_INT(nt_random_rows(NT_TYPE_F16, buf, 1, 64, 1.0f, &rng), 0);
+    T_EQ_INT(nt_random_rows(NT_TYPE_MXFP4, buf, 1, 64, 1.0f, &rng), 0);
+    T_EQ_INT(nt_random_rows(NT_TYPE_Q4_K, buf, 1, 100, 1.0f, &rng), 0);
+}
+
 int main(void)
 {
     T_RUN(test_layouts);
@@ -947,6 +985,7 @@ int main(void)
     T_RUN(test_nonfinite_activations);
     T_RUN(test_f16_activations);
     T_RUN(test_quantize_q8_0);
+    T_RUN(test_random_rows);
     T_RUN(test_exp_shifted);
     T_RUN(test_glu);
     return t_done();
