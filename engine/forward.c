@@ -131,8 +131,14 @@ static float softcap(float x, float c)
  * that: from about 1 MiB on. So on small models the per-layer matrices run on one thread and
  * only the big jobs (the output matrix, every matrix of 1B-class models, prompts) are shared;
  * two threads then spent 8.2 to 8.7 ms of CPU per SmolLM2 token (9 to 11 in a later, noisier
- * run). */
-#define FORWARD_MIN_PARALLEL_BYTES (1024 * 1024)
+ * run).
+ * That limit weighed CPU time; what a person sees is the wall time, and there it lost: on an
+ * Intel Sapphire Rapids VM of the same size (2026-12-07), SmolLM2's shape decoded with
+ * --threads 2 at 117-122 tokens/s with the 1 MiB limit, at 178-194 with 256 KiB (64 KiB: no
+ * better), against llama.cpp's 169; Q4_K 128 → 189, F16 82 → 90, the MoE's Q4_K 70 → 77, and
+ * the default thread choice (which measures one against all) 106 → 157. Jobs under 256 KiB
+ * (SmolLM2's K and V, 110 KB in Q8_0) still run on one thread. */
+#define FORWARD_MIN_PARALLEL_BYTES (256 * 1024)
 /* Bytes of weights a task reads at least (a multiple of MODEL_ROWS rows): fewer, larger
  * tasks mean fewer claims on the shared counter (a task of MODEL_ROWS rows of a 576-wide Q8_0
  * matrix is under 10 KB, read in under a microsecond). */
