@@ -641,6 +641,15 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(k4x8_mins(a, MW)), _mm256_mul_ps(dmin, da), acc); \
     }
 
+/* The block group bytes of Q6_KX8, Q3_KX8 and Q2_KX8 (K: 6, 3, 2), and the three as tiles of
+ * QUANT_DEF_X8_FNS: each kernel set defines its x8_tile_kg(g, n, A, ab, Y, ldy, T, K). */
+#define QUANT_X8_KG_BYTES(K)                                                                 \
+    (QUANT_X8_ROWS * ((K) == 6 ? sizeof(quant_block_q6_K)                                    \
+                      : (K) == 3 ? sizeof(quant_block_q3_K) : sizeof(quant_block_q2_K)))
+#define QUANT_X8_TILE_Q6K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 6)
+#define QUANT_X8_TILE_Q3K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 3)
+#define QUANT_X8_TILE_Q2K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 2)
+
 /* Q6_KX8's, Q3_KX8's and Q2_KX8's pieces, scales and float steps for the AVX2 and AVX-512
  * sets (AVX2 instructions only). Their scales (Q2_K's mins too) end up as 4 pieces of bytes,
  * piece k holding groups 4k..4k+3 of each row: x8_byte32 takes byte k of each lane as a

@@ -1119,9 +1119,7 @@ AVX2 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t *A
                                    float *Y, int64_t ldy, const int T, const int K)
 {
     const __m256i lo16 = _mm256_set1_epi32(0xffff);
-    const size_t gb = QUANT_X8_ROWS * (K == 6   ? sizeof(quant_block_q6_K)
-                                       : K == 3 ? sizeof(quant_block_q3_K)
-                                                : sizeof(quant_block_q2_K));
+    const size_t gb = QUANT_X8_KG_BYTES(K);
     const int PP = K == 6 ? 2 : 4; /* pieces per int16 sum */
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
@@ -1162,11 +1160,8 @@ AVX2 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t *A
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-#define X8_TILE_Q6K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 6)
-#define X8_TILE_Q3K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 3)
-#define X8_TILE_Q2K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 2)
-QUANT_DEF_X8_FNS(AVX2, q2_kx8, X8_TILE_Q2K, 4)
-QUANT_DEF_X8_FNS(AVX2, q3_kx8, X8_TILE_Q3K, 4)
+QUANT_DEF_X8_FNS(AVX2, q2_kx8, QUANT_X8_TILE_Q2K, 4)
+QUANT_DEF_X8_FNS(AVX2, q3_kx8, QUANT_X8_TILE_Q3K, 4)
 
 QUANT_DEF_X8_45_HELPERS(AVX2)
 
@@ -1270,7 +1265,7 @@ QUANT_DEF_X8_FNS(AVX2, iq4_xsx8, x8_tile_iq4xs, 4)
 #define X8_TILE_K5(g, n, A, ab, Y, ldy, T) x8_tile_k45(g, n, A, ab, Y, ldy, T, 1)
 QUANT_DEF_X8_FNS(AVX2, q4_kx8, X8_TILE_K4, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_kx8, X8_TILE_K5, 4)
-QUANT_DEF_X8_FNS(AVX2, q6_kx8, X8_TILE_Q6K, 4)
+QUANT_DEF_X8_FNS(AVX2, q6_kx8, QUANT_X8_TILE_Q6K, 4)
 QUANT_DEF_X8_FNS(AVX2, q4_1x8, X8_TILE_Q41, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_0x8, X8_TILE_Q50, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)

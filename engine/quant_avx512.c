@@ -1677,9 +1677,7 @@ QUANT_DEF_Q6X8_HELPERS(AVX512)
 AVX512 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t *A, size_t ab,
                                      float *Y, int64_t ldy, const int T, const int K)
 {
-    const size_t gb = QUANT_X8_ROWS * (K == 6   ? sizeof(quant_block_q6_K)
-                                       : K == 3 ? sizeof(quant_block_q3_K)
-                                                : sizeof(quant_block_q2_K));
+    const size_t gb = QUANT_X8_KG_BYTES(K);
     __m256 acc[TILE_MAX];
     TILE_FOR(t, T) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 256; b++) {
@@ -1718,12 +1716,9 @@ AVX512 INLINE static void x8_tile_kg(const uint8_t *g, int64_t n, const uint8_t 
     }
     TILE_FOR(t, T) _mm256_storeu_ps(Y + t * ldy, acc[t]);
 }
-#define X8_TILE_Q6K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 6)
-#define X8_TILE_Q3K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 3)
-#define X8_TILE_Q2K(g, n, A, ab, Y, ldy, T) x8_tile_kg(g, n, A, ab, Y, ldy, T, 2)
-QUANT_DEF_X8_FNS(AVX512, q6_kx8, X8_TILE_Q6K, 4)
-QUANT_DEF_X8_FNS(AVX512, q3_kx8, X8_TILE_Q3K, 4)
-QUANT_DEF_X8_FNS(AVX512, q2_kx8, X8_TILE_Q2K, 4)
+QUANT_DEF_X8_FNS(AVX512, q6_kx8, QUANT_X8_TILE_Q6K, 4)
+QUANT_DEF_X8_FNS(AVX512, q3_kx8, QUANT_X8_TILE_Q3K, 4)
+QUANT_DEF_X8_FNS(AVX512, q2_kx8, QUANT_X8_TILE_Q2K, 4)
 
 
 static const quant_kernels avx512_kernels[QUANT_TYPE_COUNT_] = {
