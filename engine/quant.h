@@ -20,9 +20,9 @@
  *   F32, BF16             x itself as f32 (a copy): exact inputs, f32 accumulation.
  *   F16                   x rounded to binary16 (nearest even, saturated at ±65504 rather
  *                         than made infinite), as ggml's F16 dot products take it, stored
- *                         twice: as n f32 values (what the matrix tiles read), then as the n
- *                         binary16 values (what the one-input decoding kernel reads for long
- *                         rows, QUANT_F16H_MIN_N). Why:
+ *                         twice: as n f32 values (what the AVX-512 matrix tiles read), then
+ *                         as the n binary16 values (what the one-input decoding kernel reads
+ *                         for long rows, QUANT_F16H_MIN_N, and AVX2's matrix tiles). Why:
  *                         decoding streams every weight once against one activation vector,
  *                         and with rows of 5632 (TinyLlama's ffn_down) an f32 vector of
  *                         22.5 KB no longer stays in a 32 KB L1 next to the weight stream:
@@ -776,6 +776,10 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
             tile_##T(w + (size_t)r * row_bytes, row_bytes, act, 0, n, y + r, 0, RV, 1);      \
         for (; r < r1; r++) tile_##T(w + (size_t)r * row_bytes, row_bytes, act, 0, n, y + r, 0, 1, 1); \
     }                                                                                        \
+    QUANT_DEF_MM_FN(ATTR, T, RM, TM, mv_##T)
+
+/* mm_T alone, over tile_T in tiles of RM rows × TM inputs; one input goes to MV. */
+#define QUANT_DEF_MM_FN(ATTR, T, RM, TM, MV)                                                 \
     ATTR static void mm_##T(const void *W, size_t row_bytes, int64_t r0, int64_t r1,         \
                             const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,    \
                             int64_t ldy)                                                     \
@@ -783,7 +787,7 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         const uint8_t *w = W, *a = acts;                                                     \
         int64_t r = r0;                                                                      \
         if (nt == 1) { /* one input: decoding's row tiles */                                \
-            mv_##T(W, row_bytes, r0, r1, acts, n, Y);                                        \
+            MV(W, row_bytes, r0, r1, acts, n, Y);                                            \
             return;                                                                          \
         }                                                                                    \
         for (; r + (RM) <= r1; r += (RM)) {                                                  \
@@ -808,11 +812,12 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         }                                                                                    \
     }
 
-/* F16 decoding of a kernel set (quant.h, top: the activations' two copies): mv_f16h runs rows
+/* F16 weights in a kernel set (quant.h, top: the activations' two copies): mv_f16h runs rows
  * of up to QUANT_F16H_MIN_N values with the set's mv_f16 on the f32 copy, longer ones with
- * ROW(row, halves, n) on the binary16 copy; mm_f16h is mv_f16h for one input, else mm_f16.
- * Both copies hold the same values, so every path gives the same bits. */
-#define QUANT_DEF_F16H_FNS(ATTR, ROW)                                                        \
+ * ROW(row, halves, n) on the binary16 copy; mm_f16h is mv_f16h for one input, else MM (the
+ * set's prompt tiles, on whichever copy it reads). Both copies hold the same values, so every
+ * path gives the same bits. */
+#define QUANT_DEF_F16H_FNS(ATTR, ROW, MM)                                                    \
     ATTR static void mv_f16h(const void *W, size_t row_bytes, int64_t r0, int64_t r1,        \
                              const void *act, int64_t n, float *y)                           \
     {                                                                                        \
@@ -830,7 +835,7 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
         if (nt == 1)                                                                         \
             mv_f16h(W, row_bytes, r0, r1, acts, n, Y);                                       \
         else                                                                                 \
-            mm_f16(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);                           \
+            MM(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);                               \
     }
 
 #endif

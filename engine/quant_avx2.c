@@ -692,14 +692,20 @@ AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
 /* F32, F16, BF16: k_T keeps four accumulators, step j (8 values) of the whole 32-value
  * groups in accumulator j mod 4 and the end in the first. The tile runs four passes over each
  * chunk of its rows (TILE8_CHUNK), one per accumulator, so that only R·T accumulators are live
- * at a time. */
-#define TILE8_STEP(LDW, i, left, X, ACC)                                                     \
+ * at a time. With XH (F16 weights: tile_f16x) the inputs are read from the activations'
+ * binary16 copy (quant.h), which holds the same values as the f32 one in half the bytes: each
+ * tile streams its 4 inputs from L2 once per 3 rows, and that traffic, not the arithmetic,
+ * held the tile back. Matmat of 128 inputs, one thread, best of 4 on a Zen 3: 49-61 → 62-75
+ * GFLOP/s over SmolLM2's and TinyLlama's six shapes; TinyLlama F16 pp128 25-28 → 28-29
+ * tokens/s. QUANT_TYPE_F16_F32ACT (no binary16 copy) keeps tile_f16. */
+#define TILE8_STEP(LDW, i, left, ACC)                                                        \
     do {                                                                                     \
         __m256 w[TILE_MAX];                                                                  \
         TILE_FOR(r, R) w[r] = LDW((const WT *)(const void *)(W + (size_t)r * rb) + (i), (left)); \
         TILE_FOR(t, T) {                                                                     \
-            const float *xp = (const float *)(const void *)(A + (size_t)t * ab) + (i);       \
-            const __m256 x = X;                                                              \
+            const uint8_t *at = A + (size_t)t * ab;                                          \
+            const __m256 x = XH ? ld_f16((const uint16_t *)(const void *)(at + (size_t)n * 4) + (i), (left)) \
+                                : ld_f32((const float *)(const void *)at + (i), (left));      \
             TILE_FOR(r, R) ACC[r][t] = _mm256_fmadd_ps(w[r], x, ACC[r][t]);                  \
         }                                                                                    \
     } while (0)
@@ -710,11 +716,12 @@ AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
  * TinyLlama's shape 21-25 → 34-36 tokens/s, SmolLM2's 195-250 → 266-283 (256, 512 and 1024
  * values measured alike). */
 #define TILE8_CHUNK 512
-#define DEF_TILE8(NAME, K, WTYPE, LDW)                                                       \
+#define DEF_TILE8(NAME, K, WTYPE, LDW, XHALF)                                                \
     AVX2 INLINE static void NAME(const uint8_t *W, size_t rb, const uint8_t *A, size_t ab,   \
                                  int64_t n, float *Y, int64_t ldy, const int R, const int T) \
     {                                                                                        \
         typedef WTYPE WT;                                                                    \
+        const int XH = (XHALF);                                                              \
         TILE_AS_ROW(K);                                                                   \
         const int64_t e = n / 32 * 32;                                                       \
         __m256 s[4][TILE_MAX][TILE_MAX];                                                     \
@@ -724,18 +731,19 @@ AVX2 static void act256_k4_prep(const float *x, void *act, int64_t n)
             const int64_t c1 = e - c0 < TILE8_CHUNK ? e : c0 + TILE8_CHUNK;                  \
             _Pragma("GCC unroll 4") for (int p = 0; p < 4; p++)                              \
                 for (int64_t i = c0 + 8 * p; i < c1; i += 32)                                \
-                    TILE8_STEP(LDW, i, 8, _mm256_loadu_ps(xp), s[p]);                        \
+                    TILE8_STEP(LDW, i, 8, s[p]);                                             \
         }                                                                                    \
         for (int64_t i = e; i < n; i += 8)                                                   \
-            TILE8_STEP(LDW, i, n - i, ld_f32(xp, n - i), s[0]);                              \
+            TILE8_STEP(LDW, i, n - i, s[0]);                                                 \
         TILE_FOR(r, R) TILE_FOR(t, T)                                                        \
             Y[t * ldy + r] = hsum8(_mm256_add_ps(_mm256_add_ps(s[0][r][t], s[1][r][t]),      \
                                                  _mm256_add_ps(s[2][r][t], s[3][r][t])));    \
     }
 
-DEF_TILE8(tile_f32, k_f32, float, ld_f32)
-DEF_TILE8(tile_f16, k_f16, uint16_t, ld_f16)
-DEF_TILE8(tile_bf16, k_bf16, uint16_t, ld_bf16)
+DEF_TILE8(tile_f32, k_f32, float, ld_f32, 0)
+DEF_TILE8(tile_f16, k_f16, uint16_t, ld_f16, 0)
+DEF_TILE8(tile_f16x, k_f16, uint16_t, ld_f16, 1)
+DEF_TILE8(tile_bf16, k_bf16, uint16_t, ld_bf16, 0)
 
 /* The 32-value formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): as their row kernels, one
  * accumulator per value, block after block, the block's values WV(x) (signed bytes, or
@@ -993,7 +1001,8 @@ AVX2 INLINE static void tile_iq4_xs(const uint8_t *W, size_t rb, const uint8_t *
  * Q3_K 1 × 4 70 [31-43]; IQ4_XS 1 × 4 70-84 [46]. */
 QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
-QUANT_DEF_F16H_FNS(AVX2, k_f16h) /* F16 decoding: long rows on the binary16 copy */
+QUANT_DEF_MM_FN(AVX2, f16x, 3, 4, mv_f16) /* F16 prompts: on the binary16 copy */
+QUANT_DEF_F16H_FNS(AVX2, k_f16h, mm_f16x) /* F16 decoding: long rows on the binary16 copy */
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q8_0, 2, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q4_0, 2, 4, 1)

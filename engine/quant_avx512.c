@@ -1282,7 +1282,7 @@ AVX512 static inline float row_f16h(const uint8_t *row, const uint8_t *h, int64_
     tile_f16h(row, 0, h, 0, n, &y, 0, 1, 1);
     return y;
 }
-QUANT_DEF_F16H_FNS(AVX512, row_f16h)
+QUANT_DEF_F16H_FNS(AVX512, row_f16h, mm_f16)
 QUANT_DEF_TILE_FNS(AVX512, bf16, 4, 6, 1)
 QUANT_DEF_TILE_FNS(AVX512, q8_0, 4, 6, 1)
 QUANT_DEF_TILE_FNS(AVX512, q4_0, 4, 4, 1)
