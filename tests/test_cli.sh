@@ -239,6 +239,14 @@ check "bench runs its Q8_0, F16 and Q4_K models, dense and MoE" [ "$(grep -c '"t
 # int8 products are not bounded by the f32 FMA peak: no fraction of it for quantized weights
 check "bench: no FMA-peak fraction for Q8_0 and Q4_K prompts" \
     sh -c "! grep -E '\"test\":\"pp128\".*\"type\":\"Q(8_0|4_K)\".*fraction_of_fma_peak' '$tmp/bench.out'"
+# The FMA peak is measured with AVX-512, or with AVX2 where there is none: float prompts then
+# say which fraction of it they reach.
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
+    check "bench measures the f32 FMA peak (AVX-512 or AVX2)" \
+        grep -q '"test":"f32_fma_peak","threads":1,"gflop_per_s":[1-9]' "$tmp/bench.out"
+    check "bench: F16 prompts give their fraction of the FMA peak" \
+        grep -q '"test":"pp128".*"type":"F16".*"fraction_of_fma_peak":0\.[0-9]' "$tmp/bench.out"
+fi
 # A mixture of experts reads only the experts a token picks: 2 of 8 here, so much less than
 # its file per token (a dense model reads nearly all of its file).
 moe_file=$(wc -c <"$tmp/cache/natter/bench/quick-moe-shape.v1.q8_0.gguf" 2>/dev/null || echo 0)
