@@ -8,7 +8,8 @@
 # every round), and prints the median prompt (pp128) and generation (tg64) speeds of both and
 # their ratio natter ÷ llama.cpp. On a shared machine absolute speeds drift; interleaving keeps
 # both programs under the same conditions, so the ratios hold better than either number. The
-# 1-minute load average is printed before and after. Without MODEL arguments it takes the
+# 1-minute load average is printed before and after, and the processor's name first (ratios
+# from different processors do not compare). Without MODEL arguments it takes the
 # files `natter bench` writes in its cache folder (run `natter bench` once to create them).
 # A thread count of 0 (-t "1 2 0") runs natter with its default (--threads 0: prompts on every
 # CPU, decoding on one or all as it measures, see natter(1)) against llama-bench on every CPU.
@@ -100,6 +101,8 @@ run_llama() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+echo "processor: ${cpu:-unknown}; natter's kernels: ${NATTER_ISA:-the best it finds} (natter bench prints which)"
 echo "load average before: $(load)"
 for m in "$@"; do
     for t in $threads; do

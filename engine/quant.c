@@ -1158,6 +1158,11 @@ bool nt_quant_isa_available(int isa)
     }
 }
 
+const char *nt_kernels_name(void)
+{
+    return nt_quant_isa_name(nt_quant_isa_active());
+}
+
 const char *nt_quant_isa_name(int isa)
 {
     switch (isa) {

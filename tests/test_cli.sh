@@ -229,6 +229,7 @@ check "perplexity without -f is a usage error" [ "$rc" -eq 2 ]
 # --- bench --quick: a tiny generated model, JSON lines (no timing is asserted) -------------
 XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 >"$tmp/bench.out" 2>"$tmp/bench.err"; rc=$?
 check "bench --quick exits 0 ($rc): $(tail -n 2 "$tmp/bench.err")" [ "$rc" -eq 0 ]
+check "bench says which kernel set it runs" grep -qE '^\{"test":"machine","kernels":"(scalar|avx2|avx512)"' "$tmp/bench.out"
 check "bench reports the bandwidth" grep -q '"test":"memory_read_bandwidth"' "$tmp/bench.out"
 check "bench reports the STREAM triad" grep -q '"test":"memory_triad_bandwidth","threads":1,"gb_per_s":[0-9]' "$tmp/bench.out"
 check "bench reports tg64 with a fraction" grep -q '"test":"tg64".*"fraction_of_limit":' "$tmp/bench.out"

@@ -296,6 +296,23 @@ static double bench_triad(const bench_buf *b, int n_threads, int passes)
     return best;
 }
 
+/* The processor's name from /proc/cpuinfo ("model name"), or "" where there is none. */
+static void bench_cpu_name(char *out, size_t size)
+{
+    char line[256];
+    out[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0) continue;
+        const char *v = strchr(line, ':');
+        if (!v) break;
+        v += strspn(v + 1, " \t") + 1;
+        snprintf(out, size, "%.*s", (int)strcspn(v, "\n"), v);
+        break;
+    }
+    if (f) fclose(f);
+}
+
 /* Measured f32 FMA peak in FLOP/s with AVX-512, else AVX2 and FMA (0 with neither). */
 static double bench_flops(int n_threads)
 {
@@ -657,6 +674,12 @@ static void bench_json_int(json_writer *w, const char *key, int64_t v)
     json_w_int(w, v);
 }
 
+static void bench_json_str(json_writer *w, const char *key, const char *v)
+{
+    json_w_key(w, key);
+    json_w_string(w, v);
+}
+
 static void bench_json_end(json_writer *w)
 {
     json_w_end_object(w);
@@ -882,6 +905,9 @@ int cmd_bench(int argc, char **argv)
     bc.bw = bench_bandwidth(&bc.buf, bc.n_threads, 5);
     bc.triad = bench_triad(&bc.buf, bc.n_threads, 5);
     bc.flops = bench_flops(bc.n_threads);
+    /* Which machine, and which of natter's kernel sets: the numbers mean little without. */
+    char cpu[128] = "";
+    bench_cpu_name(cpu, sizeof cpu);
     /* A busy machine lowers every number: say how busy it was. */
     double load = -1;
     FILE *lf = fopen("/proc/loadavg", "r");
@@ -891,6 +917,10 @@ int cmd_bench(int argc, char **argv)
     }
     if (bc.json) {
         json_writer w = {0};
+        bench_json_begin(&w, "machine");
+        bench_json_str(&w, "kernels", nt_kernels_name());
+        if (cpu[0]) bench_json_str(&w, "cpu", cpu);
+        bench_json_end(&w);
         if (load >= 0) {
             bench_json_begin(&w, "load_average");
             bench_json_num(&w, "load_1min", load, 2);
@@ -916,6 +946,7 @@ int cmd_bench(int argc, char **argv)
             text_printf(stdout, "; load average %.2f%s", load,
                    load > 0.5 ? " (other processes compete: the numbers are pessimistic)" : "");
         text_printf(stdout, "\n");
+        text_printf(stdout, "processor: %s; natter's kernels: %s\n", cpu[0] ? cpu : "unknown", nt_kernels_name());
         text_printf(stdout, "memory read bandwidth: %.1f GB/s (%d MiB buffer); STREAM triad %.1f GB/s\n",
                     bc.bw / 1e9, quick ? 64 : 512, bc.triad / 1e9);
         if (bc.triad > 0 && (bc.bw > 1.5 * bc.triad || bc.triad > 1.5 * bc.bw))

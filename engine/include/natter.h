@@ -96,6 +96,10 @@ size_t nt_type_row_bytes(int type, int64_t n);
  * Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4). */
 bool nt_type_supported(int type);
 
+/* The SIMD kernel set this process multiplies with: "scalar", "avx2" or "avx512" (the best
+ * the CPU has, capped by the environment variable NATTER_ISA; decided at the first use). */
+const char *nt_kernels_name(void);
+
 /* Row quantizers, for writers of GGUF files (the trainer's checkpoints, the bench's generated
  * models). Block layouts are ggml's and the rounding that of ggml's reference quantizers, so
  * a file written here matches one made by llama.cpp's `llama-quantize --pure` from the same
