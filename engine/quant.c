@@ -950,6 +950,18 @@ static float x8_row_32(int type, const uint8_t *blk, int i, const quant_act32 *a
     return acc;
 }
 
+/* The float steps of the formats with mins (Q4_KX8, Q5_KX8, Q2_KX8), row i of a group whose
+ * d[8] and dmin[8] lead it: s the scaled integer sum, ms the mins' sum against the bsums. */
+static float x8_row_dmin(const uint8_t *blk, int i, const quant_act256 *a, int32_t s, int32_t ms,
+                         float acc)
+{
+    uint16_t d, dmin;
+    memcpy(&d, blk + 2 * i, 2);
+    memcpy(&dmin, blk + 16 + 2 * i, 2);
+    acc = fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
+    return fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a->d, acc);
+}
+
 /* Q4_KX8, Q5_KX8 */
 static float x8_row_k45(bool qh, const uint8_t *blk, int i, const quant_act256 *a, float acc)
 {
@@ -970,11 +982,7 @@ static float x8_row_k45(bool qh, const uint8_t *blk, int i, const quant_act256 *
         s += sc[j] * p;
         ms += m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
     }
-    uint16_t d, dmin;
-    memcpy(&d, blk + 2 * i, 2);
-    memcpy(&dmin, blk + 16 + 2 * i, 2);
-    acc = fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
-    return fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a->d, acc);
+    return x8_row_dmin(blk, i, a, s, ms, acc);
 }
 
 /* Q6_KX8: the pieces (h, L) hold value 128h + 32j + 4L + k of row i at byte 4i + k (ql's at
@@ -1035,11 +1043,7 @@ static float x8_row_q2k(const uint8_t *blk, int i, const quant_act256 *a, float 
         s += (sc & 15) * p;
         ms += (sc >> 4) * a->bsums[g];
     }
-    uint16_t d, dmin;
-    memcpy(&d, blk + 2 * i, 2);
-    memcpy(&dmin, blk + 16 + 2 * i, 2);
-    acc = fmaf((float)s, nt_quant_f16_to_f32(d) * a->d, acc);
-    return fmaf(-(float)ms, nt_quant_f16_to_f32(dmin) * a->d, acc);
+    return x8_row_dmin(blk, i, a, s, ms, acc);
 }
 
 /* Q3_KX8: value v's 2-bit part as Q2_KX8's (from the triple l / 4, at 32 + 32h), its high bit
