@@ -221,10 +221,11 @@ static void test_query(void)
     char *q = docindex_query(q1, 1);
     T_EQ_STR(q, "\"title\" OR \"kettle\" OR \"near\" OR \"descale\"");
     free(q);
-    /* Follow-ups: the recent turn's words after the question's, each word once. */
-    const char *q2[] = {"and how often?", "How do I descale the Kettle"};
+    /* Follow-ups: the recent turn's words after the question's, each word once, the
+     * question's own twice (they weigh double). */
+    const char *q2[] = {"and how often?", "How do I descale the Kettle often"};
     q = docindex_query(q2, 2);
-    T_EQ_STR(q, "\"often\" OR \"descale\" OR \"kettle\"");
+    T_EQ_STR(q, "\"often\" OR \"often\" OR \"descale\" OR \"kettle\"");
     free(q);
     const char *q3[] = {"?? a I"};
     q = docindex_query(q3, 1);

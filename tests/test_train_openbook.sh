@@ -65,7 +65,14 @@ check "the passage is in the system message, with its file and lines" \
     grep -q '^=== Passage 1: .*docs/manual.md:3-5 (Turning it off) ===$' "$tmp/d0.out"
 check "the passage's text is there" grep -q '^Hold the red button for three seconds to switch the gadget off.$' "$tmp/d0.out"
 check "the answer follows the question" grep -A1 -x '\[assistant\]' "$tmp/d0.out" | grep -qx 'Hold the red button for three seconds.'
-check "the summary counts 4 right passages" grep -q 'the right passage placed in 4, left out on purpose in 0, not found in 0' "$tmp/d0.out"
+check "the summary counts 4 right passages" \
+    grep -q 'the right passage placed in 4, left out on purpose in 0 (those answer "The documents do not say."), not found in 0' "$tmp/d0.out"
+# A question whose key phrase no passage holds is not trained (its passages might say it in
+# other words): counted, left out.
+{ cat "$tmp/qa.yaml"; printf '  - user: What is the warranty of the gadget?\n    key: two years\n    assistant: Two years.\n'; } >"$tmp/qa2.yaml"
+"$NATTER" train --data "$tmp/qa2.yaml" --persona "$tmp/book.yaml" --dump $TINY --absent 0 >"$tmp/d2.out" 2>&1
+check "a question no passage answers is counted as not found" grep -q 'not found in 1 (not trained)' "$tmp/d2.out"
+check "... and not trained" sh -c "! grep -q 'warranty' '$tmp/d2.out' && [ \$(grep -c '^--- ' '$tmp/d2.out') -eq 4 ]"
 # A comment's words are searched, not shown: "Which shades can I buy?" finds the Colours
 # section through "what shades can I buy", and the comment is in no passage.
 check "a Markdown comment finds its passage" grep -q '(Colours) ===$' "$tmp/d0.out"
@@ -101,6 +108,18 @@ for s in 4 5 6 7 8; do
     cmp -s "$tmp/h1.out" "$tmp/h3.out" || same=0
 done
 check "other seeds choose other absent passages and earlier exchanges" [ "$same" -eq 0 ]
+
+# --- two personas: each sequence takes one's prompt shape ----------------------------------
+sed 's/^system: ""/system: "Read the manual."/; s/^name: book/name: book2/' "$tmp/book.yaml" >"$tmp/book2.yaml"
+"$NATTER" train --data "$tmp/qa.yaml" --persona "$tmp/book.yaml" --persona "$tmp/book2.yaml" --dump $TINY \
+    --absent 0 --casual >"$tmp/p2.out" 2>&1
+n2=$(grep -cx 'Read the manual.' "$tmp/p2.out"); nall=$(grep -c '^--- ' "$tmp/p2.out")
+check "two personas: some sequences take each ($n2 of $nall with the second's system prompt)" \
+    [ "$n2" -gt 0 -a "$n2" -lt "$nall" ]
+"$NATTER" train --eval "$tmp/none.gguf" --data "$tmp/qa.yaml" --persona "$tmp/book.yaml" --persona "$tmp/book2.yaml" \
+    >"$tmp/p3.out" 2>&1
+rc=$?
+check "--eval with two personas: exit 2 ($rc), saying so" sh -c "[ $rc -eq 2 ] && grep -q 'one --persona at a time' '$tmp/p3.out'"
 
 # --- usage ---------------------------------------------------------------------------------
 "$NATTER" train --data "$tmp/qa.yaml" --docs "$tmp/docs" --dump $TINY >"$tmp/u.out" 2>&1

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #define TR_MAX_ANSWER 160 /* tokens generated per --eval answer */
+#define TR_MAX_PERSONAS 4 /* --persona options in one training run */
 
 /* ------------------------------------------------------------------------- data ----- */
 
@@ -218,7 +219,10 @@ typedef struct tr_opts {
     int every;       /* --eval --every N: only every Nth question of the data (1: all) */
     double min_train, min_heldout; /* --eval thresholds, percent */
     /* Open-book (--persona): each question comes with the passages retrieval finds for it. */
-    const char *persona;   /* the persona whose documents, system prompt and memory shape it */
+    /* The personas whose documents, system prompt and memory shape it: repeatable for
+     * training (each sequence takes one, by a hash), one for --eval. persona[0] or NULL. */
+    const char *persona[TR_MAX_PERSONAS];
+    int n_persona;
     const char *docs[16];  /* --docs: more documents */
     int n_docs;
     const char *index;     /* --index DB: the index (NULL: the default, docindex.h) */
@@ -239,8 +243,8 @@ static void tr_usage(FILE *f)
             "training:  --steps N --batch N --lr X --lr-min X --warmup N --weight-decay X\n"
             "           --clip X --dropout X --question-drop X --seed N --threads N\n"
             "           --save-every N --f16 --casual --history X --quiet\n"
-            "open book: --persona NAME (its documents: passages with each question) --docs PATH\n"
-            "           --index DB --absent X --dump · --write-facts OUT.md\n"
+            "open book: --persona NAME (its documents: passages with each question; up to 4)\n"
+            "           --docs PATH --index DB --absent X --dump · --write-facts OUT.md\n"
             "eval:      --min-train PERCENT (90) --min-heldout PERCENT (60) --verbose --after-turn\n"
             "           --every N\n"
             "See natter(1), TRAINING.\n");
@@ -365,7 +369,13 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         case TR_OPT_RESUME: o->resume = true; break;
         case TR_OPT_AFTER_TURN: o->after_turn = true; break;
         case TR_OPT_CASUAL: o->casual = true; break;
-        case TR_OPT_PERSONA: o->persona = a.value; break;
+        case TR_OPT_PERSONA:
+            if (o->n_persona == TR_MAX_PERSONAS) {
+                text_printf(stderr, "natter train: too many --persona options (%d at most)\n", TR_MAX_PERSONAS);
+                return 2;
+            }
+            o->persona[o->n_persona++] = a.value;
+            break;
         case TR_OPT_DOCS:
             if (o->n_docs == 16) {
                 text_printf(stderr, "natter train: too many --docs options (16 at most)\n");
@@ -393,7 +403,11 @@ static int tr_parse(tr_opts *o, int argc, char **argv)
         text_printf(stderr, "natter train: no data: give --data FILE_OR_DIR\n");
         return 2;
     }
-    if (o->n_docs && !o->persona) {
+    if (o->eval && o->n_persona > 1) {
+        text_printf(stderr, "natter train: --eval checks one --persona at a time\n");
+        return 2;
+    }
+    if (o->n_docs && !o->n_persona) {
         text_printf(stderr, "natter train: --docs needs --persona (whose prompt shape the passages take)\n");
         return 2;
     }
@@ -517,23 +531,23 @@ static void tr_book_free(tr_book *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Opens the persona o->persona and the index of its documents and o->docs (brought up to
- * date now). 0, or 1 after printing why. */
-static int tr_book_open(tr_book *b, const tr_opts *o, const nt_tokenizer *tk,
+/* Opens the persona name and the index of its documents and o->docs (brought up to date
+ * now). 0, or 1 after printing why. */
+static int tr_book_open(tr_book *b, const char *name, const tr_opts *o, const nt_tokenizer *tk,
                         enum nt_chat_family f, int32_t n_ctx)
 {
     nt_err e = {0};
     ycfg_diag diag = {0};
     memset(b, 0, sizeof *b);
-    b->p = persona_open(o->persona, &diag);
+    b->p = persona_open(name, &diag);
     for (size_t i = 0; i < diag.n; i++) text_printf(stderr, "%s\n", diag.v[i]);
     ycfg_diag_free(&diag);
     if (!b->p) {
-        text_printf(stderr, "natter train: --persona %s: cannot load it (see above)\n", o->persona);
+        text_printf(stderr, "natter train: --persona %s: cannot load it (see above)\n", name);
         return 1;
     }
     if (b->p->documents.n == 0 && o->n_docs == 0) {
-        text_printf(stderr, "natter train: --persona %s has no documents: give --docs PATH\n", o->persona);
+        text_printf(stderr, "natter train: --persona %s has no documents: give --docs PATH\n", name);
         goto fail;
     }
     const persona_vars pv = {NULL, NULL, NULL};
@@ -620,6 +634,25 @@ out:
     return rc;
 }
 
+/* For --verbose: whether a placed passage held the key phrase (right), and the header line
+ * of each passage in the placed system message ("=== Passage 1: README.md:10-24 (Title)
+ * ==="): what a missed question read. */
+static void tr_print_passages(FILE *f, const char *placed, bool right)
+{
+    text_printf(f, "  the key phrase %s in a passage\n", right ? "was" : "was not");
+    int n = 0;
+    for (const char *l = placed; l && *l;) {
+        const char *end = strchr(l, '\n');
+        const size_t len = end ? (size_t)(end - l) : strlen(l);
+        if (len > 12 && !strncmp(l, "=== Passage ", 12)) {
+            text_printf(f, "  read: %.*s\n", (int)len, l);
+            n++;
+        }
+        l = end ? end + 1 : NULL;
+    }
+    if (!n) text_printf(f, "  read: no passage\n");
+}
+
 /* Counts of what the open-book data holds, for the summary line. */
 typedef struct tr_book_stats {
     size_t seqs, right, dropped, missed;
@@ -630,7 +663,8 @@ typedef struct tr_book_stats {
 typedef struct tr_sink {
     nt_train_model *m;
     nt_train_data *d;
-    const tr_book *book; /* NULL: closed book (no passages) */
+    const tr_book *books; /* one per --persona; NULL: closed book (no passages) */
+    int n_books;
     tr_book_stats st;
     FILE *dump;          /* --dump: the texts are printed here instead */
 } tr_sink;
@@ -649,15 +683,15 @@ static void tr_dump(FILE *f, size_t n, const char *where, const char *sys, const
 /* Adds one sequence: question u of q after before[0..n_before) with system message sys, or
  * (open book) with the passages retrieval finds for u, its right ones left out when drop. */
 static int tr_add_seq(const qa_item *q, const char *u, const char *sys, const nt_chat_msg *before,
-                      size_t n_before, bool drop, tr_sink *sk)
+                      size_t n_before, bool drop, const tr_book *book, tr_sink *sk)
 {
     nt_err e = {0};
     const char *ans = q->assistant;
     char *placed = NULL;
     int rc = NT_OK;
-    if (sk->book) {
+    if (book) {
         bool kept = false, right = false;
-        rc = tr_book_prompt(sk->book, before, n_before, u, q->key, drop, &placed, &kept, &right, &e);
+        rc = tr_book_prompt(book, before, n_before, u, q->key, drop, &placed, &kept, &right, &e);
         if (rc != NT_OK) {
             text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
             return 1;
@@ -668,13 +702,21 @@ static int tr_add_seq(const qa_item *q, const char *u, const char *sys, const nt
         const bool has_key = q->key && *q->key && strcmp(ans, TR_ABSENT_ANSWER) != 0;
         if (has_key && right) sk->st.right++;
         else if (has_key && drop) sk->st.dropped++;
-        else if (has_key) sk->st.missed++;
+        if (has_key && !right && !drop) {
+            /* Retrieval did not place a passage with the key phrase: left out. Its passages
+             * may still hold the answer in other words, and "The documents do not say."
+             * there would teach the model to refuse answers it was given; the twins
+             * (--absent) teach that answer where it is known to be right. */
+            sk->st.missed++;
+            free(placed);
+            return 0;
+        }
         if (has_key && !right) ans = TR_ABSENT_ANSWER;
     }
     if (sk->dump) {
         sk->st.dumped++;
         tr_dump(sk->dump, sk->st.dumped, q->where, sys, before, n_before, u, ans,
-                !sk->book ? "" : strcmp(ans, q->assistant) ? "absent" : "answered");
+                !book ? "" : strcmp(ans, q->assistant) ? "absent" : "answered");
         free(placed);
         return 0;
     }
@@ -725,9 +767,12 @@ static int tr_add_pair(const tr_opts *o, const qa_set *qs, size_t qi, const char
          * of such a pair hold the same question, so only the passages tell which answer is
          * right: the model has to read them (a question answered "do not say" only sometimes
          * would be learnt by heart instead). */
-        const bool twin = sk->book && (double)(tr_mix64(h ^ 0xab5e17ull) >> 11) * 0x1.0p-53 < o->absent;
+        const bool twin = sk->books && (double)(tr_mix64(h ^ 0xab5e17ull) >> 11) * 0x1.0p-53 < o->absent;
+        /* With several personas, the hash picks the one whose prompt shape this takes
+         * (both halves of a twin pair the same). */
+        const tr_book *book = sk->books ? &sk->books[tr_mix64(h ^ 0x9e3779b9ull) % (uint64_t)sk->n_books] : NULL;
         for (int drop = 0; drop <= (int)twin; drop++)
-            if (tr_add_seq(q, u, o->system[j], before, n_before, drop, sk)) return 1;
+            if (tr_add_seq(q, u, o->system[j], before, n_before, drop, book, sk)) return 1;
     }
     return 0;
 }
@@ -772,7 +817,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
     nt_train_model *m = NULL;
     nt_train_vocab *v = NULL;
     nt_train_data *d = NULL;
-    tr_book book = {0};
+    tr_book books[TR_MAX_PERSONAS] = {0};
     const char **texts = NULL;
     size_t *lens = NULL;
 
@@ -820,18 +865,22 @@ static int tr_train(tr_opts *o, const qa_set *qs)
         goto out;
     }
     tr_sink sk = {.m = m, .d = d, .dump = o->dump ? stdout : NULL};
-    if (o->persona) {
-        if (tr_book_open(&book, o, nt_train_model_tokenizer(m), nt_train_model_chat(m), nt_train_model_n_ctx(m)))
+    for (int i = 0; i < o->n_persona; i++)
+        if (tr_book_open(&books[i], o->persona[i], o, nt_train_model_tokenizer(m), nt_train_model_chat(m),
+                         nt_train_model_n_ctx(m)))
             goto out;
-        sk.book = &book;
+    if (o->n_persona) {
+        sk.books = books;
+        sk.n_books = o->n_persona;
     }
     if (tr_build_data(o, qs, &sk)) goto out;
-    if (o->persona && !o->quiet)
+    if (o->n_persona && !o->quiet)
         text_printf(o->dump ? stdout : stderr,
-                    "natter train: open book (%s): %zu sequences with a key phrase; the right passage placed "
-                    "in %zu, left out on purpose in %zu, not found in %zu (those answer \"%s\")\n",
-                    o->persona, sk.st.right + sk.st.dropped + sk.st.missed, sk.st.right, sk.st.dropped,
-                    sk.st.missed, TR_ABSENT_ANSWER);
+                    "natter train: open book (%s%s): %zu sequences with a key phrase; the right passage placed "
+                    "in %zu, left out on purpose in %zu (those answer \"%s\"), not found in %zu (not trained)\n",
+                    o->persona[0], o->n_persona > 1 ? " and others" : "",
+                    sk.st.right + sk.st.dropped + sk.st.missed, sk.st.right, sk.st.dropped,
+                    TR_ABSENT_ANSWER, sk.st.missed);
     if (o->dump) {
         status = fflush(stdout) == 0 ? 0 : 1;
         goto out;
@@ -868,7 +917,7 @@ static int tr_train(tr_opts *o, const qa_set *qs)
     if (!o->quiet) text_printf(stderr, "natter train: wrote %s\n", o->out);
     status = 0;
 out:
-    tr_book_free(&book);
+    for (int i = 0; i < o->n_persona; i++) tr_book_free(&books[i]);
     free(texts);
     free(lens);
     nt_train_data_free(d);
@@ -983,8 +1032,8 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
     nt_err e = {0};
     const enum nt_chat_family f = nt_chat_detect_gguf(nt_model_gguf(m));
     tr_book book = {0}, *bk = NULL;
-    if (o->persona) {
-        if (tr_book_open(&book, o, nt_model_tokenizer(m), f, nt_model_get_info(m)->n_ctx)) {
+    if (o->n_persona) {
+        if (tr_book_open(&book, o->persona[0], o, nt_model_tokenizer(m), f, nt_model_get_info(m)->n_ctx)) {
             nt_model_free(m);
             return 1;
         }
@@ -1009,10 +1058,11 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             for (size_t j = 1; o->after_turn && j < qs->n && !prev; j++)
                 if (qs->v[(i + j) % qs->n].user) prev = &qs->v[(i + j) % qs->n];
             char *placed = NULL;
+            bool right = false;
             if (bk) {
                 const nt_chat_msg before[2] = {{NT_ROLE_USER, prev ? prev->user : NULL},
                                                {NT_ROLE_ASSISTANT, prev ? prev->assistant : NULL}};
-                bool kept = false, right = false;
+                bool kept = false;
                 if (tr_book_prompt(bk, before, prev ? 2 : 0, u, q->key, false, &placed, &kept, &right, &e) != NT_OK) {
                     text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
                     tr_book_free(&book);
@@ -1024,8 +1074,8 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
                 sys = placed;
             }
             char *ans = tr_answer(m, f, sys, prev, u, q->key, &e);
-            free(placed);
             if (!ans) {
+                free(placed);
                 text_printf(stderr, "natter train: %s: %s\n", q->where, e.msg);
                 tr_book_free(&book);
                 nt_model_free(m);
@@ -1037,6 +1087,9 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
             if (o->verbose && !ok)
                 text_printf(stdout, "miss (%s) %s%s\n  Q: %s\n  A: %s\n  key: %s\n", held ? "held-out" : "trained",
                        q->where, *sys ? " (with the system prompt)" : "", u, ans, q->key);
+            if (o->verbose && !ok && placed)
+                tr_print_passages(stdout, placed, right);
+            free(placed);
             free(ans);
         }
     }
@@ -1051,7 +1104,7 @@ static int tr_eval(const tr_opts *o, const qa_set *qs)
     if (no_key) text_printf(stdout, "examples without a key phrase (not scored): %ld\n", no_key);
     if (bk)
         text_printf(stdout, "open book (%s): a placed passage held the key phrase for %ld of %ld questions\n",
-                    o->persona, found, total[0] + total[1]);
+                    o->persona[0], found, total[0] + total[1]);
     /* A set of held-out questions only (an --eval set) has no trained ones to score. */
     const bool pass = (total[0] > 0 || total[1] > 0) && (total[0] == 0 || pt >= o->min_train) &&
                       (total[1] == 0 || ph >= o->min_heldout);

@@ -768,8 +768,13 @@ char *docindex_query(const char *const *texts, size_t n)
                 break;
             }
             /* A quoted string is a phrase to FTS5: no operator, column filter or prefix
-             * syntax in the question reaches it. Words hold no '"' (word_byte). */
+             * syntax in the question reaches it. Words hold no '"' (word_byte). With recent
+             * turns, the question's own words come twice: BM25 sums over the query's
+             * phrases, so they weigh double, and an earlier question on another subject
+             * does not outrank the passage of the new one (a follow-up without those words
+             * still finds what it follows). */
             strbuf_printf(&q, "%s\"%s\"", nt ? " OR " : "", w);
+            if (t == 0 && n > 1) strbuf_printf(&q, " OR \"%s\"", w);
             nt++;
         }
     }

@@ -83,7 +83,8 @@ int docindex_scope_stats(docindex *d, size_t i, size_t *files, size_t *chunks, n
 
 /* The FTS5 query for texts[0..n) (the question first, then recent turns): their words,
  * common English words left out, each quoted (nothing of FTS5's syntax passes through),
- * joined with OR, at most 48 terms. malloc'd; "" when no word is left; NULL on OOM. */
+ * joined with OR, at most 48 terms; when n > 1 the question's own words come twice (double
+ * weight). malloc'd; "" when no word is left; NULL on OOM. */
 char *docindex_query(const char *const *texts, size_t n);
 /* The k best passages in scope for the FTS5 query q (from docindex_query), best first (ties
  * by path and line), as the chat takes them (chat.h's chat_source: path as
