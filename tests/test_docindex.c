@@ -233,6 +233,31 @@ static void test_query(void)
     free(q);
 }
 
+/* The option or command a question names, held verbatim for the search. */
+static void test_literal(void)
+{
+    static const struct { const char *q, *want; } cases[] = {
+        {"What does --prompt do?", "--prompt"},
+        {"how does /regen work", "/regen"},
+        {"use --dry-run, or not", "--dry-run"},
+        {"(--level) and --dry-run", "--level"}, /* the first one */
+        {"the `--ctx-` option", "--ctx"},
+        {"--top_k", "--top_k"},
+        {"is /usr/lib searched", NULL}, /* a path */
+        {"a--b and -- and --x and /x", NULL}, /* inside a word, no name, one letter */
+        {"and/or nothing", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = docindex_literal(cases[i].q);
+        if (cases[i].want ? !got || strcmp(got, cases[i].want) : got != NULL)
+            t_fail(__FILE__, __LINE__, "'%s': expected %s, got %s", cases[i].q,
+                   cases[i].want ? cases[i].want : "none", got ? got : "none");
+        free(got);
+    }
+    T_CHECK(docindex_literal(NULL) == NULL);
+}
+
 /* A copy of the corpus in the test's folder, with a binary file, a FIFO and a link loop. */
 static char *make_corpus(const char *name)
 {
@@ -292,7 +317,7 @@ static size_t search(docindex *d, const char *question, chat_source **hits)
     char *q = docindex_query(texts, 1);
     size_t n = 0;
     nt_err e = {0};
-    if (docindex_search(d, q, 5, hits, &n, &e) != NT_OK) {
+    if (docindex_search(d, q, NULL, 5, hits, &n, &e) != NT_OK) {
         t_fail(__FILE__, __LINE__, "search: %s", e.msg);
         n = 0;
     }
@@ -425,6 +450,23 @@ static void test_ranking(void)
     T_CHECK(h[0].score > 0);
     chat_sources_free(h, n);
 
+    /* With a literal, only passages holding it verbatim, ranked by the words; none holds
+     * --nope. */
+    const char *lq[] = {"frobnicate files"};
+    char *q = docindex_query(lq, 1);
+    n = 0;
+    T_ASSERT(docindex_search(d, q, "--dry-run", 5, &h, &n, &e) == NT_OK);
+    T_EQ_INT(n, 1);
+    T_CHECK(n == 1 && strstr(h[0].text, "--dry-run") && top_is(h, n, "docs/frob.1", 16));
+    chat_sources_free(h, n);
+    T_ASSERT(docindex_search(d, q, NULL, 5, &h, &n, &e) == NT_OK);
+    T_CHECK(n > 1); /* without it, every passage with the words */
+    chat_sources_free(h, n);
+    T_ASSERT(docindex_search(d, q, "--nope", 5, &h, &n, &e) == NT_OK);
+    T_EQ_INT(n, 0);
+    chat_sources_free(h, n);
+    free(q);
+
     /* The scope narrows the search to a subfolder. */
     T_CHECK(docindex_scope_drop(d, CORPUS));
     T_ASSERT(docindex_scope_add(d, CORPUS "/sub", &e) == NT_OK);
@@ -499,7 +541,7 @@ static void test_two_processes(void)
             size_t n = 0;
             const char *texts[] = {"widget150"};
             char *q = docindex_query(texts, 1);
-            bad = bad || docindex_search(d, q, 3, &h, &n, &e) != NT_OK || n != 1;
+            bad = bad || docindex_search(d, q, NULL, 3, &h, &n, &e) != NT_OK || n != 1;
             if (bad) fprintf(stderr, "child %d: %s\n", k, e.msg);
             free(q);
             chat_sources_free(h, n);
@@ -538,6 +580,7 @@ int main(void)
     T_RUN(test_chunk_code);
     T_RUN(test_roff);
     T_RUN(test_query);
+    T_RUN(test_literal);
     T_RUN(test_index_update);
     T_RUN(test_ranking);
     T_RUN(test_task);

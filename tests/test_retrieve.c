@@ -230,6 +230,22 @@ static void test_sources_session_replay(void)
     T_ASSERT(c && d);
     T_ASSERT(docs_add(d, dir, NULL, &e) == NT_OK);
     T_EQ_INT(docs_count(d), 1);
+
+    /* A question naming an option: the passage holding it comes first, though the other
+     * words point at the kettle; each passage once. */
+    chat *c2 = chat_init(tok, nt_chat_detect_gguf(worker_gguf(w)), worker_model_info(w)->n_ctx);
+    T_ASSERT(c2 && chat_add_user(c2, "does --dry-run descale the kettle with vinegar") == NT_OK);
+    chat_source *hits = NULL;
+    size_t nh = 0;
+    T_ASSERT(docs_find(d, c2, &hits, &nh, &e) == NT_OK);
+    T_ASSERT(nh >= 2);
+    T_CHECK(strstr(hits[0].path, "frob.1") && strstr(hits[0].text, "--dry-run"));
+    T_CHECK(strstr(hits[1].path, "kettle.md") != NULL);
+    for (size_t i = 0; i < nh; i++)
+        for (size_t j = i + 1; j < nh; j++)
+            T_CHECK(hits[i].line_a != hits[j].line_a || strcmp(hits[i].path, hits[j].path));
+    chat_sources_free(hits, nh);
+    chat_free(c2);
     nt_sampler_params p = nt_sampler_default_params();
     p.temperature = 0;
     p.seed = 7;

@@ -6,6 +6,7 @@
 #include "util/strbuf.h"
 #include "util/yamlcfg.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -782,6 +783,26 @@ char *docindex_query(const char *const *texts, size_t n)
     return strbuf_take(&q, NULL);
 }
 
+char *docindex_literal(const char *text)
+{
+    /* "--prompt" reaches FTS5 as "prompt", a word in every other passage of a manual, so the
+     * passage that explains the option ranks anywhere; held verbatim it is found at once. */
+    for (const char *s = text ? text : ""; *s; s++) {
+        if (s != text && !isspace((unsigned char)s[-1]) && s[-1] != '(' && s[-1] != '"' &&
+            s[-1] != '\'' && s[-1] != '`')
+            continue;
+        size_t lead = s[0] == '-' && s[1] == '-' ? 2 : s[0] == '/' ? 1 : 0;
+        if (!lead) continue;
+        size_t n = lead;
+        while (s[n] && (isalnum((unsigned char)s[n]) || s[n] == '-' || s[n] == '_')) n++;
+        while (n > lead && s[n - 1] == '-') n--;
+        /* At least two letters, and no path: "/usr/lib" and "--" alone are not names. */
+        if (n - lead < 2 || n > 64 || s[n] == '/') continue;
+        return strndup(s, n);
+    }
+    return NULL;
+}
+
 char *docindex_display_path(const char *abs)
 {
     char cwd[PATH_MAX];
@@ -793,8 +814,8 @@ char *docindex_display_path(const char *abs)
     return strdup(abs);
 }
 
-int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, size_t *n_hits,
-                    nt_err *err)
+int docindex_search(docindex *d, const char *q, const char *literal, size_t k,
+                    chat_source **hits, size_t *n_hits, nt_err *err)
 {
     *hits = NULL;
     *n_hits = 0;
@@ -803,7 +824,11 @@ int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, si
     strbuf sql = {0};
     strbuf_puts(&sql, "SELECT f.path, fts.title, fts.text, c.line_a, c.line_b,"
                       " bm25(fts, 0.5, 1.0, 1.0) AS s FROM fts JOIN chunks c ON c.id = fts.rowid"
-                      " JOIN files f ON f.id = c.file_id WHERE fts MATCH ?1 AND (");
+                      " JOIN files f ON f.id = c.file_id WHERE fts MATCH ?1 AND");
+    /* The literal is bound after the scope's parameters: instr is case-sensitive, as
+     * options are. */
+    if (literal) strbuf_printf(&sql, " instr(fts.text, ?%zu) > 0 AND", 3 + 3 * d->n_roots);
+    strbuf_puts(&sql, " (");
     for (size_t i = 0; i < d->n_roots; i++)
         strbuf_printf(&sql, "%sf.path = ?%zu OR (f.path >= ?%zu AND f.path < ?%zu)",
                       i ? " OR " : "", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
@@ -823,6 +848,7 @@ int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, si
         sqlite3_bind_text(st, (int)(4 + 3 * i), d->roots[i].lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, (int)(5 + 3 * i), d->roots[i].hi, -1, SQLITE_STATIC);
     }
+    if (literal) sqlite3_bind_text(st, (int)(3 + 3 * d->n_roots), literal, -1, SQLITE_STATIC);
     chat_source *v = calloc(k, sizeof *v);
     size_t n = 0;
     int rc = NT_OK, s;

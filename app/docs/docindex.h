@@ -86,12 +86,17 @@ int docindex_scope_stats(docindex *d, size_t i, size_t *files, size_t *chunks, n
  * joined with OR, at most 48 terms; when n > 1 the question's own words come twice (double
  * weight). malloc'd; "" when no word is left; NULL on OOM. */
 char *docindex_query(const char *const *texts, size_t n);
+/* The first name in text that a word search cannot tell from common words: a long option
+ * (--prompt) or a slash command (/regen) at a word's start, as typed (malloc'd, at most 64
+ * bytes), or NULL when there is none (or on OOM: the search then goes without it). */
+char *docindex_literal(const char *text);
 /* The k best passages in scope for the FTS5 query q (from docindex_query), best first (ties
  * by path and line), as the chat takes them (chat.h's chat_source: path as
  * docindex_display_path shows it, heading, text, lines, BM25 score with higher better).
- * *hits is malloc'd (chat_sources_free), *n_hits may be 0. */
-int docindex_search(docindex *d, const char *q, size_t k, chat_source **hits, size_t *n_hits,
-                    nt_err *err);
+ * With literal (from docindex_literal; NULL: none), only passages whose text holds it
+ * verbatim. *hits is malloc'd (chat_sources_free), *n_hits may be 0. */
+int docindex_search(docindex *d, const char *q, const char *literal, size_t k,
+                    chat_source **hits, size_t *n_hits, nt_err *err);
 
 /* An absolute path as shown to people: relative to the current folder when under it.
  * malloc'd. */
