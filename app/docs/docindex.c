@@ -785,7 +785,7 @@ char *docindex_query(const char *const *texts, size_t n)
 
 char *docindex_literal(const char *text)
 {
-    /* "--prompt" reaches FTS5 as "prompt", a word in every other passage of a manual, so the
+    /* "--prompt" reaches FTS5 as "prompt", a word in many passages of a manual, so the
      * passage that explains the option ranks anywhere; held verbatim it is found at once. */
     for (const char *s = text ? text : ""; *s; s++) {
         if (s != text && !isspace((unsigned char)s[-1]) && s[-1] != '(' && s[-1] != '"' &&
