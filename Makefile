@@ -154,7 +154,7 @@ model-openbook: $(NATTER)
 	rm -f $(OB)/index.db
 	./$(NATTER) train --data models/corpus --write-facts $(OB)/guide-facts.md
 	./$(NATTER) train --data models/corpus -o $(OB)/closed.gguf \
-	  $(subst --steps 12000,--steps 6000,$(MODEL_FLAGS))
+	  $(MODEL_FLAGS) --steps 6000
 	./$(NATTER) train --init $(OB)/closed.gguf --data models/corpus \
 	  $(foreach f,absent docs man docs man docs man,--data models/openbook/$(f).yaml) \
 	  --persona models/openbook/guide.yaml --persona prompts/docqa.yaml $(OB_DOCS) \

@@ -193,41 +193,36 @@ int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err
     /* A question naming an option or a command (--prompt, /regen): the passages that hold
      * the name first, up to half the candidates, then the word search's best. */
     char *lit = docindex_literal(texts[0]);
-    chat_source *a = NULL, *b = NULL;
-    size_t na = 0, nb = 0;
-    int rc = lit ? docindex_search(d->ix, q, lit, DOCS_CANDIDATES / 2, &a, &na, err) : NT_OK;
-    if (rc == NT_OK) rc = docindex_search(d->ix, q, NULL, DOCS_CANDIDATES, &b, &nb, err);
+    chat_source *v = NULL, *b = NULL;
+    size_t nv = 0, nb = 0;
+    int rc = docindex_search(d->ix, q, NULL, DOCS_CANDIDATES, &b, &nb, err);
+    if (rc == NT_OK && lit) rc = docindex_search(d->ix, q, lit, DOCS_CANDIDATES / 2, &v, &nv, err);
     free(lit);
     free(q);
-    if (rc != NT_OK || na == 0) goto done;
-    for (size_t i = 0; i < nb && na < DOCS_CANDIDATES; i++) {
+    if (rc == NT_OK && nv > 0) {
+        chat_source *grown = realloc(v, DOCS_CANDIDATES * sizeof *v);
+        if (!grown) rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
+        else v = grown;
+    }
+    if (rc != NT_OK || nv == 0) {
+        chat_sources_free(v, nv);
+        if (rc != NT_OK) chat_sources_free(b, nb);
+        *hits = rc == NT_OK ? b : NULL;
+        *n_hits = rc == NT_OK ? nb : 0;
+        return rc;
+    }
+    for (size_t i = 0; i < nb && nv < DOCS_CANDIDATES; i++) {
         bool dup = false;
-        for (size_t j = 0; j < na && !dup; j++)
-            dup = a[j].line_a == b[i].line_a && !strcmp(a[j].path, b[i].path);
+        for (size_t j = 0; j < nv && !dup; j++)
+            dup = v[j].line_a == b[i].line_a && !strcmp(v[j].path, b[i].path);
         if (dup) continue;
-        chat_source *grown = realloc(a, (na + 1) * sizeof *a);
-        if (!grown) {
-            rc = nt_err_set(err, NT_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        a = grown;
-        a[na++] = b[i];
+        v[nv++] = b[i];
         b[i] = (chat_source){0}; /* moved */
     }
     chat_sources_free(b, nb);
-    *hits = a;
-    *n_hits = na;
+    *hits = v;
+    *n_hits = nv;
     return NT_OK;
-done:
-    if (rc != NT_OK) {
-        chat_sources_free(b, nb);
-        b = NULL;
-        nb = 0;
-    }
-    chat_sources_free(a, na);
-    *hits = b;
-    *n_hits = nb;
-    return rc;
 }
 
 int docs_retrieve(docs *d, chat *c, const char *intro, nt_err *err)
