@@ -672,16 +672,16 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
     return rc;
 }
 
-/* Matrices of the types with an x8 form are multiplied in groups of 8 rows (quant.h, the x8
- * types: decoding up to 2-3x faster, prompts 2-3x). The copies are made
+/* Matrices of the types with an x8 form are multiplied in groups of 8 rows, F16 ones of 32
+ * (quant.h, the x8 types: decoding up to 2-3x faster, prompts 2-3x; F16X32). The copies are made
  * on the first forward pass, not at load, so that loading still reads no weights (the chat is
  * drawn before they page in); the first prompt pays about one more pass over those weights.
  * Afterwards the file's pages of each repacked matrix are released (MADV_DONTNEED: the
  * mapping is private and never written, so a later read, as the model hash's, gets the file's
  * bytes again) so that the weights stay resident once, not twice; not those of the output
  * matrix when it is the token embeddings, which the embedding lookup keeps reading. rows
- * counts every expert of an expert tensor, whose n_out must be a multiple of 8 too, so that
- * no group straddles two experts. */
+ * counts every expert of an expert tensor, whose n_out must be a multiple of the group's rows
+ * too, so that no group straddles two experts. */
 typedef struct model_pack_item {
     model_mat *w;
     int64_t rows;
@@ -710,7 +710,8 @@ static void model_pack_task(void *ctx, int64_t task, int thread)
 static void model_pack_add(model_pack_item *items, int *n, model_mat *w, int64_t rows, bool release)
 {
     /* n_out, not only rows: an expert's matrix must start a group (model_expert) */
-    if (w->data && nt_quant_x8_type(w->type) >= 0 && w->n_out % QUANT_X8_ROWS == 0)
+    const int x8 = nt_quant_x8_type(w->type);
+    if (w->data && x8 >= 0 && w->n_out % nt_quant_x8_rows(x8) == 0)
         items[(*n)++] = (model_pack_item){.w = w, .rows = rows, .release = release};
 }
 

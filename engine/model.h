@@ -13,7 +13,8 @@
 #include "pool.h"
 
 #define MODEL_BATCH 64    /* tokens per nt_forward_batch call (prompts are cut into these) */
-#define MODEL_ROWS 16     /* a task takes a multiple of this many weight rows (forward.c) */
+#define MODEL_ROWS 32     /* a task takes a multiple of this many weight rows (forward.c): a
+                            * multiple of every repacked type's group (QUANT_F16X_ROWS) */
 #define MODEL_CTX_DEFAULT_MAX 4096 /* n_ctx = 0: the trained context, capped at this */
 #define MODEL_MAX_HEAD 1024 /* attention heads a file may declare (nt_model_load checks it) */
 

@@ -601,18 +601,20 @@ static void test_matmat(void)
 }
 
 /* The x8 types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K, IQ4_NL and IQ4_XS rows
- * repacked by 8. Every kernel set gives the scalar set's bits
- * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of 8)
- * or batch; and the values are the original rows' dot products within test_dot_kernels' bound
- * (computed from the rows before repacking, so a repacking mistake the kernels share fails). */
+ * repacked by 8, F16 rows by 32 (F16X32). Every kernel set gives the scalar set's bits
+ * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of the
+ * group) or batch; and the values are the original rows' dot products within test_dot_kernels'
+ * bound (computed from the rows before repacking, so a repacking mistake the kernels share
+ * fails). */
 static void x8_check(const qtype *t)
 {
     const int x8 = nt_quant_x8_type(t->type);
     T_ASSERT(x8 >= 0);
     const int64_t bl = nt_type_block_len(t->type); /* 32, or 256 for the K formats */
-    const int64_t ns[] = {bl, 17 * bl, 2048 + bl}, rows = 24, ntmax = 29, ldy = 27;
-    const int64_t nts[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 24, 29};
-    const int64_t ranges[][2] = {{0, 24}, {8, 16}, {16, 24}};
+    const int64_t G = nt_quant_x8_rows(x8); /* rows in a group */
+    const int64_t ns[] = {bl, 17 * bl, 2048 + bl}, rows = 3 * G, ntmax = 29, ldy = rows + 3;
+    const int64_t nts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 29};
+    const int64_t ranges[][2] = {{0, 3 * G}, {G, 2 * G}, {2 * G, 3 * G}};
     for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
         const int64_t n = ns[c], nb = n / bl;
         size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(x8, n);
@@ -681,6 +683,10 @@ static void test_x8(void)
 {
     rng_state = 808;
     T_EQ_INT(nt_quant_x8_type(NT_TYPE_MXFP4), -1);
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_BF16), -1);
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_F16), QUANT_TYPE_F16X32);
+    T_EQ_INT(nt_quant_x8_rows(QUANT_TYPE_F16X32), 32);
+    T_EQ_INT(nt_quant_x8_rows(QUANT_TYPE_Q8_0X8), 8);
     for (size_t q = 0; q < N_QTYPES; q++)
         if (nt_quant_x8_type(qtypes[q].type) >= 0) x8_check(&qtypes[q]);
 }
