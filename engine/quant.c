@@ -775,7 +775,9 @@ int nt_quant_x8_type(int type)
     case NT_TYPE_IQ4_XS: return QUANT_TYPE_IQ4_XSX8;
     case NT_TYPE_Q2_K: return QUANT_TYPE_Q2_KX8;
     case NT_TYPE_Q3_K: return QUANT_TYPE_Q3_KX8;
-    case NT_TYPE_F16: return QUANT_TYPE_F16X32;
+    /* measured faster with AVX2 only; AVX-512's F16 tiles (16 lanes, 32 registers) keep the
+     * row layout until someone measures F16X32 there (its kernels would be AVX2's) */
+    case NT_TYPE_F16: return nt_quant_isa_active() == QUANT_ISA_AVX2 ? QUANT_TYPE_F16X32 : -1;
     default: return -1;
     }
 }

@@ -314,7 +314,8 @@ static inline void quant_prefetch_part(const uint8_t *g, size_t bytes, int k, in
 #define QUANT_F16_MAX 65504.0f
 
 /* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, ... QUANT_TYPE_Q6_KX8 for
- * Q6_K, QUANT_TYPE_F16X32 for F16), or -1 when it has none. */
+ * Q6_K, QUANT_TYPE_F16X32 for F16 where the active kernel set is AVX2's), or -1 when it has
+ * none. */
 int nt_quant_x8_type(int type);
 /* Rows in a group of a repacked type (QUANT_X8_ROWS, or QUANT_F16X_ROWS for F16X32): the
  * matrix's rows and the row ranges its kernels take are multiples of it. */
