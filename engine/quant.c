@@ -778,17 +778,19 @@ int nt_quant_x8_type(int type)
     /* measured faster with AVX2 only; AVX-512's F16 tiles (16 lanes, 32 registers) keep the
      * row layout until someone measures F16X32 there (its kernels would be AVX2's) */
     case NT_TYPE_F16: return nt_quant_isa_active() == QUANT_ISA_AVX2 ? QUANT_TYPE_F16X32 : -1;
+    case NT_TYPE_BF16: return nt_quant_isa_active() == QUANT_ISA_AVX2 ? QUANT_TYPE_BF16X32 : -1;
     default: return -1;
     }
 }
 
 int nt_quant_x8_rows(int x8_type)
 {
-    return x8_type == QUANT_TYPE_F16X32 ? QUANT_F16X_ROWS : QUANT_X8_ROWS;
+    return x8_type == QUANT_TYPE_F16X32 || x8_type == QUANT_TYPE_BF16X32 ? QUANT_F16X_ROWS : QUANT_X8_ROWS;
 }
 
-/* F16X32 (quant.h): each group of 32 rows transposed, value k of row i to half k·32 + i. */
-static void f16x32_repack(const uint16_t *src, uint16_t *dst, int64_t rows_, int64_t n)
+/* F16X32, BF16X32 (quant.h): each group of 32 rows transposed, value k of row i to half
+ * k·32 + i. */
+static void x32_repack(const uint16_t *src, uint16_t *dst, int64_t rows_, int64_t n)
 {
     for (int64_t g = 0; g < rows_ / QUANT_F16X_ROWS; g++) {
         const uint16_t *in = src + (size_t)g * QUANT_F16X_ROWS * (size_t)n;
@@ -916,8 +918,8 @@ static void x8_repack_k45(const uint8_t *in, size_t rb, int64_t b, bool qh, uint
 
 void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int64_t n)
 {
-    if (type == NT_TYPE_F16) {
-        f16x32_repack(src, dst, rows_, n);
+    if (type == NT_TYPE_F16 || type == NT_TYPE_BF16) {
+        x32_repack(src, dst, rows_, n);
         return;
     }
     const int64_t nb = n / nt_type_block_len(type);
@@ -1147,29 +1149,32 @@ DEF_X8_SCALAR(iq4_xsx8, NT_TYPE_IQ4_XS)
 DEF_X8_SCALAR(q2_kx8, NT_TYPE_Q2_K)
 DEF_X8_SCALAR(q3_kx8, NT_TYPE_Q3_K)
 
-/* F16X32, the rule itself: one fmaf chain per row and input over the activations' floats. */
-static void mm_f16x32(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                      size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
-{
-    for (int64_t r = r0; r < r1; r += QUANT_F16X_ROWS) {
-        const uint16_t *g = (const uint16_t *)((const uint8_t *)W + (size_t)r * row_bytes);
-        for (int64_t t = 0; t < nt; t++) {
-            const float *x = (const float *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
-            for (int i = 0; i < QUANT_F16X_ROWS; i++) {
-                float y = 0.0f;
-                for (int64_t k = 0; k < n; k++)
-                    y = fmaf(nt_quant_f16_to_f32(g[k * QUANT_F16X_ROWS + i]), x[k], y);
-                Y[t * ldy + r + i] = y;
-            }
-        }
+/* F16X32, BF16X32, the rule itself: one fmaf chain per row and input over the activations'
+ * floats, the weights widened by CVT. */
+#define DEF_X32_SCALAR(NAME, CVT)                                                            \
+    static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *acts, size_t ab, int64_t nt, int64_t n, float *Y,      \
+                          int64_t ldy)                                                       \
+    {                                                                                        \
+        for (int64_t r = r0; r < r1; r += QUANT_F16X_ROWS) {                                 \
+            const uint16_t *g = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)r * row_bytes); \
+            for (int64_t t = 0; t < nt; t++) {                                               \
+                const float *x = (const float *)(const void *)((const uint8_t *)acts + (size_t)t * ab); \
+                for (int i = 0; i < QUANT_F16X_ROWS; i++) {                                  \
+                    float y = 0.0f;                                                          \
+                    for (int64_t k = 0; k < n; k++) y = fmaf(CVT(g[k * QUANT_F16X_ROWS + i]), x[k], y); \
+                    Y[t * ldy + r + i] = y;                                                  \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+    static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,           \
+                          const void *act, int64_t n, float *y)                              \
+    {                                                                                        \
+        mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
     }
-}
-
-static void mv_f16x32(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
-                      int64_t n, float *y)
-{
-    mm_f16x32(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);
-}
+DEF_X32_SCALAR(f16x32, nt_quant_f16_to_f32)
+DEF_X32_SCALAR(bf16x32, nt_quant_bf16_to_f32)
 
 /* ------------------------------------------------------------------ dispatch ----- */
 
@@ -1193,6 +1198,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_MXFP4] = {deq_mxfp4, act32_prep, dot_mxfp4_act, NULL, NULL},
     QUANT_X8_KERNELS
     [QUANT_TYPE_F16X32] = {NULL, act_f16_prep, NULL, mv_f16x32, mm_f16x32},
+    [QUANT_TYPE_BF16X32] = {NULL, act_f32, NULL, mv_bf16x32, mm_bf16x32},
 };
 
 bool nt_quant_type_supported(int type)
@@ -1255,7 +1261,7 @@ static quant_kernels kernels_for(int isa, int type)
         if (v->dot_act) k.dot_act = v->dot_act;
         /* matvec and matmat only ever pair with their own dot (the x8 types have none) */
         if (isa == QUANT_ISA_AVX512 && !v->dot_act && !v->matvec && nt_quant_avx2_usable())
-            v = nt_quant_avx2_kernels(type); /* F16X32: AVX2's kernels (the same bits) */
+            v = nt_quant_avx2_kernels(type); /* F16X32, BF16X32: AVX2's kernels (the same bits) */
         if (v->dot_act || v->matvec) {
             k.matvec = v->matvec;
             k.matmat = v->matmat;
@@ -1391,7 +1397,7 @@ float nt_quant_dot(int type, const void *row, const float *x, int64_t n)
 size_t nt_quant_act_bytes(int type, int64_t n)
 {
     switch (type) {
-    case NT_TYPE_F32: case NT_TYPE_BF16: case QUANT_TYPE_F16_F32ACT:
+    case NT_TYPE_F32: case NT_TYPE_BF16: case QUANT_TYPE_F16_F32ACT: case QUANT_TYPE_BF16X32:
         return (size_t)n * sizeof(float);
     case NT_TYPE_F16: case QUANT_TYPE_F16X32:
         /* the halves rounded up to 4 bytes: buffers laid end to end stay aligned */

@@ -249,10 +249,11 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
  * They take their format's activation buffer. matvec and matmat take row ranges whose ends are
  * multiples of 8; there are no single-row functions (dequant_row, dot_act).
  *
- * F16X32: F16 weights in groups of QUANT_F16X_ROWS = 32 rows, value k of the group's row i at
- * half k·32 + i (a group keeps its 32 × row_bytes bytes; n is any length). Each row's value,
- * in every kernel set: y = 0; for k = 0 .. n-1: y = fmaf(w_k, x_k, y), x the F16 activation
- * buffer's floats (binary16-rounded, as NT_TYPE_F16 takes them). Why: the F16 dot kernels
+ * F16X32, BF16X32: F16 or BF16 weights in groups of QUANT_F16X_ROWS = 32 rows, value k of the
+ * group's row i at half k·32 + i (a group keeps its 32 × row_bytes bytes; n is any length).
+ * Each row's value, in every kernel set: y = 0; for k = 0 .. n-1: y = fmaf(w_k, x_k, y), x the
+ * activation buffer's floats (F16: binary16-rounded, as NT_TYPE_F16 takes them; BF16: x
+ * itself). Why: the F16 dot kernels
  * reduce along the row, eight lanes and four accumulators, so a prompt tile of rows × inputs
  * had to run four passes over its data, spill its accumulators between them and sum each
  * output horizontally; it reached 50-75% of the FMA peak on a Zen 3. Here lane i of a vector
@@ -273,9 +274,10 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_TYPE_Q2_KX8 (NT_TYPE_COUNT_ + 11)
 #define QUANT_TYPE_Q3_KX8 (NT_TYPE_COUNT_ + 12)
 #define QUANT_TYPE_F16X32 (NT_TYPE_COUNT_ + 13)
+#define QUANT_TYPE_BF16X32 (NT_TYPE_COUNT_ + 14)
 #define QUANT_X8_ROWS 8
 #define QUANT_F16X_ROWS 32
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 14)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 15)
 /* Q4_1X8, Q5_0X8, Q5_1X8 (HM: has mins, HQ: has fifth bits): a block group's bytes and where
  * its fifth bits and quant pieces start (the mins at 16). */
 #define QUANT_X8_45_BYTES(HM, HQ) ((size_t)8 * (size_t)(18 + 2 * (HM) + 4 * (HQ)))
@@ -314,10 +316,10 @@ static inline void quant_prefetch_part(const uint8_t *g, size_t bytes, int k, in
 #define QUANT_F16_MAX 65504.0f
 
 /* The repacked type of a tensor type (QUANT_TYPE_Q4_0X8 for Q4_0, ... QUANT_TYPE_Q6_KX8 for
- * Q6_K, QUANT_TYPE_F16X32 for F16 where the active kernel set is AVX2's), or -1 when it has
- * none. */
+ * Q6_K; QUANT_TYPE_F16X32 and QUANT_TYPE_BF16X32 for F16 and BF16 where the active kernel set
+ * is AVX2's), or -1 when it has none. */
 int nt_quant_x8_type(int type);
-/* Rows in a group of a repacked type (QUANT_X8_ROWS, or QUANT_F16X_ROWS for F16X32): the
+/* Rows in a group of a repacked type (QUANT_X8_ROWS, or QUANT_F16X_ROWS for the X32 ones): the
  * matrix's rows and the row ranges its kernels take are multiples of it. */
 int nt_quant_x8_rows(int x8_type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of

@@ -1299,80 +1299,85 @@ QUANT_DEF_X8_FNS(AVX2, q4_1x8, X8_TILE_Q41, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_0x8, X8_TILE_Q50, 4)
 QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)
 
-/* F16X32 (quant.h): lane i of a vector is row i of the group, one fmaf chain per row and
- * input. Decoding: the group's four vectors a step, one 64-byte line, four chains. */
-AVX2 static void mv_f16x32(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
-                           const void *act, int64_t n, float *y)
-{
-    const float *x = act;
-    const bool pf = float_prefetch();
-    for (int64_t r = r0; r < r1; r += QUANT_F16X_ROWS) {
-        const uint16_t *g = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)r * row_bytes);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t k = 0; k < n; k++, g += QUANT_F16X_ROWS) {
-            if (pf) quant_prefetch(g, 64);
-            const __m256 xv = _mm256_broadcast_ss(x + k);
-            a0 = _mm256_fmadd_ps(ld_f16(g, 8), xv, a0);
-            a1 = _mm256_fmadd_ps(ld_f16(g + 8, 8), xv, a1);
-            a2 = _mm256_fmadd_ps(ld_f16(g + 16, 8), xv, a2);
-            a3 = _mm256_fmadd_ps(ld_f16(g + 24, 8), xv, a3);
-        }
-        _mm256_storeu_ps(y + r, a0);
-        _mm256_storeu_ps(y + r + 8, a1);
-        _mm256_storeu_ps(y + r + 16, a2);
-        _mm256_storeu_ps(y + r + 24, a3);
+/* F16X32 and BF16X32 (quant.h): lane i of a vector is row i of the group, one fmaf chain per
+ * row and input; LD widens 8 halves (ld_f16, ld_bf16).
+ * Decoding (mv): the group's four vectors a step, one 64-byte line, four chains.
+ * Prompts (tile): 16 rows (half a group, g) × T inputs (T <= 6): two weight vectors and T
+ * broadcasts a step for 2·T multiply-adds, all 2·T chains in registers for the whole row.
+ * One thread, 128 inputs, SmolLM2's and TinyLlama's six shapes on a Zen 3: F16 48-70 GFLOP/s
+ * in the row layout's tiles, 79-88 here; decoding 14.5 -> 16.2 GB/s from memory. */
+#define DEF_X32_FNS(NAME, LD)                                                                \
+    AVX2 static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
+                               const void *act, int64_t n, float *y)                         \
+    {                                                                                        \
+        const float *x = act;                                                                \
+        const bool pf = float_prefetch();                                                    \
+        for (int64_t r = r0; r < r1; r += QUANT_F16X_ROWS) {                                 \
+            const uint16_t *g = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)r * row_bytes); \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                      \
+            for (int64_t k = 0; k < n; k++, g += QUANT_F16X_ROWS) {                          \
+                if (pf) quant_prefetch(g, 64);                                               \
+                const __m256 xv = _mm256_broadcast_ss(x + k);                                \
+                a0 = _mm256_fmadd_ps(LD(g, 8), xv, a0);                                      \
+                a1 = _mm256_fmadd_ps(LD(g + 8, 8), xv, a1);                                  \
+                a2 = _mm256_fmadd_ps(LD(g + 16, 8), xv, a2);                                 \
+                a3 = _mm256_fmadd_ps(LD(g + 24, 8), xv, a3);                                 \
+            }                                                                                \
+            _mm256_storeu_ps(y + r, a0);                                                     \
+            _mm256_storeu_ps(y + r + 8, a1);                                                 \
+            _mm256_storeu_ps(y + r + 16, a2);                                                \
+            _mm256_storeu_ps(y + r + 24, a3);                                                \
+        }                                                                                    \
+    }                                                                                        \
+    AVX2 INLINE static void tile_##NAME(const uint16_t *g, int64_t n, const uint8_t *A,      \
+                                        size_t ab, float *Y, int64_t ldy, const int T)       \
+    {                                                                                        \
+        __m256 a[6][2];                                                                      \
+        const float *x[6];                                                                   \
+        TILE_FOR(t, T) {                                                                     \
+            a[t][0] = a[t][1] = _mm256_setzero_ps();                                         \
+            x[t] = (const float *)(const void *)(A + (size_t)t * ab);                        \
+        }                                                                                    \
+        for (int64_t k = 0; k < n; k++, g += QUANT_F16X_ROWS) {                              \
+            const __m256 w0 = LD(g, 8), w1 = LD(g + 8, 8);                                   \
+            TILE_FOR(t, T) {                                                                 \
+                const __m256 xv = _mm256_broadcast_ss(x[t] + k);                             \
+                a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);                                  \
+                a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);                                  \
+            }                                                                                \
+        }                                                                                    \
+        TILE_FOR(t, T) {                                                                     \
+            _mm256_storeu_ps(Y + t * ldy, a[t][0]);                                          \
+            _mm256_storeu_ps(Y + t * ldy + 8, a[t][1]);                                      \
+        }                                                                                    \
+    }                                                                                        \
+    AVX2 static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
+                               const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, \
+                               int64_t ldy)                                                  \
+    {                                                                                        \
+        if (nt == 1) {                                                                       \
+            mv_##NAME(W, row_bytes, r0, r1, acts, n, Y);                                     \
+            return;                                                                          \
+        }                                                                                    \
+        const uint8_t *A = acts;                                                             \
+        for (int64_t r = r0; r < r1; r += QUANT_F16X_ROWS)                                   \
+            for (int h = 0; h < QUANT_F16X_ROWS; h += 16) {                                  \
+                const uint16_t *g = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)r * row_bytes) + h; \
+                float *y = Y + r + h;                                                        \
+                int64_t t = 0;                                                               \
+                for (; t + 6 <= nt; t += 6) tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 6); \
+                switch (nt - t) {                                                            \
+                case 1: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 1); break; \
+                case 2: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 2); break; \
+                case 3: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 3); break; \
+                case 4: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 4); break; \
+                case 5: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 5); break; \
+                default: break;                                                              \
+                }                                                                            \
+            }                                                                                \
     }
-}
-
-/* Prompts: 16 rows (half a group, g) × T inputs (T <= 6): two weight vectors and T
- * broadcasts a step for 2·T multiply-adds, all 2·T chains in registers for the whole row. */
-AVX2 INLINE static void f16x32_tile(const uint16_t *g, int64_t n, const uint8_t *A, size_t ab,
-                                    float *Y, int64_t ldy, const int T)
-{
-    __m256 a[6][2];
-    const float *x[6];
-    TILE_FOR(t, T) {
-        a[t][0] = a[t][1] = _mm256_setzero_ps();
-        x[t] = (const float *)(const void *)(A + (size_t)t * ab);
-    }
-    for (int64_t k = 0; k < n; k++, g += QUANT_F16X_ROWS) {
-        const __m256 w0 = ld_f16(g, 8), w1 = ld_f16(g + 8, 8);
-        TILE_FOR(t, T) {
-            const __m256 xv = _mm256_broadcast_ss(x[t] + k);
-            a[t][0] = _mm256_fmadd_ps(w0, xv, a[t][0]);
-            a[t][1] = _mm256_fmadd_ps(w1, xv, a[t][1]);
-        }
-    }
-    TILE_FOR(t, T) {
-        _mm256_storeu_ps(Y + t * ldy, a[t][0]);
-        _mm256_storeu_ps(Y + t * ldy + 8, a[t][1]);
-    }
-}
-
-AVX2 static void mm_f16x32(const void *W, size_t row_bytes, int64_t r0, int64_t r1,
-                           const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
-{
-    if (nt == 1) {
-        mv_f16x32(W, row_bytes, r0, r1, acts, n, Y);
-        return;
-    }
-    const uint8_t *A = acts;
-    for (int64_t r = r0; r < r1; r += QUANT_F16X_ROWS)
-        for (int h = 0; h < QUANT_F16X_ROWS; h += 16) {
-            const uint16_t *g = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)r * row_bytes) + h;
-            float *y = Y + r + h;
-            int64_t t = 0;
-            for (; t + 6 <= nt; t += 6) f16x32_tile(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 6);
-            switch (nt - t) {
-            case 1: f16x32_tile(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 1); break;
-            case 2: f16x32_tile(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 2); break;
-            case 3: f16x32_tile(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 3); break;
-            case 4: f16x32_tile(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 4); break;
-            case 5: f16x32_tile(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 5); break;
-            default: break;
-            }
-        }
-}
+DEF_X32_FNS(f16x32, ld_f16)
+DEF_X32_FNS(bf16x32, ld_bf16)
 
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
@@ -1393,6 +1398,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_IQ4_XS] = {NULL, act256_prep, dot_iq4_xs, mv_iq4_xs, mm_iq4_xs},
     QUANT_X8_KERNELS
     [QUANT_TYPE_F16X32] = {NULL, act_f16_prep, NULL, mv_f16x32, mm_f16x32},
+    [QUANT_TYPE_BF16X32] = {NULL, NULL, NULL, mv_bf16x32, mm_bf16x32},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

@@ -601,7 +601,7 @@ static void test_matmat(void)
 }
 
 /* The x8 types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K, IQ4_NL and IQ4_XS rows
- * repacked by 8, F16 rows by 32 (F16X32). Every kernel set gives the scalar set's bits
+ * repacked by 8, F16 and BF16 rows by 32 (F16X32, BF16X32). Every kernel set gives the scalar set's bits
  * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of the
  * group) or batch; and the values are the original rows' dot products within test_dot_kernels'
  * bound (computed from the rows before repacking, so a repacking mistake the kernels share
@@ -618,13 +618,14 @@ static void x8_check(const qtype *t, int x8)
         size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(x8, n);
         T_EQ_INT(ab, nt_quant_act_bytes(t->type, n));
         uint8_t *W = malloc(rb * rows), *P = malloc(rb * rows), *acts = malloc(ab * ntmax);
-        float *x = malloc((size_t)n * 4), *w = malloc((size_t)n * 4), *xh = malloc((size_t)n * 4);
+        float *xs = malloc((size_t)n * 4 * ntmax), *w = malloc((size_t)n * 4), *xh = malloc((size_t)n * 4);
         float *db = malloc((size_t)n * 4), *ref = malloc(sizeof(float) * ntmax * rows);
         float *Y = malloc(sizeof(float) * ntmax * ldy);
-        T_ASSERT(W && P && acts && x && w && xh && db && ref && Y);
+        T_ASSERT(W && P && acts && xs && w && xh && db && ref && Y);
         for (int64_t r = 0; r < rows; r++) fill_row(t, W + r * rb, n);
         nt_quant_repack_x8(t->type, W, P, rows, n);
         for (int64_t k = 0; k < ntmax; k++) {
+            float *x = xs + k * n;
             for (int64_t i = 0; i < n; i++) x[i] = rng_unit() * (i % 5 == 0 ? 3.0f : 1.0f);
             nt_quant_act_prepare_isa(QUANT_ISA_SCALAR, x8, x, acts + k * ab, n);
         }
@@ -632,7 +633,7 @@ static void x8_check(const qtype *t, int x8)
         nt_quant_matmat_isa(QUANT_ISA_SCALAR, x8, P, rb, 0, rows, acts, ab, ntmax, n, ref, rows);
         int bad = 0;
         for (int64_t k = 0; k < ntmax && !bad; k++) {
-            act_decode(t->type, acts + k * ab, x, n, xh, db);
+            act_decode(t->type, acts + k * ab, xs + k * n, n, xh, db);
             for (int64_t r = 0; r < rows && !bad; r++) {
                 nt_quant_dequant_row(t->type, W + r * rb, w, n);
                 double refq = 0, Sq = 0;
@@ -673,7 +674,7 @@ static void x8_check(const qtype *t, int x8)
                 }
         }
         T_CHECK(!bad);
-        free(W); free(P); free(acts); free(x); free(w); free(xh); free(db); free(ref); free(Y);
+        free(W); free(P); free(acts); free(xs); free(w); free(xh); free(db); free(ref); free(Y);
     }
 }
 
@@ -681,13 +682,18 @@ static void test_x8(void)
 {
     rng_state = 808;
     T_EQ_INT(nt_quant_x8_type(NT_TYPE_MXFP4), -1);
-    T_EQ_INT(nt_quant_x8_type(NT_TYPE_BF16), -1);
-    /* F16X32 whatever the active set (models repack F16 only under AVX2's) */
-    T_EQ_INT(nt_quant_x8_type(NT_TYPE_F16), nt_quant_isa_active() == QUANT_ISA_AVX2 ? QUANT_TYPE_F16X32 : -1);
+    /* F16X32 and BF16X32 whatever the active set (models repack them only under AVX2's) */
+    const bool avx2 = nt_quant_isa_active() == QUANT_ISA_AVX2;
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_F16), avx2 ? QUANT_TYPE_F16X32 : -1);
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_BF16), avx2 ? QUANT_TYPE_BF16X32 : -1);
+    T_EQ_INT(nt_quant_x8_type(NT_TYPE_F32), -1);
     T_EQ_INT(nt_quant_x8_rows(QUANT_TYPE_F16X32), 32);
+    T_EQ_INT(nt_quant_x8_rows(QUANT_TYPE_BF16X32), 32);
     T_EQ_INT(nt_quant_x8_rows(QUANT_TYPE_Q8_0X8), 8);
     for (size_t q = 0; q < N_QTYPES; q++) {
-        const int x8 = qtypes[q].type == NT_TYPE_F16 ? QUANT_TYPE_F16X32 : nt_quant_x8_type(qtypes[q].type);
+        const int x8 = qtypes[q].type == NT_TYPE_F16    ? QUANT_TYPE_F16X32
+                       : qtypes[q].type == NT_TYPE_BF16 ? QUANT_TYPE_BF16X32
+                                                        : nt_quant_x8_type(qtypes[q].type);
         if (x8 >= 0) x8_check(&qtypes[q], x8);
     }
 }
