@@ -149,16 +149,25 @@ static pool *forward_pool(const nt_model *m, size_t bytes)
     return bytes < FORWARD_MIN_PARALLEL_BYTES || m->tune.now ? NULL : m->pool;
 }
 
-/* Rows per task of a matrix of n_out rows of row_bytes for n_tok tokens: MODEL_ROWS times the
- * smallest k that makes a task read FORWARD_TASK_BYTES (weights × tokens), but at least 4
- * tasks per thread so that the threads finish together. Each row's value does not depend on
- * the rows it is computed with (nt_quant_matmat), so neither do the logits. */
-static int64_t forward_task_rows(const nt_model *m, int64_t n_out, size_t row_bytes, int32_t n_tok)
+/* Rows per task of a matrix of type, n_out rows of row_bytes, for n_tok tokens: MODEL_ROWS
+ * times the smallest k that makes a task read FORWARD_TASK_BYTES (weights × tokens), but at
+ * least 4 tasks per thread so that the threads finish together; when decoding, at least the
+ * rows the type's kernel reads side by side (nt_quant_mv_rows), short of leaving a thread
+ * without a task. Each row's value does not depend on the rows it is computed with
+ * (nt_quant_matmat), so neither do the logits. */
+static int64_t forward_task_rows(const nt_model *m, int type, int64_t n_out, size_t row_bytes,
+                                 int32_t n_tok)
 {
     const size_t unit = (size_t)MODEL_ROWS * row_bytes * (size_t)n_tok;
+    const int64_t units = (n_out + MODEL_ROWS - 1) / MODEL_ROWS, threads = nt_pool_n_threads(m->pool);
     int64_t k = (int64_t)((FORWARD_TASK_BYTES + unit - 1) / unit);
-    const int64_t most = (n_out + MODEL_ROWS - 1) / MODEL_ROWS / (4 * (int64_t)nt_pool_n_threads(m->pool));
+    const int64_t most = units / (4 * threads);
     if (k > most) k = most;
+    if (n_tok == 1) {
+        int64_t least = nt_quant_mv_rows(type) / MODEL_ROWS;
+        if (least > units / threads) least = units / threads;
+        if (k < least) k = least;
+    }
     return k < 1 ? MODEL_ROWS : k * MODEL_ROWS;
 }
 
@@ -297,7 +306,7 @@ static void lin_run_glu(nt_model *m, const float *x, const float *norm, int32_t 
     for (int i = 0; i < parts; i++) {
         const model_mat *w = outs[i].w;
         const size_t row_bytes = j.glu == LIN_PLAIN ? w->row_bytes : w->row_bytes + outs[1].w->row_bytes;
-        j.task_rows[i] = forward_task_rows(m, w->n_out, row_bytes, n_tok);
+        j.task_rows[i] = forward_task_rows(m, w->type, w->n_out, row_bytes, n_tok);
         total += (w->n_out + j.task_rows[i] - 1) / j.task_rows[i];
         j.task_end[i] = total;
     }
@@ -464,9 +473,9 @@ static void ffn_moe_one(nt_model *m, const model_layer *L)
     if (L->up_exps.type != L->gate_exps.type) nt_quant_act_prepare(L->up_exps.type, s->xn, s->act[2], ne);
     pool *p = forward_pool(m, (size_t)K * (2 * (size_t)F * g0.row_bytes + (size_t)ne * d0.row_bytes));
     const int32_t step = p ? K : 1; /* experts per job */
-    moe_job gu = {.m = m, .L = L, .sel = s->moe_sel, .rows = forward_task_rows(m, F, g0.row_bytes, 1)};
+    moe_job gu = {.m = m, .L = L, .sel = s->moe_sel, .rows = forward_task_rows(m, g0.type, F, g0.row_bytes, 1)};
     moe_job dn = {.m = m, .L = L, .sel = s->moe_sel, .down = true,
-                  .rows = forward_task_rows(m, ne, d0.row_bytes, 1)};
+                  .rows = forward_task_rows(m, d0.type, ne, d0.row_bytes, 1)};
     gu.per_mat = (F + gu.rows - 1) / gu.rows;
     dn.per_mat = (ne + dn.rows - 1) / dn.rows;
     for (int32_t k0 = 0; k0 < K; k0 += step) {

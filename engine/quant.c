@@ -788,6 +788,11 @@ int nt_quant_x8_rows(int x8_type)
     return x8_type == QUANT_TYPE_F16X32 || x8_type == QUANT_TYPE_BF16X32 ? QUANT_F16X_ROWS : QUANT_X8_ROWS;
 }
 
+int nt_quant_mv_rows(int type)
+{
+    return type == QUANT_TYPE_F16X32 || type == QUANT_TYPE_BF16X32 ? 3 * QUANT_F16X_ROWS : 0;
+}
+
 /* F16X32, BF16X32 (quant.h): each group of 32 rows transposed, value k of row i to half
  * k·32 + i. */
 static void x32_repack(const uint16_t *src, uint16_t *dst, int64_t rows_, int64_t n)

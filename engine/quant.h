@@ -322,6 +322,10 @@ int nt_quant_x8_type(int type);
 /* Rows in a group of a repacked type (QUANT_X8_ROWS, or QUANT_F16X_ROWS for the X32 ones): the
  * matrix's rows and the row ranges its kernels take are multiples of it. */
 int nt_quant_x8_rows(int x8_type);
+/* Rows a one-input call (matvec, or matmat of one input) of this type should get at least to
+ * run at full speed: F16X32's and BF16X32's read three groups side by side (96 rows; one
+ * group alone streams at 15-18 GB/s from memory on a Zen 3, three at 23-26); 0 for the rest. */
+int nt_quant_mv_rows(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * its group's rows) to dst (the same number of bytes, not overlapping src) as its x8 type. */
 void nt_quant_repack_x8(int type, const void *src, void *dst, int64_t rows_, int64_t n);
