@@ -672,10 +672,11 @@ int nt_model_check(const char *path, nt_model_info *info, nt_err *err)
     return rc;
 }
 
-/* Matrices of the types with an x8 form are multiplied in groups of 8 rows, F16 ones of 32
- * (quant.h, the x8 types: decoding up to 2-3x faster, prompts 2-3x; F16X32). The copies are made
- * on the first forward pass, not at load, so that loading still reads no weights (the chat is
- * drawn before they page in); the first prompt pays about one more pass over those weights.
+/* Matrices of the types with an x8 form are multiplied in groups of 8 rows, F16 and BF16 ones
+ * of 32 (quant.h, the x8 types: decoding up to 2-3x faster, prompts 2-3x; F16X32, BF16X32).
+ * The copies are made on the first forward pass, not at load, so that loading still reads no
+ * weights (the chat is drawn before they page in); the first prompt pays about one more pass
+ * over those weights.
  * Afterwards the file's pages of each repacked matrix are released (MADV_DONTNEED: the
  * mapping is private and never written, so a later read, as the model hash's, gets the file's
  * bytes again) so that the weights stay resident once, not twice; not those of the output
