@@ -794,14 +794,23 @@ int nt_quant_mv_rows(int type)
 }
 
 /* F16X32, BF16X32 (quant.h): each group of 32 rows transposed, value k of row i to half
- * k·32 + i. */
+ * k·32 + i, 16 values of each row at a time: the 32 rows' pieces are read 32 bytes at a time
+ * and their 1 KB of output stays in L1 (value by value across the 32 rows, the copy ran at
+ * 0.8 GB/s, 4.5 s for TinyLlama's F16 weights on one thread; this way 3.5 GB/s). */
+#define X32_REPACK_STEP 16
 static void x32_repack(const uint16_t *src, uint16_t *dst, int64_t rows_, int64_t n)
 {
     for (int64_t g = 0; g < rows_ / QUANT_F16X_ROWS; g++) {
         const uint16_t *in = src + (size_t)g * QUANT_F16X_ROWS * (size_t)n;
         uint16_t *out = dst + (size_t)g * QUANT_F16X_ROWS * (size_t)n;
-        for (int64_t k = 0; k < n; k++)
-            for (int i = 0; i < QUANT_F16X_ROWS; i++) out[k * QUANT_F16X_ROWS + i] = in[(size_t)i * (size_t)n + k];
+        for (int64_t k0 = 0; k0 < n; k0 += X32_REPACK_STEP) {
+            const int64_t kn = n - k0 < X32_REPACK_STEP ? n - k0 : X32_REPACK_STEP;
+            for (int i = 0; i < QUANT_F16X_ROWS; i++) {
+                const uint16_t *r = in + (size_t)i * (size_t)n + k0;
+                uint16_t *o = out + k0 * QUANT_F16X_ROWS + i;
+                for (int64_t k = 0; k < kn; k++) o[k * QUANT_F16X_ROWS] = r[k];
+            }
+        }
     }
 }
 
