@@ -525,13 +525,15 @@ static void test_matvec_split(void)
  * range (odd ranges leave rows outside every full tile), the distance between activation
  * buffers and, for the plain types, a ragged row length (an odd number of blocks for the
  * 32-value formats). */
-static void matmat_check(const qtype *t, int64_t n)
+/* nt_quant_matmat of kernel type kt (the tensor type t->type, or the kernel-only type its rows
+ * are multiplied as: QUANT_TYPE_F16_F32ACT for F16 rows) against its dot, bit for bit. */
+static void matmat_check_as(const qtype *t, int kt, int64_t n)
 {
     const int64_t rows = 12, ntmax = 70, ldy = 13;
     const int64_t nts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 24, 25, 29, 70};
     const int64_t ranges[][2] = {{1, 11}, {0, 12}, {3, 6}};
     size_t rb = nt_type_row_bytes(t->type, n);
-    size_t ab = nt_quant_act_bytes(t->type, n) + 36; /* buffers apart by more than their size */
+    size_t ab = nt_quant_act_bytes(kt, n) + 36; /* buffers apart by more than their size */
     uint8_t *W = malloc(rb * rows), *acts = malloc(ab * ntmax);
     float *x = malloc(n * 4), *Y = malloc(sizeof(float) * ntmax * ldy);
     float *ref = malloc(sizeof(float) * ntmax * rows);
@@ -541,23 +543,23 @@ static void matmat_check(const qtype *t, int64_t n)
         if (!nt_quant_isa_available(isa)) continue;
         for (int64_t k = 0; k < ntmax; k++) {
             for (int64_t i = 0; i < n; i++) x[i] = rng_unit();
-            nt_quant_act_prepare_isa(isa, t->type, x, acts + k * ab, n);
+            nt_quant_act_prepare_isa(isa, kt, x, acts + k * ab, n);
             for (int64_t r = 0; r < rows; r++)
-                ref[k * rows + r] = nt_quant_dot_act_isa(isa, t->type, W + r * rb, acts + k * ab, n);
+                ref[k * rows + r] = nt_quant_dot_act_isa(isa, kt, W + r * rb, acts + k * ab, n);
         }
         int bad = 0;
         for (size_t c = 0; c < sizeof nts / sizeof nts[0] && !bad; c++)
             for (size_t g = 0; g < sizeof ranges / sizeof ranges[0] && !bad; g++) {
                 const int64_t nt = nts[c], r0 = ranges[g][0], r1 = ranges[g][1];
                 memset(Y, 0xff, sizeof(float) * ntmax * ldy);
-                nt_quant_matmat_isa(isa, t->type, W, rb, r0, r1, acts, ab, nt, n, Y, ldy);
+                nt_quant_matmat_isa(isa, kt, W, rb, r0, r1, acts, ab, nt, n, Y, ldy);
                 for (int64_t k = 0; k < ntmax && !bad; k++)
                     for (int64_t r = 0; r < ldy; r++) {
                         /* outside the range and the batch: untouched */
                         uint32_t want = k < nt && r >= r0 && r < r1 ? f2u(ref[k * rows + r]) : 0xffffffffu;
                         if (f2u(Y[k * ldy + r]) != want) {
                             t_fail(__FILE__, __LINE__, "%s/%s batch %lld rows [%lld, %lld): input %lld row %lld differs",
-                                   tname(t->type), nt_quant_isa_name(isa), (long long)nt,
+                                   kt == t->type ? tname(kt) : "kernel-only", nt_quant_isa_name(isa), (long long)nt,
                                    (long long)r0, (long long)r1, (long long)k, (long long)r);
                             bad = 1;
                             break;
@@ -567,6 +569,11 @@ static void matmat_check(const qtype *t, int64_t n)
         T_CHECK(!bad);
     }
     free(W); free(acts); free(x); free(Y); free(ref);
+}
+
+static void matmat_check(const qtype *t, int64_t n)
+{
+    matmat_check_as(t, t->type, n);
 }
 
 static void test_matmat(void)
@@ -598,6 +605,12 @@ static void test_matmat(void)
             matmat_check(&qtypes[q], QUANT_F16H_MIN_N + 77);
             matmat_check(&qtypes[q], QUANT_F16H_MIN_N + 93);
         }
+    /* the KV cache's F16 rows against f32 queries: AVX2 takes keys of up to 256 values (a
+     * multiple of 32) 8 rows at a time with one network of horizontal sums; the other
+     * lengths, and the rows left over, the tile */
+    const int64_t key_ns[] = {32, 64, 128, 256, 96, 288, 77};
+    for (size_t i = 0; i < sizeof key_ns / sizeof key_ns[0]; i++)
+        matmat_check_as(&qtypes[1], QUANT_TYPE_F16_F32ACT, key_ns[i]);
 }
 
 /* The x8 types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K, IQ4_NL and IQ4_XS rows
