@@ -796,7 +796,7 @@ int nt_quant_mv_rows(int type)
 /* F16X32, BF16X32 (quant.h): each group of 32 rows transposed, value k of row i to half
  * k·32 + i, 16 values of each row at a time: the 32 rows' pieces are read 32 bytes at a time
  * and their 1 KB of output stays in L1 (value by value across the 32 rows, the copy ran at
- * 0.8 GB/s, 4.5 s for TinyLlama's F16 weights on one thread; this way 3.5 GB/s). */
+ * 0.5-0.8 GB/s, 4.5 s for TinyLlama's F16 weights on one thread; this way 1.4-3.5 GB/s). */
 #define X32_REPACK_STEP 16
 static void x32_repack(const uint16_t *src, uint16_t *dst, int64_t rows_, int64_t n)
 {
@@ -1270,12 +1270,14 @@ static quant_kernels kernels_for(int isa, int type)
     if (isa == QUANT_ISA_AVX2 || isa == QUANT_ISA_AVX512) {
         const quant_kernels *v =
             isa == QUANT_ISA_AVX2 ? nt_quant_avx2_kernels(type) : nt_quant_avx512_kernels(type);
+        /* a type AVX-512's set has no products for (F16X32, BF16X32) takes AVX2's whole row
+         * of kernels, preparation included (the same bits) */
+        if (isa == QUANT_ISA_AVX512 && !v->dot_act && !v->matvec && nt_quant_avx2_usable())
+            v = nt_quant_avx2_kernels(type);
         if (v->dequant) k.dequant = v->dequant;
         if (v->act_prepare) k.act_prepare = v->act_prepare;
         if (v->dot_act) k.dot_act = v->dot_act;
         /* matvec and matmat only ever pair with their own dot (the x8 types have none) */
-        if (isa == QUANT_ISA_AVX512 && !v->dot_act && !v->matvec && nt_quant_avx2_usable())
-            v = nt_quant_avx2_kernels(type); /* F16X32, BF16X32: AVX2's kernels (the same bits) */
         if (v->dot_act || v->matvec) {
             k.matvec = v->matvec;
             k.matmat = v->matmat;
