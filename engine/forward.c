@@ -103,7 +103,7 @@ static void rope_apply(const nt_model *m, float *x, int32_t n_heads, const float
  * exponentials cost as much as its dot products. */
 static double exp_shifted(float *v, int32_t n)
 {
-    return nt_quant_exp_shifted(v, n);
+    return nt_quant_exp_shifted(v, n, 1.0f);
 }
 
 /* c · tanh(x / c): Gemma 2's soft-capping of attention scores and logits. */
@@ -370,11 +370,12 @@ static void att_task(void *ctx, int64_t task, int thread)
     float inv[MODEL_MAX_HEAD];
     for (int32_t h = 0; h < group; h++) {
         float *sh = sc + (size_t)h * n_ctx;
-        for (int32_t p = 0; p < n_pos; p++) {
-            const float v = sh[p] * scale;
-            sh[p] = cap > 0.0f ? softcap(v, cap) : v;
+        if (cap > 0.0f) {
+            for (int32_t p = 0; p < n_pos; p++) sh[p] = softcap(sh[p] * scale, cap);
+            inv[h] = (float)(1.0 / exp_shifted(sh, n_pos));
+        } else {
+            inv[h] = (float)(1.0 / nt_quant_exp_shifted(sh, n_pos, scale));
         }
-        inv[h] = (float)(1.0 / exp_shifted(sh, n_pos));
     }
     if (!kv->v_rows) {
         nt_quant_matmat(kv->att_type, kv_vt(kv, j->il, g * hd) + (size_t)p0 * kv->v_elt,

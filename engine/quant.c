@@ -1300,16 +1300,18 @@ float nt_quant_dot_f32(const float *a, const float *b, int64_t n)
     return dot_f32_isa(nt_quant_isa_active(), a, b, n);
 }
 
-double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n)
+double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n, float scale)
 {
     switch (isa) {
-    case QUANT_ISA_AVX2: return nt_quant_avx2_exp_shifted(v, n);
-    case QUANT_ISA_AVX512: return nt_quant_avx512_exp_shifted(v, n);
+    case QUANT_ISA_AVX2: return nt_quant_avx2_exp_shifted(v, n, scale);
+    case QUANT_ISA_AVX512: return nt_quant_avx512_exp_shifted(v, n, scale);
     default: break;
     }
     float max = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++) {
+        v[i] *= scale;
         if (v[i] > max) max = v[i];
+    }
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) {
         v[i] = expf(v[i] - max);
@@ -1318,9 +1320,9 @@ double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n)
     return sum;
 }
 
-double nt_quant_exp_shifted(float *v, int64_t n)
+double nt_quant_exp_shifted(float *v, int64_t n, float scale)
 {
-    return nt_quant_exp_shifted_isa(nt_quant_isa_active(), v, n);
+    return nt_quant_exp_shifted_isa(nt_quant_isa_active(), v, n, scale);
 }
 
 void nt_quant_swiglu_isa(int isa, float *g, const float *u, int64_t n)

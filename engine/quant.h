@@ -376,12 +376,15 @@ void nt_quant_matmat(int type, const void *W, size_t row_bytes, int64_t row0, in
 
 /* f32 dot product of a[n] and b[n] with the active kernel (fixed order). */
 float nt_quant_dot_f32(const float *a, const float *b, int64_t n);
-/* The unnormalised softmax: v[i] = e^(v[i] - max(v)) in place (n >= 1); returns their sum,
- * accumulated in double. The scalar set uses libm's expf; the SIMD sets their own
- * polynomial (within 2 ulp of e^x; 0 below -87.3), n values a vector at a time. Fixed order:
- * the same input gives the same bits on every call. */
-double nt_quant_exp_shifted(float *v, int64_t n);
-double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n);
+/* The unnormalised softmax of scaled values: s[i] = v[i] · scale (rounded to float, as a
+ * separate pass would), then v[i] = e^(s[i] - max(s)) in place (n >= 1, scale > 0); returns
+ * their sum, accumulated in double. Attention scales its scores here so that the scaling runs
+ * a vector at a time too (a plain loop in forward.c is not vectorised at -O2). The scalar
+ * set uses libm's expf; the SIMD sets their own polynomial (within 2 ulp of e^x; 0 below
+ * -87.3), n values a vector at a time. Fixed order: the same input gives the same bits on
+ * every call. */
+double nt_quant_exp_shifted(float *v, int64_t n, float scale);
+double nt_quant_exp_shifted_isa(int isa, float *v, int64_t n, float scale);
 /* The gated SiLU of a feed-forward block: g[i] = silu(g[i]) · u[i], silu(x) = x / (1 + e^-x).
  * The scalar set evaluates exactly that with libm's expf; the SIMD sets as x · σ(x), σ from
  * their exponential of -|x| (σ(x) = 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below, so the
@@ -447,14 +450,14 @@ typedef struct quant_kernels {
 bool nt_quant_avx2_usable(void);
 const quant_kernels *nt_quant_avx2_kernels(int type);
 float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n);
-double nt_quant_avx2_exp_shifted(float *v, int64_t n);
+double nt_quant_avx2_exp_shifted(float *v, int64_t n, float scale);
 void nt_quant_avx2_swiglu(float *g, const float *u, int64_t n);
 void nt_quant_avx2_geglu(float *g, const float *u, int64_t n);
 bool nt_quant_avx512_usable(void);
 /* The AVX-512 kernels for type (never NULL; members may be NULL). */
 const quant_kernels *nt_quant_avx512_kernels(int type);
 float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n);
-double nt_quant_avx512_exp_shifted(float *v, int64_t n);
+double nt_quant_avx512_exp_shifted(float *v, int64_t n, float scale);
 void nt_quant_avx512_swiglu(float *g, const float *u, int64_t n);
 void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
 

@@ -161,26 +161,42 @@ AVX2 static inline __m256 exp8(__m256 x)
     return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-/* quant.h's nt_quant_exp_shifted, 8 values at a time; the tail goes through a padded copy. */
-AVX2 double nt_quant_avx2_exp_shifted(float *v, int64_t n)
+/* quant.h's nt_quant_exp_shifted, 8 values at a time; the last few (n % 8) through a padded
+ * copy. Whole vectors are loaded and stored in place: padding every step cost 3x the time of
+ * the exponential (attention at 2048 positions spent 10% of a token there). */
+AVX2 double nt_quant_avx2_exp_shifted(float *v, int64_t n, float scale)
 {
+    const __m256 vs = _mm256_set1_ps(scale);
     __m256 mx = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(v + i));
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(v + i), vs);
+        _mm256_storeu_ps(v + i, x);
+        mx = _mm256_max_ps(mx, x);
+    }
     float m[8];
     _mm256_storeu_ps(m, mx);
     float max = m[0];
     for (int j = 1; j < 8; j++) max = m[j] > max ? m[j] : max;
-    for (; i < n; i++) max = v[i] > max ? v[i] : max;
+    for (; i < n; i++) {
+        v[i] *= scale;
+        max = v[i] > max ? v[i] : max;
+    }
     const __m256 vmax = _mm256_set1_ps(max);
     __m256d s0 = _mm256_setzero_pd(), s1 = s0;
     for (i = 0; i < n; i += 8) {
         float t[8];
-        const int64_t c = n - i < 8 ? n - i : 8;
-        for (int j = 0; j < 8; j++) t[j] = j < c ? v[i + j] : -INFINITY; /* e^-inf = 0 */
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vmax));
-        _mm256_storeu_ps(t, e);
-        memcpy(v + i, t, (size_t)c * sizeof(float));
+        __m256 e;
+        if (i + 8 <= n) {
+            e = exp8(_mm256_sub_ps(_mm256_loadu_ps(v + i), vmax));
+            _mm256_storeu_ps(v + i, e);
+        } else {
+            const int64_t c = n - i;
+            for (int j = 0; j < 8; j++) t[j] = j < c ? v[i + j] : -INFINITY; /* e^-inf = 0 */
+            e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vmax));
+            _mm256_storeu_ps(t, e);
+            memcpy(v + i, t, (size_t)c * sizeof(float));
+        }
         s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     }
@@ -1535,9 +1551,9 @@ float nt_quant_avx2_dot_f32(const float *a, const float *b, int64_t n)
     return 0.0f;
 }
 
-double nt_quant_avx2_exp_shifted(float *v, int64_t n)
+double nt_quant_avx2_exp_shifted(float *v, int64_t n, float scale)
 {
-    (void)v, (void)n;
+    (void)v, (void)n, (void)scale;
     return 0.0;
 }
 

@@ -123,14 +123,18 @@ AVX512 static inline __m512 exp16(__m512 x)
     return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, k));
 }
 
-/* quant.h's nt_quant_exp_shifted: the maximum, then e^(v - max) 16 values at a time, summed in
- * double in 16 lanes (values 16s.. into lane j of step s) and reduced in a fixed order. */
-AVX512 double nt_quant_avx512_exp_shifted(float *v, int64_t n)
+/* quant.h's nt_quant_exp_shifted: the scaled values and their maximum, then e^(v - max) 16
+ * values at a time, summed in double in 16 lanes (values 16s.. into lane j of step s) and
+ * reduced in a fixed order. */
+AVX512 double nt_quant_avx512_exp_shifted(float *v, int64_t n, float scale)
 {
+    const __m512 vs = _mm512_set1_ps(scale);
     __m512 mx = _mm512_set1_ps(-INFINITY);
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, v + i));
+        const __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, v + i), vs);
+        _mm512_mask_storeu_ps(v + i, k, x);
+        mx = _mm512_mask_max_ps(mx, k, mx, x);
     }
     const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
     __m512d s0 = _mm512_setzero_pd(), s1 = s0;
@@ -1767,9 +1771,9 @@ float nt_quant_avx512_dot_f32(const float *a, const float *b, int64_t n)
     return 0.0f;
 }
 
-double nt_quant_avx512_exp_shifted(float *v, int64_t n)
+double nt_quant_avx512_exp_shifted(float *v, int64_t n, float scale)
 {
-    (void)v, (void)n;
+    (void)v, (void)n, (void)scale;
     return 0.0;
 }
 

@@ -835,43 +835,52 @@ static void test_layouts(void)
 }
 
 /* Q8_0 quantizer: round trip error within half a step, zeros stay zeros. */
-/* nt_quant_exp_shifted with every kernel set: each value within 4e-7 relative of e^(x - max)
- * computed in double, 0 below -87.3 after the shift (SIMD sets) or whatever expf gives there,
- * the returned sum within 1e-6 of the values' own sum, ragged lengths (the vector tails), and
- * the same bits on a second call. */
+/* nt_quant_exp_shifted with every kernel set: each value within 4e-7 relative of e^(s - max)
+ * computed in double, s = x · scale rounded to float (scale 1 and an attention-like 0.125 and
+ * 0.0883883), 0 below -87.3 after the shift (SIMD sets) or whatever expf gives there, the
+ * returned sum within 1e-6 of the values' own sum, ragged lengths (the vector tails), and the
+ * same bits on a second call. */
 static void test_exp_shifted(void)
 {
-    float x[70], v[70], w[70];
+    float x[70], v[70], w[70], s[70];
+    const float scales[] = {1.0f, 0.125f, 0.0883883476f};
     uint64_t r = 7;
     for (int n = 1; n <= 70; n += (n < 20 ? 1 : 7)) {
         for (int i = 0; i < n; i++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             x[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 40.0 - 30.0);
         }
-        if (n > 3) x[n / 2] = -150.0f; /* far below the rest: e^x underflows */
-        float max = x[0];
-        for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
-        for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
-            if (!nt_quant_isa_available(isa)) continue;
-            memcpy(v, x, sizeof(float) * (size_t)n);
-            const double sum = nt_quant_exp_shifted_isa(isa, v, n);
-            double own = 0;
+        if (n > 3) x[n / 2] = -1500.0f; /* far below the rest: e^x underflows */
+        for (int si = 0; si < 3; si++) {
+            const float scale = scales[si];
+            float max = -INFINITY;
             for (int i = 0; i < n; i++) {
-                const double want = exp((double)(x[i] - max)); /* the difference in float, as used */
-                own += v[i];
-                if (x[i] - max < -87.3f) {
-                    if (!(v[i] >= 0 && v[i] < 1e-37f))
-                        t_fail(__FILE__, __LINE__, "%s n=%d: e^%g = %g", nt_quant_isa_name(isa), n,
-                               (double)(x[i] - max), (double)v[i]);
-                } else if (!(fabs(v[i] - want) <= 4e-7 * want)) {
-                    t_fail(__FILE__, __LINE__, "%s n=%d: e^%g = %.9g, want %.9g", nt_quant_isa_name(isa),
-                           n, (double)(x[i] - max), (double)v[i], want);
-                }
+                s[i] = x[i] * scale;
+                max = s[i] > max ? s[i] : max;
             }
-            T_CHECK(fabs(sum - own) <= 1e-6 * own);
-            memcpy(w, x, sizeof(float) * (size_t)n);
-            T_CHECK(nt_quant_exp_shifted_isa(isa, w, n) == sum);
-            T_CHECK(memcmp(v, w, sizeof(float) * (size_t)n) == 0);
+            for (int isa = 0; isa < QUANT_ISA_COUNT_; isa++) {
+                if (!nt_quant_isa_available(isa)) continue;
+                memcpy(v, x, sizeof(float) * (size_t)n);
+                const double sum = nt_quant_exp_shifted_isa(isa, v, n, scale);
+                double own = 0;
+                for (int i = 0; i < n; i++) {
+                    const double want = exp((double)(s[i] - max)); /* the difference in float, as used */
+                    own += v[i];
+                    if (s[i] - max < -87.3f) {
+                        if (!(v[i] >= 0 && v[i] < 1e-37f))
+                            t_fail(__FILE__, __LINE__, "%s n=%d: e^%g = %g", nt_quant_isa_name(isa), n,
+                                   (double)(s[i] - max), (double)v[i]);
+                    } else if (!(fabs(v[i] - want) <= 4e-7 * want)) {
+                        t_fail(__FILE__, __LINE__, "%s n=%d scale %g: e^%g = %.9g, want %.9g",
+                               nt_quant_isa_name(isa), n, (double)scale, (double)(s[i] - max), (double)v[i],
+                               want);
+                    }
+                }
+                T_CHECK(fabs(sum - own) <= 1e-6 * own);
+                memcpy(w, x, sizeof(float) * (size_t)n);
+                T_CHECK(nt_quant_exp_shifted_isa(isa, w, n, scale) == sum);
+                T_CHECK(memcmp(v, w, sizeof(float) * (size_t)n) == 0);
+            }
         }
     }
 }
