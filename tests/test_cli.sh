@@ -245,8 +245,9 @@ check "bench: no FMA-peak fraction for Q8_0 and Q4_K prompts" \
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
     check "bench measures the f32 FMA peak (AVX-512 or AVX2)" \
         grep -q '"test":"f32_fma_peak","threads":1,"gflop_per_s":[1-9]' "$tmp/bench.out"
+    # (any positive number: on a shared machine the peak's own run can be the slower one)
     check "bench: F16 prompts give their fraction of the FMA peak" \
-        grep -q '"test":"pp128".*"type":"F16".*"fraction_of_fma_peak":0\.[0-9]' "$tmp/bench.out"
+        grep -qE '"test":"pp128".*"type":"F16".*"fraction_of_fma_peak":[0-9]+\.[0-9]' "$tmp/bench.out"
 fi
 # A mixture of experts reads only the experts a token picks: 2 of 8 here, so much less than
 # its file per token (a dense model reads nearly all of its file).
