@@ -341,7 +341,9 @@ typedef struct att_job {
  * nt_quant_matmat multiplies the key rows of positions p0..pos with all of them at once, so
  * each key is read once for the group. Transposed values are the same: rows are dimensions,
  * the softmax weights are the activations. Q8_0 values (stored by position) are added up
- * position by position instead, each row dequantized once for the group. Every head's
+ * position by position instead, each row dequantized once for the group. An F16 cache in
+ * the X32 layout (kv.h) takes the queries and the weights as f32 as they are, whole blocks of
+ * 32 keys at a time, and its values as rows of 32 dimensions. Every head's
  * numbers are computed exactly as they would be alone, in a fixed order, whatever the
  * thread or the batch. */
 static void att_task(void *ctx, int64_t task, int thread)
@@ -355,21 +357,31 @@ static void att_task(void *ctx, int64_t task, int thread)
     const int32_t pos = j->pos0 + t;
     const int32_t p0 = j->window > 0 && pos - j->window + 1 > 0 ? pos - j->window + 1 : 0;
     const int32_t n_pos = pos + 1 - p0;
-    const size_t n_ctx = (size_t)kv->n_ctx;
     const float *q = m->s.q + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
     float *out = m->s.att + (size_t)t * (size_t)m->q_dim + (size_t)g * (size_t)group * (size_t)hd;
-    float *sc = m->s.scores + (size_t)thread * (size_t)group * n_ctx; /* (group, n_ctx) */
+    const size_t lds = (size_t)kv->n_ctx32;
+    float *sc = m->s.scores + (size_t)thread * (size_t)group * lds; /* (group, n_ctx32) */
     uint8_t *act = m->s.att_act + (size_t)thread * m->s.att_act_bytes;
     const size_t qa = m->s.att_q_bytes;
     const float scale = m->att_scale, cap = m->attn_softcap;
 
-    for (int32_t h = 0; h < group; h++)
-        nt_quant_act_prepare(kv->att_type, q + (size_t)h * (size_t)hd, act + (size_t)h * qa, hd);
-    nt_quant_matmat(kv->att_type, kv_k(kv, j->il, p0) + (size_t)g * kv->head_bytes, kv->row_bytes, 0,
-                    n_pos, act, qa, group, hd, sc, (int64_t)n_ctx);
+    if (kv->x32) {
+        /* whole blocks of 32 positions from the one holding p0: the scores of the positions
+         * before p0 and after pos are computed and never read; the queries are f32 as they are */
+        const int32_t b0 = p0 / QUANT_F16X_ROWS * QUANT_F16X_ROWS;
+        const int64_t rows = (pos + 1 - b0 + QUANT_F16X_ROWS - 1) / QUANT_F16X_ROWS * QUANT_F16X_ROWS;
+        nt_quant_matmat(kv->att_type, kv_kx(kv, j->il, g, b0), kv->head_bytes, 0, rows, q,
+                        (size_t)hd * sizeof(float), group, hd, sc, (int64_t)lds);
+        sc += p0 - b0;
+    } else {
+        for (int32_t h = 0; h < group; h++)
+            nt_quant_act_prepare(kv->att_type, q + (size_t)h * (size_t)hd, act + (size_t)h * qa, hd);
+        nt_quant_matmat(kv->att_type, kv_k(kv, j->il, p0) + (size_t)g * kv->head_bytes, kv->row_bytes, 0,
+                        n_pos, act, qa, group, hd, sc, (int64_t)lds);
+    }
     float inv[MODEL_MAX_HEAD];
     for (int32_t h = 0; h < group; h++) {
-        float *sh = sc + (size_t)h * n_ctx;
+        float *sh = sc + (size_t)h * lds;
         if (cap > 0.0f) {
             for (int32_t p = 0; p < n_pos; p++) sh[p] = softcap(sh[p] * scale, cap);
             inv[h] = (float)(1.0 / exp_shifted(sh, n_pos));
@@ -377,16 +389,19 @@ static void att_task(void *ctx, int64_t task, int thread)
             inv[h] = (float)(1.0 / nt_quant_exp_shifted(sh, n_pos, scale));
         }
     }
-    if (!kv->v_rows) {
+    if (kv->x32) {
+        nt_quant_matmat(kv->att_type, kv_vx(kv, j->il, g * hd) + (size_t)p0 * QUANT_F16X_ROWS * 2,
+                        lds * 2, 0, hd, sc, lds * sizeof(float), group, n_pos, out, hd);
+    } else if (!kv->v_rows) {
         nt_quant_matmat(kv->att_type, kv_vt(kv, j->il, g * hd) + (size_t)p0 * kv->v_elt,
-                        n_ctx * kv->v_elt, 0, hd, sc, n_ctx * sizeof(float), group, n_pos, out, hd);
+                        (size_t)kv->n_ctx * kv->v_elt, 0, hd, sc, lds * sizeof(float), group, n_pos, out, hd);
     } else {
         float *vf = (float *)(void *)(act + (size_t)group * qa); /* one value row, f32 */
         memset(out, 0, (size_t)group * (size_t)hd * sizeof(float));
         for (int32_t p = 0; p < n_pos; p++) {
             nt_quant_dequant_row(kv->type, kv_vrow(kv, j->il, p0 + p) + (size_t)g * kv->head_bytes, vf, hd);
             for (int32_t h = 0; h < group; h++) {
-                const float w = sc[(size_t)h * n_ctx + (size_t)p];
+                const float w = sc[(size_t)h * lds + (size_t)p];
                 float *o = out + (size_t)h * (size_t)hd;
                 for (int32_t d = 0; d < hd; d++) o[d] += w * vf[d];
             }
@@ -655,7 +670,7 @@ int nt_forward_batch(nt_model *m, const int32_t *tokens, int32_t n, float *logit
         lin_run(m, s->x, L->attn_norm, n, qkv, 3);
         const bool use_rope = !(m->feat & ARCH_NOROPE_LAYERS) || (il + 1) % m->arch->norope_step != 0;
         qk_job qj = {m, L, il, pos0, n, !use_rope ? NULL : L->swa && s->rope_swa ? s->rope_swa : s->rope};
-        const int64_t vt_tasks = m->kv.v_rows ? 0 : (m->kv_dim + FORWARD_VT_DIMS - 1) / FORWARD_VT_DIMS;
+        const int64_t vt_tasks = m->kv.v_rows || m->kv.x32 ? 0 : (m->kv_dim + FORWARD_VT_DIMS - 1) / FORWARD_VT_DIMS;
         nt_pool_run(n > 1 ? m->pool : NULL, n + vt_tasks, qk_task, &qj);
         att_job aj = {m, il, pos0, L->swa ? m->n_swa : 0};
         const size_t att_bytes = (size_t)n * (size_t)(pos0 + n) * m->kv.row_bytes * 2;
@@ -721,7 +736,7 @@ int nt_forward_scratch_threads(nt_model *m, nt_err *err)
     const size_t group = (size_t)(m->info.n_head / m->info.n_head_kv), hd = (size_t)m->info.head_dim;
     free(s->scores);
     free(s->att_act);
-    s->scores = scratch_floats((size_t)nt * group * (size_t)m->kv.n_ctx);
+    s->scores = scratch_floats((size_t)nt * group * (size_t)m->kv.n_ctx32);
     /* the group's queries prepared for the cache's type, then one value row in f32 */
     s->att_q_bytes = nt_quant_act_bytes(m->kv.att_type, (int64_t)hd);
     s->att_act_bytes = (group * s->att_q_bytes + hd * sizeof(float) + 63) & ~(size_t)63;

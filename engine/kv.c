@@ -29,9 +29,12 @@ int nt_kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, int
                           "multiple of %d; this model's is %d (use f16 or f32)", nt_type_name(type),
                           (int)blk, (int)head_dim);
     const size_t row = nt_type_row_bytes(type, kv_dim);
+    const bool x32 = type == NT_TYPE_F16 && head_dim % QUANT_F16X_ROWS == 0;
+    if (n_ctx > INT32_MAX - QUANT_F16X_ROWS) goto too_big;
+    const int32_t n_ctx32 = (n_ctx + QUANT_F16X_ROWS - 1) / QUANT_F16X_ROWS * QUANT_F16X_ROWS;
     size_t n = (size_t)n_layer;
-    if ((size_t)n_ctx > SIZE_MAX / n) goto too_big;
-    n *= (size_t)n_ctx;
+    if ((size_t)n_ctx32 > SIZE_MAX / n) goto too_big;
+    n *= (size_t)(x32 ? n_ctx32 : n_ctx);
     if (row > SIZE_MAX / 2 / n) goto too_big;
     n *= row;
     kv->k = calloc(n, 1);
@@ -46,11 +49,14 @@ int nt_kv_init(kv_cache *kv, int32_t n_layer, int32_t n_ctx, int32_t kv_dim, int
     kv->kv_dim = kv_dim;
     kv->head_dim = head_dim;
     kv->type = type;
-    kv->att_type = type == NT_TYPE_F16 ? QUANT_TYPE_F16_F32ACT : type;
+    kv->att_type = x32 ? QUANT_TYPE_F16X32_F32ACT : type == NT_TYPE_F16 ? QUANT_TYPE_F16_F32ACT : type;
     kv->row_bytes = row;
     kv->head_bytes = nt_type_row_bytes(type, head_dim);
     kv->v_rows = blk > 1;
-    kv->v_elt = kv->v_rows ? 0 : nt_type_block_bytes(type);
+    kv->x32 = x32;
+    kv->n_ctx32 = n_ctx32;
+    kv->n_head_kv = kv_dim / head_dim;
+    kv->v_elt = kv->v_rows || x32 ? 0 : nt_type_block_bytes(type);
     return NT_OK;
 too_big:
     return nt_err_set(err, NT_ERR_INVALID, "kv cache: %d layers x %d positions x %d values is too large",
@@ -84,8 +90,28 @@ static void kv_convert_row(const kv_cache *kv, const float *x, uint8_t *dst, int
     }
 }
 
+/* x32: where key c (0 <= c < kv_dim) and value c of position pos live. */
+static uint8_t *kv_kx_at(const kv_cache *kv, int32_t il, int32_t pos, int32_t c)
+{
+    const int32_t g = c / kv->head_dim, d = c % kv->head_dim, b = pos / QUANT_F16X_ROWS * QUANT_F16X_ROWS;
+    return kv_kx(kv, il, g, b) + 2 * ((size_t)d * QUANT_F16X_ROWS + (size_t)(pos - b));
+}
+static uint8_t *kv_vx_at(const kv_cache *kv, int32_t il, int32_t pos, int32_t c)
+{
+    const int32_t d = c / QUANT_F16X_ROWS * QUANT_F16X_ROWS;
+    return kv_vx(kv, il, d) + 2 * ((size_t)pos * QUANT_F16X_ROWS + (size_t)(c - d));
+}
+
 void nt_kv_store_row(kv_cache *kv, int32_t il, int32_t pos, const float *k, const float *v)
 {
+    if (kv->x32) {
+        for (int32_t c = 0; c < kv->kv_dim; c++) {
+            const uint16_t hk = nt_quant_f32_to_f16(k[c]), hv = nt_quant_f32_to_f16(v[c]);
+            memcpy(kv_kx_at(kv, il, pos, c), &hk, 2);
+            memcpy(kv_vx_at(kv, il, pos, c), &hv, 2);
+        }
+        return;
+    }
     kv_convert_row(kv, k, kv_k(kv, il, pos), kv->kv_dim);
     if (kv->v_rows) kv_convert_row(kv, v, kv_vrow(kv, il, pos), kv->kv_dim);
 }
@@ -93,7 +119,7 @@ void nt_kv_store_row(kv_cache *kv, int32_t il, int32_t pos, const float *k, cons
 void nt_kv_store_vt(kv_cache *kv, int32_t il, int32_t pos, const float *v, int32_t n, size_t ld,
                     int32_t d0, int32_t d1)
 {
-    if (kv->v_rows) return;
+    if (kv->v_rows || kv->x32) return;
     for (int32_t d = d0; d < d1; d++) {
         uint8_t *dst = kv_vt(kv, il, d) + (size_t)pos * kv->v_elt;
         for (int32_t t = 0; t < n; t++) {
@@ -118,6 +144,27 @@ void nt_kv_rewind(kv_cache *kv, int32_t n_past)
 static void kv_copy(kv_cache *kv, const nt_kv_state *s, bool save)
 {
     const size_t len = (size_t)(s->end - s->start), rows = len * kv->row_bytes;
+    if (kv->x32) {
+        /* the state holds plain rows (position by position), gathered from the blocks */
+        const int32_t hd = kv->head_dim, R = QUANT_F16X_ROWS;
+        for (int32_t il = 0; il < kv->n_layer; il++)
+            for (int32_t p = s->start; p < s->end; p++) {
+                uint16_t *sk = (uint16_t *)(void *)(s->k + (size_t)il * rows + (size_t)(p - s->start) * kv->row_bytes);
+                uint8_t *sv = s->v + (size_t)il * rows + (size_t)(p - s->start) * kv->row_bytes;
+                for (int32_t g = 0; g < kv->n_head_kv; g++) {
+                    uint16_t *ck = (uint16_t *)(void *)kv_kx_at(kv, il, p, g * hd);
+                    for (int32_t d = 0; d < hd; d++) {
+                        if (save) sk[g * hd + d] = ck[(size_t)d * R];
+                        else ck[(size_t)d * R] = sk[g * hd + d];
+                    }
+                }
+                for (int32_t c = 0; c < kv->kv_dim; c += R) {
+                    uint8_t *cv = kv_vx_at(kv, il, p, c);
+                    memcpy(save ? sv + 2 * c : cv, save ? cv : sv + 2 * c, 2 * (size_t)R);
+                }
+            }
+        return;
+    }
     for (int32_t il = 0; il < kv->n_layer && len; il++) {
         uint8_t *sk = s->k + (size_t)il * rows, *ck = kv_k(kv, il, s->start);
         memcpy(save ? sk : ck, save ? ck : sk, rows);

@@ -785,7 +785,8 @@ int nt_quant_x8_type(int type)
 
 int nt_quant_x8_rows(int x8_type)
 {
-    return x8_type == QUANT_TYPE_F16X32 || x8_type == QUANT_TYPE_BF16X32 ? QUANT_F16X_ROWS : QUANT_X8_ROWS;
+    return x8_type == QUANT_TYPE_F16X32 || x8_type == QUANT_TYPE_BF16X32 || x8_type == QUANT_TYPE_F16X32_F32ACT
+               ? QUANT_F16X_ROWS : QUANT_X8_ROWS;
 }
 
 int nt_quant_mv_rows(int type)
@@ -1213,6 +1214,7 @@ static const quant_kernels scalar_kernels[QUANT_TYPE_COUNT_] = {
     QUANT_X8_KERNELS
     [QUANT_TYPE_F16X32] = {NULL, act_f16_prep, NULL, mv_f16x32, mm_f16x32},
     [QUANT_TYPE_BF16X32] = {NULL, act_f32, NULL, mv_bf16x32, mm_bf16x32},
+    [QUANT_TYPE_F16X32_F32ACT] = {NULL, act_f32, NULL, mv_f16x32, mm_f16x32},
 };
 
 bool nt_quant_type_supported(int type)
@@ -1416,6 +1418,7 @@ size_t nt_quant_act_bytes(int type, int64_t n)
 {
     switch (type) {
     case NT_TYPE_F32: case NT_TYPE_BF16: case QUANT_TYPE_F16_F32ACT: case QUANT_TYPE_BF16X32:
+    case QUANT_TYPE_F16X32_F32ACT:
         return (size_t)n * sizeof(float);
     case NT_TYPE_F16: case QUANT_TYPE_F16X32:
         /* the halves rounded up to 4 bytes: buffers laid end to end stay aligned */

@@ -275,9 +275,12 @@ void nt_quant_quantize_row_q8_0(const float *x, void *dst, int64_t n);
 #define QUANT_TYPE_Q3_KX8 (NT_TYPE_COUNT_ + 12)
 #define QUANT_TYPE_F16X32 (NT_TYPE_COUNT_ + 13)
 #define QUANT_TYPE_BF16X32 (NT_TYPE_COUNT_ + 14)
+/* F16X32 against x itself as f32 (no binary16 rounding), as QUANT_TYPE_F16_F32ACT is to F16:
+ * the F16 key/value cache's attention in its X32 layout (kv.h). */
+#define QUANT_TYPE_F16X32_F32ACT (NT_TYPE_COUNT_ + 15)
 #define QUANT_X8_ROWS 8
 #define QUANT_F16X_ROWS 32
-#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 15)
+#define QUANT_TYPE_COUNT_ (NT_TYPE_COUNT_ + 16)
 /* Q4_1X8, Q5_0X8, Q5_1X8 (HM: has mins, HQ: has fifth bits): a block group's bytes and where
  * its fifth bits and quant pieces start (the mins at 16). */
 #define QUANT_X8_45_BYTES(HM, HQ) ((size_t)8 * (size_t)(18 + 2 * (HM) + 4 * (HQ)))

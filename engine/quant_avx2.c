@@ -1523,6 +1523,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     QUANT_X8_KERNELS
     [QUANT_TYPE_F16X32] = {NULL, act_f16_prep, NULL, mv_f16x32, mm_f16x32},
     [QUANT_TYPE_BF16X32] = {NULL, NULL, NULL, mv_bf16x32, mm_bf16x32},
+    [QUANT_TYPE_F16X32_F32ACT] = {NULL, NULL, NULL, mv_f16x32, mm_f16x32},
 };
 
 const quant_kernels *nt_quant_avx2_kernels(int type)

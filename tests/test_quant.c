@@ -618,8 +618,10 @@ static void test_matmat(void)
  * (quant.h states the rule), matvec and matmat alike, whatever the row range (multiples of the
  * group) or batch; and the values are the original rows' dot products within test_dot_kernels'
  * bound (computed from the rows before repacking, so a repacking mistake the kernels share
- * fails). */
-static void x8_check(const qtype *t, int x8)
+ * fails). act_type is the type whose activations x8 takes: t's own, or QUANT_TYPE_F16_F32ACT
+ * for F16X32_F32ACT (the attention's; the values then held to the exact f32 inputs, so a
+ * binary16 rounding of them fails). */
+static void x8_check(const qtype *t, int x8, int act_type)
 {
     const int64_t bl = nt_type_block_len(t->type); /* 32, or 256 for the K formats */
     const int64_t G = nt_quant_x8_rows(x8); /* rows in a group */
@@ -629,7 +631,7 @@ static void x8_check(const qtype *t, int x8)
     for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
         const int64_t n = ns[c], nb = n / bl;
         size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(x8, n);
-        T_EQ_INT(ab, nt_quant_act_bytes(t->type, n));
+        T_EQ_INT(ab, nt_quant_act_bytes(act_type, n));
         uint8_t *W = malloc(rb * rows), *P = malloc(rb * rows), *acts = malloc(ab * ntmax);
         float *xs = malloc((size_t)n * 4 * ntmax), *w = malloc((size_t)n * 4), *xh = malloc((size_t)n * 4);
         float *db = malloc((size_t)n * 4), *ref = malloc(sizeof(float) * ntmax * rows);
@@ -646,7 +648,7 @@ static void x8_check(const qtype *t, int x8)
         nt_quant_matmat_isa(QUANT_ISA_SCALAR, x8, P, rb, 0, rows, acts, ab, ntmax, n, ref, rows);
         int bad = 0;
         for (int64_t k = 0; k < ntmax && !bad; k++) {
-            act_decode(t->type, acts + k * ab, xs + k * n, n, xh, db);
+            act_decode(act_type, acts + k * ab, xs + k * n, n, xh, db);
             for (int64_t r = 0; r < rows && !bad; r++) {
                 nt_quant_dequant_row(t->type, W + r * rb, w, n);
                 double refq = 0, Sq = 0;
@@ -707,8 +709,10 @@ static void test_x8(void)
         const int x8 = qtypes[q].type == NT_TYPE_F16    ? QUANT_TYPE_F16X32
                        : qtypes[q].type == NT_TYPE_BF16 ? QUANT_TYPE_BF16X32
                                                         : nt_quant_x8_type(qtypes[q].type);
-        if (x8 >= 0) x8_check(&qtypes[q], x8);
+        if (x8 >= 0) x8_check(&qtypes[q], x8, qtypes[q].type);
+        if (qtypes[q].type == NT_TYPE_F16) x8_check(&qtypes[q], QUANT_TYPE_F16X32_F32ACT, QUANT_TYPE_F16_F32ACT);
     }
+    T_EQ_INT(nt_quant_x8_rows(QUANT_TYPE_F16X32_F32ACT), 32);
 }
 
 /* A zero activation vector: scale 0, every dot exactly 0 (no NaN from 0/0). */
