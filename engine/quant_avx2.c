@@ -1454,7 +1454,7 @@ QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)
                              gb, act, n, y + r, pf, 1);                                      \
     }                                                                                        \
     AVX2 INLINE static void tile_##NAME(const uint16_t *g, int64_t n, const uint8_t *A,      \
-                                        size_t ab, float *Y, int64_t ldy, const int T)       \
+                                        size_t ab, float *Y, int64_t ldy, bool pf, const int T) \
     {                                                                                        \
         __m256 a[6][2];                                                                      \
         const float *x[6];                                                                   \
@@ -1463,6 +1463,7 @@ QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)
             x[t] = (const float *)(const void *)(A + (size_t)t * ab);                        \
         }                                                                                    \
         for (int64_t k = 0; k < n; k++, g += QUANT_F16X_ROWS) {                              \
+            if (pf) quant_prefetch(g, 64);                                                   \
             const __m256 w0 = LD(g, 8), w1 = LD(g + 8, 8);                                   \
             TILE_FOR(t, T) {                                                                 \
                 const __m256 xv = _mm256_broadcast_ss(x[t] + k);                             \
@@ -1488,15 +1489,20 @@ QUANT_DEF_X8_FNS(AVX2, q5_1x8, X8_TILE_Q51, 4)
             for (int h = 0; h < QUANT_F16X_ROWS; h += 16) {                                  \
                 const uint16_t *g = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)r * row_bytes) + h; \
                 float *y = Y + r + h;                                                        \
-                int64_t t = 0;                                                               \
-                for (; t + 6 <= nt; t += 6) tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 6); \
-                switch (nt - t) {                                                            \
-                case 1: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 1); break; \
-                case 2: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 2); break; \
-                case 3: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 3); break; \
-                case 4: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 4); break; \
-                case 5: tile_##NAME(g, n, A + (size_t)t * ab, ab, y + t * ldy, ldy, 5); break; \
-                default: break;                                                              \
+                for (int64_t t = 0, T; t < nt; t += T) {                                     \
+                    /* 6 inputs a tile, but 4 + 4 (or 4 + 3) for the last 8 (7): a tile of    \
+                     * 2 inputs has 4 chains, too few to hide the FMA's latency */           \
+                    T = nt - t == 8 || nt - t == 7 ? 4 : nt - t < 6 ? nt - t : 6;             \
+                    const uint8_t *a = A + (size_t)t * ab;                                   \
+                    const bool pf = h == 0 && t == 0; /* the group's first pass */           \
+                    switch (T) {                                                             \
+                    case 1: tile_##NAME(g, n, a, ab, y + t * ldy, ldy, pf, 1); break;        \
+                    case 2: tile_##NAME(g, n, a, ab, y + t * ldy, ldy, pf, 2); break;        \
+                    case 3: tile_##NAME(g, n, a, ab, y + t * ldy, ldy, pf, 3); break;        \
+                    case 4: tile_##NAME(g, n, a, ab, y + t * ldy, ldy, pf, 4); break;        \
+                    case 5: tile_##NAME(g, n, a, ab, y + t * ldy, ldy, pf, 5); break;        \
+                    default: tile_##NAME(g, n, a, ab, y + t * ldy, ldy, pf, 6); break;       \
+                    }                                                                        \
                 }                                                                            \
             }                                                                                \
     }
