@@ -327,7 +327,8 @@ int nt_quant_x8_type(int type);
 int nt_quant_x8_rows(int x8_type);
 /* Rows a one-input call (matvec, or matmat of one input) of this type should get at least to
  * run at full speed: F16X32's and BF16X32's read three groups side by side (96 rows; one
- * group alone streams at 15-18 GB/s from memory on a Zen 3, three at 23-26); 0 for the rest. */
+ * group alone streams at 15-18 GB/s from memory on a Zen 3, three at 23-26), and under AVX2
+ * Q8_0X8's and IQ4_NLX8's (three groups of 8: 96 rows, whole groups of three); 0 for the rest. */
 int nt_quant_mv_rows(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * its group's rows) to dst (the same number of bytes, not overlapping src) as its x8 type. */
@@ -500,6 +501,15 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
  * constant, at most TM <= 8). */
 #define QUANT_X8_TILE_CALL(TILE, TT) TILE(g, n, a + (size_t)t * ab, ab, Y + t * ldy + r, ldy, TT)
 #define QUANT_DEF_X8_FNS(ATTR, NAME, TILE, TM)                                               \
+    QUANT_DEF_X8_MM(ATTR, NAME, TILE, TM)                                                    \
+    ATTR static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
+                               const void *act, int64_t n, float *y)                         \
+    {                                                                                        \
+        mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
+    }
+/* mm_NAME alone, for a set that reads several groups side by side when decoding (mv_NAME of
+ * its own, the same steps per row). */
+#define QUANT_DEF_X8_MM(ATTR, NAME, TILE, TM)                                                \
     ATTR static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
                                const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, \
                                int64_t ldy)                                                  \
@@ -520,11 +530,6 @@ void nt_quant_avx512_geglu(float *g, const float *u, int64_t n);
             default: break;                                                                  \
             }                                                                                \
         }                                                                                    \
-    }                                                                                        \
-    ATTR static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
-                               const void *act, int64_t n, float *y)                         \
-    {                                                                                        \
-        mm_##NAME(W, row_bytes, r0, r1, act, 0, 1, n, y, 0);                                 \
     }
 
 /* The x8 types' rows of a kernel set's table: each set names its own act32_prep, act256_prep,

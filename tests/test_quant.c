@@ -627,7 +627,7 @@ static void x8_check(const qtype *t, int x8, int act_type)
     const int64_t G = nt_quant_x8_rows(x8); /* rows in a group */
     const int64_t ns[] = {bl, 17 * bl, 2048 + bl}, rows = 3 * G, ntmax = 29, ldy = rows + 3;
     const int64_t nts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 29};
-    const int64_t ranges[][2] = {{0, 3 * G}, {G, 2 * G}, {2 * G, 3 * G}};
+    const int64_t ranges[][2] = {{0, 3 * G}, {G, 2 * G}, {2 * G, 3 * G}, {G, 3 * G}};
     for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
         const int64_t n = ns[c], nb = n / bl;
         size_t rb = nt_type_row_bytes(t->type, n), ab = nt_quant_act_bytes(x8, n);
