@@ -330,6 +330,21 @@ typedef struct att_job {
     int32_t window; /* > 0: a token attends to itself and the window - 1 positions before */
 } att_job;
 
+/* o[d] += w · v[d] (the product rounded, then the sum: C11 does not contract them here, so
+ * the same bits however the loop is compiled). The common head sizes get loops of a constant
+ * length, which GCC vectorises at -O2; a loop of any length it does not (Q8_0 caches spent 8x
+ * longer here than in dequantizing). */
+static inline void add_scaled(float *restrict o, const float *restrict v, float w, int32_t n)
+{
+    if (n == 64) {
+        for (int32_t d = 0; d < 64; d++) o[d] += w * v[d];
+    } else if (n == 128) {
+        for (int32_t d = 0; d < 128; d++) o[d] += w * v[d];
+    } else {
+        for (int32_t d = 0; d < n; d++) o[d] += w * v[d];
+    }
+}
+
 /* Causal attention of one token for the query heads sharing one KV head (grouped-query
  * attention): for each head h of the group, softmax(att_scale · q_h·K^T) · V over positions
  * [p0, pos], p0 = 0 or, in a local layer, the start of the window (llama.cpp masks key p
@@ -400,11 +415,8 @@ static void att_task(void *ctx, int64_t task, int thread)
         memset(out, 0, (size_t)group * (size_t)hd * sizeof(float));
         for (int32_t p = 0; p < n_pos; p++) {
             nt_quant_dequant_row(kv->type, kv_vrow(kv, j->il, p0 + p) + (size_t)g * kv->head_bytes, vf, hd);
-            for (int32_t h = 0; h < group; h++) {
-                const float w = sc[(size_t)h * lds + (size_t)p];
-                float *o = out + (size_t)h * (size_t)hd;
-                for (int32_t d = 0; d < hd; d++) o[d] += w * vf[d];
-            }
+            for (int32_t h = 0; h < group; h++)
+                add_scaled(out + (size_t)h * (size_t)hd, vf, sc[(size_t)h * lds + (size_t)p], hd);
         }
     }
     for (int32_t h = 0; h < group; h++)

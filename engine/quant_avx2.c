@@ -256,6 +256,20 @@ AVX2 static void deq_f16(const void *src, float *dst, int64_t n)
     }
 }
 
+/* Q8_0 blocks as quant.c's deq_q8_0 (q · d, one rounding: the same bits), 8 values a step:
+ * an attention over a Q8_0 cache dequantizes every value row it reads (forward.c). */
+AVX2 static void deq_q8_0(const void *src, float *dst, int64_t n)
+{
+    const quant_block_q8_0 *x = src;
+    for (int64_t b = 0; b < n / 32; b++, dst += 32) {
+        const __m256 d = _mm256_set1_ps(nt_quant_f16_to_f32(x[b].d));
+        for (int j = 0; j < 32; j += 8) {
+            const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(x[b].qs + j)));
+            _mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+        }
+    }
+}
+
 AVX2 static void deq_bf16(const void *src, float *dst, int64_t n)
 {
     const uint16_t *w = src;
@@ -1585,7 +1599,7 @@ static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F16] = {deq_f16, act_f16_prep, dot_f16, mv_f16h, mm_f16h},
     [QUANT_TYPE_F16_F32ACT] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16k},
     [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16, mm_bf16},
-    [NT_TYPE_Q8_0] = {NULL, act32_prep, dot_q8_0, mv_q8_0, mm_q8_0},
+    [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0, mv_q8_0, mm_q8_0},
     [NT_TYPE_Q4_0] = {NULL, act32_prep, dot_q4_0, mv_q4_0, mm_q4_0},
     [NT_TYPE_Q4_1] = {NULL, act32_prep, dot_q4_1, mv_q4_1, mm_q4_1},
     [NT_TYPE_Q5_0] = {NULL, act32_prep, dot_q5_0, mv_q5_0, mm_q5_0},
