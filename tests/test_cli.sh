@@ -263,6 +263,10 @@ XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json --threads 1 --depth 1
 check "bench --depth 100 --kv-type q8_0 exits 0 ($rc): $(tail -n 2 "$tmp/bench2.err")" [ "$rc" -eq 0 ]
 check "bench --depth: every run says its cache type and depth" \
     [ "$(grep -c '"kv_type":"q8_0","depth":100,' "$tmp/bench2.out")" -eq 12 ]
+check "bench --depth: each generation also gives its speed from an empty cache and the ratio" \
+    [ "$(grep -c '"test":"tg64".*"empty_cache_tokens_per_s":[0-9.]*,"speed_vs_empty_cache":[0-9.]*}' "$tmp/bench2.out")" -eq 6 ]
+check "bench without --depth: no empty-cache comparison" \
+    sh -c "! grep -q empty_cache '$tmp/bench.out'"
 XDG_CACHE_HOME="$tmp/cache" "$NATTER" bench --quick --json -m "$tmp/cache/natter/bench/quick-shape.v1.q4_k.gguf" >"$tmp/bench3.out" 2>"$tmp/bench3.err"; rc=$?
 check "bench without --threads exits 0 ($rc): $(tail -n 2 "$tmp/bench3.err")" [ "$rc" -eq 0 ]
 check "bench without --threads: the chat's default (natter's choice)" \
