@@ -792,9 +792,9 @@ int nt_quant_x8_rows(int x8_type)
 int nt_quant_mv_rows(int type)
 {
     if (type == QUANT_TYPE_F16X32 || type == QUANT_TYPE_BF16X32) return 3 * QUANT_F16X_ROWS;
-    /* AVX2's decoding reads three groups of 8 side by side; 96 rows are a whole number of them
-     * and of forward.c's 32-row units */
-    if ((type == QUANT_TYPE_Q8_0X8 || type == QUANT_TYPE_IQ4_NLX8) && nt_quant_isa_active() == QUANT_ISA_AVX2)
+    /* AVX2's Q8_0 decoding reads three groups of 8 side by side; 96 rows are a whole number of
+     * them and of forward.c's 32-row units */
+    if (type == QUANT_TYPE_Q8_0X8 && nt_quant_isa_active() == QUANT_ISA_AVX2)
         return 3 * QUANT_F16X_ROWS;
     return 0;
 }

@@ -328,7 +328,7 @@ int nt_quant_x8_rows(int x8_type);
 /* Rows a one-input call (matvec, or matmat of one input) of this type should get at least to
  * run at full speed: F16X32's and BF16X32's read three groups side by side (96 rows; one
  * group alone streams at 15-18 GB/s from memory on a Zen 3, three at 23-26), and under AVX2
- * Q8_0X8's and IQ4_NLX8's (three groups of 8: 96 rows, whole groups of three); 0 for the rest. */
+ * Q8_0X8's (three groups of 8: 96 rows, whole groups of three); 0 for the rest. */
 int nt_quant_mv_rows(int type);
 /* Writes the rows_ of matrix src of that tensor type (n values a row, rows_ a multiple of
  * its group's rows) to dst (the same number of bytes, not overlapping src) as its x8 type. */

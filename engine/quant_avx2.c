@@ -1368,18 +1368,21 @@ QUANT_DEF_X8_FNS(AVX2, q4_0x8, X8_TILE_Q40, 4)
 #define X8_TILE_Q80(g, n, A, ab, Y, ldy, T) x8_tile_q8(g, n, A, ab, Y, ldy, T, 0)
 #define X8_TILE_NL(g, n, A, ab, Y, ldy, T) x8_tile_q8(g, n, A, ab, Y, ldy, T, 1)
 QUANT_DEF_X8_MM(AVX2, q8_0x8_tiles, X8_TILE_Q80, 4)
-QUANT_DEF_X8_MM(AVX2, iq4_nlx8_tiles, X8_TILE_NL, 4)
+QUANT_DEF_X8_FNS(AVX2, iq4_nlx8, X8_TILE_NL, 4)
 
-/* Decoding Q8_0X8 and IQ4_NLX8: G (1..3) groups of 8 rows side by side against one input,
- * each group's steps exactly x8_tile_q8's with one input (the same bits). Why: one group
- * after another is one forward stream, and one stream reads 15-18 GB/s from memory on a Zen 3
- * where three side by side read 23-26 (the F16X32 decoding's finding, quant.h). */
+/* Decoding Q8_0X8: G (1..3) groups of 8 rows side by side against one input, each group's
+ * steps exactly x8_tile_q8's with one input (the same bits). Why: one group after another is
+ * one forward stream, and one stream reads 15-18 GB/s from memory on a Zen 3 where three side
+ * by side read 23-26 (the F16X32 decoding's finding, quant.h). Measured on TinyLlama's Q8_0
+ * shape, one thread, eight alternated pairs: 15.0 -> 15.9 tokens/s on average (single runs
+ * vary by 15% here), two threads no different. Only Q8_0 gains: the same interleaving made
+ * IQ4_NL, Q4_0 and Q4_K decode 15-40% slower here (their 4-bit unpacking, not the memory,
+ * sets their pace), so they keep the tile's single stream. */
 AVX2 INLINE static void x8_mv_q8(const uint8_t *g0, size_t gstride, int64_t n, const uint8_t *A,
-                                 float *y, const int G, const int NL)
+                                 float *y, const int G)
 {
     const __m256i x80 = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
-    const __m256i tbl = iq4x8_table(0);
-    const size_t gb = NL ? QUANT_X8_ROWS * sizeof(quant_block_iq4_nl) : QUANT_X8_ROWS * sizeof(quant_block_q8_0);
+    const size_t gb = QUANT_X8_ROWS * sizeof(quant_block_q8_0);
     __m256 acc[3];
     TILE_FOR(q, G) acc[q] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / 32; b++) {
@@ -1396,14 +1399,7 @@ AVX2 INLINE static void x8_mv_q8(const uint8_t *g0, size_t gstride, int64_t n, c
             memcpy(&av, a->qs + 4 * L, 4);
             const __m256i x = _mm256_set1_epi32(av);
             TILE_FOR(q, G) {
-                __m256i w;
-                if (NL) {
-                    __m256i lo, hi;
-                    iq4x8_piece(blk[q] + 16 + 32 * (L & 3), tbl, &lo, &hi);
-                    w = L < 4 ? lo : hi;
-                } else {
-                    w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk[q] + 16 + 32 * L)), x80);
-                }
+                const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk[q] + 16 + 32 * L)), x80);
                 s[q] = _mm256_add_epi32(s[q], _mm256_madd_epi16(
                     _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), ones));
             }
@@ -1416,30 +1412,27 @@ AVX2 INLINE static void x8_mv_q8(const uint8_t *g0, size_t gstride, int64_t n, c
     }
     TILE_FOR(q, G) _mm256_storeu_ps(y + QUANT_X8_ROWS * q, acc[q]);
 }
-#define DEF_X8_MV3(NAME, NL)                                                                 \
-    AVX2 static void mv_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
-                               const void *act, int64_t n, float *y)                         \
-    {                                                                                        \
-        const size_t gs = QUANT_X8_ROWS * row_bytes;                                         \
-        int64_t r = r0;                                                                      \
-        for (; r + 3 * QUANT_X8_ROWS <= r1; r += 3 * QUANT_X8_ROWS)                          \
-            x8_mv_q8((const uint8_t *)W + (size_t)r * row_bytes, gs, n, act, y + r, 3, NL);  \
-        if (r1 - r == 2 * QUANT_X8_ROWS)                                                     \
-            x8_mv_q8((const uint8_t *)W + (size_t)r * row_bytes, gs, n, act, y + r, 2, NL);  \
-        else if (r1 > r)                                                                     \
-            x8_mv_q8((const uint8_t *)W + (size_t)r * row_bytes, gs, n, act, y + r, 1, NL);  \
-    }                                                                                        \
-    AVX2 static void mm_##NAME(const void *W, size_t row_bytes, int64_t r0, int64_t r1,      \
-                               const void *acts, size_t ab, int64_t nt, int64_t n, float *Y, \
-                               int64_t ldy)                                                  \
-    {                                                                                        \
-        if (nt == 1)                                                                         \
-            mv_##NAME(W, row_bytes, r0, r1, acts, n, Y);                                     \
-        else                                                                                 \
-            mm_##NAME##_tiles(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);                \
-    }
-DEF_X8_MV3(q8_0x8, 0)
-DEF_X8_MV3(iq4_nlx8, 1)
+AVX2 static void mv_q8_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *act,
+                           int64_t n, float *y)
+{
+    const size_t gs = QUANT_X8_ROWS * row_bytes;
+    int64_t r = r0;
+    for (; r + 3 * QUANT_X8_ROWS <= r1; r += 3 * QUANT_X8_ROWS)
+        x8_mv_q8((const uint8_t *)W + (size_t)r * row_bytes, gs, n, act, y + r, 3);
+    if (r1 - r == 2 * QUANT_X8_ROWS)
+        x8_mv_q8((const uint8_t *)W + (size_t)r * row_bytes, gs, n, act, y + r, 2);
+    else if (r1 > r)
+        x8_mv_q8((const uint8_t *)W + (size_t)r * row_bytes, gs, n, act, y + r, 1);
+}
+
+AVX2 static void mm_q8_0x8(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
+                           size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
+{
+    if (nt == 1)
+        mv_q8_0x8(W, row_bytes, r0, r1, acts, n, Y);
+    else
+        mm_q8_0x8_tiles(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
+}
 
 /* IQ4_XSX8 (quant.h): as the AVX-512 tile with signed codebook values, |w| × (a with w's
  * sign) by VPMADDUBSW (pair sums <= 2·127·127, within int16) and VPMADDWD by the row's
