@@ -103,7 +103,7 @@ static inline uint8_t *kv_vx(const kv_cache *kv, int32_t il, int32_t d)
 /* Storing new tokens, converted to the cache's type, in two independent parts so that a batch
  * can spread them over threads (each part writes bytes no other part writes):
  * nt_kv_store_row: one token's keys (kv_dim floats) at position pos of layer il, and its
- *   values v when they are stored by position (v_rows);
+ *   values v when they are stored by position (v_rows) or in the X32 layout (x32);
  * nt_kv_store_vt: transposed values (neither v_rows nor x32; else nothing, the values
  *   going with the keys), dimensions [d0, d1) of n
  *   tokens at positions pos.., token t's values at v + t·ld. */

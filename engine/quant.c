@@ -1277,8 +1277,9 @@ static quant_kernels kernels_for(int isa, int type)
     if (isa == QUANT_ISA_AVX2 || isa == QUANT_ISA_AVX512) {
         const quant_kernels *v =
             isa == QUANT_ISA_AVX2 ? nt_quant_avx2_kernels(type) : nt_quant_avx512_kernels(type);
-        /* a type AVX-512's set has no products for (F16X32, BF16X32) takes AVX2's whole row
-         * of kernels, preparation included (the same bits) */
+        /* a type AVX-512's set has no products for (F16X32, BF16X32, and F16X32_F32ACT, the
+         * F16 cache's attention) takes AVX2's whole row of kernels, preparation included (the
+         * same bits) */
         if (isa == QUANT_ISA_AVX512 && !v->dot_act && !v->matvec && nt_quant_avx2_usable())
             v = nt_quant_avx2_kernels(type);
         if (v->dequant) k.dequant = v->dequant;
