@@ -1053,98 +1053,6 @@ QUANT_DEF_TILE_FNS(AVX2, f32, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, f16, 3, 4, 1)
 QUANT_DEF_MM_FN(AVX2, f16x, 3, 4, mv_f16) /* F16 prompts: on the binary16 copy */
 
-/* hsum8 of eight vectors at once, bit for bit (the same pairs added in the same order: lane i
- * + lane i+4, then (0)+(2) and (1)+(3), then those two): the sums of v[0..7] in one vector. */
-AVX2 static inline __m256 hsum8x8(const __m256 v[8])
-{
-    __m256 p[4];
-    for (int k = 0; k < 4; k++)
-        p[k] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x20),
-                             _mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x31));
-    /* p[k]: v[2k]'s four sums in the low lane, v[2k+1]'s in the high one */
-    const __m256 q1 = _mm256_add_ps(_mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m256 q2 = _mm256_add_ps(_mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(q1, q2, _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm256_shuffle_ps(q1, q2, _MM_SHUFFLE(3, 1, 3, 1)));
-    /* r holds the sums of v[0], v[2], v[4], v[6] in the low lane, v[1], v[3], ... high */
-    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-/* The attention's key product (QUANT_TYPE_F16_F32ACT): rows of a head's length (64 or 128
- * values, a multiple of 32), many of them against a few queries. The 3 × 4 tile runs its four
- * passes of one or two steps each and a horizontal sum per value there: 21-26 GFLOP/s for
- * 2048 keys × 8 queries of 64 values on a Zen 3. Here 8 rows at a time for each input, k_f16's
- * steps and four accumulators per row, and the eight horizontal sums in one network
- * (hsum8x8): the same bits as k_f16; 29 GFLOP/s, and 36-38 for rows of 64 (the keys widened
- * once per block, the query in registers). Longer rows (the values' product) and ragged ends
- * take mm_f16. */
-#define KEY_ROWS_MAX 256
-AVX2 static void mm_f16k(const void *W, size_t row_bytes, int64_t r0, int64_t r1, const void *acts,
-                         size_t ab, int64_t nt, int64_t n, float *Y, int64_t ldy)
-{
-    if (n % 32 != 0 || n > KEY_ROWS_MAX) {
-        mm_f16(W, row_bytes, r0, r1, acts, ab, nt, n, Y, ldy);
-        return;
-    }
-    int64_t r = r0;
-    if (n == 64) {
-        /* blocks of up to 64 keys widened to f32 once (16 KB, in L1) for all the queries, each
-         * query's 8 vectors in registers over the block: one load per multiply-add */
-        float kf[64 * 64] __attribute__((aligned(32)));
-        while (r + 8 <= r1) {
-            const int64_t m = r1 - r < 64 ? (r1 - r) / 8 * 8 : 64;
-            for (int64_t i = 0; i < m; i++) {
-                const uint16_t *w = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)(r + i) * row_bytes);
-                for (int j = 0; j < 8; j++) _mm256_store_ps(kf + 64 * i + 8 * j, ld_f16(w + 8 * j, 8));
-            }
-            for (int64_t t = 0; t < nt; t++) {
-                const float *x = (const float *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
-                __m256 xv[8];
-                for (int j = 0; j < 8; j++) xv[j] = _mm256_loadu_ps(x + 8 * j);
-                for (int64_t b = 0; b < m; b += 8) {
-                    __m256 v[8];
-                    for (int i = 0; i < 8; i++) {
-                        const float *w = kf + 64 * (b + i);
-                        /* k_f16's four partial sums from +0: steps j, then j + 4 */
-                        __m256 s0 = _mm256_fmadd_ps(_mm256_load_ps(w), xv[0], _mm256_setzero_ps());
-                        __m256 s1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xv[1], _mm256_setzero_ps());
-                        __m256 s2 = _mm256_fmadd_ps(_mm256_load_ps(w + 16), xv[2], _mm256_setzero_ps());
-                        __m256 s3 = _mm256_fmadd_ps(_mm256_load_ps(w + 24), xv[3], _mm256_setzero_ps());
-                        s0 = _mm256_fmadd_ps(_mm256_load_ps(w + 32), xv[4], s0);
-                        s1 = _mm256_fmadd_ps(_mm256_load_ps(w + 40), xv[5], s1);
-                        s2 = _mm256_fmadd_ps(_mm256_load_ps(w + 48), xv[6], s2);
-                        s3 = _mm256_fmadd_ps(_mm256_load_ps(w + 56), xv[7], s3);
-                        v[i] = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-                    }
-                    _mm256_storeu_ps(Y + t * ldy + r + b, hsum8x8(v));
-                }
-            }
-            r += m;
-        }
-    }
-    for (; r + 8 <= r1; r += 8) {
-        const uint16_t *w[8];
-        for (int i = 0; i < 8; i++) w[i] = (const uint16_t *)(const void *)((const uint8_t *)W + (size_t)(r + i) * row_bytes);
-        for (int64_t t = 0; t < nt; t++) {
-            const float *x = (const float *)(const void *)((const uint8_t *)acts + (size_t)t * ab);
-            __m256 v[8];
-            for (int i = 0; i < 8; i++) {
-                __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-                for (int64_t k = 0; k < n; k += 32) {
-                    s0 = _mm256_fmadd_ps(ld_f16(w[i] + k, 8), _mm256_loadu_ps(x + k), s0);
-                    s1 = _mm256_fmadd_ps(ld_f16(w[i] + k + 8, 8), _mm256_loadu_ps(x + k + 8), s1);
-                    s2 = _mm256_fmadd_ps(ld_f16(w[i] + k + 16, 8), _mm256_loadu_ps(x + k + 16), s2);
-                    s3 = _mm256_fmadd_ps(ld_f16(w[i] + k + 24, 8), _mm256_loadu_ps(x + k + 24), s3);
-                }
-                v[i] = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-            }
-            _mm256_storeu_ps(Y + t * ldy + r, hsum8x8(v));
-        }
-    }
-    if (r < r1) mm_f16(W, row_bytes, r, r1, acts, ab, nt, n, Y, ldy);
-}
 QUANT_DEF_F16H_FNS(AVX2, k_f16h, mm_f16x) /* F16 decoding: long rows on the binary16 copy */
 QUANT_DEF_TILE_FNS(AVX2, bf16, 3, 4, 1)
 QUANT_DEF_TILE_FNS(AVX2, q8_0, 2, 4, 1)
@@ -1590,7 +1498,7 @@ DEF_X32_FNS(bf16x32, ld_bf16)
 static const quant_kernels avx2_kernels[QUANT_TYPE_COUNT_] = {
     [NT_TYPE_F32] = {NULL, NULL, dot_f32, mv_f32, mm_f32},
     [NT_TYPE_F16] = {deq_f16, act_f16_prep, dot_f16, mv_f16h, mm_f16h},
-    [QUANT_TYPE_F16_F32ACT] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16k},
+    [QUANT_TYPE_F16_F32ACT] = {deq_f16, NULL, dot_f16, mv_f16, mm_f16},
     [NT_TYPE_BF16] = {deq_bf16, NULL, dot_bf16, mv_bf16, mm_bf16},
     [NT_TYPE_Q8_0] = {deq_q8_0, act32_prep, dot_q8_0, mv_q8_0, mm_q8_0},
     [NT_TYPE_Q4_0] = {NULL, act32_prep, dot_q4_0, mv_q4_0, mm_q4_0},

@@ -605,9 +605,8 @@ static void test_matmat(void)
             matmat_check(&qtypes[q], QUANT_F16H_MIN_N + 77);
             matmat_check(&qtypes[q], QUANT_F16H_MIN_N + 93);
         }
-    /* the KV cache's F16 rows against f32 queries: AVX2 takes keys of up to 256 values (a
-     * multiple of 32) 8 rows at a time with one network of horizontal sums; the other
-     * lengths, and the rows left over, the tile */
+    /* the KV cache's F16 rows against f32 queries (caches of heads that are not a multiple
+     * of 32 values; the others use the X32 layout), at head-like lengths */
     const int64_t key_ns[] = {32, 64, 128, 256, 96, 288, 77};
     for (size_t i = 0; i < sizeof key_ns / sizeof key_ns[0]; i++)
         matmat_check_as(&qtypes[1], QUANT_TYPE_F16_F32ACT, key_ns[i]);
