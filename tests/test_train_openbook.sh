@@ -4,7 +4,8 @@
 # documents, placed by the chat's own rule; with --absent the passages holding the key phrase
 # are left out and the answer becomes "The documents do not say."; the same seed gives the
 # same data. Also --write-facts (the corpus as a Markdown document whose comments are search
-# terms only), --eval with retrieval in the loop, and the guide persona's own documents.
+# terms only), --eval with retrieval in the loop, the guide persona's own documents, and the
+# reading drill of make model-openbook (models/openbook/drill.py).
 # Tiny dims: seconds.
 . "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME="$tmp/cache"
@@ -157,6 +158,37 @@ check "--eval --persona runs ($rc): $(tail -n 3 "$tmp/e.out")" [ "$rc" -eq 0 ]
 check "--eval --persona counts the questions whose passage was placed" \
     grep -q 'open book (.*book.yaml): a placed passage held the key phrase for 4 of 5 questions' "$tmp/e.out"
 check "--eval scores the eval-only question as held-out" grep -q 'held-out questions: ./1 ' "$tmp/e.out"
+
+# --- the reading drill (models/openbook/drill.py, make model-openbook): the same files every
+# run, and retrieval over its made-up document places the passage whose sentence is each
+# answer ------------------------------------------------------------------------------------
+if command -v python3 >/dev/null 2>&1; then
+    python3 models/openbook/drill.py "$tmp/drill" && python3 models/openbook/drill.py "$tmp/drill2"
+    rc=$?
+    check "drill.py writes its files ($rc)" [ "$rc" -eq 0 ] && [ -s "$tmp/drill/drill.md" ]
+    same=0
+    for f in drill.md drill.yaml drill-eval.yaml repeat.yaml; do cmp -s "$tmp/drill/$f" "$tmp/drill2/$f" && same=$((same + 1)); done
+    check "drill.py writes the same four files each run ($same)" [ "$same" -eq 4 ]
+    cat >"$tmp/drill.yaml" <<'YAML'
+name: drill
+system: ""
+context_instruction: ""
+memory: 1
+YAML
+    head -n 34 "$tmp/drill/drill.yaml" >"$tmp/drill-qa.yaml"
+    "$NATTER" train --data "$tmp/drill-qa.yaml" --persona "$tmp/drill.yaml" --docs "$tmp/drill/drill.md" \
+        --dump $TINY --absent 0 >"$tmp/dr.out" 2>&1
+    rc=$?
+    check "--dump over the drill document ($rc): $(tail -n 1 "$tmp/dr.out")" [ "$rc" -eq 0 ]
+    check "the drill's right passage is placed for each of its 10 questions" \
+        grep -q 'the right passage placed in 10, left out on purpose in 0' "$tmp/dr.out"
+    # Each answer is its passage's sentence word for word: the first one is in the dump twice
+    # (in the passage, then as the answer).
+    first=$(sed -n 's/^    assistant: "\(.*\)"$/\1/p' "$tmp/drill-qa.yaml" | head -n 1)
+    check "a drill answer is its passage's own sentence" [ "$(grep -cF "$first" "$tmp/dr.out")" -ge 2 ]
+else
+    skip "python3 is not installed (make model-openbook's drill generator)" 5
+fi
 
 # --- an index of schema 1 (before search terms) is emptied and filled again ---------------
 if command -v sqlite3 >/dev/null 2>&1; then
