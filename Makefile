@@ -145,11 +145,11 @@ model: $(NATTER)
 #    not have (absent.yaml), answered "The documents do not say.".
 # models/openbook/drill.py writes the drill files into build/openbook/ (python3; 5 MB of
 # text); the drill's document is in the training index only.
-# Measured on 2026-12-07 (model-openbook-eval prints these): every 20th corpus question, the
-# key phrase in 79.9% of trained / 67.2% of held-out answers (the shipped model from memory:
-# 97.4% / 63.8%); held-out drill questions 74.8% (0% without stage 1); README/man questions 2
-# of 38 (guide) and 1 of 38 (docqa); "The documents do not say." to 11 of 40 questions about
-# things natter does not have. Reading made-up facts is learnt; the prose of README and the
+# Measured on 2026-12-07 (model-openbook-eval prints these; two runs that differed only in
+# the drill passages' labels): every 20th corpus question, the key phrase in 78-80% of trained
+# / 59-67% of held-out answers (the shipped model from memory: 97.4% / 63.8%); held-out drill
+# questions 75% (0% without stage 1); README/man questions 2-3 of 38 (guide) and 1-2 (docqa);
+# "The documents do not say." to 11 of 40 questions about things natter does not have. Reading made-up facts is learnt; the prose of README and the
 # man page, asked in other words, is not, so the default model stays closed-book.
 OB := $(BUILD)/openbook
 OB_DOCS := --docs $(OB)/guide-facts.md --docs README.md --docs man --index $(OB)/index.db

@@ -5,8 +5,8 @@ drill-eval.yaml, held-out facts for natter train --eval), and copy drills (repea
 
 Why: trained on natter's own documents, the small guide model learns their facts by heart
 and never learns to read a passage (earlier runs: 0 of 38 README/man questions answered).
-Here every option, command, key, number and path is invented, a different one per fact, so
-no answer can be remembered: the only way to the answer is to find the question's words in
+Here every option, command, subcommand, view and path name is invented and used once (keys,
+numbers and verbs are drawn at random), so no answer can be remembered: the only way to the answer is to find the question's words in
 a retrieved passage and copy the sentence that holds them. Each answer is that sentence,
 word for word; its key phrase is the invented part the question asks for. The sections
 look like natter's documentation (headings, options, chat commands, keys, ports, paths,
@@ -182,7 +182,8 @@ def main():
         for s, qs in facts:
             for q, key in qs:
                 dest.append((q, s, key))
-        # The whole section, word for word: a long copy, the most of the skill per sequence.
+        # The whole section, word for word: a long copy, the most of the skill per sequence
+        # (its key phrase: the last fact's first one).
         q = rng.choice([f"What does the documentation say about {title.lower()}?",
                         f"Quote the section on {title.lower()}.", f"tell me about {title.lower()}"])
         dest.append((q, " ".join(s for s, _ in facts), facts[-1][1][0][1]))
