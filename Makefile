@@ -134,7 +134,7 @@ model: $(NATTER)
 # Open book), three stages on top of the default model, about 40 minutes on 2 cores:
 # 1. copy drills (repeat.yaml: "Repeat after me: ..." with made-up words;
 #    4 minutes): the model learns to copy what it saw earlier in its context (the loss falls
-#    suddenly after ~250 steps); without this stage the next one never learns to read;
+#    suddenly after ~250 steps); without it, 600 steps of the next taught no reading;
 # 2. the reading drill (drill.yaml over drill.md, made-up facts no model can remember, each
 #    answer its passage's sentence; 9 minutes, context 512): where in the passages to copy from;
 # 3. with a 640-token context (26 minutes) every corpus question, the man page's entries
