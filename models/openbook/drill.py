@@ -65,9 +65,9 @@ class Words:
             self._pool = sorted(self.used)
         return rng.choice(self._pool)
 
-    def new(self, syl=None):
+    def new(self):
         while True:
-            n = syl or self.rng.choice([2, 2, 2, 3])
+            n = self.rng.choice([2, 2, 2, 3])
             w = "".join(self.rng.choice(CONS) + self.rng.choice(VOWS) for _ in range(n))
             w += self.rng.choice(ENDS)
             if 4 <= len(w) <= 11 and w not in self.used:
