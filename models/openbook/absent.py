@@ -10,8 +10,8 @@ say." after training on absent.yaml's 40 hand-written things. Here a few hundred
 things, asked the ways people ask (can it, does it have, is there, does it support), so
 that the model learns that passages which do not name the thing asked about do not answer.
 
-Nothing here may be something natter has (each was checked against README and the man
-pages), and nothing may be what unknown.yaml asks about: a thing sharing a content word
+Nothing here may be something natter has (none is named in README, the man pages or the
+corpus: searched when the list was written), and nothing may be what unknown.yaml asks about: a thing sharing a content word
 with one of its questions is left out, so that set stays held out. Deterministic. Run from
 the checkout's root:
 
