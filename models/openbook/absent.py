@@ -11,9 +11,9 @@ things, asked the ways people ask (can it, does it have, is there, does it suppo
 that the model learns that passages which do not name the thing asked about do not answer.
 
 Nothing here may be something natter has (none is named in README, the man pages or the
-corpus: searched when the list was written), and nothing may be what unknown.yaml asks about: a thing sharing a content word
-with one of its questions is left out, so that set stays held out. Deterministic. Run from
-the checkout's root:
+corpus: searched when the list was written), and nothing may be what unknown.yaml asks
+about: a thing sharing a content word with one of its questions is left out, so that set
+stays held out. Deterministic. Run from the checkout's root:
 
     python3 models/openbook/absent.py OUT.yaml
 """
