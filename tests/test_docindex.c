@@ -467,6 +467,34 @@ static void test_ranking(void)
     chat_sources_free(h, n);
     free(q);
 
+    /* What the documents lack: every word there (after stemming: "kettles"), none of them
+     * weighed at all; one word missing; all missing. */
+    double share = -1;
+    char *words = (char *)"x";
+    T_ASSERT(docindex_absent(d, "How do I descale kettles with vinegar?", &share, &words, &e) == NT_OK);
+    T_CHECK(share == 0 && words == NULL);
+    T_ASSERT(docindex_absent(d, "Can the kettle brew espresso?", &share, &words, &e) == NT_OK);
+    T_CHECK(share > 0.3 && share < 1);
+    T_CHECK(words && !strcmp(words, "brew, espresso"));
+    free(words);
+    T_ASSERT(docindex_absent(d, "Does it have a calendar?", &share, &words, &e) == NT_OK);
+    T_CHECK(share > 0.999 && words && !strcmp(words, "calendar"));
+    free(words);
+    /* A word in many passages weighs less than a rare one: beside "water" (in several of
+     * the manual's passages) the missing "zzyzx" is a larger share than beside "warranty"
+     * (in one). */
+    double common, rare;
+    T_ASSERT(docindex_absent(d, "water zzyzx", &common, &words, &e) == NT_OK);
+    free(words);
+    T_ASSERT(docindex_absent(d, "warranty zzyzx", &rare, &words, &e) == NT_OK);
+    free(words);
+    T_CHECK(common > rare);
+    /* No word to weigh: nothing missing; a symbol the tokenizer drops is not a word. */
+    T_ASSERT(docindex_absent(d, "how do I?", &share, &words, &e) == NT_OK);
+    T_CHECK(share == 0 && words == NULL);
+    T_ASSERT(docindex_absent(d, "what is the \xe2\x96\x81 before kettle", &share, &words, &e) == NT_OK);
+    T_CHECK(share == 0 && words == NULL);
+
     /* The scope narrows the search to a subfolder. */
     T_CHECK(docindex_scope_drop(d, CORPUS));
     T_ASSERT(docindex_scope_add(d, CORPUS "/sub", &e) == NT_OK);
@@ -474,6 +502,10 @@ static void test_ranking(void)
     T_EQ_INT(n, 1);
     T_CHECK(top_is(h, n, "sub/parse.c", 5));
     chat_sources_free(h, n);
+    /* ... and what is missing: the manual's words are out of scope now. */
+    T_ASSERT(docindex_absent(d, "descale with vinegar", &share, &words, &e) == NT_OK);
+    T_CHECK(share > 0.999 && words && !strcmp(words, "descale, vinegar"));
+    free(words);
     docindex_free(d);
 }
 

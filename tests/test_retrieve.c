@@ -237,7 +237,9 @@ static void test_sources_session_replay(void)
     T_ASSERT(c2 && chat_add_user(c2, "does --dry-run descale the kettle with vinegar") == NT_OK);
     chat_source *hits = NULL;
     size_t nh = 0;
-    T_ASSERT(docs_find(d, c2, &hits, &nh, &e) == NT_OK);
+    char *missing = NULL;
+    T_ASSERT(docs_find(d, c2, &hits, &nh, &missing, &e) == NT_OK);
+    T_CHECK(missing == NULL);
     T_ASSERT(nh >= 2);
     T_CHECK(strstr(hits[0].path, "frob.1") && strstr(hits[0].text, "--dry-run"));
     T_CHECK(strstr(hits[1].path, "kettle.md") != NULL);
@@ -350,6 +352,132 @@ static void test_sources_session_replay(void)
     worker_free(w);
 }
 
+/* A question about what the documents do not have: no passage, a notice naming the missing
+ * words in its place, recorded, written, exported and replayed; the next question about what
+ * they have finds its passages again. */
+static void test_no_passage(void)
+{
+    char db[700];
+    snprintf(db, sizeof db, "%s/index-np.sqlite", t_tmpdir());
+    nt_model *m = load_model();
+    T_ASSERT(m);
+    nt_err e = {0};
+    worker *w = worker_init(m, &e);
+    T_ASSERT(w);
+    const nt_tokenizer *tok = worker_tokenizer(w);
+    chat *c = chat_init(tok, nt_chat_detect_gguf(worker_gguf(w)), worker_model_info(w)->n_ctx);
+    docs *d = docs_init(db, &e);
+    T_ASSERT(c && d);
+    T_ASSERT(docs_add(d, CORPUS, NULL, &e) == NT_OK);
+
+    T_ASSERT(chat_add_user(c, "Can the kettle brew espresso?") == NT_OK);
+    chat_source *hits = NULL;
+    size_t nh = 0;
+    char *missing = NULL;
+    T_ASSERT(docs_find(d, c, &hits, &nh, &missing, &e) == NT_OK);
+    T_EQ_INT(nh, 0);
+    T_CHECK(missing && !strcmp(missing, "brew, espresso"));
+    chat_sources_free(hits, nh);
+    free(missing);
+
+    nt_sampler_params p = nt_sampler_default_params();
+    p.temperature = 0;
+    p.seed = 7;
+    worker_job job;
+    T_ASSERT(docs_retrieve(d, c, "Documents:", &e) == NT_OK);
+    T_ASSERT(chat_prepare(c, &p, 16, &job, NULL, &e) == NT_OK);
+    T_EQ_STR(chat_system_placed(c),
+             "Documents:\n\n=== No passage: the documents do not mention brew, espresso ===");
+    char *text = job_text(c, tok, &job);
+    T_CHECK(text && strstr(text, "do not mention brew, espresso"));
+    free(text);
+    T_ASSERT(run(w, c, &job));
+    const chat_turn *t = chat_turn_at(c, 1);
+    T_EQ_INT(t->n_sources, 0);
+    char *notice = chat_turn_notice(t);
+    T_EQ_STR(notice ? notice : "(none)", "No passage: the documents do not mention brew, espresso");
+    free(notice);
+
+    /* The next question's words are in the manual: passages again, no notice. */
+    T_ASSERT(chat_add_user(c, "How do I descale the kettle?") == NT_OK);
+    T_ASSERT(docs_retrieve(d, c, "Documents:", &e) == NT_OK);
+    T_ASSERT(chat_prepare(c, &p, 16, &job, NULL, &e) == NT_OK);
+    T_CHECK(!strstr(chat_system_placed(c), "No passage"));
+    T_ASSERT(run(w, c, &job));
+    t = chat_turn_at(c, 3);
+    T_CHECK(t->n_sources >= 1 && strstr(t->sources[0].path, "kettle.md"));
+    T_CHECK(chat_turn_notice(t) == NULL);
+
+    /* Asked later in the conversation, a question about something the manual lacks still
+     * gets no passage; a follow-up pointing back at the last question ("it") does: its
+     * subject is there. */
+    chat *c3 = chat_init(tok, nt_chat_detect_gguf(worker_gguf(w)), worker_model_info(w)->n_ctx);
+    T_ASSERT(c3 && chat_add_user(c3, "How do I descale the kettle?") == NT_OK);
+    chat_turn ans = {.role = NT_ROLE_ASSISTANT, .text = (char *)"With vinegar."};
+    ans.len = strlen(ans.text);
+    T_ASSERT(chat_restore_turn(c3, &ans) == NT_OK);
+    T_ASSERT(chat_add_user(c3, "Does the kettle have a timer?") == NT_OK);
+    T_ASSERT(docs_find(d, c3, &hits, &nh, &missing, &e) == NT_OK);
+    T_CHECK(nh == 0 && missing && !strcmp(missing, "timer"));
+    chat_sources_free(hits, nh);
+    free(missing);
+    chat_free(c3);
+    c3 = chat_init(tok, nt_chat_detect_gguf(worker_gguf(w)), worker_model_info(w)->n_ctx);
+    T_ASSERT(c3 && chat_add_user(c3, "How do I descale the kettle?") == NT_OK);
+    T_ASSERT(chat_restore_turn(c3, &ans) == NT_OK);
+    T_ASSERT(chat_add_user(c3, "Does it need a timer?") == NT_OK);
+    T_ASSERT(docs_find(d, c3, &hits, &nh, &missing, &e) == NT_OK);
+    T_CHECK(nh >= 1 && missing == NULL && strstr(hits[0].text, "vinegar"));
+    chat_sources_free(hits, nh);
+    free(missing);
+    chat_free(c3);
+
+    /* Written and read back; the export says why there are no sources; the replay places
+     * the notice again (without it the prompt would differ). */
+    session *s = session_init();
+    T_ASSERT(s);
+    T_ASSERT(session_set_model(s, worker_gguf(w), worker_model_info(w)) == NT_OK);
+    free(s->model.path);
+    s->model.path = strdup(MODEL);
+    T_ASSERT(session_capture(s, c) == NT_OK);
+    size_t len;
+    char *yaml = session_to_yaml(s, &len);
+    T_ASSERT(yaml);
+    session *r = NULL;
+    ycfg_diag dg = {0};
+    T_ASSERT(session_parse(&r, "mem", yaml, len, &dg) == NT_OK);
+    ycfg_diag_free(&dg);
+    T_EQ_INT(r->turns[1].n_sources, 0);
+    T_EQ_STR(r->turns[1].sources_intro ? r->turns[1].sources_intro : "(none)",
+             s->turns[1].sources_intro);
+    char *md = session_export_md(r, false);
+    T_CHECK(md && strstr(md, "\nSources: none (No passage: the documents do not mention brew, espresso)\n"));
+    free(md);
+    replay_opts o = {.model_path = MODEL, .n_threads = 2};
+    replay *rp = NULL;
+    T_ASSERT(replay_init(&rp, r, &o, &e) == NT_OK);
+    replay_result res;
+    T_ASSERT(replay_answer(rp, 1, NULL, NULL, &res, &e) == NT_OK);
+    T_CHECK(res.prompt_matches);
+    T_CHECK(replay_matches(&r->turns[1], &res, NULL));
+    replay_result_free(&res);
+    replay_free(rp);
+    free(r->turns[1].sources_intro);
+    r->turns[1].sources_intro = NULL;
+    T_ASSERT(replay_init(&rp, r, &o, &e) == NT_OK);
+    T_ASSERT(replay_answer(rp, 1, NULL, NULL, &res, &e) == NT_OK);
+    T_CHECK(!res.prompt_matches);
+    replay_result_free(&res);
+    replay_free(rp);
+
+    free(yaml);
+    session_free(r);
+    session_free(s);
+    docs_free(d);
+    chat_free(c);
+    worker_free(w);
+}
+
 /* A session written before sources existed reads as answers without any. */
 static void test_old_session(void)
 {
@@ -388,6 +516,7 @@ int main(void)
 {
     T_RUN(test_budget);
     T_RUN(test_sources_session_replay);
+    T_RUN(test_no_passage);
     T_RUN(test_old_session);
     return t_done();
 }

@@ -762,6 +762,15 @@ static char *cli_read_stdin(void)
 static void cli_print_sources(const chat_turn *t)
 {
     bool tty = isatty(STDERR_FILENO);
+    char *notice = chat_turn_notice(t);
+    if (notice) {
+        /* Words from the question, which may hold anything: written as text. */
+        fputs("natter: ", stderr);
+        cli_write_text(stderr, notice, strlen(notice), tty);
+        fputs("\n", stderr);
+        free(notice);
+        return;
+    }
     if (!t || t->n_sources == 0) {
         fputs("natter: no passage of the documents matched the question\n", stderr);
         return;

@@ -590,6 +590,7 @@ static int tr_book_prompt(const tr_book *b, const nt_chat_msg *before, size_t n_
     *right = false;
     chat_source *hits = NULL;
     size_t nh = 0;
+    char *missing = NULL, *notice = NULL;
     int rc = NT_ERR_NOMEM;
     chat *c = chat_init(b->tk, b->family, b->n_ctx);
     if (!c || chat_set_system(c, b->system) != NT_OK) goto nomem;
@@ -600,7 +601,7 @@ static int tr_book_prompt(const tr_book *b, const nt_chat_msg *before, size_t n_
         if (chat_add_user(c, before[0].content) != NT_OK || chat_restore_turn(c, &t) != NT_OK) goto nomem;
     }
     if (chat_add_user(c, q) != NT_OK) goto nomem;
-    if ((rc = docs_find(b->d, c, &hits, &nh, e)) != NT_OK) goto out;
+    if ((rc = docs_find(b->d, c, &hits, &nh, &missing, e)) != NT_OK) goto out;
     const bool has_key = key && *key;
     if (drop && has_key) {
         size_t k = 0;
@@ -615,7 +616,10 @@ static int tr_book_prompt(const tr_book *b, const nt_chat_msg *before, size_t n_
         }
         nh = k;
     }
-    if (chat_set_candidates(c, hits, nh, b->intro) != NT_OK) goto nomem;
+    /* The question's words are not in the documents: the notice a chat places instead. */
+    if (missing && !(notice = docs_no_passage(b->intro, missing))) goto nomem;
+    if (chat_set_candidates(c, hits, nh, notice ? notice : nh ? b->intro : NULL) != NT_OK)
+        goto nomem;
     worker_job job;
     const nt_sampler_params sp = nt_sampler_default_params();
     if ((rc = chat_prepare(c, &sp, b->max_tokens, &job, NULL, e)) != NT_OK) goto out;
@@ -630,6 +634,8 @@ nomem:
     rc = nt_err_set(e, NT_ERR_NOMEM, "out of memory");
 out:
     chat_sources_free(hits, nh);
+    free(missing);
+    free(notice);
     chat_free(c);
     return rc;
 }
@@ -644,7 +650,8 @@ static void tr_print_passages(FILE *f, const char *placed, bool right)
     for (const char *l = placed; l && *l;) {
         const char *end = strchr(l, '\n');
         const size_t len = end ? (size_t)(end - l) : strlen(l);
-        if (len > 12 && !strncmp(l, "=== Passage ", 12)) {
+        if ((len > 12 && !strncmp(l, "=== Passage ", 12)) ||
+            (len > 15 && !strncmp(l, "=== No passage:", 15))) {
             text_printf(f, "  read: %.*s\n", (int)len, l);
             n++;
         }

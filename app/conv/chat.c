@@ -133,8 +133,10 @@ static int chat_sources_replace(chat_source **list, size_t *n_list, char **list_
                                 const chat_source *v, size_t n, const char *intro)
 {
     chat_source *d;
-    char *in = n && intro ? strdup(intro) : NULL;
-    if ((n && intro && !in) || chat_sources_copy(&d, v, n) != NT_OK) {
+    /* Without passages, an intro is a notice that none matched (docs_no_passage). */
+    const bool keep = intro && (n || intro[0]);
+    char *in = keep ? strdup(intro) : NULL;
+    if ((keep && !in) || chat_sources_copy(&d, v, n) != NT_OK) {
         free(in);
         return NT_ERR_NOMEM;
     }
@@ -772,7 +774,7 @@ char *chat_sources_text(const char *intro, const chat_source *v, size_t n)
 {
     strbuf b = {0};
     strbuf_puts(&b, "");
-    if (n && intro && intro[0]) strbuf_puts(&b, intro);
+    if (intro && intro[0]) strbuf_puts(&b, intro);
     for (size_t i = 0; i < n; i++) {
         if (b.n) strbuf_puts(&b, "\n\n");
         char label[1200];
@@ -788,7 +790,7 @@ char *chat_sources_text(const char *intro, const chat_source *v, size_t n)
 static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t n)
 {
     char *full = NULL;
-    if (n) {
+    if (n || (intro && intro[0])) {
         char *block = chat_sources_text(intro, v, n);
         strbuf b = {0};
         if (!block) return NT_ERR_NOMEM;
@@ -809,6 +811,20 @@ static int chat_set_cur(chat *c, const char *intro, const chat_source *v, size_t
 int chat_set_candidates(chat *c, const chat_source *v, size_t n, const char *intro)
 {
     return chat_sources_replace(&c->cand, &c->n_cand, &c->cand_intro, v, n, intro ? intro : "");
+}
+
+char *chat_turn_notice(const chat_turn *t)
+{
+    if (!t || t->n_sources || !t->sources_intro || !t->sources_intro[0]) return NULL;
+    const char *s = t->sources_intro, *p = strstr(s, "\n\n");
+    for (; p; p = strstr(s, "\n\n")) s = p + 2;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ')) n--;
+    if (n >= 8 && !strncmp(s, "=== ", 4) && !strncmp(s + n - 4, " ===", 4)) {
+        s += 4;
+        n -= 8;
+    }
+    return strndup(s, n);
 }
 
 const char *chat_system_placed(const chat *c) { return c->sys_full ? c->sys_full : c->system; }
@@ -899,7 +915,13 @@ static int chat_pick_sources(chat *c, int32_t reserve, nt_err *err)
     chat_source *pick = NULL;
     size_t n_pick = 0;
     int rc = chat_set_cur(c, NULL, NULL, 0);
-    if (rc != NT_OK || n_cand == 0 || c->raw) goto done;
+    if (rc != NT_OK || c->raw) goto done;
+    if (n_cand == 0) {
+        /* No passage matched: the notice that says so, if the search left one. */
+        if (intro && intro[0] && chat_set_cur(c, intro, NULL, 0) != NT_OK)
+            rc = nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+        goto done;
+    }
     size_t last = c->n_path - 1;
     rc = chat_build(c, last, &c->prompt, err); /* the fixed part and the question */
     if (rc != NT_OK) goto done;
@@ -1057,10 +1079,12 @@ int chat_prepare(chat *c, const nt_sampler_params *params, int32_t max_tokens, w
     size_t first, mem_first;
     int rc = chat_pick_sources(c, reserve, err);
     if (rc != NT_OK) return rc;
-    /* Passages go before the question does: the last placed first. */
+    /* Passages go before the question does: the last placed first, the intro with the last
+     * one (or a no-passage notice alone). */
     while ((rc = chat_fit(c, reserve, &first, &mem_first, err)) == NT_ERR_CONTEXT_FULL &&
-           c->n_cur > 0)
-        if (chat_set_cur(c, c->cur_intro, c->cur, c->n_cur - 1) != NT_OK)
+           (c->n_cur > 0 || c->cur_intro))
+        if (chat_set_cur(c, c->n_cur > 1 ? c->cur_intro : NULL, c->cur,
+                         c->n_cur > 0 ? c->n_cur - 1 : 0) != NT_OK)
             return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     if (rc != NT_OK) return rc;
     /* Turns the memory limit leaves behind are not news: only the context's drops are told. */

@@ -85,7 +85,9 @@ typedef struct chat_turn {
      * sources_intro), owned; NULL/0 when none. A replay places the same ones. */
     chat_source *sources;
     size_t n_sources;
-    char *sources_intro;      /* NULL when there are no sources */
+    /* The text before them; with no passages, a notice that none matched (the question's
+     * words are not in the documents: docs_no_passage), placed alone. NULL when neither. */
+    char *sources_intro;
     /* Its place in the tree of alternatives (see "branches" below), as an index among the
      * turns of the same array (the chat's, a session's): */
     size_t parent;            /* the turn it follows (an answer its question, a question the
@@ -269,11 +271,16 @@ int chat_count_fixed(chat *c, int32_t *n_tokens, nt_err *err);
  * fit skipped), and records them in the answer (chat_turn.sources).
  * Retrieved passages are never part of the fixed part: when the prompt would not fit, they go
  * before the question does. intro (copied) is the text placed before them (a persona's
- * context instruction). The candidates are used once. NT_OK or NT_ERR_NOMEM. */
+ * context instruction); with n 0, a non-empty intro is placed alone (a notice that no passage
+ * matched). The candidates are used once. NT_OK or NT_ERR_NOMEM. */
 int chat_set_candidates(chat *c, const chat_source *v, size_t n, const char *intro);
 /* The passages as they follow the system prompt: intro, then each as
  * "=== Passage N: PATH:A-B (TITLE) ===" and its text. malloc'd; "" when n is 0. */
 char *chat_sources_text(const char *intro, const chat_source *v, size_t n);
+/* The notice an answer was given instead of passages (chat_turn.sources_intro without
+ * sources): its last paragraph, without the "=== " and " ===" around it ("No passage: the
+ * documents do not mention calendar"). malloc'd; NULL when there is none. */
+char *chat_turn_notice(const chat_turn *t);
 /* The system prompt as the last prompt built had it: with the passages chat_prepare placed
  * after it (chat_system() when none were). Borrowed, valid until the chat changes. */
 const char *chat_system_placed(const chat *c);

@@ -153,9 +153,9 @@ static bool emit_answer(yaml_emitter_t *e, const chat_turn *t)
     if (t->think != CHAT_THINK_DEFAULT) ok = ok && emit_kv(e, "think", "%s", chat_think_name(t->think));
     /* The retrieved passages its prompt placed, text and origin (a replay places them again
      * even when the files changed). */
+    if (t->sources_intro && (t->n_sources || t->sources_intro[0]))
+        ok = ok && ycfg_emit_plain(e, "sources_intro") && emit_text(e, t->sources_intro);
     if (t->n_sources) {
-        if (t->sources_intro)
-            ok = ok && ycfg_emit_plain(e, "sources_intro") && emit_text(e, t->sources_intro);
         ok = ok && ycfg_emit_plain(e, "sources") && ycfg_emit_seq(e, true, false);
         for (size_t k = 0; ok && k < t->n_sources; k++) {
             const chat_source *src = &t->sources[k];
@@ -425,6 +425,9 @@ char *session_export_md(const session *s, bool thinking)
                               t->sources[k].score);
             }
             if (t->n_sources) strbuf_puts(&b, "\n");
+            char *notice = chat_turn_notice(t);
+            if (notice) strbuf_printf(&b, "\nSources: none (%s)\n", notice);
+            free(notice);
         }
     }
     free(path);

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -732,10 +733,71 @@ static bool stopword(const char *w, size_t n)
     return false;
 }
 
+/* Words common in any English text, searched for but not weighed by docindex_absent: the
+ * documents alone are too few to say such a word is unusual ("How long is the warranty?" in
+ * a manual that never writes "long"), and its absence says nothing about the subject. */
+static bool generic_word(const char *w, size_t n)
+{
+    static const char *const words[] = {
+        /* verbs */
+        "take", "takes", "took", "give", "gives", "go", "goes", "going", "come", "comes", "see",
+        "look", "find", "keep", "put", "set", "run", "try", "call", "ask", "turn", "help",
+        "move", "start", "stop", "begin", "end", "show", "work", "works", "happen", "happens",
+        "mean", "means", "change", "let", "seem", "leave", "feel", "think", "become", "bring",
+        "hold", "write", "read", "provide", "include", "allow", "add", "open", "close", "play",
+        "follow", "create", "send", "stay", "lose", "pass", "require", "decide", "check",
+        "confirm", "fix", "offer", "handle", "deal", "explain", "understand", "remember",
+        "learn", "choose", "prefer", "happened", "done", "made", "got", "gets", "goes",
+        "wants", "needs", "possible", "able", "quote", "describe", "summarize", "summarise",
+        "mention", "talk",
+        /* adjectives and adverbs */
+        "long", "longer", "short", "big", "bigger", "small", "smaller", "large", "little", "old",
+        "new", "good", "bad", "best", "better", "worse", "worst", "easy", "easier", "easiest",
+        "hard", "fast", "faster", "slow", "slower", "quick", "quickly", "high", "low", "right",
+        "wrong", "first", "last", "next", "different", "real", "sure", "whole", "full", "free",
+        "own", "certain", "clear", "true", "false", "simple", "correct", "correctly", "exactly",
+        "often", "always", "never", "sometimes", "usually", "again", "still", "even", "ever",
+        "already", "yet", "now", "later", "soon", "today", "well", "really", "maybe",
+        "instead", "enough", "almost", "too", "quite", "rather", "else", "ok", "okay", "yes",
+        "thanks", "thank", "hello", "hi", "actually", "anyway", "possibly",
+        /* nouns */
+        "thing", "things", "time", "times", "lot", "lots", "kind", "sort", "part", "place",
+        "case", "point", "people", "person", "someone", "something", "anything", "everything",
+        "nothing", "problem", "question", "example", "number", "stuff", "idea", "reason", "day",
+        "days", "year", "years", "hour", "hours", "minute", "minutes", "second", "seconds",
+        "feature", "features", "option", "options", "section", "detail", "details", "info",
+        "information", "topic", NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (strlen(words[i]) == n && !memcmp(words[i], w, n)) return true;
+    return false;
+}
+
 static bool word_byte(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            c == '_' || c >= 0x80;
+}
+
+/* The next word of *s worth searching for, lower-cased into w (NUL-terminated): letters,
+ * digits, '_' and UTF-8 bytes; underscores alone, one letter, common words and words over 64
+ * bytes are passed over. false at the end of the text. */
+static bool next_word(const char **s, char w[65])
+{
+    for (;;) {
+        while (**s && !word_byte((unsigned char)**s)) (*s)++;
+        if (!**s) return false;
+        const char *a = *s;
+        while (**s && word_byte((unsigned char)**s)) (*s)++;
+        size_t len = (size_t)(*s - a);
+        if (len > 64) continue;
+        size_t letters = 0;
+        for (size_t i = 0; i < len; i++) {
+            w[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
+            letters += w[i] != '_';
+        }
+        w[len] = '\0';
+        if (letters >= 2 && !stopword(w, len)) return true;
+    }
 }
 
 char *docindex_query(const char *const *texts, size_t n)
@@ -747,20 +809,8 @@ char *docindex_query(const char *const *texts, size_t n)
     strbuf_puts(&q, "");
     for (size_t t = 0; t < n && nt < MAX_TERMS; t++) {
         const char *s = texts[t] ? texts[t] : "";
-        while (*s && nt < MAX_TERMS) {
-            while (*s && !word_byte((unsigned char)*s)) s++;
-            const char *a = s;
-            while (*s && word_byte((unsigned char)*s)) s++;
-            size_t len = (size_t)(s - a);
-            if (len == 0 || len > 64) continue;
-            char w[65];
-            for (size_t i = 0; i < len; i++)
-                w[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
-            w[len] = '\0';
-            /* Underscores alone, one letter, common words: no help in finding a passage. */
-            size_t letters = 0;
-            for (size_t i = 0; i < len; i++) letters += w[i] != '_';
-            if (letters < 2 || stopword(w, len)) continue;
+        char w[65];
+        while (nt < MAX_TERMS && next_word(&s, w)) {
             bool dup = false;
             for (size_t i = 0; i < nt && !dup; i++) dup = !strcmp(terms[i], w);
             if (dup) continue;
@@ -814,6 +864,115 @@ char *docindex_display_path(const char *abs)
     return strdup(abs);
 }
 
+/* The scope as SQL: an OR of path ranges over files f, parameters ?first.. (three per root:
+ * the path itself, then the range of paths under it), in parentheses. */
+static void scope_sql(strbuf *sql, const docindex *d, size_t first)
+{
+    strbuf_puts(sql, " (");
+    for (size_t i = 0; i < d->n_roots; i++)
+        strbuf_printf(sql, "%sf.path = ?%zu OR (f.path >= ?%zu AND f.path < ?%zu)",
+                      i ? " OR " : "", first + 3 * i, first + 1 + 3 * i, first + 2 + 3 * i);
+    strbuf_puts(sql, ")");
+}
+
+static void scope_bind(sqlite3_stmt *st, const docindex *d, size_t first)
+{
+    for (size_t i = 0; i < d->n_roots; i++) {
+        sqlite3_bind_text(st, (int)(first + 3 * i), d->roots[i].path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, (int)(first + 1 + 3 * i), d->roots[i].lo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, (int)(first + 2 + 3 * i), d->roots[i].hi, -1, SQLITE_STATIC);
+    }
+}
+
+/* Prepares sql (freed here) into *st; what names the step in an error. */
+static int sql_prepare(docindex *d, strbuf *sql, sqlite3_stmt **st, const char *what, nt_err *err)
+{
+    if (sql->oom) {
+        strbuf_free(sql);
+        return nt_err_set(err, NT_ERR_NOMEM, "document index: out of memory");
+    }
+    int prc = sqlite3_prepare_v2(d->db, sql->s, -1, st, NULL);
+    strbuf_free(sql);
+    return prc == SQLITE_OK ? NT_OK : db_error(err, d->db, what);
+}
+
+/* One count in scope: sql_head (with ?1 bound to arg when arg is not NULL) followed by the
+ * scope's clause. */
+static int scope_count(docindex *d, const char *sql_head, const char *arg, int64_t *n, nt_err *err)
+{
+    strbuf sql = {0};
+    strbuf_puts(&sql, sql_head);
+    scope_sql(&sql, d, arg ? 2 : 1);
+    sqlite3_stmt *st;
+    int rc = sql_prepare(d, &sql, &st, "cannot count", err);
+    if (rc != NT_OK) return rc;
+    if (arg) sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    scope_bind(st, d, arg ? 2 : 1);
+    if (sqlite3_step(st) == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    else rc = db_error(err, d->db, "cannot count");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int docindex_absent(docindex *d, const char *text, double *share, char **words, nt_err *err)
+{
+    enum { MAX_WORDS = 48 };
+    *share = 0;
+    *words = NULL;
+    if (d->n_roots == 0) return NT_OK;
+    int64_t n_all = 0;
+    int rc = scope_count(d, "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE",
+                         NULL, &n_all, err);
+    if (rc != NT_OK || n_all == 0) return rc;
+    char seen[MAX_WORDS][65];
+    size_t n = 0;
+    double total = 0, absent = 0;
+    strbuf out = {0};
+    const char *s = text ? text : "";
+    char w[65];
+    while (n < MAX_WORDS && next_word(&s, w)) {
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++) dup = !strcmp(seen[i], w);
+        if (dup) continue;
+        memcpy(seen[n++], w, sizeof w);
+        /* A word with no ASCII letter or digit may be a symbol (▁, ␛) that the index's
+         * tokenizer drops: it would read as missing. Not weighed. */
+        bool ascii = false;
+        for (const char *p = w; *p && !ascii; p++) ascii = isalnum((unsigned char)*p) != 0;
+        if (!ascii || generic_word(w, strlen(w))) continue;
+        char phrase[70];
+        snprintf(phrase, sizeof phrase, "\"%s\"", w);
+        int64_t df = 0;
+        rc = scope_count(d,
+                         "SELECT count(*) FROM fts JOIN chunks c ON c.id = fts.rowid"
+                         " JOIN files f ON f.id = c.file_id WHERE fts MATCH ?1 AND",
+                         phrase, &df, err);
+        if (rc != NT_OK) {
+            strbuf_free(&out);
+            return rc;
+        }
+        /* BM25's inverse document frequency: a word in every passage weighs next to
+         * nothing, one in none the most. */
+        const double idf = log(1.0 + ((double)n_all - (double)df + 0.5) / ((double)df + 0.5));
+        total += idf;
+        if (df == 0) {
+            absent += idf;
+            strbuf_printf(&out, "%s%s", out.n ? ", " : "", w);
+        }
+    }
+    if (out.oom) {
+        strbuf_free(&out);
+        return nt_err_set(err, NT_ERR_NOMEM, "document index: out of memory");
+    }
+    if (absent > 0) {
+        *share = absent / total;
+        *words = strbuf_take(&out, NULL);
+    } else {
+        strbuf_free(&out);
+    }
+    return NT_OK;
+}
+
 int docindex_search(docindex *d, const char *q, const char *literal, size_t k,
                     chat_source **hits, size_t *n_hits, nt_err *err)
 {
@@ -828,26 +987,14 @@ int docindex_search(docindex *d, const char *q, const char *literal, size_t k,
     /* The literal is bound after the scope's parameters: instr is case-sensitive, as
      * options are. */
     if (literal) strbuf_printf(&sql, " instr(fts.text, ?%zu) > 0 AND", 3 + 3 * d->n_roots);
-    strbuf_puts(&sql, " (");
-    for (size_t i = 0; i < d->n_roots; i++)
-        strbuf_printf(&sql, "%sf.path = ?%zu OR (f.path >= ?%zu AND f.path < ?%zu)",
-                      i ? " OR " : "", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
-    strbuf_puts(&sql, ") ORDER BY s, f.path, c.line_a LIMIT ?2");
-    if (sql.oom) {
-        strbuf_free(&sql);
-        return nt_err_set(err, NT_ERR_NOMEM, "document index: out of memory");
-    }
+    scope_sql(&sql, d, 3);
+    strbuf_puts(&sql, " ORDER BY s, f.path, c.line_a LIMIT ?2");
     sqlite3_stmt *st;
-    int prc = sqlite3_prepare_v2(d->db, sql.s, -1, &st, NULL);
-    strbuf_free(&sql);
-    if (prc != SQLITE_OK) return db_error(err, d->db, "cannot search");
+    int prc = sql_prepare(d, &sql, &st, "cannot search", err);
+    if (prc != NT_OK) return prc;
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)k);
-    for (size_t i = 0; i < d->n_roots; i++) {
-        sqlite3_bind_text(st, (int)(3 + 3 * i), d->roots[i].path, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, (int)(4 + 3 * i), d->roots[i].lo, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, (int)(5 + 3 * i), d->roots[i].hi, -1, SQLITE_STATIC);
-    }
+    scope_bind(st, d, 3);
     if (literal) sqlite3_bind_text(st, (int)(3 + 3 * d->n_roots), literal, -1, SQLITE_STATIC);
     chat_source *v = calloc(k, sizeof *v);
     size_t n = 0;

@@ -98,6 +98,14 @@ char *docindex_literal(const char *text);
 int docindex_search(docindex *d, const char *q, const char *literal, size_t k,
                     chat_source **hits, size_t *n_hits, nt_err *err);
 
+/* How much of text's meaning the documents in scope lack: the words of text (as
+ * docindex_query takes them) that no passage in scope holds, weighed by BM25's inverse
+ * document frequency; words common in any English text ("long", "take") and words without
+ * an ASCII letter or digit (symbols the tokenizer drops) are not weighed. *share gets their weight over all its words' (0: every word is in
+ * some passage, or no word, or nothing indexed in scope), *words those words, ", "-joined
+ * (malloc'd; NULL when none). NT_OK or an error from the index. */
+int docindex_absent(docindex *d, const char *text, double *share, char **words, nt_err *err);
+
 /* An absolute path as shown to people: relative to the current folder when under it.
  * malloc'd. */
 char *docindex_display_path(const char *abs);

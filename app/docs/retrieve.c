@@ -4,11 +4,13 @@
 
 #include "util/strbuf.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,10 +177,38 @@ bool docs_poll(docs *d, bool *busy, docindex_progress *p, char **notes)
     return changed;
 }
 
-int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err *err)
+/* Whether q points back at what came before ("and how long should it stand?"): its subject
+ * is then in the earlier question, and words of its own that the documents lack ("long")
+ * say nothing about whether they have the answer. */
+static bool refers_back(const char *q)
+{
+    static const char *const words[] = {"it", "its", "they", "them", "their", "this", "that",
+                                        "these", "those", "he", "she", "him", "her", NULL};
+    bool first = true;
+    for (const char *s = q; *s; first = false) {
+        while (*s && !isalnum((unsigned char)*s)) s++;
+        const char *w = s;
+        while (isalnum((unsigned char)*s)) s++;
+        size_t n = (size_t)(s - w);
+        if (!n) break;
+        for (size_t i = 0; words[i]; i++)
+            if (strlen(words[i]) == n && !strncasecmp(words[i], w, n)) return true;
+        /* "and ...?", "also ...?", "what about ...?", "how about ...?" open a follow-up. */
+        if (first && ((n == 3 && !strncasecmp(w, "and", 3)) || (n == 4 && !strncasecmp(w, "also", 4))))
+            return true;
+        if (first && ((n == 4 && !strncasecmp(w, "what", 4)) || (n == 3 && !strncasecmp(w, "how", 3))) &&
+            !strncasecmp(s, " about ", 7))
+            return true;
+    }
+    return false;
+}
+
+int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, char **missing,
+              nt_err *err)
 {
     *hits = NULL;
     *n_hits = 0;
+    *missing = NULL;
     if (!d || docs_count(d) == 0) return NT_OK;
     /* The question, then the one before it: a follow-up ("and how often?") finds the
      * passages of what it follows. Answers are left out: a wrong one would steer the search. */
@@ -187,6 +217,21 @@ int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err
     for (size_t i = chat_n_turns(c); i-- > 0 && n < 2;) {
         const chat_turn *t = chat_turn_at(c, i);
         if (t->role == NT_ROLE_USER) texts[n++] = t->text;
+    }
+    /* A question about what the documents do not have finds passages anyway, on its
+     * common words ("Does it have a calendar?" finds a passage about what natter has);
+     * placed, they invite an answer made up from them. Not for a follow-up: its subject is
+     * in the question before it. */
+    if (n > 0 && d->n_tasks == 0 && !(n > 1 && refers_back(texts[0]))) {
+        double share = 0;
+        char *words = NULL;
+        int rc = docindex_absent(d->ix, texts[0], &share, &words, err);
+        if (rc != NT_OK) return rc;
+        if (share > DOCS_ABSENT_SHARE) {
+            *missing = words;
+            return NT_OK;
+        }
+        free(words);
     }
     char *q = docindex_query(texts, n);
     if (!q) return nt_err_set(err, NT_ERR_NOMEM, "out of memory");
@@ -225,14 +270,31 @@ int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err
     return NT_OK;
 }
 
+char *docs_no_passage(const char *intro, const char *missing)
+{
+    strbuf b = {0};
+    if (intro && intro[0]) strbuf_printf(&b, "%s\n\n", intro);
+    strbuf_printf(&b, "=== No passage: the documents do not mention %s ===", missing);
+    return strbuf_take(&b, NULL);
+}
+
 int docs_retrieve(docs *d, chat *c, const char *intro, nt_err *err)
 {
     if (!d || docs_count(d) == 0) return chat_set_candidates(c, NULL, 0, NULL);
     chat_source *hits = NULL;
     size_t nh = 0;
-    int rc = docs_find(d, c, &hits, &nh, err);
+    char *missing = NULL;
+    int rc = docs_find(d, c, &hits, &nh, &missing, err);
     if (rc != NT_OK) return rc;
-    rc = chat_set_candidates(c, hits, nh, intro);
+    if (missing) {
+        char *notice = docs_no_passage(intro, missing);
+        rc = notice ? chat_set_candidates(c, NULL, 0, notice) : NT_ERR_NOMEM;
+        free(notice);
+        free(missing);
+    } else {
+        /* Nothing found: no intro either (the question goes as in a chat without documents). */
+        rc = chat_set_candidates(c, hits, nh, nh ? intro : NULL);
+    }
     chat_sources_free(hits, nh);
     return rc == NT_OK ? NT_OK : nt_err_set(err, rc, "out of memory");
 }

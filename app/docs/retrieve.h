@@ -18,6 +18,13 @@
 #include <stddef.h>
 
 #define DOCS_CANDIDATES 8 /* passages looked up per question (the chat places what fits) */
+/* A question whose words missing from every passage weigh more than this share of all its
+ * words (docindex_absent) asks about something the documents do not have: no passage is
+ * placed, only a notice naming those words (docs_no_passage). Measured with the guide's
+ * documents (README, man pages, the corpus): 30 of 40 questions about things natter lacks
+ * go over it, 6 of 1,150 held-out phrasings of questions it answers (rare synonyms: "remap",
+ * "scriptable") and 2 of 38 README/man questions ("listen", "routes"). */
+#define DOCS_ABSENT_SHARE 0.4
 
 typedef struct docs docs;
 
@@ -50,11 +57,20 @@ bool docs_poll(docs *d, bool *busy, docindex_progress *p, char **notes);
 /* The best DOCS_CANDIDATES passages for the chat's last question (its words, then the previous
  * question's), best first, without handing them to the chat: what docs_retrieve looks up, for
  * callers that choose among them first (natter train's open-book data). *hits is malloc'd
- * (chat_sources_free); no documents: none. NT_OK or an error from the index. */
-int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, nt_err *err);
+ * (chat_sources_free); no documents: none. When the question's own words the documents lack
+ * weigh over DOCS_ABSENT_SHARE, there are no hits and *missing (malloc'd, else NULL) names
+ * those words; not while a background task is still indexing (a word may be on its way).
+ * NT_OK or an error from the index. */
+int docs_find(docs *d, const chat *c, chat_source **hits, size_t *n_hits, char **missing,
+              nt_err *err);
+/* What the prompt places instead of passages when docs_find found the question's words
+ * missing: intro (the persona's text before passages; NULL: none), then a line naming the
+ * words. malloc'd; NULL on OOM. */
+char *docs_no_passage(const char *intro, const char *missing);
 /* Looks up the passages for the chat's last question (its words, then the previous
  * question's, for follow-ups) and hands the best DOCS_CANDIDATES to chat_set_candidates with
- * intro. No documents: no candidates. NT_OK, or an error from the index or NT_ERR_NOMEM. */
+ * intro, or docs_no_passage's notice without passages. No documents: no candidates. NT_OK,
+ * or an error from the index or NT_ERR_NOMEM. */
 int docs_retrieve(docs *d, chat *c, const char *intro, nt_err *err);
 
 #endif

@@ -132,6 +132,13 @@ static void plain_answer(plain *p, const chat_turn *a)
             plain_puts(p, label);
         }
     }
+    char *notice = chat_turn_notice(a);
+    if (notice) {
+        plain_fresh_line(p);
+        plain_puts(p, "sources: none: ");
+        plain_puts(p, notice);
+        free(notice);
+    }
     plain_puts(p, "\n");
 }
 

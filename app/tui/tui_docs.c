@@ -129,6 +129,12 @@ int tui_sources(tui *t)
         if (x->role == NT_ROLE_ASSISTANT) a = x;
     }
     if (!a) return tui_message(t, TS_NOTE, "no answer yet");
+    char *notice = chat_turn_notice(a);
+    if (notice) {
+        int r = tui_message(t, TS_NOTE, "the last answer was given no passage: %s", notice);
+        free(notice);
+        return r;
+    }
     if (a->n_sources == 0)
         return tui_message(t, TS_NOTE, t->docs ? "the last answer was given no passage"
                                                : "no documents: /docs add PATH, or natter --docs PATH");

@@ -336,6 +336,13 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
             text_buf_put(b, label, strlen(label), TS_DIM, false);
         }
     }
+    char *notice = answer ? chat_turn_notice(t) : NULL;
+    if (notice) {
+        text_buf_put_raw(b, "\n", 1, TS_TEXT);
+        text_buf_put(b, "sources: none: ", 15, TS_DIM, false);
+        text_buf_put(b, notice, strlen(notice), TS_DIM, false);
+        free(notice);
+    }
     src_fill(c, notes, UI_NO_SRC);
     text_wrap(b->s, label_n - 1, width, TEXT_WRAP_WORDS, &c->lines, &c->n_lines, &c->cap);
     size_t first_body = c->n_lines;
