@@ -896,13 +896,14 @@ static int sql_prepare(docindex *d, strbuf *sql, sqlite3_stmt **st, const char *
     return prc == SQLITE_OK ? NT_OK : db_error(err, d->db, what);
 }
 
-/* One count in scope: sql_head (with ?1 bound to arg when arg is not NULL) followed by the
- * scope's clause. */
+/* One count in scope: sql_head followed by the scope's clause; with arg, ?1 is bound to it
+ * and sql_head opens a subquery that this closes with LIMIT DOCINDEX_DF_CAP. */
 static int scope_count(docindex *d, const char *sql_head, const char *arg, int64_t *n, nt_err *err)
 {
     strbuf sql = {0};
     strbuf_puts(&sql, sql_head);
     scope_sql(&sql, d, arg ? 2 : 1);
+    if (arg) strbuf_printf(&sql, " LIMIT %d)", DOCINDEX_DF_CAP);
     sqlite3_stmt *st;
     int rc = sql_prepare(d, &sql, &st, "cannot count", err);
     if (rc != NT_OK) return rc;
@@ -943,8 +944,11 @@ int docindex_absent(docindex *d, const char *text, double *share, char **words, 
         char phrase[70];
         snprintf(phrase, sizeof phrase, "\"%s\"", w);
         int64_t df = 0;
+        /* Counted up to DOCINDEX_DF_CAP passages: counting every passage of "file" in a
+         * 100 MB index takes long, and a word that common weighs little (at most its weight
+         * at the cap, which errs towards placing passages). */
         rc = scope_count(d,
-                         "SELECT count(*) FROM fts JOIN chunks c ON c.id = fts.rowid"
+                         "SELECT count(*) FROM (SELECT 1 FROM fts JOIN chunks c ON c.id = fts.rowid"
                          " JOIN files f ON f.id = c.file_id WHERE fts MATCH ?1 AND",
                          phrase, &df, err);
         if (rc != NT_OK) {

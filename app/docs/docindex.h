@@ -32,6 +32,7 @@
 
 #define DOCINDEX_MAX_FILE (64u << 20) /* larger files are skipped with a note */
 #define DOCINDEX_BUSY_MS 30000        /* how long a writer waits for another natter's */
+#define DOCINDEX_DF_CAP 1000           /* docindex_absent counts a word's passages up to this */
 
 typedef struct docindex docindex;
 
