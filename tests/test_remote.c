@@ -377,6 +377,36 @@ static void test_remote_chat(void)
     int32_t n = -1;
     T_ASSERT(chat_count_fixed(c, &n, &e) == NT_OK);
     T_EQ_INT(n, 0);
+
+    /* Retrieved passages go to the server in the system message, all of them, and are the
+     * answer's sources; a no-passage notice goes alone. */
+    ev = (worker_event){.kind = WEV_TOKEN, .text = "A2"};
+    chat_apply(c, &ev);
+    ev = (worker_event){.kind = WEV_DONE, .end = GEN_END_EOG};
+    chat_apply(c, &ev);
+    T_ASSERT(chat_add_user(c, "q3") == NT_OK);
+    chat_source src[2] = {{.path = "a.md", .title = "A", .text = "alpha", .line_a = 1, .line_b = 2},
+                          {.path = "b.md", .title = "", .text = "beta", .line_a = 5, .line_b = 5}};
+    T_ASSERT(chat_set_candidates(c, src, 2, "Documents:") == NT_OK);
+    T_ASSERT(chat_prepare(c, &p, 0, &j, NULL, &e) == NT_OK);
+    T_EQ_STR(j.msgs[0].content, "sys\n\nDocuments:\n\n=== Passage 1: a.md:1-2 (A) ===\nalpha\n"
+                                "=== End of passage 1 ===\n\n=== Passage 2: b.md:5 ===\nbeta\n"
+                                "=== End of passage 2 ===");
+    const chat_turn *a = chat_turn_at(c, chat_n_turns(c) - 1);
+    T_EQ_INT(a->n_sources, 2);
+    T_CHECK(a->n_sources == 2 && !strcmp(a->sources[1].path, "b.md"));
+    ev = (worker_event){.kind = WEV_TOKEN, .text = "A3"};
+    chat_apply(c, &ev);
+    ev = (worker_event){.kind = WEV_DONE, .end = GEN_END_EOG};
+    chat_apply(c, &ev);
+    T_ASSERT(chat_add_user(c, "q4") == NT_OK);
+    T_ASSERT(chat_set_candidates(c, NULL, 0, "=== No passage: the documents do not mention q4 ===") == NT_OK);
+    T_ASSERT(chat_prepare(c, &p, 0, &j, NULL, &e) == NT_OK);
+    T_EQ_STR(j.msgs[0].content, "sys\n\n=== No passage: the documents do not mention q4 ===");
+    a = chat_turn_at(c, chat_n_turns(c) - 1);
+    char *notice = chat_turn_notice(a);
+    T_EQ_STR(notice ? notice : "(none)", "No passage: the documents do not mention q4");
+    free(notice);
     chat_free(c);
 }
 

@@ -140,6 +140,18 @@ OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m echo -p "again" --resume "$t
     >"$tmp/o" 2>"$tmp/e"
 check "resume: the earlier exchange goes to the server ($(cat "$tmp/e"))" \
     grep -qF '{"role": "assistant", "content": "Hello, world!"}, {"role": "user", "content": "again"}' "$tmp/o"
+# --docs with a server: the passages go in the system message, the sources follow on stderr;
+# a question about what the documents lack sends the no-passage notice instead.
+XDG_CACHE_HOME="$tmp/cache" OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m echo \
+    --persona docqa --docs tests/data/docs -p "How do I descale the kettle?" >"$tmp/o" 2>"$tmp/e"
+check "--docs with a server: the passage is sent ($(cat "$tmp/e"))" \
+    grep -qF '=== Passage 1: tests/data/docs/kettle.md:19-23 (Descaling) ===' "$tmp/o"
+check "--docs with a server: its source is said" grep -qF 'tests/data/docs/kettle.md:19-23' "$tmp/e"
+XDG_CACHE_HOME="$tmp/cache" OPENAI_API_KEY=$KEY "$NATTER" --api-base "$BASE" -m echo \
+    --persona docqa --docs tests/data/docs -p "Can the kettle brew espresso?" >"$tmp/o" 2>"$tmp/e"
+check "--docs with a server: the no-passage notice is sent ($(cat "$tmp/e"))" \
+    sh -c "grep -qF '=== No passage: the documents do not mention brew, espresso ===' '$tmp/o' &&
+           ! grep -qF '=== Passage' '$tmp/o'"
 
 # --- the config file and a persona's backend ----------------------------------------------------
 mkdir -p "$XDG_CONFIG_HOME/natter"

@@ -1040,10 +1040,20 @@ int chat_remote_msgs(chat *c, size_t first, const nt_chat_msg **out, size_t *n_o
 static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t max_tokens,
                                worker_job *job, nt_err *err)
 {
+    /* The passages found (or the no-passage notice), all of them: there is no tokenizer to
+     * budget them with, and a server's context is its own (DOCS_CANDIDATES passages of a
+     * few hundred bytes each fit any served model's). Used up, as chat_pick_sources does. */
+    int rc = chat_set_cur(c, c->raw ? NULL : c->cand_intro, c->cand, c->raw ? 0 : c->n_cand);
+    chat_sources_free(c->cand, c->n_cand);
+    free(c->cand_intro);
+    c->cand = NULL;
+    c->n_cand = 0;
+    c->cand_intro = NULL;
+    if (rc != NT_OK) return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
     size_t first = chat_memory_first(c);
     const nt_chat_msg *msgs;
     size_t n;
-    int rc = chat_remote_msgs(c, first, &msgs, &n, err);
+    rc = chat_remote_msgs(c, first, &msgs, &n, err);
     if (rc != NT_OK) return rc;
     c->first = first;
     chat_turn *t = chat_push_turn(c, NT_ROLE_ASSISTANT);
@@ -1051,6 +1061,11 @@ static int chat_prepare_remote(chat *c, const nt_sampler_params *params, int32_t
     t->params = *params;
     t->max_tokens = max_tokens;
     t->first = first;
+    if (chat_sources_replace(&t->sources, &t->n_sources, &t->sources_intro, c->cur, c->n_cur,
+                             c->cur_intro) != NT_OK) {
+        chat_pop_turn(c);
+        return nt_err_set(err, NT_ERR_NOMEM, "chat: out of memory");
+    }
     memset(job, 0, sizeof *job);
     job->max_tokens = max_tokens;
     job->params = *params;
