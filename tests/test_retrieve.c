@@ -451,7 +451,7 @@ static void test_no_passage(void)
     T_EQ_STR(r->turns[1].sources_intro ? r->turns[1].sources_intro : "(none)",
              s->turns[1].sources_intro);
     char *md = session_export_md(r, false);
-    T_CHECK(md && strstr(md, "\nSources: none (No passage: the documents do not mention brew, espresso)\n"));
+    T_CHECK(md && strstr(md, "\nSources: No passage: the documents do not mention brew, espresso\n"));
     free(md);
     replay_opts o = {.model_path = MODEL, .n_threads = 2};
     replay *rp = NULL;

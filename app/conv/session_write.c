@@ -426,7 +426,7 @@ char *session_export_md(const session *s, bool thinking)
             }
             if (t->n_sources) strbuf_puts(&b, "\n");
             char *notice = chat_turn_notice(t);
-            if (notice) strbuf_printf(&b, "\nSources: none (%s)\n", notice);
+            if (notice) strbuf_printf(&b, "\nSources: %s\n", notice);
             free(notice);
         }
     }

@@ -135,7 +135,7 @@ static void plain_answer(plain *p, const chat_turn *a)
     char *notice = chat_turn_notice(a);
     if (notice) {
         plain_fresh_line(p);
-        plain_puts(p, "sources: none: ");
+        plain_puts(p, "sources: ");
         plain_puts(p, notice);
         free(notice);
     }

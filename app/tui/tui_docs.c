@@ -131,7 +131,7 @@ int tui_sources(tui *t)
     if (!a) return tui_message(t, TS_NOTE, "no answer yet");
     char *notice = chat_turn_notice(a);
     if (notice) {
-        int r = tui_message(t, TS_NOTE, "the last answer was given no passage: %s", notice);
+        int r = tui_message(t, TS_NOTE, "%s", notice);
         free(notice);
         return r;
     }

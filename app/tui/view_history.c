@@ -339,7 +339,7 @@ static void render_turn(ui *u, size_t ti, const chat_turn *t, ui_turn_cache *c, 
     char *notice = answer ? chat_turn_notice(t) : NULL;
     if (notice) {
         text_buf_put_raw(b, "\n", 1, TS_TEXT);
-        text_buf_put(b, "sources: none: ", 15, TS_DIM, false);
+        text_buf_put(b, "sources: ", 9, TS_DIM, false);
         text_buf_put(b, notice, strlen(notice), TS_DIM, false);
         free(notice);
     }
