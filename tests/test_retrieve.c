@@ -128,6 +128,27 @@ static void test_budget(void)
     free(text);
     fake_answer(c, &job);
 
+    /* A no-passage notice is placed alone; one too long for the context goes before the
+     * question does, like a passage. */
+    T_ASSERT(chat_add_user(c, "Is there a calendar?") == NT_OK);
+    T_ASSERT(chat_set_candidates(c, NULL, 0, "=== No passage: the documents do not mention calendar ===") == NT_OK);
+    T_ASSERT(chat_prepare(c, &p, max, &job, NULL, &e) == NT_OK);
+    T_EQ_STR(chat_system_placed(c),
+             "Answer from the documents.\n\n=== No passage: the documents do not mention calendar ===");
+    T_EQ_INT(chat_turn_at(c, 5)->n_sources, 0);
+    fake_answer(c, &job);
+    strbuf longn = {0};
+    strbuf_puts(&longn, "=== No passage: the documents do not mention");
+    for (int i = 0; i < 300; i++) strbuf_printf(&longn, " word%d", i);
+    strbuf_puts(&longn, " ===");
+    T_ASSERT(chat_add_user(c, "Is there a diary?") == NT_OK);
+    T_ASSERT(chat_set_candidates(c, NULL, 0, longn.s) == NT_OK);
+    T_ASSERT(chat_prepare(c, &p, max, &job, NULL, &e) == NT_OK);
+    T_EQ_STR(chat_system_placed(c), "Answer from the documents.");
+    T_CHECK(chat_turn_at(c, 7)->sources_intro == NULL);
+    strbuf_free(&longn);
+    fake_answer(c, &job);
+
     /* With history: fewer passages (the history keeps up to a third of the room), the
      * system prompt still there. */
     for (int i = 0; i < 4; i++) {
