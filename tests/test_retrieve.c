@@ -232,6 +232,19 @@ static bool run(worker *w, chat *c, worker_job *job)
     }
 }
 
+/* The guide model in a worker, a chat for it, and the documents of dir indexed in db. */
+static bool open_docs_chat(const char *db, const char *dir, worker **w, chat **c, docs **d)
+{
+    nt_model *m = load_model();
+    nt_err e = {0};
+    *w = m ? worker_init(m, &e) : NULL;
+    if (!*w) return false;
+    *c = chat_init(worker_tokenizer(*w), nt_chat_detect_gguf(worker_gguf(*w)),
+                   worker_model_info(*w)->n_ctx);
+    *d = docs_init(db, &e);
+    return *c && *d && docs_add(*d, dir, NULL, &e) == NT_OK;
+}
+
 static void test_sources_session_replay(void)
 {
     /* A copy of the corpus, so that it can change after the answers. */
@@ -240,16 +253,12 @@ static void test_sources_session_replay(void)
     snprintf(db, sizeof db, "%s/index.sqlite", t_tmpdir());
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r " CORPUS " '%s'", dir, dir);
     T_ASSERT(system(cmd) == 0);
-    nt_model *m = load_model();
-    T_ASSERT(m);
+    worker *w;
+    chat *c;
+    docs *d;
+    T_ASSERT(open_docs_chat(db, dir, &w, &c, &d));
     nt_err e = {0};
-    worker *w = worker_init(m, &e);
-    T_ASSERT(w);
     const nt_tokenizer *tok = worker_tokenizer(w);
-    chat *c = chat_init(tok, nt_chat_detect_gguf(worker_gguf(w)), worker_model_info(w)->n_ctx);
-    docs *d = docs_init(db, &e);
-    T_ASSERT(c && d);
-    T_ASSERT(docs_add(d, dir, NULL, &e) == NT_OK);
     T_EQ_INT(docs_count(d), 1);
 
     /* A question naming an option: the passage holding it comes first, though the other
@@ -380,16 +389,12 @@ static void test_no_passage(void)
 {
     char db[700];
     snprintf(db, sizeof db, "%s/index-np.sqlite", t_tmpdir());
-    nt_model *m = load_model();
-    T_ASSERT(m);
+    worker *w;
+    chat *c;
+    docs *d;
+    T_ASSERT(open_docs_chat(db, CORPUS, &w, &c, &d));
     nt_err e = {0};
-    worker *w = worker_init(m, &e);
-    T_ASSERT(w);
     const nt_tokenizer *tok = worker_tokenizer(w);
-    chat *c = chat_init(tok, nt_chat_detect_gguf(worker_gguf(w)), worker_model_info(w)->n_ctx);
-    docs *d = docs_init(db, &e);
-    T_ASSERT(c && d);
-    T_ASSERT(docs_add(d, CORPUS, NULL, &e) == NT_OK);
 
     T_ASSERT(chat_add_user(c, "Can the kettle brew espresso?") == NT_OK);
     chat_source *hits = NULL;
