@@ -245,6 +245,18 @@ static bool open_docs_chat(const char *db, const char *dir, worker **w, chat **c
     return *c && *d && docs_add(*d, dir, NULL, &e) == NT_OK;
 }
 
+/* The chat as a session of the guide model (*s) and that session's YAML (malloc'd, NULL on
+ * failure). */
+static char *capture_yaml(worker *w, const chat *c, session **s, size_t *len)
+{
+    if (!(*s = session_init())) return NULL;
+    if (session_set_model(*s, worker_gguf(w), worker_model_info(w)) != NT_OK) return NULL;
+    free((*s)->model.path);
+    (*s)->model.path = strdup(MODEL);
+    if (session_capture(*s, c) != NT_OK) return NULL;
+    return session_to_yaml(*s, len);
+}
+
 static void test_sources_session_replay(void)
 {
     /* A copy of the corpus, so that it can change after the answers. */
@@ -304,14 +316,9 @@ static void test_sources_session_replay(void)
     T_CHECK(strstr(t->sources[0].path, "kettle.md") != NULL);
 
     /* The session keeps the passages, text and origin. */
-    session *s = session_init();
-    T_ASSERT(s);
-    T_ASSERT(session_set_model(s, worker_gguf(w), worker_model_info(w)) == NT_OK);
-    free(s->model.path);
-    s->model.path = strdup(MODEL);
-    T_ASSERT(session_capture(s, c) == NT_OK);
+    session *s = NULL;
     size_t len;
-    char *yaml = session_to_yaml(s, &len);
+    char *yaml = capture_yaml(w, c, &s, &len);
     T_ASSERT(yaml);
     T_CHECK(strstr(yaml, "sources_intro: \"Documents:\"") != NULL);
     if (getenv("SHOW")) puts(yaml);
@@ -460,14 +467,9 @@ static void test_no_passage(void)
 
     /* Written and read back; the export says why there are no sources; the replay places
      * the notice again (without it the prompt would differ). */
-    session *s = session_init();
-    T_ASSERT(s);
-    T_ASSERT(session_set_model(s, worker_gguf(w), worker_model_info(w)) == NT_OK);
-    free(s->model.path);
-    s->model.path = strdup(MODEL);
-    T_ASSERT(session_capture(s, c) == NT_OK);
+    session *s = NULL;
     size_t len;
-    char *yaml = session_to_yaml(s, &len);
+    char *yaml = capture_yaml(w, c, &s, &len);
     T_ASSERT(yaml);
     session *r = NULL;
     ycfg_diag dg = {0};
