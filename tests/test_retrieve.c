@@ -245,6 +245,22 @@ static bool open_docs_chat(const char *db, const char *dir, worker **w, chat **c
     return *c && *d && docs_add(*d, dir, NULL, &e) == NT_OK;
 }
 
+/* Asks q (NULL: the question already added) with its passages from d, greedy, up to 16
+ * tokens, and runs the answer; *prompt (when not NULL) gets the prompt's text as sent. */
+static bool ask(worker *w, docs *d, chat *c, const char *q, char **prompt)
+{
+    nt_sampler_params p = nt_sampler_default_params();
+    p.temperature = 0;
+    p.seed = 7;
+    worker_job job;
+    nt_err e = {0};
+    if ((q && chat_add_user(c, q) != NT_OK) || docs_retrieve(d, c, "Documents:", &e) != NT_OK ||
+        chat_prepare(c, &p, 16, &job, NULL, &e) != NT_OK)
+        return false;
+    if (prompt) *prompt = job_text(c, worker_tokenizer(w), &job);
+    return run(w, c, &job);
+}
+
 /* The chat as a session of the guide model (*s) and that session's YAML (malloc'd, NULL on
  * failure). */
 static char *capture_yaml(worker *w, const chat *c, session **s, size_t *len)
@@ -290,15 +306,7 @@ static void test_sources_session_replay(void)
             T_CHECK(hits[i].line_a != hits[j].line_a || strcmp(hits[i].path, hits[j].path));
     chat_sources_free(hits, nh);
     chat_free(c2);
-    nt_sampler_params p = nt_sampler_default_params();
-    p.temperature = 0;
-    p.seed = 7;
-    worker_job job;
-
-    T_ASSERT(chat_add_user(c, "How do I descale the kettle?") == NT_OK);
-    T_ASSERT(docs_retrieve(d, c, "Documents:", &e) == NT_OK);
-    T_ASSERT(chat_prepare(c, &p, 16, &job, NULL, &e) == NT_OK);
-    T_ASSERT(run(w, c, &job));
+    T_ASSERT(ask(w, d, c, "How do I descale the kettle?", NULL));
     const chat_turn *t = chat_turn_at(c, 1);
     T_ASSERT(t->n_sources >= 1);
     T_CHECK(strstr(t->sources[0].path, "corpus/kettle.md") != NULL);
@@ -307,10 +315,7 @@ static void test_sources_session_replay(void)
     T_CHECK(strstr(t->sources[0].text, "white vinegar") != NULL);
 
     /* A follow-up without the words finds the passage of what it follows. */
-    T_ASSERT(chat_add_user(c, "and how long should it stand?") == NT_OK);
-    T_ASSERT(docs_retrieve(d, c, "Documents:", &e) == NT_OK);
-    T_ASSERT(chat_prepare(c, &p, 16, &job, NULL, &e) == NT_OK);
-    T_ASSERT(run(w, c, &job));
+    T_ASSERT(ask(w, d, c, "and how long should it stand?", NULL));
     t = chat_turn_at(c, 3);
     T_ASSERT(t->n_sources >= 1);
     T_CHECK(strstr(t->sources[0].path, "kettle.md") != NULL);
@@ -413,18 +418,12 @@ static void test_no_passage(void)
     chat_sources_free(hits, nh);
     free(missing);
 
-    nt_sampler_params p = nt_sampler_default_params();
-    p.temperature = 0;
-    p.seed = 7;
-    worker_job job;
-    T_ASSERT(docs_retrieve(d, c, "Documents:", &e) == NT_OK);
-    T_ASSERT(chat_prepare(c, &p, 16, &job, NULL, &e) == NT_OK);
+    char *text = NULL;
+    T_ASSERT(ask(w, d, c, NULL, &text));
     T_EQ_STR(chat_system_placed(c),
              "Documents:\n\n=== No passage: the documents do not mention brew, espresso ===");
-    char *text = job_text(c, tok, &job);
     T_CHECK(text && strstr(text, "do not mention brew, espresso"));
     free(text);
-    T_ASSERT(run(w, c, &job));
     const chat_turn *t = chat_turn_at(c, 1);
     T_EQ_INT(t->n_sources, 0);
     char *notice = chat_turn_notice(t);
@@ -432,11 +431,8 @@ static void test_no_passage(void)
     free(notice);
 
     /* The next question's words are in the manual: passages again, no notice. */
-    T_ASSERT(chat_add_user(c, "How do I descale the kettle?") == NT_OK);
-    T_ASSERT(docs_retrieve(d, c, "Documents:", &e) == NT_OK);
-    T_ASSERT(chat_prepare(c, &p, 16, &job, NULL, &e) == NT_OK);
+    T_ASSERT(ask(w, d, c, "How do I descale the kettle?", NULL));
     T_CHECK(!strstr(chat_system_placed(c), "No passage"));
-    T_ASSERT(run(w, c, &job));
     t = chat_turn_at(c, 3);
     T_CHECK(t->n_sources >= 1 && strstr(t->sources[0].path, "kettle.md"));
     T_CHECK(chat_turn_notice(t) == NULL);
